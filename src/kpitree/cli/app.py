@@ -1,0 +1,54 @@
+"""The Typer application and its global options. Command modules register
+themselves on :data:`app` when imported at the bottom of this module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kpitree.cli import state
+from kpitree.i18n import t
+
+app = typer.Typer(
+    name="kpitree",
+    help="KPI trees as code: design, check, plan and explain. / KPIツリーをコードで設計・検証・逆算・分析。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from kpitree import __version__
+
+        typer.echo(f"kpitree {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="Message language: ja or en (default: from the locale)."),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    from kpitree.i18n import LANGUAGES, set_lang
+
+    if lang is not None and lang not in LANGUAGES:
+        raise typer.BadParameter(t("cli.bad_lang", value=lang), param_hint="--lang")
+    set_lang(lang)
+    state.debug = debug
+
+
+# Command modules register their commands on `app` when imported.
+from kpitree.cli import commands_core  # noqa: E402,F401

@@ -1,0 +1,85 @@
+"""Printing results and errors, and the single place where errors meet the user."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from kpitree.cli import state
+from kpitree.errors import Diagnostic, KpitreeError, UserError
+from kpitree.i18n import t
+
+
+def print_json(payload: Any) -> None:
+    """Machine-readable output: UTF-8 JSON on stdout, Japanese kept readable."""
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _source_line(path: str | None, line: int) -> str | None:
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return lines[line - 1] if 0 < line <= len(lines) else None
+
+
+def format_diagnostic(diag: Diagnostic, *, caret: bool = True) -> str:
+    """``file:line:col: severity: message``, with the source line and a caret
+    under the offending columns when the span is precise."""
+    severity = t(f"severity.{diag.severity.value}")
+    span = diag.span
+    where = f"{span}: " if span else ""
+    text = f"{where}{severity}: {diag.message()}"
+    if caret and span and span.end_column is not None:
+        source = _source_line(span.file, span.line)
+        if source is not None:
+            width = max(1, span.end_column - span.column)
+            pad = "".join(ch if ch == "\t" else " " for ch in source[: span.column - 1])
+            text += f"\n    {source}\n    {pad}{'^' * width}"
+    return text
+
+
+def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
+    for diag in diagnostics:
+        typer.echo(format_diagnostic(diag), err=True)
+
+
+def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:
+    """Run the Typer app and turn kpitree errors into located messages."""
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except UserError as exc:
+        if state.debug:
+            raise
+        print_diagnostics(exc.diagnostics)
+        return 1
+    except KpitreeError as exc:
+        if state.debug:
+            raise
+        typer.echo(f"{t('severity.error')}: {exc}", err=True)
+        return 1
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        typer.echo(t("cli.aborted"), err=True)
+        return 1
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if state.debug:
+            raise
+        typer.echo(t("cli.internal_error", error=f"{type(exc).__name__}: {exc}"), err=True)
+        return 2
+    return 0

@@ -1,0 +1,3 @@
+"""Process-wide CLI switches set by the global options."""
+
+debug = False
