@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["LANGUAGES", "current_lang", "detect_lang", "set_lang", "t"]
+__all__ = ["LANGUAGES", "Msg", "current_lang", "detect_lang", "set_lang", "t"]
 
 LANGUAGES = ("ja", "en")
 _lang: str | None = None
@@ -56,6 +57,21 @@ def catalog(lang: str) -> dict[str, str]:
     return merged
 
 
+@dataclass(frozen=True)
+class Msg:
+    """A message rendered lazily, so it can be a parameter of another message and
+    still follow the language the outer message is rendered in."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, lang: str | None = None) -> str:
+        return t(self.key, lang=lang, **self.params)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
 def t(key: str, lang: str | None = None, **params: Any) -> str:
     """The message ``key`` in ``lang`` (default: the current language).
 
@@ -64,7 +80,8 @@ def t(key: str, lang: str | None = None, **params: Any) -> str:
     """
     lang = lang or current_lang()
     template = catalog(lang).get(key) or catalog("en").get(key) or key
+    rendered = {k: v.render(lang) if isinstance(v, Msg) else v for k, v in params.items()}
     try:
-        return template.format(**params)
+        return template.format(**rendered)
     except (KeyError, IndexError, ValueError):
         return template

@@ -1,0 +1,171 @@
+"""Reading YAML with the location of every key and value.
+
+Definition and mapping files are read into plain Python values plus a table of
+source spans, so every later check can point at ``file:line:col``. Scalars follow
+YAML 1.2 core rules (``no``/``on``/``off`` stay strings, so a node may be called
+``on``); mapping keys are always strings; duplicate keys are reported, not
+silently overwritten.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kpitree.errors import Diagnostic, Severity, Span, UserError
+from kpitree.i18n import Msg
+
+__all__ = ["Document", "KeyPath", "did_you_mean", "load_yaml", "parse_yaml"]
+
+KeyPath = tuple[str | int, ...]
+
+_INT = re.compile(r"[-+]?[0-9][0-9_]*")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?")
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_TRUE = {"true", "True", "TRUE"}
+_FALSE = {"false", "False", "FALSE"}
+
+
+@dataclass
+class Document:
+    """Plain data read from one YAML file, with spans for keys and values."""
+
+    path: str
+    data: Any
+    value_spans: dict[KeyPath, Span] = field(default_factory=dict)
+    key_spans: dict[KeyPath, Span] = field(default_factory=dict)
+    duplicates: list[tuple[KeyPath, Span, Span]] = field(default_factory=list)
+
+    def span(self, path: Iterable[str | int]) -> Span:
+        """Span of the value at ``path``, or of its nearest located ancestor."""
+        key = tuple(path)
+        while key:
+            if key in self.value_spans:
+                return self.value_spans[key]
+            key = key[:-1]
+        return self.value_spans.get((), Span(self.path, 1, 1))
+
+    def key_span(self, path: Iterable[str | int]) -> Span:
+        """Span of the mapping key that ends ``path`` (falls back to the value)."""
+        key = tuple(path)
+        return self.key_spans.get(key) or self.span(key)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> Msg | str:
+    """A localized ``(did you mean 'x'?)`` hint, or an empty string."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return Msg("hint.did_you_mean", {"name": matches[0]}) if matches else ""
+
+
+def _scalar(node: Any) -> Any:
+    text: str = node.value
+    if node.style:  # quoted or block scalars are always strings
+        return text
+    if text in _NULLS:
+        return None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if _INT.fullmatch(text):
+        return int(text.replace("_", ""))
+    if _FLOAT.fullmatch(text):
+        return float(text.replace("_", ""))
+    if text in {".inf", "+.inf", ".Inf", "+.Inf"}:
+        return float("inf")
+    if text in {"-.inf", "-.Inf"}:
+        return float("-inf")
+    if text in {".nan", ".NaN", ".NAN"}:
+        return float("nan")
+    return text
+
+
+class _Builder:
+    def __init__(self, path: str) -> None:
+        self.doc = Document(path=path, data=None)
+
+    def span_of(self, node: Any) -> Span:
+        start, end = node.start_mark, node.end_mark
+        end_col = end.column + 1 if end.line == start.line else None
+        return Span(self.doc.path, start.line + 1, start.column + 1, end_col)
+
+    def build(self, node: Any, path: KeyPath) -> Any:
+        import yaml
+
+        self.doc.value_spans[path] = self.span_of(node)
+        if isinstance(node, yaml.ScalarNode):
+            return _scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
+                    merged = self.build(value_node, path)
+                    if isinstance(merged, dict):
+                        for k, v in merged.items():
+                            result.setdefault(k, v)
+                    continue
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+                child = (*path, key)
+                key_span = self.span_of(key_node)
+                if key in result:
+                    self.doc.duplicates.append((child, self.doc.key_spans[child], key_span))
+                    continue
+                self.doc.key_spans[child] = key_span
+                result[key] = self.build(value_node, child)
+            return result
+        return None  # pragma: no cover - composer yields only the three kinds
+
+
+def parse_yaml(text: str, path: str = "<input>") -> Document:
+    """Parse YAML text into a :class:`Document`; syntax errors raise a located
+    :class:`~kpitree.errors.UserError`."""
+    import yaml
+
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=loader_cls)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span(path, mark.line + 1, mark.column + 1) if mark else Span(path, 1, 1)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise UserError(
+            Diagnostic(Severity.ERROR, "KT001", "yaml.syntax", {"problem": problem}, span)
+        ) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
+        raise UserError(
+            Diagnostic(
+                Severity.ERROR, "KT001", "yaml.syntax", {"problem": str(exc)}, Span(path, 1, 1)
+            )
+        ) from None
+    builder = _Builder(path)
+    if root is not None:
+        builder.doc.data = builder.build(root, ())
+    else:
+        builder.doc.value_spans[()] = Span(path, 1, 1)
+    return builder.doc
+
+
+def load_yaml(path: str | Path) -> Document:
+    """Read and parse a UTF-8 YAML file (a BOM is accepted)."""
+    p = Path(path)
+    shown = str(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise UserError.of("KT002", "file.not_found", Span(shown, 1, 1), path=shown) from None
+    except OSError as exc:
+        raise UserError.of(
+            "KT002", "file.unreadable", Span(shown, 1, 1), path=shown, reason=exc.strerror
+        ) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError.of("KT003", "file.not_utf8", Span(shown, line, 1), path=shown) from None
+    return parse_yaml(text, shown)
