@@ -1,0 +1,52 @@
+"""What a reader hands to the warehouse: one source file mapped onto canonical tables.
+
+A :class:`MappedBatch` is the whole contract between reading/mapping a file and
+storing it: the warehouse never looks at the source file again, it only needs the
+typed canonical rows, the rejected cells (with where they were) and the original
+text of the rejected rows (to write them back out for fixing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow
+
+__all__ = ["MappedBatch", "Reject"]
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One bad cell (or row) of a source file."""
+
+    file: str
+    """Path of the source file as the user gave it."""
+    row: int
+    """Row number as the user sees it in Excel (header = 1, first data row = 2)."""
+    column: str | None
+    """Source column name, or ``None`` when the whole row is wrong."""
+    value: str | None
+    """The raw cell text."""
+    reason: str
+    """Human message, already rendered in the current language."""
+
+
+@dataclass
+class MappedBatch:
+    """One source file read and mapped onto the canonical model."""
+
+    source_file: str
+    file_hash: str
+    """sha256 hex digest of the file bytes."""
+    mapping_name: str
+    """Mapping file path or preset name."""
+    rows_read: int
+    tables: dict[str, pyarrow.Table]
+    """Canonical table name -> rows. Columns are a subset of the schema's columns that
+    includes the whole primary key, typed as the schema says."""
+    rejects: list[Reject]
+    rejected_rows: list[dict[str, str]]
+    """The original source rows (header -> raw text) that were rejected, in the order
+    of their first reject; each has the key ``"__row__"`` with its row number."""
