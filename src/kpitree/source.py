@@ -39,6 +39,12 @@ class Document:
     value_spans: dict[KeyPath, Span] = field(default_factory=dict)
     key_spans: dict[KeyPath, Span] = field(default_factory=dict)
     duplicates: list[tuple[KeyPath, Span, Span]] = field(default_factory=list)
+    text: str = ""
+
+    def line(self, number: int) -> str:
+        """Source line ``number`` (1-based), or an empty string."""
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
 
     def span(self, path: Iterable[str | int]) -> Span:
         """Span of the value at ``path``, or of its nearest located ancestor."""
@@ -144,6 +150,7 @@ def parse_yaml(text: str, path: str = "<input>") -> Document:
             )
         ) from None
     builder = _Builder(path)
+    builder.doc.text = text
     if root is not None:
         builder.doc.data = builder.build(root, ())
     else:

@@ -72,7 +72,7 @@ class Msg:
         return self.render()
 
 
-def t(key: str, lang: str | None = None, **params: Any) -> str:
+def t(key: str, /, lang: str | None = None, **params: Any) -> str:
     """The message ``key`` in ``lang`` (default: the current language).
 
     A missing key falls back to English, then to the key itself, so a gap in a

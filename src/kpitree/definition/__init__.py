@@ -1,0 +1,1 @@
+"""The tree definition: YAML -> raw spec -> checked, resolved, frozen :class:`Tree`."""

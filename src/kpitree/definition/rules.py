@@ -1,0 +1,484 @@
+"""Design checks. Each rule is a small class that *collects* problems; none stops
+at the first. Error rules guard what the rest of kpitree relies on (references,
+cycles, one KGI, units); warning rules carry the SMART and sizing guidance."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import ClassVar
+
+from kpitree.definition.draft import Draft, NodeDraft
+from kpitree.definition.formula import FUNCTIONS, BinOp, Call, Expr, Neg, Num, Ref, refs
+from kpitree.definition.units import Unit, UnitMismatch, unit
+from kpitree.errors import Diagnostic, Severity
+from kpitree.source import did_you_mean
+
+__all__ = ["RULES", "STANDARD_DEPARTMENTS", "Rule", "run_rules"]
+
+STANDARD_DEPARTMENTS = ("marketing", "inside_sales", "field_sales", "customer_success")
+_ID = re.compile(r"[^\W\d]\w*")
+_PERIOD_KEY = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+class Rule:
+    code: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.ERROR
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        raise NotImplementedError
+
+    def emit(self, key: str, span: object, **params: object) -> Diagnostic:
+        from kpitree.errors import Span
+
+        return Diagnostic(
+            self.severity, self.code, key, params, span if isinstance(span, Span) else None
+        )
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class NodeIdRule(Rule):
+    code = "KT027"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in draft.nodes.values():
+            if not _ID.fullmatch(nd.id) or nd.id in FUNCTIONS:
+                yield self.emit("def.bad_id", nd.key_span(), id=nd.id)
+
+
+class UnknownReferenceRule(Rule):
+    code = "KT021"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        known = list(draft.nodes)
+        for nd in draft.nodes.values():
+            if nd.formula is None:
+                continue
+            for ref in refs(nd.formula):
+                if ref.name not in draft.nodes:
+                    yield self.emit(
+                        "def.unknown_reference",
+                        nd.formula_pos_span(*ref.pos),
+                        node=nd.id,
+                        ref=ref.name,
+                        hint=did_you_mean(ref.name, known),
+                    )
+
+
+class CycleRule(Rule):
+    code = "KT022"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        graph = {
+            nd.id: [r.name for r in refs(nd.formula) if r.name in draft.nodes]
+            for nd in draft.nodes.values()
+            if nd.formula is not None
+        }
+        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+        reported: set[frozenset[str]] = set()
+        for start in graph:
+            if state.get(start):
+                continue
+            stack: list[tuple[str, Iterator[str]]] = [(start, iter(graph.get(start, [])))]
+            path = [start]
+            state[start] = 1
+            while stack:
+                node, children = stack[-1]
+                child = next(children, None)
+                if child is None:
+                    stack.pop()
+                    path.pop()
+                    state[node] = 2
+                    continue
+                if state.get(child) == 1:
+                    cycle = [*path[path.index(child) :], child]
+                    key = frozenset(cycle)
+                    if key not in reported:
+                        reported.add(key)
+                        nd = draft.nodes[cycle[0]]
+                        yield self.emit(
+                            "def.cycle", nd.span("formula"), cycle=" → ".join(cycle)
+                        )
+                elif not state.get(child):
+                    state[child] = 1
+                    path.append(child)
+                    stack.append((child, iter(graph.get(child, []))))
+
+
+class SingleKgiRule(Rule):
+    code = "KT023"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        kgis = [nd for nd in draft.valid_nodes.values() if nd.spec and nd.spec.kind == "kgi"]
+        if not kgis and draft.valid_nodes:
+            yield self.emit("def.no_kgi", draft.main.key_span(("nodes",)))
+        for extra in kgis[1:]:
+            yield self.emit(
+                "def.many_kgi",
+                extra.span("kind"),
+                node=extra.id,
+                first=kgis[0].id,
+            )
+
+
+def infer_unit(expr: Expr, units: dict[str, Unit | None]) -> Unit | None:
+    """The unit of ``expr`` given node units, or ``None`` when a referenced node
+    has no unit. Raises :class:`UnitMismatch` (with ``.pos`` set)."""
+    match expr:
+        case Num():
+            return Unit()
+        case Ref(name=name):
+            return units.get(name)
+        case Neg(operand=o):
+            return infer_unit(o, units)
+        case BinOp(op=op, left=a, right=b):
+            left, right = infer_unit(a, units), infer_unit(b, units)
+            if left is None or right is None:
+                return None
+            try:
+                if op in "+-":
+                    return left.add(right, op)
+                return left.mul(right) if op == "*" else left.div(right)
+            except UnitMismatch as exc:
+                exc.pos = expr.pos  # type: ignore[attr-defined]
+                raise
+        case Call(func=func, args=args):
+            inferred = [infer_unit(a, units) for a in args]
+            if any(u is None for u in inferred):
+                return None
+            result = inferred[0]
+            assert result is not None
+            for other in inferred[1:]:
+                assert other is not None
+                try:
+                    result = result.add(other, func)
+                except UnitMismatch as exc:
+                    exc.pos = expr.pos  # type: ignore[attr-defined]
+                    raise
+            return result
+    return None  # pragma: no cover
+
+
+class UnitRule(Rule):
+    code = "KT024"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        units: dict[str, Unit | None] = {
+            nd.id: unit(nd.spec.unit) if nd.spec and nd.spec.unit else None
+            for nd in draft.nodes.values()
+        }
+        for nd in draft.valid_nodes.values():
+            if nd.formula is None or any(r.name not in draft.nodes for r in refs(nd.formula)):
+                continue
+            try:
+                inferred = infer_unit(nd.formula, units)
+            except UnitMismatch as exc:
+                start, end = getattr(exc, "pos", (0, 0))
+                yield self.emit(
+                    "def.unit_mismatch",
+                    nd.formula_pos_span(start, end),
+                    node=nd.id,
+                    left=str(exc.left),
+                    op=exc.op,
+                    right=str(exc.right),
+                )
+                continue
+            declared = units[nd.id]
+            if inferred is not None and declared is not None and not declared.accepts(inferred):
+                yield self.emit(
+                    "def.unit_declared",
+                    nd.span("formula"),
+                    node=nd.id,
+                    inferred=str(inferred),
+                    declared=str(declared),
+                )
+
+
+class RatioRangeRule(Rule):
+    code = "KT025"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in draft.valid_nodes.values():
+            assert nd.spec is not None
+            if nd.spec.unit != "ratio":
+                continue
+            for key in ("target", "assume"):
+                value = getattr(nd.spec, key)
+                values = value.items() if isinstance(value, dict) else [(None, value)]
+                for period, v in values:
+                    if v is not None and not 0 <= v <= 1:
+                        path = (key,) if period is None else (key, period)
+                        yield self.emit(
+                            "def.ratio_range", nd.span(*path), node=nd.id, key=key, value=v
+                        )
+        for sc in draft.scenarios.values():
+            for node_id, v in sc.spec.set.items():
+                nd = draft.nodes.get(node_id)
+                if nd and nd.spec and nd.spec.unit == "ratio" and not 0 <= v <= 1:
+                    yield self.emit(
+                        "def.ratio_range", sc.span("set", node_id), node=node_id, key="set", value=v
+                    )
+
+
+class TargetPeriodRule(Rule):
+    code = "KT028"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in draft.valid_nodes.values():
+            assert nd.spec is not None
+            if isinstance(nd.spec.target, dict):
+                for key in nd.spec.target:
+                    if key != "monthly" and not _PERIOD_KEY.fullmatch(key):
+                        yield self.emit(
+                            "def.bad_period_key",
+                            nd.doc.key_span((*nd.path, "target", key)),
+                            node=nd.id,
+                            key=key,
+                        )
+
+
+class ScenarioRule(Rule):
+    code = "KT031"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for sc in draft.scenarios.values():
+            for node_id in sc.spec.set:
+                if node_id not in draft.nodes:
+                    yield self.emit(
+                        "def.scenario_unknown",
+                        sc.doc.key_span(("scenarios", sc.id, "set", node_id)),
+                        scenario=sc.id,
+                        node=node_id,
+                        hint=did_you_mean(node_id, list(draft.nodes)),
+                    )
+
+
+class SharesRule(Rule):
+    code = "KT030"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        if draft.head is None:
+            return
+        for dept_id, dept in draft.head.organisation.items():
+            if dept.teams:
+                total = sum(t.share for t in dept.teams.values())
+                if abs(total - 1) > 1e-9:
+                    yield self.emit(
+                        "def.shares_sum",
+                        draft.main.span(("organisation", dept_id, "teams")),
+                        where=dept_id,
+                        total=round(total, 6),
+                    )
+            for team_id, team in dept.teams.items():
+                if team.reps:
+                    total = sum(team.reps.values())
+                    if abs(total - 1) > 1e-9:
+                        yield self.emit(
+                            "def.shares_sum",
+                            draft.main.span(("organisation", dept_id, "teams", team_id, "reps")),
+                            where=f"{dept_id}/{team_id}",
+                            total=round(total, 6),
+                        )
+
+
+# --- warnings -------------------------------------------------------------------------
+
+
+class _Warning(Rule):
+    severity = Severity.WARNING
+
+
+def _kpis(draft: Draft) -> list[NodeDraft]:
+    return [nd for nd in draft.valid_nodes.values() if nd.spec and nd.spec.kind == "kpi"]
+
+
+class MissingUnitRule(_Warning):
+    code = "KT102"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in draft.valid_nodes.values():
+            if nd.spec and nd.spec.unit is None:
+                yield self.emit("def.no_unit", nd.key_span(), node=nd.id)
+
+
+class MissingPeriodRule(_Warning):
+    code = "KT103"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        if draft.head is not None and draft.head.period is not None:
+            return
+        kpis = _kpis(draft)
+        missing = [nd for nd in kpis if nd.spec and nd.spec.period is None]
+        if kpis and len(missing) == len(kpis):
+            # Nobody set one: one message at the top beats one per node.
+            yield self.emit("def.no_period_anywhere", draft.main.key_span(("nodes",)))
+            return
+        for nd in missing:
+            yield self.emit("def.no_period", nd.key_span(), node=nd.id)
+
+
+class MissingOwnerRule(_Warning):
+    code = "KT104"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in _kpis(draft):
+            if nd.spec and nd.spec.owner is None:
+                yield self.emit("def.no_owner", nd.key_span(), node=nd.id)
+
+
+class UnknownOwnerRule(_Warning):
+    code = "KT112"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        declared = list(draft.head.organisation) if draft.head else []
+        known = [*STANDARD_DEPARTMENTS, *declared]
+        for nd in draft.valid_nodes.values():
+            owner = nd.spec.owner if nd.spec else None
+            if owner and owner not in known:
+                yield self.emit(
+                    "def.unknown_owner",
+                    nd.span("owner"),
+                    node=nd.id,
+                    owner=owner,
+                    hint=did_you_mean(owner, known),
+                )
+
+
+class DisconnectedRule(_Warning):
+    code = "KT105"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        valid = draft.valid_nodes
+        kgis = [nd.id for nd in valid.values() if nd.spec and nd.spec.kind == "kgi"]
+        if len(kgis) != 1:
+            return
+        seen: set[str] = set()
+        stack = [kgis[0]]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in draft.nodes:
+                continue
+            seen.add(current)
+            nd = draft.nodes[current]
+            if nd.formula is not None:
+                stack.extend(r.name for r in refs(nd.formula))
+            if nd.spec is not None:
+                stack.extend(nd.spec.drivers)
+        for nd in valid.values():
+            if nd.id not in seen:
+                yield self.emit("def.disconnected", nd.key_span(), node=nd.id, kgi=kgis[0])
+
+
+class KsfCountRule(_Warning):
+    code = "KT106"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        count = sum(1 for nd in draft.valid_nodes.values() if nd.spec and nd.spec.kind == "ksf")
+        if draft.valid_nodes and not 3 <= count <= 5:
+            yield self.emit("def.ksf_count", draft.main.key_span(("nodes",)), count=count)
+
+
+class OrganisationKpiRule(_Warning):
+    code = "KT107"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        tops = [
+            nd
+            for nd in draft.valid_nodes.values()
+            if nd.spec and nd.spec.kind in ("kgi", "ksf") and nd.formula is not None
+        ]
+        org_level: dict[str, NodeDraft] = {}
+        for top in tops:
+            assert top.formula is not None
+            for ref in refs(top.formula):
+                child = draft.nodes.get(ref.name)
+                if child and child.spec and child.spec.kind == "kpi":
+                    org_level[child.id] = child
+        if len(org_level) > 5:
+            yield self.emit(
+                "def.org_kpis",
+                draft.main.key_span(("nodes",)),
+                count=len(org_level),
+                nodes=", ".join(org_level),
+            )
+
+
+class DepartmentKpiRule(_Warning):
+    code = "KT108"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        per_owner = Counter(nd.spec.owner for nd in _kpis(draft) if nd.spec and nd.spec.owner)
+        for owner, count in per_owner.items():
+            if count > 3:
+                first = next(nd for nd in _kpis(draft) if nd.spec and nd.spec.owner == owner)
+                yield self.emit("def.dept_kpis", first.span("owner"), owner=owner, count=count)
+
+
+class LeadingIndicatorRule(_Warning):
+    code = "KT109"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        valid = draft.valid_nodes
+        if valid and not any(nd.spec and nd.spec.indicator == "leading" for nd in valid.values()):
+            yield self.emit("def.no_leading", draft.main.key_span(("nodes",)))
+
+
+class DriverRule(_Warning):
+    code = "KT110"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in draft.valid_nodes.values():
+            assert nd.spec is not None
+            for i, driver in enumerate(nd.spec.drivers):
+                if driver not in draft.nodes:
+                    yield self.emit(
+                        "def.driver_unknown",
+                        nd.span("drivers", i),
+                        node=nd.id,
+                        driver=driver,
+                        hint=did_you_mean(driver, list(draft.nodes)),
+                    )
+
+
+class TargetAndAssumeRule(_Warning):
+    code = "KT111"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in draft.valid_nodes.values():
+            if nd.spec and nd.spec.target is not None and nd.spec.assume is not None:
+                yield self.emit("def.target_and_assume", nd.span("assume"), node=nd.id)
+
+
+RULES: tuple[Rule, ...] = (
+    NodeIdRule(),
+    UnknownReferenceRule(),
+    CycleRule(),
+    SingleKgiRule(),
+    UnitRule(),
+    RatioRangeRule(),
+    TargetPeriodRule(),
+    ScenarioRule(),
+    SharesRule(),
+    MissingUnitRule(),
+    MissingPeriodRule(),
+    MissingOwnerRule(),
+    UnknownOwnerRule(),
+    DisconnectedRule(),
+    KsfCountRule(),
+    OrganisationKpiRule(),
+    DepartmentKpiRule(),
+    LeadingIndicatorRule(),
+    DriverRule(),
+    TargetAndAssumeRule(),
+)
+
+
+def run_rules(draft: Draft) -> list[Diagnostic]:
+    """Every rule's findings, errors first, in file order."""
+    found: list[Diagnostic] = []
+    for rule in RULES:
+        found.extend(rule.check(draft))
+    return found

@@ -1,0 +1,173 @@
+"""Raw definition models: what ``kpitree.yaml`` may say, before any resolving.
+
+These pydantic models reject unknown keys and are the source of the published
+JSON Schema (``kpitree schema``); a test keeps the shipped schema file in sync.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "BenchmarkSpec",
+    "ChecksSpec",
+    "DataSourceSpec",
+    "DataSpec",
+    "DepartmentSpec",
+    "LocalizedText",
+    "NodeFileSpec",
+    "NodeSpec",
+    "PlanSpec",
+    "ProjectSpec",
+    "ScenarioSpec",
+    "TeamSpec",
+]
+
+Grain = Literal["day", "week", "month", "quarter", "half", "year"]
+UnitName = Literal["count", "currency", "ratio", "days", "hours", "score", "number"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalizedText(_Strict):
+    """Text in Japanese and/or English: ``{ja: 売上, en: Revenue}``."""
+
+    ja: str | None = None
+    en: str | None = None
+
+
+Text = str | LocalizedText
+
+
+class BenchmarkSpec(_Strict):
+    """A reference range people quote for this KPI (shown as a reference, never
+    as truth)."""
+
+    min: float | None = Field(None, description="Lower end of the range.")
+    max: float | None = Field(None, description="Upper end of the range.")
+    source: str | None = Field(None, description="Where the range comes from.")
+
+
+class NodeSpec(_Strict):
+    """One node of the tree. Its id is its key under ``nodes``."""
+
+    label: Text | None = Field(None, description="Display name, text or {ja, en}.")
+    description: Text | None = None
+    kind: Literal["kgi", "ksf", "kpi"] = Field(
+        "kpi", description="kgi (the one goal), ksf (success factor) or kpi (driver)."
+    )
+    unit: UnitName | None = Field(None, description="Unit of the value.")
+    owner: str | None = Field(
+        None,
+        description="Owning department: marketing, inside_sales, field_sales, "
+        "customer_success, or one declared under organisation.",
+    )
+    indicator: Literal["leading", "lagging"] | None = None
+    direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
+    formula: str | None = Field(
+        None, description="Arithmetic over other node ids: + - * / ( ) min max abs."
+    )
+    drivers: list[str] = Field(
+        default_factory=list, description="Influence links without arithmetic (node ids)."
+    )
+    target: float | dict[str, float] | None = Field(
+        None,
+        description="Target for the plan horizon (one fiscal year), or per period: "
+        "{monthly: 34} or {'2026-04': 30, '2026-05': 34, ...}.",
+    )
+    assume: float | None = Field(None, description="Value assumed for planning.")
+    benchmark: BenchmarkSpec | None = None
+    metric: str | None = Field(None, description="Data metric that measures this node.")
+    period: Grain | None = Field(None, description="Review period (SMART: time-bound).")
+    aggregation: Literal["sum", "average"] | None = Field(
+        None,
+        description="How values combine over time: sum (counts, money: split over months) "
+        "or average (rates, prices, durations). Inferred when omitted.",
+    )
+
+
+class TeamSpec(_Strict):
+    label: Text | None = None
+    share: float = Field(description="Share of the department's plan (shares add up to 1).")
+    reps: dict[str, float] = Field(
+        default_factory=dict, description="Rep name -> share of the team's plan."
+    )
+
+
+class DepartmentSpec(_Strict):
+    label: Text | None = None
+    teams: dict[str, TeamSpec] = Field(default_factory=dict)
+
+
+class ScenarioSpec(_Strict):
+    label: Text | None = None
+    description: Text | None = None
+    set: dict[str, float] = Field(
+        default_factory=dict, description="Node id -> value replacing its target/assumption."
+    )
+
+
+class PlanSpec(_Strict):
+    allocation: Literal["even", "business_days", "weights"] = Field(
+        "even", description="How horizon values are split over the months of the year."
+    )
+    weights: dict[str, float] | None = Field(
+        None,
+        description="With allocation: weights. Month (1-12 or YYYY-MM) -> relative weight.",
+    )
+    holidays: str = Field("JP", description="Country whose public holidays are closed days.")
+    closed_days: list[str] = Field(
+        default_factory=list, description="Extra closed days (YYYY-MM-DD), e.g. 12-29..01-03."
+    )
+
+
+class DataSourceSpec(_Strict):
+    file: str
+    mapping: str
+    sheet: str | None = None
+
+
+class DataSpec(_Strict):
+    warehouse: str | None = Field(None, description="DuckDB file (default .kpitree/warehouse.duckdb).")
+    sources: list[DataSourceSpec] = Field(default_factory=list)
+
+
+class ChecksSpec(_Strict):
+    ignore: list[str] = Field(
+        default_factory=list, description="Warning codes to silence, e.g. KT106."
+    )
+
+
+class ProjectSpec(_Strict):
+    """The top of ``kpitree.yaml``."""
+
+    kpitree: Literal[1] = Field(description="Format version.")
+    name: str
+    description: Text | None = None
+    fiscal_year_start: int = Field(4, ge=1, le=12, description="First month of the fiscal year.")
+    fiscal_year: int | None = Field(
+        None, description="Fiscal year of the plan horizon (default: the current one)."
+    )
+    currency: str = "JPY"
+    timezone: str = "Asia/Tokyo"
+    period: Grain | None = Field(None, description="Default review period of every node.")
+    include: list[str] = Field(
+        default_factory=list, description="More node files (glob patterns, relative)."
+    )
+    nodes: dict[str, NodeSpec] = Field(default_factory=dict)
+    plan: PlanSpec = PlanSpec()
+    organisation: dict[str, DepartmentSpec] = Field(default_factory=dict)
+    scenarios: dict[str, ScenarioSpec] = Field(default_factory=dict)
+    data: DataSpec = DataSpec()
+    checks: ChecksSpec = ChecksSpec()
+
+
+class NodeFileSpec(_Strict):
+    """A file listed under ``include``: more nodes (and scenarios)."""
+
+    nodes: dict[str, NodeSpec] = Field(default_factory=dict)
+    scenarios: dict[str, ScenarioSpec] = Field(default_factory=dict)

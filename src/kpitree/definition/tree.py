@@ -1,0 +1,181 @@
+"""The resolved tree: frozen, linked, checked. Only this form travels beyond
+``kpitree.definition``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kpitree.definition.formula import Expr, refs
+from kpitree.definition.units import Unit
+from kpitree.errors import Span
+
+__all__ = [
+    "Benchmark",
+    "Department",
+    "Label",
+    "Node",
+    "Organisation",
+    "PlanSettings",
+    "Scenario",
+    "Target",
+    "Team",
+    "Tree",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    ja: str | None
+    en: str | None
+
+    def text(self, lang: str, fallback: str = "") -> str:
+        """The label in ``lang``, else in the other language, else ``fallback``."""
+        first, second = (self.ja, self.en) if lang == "ja" else (self.en, self.ja)
+        return first or second or fallback
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A node's target: for the whole horizon, per month (``YYYY-MM``), or both
+    (``{monthly: 34}`` gives every month the same value)."""
+
+    horizon: float | None = None
+    per_period: Mapping[str, float] = field(default_factory=dict)
+    monthly: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Benchmark:
+    low: float | None
+    high: float | None
+    source: str | None
+
+    def contains(self, value: float) -> bool:
+        return (self.low is None or value >= self.low) and (self.high is None or value <= self.high)
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    label: Label
+    kind: str  # kgi | ksf | kpi
+    unit_name: str | None
+    unit: Unit | None
+    aggregation: str  # sum | average
+    owner: str | None = None
+    description: Label | None = None
+    indicator: str | None = None
+    direction: str = "higher_is_better"
+    formula: Expr | None = None
+    formula_text: str | None = None
+    drivers: tuple[str, ...] = ()
+    target: Target | None = None
+    assume: float | None = None
+    benchmark: Benchmark | None = None
+    metric: str | None = None
+    period: str | None = None
+    span: Span | None = None
+
+    @property
+    def children(self) -> tuple[str, ...]:
+        """Node ids the formula uses, each once, in source order."""
+        if self.formula is None:
+            return ()
+        return tuple(dict.fromkeys(r.name for r in refs(self.formula)))
+
+    @property
+    def is_input(self) -> bool:
+        """An input (leaf) has no formula: its value comes from a target, an
+        assumption, data or the plan."""
+        return self.formula is None
+
+    @property
+    def is_additive(self) -> bool:
+        """Whether values add up over time (and split over months and teams)."""
+        return self.aggregation == "sum"
+
+    def display(self, lang: str) -> str:
+        return self.label.text(lang, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    id: str
+    label: Label
+    share: float
+    reps: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    id: str
+    label: Label
+    teams: tuple[Team, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    departments: Mapping[str, Department] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    id: str
+    label: Label
+    values: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSettings:
+    allocation: str = "even"  # even | business_days | weights
+    weights: Mapping[int, float] | None = None  # month number (1-12) -> weight
+    holidays: str = "JP"
+    closed_days: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Tree:
+    """A checked KPI tree. ``order`` lists node ids so that every node comes
+    after the nodes its formula uses (inputs first, the KGI last)."""
+
+    name: str
+    nodes: Mapping[str, Node]
+    kgi: str
+    order: tuple[str, ...]
+    fiscal_year_start: int = 4
+    fiscal_year: int | None = None
+    currency: str = "JPY"
+    timezone: str = "Asia/Tokyo"
+    plan: PlanSettings = PlanSettings()
+    organisation: Organisation = Organisation()
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    root: Path | None = None
+    data_sources: tuple[tuple[str, str, str | None], ...] = ()  # (file, mapping, sheet)
+    warehouse: str | None = None
+
+    def __getitem__(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Input nodes (no formula) that the KGI depends on, in ``order``."""
+        needed = self.descendants(self.kgi)
+        return tuple(n for n in self.order if n in needed and self.nodes[n].is_input)
+
+    def descendants(self, node_id: str) -> set[str]:
+        """``node_id`` and every node its formula reaches, transitively."""
+        seen: set[str] = set()
+        stack = [node_id]
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            stack.extend(self.nodes[current].children)
+        return seen
+
+    def parents(self, node_id: str) -> tuple[str, ...]:
+        """Nodes whose formula uses ``node_id``."""
+        return tuple(n.id for n in self.nodes.values() if node_id in n.children)
