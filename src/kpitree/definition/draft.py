@@ -14,7 +14,14 @@ from kpitree.definition.spec import NodeFileSpec, NodeSpec, ProjectSpec, Scenari
 from kpitree.errors import Diagnostic, Severity, Span, UserError
 from kpitree.source import Document, KeyPath, load_yaml
 
-__all__ = ["DEFINITION_FILE", "Draft", "NodeDraft", "ScenarioDraft", "find_definition", "read_draft"]
+__all__ = [
+    "DEFINITION_FILE",
+    "Draft",
+    "NodeDraft",
+    "ScenarioDraft",
+    "find_definition",
+    "read_draft",
+]
 
 DEFINITION_FILE = "kpitree.yaml"
 
@@ -63,7 +70,7 @@ class Draft:
     scenarios: dict[str, ScenarioDraft] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, code: str, key: str, span: Span | None, **params: object) -> None:
+    def error(self, code: str, key: str, span: Span | None, /, **params: object) -> None:
         self.diagnostics.append(Diagnostic(Severity.ERROR, code, key, params, span))
 
     @property
@@ -78,7 +85,11 @@ def find_definition(path: str | Path) -> Path:
         candidate = p / DEFINITION_FILE
         if not candidate.exists():
             raise UserError.of(
-                "KT002", "def.no_definition", Span(str(p), 1, 1), folder=str(p), file=DEFINITION_FILE
+                "KT002",
+                "def.no_definition",
+                Span(str(p), 1, 1),
+                folder=str(p),
+                file=DEFINITION_FILE,
             )
         return candidate
     return p

@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from kpitree.errors import Diagnostic, Severity
-from kpitree.i18n import Msg
 from kpitree.source import Document, KeyPath, did_you_mean
 
 __all__ = ["validation_diagnostics"]
@@ -117,8 +116,8 @@ def validation_diagnostics(
             errors = [x for x in errors if x[1]["type"] == "extra_forbidden"]
         else:
             errors = [x for x in errors if x[0] == deepest][:1]
-        for _, err, container in errors:
-            yield _diagnostic(err, container, doc, (*base, *path))
+        for _, details, container in errors:
+            yield _diagnostic(details, container, doc, (*base, *path))
 
 
 def _diagnostic(err: dict[str, Any], container: Any, doc: Document, path: KeyPath) -> Diagnostic:
@@ -146,7 +145,7 @@ def _diagnostic(err: dict[str, Any], container: Any, doc: Document, path: KeyPat
         expected = err.get("ctx", {}).get("expected", "")
         allowed = [p.strip().strip("'") for p in expected.replace(" or ", ", ").split(",")]
         given = err.get("input")
-        hint: Msg | str = did_you_mean(str(given), allowed) if isinstance(given, str) else ""
+        hint = did_you_mean(str(given), allowed) if isinstance(given, str) else ""
         return Diagnostic(
             Severity.ERROR,
             "KT012",

@@ -120,7 +120,11 @@ def _infer_aggregation(draft: Draft, order: tuple[str, ...]) -> dict[str, str]:
                 fa, fb = is_flow(a), is_flow(b)
                 if op == "*":
                     for side, other in ((a, fb), (b, fa)):
-                        if isinstance(side, Ref) and flow.get(side.name) is None and other is not None:
+                        if (
+                            isinstance(side, Ref)
+                            and flow.get(side.name) is None
+                            and other is not None
+                        ):
                             flow[side.name] = not other
                     fa, fb = is_flow(a), is_flow(b)
                     return None if fa is None or fb is None else fa or fb
@@ -231,9 +235,7 @@ def check_definition(path: str) -> CheckResult:
     draft = read_draft(path)
     draft.diagnostics.extend(run_rules(draft))
     ignored = set(draft.head.checks.ignore) if draft.head else set()
-    diagnostics = [
-        d for d in draft.diagnostics if d.is_error or d.code not in ignored
-    ]
+    diagnostics = [d for d in draft.diagnostics if d.is_error or d.code not in ignored]
     diagnostics.sort(
         key=lambda d: (
             _SEVERITY_ORDER[d.severity],

@@ -29,7 +29,8 @@ class Rule:
     def check(self, draft: Draft) -> Iterator[Diagnostic]:
         raise NotImplementedError
 
-    def emit(self, key: str, span: object, **params: object) -> Diagnostic:
+    def emit(self, key: str, span: object, /, **params: object) -> Diagnostic:
+        # Positional-only: some messages have a ``{key}`` field of their own.
         from kpitree.errors import Span
 
         return Diagnostic(
@@ -99,13 +100,21 @@ class CycleRule(Rule):
                     if key not in reported:
                         reported.add(key)
                         nd = draft.nodes[cycle[0]]
-                        yield self.emit(
-                            "def.cycle", nd.span("formula"), cycle=" → ".join(cycle)
-                        )
+                        yield self.emit("def.cycle", nd.span("formula"), cycle=" → ".join(cycle))
                 elif not state.get(child):
                     state[child] = 1
                     path.append(child)
                     stack.append((child, iter(graph.get(child, []))))
+
+
+def _declares_kgi(nd: NodeDraft) -> bool:
+    """Whether an invalid node says ``kind: kgi``: it is the KGI with another error,
+    and reporting "no KGI" on top would send the user the wrong way."""
+    if nd.spec is not None:
+        return False
+    raw = nd.doc.data.get("nodes") if isinstance(nd.doc.data, dict) else None
+    node = raw.get(nd.id) if isinstance(raw, dict) else None
+    return isinstance(node, dict) and node.get("kind") == "kgi"
 
 
 class SingleKgiRule(Rule):
@@ -113,7 +122,7 @@ class SingleKgiRule(Rule):
 
     def check(self, draft: Draft) -> Iterator[Diagnostic]:
         kgis = [nd for nd in draft.valid_nodes.values() if nd.spec and nd.spec.kind == "kgi"]
-        if not kgis and draft.valid_nodes:
+        if not kgis and draft.valid_nodes and not any(map(_declares_kgi, draft.nodes.values())):
             yield self.emit("def.no_kgi", draft.main.key_span(("nodes",)))
         for extra in kgis[1:]:
             yield self.emit(
@@ -216,8 +225,8 @@ class RatioRangeRule(Rule):
                         )
         for sc in draft.scenarios.values():
             for node_id, v in sc.spec.set.items():
-                nd = draft.nodes.get(node_id)
-                if nd and nd.spec and nd.spec.unit == "ratio" and not 0 <= v <= 1:
+                target = draft.nodes.get(node_id)
+                if target and target.spec and target.spec.unit == "ratio" and not 0 <= v <= 1:
                     yield self.emit(
                         "def.ratio_range", sc.span("set", node_id), node=node_id, key="set", value=v
                     )
@@ -308,8 +317,8 @@ class MissingPeriodRule(_Warning):
     code = "KT103"
 
     def check(self, draft: Draft) -> Iterator[Diagnostic]:
-        if draft.head is not None and draft.head.period is not None:
-            return
+        if draft.head is None or draft.head.period is not None:
+            return  # an invalid head may well set the period: do not guess
         kpis = _kpis(draft)
         missing = [nd for nd in kpis if nd.spec and nd.spec.period is None]
         if kpis and len(missing) == len(kpis):

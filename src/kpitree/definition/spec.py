@@ -132,7 +132,9 @@ class DataSourceSpec(_Strict):
 
 
 class DataSpec(_Strict):
-    warehouse: str | None = Field(None, description="DuckDB file (default .kpitree/warehouse.duckdb).")
+    warehouse: str | None = Field(
+        None, description="DuckDB file (default .kpitree/warehouse.duckdb)."
+    )
     sources: list[DataSourceSpec] = Field(default_factory=list)
 
 
