@@ -1,0 +1,442 @@
+"""The embedded warehouse: one DuckDB file per project, created and migrated by kpitree.
+
+Writes (imports, bulk loads, undo) go through DuckDB directly, set-based and in one
+transaction each. Everything that computes reads through Ibis
+(:meth:`Warehouse.ibis_connection`), so the same definitions can run on other engines.
+
+Connections are short-lived: every method opens the file, works and closes it, so
+a CLI import and a web server can take turns on the same file. DuckDB lets one
+process at a time open a file for writing; a method that finds the file locked
+retries until ``lock_timeout`` seconds have passed.
+
+Example::
+
+    from kpitree.data.warehouse import Warehouse, default_warehouse_path
+
+    wh = Warehouse(default_warehouse_path("my-project"))
+    result = wh.apply(batch, skip_invalid=False)
+    print(result.inserted, result.updated, result.unchanged)
+    wh.undo(result.import_id)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kpitree.data import migrations
+from kpitree.data.batch import MappedBatch
+from kpitree.data.importlog import ImportRecord, ImportResult, TableCounts, UndoResult
+from kpitree.data.rejects import reject_error, rejected_row_count, write_rejects
+from kpitree.data.schema import TABLES
+from kpitree.data.upsert import later_import_touching, undo_table, upsert_table
+from kpitree.errors import DataError, InternalError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+    from ibis.backends.duckdb import Backend
+
+__all__ = [
+    "PAUSE_ENV",
+    "ImportRecord",
+    "ImportResult",
+    "TableCounts",
+    "UndoResult",
+    "Warehouse",
+    "default_warehouse_path",
+]
+
+WAREHOUSE_DIR = ".kpitree"
+WAREHOUSE_FILE = "warehouse.duckdb"
+PAUSE_ENV = "KPITREE_IMPORT_PAUSE_FILE"
+"""Test hook: when set to a path, an import writes that file once all its rows are
+written, then waits (up to a minute) before committing, so a test can kill it there."""
+
+
+def default_warehouse_path(project_dir: str | os.PathLike[str]) -> Path:
+    """Where a project keeps its warehouse: ``<project>/.kpitree/warehouse.duckdb``."""
+    return Path(project_dir) / WAREHOUSE_DIR / WAREHOUSE_FILE
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Warehouse:
+    """The project's embedded DuckDB warehouse.
+
+    The file and its folder are created, and pending migrations applied, on first
+    use. ``lock_timeout`` is how long to wait for another process to release the file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self._migrated = False
+
+    def __repr__(self) -> str:
+        return f"Warehouse({str(self.path)!r})"
+
+    @property
+    def rejects_dir(self) -> Path:
+        """Folder for the rejected rows of ``--skip-invalid`` imports."""
+        return self.path.parent / "rejects"
+
+    # -- connections -------------------------------------------------------------
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(self.path))
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise DataError.of(
+                        "W001", "warehouse.cannot_open", path=str(self.path), error=str(exc)
+                    ) from exc
+                if time.monotonic() >= deadline:
+                    raise DataError.of(
+                        "W003", "warehouse.locked", path=str(self.path), error=str(exc)
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived DuckDB connection to the migrated warehouse, closed on exit.
+
+        Fetch every result fully before the next statement: in DuckDB 2.0 an
+        unfinished result blocks its connection. Use ``con.cursor()`` per thread.
+        """
+        con = self._open()
+        try:
+            # Instants are stored in UTC; a fixed session zone makes casts and text
+            # renderings the same on every machine.
+            con.execute("SET TimeZone = 'UTC'")
+            if not self._migrated:
+                migrations.apply_pending(con, path=str(self.path))
+                self._migrated = True
+            yield con
+        finally:
+            con.close()
+
+    def migrate(self) -> list[int]:
+        """Create the file if needed and apply pending migrations; return their versions."""
+        with self.connect() as con:
+            return migrations.apply_pending(con, path=str(self.path))
+
+    def schema_version(self) -> int:
+        """The newest migration applied to the file."""
+        with self.connect() as con:
+            return max(migrations.applied_versions(con), default=0)
+
+    def ibis_connection(self, *, read_only: bool = False) -> Backend:
+        """An Ibis DuckDB backend on the warehouse file, for every read path.
+
+        The caller closes it with ``.disconnect()`` when done. In one process, use
+        the same ``read_only`` as other open connections to the file (DuckDB refuses
+        one file opened with two configurations).
+        """
+        import ibis
+
+        self.migrate()
+        return ibis.duckdb.connect(database=str(self.path), read_only=read_only)
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per canonical table."""
+        with self.connect() as con:
+            return {
+                t.name: int(con.execute(f"SELECT count(*) FROM {t.name}").fetchall()[0][0])
+                for t in TABLES
+            }
+
+    # -- imports -----------------------------------------------------------------
+
+    def apply(self, batch: MappedBatch, *, skip_invalid: bool) -> ImportResult:
+        """Apply one mapped source file as one import, in one transaction.
+
+        With rejects and ``skip_invalid=False`` nothing is written and a
+        :class:`~kpitree.errors.DataError` lists every bad cell. With
+        ``skip_invalid=True`` the valid rows are written and the rejected rows go to
+        ``.kpitree/rejects/import-<id>/<stem>.rejected.csv`` and ``.txt``.
+        """
+        return self.apply_many([batch], skip_invalid=skip_invalid)[0]
+
+    def apply_many(
+        self, batches: Sequence[MappedBatch], *, skip_invalid: bool
+    ) -> list[ImportResult]:
+        """Apply several files in one transaction (all or nothing), one import id each,
+        so each can be undone on its own."""
+        started = _now()
+        batches = list(batches)
+        for batch in batches:
+            unknown = sorted(set(batch.tables) - {t.name for t in TABLES})
+            if unknown:
+                raise InternalError(f"{batch.source_file}: unknown canonical tables {unknown}")
+        if not skip_invalid and any(b.rejects for b in batches):
+            self._record_failed(batches, started)
+            raise reject_error(batches)
+        entries = [
+            _Entry(
+                kind="import",
+                source_file=b.source_file,
+                file_hash=b.file_hash,
+                mapping_name=b.mapping_name,
+                rows_read=b.rows_read,
+                tables=b.tables,
+                batch=b,
+            )
+            for b in batches
+        ]
+        return self._write(entries, started)
+
+    def bulk_load(self, tables: Mapping[str, pa.Table], *, label: str) -> ImportResult:
+        """Load canonical tables produced by kpitree itself (e.g. the demo company)
+        as one import that can be listed and undone like any other."""
+        unknown = sorted(set(tables) - {t.name for t in TABLES})
+        if unknown:
+            raise InternalError(f"bulk_load: unknown canonical tables {unknown}")
+        entry = _Entry(
+            kind="bulk_load",
+            source_file=label,
+            file_hash="",
+            mapping_name="",
+            rows_read=sum(tbl.num_rows for tbl in tables.values()),
+            tables=dict(tables),
+            batch=None,
+        )
+        return self._write([entry], _now())[0]
+
+    def _write(self, entries: list[_Entry], started: datetime) -> list[ImportResult]:
+        results: list[ImportResult] = []
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                next_id = _next_import_id(con)
+                for offset, entry in enumerate(entries):
+                    results.append(self._write_one(con, next_id + offset, entry, started))
+                _pause_for_tests()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return results
+
+    def _write_one(
+        self, con: duckdb.DuckDBPyConnection, import_id: int, entry: _Entry, started: datetime
+    ) -> ImportResult:
+        counts = tuple(
+            upsert_table(con, import_id, t, entry.tables[t.name])
+            for t in TABLES
+            if t.name in entry.tables
+        )
+        rejects_csv = rejects_report = None
+        rejected = 0
+        if entry.batch is not None and entry.batch.rejects:
+            rejected = rejected_row_count(entry.batch)
+            # Written inside the transaction: if writing fails, nothing is imported.
+            folder = self.rejects_dir / f"import-{import_id}"
+            rejects_csv, rejects_report = write_rejects(entry.batch, folder)
+        result = ImportResult(
+            import_id=import_id,
+            source_file=entry.source_file,
+            file_hash=entry.file_hash,
+            mapping_name=entry.mapping_name,
+            rows_read=entry.rows_read,
+            rejected=rejected,
+            tables=counts,
+            started_at=started,
+            finished_at=_now(),
+            rejects_csv=rejects_csv,
+            rejects_report=rejects_report,
+        )
+        _insert_log(con, result, kind=entry.kind, status="applied")
+        return result
+
+    def _record_failed(self, batches: list[MappedBatch], started: datetime) -> None:
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                next_id = _next_import_id(con)
+                for offset, batch in enumerate(batches):
+                    failed = ImportResult(
+                        import_id=next_id + offset,
+                        source_file=batch.source_file,
+                        file_hash=batch.file_hash,
+                        mapping_name=batch.mapping_name,
+                        rows_read=batch.rows_read,
+                        rejected=rejected_row_count(batch),
+                        tables=(),
+                        started_at=started,
+                        finished_at=_now(),
+                    )
+                    _insert_log(con, failed, kind="import", status="failed")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    # -- import log and undo -----------------------------------------------------
+
+    def imports(self) -> list[ImportRecord]:
+        """The import log, oldest first."""
+        with self.connect() as con:
+            rows = con.execute(f"SELECT {_RECORD_COLUMNS} FROM kpitree_imports ORDER BY import_id")
+            return [_to_record(r) for r in rows.fetchall()]
+
+    def import_record(self, import_id: int) -> ImportRecord:
+        """One entry of the import log; a :class:`DataError` if there is none."""
+        with self.connect() as con:
+            return _record(con, import_id, self.path)
+
+    def undo(self, import_id: int) -> UndoResult:
+        """Remove exactly what import ``import_id`` added or changed, in one transaction.
+
+        Rows it inserted are deleted and rows it updated get their previous image
+        back. Refused (:class:`DataError`, naming the later import) when a later
+        import that is still applied inserted or updated any of the same rows: undo
+        that one first.
+        """
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                record = _record(con, import_id, self.path)
+                if record.status != "applied":
+                    raise DataError.of(
+                        "W031",
+                        f"warehouse.undo_{record.status}",
+                        import_id=import_id,
+                    )
+                for t in TABLES:
+                    later = later_import_touching(con, import_id, t)
+                    if later is not None:
+                        raise DataError.of(
+                            "W032",
+                            "warehouse.undo_conflict",
+                            import_id=import_id,
+                            later=later,
+                            table=t.name,
+                        )
+                deleted = restored = 0
+                for t in TABLES:
+                    d, r = undo_table(con, import_id, t)
+                    deleted += d
+                    restored += r
+                con.execute(
+                    "UPDATE kpitree_imports SET status = 'undone', undone_at = ? "
+                    "WHERE import_id = ?",
+                    [_now(), import_id],
+                ).fetchall()
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return UndoResult(import_id, deleted, restored)
+
+
+class _Entry:
+    """One unit of an import transaction: a mapped file or a bulk load."""
+
+    __slots__ = ("batch", "file_hash", "kind", "mapping_name", "rows_read", "source_file", "tables")
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        source_file: str,
+        file_hash: str,
+        mapping_name: str,
+        rows_read: int,
+        tables: Mapping[str, pa.Table],
+        batch: MappedBatch | None,
+    ) -> None:
+        self.kind = kind
+        self.source_file = source_file
+        self.file_hash = file_hash
+        self.mapping_name = mapping_name
+        self.rows_read = rows_read
+        self.tables = tables
+        self.batch = batch
+
+
+# Instants are fetched as epoch microseconds: DuckDB needs pytz to hand out
+# TIMESTAMPTZ values as Python objects, and kpitree does not depend on it.
+_RECORD_COLUMNS = (
+    "import_id, kind, source_file, file_hash, mapping_name, rows_read, inserted, updated, "
+    "unchanged, rejected, status, epoch_us(started_at), epoch_us(finished_at), "
+    "epoch_us(undone_at), rejects_file"
+)
+
+
+def _instant(micros: int | None) -> datetime | None:
+    return None if micros is None else datetime.fromtimestamp(micros / 1e6, UTC)
+
+
+def _to_record(row: tuple[Any, ...]) -> ImportRecord:
+    started = _instant(row[11])
+    assert started is not None  # NOT NULL column
+    return ImportRecord(*row[:11], started, _instant(row[12]), _instant(row[13]), row[14])
+
+
+def _next_import_id(con: duckdb.DuckDBPyConnection) -> int:
+    # Inside the write transaction, and DuckDB admits one writing process per file,
+    # so max + 1 cannot race.
+    row = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM kpitree_imports").fetchall()
+    return int(row[0][0])
+
+
+def _insert_log(
+    con: duckdb.DuckDBPyConnection, result: ImportResult, *, kind: str, status: str
+) -> None:
+    con.execute(
+        "INSERT INTO kpitree_imports (import_id, kind, source_file, file_hash, mapping_name, "
+        "rows_read, inserted, updated, unchanged, rejected, table_counts, rejects_file, "
+        "started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.import_id,
+            kind,
+            result.source_file,
+            result.file_hash,
+            result.mapping_name,
+            result.rows_read,
+            result.inserted,
+            result.updated,
+            result.unchanged,
+            result.rejected,
+            json.dumps([c.to_json() for c in result.tables]),
+            str(result.rejects_csv) if result.rejects_csv else None,
+            result.started_at,
+            result.finished_at,
+            status,
+        ],
+    ).fetchall()
+
+
+def _record(con: duckdb.DuckDBPyConnection, import_id: int, path: Path) -> ImportRecord:
+    rows = con.execute(
+        f"SELECT {_RECORD_COLUMNS} FROM kpitree_imports WHERE import_id = ?", [import_id]
+    ).fetchall()
+    if not rows:
+        raise DataError.of("W030", "warehouse.no_such_import", import_id=import_id, path=str(path))
+    return _to_record(rows[0])
+
+
+def _pause_for_tests() -> None:
+    marker = os.environ.get(PAUSE_ENV)
+    if not marker:
+        return
+    Path(marker).write_text(str(os.getpid()), encoding="utf-8")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
