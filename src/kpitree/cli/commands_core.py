@@ -1,5 +1,204 @@
-"""Commands over the tree definition: init, check, plan, tree, explain, demo."""
+"""Commands over the tree definition: init, check, plan, tree, explain, schema, demo."""
 
 from __future__ import annotations
 
-from kpitree.cli.app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kpitree.cli.app import app
+from kpitree.cli.output import print_diagnostics, print_json
+from kpitree.errors import Diagnostic, Severity, UserError
+from kpitree.i18n import t
+
+PathArg = Annotated[
+    Path, typer.Argument(help="Project folder or its kpitree.yaml.", show_default=True)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+YearOpt = Annotated[
+    int | None,
+    typer.Option("--fiscal-year", "-y", help="Fiscal year to plan (default: from the file or today)."),
+]
+
+
+def _parse_sets(items: list[str]) -> dict[str, float]:
+    values: dict[str, float] = {}
+    problems = []
+    for item in items:
+        name, sep, raw = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            values[name.strip()] = float(raw.replace(",", "").replace("_", ""))
+        except ValueError:
+            problems.append(
+                Diagnostic(Severity.ERROR, "KT309", "cli.bad_set", {"value": item})
+            )
+    if problems:
+        raise UserError(problems)
+    return values
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
+    template: Annotated[str, typer.Option("--template", "-t", help="Template name.")] = "the-model",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing kpitree.yaml.")] = False,
+) -> None:
+    """Create a project from a template (the-model: marketing → IS → FS → CS)."""
+    from kpitree.project import Project
+
+    definition = Project.init(folder, template, force=force)
+    typer.echo(t("cli.init_done", path=str(definition)))
+
+
+@app.command()
+def check(path: PathArg = Path("."), json: JsonOpt = False) -> None:
+    """Check the design: errors and SMART/sizing warnings, all at once."""
+    from kpitree.project import Project
+
+    result = Project.check(path)
+    if json:
+        print_json(
+            {
+                "ok": result.ok,
+                "errors": len(result.errors),
+                "warnings": len(result.warnings),
+                "diagnostics": [d.to_json() for d in result.diagnostics],
+            }
+        )
+    else:
+        print_diagnostics(result.diagnostics)
+        key = "cli.check_failed" if result.errors else "cli.check_ok"
+        typer.echo(t(key, errors=len(result.errors), warnings=len(result.warnings)), err=True)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def plan(
+    path: PathArg = Path("."),
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override a node for this run: node=value (repeatable)."),
+    ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option("--scenario", help="Plan a scenario from the file beside the base (repeatable)."),
+    ] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="Show the cascade: department, team or rep.")
+    ] = None,
+    months: Annotated[bool, typer.Option("--months", help="Show every month.")] = False,
+    fiscal_year: YearOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Plan every node backwards from the targets (逆算), per year and month."""
+    from kpitree.cli import render
+    from kpitree.project import Project
+
+    project = Project.load(path)
+    overrides = _parse_sets(set_ or [])
+    base = project.plan(fiscal_year=fiscal_year)
+    variants = [
+        (name, project.plan(fiscal_year=fiscal_year, scenario=name, overrides=overrides))
+        for name in (scenario or [])
+    ]
+    if overrides and not scenario:
+        variants.append(("--set", project.plan(fiscal_year=fiscal_year, overrides=overrides)))
+    shown = variants[-1][1] if variants else base
+    if json:
+        payload = shown.to_json()
+        if variants:
+            payload["base"] = base.to_json()
+            payload["scenarios"] = {name: p.to_json() for name, p in variants}
+        print_json(payload)
+    else:
+        render.plan_table(base, variants, months=months)
+        if by:
+            render.cascade_table(shown, by)
+        print_diagnostics(shown.diagnostics if variants else base.diagnostics)
+    if not shown.ok or not base.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def tree(
+    path: PathArg = Path("."),
+    fiscal_year: YearOpt = None,
+) -> None:
+    """Print the tree with formulas, owners, targets and plan values."""
+    from kpitree.cli import render
+    from kpitree.project import Project
+
+    project = Project.load(path)
+    render.tree_view(project.tree, project.plan(fiscal_year=fiscal_year))
+
+
+@app.command()
+def explain(
+    path: PathArg = Path("."),
+    at: Annotated[
+        str, typer.Option("--at", help="Values for sensitivity: plan, a scenario, or a file.")
+    ] = "plan",
+    base: Annotated[
+        str | None,
+        typer.Option("--from", help="Base values for attribution: plan, a scenario, or a file."),
+    ] = None,
+    current: Annotated[
+        str | None,
+        typer.Option("--to", help="Values to compare with --from: plan, a scenario, or a file."),
+    ] = None,
+    step: Annotated[float, typer.Option("--step", help="Relative step for effects.")] = 0.10,
+    fiscal_year: YearOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Which input moves the KGI most (sensitivity) and which explains a change
+    (attribution, Shapley)."""
+    from kpitree.cli import render
+    from kpitree.project import Project
+
+    project = Project.load(path)
+    result = project.explain(
+        at=at, base=base, current=current, step=step, fiscal_year=fiscal_year
+    )
+    if json:
+        print_json(result.to_json())
+    else:
+        render.explanation(project.tree, result)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of kpitree.yaml (for editor completion)."""
+    from kpitree.definition.schema import json_schema
+
+    print_json(json_schema())
+
+
+@app.command()
+def demo(
+    folder: Annotated[
+        Path | None, typer.Argument(help="Where to create the demo project (default: a temp folder).")
+    ] = None,
+) -> None:
+    """Create a demo project from the template, check it, plan it and print the tree."""
+    import tempfile
+
+    from kpitree.cli import render
+    from kpitree.project import Project
+
+    target = folder or Path(tempfile.mkdtemp(prefix="kpitree-demo-"))
+    definition = target / "kpitree.yaml"
+    if not definition.exists():
+        Project.init(target)
+    typer.echo(t("cli.demo_project", path=str(target)))
+    result = Project.check(target)
+    print_diagnostics(result.diagnostics)
+    typer.echo(t("cli.check_ok", errors=len(result.errors), warnings=len(result.warnings)))
+    project = Project.load(target)
+    planned = project.plan()
+    render.tree_view(project.tree, planned)
+    render.plan_table(planned, [], months=False)
+    typer.echo(t("cli.demo_next", path=str(target)))

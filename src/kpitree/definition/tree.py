@@ -176,6 +176,20 @@ class Tree:
             stack.extend(self.nodes[current].children)
         return seen
 
+    def display_order(self) -> tuple[str, ...]:
+        """Nodes as a person reads the tree: the KGI, then depth-first through
+        formulas and influence links, then anything not connected."""
+        seen: dict[str, None] = {}
+        stack = [self.kgi]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in self.nodes:
+                continue
+            seen[current] = None
+            node = self.nodes[current]
+            stack.extend(reversed([*node.children, *node.drivers]))
+        return (*seen, *(n for n in self.nodes if n not in seen))
+
     def parents(self, node_id: str) -> tuple[str, ...]:
         """Nodes whose formula uses ``node_id``."""
         return tuple(n.id for n in self.nodes.values() if node_id in n.children)

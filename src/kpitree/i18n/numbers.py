@@ -1,0 +1,40 @@
+"""Formatting values for people: ¥300,000,000, 25.0%, 4,000, 12.5日."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from kpitree.i18n import current_lang, t
+
+__all__ = ["format_value"]
+
+_SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "BRL": "R$", "CNY": "CN¥"}
+
+
+def _grouped(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def format_value(
+    value: Any, unit: str | None, currency: str = "JPY", lang: str | None = None
+) -> str:
+    """``value`` as a person reads it in ``lang``; ``—`` for no value."""
+    lang = lang or current_lang()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    value = float(value)
+    if unit == "ratio":
+        return f"{value * 100:,.1f}%"
+    if unit == "currency":
+        decimals = 0 if currency in ("JPY", "KRW") or abs(value) >= 1000 else 2
+        symbol = _SYMBOLS.get(currency)
+        text = _grouped(abs(value), decimals)
+        sign = "-" if value < 0 else ""
+        return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+    whole = abs(value - round(value)) <= 1e-9 * max(1.0, abs(value))
+    decimals = 0 if whole or abs(value) >= 1000 else 1
+    text = _grouped(value, decimals)
+    if unit in ("days", "hours"):
+        return t(f"unit.{unit}_value", lang=lang, value=text)
+    return text

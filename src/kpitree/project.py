@@ -1,0 +1,269 @@
+"""The façade: one object that CLI, web and notebooks use.
+
+>>> from kpitree import Project
+>>> project = Project.load("examples/the-model")      # doctest: +SKIP
+>>> plan = project.plan()                            # doctest: +SKIP
+>>> plan.nodes["sqls"].value                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kpitree.definition.draft import DEFINITION_FILE, find_definition
+from kpitree.definition.resolve import CheckResult, check_definition, load_tree
+from kpitree.definition.tree import Tree
+from kpitree.errors import Diagnostic, PlanError, Severity, Span, UserError
+from kpitree.planning.attribution import Attribution, attribute
+from kpitree.planning.plan import Plan, make_plan
+from kpitree.planning.sensitivity import Sensitivity, sensitivity
+
+__all__ = ["TEMPLATES", "Explanation", "Project"]
+
+TEMPLATES = ("the-model",)
+
+
+@dataclass
+class Explanation:
+    """Sensitivity at one set of values and, when two sets are given, the
+    attribution of the KGI change between them."""
+
+    at: str
+    sensitivity: list[Sensitivity]
+    attribution: Attribution | None = None
+    compared: tuple[str, str] | None = None
+    notes: list[Diagnostic] = field(default_factory=list)
+
+    def to_json(self, lang: str | None = None) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "sensitivity": [s.to_json() for s in self.sensitivity],
+            "attribution": None if self.attribution is None else self.attribution.to_json(),
+            "compared": list(self.compared) if self.compared else None,
+            "diagnostics": [d.to_json(lang) for d in self.notes],
+        }
+
+
+class Project:
+    """A kpitree project folder: its checked tree and what can be done with it."""
+
+    def __init__(self, tree: Tree, path: Path) -> None:
+        self.tree = tree
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | Path = ".") -> Project:
+        """Load and check the project at ``path`` (a folder or its kpitree.yaml);
+        raises :class:`~kpitree.errors.DefinitionError` listing every error."""
+        file = find_definition(path)
+        return cls(load_tree(str(file)), file.parent)
+
+    @staticmethod
+    def check(path: str | Path = ".") -> CheckResult:
+        """Every design problem of the definition at ``path``, including what
+        planning finds (as warnings: the design may be unfinished)."""
+        result = check_definition(str(find_definition(path)))
+        if result.tree is None:
+            return result
+        plan = make_plan(result.tree)
+        extra = [
+            Diagnostic(Severity.WARNING, d.code, d.key, d.params, d.span)
+            for d in plan.diagnostics
+        ]
+        for node in result.tree.nodes.values():
+            planned = plan.nodes[node.id].value is not None
+            if node.kind == "kpi" and node.is_input and not planned:
+                if node.target is None and node.assume is None:
+                    extra.append(
+                        Diagnostic(
+                            Severity.WARNING,
+                            "KT101",
+                            "def.no_target",
+                            {"node": node.id},
+                            node.span,
+                        )
+                    )
+        return CheckResult(result.tree, (*result.diagnostics, *extra))
+
+    @staticmethod
+    def init(folder: str | Path, template: str = "the-model", *, force: bool = False) -> Path:
+        """Create a project in ``folder`` from a template; returns its definition."""
+        if template not in TEMPLATES:
+            from kpitree.source import did_you_mean
+
+            raise UserError.of(
+                "KT301",
+                "project.unknown_template",
+                None,
+                template=template,
+                templates=", ".join(TEMPLATES),
+                hint=did_you_mean(template, TEMPLATES),
+            )
+        target = Path(folder)
+        definition = target / DEFINITION_FILE
+        if definition.exists() and not force:
+            raise UserError.of(
+                "KT302", "project.exists", Span(str(definition), 1, 1), path=str(definition)
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        source = resources.files("kpitree") / "templates" / template
+        for entry in source.iterdir():
+            if entry.is_file():
+                with resources.as_file(entry) as src:
+                    shutil.copyfile(src, target / entry.name)
+        return definition
+
+    def plan(
+        self,
+        *,
+        fiscal_year: int | None = None,
+        overrides: Mapping[str, float] | None = None,
+        scenario: str | None = None,
+    ) -> Plan:
+        """Plan every node (逆算) for one fiscal year."""
+        overrides = dict(overrides or {})
+        self._check_nodes(overrides)
+        if scenario is not None and scenario not in self.tree.scenarios:
+            from kpitree.source import did_you_mean
+
+            raise UserError.of(
+                "KT303",
+                "project.unknown_scenario",
+                None,
+                scenario=scenario,
+                hint=did_you_mean(scenario, list(self.tree.scenarios)),
+            )
+        return make_plan(
+            self.tree, fiscal_year=fiscal_year, overrides=overrides, scenario=scenario
+        )
+
+    def _check_nodes(self, values: Mapping[str, float], origin: str = "--set") -> None:
+        from kpitree.source import did_you_mean
+
+        errors = [
+            Diagnostic(
+                Severity.ERROR,
+                "KT304",
+                "project.unknown_node",
+                {"node": k, "origin": origin, "hint": did_you_mean(k, list(self.tree.nodes))},
+            )
+            for k in values
+            if k not in self.tree.nodes
+        ]
+        if errors:
+            raise UserError(errors)
+
+    def values(self, spec: str, *, fiscal_year: int | None = None) -> dict[str, float]:
+        """A set of node values named by ``spec``: ``plan`` (the base plan), a
+        scenario name, or a YAML/JSON file of ``node: value``."""
+        if spec == "plan" or spec in self.tree.scenarios:
+            plan = self.plan(
+                fiscal_year=fiscal_year, scenario=None if spec == "plan" else spec
+            )
+            if not plan.ok:
+                raise PlanError([d for d in plan.diagnostics if d.is_error])
+            return plan.values()
+        path = Path(spec)
+        if not path.exists():
+            from kpitree.source import did_you_mean
+
+            raise UserError.of(
+                "KT305",
+                "project.unknown_values",
+                None,
+                spec=spec,
+                scenarios=", ".join(["plan", *self.tree.scenarios]) ,
+                hint=did_you_mean(spec, ["plan", *self.tree.scenarios]),
+            )
+        return self._values_file(path)
+
+    def _values_file(self, path: Path) -> dict[str, float]:
+        if path.suffix == ".json":
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise UserError.of(
+                    "KT001",
+                    "values.bad_json",
+                    Span(str(path), exc.lineno, exc.colno),
+                    problem=exc.msg,
+                ) from None
+            doc_span = None
+        else:
+            from kpitree.source import load_yaml
+
+            doc = load_yaml(path)
+            data = doc.data
+            doc_span = doc
+        if isinstance(data, dict) and isinstance(data.get("nodes"), dict):
+            data = data["nodes"]  # a plan --json output works as a values file
+            data = {k: v.get("value") if isinstance(v, dict) else v for k, v in data.items()}
+        if not isinstance(data, dict):
+            raise UserError.of("KT306", "values.not_mapping", Span(str(path), 1, 1), path=str(path))
+        errors = []
+        values: dict[str, float] = {}
+        for key, raw in data.items():
+            span = doc_span.span((key,)) if doc_span is not None else Span(str(path), 1, 1)
+            if key not in self.tree.nodes:
+                from kpitree.source import did_you_mean
+
+                errors.append(
+                    Diagnostic(
+                        Severity.ERROR,
+                        "KT304",
+                        "project.unknown_node",
+                        {"node": key, "origin": str(path), "hint": did_you_mean(key, list(self.tree.nodes))},
+                        span,
+                    )
+                )
+            elif raw is None:
+                continue
+            elif isinstance(raw, bool) or not isinstance(raw, int | float):
+                errors.append(
+                    Diagnostic(
+                        Severity.ERROR, "KT012", "def.expected_number", {"key": key, "value": raw}, span
+                    )
+                )
+            else:
+                values[key] = float(raw)
+        if errors:
+            raise UserError(errors)
+        return values
+
+    def _inputs(self, values: Mapping[str, float], spec: str) -> dict[str, float]:
+        """Input values for analysis: given inputs, and inputs derived from given
+        values of formula nodes are not accepted (inputs drive the tree)."""
+        missing = [n for n in self.tree.inputs if n not in values]
+        if missing:
+            raise UserError.of(
+                "KT307", "explain.missing_inputs", None, spec=spec, nodes=", ".join(missing)
+            )
+        return {n: values[n] for n in self.tree.inputs}
+
+    def explain(
+        self,
+        *,
+        at: str = "plan",
+        base: str | None = None,
+        current: str | None = None,
+        step: float = 0.10,
+        fiscal_year: int | None = None,
+    ) -> Explanation:
+        """Sensitivity of the KGI at ``at``; with ``base`` and ``current`` also the
+        attribution of the KGI change between them."""
+        at_values = self._inputs(self.values(at, fiscal_year=fiscal_year), at)
+        result = Explanation(at, sensitivity(self.tree, at_values, step=step))
+        if (base is None) != (current is None):
+            raise UserError.of("KT308", "explain.need_both", None)
+        if base is not None and current is not None:
+            base_values = self._inputs(self.values(base, fiscal_year=fiscal_year), base)
+            current_values = self._inputs(self.values(current, fiscal_year=fiscal_year), current)
+            result.attribution = attribute(self.tree, base_values, current_values)
+            result.compared = (base, current)
+        return result
