@@ -109,12 +109,16 @@ class _Builder:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
+            merged: dict[str, Any] = {}  # from ``<<: *anchor``; explicit keys win
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
-                    merged = self.build(value_node, path)
-                    if isinstance(merged, dict):
-                        for k, v in merged.items():
-                            result.setdefault(k, v)
+                    own_span = self.doc.value_spans[path]
+                    sources = self.build(value_node, path)
+                    self.doc.value_spans[path] = own_span
+                    for source in sources if isinstance(sources, list) else [sources]:
+                        if isinstance(source, dict):
+                            for k, v in source.items():
+                                merged.setdefault(k, v)
                     continue
                 key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
                 child = (*path, key)
@@ -124,6 +128,8 @@ class _Builder:
                     continue
                 self.doc.key_spans[child] = key_span
                 result[key] = self.build(value_node, child)
+            for k, v in merged.items():
+                result.setdefault(k, v)
             return result
         return None  # pragma: no cover - composer yields only the three kinds
 

@@ -69,6 +69,25 @@ def test_number_written_with_commas(check: Check, tmp_path: Path) -> None:
     assert where(diag, tmp_path) == "kpitree.yaml:15:13"
 
 
+def test_definition_must_be_a_mapping(check: Check, tmp_path: Path) -> None:
+    result = check("- revenue\n- deals\n")
+    diag = result.errors[0]
+    assert diag.code == "KT012"
+    assert diag.message("en") == (
+        f"{tmp_path}/kpitree.yaml must be a mapping (key: value), got '['revenue', 'deals']'"
+    )
+    assert where(diag, tmp_path) == "kpitree.yaml:1:1"
+
+
+def test_nodes_must_be_a_mapping(check: Check, tmp_path: Path) -> None:
+    result = check("kpitree: 1\nname: x\nnodes: [revenue, deals]\n")
+    diag = only(result, "KT012")
+    assert diag.message("en") == (
+        "nodes must be a mapping (key: value), got '['revenue', 'deals']'"
+    )
+    assert where(diag, tmp_path) == "kpitree.yaml:3:8"
+
+
 def test_formula_syntax_error_points_into_the_formula(check: Check, tmp_path: Path) -> None:
     result = check(CLEAN + "  sqls: {unit: count, owner: marketing, formula: leads $ 2}\n")
     diag = only(result, "KT020")

@@ -186,7 +186,9 @@ def read_draft(path: str | Path) -> Draft:
         draft.diagnostics.extend(validation_diagnostics(exc, ProjectSpec, main))
     _read_nodes(draft, main, data.get("nodes"))
     if "nodes" in data and not isinstance(data["nodes"], dict) and data["nodes"] is not None:
-        draft.error("KT012", "def.expected_mapping", main.span(("nodes",)), key="nodes", value="")
+        draft.error(
+            "KT012", "def.expected_mapping", main.span(("nodes",)), key="nodes", value=data["nodes"]
+        )
     _read_scenarios(draft, main, data.get("scenarios"))
 
     includes = draft.head.include if draft.head else []
