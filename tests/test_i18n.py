@@ -53,7 +53,7 @@ def test_no_key_in_two_domain_files(lang: str) -> None:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_template_formats(lang: str) -> None:
     for key, template in catalog(lang).items():
-        template.format(**{name: "x" for name in _fields(template)})  # no stray braces
+        template.format(**dict.fromkeys(_fields(template), "x"))  # no stray braces
         assert template.strip(), key
 
 
