@@ -12,7 +12,8 @@ from kpitree.i18n import t
 
 app = typer.Typer(
     name="kpitree",
-    help="KPI trees as code: design, check, plan and explain. / KPIツリーをコードで設計・検証・逆算・分析。",
+    help="KPI trees as code: design, check, plan and explain. "
+    "/ KPIツリーをコードで設計・検証・逆算・分析。",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -34,9 +35,7 @@ def _global(
         str | None,
         typer.Option("--lang", help="Message language: ja or en (default: from the locale)."),
     ] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks for errors.")
-    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -52,3 +51,4 @@ def _global(
 
 # Command modules register their commands on `app` when imported.
 from kpitree.cli import commands_core  # noqa: E402,F401
+from kpitree.cli import commands_data as commands_data  # noqa: E402

@@ -57,7 +57,7 @@ def reject_error(batches: list[MappedBatch]) -> DataError:
             diagnostics.append(
                 Diagnostic(
                     Severity.ERROR,
-                    "W020",
+                    "KT420",
                     "warehouse.reject",
                     {
                         "column": reject.column or "-",
@@ -70,7 +70,7 @@ def reject_error(batches: list[MappedBatch]) -> DataError:
     diagnostics.append(
         Diagnostic(
             Severity.ERROR,
-            "W021",
+            "KT421",
             "warehouse.rejected_nothing_written",
             {
                 "rows": total_rows,

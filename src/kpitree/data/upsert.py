@@ -95,7 +95,7 @@ def _check_required(con: duckdb.DuckDBPyConnection, table: Table, cols: list[str
     for name, empty in zip(required, row, strict=True):
         if empty:
             raise DataError.of(
-                "W010", "warehouse.required_empty", table=table.name, column=name, count=empty
+                "KT410", "warehouse.required_empty", table=table.name, column=name, count=empty
             )
 
 
@@ -149,7 +149,7 @@ def upsert_table(
             new_rows = con.execute(f"SELECT count(*) FROM ({inserting})").fetchall()[0][0]
             if new_rows:
                 raise DataError.of(
-                    "W011",
+                    "KT411",
                     "warehouse.required_missing",
                     table=table.name,
                     column=missing[0],

@@ -103,11 +103,11 @@ class Warehouse:
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise DataError.of(
-                        "W001", "warehouse.cannot_open", path=str(self.path), error=str(exc)
+                        "KT401", "warehouse.cannot_open", path=str(self.path), error=str(exc)
                     ) from exc
                 if time.monotonic() >= deadline:
                     raise DataError.of(
-                        "W003", "warehouse.locked", path=str(self.path), error=str(exc)
+                        "KT403", "warehouse.locked", path=str(self.path), error=str(exc)
                     ) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
@@ -314,7 +314,7 @@ class Warehouse:
                 record = _record(con, import_id, self.path)
                 if record.status != "applied":
                     raise DataError.of(
-                        "W031",
+                        "KT431",
                         f"warehouse.undo_{record.status}",
                         import_id=import_id,
                     )
@@ -322,7 +322,7 @@ class Warehouse:
                     later = later_import_touching(con, import_id, t)
                     if later is not None:
                         raise DataError.of(
-                            "W032",
+                            "KT432",
                             "warehouse.undo_conflict",
                             import_id=import_id,
                             later=later,
@@ -386,7 +386,23 @@ def _instant(micros: int | None) -> datetime | None:
 def _to_record(row: tuple[Any, ...]) -> ImportRecord:
     started = _instant(row[11])
     assert started is not None  # NOT NULL column
-    return ImportRecord(*row[:11], started, _instant(row[12]), _instant(row[13]), row[14])
+    return ImportRecord(
+        import_id=int(row[0]),
+        kind=row[1],
+        source_file=row[2],
+        file_hash=row[3],
+        mapping_name=row[4],
+        rows_read=int(row[5]),
+        inserted=int(row[6]),
+        updated=int(row[7]),
+        unchanged=int(row[8]),
+        rejected=int(row[9]),
+        status=row[10],
+        started_at=started,
+        finished_at=_instant(row[12]),
+        undone_at=_instant(row[13]),
+        rejects_file=row[14],
+    )
 
 
 def _next_import_id(con: duckdb.DuckDBPyConnection) -> int:
@@ -428,7 +444,7 @@ def _record(con: duckdb.DuckDBPyConnection, import_id: int, path: Path) -> Impor
         f"SELECT {_RECORD_COLUMNS} FROM kpitree_imports WHERE import_id = ?", [import_id]
     ).fetchall()
     if not rows:
-        raise DataError.of("W030", "warehouse.no_such_import", import_id=import_id, path=str(path))
+        raise DataError.of("KT430", "warehouse.no_such_import", import_id=import_id, path=str(path))
     return _to_record(rows[0])
 
 

@@ -73,7 +73,7 @@ def apply_pending(con: duckdb.DuckDBPyConnection, *, path: str) -> list[int]:
     newest = max((m.version for m in known), default=0)
     if done and max(done) > newest:
         raise DataError.of(
-            "W002", "warehouse.too_new", path=path, version=max(done), supported=newest
+            "KT402", "warehouse.too_new", path=path, version=max(done), supported=newest
         )
     applied: list[int] = []
     for migration in known:

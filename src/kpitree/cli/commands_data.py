@@ -1,0 +1,234 @@
+"""Commands over the warehouse: import, imports, imports undo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from kpitree.cli.app import app
+from kpitree.cli.output import print_json
+from kpitree.i18n import t
+
+if TYPE_CHECKING:
+    from kpitree.data.batch import MappedBatch
+    from kpitree.data.importlog import ImportRecord, ImportResult
+    from kpitree.data.mapping import Mapping
+    from kpitree.data.readers import Progress
+    from kpitree.data.warehouse import Warehouse
+
+ProjectOpt = Annotated[
+    Path,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project folder; the warehouse is <project>/.kpitree/warehouse.duckdb.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+# Files smaller than this read in a blink; a progress bar would only flicker.
+_PROGRESS_MIN_ROWS = 50_000
+
+
+def _warehouse(project: Path) -> Warehouse:
+    from kpitree.data.warehouse import Warehouse, default_warehouse_path
+
+    return Warehouse(default_warehouse_path(project))
+
+
+@contextmanager
+def _progress(label: str, enabled: bool) -> Iterator[Progress | None]:
+    """A ``progress(rows_done, rows_total)`` callback drawing a bar on stderr once
+    the file turns out to be large; a no-op when disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task(label, total=None)
+    started = False
+
+    def update(done: int, total: int | None) -> None:
+        nonlocal started
+        if not started and (total or done) >= _PROGRESS_MIN_ROWS:
+            bar.start()
+            started = True
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if started:
+            bar.stop()
+
+
+def _read(path: str, mapping: Mapping, sheet: str | None, show_progress: bool) -> MappedBatch:
+    from kpitree.data.readers import read_and_map
+
+    with _progress(t("warehouse.cli.reading", file=path), show_progress) as progress:
+        return read_and_map(path, mapping, sheet=sheet, progress=progress)
+
+
+def _summary(result: ImportResult) -> str:
+    lines = [
+        t(
+            "warehouse.cli.imported",
+            id=result.import_id,
+            file=result.source_file,
+            read=result.rows_read,
+            rejected=result.rejected,
+        )
+    ]
+    lines += [
+        t(
+            "warehouse.cli.table_counts",
+            table=c.table,
+            inserted=c.inserted,
+            updated=c.updated,
+            unchanged=c.unchanged,
+        )
+        for c in result.tables
+    ]
+    return "\n".join(lines)
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[str], typer.Argument(help="CSV or XLSX exports to import.")],
+    mapping: Annotated[
+        str, typer.Option("--mapping", "-m", help="Mapping file (.yaml) or preset name.")
+    ],
+    project: ProjectOpt = Path(),
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="XLSX sheet to read (default: the mapping's).")
+    ] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid",
+            help="Import the valid rows; write rejected rows to .kpitree/rejects/.",
+        ),
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Import MA/SFA exports into the project's warehouse, all files in one transaction.
+
+    The same file twice changes nothing; a newer export updates changed rows and
+    adds new stage entries. Every file becomes one import in `kpitree imports`.
+    """
+    from kpitree.data.mapping import load_mapping
+
+    loaded = load_mapping(mapping)
+    show_progress = not json
+    batches = [_read(f, loaded, sheet, show_progress) for f in files]
+    warehouse = _warehouse(project)
+    if show_progress:
+        from rich.console import Console
+
+        with Console(stderr=True).status(t("warehouse.cli.writing")):
+            results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
+    else:
+        results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
+    if json:
+        print_json({"imports": [r.to_json() for r in results]})
+        return
+    for result in results:
+        typer.echo(_summary(result))
+        if result.rejects_csv is not None:
+            typer.echo(
+                t(
+                    "warehouse.cli.rejects_written",
+                    rows=result.rejected,
+                    csv=str(result.rejects_csv),
+                    report=str(result.rejects_report),
+                )
+            )
+
+
+imports_app = typer.Typer(
+    help="List the imports of the warehouse, or undo one.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+app.add_typer(imports_app, name="imports")
+
+
+def _record_line(r: ImportRecord) -> str:
+    when = r.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+    return t(
+        "warehouse.cli.record",
+        id=r.import_id,
+        when=when,
+        status=t(f"warehouse.status.{r.status}"),
+        file=r.source_file or "-",
+        mapping=r.mapping_name or "-",
+        read=r.rows_read,
+        inserted=r.inserted,
+        updated=r.updated,
+        unchanged=r.unchanged,
+        rejected=r.rejected,
+    )
+
+
+@imports_app.callback()
+def imports(ctx: typer.Context, project: ProjectOpt = Path(), json: JsonOpt = False) -> None:
+    """List every import (newest last): file, hash, mapping, counts, status."""
+    if ctx.invoked_subcommand is not None:
+        # `kpitree imports --project X undo 3` means the same as `... undo 3 --project X`.
+        ctx.obj = project
+        return
+    from kpitree.data.warehouse import default_warehouse_path
+
+    # Listing must not create a warehouse in a folder that has none.
+    records = _warehouse(project).imports() if default_warehouse_path(project).exists() else []
+    if json:
+        print_json({"imports": [r.to_json() for r in records]})
+        return
+    if not records:
+        typer.echo(t("warehouse.cli.no_imports"))
+        return
+    for r in records:
+        typer.echo(_record_line(r))
+
+
+@imports_app.command("undo")
+def undo(
+    ctx: typer.Context,
+    import_id: Annotated[int, typer.Argument(help="Import id, as listed by `kpitree imports`.")],
+    project: Annotated[
+        Path | None,
+        typer.Option("--project", "-p", help="Project folder (default: the current folder)."),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Undo one import: delete the rows it added, restore the rows it changed.
+
+    Refused when a later import changed the same rows; undo that one first.
+    """
+    folder = project or (ctx.obj if isinstance(ctx.obj, Path) else Path())
+    result = _warehouse(folder).undo(import_id)
+    if json:
+        print_json(result.to_json())
+        return
+    typer.echo(
+        t(
+            "warehouse.cli.undone",
+            id=result.import_id,
+            deleted=result.deleted,
+            restored=result.restored,
+        )
+    )
