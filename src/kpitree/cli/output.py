@@ -70,14 +70,16 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:
     except typer.Abort:
         typer.echo(t("cli.aborted"), err=True)
         return 1
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
+    except typer.TyperException as exc:
+        # Usage errors (bad option, --lang xx). Typer vendors its own click, so
+        # these are not `click.ClickException`s and `click` may not be installed.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"{t('severity.error')}: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except Exception as exc:
         if state.debug:
             raise
         typer.echo(t("cli.internal_error", error=f"{type(exc).__name__}: {exc}"), err=True)
