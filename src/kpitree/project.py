@@ -73,22 +73,17 @@ class Project:
             return result
         plan = make_plan(result.tree)
         extra = [
-            Diagnostic(Severity.WARNING, d.code, d.key, d.params, d.span)
-            for d in plan.diagnostics
+            Diagnostic(Severity.WARNING, d.code, d.key, d.params, d.span) for d in plan.diagnostics
         ]
         for node in result.tree.nodes.values():
             planned = plan.nodes[node.id].value is not None
-            if node.kind == "kpi" and node.is_input and not planned:
-                if node.target is None and node.assume is None:
-                    extra.append(
-                        Diagnostic(
-                            Severity.WARNING,
-                            "KT101",
-                            "def.no_target",
-                            {"node": node.id},
-                            node.span,
-                        )
+            no_value = node.target is None and node.assume is None
+            if node.kind == "kpi" and node.is_input and not planned and no_value:
+                extra.append(
+                    Diagnostic(
+                        Severity.WARNING, "KT101", "def.no_target", {"node": node.id}, node.span
                     )
+                )
         return CheckResult(result.tree, (*result.diagnostics, *extra))
 
     @staticmethod
@@ -139,9 +134,7 @@ class Project:
                 scenario=scenario,
                 hint=did_you_mean(scenario, list(self.tree.scenarios)),
             )
-        return make_plan(
-            self.tree, fiscal_year=fiscal_year, overrides=overrides, scenario=scenario
-        )
+        return make_plan(self.tree, fiscal_year=fiscal_year, overrides=overrides, scenario=scenario)
 
     def _check_nodes(self, values: Mapping[str, float], origin: str = "--set") -> None:
         from kpitree.source import did_you_mean
@@ -163,9 +156,7 @@ class Project:
         """A set of node values named by ``spec``: ``plan`` (the base plan), a
         scenario name, or a YAML/JSON file of ``node: value``."""
         if spec == "plan" or spec in self.tree.scenarios:
-            plan = self.plan(
-                fiscal_year=fiscal_year, scenario=None if spec == "plan" else spec
-            )
+            plan = self.plan(fiscal_year=fiscal_year, scenario=None if spec == "plan" else spec)
             if not plan.ok:
                 raise PlanError([d for d in plan.diagnostics if d.is_error])
             return plan.values()
@@ -178,7 +169,7 @@ class Project:
                 "project.unknown_values",
                 None,
                 spec=spec,
-                scenarios=", ".join(["plan", *self.tree.scenarios]) ,
+                scenarios=", ".join(["plan", *self.tree.scenarios]),
                 hint=did_you_mean(spec, ["plan", *self.tree.scenarios]),
             )
         return self._values_file(path)
@@ -218,7 +209,11 @@ class Project:
                         Severity.ERROR,
                         "KT304",
                         "project.unknown_node",
-                        {"node": key, "origin": str(path), "hint": did_you_mean(key, list(self.tree.nodes))},
+                        {
+                            "node": key,
+                            "origin": str(path),
+                            "hint": did_you_mean(key, list(self.tree.nodes)),
+                        },
                         span,
                     )
                 )
@@ -227,7 +222,11 @@ class Project:
             elif isinstance(raw, bool) or not isinstance(raw, int | float):
                 errors.append(
                     Diagnostic(
-                        Severity.ERROR, "KT012", "def.expected_number", {"key": key, "value": raw}, span
+                        Severity.ERROR,
+                        "KT012",
+                        "def.expected_number",
+                        {"key": key, "value": raw},
+                        span,
                     )
                 )
             else:

@@ -91,9 +91,7 @@ class Attribution:
             "current": self.current,
             "change": None if self.change is None else float(self.change),
             "exact": self.exact,
-            "by_input": {
-                k: None if v is None else float(v) for k, v in self.ranked()
-            },
+            "by_input": {k: None if v is None else float(v) for k, v in self.ranked()},
             "tree": self.tree.to_json(),
         }
 
@@ -153,7 +151,7 @@ def attribute(
 
     def slope(formula: Any, child: str, children: list[str]) -> Fraction | None:
         """d formula / d child at the midpoint of base and current values."""
-        mid = {}
+        mid: dict[str, Fraction] = {}
         for c in children:
             if base[c] is UNDEFINED or current[c] is UNDEFINED:
                 return None
@@ -163,7 +161,7 @@ def attribute(
         down = evaluate(formula, {**mid, child: mid[child] - h}.__getitem__, Fraction)
         if up is UNDEFINED or down is UNDEFINED:
             return None
-        return Fraction(up - down) / (2 * h)
+        return Fraction(up - down) / (2 * Fraction(h))
 
     def split(node_id: str, share: Fraction | None, rate: Fraction | None) -> Contribution:
         """``rate``: KGI change per unit change of this node, used when the node
@@ -172,10 +170,8 @@ def attribute(
         node = tree.nodes[node_id]
         out = Contribution(node_id, _float(base[node_id]), _float(current[node_id]), share)
         if node.formula is None:
-            if share is None or by_input.get(node_id, Fraction(0)) is None:
-                by_input[node_id] = None
-            else:
-                by_input[node_id] = by_input.get(node_id, Fraction(0)) + share
+            earlier = by_input.get(node_id, Fraction(0))
+            by_input[node_id] = None if share is None or earlier is None else earlier + share
             return out
         formula = node.formula
         children = list(node.children)
@@ -192,10 +188,7 @@ def attribute(
         elif share is None or delta is None:
             rate = None
         for child in children:
-            if rate is None or phi[child] is UNDEFINED:
-                child_share = None
-            else:
-                child_share = rate * phi[child]
+            child_share = None if rate is None or phi[child] is UNDEFINED else rate * phi[child]
             child_delta = (
                 None
                 if base[child] is UNDEFINED or current[child] is UNDEFINED

@@ -144,13 +144,12 @@ def solve(tree: Tree, known: Mapping[str, float], sources: Mapping[str, str]) ->
 
     for node in equations:
         assert node.formula is not None
-        names = [node.id, *node.children]
-        unknown = tuple(n for n in names if n not in values)
+        unknowns = tuple(n for n in (node.id, *node.children) if n not in values)
         if node.id in blocked:
             sol.unsolvable.append(blocked[node.id])
-        elif len(unknown) >= 2:
-            sol.underdetermined.append(Underdetermined(node.id, unknown))
-        elif not unknown:
+        elif len(unknowns) >= 2:
+            sol.underdetermined.append(Underdetermined(node.id, unknowns))
+        elif not unknowns:
             computed = evaluate(node.formula, values.get)
             if computed is UNDEFINED or not _close(values[node.id], float(computed)):
                 sol.conflicts.append(
