@@ -182,8 +182,8 @@ class _Checker:
         self.doc = doc
         self.diags: list[Diagnostic] = []
 
-    def error(self, code: str, key: str, span: Span, **params: Any) -> None:
-        self.diags.append(Diagnostic(Severity.ERROR, code, key, params, span))
+    def error(self, code: str, msg_key: str, span: Span, /, **params: Any) -> None:
+        self.diags.append(Diagnostic(Severity.ERROR, code, msg_key, params, span))
 
     def validate(self, model: type[BaseModel], data: Any, path: KeyPath) -> Any:
         try:
@@ -343,11 +343,8 @@ def _table(
     if history:
         id_col = HISTORY_TABLES[name]
         long_form = "stage" in columns or "entered_at" in columns
-        if (
-            not stages
-            and not long_form
-            or long_form
-            and not {"stage", "entered_at"} <= set(columns)
+        if (not stages and not long_form) or (
+            long_form and not {"stage", "entered_at"} <= set(columns)
         ):
             ck.error("KT359", "data.mapping.no_stages", ck.doc.key_span(path), table=name)
         required = [id_col]

@@ -216,8 +216,8 @@ def resolve_headers(mapping: Mapping, headers: tuple[str, ...], path: str) -> di
     Headers match exactly, else ignoring case, width (全角/半角) and spacing. Every
     missing header is reported at once, located in the mapping file.
     """
-    exact = {}
-    loose = {}
+    exact: dict[str, int] = {}
+    loose: dict[str, int] = {}
     for i, h in enumerate(headers):
         exact.setdefault(h, i)
         loose.setdefault(_norm(h), i)

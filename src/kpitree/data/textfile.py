@@ -103,8 +103,10 @@ def _guess(path: Path, sample: bytes) -> str:
 def to_utf8_file(path: Path, encoding: str) -> Path:
     """A temporary UTF-8 copy of ``path`` (the caller deletes it)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    out = tempfile.NamedTemporaryFile("wb", suffix=".csv", prefix="kpitree-", delete=False)
-    with path.open("rb") as fh, out:
+    with (
+        path.open("rb") as fh,
+        tempfile.NamedTemporaryFile("wb", suffix=".csv", prefix="kpitree-", delete=False) as out,
+    ):
         while chunk := fh.read(_CHUNK):
             out.write(decoder.decode(chunk).encode("utf-8"))
         out.write(decoder.decode(b"", final=True).encode("utf-8"))

@@ -273,9 +273,9 @@ class _Plan:
             return out, cols
         exprs: dict[str, str] = {}
         for c in tbl.column_names:
-            f = self.by_col.get((ti, c))
-            if f is not None:
-                exprs[c] = f"v{f.i}"
+            found_field = self.by_col.get((ti, c))
+            if found_field is not None:
+                exprs[c] = f"v{found_field.i}"
         if "currency" in tbl.column_names and "currency" not in tm.columns:
             money = [self.by_col[(ti, m)] for m in _MONEY if (ti, m) in self.by_col]
             found = [f"cur{f.i}" for f in money if f.src is not None]
@@ -369,12 +369,12 @@ def _table_rows(
     all_cols: list[str] = []
     per_section = []
     for ti, tm in sections:
-        sql, cols = plan.select(ti, tm)
-        per_section.append((sql, cols))
+        section_sqls, cols = plan.select(ti, tm)
+        per_section.append((section_sqls, cols))
         all_cols += [c for c in cols if c not in all_cols]
-    for sqls, cols in per_section:
+    for sqls, section_cols in per_section:
         for sql in sqls:
-            pad = ", ".join(c if c in cols else f"NULL AS {c}" for c in all_cols)
+            pad = ", ".join(c if c in section_cols else f"NULL AS {c}" for c in all_cols)
             selects.append(f"SELECT __row__, {pad} FROM ({sql})")
     schema = arrow_schema(name, all_cols)
     if not selects:
