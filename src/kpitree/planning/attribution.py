@@ -24,6 +24,7 @@ not within floating-point error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -55,7 +56,7 @@ class Contribution:
             "node": self.node,
             "base": self.base,
             "current": self.current,
-            "contribution": None if self.contribution is None else float(self.contribution),
+            "contribution": _float(self.contribution),
             "children": [c.to_json() for c in self.children],
         }
 
@@ -89,7 +90,7 @@ class Attribution:
             "node": self.root,
             "base": self.base,
             "current": self.current,
-            "change": None if self.change is None else float(self.change),
+            "change": _float(self.change),
             "exact": self.exact,
             "by_input": {k: None if v is None else float(v) for k, v in self.ranked()},
             "tree": self.tree.to_json(),
@@ -132,7 +133,13 @@ def shapley(
 
 
 def _float(v: Any) -> float | None:
-    return None if v is UNDEFINED else float(v)
+    """A float for display; values beyond the float range become ±inf."""
+    if v is UNDEFINED or v is None:
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 def attribute(
