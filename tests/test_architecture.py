@@ -1,0 +1,72 @@
+"""The layer fence: lower layers never import higher ones, and the public
+surface is what ``__all__`` says."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import kpitree
+
+PACKAGE = Path(kpitree.__file__).parent
+
+# Layer -> the kpitree modules it may import (besides itself).
+ALLOWED = {
+    "errors": {"i18n"},  # messages are rendered from the catalogs
+    "i18n": set(),
+    "source": {"errors", "i18n"},
+    "calendar": set(),
+    "definition": {"errors", "i18n", "source"},
+    "planning": {"errors", "i18n", "source", "definition", "calendar"},
+    "data": {"errors", "i18n", "source", "calendar"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kpitree."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("kpitree."):
+                    found.add(alias.name.split(".")[1])
+    return found
+
+
+def test_lower_layers_do_not_import_higher_ones() -> None:
+    problems = []
+    for layer, allowed in ALLOWED.items():
+        files = [PACKAGE / f"{layer}.py"] if (PACKAGE / f"{layer}.py").exists() else []
+        files += sorted((PACKAGE / layer).rglob("*.py")) if (PACKAGE / layer).is_dir() else []
+        assert files, layer
+        for file in files:
+            for imported in _imports(file) - allowed - {layer}:
+                problems.append(f"{file.relative_to(PACKAGE)} imports kpitree.{imported}")
+    assert not problems, "\n".join(problems)
+
+
+def test_public_surface() -> None:
+    assert set(kpitree.__all__) == {
+        "DataError",
+        "DefinitionError",
+        "KpitreeError",
+        "PlanError",
+        "Project",
+        "UserError",
+        "__version__",
+    }
+    for name in kpitree.__all__:
+        assert getattr(kpitree, name) is not None
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys; from kpitree.cli import app; "
+        "heavy = [m for m in ('pydantic', 'duckdb', 'pandas', 'pyarrow', 'ibis') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
