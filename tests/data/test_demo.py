@@ -11,8 +11,8 @@ import io
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
