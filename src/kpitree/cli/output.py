@@ -54,7 +54,13 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
 def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:
     """Run the Typer app and turn kpitree errors into located messages."""
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        # A fixed program name keeps usage lines (and the generated docs) the same
+        # whether run as `kpitree` or `python -m kpitree`.
+        returned = app(
+            args=list(argv) if argv is not None else None,
+            prog_name="kpitree",
+            standalone_mode=False,
+        )
     except UserError as exc:
         if state.debug:
             raise
@@ -84,4 +90,8 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:
             raise
         typer.echo(t("cli.internal_error", error=f"{type(exc).__name__}: {exc}"), err=True)
         return 2
+    # Outside standalone mode click does not raise `typer.Exit(n)` from a command:
+    # it returns n (commands themselves return None).
+    if isinstance(returned, int) and not isinstance(returned, bool):
+        return returned
     return 0
