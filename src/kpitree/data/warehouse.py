@@ -121,20 +121,29 @@ class Warehouse:
         """
         con = self._open()
         try:
-            # Instants are stored in UTC; a fixed session zone makes casts and text
-            # renderings the same on every machine.
-            con.execute("SET TimeZone = 'UTC'")
-            if not self._migrated:
-                migrations.apply_pending(con, path=str(self.path))
-                self._migrated = True
+            self._prepare(con)
             yield con
         finally:
             con.close()
 
+    def _prepare(self, con: duckdb.DuckDBPyConnection) -> list[int]:
+        # Instants are stored in UTC; a fixed session zone makes casts and text
+        # renderings the same on every machine.
+        con.execute("SET TimeZone = 'UTC'")
+        if self._migrated:
+            return []
+        applied = migrations.apply_pending(con, path=str(self.path))
+        self._migrated = True
+        return applied
+
     def migrate(self) -> list[int]:
         """Create the file if needed and apply pending migrations; return their versions."""
-        with self.connect() as con:
-            return migrations.apply_pending(con, path=str(self.path))
+        self._migrated = False
+        con = self._open()
+        try:
+            return self._prepare(con)
+        finally:
+            con.close()
 
     def schema_version(self) -> int:
         """The newest migration applied to the file."""
