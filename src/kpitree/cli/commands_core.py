@@ -18,7 +18,9 @@ PathArg = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 YearOpt = Annotated[
     int | None,
-    typer.Option("--fiscal-year", "-y", help="Fiscal year to plan (default: from the file or today)."),
+    typer.Option(
+        "--fiscal-year", "-y", help="Fiscal year to plan (default: from the file or today)."
+    ),
 ]
 
 
@@ -32,9 +34,7 @@ def _parse_sets(items: list[str]) -> dict[str, float]:
                 raise ValueError
             values[name.strip()] = float(raw.replace(",", "").replace("_", ""))
         except ValueError:
-            problems.append(
-                Diagnostic(Severity.ERROR, "KT309", "cli.bad_set", {"value": item})
-            )
+            problems.append(Diagnostic(Severity.ERROR, "KT309", "cli.bad_set", {"value": item}))
     if problems:
         raise UserError(problems)
     return values
@@ -44,7 +44,9 @@ def _parse_sets(items: list[str]) -> dict[str, float]:
 def init(
     folder: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
     template: Annotated[str, typer.Option("--template", "-t", help="Template name.")] = "the-model",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing kpitree.yaml.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing kpitree.yaml.")
+    ] = False,
 ) -> None:
     """Create a project from a template (the-model: marketing → IS → FS → CS)."""
     from kpitree.project import Project
@@ -54,7 +56,7 @@ def init(
 
 
 @app.command()
-def check(path: PathArg = Path("."), json: JsonOpt = False) -> None:
+def check(path: PathArg = Path(), json: JsonOpt = False) -> None:
     """Check the design: errors and SMART/sizing warnings, all at once."""
     from kpitree.project import Project
 
@@ -78,14 +80,16 @@ def check(path: PathArg = Path("."), json: JsonOpt = False) -> None:
 
 @app.command()
 def plan(
-    path: PathArg = Path("."),
+    path: PathArg = Path(),
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", "-s", help="Override a node for this run: node=value (repeatable)."),
     ] = None,
     scenario: Annotated[
         list[str] | None,
-        typer.Option("--scenario", help="Plan a scenario from the file beside the base (repeatable)."),
+        typer.Option(
+            "--scenario", help="Plan a scenario from the file beside the base (repeatable)."
+        ),
     ] = None,
     by: Annotated[
         str | None, typer.Option("--by", help="Show the cascade: department, team or rep.")
@@ -125,7 +129,7 @@ def plan(
 
 @app.command()
 def tree(
-    path: PathArg = Path("."),
+    path: PathArg = Path(),
     fiscal_year: YearOpt = None,
 ) -> None:
     """Print the tree with formulas, owners, targets and plan values."""
@@ -138,7 +142,7 @@ def tree(
 
 @app.command()
 def explain(
-    path: PathArg = Path("."),
+    path: PathArg = Path(),
     at: Annotated[
         str, typer.Option("--at", help="Values for sensitivity: plan, a scenario, or a file.")
     ] = "plan",
@@ -160,9 +164,7 @@ def explain(
     from kpitree.project import Project
 
     project = Project.load(path)
-    result = project.explain(
-        at=at, base=base, current=current, step=step, fiscal_year=fiscal_year
-    )
+    result = project.explain(at=at, base=base, current=current, step=step, fiscal_year=fiscal_year)
     if json:
         print_json(result.to_json())
     else:
@@ -180,7 +182,8 @@ def schema() -> None:
 @app.command()
 def demo(
     folder: Annotated[
-        Path | None, typer.Argument(help="Where to create the demo project (default: a temp folder).")
+        Path | None,
+        typer.Argument(help="Where to create the demo project (default: a temp folder)."),
     ] = None,
 ) -> None:
     """Create a demo project from the template, check it, plan it and print the tree."""

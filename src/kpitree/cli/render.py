@@ -25,8 +25,10 @@ def _node_title(node: Node) -> str:
     lang = current_lang()
     label = node.display(lang)
     kind = t(f"kind.{node.kind}")
-    return f"[bold]{label}[/bold] [dim]({node.id}, {kind})[/dim]" if label != node.id else (
-        f"[bold]{node.id}[/bold] [dim]({kind})[/dim]"
+    return (
+        f"[bold]{label}[/bold] [dim]({node.id}, {kind})[/dim]"
+        if label != node.id
+        else (f"[bold]{node.id}[/bold] [dim]({kind})[/dim]")
     )
 
 
@@ -146,7 +148,10 @@ def explanation(tree: Tree, result: Explanation) -> None:
     table.add_column(t("col.node"))
     table.add_column(t("col.value"), justify="right")
     table.add_column(t("col.elasticity"), justify="right")
-    table.add_column(t("col.effect", step=f"{result.sensitivity[0].step:+.0%}" if result.sensitivity else ""), justify="right")
+    table.add_column(
+        t("col.effect", step=f"{result.sensitivity[0].step:+.0%}" if result.sensitivity else ""),
+        justify="right",
+    )
     for s in result.sensitivity:
         node = tree.nodes[s.node]
         table.add_row(
@@ -187,4 +192,6 @@ def explanation(tree: Tree, result: Explanation) -> None:
 
     add(rich_tree, att.tree)
     console.print(rich_tree)
-    console.print(t("explain.method", exact=t("explain.exact") if att.exact else t("explain.inexact")))
+    console.print(
+        t("explain.method", exact=t("explain.exact") if att.exact else t("explain.inexact"))
+    )
