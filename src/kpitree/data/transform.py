@@ -416,9 +416,14 @@ def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Rej
         return []
     rows = con.sql(" UNION ALL ".join(parts) + " ORDER BY __row__, f").fetchall()
     out = []
+    seen: set[tuple[int, str | None, str]] = set()
     for row, fi, code, value, first in rows:
         f = plan.fields[fi]
-        out.append(Reject(path, int(row), f.header, value, _reason(code, f, value, first)))
+        # One source cell may feed several tables; report it once.
+        key = (int(row), f.header or f"{f.table}.{f.column}", code)
+        if key not in seen:
+            seen.add(key)
+            out.append(Reject(path, int(row), f.header, value, _reason(code, f, value, first)))
     return out
 
 
