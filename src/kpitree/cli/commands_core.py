@@ -60,21 +60,30 @@ def check(path: PathArg = Path(), json: JsonOpt = False) -> None:
     """Check the design: errors and SMART/sizing warnings, all at once."""
     from kpitree.project import Project
 
-    result = Project.check(path)
+    try:
+        diagnostics = Project.check(path).diagnostics
+    except UserError as exc:
+        if not json:
+            raise
+        # A file that cannot be read at all (YAML syntax, no project) still
+        # answers --json in the report shape, so tools need one parser.
+        diagnostics = exc.diagnostics
+    errors = [d for d in diagnostics if d.is_error]
+    warnings = len(diagnostics) - len(errors)
     if json:
         print_json(
             {
-                "ok": result.ok,
-                "errors": len(result.errors),
-                "warnings": len(result.warnings),
-                "diagnostics": [d.to_json() for d in result.diagnostics],
+                "ok": not errors,
+                "errors": len(errors),
+                "warnings": warnings,
+                "diagnostics": [d.to_json() for d in diagnostics],
             }
         )
     else:
-        print_diagnostics(result.diagnostics)
-        key = "cli.check_failed" if result.errors else "cli.check_ok"
-        typer.echo(t(key, errors=len(result.errors), warnings=len(result.warnings)), err=True)
-    if result.errors:
+        print_diagnostics(diagnostics)
+        key = "cli.check_failed" if errors else "cli.check_ok"
+        typer.echo(t(key, errors=len(errors), warnings=warnings), err=True)
+    if errors:
         raise typer.Exit(1)
 
 
