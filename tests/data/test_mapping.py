@@ -89,7 +89,8 @@ def test_version_duplicates_and_empty(tmp_path: Path) -> None:
         "1:10 invalid value for 'mapping': 2",
     ]
     errors = _errors(
-        tmp_path, "mapping: 1\ntables:\n  leads:\n    lead_id: A\n    lead_id: B\n    created_at: C\n"
+        tmp_path,
+        "mapping: 1\ntables:\n  leads:\n    lead_id: A\n    lead_id: B\n    created_at: C\n",
     )
     assert errors == ["5:5 duplicate key 'lead_id' (first given on line 4)"]
     assert _errors(tmp_path, "mapping: 1\ntables: {}\n") == [
@@ -132,9 +133,16 @@ def test_missing_headers_at_read_time(tmp_path: Path) -> None:
         read_and_map(csv, load_mapping(tmp_path / "m.yaml"))
     diags = info.value.diagnostics
     assert [(d.span.line, d.message("en")) for d in diags] == [
-        (4, f"{csv} has no column 'リードID' (needed for leads.lead_id) (did you mean 'リード ID'?)"),
-        (5, f"{csv} has no column 'Create Date' (needed for leads.created_at) "
-            "(did you mean 'Created Date'?)"),
+        (
+            4,
+            f"{csv} has no column 'リードID' (needed for leads.lead_id) "
+            "(did you mean 'リード ID'?)",
+        ),
+        (
+            5,
+            f"{csv} has no column 'Create Date' (needed for leads.created_at) "
+            "(did you mean 'Created Date'?)",
+        ),
         (6, f"{csv} has no column 'Original Source' (needed for leads.channel)"),
     ]
     assert diags[0].span.file == str(tmp_path / "m.yaml")
@@ -150,7 +158,9 @@ def test_headers_match_ignoring_case_width_and_alternatives(tmp_path: Path) -> N
 
 
 def test_value_maps_else_default_and_lookup_file(tmp_path: Path) -> None:
-    (tmp_path / "teams.csv").write_text("担当者,チーム\n佐藤,IS第1\n鈴木,FS東日本\n", encoding="cp932")
+    (tmp_path / "teams.csv").write_text(
+        "担当者,チーム\n佐藤,IS第1\n鈴木,FS東日本\n", encoding="cp932"
+    )
     (tmp_path / "m.yaml").write_text(
         """\
 mapping: 1
@@ -184,7 +194,6 @@ tables:
     )
     batch = read_and_map(csv, load_mapping(tmp_path / "m.yaml"))
     deals = batch.tables["deals"].to_pydict()
-    assert deals["status"] == ["won", "open", None, "lost"][:2] + [None, "lost"] or True
     assert batch.tables["deals"].column("team").to_pylist()[:2] == ["IS第1", "FS東日本"]
     assert batch.tables["deals"].column("currency").to_pylist() == ["JPY"] * 3
     # D3 has a blank stage: status is required, so the row is rejected.
@@ -199,6 +208,11 @@ def test_presets_all_load() -> None:
     from kpitree.data.mapping import preset_names
 
     names = preset_names()
-    assert names == ["hubspot-contacts", "hubspot-deals", "salesforce-leads", "salesforce-opportunities"]
+    assert names == [
+        "hubspot-contacts",
+        "hubspot-deals",
+        "salesforce-leads",
+        "salesforce-opportunities",
+    ]
     for name in names:
         assert load_mapping(name).name == name

@@ -112,7 +112,10 @@ def test_quoted_newlines_keep_excel_row_numbers(tmp_path: Path) -> None:
     path = _write(tmp_path / "leads.csv", rows, "cp932")
     batch = read_and_map(path, _mapping(tmp_path))
     assert batch.tables["leads"].column("lead_id").to_pylist() == ["L-001"]
-    assert '複数行の\\r\\nメモ, \\"引用\\" 付き' in batch.tables["leads"].column("attributes")[0].as_py()
+    assert (
+        '複数行の\\r\\nメモ, \\"引用\\" 付き'
+        in batch.tables["leads"].column("attributes")[0].as_py()
+    )
     assert [(r.row, r.column, r.value) for r in batch.rejects] == [
         (3, "作成日", "2026-13-45"),
         (4, "ステージ", "不明"),
@@ -181,7 +184,9 @@ def test_xlsx_default_first_sheet_and_unknown_sheet(tmp_path: Path) -> None:
 
 def test_sheet_from_mapping(tmp_path: Path) -> None:
     path = _workbook(tmp_path / "leads.xlsx")
-    mapping = _mapping(tmp_path, JA_MAPPING.replace("mapping: 1\n", "mapping: 1\nsource: {sheet: リード}\n"))
+    mapping = _mapping(
+        tmp_path, JA_MAPPING.replace("mapping: 1\n", "mapping: 1\nsource: {sheet: リード}\n")
+    )
     assert read_and_map(path, mapping).tables["leads"].num_rows == 3
 
 

@@ -70,7 +70,11 @@ def test_currency_from_symbol(tmp_path: Path) -> None:
     mapping = MAPPING + "defaults: {currency: JPY}\n"
     batch = _run(
         tmp_path,
-        [["A", "2026/01/07", "", "$10"], ["B", "2026/01/07", "", "10円"], ["C", "2026/01/07", "", "10"]],
+        [
+            ["A", "2026/01/07", "", "$10"],
+            ["B", "2026/01/07", "", "10円"],
+            ["C", "2026/01/07", "", "10"],
+        ],
         mapping,
     )
     assert batch.tables["deals"].column("currency").to_pylist() == ["USD", "JPY", "JPY"]
@@ -111,7 +115,10 @@ def test_dates_and_zone_conversion(tmp_path: Path) -> None:
 
 
 def test_excel_serial_in_csv_when_mapping_says_so(tmp_path: Path) -> None:
-    mapping = MAPPING.replace("close_date: {column: Closed, optional: true}", "close_date: {column: Closed, excel_serial: true}")
+    mapping = MAPPING.replace(
+        "close_date: {column: Closed, optional: true}",
+        "close_date: {column: Closed, excel_serial: true}",
+    )
     batch = _run(tmp_path, [["A", "2026/01/07", "46029", ""]], mapping)
     assert batch.tables["deals"].column("close_date").to_pylist() == [dt.date(2026, 1, 7)]
     # Without the hint a bare number is not a date.
@@ -120,8 +127,12 @@ def test_excel_serial_in_csv_when_mapping_says_so(tmp_path: Path) -> None:
 
 
 def test_custom_format(tmp_path: Path) -> None:
-    mapping = MAPPING.replace("created_at: Created", "created_at: {column: Created, format: '%m/%d/%Y %I:%M %p'}")
-    batch = _run(tmp_path, [["A", "1/7/2026 9:05 PM", "", ""], ["B", "2026/01/07", "", ""]], mapping)
+    mapping = MAPPING.replace(
+        "created_at: Created", "created_at: {column: Created, format: '%m/%d/%Y %I:%M %p'}"
+    )
+    batch = _run(
+        tmp_path, [["A", "1/7/2026 9:05 PM", "", ""], ["B", "2026/01/07", "", ""]], mapping
+    )
     assert batch.rejects == []
     assert batch.tables["deals"].column("created_at").to_pylist() == [
         dt.datetime(2026, 1, 7, 12, 5, tzinfo=UTC),
@@ -166,19 +177,28 @@ def test_bad_cells_become_rejects(tmp_path: Path) -> None:
     assert batch.tables["deals"].column("deal_id").to_pylist() == ["OK"]
     assert [r["__row__"] for r in batch.rejected_rows] == ["3", "4", "5", "6", "7", "8", "9"]
     assert batch.rejected_rows[0] == {
-        "__row__": "3", "ID": "BADDATE", "Created": "2026-13-45", "Closed": "", "Amount": ""
+        "__row__": "3",
+        "ID": "BADDATE",
+        "Created": "2026-13-45",
+        "Closed": "",
+        "Amount": "",
     }
 
 
 def test_reject_reason_in_japanese(tmp_path: Path) -> None:
     set_lang("ja")
     batch = _run(tmp_path, [["X", "2026-13-45", "", ""]])
-    assert batch.rejects[0].reason == "日時ではありません: '2026-13-45'。例: 2026/01/07 9:05、2026-01-07T09:05:00+09:00"
+    assert (
+        batch.rejects[0].reason
+        == "日時ではありません: '2026-13-45'。例: 2026/01/07 9:05、2026-01-07T09:05:00+09:00"
+    )
 
 
 def test_integer_columns(tmp_path: Path) -> None:
     mapping = "mapping: 1\ntables:\n  accounts:\n    account_id: ID\n    employees: Created\n"
-    batch = _run(tmp_path, [["A", "1,200", "", ""], ["B", "１２", "", ""], ["C", "12.5", "", ""]], mapping)
+    batch = _run(
+        tmp_path, [["A", "1,200", "", ""], ["B", "１２", "", ""], ["C", "12.5", "", ""]], mapping
+    )
     assert batch.tables["accounts"].column("employees").to_pylist() == [1200, 12]
     assert [(r.row, r.value, r.reason) for r in batch.rejects] == [
         (4, "12.5", "not a whole number: '12.5'; expected e.g. 1,200")
