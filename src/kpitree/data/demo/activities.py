@@ -76,7 +76,7 @@ def _durations(outcome: I64, rng: np.random.Generator) -> F64:
     }
     for code, values in table.items():
         seconds = np.where(outcome == code, values, seconds)
-    return np.round(seconds)  # NaN (unknown) becomes null in the table
+    return np.round(seconds)
 
 
 def _between(cal: BusinessCalendar, start: I64, end: I64, u: F64) -> I64:
@@ -275,6 +275,6 @@ def activities_table(
             "deal_id": take(deals.ids, deal, deal >= 0),
             "account_id": take(account_ids, cat("account")[order]),
             "outcome": take(OUTCOMES, outcome),
-            "duration_seconds": pa.array(_durations(outcome, rng), from_pandas=True),
+            "duration_seconds": _durations(outcome, rng),  # NaN: unknown, null
         },
     )

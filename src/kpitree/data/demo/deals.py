@@ -11,6 +11,7 @@ import pyarrow as pa
 from kpitree.data.demo.arrow import (
     build_table,
     constant,
+    dates,
     ids,
     json_objects,
     quoted,
@@ -135,7 +136,7 @@ def build_deals(
             "owner_id": take(rep_ids, drafts.owner),
             "team": take(TEAM_NAMES, drafts.team),
             "created_at": timestamps(drafts.created_at, truth.tz),
-            "close_date": pa.array(close_day, pa.date32()),
+            "close_date": dates(close_day),
             "amount": drafts.amount,
             "currency": constant(truth.currency, n),
             "status": take(("open", "won", "lost"), status),

@@ -14,11 +14,12 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from kpitree.data.demo.arrow import (
     build_table,
+    constant,
     ids,
+    join,
     json_objects,
     numbers,
     quoted,
@@ -112,9 +113,7 @@ def accounts_table(
     n = len(acc.segment)
     stem = rng.integers(0, len(COMPANY_STEMS), n)
     kind = rng.integers(0, len(COMPANY_KINDS), n)
-    name = pc.binary_join_element_wise(
-        "株式会社", take(COMPANY_STEMS, stem), take(COMPANY_KINDS, kind), ""
-    )
+    name = join("株式会社", take(COMPANY_STEMS, stem), take(COMPANY_KINDS, kind))
     size_points = np.minimum(30, np.round(6 * np.log10(acc.employees))).astype(np.int64)
     engagement = rng.integers(0, 46, n)
     score = size_points + np.array(INDUSTRY_FIT)[acc.industry] + engagement
@@ -130,7 +129,7 @@ def accounts_table(
             "annual_revenue": np.round(acc.employees * revenue_per_head, -6),
             "region": take(truth.regions, acc.region),
             "segment": take(truth.segments, acc.segment),
-            "country": pc.cast(pa.repeat(pa.scalar("JP"), n), pa.string()),
+            "country": constant("JP", n),
             "owner_id": take(org.rep_ids, owner),
             "created_at": timestamps(acc.created_us, truth.tz),
             "attributes": json_objects(

@@ -10,7 +10,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kpitree.data.demo.arrow import build_table, constant, dates, take
+from kpitree.data.demo.arrow import build_table, constant, dates, from_numpy, join, take
 from kpitree.data.demo.business_calendar import US_PER_HOUR, BusinessCalendar
 from kpitree.data.demo.truth import DemoTruth
 
@@ -183,7 +183,7 @@ def marketing_spend(
     spend_date = dates(cal.days[day_idx])
     channel = take(truth.channels, np.concatenate(rows_channel))
     campaign = pa.concat_arrays(rows_campaign)
-    spend_id = pc.binary_join_element_wise(pc.cast(spend_date, pa.string()), channel, campaign, "|")
+    spend_id = join(pc.cast(spend_date, pa.string()), channel, campaign, sep="|")
     table = build_table(
         "marketing_spend",
         {
@@ -195,4 +195,4 @@ def marketing_spend(
             "currency": constant(truth.currency, len(amount)),
         },
     )
-    return table.take(pa.array(np.lexsort((np.concatenate(rows_channel), day_idx))))
+    return table.take(from_numpy(np.lexsort((np.concatenate(rows_channel), day_idx))))

@@ -11,8 +11,17 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kpitree.data.demo.arrow import build_table, dates, ids, json_objects, quoted, take
-from kpitree.data.demo.parameters import TEAMS
+from kpitree.data.demo.arrow import (
+    build_table,
+    dates,
+    from_numpy,
+    ids,
+    join,
+    json_objects,
+    quoted,
+    take,
+)
+from kpitree.data.demo.parameters import REGIONS, TEAMS
 
 I64 = npt.NDArray[np.int64]
 
@@ -147,23 +156,27 @@ def build_organisation(
     a_manager = np.r_[rep_manager, team_manager[a_team[n:]]]
     a_manager_valid = np.r_[rep_manager_valid, np.ones(n_movers, bool)]
 
-    regions = np.array([TEAMS[t][1] for t in TEAM_NAMES])[a_team]
+    # Offices: 西日本営業部 also sits in the Nagoya and Fukuoka branches.
+    office = np.array([REGIONS.index(TEAMS[t][1]) for t in TEAM_NAMES])
+    region_idx = office[a_team]
     west = a_team == TEAM_NAMES.index("西日本営業部")
-    branch = np.array(["関西", "中部", "九州"])[rng.integers(0, 3, len(a_team))]
-    regions = np.where(west & (rng.random(len(a_team)) < 0.4), branch, regions)
+    branch = np.array([REGIONS.index(r) for r in ("関西", "中部", "九州")])
+    branch_idx = branch[rng.integers(0, 3, len(a_team))]
+    region_idx = np.where(west & (rng.random(len(a_team)) < 0.4), branch_idx, region_idx)
 
     rep_ids = ids("R", n, 4)
     names = rng.choice(len(FAMILY_NAMES) * len(GIVEN_NAMES), n, replace=False)
     family, given = np.divmod(names, len(GIVEN_NAMES))
     name = take([f for f, _ in FAMILY_NAMES], family)
     given_ja = take([g for g, _ in GIVEN_NAMES], given)
-    full = pc.binary_join_element_wise(name, given_ja, " ")
-    # Romanised given.family; identical romaji (斎藤/斉藤) get the rep number.
-    email_local = pc.binary_join_element_wise(
-        take([g for _, g in GIVEN_NAMES], given), take([f for _, f in FAMILY_NAMES], family), "."
-    )
-    email = pc.binary_join_element_wise(
-        email_local, pc.utf8_slice_codeunits(rep_ids, 1), f"@{EMAIL_DOMAIN}", ""
+    full = join(name, given_ja, sep=" ")
+    # given.family plus the rep number: romaji repeat (斎藤 and 斉藤 are both saito).
+    email = join(
+        take([g for _, g in GIVEN_NAMES], given),
+        ".",
+        take([f for _, f in FAMILY_NAMES], family),
+        pc.utf8_slice_codeunits(rep_ids, 1),
+        f"@{EMAIL_DOMAIN}",
     )
     title = np.where(first, np.where(rep_manager_valid, 1, 2), 0)
     attrs = json_objects([("title", quoted(take(["担当", "マネージャー", "部長"], title)))])
@@ -176,15 +189,15 @@ def build_organisation(
         {
             "rep_id": take(rep_ids, a_rep),
             "valid_from": dates(a_from),
-            "valid_to": pa.array(a_to.astype("datetime64[D]"), pa.date32(), from_pandas=True),
+            "valid_to": dates(a_to),
             "department": take([TEAMS[t][0] for t in TEAM_NAMES], a_team),
             "team": take(TEAM_NAMES, a_team),
-            "region": pa.array(regions, pa.string()),
+            "region": take(REGIONS, region_idx),
             "manager_id": take(rep_ids, a_manager, a_manager_valid),
         },
     )
     order = np.lexsort((a_from, a_rep))
-    assignments = assignments.take(pa.array(order))
+    assignments = assignments.take(from_numpy(order))
 
     # team_of[rep, day] over the span; roster packs the active reps of each day.
     day = start + np.arange(span_days)
