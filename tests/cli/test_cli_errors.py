@@ -182,3 +182,42 @@ def test_process_usage_error(kpitree_process: Cli, tmp_path: Path) -> None:
     assert "Usage: kpitree [OPTIONS] COMMAND [ARGS]..." in result.err
     assert "unsupported language 'xx'" in result.err
     assert "Traceback" not in result.err
+
+
+UNDER_DETERMINED = """\
+kpitree: 1
+name: Under-determined
+period: month
+nodes:
+  revenue: {kind: kgi, unit: currency, formula: deals * price, target: 1000}
+  deals: {unit: count, owner: field_sales, indicator: leading}
+  price: {unit: currency, owner: field_sales}
+"""
+
+
+def test_plan_that_cannot_be_solved_fails_naming_the_nodes(
+    cli: Cli, write_definition: WriteDefinition
+) -> None:
+    file = write_definition(UNDER_DETERMINED)
+    located = f"{file}:5:3: error: cannot plan 'revenue'"
+
+    text = cli("plan", file, "-y", "2026")
+    assert text.code == 1
+    (line,) = [x for x in text.err_lines if x.startswith(located)]
+    assert "deals, price" in line
+
+    as_json = cli("plan", file, "-y", "2026", "--json")
+    assert as_json.code == 1
+    (error,) = [d for d in as_json.json()["diagnostics"] if d["severity"] == "error"]
+    assert (error["line"], error["column"]) == (5, 3)
+    assert "deals, price" in error["message"]
+
+    explained = cli("explain", file, "-y", "2026")
+    assert explained.code == 1
+    assert any(x.startswith(located) for x in explained.err_lines)
+    assert "Traceback" not in explained.err
+
+    # The design is unfinished, not wrong: check only warns.
+    checked = cli("check", file)
+    assert checked.code == 0
+    assert f"{file}:5:3: warning: cannot plan 'revenue'" in checked.err

@@ -167,8 +167,7 @@ def explain(
     fiscal_year: YearOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Which input moves the KGI most (sensitivity) and which explains a change
-    (attribution, Shapley)."""
+    """Which input moves the KGI most (sensitivity) and what explains a change (attribution)."""
     from kpitree.cli import render
     from kpitree.project import Project
 
