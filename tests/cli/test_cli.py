@@ -80,6 +80,21 @@ def test_init_unknown_template_suggests_the_closest(tmp_path: Path, cli: Cli) ->
     assert not (tmp_path / "p").exists()
 
 
+def test_quickstart_end_to_end(tmp_path: Path, kpitree_process: Cli) -> None:
+    """init, check, plan and explain as a new user types them, in the project folder."""
+    created = kpitree_process("init", "acme", cwd=tmp_path)
+    assert created.code == 0, created.err
+    project = tmp_path / "acme"
+    checked = kpitree_process("check", cwd=project)
+    assert (checked.code, checked.err.strip()) == (0, "check passed: 0 error(s), 0 warning(s)")
+    planned = kpitree_process("plan", "--json", "--fiscal-year", YEAR, cwd=project)
+    assert planned.code == 0, planned.err
+    assert values(planned.json())["won_deals"] == pytest.approx(125)
+    explained = kpitree_process("explain", "--json", cwd=project)
+    assert explained.code == 0, explained.err
+    assert explained.json()["sensitivity"]
+
+
 # --- the issue's example ----------------------------------------------------
 
 
