@@ -100,6 +100,8 @@ class _Plan:
         self.by_stage: dict[tuple[int, str], _Field] = {}
         self.used: set[int] = set()
         self.checked: set[int] = set()  # fields with an error column
+        self.attrs: set[int] = set()  # table mappings with an attributes column
+        self.dup_check = False  # whether the main table's ids may repeat
         for ti, tm in enumerate(mapping.tables):
             self._add_table(ti, tm)
 
@@ -127,10 +129,16 @@ class _Plan:
 
     # -- SQL per layer -----------------------------------------------------------
     def raw_layer(self) -> str:
-        nulls = ", ".join(sql_str(v) for v in ("", *self.mapping.source.null_values))
+        extra = self.mapping.source.null_values
         cols = [f"{self.source.row_sql} AS __row__"]
         for k in range(len(self.source.headers)):
-            cols.append(f"CASE WHEN trim(c{k}) IN ({nulls}) THEN NULL ELSE trim(c{k}) END AS r{k}")
+            if extra:
+                nulls = ", ".join(sql_str(v) for v in ("", *extra))
+                cols.append(
+                    f"CASE WHEN trim(c{k}) IN ({nulls}) THEN NULL ELSE trim(c{k}) END AS r{k}"
+                )
+            else:
+                cols.append(f"nullif(trim(c{k}), '') AS r{k}")
         return f"SELECT {', '.join(cols)} FROM raw"
 
     def text_layer(self) -> str:
@@ -188,7 +196,11 @@ class _Plan:
 
     def error_layer(self) -> str:
         cols = ["__row__"]
-        cols += [f"r{k}" for k in range(len(self.source.headers))]
+        for ti, tm in enumerate(self.mapping.tables):
+            attrs = self._attributes(tm)
+            if attrs is not None and "attributes" in table(tm.table).column_names:
+                cols.append(f"{attrs} AS a{ti}")
+                self.attrs.add(ti)
         cols += [f"v{f.i}" for f in self.fields]
         cols += [f"cur{f.i}" for f in self.fields if f.column in _MONEY]
         bad = []
@@ -215,7 +227,7 @@ class _Plan:
             pk = [
                 self.by_col[(0, c)] for c in table(main.table).primary_key if (0, c) in self.by_col
             ]
-            if pk:
+            if pk and self.dup_check:
                 part = ", ".join(f"v{f.i}" for f in pk)
                 notnull = " AND ".join(f"v{f.i} IS NOT NULL" for f in pk)
                 dup = (
@@ -281,9 +293,8 @@ class _Plan:
             found = [f"cur{f.i}" for f in money if f.src is not None]
             if found:
                 exprs["currency"] = f"coalesce({', '.join(found)}, {exprs.get('currency', 'NULL')})"
-        attrs = self._attributes(tm)
-        if attrs is not None and "attributes" in tbl.column_names:
-            exprs["attributes"] = attrs
+        if ti in self.attrs:
+            exprs["attributes"] = f"a{ti}"
         cols = [c for c in tbl.column_names if c in exprs]
         where = ["NOT __bad"]
         if not tm.main:
@@ -334,12 +345,20 @@ def apply_mapping(
 ) -> MappedBatch:
     """Map table ``raw`` (see :mod:`kpitree.data.readers`) to a :class:`MappedBatch`."""
     plan = _Plan(source, mapping, found, tz)
+    plan.dup_check = _ids_may_repeat(con, plan)
     text_sql = plan.text_layer()
     for i, rule in plan.maps.items():
         _value_table(con, f"vm{i}", rule)
     con.execute(
         f"CREATE TEMP TABLE parsed AS WITH s AS ({plan.raw_layer()}), m AS ({text_sql}), "
         f"p AS ({plan.parse_layer()}) {plan.error_layer()}"
+    )
+    # The few rejected rows, with their raw text, for the reports.
+    cols = ", ".join(f"c{k}" for k in range(len(source.headers)))
+    con.execute(
+        f"CREATE TEMP TABLE bad AS SELECT p.*, {cols} FROM parsed p JOIN "
+        f"(SELECT {source.row_sql} AS __raw_row__, {cols} FROM raw) r "
+        "ON r.__raw_row__ = p.__row__ WHERE p.__bad"
     )
     rejects = _rejects(con, plan, path)
     rejected_rows = _rejected_rows(con, source)
@@ -383,7 +402,12 @@ def _table_rows(
     pk = ", ".join(table(name).primary_key)
     main = sections[0][1].main and name not in HISTORY_TABLES
     if main and len(selects) == 1:
-        query = f"SELECT {', '.join(all_cols)} FROM ({union}) ORDER BY __row__"
+        # Rows come in file order unless the duplicate check reordered them.
+        order = " ORDER BY __row__" if plan.dup_check else ""
+        query = f"SELECT {', '.join(all_cols)} FROM ({union}){order}"
+    elif name in HISTORY_TABLES:
+        # Every column is in the key: identical entries are the same entry.
+        query = f"SELECT DISTINCT {', '.join(all_cols)} FROM ({union}) ORDER BY {pk}"
     else:
         # The same account/rep/stage entry appears on many rows: keep the last.
         query = (
@@ -397,20 +421,24 @@ def _table_rows(
 def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Reject]:
     parts = []
     for f in plan.fields:
-        raw = f"r{f.src}" if f.src is not None else "NULL"
+        raw = f"nullif(trim(c{f.src}), '')" if f.src is not None else "NULL"
         if f.i in plan.checked:
             parts.append(
                 f"SELECT __row__, {f.i} AS f, e{f.i} AS code, {raw} AS value, NULL AS first "
-                f"FROM parsed WHERE e{f.i} IS NOT NULL"
+                f"FROM bad WHERE e{f.i} IS NOT NULL"
             )
     main = plan.mapping.tables[0]
     pk = table(main.table).primary_key
     id_field = plan.by_col.get((0, pk[0])) if main.table not in HISTORY_TABLES else None
     if id_field is not None:
-        raw = f"r{id_field.src}" if id_field.src is not None else f"CAST(v{id_field.i} AS VARCHAR)"
+        raw = (
+            f"nullif(trim(c{id_field.src}), '')"
+            if id_field.src is not None
+            else f"CAST(v{id_field.i} AS VARCHAR)"
+        )
         parts.append(
             f"SELECT __row__, {id_field.i} AS f, 'duplicate_id' AS code, {raw} AS value, "
-            "dup AS first FROM parsed WHERE dup IS NOT NULL"
+            "dup AS first FROM bad WHERE dup IS NOT NULL"
         )
     if not parts:
         return []
@@ -429,10 +457,7 @@ def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Rej
 
 def _rejected_rows(con: duckdb.DuckDBPyConnection, source: SourceTable) -> list[dict[str, str]]:
     cols = ", ".join(f"c{k}" for k in range(len(source.headers)))
-    rows = con.sql(
-        f"SELECT {source.row_sql} AS __row__, {cols} FROM raw WHERE {source.row_sql} IN "
-        "(SELECT __row__ FROM parsed WHERE __bad) ORDER BY 1"
-    ).fetchall()
+    rows = con.sql(f"SELECT __row__, {cols} FROM bad ORDER BY __row__").fetchall()
     out = []
     for row in rows:
         record = {"__row__": str(row[0])}
@@ -440,3 +465,17 @@ def _rejected_rows(con: duckdb.DuckDBPyConnection, source: SourceTable) -> list[
             record.setdefault(h or f"column {k + 1}", row[k + 1] or "")
         out.append(record)
     return out
+
+
+def _ids_may_repeat(con: duckdb.DuckDBPyConnection, plan: _Plan) -> bool:
+    """Whether the main table's primary key may repeat in the file: a cheap count
+    on the raw text decides if the costly per-row duplicate check is needed."""
+    main = plan.mapping.tables[0]
+    if main.table in HISTORY_TABLES:
+        return False
+    pk = [plan.by_col.get((0, c)) for c in table(main.table).primary_key]
+    if any(f is None or f.src is None or f.rule.value_map is not None for f in pk):
+        return True
+    keys = ", ".join(f"nullif(trim(c{f.src}), '')" for f in pk if f is not None)
+    sql = f"SELECT count(*) > count(DISTINCT ({keys})) FROM raw WHERE ({keys}) IS NOT NULL"
+    return bool(con.sql(sql).fetchall()[0][0])
