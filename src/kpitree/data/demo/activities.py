@@ -8,6 +8,7 @@ activity on that lead comes later, so hand-off SLAs can be measured exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,13 @@ class _Part:
     account: I64
     outcome: I64
 
+    def __post_init__(self) -> None:
+        # Ten million activities: narrow types keep the peak memory down.
+        for name in ("type", "outcome"):
+            setattr(self, name, getattr(self, name).astype(np.int8))
+        for name in ("owner", "lead", "deal", "account"):
+            setattr(self, name, getattr(self, name).astype(np.int32))
+
 
 def _outcomes(kind: I64, connect_rate: float, rng: np.random.Generator) -> I64:
     u = rng.random(len(kind))
@@ -65,18 +73,19 @@ def _outcomes(kind: I64, connect_rate: float, rng: np.random.Generator) -> I64:
 
 
 def _durations(outcome: I64, rng: np.random.Generator) -> F64:
-    n = len(outcome)
-    seconds = np.full(n, np.nan)
-    table = {
-        CONNECTED: rng.lognormal(np.log(240.0), 0.6, n),
-        NO_ANSWER: rng.uniform(15, 35, n),
-        VOICEMAIL: rng.uniform(30, 60, n),
-        WRONG_NUMBER: rng.uniform(5, 20, n),
-        HELD: np.where(rng.random(n) < 0.5, 1800.0, 3600.0),
+    """Seconds per activity; NaN (null in the table) where unknown."""
+    seconds = np.full(len(outcome), np.nan)
+    draws: dict[int, Callable[[int], F64]] = {
+        CONNECTED: lambda k: rng.lognormal(np.log(240.0), 0.6, k),
+        NO_ANSWER: lambda k: rng.uniform(15, 35, k),
+        VOICEMAIL: lambda k: rng.uniform(30, 60, k),
+        WRONG_NUMBER: lambda k: rng.uniform(5, 20, k),
+        HELD: lambda k: np.where(rng.random(k) < 0.5, 1800.0, 3600.0),
     }
-    for code, values in table.items():
-        seconds = np.where(outcome == code, values, seconds)
-    return np.round(seconds)
+    for code, draw in draws.items():
+        at = np.flatnonzero(outcome == code)
+        seconds[at] = np.round(draw(len(at)))
+    return seconds
 
 
 def _between(cal: BusinessCalendar, start: I64, end: I64, u: F64) -> I64:
@@ -262,6 +271,7 @@ def activities_table(
     at = cat("at")
     keep = np.flatnonzero(at < as_of)
     order = keep[np.argsort(at[keep], kind="stable")]
+    at = at[order]
     outcome = cat("outcome")[order]
     lead, deal = cat("lead")[order], cat("deal")[order]
     return build_table(
@@ -269,12 +279,12 @@ def activities_table(
         {
             "activity_id": ids("ACT", len(order), 8),
             "type": take(TYPES, cat("type")[order]),
-            "occurred_at": timestamps(at[order], truth.tz),
+            "occurred_at": timestamps(at, truth.tz),
             "owner_id": take(rep_ids, cat("owner")[order]),
             "lead_id": take(lead_ids, lead, lead >= 0),
             "deal_id": take(deals.ids, deal, deal >= 0),
             "account_id": take(account_ids, cat("account")[order]),
             "outcome": take(OUTCOMES, outcome),
-            "duration_seconds": _durations(outcome, rng),  # NaN: unknown, null
+            "duration_seconds": _durations(outcome, rng),
         },
     )

@@ -66,9 +66,10 @@ def ids(prefix: str, n: int, width: int) -> pa.Array:
     # Fixed-width ASCII written digit by digit straight into the data buffer.
     data = np.empty((n, size), dtype=np.uint8)
     data[:, : len(head)] = np.frombuffer(head, dtype=np.uint8)
-    number = np.arange(1, n + 1, dtype=np.int64)
-    for k in range(width):
-        data[:, len(head) + k] = (number // 10 ** (width - 1 - k)) % 10 + ord("0")
+    rest = np.arange(1, n + 1, dtype=np.uint32)
+    for k in range(width - 1, -1, -1):
+        rest, digit = np.divmod(rest, np.uint32(10))
+        data[:, len(head) + k] = digit + ord("0")
     offsets = np.arange(0, (n + 1) * size, size, dtype=np.int32)
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
@@ -97,7 +98,7 @@ def from_numpy(
             values = np.where(not_nat, values.astype(np.int64), 0).astype(np.int32)
         else:
             type_ = pa.timestamp(unit)
-            values = values.astype(np.int64)
+            values = values.view(np.int64)
     elif values.dtype.kind == "f" and valid is None:
         type_ = pa.from_numpy_dtype(values.dtype)
         valid = ~np.isnan(values)
@@ -145,7 +146,7 @@ def join(*parts: pa.Array | str, sep: str = "") -> pa.Array:
 
 def timestamps(local_us: npt.NDArray[np.int64], tz: str) -> pa.Array:
     """Local wall-clock microseconds read in ``tz``, as UTC instants."""
-    naive = from_numpy(local_us.astype("datetime64[us]"))
+    naive = from_numpy(local_us.view("datetime64[us]"))
     zoned = pc.assume_timezone(naive, timezone=tz, ambiguous="earliest", nonexistent="earliest")
     return zoned.cast(pa.timestamp("us", tz="UTC"))
 
