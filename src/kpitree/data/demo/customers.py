@@ -25,9 +25,6 @@ ACCOUNT_MANAGEMENT = TEAM_NAMES.index("アカウントマネジメント")
 ONBOARDING = TEAM_NAMES.index("オンボーディング")
 CONTRACT_STATUS = ("active", "renewed", "churned")
 
-# NPS score 0..10 probabilities for customers who renew and for those about to churn.
-NPS_RETAINED = (0.01, 0.01, 0.01, 0.02, 0.03, 0.05, 0.07, 0.15, 0.25, 0.22, 0.18)
-NPS_CHURNING = (0.04, 0.04, 0.06, 0.08, 0.10, 0.14, 0.14, 0.14, 0.12, 0.08, 0.06)
 NPS_COMMENTS = {
     "detractor": (
         "サポートの返答が遅い",
@@ -145,7 +142,7 @@ def upsell_drafts(
     idx = np.flatnonzero(has & (created < as_of) & (opened >= local_us(truth.period_start)))
     n = len(idx)
     created = created[idx]
-    cycle = rng.lognormal(np.log(35.0), 0.5, n)
+    cycle = lognormal(truth.upsell_cycle_days, n, rng)
     close = cal.snap_to_business(created + (cycle * US_PER_DAY).astype(np.int64))
     share = lognormal(truth.upsell_amount_share, n, rng)
     team = np.full(n, ACCOUNT_MANAGEMENT)
@@ -229,7 +226,8 @@ def nps_table(
     keep = at < as_of
     account, at, churning = account[keep], at[keep], churning[keep]
     n = len(account)
-    cum = np.cumsum([NPS_RETAINED, NPS_CHURNING], axis=1)
+    probs = truth.nps_score_probability
+    cum = np.cumsum([probs["retained"], probs["churning"]], axis=1)
     u = rng.random(n)
     score = np.where(
         churning, np.searchsorted(cum[1], u, side="right"), np.searchsorted(cum[0], u, side="right")

@@ -206,7 +206,12 @@ def make_truth(
         upsell_deal_probability=0.15,
         upsell_win_rate=0.45,
         upsell_amount_share=LogNormal(0.25, 0.5),
+        upsell_cycle_days=LogNormal(35.0, 0.5),
         cost_per_lead=dict(zip(CHANNELS, COST_PER_LEAD, strict=True)),
         nps_response_rate=0.35,
+        nps_score_probability={
+            "retained": (0.01, 0.01, 0.01, 0.02, 0.03, 0.05, 0.07, 0.15, 0.25, 0.22, 0.18),
+            "churning": (0.04, 0.04, 0.06, 0.08, 0.10, 0.14, 0.14, 0.14, 0.12, 0.08, 0.06),
+        },
         movers=movers,
     )

@@ -106,8 +106,11 @@ class DemoTruth:
     upsell_deal_probability: float  # per contract term
     upsell_win_rate: float
     upsell_amount_share: LogNormal  # of the contract's ARR
+    upsell_cycle_days: LogNormal
     cost_per_lead: Mapping[str, float]  # channel -> JPY per lead
     nps_response_rate: float
+    # P(score = 0..10) for customers whose current term renews or will churn.
+    nps_score_probability: Mapping[str, tuple[float, ...]]
     movers: tuple[RepMove, ...]
 
     def expected_rate(
