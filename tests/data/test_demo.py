@@ -359,6 +359,15 @@ def test_fiscal_year_and_period() -> None:
         generate("tiny", fiscal_year_start=13)
 
 
+def test_other_time_zone_and_labels() -> None:
+    # A zone with daylight saving: local instants in the spring gap must not fail.
+    demo = generate("tiny", seed=5, tz="America/New_York")
+    assert demo.tables["leads"].schema.field("created_at").type == TYPES["TIMESTAMPTZ"]
+    labels = demo.truth.labels_ja
+    assert all(c in labels for c in demo.truth.channels + demo.truth.segments)
+    assert all(d in labels for d in demo.truth.departments)
+
+
 # ---------------------------------------------------------------- rates against truth
 
 
