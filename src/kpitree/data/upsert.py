@@ -54,11 +54,17 @@ def _check_columns(table: Table, data: pa.Table) -> list[str]:
     return [c for c in table.column_names if c in data.column_names]
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table, cols: list[str]) -> int:
-    """Copy ``data`` into a typed temporary table with one row per primary key.
+def _stage(
+    con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table, cols: list[str]
+) -> tuple[int, str]:
+    """Expose ``data`` as ``kpitree_stage``: typed as the schema says, one row per key.
 
     When the file repeats a key, its last row wins: a source export lists a record
-    once, so a repeat is a later state of it (or an exact copy).
+    once, so a repeat is a later state of it (or an exact copy). Only then is a
+    deduplicated copy materialised; otherwise the stage is a view over the Arrow
+    data, which the statements below scan in place (copying 10M rows costs more
+    than the whole upsert). Returns the number of distinct keys and what the
+    stage is (``TABLE`` or ``VIEW``).
     """
     import numpy as np
     import pyarrow as pa
@@ -66,23 +72,33 @@ def _stage(con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table, cols: l
     positioned = data.append_column(_POS, pa.array(np.arange(data.num_rows, dtype=np.int64)))
     con.register(_INPUT, positioned)
     try:
-        typed = ", ".join(f"CAST({_q(c)} AS {table.column(c).type}) AS {_q(c)}" for c in cols)
-        keys = ", ".join(_q(k) for k in table.primary_key)
-        dupes = con.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {_INPUT} GROUP BY {keys} HAVING count(*) > 1)"
-        ).fetchall()[0][0]
-        # The window costs a sort; most files have unique keys, so only pay it when needed.
-        dedupe = (
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {_POS} DESC) = 1"
-            if dupes
-            else ""
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_STAGE} AS SELECT {typed} FROM {_INPUT} {dedupe}"
-        )
-    finally:
+        return _create_stage(con, table, data.num_rows, cols)
+    except BaseException:
         con.unregister(_INPUT)
-    return int(con.execute(f"SELECT count(*) FROM {_STAGE}").fetchall()[0][0])
+        raise
+
+
+def _create_stage(
+    con: duckdb.DuckDBPyConnection, table: Table, rows: int, cols: list[str]
+) -> tuple[int, str]:
+    typed = ", ".join(f"CAST({_q(c)} AS {table.column(c).type}) AS {_q(c)}" for c in cols)
+    keys = ", ".join(_q(k) for k in table.primary_key)
+    dupes = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {_INPUT} GROUP BY {keys} HAVING count(*) > 1)"
+    ).fetchall()[0][0]
+    if dupes:
+        con.execute(
+            f"CREATE TEMP TABLE {_STAGE} AS SELECT {typed} FROM {_INPUT} "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {_POS} DESC) = 1"
+        )
+        return int(con.execute(f"SELECT count(*) FROM {_STAGE}").fetchall()[0][0]), "TABLE"
+    con.execute(f"CREATE TEMP VIEW {_STAGE} AS SELECT {typed} FROM {_INPUT}")
+    return rows, "VIEW"
+
+
+def _unstage(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    con.execute(f"DROP {kind} IF EXISTS {_STAGE}")
+    con.unregister(_INPUT)
 
 
 def _check_required(con: duckdb.DuckDBPyConnection, table: Table, cols: list[str]) -> None:
@@ -106,61 +122,78 @@ def upsert_table(
     both in the change log under ``import_id``. Rows are compared on the columns
     ``data`` carries; columns it does not carry keep their stored values."""
     cols = _check_columns(table, data)
-    offered = _stage(con, table, data, cols)
-    _check_required(con, table, cols)
+    offered, kind = _stage(con, table, data, cols)
+    try:
+        _check_required(con, table, cols)
+        # Into an empty table (first import, demo load) every row is new: skip the
+        # joins against it.
+        probe = f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1)"
+        empty = not con.execute(probe).fetchall()[0][0]
+        updated = 0 if empty else _update_changed(con, import_id, table, cols)
+        inserted = _insert_new(con, import_id, table, cols, empty=empty)
+    finally:
+        _unstage(con, kind)
+    return TableCounts(table.name, offered, inserted, updated, offered - inserted - updated)
+
+
+def _update_changed(
+    con: duckdb.DuckDBPyConnection, import_id: int, table: Table, cols: list[str]
+) -> int:
+    """Log the previous image of every stored row whose content differs from the
+    stage, then update those rows. Returns how many were updated."""
+    payload = [c for c in cols if c not in table.primary_key]
+    if not payload:  # a table that is all key (stage history) has nothing to update
+        return 0
     log = change_log(table)
-    match = _key_match(table, "t", "s")
-    keys = ", ".join(_q(k) for k in table.primary_key)
-    s_keys = ", ".join(f"s.{_q(k)}" for k in table.primary_key)
     all_cols = ", ".join(_q(c) for c in table.column_names)
     t_all = ", ".join(f"t.{_q(c)}" for c in table.column_names)
-    payload = [c for c in cols if c not in table.primary_key]
-    try:
-        updated = 0
-        if payload:
-            changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in payload)
-            con.execute(
-                f"INSERT INTO {log} (import_id, action, {all_cols}) "
-                f"SELECT ?, 'update', {t_all} FROM {table.name} t JOIN {_STAGE} s "
-                f"ON {match} WHERE {changed}",
-                [import_id],
-            ).fetchall()
-            sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in payload)
-            match_target = _key_match(table, table.name, "s")
-            changed_target = " OR ".join(
-                f"{table.name}.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in payload
+    changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in payload)
+    con.execute(
+        f"INSERT INTO {log} (import_id, action, {all_cols}) "
+        f"SELECT ?, 'update', {t_all} FROM {table.name} t JOIN {_STAGE} s "
+        f"ON {_key_match(table, 't', 's')} WHERE {changed}",
+        [import_id],
+    ).fetchall()
+    sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in payload)
+    target_changed = " OR ".join(
+        f"{table.name}.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in payload
+    )
+    row = con.execute(
+        f"UPDATE {table.name} SET {sets} FROM {_STAGE} s "
+        f"WHERE {_key_match(table, table.name, 's')} AND ({target_changed})"
+    ).fetchall()
+    return int(row[0][0])
+
+
+def _insert_new(
+    con: duckdb.DuckDBPyConnection, import_id: int, table: Table, cols: list[str], *, empty: bool
+) -> int:
+    """Log the key of every staged row not stored yet, then insert those rows."""
+    new_rows = f"FROM {_STAGE} s"
+    if not empty:
+        new_rows += f" ANTI JOIN {table.name} t ON {_key_match(table, 't', 's')}"
+    missing = [c.name for c in table.columns if not c.nullable and c.name not in cols]
+    if missing:
+        count = int(con.execute(f"SELECT count(*) {new_rows}").fetchall()[0][0])
+        if count:
+            raise DataError.of(
+                "KT411",
+                "warehouse.required_missing",
+                table=table.name,
+                column=missing[0],
+                count=count,
             )
-            updated = int(
-                con.execute(
-                    f"UPDATE {table.name} SET {sets} FROM {_STAGE} s "
-                    f"WHERE {match_target} AND ({changed_target})"
-                ).fetchall()[0][0]
-            )
-        con.execute(
-            f"INSERT INTO {log} (import_id, action, {keys}) "
-            f"SELECT ?, 'insert', {s_keys} FROM {_STAGE} s ANTI JOIN {table.name} t ON {match}",
-            [import_id],
-        ).fetchall()
-        col_list = ", ".join(_q(c) for c in cols)
-        inserting = f"SELECT {', '.join(f's.{_q(c)}' for c in cols)} FROM {_STAGE} s "
-        inserting += f"ANTI JOIN {table.name} t ON {match}"
-        missing = [c.name for c in table.columns if not c.nullable and c.name not in cols]
-        if missing:
-            new_rows = con.execute(f"SELECT count(*) FROM ({inserting})").fetchall()[0][0]
-            if new_rows:
-                raise DataError.of(
-                    "KT411",
-                    "warehouse.required_missing",
-                    table=table.name,
-                    column=missing[0],
-                    count=new_rows,
-                )
-        inserted = int(
-            con.execute(f"INSERT INTO {table.name} ({col_list}) {inserting}").fetchall()[0][0]
-        )
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_STAGE}")
-    return TableCounts(table.name, offered, inserted, updated, offered - inserted - updated)
+    keys = ", ".join(_q(k) for k in table.primary_key)
+    s_keys = ", ".join(f"s.{_q(k)}" for k in table.primary_key)
+    con.execute(
+        f"INSERT INTO {change_log(table)} (import_id, action, {keys}) "
+        f"SELECT ?, 'insert', {s_keys} {new_rows}",
+        [import_id],
+    ).fetchall()
+    col_list = ", ".join(_q(c) for c in cols)
+    s_cols = ", ".join(f"s.{_q(c)}" for c in cols)
+    row = con.execute(f"INSERT INTO {table.name} ({col_list}) SELECT {s_cols} {new_rows}")
+    return int(row.fetchall()[0][0])
 
 
 def later_import_touching(
