@@ -204,6 +204,18 @@ def test_stage_timestamps_ordered_along_the_funnel(db: duckdb.DuckDBPyConnection
     assert row == (0,) * 7
 
 
+def test_accounts_exist_before_their_facts(db: duckdb.DuckDBPyConnection) -> None:
+    leads, contracts = one(
+        db,
+        """SELECT
+            (SELECT count(*) FROM leads l JOIN accounts a USING (account_id)
+             WHERE a.created_at > l.created_at),
+            (SELECT count(*) FROM contracts c JOIN accounts a USING (account_id)
+             WHERE a.created_at::DATE > c.start_date)""",
+    )
+    assert (leads, contracts) == (0, 0)
+
+
 def test_deals_follow_their_leads(db: duckdb.DuckDBPyConnection) -> None:
     row = one(
         db,

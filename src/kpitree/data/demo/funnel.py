@@ -57,6 +57,7 @@ OUTBOUND_IS = TEAM_NAMES.index("アウトバウンドIS")
 FS_EAST = TEAM_NAMES.index("東日本営業部")
 FS_WEST = TEAM_NAMES.index("西日本営業部")
 FS_ENTERPRISE = TEAM_NAMES.index("エンタープライズ営業部")
+NOT_YET = np.iinfo(np.int64).max
 
 
 def lognormal(dist: LogNormal, n: int, rng: np.random.Generator) -> F64:
@@ -80,7 +81,8 @@ class Accounts:
     region: I64
     industry: I64
     employees: I64
-    created_us: I64
+    created_us: I64  # NOT_YET until the first lead arrives
+    imported_us: I64  # creation by CRM import, for accounts no lead ever names
     customer_since: npt.NDArray[np.datetime64]  # first contract month before the data, or NaT
 
 
@@ -95,15 +97,19 @@ def draw_accounts(
     for s, (median, sigma, low, high) in enumerate(EMPLOYEES.values()):
         at = segment == s
         employees[at] = np.clip(rng.lognormal(np.log(median), sigma, at.sum()), low, high)
-    # Until a lead says otherwise, accounts came from CRM imports of earlier years.
+    # Customers and part of the prospects came from CRM imports of earlier years;
+    # the other accounts are created by their first lead (see ``draw_leads``).
     start_us = local_us(period_start)
-    created = start_us - rng.integers(400, 5 * 365, n) * US_PER_DAY
+    day = rng.integers(400, 5 * 365, n) * US_PER_DAY
+    imported = start_us - day + rng.integers(9 * 3600, 18 * 3600, n) * 1_000_000
     customer = np.zeros(n, dtype=bool)
     customer[rng.choice(n, min(n, n_customers), replace=False)] = True
+    by_first_lead = ~customer & (rng.random(n) < 0.6)
+    created = np.where(by_first_lead, NOT_YET, imported)
     months_before = rng.integers(1, 13, n)
     since = (np.datetime64(period_start, "M") - months_before).astype("datetime64[D]")
     since = np.where(customer, since, np.datetime64("NaT"))
-    return Accounts(ids("A", n, 6), segment, region, industry, employees, created, since)
+    return Accounts(ids("A", n, 6), segment, region, industry, employees, created, imported, since)
 
 
 def accounts_table(
@@ -219,6 +225,7 @@ def draw_leads(
         pool = np.flatnonzero(acc.segment == s)
         account[at] = pool[rng.integers(0, len(pool), at.sum())]
     np.minimum.at(acc.created_us, account, created)
+    acc.created_us = np.where(acc.created_us == NOT_YET, acc.imported_us, acc.created_us)
 
     team = np.where(channel == truth.channels.index("outbound"), OUTBOUND_IS, INBOUND_IS)
     day = cal.day_index(created)
