@@ -169,6 +169,11 @@ class DemoTruth:
         """Share of first responses within ``response_sla_business_hours``."""
         return self.first_response_business_hours.cdf(self.response_sla_business_hours)
 
+    @property
+    def churn_probability(self) -> dict[str, float]:
+        """Per segment, the probability that a contract term ends in churn."""
+        return {s: 1 - p for s, p in self.renewal_probability.items()}
+
     def expected_nrr(self, segment: str) -> float:
         """Expected net revenue retention of one contract term in ``segment``."""
         change = (
