@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -342,13 +341,6 @@ def test_truth_does_not_depend_on_the_seed_except_for_movers() -> None:
 # ---------------------------------------------------------------- sizes and arguments
 
 
-def test_tiny_is_fast() -> None:
-    generate("tiny", seed=3)  # warm imports and the holiday tables
-    started = time.perf_counter()
-    generate("tiny", seed=4)
-    assert time.perf_counter() - started < 1.0
-
-
 def test_sizes_and_custom_size() -> None:
     assert SIZES["bench"].leads == 2_000_000
     assert SIZES["tiny"].leads < SIZES["small"].leads < SIZES["medium"].leads
@@ -601,12 +593,10 @@ def test_nps_scores(db: duckdb.DuckDBPyConnection) -> None:
 
 
 @pytest.mark.slow
-def test_bench_size_generates_quickly() -> None:
-    started = time.perf_counter()
+def test_bench_size_has_the_benchmark_volumes() -> None:
+    # Speed is measured by bench/bench_demo.py, not asserted here.
     demo = generate("bench", seed=1)
-    elapsed = time.perf_counter() - started
     counts = demo.row_counts()
     assert counts["leads"] == 2_000_000
     assert 150_000 < counts["deals"] < 320_000
     assert 8_000_000 < counts["activities"] < 12_000_000
-    assert elapsed < 60
