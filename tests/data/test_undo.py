@@ -130,3 +130,24 @@ def test_bulk_load_is_an_import_that_can_be_undone(wh: Warehouse) -> None:
     assert (record.source_file, record.status) == ("demo seed 7", "applied")
     wh.undo(result.import_id)
     assert snapshot(wh) == before
+
+
+def test_two_updates_of_one_row_undo_in_reverse_order_only(wh: Warehouse) -> None:
+    wh.apply(batch({"leads": [lead("L1", channel="web")]}), skip_invalid=False)
+    original = snapshot(wh)
+    wh.apply(batch({"leads": [lead("L1", channel="ads")]}), skip_invalid=False)
+    after_second = snapshot(wh)
+    wh.apply(batch({"leads": [lead("L1", channel="event")]}), skip_invalid=False)
+    with pytest.raises(DataError) as err:
+        wh.undo(2)
+    assert err.value.diagnostics[0].params["later"] == 3
+    wh.undo(3)
+    assert snapshot(wh) == after_second
+    wh.undo(2)
+    assert snapshot(wh) == original
+
+
+def test_every_row_names_the_import_that_inserted_it(wh: Warehouse) -> None:
+    wh.apply(batch({"leads": [lead("L1")]}), skip_invalid=False)
+    wh.apply(batch({"leads": [lead("L1", channel="ads"), lead("L2")]}), skip_invalid=False)
+    assert rows(wh, "SELECT lead_id, _import_id FROM leads ORDER BY 1") == [("L1", 1), ("L2", 2)]

@@ -62,12 +62,14 @@ def batch(
 
 
 def snapshot(wh: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
-    """Every canonical table's full content as text, in a stable order."""
+    """Every canonical table's full content (bookkeeping column included) as text,
+    in a stable order."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with wh.connect() as con:
         for t in TABLES:
-            cols = ", ".join(f"CAST({c} AS VARCHAR)" for c in t.column_names)
-            out[t.name] = con.execute(f"SELECT {cols} FROM {t.name} ORDER BY ALL").fetchall()
+            out[t.name] = con.execute(
+                f"SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {t.name} ORDER BY ALL"
+            ).fetchall()
     return out
 
 

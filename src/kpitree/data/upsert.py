@@ -2,10 +2,11 @@
 
 An import never loops over rows in Python: the Arrow table is registered with
 DuckDB and a handful of statements do the work, so a million-row file costs a few
-joins. For every canonical table ``T`` the change log ``kpitree_changes_T`` keeps
-what an import did: the primary key of each row it inserted (``action='insert'``)
-and the full previous image of each row it updated (``action='update'``). Undo
-replays that log backwards.
+joins. What an import did is kept so that it can be undone: every row it inserted
+carries its id in the bookkeeping column ``_import_id``, and the change log
+``kpitree_changes_T`` of table ``T`` holds the full previous image of every row it
+updated. Tables that are all primary key (stage history) are never updated and
+have no change log.
 
 All functions run inside the caller's transaction; they neither begin nor commit.
 """
@@ -22,16 +23,30 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-__all__ = ["change_log", "later_import_touching", "undo_table", "upsert_table"]
+__all__ = [
+    "IMPORT_ID",
+    "change_log",
+    "has_change_log",
+    "later_import_touching",
+    "undo_table",
+    "upsert_table",
+]
 
 _INPUT = "kpitree_input"
 _STAGE = "kpitree_stage"
 _POS = "__kpitree_pos"
+IMPORT_ID = "_import_id"
+"""Bookkeeping column of every canonical table: the import that inserted the row."""
 
 
 def change_log(table: Table) -> str:
     """Name of the change-log table of ``table``."""
     return f"kpitree_changes_{table.name}"
+
+
+def has_change_log(table: Table) -> bool:
+    """Whether rows of ``table`` can be updated (it has columns outside its key)."""
+    return len(table.primary_key) < len(table.columns)
 
 
 def _q(name: str) -> str:
@@ -66,34 +81,41 @@ def _stage(
     than the whole upsert). Returns the number of distinct keys and what the
     stage is (``TABLE`` or ``VIEW``).
     """
-    import numpy as np
-    import pyarrow as pa
-
-    positioned = data.append_column(_POS, pa.array(np.arange(data.num_rows, dtype=np.int64)))
-    con.register(_INPUT, positioned)
+    con.register(_INPUT, data)
     try:
-        return _create_stage(con, table, data.num_rows, cols)
+        return _create_stage(con, table, data, cols)
     except BaseException:
         con.unregister(_INPUT)
         raise
 
 
 def _create_stage(
-    con: duckdb.DuckDBPyConnection, table: Table, rows: int, cols: list[str]
+    con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table, cols: list[str]
 ) -> tuple[int, str]:
     typed = ", ".join(f"CAST({_q(c)} AS {table.column(c).type}) AS {_q(c)}" for c in cols)
     keys = ", ".join(_q(k) for k in table.primary_key)
     dupes = con.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {_INPUT} GROUP BY {keys} HAVING count(*) > 1)"
     ).fetchall()[0][0]
-    if dupes:
-        con.execute(
-            f"CREATE TEMP TABLE {_STAGE} AS SELECT {typed} FROM {_INPUT} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {_POS} DESC) = 1"
-        )
-        return int(con.execute(f"SELECT count(*) FROM {_STAGE}").fetchall()[0][0]), "TABLE"
-    con.execute(f"CREATE TEMP VIEW {_STAGE} AS SELECT {typed} FROM {_INPUT}")
-    return rows, "VIEW"
+    if not dupes:
+        con.execute(f"CREATE TEMP VIEW {_STAGE} AS SELECT {typed} FROM {_INPUT}")
+        return data.num_rows, "VIEW"
+    # A parallel scan has no row order, so the file order travels as a column.
+    con.unregister(_INPUT)
+    con.register(_INPUT, data.append_column(_POS, _positions(data.num_rows)))
+    con.execute(
+        f"CREATE TEMP TABLE {_STAGE} AS SELECT {typed} FROM {_INPUT} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {_POS} DESC) = 1"
+    )
+    return int(con.execute(f"SELECT count(*) FROM {_STAGE}").fetchall()[0][0]), "TABLE"
+
+
+def _positions(n: int) -> pa.Array:
+    import numpy as np
+    import pyarrow as pa
+
+    # From the raw buffer: pa.array(ndarray) would import pandas (~0.8 s) to probe it.
+    return pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(np.arange(n, dtype=np.int64))])
 
 
 def _unstage(con: duckdb.DuckDBPyConnection, kind: str) -> None:
@@ -118,9 +140,9 @@ def _check_required(con: duckdb.DuckDBPyConnection, table: Table, cols: list[str
 def upsert_table(
     con: duckdb.DuckDBPyConnection, import_id: int, table: Table, data: pa.Table
 ) -> TableCounts:
-    """Insert new rows and update changed rows of ``table`` from ``data``, logging
-    both in the change log under ``import_id``. Rows are compared on the columns
-    ``data`` carries; columns it does not carry keep their stored values."""
+    """Insert new rows and update changed rows of ``table`` from ``data`` as import
+    ``import_id``. Rows are compared on the columns ``data`` carries; columns it
+    does not carry keep their stored values (or are NULL in new rows)."""
     cols = _check_columns(table, data)
     offered, kind = _stage(con, table, data, cols)
     try:
@@ -142,18 +164,19 @@ def _update_changed(
     """Log the previous image of every stored row whose content differs from the
     stage, then update those rows. Returns how many were updated."""
     payload = [c for c in cols if c not in table.primary_key]
-    if not payload:  # a table that is all key (stage history) has nothing to update
+    if not payload:  # the file carries keys only: nothing to compare
         return 0
-    log = change_log(table)
     all_cols = ", ".join(_q(c) for c in table.column_names)
     t_all = ", ".join(f"t.{_q(c)}" for c in table.column_names)
     changed = " OR ".join(f"t.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in payload)
-    con.execute(
-        f"INSERT INTO {log} (import_id, action, {all_cols}) "
-        f"SELECT ?, 'update', {t_all} FROM {table.name} t JOIN {_STAGE} s "
+    logged = con.execute(
+        f"INSERT INTO {change_log(table)} (import_id, {all_cols}) "
+        f"SELECT ?, {t_all} FROM {table.name} t JOIN {_STAGE} s "
         f"ON {_key_match(table, 't', 's')} WHERE {changed}",
         [import_id],
     ).fetchall()
+    if not logged[0][0]:  # the common re-import: nothing changed, spare the second join
+        return 0
     sets = ", ".join(f"{_q(c)} = s.{_q(c)}" for c in payload)
     target_changed = " OR ".join(
         f"{table.name}.{_q(c)} IS DISTINCT FROM s.{_q(c)}" for c in payload
@@ -168,7 +191,7 @@ def _update_changed(
 def _insert_new(
     con: duckdb.DuckDBPyConnection, import_id: int, table: Table, cols: list[str], *, empty: bool
 ) -> int:
-    """Log the key of every staged row not stored yet, then insert those rows."""
+    """Insert the staged rows whose key is not stored yet, marked with ``import_id``."""
     new_rows = f"FROM {_STAGE} s"
     if not empty:
         new_rows += f" ANTI JOIN {table.name} t ON {_key_match(table, 't', 's')}"
@@ -183,30 +206,35 @@ def _insert_new(
                 column=missing[0],
                 count=count,
             )
-    keys = ", ".join(_q(k) for k in table.primary_key)
-    s_keys = ", ".join(f"s.{_q(k)}" for k in table.primary_key)
-    con.execute(
-        f"INSERT INTO {change_log(table)} (import_id, action, {keys}) "
-        f"SELECT ?, 'insert', {s_keys} {new_rows}",
-        [import_id],
-    ).fetchall()
-    col_list = ", ".join(_q(c) for c in cols)
+    col_list = ", ".join(_q(c) for c in [*cols, IMPORT_ID])
     s_cols = ", ".join(f"s.{_q(c)}" for c in cols)
-    row = con.execute(f"INSERT INTO {table.name} ({col_list}) SELECT {s_cols} {new_rows}")
+    row = con.execute(
+        f"INSERT INTO {table.name} ({col_list}) SELECT {s_cols}, ? {new_rows}", [import_id]
+    )
     return int(row.fetchall()[0][0])
 
 
 def later_import_touching(
     con: duckdb.DuckDBPyConnection, import_id: int, table: Table
 ) -> int | None:
-    """The first import after ``import_id`` that inserted or updated a row that
-    ``import_id`` also inserted or updated, or ``None``."""
+    """The first import after ``import_id`` that updated a row which ``import_id``
+    inserted or updated, or ``None``. (A later import cannot insert a row that
+    ``import_id`` inserted, and unchanged rows do not count.)"""
+    if not has_change_log(table):
+        return None
     log = change_log(table)
-    match = _key_match(table, "mine", "later")
+    keys = ", ".join(_q(k) for k in table.primary_key)
     row = con.execute(
-        f"SELECT min(later.import_id) FROM {log} mine JOIN {log} later ON {match} "
-        "WHERE mine.import_id = ? AND later.import_id > ?",
-        [import_id, import_id],
+        f"""
+        WITH mine AS (
+            SELECT {keys} FROM {table.name} WHERE {IMPORT_ID} = $id
+            UNION ALL
+            SELECT {keys} FROM {log} WHERE import_id = $id
+        )
+        SELECT min(later.import_id) FROM {log} later JOIN mine
+        ON {_key_match(table, "later", "mine")} WHERE later.import_id > $id
+        """,
+        {"id": import_id},
     ).fetchall()[0]
     return None if row[0] is None else int(row[0])
 
@@ -214,25 +242,20 @@ def later_import_touching(
 def undo_table(con: duckdb.DuckDBPyConnection, import_id: int, table: Table) -> tuple[int, int]:
     """Delete the rows ``import_id`` inserted and restore the previous image of the
     rows it updated; forget its change log. Returns (deleted, restored)."""
-    log = change_log(table)
-    match = _key_match(table, table.name, "c")
     deleted = int(
+        con.execute(f"DELETE FROM {table.name} WHERE {IMPORT_ID} = ?", [import_id]).fetchall()[0][0]
+    )
+    if not has_change_log(table):
+        return deleted, 0
+    log = change_log(table)
+    payload = [c for c in table.column_names if c not in table.primary_key]
+    sets = ", ".join(f"{_q(c)} = c.{_q(c)}" for c in payload)
+    restored = int(
         con.execute(
-            f"DELETE FROM {table.name} USING {log} c "
-            f"WHERE c.import_id = ? AND c.action = 'insert' AND {match}",
+            f"UPDATE {table.name} SET {sets} FROM {log} c "
+            f"WHERE c.import_id = ? AND {_key_match(table, table.name, 'c')}",
             [import_id],
         ).fetchall()[0][0]
     )
-    restored = 0
-    payload = [c for c in table.column_names if c not in table.primary_key]
-    if payload:
-        sets = ", ".join(f"{_q(c)} = c.{_q(c)}" for c in payload)
-        restored = int(
-            con.execute(
-                f"UPDATE {table.name} SET {sets} FROM {log} c "
-                f"WHERE c.import_id = ? AND c.action = 'update' AND {match}",
-                [import_id],
-            ).fetchall()[0][0]
-        )
     con.execute(f"DELETE FROM {log} WHERE import_id = ?", [import_id]).fetchall()
     return deleted, restored

@@ -1,8 +1,12 @@
 -- Version 1: the canonical revenue tables, their change logs and the import log.
 --
--- Every canonical table has a change-log twin `kpitree_changes_<table>`: one row per
--- row an import inserted (action 'insert', primary key only) or updated (action
--- 'update', the full previous image). Undo replays it; see docs/data.md.
+-- Every canonical table has one bookkeeping column after the schema's columns:
+-- `_import_id`, the import that inserted the row (undo deletes by it; it also tells
+-- where a row came from). Updates leave it alone. Rows are compared without it.
+--
+-- Every canonical table has a change-log twin `kpitree_changes_<table>`: the full
+-- previous image of each row an import updated, under that import's id. Undo puts
+-- the images back; see docs/data.md.
 --
 -- Primary keys are not declared as DuckDB constraints. Every write goes through
 -- the import path, which deduplicates each file and inserts only keys that are not
@@ -23,7 +27,8 @@ CREATE TABLE accounts (
     country VARCHAR,
     owner_id VARCHAR,
     created_at TIMESTAMPTZ,
-    attributes JSON
+    attributes JSON,
+    _import_id INTEGER NOT NULL
     -- primary key (account_id), kept unique by the import path
 );
 
@@ -40,7 +45,8 @@ CREATE TABLE leads (
     industry VARCHAR,
     account_id VARCHAR,
     current_stage VARCHAR,
-    attributes JSON
+    attributes JSON,
+    _import_id INTEGER NOT NULL
     -- primary key (lead_id), kept unique by the import path
 );
 
@@ -48,7 +54,8 @@ CREATE TABLE leads (
 CREATE TABLE lead_stage_history (
     lead_id VARCHAR NOT NULL,
     stage VARCHAR NOT NULL,
-    entered_at TIMESTAMPTZ NOT NULL
+    entered_at TIMESTAMPTZ NOT NULL,
+    _import_id INTEGER NOT NULL
     -- primary key (lead_id, stage, entered_at), kept unique by the import path
 );
 
@@ -69,7 +76,8 @@ CREATE TABLE deals (
     pipeline VARCHAR,
     region VARCHAR,
     segment VARCHAR,
-    attributes JSON
+    attributes JSON,
+    _import_id INTEGER NOT NULL
     -- primary key (deal_id), kept unique by the import path
 );
 
@@ -77,7 +85,8 @@ CREATE TABLE deals (
 CREATE TABLE deal_stage_history (
     deal_id VARCHAR NOT NULL,
     stage VARCHAR NOT NULL,
-    entered_at TIMESTAMPTZ NOT NULL
+    entered_at TIMESTAMPTZ NOT NULL,
+    _import_id INTEGER NOT NULL
     -- primary key (deal_id, stage, entered_at), kept unique by the import path
 );
 
@@ -92,7 +101,8 @@ CREATE TABLE activities (
     account_id VARCHAR,
     outcome VARCHAR,
     duration_seconds DOUBLE,
-    attributes JSON
+    attributes JSON,
+    _import_id INTEGER NOT NULL
     -- primary key (activity_id), kept unique by the import path
 );
 
@@ -108,7 +118,8 @@ CREATE TABLE contracts (
     currency VARCHAR,
     status VARCHAR,
     renewed_from VARCHAR,
-    attributes JSON
+    attributes JSON,
+    _import_id INTEGER NOT NULL
     -- primary key (contract_id), kept unique by the import path
 );
 
@@ -119,7 +130,8 @@ CREATE TABLE marketing_spend (
     channel VARCHAR,
     campaign VARCHAR,
     amount DOUBLE NOT NULL,
-    currency VARCHAR
+    currency VARCHAR,
+    _import_id INTEGER NOT NULL
     -- primary key (spend_id), kept unique by the import path
 );
 
@@ -129,7 +141,8 @@ CREATE TABLE nps_responses (
     responded_at TIMESTAMPTZ NOT NULL,
     account_id VARCHAR,
     score INTEGER NOT NULL,
-    comment VARCHAR
+    comment VARCHAR,
+    _import_id INTEGER NOT NULL
     -- primary key (response_id), kept unique by the import path
 );
 
@@ -138,7 +151,8 @@ CREATE TABLE reps (
     rep_id VARCHAR NOT NULL,
     name VARCHAR,
     email VARCHAR,
-    attributes JSON
+    attributes JSON,
+    _import_id INTEGER NOT NULL
     -- primary key (rep_id), kept unique by the import path
 );
 
@@ -150,13 +164,13 @@ CREATE TABLE rep_assignments (
     department VARCHAR,
     team VARCHAR,
     region VARCHAR,
-    manager_id VARCHAR
+    manager_id VARCHAR,
+    _import_id INTEGER NOT NULL
     -- primary key (rep_id, valid_from), kept unique by the import path
 );
 
 CREATE TABLE kpitree_changes_accounts (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     account_id VARCHAR,
     name VARCHAR,
     industry VARCHAR,
@@ -172,7 +186,6 @@ CREATE TABLE kpitree_changes_accounts (
 
 CREATE TABLE kpitree_changes_leads (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     lead_id VARCHAR,
     created_at TIMESTAMPTZ,
     channel VARCHAR,
@@ -187,17 +200,8 @@ CREATE TABLE kpitree_changes_leads (
     attributes JSON
 );
 
-CREATE TABLE kpitree_changes_lead_stage_history (
-    import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
-    lead_id VARCHAR,
-    stage VARCHAR,
-    entered_at TIMESTAMPTZ
-);
-
 CREATE TABLE kpitree_changes_deals (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     deal_id VARCHAR,
     account_id VARCHAR,
     lead_id VARCHAR,
@@ -216,17 +220,8 @@ CREATE TABLE kpitree_changes_deals (
     attributes JSON
 );
 
-CREATE TABLE kpitree_changes_deal_stage_history (
-    import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
-    deal_id VARCHAR,
-    stage VARCHAR,
-    entered_at TIMESTAMPTZ
-);
-
 CREATE TABLE kpitree_changes_activities (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     activity_id VARCHAR,
     type VARCHAR,
     occurred_at TIMESTAMPTZ,
@@ -241,7 +236,6 @@ CREATE TABLE kpitree_changes_activities (
 
 CREATE TABLE kpitree_changes_contracts (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     contract_id VARCHAR,
     account_id VARCHAR,
     product VARCHAR,
@@ -257,7 +251,6 @@ CREATE TABLE kpitree_changes_contracts (
 
 CREATE TABLE kpitree_changes_marketing_spend (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     spend_id VARCHAR,
     spend_date DATE,
     channel VARCHAR,
@@ -268,7 +261,6 @@ CREATE TABLE kpitree_changes_marketing_spend (
 
 CREATE TABLE kpitree_changes_nps_responses (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     response_id VARCHAR,
     responded_at TIMESTAMPTZ,
     account_id VARCHAR,
@@ -278,7 +270,6 @@ CREATE TABLE kpitree_changes_nps_responses (
 
 CREATE TABLE kpitree_changes_reps (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     rep_id VARCHAR,
     name VARCHAR,
     email VARCHAR,
@@ -287,7 +278,6 @@ CREATE TABLE kpitree_changes_reps (
 
 CREATE TABLE kpitree_changes_rep_assignments (
     import_id INTEGER NOT NULL,
-    action VARCHAR NOT NULL,
     rep_id VARCHAR,
     valid_from DATE,
     valid_to DATE,
