@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -270,3 +272,47 @@ def test_ibis_reads_the_same_file(wh: Warehouse) -> None:
         assert sorted(by_stage.to_pyarrow()["n"].to_pylist()) == [1, 2]
     finally:
         con.disconnect()
+
+
+# -- sharing the file ---------------------------------------------------------------
+
+
+def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process that keeps the warehouse open for ``seconds``."""
+    code = (
+        "import sys, time, duckdb\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "print('open', flush=True)\n"
+        "time.sleep(float(sys.argv[2]))\n"
+        "con.close()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "open"
+    return proc
+
+
+def test_a_busy_warehouse_is_waited_for_then_used(wh: Warehouse) -> None:
+    wh.migrate()
+    holder = _hold(wh.path, 1.0)
+    try:
+        result = Warehouse(wh.path, lock_timeout=20).apply(
+            batch({"leads": [lead("L1")]}), skip_invalid=False
+        )
+    finally:
+        holder.wait()
+    assert result.inserted == 1
+
+
+def test_a_warehouse_busy_for_too_long_is_reported(wh: Warehouse) -> None:
+    wh.migrate()
+    holder = _hold(wh.path, 3.0)
+    try:
+        with pytest.raises(DataError) as err:
+            Warehouse(wh.path, lock_timeout=0.3).imports()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert err.value.diagnostics[0].key == "warehouse.locked"
+    assert str(wh.path) in err.value.diagnostics[0].message("en")

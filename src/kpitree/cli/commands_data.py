@@ -130,16 +130,18 @@ def import_(
     The same file twice changes nothing; a newer export updates changed rows and
     adds new stage entries. Every file becomes one import in `kpitree imports`.
     """
+    from rich.console import Console
+
     from kpitree.data.mapping import load_mapping
 
     loaded = load_mapping(mapping)
-    show_progress = not json
+    stderr = Console(stderr=True)
+    # Bars and spinners are for people watching a terminal, never for pipes or JSON.
+    show_progress = not json and stderr.is_terminal
     batches = [_read(f, loaded, sheet, show_progress) for f in files]
     warehouse = _warehouse(project)
     if show_progress:
-        from rich.console import Console
-
-        with Console(stderr=True).status(t("warehouse.cli.writing")):
+        with stderr.status(t("warehouse.cli.writing")):
             results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
     else:
         results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
