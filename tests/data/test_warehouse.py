@@ -193,7 +193,18 @@ def test_several_files_are_one_transaction_with_one_import_each(wh: Warehouse) -
             skip_invalid=False,
         )
     assert snapshot(wh) == before
-    assert len(wh.imports()) == 2
+    log = [(r.import_id, r.source_file, r.status) for r in wh.imports()]
+    assert log[2:] == [(3, "c.csv", "failed"), (4, "d.csv", "failed")]
+
+
+def test_threads_importing_at_once_take_turns(wh: Warehouse) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [batch({"leads": [lead(f"L{i}-{j}") for j in range(50)]}) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda b: wh.apply(b, skip_invalid=False), files))
+    assert sorted(r.import_id for r in results) == [1, 2, 3, 4]
+    assert wh.row_counts()["leads"] == 200
 
 
 # -- rejects ----------------------------------------------------------------------

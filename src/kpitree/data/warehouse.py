@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -208,7 +209,12 @@ class Warehouse:
             )
             for b in batches
         ]
-        return self._write(entries, started)
+        try:
+            return self._write(entries, started)
+        except DataError:
+            # Rolled back; the attempt is still worth a line in the log.
+            self._record_failed(batches, started)
+            raise
 
     def bulk_load(self, tables: Mapping[str, pa.Table], *, label: str) -> ImportResult:
         """Load canonical tables produced by kpitree itself (e.g. the demo company)
@@ -229,7 +235,7 @@ class Warehouse:
 
     def _write(self, entries: list[_Entry], started: datetime) -> list[ImportResult]:
         results: list[ImportResult] = []
-        with self.connect() as con:
+        with _writer(self.path), self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 next_id = _next_import_id(con)
@@ -274,7 +280,7 @@ class Warehouse:
         return result
 
     def _record_failed(self, batches: list[MappedBatch], started: datetime) -> None:
-        with self.connect() as con:
+        with _writer(self.path), self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 next_id = _next_import_id(con)
@@ -314,10 +320,10 @@ class Warehouse:
 
         Rows it inserted are deleted and rows it updated get their previous image
         back. Refused (:class:`DataError`, naming the later import) when a later
-        import that is still applied inserted or updated any of the same rows: undo
-        that one first.
+        import that is still applied updated a row this one inserted or updated:
+        undo that one first.
         """
-        with self.connect() as con:
+        with _writer(self.path), self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 record = _record(con, import_id, self.path)
@@ -412,6 +418,21 @@ def _to_record(row: tuple[Any, ...]) -> ImportRecord:
         undone_at=_instant(row[13]),
         rejects_file=row[14],
     )
+
+
+_WRITERS: dict[Path, threading.Lock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer(path: Path) -> threading.Lock:
+    """One writer at a time per warehouse file in this process.
+
+    Other processes are kept out by DuckDB's file lock; threads of one process share
+    the database instance, where two write transactions would conflict at commit.
+    """
+    key = path.resolve()
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(key, threading.Lock())
 
 
 def _next_import_id(con: duckdb.DuckDBPyConnection) -> int:
