@@ -109,9 +109,7 @@ class UserError(KpitreeError, ValueError):
         super().__init__("; ".join(d.message("en") for d in self.diagnostics))
 
     @classmethod
-    def of(
-        cls, code: str, key: str, span: Span | None = None, **params: Any
-    ) -> UserError:
+    def of(cls, code: str, key: str, span: Span | None = None, **params: Any) -> UserError:
         """Build the error from a single message-catalog entry."""
         return cls(Diagnostic(Severity.ERROR, code, key, params, span))
 
