@@ -8,18 +8,8 @@ from typing import Any
 import pyarrow as pa
 
 from kpitree.data.batch import MappedBatch, Reject
-from kpitree.data.schema import TABLES, table
+from kpitree.data.schema import TABLES, arrow_schema, table
 from kpitree.data.warehouse import Warehouse
-
-_ARROW = {
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
-    "DATE": pa.date32(),
-    "DOUBLE": pa.float64(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-}
 
 
 def arrow_table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
@@ -27,9 +17,8 @@ def arrow_table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
     the keys found in the rows."""
     spec = table(name)
     columns = list(dict.fromkeys(k for r in rows for k in r)) or list(spec.primary_key)
-    return pa.table(
-        {c: pa.array([r.get(c) for r in rows], _ARROW[spec.column(c).type]) for c in columns}
-    )
+    types = arrow_schema(name)
+    return pa.table({c: pa.array([r.get(c) for r in rows], types.field(c).type) for c in columns})
 
 
 def ts(day: int, hour: int = 9) -> datetime:

@@ -17,9 +17,14 @@ Conventions:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["CANONICAL_STAGES", "TABLES", "Column", "Table", "table"]
+if TYPE_CHECKING:
+    import pyarrow
+
+__all__ = ["CANONICAL_STAGES", "TABLES", "Column", "Table", "arrow_schema", "table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,3 +247,30 @@ _BY_NAME = {t.name: t for t in TABLES}
 def table(name: str) -> Table:
     """The canonical table called ``name``."""
     return _BY_NAME[name]
+
+
+def arrow_schema(
+    name: str, columns: Sequence[str] | None = None, *, enforce_nullability: bool = False
+) -> pyarrow.Schema:
+    """The Arrow schema of canonical table ``name`` (all its columns, or
+    ``columns`` in that order). Timestamps are UTC microseconds; JSON is text.
+    With ``enforce_nullability`` the non-null columns are marked so."""
+    import pyarrow as pa
+
+    types = {
+        "VARCHAR": pa.string(),
+        "JSON": pa.string(),
+        "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+        "DATE": pa.date32(),
+        "DOUBLE": pa.float64(),
+        "BIGINT": pa.int64(),
+        "INTEGER": pa.int32(),
+    }
+    spec = table(name)
+    chosen = [spec.column(c) for c in columns] if columns is not None else list(spec.columns)
+    return pa.schema(
+        [
+            pa.field(c.name, types[c.type], nullable=c.nullable or not enforce_nullability)
+            for c in chosen
+        ]
+    )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.data.batch import MappedBatch, Reject
 from kpitree.data.mapping import HISTORY_TABLES, ColumnRule, Mapping, TableMapping
-from kpitree.data.schema import table
+from kpitree.data.schema import arrow_schema, table
 from kpitree.data.values import (
     ParsedExpr,
     parse_date,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from kpitree.data.readers import SourceTable
 
-__all__ = ["apply_mapping", "arrow_schema"]
+__all__ = ["apply_mapping"]
 
 # Canonical columns whose values are a closed set.
 _ALLOWED = {
@@ -68,23 +68,6 @@ def _pick(rule: ColumnRule, found: dict[str, int]) -> tuple[int | None, str | No
         if h in found:
             return found[h], h
     return None, None
-
-
-def arrow_schema(name: str, columns: list[str]) -> pyarrow.Schema:
-    """The Arrow schema of ``columns`` of canonical table ``name``."""
-    import pyarrow as pa
-
-    types = {
-        "VARCHAR": pa.string(),
-        "JSON": pa.string(),
-        "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
-        "DATE": pa.date32(),
-        "DOUBLE": pa.float64(),
-        "BIGINT": pa.int64(),
-        "INTEGER": pa.int32(),
-    }
-    tbl = table(name)
-    return pa.schema([pa.field(c, types[tbl.column(c).type]) for c in columns])
 
 
 class _Plan:

@@ -138,15 +138,13 @@ def _infer_aggregation(draft: Draft, order: tuple[str, ...]) -> dict[str, str]:
                 return any(bool(is_flow(x)) for x in args)
         return None  # pragma: no cover
 
-    for node_id in order:
-        nd = draft.nodes[node_id]
-        if nd.formula is not None and node_id in specs and specs[node_id].aggregation is None:
-            flow[node_id] = is_flow(nd.formula)
-    # Second pass: a currency input decided by a parent changes its ancestors.
-    for node_id in order:
-        nd = draft.nodes[node_id]
-        if nd.formula is not None and node_id in specs and specs[node_id].aggregation is None:
-            flow[node_id] = is_flow(nd.formula)
+    # Two passes: a currency input decided by a parent's formula changes the
+    # ancestors evaluated before that decision.
+    for _ in range(2):
+        for node_id in order:
+            nd = draft.nodes[node_id]
+            if nd.formula is not None and node_id in specs and specs[node_id].aggregation is None:
+                flow[node_id] = is_flow(nd.formula)
     return {k: "sum" if flow.get(k, True) is not False else "average" for k in specs}
 
 

@@ -14,26 +14,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kpitree.data.schema import table as schema_table
-
-# DuckDB type name -> Arrow type of the generated column.
-ARROW_TYPES: Mapping[str, pa.DataType] = {
-    "VARCHAR": pa.string(),
-    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
-    "DATE": pa.date32(),
-    "DOUBLE": pa.float64(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "JSON": pa.string(),
-}
+from kpitree.data.schema import arrow_schema as canonical_arrow_schema
 
 
 def arrow_schema(name: str) -> pa.Schema:
-    """The Arrow schema of canonical table ``name``."""
-    t = schema_table(name)
-    return pa.schema(
-        [pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable) for c in t.columns]
-    )
+    """The Arrow schema of canonical table ``name``, non-null columns marked."""
+    return canonical_arrow_schema(name, enforce_nullability=True)
 
 
 def build_table(name: str, columns: Mapping[str, pa.Array | npt.NDArray[np.generic]]) -> pa.Table:
