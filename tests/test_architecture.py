@@ -21,6 +21,16 @@ ALLOWED = {
     "definition": {"errors", "i18n", "source"},
     "planning": {"errors", "i18n", "source", "definition", "calendar"},
     "data": {"errors", "i18n", "source", "calendar"},
+    "compute": {
+        "errors",
+        "i18n",
+        "source",
+        "definition",
+        "planning",
+        "data",
+        "calendar",
+        "engines",
+    },
 }
 
 

@@ -1,0 +1,1 @@
+"""Tree + data -> numbers per period and segment."""
