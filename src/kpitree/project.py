@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpitree.definition.draft import DEFINITION_FILE, find_definition
 from kpitree.definition.resolve import CheckResult, check_definition, load_tree
@@ -23,6 +23,14 @@ from kpitree.errors import Diagnostic, PlanError, Severity, Span, UserError
 from kpitree.planning.attribution import Attribution, attribute
 from kpitree.planning.plan import Plan, make_plan
 from kpitree.planning.sensitivity import Sensitivity, sensitivity
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from kpitree.compute.metrics import Catalogue
+    from kpitree.compute.periods import Period
+    from kpitree.compute.status import StatusResult
+    from kpitree.engines import Engine
 
 __all__ = ["TEMPLATES", "Explanation", "Project"]
 
@@ -56,6 +64,117 @@ class Project:
     def __init__(self, tree: Tree, path: Path) -> None:
         self.tree = tree
         self.path = path
+        self._catalogue: Catalogue | None = None
+
+    # -- data ------------------------------------------------------------------
+
+    @property
+    def warehouse_target(self) -> str:
+        """Where the data is: the DuckDB file (absolute path) or a database URL."""
+        configured = self.tree.warehouse
+        if configured and "://" in configured:
+            return configured
+        if configured:
+            return str((self.path / configured).resolve())
+        from kpitree.data.warehouse import default_warehouse_path
+
+        return str(default_warehouse_path(self.path))
+
+    def engine(self) -> Engine:
+        """An engine on the project's data (close it when done)."""
+        from kpitree.engines import open_engine
+
+        return open_engine(self.warehouse_target, timezone=self.tree.timezone)
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """Built-in and project metrics, checked."""
+        if self._catalogue is None:
+            from kpitree.compute.metrics import catalogue
+
+            found = catalogue(self.tree)
+            errors = [d for d in found.diagnostics if d.is_error]
+            if errors:
+                from kpitree.errors import DefinitionError
+
+                raise DefinitionError(errors)
+            self._catalogue = found
+        return self._catalogue
+
+    def today(self) -> dt.date:
+        """Today in the project's time zone."""
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.now(ZoneInfo(self.tree.timezone)).date()
+
+    def period(self, text: str | None = None, *, as_of: dt.date | None = None) -> Period:
+        """A period from text (``2026-10``, ``2026-Q3``, ``FY2026``...); by default
+        the project's review period (a month unless set) containing ``as_of``."""
+        from kpitree.compute.periods import parse_period, period_of
+
+        today = as_of or self.today()
+        if text is None:
+            grain = self.tree.nodes[self.tree.kgi].period or "month"
+            return period_of(today, grain, self.tree.fiscal_year_start)  # type: ignore[arg-type]
+        return parse_period(text, self.tree.fiscal_year_start, today=today)
+
+    def status(
+        self,
+        period: str | Period | Sequence[str | Period] | None = None,
+        *,
+        by: str | Sequence[str] | None = None,
+        as_of: dt.date | None = None,
+        filters: Mapping[str, Sequence[str | None]] | None = None,
+        explain: bool = True,
+        engine: Engine | None = None,
+    ) -> StatusResult:
+        """Actual, target, achievement, expected-to-date, forecast and status of
+        every node for ``period`` (one or several), for the whole company and
+        each segment level in ``by`` (``team`` means department → team)."""
+        from kpitree.compute.status import compute_status
+        from kpitree.compute.targets import Targets, read_target_file
+
+        as_of = as_of or self.today()
+        asked = (
+            [period]
+            if period is None or isinstance(period, str) or not isinstance(period, Sequence)
+            else list(period)
+        )
+        periods = [
+            p if not isinstance(p, str) and p is not None else self.period(p, as_of=as_of)
+            for p in asked
+        ]
+        levels: list[tuple[str, ...]] = [()]
+        for dim in [by] if isinstance(by, str) else list(by or []):
+            levels.append(_drill_path(dim))
+        targets = Targets(self.tree, self._plan_or_none)
+        for file in self.tree.target_files:
+            dims = sorted({d for level in levels for d in level} | {"department", "team", "rep"})
+            targets.overrides.update(read_target_file(self.path / file, self.tree, dims))
+        own = engine is None
+        eng = engine or self.engine()
+        try:
+            return compute_status(
+                self.tree,
+                self.catalogue,
+                eng,
+                targets,
+                periods,
+                levels,
+                as_of=as_of,
+                filters=filters,
+                with_explanations=explain,
+            )
+        finally:
+            if own:
+                eng.close()
+
+    def _plan_or_none(self, fiscal_year: int) -> Plan | None:
+        try:
+            return make_plan(self.tree, fiscal_year=fiscal_year)
+        except PlanError:
+            return None
 
     @classmethod
     def load(cls, path: str | Path = ".") -> Project:
@@ -84,7 +203,13 @@ class Project:
                         Severity.WARNING, "KT101", "def.no_target", {"node": node.id}, node.span
                     )
                 )
-        return CheckResult(result.tree, (*result.diagnostics, *extra))
+        from kpitree.compute.metrics import catalogue
+
+        metrics = catalogue(result.tree).diagnostics
+        return CheckResult(
+            None if any(d.is_error for d in metrics) else result.tree,
+            (*result.diagnostics, *metrics, *extra),
+        )
 
     @staticmethod
     def init(folder: str | Path, template: str = "the-model", *, force: bool = False) -> Path:
@@ -266,3 +391,14 @@ class Project:
             result.attribution = attribute(self.tree, base_values, current_values)
             result.compared = (base, current)
         return result
+
+
+_ORG_PATH = ("department", "team", "rep")
+
+
+def _drill_path(dim: str) -> tuple[str, ...]:
+    """Organisation dimensions drill from the department down (company →
+    department → team → rep); any other dimension stands alone."""
+    if dim in _ORG_PATH:
+        return _ORG_PATH[: _ORG_PATH.index(dim) + 1]
+    return (dim,)

@@ -139,7 +139,7 @@ def test_invalid_text(text: str) -> None:
     with pytest.raises(UserError) as info:
         p(text)
     (diagnostic,) = info.value.diagnostics
-    assert (diagnostic.code, diagnostic.key) == ("KT401", "engine.period.invalid")
+    assert (diagnostic.code, diagnostic.key) == ("KT501", "engine.period.invalid")
     assert "2026-W41" in diagnostic.message("en")
     assert "FY2026-Q3" in diagnostic.message("en")
     assert "2026年度第3四半期" in diagnostic.message("ja")

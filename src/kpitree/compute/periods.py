@@ -298,7 +298,7 @@ def parse_period(text: str, fiscal_year_start: int = 4, *, today: dt.date | None
     folded (NFKC). Quarters and halves are fiscal and named by the fiscal year:
     ``2026-Q3`` is the third quarter of FY2026. Relative words (``this-month``,
     ``last-quarter``, ``this-year`` (fiscal), ``today`` ...) count from ``today``.
-    Raises :class:`~kpitree.errors.UserError` (KT401) for anything else.
+    Raises :class:`~kpitree.errors.UserError` (KT501) for anything else.
     """
     _check("year", fiscal_year_start)
     folded = unicodedata.normalize("NFKC", text).strip().lower()
@@ -318,7 +318,7 @@ def parse_period(text: str, fiscal_year_start: int = 4, *, today: dt.date | None
         except (ValueError, OverflowError):
             break
     raise UserError.of(
-        "KT401", "engine.period.invalid", None, text=text, examples=Msg("engine.period.examples")
+        "KT501", "engine.period.invalid", None, text=text, examples=Msg("engine.period.examples")
     )
 
 

@@ -12,8 +12,10 @@ from kpitree.definition.tree import (
     Benchmark,
     Department,
     Label,
+    MetricDef,
     Node,
     Organisation,
+    Pacing,
     PlanSettings,
     Scenario,
     Target,
@@ -21,7 +23,7 @@ from kpitree.definition.tree import (
     Tree,
 )
 from kpitree.definition.units import unit
-from kpitree.errors import DefinitionError, Diagnostic, Severity
+from kpitree.errors import DefinitionError, Diagnostic, Severity, Span
 
 __all__ = ["CheckResult", "check_definition", "load_tree"]
 
@@ -158,6 +160,19 @@ def _target(spec: NodeSpec) -> Target | None:
     return Target(float(spec.target))
 
 
+def _metric_spans(draft: Draft, metric_id: str) -> dict[str, Span]:
+    """Spans of a metric's keys by YAML name, and of ``where.<column>``."""
+    doc = draft.main
+    raw = doc.data.get("metrics", {}).get(metric_id) if isinstance(doc.data, dict) else None
+    spans: dict[str, Span] = {}
+    for key in raw if isinstance(raw, dict) else {}:
+        spans[key] = doc.span(("metrics", metric_id, key))
+    where = raw.get("where") if isinstance(raw, dict) else None
+    for column in where if isinstance(where, dict) else {}:
+        spans[f"where.{column}"] = doc.key_span(("metrics", metric_id, "where", column))
+    return spans
+
+
 def _resolve(draft: Draft) -> Tree:
     head = draft.head
     assert head is not None
@@ -225,6 +240,17 @@ def _resolve(draft: Draft) -> Tree:
         root=draft.root,
         data_sources=tuple((s.file, s.mapping, s.sheet) for s in head.data.sources),
         warehouse=head.data.warehouse,
+        metrics={
+            mid: MetricDef(
+                mid,
+                spec,
+                draft.main.key_span(("metrics", mid)),
+                _metric_spans(draft, mid),
+            )
+            for mid, spec in head.metrics.items()
+        },
+        pacing=Pacing(head.pacing.on_track, head.pacing.at_risk, head.pacing.basis),
+        target_files=tuple(head.data.targets),
     )
 
 

@@ -17,8 +17,10 @@ __all__ = [
     "DataSpec",
     "DepartmentSpec",
     "LocalizedText",
+    "MetricSpec",
     "NodeFileSpec",
     "NodeSpec",
+    "PacingSpec",
     "PlanSpec",
     "ProjectSpec",
     "ScenarioSpec",
@@ -136,11 +138,113 @@ class DataSpec(_Strict):
         None, description="DuckDB file (default .kpitree/warehouse.duckdb)."
     )
     sources: list[DataSourceSpec] = Field(default_factory=list)
+    targets: list[str] = Field(
+        default_factory=list,
+        description="CSV files of targets: node, period, target, and optional segment "
+        "columns (department, team, rep, ...).",
+    )
 
 
 class ChecksSpec(_Strict):
     ignore: list[str] = Field(
         default_factory=list, description="Warning codes to silence, e.g. KT106."
+    )
+
+
+FilterScalar = str | int | float | bool | None
+FilterValue = FilterScalar | list[FilterScalar] | dict[str, FilterScalar | list[FilterScalar]]
+
+
+class MetricSpec(_Strict):
+    """A data metric over the canonical tables (like a dbt MetricFlow metric).
+    A node measures one with ``metric:``; built-in metrics can be redefined."""
+
+    label: Text | None = None
+    description: Text | None = None
+    type: Literal[
+        "count",
+        "count_distinct",
+        "sum",
+        "average",
+        "median",
+        "min",
+        "max",
+        "ratio",
+        "derived",
+        "conversion",
+        "duration",
+    ] = Field(description="What is computed.")
+    entity: str | None = Field(
+        None,
+        description="What is counted: leads, deals, activities, contracts, renewals, "
+        "marketing_spend, nps_responses or accounts.",
+    )
+    measure: str | None = Field(
+        None, description="Column summed / averaged / counted distinct (not for count)."
+    )
+    time: str | None = Field(
+        None,
+        description="When a fact happens, placing it in a period: a column (created_at, "
+        "close_date, ...) or stage:<name> (first entry of a lifecycle stage).",
+    )
+    where: dict[str, FilterValue] = Field(
+        default_factory=dict,
+        description="Filters: column -> value, [values] or {op: value} with op one of "
+        "eq, ne, lt, le, gt, ge, in, not_in, is_null.",
+    )
+    numerator: str | None = Field(None, description="ratio: metric counted on top.")
+    denominator: str | None = Field(None, description="ratio: metric counted below.")
+    expr: str | None = Field(
+        None, description="derived: arithmetic over other metrics, e.g. 100 * (a - b) / c."
+    )
+    from_: str | None = Field(
+        None,
+        alias="from",
+        description="conversion/duration: starting event (stage name, stage:<name> or a "
+        "column such as created_at).",
+    )
+    to: str | None = Field(
+        None,
+        description="conversion/duration: ending event (stage, column, or first_activity).",
+    )
+    window_days: int | None = Field(
+        None, ge=1, description="conversion: days allowed from the first event to the second."
+    )
+    mode: Literal["cohort", "period"] = Field(
+        "cohort",
+        description="conversion: cohort (entrants of the period, converted within the "
+        "window) or period (second events over first events in the period).",
+    )
+    stat: Literal["average", "median"] = Field(
+        "average", description="duration: how durations are combined."
+    )
+    duration_unit: Literal["days", "hours"] = Field("days", description="duration: unit.")
+    place_by: Literal["from", "to"] = Field(
+        "from", description="duration: which event places a duration in a period."
+    )
+    snapshot: bool = Field(
+        False,
+        description="Measured at the end of each period over facts open then "
+        "(time = opened, close column = closed), e.g. open pipeline.",
+    )
+    closed_by: str | None = Field(
+        None, description="snapshot: column that closes a fact (e.g. close_date)."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
+
+
+class PacingSpec(_Strict):
+    on_track: float = Field(
+        1.0, description="Achievement of expected-to-date at or above which a node is on track."
+    )
+    at_risk: float = Field(
+        0.9, description="Achievement at or above which (and below on_track) a node is at risk."
+    )
+    basis: Literal["business_days", "calendar_days"] = Field(
+        "business_days", description="How expected-to-date is paced within a period."
     )
 
 
@@ -166,6 +270,10 @@ class ProjectSpec(_Strict):
     scenarios: dict[str, ScenarioSpec] = Field(default_factory=dict)
     data: DataSpec = DataSpec()
     checks: ChecksSpec = ChecksSpec()
+    metrics: dict[str, MetricSpec] = Field(
+        default_factory=dict, description="Data metrics (built-ins can be redefined)."
+    )
+    pacing: PacingSpec = PacingSpec()
 
 
 class NodeFileSpec(_Strict):

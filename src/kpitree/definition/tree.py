@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpitree.definition.formula import Expr, refs
+from kpitree.definition.spec import MetricSpec
 from kpitree.definition.units import Unit
 from kpitree.errors import Span
 
@@ -15,8 +16,10 @@ __all__ = [
     "Benchmark",
     "Department",
     "Label",
+    "MetricDef",
     "Node",
     "Organisation",
+    "Pacing",
     "PlanSettings",
     "Scenario",
     "Target",
@@ -135,6 +138,23 @@ class PlanSettings:
     closed_days: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    """A metric defined in the project; ``spans`` locates its keys for messages."""
+
+    id: str
+    spec: MetricSpec
+    span: Span | None = None
+    spans: Mapping[str, Span] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    on_track: float = 1.0
+    at_risk: float = 0.9
+    basis: str = "business_days"  # business_days | calendar_days
+
+
 @dataclass(frozen=True)
 class Tree:
     """A checked KPI tree. ``order`` lists node ids so that every node comes
@@ -154,6 +174,9 @@ class Tree:
     root: Path | None = None
     data_sources: tuple[tuple[str, str, str | None], ...] = ()  # (file, mapping, sheet)
     warehouse: str | None = None
+    metrics: Mapping[str, MetricDef] = field(default_factory=dict)
+    pacing: Pacing = Pacing()
+    target_files: tuple[str, ...] = ()
 
     def __getitem__(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -1,0 +1,214 @@
+"""Terminal and JSON views of status results, query results and metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from kpitree.i18n import current_lang, t
+from kpitree.i18n.numbers import format_value
+
+if TYPE_CHECKING:
+    import pyarrow
+
+    from kpitree.compute.metrics import Catalogue
+    from kpitree.compute.status import NodeStatus, StatusResult
+    from kpitree.definition.tree import Node
+    from kpitree.project import Project
+
+console = Console(highlight=False)
+
+# Status is never colour alone: an icon and a word go with it.
+_STYLE = {"on_track": ("green", "●"), "at_risk": ("yellow", "▲"), "off_track": ("red", "✕")}
+
+
+def status_text(status: str | None) -> str:
+    if status is None:
+        return "—"
+    colour, icon = _STYLE[status]
+    return f"[{colour}]{icon} {t(f'status.{status}')}[/{colour}]"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:,.0f}%"
+
+
+def _segment_title(segment: tuple[tuple[str, str | None], ...]) -> str:
+    if not segment:
+        return t("status.company")
+    parts = []
+    for d, v in segment:
+        name = t(f"dimension.{d}") if d in _DIMS else d
+        parts.append(f"{name}: {v if v is not None else t('status.unassigned')}")
+    return " / ".join(parts)
+
+
+_DIMS = ("department", "team", "rep", "region", "channel", "segment", "product", "industry")
+
+
+def _depths(project: Project) -> dict[str, int]:
+    tree = project.tree
+    depth: dict[str, int] = {}
+    stack = [(tree.kgi, 0)]
+    while stack:
+        node_id, d = stack.pop()
+        if node_id in depth or node_id not in tree.nodes:
+            continue
+        depth[node_id] = d
+        node = tree.nodes[node_id]
+        stack.extend((c, d + 1) for c in reversed([*node.children, *node.drivers]))
+    return depth
+
+
+def status_view(project: Project, result: StatusResult) -> None:
+    tree = project.tree
+    lang = current_lang()
+    depth = _depths(project)
+    for period in result.periods:
+        rows = [r for r in result.rows if r.period == period.key]
+        segments = list(dict.fromkeys(r.segment for r in rows))
+        for segment in segments:
+            table = Table(
+                title=f"{tree.name} — {period.label(lang)} — {_segment_title(segment)}",
+                caption=t("status.as_of", date=result.as_of.isoformat()),
+            )
+            for key, justify in (
+                ("status.col.node", "left"),
+                ("status.col.actual", "right"),
+                ("status.col.target", "right"),
+                ("status.col.achievement", "right"),
+                ("status.col.expected", "right"),
+                ("status.col.forecast", "right"),
+                ("status.col.status", "left"),
+                ("status.col.previous", "right"),
+            ):
+                table.add_column(t(key), justify=justify)  # type: ignore[arg-type]
+            for r in rows:
+                if r.segment != segment:
+                    continue
+                if segment and r.actual is None and r.target is None:
+                    continue
+                node = tree.nodes[r.node]
+
+                def fmt(v: float | None, n: Node = node) -> str:
+                    return format_value(v, n.unit_name, tree.currency)
+
+                name = "  " * depth.get(r.node, 0) + node.display(lang)
+                notes = []
+                if r.source == "implied":
+                    notes.append(t("status.implied"))
+                if r.incomplete:
+                    notes.append(t("status.incomplete"))
+                if r.reconciliation is not None and abs(r.reconciliation) > 1e-9 * max(
+                    1.0, abs(r.actual or 0.0)
+                ):
+                    notes.append(t("status.reconciliation", gap=fmt(r.reconciliation)))
+                label = name + (f" [dim]({', '.join(notes)})[/dim]" if notes else "")
+                table.add_row(
+                    label,
+                    fmt(r.actual),
+                    fmt(r.target),
+                    _pct(r.achievement),
+                    fmt(r.expected),
+                    fmt(r.forecast),
+                    status_text(r.status),
+                    fmt(r.previous),
+                )
+            console.print(table)
+    _explanations(project, result)
+
+
+def _explanations(project: Project, result: StatusResult) -> None:
+    tree = project.tree
+    lang = current_lang()
+    b = result.bottleneck
+    if b is not None:
+        node = tree.nodes[b.node]
+        console.print(
+            t(
+                f"status.bottleneck.{b.basis}",
+                node=node.display(lang),
+                actual=format_value(b.actual, node.unit_name, tree.currency),
+                reference=format_value(b.reference, node.unit_name, tree.currency),
+            )
+        )
+    kgi = tree.nodes[tree.kgi]
+    for attribution, key in (
+        (result.attribution_vs_target, "status.gap.vs_target"),
+        (result.attribution_vs_previous, "status.gap.vs_previous"),
+    ):
+        if attribution is None or attribution.change is None:
+            continue
+        console.print(
+            t(key, change=format_value(float(attribution.change), kgi.unit_name, tree.currency))
+        )
+        for node_id, share in attribution.ranked()[:5]:
+            if share is None or share == 0:
+                continue
+            console.print(
+                f"  {tree.nodes[node_id].display(lang)}: "
+                f"{format_value(float(share), kgi.unit_name, tree.currency)}"
+            )
+
+
+def _row_json(project: Project, r: NodeStatus) -> dict[str, Any]:
+    node = project.tree.nodes[r.node]
+    return {
+        "label": node.display(current_lang()),
+        "unit": node.unit_name,
+        "kind": node.kind,
+        **r.to_json(),
+    }
+
+
+def status_json(project: Project, result: StatusResult) -> dict[str, Any]:
+    def attribution(a: Any) -> Any:
+        return None if a is None else a.to_json()
+
+    return {
+        "project": project.tree.name,
+        "as_of": result.as_of.isoformat(),
+        "periods": [
+            {"key": p.key, "start": p.start.isoformat(), "end": p.end.isoformat()}
+            for p in result.periods
+        ],
+        "levels": [list(level) for level in result.levels],
+        "rows": [_row_json(project, r) for r in result.rows],
+        "bottleneck": None if result.bottleneck is None else vars(result.bottleneck),
+        "attribution": {
+            "vs_target": attribution(result.attribution_vs_target),
+            "vs_previous": attribution(result.attribution_vs_previous),
+        },
+        "segment_gaps": {
+            "/".join(level): [{"segment": dict(seg), "gap": gap} for seg, gap in gaps]
+            for level, gaps in result.segment_gaps.items()
+        },
+    }
+
+
+def arrow_table(table: pyarrow.Table) -> None:
+    out = Table()
+    for name in table.column_names:
+        out.add_column(name)
+    for row in table.to_pylist():
+        out.add_row(*["" if v is None else str(v) for v in row.values()])
+    console.print(out)
+    console.print(t("cli.rows", count=table.num_rows))
+
+
+def metric_list(catalogue: Catalogue) -> None:
+    lang = current_lang()
+    out = Table()
+    for key in ("metrics.col.id", "metrics.col.label", "metrics.col.type", "metrics.col.source"):
+        out.add_column(t(key))
+    for mid, m in catalogue.metrics.items():
+        what = m.spec.entity or (m.spec.expr or f"{m.spec.numerator} / {m.spec.denominator}")
+        out.add_row(
+            mid,
+            m.display(lang),
+            f"{m.type} ({what})",
+            t("metrics.builtin") if m.builtin else t("metrics.project"),
+        )
+    console.print(out)

@@ -1,0 +1,433 @@
+"""Metrics as Ibis expressions: one query per metric gives every period and
+segment at once.
+
+Each query returns a period index ``period`` (position in the requested list of
+periods), one column per segment dimension, and the metric's *parts*: counts
+and sums that add up over disjoint segments (``n``, ``s``, ``num``, ``den``), or
+for order statistics and distinct counts the value itself (``v``). Values are
+made from parts afterwards (:mod:`kpitree.compute.measure`), which is what lets
+a team's number be the sum of its reps' without a second scan.
+
+Time: a fact's day is the local calendar day of its event in the engine's
+session time zone (see :class:`kpitree.engines.Engine`); periods are inclusive
+day ranges, so a period truncated to date simply ends earlier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kpitree.compute.entities import ORG_DIMENSIONS, Entity
+from kpitree.compute.metrics import Metric
+from kpitree.errors import UserError
+from kpitree.source import did_you_mean
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from kpitree.compute.periods import Period
+    from kpitree.engines import Engine
+
+__all__ = ["dimensions_of", "metric_query"]
+
+_ID = "__id"
+_AT = "__at"
+
+
+def _is_date_type(expr: ir.Value) -> bool:
+    return bool(expr.type().is_date())
+
+
+def _day(expr: ir.Value) -> ir.DateValue:
+    """The local calendar day of an instant (dates stay as they are)."""
+    return expr if _is_date_type(expr) else expr.date()
+
+
+def _event(engine: Engine, ent: Entity, base: ir.Table, event: str) -> ir.Table:
+    """``(__id, __at)``: when each entity had ``event`` (first time for stages)."""
+    import ibis
+
+    if event in ent.closes:
+        column, status = ent.closes[event]
+        rows = base.filter(base.status == status)
+        return rows.select(**{_ID: rows[ent.id], _AT: rows[column]}).filter(ibis._[_AT].notnull())
+    name = event.removeprefix("stage:")
+    if event in ent.columns() or (ent.name == "leads" and name == "lead"):
+        column = "created_at" if name == "lead" and event not in ent.columns() else event
+        return base.select(**{_ID: base[ent.id], _AT: base[column]}).filter(ibis._[_AT].notnull())
+    assert ent.stages is not None
+    hist = engine.table(ent.stages)
+    key = ent.id
+    rows = hist.filter(hist.stage == name)
+    return rows.group_by(**{_ID: rows[key]}).aggregate(**{_AT: rows.entered_at.min()})
+
+
+def _where(t: ir.Table, where: Mapping[str, Any]) -> ir.Table:
+    import ibis
+
+    for column, cond in where.items():
+        col = t[column]
+        if isinstance(cond, list):
+            t = t.filter(col.isin(cond))
+        elif isinstance(cond, dict):
+            for op, value in cond.items():
+                if op == "is_null":
+                    pred = col.isnull() if value else col.notnull()
+                elif op in ("in", "not_in"):
+                    values = value if isinstance(value, list) else [value]
+                    pred = col.isin(values) if op == "in" else ~col.isin(values)
+                else:
+                    lit = ibis.literal(value)
+                    pred = {
+                        "eq": col == lit,
+                        "ne": col != lit,
+                        "lt": col < lit,
+                        "le": col <= lit,
+                        "gt": col > lit,
+                        "ge": col >= lit,
+                    }[op]
+                t = t.filter(pred)
+        elif cond is None:
+            t = t.filter(col.isnull())
+        else:
+            t = t.filter(col == cond)
+    return t
+
+
+def dimensions_of(ent: Entity) -> tuple[str, ...]:
+    """Segment dimensions available on an entity."""
+    from kpitree.data.schema import table
+
+    out = ["rep", *ORG_DIMENSIONS, "region"]
+    out += [c for c in ent.columns() if not c.endswith(("_at", "_date", "_id")) and c != "amount"]
+    if ent.lead_column:
+        out += ["channel", "campaign", "segment", "industry", "region"]
+    if ent.account_column:
+        out += [c for c in table("accounts").column_names if c in ("industry", "segment", "region")]
+    return tuple(dict.fromkeys(c for c in out if c not in ("attributes", "name")))
+
+
+def _owner(engine: Engine, ent: Entity, t: ir.Table) -> tuple[ir.Table, str | None]:
+    """Add ``__owner`` (the rep responsible): the entity's owner, or its account's."""
+    if ent.owner:
+        return t.mutate(__owner=t[ent.owner]), "__owner"
+    if ent.account_column:
+        acc = engine.table("accounts")
+        acc = acc.select(__acc=acc.account_id, __owner=acc.owner_id)
+        return t.left_join(acc, t[ent.account_column] == acc.__acc).drop("__acc"), "__owner"
+    return t, None
+
+
+def _add_dimensions(
+    engine: Engine, ent: Entity, t: ir.Table, dims: Sequence[str], day: str
+) -> ir.Table:
+    """Add one column per dimension, named ``dim__<name>``."""
+    import ibis
+
+    own = set(ent.columns())
+    needs_org = any(d in ORG_DIMENSIONS or (d == "region" and "region" not in own) for d in dims)
+    owner = None
+    if needs_org or "rep" in dims:
+        t, owner = _owner(engine, ent, t)
+    if needs_org and owner is not None:
+        a = engine.table("rep_assignments")
+        a = a.select(
+            __rep=a.rep_id,
+            __from=a.valid_from,
+            __to=a.valid_to,
+            __department=a.department,
+            __team=a.team,
+            __manager=a.manager_id,
+            __region=a.region,
+        )
+        t = t.left_join(
+            a,
+            [
+                t[owner] == a.__rep,
+                a.__from <= t[day],
+                a.__to.isnull() | (a.__to >= t[day]),
+            ],
+        )
+    lead_cols: dict[str, str] = {}
+    account_cols: dict[str, str] = {}
+    for d in dims:
+        if d in own or d in ORG_DIMENSIONS or d == "rep" or d == "region":
+            continue
+        if ent.lead_column and d in ("channel", "campaign", "segment", "industry", "region"):
+            lead_cols[d] = d
+        elif ent.account_column and d in ("industry", "segment", "region"):
+            account_cols[d] = d
+    if lead_cols:
+        leads = engine.table("leads")
+        leads = leads.select(__lead=leads.lead_id, **{f"__l_{c}": leads[c] for c in lead_cols})
+        t = t.left_join(leads, t[ent.lead_column] == leads.__lead)
+    if account_cols:
+        acc = engine.table("accounts")
+        acc = acc.select(__acc2=acc.account_id, **{f"__a_{c}": acc[c] for c in account_cols})
+        t = t.left_join(acc, t[ent.account_column] == acc.__acc2)
+    values: dict[str, Any] = {}
+    for d in dims:
+        if d == "rep":
+            values[f"dim__{d}"] = t[owner] if owner else ibis.null("string")
+        elif d in ORG_DIMENSIONS:
+            values[f"dim__{d}"] = t[f"__{d}"] if needs_org and owner else ibis.null("string")
+        elif d in own:
+            values[f"dim__{d}"] = t[d].cast("string")
+        elif d == "region":
+            values[f"dim__{d}"] = t["__region"] if owner else ibis.null("string")
+        elif d in lead_cols:
+            values[f"dim__{d}"] = t[f"__l_{d}"]
+        elif d in account_cols:
+            values[f"dim__{d}"] = t[f"__a_{d}"]
+        else:  # pragma: no cover - checked by the caller
+            raise KeyError(d)
+    return t.mutate(**values)
+
+
+def _period_index(day: ir.DateValue, periods: Sequence[Period]) -> ir.IntegerValue:
+    import ibis
+
+    return ibis.cases(
+        *[((day >= p.start) & (day <= p.end), i) for i, p in enumerate(periods)],
+        else_=ibis.null("int64"),
+    )
+
+
+def _place(t: ir.Table, periods: Sequence[Period]) -> ir.Table:
+    """Add the period index of each fact's day; drop facts in none of them."""
+    t = t.mutate(period=_period_index(t.__day, periods))
+    return t.filter(t.period.notnull())
+
+
+def _in_window(day: ir.DateValue, periods: Sequence[Period]) -> ir.BooleanValue:
+    return (day >= min(p.start for p in periods)) & (day <= max(p.end for p in periods))
+
+
+def _segment_filters(t: ir.Table, filters: Mapping[str, Sequence[str | None]]) -> ir.Table:
+    for dim, values in filters.items():
+        col = t[f"dim__{dim}"]
+        named = [v for v in values if v is not None]
+        pred = col.isin(named) if named else None
+        if None in values:
+            pred = col.isnull() if pred is None else (pred | col.isnull())
+        if pred is not None:
+            t = t.filter(pred)
+    return t
+
+
+def check_dimensions(ent: Entity, dims: Sequence[str], metric_id: str) -> None:
+    available = dimensions_of(ent)
+    for d in dims:
+        if d not in available:
+            raise UserError.of(
+                "KT530",
+                "compute.unknown_dimension",
+                None,
+                dimension=d,
+                metric=metric_id,
+                available=", ".join(available),
+                hint=did_you_mean(d, available),
+            )
+
+
+def metric_query(
+    engine: Engine,
+    metric: Metric,
+    periods: Sequence[Period],
+    dims: Sequence[str] = (),
+    filters: Mapping[str, Sequence[str | None]] | None = None,
+) -> ir.Table:
+    """The Ibis query of one entity-based metric over ``periods``, grouped by
+    period index and ``dims`` (columns ``dim__<name>``), with its parts."""
+    ent = metric.entity
+    assert ent is not None, metric.id
+    filters = filters or {}
+    all_dims = list(dict.fromkeys([*dims, *filters]))
+    check_dimensions(ent, all_dims, metric.id)
+    spec = metric.spec
+    base = _where(ent.base(engine), spec.where)
+    if metric.type == "conversion":
+        return _conversion(engine, metric, ent, base, periods, dims, all_dims, filters)
+    if metric.type == "duration":
+        return _duration(engine, metric, ent, base, periods, dims, all_dims, filters)
+    if spec.snapshot:
+        return _snapshot(engine, metric, ent, base, periods, dims, all_dims, filters)
+    event = spec.time or ent.time
+    t = base
+    if not (event in ent.columns() and event not in ent.closes):
+        ev = _event(engine, ent, base, event)
+        t = base.inner_join(ev, base[ent.id] == ev[_ID])
+        at = t[_AT]
+    else:
+        at = t[event]
+    t = t.mutate(__day=_day(at))
+    t = t.filter(_in_window(t.__day, periods))
+    t = _add_dimensions(engine, ent, t, all_dims, "__day")
+    t = _segment_filters(t, filters)
+    t = _place(t, periods)
+    keys = ["period", *[f"dim__{d}" for d in dims]]
+    return _aggregate(t, metric, keys)
+
+
+def _aggregate(t: ir.Table, metric: Metric, keys: list[str]) -> ir.Table:
+    spec = metric.spec
+    kind = metric.type
+    g = t.group_by(keys)
+    if kind == "count":
+        return g.aggregate(n=t.count())
+    m = t[spec.measure] if spec.measure else None
+    assert m is not None
+    if kind == "sum":
+        return g.aggregate(s=m.sum(), n=m.count())
+    if kind == "average":
+        return g.aggregate(s=m.sum(), n=m.count())
+    if kind == "count_distinct":
+        return g.aggregate(v=m.nunique(), n=m.count())
+    if kind == "median":
+        return g.aggregate(v=m.median(), n=m.count())
+    if kind == "min":
+        return g.aggregate(v=m.min(), n=m.count())
+    if kind == "max":
+        return g.aggregate(v=m.max(), n=m.count())
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _conversion(
+    engine: Engine,
+    metric: Metric,
+    ent: Entity,
+    base: ir.Table,
+    periods: Sequence[Period],
+    dims: Sequence[str],
+    all_dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]],
+) -> ir.Table:
+    import ibis
+
+    spec = metric.spec
+    assert spec.from_ and spec.to
+    keys = ["period", *[f"dim__{d}" for d in dims]]
+    a = _event(engine, ent, base, spec.from_)
+    b = _event(engine, ent, base, spec.to)
+    b = b.select(__bid=b[_ID], __bat=b[_AT])
+    if spec.mode == "period":
+        # Events of each kind in the period, each entity at most once per kind.
+        parts = []
+        for name, ev, at in (("den", a, _AT), ("num", b, "__bat")):
+            idcol = _ID if name == "den" else "__bid"
+            t = base.inner_join(ev, base[ent.id] == ev[idcol])
+            t = t.mutate(__day=_day(t[at]))
+            t = t.filter(_in_window(t.__day, periods))
+            t = _add_dimensions(engine, ent, t, all_dims, "__day")
+            t = _segment_filters(t, filters)
+            t = _place(t, periods)
+            agg = t.group_by(keys).aggregate(c=t.count())
+            parts.append(
+                agg.mutate(
+                    num=agg.c if name == "num" else 0, den=agg.c if name == "den" else 0
+                ).drop("c")
+            )
+        u = ibis.union(*parts)
+        return u.group_by(keys).aggregate(num=u.num.sum(), den=u.den.sum())
+    t = base.inner_join(a, base[ent.id] == a[_ID])
+    t = t.mutate(__day=_day(t[_AT]))
+    t = t.filter(_in_window(t.__day, periods))
+    t = t.left_join(b, t[ent.id] == b.__bid)
+    a_day, b_day = t.__day, _day(t.__bat)
+    # Day-precise when either event is a date; otherwise the instant.
+    dated = _is_date_type(t[_AT]) or _is_date_type(t.__bat)
+    after = (b_day >= a_day) if dated else (t.__bat >= t[_AT])
+    assert spec.window_days is not None
+    within = b_day <= a_day + ibis.interval(days=spec.window_days)
+    converted = (t.__bat.notnull() & after & within).cast("int64")
+    t = t.mutate(__conv=converted)
+    t = _add_dimensions(engine, ent, t, all_dims, "__day")
+    t = _segment_filters(t, filters)
+    t = _place(t, periods)
+    return t.group_by(keys).aggregate(num=t.__conv.sum(), den=t.count())
+
+
+def _first_activity(engine: Engine, ent: Entity, a: ir.Table) -> ir.Table:
+    """``(__bid, __bat)``: first activity on the entity at or after its start event."""
+    acts = engine.table("activities")
+    link = "lead_id" if ent.name == "leads" else "deal_id"
+    acts = acts.select(__aid=acts[link], __occ=acts.occurred_at).filter(acts[link].notnull())
+    j = a.inner_join(acts, [a[_ID] == acts.__aid, acts.__occ >= a[_AT]])
+    return j.group_by(__bid=j[_ID]).aggregate(__bat=j.__occ.min())
+
+
+def _duration(
+    engine: Engine,
+    metric: Metric,
+    ent: Entity,
+    base: ir.Table,
+    periods: Sequence[Period],
+    dims: Sequence[str],
+    all_dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]],
+) -> ir.Table:
+    spec = metric.spec
+    assert spec.from_ and spec.to
+    keys = ["period", *[f"dim__{d}" for d in dims]]
+    a = _event(engine, ent, base, spec.from_)
+    if spec.to == "first_activity":
+        b = _first_activity(engine, ent, a)
+    else:
+        b = _event(engine, ent, base, spec.to)
+        b = b.select(__bid=b[_ID], __bat=b[_AT])
+    t = base.inner_join(a, base[ent.id] == a[_ID])
+    t = t.inner_join(b, t[ent.id] == b.__bid)
+    a_at, b_at = t[_AT], t.__bat
+    if spec.duration_unit == "days":
+        dur = _day(b_at).delta(_day(a_at), unit="day").cast("float64")
+    else:
+        if _is_date_type(a_at) or _is_date_type(b_at):
+            dur = _day(b_at).delta(_day(a_at), unit="day").cast("float64") * 24.0
+        else:
+            dur = b_at.delta(a_at, unit="second").cast("float64") / 3600.0
+    place = a_at if spec.place_by == "from" else b_at
+    t = t.mutate(__dur=dur, __day=_day(place))
+    t = t.filter(_in_window(t.__day, periods) & (t.__dur >= 0))
+    t = _add_dimensions(engine, ent, t, all_dims, "__day")
+    t = _segment_filters(t, filters)
+    t = _place(t, periods)
+    g = t.group_by(keys)
+    if spec.stat == "median":
+        return g.aggregate(v=t.__dur.median(), n=t.count())
+    return g.aggregate(s=t.__dur.sum(), n=t.count())
+
+
+def _snapshot(
+    engine: Engine,
+    metric: Metric,
+    ent: Entity,
+    base: ir.Table,
+    periods: Sequence[Period],
+    dims: Sequence[str],
+    all_dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]],
+) -> ir.Table:
+    """Facts open on the last day of each period: opened on or before it and not
+    closed by then (deals: still open, or closed after that day)."""
+    import ibis
+
+    spec = metric.spec
+    keys = ["period", *[f"dim__{d}" for d in dims]]
+    opened = _day(base[spec.time or ent.time])
+    closed_col = base[spec.closed_by] if spec.closed_by else None
+    if closed_col is not None and ent.closes:
+        closed = ibis.ifelse(base.status.isin(["won", "lost"]), _day(closed_col), None)
+    elif closed_col is not None:
+        closed = _day(closed_col)
+    else:
+        closed = ibis.null("date")
+    t0 = base.mutate(__open=opened, __closed=closed)
+    parts = []
+    for i, p in enumerate(periods):
+        t = t0.filter((t0.__open <= p.end) & (t0.__closed.isnull() | (t0.__closed > p.end)))
+        t = t.mutate(__day=ibis.literal(p.end), period=ibis.literal(i, "int64"))
+        t = _add_dimensions(engine, ent, t, all_dims, "__day")
+        t = _segment_filters(t, filters)
+        parts.append(_aggregate(t, metric, keys))
+    return ibis.union(*parts)

@@ -1,0 +1,161 @@
+"""Running metric queries and turning their parts into values, per period and
+segment level.
+
+A *level* is a tuple of dimensions (``()`` is the whole company,
+``("department", "team")`` every team). Metrics whose parts add up (counts,
+sums, averages, conversions) are queried once at the finest level asked for and
+summed up to the coarser ones; order statistics and distinct counts are queried
+per level. Ratio and derived metrics are then computed row by row from the
+values of the metrics they use.
+
+The result of a level is a wide table: one row per period and segment, a column
+per metric with its value, and ``<metric>#num`` / ``<metric>#den`` for ratios
+and conversions and ``<metric>#n`` for the number of facts behind a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kpitree.compute.compile import metric_query
+from kpitree.compute.metrics import Catalogue, Metric
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kpitree.compute.periods import Period
+    from kpitree.engines import Engine
+
+__all__ = ["Level", "measure"]
+
+Level = tuple[str, ...]
+_PARTS = ("n", "s", "num", "den")
+
+
+def _dim_cols(level: Level) -> list[str]:
+    return [f"dim__{d}" for d in level]
+
+
+def _frame(engine: Engine, expr: Any) -> pd.DataFrame:
+    frame: pd.DataFrame = engine.execute(expr).to_pandas()
+    return frame
+
+
+def _rollup(frame: pd.DataFrame, level: Level) -> pd.DataFrame:
+    keys = ["period", *_dim_cols(level)]
+    parts = [c for c in _PARTS if c in frame.columns]
+    return frame.groupby(keys, dropna=False, sort=False)[parts].sum().reset_index()
+
+
+def _value(metric: Metric, f: pd.DataFrame) -> tuple[Any, Any, Any, Any]:
+    """(value, num, den, n) columns from a metric's parts."""
+    import numpy as np
+
+    t = metric.type
+    n = f.get("n")
+    if t == "count":
+        return f["n"].astype("float64"), None, None, f["n"]
+    if t == "sum":
+        return f["s"].fillna(0.0).astype("float64"), None, None, n
+    if "v" in f:
+        return f["v"].astype("float64"), None, None, n
+    if t in ("average", "duration"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.where(f["n"] > 0, f["s"] / f["n"].where(f["n"] > 0), np.nan)
+        return v, None, None, n
+    if t == "conversion":
+        den = f["den"].astype("float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.where(den > 0, f["num"] / den.where(den > 0), np.nan)
+        return v, f["num"].astype("float64"), den, den
+    raise AssertionError(t)  # pragma: no cover
+
+
+def _wide(
+    per_metric: Mapping[str, pd.DataFrame],
+    catalogue: Catalogue,
+    level: Level,
+    periods: int,
+) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    keys = ["period", *_dim_cols(level)]
+    seen = [f[_dim_cols(level)] for f in per_metric.values() if level]
+    segments = pd.concat(seen).drop_duplicates() if seen else pd.DataFrame(index=[0])
+    grid = pd.DataFrame({"period": np.arange(periods, dtype="int64")})
+    out = grid.merge(segments, how="cross") if level else grid
+    if level and out.empty:
+        out = pd.DataFrame(columns=keys)
+    for mid, f in per_metric.items():
+        metric = catalogue[mid]
+        value, num, den, n = _value(metric, f)
+        cols = {"period": f["period"].astype("int64")}
+        for c in _dim_cols(level):
+            cols[c] = f[c]
+        cols[mid] = value
+        if num is not None:
+            cols[f"{mid}#num"] = num
+            cols[f"{mid}#den"] = den
+        if n is not None:
+            cols[f"{mid}#n"] = n
+        part = pd.DataFrame(cols)
+        out = out.merge(part, on=keys, how="left")
+        if metric.type in ("count", "sum"):
+            # No fact in a period is zero, not unknown.
+            out[mid] = out[mid].fillna(0.0)
+            if f"{mid}#n" in out:
+                out[f"{mid}#n"] = out[f"{mid}#n"].fillna(0)
+    return out
+
+
+def measure(
+    engine: Engine,
+    catalogue: Catalogue,
+    metric_ids: Sequence[str],
+    periods: Sequence[Period],
+    levels: Sequence[Level] = ((),),
+    filters: Mapping[str, Sequence[str | None]] | None = None,
+) -> dict[Level, pd.DataFrame]:
+    """Values of ``metric_ids`` (and what they are computed from) for every
+    period and every segment of each level."""
+    from kpitree.compute.vector import evaluate_columns
+
+    ids = catalogue.closure(list(metric_ids))
+    finest: Level = tuple(dict.fromkeys(d for level in levels for d in level))
+    raw: dict[Level, dict[str, pd.DataFrame]] = {level: {} for level in levels}
+    for mid in ids:
+        metric = catalogue[mid]
+        if metric.entity is None:
+            continue
+        probe = metric_query(engine, metric, periods, finest, filters)
+        if "v" in probe.columns:
+            for level in levels:
+                q = (
+                    probe
+                    if level == finest
+                    else metric_query(engine, metric, periods, level, filters)
+                )
+                raw[level][mid] = _frame(engine, q)
+        else:
+            fine = _frame(engine, probe)
+            for level in levels:
+                raw[level][mid] = fine if level == finest else _rollup(fine, level)
+    out: dict[Level, pd.DataFrame] = {}
+    for level in levels:
+        wide = _wide(raw[level], catalogue, level, len(periods))
+        for mid in ids:
+            metric = catalogue[mid]
+            if metric.expr is None:
+                continue
+            wide[mid] = evaluate_columns(
+                metric.expr, {c: wide[c] for c in metric.uses if c in wide}
+            )
+            if metric.type == "ratio":
+                assert metric.spec.numerator and metric.spec.denominator
+                wide[f"{mid}#num"] = wide[metric.spec.numerator]
+                wide[f"{mid}#den"] = wide[metric.spec.denominator]
+                wide[f"{mid}#n"] = wide[metric.spec.denominator]
+        out[level] = wide
+    return out

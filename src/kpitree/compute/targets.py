@@ -1,0 +1,202 @@
+"""Targets per node, period and segment.
+
+Sources, later ones winning:
+
+1. the plan of [core] (``Project.plan``): monthly values of every node, split
+   over teams and reps by the organisation's shares. A period other than a
+   month takes the months it overlaps, each in proportion to the business days
+   it shares with them (sum nodes add up; average nodes are averaged with the
+   same weights);
+2. a target file listed under ``data.targets`` (CSV: ``node``, ``period``,
+   ``target`` and optional segment columns such as ``team``), for the periods
+   and segments it names.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from kpitree.compute.periods import Period, business_days_between, parse_period
+from kpitree.definition.tree import Tree
+from kpitree.errors import Span, UserError
+from kpitree.planning.plan import NodePlan, Plan
+from kpitree.source import did_you_mean
+
+__all__ = ["SegmentKey", "Targets", "read_target_file"]
+
+SegmentKey = tuple[tuple[str, str | None], ...]  # ((dimension, value), ...)
+
+
+@cache
+def _month_weight(
+    start: dt.date, end: dt.date, lo: dt.date, hi: dt.date, country: str, closed: tuple[str, ...]
+) -> float:
+    """Share of the month ``[start, end]`` covered by ``[lo, hi]`` in business days."""
+    if lo == start and hi == end:
+        return 1.0
+    total = business_days_between(start, end, country=country, closed_days=closed)
+    if total == 0:
+        return ((hi - lo).days + 1) / ((end - start).days + 1)
+    return business_days_between(lo, hi, country=country, closed_days=closed) / total
+
+
+@dataclass
+class Targets:
+    tree: Tree
+    plan_for: Callable[[int], Plan | None]
+    overrides: dict[tuple[str, str, SegmentKey], float] = field(default_factory=dict)
+    _plans: dict[int, Plan | None] = field(default_factory=dict)
+    _cache: dict[tuple[str, Period, SegmentKey], float | None] = field(default_factory=dict)
+
+    def _plan(self, fiscal_year: int) -> Plan | None:
+        if fiscal_year not in self._plans:
+            self._plans[fiscal_year] = self.plan_for(fiscal_year)
+        return self._plans[fiscal_year]
+
+    def _node_plan(self, node_id: str, fiscal_year: int, segment: SegmentKey) -> NodePlan | None:
+        plan = self._plan(fiscal_year)
+        if plan is None or node_id not in plan.nodes:
+            return None
+        node_plan = plan.nodes[node_id]
+        seg = dict(segment)
+        if not seg:
+            return node_plan
+        if set(seg) - {"department", "team", "rep"}:
+            return None
+        owner = self.tree.nodes[node_id].owner
+        dept = seg.get("department")
+        if dept is None or dept != owner:
+            return None
+        if "team" not in seg:
+            return node_plan if set(seg) == {"department"} else None
+        key = f"{dept}/{seg['team']}"
+        if "rep" in seg:
+            key += f"/{seg['rep']}"
+        return node_plan.segments.get(key)
+
+    def target(self, node_id: str, period: Period, segment: SegmentKey = ()) -> float | None:
+        """The target of ``node_id`` for the whole of ``period`` in ``segment``."""
+        key = (node_id, period, segment)
+        if key not in self._cache:
+            self._cache[key] = self._target(node_id, period, segment)
+        return self._cache[key]
+
+    def _target(self, node_id: str, period: Period, segment: SegmentKey) -> float | None:
+        override = self.overrides.get((node_id, period.key, segment))
+        if override is not None:
+            return override
+        node = self.tree.nodes[node_id]
+        total = 0.0
+        weights = 0.0
+        start, end = period.start, max(period.end, period.start)
+        for month in _months(period):
+            node_plan = self._node_plan(node_id, month.fiscal_year, segment)
+            value = node_plan.per_period.get(month.key) if node_plan else None
+            if value is None:
+                return None
+            lo, hi = max(month.start, start), min(month.end, end)
+            settings = self.tree.plan
+            w = _month_weight(
+                month.start, month.end, lo, hi, settings.holidays, tuple(settings.closed_days)
+            )
+            total += value * w
+            weights += w
+        if not node.is_additive:
+            return total / weights if weights else None
+        return total
+
+
+def _months(period: Period) -> list[Period]:
+    from kpitree.compute.periods import period_of
+
+    months: list[Period] = []
+    current = period_of(period.start, "month", period.fiscal_year_start)
+    while current.start <= period.end:
+        months.append(current)
+        current = current.next()
+    return months
+
+
+def read_target_file(
+    path: Path, tree: Tree, dims: Sequence[str]
+) -> dict[tuple[str, str, SegmentKey], float]:
+    """Targets from a CSV file: ``node, period, target`` and segment columns."""
+    from kpitree.data.textfile import detect_text
+
+    info = detect_text(path, None)
+    text = path.read_bytes().decode(info.encoding)
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        return {}
+    header = [h.strip() for h in rows[0]]
+    for required in ("node", "period", "target"):
+        if required not in header:
+            raise UserError.of(
+                "KT540",
+                "compute.targets.missing_column",
+                Span(str(path), 1, 1),
+                column=required,
+                file=str(path),
+            )
+    seg_cols = [h for h in header if h not in ("node", "period", "target")]
+    for h in seg_cols:
+        if h not in dims:
+            raise UserError.of(
+                "KT541",
+                "compute.targets.unknown_column",
+                Span(str(path), 1, header.index(h) + 1),
+                column=h,
+                hint=did_you_mean(h, dims),
+            )
+    out: dict[tuple[str, str, SegmentKey], float] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = dict(zip(header, (c.strip() for c in row), strict=False))
+        node = cells.get("node", "")
+        if node not in tree.nodes:
+            raise UserError.of(
+                "KT542",
+                "compute.targets.unknown_node",
+                Span(str(path), line, header.index("node") + 1),
+                node=node,
+                hint=did_you_mean(node, tree.nodes),
+            )
+        try:
+            period = parse_period(cells.get("period", ""), tree.fiscal_year_start)
+        except UserError as exc:
+            raise UserError.of(
+                "KT543",
+                "compute.targets.bad_period",
+                Span(str(path), line, header.index("period") + 1),
+                value=cells.get("period", ""),
+                reason=exc.diagnostics[0].message() if exc.diagnostics else "",
+            ) from exc
+        raw = cells.get("target", "").replace(",", "").replace("¥", "").replace("円", "")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UserError.of(
+                "KT544",
+                "compute.targets.bad_value",
+                Span(str(path), line, header.index("target") + 1),
+                value=cells.get("target", ""),
+            ) from None
+        segment: SegmentKey = tuple((d, cells.get(d) or None) for d in seg_cols if cells.get(d))
+        out[(node, period.key, segment)] = value
+    return out
+
+
+def plan_inputs(targets: Targets, period: Period, segment: SegmentKey = ()) -> Mapping[str, float]:
+    """Planned values of every node for ``period`` (used as the base of a gap)."""
+    out: dict[str, float] = {}
+    for node_id in targets.tree.nodes:
+        value = targets.target(node_id, period, segment)
+        if value is not None:
+            out[node_id] = value
+    return out
