@@ -21,6 +21,7 @@ ALLOWED = {
     "definition": {"errors", "i18n", "source"},
     "planning": {"errors", "i18n", "source", "definition", "calendar"},
     "data": {"errors", "i18n", "source", "calendar"},
+    "engines": {"errors", "i18n", "data"},
     "compute": {
         "errors",
         "i18n",

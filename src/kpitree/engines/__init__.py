@@ -1,0 +1,34 @@
+"""The SQL seam: where canonical tables are read and metrics computed.
+
+One :class:`Engine` wraps one Ibis backend: the project's DuckDB warehouse by
+default, or PostgreSQL (or any Ibis backend) given a URL. Computations are Ibis
+expressions over :meth:`Engine.table`, so they run unchanged on every engine; the
+engine sets the backend's session time zone so local calendar days agree.
+
+Errors (all :class:`~kpitree.errors.UserError`)::
+
+    KT510  unknown canonical table, or missing from the database
+    KT511  kpitree query: not one read-only query
+    KT512  kpitree query: the database reports an error in the query
+    KT513  engine driver not installed, or unknown URL scheme
+    KT514  the database cannot be opened or reached
+    KT515  unknown time zone, or one the backend cannot be set to
+    KT516  load_canonical refused (read-only engine, a warehouse, bad columns)
+    KT517  the database failed while loading
+
+Nothing heavy (ibis, duckdb, pyarrow) is imported until an engine is opened.
+"""
+
+from __future__ import annotations
+
+from kpitree.engines.engine import Engine, open_engine, supported_schemes
+from kpitree.engines.load import canonical_ddl, copy_warehouse, load_canonical
+
+__all__ = [
+    "Engine",
+    "canonical_ddl",
+    "copy_warehouse",
+    "load_canonical",
+    "open_engine",
+    "supported_schemes",
+]

@@ -1,0 +1,339 @@
+"""The engine: one Ibis backend where canonical tables are read and metrics computed.
+
+Instants are stored in UTC; what day or month an instant falls in depends on the
+project's time zone. The engine sets the backend's *session* time zone to it, so
+casting a ``TIMESTAMPTZ`` to ``DATE`` (``.date()`` in Ibis) gives the local calendar
+day on DuckDB and PostgreSQL alike, and one Ibis expression gives the same numbers
+everywhere.
+
+Example::
+
+    from kpitree.engines import open_engine
+
+    with open_engine(".kpitree/warehouse.duckdb", timezone="Asia/Tokyo") as engine:
+        leads = engine.table("leads")
+        per_day = leads.group_by(day=leads.created_at.date()).agg(n=leads.count())
+        print(engine.execute(per_day))
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from kpitree.data import schema
+from kpitree.engines.readonly import NotParsed, check_read_only
+from kpitree.errors import UserError
+
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+    import pyarrow as pa
+
+__all__ = ["Engine", "open_engine", "supported_schemes"]
+
+# Ibis backend -> the statement that sets its session time zone.
+_SESSION_ZONE = {
+    "duckdb": "SET TimeZone = '{zone}'",
+    "postgres": "SET TIME ZONE '{zone}'",
+    "risingwave": "SET TIME ZONE '{zone}'",
+    "trino": "SET TIME ZONE '{zone}'",
+    "snowflake": "ALTER SESSION SET TIMEZONE = '{zone}'",
+    "mysql": "SET time_zone = '{zone}'",
+}
+_UTC = frozenset({"UTC", "Etc/UTC"})
+_INSTALL = "pip install 'ibis-framework[{extra}]'"
+
+
+def _ibis_backends() -> list[str]:
+    from importlib import metadata
+
+    return sorted({ep.name for ep in metadata.entry_points(group="ibis.backends")})
+
+
+def supported_schemes() -> list[str]:
+    """URL schemes :func:`open_engine` understands (drivers may still need installing)."""
+    return sorted({"duckdb", "postgresql", *_ibis_backends()} - {"postgres"})
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Engine:
+    """Where canonical tables are read and metrics computed (one Ibis backend).
+
+    Made by :func:`open_engine`. ``where`` says where the data is, for messages (a
+    file path, or the URL without its password).
+    """
+
+    def __init__(
+        self,
+        backend: ibis.BaseBackend,
+        *,
+        timezone: str,
+        where: str,
+        read_only: bool,
+    ) -> None:
+        self.backend = backend
+        self.name: str = backend.name
+        self.timezone = timezone
+        self.where = where
+        self.read_only = read_only
+        self._closed = False
+        try:
+            self._set_session_zone()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Engine({self.name!r}, {self.where!r}, timezone={self.timezone!r})"
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the backend's connection (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self.backend.disconnect()
+
+    # -- session -------------------------------------------------------------------
+
+    def _set_session_zone(self) -> None:
+        if self.name == "pyspark":
+            self.backend._session.conf.set("spark.sql.session.timeZone", self.timezone)
+            return
+        statement = _SESSION_ZONE.get(self.name)
+        if statement is None:
+            if self.timezone in _UTC:
+                return  # the other backends compute in UTC already
+            raise UserError.of(
+                "KT515", "engines.zone_unsupported", engine=self.name, zone=self.timezone
+            )
+        _run(self.backend, statement.format(zone=self.timezone))
+
+    # -- reading -------------------------------------------------------------------
+
+    def table(self, name: str) -> ir.Table:
+        """The canonical table ``name`` with exactly the columns of
+        :mod:`kpitree.data.schema` (bookkeeping columns such as ``_import_id`` left out)."""
+        import ibis.common.exceptions as ibis_errors
+
+        names = ", ".join(t.name for t in schema.TABLES)
+        try:
+            spec = schema.table(name)
+        except KeyError:
+            raise UserError.of("KT510", "engines.unknown_table", name=name, tables=names) from None
+        try:
+            found = self.backend.table(name)
+        except ibis_errors.TableNotFound:
+            raise UserError.of(
+                "KT510", "engines.table_missing", name=name, where=self.where, tables=names
+            ) from None
+        missing = [c for c in spec.column_names if c not in found.columns]
+        if missing:
+            raise UserError.of(
+                "KT510",
+                "engines.table_columns_missing",
+                name=name,
+                where=self.where,
+                columns=", ".join(missing),
+            )
+        return found.select(*spec.column_names)
+
+    def execute(self, expr: ir.Expr) -> pa.Table:
+        """Run an Ibis expression; the result as an Arrow table (a column or scalar
+        expression gives a one-column table)."""
+        result: pa.Table = self.backend.to_pyarrow(expr.as_table())
+        return result
+
+    def query(self, sql: str, *, limit: int | None = None) -> pa.Table:
+        """Run one read-only SQL query written in the backend's dialect.
+
+        Anything but a single query (``SELECT``, ``WITH … SELECT``, set operations),
+        or a query that reads files, is refused with ``KT511``; an error the database
+        reports (syntax, unknown column) is ``KT512`` with the database's message.
+        ``limit`` keeps the first rows (in the query's own order).
+        """
+        from kpitree.engines import running
+
+        dialect = self.backend.dialect
+        try:
+            checked = check_read_only(sql, dialect)
+        except NotParsed as exc:
+            raise self._unparsed(sql, exc.reason) from None
+        if self.name == "duckdb":
+            return running.duckdb_query(self, checked, limit)
+        if self.name == "postgres":
+            return running.postgres_query(self, checked, limit)
+        return running.ibis_query(self, checked, limit)
+
+    def _unparsed(self, sql: str, reason: str) -> UserError:
+        """The error for text sqlglot cannot parse: the database's own message when it
+        also rejects the text, otherwise a refusal (kpitree cannot check it)."""
+        from kpitree.engines import running
+
+        if self.name == "duckdb":
+            message = running.duckdb_parse_error(self, sql)
+        elif self.name == "postgres":
+            message = running.postgres_parse_error(self, sql)
+        else:
+            message = reason
+        if message is None:
+            return UserError.of("KT511", "engines.query_unverifiable")
+        return UserError.of("KT512", "engines.query_failed", engine=self.name, error=message)
+
+
+def _run(backend: Any, statement: str) -> None:
+    """Run one statement that returns nothing on ``backend``."""
+    if backend.name == "duckdb":
+        # DuckDB's execute() returns the connection itself: fetch, never close it.
+        backend.con.execute(statement).fetchall()
+        return
+    result = backend.raw_sql(statement)
+    close = getattr(result, "close", None)
+    if close is not None and result is not getattr(backend, "con", None):
+        close()
+
+
+def _check_zone(timezone: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    # The name goes into SQL text: only names the zone database knows pass.
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError.of("KT515", "engines.zone_unknown", zone=timezone) from None
+
+
+def open_engine(
+    target: str | os.PathLike[str],
+    *,
+    timezone: str = "Asia/Tokyo",
+    read_only: bool = True,
+    lock_timeout: float = 30.0,
+) -> Engine:
+    """Open an engine on ``target``.
+
+    ``target`` is a kpitree warehouse (a DuckDB file path, or ``duckdb:///path``;
+    ``duckdb://`` alone is an empty in-memory database), a PostgreSQL URL
+    (``postgresql://user:pass@host:port/db``, also ``postgres://``) or any URL
+    ``ibis.connect`` understands (``bigquery://``, ``snowflake://``, …).
+
+    A warehouse file is created and migrated when it does not exist yet or when
+    ``read_only`` is false; read-only is the default, and a file another process is
+    writing is waited for up to ``lock_timeout`` seconds. ``KT513``: the driver is
+    not installed (the message gives the ``pip install`` command) or the scheme is
+    unknown; ``KT514``: the database cannot be reached; ``KT515``: unknown time zone.
+    """
+    _check_zone(timezone)
+    text = os.fspath(target)
+    if "://" not in text:
+        return _open_duckdb_file(Path(text), timezone, read_only, lock_timeout)
+    scheme = text.split("://", 1)[0].lower()
+    if scheme == "duckdb":
+        rest = text.split("://", 1)[1]
+        location = rest.split("?", 1)[0]
+        if location in ("", "/", ":memory:", "/:memory:"):
+            return _open_duckdb_memory(timezone)
+        return _open_duckdb_file(Path(location), timezone, read_only, lock_timeout)
+    backend_name = "postgres" if scheme in ("postgres", "postgresql") else scheme
+    if backend_name not in _ibis_backends():
+        raise UserError.of(
+            "KT513",
+            "engines.unknown_scheme",
+            scheme=scheme,
+            supported=", ".join(f"{s}://" for s in supported_schemes()),
+        )
+    return Engine(
+        _connect_url(text, backend_name),
+        timezone=timezone,
+        where=_redacted(text),
+        read_only=read_only,
+    )
+
+
+def _connect_url(url: str, backend_name: str) -> ibis.BaseBackend:
+    import ibis
+
+    try:
+        return ibis.connect(url)
+    except ImportError as exc:
+        raise UserError.of(
+            "KT513",
+            "engines.driver_missing",
+            engine=backend_name,
+            command=_INSTALL.format(extra=backend_name),
+        ) from exc
+    except UserError:
+        raise
+    except Exception as exc:
+        # Drivers raise their own classes (psycopg.OperationalError, google.auth …);
+        # whatever fails while connecting means the database cannot be reached as given.
+        raise UserError.of(
+            "KT514",
+            "engines.unreachable",
+            where=_redacted(url),
+            error=_redact_text(str(exc).strip(), url),
+        ) from exc
+
+
+def _redact_text(text: str, url: str) -> str:
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
+
+
+def _open_duckdb_memory(timezone: str) -> Engine:
+    import ibis
+
+    return Engine(ibis.duckdb.connect(), timezone=timezone, where=":memory:", read_only=False)
+
+
+def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: float) -> Engine:
+    import duckdb
+    import ibis
+
+    from kpitree.data.warehouse import Warehouse
+
+    if not read_only or not path.exists():
+        Warehouse(path, lock_timeout=lock_timeout).migrate()
+    deadline = time.monotonic() + lock_timeout
+    delay = 0.05
+    while True:
+        try:
+            backend = ibis.duckdb.connect(database=str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise UserError.of(
+                    "KT514", "engines.cannot_open", where=str(path), error=str(exc)
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        except duckdb.Error as exc:
+            raise UserError.of(
+                "KT514", "engines.cannot_open", where=str(path), error=str(exc)
+            ) from exc
+    return Engine(backend, timezone=timezone, where=str(path), read_only=read_only)

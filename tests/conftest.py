@@ -1,0 +1,124 @@
+"""Fixtures shared by every test folder.
+
+``postgres_url``: a throwaway PostgreSQL server for the whole session (tests that use
+it are marked ``postgres``). It runs Debian's server binaries from
+``/usr/lib/postgresql/<version>/bin`` (package ``postgresql``, installed by
+``bash scripts/test``) on a fresh cluster in a temporary folder, listening on
+127.0.0.1 on a free port with trust authentication. initdb refuses to run as root,
+so under root the server runs as the ``postgres`` OS user the package creates.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PG_ROOT = Path("/usr/lib/postgresql")
+PG_BIN_GLOB = f"{PG_ROOT}/*/bin"
+PG_DATABASE = "kpitree"
+
+
+def _postgres_bin() -> Path:
+    candidates = [p for p in PG_ROOT.glob("*/bin") if (p / "initdb").exists()]
+    if not candidates:
+        pytest.fail(
+            f"PostgreSQL server binaries not found ({PG_BIN_GLOB}/initdb): the postgres tests "
+            "need Debian's 'postgresql' package; `bash scripts/test` installs it",
+            pytrace=False,
+        )
+    # Newest major version first (directory names are the major version).
+    return max(candidates, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_server_user() -> dict[str, Any]:
+    """subprocess arguments that run a command as the ``postgres`` OS user under root."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        import pwd
+
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.fail(
+            "running as root but there is no 'postgres' OS user to run the server as; "
+            "`bash scripts/test` installs Debian's 'postgresql' package, which creates it",
+            pytrace=False,
+        )
+    return {"user": "postgres", "group": "postgres"}
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """``postgresql://postgres@127.0.0.1:PORT/kpitree`` on a fresh, throwaway cluster."""
+    import psycopg
+
+    bin_dir = _postgres_bin()
+    run_as = _as_server_user()
+    root = Path(tempfile.mkdtemp(prefix="kpitree-pg-"))
+    if run_as:
+        shutil.chown(root, user="postgres", group="postgres")
+    data, sockets, log = root / "data", root / "sockets", root / "server.log"
+
+    def run(*args: str) -> None:
+        # cwd: the server user may not be allowed into the directory pytest runs in.
+        subprocess.run(
+            [str(bin_dir / args[0]), *args[1:]],
+            check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            **run_as,
+        )
+
+    started = False
+    try:
+        run("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+            "--locale=C", "--no-sync")  # fmt: skip
+        sockets.mkdir()
+        if run_as:
+            shutil.chown(sockets, user="postgres", group="postgres")
+        port = _free_port()
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        run("pg_ctl", "-D", str(data), "-o", options, "-l", str(log), "-w", "-t", "60", "start")
+        started = True
+        admin = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(admin, autocommit=True) as con:
+                    con.execute(f"CREATE DATABASE {PG_DATABASE}")
+                break
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield f"postgresql://postgres@127.0.0.1:{port}/{PG_DATABASE}"
+    except subprocess.CalledProcessError as exc:
+        server_log = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        pytest.fail(
+            f"could not start the test PostgreSQL server: {exc.cmd} exited {exc.returncode}\n"
+            f"{exc.stdout}{exc.stderr}{server_log}",
+            pytrace=False,
+        )
+    finally:
+        if started:
+            run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
