@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from kpitree.compute.periods import Period
     from kpitree.engines import Engine
 
-__all__ = ["dimensions_of", "metric_query"]
+__all__ = ["dimensions_of", "fusable", "fused_query", "metric_query"]
 
 _ID = "__id"
 _AT = "__at"
@@ -63,36 +63,49 @@ def _event(engine: Engine, ent: Entity, base: ir.Table, event: str) -> ir.Table:
     return rows.group_by(**{_ID: rows[key]}).aggregate(**{_AT: rows.entered_at.min()})
 
 
-def _where(t: ir.Table, where: Mapping[str, Any]) -> ir.Table:
+def _condition(t: ir.Table, where: Mapping[str, Any]) -> ir.BooleanValue | None:
+    """The metric's ``where`` as one boolean expression (``None``: no filter)."""
     import ibis
 
+    preds: list[ir.BooleanValue] = []
     for column, cond in where.items():
         col = t[column]
         if isinstance(cond, list):
-            t = t.filter(col.isin(cond))
+            preds.append(col.isin(cond))
         elif isinstance(cond, dict):
             for op, value in cond.items():
                 if op == "is_null":
-                    pred = col.isnull() if value else col.notnull()
+                    preds.append(col.isnull() if value else col.notnull())
                 elif op in ("in", "not_in"):
                     values = value if isinstance(value, list) else [value]
-                    pred = col.isin(values) if op == "in" else ~col.isin(values)
+                    preds.append(col.isin(values) if op == "in" else ~col.isin(values))
                 else:
                     lit = ibis.literal(value)
-                    pred = {
-                        "eq": col == lit,
-                        "ne": col != lit,
-                        "lt": col < lit,
-                        "le": col <= lit,
-                        "gt": col > lit,
-                        "ge": col >= lit,
-                    }[op]
-                t = t.filter(pred)
+                    preds.append(
+                        {
+                            "eq": col == lit,
+                            "ne": col != lit,
+                            "lt": col < lit,
+                            "le": col <= lit,
+                            "gt": col > lit,
+                            "ge": col >= lit,
+                        }[op]
+                    )
         elif cond is None:
-            t = t.filter(col.isnull())
+            preds.append(col.isnull())
         else:
-            t = t.filter(col == cond)
-    return t
+            preds.append(col == cond)
+    if not preds:
+        return None
+    out = preds[0]
+    for p in preds[1:]:
+        out = out & p
+    return out
+
+
+def _where(t: ir.Table, where: Mapping[str, Any]) -> ir.Table:
+    cond = _condition(t, where)
+    return t if cond is None else t.filter(cond)
 
 
 def dimensions_of(ent: Entity) -> tuple[str, ...]:
@@ -253,21 +266,79 @@ def metric_query(
         return _duration(engine, metric, ent, base, periods, dims, all_dims, filters)
     if spec.snapshot:
         return _snapshot(engine, metric, ent, base, periods, dims, all_dims, filters)
-    event = spec.time or ent.time
-    t = base
-    if not (event in ent.columns() and event not in ent.closes):
+    t = _facts(engine, ent, base, spec.time or ent.time, periods, all_dims, filters)
+    keys = ["period", *[f"dim__{d}" for d in dims]]
+    return _aggregate(t, metric, keys)
+
+
+def _facts(
+    engine: Engine,
+    ent: Entity,
+    base: ir.Table,
+    event: str,
+    periods: Sequence[Period],
+    all_dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]],
+) -> ir.Table:
+    """Rows of ``base`` placed by ``event``: with ``__day``, dimensions and period."""
+    if event in ent.closes:
+        column, status = ent.closes[event]
+        t = base.filter(base.status == status)
+        at = t[column]
+    elif event in ent.columns():
+        t = base
+        at = t[event]
+    else:
         ev = _event(engine, ent, base, event)
         t = base.inner_join(ev, base[ent.id] == ev[_ID])
         at = t[_AT]
-    else:
-        at = t[event]
     t = t.mutate(__day=_day(at))
     t = t.filter(_in_window(t.__day, periods))
     t = _add_dimensions(engine, ent, t, all_dims, "__day")
     t = _segment_filters(t, filters)
-    t = _place(t, periods)
+    return _place(t, periods)
+
+
+def fusable(metric: Metric) -> tuple[str, str] | None:
+    """Metrics with the same key can share one scan (count / sum / average over
+    the same entity and event, each with its own filter)."""
+    ent = metric.entity
+    if ent is None or metric.type not in ("count", "sum", "average") or metric.spec.snapshot:
+        return None
+    return ent.name, metric.spec.time or ent.time
+
+
+def fused_query(
+    engine: Engine,
+    metrics: Sequence[Metric],
+    periods: Sequence[Period],
+    dims: Sequence[str] = (),
+    filters: Mapping[str, Sequence[str | None]] | None = None,
+) -> ir.Table:
+    """One query for several fusable metrics: columns ``<metric>__n`` and
+    ``<metric>__s`` (conditional aggregates, one per metric's filter)."""
+    keys_seen = {fusable(m) for m in metrics}
+    assert len(keys_seen) == 1 and None not in keys_seen
+    ent = metrics[0].entity
+    assert ent is not None
+    filters = filters or {}
+    all_dims = list(dict.fromkeys([*dims, *filters]))
+    for m in metrics:
+        check_dimensions(ent, all_dims, m.id)
+    event = metrics[0].spec.time or ent.time
+    t = _facts(engine, ent, ent.base(engine), event, periods, all_dims, filters)
+    aggs: dict[str, Any] = {}
+    for m in metrics:
+        cond = _condition(t, m.spec.where)
+        if m.type == "count":
+            aggs[f"{m.id}__n"] = t.count(where=cond)
+        else:
+            assert m.spec.measure is not None
+            col = t[m.spec.measure]
+            aggs[f"{m.id}__s"] = col.sum(where=cond)
+            aggs[f"{m.id}__n"] = col.count(where=cond)
     keys = ["period", *[f"dim__{d}" for d in dims]]
-    return _aggregate(t, metric, keys)
+    return t.group_by(keys).aggregate(**aggs)
 
 
 def _aggregate(t: ir.Table, metric: Metric, keys: list[str]) -> ir.Table:

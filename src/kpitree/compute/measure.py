@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kpitree.compute.compile import metric_query
+from kpitree.compute.compile import fusable, fused_query, metric_query
 from kpitree.compute.metrics import Catalogue, Metric
 
 if TYPE_CHECKING:
@@ -120,15 +120,35 @@ def measure(
 ) -> dict[Level, pd.DataFrame]:
     """Values of ``metric_ids`` (and what they are computed from) for every
     period and every segment of each level."""
+    import numpy as np
+    import pandas as pd
+
     from kpitree.compute.vector import evaluate_columns
 
     ids = catalogue.closure(list(metric_ids))
     finest: Level = tuple(dict.fromkeys(d for level in levels for d in level))
     raw: dict[Level, dict[str, pd.DataFrame]] = {level: {} for level in levels}
+    groups: dict[tuple[str, str], list[Metric]] = {}
+    single: list[Metric] = []
     for mid in ids:
         metric = catalogue[mid]
         if metric.entity is None:
             continue
+        key = fusable(metric)
+        if key is None:
+            single.append(metric)
+        else:
+            groups.setdefault(key, []).append(metric)
+    keys = ["period", *_dim_cols(finest)]
+    for members in groups.values():
+        fine = _frame(engine, fused_query(engine, members, periods, finest, filters))
+        for metric in members:
+            parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
+            cols = [c for c in parts.values() if c in fine.columns]
+            own = fine[[*keys, *cols]].rename(columns={v: k for k, v in parts.items()})
+            for level in levels:
+                raw[level][metric.id] = own if level == finest else _rollup(own, level)
+    for metric in single:
         probe = metric_query(engine, metric, periods, finest, filters)
         if "v" in probe.columns:
             for level in levels:
@@ -137,25 +157,26 @@ def measure(
                     if level == finest
                     else metric_query(engine, metric, periods, level, filters)
                 )
-                raw[level][mid] = _frame(engine, q)
+                raw[level][metric.id] = _frame(engine, q)
         else:
             fine = _frame(engine, probe)
             for level in levels:
-                raw[level][mid] = fine if level == finest else _rollup(fine, level)
+                raw[level][metric.id] = fine if level == finest else _rollup(fine, level)
     out: dict[Level, pd.DataFrame] = {}
     for level in levels:
         wide = _wide(raw[level], catalogue, level, len(periods))
+        extra: dict[str, Any] = {}
         for mid in ids:
             metric = catalogue[mid]
             if metric.expr is None:
                 continue
-            wide[mid] = evaluate_columns(
-                metric.expr, {c: wide[c] for c in metric.uses if c in wide}
-            )
+            known = {**{c: wide[c] for c in metric.uses if c in wide}, **extra}
+            extra[mid] = evaluate_columns(metric.expr, known) + np.zeros(len(wide))
             if metric.type == "ratio":
                 assert metric.spec.numerator and metric.spec.denominator
-                wide[f"{mid}#num"] = wide[metric.spec.numerator]
-                wide[f"{mid}#den"] = wide[metric.spec.denominator]
-                wide[f"{mid}#n"] = wide[metric.spec.denominator]
+                extra[f"{mid}#num"] = known[metric.spec.numerator]
+                extra[f"{mid}#den"] = extra[f"{mid}#n"] = known[metric.spec.denominator]
+        if extra:
+            wide = pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1)
         out[level] = wide
     return out
