@@ -394,9 +394,10 @@ def _conversion(
             t = _segment_filters(t, filters)
             t = _place(t, periods)
             agg = t.group_by(keys).aggregate(c=t.count())
+            zero = ibis.literal(0, "int64")
             parts.append(
                 agg.mutate(
-                    num=agg.c if name == "num" else 0, den=agg.c if name == "den" else 0
+                    num=agg.c if name == "num" else zero, den=agg.c if name == "den" else zero
                 ).drop("c")
             )
         u = ibis.union(*parts)
