@@ -22,10 +22,10 @@ from kpitree.compute.metrics import catalogue
 from kpitree.compute.periods import parse_period
 from kpitree.data.schema import arrow_schema
 from kpitree.data.warehouse import Warehouse
-from kpitree.engines import Engine, open_engine
+from kpitree.engines import Engine
 from kpitree.errors import UserError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def ts(text: str) -> dt.datetime:
