@@ -22,7 +22,7 @@ from kpitree.compute.metrics import catalogue
 from kpitree.compute.periods import parse_period
 from kpitree.data.schema import arrow_schema
 from kpitree.data.warehouse import Warehouse
-from kpitree.engines import Engine
+from kpitree.engines import Engine, open_engine
 from kpitree.errors import UserError
 
 UTC = dt.UTC
@@ -138,9 +138,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return Project.load(folder)
 
 
-@pytest.fixture(scope="module")
-def engine(project: Project) -> Iterator[Engine]:
-    with project.engine() as eng:
+@pytest.fixture(
+    scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def engine(project: Project, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The same numbers on the embedded DuckDB and on a real PostgreSQL server."""
+    if request.param == "duckdb":
+        with project.engine() as eng:
+            yield eng
+        return
+    from kpitree.engines import copy_warehouse
+
+    url = request.getfixturevalue("postgres_url")
+    copy_warehouse(project.warehouse_target, url)
+    with open_engine(url, timezone=project.tree.timezone) as eng:
         yield eng
 
 
@@ -243,8 +254,8 @@ def test_activity_filters_share_one_scan(project: Project, engine: Engine) -> No
     assert values(project, engine, "emails")["2026-04"] == 1
 
 
-def test_status_of_a_finished_month(project: Project) -> None:
-    result = project.status("2026-05", as_of=d("2026-06-30"))
+def test_status_of_a_finished_month(project: Project, engine: Engine) -> None:
+    result = project.status("2026-05", as_of=d("2026-06-30"), engine=engine)
     revenue = result.row("revenue")
     assert revenue.actual == 3_000_000
     assert revenue.source == "measured"
@@ -258,9 +269,9 @@ def test_status_of_a_finished_month(project: Project) -> None:
     assert result.row("won_deals").previous == 0  # April
 
 
-def test_pace_and_forecast_within_a_month(project: Project) -> None:
+def test_pace_and_forecast_within_a_month(project: Project, engine: Engine) -> None:
     # April 2026 has 21 business days, 11 of them by the 15th; two leads so far.
-    leads = project.status("2026-04", as_of=d("2026-04-15")).row("leads")
+    leads = project.status("2026-04", as_of=d("2026-04-15"), engine=engine).row("leads")
     assert leads.actual == 2
     assert leads.expected == pytest.approx(4 * 11 / 21)
     assert leads.forecast == pytest.approx(2 * 21 / 11)
@@ -268,7 +279,7 @@ def test_pace_and_forecast_within_a_month(project: Project) -> None:
     assert leads.status == "at_risk"  # 95% of pace: between 0.9 and 1.0
 
 
-def test_open_cohorts_are_flagged(project: Project) -> None:
+def test_open_cohorts_are_flagged(project: Project, engine: Engine) -> None:
     """A node measured by a cohort conversion is incomplete while the window of
     its last cohort is open (April cohort + 60 days runs to 06-29)."""
     import dataclasses
@@ -280,18 +291,17 @@ def test_open_cohorts_are_flagged(project: Project) -> None:
     leads = dataclasses.replace(tree.nodes["leads"], metric="mql_to_sql_rate", target=None)
     patched = dataclasses.replace(tree, nodes={**tree.nodes, "leads": leads})
     flags = {}
-    with project.engine() as engine:
-        for as_of in (d("2026-05-31"), d("2026-06-30")):
-            result = compute_status(
-                patched,
-                catalogue(patched),
-                engine,
-                Targets(patched, lambda fy: None),
-                [parse_period("2026-04")],
-                as_of=as_of,
-                with_explanations=False,
-            )
-            flags[as_of.isoformat()] = result.row("leads").incomplete
+    for as_of in (d("2026-05-31"), d("2026-06-30")):
+        result = compute_status(
+            patched,
+            catalogue(patched),
+            engine,
+            Targets(patched, lambda fy: None),
+            [parse_period("2026-04")],
+            as_of=as_of,
+            with_explanations=False,
+        )
+        flags[as_of.isoformat()] = result.row("leads").incomplete
     assert flags == {"2026-05-31": True, "2026-06-30": False}
 
 

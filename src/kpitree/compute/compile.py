@@ -412,7 +412,8 @@ def _conversion(
     after = (b_day >= a_day) if dated else (t.__bat >= t[_AT])
     assert spec.window_days is not None
     within = b_day <= a_day + ibis.interval(days=spec.window_days)
-    converted = (t.__bat.notnull() & after & within).cast("int64")
+    # CASE, not a cast: PostgreSQL cannot cast a boolean to an integer.
+    converted = ibis.ifelse(t.__bat.notnull() & after & within, 1, 0)
     t = t.mutate(__conv=converted)
     t = _add_dimensions(engine, ent, t, all_dims, "__day")
     t = _segment_filters(t, filters)

@@ -118,7 +118,7 @@ def _renewals(engine: Engine) -> ir.Table:
     )
     return out.mutate(
         mrr_retained=ibis.least(out.mrr_after, out.mrr.fill_null(0.0)),
-        renewed=(out.status == "renewed").cast("int64"),
+        renewed=ibis.ifelse(out.status == "renewed", 1, 0),
     )
 
 
