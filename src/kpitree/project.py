@@ -277,9 +277,24 @@ class Project:
         if errors:
             raise UserError(errors)
 
-    def values(self, spec: str, *, fiscal_year: int | None = None) -> dict[str, float]:
+    def values(
+        self, spec: str, *, fiscal_year: int | None = None, as_of: dt.date | None = None
+    ) -> dict[str, float]:
         """A set of node values named by ``spec``: ``plan`` (the base plan), a
-        scenario name, or a YAML/JSON file of ``node: value``."""
+        scenario name, a YAML/JSON file of ``node: value``, or from data:
+        ``actual@2026-10`` (actuals of a period, measured or implied),
+        ``target@2026-10`` (its targets) and ``previous@2026-10`` (actuals of the
+        period before)."""
+        kind, at, when = spec.partition("@")
+        if at and kind in ("actual", "target", "previous"):
+            result = self.status(when, as_of=as_of, explain=False)
+            period = result.periods[0].key
+            field = {"actual": "actual", "target": "target", "previous": "previous"}[kind]
+            return {
+                r.node: float(getattr(r, field))
+                for r in result.rows
+                if r.period == period and r.segment == () and getattr(r, field) is not None
+            }
         if spec == "plan" or spec in self.tree.scenarios:
             plan = self.plan(fiscal_year=fiscal_year, scenario=None if spec == "plan" else spec)
             if not plan.ok:
@@ -378,16 +393,22 @@ class Project:
         current: str | None = None,
         step: float = 0.10,
         fiscal_year: int | None = None,
+        as_of: dt.date | None = None,
     ) -> Explanation:
         """Sensitivity of the KGI at ``at``; with ``base`` and ``current`` also the
-        attribution of the KGI change between them."""
-        at_values = self._inputs(self.values(at, fiscal_year=fiscal_year), at)
+        attribution of the KGI change between them. Value sets are named as in
+        :meth:`values` (``plan``, a scenario, a file, ``actual@2026-10`` ...)."""
+        at_values = self._inputs(self.values(at, fiscal_year=fiscal_year, as_of=as_of), at)
         result = Explanation(at, sensitivity(self.tree, at_values, step=step))
         if (base is None) != (current is None):
             raise UserError.of("KT308", "explain.need_both", None)
         if base is not None and current is not None:
-            base_values = self._inputs(self.values(base, fiscal_year=fiscal_year), base)
-            current_values = self._inputs(self.values(current, fiscal_year=fiscal_year), current)
+            base_values = self._inputs(
+                self.values(base, fiscal_year=fiscal_year, as_of=as_of), base
+            )
+            current_values = self._inputs(
+                self.values(current, fiscal_year=fiscal_year, as_of=as_of), current
+            )
             result.attribution = attribute(self.tree, base_values, current_values)
             result.compared = (base, current)
         return result

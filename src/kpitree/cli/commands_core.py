@@ -164,15 +164,49 @@ def explain(
         typer.Option("--to", help="Values to compare with --from: plan, a scenario, or a file."),
     ] = None,
     step: Annotated[float, typer.Option("--step", help="Relative step for effects.")] = 0.10,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            "-p",
+            help="Explain actuals of this period (e.g. 2026-10): the gap to target, "
+            "or --vs previous. Same as --at actual@P --from target@P --to actual@P.",
+        ),
+    ] = None,
+    vs: Annotated[
+        str, typer.Option("--vs", help="With --period: compare with target or previous.")
+    ] = "target",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Day to measure up to (default: today).")
+    ] = None,
     fiscal_year: YearOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Which input moves the KGI most (sensitivity) and what explains a change (attribution)."""
+    """Which input moves the KGI most (sensitivity) and what explains a change (attribution).
+
+    Value sets: plan, a scenario, a YAML/JSON file, or data: actual@2026-10,
+    target@2026-10, previous@2026-10."""
+    import datetime as dt
+
     from kpitree.cli import render
     from kpitree.project import Project
 
     project = Project.load(path)
-    result = project.explain(at=at, base=base, current=current, step=step, fiscal_year=fiscal_year)
+    day = None
+    if as_of is not None:
+        try:
+            day = dt.date.fromisoformat(as_of.strip().replace("/", "-"))
+        except ValueError:
+            raise UserError.of("KT531", "cli.bad_as_of", None, value=as_of) from None
+    if period is not None:
+        if vs not in ("target", "previous"):
+            raise UserError.of("KT533", "cli.bad_vs", None, value=vs)
+        at = f"actual@{period}" if at == "plan" else at
+        base = base or f"{vs}@{period}"
+        current = current or f"actual@{period}"
+    result = project.explain(
+        at=at, base=base, current=current, step=step, fiscal_year=fiscal_year, as_of=day
+    )
     if json:
         print_json(result.to_json())
     else:
