@@ -540,17 +540,9 @@ def test_maven_cli_status(maven: Project, maven_closed: pd.DataFrame) -> None:
     )
 
 
-# --- known wrong numbers (kpitree.compute) -------------------------------------------
+# --- as-of, overlapping periods and open-ended team moves ----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="status('FY2018', as_of=2018-11-14): mqls.last_year is 0.0, expected 1552 (MQLs of "
-    "2017-01-01..2017-11-14). compute_status measures the year-to-date period's predecessor "
-    "(FY2017 whole) and its same-stretch-last-year (FY2017 to 11-14) in one query, and "
-    "compile._period_index puts each fact in the FIRST period containing it, so overlapping "
-    "periods lose their shared facts to the earlier one.",
-)
 def test_status_year_to_date_last_year(olist: Project, olist_leads: pd.DataFrame) -> None:
     row = olist.status("FY2018", as_of=dt.date(2018, 11, 14)).row("mqls")
     contact = olist_leads["first_contact_date"]
@@ -558,12 +550,6 @@ def test_status_year_to_date_last_year(olist: Project, olist_leads: pd.DataFrame
     assert row.last_year == contact.between("2017-01-01", "2017-11-14").sum() == 1552
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="status(['2017-Q2', '2017-05']): won_deals of 2017-05 is 0.0, expected 438. Periods "
-    "that overlap are measured in one query and compile._period_index places each fact in the "
-    "first period containing it (here the quarter), so the month gets nothing.",
-)
 def test_status_quarter_and_one_of_its_months(maven: Project, maven_closed: pd.DataFrame) -> None:
     result = maven.status(["2017-Q2", "2017-05"], as_of=AS_OF)
     won = maven_closed[maven_closed["won"] == 1]
@@ -571,25 +557,11 @@ def test_status_quarter_and_one_of_its_months(maven: Project, maven_closed: pd.D
     assert result.row("won_deals", "2017-05").actual == (won["month"] == "2017-05").sum() == 438
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="status('2017-06', as_of=2017-05-15): won_deals actual is 531.0 (all of June, after "
-    "as_of), expected nothing (None or 0): docs/engine.md says there is nothing to report before "
-    "a period starts, but compute_status measures `p.to_date(as_of) or p`, the whole period "
-    "when to_date returns None.",
-)
 def test_status_period_after_as_of_reports_nothing(maven: Project) -> None:
     actual = maven.status("2017-06", as_of=dt.date(2017, 5, 15)).row("won_deals").actual
     assert actual in (None, 0.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="status('2018-03', as_of=2018-03-31): mql_to_won_rate is 166/1174 = 0.1414, counting "
-    "deals won after as_of (up to 2019-03); as of 2018-03-31 only 81 of the 1174 had been won "
-    "(0.0690). compile._conversion cuts the cohort (entrants) to the to-date period but never "
-    "the converting event, so an as-of report changes as later data arrives.",
-)
 def test_status_conversion_counts_nothing_after_as_of(
     olist: Project, olist_leads: pd.DataFrame
 ) -> None:
@@ -601,16 +573,6 @@ def test_status_conversion_counts_nothing_after_as_of(
     assert row.actual == pytest.approx(by_as_of.sum() / len(march), rel=REL)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="After importing a team move (the Olist SR with the most March 2018 deals, 22 of them, "
-    "in team SR2 from 2018-03-01, the export giving only the start date), "
-    "status('2018-03', by='team') reports won_deals 169 for the company instead of 147, and 147 "
-    "+ 22 over the teams. compile._add_dimensions joins every assignment valid on the fact's "
-    "day; the earlier one has no valid_to (null: still current), so each of the rep's deals "
-    "joins twice, and measure rolls the company row up from the team rows, so even the total "
-    "depends on --by.",
-)
 def test_team_move_without_end_date_does_not_double_count(
     olist: Project, olist_won: pd.DataFrame, tmp_path: Path
 ) -> None:

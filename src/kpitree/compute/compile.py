@@ -15,6 +15,7 @@ day ranges, so a period truncated to date simply ends earlier.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -144,24 +145,8 @@ def _add_dimensions(
     if needs_org or "rep" in dims:
         t, owner = _owner(engine, ent, t)
     if needs_org and owner is not None:
-        a = engine.table("rep_assignments")
-        a = a.select(
-            __rep=a.rep_id,
-            __from=a.valid_from,
-            __to=a.valid_to,
-            __department=a.department,
-            __team=a.team,
-            __manager=a.manager_id,
-            __region=a.region,
-        )
-        t = t.left_join(
-            a,
-            [
-                t[owner] == a.__rep,
-                a.__from <= t[day],
-                a.__to.isnull() | (a.__to >= t[day]),
-            ],
-        )
+        a = _assignments(engine)
+        t = t.left_join(a, [t[owner] == a.__rep, a.__from <= t[day], a.__to >= t[day]])
     lead_cols: dict[str, str] = {}
     account_cols: dict[str, str] = {}
     for d in dims:
@@ -196,6 +181,27 @@ def _add_dimensions(
         else:  # pragma: no cover - checked by the caller
             raise KeyError(d)
     return t.mutate(**values)
+
+
+def _assignments(engine: Engine) -> ir.Table:
+    """Rep assignments as non-overlapping day ranges: a later assignment ends
+    the one before it (the day before it starts), so a fact matches at most one
+    assignment even when the source left the earlier one open-ended."""
+    import ibis
+
+    a = engine.table("rep_assignments")
+    far = ibis.literal(dt.date(9999, 12, 31))
+    nxt = a.valid_from.lead().over(ibis.window(group_by=a.rep_id, order_by=a.valid_from))
+    end = ibis.least(a.valid_to.fill_null(far), (nxt - ibis.interval(days=1)).fill_null(far))
+    return a.select(
+        __rep=a.rep_id,
+        __from=a.valid_from,
+        __to=end,
+        __department=a.department,
+        __team=a.team,
+        __manager=a.manager_id,
+        __region=a.region,
+    )
 
 
 def _period_index(day: ir.DateValue, periods: Sequence[Period]) -> ir.IntegerValue:
@@ -250,9 +256,11 @@ def metric_query(
     periods: Sequence[Period],
     dims: Sequence[str] = (),
     filters: Mapping[str, Sequence[str | None]] | None = None,
+    as_of: dt.date | None = None,
 ) -> ir.Table:
     """The Ibis query of one entity-based metric over ``periods``, grouped by
-    period index and ``dims`` (columns ``dim__<name>``), with its parts."""
+    period index and ``dims`` (columns ``dim__<name>``), with its parts.
+    Second events (conversions, durations) after ``as_of`` are not counted."""
     ent = metric.entity
     assert ent is not None, metric.id
     filters = filters or {}
@@ -261,9 +269,9 @@ def metric_query(
     spec = metric.spec
     base = _where(ent.base(engine), spec.where)
     if metric.type == "conversion":
-        return _conversion(engine, metric, ent, base, periods, dims, all_dims, filters)
+        return _conversion(engine, metric, ent, base, periods, dims, all_dims, filters, as_of)
     if metric.type == "duration":
-        return _duration(engine, metric, ent, base, periods, dims, all_dims, filters)
+        return _duration(engine, metric, ent, base, periods, dims, all_dims, filters, as_of)
     if spec.snapshot:
         return _snapshot(engine, metric, ent, base, periods, dims, all_dims, filters)
     t = _facts(engine, ent, base, spec.time or ent.time, periods, all_dims, filters)
@@ -373,6 +381,7 @@ def _conversion(
     dims: Sequence[str],
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
+    as_of: dt.date | None,
 ) -> ir.Table:
     import ibis
 
@@ -382,6 +391,8 @@ def _conversion(
     a = _event(engine, ent, base, spec.from_)
     b = _event(engine, ent, base, spec.to)
     b = b.select(__bid=b[_ID], __bat=b[_AT])
+    if as_of is not None:
+        b = b.filter(_day(b.__bat) <= as_of)
     if spec.mode == "period":
         # Events of each kind in the period, each entity at most once per kind.
         parts = []
@@ -439,6 +450,7 @@ def _duration(
     dims: Sequence[str],
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
+    as_of: dt.date | None,
 ) -> ir.Table:
     spec = metric.spec
     assert spec.from_ and spec.to
@@ -449,6 +461,8 @@ def _duration(
     else:
         b = _event(engine, ent, base, spec.to)
         b = b.select(__bid=b[_ID], __bat=b[_AT])
+    if as_of is not None:
+        b = b.filter(_day(b.__bat) <= as_of)
     t = base.inner_join(a, base[ent.id] == a[_ID])
     t = t.inner_join(b, t[ent.id] == b.__bid)
     a_at, b_at = t[_AT], t.__bat

@@ -15,6 +15,7 @@ and conversions and ``<metric>#n`` for the number of facts behind a value.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -110,6 +111,60 @@ def _wide(
     return out
 
 
+def _disjoint(periods: Sequence[Period]) -> list[list[int]]:
+    """Indices of ``periods`` in groups whose periods do not overlap."""
+    groups: list[list[int]] = []
+    ends: list[Any] = []
+    for i in sorted(range(len(periods)), key=lambda k: (periods[k].start, periods[k].end)):
+        for g, end in enumerate(ends):
+            if end < periods[i].start:
+                groups[g].append(i)
+                ends[g] = periods[i].end
+                break
+        else:
+            groups.append([i])
+            ends.append(periods[i].end)
+    return groups
+
+
+def _measure_raw(
+    engine: Engine,
+    groups: Mapping[tuple[str, str], list[Metric]],
+    single: Sequence[Metric],
+    periods: Sequence[Period],
+    levels: Sequence[Level],
+    finest: Level,
+    filters: Mapping[str, Sequence[str | None]] | None,
+    as_of: dt.date | None,
+) -> dict[Level, dict[str, pd.DataFrame]]:
+    """Parts of every entity metric per level, for non-overlapping periods."""
+    raw: dict[Level, dict[str, pd.DataFrame]] = {level: {} for level in levels}
+    keys = ["period", *_dim_cols(finest)]
+    for members in groups.values():
+        fine = _frame(engine, fused_query(engine, members, periods, finest, filters))
+        for metric in members:
+            parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
+            cols = [c for c in parts.values() if c in fine.columns]
+            own = fine[[*keys, *cols]].rename(columns={v: k for k, v in parts.items()})
+            for level in levels:
+                raw[level][metric.id] = own if level == finest else _rollup(own, level)
+    for metric in single:
+        probe = metric_query(engine, metric, periods, finest, filters, as_of)
+        if "v" in probe.columns:
+            for level in levels:
+                q = (
+                    probe
+                    if level == finest
+                    else metric_query(engine, metric, periods, level, filters, as_of)
+                )
+                raw[level][metric.id] = _frame(engine, q)
+        else:
+            fine = _frame(engine, probe)
+            for level in levels:
+                raw[level][metric.id] = fine if level == finest else _rollup(fine, level)
+    return raw
+
+
 def measure(
     engine: Engine,
     catalogue: Catalogue,
@@ -117,9 +172,11 @@ def measure(
     periods: Sequence[Period],
     levels: Sequence[Level] = ((),),
     filters: Mapping[str, Sequence[str | None]] | None = None,
+    as_of: dt.date | None = None,
 ) -> dict[Level, pd.DataFrame]:
     """Values of ``metric_ids`` (and what they are computed from) for every
-    period and every segment of each level."""
+    period and every segment of each level. With ``as_of``, second events of
+    conversions and durations after that day are not known yet."""
     import numpy as np
     import pandas as pd
 
@@ -127,7 +184,6 @@ def measure(
 
     ids = catalogue.closure(list(metric_ids))
     finest: Level = tuple(dict.fromkeys(d for level in levels for d in level))
-    raw: dict[Level, dict[str, pd.DataFrame]] = {level: {} for level in levels}
     groups: dict[tuple[str, str], list[Metric]] = {}
     single: list[Metric] = []
     for mid in ids:
@@ -139,29 +195,23 @@ def measure(
             single.append(metric)
         else:
             groups.setdefault(key, []).append(metric)
-    keys = ["period", *_dim_cols(finest)]
-    for members in groups.values():
-        fine = _frame(engine, fused_query(engine, members, periods, finest, filters))
-        for metric in members:
-            parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
-            cols = [c for c in parts.values() if c in fine.columns]
-            own = fine[[*keys, *cols]].rename(columns={v: k for k, v in parts.items()})
-            for level in levels:
-                raw[level][metric.id] = own if level == finest else _rollup(own, level)
-    for metric in single:
-        probe = metric_query(engine, metric, periods, finest, filters)
-        if "v" in probe.columns:
-            for level in levels:
-                q = (
-                    probe
-                    if level == finest
-                    else metric_query(engine, metric, periods, level, filters)
-                )
-                raw[level][metric.id] = _frame(engine, q)
-        else:
-            fine = _frame(engine, probe)
-            for level in levels:
-                raw[level][metric.id] = fine if level == finest else _rollup(fine, level)
+    collected: dict[Level, dict[str, list[pd.DataFrame]]] = {level: {} for level in levels}
+    # Overlapping periods (a quarter and one of its months, this year to date and
+    # the whole of last year) are measured in separate passes: a fact is placed
+    # in one period per query.
+    for members_idx in _disjoint(periods):
+        part = [periods[i] for i in members_idx]
+        remap = np.asarray(members_idx, dtype="int64")
+        got = _measure_raw(engine, groups, single, part, levels, finest, filters, as_of)
+        for level, frames in got.items():
+            for mid, frame in frames.items():
+                frame = frame.copy()
+                frame["period"] = remap[frame["period"].astype("int64").to_numpy()]
+                collected[level].setdefault(mid, []).append(frame)
+    raw: dict[Level, dict[str, pd.DataFrame]] = {
+        level: {mid: pd.concat(parts, ignore_index=True) for mid, parts in frames.items()}
+        for level, frames in collected.items()
+    }
     out: dict[Level, pd.DataFrame] = {}
     for level in levels:
         wide = _wide(raw[level], catalogue, level, len(periods))

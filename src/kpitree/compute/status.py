@@ -194,17 +194,27 @@ def compute_status(
 
     pacing = tree.pacing
     measured = {n.id: n.metric for n in tree.nodes.values() if n.metric}
-    # The periods measured: each asked one to date, its predecessor and the
-    # same stretch of last year.
-    current = [p.to_date(as_of) or p for p in periods]
+    # The periods measured: each asked one to date (nothing yet when it starts
+    # after as_of), its predecessor and the same stretch of last year.
+    current = [p.to_date(as_of) for p in periods]
     previous = [p.previous() for p in periods]
-    last_year = [p.same_period_last_year() for p in current]
-    all_periods = list(dict.fromkeys([*current, *previous, *last_year]))
+    last_year = [
+        (c or p).same_period_last_year() if c is not None else None
+        for p, c in zip(periods, current, strict=True)
+    ]
+    wanted = [x for x in [*current, *previous, *last_year] if x is not None]
+    all_periods = list(dict.fromkeys(wanted))
     index = {p: i for i, p in enumerate(all_periods)}
     if progress:
         progress("measure")
     frames = measure(
-        engine, catalogue, list(dict.fromkeys(measured.values())), all_periods, levels, filters
+        engine,
+        catalogue,
+        list(dict.fromkeys(measured.values())),
+        all_periods,
+        levels,
+        filters,
+        as_of=as_of,
     )
     rows: list[NodeStatus] = []
     order = tree.display_order()
@@ -239,9 +249,9 @@ def compute_status(
                 segment: SegmentKey = tuple(
                     (d, None if _missing(v) else str(v)) for d, v in zip(level, seg, strict=True)
                 )
-                i_now = by_key.get((index[p_now], seg))
+                i_now = by_key.get((index[p_now], seg)) if p_now is not None else None
                 i_prev = by_key.get((index[p_prev], seg))
-                i_ly = by_key.get((index[p_ly], seg))
+                i_ly = by_key.get((index[p_ly], seg)) if p_ly is not None else None
                 for node_id in order:
                     node = tree.nodes[node_id]
                     col = values.get(node_id)
@@ -270,7 +280,7 @@ def compute_status(
                         if n_col in frame:
                             volume = _num(frame[n_col].iloc[i_now])
                     incomplete = False
-                    if metric is not None and metric.type == "conversion":
+                    if metric is not None and metric.type == "conversion" and p_now:
                         window = metric.spec.window_days or 0
                         incomplete = p_now.end + dt.timedelta(days=window) > as_of
                     rec = recon.get(node_id)
