@@ -95,9 +95,9 @@ def test_bad_period_and_dimension_are_user_errors(
 
 
 def test_query_is_read_only(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "query", "-C", folder, "select count(*) as n from leads", "--json")
+    code, out, _ = run(capsys, "query", "-p", folder, "select count(*) as n from leads", "--json")
     assert code == 0 and json.loads(out) == [{"n": 4}]
-    code, _, err = run(capsys, "query", "-C", folder, "delete from leads")
+    code, _, err = run(capsys, "query", "-p", folder, "delete from leads")
     assert code == 1 and "read-only" in err
 
 

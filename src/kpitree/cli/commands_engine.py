@@ -89,7 +89,7 @@ def status(
 def query(
     sql: Annotated[str, typer.Argument(help="A read-only SQL query over the canonical tables.")],
     path: Annotated[
-        Path, typer.Option("--project", "-C", help="Project folder or its kpitree.yaml.")
+        Path, typer.Option("--project", "-p", help="Project folder or its kpitree.yaml.")
     ] = Path(),
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many rows.")] = 1000,
     json: JsonOpt = False,
