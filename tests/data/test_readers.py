@@ -96,6 +96,20 @@ def test_shift_jis_as_excel_writes_it(tmp_path: Path) -> None:
     _check_ja(read_and_map(path, _mapping(tmp_path)))
 
 
+def test_shift_jis_after_a_long_ascii_start(tmp_path: Path) -> None:
+    # The first 64 KB look like UTF-8; the first Japanese cell comes much later.
+    rows = [JA_ROWS[0]]
+    rows += [[f"L-{i:05}", "2026/01/07", "Web", "", ""] for i in range(3000)]
+    rows += [["L-99999", "2026/01/08", "展示会", "受注", "髙橋工業①"]]
+    path = _write(tmp_path / "late.csv", rows, "cp932")
+    assert path.stat().st_size > 65536
+    batch = read_and_map(path, _mapping(tmp_path))
+    assert batch.rejects == []
+    assert batch.tables["leads"].num_rows == 3001
+    assert batch.tables["leads"].column("channel").to_pylist()[-1] == "展示会"
+    assert batch.file_hash == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 @pytest.mark.parametrize("delimiter", ["\t", ";"])
 def test_delimiters(tmp_path: Path, delimiter: str) -> None:
     path = _write(tmp_path / "leads.txt", JA_ROWS, "utf-8", delimiter)

@@ -203,3 +203,37 @@ def test_integer_columns(tmp_path: Path) -> None:
     assert [(r.row, r.value, r.reason) for r in batch.rejects] == [
         (4, "12.5", "not a whole number: '12.5'; expected e.g. 1,200")
     ]
+
+
+def test_fast_and_general_date_parsing_agree(tmp_path: Path) -> None:
+    # Most cells in the detected format (read by the fast path), odd ones in between
+    # (read by the general parser): the same instants either way, and spaces, tabs
+    # and line breaks around a date are ignored by both.
+    rows = [[f"D{i}", "2026/01/07 9:05", "", ""] for i in range(50)]
+    rows += [
+        ["X1", "2026年1月7日 9:05", "", ""],
+        ["X2", "２０２６/０１/０７ ９:０５", "", ""],
+        ["X3", " 2026/01/07 9:05 ", "", ""],
+        ["X4", "\t2026/1/7 9:05\t", "", ""],
+        ["X5", "2026-01-07T09:05:00+09:00", "", ""],
+        ["X6", "\u30002026/01/07 9:05", "", ""],
+        ["X7", "   ", "", ""],
+    ]
+    batch = _run(tmp_path, rows)
+    # The blank one is a required cell left empty, nothing else is rejected.
+    assert [(r.row, r.column) for r in batch.rejects] == [(58, "Created")]
+    created = batch.tables["deals"].column("created_at").to_pylist()
+    assert created == [dt.datetime(2026, 1, 7, 0, 5, tzinfo=UTC)] * 56
+
+
+def test_ids_equal_after_trimming_are_duplicates(tmp_path: Path) -> None:
+    batch = _run(
+        tmp_path,
+        [
+            ["A", "2026/01/07", "", ""],
+            ["B", "2026/01/07", "", ""],
+            [" A\u3000", "2026/01/08", "", ""],
+        ],
+    )
+    assert [(r.row, r.column, r.value) for r in batch.rejects] == [(4, "ID", "A")]
+    assert batch.tables["deals"].column("deal_id").to_pylist() == ["A", "B"]

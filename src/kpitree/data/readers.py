@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.data.batch import MappedBatch
 from kpitree.data.mapping import Mapping
-from kpitree.data.textfile import detect_text, header_row, sniff_dialect, to_utf8_file
+from kpitree.data.textfile import (
+    FileHash,
+    detect_text,
+    header_row,
+    sniff_dialect,
+    to_utf8_file,
+    utf8_head,
+)
 from kpitree.data.values import sql_str
 from kpitree.errors import DataError, Diagnostic, Severity, Span
 from kpitree.source import did_you_mean
@@ -86,17 +93,58 @@ def _watch(con: duckdb.DuckDBPyConnection, estimate: int, progress: Progress) ->
 def _load_csv(
     con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, progress: Progress | None
 ) -> SourceTable:
-    import duckdb
 
+    # Most exports are UTF-8: then DuckDB reads the file as it is while a thread
+    # hashes it, and DuckDB's own UTF-8 check stands in for a decoding pass. Only
+    # if it finds a byte that is not UTF-8 is the file detected and transcoded.
+    head = utf8_head(path) if mapping.source.encoding is None else None
+    if head is not None:
+        digest = FileHash(path)
+        try:
+            return _read_csv(con, path, path, head, path.stat().st_size, mapping, progress, digest)
+        except _NotUtf8:
+            digest.hexdigest()  # let the thread finish before reading the file again
     info = detect_text(path, mapping.source.encoding)
-    delimiter = mapping.source.delimiter or sniff_dialect(info.head)
-    headers = header_row(info.head, delimiter)
-    if not headers or headers == [""]:
-        raise DataError.of("KT372", "data.file.empty", Span(str(path), 1, 1), path=str(path))
     plain = info.encoding in ("utf-8", "utf-8-sig", "ascii")
     csv_path = path if plain else to_utf8_file(path, info.encoding)
-    lines = max(info.head.count("\n"), 1)
-    estimate = max(int(info.size / max(len(info.head.encode()) / lines, 1)) - 1, 1)
+    try:
+        return _read_csv(con, path, csv_path, info.head, info.size, mapping, progress, info.sha256)
+    except _NotUtf8 as exc:
+        raise DataError.of(
+            "KT373",
+            "data.file.csv",
+            Span(str(path), 1, 1),
+            path=str(path),
+            problem=str(exc),
+        ) from None
+    finally:
+        if csv_path != path:
+            csv_path.unlink(missing_ok=True)
+
+
+class _NotUtf8(Exception):
+    """DuckDB found a byte sequence that is not UTF-8."""
+
+
+def _read_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    csv_path: Path,
+    head: str,
+    size: int,
+    mapping: Mapping,
+    progress: Progress | None,
+    digest: str | FileHash,
+) -> SourceTable:
+    """Load ``csv_path`` (UTF-8) as table ``raw``; ``path`` is the file as named."""
+    import duckdb
+
+    delimiter = mapping.source.delimiter or sniff_dialect(head)
+    headers = header_row(head, delimiter)
+    if not headers or headers == [""]:
+        raise DataError.of("KT372", "data.file.empty", Span(str(path), 1, 1), path=str(path))
+    lines = max(head.count("\n"), 1)
+    estimate = max(int(size / max(len(head.encode()) / lines, 1)) - 1, 1)
     watcher = _watch(con, estimate, progress) if progress else None
     try:
         options = _csv_options(delimiter, len(headers))
@@ -115,6 +163,8 @@ def _load_csv(
             )
     except duckdb.Error as exc:
         problem = str(exc).split("\n")[0:3]
+        if "Invalid unicode" in str(exc):
+            raise _NotUtf8(" ".join(problem)) from None
         raise DataError.of(
             "KT373",
             "data.file.csv",
@@ -125,10 +175,9 @@ def _load_csv(
     finally:
         if watcher is not None:
             watcher.set()
-        if csv_path != path:
-            csv_path.unlink(missing_ok=True)
     rows = con.sql("SELECT count(*) FROM raw").fetchall()[0][0]
-    return SourceTable(tuple(headers), int(rows), "(rowid + 2)", info.sha256, False)
+    sha256 = digest if isinstance(digest, str) else digest.hexdigest()
+    return SourceTable(tuple(headers), int(rows), "(rowid + 2)", sha256, False)
 
 
 def _cell_text(value: Any) -> str | None:
@@ -198,8 +247,10 @@ def _load_xlsx(
                 progress(len(row_numbers), total)
     finally:
         wb.close()
-    arrays = {f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(columns)}
-    arrays["__row__"] = pa.array(row_numbers, pa.int64())
+    from kpitree.data.transform import int_array, string_array
+
+    arrays = {f"c{i}": string_array(col) for i, col in enumerate(columns)}
+    arrays["__row__"] = int_array(row_numbers, pa.int64())
     con.register("xlsx_rows", pa.table(arrays))
     con.execute("CREATE TABLE raw AS SELECT * FROM xlsx_rows")
     con.unregister("xlsx_rows")

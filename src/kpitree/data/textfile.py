@@ -15,12 +15,21 @@ import csv
 import hashlib
 import io
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from kpitree.errors import DataError, Span
 
-__all__ = ["TextInfo", "detect_text", "read_lookup", "sniff_dialect", "to_utf8_file"]
+__all__ = [
+    "FileHash",
+    "TextInfo",
+    "detect_text",
+    "read_lookup",
+    "sniff_dialect",
+    "to_utf8_file",
+    "utf8_head",
+]
 
 _CHUNK = 1 << 22  # 4 MiB
 _DELIMITERS = (",", "\t", ";", "|")
@@ -86,6 +95,44 @@ def detect_text(path: Path, encoding: str | None = None) -> TextInfo:
     if head.startswith("\ufeff"):
         head = head[1:]
     return TextInfo(digest.hexdigest(), encoding, head, size)
+
+
+def utf8_head(path: Path) -> str | None:
+    """The first decoded characters if the file's first bytes are UTF-8 (with or
+    without a BOM), else ``None``. Only a guess for the whole file: the caller
+    must be ready for a later byte that is not UTF-8."""
+    with path.open("rb") as fh:
+        first = fh.read(65536)
+    try:
+        head = codecs.getincrementaldecoder("utf-8")(errors="strict").decode(first)
+    except UnicodeDecodeError:
+        return None
+    return head[1:] if head.startswith("\ufeff") else head
+
+
+class FileHash:
+    """The sha256 of a file, computed in a background thread (hashing releases
+    the GIL, so it overlaps with DuckDB reading the same file)."""
+
+    def __init__(self, path: Path) -> None:
+        self._digest = hashlib.sha256()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path) -> None:
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(_CHUNK):
+                    self._digest.update(chunk)
+        except BaseException as exc:  # re-raised by hexdigest() in the caller's thread
+            self._error = exc
+
+    def hexdigest(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest.hexdigest()
 
 
 def _guess(path: Path, sample: bytes) -> str:

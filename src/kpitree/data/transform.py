@@ -1,30 +1,42 @@
-"""Applying a mapping to a loaded source table, as a few set-based SQL statements.
+"""Applying a mapping to a loaded source table: one set-based SQL query, then Arrow.
 
-The statements, each over all rows at once:
+The query, over all rows at once, in layers:
 
-1. ``s``: raw text of every source column, trimmed, blanks (and the mapping's
-   ``null_values``) as NULL, with the Excel row number.
+1. ``s``: raw text of every source column the mapping uses, trimmed, blanks (and
+   the mapping's ``null_values``) as NULL, with the Excel row number.
 2. ``m``: each mapped field's text after value maps, constants and defaults
    (value maps are small tables joined on the lower-cased text).
 3. ``p``: each field parsed to its canonical type (:mod:`kpitree.data.values`).
-4. ``parsed`` (materialised): one error code per field, and the duplicate-id
-   check; a row with any error is rejected whole, in every table it feeds.
+   Date and timestamp columns first try the format detected on a sample of the
+   column (a strict ``strptime``), so only odd cells pay for the general parser.
+4. the result: one error code per field and the duplicate-id check (a row with
+   any error is rejected whole, in every table it feeds), and every canonical
+   output column once, even when several tables use it (a lead id feeds both
+   ``leads`` and ``lead_stage_history``; a column is parsed once).
 
-Canonical tables are then selected from ``parsed``: the first table of the
-mapping has one row per accepted source row; the others (accounts, reps, ... seen
-on many rows) keep the last row per primary key; stage histories are unpivoted.
+The result comes back as one Arrow table. Canonical tables are then cut from it:
+the first table of the mapping (one row per accepted source row) and stage
+histories given as one column per stage are plain Arrow column selections;
+other tables (accounts, reps, ... seen on many rows, keeping the last row per
+primary key) and stage histories that may repeat go through SQL over that Arrow
+table. Only rejected rows go back to the raw text, for the reports.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kpitree.data.batch import MappedBatch, Reject
 from kpitree.data.mapping import HISTORY_TABLES, ColumnRule, Mapping, TableMapping
 from kpitree.data.schema import arrow_schema, table
 from kpitree.data.values import (
+    FAST_FORMATS,
     ParsedExpr,
+    fast_instant,
     parse_date,
     parse_integer,
     parse_number,
@@ -40,7 +52,7 @@ if TYPE_CHECKING:
 
     from kpitree.data.readers import SourceTable
 
-__all__ = ["apply_mapping"]
+__all__ = ["apply_mapping", "int_array", "string_array"]
 
 # Canonical columns whose values are a closed set.
 _ALLOWED = {
@@ -49,6 +61,8 @@ _ALLOWED = {
     ("activities", "type"): ("call", "email", "meeting", "other"),
 }
 _MONEY = ("amount", "mrr", "arr")
+_SAMPLE_ROWS = 1000  # cells per column on which the fast date format is chosen
+_MAX_FAST = 2  # fast formats tried per column before the general parser
 
 
 @dataclass
@@ -61,6 +75,29 @@ class _Field:
     src: int | None
     header: str | None
     required: bool = False
+    fast: tuple[str, ...] = ()
+    """Formats that read this column's text cheaply (detected on a sample)."""
+
+
+@dataclass
+class _RowSet:
+    """Rows of a non-history table from one mapping section: canonical column ->
+    output column of the query."""
+
+    cols: dict[str, str]
+    required: list[str] = field(default_factory=list)
+    """Output columns that must be present (rows of other tables without a key)."""
+
+
+@dataclass
+class _Entries:
+    """Stage entries of a history table: the id, the stage (a constant name for a
+    "wide" stage column, else an output column) and when it was entered."""
+
+    id: str
+    at: str
+    stage_name: str | None = None
+    stage_col: str | None = None
 
 
 def _pick(rule: ColumnRule, found: dict[str, int]) -> tuple[int | None, str | None]:
@@ -81,18 +118,21 @@ class _Plan:
         # (table mapping index, canonical column) -> field, and stage fields.
         self.by_col: dict[tuple[int, str], _Field] = {}
         self.by_stage: dict[tuple[int, str], _Field] = {}
-        self.used: set[int] = set()
         self.checked: set[int] = set()  # fields with an error column
-        self.attrs: set[int] = set()  # table mappings with an attributes column
+        self.as_is: set[int] = set()  # source columns kept untrimmed (raw_text_columns)
         self.dup_check = False  # whether the main table's ids may repeat
+        # Columns shared by fields that read the same text the same way.
+        self.tcol: dict[int, str] = {}
+        self.vcol: dict[int, str] = {}
+        self.curcol: dict[int, str] = {}
+        # Output columns of the query: SQL expression -> name.
+        self.out: dict[str, str] = {}
         for ti, tm in enumerate(mapping.tables):
             self._add_table(ti, tm)
 
     def _field(self, table_name: str, column: str, rule: ColumnRule, sql_type: str) -> _Field:
         src, header = _pick(rule, self.found)
         f = _Field(len(self.fields), table_name, column, rule, sql_type, src, header)
-        if src is not None:
-            self.used.add(src)
         self.fields.append(f)
         return f
 
@@ -110,26 +150,78 @@ class _Plan:
         for stage, rule in tm.stages.items():
             self.by_stage[(ti, stage)] = self._field(tm.table, "entered_at", rule, "TIMESTAMPTZ")
 
+    def _serial(self, f: _Field) -> bool:
+        if f.rule.excel_serial is not None:
+            return f.rule.excel_serial
+        return self.mapping.source.excel_serial_dates or self.source.is_xlsx
+
+    def attribute_columns(self, tm: TableMapping) -> list[int]:
+        if tm.attributes == "none":
+            return []
+        if tm.attributes == "rest":
+            mapped = {f.src for f in self.fields if f.src is not None}
+            return [k for k in range(len(self.source.headers)) if k not in mapped]
+        return [self.found[h] for h in tm.attributes if h in self.found]
+
+    def used_columns(self) -> list[int]:
+        used = {f.src for f in self.fields if f.src is not None}
+        for tm in self.mapping.tables:
+            if "attributes" in table(tm.table).column_names:
+                used.update(self.attribute_columns(tm))
+        return sorted(used)
+
+    def clean(self, k: int, column: str | None = None) -> str:
+        """SQL for the text of raw column ``k``: trimmed, blank as NULL."""
+        return self._blank(f"trim({column or f'c{k}'})")
+
+    def _blank(self, trimmed: str) -> str:
+        extra = self.mapping.source.null_values
+        if extra:
+            nulls = ", ".join(sql_str(v) for v in ("", *extra))
+            return f"CASE WHEN {trimmed} IN ({nulls}) THEN NULL ELSE {trimmed} END"
+        return f"nullif({trimmed}, '')"
+
+    def raw_text_columns(self) -> set[int]:
+        """Source columns read only by fast date parsers, which take the text as
+        it is (``strptime`` skips surrounding spaces): trimming every cell of
+        them would cost more than parsing. The trimmed text is then computed only
+        for the cells the fast formats do not read."""
+        if self.mapping.source.null_values:
+            return set()  # a null value like 1900/01/01 must not be parsed
+        plain = set(self.used_columns())
+        for f in self.fields:
+            if f.src is not None and not (f.fast and _plain(f.rule)):
+                plain.discard(f.src)
+        for tm in self.mapping.tables:
+            if "attributes" in table(tm.table).column_names:
+                plain -= set(self.attribute_columns(tm))
+        return plain
+
     # -- SQL per layer -----------------------------------------------------------
     def raw_layer(self) -> str:
-        extra = self.mapping.source.null_values
-        cols = [f"{self.source.row_sql} AS __row__"]
-        for k in range(len(self.source.headers)):
-            if extra:
-                nulls = ", ".join(sql_str(v) for v in ("", *extra))
-                cols.append(
-                    f"CASE WHEN trim(c{k}) IN ({nulls}) THEN NULL ELSE trim(c{k}) END AS r{k}"
-                )
+        # Trimmed in an inner query, so that "blank as NULL" does not trim twice.
+        as_is = self.raw_text_columns()
+        inner = [f"{self.source.row_sql} AS __row__"]
+        outer = ["__row__"]
+        for k in self.used_columns():
+            if k in as_is:
+                inner.append(f"c{k} AS w{k}")
+                outer.append(f"w{k}")
             else:
-                cols.append(f"nullif(trim(c{k}), '') AS r{k}")
-        return f"SELECT {', '.join(cols)} FROM raw"
+                inner.append(f"trim(c{k}) AS q{k}")
+                outer.append(f"{self._blank(f'q{k}')} AS r{k}")
+        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM raw)"
 
     def text_layer(self) -> str:
         cols = ["s.*"]
         joins = []
+        seen: dict[str, str] = {}
+        self.as_is = self.raw_text_columns()
         for f in self.fields:
             rule = f.rule
             x = "NULL" if f.src is None else f"s.r{f.src}"
+            if f.src in self.as_is:
+                x = f"s.w{f.src}"
             if rule.value is not None:
                 x = sql_str(rule.value)
             if rule.value_map is not None and f.src is not None:
@@ -147,18 +239,29 @@ class _Plan:
                     cols.append(f"(s.r{f.src} IS NOT NULL AND vm{f.i}.k IS NULL) AS u{f.i}")
             if rule.default is not None:
                 x = f"coalesce({x}, {sql_str(rule.default)})"
+            if x in seen:  # the same text as an earlier field: one column
+                self.tcol[f.i] = seen[x]
+                continue
+            if f.src in self.as_is:
+                # Computed where needed, for the cells the fast parser leaves.
+                seen[x] = self.tcol[f.i] = self.clean(f.src, f"w{f.src}")
+                continue
+            seen[x] = self.tcol[f.i] = f"t{f.i}"
             cols.append(f"{x} AS t{f.i}")
         return f"SELECT {', '.join(cols)} FROM s {' '.join(joins)}"
 
     def _parser(self, f: _Field) -> ParsedExpr:
-        x = f"t{f.i}"
-        serial = f.rule.excel_serial
-        if serial is None:
-            serial = self.mapping.source.excel_serial_dates or self.source.is_xlsx
+        x = self.tcol[f.i]
+        serial = self._serial(f)
+        raw = f"w{f.src}" if f.src in self.as_is else None
         if f.sql_type == "TIMESTAMPTZ":
-            return parse_timestamp(x, self.tz, f.rule.formats, excel_serial=serial)
+            return parse_timestamp(
+                x, self.tz, f.rule.formats, excel_serial=serial, fast=f.fast, fast_x=raw
+            )
         if f.sql_type == "DATE":
-            return parse_date(x, self.tz, f.rule.formats, excel_serial=serial)
+            return parse_date(
+                x, self.tz, f.rule.formats, excel_serial=serial, fast=f.fast, fast_x=raw
+            )
         if f.sql_type == "DOUBLE":
             return parse_number(x)
         if f.sql_type in ("BIGINT", "INTEGER"):
@@ -167,70 +270,81 @@ class _Plan:
 
     def parse_layer(self) -> str:
         cols = ["m.*"]
+        seen: dict[str, str] = {}
         for f in self.fields:
             p = self._parser(f)
             value = p.value
             if (f.table, f.column) in _ALLOWED:
                 value = f"lower({value})"
-            cols.append(f"{value} AS v{f.i}")
-            if f.column in _MONEY and p.currency:
-                cols.append(f"{p.currency} AS cur{f.i}")
+            if value in seen:
+                self.vcol[f.i] = seen[value]
+            else:
+                seen[value] = self.vcol[f.i] = f"v{f.i}"
+                cols.append(f"{value} AS v{f.i}")
+            if f.column in _MONEY and p.currency and f.src is not None:
+                if p.currency in seen:
+                    self.curcol[f.i] = seen[p.currency]
+                else:
+                    seen[p.currency] = self.curcol[f.i] = f"cur{f.i}"
+                    cols.append(f"{p.currency} AS cur{f.i}")
         return f"SELECT {', '.join(cols)} FROM m"
 
-    def error_layer(self) -> str:
+    def output(self, expr: str) -> str:
+        """The name of the output column computing ``expr`` (added once)."""
+        if expr not in self.out:
+            self.out[expr] = f"o{len(self.out)}"
+        return self.out[expr]
+
+    def final_layer(self) -> str:
+        """The error columns and every output column (after :meth:`sections`)."""
         cols = ["__row__"]
-        for ti, tm in enumerate(self.mapping.tables):
-            attrs = self._attributes(tm)
-            if attrs is not None and "attributes" in table(tm.table).column_names:
-                cols.append(f"{attrs} AS a{ti}")
-                self.attrs.add(ti)
-        cols += [f"v{f.i}" for f in self.fields]
-        cols += [f"cur{f.i}" for f in self.fields if f.column in _MONEY]
+        cols += [f"{expr} AS {name}" for expr, name in self.out.items()]
         bad = []
         for f in self.fields:
             p = self._parser(f)
+            tc, vc = self.tcol[f.i], self.vcol[f.i]
             cases = []
             if f.i in self.maps and f.rule.unmapped == "reject" and f.rule.else_value is None:
                 cases.append(f"WHEN u{f.i} THEN 'unmapped'")
             if p.error:
-                cases.append(f"WHEN t{f.i} IS NOT NULL AND v{f.i} IS NULL THEN '{p.error}'")
+                # The value first: the text is only looked at where it is NULL.
+                cases.append(f"WHEN {vc} IS NULL AND {tc} IS NOT NULL THEN '{p.error}'")
             if f.required:
-                cases.append(f"WHEN v{f.i} IS NULL THEN 'required'")
+                cases.append(f"WHEN {vc} IS NULL THEN 'required'")
             allowed = _ALLOWED.get((f.table, f.column))
             if allowed:
                 options = ", ".join(sql_str(a) for a in allowed)
-                cases.append(f"WHEN v{f.i} NOT IN ({options}) THEN 'not_allowed'")
+                cases.append(f"WHEN {vc} NOT IN ({options}) THEN 'not_allowed'")
             if cases:
                 cols.append(f"CASE {' '.join(cases)} END AS e{f.i}")
                 bad.append(f"e{f.i} IS NOT NULL")
                 self.checked.add(f.i)
-        main = self.mapping.tables[0]
         dup = "NULL"
-        if main.table not in HISTORY_TABLES:
-            pk = [
-                self.by_col[(0, c)] for c in table(main.table).primary_key if (0, c) in self.by_col
-            ]
-            if pk and self.dup_check:
-                part = ", ".join(f"v{f.i}" for f in pk)
-                notnull = " AND ".join(f"v{f.i} IS NOT NULL" for f in pk)
-                dup = (
-                    f"CASE WHEN {notnull} AND row_number() OVER (PARTITION BY {part} "
-                    f"ORDER BY __row__) > 1 THEN min(__row__) OVER (PARTITION BY {part}) END"
-                )
+        pk = self.main_key()
+        if pk and self.dup_check:
+            part = ", ".join(self.vcol[f.i] for f in pk)
+            notnull = " AND ".join(f"{self.vcol[f.i]} IS NOT NULL" for f in pk)
+            dup = (
+                f"CASE WHEN {notnull} AND row_number() OVER (PARTITION BY {part} "
+                f"ORDER BY __row__) > 1 THEN min(__row__) OVER (PARTITION BY {part}) END"
+            )
         cols.append(f"{dup} AS dup")
         bad.append("dup IS NOT NULL")
+        # Named so that it cannot clash with an output column.
         cols.append(f"({' OR '.join(bad)}) AS __bad")
-        return f"SELECT {', '.join(cols)} FROM p"
+        order = " ORDER BY __row__" if self.dup_check else ""
+        return f"SELECT {', '.join(cols)} FROM p{order}"
+
+    def main_key(self) -> list[_Field]:
+        """The fields of the main table's primary key ([] for a history table)."""
+        main = self.mapping.tables[0]
+        if main.table in HISTORY_TABLES:
+            return []
+        return [self.by_col[(0, c)] for c in table(main.table).primary_key if (0, c) in self.by_col]
 
     # -- canonical tables --------------------------------------------------------
     def _attributes(self, tm: TableMapping) -> str | None:
-        if tm.attributes == "none":
-            return None
-        if tm.attributes == "rest":
-            mapped = {f.src for f in self.fields if f.src is not None}
-            idx = [k for k in range(len(self.source.headers)) if k not in mapped]
-        else:
-            idx = [self.found[h] for h in tm.attributes if h in self.found]
+        idx = self.attribute_columns(tm)
         if not idx:
             return None
         seen: dict[str, int] = {}
@@ -243,64 +357,80 @@ class _Plan:
             parts.append(f"{sql_str(key)}, r{k}")
         return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
 
-    def select(self, ti: int, tm: TableMapping) -> tuple[list[str], list[str]]:
-        """SELECT statements (one per row set) and the output columns."""
+    def _typed(self, tm: TableMapping, col: str, expr: str) -> str:
+        return self.output(f"CAST({expr} AS {_cast(table(tm.table).column(col).type)})")
+
+    def sections(self, ti: int, tm: TableMapping) -> tuple[list[_RowSet | _Entries], list[str]]:
+        """The row sets of one mapping section, and the canonical columns they fill."""
         tbl = table(tm.table)
         if tm.table in HISTORY_TABLES:
             id_col = HISTORY_TABLES[tm.table]
-            cols = [id_col, "stage", "entered_at"]
-            idv = f"v{self.by_col[(ti, id_col)].i}"
-            out = []
+            idv = self._typed(tm, id_col, self.vcol[self.by_col[(ti, id_col)].i])
+            entries: list[_RowSet | _Entries] = []
             for (tj, stage), f in self.by_stage.items():
                 if tj == ti:
-                    out.append(
-                        f"SELECT __row__, {idv} AS {id_col}, {sql_str(stage)} AS stage, "
-                        f"v{f.i} AS entered_at FROM parsed WHERE NOT __bad "
-                        f"AND {idv} IS NOT NULL AND v{f.i} IS NOT NULL"
-                    )
+                    at = self._typed(tm, "entered_at", self.vcol[f.i])
+                    entries.append(_Entries(idv, at, stage_name=stage))
             if (ti, "stage") in self.by_col:
-                sv, ev = (f"v{self.by_col[(ti, c)].i}" for c in ("stage", "entered_at"))
-                out.append(
-                    f"SELECT __row__, {idv} AS {id_col}, {sv} AS stage, {ev} AS entered_at "
-                    f"FROM parsed WHERE NOT __bad AND {idv} IS NOT NULL AND {sv} IS NOT NULL "
-                    f"AND {ev} IS NOT NULL"
+                sv, ev = (
+                    self._typed(tm, c, self.vcol[self.by_col[(ti, c)].i])
+                    for c in ("stage", "entered_at")
                 )
-            return out, cols
+                entries.append(_Entries(idv, ev, stage_col=sv))
+            return entries, [id_col, "stage", "entered_at"]
         exprs: dict[str, str] = {}
         for c in tbl.column_names:
             found_field = self.by_col.get((ti, c))
             if found_field is not None:
-                exprs[c] = f"v{found_field.i}"
+                exprs[c] = self.vcol[found_field.i]
         if "currency" in tbl.column_names and "currency" not in tm.columns:
             money = [self.by_col[(ti, m)] for m in _MONEY if (ti, m) in self.by_col]
-            found = [f"cur{f.i}" for f in money if f.src is not None]
+            found = [self.curcol[f.i] for f in money if f.i in self.curcol]
             if found:
                 exprs["currency"] = f"coalesce({', '.join(found)}, {exprs.get('currency', 'NULL')})"
-        if ti in self.attrs:
-            exprs["attributes"] = f"a{ti}"
+        attrs = self._attributes(tm)
+        if attrs is not None and "attributes" in tbl.column_names:
+            exprs["attributes"] = attrs
         cols = [c for c in tbl.column_names if c in exprs]
-        where = ["NOT __bad"]
+        rows = _RowSet({c: self._typed(tm, c, exprs[c]) for c in cols})
         if not tm.main:
-            where += [
-                f"{exprs[c.name]} IS NOT NULL"
-                for c in tbl.columns
-                if not c.nullable and c.name in exprs
+            rows.required = [
+                rows.cols[c.name] for c in tbl.columns if not c.nullable and c.name in rows.cols
             ]
-        body = ", ".join(f"CAST({exprs[c]} AS {_cast(tbl.column(c).type)}) AS {c}" for c in cols)
-        return [f"SELECT __row__, {body} FROM parsed WHERE {' AND '.join(where)}"], cols
+        return [rows], cols
+
+
+def _plain(rule: ColumnRule) -> bool:
+    """Whether the field's text is the cell's text (no constant, map or default)."""
+    return rule.value is None and rule.value_map is None and rule.default is None
 
 
 def _cast(sql_type: str) -> str:
     return "VARCHAR" if sql_type == "JSON" else sql_type
 
 
+def string_array(values: Sequence[str | None]) -> pyarrow.Array:
+    """An Arrow string array built from its buffers: ``pa.array(list)`` imports
+    pandas (about half a second) to probe the list."""
+    import numpy as np
+    import pyarrow as pa
+
+    encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(e) for e in encoded), np.int64, len(encoded)), out=offsets[1:])
+    validity = None
+    if any(v is None for v in values):
+        bits = np.fromiter((v is not None for v in values), np.bool_, len(values))
+        validity = pa.py_buffer(np.packbits(bits, bitorder="little"))
+    buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.large_string(), len(encoded), buffers).cast(pa.string())
+
+
 def _value_table(con: duckdb.DuckDBPyConnection, name: str, rule: ColumnRule) -> None:
     import pyarrow as pa
 
     vmap = rule.value_map or {}
-    data = pa.table(
-        {"k": pa.array(list(vmap), pa.string()), "v": pa.array(list(vmap.values()), pa.string())}
-    )
+    data = pa.table({"k": string_array(list(vmap)), "v": string_array(list(vmap.values()))})
     con.register(f"{name}_src", data)
     con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_src")
     con.unregister(f"{name}_src")
@@ -318,6 +448,69 @@ def _reason(code: str, f: _Field | None, value: str | None, first_row: int | Non
     return t(f"data.reject.{code}", **params)
 
 
+def _detect_fast_formats(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
+    """Choose, per date/timestamp source column, the :data:`FAST_FORMATS` that
+    parse its first non-blank cells exactly as the general parser does."""
+    chosen: dict[tuple[int, bool], tuple[str, ...]] = {}
+    for f in plan.fields:
+        if (
+            f.sql_type not in ("TIMESTAMPTZ", "DATE")
+            or f.src is None
+            or f.rule.formats  # the mapping's own formats are strptime already
+            or f.rule.value_map is not None
+        ):
+            continue
+        serial = plan._serial(f)
+        key = (f.src, serial)
+        if key not in chosen:
+            chosen[key] = _fast_formats(con, f.src, plan.clean(f.src), plan.tz, serial)
+        f.fast = chosen[key]
+
+
+def _shape(text: str) -> str:
+    """Digits runs as ``9`` and a trailing offset as ``%z``: ``2026/1/7 9:05`` ->
+    ``9/9/9 9:9``, the same shape as the format ``%Y/%m/%d %H:%M``."""
+    return _ZONE.sub("%z", _DIGITS.sub("9", text))
+
+
+_DIGITS = re.compile(r"\d+")
+_ZONE = re.compile(r"(?<=9)[+-]9(:9)?$")
+_FORMAT_SHAPES = {fmt: re.sub(r"%[YmdHMSf]", "9", fmt) for fmt in FAST_FORMATS}
+
+
+def _fast_formats(
+    con: duckdb.DuckDBPyConnection, k: int, text: str, tz: str, serial: bool
+) -> tuple[str, ...]:
+    # The first non-blank cells (the limit applies before anything costly runs).
+    cells = con.sql(
+        f"SELECT * FROM (SELECT {text} AS x FROM raw WHERE c{k} IS NOT NULL LIMIT "
+        f"{_SAMPLE_ROWS}) WHERE x IS NOT NULL"
+    ).fetchall()
+    shapes = Counter(_shape(x) for (x,) in cells)
+    candidates = sorted(
+        (fmt for fmt in FAST_FORMATS if shapes.get(_FORMAT_SHAPES[fmt])),
+        key=lambda fmt: -shapes[_FORMAT_SHAPES[fmt]],
+    )[:_MAX_FAST]
+    if not candidates:
+        return ()
+    # Checked against the general parser: a format is used only if it gives the
+    # same instant on every sample cell it reads.
+    general = parse_timestamp("x", tz, excel_serial=serial).value
+    aggs = []
+    for fmt in candidates:
+        fast = fast_instant("x", tz, fmt)
+        aggs.append(f"count({fast})")
+        aggs.append(f"count(*) FILTER (WHERE ({fast}) IS DISTINCT FROM g AND ({fast}) IS NOT NULL)")
+    cells_sql = (
+        f"SELECT * FROM (SELECT {text} AS x FROM raw WHERE c{k} IS NOT NULL LIMIT "
+        f"{_SAMPLE_ROWS}) WHERE x IS NOT NULL"
+    )
+    row = con.sql(
+        f"SELECT {', '.join(aggs)} FROM (SELECT x, {general} AS g FROM ({cells_sql}))"
+    ).fetchall()[0]
+    return tuple(fmt for i, fmt in enumerate(candidates) if row[2 * i] and not row[2 * i + 1])
+
+
 def apply_mapping(
     con: duckdb.DuckDBPyConnection,
     source: SourceTable,
@@ -327,30 +520,46 @@ def apply_mapping(
     tz: str,
 ) -> MappedBatch:
     """Map table ``raw`` (see :mod:`kpitree.data.readers`) to a :class:`MappedBatch`."""
+    import pyarrow.compute as pc
+
     plan = _Plan(source, mapping, found, tz)
-    plan.dup_check = _ids_may_repeat(con, plan)
-    text_sql = plan.text_layer()
+    plan.dup_check = _keys_need_check(plan)
+    _detect_fast_formats(con, plan)
+    raw_sql, text_sql = plan.raw_layer(), plan.text_layer()
+    parse_sql = plan.parse_layer()
     for i, rule in plan.maps.items():
         _value_table(con, f"vm{i}", rule)
-    con.execute(
-        f"CREATE TEMP TABLE parsed AS WITH s AS ({plan.raw_layer()}), m AS ({text_sql}), "
-        f"p AS ({plan.parse_layer()}) {plan.error_layer()}"
-    )
-    # The few rejected rows, with their raw text, for the reports.
-    cols = ", ".join(f"c{k}" for k in range(len(source.headers)))
-    con.execute(
-        f"CREATE TEMP TABLE bad AS SELECT p.*, {cols} FROM parsed p JOIN "
-        f"(SELECT {source.row_sql} AS __raw_row__, {cols} FROM raw) r "
-        "ON r.__raw_row__ = p.__row__ WHERE p.__bad"
-    )
-    rejects = _rejects(con, plan, path)
-    rejected_rows = _rejected_rows(con, source)
-    tables: dict[str, pyarrow.Table] = {}
     grouped: dict[str, list[tuple[int, TableMapping]]] = {}
     for ti, tm in enumerate(mapping.tables):
         grouped.setdefault(tm.table, []).append((ti, tm))
-    for name, sections in grouped.items():
-        tables[name] = _table_rows(con, plan, name, sections)
+    layout = {
+        name: [plan.sections(ti, tm) for ti, tm in sections] for name, sections in grouped.items()
+    }
+    layers = f"WITH s AS ({raw_sql}), m AS ({text_sql}), p AS ({parse_sql})"
+    parsed = con.sql(f"{layers} {plan.final_layer()}").to_arrow_table()
+    if not plan.dup_check and _ids_repeat(con, plan, parsed):
+        # Exports rarely repeat an id, so the per-row check (a window over the
+        # whole file) runs only when the cheap count after the fact finds one.
+        plan.dup_check = True
+        parsed = con.sql(f"{layers} {plan.final_layer()}").to_arrow_table()
+    bad_mask = parsed.column("__bad")
+    any_bad = bool(pc.any(bad_mask).as_py())
+    rejects: list[Reject] = []
+    rejected_rows: list[dict[str, str]] = []
+    if any_bad:
+        _bad_table(con, parsed.filter(bad_mask), source)
+        rejects = _rejects(con, plan, path)
+        rejected_rows = _rejected_rows(con, source)
+        parsed = parsed.filter(pc.invert(bad_mask))
+    parsed = parsed.drop_columns(["__bad"])
+    con.register("parsed", parsed)
+    try:
+        tables = {
+            name: _table_rows(con, plan, parsed, name, grouped[name][0][1], parts)
+            for name, parts in layout.items()
+        }
+    finally:
+        con.unregister("parsed")
     return MappedBatch(
         source_file=path,
         file_hash=source.sha256,
@@ -359,46 +568,157 @@ def apply_mapping(
         tables=tables,
         rejects=rejects,
         rejected_rows=rejected_rows,
+        keys_unique=True,
     )
 
 
+def _bad_table(con: duckdb.DuckDBPyConnection, bad: pyarrow.Table, source: SourceTable) -> None:
+    """Temp table ``bad``: the rejected rows' error columns and their raw text."""
+    cols = ", ".join(f"c{k}" for k in range(len(source.headers)))
+    con.register("bad_rows", bad)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE bad AS SELECT p.*, {cols} FROM bad_rows p JOIN "
+            f"(SELECT {source.row_sql} AS __raw_row__, {cols} FROM raw) r "
+            "ON r.__raw_row__ = p.__row__"
+        )
+    finally:
+        con.unregister("bad_rows")
+
+
 def _table_rows(
-    con: duckdb.DuckDBPyConnection, plan: _Plan, name: str, sections: list[tuple[int, TableMapping]]
+    con: duckdb.DuckDBPyConnection,
+    plan: _Plan,
+    parsed: pyarrow.Table,
+    name: str,
+    first: TableMapping,
+    parts: list[tuple[list[_RowSet | _Entries], list[str]]],
 ) -> pyarrow.Table:
     import pyarrow as pa
 
-    selects: list[str] = []
     all_cols: list[str] = []
-    per_section = []
-    for ti, tm in sections:
-        section_sqls, cols = plan.select(ti, tm)
-        per_section.append((section_sqls, cols))
+    for _, cols in parts:
         all_cols += [c for c in cols if c not in all_cols]
-    for sqls, section_cols in per_section:
-        for sql in sqls:
-            pad = ", ".join(c if c in section_cols else f"NULL AS {c}" for c in all_cols)
-            selects.append(f"SELECT __row__, {pad} FROM ({sql})")
     schema = arrow_schema(name, all_cols)
-    if not selects:
+    sets = [s for row_sets, _ in parts for s in row_sets]
+    if not sets:
         return schema.empty_table()
-    union = " UNION ALL BY NAME ".join(selects)
-    pk = ", ".join(table(name).primary_key)
-    main = sections[0][1].main and name not in HISTORY_TABLES
-    if main and len(selects) == 1:
-        # Rows come in file order unless the duplicate check reordered them.
-        order = " ORDER BY __row__" if plan.dup_check else ""
-        query = f"SELECT {', '.join(all_cols)} FROM ({union}){order}"
-    elif name in HISTORY_TABLES:
-        # Every column is in the key: identical entries are the same entry.
-        query = f"SELECT DISTINCT {', '.join(all_cols)} FROM ({union}) ORDER BY {pk}"
+    if name not in HISTORY_TABLES and first.main and len(sets) == 1:
+        # One row per accepted source row, in file order: a column selection.
+        only = sets[0]
+        assert isinstance(only, _RowSet)
+        data = pa.table({c: parsed.column(only.cols[c]) for c in all_cols})
+    elif name in HISTORY_TABLES and _unique_wide(plan, sets):
+        data = _wide_history(parsed, HISTORY_TABLES[name], sets)  # type: ignore[arg-type]
     else:
-        # The same account/rep/stage entry appears on many rows: keep the last.
-        query = (
-            f"SELECT {', '.join(all_cols)} FROM ({union}) QUALIFY row_number() OVER "
-            f"(PARTITION BY {pk} ORDER BY __row__ DESC) = 1 ORDER BY {pk}"
+        data = con.sql(_table_sql(name, first, sets, all_cols)).to_arrow_table()
+    return pa.Table.from_batches(data.cast(schema).to_batches(), schema)
+
+
+def _table_sql(
+    name: str, first: TableMapping, sets: list[_RowSet | _Entries], all_cols: list[str]
+) -> str:
+    """SQL over the registered ``parsed`` Arrow table for one canonical table."""
+    selects = []
+    for s in sets:
+        if isinstance(s, _Entries):
+            stage = s.stage_col if s.stage_col is not None else sql_str(s.stage_name or "")
+            present = [f"{s.id} IS NOT NULL", f"{s.at} IS NOT NULL"]
+            if s.stage_col is not None:
+                present.append(f"{s.stage_col} IS NOT NULL")
+            selects.append(
+                f"SELECT __row__, {s.id} AS {all_cols[0]}, {stage} AS stage, "
+                f"{s.at} AS entered_at FROM parsed WHERE {' AND '.join(present)}"
+            )
+        else:
+            pad = ", ".join(
+                f"{s.cols[c]} AS {c}" if c in s.cols else f"NULL AS {c}" for c in all_cols
+            )
+            where = " AND ".join(f"{r} IS NOT NULL" for r in s.required) or "true"
+            selects.append(f"SELECT __row__, {pad} FROM parsed WHERE {where}")
+    union = " UNION ALL BY NAME ".join(selects)
+    cols = ", ".join(all_cols)
+    pk = ", ".join(table(name).primary_key)
+    if name in HISTORY_TABLES:
+        # Every column is in the key: identical entries are the same entry.
+        return f"SELECT DISTINCT {cols} FROM ({union}) ORDER BY {pk}"
+    if first.main and len(selects) == 1:
+        return f"SELECT {cols} FROM ({union})"
+    # The same account/rep appears on many rows: keep the last.
+    return (
+        f"SELECT {cols} FROM ({union}) QUALIFY row_number() OVER "
+        f"(PARTITION BY {pk} ORDER BY __row__ DESC) = 1 ORDER BY {pk}"
+    )
+
+
+def _unique_wide(plan: _Plan, sets: list[_RowSet | _Entries]) -> bool:
+    """Whether a stage history's entries are unique without a check: one column per
+    stage, each stage once, all keyed by the main table's id (unique per accepted
+    row: repeats are rejected)."""
+    pk = plan.main_key()
+    if len(pk) != 1:
+        return False
+    main = plan.mapping.tables[0]
+    id_out = plan.out.get(
+        f"CAST({plan.vcol[pk[0].i]} AS {_cast(table(main.table).column(pk[0].column).type)})"
+    )
+    names = [s.stage_name for s in sets if isinstance(s, _Entries)]
+    return (
+        id_out is not None
+        and all(
+            isinstance(s, _Entries) and s.stage_name is not None and s.id == id_out for s in sets
         )
-    result = con.sql(query).to_arrow_table()
-    return pa.Table.from_batches(result.cast(schema).to_batches(), schema)
+        and len(set(names)) == len(names)
+    )
+
+
+def _wide_history(parsed: pyarrow.Table, id_col: str, sets: list[_Entries]) -> pyarrow.Table:
+    """Stage entries from one column per stage, without a sort: row by row (file
+    order), the stages of a row by name, blank dates skipped."""
+    import numpy as np
+    import pyarrow as pa
+
+    stages = sorted(sets, key=lambda s: s.stage_name or "")
+    n, k = parsed.num_rows, len(stages)
+    present = np.zeros((n, k), dtype=bool)
+    micros = np.zeros((n, k), dtype=np.int64)
+    for j, s in enumerate(stages):
+        at = parsed.column(s.at).combine_chunks()
+        present[:, j] = _validity(at)
+        values = at.buffers()[1]
+        if values is not None and n:
+            micros[:, j] = np.frombuffer(values, dtype=np.int64, count=n, offset=at.offset * 8)
+    flat = np.flatnonzero(present.reshape(-1))
+    rows = int_array(flat // k, pa.int64())
+    ids = parsed.column(stages[0].id).take(rows)
+    names = string_array([s.stage_name for s in stages])
+    stage = pa.DictionaryArray.from_arrays(int_array(flat % k, pa.int32()), names)
+    entered = int_array(micros.reshape(-1)[flat], pa.timestamp("us", tz="UTC"))
+    return pa.table({id_col: ids, "stage": stage.cast(pa.string()), "entered_at": entered})
+
+
+def _validity(arr: pyarrow.Array) -> Any:
+    """Which entries of ``arr`` are not NULL, as a numpy bool array (read from the
+    bitmap: ``to_numpy`` on a boolean array imports pandas)."""
+    import numpy as np
+
+    n = len(arr)
+    bitmap = arr.buffers()[0]
+    if bitmap is None or arr.null_count == 0:
+        return np.full(n, arr.null_count == 0, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[arr.offset : arr.offset + n].astype(bool)
+
+
+def int_array(values: Any, arrow_type: pyarrow.DataType) -> pyarrow.Array:
+    """An Arrow array over a numpy buffer (``pa.array(ndarray)`` would import
+    pandas, ~0.8 s, to probe it)."""
+    import numpy as np
+    import pyarrow as pa
+
+    width = 4 if arrow_type == pa.int32() else 8
+    data = np.ascontiguousarray(values, dtype=np.int32 if width == 4 else np.int64)
+    return pa.Array.from_buffers(arrow_type, len(data), [None, pa.py_buffer(data)])
 
 
 def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Reject]:
@@ -410,15 +730,13 @@ def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Rej
                 f"SELECT __row__, {f.i} AS f, e{f.i} AS code, {raw} AS value, NULL AS first "
                 f"FROM bad WHERE e{f.i} IS NOT NULL"
             )
-    main = plan.mapping.tables[0]
-    pk = table(main.table).primary_key
-    id_field = plan.by_col.get((0, pk[0])) if main.table not in HISTORY_TABLES else None
-    if id_field is not None:
-        raw = (
-            f"nullif(trim(c{id_field.src}), '')"
-            if id_field.src is not None
-            else f"CAST(v{id_field.i} AS VARCHAR)"
-        )
+    pk = plan.main_key()
+    id_field = pk[0] if pk else None
+    if id_field is not None and plan.dup_check:
+        if id_field.src is not None:
+            raw = f"nullif(trim(c{id_field.src}), '')"
+        else:
+            raw = plan.out.get(f"CAST({plan.vcol[id_field.i]} AS VARCHAR)", "NULL")
         parts.append(
             f"SELECT __row__, {id_field.i} AS f, 'duplicate_id' AS code, {raw} AS value, "
             "dup AS first FROM bad WHERE dup IS NOT NULL"
@@ -450,15 +768,43 @@ def _rejected_rows(con: duckdb.DuckDBPyConnection, source: SourceTable) -> list[
     return out
 
 
-def _ids_may_repeat(con: duckdb.DuckDBPyConnection, plan: _Plan) -> bool:
-    """Whether the main table's primary key may repeat in the file: a cheap count
-    on the raw text decides if the costly per-row duplicate check is needed."""
-    main = plan.mapping.tables[0]
-    if main.table in HISTORY_TABLES:
+def _keys_need_check(plan: _Plan) -> bool:
+    """Whether the main table's ids must be checked for repeats row by row from
+    the start: when the ids are not the cells' text, equal ids may come from
+    different texts. Otherwise :func:`_ids_repeat` looks after the fact."""
+    pk = plan.main_key()
+    if not pk:
         return False
-    pk = [plan.by_col.get((0, c)) for c in table(main.table).primary_key]
-    if any(f is None or f.src is None or f.rule.value_map is not None for f in pk):
+    if len(pk) < len(table(plan.mapping.tables[0].table).primary_key):
         return True
-    keys = ", ".join(f"nullif(trim(c{f.src}), '')" for f in pk if f is not None)
-    sql = f"SELECT count(*) > count(DISTINCT ({keys})) FROM raw WHERE ({keys}) IS NOT NULL"
-    return bool(con.sql(sql).fetchall()[0][0])
+    return any(
+        f.src is None
+        or f.rule.value_map is not None
+        or f.rule.default is not None
+        or f.sql_type != "VARCHAR"
+        for f in pk
+    )
+
+
+def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: pyarrow.Table) -> bool:
+    """Whether an id of the main table appears twice in the mapped rows (a count
+    of distinct hashes; equal hashes are confirmed on the ids themselves)."""
+    pk = plan.main_key()
+    if not pk:
+        return False
+    main = plan.mapping.tables[0]
+    cols = [
+        plan.out[f"CAST({plan.vcol[f.i]} AS {_cast(table(main.table).column(f.column).type)})"]
+        for f in pk
+    ]
+    keys = ", ".join(cols)
+    notnull = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+    con.register("kpitree_ids", parsed.select(cols))
+    try:
+        for distinct in (f"hash({keys})", f"({keys})"):
+            sql = f"SELECT count(*) > count(DISTINCT {distinct}) FROM kpitree_ids WHERE {notnull}"
+            if not con.sql(sql).fetchall()[0][0]:
+                return False
+        return True
+    finally:
+        con.unregister("kpitree_ids")

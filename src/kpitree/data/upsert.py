@@ -70,7 +70,12 @@ def _check_columns(table: Table, data: pa.Table) -> list[str]:
 
 
 def _stage(
-    con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table, cols: list[str]
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    data: pa.Table,
+    cols: list[str],
+    *,
+    keys_unique: bool = False,
 ) -> tuple[int, str]:
     """Expose ``data`` as ``kpitree_stage``: typed as the schema says, one row per key.
 
@@ -78,25 +83,33 @@ def _stage(
     once, so a repeat is a later state of it (or an exact copy). Only then is a
     deduplicated copy materialised; otherwise the stage is a view over the Arrow
     data, which the statements below scan in place (copying 10M rows costs more
-    than the whole upsert). Returns the number of distinct keys and what the
-    stage is (``TABLE`` or ``VIEW``).
+    than the whole upsert). ``keys_unique`` (the reader already made the keys
+    unique) skips looking for repeats. Returns the number of distinct keys and
+    what the stage is (``TABLE`` or ``VIEW``).
     """
     con.register(_INPUT, data)
     try:
-        return _create_stage(con, table, data, cols)
+        return _create_stage(con, table, data, cols, keys_unique=keys_unique)
     except BaseException:
         con.unregister(_INPUT)
         raise
 
 
 def _create_stage(
-    con: duckdb.DuckDBPyConnection, table: Table, data: pa.Table, cols: list[str]
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    data: pa.Table,
+    cols: list[str],
+    *,
+    keys_unique: bool,
 ) -> tuple[int, str]:
     typed = ", ".join(f"CAST({_q(c)} AS {table.column(c).type}) AS {_q(c)}" for c in cols)
     keys = ", ".join(_q(k) for k in table.primary_key)
-    dupes = con.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {_INPUT} GROUP BY {keys} HAVING count(*) > 1)"
-    ).fetchall()[0][0]
+    dupes = 0
+    if not keys_unique:
+        dupes = con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {_INPUT} GROUP BY {keys} HAVING count(*) > 1)"
+        ).fetchall()[0][0]
     if not dupes:
         con.execute(f"CREATE TEMP VIEW {_STAGE} AS SELECT {typed} FROM {_INPUT}")
         return data.num_rows, "VIEW"
@@ -138,13 +151,19 @@ def _check_required(con: duckdb.DuckDBPyConnection, table: Table, cols: list[str
 
 
 def upsert_table(
-    con: duckdb.DuckDBPyConnection, import_id: int, table: Table, data: pa.Table
+    con: duckdb.DuckDBPyConnection,
+    import_id: int,
+    table: Table,
+    data: pa.Table,
+    *,
+    keys_unique: bool = False,
 ) -> TableCounts:
     """Insert new rows and update changed rows of ``table`` from ``data`` as import
     ``import_id``. Rows are compared on the columns ``data`` carries; columns it
-    does not carry keep their stored values (or are NULL in new rows)."""
+    does not carry keep their stored values (or are NULL in new rows).
+    ``keys_unique``: the caller guarantees no key repeats in ``data``."""
     cols = _check_columns(table, data)
-    offered, kind = _stage(con, table, data, cols)
+    offered, kind = _stage(con, table, data, cols, keys_unique=keys_unique)
     try:
         _check_required(con, table, cols)
         # Into an empty table (first import, demo load) every row is new: skip the
