@@ -170,6 +170,49 @@ class Project:
             if own:
                 eng.close()
 
+    def plan_from_history(
+        self,
+        history: str = "last-year",
+        *,
+        growth: float = 1.1,
+        as_of: dt.date | None = None,
+        fiscal_year: int | None = None,
+    ) -> Path:
+        """Rewrite kpitree.yaml with targets that grow ``history``'s actuals by
+        ``growth``, assumptions set to the actual rates and averages, and the
+        organisation's teams, reps and shares as the data shows them; the
+        plan's fiscal year becomes ``fiscal_year`` (default: the one after
+        ``history``). Comments in the file are not kept."""
+        import yaml
+
+        from kpitree.compute.calibrate import calibrate
+
+        past = self.period(history, as_of=as_of)
+        result = self.status(past, by=["team", "rep"], as_of=as_of, explain=False)
+        calibration = calibrate(self.tree, result, growth=growth)
+        file = self.path / DEFINITION_FILE
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw["fiscal_year"] = fiscal_year or past.fiscal_year + 1
+        for node_id, values in calibration.nodes.items():
+            entry = raw["nodes"][node_id]
+            entry.pop("target", None)
+            entry.pop("assume", None)
+            entry.update(values)
+        org = raw.setdefault("organisation", {}) or {}
+        for dept, value in calibration.organisation.items():
+            existing = org.get(dept) or {}
+            org[dept] = {**({"label": existing["label"]} if "label" in existing else {}), **value}
+        raw["organisation"] = org
+        header = (
+            f"# Planned from {past.key} as measured on {(as_of or self.today()).isoformat()}: "
+            f"targets x{growth:g}, assumptions = actuals.\n"
+        )
+        file.write_text(
+            header + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=100),
+            encoding="utf-8",
+        )
+        return file
+
     def _plan_or_none(self, fiscal_year: int) -> Plan | None:
         try:
             return make_plan(self.tree, fiscal_year=fiscal_year)

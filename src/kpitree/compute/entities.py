@@ -89,6 +89,8 @@ _RENEWAL_COLUMNS = (
     "mrr_after",
     "mrr_retained",
     "renewed",
+    "arr_retained",
+    "arr_expansion",
 )
 
 
@@ -116,9 +118,14 @@ def _renewals(engine: Engine) -> ir.Table:
         "arr",
         mrr_after=mrr_after,
     )
-    return out.mutate(
+    out = out.mutate(
         mrr_retained=ibis.least(out.mrr_after, out.mrr.fill_null(0.0)),
         renewed=ibis.ifelse(out.status == "renewed", 1, 0),
+    )
+    # Annualised as 12 x MRR, so that retained + expansion = 12 x MRR after renewal.
+    return out.mutate(
+        arr_retained=out.mrr_retained * 12.0,
+        arr_expansion=(out.mrr_after - out.mrr_retained) * 12.0,
     )
 
 
