@@ -341,8 +341,27 @@ def test_truth_does_not_depend_on_the_seed_except_for_movers() -> None:
 # ---------------------------------------------------------------- sizes and arguments
 
 
+def test_cold_calls_per_lead_scale_activities_not_the_funnel() -> None:
+    calm = generate(DemoSize("calm", 3_000), seed=3)
+    busy = generate(DemoSize("busy", 3_000, cold_calls_per_lead=2.7), seed=3)
+    for name in ("leads", "lead_stage_history", "deals"):
+        assert calm.tables[name].equals(busy.tables[name])
+    cold = [
+        pa.compute.sum(
+            pa.compute.and_(
+                pa.compute.equal(d.tables["activities"].column("type"), "call"),
+                pa.compute.is_null(d.tables["activities"].column("lead_id")),
+            )
+        ).as_py()
+        for d in (calm, busy)
+    ]
+    assert cold[1] == pytest.approx(3 * cold[0], rel=0.02)
+    with pytest.raises(ValueError, match="cold_calls_per_lead"):
+        DemoSize("x", 1_000, cold_calls_per_lead=-1)
+
+
 def test_sizes_and_custom_size() -> None:
-    assert SIZES["bench"].leads == 2_000_000
+    assert SIZES["bench"].leads == 1_500_000
     assert SIZES["tiny"].leads < SIZES["small"].leads < SIZES["medium"].leads
     demo = generate(DemoSize("custom", 1_000), seed=2)
     assert demo.tables["leads"].num_rows == 1_000
@@ -595,8 +614,10 @@ def test_nps_scores(db: duckdb.DuckDBPyConnection) -> None:
 @pytest.mark.slow
 def test_bench_size_has_the_benchmark_volumes() -> None:
     # Speed is measured by bench/bench_demo.py, not asserted here.
+    # The benchmark company: about 200,000 deals and 10 million activities
+    # (1.5 million leads: deals follow from leads at in-range conversion rates).
     demo = generate("bench", seed=1)
     counts = demo.row_counts()
-    assert counts["leads"] == 2_000_000
-    assert 150_000 < counts["deals"] < 320_000
-    assert 8_000_000 < counts["activities"] < 12_000_000
+    assert counts["leads"] == 1_500_000
+    assert 190_000 < counts["deals"] < 210_000
+    assert 9_500_000 < counts["activities"] < 10_500_000

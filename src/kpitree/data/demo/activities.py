@@ -41,7 +41,6 @@ NO_SQL_WINDOW_BUSINESS_HOURS = 15 * 9
 DEAL_MEETINGS = (4.0, 2.5, 1.5)
 DEAL_EMAILS = 2.5
 CUSTOMER_TOUCHES = 2.5
-COLD_CALLS_PER_LEAD = 0.9
 
 
 @dataclass(slots=True)
@@ -262,7 +261,7 @@ def activities_table(
     parts = _lead_parts(leads, truth, cal, org, rng)
     parts.append(_deal_part(deals, cal, as_of, org, rng))
     parts.append(_customer_part(terms, truth, cal, as_of, org, rng))
-    n_cold = round(COLD_CALLS_PER_LEAD * len(leads))
+    n_cold = round(truth.cold_calls_per_lead * len(leads))
     parts.append(_cold_part(n_cold, len(account_ids), truth, cal, as_of, org, rng))
 
     def cat(name: str) -> I64:

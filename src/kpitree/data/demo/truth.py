@@ -97,6 +97,7 @@ class DemoTruth:
     deal_amount: Mapping[str, LogNormal]  # segment -> new-business amount (= first ARR)
     call_connect_rate: float  # inside-sales follow-up calls
     cold_call_connect_rate: float
+    cold_calls_per_lead: float  # outbound cold calls (on no lead) per lead generated
     contract_months: int
     renewal_probability: Mapping[str, float]  # segment
     expansion_probability: float  # at renewal
