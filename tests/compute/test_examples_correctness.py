@@ -70,7 +70,7 @@ def _imported(example: str, folder: Path) -> Project:
     shutil.copyfile(source / "kpitree.yaml", folder / "kpitree.yaml")
     batches = []
     for file, mapping, sheet in tree.data_sources:
-        assert (source / file).resolve().is_relative_to(SHARED), file
+        assert (source / file).resolve().is_relative_to(SHARED.resolve()), file
         batch = read_and_map(
             source / file, load_mapping(source / mapping), sheet=sheet, tz=tree.timezone
         )
