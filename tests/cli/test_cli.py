@@ -421,4 +421,28 @@ def test_demo_runs_end_to_end(tmp_path: Path, kpitree_process: Cli) -> None:
     assert "check passed: 0 error(s), 0 warning(s)" in result.out
     assert "Revenue (revenue, KGI)" in result.out
     assert re.search(r"Won deals \(won_deals, KPI\).*plan 125\b", result.out)
+    warehouse = folder / ".kpitree" / "warehouse.duckdb"
+    assert "Demo data (small, FY" in result.out and f"{warehouse} as import 1" in result.out
+    assert re.search(r"  25,000 leads, [\d,]+ deals, [\d,]+ activities", result.out)
     assert "Traceback" not in result.err
+
+
+def test_demo_twice_loads_once_into_the_configured_warehouse(tmp_path: Path, cli: Cli) -> None:
+    folder = tmp_path / "demo"
+    assert cli("init", folder).code == 0
+    definition = folder / "kpitree.yaml"
+    definition.write_text(
+        definition.read_text(encoding="utf-8") + "data:\n  warehouse: db/demo.duckdb\n",
+        encoding="utf-8",
+    )
+    first = cli("demo", folder, "--size", "tiny")
+    assert first.code == 0, first.err
+    warehouse = folder / "db" / "demo.duckdb"
+    assert f"loaded into {warehouse} as import 1" in first.out
+    assert not (folder / ".kpitree" / "warehouse.duckdb").exists()
+    again = cli("demo", folder, "--size", "tiny")
+    assert again.code == 0, again.err
+    assert f"is already in {warehouse} (import 1); nothing loaded" in again.out
+    listed = cli("imports", "--project", folder, "--json").json()["imports"]
+    assert [(i["import_id"], i["file"], i["status"]) for i in listed] == [(1, "demo", "applied")]
+    assert cli("demo", folder, "--size", "huge").code == 2

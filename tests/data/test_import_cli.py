@@ -173,3 +173,54 @@ def test_messages_in_japanese(project: Path, kpitree: Any, monkeypatch: pytest.M
     )
     assert "適用済み" in kpitree("imports").out
     assert "取り消しました" in kpitree("imports", "undo", "1").out
+
+
+# ----------------------------------------------------------- data.warehouse in kpitree.yaml
+
+
+def test_every_command_uses_the_warehouse_the_project_names(
+    project: Path, kpitree: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "kpitree.yaml").write_text(
+        "kpitree: 1\nname: x\ndata:\n  warehouse: store/crm.duckdb\nnodes: {}\n", encoding="utf-8"
+    )
+    configured = project / "store" / "crm.duckdb"
+    assert kpitree("imports").out.startswith("no imports yet")
+    assert not configured.exists()
+
+    run = kpitree("import", _write(project, "leads.csv", GOOD), "--mapping", "leads.yaml")
+    assert run.code == 0, run.err
+    assert configured.is_file()
+    assert not default_warehouse_path(project).exists()
+    assert Warehouse(configured).row_counts()["leads"] == 2
+
+    listed = kpitree("imports", "--json").json()["imports"]
+    assert [(i["import_id"], i["file"]) for i in listed] == [(1, "leads.csv")]
+    # From another folder, with --project.
+    other = project / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    undone = kpitree("imports", "undo", "1", "--project", str(project), "--json")
+    assert undone.code == 0, undone.err
+    assert Warehouse(configured).row_counts()["leads"] == 0
+    assert not default_warehouse_path(project).exists()
+
+
+def test_a_database_url_is_refused_for_imports(project: Path, kpitree: Any) -> None:
+    (project / "kpitree.yaml").write_text(
+        "kpitree: 1\nname: x\ndata:\n  warehouse: postgresql://db/crm\nnodes: {}\n",
+        encoding="utf-8",
+    )
+    run = kpitree("import", _write(project, "leads.csv", GOOD), "--mapping", "leads.yaml")
+    assert run.code == 1
+    assert "database URL" in run.err and "Traceback" not in run.err
+
+
+def test_warehouse_path_resolution(tmp_path: Path) -> None:
+    from kpitree.data.warehouse import warehouse_path
+
+    assert warehouse_path(tmp_path) == tmp_path / ".kpitree" / "warehouse.duckdb"
+    assert warehouse_path(tmp_path, " ") == warehouse_path(tmp_path)
+    assert warehouse_path(tmp_path, "data/w.duckdb") == tmp_path / "data" / "w.duckdb"
+    assert warehouse_path(tmp_path, "/srv/w.duckdb") == Path("/srv/w.duckdb")
+    assert warehouse_path(tmp_path, "~/w.duckdb") == Path.home() / "w.duckdb"

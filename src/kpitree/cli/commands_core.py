@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -221,14 +222,35 @@ def schema() -> None:
     print_json(json_schema())
 
 
+class DemoSizeName(StrEnum):
+    """Sizes of ``kpitree.data.demo.SIZES`` (named here so that ``--help`` does not
+    import the generator)."""
+
+    tiny = "tiny"
+    small = "small"
+    medium = "medium"
+    bench = "bench"
+
+
 @app.command()
 def demo(
     folder: Annotated[
         Path | None,
         typer.Argument(help="Where to create the demo project (default: a temp folder)."),
     ] = None,
+    size: Annotated[
+        DemoSizeName,
+        typer.Option(
+            "--size",
+            help="Demo company: tiny (3k leads), small (25k), medium (200k) or bench (1.5M).",
+        ),
+    ] = DemoSizeName.small,
 ) -> None:
-    """Create a demo project from the template, check it, plan it and print the tree."""
+    """Create a demo project with the demo company's data; check, plan and print it.
+
+    The data goes into the project's warehouse as one import (`kpitree imports`);
+    running the demo again on the same folder does not duplicate it.
+    """
     import tempfile
 
     from kpitree.cli import render
@@ -244,6 +266,64 @@ def demo(
     typer.echo(t("cli.check_ok", errors=len(result.errors), warnings=len(result.warnings)))
     project = Project.load(target)
     planned = project.plan()
+    _load_demo_data(project, target, size.value, planned.fiscal_year)
     render.tree_view(project.tree, planned)
     render.plan_table(planned, [], months=False)
     typer.echo(t("cli.demo_next", path=str(target)))
+
+
+def _load_demo_data(project: Any, folder: Path, size: str, fiscal_year: int) -> None:
+    """Generate the demo company and load it into the project's warehouse."""
+    from rich.console import Console
+
+    from kpitree.cli.commands_data import project_warehouse_path
+    from kpitree.data.demo.load import load_demo
+    from kpitree.data.warehouse import Warehouse
+
+    tree = project.tree
+    path = project_warehouse_path(folder, tree.warehouse)
+    stderr = Console(stderr=True)
+    status = (
+        stderr.status(t("warehouse.demo.generating", size=size)) if stderr.is_terminal else None
+    )
+    if status is not None:
+        status.start()
+    try:
+
+        def step(name: str) -> None:
+            if status is not None:
+                status.update(t(f"warehouse.demo.{name}", size=size))
+
+        loaded = load_demo(
+            Warehouse(path),
+            size,
+            fiscal_year=fiscal_year,
+            fiscal_year_start=tree.fiscal_year_start,
+            tz=tree.timezone,
+            on_step=step,
+        )
+    finally:
+        if status is not None:
+            status.stop()
+    typer.echo(
+        t(
+            f"warehouse.demo.{loaded.status}",
+            size=loaded.size,
+            fiscal_year=loaded.fiscal_year,
+            id=loaded.import_id,
+            undone=", ".join(str(i) for i in loaded.undone),
+            path=str(path),
+        )
+    )
+    counts = {name: f"{n:,}" for name, n in loaded.rows.items()}
+    typer.echo(
+        t(
+            "warehouse.demo.rows",
+            leads=counts.get("leads", "0"),
+            deals=counts.get("deals", "0"),
+            activities=counts.get("activities", "0"),
+            contracts=counts.get("contracts", "0"),
+            accounts=counts.get("accounts", "0"),
+            total=f"{loaded.total_rows:,}",
+        )
+    )

@@ -25,7 +25,8 @@ ProjectOpt = Annotated[
     typer.Option(
         "--project",
         "-p",
-        help="Project folder; the warehouse is <project>/.kpitree/warehouse.duckdb.",
+        help="Project folder; its warehouse is data.warehouse in kpitree.yaml "
+        "(default <project>/.kpitree/warehouse.duckdb).",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -34,10 +35,37 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 _PROGRESS_MIN_ROWS = 50_000
 
 
-def _warehouse(project: Path) -> Warehouse:
-    from kpitree.data.warehouse import Warehouse, default_warehouse_path
+def configured_warehouse(project: Path) -> str | None:
+    """``data.warehouse`` of the project's ``kpitree.yaml``, if it has one.
 
-    return Warehouse(default_warehouse_path(project))
+    Only that key is read, so that a tree still being fixed does not stop imports.
+    """
+    from kpitree.source import load_yaml
+
+    definition = project / "kpitree.yaml"
+    if not definition.is_file():
+        return None
+    data = load_yaml(definition).data
+    section = data.get("data") if isinstance(data, dict) else None
+    value = section.get("warehouse") if isinstance(section, dict) else None
+    return None if value is None else str(value)
+
+
+def project_warehouse_path(project: Path, configured: str | None = None) -> Path:
+    """The project's warehouse file, for every command (see
+    :func:`kpitree.data.warehouse.warehouse_path`); ``configured`` defaults to
+    what ``kpitree.yaml`` says."""
+    from kpitree.data.warehouse import warehouse_path
+
+    if configured is None:
+        configured = configured_warehouse(project)
+    return warehouse_path(project, configured)
+
+
+def _warehouse(project: Path) -> Warehouse:
+    from kpitree.data.warehouse import Warehouse
+
+    return Warehouse(project_warehouse_path(project))
 
 
 @contextmanager
@@ -193,10 +221,11 @@ def imports(ctx: typer.Context, project: ProjectOpt = Path(), json: JsonOpt = Fa
         # `kpitree imports --project X undo 3` means the same as `... undo 3 --project X`.
         ctx.obj = project
         return
-    from kpitree.data.warehouse import default_warehouse_path
-
     # Listing must not create a warehouse in a folder that has none.
-    records = _warehouse(project).imports() if default_warehouse_path(project).exists() else []
+    from kpitree.data.warehouse import Warehouse
+
+    path = project_warehouse_path(project)
+    records = Warehouse(path).imports() if path.exists() else []
     if json:
         print_json({"imports": [r.to_json() for r in records]})
         return

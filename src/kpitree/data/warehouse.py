@@ -52,6 +52,7 @@ __all__ = [
     "UndoResult",
     "Warehouse",
     "default_warehouse_path",
+    "warehouse_path",
 ]
 
 WAREHOUSE_DIR = ".kpitree"
@@ -64,6 +65,26 @@ written, then waits (up to a minute) before committing, so a test can kill it th
 def default_warehouse_path(project_dir: str | os.PathLike[str]) -> Path:
     """Where a project keeps its warehouse: ``<project>/.kpitree/warehouse.duckdb``."""
     return Path(project_dir) / WAREHOUSE_DIR / WAREHOUSE_FILE
+
+
+def warehouse_path(project_dir: str | os.PathLike[str], configured: str | None = None) -> Path:
+    """The warehouse file of a project: ``configured`` (``data.warehouse`` in
+    ``kpitree.yaml``: a DuckDB file, relative to the project folder unless
+    absolute; ``~`` is the home folder) or :func:`default_warehouse_path`.
+
+    Every command that reads or writes the warehouse resolves it here. A database
+    URL is refused with a message: imports write to a DuckDB file.
+
+    >>> warehouse_path("plan", "data/crm.duckdb")
+    PosixPath('plan/data/crm.duckdb')
+    """
+    text = (configured or "").strip()
+    if not text:
+        return default_warehouse_path(project_dir)
+    if "://" in text:
+        raise DataError.of("KT404", "warehouse.not_a_file", value=text)
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else Path(project_dir) / path
 
 
 def _now() -> datetime:
@@ -216,17 +237,29 @@ class Warehouse:
             self._record_failed(batches, started)
             raise
 
-    def bulk_load(self, tables: Mapping[str, pa.Table], *, label: str) -> ImportResult:
+    def bulk_load(
+        self,
+        tables: Mapping[str, pa.Table],
+        *,
+        label: str,
+        source: str = "",
+        fingerprint: str = "",
+    ) -> ImportResult:
         """Load canonical tables produced by kpitree itself (e.g. the demo company)
-        as one import that can be listed and undone like any other."""
+        as one import that can be listed and undone like any other.
+
+        ``label`` is shown as the import's file, ``source`` (how the rows were
+        made) as its mapping, and ``fingerprint`` (what identifies the content,
+        so that a caller can recognise a load it already made) is kept as its
+        hash."""
         unknown = sorted(set(tables) - {t.name for t in TABLES})
         if unknown:
             raise InternalError(f"bulk_load: unknown canonical tables {unknown}")
         entry = _Entry(
             kind="bulk_load",
             source_file=label,
-            file_hash="",
-            mapping_name="",
+            file_hash=fingerprint,
+            mapping_name=source,
             rows_read=sum(tbl.num_rows for tbl in tables.values()),
             tables=dict(tables),
             batch=None,

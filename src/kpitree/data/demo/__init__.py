@@ -17,6 +17,17 @@ activities).
 """
 
 from kpitree.data.demo.generator import SIZES, DemoCompany, DemoSize, generate
+from kpitree.data.demo.load import DemoLoad, load_demo
 from kpitree.data.demo.truth import DemoTruth, LogNormal, RepMove
 
-__all__ = ["SIZES", "DemoCompany", "DemoSize", "DemoTruth", "LogNormal", "RepMove", "generate"]
+__all__ = [
+    "SIZES",
+    "DemoCompany",
+    "DemoLoad",
+    "DemoSize",
+    "DemoTruth",
+    "LogNormal",
+    "RepMove",
+    "generate",
+    "load_demo",
+]
