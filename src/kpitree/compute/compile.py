@@ -16,7 +16,7 @@ day ranges, so a period truncated to date simply ends earlier.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.entities import ORG_DIMENSIONS, Entity
@@ -192,7 +192,8 @@ def _assignments(engine: Engine) -> ir.Table:
     a = engine.table("rep_assignments")
     far = ibis.literal(dt.date(9999, 12, 31))
     nxt = a.valid_from.lead().over(ibis.window(group_by=a.rep_id, order_by=a.valid_from))
-    end = ibis.least(a.valid_to.fill_null(far), (nxt - ibis.interval(days=1)).fill_null(far))
+    before_next = (nxt - ibis.interval(days=1)).cast("date")
+    end = ibis.least(a.valid_to.fill_null(far), before_next.fill_null(far))
     return a.select(
         __rep=a.rep_id,
         __from=a.valid_from,
@@ -210,6 +211,34 @@ def _period_index(day: ir.DateValue, periods: Sequence[Period]) -> ir.IntegerVal
     return ibis.cases(
         *[((day >= p.start) & (day <= p.end), i) for i, p in enumerate(periods)],
         else_=ibis.null("int64"),
+    )
+
+
+def _grouped(
+    t: ir.Table,
+    periods: Sequence[Period],
+    dims: Sequence[str],
+    aggs: Callable[[ir.Table], dict[str, Any]],
+    additive: bool = True,
+) -> ir.Table:
+    """Aggregate facts with a ``__day`` per period and dimensions.
+
+    Additive parts are first summed per day and then per period: the day of an
+    instant is a time-zone conversion, and a CASE over the periods would repeat
+    it in every branch for every fact; after the first grouping it runs once
+    per distinct day."""
+    keys = [f"dim__{d}" for d in dims]
+    if not additive:
+        placed = _place(t, periods)
+        return placed.group_by(["period", *keys]).aggregate(**aggs(placed))
+    first = aggs(t)
+    daily = t.group_by(["__day", *keys]).aggregate(**first)
+    # Days in the window but in no period keep a NULL period (dropped by the
+    # caller): a filter here would be pushed below the grouping, back onto
+    # every fact.
+    placed = daily.mutate(period=_period_index(daily.__day, periods))
+    return placed.group_by(["period", *keys]).aggregate(
+        **{name: placed[name].sum() for name in first}
     )
 
 
@@ -275,8 +304,7 @@ def metric_query(
     if spec.snapshot:
         return _snapshot(engine, metric, ent, base, periods, dims, all_dims, filters)
     t = _facts(engine, ent, base, spec.time or ent.time, periods, all_dims, filters)
-    keys = ["period", *[f"dim__{d}" for d in dims]]
-    return _aggregate(t, metric, keys)
+    return _aggregate(t, metric, periods, dims)
 
 
 def _facts(
@@ -303,8 +331,7 @@ def _facts(
     t = t.mutate(__day=_day(at))
     t = t.filter(_in_window(t.__day, periods))
     t = _add_dimensions(engine, ent, t, all_dims, "__day")
-    t = _segment_filters(t, filters)
-    return _place(t, periods)
+    return _segment_filters(t, filters)
 
 
 def fusable(metric: Metric) -> tuple[str, str] | None:
@@ -335,41 +362,50 @@ def fused_query(
         check_dimensions(ent, all_dims, m.id)
     event = metrics[0].spec.time or ent.time
     t = _facts(engine, ent, ent.base(engine), event, periods, all_dims, filters)
-    aggs: dict[str, Any] = {}
-    for m in metrics:
-        cond = _condition(t, m.spec.where)
-        if m.type == "count":
-            aggs[f"{m.id}__n"] = t.count(where=cond)
-        else:
-            assert m.spec.measure is not None
-            col = t[m.spec.measure]
-            aggs[f"{m.id}__s"] = col.sum(where=cond)
-            aggs[f"{m.id}__n"] = col.count(where=cond)
-    keys = ["period", *[f"dim__{d}" for d in dims]]
-    return t.group_by(keys).aggregate(**aggs)
+
+    def aggs(x: ir.Table) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for m in metrics:
+            cond = _condition(x, m.spec.where)
+            if m.type == "count":
+                out[f"{m.id}__n"] = x.count(where=cond)
+            else:
+                assert m.spec.measure is not None
+                col = x[m.spec.measure]
+                out[f"{m.id}__s"] = col.sum(where=cond)
+                out[f"{m.id}__n"] = col.count(where=cond)
+        return out
+
+    return _grouped(t, periods, dims, aggs)
 
 
-def _aggregate(t: ir.Table, metric: Metric, keys: list[str]) -> ir.Table:
+def _aggregate(
+    t: ir.Table, metric: Metric, periods: Sequence[Period], dims: Sequence[str]
+) -> ir.Table:
     spec = metric.spec
     kind = metric.type
-    g = t.group_by(keys)
     if kind == "count":
-        return g.aggregate(n=t.count())
-    m = t[spec.measure] if spec.measure else None
-    assert m is not None
-    if kind == "sum":
-        return g.aggregate(s=m.sum(), n=m.count())
-    if kind == "average":
-        return g.aggregate(s=m.sum(), n=m.count())
-    if kind == "count_distinct":
-        return g.aggregate(v=m.nunique(), n=m.count())
-    if kind == "median":
-        return g.aggregate(v=m.median(), n=m.count())
-    if kind == "min":
-        return g.aggregate(v=m.min(), n=m.count())
-    if kind == "max":
-        return g.aggregate(v=m.max(), n=m.count())
-    raise AssertionError(kind)  # pragma: no cover
+        return _grouped(t, periods, dims, lambda x: {"n": x.count()})
+    assert spec.measure is not None
+    measure = spec.measure
+    if kind in ("sum", "average"):
+        return _grouped(
+            t, periods, dims, lambda x: {"s": x[measure].sum(), "n": x[measure].count()}
+        )
+    reducers: dict[str, Callable[[Any], Any]] = {
+        "count_distinct": lambda c: c.nunique(),
+        "median": lambda c: c.median(),
+        "min": lambda c: c.min(),
+        "max": lambda c: c.max(),
+    }
+    reduce = reducers[kind]
+    return _grouped(
+        t,
+        periods,
+        dims,
+        lambda x: {"v": reduce(x[measure]), "n": x[measure].count()},
+        additive=False,
+    )
 
 
 def _conversion(
@@ -403,8 +439,7 @@ def _conversion(
             t = t.filter(_in_window(t.__day, periods))
             t = _add_dimensions(engine, ent, t, all_dims, "__day")
             t = _segment_filters(t, filters)
-            t = _place(t, periods)
-            agg = t.group_by(keys).aggregate(c=t.count())
+            agg = _grouped(t, periods, dims, lambda x: {"c": x.count()})
             zero = ibis.literal(0, "int64")
             parts.append(
                 agg.mutate(
@@ -428,8 +463,7 @@ def _conversion(
     t = t.mutate(__conv=converted)
     t = _add_dimensions(engine, ent, t, all_dims, "__day")
     t = _segment_filters(t, filters)
-    t = _place(t, periods)
-    return t.group_by(keys).aggregate(num=t.__conv.sum(), den=t.count())
+    return _grouped(t, periods, dims, lambda x: {"num": x.__conv.sum(), "den": x.count()})
 
 
 def _first_activity(engine: Engine, ent: Entity, a: ir.Table) -> ir.Table:
@@ -454,7 +488,7 @@ def _duration(
 ) -> ir.Table:
     spec = metric.spec
     assert spec.from_ and spec.to
-    keys = ["period", *[f"dim__{d}" for d in dims]]
+    ["period", *[f"dim__{d}" for d in dims]]
     a = _event(engine, ent, base, spec.from_)
     if spec.to == "first_activity":
         b = _first_activity(engine, ent, a)
@@ -478,11 +512,11 @@ def _duration(
     t = t.filter(_in_window(t.__day, periods) & (t.__dur >= 0))
     t = _add_dimensions(engine, ent, t, all_dims, "__day")
     t = _segment_filters(t, filters)
-    t = _place(t, periods)
-    g = t.group_by(keys)
     if spec.stat == "median":
-        return g.aggregate(v=t.__dur.median(), n=t.count())
-    return g.aggregate(s=t.__dur.sum(), n=t.count())
+        return _grouped(
+            t, periods, dims, lambda x: {"v": x.__dur.median(), "n": x.count()}, additive=False
+        )
+    return _grouped(t, periods, dims, lambda x: {"s": x.__dur.sum(), "n": x.count()})
 
 
 def _snapshot(
@@ -500,7 +534,7 @@ def _snapshot(
     import ibis
 
     spec = metric.spec
-    keys = ["period", *[f"dim__{d}" for d in dims]]
+    ["period", *[f"dim__{d}" for d in dims]]
     opened = _day(base[spec.time or ent.time])
     closed_col = base[spec.closed_by] if spec.closed_by else None
     if closed_col is not None and ent.closes:
@@ -513,8 +547,8 @@ def _snapshot(
     parts = []
     for i, p in enumerate(periods):
         t = t0.filter((t0.__open <= p.end) & (t0.__closed.isnull() | (t0.__closed > p.end)))
-        t = t.mutate(__day=ibis.literal(p.end), period=ibis.literal(i, "int64"))
+        t = t.mutate(__day=ibis.literal(p.end))
         t = _add_dimensions(engine, ent, t, all_dims, "__day")
         t = _segment_filters(t, filters)
-        parts.append(_aggregate(t, metric, keys))
+        parts.append(_aggregate(t, metric, [p], dims).mutate(period=ibis.literal(i, "int64")))
     return ibis.union(*parts)

@@ -40,7 +40,8 @@ def _dim_cols(level: Level) -> list[str]:
 
 def _frame(engine: Engine, expr: Any) -> pd.DataFrame:
     frame: pd.DataFrame = engine.execute(expr).to_pandas()
-    return frame
+    # Facts on days of the window that belong to no asked period.
+    return frame[frame["period"].notna()].reset_index(drop=True)
 
 
 def _rollup(frame: pd.DataFrame, level: Level) -> pd.DataFrame:

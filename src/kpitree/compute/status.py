@@ -237,6 +237,11 @@ def compute_status(
             seg = tuple(seg_values[i]) if seg_values is not None else ()
             by_key[(int(period_idx[i]), seg)] = i
         segments = sorted({k[1] for k in by_key}, key=lambda s: tuple(str(x) for x in s))
+        volumes = {
+            m: frame[f"{m}#n"].to_numpy(dtype="float64")
+            for m in set(measured.values())
+            if f"{m}#n" in frame
+        }
         for p_full, p_now, p_prev, p_ly in zip(periods, current, previous, last_year, strict=True):
             share = elapsed_share(
                 p_full, as_of, country=tree.plan.holidays, closed_days=tree.plan.closed_days
@@ -276,9 +281,9 @@ def compute_status(
                     metric = catalogue.metrics.get(measured.get(node_id, ""))
                     volume = None
                     if metric is not None and i_now is not None:
-                        n_col = f"{metric.id}#n"
-                        if n_col in frame:
-                            volume = _num(frame[n_col].iloc[i_now])
+                        n_values = volumes.get(metric.id)
+                        if n_values is not None:
+                            volume = _num(n_values[i_now])
                     incomplete = False
                     if metric is not None and metric.type == "conversion" and p_now:
                         window = metric.spec.window_days or 0

@@ -52,6 +52,7 @@ class Targets:
     overrides: dict[tuple[str, str, SegmentKey], float] = field(default_factory=dict)
     _plans: dict[int, Plan | None] = field(default_factory=dict)
     _cache: dict[tuple[str, Period, SegmentKey], float | None] = field(default_factory=dict)
+    _node_plans: dict[tuple[str, int, SegmentKey], NodePlan | None] = field(default_factory=dict)
 
     def _plan(self, fiscal_year: int) -> Plan | None:
         if fiscal_year not in self._plans:
@@ -59,6 +60,14 @@ class Targets:
         return self._plans[fiscal_year]
 
     def _node_plan(self, node_id: str, fiscal_year: int, segment: SegmentKey) -> NodePlan | None:
+        key = (node_id, fiscal_year, segment)
+        if key not in self._node_plans:
+            self._node_plans[key] = self._find_node_plan(node_id, fiscal_year, segment)
+        return self._node_plans[key]
+
+    def _find_node_plan(
+        self, node_id: str, fiscal_year: int, segment: SegmentKey
+    ) -> NodePlan | None:
         plan = self._plan(fiscal_year)
         if plan is None or node_id not in plan.nodes:
             return None
@@ -111,6 +120,7 @@ class Targets:
         return total
 
 
+@cache
 def _months(period: Period) -> list[Period]:
     from kpitree.compute.periods import period_of
 
