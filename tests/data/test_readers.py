@@ -213,3 +213,25 @@ def test_file_problems(tmp_path: Path) -> None:
     (tmp_path / "old.xls").write_bytes(b"\xd0\xcf")
     with pytest.raises(DataError, match="old Excel format"):
         read_and_map(tmp_path / "old.xls", _mapping(tmp_path))
+
+
+def test_import_path_does_not_load_pandas(tmp_path: Path) -> None:
+    # pyarrow imports pandas (about half a second) as soon as it converts a Python
+    # value; reading, mapping and writing a file must not.
+    import subprocess
+    import sys
+
+    rows = [*JA_ROWS, ["L-004", "2026/1/9 9:05", " 展示会 ", "失注", ""]]
+    path = _write(tmp_path / "leads.csv", rows, "utf-8")
+    (tmp_path / "m.yaml").write_text(JA_MAPPING, encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from kpitree.data.mapping import load_mapping\n"
+        "from kpitree.data.readers import read_and_map\n"
+        "from kpitree.data.warehouse import Warehouse\n"
+        f"batch = read_and_map({str(path)!r}, load_mapping({str(tmp_path / 'm.yaml')!r}))\n"
+        f"Warehouse({str(tmp_path / 'w.duckdb')!r}).apply(batch, skip_invalid=False)\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -237,3 +237,20 @@ def test_ids_equal_after_trimming_are_duplicates(tmp_path: Path) -> None:
     )
     assert [(r.row, r.column, r.value) for r in batch.rejects] == [(4, "ID", "A")]
     assert batch.tables["deals"].column("deal_id").to_pylist() == ["A", "B"]
+
+
+def test_text_is_trimmed_and_blank_text_is_null(tmp_path: Path) -> None:
+    mapping = MAPPING.replace("amount: {column: Amount, optional: true}", "stage: Amount")
+    batch = _run(
+        tmp_path,
+        [
+            ["\u3000A ", "2026/01/07", "", " 提案\u3000"],
+            ["B", "2026/01/07", "", "\u00a0 "],
+            [" \u3000", "2026/01/07", "", ""],
+        ],
+        mapping,
+    )
+    assert [(r.row, r.column, r.value) for r in batch.rejects] == [(4, "ID", None)]
+    deals = batch.tables["deals"]
+    assert deals.column("deal_id").to_pylist() == ["A", "B"]
+    assert deals.column("stage").to_pylist() == ["提案", None]

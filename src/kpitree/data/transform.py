@@ -44,6 +44,7 @@ from kpitree.data.values import (
     parse_timestamp,
     sql_str,
 )
+from kpitree.errors import InternalError
 from kpitree.i18n import t
 
 if TYPE_CHECKING:
@@ -61,6 +62,10 @@ _ALLOWED = {
     ("activities", "type"): ("call", "email", "meeting", "other"),
 }
 _MONEY = ("amount", "mrr", "arr")
+# What DuckDB's trim() removes: the Unicode space separators (Zs), e.g. U+3000.
+_ZS = (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)
+_ZS_CODES = ", ".join(str(c) for c in _ZS)
+_ZS_TEXT = "".join(chr(c) for c in _ZS)
 _SAMPLE_ROWS = 1000  # cells per column on which the fast date format is chosen
 _MAX_FAST = 2  # fast formats tried per column before the general parser
 
@@ -120,6 +125,7 @@ class _Plan:
         self.by_stage: dict[tuple[int, str], _Field] = {}
         self.checked: set[int] = set()  # fields with an error column
         self.as_is: set[int] = set()  # source columns kept untrimmed (raw_text_columns)
+        self.untrimmed: set[int] = set()  # source columns trimmed in Arrow
         self.dup_check = False  # whether the main table's ids may repeat
         # Columns shared by fields that read the same text the same way.
         self.tcol: dict[int, str] = {}
@@ -197,14 +203,57 @@ class _Plan:
                 plain -= set(self.attribute_columns(tm))
         return plain
 
+    def arrow_text_columns(self) -> set[int]:
+        """Source columns read only as plain text (ids, names, channels): they are
+        trimmed after the query, in Arrow, which costs a fraction of DuckDB's
+        ``trim`` on every cell. Not when the text is compared inside the query
+        (value maps, closed sets, the per-row duplicate check, currency)."""
+        if self.mapping.source.null_values:
+            return set()
+        plain = set(self.used_columns()) - self.raw_text_columns()
+        key = {f.i for f in self.main_key()} if self.dup_check else set()
+        for f in self.fields:
+            if f.src is not None and not (
+                _plain(f.rule)
+                and f.sql_type == "VARCHAR"
+                and (f.table, f.column) not in _ALLOWED
+                and f.column != "currency"
+                and f.i not in key
+            ):
+                plain.discard(f.src)
+        for tm in self.mapping.tables:
+            if "attributes" in table(tm.table).column_names:
+                plain -= set(self.attribute_columns(tm))
+        return plain
+
+    def trimmed_outputs(self) -> list[str]:
+        """Output columns to trim in Arrow (see :meth:`arrow_text_columns`)."""
+        vcols = {self.vcol[f.i] for f in self.fields if f.src in self.untrimmed}
+        out = []
+        for expr, name in self.out.items():
+            used = {v for v in vcols if re.search(rf"\b{v}\b", expr)}
+            if not used:
+                continue
+            if expr not in {f"CAST({v} AS VARCHAR)" for v in used}:
+                raise InternalError(f"untrimmed text used in an expression: {expr}")
+            out.append(name)
+        return out
+
+    def blank(self, f: _Field, vc: str) -> str:
+        """SQL: the field's value is blank (NULL, or only spaces while untrimmed)."""
+        if f.src not in self.untrimmed:
+            return f"{vc} IS NULL"
+        return f"({vc} IS NULL OR {vc} = '' OR (ord({vc}) IN ({_ZS_CODES}) AND trim({vc}) = ''))"
+
     # -- SQL per layer -----------------------------------------------------------
     def raw_layer(self) -> str:
         # Trimmed in an inner query, so that "blank as NULL" does not trim twice.
         as_is = self.raw_text_columns()
+        self.untrimmed = self.arrow_text_columns()
         inner = [f"{self.source.row_sql} AS __row__"]
         outer = ["__row__"]
         for k in self.used_columns():
-            if k in as_is:
+            if k in as_is or k in self.untrimmed:
                 inner.append(f"c{k} AS w{k}")
                 outer.append(f"w{k}")
             else:
@@ -220,7 +269,7 @@ class _Plan:
         for f in self.fields:
             rule = f.rule
             x = "NULL" if f.src is None else f"s.r{f.src}"
-            if f.src in self.as_is:
+            if f.src in self.as_is or f.src in self.untrimmed:
                 x = f"s.w{f.src}"
             if rule.value is not None:
                 x = sql_str(rule.value)
@@ -310,7 +359,7 @@ class _Plan:
                 # The value first: the text is only looked at where it is NULL.
                 cases.append(f"WHEN {vc} IS NULL AND {tc} IS NOT NULL THEN '{p.error}'")
             if f.required:
-                cases.append(f"WHEN {vc} IS NULL THEN 'required'")
+                cases.append(f"WHEN {self.blank(f, vc)} THEN 'required'")
             allowed = _ALLOWED.get((f.table, f.column))
             if allowed:
                 options = ", ".join(sql_str(a) for a in allowed)
@@ -432,7 +481,7 @@ def _value_table(con: duckdb.DuckDBPyConnection, name: str, rule: ColumnRule) ->
     vmap = rule.value_map or {}
     data = pa.table({"k": string_array(list(vmap)), "v": string_array(list(vmap.values()))})
     con.register(f"{name}_src", data)
-    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_src")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_src")
     con.unregister(f"{name}_src")
 
 
@@ -522,26 +571,11 @@ def apply_mapping(
     """Map table ``raw`` (see :mod:`kpitree.data.readers`) to a :class:`MappedBatch`."""
     import pyarrow.compute as pc
 
-    plan = _Plan(source, mapping, found, tz)
-    plan.dup_check = _keys_need_check(plan)
-    _detect_fast_formats(con, plan)
-    raw_sql, text_sql = plan.raw_layer(), plan.text_layer()
-    parse_sql = plan.parse_layer()
-    for i, rule in plan.maps.items():
-        _value_table(con, f"vm{i}", rule)
-    grouped: dict[str, list[tuple[int, TableMapping]]] = {}
-    for ti, tm in enumerate(mapping.tables):
-        grouped.setdefault(tm.table, []).append((ti, tm))
-    layout = {
-        name: [plan.sections(ti, tm) for ti, tm in sections] for name, sections in grouped.items()
-    }
-    layers = f"WITH s AS ({raw_sql}), m AS ({text_sql}), p AS ({parse_sql})"
-    parsed = con.sql(f"{layers} {plan.final_layer()}").to_arrow_table()
+    plan, parsed, layout = _parse(con, source, mapping, found, tz, dup_check=None)
     if not plan.dup_check and _ids_repeat(con, plan, parsed):
         # Exports rarely repeat an id, so the per-row check (a window over the
         # whole file) runs only when the cheap count after the fact finds one.
-        plan.dup_check = True
-        parsed = con.sql(f"{layers} {plan.final_layer()}").to_arrow_table()
+        plan, parsed, layout = _parse(con, source, mapping, found, tz, dup_check=True)
     bad_mask = parsed.column("__bad")
     any_bad = bool(pc.any(bad_mask).as_py())
     rejects: list[Reject] = []
@@ -555,8 +589,8 @@ def apply_mapping(
     con.register("parsed", parsed)
     try:
         tables = {
-            name: _table_rows(con, plan, parsed, name, grouped[name][0][1], parts)
-            for name, parts in layout.items()
+            name: _table_rows(con, plan, parsed, name, first, parts)
+            for name, (first, parts) in layout.items()
         }
     finally:
         con.unregister("parsed")
@@ -570,6 +604,48 @@ def apply_mapping(
         rejected_rows=rejected_rows,
         keys_unique=True,
     )
+
+
+_Layout = dict[str, tuple[TableMapping, list[tuple[list[_RowSet | _Entries], list[str]]]]]
+
+
+def _parse(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceTable,
+    mapping: Mapping,
+    found: dict[str, int],
+    tz: str,
+    *,
+    dup_check: bool | None,
+) -> tuple[_Plan, pyarrow.Table, _Layout]:
+    """Run the query: every output column, error code and ``__bad`` per source row,
+    as Arrow, with plain text trimmed. ``dup_check=None``: only if needed upfront."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    plan = _Plan(source, mapping, found, tz)
+    plan.dup_check = _keys_need_check(plan) if dup_check is None else dup_check
+    _detect_fast_formats(con, plan)
+    raw_sql, text_sql = plan.raw_layer(), plan.text_layer()
+    parse_sql = plan.parse_layer()
+    for i, rule in plan.maps.items():
+        _value_table(con, f"vm{i}", rule)
+    grouped: dict[str, list[tuple[int, TableMapping]]] = {}
+    for ti, tm in enumerate(mapping.tables):
+        grouped.setdefault(tm.table, []).append((ti, tm))
+    layout: _Layout = {
+        name: (sections[0][1], [plan.sections(ti, tm) for ti, tm in sections])
+        for name, sections in grouped.items()
+    }
+    layers = f"WITH s AS ({raw_sql}), m AS ({text_sql}), p AS ({parse_sql})"
+    parsed = con.sql(f"{layers} {plan.final_layer()}").to_arrow_table()
+    for name in plan.trimmed_outputs():
+        # No Python values in these calls: converting one imports pandas.
+        trimmed = pc.utf8_trim(parsed.column(name), _ZS_TEXT)
+        filled = pc.cast(pc.utf8_length(trimmed), pa.bool_())
+        text = pc.if_else(filled, trimmed, pa.nulls(len(trimmed), trimmed.type))
+        parsed = parsed.set_column(parsed.schema.get_field_index(name), name, text)
+    return plan, parsed, layout
 
 
 def _bad_table(con: duckdb.DuckDBPyConnection, bad: pyarrow.Table, source: SourceTable) -> None:
