@@ -420,7 +420,14 @@ def test_demo_runs_end_to_end(tmp_path: Path, kpitree_process: Cli) -> None:
     assert f"Demo project: {folder}" in result.out
     assert "check passed: 0 error(s), 0 warning(s)" in result.out
     assert "Revenue (revenue, KGI)" in result.out
-    assert re.search(r"Won deals \(won_deals, KPI\).*plan 125\b", result.out)
+    # Planned from last year's actuals of the demo company, plus 10%.
+    assert re.search(r"Won deals \(won_deals, KPI\).*plan [\d,]+", result.out)
+    text = (folder / "kpitree.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# Planned from FY") and "インバウンドIS" in text
+    status = kpitree_process("status", folder, "--json")
+    assert status.code == 0, status.err
+    revenue = next(r for r in status.json()["rows"] if r["node"] == "revenue")
+    assert revenue["actual"] is not None and revenue["target"] > 0
     warehouse = folder / ".kpitree" / "warehouse.duckdb"
     assert "Demo data (small, FY" in result.out and f"{warehouse} as import 1" in result.out
     assert re.search(r"  25,000 leads, [\d,]+ deals, [\d,]+ activities", result.out)

@@ -258,15 +258,22 @@ def demo(
 
     target = folder or Path(tempfile.mkdtemp(prefix="kpitree-demo-"))
     definition = target / "kpitree.yaml"
-    if not definition.exists():
+    fresh = not definition.exists()
+    if fresh:
         Project.init(target)
     typer.echo(t("cli.demo_project", path=str(target)))
-    result = Project.check(target)
-    print_diagnostics(result.diagnostics)
-    typer.echo(t("cli.check_ok", errors=len(result.errors), warnings=len(result.warnings)))
     project = Project.load(target)
     planned = project.plan()
     _load_demo_data(project, target, size.value, planned.fiscal_year)
+    if fresh:
+        # Plan this year as last year's actuals plus 10%, with the demo
+        # company's own teams and reps (a new project's first planning round).
+        project.plan_from_history(f"FY{planned.fiscal_year - 1}", fiscal_year=planned.fiscal_year)
+        project = Project.load(target)
+        planned = project.plan()
+    result = Project.check(target)
+    print_diagnostics(result.diagnostics)
+    typer.echo(t("cli.check_ok", errors=len(result.errors), warnings=len(result.warnings)))
     render.tree_view(project.tree, planned)
     render.plan_table(planned, [], months=False)
     typer.echo(t("cli.demo_next", path=str(target)))

@@ -64,25 +64,31 @@ def calibrate(tree: Tree, history: StatusResult, *, growth: float = 1.1) -> Cali
 def _organisation(tree: Tree, history: StatusResult, period: str) -> dict[str, Any]:
     """Departments, teams and reps seen in the data, with shares of each
     department's first measured additive node it owns."""
-    by_dept: dict[str, str] = {}
+    owned: dict[str, list[str]] = {}
     for node_id in tree.display_order():
         node = tree.nodes[node_id]
-        if node.owner and node.metric and node.is_additive and node.owner not in by_dept:
-            by_dept[node.owner] = node_id
+        if node.owner and node.metric and node.is_additive:
+            owned.setdefault(node.owner, []).append(node_id)
     org: dict[str, Any] = {}
-    for dept, node_id in by_dept.items():
-        rows = [
-            r
-            for r in history.rows
-            if r.period == period
-            and r.node == node_id
-            and dict(r.segment).get("department") == dept
-        ]
+    for dept, candidates in owned.items():
+        # The department's first measured node that its own teams deliver.
+        rows: list[Any] = []
         teams: dict[str, float] = {}
-        for r in rows:
-            name = dict(r.segment).get("team")
-            if len(r.segment) == 2 and name is not None and (r.actual or 0.0) > 0:
-                teams[name] = r.actual or 0.0
+        for node_id in candidates:
+            rows = [
+                r
+                for r in history.rows
+                if r.period == period
+                and r.node == node_id
+                and dict(r.segment).get("department") == dept
+            ]
+            teams = {}
+            for r in rows:
+                name = dict(r.segment).get("team")
+                if len(r.segment) == 2 and name is not None and (r.actual or 0.0) > 0:
+                    teams[name] = r.actual or 0.0
+            if teams:
+                break
         total = sum(teams.values())
         if not total:
             continue
