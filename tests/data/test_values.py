@@ -254,3 +254,28 @@ def test_text_is_trimmed_and_blank_text_is_null(tmp_path: Path) -> None:
     deals = batch.tables["deals"]
     assert deals.column("deal_id").to_pylist() == ["A", "B"]
     assert deals.column("stage").to_pylist() == ["提案", None]
+
+
+def test_fast_path_keeps_the_zone_history(tmp_path: Path) -> None:
+    # Japan kept daylight saving time in 1948-1951: a local time then is UTC+10.
+    # The fast path (plain offset arithmetic where the zone has one offset) must
+    # agree with the time zone database on both sides of that period.
+    rows = [[f"D{i}", "2026/01/07 9:05", "", ""] for i in range(20)]
+    rows += [["OLD", "1950/07/01 12:00", "", ""], ["FAR", "2105/07/01 12:00", "", ""]]
+    batch = _run(tmp_path, rows)
+    created = batch.tables["deals"].column("created_at").to_pylist()
+    assert created[0] == dt.datetime(2026, 1, 7, 0, 5, tzinfo=UTC)
+    assert created[-2] == dt.datetime(1950, 7, 1, 2, 0, tzinfo=UTC)
+    assert created[-1] == dt.datetime(2105, 7, 1, 3, 0, tzinfo=UTC)
+
+
+def test_fixed_offset_zones() -> None:
+    from kpitree.data.values import fixed_offset
+
+    assert fixed_offset("America/New_York") is None  # daylight saving time
+    assert fixed_offset("No/Such_Zone") is None
+    offset, since, until = fixed_offset("Asia/Tokyo") or (0, "", "")
+    assert (offset, until) == (9 * 3600, "2100-01-01 09:00:00")
+    assert since <= "1970-01-08"
+    shanghai = fixed_offset("Asia/Shanghai")
+    assert shanghai is not None and shanghai[1].startswith("1991-09-1")  # DST until 1991

@@ -246,7 +246,8 @@ class _Plan:
         return f"({vc} IS NULL OR {vc} = '' OR (ord({vc}) IN ({_ZS_CODES}) AND trim({vc}) = ''))"
 
     # -- SQL per layer -----------------------------------------------------------
-    def raw_layer(self) -> str:
+    def raw_layer(self, *, only_bad: bool = False) -> str:
+        """``only_bad``: just the rows listed in the registered ``kpitree_bad_rows``."""
         # Trimmed in an inner query, so that "blank as NULL" does not trim twice.
         as_is = self.raw_text_columns()
         self.untrimmed = self.arrow_text_columns()
@@ -259,7 +260,10 @@ class _Plan:
             else:
                 inner.append(f"trim(c{k}) AS q{k}")
                 outer.append(f"{self._blank(f'q{k}')} AS r{k}")
-        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM raw)"
+        where = ""
+        if only_bad:
+            where = f" WHERE {self.source.row_sql} IN (SELECT __row__ FROM kpitree_bad_rows)"
+        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM raw{where})"
 
     def text_layer(self) -> str:
         cols = ["s.*"]
@@ -344,11 +348,9 @@ class _Plan:
             self.out[expr] = f"o{len(self.out)}"
         return self.out[expr]
 
-    def final_layer(self) -> str:
-        """The error columns and every output column (after :meth:`sections`)."""
-        cols = ["__row__"]
-        cols += [f"{expr} AS {name}" for expr, name in self.out.items()]
-        bad = []
+    def error_columns(self) -> list[str]:
+        """SQL for one error-code column ``e<i>`` per checked field (NULL: fine)."""
+        cols = []
         for f in self.fields:
             p = self._parser(f)
             tc, vc = self.tcol[f.i], self.vcol[f.i]
@@ -366,8 +368,14 @@ class _Plan:
                 cases.append(f"WHEN {vc} NOT IN ({options}) THEN 'not_allowed'")
             if cases:
                 cols.append(f"CASE {' '.join(cases)} END AS e{f.i}")
-                bad.append(f"e{f.i} IS NOT NULL")
                 self.checked.add(f.i)
+        return cols
+
+    def final_layer(self) -> str:
+        """Every output column, the duplicate check and ``__bad`` (a row with any
+        error), after :meth:`sections`. The error codes themselves are computed
+        again for the rejected rows only (:meth:`error_layer`)."""
+        errors = self.error_columns()
         dup = "NULL"
         pk = self.main_key()
         if pk and self.dup_check:
@@ -377,12 +385,18 @@ class _Plan:
                 f"CASE WHEN {notnull} AND row_number() OVER (PARTITION BY {part} "
                 f"ORDER BY __row__) > 1 THEN min(__row__) OVER (PARTITION BY {part}) END"
             )
-        cols.append(f"{dup} AS dup")
+        bad = [f"e{f.i} IS NOT NULL" for f in self.fields if f.i in self.checked]
         bad.append("dup IS NOT NULL")
+        cols = ["__row__", *(f"{expr} AS {name}" for expr, name in self.out.items())]
         # Named so that it cannot clash with an output column.
-        cols.append(f"({' OR '.join(bad)}) AS __bad")
+        cols += ["dup", f"({' OR '.join(bad)}) AS __bad"]
+        inner = ", ".join(["*", *errors, f"{dup} AS dup"])
         order = " ORDER BY __row__" if self.dup_check else ""
-        return f"SELECT {', '.join(cols)} FROM p{order}"
+        return f"SELECT {', '.join(cols)} FROM (SELECT {inner} FROM p){order}"
+
+    def error_layer(self) -> str:
+        """The error code columns of the rows kept by ``raw_layer(only_bad=True)``."""
+        return f"SELECT {', '.join(['__row__', *self.error_columns()])} FROM p"
 
     def main_key(self) -> list[_Field]:
         """The fields of the main table's primary key ([] for a history table)."""
@@ -571,17 +585,17 @@ def apply_mapping(
     """Map table ``raw`` (see :mod:`kpitree.data.readers`) to a :class:`MappedBatch`."""
     import pyarrow.compute as pc
 
-    plan, parsed, layout = _parse(con, source, mapping, found, tz, dup_check=None)
+    plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=None)
     if not plan.dup_check and _ids_repeat(con, plan, parsed):
         # Exports rarely repeat an id, so the per-row check (a window over the
         # whole file) runs only when the cheap count after the fact finds one.
-        plan, parsed, layout = _parse(con, source, mapping, found, tz, dup_check=True)
+        plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=True)
     bad_mask = parsed.column("__bad")
     any_bad = bool(pc.any(bad_mask).as_py())
     rejects: list[Reject] = []
     rejected_rows: list[dict[str, str]] = []
     if any_bad:
-        _bad_table(con, parsed.filter(bad_mask), source)
+        _bad_table(con, plan, parsed.filter(bad_mask), layers)
         rejects = _rejects(con, plan, path)
         rejected_rows = _rejected_rows(con, source)
         parsed = parsed.filter(pc.invert(bad_mask))
@@ -617,7 +631,7 @@ def _parse(
     tz: str,
     *,
     dup_check: bool | None,
-) -> tuple[_Plan, pyarrow.Table, _Layout]:
+) -> tuple[_Plan, pyarrow.Table, _Layout, tuple[str, str]]:
     """Run the query: every output column, error code and ``__bad`` per source row,
     as Arrow, with plain text trimmed. ``dup_check=None``: only if needed upfront."""
     import pyarrow as pa
@@ -645,21 +659,30 @@ def _parse(
         filled = pc.cast(pc.utf8_length(trimmed), pa.bool_())
         text = pc.if_else(filled, trimmed, pa.nulls(len(trimmed), trimmed.type))
         parsed = parsed.set_column(parsed.schema.get_field_index(name), name, text)
-    return plan, parsed, layout
+    return plan, parsed, layout, (text_sql, parse_sql)
 
 
-def _bad_table(con: duckdb.DuckDBPyConnection, bad: pyarrow.Table, source: SourceTable) -> None:
-    """Temp table ``bad``: the rejected rows' error columns and their raw text."""
-    cols = ", ".join(f"c{k}" for k in range(len(source.headers)))
-    con.register("bad_rows", bad)
+def _bad_table(
+    con: duckdb.DuckDBPyConnection, plan: _Plan, bad: pyarrow.Table, layers: tuple[str, str]
+) -> None:
+    """Temp table ``bad``: the rejected rows' output columns, error codes and raw
+    text. The error codes are computed again, for these rows only."""
+    text_sql, parse_sql = layers
+    cols = ", ".join(f"c{k}" for k in range(len(plan.source.headers)))
+    con.register("kpitree_bad_rows", bad)
     try:
+        errors = (
+            f"WITH s AS ({plan.raw_layer(only_bad=True)}), m AS ({text_sql}), "
+            f"p AS ({parse_sql}) {plan.error_layer()}"
+        )
         con.execute(
-            f"CREATE TEMP TABLE bad AS SELECT p.*, {cols} FROM bad_rows p JOIN "
-            f"(SELECT {source.row_sql} AS __raw_row__, {cols} FROM raw) r "
-            "ON r.__raw_row__ = p.__row__"
+            f"CREATE TEMP TABLE bad AS SELECT b.*, e.* EXCLUDE (__row__), {cols} "
+            f"FROM kpitree_bad_rows b JOIN ({errors}) e USING (__row__) JOIN "
+            f"(SELECT {plan.source.row_sql} AS __raw_row__, {cols} FROM raw) r "
+            "ON r.__raw_row__ = b.__row__"
         )
     finally:
-        con.unregister("bad_rows")
+        con.unregister("kpitree_bad_rows")
 
 
 def _table_rows(

@@ -29,8 +29,11 @@ so the result is the same, only cheaper.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "FAST_FORMATS",
@@ -169,7 +172,50 @@ def fast_instant(x: str, tz: str, fmt: str) -> str:
     if "%z" in fmt:
         return parsed  # already an instant
     zone = "UTC" if fmt.endswith("Z") else tz
-    return f"timezone({sql_str(zone)}, {parsed})"
+    fixed = fixed_offset(zone)
+    if fixed is None:
+        return f"timezone({sql_str(zone)}, {parsed})"
+    # While the zone keeps one offset (Asia/Tokyo: since 1951), local time minus
+    # the offset is the instant: plain arithmetic instead of a time zone lookup.
+    offset, since, until = fixed
+    return (
+        f"CASE WHEN {parsed} >= TIMESTAMP '{since}' AND {parsed} < TIMESTAMP '{until}' "
+        f"THEN make_timestamptz(epoch_us({parsed}) - {offset * 1_000_000}) "
+        f"ELSE timezone({sql_str(zone)}, {parsed}) END"
+    )
+
+
+_FIXED_UNTIL = datetime(2100, 1, 1)
+
+
+@functools.lru_cache(maxsize=32)
+def fixed_offset(tz: str) -> tuple[int, str, str] | None:
+    """``(offset seconds, since, until)`` when zone ``tz`` keeps one UTC offset
+    for all local times from ``since`` to ``until`` (local, ISO text), a period
+    that ends in the year 2100 and starts in 2050 or earlier (at most back to
+    1970); else ``None``, e.g. for a zone with daylight saving time.
+
+    The zone is sampled every week back from 2100; offsets change far less often
+    than that, and a day is kept as a margin after the last change."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    week = timedelta(days=7)
+    at = _FIXED_UNTIL.replace(tzinfo=UTC)
+    offset = at.astimezone(zone).utcoffset()
+    earliest = datetime(1970, 1, 1, tzinfo=UTC)
+    while at - week >= earliest and (at - week).astimezone(zone).utcoffset() == offset:
+        at -= week
+    if at - week >= earliest:  # the offset changed in the week before: to the day
+        while (at - timedelta(days=1)).astimezone(zone).utcoffset() == offset:
+            at -= timedelta(days=1)
+        at += timedelta(days=1)
+    if offset is None or at > datetime(2050, 1, 1, tzinfo=UTC):
+        return None
+    since = (at + offset).replace(tzinfo=None)
+    until = (_FIXED_UNTIL + offset).replace(tzinfo=None)
+    return int(offset.total_seconds()), since.isoformat(sep=" "), until.isoformat(sep=" ")
 
 
 def _instant(
