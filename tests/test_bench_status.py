@@ -1,0 +1,37 @@
+"""The status benchmark still runs and its three implementations still agree
+(timings are not checked here: they live in bench/README.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parent.parent / "bench" / "bench_status.py"
+
+
+@pytest.mark.slow
+def test_bench_status_runs_on_the_tiny_company(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--size",
+            "tiny",
+            "--repeat",
+            "1",
+            "--cache-dir",
+            str(tmp_path),
+            "--no-write",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "duckdb_sql: same numbers as kpitree_status" in out.stdout
+    assert "pandas: same numbers as kpitree_status" in out.stdout
+    for step in ("duckdb_sql", "kpitree_status", "pandas"):
+        assert f"\n{step} " in out.stdout
