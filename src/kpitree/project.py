@@ -127,11 +127,13 @@ class Project:
         as_of: dt.date | None = None,
         filters: Mapping[str, Sequence[str | None]] | None = None,
         explain: bool = True,
+        compare: bool = True,
         engine: Engine | None = None,
     ) -> StatusResult:
         """Actual, target, achievement, expected-to-date, forecast and status of
         every node for ``period`` (one or several), for the whole company and
-        each segment level in ``by`` (``team`` means department → team)."""
+        each segment level in ``by`` (``team`` means department → team).
+        ``compare=False`` skips the previous period and last year."""
         from kpitree.compute.status import compute_status
         from kpitree.compute.targets import Targets, read_target_file
 
@@ -165,6 +167,7 @@ class Project:
                 as_of=as_of,
                 filters=filters,
                 with_explanations=explain,
+                compare=compare,
             )
         finally:
             if own:

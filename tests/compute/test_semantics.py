@@ -359,3 +359,9 @@ def test_metric_definitions_are_checked_with_locations(tmp_path: Path) -> None:
     assert "amount" in messages and "leads" in messages
     lines = sorted(x.span.line for x in result.errors if x.span)
     assert len(lines) == 3 and all(line > 20 for line in lines)
+
+
+def test_status_without_comparisons(project: Project, engine: Engine) -> None:
+    result = project.status("2026-05", as_of=d("2026-06-30"), engine=engine, compare=False)
+    won = result.row("won_deals")
+    assert (won.actual, won.previous, won.last_year) == (1, None, None)

@@ -361,7 +361,16 @@ def fused_query(
     for m in metrics:
         check_dimensions(ent, all_dims, m.id)
     event = metrics[0].spec.time or ent.time
-    t = _facts(engine, ent, ent.base(engine), event, periods, all_dims, filters)
+    base = ent.base(engine)
+    conditions = [_condition(base, m.spec.where) for m in metrics]
+    found = [c for c in conditions if c is not None]
+    if len(found) == len(conditions):
+        # Every metric filters: scan only the rows some metric keeps.
+        keep = found[0]
+        for c in found[1:]:
+            keep = keep | c
+        base = base.filter(keep)
+    t = _facts(engine, ent, base, event, periods, all_dims, filters)
 
     def aggs(x: ir.Table) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -186,6 +186,7 @@ def compute_status(
     as_of: dt.date,
     filters: Mapping[str, Sequence[str | None]] | None = None,
     with_explanations: bool = True,
+    compare: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> StatusResult:
     """Status of every node for each of ``periods`` (whole periods: they are
@@ -197,9 +198,9 @@ def compute_status(
     # The periods measured: each asked one to date (nothing yet when it starts
     # after as_of), its predecessor and the same stretch of last year.
     current = [p.to_date(as_of) for p in periods]
-    previous = [p.previous() for p in periods]
+    previous: list[Period | None] = [p.previous() if compare else None for p in periods]
     last_year = [
-        (c or p).same_period_last_year() if c is not None else None
+        (c or p).same_period_last_year() if c is not None and compare else None
         for p, c in zip(periods, current, strict=True)
     ]
     wanted = [x for x in [*current, *previous, *last_year] if x is not None]
@@ -255,7 +256,7 @@ def compute_status(
                     (d, None if _missing(v) else str(v)) for d, v in zip(level, seg, strict=True)
                 )
                 i_now = by_key.get((index[p_now], seg)) if p_now is not None else None
-                i_prev = by_key.get((index[p_prev], seg))
+                i_prev = by_key.get((index[p_prev], seg)) if p_prev is not None else None
                 i_ly = by_key.get((index[p_ly], seg)) if p_ly is not None else None
                 for node_id in order:
                     node = tree.nodes[node_id]
