@@ -50,6 +50,7 @@ class MappedBatch:
     rejected_rows: list[dict[str, str]]
     """The original source rows (header -> raw text) that were rejected, in the order
     of their first reject; each has the key ``"__row__"`` with its row number."""
-    keys_unique: bool = False
-    """Whether every table's primary key is known to be unique (the reader made it
-    so), which spares the warehouse its own check for repeated keys."""
+    validated: bool = False
+    """Whether every table's primary key is known to be unique and its required
+    columns filled (the reader made it so), which spares the warehouse its own
+    checks."""

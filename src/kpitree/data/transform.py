@@ -616,7 +616,7 @@ def apply_mapping(
         tables=tables,
         rejects=rejects,
         rejected_rows=rejected_rows,
-        keys_unique=True,
+        validated=True,
     )
 
 
@@ -791,9 +791,9 @@ def _wide_history(parsed: pyarrow.Table, id_col: str, sets: list[_Entries]) -> p
     rows = int_array(flat // k, pa.int64())
     ids = parsed.column(stages[0].id).take(rows)
     names = string_array([s.stage_name for s in stages])
-    stage = pa.DictionaryArray.from_arrays(int_array(flat % k, pa.int32()), names)
+    stage = names.take(int_array(flat % k, pa.int32()))
     entered = int_array(micros.reshape(-1)[flat], pa.timestamp("us", tz="UTC"))
-    return pa.table({id_col: ids, "stage": stage.cast(pa.string()), "entered_at": entered})
+    return pa.table({id_col: ids, "stage": stage, "entered_at": entered})
 
 
 def _validity(arr: pyarrow.Array) -> Any:

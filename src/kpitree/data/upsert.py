@@ -76,7 +76,7 @@ def _stage(
     data: pa.Table,
     cols: list[str],
     *,
-    keys_unique: bool = False,
+    validated: bool = False,
 ) -> tuple[int, str]:
     """Expose ``data`` as ``kpitree_stage``: typed as the schema says, one row per key.
 
@@ -84,14 +84,14 @@ def _stage(
     once, so a repeat is a later state of it (or an exact copy). Only then is a
     deduplicated copy materialised; otherwise the stage is a view over the Arrow
     data, which the statements below scan in place (copying 10M rows costs more
-    than the whole upsert). ``keys_unique`` (the reader already made the keys
+    than the whole upsert). ``validated`` (the reader already made the keys
     unique) skips looking for repeats. Returns the number of distinct keys and
     what the stage is (``TABLE`` or ``VIEW``).
     """
     data = _row_group_chunks(data)
     con.register(_INPUT, data)
     try:
-        return _create_stage(con, table, data, cols, keys_unique=keys_unique)
+        return _create_stage(con, table, data, cols, validated=validated)
     except BaseException:
         con.unregister(_INPUT)
         raise
@@ -119,12 +119,12 @@ def _create_stage(
     data: pa.Table,
     cols: list[str],
     *,
-    keys_unique: bool,
+    validated: bool,
 ) -> tuple[int, str]:
     typed = ", ".join(f"CAST({_q(c)} AS {table.column(c).type}) AS {_q(c)}" for c in cols)
     keys = ", ".join(_q(k) for k in table.primary_key)
     dupes = 0
-    if not keys_unique:
+    if not validated:
         dupes = con.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {_INPUT} GROUP BY {keys} HAVING count(*) > 1)"
         ).fetchall()[0][0]
@@ -174,16 +174,18 @@ def upsert_table(
     table: Table,
     data: pa.Table,
     *,
-    keys_unique: bool = False,
+    validated: bool = False,
 ) -> TableCounts:
     """Insert new rows and update changed rows of ``table`` from ``data`` as import
     ``import_id``. Rows are compared on the columns ``data`` carries; columns it
     does not carry keep their stored values (or are NULL in new rows).
-    ``keys_unique``: the caller guarantees no key repeats in ``data``."""
+    ``validated``: the caller guarantees that no key repeats in ``data`` and that
+    its required columns have values."""
     cols = _check_columns(table, data)
-    offered, kind = _stage(con, table, data, cols, keys_unique=keys_unique)
+    offered, kind = _stage(con, table, data, cols, validated=validated)
     try:
-        _check_required(con, table, cols)
+        if not validated:
+            _check_required(con, table, cols)
         # Into an empty table (first import, demo load) every row is new: skip the
         # joins against it.
         probe = f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1)"

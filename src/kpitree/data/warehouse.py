@@ -284,9 +284,9 @@ class Warehouse:
     def _write_one(
         self, con: duckdb.DuckDBPyConnection, import_id: int, entry: _Entry, started: datetime
     ) -> ImportResult:
-        unique = entry.batch is not None and entry.batch.keys_unique
+        unique = entry.batch is not None and entry.batch.validated
         counts = tuple(
-            upsert_table(con, import_id, t, entry.tables[t.name], keys_unique=unique)
+            upsert_table(con, import_id, t, entry.tables[t.name], validated=unique)
             for t in TABLES
             if t.name in entry.tables
         )
