@@ -328,10 +328,25 @@ def _facts(
         ev = _event(engine, ent, base, event)
         t = base.inner_join(ev, base[ent.id] == ev[_ID])
         at = t[_AT]
-    t = t.mutate(__day=_day(at))
-    t = t.filter(_in_window(t.__day, periods))
+    return _segmented(engine, ent, _on_day(t, at, periods), all_dims, filters)
+
+
+def _segmented(
+    engine: Engine,
+    ent: Entity,
+    t: ir.Table,
+    all_dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]],
+) -> ir.Table:
+    """Facts with a ``__day``, given their dimensions and the segment filters."""
     t = _add_dimensions(engine, ent, t, all_dims, "__day")
     return _segment_filters(t, filters)
+
+
+def _on_day(t: ir.Table, at: ir.Value, periods: Sequence[Period]) -> ir.Table:
+    """Facts placed on the local day of ``at``, within the periods' window."""
+    t = t.mutate(__day=_day(at))
+    return t.filter(_in_window(t.__day, periods))
 
 
 def fusable(metric: Metric) -> tuple[str, str] | None:
@@ -444,10 +459,7 @@ def _conversion(
         for name, ev, at in (("den", a, _AT), ("num", b, "__bat")):
             idcol = _ID if name == "den" else "__bid"
             t = base.inner_join(ev, base[ent.id] == ev[idcol])
-            t = t.mutate(__day=_day(t[at]))
-            t = t.filter(_in_window(t.__day, periods))
-            t = _add_dimensions(engine, ent, t, all_dims, "__day")
-            t = _segment_filters(t, filters)
+            t = _segmented(engine, ent, _on_day(t, t[at], periods), all_dims, filters)
             agg = _grouped(t, periods, dims, lambda x: {"c": x.count()})
             zero = ibis.literal(0, "int64")
             parts.append(
@@ -458,8 +470,7 @@ def _conversion(
         u = ibis.union(*parts)
         return u.group_by(keys).aggregate(num=u.num.sum(), den=u.den.sum())
     t = base.inner_join(a, base[ent.id] == a[_ID])
-    t = t.mutate(__day=_day(t[_AT]))
-    t = t.filter(_in_window(t.__day, periods))
+    t = _on_day(t, t[_AT], periods)
     t = t.left_join(b, t[ent.id] == b.__bid)
     a_day, b_day = t.__day, _day(t.__bat)
     # Day-precise when either event is a date; otherwise the instant.
@@ -470,8 +481,7 @@ def _conversion(
     # CASE, not a cast: PostgreSQL cannot cast a boolean to an integer.
     converted = ibis.ifelse(t.__bat.notnull() & after & within, 1, 0)
     t = t.mutate(__conv=converted)
-    t = _add_dimensions(engine, ent, t, all_dims, "__day")
-    t = _segment_filters(t, filters)
+    t = _segmented(engine, ent, t, all_dims, filters)
     return _grouped(t, periods, dims, lambda x: {"num": x.__conv.sum(), "den": x.count()})
 
 
@@ -519,8 +529,7 @@ def _duration(
     place = a_at if spec.place_by == "from" else b_at
     t = t.mutate(__dur=dur, __day=_day(place))
     t = t.filter(_in_window(t.__day, periods) & (t.__dur >= 0))
-    t = _add_dimensions(engine, ent, t, all_dims, "__day")
-    t = _segment_filters(t, filters)
+    t = _segmented(engine, ent, t, all_dims, filters)
     if spec.stat == "median":
         return _grouped(
             t, periods, dims, lambda x: {"v": x.__dur.median(), "n": x.count()}, additive=False
@@ -557,7 +566,6 @@ def _snapshot(
     for i, p in enumerate(periods):
         t = t0.filter((t0.__open <= p.end) & (t0.__closed.isnull() | (t0.__closed > p.end)))
         t = t.mutate(__day=ibis.literal(p.end))
-        t = _add_dimensions(engine, ent, t, all_dims, "__day")
-        t = _segment_filters(t, filters)
+        t = _segmented(engine, ent, t, all_dims, filters)
         parts.append(_aggregate(t, metric, [p], dims).mutate(period=ibis.literal(i, "int64")))
     return ibis.union(*parts)
