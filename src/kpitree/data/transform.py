@@ -788,12 +788,27 @@ def _wide_history(parsed: pyarrow.Table, id_col: str, sets: list[_Entries]) -> p
         if values is not None and n:
             micros[:, j] = np.frombuffer(values, dtype=np.int64, count=n, offset=at.offset * 8)
     flat = np.flatnonzero(present.reshape(-1))
-    rows = int_array(flat // k, pa.int64())
-    ids = parsed.column(stages[0].id).take(rows)
+    ids = _take_sorted(parsed.column(stages[0].id), flat // k)
     names = string_array([s.stage_name for s in stages])
-    stage = names.take(int_array(flat % k, pa.int32()))
+    stage = names.take(int_array(flat % k, pa.int64()))
     entered = int_array(micros.reshape(-1)[flat], pa.timestamp("us", tz="UTC"))
     return pa.table({id_col: ids, "stage": stage, "entered_at": entered})
+
+
+def _take_sorted(column: pyarrow.ChunkedArray, rows: Any) -> pyarrow.ChunkedArray:
+    """``column.take(rows)`` for ascending ``rows``, chunk by chunk: taking from a
+    chunked string column would first copy it into one chunk."""
+    import numpy as np
+    import pyarrow as pa
+
+    starts = np.cumsum([0, *(len(c) for c in column.chunks)])
+    cuts = np.searchsorted(rows, starts)
+    parts = [
+        chunk.take(int_array(rows[cuts[i] : cuts[i + 1]] - starts[i], pa.int64()))
+        for i, chunk in enumerate(column.chunks)
+        if cuts[i + 1] > cuts[i]
+    ]
+    return pa.chunked_array(parts, column.type)
 
 
 def _validity(arr: pyarrow.Array) -> Any:
