@@ -24,9 +24,11 @@ table. Only rejected rows go back to the raw text, for the reports.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +68,7 @@ _MONEY = ("amount", "mrr", "arr")
 _ZS = (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)
 _ZS_CODES = ", ".join(str(c) for c in _ZS)
 _ZS_TEXT = "".join(chr(c) for c in _ZS)
+ROW_GROUP = 122_880  # rows per DuckDB row group
 _SAMPLE_ROWS = 1000  # cells per column on which the fast date format is chosen
 _MAX_FAST = 2  # fast formats tried per column before the general parser
 
@@ -634,8 +637,6 @@ def _parse(
 ) -> tuple[_Plan, pyarrow.Table, _Layout, tuple[str, str]]:
     """Run the query: every output column, error code and ``__bad`` per source row,
     as Arrow, with plain text trimmed. ``dup_check=None``: only if needed upfront."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     plan = _Plan(source, mapping, found, tz)
     plan.dup_check = _keys_need_check(plan) if dup_check is None else dup_check
@@ -652,14 +653,31 @@ def _parse(
         for name, sections in grouped.items()
     }
     layers = f"WITH s AS ({raw_sql}), m AS ({text_sql}), p AS ({parse_sql})"
-    parsed = con.sql(f"{layers} {plan.final_layer()}").to_arrow_table()
-    for name in plan.trimmed_outputs():
-        # No Python values in these calls: converting one imports pandas.
-        trimmed = pc.utf8_trim(parsed.column(name), _ZS_TEXT)
-        filled = pc.cast(pc.utf8_length(trimmed), pa.bool_())
-        text = pc.if_else(filled, trimmed, pa.nulls(len(trimmed), trimmed.type))
-        parsed = parsed.set_column(parsed.schema.get_field_index(name), name, text)
+    # Chunks of one DuckDB row group each, as the warehouse writes them.
+    parsed = con.sql(f"{layers} {plan.final_layer()}").to_arrow_table(ROW_GROUP)
+    names = plan.trimmed_outputs()
+    if names:
+        # Arrow's kernels leave the interpreter free: one thread per column.
+        with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+            columns = list(pool.map(_trim, (parsed.column(n) for n in names)))
+        for name, column in zip(names, columns, strict=True):
+            parsed = parsed.set_column(parsed.schema.get_field_index(name), name, column)
     return plan, parsed, layout, (text_sql, parse_sql)
+
+
+def _trim(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
+    """Text trimmed as DuckDB's ``trim`` does, blank text as NULL. No Python values
+    go into these calls: converting one makes pyarrow import pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim(column, _ZS_TEXT)
+    lengths = pc.binary_length(trimmed)
+    shortest = pc.min(lengths).as_py()
+    if shortest is None or shortest > 0:
+        return trimmed
+    filled = pc.cast(lengths, pa.bool_())
+    return pc.if_else(filled, trimmed, pa.nulls(len(trimmed), trimmed.type))
 
 
 def _bad_table(
@@ -796,8 +814,8 @@ def _wide_history(parsed: pyarrow.Table, id_col: str, sets: list[_Entries]) -> p
 
 
 def _take_sorted(column: pyarrow.ChunkedArray, rows: Any) -> pyarrow.ChunkedArray:
-    """``column.take(rows)`` for ascending ``rows``, chunk by chunk: taking from a
-    chunked string column would first copy it into one chunk."""
+    """``column.take(rows)`` for ascending ``rows``, in one chunk, taken chunk by
+    chunk: taking from a chunked string column would first copy all of it."""
     import numpy as np
     import pyarrow as pa
 
@@ -808,7 +826,7 @@ def _take_sorted(column: pyarrow.ChunkedArray, rows: Any) -> pyarrow.ChunkedArra
         for i, chunk in enumerate(column.chunks)
         if cuts[i + 1] > cuts[i]
     ]
-    return pa.chunked_array(parts, column.type)
+    return pa.chunked_array([pa.concat_arrays(parts)] if parts else [], column.type)
 
 
 def _validity(arr: pyarrow.Array) -> Any:
