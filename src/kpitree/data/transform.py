@@ -3,23 +3,32 @@
 The query, over all rows at once, in layers:
 
 1. ``s``: raw text of every source column the mapping uses, trimmed, blanks (and
-   the mapping's ``null_values``) as NULL, with the Excel row number.
+   the mapping's ``null_values``) as NULL, with the Excel row number. Two kinds
+   of columns skip DuckDB's ``trim`` (which costs more than parsing): columns
+   read only by a fast date format (``strptime`` skips the spaces; the trimmed
+   text is computed only for cells it does not read) and plain text columns
+   (trimmed after the query, in Arrow).
 2. ``m``: each mapped field's text after value maps, constants and defaults
    (value maps are small tables joined on the lower-cased text).
 3. ``p``: each field parsed to its canonical type (:mod:`kpitree.data.values`).
    Date and timestamp columns first try the format detected on a sample of the
    column (a strict ``strptime``), so only odd cells pay for the general parser.
-4. the result: one error code per field and the duplicate-id check (a row with
-   any error is rejected whole, in every table it feeds), and every canonical
-   output column once, even when several tables use it (a lead id feeds both
-   ``leads`` and ``lead_stage_history``; a column is parsed once).
+4. the result: every canonical output column once, even when several tables use
+   it (a lead id feeds both ``leads`` and ``lead_stage_history``: it is read
+   once), and ``__bad``, whether the row has any error (one error code per field,
+   or a repeated id); a row with an error is rejected whole, in every table it
+   feeds. The error codes themselves are computed again for the rejected rows
+   only, with their raw text, for the reports.
 
-The result comes back as one Arrow table. Canonical tables are then cut from it:
-the first table of the mapping (one row per accepted source row) and stage
-histories given as one column per stage are plain Arrow column selections;
-other tables (accounts, reps, ... seen on many rows, keeping the last row per
-primary key) and stage histories that may repeat go through SQL over that Arrow
-table. Only rejected rows go back to the raw text, for the reports.
+The result comes back as one Arrow table, in chunks of one DuckDB row group so
+that the warehouse writes them as they are. Canonical tables are then cut from
+it: the first table of the mapping (one row per accepted source row) and stage
+histories given as one column per stage are plain Arrow operations; other
+tables (accounts, reps, ... seen on many rows, keeping the last row per primary
+key) and stage histories that may repeat go through SQL over that Arrow table.
+
+Repeated ids are looked for after the query (a count of distinct hashes); only
+a file that has some is parsed again with the per-row check that names them.
 """
 
 from __future__ import annotations
@@ -586,21 +595,42 @@ def apply_mapping(
     tz: str,
 ) -> MappedBatch:
     """Map table ``raw`` (see :mod:`kpitree.data.readers`) to a :class:`MappedBatch`."""
+    plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=None)
+    if plan.dup_check:
+        return _batch(con, plan, parsed, layout, layers, path)
+    # Exports rarely repeat an id, so the per-row check (a window over the whole
+    # file) runs only when a cheap count after the fact finds a repeat. The count
+    # runs on its own cursor while the tables are cut, and they are thrown away
+    # in the rare case it does.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        repeats = pool.submit(_ids_repeat, con.cursor(), plan, parsed)
+        batch = _batch(con, plan, parsed, layout, layers, path)
+        if not repeats.result():
+            return batch
+    plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=True)
+    return _batch(con, plan, parsed, layout, layers, path)
+
+
+def _batch(
+    con: duckdb.DuckDBPyConnection,
+    plan: _Plan,
+    parsed: pyarrow.Table,
+    layout: _Layout,
+    layers: tuple[str, str],
+    path: str,
+) -> MappedBatch:
+    """The canonical tables, rejects and rejected rows of a parsed file."""
     import pyarrow.compute as pc
 
-    plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=None)
-    if not plan.dup_check and _ids_repeat(con, plan, parsed):
-        # Exports rarely repeat an id, so the per-row check (a window over the
-        # whole file) runs only when the cheap count after the fact finds one.
-        plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=True)
     bad_mask = parsed.column("__bad")
     any_bad = bool(pc.any(bad_mask).as_py())
     rejects: list[Reject] = []
     rejected_rows: list[dict[str, str]] = []
     if any_bad:
+        con.execute("DROP TABLE IF EXISTS bad")
         _bad_table(con, plan, parsed.filter(bad_mask), layers)
         rejects = _rejects(con, plan, path)
-        rejected_rows = _rejected_rows(con, source)
+        rejected_rows = _rejected_rows(con, plan.source)
         parsed = parsed.filter(pc.invert(bad_mask))
     parsed = parsed.drop_columns(["__bad"])
     con.register("parsed", parsed)
@@ -613,9 +643,9 @@ def apply_mapping(
         con.unregister("parsed")
     return MappedBatch(
         source_file=path,
-        file_hash=source.sha256,
-        mapping_name=mapping.name,
-        rows_read=source.rows,
+        file_hash=plan.source.sha256,
+        mapping_name=plan.mapping.name,
+        rows_read=plan.source.rows,
         tables=tables,
         rejects=rejects,
         rejected_rows=rejected_rows,
@@ -920,7 +950,8 @@ def _keys_need_check(plan: _Plan) -> bool:
 
 def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: pyarrow.Table) -> bool:
     """Whether an id of the main table appears twice in the mapped rows (a count
-    of distinct hashes; equal hashes are confirmed on the ids themselves)."""
+    of distinct hashes; equal hashes are confirmed on the ids themselves). Runs
+    on a cursor of its own, which it closes."""
     pk = plan.main_key()
     if not pk:
         return False
@@ -940,3 +971,4 @@ def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: pyarrow.Tab
         return True
     finally:
         con.unregister("kpitree_ids")
+        con.close()
