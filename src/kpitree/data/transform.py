@@ -525,21 +525,60 @@ def _reason(code: str, f: _Field | None, value: str | None, first_row: int | Non
 
 def _detect_fast_formats(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
     """Choose, per date/timestamp source column, the :data:`FAST_FORMATS` that
-    parse its first non-blank cells exactly as the general parser does."""
-    chosen: dict[tuple[int, bool], tuple[str, ...]] = {}
+    parse its first non-blank cells exactly as the general parser does (one
+    query for the samples of every column, one to check the candidates)."""
+    wanted: dict[tuple[int, bool], list[_Field]] = {}
     for f in plan.fields:
         if (
-            f.sql_type not in ("TIMESTAMPTZ", "DATE")
-            or f.src is None
-            or f.rule.formats  # the mapping's own formats are strptime already
-            or f.rule.value_map is not None
+            f.sql_type in ("TIMESTAMPTZ", "DATE")
+            and f.src is not None
+            and not f.rule.formats  # the mapping's own formats are strptime already
+            and f.rule.value_map is None
         ):
-            continue
-        serial = plan._serial(f)
-        key = (f.src, serial)
-        if key not in chosen:
-            chosen[key] = _fast_formats(con, f.src, plan.clean(f.src), plan.tz, serial)
-        f.fast = chosen[key]
+            wanted.setdefault((f.src, plan._serial(f)), []).append(f)
+    if not wanted:
+        return
+    keys = list(wanted)
+    # The first non-blank cells of each column (the limit applies first).
+    samples = [
+        f"SELECT * FROM (SELECT {n} AS n, {plan.clean(k)} AS x FROM raw "
+        f"WHERE c{k} IS NOT NULL LIMIT {_SAMPLE_ROWS}) WHERE x IS NOT NULL"
+        for n, (k, _) in enumerate(keys)
+    ]
+    cells: dict[int, Counter[str]] = {n: Counter() for n in range(len(keys))}
+    for n, x in con.sql(" UNION ALL ".join(samples)).fetchall():
+        cells[n][_shape(x)] += 1
+    candidates = {
+        n: sorted(
+            (fmt for fmt in FAST_FORMATS if shapes.get(_FORMAT_SHAPES[fmt])),
+            key=lambda fmt, shapes=shapes: -shapes[_FORMAT_SHAPES[fmt]],  # type: ignore[misc]
+        )[:_MAX_FAST]
+        for n, shapes in cells.items()
+    }
+    # Checked against the general parser: a format is used only if it gives the
+    # same instant on every sample cell it reads.
+    checks: list[tuple[int, str]] = []
+    aggs: list[str] = []
+    for n, (_, serial) in enumerate(keys):
+        general = parse_timestamp("x", plan.tz, excel_serial=serial).value
+        for fmt in candidates[n]:
+            fast = fast_instant("x", plan.tz, fmt)
+            checks.append((n, fmt))
+            aggs.append(
+                f"count({fast}) FILTER (WHERE n = {n}) AS r{len(aggs)}, count(*) FILTER "
+                f"(WHERE n = {n} AND ({fast}) IS DISTINCT FROM ({general}) AND ({fast}) "
+                f"IS NOT NULL) AS w{len(aggs)}"
+            )
+    found: dict[int, list[str]] = {n: [] for n in range(len(keys))}
+    if aggs:
+        sample = " UNION ALL ".join(samples)
+        row = con.sql(f"SELECT {', '.join(aggs)} FROM ({sample})").fetchall()[0]
+        for i, (n, fmt) in enumerate(checks):
+            if row[2 * i] and not row[2 * i + 1]:
+                found[n].append(fmt)
+    for n, key in enumerate(keys):
+        for f in wanted[key]:
+            f.fast = tuple(found[n])
 
 
 def _shape(text: str) -> str:
@@ -551,39 +590,6 @@ def _shape(text: str) -> str:
 _DIGITS = re.compile(r"\d+")
 _ZONE = re.compile(r"(?<=9)[+-]9(:9)?$")
 _FORMAT_SHAPES = {fmt: re.sub(r"%[YmdHMSf]", "9", fmt) for fmt in FAST_FORMATS}
-
-
-def _fast_formats(
-    con: duckdb.DuckDBPyConnection, k: int, text: str, tz: str, serial: bool
-) -> tuple[str, ...]:
-    # The first non-blank cells (the limit applies before anything costly runs).
-    cells = con.sql(
-        f"SELECT * FROM (SELECT {text} AS x FROM raw WHERE c{k} IS NOT NULL LIMIT "
-        f"{_SAMPLE_ROWS}) WHERE x IS NOT NULL"
-    ).fetchall()
-    shapes = Counter(_shape(x) for (x,) in cells)
-    candidates = sorted(
-        (fmt for fmt in FAST_FORMATS if shapes.get(_FORMAT_SHAPES[fmt])),
-        key=lambda fmt: -shapes[_FORMAT_SHAPES[fmt]],
-    )[:_MAX_FAST]
-    if not candidates:
-        return ()
-    # Checked against the general parser: a format is used only if it gives the
-    # same instant on every sample cell it reads.
-    general = parse_timestamp("x", tz, excel_serial=serial).value
-    aggs = []
-    for fmt in candidates:
-        fast = fast_instant("x", tz, fmt)
-        aggs.append(f"count({fast})")
-        aggs.append(f"count(*) FILTER (WHERE ({fast}) IS DISTINCT FROM g AND ({fast}) IS NOT NULL)")
-    cells_sql = (
-        f"SELECT * FROM (SELECT {text} AS x FROM raw WHERE c{k} IS NOT NULL LIMIT "
-        f"{_SAMPLE_ROWS}) WHERE x IS NOT NULL"
-    )
-    row = con.sql(
-        f"SELECT {', '.join(aggs)} FROM (SELECT x, {general} AS g FROM ({cells_sql}))"
-    ).fetchall()[0]
-    return tuple(fmt for i, fmt in enumerate(candidates) if row[2 * i] and not row[2 * i + 1])
 
 
 def apply_mapping(
