@@ -10,7 +10,6 @@ openpyxl yields rows one by one.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import threading
 import unicodedata
 from collections.abc import Callable
@@ -21,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from kpitree.data.batch import MappedBatch
 from kpitree.data.mapping import Mapping
 from kpitree.data.textfile import (
-    FileHash,
     detect_text,
+    file_sha256,
     header_row,
     sniff_dialect,
     to_utf8_file,
@@ -66,18 +65,6 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _preload_arrow() -> None:
-    """Load pyarrow (a tenth of a second) in the background while DuckDB, which
-    leaves the interpreter free, reads the file; mapping needs it next."""
-    if "pyarrow.compute" in sys.modules:
-        return
-
-    def load() -> None:
-        import pyarrow.compute  # noqa: F401
-
-    threading.Thread(target=load, name="kpitree-preload", daemon=True).start()
-
-
 def _csv_options(delimiter: str, ncols: int) -> str:
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     return (
@@ -107,16 +94,15 @@ def _load_csv(
     con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, progress: Progress | None
 ) -> SourceTable:
 
-    # Most exports are UTF-8: then DuckDB reads the file as it is while a thread
-    # hashes it, and DuckDB's own UTF-8 check stands in for a decoding pass. Only
-    # if it finds a byte that is not UTF-8 is the file detected and transcoded.
+    # Most exports are UTF-8: then DuckDB reads the file as it is, and its own
+    # UTF-8 check stands in for a decoding pass (the file is only hashed). Only if
+    # it finds a byte that is not UTF-8 is the file detected and transcoded.
     head = utf8_head(path) if mapping.source.encoding is None else None
     if head is not None:
-        digest = FileHash(path)
         try:
-            return _read_csv(con, path, path, head, path.stat().st_size, mapping, progress, digest)
+            return _read_csv(con, path, path, head, path.stat().st_size, mapping, progress, None)
         except _NotUtf8:
-            digest.hexdigest()  # let the thread finish before reading the file again
+            pass
     info = detect_text(path, mapping.source.encoding)
     plain = info.encoding in ("utf-8", "utf-8-sig", "ascii")
     csv_path = path if plain else to_utf8_file(path, info.encoding)
@@ -147,7 +133,7 @@ def _read_csv(
     size: int,
     mapping: Mapping,
     progress: Progress | None,
-    digest: str | FileHash,
+    digest: str | None,
 ) -> SourceTable:
     """Load ``csv_path`` (UTF-8) as table ``raw``; ``path`` is the file as named."""
     import duckdb
@@ -189,7 +175,9 @@ def _read_csv(
         if watcher is not None:
             watcher.set()
     rows = con.sql("SELECT count(*) FROM raw").fetchall()[0][0]
-    sha256 = digest if isinstance(digest, str) else digest.hexdigest()
+    # Hashed after the read, not beside it: a Python thread next to DuckDB's slows
+    # DuckDB down more than the hash costs.
+    sha256 = digest if digest is not None else file_sha256(path)
     return SourceTable(tuple(headers), int(rows), "(rowid + 2)", sha256, False)
 
 
@@ -353,7 +341,6 @@ def read_and_map(
             "KT376", "data.file.unsupported", Span(shown, 1, 1), path=shown, suffix=suffix
         )
     con = _connect()
-    _preload_arrow()
     try:
         if progress:
             progress(0, None)

@@ -15,16 +15,15 @@ import csv
 import hashlib
 import io
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from kpitree.errors import DataError, Span
 
 __all__ = [
-    "FileHash",
     "TextInfo",
     "detect_text",
+    "file_sha256",
     "read_lookup",
     "sniff_dialect",
     "to_utf8_file",
@@ -110,29 +109,13 @@ def utf8_head(path: Path) -> str | None:
     return head[1:] if head.startswith("\ufeff") else head
 
 
-class FileHash:
-    """The sha256 of a file, computed in a background thread (hashing releases
-    the GIL, so it overlaps with DuckDB reading the same file)."""
-
-    def __init__(self, path: Path) -> None:
-        self._digest = hashlib.sha256()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
-        self._thread.start()
-
-    def _run(self, path: Path) -> None:
-        try:
-            with path.open("rb") as fh:
-                while chunk := fh.read(_CHUNK):
-                    self._digest.update(chunk)
-        except BaseException as exc:  # re-raised by hexdigest() in the caller's thread
-            self._error = exc
-
-    def hexdigest(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._digest.hexdigest()
+def file_sha256(path: Path) -> str:
+    """The sha256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _guess(path: Path, sample: bytes) -> str:
