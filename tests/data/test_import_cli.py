@@ -224,3 +224,5 @@ def test_warehouse_path_resolution(tmp_path: Path) -> None:
     assert warehouse_path(tmp_path, "data/w.duckdb") == tmp_path / "data" / "w.duckdb"
     assert warehouse_path(tmp_path, "/srv/w.duckdb") == Path("/srv/w.duckdb")
     assert warehouse_path(tmp_path, "~/w.duckdb") == Path.home() / "w.duckdb"
+    assert warehouse_path(tmp_path, "duckdb:///srv/w.duckdb") == Path("/srv/w.duckdb")
+    assert warehouse_path(tmp_path, "duckdb://w.duckdb") == tmp_path / "w.duckdb"

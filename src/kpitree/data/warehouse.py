@@ -70,7 +70,8 @@ def default_warehouse_path(project_dir: str | os.PathLike[str]) -> Path:
 def warehouse_path(project_dir: str | os.PathLike[str], configured: str | None = None) -> Path:
     """The warehouse file of a project: ``configured`` (``data.warehouse`` in
     ``kpitree.yaml``: a DuckDB file, relative to the project folder unless
-    absolute; ``~`` is the home folder) or :func:`default_warehouse_path`.
+    absolute; ``~`` is the home folder; ``duckdb:///abs/path`` is read as
+    ``/abs/path``) or :func:`default_warehouse_path`.
 
     Every command that reads or writes the warehouse resolves it here. A database
     URL is refused with a message: imports write to a DuckDB file.
@@ -81,6 +82,8 @@ def warehouse_path(project_dir: str | os.PathLike[str], configured: str | None =
     text = (configured or "").strip()
     if not text:
         return default_warehouse_path(project_dir)
+    if text.startswith("duckdb://"):  # the engines' URL of a DuckDB file
+        text = text.removeprefix("duckdb://")
     if "://" in text:
         raise DataError.of("KT404", "warehouse.not_a_file", value=text)
     path = Path(text).expanduser()
