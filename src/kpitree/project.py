@@ -71,14 +71,12 @@ class Project:
     @property
     def warehouse_target(self) -> str:
         """Where the data is: the DuckDB file (absolute path) or a database URL."""
-        configured = self.tree.warehouse
-        if configured and "://" in configured:
-            return configured
-        if configured:
-            return str((self.path / configured).resolve())
-        from kpitree.data.warehouse import default_warehouse_path
+        from kpitree.data.warehouse import warehouse_path
 
-        return str(default_warehouse_path(self.path))
+        configured = self.tree.warehouse
+        if configured and "://" in configured and not configured.startswith("duckdb://"):
+            return configured  # a database the engines read (PostgreSQL, ...)
+        return str(warehouse_path(self.path, configured).resolve())
 
     def engine(self) -> Engine:
         """An engine on the project's data (close it when done)."""

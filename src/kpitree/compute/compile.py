@@ -432,6 +432,24 @@ def _aggregate(
     )
 
 
+def _two_events(
+    engine: Engine, metric: Metric, ent: Entity, base: ir.Table, as_of: dt.date | None
+) -> tuple[ir.Table, ir.Table]:
+    """The ``from`` events ``(__id, __at)`` and the ``to`` events ``(__bid, __bat)``
+    of a conversion or duration; second events after ``as_of`` are not known yet."""
+    spec = metric.spec
+    assert spec.from_ and spec.to
+    a = _event(engine, ent, base, spec.from_)
+    if spec.to == "first_activity":
+        b = _first_activity(engine, ent, a)
+    else:
+        b = _event(engine, ent, base, spec.to)
+        b = b.select(__bid=b[_ID], __bat=b[_AT])
+    if as_of is not None:
+        b = b.filter(_day(b.__bat) <= as_of)
+    return a, b
+
+
 def _conversion(
     engine: Engine,
     metric: Metric,
@@ -446,13 +464,8 @@ def _conversion(
     import ibis
 
     spec = metric.spec
-    assert spec.from_ and spec.to
     keys = ["period", *[f"dim__{d}" for d in dims]]
-    a = _event(engine, ent, base, spec.from_)
-    b = _event(engine, ent, base, spec.to)
-    b = b.select(__bid=b[_ID], __bat=b[_AT])
-    if as_of is not None:
-        b = b.filter(_day(b.__bat) <= as_of)
+    a, b = _two_events(engine, metric, ent, base, as_of)
     if spec.mode == "period":
         # Events of each kind in the period, each entity at most once per kind.
         parts = []
@@ -506,16 +519,7 @@ def _duration(
     as_of: dt.date | None,
 ) -> ir.Table:
     spec = metric.spec
-    assert spec.from_ and spec.to
-    ["period", *[f"dim__{d}" for d in dims]]
-    a = _event(engine, ent, base, spec.from_)
-    if spec.to == "first_activity":
-        b = _first_activity(engine, ent, a)
-    else:
-        b = _event(engine, ent, base, spec.to)
-        b = b.select(__bid=b[_ID], __bat=b[_AT])
-    if as_of is not None:
-        b = b.filter(_day(b.__bat) <= as_of)
+    a, b = _two_events(engine, metric, ent, base, as_of)
     t = base.inner_join(a, base[ent.id] == a[_ID])
     t = t.inner_join(b, t[ent.id] == b.__bid)
     a_at, b_at = t[_AT], t.__bat
