@@ -32,6 +32,22 @@ ALLOWED = {
         "calendar",
         "engines",
     },
+    # The web app is an adapter over the façade: anything below it, never the CLI.
+    "web": {
+        "errors",
+        "i18n",
+        "source",
+        "calendar",
+        "definition",
+        "planning",
+        "data",
+        "engines",
+        "compute",
+        "alerts",
+        "sla",
+        "reports",
+        "project",
+    },
 }
 
 

@@ -414,7 +414,7 @@ def test_schema_prints_the_json_schema(cli: Cli) -> None:
 
 def test_demo_runs_end_to_end(tmp_path: Path, kpitree_process: Cli) -> None:
     folder = tmp_path / "demo"
-    result = kpitree_process("demo", folder)
+    result = kpitree_process("demo", folder, "--no-serve")
     assert result.code == 0, result.err
     assert (folder / "kpitree.yaml").is_file()
     assert f"Demo project: {folder}" in result.out
@@ -442,12 +442,12 @@ def test_demo_twice_loads_once_into_the_configured_warehouse(tmp_path: Path, cli
         definition.read_text(encoding="utf-8") + "data:\n  warehouse: db/demo.duckdb\n",
         encoding="utf-8",
     )
-    first = cli("demo", folder, "--size", "tiny")
+    first = cli("demo", folder, "--size", "tiny", "--no-serve")
     assert first.code == 0, first.err
     warehouse = folder / "db" / "demo.duckdb"
     assert f"loaded into {warehouse} as import 1" in first.out
     assert not (folder / ".kpitree" / "warehouse.duckdb").exists()
-    again = cli("demo", folder, "--size", "tiny")
+    again = cli("demo", folder, "--size", "tiny", "--no-serve")
     assert again.code == 0, again.err
     assert f"is already in {warehouse} (import 1); nothing loaded" in again.out
     listed = cli("imports", "--project", folder, "--json").json()["imports"]

@@ -245,8 +245,22 @@ def demo(
             help="Demo company: tiny (3k leads), small (25k), medium (200k) or bench (1.5M).",
         ),
     ] = DemoSizeName.small,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Start the web dashboard on the demo project afterwards (Ctrl+C stops it).",
+        ),
+    ] = True,
+    port: Annotated[
+        int, typer.Option("--port", help="Port of the dashboard (0: any free port).")
+    ] = 8000,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the dashboard in a browser.")
+    ] = False,
 ) -> None:
-    """Create a demo project with the demo company's data; check, plan and print it.
+    """Create a demo project with the demo company's data; check, plan and print
+    it, then serve the dashboard on it (on 127.0.0.1; ``--no-serve`` to skip).
 
     The data goes into the project's warehouse as one import (`kpitree imports`);
     running the demo again on the same folder does not duplicate it.
@@ -277,6 +291,10 @@ def demo(
     render.tree_view(project.tree, planned)
     render.plan_table(planned, [], months=False)
     typer.echo(t("cli.demo_next", path=str(target)))
+    if serve:
+        from kpitree.cli.commands_web import serve_project
+
+        serve_project(target, port=port, open_browser=open_browser)
 
 
 def _load_demo_data(project: Any, folder: Path, size: str, fiscal_year: int) -> None:

@@ -1,0 +1,139 @@
+"""The web application factory.
+
+>>> from kpitree.web.app import create_app
+>>> app = create_app(Path("examples/the-model"))      # doctest: +SKIP
+>>> import uvicorn; uvicorn.run(app, port=8000)        # doctest: +SKIP
+
+Routers: the pages (:mod:`~kpitree.web.routes_pages`), their JSON twins
+(:mod:`~kpitree.web.routes_api`), alerts/SLA (:mod:`~kpitree.web.routes_alerts`,
+whose optional ``async def background(app)`` runs for the app's lifetime), live
+events (:mod:`~kpitree.web.live`), login (:mod:`~kpitree.web.routes_auth`),
+data (:mod:`~kpitree.web.routes_data`) and settings
+(:mod:`~kpitree.web.routes_settings`). Every route is CSRF-checked
+(:func:`~kpitree.web.security.check_csrf`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from kpitree.errors import UserError
+from kpitree.web import live
+from kpitree.web.errors import install_error_handlers
+from kpitree.web.security import LoginLimiter, WebMiddleware, check_csrf
+from kpitree.web.users import UserStore
+
+__all__ = ["STATIC", "check_bind", "create_app", "is_loopback"]
+
+STATIC = Path(__file__).parent / "static"
+SWAGGER = "/static/vendor/swagger-ui"
+log = logging.getLogger("kpitree.web")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(project_path: Path, host: str) -> None:
+    """With no users configured everyone is an admin: refuse any address but
+    loopback (KT609) so the project is not open to the network."""
+    if not is_loopback(host) and UserStore(project_path).count() == 0:
+        raise UserError.of("KT609", "web.serve.no_users", None, host=host, path=str(project_path))
+
+
+def create_app(
+    project_path: Path,
+    *,
+    secure_cookies: bool | None = None,
+    live_interval: float = 0.5,
+    login_limiter: LoginLimiter | None = None,
+) -> FastAPI:
+    """The web app for the project at ``project_path``.
+
+    ``secure_cookies``: mark cookies Secure (default: when the request came over
+    https). ``live_interval``: seconds between checks of the warehouse for new
+    data (live updates arrive within about this delay).
+    """
+    from kpitree import __version__
+    from kpitree.web import (
+        routes_alerts,
+        routes_api,
+        routes_auth,
+        routes_data,
+        routes_pages,
+        routes_settings,
+    )
+
+    project_path = Path(project_path).resolve()
+    if project_path.is_file():
+        project_path = project_path.parent
+    background = getattr(routes_alerts, "background", None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(live.watch(app, live_interval), name="kpitree-live")]
+        if background is not None:
+            tasks.append(asyncio.create_task(background(app), name="kpitree-alerts"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    app = FastAPI(
+        title="kpitree",
+        version=__version__,
+        description="KPI tree dashboard: every page has a JSON twin under /api.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(check_csrf)],
+    )
+    app.state.project_path = project_path
+    app.state.project = None
+    app.state.project_signature = None
+    app.state.users = UserStore(project_path)
+    app.state.login_limiter = login_limiter or LoginLimiter()
+    app.state.live = live.Broadcaster()
+    app.state.session_serializer = None
+    app.state.secure_cookies = secure_cookies
+
+    install_error_handlers(app)
+    app.add_middleware(WebMiddleware, secure_cookies=secure_cookies)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        # FastAPI's default page loads Swagger UI from a CDN; serve the vendored copy.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="kpitree API",
+            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    routers = (routes_auth, live, routes_data, routes_settings)
+    for module in (*routers, routes_pages, routes_api, routes_alerts):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,177 @@
+"""How errors leave the web app: one JSON shape for every ``/api/...`` error and
+an HTML error page for everything else.
+
+The JSON shape (pinned by a test; documented in docs/web.md)::
+
+    {"error": {"status": 403, "code": "KT606", "message": "...",
+               "diagnostics": [{"severity": "error", "code": "KT606", "message": "...",
+                                "file": null, "line": null, "column": null,
+                                "end_column": null, "field": null}]}}
+
+Routes raise :class:`WebError` (an HTTP status with a catalog message) or let a
+:class:`~kpitree.errors.UserError` through (status 400, its diagnostics kept).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kpitree.errors import Diagnostic, KpitreeError, Severity, UserError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+    from starlette.responses import Response
+
+__all__ = ["WebError", "error_payload", "install_error_handlers"]
+
+log = logging.getLogger("kpitree.web")
+
+# Plain HTTP statuses (raised by the framework) mapped to our codes and messages.
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("KT618", "web.error.bad_request"),
+    401: ("KT604", "web.error.login_required"),
+    403: ("KT605", "web.error.forbidden"),
+    404: ("KT602", "web.error.not_found"),
+    405: ("KT603", "web.error.method_not_allowed"),
+    413: ("KT614", "web.error.too_large"),
+    422: ("KT601", "web.error.invalid_request"),
+    429: ("KT607", "web.error.too_many_attempts"),
+    503: ("KT617", "web.error.busy"),
+}
+
+
+class WebError(KpitreeError):
+    """An HTTP error with a catalog message: ``WebError(403, "KT606",
+    "web.error.csrf")``. ``headers`` go onto the response (e.g. Retry-After)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        key: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **params: Any,
+    ) -> None:
+        self.status = status
+        self.diagnostic = Diagnostic(Severity.ERROR, code, key, params)
+        self.headers = headers or {}
+        super().__init__(self.diagnostic.message("en"))
+
+
+def _entry(diag: Diagnostic, lang: str, field: str | None = None) -> dict[str, Any]:
+    return {**diag.to_json(lang), "field": field}
+
+
+def error_payload(
+    status: int, diagnostics: list[tuple[Diagnostic, str | None]], lang: str
+) -> dict[str, Any]:
+    """The JSON body of an API error: the first diagnostic is the headline."""
+    first = diagnostics[0][0]
+    return {
+        "error": {
+            "status": status,
+            "code": first.code,
+            "message": first.message(lang),
+            "diagnostics": [_entry(d, lang, f) for d, f in diagnostics],
+        }
+    }
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith("/api/") or path == "/api" or path == "/openapi.json":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _respond(
+    request: Request,
+    status: int,
+    diagnostics: list[tuple[Diagnostic, str | None]],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    from fastapi.responses import JSONResponse
+
+    from kpitree.web.deps import get_lang, render
+
+    lang = get_lang(request)
+    if status == 401 and not _wants_json(request):
+        from urllib.parse import quote
+
+        from fastapi.responses import RedirectResponse
+
+        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    if _wants_json(request):
+        return JSONResponse(
+            error_payload(status, diagnostics, lang), status_code=status, headers=headers
+        )
+    messages = [d.message(lang) for d, _ in diagnostics]
+    response = render(
+        request,
+        "error.html",
+        {"status": status, "code": diagnostics[0][0].code, "messages": messages},
+    )
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error through :func:`_respond`."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    async def web_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, WebError)
+        return _respond(request, exc.status, [(exc.diagnostic, None)], exc.headers)
+
+    async def user_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, UserError)
+        return _respond(request, 400, [(d, None) for d in exc.diagnostics])
+
+    async def kpitree_error(request: Request, exc: Exception) -> Response:
+        log.error("kpitree error on %s", request.url.path, exc_info=exc)
+        diag = Diagnostic(Severity.ERROR, "KT600", "web.error.internal", {"error": str(exc)})
+        return _respond(request, 500, [(diag, None)])
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code, key = _HTTP_CODES.get(exc.status_code, ("KT600", "web.error.http"))
+        detail = exc.detail if isinstance(exc.detail, str) else ""
+        diag = Diagnostic(Severity.ERROR, code, key, {"status": exc.status_code, "detail": detail})
+        return _respond(request, exc.status_code, [(diag, None)], dict(exc.headers or {}))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        found: list[tuple[Diagnostic, str | None]] = []
+        for problem in exc.errors():
+            where = ".".join(str(part) for part in problem.get("loc", ()))
+            diag = Diagnostic(
+                Severity.ERROR,
+                "KT601",
+                "web.error.invalid_field",
+                {"field": where, "problem": problem.get("msg", "")},
+            )
+            found.append((diag, where))
+        if not found:
+            found.append((Diagnostic(Severity.ERROR, "KT601", "web.error.invalid_request"), None))
+        return _respond(request, 422, found)
+
+    async def crash(request: Request, exc: Exception) -> Response:
+        log.error("unexpected error on %s", request.url.path, exc_info=exc)
+        diag = Diagnostic(
+            Severity.ERROR, "KT600", "web.error.internal", {"error": type(exc).__name__}
+        )
+        return _respond(request, 500, [(diag, None)])
+
+    app.add_exception_handler(WebError, web_error)
+    app.add_exception_handler(UserError, user_error)
+    app.add_exception_handler(KpitreeError, kpitree_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, crash)

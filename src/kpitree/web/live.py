@@ -1,0 +1,153 @@
+"""Live updates: ``GET /api/events`` streams server-sent events.
+
+A watcher task polls the warehouse's data version (:func:`data_version`) every
+``interval`` seconds and, when it changes, every open stream gets::
+
+    event: data-changed
+    data: {"version": "..."}
+
+Pages subscribe through ``window.kpitree.onDataChanged(fn)`` (``kpitree.js``),
+which also triggers the htmx event ``kpitree:data-changed`` on ``<body>``.
+
+The version is read from the file system (size and modification time of the
+DuckDB file and its write-ahead log), never by opening the database: the server
+must not hold the warehouse open, so that ``kpitree import`` in a terminal can
+take the write lock at any time. It changes whichever process wrote: an upload
+on the Data page, the API or ``kpitree import``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Request
+
+from kpitree.web.deps import get_project, require_viewer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from kpitree.project import Project
+
+__all__ = ["Broadcaster", "data_version", "notify", "router", "watch"]
+
+log = logging.getLogger("kpitree.web")
+router = APIRouter()
+PING_SECONDS = 15.0
+
+
+def _file_version(path: Path) -> str:
+    parts = []
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = candidate.stat()
+        except OSError:
+            parts.append("-")
+            continue
+        parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+    return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def data_version(project: Project) -> str:
+    """A short string that changes whenever the project's warehouse data may
+    have changed (cheap: two ``stat`` calls; key caches on it). For a warehouse
+    that is a database server rather than a file it is constant, so pages there
+    do not update live."""
+    target = project.warehouse_target
+    if "://" in target and not target.startswith("duckdb://"):
+        return "server"
+    return _file_version(Path(target.removeprefix("duckdb://")))
+
+
+class Broadcaster:
+    """Fan-out of data versions to every open event stream."""
+
+    def __init__(self) -> None:
+        self.version = ""
+        self._queues: set[asyncio.Queue[str]] = set()
+
+    def subscribe(self) -> asyncio.Queue[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=16)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
+        self._queues.discard(queue)
+
+    def publish(self, version: str) -> None:
+        if version == self.version:
+            return
+        self.version = version
+        for queue in list(self._queues):
+            if queue.full():  # a stalled client only needs the newest version
+                queue.get_nowait()
+            queue.put_nowait(version)
+
+    @property
+    def listeners(self) -> int:
+        return len(self._queues)
+
+
+def _project_or_none(app: FastAPI) -> Project | None:
+    project = getattr(app.state, "project", None)
+    if project is None:
+        from kpitree.project import Project
+
+        try:
+            project = Project.load(app.state.project_path)
+        except Exception:  # a broken definition shows on the pages; keep watching
+            return None
+        app.state.project = project
+        app.state.project_signature = None
+    return project
+
+
+def notify(app: FastAPI) -> None:
+    """Publish the current data version now (after a write made by this server)."""
+    project = _project_or_none(app)
+    if project is not None:
+        app.state.live.publish(data_version(project))
+
+
+async def watch(app: FastAPI, interval: float = 0.5) -> None:
+    """Poll the data version until cancelled (started by the app's lifespan)."""
+    broadcaster: Broadcaster = app.state.live
+    while True:
+        try:
+            project = _project_or_none(app)
+            if project is not None:
+                broadcaster.publish(await asyncio.to_thread(data_version, project))
+        except Exception:  # never let the watcher die; log and try again
+            log.exception("live update watcher")
+        await asyncio.sleep(interval)
+
+
+@router.get("/api/events", include_in_schema=True, tags=["live"])
+async def events(
+    request: Request,
+    _: Any = Depends(require_viewer),
+    project: Project = Depends(get_project),
+) -> Any:
+    """Server-sent events: ``data-changed`` with ``{"version": ...}`` whenever
+    the warehouse changes, and ``hello`` with the current version on connect."""
+    from sse_starlette import EventSourceResponse
+
+    broadcaster: Broadcaster = request.app.state.live
+
+    async def stream() -> AsyncIterator[dict[str, str]]:
+        queue = broadcaster.subscribe()
+        try:
+            yield {"event": "hello", "data": json.dumps({"version": broadcaster.version})}
+            while True:
+                version = await queue.get()
+                yield {"event": "data-changed", "data": json.dumps({"version": version})}
+        finally:
+            broadcaster.unsubscribe(queue)
+
+    return EventSourceResponse(stream(), ping=int(PING_SECONDS))

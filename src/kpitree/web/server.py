@@ -1,0 +1,71 @@
+"""Running the app: bind the address first (so the printed URL is right even
+for ``--port 0``), then hand the socket to uvicorn."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from kpitree.errors import UserError
+
+__all__ = ["bind", "run", "url_of"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; KT620 when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise UserError.of(
+            "KT620", "web.serve.port_busy", None, host=host, port=port, error=exc.strerror or exc
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def run(
+    project_path: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    open_browser: bool = False,
+    secure_cookies: bool | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the project until interrupted. Refuses a non-loopback ``host``
+    when no users are configured (KT609)."""
+    import uvicorn
+
+    from kpitree.project import Project
+    from kpitree.web.app import check_bind, create_app
+
+    project = Project.load(project_path)  # a broken definition fails here, with locations
+    check_bind(project.path, host)
+    sock = bind(host, port)
+    url = url_of(sock)
+    app = create_app(project.path, secure_cookies=secure_cookies)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        on_ready(url)
+    if open_browser:
+        import webbrowser
+
+        threading.Timer(0.8, webbrowser.open, args=(url,)).start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

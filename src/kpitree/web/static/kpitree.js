@@ -1,0 +1,101 @@
+/* kpitree page runtime (no build step, no external loads).
+ *
+ * window.kpitree.onDataChanged(fn)  fn({version}) runs on every server-sent
+ *                                   `data-changed` event (new data in the warehouse).
+ * window.kpitree.csrfToken()        the CSRF token from <meta name="csrf-token">.
+ * window.kpitree.version            the last data version seen.
+ *
+ * Every state-changing request made through htmx or fetch() carries the
+ * X-CSRF-Token header. On new data the htmx event `kpitree:data-changed` is also
+ * triggered on <body>, so an element can refresh itself with
+ * hx-trigger="kpitree:data-changed from:body".
+ */
+(function () {
+  "use strict";
+  var UNSAFE = { POST: 1, PUT: 1, PATCH: 1, DELETE: 1 };
+  var listeners = [];
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function sameOrigin(url) {
+    try {
+      return new URL(url, window.location.href).origin === window.location.origin;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // fetch(): add the header to same-origin state-changing requests.
+  var originalFetch = window.fetch.bind(window);
+  window.fetch = function (input, init) {
+    init = init || {};
+    var method = (init.method || (input && input.method) || "GET").toUpperCase();
+    var url = typeof input === "string" ? input : input && input.url;
+    if (UNSAFE[method] && sameOrigin(url)) {
+      var headers = new Headers(init.headers || (input && input.headers) || {});
+      if (!headers.has("X-CSRF-Token")) headers.set("X-CSRF-Token", csrfToken());
+      init.headers = headers;
+    }
+    return originalFetch(input, init);
+  };
+
+  // htmx: the same header on every state-changing request.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var verb = (event.detail.verb || "get").toUpperCase();
+    if (UNSAFE[verb]) event.detail.headers["X-CSRF-Token"] = csrfToken();
+  });
+
+  var api = {
+    version: null,
+    csrfToken: csrfToken,
+    onDataChanged: function (fn) {
+      if (typeof fn === "function") listeners.push(fn);
+    },
+  };
+  window.kpitree = api;
+
+  function announce() {
+    var banner = document.getElementById("kt-live");
+    if (!banner) return;
+    banner.hidden = false;
+    window.clearTimeout(announce.timer);
+    announce.timer = window.setTimeout(function () { banner.hidden = true; }, 4000);
+  }
+
+  function dataChanged(detail) {
+    api.version = detail.version;
+    listeners.forEach(function (fn) {
+      try {
+        fn(detail);
+      } catch (e) {
+        console.error(e);
+      }
+    });
+    if (window.htmx) window.htmx.trigger(document.body, "kpitree:data-changed", detail);
+    announce();
+  }
+
+  function connect() {
+    if (!window.EventSource) return;
+    var source = new EventSource("/api/events");
+    source.addEventListener("hello", function (event) {
+      var detail = JSON.parse(event.data);
+      // A version that moved while the stream was down is news too.
+      if (api.version !== null && detail.version !== api.version) dataChanged(detail);
+      api.version = detail.version;
+    });
+    source.addEventListener("data-changed", function (event) {
+      dataChanged(JSON.parse(event.data));
+    });
+    // EventSource reconnects by itself after a server restart.
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", connect);
+  } else {
+    connect();
+  }
+})();

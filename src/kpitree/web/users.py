@@ -1,0 +1,258 @@
+"""Local users of the web app: names, roles and argon2 password hashes, kept in
+``<project>/.kpitree/app.sqlite`` (SQLite in WAL mode, so the CLI can add a user
+while the server runs).
+
+Only this module's tables (``web_users``, ``web_secrets``) are created here, with
+``CREATE TABLE IF NOT EXISTS``; other parts of the app keep their own tables in
+the same file.
+
+>>> store = UserStore(Path("my-project"))                      # doctest: +SKIP
+>>> store.add("sato", "editor", "correct horse battery")       # doctest: +SKIP
+>>> store.verify("sato", "correct horse battery").role         # doctest: +SKIP
+'editor'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sqlite3
+import unicodedata
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kpitree.errors import UserError
+
+__all__ = ["APP_DB", "MIN_PASSWORD", "ROLES", "User", "UserRecord", "UserStore"]
+
+APP_DB = Path(".kpitree") / "app.sqlite"
+ROLES = ("viewer", "editor", "admin")
+"""Roles from least to most allowed: viewers read, editors also import and plan,
+admins also manage users."""
+MIN_PASSWORD = 8
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS web_users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    session_epoch INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS web_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """Who is making a request. ``anonymous`` is the implicit admin of a server
+    with no users configured (it binds to 127.0.0.1 only)."""
+
+    name: str
+    role: str
+    anonymous: bool = False
+    epoch: int = 0
+
+    def can(self, role: str) -> bool:
+        """Whether this user has ``role`` or a higher one."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "anonymous": self.anonymous}
+
+
+ANONYMOUS = User("", "admin", anonymous=True)
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A stored user as listed by ``kpitree users list``."""
+
+    name: str
+    role: str
+    created_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "role": self.role, "created_at": self.created_at}
+
+
+def _hasher() -> Any:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def check_name(name: str) -> str:
+    """A user name as stored: NFC-normalised, trimmed; printable, no spaces, at
+    most 64 characters (Japanese names are fine)."""
+    clean = unicodedata.normalize("NFC", name).strip()
+    bad = not clean or len(clean) > 64
+    bad = bad or any(ch.isspace() or not ch.isprintable() for ch in clean)
+    if bad:
+        raise UserError.of("KT619", "web.users.bad_name", None, name=name)
+    return clean
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        from kpitree.source import did_you_mean
+
+        raise UserError.of(
+            "KT612",
+            "web.users.bad_role",
+            None,
+            role=role,
+            roles=", ".join(ROLES),
+            hint=did_you_mean(role, ROLES),
+        )
+    return role
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise UserError.of("KT613", "web.users.short_password", None, minimum=MIN_PASSWORD)
+    return password
+
+
+class UserStore:
+    """The users of one project (a thin layer over SQLite; every call opens and
+    closes its own connection, so threads and processes can share the file)."""
+
+    def __init__(self, project_dir: Path) -> None:
+        self.path = Path(project_dir) / APP_DB
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=10)) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
+            with con:
+                yield con
+
+    def count(self) -> int:
+        """How many users exist (0 without creating the file when it is absent)."""
+        if not self.path.exists():
+            return 0
+        with self._connect() as con:
+            return int(con.execute("SELECT count(*) FROM web_users").fetchone()[0])
+
+    def list(self) -> list[UserRecord]:
+        if not self.path.exists():
+            return []
+        with self._connect() as con:
+            rows = con.execute("SELECT name, role, created_at FROM web_users ORDER BY name")
+            return [UserRecord(*row) for row in rows.fetchall()]
+
+    def add(self, name: str, role: str, password: str) -> UserRecord:
+        """Create a user; raises KT610 when the name is taken."""
+        name, role, password = check_name(name), check_role(role), check_password(password)
+        digest = _hasher().hash(password)
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._connect() as con:
+            try:
+                con.execute(
+                    "INSERT INTO web_users (name, role, password_hash, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (name, role, digest, created),
+                )
+            except sqlite3.IntegrityError:
+                raise UserError.of("KT610", "web.users.exists", None, name=name) from None
+        return UserRecord(name, role, created)
+
+    def remove(self, name: str) -> None:
+        """Delete a user (their sessions end with it); raises KT611 when unknown."""
+        with self._connect() as con:
+            if con.execute("DELETE FROM web_users WHERE name = ?", (name,)).rowcount == 0:
+                raise UserError.of("KT611", "web.users.unknown", None, name=name)
+
+    def set_role(self, name: str, role: str) -> None:
+        """Change a user's role; their sessions end, so the new role applies at once."""
+        role = check_role(role)
+        with self._connect() as con:
+            changed = con.execute(
+                "UPDATE web_users SET role = ?, session_epoch = session_epoch + 1 WHERE name = ?",
+                (role, name),
+            ).rowcount
+            if changed == 0:
+                raise UserError.of("KT611", "web.users.unknown", None, name=name)
+
+    def set_password(self, name: str, password: str) -> None:
+        """Change a password; the user's other sessions end."""
+        digest = _hasher().hash(check_password(password))
+        with self._connect() as con:
+            changed = con.execute(
+                "UPDATE web_users SET password_hash = ?, session_epoch = session_epoch + 1 "
+                "WHERE name = ?",
+                (digest, name),
+            ).rowcount
+            if changed == 0:
+                raise UserError.of("KT611", "web.users.unknown", None, name=name)
+
+    def get(self, name: str) -> User | None:
+        """The user ``name`` as a session sees it (``None`` when unknown)."""
+        if not self.path.exists():
+            return None
+        with self._connect() as con:
+            row = con.execute(
+                "SELECT name, role, session_epoch FROM web_users WHERE name = ?", (name,)
+            ).fetchone()
+        return None if row is None else User(row[0], row[1], epoch=int(row[2]))
+
+    def verify(self, name: str, password: str) -> User | None:
+        """The user when ``password`` is right, else ``None``. A wrong name costs
+        the same hashing time as a wrong password, so names cannot be probed."""
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        hasher = _hasher()
+        clean = unicodedata.normalize("NFC", name).strip()
+        row = None
+        if self.path.exists():
+            with self._connect() as con:
+                row = con.execute(
+                    "SELECT name, role, session_epoch, password_hash FROM web_users WHERE name = ?",
+                    (clean,),
+                ).fetchone()
+        digest = row[3] if row else _dummy_hash()
+        try:
+            hasher.verify(digest, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if row is None:
+            return None
+        if hasher.check_needs_rehash(digest):
+            with self._connect() as con:
+                con.execute(
+                    "UPDATE web_users SET password_hash = ? WHERE name = ?",
+                    (hasher.hash(password), row[0]),
+                )
+        return User(row[0], row[1], epoch=int(row[2]))
+
+    def secret(self, name: str = "session") -> str:
+        """A random secret kept in the file (created on first use), so sessions
+        survive a restart of the server."""
+        with self._connect() as con:
+            row = con.execute("SELECT value FROM web_secrets WHERE name = ?", (name,)).fetchone()
+            if row:
+                return str(row[0])
+            value = secrets.token_urlsafe(32)
+            con.execute(
+                "INSERT OR IGNORE INTO web_secrets (name, value) VALUES (?, ?)", (name, value)
+            )
+            again = con.execute("SELECT value FROM web_secrets WHERE name = ?", (name,))
+            return str(again.fetchone()[0])
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(_hasher().hash(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
