@@ -1,7 +1,320 @@
-"""Routes of the web app (api)."""
+"""JSON twins of the dashboard pages, under ``/api``: each returns the view
+model its HTML page renders (:mod:`kpitree.web.views`), takes the same URL
+parameters (``period``, the filters ``department``, ``team``, ``rep``,
+``channel``... , ``by``, ``drill``, ``lang``) and, with ``?format=csv|xlsx``
+(and ``&table=<name>``), downloads one of the page's tables instead."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from kpitree.web.deps import get_lang, get_project, require_editor, require_viewer
+from kpitree.web.views import schemas
+
+if TYPE_CHECKING:
+    from kpitree.project import Project
+    from kpitree.web.cache import CachedSource, PageCache
+    from kpitree.web.views.common import PageQuery
+
+__all__ = ["page_cache", "page_view", "plan_sets", "router", "table_download"]
+
+router = APIRouter(tags=["pages"])
+_cache_lock = threading.Lock()
+
+Format = Literal["json", "csv", "xlsx"]
+PeriodParam = Query(None, description="2026-10, 2026-Q3, FY2026, this-month ... (default: now).")
+FormatParam = Query("json", description="json, or csv / xlsx to download a table.")
+TableParam = Query(None, description="Which table to download (default: the first).")
+
+
+def page_cache(request: Request) -> PageCache:
+    """The app's page cache (made on first use)."""
+    from kpitree.web.cache import PageCache
+
+    state = request.app.state
+    found = getattr(state, "page_cache", None)
+    if found is None:
+        with _cache_lock:
+            found = getattr(state, "page_cache", None)
+            if found is None:
+                found = state.page_cache = PageCache()
+    return found  # type: ignore[no-any-return]
+
+
+def page_source(request: Request, project: Project) -> CachedSource:
+    return page_cache(request).source(project)
+
+
+def page_query(request: Request, lang: str) -> PageQuery:
+    from kpitree.web.views.common import PageQuery
+
+    return PageQuery.from_params(request.query_params, lang)
+
+
+def page_view(
+    request: Request,
+    project: Project,
+    lang: str,
+    page: str,
+    build: Callable[[CachedSource, PageQuery], dict[str, Any]],
+) -> dict[str, Any]:
+    """The view model of ``page`` for this request's query (cached)."""
+    source = page_source(request, project)
+    query = page_query(request, lang)
+    return source.cached(("view", page, query), lambda: build(source, query))
+
+
+def table_download(view: dict[str, Any], fmt: str, name: str | None, page: str) -> Response:
+    """One of the view's tables as CSV or XLSX."""
+    from kpitree.web.errors import WebError
+
+    tables: dict[str, Any] = view.get("tables", {})
+    chosen = name or next(iter(tables), None)
+    if chosen not in tables:
+        raise WebError(
+            404, "KT694", "pages.error.unknown_table", table=str(chosen), tables=", ".join(tables)
+        )
+    found = tables[chosen]
+    columns = [c["label"] for c in found["columns"]]
+    period = (view.get("period") or {}).get("key") or str(view.get("fiscal_year", ""))
+    filename = "-".join(p for p in ("kpitree", page, chosen, period) if p)
+    try:
+        from kpitree.web.downloads import table_response
+    except ImportError:  # pragma: no cover - the platform's module is always there
+        return _table_response(columns, found["rows"], fmt, filename)
+    return table_response(columns, found["rows"], fmt, filename)  # type: ignore[no-any-return]
+
+
+def _table_response(columns: list[str], rows: list[list[Any]], fmt: str, filename: str) -> Response:
+    import csv
+    import io
+
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return Response(
+            ("\ufeff" + out.getvalue()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(columns)
+    for row in rows:
+        sheet.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    return Response(
+        data.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
+    )
+
+
+def _answer(view: dict[str, Any], fmt: str, table: str | None, page: str) -> Any:
+    if fmt in ("csv", "xlsx"):
+        return table_download(view, fmt, table, page)
+    return view
+
+
+@router.get("/api/tree", response_model=schemas.TreePage, summary="The Tree page")
+def api_tree(
+    request: Request,
+    period: str | None = PeriodParam,
+    format: Format = FormatParam,
+    table: str | None = TableParam,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Any:
+    """Every node with actual, target, achievement, expected-to-date, pace,
+    forecast, status and its trend over the last 12 periods."""
+    from kpitree.web.views import tree_view
+
+    view = page_view(request, project, lang, "tree", tree_view)
+    return _answer(view, format, table, "tree")
+
+
+@router.get("/api/nodes/{node_id}", response_model=schemas.NodePage, summary="A Node page")
+def api_node(
+    request: Request,
+    node_id: str,
+    period: str | None = PeriodParam,
+    by: str | None = Query(
+        None, description="Breakdown: department (default), team, rep, channel..."
+    ),
+    drill: str | None = Query(
+        None, description="Drill-down path: field_sales or field_sales/east."
+    ),
+    format: Format = FormatParam,
+    table: str | None = TableParam,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Any:
+    """One node over time (actual, target, last year), by segment with
+    drill-down, its formula and drivers with their contributions to the gap,
+    reconciliation notes and reference range."""
+    from kpitree.web.views import node_view
+
+    view = page_view(
+        request, project, lang, f"node:{node_id}", lambda s, q: node_view(s, q, node_id)
+    )
+    return _answer(view, format, table, f"node-{node_id}")
+
+
+@router.get("/api/funnel", response_model=schemas.FunnelPage, summary="The Funnel page")
+def api_funnel(
+    request: Request,
+    period: str | None = PeriodParam,
+    format: Format = FormatParam,
+    table: str | None = TableParam,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Any:
+    """Stage counts and conversion rates (period and cohort view) against
+    targets and reference ranges, with the bottleneck."""
+    from kpitree.web.views import funnel_view
+
+    view = page_view(request, project, lang, "funnel", funnel_view)
+    return _answer(view, format, table, "funnel")
+
+
+@router.get("/api/departments", response_model=schemas.DepartmentsPage, summary="Departments")
+def api_departments(
+    request: Request,
+    period: str | None = PeriodParam,
+    format: Format = FormatParam,
+    table: str | None = TableParam,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Any:
+    """Every department's own KPIs and how each feeds the KGI."""
+    from kpitree.web.views import departments_view
+
+    view = page_view(request, project, lang, "departments", departments_view)
+    return _answer(view, format, table, "departments")
+
+
+@router.get(
+    "/api/departments/{dept}", response_model=schemas.DepartmentPage, summary="One department"
+)
+def api_department(
+    request: Request,
+    dept: str,
+    period: str | None = PeriodParam,
+    format: Format = FormatParam,
+    table: str | None = TableParam,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Any:
+    """One department's KPIs, each by team."""
+    from kpitree.web.views import department_view
+
+    view = page_view(
+        request, project, lang, f"department:{dept}", lambda s, q: department_view(s, q, dept)
+    )
+    return _answer(view, format, table, f"department-{dept}")
+
+
+def plan_sets(request: Request, project: Project) -> dict[str, float]:
+    """Changed plan values from the URL: ``set=node=value`` (repeatable, as
+    ``kpitree plan --set``) and ``s.<node>=value`` (the Plan page's form; a value
+    equal to the saved plan is no change)."""
+    from kpitree.web.views.plan import parse_sets
+
+    params = request.query_params
+    items = list(params.getlist("set"))
+    items += [f"{k[2:]}={v}" for k, v in params.multi_items() if k.startswith("s.") and v.strip()]
+    sets = parse_sets(items)
+    fiscal_year = _fiscal_year(request)
+    project.plan(fiscal_year=fiscal_year, overrides=sets)  # names unknown nodes (KT304)
+    base = project.plan(fiscal_year=fiscal_year).values()
+    return {
+        k: v
+        for k, v in sets.items()
+        if k not in base or abs(v - base[k]) > 1e-12 * max(1.0, abs(base[k]))
+    }
+
+
+def _fiscal_year(request: Request) -> int | None:
+    from kpitree.errors import UserError
+
+    raw = request.query_params.get("fy", "").strip().upper().removeprefix("FY")
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1900 < int(raw) < 3000:
+        raise UserError.of("KT695", "pages.error.bad_fiscal_year", None, value=raw)
+    return int(raw)
+
+
+@router.get("/api/plan", response_model=schemas.PlanPage, summary="The Plan page")
+def api_plan(
+    request: Request,
+    set: list[str] = Query([], description="node=value (repeatable), as kpitree plan --set."),
+    fy: str | None = Query(None, description="Fiscal year to plan (default: the file's)."),
+    format: Format = FormatParam,
+    table: str | None = TableParam,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Any:
+    """The reverse calculation with the changed values applied: every node for
+    the year and each month, next to the saved plan."""
+    from kpitree.web.views import plan_view
+
+    sets = plan_sets(request, project)
+    view = plan_view(project, page_query(request, lang), sets, _fiscal_year(request))
+    return _answer(view, format, table, "plan")
+
+
+@router.post(
+    "/api/plan/scenarios",
+    response_model=schemas.ScenarioSaved,
+    status_code=201,
+    summary="Save a scenario",
+)
+def api_save_scenario(
+    body: schemas.ScenarioToSave,
+    project: Project = Depends(get_project),
+    _: Any = Depends(require_editor),
+) -> Any:
+    """Write the changed values as scenario ``name`` into kpitree.yaml
+    (replacing a scenario of that name); ``kpitree plan --scenario <name>``
+    plans it."""
+    save(project, body.name, body.label, body.set)
+    return JSONResponse(
+        {"saved": body.name, "scenarios": project_scenarios(project)}, status_code=201
+    )
+
+
+def save(project: Project, name: str, label: str | None, values: dict[str, float]) -> None:
+    """Check the values and save them as a scenario (editors only)."""
+    from kpitree.errors import UserError
+    from kpitree.web.views.scenario import save_scenario
+
+    if not values:
+        raise UserError.of("KT696", "pages.error.no_changes", None)
+    project.plan(overrides=values)  # names unknown nodes (KT304)
+    save_scenario(
+        project.path / "kpitree.yaml", name.strip(), (label or "").strip() or None, values
+    )
+
+
+def project_scenarios(project: Project) -> list[str]:
+    """Scenario ids of the definition as it is now on disk."""
+    from kpitree.project import Project as Loaded
+
+    return list(Loaded.load(project.path).tree.scenarios)

@@ -1,7 +1,219 @@
-"""Routes of the web app (pages)."""
+"""The dashboard pages: Tree (``/``), Node (``/nodes/{id}``), Funnel,
+Departments and Plan. Each renders the same view model as its JSON twin in
+:mod:`kpitree.web.routes_api`; ``?format=csv|xlsx`` downloads a table.
+
+The router's lifespan starts the page-cache :class:`~kpitree.web.cache.Warmer`
+(the common pages computed after startup and after every data change)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from kpitree.web.deps import get_lang, get_project, render, require_editor, require_viewer
+from kpitree.web.routes_api import (
+    _fiscal_year,
+    page_cache,
+    page_query,
+    page_view,
+    plan_sets,
+    save,
+    table_download,
+)
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from kpitree.project import Project
+
+__all__ = ["router"]
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from kpitree.web.cache import PageCache, Warmer
+
+    if getattr(app.state, "page_cache", None) is None:
+        app.state.page_cache = PageCache()
+
+    def load() -> Project | None:
+        from kpitree.project import Project
+
+        project = getattr(app.state, "project", None)
+        if project is None:
+            try:
+                project = Project.load(app.state.project_path)
+            except Exception:  # a broken definition shows on the pages
+                return None
+        return project  # type: ignore[no-any-return]
+
+    warmer = Warmer(load, app.state.page_cache)
+    app.state.page_warmer = warmer
+    warmer.start()
+    try:
+        yield
+    finally:
+        warmer.stop()
+
+
+router = APIRouter(lifespan=_lifespan, include_in_schema=False)
+
+_FORMAT = Query(None, description="csv or xlsx to download a table of the page")
+
+
+def _page(
+    request: Request,
+    template: str,
+    view: dict[str, Any],
+    active: str,
+    fmt: str | None,
+    table: str | None,
+    download_name: str,
+) -> Response:
+    if fmt in ("csv", "xlsx"):
+        return table_download(view, fmt, table, download_name)
+    lang = view.get("query", {}).get("lang", "ja")
+    query = page_query(request, lang)
+    return render(
+        request,
+        template,
+        {
+            "view": view,
+            "active": active,
+            "query": query,
+            "self_url": str(request.url.path)
+            + ("?" + request.url.query if request.url.query else ""),
+        },
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def tree_page(
+    request: Request,
+    format: str | None = _FORMAT,
+    table: str | None = None,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Response:
+    from kpitree.web.views import tree_view
+
+    view = page_view(request, project, lang, "tree", tree_view)
+    return _page(request, "tree.html", view, "tree", format, table, "tree")
+
+
+@router.get("/nodes/{node_id}", response_class=HTMLResponse)
+def node_page(
+    request: Request,
+    node_id: str,
+    format: str | None = _FORMAT,
+    table: str | None = None,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Response:
+    from kpitree.web.views import node_view
+
+    view = page_view(
+        request, project, lang, f"node:{node_id}", lambda s, q: node_view(s, q, node_id)
+    )
+    return _page(request, "node.html", view, "tree", format, table, f"node-{node_id}")
+
+
+@router.get("/funnel", response_class=HTMLResponse)
+def funnel_page(
+    request: Request,
+    format: str | None = _FORMAT,
+    table: str | None = None,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Response:
+    from kpitree.web.views import funnel_view
+
+    view = page_view(request, project, lang, "funnel", funnel_view)
+    return _page(request, "funnel.html", view, "funnel", format, table, "funnel")
+
+
+@router.get("/departments", response_class=HTMLResponse)
+def departments_page(
+    request: Request,
+    format: str | None = _FORMAT,
+    table: str | None = None,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Response:
+    from kpitree.web.views import departments_view
+
+    view = page_view(request, project, lang, "departments", departments_view)
+    return _page(request, "departments.html", view, "departments", format, table, "departments")
+
+
+@router.get("/departments/{dept}", response_class=HTMLResponse)
+def department_page(
+    request: Request,
+    dept: str,
+    format: str | None = _FORMAT,
+    table: str | None = None,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Response:
+    from kpitree.web.views import department_view
+
+    view = page_view(
+        request, project, lang, f"department:{dept}", lambda s, q: department_view(s, q, dept)
+    )
+    return _page(
+        request, "departments.html", view, "departments", format, table, f"department-{dept}"
+    )
+
+
+@router.get("/plan", response_class=HTMLResponse)
+def plan_page(
+    request: Request,
+    format: str | None = _FORMAT,
+    table: str | None = None,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> Response:
+    from kpitree.web.views import plan_view
+
+    sets = plan_sets(request, project)
+    view = plan_view(project, page_query(request, lang), sets, _fiscal_year(request))
+    view["saved"] = request.query_params.get("saved")
+    return _page(request, "plan.html", view, "plan", format, table, "plan")
+
+
+@router.post("/plan/scenarios")
+async def plan_save(
+    request: Request,
+    name: str = Form(...),
+    label: str = Form(""),
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_editor),
+) -> Response:
+    """The Plan page's form: save the changed values (``s.<node>`` fields that
+    differ from the saved plan) as a scenario, then show the plan again."""
+    from kpitree.web.views.plan import parse_sets
+
+    form = await request.form()
+    items = [f"{k[2:]}={v}" for k, v in form.multi_items() if k.startswith("s.") and str(v).strip()]
+    sets = parse_sets(items)
+    base = project.plan().values()
+    changed = {
+        k: v
+        for k, v in sets.items()
+        if k not in base or abs(v - base[k]) > 1e-12 * max(1.0, abs(base[k]))
+    }
+    save(project, name, label, changed)
+    page_cache(request).clear()
+    target = f"/plan?lang={lang}&saved={name.strip()}"
+    return RedirectResponse(target, status_code=303)

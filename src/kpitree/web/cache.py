@@ -1,0 +1,213 @@
+"""Status results and page view models kept in memory, so pages answer fast.
+
+Everything is keyed by the warehouse's data version
+(:func:`kpitree.web.live.data_version`), the definition's signature (size and
+modification time of kpitree.yaml and its target files) and the arguments, so
+a new import or an edited kpitree.yaml is never served from an old entry.
+Concurrent requests for the same missing entry compute it once (the others
+wait for it).
+
+:class:`Warmer` computes the common pages in a background thread after
+startup and again after every data change: this month and this fiscal year,
+for the company and every organisation level, in both languages.
+``Project.status`` on a large warehouse takes seconds; a warmed page is a
+lookup and a template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from kpitree.compute.periods import Period
+    from kpitree.compute.status import StatusResult
+    from kpitree.project import Project
+
+__all__ = ["CachedSource", "PageCache", "Warmer", "definition_signature"]
+
+log = logging.getLogger("kpitree.web")
+T = TypeVar("T")
+MAX_ENTRIES = 96
+
+
+def definition_signature(project: Project) -> tuple[Any, ...]:
+    """Size and modification time of kpitree.yaml and the target files it names."""
+    out: list[Any] = []
+    for name in ("kpitree.yaml", *project.tree.target_files):
+        try:
+            st = (project.path / name).stat()
+            out.append((name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((name, None, None))
+    return tuple(out)
+
+
+def _version(project: Project) -> tuple[Any, ...]:
+    from kpitree.web.live import data_version
+
+    return (str(Path(project.path).resolve()), data_version(project), definition_signature(project))
+
+
+class PageCache:
+    """A bounded, thread-safe memo of computed values per data version."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._inflight: dict[Hashable, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value under ``key``, computed (once, however many ask) if missing."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return self._entries[key]  # type: ignore[no-any-return]
+            flight = self._inflight.setdefault(key, threading.Lock())
+        with flight:
+            with self._lock:
+                if key in self._entries:
+                    self.hits += 1
+                    return self._entries[key]  # type: ignore[no-any-return]
+            self.misses += 1
+            try:
+                value = compute()
+            finally:
+                with self._lock:
+                    self._inflight.pop(key, None)
+            with self._lock:
+                self._entries[key] = value
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
+            return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def source(self, project: Project, as_of: dt.date | None = None) -> CachedSource:
+        """A status source for ``project`` whose results are kept here."""
+        return CachedSource(project, self, as_of)
+
+
+class CachedSource:
+    """A :class:`~kpitree.web.views.common.StatusSource` backed by a
+    :class:`PageCache` (one per request: it fixes today and the data version)."""
+
+    def __init__(self, project: Project, cache: PageCache, as_of: dt.date | None = None) -> None:
+        self.project = project
+        self.cache = cache
+        self._today = as_of or project.today()
+        self.version = _version(project)
+
+    def today(self) -> dt.date:
+        return self._today
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        return self.cache.get((self.version, self._today, key), compute)
+
+    def status(
+        self,
+        period: str | Period | Sequence[str | Period] | None,
+        *,
+        by: Sequence[str] = (),
+        filters: Mapping[str, Sequence[str | None]] | None = None,
+        explain: bool = True,
+        compare: bool = True,
+    ) -> StatusResult:
+        periods = period if isinstance(period, list | tuple) else [period]
+        resolved = tuple(
+            p
+            if p is not None and not isinstance(p, str)
+            else self.project.period(p, as_of=self._today)
+            for p in periods
+        )
+        frozen = tuple(sorted((k, tuple(v)) for k, v in (filters or {}).items()))
+        key = ("status", resolved, tuple(by), frozen, explain, compare)
+
+        def compute() -> StatusResult:
+            return self.project.status(
+                list(resolved),
+                by=list(by),
+                filters=filters or None,
+                explain=explain,
+                compare=compare,
+                as_of=self._today,
+            )
+
+        return self.cached(key, compute)
+
+
+class Warmer:
+    """Keeps the common pages computed: at start and whenever the data version
+    or the definition changes (checked every ``interval`` seconds)."""
+
+    def __init__(
+        self,
+        load_project: Callable[[], Project | None],
+        cache: PageCache,
+        interval: float = 0.5,
+        langs: Sequence[str] = ("ja", "en"),
+    ) -> None:
+        self.load_project = load_project
+        self.cache = cache
+        self.interval = interval
+        self.langs = tuple(langs)
+        self.warmed: tuple[Any, ...] | None = None
+        self.rounds = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kpitree-warmer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                project = self.load_project()
+                if project is not None:
+                    version = _version(project)
+                    if version != self.warmed:
+                        self.warm(project)
+                        self.warmed = version
+                        self.rounds += 1
+            except Exception:  # a broken definition or a busy file: try again later
+                log.warning("warming the page cache failed", exc_info=True)
+            self._stop.wait(self.interval)
+
+    def warm(self, project: Project) -> None:
+        """Compute this month's and this fiscal year's pages (company and
+        organisation levels) in every language."""
+        from kpitree.web import views
+        from kpitree.web.views.common import PageQuery
+
+        source = self.cache.source(project)
+        fiscal_year = project.period(None, as_of=source.today()).fiscal_year
+        for period in (None, f"FY{fiscal_year}"):
+            for lang in self.langs:
+                if self._stop.is_set():
+                    return
+                query = PageQuery(period=period, lang=lang)
+                for page, build in (
+                    ("tree", views.tree_view),
+                    ("funnel", views.funnel_view),
+                    ("departments", views.departments_view),
+                ):
+                    source.cached(("view", page, query), lambda b=build, q=query: b(source, q))

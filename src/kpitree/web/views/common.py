@@ -1,0 +1,385 @@
+"""What every page view shares: the page query (period, filters, drill-down,
+language) read from a URL, the status source, and how one node's numbers are
+shown (formatted values, status word and icon).
+
+A view model is a plain ``dict`` of JSON values: the HTML page renders it and
+the JSON twin returns it, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from kpitree.i18n import t
+from kpitree.i18n.numbers import format_value
+
+if TYPE_CHECKING:
+    from kpitree.compute.periods import Period
+    from kpitree.compute.status import NodeStatus, StatusResult
+    from kpitree.definition.tree import Node, Tree
+    from kpitree.project import Project
+
+__all__ = [
+    "FILTER_DIMENSIONS",
+    "ORG_LEVELS",
+    "DirectSource",
+    "PageQuery",
+    "StatusSource",
+    "node_info",
+    "node_numbers",
+    "status_badge",
+    "table",
+]
+
+T = TypeVar("T")
+
+# Dimensions a URL may filter on (``?team=east&channel=web``); the organisation
+# path drills company → department → team → rep.
+ORG_LEVELS = ("department", "team", "rep")
+FILTER_DIMENSIONS = (
+    "department",
+    "team",
+    "rep",
+    "manager",
+    "region",
+    "channel",
+    "campaign",
+    "segment",
+    "industry",
+)
+HISTORY_LENGTH = 12  # periods in a trend
+STATUS_ICONS = {"on_track": "✔", "at_risk": "▲", "off_track": "✖", None: "–"}
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """What a page shows: the period text (``None``: the project's current
+    review period), segment filters, the breakdown dimension, the drill-down
+    path (``("field_sales", "east")``) and the language."""
+
+    period: str | None = None
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    by: str | None = None
+    drill: tuple[str, ...] = ()
+    lang: str = "ja"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | Any, lang: str) -> PageQuery:
+        """Read a query from URL parameters (a Starlette ``QueryParams`` or a
+        mapping of lists); unknown parameters are ignored."""
+        getlist = getattr(params, "getlist", None)
+
+        def values(key: str) -> list[str]:
+            if getlist is not None:
+                return [str(v) for v in getlist(key)]
+            raw = params.get(key)
+            if raw is None:
+                return []
+            return [str(v) for v in raw] if isinstance(raw, list | tuple) else [str(raw)]
+
+        filters = []
+        for dim in FILTER_DIMENSIONS:
+            chosen = [p.strip() for v in values(dim) for p in v.split(",") if p.strip()]
+            if chosen:
+                filters.append((dim, tuple(dict.fromkeys(chosen))))
+        period = (values("period") or [""])[0].strip() or None
+        by = (values("by") or [""])[0].strip() or None
+        drill_text = (values("drill") or [""])[0].strip()
+        drill = tuple(p for p in drill_text.split("/") if p) if drill_text else ()
+        return cls(period, tuple(filters), by, drill, lang)
+
+    @property
+    def filter_map(self) -> dict[str, list[str | None]]:
+        return {dim: list(vals) for dim, vals in self.filters}
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        """URL parameters of this query with ``changes`` (``None`` removes one)."""
+        out: dict[str, str] = {}
+        if self.period:
+            out["period"] = self.period
+        for dim, vals in self.filters:
+            out[dim] = vals[0] if len(vals) == 1 else ",".join(vals)
+        if self.by:
+            out["by"] = self.by
+        if self.drill:
+            out["drill"] = "/".join(self.drill)
+        out["lang"] = self.lang
+        for key, value in changes.items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = str(value)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "filters": {dim: list(vals) for dim, vals in self.filters},
+            "by": self.by,
+            "drill": list(self.drill),
+            "lang": self.lang,
+        }
+
+
+class StatusSource(Protocol):
+    """Where views get status results from: the project directly, or the
+    web app's cache (same arguments as :meth:`kpitree.project.Project.status`)."""
+
+    project: Project
+
+    def status(
+        self,
+        period: str | Period | Sequence[str | Period] | None,
+        *,
+        by: Sequence[str] = (),
+        filters: Mapping[str, Sequence[str | None]] | None = None,
+        explain: bool = True,
+        compare: bool = True,
+    ) -> StatusResult: ...
+
+    def today(self) -> dt.date: ...
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, remembered under ``key`` while the data and the
+        definition stay the same."""
+        ...
+
+
+class DirectSource:
+    """Status straight from the project (no cache): for tests and scripts."""
+
+    def __init__(self, project: Project, as_of: dt.date | None = None) -> None:
+        self.project = project
+        self.as_of = as_of
+
+    def today(self) -> dt.date:
+        return self.as_of or self.project.today()
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        return compute()
+
+    def status(
+        self,
+        period: str | Period | Sequence[str | Period] | None,
+        *,
+        by: Sequence[str] = (),
+        filters: Mapping[str, Sequence[str | None]] | None = None,
+        explain: bool = True,
+        compare: bool = True,
+    ) -> StatusResult:
+        return self.project.status(
+            period,
+            by=list(by),
+            filters=filters or None,
+            explain=explain,
+            compare=compare,
+            as_of=self.today(),
+        )
+
+
+def status_badge(status: str | None, lang: str) -> dict[str, Any]:
+    """Status as word and icon besides the colour (never colour alone)."""
+    return {
+        "status": status,
+        "status_label": t(f"pages.status.{status or 'none'}", lang=lang),
+        "status_icon": STATUS_ICONS.get(status, "–"),
+    }
+
+
+def fmt(value: Any, node: Node, tree: Tree, lang: str) -> str:
+    return format_value(value, node.unit_name, tree.currency, lang)
+
+
+def node_info(tree: Tree, node_id: str, lang: str) -> dict[str, Any]:
+    """A node's definition as a page shows it."""
+    node = tree.nodes[node_id]
+    owner = tree.organisation.departments.get(node.owner or "")
+    bench = node.benchmark
+    return {
+        "id": node.id,
+        "label": node.display(lang),
+        "kind": node.kind,
+        "kind_label": t(f"pages.kind.{node.kind}", lang=lang),
+        "unit": node.unit_name,
+        "owner": node.owner,
+        "owner_label": owner.label.text(lang, owner.id) if owner else node.owner,
+        "formula": node.formula_text,
+        "children": list(node.children),
+        "drivers": list(node.drivers),
+        "parents": list(tree.parents(node_id)),
+        "metric": node.metric,
+        "indicator": node.indicator,
+        "direction": node.direction,
+        "description": node.description.text(lang) if node.description else None,
+        "benchmark": None
+        if bench is None
+        else {
+            "low": bench.low,
+            "high": bench.high,
+            "source": bench.source,
+            "display": _range_text(bench.low, bench.high, node, tree, lang),
+        },
+    }
+
+
+def _range_text(low: float | None, high: float | None, node: Node, tree: Tree, lang: str) -> str:
+    lo = fmt(low, node, tree, lang) if low is not None else ""
+    hi = fmt(high, node, tree, lang) if high is not None else ""
+    return f"{lo}–{hi}" if lo and hi else (f"≥ {lo}" if lo else f"≤ {hi}")
+
+
+def _word(value: Any) -> str | None:
+    """A status or source word; anything else (a missing value) is ``None``."""
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number
+
+
+def node_numbers(row: NodeStatus | None, node: Node, tree: Tree, lang: str) -> dict[str, Any]:
+    """A status row's numbers, raw and formatted (``display``)."""
+    values = {
+        "actual": row.actual if row else None,
+        "target": row.target if row else None,
+        "achievement": row.achievement if row else None,
+        "expected": row.expected if row else None,
+        "pace": row.pace if row else None,
+        "forecast": row.forecast if row else None,
+        "previous": row.previous if row else None,
+        "last_year": row.last_year if row else None,
+        "reconciliation": row.reconciliation if row else None,
+    }
+    values = {k: _number(v) for k, v in values.items()}
+    display = {
+        k: fmt(v, node, tree, lang) for k, v in values.items() if k not in ("achievement", "pace")
+    }
+    display["achievement"] = format_value(values["achievement"], "ratio", lang=lang)
+    display["pace"] = format_value(values["pace"], "ratio", lang=lang)
+    return {
+        **values,
+        "source": _word(row.source) if row else None,
+        "incomplete": bool(row.incomplete) if row else False,
+        **status_badge(_word(row.status) if row else None, lang),
+        "display": display,
+    }
+
+
+def table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """A downloadable table: ``columns`` as (key, heading) and raw ``rows``."""
+    return {
+        "columns": [{"key": k, "label": label} for k, label in columns],
+        "rows": [list(r) for r in rows],
+    }
+
+
+def period_info(period: Period, lang: str) -> dict[str, Any]:
+    return {
+        "key": period.key,
+        "label": period.label(lang),
+        "grain": period.grain,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+    }
+
+
+def history_periods(period: Period, length: int = HISTORY_LENGTH) -> list[Period]:
+    """``length`` periods of the same grain ending with ``period``."""
+    out = [period]
+    for _ in range(length - 1):
+        out.insert(0, out[0].previous())
+    return out
+
+
+def resolve_period(source: StatusSource, text: str | None) -> Period:
+    return source.project.period(text, as_of=source.today())
+
+
+def rows_at(
+    result: StatusResult, period: str, level: tuple[str, ...] = ()
+) -> dict[tuple[str, tuple[tuple[str, str | None], ...]], NodeStatus]:
+    """Status rows of one period and segment level, by (node, segment)."""
+    out = {}
+    for r in result.rows:
+        if r.period == period and tuple(d for d, _ in r.segment) == level:
+            out[(r.node, r.segment)] = r
+    return out
+
+
+def main_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
+    """The period's status for the company and every organisation level
+    (department, team, rep), with explanations: one computation that the tree,
+    node, funnel and department pages share (and the cache warms)."""
+    return source.status(period, by=ORG_LEVELS, filters=query.filter_map)
+
+
+def history_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
+    """Company-level actuals and targets of the last periods up to ``period``
+    and of the same periods a year earlier (trends and last-year lines)."""
+    recent = history_periods(period)
+    earlier = [p.same_period_last_year() for p in recent]
+    asked = sorted({*recent, *earlier}, key=lambda p: p.start)
+    return source.status(asked, filters=query.filter_map, explain=False, compare=False)
+
+
+def trend(
+    history: StatusResult, node_id: str, periods: Sequence[Period], lang: str
+) -> dict[str, Any]:
+    """A node's actuals over ``periods`` with sparkline points (0..100 x 0..24)."""
+    by_period = {r.period: r for r in history.rows if r.node == node_id and r.segment == ()}
+    values = [by_period[p.key].actual if p.key in by_period else None for p in periods]
+    known = [v for v in values if v is not None]
+    points = ""
+    if len(known) >= 2:
+        low, high = min(known), max(known)
+        span = (high - low) or 1.0
+        step = 100 / max(1, len(values) - 1)
+        points = " ".join(
+            f"{i * step:.1f},{22 - (v - low) / span * 20:.1f}"
+            for i, v in enumerate(values)
+            if v is not None
+        )
+    return {
+        "periods": [p.key for p in periods],
+        "values": values,
+        "points": points,
+    }
+
+
+def choices(source: StatusSource, period: Period, lang: str) -> dict[str, Any]:
+    """What the period selector and the filters offer: recent months, quarters
+    and fiscal years (and the period shown), the organisation's departments and
+    teams."""
+    from kpitree.compute.periods import period_of
+
+    project = source.project
+    tree = project.tree
+    today = source.today()
+    fys = tree.fiscal_year_start
+    month = period_of(today, "month", fys)
+    quarter = period_of(today, "quarter", fys)
+    year = period_of(today, "year", fys)
+    found = [*history_periods(month, 13)[::-1], *history_periods(quarter, 5)[::-1]]
+    found += [year, year.previous()]
+    if period not in found:
+        found.insert(0, period)
+    teams = sorted(
+        {team.id for dept in tree.organisation.departments.values() for team in dept.teams}
+    )
+    return {
+        "period_choices": [{"key": p.key, "label": p.label(lang)} for p in found],
+        "filter_choices": {
+            "department": [
+                {"id": d.id, "label": d.label.text(lang, d.id)}
+                for d in tree.organisation.departments.values()
+            ],
+            "team": teams,
+        },
+    }

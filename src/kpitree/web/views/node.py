@@ -1,0 +1,306 @@
+"""The Node page: one node's actual vs target vs last year over time, its
+breakdown by segment with drill-down (company → department → team → rep), its
+formula and drivers with their contributions to the gap, reconciliation notes
+and its reference range."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from kpitree.errors import UserError
+from kpitree.i18n import t
+from kpitree.web.views.common import (
+    ORG_LEVELS,
+    PageQuery,
+    StatusSource,
+    choices,
+    fmt,
+    history_periods,
+    history_status,
+    main_status,
+    node_info,
+    node_numbers,
+    period_info,
+    resolve_period,
+    rows_at,
+    table,
+)
+
+if TYPE_CHECKING:
+    from kpitree.compute.status import NodeStatus, StatusResult
+    from kpitree.definition.tree import Tree
+
+__all__ = ["node_view", "segment_label"]
+
+# A reconciliation gap smaller than this share of the measured value is
+# floating-point noise, not a note worth reading.
+_RECON_TOLERANCE = 1e-9
+
+
+def segment_label(tree: Tree, dim: str, value: str | None, lang: str, dept: str | None) -> str:
+    """A segment value as people name it (organisation labels where known)."""
+    if value is None:
+        return t("pages.segment.none", lang=lang)
+    org = tree.organisation.departments
+    if dim == "department" and value in org:
+        return org[value].label.text(lang, value)
+    if dim == "team" and dept in org:
+        for team in org[dept].teams:
+            if team.id == value:
+                return team.label.text(lang, value)
+    return value
+
+
+def _unknown_node(tree: Tree, node_id: str) -> UserError:
+    from kpitree.source import did_you_mean
+
+    return UserError.of(
+        "KT690",
+        "pages.error.unknown_node",
+        None,
+        node=node_id,
+        hint=did_you_mean(node_id, list(tree.nodes)),
+    )
+
+
+def _breakdown_level(query: PageQuery) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(level of the rows shown, the drill prefix they must start with)."""
+    by = query.by or "department"
+    if by in ORG_LEVELS:
+        depth = min(len(query.drill) + 1, len(ORG_LEVELS))
+        return ORG_LEVELS[:depth], query.drill[: depth - 1]
+    return (by,), ()
+
+
+def _breakdown(
+    source: StatusSource,
+    query: PageQuery,
+    result: StatusResult,
+    node_id: str,
+    period: str,
+) -> dict[str, Any]:
+    tree = source.project.tree
+    lang = query.lang
+    node = tree.nodes[node_id]
+    level, prefix = _breakdown_level(query)
+    if level[0] not in ORG_LEVELS:
+        result = source.status(period, by=level, filters=query.filter_map)
+    rows = []
+    for (nid, segment), row in rows_at(result, period, level).items():
+        if nid != node_id:
+            continue
+        values = tuple(v for _, v in segment)
+        if values[: len(prefix)] != prefix:
+            continue
+        dept = values[0] if level[0] == "department" else None
+        leaf = values[-1]
+        drill = (
+            "/".join(str(v) for v in values)
+            if level[0] in ORG_LEVELS and len(level) < len(ORG_LEVELS) and None not in values
+            else None
+        )
+        rows.append(
+            {
+                "segment": dict(segment),
+                "value": leaf,
+                "label": segment_label(tree, level[-1], leaf, lang, dept),
+                "drill": drill,
+                **node_numbers(row, node, tree, lang),
+            }
+        )
+    rows.sort(key=lambda r: (r["actual"] is None, -(r["actual"] or 0.0)))
+    crumbs = [{"label": t("pages.segment.company", lang=lang), "drill": ""}]
+    for i, value in enumerate(prefix):
+        dept = prefix[0] if i > 0 else None
+        crumbs.append(
+            {
+                "label": segment_label(tree, ORG_LEVELS[i], value, lang, dept),
+                "drill": "/".join(prefix[: i + 1]),
+            }
+        )
+    return {"by": query.by or "department", "level": list(level), "crumbs": crumbs, "rows": rows}
+
+
+def _contributions(
+    tree: Tree, company: dict[str, NodeStatus], node_id: str, lang: str
+) -> dict[str, Any]:
+    """The node's gap to target split over its inputs (Shapley attribution on
+    actual vs target values of the inputs it is computed from)."""
+    from kpitree.planning.attribution import attribute
+
+    node = tree.nodes[node_id]
+    if node.formula is None:
+        return {"available": False, "reason": t("pages.node.no_formula", lang=lang), "items": []}
+    inputs = [n for n in tree.descendants(node_id) if tree.nodes[n].is_input]
+    actual = {n: company[n].actual for n in inputs if n in company}
+    target = {n: company[n].target for n in inputs if n in company}
+    missing = [n for n in inputs if actual.get(n) is None or target.get(n) is None]
+    if missing:
+        return {
+            "available": False,
+            "reason": t(
+                "pages.node.contrib_missing",
+                lang=lang,
+                nodes=", ".join(tree.nodes[n].display(lang) for n in missing),
+            ),
+            "items": [],
+        }
+    try:
+        result = attribute(
+            tree,
+            {n: float(target[n] or 0.0) for n in inputs},
+            {n: float(actual[n] or 0.0) for n in inputs},
+            root=node_id,
+        )
+    except (ZeroDivisionError, ArithmeticError, ValueError):
+        return {
+            "available": False,
+            "reason": t("pages.node.contrib_undefined", lang=lang),
+            "items": [],
+        }
+    items = []
+    for child in result.tree.children:
+        share = child.contribution
+        value = None if share is None else float(share)
+        items.append(
+            {
+                "node": child.node,
+                "label": tree.nodes[child.node].display(lang),
+                "target": child.base,
+                "actual": child.current,
+                "contribution": value,
+                "display": {
+                    "target": fmt(child.base, tree.nodes[child.node], tree, lang),
+                    "actual": fmt(child.current, tree.nodes[child.node], tree, lang),
+                    "contribution": fmt(value, node, tree, lang),
+                },
+            }
+        )
+    by_input = [
+        {
+            "node": n,
+            "label": tree.nodes[n].display(lang),
+            "contribution": None if v is None else float(v),
+            "display": fmt(None if v is None else float(v), node, tree, lang),
+        }
+        for n, v in sorted(
+            result.by_input.items(), key=lambda kv: abs(kv[1]) if kv[1] is not None else Fraction(0)
+        )
+    ]
+    by_input.reverse()
+    change = None if result.change is None else float(result.change)
+    return {
+        "available": True,
+        "gap": change,
+        "gap_display": fmt(change, node, tree, lang),
+        "exact": result.exact,
+        "items": items,
+        "by_input": by_input,
+    }
+
+
+def _notes(tree: Tree, row: NodeStatus | None, node_id: str, lang: str) -> list[str]:
+    node = tree.nodes[node_id]
+    notes = []
+    if row is None:
+        return [t("pages.node.no_row", lang=lang)]
+    if row.source:
+        notes.append(t(f"pages.source.{row.source}", lang=lang))
+    rec = row.reconciliation
+    if rec is not None and row.actual is not None:
+        scale = max(1.0, abs(row.actual))
+        if abs(rec) > _RECON_TOLERANCE * scale:
+            notes.append(
+                t(
+                    "pages.node.reconciliation_gap",
+                    lang=lang,
+                    measured=fmt(row.actual, node, tree, lang),
+                    computed=fmt(row.actual - rec, node, tree, lang),
+                    gap=fmt(rec, node, tree, lang),
+                    formula=node.formula_text or "",
+                )
+            )
+        else:
+            notes.append(t("pages.node.reconciled", lang=lang, formula=node.formula_text or ""))
+    if row.incomplete:
+        notes.append(t("pages.node.incomplete", lang=lang))
+    return notes
+
+
+def node_view(source: StatusSource, query: PageQuery, node_id: str) -> dict[str, Any]:
+    """The view model of a Node page (and of ``/api/nodes/{node_id}``)."""
+    tree = source.project.tree
+    if node_id not in tree.nodes:
+        raise _unknown_node(tree, node_id)
+    lang = query.lang
+    node = tree.nodes[node_id]
+    period = resolve_period(source, query.period)
+    result = main_status(source, query, period)
+    company = {n: r for (n, _), r in rows_at(result, period.key).items()}
+    row = company.get(node_id)
+    history = history_status(source, query, period)
+    by_key = {r.period: r for r in history.rows if r.node == node_id and r.segment == ()}
+    series = []
+    for p in history_periods(period):
+        now = by_key.get(p.key)
+        ly = by_key.get(p.same_period_last_year().key)
+        series.append(
+            {
+                "period": p.key,
+                "label": p.label(lang),
+                "actual": now.actual if now else None,
+                "target": now.target if now else None,
+                "last_year": ly.actual if ly else None,
+            }
+        )
+    links = [
+        {
+            "node": other,
+            "label": tree.nodes[other].display(lang),
+            "relation": relation,
+            **node_numbers(company.get(other), tree.nodes[other], tree, lang),
+        }
+        for relation, ids in (
+            ("child", node.children),
+            ("driver", node.drivers),
+            ("parent", tree.parents(node_id)),
+        )
+        for other in ids
+        if other in tree.nodes
+    ]
+    breakdown = _breakdown(source, query, result, node_id, period.key)
+    series_cols = [
+        (k, t(f"pages.col.{k}", lang=lang)) for k in ("period", "actual", "target", "last_year")
+    ]
+    seg_cols = [
+        (k, t(f"pages.col.{k}", lang=lang))
+        for k in ("segment", "actual", "target", "achievement", "status")
+    ]
+    return {
+        "page": "node",
+        "project": tree.name,
+        "query": query.to_json(),
+        "period": period_info(period, lang),
+        **choices(source, period, lang),
+        "as_of": result.as_of.isoformat(),
+        "node": {**node_info(tree, node_id, lang), **node_numbers(row, node, tree, lang)},
+        "series": series,
+        "links": links,
+        "breakdown": breakdown,
+        "contributions": _contributions(tree, company, node_id, lang),
+        "notes": _notes(tree, row, node_id, lang),
+        "tables": {
+            "series": table(
+                series_cols,
+                [[s["period"], s["actual"], s["target"], s["last_year"]] for s in series],
+            ),
+            "breakdown": table(
+                seg_cols,
+                [
+                    [r["label"], r["actual"], r["target"], r["achievement"], r["status"]]
+                    for r in breakdown["rows"]
+                ],
+            ),
+        },
+    }

@@ -1,0 +1,153 @@
+"""The Plan page: the reverse calculation (逆算) made interactive. Change the
+KGI target or an assumption and see the required value of every node for the
+year and each month, next to the saved plan; save the changes as a scenario.
+
+Changed values travel in the URL as ``set=node=value`` (as ``kpitree plan
+--set`` takes them), so an edited plan can be shared as a link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from kpitree.errors import Diagnostic, Severity, UserError
+from kpitree.i18n import t
+from kpitree.web.views.common import PageQuery, fmt, node_info, table
+
+if TYPE_CHECKING:
+    from kpitree.planning.plan import Plan
+    from kpitree.project import Project
+
+__all__ = ["editable_nodes", "parse_sets", "plan_view"]
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, float]:
+    """``["win_rate=0.3", "revenue=3億"...]`` -> values; each bad item is
+    reported (KT692) with the text given."""
+    values: dict[str, float] = {}
+    problems = []
+    for item in items:
+        if not item.strip():
+            continue
+        name, sep, raw = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            text = raw.strip().replace(",", "").replace("_", "").replace("¥", "")
+            scale = 1.0
+            if text.endswith("%"):
+                text, scale = text[:-1], 0.01
+            values[name.strip()] = float(text) * scale
+        except ValueError:
+            problems.append(
+                Diagnostic(Severity.ERROR, "KT692", "pages.error.bad_set", {"value": item})
+            )
+    if problems:
+        raise UserError(problems)
+    return values
+
+
+def editable_nodes(project: Project) -> list[str]:
+    """Nodes a planner changes: the KGI, then every node with a target or an
+    assumption, in the order of the tree."""
+    tree = project.tree
+    out = [tree.kgi]
+    for node_id in tree.display_order():
+        node = tree.nodes[node_id]
+        if node_id != tree.kgi and (node.target is not None or node.assume is not None):
+            out.append(node_id)
+    return out
+
+
+def _node_rows(project: Project, base: Plan, current: Plan, lang: str) -> list[dict[str, Any]]:
+    tree = project.tree
+    rows = []
+    for node_id in tree.display_order():
+        node = tree.nodes[node_id]
+        now = current.nodes.get(node_id)
+        was = base.nodes.get(node_id)
+        value = now.value if now else None
+        before = was.value if was else None
+        months = [
+            {
+                "period": m,
+                "value": now.per_period.get(m) if now else None,
+                "display": fmt(now.per_period.get(m) if now else None, node, tree, lang),
+            }
+            for m in current.periods
+        ]
+        changed = (
+            value is not None
+            and before is not None
+            and abs(value - before) > 1e-9 * max(1.0, abs(before))
+        )
+        rows.append(
+            {
+                **node_info(tree, node_id, lang),
+                "value": value,
+                "base": before,
+                "changed": changed,
+                "source": now.source if now else None,
+                "months": months,
+                "display": {
+                    "value": fmt(value, node, tree, lang),
+                    "base": fmt(before, node, tree, lang),
+                },
+            }
+        )
+    return rows
+
+
+def plan_view(
+    project: Project,
+    query: PageQuery,
+    sets: Mapping[str, float] | None = None,
+    fiscal_year: int | None = None,
+) -> dict[str, Any]:
+    """The view model of the Plan page (and of ``/api/plan``): the base plan and
+    the plan with ``sets`` applied, per node for the year and every month."""
+    tree = project.tree
+    lang = query.lang
+    sets = dict(sets or {})
+    base = project.plan(fiscal_year=fiscal_year)
+    current = project.plan(fiscal_year=fiscal_year, overrides=sets) if sets else base
+    rows = _node_rows(project, base, current, lang)
+    inputs = []
+    for node_id in editable_nodes(project):
+        node = tree.nodes[node_id]
+        planned = base.nodes[node_id].value if node_id in base.nodes else None
+        given = sets.get(node_id)
+        inputs.append(
+            {
+                **node_info(tree, node_id, lang),
+                "base": planned,
+                "value": given if given is not None else planned,
+                "changed": given is not None,
+                "display": {"base": fmt(planned, node, tree, lang)},
+            }
+        )
+    cols = [("node", t("pages.col.node", lang=lang)), ("label", t("pages.col.label", lang=lang))]
+    cols += [("base", t("pages.col.base", lang=lang)), ("value", t("pages.col.value", lang=lang))]
+    cols += [(m, m) for m in current.periods]
+    table_rows = [
+        [r["id"], r["label"], r["base"], r["value"], *(m["value"] for m in r["months"])]
+        for r in rows
+    ]
+    return {
+        "page": "plan",
+        "project": tree.name,
+        "query": query.to_json(),
+        "fiscal_year": current.fiscal_year,
+        "periods": current.periods,
+        "sets": sets,
+        "ok": current.ok,
+        "inputs": inputs,
+        "nodes": rows,
+        "scenarios": [
+            {"id": s.id, "label": s.label.text(lang, s.id), "values": dict(s.values)}
+            for s in tree.scenarios.values()
+        ],
+        "diagnostics": [d.to_json(lang) for d in current.diagnostics],
+        "tables": {"plan": table(cols, table_rows)},
+    }

@@ -1,0 +1,150 @@
+"""Response models of the JSON twins (``/api/...``), for the OpenAPI
+description. They describe the view models of :mod:`kpitree.web.views`; keys
+beyond the ones listed are allowed and kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "DepartmentPage",
+    "DepartmentsPage",
+    "FunnelPage",
+    "NodePage",
+    "PlanPage",
+    "ScenarioSaved",
+    "ScenarioToSave",
+    "TreePage",
+]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PeriodInfo(_Open):
+    key: str = Field(description="Canonical period: 2026-10, FY2026-Q3, FY2026 ...")
+    label: str = Field(description="The period as people read it (2026年10月).")
+    grain: str
+    start: str
+    end: str
+
+
+class Table(_Open):
+    columns: list[dict[str, str]] = Field(description="{key, label} per column.")
+    rows: list[list[Any]] = Field(description="Raw values (numbers unformatted).")
+
+
+class Numbers(_Open):
+    actual: float | None = None
+    target: float | None = None
+    achievement: float | None = Field(
+        None, description="actual / target (inverted when lower is better)."
+    )
+    expected: float | None = Field(
+        None, description="Expected to date (target paced by business days)."
+    )
+    pace: float | None = None
+    forecast: float | None = None
+    previous: float | None = None
+    last_year: float | None = None
+    reconciliation: float | None = Field(None, description="Measured minus computed.")
+    source: str | None = Field(None, description="measured | computed | implied")
+    status: str | None = Field(None, description="on_track | at_risk | off_track | null")
+    status_label: str
+    status_icon: str
+    display: dict[str, str] = Field(description="The same values formatted for people.")
+
+
+class NodeInfo(_Open):
+    id: str
+    label: str
+    kind: str = Field(description="kgi | ksf | kpi")
+    unit: str | None
+    owner: str | None
+    formula: str | None
+    children: list[str]
+    drivers: list[str]
+    parents: list[str]
+    benchmark: dict[str, Any] | None = Field(
+        None, description="Reference range {low, high, source}."
+    )
+
+
+class TreeNode(NodeInfo, Numbers):
+    trend: dict[str, Any] = Field(description="{periods, values, points}: the last 12 periods.")
+
+
+class Page(_Open):
+    page: str
+    project: str
+    query: dict[str, Any] = Field(description="Period, filters, by, drill and language asked.")
+    tables: dict[str, Table] = Field(description="Every table of the page (downloadable).")
+
+
+class TreePage(Page):
+    period: PeriodInfo
+    as_of: str
+    kgi: str
+    layout: list[dict[str, Any]] = Field(description="Boxes nested from the KGI.")
+    nodes: dict[str, TreeNode]
+    bottleneck: dict[str, Any] | None
+
+
+class NodePage(Page):
+    period: PeriodInfo
+    as_of: str
+    node: dict[str, Any] = Field(description="The node's definition and numbers.")
+    series: list[dict[str, Any]] = Field(description="Actual, target and last year per period.")
+    links: list[dict[str, Any]] = Field(description="Children, drivers and parents with numbers.")
+    breakdown: dict[str, Any] = Field(description="Rows per segment of the level shown.")
+    contributions: dict[str, Any] = Field(description="The gap to target split over inputs.")
+    notes: list[str]
+
+
+class FunnelPage(Page):
+    period: PeriodInfo
+    as_of: str
+    stages: list[dict[str, Any]]
+    steps: list[dict[str, Any]] = Field(description="Period and cohort rates per step.")
+    bottleneck: dict[str, Any] | None
+
+
+class DepartmentsPage(Page):
+    period: PeriodInfo
+    as_of: str
+    kgi: dict[str, str]
+    departments: list[dict[str, Any]]
+
+
+class DepartmentPage(Page):
+    period: PeriodInfo
+    as_of: str
+    department: dict[str, str]
+    kpis: list[dict[str, Any]]
+
+
+class PlanPage(Page):
+    fiscal_year: int
+    periods: list[str]
+    sets: dict[str, float] = Field(description="The changed values (node -> value).")
+    ok: bool
+    inputs: list[dict[str, Any]]
+    nodes: list[dict[str, Any]] = Field(description="Every node: year value and months.")
+    scenarios: list[dict[str, Any]]
+    diagnostics: list[dict[str, Any]]
+
+
+class ScenarioToSave(BaseModel):
+    """A scenario to write into kpitree.yaml."""
+
+    name: str = Field(description="Scenario id: a letter, then letters, digits, _ or -.")
+    label: str | None = Field(None, description="Its name as people read it.")
+    set: dict[str, float] = Field(description="Node id -> value replacing its target/assumption.")
+
+
+class ScenarioSaved(BaseModel):
+    saved: str
+    scenarios: list[str]

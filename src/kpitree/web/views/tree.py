@@ -1,0 +1,127 @@
+"""The Tree page: every node with actual, target, achievement, status, pace,
+forecast and a small trend, laid out from the KGI down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kpitree.definition.tree import Tree
+from kpitree.i18n import t
+from kpitree.web.views.common import (
+    PageQuery,
+    StatusSource,
+    choices,
+    history_periods,
+    history_status,
+    main_status,
+    node_info,
+    node_numbers,
+    period_info,
+    resolve_period,
+    rows_at,
+    table,
+    trend,
+)
+
+__all__ = ["layout", "tree_view"]
+
+
+def layout(tree: Tree) -> list[dict[str, Any]]:
+    """The diagram's boxes, nested from the KGI: formula children first, then
+    influence links (``link: driver``). A node shows once; where a second parent
+    uses it, the entry is a reference (``ref: true``) to the first box. Nodes the
+    KGI does not reach come last, at the top level."""
+    placed: set[str] = set()
+
+    def place(node_id: str, link: str) -> dict[str, Any]:
+        if node_id in placed:
+            return {"id": node_id, "link": link, "ref": True, "children": []}
+        placed.add(node_id)
+        node = tree.nodes[node_id]
+        kids = [place(c, "formula") for c in node.children if c in tree.nodes]
+        kids += [place(d, "driver") for d in node.drivers if d in tree.nodes]
+        return {"id": node_id, "link": link, "ref": False, "children": kids}
+
+    roots = [place(tree.kgi, "root")]
+    for node_id in tree.display_order():
+        if node_id not in placed:
+            roots.append(place(node_id, "root"))
+    return roots
+
+
+def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
+    """The view model of the Tree page (and of ``/api/tree``)."""
+    project = source.project
+    tree = project.tree
+    lang = query.lang
+    period = resolve_period(source, query.period)
+    result = main_status(source, query, period)
+    history = history_status(source, query, period)
+    recent = history_periods(period)
+    company = rows_at(result, period.key)
+    nodes: dict[str, Any] = {}
+    for node_id in tree.display_order():
+        node = tree.nodes[node_id]
+        row = company.get((node_id, ()))
+        nodes[node_id] = {
+            **node_info(tree, node_id, lang),
+            **node_numbers(row, node, tree, lang),
+            "trend": trend(history, node_id, recent, lang),
+        }
+    bottleneck = result.bottleneck
+    rows = [
+        [
+            n["id"],
+            n["label"],
+            n["kind"],
+            n["owner"],
+            n["actual"],
+            n["target"],
+            n["achievement"],
+            n["expected"],
+            n["pace"],
+            n["forecast"],
+            n["status"],
+            n["source"],
+        ]
+        for n in nodes.values()
+    ]
+    columns = [
+        (key, t(f"pages.col.{key}", lang=lang))
+        for key in (
+            "node",
+            "label",
+            "kind",
+            "owner",
+            "actual",
+            "target",
+            "achievement",
+            "expected",
+            "pace",
+            "forecast",
+            "status",
+            "source",
+        )
+    ]
+    return {
+        "page": "tree",
+        "project": tree.name,
+        "query": query.to_json(),
+        "period": period_info(period, lang),
+        **choices(source, period, lang),
+        "as_of": result.as_of.isoformat(),
+        "kgi": tree.kgi,
+        "layout": layout(tree),
+        "nodes": nodes,
+        "bottleneck": None
+        if bottleneck is None
+        else {
+            "node": bottleneck.node,
+            "label": tree.nodes[bottleneck.node].display(lang),
+            "actual": bottleneck.actual,
+            "reference": bottleneck.reference,
+            "basis": bottleneck.basis,
+            "ratio": bottleneck.ratio,
+        },
+        "tables": {"nodes": table(columns, rows)},
+    }
