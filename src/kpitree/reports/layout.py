@@ -1,0 +1,424 @@
+"""The report laid out as sections of titled tables and charts, in the
+report's language: the one arrangement every format renders (HTML and PDF as
+HTML tables, Excel as sheets, Markdown as pipe tables), so the formats cannot
+disagree on a number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kpitree.i18n import t
+from kpitree.reports.model import DepartmentSection, NodeLine, Report, SegmentLine
+
+__all__ = ["Cell", "Chart", "Section", "Table", "layout"]
+
+MAX_TREND_CHARTS = 2
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: the raw value (a number stays a number in Excel), its
+    unit (``pct`` for achievement and pace) and the text the other formats
+    print."""
+
+    value: float | str | None
+    text: str
+    unit: str | None = None
+    status: str | None = None
+    indent: int = 0
+
+    @property
+    def is_number(self) -> bool:
+        return isinstance(self.value, int | float) and not isinstance(self.value, bool)
+
+
+@dataclass
+class Table:
+    id: str
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    empty: str | None = None  # said instead of an empty table
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart over columns of one of the section's tables."""
+
+    id: str
+    title: str
+    kind: Literal["bar", "line"]
+    table: str
+    category_column: int
+    series_columns: tuple[int, ...]
+    unit: str | None
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+
+    def table(self, table_id: str) -> Table:
+        return next(tb for tb in self.tables if tb.id == table_id)
+
+
+class _Cells:
+    def __init__(self, report: Report) -> None:
+        self.report = report
+
+    def text(self, value: str | None, indent: int = 0) -> Cell:
+        return Cell(value or "", value or "", indent=indent)
+
+    def num(self, value: float | None, unit: str | None) -> Cell:
+        return Cell(value, self.report.fmt(value, unit), unit)
+
+    def pct(self, value: float | None) -> Cell:
+        return Cell(value, self.report.pct(value), "pct")
+
+    def status(self, status: str | None, text: str) -> Cell:
+        return Cell(text, text, status=status)
+
+
+def _c(key: str, lang: str, **params: object) -> str:
+    return t(f"reports.{key}", lang=lang, **params)
+
+
+def layout(report: Report) -> list[Section]:
+    """Every section of ``report``, in reading order."""
+    lang = report.lang
+    c = _Cells(report)
+    return [
+        _summary(report, c, lang),
+        _tree(report, c, lang),
+        _gaps(report, c, lang),
+        _funnel(report, c, lang),
+        *(_department(report, d, c, lang) for d in report.departments),
+        _sla(report, c, lang),
+        _alerts(report, c, lang),
+        _actions(report, lang),
+    ]
+
+
+def _node_columns(lang: str) -> list[str]:
+    return [
+        _c(f"col.{k}", lang)
+        for k in (
+            "node",
+            "actual",
+            "target",
+            "achievement",
+            "expected",
+            "pace",
+            "forecast",
+            "status",
+            "previous",
+        )
+    ]
+
+
+def _node_row(c: _Cells, line: NodeLine, label: str | None = None) -> list[Cell]:
+    return [
+        c.text(label or line.label, indent=line.depth),
+        c.num(line.actual, line.unit),
+        c.num(line.target, line.unit),
+        c.pct(line.achievement),
+        c.num(line.expected, line.unit),
+        c.pct(line.pace),
+        c.num(line.forecast, line.unit),
+        c.status(line.status, line.status_text),
+        c.num(line.previous, line.unit),
+    ]
+
+
+def _summary(report: Report, c: _Cells, lang: str) -> Section:
+    rows = [_node_row(c, report.kgi, report.period.label)]
+    if report.kgi_context is not None and report.context is not None:
+        rows.append(
+            _node_row(c, report.kgi_context, _c("month_to_date", lang, period=report.context.label))
+        )
+    columns = _node_columns(lang)
+    columns[0] = _c("col.period", lang)
+    table = Table("kgi", f"{_c('kgi', lang)}: {report.kgi.label}", columns, rows)
+    chart = Chart("kgi_chart", report.kgi.label, "bar", "kgi", 0, (1, 4, 2, 6), report.kgi.unit)
+    return Section("summary", _c("section.summary", lang), list(report.narrative), [table], [chart])
+
+
+def _tree(report: Report, c: _Cells, lang: str) -> Section:
+    rows = [_node_row(c, line) for line in report.tree]
+    table = Table("tree", _c("section.tree", lang), _node_columns(lang), rows)
+    return Section("tree", _c("section.tree", lang), [], [table])
+
+
+def _gaps(report: Report, c: _Cells, lang: str) -> Section:
+    kgi_unit = report.kgi.unit
+    gap_rows = []
+    driver_rows = []
+    segment_rows = []
+    for g in report.gaps:
+        line = g.line
+        gap_rows.append(
+            [
+                c.text(line.label),
+                c.num(line.actual, line.unit),
+                c.num(line.expected, line.unit),
+                c.num(g.gap, line.unit),
+                c.pct(line.pace),
+                c.status(line.status, line.status_text),
+            ]
+        )
+        for d in g.drivers:
+            driver_rows.append(
+                [
+                    c.text(line.label),
+                    c.text(d.label),
+                    c.num(d.actual, d.unit),
+                    c.num(d.reference, d.unit),
+                    c.num(d.amount, kgi_unit),
+                ]
+            )
+        for s in g.segments:
+            segment_rows.append(
+                [
+                    c.text(line.label),
+                    c.text(s.segment),
+                    c.num(s.actual, s.unit),
+                    c.num(s.expected, s.unit),
+                    c.num(s.gap, s.unit),
+                    c.status(s.status, s.status_text),
+                ]
+            )
+    tables = [
+        Table(
+            "gaps",
+            _c("section.gaps", lang),
+            [_c(f"col.{k}", lang) for k in ("node", "actual", "expected", "gap", "pace", "status")],
+            gap_rows,
+            _c("no_gaps", lang),
+        ),
+        Table(
+            "drivers",
+            _c("drivers", lang, kgi=report.kgi.label),
+            [
+                _c(f"col.{k}", lang)
+                for k in ("node", "driver", "actual", "expected", "effect_on_kgi")
+            ],
+            driver_rows,
+            _c("no_drivers", lang),
+        ),
+        Table(
+            "gap_segments",
+            _c("gap_segments", lang),
+            [
+                _c(f"col.{k}", lang)
+                for k in ("node", "segment", "actual", "expected", "gap", "status")
+            ],
+            segment_rows,
+            _c("no_segment_gaps", lang),
+        ),
+    ]
+    paragraphs = []
+    b = report.bottleneck
+    if b is not None:
+        node_unit = next((line.unit for line in report.tree if line.node == b.node), "ratio")
+        rng = _range_text(report, b.benchmark_low, b.benchmark_high, node_unit)
+        paragraphs.append(
+            _c(
+                f"bottleneck.{b.basis}",
+                lang,
+                node=b.label,
+                actual=report.fmt(b.actual, node_unit),
+                reference=report.fmt(b.reference, node_unit),
+                range=rng,
+            )
+        )
+    return Section("gaps", _c("section.gaps", lang), paragraphs, tables)
+
+
+def _range_text(report: Report, low: float | None, high: float | None, unit: str | None) -> str:
+    if low is None and high is None:
+        return "—"
+    return f"{report.fmt(low, unit)}–{report.fmt(high, unit)}"
+
+
+def _funnel(report: Report, c: _Cells, lang: str) -> Section:
+    rows = []
+    for step in report.funnel:
+        s, r = step.stage, step.rate
+        rows.append(
+            [
+                c.text(s.label),
+                c.num(s.actual, s.unit),
+                c.num(s.target, s.unit),
+                c.pct(s.achievement),
+                c.status(s.status, s.status_text),
+                c.text(r.label if r else ""),
+                c.num(r.actual if r else None, "ratio"),
+                c.num(r.target if r else None, "ratio"),
+                c.text(
+                    _range_text(report, step.benchmark_low, step.benchmark_high, "ratio")
+                    if r
+                    else ""
+                ),
+                c.status(r.status if r else None, r.status_text if r else ""),
+            ]
+        )
+    columns = [
+        _c(f"col.{k}", lang)
+        for k in (
+            "stage",
+            "actual",
+            "target",
+            "achievement",
+            "status",
+            "rate",
+            "rate_actual",
+            "rate_target",
+            "reference_range",
+            "rate_status",
+        )
+    ]
+    table = Table("funnel", _c("section.funnel", lang), columns, rows, _c("no_funnel", lang))
+    charts = []
+    if rows:
+        charts.append(
+            Chart("funnel_chart", _c("section.funnel", lang), "bar", "funnel", 0, (1, 2), "count")
+        )
+    return Section("funnel", _c("section.funnel", lang), [], [table], charts)
+
+
+def _department(report: Report, d: DepartmentSection, c: _Cells, lang: str) -> Section:
+    kpi_rows = [_node_row(c, line) for line in d.kpis]
+    trend_columns = [_c("col.period", lang)]
+    units = {line.node: line.unit for line in d.kpis}
+    labels = {line.node: line.label for line in d.kpis}
+    nodes = list(d.trend.series)
+    for node in nodes:
+        trend_columns += [
+            _c("col.node_actual", lang, node=labels[node]),
+            _c("col.node_target", lang, node=labels[node]),
+        ]
+    trend_rows = []
+    for i, period in enumerate(d.trend.periods):
+        row = [c.text(period)]
+        for node in nodes:
+            actual, target = d.trend.series[node]
+            row += [c.num(actual[i], units[node]), c.num(target[i], units[node])]
+        trend_rows.append(row)
+    charts = [
+        Chart(
+            f"trend_{d.id}_{node}",
+            labels[node],
+            "line",
+            f"trend_{d.id}",
+            0,
+            (1 + 2 * i, 2 + 2 * i),
+            units[node],
+        )
+        for i, node in enumerate(nodes[:MAX_TREND_CHARTS])
+    ]
+    segment_columns = [
+        _c(f"col.{k}", lang) for k in ("segment", "node", "actual", "expected", "pace", "status")
+    ]
+
+    def seg_rows(lines: list[SegmentLine]) -> list[list[Cell]]:
+        return [
+            [
+                c.text(s.segment),
+                c.text(s.label),
+                c.num(s.actual, s.unit),
+                c.num(s.expected, s.unit),
+                c.pct(s.pace),
+                c.status(s.status, s.status_text),
+            ]
+            for s in lines
+        ]
+
+    tables = [
+        Table(f"kpis_{d.id}", _c("kpis", lang, department=d.label), _node_columns(lang), kpi_rows),
+        Table(f"trend_{d.id}", _c("trend", lang), trend_columns, trend_rows),
+        Table(
+            f"best_{d.id}",
+            _c("best", lang),
+            segment_columns,
+            seg_rows(d.best),
+            _c("no_segments", lang),
+        ),
+        Table(
+            f"worst_{d.id}",
+            _c("worst", lang),
+            segment_columns,
+            seg_rows(d.worst),
+            _c("no_segments", lang),
+        ),
+    ]
+    return Section(f"dept_{d.id}", d.label, [], tables, charts)
+
+
+def _sla(report: Report, c: _Cells, lang: str) -> Section:
+    title = _c("section.sla", lang)
+    if not report.sla.configured:
+        return Section("sla", title, [_c("no_sla", lang)])
+    rows = [
+        [
+            c.text(r.label),
+            c.num(r.compliance, "ratio"),
+            c.num(r.p50_hours, "hours"),
+            c.num(r.p95_hours, "hours"),
+            c.num(r.met, "count"),
+            c.num(r.breaches, "count"),
+            c.num(r.open, "count"),
+        ]
+        for r in report.sla.rules
+    ]
+    columns = [
+        _c(f"col.{k}", lang)
+        for k in ("sla_rule", "compliance", "p50", "p95", "met", "breaches", "open")
+    ]
+    tables = [Table("sla", title, columns, rows, _c("no_sla_data", lang))]
+    if report.sla.breaches:
+        keys = list(report.sla.breaches[0])
+        tables.append(
+            Table(
+                "sla_breaches",
+                _c("sla_breaches", lang),
+                keys,
+                [[c.text(b.get(k, "")) for k in keys] for b in report.sla.breaches],
+            )
+        )
+    return Section("sla", title, [], tables)
+
+
+def _alerts(report: Report, c: _Cells, lang: str) -> Section:
+    title = _c("section.alerts", lang)
+    if not report.alerts.configured:
+        return Section("alerts", title, [_c("no_alerts_configured", lang)])
+    columns = [
+        _c(f"col.{k}", lang) for k in ("at", "event", "severity", "node", "segment", "message")
+    ]
+    rows = [
+        [
+            c.text(e.at),
+            c.text(e.kind),
+            c.text(e.severity),
+            c.text(e.node),
+            c.text(e.segment),
+            c.text(e.message),
+        ]
+        for e in report.alerts.events
+    ]
+    return Section(
+        "alerts", title, [], [Table("alerts", title, columns, rows, _c("no_alerts", lang))]
+    )
+
+
+def _actions(report: Report, lang: str) -> Section:
+    columns = [_c(f"col.{k}", lang) for k in ("owner", "action", "due")]
+    blank = Cell(None, "")
+    rows = [[blank, blank, blank] for _ in range(report.next_action_rows)]
+    title = _c("section.actions", lang)
+    return Section("actions", title, [], [Table("actions", title, columns, rows)])
