@@ -31,7 +31,20 @@ ALLOWED = {
         "data",
         "calendar",
         "engines",
+        "business_hours",
     },
+    "business_hours": set(),
+    "alerts": {
+        "errors",
+        "i18n",
+        "source",
+        "definition",
+        "calendar",
+        "business_hours",
+        "engines",
+        "compute",
+    },
+    "sla": {"errors", "i18n", "source", "definition", "business_hours", "compute", "engines"},
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {
         "errors",

@@ -27,10 +27,12 @@ from kpitree.planning.sensitivity import Sensitivity, sensitivity
 if TYPE_CHECKING:
     import datetime as dt
 
+    from kpitree.alerts import AlertEvent, AlertRun, Channel
     from kpitree.compute.metrics import Catalogue
     from kpitree.compute.periods import Period
     from kpitree.compute.status import StatusResult
     from kpitree.engines import Engine
+    from kpitree.sla import SlaReport
 
 __all__ = ["TEMPLATES", "Explanation", "Project"]
 
@@ -456,6 +458,63 @@ class Project:
             result.attribution = attribute(self.tree, base_values, current_values)
             result.compared = (base, current)
         return result
+
+    # -- alerts and SLAs -----------------------------------------------------------
+
+    def notification_channel(self, name: str) -> Channel:
+        """The channel ``name`` of ``notifications.channels``, resolved (an
+        :class:`~kpitree.alerts.EmailChannel` is what
+        :func:`kpitree.alerts.email.send_mail` takes)."""
+        from kpitree.alerts.channels import resolve_channel
+
+        return resolve_channel(self.tree, name)
+
+    def alerts_run(self, *, now: dt.datetime | None = None, dry_run: bool = False) -> AlertRun:
+        """Evaluate every alert rule at ``now`` (an aware datetime; default the
+        present) and deliver what is due; ``dry_run`` changes and sends nothing."""
+        from kpitree.alerts.run import run_alerts
+
+        return run_alerts(self, now=now, dry_run=dry_run)
+
+    def alert_events(
+        self, start: dt.datetime | None = None, end: dt.datetime | None = None
+    ) -> list[AlertEvent]:
+        """Fired, renotified and resolved events with ``start <= at < end``,
+        oldest first, with their deliveries."""
+        from kpitree.alerts.run import alert_events
+
+        return alert_events(self, start, end)
+
+    def sla_report(
+        self,
+        period: str | Period | None = None,
+        *,
+        by: str | None = None,
+        as_of: dt.date | dt.datetime | None = None,
+        rules: Sequence[str] | None = None,
+    ) -> SlaReport:
+        """SLA compliance, P50/P95 response hours, breaches, open cases and
+        cases about to breach for cases started in ``period`` (default: this
+        month), per owner (``by="team"``/``"department"`` for teams), as they
+        stand at ``as_of`` (a day means its end; default now)."""
+        import datetime as dt
+        from zoneinfo import ZoneInfo
+
+        from kpitree.compute.sla import status_now
+        from kpitree.sla import sla_report
+
+        if isinstance(as_of, dt.datetime):
+            now = as_of.astimezone(dt.UTC)
+        else:
+            now = status_now(as_of, self.tree.timezone)
+        day = now.astimezone(ZoneInfo(self.tree.timezone)).date()
+        chosen = period if period is not None and not isinstance(period, str) else None
+        if chosen is None:
+            chosen = self.period(period if isinstance(period, str) else "this-month", as_of=day)
+        with self.engine() as engine:
+            return sla_report(
+                self.tree, engine, chosen, now, by=by, rules=list(rules) if rules else None
+            )
 
 
 _ORG_PATH = ("department", "team", "rep")

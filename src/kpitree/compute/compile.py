@@ -295,6 +295,10 @@ def metric_query(
     filters = filters or {}
     all_dims = list(dict.fromkeys([*dims, *filters]))
     check_dimensions(ent, all_dims, metric.id)
+    if metric.sla_rule is not None:
+        from kpitree.compute.sla import sla_query
+
+        return sla_query(engine, metric, periods, dims, filters, as_of)
     spec = metric.spec
     base = _where(ent.base(engine), spec.where)
     if metric.type == "conversion":

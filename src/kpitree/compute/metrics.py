@@ -41,6 +41,7 @@ class Metric:
     builtin: bool
     expr: Expr | None = None
     span: Span | None = None
+    sla_rule: Any = None  # compute.sla.SlaRule of an sla_* metric
 
     @property
     def type(self) -> str:
@@ -199,6 +200,10 @@ class _Checker:
     def check(self, mid: str, spec: MetricSpec) -> Metric:
         builtin = self.specs[mid][1]
         expr: Expr | None = None
+        if spec.type.startswith("sla_"):
+            from kpitree.compute.sla import check_sla_metric
+
+            return check_sla_metric(self, mid, spec, _label(spec, mid))
         if spec.type in _COMPOSITE:
             if spec.type == "ratio" and self.required(mid, spec, "numerator", "denominator"):
                 assert spec.numerator and spec.denominator

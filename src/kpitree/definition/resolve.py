@@ -8,6 +8,7 @@ from kpitree.definition.draft import Draft, read_draft
 from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref
 from kpitree.definition.rules import run_rules
 from kpitree.definition.spec import LocalizedText, NodeSpec
+from kpitree.definition.spec_alerts import check_alerting
 from kpitree.definition.tree import (
     Benchmark,
     Department,
@@ -251,6 +252,9 @@ def _resolve(draft: Draft) -> Tree:
         },
         pacing=Pacing(head.pacing.on_track, head.pacing.at_risk, head.pacing.basis),
         target_files=tuple(head.data.targets),
+        alerts=dict(head.alerts),
+        notifications=head.notifications,
+        sla=dict(head.sla),
     )
 
 
@@ -258,6 +262,7 @@ def check_definition(path: str) -> CheckResult:
     """Read and check the definition at ``path``; all problems at once."""
     draft = read_draft(path)
     draft.diagnostics.extend(run_rules(draft))
+    draft.diagnostics.extend(check_alerting(draft))
     ignored = set(draft.head.checks.ignore) if draft.head else set()
     diagnostics = [d for d in draft.diagnostics if d.is_error or d.code not in ignored]
     diagnostics.sort(

@@ -10,8 +10,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kpitree.definition.spec_alerts import (
+    AlertRuleSpec,
+    ChannelSpec,
+    NotificationsSpec,
+    QuietHoursSpec,
+    RetrySpec,
+    SlaSpec,
+)
+
 __all__ = [
+    "AlertRuleSpec",
     "BenchmarkSpec",
+    "ChannelSpec",
     "ChecksSpec",
     "DataSourceSpec",
     "DataSpec",
@@ -20,10 +31,14 @@ __all__ = [
     "MetricSpec",
     "NodeFileSpec",
     "NodeSpec",
+    "NotificationsSpec",
     "PacingSpec",
     "PlanSpec",
     "ProjectSpec",
+    "QuietHoursSpec",
+    "RetrySpec",
     "ScenarioSpec",
+    "SlaSpec",
     "TeamSpec",
 ]
 
@@ -173,6 +188,11 @@ class MetricSpec(_Strict):
         "derived",
         "conversion",
         "duration",
+        "sla_compliance",
+        "sla_breaches",
+        "sla_open",
+        "sla_response_p50",
+        "sla_response_p95",
     ] = Field(description="What is computed.")
     entity: str | None = Field(
         None,
@@ -230,6 +250,7 @@ class MetricSpec(_Strict):
     closed_by: str | None = Field(
         None, description="snapshot: column that closes a fact (e.g. close_date)."
     )
+    sla: str | None = Field(None, description="sla_*: the SLA rule measured (under sla:).")
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
@@ -274,6 +295,13 @@ class ProjectSpec(_Strict):
         default_factory=dict, description="Data metrics (built-ins can be redefined)."
     )
     pacing: PacingSpec = PacingSpec()
+    alerts: dict[str, AlertRuleSpec] = Field(
+        default_factory=dict, description="Alert rules (see docs/alerts.md)."
+    )
+    notifications: NotificationsSpec = NotificationsSpec()
+    sla: dict[str, SlaSpec] = Field(
+        default_factory=dict, description="Hand-off SLAs (see docs/alerts.md)."
+    )
 
 
 class NodeFileSpec(_Strict):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kpitree.definition.formula import Expr, refs
 from kpitree.definition.spec import MetricSpec
+from kpitree.definition.spec_alerts import AlertRuleSpec, NotificationsSpec, SlaSpec
 from kpitree.definition.units import Unit
 from kpitree.errors import Span
 
@@ -177,6 +178,9 @@ class Tree:
     metrics: Mapping[str, MetricDef] = field(default_factory=dict)
     pacing: Pacing = Pacing()
     target_files: tuple[str, ...] = ()
+    alerts: Mapping[str, AlertRuleSpec] = field(default_factory=dict)
+    notifications: NotificationsSpec = field(default_factory=NotificationsSpec)
+    sla: Mapping[str, SlaSpec] = field(default_factory=dict)
 
     def __getitem__(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -1,0 +1,196 @@
+"""What an alert says, in Japanese or English: one line of text, an e-mail
+(subject, plain text, HTML), a Slack Block Kit message and a webhook body.
+
+Everything is rendered from an event's stored facts, so the history reads the
+same after the definition changes."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from kpitree.i18n import t
+from kpitree.i18n.numbers import format_value
+
+__all__ = ["email_parts", "headline", "link", "slack_payload", "summary", "webhook_body"]
+
+
+def _label(facts: Mapping[str, Any], key: str, fallback: str, lang: str) -> str:
+    label = facts.get(key) or {}
+    first, second = (label.get("ja"), label.get("en")) if lang == "ja" else (
+        label.get("en"), label.get("ja"))  # fmt: skip
+    return str(first or second or fallback)
+
+
+def segment_text(segment: list[list[Any]], lang: str) -> str:
+    if not segment:
+        return t("alerts.company", lang=lang)
+    return " / ".join(
+        f"{t('alerts.level.' + k, lang=lang)}: {v if v is not None else '—'}" for k, v in segment
+    )
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{float(value):,.1f}%"
+
+
+def _signed_pct(value: Any) -> str:
+    return "—" if value is None else f"{float(value):+,.1f}%"
+
+
+def summary(event: Mapping[str, Any], lang: str) -> str:
+    """The condition in one sentence, with the numbers."""
+    facts: Mapping[str, Any] = event["facts"]
+    unit = facts.get("unit")
+    currency = facts.get("currency", "JPY")
+
+    def v(key: str) -> str:
+        return format_value(facts.get(key), unit, currency, lang)
+
+    params = {
+        "node": _label(facts, "node_label", event["node"], lang),
+        "segment": segment_text(event["segment"], lang),
+        "actual": v("actual"),
+        "reference": v("reference"),
+        "forecast": v("forecast"),
+        "previous": v("previous"),
+        "compared": v("compared"),
+        "ratio": _pct(facts.get("ratio")),
+        "threshold": _pct(facts.get("threshold")),
+        "change": _signed_pct(facts.get("change")),
+        "period": event.get("period") or "",
+        "breaches": facts.get("breaches"),
+        "cases": facts.get("cases"),
+        "count_threshold": facts.get("threshold"),
+        "sla": _label(facts, "sla_label", str(event["node"]).removeprefix("sla:"), lang),
+        "days": facts.get("days"),
+        "idle": facts.get("idle_days"),
+        "latest": facts.get("latest") or "—",
+    }
+    condition = facts.get("condition", "")
+    key = f"alerts.condition.{condition}"
+    if condition == "no_data" and facts.get("latest") is None:
+        key = "alerts.condition.no_data_never"
+    text = t(key, lang=lang, **params)
+    if event["kind"] == "resolved":
+        return t("alerts.resolved_text", lang=lang, detail=text)
+    return text
+
+
+def headline(event: Mapping[str, Any], lang: str) -> str:
+    """``[Alert · critical] <rule>``: the subject line."""
+    facts = event["facts"]
+    return t(
+        "alerts.subject",
+        lang=lang,
+        kind=t(f"alerts.kind.{event['kind']}", lang=lang),
+        severity=t(f"alerts.severity.{event['severity']}", lang=lang),
+        rule=_label(facts, "rule_label", event["rule"], lang),
+    )
+
+
+def link(event: Mapping[str, Any], base_url: str | None) -> str | None:
+    """The node's dashboard page for the event's period."""
+    if not base_url:
+        return None
+    node = str(event["node"])
+    period = quote(str(event.get("period") or ""), safe="")
+    if node.startswith("sla:"):
+        return f"{base_url.rstrip('/')}/sla?period={period}"
+    return f"{base_url.rstrip('/')}/nodes/{quote(node, safe='')}?period={period}"
+
+
+def _numbers(event: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
+    facts = event["facts"]
+    unit = facts.get("unit")
+    currency = facts.get("currency", "JPY")
+    rows = [(t("alerts.field.segment", lang=lang), segment_text(event["segment"], lang))]
+    if event.get("period"):
+        rows.append((t("alerts.field.period", lang=lang), str(event["period"])))
+    for key in ("actual", "reference", "forecast", "previous"):
+        if facts.get(key) is not None:
+            value = format_value(facts[key], unit, currency, lang)
+            rows.append((t(f"alerts.field.{key}", lang=lang), value))
+    if facts.get("ratio") is not None:
+        rows.append((t("alerts.field.ratio", lang=lang), _pct(facts["ratio"])))
+    if facts.get("change") is not None:
+        rows.append((t("alerts.field.change", lang=lang), _signed_pct(facts["change"])))
+    if facts.get("breaches") is not None:
+        rows.append((t("alerts.field.breaches", lang=lang), str(facts["breaches"])))
+    rows.append((t("alerts.field.severity", lang=lang),
+                 t(f"alerts.severity.{event['severity']}", lang=lang)))  # fmt: skip
+    return rows
+
+
+def email_parts(event: Mapping[str, Any], lang: str, base_url: str | None) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the e-mail about ``event``."""
+    subject = headline(event, lang)
+    sentence = summary(event, lang)
+    url = link(event, base_url)
+    rows = _numbers(event, lang)
+    text = "\n".join([sentence, "", *(f"{k}: {v}" for k, v in rows)])
+    if url:
+        text += f"\n\n{t('alerts.link', lang=lang)}: {url}"
+    esc = html_lib.escape
+    cells = "".join(
+        f'<tr><th style="text-align:left;padding:2px 12px 2px 0">{esc(k)}</th>'
+        f"<td>{esc(v)}</td></tr>"
+        for k, v in rows
+    )
+    body = f"<p>{esc(sentence)}</p><table>{cells}</table>"
+    if url:
+        body += f'<p><a href="{esc(url)}">{esc(t("alerts.link", lang=lang))}</a></p>'
+    page = (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{esc(subject)}</title></head><body>{body}</body></html>"
+    )
+    return subject, text + "\n", page
+
+
+def slack_payload(event: Mapping[str, Any], lang: str, base_url: str | None) -> dict[str, Any]:
+    """A Block Kit message: header, the sentence, the numbers, a link button."""
+    sentence = summary(event, lang)
+    url = link(event, base_url)
+    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in _numbers(event, lang)]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline(event, lang)[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": sentence}},
+        {"type": "section", "fields": fields[:10]},
+    ]
+    if url:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": t("alerts.link", lang=lang)},
+                        "url": url,
+                    }
+                ],
+            }
+        )
+    return {"text": f"{headline(event, lang)}: {sentence}", "blocks": blocks}
+
+
+def webhook_body(event: Mapping[str, Any], lang: str, base_url: str | None) -> bytes:
+    """The JSON a generic webhook receives (UTF-8, compact, keys sorted)."""
+    payload = {
+        "id": event["id"],
+        "kind": event["kind"],
+        "rule": event["rule"],
+        "node": event["node"],
+        "segment": dict(event["segment"]),
+        "severity": event["severity"],
+        "period": event.get("period"),
+        "at": event["at"],
+        "facts": event["facts"],
+        "message": summary(event, lang),
+        "url": link(event, base_url),
+    }
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode(
+        "utf-8"
+    )

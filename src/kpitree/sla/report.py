@@ -1,0 +1,152 @@
+"""The SLA report of a period: per rule the overall numbers, one row per owner
+(rep) or team, the breaches and the open cases about to breach."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kpitree.compute.sla import SlaCase, SlaSummary, sla_cases, sla_rule, summarize
+from kpitree.errors import UserError
+from kpitree.source import did_you_mean
+
+if TYPE_CHECKING:
+    from kpitree.compute.periods import Period
+    from kpitree.definition.tree import Tree
+    from kpitree.engines import Engine
+
+__all__ = ["BY", "SlaGroup", "SlaReport", "SlaRuleReport", "sla_report"]
+
+BY = ("owner", "team", "department")
+
+
+@dataclass(frozen=True)
+class SlaGroup:
+    """The numbers of one owner, team or department."""
+
+    key: dict[str, str | None]
+    summary: SlaSummary
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.key, **self.summary.to_json()}
+
+
+@dataclass(frozen=True)
+class SlaRuleReport:
+    rule: str
+    label: dict[str, str | None]
+    within_hours: float
+    clock: str
+    summary: SlaSummary
+    groups: list[SlaGroup]
+    breaches: list[SlaCase]
+    about_to_breach: list[SlaCase]
+    cases: list[SlaCase] = field(repr=False, default_factory=list)
+
+    def to_json(self, *, with_cases: bool = False) -> dict[str, Any]:
+        out = {
+            "rule": self.rule,
+            "label": self.label,
+            "within_hours": self.within_hours,
+            "clock": self.clock,
+            **self.summary.to_json(),
+            "rows": [g.to_json() for g in self.groups],
+            "breaches": [c.to_json() for c in self.breaches],
+            "about_to_breach": [c.to_json() for c in self.about_to_breach],
+        }
+        if with_cases:
+            out["cases"] = [c.to_json() for c in self.cases]
+        return out
+
+
+@dataclass(frozen=True)
+class SlaReport:
+    period: str
+    start: dt.date
+    end: dt.date
+    now: dt.datetime
+    by: str
+    rules: list[SlaRuleReport]
+
+    def rule(self, rule_id: str) -> SlaRuleReport:
+        return next(r for r in self.rules if r.rule == rule_id)
+
+    def to_json(self, *, with_cases: bool = False) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "now": self.now.isoformat(),
+            "by": self.by,
+            "rules": [r.to_json(with_cases=with_cases) for r in self.rules],
+        }
+
+
+def _group_key(case: SlaCase, by: str) -> dict[str, str | None]:
+    if by == "owner":
+        return {"owner": case.owner}
+    if by == "team":
+        return {"department": case.segment.get("department"), "team": case.segment.get("team")}
+    return {"department": case.segment.get("department")}
+
+
+def _label(tree: Tree, rule_id: str) -> dict[str, str | None]:
+    label = tree.sla[rule_id].label
+    if label is None:
+        return {"ja": rule_id, "en": rule_id}
+    if isinstance(label, str):
+        return {"ja": label, "en": label}
+    return {"ja": label.ja, "en": label.en}
+
+
+def sla_report(
+    tree: Tree,
+    engine: Engine,
+    period: Period,
+    now: dt.datetime,
+    *,
+    by: str | None = None,
+    rules: list[str] | None = None,
+) -> SlaReport:
+    """Every SLA rule (or those named) over cases that started in ``period``,
+    as they stand at ``now``; rows per ``by`` (owner, team or department)."""
+    by = by or "owner"
+    if by == "rep":
+        by = "owner"
+    if by not in BY:
+        raise UserError.of(
+            "KT761", "sla.bad_by", None, value=by, allowed=", ".join(BY), hint=did_you_mean(by, BY)
+        )
+    out = []
+    for rule_id in rules or list(tree.sla):
+        rule = sla_rule(tree, rule_id)
+        cases = sla_cases(engine, rule, period.start, period.end, now)
+        groups: dict[tuple[Any, ...], list[SlaCase]] = {}
+        keys: dict[tuple[Any, ...], dict[str, str | None]] = {}
+        for case in cases:
+            key = _group_key(case, by)
+            tkey = tuple(key.values())
+            groups.setdefault(tkey, []).append(case)
+            keys[tkey] = key
+        rows = [
+            SlaGroup(keys[k], summarize(v))
+            for k, v in sorted(groups.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
+        ]
+        out.append(
+            SlaRuleReport(
+                rule_id,
+                _label(tree, rule_id),
+                rule.within_hours,
+                rule.spec.clock,
+                summarize(cases),
+                rows,
+                [c for c in cases if c.status == "breached"],
+                sorted(
+                    (c for c in cases if c.about_to_breach),
+                    key=lambda c: c.remaining_hours or 0.0,
+                ),
+                cases,
+            )
+        )
+    return SlaReport(period.key, period.start, period.end, now, by, out)
