@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kpitree.errors import UserError
+from kpitree.web.errors import WebError
 from kpitree.i18n import t
 from kpitree.web.views.common import (
     PageQuery,
@@ -137,14 +137,14 @@ def _kpis(
     return out
 
 
-def _unknown_department(tree: Tree, dept: str) -> UserError:
+def _unknown_department(tree: Tree, dept: str) -> WebError:
     from kpitree.source import did_you_mean
 
     ids = department_ids(tree)
-    return UserError.of(
+    return WebError(
+        404,
         "KT691",
         "pages.error.unknown_department",
-        None,
         department=dept,
         departments=", ".join(ids),
         hint=did_you_mean(dept, ids),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from kpitree.errors import UserError
+from kpitree.web.errors import WebError
 from kpitree.i18n import t
 from kpitree.web.views.common import (
     ORG_LEVELS,
@@ -52,13 +52,13 @@ def segment_label(tree: Tree, dim: str, value: str | None, lang: str, dept: str 
     return value
 
 
-def _unknown_node(tree: Tree, node_id: str) -> UserError:
+def _unknown_node(tree: Tree, node_id: str) -> WebError:
     from kpitree.source import did_you_mean
 
-    return UserError.of(
+    return WebError(
+        404,
         "KT690",
         "pages.error.unknown_node",
-        None,
         node=node_id,
         hint=did_you_mean(node_id, list(tree.nodes)),
     )
@@ -68,7 +68,8 @@ def _breakdown_level(query: PageQuery) -> tuple[tuple[str, ...], tuple[str, ...]
     """(level of the rows shown, the drill prefix they must start with)."""
     by = query.by or "department"
     if by in ORG_LEVELS:
-        depth = min(len(query.drill) + 1, len(ORG_LEVELS))
+        asked = ORG_LEVELS.index(by) + 1
+        depth = min(len(query.drill) + 1, len(ORG_LEVELS)) if query.drill else asked
         return ORG_LEVELS[:depth], query.drill[: depth - 1]
     return (by,), ()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import t
@@ -145,7 +146,15 @@ def plan_view(
         "inputs": inputs,
         "nodes": rows,
         "scenarios": [
-            {"id": s.id, "label": s.label.text(lang, s.id), "values": dict(s.values)}
+            {
+                "id": s.id,
+                "label": s.label.text(lang, s.id),
+                "values": dict(s.values),
+                "link": "/plan?"
+                + urlencode(
+                    [("lang", lang), *(("set", f"{k}={v!r}") for k, v in s.values.items())]
+                ),
+            }
             for s in tree.scenarios.values()
         ],
         "diagnostics": [d.to_json(lang) for d in current.diagnostics],

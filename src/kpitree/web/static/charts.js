@@ -1,0 +1,119 @@
+/* Charts of the dashboard pages, drawn with the vendored ECharts (no CDN).
+ *
+ * An element <div data-chart="KIND" data-chart-source="ID"> is drawn from the
+ * JSON in <script type="application/json" id="ID">. Kinds:
+ *   series  actual, target and last year over periods (Node page)
+ *   bars    contributions to a gap, one bar per input (Node page)
+ *   funnel  stage counts against targets (Funnel page)
+ * Charts are drawn on load and again after htmx swaps in new content (live
+ * updates), and resized with the window.
+ */
+(function () {
+  "use strict";
+  var charts = [];
+
+  function unitFormatter(unit) {
+    if (unit === "ratio") {
+      return function (v) { return v == null ? "—" : (v * 100).toFixed(1) + "%"; };
+    }
+    if (unit === "currency") {
+      return function (v) { return v == null ? "—" : "¥" + Math.round(v).toLocaleString("ja-JP"); };
+    }
+    return function (v) {
+      return v == null ? "—" : (Math.round(v * 10) / 10).toLocaleString("ja-JP");
+    };
+  }
+
+  function seriesOption(data) {
+    var fmt = unitFormatter(data.unit);
+    var rows = data.series;
+    function pick(key) { return rows.map(function (r) { return r[key]; }); }
+    return {
+      animation: false,
+      tooltip: { trigger: "axis", valueFormatter: fmt },
+      legend: { top: 0 },
+      grid: { left: 70, right: 16, top: 32, bottom: 40 },
+      xAxis: { type: "category", data: rows.map(function (r) { return r.label; }) },
+      yAxis: { type: "value", axisLabel: { formatter: fmt } },
+      series: [
+        { name: data.labels.actual, type: "bar", data: pick("actual") },
+        { name: data.labels.target, type: "line", data: pick("target"), lineStyle: { type: "dashed" } },
+        { name: data.labels.last_year, type: "line", data: pick("last_year") },
+      ],
+    };
+  }
+
+  function barsOption(data) {
+    var items = data.items.slice().reverse();
+    return {
+      animation: false,
+      tooltip: { trigger: "axis" },
+      grid: { left: 120, right: 24, top: 8, bottom: 24 },
+      xAxis: { type: "value" },
+      yAxis: { type: "category", data: items.map(function (i) { return i.label; }) },
+      series: [{
+        type: "bar",
+        data: items.map(function (i) {
+          return {
+            value: i.contribution,
+            itemStyle: { color: i.contribution < 0 ? "#b3261e" : "#1e7b3c" },
+          };
+        }),
+        label: { show: true, position: "right", formatter: function (p) { return items[p.dataIndex].display; } },
+      }],
+    };
+  }
+
+  function funnelOption(data) {
+    var stages = data.stages;
+    return {
+      animation: false,
+      tooltip: { trigger: "axis" },
+      legend: { top: 0 },
+      grid: { left: 110, right: 24, top: 32, bottom: 24 },
+      xAxis: { type: "value" },
+      yAxis: { type: "category", inverse: true, data: stages.map(function (s) { return s.label; }) },
+      series: [
+        { name: data.labels.actual, type: "bar", data: stages.map(function (s) { return s.actual; }),
+          label: { show: true, position: "right", formatter: function (p) { return stages[p.dataIndex].display.actual; } } },
+        { name: data.labels.target, type: "bar", data: stages.map(function (s) { return s.target; }),
+          itemStyle: { color: "#c9d3e3" } },
+      ],
+    };
+  }
+
+  var KINDS = { series: seriesOption, bars: barsOption, funnel: funnelOption };
+
+  function draw(root) {
+    if (!window.echarts) return;
+    charts = charts.filter(function (c) {
+      if (document.body.contains(c.getDom())) return true;
+      c.dispose();
+      return false;
+    });
+    (root || document).querySelectorAll("[data-chart]").forEach(function (el) {
+      var build = KINDS[el.getAttribute("data-chart")];
+      var source = document.getElementById(el.getAttribute("data-chart-source"));
+      if (!build || !source) return;
+      var existing = window.echarts.getInstanceByDom(el);
+      if (existing) existing.dispose();
+      var chart = window.echarts.init(el, null, { renderer: "svg" });
+      chart.setOption(build(JSON.parse(source.textContent)));
+      charts.push(chart);
+    });
+  }
+
+  function start() {
+    draw(document);
+    document.body.addEventListener("htmx:afterSettle", function () { draw(document); });
+    window.addEventListener("resize", function () {
+      charts.forEach(function (c) { c.resize(); });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
