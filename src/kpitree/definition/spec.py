@@ -18,6 +18,7 @@ from kpitree.definition.spec_alerts import (
     RetrySpec,
     SlaSpec,
 )
+from kpitree.definition.spec_reports import ReportSpec
 
 __all__ = [
     "AlertRuleSpec",
@@ -302,6 +303,7 @@ class ProjectSpec(_Strict):
     sla: dict[str, SlaSpec] = Field(
         default_factory=dict, description="Hand-off SLAs (see docs/alerts.md)."
     )
+    reports: dict[str, ReportSpec] = Field(default_factory=dict, description="Scheduled reports.")
 
 
 class NodeFileSpec(_Strict):

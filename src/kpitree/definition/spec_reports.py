@@ -1,0 +1,93 @@
+"""Raw definition models of scheduled review reports (``reports:`` in
+``kpitree.yaml``): what is sent, to whom, through which e-mail channel and
+when. Sending lives in :mod:`kpitree.reports.delivery`."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["ReportScheduleSpec", "ReportSpec"]
+
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReportScheduleSpec(_Strict):
+    """When a report is sent: ``{every: week, day: monday, at: "08:00"}`` or
+    ``{every: month, business_day: 1, at: "09:00"}``."""
+
+    every: Literal["week", "month"] = Field(description="week or month.")
+    day: Weekday | None = Field(None, description="every: week: the weekday (default monday).")
+    business_day: int | None = Field(
+        None,
+        ge=1,
+        le=20,
+        description="every: month: the n-th business day of the month (default 1), "
+        "skipping weekends, the plan's public holidays and closed days.",
+    )
+    at: str = Field("08:00", description="Local time of day, HH:MM (24 hours).")
+    timezone: str | None = Field(None, description="Time zone (default: the project's).")
+
+    @field_validator("at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        if not _TIME.match(value):
+            raise ValueError("use a time of day as HH:MM, e.g. 08:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError("unknown time zone; use a name like Asia/Tokyo") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fits_every(self) -> ReportScheduleSpec:
+        if self.every == "week" and self.business_day is not None:
+            raise ValueError("business_day is for every: month; a weekly schedule takes day")
+        if self.every == "month" and self.day is not None:
+            raise ValueError("day is for every: week; a monthly schedule takes business_day")
+        return self
+
+
+class ReportSpec(_Strict):
+    """A review report sent by e-mail on a schedule. Its name is its key."""
+
+    kind: Literal["weekly", "monthly"] = Field(
+        description="weekly (the ISO week) or monthly (the month)."
+    )
+    formats: list[Literal["pdf", "xlsx", "html", "md"]] = Field(
+        default_factory=lambda: ["pdf"], min_length=1, description="Attached formats."
+    )
+    lang: Literal["ja", "en"] = Field("ja", description="Language of the report and the mail.")
+    channel: str = Field(description="The e-mail channel under notifications.channels.")
+    recipients: list[str] = Field(
+        default_factory=list, description="Addresses (default: the channel's own recipients)."
+    )
+    schedule: ReportScheduleSpec = Field(description="When it is sent.")
+    period: Literal["previous", "current"] = Field(
+        "previous",
+        description="previous: the week or month that just ended (a Monday report covers "
+        "last week); current: the one running, to date.",
+    )
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", a)]
+        if bad:
+            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
+        return value
