@@ -21,6 +21,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -127,8 +128,8 @@ class CachedSource:
         explain: bool = True,
         compare: bool = True,
     ) -> StatusResult:
-        periods = period if isinstance(period, list | tuple) else [period]
-        resolved = tuple(
+        periods: list[Any] = list(period) if isinstance(period, list | tuple) else [period]
+        resolved: tuple[Period, ...] = tuple(
             p
             if p is not None and not isinstance(p, str)
             else self.project.period(p, as_of=self._today)
@@ -205,9 +206,10 @@ class Warmer:
                 if self._stop.is_set():
                     return
                 query = PageQuery(period=period, lang=lang)
-                for page, build in (
+                builders: tuple[tuple[str, Callable[..., dict[str, Any]]], ...] = (
                     ("tree", views.tree_view),
                     ("funnel", views.funnel_view),
                     ("departments", views.departments_view),
-                ):
-                    source.cached(("view", page, query), lambda b=build, q=query: b(source, q))
+                )
+                for page, build in builders:
+                    source.cached(("view", page, query), partial(build, source, query))

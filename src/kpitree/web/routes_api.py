@@ -43,7 +43,7 @@ def page_cache(request: Request) -> PageCache:
             found = getattr(state, "page_cache", None)
             if found is None:
                 found = state.page_cache = PageCache()
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def page_source(request: Request, project: Project) -> CachedSource:
@@ -87,7 +87,7 @@ def table_download(view: dict[str, Any], fmt: str, name: str | None, page: str) 
         from kpitree.web.downloads import table_response
     except ImportError:  # pragma: no cover - the platform's module is always there
         return _table_response(columns, found["rows"], fmt, filename)
-    return table_response(columns, found["rows"], fmt, filename)  # type: ignore[no-any-return]
+    return table_response(columns, found["rows"], fmt, filename)
 
 
 def _table_response(columns: list[str], rows: list[list[Any]], fmt: str, filename: str) -> Response:

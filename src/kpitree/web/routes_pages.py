@@ -49,7 +49,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 project = Project.load(app.state.project_path)
             except Exception:  # a broken definition shows on the pages
                 return None
-        return project  # type: ignore[no-any-return]
+        return project
 
     warmer = Warmer(load, app.state.page_cache)
     app.state.page_warmer = warmer

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kpitree.web.errors import WebError
 from kpitree.i18n import t
+from kpitree.web.errors import WebError
 from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
@@ -158,7 +158,7 @@ def departments_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
     period = resolve_period(source, query.period)
     result = main_status(source, query, period)
     history = history_status(source, query, period)
-    departments = []
+    departments: list[dict[str, Any]] = []
     for dept in department_ids(tree):
         kpis = _kpis(source, query, result, dept, period, history)
         counts = {

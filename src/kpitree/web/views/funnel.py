@@ -74,7 +74,8 @@ def funnel_steps(tree: Tree) -> list[FunnelStep]:
     for start in links:
         if start in targets:
             continue
-        chain, current = [], start
+        chain: list[FunnelStep] = []
+        current = start
         while current in links and len(chain) <= len(links):
             chain.append(links[current])
             current = links[current].to_node

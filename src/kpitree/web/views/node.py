@@ -8,8 +8,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from kpitree.web.errors import WebError
 from kpitree.i18n import t
+from kpitree.web.errors import WebError
 from kpitree.web.views.common import (
     ORG_LEVELS,
     PageQuery,
@@ -45,7 +45,7 @@ def segment_label(tree: Tree, dim: str, value: str | None, lang: str, dept: str 
     org = tree.organisation.departments
     if dim == "department" and value in org:
         return org[value].label.text(lang, value)
-    if dim == "team" and dept in org:
+    if dim == "team" and dept is not None and dept in org:
         for team in org[dept].teams:
             if team.id == value:
                 return team.label.text(lang, value)
