@@ -33,5 +33,7 @@ def test_bench_status_runs_on_the_tiny_company(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     assert "duckdb_sql: same numbers as kpitree_status" in out.stdout
     assert "pandas: same numbers as kpitree_status" in out.stdout
-    for step in ("duckdb_sql", "kpitree_status", "pandas"):
+    assert "kpitree_cold: same numbers as kpitree_status" in out.stdout
+    assert "kpitree_compare: same numbers as kpitree_status" in out.stdout
+    for step in ("duckdb_sql", "kpitree_cold", "kpitree_status", "kpitree_compare", "pandas"):
         assert f"\n{step} " in out.stdout

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kpitree.alerts import AlertEvent, AlertRun, Channel
     from kpitree.compute.metrics import Catalogue
     from kpitree.compute.periods import Period
+    from kpitree.compute.querycache import QueryCache
     from kpitree.compute.status import StatusResult
     from kpitree.engines import Engine
     from kpitree.sla import SlaReport
@@ -156,6 +157,7 @@ class Project:
             targets.overrides.update(read_target_file(self.path / file, self.tree, dims))
         own = engine is None
         eng = engine or self.engine()
+        cache = self.query_cache()
         try:
             return compute_status(
                 self.tree,
@@ -168,10 +170,20 @@ class Project:
                 filters=filters,
                 with_explanations=explain,
                 compare=compare,
+                cache=cache,
             )
         finally:
+            cache.save()
             if own:
                 eng.close()
+
+    def query_cache(self) -> QueryCache:
+        """The compiled SQL of this project's metric queries, kept in
+        ``.kpitree/cache/queries.json`` (see :mod:`kpitree.compute.querycache`)."""
+        from kpitree.compute.querycache import query_cache
+        from kpitree.data.warehouse import WAREHOUSE_DIR
+
+        return query_cache(self.path / WAREHOUSE_DIR / "cache" / "queries.json")
 
     def plan_from_history(
         self,

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.compile import fusable, fused_query, metric_query
 from kpitree.compute.metrics import Catalogue, Metric
+from kpitree.compute.querycache import QueryCache, query_cache
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from kpitree.compute.periods import Period
     from kpitree.engines import Engine
@@ -38,10 +40,19 @@ def _dim_cols(level: Level) -> list[str]:
     return [f"dim__{d}" for d in level]
 
 
-def _frame(engine: Engine, expr: Any) -> pd.DataFrame:
-    frame: pd.DataFrame = engine.execute(expr).to_pandas()
+def _frame(table: pa.Table) -> pd.DataFrame:
+    frame: pd.DataFrame = table.to_pandas()
     # Facts on days of the window that belong to no asked period.
     return frame[frame["period"].notna()].reset_index(drop=True)
+
+
+def _shape(metric: Metric) -> tuple[str, str, str]:
+    """What of a metric shapes its SQL (``repr`` of its whole definition)."""
+    return (metric.id, repr(metric.spec), repr(metric.sla_rule))
+
+
+def _spans(periods: Sequence[Period]) -> tuple[tuple[str, str, str, int], ...]:
+    return tuple((str(p.start), str(p.end), p.grain, p.fiscal_year_start) for p in periods)
 
 
 def _rollup(frame: pd.DataFrame, level: Level) -> pd.DataFrame:
@@ -74,42 +85,61 @@ def _value(metric: Metric, f: pd.DataFrame) -> tuple[Any, Any, Any, Any]:
     raise AssertionError(t)  # pragma: no cover
 
 
+def _floats(column: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(column, pd.Series):
+        return column.to_numpy(dtype="float64", na_value=np.nan)
+    return np.asarray(column, dtype="float64")
+
+
 def _wide(
     per_metric: Mapping[str, pd.DataFrame],
     catalogue: Catalogue,
     level: Level,
     periods: int,
 ) -> pd.DataFrame:
+    """One row per period and segment (every segment seen in any period), the
+    metrics' columns side by side. Rows are placed by position (period x
+    segment number), not joined: a segment number comes from grouping the
+    segment columns of all parts at once, missing values included."""
     import numpy as np
     import pandas as pd
 
-    keys = ["period", *_dim_cols(level)]
-    seen = [f[_dim_cols(level)] for f in per_metric.values() if level]
-    segments = pd.concat(seen).drop_duplicates() if seen else pd.DataFrame(index=[0])
-    grid = pd.DataFrame({"period": np.arange(periods, dtype="int64")})
-    out = grid.merge(segments, how="cross") if level else grid
-    if level and out.empty:
-        out = pd.DataFrame(columns=keys)
-    for mid, f in per_metric.items():
+    dims = _dim_cols(level)
+    parts = list(per_metric.items())
+    if level:
+        keys = pd.concat([f[dims] for _, f in parts], ignore_index=True) if parts else None
+        if keys is None or keys.empty:
+            return pd.DataFrame(columns=["period", *dims])
+        codes = keys.groupby(dims, dropna=False, sort=False).ngroup().to_numpy()
+        first = np.unique(codes, return_index=True)[1]  # group k first seen at first[k]
+        segments = keys.iloc[first].reset_index(drop=True)
+    else:
+        codes = np.zeros(sum(len(f) for _, f in parts), dtype="int64")
+        segments = pd.DataFrame(index=[0])
+    n_seg = len(segments)
+    size = periods * n_seg
+    out: dict[str, Any] = {"period": np.repeat(np.arange(periods, dtype="int64"), n_seg)}
+    for c in dims:
+        out[c] = np.tile(segments[c].to_numpy(dtype=object), periods)
+    offset = 0
+    for mid, f in parts:
         metric = catalogue[mid]
+        pos = f["period"].to_numpy(dtype="int64") * n_seg + codes[offset : offset + len(f)]
+        offset += len(f)
         value, num, den, n = _value(metric, f)
-        cols = {"period": f["period"].astype("int64")}
-        for c in _dim_cols(level):
-            cols[c] = f[c]
-        cols[mid] = value
-        if num is not None:
-            cols[f"{mid}#num"] = num
-            cols[f"{mid}#den"] = den
-        if n is not None:
-            cols[f"{mid}#n"] = n
-        part = pd.DataFrame(cols)
-        out = out.merge(part, on=keys, how="left")
-        if metric.type in ("count", "sum"):
-            # No fact in a period is zero, not unknown.
-            out[mid] = out[mid].fillna(0.0)
-            if f"{mid}#n" in out:
-                out[f"{mid}#n"] = out[f"{mid}#n"].fillna(0)
-    return out
+        columns = {mid: value, f"{mid}#num": num, f"{mid}#den": den, f"{mid}#n": n}
+        # No fact in a period is zero for counts and sums, not unknown.
+        fill = 0.0 if metric.type in ("count", "sum") else np.nan
+        for name, column in columns.items():
+            if column is None:
+                continue
+            array = np.full(size, fill if name in (mid, f"{mid}#n") else np.nan)
+            array[pos] = _floats(column)
+            out[name] = array
+    return pd.DataFrame(out)
 
 
 def _disjoint(periods: Sequence[Period]) -> list[list[int]]:
@@ -137,12 +167,26 @@ def _measure_raw(
     finest: Level,
     filters: Mapping[str, Sequence[str | None]] | None,
     as_of: dt.date | None,
+    cache: QueryCache,
 ) -> dict[Level, dict[str, pd.DataFrame]]:
     """Parts of every entity metric per level, for non-overlapping periods."""
     raw: dict[Level, dict[str, pd.DataFrame]] = {level: {} for level in levels}
     keys = ["period", *_dim_cols(finest)]
+    spans = _spans(periods)
+    where = tuple(sorted((k, tuple(map(str, v))) for k, v in (filters or {}).items()))
+
+    def run(kind: str, metrics: Sequence[Metric], level: Level, build: Any) -> pd.DataFrame:
+        shape = tuple(_shape(m) for m in metrics)
+        key = cache.fingerprint(engine, kind, shape, spans, level, where, str(as_of))
+        return _frame(cache.run(engine, key, build))
+
     for members in groups.values():
-        fine = _frame(engine, fused_query(engine, members, periods, finest, filters))
+        fine = run(
+            "fused",
+            members,
+            finest,
+            lambda m=members: fused_query(engine, m, periods, finest, filters),
+        )
         for metric in members:
             parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
             cols = [c for c in parts.values() if c in fine.columns]
@@ -150,19 +194,24 @@ def _measure_raw(
             for level in levels:
                 raw[level][metric.id] = own if level == finest else _rollup(own, level)
     for metric in single:
-        probe = metric_query(engine, metric, periods, finest, filters, as_of)
-        if "v" in probe.columns:
-            for level in levels:
-                q = (
-                    probe
-                    if level == finest
-                    else metric_query(engine, metric, periods, level, filters, as_of)
+        fine = run(
+            "single",
+            [metric],
+            finest,
+            lambda m=metric: metric_query(engine, m, periods, finest, filters, as_of),
+        )
+        for level in levels:
+            if level == finest:
+                raw[level][metric.id] = fine
+            elif "v" in fine.columns:  # order statistics do not add up: query each level
+                raw[level][metric.id] = run(
+                    "single",
+                    [metric],
+                    level,
+                    lambda m=metric, lv=level: metric_query(engine, m, periods, lv, filters, as_of),
                 )
-                raw[level][metric.id] = _frame(engine, q)
-        else:
-            fine = _frame(engine, probe)
-            for level in levels:
-                raw[level][metric.id] = fine if level == finest else _rollup(fine, level)
+            else:
+                raw[level][metric.id] = _rollup(fine, level)
     return raw
 
 
@@ -174,10 +223,12 @@ def measure(
     levels: Sequence[Level] = ((),),
     filters: Mapping[str, Sequence[str | None]] | None = None,
     as_of: dt.date | None = None,
+    cache: QueryCache | None = None,
 ) -> dict[Level, pd.DataFrame]:
     """Values of ``metric_ids`` (and what they are computed from) for every
     period and every segment of each level. With ``as_of``, second events of
-    conversions and durations after that day are not known yet."""
+    conversions and durations after that day are not known yet. ``cache`` keeps
+    the compiled SQL (default: the process-wide in-memory cache)."""
     import numpy as np
     import pandas as pd
 
@@ -203,7 +254,9 @@ def measure(
     for members_idx in _disjoint(periods):
         part = [periods[i] for i in members_idx]
         remap = np.asarray(members_idx, dtype="int64")
-        got = _measure_raw(engine, groups, single, part, levels, finest, filters, as_of)
+        got = _measure_raw(
+            engine, groups, single, part, levels, finest, filters, as_of, cache or query_cache()
+        )
         for level, frames in got.items():
             for mid, frame in frames.items():
                 frame = frame.copy()

@@ -30,12 +30,14 @@ from typing import TYPE_CHECKING, Any
 from kpitree.compute.measure import Level, measure
 from kpitree.compute.metrics import Catalogue
 from kpitree.compute.periods import Period, elapsed_share
+from kpitree.compute.querycache import QueryCache
 from kpitree.compute.targets import SegmentKey, Targets
 from kpitree.compute.vector import evaluate_columns, invert_columns, solve_steps
 from kpitree.definition.tree import Tree
 from kpitree.planning.attribution import Attribution, attribute
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from kpitree.engines import Engine
@@ -103,34 +105,97 @@ class Bottleneck:
     ratio: float  # actual / reference (inverted when lower is better)
 
 
+# The columns of ``StatusResult.frame`` besides node, period and segment.
+NUMBERS = (
+    "actual",
+    "target",
+    "achievement",
+    "expected",
+    "pace",
+    "forecast",
+    "previous",
+    "last_year",
+    "reconciliation",
+    "volume",
+)
+
+
 @dataclass
 class StatusResult:
+    """Status of every node per period and segment.
+
+    ``frame`` is the result as a table (one row per level, period, segment and
+    node, in that order; numbers are floats with NaN for "none"); ``rows`` gives
+    the same rows as :class:`NodeStatus` objects, built on first use.
+    """
+
     periods: list[Period]
     levels: list[Level]
     as_of: dt.date
-    rows: list[NodeStatus]
+    frame: pd.DataFrame
     bottleneck: Bottleneck | None = None
     attribution_vs_target: Attribution | None = None
     attribution_vs_previous: Attribution | None = None
     segment_gaps: dict[Level, list[tuple[SegmentKey, float]]] = field(default_factory=dict)
+    _rows: list[NodeStatus] | None = field(default=None, repr=False)
+    _index: dict[tuple[str, str, SegmentKey], int] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> list[NodeStatus]:
+        if self._rows is None:
+            self._rows = [self._make(i) for i in range(len(self.frame))]
+        return self._rows
+
+    def _make(self, i: int) -> NodeStatus:
+        cols = self._columns()
+        nums = {name: _num(cols[name][i]) for name in NUMBERS}
+        return NodeStatus(
+            node=cols["node"][i],
+            period=cols["period"][i],
+            segment=cols["segment"][i],
+            source=cols["source"][i],
+            status=cols["status"][i],
+            incomplete=bool(cols["incomplete"][i]),
+            **nums,
+        )
+
+    def _columns(self) -> dict[str, Any]:
+        cached: dict[str, Any] | None = self.__dict__.get("_column_cache")
+        if cached is None:
+            cached = {c: self.frame[c].to_numpy() for c in self.frame.columns}
+            self.__dict__["_column_cache"] = cached
+        return cached
 
     def row(self, node: str, period: str | None = None, segment: SegmentKey = ()) -> NodeStatus:
         period = period or self.periods[-1].key
-        for r in self.rows:
-            if r.node == node and r.period == period and r.segment == segment:
-                return r
-        raise KeyError((node, period, segment))
+        if self._index is None:
+            cols = self._columns()
+            self._index = {
+                (n, p, seg): i
+                for i, (n, p, seg) in enumerate(
+                    zip(cols["node"], cols["period"], cols["segment"], strict=True)
+                )
+            }
+        i = self._index.get((node, period, segment))
+        if i is None:
+            raise KeyError((node, period, segment))
+        return self.rows[i] if self._rows is not None else self._make(i)
 
     def to_pandas(self) -> pd.DataFrame:
-        import pandas as pd
+        """The rows as a table with a ``segment.<dimension>`` column per dimension."""
 
-        records = []
-        for r in self.rows:
-            rec = r.to_json()
-            seg = rec.pop("segment")
-            rec.update({f"segment.{k}": v for k, v in seg.items()})
-            records.append(rec)
-        return pd.DataFrame.from_records(records)
+        out = self.frame.rename(columns={"expected": "expected_to_date"})
+        numbers = [c if c != "expected" else "expected_to_date" for c in NUMBERS]
+        out[numbers] = out[numbers].astype("object").where(out[numbers].notna(), None)
+        dims = list(dict.fromkeys(d for level in self.levels for d in level))
+        for d in dims:
+            out[f"segment.{d}"] = [dict(seg).get(d) for seg in out["segment"]]
+        order = [
+            "node", "period", "actual", "source", "target", "achievement",
+            "expected_to_date", "pace", "forecast", "status", "previous", "last_year",
+            "reconciliation", "volume", "incomplete",
+        ]  # fmt: skip
+        return out[[*order, *(f"segment.{d}" for d in dims)]].reset_index(drop=True)
 
 
 def _ratio(actual: float | None, reference: float | None, lower_is_better: bool) -> float | None:
@@ -139,14 +204,6 @@ def _ratio(actual: float | None, reference: float | None, lower_is_better: bool)
     if lower_is_better:
         return None if actual == 0 else reference / actual
     return None if reference == 0 else actual / reference
-
-
-def _classify(ratio: float | None, on_track: float, at_risk: float) -> str | None:
-    if ratio is None:
-        return None
-    if ratio >= on_track:
-        return "on_track"
-    return "at_risk" if ratio >= at_risk else "off_track"
 
 
 def _actuals(tree: Tree, frame: pd.DataFrame, measured: Mapping[str, str]) -> dict[str, Any]:
@@ -175,6 +232,178 @@ def _actuals(tree: Tree, frame: pd.DataFrame, measured: Mapping[str, str]) -> di
     return {"values": cols, "sources": sources}
 
 
+def _ratios(actual: np.ndarray, reference: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """:func:`_ratio` on arrays (NaN where it gives None)."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        higher = np.where(reference != 0, actual / reference, np.nan)
+        inverted = np.where(actual != 0, reference / actual, np.nan)
+    out: np.ndarray = np.where(lower, inverted, higher)
+    return out
+
+
+def _positions(
+    by_key: Mapping[tuple[int, tuple[Any, ...]], int],
+    period: Period | None,
+    index: Mapping[Period, int],
+    segments: Sequence[tuple[Any, ...]],
+) -> np.ndarray:
+    """Row of ``(period, segment)`` in a level's frame for every segment (-1: none)."""
+    import numpy as np
+
+    if period is None:
+        return np.full(len(segments), -1, dtype="int64")
+    p = index[period]
+    return np.fromiter((by_key.get((p, seg), -1) for seg in segments), "int64", len(segments))
+
+
+def _take(column: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    """``column[rows]`` with NaN where ``rows`` is -1 (or there is no column)."""
+    import numpy as np
+
+    if column is None:
+        return np.full(rows.shape, np.nan)
+    taken = column[np.where(rows >= 0, rows, 0)] if len(column) else np.zeros(rows.shape)
+    out: np.ndarray = np.where(rows >= 0, taken, np.nan)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _level_table(
+    tree: Tree,
+    catalogue: Catalogue,
+    targets: Targets,
+    frame: pd.DataFrame,
+    level: Level,
+    measured: Mapping[str, str],
+    order: Sequence[str],
+    spans: tuple[Any, ...],
+    as_of: dt.date,
+) -> pd.DataFrame:
+    """The status rows of one level, computed a column at a time: arrays of
+    shape (periods, segments, nodes) flattened in that order."""
+    import numpy as np
+    import pandas as pd
+
+    periods, current, previous, last_year, index = spans
+    pacing = tree.pacing
+    evaluated = _actuals(tree, frame, measured)
+    values: dict[str, Any] = evaluated["values"]
+    sources: dict[str, str] = evaluated["sources"]
+    recon: dict[str, Any] = {}
+    for node_id in measured:
+        node = tree.nodes[node_id]
+        if node.formula is not None and all(c in values for c in node.children):
+            recon[node_id] = values[node_id] - evaluate_columns(node.formula, values)
+    dim_cols = [f"dim__{d}" for d in level]
+    seg_values = frame[dim_cols].to_numpy(dtype=object) if dim_cols else None
+    period_idx = frame["period"].to_numpy()
+    by_key: dict[tuple[int, tuple[Any, ...]], int] = {}
+    for i in range(len(frame)):
+        seg = tuple(seg_values[i]) if seg_values is not None else ()
+        by_key[(int(period_idx[i]), seg)] = i
+    segments = sorted({k[1] for k in by_key}, key=lambda s: tuple(str(x) for x in s))
+    keys: list[SegmentKey] = [
+        tuple((d, None if _missing(v) else str(v)) for d, v in zip(level, seg, strict=True))
+        for seg in segments
+    ]
+    n_p, n_s, n_n = len(periods), len(segments), len(order)
+    shape = (n_p, n_s)
+    now = np.stack([_positions(by_key, p, index, segments) for p in current]) if n_p else None
+    prev = np.stack([_positions(by_key, p, index, segments) for p in previous]) if n_p else None
+    ly = np.stack([_positions(by_key, p, index, segments) for p in last_year]) if n_p else None
+    share = np.empty(n_p)
+    complete = np.empty(n_p, dtype=bool)
+    for j, p_full in enumerate(periods):
+        share[j] = elapsed_share(
+            p_full, as_of, country=tree.plan.holidays, closed_days=tree.plan.closed_days
+        )
+        if pacing.basis == "calendar_days":
+            days_done = max(0, min((as_of - p_full.start).days + 1, p_full.days()))
+            share[j] = days_done / p_full.days()
+        complete[j] = p_full.is_complete(as_of)
+    share2 = share[:, None] + np.zeros(shape)
+    complete2 = complete[:, None] & np.ones(shape, dtype=bool)
+    out = {name: np.full((n_p, n_s, n_n), np.nan) for name in NUMBERS}
+    source = np.full((n_p, n_s, n_n), None, dtype=object)
+    incomplete = np.zeros((n_p, n_s, n_n), dtype=bool)
+    volumes = {
+        m: frame[f"{m}#n"].to_numpy(dtype="float64")
+        for m in set(measured.values())
+        if f"{m}#n" in frame
+    }
+    for k, node_id in enumerate(order):
+        node = tree.nodes[node_id]
+        col = values.get(node_id)
+        actual = _take(col, now) if now is not None else np.full(shape, np.nan)
+        target = targets.target_matrix(node_id, periods, keys)
+        lower = np.full(shape, node.direction == "lower_is_better")
+        if node.is_additive:
+            expected = np.where(complete2, target, target * share2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                forecast = np.where(
+                    complete2, actual, np.where(share2 > 0, actual / share2, np.nan)
+                )
+            pace = _ratios(actual, expected, lower)
+            pace = np.where(~complete2 & (share2 == 0), np.nan, pace)
+        else:
+            expected, forecast = target, actual
+            pace = _ratios(actual, expected, lower)
+        out["actual"][:, :, k] = actual
+        out["target"][:, :, k] = target
+        out["achievement"][:, :, k] = _ratios(actual, target, lower)
+        out["expected"][:, :, k] = expected
+        out["pace"][:, :, k] = pace
+        out["forecast"][:, :, k] = forecast
+        if prev is not None and ly is not None:
+            out["previous"][:, :, k] = _take(col, prev)
+            out["last_year"][:, :, k] = _take(col, ly)
+        if node_id in recon and now is not None:
+            out["reconciliation"][:, :, k] = _take(np.asarray(recon[node_id], "float64"), now)
+        if node_id in sources:
+            labels = np.full(shape, sources[node_id], dtype=object)
+            labels[np.isnan(actual)] = None
+            source[:, :, k] = labels
+        metric = catalogue.metrics.get(measured.get(node_id, ""))
+        if metric is not None and now is not None:
+            n_values = volumes.get(metric.id)
+            if n_values is not None:
+                out["volume"][:, :, k] = _take(n_values, now)
+            if metric.type == "conversion":
+                window = dt.timedelta(days=metric.spec.window_days or 0)
+                for j, p_now in enumerate(current):
+                    if p_now is not None:
+                        incomplete[j, :, k] = p_now.end + window > as_of
+    pace = out["pace"]
+    known = ~np.isnan(pace)
+    status = np.full(pace.shape, None, dtype=object)
+    status[known] = "off_track"
+    status[known & (pace >= pacing.at_risk)] = "at_risk"
+    status[known & (pace >= pacing.on_track)] = "on_track"
+    total = n_p * n_s * n_n
+    table = pd.DataFrame(
+        {
+            "node": np.tile(np.asarray(order, dtype=object), n_p * n_s),
+            "period": np.repeat(np.asarray([p.key for p in periods], dtype=object), n_s * n_n),
+            "segment": np.tile(np.repeat(_objects(keys), n_n), n_p) if n_s else [],
+            "source": source.reshape(total),
+            "status": status.reshape(total),
+            "incomplete": incomplete.reshape(total),
+            **{name: out[name].reshape(total) for name in NUMBERS},
+        }
+    )
+    return table
+
+
+def _objects(items: Sequence[Any]) -> np.ndarray:
+    """A 1-d object array of ``items`` (tuples stay whole)."""
+    import numpy as np
+
+    arr = np.empty(len(items), dtype=object)
+    arr[:] = list(items)
+    return arr
+
+
 def compute_status(
     tree: Tree,
     catalogue: Catalogue,
@@ -188,12 +417,12 @@ def compute_status(
     with_explanations: bool = True,
     compare: bool = True,
     progress: Callable[[str], None] | None = None,
+    cache: QueryCache | None = None,
 ) -> StatusResult:
     """Status of every node for each of ``periods`` (whole periods: they are
     measured up to ``as_of``) and every segment of each level."""
-    import numpy as np
+    import pandas as pd
 
-    pacing = tree.pacing
     measured = {n.id: n.metric for n in tree.nodes.values() if n.metric}
     # The periods measured: each asked one to date (nothing yet when it starts
     # after as_of), its predecessor and the same stretch of last year.
@@ -216,107 +445,26 @@ def compute_status(
         levels,
         filters,
         as_of=as_of,
+        cache=cache,
     )
-    rows: list[NodeStatus] = []
     order = tree.display_order()
-    result = StatusResult(list(periods), list(levels), as_of, rows)
+    pieces = []
     for level in levels:
-        frame = frames[level]
-        evaluated = _actuals(tree, frame, measured)
-        values: dict[str, Any] = evaluated["values"]
-        sources: dict[str, str] = evaluated["sources"]
-        recon: dict[str, Any] = {}
-        for node_id in measured:
-            node = tree.nodes[node_id]
-            if node.formula is not None and all(c in values for c in node.children):
-                recon[node_id] = values[node_id] - evaluate_columns(node.formula, values)
-        dim_cols = [f"dim__{d}" for d in level]
-        seg_values = frame[dim_cols].to_numpy(dtype=object) if dim_cols else None
-        by_key: dict[tuple[int, tuple[Any, ...]], int] = {}
-        period_idx = frame["period"].to_numpy()
-        for i in range(len(frame)):
-            seg = tuple(seg_values[i]) if seg_values is not None else ()
-            by_key[(int(period_idx[i]), seg)] = i
-        segments = sorted({k[1] for k in by_key}, key=lambda s: tuple(str(x) for x in s))
-        volumes = {
-            m: frame[f"{m}#n"].to_numpy(dtype="float64")
-            for m in set(measured.values())
-            if f"{m}#n" in frame
-        }
-        for p_full, p_now, p_prev, p_ly in zip(periods, current, previous, last_year, strict=True):
-            share = elapsed_share(
-                p_full, as_of, country=tree.plan.holidays, closed_days=tree.plan.closed_days
+        pieces.append(
+            _level_table(
+                tree,
+                catalogue,
+                targets,
+                frames[level],
+                level,
+                measured,
+                order,
+                (periods, current, previous, last_year, index),
+                as_of,
             )
-            if pacing.basis == "calendar_days":
-                days_done = max(0, min((as_of - p_full.start).days + 1, p_full.days()))
-                share = days_done / p_full.days()
-            complete = p_full.is_complete(as_of)
-            for seg in segments:
-                segment: SegmentKey = tuple(
-                    (d, None if _missing(v) else str(v)) for d, v in zip(level, seg, strict=True)
-                )
-                i_now = by_key.get((index[p_now], seg)) if p_now is not None else None
-                i_prev = by_key.get((index[p_prev], seg)) if p_prev is not None else None
-                i_ly = by_key.get((index[p_ly], seg)) if p_ly is not None else None
-                for node_id in order:
-                    node = tree.nodes[node_id]
-                    col = values.get(node_id)
-                    actual = _num(col[i_now]) if col is not None and i_now is not None else None
-                    target = targets.target(node_id, p_full, segment)
-                    lower = node.direction == "lower_is_better"
-                    if target is None:
-                        expected = None
-                    elif node.is_additive:
-                        expected = target if complete else target * share
-                    else:
-                        expected = target
-                    if actual is None:
-                        forecast = None
-                    elif node.is_additive and not complete:
-                        forecast = actual / share if share > 0 else None
-                    else:
-                        forecast = actual
-                    pace = _ratio(actual, expected, lower)
-                    if node.is_additive and not complete and share == 0:
-                        pace = None
-                    metric = catalogue.metrics.get(measured.get(node_id, ""))
-                    volume = None
-                    if metric is not None and i_now is not None:
-                        n_values = volumes.get(metric.id)
-                        if n_values is not None:
-                            volume = _num(n_values[i_now])
-                    incomplete = False
-                    if metric is not None and metric.type == "conversion" and p_now:
-                        window = metric.spec.window_days or 0
-                        incomplete = p_now.end + dt.timedelta(days=window) > as_of
-                    rec = recon.get(node_id)
-                    rows.append(
-                        NodeStatus(
-                            node=node_id,
-                            period=p_full.key,
-                            segment=segment,
-                            actual=actual,
-                            source=sources.get(node_id) if actual is not None else None,
-                            target=target,
-                            achievement=_ratio(actual, target, lower),
-                            expected=expected,
-                            pace=pace,
-                            forecast=forecast,
-                            status=_classify(pace, pacing.on_track, pacing.at_risk),
-                            previous=_num(col[i_prev])
-                            if col is not None and i_prev is not None
-                            else None,
-                            last_year=_num(col[i_ly])
-                            if col is not None and i_ly is not None
-                            else None,
-                            reconciliation=_num(rec[i_now])
-                            if rec is not None and i_now is not None
-                            else None,
-                            volume=volume,
-                            incomplete=incomplete,
-                        )
-                    )
-    del np
+        )
+    frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+    result = StatusResult(list(periods), list(levels), as_of, frame)
     if with_explanations and () in frames:
         _explain(result, tree, targets, periods[-1])
     return result
@@ -329,7 +477,12 @@ def _missing(value: Any) -> bool:
 def _explain(result: StatusResult, tree: Tree, targets: Targets, period: Period) -> None:
     """Bottleneck, attribution of the KGI gap (vs target and vs the previous
     period) and the KGI gap by segment, for the last period asked."""
-    company = {r.node: r for r in result.rows if r.period == period.key and r.segment == ()}
+    frame = result.frame
+    depth = frame["segment"].map(len).to_numpy()
+    here = (frame["period"] == period.key).to_numpy()
+    company = {
+        r.node: r for r in (result._make(int(i)) for i in (here & (depth == 0)).nonzero()[0])
+    }
     worst: Bottleneck | None = None
     for node_id, r in company.items():
         node = tree.nodes[node_id]
@@ -365,15 +518,17 @@ def _explain(result: StatusResult, tree: Tree, targets: Targets, period: Period)
     for level in result.levels:
         if not level:
             continue
+        pick = (
+            here
+            & (depth == len(level))
+            & (frame["node"] == kgi).to_numpy()
+            & frame["actual"].notna().to_numpy()
+            & frame["target"].notna().to_numpy()
+        )
+        chosen = frame[pick]
         gaps = [
-            (r.segment, r.actual - r.target)
-            for r in result.rows
-            if r.node == kgi
-            and r.period == period.key
-            and r.segment
-            and len(r.segment) == len(level)
-            and r.actual is not None
-            and r.target is not None
+            (seg, float(a - t))
+            for seg, a, t in zip(chosen["segment"], chosen["actual"], chosen["target"], strict=True)
         ]
         gaps.sort(key=lambda g: g[1])
         result.segment_gaps[level] = gaps

@@ -20,12 +20,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kpitree.compute.periods import Period, business_days_between, parse_period
 from kpitree.definition.tree import Tree
 from kpitree.errors import Span, UserError
 from kpitree.planning.plan import NodePlan, Plan
 from kpitree.source import did_you_mean
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["SegmentKey", "Targets", "read_target_file"]
 
@@ -94,6 +98,60 @@ class Targets:
         if key not in self._cache:
             self._cache[key] = self._target(node_id, period, segment)
         return self._cache[key]
+
+    def target_matrix(
+        self, node_id: str, periods: Sequence[Period], segments: Sequence[SegmentKey]
+    ) -> np.ndarray:
+        """Targets of ``node_id`` as a ``periods x segments`` array (NaN: none).
+
+        The same numbers as :meth:`target`, computed a node at a time: each
+        segment's monthly plan values are looked up once and weighted by the
+        months' business-day shares of every period with one matrix product.
+        """
+        import numpy as np
+
+        node = self.tree.nodes[node_id]
+        settings = self.tree.plan
+        closed = tuple(settings.closed_days)
+        months = list(dict.fromkeys(m for p in periods for m in _months(p)))
+        column = {m: i for i, m in enumerate(months)}
+        weights = np.zeros((len(months), len(periods)))
+        for j, period in enumerate(periods):
+            start, end = period.start, max(period.end, period.start)
+            for month in _months(period):
+                lo, hi = max(month.start, start), min(month.end, end)
+                weights[column[month], j] = _month_weight(
+                    month.start, month.end, lo, hi, settings.holidays, closed
+                )
+        keys = [(m.fiscal_year, m.key) for m in months]
+        values = np.full((len(segments), len(months)), np.nan)
+        for s, segment in enumerate(segments):
+            plans: dict[int, NodePlan | None] = {}
+            row = values[s]
+            for i, (fiscal_year, key) in enumerate(keys):
+                if fiscal_year not in plans:
+                    plans[fiscal_year] = self._node_plan(node_id, fiscal_year, segment)
+                node_plan = plans[fiscal_year]
+                value = node_plan.per_period.get(key) if node_plan else None
+                if value is not None:
+                    row[i] = value
+        used = weights > 0
+        # A period lacks a target when any month it overlaps has no plan value
+        # (months outside the period weigh 0 and must not spoil it).
+        missing = (np.isnan(values).astype("float64") @ used.astype("float64")) > 0
+        out = np.nan_to_num(values) @ weights
+        if not node.is_additive:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = out / weights.sum(axis=0)
+        out[missing] = np.nan
+        result = np.ascontiguousarray(out.T)
+        if self.overrides:
+            where = {p.key: j for j, p in enumerate(periods)}
+            segs = {seg: s for s, seg in enumerate(segments)}
+            for (nid, pkey, seg), value in self.overrides.items():
+                if nid == node_id and pkey in where and seg in segs:
+                    result[where[pkey], segs[seg]] = value
+        return result
 
     def _target(self, node_id: str, period: Period, segment: SegmentKey) -> float | None:
         override = self.overrides.get((node_id, period.key, segment))

@@ -169,6 +169,19 @@ class Engine:
         result: pa.Table = self.backend.to_pyarrow(expr.as_table())
         return result
 
+    def compile(self, expr: ir.Expr) -> str:
+        """The SQL text of an Ibis expression in this backend's dialect (what
+        :meth:`execute` runs), for :meth:`execute_sql` to run again later."""
+        return str(self.backend.compile(expr.as_table()))
+
+    def execute_sql(self, sql: str) -> pa.Table:
+        """Run SQL text produced by :meth:`compile` on this engine; the result as an
+        Arrow table. Not for user text: that goes through :meth:`query`."""
+        if self.name == "duckdb":
+            result: pa.Table = self.backend.con.sql(sql).to_arrow_table()
+            return result
+        return self.backend.sql(sql, dialect=self.backend.dialect).to_pyarrow()
+
     def query(self, sql: str, *, limit: int | None = None) -> pa.Table:
         """Run one read-only SQL query written in the backend's dialect.
 

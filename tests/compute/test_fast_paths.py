@@ -1,0 +1,157 @@
+"""The fast paths of status give the same answers as the plain ones: targets a
+node at a time vs one by one, the status table vs its rows, compiled SQL taken
+from the query cache (in memory and on disk) vs compiled afresh."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kpitree.compute.periods import parse_period
+from kpitree.compute.querycache import QueryCache, query_cache
+from kpitree.compute.status import NUMBERS
+from kpitree.compute.targets import Targets
+from kpitree.data.demo import generate
+from kpitree.data.warehouse import Warehouse
+from kpitree.project import Project
+
+AS_OF = dt.date(2025, 11, 18)  # mid-month, mid-quarter: pacing and partial periods
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The tiny demo company with this fiscal year planned from the last one."""
+    folder = tmp_path_factory.mktemp("fast")
+    company = generate("tiny", seed=11)
+    Warehouse(folder / "warehouse.duckdb").bulk_load(company.tables, label="demo")
+    definition = Project.init(folder / "project")
+    doc = yaml.safe_load(definition.read_text(encoding="utf-8"))
+    doc["data"] = {"warehouse": str(folder / "warehouse.duckdb")}
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    project = Project.load(folder / "project")
+    project.plan_from_history("FY2024", fiscal_year=2025)
+    return Project.load(folder / "project")
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9)
+
+
+def test_target_matrix_equals_targets_one_by_one(demo: Project) -> None:
+    periods = [
+        parse_period(text, 4)
+        for text in ("2025-04", "2025-11", "2025-Q3", "FY2025", "2025-W45", "2025-H1")
+    ]
+    status = demo.status(periods[:2], by="rep", as_of=AS_OF, explain=False, compare=False)
+    segments = list(dict.fromkeys(r.segment for r in status.rows))
+    assert len(segments) > 10  # company, departments, teams and reps
+    targets = Targets(demo.tree, demo._plan_or_none)
+    checked = 0
+    for node_id in demo.tree.nodes:
+        matrix = targets.target_matrix(node_id, periods, segments)
+        assert matrix.shape == (len(periods), len(segments))
+        for j, period in enumerate(periods):
+            for s, segment in enumerate(segments):
+                one = Targets(demo.tree, demo._plan_or_none).target(node_id, period, segment)
+                got = None if math.isnan(matrix[j, s]) else float(matrix[j, s])
+                assert _same(got, one), (node_id, period.key, segment)
+                checked += one is not None
+    assert checked > 300  # departments, teams and reps with plans, six kinds of period
+
+
+def test_target_overrides_apply_in_the_matrix(demo: Project) -> None:
+    month = parse_period("2025-10", 4)
+    segment = (("department", "inside_sales"),)
+    targets = Targets(demo.tree, demo._plan_or_none)
+    targets.overrides[("calls", "2025-10", segment)] = 1234.0
+    matrix = targets.target_matrix("calls", [month], [(), segment])
+    assert matrix[0, 1] == 1234.0
+    assert matrix[0, 0] == targets.target("calls", month, ())
+
+
+def test_status_rows_are_the_table(demo: Project) -> None:
+    result = demo.status(["2025-10", "2025-11"], by="rep", as_of=AS_OF)
+    frame = result.frame
+    assert len(result.rows) == len(frame) > 0
+    for i in range(0, len(frame), 37):
+        row = result.rows[i]
+        assert row.node == frame["node"].iloc[i]
+        assert row.segment == frame["segment"].iloc[i]
+        for name in NUMBERS:
+            value = frame[name].iloc[i]
+            assert _same(getattr(row, name), None if math.isnan(value) else float(value))
+        assert result.row(row.node, row.period, row.segment) == row
+    with pytest.raises(KeyError):
+        result.row("no_such_node")
+    table = result.to_pandas()
+    assert len(table) == len(frame)
+    assert {"expected_to_date", "segment.department", "segment.rep"} <= set(table.columns)
+    assert table["actual"].isna().sum() == frame["actual"].isna().sum()
+
+
+def test_a_status_from_cached_sql_is_the_same(demo: Project, tmp_path: Path) -> None:
+    """Cold (compiling), warm (in memory) and from the file (a new process's view)
+    give identical tables; the file is only used by the code that wrote it."""
+    store = tmp_path / "queries.json"
+
+    def run(cache: QueryCache) -> object:
+        from kpitree.compute.status import compute_status
+
+        with demo.engine() as engine:
+            return compute_status(
+                demo.tree,
+                demo.catalogue,
+                engine,
+                Targets(demo.tree, demo._plan_or_none),
+                [parse_period("2025-10", 4), parse_period("2025-Q3", 4)],
+                [(), ("department", "team", "rep")],
+                as_of=AS_OF,
+                cache=cache,
+            )
+
+    cold_cache = QueryCache(store)
+    cold = run(cold_cache)
+    assert cold_cache.misses > 0 and cold_cache.hits == 0
+    warm = run(cold_cache)
+    assert cold_cache.hits == cold_cache.misses
+    cold_cache.save()
+    from_file = QueryCache(store)
+    again = run(from_file)
+    assert from_file.misses == 0 and from_file.hits > 0
+    for other in (warm, again):
+        assert other.frame.equals(cold.frame)  # type: ignore[attr-defined]
+
+    stored = json.loads(store.read_text(encoding="utf-8"))
+    stored["code"] = "another version"
+    store.write_text(json.dumps(stored), encoding="utf-8")
+    stale = QueryCache(store)
+    run(stale)
+    assert stale.hits == 0  # SQL written by other code is not trusted
+
+    store.write_text("{not json", encoding="utf-8")
+    damaged = QueryCache(store)
+    assert run(damaged).frame.equals(cold.frame)  # type: ignore[attr-defined]
+
+
+def test_queries_over_in_memory_tables_are_not_cached(demo: Project) -> None:
+    import ibis
+
+    cache = QueryCache()
+    with demo.engine() as engine:
+        for rows in ([1, 2], [5]):
+            table = cache.run(engine, "same-key", lambda r=rows: ibis.memtable({"x": r}))
+            assert table.column("x").to_pylist() == rows
+    assert cache.misses == 2 and cache.hits == 0
+
+
+def test_project_keeps_its_query_cache_in_the_project(demo: Project) -> None:
+    demo.status("2025-10", as_of=AS_OF, explain=False)
+    assert (demo.path / ".kpitree" / "cache" / "queries.json").is_file()
+    assert demo.query_cache() is query_cache(demo.path / ".kpitree" / "cache" / "queries.json")
