@@ -70,7 +70,9 @@ class ReportSpec(_Strict):
         description="weekly (the ISO week) or monthly (the month)."
     )
     formats: list[Literal["pdf", "xlsx", "html", "md"]] = Field(
-        default_factory=lambda: ["pdf"], min_length=1, description="Attached formats."
+        default_factory=lambda: ["pdf"],  # type: ignore[arg-type]
+        min_length=1,
+        description="Attached formats.",
     )
     lang: Literal["ja", "en"] = Field("ja", description="Language of the report and the mail.")
     channel: str = Field(description="The e-mail channel under notifications.channels.")

@@ -19,7 +19,7 @@ from kpitree.reports.model import NodeLine, PeriodInfo, Report, ReportKind
 from kpitree.reports.narrative import narrative
 
 if TYPE_CHECKING:
-    from kpitree.compute.periods import Period
+    from kpitree.compute.periods import Grain, Period
     from kpitree.compute.status import NodeStatus, StatusResult
     from kpitree.definition.tree import Tree
     from kpitree.engines import Engine
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "build_report", "resolve_period", "trend_periods"]
 
 KINDS: tuple[ReportKind, ...] = ("weekly", "monthly")
-_GRAIN = {"weekly": "week", "monthly": "month"}
+_GRAIN: dict[str, Grain] = {"weekly": "week", "monthly": "month"}
 TREND_LENGTH = {"weekly": 8, "monthly": 6}
 
 
@@ -46,9 +46,9 @@ def resolve_period(
     if kind is not None and kind not in KINDS:
         raise UserError.of("KT800", "reports.bad_kind", None, value=kind, kinds=", ".join(KINDS))
     if period is None:
-        chosen: ReportKind = kind or "monthly"  # type: ignore[assignment]
+        chosen: ReportKind = kind or "monthly"  # type: ignore[assignment,unused-ignore]
         grain = _GRAIN[chosen]
-        found = period_of(today, grain, project.tree.fiscal_year_start)  # type: ignore[arg-type]
+        found = period_of(today, grain, project.tree.fiscal_year_start)
     else:
         found = project.period(period, as_of=today)
         inferred = {"week": "weekly", "month": "monthly"}.get(found.grain)

@@ -74,7 +74,7 @@ def chart_svg(chart: Chart, section: Section, *, width: float = 6.4, height: flo
     require_cjk_font()
     table = section.table(chart.table)
     categories = [str(row[chart.category_column].text) for row in table.rows]
-    rc = {
+    rc: dict[str, Any] = {
         "font.family": [CJK_FONT, "DejaVu Sans"],
         "font.size": 8,
         "svg.fonttype": "none",
@@ -84,7 +84,7 @@ def chart_svg(chart: Chart, section: Section, *, width: float = 6.4, height: flo
         "axes.spines.top": False,
         "axes.spines.right": False,
     }
-    with matplotlib.rc_context(rc):
+    with matplotlib.rc_context(rc):  # type: ignore[arg-type]
         fig = Figure(figsize=(width, height))
         # Fixed margins: a constrained layout draws every chart twice.
         fig.subplots_adjust(left=0.1, right=0.98, top=0.86, bottom=0.14)

@@ -5,12 +5,14 @@ rules or alert rules gets a section that says so."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from kpitree.i18n import t
 from kpitree.reports.model import AlertLine, AlertsSection, SlaRuleLine, SlaSection
 
 if TYPE_CHECKING:
     from kpitree.compute.periods import Period
+    from kpitree.compute.sla import SlaSummary
     from kpitree.project import Project
 
 __all__ = ["alerts_section", "sla_section"]
@@ -19,45 +21,55 @@ MAX_BREACHES = 20
 MAX_EVENTS = 50
 
 
-def _raw(project: Project) -> dict[str, Any]:
-    """The definition's top-level mapping (to see which sections are configured)."""
-    from kpitree.definition.draft import DEFINITION_FILE
-    from kpitree.source import load_yaml
+def _local(moment: dt.datetime, zone: str) -> str:
+    from zoneinfo import ZoneInfo
 
-    data = load_yaml(project.path / DEFINITION_FILE).data
-    return data if isinstance(data, dict) else {}
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _line(rule: str, label: str, s: SlaSummary) -> SlaRuleLine:
+    return SlaRuleLine(
+        rule, label, s.compliance, s.p50_hours, s.p95_hours, s.met, s.breached, s.open
+    )
 
 
 def sla_section(project: Project, period: Period, as_of: dt.date, lang: str) -> SlaSection:
-    """SLA compliance per rule and the period's breaches."""
-    sla_report = getattr(project, "sla_report", None)
-    if sla_report is None or not _raw(project).get("sla"):
+    """SLA compliance per rule and owner, and the period's breaches (as the
+    cases stand at the end of ``as_of``)."""
+    if not project.tree.sla:
         return SlaSection(configured=False)
-    report = sla_report(period, as_of=as_of).to_json()
-    rules = []
+    report = project.sla_report(period, by="owner", as_of=min(as_of, period.end))
+    zone = project.tree.timezone
+    rules: list[SlaRuleLine] = []
+    owners: list[SlaRuleLine] = []
     breaches: list[dict[str, str]] = []
-    for rule in report.get("rules", []):
-        rules.append(
-            SlaRuleLine(
-                rule=str(rule.get("rule") or rule.get("id") or ""),
-                label=str(rule.get("label") or rule.get("rule") or ""),
-                compliance=rule.get("compliance"),
-                p50_hours=rule.get("p50_hours"),
-                p95_hours=rule.get("p95_hours"),
-                met=rule.get("met"),
-                breaches=rule.get("breaches") if isinstance(rule.get("breaches"), int) else None,
-                open=rule.get("open") if isinstance(rule.get("open"), int) else None,
+    for rule in report.rules:
+        label = rule.label.get(lang) or rule.label.get("en") or rule.rule
+        s = rule.summary
+        rules.append(_line(rule.rule, label, s))
+        for group in rule.groups:
+            g = group.summary
+            who = " / ".join(v or t("status.unassigned", lang=lang) for v in group.key.values())
+            owners.append(_line(rule.rule, f"{label}: {who}", g))
+        for case in rule.breaches:
+            breaches.append(
+                {
+                    t("reports.col.sla_rule", lang=lang): label,
+                    t("reports.col.case", lang=lang): case.id,
+                    t("reports.col.owner", lang=lang): case.owner or "—",
+                    t("reports.col.started", lang=lang): _local(case.start, zone),
+                    t("reports.col.due", lang=lang): _local(case.due, zone),
+                    t("reports.col.elapsed", lang=lang): t(
+                        "unit.hours_value", lang=lang, value=f"{case.elapsed_hours:,.1f}"
+                    ),
+                }
             )
-        )
-        for item in rule.get("breach_list", []) or []:
-            breaches.append({k: "" if v is None else str(v) for k, v in item.items()})
-    return SlaSection(configured=True, rules=rules, breaches=breaches[:MAX_BREACHES])
+    return SlaSection(configured=True, rules=rules, owners=owners, breaches=breaches[:MAX_BREACHES])
 
 
 def alerts_section(project: Project, period: Period, as_of: dt.date, lang: str) -> AlertsSection:
     """Alert events (fired, re-notified, resolved) during the period."""
-    alert_events = getattr(project, "alert_events", None)
-    if alert_events is None or not _raw(project).get("alerts"):
+    if not project.tree.alerts:
         return AlertsSection(configured=False)
     from zoneinfo import ZoneInfo
 
@@ -65,20 +77,17 @@ def alerts_section(project: Project, period: Period, as_of: dt.date, lang: str) 
     start = dt.datetime.combine(period.start, dt.time(0), zone)
     end = dt.datetime.combine(min(period.end, as_of) + dt.timedelta(days=1), dt.time(0), zone)
     lines = []
-    for event in alert_events(start, end)[:MAX_EVENTS]:
-        e = event.to_json()
-        segment = e.get("segment") or {}
+    for event in project.alert_events(start, end)[:MAX_EVENTS]:
+        node = project.tree.nodes.get(event.node)
         lines.append(
             AlertLine(
-                at=str(e.get("at") or e.get("time") or ""),
-                kind=str(e.get("kind") or e.get("event") or ""),
-                severity=str(e.get("severity") or ""),
-                rule=str(e.get("rule") or ""),
-                node=str(e.get("node") or ""),
-                segment=" / ".join(str(v) for v in segment.values())
-                if isinstance(segment, dict)
-                else str(segment),
-                message=str(e.get("message") or ""),
+                at=_local(event.at, project.tree.timezone),
+                kind=t(f"reports.alert.{event.kind}", lang=lang),
+                severity=event.severity,
+                rule=event.rule,
+                node=node.display(lang) if node else event.node,
+                segment=" / ".join(v or "—" for _, v in event.segment),
+                message=event.message(lang),
             )
         )
     return AlertsSection(configured=True, events=lines)

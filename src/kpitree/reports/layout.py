@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kpitree.i18n import t
-from kpitree.reports.model import DepartmentSection, NodeLine, Report, SegmentLine
+from kpitree.reports.model import DepartmentSection, NodeLine, Report, SegmentLine, SlaRuleLine
 
 __all__ = ["Cell", "Chart", "Section", "Table", "layout"]
 
@@ -363,23 +363,30 @@ def _sla(report: Report, c: _Cells, lang: str) -> Section:
     title = _c("section.sla", lang)
     if not report.sla.configured:
         return Section("sla", title, [_c("no_sla", lang)])
-    rows = [
-        [
-            c.text(r.label),
-            c.num(r.compliance, "ratio"),
-            c.num(r.p50_hours, "hours"),
-            c.num(r.p95_hours, "hours"),
-            c.num(r.met, "count"),
-            c.num(r.breaches, "count"),
-            c.num(r.open, "count"),
+
+    def sla_rows(lines: list[SlaRuleLine]) -> list[list[Cell]]:
+        return [
+            [
+                c.text(r.label),
+                c.num(r.compliance, "ratio"),
+                c.num(r.p50_hours, "hours"),
+                c.num(r.p95_hours, "hours"),
+                c.num(r.met, "count"),
+                c.num(r.breaches, "count"),
+                c.num(r.open, "count"),
+            ]
+            for r in lines
         ]
-        for r in report.sla.rules
-    ]
+
     columns = [
         _c(f"col.{k}", lang)
         for k in ("sla_rule", "compliance", "p50", "p95", "met", "breaches", "open")
     ]
-    tables = [Table("sla", title, columns, rows, _c("no_sla_data", lang))]
+    tables = [Table("sla", title, columns, sla_rows(report.sla.rules), _c("no_sla_data", lang))]
+    if report.sla.owners:
+        tables.append(
+            Table("sla_owners", _c("sla_owners", lang), columns, sla_rows(report.sla.owners))
+        )
     if report.sla.breaches:
         keys = list(report.sla.breaches[0])
         tables.append(

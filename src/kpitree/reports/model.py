@@ -160,6 +160,7 @@ class SlaRuleLine:
 class SlaSection:
     configured: bool
     rules: list[SlaRuleLine] = field(default_factory=list)
+    owners: list[SlaRuleLine] = field(default_factory=list)  # per rule and owner
     breaches: list[dict[str, str]] = field(default_factory=list)  # column -> text
 
 
@@ -217,8 +218,8 @@ class Report:
         return f"reports.title.{self.kind}"
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        return _plain(data)
+        data: dict[str, Any] = _plain(asdict(self))
+        return data
 
 
 def _plain(value: Any) -> Any:

@@ -113,7 +113,7 @@ def narrative(report: Report, tree: Tree) -> list[str]:
         out.append(t("reports.say.off_track", lang=lang, count=len(off), names=names))
     worst = [(d, d.worst[0]) for d in report.departments if d.worst and d.worst[0].pace]
     if worst:
-        dept, seg = min(worst, key=lambda ds: ds[1].pace or 0.0)
+        _, seg = min(worst, key=lambda ds: ds[1].pace or 0.0)
         out.append(
             t(
                 "reports.say.worst_segment",

@@ -27,7 +27,7 @@ def render_pdf(report: Report) -> bytes:
     # those are about the screen styles and would only be noise here.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    from weasyprint import HTML
+    from weasyprint import HTML  # type: ignore[import-untyped]
 
     html = render_html(report, for_print=True)
     document = HTML(string=html, url_fetcher=_refuse_fetch).render()

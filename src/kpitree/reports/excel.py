@@ -1,0 +1,145 @@
+"""The report as an Excel workbook: one sheet per section, numbers stored as
+numbers with number formats (¥#,##0, 0.0%), frozen header rows and native
+Excel charts (openpyxl.chart) over the sheet's own cells."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import TYPE_CHECKING, Any
+
+from kpitree.reports.html import subtitle, title
+from kpitree.reports.layout import Cell, Section, layout
+
+if TYPE_CHECKING:
+    from kpitree.reports.model import Report
+
+__all__ = ["number_format", "render_xlsx", "sheet_name"]
+
+_SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def number_format(cell: Cell, currency: str) -> str | None:
+    """The Excel number format showing the value as the other formats do."""
+    if not cell.is_number:
+        return None
+    value = float(cell.value)  # type: ignore[arg-type]
+    if cell.unit == "pct":
+        return "0%"
+    if cell.unit == "ratio":
+        return "0.0%"
+    if cell.unit == "currency":
+        symbol = _SYMBOLS.get(currency, "")
+        return (
+            f'"{symbol}"#,##0'
+            if currency in ("JPY", "KRW") or abs(value) >= 1000
+            else (f'"{symbol}"#,##0.00')
+        )
+    whole = abs(value - round(value)) <= 1e-9 * max(1.0, abs(value))
+    return "#,##0" if whole or abs(value) >= 1000 else "#,##0.0"
+
+
+def sheet_name(title: str, used: set[str]) -> str:
+    """A valid, unique sheet name (31 characters, none of []:*?/\\)."""
+    base = re.sub(r"[\[\]:*?/\\]", " ", title).strip()[:31] or "Sheet"
+    name, i = base, 2
+    while name.lower() in used:
+        suffix = f" ({i})"
+        name, i = base[: 31 - len(suffix)] + suffix, i + 1
+    used.add(name.lower())
+    return name
+
+
+def _write_section(ws: Any, section: Section, report: Report, start: int = 1) -> None:
+    from openpyxl.chart import BarChart, LineChart, Reference
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    bold = Font(bold=True)
+    header_fill = PatternFill("solid", fgColor="EDF2F7")
+    colours = {"on_track": "276749", "at_risk": "975A16", "off_track": "C53030"}
+    ws.cell(row=start, column=1, value=section.title).font = Font(bold=True, size=13)
+    row = start + 1
+    for paragraph in section.paragraphs:
+        ws.cell(row=row, column=1, value=paragraph)
+        row += 1
+    positions: dict[str, tuple[int, int]] = {}  # table id -> (header row, last row)
+    first_header = None
+    widths: dict[int, int] = {}
+    for table in section.tables:
+        row += 1
+        ws.cell(row=row, column=1, value=table.title).font = bold
+        row += 1
+        if not table.rows and table.empty:
+            ws.cell(row=row, column=1, value=table.empty)
+            row += 1
+            continue
+        header = row
+        first_header = first_header or header
+        for j, name in enumerate(table.columns, start=1):
+            c = ws.cell(row=header, column=j, value=name)
+            c.font, c.fill = bold, header_fill
+            widths[j] = max(widths.get(j, 8), min(40, len(name) * 2 + 2))
+        for cells in table.rows:
+            row += 1
+            for j, cell in enumerate(cells, start=1):
+                value = cell.value if cell.is_number else (cell.text or None)
+                target = ws.cell(row=row, column=j, value=value)
+                fmt = number_format(cell, report.currency)
+                if fmt:
+                    target.number_format = fmt
+                if cell.indent:
+                    target.alignment = Alignment(indent=cell.indent)
+                if cell.status in colours:
+                    target.font = Font(color=colours[cell.status])
+                if not cell.is_number and cell.text:
+                    widths[j] = max(widths.get(j, 8), min(40, len(cell.text) * 2 + 2))
+        positions[table.id] = (header, row)
+        row += 1
+    for j, width in widths.items():
+        ws.column_dimensions[ws.cell(row=1, column=j).column_letter].width = width
+    if first_header is not None:
+        ws.freeze_panes = ws.cell(row=first_header + 1, column=2)
+    anchor_row = row + 1
+    for chart in section.charts:
+        if chart.table not in positions:
+            continue
+        header, last = positions[chart.table]
+        if last <= header:
+            continue
+        native: Any = LineChart() if chart.kind == "line" else BarChart()
+        native.title = chart.title
+        native.height, native.width = 7.5, 16
+        for col in chart.series_columns:
+            data = Reference(ws, min_col=col + 1, min_row=header, max_row=last)
+            native.add_data(data, titles_from_data=True)
+        categories = Reference(
+            ws, min_col=chart.category_column + 1, min_row=header + 1, max_row=last
+        )
+        native.set_categories(categories)
+        if chart.unit == "ratio":
+            native.y_axis.numFmt = "0%"
+        elif chart.unit == "currency":
+            native.y_axis.numFmt = '#,##0,,"M"'
+        ws.add_chart(native, f"A{anchor_row}")
+        anchor_row += 16
+
+
+def render_xlsx(report: Report) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    from openpyxl.styles import Font
+
+    used: set[str] = set()
+    for i, section in enumerate(layout(report)):
+        ws = wb.create_sheet(sheet_name(section.title, used))
+        if i == 0:  # the first sheet carries the report's title
+            ws["A1"], ws["A2"] = title(report), subtitle(report)
+            ws["A1"].font = Font(bold=True, size=15)
+        _write_section(ws, section, report, start=4 if i == 0 else 1)
+    wb.properties.title = title(report)
+    wb.properties.creator = "kpitree"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

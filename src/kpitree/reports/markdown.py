@@ -1,0 +1,52 @@
+"""The report as Markdown: headings, the narrative and pipe tables (charts are
+left to the other formats; their numbers are in the tables)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kpitree.reports.html import subtitle, title
+from kpitree.reports.layout import Cell, Table, layout
+
+if TYPE_CHECKING:
+    from kpitree.reports.model import Report
+
+__all__ = ["render_markdown"]
+
+_INDENT = "\u3000"  # an ideographic space keeps the tree's depth visible in tables
+
+
+def _cell(cell: Cell) -> str:
+    text = cell.text.replace("|", "\\|").replace("\n", " ")
+    return _INDENT * cell.indent + text if cell.indent else text
+
+
+def _table(table: Table) -> list[str]:
+    if not table.rows and table.empty:
+        return [f"_{table.empty}_", ""]
+    right = [
+        any(r[i].is_number or r[i].unit for r in table.rows) for i in range(len(table.columns))
+    ]
+    lines = [
+        "| " + " | ".join(c.replace("|", "\\|") for c in table.columns) + " |",
+        "|" + "|".join("---:" if r else "---" for r in right) + "|",
+    ]
+    lines += ["| " + " | ".join(_cell(c) or " " for c in row) + " |" for row in table.rows]
+    return [*lines, ""]
+
+
+def render_markdown(report: Report) -> str:
+    out = [f"# {title(report)}", "", subtitle(report), ""]
+    for section in layout(report):
+        out += [f"## {section.title}", ""]
+        if section.id == "summary":
+            out += [f"- {p}" for p in section.paragraphs]
+            out += [""] if section.paragraphs else []
+        else:
+            for p in section.paragraphs:
+                out += [p, ""]
+        for table in section.tables:
+            if len(section.tables) > 1 or table.title != section.title:
+                out += [f"### {table.title}", ""]
+            out += _table(table)
+    return "\n".join(out).rstrip("\n") + "\n"
