@@ -111,5 +111,6 @@ def chart_svg(chart: Chart, section: Section, *, width: float = 6.4, height: flo
         ax.set_axisbelow(True)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    svg = buffer.getvalue()
-    return re.sub(r"^.*?(?=<svg)", "", svg, flags=re.DOTALL)
+    svg = re.sub(r"^.*?(?=<svg)", "", buffer.getvalue(), flags=re.DOTALL)
+    # The RDF metadata block only names vocabularies; inline it is noise.
+    return re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
