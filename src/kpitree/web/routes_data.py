@@ -1,7 +1,222 @@
-"""Routes of the web app (data)."""
+"""The Data page (``/data``) and its API (``/api/imports``, ``/api/mappings``):
+upload a CSV/XLSX export with a mapping, preview the mapped rows and every
+rejected cell before anything is written, import, see the history, undo."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from kpitree.errors import UserError
+from kpitree.project import Project
+from kpitree.web import imports, live
+from kpitree.web.deps import get_lang, get_project, render, require_editor, require_viewer
+from kpitree.web.downloads import FORMATS, table_response
+from kpitree.web.users import User
 
 router = APIRouter()
+
+HISTORY_COLUMNS = (
+    "import_id",
+    "status",
+    "file",
+    "mapping_name",
+    "rows_read",
+    "inserted",
+    "updated",
+    "unchanged",
+    "rejected",
+    "started_at",
+    "undone_at",
+)
+
+
+# -- API --------------------------------------------------------------------------------
+
+
+@router.get("/api/mappings", tags=["data"])
+def api_mappings(
+    project: Project = Depends(get_project), _: User = Depends(require_viewer)
+) -> dict[str, Any]:
+    """Mappings an upload can use: the project's own, then the built-in presets."""
+    return {"mappings": imports.mapping_choices(project)}
+
+
+@router.get("/api/imports", tags=["data"], response_model=None)
+def api_imports(
+    project: Project = Depends(get_project),
+    _: User = Depends(require_viewer),
+    format: FORMATS | None = None,
+) -> dict[str, Any] | Response:
+    """The import history, newest first (``?format=csv|xlsx`` downloads it)."""
+    rows = imports.history(project)
+    if format is not None:
+        return table_response(
+            list(HISTORY_COLUMNS),
+            [[row.get(c) for c in HISTORY_COLUMNS] for row in rows],
+            format,
+            "imports",
+        )
+    return {"imports": rows}
+
+
+@router.post("/api/imports/preview", tags=["data"])
+def api_preview(
+    file: Annotated[UploadFile, File(description="CSV (UTF-8 or Shift_JIS) or XLSX export.")],
+    mapping: Annotated[str, Form(description="A preset name or a project mapping.")],
+    sheet: Annotated[str | None, Form(description="XLSX sheet (default: the mapping's).")] = None,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+) -> dict[str, Any]:
+    """Read and map an upload without writing: mapped rows per table and every
+    rejected cell (row, column, message). Import it with ``POST /api/imports``
+    and the returned ``upload_id``."""
+    upload = imports.save_upload(project, file.filename or "", file.file)
+    return imports.preview(project, upload, mapping, sheet)
+
+
+class ImportBody(BaseModel):
+    upload_id: str
+    mapping: str
+    skip_invalid: bool = False
+
+
+@router.post("/api/imports", tags=["data"])
+def api_import(
+    request: Request,
+    body: ImportBody,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+) -> dict[str, Any]:
+    """Import a previewed upload (all rows, or with ``skip_invalid`` the valid
+    ones); returns the import as ``kpitree import --json`` does."""
+    upload = imports.find_upload(project, body.upload_id)
+    result = imports.run_import(
+        project, upload, body.mapping, skip_invalid=body.skip_invalid, lang=get_lang(request)
+    )
+    live.notify(request.app)
+    return {"import": result}
+
+
+@router.post("/api/imports/{import_id}/undo", tags=["data"])
+def api_undo(
+    request: Request,
+    import_id: int,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+) -> dict[str, Any]:
+    """Undo one import: delete the rows it added, restore the rows it changed."""
+    result = imports.undo(project, import_id, lang=get_lang(request))
+    live.notify(request.app)
+    return {"undo": result}
+
+
+# -- page -------------------------------------------------------------------------------
+
+
+def _page_context(request: Request, project: Project, user: User) -> dict[str, Any]:
+    return {
+        "active": "data",
+        "mappings": imports.mapping_choices(project),
+        "history": imports.history(project),
+        "can_edit": user.can("editor"),
+        "max_mb": imports.MAX_UPLOAD_BYTES // 1024 // 1024,
+    }
+
+
+@router.get("/data", response_class=HTMLResponse, include_in_schema=False)
+def data_page(
+    request: Request,
+    project: Project = Depends(get_project),
+    user: User = Depends(require_viewer),
+) -> Response:
+    return render(request, "data.html", _page_context(request, project, user))
+
+
+@router.get("/data/history", response_class=HTMLResponse, include_in_schema=False)
+def data_history(
+    request: Request,
+    project: Project = Depends(get_project),
+    user: User = Depends(require_viewer),
+) -> Response:
+    return render(
+        request,
+        "data_history.html",
+        {"history": imports.history(project), "can_edit": user.can("editor")},
+    )
+
+
+def _problem(request: Request, exc: UserError) -> list[str]:
+    lang = get_lang(request)
+    from kpitree.errors import Span
+
+    def where(span: Span | None) -> str:
+        if span is None:
+            return ""
+        return f"{span.file or ''}:{span.line}:{span.column}: ".lstrip(":")
+
+    return [where(d.span) + d.message(lang) for d in exc.diagnostics]
+
+
+@router.post("/data/preview", response_class=HTMLResponse, include_in_schema=False)
+def data_preview(
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    mapping: Annotated[str, Form()],
+    sheet: Annotated[str | None, Form()] = None,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+) -> Response:
+    try:
+        upload = imports.save_upload(project, file.filename or "", file.file)
+        found = imports.preview(project, upload, mapping, sheet)
+    except UserError as exc:
+        return render(request, "data_result.html", {"problems": _problem(request, exc)})
+    return render(request, "data_preview.html", {"preview": found})
+
+
+@router.post("/data/import", response_class=HTMLResponse, include_in_schema=False)
+def data_import(
+    request: Request,
+    upload_id: Annotated[str, Form()],
+    mapping: Annotated[str, Form()],
+    skip_invalid: Annotated[bool, Form()] = False,
+    project: Project = Depends(get_project),
+    user: User = Depends(require_editor),
+) -> Response:
+    try:
+        upload = imports.find_upload(project, upload_id)
+        result = imports.run_import(
+            project, upload, mapping, skip_invalid=skip_invalid, lang=get_lang(request)
+        )
+    except UserError as exc:
+        return render(request, "data_result.html", {"problems": _problem(request, exc)})
+    live.notify(request.app)
+    return render(
+        request,
+        "data_result.html",
+        {"imported": result, "history": imports.history(project), "can_edit": True},
+    )
+
+
+@router.post("/data/undo/{import_id}", response_class=HTMLResponse, include_in_schema=False)
+def data_undo(
+    request: Request,
+    import_id: int,
+    project: Project = Depends(get_project),
+    user: User = Depends(require_editor),
+) -> Response:
+    try:
+        done = imports.undo(project, import_id, lang=get_lang(request))
+    except UserError as exc:
+        return render(request, "data_result.html", {"problems": _problem(request, exc)})
+    live.notify(request.app)
+    return render(
+        request,
+        "data_result.html",
+        {"undone": done, "history": imports.history(project), "can_edit": True},
+    )

@@ -1,0 +1,314 @@
+"""Imports from the web: uploads, preview, import, history and undo.
+
+Parsing and mapping use the data layer exactly as ``kpitree import`` does
+(:func:`kpitree.data.readers.read_and_map` on an in-memory DuckDB). Writing
+(import, undo) runs ``kpitree import`` / ``kpitree imports undo`` in a child
+process: DuckDB lets a process open a file with one configuration only, and the
+server keeps reading the warehouse read-only for every page while the write
+happens, so the write must come from another process, just like an import from
+a terminal. The import log is read through a read-only engine.
+
+Uploads are kept in ``<project>/.kpitree/uploads/<id>/<file name>`` between
+preview and import (a day at most).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kpitree.errors import DataError, Diagnostic, Severity, UserError
+from kpitree.web.errors import WebError
+
+if TYPE_CHECKING:
+    from kpitree.data.batch import MappedBatch
+    from kpitree.project import Project
+
+__all__ = [
+    "MAX_UPLOAD_BYTES",
+    "Upload",
+    "history",
+    "mapping_choices",
+    "preview",
+    "run_import",
+    "save_upload",
+    "undo",
+]
+
+UPLOADS = Path(".kpitree") / "uploads"
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+UPLOAD_TTL_SECONDS = 24 * 3600
+PREVIEW_ROWS = 20
+SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
+_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file received for import, kept until imported or expired."""
+
+    upload_id: str
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _safe_name(name: str) -> str:
+    """The file's own name without folders or control characters (Japanese kept)."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".")
+    return base[:200] or "upload.csv"
+
+
+def _uploads(project: Project) -> Path:
+    return project.path / UPLOADS
+
+
+def _sweep(folder: Path) -> None:
+    """Remove uploads older than a day (previewed but never imported)."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - UPLOAD_TTL_SECONDS
+    for entry in folder.iterdir():
+        try:
+            if entry.is_dir() and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def save_upload(project: Project, name: str, source: Any) -> Upload:
+    """Copy an uploaded file object (``.read(n)``) into the uploads folder;
+    KT615 for a type that cannot be imported, KT614 when too large."""
+    clean = _safe_name(name)
+    if not clean.lower().endswith(SUFFIXES):
+        raise WebError(
+            400, "KT615", "web.data.bad_file_type", file=clean, types=", ".join(SUFFIXES)
+        )
+    folder = _uploads(project)
+    _sweep(folder)
+    upload_id = secrets.token_urlsafe(18)
+    target = folder / upload_id / clean
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with target.open("wb") as out:
+        while chunk := source.read(1024 * 1024):
+            written += len(chunk)
+            if written > MAX_UPLOAD_BYTES:
+                out.close()
+                shutil.rmtree(target.parent, ignore_errors=True)
+                raise WebError(
+                    413, "KT614", "web.error.too_large", limit=MAX_UPLOAD_BYTES // 1024 // 1024
+                )
+            out.write(chunk)
+    return Upload(upload_id, target)
+
+
+def find_upload(project: Project, upload_id: str) -> Upload:
+    """A saved upload by id; KT620 when unknown or expired."""
+    folder = _uploads(project) / upload_id
+    files = sorted(folder.iterdir()) if _ID.match(upload_id) and folder.is_dir() else []
+    if not files:
+        raise WebError(404, "KT620", "web.data.upload_gone")
+    return Upload(upload_id, files[0])
+
+
+def discard_upload(upload: Upload) -> None:
+    shutil.rmtree(upload.path.parent, ignore_errors=True)
+
+
+# -- mappings ---------------------------------------------------------------------------
+
+
+def mapping_choices(project: Project) -> list[dict[str, str]]:
+    """Mappings to choose from: the project's own (named by its data sources,
+    or YAML files with ``mapping: 1`` in the project folder or ``mappings/``),
+    then the built-in presets."""
+    from kpitree.data.mapping import preset_names
+
+    found: dict[str, dict[str, str]] = {}
+    for _file, mapping, _sheet in project.tree.data_sources:
+        if mapping not in preset_names():
+            found[mapping] = {"id": mapping, "kind": "project"}
+    for folder in (project.path, project.path / "mappings"):
+        if not folder.is_dir():
+            continue
+        for file in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            if file.name == "kpitree.yaml":
+                continue
+            try:
+                head = file.read_text(encoding="utf-8")[:4000]
+            except (OSError, UnicodeDecodeError):
+                continue
+            if re.search(r"(?m)^mapping:\s*1\s*$", head):
+                rel = file.relative_to(project.path).as_posix()
+                found.setdefault(rel, {"id": rel, "kind": "project"})
+    for name in preset_names():
+        found.setdefault(name, {"id": name, "kind": "preset"})
+    return list(found.values())
+
+
+def _mapping_argument(project: Project, mapping: str) -> str:
+    """The mapping as ``kpitree import --mapping`` takes it: a preset name or a
+    file (resolved inside the project; never outside it)."""
+    choices = {c["id"] for c in mapping_choices(project)}
+    if mapping not in choices:
+        from kpitree.source import did_you_mean
+
+        raise WebError(
+            400,
+            "KT621",
+            "web.data.unknown_mapping",
+            mapping=mapping,
+            hint=did_you_mean(mapping, sorted(choices)),
+        )
+    candidate = (project.path / mapping).resolve()
+    if candidate.is_file() and candidate.is_relative_to(project.path.resolve()):
+        return str(candidate)
+    return mapping
+
+
+# -- preview ----------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _describe(batch: MappedBatch, upload: Upload, mapping: str) -> dict[str, Any]:
+    tables = []
+    for name, table in batch.tables.items():
+        head = table.slice(0, PREVIEW_ROWS).to_pylist()
+        tables.append(
+            {
+                "table": name,
+                "rows": table.num_rows,
+                "columns": list(table.column_names),
+                "preview": [[_cell(row[c]) for c in table.column_names] for row in head],
+            }
+        )
+    rejects = [
+        {"row": r.row, "column": r.column, "value": r.value, "message": r.reason}
+        for r in batch.rejects
+    ]
+    rejected_rows = len({r.row for r in batch.rejects})
+    return {
+        "upload_id": upload.upload_id,
+        "file": upload.name,
+        "mapping": mapping,
+        "rows_read": batch.rows_read,
+        "valid_rows": batch.rows_read - rejected_rows,
+        "rejected_rows": rejected_rows,
+        "tables": tables,
+        "errors": rejects,
+    }
+
+
+def preview(
+    project: Project, upload: Upload, mapping: str, sheet: str | None = None
+) -> dict[str, Any]:
+    """Read and map the upload without writing anything: mapped rows per table
+    (the first rows of each) and every rejected cell with its row and column.
+    A problem with the file as a whole raises its DataError (located)."""
+    from kpitree.data.mapping import load_mapping
+    from kpitree.data.readers import read_and_map
+
+    argument = _mapping_argument(project, mapping)
+    loaded = load_mapping(argument)
+    batch = read_and_map(upload.path, loaded, sheet=sheet or None, tz=project.tree.timezone)
+    return _describe(batch, upload, mapping)
+
+
+# -- writing (in a child process) -------------------------------------------------------
+
+
+def _kpitree(project: Project, *args: str, lang: str) -> dict[str, Any]:
+    """Run a kpitree command in a child process and return its JSON output; its
+    error messages (located, in ``lang``) become a UserError."""
+    env = {**os.environ, "KPITREE_LANG": lang, "PYTHONIOENCODING": "utf-8"}
+    done = subprocess.run(
+        [sys.executable, "-m", "kpitree", *args, "--json"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=project.path,
+        timeout=3600,
+        check=False,
+    )
+    if done.returncode == 0:
+        try:
+            result: dict[str, Any] = json.loads(done.stdout)
+        except json.JSONDecodeError:
+            result = {}
+        return result
+    message = done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}"
+    if done.returncode == 1:
+        raise UserError(
+            Diagnostic(Severity.ERROR, "KT622", "web.data.command_failed", {"message": message})
+        )
+    raise DataError(
+        Diagnostic(Severity.ERROR, "KT600", "web.error.internal", {"error": message[-2000:]})
+    )
+
+
+def run_import(
+    project: Project, upload: Upload, mapping: str, *, skip_invalid: bool, lang: str
+) -> dict[str, Any]:
+    """Import the upload (all or nothing unless ``skip_invalid``); returns the
+    import as ``kpitree import --json`` reports it. The upload is removed after."""
+    argument = _mapping_argument(project, mapping)
+    args = ["import", str(upload.path), "--mapping", argument, "--project", str(project.path)]
+    if skip_invalid:
+        args.append("--skip-invalid")
+    result = _kpitree(project, *args, lang=lang)
+    discard_upload(upload)
+    imports = result.get("imports") or [{}]
+    return dict(imports[0])
+
+
+def undo(project: Project, import_id: int, *, lang: str) -> dict[str, Any]:
+    """Undo one import (``kpitree imports undo``)."""
+    return _kpitree(
+        project, "imports", "undo", str(import_id), "--project", str(project.path), lang=lang
+    )
+
+
+_HISTORY_SQL = (
+    "SELECT import_id, kind, source_file, mapping_name, rows_read, inserted, updated, "
+    "unchanged, rejected, status, started_at, finished_at, undone_at "
+    "FROM kpitree_imports ORDER BY import_id DESC"
+)
+
+
+def history(project: Project) -> list[dict[str, Any]]:
+    """The import log, newest first, read through a read-only engine (waits
+    while another process holds the write lock)."""
+    if "://" not in project.warehouse_target and not Path(project.warehouse_target).exists():
+        return []
+    with project.engine() as engine:
+        table = engine.query(_HISTORY_SQL)
+    rows: list[dict[str, Any]] = table.to_pylist()
+    for row in rows:
+        for key in ("started_at", "finished_at", "undone_at"):
+            value = row.get(key)
+            row[key] = value.isoformat() if isinstance(value, dt.datetime) else value
+        source = row.get("source_file")
+        row["file"] = Path(source).name if source else None
+    return rows
