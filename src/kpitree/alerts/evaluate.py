@@ -165,8 +165,9 @@ def _sla_findings(
             period = period_of(today, rule.period, tree.fiscal_year_start)
             key = (rule.sla, period.key)
             if key not in cache:
-                cache[key] = sla_cases(engine, sla_rule(tree, rule.sla), period.start,
-                                       period.end, now)  # fmt: skip
+                cache[key] = sla_cases(
+                    engine, sla_rule(tree, rule.sla), period.start, period.end, now
+                )
             level = _level(rule.by)
             groups: dict[SegmentKey, list[Any]] = {}
             for case in cache[key]:
@@ -179,8 +180,12 @@ def _sla_findings(
                 if not _wanted(rule, segment):
                     continue
                 breaches = sum(1 for c in cases if c.status == "breached")
-                facts = {"breaches": breaches, "cases": len(cases), "threshold": limit,
-                         "volume": len(cases)}  # fmt: skip
+                facts = {
+                    "breaches": breaches,
+                    "cases": len(cases),
+                    "threshold": limit,
+                    "volume": len(cases),
+                }
                 holds: bool | None = breaches > limit
                 if rule.min_volume is not None and len(cases) < rule.min_volume:
                     holds, facts["guarded"] = None, True

@@ -20,8 +20,9 @@ __all__ = ["email_parts", "headline", "link", "slack_payload", "summary", "webho
 
 def _label(facts: Mapping[str, Any], key: str, fallback: str, lang: str) -> str:
     label = facts.get(key) or {}
-    first, second = (label.get("ja"), label.get("en")) if lang == "ja" else (
-        label.get("en"), label.get("ja"))  # fmt: skip
+    first, second = (
+        (label.get("ja"), label.get("en")) if lang == "ja" else (label.get("en"), label.get("ja"))
+    )
     return str(first or second or fallback)
 
 
@@ -120,8 +121,12 @@ def _numbers(event: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
         rows.append((t("alerts.field.change", lang=lang), _signed_pct(facts["change"])))
     if facts.get("breaches") is not None:
         rows.append((t("alerts.field.breaches", lang=lang), str(facts["breaches"])))
-    rows.append((t("alerts.field.severity", lang=lang),
-                 t(f"alerts.severity.{event['severity']}", lang=lang)))  # fmt: skip
+    rows.append(
+        (
+            t("alerts.field.severity", lang=lang),
+            t(f"alerts.severity.{event['severity']}", lang=lang),
+        )
+    )
     return rows
 
 

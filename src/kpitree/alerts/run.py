@@ -98,9 +98,11 @@ def _facts(project: Project, rule_id: str, rule: AlertRuleSpec, finding: Finding
 
 
 def _transitions(
-    project: Project, findings: list[Finding], states: Mapping[tuple[str, str, str], Any],
+    project: Project,
+    findings: list[Finding],
+    states: Mapping[tuple[str, str, str], Any],
     now: dt.datetime,
-) -> list[tuple[Finding, str]]:  # fmt: skip
+) -> list[tuple[Finding, str]]:
     rules = project.tree.alerts
     out: list[tuple[Finding, str]] = []
     for f in findings:
@@ -168,9 +170,15 @@ def run_alerts(
             for f, kind in changes:
                 rule = rules[f.rule]
                 event_id = store.add_event(
-                    f.rule, f.node, segment_key(f.segment), kind, now, rule.severity, f.period,
+                    f.rule,
+                    f.node,
+                    segment_key(f.segment),
+                    kind,
+                    now,
+                    rule.severity,
+                    f.period,
                     _facts(project, f.rule, rule, f),
-                )  # fmt: skip
+                )
                 new_ids.append(event_id)
                 quiet = _quiet(project, rule)
                 for channel in recipients(project, rule, f):
@@ -276,6 +284,20 @@ def alert_events(
     with their deliveries."""
     with AlertStore(project.path) as store:
         rows = store.events(start, end)
+        deliveries = store.deliveries_of([r["id"] for r in rows])
+        return [
+            AlertEvent.from_row(r, tuple(Delivery.from_row(d) for d in deliveries[r["id"]]))
+            for r in rows
+        ]
+
+
+def open_alerts(project: Project) -> list[AlertEvent]:
+    """The latest event of every (rule, node, segment) that is firing now."""
+    with AlertStore(project.path) as store:
+        rows = store.db.execute(
+            "SELECT e.* FROM alert_state s JOIN alert_events e ON e.id = s.last_event_id"
+            " WHERE s.state = 'firing' ORDER BY e.at, e.id"
+        ).fetchall()
         deliveries = store.deliveries_of([r["id"] for r in rows])
         return [
             AlertEvent.from_row(r, tuple(Delivery.from_row(d) for d in deliveries[r["id"]]))

@@ -53,7 +53,7 @@ class SlaRuleReport:
             **self.summary.to_json(),
             "rows": [g.to_json() for g in self.groups],
             "breaches": [c.to_json() for c in self.breaches],
-            "about_to_breach": [c.to_json() for c in self.about_to_breach],
+            "about_to_breach_cases": [c.to_json() for c in self.about_to_breach],
         }
         if with_cases:
             out["cases"] = [c.to_json() for c in self.cases]
