@@ -82,7 +82,7 @@ def test_departments_have_kpis_trend_and_ranked_segments(monthly) -> None:  # ty
     assert fs.focus == "won_deals"
     paces = [s.pace for s in fs.best]
     assert paces == sorted(paces, reverse=True)
-    assert not set(s.segment for s in fs.best) & set(s.segment for s in fs.worst)
+    assert not {s.segment for s in fs.best} & {s.segment for s in fs.worst}
 
 
 def test_trend_values_are_status_values_of_each_month(project: Project, monthly) -> None:  # type: ignore[no-untyped-def]
