@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from kpitree.compute.status import NodeStatus, StatusResult
     from kpitree.definition.tree import Tree
     from kpitree.engines import Engine
-    from kpitree.project import Project
+    from kpitree.reports.project_view import ProjectView as Project
 
 __all__ = ["KINDS", "build_report", "resolve_period", "trend_periods"]
 

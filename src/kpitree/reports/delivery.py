@@ -28,7 +28,7 @@ from kpitree.reports.schedule import latest_occurrence
 
 if TYPE_CHECKING:
     from kpitree.compute.periods import Period
-    from kpitree.project import Project
+    from kpitree.reports.project_view import ProjectView as Project
 
 __all__ = ["APP_DB", "Delivery", "configured_reports", "send_due_reports", "sent_reports"]
 

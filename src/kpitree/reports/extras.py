@@ -13,7 +13,7 @@ from kpitree.reports.model import AlertLine, AlertsSection, SlaRuleLine, SlaSect
 if TYPE_CHECKING:
     from kpitree.compute.periods import Period
     from kpitree.compute.sla import SlaSummary
-    from kpitree.project import Project
+    from kpitree.reports.project_view import ProjectView as Project
 
 __all__ = ["alerts_section", "sla_section"]
 
