@@ -46,8 +46,20 @@ ALLOWED = {
     },
     "sla": {"errors", "i18n", "source", "definition", "business_hours", "compute", "engines"},
     # Review reports consume compute, alerts and SLA results (not the web app or the CLI).
-    "reports": {"errors", "i18n", "source", "definition", "planning", "calendar", "data",
-                "engines", "compute", "business_hours", "alerts", "sla"},  # fmt: skip
+    "reports": {
+        "errors",
+        "i18n",
+        "source",
+        "definition",
+        "planning",
+        "calendar",
+        "data",
+        "engines",
+        "compute",
+        "business_hours",
+        "alerts",
+        "sla",
+    },
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {
         "errors",
