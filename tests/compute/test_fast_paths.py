@@ -155,3 +155,12 @@ def test_project_keeps_its_query_cache_in_the_project(demo: Project) -> None:
     demo.status("2025-10", as_of=AS_OF, explain=False)
     assert (demo.path / ".kpitree" / "cache" / "queries.json").is_file()
     assert demo.query_cache() is query_cache(demo.path / ".kpitree" / "cache" / "queries.json")
+
+
+def test_a_filter_that_matches_nothing_gives_zeros_not_an_error(demo: Project) -> None:
+    result = demo.status(
+        "2025-10", by="rep", as_of=AS_OF, filters={"team": ["no such team"]}, explain=False
+    )
+    company = result.row("leads", "2025-10", ())
+    assert company.actual == 0.0
+    assert all(len(r.segment) == 0 for r in result.rows)  # no rep, team or department

@@ -55,9 +55,9 @@ def _spans(periods: Sequence[Period]) -> tuple[tuple[str, str, str, int], ...]:
     return tuple((str(p.start), str(p.end), p.grain, p.fiscal_year_start) for p in periods)
 
 
-def _rollup(frame: pd.DataFrame, level: Level) -> pd.DataFrame:
+def _rollup(frame: pd.DataFrame, level: Level, parts: Sequence[str] | None = None) -> pd.DataFrame:
     keys = ["period", *_dim_cols(level)]
-    parts = [c for c in _PARTS if c in frame.columns]
+    parts = [c for c in _PARTS if c in frame.columns] if parts is None else list(parts)
     return frame.groupby(keys, dropna=False, sort=False)[parts].sum().reset_index()
 
 
@@ -111,11 +111,13 @@ def _wide(
     parts = list(per_metric.items())
     if level:
         keys = pd.concat([f[dims] for _, f in parts], ignore_index=True) if parts else None
-        if keys is None or keys.empty:
-            return pd.DataFrame(columns=["period", *dims])
-        codes = keys.groupby(dims, dropna=False, sort=False).ngroup().to_numpy()
-        first = np.unique(codes, return_index=True)[1]  # group k first seen at first[k]
-        segments = keys.iloc[first].reset_index(drop=True)
+        if keys is None or keys.empty:  # no fact at all: no segment, but every column
+            codes = np.zeros(0, dtype="int64")
+            segments = pd.DataFrame({c: pd.Series([], dtype=object) for c in dims})
+        else:
+            codes = keys.groupby(dims, dropna=False, sort=False).ngroup().to_numpy()
+            first = np.unique(codes, return_index=True)[1]  # group k first seen at first[k]
+            segments = keys.iloc[first].reset_index(drop=True)
     else:
         codes = np.zeros(sum(len(f) for _, f in parts), dtype="int64")
         segments = pd.DataFrame(index=[0])
@@ -187,12 +189,17 @@ def _measure_raw(
             finest,
             lambda m=members: fused_query(engine, m, periods, finest, filters),
         )
-        for metric in members:
-            parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
-            cols = [c for c in parts.values() if c in fine.columns]
-            own = fine[[*keys, *cols]].rename(columns={v: k for k, v in parts.items()})
-            for level in levels:
-                raw[level][metric.id] = own if level == finest else _rollup(own, level)
+        for level in levels:
+            # One roll-up of the whole fused result per level, then cut per metric.
+            parts_of_all = [c for c in fine.columns if c not in keys]
+            rolled = fine if level == finest else _rollup(fine, level, parts_of_all)
+            level_keys = ["period", *_dim_cols(level)]
+            for metric in members:
+                parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
+                cols = [c for c in parts.values() if c in rolled.columns]
+                raw[level][metric.id] = rolled[[*level_keys, *cols]].rename(
+                    columns={v: k for k, v in parts.items()}
+                )
     for metric in single:
         fine = run(
             "single",
