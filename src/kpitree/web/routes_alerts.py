@@ -1,7 +1,169 @@
-"""Routes of the web app (alerts)."""
+"""Alerts and SLA pages of the dashboard, their JSON twins, and the
+background task that runs the alerts while the server runs.
+
+* ``/alerts`` and ``/api/alerts``: alerts firing now and the history
+  (``?since=``/``?until=`` ISO dates; default the last 30 days).
+* ``/sla`` and ``/api/sla``: compliance, response times, breaches and cases
+  about to breach per SLA rule and owner (``?period=``, ``?by=team``).
+* :func:`background`: ``Project.alerts_run`` every
+  ``notifications.schedule_minutes`` (in a worker thread), for projects with
+  alert rules.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from kpitree.errors import UserError
+from kpitree.web.deps import get_lang, get_project, render, require_viewer
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from kpitree.alerts import AlertEvent
+    from kpitree.project import Project
+
+__all__ = ["background", "router"]
 
 router = APIRouter()
+log = logging.getLogger("kpitree.alerts")
+_HISTORY_DAYS = 30
+_FIRST_RUN_DELAY = 5.0
+
+
+def _when(text: str | None, project: Project, name: str) -> dt.datetime | None:
+    from zoneinfo import ZoneInfo
+
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError.of("KT721", "alerts.bad_now", None, value=text, option=name) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(project.tree.timezone))
+    return value
+
+
+def alerts_view(
+    project: Project, lang: str, since: str | None, until: str | None
+) -> dict[str, Any]:
+    """What the alerts page shows (and ``/api/alerts`` returns)."""
+    from zoneinfo import ZoneInfo
+
+    from kpitree.alerts.run import open_alerts
+
+    start = _when(since, project, "since")
+    end = _when(until, project, "until")
+    if start is None and end is None:
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(days=_HISTORY_DAYS)
+    history = project.alert_events(start, end)
+    history.reverse()  # newest first
+    zone = ZoneInfo(project.tree.timezone)
+
+    def shown(event: AlertEvent) -> dict[str, Any]:
+        local = event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        return {**event.to_json(lang), "at_local": local}
+
+    return {
+        "open": [shown(e) for e in open_alerts(project)],
+        "history": [shown(e) for e in history],
+        "since": None if start is None else start.isoformat(),
+        "until": None if end is None else end.isoformat(),
+        "rules": len(project.tree.alerts),
+        "pending": sum(1 for e in history for d in e.deliveries if d.status == "pending"),
+    }
+
+
+def sla_view(project: Project, period: str | None, by: str | None) -> dict[str, Any]:
+    """What the SLA page shows (and ``/api/sla`` returns)."""
+    report = project.sla_report(period, by=by)
+    return {**report.to_json(), "defined": bool(project.tree.sla)}
+
+
+@router.get("/api/alerts", tags=["alerts"])
+def api_alerts(
+    request: Request,
+    since: str | None = Query(None, description="From this ISO date or date-time."),
+    until: str | None = Query(None, description="Before this ISO date or date-time."),
+    _user: Any = Depends(require_viewer),
+) -> JSONResponse:
+    """Alerts firing now, and the events of the history (newest first)."""
+    project = get_project(request)
+    return JSONResponse(alerts_view(project, get_lang(request), since, until))
+
+
+@router.get("/alerts", include_in_schema=False)
+def alerts_page(
+    request: Request,
+    since: str | None = None,
+    until: str | None = None,
+    _user: Any = Depends(require_viewer),
+) -> HTMLResponse:
+    project = get_project(request)
+    view = alerts_view(project, get_lang(request), since, until)
+    return render(request, "alerts.html", {"view": view, "active": "alerts"})
+
+
+@router.get("/api/sla", tags=["alerts"])
+def api_sla(
+    request: Request,
+    period: str | None = Query(None, description="2026-10, 2026-Q3, this-month ..."),
+    by: str | None = Query(None, description="owner (default), team or department"),
+    _user: Any = Depends(require_viewer),
+) -> JSONResponse:
+    """SLA compliance, P50/P95 response hours, breaches and cases about to breach."""
+    return JSONResponse(sla_view(get_project(request), period, by))
+
+
+@router.get("/sla", include_in_schema=False)
+def sla_page(
+    request: Request,
+    period: str | None = None,
+    by: str | None = None,
+    _user: Any = Depends(require_viewer),
+) -> HTMLResponse:
+    view = sla_view(get_project(request), period, by)
+    return render(request, "sla.html", {"view": view, "active": "sla"})
+
+
+def _run_once(app: FastAPI) -> float:
+    """One scheduled run; returns the minutes until the next one."""
+    from kpitree.project import Project
+
+    # A project of its own: the pages compute status on theirs in other threads.
+    project = Project.load(app.state.project_path)
+    minutes = float(project.tree.notifications.schedule_minutes)
+    if project.tree.alerts:
+        result = project.alerts_run()
+        log.info(
+            "alerts: %d evaluated, %d events, %d sent, %d failed, %d pending",
+            result.evaluated,
+            len(result.events),
+            result.sent,
+            result.failed,
+            len(result.pending),
+        )
+    return minutes
+
+
+async def background(app: FastAPI) -> None:
+    """Run the alerts every ``notifications.schedule_minutes`` while the
+    server runs. A failing run is logged and tried again next time; it never
+    stops the server."""
+    await asyncio.sleep(_FIRST_RUN_DELAY)
+    while True:
+        minutes = 15.0
+        try:
+            minutes = await asyncio.to_thread(_run_once, app)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("alerts: the scheduled run failed")
+        await asyncio.sleep(minutes * 60)

@@ -1,0 +1,91 @@
+"""The alerts and SLA pages and their JSON twins, in-process over the app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .company import NOW
+from .conftest import HttpReceiver, SmtpReceiver
+from .test_run import project_at
+
+
+@pytest.fixture
+def client(
+    tmp_path: Path, http_receiver: HttpReceiver, smtp_receiver: SmtpReceiver
+) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    project = project_at(tmp_path, http_receiver.port, smtp_receiver.port)
+    project.alerts_run(now=NOW)
+    with TestClient(create_app(tmp_path)) as test_client:
+        yield test_client
+
+
+def test_alerts_page_and_api(client: Any) -> None:
+    data = client.get("/api/alerts", params={"since": "2026-10-01", "lang": "en"}).json()
+    assert sorted(a["segment"]["rep"] for a in data["open"]) == ["r1", "r2"]
+    assert len(data["history"]) == 2 and data["pending"] == 0
+    assert data["history"][0]["at_local"] == "2026-10-14 12:00"
+    page = client.get("/alerts", params={"since": "2026-10-01", "lang": "ja"})
+    assert page.status_code == 200
+    html = page.text
+    assert "発生中" in html and "初回対応率の低下" in html and "担当者: r1" in html
+    assert 'href="/nodes/first_touch?period=2026-10"' in html
+    assert html.count('data-kind="fired"') == 4  # open list + history
+    # The default range is the last 30 days from now: October 2026 is not in it.
+    assert client.get("/api/alerts").json()["history"] == []
+
+
+def test_sla_page_and_api(client: Any) -> None:
+    data = client.get("/api/sla", params={"period": "2026-10"}).json()
+    rule = data["rules"][0]
+    # The page measures "now": every October case is decided by now.
+    assert rule["cases"] == 8 and rule["open"] == 0
+    assert rule["met"] + rule["breached"] == 8
+    teams = client.get("/api/sla", params={"period": "2026-10", "by": "team"}).json()
+    assert {r["team"] for r in teams["rules"][0]["rows"]} == {"東日本", "西日本"}
+    html = client.get("/sla", params={"period": "2026-10", "lang": "ja"}).text
+    assert (
+        "MQL初回対応" in html
+        and "遵守率" in html
+        and 'data-testid="breaches-mql_first_touch"' in html
+    )
+    bad = client.get("/api/sla", params={"by": "channel"})
+    assert bad.status_code == 400 and "KT761" in bad.text
+
+
+def test_the_server_runs_the_alerts_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliveries left pending by an outage go out from the server's own run."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from kpitree.web import routes_alerts
+    from kpitree.web.app import create_app
+
+    from .conftest import free_port
+
+    http, smtp = HttpReceiver(free_port()), SmtpReceiver(free_port())
+    project = project_at(tmp_path, http.port, smtp.port)
+    assert len(project.alerts_run(now=NOW).pending) == 4  # receivers down
+    http.start()
+    smtp.start()
+    monkeypatch.setattr(routes_alerts, "_FIRST_RUN_DELAY", 0.0)
+    try:
+        with TestClient(create_app(tmp_path)) as client:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(http.posts) + len(smtp.messages) < 4:
+                time.sleep(0.1)
+            pending = client.get("/api/alerts", params={"since": "2026-10-01"}).json()["pending"]
+        assert len(http.posts) == 2 and len(smtp.messages) == 2 and pending == 0
+    finally:
+        http.stop()
+        smtp.stop()
