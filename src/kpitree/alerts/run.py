@@ -122,6 +122,36 @@ def _transitions(
     return out
 
 
+def _cleared_sla_segments(
+    project: Project,
+    findings: list[Finding],
+    states: Mapping[tuple[str, str, str], Any],
+    now: dt.datetime,
+) -> list[Finding]:
+    """A firing SLA-breach segment with no case in the period has no breach:
+    the condition is false (a node without data, in contrast, is unknown)."""
+    import json
+    from zoneinfo import ZoneInfo
+
+    from kpitree.compute.periods import period_of
+
+    rules = project.tree.alerts
+    seen = {(f.rule, f.node, segment_key(f.segment)) for f in findings}
+    today = now.astimezone(ZoneInfo(project.tree.timezone)).date()
+    out = []
+    for key, state in states.items():
+        rule = rules.get(key[0])
+        if state["state"] != "firing" or key in seen or rule is None:
+            continue
+        if rule.condition != "sla_breaches" or key[1] != f"sla:{rule.sla}":
+            continue
+        segment = tuple((k, v) for k, v in json.loads(key[2]))
+        period = period_of(today, rule.period, project.tree.fiscal_year_start)
+        facts = {"breaches": 0, "cases": 0, "threshold": rule.threshold or 0, "volume": 0}
+        out.append(Finding(key[0], key[1], segment, False, period.key, facts))
+    return out
+
+
 def run_alerts(
     project: Project,
     *,
@@ -140,7 +170,9 @@ def run_alerts(
         result.evaluated = len(findings)
         result.holding = sum(1 for f in findings if f.holds)
         result.guarded = sum(1 for f in findings if f.facts.get("guarded"))
-        changes = _transitions(project, findings, store.states(), now)
+        states = store.states()
+        findings.extend(_cleared_sla_segments(project, findings, states, now))
+        changes = _transitions(project, findings, states, now)
         if dry_run:
             for f, kind in changes:
                 rule = rules[f.rule]
