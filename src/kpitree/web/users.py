@@ -131,9 +131,11 @@ class UserStore:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=10)) as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
-            with con:
+            if self.path not in _READY:  # once per file and process: every request checks users
+                con.execute("PRAGMA journal_mode=WAL")
+                con.executescript(_SCHEMA)
+                _READY.add(self.path)
+            with con:  # one transaction: committed on success, rolled back on an error
                 yield con
 
     def count(self) -> int:
@@ -156,6 +158,9 @@ class UserStore:
         digest = _hasher().hash(password)
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._connect() as con:
+            if role != "admin" and _admins(con) == 0:
+                # Someone must be able to manage users once logins are required.
+                raise UserError.of("KT624", "web.users.first_admin", None, name=name)
             try:
                 con.execute(
                     "INSERT INTO web_users (name, role, password_hash, created_at) "
@@ -171,6 +176,8 @@ class UserStore:
         with self._connect() as con:
             if con.execute("DELETE FROM web_users WHERE name = ?", (name,)).rowcount == 0:
                 raise UserError.of("KT611", "web.users.unknown", None, name=name)
+            if _admins(con) == 0:
+                raise UserError.of("KT625", "web.users.last_admin", None, name=name)
 
     def set_role(self, name: str, role: str) -> None:
         """Change a user's role; their sessions end, so the new role applies at once."""
@@ -182,6 +189,8 @@ class UserStore:
             ).rowcount
             if changed == 0:
                 raise UserError.of("KT611", "web.users.unknown", None, name=name)
+            if _admins(con) == 0:
+                raise UserError.of("KT625", "web.users.last_admin", None, name=name)
 
     def set_password(self, name: str, password: str) -> None:
         """Change a password; the user's other sessions end."""
@@ -249,6 +258,11 @@ class UserStore:
             return str(again.fetchone()[0])
 
 
+def _admins(con: sqlite3.Connection) -> int:
+    return int(con.execute("SELECT count(*) FROM web_users WHERE role = 'admin'").fetchone()[0])
+
+
+_READY: set[Path] = set()
 _DUMMY: list[str] = []
 
 
