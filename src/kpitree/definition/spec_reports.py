@@ -8,11 +8,20 @@ import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from kpitree.i18n import t
 
 __all__ = ["ReportScheduleSpec", "ReportSpec"]
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _invalid(key: str, **params: object) -> PydanticCustomError:
+    """A validation error whose reason is a catalog message (in the language
+    of the command that reads the definition)."""
+    return PydanticCustomError("kpitree_invalid", t(key, **params).replace("{", "{{"))
 
 
 class _Strict(BaseModel):
@@ -39,7 +48,7 @@ class ReportScheduleSpec(_Strict):
     @classmethod
     def _time_of_day(cls, value: str) -> str:
         if not _TIME.match(value):
-            raise ValueError("use a time of day as HH:MM, e.g. 08:00")
+            raise _invalid("reports.def.bad_time")
         return value
 
     @field_validator("timezone")
@@ -51,15 +60,15 @@ class ReportScheduleSpec(_Strict):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError("unknown time zone; use a name like Asia/Tokyo") from None
+                raise _invalid("reports.def.bad_zone") from None
         return value
 
     @model_validator(mode="after")
     def _fits_every(self) -> ReportScheduleSpec:
         if self.every == "week" and self.business_day is not None:
-            raise ValueError("business_day is for every: month; a weekly schedule takes day")
+            raise _invalid("reports.def.day_for_week")
         if self.every == "month" and self.day is not None:
-            raise ValueError("day is for every: week; a monthly schedule takes business_day")
+            raise _invalid("reports.def.day_for_month")
         return self
 
 
@@ -91,5 +100,5 @@ class ReportSpec(_Strict):
     def _addresses(cls, value: list[str]) -> list[str]:
         bad = [a for a in value if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", a)]
         if bad:
-            raise ValueError(f"not an e-mail address: {', '.join(bad)}")
+            raise _invalid("reports.def.bad_address", addresses=", ".join(bad))
         return value

@@ -60,6 +60,7 @@ def resolve_period(
                 None,
                 period=period,
                 kind=t(f"reports.kind.{chosen}"),
+                unit=t(f"reports.unit.{chosen}"),
                 example="2026-W41" if chosen == "weekly" else "2026-10",
             )
     if found.start > today:
