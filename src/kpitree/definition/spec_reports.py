@@ -5,7 +5,7 @@ when. Sending lives in :mod:`kpitree.reports.delivery`."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -18,7 +18,7 @@ Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "satur
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
-def _invalid(key: str, **params: object) -> PydanticCustomError:
+def _invalid(key: str, **params: Any) -> PydanticCustomError:
     """A validation error whose reason is a catalog message (in the language
     of the command that reads the definition)."""
     return PydanticCustomError("kpitree_invalid", t(key, **params).replace("{", "{{"))
