@@ -213,3 +213,9 @@ class Warmer:
                 )
                 for page, build in builders:
                     source.cached(("view", page, query), partial(build, source, query))
+                if period is None:
+                    # The Plan page as /plan?lang=... asks for it (no changed values).
+                    source.cached(
+                        ("plan", ((), (), ""), lang),
+                        partial(views.plan_view, project, query, {}, None),
+                    )

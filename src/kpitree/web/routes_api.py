@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from kpitree.web.cache import CachedSource, PageCache
     from kpitree.web.views.common import PageQuery
 
-__all__ = ["page_cache", "page_view", "plan_sets", "router", "table_download"]
+__all__ = [
+    "page_cache",
+    "page_view",
+    "plan_page_view",
+    "plan_sets",
+    "router",
+    "table_download",
+]
 
 router = APIRouter(tags=["pages"])
 _cache_lock = threading.Lock()
@@ -249,6 +256,26 @@ def plan_sets(request: Request, project: Project) -> dict[str, float]:
     }
 
 
+def plan_page_view(request: Request, project: Project, lang: str) -> dict[str, Any]:
+    """The Plan page's view model for this request's changed values (cached:
+    planning every node, team and rep takes a while on a large organisation)."""
+    from kpitree.web.views import plan_view
+
+    params = request.query_params
+    asked = (
+        tuple(params.getlist("set")),
+        tuple((k, v) for k, v in params.multi_items() if k.startswith("s.")),
+        params.get("fy", ""),
+    )
+
+    def build() -> dict[str, Any]:
+        sets = plan_sets(request, project)
+        return plan_view(project, page_query(request, lang), sets, _fiscal_year(request))
+
+    source = page_source(request, project)
+    return source.cached(("plan", asked, lang), build)
+
+
 def _fiscal_year(request: Request) -> int | None:
     from kpitree.errors import UserError
 
@@ -273,10 +300,7 @@ def api_plan(
 ) -> Any:
     """The reverse calculation with the changed values applied: every node for
     the year and each month, next to the saved plan."""
-    from kpitree.web.views import plan_view
-
-    sets = plan_sets(request, project)
-    view = plan_view(project, page_query(request, lang), sets, _fiscal_year(request))
+    view = plan_page_view(request, project, lang)
     return _answer(view, format, table, "plan")
 
 

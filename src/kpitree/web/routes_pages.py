@@ -16,11 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kpitree.web.deps import get_lang, get_project, render, require_editor, require_viewer
 from kpitree.web.routes_api import (
-    _fiscal_year,
-    page_cache,
     page_query,
     page_view,
-    plan_sets,
+    plan_page_view,
     save,
     table_download,
 )
@@ -183,11 +181,7 @@ def plan_page(
     lang: str = Depends(get_lang),
     _: Any = Depends(require_viewer),
 ) -> Response:
-    from kpitree.web.views import plan_view
-
-    sets = plan_sets(request, project)
-    view = plan_view(project, page_query(request, lang), sets, _fiscal_year(request))
-    view["saved"] = request.query_params.get("saved")
+    view = {**plan_page_view(request, project, lang), "saved": request.query_params.get("saved")}
     return _page(request, "plan.html", view, "plan", format, table, "plan")
 
 
@@ -214,6 +208,5 @@ async def plan_save(
         if k not in base or abs(v - base[k]) > 1e-12 * max(1.0, abs(base[k]))
     }
     save(project, name, label, changed)
-    page_cache(request).clear()
     target = f"/plan?lang={lang}&saved={name.strip()}"
     return RedirectResponse(target, status_code=303)

@@ -1,0 +1,339 @@
+"""Benchmark the dashboard: latency of every page and its JSON twin under 10
+concurrent clients, against a real ``kpitree serve`` (uvicorn) process on the
+demo company.
+
+Usage::
+
+    .venv/bin/python bench/bench_web.py                   # size bench: 1.5M leads
+    .venv/bin/python bench/bench_web.py --size medium --requests 20
+    .venv/bin/python bench/bench_web.py --size tiny --requests 3 --no-write   # smoke test
+
+The demo project (``kpitree demo FOLDER --size SIZE --no-serve``: the demo
+company's data in the project's warehouse, this fiscal year planned from the
+last one) is built once per size, day and code version and cached under
+``--cache-dir``. The ``bench`` size has 1.5M leads (issue 5 names 2M; the demo
+generator's largest size is what is measured).
+
+Steps:
+
+1. start ``kpitree serve`` on the project (a real uvicorn process, port 0) and
+   wait until it answers;
+2. ``warm``: wait until the server has computed the common pages in the
+   background (the first request of each URL, timed: it waits for the warm-up
+   when that is still running);
+3. ``load``: ``--clients`` concurrent clients (threads with their own
+   connection) each request every URL ``--requests`` times in their own
+   shuffled order; every answer must be 200.
+
+Prints, per URL, p50 / p95 / max in milliseconds and the first (cold or
+warming) answer, and writes JSON to ``bench/results/web-<timestamp>.json``.
+Goal (issue 5): p95 under 300 ms for every page on a 2-core machine. Exit
+status 1 when an answer was not 200; ``--check-goal`` also fails on a missed
+goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+SIZES = ("tiny", "small", "medium", "bench")
+GOAL_MS = 300.0
+# Every page and its JSON twin; the period, filter and drill-down variants a
+# shared link carries most often.
+PAGES = (
+    ("tree", "/"),
+    ("tree (this FY)", "/?period=this-year"),
+    ("node", "/nodes/won_deals"),
+    ("node drill-down", "/nodes/won_deals?drill=field_sales"),
+    ("funnel", "/funnel"),
+    ("departments", "/departments"),
+    ("department", "/departments/field_sales"),
+    ("plan", "/plan"),
+    ("plan edited", "/plan?set=win_rate=0.3"),
+)
+
+
+def urls() -> list[tuple[str, str]]:
+    """(name, path) of every page and its ``/api`` twin."""
+    out = []
+    for name, path in PAGES:
+        out.append((name, path))
+        api = "/api/tree" + path[1:] if path.startswith("/?") or path == "/" else "/api" + path
+        out.append((f"{name} (api)", api))
+    return out
+
+
+def code_hash() -> str:
+    """Hash of the code that decides what the demo project holds."""
+    import kpitree
+
+    root = Path(kpitree.__file__).parent
+    files = sorted((root / "data" / "demo").glob("*.py"))
+    files += [root / "data" / "schema.py", root / "templates" / "the-model" / "kpitree.yaml"]
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def ensure_project(size: str, cache: Path, fresh: bool) -> Path:
+    """The cached demo project for ``size`` (built today, by this code)."""
+    day = datetime.now(UTC).date().isoformat()
+    folder = cache / f"web-{size}-{day}-{code_hash()}"
+    if fresh and folder.exists():
+        shutil.rmtree(folder)
+    if (folder / "ready.json").exists():
+        print(f"reusing the demo project {folder} (--fresh rebuilds it)")
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=cache))
+    print(f"building the {size} demo project in {folder} (cached for next time)")
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "kpitree", "demo", str(staging), "--size", size, "--no-serve"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KPITREE_LANG": "en"},
+    )
+    took = round(time.perf_counter() - started, 1)
+    (staging / "ready.json").write_text(json.dumps({"size": size, "seconds": took}) + "\n")
+    try:
+        staging.rename(folder)
+    except OSError:  # another run got there first
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"  built in {took} s")
+    return folder
+
+
+class Server:
+    """``kpitree serve`` in its own process."""
+
+    def __init__(self, project: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kpitree", "serve", str(project), "--port", "0", "--no-open"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "KPITREE_LANG": "en", "PYTHONUNBUFFERED": "1"},
+        )
+        self.started = time.perf_counter()
+        self.output: list[str] = []
+        found = threading.Event()
+        self.url = ""
+
+        def read() -> None:
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self.output.append(line)
+                match = re.search(r"http://127\.0\.0\.1:\d+", line)
+                if match and not self.url:
+                    self.url = match.group(0)
+                    found.set()
+            found.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not found.wait(120) or not self.url:
+            self.stop()
+            raise SystemExit("kpitree serve did not start:\n" + "".join(self.output))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by linear interpolation."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = q * (len(ordered) - 1)
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def warm(url: str, targets: list[tuple[str, str]]) -> dict[str, float]:
+    """First answer of every URL (ms), one after the other."""
+    import httpx
+
+    first: dict[str, float] = {}
+    with httpx.Client(base_url=url, timeout=600) as client:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                client.get("/api/session")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        for name, path in targets:
+            started = time.perf_counter()
+            response = client.get(path, headers={"accept-language": "ja"})
+            first[name] = (time.perf_counter() - started) * 1000
+            if response.status_code != 200:
+                raise SystemExit(f"{path}: {response.status_code} {response.text[:500]}")
+    return first
+
+
+def load(
+    url: str, targets: list[tuple[str, str]], clients: int, requests: int, seed: int
+) -> tuple[dict[str, list[float]], list[str], float]:
+    """Every client requests every URL ``requests`` times; latencies (ms) per URL."""
+    import httpx
+
+    latencies: dict[str, list[float]] = {name: [] for name, _ in targets}
+    failures: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def client_run(index: int) -> None:
+        order = [t for t in targets for _ in range(requests)]
+        random.Random(seed + index).shuffle(order)
+        with httpx.Client(base_url=url, timeout=600) as client:
+            client.get("/api/session")
+            barrier.wait()
+            for name, path in order:
+                started = time.perf_counter()
+                response = client.get(path, headers={"accept-language": "ja"})
+                took = (time.perf_counter() - started) * 1000
+                with lock:
+                    latencies[name].append(took)
+                    if response.status_code != 200:
+                        failures.append(f"{path}: {response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=client_run, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, failures, time.perf_counter() - started
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent)
+        return out.stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=SIZES, default="bench")
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=20, help="per client and URL")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "kpitree-bench",
+        help="where demo projects are kept between runs (default: %(default)s)",
+    )
+    parser.add_argument("--fresh", action="store_true", help="rebuild the demo project")
+    parser.add_argument("--no-write", action="store_true", help="do not write bench/results")
+    parser.add_argument("--check-goal", action="store_true", help="exit 1 when p95 > 300 ms")
+    args = parser.parse_args()
+
+    project = ensure_project(args.size, args.cache_dir, args.fresh)
+    targets = urls()
+    server = Server(project)
+    try:
+        print(f"kpitree serve at {server.url} (pid {server.process.pid})")
+        first = warm(server.url, targets)
+        ready = time.perf_counter() - server.started
+        print(f"every URL answered once {ready:.1f} s after the server started")
+        latencies, failures, wall = load(
+            server.url, targets, args.clients, args.requests, args.seed
+        )
+    finally:
+        server.stop()
+
+    rows = []
+    for name, path in targets:
+        values = latencies[name]
+        rows.append(
+            {
+                "name": name,
+                "path": path,
+                "requests": len(values),
+                "first_ms": round(first[name], 1),
+                "p50_ms": round(statistics.median(values), 1),
+                "p95_ms": round(percentile(values, 0.95), 1),
+                "max_ms": round(max(values), 1),
+                "goal_met": percentile(values, 0.95) < GOAL_MS,
+            }
+        )
+    width = max(len(r["name"]) for r in rows)
+    print(f"\n{'page':<{width}}  requests   first ms   p50 ms   p95 ms   max ms  goal")
+    for r in rows:
+        print(
+            f"{r['name']:<{width}}  {r['requests']:>8}  {r['first_ms']:>9.1f}  "
+            f"{r['p50_ms']:>7.1f}  {r['p95_ms']:>7.1f}  {r['max_ms']:>7.1f}  "
+            f"{'ok' if r['goal_met'] else 'MISSED'}"
+        )
+    total = sum(r["requests"] for r in rows)
+    every = [v for values in latencies.values() for v in values]
+    print(
+        f"\n{total} requests from {args.clients} clients in {wall:.1f} s "
+        f"({total / wall:.0f}/s); all: p50 {statistics.median(every):.1f} ms, "
+        f"p95 {percentile(every, 0.95):.1f} ms; goal p95 < {GOAL_MS:.0f} ms: "
+        f"{'met for every page' if all(r['goal_met'] for r in rows) else 'MISSED'}"
+    )
+    if failures:
+        print(f"{len(failures)} answers were not 200, e.g. {failures[0]}")
+    result = {
+        "benchmark": "web",
+        "size": args.size,
+        "clients": args.clients,
+        "requests_per_client_and_url": args.requests,
+        "ready_seconds": round(ready, 2),
+        "wall_seconds": round(wall, 2),
+        "goal_p95_ms": GOAL_MS,
+        "pages": rows,
+        "failures": failures[:20],
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "git": git_state(),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if not args.no_write:
+        RESULTS.mkdir(exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        out = RESULTS / f"web-{args.size}-{stamp}.json"
+        out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
+    if failures or (args.check_goal and not all(r["goal_met"] for r in rows)):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

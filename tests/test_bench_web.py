@@ -1,0 +1,39 @@
+"""The web benchmark still runs: a real server on the tiny demo company answers
+every page and its JSON twin under concurrent clients (timings are not checked
+here: they live in bench/README.md)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parent.parent / "bench" / "bench_web.py"
+
+
+@pytest.mark.slow
+def test_bench_web_runs_on_the_tiny_company(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH),
+            "--size",
+            "tiny",
+            "--clients",
+            "3",
+            "--requests",
+            "1",
+            "--cache-dir",
+            str(tmp_path),
+            "--no-write",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    for name in ("tree", "node drill-down (api)", "funnel", "departments", "plan edited"):
+        assert f"\n{name} " in out.stdout, out.stdout
+    assert "requests from 3 clients" in out.stdout
