@@ -90,41 +90,9 @@ def table_download(view: dict[str, Any], fmt: str, name: str | None, page: str) 
     columns = [c["label"] for c in found["columns"]]
     period = (view.get("period") or {}).get("key") or str(view.get("fiscal_year", ""))
     filename = "-".join(p for p in ("kpitree", page, chosen, period) if p)
-    try:
-        from kpitree.web.downloads import table_response
-    except ImportError:  # pragma: no cover - the platform's module is always there
-        return _table_response(columns, found["rows"], fmt, filename)
+    from kpitree.web.downloads import table_response
+
     return table_response(columns, found["rows"], fmt, filename)
-
-
-def _table_response(columns: list[str], rows: list[list[Any]], fmt: str, filename: str) -> Response:
-    import csv
-    import io
-
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(columns)
-        writer.writerows(rows)
-        return Response(
-            ("\ufeff" + out.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
-        )
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(columns)
-    for row in rows:
-        sheet.append(row)
-    data = io.BytesIO()
-    book.save(data)
-    return Response(
-        data.getvalue(),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
-    )
 
 
 def _answer(view: dict[str, Any], fmt: str, table: str | None, page: str) -> Any:

@@ -24,6 +24,8 @@ __all__ = ["SCENARIO_ID", "save_scenario", "scenario_block"]
 
 SCENARIO_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 _SECTION = re.compile(r"^scenarios:[ \t]*(#.*)?$", re.MULTILINE)
+_EMPTY_SECTION = re.compile(r"^scenarios:[ \t]*\{[ \t]*\}[ \t]*(#.*)?$", re.MULTILINE)
+_INLINE_SECTION = re.compile(r"^scenarios:[ \t]*[^\s#]", re.MULTILINE)
 _write_lock = threading.Lock()
 
 
@@ -49,8 +51,17 @@ def _indent_of(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
 
-def _edited(text: str, scenario_id: str, label: str | None, values: Mapping[str, float]) -> str:
+def _edited(
+    text: str, scenario_id: str, label: str | None, values: Mapping[str, float], path: Path
+) -> str:
     lines = text.splitlines()
+    empty = _EMPTY_SECTION.search(text)
+    if empty is not None:  # "scenarios: {}" becomes a block with this scenario
+        at = text[: empty.start()].count("\n")
+        block = scenario_block(scenario_id, label, values)
+        return "\n".join([*lines[:at], "scenarios:", *block, *lines[at + 1 :]]) + "\n"
+    if _INLINE_SECTION.search(text) is not None:
+        raise UserError.of("KT697", "pages.error.inline_scenarios", None, path=str(path))
     match = _SECTION.search(text)
     if match is None:
         while lines and not lines[-1].strip():
@@ -92,15 +103,16 @@ def save_scenario(
 ) -> None:
     """Write scenario ``scenario_id`` (``label``, node -> value) into
     ``definition`` (kpitree.yaml). Raises :class:`UserError` for a bad id
-    (KT693) or when the edited file would not check (its own diagnostics);
-    the file is then left as it was."""
+    (KT693), for scenarios written inline (``scenarios: {a: ...}``, KT697: edit
+    those by hand) or when the edited file would not check (its own
+    diagnostics); the file is then left as it was."""
     from kpitree.definition.resolve import check_definition
 
     if not SCENARIO_ID.match(scenario_id):
         raise UserError.of("KT693", "pages.error.bad_scenario_id", None, scenario=scenario_id)
     with _write_lock:
         original = definition.read_text(encoding="utf-8")
-        updated = _edited(original, scenario_id, label, values)
+        updated = _edited(original, scenario_id, label, values, definition)
         _replace(definition, updated)
         result = check_definition(str(definition))
         errors = [d for d in result.diagnostics if d.is_error]
