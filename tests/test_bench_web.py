@@ -1,6 +1,6 @@
 """The web benchmark still runs: a real server on the tiny demo company answers
 every page and its JSON twin under concurrent clients (timings are not checked
-here: they live in bench/README.md)."""
+here: the measured ones are in docs/web.md)."""
 
 from __future__ import annotations
 

@@ -49,6 +49,15 @@ def parse_sets(items: Sequence[str]) -> dict[str, float]:
     return values
 
 
+def _plain(value: float | None) -> str:
+    """A number as an input field shows it: ``278000000``, ``0.152``."""
+    if value is None:
+        return ""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.10g}"
+
+
 def editable_nodes(project: Project) -> list[str]:
     """Nodes a planner changes: the KGI, then every node with a target or an
     assumption, in the order of the tree."""
@@ -125,6 +134,7 @@ def plan_view(
                 "base": planned,
                 "value": given if given is not None else planned,
                 "changed": given is not None,
+                "text": _plain(given if given is not None else planned),
                 "display": {"base": fmt(planned, node, tree, lang)},
             }
         )
