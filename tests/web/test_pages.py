@@ -397,5 +397,15 @@ def test_errors_use_the_json_shape(client: TestClient) -> None:
     assert bad_dim.status_code == 400
     assert bad_dim.json()["error"]["code"] == "KT530"
     assert "region" in bad_dim.json()["error"]["message"]
+    # On the Node page only the breakdown says so; the rest of the page answers.
+    node = client.get("/api/nodes/won_deals", params={"by": "channel", "lang": "en"}).json()
+    assert node["breakdown"]["rows"] == [] and "channel" in node["breakdown"]["error"]
+    assert node["node"]["actual"] is not None
+    by_region = client.get("/api/nodes/leads", params={"by": "region"}).json()["breakdown"]
+    assert by_region["error"] is None and by_region["level"] == ["region"]
+    assert (
+        sum(r["actual"] for r in by_region["rows"])
+        == client.get("/api/nodes/leads").json()["node"]["actual"]
+    )
     region = client.get("/api/tree", params={"region": "関東"})
     assert region.status_code == 200 and region.json()["query"]["filters"] == {"region": ["関東"]}

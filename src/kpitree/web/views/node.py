@@ -8,6 +8,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from kpitree.errors import UserError
 from kpitree.i18n import t
 from kpitree.web.errors import WebError
 from kpitree.web.views.common import (
@@ -86,7 +87,18 @@ def _breakdown(
     node = tree.nodes[node_id]
     level, prefix = _breakdown_level(query)
     if level[0] not in ORG_LEVELS:
-        result = source.status(period, by=level, filters=query.filter_map)
+        try:
+            result = source.status(period, by=level, filters=query.filter_map)
+        except UserError as exc:
+            # A dimension some metric of the tree lacks (renewals have no
+            # channel): the rest of the page still answers.
+            return {
+                "by": level[0],
+                "level": list(level),
+                "crumbs": [],
+                "rows": [],
+                "error": "; ".join(d.message(lang) for d in exc.diagnostics),
+            }
     rows = []
     for (nid, segment), row in rows_at(result, period, level).items():
         if nid != node_id:
@@ -120,7 +132,13 @@ def _breakdown(
                 "drill": "/".join(prefix[: i + 1]),
             }
         )
-    return {"by": query.by or "department", "level": list(level), "crumbs": crumbs, "rows": rows}
+    return {
+        "by": query.by or "department",
+        "level": list(level),
+        "crumbs": crumbs,
+        "rows": rows,
+        "error": None,
+    }
 
 
 def _contributions(
