@@ -4,8 +4,8 @@ Projects
     ``demo_project`` (session): the tiny demo company, built once per session by a
     real ``kpitree demo --size tiny --no-serve``; treat it as read-only.
     ``demo_copy``: a private copy of it for a test that writes (imports, users).
-    ``add_users(path)``: adds ``admin``, ``editor`` and ``viewer`` (password
-    ``PASSWORD``) to a project.
+    ``add_users(path)`` (also the fixture ``with_users``): adds ``admin``,
+    ``editor`` and ``viewer`` (password ``PASSWORD``) to a project.
 
 Servers
     ``client``: an in-process ``TestClient`` over ``create_app(demo_project)``
@@ -108,6 +108,13 @@ def add_users(path: Path) -> dict[str, str]:
     for role in ROLES:
         store.add(role, role, PASSWORD)
     return dict.fromkeys(ROLES, PASSWORD)
+
+
+@pytest.fixture
+def with_users() -> Callable[[Path], dict[str, str]]:
+    """``with_users(path)``: :func:`add_users` as a fixture (name -> password),
+    for test folders that cannot import this module."""
+    return add_users
 
 
 @pytest.fixture
@@ -252,8 +259,14 @@ def _artifact_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def page(
-    browser: Any, request: pytest.FixtureRequest, page_errors: PageErrors, browser_locale: str
+    browser: Any,
+    request: pytest.FixtureRequest,
+    page_errors: PageErrors,
+    browser_locale: str,
+    start_server: Callable[..., str],
 ) -> Iterator[Any]:
+    # Depending on start_server makes the servers a test starts stop after its
+    # page has closed (an open event stream would otherwise log a lost connection).
     context = browser.new_context(locale=browser_locale, viewport={"width": 1280, "height": 900})
     new_page = context.new_page()
     new_page.set_default_timeout(10_000)

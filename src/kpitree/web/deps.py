@@ -117,7 +117,9 @@ def _require(request: Request, role: str) -> User:
     if user is None:
         raise WebError(401, "KT604", "web.error.login_required")
     if not user.can(role):
-        raise WebError(403, "KT605", "web.error.forbidden", role=role)
+        from kpitree.i18n import Msg
+
+        raise WebError(403, "KT605", "web.error.forbidden", role=Msg(f"web.role.{role}"))
     return user
 
 

@@ -94,7 +94,7 @@ def api_add_user(request: Request, body: NewUser, _: User = Depends(require_admi
     return response
 
 
-@router.patch("/api/users/{name}", tags=["settings"])
+@router.patch("/api/users/{name:path}", tags=["settings"])
 def api_change_user(
     request: Request, name: str, body: UserChange, _: User = Depends(require_admin)
 ) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def api_change_user(
     return {"user": changed.to_json()}
 
 
-@router.delete("/api/users/{name}", tags=["settings"])
+@router.delete("/api/users/{name:path}", tags=["settings"])
 def api_remove_user(
     request: Request, name: str, _: User = Depends(require_admin)
 ) -> dict[str, Any]:
@@ -198,7 +198,9 @@ def settings_add_user(
     return response
 
 
-@router.post("/settings/users/{name}/remove", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/settings/users/{name:path}/remove", response_class=HTMLResponse, include_in_schema=False
+)
 def settings_remove_user(
     request: Request,
     name: str,
@@ -212,7 +214,9 @@ def settings_remove_user(
     return _after("removed", name)
 
 
-@router.post("/settings/users/{name}/role", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/settings/users/{name:path}/role", response_class=HTMLResponse, include_in_schema=False
+)
 def settings_user_role(
     request: Request,
     name: str,
@@ -228,7 +232,7 @@ def settings_user_role(
 
 
 @router.post(
-    "/settings/users/{name}/password", response_class=HTMLResponse, include_in_schema=False
+    "/settings/users/{name:path}/password", response_class=HTMLResponse, include_in_schema=False
 )
 def settings_user_password(
     request: Request,
