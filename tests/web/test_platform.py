@@ -202,3 +202,21 @@ def test_serve_prints_its_url_and_answers(live_server: str) -> None:
     assert live_server.startswith("http://127.0.0.1:")
     health = httpx.get(live_server + "/api/health")
     assert health.status_code == 200 and health.json()["ok"] is True
+
+
+def test_every_web_error_code_is_documented() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    web = root / "src" / "kpitree" / "web"
+    others = {"routes_pages.py", "routes_api.py", "routes_alerts.py", "cache.py"}
+    sources = [p for p in web.glob("*.py") if p.name not in others]
+    sources.append(root / "src" / "kpitree" / "cli" / "commands_web.py")
+    used: set[str] = set()
+    for path in sources:
+        used |= set(re.findall(r'"(KT6[0-4]\d)"', path.read_text(encoding="utf-8")))
+    doc = (root / "docs" / "web.md").read_text(encoding="utf-8")
+    section = doc.split("## Error codes of the web app", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(KT\d{3})` \|", section, flags=re.MULTILINE))
+    assert used == documented
+    assert all("KT600" <= code <= "KT649" for code in documented)
