@@ -67,5 +67,7 @@ def run(
         threading.Timer(0.8, webbrowser.open, args=(url,)).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # Ctrl+C is how a server is stopped, not an error; uvicorn re-raises it
     finally:
         sock.close()
