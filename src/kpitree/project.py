@@ -482,8 +482,9 @@ class Project:
         return resolve_channel(self.tree, name)
 
     def alerts_run(self, *, now: dt.datetime | None = None, dry_run: bool = False) -> AlertRun:
-        """Evaluate every alert rule at ``now`` (an aware datetime; default the
-        present) and deliver what is due; ``dry_run`` changes and sends nothing."""
+        """Evaluate every alert rule at ``now`` (default the present; a naive
+        datetime is in the project's time zone) and deliver what is due;
+        ``dry_run`` changes and sends nothing."""
         from kpitree.alerts.run import run_alerts
 
         return run_alerts(self, now=now, dry_run=dry_run)

@@ -32,6 +32,10 @@ alerts:
     threshold: 50
     direction: down
     notify: [app]
+  by_product:
+    node: mqls
+    condition: below_pace
+    by: product
 """
 
 
@@ -46,6 +50,9 @@ def kinds(project: Project, at: dt.datetime) -> dict[str, list[tuple[str, str | 
 def test_breaches_idle_and_change(tmp_path: Path) -> None:
     project = Project.load(build(tmp_path, DEFINITION + RULES))
     # At 12:00 on 10-14: r1 has 2 breaches (L3, L7), r2 one (L4; L6 is due at 13:00).
+    run = project.alerts_run(now=NOW, dry_run=True)
+    # Leads have no product: that rule is reported, the others still run.
+    assert [(p["rule"], p["code"]) for p in run.problems] == [("by_product", "KT530")]
     first = kinds(project, NOW)
     assert first["breaches"] == [("fired", "r1")]
     facts = project.alert_events()[0].facts

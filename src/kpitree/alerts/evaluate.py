@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kpitree.errors import UserError
+
 if TYPE_CHECKING:
     from kpitree.alerts.project_view import ProjectView as Project
     from kpitree.compute.status import NodeStatus
@@ -107,10 +109,42 @@ def _forecast_ratio(row: NodeStatus, lower: bool) -> float | None:
     return None if row.target == 0 else row.forecast / row.target
 
 
+def _status_rows(
+    project: Project,
+    period: Any,
+    levels: list[str],
+    today: dt.date,
+    compare: bool,
+    failed: dict[str | None, UserError],
+) -> list[NodeStatus]:
+    """Status rows of every level; a level that cannot be measured (a metric
+    without that dimension) is left out and noted in ``failed``, so that one
+    rule's mistake does not stop every other rule."""
+    try:
+        return project.status(period, by=levels, as_of=today, explain=False, compare=compare).rows
+    except UserError as exc:
+        if not levels:
+            failed[None] = exc
+            return []
+    rows: list[NodeStatus] = []
+    for level in [None, *levels]:
+        try:
+            result = project.status(period, by=level, as_of=today, explain=False, compare=compare)
+        except UserError as exc:
+            failed[level] = exc
+            continue
+        rows.extend(r for r in result.rows if level is None or r.segment)
+    return rows
+
+
 def evaluate_rules(
-    project: Project, rules: Mapping[str, AlertRuleSpec], now: dt.datetime
+    project: Project,
+    rules: Mapping[str, AlertRuleSpec],
+    now: dt.datetime,
+    problems: list[tuple[str, UserError]] | None = None,
 ) -> list[Finding]:
-    """Every rule evaluated at ``now`` (its day in the project's time zone)."""
+    """Every rule evaluated at ``now`` (its day in the project's time zone);
+    rules that cannot be evaluated are added to ``problems``."""
     from zoneinfo import ZoneInfo
 
     from kpitree.compute.periods import period_of
@@ -130,14 +164,20 @@ def evaluate_rules(
         period = period_of(today, grain, tree.fiscal_year_start)  # type: ignore[arg-type]
         levels = sorted({b for r in ids if (b := node_rules[r].by) is not None})
         compare = any(node_rules[r].condition == "change" for r in ids)
-        result = project.status(period, by=levels, as_of=today, explain=False, compare=compare)
+        failed: dict[str | None, UserError] = {}
+        rows = _status_rows(project, period, levels, today, compare, failed)
         complete = period.is_complete(today)
         for rid in ids:
             rule = node_rules[rid]
             assert rule.node is not None
+            error = failed.get(rule.by) or failed.get(None)
+            if error is not None:
+                if problems is not None:
+                    problems.append((rid, error))
+                continue
             node = tree.nodes[rule.node]
             lower = node.direction == "lower_is_better"
-            for row in result.rows:
+            for row in rows:
                 if row.node != rule.node or not _wanted(rule, row.segment):
                     continue
                 holds, facts = _condition(rule, row, complete, node.is_additive, lower)

@@ -149,6 +149,7 @@ class AlertRun:
     failed: int = 0
     deferred: int = 0
     pending: list[Delivery] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)  # rules not evaluated
 
     def to_json(self, lang: str | None = None) -> dict[str, Any]:
         return {
@@ -162,4 +163,5 @@ class AlertRun:
             "failed": self.failed,
             "deferred": self.deferred,
             "pending": [d.to_json() for d in self.pending],
+            "problems": self.problems,
         }

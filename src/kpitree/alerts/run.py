@@ -162,11 +162,21 @@ def run_alerts(
     lock_timeout: float = 30.0,
 ) -> AlertRun:
     """Evaluate and deliver at ``now`` (default: the present; must be aware)."""
+    if now is not None and now.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        now = now.replace(tzinfo=ZoneInfo(project.tree.timezone))  # the project's clock
     now = (now or dt.datetime.now(_UTC)).astimezone(_UTC)
     result = AlertRun(now, dry_run)
     rules = project.tree.alerts
     with run_lock(project.path, lock_timeout), AlertStore(project.path) as store:
-        findings = evaluate_rules(project, rules, now) if rules else []
+        problems: list[tuple[str, UserError]] = []
+        findings = evaluate_rules(project, rules, now, problems) if rules else []
+        result.problems = [
+            {"rule": rid, "code": d.code, "message": d.message()}
+            for rid, exc in problems
+            for d in exc.diagnostics
+        ]
         result.evaluated = len(findings)
         result.holding = sum(1 for f in findings if f.holds)
         result.guarded = sum(1 for f in findings if f.facts.get("guarded"))

@@ -93,6 +93,8 @@ def alerts_run(
         return
     if result.events:
         _print_events(result.events)
+    for problem in result.problems:
+        typer.echo(t("alerts.cli.problem", **problem), err=True)
     typer.echo(
         t(
             "alerts.cli.run_summary",
