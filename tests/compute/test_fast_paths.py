@@ -164,3 +164,13 @@ def test_a_filter_that_matches_nothing_gives_zeros_not_an_error(demo: Project) -
     company = result.row("leads", "2025-10", ())
     assert company.actual == 0.0
     assert all(len(r.segment) == 0 for r in result.rows)  # no rep, team or department
+
+
+def test_queries_run_side_by_side_keep_the_session_time_zone(demo: Project) -> None:
+    """Two at a time on their own DuckDB cursors: each cursor must use the
+    project's time zone, or an evening in UTC lands on the wrong local day."""
+    sql = "SELECT CAST(TIMESTAMPTZ '2026-03-31 15:30:00+00' AS DATE) AS day, {n} AS n"
+    with demo.engine() as engine:
+        tables = list(engine.execute_sql_many([sql.format(n=n) for n in range(5)]))
+    assert [t.column("n")[0].as_py() for t in tables] == list(range(5))
+    assert {t.column("day")[0].as_py() for t in tables} == {dt.date(2026, 4, 1)}

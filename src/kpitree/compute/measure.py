@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.compile import fusable, fused_query, metric_query
@@ -182,31 +183,43 @@ def _measure_raw(
         key = cache.fingerprint(engine, kind, shape, spans, level, where, str(as_of))
         return _frame(cache.run(engine, key, build))
 
-    for members in groups.values():
-        fine = run(
-            "fused",
-            members,
-            finest,
+    def key(kind: str, metrics: Sequence[Metric], level: Level) -> str:
+        shape = tuple(_shape(m) for m in metrics)
+        return cache.fingerprint(engine, kind, shape, spans, level, where, str(as_of))
+
+    # Every finest-level query at once: the database computes the next ones
+    # while the results already in are rolled up.
+    members_list = list(groups.values())
+    queries: list[tuple[str, Any]] = [
+        (
+            key("fused", members, finest),
             lambda m=members: fused_query(engine, m, periods, finest, filters),
         )
-        for level in levels:
-            # One roll-up of the whole fused result per level, then cut per metric.
-            parts_of_all = [c for c in fine.columns if c not in keys]
-            rolled = fine if level == finest else _rollup(fine, level, parts_of_all)
-            level_keys = ["period", *_dim_cols(level)]
-            for metric in members:
-                parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
-                cols = [c for c in parts.values() if c in rolled.columns]
-                raw[level][metric.id] = rolled[[*level_keys, *cols]].rename(
-                    columns={v: k for k, v in parts.items()}
-                )
-    for metric in single:
-        fine = run(
-            "single",
-            [metric],
-            finest,
+        for members in members_list
+    ] + [
+        (
+            key("single", [metric], finest),
             lambda m=metric: metric_query(engine, m, periods, finest, filters, as_of),
         )
+        for metric in single
+    ]
+    with closing(cache.run_many(engine, queries)) as results:
+        for members in members_list:
+            fine = _frame(next(results))
+            for level in levels:
+                # One roll-up of the whole fused result per level, then cut per metric.
+                parts_of_all = [c for c in fine.columns if c not in keys]
+                rolled = fine if level == finest else _rollup(fine, level, parts_of_all)
+                level_keys = ["period", *_dim_cols(level)]
+                for metric in members:
+                    parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
+                    cols = [c for c in parts.values() if c in rolled.columns]
+                    raw[level][metric.id] = rolled[[*level_keys, *cols]].rename(
+                        columns={v: k for k, v in parts.items()}
+                    )
+        singles = {metric.id: _frame(next(results)) for metric in single}
+    for metric in single:
+        fine = singles[metric.id]
         for level in levels:
             if level == finest:
                 raw[level][metric.id] = fine

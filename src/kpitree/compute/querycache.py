@@ -26,7 +26,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,20 +86,45 @@ class QueryCache:
     def run(self, engine: Engine, key: str, build: Callable[[], ir.Expr]) -> pa.Table:
         """The result of the query with fingerprint ``key``, compiled from
         ``build()`` only when its SQL is not known yet."""
+        results = self.run_many(engine, [(key, build)])
+        try:
+            return next(results)
+        finally:
+            results.close()
+
+    def run_many(
+        self, engine: Engine, queries: Sequence[tuple[str, Callable[[], ir.Expr]]]
+    ) -> Generator[pa.Table, None, None]:
+        """:meth:`run` for several ``(key, build)`` queries, results in order: the
+        ones not known are compiled first, then all run (two at a time on
+        DuckDB) while the caller takes the results."""
         import ibis
 
+        prepared = [self._prepare(engine, key, build) for key, build in queries]
+        texts = [entry[0] for entry in prepared if isinstance(entry, tuple)]
+        results = engine.execute_sql_many(texts)
+        for entry in prepared:
+            if not isinstance(entry, tuple):
+                yield engine.execute(entry)
+                continue
+            table = next(results)
+            wanted = ibis.schema(dict(entry[1])).to_pyarrow()
+            yield table if table.schema.equals(wanted) else table.cast(wanted)
+
+    def _prepare(
+        self, engine: Engine, key: str, build: Callable[[], ir.Expr]
+    ) -> tuple[str, list[tuple[str, str]]] | ir.Table:
+        """The SQL and column types of a query, or its expression when it reads
+        in-memory tables (never kept)."""
         entry = self._get(key)
         if entry is None:
             expr = build().as_table()
             if _reads_memory(expr):
-                return engine.execute(expr)
+                return expr
             schema = [(name, str(dtype)) for name, dtype in expr.schema().items()]
             entry = (engine.compile(expr), schema)
             self._put(key, entry)
-        sql, columns = entry
-        table = engine.execute_sql(sql)
-        wanted = ibis.schema(dict(columns)).to_pyarrow()
-        return table if table.schema.equals(wanted) else table.cast(wanted)
+        return entry
 
     def _get(self, key: str) -> tuple[str, list[tuple[str, str]]] | None:
         with self._lock:

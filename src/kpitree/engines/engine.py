@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -181,6 +182,39 @@ class Engine:
             result: pa.Table = self.backend.con.sql(sql).to_arrow_table()
             return result
         return self.backend.sql(sql, dialect=self.backend.dialect).to_pyarrow()
+
+    def execute_sql_many(self, sqls: Sequence[str]) -> Iterator[pa.Table]:
+        """:meth:`execute_sql` of each text, results in order. On DuckDB two run at
+        a time on their own cursors (each with the session time zone), so the
+        caller can work on one result while the database computes the next."""
+        if self.name != "duckdb" or len(sqls) < 2:
+            for sql in sqls:
+                yield self.execute_sql(sql)
+            return
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        local = threading.local()
+        opened: list[Any] = []
+        lock = threading.Lock()
+
+        def run(sql: str) -> pa.Table:
+            cursor = getattr(local, "cursor", None)
+            if cursor is None:
+                cursor = self.backend.con.cursor()
+                cursor.execute(_SESSION_ZONE["duckdb"].format(zone=self.timezone))
+                local.cursor = cursor
+                with lock:
+                    opened.append(cursor)
+            result: pa.Table = cursor.sql(sql).to_arrow_table()
+            return result
+
+        try:
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kpitree-sql") as pool:
+                yield from pool.map(run, sqls)
+        finally:
+            for cursor in opened:
+                cursor.close()
 
     def query(self, sql: str, *, limit: int | None = None) -> pa.Table:
         """Run one read-only SQL query written in the backend's dialect.
