@@ -62,6 +62,20 @@ def build_message(
     return message
 
 
+def _login(smtp: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in; a non-ASCII name or password (smtplib encodes them as ASCII)
+    goes as UTF-8 through AUTH PLAIN, as RFC 4616 allows."""
+    if user.isascii() and password.isascii():
+        smtp.login(user, password)
+        return
+    import base64
+
+    token = base64.b64encode(b"\0" + user.encode("utf-8") + b"\0" + password.encode("utf-8"))
+    code, reply = smtp.docmd("AUTH", "PLAIN " + token.decode("ascii"))
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
+
+
 def send_mail(
     channel: EmailChannel,
     *,
@@ -100,7 +114,7 @@ def send_mail(
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if channel.user is not None:
-                smtp.login(channel.user, password or "")
+                _login(smtp, channel.user, password or "")
             smtp.send_message(message, to_addrs=recipients)
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
         raise DeliveryError(f"{channel.name}: {exc}", permanent=True) from exc
