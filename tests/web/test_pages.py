@@ -409,3 +409,24 @@ def test_errors_use_the_json_shape(client: TestClient) -> None:
     )
     region = client.get("/api/tree", params={"region": "関東"})
     assert region.status_code == 200 and region.json()["query"]["filters"] == {"region": ["関東"]}
+
+
+def test_every_pages_error_code_is_documented() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    web = root / "src" / "kpitree" / "web"
+    sources = [
+        *sorted((web / "views").glob("*.py")),
+        web / "routes_pages.py",
+        web / "routes_api.py",
+    ]
+    sources.append(web / "cache.py")
+    used: set[str] = set()
+    for path in sources:
+        used |= set(re.findall(r'"(KT\d{3})"', path.read_text(encoding="utf-8")))
+    doc = (root / "docs" / "web.md").read_text(encoding="utf-8")
+    section = doc.split("### Error codes of the pages", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(KT\d{3})` \|", section, flags=re.MULTILINE))
+    assert used == documented
+    assert all("KT690" <= code <= "KT699" for code in documented)
