@@ -197,7 +197,7 @@ class Warmer:
         """Compute this month's and this fiscal year's pages (company and
         organisation levels) in every language."""
         from kpitree.web import views
-        from kpitree.web.views.common import PageQuery
+        from kpitree.web.views.common import PageQuery, history_status
 
         source = self.cache.source(project)
         fiscal_year = project.period(None, as_of=source.today()).fiscal_year
@@ -213,6 +213,8 @@ class Warmer:
                 )
                 for page, build in builders:
                     source.cached(("view", page, query), partial(build, source, query))
+                # What every Node page of the period needs besides main_status.
+                history_status(source, query, source.project.period(period, as_of=source.today()))
                 if period is None:
                     # The Plan page as /plan?lang=... asks for it (no changed values).
                     source.cached(

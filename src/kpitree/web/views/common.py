@@ -313,11 +313,25 @@ def rows_at(
     return out
 
 
+def company_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
+    """The period's status for the company, with explanations (bottleneck,
+    attribution): what the Tree and Funnel pages show. Kept apart from
+    :func:`main_status` because it is computed again fastest after new data."""
+    return source.status(period, filters=query.filter_map)
+
+
 def main_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
     """The period's status for the company and every organisation level
-    (department, team, rep), with explanations: one computation that the tree,
-    node, funnel and department pages share (and the cache warms)."""
+    (department, team, rep), with explanations: one computation that the node
+    and department pages share, whatever they drill into."""
     return source.status(period, by=ORG_LEVELS, filters=query.filter_map)
+
+
+def trend_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
+    """Company-level actuals of the last periods up to ``period`` (the trends)."""
+    return source.status(
+        history_periods(period), filters=query.filter_map, explain=False, compare=False
+    )
 
 
 def history_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
