@@ -205,12 +205,6 @@ def test_japanese_project_renders_japanese_labels_and_teams(japanese: Path) -> N
     assert dt.date(2025, 10, 15).isoformat() in md
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compute.status: a node without an actual gets status NaN instead of None "
-    "(NodeStatus.status is str | None; `kpitree status --json` then prints NaN, not null). "
-    "The reports treat any non-text status as none.",
-)
 def test_status_of_a_node_without_an_actual_is_none(project: Project) -> None:
     status = project.status(PERIOD, as_of=AS_OF, explain=False)
     assert all(r.status is None or isinstance(r.status, str) for r in status.rows)

@@ -200,12 +200,6 @@ def test_scenario_writer_edits_text_in_place(tmp_path: Path) -> None:
     assert definition.read_text(encoding="utf-8") == inline
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="compute.status: StatusResult rows carry NaN (not None) as source and status "
-    "of a node without an actual (StatusResult._make passes the frame's NaN through); "
-    "the pages turn them into None (views.common.node_numbers)",
-)
 def test_status_words_are_none_without_an_actual(demo_project: Path) -> None:
     result = Project.load(demo_project).status("2019-04", explain=False, compare=False)
     odd = [

@@ -383,16 +383,26 @@ def _level_table(
     total = n_p * n_s * n_n
     table = pd.DataFrame(
         {
-            "node": np.tile(np.asarray(order, dtype=object), n_p * n_s),
-            "period": np.repeat(np.asarray([p.key for p in periods], dtype=object), n_s * n_n),
+            # Object columns stay objects: pandas would turn text columns into
+            # strings whose missing value is NaN, and "no status" is None.
+            "node": _texts(np.tile(np.asarray(order, dtype=object), n_p * n_s)),
+            "period": _texts(
+                np.repeat(np.asarray([p.key for p in periods], dtype=object), n_s * n_n)
+            ),
             "segment": np.tile(np.repeat(_objects(keys), n_n), n_p) if n_s else [],
-            "source": source.reshape(total),
-            "status": status.reshape(total),
+            "source": _texts(source.reshape(total)),
+            "status": _texts(status.reshape(total)),
             "incomplete": incomplete.reshape(total),
             **{name: out[name].reshape(total) for name in NUMBERS},
         }
     )
     return table
+
+
+def _texts(values: np.ndarray) -> pd.Series:
+    import pandas as pd
+
+    return pd.Series(values, dtype=object)
 
 
 def _objects(items: Sequence[Any]) -> np.ndarray:
