@@ -203,3 +203,16 @@ def test_tree_updates_without_reload_when_data_arrives(
     assert box.inner_text() == f"{expected:,}"
     assert page.evaluate("window.__notReloaded") is True  # updated in place
     assert took < 2.0 + 1.0, took  # 2 s goal; a second of slack for the test's own polling
+
+
+def test_switch_to_english_keeps_the_period(page: Any, live_server: str) -> None:
+    page.goto(live_server + "/?period=FY2026")
+    page.locator('[data-lang-switch="en"]').click()
+    page.wait_for_url(re.compile(r"lang=en"))
+    assert "period=FY2026" in page.url
+    assert page.locator("h1").first.inner_text().startswith("KPI tree")
+    label = page.locator('[data-node-id="revenue"] [data-field="label"]').inner_text()
+    assert label == "Revenue"
+    view = _api(live_server, "/api/tree", period="FY2026", lang="en")
+    assert _box_actual(page, "revenue") == view["nodes"]["revenue"]["display"]["actual"]
+    assert view["period"]["label"] in page.locator('[data-testid="period-label"]').inner_text()
