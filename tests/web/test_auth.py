@@ -267,6 +267,7 @@ def test_admin_manages_users_through_the_api(app_client: TestClient) -> None:
     assert app_client.delete("/api/users/admin").status_code == 403  # no CSRF token
 
 
+@pytest.mark.slow  # real kpitree processes
 def test_users_cli(demo_copy: Path) -> None:
     from .conftest import run_kpitree
 

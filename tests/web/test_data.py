@@ -95,6 +95,7 @@ def test_preview_writes_nothing_and_lists_every_bad_row(
     assert won_amount(demo_copy) == before
 
 
+@pytest.mark.slow  # imports run in a child kpitree process
 def test_import_all_or_nothing_then_skip_invalid_then_undo(
     data_client: TestClient, demo_copy: Path
 ) -> None:
@@ -127,6 +128,7 @@ def test_import_all_or_nothing_then_skip_invalid_then_undo(
     assert data_client.get("/api/imports").json()["imports"][0]["status"] == "undone"
 
 
+@pytest.mark.slow  # imports run in a child kpitree process
 def test_shift_jis_csv_with_japanese_headers(data_client: TestClient, demo_copy: Path) -> None:
     before = won_amount(demo_copy)
     content = deals_csv([("J-1", today(), "1234567")], japanese=True).encode("cp932")
@@ -184,6 +186,21 @@ def test_html_fragments_escape_file_values(data_client: TestClient) -> None:
     assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_upload_names_stay_inside_the_uploads_folder(demo_copy: Path) -> None:
+    from kpitree.web import imports
+
+    project = Project.load(demo_copy)
+    for name, kept in (
+        ("../../kpitree.csv", "kpitree.csv"),
+        ("C:\\Users\\sato\\商談.csv", "商談.csv"),
+        (".hidden.csv", "hidden.csv"),
+    ):
+        upload = imports.save_upload(project, name, io.BytesIO(b"a\n"))
+        assert upload.name == kept
+        assert upload.path.parent.parent == demo_copy / ".kpitree" / "uploads"
+    assert (demo_copy / "kpitree.yaml").read_text(encoding="utf-8").startswith("#")
 
 
 def test_project_mappings_are_offered(data_client: TestClient, demo_copy: Path) -> None:
