@@ -8,8 +8,8 @@ Concurrent requests for the same missing entry compute it once (the others
 wait for it).
 
 :class:`Warmer` computes the common pages in a background thread after
-startup and again after every data change: this month and this fiscal year,
-for the company and every organisation level, in both languages.
+startup and again after every data change: this month, this fiscal year and
+last month, for the company and every organisation level, in both languages.
 ``Project.status`` on a large warehouse takes seconds; a warmed page is a
 lookup and a template.
 """
@@ -34,7 +34,7 @@ __all__ = ["CachedSource", "PageCache", "Warmer", "definition_signature"]
 
 log = logging.getLogger("kpitree.web")
 T = TypeVar("T")
-MAX_ENTRIES = 96
+MAX_ENTRIES = 64  # a status of 1.5M leads at every org level is ~12 MB
 
 
 def definition_signature(project: Project) -> tuple[Any, ...]:
@@ -194,14 +194,15 @@ class Warmer:
             self._stop.wait(self.interval)
 
     def warm(self, project: Project) -> None:
-        """Compute this month's and this fiscal year's pages (company and
-        organisation levels) in every language."""
+        """Compute this month's, this fiscal year's and last month's pages
+        (company and organisation levels) in every language."""
         from kpitree.web import views
         from kpitree.web.views.common import PageQuery, history_status
 
         source = self.cache.source(project)
-        fiscal_year = project.period(None, as_of=source.today()).fiscal_year
-        for period in (None, f"FY{fiscal_year}"):
+        current = project.period(None, as_of=source.today())
+        # Now, the fiscal year so far, and the period a review meeting looks back at.
+        for period in (None, f"FY{current.fiscal_year}", current.previous().key):
             for lang in self.langs:
                 if self._stop.is_set():
                     return
