@@ -216,3 +216,5 @@ def test_switch_to_english_keeps_the_period(page: Any, live_server: str) -> None
     view = _api(live_server, "/api/tree", period="FY2026", lang="en")
     assert _box_actual(page, "revenue") == view["nodes"]["revenue"]["display"]["actual"]
     assert view["period"]["label"] in page.locator('[data-testid="period-label"]').inner_text()
+    form = page.locator('[data-testid="period-form"]').inner_text()
+    assert "Period" in form and "Show" in page.locator('[data-testid="apply"]').inner_text()

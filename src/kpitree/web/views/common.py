@@ -290,8 +290,15 @@ def period_info(period: Period, lang: str) -> dict[str, Any]:
     }
 
 
-def history_periods(period: Period, length: int = HISTORY_LENGTH) -> list[Period]:
-    """``length`` periods of the same grain ending with ``period``."""
+# Periods in a trend by grain: a year of months, two years of quarters, five
+# fiscal years (older years rarely have data).
+_TREND_LENGTH = {"day": 14, "week": 13, "month": 12, "quarter": 8, "half": 6, "year": 5}
+
+
+def history_periods(period: Period, length: int | None = None) -> list[Period]:
+    """``length`` periods of the same grain ending with ``period`` (default:
+    by grain, a year of months)."""
+    length = length or _TREND_LENGTH.get(period.grain, HISTORY_LENGTH)
     out = [period]
     for _ in range(length - 1):
         out.insert(0, out[0].previous())
