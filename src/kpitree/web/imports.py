@@ -22,6 +22,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,11 +298,31 @@ _HISTORY_SQL = (
 )
 
 
+_HISTORY_CACHE: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+_HISTORY_LOCK = threading.Lock()
+
+
 def history(project: Project) -> list[dict[str, Any]]:
     """The import log, newest first, read through a read-only engine (waits
-    while another process holds the write lock)."""
-    if "://" not in project.warehouse_target and not Path(project.warehouse_target).exists():
+    while another process holds the write lock). Kept per data version: the
+    log only changes when the warehouse does."""
+    from kpitree.web.live import data_version
+
+    target = project.warehouse_target
+    if "://" not in target and not Path(target).exists():
         return []
+    version = data_version(project)
+    with _HISTORY_LOCK:
+        cached = _HISTORY_CACHE.get(target)
+    if cached is not None and cached[0] == version and version != "server":
+        return [dict(row) for row in cached[1]]
+    rows = _read_history(project)
+    with _HISTORY_LOCK:
+        _HISTORY_CACHE[target] = (version, rows)
+    return [dict(row) for row in rows]
+
+
+def _read_history(project: Project) -> list[dict[str, Any]]:
     with project.engine() as engine:
         table = engine.query(_HISTORY_SQL)
     rows: list[dict[str, Any]] = table.to_pylist()
