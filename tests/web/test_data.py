@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,15 @@ from kpitree.web.downloads import table_response
 from kpitree.web.live import data_version
 
 EN = {"accept-language": "en"}
+# Clients are not entered as context managers: that would run the app's lifespan
+# (page warming, the live watcher), which these tests do not need and which only
+# competes with them for the CPU. tests/web/test_platform_live.py covers it.
 MAPPING = "salesforce-opportunities"
 
 
 @pytest.fixture
 def data_client(demo_copy: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(demo_copy), headers=EN) as client:
+    with closing(TestClient(create_app(demo_copy), headers=EN)) as client:
         client.headers["X-CSRF-Token"] = client.get("/api/session").json()["csrf_token"]
         yield client
 
