@@ -68,6 +68,7 @@ def test_login_logout_and_cookie_flags(app_client: TestClient) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/data"
     cookie = next(c for c in response.headers.get_list("set-cookie") if "kpitree_session=" in c)
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    assert any(c.startswith("kpitree_csrf=") for c in response.headers.get_list("set-cookie"))
     page = app_client.get("/data")
     assert page.status_code == 200 and 'data-testid="user-name">editor' in page.text
     assert app_client.get("/api/session").json()["user"]["role"] == "editor"
@@ -81,6 +82,16 @@ def test_wrong_password_shows_a_message(app_client: TestClient) -> None:
     assert response.status_code == 401
     assert "Wrong user name or password." in response.text
     assert app_client.get("/api/health").status_code == 401
+
+
+def test_the_csrf_token_changes_at_login(app_client: TestClient) -> None:
+    before = token(app_client)
+    login(app_client, "viewer")
+    after = token(app_client)
+    assert after != before
+    stale = app_client.post("/api/logout", headers={"X-CSRF-Token": before})
+    assert stale.status_code == 403
+    assert app_client.post("/api/logout", headers={"X-CSRF-Token": after}).status_code == 200
 
 
 def test_login_form_without_csrf_is_refused(app_client: TestClient) -> None:

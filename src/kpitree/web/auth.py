@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kpitree.web.security import SESSION_COOKIE, SESSION_MAX_AGE, cookie_header
+from kpitree.web.security import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE, cookie_header
 from kpitree.web.users import ANONYMOUS, User, UserStore
 
 if TYPE_CHECKING:
@@ -68,6 +68,10 @@ def _resolve(request: Request) -> User | None:
 
 
 def start_session(request: Request, response: Response, user: User) -> None:
+    """Log the browser in as ``user``. The CSRF token is replaced too, so a token
+    planted before the login is worthless after it."""
+    import secrets
+
     token = _serializer(request).dumps({"u": user.name, "e": user.epoch})
     secure = bool(getattr(request.state, "secure_cookies", False))
     response.headers.append(
@@ -75,6 +79,10 @@ def start_session(request: Request, response: Response, user: User) -> None:
         cookie_header(SESSION_COOKIE, token, secure=secure, max_age=SESSION_MAX_AGE).decode(
             "latin-1"
         ),
+    )
+    response.headers.append(
+        "set-cookie",
+        cookie_header(CSRF_COOKIE, secrets.token_urlsafe(32), secure=secure).decode("latin-1"),
     )
 
 
