@@ -304,3 +304,17 @@ def test_users_cli(demo_copy: Path) -> None:
     refused = run_kpitree("users", "remove", "田中", "--project", demo_copy, check=False)
     assert refused.returncode == 1 and "last admin" in refused.stderr
     assert UserStore(demo_copy).verify("田中", PASSWORD) is not None
+
+
+def test_htmx_requests_get_a_fragment_or_a_login_redirect(
+    app_client: TestClient, secured: Path
+) -> None:
+    htmx = {"HX-Request": "true", "HX-Current-URL": "http://testserver/data?lang=en"}
+    expired = app_client.get("/data/history", headers=htmx)
+    assert expired.status_code == 401
+    assert expired.headers["hx-redirect"] == "/login?next=/data%3Flang%3Den"
+    login(app_client, "viewer")
+    denied = app_client.post("/data/undo/1", headers={**htmx, "X-CSRF-Token": token(app_client)})
+    assert denied.status_code == 403
+    assert denied.text.startswith('<div class="kt-alert" role="alert" data-code="KT605">')
+    assert "<html" not in denied.text

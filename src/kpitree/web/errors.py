@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from starlette.responses import Response
+
 from kpitree.errors import Diagnostic, KpitreeError, Severity, UserError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
-    from starlette.responses import Response
 
 __all__ = ["WebError", "error_payload", "install_error_handlers"]
 
@@ -98,13 +99,34 @@ def _respond(
     from kpitree.web.deps import get_lang, render
 
     lang = get_lang(request)
+    htmx = request.headers.get("hx-request") == "true"
     if status == 401 and not _wants_json(request):
         from urllib.parse import quote
 
         from fastapi.responses import RedirectResponse
 
-        target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        return RedirectResponse(f"/login?next={target}", status_code=303)
+        # After the login, come back to the page (an htmx request's own URL is a fragment).
+        page = request.headers.get("hx-current-url") if htmx else None
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if page:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(page)
+            here = parts.path + (f"?{parts.query}" if parts.query else "")
+        login = f"/login?next={quote(here)}"
+        if htmx:
+            return Response(status_code=401, headers={"HX-Redirect": login})
+        return RedirectResponse(login, status_code=303)
+    if htmx and not _wants_json(request):
+        # A fragment for kpitree.js to show; a whole error page must not be swapped in.
+        from html import escape
+
+        from fastapi.responses import HTMLResponse
+
+        code = escape(diagnostics[0][0].code)
+        items = "".join(f"<li>{escape(d.message(lang))}</li>" for d, _ in diagnostics)
+        body = f'<div class="kt-alert" role="alert" data-code="{code}"><ul>{items}</ul></div>'
+        return HTMLResponse(body, status_code=status, headers=headers)
     if _wants_json(request):
         return JSONResponse(
             error_payload(status, diagnostics, lang), status_code=status, headers=headers

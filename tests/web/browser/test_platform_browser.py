@@ -234,3 +234,45 @@ def test_settings_first_admin_language_and_users(
         "Removed user <b>viewer</b>." in page.locator('[data-testid="settings-done"]').inner_text()
     )
     assert page.locator('tr[data-user="<b>viewer</b>"]').count() == 0
+
+
+def test_an_ended_session_sends_an_htmx_action_to_the_login(
+    page: Any,
+    demo_copy: Path,
+    start_server: Callable[..., str],
+    page_errors: PageErrors,
+    with_users: Callable[[Path], dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    from kpitree.web.users import UserStore
+
+    password = with_users(demo_copy)["editor"]
+    url = start_server(demo_copy)
+    log_in(page, url, "editor", password)
+    page.goto(url + "/data")
+    UserStore(demo_copy).set_password("editor", "a-new-password")  # ends the session
+    page_errors.allow(r"status of 401")
+    csv = won_today_csv(tmp_path / "late.csv", [("LATE-1", "1000")])
+    page.set_input_files('[data-testid="upload-file"]', str(csv))
+    page.click('[data-testid="upload-preview"]')
+    page.wait_for_url(re.compile(r"/login\?next=/data$"))
+
+
+def test_a_refused_htmx_action_shows_the_message(
+    page: Any, live_server: str, page_errors: PageErrors
+) -> None:
+    page.goto(live_server + "/data?lang=en")
+    page.locator('[data-testid="upload-file"]').wait_for()
+    page_errors.allow(r"status of 403")
+    page_errors.allow(r"Response Status Error Code 403")  # htmx logs refused requests
+    # A stale token (e.g. the page was open across a login elsewhere) is refused.
+    page.evaluate(
+        "() => document.querySelector('meta[name=csrf-token]').setAttribute('content', 'stale')"
+    )
+    page.evaluate(
+        "() => htmx.ajax('POST', '/data/undo/1', {target: '#kt-preview', swap: 'innerHTML'})"
+    )
+    toast = page.locator("#kt-toast")
+    toast.wait_for(state="visible")
+    assert "CSRF" in toast.inner_text()
+    assert toast.locator("[data-code=KT606]").count() == 1

@@ -48,6 +48,40 @@
     if (UNSAFE[verb]) event.detail.headers["X-CSRF-Token"] = csrfToken();
   });
 
+  // A failed htmx request shows the server's message (an HTML fragment or the
+  // JSON error shape) in a toast instead of silently doing nothing.
+  function toast(text, html) {
+    var box = document.getElementById("kt-toast");
+    if (!box) return;
+    if (html) {
+      box.innerHTML = html; // the server's fragment, escaped on the server
+    } else {
+      box.textContent = text;
+    }
+    box.hidden = false;
+    window.clearTimeout(toast.timer);
+    toast.timer = window.setTimeout(function () { box.hidden = true; }, 8000);
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var type = xhr.getResponseHeader("content-type") || "";
+    if (type.indexOf("application/json") === 0) {
+      try {
+        toast(JSON.parse(xhr.responseText).error.message);
+        return;
+      } catch (e) { /* fall through to the raw text */ }
+    }
+    if (type.indexOf("text/html") === 0 && xhr.responseText.indexOf("<html") < 0) {
+      toast(null, xhr.responseText);
+    } else {
+      toast("HTTP " + xhr.status);
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var box = document.getElementById("kt-toast");
+    toast(box ? box.getAttribute("data-offline") : "offline");
+  });
+
   var api = {
     version: null,
     csrfToken: csrfToken,
@@ -79,8 +113,10 @@
   }
 
   function connect() {
-    if (!window.EventSource) return;
-    var source = new EventSource("/api/events");
+    // Only pages for a logged-in user (or a server without users) listen.
+    var stream = document.body && document.body.getAttribute("data-live");
+    if (!window.EventSource || !stream) return;
+    var source = new EventSource(stream);
     source.addEventListener("hello", function (event) {
       var detail = JSON.parse(event.data);
       // A version that moved while the stream was down is news too.
