@@ -220,3 +220,24 @@ def test_every_web_error_code_is_documented() -> None:
     documented = set(re.findall(r"^\| `(KT\d{3})` \|", section, flags=re.MULTILINE))
     assert used == documented
     assert all("KT600" <= code <= "KT649" for code in documented)
+
+
+def test_a_broken_definition_is_shown_with_its_place_and_picked_up_when_fixed(
+    demo_copy: Path,
+) -> None:
+    from contextlib import closing
+
+    definition = demo_copy / "kpitree.yaml"
+    good = definition.read_text(encoding="utf-8")
+    with closing(TestClient(create_app(demo_copy), headers={"accept-language": "en"})) as client:
+        assert client.get("/api/settings").status_code == 200
+        definition.write_text(good.replace("kind: kgi", "kind: kgii", 1), encoding="utf-8")
+        broken = client.get("/api/settings")
+        assert broken.status_code == 400
+        first = broken.json()["error"]["diagnostics"][0]
+        assert first["file"].endswith("kpitree.yaml") and first["line"] > 1
+        page = client.get("/settings")
+        assert page.status_code == 400
+        assert f"kpitree.yaml:{first['line']}:{first['column']}: " in page.text
+        definition.write_text(good, encoding="utf-8")
+        assert client.get("/api/settings").status_code == 200

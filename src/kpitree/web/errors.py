@@ -65,6 +65,17 @@ def _entry(diag: Diagnostic, lang: str, field: str | None = None) -> dict[str, A
     return {**diag.to_json(lang), "field": field}
 
 
+def _located(diag: Diagnostic, lang: str) -> str:
+    """``file:line:col: message`` when the diagnostic has a place (as the CLI prints it)."""
+    span = diag.span
+    if span is None:
+        return diag.message(lang)
+    from pathlib import Path
+
+    where = f"{Path(span.file).name if span.file else '<input>'}:{span.line}:{span.column}"
+    return f"{where}: {diag.message(lang)}"
+
+
 def error_payload(
     status: int, diagnostics: list[tuple[Diagnostic, str | None]], lang: str
 ) -> dict[str, Any]:
@@ -124,14 +135,14 @@ def _respond(
         from fastapi.responses import HTMLResponse
 
         code = escape(diagnostics[0][0].code)
-        items = "".join(f"<li>{escape(d.message(lang))}</li>" for d, _ in diagnostics)
+        items = "".join(f"<li>{escape(_located(d, lang))}</li>" for d, _ in diagnostics)
         body = f'<div class="kt-alert" role="alert" data-code="{code}"><ul>{items}</ul></div>'
         return HTMLResponse(body, status_code=status, headers=headers)
     if _wants_json(request):
         return JSONResponse(
             error_payload(status, diagnostics, lang), status_code=status, headers=headers
         )
-    messages = [d.message(lang) for d, _ in diagnostics]
+    messages = [_located(d, lang) for d, _ in diagnostics]
     response = render(
         request,
         "error.html",
