@@ -241,3 +241,17 @@ def test_a_broken_definition_is_shown_with_its_place_and_picked_up_when_fixed(
         assert f"kpitree.yaml:{first['line']}:{first['column']}: " in page.text
         definition.write_text(good, encoding="utf-8")
         assert client.get("/api/settings").status_code == 200
+
+
+def test_templates_load_nothing_from_other_sites() -> None:
+    import re
+
+    templates = Path(__file__).resolve().parents[2] / "src" / "kpitree" / "web" / "templates"
+    external = []
+    for template in sorted(templates.rglob("*.html")):
+        text = template.read_text(encoding="utf-8")
+        for match in re.finditer(r'(?:src|href|action)="([^"]*)"', text):
+            target = match.group(1)
+            if re.match(r"^(?:[a-z][a-z0-9+.-]*:)?//", target, flags=re.IGNORECASE):
+                external.append(f"{template.name}: {target}")
+    assert external == []

@@ -276,3 +276,13 @@ def test_a_refused_htmx_action_shows_the_message(
     toast.wait_for(state="visible")
     assert "CSRF" in toast.inner_text()
     assert toast.locator("[data-code=KT606]").count() == 1
+
+
+def test_swagger_ui_runs_from_local_files(page: Any, live_server: str) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(live_server + "/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "kpitree" in page.locator(".swagger-ui .info .title").inner_text()
+    page.get_by_text("/api/imports", exact=True).first.wait_for()
+    assert all(url.startswith(live_server) for url in requested), requested
