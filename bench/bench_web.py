@@ -18,9 +18,10 @@ Steps:
 
 1. start ``kpitree serve`` on the project (a real uvicorn process, port 0) and
    wait until it answers;
-2. ``warm``: wait until the server has computed the common pages in the
-   background (the first request of each URL, timed: it waits for the warm-up
-   when that is still running);
+2. ``warm``: the first request of each URL, timed (it waits for the
+   background warm-up when that has not computed it yet); then wait until the
+   warm-up has ended (``/api/pages/cache``), so that load is measured in the
+   steady state;
 3. ``load``: ``--clients`` concurrent clients (threads with their own
    connection) each request every URL ``--requests`` times in their own
    shuffled order; every answer must be 200;
@@ -243,6 +244,21 @@ def warm(url: str, targets: list[tuple[str, str]]) -> dict[str, float]:
     return first
 
 
+def wait_warm(url: str, timeout: float = 900) -> float | None:
+    """Wait until the server's background warm-up has finished (load is
+    measured in the steady state, not while the warmer computes)."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while time.monotonic() < deadline:
+            state = client.get("/api/pages/cache").json()
+            if not state["warming"] and state["warm_rounds"] >= 1:
+                return state["last_warm_seconds"]  # type: ignore[no-any-return]
+            time.sleep(0.2)
+    raise SystemExit("the server's warm-up did not end")
+
+
 def load(
     url: str, targets: list[tuple[str, str]], clients: int, requests: int, seed: int
 ) -> tuple[dict[str, list[float]], list[str], float]:
@@ -314,6 +330,9 @@ def main() -> None:
         first = warm(server.url, targets)
         ready = time.perf_counter() - server.started
         print(f"every URL answered once {ready:.1f} s after the server started")
+        warmed = wait_warm(server.url)
+        print(f"the background warm-up ended {time.perf_counter() - server.started:.1f} s after "
+              f"the server started (it took {warmed} s)")  # fmt: skip
         latencies, failures, wall = load(
             server.url, targets, args.clients, args.requests, args.seed
         )

@@ -432,3 +432,19 @@ def test_every_pages_error_code_is_documented() -> None:
     documented = set(re.findall(r"^\| `(KT\d{3})` \|", section, flags=re.MULTILINE))
     assert used == documented
     assert all("KT690" <= code <= "KT699" for code in documented)
+
+
+def test_cache_state_and_warm_pages(client: TestClient) -> None:
+    import time
+
+    deadline = time.monotonic() + 180
+    state = client.get("/api/pages/cache").json()
+    while (state["warming"] or state["warm_rounds"] < 1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        state = client.get("/api/pages/cache").json()
+    assert not state["warming"] and state["warm_rounds"] == 1, state
+    assert state["entries"] > 0 and state["last_warm_seconds"] > 0
+    hits = state["hits"]
+    client.get("/", params={"lang": "ja"})  # warmed: a hit, nothing computed
+    after = client.get("/api/pages/cache").json()
+    assert after["hits"] > hits and after["misses"] == state["misses"]

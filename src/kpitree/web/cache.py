@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import partial
@@ -168,11 +169,21 @@ class Warmer:
         self.langs = tuple(langs)
         self.warmed: tuple[Any, ...] | None = None
         self.rounds = 0
+        self.busy = False
+        self.last_seconds: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kpitree-warmer", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    def state(self) -> dict[str, Any]:
+        """What the warmer is doing (for ``/api/pages/cache``)."""
+        return {
+            "warming": self.busy or self.warmed is None,
+            "rounds": self.rounds,
+            "last_seconds": None if self.last_seconds is None else round(self.last_seconds, 2),
+        }
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -186,7 +197,13 @@ class Warmer:
                 if project is not None:
                     version = _version(project)
                     if version != self.warmed:
-                        self.warm(project)
+                        self.busy = True
+                        started = time.perf_counter()
+                        try:
+                            self.warm(project)
+                        finally:
+                            self.busy = False
+                        self.last_seconds = time.perf_counter() - started
                         self.warmed = version
                         self.rounds += 1
             except Exception:  # a broken definition or a busy file: try again later
@@ -214,9 +231,9 @@ class Warmer:
                 )
                 for page, build in builders:
                     source.cached(("view", page, query), partial(build, source, query))
-                # What every Node page of the period needs besides main_status.
-                history_status(source, query, source.project.period(period, as_of=source.today()))
                 if period is None:
+                    # What every Node page needs besides main_status (this period).
+                    history_status(source, query, current)
                     # The Plan page as /plan?lang=... asks for it (no changed values).
                     source.cached(
                         ("plan", ((), (), ""), lang),

@@ -310,3 +310,23 @@ def project_scenarios(project: Project) -> list[str]:
     from kpitree.project import Project as Loaded
 
     return list(Loaded.load(project.path).tree.scenarios)
+
+
+@router.get("/api/pages/cache", response_model=schemas.CacheState, summary="Page cache")
+def api_cache(
+    request: Request,
+    _: Any = Depends(require_viewer),
+) -> Any:
+    """How the page cache stands: entries, hits and misses, and whether the
+    background warm-up (after startup or new data) is still running."""
+    cache = page_cache(request)
+    warmer = getattr(request.app.state, "page_warmer", None)
+    state = warmer.state() if warmer is not None else {"warming": False, "rounds": 0}
+    return {
+        "entries": len(cache),
+        "hits": cache.hits,
+        "misses": cache.misses,
+        "warming": state["warming"],
+        "warm_rounds": state["rounds"],
+        "last_warm_seconds": state.get("last_seconds"),
+    }

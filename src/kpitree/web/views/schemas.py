@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "CacheState",
     "DepartmentPage",
     "DepartmentsPage",
     "FunnelPage",
@@ -148,3 +149,12 @@ class ScenarioToSave(BaseModel):
 class ScenarioSaved(BaseModel):
     saved: str
     scenarios: list[str]
+
+
+class CacheState(BaseModel):
+    entries: int = Field(description="Status results and page views kept.")
+    hits: int
+    misses: int
+    warming: bool = Field(description="The background warm-up is running (or not yet done).")
+    warm_rounds: int = Field(description="Warm-ups finished: at startup and after new data.")
+    last_warm_seconds: float | None
