@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,18 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
     from kpitree.compute.periods import Period
+
+
+@pytest.fixture(scope="module")
+def pages(demo_project: Path) -> Iterator[TestClient]:
+    """One app for the module, without its lifespan (no background warm-up
+    competing for the CPU): pages compute what they need and share the cache."""
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    with closing(TestClient(create_app(demo_project))) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +53,9 @@ def _sql(project: Project, query: str, *params: Any) -> Any:
 
 
 def test_tree_numbers_match_sql_over_the_warehouse(
-    client: TestClient, project: Project, last_month: Period
+    pages: TestClient, project: Project, last_month: Period
 ) -> None:
-    view = client.get("/api/tree", params={"period": last_month.key, "lang": "en"}).json()
+    view = pages.get("/api/tree", params={"period": last_month.key, "lang": "en"}).json()
     nodes = view["nodes"]
     start, end = last_month.start, last_month.end
     local = "(created_at AT TIME ZONE 'Asia/Tokyo')::DATE"
@@ -63,9 +76,9 @@ def test_tree_numbers_match_sql_over_the_warehouse(
 
 
 def test_tree_matches_project_status(
-    client: TestClient, project: Project, last_month: Period
+    pages: TestClient, project: Project, last_month: Period
 ) -> None:
-    view = client.get("/api/tree", params={"period": last_month.key}).json()
+    view = pages.get("/api/tree", params={"period": last_month.key}).json()
     status = project.status(last_month)
     for node_id, node in view["nodes"].items():
         row = status.row(node_id, last_month.key)
@@ -79,9 +92,9 @@ def test_tree_matches_project_status(
     assert view["nodes"]["leads"]["trend"]["values"][-1] == view["nodes"]["leads"]["actual"]
 
 
-def test_tree_page_carries_the_node_contract(client: TestClient) -> None:
-    view = client.get("/api/tree", params={"lang": "ja"}).json()
-    html = client.get("/", params={"lang": "ja"}).text
+def test_tree_page_carries_the_node_contract(pages: TestClient) -> None:
+    view = pages.get("/api/tree", params={"lang": "ja"}).json()
+    html = pages.get("/", params={"lang": "ja"}).text
     import re
 
     for node_id, node in view["nodes"].items():
@@ -102,7 +115,7 @@ def test_labels_are_escaped(demo_copy: Path) -> None:
     definition.write_text(
         text.replace("ja: 受注件数", 'ja: "<script>alert(1)</script>受注"'), encoding="utf-8"
     )
-    with TestClient(create_app(demo_copy)) as client:
+    with closing(TestClient(create_app(demo_copy))) as client:
         html = client.get("/", params={"lang": "ja"}).text
         node = client.get("/nodes/won_deals", params={"lang": "ja"}).text
     assert "<script>alert(1)</script>" not in html and "<script>alert(1)</script>" not in node
@@ -110,10 +123,10 @@ def test_labels_are_escaped(demo_copy: Path) -> None:
 
 
 def test_node_page_breakdown_and_drill_down(
-    client: TestClient, project: Project, last_month: Period
+    pages: TestClient, project: Project, last_month: Period
 ) -> None:
     params = {"period": last_month.key, "lang": "en"}
-    view = client.get("/api/nodes/won_deals", params=params).json()
+    view = pages.get("/api/nodes/won_deals", params=params).json()
     assert view["node"]["formula"] == "opportunities * win_rate"
     departments = view["breakdown"]["rows"]
     assert view["breakdown"]["level"] == ["department"]
@@ -121,7 +134,7 @@ def test_node_page_breakdown_and_drill_down(
     assert sum(r["actual"] or 0 for r in departments) == view["node"]["actual"]
     status = project.status(last_month, by="team")
     dept = next(r for r in departments if r["drill"] == "field_sales")
-    teams = client.get("/api/nodes/won_deals", params={**params, "drill": "field_sales"}).json()[
+    teams = pages.get("/api/nodes/won_deals", params={**params, "drill": "field_sales"}).json()[
         "breakdown"
     ]
     assert teams["level"] == ["department", "team"]
@@ -130,20 +143,18 @@ def test_node_page_breakdown_and_drill_down(
         segment = tuple(row["segment"].items())
         assert row["actual"] == status.row("won_deals", last_month.key, segment).actual
     team = teams["rows"][0]["drill"]
-    reps = client.get("/api/nodes/won_deals", params={**params, "drill": team}).json()
+    reps = pages.get("/api/nodes/won_deals", params={**params, "drill": team}).json()
     assert reps["breakdown"]["level"] == ["department", "team", "rep"]
     assert sum(r["actual"] or 0 for r in reps["breakdown"]["rows"]) == teams["rows"][0]["actual"]
     assert [c["drill"] for c in reps["breakdown"]["crumbs"]] == ["", "field_sales", team]
     # The same rows as a page.
-    html = client.get("/nodes/won_deals", params={**params, "drill": "field_sales"}).text
+    html = pages.get("/nodes/won_deals", params={**params, "drill": "field_sales"}).text
     for row in teams["rows"]:
         assert row["display"]["actual"] in html
 
 
-def test_node_series_and_last_year(
-    client: TestClient, project: Project, last_month: Period
-) -> None:
-    view = client.get("/api/nodes/leads", params={"period": last_month.key}).json()
+def test_node_series_and_last_year(pages: TestClient, project: Project, last_month: Period) -> None:
+    view = pages.get("/api/nodes/leads", params={"period": last_month.key}).json()
     series = view["series"]
     assert [s["period"] for s in series][-1] == last_month.key and len(series) == 12
     a_year_ago = last_month.same_period_last_year()
@@ -152,8 +163,8 @@ def test_node_series_and_last_year(
     assert series[-1]["actual"] == view["node"]["actual"]
 
 
-def test_node_contributions_add_up_to_the_gap(client: TestClient, last_month: Period) -> None:
-    view = client.get("/api/nodes/won_deals", params={"period": last_month.key}).json()
+def test_node_contributions_add_up_to_the_gap(pages: TestClient, last_month: Period) -> None:
+    view = pages.get("/api/nodes/won_deals", params={"period": last_month.key}).json()
     node = view["node"]
     found = view["contributions"]
     assert found["available"], found
@@ -161,16 +172,16 @@ def test_node_contributions_add_up_to_the_gap(client: TestClient, last_month: Pe
     assert sum(i["contribution"] for i in found["items"]) == pytest.approx(found["gap"])
     assert sum(i["contribution"] for i in found["by_input"]) == pytest.approx(found["gap"])
     assert {i["node"] for i in found["items"]} == {"opportunities", "win_rate"}
-    leads = client.get("/api/nodes/leads", params={"period": last_month.key}).json()
+    leads = pages.get("/api/nodes/leads", params={"period": last_month.key}).json()
     assert leads["contributions"]["available"] is False  # an input has no formula
-    rate = client.get("/api/nodes/opportunity_rate").json()
+    rate = pages.get("/api/nodes/opportunity_rate").json()
     assert rate["node"]["benchmark"]["display"] == "11.0%–20.0%"
 
 
 def test_funnel_rates_and_bottleneck(
-    client: TestClient, project: Project, last_month: Period
+    pages: TestClient, project: Project, last_month: Period
 ) -> None:
-    view = client.get("/api/funnel", params={"period": last_month.key}).json()
+    view = pages.get("/api/funnel", params={"period": last_month.key}).json()
     stages = {s["id"]: s for s in view["stages"]}
     assert list(stages) == ["leads", "mqls", "opportunities", "won_deals"]
     for step in view["steps"]:
@@ -205,17 +216,16 @@ def test_funnel_rates_and_bottleneck(
     ]:
         assert flagged == [status.bottleneck.node]
         assert (
-            'data-bottleneck="true"'
-            in client.get("/funnel", params={"period": last_month.key}).text
+            'data-bottleneck="true"' in pages.get("/funnel", params={"period": last_month.key}).text
         )
     else:
         assert flagged == []
 
 
 def test_departments_own_kpis_and_their_way_to_the_kgi(
-    client: TestClient, project: Project, last_month: Period
+    pages: TestClient, project: Project, last_month: Period
 ) -> None:
-    view = client.get("/api/departments", params={"period": last_month.key}).json()
+    view = pages.get("/api/departments", params={"period": last_month.key}).json()
     by_id = {d["id"]: d for d in view["departments"]}
     for dept in ("marketing", "inside_sales", "field_sales", "customer_success"):
         owned = [n.id for n in project.tree.nodes.values() if n.owner == dept]
@@ -237,7 +247,7 @@ def test_departments_own_kpis_and_their_way_to_the_kgi(
     # +10% leads moves the KGI by 10% of new revenue at the plan's values.
     plan = project.plan().values()
     assert leads["kgi_effect"] == pytest.approx(0.1 * plan["new_revenue"], rel=1e-9)
-    one = client.get("/api/departments/field_sales", params={"period": last_month.key}).json()
+    one = pages.get("/api/departments/field_sales", params={"period": last_month.key}).json()
     won = next(k for k in one["kpis"] if k["id"] == "won_deals")
     status = project.status(last_month, by="department")
     assert (
@@ -245,14 +255,14 @@ def test_departments_own_kpis_and_their_way_to_the_kgi(
         == status.row("won_deals", last_month.key, (("department", "field_sales"),)).actual
     )
     assert sum(t["actual"] or 0 for t in won["teams"]) == won["own"]["actual"]
-    assert client.get("/api/departments/nope").status_code == 404
+    assert pages.get("/api/departments/nope").status_code == 404
 
 
-def test_plan_recalculates_like_the_cli(client: TestClient, project: Project) -> None:
+def test_plan_recalculates_like_the_cli(pages: TestClient, project: Project) -> None:
     base = project.plan()
     win_rate = base.nodes["win_rate"].value
     assert win_rate is not None
-    view = client.get("/api/plan", params={"set": f"win_rate={win_rate * 2}"}).json()
+    view = pages.get("/api/plan", params={"set": f"win_rate={win_rate * 2}"}).json()
     expected = project.plan(overrides={"win_rate": win_rate * 2})
     rows = {r["id"]: r for r in view["nodes"]}
     for node_id, node in expected.nodes.items():
@@ -263,11 +273,11 @@ def test_plan_recalculates_like_the_cli(client: TestClient, project: Project) ->
     # The reverse calculation: the same won deals from half the opportunities.
     assert rows["opportunities"]["value"] == pytest.approx(rows["opportunities"]["base"] / 2)
     # The page's form sends every input; unchanged ones are no change.
-    same = client.get("/api/plan", params={"s.win_rate": str(win_rate), "s.leads": ""}).json()
+    same = pages.get("/api/plan", params={"s.win_rate": str(win_rate), "s.leads": ""}).json()
     assert same["sets"] == {}
-    bad = client.get("/api/plan", params={"set": "win_rate=abc"})
+    bad = pages.get("/api/plan", params={"set": "win_rate=abc"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT692"
-    unknown = client.get("/api/plan", params={"set": "win_rat=0.3"})
+    unknown = pages.get("/api/plan", params={"set": "win_rat=0.3"})
     assert unknown.status_code == 400 and "win_rate" in unknown.json()["error"]["message"]
 
 
@@ -277,8 +287,35 @@ def writable(demo_copy: Path) -> Iterator[tuple[TestClient, Path]]:
 
     from kpitree.web.app import create_app
 
-    with TestClient(create_app(demo_copy)) as client:
+    with closing(TestClient(create_app(demo_copy))) as client:
         yield client, demo_copy
+
+
+def test_viewers_cannot_save_a_scenario(demo_copy: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    from .conftest import PASSWORD, add_users
+
+    add_users(demo_copy)
+    before = (demo_copy / "kpitree.yaml").read_text(encoding="utf-8")
+    body = {"name": "mine", "set": {"win_rate": 0.3}}
+    for role, status in (("viewer", 403), ("editor", 201)):
+        with closing(TestClient(create_app(demo_copy))) as client:
+            token = client.get("/api/session").json()["csrf_token"]
+            headers = {"X-CSRF-Token": token}
+            anonymous = client.post("/api/plan/scenarios", json=body, headers=headers)
+            assert anonymous.status_code == 401
+            login = {"name": role, "password": PASSWORD}
+            assert client.post("/api/login", json=login, headers=headers).status_code == 200
+            token = client.get("/api/session").json()["csrf_token"]
+            answer = client.post("/api/plan/scenarios", json=body, headers={"X-CSRF-Token": token})
+            assert answer.status_code == status, answer.text
+            if role == "viewer":
+                assert answer.json()["error"]["code"] == "KT605"
+                assert (demo_copy / "kpitree.yaml").read_text(encoding="utf-8") == before
+    assert "mine:" in (demo_copy / "kpitree.yaml").read_text(encoding="utf-8")
 
 
 def test_save_scenario_writes_kpitree_yaml(writable: tuple[TestClient, Path]) -> None:
@@ -330,11 +367,11 @@ def test_save_scenario_keeps_comments(tmp_path: Path) -> None:
     assert definition.read_text(encoding="utf-8") == after  # put back
 
 
-def test_tables_download_as_csv_and_xlsx(client: TestClient) -> None:
+def test_tables_download_as_csv_and_xlsx(pages: TestClient) -> None:
     import openpyxl
 
-    view = client.get("/api/tree", params={"lang": "ja"}).json()
-    response = client.get("/", params={"format": "csv", "table": "nodes", "lang": "ja"})
+    view = pages.get("/api/tree", params={"lang": "ja"}).json()
+    response = pages.get("/", params={"format": "csv", "table": "nodes", "lang": "ja"})
     assert response.status_code == 200
     text = response.content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
@@ -343,19 +380,19 @@ def test_tables_download_as_csv_and_xlsx(client: TestClient) -> None:
     by_id = {r[0]: r for r in rows[1:]}
     leads_actual = view["nodes"]["leads"]["actual"]
     assert float(by_id["leads"][4]) == leads_actual
-    xlsx = client.get("/api/funnel", params={"format": "xlsx", "table": "rates"})
+    xlsx = pages.get("/api/funnel", params={"format": "xlsx", "table": "rates"})
     assert xlsx.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
     sheet = book.active
-    assert sheet is not None and sheet.max_row == 1 + len(client.get("/api/funnel").json()["steps"])
+    assert sheet is not None and sheet.max_row == 1 + len(pages.get("/api/funnel").json()["steps"])
     for path in ("/nodes/won_deals", "/departments", "/departments/marketing", "/plan"):
-        assert client.get(path, params={"format": "csv"}).status_code == 200, path
-    missing = client.get("/api/tree", params={"format": "csv", "table": "nope"})
+        assert pages.get(path, params={"format": "csv"}).status_code == 200, path
+    missing = pages.get("/api/tree", params={"format": "csv", "table": "nope"})
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "KT694"
 
 
-def test_every_page_has_a_documented_json_twin(client: TestClient) -> None:
-    schema = client.get("/openapi.json").json()
+def test_every_page_has_a_documented_json_twin(pages: TestClient) -> None:
+    schema = pages.get("/openapi.json").json()
     for path in (
         "/api/tree",
         "/api/nodes/{node_id}",
@@ -380,36 +417,36 @@ def test_every_page_has_a_documented_json_twin(client: TestClient) -> None:
         "/departments/field_sales",
         "/plan",
     ):
-        page = client.get(path, params={"lang": "en"})
+        page = pages.get(path, params={"lang": "en"})
         assert page.status_code == 200, path
         assert "<h1" in page.text and "pages." not in page.text.split("<main")[1], path
         # Macros render in the page's language too (the period form).
         assert "期間" not in page.text and "表示" not in page.text, path
 
 
-def test_errors_use_the_json_shape(client: TestClient) -> None:
-    bad_period = client.get("/api/tree", params={"period": "someday"})
+def test_errors_use_the_json_shape(pages: TestClient) -> None:
+    bad_period = pages.get("/api/tree", params={"period": "someday"})
     assert bad_period.status_code == 400
     assert bad_period.json()["error"]["code"] == "KT501"
-    unknown = client.get("/api/nodes/won_deal")
+    unknown = pages.get("/api/nodes/won_deal")
     assert unknown.status_code == 404
     assert "won_deals" in unknown.json()["error"]["message"]  # did you mean
     # Renewals have no channel: the message says which dimensions there are.
-    bad_dim = client.get("/api/tree", params={"channel": "web", "lang": "en"})
+    bad_dim = pages.get("/api/tree", params={"channel": "web", "lang": "en"})
     assert bad_dim.status_code == 400
     assert bad_dim.json()["error"]["code"] == "KT530"
     assert "region" in bad_dim.json()["error"]["message"]
     # On the Node page only the breakdown says so; the rest of the page answers.
-    node = client.get("/api/nodes/won_deals", params={"by": "channel", "lang": "en"}).json()
+    node = pages.get("/api/nodes/won_deals", params={"by": "channel", "lang": "en"}).json()
     assert node["breakdown"]["rows"] == [] and "channel" in node["breakdown"]["error"]
     assert node["node"]["actual"] is not None
-    by_region = client.get("/api/nodes/leads", params={"by": "region"}).json()["breakdown"]
+    by_region = pages.get("/api/nodes/leads", params={"by": "region"}).json()["breakdown"]
     assert by_region["error"] is None and by_region["level"] == ["region"]
     assert (
         sum(r["actual"] for r in by_region["rows"])
-        == client.get("/api/nodes/leads").json()["node"]["actual"]
+        == pages.get("/api/nodes/leads").json()["node"]["actual"]
     )
-    region = client.get("/api/tree", params={"region": "関東"})
+    region = pages.get("/api/tree", params={"region": "関東"})
     assert region.status_code == 200 and region.json()["query"]["filters"] == {"region": ["関東"]}
 
 

@@ -162,10 +162,12 @@ class Warmer:
         cache: PageCache,
         interval: float = 0.5,
         langs: Sequence[str] = ("ja", "en"),
+        start_delay: float = 0.0,
     ) -> None:
         self.load_project = load_project
         self.cache = cache
         self.interval = interval
+        self.start_delay = start_delay
         self.langs = tuple(langs)
         self.warmed: tuple[Any, ...] | None = None
         self.rounds = 0
@@ -191,6 +193,7 @@ class Warmer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        self._stop.wait(self.start_delay)
         while not self._stop.is_set():
             try:
                 project = self.load_project()

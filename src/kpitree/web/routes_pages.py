@@ -49,7 +49,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 return None
         return project
 
-    warmer = Warmer(load, app.state.page_cache)
+    # A second's grace: an app that is started and stopped at once (a test)
+    # does no work; a server's first page is a second away anyway.
+    warmer = Warmer(load, app.state.page_cache, start_delay=1.0)
     app.state.page_warmer = warmer
     warmer.start()
     try:
