@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kpitree.compute.periods import parse_period
+from kpitree.compute.periods import Period, business_days_between, parse_period, period_of
 from kpitree.compute.querycache import QueryCache, query_cache
 from kpitree.compute.status import NUMBERS
-from kpitree.compute.targets import Targets
+from kpitree.compute.targets import SegmentKey, Targets
 from kpitree.data.demo import generate
 from kpitree.data.warehouse import Warehouse
 from kpitree.project import Project
@@ -44,7 +44,43 @@ def _same(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9)
 
 
-def test_target_matrix_equals_targets_one_by_one(demo: Project) -> None:
+def _expected_target(
+    demo: Project, node_id: str, period: Period, segment: SegmentKey
+) -> float | None:
+    """A period's target worked out from the plan's monthly values: each month
+    it overlaps weighs the share of its business days inside the period; sums
+    add up, averages are weighted means; a month without a value means none."""
+    settings = demo.tree.plan
+    node = demo.tree.nodes[node_id]
+    total = weights = 0.0
+    month = period_of(period.start, "month", 4)
+    while month.start <= period.end:
+        plan = demo.plan(fiscal_year=month.fiscal_year)
+        node_plan = plan.nodes.get(node_id)
+        if node_plan is not None and segment:
+            seg = dict(segment)
+            if seg.get("department") != node.owner:
+                return None
+            key = "/".join(seg[d] or "" for d in ("department", "team", "rep") if d in seg)
+            node_plan = node_plan if len(seg) == 1 else node_plan.segments.get(key)
+        value = node_plan.per_period.get(month.key) if node_plan is not None else None
+        if value is None:
+            return None
+        lo, hi = max(month.start, period.start), min(month.end, period.end)
+        days = business_days_between(
+            month.start, month.end, country=settings.holidays, closed_days=settings.closed_days
+        )
+        inside = business_days_between(
+            lo, hi, country=settings.holidays, closed_days=settings.closed_days
+        )
+        weight = inside / days
+        total += value * weight
+        weights += weight
+        month = month.next()
+    return total if node.is_additive else total / weights
+
+
+def test_targets_of_any_period_follow_the_monthly_plan(demo: Project) -> None:
     periods = [
         parse_period(text, 4)
         for text in ("2025-04", "2025-11", "2025-Q3", "FY2025", "2025-W45", "2025-H1")
@@ -59,10 +95,11 @@ def test_target_matrix_equals_targets_one_by_one(demo: Project) -> None:
         assert matrix.shape == (len(periods), len(segments))
         for j, period in enumerate(periods):
             for s, segment in enumerate(segments):
-                one = Targets(demo.tree, demo._plan_or_none).target(node_id, period, segment)
+                expected = _expected_target(demo, node_id, period, segment)
                 got = None if math.isnan(matrix[j, s]) else float(matrix[j, s])
-                assert _same(got, one), (node_id, period.key, segment)
-                checked += one is not None
+                assert _same(got, expected), (node_id, period.key, segment)
+                assert _same(targets.target(node_id, period, segment), expected)
+                checked += expected is not None
     assert checked > 300  # departments, teams and reps with plans, six kinds of period
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from contextlib import closing
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.compile import fusable, fused_query, metric_query
@@ -178,11 +179,6 @@ def _measure_raw(
     spans = _spans(periods)
     where = tuple(sorted((k, tuple(map(str, v))) for k, v in (filters or {}).items()))
 
-    def run(kind: str, metrics: Sequence[Metric], level: Level, build: Any) -> pd.DataFrame:
-        shape = tuple(_shape(m) for m in metrics)
-        key = cache.fingerprint(engine, kind, shape, spans, level, where, str(as_of))
-        return _frame(cache.run(engine, key, build))
-
     def key(kind: str, metrics: Sequence[Metric], level: Level) -> str:
         shape = tuple(_shape(m) for m in metrics)
         return cache.fingerprint(engine, kind, shape, spans, level, where, str(as_of))
@@ -224,11 +220,9 @@ def _measure_raw(
             if level == finest:
                 raw[level][metric.id] = fine
             elif "v" in fine.columns:  # order statistics do not add up: query each level
-                raw[level][metric.id] = run(
-                    "single",
-                    [metric],
-                    level,
-                    lambda m=metric, lv=level: metric_query(engine, m, periods, lv, filters, as_of),
+                build = partial(metric_query, engine, metric, periods, level, filters, as_of)
+                raw[level][metric.id] = _frame(
+                    cache.run(engine, key("single", [metric], level), build)
                 )
             else:
                 raw[level][metric.id] = _rollup(fine, level)

@@ -139,6 +139,7 @@ class StatusResult:
     segment_gaps: dict[Level, list[tuple[SegmentKey, float]]] = field(default_factory=dict)
     _rows: list[NodeStatus] | None = field(default=None, repr=False)
     _index: dict[tuple[str, str, SegmentKey], int] | None = field(default=None, repr=False)
+    _arrays: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> list[NodeStatus]:
@@ -160,11 +161,9 @@ class StatusResult:
         )
 
     def _columns(self) -> dict[str, Any]:
-        cached: dict[str, Any] | None = self.__dict__.get("_column_cache")
-        if cached is None:
-            cached = {c: self.frame[c].to_numpy() for c in self.frame.columns}
-            self.__dict__["_column_cache"] = cached
-        return cached
+        if self._arrays is None:
+            self._arrays = {c: self.frame[c].to_numpy() for c in self.frame.columns}
+        return self._arrays
 
     def row(self, node: str, period: str | None = None, segment: SegmentKey = ()) -> NodeStatus:
         period = period or self.periods[-1].key
@@ -183,7 +182,6 @@ class StatusResult:
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a table with a ``segment.<dimension>`` column per dimension."""
-
         out = self.frame.rename(columns={"expected": "expected_to_date"})
         numbers = [c if c != "expected" else "expected_to_date" for c in NUMBERS]
         out[numbers] = out[numbers].astype("object").where(out[numbers].notna(), None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -55,7 +55,6 @@ class Targets:
     plan_for: Callable[[int], Plan | None]
     overrides: dict[tuple[str, str, SegmentKey], float] = field(default_factory=dict)
     _plans: dict[int, Plan | None] = field(default_factory=dict)
-    _cache: dict[tuple[str, Period, SegmentKey], float | None] = field(default_factory=dict)
     _node_plans: dict[tuple[str, int, SegmentKey], NodePlan | None] = field(default_factory=dict)
 
     def _plan(self, fiscal_year: int) -> Plan | None:
@@ -94,10 +93,10 @@ class Targets:
 
     def target(self, node_id: str, period: Period, segment: SegmentKey = ()) -> float | None:
         """The target of ``node_id`` for the whole of ``period`` in ``segment``."""
-        key = (node_id, period, segment)
-        if key not in self._cache:
-            self._cache[key] = self._target(node_id, period, segment)
-        return self._cache[key]
+        import math
+
+        value = float(self.target_matrix(node_id, [period], [segment])[0, 0])
+        return None if math.isnan(value) else value
 
     def target_matrix(
         self, node_id: str, periods: Sequence[Period], segments: Sequence[SegmentKey]
@@ -152,30 +151,6 @@ class Targets:
                 if nid == node_id and pkey in where and seg in segs:
                     result[where[pkey], segs[seg]] = value
         return result
-
-    def _target(self, node_id: str, period: Period, segment: SegmentKey) -> float | None:
-        override = self.overrides.get((node_id, period.key, segment))
-        if override is not None:
-            return override
-        node = self.tree.nodes[node_id]
-        total = 0.0
-        weights = 0.0
-        start, end = period.start, max(period.end, period.start)
-        for month in _months(period):
-            node_plan = self._node_plan(node_id, month.fiscal_year, segment)
-            value = node_plan.per_period.get(month.key) if node_plan else None
-            if value is None:
-                return None
-            lo, hi = max(month.start, start), min(month.end, end)
-            settings = self.tree.plan
-            w = _month_weight(
-                month.start, month.end, lo, hi, settings.holidays, tuple(settings.closed_days)
-            )
-            total += value * w
-            weights += w
-        if not node.is_additive:
-            return total / weights if weights else None
-        return total
 
 
 @cache
@@ -257,14 +232,4 @@ def read_target_file(
             ) from None
         segment: SegmentKey = tuple((d, cells.get(d) or None) for d in seg_cols if cells.get(d))
         out[(node, period.key, segment)] = value
-    return out
-
-
-def plan_inputs(targets: Targets, period: Period, segment: SegmentKey = ()) -> Mapping[str, float]:
-    """Planned values of every node for ``period`` (used as the base of a gap)."""
-    out: dict[str, float] = {}
-    for node_id in targets.tree.nodes:
-        value = targets.target(node_id, period, segment)
-        if value is not None:
-            out[node_id] = value
     return out
