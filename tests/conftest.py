@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from receivers import free_port
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PG_BIN_GLOB = f"{PG_ROOT}/*/bin"
@@ -37,12 +38,6 @@ def _postgres_bin() -> Path:
         )
     # Newest major version first (directory names are the major version).
     return max(candidates, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_server_user() -> dict[str, Any]:
@@ -92,7 +87,7 @@ def postgres_url() -> Iterator[str]:
         sockets.mkdir()
         if run_as:
             shutil.chown(sockets, user="postgres", group="postgres")
-        port = _free_port()
+        port = free_port()
         options = (
             f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"

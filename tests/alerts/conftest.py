@@ -7,25 +7,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from receivers import SmtpReceiver, free_port
+
 HOOK_SECRET = "テスト用の秘密-hook-secret"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -88,35 +81,6 @@ class HttpReceiver:
 
     def to(self, path: str) -> list[Post]:
         return [p for p in self.posts if p.path == path]
-
-
-@dataclass
-class SmtpReceiver:
-    port: int
-    messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    raw: list[bytes] = field(default_factory=list)
-    controller: Any = None
-
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        receiver = self
-
-        class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                msg = message_from_bytes(envelope.original_content, policy=policy.default)
-                assert isinstance(msg, EmailMessage)
-                receiver.messages.append((list(envelope.rcpt_tos), msg))
-                receiver.raw.append(envelope.original_content)
-                return "250 Message accepted for delivery"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
 
 
 @pytest.fixture

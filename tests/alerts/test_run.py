@@ -95,8 +95,8 @@ def test_fires_once_per_rep_notifies_each_owner_and_does_not_repeat(
 
     # Both went to the managers' mailbox, in Japanese, with text and HTML parts.
     assert len(smtp_receiver.messages) == 2
-    rcpt, mail = smtp_receiver.messages[0]
-    assert rcpt == ["is-managers@example.co.jp"]
+    mail = smtp_receiver.messages[0]
+    assert smtp_receiver.envelopes[0][1] == ["is-managers@example.co.jp"]
     assert mail["Subject"] == "[kpitree] アラート（重大）: 初回対応率の低下"
     raw_subject = smtp_receiver.raw[0].split(b"Subject:", 1)[1].split(b"\n", 1)[0]
     assert raw_subject.isascii() and b"=?utf-8?" in raw_subject.lower()  # RFC 2047
@@ -120,7 +120,7 @@ def test_fires_once_per_rep_notifies_each_owner_and_does_not_repeat(
     project = project_at(tmp_path, http_receiver.port, smtp_receiver.port, threshold=40)
     cleared = project.alerts_run(now=NOW + dt.timedelta(hours=26))
     assert sorted(e.kind for e in cleared.events) == ["resolved", "resolved"]
-    resolved_mail = smtp_receiver.messages[-1][1]
+    resolved_mail = smtp_receiver.messages[-1]
     assert resolved_mail["Subject"].startswith("[kpitree] 解消")
     assert "解消:" in resolved_mail.get_body(("plain",)).get_content()
 

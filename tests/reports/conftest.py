@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,7 @@ import pytest
 import yaml
 
 from kpitree.project import Project
+from receivers import SmtpReceiver, free_port
 
 FY = 2025
 SEED = 7
@@ -84,40 +81,6 @@ def japanese(company: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     edit_definition(folder, japanese_only)
     return folder
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class SmtpReceiver:
-    port: int
-    messages: list[EmailMessage] = field(default_factory=list)
-    envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
-    controller: Any = None
-
-    def start(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        receiver = self
-
-        class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                message = message_from_bytes(envelope.original_content, policy=policy.default)
-                receiver.messages.append(message)  # type: ignore[arg-type]
-                receiver.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-                return "250 OK"
-
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
-
-    def stop(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-            self.controller = None
 
 
 @pytest.fixture
