@@ -251,12 +251,6 @@ def test_history_downloads(data_client: TestClient) -> None:
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "KT601"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kpitree.data.transform renders Reject.reason with t() in the process language "
-    "while reading the file (_reason), so the web preview cannot show per-row problems in "
-    "the request's language; the data layer would need to keep the message key and params",
-)
 def test_preview_problems_follow_the_request_language(
     data_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kpitree.i18n import Msg
+
 if TYPE_CHECKING:
     import pyarrow
 
@@ -31,6 +33,12 @@ class Reject:
     """The raw cell text."""
     reason: str
     """Human message, already rendered in the current language."""
+    message: Msg | None = None
+    """The same message, to render in another language (:meth:`text`)."""
+
+    def text(self, lang: str | None = None) -> str:
+        """The reason in ``lang`` (the web preview speaks the browser's language)."""
+        return self.reason if self.message is None else self.message.render(lang)
 
 
 @dataclass

@@ -56,7 +56,7 @@ from kpitree.data.values import (
     sql_str,
 )
 from kpitree.errors import InternalError
-from kpitree.i18n import t
+from kpitree.i18n import Msg
 
 if TYPE_CHECKING:
     import duckdb
@@ -511,7 +511,7 @@ def _value_table(con: duckdb.DuckDBPyConnection, name: str, rule: ColumnRule) ->
     con.unregister(f"{name}_src")
 
 
-def _reason(code: str, f: _Field | None, value: str | None, first_row: int | None = None) -> str:
+def _reason(code: str, f: _Field | None, value: str | None, first_row: int | None = None) -> Msg:
     target = f.header or f"{f.table}.{f.column}" if f else ""
     params: dict[str, Any] = {"value": value or "", "target": target}
     if code == "unmapped" and f is not None:
@@ -520,7 +520,7 @@ def _reason(code: str, f: _Field | None, value: str | None, first_row: int | Non
         params["allowed"] = ", ".join(_ALLOWED.get((f.table, f.column), ()))
     if first_row is not None:
         params["first_row"] = first_row
-    return t(f"data.reject.{code}", **params)
+    return Msg(f"data.reject.{code}", params)
 
 
 def _detect_fast_formats(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
@@ -920,7 +920,8 @@ def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Rej
         key = (int(row), f.header or f"{f.table}.{f.column}", code)
         if key not in seen:
             seen.add(key)
-            out.append(Reject(path, int(row), f.header, value, _reason(code, f, value, first)))
+            why = _reason(code, f, value, first)
+            out.append(Reject(path, int(row), f.header, value, why.render(), why))
     return out
 
 

@@ -192,7 +192,7 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
-def _describe(batch: MappedBatch, upload: Upload, mapping: str) -> dict[str, Any]:
+def _describe(batch: MappedBatch, upload: Upload, mapping: str, lang: str | None) -> dict[str, Any]:
     tables = []
     for name, table in batch.tables.items():
         head = table.slice(0, PREVIEW_ROWS).to_pylist()
@@ -205,7 +205,7 @@ def _describe(batch: MappedBatch, upload: Upload, mapping: str) -> dict[str, Any
             }
         )
     rejects = [
-        {"row": r.row, "column": r.column, "value": r.value, "message": r.reason}
+        {"row": r.row, "column": r.column, "value": r.value, "message": r.text(lang)}
         for r in batch.rejects
     ]
     rejected_rows = len({r.row for r in batch.rejects})
@@ -222,10 +222,16 @@ def _describe(batch: MappedBatch, upload: Upload, mapping: str) -> dict[str, Any
 
 
 def preview(
-    project: Project, upload: Upload, mapping: str, sheet: str | None = None
+    project: Project,
+    upload: Upload,
+    mapping: str,
+    sheet: str | None = None,
+    *,
+    lang: str | None = None,
 ) -> dict[str, Any]:
     """Read and map the upload without writing anything: mapped rows per table
-    (the first rows of each) and every rejected cell with its row and column.
+    (the first rows of each) and every rejected cell with its row and column,
+    its message in ``lang``.
     A problem with the file as a whole raises its DataError (located)."""
     from kpitree.data.mapping import load_mapping
     from kpitree.data.readers import read_and_map
@@ -233,7 +239,7 @@ def preview(
     argument = _mapping_argument(project, mapping)
     loaded = load_mapping(argument)
     batch = read_and_map(upload.path, loaded, sheet=sheet or None, tz=project.tree.timezone)
-    return _describe(batch, upload, mapping)
+    return _describe(batch, upload, mapping, lang)
 
 
 # -- writing (in a child process) -------------------------------------------------------

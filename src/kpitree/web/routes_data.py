@@ -71,12 +71,13 @@ def api_preview(
     sheet: Annotated[str | None, Form(description="XLSX sheet (default: the mapping's).")] = None,
     project: Project = Depends(get_project),
     _: User = Depends(require_editor),
+    lang: str = Depends(get_lang),
 ) -> dict[str, Any]:
     """Read and map an upload without writing: mapped rows per table and every
     rejected cell (row, column, message). Import it with ``POST /api/imports``
     and the returned ``upload_id``."""
     upload = imports.save_upload(project, file.filename or "", file.file)
-    return imports.preview(project, upload, mapping, sheet)
+    return imports.preview(project, upload, mapping, sheet, lang=lang)
 
 
 class ImportBody(BaseModel):
@@ -173,7 +174,7 @@ def data_preview(
 ) -> Response:
     try:
         upload = imports.save_upload(project, file.filename or "", file.file)
-        found = imports.preview(project, upload, mapping, sheet)
+        found = imports.preview(project, upload, mapping, sheet, lang=get_lang(request))
     except UserError as exc:
         return render(request, "data_result.html", {"problems": _problem(request, exc)})
     return render(request, "data_preview.html", {"preview": found})
