@@ -16,6 +16,7 @@ day ranges, so a period truncated to date simply ends earlier.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,76 @@ def _is_date_type(expr: ir.Value) -> bool:
 def _day(expr: ir.Value) -> ir.DateValue:
     """The local calendar day of an instant (dates stay as they are)."""
     return expr if _is_date_type(expr) else expr.date()
+
+
+# How far around a window of days a zone's UTC offset must not change for
+# :func:`_window_day` to take the fast path: an instant outside it is placed at
+# most one day off, so it still falls outside the window.
+_MARGIN = dt.timedelta(days=2)
+
+
+@functools.lru_cache(maxsize=256)
+def _fixed_offset(zone: str, first: dt.date, last: dt.date) -> int | None:
+    """The UTC offset of ``zone`` in microseconds when it is the same from two
+    days before ``first`` to two days after ``last`` (checked every six hours;
+    no zone changes its offset twice within that), else ``None``."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    at = dt.datetime.combine(first - _MARGIN, dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(last + _MARGIN, dt.time(), tzinfo=dt.UTC)
+    offset = at.astimezone(tz).utcoffset()
+    while at <= end:
+        if at.astimezone(tz).utcoffset() != offset:
+            return None
+        at += dt.timedelta(hours=6)
+    assert offset is not None
+    return int(offset // dt.timedelta(microseconds=1))
+
+
+@functools.cache
+def _duckdb_epoch_functions() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """DuckDB's ``epoch_us`` and ``make_timestamp`` as Ibis functions."""
+    import ibis
+    import ibis.expr.datatypes as dtypes
+
+    def epoch_us(x: Any) -> Any:
+        """Microseconds since 1970-01-01 UTC."""
+
+    def make_timestamp(x: Any) -> Any:
+        """The timestamp (no zone) so many microseconds after 1970-01-01."""
+
+    # Annotations as objects: this module's own are strings (postponed).
+    epoch_us.__annotations__ = {"x": dtypes.Timestamp(timezone="UTC"), "return": dtypes.int64}
+    make_timestamp.__annotations__ = {"x": dtypes.int64, "return": dtypes.timestamp}
+    builtin = ibis.udf.scalar.builtin
+    return builtin(epoch_us, name="epoch_us"), builtin(make_timestamp, name="make_timestamp")
+
+
+def _window_day(engine: Engine, expr: ir.Value, periods: Sequence[Period]) -> ir.DateValue:
+    """The local day of ``expr`` for facts that are then kept only within the
+    periods' window (:func:`_in_window`).
+
+    On DuckDB, in a zone whose UTC offset does not change around the window
+    (Asia/Tokyo, UTC), the day is that of the instant's epoch plus the offset:
+    exact within the window and four to five times faster than converting every
+    fact's instant through the time-zone library. Elsewhere it is :func:`_day`."""
+    kind = expr.type()
+    if engine.name != "duckdb" or not kind.is_timestamp() or kind.timezone is None:
+        return _day(expr)
+    first = min(p.start for p in periods)
+    last = max(p.end for p in periods)
+    offset = _fixed_offset(engine.timezone, first, last)
+    if offset is None:
+        return _day(expr)
+    import ibis
+
+    epoch_us, make_timestamp = _duckdb_epoch_functions()
+    local = make_timestamp(epoch_us(expr) + ibis.literal(offset, "int64"))
+    return local.date()
 
 
 def _event(engine: Engine, ent: Entity, base: ir.Table, event: str) -> ir.Table:
@@ -332,7 +403,7 @@ def _facts(
         ev = _event(engine, ent, base, event)
         t = base.inner_join(ev, base[ent.id] == ev[_ID])
         at = t[_AT]
-    return _segmented(engine, ent, _on_day(t, at, periods), all_dims, filters)
+    return _segmented(engine, ent, _on_day(engine, t, at, periods), all_dims, filters)
 
 
 def _segmented(
@@ -347,9 +418,9 @@ def _segmented(
     return _segment_filters(t, filters)
 
 
-def _on_day(t: ir.Table, at: ir.Value, periods: Sequence[Period]) -> ir.Table:
+def _on_day(engine: Engine, t: ir.Table, at: ir.Value, periods: Sequence[Period]) -> ir.Table:
     """Facts placed on the local day of ``at``, within the periods' window."""
-    t = t.mutate(__day=_day(at))
+    t = t.mutate(__day=_window_day(engine, at, periods))
     return t.filter(_in_window(t.__day, periods))
 
 
@@ -476,7 +547,7 @@ def _conversion(
         for name, ev, at in (("den", a, _AT), ("num", b, "__bat")):
             idcol = _ID if name == "den" else "__bid"
             t = base.inner_join(ev, base[ent.id] == ev[idcol])
-            t = _segmented(engine, ent, _on_day(t, t[at], periods), all_dims, filters)
+            t = _segmented(engine, ent, _on_day(engine, t, t[at], periods), all_dims, filters)
             agg = _grouped(t, periods, dims, lambda x: {"c": x.count()})
             zero = ibis.literal(0, "int64")
             parts.append(
@@ -487,7 +558,7 @@ def _conversion(
         u = ibis.union(*parts)
         return u.group_by(keys).aggregate(num=u.num.sum(), den=u.den.sum())
     t = base.inner_join(a, base[ent.id] == a[_ID])
-    t = _on_day(t, t[_AT], periods)
+    t = _on_day(engine, t, t[_AT], periods)
     t = t.left_join(b, t[ent.id] == b.__bid)
     a_day, b_day = t.__day, _day(t.__bat)
     # Day-precise when either event is a date; otherwise the instant.
@@ -535,7 +606,7 @@ def _duration(
         else:
             dur = b_at.delta(a_at, unit="second").cast("float64") / 3600.0
     place = a_at if spec.place_by == "from" else b_at
-    t = t.mutate(__dur=dur, __day=_day(place))
+    t = t.mutate(__dur=dur, __day=_window_day(engine, place, periods))
     t = t.filter(_in_window(t.__day, periods) & (t.__dur >= 0))
     t = _segmented(engine, ent, t, all_dims, filters)
     if spec.stat == "median":
