@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import threading
@@ -52,7 +53,10 @@ __all__ = [
     "UndoResult",
     "Warehouse",
     "default_warehouse_path",
+    "wait_for_writers",
     "warehouse_path",
+    "writer_turn",
+    "writers_waiting",
 ]
 
 WAREHOUSE_DIR = ".kpitree"
@@ -135,7 +139,7 @@ class Warehouse:
                         "KT403", "warehouse.locked", path=str(self.path), error=str(exc)
                     ) from exc
                 time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, 0.2)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -143,13 +147,16 @@ class Warehouse:
 
         Fetch every result fully before the next statement: in DuckDB 2.0 an
         unfinished result blocks its connection. Use ``con.cursor()`` per thread.
+        While it is open or being waited for, readers in other processes let it
+        go first (:func:`writer_turn`).
         """
-        con = self._open()
-        try:
-            self._prepare(con)
-            yield con
-        finally:
-            con.close()
+        with writer_turn(self.path):
+            con = self._open()
+            try:
+                self._prepare(con)
+                yield con
+            finally:
+                con.close()
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> list[int]:
         # Instants are stored in UTC; a fixed session zone makes casts and text
@@ -470,6 +477,70 @@ def _writer(path: Path) -> threading.Lock:
     key = path.resolve()
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(key, threading.Lock())
+
+
+_TURN = ".writer-"
+_STALE_TURN_SECONDS = 6 * 3600.0
+
+
+@contextmanager
+def writer_turn(path: Path) -> Iterator[None]:
+    """Announce that this process writes (or waits to write) the warehouse at
+    ``path``: a marker file beside it, removed on exit.
+
+    DuckDB admits a writer only when no other process has the file open, and a
+    busy reader (the web server computing one page after another) could keep a
+    waiting ``kpitree import`` out until its lock timeout. Readers call
+    :func:`wait_for_writers` before each connection, so the writer gets the file
+    as soon as the statements already running end."""
+    marker: Path | None = path.with_name(f"{path.name}{_TURN}{os.getpid()}")
+    assert marker is not None
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{os.getpid()}\n", encoding="ascii")
+    except OSError:  # a read-only folder: nothing to announce
+        marker = None
+    try:
+        yield
+    finally:
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def writers_waiting(path: Path) -> bool:
+    """Whether another live process writes or waits to write the warehouse at
+    ``path`` (see :func:`writer_turn`). Markers of dead processes are removed."""
+    own = os.getpid()
+    for marker in path.parent.glob(f"{glob.escape(path.name)}{_TURN}*"):
+        pid = marker.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or int(pid) == own:
+            continue
+        try:
+            age = time.time() - marker.stat().st_mtime
+        except OSError:
+            continue
+        if _alive(int(pid)) and age < _STALE_TURN_SECONDS:
+            return True
+        marker.unlink(missing_ok=True)
+    return False
+
+
+def wait_for_writers(path: Path, timeout: float) -> None:
+    """Wait, up to ``timeout`` seconds, while another process writes or waits
+    to write the warehouse at ``path`` (readers call it before connecting)."""
+    deadline = time.monotonic() + timeout
+    while writers_waiting(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _next_import_id(con: duckdb.DuckDBPyConnection) -> int:

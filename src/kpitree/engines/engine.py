@@ -362,13 +362,15 @@ def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: 
     import duckdb
     import ibis
 
-    from kpitree.data.warehouse import Warehouse
+    from kpitree.data.warehouse import Warehouse, wait_for_writers
 
     if not read_only or not path.exists():
         Warehouse(path, lock_timeout=lock_timeout).migrate()
     deadline = time.monotonic() + lock_timeout
-    delay = 0.05
+    delay = 0.02
     while True:
+        if read_only:  # an import waiting for the file goes first
+            wait_for_writers(path, max(0.0, deadline - time.monotonic()))
         try:
             backend = ibis.duckdb.connect(database=str(path), read_only=read_only)
             break
@@ -378,7 +380,7 @@ def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: 
                     "KT514", "engines.cannot_open", where=str(path), error=str(exc)
                 ) from exc
             time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            delay = min(delay * 2, 0.2)
         except duckdb.Error as exc:
             raise UserError.of(
                 "KT514", "engines.cannot_open", where=str(path), error=str(exc)
