@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -131,6 +132,33 @@ def test_status_rows_are_the_table(demo: Project) -> None:
     assert len(table) == len(frame)
     assert {"expected_to_date", "segment.department", "segment.rep"} <= set(table.columns)
     assert table["actual"].isna().sum() == frame["actual"].isna().sum()
+
+
+def test_status_select_is_a_filter_of_the_rows(demo: Project) -> None:
+    result = demo.status(["2025-10", "2025-11"], by="rep", as_of=AS_OF)
+    fresh = demo.status(["2025-10", "2025-11"], by="rep", as_of=AS_OF)
+    rep = ("department", "team", "rep")
+    asked: list[dict[str, Any]] = [
+        {},
+        {"level": ()},
+        {"level": ("department",)},
+        {"level": rep, "period": "2025-10"},
+        {"node": "won_deals", "level": ()},
+        {"node": "won_deals", "period": "2025-11"},
+        {"level": ("no_such_dimension",)},
+    ]
+    for query in asked:
+        expected = [
+            r
+            for r in result.rows
+            if (query.get("node") in (None, r.node))
+            and (query.get("period") in (None, r.period))
+            and ("level" not in query or tuple(d for d, _ in r.segment) == query["level"])
+        ]
+        assert result.select(**query) == expected, query
+        assert fresh.select(**query) == expected, query  # before its rows are made
+    assert len(result.select(level=())) == len(demo.tree.nodes) * 2
+    assert result.select(level=("no_such_dimension",)) == []
 
 
 def test_a_status_from_cached_sql_is_the_same(demo: Project, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -137,3 +138,21 @@ def test_cli_import_while_serving_is_not_locked_out_and_updates_live(
 
     listed = httpx.get(url + "/api/imports").json()["imports"]
     assert [i["import_id"] for i in listed][:2] == [imported["import_id"], 1]
+
+
+def test_data_version_holds_while_another_process_writes(demo_copy: Path) -> None:
+    """During an import the file changes several times (its log, then the
+    checkpoint); pages wait for the finished data instead of computing each."""
+    project = Project.load(demo_copy)
+    before = data_version(project)
+    target = Path(project.warehouse_target)
+    other = os.getppid()  # a live process that is not this one
+    marker = target.with_name(f"{target.name}.writer-{other}")
+    marker.write_text(f"{other}\n")
+    try:
+        later = time.time() + 5
+        os.utime(target, (later, later))
+        assert data_version(project) == before
+    finally:
+        marker.unlink()
+    assert data_version(project) != before

@@ -167,6 +167,30 @@ def test_warmer_fills_the_cache_and_warms_again_after_a_change(demo_copy: Path) 
         warmer.stop()
 
 
+def test_warmer_leaves_a_round_when_the_data_changes(demo_copy: Path) -> None:
+    """New data in the middle of a round: the rest of the old round is not
+    computed, and the next round starts with this period's pages."""
+    project = Project.load(demo_copy)
+    cache = PageCache()
+    warmer = Warmer(lambda: project, cache, interval=0.05, langs=("ja",))
+    computed: list[str] = []
+    real_get = cache.get
+
+    def spy(key: object, compute: object) -> object:
+        label = str(key[-1])[:60]  # type: ignore[index]
+        if "'tree'" in label and not any("'tree'" in c for c in computed):
+            later = time.time() + 5  # new data while the first page is computed
+            os.utime(project.warehouse_target, (later, later))
+        computed.append(label)
+        return real_get(key, compute)  # type: ignore[arg-type]
+
+    cache.get = spy  # type: ignore[method-assign]
+    assert warmer.warm(project) is False
+    assert not any("FY" in c for c in computed)  # the fiscal year was left alone
+    assert warmer.warm(project) is True
+    assert any("FY" in c for c in computed)
+
+
 def test_scenario_writer_edits_text_in_place(tmp_path: Path) -> None:
     definition = tmp_path / "kpitree.yaml"
     base = (

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -195,6 +196,7 @@ class Warmer:
     def _run(self) -> None:
         self._stop.wait(self.start_delay)
         while not self._stop.is_set():
+            again = False
             try:
                 project = self.load_project()
                 if project is not None:
@@ -203,29 +205,53 @@ class Warmer:
                         self.busy = True
                         started = time.perf_counter()
                         try:
-                            self.warm(project)
+                            done = self.warm(project)
                         finally:
                             self.busy = False
-                        self.last_seconds = time.perf_counter() - started
-                        self.warmed = version
-                        self.rounds += 1
+                        if done:
+                            self.last_seconds = time.perf_counter() - started
+                            self.warmed = version
+                            self.rounds += 1
+                        again = not done
             except Exception:  # a broken definition or a busy file: try again later
                 log.warning("warming the page cache failed", exc_info=True)
-            self._stop.wait(self.interval)
+            if not again:
+                self._stop.wait(self.interval)
 
-    def warm(self, project: Project) -> None:
+    def warm(self, project: Project) -> bool:
         """Compute this month's, this fiscal year's and last month's pages
-        (company and organisation levels) in every language."""
+        (company and organisation levels) in every language, this month's
+        first. Stops early (returns false) when the data or the definition
+        changes meanwhile: the next round starts again from this month, on the
+        new data, instead of finishing pages nobody will be shown."""
         from kpitree.web import views
-        from kpitree.web.views.common import PageQuery, history_status
+        from kpitree.web.views.common import PageQuery, history_status, main_status
+        from kpitree.web.views.funnel import cohort_rates
 
         source = self.cache.source(project)
-        current = project.period(None, as_of=source.today())
+        this_period = project.period(None, as_of=source.today())
+
+        def current() -> bool:
+            return not self._stop.is_set() and _version(project) == source.version
+
+        def run(key: Hashable, compute: Callable[[], Any]) -> bool:
+            if current():
+                source.cached(key, compute)
+            return current()
+
+        # What this period's pages share, side by side: after new data every
+        # open page asks for these at once, and one after the other they would
+        # take as long as their sum.
+        if not current():
+            return False
+        first = PageQuery(period=None, lang=self.langs[0])
+        shared = (main_status, history_status, cohort_rates)
+        with ThreadPoolExecutor(len(shared), thread_name_prefix="kpitree-warmer") as pool:
+            for done in [pool.submit(f, source, first, this_period) for f in shared]:
+                done.result()
         # Now, the fiscal year so far, and the period a review meeting looks back at.
-        for period in (None, f"FY{current.fiscal_year}", current.previous().key):
+        for period in (None, f"FY{this_period.fiscal_year}", this_period.previous().key):
             for lang in self.langs:
-                if self._stop.is_set():
-                    return
                 query = PageQuery(period=period, lang=lang)
                 builders: tuple[tuple[str, Callable[..., dict[str, Any]]], ...] = (
                     ("tree", views.tree_view),
@@ -233,12 +259,15 @@ class Warmer:
                     ("departments", views.departments_view),
                 )
                 for page, build in builders:
-                    source.cached(("view", page, query), partial(build, source, query))
+                    if not run(("view", page, query), partial(build, source, query)):
+                        return False
                 if period is None:
                     # What every Node page needs besides main_status (this period).
-                    history_status(source, query, current)
+                    if not current():
+                        return False
+                    history_status(source, query, this_period)
                     # The Plan page as /plan?lang=... asks for it (no changed values).
-                    source.cached(
-                        ("plan", ((), (), ""), lang),
-                        partial(views.plan_view, project, query, {}, None),
-                    )
+                    plan = partial(views.plan_view, project, query, {}, None)
+                    if not run(("plan", ((), (), ""), lang), plan):
+                        return False
+        return True

@@ -54,15 +54,29 @@ def _file_version(path: Path) -> str:
     return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
 
 
+_STABLE: dict[str, str] = {}
+
+
 def data_version(project: Project) -> str:
     """A short string that changes whenever the project's warehouse data may
     have changed (cheap: two ``stat`` calls; key caches on it). For a warehouse
     that is a database server rather than a file it is constant, so pages there
-    do not update live."""
+    do not update live.
+
+    While another process writes the file (or waits to: see
+    :func:`kpitree.data.warehouse.writer_turn`), the version stays the one seen
+    before: the file changes several times during an import (its log, then the
+    checkpoint), and pages should be computed once, on the finished data."""
+    from kpitree.data.warehouse import writers_waiting
+
     target = project.warehouse_target
     if "://" in target and not target.startswith("duckdb://"):
         return "server"
-    return _file_version(Path(target.removeprefix("duckdb://")))
+    path = Path(target.removeprefix("duckdb://"))
+    if writers_waiting(path) and target in _STABLE:
+        return _STABLE[target]
+    version = _STABLE[target] = _file_version(path)
+    return version
 
 
 class Broadcaster:
@@ -115,7 +129,7 @@ def notify(app: FastAPI) -> None:
         app.state.live.publish(data_version(project))
 
 
-async def watch(app: FastAPI, interval: float = 0.5) -> None:
+async def watch(app: FastAPI, interval: float = 0.2) -> None:
     """Poll the data version until cancelled (started by the app's lifespan)."""
     broadcaster: Broadcaster = app.state.live
     while True:

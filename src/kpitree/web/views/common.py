@@ -313,18 +313,16 @@ def rows_at(
     result: StatusResult, period: str, level: tuple[str, ...] = ()
 ) -> dict[tuple[str, tuple[tuple[str, str | None], ...]], NodeStatus]:
     """Status rows of one period and segment level, by (node, segment)."""
-    out = {}
-    for r in result.rows:
-        if r.period == period and tuple(d for d, _ in r.segment) == level:
-            out[(r.node, r.segment)] = r
-    return out
+    return {(r.node, r.segment): r for r in result.select(period=period, level=level)}
 
 
 def company_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
     """The period's status for the company, with explanations (bottleneck,
-    attribution): what the Tree and Funnel pages show. Kept apart from
-    :func:`main_status` because it is computed again fastest after new data."""
-    return source.status(period, filters=query.filter_map)
+    attribution): what the Tree and Funnel pages show (their rows at the
+    company level). It is :func:`main_status`: after new data one computation
+    serves every page, which updates open pages sooner than a separate
+    company-only status computed beside it."""
+    return main_status(source, query, period)
 
 
 def main_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
@@ -335,10 +333,10 @@ def main_status(source: StatusSource, query: PageQuery, period: Period) -> Statu
 
 
 def trend_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
-    """Company-level actuals of the last periods up to ``period`` (the trends)."""
-    return source.status(
-        history_periods(period), filters=query.filter_map, explain=False, compare=False
-    )
+    """Company-level actuals of the last periods up to ``period`` (the trends):
+    the :func:`history_status` the Node page shows, so that new data computes
+    one history for every page."""
+    return history_status(source, query, period)
 
 
 def history_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
@@ -354,7 +352,7 @@ def trend(
     history: StatusResult, node_id: str, periods: Sequence[Period], lang: str
 ) -> dict[str, Any]:
     """A node's actuals over ``periods`` with sparkline points (0..100 x 0..24)."""
-    by_period = {r.period: r for r in history.rows if r.node == node_id and r.segment == ()}
+    by_period = {r.period: r for r in history.select(node=node_id, level=())}
     values = [by_period[p.key].actual if p.key in by_period else None for p in periods]
     known = [v for v in values if v is not None]
     points = ""

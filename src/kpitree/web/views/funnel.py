@@ -183,6 +183,11 @@ def _cohort_rates(
     return source.cached(key, compute)
 
 
+def cohort_rates(source: StatusSource, query: PageQuery, period: Period) -> dict[str, Any]:
+    """The Funnel page's cohort conversions for ``period`` (kept in the cache)."""
+    return _cohort_rates(source, query, funnel_steps(source.project.tree), period)
+
+
 def _rate_row(
     tree: Tree,
     step: FunnelStep,

@@ -259,7 +259,7 @@ def node_view(source: StatusSource, query: PageQuery, node_id: str) -> dict[str,
     company = {n: r for (n, _), r in rows_at(result, period.key).items()}
     row = company.get(node_id)
     history = history_status(source, query, period)
-    by_key = {r.period: r for r in history.rows if r.node == node_id and r.segment == ()}
+    by_key = {r.period: r for r in history.select(node=node_id, level=())}
     series = []
     for p in history_periods(period):
         now = by_key.get(p.key)
