@@ -25,17 +25,19 @@ Steps:
 3. ``load``: ``--clients`` concurrent clients (threads with their own
    connection) each request every URL ``--requests`` times in their own
    shuffled order; every answer must be 200;
-4. ``live``: ``kpitree import`` of a few deals won today in another process
-   while the server runs, then the time from the end of the import until
-   ``/api/tree`` shows them (what an open page waits for after its
-   ``data-changed`` event). The server runs on a copy of the cached project,
-   so the import does not change the cache.
+4. ``live``: six pages are open (Tree, Node, Node drill-down, Funnel,
+   Departments, a department), each subscribed to ``/api/events`` and
+   fetching its page again on ``data-changed``, as the browser does; then
+   ``kpitree import`` of a few deals won today runs in another process. The
+   time from the end of the import until each page shows the new data (goal:
+   2 s), and the Tree must count exactly the new deals. The server runs on a
+   copy of the cached project, so the import does not change the cache.
 
 Prints, per URL, p50 / p95 / max in milliseconds and the first (cold or
 warming) answer, and writes JSON to ``bench/results/web-<timestamp>.json``.
-Goal (issue 5): p95 under 300 ms for every page on a 2-core machine. Exit
-status 1 when an answer was not 200; ``--check-goal`` also fails on a missed
-goal.
+Goals (issue 5): p95 under 300 ms for every page on a 2-core machine, and
+open pages showing new data within 2 s. Exit status 1 when an answer was not
+200; ``--check-goal`` also fails on a missed goal.
 """
 
 from __future__ import annotations
@@ -62,27 +64,35 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 SIZES = ("tiny", "small", "medium", "bench")
 GOAL_MS = 300.0
+LIVE_GOAL_SECONDS = 2.0
 # Every page and its JSON twin; the period, filter and drill-down variants a
 # shared link carries most often.
 PAGES = (
-    ("tree", "/"),
-    ("tree (this FY)", "/?period=this-year"),
-    ("node", "/nodes/won_deals"),
-    ("node drill-down", "/nodes/won_deals?drill=field_sales"),
-    ("funnel", "/funnel"),
-    ("departments", "/departments"),
-    ("department", "/departments/field_sales"),
-    ("plan", "/plan"),
-    ("plan edited", "/plan?set=win_rate=0.3"),
-)
+    ("tree", "/", "/api/tree"),
+    ("tree (this FY)", "/?period=this-year", "/api/tree?period=this-year"),
+    ("node", "/nodes/won_deals", "/api/nodes/won_deals"),
+    ("node drill-down", "/nodes/won_deals?drill=field_sales",
+     "/api/nodes/won_deals?drill=field_sales"),
+    ("funnel", "/funnel", "/api/funnel"),
+    ("departments", "/departments", "/api/departments"),
+    ("department", "/departments/field_sales", "/api/departments/field_sales"),
+    ("plan", "/plan", "/api/plan"),
+    ("plan edited", "/plan?set=win_rate=0.3", "/api/plan?set=win_rate=0.3"),
+    ("data", "/data", "/api/imports"),
+    ("settings", "/settings", "/api/settings"),
+    ("alerts", "/alerts", "/api/alerts"),
+    ("sla", "/sla", "/api/sla"),
+)  # fmt: skip
+# The pages a team has open while data arrives (the live step): what each
+# shows must change once the import's deals are counted.
+LIVE_PAGES = ("tree", "node", "node drill-down", "funnel", "departments", "department")
 
 
 def urls() -> list[tuple[str, str]]:
     """(name, path) of every page and its ``/api`` twin."""
     out = []
-    for name, path in PAGES:
-        out.append((name, path))
-        api = "/api/tree" + path[1:] if path.startswith("/?") or path == "/" else "/api" + path
+    for name, page, api in PAGES:
+        out.append((name, page))
         out.append((f"{name} (api)", api))
     return out
 
@@ -130,41 +140,77 @@ def ensure_project(size: str, cache: Path, fresh: bool) -> Path:
     return folder
 
 
-def live_update(url: str, project: Path, workdir: Path, deals: int = 7) -> dict[str, float]:
-    """Import ``deals`` won deals in another process; seconds until the Tree
-    twin shows them."""
+def live_update(url: str, project: Path, workdir: Path, deals: int = 7) -> dict[str, Any]:
+    """Import ``deals`` won deals in another process while :data:`LIVE_PAGES`
+    are open, each as a browser has it: subscribed to ``/api/events`` and,
+    on ``data-changed``, fetching its page again (its JSON twin, which is the
+    same view model). Seconds from the end of the import until each shows the
+    new data, and whether the Tree counts exactly the new deals."""
     import datetime as dt
     from zoneinfo import ZoneInfo
 
     import httpx
 
+    twins = {name: api for name, _, api in PAGES if name in LIVE_PAGES}
     with httpx.Client(base_url=url, timeout=600) as client:
-        before = client.get("/api/tree").json()["nodes"]["won_deals"]["actual"]
-        day = dt.datetime.now(ZoneInfo("Asia/Tokyo")).date().strftime("%m/%d/%Y")
-        header = "Opportunity ID,Opportunity Name,Created Date,Close Date,Amount,Stage,"
-        lines = [header + "Opportunity Owner"]
-        lines += [
-            f"BW-{i:04d},bench {i},{day},{day},1000000,Closed Won,rep-web" for i in range(deals)
-        ]
-        csv = workdir / "won-today.csv"
-        csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "kpitree", "import", str(csv), "--mapping",
-             "salesforce-opportunities", "--project", str(project)],
-            check=True, capture_output=True, text=True, env={**os.environ, "KPITREE_LANG": "en"},
-        )  # fmt: skip
-        imported = time.perf_counter()
-        while True:
-            now = client.get("/api/tree").json()["nodes"]["won_deals"]["actual"]
-            if now == before + deals:
-                break
-            if time.perf_counter() - imported > 300:
-                raise SystemExit(f"the tree never showed the {deals} new deals ({before} -> {now})")
-            time.sleep(0.05)
+        before = {name: client.get(api).text for name, api in twins.items()}
+        won_before = json.loads(before["tree"])["nodes"]["won_deals"]["actual"]
+    day = dt.datetime.now(ZoneInfo("Asia/Tokyo")).date().strftime("%m/%d/%Y")
+    header = "Opportunity ID,Opportunity Name,Created Date,Close Date,Amount,Stage,"
+    lines = [header + "Opportunity Owner"]
+    lines += [f"BW-{i:04d},bench {i},{day},{day},1000000,Closed Won,rep-web" for i in range(deals)]
+    csv = workdir / "won-today.csv"
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    listening = threading.Barrier(len(twins) + 1, timeout=120)
+    shown: dict[str, float] = {}
+    latest: dict[str, str] = {}
+    imported = threading.Event()
+    ended = [0.0]
+
+    def page(name: str, api: str) -> None:
+        with (
+            httpx.Client(base_url=url, timeout=600) as client,
+            client.stream("GET", "/api/events") as events,
+        ):
+            lines = events.iter_lines()
+            for line in lines:  # the hello event: subscribed
+                if line.startswith("event: hello"):
+                    break
+            listening.wait()
+            for line in lines:
+                if not line.startswith("event: data-changed"):
+                    continue
+                text = client.get(api).text
+                if text != before[name] and imported.is_set():
+                    shown[name] = time.perf_counter() - ended[0]
+                    latest[name] = text
+                    return
+
+    threads = [threading.Thread(target=page, args=item, daemon=True) for item in twins.items()]
+    for thread in threads:
+        thread.start()
+    listening.wait()
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "kpitree", "import", str(csv), "--mapping",
+         "salesforce-opportunities", "--project", str(project)],
+        check=True, capture_output=True, text=True, env={**os.environ, "KPITREE_LANG": "en"},
+    )  # fmt: skip
+    ended[0] = time.perf_counter()
+    imported.set()
+    for thread in threads:
+        thread.join(300)
+    missing = sorted(set(twins) - set(shown))
+    if missing:
+        raise SystemExit(f"these open pages never showed the new data: {', '.join(missing)}")
+    won_after = json.loads(latest["tree"])["nodes"]["won_deals"]["actual"]
+    if won_after != won_before + deals:
+        raise SystemExit(f"the tree shows {won_after} won deals, not {won_before} + {deals}")
     return {
-        "import_seconds": round(imported - started, 2),
-        "update_seconds": round(time.perf_counter() - imported, 2),
+        "import_seconds": round(ended[0] - started, 2),
+        "pages": {name: round(seconds, 2) for name, seconds in sorted(shown.items())},
+        "update_seconds": round(max(shown.values()), 2),
     }
 
 
@@ -316,7 +362,11 @@ def main() -> None:
     )
     parser.add_argument("--fresh", action="store_true", help="rebuild the demo project")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results")
-    parser.add_argument("--check-goal", action="store_true", help="exit 1 when p95 > 300 ms")
+    parser.add_argument(
+        "--check-goal",
+        action="store_true",
+        help="exit 1 when a p95 is over 300 ms or live updates take over 2 s",
+    )
     args = parser.parse_args()
 
     cached = ensure_project(args.size, args.cache_dir, args.fresh)
@@ -372,9 +422,11 @@ def main() -> None:
         f"p95 {percentile(every, 0.95):.1f} ms; goal p95 < {GOAL_MS:.0f} ms: "
         f"{'met for every page' if all(r['goal_met'] for r in rows) else 'MISSED'}"
     )
+    slowest = max(live["pages"], key=live["pages"].get)
     print(
-        f"live: kpitree import of 7 deals took {live['import_seconds']:.1f} s; the tree showed "
-        f"them {live['update_seconds']:.2f} s after it ended (goal: 2 s)"
+        f"live: kpitree import of 7 deals took {live['import_seconds']:.1f} s; the "
+        f"{len(live['pages'])} open pages showed them {min(live['pages'].values()):.2f}-"
+        f"{live['update_seconds']:.2f} s after it ended (slowest: {slowest}; goal: 2 s)"
     )
     if failures:
         print(f"{len(failures)} answers were not 200, e.g. {failures[0]}")
@@ -387,7 +439,7 @@ def main() -> None:
         "wall_seconds": round(wall, 2),
         "goal_p95_ms": GOAL_MS,
         "pages": rows,
-        "live": live,
+        "live": {**live, "goal_seconds": LIVE_GOAL_SECONDS},
         "failures": failures[:20],
         "machine": {
             "cpus": os.cpu_count(),
@@ -403,7 +455,8 @@ def main() -> None:
         out = RESULTS / f"web-{args.size}-{stamp}.json"
         out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {out}")
-    if failures or (args.check_goal and not all(r["goal_met"] for r in rows)):
+    live_met = live["update_seconds"] <= LIVE_GOAL_SECONDS
+    if failures or (args.check_goal and not (live_met and all(r["goal_met"] for r in rows))):
         sys.exit(1)
 
 
