@@ -171,11 +171,12 @@ class Warehouse:
     def migrate(self) -> list[int]:
         """Create the file if needed and apply pending migrations; return their versions."""
         self._migrated = False
-        con = self._open()
-        try:
-            return self._prepare(con)
-        finally:
-            con.close()
+        with writer_turn(self.path):
+            con = self._open()
+            try:
+                return self._prepare(con)
+            finally:
+                con.close()
 
     def schema_version(self) -> int:
         """The newest migration applied to the file."""

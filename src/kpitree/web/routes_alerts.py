@@ -87,6 +87,19 @@ def sla_view(project: Project, period: str | None, by: str | None) -> dict[str, 
     return {**report.to_json(), "defined": bool(project.tree.sla)}
 
 
+def _sla_page(request: Request, period: str | None, by: str | None) -> dict[str, Any]:
+    """:func:`sla_view` kept in the page cache for the data version and the
+    minute: open cases and cases about to breach follow the clock, a minute
+    at a time, and every viewer in that minute gets the same computation."""
+    from kpitree.web.routes_api import page_source
+
+    project = get_project(request)
+    minute = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    return page_source(request, project).cached(
+        ("sla", period, by, minute), lambda: sla_view(project, period, by)
+    )
+
+
 @router.get("/api/alerts", tags=["alerts"])
 def api_alerts(
     request: Request,
@@ -119,7 +132,7 @@ def api_sla(
     _user: Any = Depends(require_viewer),
 ) -> JSONResponse:
     """SLA compliance, P50/P95 response hours, breaches and cases about to breach."""
-    return JSONResponse(sla_view(get_project(request), period, by))
+    return JSONResponse(_sla_page(request, period, by))
 
 
 @router.get("/sla", include_in_schema=False)
@@ -129,7 +142,7 @@ def sla_page(
     by: str | None = None,
     _user: Any = Depends(require_viewer),
 ) -> HTMLResponse:
-    view = sla_view(get_project(request), period, by)
+    view = _sla_page(request, period, by)
     return render(request, "sla.html", {"view": view, "active": "sla"})
 
 
