@@ -86,9 +86,10 @@ def test_a_turn_left_by_a_dead_process_is_removed(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=True)  # fmt: skip
     stale = tmp_path / f"warehouse.duckdb.writer-{gone.stdout.strip()}"
     stale.write_text("0\n")
+    assert not writers_waiting(path)
+    assert not stale.exists()
     alive = tmp_path / f"warehouse.duckdb.writer-{os.getppid()}"
     alive.write_text("0\n")
     assert writers_waiting(path)  # the parent process is alive
-    assert not stale.exists()
     alive.unlink()
     assert not writers_waiting(path)
