@@ -61,7 +61,7 @@ def create_app(
     project_path: Path,
     *,
     secure_cookies: bool | None = None,
-    live_interval: float = 0.2,
+    live_interval: float = 0.1,
     login_limiter: LoginLimiter | None = None,
 ) -> FastAPI:
     """The web app for the project at ``project_path``.

@@ -161,7 +161,7 @@ class Warmer:
         self,
         load_project: Callable[[], Project | None],
         cache: PageCache,
-        interval: float = 0.5,
+        interval: float = 0.1,
         langs: Sequence[str] = ("ja", "en"),
         start_delay: float = 0.0,
     ) -> None:

@@ -129,7 +129,7 @@ def notify(app: FastAPI) -> None:
         app.state.live.publish(data_version(project))
 
 
-async def watch(app: FastAPI, interval: float = 0.2) -> None:
+async def watch(app: FastAPI, interval: float = 0.1) -> None:
     """Poll the data version until cancelled (started by the app's lifespan)."""
     broadcaster: Broadcaster = app.state.live
     while True:
