@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
-SIZES = ("tiny", "small", "medium", "bench")
+SIZES = ("tiny", "small", "medium", "bench", "large")
 GOAL_MS = 300.0
 LIVE_GOAL_SECONDS = 2.0
 # Every page and its JSON twin; the period, filter and drill-down variants a

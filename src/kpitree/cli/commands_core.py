@@ -230,6 +230,7 @@ class DemoSizeName(StrEnum):
     small = "small"
     medium = "medium"
     bench = "bench"
+    large = "large"
 
 
 @app.command()
@@ -242,7 +243,8 @@ def demo(
         DemoSizeName,
         typer.Option(
             "--size",
-            help="Demo company: tiny (3k leads), small (25k), medium (200k) or bench (1.5M).",
+            help="Demo company: tiny (3k leads), small (25k), medium (200k), bench (1.5M) "
+            "or large (2M).",
         ),
     ] = DemoSizeName.small,
     serve: Annotated[

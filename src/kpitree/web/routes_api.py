@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from kpitree.web.views.common import PageQuery
 
 __all__ = [
+    "PageRequest",
     "page_cache",
+    "page_request",
     "page_view",
     "plan_page_view",
     "plan_sets",
@@ -76,6 +79,32 @@ def page_view(
     return source.cached(("view", page, query), lambda: build(source, query))
 
 
+@dataclass(frozen=True)
+class PageRequest:
+    """What every page and JSON twin reads: the request, its project and its
+    language (a viewer's right to see pages is checked on the way in)."""
+
+    request: Request
+    project: Project
+    lang: str
+
+    def view(
+        self, page: str, build: Callable[[CachedSource, PageQuery], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The view model of ``page`` for this request (cached)."""
+        return page_view(self.request, self.project, self.lang, page, build)
+
+
+def page_request(
+    request: Request,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: Any = Depends(require_viewer),
+) -> PageRequest:
+    """The :class:`PageRequest` dependency of the pages and their twins."""
+    return PageRequest(request, project, lang)
+
+
 def table_download(view: dict[str, Any], fmt: str, name: str | None, page: str) -> Response:
     """One of the view's tables as CSV or XLSX."""
     from kpitree.web.errors import WebError
@@ -103,25 +132,21 @@ def _answer(view: dict[str, Any], fmt: str, table: str | None, page: str) -> Any
 
 @router.get("/api/tree", response_model=schemas.TreePage, summary="The Tree page")
 def api_tree(
-    request: Request,
     period: str | None = PeriodParam,
     format: Format = FormatParam,
     table: str | None = TableParam,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Any:
     """Every node with actual, target, achievement, expected-to-date, pace,
     forecast, status and its trend over the last 12 periods."""
     from kpitree.web.views import tree_view
 
-    view = page_view(request, project, lang, "tree", tree_view)
+    view = page.view("tree", tree_view)
     return _answer(view, format, table, "tree")
 
 
 @router.get("/api/nodes/{node_id}", response_model=schemas.NodePage, summary="A Node page")
 def api_node(
-    request: Request,
     node_id: str,
     period: str | None = PeriodParam,
     by: str | None = Query(
@@ -132,53 +157,43 @@ def api_node(
     ),
     format: Format = FormatParam,
     table: str | None = TableParam,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Any:
     """One node over time (actual, target, last year), by segment with
     drill-down, its formula and drivers with their contributions to the gap,
     reconciliation notes and reference range."""
     from kpitree.web.views import node_view
 
-    view = page_view(
-        request, project, lang, f"node:{node_id}", lambda s, q: node_view(s, q, node_id)
-    )
+    view = page.view(f"node:{node_id}", lambda s, q: node_view(s, q, node_id))
     return _answer(view, format, table, f"node-{node_id}")
 
 
 @router.get("/api/funnel", response_model=schemas.FunnelPage, summary="The Funnel page")
 def api_funnel(
-    request: Request,
     period: str | None = PeriodParam,
     format: Format = FormatParam,
     table: str | None = TableParam,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Any:
     """Stage counts and conversion rates (period and cohort view) against
     targets and reference ranges, with the bottleneck."""
     from kpitree.web.views import funnel_view
 
-    view = page_view(request, project, lang, "funnel", funnel_view)
+    view = page.view("funnel", funnel_view)
     return _answer(view, format, table, "funnel")
 
 
 @router.get("/api/departments", response_model=schemas.DepartmentsPage, summary="Departments")
 def api_departments(
-    request: Request,
     period: str | None = PeriodParam,
     format: Format = FormatParam,
     table: str | None = TableParam,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Any:
     """Every department's own KPIs and how each feeds the KGI."""
     from kpitree.web.views import departments_view
 
-    view = page_view(request, project, lang, "departments", departments_view)
+    view = page.view("departments", departments_view)
     return _answer(view, format, table, "departments")
 
 
@@ -186,21 +201,16 @@ def api_departments(
     "/api/departments/{dept}", response_model=schemas.DepartmentPage, summary="One department"
 )
 def api_department(
-    request: Request,
     dept: str,
     period: str | None = PeriodParam,
     format: Format = FormatParam,
     table: str | None = TableParam,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Any:
     """One department's KPIs, each by team."""
     from kpitree.web.views import department_view
 
-    view = page_view(
-        request, project, lang, f"department:{dept}", lambda s, q: department_view(s, q, dept)
-    )
+    view = page.view(f"department:{dept}", lambda s, q: department_view(s, q, dept))
     return _answer(view, format, table, f"department-{dept}")
 
 
@@ -257,18 +267,15 @@ def _fiscal_year(request: Request) -> int | None:
 
 @router.get("/api/plan", response_model=schemas.PlanPage, summary="The Plan page")
 def api_plan(
-    request: Request,
     set: list[str] = Query([], description="node=value (repeatable), as kpitree plan --set."),
     fy: str | None = Query(None, description="Fiscal year to plan (default: the file's)."),
     format: Format = FormatParam,
     table: str | None = TableParam,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Any:
     """The reverse calculation with the changed values applied: every node for
     the year and each month, next to the saved plan."""
-    view = plan_page_view(request, project, lang)
+    view = plan_page_view(page.request, page.project, page.lang)
     return _answer(view, format, table, "plan")
 
 

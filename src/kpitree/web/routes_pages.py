@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kpitree.web.deps import get_lang, get_project, render, require_editor, require_viewer
+from kpitree.web.deps import get_lang, get_project, render, require_editor
 from kpitree.web.routes_api import (
+    PageRequest,
     page_query,
-    page_view,
+    page_request,
     plan_page_view,
     save,
     table_download,
@@ -66,7 +67,7 @@ _FORMAT = Query(None, description="csv or xlsx to download a table of the page")
 
 
 def _page(
-    request: Request,
+    page: PageRequest,
     template: str,
     view: dict[str, Any],
     active: str,
@@ -76,6 +77,7 @@ def _page(
 ) -> Response:
     if fmt in ("csv", "xlsx"):
         return table_download(view, fmt, table, download_name)
+    request = page.request
     lang = view.get("query", {}).get("lang", "ja")
     query = page_query(request, lang)
     return render(
@@ -93,98 +95,75 @@ def _page(
 
 @router.get("/", response_class=HTMLResponse)
 def tree_page(
-    request: Request,
     format: str | None = _FORMAT,
     table: str | None = None,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Response:
     from kpitree.web.views import tree_view
 
-    view = page_view(request, project, lang, "tree", tree_view)
-    return _page(request, "tree.html", view, "tree", format, table, "tree")
+    view = page.view("tree", tree_view)
+    return _page(page, "tree.html", view, "tree", format, table, "tree")
 
 
 @router.get("/nodes/{node_id}", response_class=HTMLResponse)
 def node_page(
-    request: Request,
     node_id: str,
     format: str | None = _FORMAT,
     table: str | None = None,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Response:
     from kpitree.web.views import node_view
 
-    view = page_view(
-        request, project, lang, f"node:{node_id}", lambda s, q: node_view(s, q, node_id)
-    )
-    return _page(request, "node.html", view, "tree", format, table, f"node-{node_id}")
+    view = page.view(f"node:{node_id}", lambda s, q: node_view(s, q, node_id))
+    return _page(page, "node.html", view, "tree", format, table, f"node-{node_id}")
 
 
 @router.get("/funnel", response_class=HTMLResponse)
 def funnel_page(
-    request: Request,
     format: str | None = _FORMAT,
     table: str | None = None,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Response:
     from kpitree.web.views import funnel_view
 
-    view = page_view(request, project, lang, "funnel", funnel_view)
-    return _page(request, "funnel.html", view, "funnel", format, table, "funnel")
+    view = page.view("funnel", funnel_view)
+    return _page(page, "funnel.html", view, "funnel", format, table, "funnel")
 
 
 @router.get("/departments", response_class=HTMLResponse)
 def departments_page(
-    request: Request,
     format: str | None = _FORMAT,
     table: str | None = None,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Response:
     from kpitree.web.views import departments_view
 
-    view = page_view(request, project, lang, "departments", departments_view)
-    return _page(request, "departments.html", view, "departments", format, table, "departments")
+    view = page.view("departments", departments_view)
+    return _page(page, "departments.html", view, "departments", format, table, "departments")
 
 
 @router.get("/departments/{dept}", response_class=HTMLResponse)
 def department_page(
-    request: Request,
     dept: str,
     format: str | None = _FORMAT,
     table: str | None = None,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Response:
     from kpitree.web.views import department_view
 
-    view = page_view(
-        request, project, lang, f"department:{dept}", lambda s, q: department_view(s, q, dept)
-    )
-    return _page(
-        request, "departments.html", view, "departments", format, table, f"department-{dept}"
-    )
+    view = page.view(f"department:{dept}", lambda s, q: department_view(s, q, dept))
+    return _page(page, "departments.html", view, "departments", format, table, f"department-{dept}")
 
 
 @router.get("/plan", response_class=HTMLResponse)
 def plan_page(
-    request: Request,
     format: str | None = _FORMAT,
     table: str | None = None,
-    project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
-    _: Any = Depends(require_viewer),
+    page: PageRequest = Depends(page_request),
 ) -> Response:
-    view = {**plan_page_view(request, project, lang), "saved": request.query_params.get("saved")}
-    return _page(request, "plan.html", view, "plan", format, table, "plan")
+    saved = page.request.query_params.get("saved")
+    view = {**plan_page_view(page.request, page.project, page.lang), "saved": saved}
+    return _page(page, "plan.html", view, "plan", format, table, "plan")
 
 
 @router.post("/plan/scenarios")

@@ -66,6 +66,9 @@ SIZES: dict[str, DemoSize] = {
         DemoSize("small", 25_000),
         DemoSize("medium", 200_000),
         DemoSize("bench", 1_500_000, cold_calls_per_lead=2.7),
+        # The dashboard's benchmark company: 2M leads, and the same ~10M
+        # activities (its outbound team dials less per lead).
+        DemoSize("large", 2_000_000, cold_calls_per_lead=1.0),
     )
 }
 
