@@ -239,3 +239,29 @@ def test_queries_run_side_by_side_keep_the_session_time_zone(demo: Project) -> N
         tables = list(engine.execute_sql_many([sql.format(n=n) for n in range(5)]))
     assert [t.column("n")[0].as_py() for t in tables] == list(range(5))
     assert {t.column("day")[0].as_py() for t in tables} == {dt.date(2026, 4, 1)}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "shared"),
+    [("lead", "mql", False), ("mql", "sql", True), ("created_at", "won", False)],
+)
+def test_a_cohort_reads_second_events_of_its_own_entities_only(
+    demo: Project, first: str, second: str, shared: bool
+) -> None:
+    """The first-time grouping of a cohort's second events runs over the
+    cohort's entities, not every entity's history; a first event that is a
+    column is read again from its table, so no subquery is shared (DuckDB
+    materialises a shared one in full)."""
+    from kpitree.compute.compile import metric_query
+    from kpitree.compute.metrics import Metric
+    from kpitree.definition.spec import MetricSpec
+    from kpitree.definition.tree import Label
+
+    entity = "deals" if second == "won" else "leads"
+    raw = {"type": "conversion", "mode": "cohort", "entity": entity, "from": first,
+           "to": second, "window_days": 90}  # fmt: skip
+    metric = Metric("c", MetricSpec.model_validate(raw), Label(None, "c"), builtin=True)
+    with demo.engine() as engine:
+        sql = engine.compile(metric_query(engine, metric, [parse_period("2025-10", 4)]))
+    assert " IN (SELECT" in sql
+    assert sql.lstrip().startswith("WITH") == shared

@@ -116,22 +116,39 @@ def _window_day(engine: Engine, expr: ir.Value, periods: Sequence[Period]) -> ir
     return local.date()
 
 
-def _event(engine: Engine, ent: Entity, base: ir.Table, event: str) -> ir.Table:
-    """``(__id, __at)``: when each entity had ``event`` (first time for stages)."""
-    import ibis
-
+def _event_column(ent: Entity, event: str) -> tuple[str, str | None] | None:
+    """The column of ``base`` that holds ``event`` and the status its rows
+    must have (closing events such as ``won``), or ``None`` for a stage,
+    which is in the stage history."""
     if event in ent.closes:
-        column, status = ent.closes[event]
-        rows = base.filter(base.status == status)
-        return rows.select(**{_ID: rows[ent.id], _AT: rows[column]}).filter(ibis._[_AT].notnull())
+        return ent.closes[event]
     name = event.removeprefix("stage:")
     if event in ent.columns() or (ent.name == "leads" and name == "lead"):
-        column = "created_at" if name == "lead" and event not in ent.columns() else event
-        return base.select(**{_ID: base[ent.id], _AT: base[column]}).filter(ibis._[_AT].notnull())
+        return ("created_at" if name == "lead" and event not in ent.columns() else event), None
+    return None
+
+
+def _event(
+    engine: Engine, ent: Entity, base: ir.Table, event: str, only: ir.Column | None = None
+) -> ir.Table:
+    """``(__id, __at)``: when each entity had ``event`` (first time for stages);
+    with ``only``, for those entities only (kept out before the first-time
+    grouping, which otherwise runs over every entity's history)."""
+    import ibis
+
+    found = _event_column(ent, event)
+    if found is not None:
+        column, status = found
+        rows = base if status is None else base.filter(base.status == status)
+        if only is not None:
+            rows = rows.filter(rows[ent.id].isin(only))
+        return rows.select(**{_ID: rows[ent.id], _AT: rows[column]}).filter(ibis._[_AT].notnull())
     assert ent.stages is not None
     hist = engine.table(ent.stages)
     key = ent.id
-    rows = hist.filter(hist.stage == name)
+    rows = hist.filter(hist.stage == event.removeprefix("stage:"))
+    if only is not None:
+        rows = rows.filter(rows[key].isin(only))
     return rows.group_by(**{_ID: rows[key]}).aggregate(**{_AT: rows.entered_at.min()})
 
 
@@ -508,21 +525,53 @@ def _aggregate(
 
 
 def _two_events(
-    engine: Engine, metric: Metric, ent: Entity, base: ir.Table, as_of: dt.date | None
+    engine: Engine,
+    metric: Metric,
+    ent: Entity,
+    base: ir.Table,
+    as_of: dt.date | None,
+    cohort_of: Sequence[Period] | None = None,
 ) -> tuple[ir.Table, ir.Table]:
     """The ``from`` events ``(__id, __at)`` and the ``to`` events ``(__bid, __bat)``
-    of a conversion or duration; second events after ``as_of`` are not known yet."""
+    of a conversion or duration; second events after ``as_of`` are not known yet.
+    With ``cohort_of``, second events only of the entities whose first event
+    falls in those periods' window (a cohort needs no others)."""
     spec = metric.spec
     assert spec.from_ and spec.to
     a = _event(engine, ent, base, spec.from_)
     if spec.to == "first_activity":
         b = _first_activity(engine, ent, a)
     else:
-        b = _event(engine, ent, base, spec.to)
+        only = None
+        if cohort_of is not None:
+            only = _started_in(engine, ent, base, spec.from_, a, cohort_of)
+        b = _event(engine, ent, base, spec.to, only)
         b = b.select(__bid=b[_ID], __bat=b[_AT])
     if as_of is not None:
         b = b.filter(_day(b.__bat) <= as_of)
     return a, b
+
+
+def _started_in(
+    engine: Engine,
+    ent: Entity,
+    base: ir.Table,
+    event: str,
+    a: ir.Table,
+    periods: Sequence[Period],
+) -> ir.Column:
+    """Ids of the entities whose ``event`` (their events ``a``) falls in the
+    periods' window. An event that is a column of ``base`` is read from
+    ``base`` again: written on ``a``, the query would use ``a`` twice, and
+    DuckDB materialises such a shared subquery in full (every lead, to keep
+    the few of one month)."""
+    found = _event_column(ent, event)
+    if found is None:  # a stage: its first entries, computed once and shared
+        return _on_day(engine, a, a[_AT], periods)[_ID]
+    column, status = found
+    rows = base if status is None else base.filter(base.status == status)
+    rows = rows.filter(rows[column].notnull())
+    return _on_day(engine, rows, rows[column], periods)[ent.id]
 
 
 def _conversion(
@@ -540,7 +589,8 @@ def _conversion(
 
     spec = metric.spec
     keys = ["period", *[f"dim__{d}" for d in dims]]
-    a, b = _two_events(engine, metric, ent, base, as_of)
+    cohort = spec.mode != "period"
+    a, b = _two_events(engine, metric, ent, base, as_of, periods if cohort else None)
     if spec.mode == "period":
         # Events of each kind in the period, each entity at most once per kind.
         parts = []
