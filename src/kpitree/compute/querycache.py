@@ -9,8 +9,16 @@ already had. The cache maps a *fingerprint* of everything that shapes the SQL
 engine, its time zone and location, and the code and library versions that
 generate the SQL) to the SQL text and the result's column types (the database
 may answer a sum as a decimal where Ibis promises a float: the result is cast to
-the types Ibis gives the expression). Results are never cached here: the SQL runs
-on every call, so new data is always seen.
+the types Ibis gives the expression).
+
+Results are kept too, in memory only, for a kpitree warehouse file: keyed by the
+SQL and the write versions of the tables it reads (``kpitree_table_versions``,
+bumped by every import, bulk load and undo in its transaction; see
+:meth:`kpitree.engines.Engine.data_state`). New deals therefore rerun the
+queries that read deals, and the lead and activity queries answer from memory.
+When the file has changed but no version has, something other than kpitree
+wrote it, and every kept result of that file is dropped. Other databases
+(PostgreSQL, ...) run every query every time.
 
 A query that reads in-memory tables (Ibis memtables, whose data lives in the
 process) is never cached. With a ``path`` the cache is also kept on disk
@@ -31,6 +39,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kpitree.data.schema import TABLES
+
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
@@ -40,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["QueryCache", "query_cache"]
 
 _LIMIT = 500  # entries kept (most recently used)
+_RESULT_BYTES = 256 * 1024 * 1024  # results kept in memory, at most
 
 
 @cache
@@ -65,12 +76,30 @@ def _reads_memory(expr: ir.Expr) -> bool:
     return bool(expr.op().find(ops.InMemoryTable))
 
 
+def _tables(expr: ir.Expr) -> list[str]:
+    """The database tables an expression reads."""
+    import ibis.expr.operations as ops
+
+    return sorted({op.name for op in expr.op().find(ops.DatabaseTable)})
+
+
+# Only results read from these are kept: kpitree counts their writes.
+_CANONICAL = frozenset(t.name for t in TABLES)
+
+Entry = tuple[str, list[tuple[str, str]], list[str]]
+"""A query's SQL, its result's column types and the tables it reads."""
+
+
 class QueryCache:
     """SQL text by fingerprint; thread-safe; optionally kept in a JSON file."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self._entries: OrderedDict[str, tuple[str, list[tuple[str, str]]]] = OrderedDict()
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._results: OrderedDict[tuple[Any, ...], pa.Table] = OrderedDict()
+        self._result_bytes = 0
+        self._seen: dict[str, tuple[str, dict[str, int]]] = {}
+        self.result_hits = 0
         self._lock = threading.Lock()
         self._loaded = path is None
         self._dirty = False
@@ -96,37 +125,90 @@ class QueryCache:
         self, engine: Engine, queries: Sequence[tuple[str, Callable[[], ir.Expr]]]
     ) -> Generator[pa.Table, None, None]:
         """:meth:`run` for several ``(key, build)`` queries, results in order: the
-        ones not known are compiled first, then all run (two at a time on
-        DuckDB) while the caller takes the results."""
+        ones not known are compiled first, then those whose result is not kept
+        run (two at a time on DuckDB) while the caller takes the results."""
         import ibis
 
         prepared = [self._prepare(engine, key, build) for key, build in queries]
-        texts = [entry[0] for entry in prepared if isinstance(entry, tuple)]
-        results = engine.execute_sql_many(texts)
+        versions = self._versions(engine)
+        keys: list[tuple[Any, ...] | None] = []
+        found: list[pa.Table | None] = []
         for entry in prepared:
+            key = None
+            if isinstance(entry, tuple) and versions is not None and set(entry[2]) <= _CANONICAL:
+                key = (engine.where, entry[0], tuple((t, versions.get(t, 0)) for t in entry[2]))
+            keys.append(key)
+            found.append(self._result(key))
+        texts = [
+            entry[0]
+            for entry, kept in zip(prepared, found, strict=True)
+            if isinstance(entry, tuple) and kept is None
+        ]
+        results = engine.execute_sql_many(texts)
+        for entry, key, kept in zip(prepared, keys, found, strict=True):
             if not isinstance(entry, tuple):
                 yield engine.execute(entry)
                 continue
+            if kept is not None:
+                yield kept
+                continue
             table = next(results)
             wanted = ibis.schema(dict(entry[1])).to_pyarrow()
-            yield table if table.schema.equals(wanted) else table.cast(wanted)
+            table = table if table.schema.equals(wanted) else table.cast(wanted)
+            self._keep(key, table)
+            yield table
 
-    def _prepare(
-        self, engine: Engine, key: str, build: Callable[[], ir.Expr]
-    ) -> tuple[str, list[tuple[str, str]]] | ir.Table:
-        """The SQL and column types of a query, or its expression when it reads
-        in-memory tables (never kept)."""
+    def _versions(self, engine: Engine) -> dict[str, int] | None:
+        """The table versions results are kept under, or ``None`` (not kept).
+        A file that changed while no version did was written by something else
+        than kpitree: its kept results are dropped."""
+        state = engine.data_state()
+        if state is None:
+            return None
+        stamp, versions = state
+        with self._lock:
+            seen = self._seen.get(engine.where)
+            if seen is not None and seen[0] != stamp and seen[1] == versions:
+                for key in [k for k in self._results if k[0] == engine.where]:
+                    self._result_bytes -= self._results.pop(key).nbytes
+            self._seen[engine.where] = (stamp, versions)
+        return versions
+
+    def _result(self, key: tuple[Any, ...] | None) -> pa.Table | None:
+        if key is None:
+            return None
+        with self._lock:
+            table = self._results.get(key)
+            if table is not None:
+                self._results.move_to_end(key)
+                self.result_hits += 1
+            return table
+
+    def _keep(self, key: tuple[Any, ...] | None, table: pa.Table) -> None:
+        if key is None or table.nbytes > _RESULT_BYTES // 8:
+            return
+        with self._lock:
+            if key in self._results:
+                return
+            self._results[key] = table
+            self._result_bytes += table.nbytes
+            while self._result_bytes > _RESULT_BYTES and self._results:
+                self._result_bytes -= self._results.popitem(last=False)[1].nbytes
+
+    def _prepare(self, engine: Engine, key: str, build: Callable[[], ir.Expr]) -> Entry | ir.Table:
+        """The SQL, column types and tables of a query, or its expression when
+        it reads in-memory tables (never kept)."""
         entry = self._get(key)
         if entry is None:
             expr = build().as_table()
             if _reads_memory(expr):
                 return expr
             schema = [(name, str(dtype)) for name, dtype in expr.schema().items()]
-            entry = (engine.compile(expr), schema)
+            entry = (engine.compile(expr), schema, _tables(expr))
             self._put(key, entry)
         return entry
 
-    def _get(self, key: str) -> tuple[str, list[tuple[str, str]]] | None:
+    def _get(self, key: str) -> Entry | None:
         with self._lock:
             self._load()
             entry = self._entries.get(key)
@@ -137,7 +219,7 @@ class QueryCache:
                 self._entries.move_to_end(key)
             return entry
 
-    def _put(self, key: str, entry: tuple[str, list[tuple[str, str]]]) -> None:
+    def _put(self, key: str, entry: Entry) -> None:
         with self._lock:
             self._entries[key] = entry
             while len(self._entries) > _LIMIT:
@@ -155,8 +237,15 @@ class QueryCache:
         if isinstance(stored, dict) and stored.get("code") == _code_version():
             entries = stored.get("queries", {})
             if isinstance(entries, dict):
-                for k, (sql, columns) in entries.items():
-                    self._entries[str(k)] = (str(sql), [(str(n), str(t)) for n, t in columns])
+                try:
+                    for k, (sql, columns, tables) in entries.items():
+                        self._entries[str(k)] = (
+                            str(sql),
+                            [(str(n), str(t)) for n, t in columns],
+                            [str(t) for t in tables],
+                        )
+                except (TypeError, ValueError):  # written by other code: start empty
+                    self._entries.clear()
 
     def save(self) -> None:
         """Write new entries to the file (atomically; a failure only loses the cache)."""

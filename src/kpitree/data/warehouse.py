@@ -53,6 +53,7 @@ __all__ = [
     "UndoResult",
     "Warehouse",
     "default_warehouse_path",
+    "file_stamp",
     "wait_for_writers",
     "warehouse_path",
     "writer_turn",
@@ -301,6 +302,7 @@ class Warehouse:
             for t in TABLES
             if t.name in entry.tables
         )
+        _bump_versions(con, [c.table for c in counts if c.inserted or c.updated])
         rejects_csv = rejects_report = None
         rejected = 0
         if entry.batch is not None and entry.batch.rejects:
@@ -393,6 +395,8 @@ class Warehouse:
                     d, r = undo_table(con, import_id, t)
                     deleted += d
                     restored += r
+                    if d or r:
+                        _bump_versions(con, [t.name])
                 con.execute(
                     "UPDATE kpitree_imports SET status = 'undone', undone_at = ? "
                     "WHERE import_id = ?",
@@ -478,6 +482,33 @@ def _writer(path: Path) -> threading.Lock:
     key = path.resolve()
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(key, threading.Lock())
+
+
+def _bump_versions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+    """One more write of each table, in the writer's transaction (see
+    :func:`table_versions`)."""
+    for name in sorted(set(tables)):
+        con.execute(
+            "INSERT INTO kpitree_table_versions VALUES (?, 1) "
+            "ON CONFLICT (table_name) DO UPDATE SET version = version + 1",
+            [name],
+        ).fetchall()
+
+
+def file_stamp(path: Path) -> str:
+    """A short text that changes whenever the file at ``path`` (or its
+    write-ahead log) is written: their sizes and modification times."""
+    import hashlib
+
+    parts = []
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        try:
+            st = candidate.stat()
+        except OSError:
+            parts.append("-")
+            continue
+        parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+    return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 _TURN = ".writer-"

@@ -94,6 +94,8 @@ class Engine:
         self.where = where
         self.read_only = read_only
         self._closed = False
+        self._data_state: tuple[str, dict[str, int]] | None = None
+        self._data_state_read = False
         try:
             self._set_session_zone()
         except BaseException:
@@ -182,6 +184,34 @@ class Engine:
             result: pa.Table = self.backend.con.sql(sql).to_arrow_table()
             return result
         return self.backend.sql(sql, dialect=self.backend.dialect).to_pyarrow()
+
+    def data_state(self) -> tuple[str, dict[str, int]] | None:
+        """For a kpitree warehouse file: a stamp of the file and how many times
+        kpitree has written each canonical table (``kpitree_table_versions``),
+        read once per engine (a reader holds the file: nobody writes it
+        meanwhile). ``None`` for any other database, whose data may change
+        without kpitree knowing."""
+        if not self._data_state_read:
+            self._data_state = self._read_data_state()
+            self._data_state_read = True
+        return self._data_state
+
+    def _read_data_state(self) -> tuple[str, dict[str, int]] | None:
+        import duckdb
+
+        from kpitree.data.warehouse import file_stamp
+
+        path = Path(self.where)
+        if self.name != "duckdb" or not self.read_only or not path.is_file():
+            return None
+        stamp = file_stamp(path)
+        try:
+            rows = self.backend.con.execute(
+                "SELECT table_name, version FROM kpitree_table_versions"
+            ).fetchall()
+        except duckdb.Error:  # a file kpitree has not migrated: no versions
+            return None
+        return stamp, {str(name): int(version) for name, version in rows}
 
     def execute_sql_many(self, sqls: Sequence[str]) -> Iterator[pa.Table]:
         """:meth:`execute_sql` of each text, results in order. On DuckDB two run at

@@ -19,7 +19,6 @@ on the Data page, the API or ``kpitree import``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -42,18 +41,6 @@ router = APIRouter()
 PING_SECONDS = 15.0
 
 
-def _file_version(path: Path) -> str:
-    parts = []
-    for candidate in (path, path.with_name(path.name + ".wal")):
-        try:
-            st = candidate.stat()
-        except OSError:
-            parts.append("-")
-            continue
-        parts.append(f"{st.st_mtime_ns}:{st.st_size}")
-    return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
-
-
 _STABLE: dict[str, str] = {}
 
 
@@ -67,7 +54,7 @@ def data_version(project: Project) -> str:
     :func:`kpitree.data.warehouse.writer_turn`), the version stays the one seen
     before: the file changes several times during an import (its log, then the
     checkpoint), and pages should be computed once, on the finished data."""
-    from kpitree.data.warehouse import writers_waiting
+    from kpitree.data.warehouse import file_stamp, writers_waiting
 
     target = project.warehouse_target
     if "://" in target and not target.startswith("duckdb://"):
@@ -75,7 +62,7 @@ def data_version(project: Project) -> str:
     path = Path(target.removeprefix("duckdb://"))
     if writers_waiting(path) and target in _STABLE:
         return _STABLE[target]
-    version = _STABLE[target] = _file_version(path)
+    version = _STABLE[target] = file_stamp(path)
     return version
 
 
