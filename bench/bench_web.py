@@ -28,10 +28,12 @@ Steps:
 4. ``live``: six pages are open (Tree, Node, Node drill-down, Funnel,
    Departments, a department), each subscribed to ``/api/events`` and
    fetching its page again on ``data-changed``, as the browser does; then
-   ``kpitree import`` of a few deals won today runs in another process. The
-   time from the end of the import until each page shows the new data (goal:
-   2 s), and the Tree must count exactly the new deals. The server runs on a
-   copy of the cached project, so the import does not change the cache.
+   ``kpitree import`` of 7 deals won today (a Salesforce opportunity export)
+   runs in another process, and after it one of 7 leads created today (a
+   lead export: leads feed most of the tree). The time from the end of each
+   import until each page shows the new data (goal: 2 s), and the Tree must
+   count exactly the new rows. The server runs on a copy of the cached
+   project, so the imports do not change the cache.
 
 Prints, per URL, p50 / p95 / max in milliseconds and the first (cold or
 warming) answer, and writes JSON to ``bench/results/web-<timestamp>.json``.
@@ -83,9 +85,6 @@ PAGES = (
     ("alerts", "/alerts", "/api/alerts"),
     ("sla", "/sla", "/api/sla"),
 )  # fmt: skip
-# The pages a team has open while data arrives (the live step): what each
-# shows must change once the import's deals are counted.
-LIVE_PAGES = ("tree", "node", "node drill-down", "funnel", "departments", "department")
 
 
 def urls() -> list[tuple[str, str]]:
@@ -103,6 +102,7 @@ def code_hash() -> str:
 
     root = Path(kpitree.__file__).parent
     files = sorted((root / "data" / "demo").glob("*.py"))
+    files += sorted((root / "data" / "migrations").glob("*.sql"))
     files += [root / "data" / "schema.py", root / "templates" / "the-model" / "kpitree.yaml"]
     digest = hashlib.sha256()
     for f in files:
@@ -140,26 +140,63 @@ def ensure_project(size: str, cache: Path, fresh: bool) -> Path:
     return folder
 
 
-def live_update(url: str, project: Path, workdir: Path, deals: int = 7) -> dict[str, Any]:
-    """Import ``deals`` won deals in another process while :data:`LIVE_PAGES`
-    are open, each as a browser has it: subscribed to ``/api/events`` and,
-    on ``data-changed``, fetching its page again (its JSON twin, which is the
-    same view model). Seconds from the end of the import until each shows the
-    new data, and whether the Tree counts exactly the new deals."""
+# What the live step imports: the mapping, the CSV header, the row of item
+# ``i`` on day ``day``, the Tree node that counts them, and the open pages
+# (name, JSON twin) whose numbers they change.
+LIVE_IMPORTS: dict[str, tuple[str, str, str, str, tuple[tuple[str, str], ...]]] = {
+    "deals": (
+        "salesforce-opportunities",
+        "Opportunity ID,Opportunity Name,Created Date,Close Date,Amount,Stage,Opportunity Owner",
+        "BW-{i:04d},bench {i},{day},{day},1000000,Closed Won,rep-web",
+        "won_deals",
+        (
+            ("tree", "/api/tree"),
+            ("node", "/api/nodes/won_deals"),
+            ("node drill-down", "/api/nodes/won_deals?drill=field_sales"),
+            ("funnel", "/api/funnel"),
+            ("departments", "/api/departments"),
+            ("department", "/api/departments/field_sales"),
+        ),
+    ),
+    "leads": (
+        "salesforce-leads",
+        "Lead ID,Create Date,Lead Source,Lead Status",
+        "BWL-{i:04d},{day},web,Open - Not Contacted",
+        "leads",
+        (
+            ("tree", "/api/tree"),
+            ("node", "/api/nodes/leads"),
+            ("node drill-down", "/api/nodes/leads?drill=marketing"),
+            ("funnel", "/api/funnel"),
+            ("departments", "/api/departments"),
+            ("department", "/api/departments/marketing"),
+        ),
+    ),
+}
+
+
+def live_update(
+    url: str, project: Path, workdir: Path, kind: str, count: int = 7
+) -> dict[str, Any]:
+    """Import ``count`` deals won today (or leads created today) in another
+    process while six pages it changes are open, each as a browser has it:
+    subscribed to ``/api/events`` and, on ``data-changed``, fetching its page
+    again (its JSON twin, which is the same view model). Seconds from the end
+    of the import until each shows the new data, and whether the Tree counts
+    exactly the new rows."""
     import datetime as dt
     from zoneinfo import ZoneInfo
 
     import httpx
 
-    twins = {name: api for name, _, api in PAGES if name in LIVE_PAGES}
+    mapping, header, row, node, pages = LIVE_IMPORTS[kind]
+    twins = dict(pages)
     with httpx.Client(base_url=url, timeout=600) as client:
         before = {name: client.get(api).text for name, api in twins.items()}
-        won_before = json.loads(before["tree"])["nodes"]["won_deals"]["actual"]
+        counted_before = json.loads(before["tree"])["nodes"][node]["actual"] or 0
     day = dt.datetime.now(ZoneInfo("Asia/Tokyo")).date().strftime("%m/%d/%Y")
-    header = "Opportunity ID,Opportunity Name,Created Date,Close Date,Amount,Stage,"
-    lines = [header + "Opportunity Owner"]
-    lines += [f"BW-{i:04d},bench {i},{day},{day},1000000,Closed Won,rep-web" for i in range(deals)]
-    csv = workdir / "won-today.csv"
+    lines = [header] + [row.format(i=i, day=day) for i in range(count)]
+    csv = workdir / f"{kind}-today.csv"
     csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     listening = threading.Barrier(len(twins) + 1, timeout=120)
@@ -193,8 +230,8 @@ def live_update(url: str, project: Path, workdir: Path, deals: int = 7) -> dict[
     listening.wait()
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "kpitree", "import", str(csv), "--mapping",
-         "salesforce-opportunities", "--project", str(project)],
+        [sys.executable, "-m", "kpitree", "import", str(csv), "--mapping", mapping,
+         "--project", str(project)],
         check=True, capture_output=True, text=True, env={**os.environ, "KPITREE_LANG": "en"},
     )  # fmt: skip
     ended[0] = time.perf_counter()
@@ -203,11 +240,13 @@ def live_update(url: str, project: Path, workdir: Path, deals: int = 7) -> dict[
         thread.join(300)
     missing = sorted(set(twins) - set(shown))
     if missing:
-        raise SystemExit(f"these open pages never showed the new data: {', '.join(missing)}")
-    won_after = json.loads(latest["tree"])["nodes"]["won_deals"]["actual"]
-    if won_after != won_before + deals:
-        raise SystemExit(f"the tree shows {won_after} won deals, not {won_before} + {deals}")
+        raise SystemExit(f"these open pages never showed the new {kind}: {', '.join(missing)}")
+    counted = json.loads(latest["tree"])["nodes"][node]["actual"]
+    if counted != counted_before + count:
+        raise SystemExit(f"the tree shows {counted} {node}, not {counted_before} + {count}")
     return {
+        "kind": kind,
+        "rows": count,
         "import_seconds": round(ended[0] - started, 2),
         "pages": {name: round(seconds, 2) for name, seconds in sorted(shown.items())},
         "update_seconds": round(max(shown.values()), 2),
@@ -386,7 +425,7 @@ def main() -> None:
         latencies, failures, wall = load(
             server.url, targets, args.clients, args.requests, args.seed
         )
-        live = live_update(server.url, project, workdir)
+        live = [live_update(server.url, project, workdir, kind) for kind in LIVE_IMPORTS]
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -422,12 +461,14 @@ def main() -> None:
         f"p95 {percentile(every, 0.95):.1f} ms; goal p95 < {GOAL_MS:.0f} ms: "
         f"{'met for every page' if all(r['goal_met'] for r in rows) else 'MISSED'}"
     )
-    slowest = max(live["pages"], key=live["pages"].get)
-    print(
-        f"live: kpitree import of 7 deals took {live['import_seconds']:.1f} s; the "
-        f"{len(live['pages'])} open pages showed them {min(live['pages'].values()):.2f}-"
-        f"{live['update_seconds']:.2f} s after it ended (slowest: {slowest}; goal: 2 s)"
-    )
+    for step in live:
+        slowest = max(step["pages"], key=step["pages"].get)
+        print(
+            f"live: kpitree import of {step['rows']} {step['kind']} took "
+            f"{step['import_seconds']:.1f} s; the {len(step['pages'])} open pages showed them "
+            f"{min(step['pages'].values()):.2f}-{step['update_seconds']:.2f} s after it ended "
+            f"(slowest: {slowest}; goal: {LIVE_GOAL_SECONDS:.0f} s)"
+        )
     if failures:
         print(f"{len(failures)} answers were not 200, e.g. {failures[0]}")
     result = {
@@ -439,7 +480,8 @@ def main() -> None:
         "wall_seconds": round(wall, 2),
         "goal_p95_ms": GOAL_MS,
         "pages": rows,
-        "live": {**live, "goal_seconds": LIVE_GOAL_SECONDS},
+        "live": live,
+        "live_goal_seconds": LIVE_GOAL_SECONDS,
         "failures": failures[:20],
         "machine": {
             "cpus": os.cpu_count(),
@@ -455,7 +497,7 @@ def main() -> None:
         out = RESULTS / f"web-{args.size}-{stamp}.json"
         out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {out}")
-    live_met = live["update_seconds"] <= LIVE_GOAL_SECONDS
+    live_met = all(step["update_seconds"] <= LIVE_GOAL_SECONDS for step in live)
     if failures or (args.check_goal and not (live_met and all(r["goal_met"] for r in rows))):
         sys.exit(1)
 

@@ -38,3 +38,4 @@ def test_bench_web_runs_on_the_tiny_company(tmp_path: Path) -> None:
         assert f"\n{name} " in out.stdout, out.stdout
     assert "requests from 3 clients" in out.stdout
     assert "live: kpitree import of 7 deals" in out.stdout
+    assert "live: kpitree import of 7 leads" in out.stdout
