@@ -129,11 +129,20 @@ def _event_column(ent: Entity, event: str) -> tuple[str, str | None] | None:
 
 
 def _event(
-    engine: Engine, ent: Entity, base: ir.Table, event: str, only: ir.Column | None = None
+    engine: Engine,
+    ent: Entity,
+    base: ir.Table,
+    event: str,
+    only: ir.Column | None = None,
+    within: Sequence[Period] | None = None,
 ) -> ir.Table:
     """``(__id, __at)``: when each entity had ``event`` (first time for stages);
     with ``only``, for those entities only (kept out before the first-time
-    grouping, which otherwise runs over every entity's history)."""
+    grouping, which otherwise runs over every entity's history). ``within``:
+    the caller keeps only events in these periods' window, so a stage's first
+    entry is looked for only among entities with an entry of it around the
+    window (a day's margin on each side: no time-zone conversion needed). It
+    pays for a short window (a cohort's month), not for a year of history."""
     import ibis
 
     found = _event_column(ent, event)
@@ -146,9 +155,16 @@ def _event(
     assert ent.stages is not None
     hist = engine.table(ent.stages)
     key = ent.id
-    rows = hist.filter(hist.stage == event.removeprefix("stage:"))
+    name = event.removeprefix("stage:")
+    rows = hist.filter(hist.stage == name)
     if only is not None:
         rows = rows.filter(rows[key].isin(only))
+    if within is not None:
+        margin = dt.timedelta(days=1)
+        lo = dt.datetime.combine(min(p.start for p in within) - margin, dt.time(), dt.UTC)
+        hi = dt.datetime.combine(max(p.end for p in within) + 2 * margin, dt.time(), dt.UTC)
+        near = hist.filter((hist.stage == name) & (hist.entered_at >= lo) & (hist.entered_at < hi))
+        rows = rows.filter(rows[key].isin(near[key]))
     return rows.group_by(**{_ID: rows[key]}).aggregate(**{_AT: rows.entered_at.min()})
 
 
@@ -534,11 +550,12 @@ def _two_events(
 ) -> tuple[ir.Table, ir.Table]:
     """The ``from`` events ``(__id, __at)`` and the ``to`` events ``(__bid, __bat)``
     of a conversion or duration; second events after ``as_of`` are not known yet.
-    With ``cohort_of``, second events only of the entities whose first event
-    falls in those periods' window (a cohort needs no others)."""
+    With ``cohort_of``, first events are looked for around those periods'
+    window only, and second events only of the entities whose first event
+    falls in it (a cohort needs no others)."""
     spec = metric.spec
     assert spec.from_ and spec.to
-    a = _event(engine, ent, base, spec.from_)
+    a = _event(engine, ent, base, spec.from_, within=cohort_of)
     if spec.to == "first_activity":
         b = _first_activity(engine, ent, a)
     else:
