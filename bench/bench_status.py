@@ -247,7 +247,7 @@ def step_kpitree(
         "peak_rss_mb": _peak_mb(),
         "status_rows": len(result.frame),
         "measured": measured,
-        "sql_cache": {"hits": cache.hits, "misses": cache.misses},
+        "sql_cache": {"hits": cache.hits, "misses": cache.misses, "result_hits": cache.result_hits},
     }, values
 
 
