@@ -18,8 +18,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -35,7 +39,27 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
 
-__all__ = ["Engine", "open_engine", "supported_schemes"]
+__all__ = ["OPENED_FOR", "Engine", "interrupt_engines", "open_engine", "supported_schemes"]
+
+OPENED_FOR: contextvars.ContextVar[object] = contextvars.ContextVar(
+    "kpitree_opened_for", default=None
+)
+"""What the engines opened in this context are for (a web warm-up round, say):
+:func:`interrupt_engines` stops the queries of those of one purpose."""
+_OPEN: weakref.WeakSet[Engine] = weakref.WeakSet()
+_OPEN_LOCK = threading.Lock()
+
+
+def interrupt_engines(opened_for: object) -> int:
+    """Interrupt the running queries of every open engine opened for
+    ``opened_for`` (see :data:`OPENED_FOR`); how many engines were asked. The
+    interrupted computation fails with the driver's interruption error."""
+    with _OPEN_LOCK:
+        chosen = [e for e in _OPEN if e.opened_for == opened_for and opened_for is not None]
+    for engine in chosen:
+        engine.interrupt()
+    return len(chosen)
+
 
 # Ibis backend -> the statement that sets its session time zone.
 _SESSION_ZONE = {
@@ -96,6 +120,10 @@ class Engine:
         self._closed = False
         self._data_state: tuple[str, dict[str, int]] | None = None
         self._data_state_read = False
+        self.opened_for = OPENED_FOR.get()
+        self._cursors: list[Any] = []
+        with _OPEN_LOCK:
+            _OPEN.add(self)
         try:
             self._set_session_zone()
         except BaseException:
@@ -120,7 +148,20 @@ class Engine:
         """Close the backend's connection (idempotent)."""
         if not self._closed:
             self._closed = True
+            with _OPEN_LOCK:
+                _OPEN.discard(self)
             self.backend.disconnect()
+
+    def interrupt(self) -> None:
+        """Stop the queries running on this engine (DuckDB; elsewhere nothing):
+        they fail with DuckDB's interruption error."""
+        if self.name != "duckdb" or self._closed:
+            return
+        with _OPEN_LOCK:
+            cursors = list(self._cursors)
+        for con in (self.backend.con, *cursors):
+            with contextlib.suppress(Exception):  # closed meanwhile: nothing runs on it
+                con.interrupt()
 
     # -- session -------------------------------------------------------------------
 
@@ -236,6 +277,8 @@ class Engine:
                 local.cursor = cursor
                 with lock:
                     opened.append(cursor)
+                with _OPEN_LOCK:
+                    self._cursors.append(cursor)
             result: pa.Table = cursor.sql(sql).to_arrow_table()
             return result
 
@@ -243,6 +286,8 @@ class Engine:
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kpitree-sql") as pool:
                 yield from pool.map(run, sqls)
         finally:
+            with _OPEN_LOCK:
+                self._cursors = [c for c in self._cursors if c not in opened]
             for cursor in opened:
                 cursor.close()
 

@@ -172,6 +172,7 @@ class Warmer:
         self.langs = tuple(langs)
         self.warmed: tuple[Any, ...] | None = None
         self.rounds = 0
+        self._round = 0
         self.busy = False
         self.last_seconds: float | None = None
         self._stop = threading.Event()
@@ -222,17 +223,47 @@ class Warmer:
         """Compute this month's, this fiscal year's and last month's pages
         (company and organisation levels) in every language, this month's
         first. Stops early (returns false) when the data or the definition
-        changes meanwhile: the next round starts again from this month, on the
+        changes meanwhile, or the warmer is stopped: the queries running are
+        interrupted, and the next round starts again from this month, on the
         new data, instead of finishing pages nobody will be shown."""
+        from kpitree.engines.engine import OPENED_FOR, interrupt_engines
+
+        source = self.cache.source(project)
+
+        def current() -> bool:
+            return not self._stop.is_set() and _version(project) == source.version
+
+        self._round += 1
+        purpose = ("kpitree-warm-up", id(self), self._round)
+        token = OPENED_FOR.set(purpose)
+        ended = threading.Event()
+
+        def watch() -> None:
+            while not ended.wait(0.05):
+                if not current():
+                    interrupt_engines(purpose)
+
+        watcher = threading.Thread(target=watch, name="kpitree-warmer-watch", daemon=True)
+        watcher.start()
+        try:
+            return self._warm(project, source, current)
+        except Exception:
+            if not current():  # interrupted: a newer round starts
+                return False
+            raise
+        finally:
+            ended.set()
+            OPENED_FOR.reset(token)
+            watcher.join()
+
+    def _warm(self, project: Project, source: CachedSource, current: Callable[[], bool]) -> bool:
+        import contextvars
+
         from kpitree.web import views
         from kpitree.web.views.common import PageQuery, history_status, main_status
         from kpitree.web.views.funnel import cohort_rates
 
-        source = self.cache.source(project)
         this_period = project.period(None, as_of=source.today())
-
-        def current() -> bool:
-            return not self._stop.is_set() and _version(project) == source.version
 
         def run(key: Hashable, compute: Callable[[], Any]) -> bool:
             if current():
@@ -247,7 +278,11 @@ class Warmer:
         first = PageQuery(period=None, lang=self.langs[0])
         shared = (main_status, history_status, cohort_rates)
         with ThreadPoolExecutor(len(shared), thread_name_prefix="kpitree-warmer") as pool:
-            for done in [pool.submit(f, source, first, this_period) for f in shared]:
+            running = [
+                pool.submit(contextvars.copy_context().run, f, source, first, this_period)
+                for f in shared
+            ]
+            for done in running:
                 done.result()
         # Now, the fiscal year so far, and the period a review meeting looks back at.
         for period in (None, f"FY{this_period.fiscal_year}", this_period.previous().key):
