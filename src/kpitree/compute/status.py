@@ -31,7 +31,7 @@ from kpitree.compute.measure import Level, measure
 from kpitree.compute.metrics import Catalogue
 from kpitree.compute.periods import Period, elapsed_share
 from kpitree.compute.querycache import QueryCache
-from kpitree.compute.targets import SegmentKey, Targets
+from kpitree.compute.targets import SegmentKey, Targets, filtered_key
 from kpitree.compute.vector import evaluate_columns, invert_columns, solve_steps
 from kpitree.definition.tree import Tree
 from kpitree.planning.attribution import Attribution, attribute
@@ -311,9 +311,12 @@ def _level_table(
     order: Sequence[str],
     spans: tuple[Any, ...],
     as_of: dt.date,
+    filters: Mapping[str, Sequence[str | None]] | None = None,
 ) -> pd.DataFrame:
     """The status rows of one level, computed a column at a time: arrays of
-    shape (periods, segments, nodes) flattened in that order."""
+    shape (periods, segments, nodes) flattened in that order. With
+    ``filters``, each row's target is that of the filtered segment, or none
+    (:func:`~kpitree.compute.targets.filtered_key`)."""
     import numpy as np
     import pandas as pd
 
@@ -341,6 +344,9 @@ def _level_table(
     ]
     n_p, n_s, n_n = len(periods), len(segments), len(order)
     shape = (n_p, n_s)
+    target_keys = [filtered_key(tree, k, filters) for k in keys]
+    with_target = [s for s, k in enumerate(target_keys) if k is not None]
+    asked_keys = [k for k in target_keys if k is not None]
     now = np.stack([_positions(by_key, p, index, segments) for p in current]) if n_p else None
     prev = np.stack([_positions(by_key, p, index, segments) for p in previous]) if n_p else None
     ly = np.stack([_positions(by_key, p, index, segments) for p in last_year]) if n_p else None
@@ -368,7 +374,9 @@ def _level_table(
         node = tree.nodes[node_id]
         col = values.get(node_id)
         actual = _take(col, now) if now is not None else np.full(shape, np.nan)
-        target = targets.target_matrix(node_id, periods, keys)
+        target = np.full(shape, np.nan)
+        if asked_keys:
+            target[:, with_target] = targets.target_matrix(node_id, periods, asked_keys)
         lower = np.full(shape, node.direction == "lower_is_better")
         if node.is_additive:
             expected = np.where(complete2, target, target * share2)
@@ -503,6 +511,7 @@ def compute_status(
                 order,
                 (periods, current, previous, last_year, index),
                 as_of,
+                filters,
             )
         )
     frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -233,3 +233,47 @@ def read_target_file(
         segment: SegmentKey = tuple((d, cells.get(d) or None) for d in seg_cols if cells.get(d))
         out[(node, period.key, segment)] = value
     return out
+
+
+_ORG = ("department", "team", "rep")
+
+
+def filtered_key(
+    tree: Tree, key: SegmentKey, filters: Mapping[str, Sequence[str | None]] | None
+) -> SegmentKey | None:
+    """The segment whose target a row of ``key`` has when the facts are also
+    filtered by ``filters``: the row's own segment plus the one department,
+    team or rep a filter keeps (a team or rep alone is placed in its
+    department when the organisation has it in one place only). ``None`` when
+    the filters keep a slice that has no target (a channel, several teams): a
+    filtered actual is never compared with a target of something else."""
+    if not filters:
+        return key
+    own = dict(key)
+    extra: dict[str, str] = {}
+    for dim, values in filters.items():
+        if dim in own:
+            continue  # the rows are split by it: each row is its own segment
+        named = [v for v in values if v is not None]
+        if dim not in _ORG or len(values) != 1 or len(named) != 1:
+            return None
+        extra[dim] = named[0]
+    merged = {**extra, **own}
+    if "department" not in merged and ("team" in merged or "rep" in merged):
+        homes = {
+            (dept.id, team.id)
+            for dept in tree.organisation.departments.values()
+            for team in dept.teams
+            if merged.get("team") in (None, team.id)
+            and ("rep" not in merged or merged["rep"] in team.reps)
+        }
+        if len({d for d, _ in homes}) != 1:
+            return None
+        merged["department"] = next(iter(homes))[0]
+        if "rep" in merged and "team" not in merged:
+            if len(homes) != 1:
+                return None
+            merged["team"] = next(iter(homes))[1]
+    return tuple((d, merged[d]) for d in _ORG if d in merged) + tuple(
+        (d, v) for d, v in key if d not in _ORG
+    )
