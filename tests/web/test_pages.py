@@ -431,14 +431,19 @@ def test_errors_use_the_json_shape(pages: TestClient) -> None:
     unknown = pages.get("/api/nodes/won_deal")
     assert unknown.status_code == 404
     assert "won_deals" in unknown.json()["error"]["message"]  # did you mean
-    # Renewals have no channel: the message says which dimensions there are.
-    bad_dim = pages.get("/api/tree", params={"channel": "web", "lang": "en"})
-    assert bad_dim.status_code == 400
-    assert bad_dim.json()["error"]["code"] == "KT530"
-    assert "region" in bad_dim.json()["error"]["message"]
-    # On the Node page only the breakdown says so; the rest of the page answers.
+    # Renewals have no channel: filtered by one, they have no value; the rest
+    # of the tree is filtered.
+    by_channel = pages.get("/api/tree", params={"channel": "web", "lang": "en"})
+    assert by_channel.status_code == 200
+    nodes = by_channel.json()["nodes"]
+    assert nodes["renewable_arr"]["actual"] is None and nodes["leads"]["actual"] is not None
     node = pages.get("/api/nodes/won_deals", params={"by": "channel", "lang": "en"}).json()
-    assert node["breakdown"]["rows"] == [] and "channel" in node["breakdown"]["error"]
+    assert node["breakdown"]["error"] is None and node["breakdown"]["rows"]
+    # A dimension nothing has: on the Node page only the breakdown says so (with
+    # the dimensions there are); the rest of the page answers.
+    node = pages.get("/api/nodes/won_deals", params={"by": "colour", "lang": "en"}).json()
+    assert node["breakdown"]["rows"] == [] and "colour" in node["breakdown"]["error"]
+    assert "region" in node["breakdown"]["error"]
     assert node["node"]["actual"] is not None
     by_region = pages.get("/api/nodes/leads", params={"by": "region"}).json()["breakdown"]
     assert by_region["error"] is None and by_region["level"] == ["region"]

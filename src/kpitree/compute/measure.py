@@ -252,9 +252,10 @@ def measure(
     finest: Level = tuple(dict.fromkeys(d for level in levels for d in level))
     groups: dict[tuple[str, str], list[Metric]] = {}
     single: list[Metric] = []
+    apart, absent = _applicable(catalogue, ids, levels, finest, filters)
     for mid in ids:
         metric = catalogue[mid]
-        if metric.entity is None:
+        if metric.entity is None or mid in apart:
             continue
         key = fusable(metric)
         if key is None:
@@ -271,6 +272,7 @@ def measure(
         got = _measure_raw(
             engine, groups, single, part, levels, finest, filters, as_of, cache or query_cache()
         )
+        _measure_apart(engine, catalogue, apart, part, filters, as_of, cache or query_cache(), got)
         for level, frames in got.items():
             for mid, frame in frames.items():
                 frame = frame.copy()
@@ -283,6 +285,13 @@ def measure(
     out: dict[Level, pd.DataFrame] = {}
     for level in levels:
         wide = _wide(raw[level], catalogue, level, len(periods))
+        missing = {
+            f"{mid}{suffix}": np.full(len(wide), np.nan)
+            for mid in absent.get(level, {})
+            for suffix in ("", "#num", "#den", "#n")
+        }
+        if missing:
+            wide = pd.concat([wide, pd.DataFrame(missing, index=wide.index)], axis=1)
         extra: dict[str, Any] = {}
         for mid in ids:
             metric = catalogue[mid]
@@ -297,4 +306,70 @@ def measure(
         if extra:
             wide = pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1)
         out[level] = wide
+        out[level].attrs["not_applicable"] = absent.get(level, {})
     return out
+
+
+def _applicable(
+    catalogue: Catalogue,
+    ids: Sequence[str],
+    levels: Sequence[Level],
+    finest: Level,
+    filters: Mapping[str, Sequence[str | None]] | None,
+) -> tuple[dict[str, list[Level]], dict[Level, dict[str, tuple[str, ...]]]]:
+    """Metrics that cannot be split or filtered by every dimension asked for
+    (renewals have no lead channel): the levels each is measured at apart,
+    and per level the metrics that are not applicable there, with the
+    dimensions they lack (their values are NaN, never an unfiltered number).
+    A dimension no metric has is an error (``KT530``, with "did you mean")."""
+    from kpitree.compute.compile import check_dimensions, dimensions_of
+
+    entity_metrics = [catalogue[m] for m in ids if catalogue[m].entity is not None]
+    asked = list(dict.fromkeys([*finest, *(filters or {})]))
+    for dim in asked:
+        if entity_metrics and not any(
+            dim in dimensions_of(m.entity) for m in entity_metrics if m.entity is not None
+        ):
+            first = entity_metrics[0]
+            assert first.entity is not None
+            check_dimensions(first.entity, [dim], first.id)
+    apart: dict[str, list[Level]] = {}
+    absent: dict[Level, dict[str, tuple[str, ...]]] = {}
+    for metric in entity_metrics:
+        if metric.type.startswith("sla_"):
+            continue  # SLA metrics check their own dimensions (KT760)
+        assert metric.entity is not None
+        available = set(dimensions_of(metric.entity))
+        lacking = [d for d in asked if d not in available]
+        if not lacking:
+            continue
+        unfiltered = [d for d in (filters or {}) if d not in available]
+        apart[metric.id] = [] if unfiltered else [lv for lv in levels if set(lv) <= available]
+        for level in levels:
+            if level not in apart[metric.id]:
+                missing = tuple(d for d in [*unfiltered, *level] if d not in available)
+                absent.setdefault(level, {})[metric.id] = missing
+    return apart, absent
+
+
+def _measure_apart(
+    engine: Engine,
+    catalogue: Catalogue,
+    apart: Mapping[str, list[Level]],
+    periods: Sequence[Period],
+    filters: Mapping[str, Sequence[str | None]] | None,
+    as_of: dt.date | None,
+    cache: QueryCache,
+    raw: dict[Level, dict[str, pd.DataFrame]],
+) -> None:
+    """Measure each metric of ``apart`` at the levels it can be split by, one
+    query per level (:func:`measure` adds the other levels' columns as NaN)."""
+    where = tuple(sorted((k, tuple(map(str, v))) for k, v in (filters or {}).items()))
+    for mid, levels in apart.items():
+        metric = catalogue[mid]
+        for level in levels:
+            key = cache.fingerprint(
+                engine, "single", (_shape(metric),), _spans(periods), level, where, str(as_of)
+            )
+            build = partial(metric_query, engine, metric, periods, level, filters, as_of)
+            raw[level][mid] = _frame(cache.run(engine, key, build))
