@@ -53,6 +53,9 @@ def test_a_channel_filter_leaves_out_what_has_no_channel(demo: Project) -> None:
     assert kept.row("leads", "2025-10").actual == busiest.actual
     assert kept.row("renewable_arr", "2025-10").actual is None  # not the unfiltered sum
     assert kept.row("revenue", "2025-10").actual is None  # renewals are part of it
+    absent = kept.not_applicable[()]
+    assert absent["renewable_arr"] == ("channel",) and "renewal_rate" in absent
+    assert "leads" not in absent
 
 
 def test_measure_says_what_is_not_applicable(demo: Project) -> None:

@@ -437,6 +437,10 @@ def test_errors_use_the_json_shape(pages: TestClient) -> None:
     assert by_channel.status_code == 200
     nodes = by_channel.json()["nodes"]
     assert nodes["renewable_arr"]["actual"] is None and nodes["leads"]["actual"] is not None
+    assert nodes["renewable_arr"]["not_applicable"]["dimensions"] == ["channel"]
+    assert nodes["leads"]["not_applicable"] is None
+    html = pages.get("/", params={"channel": "web", "lang": "ja"}).text
+    assert "対象外(channelで絞り込めません)" in html
     node = pages.get("/api/nodes/won_deals", params={"by": "channel", "lang": "en"}).json()
     assert node["breakdown"]["error"] is None and node["breakdown"]["rows"]
     # A dimension nothing has: on the Node page only the breakdown says so (with

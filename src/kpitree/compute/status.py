@@ -137,6 +137,9 @@ class StatusResult:
     attribution_vs_target: Attribution | None = None
     attribution_vs_previous: Attribution | None = None
     segment_gaps: dict[Level, list[tuple[SegmentKey, float]]] = field(default_factory=dict)
+    not_applicable: dict[Level, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    """Per level, the measured nodes whose metric cannot be split or filtered
+    by a dimension asked for, with those dimensions (their values are none)."""
     _rows: list[NodeStatus] | None = field(default=None, repr=False)
     _index: dict[tuple[str, str, SegmentKey], int] | None = field(default=None, repr=False)
     _arrays: dict[str, Any] | None = field(default=None, repr=False)
@@ -516,6 +519,15 @@ def compute_status(
         )
     frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
     result = StatusResult(list(periods), list(levels), as_of, frame)
+    for level in levels:
+        absent: dict[str, tuple[str, ...]] = frames[level].attrs.get("not_applicable", {})
+        if absent:
+            result.not_applicable[level] = {
+                node_id: dims
+                for node_id, metric_id in measured.items()
+                for used in catalogue.closure([metric_id])
+                if (dims := absent.get(used)) is not None
+            }
     if with_explanations and () in frames:
         _explain(result, tree, targets, periods[-1])
     return result

@@ -76,6 +76,11 @@ class NodeInfo(_Open):
 
 class TreeNode(NodeInfo, Numbers):
     trend: dict[str, Any] = Field(description="{periods, values, points}: the last 12 periods.")
+    not_applicable: dict[str, Any] | None = Field(
+        None,
+        description="{dimensions, text} when the node's metric cannot be filtered by "
+        "a filter of the page (no value rather than an unfiltered one).",
+    )
 
 
 class Page(_Open):

@@ -59,14 +59,22 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
     history = trend_status(source, query, period)
     recent = history_periods(period)
     company = rows_at(result, period.key)
+    absent = result.not_applicable.get((), {})
     nodes: dict[str, Any] = {}
     for node_id in tree.display_order():
         node = tree.nodes[node_id]
         row = company.get((node_id, ()))
+        dims = absent.get(node_id)
         nodes[node_id] = {
             **node_info(tree, node_id, lang),
             **node_numbers(row, node, tree, lang),
             "trend": trend(history, node_id, recent, lang),
+            "not_applicable": None
+            if dims is None
+            else {
+                "dimensions": list(dims),
+                "text": t("pages.ui.not_applicable", lang=lang, dimensions=", ".join(dims)),
+            },
         }
     bottleneck = result.bottleneck
     rows = [
