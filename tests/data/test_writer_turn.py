@@ -80,6 +80,15 @@ def test_a_writers_turn_is_seen_by_other_processes_only(tmp_path: Path) -> None:
     assert not marker.exists()
 
 
+def test_nested_turns_of_one_process_keep_the_marker(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    with writer_turn(path):
+        with writer_turn(path):
+            pass
+        assert list(tmp_path.glob("warehouse.duckdb.writer-*"))  # the outer turn still holds
+    assert not list(tmp_path.glob("warehouse.duckdb.writer-*"))
+
+
 def test_a_turn_left_by_a_dead_process_is_removed(tmp_path: Path) -> None:
     path = tmp_path / "warehouse.duckdb"
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

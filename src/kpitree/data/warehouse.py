@@ -525,18 +525,27 @@ def writer_turn(path: Path) -> Iterator[None]:
     waiting ``kpitree import`` out until its lock timeout. Readers call
     :func:`wait_for_writers` before each connection, so the writer gets the file
     as soon as the statements already running end."""
-    marker: Path | None = path.with_name(f"{path.name}{_TURN}{os.getpid()}")
-    assert marker is not None
-    try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{os.getpid()}\n", encoding="ascii")
-    except OSError:  # a read-only folder: nothing to announce
-        marker = None
+    marker = path.with_name(f"{path.name}{_TURN}{os.getpid()}")
+    with _TURNS_LOCK:  # threads of one process share the marker: the last one out removes it
+        _TURNS[marker] = _TURNS.get(marker, 0) + 1
+        if _TURNS[marker] == 1:
+            try:
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.write_text(f"{os.getpid()}\n", encoding="ascii")
+            except OSError:  # a read-only folder: nothing to announce
+                pass
     try:
         yield
     finally:
-        if marker is not None:
-            marker.unlink(missing_ok=True)
+        with _TURNS_LOCK:
+            _TURNS[marker] -= 1
+            if not _TURNS[marker]:
+                del _TURNS[marker]
+                marker.unlink(missing_ok=True)
+
+
+_TURNS: dict[Path, int] = {}
+_TURNS_LOCK = threading.Lock()
 
 
 def _alive(pid: int) -> bool:
