@@ -117,6 +117,20 @@ def test_filter_by_department(page: Any, live_server: str) -> None:
     assert _box_actual(page, "won_deals") == view["nodes"]["won_deals"]["display"]["actual"]
 
 
+def test_filter_by_channel(page: Any, live_server: str) -> None:
+    """Channels come from the data; renewals, which have no channel, say so."""
+    channels = _api(live_server, "/api/tree", lang="ja")["filter_choices"]["channel"]
+    assert channels
+    page.goto(live_server + "/")
+    page.locator('[data-testid="filter-channel"]').fill(channels[0])
+    page.locator('[data-testid="apply"]').click()
+    page.wait_for_url(re.compile(r"channel="))
+    view = _api(live_server, "/api/tree", channel=channels[0], lang="ja")
+    assert _box_actual(page, "leads") == view["nodes"]["leads"]["display"]["actual"]
+    box = page.locator('[data-testid="node-box"][data-node-id="renewable_arr"]')
+    assert "対象外" in box.locator('[data-field="not-applicable"]').inner_text()
+
+
 def test_drill_down_from_department_to_rep(page: Any, live_server: str) -> None:
     page.goto(live_server + "/nodes/won_deals")
     page.locator('[data-drill="field_sales"]').click()

@@ -12,6 +12,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from kpitree.i18n import t
@@ -400,5 +401,14 @@ def choices(source: StatusSource, period: Period, lang: str) -> dict[str, Any]:
                 for d in tree.organisation.departments.values()
             ],
             "team": teams,
+            "channel": source.cached(("channels",), partial(_channels, project)),
         },
     }
+
+
+def _channels(project: Project) -> list[str]:
+    """The lead channels in the data (the channel filter's suggestions)."""
+    with project.engine() as engine:
+        leads = engine.table("leads")
+        found = engine.execute(leads.select("channel").distinct())
+    return sorted(str(c) for c in found.column("channel").to_pylist() if c is not None)
