@@ -319,6 +319,20 @@ class Project:
             )
         return make_plan(self.tree, fiscal_year=fiscal_year, overrides=overrides, scenario=scenario)
 
+    def save_scenario(
+        self, name: str, values: Mapping[str, float], *, label: str | None = None
+    ) -> None:
+        """Write ``values`` as scenario ``name`` into kpitree.yaml (replacing a
+        scenario of that name; comments and layout are kept), after checking
+        that they plan (unknown nodes: ``KT304``). ``kpitree plan --scenario
+        <name>`` then plans it."""
+        from kpitree.definition.scenarios import save_scenario
+
+        self.plan(overrides=values)
+        save_scenario(
+            self.path / "kpitree.yaml", name.strip(), (label or "").strip() or None, values
+        )
+
     def _check_nodes(self, values: Mapping[str, float], origin: str = "--set") -> None:
         from kpitree.source import did_you_mean
 

@@ -242,6 +242,26 @@ def test_plan_by_unknown_level_is_a_clean_error(the_model: Path, cli: Cli) -> No
     assert "Traceback" not in result.err
 
 
+def test_plan_saves_a_scenario_the_next_run_plans(the_model: Path, cli: Cli) -> None:
+    definition = the_model / "kpitree.yaml"
+    before = definition.read_text(encoding="utf-8")
+    saved = cli("plan", the_model, "--set", "win_rate=0.3", "--save-scenario", "faster",
+                "--label", "受注率改善", "--json", "-y", YEAR)  # fmt: skip
+    assert saved.code == 0, saved.err
+    assert "faster" in saved.err  # the JSON on stdout stays clean
+    text = definition.read_text(encoding="utf-8")
+    assert text.startswith(before.rstrip("\n"))  # comments and layout kept
+    assert '  faster:\n    label: "受注率改善"\n    set: {win_rate: 0.3}' in text
+    again = cli("plan", the_model, "--scenario", "faster", "--json", "-y", YEAR).json()
+    assert again["scenario"] == "faster" and again["overrides"] == {"win_rate": 0.3}
+    assert again["nodes"] == saved.json()["scenarios"]["--set"]["nodes"]
+    nothing = cli("plan", the_model, "--save-scenario", "empty", "-y", YEAR)
+    assert nothing.code == 1 and "--set" in nothing.err and "Traceback" not in nothing.err
+    unknown = cli("plan", the_model, "--set", "win_rat=0.3", "--save-scenario", "bad", "-y", YEAR)
+    assert unknown.code == 1 and "win_rate" in unknown.err  # did you mean
+    assert "bad:" not in definition.read_text(encoding="utf-8")
+
+
 def test_plan_months_prints_every_month(the_model: Path, cli: Cli) -> None:
     result = cli("plan", the_model, "--months", "-y", YEAR)
     assert result.code == 0, result.err

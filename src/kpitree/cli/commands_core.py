@@ -105,6 +105,16 @@ def plan(
         str | None, typer.Option("--by", help="Show the cascade: department, team or rep.")
     ] = None,
     months: Annotated[bool, typer.Option("--months", help="Show every month.")] = False,
+    save_as: Annotated[
+        str | None,
+        typer.Option(
+            "--save-scenario",
+            help="Save the --set values as this scenario in kpitree.yaml (comments kept).",
+        ),
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option("--label", help="The saved scenario's label.")
+    ] = None,
     fiscal_year: YearOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -114,6 +124,13 @@ def plan(
 
     project = Project.load(path)
     overrides = _parse_sets(set_ or [])
+    if save_as is not None:
+        if not overrides:
+            raise UserError.of("KT310", "cli.save_needs_set", None, name=save_as)
+        project.save_scenario(save_as, overrides, label=label)
+        saved = t("cli.scenario_saved", name=save_as, path=str(project.path / "kpitree.yaml"))
+        typer.echo(saved, err=json)
+        project = Project.load(path)
     base = project.plan(fiscal_year=fiscal_year)
     variants = [
         (name, project.plan(fiscal_year=fiscal_year, scenario=name, overrides=overrides))

@@ -302,14 +302,10 @@ def api_save_scenario(
 def save(project: Project, name: str, label: str | None, values: dict[str, float]) -> None:
     """Check the values and save them as a scenario (editors only)."""
     from kpitree.errors import UserError
-    from kpitree.web.views.scenario import save_scenario
 
     if not values:
         raise UserError.of("KT696", "pages.error.no_changes", None)
-    project.plan(overrides=values)  # names unknown nodes (KT304)
-    save_scenario(
-        project.path / "kpitree.yaml", name.strip(), (label or "").strip() or None, values
-    )
+    project.save_scenario(name, values, label=label)
 
 
 def project_scenarios(project: Project) -> list[str]:
