@@ -143,6 +143,7 @@ class StatusResult:
     _rows: list[NodeStatus] | None = field(default=None, repr=False)
     _index: dict[tuple[str, str, SegmentKey], int] | None = field(default=None, repr=False)
     _arrays: dict[str, Any] | None = field(default=None, repr=False)
+    _levels: tuple[dict[Level, int], np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> list[NodeStatus]:
@@ -202,20 +203,27 @@ class StatusResult:
         if period is not None:
             keep &= cols["period"] == period
         if level is not None:
-            if "__level" not in cols:  # a code per level, once
-                codes: dict[Level, int] = {}
-                cols["__levels"] = codes
-                cols["__level"] = np.fromiter(
-                    (
-                        codes.setdefault(tuple(d for d, _ in seg), len(codes))
-                        for seg in cols["segment"]
-                    ),
-                    dtype="int64",
-                    count=len(self.frame),
-                )
-            keep &= cols["__level"] == cols["__levels"].get(level, -1)
+            codes, per_row = self._level_codes()
+            keep &= per_row == codes.get(level, -1)
         made = self._rows
         return [made[i] if made is not None else self._make(i) for i in keep.nonzero()[0].tolist()]
+
+    def _level_codes(self) -> tuple[dict[Level, int], np.ndarray]:
+        """A number per segment level, and each row's (made once)."""
+        import numpy as np
+
+        if self._levels is None:
+            codes: dict[Level, int] = {}
+            per_row = np.fromiter(
+                (
+                    codes.setdefault(tuple(d for d, _ in seg), len(codes))
+                    for seg in self._columns()["segment"]
+                ),
+                dtype="int64",
+                count=len(self.frame),
+            )
+            self._levels = (codes, per_row)
+        return self._levels
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a table with a ``segment.<dimension>`` column per dimension."""

@@ -317,32 +317,18 @@ def rows_at(
     return {(r.node, r.segment): r for r in result.select(period=period, level=level)}
 
 
-def company_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
-    """The period's status for the company, with explanations (bottleneck,
-    attribution): what the Tree and Funnel pages show (their rows at the
-    company level). It is :func:`main_status`: after new data one computation
-    serves every page, which updates open pages sooner than a separate
-    company-only status computed beside it."""
-    return main_status(source, query, period)
-
-
 def main_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
     """The period's status for the company and every organisation level
-    (department, team, rep), with explanations: one computation that the node
-    and department pages share, whatever they drill into."""
+    (department, team, rep), with explanations: one computation that every
+    page shares (the Tree and Funnel read its company rows), so that after new
+    data it is computed once, not beside a company-only status."""
     return source.status(period, by=ORG_LEVELS, filters=query.filter_map)
-
-
-def trend_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
-    """Company-level actuals of the last periods up to ``period`` (the trends):
-    the :func:`history_status` the Node page shows, so that new data computes
-    one history for every page."""
-    return history_status(source, query, period)
 
 
 def history_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
     """Company-level actuals and targets of the last periods up to ``period``
-    and of the same periods a year earlier (trends and last-year lines)."""
+    and of the same periods a year earlier: the Node page's lines and every
+    page's trends (one computation for all of them)."""
     recent = history_periods(period)
     earlier = [p.same_period_last_year() for p in recent]
     asked = sorted({*recent, *earlier}, key=lambda p: p.start)

@@ -16,6 +16,7 @@ from kpitree.web.views.common import (
     choices,
     fmt,
     history_periods,
+    history_status,
     main_status,
     node_info,
     node_numbers,
@@ -24,7 +25,6 @@ from kpitree.web.views.common import (
     rows_at,
     table,
     trend,
-    trend_status,
 )
 from kpitree.web.views.node import segment_label
 
@@ -157,7 +157,7 @@ def departments_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
     lang = query.lang
     period = resolve_period(source, query.period)
     result = main_status(source, query, period)
-    history = trend_status(source, query, period)
+    history = history_status(source, query, period)
     departments: list[dict[str, Any]] = []
     for dept in department_ids(tree):
         kpis = _kpis(source, query, result, dept, period, history)
@@ -219,7 +219,7 @@ def department_view(source: StatusSource, query: PageQuery, dept: str) -> dict[s
     lang = query.lang
     period = resolve_period(source, query.period)
     result = main_status(source, query, period)
-    history = trend_status(source, query, period)
+    history = history_status(source, query, period)
     kpis = _kpis(source, query, result, dept, period, history)
     teams_rows = rows_at(result, period.key, ("department", "team"))
     for kpi in kpis:

@@ -16,8 +16,8 @@ from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
     choices,
-    company_status,
     fmt,
+    main_status,
     node_info,
     node_numbers,
     period_info,
@@ -238,7 +238,7 @@ def funnel_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
     tree = source.project.tree
     lang = query.lang
     period = resolve_period(source, query.period)
-    result = company_status(source, query, period)
+    result = main_status(source, query, period)
     company = {n: r for (n, _), r in rows_at(result, period.key).items()}
     steps = funnel_steps(tree)
     cohort = _cohort_rates(source, query, steps, period)

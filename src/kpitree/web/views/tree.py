@@ -11,8 +11,9 @@ from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
     choices,
-    company_status,
     history_periods,
+    history_status,
+    main_status,
     node_info,
     node_numbers,
     period_info,
@@ -20,7 +21,6 @@ from kpitree.web.views.common import (
     rows_at,
     table,
     trend,
-    trend_status,
 )
 
 __all__ = ["layout", "tree_view"]
@@ -55,8 +55,8 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
     tree = project.tree
     lang = query.lang
     period = resolve_period(source, query.period)
-    result = company_status(source, query, period)
-    history = trend_status(source, query, period)
+    result = main_status(source, query, period)
+    history = history_status(source, query, period)
     recent = history_periods(period)
     company = rows_at(result, period.key)
     absent = result.not_applicable.get((), {})
