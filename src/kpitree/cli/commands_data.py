@@ -104,11 +104,16 @@ def _progress(label: str, enabled: bool) -> Iterator[Progress | None]:
             bar.stop()
 
 
-def _read(path: str, mapping: Mapping, sheet: str | None, show_progress: bool) -> MappedBatch:
+def _read(
+    path: str, mapping: Mapping, sheet: str | None, encoding: str | None, show_progress: bool
+) -> MappedBatch:
+    from kpitree.cli.output import print_diagnostics
     from kpitree.data.readers import read_and_map
 
     with _progress(t("warehouse.cli.reading", file=path), show_progress) as progress:
-        return read_and_map(path, mapping, sheet=sheet, progress=progress)
+        batch = read_and_map(path, mapping, sheet=sheet, progress=progress, encoding=encoding)
+    print_diagnostics(batch.warnings)
+    return batch
 
 
 def _summary(result: ImportResult) -> str:
@@ -144,6 +149,14 @@ def import_(
     sheet: Annotated[
         str | None, typer.Option("--sheet", help="XLSX sheet to read (default: the mapping's).")
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="Encoding of the CSV files (e.g. cp932, latin-1); default: the mapping's, "
+            "else UTF-8 or Shift_JIS detected.",
+        ),
+    ] = None,
     skip_invalid: Annotated[
         bool,
         typer.Option(
@@ -166,7 +179,7 @@ def import_(
     stderr = Console(stderr=True)
     # Bars and spinners are for people watching a terminal, never for pipes or JSON.
     show_progress = not json and stderr.is_terminal
-    batches = [_read(f, loaded, sheet, show_progress) for f in files]
+    batches = [_read(f, loaded, sheet, encoding, show_progress) for f in files]
     warehouse = _warehouse(project)
     if show_progress:
         with stderr.status(t("warehouse.cli.writing")):

@@ -8,9 +8,10 @@ text of the rejected rows (to write them back out for fixing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kpitree.errors import Diagnostic
 from kpitree.i18n import Msg
 
 if TYPE_CHECKING:
@@ -62,3 +63,6 @@ class MappedBatch:
     """Whether every table's primary key is known to be unique and its required
     columns filled (the reader made it so), which spares the warehouse its own
     checks."""
+    warnings: list[Diagnostic] = field(default_factory=list)
+    """Located warnings about the file that do not stop the import (e.g. ``?``
+    where a Shift_JIS export lost characters)."""

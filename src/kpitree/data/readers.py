@@ -9,36 +9,40 @@ openpyxl yields rows one by one.
 
 from __future__ import annotations
 
-import datetime as dt
+import codecs
+import re
 import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kpitree.data.batch import MappedBatch
+from kpitree.data.limits import LIMITS
+from kpitree.data.locate import csv_problem, locate
 from kpitree.data.mapping import Mapping
 from kpitree.data.textfile import (
+    ByteScan,
+    TextInfo,
     detect_text,
-    file_sha256,
     header_row,
+    read_head,
+    scan_bytes,
     sniff_dialect,
     to_utf8_file,
-    utf8_head,
 )
 from kpitree.data.values import sql_str
-from kpitree.errors import DataError, Diagnostic, Severity, Span
+from kpitree.errors import DataError, Diagnostic, Severity, Span, UserError
 from kpitree.source import did_you_mean
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["Progress", "SourceTable", "read_and_map"]
+__all__ = ["Progress", "SourceTable", "check_columns", "read_and_map", "resolve_headers"]
 
 Progress = Callable[[int, int | None], None]
 _XLSX = {".xlsx", ".xlsm"}
-_XLSX_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class SourceTable:
     """SQL for the Excel-visible row number of a row of ``raw``."""
     sha256: str
     is_xlsx: bool
+    warnings: tuple[Diagnostic, ...] = ()
+    """Located warnings about the file (characters lost on a Shift_JIS export)."""
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
@@ -69,7 +75,7 @@ def _csv_options(delimiter: str, ncols: int) -> str:
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     return (
         f"delim={sql_str(delimiter)}, quote='\"', escape='\"', header=true, "
-        f"auto_detect=false, columns={columns}"
+        f"auto_detect=false, max_line_size={LIMITS.max_row_bytes}, columns={columns}"
     )
 
 
@@ -90,31 +96,46 @@ def _watch(con: duckdb.DuckDBPyConnection, estimate: int, progress: Progress) ->
     return done
 
 
-def _load_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping, progress: Progress | None
-) -> SourceTable:
+def _starts_utf8(path: Path) -> bool:
+    """Whether the file's first bytes are UTF-8 (with or without a BOM); only a
+    guess for the whole file: DuckDB checks the rest while it reads."""
+    with path.open("rb") as fh:
+        first = fh.read(65536)
+    try:
+        codecs.getincrementaldecoder("utf-8")(errors="strict").decode(first)
+    except UnicodeDecodeError:
+        return False
+    return True
 
-    # Most exports are UTF-8: then DuckDB reads the file as it is, and its own
-    # UTF-8 check stands in for a decoding pass (the file is only hashed). Only if
-    # it finds a byte that is not UTF-8 is the file detected and transcoded.
-    head = utf8_head(path) if mapping.source.encoding is None else None
-    if head is not None:
+
+def _load_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    shown: str,
+    mapping: Mapping,
+    encoding: str | None,
+    progress: Progress | None,
+) -> SourceTable:
+    # Most exports are UTF-8: then DuckDB reads the file as it is, and one pass
+    # hashes it and checks that it is UTF-8. Only if a byte is not UTF-8 is the
+    # file detected (and refused where it does not decode, or transcoded when it
+    # is Shift_JIS throughout).
+    encoding = encoding or mapping.source.encoding
+    if encoding is None and _starts_utf8(path):
         try:
-            return _read_csv(con, path, path, head, path.stat().st_size, mapping, progress, None)
+            return _read_csv(con, path, path, shown, mapping, progress, None)
         except _NotUtf8:
-            pass
-    info = detect_text(path, mapping.source.encoding)
+            con.execute("DROP TABLE IF EXISTS raw")
+    info = detect_text(path, encoding, shown=shown, delimiter=mapping.source.delimiter)
     plain = info.encoding in ("utf-8", "utf-8-sig", "ascii")
     csv_path = path if plain else to_utf8_file(path, info.encoding)
     try:
-        return _read_csv(con, path, csv_path, info.head, info.size, mapping, progress, info.sha256)
+        if not plain:
+            _check_controls(csv_path, shown, scan_bytes(csv_path), mapping.source.delimiter)
+        return _read_csv(con, path, csv_path, shown, mapping, progress, info)
     except _NotUtf8 as exc:
         raise DataError.of(
-            "KT373",
-            "data.file.csv",
-            Span(str(path), 1, 1),
-            path=str(path),
-            problem=str(exc),
+            "KT373", "data.file.csv", Span(shown, 1, 1), path=shown, problem=str(exc)
         ) from None
     finally:
         if csv_path != path:
@@ -125,24 +146,40 @@ class _NotUtf8(Exception):
     """DuckDB found a byte sequence that is not UTF-8."""
 
 
+def _check_controls(path: Path, shown: str, scan: ByteScan, delimiter: str | None) -> None:
+    """KT386 at the first NUL byte or byte-order mark inside the (UTF-8) text."""
+    found = [o for o in (scan.nul, scan.bom) if o is not None]
+    if not found:
+        return
+    offset = min(found)
+    row, col = locate(path, offset, "utf-8", delimiter)
+    what = "nul" if offset == scan.nul else "bom"
+    raise DataError.of(
+        "KT386", f"data.file.control_{what}", Span(shown, row, col), path=shown, row=row, column=col
+    )
+
+
 def _read_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     csv_path: Path,
-    head: str,
-    size: int,
+    shown: str,
     mapping: Mapping,
     progress: Progress | None,
-    digest: str | None,
+    info: TextInfo | None,
 ) -> SourceTable:
-    """Load ``csv_path`` (UTF-8) as table ``raw``; ``path`` is the file as named."""
+    """Load ``csv_path`` (UTF-8) as table ``raw``; ``path`` is the file as named,
+    ``info`` what detecting its encoding found (None: not detected, UTF-8)."""
     import duckdb
 
+    head = read_head(csv_path, "utf-8", shown)
     delimiter = mapping.source.delimiter or sniff_dialect(head)
     headers = header_row(head, delimiter)
     if not headers or headers == [""]:
-        raise DataError.of("KT372", "data.file.empty", Span(str(path), 1, 1), path=str(path))
+        raise DataError.of("KT372", "data.file.empty", Span(shown, 1, 1), path=shown)
+    check_columns(len(headers), shown)
     lines = max(head.count("\n"), 1)
+    size = path.stat().st_size
     estimate = max(int(size / max(len(head.encode()) / lines, 1)) - 1, 1)
     watcher = _watch(con, estimate, progress) if progress else None
     try:
@@ -161,101 +198,111 @@ def _read_csv(
                 f"{options}, null_padding=true, parallel=false)"
             )
     except duckdb.Error as exc:
-        problem = str(exc).split("\n")[0:3]
         if "Invalid unicode" in str(exc):
-            raise _NotUtf8(" ".join(problem)) from None
-        raise DataError.of(
-            "KT373",
-            "data.file.csv",
-            Span(str(path), 1, 1),
-            path=str(path),
-            problem=" ".join(problem),
-        ) from None
+            raise _NotUtf8(" ".join(str(exc).split("\n")[0:3])) from None
+        raise _structural(csv_path, shown, delimiter, headers, exc) from None
     finally:
         if watcher is not None:
             watcher.set()
-    rows = con.sql("SELECT count(*) FROM raw").fetchall()[0][0]
+    rows = int(con.sql("SELECT count(*) FROM raw").fetchall()[0][0])
+    if rows > LIMITS.max_rows:
+        raise DataError.of(
+            "KT388",
+            "data.file.too_many_rows",
+            Span(shown, LIMITS.max_rows + 2, 1),
+            path=shown,
+            rows=rows,
+            limit=LIMITS.max_rows,
+        )
     # Hashed after the read, not beside it: a Python thread next to DuckDB's slows
     # DuckDB down more than the hash costs.
-    sha256 = digest if digest is not None else file_sha256(path)
-    return SourceTable(tuple(headers), int(rows), "(rowid + 2)", sha256, False)
+    if info is None:
+        # DuckDB stores bytes that are not UTF-8 as they are: checked here.
+        scan = scan_bytes(path, utf8=True)
+        if scan.utf8_bad is not None:
+            raise _NotUtf8(f"offset {scan.utf8_bad}")
+        _check_controls(path, shown, scan, delimiter)
+        sha256, warnings = scan.sha256, tuple[Diagnostic, ...]()
+    else:
+        sha256, warnings = info.sha256, info.warnings
+    _check_cells(con, len(headers), shown)
+    return SourceTable(tuple(headers), rows, "(rowid + 2)", sha256, False, warnings)
 
 
-def _cell_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _load_xlsx(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    sheet: str | None,
-    progress: Progress | None,
-) -> SourceTable:
-    import hashlib
-
-    import openpyxl
-    import pyarrow as pa
-
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a broken file
+def check_columns(count: int, shown: str) -> None:
+    if count > LIMITS.max_columns:
         raise DataError.of(
-            "KT374", "data.file.bad_xlsx", Span(str(path), 1, 1), path=str(path), problem=str(exc)
-        ) from None
-    try:
-        if sheet is not None and sheet not in wb.sheetnames:
-            raise DataError.of(
-                "KT375",
-                "data.file.unknown_sheet",
-                Span(str(path), 1, 1),
-                path=str(path),
-                sheet=sheet,
-                sheets=", ".join(wb.sheetnames),
-                hint=did_you_mean(sheet, wb.sheetnames),
-            )
-        ws = wb[sheet] if sheet is not None else wb.worksheets[0]
-        total = ws.max_row - 1 if ws.max_row else None
-        rows_iter = ws.iter_rows(values_only=True)
-        header_cells = next(rows_iter, None)
-        if not header_cells or all(c is None for c in header_cells):
-            raise DataError.of("KT372", "data.file.empty", Span(str(path), 1, 1), path=str(path))
-        headers = [(_cell_text(c) or "").strip() for c in header_cells]
-        while headers and not headers[-1]:
-            headers.pop()
-        ncols = len(headers)
-        columns: list[list[str | None]] = [[] for _ in range(ncols)]
-        row_numbers: list[int] = []
-        for number, cells in enumerate(rows_iter, start=2):
-            texts = [_cell_text(c) for c in cells[:ncols]]
-            if all(t is None or not t.strip() for t in texts):
-                continue  # Excel's "used range" often ends in empty rows
-            texts += [None] * (ncols - len(texts))
-            for col, text in zip(columns, texts, strict=True):
-                col.append(text)
-            row_numbers.append(number)
-            if progress and len(row_numbers) % _XLSX_BATCH == 0:
-                progress(len(row_numbers), total)
-    finally:
-        wb.close()
-    from kpitree.data.transform import int_array, string_array
+            "KT387",
+            "data.file.too_many_columns",
+            Span(shown, 1, LIMITS.max_columns + 1),
+            path=shown,
+            columns=count,
+            limit=LIMITS.max_columns,
+        )
 
-    arrays = {f"c{i}": string_array(col) for i, col in enumerate(columns)}
-    arrays["__row__"] = int_array(row_numbers, pa.int64())
-    con.register("xlsx_rows", pa.table(arrays))
-    con.execute("CREATE TABLE raw AS SELECT * FROM xlsx_rows")
-    con.unregister("xlsx_rows")
-    return SourceTable(tuple(headers), len(row_numbers), "__row__", digest, True)
+
+def _check_cells(con: duckdb.DuckDBPyConnection, ncols: int, shown: str) -> None:
+    """KT389 at the first cell longer than the cell size limit."""
+    limit = LIMITS.max_cell_chars
+    for start in range(0, ncols, 256):
+        cols = [f"c{k}" for k in range(start, min(start + 256, ncols))]
+        longest = ", ".join(f"strlen({c})" for c in cols)
+        found = con.sql(f"SELECT max(greatest({longest}, 0)) FROM raw").fetchall()[0][0]
+        if found is None or found <= limit:
+            continue
+        where = " OR ".join(f"length({c}) > {limit}" for c in cols)
+        hit = con.sql(
+            f"SELECT rowid + 2, [{', '.join(f'length({c}) > {limit}' for c in cols)}] "
+            f"FROM raw WHERE {where} ORDER BY rowid LIMIT 1"
+        ).fetchall()
+        if hit:
+            row, flags = hit[0]
+            col = start + flags.index(True) + 1
+            raise DataError.of(
+                "KT389",
+                "data.file.cell_too_large",
+                Span(shown, int(row), col),
+                path=shown,
+                row=int(row),
+                column=col,
+                limit=limit,
+            )
+
+
+def _structural(
+    csv_path: Path, shown: str, delimiter: str, headers: list[str], exc: Exception
+) -> UserError:
+    """The located error for a CSV that DuckDB refused (found again in Python)."""
+    problem = csv_problem(csv_path, delimiter, len(headers), LIMITS.max_row_bytes)
+    if problem is None:
+        first = str(exc).split("\n")[0]
+        line = re.search(r"Line: (\d+)", str(exc))
+        row = int(line.group(1)) if line else 1
+        return DataError.of(
+            "KT373", "data.file.csv", Span(shown, row, 1), path=shown, problem=first
+        )
+    span = Span(shown, problem.row, problem.column)
+    params = {"path": shown, "row": problem.row, "column": problem.column}
+    if problem.kind == "too_many_cells":
+        return DataError.of(
+            "KT384",
+            "data.file.too_many_cells",
+            span,
+            **params,
+            cells=problem.cells,
+            headers=len(headers),
+            value=problem.value[:40],
+        )
+    if problem.kind == "row_too_large":
+        return DataError.of(
+            "KT389",
+            "data.file.row_too_large",
+            span,
+            path=shown,
+            row=problem.row,
+            limit=LIMITS.max_row_bytes // 1024 // 1024,
+        )
+    return DataError.of("KT383", f"data.file.{problem.kind}", span, **params)
 
 
 def _norm(header: str) -> str:
@@ -268,11 +315,11 @@ def resolve_headers(mapping: Mapping, headers: tuple[str, ...], path: str) -> di
     Headers match exactly, else ignoring case, width (全角/半角) and spacing. Every
     missing header is reported at once, located in the mapping file.
     """
-    exact: dict[str, int] = {}
-    loose: dict[str, int] = {}
+    exact: dict[str, list[int]] = {}
+    loose: dict[str, list[int]] = {}
     for i, h in enumerate(headers):
-        exact.setdefault(h, i)
-        loose.setdefault(_norm(h), i)
+        exact.setdefault(h, []).append(i)
+        loose.setdefault(_norm(h), []).append(i)
     found: dict[str, int] = {}
     diags = []
     wanted: list[tuple[tuple[str, ...], str, Span | None, bool]] = [
@@ -287,7 +334,9 @@ def resolve_headers(mapping: Mapping, headers: tuple[str, ...], path: str) -> di
         for h in alternatives:
             idx = exact.get(h, loose.get(_norm(h)))
             if idx is not None:
-                found[h] = idx
+                if len(idx) > 1:
+                    diags.append(_duplicate(path, h, target, idx))
+                found[h] = idx[0]
                 break
         else:
             if not optional:
@@ -310,6 +359,28 @@ def resolve_headers(mapping: Mapping, headers: tuple[str, ...], path: str) -> di
     return found
 
 
+def _column_name(index: int) -> str:
+    """Excel's letters for a 0-based column index: 0 -> A, 26 -> AA."""
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
+
+
+def _duplicate(path: str, header: str, target: str, idx: list[int]) -> Diagnostic:
+    """KT385: a header the mapping reads appears in several columns."""
+    columns = ", ".join(f"{i + 1} ({_column_name(i)})" for i in idx)
+    return Diagnostic(
+        Severity.ERROR,
+        "KT385",
+        "data.file.duplicate_header",
+        {"path": path, "header": header, "target": target, "columns": columns},
+        Span(path, 1, idx[1] + 1),
+    )
+
+
 def read_and_map(
     path: str | Path,
     mapping: Mapping,
@@ -317,6 +388,7 @@ def read_and_map(
     sheet: str | None = None,
     progress: Progress | None = None,
     tz: str = "Asia/Tokyo",
+    encoding: str | None = None,
 ) -> MappedBatch:
     """Read one CSV/XLSX export and map it onto canonical tables.
 
@@ -325,11 +397,15 @@ def read_and_map(
     (unreadable, missing headers, unknown sheet) raise
     :class:`~kpitree.errors.DataError`. ``progress(rows_done, rows_total)`` is
     called while reading (``rows_total`` may be an estimate or ``None``).
+    ``encoding`` names the CSV's encoding (instead of the mapping's
+    ``source.encoding``, instead of detecting UTF-8 or Shift_JIS). Located
+    warnings about the file are in ``batch.warnings``.
 
     >>> batch = read_and_map("leads.csv", load_mapping("hubspot-contacts"))  # doctest: +SKIP
     >>> batch.tables["leads"].num_rows  # doctest: +SKIP
     """
     from kpitree.data.transform import apply_mapping
+    from kpitree.data.xlsx import load_xlsx
 
     p = Path(path)
     shown = str(path)
@@ -345,12 +421,14 @@ def read_and_map(
         if progress:
             progress(0, None)
         if suffix in _XLSX:
-            source = _load_xlsx(con, p, sheet or mapping.source.sheet, progress)
+            source = load_xlsx(con, p, shown, sheet or mapping.source.sheet, progress)
         else:
-            source = _load_csv(con, p, mapping, progress)
+            source = _load_csv(con, p, shown, mapping, encoding, progress)
         if progress:
             progress(source.rows, source.rows)
         found = resolve_headers(mapping, source.headers, shown)
-        return apply_mapping(con, source, mapping, found, shown, mapping.source.timezone or tz)
+        batch = apply_mapping(con, source, mapping, found, shown, mapping.source.timezone or tz)
+        batch.warnings = list(source.warnings)
+        return batch
     finally:
         con.close()
