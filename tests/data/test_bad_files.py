@@ -189,3 +189,84 @@ def test_a_nul_byte_in_shift_jis_text_is_refused(tmp_path: Path) -> None:
 def test_the_leading_bom_is_not_text(tmp_path: Path) -> None:
     batch = _read(tmp_path, codecs.BOM_UTF8 + (HEADER + ROW).encode())
     assert batch.tables["deals"].column("deal_id").to_pylist() == ["D1"]  # type: ignore[attr-defined]
+
+
+# -- values at the edges ------------------------------------------------------------
+
+
+def _rejects(tmp_path: Path, rows: list[str], mapping: str = MAPPING) -> dict[str, str]:
+    (tmp_path / "m.yaml").write_text(mapping, encoding="utf-8")
+    path = tmp_path / "f.csv"
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    batch = read_and_map(path, load_mapping(tmp_path / "m.yaml"))
+    return {r.value or "": r.message.key for r in batch.rejects if r.message is not None}
+
+
+@pytest.mark.parametrize(
+    ("amount", "key"),
+    [
+        ("1e400", "data.reject.out_of_range"),
+        ("-1e400", "data.reject.out_of_range"),
+        ("1e16", "data.reject.out_of_range"),
+        ("nan", "data.reject.not_a_number"),
+        ("inf", "data.reject.not_a_number"),
+        ("-Infinity", "data.reject.not_a_number"),
+    ],
+)
+def test_numbers_that_are_not_finite_or_not_exact_are_refused(
+    tmp_path: Path, amount: str, key: str
+) -> None:
+    assert _rejects(tmp_path, [f"D1,2026/01/07,{amount},open\n"]) == {amount: key}
+
+
+def test_numbers_up_to_the_limit_are_read(tmp_path: Path) -> None:
+    assert _rejects(tmp_path, ["D1,2026/01/07,9007199254740992,open\n"]) == {}
+
+
+@pytest.mark.parametrize(
+    ("created", "key"),
+    [
+        ("0000/01/01", "data.reject.date_out_of_range"),
+        ("-2026-01-01", "data.reject.date_out_of_range"),
+        ("99999/01/01", "data.reject.date_out_of_range"),
+        ("26/01/07", "data.reject.date_out_of_range"),
+        ("1899/12/31", "data.reject.date_out_of_range"),
+        ("2101-01-01T00:00:00+09:00", "data.reject.date_out_of_range"),
+        ("2026-01-07T09:00:00+25:00", "data.reject.not_a_timestamp"),
+        ("2026-01-07T09:00:00-25:00", "data.reject.not_a_timestamp"),
+        ("2026-01-07T09:00:00+09:75", "data.reject.not_a_timestamp"),
+    ],
+)
+def test_dates_outside_the_range_and_bad_offsets_are_refused(
+    tmp_path: Path, created: str, key: str
+) -> None:
+    assert _rejects(tmp_path, [f"D1,{created},1,open\n"]) == {created: key}
+
+
+def test_bad_offsets_are_refused_on_the_fast_path_too(tmp_path: Path) -> None:
+    good = [f"D{i},2026-01-07T09:00:00+09:00,1,open\n" for i in range(20)]
+    bad = "2026-01-07T09:00:00+25:00"
+    assert _rejects(tmp_path, [*good, f"X,{bad},1,open\n"]) == {bad: "data.reject.not_a_timestamp"}
+
+
+def test_the_date_range_is_set_per_mapping(tmp_path: Path) -> None:
+    wide = MAPPING.replace("tables:", "source: {earliest_date: 1800-01-01}\ntables:")
+    assert _rejects(tmp_path, ["D1,1850/01/01,1,open\n"], wide) == {}
+    assert _rejects(tmp_path, ["D1,1850/01/01,1,open\n"]) == {
+        "1850/01/01": "data.reject.date_out_of_range"
+    }
+
+
+def test_whole_numbers_beyond_the_column_type_are_refused(tmp_path: Path) -> None:
+    mapping = """\
+mapping: 1
+tables:
+  accounts:
+    account_id: ID
+    name: Created
+    employees: Amount
+"""
+    assert _rejects(tmp_path, ["A1,x,12345678901234567890,y\n"], mapping) == {
+        "12345678901234567890": "data.reject.out_of_range"
+    }
+    assert _rejects(tmp_path, ["A1,x,1.5,y\n"], mapping) == {"1.5": "data.reject.not_an_integer"}

@@ -262,7 +262,9 @@ def test_fast_path_keeps_the_zone_history(tmp_path: Path) -> None:
     # agree with the time zone database on both sides of that period.
     rows = [[f"D{i}", "2026/01/07 9:05", "", ""] for i in range(20)]
     rows += [["OLD", "1950/07/01 12:00", "", ""], ["FAR", "2105/07/01 12:00", "", ""]]
-    batch = _run(tmp_path, rows)
+    # Beyond the default date range (2100-12-31): widened for this test.
+    wide = MAPPING.replace("tables:", "source: {latest_date: 2200-12-31}\ntables:")
+    batch = _run(tmp_path, rows, wide)
     created = batch.tables["deals"].column("created_at").to_pylist()
     assert created[0] == dt.datetime(2026, 1, 7, 0, 5, tzinfo=UTC)
     assert created[-2] == dt.datetime(1950, 7, 1, 2, 0, tzinfo=UTC)

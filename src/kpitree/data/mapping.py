@@ -13,6 +13,8 @@ once, located ``file:line:col``, with "did you mean" for misspelt names. The for
       timezone: Asia/Tokyo          # zone of timestamps without one (default: project's)
       excel_serial_dates: false     # numbers in date columns are Excel serials
       null_values: ["-", "N/A"]     # extra cell texts meaning "blank"
+      earliest_date: 1900-01-01     # dates outside these days are refused (defaults)
+      latest_date: 2100-12-31
     defaults: {currency: JPY}       # constant for any mapped table's unmapped column
     values:                         # value maps, by name (matching ignores case)
       lifecycle: {subscriber: lead, marketingqualifiedlead: mql, 商談化: opportunity}
@@ -38,6 +40,7 @@ text missing from the map), ``unmapped`` (``keep``, ``null`` or ``reject``),
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -45,7 +48,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kpitree.data.schema import TABLES, table
 from kpitree.errors import DataError, Diagnostic, Severity, Span
@@ -80,6 +83,16 @@ class SourceOptions(BaseModel):
     timezone: str | None = None
     excel_serial_dates: bool = False
     null_values: tuple[str, ...] = ()
+    earliest_date: dt.date = dt.date(1900, 1, 1)
+    """Dates and timestamps before this day (project time zone) are refused."""
+    latest_date: dt.date = dt.date(2100, 12, 31)
+    """... and after this day."""
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> SourceOptions:
+        if self.earliest_date > self.latest_date:
+            raise ValueError("earliest_date is after latest_date")
+        return self
 
 
 class _ColumnSpec(BaseModel):

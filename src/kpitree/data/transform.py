@@ -33,6 +33,7 @@ a file that has some is parsed again with the per-row check that names them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections import Counter
@@ -46,6 +47,7 @@ from kpitree.data.mapping import HISTORY_TABLES, ColumnRule, Mapping, TableMappi
 from kpitree.data.schema import arrow_schema, table
 from kpitree.data.values import (
     FAST_FORMATS,
+    MAX_EXACT,
     ParsedExpr,
     fast_instant,
     parse_date,
@@ -369,9 +371,17 @@ class _Plan:
             cases = []
             if f.i in self.maps and f.rule.unmapped == "reject" and f.rule.else_value is None:
                 cases.append(f"WHEN u{f.i} THEN 'unmapped'")
+            if f.sql_type in ("BIGINT", "INTEGER"):
+                # A whole number the type cannot hold (or a DOUBLE not exactly).
+                n = parse_number(tc).value
+                cases.append(
+                    f"WHEN {vc} IS NULL AND {tc} IS NOT NULL AND ({n}) = floor({n}) "
+                    "THEN 'out_of_range'"
+                )
             if p.error:
                 # The value first: the text is only looked at where it is NULL.
                 cases.append(f"WHEN {vc} IS NULL AND {tc} IS NOT NULL THEN '{p.error}'")
+            cases += self._range_cases(f, vc)
             if f.required:
                 cases.append(f"WHEN {self.blank(f, vc)} THEN 'required'")
             allowed = _ALLOWED.get((f.table, f.column))
@@ -382,6 +392,25 @@ class _Plan:
                 cols.append(f"CASE {' '.join(cases)} END AS e{f.i}")
                 self.checked.add(f.i)
         return cols
+
+    def _range_cases(self, f: _Field, vc: str) -> list[str]:
+        """Values that parsed but are outside what is accepted: numbers beyond
+        :data:`MAX_EXACT` (and infinity, NaN), dates outside the mapping's range."""
+        if f.sql_type == "DOUBLE":
+            return [f"WHEN {vc} IS NOT NULL AND NOT (abs({vc}) <= {MAX_EXACT}) THEN 'out_of_range'"]
+        if f.sql_type not in ("DATE", "TIMESTAMPTZ"):
+            return []
+        lo, hi = self.date_range()
+        if f.sql_type == "DATE":
+            low, high = f"DATE '{lo.isoformat()}'", f"DATE '{hi.isoformat()}'"
+            outside = f"({vc} < {low} OR {vc} > {high})"
+        else:
+            low, high = (_local_midnight(d, self.tz) for d in (lo, hi + dt.timedelta(days=1)))
+            outside = f"({vc} < TIMESTAMPTZ '{low}' OR {vc} >= TIMESTAMPTZ '{high}')"
+        return [f"WHEN {vc} IS NOT NULL AND {outside} THEN 'date_out_of_range'"]
+
+    def date_range(self) -> tuple[dt.date, dt.date]:
+        return self.mapping.source.earliest_date, self.mapping.source.latest_date
 
     def final_layer(self) -> str:
         """Every output column, the duplicate check and ``__bad`` (a row with any
@@ -475,6 +504,14 @@ class _Plan:
         return [rows], cols
 
 
+def _local_midnight(day: dt.date, tz: str) -> str:
+    """The UTC instant (ISO text) when ``day`` starts in zone ``tz``."""
+    from zoneinfo import ZoneInfo
+
+    start = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz))
+    return start.astimezone(dt.UTC).isoformat(sep=" ")
+
+
 def _plain(rule: ColumnRule) -> bool:
     """Whether the field's text is the cell's text (no constant, map or default)."""
     return rule.value is None and rule.value_map is None and rule.default is None
@@ -511,9 +548,26 @@ def _value_table(con: duckdb.DuckDBPyConnection, name: str, rule: ColumnRule) ->
     con.unregister(f"{name}_src")
 
 
-def _reason(code: str, f: _Field | None, value: str | None, first_row: int | None = None) -> Msg:
+_RANGES = {
+    "INTEGER": ("-2,147,483,648", "2,147,483,647"),
+    "BIGINT": (f"-{MAX_EXACT:,}", f"{MAX_EXACT:,}"),
+    "DOUBLE": (f"-{MAX_EXACT:,}", f"{MAX_EXACT:,}"),
+}
+
+
+def _reason(
+    code: str,
+    f: _Field | None,
+    value: str | None,
+    first_row: int | None = None,
+    plan: _Plan | None = None,
+) -> Msg:
     target = f.header or f"{f.table}.{f.column}" if f else ""
     params: dict[str, Any] = {"value": value or "", "target": target}
+    if code == "out_of_range" and f is not None:
+        params["low"], params["high"] = _RANGES.get(f.sql_type, ("", ""))
+    if code == "date_out_of_range" and plan is not None:
+        params["earliest"], params["latest"] = (d.isoformat() for d in plan.date_range())
     if code == "unmapped" and f is not None:
         params["map"] = f.rule.map_name or ""
     if code == "not_allowed" and f is not None:
@@ -920,7 +974,7 @@ def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Rej
         key = (int(row), f.header or f"{f.table}.{f.column}", code)
         if key not in seen:
             seen.add(key)
-            why = _reason(code, f, value, first)
+            why = _reason(code, f, value, first, plan)
             out.append(Reject(path, int(row), f.header, value, why.render(), why))
     return out
 

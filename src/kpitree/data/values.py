@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "FAST_FORMATS",
+    "MAX_EXACT",
     "ParsedExpr",
     "fast_instant",
     "parse_date",
@@ -127,7 +128,14 @@ def parse_integer(x: str, sql_type: str = "BIGINT") -> ParsedExpr:
 
 
 # A time followed by a zone: "09:00Z", "09:00:00+09:00", "09:00:00.5-0300".
-_ZONE_RE = "\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?\\s*(Z|z|UTC|[+-]\\d\\d:?\\d\\d)$"
+_ZONE_RE = "\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?\\s*(Z|z|UTC|[+-](0\\d|1[0-4]):?[0-5]\\d)$"
+# Any offset after a time, valid or not: a time with an offset outside
+# -14:00..+14:00 (or minutes past 59) is not read as local time without it.
+_ANY_OFFSET_RE = "\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?\\s*[+-]\\d"
+_VALID_OFFSET_RE = "[+-](0\\d|1[0-4]):?[0-5]\\d$"
+MAX_EXACT = 2**53
+"""Numbers beyond this magnitude are refused: a DOUBLE no longer holds every
+whole number there (and infinity and NaN are not amounts)."""
 # What DuckDB's own timestamp cast may see: digits and separators only. Letters are
 # kept out because the cast ignores a trailing "PM" instead of failing.
 _PLAIN_RE = "[0-9/: .T-]+"
@@ -137,8 +145,8 @@ def _from_iso(t: str, tz: str) -> str:
     """``t`` (ISO-like text, ``-`` between date parts) as a UTC instant."""
     return (
         f"CASE WHEN regexp_matches({t}, '{_ZONE_RE}') THEN TRY_CAST({t} AS TIMESTAMPTZ) "
-        f"WHEN regexp_full_match({t}, '{_PLAIN_RE}') "
-        f"THEN timezone({sql_str(tz)}, TRY_CAST({t} AS TIMESTAMP)) END"
+        f"WHEN regexp_full_match({t}, '{_PLAIN_RE}') AND NOT regexp_matches({t}, "
+        f"'{_ANY_OFFSET_RE}') THEN timezone({sql_str(tz)}, TRY_CAST({t} AS TIMESTAMP)) END"
     )
 
 
@@ -169,8 +177,8 @@ def fast_instant(x: str, tz: str, fmt: str) -> str:
     """SQL for the UTC instant of ``x`` read strictly with one ``strptime`` format
     (NULL when the text is not written that way)."""
     parsed = f"try_strptime({x}, {sql_str(fmt)})"
-    if "%z" in fmt:
-        return parsed  # already an instant
+    if "%z" in fmt:  # already an instant; strptime takes any offset, up to +99:99
+        return f"CASE WHEN regexp_matches({x}, '{_VALID_OFFSET_RE}') THEN {parsed} END"
     zone = "UTC" if fmt.endswith("Z") else tz
     fixed = fixed_offset(zone)
     if fixed is None:
