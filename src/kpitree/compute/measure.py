@@ -290,6 +290,16 @@ def measure(
             for mid in absent.get(level, {})
             for suffix in ("", "#num", "#den", "#n")
         }
+        # A metric no query ran for (every period asked starts after as_of, so
+        # nothing is measured) has no value: its columns are there, empty.
+        missing.update(
+            {
+                f"{mid}{suffix}": np.full(len(wide), np.nan)
+                for mid in ids
+                if catalogue[mid].entity is not None and mid not in wide.columns
+                for suffix in ("", "#num", "#den", "#n")
+            }
+        )
         if missing:
             wide = pd.concat([wide, pd.DataFrame(missing, index=wide.index)], axis=1)
         extra: dict[str, Any] = {}

@@ -349,6 +349,10 @@ def _level_table(
         seg = tuple(seg_values[i]) if seg_values is not None else ()
         by_key[(int(period_idx[i]), seg)] = i
     segments = sorted({k[1] for k in by_key}, key=lambda s: tuple(str(x) for x in s))
+    if not level and not segments:
+        # Nothing measured at all (the periods start after as_of): the company
+        # still has its rows, with targets and no actual.
+        segments = [()]
     keys: list[SegmentKey] = [
         tuple((d, None if _missing(v) else str(v)) for d, v in zip(level, seg, strict=True))
         for seg in segments

@@ -1,4 +1,7 @@
-"""Formatting values for people: ¥300,000,000, 25.0%, 4,000, 12.5日."""
+"""Formatting values for people: ¥300,000,000, 25.0%, 4,000, 12.5日.
+
+Counts are whole numbers in every display (a target of 36.2 won deals reads 36).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +35,10 @@ def format_value(
         text = _grouped(abs(value), decimals)
         sign = "-" if value < 0 else ""
         return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency}"
+    if unit == "count":
+        # A count is shown whole (36 won deals, never 36.2, even for a target or
+        # an expected-to-date value); the exact value stays in JSON and downloads.
+        return _grouped(round(value) + 0.0, 0)
     whole = abs(value - round(value)) <= 1e-9 * max(1.0, abs(value))
     decimals = 0 if whole or abs(value) >= 1000 else 1
     text = _grouped(value, decimals)

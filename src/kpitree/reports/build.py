@@ -189,6 +189,7 @@ def build_report(
         kgi_context=kgi_context,
         tree=lines,
         gaps=sections.gaps(tree, main, by_node, lang),
+        drivers=sections.drivers(tree, main, lang),
         bottleneck=sections.bottleneck(tree, main, lang),
         funnel=sections.funnel(tree, by_node),
         departments=sections.departments(tree, main, trend, by_node, lang),

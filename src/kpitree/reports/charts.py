@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 from kpitree.errors import UserError
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from kpitree.reports.layout import Chart, Section
 
-__all__ = ["CJK_FONT", "chart_svg", "require_cjk_font"]
+__all__ = ["CJK_FONT", "chart_figure", "chart_style", "chart_svg", "require_cjk_font"]
 
 CJK_FONT = "Noto Sans CJK JP"
 # Colour-blind-safe pair (actual, reference) and two more series.
@@ -64,17 +66,50 @@ def _num(value: Any) -> float:
     return math.nan
 
 
-def chart_svg(chart: Chart, section: Section, *, width: float = 6.4, height: float = 2.4) -> str:
-    """The chart as an ``<svg>`` element (no XML header), ready to inline."""
+def chart_figure(
+    chart: Chart, section: Section, *, width: float = 6.4, height: float = 2.4
+) -> Figure:
+    """The chart drawn on a matplotlib figure (Agg). The legend sits outside
+    the plotting area, to its right, so it never hides a bar or a line."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    import matplotlib.figure
 
     require_cjk_font()
     table = section.table(chart.table)
     categories = [str(row[chart.category_column].text) for row in table.rows]
-    rc: dict[str, Any] = {
+    fig = matplotlib.figure.Figure(figsize=(width, height))
+    # Fixed margins (a constrained layout draws every chart twice); the right
+    # one leaves room for the legend.
+    fig.subplots_adjust(left=0.1, right=0.76, top=0.86, bottom=0.14)
+    ax = fig.add_subplot()
+    n = len(chart.series_columns)
+    xs = list(range(len(categories)))
+    for i, col in enumerate(chart.series_columns):
+        values = [_num(row[col].value) for row in table.rows]
+        name = table.columns[col]
+        colour = _COLOURS[i % len(_COLOURS)]
+        if chart.kind == "line":
+            style = "-" if i == 0 else "--"
+            ax.plot(xs, values, style, marker="o", markersize=3, color=colour, label=name)
+        else:
+            bar_width = 0.8 / max(n, 1)
+            offset = (i - (n - 1) / 2) * bar_width
+            ax.bar([x + offset for x in xs], values, bar_width, color=colour, label=name)
+    ax.set_xticks(xs, categories)
+    ax.yaxis.set_major_formatter(_axis_formatter(chart.unit))
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_title(chart.title, fontsize=9, loc="left")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(axis="y", color="#e2e8f0", linewidth=0.6)
+    ax.set_axisbelow(True)
+    return fig
+
+
+def chart_style(chart: Chart) -> dict[str, Any]:
+    """The matplotlib settings every chart is drawn with (``rc_context``)."""
+    return {
         "font.family": [CJK_FONT, "DejaVu Sans"],
         "font.size": 8,
         "svg.fonttype": "none",
@@ -84,31 +119,14 @@ def chart_svg(chart: Chart, section: Section, *, width: float = 6.4, height: flo
         "axes.spines.top": False,
         "axes.spines.right": False,
     }
-    with matplotlib.rc_context(rc):  # type: ignore[arg-type]
-        fig = Figure(figsize=(width, height))
-        # Fixed margins: a constrained layout draws every chart twice.
-        fig.subplots_adjust(left=0.1, right=0.98, top=0.86, bottom=0.14)
-        ax = fig.add_subplot()
-        n = len(chart.series_columns)
-        xs = list(range(len(categories)))
-        for i, col in enumerate(chart.series_columns):
-            values = [_num(row[col].value) for row in table.rows]
-            name = table.columns[col]
-            colour = _COLOURS[i % len(_COLOURS)]
-            if chart.kind == "line":
-                style = "-" if i == 0 else "--"
-                ax.plot(xs, values, style, marker="o", markersize=3, color=colour, label=name)
-            else:
-                bar_width = 0.8 / max(n, 1)
-                offset = (i - (n - 1) / 2) * bar_width
-                ax.bar([x + offset for x in xs], values, bar_width, color=colour, label=name)
-        ax.set_xticks(xs, categories)
-        ax.yaxis.set_major_formatter(_axis_formatter(chart.unit))
-        ax.tick_params(axis="x", labelsize=7)
-        ax.set_title(chart.title, fontsize=9, loc="left")
-        ax.legend(fontsize=7, frameon=False, loc="best")
-        ax.grid(axis="y", color="#e2e8f0", linewidth=0.6)
-        ax.set_axisbelow(True)
+
+
+def chart_svg(chart: Chart, section: Section, *, width: float = 6.4, height: float = 2.4) -> str:
+    """The chart as an ``<svg>`` element (no XML header), ready to inline."""
+    import matplotlib
+
+    with matplotlib.rc_context(chart_style(chart)):  # type: ignore[arg-type]
+        fig = chart_figure(chart, section, width=width, height=height)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = re.sub(r"^.*?(?=<svg)", "", buffer.getvalue(), flags=re.DOTALL)

@@ -35,6 +35,8 @@ def number_format(cell: Cell, currency: str) -> str | None:
             if currency in ("JPY", "KRW") or abs(value) >= 1000
             else (f'"{symbol}"#,##0.00')
         )
+    if cell.unit == "count":  # the exact value stays in the cell, shown whole
+        return "#,##0"
     whole = abs(value - round(value)) <= 1e-9 * max(1.0, abs(value))
     return "#,##0" if whole or abs(value) >= 1000 else "#,##0.0"
 

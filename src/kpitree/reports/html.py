@@ -32,7 +32,7 @@ def _cell_class(cell: Cell) -> str:
     if cell.is_number or cell.unit is not None:
         classes.append("num")
     if cell.status:
-        classes.append(cell.status)
+        classes += ["status", cell.status]
     if cell.indent:
         classes.append(f"indent-{min(cell.indent, 5)}")
     return " ".join(classes)

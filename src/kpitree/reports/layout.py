@@ -171,16 +171,6 @@ def _gaps(report: Report, c: _Cells, lang: str) -> Section:
                 c.status(line.status, line.status_text),
             ]
         )
-        for d in g.drivers:
-            driver_rows.append(
-                [
-                    c.text(line.label),
-                    c.text(d.label),
-                    c.num(d.actual, d.unit),
-                    c.num(d.reference, d.unit),
-                    c.num(d.amount, kgi_unit),
-                ]
-            )
         for s in g.segments:
             segment_rows.append(
                 [
@@ -192,6 +182,19 @@ def _gaps(report: Report, c: _Cells, lang: str) -> Section:
                     c.status(s.status, s.status_text),
                 ]
             )
+    for d in report.drivers:
+        driver_rows.append(
+            [
+                c.text(d.label),
+                c.num(d.actual, d.unit),
+                c.num(d.reference, d.unit),
+                c.num(d.amount, kgi_unit),
+            ]
+        )
+    if driver_rows:
+        total = sum(d.amount for d in report.drivers)
+        blank = c.text(None)
+        driver_rows.append([c.text(_c("total", lang)), blank, blank, c.num(total, kgi_unit)])
     tables = [
         Table(
             "gaps",
@@ -203,10 +206,7 @@ def _gaps(report: Report, c: _Cells, lang: str) -> Section:
         Table(
             "drivers",
             _c("drivers", lang, kgi=report.kgi.label),
-            [
-                _c(f"col.{k}", lang)
-                for k in ("node", "driver", "actual", "expected", "effect_on_kgi")
-            ],
+            [_c(f"col.{k}", lang) for k in ("driver", "actual", "expected", "effect_on_kgi")],
             driver_rows,
             _c("no_drivers", lang),
         ),
@@ -346,14 +346,14 @@ def _department(report: Report, d: DepartmentSection, c: _Cells, lang: str) -> S
             _c("best", lang),
             segment_columns,
             seg_rows(d.best),
-            _c("no_segments", lang),
+            _c("no_segments" if d.focus is None else "no_best", lang),
         ),
         Table(
             f"worst_{d.id}",
             _c("worst", lang),
             segment_columns,
             seg_rows(d.worst),
-            _c("no_segments", lang),
+            _c("no_segments" if d.focus is None else "no_worst", lang),
         ),
     ]
     return Section(f"dept_{d.id}", d.label, [], tables, charts)

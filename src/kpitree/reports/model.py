@@ -92,11 +92,10 @@ class SegmentLine:
 
 @dataclass(frozen=True)
 class Gap:
-    """A node behind its pace, what drives it and where (segments) it is."""
+    """A node behind its pace and where (teams and reps) it is behind."""
 
     line: NodeLine
     gap: float  # actual - expected-to-date, in the node's unit
-    drivers: list[Driver]
     segments: list[SegmentLine]
 
 
@@ -196,6 +195,7 @@ class Report:
     kgi_context: NodeLine | None
     tree: list[NodeLine]
     gaps: list[Gap]
+    drivers: list[Driver]  # each input once: its share of the KGI's gap to expected-to-date
     bottleneck: BottleneckLine | None
     funnel: list[FunnelStep]
     departments: list[DepartmentSection]

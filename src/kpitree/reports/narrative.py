@@ -82,8 +82,8 @@ def narrative(report: Report, tree: Tree) -> list[str]:
             )
         )
     kgi_gap = next((g for g in report.gaps if g.line.node == tree.kgi), None)
-    if kgi_gap is not None and kgi_gap.drivers:
-        top = kgi_gap.drivers[0]
+    if kgi_gap is not None and report.drivers:
+        top = report.drivers[0]
         if top.amount < 0:
             out.append(
                 t(

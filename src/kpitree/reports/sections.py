@@ -5,12 +5,11 @@ one section per department."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from kpitree.definition.formula import BinOp, Ref
 from kpitree.i18n import t
-from kpitree.planning.attribution import Attribution, Contribution, attribute
+from kpitree.planning.attribution import Attribution, attribute
 from kpitree.reports.model import (
     BottleneckLine,
     DepartmentSection,
@@ -27,13 +26,21 @@ if TYPE_CHECKING:
     from kpitree.compute.targets import SegmentKey
     from kpitree.definition.tree import Tree
 
-__all__ = ["DEPARTMENTS", "bottleneck", "departments", "funnel", "gaps", "segment_name"]
+__all__ = [
+    "DEPARTMENTS",
+    "bottleneck",
+    "departments",
+    "drivers",
+    "funnel",
+    "gaps",
+    "segment_name",
+]
 
 # The Model's departments, in the order the funnel runs through them.
 DEPARTMENTS = ("marketing", "inside_sales", "field_sales", "customer_success")
 MAX_GAPS = 5
-MAX_DRIVERS = 3
 MAX_SEGMENTS = 3
+BEHIND = ("off_track", "at_risk")
 
 
 def department_label(tree: Tree, dept: str, lang: str) -> str:
@@ -104,49 +111,21 @@ def _attribution(tree: Tree, company: Mapping[str, NodeStatus]) -> Attribution |
     return attribute(tree, base, now)
 
 
-def _through(root: Contribution, node: str) -> dict[str, Fraction]:
-    """Per input, the share of the KGI change that flows through ``node``."""
-    found: dict[str, Fraction] = {}
-
-    def leaves(c: Contribution) -> None:
-        if not c.children:
-            if c.contribution is not None:
-                found[c.node] = found.get(c.node, Fraction(0)) + c.contribution
-            return
-        for child in c.children:
-            leaves(child)
-
-    def visit(c: Contribution) -> None:
-        if c.node == node:
-            leaves(c)
-            return
-        for child in c.children:
-            visit(child)
-
-    visit(root)
-    return found
-
-
-def _drivers(
-    tree: Tree,
-    attribution: Attribution | None,
-    node: str,
-    company: Mapping[str, NodeStatus],
-    lang: str,
-) -> list[Driver]:
+def drivers(tree: Tree, result: StatusResult, lang: str) -> list[Driver]:
+    """Every input with a share of the KGI's gap to expected-to-date, each once,
+    largest effect first. The shares add up exactly to the gap of the KGI as the
+    tree computes it; an input under several nodes behind their pace is still
+    one driver (listing it under each node would count its effect again)."""
+    key = result.periods[-1].key
+    company = {r.node: r for r in result.rows if r.period == key and r.segment == ()}
+    attribution = _attribution(tree, company)
     if attribution is None:
         return []
-    if node == tree.kgi:
-        shares = {k: v for k, v in attribution.by_input.items() if v is not None}
-    else:
-        shares = _through(attribution.tree, node)
-    ranked = sorted(shares.items(), key=lambda kv: -abs(kv[1]))
-    drivers = []
-    for input_id, share in ranked[:MAX_DRIVERS]:
-        if share == 0:
-            continue
+    shares = {k: v for k, v in attribution.by_input.items() if v is not None and v != 0}
+    found = []
+    for input_id, share in sorted(shares.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
         r = company.get(input_id)
-        drivers.append(
+        found.append(
             Driver(
                 node=input_id,
                 label=tree.nodes[input_id].display(lang),
@@ -156,16 +135,14 @@ def _drivers(
                 unit=tree.nodes[input_id].unit_name,
             )
         )
-    return drivers
+    return found
 
 
 def gaps(tree: Tree, result: StatusResult, lines: Mapping[str, NodeLine], lang: str) -> list[Gap]:
     """The nodes furthest behind their pace (the KGI first when it is behind),
-    each with the inputs that explain its share of the KGI gap and the teams and
-    reps furthest behind on it."""
+    each with the teams and reps furthest behind on it."""
     key = result.periods[-1].key
     company = {r.node: r for r in result.rows if r.period == key and r.segment == ()}
-    attribution = _attribution(tree, company)
     behind = [
         line
         for line in lines.values()
@@ -189,7 +166,6 @@ def gaps(tree: Tree, result: StatusResult, lines: Mapping[str, NodeLine], lang: 
             Gap(
                 line=line,
                 gap=_shortfall(tree, r) or 0.0,
-                drivers=_drivers(tree, attribution, line.node, company, lang),
                 segments=worst[:MAX_SEGMENTS],
             )
         )
@@ -329,8 +305,11 @@ def departments(
             (_segment_line(tree, r, lang) for r in in_dept if r.node == focus),
             key=lambda s: -(s.pace or 0.0),
         )
-        best = ranked[:MAX_SEGMENTS]
-        worst = [s for s in reversed(ranked) if s not in best][:MAX_SEGMENTS]
+        # Only a team or rep genuinely ahead is "doing well": on track against a
+        # target (never one at 0%, without a target or without data), and only
+        # one behind is "behind".
+        best = [s for s in ranked if s.status == "on_track"][:MAX_SEGMENTS]
+        worst = [s for s in reversed(ranked) if s.status in BEHIND][:MAX_SEGMENTS]
         out.append(
             DepartmentSection(
                 id=dept,
