@@ -409,7 +409,7 @@ def read_and_map(
 
     p = Path(path)
     shown = str(path)
-    if not p.is_file():
+    if not p.exists() or p.is_dir():  # a named pipe is a file to read
         raise DataError.of("KT002", "file.not_found", Span(shown, 1, 1), path=shown)
     suffix = p.suffix.lower()
     if suffix == ".xls":

@@ -32,7 +32,6 @@ from kpitree.errors import DataError, Diagnostic, Severity, UserError
 from kpitree.web.errors import WebError
 
 if TYPE_CHECKING:
-    from kpitree.data.batch import MappedBatch
     from kpitree.project import Project
 
 __all__ = [
@@ -49,7 +48,6 @@ __all__ = [
 UPLOADS = Path(".kpitree") / "uploads"
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 UPLOAD_TTL_SECONDS = 24 * 3600
-PREVIEW_ROWS = 20
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
 _ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -184,43 +182,6 @@ def _mapping_argument(project: Project, mapping: str) -> str:
 # -- preview ----------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, float | int | str | bool) or value is None:
-        return value
-    return str(value)
-
-
-def _describe(batch: MappedBatch, upload: Upload, mapping: str, lang: str | None) -> dict[str, Any]:
-    tables = []
-    for name, table in batch.tables.items():
-        head = table.slice(0, PREVIEW_ROWS).to_pylist()
-        tables.append(
-            {
-                "table": name,
-                "rows": table.num_rows,
-                "columns": list(table.column_names),
-                "preview": [[_cell(row[c]) for c in table.column_names] for row in head],
-            }
-        )
-    rejects = [
-        {"row": r.row, "column": r.column, "value": r.value, "message": r.text(lang)}
-        for r in batch.rejects
-    ]
-    rejected_rows = len({r.row for r in batch.rejects})
-    return {
-        "upload_id": upload.upload_id,
-        "file": upload.name,
-        "mapping": mapping,
-        "rows_read": batch.rows_read,
-        "valid_rows": batch.rows_read - rejected_rows,
-        "rejected_rows": rejected_rows,
-        "tables": tables,
-        "errors": rejects,
-    }
-
-
 def preview(
     project: Project,
     upload: Upload,
@@ -230,16 +191,17 @@ def preview(
     lang: str | None = None,
 ) -> dict[str, Any]:
     """Read and map the upload without writing anything: mapped rows per table
-    (the first rows of each) and every rejected cell with its row and column,
-    its message in ``lang``.
-    A problem with the file as a whole raises its DataError (located)."""
-    from kpitree.data.mapping import load_mapping
-    from kpitree.data.readers import read_and_map
+    (the first rows of each), every rejected cell with its row and column and
+    the file's warnings, messages in ``lang``. Parsed in a child process within
+    a time and memory budget (:mod:`kpitree.web.preview`); a problem with the
+    file as a whole raises its DataError (located)."""
+    from kpitree.web.preview import run_preview
 
     argument = _mapping_argument(project, mapping)
-    loaded = load_mapping(argument)
-    batch = read_and_map(upload.path, loaded, sheet=sheet or None, tz=project.tree.timezone)
-    return _describe(batch, upload, mapping, lang)
+    found = run_preview(
+        upload.path, argument, sheet or None, project.tree.timezone, lang, upload.name
+    )
+    return {"upload_id": upload.upload_id, "file": upload.name, "mapping": mapping, **found}
 
 
 # -- writing (in a child process) -------------------------------------------------------

@@ -1,0 +1,153 @@
+"""Previewing an upload in a child process, within a time and a memory budget.
+
+Reading and mapping a file is the same work as ``kpitree import`` and runs under
+the same limits (``docs/data.md``), but a file can still take long or need much
+memory before a limit is met. So the server never parses an upload itself: a
+child process does (forked from a small server process that has the readers
+imported, so it starts in milliseconds), and the server only waits for its
+answer. A child that runs out of its time (``KPITREE_PREVIEW_SECONDS``, default
+60) or memory (``KPITREE_PREVIEW_MEMORY_MB``, resident size, default 2048) is
+killed, and the preview is refused with KT391 or KT392. Other requests are
+answered all along.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from kpitree.errors import DataError, Diagnostic, Severity, UserError
+
+__all__ = ["budget", "run_preview"]
+
+PREVIEW_ROWS = 20
+_POLL_SECONDS = 0.05
+_context: Any = None
+
+
+def budget() -> tuple[float, int]:
+    """The time (seconds) and memory (MiB) a preview may use."""
+    seconds = float(os.environ.get("KPITREE_PREVIEW_SECONDS", "60"))
+    memory = int(os.environ.get("KPITREE_PREVIEW_MEMORY_MB", "2048"))
+    return seconds, memory
+
+
+def _ctx() -> Any:
+    global _context
+    if _context is None:
+        # Not fork: the server has threads (and DuckDB's) that a fork would copy
+        # in whatever state they are.
+        _context = multiprocessing.get_context("forkserver")
+        _context.set_forkserver_preload(["kpitree.data.readers", "kpitree.data.transform"])
+    return _context
+
+
+def _cell(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _work(conn: Any, path: str, mapping: str, sheet: str | None, tz: str, lang: str | None) -> None:
+    """In the child: read and map, and send back what the page shows."""
+    try:
+        from kpitree.data.mapping import load_mapping
+        from kpitree.data.readers import read_and_map
+
+        batch = read_and_map(Path(path), load_mapping(mapping), sheet=sheet, tz=tz)
+        tables = []
+        for name, table in batch.tables.items():
+            head = table.slice(0, PREVIEW_ROWS).to_pylist()
+            tables.append(
+                {
+                    "table": name,
+                    "rows": table.num_rows,
+                    "columns": list(table.column_names),
+                    "preview": [[_cell(row[c]) for c in table.column_names] for row in head],
+                }
+            )
+        errors = [
+            {"row": r.row, "column": r.column, "value": r.value, "message": r.text(lang)}
+            for r in batch.rejects
+        ]
+        warnings = [{"code": w.code, "message": w.message(lang)} for w in batch.warnings]
+        rejected_rows = len({r.row for r in batch.rejects})
+        conn.send(
+            (
+                "ok",
+                {
+                    "rows_read": batch.rows_read,
+                    "valid_rows": batch.rows_read - rejected_rows,
+                    "rejected_rows": rejected_rows,
+                    "tables": tables,
+                    "errors": errors,
+                    "warnings": warnings,
+                },
+            )
+        )
+    except UserError as exc:
+        conn.send(("user", list(exc.diagnostics)))
+    except BaseException as exc:  # reported by the server as an internal error
+        conn.send(("internal", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of process ``pid`` in MiB (0 where /proc is missing)."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def run_preview(
+    path: Path, mapping: str, sheet: str | None, tz: str, lang: str | None, shown: str
+) -> dict[str, Any]:
+    """The preview of one upload (see :func:`_work`), computed in a child
+    process within :func:`budget`; the child's DataError is raised here."""
+    seconds, memory = budget()
+    ctx = _ctx()
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_work, args=(send, str(path), mapping, sheet, tz, lang), daemon=True)
+    child.start()
+    send.close()
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            if receive.poll(_POLL_SECONDS):
+                try:
+                    kind, payload = receive.recv()
+                except EOFError:  # died without a word: killed by the system
+                    raise _over("KT392", "web.data.preview_memory", shown, memory=memory) from None
+                break
+            if not child.is_alive():
+                raise _over("KT392", "web.data.preview_memory", shown, memory=memory)
+            if _rss_mb(child.pid) > memory:
+                raise _over("KT392", "web.data.preview_memory", shown, memory=memory)
+            if time.monotonic() > deadline:
+                raise _over("KT391", "web.data.preview_time", shown, seconds=int(seconds))
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+        receive.close()
+    if kind == "ok":
+        return dict(payload)
+    if kind == "user":
+        raise DataError(payload)
+    raise DataError(
+        Diagnostic(Severity.ERROR, "KT600", "web.error.internal", {"error": str(payload)[-2000:]})
+    )
+
+
+def _over(code: str, key: str, shown: str, **params: Any) -> UserError:
+    return DataError.of(code, key, None, file=shown, **params)
