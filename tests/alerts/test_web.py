@@ -23,7 +23,7 @@ def client(
 
     project = project_at(tmp_path, http_receiver.port, smtp_receiver.port)
     project.alerts_run(now=NOW)
-    with TestClient(create_app(tmp_path)) as test_client:
+    with TestClient(create_app(tmp_path), base_url="http://localhost") as test_client:
         yield test_client
 
 
@@ -100,7 +100,7 @@ def test_the_server_runs_the_alerts_in_the_background(
     smtp.start()
     monkeypatch.setattr(routes_alerts, "_FIRST_RUN_DELAY", 0.0)
     try:
-        with TestClient(create_app(tmp_path)) as client:
+        with TestClient(create_app(tmp_path), base_url="http://localhost") as client:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and len(http.posts) + len(smtp.messages) < 4:
                 time.sleep(0.1)

@@ -123,7 +123,7 @@ def client(demo_project: Path) -> Iterator[TestClient]:
 
     from kpitree.web.app import create_app
 
-    with TestClient(create_app(demo_project)) as test_client:
+    with TestClient(create_app(demo_project), base_url="http://localhost") as test_client:
         yield test_client
 
 

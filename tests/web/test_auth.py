@@ -30,7 +30,9 @@ def secured(demo_copy: Path) -> Path:
 
 @pytest.fixture
 def app_client(secured: Path) -> Iterator[TestClient]:
-    with closing(TestClient(create_app(secured), headers=EN)) as client:
+    with closing(
+        TestClient(create_app(secured), base_url="http://localhost", headers=EN)
+    ) as client:
         yield client
 
 
@@ -118,7 +120,11 @@ def test_next_never_leaves_the_site(app_client: TestClient) -> None:
 
 def test_login_rate_limit_per_user(secured: Path) -> None:
     limiter = LoginLimiter(per_user=3, per_address=100, window=60)
-    with closing(TestClient(create_app(secured, login_limiter=limiter), headers=EN)) as client:
+    with closing(
+        TestClient(
+            create_app(secured, login_limiter=limiter), base_url="http://localhost", headers=EN
+        )
+    ) as client:
         for _ in range(3):
             assert login(client, "editor", "nope-nope").status_code == 401
         blocked = login(client, "editor")  # even the right password waits now
@@ -136,7 +142,11 @@ def test_login_rate_limit_per_user(secured: Path) -> None:
 
 def test_login_rate_limit_per_address(secured: Path) -> None:
     limiter = LoginLimiter(per_user=100, per_address=4, window=60)
-    with closing(TestClient(create_app(secured, login_limiter=limiter), headers=EN)) as client:
+    with closing(
+        TestClient(
+            create_app(secured, login_limiter=limiter), base_url="http://localhost", headers=EN
+        )
+    ) as client:
         for n in range(4):
             assert login(client, f"nobody{n}", "nope-nope").status_code == 401
         assert login(client, "admin").status_code == 429
@@ -197,7 +207,9 @@ def test_user_text_is_escaped(demo_copy: Path) -> None:
         for line in text.splitlines()
     ]
     definition.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with closing(TestClient(create_app(demo_copy), headers=EN)) as client:
+    with closing(
+        TestClient(create_app(demo_copy), base_url="http://localhost", headers=EN)
+    ) as client:
         response = login(client, "<script>alert(1)</script>")
         assert response.status_code == 303
         page = client.get("/settings")
@@ -241,7 +253,9 @@ def test_user_store_rules(demo_copy: Path) -> None:
 
 
 def test_first_user_added_on_the_page_logs_the_browser_in(demo_copy: Path) -> None:
-    with closing(TestClient(create_app(demo_copy), headers=EN)) as client:
+    with closing(
+        TestClient(create_app(demo_copy), base_url="http://localhost", headers=EN)
+    ) as client:
         response = client.post(
             "/settings/users",
             data={

@@ -27,7 +27,9 @@ MAPPING = "salesforce-opportunities"
 
 @pytest.fixture
 def data_client(demo_copy: Path) -> Iterator[TestClient]:
-    with closing(TestClient(create_app(demo_copy), headers=EN)) as client:
+    with closing(
+        TestClient(create_app(demo_copy), base_url="http://localhost", headers=EN)
+    ) as client:
         client.headers["X-CSRF-Token"] = client.get("/api/session").json()["csrf_token"]
         yield client
 

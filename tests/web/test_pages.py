@@ -30,7 +30,7 @@ def pages(demo_project: Path) -> Iterator[TestClient]:
 
     from kpitree.web.app import create_app
 
-    with closing(TestClient(create_app(demo_project))) as client:
+    with closing(TestClient(create_app(demo_project), base_url="http://localhost")) as client:
         yield client
 
 
@@ -115,7 +115,7 @@ def test_labels_are_escaped(demo_copy: Path) -> None:
     definition.write_text(
         text.replace("ja: 受注件数", 'ja: "<script>alert(1)</script>受注"'), encoding="utf-8"
     )
-    with closing(TestClient(create_app(demo_copy))) as client:
+    with closing(TestClient(create_app(demo_copy), base_url="http://localhost")) as client:
         html = client.get("/", params={"lang": "ja"}).text
         node = client.get("/nodes/won_deals", params={"lang": "ja"}).text
     assert "<script>alert(1)</script>" not in html and "<script>alert(1)</script>" not in node
@@ -287,7 +287,7 @@ def writable(demo_copy: Path) -> Iterator[tuple[TestClient, Path]]:
 
     from kpitree.web.app import create_app
 
-    with closing(TestClient(create_app(demo_copy))) as client:
+    with closing(TestClient(create_app(demo_copy), base_url="http://localhost")) as client:
         yield client, demo_copy
 
 
@@ -302,7 +302,7 @@ def test_viewers_cannot_save_a_scenario(demo_copy: Path) -> None:
     before = (demo_copy / "kpitree.yaml").read_text(encoding="utf-8")
     body = {"name": "mine", "set": {"win_rate": 0.3}}
     for role, status in (("viewer", 403), ("editor", 201)):
-        with closing(TestClient(create_app(demo_copy))) as client:
+        with closing(TestClient(create_app(demo_copy), base_url="http://localhost")) as client:
             token = client.get("/api/session").json()["csrf_token"]
             headers = {"X-CSRF-Token": token}
             anonymous = client.post("/api/plan/scenarios", json=body, headers=headers)

@@ -106,9 +106,11 @@ def test_security_headers(client: TestClient) -> None:
 
 
 def test_secure_cookies_when_configured(demo_project: Path) -> None:
-    with TestClient(create_app(demo_project, secure_cookies=True)) as secure:
+    with TestClient(
+        create_app(demo_project, secure_cookies=True), base_url="http://localhost"
+    ) as secure:
         assert "Secure" in secure.get("/api/session").headers["set-cookie"]
-    with TestClient(create_app(demo_project), base_url="https://testserver") as https:
+    with TestClient(create_app(demo_project), base_url="https://localhost") as https:
         assert "Secure" in https.get("/api/session").headers["set-cookie"]
 
 
@@ -229,7 +231,11 @@ def test_a_broken_definition_is_shown_with_its_place_and_picked_up_when_fixed(
 
     definition = demo_copy / "kpitree.yaml"
     good = definition.read_text(encoding="utf-8")
-    with closing(TestClient(create_app(demo_copy), headers={"accept-language": "en"})) as client:
+    with closing(
+        TestClient(
+            create_app(demo_copy), base_url="http://localhost", headers={"accept-language": "en"}
+        )
+    ) as client:
         assert client.get("/api/settings").status_code == 200
         definition.write_text(good.replace("kind: kgi", "kind: kgii", 1), encoding="utf-8")
         broken = client.get("/api/settings")

@@ -13,6 +13,7 @@ from kpitree.cli.output import print_json
 from kpitree.i18n import t
 
 if TYPE_CHECKING:
+    from kpitree.web.server import ServeOptions
     from kpitree.web.users import UserStore
 
 PathArg = Annotated[Path, typer.Argument(help="Project folder or its kpitree.yaml.")]
@@ -26,6 +27,7 @@ def serve_project(
     port: int = 8000,
     open_browser: bool = False,
     secure_cookies: bool | None = None,
+    options: ServeOptions | None = None,
 ) -> None:
     """Start the dashboard on ``path`` and print its URL (used by serve and demo)."""
     from kpitree.web.server import run
@@ -40,6 +42,7 @@ def serve_project(
         port=port,
         open_browser=open_browser,
         secure_cookies=secure_cookies,
+        options=options,
         on_ready=ready,
     )
 
@@ -65,13 +68,70 @@ def serve(
         typer.Option(
             "--secure-cookies/--no-secure-cookies",
             help="Mark cookies Secure (default: when the request came over https, "
-            "e.g. behind a TLS proxy that forwards the scheme).",
+            "e.g. behind a --trusted-proxy that forwards it).",
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            metavar="NAME",
+            help="Another host name the dashboard is opened under (repeatable; besides "
+            "127.0.0.1, localhost, [::1] and --host). Other names are refused.",
+        ),
+    ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            metavar="ADDRESS",
+            help="Address or CIDR of a reverse proxy whose X-Forwarded-For/-Proto and "
+            "Forwarded headers are believed (repeatable; default: none).",
+        ),
+    ] = None,
+    session_idle: Annotated[
+        int | None,
+        typer.Option(
+            "--session-idle",
+            metavar="MINUTES",
+            min=1,
+            help="Minutes after which an unused session ends (default 480).",
+        ),
+    ] = None,
+    session_lifetime: Annotated[
+        int | None,
+        typer.Option(
+            "--session-lifetime",
+            metavar="HOURS",
+            min=1,
+            help="Hours after the login when a session ends (default 336, 14 days).",
+        ),
+    ] = None,
+    public_api_docs: Annotated[
+        bool | None,
+        typer.Option(
+            "--public-api-docs/--private-api-docs",
+            help="Serve /openapi.json and /docs without a login (default: viewers only).",
         ),
     ] = None,
 ) -> None:
     """Start the web dashboard on a project and print its URL."""
+    from kpitree.web.server import ServeOptions
+
+    options = ServeOptions(
+        allowed_hosts=tuple(allowed_host or ()),
+        trusted_proxies=tuple(trusted_proxy or ()),
+        session_idle_minutes=session_idle,
+        session_lifetime_hours=session_lifetime,
+        public_api_docs=public_api_docs,
+    )
     serve_project(
-        path, host=host, port=port, open_browser=open_browser, secure_cookies=secure_cookies
+        path,
+        host=host,
+        port=port,
+        open_browser=open_browser,
+        secure_cookies=secure_cookies,
+        options=options,
     )
 
 

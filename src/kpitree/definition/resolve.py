@@ -255,6 +255,7 @@ def _resolve(draft: Draft) -> Tree:
         alerts=dict(head.alerts),
         notifications=head.notifications,
         sla=dict(head.sla),
+        web=head.web,
     )
 
 

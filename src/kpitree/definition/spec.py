@@ -19,6 +19,7 @@ from kpitree.definition.spec_alerts import (
     SlaSpec,
 )
 from kpitree.definition.spec_reports import ReportSpec
+from kpitree.definition.spec_web import WebSpec
 
 __all__ = [
     "AlertRuleSpec",
@@ -41,6 +42,7 @@ __all__ = [
     "ScenarioSpec",
     "SlaSpec",
     "TeamSpec",
+    "WebSpec",
 ]
 
 Grain = Literal["day", "week", "month", "quarter", "half", "year"]
@@ -304,6 +306,9 @@ class ProjectSpec(_Strict):
         default_factory=dict, description="Hand-off SLAs (see docs/alerts.md)."
     )
     reports: dict[str, ReportSpec] = Field(default_factory=dict, description="Scheduled reports.")
+    web: WebSpec = Field(
+        default_factory=WebSpec, description="Settings of kpitree serve (see docs/web.md)."
+    )
 
 
 class NodeFileSpec(_Strict):

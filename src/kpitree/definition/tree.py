@@ -10,6 +10,7 @@ from pathlib import Path
 from kpitree.definition.formula import Expr, refs
 from kpitree.definition.spec import MetricSpec
 from kpitree.definition.spec_alerts import AlertRuleSpec, NotificationsSpec, SlaSpec
+from kpitree.definition.spec_web import WebSpec
 from kpitree.definition.units import Unit
 from kpitree.errors import Span
 
@@ -181,6 +182,7 @@ class Tree:
     alerts: Mapping[str, AlertRuleSpec] = field(default_factory=dict)
     notifications: NotificationsSpec = field(default_factory=NotificationsSpec)
     sla: Mapping[str, SlaSpec] = field(default_factory=dict)
+    web: WebSpec = field(default_factory=WebSpec)
 
     def __getitem__(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -17,21 +17,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from kpitree.errors import UserError
 from kpitree.web import live
+from kpitree.web.deps import require_viewer
 from kpitree.web.errors import install_error_handlers
 from kpitree.web.security import LoginLimiter, WebMiddleware, check_csrf
+from kpitree.web.settings import WebSettings
 from kpitree.web.users import UserStore
+
+if TYPE_CHECKING:
+    from kpitree.definition.spec_web import WebSpec
 
 __all__ = ["STATIC", "check_bind", "create_app", "is_loopback"]
 
@@ -57,18 +64,33 @@ def check_bind(project_path: Path, host: str) -> None:
         raise UserError.of("KT609", "web.serve.no_users", None, host=host, path=str(project_path))
 
 
+def _web_spec(project_path: Path) -> WebSpec | None:
+    """``web:`` of the project's definition (``None`` when it cannot be loaded:
+    the pages then show the definition's errors)."""
+    from kpitree.project import Project
+
+    try:
+        return Project.load(project_path).tree.web
+    except Exception:
+        return None
+
+
 def create_app(
     project_path: Path,
     *,
+    settings: WebSettings | None = None,
     secure_cookies: bool | None = None,
     live_interval: float = 0.1,
     login_limiter: LoginLimiter | None = None,
 ) -> FastAPI:
     """The web app for the project at ``project_path``.
 
-    ``secure_cookies``: mark cookies Secure (default: when the request came over
-    https). ``live_interval``: seconds between checks of the warehouse for new
-    data (live updates arrive within about this delay).
+    ``settings``: allowed host names, trusted proxies, session lifetimes and
+    whether the API description is public (default: ``web:`` of the project's
+    ``kpitree.yaml``, loopback names only). ``secure_cookies``: mark cookies
+    Secure (default: when the request came over https). ``live_interval``:
+    seconds between checks of the warehouse for new data (live updates arrive
+    within about this delay).
     """
     from kpitree import __version__
     from kpitree.web import (
@@ -83,6 +105,10 @@ def create_app(
     project_path = Path(project_path).resolve()
     if project_path.is_file():
         project_path = project_path.parent
+    if settings is None:
+        settings = WebSettings.of(_web_spec(project_path))
+    if secure_cookies is not None:
+        settings = dataclasses.replace(settings, secure_cookies=secure_cookies)
     background = getattr(routes_alerts, "background", None)
 
     @contextlib.asynccontextmanager
@@ -105,6 +131,7 @@ def create_app(
         description="KPI tree dashboard: every page has a JSON twin under /api.",
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,
         lifespan=lifespan,
         dependencies=[Depends(check_csrf)],
     )
@@ -114,15 +141,24 @@ def create_app(
     app.state.users = UserStore(project_path)
     app.state.login_limiter = login_limiter or LoginLimiter()
     app.state.live = live.Broadcaster()
-    app.state.session_serializer = None
-    app.state.secure_cookies = secure_cookies
+    app.state.settings = settings
+    app.state.secure_cookies = settings.secure_cookies
 
     install_error_handlers(app)
-    app.add_middleware(WebMiddleware, secure_cookies=secure_cookies)
+    app.add_middleware(WebMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
+    def docs_reader(request: Request) -> None:
+        """The API description follows the viewer rule unless the operator opened it."""
+        if not settings.public_api_docs:
+            require_viewer(request)
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(docs_reader)])
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(docs_reader)])
+    def docs() -> HTMLResponse:
         # FastAPI's default page loads Swagger UI from a CDN; serve the vendored copy.
         return get_swagger_ui_html(
             openapi_url="/openapi.json",

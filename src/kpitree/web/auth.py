@@ -1,22 +1,27 @@
-"""Who is asking: the signed session cookie and the roles it carries.
+"""Who is asking: the session cookie (a random token, checked against
+``web_sessions``, see :mod:`kpitree.web.sessions`) and the roles it carries.
 
 With no users configured there is nobody to log in: every request is the
 anonymous admin, which is safe only because ``kpitree serve`` then binds to
-127.0.0.1 (see :func:`kpitree.web.app.check_bind`).
+127.0.0.1 and answers loopback host names only (see
+:func:`kpitree.web.app.check_bind` and :mod:`kpitree.web.guard`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import secrets
+from typing import TYPE_CHECKING
 
-from kpitree.web.security import CSRF_COOKIE, SESSION_COOKIE, SESSION_MAX_AGE, cookie_header
+from kpitree.web import sessions
+from kpitree.web.security import CSRF_COOKIE, SESSION_COOKIE, cookie_header
+from kpitree.web.settings import WebSettings
 from kpitree.web.users import ANONYMOUS, User, UserStore
 
 if TYPE_CHECKING:
     from fastapi import Request
     from starlette.responses import Response
 
-__all__ = ["current_user", "end_session", "start_session", "user_store"]
+__all__ = ["current_user", "end_session", "settings_of", "start_session", "user_store"]
 
 
 def user_store(request: Request) -> UserStore:
@@ -24,15 +29,9 @@ def user_store(request: Request) -> UserStore:
     return store
 
 
-def _serializer(request: Request) -> Any:
-    from itsdangerous import URLSafeTimedSerializer
-
-    state = request.app.state
-    if getattr(state, "session_serializer", None) is None:
-        state.session_serializer = URLSafeTimedSerializer(
-            user_store(request).secret(), salt="kpitree-session"
-        )
-    return state.session_serializer
+def settings_of(request: Request) -> WebSettings:
+    found: WebSettings = request.app.state.settings
+    return found
 
 
 def current_user(request: Request) -> User | None:
@@ -47,38 +46,38 @@ def current_user(request: Request) -> User | None:
 
 
 def _resolve(request: Request) -> User | None:
-    from itsdangerous import BadSignature
-
     store = user_store(request)
     if store.count() == 0:
         return ANONYMOUS
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    try:
-        data = _serializer(request).loads(token, max_age=SESSION_MAX_AGE)
-    except BadSignature:
-        return None
-    if not isinstance(data, dict):
-        return None
-    user = store.get(str(data.get("u", "")))
-    if user is None or user.epoch != data.get("e"):
-        return None  # removed, or password/role changed since this session began
-    return user
+    settings = settings_of(request)
+    return sessions.lookup(
+        store, token, idle=settings.session_idle, lifetime=settings.session_lifetime
+    )
+
+
+def _secure(request: Request) -> bool:
+    return bool(getattr(request.state, "secure_cookies", False))
 
 
 def start_session(request: Request, response: Response, user: User) -> None:
     """Log the browser in as ``user``. The CSRF token is replaced too, so a token
-    planted before the login is worthless after it."""
-    import secrets
-
-    token = _serializer(request).dumps({"u": user.name, "e": user.epoch})
-    secure = bool(getattr(request.state, "secure_cookies", False))
+    planted before the login is worthless after it; a session the browser had
+    before ends."""
+    settings = settings_of(request)
+    store = user_store(request)
+    sessions.revoke(store, request.cookies.get(SESSION_COOKIE, ""))
+    token = sessions.create(
+        store, user, idle=settings.session_idle, lifetime=settings.session_lifetime
+    )
+    secure = _secure(request)
     response.headers.append(
         "set-cookie",
-        cookie_header(SESSION_COOKIE, token, secure=secure, max_age=SESSION_MAX_AGE).decode(
-            "latin-1"
-        ),
+        cookie_header(
+            SESSION_COOKIE, token, secure=secure, max_age=settings.session_lifetime
+        ).decode("latin-1"),
     )
     response.headers.append(
         "set-cookie",
@@ -87,8 +86,10 @@ def start_session(request: Request, response: Response, user: User) -> None:
 
 
 def end_session(request: Request, response: Response) -> None:
-    secure = bool(getattr(request.state, "secure_cookies", False))
+    """Log out: the session ends on the server (a copy of the cookie is worthless
+    from now on) and the browser forgets it."""
+    sessions.revoke(user_store(request), request.cookies.get(SESSION_COOKIE, ""))
     response.headers.append(
         "set-cookie",
-        cookie_header(SESSION_COOKIE, '""', secure=secure, max_age=0).decode("latin-1"),
+        cookie_header(SESSION_COOKIE, '""', secure=_secure(request), max_age=0).decode("latin-1"),
     )

@@ -14,7 +14,14 @@ Routes raise :class:`WebError` (an HTTP status with a catalog message) or let a
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -24,7 +31,13 @@ from kpitree.errors import Diagnostic, KpitreeError, Severity, UserError
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
 
-__all__ = ["WebError", "error_payload", "install_error_handlers"]
+__all__ = [
+    "WebError",
+    "error_payload",
+    "install_error_handlers",
+    "public_paths",
+    "refusal_response",
+]
 
 log = logging.getLogger("kpitree.web")
 
@@ -61,32 +74,77 @@ class WebError(KpitreeError):
         super().__init__(self.diagnostic.message("en"))
 
 
-def _entry(diag: Diagnostic, lang: str, field: str | None = None) -> dict[str, Any]:
-    return {**diag.to_json(lang), "field": field}
+Scrub = Callable[[str], str]
 
 
-def _located(diag: Diagnostic, lang: str) -> str:
+def _same(text: str) -> str:
+    return text
+
+
+@functools.lru_cache(maxsize=16)
+def public_paths(project_path: Path | None) -> Scrub:
+    """A function that rewrites server paths in text for web clients: a file in
+    the project becomes its path relative to the project (an upload waiting in
+    ``.kpitree/uploads/<id>/`` just its file name); a file elsewhere under the
+    server's home, temporary folder, Python or working folder, its file name."""
+    roots = []
+    if project_path is not None:
+        for form in {str(project_path), str(project_path.resolve())}:
+            roots.append(form.rstrip(os.sep))
+    others = {tempfile.gettempdir(), str(Path.home()), sys.prefix, sys.base_prefix, str(Path.cwd())}
+    others |= {str(Path(o).resolve()) for o in others}
+    name = r"[^\s'\"`:;,()<>\[\]]"
+    patterns: list[tuple[re.Pattern[str], str]] = []
+    for root in sorted(roots, key=len, reverse=True):
+        quoted = re.escape(root)
+        uploads = quoted + r"/\.kpitree/uploads/[^/\s]+/"
+        patterns.append((re.compile(uploads), ""))
+        patterns.append((re.compile(quoted + "/"), ""))
+        patterns.append((re.compile(quoted + rf"(?!{name})"), "."))
+    for root in sorted(others, key=len, reverse=True):
+        if len(root) > 1:
+            quoted = re.escape(root.rstrip(os.sep))
+            patterns.append((re.compile(quoted + rf"/(?:{name}+/)*"), ""))
+
+    def scrub(text: str) -> str:
+        for pattern, replacement in patterns:
+            text = pattern.sub(replacement, text)
+        return text
+
+    return scrub
+
+
+def _entry(diag: Diagnostic, lang: str, field: str | None, scrub: Scrub) -> dict[str, Any]:
+    entry = diag.to_json(lang)
+    entry["message"] = scrub(entry["message"])
+    if entry.get("file"):
+        entry["file"] = scrub(entry["file"])
+    return {**entry, "field": field}
+
+
+def _located(diag: Diagnostic, lang: str, scrub: Scrub = _same) -> str:
     """``file:line:col: message`` when the diagnostic has a place (as the CLI prints it)."""
     span = diag.span
     if span is None:
-        return diag.message(lang)
-    from pathlib import Path
-
-    where = f"{Path(span.file).name if span.file else '<input>'}:{span.line}:{span.column}"
-    return f"{where}: {diag.message(lang)}"
+        return scrub(diag.message(lang))
+    where = f"{scrub(span.file) if span.file else '<input>'}:{span.line}:{span.column}"
+    return f"{where}: {scrub(diag.message(lang))}"
 
 
 def error_payload(
-    status: int, diagnostics: list[tuple[Diagnostic, str | None]], lang: str
+    status: int,
+    diagnostics: list[tuple[Diagnostic, str | None]],
+    lang: str,
+    scrub: Scrub = _same,
 ) -> dict[str, Any]:
     """The JSON body of an API error: the first diagnostic is the headline."""
-    first = diagnostics[0][0]
+    entries = [_entry(d, lang, f, scrub) for d, f in diagnostics]
     return {
         "error": {
             "status": status,
-            "code": first.code,
-            "message": first.message(lang),
-            "diagnostics": [_entry(d, lang, f) for d, f in diagnostics],
+            "code": entries[0]["code"],
+            "message": entries[0]["message"],
+            "diagnostics": entries,
         }
     }
 
@@ -110,6 +168,7 @@ def _respond(
     from kpitree.web.deps import get_lang, render
 
     lang = get_lang(request)
+    scrub = public_paths(getattr(request.app.state, "project_path", None))
     htmx = request.headers.get("hx-request") == "true"
     if status == 401 and not _wants_json(request):
         from urllib.parse import quote
@@ -135,14 +194,14 @@ def _respond(
         from fastapi.responses import HTMLResponse
 
         code = escape(diagnostics[0][0].code)
-        items = "".join(f"<li>{escape(_located(d, lang))}</li>" for d, _ in diagnostics)
+        items = "".join(f"<li>{escape(_located(d, lang, scrub))}</li>" for d, _ in diagnostics)
         body = f'<div class="kt-alert" role="alert" data-code="{code}"><ul>{items}</ul></div>'
         return HTMLResponse(body, status_code=status, headers=headers)
     if _wants_json(request):
         return JSONResponse(
-            error_payload(status, diagnostics, lang), status_code=status, headers=headers
+            error_payload(status, diagnostics, lang, scrub), status_code=status, headers=headers
         )
-    messages = [_located(d, lang) for d, _ in diagnostics]
+    messages = [_located(d, lang, scrub) for d, _ in diagnostics]
     response = render(
         request,
         "error.html",
@@ -152,6 +211,14 @@ def _respond(
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response
+
+
+def refusal_response(
+    request: Request, status: int, code: str, key: str, params: dict[str, Any]
+) -> Response:
+    """The error response of a request refused before any route (see
+    :mod:`kpitree.web.guard`), in the same shapes as every other error."""
+    return _respond(request, status, [(Diagnostic(Severity.ERROR, code, key, params), None)])
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -14,32 +14,44 @@ from kpitree.web.auth import current_user, end_session, start_session, user_stor
 from kpitree.web.deps import csrf_token, get_lang, render, require_viewer
 from kpitree.web.errors import WebError
 from kpitree.web.security import LoginLimiter
-from kpitree.web.users import User
+from kpitree.web.users import User, login_key
 
 router = APIRouter()
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (no scheme, no ``//host``) is followed after login."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site is followed after login: it starts with one ``/``
+    and holds no backslash, white space or control character (browsers drop tabs
+    and line breaks from URLs, so ``/<TAB>/evil.example`` would become ``//evil.example``)."""
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return "/"
+    if any(ch == "\\" or ch.isspace() or not ch.isprintable() for ch in target):
+        return "/"
+    if target.startswith("//"):
         return "/"
     return target
 
 
 def _client(request: Request) -> str:
+    """The client's address: the peer, or what a configured trusted proxy reports
+    (see :mod:`kpitree.web.guard`)."""
     return request.client.host if request.client else "unknown"
 
 
 def _login(request: Request, name: str, password: str) -> User:
-    """Check the limiter, then the password; count a failure or clear them."""
+    """Check the limiter, then the password; count a failure or clear them. The
+    limiter counts under :func:`~kpitree.web.users.login_key`, the normalisation
+    ``verify`` looks the name up with (plus case folding), so spacing, width or
+    case around a name cannot open new counters."""
     limiter: LoginLimiter = request.app.state.login_limiter
     address = _client(request)
-    limiter.check(name, address)
+    key = login_key(name)
+    limiter.check(key, address)
     user = user_store(request).verify(name, password)
     if user is None:
-        limiter.failed(name, address)
+        limiter.failed(key, address)
         raise WebError(401, "KT608", "web.error.bad_login")
-    limiter.succeeded(name)
+    limiter.succeeded(key)
     return user
 
 

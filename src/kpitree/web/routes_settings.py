@@ -29,7 +29,7 @@ def project_info(project: Project, lang: str) -> dict[str, Any]:
     tree = project.tree
     return {
         "name": tree.name,
-        "path": str(project.path),
+        "path": project.path.name,
         "kgi": tree.kgi,
         "kgi_label": tree.nodes[tree.kgi].display(lang),
         "nodes": len(tree.nodes),
@@ -37,10 +37,26 @@ def project_info(project: Project, lang: str) -> dict[str, Any]:
         "fiscal_year": tree.fiscal_year,
         "currency": tree.currency,
         "timezone": tree.timezone,
-        "warehouse": project.warehouse_target,
+        "warehouse": _public_warehouse(project),
         "data_version": live.data_version(project),
         "version": __version__,
     }
+
+
+def _public_warehouse(project: Project) -> str:
+    """Where the data is, as web clients see it: a file relative to the project
+    (only its name when elsewhere), a database URL without its password."""
+    from kpitree.engines.engine import _redacted
+
+    target = project.warehouse_target
+    if "://" in target:
+        return _redacted(target)
+    from pathlib import Path
+
+    path = Path(target)
+    if path.is_relative_to(project.path.resolve()):
+        return path.relative_to(project.path.resolve()).as_posix()
+    return path.name
 
 
 @router.get("/api/settings", tags=["settings"])

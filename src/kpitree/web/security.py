@@ -1,9 +1,11 @@
 """Sessions, CSRF protection, login rate limiting and security headers.
 
-* Sessions: a signed cookie (``kpitree_session``, itsdangerous, secret kept in
-  ``app.sqlite``) naming the user and their session epoch; changing a password
-  or role, or removing the user, ends their sessions. HttpOnly, SameSite=Lax,
-  Secure when the request came over https or ``secure_cookies`` says so.
+* Every request first passes :mod:`kpitree.web.guard` (trusted proxies, the
+  ``Host`` check against DNS rebinding, ``Origin`` of state-changing requests).
+* Sessions: a random token in the cookie ``kpitree_session``, kept server-side
+  as a hash (:mod:`kpitree.web.sessions`); logout, a changed password or role,
+  or the user's removal end them at once. HttpOnly, SameSite=Lax, Secure when
+  the request came over https or ``secure_cookies`` says so.
 * CSRF: double submit. Every browser gets a random token in the HttpOnly cookie
   ``kpitree_csrf``; pages carry it in ``<meta name="csrf-token">`` and forms in a
   hidden ``csrf_token`` field; every POST/PUT/PATCH/DELETE must send it back in
@@ -28,7 +30,9 @@ from typing import Any
 
 from fastapi import Request
 
+from kpitree.web import guard
 from kpitree.web.errors import WebError
+from kpitree.web.settings import WebSettings
 
 __all__ = [
     "CSRF_COOKIE",
@@ -46,7 +50,6 @@ CSRF_COOKIE = "kpitree_csrf"
 LANG_COOKIE = "kpitree_lang"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
-SESSION_MAX_AGE = 14 * 24 * 3600
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Scope = MutableMapping[str, Any]
@@ -100,17 +103,20 @@ def _cookies(scope: Scope) -> dict[str, str]:
 
 class WebMiddleware:
     """Pure ASGI middleware (it must not buffer the server-sent event stream):
-    gives every browser a CSRF token cookie, remembers ``?lang=`` in a cookie and
-    adds the security headers."""
+    applies :mod:`kpitree.web.guard` to every request, gives every browser a
+    CSRF token cookie, remembers ``?lang=`` in a cookie and adds the security
+    headers."""
 
-    def __init__(self, app: ASGIApp, *, secure_cookies: bool | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, settings: WebSettings) -> None:
         self.app = app
-        self.secure_cookies = secure_cookies
+        self.settings = settings
+        self.secure_cookies = settings.secure_cookies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        guard.apply_proxy(scope, self.settings)
         cookies = _cookies(scope)
         state = scope.setdefault("state", {})
         sent = cookies.get(CSRF_COOKIE, "")
@@ -140,6 +146,15 @@ class WebMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        refused = guard.refusal(scope, self.settings)
+        if refused is not None:
+            from starlette.requests import Request
+
+            from kpitree.web.errors import refusal_response
+
+            response = refusal_response(Request(scope, receive), *refused)
+            await response(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
 
 

@@ -6,11 +6,23 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kpitree.errors import UserError
 
-__all__ = ["bind", "run", "url_of"]
+__all__ = ["ServeOptions", "bind", "run", "url_of"]
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The security options of ``kpitree serve`` (``None``: as ``web:`` says)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    session_idle_minutes: int | None = None
+    session_lifetime_hours: int | None = None
+    public_api_docs: bool | None = None
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -48,21 +60,44 @@ def run(
     port: int = 8000,
     open_browser: bool = False,
     secure_cookies: bool | None = None,
+    options: ServeOptions | None = None,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the project until interrupted. Refuses a non-loopback ``host``
-    when no users are configured (KT609)."""
+    when no users are configured (KT609). ``options`` add to the ``web:``
+    settings of ``kpitree.yaml`` (see :class:`~kpitree.web.settings.WebSettings`)."""
     import uvicorn
 
     from kpitree.project import Project
     from kpitree.web.app import check_bind, create_app
+    from kpitree.web.settings import WebSettings
 
     project = Project.load(project_path)  # a broken definition fails here, with locations
     check_bind(project.path, host)
+    given = options or ServeOptions()
+    settings = WebSettings.of(
+        project.tree.web,
+        host=host,
+        allowed_hosts=given.allowed_hosts,
+        trusted_proxies=given.trusted_proxies,
+        session_idle_minutes=given.session_idle_minutes,
+        session_lifetime_hours=given.session_lifetime_hours,
+        public_api_docs=given.public_api_docs,
+        secure_cookies=secure_cookies,
+    )
     sock = bind(host, port)
     url = url_of(sock)
-    app = create_app(project.path, secure_cookies=secure_cookies)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    app = create_app(project.path, settings=settings)
+    # Forwarded headers are the app's business (kpitree.web.guard): believed only
+    # from the proxies the operator names, never from any loopback client.
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        proxy_headers=False,
+        server_header=False,
+    )
     server = uvicorn.Server(config)
     if on_ready is not None:
         on_ready(url)

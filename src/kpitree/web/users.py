@@ -2,7 +2,8 @@
 ``<project>/.kpitree/app.sqlite`` (SQLite in WAL mode, so the CLI can add a user
 while the server runs).
 
-Only this module's tables (``web_users``, ``web_secrets``) are created here, with
+Only the tables of users and their sessions (``web_users``, ``web_secrets``,
+``web_sessions``, see :mod:`kpitree.web.sessions`) are created here, with
 ``CREATE TABLE IF NOT EXISTS``; other parts of the app keep their own tables in
 the same file.
 
@@ -26,7 +27,16 @@ from typing import Any
 
 from kpitree.errors import UserError
 
-__all__ = ["APP_DB", "MIN_PASSWORD", "ROLES", "User", "UserRecord", "UserStore"]
+__all__ = [
+    "APP_DB",
+    "MIN_PASSWORD",
+    "ROLES",
+    "User",
+    "UserRecord",
+    "UserStore",
+    "login_key",
+    "normalize_name",
+]
 
 APP_DB = Path(".kpitree") / "app.sqlite"
 ROLES = ("viewer", "editor", "admin")
@@ -46,6 +56,13 @@ CREATE TABLE IF NOT EXISTS web_secrets (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS web_sessions_name ON web_sessions (name);
 """
 
 
@@ -88,10 +105,22 @@ def _hasher() -> Any:
     return PasswordHasher()
 
 
+def normalize_name(name: str) -> str:
+    """A user name as stored and looked up: NFKC-normalised (full-width letters and
+    half-width kana become their usual forms), surrounding white space removed."""
+    return unicodedata.normalize("NFKC", name).strip()
+
+
+def login_key(name: str) -> str:
+    """The key failed logins are counted under: :func:`normalize_name`, case-folded,
+    so spacing, width or case cannot spread failures over several counters."""
+    return normalize_name(name).casefold()
+
+
 def check_name(name: str) -> str:
-    """A user name as stored: NFC-normalised, trimmed; printable, no spaces, at
+    """A user name as stored (:func:`normalize_name`): printable, no spaces, at
     most 64 characters (Japanese names are fine)."""
-    clean = unicodedata.normalize("NFC", name).strip()
+    clean = normalize_name(name)
     bad = not clean or len(clean) > 64
     bad = bad or any(ch.isspace() or not ch.isprintable() for ch in clean)
     if bad:
@@ -176,6 +205,7 @@ class UserStore:
         with self._connect() as con:
             if con.execute("DELETE FROM web_users WHERE name = ?", (name,)).rowcount == 0:
                 raise UserError.of("KT611", "web.users.unknown", None, name=name)
+            _end_sessions(con, name)
             if _admins(con) == 0:
                 raise UserError.of("KT625", "web.users.last_admin", None, name=name)
 
@@ -191,6 +221,7 @@ class UserStore:
                 raise UserError.of("KT611", "web.users.unknown", None, name=name)
             if _admins(con) == 0:
                 raise UserError.of("KT625", "web.users.last_admin", None, name=name)
+            _end_sessions(con, name)
 
     def set_password(self, name: str, password: str) -> None:
         """Change a password; the user's other sessions end."""
@@ -203,6 +234,7 @@ class UserStore:
             ).rowcount
             if changed == 0:
                 raise UserError.of("KT611", "web.users.unknown", None, name=name)
+            _end_sessions(con, name)
 
     def get(self, name: str) -> User | None:
         """The user ``name`` as a session sees it (``None`` when unknown)."""
@@ -220,13 +252,15 @@ class UserStore:
         from argon2.exceptions import InvalidHashError, VerificationError
 
         hasher = _hasher()
-        clean = unicodedata.normalize("NFC", name).strip()
+        clean = normalize_name(name)
+        legacy = unicodedata.normalize("NFC", name).strip()  # names stored before NFKC
         row = None
         if self.path.exists():
             with self._connect() as con:
                 row = con.execute(
-                    "SELECT name, role, session_epoch, password_hash FROM web_users WHERE name = ?",
-                    (clean,),
+                    "SELECT name, role, session_epoch, password_hash FROM web_users "
+                    "WHERE name IN (?, ?) ORDER BY name = ? DESC",
+                    (clean, legacy, clean),
                 ).fetchone()
         digest = row[3] if row else _dummy_hash()
         try:
@@ -256,6 +290,10 @@ class UserStore:
             )
             again = con.execute("SELECT value FROM web_secrets WHERE name = ?", (name,))
             return str(again.fetchone()[0])
+
+
+def _end_sessions(con: sqlite3.Connection, name: str) -> None:
+    con.execute("DELETE FROM web_sessions WHERE name = ?", (name,))
 
 
 def _admins(con: sqlite3.Connection) -> int:

@@ -1,0 +1,93 @@
+"""Raw definition model of the web server's settings (``web:`` in
+``kpitree.yaml``): which host names it answers, which proxies it trusts, how
+long sessions live and whether the API description is public. ``kpitree
+serve`` options add to (hosts, proxies) or replace (the rest) these."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from kpitree.i18n import t
+
+__all__ = ["WebSpec", "check_host_name", "check_proxy"]
+
+
+def _invalid(key: str, **params: Any) -> PydanticCustomError:
+    return PydanticCustomError("kpitree_invalid", t(key, **params).replace("{", "{{"))
+
+
+def check_host_name(value: str) -> str | None:
+    """A host name as compared with ``Host`` headers (lower case, no port, no
+    trailing dot; an IPv6 address without brackets), or ``None`` when it is not one."""
+    name = value.strip().lower().rstrip(".")
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    labels = name.split(".")
+    ok = bool(name) and len(name) <= 253
+    ok = ok and all(
+        0 < len(label) <= 63
+        and label[0] != "-"
+        and label[-1] != "-"
+        and all(ch.isascii() and (ch.isalnum() or ch == "-") for ch in label)
+        for label in labels
+    )
+    return name if ok else None
+
+
+def check_proxy(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """An address or CIDR network (``10.0.0.0/8``), or ``None`` when it is not one."""
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return None
+
+
+class WebSpec(BaseModel):
+    """``web:``: the settings of ``kpitree serve`` that belong with the project."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the server answers besides 127.0.0.1, localhost, [::1] "
+        "and its --host (DNS-rebinding protection).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks of reverse proxies whose X-Forwarded-For, "
+        "X-Forwarded-Proto and Forwarded headers are believed (default: none).",
+    )
+    session_idle_minutes: int = Field(
+        480, ge=1, le=525600, description="A session unused this long ends (minutes)."
+    )
+    session_lifetime_hours: int = Field(
+        336, ge=1, le=87600, description="A session ends this long after its login (hours)."
+    )
+    public_api_docs: bool = Field(
+        False,
+        description="Serve /openapi.json and /docs without a login (default: viewers only).",
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if check_host_name(host) is None:
+                raise _invalid("web.settings.bad_host", host=host)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            if check_proxy(proxy) is None:
+                raise _invalid("web.settings.bad_proxy", proxy=proxy)
+        return value
