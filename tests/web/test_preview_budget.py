@@ -30,7 +30,7 @@ MAPPING = "salesforce-opportunities"
 
 @pytest.fixture
 def client(demo_copy: Path) -> Iterator[TestClient]:
-    with closing(TestClient(create_app(demo_copy), headers=EN)) as c:
+    with closing(TestClient(create_app(demo_copy), base_url="http://localhost", headers=EN)) as c:
         c.headers["X-CSRF-Token"] = c.get("/api/session").json()["csrf_token"]
         yield c
 
