@@ -216,7 +216,8 @@ class Project:
         org = raw.setdefault("organisation", {}) or {}
         for dept, value in calibration.organisation.items():
             existing = org.get(dept) or {}
-            org[dept] = {**({"label": existing["label"]} if "label" in existing else {}), **value}
+            kept = {k: existing[k] for k in ("label", "capacity") if k in existing}
+            org[dept] = {**kept, **value}
         raw["organisation"] = org
         header = (
             f"# Planned from {past.key} as measured on {(as_of or self.today()).isoformat()}: "
@@ -303,8 +304,16 @@ class Project:
         fiscal_year: int | None = None,
         overrides: Mapping[str, float] | None = None,
         scenario: str | None = None,
+        from_actuals: bool = False,
+        as_of: dt.date | None = None,
     ) -> Plan:
-        """Plan every node (逆算) for one fiscal year."""
+        """Plan every node (逆算) for one fiscal year.
+
+        ``from_actuals=True`` re-plans the rest of the year from the data as of
+        ``as_of`` (default: today): months before the as-of month take their
+        actuals, the rest are solved so that the year still reaches its targets
+        (a :class:`~kpitree.planning.replan.Replan`, with the original plan, the
+        change per node and each node's landing forecast)."""
         overrides = dict(overrides or {})
         self._check_nodes(overrides)
         if scenario is not None and scenario not in self.tree.scenarios:
@@ -317,7 +326,19 @@ class Project:
                 scenario=scenario,
                 hint=did_you_mean(scenario, list(self.tree.scenarios)),
             )
-        return make_plan(self.tree, fiscal_year=fiscal_year, overrides=overrides, scenario=scenario)
+        plan = make_plan(self.tree, fiscal_year=fiscal_year, overrides=overrides, scenario=scenario)
+        if not from_actuals:
+            return plan
+        return self._replan(plan, as_of or self.today())
+
+    def _replan(self, plan: Plan, as_of: dt.date) -> Plan:
+        from kpitree.compute.landing import closed_months, replan_from_status
+        from kpitree.compute.periods import fiscal_year_period
+
+        year = fiscal_year_period(plan.fiscal_year, self.tree.fiscal_year_start)
+        months = [self.period(m) for m in closed_months(plan, as_of)]
+        result = self.status([*months, year], as_of=as_of, explain=False, compare=False)
+        return replan_from_status(plan, result, year, as_of)
 
     def save_scenario(
         self, name: str, values: Mapping[str, float], *, label: str | None = None

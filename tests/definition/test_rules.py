@@ -234,6 +234,22 @@ def test_team_shares_must_add_up(check: Check, tmp_path: Path) -> None:
     assert where(diag, tmp_path) == "kpitree.yaml:16:7"
 
 
+def test_capacity_names_a_node_and_a_range(check: Check, tmp_path: Path) -> None:
+    result = check(
+        CLEAN + "organisation:\n  inside_sales:\n"
+        "    capacity: {node: lead, min: 50, max: 40}\n"
+    )
+    unknown, bad_range = (d for d in result.diagnostics if d.code == "KT452")
+    assert unknown.message("en") == (
+        "the capacity of 'inside_sales' names 'lead', which is not a node "
+        "(did you mean 'leads'?)"
+    )
+    assert where(unknown, tmp_path) == "kpitree.yaml:15:22"
+    assert bad_range.message("en") == (
+        "the capacity of 'inside_sales' has min above max; min and max are per rep per month"
+    )
+
+
 def test_scenario_sets_unknown_node(check: Check, tmp_path: Path) -> None:
     result = check(CLEAN + "scenarios:\n  optimistic:\n    set: {win_rat: 0.3}\n")
     diag = only(result, "KT031")
@@ -398,7 +414,7 @@ def test_declared_department_is_a_known_owner(check: Check) -> None:
 
 COVERED = {
     "KT021", "KT022", "KT023", "KT024", "KT025", "KT026", "KT027", "KT028", "KT030", "KT031",
-    "KT102", "KT103", "KT104", "KT105", "KT106", "KT107", "KT108", "KT109", "KT110", "KT111",
+    "KT452", "KT102", "KT103", "KT104", "KT105", "KT106", "KT107", "KT108", "KT109", "KT110", "KT111",
     "KT112",
 }  # fmt: skip
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kpitree.cli.app import app
 from kpitree.cli.output import print_diagnostics, print_json
+from kpitree.cli.render_plan import capacity_lines
 from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import t
+
+if TYPE_CHECKING:
+    from kpitree.project import Project
 
 PathArg = Annotated[
     Path, typer.Argument(help="Project folder or its kpitree.yaml.", show_default=True)
@@ -115,6 +120,18 @@ def plan(
     label: Annotated[
         str | None, typer.Option("--label", help="The saved scenario's label.")
     ] = None,
+    from_actuals: Annotated[
+        bool,
+        typer.Option(
+            "--from-actuals",
+            help="Re-plan the rest of the year: past months take their actuals, the rest "
+            "is solved so that the year still reaches its targets.",
+        ),
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="With --from-actuals: the day of the data (default: today)."),
+    ] = None,
     fiscal_year: YearOpt = None,
     json: JsonOpt = False,
 ) -> None:
@@ -123,6 +140,9 @@ def plan(
     from kpitree.project import Project
 
     project = Project.load(path)
+    if from_actuals:
+        _replan(project, as_of, fiscal_year, scenario, _parse_sets(set_ or []), months, by, json)
+        return
     overrides = _parse_sets(set_ or [])
     if save_as is not None:
         if not overrides:
@@ -149,9 +169,55 @@ def plan(
         render.plan_table(base, variants, months=months)
         if by:
             render.cascade_table(shown, by)
+        capacity_lines(shown)
         print_diagnostics(shown.diagnostics if variants else base.diagnostics)
     if not shown.ok or not base.ok:
         raise typer.Exit(1)
+
+
+def _replan(
+    project: Project,
+    as_of: str | None,
+    fiscal_year: int | None,
+    scenario: list[str] | None,
+    overrides: dict[str, float],
+    months: bool,
+    by: str | None,
+    json: bool,
+) -> None:
+    from kpitree.cli import render
+    from kpitree.cli.render_plan import replan_table
+    from kpitree.planning.replan import Replan
+
+    if len(scenario or []) > 1:
+        raise UserError.of("KT453", "cli.replan_one_scenario", None)
+    plan = project.plan(
+        fiscal_year=fiscal_year,
+        overrides=overrides,
+        scenario=scenario[0] if scenario else None,
+        from_actuals=True,
+        as_of=_day(as_of),
+    )
+    assert isinstance(plan, Replan)
+    if json:
+        print_json(plan.to_json())
+    else:
+        replan_table(plan, months=months)
+        if by:
+            render.cascade_table(plan, by)
+        capacity_lines(plan)
+        print_diagnostics(plan.diagnostics)
+    if not plan.ok:
+        raise typer.Exit(1)
+
+
+def _day(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        raise UserError.of("KT531", "cli.bad_as_of", None, value=text) from None
 
 
 @app.command()

@@ -11,6 +11,7 @@ from kpitree.definition.spec import LocalizedText, NodeSpec
 from kpitree.definition.spec_alerts import check_alerting
 from kpitree.definition.tree import (
     Benchmark,
+    Capacity,
     Department,
     Label,
     MetricDef,
@@ -215,6 +216,9 @@ def _resolve(draft: Draft) -> Tree:
                 Team(team_id, _label(team.label, team_id), team.share, dict(team.reps))
                 for team_id, team in dept.teams.items()
             ),
+            None
+            if dept.capacity is None
+            else Capacity(dept.capacity.node, dept.capacity.max, dept.capacity.min),
         )
         for dept_id, dept in head.organisation.items()
     }

@@ -249,6 +249,31 @@ class TargetPeriodRule(Rule):
                         )
 
 
+class CapacityRule(Rule):
+    code = "KT452"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        if draft.head is None:
+            return
+        for dept_id, dept in draft.head.organisation.items():
+            cap = dept.capacity
+            if cap is None:
+                continue
+            path = ("organisation", dept_id, "capacity")
+            if cap.node not in draft.nodes:
+                yield self.emit(
+                    "def.capacity_unknown_node",
+                    draft.main.span((*path, "node")),
+                    department=dept_id,
+                    node=cap.node,
+                    hint=did_you_mean(cap.node, list(draft.nodes)),
+                )
+            if cap.min is not None and cap.min > cap.max:
+                yield self.emit(
+                    "def.capacity_range", draft.main.span((*path, "min")), department=dept_id
+                )
+
+
 class ScenarioRule(Rule):
     code = "KT031"
 
@@ -471,6 +496,7 @@ RULES: tuple[Rule, ...] = (
     TargetPeriodRule(),
     ScenarioRule(),
     SharesRule(),
+    CapacityRule(),
     MissingUnitRule(),
     MissingPeriodRule(),
     MissingOwnerRule(),

@@ -118,9 +118,21 @@ class TeamSpec(_Strict):
     )
 
 
+class CapacitySpec(_Strict):
+    node: str = Field(description="The node the department's reps carry (e.g. opportunities).")
+    min: float | None = Field(
+        None, ge=0, description="Fewest per rep per month (lower end of the reference range)."
+    )
+    max: float = Field(gt=0, description="Most one rep can carry per month.")
+    source: str | None = Field(None, description="Where the range comes from.")
+
+
 class DepartmentSpec(_Strict):
     label: Text | None = None
     teams: dict[str, TeamSpec] = Field(default_factory=dict)
+    capacity: CapacitySpec | None = Field(
+        None, description="What one rep can carry per month (体制の逆算: headcount from the plan)."
+    )
 
 
 class ScenarioSpec(_Strict):

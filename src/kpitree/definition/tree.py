@@ -16,6 +16,7 @@ from kpitree.errors import Span
 
 __all__ = [
     "Benchmark",
+    "Capacity",
     "Department",
     "Label",
     "MetricDef",
@@ -114,10 +115,25 @@ class Team:
 
 
 @dataclass(frozen=True, slots=True)
+class Capacity:
+    """What one rep of a department can carry per month of ``node``."""
+
+    node: str
+    max: float
+    min: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Department:
     id: str
     label: Label
     teams: tuple[Team, ...]
+    capacity: Capacity | None = None
+
+    @property
+    def reps(self) -> int:
+        """Reps declared in the department's teams."""
+        return sum(len(team.reps) for team in self.teams)
 
 
 @dataclass(frozen=True, slots=True)

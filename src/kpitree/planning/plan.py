@@ -20,7 +20,15 @@ from kpitree.definition.tree import Node, Tree
 from kpitree.errors import Diagnostic, Severity
 from kpitree.planning.solve import Solution, solve
 
-__all__ = ["NodePlan", "Plan", "allocation_weights", "make_plan"]
+__all__ = [
+    "NodePlan",
+    "Plan",
+    "allocation_weights",
+    "cascade",
+    "known_values",
+    "make_plan",
+    "plan_diagnostics",
+]
 
 
 @dataclass
@@ -75,7 +83,15 @@ class Plan:
                 for k, n in self.nodes.items()
             },
             "diagnostics": [d.to_json(lang) for d in self.diagnostics],
+            "capacity": [c.to_json() for c in self.capacity()],
         }
+
+    def capacity(self) -> list[Any]:
+        """What the plan asks of each department's reps
+        (:func:`kpitree.planning.capacity.capacity_checks`)."""
+        from kpitree.planning.capacity import capacity_checks
+
+        return list(capacity_checks(self))
 
 
 def allocation_weights(tree: Tree, fiscal_year: int) -> dict[str, float]:
@@ -123,7 +139,35 @@ def _month_known(node: Node, month: str, weight: float) -> tuple[float, str] | N
     return None
 
 
-def _diagnostics(tree: Tree, sol: Solution, period: str | None) -> list[Diagnostic]:
+def known_values(
+    tree: Tree,
+    sets: Mapping[str, float],
+    months: list[str],
+    weights: Mapping[str, float],
+    month: str | None,
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The known values of every node for the horizon (``month=None``) or one
+    month, and where each came from (``set``, ``target``, ``assumption``)."""
+    values: dict[str, float] = {}
+    sources: dict[str, str] = {}
+    for node in tree.nodes.values():
+        if node.id in sets:
+            v = sets[node.id]
+            if month is not None and node.is_additive:
+                v *= weights[month]
+            values[node.id], sources[node.id] = v, "set"
+            continue
+        found = (
+            _horizon_known(node, months)
+            if month is None
+            else _month_known(node, month, weights[month])
+        )
+        if found is not None:
+            values[node.id], sources[node.id] = found
+    return values, sources
+
+
+def plan_diagnostics(tree: Tree, sol: Solution, period: str | None) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     where = {"period": period or "FY"}
     for u in sol.underdetermined:
@@ -194,32 +238,16 @@ def make_plan(
     sets.update(overrides or {})
 
     def knowns(month: str | None) -> tuple[dict[str, float], dict[str, str]]:
-        values: dict[str, float] = {}
-        sources: dict[str, str] = {}
-        for node in tree.nodes.values():
-            if node.id in sets:
-                v = sets[node.id]
-                if month is not None and node.is_additive:
-                    v *= weights[month]
-                values[node.id], sources[node.id] = v, "set"
-                continue
-            found = (
-                _horizon_known(node, months)
-                if month is None
-                else _month_known(node, month, weights[month])
-            )
-            if found is not None:
-                values[node.id], sources[node.id] = found
-        return values, sources
+        return known_values(tree, sets, months, weights, month)
 
     horizon = solve(tree, *knowns(None))
-    diagnostics = _diagnostics(tree, horizon, None)
+    diagnostics = plan_diagnostics(tree, horizon, None)
     seen = {(d.code, d.params.get("node")) for d in diagnostics}
     monthly: dict[str, Solution] = {}
     for month in months:
         sol = solve(tree, *knowns(month))
         monthly[month] = sol
-        for d in _diagnostics(tree, sol, month):
+        for d in plan_diagnostics(tree, sol, month):
             if (d.code, d.params.get("node")) not in seen:
                 seen.add((d.code, d.params.get("node")))
                 diagnostics.append(d)
@@ -240,7 +268,7 @@ def make_plan(
                     node.span,
                 )
             )
-    _cascade(tree, nodes)
+    cascade(tree, nodes)
     return Plan(tree, year, months, nodes, diagnostics, scenario, dict(sets))
 
 
@@ -254,7 +282,7 @@ def _scaled(plan: NodePlan, share: float, additive: bool, key: str) -> NodePlan:
     )
 
 
-def _cascade(tree: Tree, nodes: dict[str, NodePlan]) -> None:
+def cascade(tree: Tree, nodes: dict[str, NodePlan]) -> None:
     """Split each owned node's plan over its department's teams and reps by the
     declared shares (additive nodes are split, rates are copied)."""
     for node_id, plan in nodes.items():
