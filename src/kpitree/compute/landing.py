@@ -34,7 +34,11 @@ def replan_from_status(plan: Plan, result: StatusResult, year: Period, as_of: dt
     and of the fiscal year ``year`` (to ``as_of``)."""
     months = closed_months(plan, as_of)
     actuals = {
-        m: {row.node: row.actual for row in result.select(period=m, level=())} for m in months
+        m: {
+            row.node: None if row.status == "no_data" else row.actual
+            for row in result.select(period=m, level=())
+        }
+        for m in months
     }
     out = replan(plan, actuals, month_key(as_of.year, as_of.month))
     out.landing = landings(out, result, year)

@@ -115,6 +115,11 @@ class Replan(Plan):
     fallback: dict[str, list[str]] = field(default_factory=dict)  # month -> nodes on plan
     landing: dict[str, Landing] = field(default_factory=dict)
 
+    @property
+    def ok(self) -> bool:
+        """Planned without errors, with months left and nothing unreachable."""
+        return super().ok and not self.unreachable and bool(self.open)
+
     def to_json(self, lang: str | None = None) -> dict[str, Any]:
         out = super().to_json(lang)
         original = self.original.to_json(lang)["nodes"] if self.original is not None else {}

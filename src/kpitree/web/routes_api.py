@@ -240,18 +240,31 @@ def plan_page_view(request: Request, project: Project, lang: str) -> dict[str, A
     from kpitree.web.views import plan_view
 
     params = request.query_params
+    from_actuals = _from_actuals(request)
     asked = (
         tuple(params.getlist("set")),
         tuple((k, v) for k, v in params.multi_items() if k.startswith("s.")),
         params.get("fy", ""),
+        from_actuals,
     )
+    source = page_source(request, project)
 
     def build() -> dict[str, Any]:
         sets = plan_sets(request, project)
-        return plan_view(project, page_query(request, lang), sets, _fiscal_year(request))
+        actuals = source if from_actuals else None
+        return plan_view(project, page_query(request, lang), sets, _fiscal_year(request), actuals)
 
-    source = page_source(request, project)
     return source.cached(("plan", asked, lang), build)
+
+
+def _from_actuals(request: Request) -> bool:
+    """``?from=actuals``: re-plan the rest of the year from the data."""
+    from kpitree.errors import UserError
+
+    value = request.query_params.get("from", "").strip()
+    if value not in ("", "plan", "actuals"):
+        raise UserError.of("KT454", "pages.error.bad_plan_from", None, value=value)
+    return value == "actuals"
 
 
 def _fiscal_year(request: Request) -> int | None:
@@ -269,6 +282,12 @@ def _fiscal_year(request: Request) -> int | None:
 def api_plan(
     set: list[str] = Query([], description="node=value (repeatable), as kpitree plan --set."),
     fy: str | None = Query(None, description="Fiscal year to plan (default: the file's)."),
+    from_: str | None = Query(
+        None,
+        alias="from",
+        description="actuals: re-plan the rest of the year from the data (past months "
+        "take their actuals), as kpitree plan --from-actuals; plan (default): the plan.",
+    ),
     format: Format = FormatParam,
     table: str | None = TableParam,
     page: PageRequest = Depends(page_request),

@@ -14,13 +14,15 @@ from urllib.parse import urlencode
 
 from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import t
-from kpitree.web.views.common import PageQuery, fmt, node_info, table
+from kpitree.planning.replan import Replan
+from kpitree.web.views.common import PageQuery, StatusSource, fmt, node_info, table
+from kpitree.web.views.plan_actuals import capacity_view, replan_view
 
 if TYPE_CHECKING:
     from kpitree.planning.plan import Plan
     from kpitree.project import Project
 
-__all__ = ["editable_nodes", "parse_sets", "plan_view"]
+__all__ = ["editable_nodes", "parse_sets", "plan_view", "replanned"]
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, float]:
@@ -109,19 +111,39 @@ def _node_rows(project: Project, base: Plan, current: Plan, lang: str) -> list[d
     return rows
 
 
+def replanned(source: StatusSource, sets: Mapping[str, float], fiscal_year: int | None) -> Replan:
+    """The plan with ``sets`` re-planned from the data as of the source's today."""
+    from kpitree.compute.landing import closed_months, replan_from_status
+    from kpitree.compute.periods import fiscal_year_period
+
+    project = source.project
+    plan = project.plan(fiscal_year=fiscal_year, overrides=sets)
+    today = source.today()
+    year = fiscal_year_period(plan.fiscal_year, project.tree.fiscal_year_start)
+    months = [project.period(m) for m in closed_months(plan, today)]
+    result = source.status([*months, year], explain=False, compare=False)
+    return replan_from_status(plan, result, year, today)
+
+
 def plan_view(
     project: Project,
     query: PageQuery,
     sets: Mapping[str, float] | None = None,
     fiscal_year: int | None = None,
+    actuals: StatusSource | None = None,
 ) -> dict[str, Any]:
     """The view model of the Plan page (and of ``/api/plan``): the base plan and
-    the plan with ``sets`` applied, per node for the year and every month."""
+    the plan with ``sets`` applied, per node for the year and every month. With
+    ``actuals``, the changed plan is re-planned from the data (past months take
+    their actuals) and shown against the original plan."""
     tree = project.tree
     lang = query.lang
     sets = dict(sets or {})
     base = project.plan(fiscal_year=fiscal_year)
-    current = project.plan(fiscal_year=fiscal_year, overrides=sets) if sets else base
+    if actuals is not None:
+        current: Plan = replanned(actuals, sets, fiscal_year)
+    else:
+        current = project.plan(fiscal_year=fiscal_year, overrides=sets) if sets else base
     rows = _node_rows(project, base, current, lang)
     inputs = []
     for node_id in editable_nodes(project):
@@ -169,4 +191,6 @@ def plan_view(
         ],
         "diagnostics": [d.to_json(lang) for d in current.diagnostics],
         "tables": {"plan": table(cols, table_rows)},
+        "capacity": capacity_view(current, lang),
+        "from_actuals": replan_view(current, lang) if isinstance(current, Replan) else None,
     }

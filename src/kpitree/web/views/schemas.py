@@ -141,6 +141,13 @@ class PlanPage(Page):
     nodes: list[dict[str, Any]] = Field(description="Every node: year value and months.")
     scenarios: list[dict[str, Any]]
     diagnostics: list[dict[str, Any]]
+    capacity: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Per department with a capacity: load per rep, implied headcount.",
+    )
+    from_actuals: dict[str, Any] | None = Field(
+        None, description="With from=actuals: closed and open months, changes, landing."
+    )
 
 
 class ScenarioToSave(BaseModel):
