@@ -236,13 +236,11 @@ def test_team_shares_must_add_up(check: Check, tmp_path: Path) -> None:
 
 def test_capacity_names_a_node_and_a_range(check: Check, tmp_path: Path) -> None:
     result = check(
-        CLEAN + "organisation:\n  inside_sales:\n"
-        "    capacity: {node: lead, min: 50, max: 40}\n"
+        CLEAN + "organisation:\n  inside_sales:\n    capacity: {node: lead, min: 50, max: 40}\n"
     )
     unknown, bad_range = (d for d in result.diagnostics if d.code == "KT452")
     assert unknown.message("en") == (
-        "the capacity of 'inside_sales' names 'lead', which is not a node "
-        "(did you mean 'leads'?)"
+        "the capacity of 'inside_sales' names 'lead', which is not a node (did you mean 'leads'?)"
     )
     assert where(unknown, tmp_path) == "kpitree.yaml:15:22"
     assert bad_range.message("en") == (
