@@ -11,7 +11,6 @@ import typer
 
 from kpitree.cli.app import app
 from kpitree.cli.output import print_diagnostics, print_json
-from kpitree.cli.render_plan import capacity_lines
 from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import t
 
@@ -166,6 +165,8 @@ def plan(
             payload["scenarios"] = {name: p.to_json() for name, p in variants}
         print_json(payload)
     else:
+        from kpitree.cli.render_plan import capacity_lines
+
         render.plan_table(base, variants, months=months)
         if by:
             render.cascade_table(shown, by)
@@ -186,7 +187,7 @@ def _replan(
     json: bool,
 ) -> None:
     from kpitree.cli import render
-    from kpitree.cli.render_plan import replan_table
+    from kpitree.cli.render_plan import capacity_lines, replan_table
     from kpitree.planning.replan import Replan
 
     if len(scenario or []) > 1:
