@@ -50,6 +50,12 @@ class Explanation:
     attribution: Attribution | None = None
     compared: tuple[str, str] | None = None
     notes: list[Diagnostic] = field(default_factory=list)
+    filled: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per value set from data, the inputs without data that took their plan
+    value (expected-to-date for ``actual@``, the target for ``forecast@``)."""
+    pace: bool = False
+    """Whether the comparison is with the pace of a period still running
+    (``expected@P``: the value expected by the as-of day)."""
 
     def to_json(self, lang: str | None = None) -> dict[str, Any]:
         return {
@@ -57,6 +63,8 @@ class Explanation:
             "sensitivity": [s.to_json() for s in self.sensitivity],
             "attribution": None if self.attribution is None else self.attribution.to_json(),
             "compared": list(self.compared) if self.compared else None,
+            "basis": "pace" if self.pace else None,
+            "filled_from_plan": {spec: list(nodes) for spec, nodes in self.filled.items()},
             "diagnostics": [d.to_json(lang) for d in self.notes],
         }
 
@@ -376,23 +384,43 @@ class Project:
         """A set of node values named by ``spec``: ``plan`` (the base plan), a
         scenario name, a YAML/JSON file of ``node: value``, or from data:
         ``actual@2026-10`` (actuals of a period, measured or implied),
-        ``target@2026-10`` (its targets) and ``previous@2026-10`` (actuals of the
-        period before)."""
+        ``target@2026-10`` (its targets), ``expected@2026-10`` (the values
+        expected by the as-of day: the targets once the period is over),
+        ``forecast@2026-10`` (actuals run on to the end of the period) and
+        ``previous@2026-10`` (actuals of the period before)."""
+        return self._value_set(spec, fiscal_year=fiscal_year, as_of=as_of)[0]
+
+    def _value_set(
+        self, spec: str, *, fiscal_year: int | None = None, as_of: dt.date | None = None
+    ) -> tuple[dict[str, float], dict[str, float], bool]:
+        """:meth:`values`, the plan values its inputs fall back to when they have
+        no data (for value sets from data), and whether the set is the pace of
+        a period still running."""
         kind, at, when = spec.partition("@")
-        if at and kind in ("actual", "target", "previous"):
-            result = self.status(when, as_of=as_of, explain=False)
-            period = result.periods[0].key
-            field = {"actual": "actual", "target": "target", "previous": "previous"}[kind]
-            return {
-                r.node: float(getattr(r, field))
-                for r in result.rows
-                if r.period == period and r.segment == () and getattr(r, field) is not None
+        if at and kind in _DATA_VALUES:
+            period = self.period(when, as_of=as_of)
+            if kind == "previous":
+                period = period.previous()
+            day = as_of or self.today()
+            result = self.status(period, as_of=day, explain=False, compare=False)
+            value_field, fallback_field = _DATA_VALUES[kind]
+            company = result.select(period=period.key, level=())
+            found = {
+                r.node: float(getattr(r, value_field))
+                for r in company
+                if getattr(r, value_field) is not None and r.status != "no_data"
             }
+            fallback = {
+                r.node: float(getattr(r, fallback_field))
+                for r in company
+                if getattr(r, fallback_field) is not None
+            }
+            return found, fallback, kind == "expected" and not period.is_complete(day)
         if spec == "plan" or spec in self.tree.scenarios:
             plan = self.plan(fiscal_year=fiscal_year, scenario=None if spec == "plan" else spec)
             if not plan.ok:
                 raise PlanError([d for d in plan.diagnostics if d.is_error])
-            return plan.values()
+            return plan.values(), {}, False
         path = Path(spec)
         if not path.exists():
             from kpitree.source import did_you_mean
@@ -405,7 +433,7 @@ class Project:
                 scenarios=", ".join(["plan", *self.tree.scenarios]),
                 hint=did_you_mean(spec, ["plan", *self.tree.scenarios]),
             )
-        return self._values_file(path)
+        return self._values_file(path), {}, False
 
     def _values_file(self, path: Path) -> dict[str, float]:
         if path.suffix == ".json":
@@ -468,9 +496,19 @@ class Project:
             raise UserError(errors)
         return values
 
-    def _inputs(self, values: Mapping[str, float], spec: str) -> dict[str, float]:
+    def _inputs(
+        self, spec: str, fiscal_year: int | None, as_of: dt.date | None, into: Explanation
+    ) -> dict[str, float]:
         """Input values for analysis: given inputs, and inputs derived from given
-        values of formula nodes are not accepted (inputs drive the tree)."""
+        values of formula nodes are not accepted (inputs drive the tree). An
+        input of a value set from data that has no data takes its plan value
+        (recorded in ``into.filled``)."""
+        values, fallback, pace = self._value_set(spec, fiscal_year=fiscal_year, as_of=as_of)
+        into.pace = into.pace or pace
+        filled = [n for n in self.tree.inputs if n not in values and n in fallback]
+        if filled:
+            into.filled[spec] = tuple(filled)
+            values = {**values, **{n: fallback[n] for n in filled}}
         missing = [n for n in self.tree.inputs if n not in values]
         if missing:
             raise UserError.of(
@@ -491,17 +529,14 @@ class Project:
         """Sensitivity of the KGI at ``at``; with ``base`` and ``current`` also the
         attribution of the KGI change between them. Value sets are named as in
         :meth:`values` (``plan``, a scenario, a file, ``actual@2026-10`` ...)."""
-        at_values = self._inputs(self.values(at, fiscal_year=fiscal_year, as_of=as_of), at)
-        result = Explanation(at, sensitivity(self.tree, at_values, step=step))
         if (base is None) != (current is None):
             raise UserError.of("KT308", "explain.need_both", None)
+        result = Explanation(at, [])
+        at_values = self._inputs(at, fiscal_year, as_of, result)
+        result.sensitivity = sensitivity(self.tree, at_values, step=step)
         if base is not None and current is not None:
-            base_values = self._inputs(
-                self.values(base, fiscal_year=fiscal_year, as_of=as_of), base
-            )
-            current_values = self._inputs(
-                self.values(current, fiscal_year=fiscal_year, as_of=as_of), current
-            )
+            base_values = self._inputs(base, fiscal_year, as_of, result)
+            current_values = self._inputs(current, fiscal_year, as_of, result)
             result.attribution = attribute(self.tree, base_values, current_values)
             result.compared = (base, current)
         return result
@@ -564,6 +599,16 @@ class Project:
                 self.tree, engine, chosen, now, by=by, rules=list(rules) if rules else None
             )
 
+
+# Value sets from data: kind -> (the status field read, the plan field an input
+# without data falls back to).
+_DATA_VALUES = {
+    "actual": ("actual", "expected"),
+    "target": ("target", "target"),
+    "expected": ("expected", "expected"),
+    "forecast": ("forecast", "target"),
+    "previous": ("actual", "target"),
+}
 
 _ORG_PATH = ("department", "team", "rep")
 

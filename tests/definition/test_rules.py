@@ -407,13 +407,27 @@ def test_declared_department_is_a_known_owner(check: Check) -> None:
     assert result.diagnostics == ()
 
 
+def test_named_funnel_stages_must_be_a_chain_of_rates(check: Check, tmp_path: Path) -> None:
+    assert check(CLEAN + "funnel: [leads, deals]\n").diagnostics == ()
+    result = check(CLEAN + "funnel: [leads, price]\n")
+    diag = only(result, "KT560")
+    assert diag.message("en").startswith(
+        "funnel stage 'price' is not computed as the stage before it, 'leads', times a rate"
+    )
+    assert where(diag, tmp_path) == "kpitree.yaml:13:17"
+    diag = only(check(CLEAN + "funnel: [lead, deals]\n"), "KT560")
+    assert diag.message("en") == "funnel names 'lead', which is not a node (did you mean 'leads'?)"
+    diag = only(check(CLEAN + "funnel: [deals]\n"), "KT560")
+    assert "at least two stages" in diag.message("en")
+
+
 # --- the whole ---------------------------------------------------------------------------
 
 
 COVERED = {
     "KT021", "KT022", "KT023", "KT024", "KT025", "KT026", "KT027", "KT028", "KT030", "KT031",
     "KT102", "KT103", "KT104", "KT105", "KT106", "KT107", "KT108", "KT109", "KT110", "KT111",
-    "KT112", "KT452",
+    "KT112", "KT452", "KT560",
 }  # fmt: skip
 
 

@@ -254,12 +254,19 @@ def explain(
         typer.Option(
             "--period",
             "-p",
-            help="Explain actuals of this period (e.g. 2026-10): the gap to target, "
-            "or --vs previous. Same as --at actual@P --from target@P --to actual@P.",
+            help="Explain actuals of this period (e.g. 2026-10): the gap to target "
+            "(to pace while the period runs), --vs forecast or --vs previous. Same as "
+            "--at actual@P --from expected@P --to actual@P.",
         ),
     ] = None,
     vs: Annotated[
-        str, typer.Option("--vs", help="With --period: compare with target or previous.")
+        str,
+        typer.Option(
+            "--vs",
+            help="With --period: target (the value expected by the as-of day while the "
+            "period runs), forecast (the period's forecast against its whole target) "
+            "or previous.",
+        ),
     ] = "target",
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Day to measure up to (default: today).")
@@ -270,7 +277,8 @@ def explain(
     """Which input moves the KGI most (sensitivity) and what explains a change (attribution).
 
     Value sets: plan, a scenario, a YAML/JSON file, or data: actual@2026-10,
-    target@2026-10, previous@2026-10."""
+    target@2026-10, expected@2026-10, forecast@2026-10, previous@2026-10. Inputs
+    without data take their plan value (the output lists them)."""
     import datetime as dt
 
     from kpitree.cli import render
@@ -284,11 +292,11 @@ def explain(
         except ValueError:
             raise UserError.of("KT531", "cli.bad_as_of", None, value=as_of) from None
     if period is not None:
-        if vs not in ("target", "previous"):
+        if vs not in ("target", "forecast", "previous"):
             raise UserError.of("KT533", "cli.bad_vs", None, value=vs)
         at = f"actual@{period}" if at == "plan" else at
-        base = base or f"{vs}@{period}"
-        current = current or f"actual@{period}"
+        base = base or {"target": "expected", "forecast": "target"}.get(vs, vs) + f"@{period}"
+        current = current or ("forecast" if vs == "forecast" else "actual") + f"@{period}"
     result = project.explain(
         at=at, base=base, current=current, step=step, fiscal_year=fiscal_year, as_of=day
     )

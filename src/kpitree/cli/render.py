@@ -161,9 +161,14 @@ def explanation(tree: Tree, result: Explanation) -> None:
             "—" if s.effect is None else ("+" if s.effect >= 0 else "") + _fmt(tree, kgi, s.effect),
         )
     console.print(table)
+    for spec, nodes in result.filled.items():
+        names = ", ".join(tree.nodes[n].display(current_lang()) for n in nodes)
+        console.print(t("explain.filled", spec=spec, nodes=names))
     att = result.attribution
     if att is None or result.compared is None:
         return
+    if result.pace:
+        console.print(t("explain.pace"))
     console.print(
         t(
             "explain.attribution_head",

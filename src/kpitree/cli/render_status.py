@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from kpitree.compute.explain import describe_bottleneck
 from kpitree.i18n import current_lang, t
 from kpitree.i18n.numbers import format_value
 
@@ -125,18 +126,12 @@ def _explanations(project: Project, result: StatusResult) -> None:
     lang = current_lang()
     b = result.bottleneck
     if b is not None:
-        node = tree.nodes[b.node]
-        console.print(
-            t(
-                f"status.bottleneck.{b.basis}",
-                node=node.display(lang),
-                actual=format_value(b.actual, node.unit_name, tree.currency),
-                reference=format_value(b.reference, node.unit_name, tree.currency),
-            )
-        )
+        console.print(t("status.bottleneck", sentence=describe_bottleneck(tree, b, lang)))
     kgi = tree.nodes[tree.kgi]
+    pace = result.gap_basis == "pace"
     for attribution, key in (
-        (result.attribution_vs_target, "status.gap.vs_target"),
+        (result.attribution_vs_target, "status.gap.vs_pace" if pace else "status.gap.vs_target"),
+        (result.attribution_forecast_vs_target if pace else None, "status.gap.forecast"),
         (result.attribution_vs_previous, "status.gap.vs_previous"),
     ):
         if attribution is None or attribution.change is None:
@@ -151,6 +146,9 @@ def _explanations(project: Project, result: StatusResult) -> None:
                 f"  {tree.nodes[node_id].display(lang)}: "
                 f"{format_value(float(share), kgi.unit_name, tree.currency)}"
             )
+    if result.filled_from_plan:
+        names = ", ".join(tree.nodes[n].display(lang) for n in result.filled_from_plan)
+        console.print(t("status.gap.filled", nodes=names))
 
 
 def _row_json(project: Project, r: NodeStatus) -> dict[str, Any]:
@@ -176,10 +174,18 @@ def status_json(project: Project, result: StatusResult) -> dict[str, Any]:
         ],
         "levels": [list(level) for level in result.levels],
         "rows": [_row_json(project, r) for r in result.rows],
-        "bottleneck": None if result.bottleneck is None else vars(result.bottleneck),
+        "bottleneck": None
+        if result.bottleneck is None
+        else {
+            **vars(result.bottleneck),
+            "sentence": describe_bottleneck(project.tree, result.bottleneck, current_lang()),
+        },
         "attribution": {
+            "basis": result.gap_basis,
             "vs_target": attribution(result.attribution_vs_target),
+            "forecast_vs_target": attribution(result.attribution_forecast_vs_target),
             "vs_previous": attribution(result.attribution_vs_previous),
+            "filled_from_plan": list(result.filled_from_plan),
         },
         "segment_gaps": {
             "/".join(level): [{"segment": dict(seg), "gap": gap} for seg, gap in gaps]

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kpitree.compute.explain import Bottleneck, explain_status
 from kpitree.compute.measure import Level, measure
 from kpitree.compute.metrics import Catalogue
 from kpitree.compute.periods import Period, elapsed_share
@@ -34,7 +35,7 @@ from kpitree.compute.querycache import QueryCache
 from kpitree.compute.targets import SegmentKey, Targets, filtered_key
 from kpitree.compute.vector import evaluate_columns, invert_columns, solve_steps
 from kpitree.definition.tree import Tree
-from kpitree.planning.attribution import Attribution, attribute
+from kpitree.planning.attribution import Attribution
 
 if TYPE_CHECKING:
     import numpy as np
@@ -94,17 +95,6 @@ class NodeStatus:
         }
 
 
-@dataclass(frozen=True)
-class Bottleneck:
-    """The funnel step furthest below its target or reference range."""
-
-    node: str
-    actual: float
-    reference: float
-    basis: str  # target | benchmark
-    ratio: float  # actual / reference (inverted when lower is better)
-
-
 # The columns of ``StatusResult.frame`` besides node, period and segment.
 NUMBERS = (
     "actual",
@@ -135,7 +125,14 @@ class StatusResult:
     frame: pd.DataFrame
     bottleneck: Bottleneck | None = None
     attribution_vs_target: Attribution | None = None
+    """The KGI's gap to pace (expected-to-date) split over the inputs; the gap
+    to target once the period is over (see :mod:`kpitree.compute.explain`)."""
     attribution_vs_previous: Attribution | None = None
+    attribution_forecast_vs_target: Attribution | None = None
+    """The whole period: the KGI's forecast against its target, by input."""
+    gap_basis: str = "target"  # pace while the last period asked runs, then target
+    filled_from_plan: tuple[str, ...] = ()
+    """Inputs without data that took their plan value in the attributions."""
     segment_gaps: dict[Level, list[tuple[SegmentKey, float]]] = field(default_factory=dict)
     not_applicable: dict[Level, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     """Per level, the measured nodes whose metric cannot be split or filtered
@@ -241,14 +238,6 @@ class StatusResult:
         return out[[*order, *(f"segment.{d}" for d in dims)]].reset_index(drop=True)
 
 
-def _ratio(actual: float | None, reference: float | None, lower_is_better: bool) -> float | None:
-    if actual is None or reference is None:
-        return None
-    if lower_is_better:
-        return None if actual == 0 else reference / actual
-    return None if reference == 0 else actual / reference
-
-
 def _actuals(tree: Tree, frame: pd.DataFrame, measured: Mapping[str, str]) -> dict[str, Any]:
     """Every node's actual column (measured, computed or implied) and its source."""
     import numpy as np
@@ -276,7 +265,8 @@ def _actuals(tree: Tree, frame: pd.DataFrame, measured: Mapping[str, str]) -> di
 
 
 def _ratios(actual: np.ndarray, reference: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """:func:`_ratio` on arrays (NaN where it gives None)."""
+    """actual / reference (reference / actual when lower is better), NaN where
+    the divisor is 0."""
     import numpy as np
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -541,69 +531,9 @@ def compute_status(
                 if (dims := absent.get(used)) is not None
             }
     if with_explanations and () in frames:
-        _explain(result, tree, targets, periods[-1])
+        explain_status(result, tree, periods[-1])
     return result
 
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _explain(result: StatusResult, tree: Tree, targets: Targets, period: Period) -> None:
-    """Bottleneck, attribution of the KGI gap (vs target and vs the previous
-    period) and the KGI gap by segment, for the last period asked."""
-    frame = result.frame
-    depth = frame["segment"].map(len).to_numpy()
-    here = (frame["period"] == period.key).to_numpy()
-    company = {
-        r.node: r for r in (result._make(int(i)) for i in (here & (depth == 0)).nonzero()[0])
-    }
-    worst: Bottleneck | None = None
-    for node_id, r in company.items():
-        node = tree.nodes[node_id]
-        if node.unit_name != "ratio" or r.actual is None:
-            continue
-        reference, basis = r.target, "target"
-        if reference is None and node.benchmark is not None:
-            low = node.benchmark.low
-            reference, basis = low, "benchmark"
-        if reference is None:
-            continue
-        ratio = _ratio(r.actual, reference, node.direction == "lower_is_better")
-        if ratio is None or ratio >= 1.0:
-            continue
-        if worst is None or ratio < worst.ratio:
-            worst = Bottleneck(node_id, r.actual, reference, basis, ratio)
-    result.bottleneck = worst
-    inputs = tree.inputs
-    actual = {n: company[n].actual for n in inputs if n in company}
-    target = {n: company[n].target for n in inputs if n in company}
-    previous = {n: company[n].previous for n in inputs if n in company}
-    if all(actual.get(n) is not None for n in inputs):
-        now = {n: float(actual[n] or 0.0) for n in inputs}
-        if all(target.get(n) is not None for n in inputs):
-            result.attribution_vs_target = attribute(
-                tree, {n: float(target[n] or 0.0) for n in inputs}, now
-            )
-        if all(previous.get(n) is not None for n in inputs):
-            result.attribution_vs_previous = attribute(
-                tree, {n: float(previous[n] or 0.0) for n in inputs}, now
-            )
-    kgi = tree.kgi
-    for level in result.levels:
-        if not level:
-            continue
-        pick = (
-            here
-            & (depth == len(level))
-            & (frame["node"] == kgi).to_numpy()
-            & frame["actual"].notna().to_numpy()
-            & frame["target"].notna().to_numpy()
-        )
-        chosen = frame[pick]
-        gaps = [
-            (seg, float(a - t))
-            for seg, a, t in zip(chosen["segment"], chosen["actual"], chosen["target"], strict=True)
-        ]
-        gaps.sort(key=lambda g: g[1])
-        result.segment_gaps[level] = gaps

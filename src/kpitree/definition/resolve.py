@@ -255,6 +255,7 @@ def _resolve(draft: Draft) -> Tree:
             for mid, spec in head.metrics.items()
         },
         pacing=Pacing(head.pacing.on_track, head.pacing.at_risk, head.pacing.basis),
+        funnel=tuple(head.funnel or ()),
         target_files=tuple(head.data.targets),
         alerts=dict(head.alerts),
         notifications=head.notifications,

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from kpitree.definition.draft import Draft, NodeDraft
 from kpitree.definition.formula import FUNCTIONS, BinOp, Call, Expr, Neg, Num, Ref, refs
+from kpitree.definition.funnel import check_funnel
 from kpitree.definition.units import Unit, UnitMismatch, unit
 from kpitree.errors import Diagnostic, Severity
 from kpitree.source import did_you_mean
@@ -486,6 +487,13 @@ class TargetAndAssumeRule(_Warning):
                 yield self.emit("def.target_and_assume", nd.span("assume"), node=nd.id)
 
 
+class FunnelRule(Rule):
+    code = "KT560"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        yield from check_funnel(draft)
+
+
 RULES: tuple[Rule, ...] = (
     NodeIdRule(),
     UnknownReferenceRule(),
@@ -508,6 +516,7 @@ RULES: tuple[Rule, ...] = (
     LeadingIndicatorRule(),
     DriverRule(),
     TargetAndAssumeRule(),
+    FunnelRule(),
 )
 
 

@@ -310,6 +310,12 @@ class ProjectSpec(_Strict):
         default_factory=dict, description="Data metrics (built-ins can be redefined)."
     )
     pacing: PacingSpec = PacingSpec()
+    funnel: list[str] | None = Field(
+        None,
+        description="The funnel's stages from the top (e.g. [leads, mqls, opportunities, "
+        "won_deals]); each after the first is the one before it times a rate. "
+        "Default: the longest such chain the formulas declare.",
+    )
     alerts: dict[str, AlertRuleSpec] = Field(
         default_factory=dict, description="Alert rules (see docs/alerts.md)."
     )

@@ -194,6 +194,7 @@ class Tree:
     warehouse: str | None = None
     metrics: Mapping[str, MetricDef] = field(default_factory=dict)
     pacing: Pacing = Pacing()
+    funnel: tuple[str, ...] = ()  # stages named by the project (else found from formulas)
     target_files: tuple[str, ...] = ()
     alerts: Mapping[str, AlertRuleSpec] = field(default_factory=dict)
     notifications: NotificationsSpec = field(default_factory=NotificationsSpec)

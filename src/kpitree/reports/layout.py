@@ -226,16 +226,7 @@ def _gaps(report: Report, c: _Cells, lang: str) -> Section:
     if b is not None:
         node_unit = next((line.unit for line in report.tree if line.node == b.node), "ratio")
         rng = _range_text(report, b.benchmark_low, b.benchmark_high, node_unit)
-        paragraphs.append(
-            _c(
-                f"bottleneck.{b.basis}",
-                lang,
-                node=b.label,
-                actual=report.fmt(b.actual, node_unit),
-                reference=report.fmt(b.reference, node_unit),
-                range=rng,
-            )
-        )
+        paragraphs.append(_c("bottleneck", lang, sentence=b.sentence, range=rng))
     return Section("gaps", _c("section.gaps", lang), paragraphs, tables)
 
 

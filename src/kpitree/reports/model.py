@@ -105,8 +105,10 @@ class BottleneckLine:
     label: str
     actual: float
     reference: float
-    basis: str  # target | benchmark
+    basis: str  # pace (the period is running) | target
     ratio: float
+    impact: float  # the KGI change the step explains (negative: its cost)
+    sentence: str  # "商談化率 12.8%（目標17.8%）: 売上への影響 -¥41,670,546"
     target: float | None
     benchmark_low: float | None
     benchmark_high: float | None

@@ -95,16 +95,7 @@ def narrative(report: Report, tree: Tree) -> list[str]:
             )
     b = report.bottleneck
     if b is not None:
-        node = tree.nodes[b.node]
-        out.append(
-            t(
-                f"reports.say.bottleneck.{b.basis}",
-                lang=lang,
-                node=b.label,
-                actual=report.fmt(b.actual, node.unit_name),
-                reference=report.fmt(b.reference, node.unit_name),
-            )
-        )
+        out.append(t("reports.say.bottleneck", lang=lang, sentence=b.sentence))
     off = [line.label for line in report.tree if line.status == "off_track"]
     if off:
         names = "、".join(off[:MAX_NAMES]) if lang == "ja" else ", ".join(off[:MAX_NAMES])

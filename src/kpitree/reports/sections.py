@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from kpitree.compute.explain import describe_bottleneck, gap_values
 from kpitree.definition.formula import BinOp, Ref
 from kpitree.i18n import t
 from kpitree.planning.attribution import Attribution, attribute
@@ -100,15 +101,8 @@ def _attribution(tree: Tree, company: Mapping[str, NodeStatus]) -> Attribution |
     Status attributes the gap to the *whole* period's target; mid-period that
     blames every count for the part of the month still to come, so the review
     compares with expected-to-date (the same thing once the period is over)."""
-    inputs = tree.inputs
-    base: dict[str, float] = {}
-    now: dict[str, float] = {}
-    for n in inputs:
-        r = company.get(n)
-        if r is None or r.actual is None or r.expected is None:
-            return None
-        base[n], now[n] = float(r.expected), float(r.actual)
-    return attribute(tree, base, now)
+    values = gap_values(tree, company)
+    return None if values is None else attribute(tree, values.base, values.current)
 
 
 def drivers(tree: Tree, result: StatusResult, lang: str) -> list[Driver]:
@@ -190,6 +184,8 @@ def bottleneck(tree: Tree, result: StatusResult, lang: str) -> BottleneckLine | 
         reference=b.reference,
         basis=b.basis,
         ratio=b.ratio,
+        impact=b.impact,
+        sentence=describe_bottleneck(tree, b, lang),
         target=target,
         benchmark_low=bench.low if bench else None,
         benchmark_high=bench.high if bench else None,

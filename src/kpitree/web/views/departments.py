@@ -205,6 +205,7 @@ def departments_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
         **choices(source, period, lang),
         "as_of": result.as_of.isoformat(),
         "kgi": {"id": tree.kgi, "label": tree.nodes[tree.kgi].display(lang)},
+        "gap_basis": result.gap_basis,
         "departments": departments,
         "tables": {"kpis": table(cols, rows)},
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kpitree.compute.explain import describe_bottleneck
+from kpitree.definition.funnel import FunnelStep, funnel_steps
 from kpitree.i18n import t
 from kpitree.i18n.numbers import format_value
 from kpitree.web.views.common import (
@@ -36,52 +38,6 @@ __all__ = ["FunnelStep", "funnel_steps", "funnel_view"]
 # Days a cohort has to convert, by step (as the built-in library counts them).
 _WINDOWS = {("lead", "mql"): 90, ("mql", "sql"): 60, ("sql", "opportunity"): 60}
 _DEFAULT_WINDOW = 90
-
-
-class FunnelStep:
-    """One step of the tree's funnel: ``to_node = from_node * rate_node``."""
-
-    def __init__(self, from_node: str, rate_node: str, to_node: str) -> None:
-        self.from_node = from_node
-        self.rate_node = rate_node
-        self.to_node = to_node
-
-    def __repr__(self) -> str:
-        return f"FunnelStep({self.from_node} * {self.rate_node} -> {self.to_node})"
-
-
-def funnel_steps(tree: Tree) -> list[FunnelStep]:
-    """The chain of count nodes linked by rates (``b = a * rate``), from the top
-    of the funnel down; the longest chain when there are several."""
-    from kpitree.definition.formula import BinOp, Ref
-
-    links: dict[str, FunnelStep] = {}
-    for node in tree.nodes.values():
-        f = node.formula
-        if node.unit_name != "count" or not isinstance(f, BinOp) or f.op != "*":
-            continue
-        if not isinstance(f.left, Ref) or not isinstance(f.right, Ref):
-            continue
-        a, b = tree.nodes.get(f.left.name), tree.nodes.get(f.right.name)
-        if a is None or b is None:
-            continue
-        if a.unit_name == "ratio" and b.unit_name == "count":
-            a, b = b, a
-        if a.unit_name == "count" and b.unit_name == "ratio":
-            links[a.id] = FunnelStep(a.id, b.id, node.id)
-    targets = {s.to_node for s in links.values()}
-    best: list[FunnelStep] = []
-    for start in links:
-        if start in targets:
-            continue
-        chain: list[FunnelStep] = []
-        current = start
-        while current in links and len(chain) <= len(links):
-            chain.append(links[current])
-            current = links[current].to_node
-        if len(chain) > len(best):
-            best = chain
-    return best
 
 
 def _event(catalogue: Catalogue, metric_id: str | None) -> tuple[str, str] | None:
@@ -289,6 +245,8 @@ def funnel_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
             "basis": result.bottleneck.basis,
             "reference": result.bottleneck.reference,
             "actual": result.bottleneck.actual,
+            "impact": result.bottleneck.impact,
+            "sentence": describe_bottleneck(tree, result.bottleneck, lang),
             "display": {
                 "reference": fmt(
                     result.bottleneck.reference, tree.nodes[result.bottleneck.node], tree, lang

@@ -142,20 +142,22 @@ def _breakdown(
 
 
 def _contributions(
-    tree: Tree, company: dict[str, NodeStatus], node_id: str, lang: str
+    tree: Tree, company: dict[str, NodeStatus], node_id: str, lang: str, basis: str
 ) -> dict[str, Any]:
-    """The node's gap to target split over its inputs (Shapley attribution on
-    actual vs target values of the inputs it is computed from)."""
+    """The node's gap split over its inputs (Shapley attribution of actual
+    against expected-to-date values of the inputs it is computed from: against
+    pace while the period runs, the target once it is over; an input without
+    data takes its plan value)."""
+    from kpitree.compute.explain import gap_values
     from kpitree.planning.attribution import attribute
 
     node = tree.nodes[node_id]
     if node.formula is None:
         return {"available": False, "reason": t("pages.node.no_formula", lang=lang), "items": []}
     inputs = [n for n in tree.descendants(node_id) if tree.nodes[n].is_input]
-    actual = {n: company[n].actual for n in inputs if n in company}
-    target = {n: company[n].target for n in inputs if n in company}
-    missing = [n for n in inputs if actual.get(n) is None or target.get(n) is None]
-    if missing:
+    values = gap_values(tree, company, [n for n in tree.order if n in inputs])
+    if values is None:
+        missing = [n for n in inputs if company.get(n) is None or company[n].expected is None]
         return {
             "available": False,
             "reason": t(
@@ -166,12 +168,7 @@ def _contributions(
             "items": [],
         }
     try:
-        result = attribute(
-            tree,
-            {n: float(target[n] or 0.0) for n in inputs},
-            {n: float(actual[n] or 0.0) for n in inputs},
-            root=node_id,
-        )
+        result = attribute(tree, values.base, values.current, root=node_id)
     except (ZeroDivisionError, ArithmeticError, ValueError):
         return {
             "available": False,
@@ -211,6 +208,9 @@ def _contributions(
     change = None if result.change is None else float(result.change)
     return {
         "available": True,
+        "basis": basis,
+        "basis_text": t(f"pages.node.gap_basis.{basis}", lang=lang),
+        "filled": [tree.nodes[n].display(lang) for n in values.filled],
         "gap": change,
         "gap_display": fmt(change, node, tree, lang),
         "exact": result.exact,
@@ -307,7 +307,13 @@ def node_view(source: StatusSource, query: PageQuery, node_id: str) -> dict[str,
         "series": series,
         "links": links,
         "breakdown": breakdown,
-        "contributions": _contributions(tree, company, node_id, lang),
+        "contributions": _contributions(
+            tree,
+            company,
+            node_id,
+            lang,
+            "target" if period.is_complete(result.as_of) else "pace",
+        ),
         "notes": _notes(tree, row, node_id, lang),
         "tables": {
             "series": table(

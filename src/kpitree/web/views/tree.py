@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kpitree.compute.explain import describe_bottleneck
 from kpitree.definition.tree import Tree
 from kpitree.i18n import t
 from kpitree.web.views.common import (
@@ -130,6 +131,8 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
             "reference": bottleneck.reference,
             "basis": bottleneck.basis,
             "ratio": bottleneck.ratio,
+            "impact": bottleneck.impact,
+            "sentence": describe_bottleneck(tree, bottleneck, lang),
         },
         "tables": {"nodes": table(columns, rows)},
     }
