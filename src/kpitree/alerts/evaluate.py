@@ -71,7 +71,14 @@ def _condition(
         "previous": row.previous,
         "volume": row.volume,
     }
-    if rule.min_volume is not None and (row.volume is None or row.volume < rule.min_volume):
+    # The guard is for rates and averages, whose value rests on a denominator:
+    # a count or a sum behind its pace (0 calls against 117.7 expected) is
+    # exactly what the rule exists for, however small its volume.
+    if (
+        rule.min_volume is not None
+        and not additive
+        and (row.volume is None or row.volume < rule.min_volume)
+    ):
         facts["guarded"] = True
         return None, facts
     cond = rule.condition
@@ -83,7 +90,9 @@ def _condition(
             ratio, reference = row.pace, row.expected
         else:
             ratio, reference = _forecast_ratio(row, lower), row.target
-        facts.update(ratio=_pct(ratio), reference=reference, threshold=limit * 100.0)
+        # The threshold as written (110), not 1.1 × 100 = 110.00000000000001.
+        given = 100.0 if threshold is None else threshold
+        facts.update(ratio=_pct(ratio), reference=reference, threshold=given)
         return (None if ratio is None else ratio < limit), facts
     if cond == "change":
         assert threshold is not None
@@ -226,9 +235,9 @@ def _sla_findings(
                     "threshold": limit,
                     "volume": len(cases),
                 }
+                # A count of breaches is never held back by volume: min_volume
+                # guards rates and averages only.
                 holds: bool | None = breaches > limit
-                if rule.min_volume is not None and len(cases) < rule.min_volume:
-                    holds, facts["guarded"] = None, True
                 out.append(Finding(rid, f"sla:{rule.sla}", segment, holds, period.key, facts))
     return out
 

@@ -141,6 +141,7 @@ class AlertRun:
 
     now: dt.datetime
     dry_run: bool
+    replay: bool = False  # ``now`` is before the latest recorded run: read-only
     evaluated: int = 0
     holding: int = 0
     guarded: int = 0
@@ -155,6 +156,7 @@ class AlertRun:
         return {
             "now": self.now.isoformat(),
             "dry_run": self.dry_run,
+            "replay": self.replay,
             "evaluated": self.evaluated,
             "holding": self.holding,
             "guarded": self.guarded,

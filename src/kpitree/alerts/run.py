@@ -170,6 +170,11 @@ def run_alerts(
     result = AlertRun(now, dry_run)
     rules = project.tree.alerts
     with run_lock(project.path, lock_timeout), AlertStore(project.path) as store:
+        # A run as of a moment before the latest recorded one replays the past:
+        # it says what would have fired then (from no state) and touches
+        # nothing, so today's alerts are neither resolved nor sent again.
+        latest = store.latest_moment()
+        result.replay = latest is not None and now < parse_iso(latest)
         problems: list[tuple[str, UserError]] = []
         findings = evaluate_rules(project, rules, now, problems) if rules else []
         result.problems = [
@@ -180,10 +185,10 @@ def run_alerts(
         result.evaluated = len(findings)
         result.holding = sum(1 for f in findings if f.holds)
         result.guarded = sum(1 for f in findings if f.facts.get("guarded"))
-        states = store.states()
+        states = {} if result.replay else store.states()
         findings.extend(_cleared_sla_segments(project, findings, states, now))
         changes = _transitions(project, findings, states, now)
-        if dry_run:
+        if dry_run or result.replay:
             for f, kind in changes:
                 rule = rules[f.rule]
                 facts = _facts(project, f.rule, rule, f)

@@ -229,6 +229,15 @@ class AlertStore:
                 out[row["event_id"]].append(row)
         return out
 
+    def latest_moment(self) -> str | None:
+        """The latest ``now`` any run recorded, or any event happened at (ISO,
+        UTC: comparable as text), or None for a fresh store."""
+        row = self.db.execute(
+            "SELECT max(m) AS m FROM (SELECT max(now) AS m FROM alert_runs"
+            " UNION ALL SELECT max(at) FROM alert_events)"
+        ).fetchone()
+        return row["m"] if row is not None else None
+
     def record_run(self, now: dt.datetime, summary: dict[str, Any]) -> None:
         self.db.execute(
             "INSERT INTO alert_runs (now, started_at, summary) VALUES (?, ?, ?)",

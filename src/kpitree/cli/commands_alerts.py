@@ -107,7 +107,9 @@ def alerts_run(
             pending=len(result.pending),
         )
     )
-    if dry_run:
+    if result.replay:
+        typer.echo(t("alerts.cli.replay", now=result.now.isoformat()))
+    elif dry_run:
         typer.echo(t("alerts.cli.dry_run"))
 
 
@@ -207,6 +209,11 @@ def _print_sla(report: SlaReport) -> None:
     console = Console(highlight=False)
     if not report.rules:
         typer.echo(t("sla.cli.none"))
+    else:
+        from zoneinfo import ZoneInfo
+
+        moment = report.now.astimezone(ZoneInfo(report.timezone)).strftime("%Y-%m-%d %H:%M")
+        typer.echo(t("sla.cli.as_of", period=report.period, moment=moment))
     for rule in report.rules:
         label = rule.label.get(lang) or rule.label.get("en") or rule.rule
         s = rule.summary

@@ -34,11 +34,14 @@ def _line(rule: str, label: str, s: SlaSummary) -> SlaRuleLine:
 
 
 def sla_section(project: Project, period: Period, as_of: dt.date, lang: str) -> SlaSection:
-    """SLA compliance per rule and owner, and the period's breaches (as the
-    cases stand at the end of ``as_of``)."""
+    """SLA compliance per rule and owner, and the period's breaches, for the
+    cases started in the period as they stand at the end of ``as_of`` (the day
+    the report is measured to, as every other number of the report and as
+    ``kpitree sla --period``: a case still open at the period's end is decided
+    by then)."""
     if not project.tree.sla:
         return SlaSection(configured=False)
-    report = project.sla_report(period, by="owner", as_of=min(as_of, period.end))
+    report = project.sla_report(period, by="owner", as_of=as_of)
     zone = project.tree.timezone
     rules: list[SlaRuleLine] = []
     owners: list[SlaRuleLine] = []
@@ -64,7 +67,13 @@ def sla_section(project: Project, period: Period, as_of: dt.date, lang: str) -> 
                     ),
                 }
             )
-    return SlaSection(configured=True, rules=rules, owners=owners, breaches=breaches[:MAX_BREACHES])
+    return SlaSection(
+        configured=True,
+        rules=rules,
+        owners=owners,
+        breaches=breaches[:MAX_BREACHES],
+        measured_at=_local(report.now, zone),
+    )
 
 
 def alerts_section(project: Project, period: Period, as_of: dt.date, lang: str) -> AlertsSection:

@@ -374,6 +374,18 @@ def _sla(report: Report, c: _Cells, lang: str) -> Section:
         for k in ("sla_rule", "compliance", "p50", "p95", "met", "breaches", "open")
     ]
     tables = [Table("sla", title, columns, sla_rows(report.sla.rules), _c("no_sla_data", lang))]
+    paragraphs = []
+    if report.sla.measured_at is not None:
+        paragraphs.append(
+            _c(
+                "sla_as_of",
+                lang,
+                period=report.period.label,
+                moment=report.sla.measured_at,
+                period_key=report.period.key,
+                as_of=report.as_of.isoformat(),
+            )
+        )
     if report.sla.owners:
         tables.append(
             Table("sla_owners", _c("sla_owners", lang), columns, sla_rows(report.sla.owners))
@@ -388,7 +400,7 @@ def _sla(report: Report, c: _Cells, lang: str) -> Section:
                 [[c.text(b.get(k, "")) for k in keys] for b in report.sla.breaches],
             )
         )
-    return Section("sla", title, [], tables)
+    return Section("sla", title, paragraphs, tables)
 
 
 def _alerts(report: Report, c: _Cells, lang: str) -> Section:

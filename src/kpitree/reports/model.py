@@ -163,6 +163,7 @@ class SlaSection:
     rules: list[SlaRuleLine] = field(default_factory=list)
     owners: list[SlaRuleLine] = field(default_factory=list)  # per rule and owner
     breaches: list[dict[str, str]] = field(default_factory=list)  # column -> text
+    measured_at: str | None = None  # the local moment the cases stand at
 
 
 @dataclass(frozen=True)

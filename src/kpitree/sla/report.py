@@ -68,6 +68,7 @@ class SlaReport:
     now: dt.datetime
     by: str
     rules: list[SlaRuleReport]
+    timezone: str = "UTC"  # the project's: where ``now`` is read as a local moment
 
     def rule(self, rule_id: str) -> SlaRuleReport:
         return next(r for r in self.rules if r.rule == rule_id)
@@ -149,4 +150,4 @@ def sla_report(
                 cases,
             )
         )
-    return SlaReport(period.key, period.start, period.end, now, by, out)
+    return SlaReport(period.key, period.start, period.end, now, by, out, tree.timezone)
