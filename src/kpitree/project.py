@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -439,6 +440,10 @@ class Project:
         if path.suffix == ".json":
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
+            except RecursionError:  # nested deeper than the parser can follow
+                raise UserError.of(
+                    "KT001", "values.too_deep", Span(str(path), 1, 1), path=str(path)
+                ) from None
             except json.JSONDecodeError as exc:
                 raise UserError.of(
                     "KT001",
@@ -480,7 +485,9 @@ class Project:
                 )
             elif raw is None:
                 continue
-            elif isinstance(raw, bool) or not isinstance(raw, int | float):
+            elif (
+                isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw)
+            ):
                 errors.append(
                     Diagnostic(
                         Severity.ERROR,

@@ -5,6 +5,11 @@ source spans, so every later check can point at ``file:line:col``. Scalars follo
 YAML 1.2 core rules (``no``/``on``/``off`` stay strings, so a node may be called
 ``on``); mapping keys are always strings; duplicate keys are reported, not
 silently overwritten.
+
+Aliases (``*name``) are not expanded blindly: a file whose aliases would
+produce more than :data:`MAX_ALIAS_NODES` values in all, or that nests deeper
+than :data:`MAX_DEPTH` levels (aliases included), is refused at the place
+where it crosses the limit (``KT042``), before anything is built from it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,18 @@ from typing import Any
 from kpitree.errors import Diagnostic, Severity, Span, UserError
 from kpitree.i18n import Msg
 
-__all__ = ["Document", "KeyPath", "did_you_mean", "load_yaml", "parse_yaml"]
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "MAX_DEPTH",
+    "Document",
+    "KeyPath",
+    "did_you_mean",
+    "load_yaml",
+    "parse_yaml",
+]
+
+MAX_ALIAS_NODES = 100_000  # values produced by expanding aliases, in one file
+MAX_DEPTH = 100  # mappings and lists nested in one another, aliases expanded
 
 KeyPath = tuple[str | int, ...]
 
@@ -41,9 +57,13 @@ class Document:
     duplicates: list[tuple[KeyPath, Span, Span]] = field(default_factory=list)
     text: str = ""
 
+    _lines: list[str] | None = field(default=None, repr=False, compare=False)
+
     def line(self, number: int) -> str:
         """Source line ``number`` (1-based), or an empty string."""
-        lines = self.text.splitlines()
+        if self._lines is None:  # split once: every located message asks for a line
+            self._lines = self.text.splitlines()
+        lines = self._lines
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
     def span(self, path: Iterable[str | int]) -> Span:
@@ -134,6 +154,47 @@ class _Builder:
         return None  # pragma: no cover - composer yields only the three kinds
 
 
+def _check_shape(text: str, path: str, loader_cls: Any) -> None:
+    """Refuse alias bombs and deep nesting from the event stream, before any
+    node is composed (libyaml's composer recurses in C, and every alias would
+    otherwise be expanded in full)."""
+    import yaml
+
+    anchors: dict[str, tuple[int, int]] = {}  # anchor -> (values, levels)
+    open_: list[list[Any]] = []  # per open mapping/list: [anchor, values, levels]
+    aliased = 0
+
+    def refuse(key: str, mark: Any, limit: int) -> None:
+        span = Span(path, mark.line + 1, mark.column + 1)
+        raise UserError(Diagnostic(Severity.ERROR, "KT042", key, {"limit": limit}, span))
+
+    def close(anchor: str | None, size: int, levels: int) -> None:
+        if anchor:
+            anchors[anchor] = (size, levels)
+        if open_:
+            open_[-1][1] += size
+            open_[-1][2] = max(open_[-1][2], levels + 1)
+
+    for event in yaml.parse(text, Loader=loader_cls):
+        if isinstance(event, yaml.AliasEvent):
+            size, levels = anchors.get(event.anchor or "", (1, 1))
+            aliased += size
+            if aliased > MAX_ALIAS_NODES:
+                refuse("yaml.alias_budget", event.start_mark, MAX_ALIAS_NODES)
+            if len(open_) + levels > MAX_DEPTH:
+                refuse("yaml.too_deep", event.start_mark, MAX_DEPTH)
+            close(None, size, levels)
+        elif isinstance(event, yaml.ScalarEvent):
+            close(event.anchor, 1, 1)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            if len(open_) + 1 > MAX_DEPTH:
+                refuse("yaml.too_deep", event.start_mark, MAX_DEPTH)
+            open_.append([event.anchor, 1, 1])
+        elif isinstance(event, yaml.CollectionEndEvent) and open_:
+            anchor, size, levels = open_.pop()
+            close(anchor, size, levels)
+
+
 def parse_yaml(text: str, path: str = "<input>") -> Document:
     """Parse YAML text into a :class:`Document`; syntax errors raise a located
     :class:`~kpitree.errors.UserError`."""
@@ -141,6 +202,7 @@ def parse_yaml(text: str, path: str = "<input>") -> Document:
 
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        _check_shape(text, path, loader_cls)
         root = yaml.compose(text, Loader=loader_cls)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -421,13 +421,25 @@ def test_named_funnel_stages_must_be_a_chain_of_rates(check: Check, tmp_path: Pa
     assert "at least two stages" in diag.message("en")
 
 
+def test_chain_deeper_than_the_limit(check: Check, tmp_path: Path) -> None:
+    from kpitree.definition.graph import MAX_TREE_DEPTH
+
+    lines = [f"  n{i}: {{unit: count, owner: marketing, formula: n{i + 1} + 1}}" for i in range(60)]
+    result = check(CLEAN + "\n".join(lines) + "\n  n60: {unit: count, owner: marketing}\n")
+    diag = only(result, "KT041")
+    assert diag.message("en").startswith(
+        f"the formulas below 'n{60 - MAX_TREE_DEPTH}' chain more than {MAX_TREE_DEPTH} levels"
+    )
+    assert where(diag, tmp_path) == f"kpitree.yaml:{13 + 60 - MAX_TREE_DEPTH}:49"
+
+
 # --- the whole ---------------------------------------------------------------------------
 
 
 COVERED = {
     "KT021", "KT022", "KT023", "KT024", "KT025", "KT026", "KT027", "KT028", "KT030", "KT031",
     "KT102", "KT103", "KT104", "KT105", "KT106", "KT107", "KT108", "KT109", "KT110", "KT111",
-    "KT112", "KT452", "KT560",
+    "KT112", "KT452", "KT560", "KT041",
 }  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,7 +38,10 @@ def _parse_sets(items: list[str]) -> dict[str, float]:
         try:
             if not sep or not name.strip():
                 raise ValueError
-            values[name.strip()] = float(raw.replace(",", "").replace("_", ""))
+            number = float(raw.replace(",", "").replace("_", ""))
+            if not math.isfinite(number):  # inf, nan, 1e400: no plan can use them
+                raise ValueError
+            values[name.strip()] = number
         except ValueError:
             problems.append(Diagnostic(Severity.ERROR, "KT309", "cli.bad_set", {"value": item}))
     if problems:

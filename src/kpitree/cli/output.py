@@ -20,17 +20,24 @@ def print_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def _source_line(path: str | None, line: int) -> str | None:
+def _source_line(
+    path: str | None, line: int, files: dict[str, list[str] | None] | None = None
+) -> str | None:
     if not path:
         return None
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return lines[line - 1] if 0 < line <= len(lines) else None
+    files = {} if files is None else files
+    if path not in files:  # each file read once per batch of messages
+        try:
+            files[path] = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            files[path] = None
+    lines = files[path]
+    return lines[line - 1] if lines is not None and 0 < line <= len(lines) else None
 
 
-def format_diagnostic(diag: Diagnostic, *, caret: bool = True) -> str:
+def format_diagnostic(
+    diag: Diagnostic, *, caret: bool = True, files: dict[str, list[str] | None] | None = None
+) -> str:
     """``file:line:col: severity: message``, with the source line and a caret
     under the offending columns when the span is precise."""
     severity = t(f"severity.{diag.severity.value}")
@@ -38,7 +45,7 @@ def format_diagnostic(diag: Diagnostic, *, caret: bool = True) -> str:
     where = f"{span}: " if span else ""
     text = f"{where}{severity}: {diag.message()}"
     if caret and span and span.end_column is not None:
-        source = _source_line(span.file, span.line)
+        source = _source_line(span.file, span.line, files)
         if source is not None:
             width = max(1, span.end_column - span.column)
             pad = "".join(ch if ch == "\t" else " " for ch in source[: span.column - 1])
@@ -47,8 +54,9 @@ def format_diagnostic(diag: Diagnostic, *, caret: bool = True) -> str:
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
+    files: dict[str, list[str] | None] = {}
     for diag in diagnostics:
-        typer.echo(format_diagnostic(diag), err=True)
+        typer.echo(format_diagnostic(diag, files=files), err=True)
 
 
 def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:

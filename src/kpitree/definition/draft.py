@@ -130,7 +130,7 @@ def _read_nodes(draft: Draft, doc: Document, raw_nodes: object) -> None:
                 draft.diagnostics.append(
                     Diagnostic(
                         Severity.ERROR,
-                        "KT020",
+                        exc.code,
                         exc.key,
                         {"node": node_id, **exc.params},
                         nd.formula_pos_span(exc.start, exc.end),

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "FUNCTIONS",
+    "MAX_DEPTH",
+    "MAX_OPERATORS",
     "BinOp",
     "Call",
     "Expr",
@@ -39,6 +41,11 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "max": (2, None),
     "abs": (1, 1),
 }
+
+# Limits that keep every walk over a formula (checks, planning, display) well
+# inside Python's recursion budget; real decompositions use a handful of each.
+MAX_DEPTH = 50  # parentheses, function calls and signs nested in one another
+MAX_OPERATORS = 200  # + - * / and function calls in one formula
 
 _Pos = tuple[int, int]  # (start, end) character offsets into the formula text
 
@@ -83,8 +90,11 @@ class FormulaSyntaxError(ValueError):
     """A formula that does not parse. ``key``/``params`` name the catalog message;
     ``start``/``end`` are offsets into the formula text."""
 
-    def __init__(self, key: str, start: int, end: int, **params: object) -> None:
+    def __init__(
+        self, key: str, start: int, end: int, code: str = "KT020", **params: object
+    ) -> None:
         super().__init__(f"{key} at {start}: {params}")
+        self.code = code
         self.key = key
         self.start = start
         self.end = max(end, start + 1)
@@ -129,6 +139,8 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = list(_tokens(text))
         self.i = 0
+        self.depth = 0
+        self.operators = 0
 
     @property
     def tok(self) -> _Token:
@@ -144,6 +156,25 @@ class _Parser:
             self.unexpected(expected=text)
         return self.take()
 
+    def operator(self, tok: _Token | None = None) -> _Token:
+        """Take an operator token (or count the function ``tok``) against
+        :data:`MAX_OPERATORS`."""
+        tok = tok or self.take()
+        self.operators += 1
+        if self.operators > MAX_OPERATORS:
+            raise FormulaSyntaxError(
+                "formula.too_long", tok.start, tok.end, code="KT040", limit=MAX_OPERATORS
+            )
+        return tok
+
+    def nested(self, tok: _Token) -> None:
+        """Enter a parenthesis, call or sign, counting it against :data:`MAX_DEPTH`."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FormulaSyntaxError(
+                "formula.too_deep", tok.start, tok.end, code="KT040", limit=MAX_DEPTH
+            )
+
     def unexpected(self, expected: str = "") -> None:
         tok = self.tok
         if tok.kind == "end":
@@ -155,7 +186,7 @@ class _Parser:
     def expr(self) -> Expr:
         left = self.term()
         while self.tok.text in ("+", "-"):
-            op = self.take().text
+            op = self.operator().text
             right = self.term()
             left = BinOp(op, left, right, (left.pos[0], right.pos[1]))
         return left
@@ -163,7 +194,7 @@ class _Parser:
     def term(self) -> Expr:
         left = self.unary()
         while self.tok.text in ("*", "/"):
-            op = self.take().text
+            op = self.operator().text
             right = self.unary()
             left = BinOp(op, left, right, (left.pos[0], right.pos[1]))
         return left
@@ -171,7 +202,9 @@ class _Parser:
     def unary(self) -> Expr:
         if self.tok.text in ("-", "+"):
             sign = self.take()
+            self.nested(sign)
             operand = self.unary()
+            self.depth -= 1
             if sign.text == "+":
                 return operand
             return Neg(operand, (sign.start, operand.pos[1]))
@@ -195,11 +228,14 @@ class _Parser:
                     functions=", ".join(FUNCTIONS),
                 )
             self.take()
+            self.operator(tok)
+            self.nested(tok)
             args = [self.expr()]
             while self.tok.text == ",":
                 self.take()
                 args.append(self.expr())
             close = self.expect(")")
+            self.depth -= 1
             low, high = FUNCTIONS[tok.text]
             if len(args) < low or (high is not None and len(args) > high):
                 raise FormulaSyntaxError(
@@ -207,9 +243,10 @@ class _Parser:
                 )
             return Call(tok.text, tuple(args), (tok.start, close.end))
         if tok.text == "(":
-            self.take()
+            self.nested(self.take())
             inner = self.expr()
             self.expect(")")
+            self.depth -= 1
             return inner
         self.unexpected()
         raise AssertionError("unreachable")  # pragma: no cover

@@ -27,7 +27,7 @@ _TYPE_KEYS = {
     "list_type": "def.expected_list",
     "bool_type": "def.expected_bool",
     "bool_parsing": "def.expected_bool",
-    "finite_number": "def.expected_number",
+    "finite_number": "def.not_finite",
 }
 
 

@@ -12,6 +12,7 @@ from typing import ClassVar
 from kpitree.definition.draft import Draft, NodeDraft
 from kpitree.definition.formula import FUNCTIONS, BinOp, Call, Expr, Neg, Num, Ref, refs
 from kpitree.definition.funnel import check_funnel
+from kpitree.definition.graph import MAX_TREE_DEPTH, cycles, formula_graph, too_deep
 from kpitree.definition.units import Unit, UnitMismatch, unit
 from kpitree.errors import Diagnostic, Severity
 from kpitree.source import did_you_mean
@@ -74,38 +75,18 @@ class CycleRule(Rule):
     code = "KT022"
 
     def check(self, draft: Draft) -> Iterator[Diagnostic]:
-        graph = {
-            nd.id: [r.name for r in refs(nd.formula) if r.name in draft.nodes]
-            for nd in draft.nodes.values()
-            if nd.formula is not None
-        }
-        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-        reported: set[frozenset[str]] = set()
-        for start in graph:
-            if state.get(start):
-                continue
-            stack: list[tuple[str, Iterator[str]]] = [(start, iter(graph.get(start, [])))]
-            path = [start]
-            state[start] = 1
-            while stack:
-                node, children = stack[-1]
-                child = next(children, None)
-                if child is None:
-                    stack.pop()
-                    path.pop()
-                    state[node] = 2
-                    continue
-                if state.get(child) == 1:
-                    cycle = [*path[path.index(child) :], child]
-                    key = frozenset(cycle)
-                    if key not in reported:
-                        reported.add(key)
-                        nd = draft.nodes[cycle[0]]
-                        yield self.emit("def.cycle", nd.span("formula"), cycle=" → ".join(cycle))
-                elif not state.get(child):
-                    state[child] = 1
-                    path.append(child)
-                    stack.append((child, iter(graph.get(child, []))))
+        for cycle in cycles(formula_graph(draft)):
+            nd = draft.nodes[cycle[0]]
+            yield self.emit("def.cycle", nd.span("formula"), cycle=" → ".join(cycle))
+
+
+class DepthRule(Rule):
+    code = "KT041"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for node_id in too_deep(formula_graph(draft)):
+            nd = draft.nodes[node_id]
+            yield self.emit("def.too_deep", nd.span("formula"), node=node_id, limit=MAX_TREE_DEPTH)
 
 
 def _declares_kgi(nd: NodeDraft) -> bool:
@@ -498,6 +479,7 @@ RULES: tuple[Rule, ...] = (
     NodeIdRule(),
     UnknownReferenceRule(),
     CycleRule(),
+    DepthRule(),
     SingleKgiRule(),
     UnitRule(),
     RatioRangeRule(),

@@ -50,7 +50,7 @@ UnitName = Literal["count", "currency", "ratio", "days", "hours", "score", "numb
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LocalizedText(_Strict):

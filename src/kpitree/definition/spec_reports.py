@@ -25,7 +25,7 @@ def _invalid(key: str, **params: Any) -> PydanticCustomError:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ReportScheduleSpec(_Strict):

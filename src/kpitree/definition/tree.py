@@ -83,13 +83,18 @@ class Node:
     metric: str | None = None
     period: str | None = None
     span: Span | None = None
+    _children: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Walked for every node by planning and status: computed once.
+        if self.formula is not None:
+            names = tuple(dict.fromkeys(r.name for r in refs(self.formula)))
+            object.__setattr__(self, "_children", names)
 
     @property
     def children(self) -> tuple[str, ...]:
         """Node ids the formula uses, each once, in source order."""
-        if self.formula is None:
-            return ()
-        return tuple(dict.fromkeys(r.name for r in refs(self.formula)))
+        return self._children
 
     @property
     def is_input(self) -> bool:

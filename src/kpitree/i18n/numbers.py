@@ -27,6 +27,8 @@ def format_value(
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     value = float(value)
+    if not math.isfinite(value):  # an overflowed result is shown, never a crash
+        return "-∞" if value < 0 else "∞"
     if unit == "ratio":
         return f"{value * 100:,.1f}%"
     if unit == "currency":

@@ -11,6 +11,7 @@ nodes, monthly plans add up to the horizon plan.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,7 +186,7 @@ def plan_diagnostics(tree: Tree, sol: Solution, period: str | None) -> list[Diag
             Diagnostic(
                 Severity.ERROR,
                 "KT202",
-                "plan.conflict",
+                "plan.conflict" if math.isfinite(c.computed) else "plan.conflict_zero_divisor",
                 {
                     "node": c.node,
                     "expected": _fmt(c.expected),

@@ -11,13 +11,14 @@ unknowns (under-determined) and equations whose known values disagree
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref, refs
-from kpitree.definition.tree import Tree
+from kpitree.definition.tree import Node, Tree
 from kpitree.planning.evaluate import UNDEFINED, evaluate
 
 __all__ = ["Conflict", "Solution", "Underdetermined", "Unsolvable", "solve"]
@@ -41,7 +42,7 @@ class Conflict:
 class Unsolvable:
     node: str  # equation
     unknown: str
-    reason: str  # zero_divisor | not_invertible | repeated
+    reason: str  # zero_divisor | not_invertible | repeated | overflow
 
 
 @dataclass
@@ -100,6 +101,38 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
+def _solve_one(node: Node, sol: Solution, blocked: dict[str, Unsolvable]) -> str | None:
+    """Solve ``node``'s equation when it has exactly one unknown; the id found."""
+    assert node.formula is not None
+    values = sol.values
+    unknown = [n for n in (node.id, *node.children) if n not in values]
+    if len(unknown) != 1:
+        return None
+    target = unknown[0]
+    if target == node.id:
+        result = evaluate(node.formula, values.get)
+        source = "computed"
+    else:
+        if sum(1 for r in refs(node.formula) if r.name == target) > 1:
+            blocked[node.id] = Unsolvable(node.id, target, "repeated")
+            return None
+        result = _invert(node.formula, values[node.id], target, values)
+        source = "solved"
+        if result is None:
+            blocked[node.id] = Unsolvable(node.id, target, "not_invertible")
+            return None
+    if result is UNDEFINED:
+        blocked[node.id] = Unsolvable(node.id, target, "zero_divisor")
+        return None
+    if not math.isfinite(result):  # beyond what a float holds: never a value
+        blocked[node.id] = Unsolvable(node.id, target, "overflow")
+        return None
+    values[target] = float(result)
+    sol.sources[target] = source
+    blocked.pop(node.id, None)
+    return target
+
+
 def solve(tree: Tree, known: Mapping[str, float], sources: Mapping[str, str]) -> Solution:
     """Solve every node reachable from ``known`` values.
 
@@ -111,36 +144,27 @@ def solve(tree: Tree, known: Mapping[str, float], sources: Mapping[str, str]) ->
     values = sol.values
     equations = [n for n in tree.nodes.values() if n.formula is not None]
     blocked: dict[str, Unsolvable] = {}
-    progress = True
-    while progress:
-        progress = False
-        for node in equations:
-            assert node.formula is not None
-            names = [node.id, *node.children]
-            unknown = [n for n in names if n not in values]
-            if len(unknown) != 1:
-                continue
-            target = unknown[0]
-            if target == node.id:
-                result = evaluate(node.formula, values.get)
-                source = "computed"
-            else:
-                occurrences = sum(1 for r in refs(node.formula) if r.name == target)
-                if occurrences > 1:
-                    blocked[node.id] = Unsolvable(node.id, target, "repeated")
-                    continue
-                result = _invert(node.formula, values[node.id], target, values)
-                source = "solved"
-                if result is None:
-                    blocked[node.id] = Unsolvable(node.id, target, "not_invertible")
-                    continue
-            if result is UNDEFINED:
-                blocked[node.id] = Unsolvable(node.id, target, "zero_divisor")
-                continue
-            values[target] = float(result)
-            sol.sources[target] = source
-            blocked.pop(node.id, None)
-            progress = True
+    # Passes over the equations in order, as by hand, until one solves nothing:
+    # an equation is looked at again only when a value it uses was found, so a
+    # long chain costs one look per equation instead of one pass per link.
+    using: dict[str, list[int]] = {}
+    for index, node in enumerate(equations):
+        for name in (node.id, *node.children):
+            using.setdefault(name, []).append(index)
+    this_pass = list(range(len(equations)))
+    heapq.heapify(this_pass)
+    next_pass: list[int] = []
+    queued = set(this_pass)
+    while this_pass:
+        index = heapq.heappop(this_pass)
+        queued.discard(index)
+        found = _solve_one(equations[index], sol, blocked)
+        for other in using.get(found, ()) if found else ():
+            if other != index and other not in queued:
+                queued.add(other)
+                heapq.heappush(this_pass if other > index else next_pass, other)
+        if not this_pass:
+            this_pass, next_pass = next_pass, []
 
     for node in equations:
         assert node.formula is not None
@@ -151,7 +175,9 @@ def solve(tree: Tree, known: Mapping[str, float], sources: Mapping[str, str]) ->
             sol.underdetermined.append(Underdetermined(node.id, unknowns))
         elif not unknowns:
             computed = evaluate(node.formula, values.get)
-            if computed is UNDEFINED or not _close(values[node.id], float(computed)):
+            if computed is not UNDEFINED and not math.isfinite(computed):
+                sol.unsolvable.append(Unsolvable(node.id, node.id, "overflow"))
+            elif computed is UNDEFINED or not _close(values[node.id], float(computed)):
                 sol.conflicts.append(
                     Conflict(
                         node.id,
