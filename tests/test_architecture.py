@@ -18,9 +18,11 @@ ALLOWED = {
     "i18n": set(),
     "source": {"errors", "i18n"},
     "calendar": set(),
+    # Escaping of text that leaves the product (CSV, XLSX, Markdown, Slack).
+    "escaping": set(),
     "definition": {"errors", "i18n", "source"},
     "planning": {"errors", "i18n", "source", "definition", "calendar"},
-    "data": {"errors", "i18n", "source", "calendar"},
+    "data": {"errors", "i18n", "source", "calendar", "escaping"},
     "engines": {"errors", "i18n", "data"},
     "compute": {
         "errors",
@@ -43,6 +45,7 @@ ALLOWED = {
         "business_hours",
         "engines",
         "compute",
+        "escaping",
     },
     "sla": {"errors", "i18n", "source", "definition", "business_hours", "compute", "engines"},
     # Review reports consume compute, alerts and SLA results (not the web app or the CLI).
@@ -59,6 +62,7 @@ ALLOWED = {
         "business_hours",
         "alerts",
         "sla",
+        "escaping",
     },
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {
@@ -75,6 +79,7 @@ ALLOWED = {
         "sla",
         "reports",
         "project",
+        "escaping",
     },
 }
 

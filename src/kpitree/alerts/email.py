@@ -42,7 +42,8 @@ def build_message(
     """The message :func:`send_mail` sends: ``multipart/alternative`` (text, then
     HTML) inside ``multipart/mixed`` when there are attachments."""
     message = EmailMessage()
-    message["Subject"] = subject
+    # A label with a line break must not fail the delivery (or add a header).
+    message["Subject"] = " ".join(subject.splitlines())
     message["From"] = channel.sender
     message["To"] = ", ".join(to)
     message["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))

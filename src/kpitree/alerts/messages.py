@@ -2,7 +2,10 @@
 (subject, plain text, HTML), a Slack Block Kit message and a webhook body.
 
 Everything is rendered from an event's stored facts, so the history reads the
-same after the definition changes."""
+same after the definition changes. Labels and segment values (team and rep
+names from imported data) are escaped for where they go: HTML in the e-mail,
+Slack's ``&``, ``<``, ``>`` in Slack text (no ``<!channel>``, no ``<url|link>``);
+the webhook carries them as JSON strings."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from kpitree.escaping import slack_text
 from kpitree.i18n import t
 from kpitree.i18n.numbers import format_value
 
@@ -159,10 +163,13 @@ def slack_payload(event: Mapping[str, Any], lang: str, base_url: str | None) -> 
     """A Block Kit message: header, the sentence, the numbers, a link button."""
     sentence = summary(event, lang)
     url = link(event, base_url)
-    fields = [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in _numbers(event, lang)]
+    fields = [
+        {"type": "mrkdwn", "text": f"*{slack_text(k)}*\n{slack_text(v)}"}
+        for k, v in _numbers(event, lang)
+    ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline(event, lang)[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": sentence}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": slack_text(sentence)}},
         {"type": "section", "fields": fields[:10]},
     ]
     if url:
@@ -178,7 +185,8 @@ def slack_payload(event: Mapping[str, Any], lang: str, base_url: str | None) -> 
                 ],
             }
         )
-    return {"text": f"{headline(event, lang)}: {sentence}", "blocks": blocks}
+    # The notification text is read as mrkdwn too.
+    return {"text": slack_text(f"{headline(event, lang)}: {sentence}"), "blocks": blocks}
 
 
 def webhook_body(event: Mapping[str, Any], lang: str, base_url: str | None) -> bytes:

@@ -6,15 +6,18 @@ columns and text, UTF-8 with BOM so Excel opens it, ready to be corrected and
 imported again with the same mapping) next to ``leads.rejected.txt``, a report of
 every bad cell. They go under the warehouse folder, not next to the source file:
 exports often live in shared or read-only folders that kpitree must not write to.
+A text that a spreadsheet would take for a formula (``=…``, ``@…``) gets a
+leading ``'`` in the rejected file (:mod:`kpitree.escaping`); remove it from a
+value that really starts so before importing the file again.
 """
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from kpitree.data.batch import MappedBatch
 from kpitree.errors import DataError, Diagnostic, Severity, Span
+from kpitree.escaping import SpreadsheetCsvWriter
 from kpitree.i18n import t
 
 __all__ = ["MAX_REJECT_DIAGNOSTICS", "reject_error", "rejected_row_count", "write_rejects"]
@@ -98,7 +101,7 @@ def write_rejects(batch: MappedBatch, folder: Path) -> tuple[Path, Path]:
                 headers.append(h)
     csv_line: dict[int, int] = {}
     with csv_path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
+        writer = SpreadsheetCsvWriter(out)
         writer.writerow(headers)
         writer.writerows(
             [source_row.get(h, "") for h in headers] for source_row in batch.rejected_rows

@@ -113,6 +113,10 @@ def chart_style(chart: Chart) -> dict[str, Any]:
         "font.family": [CJK_FONT, "DejaVu Sans"],
         "font.size": 8,
         "svg.fonttype": "none",
+        # Labels are text: "$...$" in a label is not TeX (a bad one would fail
+        # the whole report); matplotlib escapes the text it writes into the SVG.
+        "text.parse_math": False,
+        "text.usetex": False,
         # Stable ids: two charts on one page must not share clip-path ids,
         # and the same report must give the same SVG.
         "svg.hashsalt": chart.id,

@@ -1,6 +1,7 @@
 """The report as an Excel workbook: one sheet per section, numbers stored as
 numbers with number formats (¥#,##0, 0.0%), frozen header rows and native
-Excel charts (openpyxl.chart) over the sheet's own cells."""
+Excel charts (openpyxl.chart) over the sheet's own cells. Every text (labels,
+team and rep names) is a text cell, never a formula (:mod:`kpitree.escaping`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import re
 from typing import TYPE_CHECKING, Any
 
+from kpitree.escaping import write_xlsx_cell
 from kpitree.reports.html import subtitle, title
 from kpitree.reports.layout import Cell, Section, layout
 
@@ -59,33 +61,34 @@ def _write_section(ws: Any, section: Section, report: Report, start: int = 1) ->
     bold = Font(bold=True)
     header_fill = PatternFill("solid", fgColor="EDF2F7")
     colours = {"on_track": "276749", "at_risk": "975A16", "off_track": "C53030"}
-    ws.cell(row=start, column=1, value=section.title).font = Font(bold=True, size=13)
+    put = write_xlsx_cell
+    put(ws.cell(row=start, column=1), section.title).font = Font(bold=True, size=13)
     row = start + 1
     for paragraph in section.paragraphs:
-        ws.cell(row=row, column=1, value=paragraph)
+        put(ws.cell(row=row, column=1), paragraph)
         row += 1
     positions: dict[str, tuple[int, int]] = {}  # table id -> (header row, last row)
     first_header = None
     widths: dict[int, int] = {}
     for table in section.tables:
         row += 1
-        ws.cell(row=row, column=1, value=table.title).font = bold
+        put(ws.cell(row=row, column=1), table.title).font = bold
         row += 1
         if not table.rows and table.empty:
-            ws.cell(row=row, column=1, value=table.empty)
+            put(ws.cell(row=row, column=1), table.empty)
             row += 1
             continue
         header = row
         first_header = first_header or header
         for j, name in enumerate(table.columns, start=1):
-            c = ws.cell(row=header, column=j, value=name)
+            c = put(ws.cell(row=header, column=j), name)
             c.font, c.fill = bold, header_fill
             widths[j] = max(widths.get(j, 8), min(40, len(name) * 2 + 2))
         for cells in table.rows:
             row += 1
             for j, cell in enumerate(cells, start=1):
                 value = cell.value if cell.is_number else (cell.text or None)
-                target = ws.cell(row=row, column=j, value=value)
+                target = put(ws.cell(row=row, column=j), value)
                 fmt = number_format(cell, report.currency)
                 if fmt:
                     target.number_format = fmt
@@ -137,8 +140,9 @@ def render_xlsx(report: Report) -> bytes:
     for i, section in enumerate(layout(report)):
         ws = wb.create_sheet(sheet_name(section.title, used))
         if i == 0:  # the first sheet carries the report's title
-            ws["A1"], ws["A2"] = title(report), subtitle(report)
-            ws["A1"].font = Font(bold=True, size=15)
+            put = write_xlsx_cell
+            put(ws["A1"], title(report)).font = Font(bold=True, size=15)
+            put(ws["A2"], subtitle(report))
         _write_section(ws, section, report, start=4 if i == 0 else 1)
     wb.properties.title = title(report)
     wb.properties.creator = "kpitree"

@@ -1,10 +1,13 @@
 """The report as Markdown: headings, the narrative and pipe tables (charts are
-left to the other formats; their numbers are in the tables)."""
+left to the other formats; their numbers are in the tables). Every text is
+escaped (:mod:`kpitree.escaping`): a label cannot become HTML, a link, an image
+or a table column in the reader's renderer."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kpitree.escaping import markdown_cell, markdown_text
 from kpitree.reports.html import subtitle, title
 from kpitree.reports.layout import Cell, Table, layout
 
@@ -17,18 +20,18 @@ _INDENT = "\u3000"  # an ideographic space keeps the tree's depth visible in tab
 
 
 def _cell(cell: Cell) -> str:
-    text = cell.text.replace("|", "\\|").replace("\n", " ")
+    text = markdown_cell(cell.text)
     return _INDENT * cell.indent + text if cell.indent else text
 
 
 def _table(table: Table) -> list[str]:
     if not table.rows and table.empty:
-        return [f"_{table.empty}_", ""]
+        return [f"_{markdown_cell(table.empty)}_", ""]
     right = [
         any(r[i].is_number or r[i].unit for r in table.rows) for i in range(len(table.columns))
     ]
     lines = [
-        "| " + " | ".join(c.replace("|", "\\|") for c in table.columns) + " |",
+        "| " + " | ".join(markdown_cell(c) for c in table.columns) + " |",
         "|" + "|".join("---:" if r else "---" for r in right) + "|",
     ]
     lines += ["| " + " | ".join(_cell(c) or " " for c in row) + " |" for row in table.rows]
@@ -36,17 +39,17 @@ def _table(table: Table) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    out = [f"# {title(report)}", "", subtitle(report), ""]
+    out = [f"# {markdown_cell(title(report))}", "", markdown_text(subtitle(report)), ""]
     for section in layout(report):
-        out += [f"## {section.title}", ""]
+        out += [f"## {markdown_cell(section.title)}", ""]
         if section.id == "summary":
-            out += [f"- {p}" for p in section.paragraphs]
+            out += [f"- {markdown_text(p)}" for p in section.paragraphs]
             out += [""] if section.paragraphs else []
         else:
             for p in section.paragraphs:
-                out += [p, ""]
+                out += [markdown_text(p), ""]
         for table in section.tables:
             if len(section.tables) > 1 or table.title != section.title:
-                out += [f"### {table.title}", ""]
+                out += [f"### {markdown_cell(table.title)}", ""]
             out += _table(table)
     return "\n".join(out).rstrip("\n") + "\n"

@@ -6,6 +6,10 @@
 * XLSX: numbers stay numbers (Excel can sum them), dates and times are real
   dates, the header row is bold and frozen.
 
+Text that a spreadsheet would take for a formula (``=…``, ``@…``, ``-5%``) is
+neutralised in both (:mod:`kpitree.escaping`): a leading ``'`` in CSV, a text
+cell with Excel's quote prefix in XLSX. Numbers are never changed.
+
 >>> response = table_response(["team", "won"], [["東日本", 12]], "csv", "won-deals")
 >>> response.headers["content-type"]
 'text/csv; charset=utf-8'
@@ -13,7 +17,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import math
@@ -24,6 +27,8 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from starlette.responses import Response
+
+from kpitree.escaping import SpreadsheetCsvWriter, write_xlsx_cell
 
 __all__ = ["FORMATS", "table_response"]
 
@@ -48,14 +53,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _csv_text(value: Any) -> str:
+def _csv_value(value: Any) -> str | int | float:
     value = _plain(value)
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value) if not value.is_integer() else str(int(value))
+        return value if not value.is_integer() else int(value)
+    if isinstance(value, int):
+        return value
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return str(value)
@@ -64,10 +71,10 @@ def _csv_text(value: Any) -> str:
 def _csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     out = io.StringIO()
     out.write(_BOM)
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SpreadsheetCsvWriter(out, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_csv_text(v) for v in row])
+        writer.writerow([_csv_value(v) for v in row])
     return out.getvalue().encode("utf-8")
 
 
@@ -88,11 +95,11 @@ def _xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str) -> 
     sheet = book.active
     assert sheet is not None
     sheet.title = re.sub(r"[\[\]:*?/\\]", "_", title)[:31] or "table"
-    sheet.append(list(columns))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([_xlsx_value(v) for v in row])
+    for j, name in enumerate(columns, start=1):
+        write_xlsx_cell(sheet.cell(row=1, column=j), name).font = Font(bold=True)
+    for i, row in enumerate(rows, start=2):
+        for j, value in enumerate(row, start=1):
+            write_xlsx_cell(sheet.cell(row=i, column=j), _xlsx_value(value))
     for index, column in enumerate(sheet.iter_cols(min_row=2), start=1):
         for cell in column:
             if isinstance(cell.value, dt.datetime):
