@@ -53,7 +53,9 @@ def hostile_project(tmp_path_factory: pytest.TempPathFactory, demo_project: Path
 
 @pytest.fixture(scope="module")
 def client(hostile_project: Path) -> Iterator[TestClient]:
-    with closing(TestClient(create_app(hostile_project), headers=EN)) as client:
+    with closing(
+        TestClient(create_app(hostile_project), base_url="http://localhost", headers=EN)
+    ) as client:
         yield client
 
 
