@@ -96,6 +96,16 @@ class Project:
 
         return open_engine(self.warehouse_target, timezone=self.tree.timezone)
 
+    def rep_names(self, engine: Engine | None = None) -> dict[str, str]:
+        """rep id -> the name people know the rep by (from the ``reps`` table;
+        see :mod:`kpitree.compute.people`). Reps without a name are left out."""
+        from kpitree.compute.people import rep_names
+
+        if engine is not None:
+            return rep_names(engine)
+        with self.engine() as eng:
+            return rep_names(eng)
+
     @property
     def catalogue(self) -> Catalogue:
         """Built-in and project metrics, checked."""

@@ -82,7 +82,7 @@ def test_fires_once_per_rep_notifies_each_owner_and_does_not_repeat(
     assert payload["blocks"][0]["type"] == "header"
     assert "初回対応率の低下" in payload["blocks"][0]["text"]["text"]
     text = json.dumps(payload, ensure_ascii=False)
-    assert "50.0%" in text and "90.0%" in text and "担当者: r1" in text
+    assert "50.0%" in text and "90.0%" in text and "担当者: 佐藤" in text
     button = payload["blocks"][-1]["elements"][0]
     assert button["url"] == "https://kpi.example.co.jp/nodes/first_touch?period=2026-10"
 

@@ -132,3 +132,19 @@ def test_no_status_word_or_heading_breaks_in_two_in_the_pdf(report: Any) -> None
         assert word in text, word
         for i in range(1, len(word)):
             assert f"{word[:i]}\n{word[i:]}" not in text, word
+
+
+def test_reps_are_named_as_the_organisation_names_them(project: Project, report: Any) -> None:
+    import re
+
+    names = project.rep_names()
+    assert names, "the demo company's reps have names"
+    segments = [s.segment for g in report.gaps for s in g.segments]
+    segments += [s.segment for d in report.departments for s in (*d.best, *d.worst)]
+    reps = [s for s in segments if s.count(" / ") == 2]
+    assert reps, "some rep is ranked"
+    for text in segments:
+        assert not re.search(r"\bR\d{4}\b", text), text
+    assert any(name in text for text in reps for name in names.values())
+    md = render(report, "md").decode("utf-8")
+    assert not re.search(r"\bR\d{4}\b", md)

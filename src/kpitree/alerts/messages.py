@@ -30,11 +30,17 @@ def _label(facts: Mapping[str, Any], key: str, fallback: str, lang: str) -> str:
     return str(first or second or fallback)
 
 
-def segment_text(segment: list[list[Any]], lang: str) -> str:
+def segment_text(
+    segment: list[list[Any]], lang: str, names: Mapping[str, str] | None = None
+) -> str:
+    """``担当者: 佐藤`` (a rep by the name stored with the event, else the id)."""
     if not segment:
         return t("alerts.company", lang=lang)
+    names = names or {}
     return " / ".join(
-        f"{t('alerts.level.' + k, lang=lang)}: {v if v is not None else '—'}" for k, v in segment
+        f"{t('alerts.level.' + k, lang=lang)}: "
+        f"{'—' if v is None else names.get(v, v) if k == 'rep' else v}"
+        for k, v in segment
     )
 
 
@@ -57,7 +63,7 @@ def summary(event: Mapping[str, Any], lang: str) -> str:
 
     params = {
         "node": _label(facts, "node_label", event["node"], lang),
-        "segment": segment_text(event["segment"], lang),
+        "segment": segment_text(event["segment"], lang, facts.get("rep_names")),
         "actual": v("actual"),
         "reference": v("reference"),
         "forecast": v("forecast"),
@@ -112,7 +118,8 @@ def _numbers(event: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     facts = event["facts"]
     unit = facts.get("unit")
     currency = facts.get("currency", "JPY")
-    rows = [(t("alerts.field.segment", lang=lang), segment_text(event["segment"], lang))]
+    segment = segment_text(event["segment"], lang, facts.get("rep_names"))
+    rows = [(t("alerts.field.segment", lang=lang), segment)]
     if event.get("period"):
         rows.append((t("alerts.field.period", lang=lang), str(event["period"])))
     for key in ("actual", "reference", "forecast", "previous"):

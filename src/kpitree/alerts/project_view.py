@@ -26,6 +26,8 @@ class ProjectView(Protocol):
 
     def engine(self) -> Engine: ...
 
+    def rep_names(self, engine: Engine | None = None) -> dict[str, str]: ...
+
     def status(
         self,
         period: Any = None,

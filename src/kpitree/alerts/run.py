@@ -70,9 +70,19 @@ def recipients(project: Project, rule: AlertRuleSpec, finding: Finding) -> list[
     return list(dict.fromkeys(out))
 
 
-def _facts(project: Project, rule_id: str, rule: AlertRuleSpec, finding: Finding) -> dict[str, Any]:
+def _facts(
+    project: Project,
+    rule_id: str,
+    rule: AlertRuleSpec,
+    finding: Finding,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     tree = project.tree
     facts: dict[str, Any] = dict(finding.facts)
+    rep = dict(finding.segment).get("rep")
+    if rep is not None and names and rep in names:
+        # Stored with the event, so its history names the rep as it was named then.
+        facts["rep_names"] = {rep: names[rep]}
     facts["condition"] = rule.condition
     label = rule.label
     if label is None:
@@ -188,10 +198,11 @@ def run_alerts(
         states = {} if result.replay else store.states()
         findings.extend(_cleared_sla_segments(project, findings, states, now))
         changes = _transitions(project, findings, states, now)
+        names = project.rep_names() if any(dict(f.segment).get("rep") for f, _ in changes) else {}
         if dry_run or result.replay:
             for f, kind in changes:
                 rule = rules[f.rule]
-                facts = _facts(project, f.rule, rule, f)
+                facts = _facts(project, f.rule, rule, f, names)
                 deliveries = tuple(
                     Delivery(None, c, _kind(project, c), "pending")
                     for c in recipients(project, rule, f)
@@ -224,7 +235,7 @@ def run_alerts(
                     now,
                     rule.severity,
                     f.period,
-                    _facts(project, f.rule, rule, f),
+                    _facts(project, f.rule, rule, f, names),
                 )
                 new_ids.append(event_id)
                 quiet = _quiet(project, rule)

@@ -194,14 +194,14 @@ def sla(
     if json:
         print_json(report.to_json())
         return
-    _print_sla(report)
+    _print_sla(report, project.rep_names() if report.by == "owner" else {})
 
 
 def _hours(value: float | None) -> str:
     return "—" if value is None else t("alerts.cli.hours", value=f"{value:,.1f}")
 
 
-def _print_sla(report: SlaReport) -> None:
+def _print_sla(report: SlaReport, names: dict[str, str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -236,7 +236,8 @@ def _print_sla(report: SlaReport) -> None:
                 t("alerts.company")
                 if g is None
                 else " / ".join(
-                    str(v) if v is not None else t("status.unassigned") for v in g.key.values()
+                    names.get(str(v), str(v)) if v is not None else t("status.unassigned")
+                    for v in g.key.values()
                 )
             )
             table.add_row(
@@ -262,7 +263,7 @@ def _print_sla(report: SlaReport) -> None:
                     t(
                         "sla.cli.case",
                         id=c.id,
-                        owner=c.owner or t("status.unassigned"),
+                        owner=names.get(c.owner, c.owner) if c.owner else t("status.unassigned"),
                         start=c.start.strftime("%Y-%m-%d %H:%M"),
                         due=c.due.strftime("%Y-%m-%d %H:%M"),
                         elapsed=_hours(c.elapsed_hours),

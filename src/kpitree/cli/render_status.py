@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -36,14 +37,27 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:,.0f}%"
 
 
-def _segment_title(segment: tuple[tuple[str, str | None], ...]) -> str:
+def _segment_title(
+    segment: tuple[tuple[str, str | None], ...], names: Mapping[str, str] | None = None
+) -> str:
     if not segment:
         return t("status.company")
     parts = []
     for d, v in segment:
         name = t(f"dimension.{d}") if d in _DIMS else d
-        parts.append(f"{name}: {v if v is not None else t('status.unassigned')}")
+        if v is None:
+            v = t("status.unassigned")
+        elif d == "rep" and names:
+            v = names.get(v, v)  # reps by name (the id when the organisation has none)
+        parts.append(f"{name}: {v}")
     return " / ".join(parts)
+
+
+def _rep_names(project: Project, result: StatusResult) -> dict[str, str]:
+    """Names of the reps among the result's segments (none asked: no query)."""
+    if not any("rep" in level for level in result.levels):
+        return {}
+    return project.rep_names()
 
 
 _DIMS = ("department", "team", "rep", "region", "channel", "segment", "product", "industry")
@@ -67,12 +81,13 @@ def status_view(project: Project, result: StatusResult) -> None:
     tree = project.tree
     lang = current_lang()
     depth = _depths(project)
+    names = _rep_names(project, result)
     for period in result.periods:
         rows = [r for r in result.rows if r.period == period.key]
         segments = list(dict.fromkeys(r.segment for r in rows))
         for segment in segments:
             table = Table(
-                title=f"{tree.name} — {period.label(lang)} — {_segment_title(segment)}",
+                title=f"{tree.name} — {period.label(lang)} — {_segment_title(segment, names)}",
                 caption=t("status.as_of", date=result.as_of.isoformat()),
             )
             for key, justify in (
@@ -173,6 +188,7 @@ def status_json(project: Project, result: StatusResult) -> dict[str, Any]:
             for p in result.periods
         ],
         "levels": [list(level) for level in result.levels],
+        "rep_names": _rep_names(project, result),
         "rows": [_row_json(project, r) for r in result.rows],
         "bottleneck": None
         if result.bottleneck is None

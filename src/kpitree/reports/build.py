@@ -165,6 +165,7 @@ def build_report(
         trend = project.status(
             trend_periods(chosen, kind_name), as_of=as_of, engine=eng, explain=False, compare=False
         )
+        names = project.rep_names(engine=eng)  # reps by name, never by their id
     finally:
         if own:
             eng.close()
@@ -188,13 +189,13 @@ def build_report(
         kgi=kgi,
         kgi_context=kgi_context,
         tree=lines,
-        gaps=sections.gaps(tree, main, by_node, lang),
+        gaps=sections.gaps(tree, main, by_node, lang, names),
         drivers=sections.drivers(tree, main, lang),
         bottleneck=sections.bottleneck(tree, main, lang),
         funnel=sections.funnel(tree, by_node),
-        departments=sections.departments(tree, main, trend, by_node, lang),
-        sla=sla_section(project, chosen, as_of, lang),
-        alerts=alerts_section(project, chosen, as_of, lang),
+        departments=sections.departments(tree, main, trend, by_node, lang, names),
+        sla=sla_section(project, chosen, as_of, lang, names),
+        alerts=alerts_section(project, chosen, as_of, lang, names),
         narrative=[],
     )
     report.narrative = narrative(report, tree)

@@ -5,6 +5,7 @@ rules or alert rules gets a section that says so."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from kpitree.i18n import t
@@ -33,7 +34,13 @@ def _line(rule: str, label: str, s: SlaSummary) -> SlaRuleLine:
     )
 
 
-def sla_section(project: Project, period: Period, as_of: dt.date, lang: str) -> SlaSection:
+def sla_section(
+    project: Project,
+    period: Period,
+    as_of: dt.date,
+    lang: str,
+    names: Mapping[str, str] | None = None,
+) -> SlaSection:
     """SLA compliance per rule and owner, and the period's breaches, for the
     cases started in the period as they stand at the end of ``as_of`` (the day
     the report is measured to, as every other number of the report and as
@@ -52,14 +59,21 @@ def sla_section(project: Project, period: Period, as_of: dt.date, lang: str) -> 
         rules.append(_line(rule.rule, label, s))
         for group in rule.groups:
             g = group.summary
-            who = " / ".join(v or t("status.unassigned", lang=lang) for v in group.key.values())
+            who = " / ".join(
+                ((names or {}).get(v, v) if k == "owner" else v)
+                if v
+                else t("status.unassigned", lang=lang)
+                for k, v in group.key.items()
+            )
             owners.append(_line(rule.rule, f"{label}: {who}", g))
         for case in rule.breaches:
             breaches.append(
                 {
                     t("reports.col.sla_rule", lang=lang): label,
                     t("reports.col.case", lang=lang): case.id,
-                    t("reports.col.owner", lang=lang): case.owner or "—",
+                    t("reports.col.owner", lang=lang): (
+                        (names or {}).get(case.owner, case.owner) if case.owner else "—"
+                    ),
                     t("reports.col.started", lang=lang): _local(case.start, zone),
                     t("reports.col.due", lang=lang): _local(case.due, zone),
                     t("reports.col.elapsed", lang=lang): t(
@@ -76,7 +90,13 @@ def sla_section(project: Project, period: Period, as_of: dt.date, lang: str) -> 
     )
 
 
-def alerts_section(project: Project, period: Period, as_of: dt.date, lang: str) -> AlertsSection:
+def alerts_section(
+    project: Project,
+    period: Period,
+    as_of: dt.date,
+    lang: str,
+    names: Mapping[str, str] | None = None,
+) -> AlertsSection:
     """Alert events (fired, re-notified, resolved) during the period."""
     if not project.tree.alerts:
         return AlertsSection(configured=False)
@@ -95,7 +115,10 @@ def alerts_section(project: Project, period: Period, as_of: dt.date, lang: str) 
                 severity=event.severity,
                 rule=event.rule,
                 node=node.display(lang) if node else event.node,
-                segment=" / ".join(v or "—" for _, v in event.segment),
+                segment=" / ".join(
+                    ((names or {}).get(v, v) if k == "rep" else v) if v else "—"
+                    for k, v in event.segment
+                ),
                 message=event.message(lang),
             )
         )

@@ -30,6 +30,8 @@ class ProjectView(Protocol):
 
     def engine(self) -> Engine: ...
 
+    def rep_names(self, engine: Engine | None = None) -> dict[str, str]: ...
+
     def status(
         self,
         period: str | Period | Sequence[str | Period] | None = None,

@@ -53,8 +53,11 @@ def department_label(tree: Tree, dept: str, lang: str) -> str:
     return dept
 
 
-def segment_name(tree: Tree, segment: SegmentKey, lang: str) -> str:
-    """``フィールドセールス / 東日本営業部 / R0013``; the company for no segment."""
+def segment_name(
+    tree: Tree, segment: SegmentKey, lang: str, names: Mapping[str, str] | None = None
+) -> str:
+    """``フィールドセールス / 東日本営業部 / 加藤 隆``; the company for no segment.
+    A rep is named by ``names`` (rep id -> name), by the id without one."""
     if not segment:
         return t("status.company", lang=lang)
     parts = []
@@ -63,6 +66,8 @@ def segment_name(tree: Tree, segment: SegmentKey, lang: str) -> str:
             parts.append(t("status.unassigned", lang=lang))
         elif dim == "department":
             parts.append(department_label(tree, value, lang))
+        elif dim == "rep" and names:
+            parts.append(names.get(value, value))
         else:
             parts.append(value)
     return " / ".join(parts)
@@ -76,13 +81,15 @@ def _shortfall(tree: Tree, r: NodeStatus) -> float | None:
     return -gap if tree.nodes[r.node].direction == "lower_is_better" else gap
 
 
-def _segment_line(tree: Tree, r: NodeStatus, lang: str) -> SegmentLine:
+def _segment_line(
+    tree: Tree, r: NodeStatus, lang: str, names: Mapping[str, str] | None
+) -> SegmentLine:
     from kpitree.reports.build import clean_status, status_text
 
     node = tree.nodes[r.node]
     status = clean_status(r.status)
     return SegmentLine(
-        segment=segment_name(tree, r.segment, lang),
+        segment=segment_name(tree, r.segment, lang, names),
         node=r.node,
         label=node.display(lang),
         unit=node.unit_name,
@@ -132,7 +139,13 @@ def drivers(tree: Tree, result: StatusResult, lang: str) -> list[Driver]:
     return found
 
 
-def gaps(tree: Tree, result: StatusResult, lines: Mapping[str, NodeLine], lang: str) -> list[Gap]:
+def gaps(
+    tree: Tree,
+    result: StatusResult,
+    lines: Mapping[str, NodeLine],
+    lang: str,
+    names: Mapping[str, str] | None = None,
+) -> list[Gap]:
     """The nodes furthest behind their pace (the KGI first when it is behind),
     each with the teams and reps furthest behind on it."""
     key = result.periods[-1].key
@@ -151,7 +164,7 @@ def gaps(tree: Tree, result: StatusResult, lines: Mapping[str, NodeLine], lang: 
             for s in result.rows
             if s.node == line.node and s.period == key and s.segment and s.pace is not None
         ]
-        segment_lines = [_segment_line(tree, s, lang) for s in segment_rows]
+        segment_lines = [_segment_line(tree, s, lang, names) for s in segment_rows]
         worst = sorted(
             (s for s in segment_lines if s.gap is not None and s.gap < 0),
             key=lambda s: s.gap or 0.0,
@@ -256,6 +269,7 @@ def departments(
     trend: StatusResult,
     lines: Mapping[str, NodeLine],
     lang: str,
+    names: Mapping[str, str] | None = None,
 ) -> list[DepartmentSection]:
     """Per department: its KPIs, their trend over the last periods, and its
     teams and reps ranked by pace on its first KPI that has them."""
@@ -298,7 +312,7 @@ def departments(
             if focus:
                 break
         ranked = sorted(
-            (_segment_line(tree, r, lang) for r in in_dept if r.node == focus),
+            (_segment_line(tree, r, lang, names) for r in in_dept if r.node == focus),
             key=lambda s: -(s.pace or 0.0),
         )
         # Only a team or rep genuinely ahead is "doing well": on track against a

@@ -5,6 +5,7 @@ and its reference range."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -39,10 +40,20 @@ __all__ = ["node_view", "segment_label"]
 _RECON_TOLERANCE = 1e-9
 
 
-def segment_label(tree: Tree, dim: str, value: str | None, lang: str, dept: str | None) -> str:
-    """A segment value as people name it (organisation labels where known)."""
+def segment_label(
+    tree: Tree,
+    dim: str,
+    value: str | None,
+    lang: str,
+    dept: str | None,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """A segment value as people name it (organisation labels where known, a
+    rep's name from ``names``)."""
     if value is None:
         return t("pages.segment.none", lang=lang)
+    if dim == "rep" and names:
+        return names.get(value, value)
     org = tree.organisation.departments
     if dim == "department" and value in org:
         return org[value].label.text(lang, value)
@@ -99,6 +110,7 @@ def _breakdown(
                 "rows": [],
                 "error": "; ".join(d.message(lang) for d in exc.diagnostics),
             }
+    names = source.cached(("rep_names",), source.project.rep_names) if "rep" in level else None
     rows = []
     for (nid, segment), row in rows_at(result, period, level).items():
         if nid != node_id:
@@ -117,7 +129,7 @@ def _breakdown(
             {
                 "segment": dict(segment),
                 "value": leaf,
-                "label": segment_label(tree, level[-1], leaf, lang, dept),
+                "label": segment_label(tree, level[-1], leaf, lang, dept, names),
                 "drill": drill,
                 **node_numbers(row, node, tree, lang),
             }

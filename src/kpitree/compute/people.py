@@ -1,0 +1,39 @@
+"""The names people go by. Facts name their rep by the source's owner id
+(``R0016``, a HubSpot owner number); people read the name the ``reps`` table
+gives (``森 沙織``). Two reps with the same name keep their id beside it, so
+a name never stands for two people."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from kpitree.errors import UserError
+
+if TYPE_CHECKING:
+    from kpitree.engines import Engine
+
+__all__ = ["rep_label", "rep_names"]
+
+
+def rep_names(engine: Engine) -> dict[str, str]:
+    """rep id -> display name, for every rep with a name (none without a
+    ``reps`` table). A name shared by several reps is followed by the id."""
+    try:
+        reps = engine.table("reps")
+    except UserError:  # a database without the reps table
+        return {}
+    rows = engine.execute(reps.select("rep_id", "name")).to_pylist()
+    names = {
+        str(r["rep_id"]): str(r["name"]).strip()
+        for r in rows
+        if r["rep_id"] is not None and r["name"] is not None and str(r["name"]).strip()
+    }
+    shared = Counter(names.values())
+    return {rid: f"{name} ({rid})" if shared[name] > 1 else name for rid, name in names.items()}
+
+
+def rep_label(rep_id: str, names: Mapping[str, str]) -> str:
+    """The rep's name, or the id when the organisation gives none."""
+    return names.get(rep_id, rep_id)
