@@ -66,3 +66,53 @@ def test_bad_now_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[
     project_at(tmp_path, 9, 9)
     code, _, err = run_cli(capsys, "alerts", "run", str(tmp_path), "--now", "yesterday")
     assert code == 1 and "--now" in err and "Traceback" not in err
+
+
+def test_failed_deliveries_show_their_error_and_fail_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import HttpReceiver, SmtpReceiver, free_port
+
+    # Both receivers down, and the webhook's secret variable unset (KT723).
+    http, smtp = HttpReceiver(free_port()), SmtpReceiver(free_port())
+    project_at(tmp_path, http.port, smtp.port)
+    monkeypatch.delenv("KT_TEST_HOOK_SECRET")
+    folder = str(tmp_path)
+    code, out, err = run_cli(capsys, "--lang", "en", "alerts", "run", folder,
+                             "--now", "2026-10-14T12:00")  # fmt: skip
+    assert code == 1
+    assert "failing" in out and "pending" not in out.split("delivered")[0]
+    lines = [line for line in err.splitlines() if line.startswith("error: alert")]
+    assert len(lines) == 4  # r1: Slack and mail, r2: the webhook and mail; in-app delivered
+    hook = next(line for line in lines if "'hook'" in line)
+    assert hook.startswith(
+        "error: alert 'first_touch_low' was not delivered to 'hook' after 1 attempt(s); "
+        "next attempt at "
+    )
+    assert "KT_TEST_HOOK_SECRET" in hook
+    mail = next(line for line in lines if "'mail'" in line)
+    assert "after 2 attempt(s)" in mail and "Connection refused" in mail
+    for command in ("list", "history"):
+        code, out, err = run_cli(capsys, "--lang", "en", "alerts", command, folder)
+        assert code == 0 and "failing" in out
+        assert sum(line.startswith("error: alert") for line in err.splitlines()) == 4
+
+    # A run before the backoff is over retries nothing but still shows what is failing
+    # and exits 0 (nothing failed in this run).
+    code, out, err = run_cli(capsys, "--lang", "en", "alerts", "run", folder,
+                             "--now", "2026-10-14T12:00:30")  # fmt: skip
+    assert code == 0 and sum(line.startswith("error: alert") for line in err.splitlines()) == 4
+
+    monkeypatch.setenv("KT_TEST_HOOK_SECRET", "テスト用の秘密-hook-secret")
+    http.start()
+    smtp.start()
+    try:
+        code, out, err = run_cli(capsys, "--lang", "en", "alerts", "run", folder,
+                                 "--now", "2026-10-14T12:30")  # fmt: skip
+    finally:
+        http.stop()
+        smtp.stop()
+    assert code == 0, err
+    assert "error: alert" not in err and "4 delivered, 0 failed" in out
+    code, out, err = run_cli(capsys, "--lang", "en", "alerts", "history", folder, "--json")
+    assert {e["delivery_state"] for e in json.loads(out)} == {"sent"}

@@ -194,8 +194,8 @@ def test_receivers_down_then_up_nothing_lost(tmp_path: Path) -> None:
     assert len(first.events) == 2 and first.sent == 2 and first.failed == 4
     assert len(first.pending) == 4
     assert all(d.attempts == 2 and d.last_error for d in first.pending)
-    # Visible in the history as pending.
-    assert {e.delivery_state for e in project.alert_events()} == {"pending"}
+    # Visible in the history as failing (pending with an error).
+    assert {e.delivery_state for e in project.alert_events()} == {"failing"}
     # A run before the backoff is over does not retry yet.
     soon = project.alerts_run(now=NOW + dt.timedelta(seconds=30))
     assert soon.sent == 0 and soon.failed == 0 and len(soon.pending) == 4

@@ -18,11 +18,12 @@ class Delivery:
     channel: str
     kind: str  # slack | email | webhook | in_app
     status: str  # pending | sent
-    attempts: int = 0
+    attempts: int = 0  # made so far, over every run
     due_at: str | None = None
     next_attempt_at: str | None = None
     last_error: str | None = None
     sent_at: str | None = None
+    rule: str | None = None  # the event's rule, when read with it
 
     @classmethod
     def from_row(cls, row: Any) -> Delivery:
@@ -36,7 +37,14 @@ class Delivery:
             row["next_attempt_at"],
             row["last_error"],
             row["sent_at"],
+            row["rule"] if "rule" in row.keys() else None,  # noqa: SIM118 (sqlite3.Row)
         )
+
+    @property
+    def failing(self) -> bool:
+        """Still pending after a failed attempt (the receiver refused it, was
+        down, or its secret is not set)."""
+        return self.status == "pending" and bool(self.last_error)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +56,7 @@ class Delivery:
             "due_at": self.due_at,
             "next_attempt_at": self.next_attempt_at,
             "last_error": self.last_error,
+            "failing": self.failing,
             "sent_at": self.sent_at,
         }
 
@@ -111,11 +120,14 @@ class AlertEvent:
 
     @property
     def delivery_state(self) -> str:
-        """``sent`` when every delivery was accepted, ``pending`` otherwise
-        (``none`` without deliveries)."""
+        """``sent`` when every delivery was accepted, ``failing`` when one is
+        pending after a failed attempt, ``pending`` when one is not yet due
+        (quiet hours), ``none`` without deliveries."""
         if not self.deliveries:
             return "none"
-        return "sent" if all(d.status == "sent" for d in self.deliveries) else "pending"
+        if all(d.status == "sent" for d in self.deliveries):
+            return "sent"
+        return "failing" if any(d.failing for d in self.deliveries) else "pending"
 
     def to_json(self, lang: str | None = None) -> dict[str, Any]:
         return {

@@ -174,7 +174,8 @@ class AlertStore:
 
     def pending(self) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT * FROM alert_deliveries WHERE status = 'pending' ORDER BY id"
+            "SELECT d.*, e.rule AS rule FROM alert_deliveries d"
+            " JOIN alert_events e ON e.id = d.event_id WHERE d.status = 'pending' ORDER BY d.id"
         ).fetchall()
 
     def defer(self, delivery_id: int, until: dt.datetime) -> None:

@@ -15,7 +15,7 @@ from kpitree.errors import UserError
 from kpitree.i18n import current_lang, t
 
 if TYPE_CHECKING:
-    from kpitree.alerts import AlertEvent
+    from kpitree.alerts import AlertEvent, AlertRun, Delivery
     from kpitree.sla import SlaReport
 
 alerts_app = typer.Typer(
@@ -64,6 +64,29 @@ def _print_events(events: list[AlertEvent]) -> None:
             t(f"alerts.cli.delivery.{e.delivery_state}"),
         )
     Console(highlight=False).print(table)
+    _print_failures([(e.rule, d) for e in events for d in e.deliveries])
+
+
+def _print_failures(deliveries: list[tuple[str, Delivery]]) -> None:
+    """One line per delivery still pending after a failed attempt: where to,
+    how many attempts, when the next one is, and the receiver's error."""
+    from kpitree.alerts.store import parse_iso
+
+    for rule, d in deliveries:
+        if not d.failing:
+            continue
+        retry = parse_iso(d.next_attempt_at).astimezone() if d.next_attempt_at else None
+        typer.echo(
+            t(
+                "alerts.cli.delivery_failed",
+                rule=rule,
+                channel=d.channel,
+                attempts=d.attempts,
+                next=retry.strftime("%Y-%m-%d %H:%M") if retry else "—",
+                error=d.last_error,
+            ),
+            err=True,
+        )
 
 
 @alerts_app.command("run")
@@ -90,9 +113,18 @@ def alerts_run(
     result = project.alerts_run(now=_aware(at, project.tree.timezone), dry_run=dry_run)
     if json:
         print_json(result.to_json())
-        return
+    else:
+        _print_run(result, dry_run)
+    if result.failed:  # cron and scripts see that something was not delivered
+        raise typer.Exit(1)
+
+
+def _print_run(result: AlertRun, dry_run: bool) -> None:
     if result.events:
         _print_events(result.events)
+    # Deliveries of earlier events still failing (waiting for their next attempt).
+    shown = {d.id for e in result.events for d in e.deliveries}
+    _print_failures([(d.rule or "", d) for d in result.pending if d.id not in shown])
     for problem in result.problems:
         typer.echo(t("alerts.cli.problem", **problem), err=True)
     typer.echo(
