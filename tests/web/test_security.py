@@ -377,3 +377,38 @@ def test_settings_show_no_server_path_and_no_database_password(demo_copy: Path) 
             "postgresql://kpi:***@127.0.0.1:9/revenue"
         )
         assert "s3cret-pw" not in client.get("/settings").text
+
+
+def test_import_history_names_files_relative_to_the_project(demo_copy: Path) -> None:
+    """Imports made in a terminal keep their absolute source path in the log."""
+    import shutil
+
+    from .conftest import run_kpitree
+
+    outside = demo_copy.parent / "exports" / "deals.csv"
+    inside = demo_copy / "incoming" / "deals.csv"
+    head = "Opportunity ID,Opportunity Name,Created Date,Close Date,Amount,Stage,Opportunity Owner"
+    for number, file in enumerate((outside, inside)):
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(
+            f"{head}\nH{number},Deal,01/05/2026,01/05/2026,1000,Closed Won,rep-1\n",
+            encoding="utf-8",
+        )
+        run_kpitree("import", file, "--mapping", "salesforce-opportunities", "-p", demo_copy)
+    shutil.rmtree(outside.parent)
+    with closing(make_client(demo_copy)) as client:
+        response = client.get("/api/imports")
+        sources = [row["source_file"] for row in response.json()["imports"][:2]]
+        assert sources == ["incoming/deals.csv", "deals.csv"]
+        assert str(demo_copy.parent) not in response.text
+        assert str(demo_copy.parent) not in client.get("/data").text
+
+
+def test_public_file(tmp_path: Path) -> None:
+    from kpitree.web.errors import public_file
+
+    project = tmp_path / "plan"
+    assert public_file(str(project / "data" / "d.csv"), project) == "data/d.csv"
+    assert public_file(str(project / ".kpitree" / "uploads" / "x1" / "d.csv"), project) == "d.csv"
+    assert public_file("/srv/exports/d.csv", project) == "d.csv"
+    assert public_file("data/d.csv", project) == "data/d.csv"

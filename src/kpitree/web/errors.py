@@ -35,6 +35,7 @@ __all__ = [
     "WebError",
     "error_payload",
     "install_error_handlers",
+    "public_file",
     "public_paths",
     "refusal_response",
 ]
@@ -114,11 +115,27 @@ def public_paths(project_path: Path | None) -> Scrub:
     return scrub
 
 
+def public_file(path: str, project_path: Path | None) -> str:
+    """A file as web clients see it: relative to the project (an upload waiting in
+    ``.kpitree/uploads/<id>/`` by its file name), a file elsewhere by its name."""
+    file = Path(path)
+    if not file.is_absolute():
+        return path
+    if project_path is not None:
+        for root in (project_path, project_path.resolve()):
+            if file.is_relative_to(root):
+                inside = file.relative_to(root)
+                if inside.parts[:2] == (".kpitree", "uploads"):
+                    return file.name
+                return inside.as_posix()
+    return file.name
+
+
 def _entry(diag: Diagnostic, lang: str, field: str | None, scrub: Scrub) -> dict[str, Any]:
     entry = diag.to_json(lang)
     entry["message"] = scrub(entry["message"])
     if entry.get("file"):
-        entry["file"] = scrub(entry["file"])
+        entry["file"] = public_file(scrub(entry["file"]), None)
     return {**entry, "field": field}
 
 
@@ -127,7 +144,8 @@ def _located(diag: Diagnostic, lang: str, scrub: Scrub = _same) -> str:
     span = diag.span
     if span is None:
         return scrub(diag.message(lang))
-    where = f"{scrub(span.file) if span.file else '<input>'}:{span.line}:{span.column}"
+    file = public_file(scrub(span.file), None) if span.file else "<input>"
+    where = f"{file}:{span.line}:{span.column}"
     return f"{where}: {scrub(diag.message(lang))}"
 
 

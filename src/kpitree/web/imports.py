@@ -291,6 +291,8 @@ def history(project: Project) -> list[dict[str, Any]]:
 
 
 def _read_history(project: Project) -> list[dict[str, Any]]:
+    from kpitree.web.errors import public_file
+
     with project.engine() as engine:
         table = engine.query(_HISTORY_SQL)
     rows: list[dict[str, Any]] = table.to_pylist()
@@ -300,4 +302,5 @@ def _read_history(project: Project) -> list[dict[str, Any]]:
             row[key] = value.isoformat() if isinstance(value, dt.datetime) else value
         source = row.get("source_file")
         row["file"] = Path(source).name if source else None
+        row["source_file"] = public_file(source, project.path) if source else None
     return rows
