@@ -95,3 +95,40 @@ def test_a_copied_session_cookie_dies_with_the_logout(
         other.wait_for_url(re.compile(r"/login\?next=/settings$"))
     finally:
         copy.close()
+
+
+def test_the_csrf_token_is_not_sent_to_another_origin(browser: Any, live_server: str) -> None:
+    """The content security policy already blocks such requests; without it
+    (bypassed here) kpitree.js still adds the token only to the dashboard's own."""
+    seen: dict[str, dict[str, str]] = {}
+
+    def record(route: Any) -> None:
+        request = route.request
+        seen[request.method] = request.headers
+        route.fulfill(
+            status=200,
+            body="{}",
+            headers={
+                "access-control-allow-origin": "*",
+                "access-control-allow-headers": "*",
+                "access-control-allow-methods": "POST",
+            },
+        )
+
+    context = browser.new_context(bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.route("http://elsewhere.example/**", record)
+        page.goto(live_server + "/settings")
+        for target in ("'http://elsewhere.example/a'", "new URL('http://elsewhere.example/b')"):
+            script = f"() => fetch({target}, {{method: 'POST'}}).then(r => r.status)"
+            assert page.evaluate(script) == 200
+            assert "x-csrf-token" not in seen.pop("POST")
+        own = page.evaluate(
+            "() => fetch(new URL('/api/logout', location.href), {method: 'POST'})"
+            ".then(r => r.status)"
+        )
+        assert own == 200  # the token still goes to the dashboard itself
+    finally:
+        context.close()

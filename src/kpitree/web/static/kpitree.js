@@ -21,6 +21,7 @@
   }
 
   function sameOrigin(url) {
+    if (url === null) return false;
     try {
       return new URL(url, window.location.href).origin === window.location.origin;
     } catch (e) {
@@ -33,7 +34,15 @@
   window.fetch = function (input, init) {
     init = init || {};
     var method = (init.method || (input && input.method) || "GET").toUpperCase();
-    var url = typeof input === "string" ? input : input && input.url;
+    // A string, a URL object or a Request: anything else is not known to be ours.
+    var url =
+      typeof input === "string"
+        ? input
+        : input instanceof URL
+          ? input.href
+          : input && typeof input.url === "string"
+            ? input.url
+            : null;
     if (UNSAFE[method] && sameOrigin(url)) {
       var headers = new Headers(init.headers || (input && input.headers) || {});
       if (!headers.has("X-CSRF-Token")) headers.set("X-CSRF-Token", csrfToken());
