@@ -276,6 +276,38 @@ def test_forwarded_headers_count_only_from_trusted_proxies() -> None:
     assert outsider["client"] == ("192.0.2.1", 1234)
 
 
+def test_a_trusted_proxy_names_the_host_the_browser_asked_for(demo_copy: Path) -> None:
+    """nginx passes ``Host: 127.0.0.1:8000`` unless told otherwise; the name the
+    browser used comes in X-Forwarded-Host (the proxy's own, last, value)."""
+    settings = WebSettings.of(trusted_proxies=["10.0.0.0/8"], allowed_hosts=["kpi.example"])
+    with closing(
+        TestClient(
+            create_app(demo_copy, settings=settings),
+            base_url="http://127.0.0.1:8000",
+            headers=EN,
+            client=("10.0.0.2", 5000),
+        )
+    ) as client:
+        ok = {"x-forwarded-host": "kpi.example", "x-forwarded-proto": "https"}
+        assert client.get("/api/session", headers=ok).status_code == 200
+        rebound = {"x-forwarded-host": "kpi.example, rebind.example"}
+        assert client.get("/api/session", headers=rebound).status_code == 421
+        write = client.post(
+            "/api/logout",
+            headers={**ok, "origin": "https://kpi.example", "X-CSRF-Token": token(client)},
+        )
+        assert write.status_code == 200
+        foreign = client.post(
+            "/api/logout",
+            headers={**ok, "origin": "http://127.0.0.1:8000", "X-CSRF-Token": token(client)},
+        )
+        assert foreign.status_code == 403 and foreign.json()["error"]["code"] == "KT633"
+    untrusted = WebSettings.of(allowed_hosts=["kpi.example"])
+    with closing(make_client(demo_copy, settings=untrusted)) as client:
+        sneaky = {"host": "rebind.example", "x-forwarded-host": "localhost"}
+        assert client.get("/api/session", headers=sneaky).status_code == 421
+
+
 # -- the API description -----------------------------------------------------------------
 
 

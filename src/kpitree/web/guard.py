@@ -2,13 +2,13 @@
 stream, static files, ``/docs``): called by
 :class:`~kpitree.web.security.WebMiddleware`.
 
-* **Proxies.** ``X-Forwarded-For``/``X-Forwarded-Proto`` and ``Forwarded`` are
+* **Proxies.** ``X-Forwarded-For``/``-Proto``/``-Host`` and ``Forwarded`` are
   believed only from a configured trusted proxy (``--trusted-proxy``,
-  ``web.trusted_proxies``); otherwise the peer address is the client and the
-  connection's scheme is the scheme.
-* **DNS rebinding.** The ``Host`` header must name this server: a loopback
-  name, the ``--host`` it listens on, an allowed host name, or an IP address
-  (a page can only rebind a *name*). Otherwise 421, KT631.
+  ``web.trusted_proxies``); otherwise the peer address is the client, the
+  connection's scheme the scheme and ``Host`` the host name.
+* **DNS rebinding.** The host name (``Host``, or a trusted proxy's) must name
+  this server: a loopback name, the ``--host`` it listens on, an allowed host
+  name, or an IP address (a page can only rebind a *name*). Otherwise 421, KT631.
 * **Cross-site writes.** A POST/PUT/PATCH/DELETE that says where it comes from
   (``Origin``, else ``Referer``) must come from this very origin (scheme, host
   and port); otherwise 403, KT633. A request with neither (curl, scripts) goes
@@ -51,12 +51,14 @@ def _ip(value: str) -> str | None:
         return None
 
 
-def _forwarded(scope: Scope) -> tuple[list[str | None], str | None]:
-    """Client addresses (nearest last) and scheme the proxies report."""
+def _forwarded(scope: Scope) -> tuple[list[str | None], str | None, str | None]:
+    """Client addresses (nearest last), scheme and host name the proxies report
+    (scheme and host as the nearest proxy says: what a client sent is overridden
+    or comes before it)."""
     standard = _header(scope, b"forwarded")
     if standard is not None:
         chain: list[str | None] = []
-        proto = None
+        proto = host = None
         for element in standard.split(","):
             pairs = {
                 k.strip().lower(): v.strip().strip('"')
@@ -64,21 +66,29 @@ def _forwarded(scope: Scope) -> tuple[list[str | None], str | None]:
             }
             chain.append(_ip(pairs["for"]) if "for" in pairs else None)
             proto = pairs.get("proto", proto)
-        return chain, proto
+            host = pairs.get("host", host)
+        return chain, proto, host
     xff = _header(scope, b"x-forwarded-for")
     proto = _header(scope, b"x-forwarded-proto")
+    host = _header(scope, b"x-forwarded-host")
     chain = [_ip(part) for part in xff.split(",")] if xff else []
-    return chain, proto.split(",")[-1].strip() if proto else None
+    return (
+        chain,
+        proto.split(",")[-1].strip() if proto else None,
+        host.split(",")[-1].strip() if host else None,
+    )
 
 
 def apply_proxy(scope: Scope, settings: WebSettings) -> None:
     """When the peer is a trusted proxy, take the client address (the nearest one
-    that is not itself a trusted proxy) and scheme from its headers."""
+    that is not itself a trusted proxy), the scheme and the host name the browser
+    asked for from its headers."""
     client = scope.get("client")
     if not client or not settings.trusts(client[0]):
         return
-    scope.setdefault("state", {})["via_proxy"] = True
-    chain, proto = _forwarded(scope)
+    state = scope.setdefault("state", {})
+    state["via_proxy"] = True
+    chain, proto, host = _forwarded(scope)
     address = None
     for hop in reversed(chain):
         if hop is None:
@@ -90,14 +100,16 @@ def apply_proxy(scope: Scope, settings: WebSettings) -> None:
         scope["client"] = (address, 0)
     if proto and proto.lower() in ("http", "https"):
         scope["scheme"] = proto.lower()
+    if host:
+        state["forwarded_host"] = host
 
 
 def refusal(scope: Scope, settings: WebSettings) -> Refusal | None:
     """Why this request is refused before any route, or ``None``."""
-    host = split_host(_header(scope, b"host") or "")
+    asked = scope.get("state", {}).get("forwarded_host") or _header(scope, b"host") or ""
+    host = split_host(asked)
     if host is None or not settings.host_allowed(host[0]):
-        shown = (_header(scope, b"host") or "")[:100]
-        return 421, "KT631", "web.error.wrong_host", {"host": shown}
+        return 421, "KT631", "web.error.wrong_host", {"host": asked[:100]}
     if scope.get("method", "GET") not in UNSAFE_METHODS:
         return None
     source = _header(scope, b"origin")
