@@ -246,3 +246,60 @@ def test_sla_and_alert_sections_show_the_alerts_layer_numbers(configured: Path) 
     assert "MQL first touch" in md
     assert any(s.startswith("SLA compliance of MQL first touch") for s in report.narrative)
     assert report.narrative[-1] == f"Alerts in the period: {len(events)}."
+
+
+@pytest.mark.slow
+def test_a_failed_send_keeps_what_was_to_be_sent_and_the_retry_sends_it(
+    configured: Path, smtp: SmtpReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kpitree.cli import app
+    from kpitree.cli.output import run_app
+    from kpitree.i18n import set_lang
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = run_app(app, ["--lang", "en", *args])
+        finally:
+            set_lang(None)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def markdown_only(doc: dict[str, Any]) -> None:
+        doc["reports"]["weekly-review"]["formats"] = ["md"]
+
+    edit_definition(configured, markdown_only)
+    smtp.stop()  # the receiver is down
+    now = MONDAY.isoformat()
+    code, out, err = cli("reports", "send", str(configured), "--now", now)
+    assert code == 1 and "failed" in out and "ConnectionRefusedError" in out
+    (row,) = sent_reports(Project.load(configured))
+    assert (row["status"], row["recipients"], row["files"]) == (
+        "failed",
+        "leads@example.co.jp",
+        "kpitree-report-2025-W42.md",
+    )
+    code, out, err = cli("reports", "list", str(configured))
+    assert "failed; the next run retries → leads@example.co.jp" in out
+    assert "error: not sent after 1 attempt(s) (kpitree-report-2025-W42.md): " in err
+    assert "ConnectionRefusedError" in err
+
+    # The definition changes before the retry: the retry still sends what failed.
+    def others(doc: dict[str, Any]) -> None:
+        doc["reports"]["weekly-review"]["recipients"] = ["someone-else@example.co.jp"]
+        doc["reports"]["weekly-review"]["formats"] = ["pdf", "md"]
+
+    edit_definition(configured, others)
+    smtp.start()
+    later = (MONDAY + dt.timedelta(minutes=15)).isoformat()
+    code, out, err = cli("reports", "send", str(configured), "--now", later)
+    assert code == 0, err
+    assert smtp.envelopes[0][1] == ["leads@example.co.jp"]
+    attached = [p.get_filename() for p in smtp.messages[0].iter_attachments()]
+    assert attached == ["kpitree-report-2025-W42.md"]
+    (row,) = sent_reports(Project.load(configured))
+    assert (row["status"], row["attempts"], row["recipients"]) == (
+        "sent",
+        2,
+        "leads@example.co.jp",
+    )

@@ -217,4 +217,16 @@ def reports_list(path: PathArg = Path(), json: JsonOpt = False) -> None:
         typer.echo(
             f"  {row['report']} {row['period']} {row['occurrence']}: "
             f"{t('reports.delivery.' + row['status'])}"
+            + (f" → {row['recipients']}" if row["recipients"] else "")
         )
+        if row["status"] == "failed":  # what went wrong, and what the retry will send
+            typer.echo(
+                "    "
+                + t(
+                    "reports.cli.failed",
+                    attempts=row["attempts"],
+                    files=row["files"] or "—",
+                    error=row["error"] or "—",
+                ),
+                err=True,
+            )

@@ -5,10 +5,11 @@ sent is remembered in the project's ``.kpitree/app.sqlite`` (table
 ``report_deliveries``, one row per report and occurrence), so running the
 command again, or from cron every few minutes, sends nothing twice. A run
 *claims* an occurrence in one transaction before building the report, so two
-runs at the same moment do not both send it; a failed send is recorded and
-retried by the next run. Mail goes through the alerts layer's
-:func:`kpitree.alerts.email.send_mail` on an e-mail channel of
-``notifications.channels``."""
+runs at the same moment do not both send it; a failed send is recorded with
+its error, recipients and files, and the next run retries it to the same
+recipients with the same files (rebuilt for the same period and day). Mail
+goes through the alerts layer's :func:`kpitree.alerts.email.send_mail` on an
+e-mail channel of ``notifications.channels``."""
 
 from __future__ import annotations
 
@@ -154,13 +155,22 @@ def _db(project: Project) -> Iterator[sqlite3.Connection]:
         yield con
 
 
-def _claim(con: sqlite3.Connection, name: str, occurrence: str, period: str, now: str) -> str:
-    """Take the occurrence for this run: ``claimed``, or why not (``already_sent``,
-    ``in_progress``)."""
+def _claim(
+    con: sqlite3.Connection,
+    name: str,
+    occurrence: str,
+    period: str,
+    now: str,
+    what: tuple[list[str], list[str]],
+) -> str | tuple[list[str], list[str]]:
+    """Take the occurrence for this run: the recipients and files to send
+    (``what`` the first time, what an earlier attempt was to send after that),
+    or why not (``already_sent``, ``in_progress``)."""
     con.execute("BEGIN IMMEDIATE")
     try:
         row = con.execute(
-            "SELECT status, updated_at FROM report_deliveries WHERE report = ? AND occurrence = ?",
+            "SELECT status, updated_at, recipients, files FROM report_deliveries "
+            "WHERE report = ? AND occurrence = ?",
             (name, occurrence),
         ).fetchone()
         if row is not None and row["status"] == "sent":
@@ -171,15 +181,18 @@ def _claim(con: sqlite3.Connection, name: str, occurrence: str, period: str, now
             if dt.datetime.fromisoformat(now) - started < STALE_CLAIM:
                 con.execute("COMMIT")
                 return "in_progress"
+        if row is not None and row["recipients"] and row["files"]:  # a retry: the same mail
+            what = (row["recipients"].split(", "), row["files"].split(", "))
         con.execute(
             "INSERT INTO report_deliveries (report, occurrence, period, status, attempts, "
-            "updated_at) VALUES (?, ?, ?, 'sending', 1, ?) ON CONFLICT (report, occurrence) "
-            "DO UPDATE SET status = 'sending', attempts = attempts + 1, "
-            "updated_at = excluded.updated_at, error = NULL",
-            (name, occurrence, period, now),
+            "recipients, files, updated_at) VALUES (?, ?, ?, 'sending', 1, ?, ?, ?) "
+            "ON CONFLICT (report, occurrence) DO UPDATE SET status = 'sending', "
+            "attempts = attempts + 1, recipients = excluded.recipients, "
+            "files = excluded.files, updated_at = excluded.updated_at, error = NULL",
+            (name, occurrence, period, ", ".join(what[0]), ", ".join(what[1]), now),
         )
         con.execute("COMMIT")
-        return "claimed"
+        return what
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -278,15 +291,18 @@ def send_due_reports(
                     delivery.status = "already_sent"
                 continue
             stamp = dt.datetime.now(dt.UTC).isoformat()
-            claim = _claim(con, report.name, key, period.key, stamp)
-            if claim != "claimed":
+            claim = _claim(con, report.name, key, period.key, stamp, (recipients, files))
+            if isinstance(claim, str):
                 delivery.status = claim
                 continue
+            recipients, files = claim
+            delivery.recipients, delivery.files = recipients, files
+            formats = [Path(f).suffix.lstrip(".") for f in files]
             try:
                 built = build_report(project, period.key, spec.kind, spec.lang, as_of)
                 attachments = [
                     (default_file_name(built, fmt), render(built, fmt), MIME[fmt])
-                    for fmt in spec.formats
+                    for fmt in formats
                 ]
                 subject = f"{title(built)} — {built.project}"
                 text, body = _mail(subject, built.narrative, files, spec.lang)
