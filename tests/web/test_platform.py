@@ -196,6 +196,15 @@ def test_serve_refuses_the_network_without_users(demo_copy: Path) -> None:
     assert result.returncode == 1
     assert "No users are configured" in result.stderr and "kpitree users add" in result.stderr
     assert "Traceback" not in result.stderr
+    # The advice works exactly as printed (here with the password on stdin).
+    import shlex
+
+    printed = result.stderr.rsplit(": kpitree ", 1)[1].strip()
+    args = shlex.split(printed)
+    assert args[:4] == ["users", "add", "admin", "--role"]
+    added = run_kpitree(*args, "--password-stdin", input="a-long-password-123\n", check=False)
+    assert added.returncode == 0, added.stderr
+    check_bind(demo_copy, "0.0.0.0")  # a user exists now: the network is allowed
 
 
 def test_serve_prints_its_url_and_answers(live_server: str) -> None:

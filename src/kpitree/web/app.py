@@ -61,7 +61,13 @@ def check_bind(project_path: Path, host: str) -> None:
     """With no users configured everyone is an admin: refuse any address but
     loopback (KT609) so the project is not open to the network."""
     if not is_loopback(host) and UserStore(project_path).count() == 0:
-        raise UserError.of("KT609", "web.serve.no_users", None, host=host, path=str(project_path))
+        import shlex
+
+        # The advice is a command that works as printed (the folder shell-quoted).
+        command = f"kpitree users add admin --role admin -p {shlex.quote(str(project_path))}"
+        raise UserError.of(
+            "KT609", "web.serve.no_users", None, host=host, path=str(project_path), command=command
+        )
 
 
 def _web_spec(project_path: Path) -> WebSpec | None:
