@@ -109,3 +109,21 @@ def test_the_server_runs_the_alerts_in_the_background(
     finally:
         http.stop()
         smtp.stop()
+
+
+def test_alerts_page_shows_failing_deliveries_with_their_error(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    from .conftest import free_port
+
+    project = project_at(tmp_path, free_port(), free_port())  # both receivers down
+    assert project.alerts_run(now=NOW).failed == 4
+    with TestClient(create_app(tmp_path), base_url="http://localhost") as client:
+        page = client.get("/alerts", params={"since": "2026-10-01", "lang": "en"}).text
+        data = client.get("/api/alerts", params={"since": "2026-10-01"}).json()
+    assert "mail: failing (2 attempts): mail: ConnectionRefusedError" in page
+    deliveries = [d for e in data["history"] for d in e["deliveries"]]
+    assert sum(d["failing"] for d in deliveries) == 4
+    assert {e["delivery_state"] for e in data["history"]} == {"failing"}

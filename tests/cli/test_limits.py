@@ -151,3 +151,10 @@ def test_ten_thousand_nodes_plan_in_seconds(tmp_path: Path) -> None:
     plan = project.plan()
     assert time.process_time() - started < 20
     assert plan.nodes["top"].value == 200 * (5 + 48)
+
+
+def test_report_pace_points_survive_non_finite_pace() -> None:
+    from kpitree.reports.narrative import signed_points
+
+    assert signed_points(0.95) == "-5pt"
+    assert signed_points(math.inf) == "—" and signed_points(math.nan) == "—"

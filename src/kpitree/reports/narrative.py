@@ -15,6 +15,7 @@ Rules, in order (a rule without its numbers says nothing):
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from kpitree.i18n import t
@@ -43,7 +44,9 @@ def compact(value: float, unit: str | None, currency: str, lang: str) -> str:
 
 
 def signed_points(pace: float) -> str:
-    """Pace as points from on-pace: 0.95 -> -5pt."""
+    """Pace as points from on-pace: 0.95 -> -5pt (``—`` when not finite)."""
+    if not math.isfinite(pace):  # an expected-to-date of ~0 must not crash a report
+        return "—"
     points = round((pace - 1.0) * 100)
     return f"{points:+d}pt" if points else "±0pt"
 
