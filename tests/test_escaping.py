@@ -19,6 +19,7 @@ from kpitree.escaping import (
     markdown_text,
     slack_text,
     spreadsheet_text,
+    terminal_text,
 )
 
 PACKAGE = Path(kpitree.__file__).parent
@@ -87,6 +88,16 @@ def test_slack_escapes_control_sequences() -> None:
     assert slack_text("<!channel> <@U1> <http://e|x> & *b*") == (
         "&lt;!channel&gt; &lt;@U1&gt; &lt;http://e|x&gt; &amp; *b*"
     )
+
+
+def test_terminal_text_is_neither_markup_nor_escape_sequences() -> None:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, highlight=False, width=200)
+    console.print(terminal_text("[/] [bold]x[/bold] \x1b[31mred \x9b2J tab\tok"))
+    printed = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "[/] [bold]x[/bold] \ufffd[31mred \ufffd2J tab" in printed
+    assert "\x1b[31m" not in printed and "\x9b" not in printed
 
 
 def _calls(tree: ast.AST) -> list[str]:

@@ -27,6 +27,11 @@ Slack
     ``&``, ``<`` and ``>`` are written as ``&amp;``, ``&lt;``, ``&gt;``, as Slack
     documents, so a text cannot mention ``<!channel>`` or make a ``<url|link>``.
 
+Terminal
+    The CLI prints with Rich: ``[`` is escaped so a text cannot be Rich markup
+    (``[link=…]``), and control characters (``ESC``, which starts terminal escape
+    sequences that recolour, retitle or write the clipboard) become U+FFFD.
+
 >>> spreadsheet_text("=HYPERLINK(\\"http://x\\")")
 '\\'=HYPERLINK("http://x")'
 >>> spreadsheet_text("-5"), spreadsheet_text("-5%")
@@ -52,6 +57,7 @@ __all__ = [
     "markdown_text",
     "slack_text",
     "spreadsheet_text",
+    "terminal_text",
     "write_xlsx_cell",
     "xlsx_text",
 ]
@@ -164,3 +170,20 @@ def markdown_text(text: str) -> str:
 def slack_text(text: str) -> str:
     """``text`` as literal text inside Slack ``mrkdwn`` (and a message's ``text``)."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# C0 and C1 controls but tab and line feed, and DEL.
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: object) -> str:
+    """``text`` as literal text in a Rich console line or table cell.
+
+    >>> print(terminal_text("[link=http://evil.example]click[/link]"))
+    \\[link=http://evil.example]click\\[/link]
+    >>> terminal_text("\\x1b]0;title\\x07") == "\\ufffd]0;title\\ufffd"
+    True
+    """
+    from rich.markup import escape
+
+    return escape(_TERMINAL_CONTROLS.sub("\ufffd", str(text)))

@@ -1,20 +1,24 @@
 """Alert messages with a hostile node label: Slack text cannot mention
 ``<!channel>`` or make a ``<url|link>``, the e-mail's HTML part shows it as text,
-and the webhook carries it as a JSON string."""
+the webhook carries it as a JSON string and ``kpitree alerts history`` prints it
+as it is (``[/]`` is not Rich markup)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
+
 from kpitree import Project
+from kpitree.cli import main
 
 from .company import DEFINITION, NOW, build
 from .conftest import HttpReceiver, SmtpReceiver
 from .test_run import ALERTS
 
-LABEL = "<!channel> <http://evil.example|click> & <@U024BE7LH>"
-ESCAPED = "&lt;!channel&gt; &lt;http://evil.example|click&gt; &amp; &lt;@U024BE7LH&gt;"
+LABEL = "<!channel> <http://evil.example|click> & <@U024BE7LH> [/]"
+ESCAPED = "&lt;!channel&gt; &lt;http://evil.example|click&gt; &amp; &lt;@U024BE7LH&gt; [/]"
 
 
 def _mrkdwn(payload: dict[str, object]) -> list[str]:
@@ -35,8 +39,12 @@ def _mrkdwn(payload: dict[str, object]) -> list[str]:
     return texts
 
 
-def test_slack_email_and_webhook_show_a_hostile_label_as_text(
-    tmp_path: Path, http_receiver: HttpReceiver, smtp_receiver: SmtpReceiver
+def test_slack_email_webhook_and_cli_show_a_hostile_label_as_text(
+    tmp_path: Path,
+    http_receiver: HttpReceiver,
+    smtp_receiver: SmtpReceiver,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     label = "{ja: MQL初回対応率, en: MQL first-touch compliance}"
     assert label in DEFINITION
@@ -61,6 +69,14 @@ def test_slack_email_and_webhook_show_a_hostile_label_as_text(
 
     (hook,) = http_receiver.to("/hook")
     assert LABEL in hook.json()["message"]  # data, as it is, for the receiver to escape
+
+    monkeypatch.setenv("COLUMNS", "400")  # rich wraps nothing
+    capsys.readouterr()
+    try:
+        main(["alerts", "history", str(tmp_path)])
+    except SystemExit as exc:
+        assert not exc.code, capsys.readouterr().err
+    assert "<http://evil.example|click> & <@U024BE7LH> [/]" in capsys.readouterr().out
 
 
 def test_a_line_break_in_a_subject_neither_fails_nor_adds_a_header() -> None:

@@ -12,6 +12,7 @@ import typer
 from kpitree.cli.app import app
 from kpitree.cli.output import print_json
 from kpitree.errors import UserError
+from kpitree.escaping import terminal_text
 from kpitree.i18n import current_lang, t
 
 if TYPE_CHECKING:
@@ -59,8 +60,8 @@ def _print_events(events: list[AlertEvent]) -> None:
             e.at.astimezone().strftime("%Y-%m-%d %H:%M"),
             t(f"alerts.kind.{e.kind}"),
             t(f"alerts.severity.{e.severity}"),
-            e.rule,
-            e.message(lang),
+            terminal_text(e.rule),
+            terminal_text(e.message(lang)),
             t(f"alerts.cli.delivery.{e.delivery_state}"),
         )
     Console(highlight=False).print(table)
@@ -252,7 +253,7 @@ def _print_sla(report: SlaReport, names: dict[str, str]) -> None:
         console.print(
             t(
                 "sla.cli.title",
-                label=label,
+                label=terminal_text(label),
                 period=report.period,
                 within=f"{rule.within_hours:g}",
                 clock=t(f"sla.cli.clock.{rule.clock}"),
@@ -268,7 +269,9 @@ def _print_sla(report: SlaReport, names: dict[str, str]) -> None:
                 t("alerts.company")
                 if g is None
                 else " / ".join(
-                    names.get(str(v), str(v)) if v is not None else t("status.unassigned")
+                    terminal_text(names.get(str(v), str(v)))
+                    if v is not None
+                    else t("status.unassigned")
                     for v in g.key.values()
                 )
             )

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kpitree.compute.explain import describe_bottleneck
+from kpitree.escaping import terminal_text
 from kpitree.i18n import current_lang, t
 from kpitree.i18n.numbers import format_value
 
@@ -46,10 +47,11 @@ def _segment_title(
     for d, v in segment:
         name = t(f"dimension.{d}") if d in _DIMS else d
         if v is None:
-            v = t("status.unassigned")
-        elif d == "rep" and names:
-            v = names.get(v, v)  # reps by name (the id when the organisation has none)
-        parts.append(f"{name}: {v}")
+            value = t("status.unassigned")
+        else:
+            # Reps by name (the id when the organisation has none); imported text.
+            value = terminal_text(names.get(v, v) if d == "rep" and names else v)
+        parts.append(f"{name}: {value}")
     return " / ".join(parts)
 
 
@@ -87,7 +89,10 @@ def status_view(project: Project, result: StatusResult) -> None:
         segments = list(dict.fromkeys(r.segment for r in rows))
         for segment in segments:
             table = Table(
-                title=f"{tree.name} — {period.label(lang)} — {_segment_title(segment, names)}",
+                title=(
+                    f"{terminal_text(tree.name)} — {period.label(lang)} — "
+                    f"{_segment_title(segment, names)}"
+                ),
                 caption=t("status.as_of", date=result.as_of.isoformat()),
             )
             for key, justify in (
@@ -111,7 +116,7 @@ def status_view(project: Project, result: StatusResult) -> None:
                 def fmt(v: float | None, n: Node = node) -> str:
                     return format_value(v, n.unit_name, tree.currency)
 
-                name = "  " * depth.get(r.node, 0) + node.display(lang)
+                name = "  " * depth.get(r.node, 0) + terminal_text(node.display(lang))
                 notes = []
                 if r.source == "implied":
                     notes.append(t("status.implied"))
@@ -215,7 +220,8 @@ def arrow_table(table: pyarrow.Table) -> None:
     for name in table.column_names:
         out.add_column(name)
     for row in table.to_pylist():
-        out.add_row(*["" if v is None else str(v) for v in row.values()])
+        # Values are imported text: never Rich markup, never terminal escapes.
+        out.add_row(*["" if v is None else terminal_text(v) for v in row.values()])
     console.print(out)
     console.print(t("cli.rows", count=table.num_rows))
 
