@@ -158,3 +158,11 @@ def test_report_pace_points_survive_non_finite_pace() -> None:
 
     assert signed_points(0.95) == "-5pt"
     assert signed_points(math.inf) == "—" and signed_points(math.nan) == "—"
+
+
+def test_the_plan_page_refuses_non_finite_values() -> None:
+    from kpitree.web.views.plan import parse_sets
+
+    with pytest.raises(UserError) as caught:
+        parse_sets(["revenue=inf", "win_rate=nan%", "deals=1e400"])
+    assert [d.code for d in caught.value.diagnostics] == ["KT692"] * 3

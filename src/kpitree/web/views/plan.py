@@ -8,6 +8,7 @@ Changed values travel in the URL as ``set=node=value`` (as ``kpitree plan
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -41,7 +42,10 @@ def parse_sets(items: Sequence[str]) -> dict[str, float]:
             scale = 1.0
             if text.endswith("%"):
                 text, scale = text[:-1], 0.01
-            values[name.strip()] = float(text) * scale
+            number = float(text) * scale
+            if not math.isfinite(number):  # inf, nan, 1e400: no plan can use them
+                raise ValueError
+            values[name.strip()] = number
         except ValueError:
             problems.append(
                 Diagnostic(Severity.ERROR, "KT692", "pages.error.bad_set", {"value": item})
