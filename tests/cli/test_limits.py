@@ -166,3 +166,36 @@ def test_the_plan_page_refuses_non_finite_values() -> None:
     with pytest.raises(UserError) as caught:
         parse_sets(["revenue=inf", "win_rate=nan%", "deals=1e400"])
     assert [d.code for d in caught.value.diagnostics] == ["KT692"] * 3
+
+
+def _metric_chain(length: int, *, cycle: bool = False) -> str:
+    lines = [HEAD.rstrip("\n"), "  r: {kind: kgi, unit: count, metric: m0, target: 5}", "metrics:"]
+    lines += [f"  m{i}: {{type: derived, expr: 'm{i + 1} * 1'}}" for i in range(length)]
+    last = "m0" if cycle else "won_deals"
+    lines.append(f"  m{length}: {{type: derived, expr: '{last} * 1'}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_long_chain_of_custom_metrics_is_a_located_error(
+    cli: Cli, write_definition: WriteDefinition
+) -> None:
+    file = write_definition(_metric_chain(1500))
+    result = cli("check", file)
+    assert result.code == 1 and "internal error" not in result.err
+    assert (
+        f"{file}:1458:3: error: metric 'm1451' is computed through a chain of more than 50 "
+        "metrics; define it from fewer intermediate metrics"
+    ) in result.err
+    file = write_definition(_metric_chain(1500, cycle=True))
+    result = cli("check", file)
+    assert result.code == 1 and "internal error" not in result.err
+    assert f"{file}:7:3: error: metric 'm0' is defined in terms of itself: m0 -> m1 -> " in (
+        result.err
+    )
+
+
+def test_a_chain_of_custom_metrics_within_the_limit_is_measured(
+    cli: Cli, write_definition: WriteDefinition
+) -> None:
+    file = write_definition(_metric_chain(20))
+    assert cli("check", file).code == 0

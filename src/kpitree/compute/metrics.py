@@ -8,7 +8,7 @@ with everything else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -81,16 +81,18 @@ class Catalogue:
     def closure(self, ids: list[str]) -> list[str]:
         """``ids`` and every metric they are computed from, dependencies first."""
         out: dict[str, None] = {}
-
-        def visit(mid: str) -> None:
-            if mid in out or mid not in self.metrics:
-                return
-            for dep in self.metrics[mid].uses:
-                visit(dep)
-            out[mid] = None
-
-        for mid in ids:
-            visit(mid)
+        for start in ids:  # depth-first, iterative: chains of metrics can be long
+            stack: list[tuple[str, Iterator[str]]] = []
+            if start not in out and start in self.metrics:
+                stack.append((start, iter(self.metrics[start].uses)))
+            while stack:
+                mid, deps = stack[-1]
+                dep = next(deps, None)
+                if dep is None:
+                    stack.pop()
+                    out[mid] = None
+                elif dep not in out and dep in self.metrics and all(dep != m for m, _ in stack):
+                    stack.append((dep, iter(self.metrics[dep].uses)))
         return list(out)
 
 
@@ -260,22 +262,24 @@ class _Checker:
         return Metric(mid, spec, _label(spec, mid), builtin, expr, self.span(mid))
 
     def cycles(self, metrics: dict[str, Metric]) -> None:
-        state: dict[str, int] = {}
+        """Metrics defined in terms of themselves, and chains of metrics deeper
+        than the tree's own limit (both walks iterative)."""
+        from kpitree.definition.graph import MAX_TREE_DEPTH, cycles, too_deep
 
-        def visit(mid: str, path: list[str]) -> None:
-            if state.get(mid) == 2 or mid not in metrics:
-                return
-            if state.get(mid) == 1:
-                cycle = " -> ".join([*path[path.index(mid) :], mid])
-                self.error("KT525", "compute.metric.cycle", self.span(mid), metric=mid, cycle=cycle)
-                return
-            state[mid] = 1
-            for dep in metrics[mid].uses:
-                visit(dep, [*path, mid])
-            state[mid] = 2
-
-        for mid in metrics:
-            visit(mid, [])
+        graph = {mid: [d for d in m.uses if d in metrics] for mid, m in metrics.items()}
+        for cycle in cycles(graph):
+            mid = cycle[0]
+            self.error(
+                "KT525",
+                "compute.metric.cycle",
+                self.span(mid),
+                metric=mid,
+                cycle=" -> ".join(cycle),
+            )
+        for mid in too_deep(graph):
+            self.error(
+                "KT525", "compute.metric.too_deep", self.span(mid), metric=mid, limit=MAX_TREE_DEPTH
+            )
 
 
 def catalogue(tree: Tree) -> Catalogue:
