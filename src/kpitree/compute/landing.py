@@ -10,7 +10,9 @@ itself is pure arithmetic (:mod:`kpitree.planning.replan`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from kpitree.calendar import month_key
 from kpitree.planning.replan import Landing, Replan, replan
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from kpitree.compute.status import StatusResult
     from kpitree.planning.plan import Plan
 
-__all__ = ["closed_months", "landings", "replan_from_status"]
+__all__ = ["BurnupPoint", "burnup_points", "closed_months", "landings", "replan_from_status"]
 
 
 def closed_months(plan: Plan, as_of: dt.date) -> list[str]:
@@ -64,3 +66,78 @@ def landings(re: Replan, result: StatusResult, year: Period) -> dict[str, Landin
         target = row.target if row.target is not None else original.nodes[row.node].value
         out[row.node] = Landing(row.node, row.actual, row.forecast, with_plan, target)
     return out
+
+
+@dataclass(frozen=True)
+class BurnupPoint:
+    """One month of a burn-up: cumulative actual (none for months not begun),
+    cumulative target, and the forecast line (none before it starts)."""
+
+    period: str
+    label: str
+    actual: float | None
+    target: float | None
+    forecast: float | None
+    in_progress: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def burnup_points(
+    months: Sequence[Period],
+    actuals: Mapping[str, float | None],
+    targets: Mapping[str, float],
+    landing: float | None,
+    today: dt.date,
+    lang: str,
+) -> list[BurnupPoint]:
+    """The burn-up of a fiscal year's ``months``: actuals and targets summed
+    month by month; the forecast runs from the cumulative actual of the last
+    complete month to ``landing`` (the year's forecast) at the end of the year,
+    over the month in progress and the later ones in proportion to their
+    targets (evenly when there are none)."""
+    actual_total = 0.0
+    target_total: float | None = 0.0
+    rows: list[dict[str, Any]] = []
+    for m in months:
+        target = targets.get(m.key)
+        target_total = None if target is None or target_total is None else target_total + target
+        actual = None
+        if m.start <= today:
+            actual_total += actuals.get(m.key) or 0.0
+            actual = actual_total
+        rows.append(
+            {
+                "period": m.key,
+                "label": m.label(lang),
+                "actual": actual,
+                "target": target_total,
+                "forecast": None,
+                "in_progress": m.start <= today <= m.end,
+            }
+        )
+    _forecast(rows, landing, targets)
+    return [BurnupPoint(**row) for row in rows]
+
+
+def _forecast(
+    points: list[dict[str, Any]], landing: float | None, targets: Mapping[str, float]
+) -> None:
+    if landing is None or not any(p["actual"] is not None for p in points):
+        return
+    closed = [i for i, p in enumerate(points) if p["actual"] is not None and not p["in_progress"]]
+    start = points[closed[-1]]["actual"] if closed else 0.0
+    if closed:
+        points[closed[-1]]["forecast"] = start
+    rest = points[closed[-1] + 1 :] if closed else points
+    if not rest:
+        return
+    weights = [targets.get(p["period"], 0.0) for p in rest]
+    total = sum(weights)
+    if total <= 0:
+        weights, total = [1.0] * len(rest), float(len(rest))
+    running = start
+    for p, w in zip(rest, weights, strict=True):
+        running += (landing - start) * w / total
+        p["forecast"] = running

@@ -234,6 +234,7 @@ def _resolve(draft: Draft) -> Tree:
         fiscal_year=head.fiscal_year,
         currency=head.currency,
         timezone=head.timezone,
+        amounts=head.display.amounts,
         plan=PlanSettings(
             head.plan.allocation, weights, head.plan.holidays, tuple(head.plan.closed_days)
         ),

@@ -284,6 +284,14 @@ class PacingSpec(_Strict):
     )
 
 
+class DisplaySpec(_Strict):
+    amounts: Literal["compact", "full"] = Field(
+        "compact",
+        description="How amounts read in cards, chart axes and report summaries: compact "
+        "(¥2.77億, ¥277M) or full (¥277,131,148). Tables always keep full figures.",
+    )
+
+
 class ProjectSpec(_Strict):
     """The top of ``kpitree.yaml``."""
 
@@ -316,6 +324,7 @@ class ProjectSpec(_Strict):
         "won_deals]); each after the first is the one before it times a rate. "
         "Default: the longest such chain the formulas declare.",
     )
+    display: DisplaySpec = DisplaySpec()
     alerts: dict[str, AlertRuleSpec] = Field(
         default_factory=dict, description="Alert rules (see docs/alerts.md)."
     )

@@ -191,6 +191,7 @@ class Tree:
     fiscal_year: int | None = None
     currency: str = "JPY"
     timezone: str = "Asia/Tokyo"
+    amounts: str = "compact"  # compact | full: cards, chart axes, report summaries
     plan: PlanSettings = PlanSettings()
     organisation: Organisation = Organisation()
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)

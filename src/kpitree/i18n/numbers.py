@@ -6,11 +6,12 @@ Counts are whole numbers in every display (a target of 36.2 won deals reads 36).
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from kpitree.i18n import current_lang, t
 
-__all__ = ["format_value"]
+__all__ = ["format_compact", "format_value"]
 
 _SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "BRL": "R$", "CNY": "CN¥"}
 
@@ -47,3 +48,31 @@ def format_value(
     if unit in ("days", "hours"):
         return t(f"unit.{unit}_value", lang=lang, value=text)
     return text
+
+
+def format_compact(
+    value: Any, unit: str | None, currency: str = "JPY", lang: str | None = None
+) -> str:
+    """Amounts as people say them in summaries, cards and chart axes: in
+    Japanese 万 and 億 (``¥2.77億``, ``¥657.6万``), in English K, M and B
+    (``¥277M``), with about three significant digits (Babel's compact formats).
+    Small amounts and every other unit read as :func:`format_value`."""
+    lang = lang or current_lang()
+    if value is None or unit != "currency" or (isinstance(value, float) and math.isnan(value)):
+        return format_value(value, unit, currency, lang)
+    value = float(value)
+    if abs(value) < 10_000:
+        return format_value(value, unit, currency, lang)
+    from babel.numbers import format_compact_currency
+
+    locale = "ja_JP" if lang == "ja" else "en_US"
+
+    def compact(digits: int) -> str:
+        return format_compact_currency(value, currency, locale=locale, fraction_digits=digits)
+
+    # Babel picks the unit (万/億, K/M/B); keep about three significant digits.
+    first = compact(0)
+    whole = sum(ch.isdigit() for ch in first)
+    text = compact(max(0, 3 - whole)).replace("￥", "¥")
+    # 4,820万 as Japanese write it: group the whole part's digits.
+    return re.sub(r"\d{4,}", lambda m: f"{int(m.group()):,}", text)

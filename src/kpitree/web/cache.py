@@ -303,6 +303,6 @@ class Warmer:
                     history_status(source, query, this_period)
                     # The Plan page as /plan?lang=... asks for it (no changed values).
                     plan = partial(views.plan_view, project, query, {}, None)
-                    if not run(("plan", ((), (), ""), lang), plan):
+                    if not run(("plan", ((), (), "", False), lang), plan):
                         return False
         return True

@@ -5,6 +5,8 @@
  *   series  actual, target and last year over periods (Node page)
  *   bars    contributions to a gap, one bar per input (Node page)
  *   funnel  stage counts against targets (Funnel page)
+ *   burnup  cumulative actual, target and forecast over a fiscal year
+ * Amounts read in 万/億 (K/M/B in English) when the data says "compact".
  * Charts are drawn on load and again after htmx swaps in new content (live
  * updates), and resized with the window.
  */
@@ -12,9 +14,27 @@
   "use strict";
   var charts = [];
 
-  function unitFormatter(unit) {
+  function compactYen(v, lang) {
+    var size = Math.abs(v);
+    var steps = lang === "ja"
+      ? [[1e12, "兆"], [1e8, "億"], [1e4, "万"]]
+      : [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "K"]];
+    for (var i = 0; i < steps.length; i++) {
+      if (size >= steps[i][0]) {
+        var scaled = size / steps[i][0];
+        var digits = scaled >= 100 ? 0 : scaled >= 10 ? 1 : 2;
+        return (v < 0 ? "-" : "") + "¥" + Number(scaled.toFixed(digits)).toLocaleString("ja-JP") + steps[i][1];
+      }
+    }
+    return (v < 0 ? "-" : "") + "¥" + Math.round(size).toLocaleString("ja-JP");
+  }
+
+  function unitFormatter(unit, compact, lang) {
     if (unit === "ratio") {
       return function (v) { return v == null ? "—" : (v * 100).toFixed(1) + "%"; };
+    }
+    if (unit === "currency" && compact) {
+      return function (v) { return v == null ? "—" : compactYen(v, lang); };
     }
     if (unit === "currency") {
       return function (v) { return v == null ? "—" : "¥" + Math.round(v).toLocaleString("ja-JP"); };
@@ -25,7 +45,7 @@
   }
 
   function seriesOption(data) {
-    var fmt = unitFormatter(data.unit);
+    var fmt = unitFormatter(data.unit, data.compact, data.lang);
     var rows = data.series;
     function pick(key) { return rows.map(function (r) { return r[key]; }); }
     return {
@@ -82,7 +102,37 @@
     };
   }
 
-  var KINDS = { series: seriesOption, bars: barsOption, funnel: funnelOption };
+  function burnupOption(data) {
+    var fmt = unitFormatter(data.unit, data.compact, data.lang);
+    var points = data.points;
+    function pick(key) { return points.map(function (p) { return p[key]; }); }
+    return {
+      animation: false,
+      tooltip: { trigger: "axis", valueFormatter: fmt },
+      legend: { top: 0 },
+      grid: { left: 70, right: 16, top: 32, bottom: 40 },
+      xAxis: {
+        type: "category",
+        data: points.map(function (p) {
+          return p.in_progress ? p.label + " (" + data.labels.in_progress + ")" : p.label;
+        }),
+      },
+      yAxis: { type: "value", axisLabel: { formatter: fmt } },
+      series: [
+        { name: data.labels.actual, type: "bar",
+          data: points.map(function (p) {
+            return p.in_progress
+              ? { value: p.actual, itemStyle: { opacity: 0.45, decal: { symbol: "rect", dashArrayX: [1, 0], dashArrayY: [2, 4], rotation: -0.7 } } }
+              : p.actual;
+          }) },
+        { name: data.labels.target, type: "line", data: pick("target"), lineStyle: { type: "dashed" } },
+        { name: data.labels.forecast, type: "line", data: pick("forecast"), connectNulls: false,
+          lineStyle: { type: "dotted" } },
+      ],
+    };
+  }
+
+  var KINDS = { series: seriesOption, bars: barsOption, funnel: funnelOption, burnup: burnupOption };
 
   function draw(root) {
     if (!window.echarts) return;

@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from kpitree.i18n import t
-from kpitree.i18n.numbers import format_value
+from kpitree.i18n.numbers import format_compact, format_value
 
 if TYPE_CHECKING:
     from kpitree.compute.periods import Period
@@ -195,6 +195,14 @@ def fmt(value: Any, node: Node, tree: Tree, lang: str) -> str:
     return format_value(value, node.unit_name, tree.currency, lang)
 
 
+def fmt_card(value: Any, node: Node, tree: Tree, lang: str) -> str:
+    """A value on a card: amounts in 万/億 (K/M/B) unless the project's
+    ``display.amounts`` is ``full``; tables use :func:`fmt`."""
+    if tree.amounts == "full":
+        return fmt(value, node, tree, lang)
+    return format_compact(value, node.unit_name, tree.currency, lang)
+
+
 def node_info(tree: Tree, node_id: str, lang: str) -> dict[str, Any]:
     """A node's definition as a page shows it."""
     node = tree.nodes[node_id]
@@ -264,8 +272,13 @@ def node_numbers(row: NodeStatus | None, node: Node, tree: Tree, lang: str) -> d
     }
     display["achievement"] = format_value(values["achievement"], "ratio", lang=lang)
     display["pace"] = format_value(values["pace"], "ratio", lang=lang)
+    card = {
+        k: fmt_card(values[k], node, tree, lang)
+        for k in ("actual", "target", "expected", "forecast", "last_year")
+    }
     return {
         **values,
+        "card": card,
         "source": _word(row.source) if row else None,
         "incomplete": bool(row.incomplete) if row else False,
         **status_badge(_word(row.status) if row else None, lang),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kpitree.errors import UserError
 from kpitree.i18n import t
 from kpitree.web.errors import WebError
+from kpitree.web.views.burnup import burnup
 from kpitree.web.views.common import (
     ORG_LEVELS,
     PageQuery,
@@ -317,6 +318,8 @@ def node_view(source: StatusSource, query: PageQuery, node_id: str) -> dict[str,
         "as_of": result.as_of.isoformat(),
         "node": {**node_info(tree, node_id, lang), **node_numbers(row, node, tree, lang)},
         "series": series,
+        "burnup": burnup(source, query, period, node_id, history),
+        "compact_amounts": tree.amounts == "compact",
         "links": links,
         "breakdown": breakdown,
         "contributions": _contributions(

@@ -8,6 +8,7 @@ from typing import Any
 from kpitree.compute.explain import describe_bottleneck
 from kpitree.definition.tree import Tree
 from kpitree.i18n import t
+from kpitree.web.views.burnup import burnup
 from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
@@ -134,5 +135,7 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
             "impact": bottleneck.impact,
             "sentence": describe_bottleneck(tree, bottleneck, lang),
         },
+        "burnup": burnup(source, query, period, tree.kgi, history),
+        "compact_amounts": tree.amounts == "compact",
         "tables": {"nodes": table(columns, rows)},
     }
