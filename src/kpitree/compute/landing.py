@@ -114,7 +114,7 @@ def burnup_points(
                 "actual": actual,
                 "target": target_total,
                 "forecast": None,
-                "in_progress": m.start <= today <= m.end,
+                "in_progress": m.start <= today < m.end,
             }
         )
     _forecast(rows, landing, targets)

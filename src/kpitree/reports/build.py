@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from kpitree.errors import UserError
 from kpitree.i18n import t
 from kpitree.reports import sections
+from kpitree.reports.burnup import kgi_burnup
 from kpitree.reports.extras import alerts_section, sla_section
 from kpitree.reports.model import NodeLine, PeriodInfo, Report, ReportKind
 from kpitree.reports.narrative import narrative
@@ -166,6 +167,7 @@ def build_report(
             trend_periods(chosen, kind_name), as_of=as_of, engine=eng, explain=False, compare=False
         )
         names = project.rep_names(engine=eng)  # reps by name, never by their id
+        burnup = kgi_burnup(project, chosen, as_of, lang, eng) if kind_name == "monthly" else []
     finally:
         if own:
             eng.close()
@@ -197,6 +199,7 @@ def build_report(
         sla=sla_section(project, chosen, as_of, lang, names),
         alerts=alerts_section(project, chosen, as_of, lang, names),
         narrative=[],
+        burnup=burnup,
     )
     report.narrative = narrative(report, tree)
     return report

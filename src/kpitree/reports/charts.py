@@ -45,13 +45,18 @@ def require_cjk_font() -> None:
         raise UserError.of("KT804", "reports.no_cjk_font", None, font=CJK_FONT)
 
 
-def _axis_formatter(unit: str | None) -> Any:
+def _axis_formatter(unit: str | None, lang: str = "en") -> Any:
     from matplotlib.ticker import FuncFormatter
 
     def fmt(value: float, _: int) -> str:
         if unit == "ratio":
             return f"{value * 100:.0f}%"
         size = abs(value)
+        if unit == "currency" and lang == "ja" and size >= 10_000:
+            # Japanese amounts in 万 and 億, without the currency sign.
+            for limit, suffix in ((1e8, "億"), (1e4, "万")):
+                if size >= limit:
+                    return f"{value / limit:,.3g}{suffix}"
         for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
             if size >= limit:
                 return f"{value / limit:,.1f}{suffix}"
@@ -98,7 +103,7 @@ def chart_figure(
             offset = (i - (n - 1) / 2) * bar_width
             ax.bar([x + offset for x in xs], values, bar_width, color=colour, label=name)
     ax.set_xticks(xs, categories)
-    ax.yaxis.set_major_formatter(_axis_formatter(chart.unit))
+    ax.yaxis.set_major_formatter(_axis_formatter(chart.unit, chart.lang))
     ax.tick_params(axis="x", labelsize=7)
     ax.set_title(chart.title, fontsize=9, loc="left")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))

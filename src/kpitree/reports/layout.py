@@ -53,6 +53,7 @@ class Chart:
     category_column: int
     series_columns: tuple[int, ...]
     unit: str | None
+    lang: str = "ja"  # amounts on the axis: 万/億 in Japanese, K/M/B in English
 
 
 @dataclass
@@ -144,8 +145,28 @@ def _summary(report: Report, c: _Cells, lang: str) -> Section:
     columns = _node_columns(lang)
     columns[0] = _c("col.period", lang)
     table = Table("kgi", f"{_c('kgi', lang)}: {report.kgi.label}", columns, rows)
-    chart = Chart("kgi_chart", report.kgi.label, "bar", "kgi", 0, (1, 4, 2, 6), report.kgi.unit)
-    return Section("summary", _c("section.summary", lang), list(report.narrative), [table], [chart])
+    chart = Chart(
+        "kgi_chart", report.kgi.label, "bar", "kgi", 0, (1, 4, 2, 6), report.kgi.unit, lang
+    )
+    tables, charts = [table], [chart]
+    if report.burnup:
+        unit = report.kgi.unit
+        title = _c("burnup", lang, node=report.kgi.label)
+        columns = [_c(f"col.{k}", lang) for k in ("month", "cumulative", "cumulative_target")]
+        columns.append(_c("col.landing", lang))
+        progress = _c("in_progress", lang)
+        rows = [
+            [
+                c.text(_month(p.period, lang) + (f" ({progress})" if p.in_progress else "")),
+                c.num(p.actual, unit),
+                c.num(p.target, unit),
+                c.num(p.forecast, unit),
+            ]
+            for p in report.burnup
+        ]
+        tables.append(Table("burnup", title, columns, rows))
+        charts.append(Chart("burnup_chart", title, "line", "burnup", 0, (1, 2, 3), unit, lang))
+    return Section("summary", _c("section.summary", lang), list(report.narrative), tables, charts)
 
 
 def _tree(report: Report, c: _Cells, lang: str) -> Section:
@@ -277,7 +298,16 @@ def _funnel(report: Report, c: _Cells, lang: str) -> Section:
     charts = []
     if rows:
         charts.append(
-            Chart("funnel_chart", _c("section.funnel", lang), "bar", "funnel", 0, (1, 2), "count")
+            Chart(
+                "funnel_chart",
+                _c("section.funnel", lang),
+                "bar",
+                "funnel",
+                0,
+                (1, 2),
+                "count",
+                lang,
+            )
         )
     return Section("funnel", _c("section.funnel", lang), [], [table], charts)
 
@@ -309,6 +339,7 @@ def _department(report: Report, d: DepartmentSection, c: _Cells, lang: str) -> S
             0,
             (1 + 2 * i, 2 + 2 * i),
             units[node],
+            lang,
         )
         for i, node in enumerate(nodes[:MAX_TREND_CHARTS])
     ]
@@ -432,3 +463,13 @@ def _actions(report: Report, lang: str) -> Section:
     rows = [[blank, blank, blank] for _ in range(report.next_action_rows)]
     title = _c("section.actions", lang)
     return Section("actions", title, [], [Table("actions", title, columns, rows)])
+
+
+def _month(key: str, lang: str) -> str:
+    """``2026-10`` as a chart's axis can hold twelve of: 10月, Oct."""
+    import datetime as dt
+
+    from babel.dates import format_date
+
+    day = dt.date(int(key[:4]), int(key[5:7]), 1)
+    return str(format_date(day, "MMM", locale="ja_JP" if lang == "ja" else "en_US"))

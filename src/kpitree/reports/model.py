@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from kpitree.compute.landing import BurnupPoint
 from kpitree.i18n.numbers import format_value
 
 __all__ = [
@@ -206,6 +207,7 @@ class Report:
     alerts: AlertsSection
     narrative: list[str]
     next_action_rows: int = 5
+    burnup: list[BurnupPoint] = field(default_factory=list)  # the KGI's year (monthly packs)
 
     def fmt(self, value: float | None, unit: str | None) -> str:
         """``value`` as every text format prints it (``—`` for none)."""
