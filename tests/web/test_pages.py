@@ -100,7 +100,8 @@ def test_tree_page_carries_the_node_contract(pages: TestClient) -> None:
     for node_id, node in view["nodes"].items():
         box = re.search(rf'data-node-id="{node_id}"[\s\S]*?data-field="actual"[^>]*>([^<]*)<', html)
         assert box is not None, node_id
-        assert box.group(1) == node["display"]["actual"], node_id
+        # Cards read amounts in 万/億; the full figure is the box's title.
+        assert box.group(1) == node["card"]["actual"], node_id
     assert html.count('data-node-id="') == len(view["nodes"])
     assert "/static/pages.css" in html and "KPIツリー" in html
 

@@ -98,6 +98,7 @@ def layout(report: Report) -> list[Section]:
         _tree(report, c, lang),
         _gaps(report, c, lang),
         _funnel(report, c, lang),
+        *_burnup(report, c, lang),
         *(_department(report, d, c, lang) for d in report.departments),
         _sla(report, c, lang),
         _alerts(report, c, lang),
@@ -148,25 +149,30 @@ def _summary(report: Report, c: _Cells, lang: str) -> Section:
     chart = Chart(
         "kgi_chart", report.kgi.label, "bar", "kgi", 0, (1, 4, 2, 6), report.kgi.unit, lang
     )
-    tables, charts = [table], [chart]
-    if report.burnup:
-        unit = report.kgi.unit
-        title = _c("burnup", lang, node=report.kgi.label)
-        columns = [_c(f"col.{k}", lang) for k in ("month", "cumulative", "cumulative_target")]
-        columns.append(_c("col.landing", lang))
-        progress = _c("in_progress", lang)
-        rows = [
-            [
-                c.text(_month(p.period, lang) + (f" ({progress})" if p.in_progress else "")),
-                c.num(p.actual, unit),
-                c.num(p.target, unit),
-                c.num(p.forecast, unit),
-            ]
-            for p in report.burnup
+    return Section("summary", _c("section.summary", lang), list(report.narrative), [table], [chart])
+
+
+def _burnup(report: Report, c: _Cells, lang: str) -> list[Section]:
+    """The KGI's fiscal year so far (monthly packs): a table and its chart."""
+    if not report.burnup:
+        return []
+    unit = report.kgi.unit
+    title = _c("burnup", lang, node=report.kgi.label)
+    columns = [_c(f"col.{k}", lang) for k in ("month", "cumulative", "cumulative_target")]
+    columns.append(_c("col.landing", lang))
+    progress = _c("in_progress", lang)
+    rows = [
+        [
+            c.text(_month(p.period, lang) + (f" ({progress})" if p.in_progress else "")),
+            c.num(p.actual, unit),
+            c.num(p.target, unit),
+            c.num(p.forecast, unit),
         ]
-        tables.append(Table("burnup", title, columns, rows))
-        charts.append(Chart("burnup_chart", title, "line", "burnup", 0, (1, 2, 3), unit, lang))
-    return Section("summary", _c("section.summary", lang), list(report.narrative), tables, charts)
+        for p in report.burnup
+    ]
+    table = Table("burnup", title, columns, rows)
+    chart = Chart("burnup_chart", title, "line", "burnup", 0, (1, 2, 3), unit, lang)
+    return [Section("burnup", title, [], [table], [chart])]
 
 
 def _tree(report: Report, c: _Cells, lang: str) -> Section:

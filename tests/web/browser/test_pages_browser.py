@@ -72,7 +72,7 @@ def test_tree_shows_every_node_with_the_api_numbers(page: Any, live_server: str)
     page.goto(live_server + "/?lang=ja")
     view = _api(live_server, "/api/tree", lang="ja")
     for node_id, node in view["nodes"].items():
-        assert _box_actual(page, node_id) == node["display"]["actual"]
+        assert _box_actual(page, node_id) == node["card"]["actual"]
         box = page.locator(f'[data-node-id="{node_id}"]')
         # Status is told by icon and word, not by colour alone.
         assert node["status_label"] in box.locator('[data-field="status"]').inner_text()
@@ -87,7 +87,7 @@ def test_click_a_node_opens_it(page: Any, live_server: str) -> None:
     assert "受注件数" in page.locator('[data-testid="node-title"]').inner_text()
     view = _api(live_server, "/api/nodes/won_deals", lang="ja")
     shown = page.locator('.kt-figures [data-field="actual"]').inner_text()
-    assert shown == view["node"]["display"]["actual"]
+    assert shown == view["node"]["card"]["actual"]
     assert page.locator('[data-testid="formula"]').inner_text() == (
         "won_deals = opportunities * win_rate"
     )
@@ -104,7 +104,7 @@ def test_change_period(page: Any, live_server: str) -> None:
     assert page.locator('[data-testid="period-label"]').inner_text() != current
     view = _api(live_server, "/api/tree", period=previous_month, lang="ja")
     assert view["period"]["key"] == previous_month
-    assert _box_actual(page, "leads") == view["nodes"]["leads"]["display"]["actual"]
+    assert _box_actual(page, "leads") == view["nodes"]["leads"]["card"]["actual"]
 
 
 def test_filter_by_department(page: Any, live_server: str) -> None:
@@ -114,7 +114,7 @@ def test_filter_by_department(page: Any, live_server: str) -> None:
     page.wait_for_url(re.compile(r"department=field_sales"))
     assert "department = field_sales" in page.locator('[data-testid="active-filter"]').inner_text()
     view = _api(live_server, "/api/tree", department="field_sales", lang="ja")
-    assert _box_actual(page, "won_deals") == view["nodes"]["won_deals"]["display"]["actual"]
+    assert _box_actual(page, "won_deals") == view["nodes"]["won_deals"]["card"]["actual"]
 
 
 def test_filter_by_channel(page: Any, live_server: str) -> None:
@@ -126,7 +126,7 @@ def test_filter_by_channel(page: Any, live_server: str) -> None:
     page.locator('[data-testid="apply"]').click()
     page.wait_for_url(re.compile(r"channel="))
     view = _api(live_server, "/api/tree", channel=channels[0], lang="ja")
-    assert _box_actual(page, "leads") == view["nodes"]["leads"]["display"]["actual"]
+    assert _box_actual(page, "leads") == view["nodes"]["leads"]["card"]["actual"]
     box = page.locator('[data-testid="node-box"][data-node-id="renewable_arr"]')
     assert "対象外" in box.locator('[data-field="not-applicable"]').inner_text()
 
@@ -228,7 +228,7 @@ def test_switch_to_english_keeps_the_period(page: Any, live_server: str) -> None
     label = page.locator('[data-node-id="revenue"] [data-field="label"]').inner_text()
     assert label == "Revenue"
     view = _api(live_server, "/api/tree", period="FY2026", lang="en")
-    assert _box_actual(page, "revenue") == view["nodes"]["revenue"]["display"]["actual"]
+    assert _box_actual(page, "revenue") == view["nodes"]["revenue"]["card"]["actual"]
     assert view["period"]["label"] in page.locator('[data-testid="period-label"]').inner_text()
     form = page.locator('[data-testid="period-form"]').inner_text()
     assert "Period" in form and "Show" in page.locator('[data-testid="apply"]').inner_text()
