@@ -47,4 +47,4 @@ def test_plan_page_from_actuals_in_japanese(client: Any) -> None:
 def test_unknown_plan_mode_is_a_400(client: Any, value: str) -> None:
     answer = client.get("/api/plan", params={"from": value})
     assert answer.status_code == 400
-    assert answer.json()["error"]["code"] == "KT454"
+    assert answer.json()["error"]["code"] == "KT698"

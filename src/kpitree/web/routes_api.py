@@ -263,7 +263,7 @@ def _from_actuals(request: Request) -> bool:
 
     value = request.query_params.get("from", "").strip()
     if value not in ("", "plan", "actuals"):
-        raise UserError.of("KT454", "pages.error.bad_plan_from", None, value=value)
+        raise UserError.of("KT698", "pages.error.bad_plan_from", None, value=value)
     return value == "actuals"
 
 
