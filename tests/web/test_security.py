@@ -244,6 +244,11 @@ def test_padded_name_logs_in_as_the_stored_user(secured: Path) -> None:
         response = api_login(client, " editor\t")
         assert response.status_code == 200
         assert response.json()["user"]["name"] == "editor"
+    store = UserStore(secured)
+    store.set_role("editor\t", "viewer")  # every command reads the name the same way
+    assert store.get(" editor").role == "viewer"  # type: ignore[union-attr]
+    store.remove("ｅｄｉｔｏｒ")
+    assert store.get("editor") is None
 
 
 def _scope(peer: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -338,6 +343,12 @@ def test_error_bodies_name_files_relative_to_the_project(open_client: TestClient
         data={"mapping": "salesforce-opportunities"},
     )
     assert empty.status_code == 400
+    missing = open_client.post(
+        "/api/imports/preview",
+        files={"file": ("columns.csv", b"x\n1\n", "text/csv")},
+        data={"mapping": "salesforce-opportunities"},
+    )
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "KT371"
     head = "Opportunity ID,Opportunity Name,Created Date,Close Date,Amount,Stage,Opportunity Owner"
     bad = f"{head}\nX1,Deal,01/05/2026,01/05/2026,abc,Closed Won,rep-1\n".encode()
     previewed = open_client.post(
@@ -355,7 +366,13 @@ def test_error_bodies_name_files_relative_to_the_project(open_client: TestClient
         json={"upload_id": previewed["upload_id"], "mapping": "salesforce-opportunities"},
         headers={"hx-request": "true"},
     )
-    for response, name in ((empty, "empty.csv"), (refused, "bad.csv:2:5"), (page, "bad.csv")):
+    checks = (
+        (empty, "empty.csv"),
+        (missing, "columns.csv"),
+        (refused, "bad.csv:2:5"),
+        (page, "bad.csv"),
+    )
+    for response, name in checks:
         assert name in response.text
         assert "/.kpitree/" not in response.text and "/tmp" not in response.text
         assert str(Path.home()) not in response.text

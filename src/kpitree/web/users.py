@@ -202,6 +202,7 @@ class UserStore:
 
     def remove(self, name: str) -> None:
         """Delete a user (their sessions end with it); raises KT611 when unknown."""
+        name = normalize_name(name)
         with self._connect() as con:
             if con.execute("DELETE FROM web_users WHERE name = ?", (name,)).rowcount == 0:
                 raise UserError.of("KT611", "web.users.unknown", None, name=name)
@@ -211,6 +212,7 @@ class UserStore:
 
     def set_role(self, name: str, role: str) -> None:
         """Change a user's role; their sessions end, so the new role applies at once."""
+        name = normalize_name(name)
         role = check_role(role)
         with self._connect() as con:
             changed = con.execute(
@@ -225,6 +227,7 @@ class UserStore:
 
     def set_password(self, name: str, password: str) -> None:
         """Change a password; the user's other sessions end."""
+        name = normalize_name(name)
         digest = _hasher().hash(check_password(password))
         with self._connect() as con:
             changed = con.execute(
@@ -238,6 +241,7 @@ class UserStore:
 
     def get(self, name: str) -> User | None:
         """The user ``name`` as a session sees it (``None`` when unknown)."""
+        name = normalize_name(name)
         if not self.path.exists():
             return None
         with self._connect() as con:
