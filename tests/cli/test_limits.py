@@ -133,7 +133,8 @@ def test_a_values_file_nested_too_deeply_is_a_located_error(
 @pytest.mark.slow
 def test_ten_thousand_nodes_plan_in_seconds(tmp_path: Path) -> None:
     # 200 chains of 49 levels under one KGI: the solver once passed over every
-    # equation for each level (49 x 10,000 looks per solve, 13 solves).
+    # equation for each level (49 x 10,000 looks per solve, 13 solves), finding
+    # each formula's inputs again every time: 26 s of CPU then, 2 s now.
     lines = [HEAD.rstrip("\n")]
     lines.append(
         "  top: {kind: kgi, unit: count, formula: '"
@@ -149,7 +150,7 @@ def test_ten_thousand_nodes_plan_in_seconds(tmp_path: Path) -> None:
 
     started = time.process_time()
     plan = project.plan()
-    assert time.process_time() - started < 20
+    assert time.process_time() - started < 8
     assert plan.nodes["top"].value == 200 * (5 + 48)
 
 
