@@ -40,3 +40,14 @@ def test_monthly_pack_has_the_kgi_burnup(company: Path) -> None:
 def test_weekly_pack_has_no_burnup(company: Path) -> None:
     report = build_report(Project.load(company), WEEK, None, "ja", AS_OF)
     assert report.burnup == []
+
+
+def test_monthly_summary_says_where_the_year_lands(company: Path) -> None:
+    project = Project.load(company)
+    report = build_report(project, PERIOD, "monthly", "ja", AS_OF)
+    sentence = next(s for s in report.narrative if "年度の" in s)
+    year_end = report.burnup[-1]
+    from kpitree.i18n.numbers import format_compact
+
+    assert format_compact(year_end.forecast, "currency", "JPY", "ja") in sentence
+    assert sentence.endswith("。") and ("億" in sentence or "万" in sentence)

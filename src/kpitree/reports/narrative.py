@@ -19,7 +19,7 @@ import math
 from typing import TYPE_CHECKING
 
 from kpitree.i18n import t
-from kpitree.i18n.numbers import format_value
+from kpitree.i18n.numbers import format_compact, format_value
 
 if TYPE_CHECKING:
     from kpitree.definition.tree import Tree
@@ -31,16 +31,18 @@ MAX_NAMES = 4
 
 
 def compact(value: float, unit: str | None, currency: str, lang: str) -> str:
-    """Short money for sentences: ¥3.2M, -¥850K; other units as usual."""
+    """Signed short money for sentences: -¥4,167万, +¥3.2M (Babel's compact
+    formats, :func:`~kpitree.i18n.numbers.format_compact`); other units as usual."""
     if unit != "currency" or abs(value) < 10_000:
         return format_value(value, unit, currency, lang)
-    sign = "-" if value < 0 else "+"
-    symbol = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£"}.get(currency, "")
-    size = abs(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if size >= limit:
-            return f"{sign}{symbol}{size / limit:,.1f}{suffix}" + ("" if symbol else f" {currency}")
-    return f"{sign}{symbol}{size:,.0f}"  # pragma: no cover
+    return ("+" if value > 0 else "") + format_compact(value, unit, currency, lang)
+
+
+def _amount(report: Report, tree: Tree, value: float | None, unit: str | None) -> str:
+    """An amount in a summary sentence: 万/億 unless ``display.amounts`` is full."""
+    if tree.amounts == "full" or value is None:
+        return report.fmt(value, unit)
+    return format_compact(value, unit, report.currency, report.lang)
 
 
 def signed_points(pace: float) -> str:
@@ -80,8 +82,19 @@ def narrative(report: Report, tree: Tree) -> list[str]:
             t(
                 "reports.say.forecast",
                 lang=lang,
-                forecast=report.fmt(kgi.forecast, kgi.unit),
-                target=report.fmt(kgi.target, kgi.unit),
+                forecast=_amount(report, tree, kgi.forecast, kgi.unit),
+                target=_amount(report, tree, kgi.target, kgi.unit),
+            )
+        )
+    year_end = report.burnup[-1] if report.burnup else None
+    if year_end is not None and year_end.forecast is not None and year_end.target is not None:
+        out.append(
+            t(
+                "reports.say.year_landing",
+                lang=lang,
+                node=kgi.label,
+                landing=_amount(report, tree, year_end.forecast, kgi.unit),
+                target=_amount(report, tree, year_end.target, kgi.unit),
             )
         )
     kgi_gap = next((g for g in report.gaps if g.line.node == tree.kgi), None)
