@@ -116,3 +116,15 @@ def test_failed_deliveries_show_their_error_and_fail_the_run(
     assert "error: alert" not in err and "4 delivered, 0 failed" in out
     code, out, err = run_cli(capsys, "--lang", "en", "alerts", "history", folder, "--json")
     assert {e["delivery_state"] for e in json.loads(out)} == {"sent"}
+
+
+def test_a_receivers_answer_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from kpitree.alerts import Delivery
+    from kpitree.cli.commands_alerts import _print_failures
+
+    hostile = "hook: HTTP 500 \x1b]0;owned\x07\x1b[2Jgone\rX"
+    delivery = Delivery(1, "hook", "webhook", "pending", 2, last_error=hostile)
+    _print_failures([("rule", delivery)])
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\r" not in err
+    assert "HTTP 500 \ufffd]0;owned\ufffd\ufffd[2Jgone\ufffdX" in err

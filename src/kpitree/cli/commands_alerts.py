@@ -4,6 +4,7 @@ and ``kpitree sla``."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -68,6 +69,9 @@ def _print_events(events: list[AlertEvent]) -> None:
     _print_failures([(e.rule, d) for e in events for d in e.deliveries])
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _print_failures(deliveries: list[tuple[str, Delivery]]) -> None:
     """One line per delivery still pending after a failed attempt: where to,
     how many attempts, when the next one is, and the receiver's error."""
@@ -84,7 +88,9 @@ def _print_failures(deliveries: list[tuple[str, Delivery]]) -> None:
                 channel=d.channel,
                 attempts=d.attempts,
                 next=retry.strftime("%Y-%m-%d %H:%M") if retry else "—",
-                error=d.last_error,
+                # A receiver's answer is quoted: its control characters must not
+                # reach the terminal (escape sequences, carriage returns).
+                error=_CONTROL.sub("\ufffd", d.last_error or ""),
             ),
             err=True,
         )
