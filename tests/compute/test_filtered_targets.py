@@ -110,4 +110,6 @@ def test_a_filter_without_targets_shows_none(demo: Project) -> None:
     rows = [r for r in result.rows if r.segment == ()]
     assert any(r.actual for r in rows)
     assert all(r.target is None and r.achievement is None for r in rows)
-    assert all(r.status in (None, "no_target") for r in rows), {r.status for r in rows}
+    # No target, no pace: never on or off track (no data and low volume need none).
+    judged = ("on_track", "at_risk", "off_track")
+    assert not any(r.status in judged for r in rows), {r.status for r in rows}

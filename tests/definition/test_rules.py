@@ -433,13 +433,33 @@ def test_chain_deeper_than_the_limit(check: Check, tmp_path: Path) -> None:
     assert where(diag, tmp_path) == f"kpitree.yaml:{13 + 60 - MAX_TREE_DEPTH}:49"
 
 
+def test_min_volume_only_on_rates_and_averages(check: Check, tmp_path: Path) -> None:
+    result = check(CLEAN + "  sqls: {unit: count, owner: marketing, min_volume: 5}\n")
+    diag = only(result, "KT545")
+    assert where(diag, tmp_path).startswith("kpitree.yaml:13:")
+    assert "min_volume" in diag.message("en") and "sqls" in diag.message("en")
+    fine = CLEAN.replace("assume: 0.2}", "assume: 0.2, min_volume: 50}")
+    assert [d.code for d in check(fine).diagnostics] == []
+    negative = check(CLEAN.replace("assume: 0.2}", "assume: 0.2, min_volume: -1}"))
+    assert [d.code for d in negative.diagnostics] == ["KT012"]
+    unknown_unit = check(CLEAN + "pacing: {min_volume: {count: 5}}\n")
+    assert [d.code for d in unknown_unit.diagnostics] == ["KT012"]
+
+
+def test_reference_range_in_order(check: Check, tmp_path: Path) -> None:
+    text = CLEAN.replace("assume: 0.2}", "assume: 0.2, benchmark: {min: 0.3, max: 0.1}}")
+    diag = only(check(text), "KT546")
+    assert where(diag, tmp_path).startswith("kpitree.yaml:11:")
+    assert "swap" in diag.message("en")
+
+
 # --- the whole ---------------------------------------------------------------------------
 
 
 COVERED = {
     "KT021", "KT022", "KT023", "KT024", "KT025", "KT026", "KT027", "KT028", "KT030", "KT031",
     "KT102", "KT103", "KT104", "KT105", "KT106", "KT107", "KT108", "KT109", "KT110", "KT111",
-    "KT112", "KT452", "KT560", "KT041",
+    "KT112", "KT452", "KT560", "KT041", "KT545", "KT546",
 }  # fmt: skip
 
 

@@ -81,6 +81,14 @@ def _condition(
     ):
         facts["guarded"] = True
         return None, facts
+    # A rate with nothing, or too little, to judge (a rule's own min_volume
+    # replaces the node's); a count is never held back.
+    if (row.status == "no_data" and not additive) or (
+        row.status == "low_volume" and rule.min_volume is None
+    ):
+        facts["guarded"] = True
+        facts["status"] = row.status
+        return None, facts
     cond = rule.condition
     if cond in ("below_target", "below_pace", "forecast_below_target"):
         limit = (100.0 if threshold is None else threshold) / 100.0

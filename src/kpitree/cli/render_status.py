@@ -24,14 +24,42 @@ if TYPE_CHECKING:
 console = Console(highlight=False)
 
 # Status is never colour alone: an icon and a word go with it.
-_STYLE = {"on_track": ("green", "●"), "at_risk": ("yellow", "▲"), "off_track": ("red", "✕")}
+_STYLE = {
+    "on_track": ("green", "●"),
+    "at_risk": ("yellow", "▲"),
+    "off_track": ("red", "✕"),
+    "no_data": ("bright_black", "○"),
+    "low_volume": ("bright_black", "…"),
+}
 
 
-def status_text(status: str | None) -> str:
+def status_text(status: str | None, reason: str | None = None) -> str:
     if status is None:
+        if reason in ("no_target", "nothing_due"):
+            return f"[dim]– {t(f'status.reason.{reason}')}[/dim]"
         return "—"
     colour, icon = _STYLE[status]
     return f"[{colour}]{icon} {t(f'status.{status}')}[/{colour}]"
+
+
+def status_notes(r: NodeStatus) -> list[str]:
+    """Short notes saying why a row has the status it has."""
+    notes = []
+    if r.status == "no_data":
+        notes.append(
+            t("status.no_data_never")
+            if r.data_until is None
+            else t("status.no_data_since", date=r.data_until.isoformat())
+        )
+    if r.status == "low_volume" and r.volume is not None and r.min_volume is not None:
+        notes.append(
+            t("status.low_volume_detail", volume=f"{r.volume:,.0f}", minimum=f"{r.min_volume:,.0f}")
+        )
+    if r.basis == "schedule":
+        notes.append(t("status.schedule"))
+    if r.reason == "nothing_due":
+        notes.append(t("status.reason.nothing_due"))
+    return notes
 
 
 def _pct(value: float | None) -> str:
@@ -126,6 +154,7 @@ def status_view(project: Project, result: StatusResult) -> None:
                     1.0, abs(r.actual or 0.0)
                 ):
                     notes.append(t("status.reconciliation", gap=fmt(r.reconciliation)))
+                notes.extend(f"⚠ {t(f'flag.badge.{f.code}')}" for f in r.flags)
                 label = name + (f" [dim]({', '.join(notes)})[/dim]" if notes else "")
                 table.add_row(
                     label,
@@ -134,10 +163,18 @@ def status_view(project: Project, result: StatusResult) -> None:
                     _pct(r.achievement),
                     fmt(r.expected),
                     fmt(r.forecast),
-                    status_text(r.status),
+                    status_text(r.status, r.reason),
                     fmt(r.previous),
                 )
             console.print(table)
+            for r in rows:
+                if r.segment != segment:
+                    continue
+                name = tree.nodes[r.node].display(lang)
+                if notes := status_notes(r):
+                    console.print(f"[dim]{name}: {', '.join(notes)}[/dim]")
+                for flag in r.flags:
+                    console.print(f"[yellow]⚠[/yellow] {name}: {flag.message(tree, lang)}")
     _explanations(project, result)
 
 
@@ -178,6 +215,7 @@ def _row_json(project: Project, r: NodeStatus) -> dict[str, Any]:
         "unit": node.unit_name,
         "kind": node.kind,
         **r.to_json(),
+        "flags": [f.to_json(project.tree, current_lang()) for f in r.flags],
     }
 
 

@@ -259,6 +259,16 @@ class _Checker:
                     if self.required(mid, spec, *needed):
                         self.event(mid, ent, spec.from_, "from")
                         self.event(mid, ent, spec.to, "to")
+        rng = spec.reference
+        if rng is not None and rng.min is not None and rng.max is not None and rng.min > rng.max:
+            self.error(
+                "KT546",
+                "compute.metric.reference_order",
+                self.span(mid, "reference"),
+                metric=mid,
+                low=rng.min,
+                high=rng.max,
+            )
         return Metric(mid, spec, _label(spec, mid), builtin, expr, self.span(mid))
 
     def cycles(self, metrics: dict[str, Metric]) -> None:

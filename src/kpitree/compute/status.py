@@ -10,13 +10,13 @@ How a node gets its actual (the same rules the planner uses, run on data):
 - a node both measured and computable reports the *reconciliation* gap:
   measured minus computed (does won deals x average deal size equal revenue?).
 
-Pacing within a period: expected-to-date is the target times the share of the
-period's business days that have passed (sum nodes; average nodes expect the
-target itself); the forecast runs the actual at the same rate to the end of the
-period. Status compares the actual with expected-to-date (with the target once
-the period is over): at or above ``pacing.on_track`` is on track, at or above
-``pacing.at_risk`` at risk, below that off track; for lower-is-better nodes the
-ratio is inverted.
+Pacing within a period (:mod:`kpitree.compute.status_table`): expected-to-date
+is the target times the share of the period passed (business days, or the
+schedule of what falls due for renewals), formula nodes take theirs from their
+children, averages expect the target itself. Statuses and flags
+(:mod:`kpitree.compute.judge`): ``no_data``, ``low_volume``, then pace against
+expected-to-date: at or above ``pacing.on_track`` on track, at or above
+``pacing.at_risk`` at risk, below that off track (inverted for lower-is-better).
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.explain import Bottleneck, explain_status
+from kpitree.compute.freshness import is_scheduled, latest_facts, schedule_shares, unlinked_deals
+from kpitree.compute.judge import STATUSES as JUDGED
+from kpitree.compute.judge import Flag
 from kpitree.compute.measure import Level, measure
 from kpitree.compute.metrics import Catalogue
-from kpitree.compute.periods import Period, elapsed_share
-from kpitree.compute.querycache import QueryCache
-from kpitree.compute.targets import SegmentKey, Targets, filtered_key
-from kpitree.compute.vector import evaluate_columns, invert_columns, solve_steps
+from kpitree.compute.periods import Period
+from kpitree.compute.querycache import QueryCache, query_cache
+from kpitree.compute.status_table import NUMBERS, Evidence, level_table
+from kpitree.compute.targets import SegmentKey, Targets
 from kpitree.definition.tree import Tree
 from kpitree.planning.attribution import Attribution
 
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Bottleneck", "NodeStatus", "StatusResult", "compute_status"]
 
-STATUSES = ("on_track", "at_risk", "off_track")
+STATUSES = JUDGED
 
 
 def _num(value: Any) -> float | None:
@@ -73,6 +76,11 @@ class NodeStatus:
     reconciliation: float | None  # measured - computed from children
     volume: float | None  # facts behind the value (denominator for rates)
     incomplete: bool = False  # a cohort whose conversion window is still open
+    min_volume: float | None = None  # below it a rate or average is low_volume
+    reason: str | None = None  # why there is no status: no_target | no_actual | ...
+    data_until: dt.date | None = None  # day of the source's latest fact
+    basis: str | None = None  # how expected-to-date was paced
+    flags: tuple[Flag, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,22 +100,17 @@ class NodeStatus:
             "reconciliation": self.reconciliation,
             "volume": self.volume,
             "incomplete": self.incomplete,
+            "min_volume": self.min_volume,
+            "status_reason": self.reason,
+            "data_until": None if self.data_until is None else self.data_until.isoformat(),
+            "pace_basis": self.basis,
+            "flags": [f.to_json() for f in self.flags],
         }
 
 
-# The columns of ``StatusResult.frame`` besides node, period and segment.
-NUMBERS = (
-    "actual",
-    "target",
-    "achievement",
-    "expected",
-    "pace",
-    "forecast",
-    "previous",
-    "last_year",
-    "reconciliation",
-    "volume",
-)
+# The number columns of ``StatusResult.frame`` are NUMBERS (besides node, period and segment).
+# Object columns of the frame besides node, period and segment.
+TEXTS = ("source", "status", "reason", "data_until", "basis", "flags")
 
 
 @dataclass
@@ -158,6 +161,10 @@ class StatusResult:
             source=cols["source"][i],
             status=cols["status"][i],
             incomplete=bool(cols["incomplete"][i]),
+            reason=cols["reason"][i],
+            data_until=cols["data_until"][i],
+            basis=cols["basis"][i],
+            flags=cols["flags"][i],
             **nums,
         )
 
@@ -233,230 +240,10 @@ class StatusResult:
         order = [
             "node", "period", "actual", "source", "target", "achievement",
             "expected_to_date", "pace", "forecast", "status", "previous", "last_year",
-            "reconciliation", "volume", "incomplete",
+            "reconciliation", "volume", "incomplete", "min_volume", "reason", "data_until",
+            "basis", "flags",
         ]  # fmt: skip
         return out[[*order, *(f"segment.{d}" for d in dims)]].reset_index(drop=True)
-
-
-def _actuals(tree: Tree, frame: pd.DataFrame, measured: Mapping[str, str]) -> dict[str, Any]:
-    """Every node's actual column (measured, computed or implied) and its source."""
-    import numpy as np
-
-    cols: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for node_id, metric_id in measured.items():
-        cols[node_id] = frame[metric_id].to_numpy(dtype="float64")
-        sources[node_id] = "measured"
-    for step in solve_steps(tree, set(measured)):
-        node = tree.nodes[step.equation]
-        assert node.formula is not None
-        if step.forward:
-            cols[step.target] = np.broadcast_to(
-                evaluate_columns(node.formula, cols), (len(frame),)
-            ).astype("float64")
-            sources[step.target] = "computed"
-        else:
-            value = invert_columns(node.formula, cols[node.id], step.target, cols)
-            if value is None:
-                continue
-            cols[step.target] = np.broadcast_to(value, (len(frame),)).astype("float64")
-            sources[step.target] = "implied"
-    return {"values": cols, "sources": sources}
-
-
-def _ratios(actual: np.ndarray, reference: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """actual / reference (reference / actual when lower is better), NaN where
-    the divisor is 0."""
-    import numpy as np
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        higher = np.where(reference != 0, actual / reference, np.nan)
-        inverted = np.where(actual != 0, reference / actual, np.nan)
-    out: np.ndarray = np.where(lower, inverted, higher)
-    return out
-
-
-def _positions(
-    by_key: Mapping[tuple[int, tuple[Any, ...]], int],
-    period: Period | None,
-    index: Mapping[Period, int],
-    segments: Sequence[tuple[Any, ...]],
-) -> np.ndarray:
-    """Row of ``(period, segment)`` in a level's frame for every segment (-1: none)."""
-    import numpy as np
-
-    if period is None:
-        return np.full(len(segments), -1, dtype="int64")
-    p = index[period]
-    return np.fromiter((by_key.get((p, seg), -1) for seg in segments), "int64", len(segments))
-
-
-def _take(column: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
-    """``column[rows]`` with NaN where ``rows`` is -1 (or there is no column)."""
-    import numpy as np
-
-    if column is None:
-        return np.full(rows.shape, np.nan)
-    taken = column[np.where(rows >= 0, rows, 0)] if len(column) else np.zeros(rows.shape)
-    out: np.ndarray = np.where(rows >= 0, taken, np.nan)
-    return np.where(np.isfinite(out), out, np.nan)
-
-
-def _level_table(
-    tree: Tree,
-    catalogue: Catalogue,
-    targets: Targets,
-    frame: pd.DataFrame,
-    level: Level,
-    measured: Mapping[str, str],
-    order: Sequence[str],
-    spans: tuple[Any, ...],
-    as_of: dt.date,
-    filters: Mapping[str, Sequence[str | None]] | None = None,
-) -> pd.DataFrame:
-    """The status rows of one level, computed a column at a time: arrays of
-    shape (periods, segments, nodes) flattened in that order. With
-    ``filters``, each row's target is that of the filtered segment, or none
-    (:func:`~kpitree.compute.targets.filtered_key`)."""
-    import numpy as np
-    import pandas as pd
-
-    periods, current, previous, last_year, index = spans
-    pacing = tree.pacing
-    evaluated = _actuals(tree, frame, measured)
-    values: dict[str, Any] = evaluated["values"]
-    sources: dict[str, str] = evaluated["sources"]
-    recon: dict[str, Any] = {}
-    for node_id in measured:
-        node = tree.nodes[node_id]
-        if node.formula is not None and all(c in values for c in node.children):
-            recon[node_id] = values[node_id] - evaluate_columns(node.formula, values)
-    dim_cols = [f"dim__{d}" for d in level]
-    seg_values = frame[dim_cols].to_numpy(dtype=object) if dim_cols else None
-    period_idx = frame["period"].to_numpy()
-    by_key: dict[tuple[int, tuple[Any, ...]], int] = {}
-    for i in range(len(frame)):
-        seg = tuple(seg_values[i]) if seg_values is not None else ()
-        by_key[(int(period_idx[i]), seg)] = i
-    segments = sorted({k[1] for k in by_key}, key=lambda s: tuple(str(x) for x in s))
-    if not level and not segments:
-        # Nothing measured at all (the periods start after as_of): the company
-        # still has its rows, with targets and no actual.
-        segments = [()]
-    keys: list[SegmentKey] = [
-        tuple((d, None if _missing(v) else str(v)) for d, v in zip(level, seg, strict=True))
-        for seg in segments
-    ]
-    n_p, n_s, n_n = len(periods), len(segments), len(order)
-    shape = (n_p, n_s)
-    target_keys = [filtered_key(tree, k, filters) for k in keys]
-    with_target = [s for s, k in enumerate(target_keys) if k is not None]
-    asked_keys = [k for k in target_keys if k is not None]
-    now = np.stack([_positions(by_key, p, index, segments) for p in current]) if n_p else None
-    prev = np.stack([_positions(by_key, p, index, segments) for p in previous]) if n_p else None
-    ly = np.stack([_positions(by_key, p, index, segments) for p in last_year]) if n_p else None
-    share = np.empty(n_p)
-    complete = np.empty(n_p, dtype=bool)
-    for j, p_full in enumerate(periods):
-        share[j] = elapsed_share(
-            p_full, as_of, country=tree.plan.holidays, closed_days=tree.plan.closed_days
-        )
-        if pacing.basis == "calendar_days":
-            days_done = max(0, min((as_of - p_full.start).days + 1, p_full.days()))
-            share[j] = days_done / p_full.days()
-        complete[j] = p_full.is_complete(as_of)
-    share2 = share[:, None] + np.zeros(shape)
-    complete2 = complete[:, None] & np.ones(shape, dtype=bool)
-    out = {name: np.full((n_p, n_s, n_n), np.nan) for name in NUMBERS}
-    source = np.full((n_p, n_s, n_n), None, dtype=object)
-    incomplete = np.zeros((n_p, n_s, n_n), dtype=bool)
-    volumes = {
-        m: frame[f"{m}#n"].to_numpy(dtype="float64")
-        for m in set(measured.values())
-        if f"{m}#n" in frame
-    }
-    for k, node_id in enumerate(order):
-        node = tree.nodes[node_id]
-        col = values.get(node_id)
-        actual = _take(col, now) if now is not None else np.full(shape, np.nan)
-        target = np.full(shape, np.nan)
-        if asked_keys:
-            target[:, with_target] = targets.target_matrix(node_id, periods, asked_keys)
-        lower = np.full(shape, node.direction == "lower_is_better")
-        if node.is_additive:
-            expected = np.where(complete2, target, target * share2)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                forecast = np.where(
-                    complete2, actual, np.where(share2 > 0, actual / share2, np.nan)
-                )
-            pace = _ratios(actual, expected, lower)
-            pace = np.where(~complete2 & (share2 == 0), np.nan, pace)
-        else:
-            expected, forecast = target, actual
-            pace = _ratios(actual, expected, lower)
-        out["actual"][:, :, k] = actual
-        out["target"][:, :, k] = target
-        out["achievement"][:, :, k] = _ratios(actual, target, lower)
-        out["expected"][:, :, k] = expected
-        out["pace"][:, :, k] = pace
-        out["forecast"][:, :, k] = forecast
-        if prev is not None and ly is not None:
-            out["previous"][:, :, k] = _take(col, prev)
-            out["last_year"][:, :, k] = _take(col, ly)
-        if node_id in recon and now is not None:
-            out["reconciliation"][:, :, k] = _take(np.asarray(recon[node_id], "float64"), now)
-        if node_id in sources:
-            labels = np.full(shape, sources[node_id], dtype=object)
-            labels[np.isnan(actual)] = None
-            source[:, :, k] = labels
-        metric = catalogue.metrics.get(measured.get(node_id, ""))
-        if metric is not None and now is not None:
-            n_values = volumes.get(metric.id)
-            if n_values is not None:
-                out["volume"][:, :, k] = _take(n_values, now)
-            if metric.type == "conversion":
-                window = dt.timedelta(days=metric.spec.window_days or 0)
-                for j, p_now in enumerate(current):
-                    if p_now is not None:
-                        incomplete[j, :, k] = p_now.end + window > as_of
-    pace = out["pace"]
-    known = ~np.isnan(pace)
-    status = np.full(pace.shape, None, dtype=object)
-    status[known] = "off_track"
-    status[known & (pace >= pacing.at_risk)] = "at_risk"
-    status[known & (pace >= pacing.on_track)] = "on_track"
-    total = n_p * n_s * n_n
-    table = pd.DataFrame(
-        {
-            # Object columns stay objects: pandas would turn text columns into
-            # strings whose missing value is NaN, and "no status" is None.
-            "node": _texts(np.tile(np.asarray(order, dtype=object), n_p * n_s)),
-            "period": _texts(
-                np.repeat(np.asarray([p.key for p in periods], dtype=object), n_s * n_n)
-            ),
-            "segment": np.tile(np.repeat(_objects(keys), n_n), n_p) if n_s else [],
-            "source": _texts(source.reshape(total)),
-            "status": _texts(status.reshape(total)),
-            "incomplete": incomplete.reshape(total),
-            **{name: out[name].reshape(total) for name in NUMBERS},
-        }
-    )
-    return table
-
-
-def _texts(values: np.ndarray) -> pd.Series:
-    import pandas as pd
-
-    return pd.Series(values, dtype=object)
-
-
-def _objects(items: Sequence[Any]) -> np.ndarray:
-    """A 1-d object array of ``items`` (tuples stay whole)."""
-    import numpy as np
-
-    arr = np.empty(len(items), dtype=object)
-    arr[:] = list(items)
-    return arr
 
 
 def compute_status(
@@ -503,10 +290,11 @@ def compute_status(
         cache=cache,
     )
     order = tree.display_order()
+    evidence = _evidence(tree, catalogue, engine, periods, measured, as_of, cache)
     pieces = []
     for level in levels:
         pieces.append(
-            _level_table(
+            level_table(
                 tree,
                 catalogue,
                 targets,
@@ -517,6 +305,7 @@ def compute_status(
                 (periods, current, previous, last_year, index),
                 as_of,
                 filters,
+                evidence,
             )
         )
     frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
@@ -530,10 +319,79 @@ def compute_status(
                 for used in catalogue.closure([metric_id])
                 if (dims := absent.get(used)) is not None
             }
+    if () in frames:
+        _unlinked(result, tree, engine, periods, as_of, cache)
     if with_explanations and () in frames:
         explain_status(result, tree, periods[-1])
     return result
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _evidence(
+    tree: Tree,
+    catalogue: Catalogue,
+    engine: Engine,
+    periods: Sequence[Period],
+    measured: Mapping[str, str],
+    as_of: dt.date,
+    cache: QueryCache | None,
+) -> Evidence:
+    """When each measured metric's source last had a fact, and the share of
+    the scheduled facts of each period due by ``as_of``. A database without
+    the tables asked (not a kpitree warehouse) gives no evidence."""
+    from kpitree.errors import UserError
+
+    cache = cache or query_cache()
+    metric_ids = list(dict.fromkeys(measured.values()))
+    try:
+        latest = latest_facts(engine, catalogue, metric_ids, as_of, cache)
+    except UserError:
+        latest = {}
+    schedule: list[float | None] = []
+    if any(is_scheduled(catalogue.metrics.get(m)) for m in catalogue.closure(metric_ids)):
+        try:
+            schedule = schedule_shares(engine, periods, as_of, cache)
+        except UserError:
+            schedule = []
+    return Evidence(latest, schedule)
+
+
+def _unlinked(
+    result: StatusResult,
+    tree: Tree,
+    engine: Engine,
+    periods: Sequence[Period],
+    as_of: dt.date,
+    cache: QueryCache | None,
+) -> None:
+    """On company rows of a share above 100% computed from counts of different
+    entities: how many deals of the period have no originating lead."""
+    from kpitree.errors import UserError
+
+    frame = result.frame
+    if frame.empty:
+        return
+    flags = frame["flags"].to_numpy().copy()
+    company = frame["segment"].map(len).to_numpy() == 0
+    by_key = {p.key: p for p in periods}
+    counted: dict[str, tuple[int, int] | None] = {}
+    for i in (company.nonzero()[0]).tolist():
+        found = flags[i]
+        if not any(_unlinked_share(f) for f in found):
+            continue
+        key = str(frame["period"].iat[i])
+        if key not in counted:
+            try:
+                counted[key] = unlinked_deals(engine, by_key[key], as_of, cache or query_cache())
+            except UserError:
+                counted[key] = None
+        got = counted[key]
+        if got is None or got[0] == 0:
+            continue
+        params = (("unlinked", got[0]), ("total", got[1]), ("entity", "deals"))
+        flags[i] = (*found, Flag("unlinked_facts", params))
+    frame["flags"] = flags
+    result._arrays = None
+
+
+def _unlinked_share(flag: Flag) -> bool:
+    return flag.code == "rate_above_one" and flag.values.get("cause") == "unlinked"

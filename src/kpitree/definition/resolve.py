@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from kpitree.definition.draft import Draft, read_draft
 from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref
 from kpitree.definition.rules import run_rules
-from kpitree.definition.spec import LocalizedText, NodeSpec
+from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LocalizedText, NodeSpec
 from kpitree.definition.spec_alerts import check_alerting
 from kpitree.definition.tree import (
     Benchmark,
@@ -206,6 +206,7 @@ def _resolve(draft: Draft) -> Tree:
             metric=spec.metric,
             period=spec.period or head.period,
             span=nd.key_span(),
+            min_volume=spec.min_volume,
         )
     kgi = next(n.id for n in nodes.values() if n.kind == "kgi")
     departments = {
@@ -255,7 +256,12 @@ def _resolve(draft: Draft) -> Tree:
             )
             for mid, spec in head.metrics.items()
         },
-        pacing=Pacing(head.pacing.on_track, head.pacing.at_risk, head.pacing.basis),
+        pacing=Pacing(
+            head.pacing.on_track,
+            head.pacing.at_risk,
+            head.pacing.basis,
+            {**DEFAULT_MIN_VOLUME, **{str(k): v for k, v in head.pacing.min_volume.items()}},
+        ),
         funnel=tuple(head.funnel or ()),
         target_files=tuple(head.data.targets),
         alerts=dict(head.alerts),

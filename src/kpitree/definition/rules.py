@@ -214,6 +214,35 @@ class RatioRangeRule(Rule):
                     )
 
 
+class MinVolumeRule(Rule):
+    """``min_volume`` guards rates and averages; a count never waits for volume."""
+
+    code = "KT545"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in draft.valid_nodes.values():
+            assert nd.spec is not None
+            if nd.spec.min_volume is None:
+                continue
+            if nd.spec.unit == "count" or nd.spec.aggregation == "sum":
+                yield self.emit("def.min_volume_on_sum", nd.span("min_volume"), node=nd.id)
+
+
+class ReferenceRangeRule(Rule):
+    code = "KT546"
+
+    def check(self, draft: Draft) -> Iterator[Diagnostic]:
+        for nd in draft.valid_nodes.values():
+            assert nd.spec is not None
+            bench = nd.spec.benchmark
+            low = None if bench is None else bench.min
+            high = None if bench is None else bench.max
+            if low is not None and high is not None and low > high:
+                yield self.emit(
+                    "def.reference_order", nd.span("benchmark"), node=nd.id, low=low, high=high
+                )
+
+
 class TargetPeriodRule(Rule):
     code = "KT028"
 
@@ -483,6 +512,8 @@ RULES: tuple[Rule, ...] = (
     SingleKgiRule(),
     UnitRule(),
     RatioRangeRule(),
+    MinVolumeRule(),
+    ReferenceRangeRule(),
     TargetPeriodRule(),
     ScenarioRule(),
     SharesRule(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
 from kpitree.definition.spec_alerts import (
     AlertRuleSpec,
@@ -38,6 +38,7 @@ __all__ = [
     "PlanSpec",
     "ProjectSpec",
     "QuietHoursSpec",
+    "ReferenceSpec",
     "RetrySpec",
     "ScenarioSpec",
     "SlaSpec",
@@ -47,6 +48,7 @@ __all__ = [
 
 Grain = Literal["day", "week", "month", "quarter", "half", "year"]
 UnitName = Literal["count", "currency", "ratio", "days", "hours", "score", "number"]
+VolumeUnit = Literal["ratio", "score", "currency", "days", "hours", "number"]
 
 
 class _Strict(BaseModel):
@@ -70,6 +72,14 @@ class BenchmarkSpec(_Strict):
     min: float | None = Field(None, description="Lower end of the range.")
     max: float | None = Field(None, description="Upper end of the range.")
     source: str | None = Field(None, description="Where the range comes from.")
+
+
+class ReferenceSpec(_Strict):
+    """The range a metric's values normally fall in; a value outside it is
+    flagged (``outside_reference``)."""
+
+    min: float | None = Field(None, description="Lower end of the range.")
+    max: float | None = Field(None, description="Upper end of the range.")
 
 
 class NodeSpec(_Strict):
@@ -107,6 +117,13 @@ class NodeSpec(_Strict):
         None,
         description="How values combine over time: sum (counts, money: split over months) "
         "or average (rates, prices, durations). Inferred when omitted.",
+    )
+    min_volume: float | None = Field(
+        None,
+        ge=0,
+        description="Rates and averages: the volume (denominator, number of facts) below "
+        "which the status is low_volume instead of on/off track. Default: pacing.min_volume "
+        "for the node's unit. Not for nodes that add up (counts, money).",
     )
 
 
@@ -266,10 +283,25 @@ class MetricSpec(_Strict):
         None, description="snapshot: column that closes a fact (e.g. close_date)."
     )
     sla: str | None = Field(None, description="sla_*: the SLA rule measured (under sla:).")
+    reference: ReferenceSpec | None = Field(
+        None,
+        description="Range the metric's values normally fall in (a value outside it is "
+        "flagged on the nodes that measure it, unless the node has its own benchmark).",
+    )
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
     )
+
+
+DEFAULT_MIN_VOLUME: dict[str, float] = {
+    "ratio": 30.0,
+    "score": 30.0,
+    "currency": 10.0,
+    "days": 10.0,
+    "hours": 10.0,
+    "number": 10.0,
+}
 
 
 class PacingSpec(_Strict):
@@ -281,6 +313,13 @@ class PacingSpec(_Strict):
     )
     basis: Literal["business_days", "calendar_days"] = Field(
         "business_days", description="How expected-to-date is paced within a period."
+    )
+    min_volume: dict[VolumeUnit, NonNegativeFloat] = Field(
+        default_factory=dict,
+        description="Per unit, the volume (denominator of a rate, number of facts behind "
+        "an average) below which a rate or average is low_volume instead of on/off track. "
+        "Defaults: ratio 30, score 30, currency 10, days 10, hours 10, number 10; units left "
+        "out keep theirs. Counts and sums are never low_volume.",
     )
 
 

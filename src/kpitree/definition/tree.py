@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpitree.definition.formula import Expr, refs
-from kpitree.definition.spec import MetricSpec
+from kpitree.definition.spec import DEFAULT_MIN_VOLUME, MetricSpec
 from kpitree.definition.spec_alerts import AlertRuleSpec, NotificationsSpec, SlaSpec
 from kpitree.definition.spec_web import WebSpec
 from kpitree.definition.units import Unit
@@ -83,6 +83,7 @@ class Node:
     metric: str | None = None
     period: str | None = None
     span: Span | None = None
+    min_volume: float | None = None  # rates and averages: below it, status is low_volume
     _children: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -171,11 +172,21 @@ class MetricDef:
     spans: Mapping[str, Span] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Pacing:
     on_track: float = 1.0
     at_risk: float = 0.9
     basis: str = "business_days"  # business_days | calendar_days
+    min_volume: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MIN_VOLUME))
+
+    def minimum(self, node: Node) -> float | None:
+        """The volume below which ``node`` (a rate or average) is ``low_volume``;
+        ``None`` for nodes that add up (counts, money), which never are."""
+        if node.is_additive:
+            return None
+        if node.min_volume is not None:
+            return node.min_volume
+        return self.min_volume.get(node.unit_name or "")
 
 
 @dataclass(frozen=True)

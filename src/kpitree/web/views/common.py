@@ -53,7 +53,14 @@ FILTER_DIMENSIONS = (
     "industry",
 )
 HISTORY_LENGTH = 12  # periods in a trend
-STATUS_ICONS = {"on_track": "✔", "at_risk": "▲", "off_track": "✖", None: "–"}
+STATUS_ICONS = {
+    "on_track": "✔",
+    "at_risk": "▲",
+    "off_track": "✖",
+    "no_data": "○",
+    "low_volume": "…",
+    None: "–",
+}
 
 
 @dataclass(frozen=True)
@@ -182,12 +189,55 @@ class DirectSource:
         )
 
 
-def status_badge(status: str | None, lang: str) -> dict[str, Any]:
-    """Status as word and icon besides the colour (never colour alone)."""
+def status_badge(status: str | None, lang: str, reason: str | None = None) -> dict[str, Any]:
+    """Status as word and icon besides the colour (never colour alone); a row
+    without a status says why (no target, nothing due yet)."""
+    word = status or (reason if reason in _REASON_WORDS else "none")
     return {
         "status": status,
-        "status_label": t(f"pages.status.{status or 'none'}", lang=lang),
+        "status_reason": reason,
+        "status_label": t(f"pages.status.{word}", lang=lang),
         "status_icon": STATUS_ICONS.get(status, "–"),
+    }
+
+
+_REASON_WORDS = ("no_target", "nothing_due", "no_actual", "not_started")
+
+
+def status_detail(row: NodeStatus | None, tree: Tree, lang: str) -> dict[str, Any]:
+    """Why a row has its status, and the flags on its value, in words."""
+    if row is None:
+        return {"status_note": None, "flags": [], "data_until": None, "pace_basis": None}
+    note = None
+    if row.status == "no_data":
+        note = (
+            t("pages.status.no_data_never", lang=lang)
+            if row.data_until is None
+            else t("pages.status.no_data_since", lang=lang, date=row.data_until.isoformat())
+        )
+    elif row.status == "low_volume" and row.volume is not None and row.min_volume is not None:
+        note = t(
+            "pages.status.low_volume_detail",
+            lang=lang,
+            volume=f"{row.volume:,.0f}",
+            minimum=f"{row.min_volume:,.0f}",
+        )
+    elif row.basis == "schedule":
+        note = t("pages.status.schedule", lang=lang)
+    return {
+        "status_note": note,
+        "data_until": None if row.data_until is None else row.data_until.isoformat(),
+        "pace_basis": _word(row.basis),
+        "volume": _number(row.volume),
+        "min_volume": _number(row.min_volume),
+        "flags": [
+            {
+                **f.to_json(),
+                "badge": t(f"flag.badge.{f.code}", lang=lang),
+                "message": f.message(tree, lang),
+            }
+            for f in (row.flags or ())
+        ],
     }
 
 
@@ -281,7 +331,10 @@ def node_numbers(row: NodeStatus | None, node: Node, tree: Tree, lang: str) -> d
         "card": card,
         "source": _word(row.source) if row else None,
         "incomplete": bool(row.incomplete) if row else False,
-        **status_badge(_word(row.status) if row else None, lang),
+        **status_badge(
+            _word(row.status) if row else None, lang, _word(row.reason) if row else None
+        ),
+        **status_detail(row, tree, lang),
         "display": display,
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kpitree.compute.judge import STATUSES
 from kpitree.i18n import t
 from kpitree.web.errors import WebError
 from kpitree.web.views.common import (
@@ -161,10 +162,7 @@ def departments_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
     departments: list[dict[str, Any]] = []
     for dept in department_ids(tree):
         kpis = _kpis(source, query, result, dept, period, history)
-        counts = {
-            s: sum(1 for k in kpis if k["company"]["status"] == s)
-            for s in ("on_track", "at_risk", "off_track")
-        }
+        counts = {s: sum(1 for k in kpis if k["company"]["status"] == s) for s in STATUSES}
         departments.append(
             {"id": dept, "label": _label(tree, dept, lang), "kpis": kpis, "counts": counts}
         )

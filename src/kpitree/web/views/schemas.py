@@ -45,7 +45,9 @@ class Numbers(_Open):
         None, description="actual / target (inverted when lower is better)."
     )
     expected: float | None = Field(
-        None, description="Expected to date (target paced by business days)."
+        None,
+        description="Expected to date: the target paced by business days, by the schedule "
+        "of what falls due (renewals), or from the children through the formula.",
     )
     pace: float | None = None
     forecast: float | None = None
@@ -53,9 +55,30 @@ class Numbers(_Open):
     last_year: float | None = None
     reconciliation: float | None = Field(None, description="Measured minus computed.")
     source: str | None = Field(None, description="measured | computed | implied")
-    status: str | None = Field(None, description="on_track | at_risk | off_track | null")
+    status: str | None = Field(
+        None, description="on_track | at_risk | off_track | no_data | low_volume | null"
+    )
+    status_reason: str | None = Field(
+        None,
+        description="Why there is no status: no_target | no_actual | not_started; "
+        "nothing_due when a count is on track because nothing was expected yet.",
+    )
     status_label: str
     status_icon: str
+    status_note: str | None = Field(
+        None, description="In words: since when there is no data, the volume, the pacing."
+    )
+    data_until: str | None = Field(None, description="Day of the source's latest fact.")
+    pace_basis: str | None = Field(
+        None, description="business_days | calendar_days | schedule | children | target"
+    )
+    volume: float | None = Field(None, description="Facts behind the value (denominator).")
+    min_volume: float | None = Field(None, description="Volume below which it is low_volume.")
+    flags: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Flags on the value: {code, badge, message, ...}; codes rate_above_one, "
+        "outside_reference, unlinked_facts, partial_data.",
+    )
     display: dict[str, str] = Field(description="The same values formatted for people.")
 
 

@@ -1,0 +1,155 @@
+"""What the data can say about a period: when each metric's source last had a
+fact (``no_data``), how much of a scheduled metric was due by a day (pace by
+schedule), and facts that a rate's numerator counts without a link to its
+denominator (``unlinked_facts``).
+
+*Scheduled* metrics count facts that fall due on a known day: contract terms
+ending (renewals, churn, the ARR up for renewal), placed by the contract's
+``end_date``. Their days are known in advance, so their pace follows the
+schedule, not the business days: on the 6th of a month whose contracts all end
+on the 30th, nothing was due yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from kpitree.compute.compile import _day
+from kpitree.compute.entities import ENTITIES
+from kpitree.compute.metrics import Catalogue, Metric
+
+if TYPE_CHECKING:
+    from kpitree.compute.periods import Period
+    from kpitree.compute.querycache import QueryCache
+    from kpitree.engines import Engine
+
+__all__ = ["is_scheduled", "latest_facts", "schedule_shares", "unlinked_deals"]
+
+_SCHEDULE_ENTITIES = ("renewals", "contracts")
+
+
+def is_scheduled(metric: Metric | None) -> bool:
+    """Whether ``metric`` counts facts placed by a contract term's end date."""
+    if metric is None or metric.entity is None or metric.entity.name not in _SCHEDULE_ENTITIES:
+        return False
+    if metric.type in ("conversion", "duration") or metric.spec.snapshot:
+        return False
+    return (metric.spec.time or metric.entity.time) == "end_date"
+
+
+def _fact_days(engine: Engine, entity: str, as_of: dt.date) -> Any:
+    """A one-row query: the latest day up to ``as_of`` on which the entity's
+    table has a fact (created, staged, closed, occurred, ...)."""
+    import ibis
+
+    ent = ENTITIES[entity]
+    base = engine.table(ent.table)
+    columns = dict.fromkeys([ent.time, *(column for column, _ in ent.closes.values())])
+    parts = [base.select(__d=_day(base[column])) for column in columns]
+    if ent.stages is not None:
+        hist = engine.table(ent.stages)
+        parts.append(hist.select(__d=_day(hist.entered_at)))
+    union = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    union = union.filter(union.__d <= ibis.literal(as_of))
+    return union.aggregate(latest=union.__d.max())
+
+
+def latest_facts(
+    engine: Engine,
+    catalogue: Catalogue,
+    metric_ids: Sequence[str],
+    as_of: dt.date,
+    cache: QueryCache,
+) -> dict[str, dt.date | None]:
+    """For each metric, the day of the latest fact of its source (the table of
+    its entity) up to ``as_of`` (``None``: no fact at all). A scheduled metric
+    takes the latest contract end date (its schedule reaches into the future);
+    a ratio or derived metric the latest of the metrics it is computed from.
+    Metrics whose source cannot be asked this way (SLA metrics) are left out."""
+    import ibis
+
+    sources: dict[str, str] = {}
+    for mid in catalogue.closure(list(metric_ids)):
+        metric = catalogue[mid]
+        if metric.entity is None or metric.sla_rule is not None:
+            continue
+        sources[mid] = "schedule" if is_scheduled(metric) else metric.entity.name
+    names = sorted(set(sources.values()))
+    found: dict[str, dt.date | None] = {}
+    if names:
+        parts = []
+        for i, name in enumerate(names):
+            if name == "schedule":
+                c = engine.table("contracts")
+                one = c.aggregate(latest=c.end_date.max())
+            else:
+                one = _fact_days(engine, name, as_of)
+            parts.append(one.select(k=ibis.literal(i), latest=one.latest.cast("date")))
+        union = parts[0] if len(parts) == 1 else ibis.union(*parts)
+        key = cache.fingerprint(engine, "latest", tuple(names), str(as_of))
+        table = cache.run(engine, key, lambda: union)
+        for i, latest in zip(table["k"].to_pylist(), table["latest"].to_pylist(), strict=True):
+            found[names[int(i)]] = latest
+    out: dict[str, dt.date | None] = {mid: found.get(src) for mid, src in sources.items()}
+    for mid in catalogue.closure(list(metric_ids)):
+        used = [u for u in catalogue.closure([mid]) if u in sources and u != mid]
+        if catalogue[mid].expr is not None and used:
+            known = [d for u in used if (d := out[u]) is not None]
+            out[mid] = max(known) if known else None
+    return {mid: out[mid] for mid in metric_ids if mid in out}
+
+
+def schedule_shares(
+    engine: Engine, periods: Sequence[Period], as_of: dt.date, cache: QueryCache
+) -> list[float | None]:
+    """Per period, the share of the contract terms ending in it that end by
+    ``as_of`` (1 once the period is over; ``None`` when none ends in it)."""
+    import ibis
+
+    if not periods:
+        return []
+    c = engine.table("contracts")
+    aggs: dict[str, Any] = {}
+    for i, p in enumerate(periods):
+        due = c.end_date.between(p.start, p.end)
+        by = c.end_date.between(p.start, min(p.end, as_of))
+        aggs[f"all{i}"] = ibis.ifelse(due, 1, 0).sum()
+        aggs[f"by{i}"] = ibis.ifelse(by, 1, 0).sum()
+    lo, hi = min(p.start for p in periods), max(p.end for p in periods)
+    query = c.filter(c.end_date.between(lo, hi)).aggregate(**aggs)
+    spans = tuple((str(p.start), str(p.end)) for p in periods)
+    table = cache.run(
+        engine, cache.fingerprint(engine, "schedule", spans, str(as_of)), lambda: query
+    )
+    row = table.to_pylist()[0]
+    out: list[float | None] = []
+    for i, p in enumerate(periods):
+        total = row[f"all{i}"] or 0
+        if p.is_complete(as_of):
+            out.append(1.0)
+        elif as_of < p.start:
+            out.append(0.0)
+        else:
+            out.append(None if total == 0 else (row[f"by{i}"] or 0) / total)
+    return out
+
+
+def unlinked_deals(
+    engine: Engine, period: Period, as_of: dt.date, cache: QueryCache
+) -> tuple[int, int]:
+    """Of the deals created in ``period`` up to ``as_of``: how many have no
+    originating lead (none named, or one not in the leads), and how many in all."""
+    import ibis
+
+    end = min(period.end, as_of)
+    d = engine.table("deals")
+    leads = engine.table("leads")
+    d = d.mutate(__d=_day(d.created_at))
+    d = d.filter((d.__d >= ibis.literal(period.start)) & (d.__d <= ibis.literal(end)))
+    loose = d.lead_id.isnull() | ~d.lead_id.isin(leads.lead_id)
+    query = d.aggregate(total=d.count(), unlinked=ibis.ifelse(loose, 1, 0).sum())
+    key = cache.fingerprint(engine, "unlinked_deals", str(period.start), str(end))
+    row = cache.run(engine, key, lambda: query).to_pylist()[0]
+    return int(row["unlinked"] or 0), int(row["total"] or 0)
