@@ -122,12 +122,17 @@ def node_line(tree: Tree, r: NodeStatus, depth: int, lang: str) -> NodeLine:
         forecast=r.forecast,
         previous=r.previous,
         status=status,
-        status_text=status_text(status, lang),
+        status_text=status_text(status, lang, clean_status(r.reason)),
     )
 
 
-def status_text(status: str | None, lang: str) -> str:
-    return "—" if status is None else t(f"status.{status}", lang=lang)
+def status_text(status: str | None, lang: str, reason: str | None = None) -> str:
+    """The status word (データなし, 件数不足, ...); without a status, why (目標なし)."""
+    if status is None:
+        if reason in ("no_target", "nothing_due"):
+            return t(f"status.reason.{reason}", lang=lang)
+        return "—"
+    return t(f"status.{status}", lang=lang)
 
 
 def build_report(

@@ -98,7 +98,7 @@ def _segment_line(
         pace=r.pace,
         gap=_shortfall(tree, r),
         status=status,
-        status_text=status_text(status, lang),
+        status_text=status_text(status, lang, clean_status(r.reason)),
     )
 
 
