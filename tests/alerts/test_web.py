@@ -127,3 +127,40 @@ def test_alerts_page_shows_failing_deliveries_with_their_error(tmp_path: Path) -
     deliveries = [d for e in data["history"] for d in e["deliveries"]]
     assert sum(d["failing"] for d in deliveries) == 4
     assert {e["delivery_state"] for e in data["history"]} == {"failing"}
+
+
+def test_alerts_and_sla_tables_download_as_csv_and_xlsx(client: Any) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    asked = {"since": "2026-10-01", "lang": "en", "format": "csv", "table": "history"}
+    history = client.get("/api/alerts", params=asked)
+    assert history.status_code == 200
+    assert history.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "kpitree-alerts-history" in history.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(history.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["When", "Severity", "Event", "Rule"]
+    events = client.get("/api/alerts", params={"since": "2026-10-01", "lang": "en"}).json()
+    assert [r[0] for r in rows[1:]] == [e["at_local"] for e in events["history"]]
+    assert [r[4] for r in rows[1:]] == [e["node"] for e in events["history"]]
+    page = client.get("/alerts", params={**asked, "format": "xlsx", "table": "open"})
+    sheet = load_workbook(io.BytesIO(page.content)).active
+    assert sheet is not None and sheet.max_row == 1 + len(events["open"])
+
+    sla = client.get("/api/sla", params={"period": "2026-10", "format": "xlsx", "lang": "en"})
+    assert sla.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(sla.content)).active
+    assert sheet is not None
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][:3] == ("Rule", "Owner", "Cases")
+    rule = client.get("/api/sla", params={"period": "2026-10"}).json()["rules"][0]
+    assert [v[2] for v in values[1:]] == [r["cases"] for r in rule["rows"]]  # numbers stay numbers
+    breaches = client.get(
+        "/sla", params={"period": "2026-10", "format": "csv", "table": "breaches", "by": "team"}
+    )
+    lines = breaches.content.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 1 + len(rule["breaches"])
+    unknown = client.get("/api/sla", params={"format": "csv", "table": "nope"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "KT694"

@@ -22,6 +22,9 @@ Browser (mark tests ``browser``)
     error or page error; ``page_errors.allow(regex)`` accepts an expected one. A
     screenshot of the page is saved into ``test-artifacts/screenshots/<test>.png``
     at the end (``<test>-<n>.png`` after every page load before that).
+    Waits are for conditions (a locator, a URL, a function), never for a fixed
+    time, with generous limits (:data:`WAIT_MS`) so a busy two-core machine
+    passes; ``screenshot(page, path)`` takes one with animations stopped.
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "correct-horse-42"
+# Limits of the browser tests' waits: what a condition may take on a busy
+# two-core machine (a passing test never waits this long: it waits for the condition).
+WAIT_MS = 30_000
+NAVIGATION_MS = 60_000
+SCREENSHOT_MS = 60_000
 ROLES = ("admin", "editor", "viewer")
 
 
@@ -219,10 +227,25 @@ def start_server() -> Iterator[Callable[..., str]]:
 # -- browser ----------------------------------------------------------------------------
 
 
+def screenshot(page: Any, path: Path | str) -> Path:
+    """A full-page screenshot with animations stopped and the caret hidden (so
+    Chromium need not wait for a still frame), under a generous limit."""
+    target = Path(path)
+    page.screenshot(
+        path=str(target),
+        full_page=True,
+        animations="disabled",
+        caret="hide",
+        timeout=SCREENSHOT_MS,
+    )
+    return target
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
@@ -268,8 +291,10 @@ def page(
     # Depending on start_server makes the servers a test starts stop after its
     # page has closed (an open event stream would otherwise log a lost connection).
     context = browser.new_context(locale=browser_locale, viewport={"width": 1280, "height": 900})
+    # On the context, so a second page a test opens in it has the same limits.
+    context.set_default_timeout(WAIT_MS)
+    context.set_default_navigation_timeout(NAVIGATION_MS)
     new_page = context.new_page()
-    new_page.set_default_timeout(10_000)
     name = _artifact_name(request)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     loads: list[str] = []
@@ -282,14 +307,14 @@ def page(
         loads.append(loaded.url)
         # The page may already be navigating on; the final screenshot remains.
         with contextlib.suppress(Exception):
-            loaded.screenshot(path=str(SCREENSHOTS / f"{name}-{len(loads)}.png"), full_page=True)
+            screenshot(loaded, SCREENSHOTS / f"{name}-{len(loads)}.png")
 
     new_page.on("console", on_console)
     new_page.on("pageerror", lambda exc: page_errors.seen.append(f"pageerror: {exc}"))
     new_page.on("load", on_load)
     yield new_page
     try:
-        new_page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        screenshot(new_page, SCREENSHOTS / f"{name}.png")
     finally:
         context.close()
     problems = page_errors.unexpected()

@@ -250,7 +250,7 @@ def test_history_downloads(data_client: TestClient) -> None:
     xlsx = data_client.get("/api/imports?format=xlsx")
     assert xlsx.headers["content-type"].startswith("application/vnd.openxmlformats")
     bad = data_client.get("/api/imports?format=pdf")
-    assert bad.status_code == 422 and bad.json()["error"]["code"] == "KT601"
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT623"
 
 
 def test_preview_problems_follow_the_request_language(

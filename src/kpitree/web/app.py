@@ -31,6 +31,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kpitree.errors import UserError
 from kpitree.web import live
+from kpitree.web.contract import install_contract
 from kpitree.web.deps import require_viewer
 from kpitree.web.errors import install_error_handlers
 from kpitree.web.security import LoginLimiter, WebMiddleware, check_csrf
@@ -151,6 +152,7 @@ def create_app(
     app.state.secure_cookies = settings.secure_cookies
 
     install_error_handlers(app)
+    install_contract(app)
     app.add_middleware(WebMiddleware, settings=settings)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

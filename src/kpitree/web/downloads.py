@@ -26,11 +26,12 @@ from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
 
+from fastapi import Query
 from starlette.responses import Response
 
 from kpitree.escaping import SpreadsheetCsvWriter, write_xlsx_cell
 
-__all__ = ["FORMATS", "table_response"]
+__all__ = ["FORMATS", "api_format", "page_format", "table_response"]
 
 FORMATS = Literal["csv", "xlsx"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -135,3 +136,35 @@ def table_response(
     from kpitree.web.errors import WebError
 
     raise WebError(400, "KT623", "web.download.bad_format", format=fmt)
+
+
+def _checked(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    """``value`` when it is one of ``allowed`` (or absent); otherwise 400 KT623,
+    the one answer to an unknown ``?format=`` on every page, twin and table."""
+    if value is None or value == "" or value in allowed:
+        return value or None
+    from kpitree.web.errors import WebError
+
+    raise WebError(400, "KT623", "web.download.bad_format", format=value)
+
+
+def api_format(
+    format: str | None = Query(
+        None,
+        description="json (the default), or csv / xlsx to download a table.",
+        json_schema_extra={"enum": ["json", "csv", "xlsx"]},
+    ),
+) -> str:
+    """Dependency of the JSON twins that offer downloads: ``json``, ``csv`` or ``xlsx``."""
+    return _checked(format, ("json", "csv", "xlsx")) or "json"
+
+
+def page_format(
+    format: str | None = Query(
+        None,
+        description="csv or xlsx to download a table of the page instead of the page.",
+        json_schema_extra={"enum": ["csv", "xlsx"]},
+    ),
+) -> str | None:
+    """Dependency of the HTML pages that offer downloads: ``csv``, ``xlsx`` or None."""
+    return _checked(format, ("csv", "xlsx"))

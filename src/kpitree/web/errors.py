@@ -262,7 +262,15 @@ def install_error_handlers(app: FastAPI) -> None:
         code, key = _HTTP_CODES.get(exc.status_code, ("KT600", "web.error.http"))
         detail = exc.detail if isinstance(exc.detail, str) else ""
         diag = Diagnostic(Severity.ERROR, code, key, {"status": exc.status_code, "detail": detail})
-        return _respond(request, exc.status_code, [(diag, None)], dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            from kpitree.web.contract import allowed_methods
+
+            # Starlette names only the methods of the first route that matched the path.
+            methods = allowed_methods(request.app, request.scope)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
+        return _respond(request, exc.status_code, [(diag, None)], headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -253,7 +253,10 @@ def run_import(
 
 
 def undo(project: Project, import_id: int, *, lang: str) -> dict[str, Any]:
-    """Undo one import (``kpitree imports undo``)."""
+    """Undo one import (``kpitree imports undo``); 404 (KT650) when the
+    history has no import of that number."""
+    if not any(row.get("import_id") == import_id for row in history(project)):
+        raise WebError(404, "KT650", "web.data.no_import", id=import_id)
     return _kpitree(
         project, "imports", "undo", str(import_id), "--project", str(project.path), lang=lang
     )

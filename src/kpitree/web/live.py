@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
 
 from kpitree.web.deps import get_project, require_viewer
 
@@ -39,6 +40,15 @@ __all__ = ["Broadcaster", "data_version", "notify", "router", "watch"]
 log = logging.getLogger("kpitree.web")
 router = APIRouter()
 PING_SECONDS = 15.0
+# One event of the stream (OpenAPI before 3.2: the media type's schema describes each event).
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"enum": ["hello", "data-changed"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+    },
+}
 
 
 _STABLE: dict[str, str] = {}
@@ -129,7 +139,12 @@ async def watch(app: FastAPI, interval: float = 0.1) -> None:
         await asyncio.sleep(interval)
 
 
-@router.get("/api/events", include_in_schema=True, tags=["live"])
+@router.get(
+    "/api/events",
+    tags=["live"],
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": EVENT_SCHEMA}}}},
+)
 async def events(
     request: Request,
     _: Any = Depends(require_viewer),

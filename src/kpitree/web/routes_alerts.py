@@ -18,10 +18,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from kpitree.errors import UserError
+from kpitree.web.contract import errors
 from kpitree.web.deps import get_lang, get_project, render, require_viewer
+from kpitree.web.downloads import api_format, page_format
+from kpitree.web.routes_api import table_download
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -87,6 +90,113 @@ def sla_view(project: Project, period: str | None, by: str | None) -> dict[str, 
     return {**report.to_json(), "defined": bool(project.tree.sla)}
 
 
+def _columns(lang: str, *keys: tuple[str, str]) -> list[dict[str, str]]:
+    from kpitree.i18n import t
+
+    return [{"key": key, "label": t(label, lang=lang)} for key, label in keys]
+
+
+def alert_tables(view: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The alerts page's tables as downloads: ``open`` and ``history``."""
+    columns = _columns(
+        lang,
+        ("at", "alerts.cli.col.at"),
+        ("severity", "alerts.cli.col.severity"),
+        ("kind", "alerts.cli.col.kind"),
+        ("rule", "alerts.cli.col.rule"),
+        ("node", "alerts.web.col.node"),
+        ("title", "alerts.web.col.title"),
+        ("message", "alerts.cli.col.message"),
+        ("delivery", "alerts.cli.col.delivery"),
+    )
+
+    def row(event: dict[str, Any]) -> list[Any]:
+        deliveries = ", ".join(f"{d['channel']}: {d['status']}" for d in event["deliveries"])
+        return [
+            event["at_local"],
+            event["severity"],
+            event["kind"],
+            event["rule"],
+            event["node"],
+            event["title"],
+            event["message"],
+            deliveries,
+        ]
+
+    return {
+        "tables": {
+            name: {"columns": columns, "rows": [row(e) for e in view[name]]}
+            for name in ("open", "history")
+        }
+    }
+
+
+def sla_tables(view: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The SLA page's tables as downloads: ``rows`` (per rule and owner, team
+    or department), ``breaches`` and ``about_to_breach`` (the cases)."""
+    by = view["by"]
+    keys = {"owner": ("owner",), "team": ("department", "team"), "department": ("department",)}
+    group = keys.get(by, (by,))
+    group_labels = {
+        "owner": "sla.cli.col.owner",
+        "department": "sla.cli.col.department",
+        "team": "sla.web.col.team",
+    }
+    rows_columns = _columns(
+        lang,
+        ("rule", "alerts.cli.col.rule"),
+        *[(k, group_labels.get(k, "sla.cli.col.owner")) for k in group],
+        ("cases", "sla.cli.col.cases"),
+        ("met", "sla.cli.col.met"),
+        ("breached", "sla.cli.col.breached"),
+        ("open", "sla.cli.col.open"),
+        ("compliance", "sla.cli.col.compliance"),
+        ("p50_hours", "sla.cli.col.p50"),
+        ("p95_hours", "sla.cli.col.p95"),
+    )
+    numbers = ("cases", "met", "breached", "open", "compliance", "p50_hours", "p95_hours")
+    case_columns = _columns(
+        lang,
+        ("rule", "alerts.cli.col.rule"),
+        ("case", "sla.web.case"),
+        ("owner", "sla.cli.col.owner"),
+        ("start", "sla.web.start"),
+        ("due", "sla.web.due"),
+        ("elapsed_hours", "sla.web.elapsed"),
+        ("remaining_hours", "sla.web.remaining"),
+    )
+    case_keys = ("id", "owner", "start", "due", "elapsed_hours", "remaining_hours")
+    rules = view["rules"]
+    return {
+        "tables": {
+            "rows": {
+                "columns": rows_columns,
+                "rows": [
+                    [rule["rule"], *[r.get(k) for k in group], *[r.get(k) for k in numbers]]
+                    for rule in rules
+                    for r in rule["rows"]
+                ],
+            },
+            "breaches": {
+                "columns": case_columns,
+                "rows": [
+                    [rule["rule"], *[c.get(k) for k in case_keys]]
+                    for rule in rules
+                    for c in rule["breaches"]
+                ],
+            },
+            "about_to_breach": {
+                "columns": case_columns,
+                "rows": [
+                    [rule["rule"], *[c.get(k) for k in case_keys]]
+                    for rule in rules
+                    for c in rule["about_to_breach_cases"]
+                ],
+            },
+        }
+    }
+
+
 def _sla_page(request: Request, period: str | None, by: str | None) -> dict[str, Any]:
     """:func:`sla_view` kept in the page cache for the data version and the
     minute: open cases and cases about to breach follow the clock, a minute
@@ -100,16 +210,23 @@ def _sla_page(request: Request, period: str | None, by: str | None) -> dict[str,
     )
 
 
-@router.get("/api/alerts", tags=["alerts"])
+@router.get("/api/alerts", tags=["alerts"], response_model=None, responses=errors(404))
 def api_alerts(
     request: Request,
     since: str | None = Query(None, description="From this ISO date or date-time."),
     until: str | None = Query(None, description="Before this ISO date or date-time."),
+    format: str = Depends(api_format),
+    table: str | None = Query(None, description="open (default) or history."),
     _user: Any = Depends(require_viewer),
-) -> JSONResponse:
-    """Alerts firing now, and the events of the history (newest first)."""
+) -> Response:
+    """Alerts firing now, and the events of the history (newest first);
+    ``?format=csv|xlsx`` downloads one of its tables (``open``, ``history``)."""
     project = get_project(request)
-    return JSONResponse(alerts_view(project, get_lang(request), since, until))
+    lang = get_lang(request)
+    view = alerts_view(project, lang, since, until)
+    if format != "json":
+        return table_download({**view, **alert_tables(view, lang)}, format, table, "alerts")
+    return JSONResponse(view)
 
 
 @router.get("/alerts", include_in_schema=False)
@@ -117,22 +234,35 @@ def alerts_page(
     request: Request,
     since: str | None = None,
     until: str | None = None,
+    format: str | None = Depends(page_format),
+    table: str | None = None,
     _user: Any = Depends(require_viewer),
-) -> HTMLResponse:
+) -> Response:
     project = get_project(request)
-    view = alerts_view(project, get_lang(request), since, until)
+    lang = get_lang(request)
+    view = alerts_view(project, lang, since, until)
+    if format is not None:
+        return table_download({**view, **alert_tables(view, lang)}, format, table, "alerts")
     return render(request, "alerts.html", {"view": view, "active": "alerts"})
 
 
-@router.get("/api/sla", tags=["alerts"])
+@router.get("/api/sla", tags=["alerts"], response_model=None, responses=errors(404))
 def api_sla(
     request: Request,
     period: str | None = Query(None, description="2026-10, 2026-Q3, this-month ..."),
     by: str | None = Query(None, description="owner (default), team or department"),
+    format: str = Depends(api_format),
+    table: str | None = Query(None, description="rows (default), breaches or about_to_breach."),
     _user: Any = Depends(require_viewer),
-) -> JSONResponse:
-    """SLA compliance, P50/P95 response hours, breaches and cases about to breach."""
-    return JSONResponse(_sla_page(request, period, by))
+) -> Response:
+    """SLA compliance, P50/P95 response hours, breaches and cases about to breach;
+    ``?format=csv|xlsx`` downloads one of its tables (``rows``, ``breaches``,
+    ``about_to_breach``)."""
+    view = _sla_page(request, period, by)
+    if format != "json":
+        tables = sla_tables(view, get_lang(request))
+        return table_download({**view, **tables}, format, table, "sla")
+    return JSONResponse(view)
 
 
 @router.get("/sla", include_in_schema=False)
@@ -140,9 +270,14 @@ def sla_page(
     request: Request,
     period: str | None = None,
     by: str | None = None,
+    format: str | None = Depends(page_format),
+    table: str | None = None,
     _user: Any = Depends(require_viewer),
-) -> HTMLResponse:
+) -> Response:
     view = _sla_page(request, period, by)
+    if format is not None:
+        tables = sla_tables(view, get_lang(request))
+        return table_download({**view, **tables}, format, table, "sla")
     return render(request, "sla.html", {"view": view, "active": "sla"})
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from kpitree.web.contract import errors
 from kpitree.web.deps import get_lang, get_project, require_editor, require_viewer
+from kpitree.web.downloads import api_format
 from kpitree.web.views import schemas
 
 if TYPE_CHECKING:
@@ -36,9 +38,7 @@ __all__ = [
 router = APIRouter(tags=["pages"])
 _cache_lock = threading.Lock()
 
-Format = Literal["json", "csv", "xlsx"]
 PeriodParam = Query(None, description="2026-10, 2026-Q3, FY2026, this-month ... (default: now).")
-FormatParam = Query("json", description="json, or csv / xlsx to download a table.")
 TableParam = Query(None, description="Which table to download (default: the first).")
 
 
@@ -117,7 +117,10 @@ def table_download(view: dict[str, Any], fmt: str, name: str | None, page: str) 
         )
     found = tables[chosen]
     columns = [c["label"] for c in found["columns"]]
-    period = (view.get("period") or {}).get("key") or str(view.get("fiscal_year", ""))
+    shown = view.get("period")
+    period = (shown.get("key") if isinstance(shown, dict) else shown) or str(
+        view.get("fiscal_year", "")
+    )
     filename = "-".join(p for p in ("kpitree", page, chosen, period) if p)
     from kpitree.web.downloads import table_response
 
@@ -130,10 +133,12 @@ def _answer(view: dict[str, Any], fmt: str, table: str | None, page: str) -> Any
     return view
 
 
-@router.get("/api/tree", response_model=schemas.TreePage, summary="The Tree page")
+@router.get(
+    "/api/tree", response_model=schemas.TreePage, summary="The Tree page", responses=errors(404)
+)
 def api_tree(
     period: str | None = PeriodParam,
-    format: Format = FormatParam,
+    format: str = Depends(api_format),
     table: str | None = TableParam,
     page: PageRequest = Depends(page_request),
 ) -> Any:
@@ -145,7 +150,12 @@ def api_tree(
     return _answer(view, format, table, "tree")
 
 
-@router.get("/api/nodes/{node_id}", response_model=schemas.NodePage, summary="A Node page")
+@router.get(
+    "/api/nodes/{node_id}",
+    response_model=schemas.NodePage,
+    summary="A Node page",
+    responses=errors(404),
+)
 def api_node(
     node_id: str,
     period: str | None = PeriodParam,
@@ -155,7 +165,7 @@ def api_node(
     drill: str | None = Query(
         None, description="Drill-down path: field_sales or field_sales/east."
     ),
-    format: Format = FormatParam,
+    format: str = Depends(api_format),
     table: str | None = TableParam,
     page: PageRequest = Depends(page_request),
 ) -> Any:
@@ -168,10 +178,15 @@ def api_node(
     return _answer(view, format, table, f"node-{node_id}")
 
 
-@router.get("/api/funnel", response_model=schemas.FunnelPage, summary="The Funnel page")
+@router.get(
+    "/api/funnel",
+    response_model=schemas.FunnelPage,
+    summary="The Funnel page",
+    responses=errors(404),
+)
 def api_funnel(
     period: str | None = PeriodParam,
-    format: Format = FormatParam,
+    format: str = Depends(api_format),
     table: str | None = TableParam,
     page: PageRequest = Depends(page_request),
 ) -> Any:
@@ -183,10 +198,15 @@ def api_funnel(
     return _answer(view, format, table, "funnel")
 
 
-@router.get("/api/departments", response_model=schemas.DepartmentsPage, summary="Departments")
+@router.get(
+    "/api/departments",
+    response_model=schemas.DepartmentsPage,
+    summary="Departments",
+    responses=errors(404),
+)
 def api_departments(
     period: str | None = PeriodParam,
-    format: Format = FormatParam,
+    format: str = Depends(api_format),
     table: str | None = TableParam,
     page: PageRequest = Depends(page_request),
 ) -> Any:
@@ -198,12 +218,15 @@ def api_departments(
 
 
 @router.get(
-    "/api/departments/{dept}", response_model=schemas.DepartmentPage, summary="One department"
+    "/api/departments/{dept}",
+    response_model=schemas.DepartmentPage,
+    summary="One department",
+    responses=errors(404),
 )
 def api_department(
     dept: str,
     period: str | None = PeriodParam,
-    format: Format = FormatParam,
+    format: str = Depends(api_format),
     table: str | None = TableParam,
     page: PageRequest = Depends(page_request),
 ) -> Any:
@@ -278,7 +301,9 @@ def _fiscal_year(request: Request) -> int | None:
     return int(raw)
 
 
-@router.get("/api/plan", response_model=schemas.PlanPage, summary="The Plan page")
+@router.get(
+    "/api/plan", response_model=schemas.PlanPage, summary="The Plan page", responses=errors(404)
+)
 def api_plan(
     set: list[str] = Query([], description="node=value (repeatable), as kpitree plan --set."),
     fy: str | None = Query(None, description="Fiscal year to plan (default: the file's)."),
@@ -288,7 +313,7 @@ def api_plan(
         description="actuals: re-plan the rest of the year from the data (past months "
         "take their actuals), as kpitree plan --from-actuals; plan (default): the plan.",
     ),
-    format: Format = FormatParam,
+    format: str = Depends(api_format),
     table: str | None = TableParam,
     page: PageRequest = Depends(page_request),
 ) -> Any:

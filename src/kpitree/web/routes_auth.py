@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from kpitree.web.auth import current_user, end_session, start_session, user_store
+from kpitree.web.contract import errors
 from kpitree.web.deps import csrf_token, get_lang, render, require_viewer
 from kpitree.web.errors import WebError
 from kpitree.web.security import LoginLimiter
@@ -106,7 +107,7 @@ class LoginBody(BaseModel):
     password: str
 
 
-@router.post("/api/login", tags=["session"])
+@router.post("/api/login", tags=["session"], responses=errors(401, 429))
 def api_login(request: Request, body: LoginBody) -> Response:
     """Start a session (sets the session cookie); send the CSRF token from
     ``GET /api/session`` in ``X-CSRF-Token``."""

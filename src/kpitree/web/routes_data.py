@@ -8,14 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from kpitree.errors import UserError
 from kpitree.project import Project
 from kpitree.web import imports, live
+from kpitree.web.contract import errors
 from kpitree.web.deps import get_lang, get_project, render, require_editor, require_viewer
-from kpitree.web.downloads import FORMATS, table_response
+from kpitree.web.downloads import api_format, table_response
 from kpitree.web.users import User
 
 router = APIRouter()
@@ -50,11 +51,11 @@ def api_mappings(
 def api_imports(
     project: Project = Depends(get_project),
     _: User = Depends(require_viewer),
-    format: FORMATS | None = None,
+    format: str = Depends(api_format),
 ) -> dict[str, Any] | Response:
     """The import history, newest first (``?format=csv|xlsx`` downloads it)."""
     rows = imports.history(project)
-    if format is not None:
+    if format != "json":
         return table_response(
             list(HISTORY_COLUMNS),
             [[row.get(c) for c in HISTORY_COLUMNS] for row in rows],
@@ -64,10 +65,10 @@ def api_imports(
     return {"imports": rows}
 
 
-@router.post("/api/imports/preview", tags=["data"])
+@router.post("/api/imports/preview", tags=["data"], responses=errors(413))
 def api_preview(
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or Shift_JIS) or XLSX export.")],
-    mapping: Annotated[str, Form(description="A preset name or a project mapping.")],
+    mapping: Annotated[str, Form(description="A preset name or a project mapping.", min_length=1)],
     sheet: Annotated[str | None, Form(description="XLSX sheet (default: the mapping's).")] = None,
     project: Project = Depends(get_project),
     _: User = Depends(require_editor),
@@ -81,12 +82,14 @@ def api_preview(
 
 
 class ImportBody(BaseModel):
-    upload_id: str
-    mapping: str
+    upload_id: str = Field(description="From the preview.", json_schema_extra={"minLength": 1})
+    mapping: str = Field(
+        description="A preset name or a project mapping.", json_schema_extra={"minLength": 1}
+    )
     skip_invalid: bool = False
 
 
-@router.post("/api/imports", tags=["data"])
+@router.post("/api/imports", tags=["data"], responses=errors(404))
 def api_import(
     request: Request,
     body: ImportBody,
@@ -103,7 +106,7 @@ def api_import(
     return {"import": result}
 
 
-@router.post("/api/imports/{import_id}/undo", tags=["data"])
+@router.post("/api/imports/{import_id}/undo", tags=["data"], responses=errors(404))
 def api_undo(
     request: Request,
     import_id: int,

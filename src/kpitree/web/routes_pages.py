@@ -11,10 +11,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kpitree.web.deps import get_lang, get_project, render, require_editor
+from kpitree.web.downloads import page_format
 from kpitree.web.routes_api import (
     PageRequest,
     page_query,
@@ -63,8 +64,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 router = APIRouter(lifespan=_lifespan, include_in_schema=False)
 
-_FORMAT = Query(None, description="csv or xlsx to download a table of the page")
-
 
 def _page(
     page: PageRequest,
@@ -95,7 +94,7 @@ def _page(
 
 @router.get("/", response_class=HTMLResponse)
 def tree_page(
-    format: str | None = _FORMAT,
+    format: str | None = Depends(page_format),
     table: str | None = None,
     page: PageRequest = Depends(page_request),
 ) -> Response:
@@ -108,7 +107,7 @@ def tree_page(
 @router.get("/nodes/{node_id}", response_class=HTMLResponse)
 def node_page(
     node_id: str,
-    format: str | None = _FORMAT,
+    format: str | None = Depends(page_format),
     table: str | None = None,
     page: PageRequest = Depends(page_request),
 ) -> Response:
@@ -120,7 +119,7 @@ def node_page(
 
 @router.get("/funnel", response_class=HTMLResponse)
 def funnel_page(
-    format: str | None = _FORMAT,
+    format: str | None = Depends(page_format),
     table: str | None = None,
     page: PageRequest = Depends(page_request),
 ) -> Response:
@@ -132,7 +131,7 @@ def funnel_page(
 
 @router.get("/departments", response_class=HTMLResponse)
 def departments_page(
-    format: str | None = _FORMAT,
+    format: str | None = Depends(page_format),
     table: str | None = None,
     page: PageRequest = Depends(page_request),
 ) -> Response:
@@ -145,7 +144,7 @@ def departments_page(
 @router.get("/departments/{dept}", response_class=HTMLResponse)
 def department_page(
     dept: str,
-    format: str | None = _FORMAT,
+    format: str | None = Depends(page_format),
     table: str | None = None,
     page: PageRequest = Depends(page_request),
 ) -> Response:
@@ -157,7 +156,7 @@ def department_page(
 
 @router.get("/plan", response_class=HTMLResponse)
 def plan_page(
-    format: str | None = _FORMAT,
+    format: str | None = Depends(page_format),
     table: str | None = None,
     page: PageRequest = Depends(page_request),
 ) -> Response:

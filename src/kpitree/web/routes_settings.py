@@ -7,19 +7,24 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from kpitree.errors import UserError
 from kpitree.project import Project
 from kpitree.web import live
 from kpitree.web.auth import start_session, user_store
+from kpitree.web.contract import errors
 from kpitree.web.deps import get_lang, get_project, render, require_admin, require_viewer
-from kpitree.web.users import ROLES, User
+from kpitree.web.errors import WebError
+from kpitree.web.users import MIN_PASSWORD, ROLES, User, UserStore
 
 router = APIRouter()
 
 Role = Literal["viewer", "editor", "admin"]
+# The user names check_name accepts, as far as a JSON Schema pattern can say
+# (printable: no control, format or separator characters).
+NAME_PATTERN = r"^[^\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]{1,64}$"
 
 
 def project_info(project: Project, lang: str) -> dict[str, Any]:
@@ -83,17 +88,20 @@ def api_users(request: Request, _: User = Depends(require_admin)) -> dict[str, A
 
 
 class NewUser(BaseModel):
-    name: str
+    name: str = Field(
+        description="1-64 printable characters, no spaces (Japanese is fine).",
+        json_schema_extra={"pattern": NAME_PATTERN},
+    )
     role: Role
-    password: str
+    password: str = Field(json_schema_extra={"minLength": MIN_PASSWORD})
 
 
 class UserChange(BaseModel):
     role: Role | None = None
-    password: str | None = None
+    password: str | None = Field(None, json_schema_extra={"minLength": MIN_PASSWORD})
 
 
-@router.post("/api/users", tags=["settings"], status_code=201)
+@router.post("/api/users", tags=["settings"], status_code=201, responses=errors(400))
 def api_add_user(request: Request, body: NewUser, _: User = Depends(require_admin)) -> Response:
     """Add a user (the first one must be an admin). With no users before, the
     caller's browser is logged in as this user, since logins start now."""
@@ -110,12 +118,13 @@ def api_add_user(request: Request, body: NewUser, _: User = Depends(require_admi
     return response
 
 
-@router.patch("/api/users/{name:path}", tags=["settings"])
+@router.patch("/api/users/{name:path}", tags=["settings"], responses=errors(400, 404))
 def api_change_user(
     request: Request, name: str, body: UserChange, _: User = Depends(require_admin)
 ) -> dict[str, Any]:
     """Change a user's role and/or password; their sessions end."""
     store = user_store(request)
+    _known(store, name)
     if body.role is not None:
         store.set_role(name, body.role)
     if body.password is not None:
@@ -126,13 +135,21 @@ def api_change_user(
     return {"user": changed.to_json()}
 
 
-@router.delete("/api/users/{name:path}", tags=["settings"])
+@router.delete("/api/users/{name:path}", tags=["settings"], responses=errors(400, 404))
 def api_remove_user(
     request: Request, name: str, _: User = Depends(require_admin)
 ) -> dict[str, Any]:
     """Remove a user (not the last admin)."""
-    user_store(request).remove(name)
+    store = user_store(request)
+    _known(store, name)
+    store.remove(name)
     return {"removed": name}
+
+
+def _known(store: UserStore, name: str) -> None:
+    """An address naming no user is not found (404, KT611)."""
+    if store.get(name) is None:
+        raise WebError(404, "KT611", "web.users.unknown", name=name)
 
 
 # -- page -------------------------------------------------------------------------------

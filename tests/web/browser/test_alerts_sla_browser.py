@@ -43,7 +43,7 @@ import pytest
 from test_platform_browser import log_in
 
 from alerts.company import DEFINITION, build
-from web.conftest import PASSWORD, SCREENSHOTS, add_users, run_kpitree
+from web.conftest import PASSWORD, SCREENSHOTS, add_users, run_kpitree, screenshot
 
 PageErrors = Any  # tests/web/conftest.py's PageErrors (seen, allow)
 
@@ -191,8 +191,7 @@ def test_sla_page_numbers_controls_and_json_twin(
             rule["rows"]] == [row[:4] for row in owners]  # fmt: skip
     for row, shown in zip(rule["rows"], owners, strict=True):
         assert shown[6:] == [_hours(row["p50_hours"]), _hours(row["p95_hours"])]
-    page.screenshot(path=str(SCREENSHOTS / "sla-page.png"), full_page=True)
-    assert (SCREENSHOTS / "sla-page.png").stat().st_size > 10_000
+    assert screenshot(page, SCREENSHOTS / "sla-page.png").stat().st_size > 10_000
 
     # Rows per team, then per department, through the select.
     page.locator('form[action="/sla"] select[name="by"]').select_option("team")
@@ -331,8 +330,7 @@ def test_alerts_page_shows_fired_alerts_history_and_json_twin(
     assert page.locator('[data-testid="history"] input[name="since"]').input_value() == (
         "2026-10-01"
     )
-    page.screenshot(path=str(SCREENSHOTS / "alerts-page.png"), full_page=True)
-    assert (SCREENSHOTS / "alerts-page.png").stat().st_size > 10_000
+    assert screenshot(page, SCREENSHOTS / "alerts-page.png").stat().st_size > 10_000
 
     # September: nothing happened.
     page.goto(url + "/alerts?since=2026-09-01&until=2026-10-01")
@@ -436,5 +434,8 @@ def test_labels_with_markup_show_as_text(
     page.goto(url + "/alerts?since=2026-10-01&lang=en")
     assert f"first touch {SCRIPT}" in page.locator('[data-field="message"]').first.inner_text()
     assert _injected(page) == 0
-    page.wait_for_timeout(200)  # a late onerror would have opened its dialog by now
+    # Every image has loaded or failed, and the events that queued have run:
+    # an onerror from a label would have opened its dialog by now.
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    page.evaluate("() => new Promise(done => setTimeout(done, 0))")
     assert dialogs == []

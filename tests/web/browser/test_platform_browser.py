@@ -13,9 +13,12 @@ from typing import Any
 
 import pytest
 
+from web.conftest import NAVIGATION_MS, SCREENSHOTS, WAIT_MS, screenshot
+
 PageErrors = Any  # tests/web/conftest.py's PageErrors (seen, allow)
 
 pytestmark = pytest.mark.browser
+IMPORT_MS = NAVIGATION_MS  # an import or undo runs kpitree in a child process
 
 
 def won_today_csv(path: Path, deals: list[tuple[str, str]]) -> Path:
@@ -150,7 +153,7 @@ def test_upload_on_data_page_updates_an_open_tree_without_reload(
     data.click('[data-testid="upload-preview"]')
     assert "3" in data.locator('[data-testid="preview-summary"]').inner_text()
     data.click('[data-testid="import"]')
-    data.locator('[data-testid="imported"]').wait_for(timeout=30_000)
+    data.locator('[data-testid="imported"]').wait_for(timeout=IMPORT_MS)
     imported_at = dt.datetime.now()
 
     # The tree page hears data-changed and re-renders in place.
@@ -160,15 +163,13 @@ def test_upload_on_data_page_updates_an_open_tree_without_reload(
             return el && parseFloat(el.innerText.replace(/[^\\d.-]/g, '')) !== before;
         }""",
         arg=[before],
-        timeout=10_000,
+        timeout=WAIT_MS,  # the time it took is asserted below
     )
     waited = (dt.datetime.now() - imported_at).total_seconds()
     assert number(actual.inner_text()) == before + 3
     assert page.evaluate("() => window.__notReloaded") is True
     assert waited < 5, waited
-    data.screenshot(
-        path=str(Path("test-artifacts/screenshots/data_after_upload.png")), full_page=True
-    )
+    screenshot(data, SCREENSHOTS / "data_after_upload.png")
     data.close()
 
 
@@ -195,13 +196,13 @@ def test_data_page_preview_errors_import_and_undo(
     )
     page.check('[data-testid="skip-invalid"]')
     page.click('[data-testid="import"]')
-    page.locator('[data-testid="imported"]').wait_for(timeout=30_000)
+    page.locator('[data-testid="imported"]').wait_for(timeout=IMPORT_MS)
     first = page.locator('[data-testid="history"] tbody tr').first
     assert first.get_attribute("data-status") == "applied"
     import_id = first.get_attribute("data-import-id")
     assert import_id == "2"
     page.click(f'[data-testid="undo-{import_id}"]')
-    page.locator('[data-testid="undone"]').wait_for(timeout=30_000)
+    page.locator('[data-testid="undone"]').wait_for(timeout=IMPORT_MS)
     assert page.locator(f'[data-import-id="{import_id}"]').get_attribute("data-status") == "undone"
 
 

@@ -176,9 +176,15 @@ class PlanPage(Page):
 class ScenarioToSave(BaseModel):
     """A scenario to write into kpitree.yaml."""
 
-    name: str = Field(description="Scenario id: a letter, then letters, digits, _ or -.")
+    name: str = Field(
+        description="Scenario id: a letter, then letters, digits, _ or -.",
+        json_schema_extra={"pattern": r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"},
+    )
     label: str | None = Field(None, description="Its name as people read it.")
-    set: dict[str, float] = Field(description="Node id -> value replacing its target/assumption.")
+    set: dict[str, float] = Field(
+        description="Node id -> value replacing its target/assumption.",
+        json_schema_extra={"minProperties": 1},
+    )
 
 
 class ScenarioSaved(BaseModel):
