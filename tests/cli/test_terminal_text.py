@@ -33,3 +33,25 @@ def test_rep_names_print_literally_in_status_and_query(tmp_path: Path, cli: Cli)
         assert "[/]" in result.out
         assert "[link=http://evil.example]click[/link]" in result.out
         assert "\x1b" not in result.out and "\ufffd]0;pwned\ufffdx" in result.out
+
+
+def test_labels_from_the_definition_print_literally_in_tree_plan_and_replan(
+    tmp_path: Path, cli: Cli
+) -> None:
+    """A label such as ``[/x]`` crashed ``kpitree plan`` and ``kpitree tree``."""
+    Project.init(tmp_path)
+    definition = tmp_path / "kpitree.yaml"
+    text = definition.read_text(encoding="utf-8")
+    definition.write_text(
+        text.replace("label: {ja: リード獲得数, en: Leads}", 'label: "[/x] [bold]Leads"'),
+        encoding="utf-8",
+    )
+    for args in (
+        ("tree", tmp_path),
+        ("plan", tmp_path, "--by", "team"),
+        ("plan", tmp_path, "--from-actuals", "--as-of", "2026-10-06", "-y", "2026"),
+    ):
+        result = cli(*args)
+        assert result.code in (0, 1), result.err
+        assert "Traceback" not in result.err
+        assert "[/x] [bold]Leads" in result.out, args

@@ -327,3 +327,31 @@ def test_a_warehouse_busy_for_too_long_is_reported(wh: Warehouse) -> None:
         holder.wait()
     assert err.value.diagnostics[0].key == "warehouse.locked"
     assert str(wh.path) in err.value.diagnostics[0].message("en")
+
+
+def test_threads_opening_a_new_warehouse_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """A web server's first requests and its warm-up open a new project's file
+    together: the tables are created once, without a catalog conflict."""
+    import threading
+
+    from kpitree.data.warehouse import Warehouse
+
+    errors: list[BaseException] = []
+    for attempt in range(4):
+        path = tmp_path / f"w{attempt}.duckdb"
+        barrier = threading.Barrier(4)
+
+        def open_it(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                with Warehouse(path).connect() as con:
+                    con.execute("SELECT count(*) FROM leads").fetchall()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.tree import Tree as RichTree
 
 from kpitree.definition.tree import Node, Tree
+from kpitree.escaping import terminal_text
 from kpitree.i18n import current_lang, t
 from kpitree.i18n.numbers import format_value
 from kpitree.planning.plan import Plan
@@ -23,7 +24,7 @@ def _fmt(tree: Tree, node: Node, value: float | Fraction | None) -> str:
 
 def _node_title(node: Node) -> str:
     lang = current_lang()
-    label = node.display(lang)
+    label = terminal_text(node.display(lang))
     kind = t(f"kind.{node.kind}")
     return (
         f"[bold]{label}[/bold] [dim]({node.id}, {kind})[/dim]"
@@ -85,7 +86,7 @@ def tree_view(tree: Tree, plan: Plan | None = None) -> None:
 
 def plan_table(base: Plan, variants: list[tuple[str, Plan]], *, months: bool) -> None:
     tree = base.tree
-    title = t("plan.title", name=tree.name, year=base.fiscal_year)
+    title = t("plan.title", name=terminal_text(tree.name), year=base.fiscal_year)
     table = Table(title=title, title_justify="left")
     table.add_column(t("col.node"))
     table.add_column(t("col.owner"))
@@ -101,7 +102,7 @@ def plan_table(base: Plan, variants: list[tuple[str, Plan]], *, months: bool) ->
         node = tree.nodes[node_id]
         np = base.nodes[node_id]
         row = [
-            f"{node.display(current_lang())} [dim]{node.id}[/dim]",
+            f"{terminal_text(node.display(current_lang()))} [dim]{node.id}[/dim]",
             node.owner or "",
             t(f"source.{np.source}") if np.source else "—",
             _fmt(tree, node, np.value),
@@ -132,17 +133,27 @@ def cascade_table(plan: Plan, by: str) -> None:
         node = tree.nodes[node_id]
         np = plan.nodes[node_id]
         if depth == 0 and node.owner and np.value is not None:
-            table.add_row(node.owner, node.display(current_lang()), _fmt(tree, node, np.value))
+            table.add_row(
+                node.owner, terminal_text(node.display(current_lang())), _fmt(tree, node, np.value)
+            )
         for key, seg in np.segments.items():
             if key.count("/") == depth:
-                table.add_row(key, node.display(current_lang()), _fmt(tree, node, seg.value))
+                table.add_row(
+                    terminal_text(key),
+                    terminal_text(node.display(current_lang())),
+                    _fmt(tree, node, seg.value),
+                )
     console.print(table)
 
 
 def explanation(tree: Tree, result: Explanation) -> None:
     kgi = tree.nodes[tree.kgi]
     table = Table(
-        title=t("explain.sensitivity_title", at=result.at, kgi=kgi.display(current_lang())),
+        title=t(
+            "explain.sensitivity_title",
+            at=result.at,
+            kgi=terminal_text(kgi.display(current_lang())),
+        ),
         title_justify="left",
     )
     table.add_column(t("col.node"))
@@ -155,14 +166,14 @@ def explanation(tree: Tree, result: Explanation) -> None:
     for s in result.sensitivity:
         node = tree.nodes[s.node]
         table.add_row(
-            f"{node.display(current_lang())} [dim]{node.id}[/dim]",
+            f"{terminal_text(node.display(current_lang()))} [dim]{node.id}[/dim]",
             _fmt(tree, node, s.value),
             "—" if s.elasticity is None else f"{s.elasticity:.2f}",
             "—" if s.effect is None else ("+" if s.effect >= 0 else "") + _fmt(tree, kgi, s.effect),
         )
     console.print(table)
     for spec, nodes in result.filled.items():
-        names = ", ".join(tree.nodes[n].display(current_lang()) for n in nodes)
+        names = ", ".join(terminal_text(tree.nodes[n].display(current_lang())) for n in nodes)
         console.print(t("explain.filled", spec=spec, nodes=names))
     att = result.attribution
     if att is None or result.compared is None:
@@ -172,7 +183,7 @@ def explanation(tree: Tree, result: Explanation) -> None:
     console.print(
         t(
             "explain.attribution_head",
-            kgi=kgi.display(current_lang()),
+            kgi=terminal_text(kgi.display(current_lang())),
             base=result.compared[0],
             current=result.compared[1],
             before=_fmt(tree, kgi, att.base),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from kpitree.escaping import terminal_text
 from kpitree.i18n import current_lang, t
 from kpitree.i18n.numbers import format_value
 from kpitree.planning.plan import Plan
@@ -32,7 +33,12 @@ def replan_table(re: Replan, *, months: bool) -> None:
     tree = re.tree
     closed_to = re.closed[-1] if re.closed else "—"
     table = Table(
-        title=t("plan.replan_title", name=tree.name, year=re.fiscal_year, closed_to=closed_to),
+        title=t(
+            "plan.replan_title",
+            name=terminal_text(tree.name),
+            year=re.fiscal_year,
+            closed_to=closed_to,
+        ),
         title_justify="left",
     )
     table.add_column(t("col.node"))
@@ -52,7 +58,7 @@ def replan_table(re: Replan, *, months: bool) -> None:
         change = re.changes.get(node_id)
         landing = re.landing.get(node_id)
         row = [
-            f"{node.display(current_lang())} [dim]{node.id}[/dim]",
+            f"{terminal_text(node.display(current_lang()))} [dim]{node.id}[/dim]",
             node.owner or "",
             _fmt(re, node_id, change.before if change else None),
             _fmt(re, node_id, change.after if change else None),
@@ -72,7 +78,7 @@ def replan_table(re: Replan, *, months: bool) -> None:
         console.print(
             t(
                 "plan.change_line",
-                node=tree.nodes[node_id].display(current_lang()),
+                node=terminal_text(tree.nodes[node_id].display(current_lang())),
                 before=_fmt(re, node_id, change.before),
                 after=_fmt(re, node_id, change.after),
                 change=_change(change.change),
@@ -84,7 +90,7 @@ def replan_table(re: Replan, *, months: bool) -> None:
         console.print(
             t(
                 key,
-                node=tree.nodes[tree.kgi].display(current_lang()),
+                node=terminal_text(tree.nodes[tree.kgi].display(current_lang())),
                 landing=_fmt(re, tree.kgi, kgi.run_rate),
                 target=_fmt(re, tree.kgi, kgi.target),
                 gap=_fmt(re, tree.kgi, abs(kgi.gap)),
@@ -106,9 +112,9 @@ def capacity_lines(plan: Plan) -> None:
         console.print(
             t(
                 "plan.capacity_line",
-                node=tree.nodes[check.node].display(current_lang()),
+                node=terminal_text(tree.nodes[check.node].display(current_lang())),
                 monthly=_fmt(plan, check.node, check.monthly),
-                department=dept.label.text(current_lang(), dept.id),
+                department=terminal_text(dept.label.text(current_lang(), dept.id)),
                 headcount=headcount,
                 reps=check.reps,
             )

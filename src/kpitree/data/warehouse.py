@@ -165,7 +165,10 @@ class Warehouse:
         con.execute("SET TimeZone = 'UTC'")
         if self._migrated:
             return []
-        applied = migrations.apply_pending(con, path=str(self.path))
+        # Threads of one process share the database instance: two of them creating
+        # the tables of a new file at once would conflict at commit.
+        with _migrating(self.path):
+            applied = migrations.apply_pending(con, path=str(self.path))
         self._migrated = True
         return applied
 
@@ -482,6 +485,17 @@ def _writer(path: Path) -> threading.Lock:
     key = path.resolve()
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(key, threading.Lock())
+
+
+_MIGRATIONS: dict[Path, threading.Lock] = {}
+
+
+def _migrating(path: Path) -> threading.Lock:
+    """One thread at a time applies migrations to a warehouse file in this process
+    (the next one finds them applied)."""
+    key = path.resolve()
+    with _WRITERS_GUARD:
+        return _MIGRATIONS.setdefault(key, threading.Lock())
 
 
 def _bump_versions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
