@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -67,6 +67,9 @@ class PageCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        # Misses by what was computed ("status", "view", "sla", ...): the warmer
+        # computes beside requests, so a page's own misses are counted apart.
+        self.misses_by_kind: Counter[str] = Counter()
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The value under ``key``, computed (once, however many ask) if missing."""
@@ -82,6 +85,7 @@ class PageCache:
                     self.hits += 1
                     return self._entries[key]  # type: ignore[no-any-return]
             self.misses += 1
+            self.misses_by_kind[_kind(key)] += 1
             try:
                 value = compute()
             finally:
@@ -103,6 +107,14 @@ class PageCache:
     def source(self, project: Project, as_of: dt.date | None = None) -> CachedSource:
         """A status source for ``project`` whose results are kept here."""
         return CachedSource(project, self, as_of)
+
+
+def _kind(key: Hashable) -> str:
+    """The name a cache key starts with, under its version and day."""
+    inner = key[-1] if isinstance(key, tuple) and key else key
+    if isinstance(inner, tuple) and inner:
+        inner = inner[0]
+    return str(inner)
 
 
 class CachedSource:
