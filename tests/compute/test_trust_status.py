@@ -139,6 +139,7 @@ nodes:
   avg_deal_size: {unit: currency, metric: avg_deal_size}
   renewable_arr: {unit: currency, metric: due_arr}
   renewal_rate: {unit: ratio, metric: grr}
+  upsell_rate: {unit: ratio, metric: expansion_rate}
   calls: {unit: count, metric: calls}
   lost_deals: {unit: count, metric: lost_deals}
   responses: {unit: count, metric: nps_responses}
@@ -260,6 +261,19 @@ def test_an_average_of_a_few_deals_is_low_volume(result: Any) -> None:
     assert avg.status == "low_volume"
     # Counts are never low volume, however small.
     assert result.row("won_deals").status == "on_track"
+
+
+def test_rates_of_money_and_derived_rates_count_the_facts_below_them(project: Project) -> None:
+    on_sixth = project.status("2026-11", as_of=AS_OF, compare=False)
+    # Nothing due yet: no term behind GRR or the expansion rate.
+    for node in ("renewal_rate", "upsell_rate"):
+        row = on_sixth.row(node)
+        assert row.volume == 0 and row.status == "low_volume", node
+    # At month end ten terms are due: GRR's volume is 10 terms, not ¥1,000,000 of MRR.
+    at_end = project.status("2026-11", as_of=dt.date(2026, 11, 30), compare=False)
+    assert at_end.row("renewal_rate").volume == 10
+    assert at_end.row("upsell_rate").volume == 10
+    assert at_end.row("renewal_rate").status == "low_volume"
 
 
 def test_min_volume_is_settable_per_node_and_per_project(tmp_path: Path) -> None:

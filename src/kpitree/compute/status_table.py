@@ -229,9 +229,14 @@ def level_table(
     started2 = started[:, None] & np.ones(shape, dtype=bool)
     volumes = {}
     for m in set(measured.values()):
-        # A rate of money (MRR kept over MRR due) counts the facts below it.
-        den = catalogue.metrics.get(catalogue[m].spec.denominator or "")
-        if den is not None and den.type == "sum" and f"{den.id}#n" in frame:
+        # A rate of money (MRR kept over MRR due) counts the facts below it; a
+        # derived metric divided by a metric (NPS over its responses) too.
+        spec, expr = catalogue[m].spec, catalogue[m].expr
+        below = spec.denominator
+        if catalogue[m].type == "derived" and isinstance(expr, BinOp) and expr.op == "/":
+            below = expr.right.name if isinstance(expr.right, Ref) else None
+        den = catalogue.metrics.get(below or "")
+        if den is not None and den.type in ("sum", "count") and f"{den.id}#n" in frame:
             volumes[m] = frame[f"{den.id}#n"].to_numpy(dtype="float64")
         elif f"{m}#n" in frame:
             volumes[m] = frame[f"{m}#n"].to_numpy(dtype="float64")
