@@ -270,3 +270,123 @@ tables:
         "12345678901234567890": "data.reject.out_of_range"
     }
     assert _rejects(tmp_path, ["A1,x,1.5,y\n"], mapping) == {"1.5": "data.reject.not_an_integer"}
+
+
+# -- limits -------------------------------------------------------------------------
+
+
+def _small_limits(monkeypatch: pytest.MonkeyPatch, **kw: int) -> None:
+    import dataclasses
+
+    from kpitree.data import limits, readers, textfile, xlsx
+
+    small = dataclasses.replace(limits.LIMITS, **kw)
+    for module in (readers, textfile, xlsx):
+        monkeypatch.setattr(module, "LIMITS", small)
+
+
+def test_a_header_longer_than_64_kb_is_read(tmp_path: Path) -> None:
+    extra = [f"Column number {i:05d}" for i in range(5000)]
+    header = "ID,Created,Amount,Stage," + ",".join(extra) + "\n"
+    assert len(header) > 65536
+    row = "D1,2026/01/07,100,open," + ",".join("x" for _ in extra) + "\n"
+    batch = _read(tmp_path, (header + row).encode())
+    assert batch.tables["deals"].column("deal_id").to_pylist() == ["D1"]  # type: ignore[attr-defined]
+
+
+def test_20007_columns_hit_the_column_limit_with_a_clear_message(tmp_path: Path) -> None:
+    extra = [f"x{i}" for i in range(20_003)]
+    data = ("ID,Created,Amount,Stage," + ",".join(extra) + "\n" + ROW).encode()
+    code, row, col, message = _refused(tmp_path, data)
+    assert (code, row, col) == ("KT387", 1, 16_385)
+    assert "20007 columns" in message and "16384" in message
+
+
+def test_columns_up_to_the_limit_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_limits(monkeypatch, max_columns=6)
+    data = ("ID,Created,Amount,Stage,E,F\n" + "D1,2026/01/07,100,open,e,f\n").encode()
+    assert _read(tmp_path, data).tables["deals"].num_rows == 1  # type: ignore[attr-defined]
+    data = ("ID,Created,Amount,Stage,E,F,G\n" + "D1,2026/01/07,100,open,e,f,g\n").encode()
+    assert _refused(tmp_path, data)[:3] == ("KT387", 1, 7)
+
+
+def test_the_row_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_limits(monkeypatch, max_rows=2)
+    assert _read(tmp_path, (HEADER + ROW + ROW.replace("D1", "D2")).encode()).rows_read == 2  # type: ignore[attr-defined]
+    data = (HEADER + ROW + ROW.replace("D1", "D2") + ROW.replace("D1", "D3")).encode()
+    assert _refused(tmp_path, data)[:3] == ("KT388", 4, 1)
+
+
+def test_the_cell_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_limits(monkeypatch, max_cell_chars=10)
+    assert _read(tmp_path, (HEADER + "D1,2026/01/07,100,0123456789\n").encode()).rows_read == 1  # type: ignore[attr-defined]
+    data = (HEADER + ROW + "D2,2026/01/07,100,0123456789X\n").encode()
+    assert _refused(tmp_path, data)[:3] == ("KT389", 3, 4)
+
+
+def test_the_row_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _small_limits(monkeypatch, max_row_bytes=100)
+    data = (HEADER + ROW + "D2,2026/01/07,100," + "x" * 200 + "\n").encode()
+    code, row, _, _ = _refused(tmp_path, data)
+    assert (code, row) == ("KT389", 3)
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_an_xlsx_bomb_is_refused_from_its_directory(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    plain = _xlsx([["ID", "Created", "Amount", "Stage"]])
+    sheet = b"<worksheet><sheetData>" + b"<row></row>" * 1_000_000 + b"</sheetData></worksheet>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(plain)) as src, zipfile.ZipFile(out, "w", 8) as dst:
+        for part in src.infolist():
+            dst.writestr(part.filename, sheet if "sheet1" in part.filename else src.read(part))
+    code, _, _, message = _refused(tmp_path, out.getvalue(), name="bomb.xlsx")
+    assert code == "KT390" and "sheet1.xml" in message
+
+
+def test_an_xlsx_over_the_inflated_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_limits(monkeypatch, max_xlsx_inflated=1000)
+    data = _xlsx([["ID", "Created", "Amount", "Stage"], ["D1", "2026/01/07", 100, "open"]])
+    assert _refused(tmp_path, data, name="f.xlsx")[0] == "KT390"
+
+
+def test_an_xlsx_whose_directory_lies_about_sizes_stops_at_them(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    data = _xlsx([["ID", "Created", "Amount", "Stage"], *[["D1", "2026/01/07", 1, "x" * 50]] * 500])
+    # Declare the sheet's inflated size smaller than it is, in the directory.
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = next(i for i in zf.infolist() if "sheet1" in i.filename)
+    real = info.file_size.to_bytes(4, "little")
+    crc = info.CRC.to_bytes(4, "little")
+    start = data.find(b"PK\x01\x02")
+    head, tail = data[:start], data[start:]
+    marker = crc + info.compress_size.to_bytes(4, "little") + real
+    assert marker in tail
+    tail = tail.replace(
+        marker, crc + info.compress_size.to_bytes(4, "little") + (100).to_bytes(4, "little")
+    )
+    code, _, _, _ = _refused(tmp_path, head + tail, name="lying.xlsx")
+    assert code == "KT374"
+
+
+def test_xlsx_cells_follow_the_csv_rules(tmp_path: Path) -> None:
+    data = _xlsx([["ID", "Created", "Amount", "Stage"], ["D1", "2026/01/07", 1, "\ufeffx"]])
+    assert _refused(tmp_path, data, name="f.xlsx")[:3] == ("KT386", 2, 4)
