@@ -136,14 +136,18 @@ def test_missing_headers_at_read_time(tmp_path: Path) -> None:
         (
             4,
             f"{csv} has no column 'リードID' (needed for leads.lead_id) "
-            "(did you mean 'リード ID'?)",
+            "(closest header in the file: 'リード ID')",
         ),
         (
             5,
             f"{csv} has no column 'Create Date' (needed for leads.created_at) "
-            "(did you mean 'Created Date'?)",
+            "(closest header in the file: 'Created Date')",
         ),
-        (6, f"{csv} has no column 'Original Source' (needed for leads.channel)"),
+        (
+            6,
+            f"{csv} has no column 'Original Source' (needed for leads.channel) "
+            "(closest header in the file: 'Source')",
+        ),
     ]
     assert diags[0].span.file == str(tmp_path / "m.yaml")
 

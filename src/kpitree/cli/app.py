@@ -54,5 +54,6 @@ from kpitree.cli import commands_alerts as commands_alerts  # noqa: E402
 from kpitree.cli import commands_core  # noqa: E402,F401
 from kpitree.cli import commands_data as commands_data  # noqa: E402
 from kpitree.cli import commands_engine as commands_engine  # noqa: E402
+from kpitree.cli import commands_mappings as commands_mappings  # noqa: E402
 from kpitree.cli import commands_reports as commands_reports  # noqa: E402
 from kpitree.cli import commands_web as commands_web  # noqa: E402

@@ -62,6 +62,7 @@ __all__ = [
     "TableMapping",
     "load_mapping",
     "preset_names",
+    "preset_text",
 ]
 
 # History tables: the id column plus stage entries, given "wide" (``stages``: one
@@ -463,6 +464,12 @@ def preset_names() -> list[str]:
     return sorted(e.name[:-5] for e in folder.iterdir() if e.name.endswith(".yaml"))
 
 
+def preset_text(name: str) -> str:
+    """The YAML text of a built-in preset, as shipped (comments included)."""
+    entry = resources.files("kpitree.data") / "presets" / f"{name}.yaml"
+    return entry.read_text(encoding="utf-8")
+
+
 def load_mapping(path_or_preset: str | Path) -> Mapping:
     """Load and validate a mapping file, or a built-in preset by name.
 
@@ -476,8 +483,7 @@ def load_mapping(path_or_preset: str | Path) -> Mapping:
         return _resolve(load_yaml(p), str(path_or_preset))
     name = str(path_or_preset)
     if name in preset_names():
-        entry = resources.files("kpitree.data") / "presets" / f"{name}.yaml"
-        doc = parse_yaml(entry.read_text(encoding="utf-8"), f"<preset {name}>")
+        doc = parse_yaml(preset_text(name), f"<preset {name}>")
         return _resolve(doc, name)
     raise DataError(
         Diagnostic(

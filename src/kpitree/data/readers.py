@@ -34,12 +34,19 @@ from kpitree.data.textfile import (
 )
 from kpitree.data.values import sql_str
 from kpitree.errors import DataError, Diagnostic, Severity, Span, UserError
-from kpitree.source import did_you_mean
+from kpitree.i18n import Msg
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["Progress", "SourceTable", "check_columns", "read_and_map", "resolve_headers"]
+__all__ = [
+    "Progress",
+    "SourceTable",
+    "check_columns",
+    "read_and_map",
+    "read_headers",
+    "resolve_headers",
+]
 
 Progress = Callable[[int, int | None], None]
 _XLSX = {".xlsx", ".xlsm"}
@@ -349,7 +356,7 @@ def resolve_headers(mapping: Mapping, headers: tuple[str, ...], path: str) -> di
                             "path": path,
                             "header": alternatives[0],
                             "target": target,
-                            "hint": did_you_mean(alternatives[0], headers),
+                            "hint": _closest_hint(alternatives, headers),
                         },
                         span or Span(path, 1, 1),
                     )
@@ -357,6 +364,14 @@ def resolve_headers(mapping: Mapping, headers: tuple[str, ...], path: str) -> di
     if diags:
         raise DataError(diags)
     return found
+
+
+def _closest_hint(alternatives: tuple[str, ...], headers: tuple[str, ...]) -> Msg | str:
+    """The hint naming the file's closest header to a missing one, if one is close."""
+    from kpitree.data.fit import closest_header
+
+    found = closest_header(alternatives, headers)
+    return Msg("data.file.closest_header", {"name": found}) if found else ""
 
 
 def _column_name(index: int) -> str:
@@ -430,5 +445,32 @@ def read_and_map(
         batch = apply_mapping(con, source, mapping, found, shown, mapping.source.timezone or tz)
         batch.warnings = list(source.warnings)
         return batch
+    finally:
+        con.close()
+
+
+def read_headers(
+    path: str | Path, *, sheet: str | None = None, encoding: str | None = None
+) -> tuple[str, ...]:
+    """The header row of a CSV/XLSX export, read as an import reads it (same
+    encodings, checks and limits)."""
+    from kpitree.data.mapping import SourceOptions
+    from kpitree.data.xlsx import load_xlsx
+
+    p = Path(path)
+    shown = str(path)
+    if not p.exists() or p.is_dir():
+        raise DataError.of("KT002", "file.not_found", Span(shown, 1, 1), path=shown)
+    suffix = p.suffix.lower()
+    if suffix == ".xls":
+        raise DataError.of(
+            "KT376", "data.file.unsupported", Span(shown, 1, 1), path=shown, suffix=suffix
+        )
+    plain = Mapping("detect", None, SourceOptions(), {}, ())
+    con = _connect()
+    try:
+        if suffix in _XLSX:
+            return load_xlsx(con, p, shown, sheet, None).headers
+        return _load_csv(con, p, shown, plain, encoding, None).headers
     finally:
         con.close()

@@ -1,0 +1,124 @@
+"""``kpitree mappings``: list, show and detect the built-in mapping presets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kpitree.cli.app import app
+from kpitree.cli.output import print_json
+from kpitree.i18n import t
+
+mappings_app = typer.Typer(
+    help="The built-in mapping presets: list them, print one, or find the one that fits a file.",
+    no_args_is_help=True,
+)
+app.add_typer(mappings_app, name="mappings")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _about(name: str, fallback: str | None) -> str:
+    """The preset's one-line description in the current language."""
+    key = f"data.presets.about.{name}"
+    text = t(key)
+    return fallback or "" if text == key else text
+
+
+@mappings_app.command("list")
+def list_(json: JsonOpt = False) -> None:
+    """Name every preset with a one-line description."""
+    from kpitree.data.mapping import load_mapping, preset_names
+
+    presets = [(n, _about(n, load_mapping(n).description)) for n in preset_names()]
+    if json:
+        print_json({"presets": [{"name": n, "description": d} for n, d in presets]})
+        return
+    width = max(len(n) for n, _ in presets)
+    for name, about in presets:
+        typer.echo(f"{name.ljust(width)}  {about}")
+
+
+@mappings_app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Preset name, as listed by `kpitree mappings list`.")],
+    json: JsonOpt = False,
+) -> None:
+    """Print a preset's YAML, to copy into a project and edit:
+    `kpitree mappings show hubspot-contacts > my-contacts.yaml`."""
+    from kpitree.data.mapping import load_mapping, preset_text
+
+    loaded = load_mapping(name)  # refuses unknown names, with "did you mean"
+    text = preset_text(loaded.name)
+    if json:
+        print_json({"name": loaded.name, "description": loaded.description, "yaml": text})
+        return
+    typer.echo(text, nl=not text.endswith("\n"))
+
+
+@mappings_app.command("detect")
+def detect(
+    file: Annotated[str, typer.Argument(help="A CSV or XLSX export.")],
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="XLSX sheet to read (default: the first).")
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding", help="Encoding of a CSV (default: UTF-8 or Shift_JIS, detected)."
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Rank the presets by how well a file's headers fit them.
+
+    For each preset: whether it fits, how many required columns it found, and for
+    each missing one the closest header in the file.
+    """
+    from kpitree.data.fit import rank_presets
+    from kpitree.data.readers import read_headers
+
+    headers = read_headers(file, sheet=sheet, encoding=encoding)
+    ranked = rank_presets(headers)
+    if json:
+        print_json(
+            {
+                "file": file,
+                "headers": list(headers),
+                "presets": [f.to_json(headers) for f in ranked],
+            }
+        )
+        return
+    best = ranked[0] if ranked and ranked[0].fits else None
+    if best is not None:
+        typer.echo(t("data.presets.detected", file=file, name=best.name))
+    else:
+        typer.echo(t("data.presets.none_fits", file=file))
+    for f in ranked:
+        found = f.required - len(f.missing)
+        mark = t("data.presets.fits") if f.fits else t("data.presets.does_not_fit")
+        typer.echo(
+            t(
+                "data.presets.rank_line",
+                name=f.name,
+                mark=mark,
+                found=found,
+                required=f.required,
+                read=len(f.read),
+            )
+        )
+        for m in f.missing:
+            closest = (
+                t("data.presets.closest", header=m.closest)
+                if m.closest
+                else t("data.presets.no_closest")
+            )
+            typer.echo(
+                t(
+                    "data.presets.missing_line",
+                    target=m.target,
+                    headers=" / ".join(m.headers),
+                    closest=closest,
+                )
+            )

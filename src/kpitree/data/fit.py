@@ -1,0 +1,134 @@
+"""How well a file's headers fit a mapping: the closest header to a missing one,
+and the built-in presets ranked for a file (``kpitree mappings detect``)."""
+
+from __future__ import annotations
+
+import difflib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kpitree.data.mapping import Mapping, load_mapping, preset_names
+
+__all__ = ["Missing", "PresetFit", "closest_header", "fit", "rank_presets"]
+
+# Below this similarity (0-1) a header is not offered as "the closest".
+CLOSEST_CUTOFF = 0.5
+
+
+def norm(header: str) -> str:
+    """A header as compared loosely: NFKC, case-folded, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", header).casefold().split())
+
+
+def _similarity(a: str, b: str) -> float:
+    a, b = norm(a), norm(b)
+    if a.replace(" ", "") == b.replace(" ", ""):
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def closest_header(
+    alternatives: Sequence[str], headers: Sequence[str], cutoff: float = CLOSEST_CUTOFF
+) -> str | None:
+    """The file header most like any of ``alternatives`` (the headers a rule
+    accepts), or None when none is at least ``cutoff`` similar."""
+    best: tuple[float, str] | None = None
+    for h in headers:
+        if not h:
+            continue
+        score = max((_similarity(a, h) for a in alternatives), default=0.0)
+        if score >= cutoff and (best is None or score > best[0]):
+            best = (score, h)
+    return best[1] if best else None
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A required rule of a mapping that no header of the file satisfies."""
+
+    target: str
+    """``table.column`` (or ``table.stage:<name>``) the rule feeds."""
+    headers: tuple[str, ...]
+    """The headers the rule accepts."""
+    closest: str | None
+
+
+@dataclass(frozen=True)
+class PresetFit:
+    """How one mapping fits a file's headers."""
+
+    name: str
+    description: str | None
+    required: int
+    """Distinct required header rules."""
+    missing: tuple[Missing, ...]
+    read: tuple[str, ...]
+    """The file's headers the mapping reads."""
+
+    @property
+    def fits(self) -> bool:
+        return not self.missing
+
+    def score(self, headers: Sequence[str]) -> float:
+        """Share of required rules found, then share of the file's columns read."""
+        if self.required == 0:
+            return 0.0
+        found = (self.required - len(self.missing)) / self.required
+        return found + len(self.read) / max(len([h for h in headers if h]), 1) / 100
+
+    def to_json(self, headers: Sequence[str]) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "fits": self.fits,
+            "score": round(self.score(headers), 4),
+            "required": self.required,
+            "required_found": self.required - len(self.missing),
+            "columns_read": list(self.read),
+            "missing": [
+                {"target": m.target, "headers": list(m.headers), "closest": m.closest}
+                for m in self.missing
+            ],
+        }
+
+
+def _lookup(headers: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for h in headers:
+        out.setdefault(h, h)
+    for h in headers:
+        out.setdefault(norm(h), h)
+    return out
+
+
+def fit(mapping: Mapping, headers: Sequence[str]) -> PresetFit:
+    """How ``mapping`` fits a file with these ``headers`` (matched as an import
+    matches them: exactly, else ignoring case, width and spacing)."""
+    index = _lookup(headers)
+    read: dict[str, None] = {}
+    missing: dict[tuple[str, ...], Missing] = {}
+    required: set[tuple[str, ...]] = set()
+    for tbl, col, rule in mapping.rules():
+        if not rule.headers:
+            continue
+        hit = next((x for x in (index.get(h, index.get(norm(h))) for h in rule.headers) if x), None)
+        if hit is not None:
+            read[hit] = None
+        elif not rule.optional:
+            missing.setdefault(
+                rule.headers,
+                Missing(f"{tbl}.{col}", rule.headers, closest_header(rule.headers, headers)),
+            )
+        if not rule.optional:
+            required.add(rule.headers)
+    return PresetFit(
+        mapping.name, mapping.description, len(required), tuple(missing.values()), tuple(read)
+    )
+
+
+def rank_presets(headers: Sequence[str]) -> list[PresetFit]:
+    """Every built-in preset's fit, best first (ties keep the presets' order)."""
+    fits = [fit(load_mapping(name), headers) for name in preset_names()]
+    return sorted(fits, key=lambda f: -f.score(headers))
