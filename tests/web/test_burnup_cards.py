@@ -68,3 +68,19 @@ def test_display_amounts_is_checked(tmp_path: Path, value: object) -> None:
     )
     check = Project.check(tmp_path)
     assert any(d.is_error for d in check.diagnostics)
+
+
+def test_tree_shows_each_nodes_year_end_landing(client: Any, demo_project: Path) -> None:
+    view = client.get("/api/tree", params={"lang": "ja"}).json()
+    project = Project.load(demo_project)
+    year = view["burnup"]["fiscal_year"]
+    status = project.status(year, as_of=project.today(), explain=False, compare=False)
+    for node_id, node in view["nodes"].items():
+        assert node["landing"]["period"] == year
+        want = status.row(node_id, year).forecast
+        got = node["landing"]["value"]
+        assert (got is None and want is None) or math.isclose(got, want, rel_tol=1e-12)
+    table = view["tables"]["nodes"]
+    assert "landing" in [c["key"] for c in table["columns"]]
+    html = client.get("/", params={"lang": "ja"}).text
+    assert "年度着地見込み" in html and 'data-field="landing"' in html

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from kpitree.compute.periods import Period
     from kpitree.compute.status import StatusResult
 
-__all__ = ["burnup"]
+__all__ = ["burnup", "year_status"]
 
 
 def _fiscal_months(source: StatusSource, period: Period) -> tuple[Period, list[Period]]:
@@ -35,6 +35,13 @@ def _fiscal_months(source: StatusSource, period: Period) -> tuple[Period, list[P
         months.append(current)
         current = current.next()
     return year, months
+
+
+def year_status(source: StatusSource, query: PageQuery, period: Period) -> StatusResult:
+    """The company status of the fiscal year of ``period`` to today, under the
+    page's filters: its forecast is each node's landing (着地見込み)."""
+    year, _ = _fiscal_months(source, period)
+    return source.status(year, filters=query.filter_map, explain=False, compare=False)
 
 
 def burnup(
@@ -61,7 +68,7 @@ def burnup(
     monthly = history
     if monthly is None or not {m.key for m in started} <= have:
         monthly = source.status(started, filters=query.filter_map, explain=False, compare=False)
-    yearly = source.status(year, filters=query.filter_map, explain=False, compare=False)
+    yearly = year_status(source, query, period)
     year_row = yearly.row(node_id, year.key)
     targets = _monthly_targets(source, node_id, [m.key for m in months])
     actuals = {m.key: monthly.row(node_id, m.key).actual for m in started}

@@ -3,16 +3,17 @@ forecast and a small trend, laid out from the KGI down."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.explain import describe_bottleneck
-from kpitree.definition.tree import Tree
+from kpitree.definition.tree import Node, Tree
 from kpitree.i18n import t
-from kpitree.web.views.burnup import burnup
+from kpitree.web.views.burnup import burnup, year_status
 from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
     choices,
+    fmt,
     history_periods,
     history_status,
     main_status,
@@ -24,6 +25,9 @@ from kpitree.web.views.common import (
     table,
     trend,
 )
+
+if TYPE_CHECKING:
+    from kpitree.compute.status import StatusResult
 
 __all__ = ["layout", "tree_view"]
 
@@ -62,6 +66,8 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
     recent = history_periods(period)
     company = rows_at(result, period.key)
     absent = result.not_applicable.get((), {})
+    yearly = year_status(source, query, period)
+    year_key = yearly.periods[0].key
     nodes: dict[str, Any] = {}
     for node_id in tree.display_order():
         node = tree.nodes[node_id]
@@ -71,6 +77,7 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
             **node_info(tree, node_id, lang),
             **node_numbers(row, node, tree, lang),
             "trend": trend(history, node_id, recent, lang),
+            "landing": _landing(yearly, year_key, node_id, node, tree, lang),
             "not_applicable": None
             if dims is None
             else {
@@ -91,6 +98,7 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
             n["expected"],
             n["pace"],
             n["forecast"],
+            n["landing"]["value"],
             n["status"],
             n["source"],
         ]
@@ -109,6 +117,7 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
             "expected",
             "pace",
             "forecast",
+            "landing",
             "status",
             "source",
         )
@@ -138,4 +147,20 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
         "burnup": burnup(source, query, period, tree.kgi, history),
         "compact_amounts": tree.amounts == "compact",
         "tables": {"nodes": table(columns, rows)},
+    }
+
+
+def _landing(
+    yearly: StatusResult, year: str, node_id: str, node: Node, tree: Tree, lang: str
+) -> dict[str, Any]:
+    """Where the node lands at the end of the fiscal year at the current run rate."""
+    try:
+        row = yearly.row(node_id, year)
+    except KeyError:
+        return {"period": year, "value": None, "target": None, "display": "—"}
+    return {
+        "period": year,
+        "value": row.forecast,
+        "target": row.target,
+        "display": fmt(row.forecast, node, tree, lang),
     }
