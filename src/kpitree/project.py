@@ -131,13 +131,24 @@ class Project:
     def period(self, text: str | None = None, *, as_of: dt.date | None = None) -> Period:
         """A period from text (``2026-10``, ``2026-Q3``, ``FY2026``...); by default
         the project's review period (a month unless set) containing ``as_of``."""
-        from kpitree.compute.periods import parse_period, period_of
+        from kpitree.compute.periods import is_all_time, parse_period, period_of
 
         today = as_of or self.today()
         if text is None:
             grain = self.tree.nodes[self.tree.kgi].period or "month"
             return period_of(today, grain, self.tree.fiscal_year_start)  # type: ignore[arg-type]
+        if is_all_time(text):
+            return self._all_time(today)
         return parse_period(text, self.tree.fiscal_year_start, today=today)
+
+    def _all_time(self, today: dt.date) -> Period:
+        """``all``: from the first day with any fact up to ``today`` (a range)."""
+        from kpitree.compute.coverage import first_fact_day
+        from kpitree.compute.periods import Period
+
+        with self.engine() as engine:
+            first = first_fact_day(engine, today)
+        return Period(min(first or today, today), today, "range", self.tree.fiscal_year_start)
 
     def status(
         self,

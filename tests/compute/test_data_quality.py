@@ -84,3 +84,56 @@ def test_a_period_after_the_as_of_day_has_rows_without_actuals(project: Project)
         assert r.status not in ("on_track", "at_risk", "off_track"), r.node
     assert rows["revenue"].target == pytest.approx(2_000_000)
     assert rows["revenue"].expected == 0
+
+
+def test_won_deals_without_an_amount_are_counted_and_said(project: Project) -> None:
+    result = project.status("2026-05", as_of=dt.date(2026, 6, 30), compare=False)
+    assert result.row("won_deals").actual == 3
+    avg = result.row("avg_deal_size")
+    # (1,000,000 + 3,000,000) / 2: D3 has no amount, so it is not in the average.
+    assert avg.actual == 2_000_000 and avg.volume == 2
+    assert avg.missing_values == 1
+    assert result.row("revenue").missing_values == 1
+    assert result.row("won_deals").missing_values is None  # a count leaves nothing out
+    assert avg.to_json()["missing_values"] == 1
+
+
+def test_negative_durations_are_left_out_and_counted(project: Project) -> None:
+    # The sales cycle is placed by the day a deal is won: D1 and D2 (30 days
+    # each) in May, and D3, created 05-25 and won 05-15: -10 days, left out.
+    result = project.status(["2026-04", "2026-05"], as_of=dt.date(2026, 6, 30), compare=False)
+    april, may = result.row("cycle", "2026-04"), result.row("cycle", "2026-05")
+    assert may.actual == 30 and may.volume == 2 and may.negative_durations == 1
+    assert april.actual is None and april.negative_durations == 0
+    assert may.to_json()["negative_durations"] == 1
+
+
+def test_a_conversion_row_gives_its_converted_count(project: Project) -> None:
+    result = project.status("2026-04", as_of=dt.date(2026, 6, 30), compare=False)
+    rate = result.row("sql_rate")
+    assert (rate.actual, rate.volume, rate.converted) == (0.5, 2, 1)
+    assert rate.to_json()["converted"] == 1
+    by_rep = project.status("2026-04", by="rep", as_of=dt.date(2026, 6, 30), compare=False)
+    rep = next(r for r in by_rep.rows if r.node == "sql_rate" and r.segment)
+    assert rep.converted == 1 and rep.volume == 2
+
+
+def test_kpitree_status_takes_a_custom_range_and_all_time(project: Project) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kpitree.cli import app
+
+    folder = str(project.path)
+    args = ["status", folder, "--as-of", "2026-06-30", "--json"]
+    span = json.loads(CliRunner().invoke(app, [*args, "--period", "2026-04-01..2026-05-31"]).output)
+    assert span["periods"] == [{"key": "2026-04-01..2026-05-31", "start": "2026-04-01",
+                                "end": "2026-05-31"}]  # fmt: skip
+    won = next(r for r in span["rows"] if r["node"] == "won_deals")
+    assert won["actual"] == 3 and won["missing_values"] is None
+    every = json.loads(CliRunner().invoke(app, [*args, "--period", "all"]).output)
+    assert every["periods"][0]["start"] == "2026-04-01"  # the first lead
+    assert every["periods"][0]["end"] == "2026-06-30"
+    python = project.status("2026-04-01..2026-05-31", as_of=dt.date(2026, 6, 30))
+    assert python.row("won_deals").actual == 3

@@ -459,3 +459,35 @@ def test_same_period_last_year_is_a_year_back(day: dt.date, grain: Grain, fys: i
         assert last.key[6:] == period.key[6:]
     elif grain == "month":
         assert (last.start.year, last.start.month) == (day.year - 1, day.month)
+
+
+def test_a_custom_range_of_days() -> None:
+    p = parse_period("2017-06-01..2018-11-30")
+    assert (p.start, p.end, p.grain, p.key) == (
+        dt.date(2017, 6, 1),
+        dt.date(2018, 11, 30),
+        "range",
+        "2017-06-01..2018-11-30",
+    )
+    assert parse_period(p.key) == p
+    assert parse_period("２０１７年６月１日〜2018/11/30") == p  # any day form, full-width too
+    assert p.label("ja") == "2017年6月1日〜2018年11月30日"
+    assert p.label("en") == "2017-06-01 – 2018-11-30"
+    assert p.previous() == parse_period("2015-12-01..2017-05-31")  # as many days before
+    assert p.previous().days() == p.days() == p.next().days()
+    assert p.same_period_last_year() == parse_period("2016-06-01..2017-11-30")
+    cut = p.to_date(dt.date(2018, 1, 15))
+    assert cut is not None and cut.end == dt.date(2018, 1, 15)
+    months = p.split("month")
+    assert months[0].key == "2017-06" and months[-1].key == "2018-11" and len(months) == 18
+
+
+def test_a_range_that_runs_backwards_or_has_no_days_is_an_error() -> None:
+    with pytest.raises(UserError) as backwards:
+        parse_period("2018-11-30..2017-06-01")
+    assert backwards.value.diagnostics[0].code == "KT580"
+    assert "2018-11-30" in backwards.value.diagnostics[0].message("en")
+    for text in ("2017-06..2018-11", "2017-06-01..", "..2018-11-30", "2017-06-01..soon"):
+        with pytest.raises(UserError) as bad:
+            parse_period(text)
+        assert bad.value.diagnostics[0].code == "KT501", text

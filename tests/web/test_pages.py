@@ -209,6 +209,7 @@ def test_funnel_rates_and_bottleneck(
         project.today(),
     )
     assert first["cohort_entrants"] == cohort
+    assert first["cohort_converted"] == converted
     assert first["cohort_rate"] == pytest.approx(converted / cohort)
     status = project.status(last_month)
     flagged = [s["rate"]["id"] for s in view["steps"] if s["bottleneck"]]
@@ -496,3 +497,34 @@ def test_cache_state_and_warm_pages(client: TestClient) -> None:
     client.get("/", params={"lang": "ja"})  # warmed: a hit, nothing computed
     after = client.get("/api/pages/cache").json()
     assert after["hits"] > hits and after["misses"] == state["misses"]
+
+
+def test_a_custom_range_and_all_time_on_the_pages_and_the_api(
+    pages: TestClient, project: Project, last_month: Period
+) -> None:
+    before = last_month.previous()
+    span = f"{before.start.isoformat()}..{last_month.end.isoformat()}"
+    view = pages.get("/api/tree", params={"period": span, "lang": "en"}).json()
+    assert view["period"]["key"] == span
+    leads = view["nodes"]["leads"]
+    local = "(created_at AT TIME ZONE 'Asia/Tokyo')::DATE"
+    count = _sql(
+        project,
+        f"SELECT count(*) FROM leads WHERE {local} BETWEEN ? AND ?",
+        before.start,
+        last_month.end,
+    )
+    assert leads["actual"] == count
+    months = project.status([before, last_month], explain=False, compare=False)
+    assert count == sum(months.row("leads", p.key).actual for p in (before, last_month))
+    page = pages.get("/", params={"period": span, "lang": "ja"})
+    assert page.status_code == 200
+    assert f'value="{span}" selected' in page.text
+    assert 'value="all"' in page.text  # the picker offers all time
+    everything = pages.get("/api/tree", params={"period": "all", "lang": "en"}).json()
+    first = _sql(project, f"SELECT min({local}) FROM leads")
+    assert everything["period"]["start"] <= first.isoformat()
+    total = everything["nodes"]["leads"]["actual"]
+    assert total == _sql(project, f"SELECT count(*) FROM leads WHERE {local} <= ?", project.today())
+    bad = pages.get("/api/tree", params={"period": "2026-11-30..2026-06-01"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT580"

@@ -150,6 +150,12 @@ def status_view(project: Project, result: StatusResult) -> None:
                     notes.append(t("status.implied"))
                 if r.incomplete:
                     notes.append(t("status.incomplete"))
+                if r.missing_values:
+                    notes.append(t("status.missing_values", count=f"{r.missing_values:,.0f}"))
+                if r.negative_durations:
+                    notes.append(
+                        t("status.negative_durations", count=f"{r.negative_durations:,.0f}")
+                    )
                 if r.reconciliation is not None and abs(r.reconciliation) > 1e-9 * max(
                     1.0, abs(r.actual or 0.0)
                 ):

@@ -506,6 +506,10 @@ def fused_query(
                 col = x[m.spec.measure]
                 out[f"{m.id}__s"] = col.sum(where=cond)
                 out[f"{m.id}__n"] = col.count(where=cond)
+                # Facts without a value (a won deal without an amount): counted
+                # by a count metric, left out of this sum or average; said so.
+                empty = col.isnull() if cond is None else cond & col.isnull()
+                out[f"{m.id}__q"] = x.count(where=empty)
         return out
 
     return _grouped(t, periods, dims, aggs)
@@ -522,7 +526,14 @@ def _aggregate(
     measure = spec.measure
     if kind in ("sum", "average"):
         return _grouped(
-            t, periods, dims, lambda x: {"s": x[measure].sum(), "n": x[measure].count()}
+            t,
+            periods,
+            dims,
+            lambda x: {
+                "s": x[measure].sum(),
+                "n": x[measure].count(),
+                "q": x.count(where=x[measure].isnull()),
+            },
         )
     reducers: dict[str, Callable[[Any], Any]] = {
         "count_distinct": lambda c: c.nunique(),
@@ -674,13 +685,32 @@ def _duration(
             dur = b_at.delta(a_at, unit="second").cast("float64") / 3600.0
     place = a_at if spec.place_by == "from" else b_at
     t = t.mutate(__dur=dur, __day=_window_day(engine, place, periods))
-    t = t.filter(_in_window(t.__day, periods) & (t.__dur >= 0))
+    t = t.filter(_in_window(t.__day, periods))
     t = _segmented(engine, ent, t, all_dims, filters)
+    # A negative duration (a deal won before its lead's first contact, a
+    # record created after the fact) is left out of the value and counted
+    # (``q``), so the status can say how many were.
     if spec.stat == "median":
-        return _grouped(
-            t, periods, dims, lambda x: {"v": x.__dur.median(), "n": x.count()}, additive=False
-        )
-    return _grouped(t, periods, dims, lambda x: {"s": x.__dur.sum(), "n": x.count()})
+
+        def median(x: ir.Table) -> dict[str, Any]:
+            kept = x.__dur >= 0
+            return {
+                "v": x.__dur.median(where=kept),
+                "n": x.count(where=kept),
+                "q": x.count(where=~kept),
+            }
+
+        return _grouped(t, periods, dims, median, additive=False)
+
+    def mean(x: ir.Table) -> dict[str, Any]:
+        kept = x.__dur >= 0
+        return {
+            "s": x.__dur.sum(where=kept),
+            "n": x.count(where=kept),
+            "q": x.count(where=~kept),
+        }
+
+    return _grouped(t, periods, dims, mean)
 
 
 def _snapshot(

@@ -10,7 +10,9 @@ values of the metrics they use.
 
 The result of a level is a wide table: one row per period and segment, a column
 per metric with its value, and ``<metric>#num`` / ``<metric>#den`` for ratios
-and conversions and ``<metric>#n`` for the number of facts behind a value.
+and conversions, ``<metric>#n`` for the number of facts behind a value and
+``<metric>#q`` for the facts left out of it (sums and averages: facts without a
+value; durations: negative ones).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Level", "measure"]
 
 Level = tuple[str, ...]
-_PARTS = ("n", "s", "num", "den")
+_PARTS = ("n", "s", "num", "den", "q")
 
 
 def _dim_cols(level: Level) -> list[str]:
@@ -135,12 +137,14 @@ def _wide(
         offset += len(f)
         value, num, den, n = _value(metric, f)
         columns = {mid: value, f"{mid}#num": num, f"{mid}#den": den, f"{mid}#n": n}
+        columns[f"{mid}#q"] = f.get("q")  # facts left out: no value, negative duration
         # No fact in a period is zero for counts and sums, not unknown.
         fill = 0.0 if metric.type in ("count", "sum") else np.nan
         for name, column in columns.items():
             if column is None:
                 continue
-            array = np.full(size, fill if name in (mid, f"{mid}#n") else np.nan)
+            empty = fill if name in (mid, f"{mid}#n") else np.nan
+            array = np.full(size, 0.0 if name == f"{mid}#q" else empty)
             array[pos] = _floats(column)
             out[name] = array
     return pd.DataFrame(out)
@@ -208,7 +212,7 @@ def _measure_raw(
                 rolled = fine if level == finest else _rollup(fine, level, parts_of_all)
                 level_keys = ["period", *_dim_cols(level)]
                 for metric in members:
-                    parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s"}
+                    parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s", "q": f"{metric.id}__q"}
                     cols = [c for c in parts.values() if c in rolled.columns]
                     raw[level][metric.id] = rolled[[*level_keys, *cols]].rename(
                         columns={v: k for k, v in parts.items()}

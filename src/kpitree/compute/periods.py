@@ -35,13 +35,17 @@ __all__ = [
     "business_days_between",
     "elapsed_share",
     "fiscal_year_period",
+    "is_all_time",
     "parse_period",
     "period_of",
     "periods_between",
 ]
 
-Grain = Literal["day", "week", "month", "quarter", "half", "year"]
+Grain = Literal["day", "week", "month", "quarter", "half", "year", "range"]
+# The calendar grains, finest first. A ``range`` (any days from one to another,
+# ``2017-06-01..2018-11-30``) is not one of them: it splits into any of them.
 GRAINS: tuple[Grain, ...] = ("day", "week", "month", "quarter", "half", "year")
+RANGE_SEPARATORS = ("..", "〜", "~")
 
 # Length in months of the grains that are made of whole months.
 _MONTHS: dict[Grain, int] = {"month": 1, "quarter": 3, "half": 6, "year": 12}
@@ -49,7 +53,7 @@ _ONE_DAY = dt.timedelta(days=1)
 
 
 def _check(grain: str, fiscal_year_start: int) -> None:
-    if grain not in GRAINS:
+    if grain not in GRAINS and grain != "range":
         raise ValueError(f"unknown grain {grain!r}; expected one of {', '.join(GRAINS)}")
     if not 1 <= fiscal_year_start <= 12:
         raise ValueError(f"fiscal_year_start must be a month 1-12, got {fiscal_year_start}")
@@ -104,6 +108,8 @@ class Period:
         """Canonical text: ``2026-10-05``, ``2026-W41``, ``2026-10``, ``FY2026-Q3``,
         ``FY2026-H1`` or ``FY2026``. A to-date period has the key of the full one."""
         start = self.start
+        if self.grain == "range":
+            return f"{start.isoformat()}..{self.end.isoformat()}"
         if self.grain == "day":
             return start.isoformat()
         if self.grain == "week":
@@ -120,6 +126,15 @@ class Period:
         """Human text in ``lang`` (default: the current language)."""
         start = self.start
         key = f"engine.period.{self.grain}"
+        if self.grain == "range":
+            end = self.end
+            return t(
+                key,
+                lang=lang,
+                start=t("engine.period.day", lang=lang, year=start.year, month=start.month,
+                        day=start.day),
+                end=t("engine.period.day", lang=lang, year=end.year, month=end.month, day=end.day),
+            )  # fmt: skip
         if self.grain == "day":
             return t(key, lang=lang, year=start.year, month=start.month, day=start.day)
         if self.grain == "week":
@@ -143,15 +158,27 @@ class Period:
         return (self.end - self.start).days + 1
 
     def _full(self) -> Period:
-        """The whole period (undoes :meth:`to_date`)."""
+        """The whole period (undoes :meth:`to_date`; a range is its own whole)."""
+        if self.grain == "range":
+            return self
         return period_of(self.start, self.grain, self.fiscal_year_start)
 
     def next(self) -> Period:
-        """The following period of the same grain (always a whole one)."""
+        """The following period of the same grain (always a whole one); after a
+        range, the range of as many days that follows it."""
+        if self.grain == "range":
+            return dataclasses.replace(
+                self, start=self.end + _ONE_DAY, end=self.end + dt.timedelta(days=self.days())
+            )
         return period_of(self._full().end + _ONE_DAY, self.grain, self.fiscal_year_start)
 
     def previous(self) -> Period:
-        """The preceding period of the same grain."""
+        """The preceding period of the same grain; before a range, the range of
+        as many days that ends the day before it starts."""
+        if self.grain == "range":
+            return dataclasses.replace(
+                self, start=self.start - dt.timedelta(days=self.days()), end=self.start - _ONE_DAY
+            )
         return period_of(self.start - _ONE_DAY, self.grain, self.fiscal_year_start)
 
     def same_period_last_year(self) -> Period:
@@ -163,6 +190,8 @@ class Period:
         (the same weekday for weeks), so the two cover comparable stretches.
         """
         fys = self.fiscal_year_start
+        if self.grain == "range":
+            return dataclasses.replace(self, start=_year_back(self.start), end=_year_back(self.end))
         if self.grain == "week":
             year, week, _ = self.start.isocalendar()
             monday = dt.date.fromisocalendar(year - 1, min(week, _iso_weeks(year - 1)), 1)
@@ -184,7 +213,9 @@ class Period:
         cut at its end.
         """
         _check(grain, self.fiscal_year_start)
-        if GRAINS.index(grain) > GRAINS.index(self.grain):
+        if grain == "range":
+            return [self]
+        if self.grain != "range" and GRAINS.index(grain) > GRAINS.index(self.grain):
             raise ValueError(f"cannot split a {self.grain} into {grain}s (coarser grain)")
         parts: list[Period] = []
         day = self.start
@@ -212,6 +243,8 @@ class Period:
 def period_of(day: dt.date, grain: Grain, fiscal_year_start: int = 4) -> Period:
     """The period of ``grain`` that contains ``day``."""
     _check(grain, fiscal_year_start)
+    if grain == "range":
+        raise ValueError("a range is given by its first and last day, not by a day in it")
     if grain == "day":
         return Period(day, day, grain, fiscal_year_start)
     if grain == "week":
@@ -302,6 +335,9 @@ def parse_period(text: str, fiscal_year_start: int = 4, *, today: dt.date | None
     """
     _check("year", fiscal_year_start)
     folded = unicodedata.normalize("NFKC", text).strip().lower()
+    for separator in RANGE_SEPARATORS:
+        if separator in folded:
+            return _range(text, folded.split(separator, 1), fiscal_year_start)
     relative = _RELATIVE.get(re.sub(r"[\s_]+", "-", folded))
     if relative is not None:
         grain, back = relative
@@ -320,6 +356,42 @@ def parse_period(text: str, fiscal_year_start: int = 4, *, today: dt.date | None
     raise UserError.of(
         "KT501", "engine.period.invalid", None, text=text, examples=Msg("engine.period.examples")
     )
+
+
+ALL_TIME = ("all", "全期間")
+
+
+def is_all_time(text: str) -> bool:
+    """``all`` (or ``全期間``): every day with data up to the as-of day. Its
+    start depends on the data, so the project resolves it
+    (:meth:`kpitree.project.Project.period`)."""
+    return unicodedata.normalize("NFKC", text).strip().lower() in ALL_TIME
+
+
+def _range(text: str, ends: list[str], fys: int) -> Period:
+    """``2017-06-01..2018-11-30``: both ends are days (any day form), both
+    included; the last may not come before the first (KT580)."""
+    days = []
+    for end in ends:
+        try:
+            found = parse_period(end, fys) if end.strip() else None
+        except UserError:
+            found = None
+        if found is None or found.grain != "day":
+            raise UserError.of(
+                "KT501",
+                "engine.period.invalid",
+                None,
+                text=text,
+                examples=Msg("engine.period.examples"),
+            )
+        days.append(found.start)
+    first, last = days
+    if last < first:
+        raise UserError.of(
+            "KT580", "engine.period.backwards", None, text=text, start=first, end=last
+        )
+    return Period(first, last, "range", fys)
 
 
 # --- business days -------------------------------------------------------------------

@@ -81,6 +81,9 @@ class NodeStatus:
     data_until: dt.date | None = None  # day of the source's latest fact
     basis: str | None = None  # how expected-to-date was paced
     flags: tuple[Flag, ...] = ()
+    converted: float | None = None  # a conversion's converted entrants (volume: entrants)
+    missing_values: float | None = None  # facts without a value, left out of a sum/average
+    negative_durations: float | None = None  # durations below zero, left out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +108,9 @@ class NodeStatus:
             "data_until": None if self.data_until is None else self.data_until.isoformat(),
             "pace_basis": self.basis,
             "flags": [f.to_json() for f in self.flags],
+            "converted": self.converted,
+            "missing_values": self.missing_values,
+            "negative_durations": self.negative_durations,
         }
 
 
@@ -241,7 +247,7 @@ class StatusResult:
             "node", "period", "actual", "source", "target", "achievement",
             "expected_to_date", "pace", "forecast", "status", "previous", "last_year",
             "reconciliation", "volume", "incomplete", "min_volume", "reason", "data_until",
-            "basis", "flags",
+            "basis", "flags", "converted", "missing_values", "negative_durations",
         ]  # fmt: skip
         return out[[*order, *(f"segment.{d}" for d in dims)]].reset_index(drop=True)
 

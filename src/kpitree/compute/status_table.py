@@ -48,6 +48,9 @@ NUMBERS = (
     "reconciliation",
     "volume",
     "min_volume",
+    "converted",
+    "missing_values",
+    "negative_durations",
 )
 
 
@@ -382,6 +385,15 @@ def level_table(
             for j, p_now in enumerate(current):
                 if p_now is not None:
                     incomplete[j, :, k] = p_now.end + window > as_of
+        if metric is not None and now is not None:
+            # What the value rests on or leaves out, said with it.
+            if metric.type == "conversion" and f"{metric.id}#num" in frame:
+                converted = frame[f"{metric.id}#num"].to_numpy(dtype="float64")
+                out["converted"][:, :, k] = _take(converted, now)
+            if f"{metric.id}#q" in frame:
+                left_out = _take(frame[f"{metric.id}#q"].to_numpy(dtype="float64"), now)
+                name = "negative_durations" if metric.type == "duration" else "missing_values"
+                out[name][:, :, k] = left_out
     total = n_p * n_s * n_n
     return pd.DataFrame(
         {

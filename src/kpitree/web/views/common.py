@@ -359,7 +359,17 @@ def period_info(period: Period, lang: str) -> dict[str, Any]:
 
 # Periods in a trend by grain: a year of months, two years of quarters, five
 # fiscal years (older years rarely have data).
-_TREND_LENGTH = {"day": 14, "week": 13, "month": 12, "quarter": 8, "half": 6, "year": 5}
+# A range (2017-06-01..2018-11-30, all) is compared with the range of as many
+# days before it, not with a long run of them.
+_TREND_LENGTH = {
+    "day": 14,
+    "week": 13,
+    "month": 12,
+    "quarter": 8,
+    "half": 6,
+    "year": 5,
+    "range": 2,
+}
 
 
 def history_periods(period: Period, length: int | None = None) -> list[Period]:
@@ -445,8 +455,11 @@ def choices(source: StatusSource, period: Period, lang: str) -> dict[str, Any]:
     teams = sorted(
         {team.id for dept in tree.organisation.departments.values() for team in dept.teams}
     )
+    period_choices = [{"key": p.key, "label": p.label(lang)} for p in found]
+    # Every day with data; a range shown (all time included) is listed first.
+    period_choices.append({"key": "all", "label": t("pages.ui.all_time", lang=lang)})
     return {
-        "period_choices": [{"key": p.key, "label": p.label(lang)} for p in found],
+        "period_choices": period_choices,
         "filter_choices": {
             "department": [
                 {"id": d.id, "label": d.label.text(lang, d.id)}

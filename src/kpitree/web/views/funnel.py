@@ -88,7 +88,8 @@ def _cohort_rates(
     period: Period,
 ) -> dict[str, dict[str, Any]]:
     """Cohort conversion of every step for ``period`` (to date), with the
-    number of entrants and whether the window is still open."""
+    number of entrants, how many of them converted and whether the window is
+    still open."""
     import datetime as dt
 
     from kpitree.compute.measure import measure
@@ -127,9 +128,11 @@ def _cohort_rates(
             window = metric.spec.window_days or 0
             value = frame[metric.id].iloc[0] if len(frame) else None
             den = frame[f"{metric.id}#den"].iloc[0] if len(frame) else None
+            num = frame[f"{metric.id}#num"].iloc[0] if len(frame) else None
             out[rate_node] = {
                 "value": None if value is None or value != value else float(value),
                 "entrants": None if den is None or den != den else float(den),
+                "converted": None if num is None or num != num else float(num),
                 "window_days": window,
                 "incomplete": period.end + dt.timedelta(days=window) > as_of,
             }
@@ -172,6 +175,7 @@ def _rate_row(
         "period_rate": numbers["actual"],
         "cohort_rate": cohort_value,
         "cohort_entrants": found.get("entrants"),
+        "cohort_converted": found.get("converted"),
         "cohort_incomplete": bool(found.get("incomplete")),
         "target": numbers["target"],
         "achievement": numbers["achievement"],

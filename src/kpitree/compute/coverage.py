@@ -1,0 +1,37 @@
+"""Which days the data covers: the first day with a fact, the start of the
+all-time period (``--period all``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from kpitree.errors import UserError
+
+if TYPE_CHECKING:
+    from kpitree.engines import Engine
+
+__all__ = ["first_fact_day"]
+
+
+def first_fact_day(engine: Engine, until: dt.date) -> dt.date | None:
+    """The earliest local day (not after ``until``) on which any entity has a
+    fact at its own event (leads created, deals created, activities, ...);
+    None when there is no fact at all."""
+    from kpitree.compute.entities import ENTITIES
+
+    days: list[dt.date] = []
+    for ent in ENTITIES.values():
+        if ent.name == "renewals":  # the contracts again, at their end
+            continue
+        try:
+            table = ent.base(engine)
+        except UserError:  # a database without this canonical table
+            continue
+        column = table[ent.time]
+        day = column if column.type().is_date() else column.date()
+        expr = table.filter(day <= until).aggregate(v=day.min())
+        value = engine.execute(expr).to_pylist()[0]["v"]
+        if isinstance(value, dt.date):
+            days.append(value)
+    return min(days) if days else None
