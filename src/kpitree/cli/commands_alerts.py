@@ -303,8 +303,10 @@ def _print_sla(report: SlaReport, names: dict[str, str]) -> None:
                 console.print(
                     t(
                         "sla.cli.case",
-                        id=c.id,
-                        owner=names.get(c.owner, c.owner) if c.owner else t("status.unassigned"),
+                        id=terminal_text(c.id),
+                        owner=terminal_text(names.get(c.owner, c.owner))
+                        if c.owner
+                        else t("status.unassigned"),
                         start=c.start.strftime("%Y-%m-%d %H:%M"),
                         due=c.due.strftime("%Y-%m-%d %H:%M"),
                         elapsed=_hours(c.elapsed_hours),
