@@ -35,7 +35,7 @@ def test_alerts_page_and_api(client: Any) -> None:
     page = client.get("/alerts", params={"since": "2026-10-01", "lang": "ja"})
     assert page.status_code == 200
     html = page.text
-    assert "発生中" in html and "初回対応率の低下" in html and "担当者: r1" in html
+    assert "発生中" in html and "初回対応率の低下" in html and "担当者: 佐藤" in html  # r1, by name
     assert 'href="/nodes/first_touch?period=2026-10"' in html
     assert html.count('data-kind="fired"') == 4  # open list + history
     # The default range is the last 30 days from now: October 2026 is not in it.
