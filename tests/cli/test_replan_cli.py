@@ -72,3 +72,21 @@ def test_bad_as_of_is_a_located_message(the_model: Path, kpitree_process: Cli) -
     result = kpitree_process("plan", the_model, "--from-actuals", "--as-of", "10/06")
     assert result.code == 1
     assert "--as-of expects a day like" in result.err and "Traceback" not in result.err
+
+
+def test_replan_without_data_keeps_the_plan(the_model: Path, kpitree_process: Cli) -> None:
+    result = kpitree_process(
+        "plan", the_model, "--from-actuals", "--as-of", "2026-10-06", "-y", "2026", "--json"
+    )
+    assert result.code in (0, 1), result.err
+    info = json.loads(result.out)["from_actuals"]
+    assert info["closed"] == CLOSED
+    assert "revenue" in info["fallback"]["2026-04"]
+    # With every past month on plan, the re-plan is the plan.
+    payload = json.loads(result.out)
+    for node_id, node in payload["nodes"].items():
+        original = info["original"][node_id]["per_period"]
+        for month, value in node["per_period"].items():
+            assert (value is None and original[month] is None) or math.isclose(
+                value, original[month], rel_tol=1e-9, abs_tol=1e-9
+            ), (node_id, month)
