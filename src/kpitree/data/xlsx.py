@@ -113,7 +113,7 @@ def _flush(
 ) -> None:
     import pyarrow as pa
 
-    from kpitree.data.transform import int_array, string_array
+    from kpitree.data.arrays import int_array, string_array
 
     arrays = {f"c{i}": string_array(col) for i, col in enumerate(columns)}
     arrays["__row__"] = int_array(numbers, pa.int64())
