@@ -145,7 +145,8 @@ def test_detect_names_the_missing_columns_and_the_closest_headers(
     assert lines[0].startswith("contacts.csv: no preset fits")
     assert lines[1] == "  hubspot-contacts: does not fit (1/2 required columns, reads 2 columns)"
     assert lines[2] == (
-        "      missing leads.created_at: Create Date; closest header in the file: 'Created Date'"
+        "      missing leads.created_at: Create Date / 作成日; "
+        "closest header in the file: 'Created Date'"
     )
     opps = next(
         p

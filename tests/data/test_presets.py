@@ -71,13 +71,13 @@ def test_hubspot_contacts(tmp_path: Path) -> None:
     )
     batch = read_and_map(path, load_mapping("hubspot-contacts"))
     assert batch.rejects == []
-    leads = batch.tables["leads"].to_pydict()
+    leads = batch.tables["leads"].sort_by("lead_id").to_pydict()
     assert leads["lead_id"] == ["101", "102"]
     assert leads["current_stage"] == ["won", "lead"]
     assert leads["channel"] == ["organic_search", "paid_social"]
     assert leads["owner_id"] == ["佐藤 花子", None]
     history = batch.tables["lead_stage_history"].to_pylist()
-    assert [(h["lead_id"], h["stage"]) for h in history] == [
+    assert sorted((h["lead_id"], h["stage"]) for h in history) == [
         ("101", "lead"),
         ("101", "mql"),
         ("101", "opportunity"),
