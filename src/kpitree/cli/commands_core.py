@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from kpitree.cli.app import app
-from kpitree.cli.output import print_diagnostics, print_json
+from kpitree.cli.output import parse_day, print_diagnostics, print_json
 from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import t
 
@@ -201,7 +200,7 @@ def _replan(
         overrides=overrides,
         scenario=scenario[0] if scenario else None,
         from_actuals=True,
-        as_of=_day(as_of),
+        as_of=parse_day(as_of),
     )
     assert isinstance(plan, Replan)
     if json:
@@ -214,15 +213,6 @@ def _replan(
         print_diagnostics(plan.diagnostics)
     if not plan.ok:
         raise typer.Exit(1)
-
-
-def _day(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text.strip().replace("/", "-"))
-    except ValueError:
-        raise UserError.of("KT531", "cli.bad_as_of", None, value=text) from None
 
 
 @app.command()
@@ -283,18 +273,12 @@ def explain(
     Value sets: plan, a scenario, a YAML/JSON file, or data: actual@2026-10,
     target@2026-10, expected@2026-10, forecast@2026-10, previous@2026-10. Inputs
     without data take their plan value (the output lists them)."""
-    import datetime as dt
 
     from kpitree.cli import render
     from kpitree.project import Project
 
     project = Project.load(path)
-    day = None
-    if as_of is not None:
-        try:
-            day = dt.date.fromisoformat(as_of.strip().replace("/", "-"))
-        except ValueError:
-            raise UserError.of("KT531", "cli.bad_as_of", None, value=as_of) from None
+    day = parse_day(as_of)
     if period is not None:
         if vs not in ("target", "forecast", "previous"):
             raise UserError.of("KT533", "cli.bad_vs", None, value=vs)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kpitree.cli.app import app
-from kpitree.cli.output import print_json
+from kpitree.cli.output import parse_day, print_json
 from kpitree.errors import UserError
 from kpitree.i18n import t
 
@@ -45,15 +44,6 @@ WhereOpt = Annotated[
 ]
 
 
-def _as_of(text: str | None) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text.strip().replace("/", "-"))
-    except ValueError:
-        raise UserError.of("KT531", "cli.bad_as_of", None, value=text) from None
-
-
 def _filters(items: list[str] | None) -> dict[str, list[str | None]]:
     out: dict[str, list[str | None]] = {}
     for item in items or []:
@@ -78,7 +68,7 @@ def status(
     from kpitree.project import Project
 
     project = Project.load(path)
-    result = project.status(period, by=by, as_of=_as_of(as_of), filters=_filters(where) or None)
+    result = project.status(period, by=by, as_of=parse_day(as_of), filters=_filters(where) or None)
     if json:
         print_json(render_status.status_json(project, result))
     else:

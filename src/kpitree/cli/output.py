@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -13,6 +14,16 @@ import typer
 from kpitree.cli import state
 from kpitree.errors import Diagnostic, KpitreeError, UserError
 from kpitree.i18n import t
+
+
+def parse_day(text: str | None) -> dt.date | None:
+    """``--as-of``: a day as ``2026-10-15`` (or ``2026/10/15``); KT531 otherwise."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip().replace("/", "-"))
+    except ValueError:
+        raise UserError.of("KT531", "cli.bad_as_of", None, value=text) from None
 
 
 def print_json(payload: Any) -> None:
