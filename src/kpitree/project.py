@@ -94,7 +94,18 @@ class Project:
         """An engine on the project's data (close it when done)."""
         from kpitree.engines import open_engine
 
-        return open_engine(self.warehouse_target, timezone=self.tree.timezone)
+        engine = open_engine(self.warehouse_target, timezone=self.tree.timezone)
+        engine.roster = self.roster()
+        return engine
+
+    def roster(self) -> tuple[tuple[str, str, str], ...]:
+        """(rep, department, team) of every rep the organisation declares."""
+        return tuple(
+            (rep, dept.id, team.id)
+            for dept in self.tree.organisation.departments.values()
+            for team in dept.teams
+            for rep in team.reps
+        )
 
     def rep_names(self, engine: Engine | None = None) -> dict[str, str]:
         """rep id -> the name people know the rep by (from the ``reps`` table;

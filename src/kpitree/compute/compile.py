@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.entities import ORG_DIMENSIONS, Entity
 from kpitree.compute.metrics import Metric
+from kpitree.compute.owners import owner_matching
 from kpitree.errors import UserError
 from kpitree.source import did_you_mean
 
@@ -227,14 +228,38 @@ def dimensions_of(ent: Entity) -> tuple[str, ...]:
 
 
 def _owner(engine: Engine, ent: Entity, t: ir.Table) -> tuple[ir.Table, str | None]:
-    """Add ``__owner`` (the rep responsible): the entity's owner, or its account's."""
+    """Add ``__owner`` (the rep responsible): the entity's owner, or its
+    account's, as the organisation knows the rep (kpitree.compute.owners)."""
     if ent.owner:
-        return t.mutate(__owner=t[ent.owner]), "__owner"
+        return t.mutate(__owner=_rep_of(engine, t[ent.owner])), "__owner"
     if ent.account_column:
         acc = engine.table("accounts")
-        acc = acc.select(__acc=acc.account_id, __owner=acc.owner_id)
+        acc = acc.select(__acc=acc.account_id, __owner=_rep_of(engine, acc.owner_id))
         return t.left_join(acc, t[ent.account_column] == acc.__acc).drop("__acc"), "__owner"
     return t, None
+
+
+def _rep_of(engine: Engine, owner: ir.StringValue) -> ir.StringValue:
+    """The rep id of an owner the export names another way ("佐々木　健様" for
+    the organisation's "佐々木 健")."""
+    import ibis
+
+    rep_of = owner_matching(engine).rep_of()
+    if not rep_of:
+        return owner
+    return ibis.cases(*[(owner == o, r) for o, r in rep_of.items()], else_=owner)
+
+
+def _placed(engine: Engine, rep: ir.StringValue, part: int) -> ir.StringValue | None:
+    """The department (``part`` 0) or team (1) that ``kpitree.yaml`` gives a
+    rep without ``rep_assignments`` rows; ``None`` when it places nobody."""
+    import ibis
+
+    placement = owner_matching(engine).placement()
+    cases = [(rep == r, where[part]) for r, where in placement.items() if where[part]]
+    if not cases:
+        return None
+    return ibis.cases(*cases, else_=ibis.null("string"))
 
 
 def _add_dimensions(
@@ -273,7 +298,13 @@ def _add_dimensions(
         if d == "rep":
             values[f"dim__{d}"] = t[owner] if owner else ibis.null("string")
         elif d in ORG_DIMENSIONS:
-            values[f"dim__{d}"] = t[f"__{d}"] if needs_org and owner else ibis.null("string")
+            value = t[f"__{d}"] if needs_org and owner else ibis.null("string")
+            placed = (
+                _placed(engine, t[owner], ("department", "team").index(d))
+                if (owner and d in ("department", "team"))
+                else None
+            )
+            values[f"dim__{d}"] = value if placed is None else value.fill_null(placed)
         elif d in own:
             values[f"dim__{d}"] = t[d].cast("string")
         elif d == "region":

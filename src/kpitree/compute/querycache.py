@@ -109,7 +109,10 @@ class QueryCache:
     def fingerprint(self, engine: Engine, *parts: Any) -> str:
         """The key of a query: ``parts`` must determine its SQL (``repr`` is used,
         so give values whose ``repr`` shows their whole content)."""
-        text = repr((_code_version(), engine.name, engine.timezone, engine.where, parts))
+        from kpitree.compute.owners import owner_matching
+
+        owners = owner_matching(engine).digest  # how owners become reps and teams
+        text = repr((_code_version(), engine.name, engine.timezone, engine.where, owners, parts))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def run(self, engine: Engine, key: str, build: Callable[[], ir.Expr]) -> pa.Table:

@@ -117,6 +117,9 @@ class Engine:
         self.timezone = timezone
         self.where = where
         self.read_only = read_only
+        # (rep, department, team) the project's organisation declares: owners
+        # of facts are matched to them (kpitree.compute.owners).
+        self.roster: tuple[tuple[str, str, str], ...] = ()
         self._closed = False
         self._data_state: tuple[str, dict[str, int]] | None = None
         self._data_state_read = False

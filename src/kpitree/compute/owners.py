@@ -1,0 +1,329 @@
+"""Owners of facts matched to the people of the organisation.
+
+An export names its owners the way its system does: an id (``R0016``, a HubSpot
+owner number), an e-mail address or a name typed by someone (``佐々木 健``,
+``佐々木　健``, ``佐々木健さん``). The organisation knows its reps by the ids of
+``rep_assignments`` (with the names and e-mails of the ``reps`` table) and by the
+keys of ``organisation: … teams: … reps:`` in ``kpitree.yaml``.
+:func:`match_owners` is the one rule that links the two, used by the computation
+(which team and rep a fact lands in), by the import summary and by
+``kpitree check``:
+
+1. the same id;
+2. the same e-mail address (case and width ignored);
+3. the same name once normalised (:func:`normalise_name`: NFKC, case, every
+   space, a trailing honorific);
+4. a name of the organisation that is only a family name (``佐々木``) matches the
+   one owner whose normalised name starts with it, when exactly one such owner
+   is left unmatched (two candidates are never guessed between).
+
+Anything else stays unmatched and is reported with the closest known names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from kpitree.errors import UserError
+
+if TYPE_CHECKING:
+    from kpitree.engines import Engine
+
+__all__ = [
+    "OWNER_TABLES",
+    "KnownRep",
+    "Owner",
+    "OwnerMatch",
+    "OwnerMatching",
+    "Unmatched",
+    "match_owners",
+    "normalise_name",
+    "owner_matching",
+]
+
+OWNER_TABLES = ("leads", "deals", "accounts", "activities")
+"""Canonical tables whose ``owner_id`` names a rep."""
+
+_HONORIFICS = ("さん", "さま", "様", "氏", "殿", "くん", "君", "ちゃん")
+_TITLES = re.compile(r"^(mr|mrs|ms|miss|dr)\.?\s+", re.IGNORECASE)
+_SPACES = re.compile(r"[\s\u3000\u200b]+")
+
+How = Literal["id", "email", "name", "family_name"]
+
+
+def normalise_name(text: str) -> str:
+    """A name as it is compared: NFKC (full-width letters and spaces become
+    half-width), lower case, a leading title (``Mr.``) and a trailing honorific
+    (``さん``, ``様``, ``氏``, ``殿``, …) removed, every space removed.
+
+    >>> normalise_name("佐々木　健 様") == normalise_name("佐々木健")
+    True
+    """
+    name = unicodedata.normalize("NFKC", text).strip()
+    name = _TITLES.sub("", name)
+    name = _SPACES.sub("", name).casefold()
+    for honorific in _HONORIFICS:
+        if name.endswith(honorific) and len(name) > len(honorific):
+            name = name[: -len(honorific)]
+            break
+    return name
+
+
+def _email(text: str | None) -> str | None:
+    if not text:
+        return None
+    value = unicodedata.normalize("NFKC", text).strip().casefold()
+    return value if "@" in value and " " not in value else None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownRep:
+    """A person of the organisation: ``rep_id`` is what facts carry once
+    matched; ``department``/``team`` place a rep ``kpitree.yaml`` declares
+    (``None`` for a rep placed by ``rep_assignments``)."""
+
+    rep_id: str
+    names: tuple[str, ...] = ()
+    email: str | None = None
+    department: str | None = None
+    team: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.names[0] if self.names else self.rep_id
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """An owner named by facts: its id, and the name and e-mail the ``reps``
+    table gives for it; ``facts`` counts the rows that name it."""
+
+    owner_id: str
+    name: str | None = None
+    email: str | None = None
+    facts: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.name or self.owner_id
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerMatch:
+    owner_id: str
+    rep_id: str
+    how: How
+    facts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """An owner no rep of the organisation matches: ``closest`` are the known
+    names nearest to it; ``candidates`` the reps it could be when a family name
+    fitted several owners (never guessed)."""
+
+    owner_id: str
+    label: str
+    facts: int
+    closest: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerMatching:
+    matches: Mapping[str, OwnerMatch] = field(default_factory=dict)
+    unmatched: tuple[Unmatched, ...] = ()
+    known: tuple[KnownRep, ...] = ()
+
+    def rep_of(self) -> dict[str, str]:
+        """owner id -> rep id, for the owners whose facts carry another id."""
+        return {o: m.rep_id for o, m in sorted(self.matches.items()) if o != m.rep_id}
+
+    def placement(self) -> dict[str, tuple[str, str | None]]:
+        """rep id -> (department, team) for the reps ``kpitree.yaml`` places."""
+        return {k.rep_id: (k.department, k.team) for k in self.known if k.department is not None}
+
+    @property
+    def by_family_name(self) -> tuple[OwnerMatch, ...]:
+        return tuple(m for m in self.matches.values() if m.how == "family_name")
+
+    @property
+    def digest(self) -> str:
+        """Determines the SQL that resolves owners (a query cache key part)."""
+        text = repr((self.rep_of(), sorted(self.placement().items())))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def match_owners(known: Sequence[KnownRep], owners: Iterable[Owner]) -> OwnerMatching:
+    """Match every owner to at most one known rep (see the module's rules)."""
+    ids = {k.rep_id: k for k in known}
+    by_email: dict[str, set[str]] = {}
+    by_name: dict[str, set[str]] = {}
+    for k in known:
+        for mail in {_email(k.email), _email(k.rep_id)} - {None}:
+            by_email.setdefault(str(mail), set()).add(k.rep_id)
+        for name in {k.rep_id, *k.names}:
+            if norm := normalise_name(name):
+                by_name.setdefault(norm, set()).add(k.rep_id)
+    matches: dict[str, OwnerMatch] = {}
+    pending: list[Owner] = []
+    for owner in owners:
+        found = _direct(owner, ids, by_email, by_name)
+        if found is None:
+            pending.append(owner)
+        else:
+            matches[owner.owner_id] = OwnerMatch(owner.owner_id, found[0], found[1], owner.facts)
+    # A family name alone: exactly one unmatched owner (one person, however
+    # many ids spell it) starts with it.
+    taken = {m.rep_id for m in matches.values()}
+    candidates: dict[str, list[KnownRep]] = {}
+    for k in known:
+        if k.rep_id in taken:
+            continue
+        for name in {k.rep_id, *k.names}:
+            prefix = normalise_name(name)
+            if not prefix or "@" in prefix or any(c.isdigit() for c in prefix):
+                continue
+            for owner in pending:
+                norm = normalise_name(owner.name or owner.owner_id)
+                if norm.startswith(prefix) and norm != prefix:
+                    candidates.setdefault(owner.owner_id, []).append(k)
+    people: dict[str, set[str]] = {}  # known rep -> normalised names of its candidates
+    for owner in pending:
+        for k in candidates.get(owner.owner_id, ()):
+            people.setdefault(k.rep_id, set()).add(normalise_name(owner.name or owner.owner_id))
+    unmatched: list[Unmatched] = []
+    labels = _labels(known)
+    for owner in pending:
+        reps = {k.rep_id: k for k in candidates.get(owner.owner_id, ())}
+        if len(reps) == 1:
+            (rep_id,) = reps
+            if len(people[rep_id]) == 1:
+                matches[owner.owner_id] = OwnerMatch(
+                    owner.owner_id, rep_id, "family_name", owner.facts
+                )
+                continue
+        ambiguous = tuple(sorted(labels.get(r, r) for r in reps))
+        unmatched.append(
+            Unmatched(
+                owner.owner_id,
+                owner.label,
+                owner.facts,
+                _closest(owner.label, labels.values()),
+                ambiguous,
+            )
+        )
+    unmatched.sort(key=lambda u: (-u.facts, u.owner_id))
+    return OwnerMatching(matches, tuple(unmatched), tuple(known))
+
+
+def _direct(
+    owner: Owner,
+    ids: Mapping[str, KnownRep],
+    by_email: Mapping[str, set[str]],
+    by_name: Mapping[str, set[str]],
+) -> tuple[str, How] | None:
+    if owner.owner_id in ids:
+        return owner.owner_id, "id"
+    for mail in (_email(owner.email), _email(owner.owner_id)):
+        if mail and len(by_email.get(mail, ())) == 1:
+            return next(iter(by_email[mail])), "email"
+    for name in (owner.name, owner.owner_id):
+        if name and len(reps := by_name.get(normalise_name(name), set())) == 1:
+            return next(iter(reps)), "name"
+    return None
+
+
+def _labels(known: Sequence[KnownRep]) -> dict[str, str]:
+    return {k.rep_id: k.label for k in known}
+
+
+def _closest(name: str, known: Iterable[str], n: int = 3) -> tuple[str, ...]:
+    """The known names nearest to ``name`` (compared normalised)."""
+    norms: dict[str, str] = {}
+    for k in known:
+        norms.setdefault(normalise_name(k), k)
+    near = difflib.get_close_matches(normalise_name(name), list(norms), n=n, cutoff=0.4)
+    return tuple(norms[m] for m in near)
+
+
+# --- from the warehouse ---------------------------------------------------------------
+
+
+def owner_matching(engine: Engine) -> OwnerMatching:
+    """Match the owners of the engine's facts to the organisation: the reps of
+    ``rep_assignments`` and ``engine.roster``, the ``(rep, department, team)``
+    that ``kpitree.yaml`` declares. Kept on the engine (which reads one state
+    of the data) for its roster."""
+    roster = tuple(engine.roster)
+    cached = getattr(engine, "_owner_matching", None)
+    if cached is not None and cached[0] == roster:
+        return cached[1]  # type: ignore[no-any-return]
+    result = _owner_matching(engine, roster)
+    engine._owner_matching = (roster, result)  # type: ignore[attr-defined]
+    return result
+
+
+def _owner_matching(engine: Engine, roster: Sequence[tuple[str, str, str]]) -> OwnerMatching:
+    reps = _rows(engine, "reps", ("rep_id", "name", "email"))
+    people: dict[str, dict[str, Any]] = {
+        str(r["rep_id"]): r for r in reps if r["rep_id"] is not None
+    }
+    assigned = sorted(
+        {str(r["rep_id"]) for r in _rows(engine, "rep_assignments", ("rep_id",)) if r["rep_id"]}
+    )
+    known: list[KnownRep] = []
+    for rid in assigned:
+        person = people.get(rid, {})
+        name = (person.get("name") or "").strip()
+        known.append(KnownRep(rid, (name,) if name else (), person.get("email")))
+    places: dict[str, set[tuple[str, str]]] = {}
+    for rep, dept, team in roster:
+        places.setdefault(rep, set()).add((dept, team))
+    for rep, where in places.items():
+        if rep in assigned:
+            continue
+        # A rep declared in two places is placed by neither (no guess).
+        place: tuple[str | None, str | None] = (None, None)
+        if len(where) == 1:
+            place = next(iter(where))
+        known.append(KnownRep(rep, (rep,), None, *place))
+    if not known:
+        return OwnerMatching()
+    facts = _owner_counts(engine)
+    owners = []
+    for oid, n in sorted(facts.items()):
+        person = people.get(oid, {})
+        owners.append(Owner(oid, person.get("name"), person.get("email"), n))
+    return match_owners(known, owners)
+
+
+def _rows(engine: Engine, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+    try:
+        t = engine.table(table)
+    except UserError:
+        return []
+    return engine.execute(t.select(*columns).distinct()).to_pylist()  # type: ignore[no-any-return]
+
+
+def _owner_counts(engine: Engine) -> dict[str, int]:
+    """owner id -> number of facts (rows of the owner tables) naming it."""
+    counts: dict[str, int] = {}
+    for name in OWNER_TABLES:
+        try:
+            t = engine.table(name)
+        except UserError:
+            continue
+        if "owner_id" not in t.columns:
+            continue
+        named = t.filter(t.owner_id.notnull())
+        q = named.group_by("owner_id").aggregate(n=named.count())
+        for row in engine.execute(q).to_pylist():
+            counts[str(row["owner_id"])] = counts.get(str(row["owner_id"]), 0) + int(row["n"])
+    return counts
