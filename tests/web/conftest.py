@@ -16,7 +16,8 @@ Servers
     the test.
 
 Browser (mark tests ``browser``)
-    ``browser`` (session): Debian's Chromium driven by Playwright.
+    ``browser`` (session): Debian's Chromium driven by Playwright;
+    ``playwright_driver`` (session): that Playwright, to launch another browser.
     ``page``: a fresh page (Japanese browser locale unless the test's
     ``browser_locale`` fixture says otherwise). The test fails on any console
     error or page error; ``page_errors.allow(regex)`` accepts an expected one. A
@@ -242,14 +243,21 @@ def screenshot(page: Any, path: Path | str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def playwright_driver() -> Iterator[Any]:
+    """The one Playwright of the session (a second one cannot start beside it):
+    a test that needs a browser of its own launches it from this."""
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield chromium
+    chromium.close()
 
 
 @dataclass

@@ -301,11 +301,11 @@ def test_alerts_page_shows_fired_alerts_history_and_json_twin(
         assert cells[5] == "app: 送信済み"
         shown[event["segment"].get("rep", "-")] = (cells[1], cells[4])
     assert sorted(shown) == ["-", "r1", "r2"]
-    for rep, team in (("r1", "東日本"), ("r2", "西日本")):
+    for rep, team, name in (("r1", "東日本", "佐藤"), ("r2", "西日本", "鈴木")):
         severity, message = shown[rep]
         assert severity == "重大"
         assert message.startswith("MQL初回対応率（")  # the node's label
-        assert f"チーム: {team}" in message and f"担当者: {rep}" in message
+        assert f"チーム: {team}" in message and f"担当者: {name}" in message  # reps by name
         assert "50.0%" in message and "90.0%" in message and "55.6%" in message
     assert shown["-"][0] == "警告" and shown["-"][1].startswith("MQL数")
     link = opened.locator('a[href^="/nodes/first_touch"]').first

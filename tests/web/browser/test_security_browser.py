@@ -18,17 +18,15 @@ PageErrors = Any  # tests/web/conftest.py's PageErrors (seen, allow)
 
 
 @pytest.fixture
-def rebinding_browser() -> Iterator[Any]:
+def rebinding_browser(playwright_driver: Any) -> Iterator[Any]:
     """A Chromium whose DNS answers 127.0.0.1 for rebind.example, as a page's
-    domain would after rebinding."""
-    from playwright.sync_api import sync_playwright
-
+    domain would after rebinding (launched from the session's Playwright: a
+    second Playwright cannot start while the other browser tests' one runs)."""
     rules = "--host-resolver-rules=MAP rebind.example 127.0.0.1"
-    with sync_playwright() as playwright:
-        args = [*CHROMIUM_ARGS, rules]
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield chromium
-        chromium.close()
+    args = [*CHROMIUM_ARGS, rules]
+    chromium = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=args)
+    yield chromium
+    chromium.close()
 
 
 def test_a_rebound_domain_cannot_read_or_create_an_admin(
