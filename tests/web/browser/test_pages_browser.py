@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -207,18 +206,15 @@ def test_tree_updates_without_reload_when_data_arrives(
     page.evaluate("window.__notReloaded = true")
     csv = _won_deals_csv(tmp_path / "deals.csv", 7)
     run_kpitree("import", csv, "--mapping", "salesforce-opportunities", "--project", demo_copy)
-    imported = time.monotonic()
     expected = int(before.replace(",", "")) + 7
     box = page.locator('[data-node-id="won_deals"] [data-field="actual"]')
     page.wait_for_function(
         "([sel, want]) => document.querySelector(sel)?.textContent.trim() === want",
         arg=['[data-node-id="won_deals"] [data-field="actual"]', f"{expected:,}"],
-        timeout=WAIT_MS,  # the time it took is asserted below
+        timeout=WAIT_MS,  # how fast is measured by bench/bench_web.py, not here
     )
-    took = time.monotonic() - imported
     assert box.inner_text() == f"{expected:,}"
     assert page.evaluate("window.__notReloaded") is True  # updated in place
-    assert took < 2.0 + 1.0, took  # 2 s goal; a second of slack for the test's own polling
 
 
 def test_switch_to_english_keeps_the_period(page: Any, live_server: str) -> None:
