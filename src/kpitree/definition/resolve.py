@@ -247,6 +247,7 @@ def _resolve(draft: Draft) -> Tree:
         root=draft.root,
         data_sources=tuple((s.file, s.mapping, s.sheet) for s in head.data.sources),
         warehouse=head.data.warehouse,
+        quality=head.data.quality,
         metrics={
             mid: MetricDef(
                 mid,

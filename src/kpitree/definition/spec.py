@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
 
 from kpitree.definition.spec_alerts import (
     AlertRuleSpec,
@@ -37,6 +37,7 @@ __all__ = [
     "PacingSpec",
     "PlanSpec",
     "ProjectSpec",
+    "QualitySpec",
     "QuietHoursSpec",
     "ReferenceSpec",
     "RetrySpec",
@@ -180,9 +181,62 @@ class DataSourceSpec(_Strict):
     sheet: str | None = None
 
 
+QualityRule = Literal[
+    "stage_backwards",
+    "stage_skipped",
+    "before_creation",
+    "in_future",
+    "negative_duration",
+    "deal_without_amount",
+    "deal_without_owner",
+    "lead_without_owner",
+    "owner_without_assignment",
+    "stale_source",
+    "lost_characters",
+]
+FactTable = Literal[
+    "accounts",
+    "leads",
+    "lead_stage_history",
+    "deals",
+    "deal_stage_history",
+    "activities",
+    "contracts",
+    "marketing_spend",
+    "nps_responses",
+]
+
+
+class QualitySpec(_Strict):
+    """Thresholds of ``kpitree data check`` (see docs/data.md, Data quality)."""
+
+    examples: int = Field(5, ge=0, le=1000, description="Record ids shown per finding.")
+    stale_after_days: int = Field(
+        7,
+        ge=0,
+        description="A table whose newest fact is more than this many days before the "
+        "as-of day is stale.",
+    )
+    stale_after: dict[FactTable, NonNegativeInt] = Field(
+        default_factory=dict, description="Per table: days after which it is stale."
+    )
+    levels: dict[QualityRule, Literal["error", "warning", "off"]] = Field(
+        default_factory=dict,
+        description="Per rule: error, warning or off (default: see docs/data.md).",
+    )
+    stage_order: dict[Literal["leads", "deals"], list[str]] = Field(
+        default_factory=dict,
+        description="Stages in funnel order (default: lead, mql, sql, opportunity, won; "
+        "deals: opportunity, won); lost and disqualified end any history.",
+    )
+
+
 class DataSpec(_Strict):
     warehouse: str | None = Field(
         None, description="DuckDB file (default .kpitree/warehouse.duckdb)."
+    )
+    quality: QualitySpec = Field(
+        default_factory=QualitySpec, description="Thresholds of kpitree data check."
     )
     sources: list[DataSourceSpec] = Field(default_factory=list)
     targets: list[str] = Field(

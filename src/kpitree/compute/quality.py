@@ -1,0 +1,265 @@
+"""The data-quality check in front of every number (``kpitree data check``).
+
+Each rule of :mod:`kpitree.compute.quality_rules` is asked of every table it
+looks at; a table where it finds records gives a :class:`Finding`: the rule,
+its code and level, how many records, a few of their ids, and the metrics and
+nodes that read the table (so a user knows which numbers to distrust). The
+freshness of every table with data is measured the same way, in one query.
+Thresholds and levels come from ``data.quality`` in ``kpitree.yaml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kpitree.compute.compile import _day
+from kpitree.compute.quality_rules import RULES, RuleContext
+from kpitree.data.schema import CANONICAL_STAGES
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from kpitree.compute.metrics import Catalogue, Metric
+    from kpitree.definition.spec import QualitySpec
+    from kpitree.definition.tree import Tree
+    from kpitree.engines import Engine
+
+__all__ = ["LEVELS", "STALE", "Finding", "Freshness", "QualityReport", "check_quality"]
+
+LEVELS = ("error", "warning")
+STALE = ("stale_source", "KT849", "warning")
+
+# The day columns that date each table's facts, for freshness.
+_FACT_DAYS: dict[str, tuple[str, ...]] = {
+    "accounts": ("created_at",),
+    "leads": ("created_at",),
+    "lead_stage_history": ("entered_at",),
+    "deals": ("created_at",),
+    "deal_stage_history": ("entered_at",),
+    "activities": ("occurred_at",),
+    "contracts": ("start_date",),
+    "marketing_spend": ("spend_date",),
+    "nps_responses": ("responded_at",),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    code: str
+    level: str  # error | warning
+    table: str
+    count: int  # records found (stale_source: the table's rows)
+    examples: tuple[str, ...]  # the first ids, in order
+    metrics: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "code": self.code,
+            "level": self.level,
+            "table": self.table,
+            "count": self.count,
+            "examples": list(self.examples),
+            "metrics": list(self.metrics),
+            "nodes": list(self.nodes),
+            **({"detail": self.detail} if self.detail else {}),
+        }
+
+
+@dataclass(frozen=True)
+class Freshness:
+    table: str
+    rows: int
+    newest: dt.date | None  # newest fact day up to the as-of day
+    days: int | None  # days from ``newest`` to the as-of day
+    stale_after: int
+    stale: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "rows": self.rows,
+            "newest": None if self.newest is None else self.newest.isoformat(),
+            "days": self.days,
+            "stale_after": self.stale_after,
+            "stale": self.stale,
+        }
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    as_of: dt.date
+    findings: tuple[Finding, ...]
+    freshness: tuple[Freshness, ...]
+
+    def count(self, level: str) -> int:
+        return sum(1 for f in self.findings if f.level == level)
+
+    @property
+    def status(self) -> str:
+        """``error``, ``warning`` or ``ok``: the worst level found."""
+        for level in LEVELS:
+            if self.count(level):
+                return level
+        return "ok"
+
+    def fails(self, fail_on: str) -> bool:
+        """Whether a finding is at ``fail_on`` level or worse."""
+        worse = LEVELS[: LEVELS.index(fail_on) + 1]
+        return any(f.level in worse for f in self.findings)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "status": self.status,
+            "errors": self.count("error"),
+            "warnings": self.count("warning"),
+            "findings": [f.to_json() for f in self.findings],
+            "freshness": [f.to_json() for f in self.freshness],
+        }
+
+
+def _stage_event(event: str | None) -> bool:
+    return event is not None and (event.startswith("stage:") or event in CANONICAL_STAGES)
+
+
+def _reads(metric: Metric, table: str, rule: str) -> bool:
+    """Whether ``metric`` reads the rows of ``table`` that ``rule`` is about."""
+    ent = metric.entity
+    if ent is None or metric.sla_rule is not None:
+        return False
+    spec = metric.spec
+    if table == ent.stages:
+        return any(_stage_event(e) for e in (spec.time, spec.from_, spec.to))
+    if table != ent.table:
+        return False
+    if rule == "deal_without_amount":
+        return spec.measure == "amount"
+    return True
+
+
+def touched(catalogue: Catalogue, tree: Tree, table: str, rule: str) -> tuple[list[str], list[str]]:
+    """The metrics that read ``table`` (as ``rule`` concerns it) and those
+    computed from them, and the nodes measuring any of them (in tree order)."""
+    found = {mid for mid, m in catalogue.metrics.items() if _reads(m, table, rule)}
+    grew = True
+    while grew:
+        more = {
+            mid
+            for mid, m in catalogue.metrics.items()
+            if mid not in found and any(u in found for u in m.uses)
+        }
+        found |= more
+        grew = bool(more)
+    nodes = [nid for nid in tree.order if tree.nodes[nid].metric in found]
+    return sorted(found), nodes
+
+
+def _first(engine: Engine, ids: ir.Table, examples: int) -> tuple[int, tuple[str, ...]]:
+    """How many ids, and the first ``examples`` of them, in one query."""
+    import ibis
+
+    counted = ids.mutate(__n=ibis.row_number().over(order_by=ids.id), __total=ids.count().over())
+    rows = engine.execute(
+        counted.filter(counted.__n <= max(examples, 1)).order_by(counted.id)
+    ).to_pylist()
+    if not rows:
+        return 0, ()
+    return int(rows[0]["__total"]), tuple(str(r["id"]) for r in rows[:examples])
+
+
+def _freshness(engine: Engine, as_of: dt.date, spec: QualitySpec) -> list[Freshness]:
+    import ibis
+
+    parts = []
+    for table, columns in _FACT_DAYS.items():
+        t = engine.table(table)
+        dates = [_day(t[c]) for c in columns]
+        newest = dates[0] if len(dates) == 1 else ibis.greatest(*dates)
+        parts.append(
+            t.aggregate(
+                table=ibis.literal(table),
+                rows=t.count(),
+                newest=newest.max(where=newest <= ibis.literal(as_of)).cast("date"),
+            )
+        )
+    rows = engine.execute(ibis.union(*parts)).to_pylist()
+    order = list(_FACT_DAYS)
+    out = []
+    for row in sorted(rows, key=lambda r: order.index(r["table"])):
+        if not row["rows"]:
+            continue
+        limit = spec.stale_after.get(row["table"], spec.stale_after_days)
+        newest = row["newest"]
+        days = None if newest is None else (as_of - newest).days
+        out.append(
+            Freshness(
+                row["table"], int(row["rows"]), newest, days, limit, days is None or days > limit
+            )
+        )
+    return out
+
+
+def check_quality(
+    engine: Engine, catalogue: Catalogue, tree: Tree, as_of: dt.date
+) -> QualityReport:
+    """Every rule on every table it looks at, and every table's freshness."""
+    from kpitree.compute.quality_rules import DEFAULT_ORDER
+
+    spec = tree.quality
+    order: dict[str, tuple[str, ...]] = dict(DEFAULT_ORDER)
+    order.update((k, tuple(v)) for k, v in spec.stage_order.items())
+    ctx = RuleContext(engine, as_of, order)
+    findings: list[Finding] = []
+    for rule in RULES:
+        level = spec.levels.get(rule.name, rule.level)  # type: ignore[call-overload]
+        if level == "off":
+            continue
+        for table, ids in rule.find(ctx):
+            count, examples = _first(engine, ids, spec.examples)
+            if count:
+                metrics, nodes = touched(catalogue, tree, table, rule.name)
+                findings.append(
+                    Finding(
+                        rule.name,
+                        rule.code,
+                        level,
+                        table,
+                        count,
+                        examples,
+                        tuple(metrics),
+                        tuple(nodes),
+                    )
+                )
+    freshness = _freshness(engine, as_of, spec)
+    stale_level = spec.levels.get(STALE[0], STALE[2])  # type: ignore[call-overload]
+    if stale_level != "off":
+        findings.extend(_stale_findings(freshness, stale_level, catalogue, tree))
+    return QualityReport(as_of, tuple(findings), tuple(freshness))
+
+
+def _stale_findings(
+    freshness: Iterable[Freshness], level: str, catalogue: Catalogue, tree: Tree
+) -> list[Finding]:
+    out = []
+    for f in freshness:
+        if not f.stale:
+            continue
+        metrics, nodes = touched(catalogue, tree, f.table, STALE[0])
+        detail = {
+            "newest": None if f.newest is None else f.newest.isoformat(),
+            "days": f.days,
+            "stale_after": f.stale_after,
+        }
+        out.append(
+            Finding(
+                STALE[0], STALE[1], level, f.table, f.rows, (), tuple(metrics), tuple(nodes), detail
+            )
+        )
+    return out

@@ -1,0 +1,251 @@
+"""The data-quality rules as queries: each gives, per canonical table it looks
+at, an Ibis table of the ids of the records it finds (one ``id`` column, each
+id once). :mod:`kpitree.compute.quality` counts them, keeps a few examples and
+names the metrics and nodes they touch. Everything runs in the warehouse: no
+rule reads the rows into Python.
+
+Days are local days of the project's time zone (the engine's session zone), so
+a stage date written without a time (midnight) is not "before" a creation time
+later on the same day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kpitree.compute.compile import _day
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from kpitree.engines import Engine
+
+__all__ = ["DEFAULT_ORDER", "RULES", "TERMINAL", "Rule", "RuleContext"]
+
+# Funnel order of the stage histories when the project does not give one.
+DEFAULT_ORDER: dict[str, tuple[str, ...]] = {
+    "leads": ("lead", "mql", "sql", "opportunity", "won"),
+    "deals": ("opportunity", "won"),
+}
+# Stages that end a history: after any stage, never before one.
+TERMINAL = ("won", "lost", "disqualified")
+
+_HISTORY = {"leads": ("lead_stage_history", "lead_id"), "deals": ("deal_stage_history", "deal_id")}
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    engine: Engine
+    as_of: dt.date
+    stage_order: dict[str, tuple[str, ...]]
+
+
+Found = list[tuple[str, "ir.Table"]]  # (table, ids)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    code: str
+    level: str  # default level: error | warning
+    find: Callable[[RuleContext], Found]
+
+
+def _ids(expr: ir.Value) -> ir.Table:
+    return expr.cast("string").name("id").as_table().distinct()
+
+
+def _ranked(ctx: RuleContext, entity: str) -> tuple[ir.Table, str, int]:
+    """The entity's stage history with a ``__pos`` column: the position of each
+    entry's stage in the funnel order (terminal stages after the last one);
+    entries of stages outside the order are left out."""
+    import ibis
+
+    table, key = _HISTORY[entity]
+    order = ctx.stage_order.get(entity) or DEFAULT_ORDER[entity]
+    h = ctx.engine.table(table)
+    end = len(order)
+    positions = {stage: i for i, stage in enumerate(order)}
+    for stage in TERMINAL:
+        positions.setdefault(stage, end)
+    pos = ibis.cases(*((h.stage == s, p) for s, p in positions.items()), else_=None)
+    h = h.mutate(__pos=pos)
+    return h.filter(h.__pos.notnull()), key, end
+
+
+def _backwards(ctx: RuleContext) -> Found:
+    """Histories with an entry of an earlier stage after a later one (a later
+    day): e.g. MQL on 1 May after an opportunity on 20 April."""
+    out: Found = []
+    for entity in ("leads", "deals"):
+        h, key, _ = _ranked(ctx, entity)
+        a = h.select(k=h[key], d=_day(h.entered_at), p=h.__pos)
+        b = a.view()
+        j = a.join(b, (a.k == b.k) & (b.d > a.d) & (b.p < a.p))
+        out.append((_HISTORY[entity][0], _ids(j.k)))
+    return out
+
+
+def _skipped(ctx: RuleContext) -> Found:
+    """Histories missing a stage between their first and their furthest one.
+    Only stages some record of the table entered count: a funnel without an SQL
+    stage skips nothing by going from MQL to opportunity."""
+    import ibis
+
+    out: Found = []
+    for entity in ("leads", "deals"):
+        h, key, end = _ranked(ctx, entity)
+        h = h.filter(h.__pos < end)  # the terminal stages close, they do not skip
+        used = h.select(p=h.__pos).distinct()
+        # Position among the stages in use, so unused stages leave no gap.
+        used = used.mutate(q=ibis.row_number().over(order_by=used.p))
+        h = h.join(used, h.__pos == used.p)
+        per = h.group_by(k=h[key]).aggregate(lo=h.q.min(), hi=h.q.max(), n=h.q.nunique())
+        gaps = per.filter(per.n < per.hi - per.lo + 1)
+        out.append((_HISTORY[entity][0], _ids(gaps.k)))
+    return out
+
+
+def _before_creation(ctx: RuleContext) -> Found:
+    """Stage entries on a day before their record's creation day, and deals
+    closed before the day they were created."""
+    out: Found = []
+    for entity, (table, key) in _HISTORY.items():
+        h = ctx.engine.table(table)
+        base = ctx.engine.table(entity)
+        j = h.join(base, h[key] == base[key])
+        j = j.filter(_day(j.entered_at) < _day(j.created_at))
+        out.append((table, _ids(j[key])))
+    d = ctx.engine.table("deals")
+    out.append(("deals", _ids(d.filter(d.close_date < _day(d.created_at)).deal_id)))
+    return out
+
+
+def _in_future(ctx: RuleContext) -> Found:
+    """Facts dated after the as-of day: creations, stage entries, closes of won
+    and lost deals (an open deal's close date is expected, not a fact),
+    activities, NPS answers and spend."""
+    import ibis
+
+    day = ibis.literal(ctx.as_of)
+    out: Found = []
+    checks: Sequence[tuple[str, str, str]] = (
+        ("leads", "lead_id", "created_at"),
+        ("lead_stage_history", "lead_id", "entered_at"),
+        ("deals", "deal_id", "created_at"),
+        ("deal_stage_history", "deal_id", "entered_at"),
+        ("activities", "activity_id", "occurred_at"),
+        ("nps_responses", "response_id", "responded_at"),
+        ("marketing_spend", "spend_id", "spend_date"),
+    )
+    for table, key, column in checks:
+        t = ctx.engine.table(table)
+        found = t.filter(_day(t[column]) > day)
+        if table == "deals":
+            closed = t.filter(t.status.isin(["won", "lost"]) & (t.close_date > day))
+            found = found.union(closed)
+        out.append((table, _ids(found[key])))
+    return out
+
+
+def _negative_duration(ctx: RuleContext) -> Found:
+    """Durations below zero: a deal created, or closed, before its lead was
+    created; a deal won before its lead's first activity; a contract ending
+    before it starts."""
+    e = ctx.engine
+    d = e.table("deals")
+    leads = e.table("leads")
+    lead = leads.select(lid=leads.lead_id, lead_day=_day(leads.created_at))
+    j = d.join(lead, d.lead_id == lead.lid)
+    j = j.mutate(day=_day(j.created_at))
+    bad = (j.day < j.lead_day) | (j.status.isin(["won", "lost"]) & (j.close_date < j.lead_day))
+    a = e.table("activities")
+    first = (
+        a.filter(a.lead_id.notnull())
+        .group_by(lid=a.lead_id)
+        .aggregate(first=_day(a.occurred_at).min())
+    )
+    w = d.filter(d.status == "won").join(first, d.lead_id == first.lid)
+    w = w.filter(w.close_date < w.first)
+    c = e.table("contracts")
+    return [
+        ("deals", _ids(j.filter(bad).deal_id).union(_ids(w.deal_id))),
+        ("contracts", _ids(c.filter(c.end_date < c.start_date).contract_id)),
+    ]
+
+
+def _deal_without_amount(ctx: RuleContext) -> Found:
+    d = ctx.engine.table("deals")
+    return [("deals", _ids(d.filter(d.amount.isnull()).deal_id))]
+
+
+def _deal_without_owner(ctx: RuleContext) -> Found:
+    d = ctx.engine.table("deals")
+    return [("deals", _ids(d.filter(_blank(d.owner_id)).deal_id))]
+
+
+def _lead_without_owner(ctx: RuleContext) -> Found:
+    t = ctx.engine.table("leads")
+    return [("leads", _ids(t.filter(_blank(t.owner_id)).lead_id))]
+
+
+def _blank(column: ir.StringValue) -> ir.BooleanValue:
+    return column.isnull() | (column.strip() == "")
+
+
+def _owner_without_assignment(ctx: RuleContext) -> Found:
+    """Owners (rep ids) named on leads, deals or activities that no rep
+    assignment places in a team: their facts count under (unassigned). The ids
+    are the owners'."""
+    assigned = ctx.engine.table("rep_assignments").rep_id
+    out: Found = []
+    for table in ("leads", "deals", "activities"):
+        t = ctx.engine.table(table)
+        t = t.filter(~_blank(t.owner_id) & ~t.owner_id.isin(assigned))
+        out.append((table, _ids(t.owner_id)))
+    return out
+
+
+# Characters a Shift_JIS export replaced with "?": runs of two or more, or a
+# "?" touching Japanese text (RE2 syntax, as DuckDB and PostgreSQL read it).
+LOST = r"\?\?|[\p{Han}\p{Hiragana}\p{Katakana}ー]\?|\?[\p{Han}\p{Hiragana}\p{Katakana}]"
+
+
+def _lost_characters(ctx: RuleContext) -> Found:
+    """Names and source columns (attributes) where a Shift_JIS export wrote
+    ``?`` for characters it could not hold."""
+    out: Found = []
+    named = {"accounts": ["name"], "reps": ["name"]}
+    for table, key in (
+        ("accounts", "account_id"),
+        ("reps", "rep_id"),
+        ("leads", "lead_id"),
+        ("deals", "deal_id"),
+        ("activities", "activity_id"),
+    ):
+        t = ctx.engine.table(table)
+        columns = [t[c] for c in named.get(table, [])]
+        columns.append(t.attributes.cast("string"))
+        hit = columns[0].re_search(LOST).fill_null(False)
+        for c in columns[1:]:
+            hit = hit | c.re_search(LOST).fill_null(False)
+        out.append((table, _ids(t.filter(hit)[key])))
+    return out
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("stage_backwards", "KT840", "warning", _backwards),
+    Rule("stage_skipped", "KT841", "warning", _skipped),
+    Rule("before_creation", "KT842", "error", _before_creation),
+    Rule("in_future", "KT843", "error", _in_future),
+    Rule("negative_duration", "KT844", "error", _negative_duration),
+    Rule("deal_without_amount", "KT845", "warning", _deal_without_amount),
+    Rule("deal_without_owner", "KT846", "warning", _deal_without_owner),
+    Rule("lead_without_owner", "KT847", "warning", _lead_without_owner),
+    Rule("owner_without_assignment", "KT848", "warning", _owner_without_assignment),
+    Rule("lost_characters", "KT850", "warning", _lost_characters),
+)
+# stale_source (KT849) is computed per table by kpitree.compute.quality.

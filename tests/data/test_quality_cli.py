@@ -1,0 +1,276 @@
+"""``kpitree data check`` on a small company whose problems are known by
+construction: CSV files written here (one in Shift_JIS, as Excel writes it),
+imported with ``kpitree import`` and mappings, then checked as of 2026-06-30.
+
+Every rule's count and record ids are asserted; the comments next to each row
+say which rule it is built to trip."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpitree.cli import main
+
+AS_OF = "2026-06-30"
+
+LEADS = """\
+ID,Created,Owner,MQL,SQL,Opp,Name
+L1,2026/04/01,R1,2026/04/02,2026/04/03,2026/04/05,山田 一郎
+L2,2026/04/01,R1,2026/04/02,,2026/04/10,佐藤 二郎
+L3,2026/04/01,,2026/04/20,2026/04/10,,鈴木 三郎
+L4,2026/04/10,R1,2026/04/05,,,高橋 四郎
+L5,2026/04/01,R2,2026/07/15,,,?田 花子
+L6,2026/07/01,R2,,,,伊藤 六郎
+"""
+# L1: clean. L2: skips SQL. L3: MQL after SQL (backwards), no owner.
+# L4: MQL before its creation (and so, with the lead entry, backwards).
+# L5: a future MQL; its name lost a character in Shift_JIS. L6: created in the future.
+
+LEADS_MAP = """\
+mapping: 1
+tables:
+  leads:
+    lead_id: ID
+    created_at: Created
+    owner_id: Owner
+  lead_stage_history:
+    lead_id: ID
+    stages: {lead: Created, mql: MQL, sql: SQL, opportunity: Opp}
+"""
+
+DEALS = """\
+ID,Lead,Created,Close,Won,Amount,Status,Owner
+D1,L1,2026/04/06,2026/05/01,2026/05/01,1000000,won,R1
+D2,L2,2026/04/12,,,,open,
+D3,L4,2026/04/08,,,500,open,R2
+D4,L1,2026/04/06,2026/04/05,2026/04/05,300,won,R1
+D5,L2,2026/04/12,2026/04/15,2026/04/15,700,won,R2
+D6,L1,2026/04/20,2026/06/15,,900,lost,R3
+"""
+# D1: clean. D2: no amount, no owner. D3: created before its lead (L4, 04-10).
+# D4: won the day before it was created (close and won entry before creation;
+# the won entry before the opportunity one goes backwards).
+# D5: won before its lead's first activity (A2, 04-20). D6: owner R3 has no team.
+
+DEALS_MAP = """\
+mapping: 1
+tables:
+  deals:
+    deal_id: ID
+    lead_id: Lead
+    created_at: Created
+    close_date: Close
+    amount: Amount
+    status: Status
+    owner_id: Owner
+  deal_stage_history:
+    deal_id: ID
+    stages: {opportunity: Created, won: Won}
+"""
+
+ACTIVITIES = """\
+ID,Type,At,Owner,Lead
+A1,call,2026/04/02,R1,L1
+A2,call,2026/04/20,R1,L2
+A3,call,2026/08/01,R1,L1
+"""
+# A3: in the future.
+
+ACTIVITIES_MAP = """\
+mapping: 1
+tables:
+  activities:
+    activity_id: ID
+    type: Type
+    occurred_at: At
+    owner_id: Owner
+    lead_id: Lead
+"""
+
+REPS = "rep,name,team,since\nR1,森 沙織,東日本,2026/04/01\nR2,??木 健,西日本,2026/04/01\n"
+# R2's name lost a character.
+
+REPS_MAP = """\
+mapping: 1
+tables:
+  reps:
+    rep_id: rep
+    name: name
+  rep_assignments:
+    rep_id: rep
+    valid_from: since
+    department: {value: field_sales}
+    team: team
+"""
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def kpitree(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("KPITREE_LANG", "en")
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        code: Any = 0
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return Run(code or 0, captured.out, captured.err)
+
+    return run
+
+
+def _file(folder: Path, name: str, text: str, encoding: str = "utf-8") -> str:
+    (folder / name).write_bytes(text.encode(encoding))
+    return str(folder / name)
+
+
+@pytest.fixture
+def company(tmp_path: Path, kpitree: Any) -> Path:
+    project = tmp_path / "co"
+    assert kpitree("init", str(project)).code == 0
+    for stem, data, mapping, encoding in (
+        ("leads", LEADS, LEADS_MAP, "cp932"),
+        ("deals", DEALS, DEALS_MAP, "utf-8"),
+        ("activities", ACTIVITIES, ACTIVITIES_MAP, "utf-8"),
+        ("reps", REPS, REPS_MAP, "utf-8"),
+    ):
+        csv = _file(tmp_path, f"{stem}.csv", data, encoding)
+        yaml = _file(tmp_path, f"{stem}.yaml", mapping)
+        done = kpitree("import", csv, "--mapping", yaml, "--project", str(project))
+        assert done.code == 0, done.out + done.err
+    return project
+
+
+def _findings(report: dict[str, Any]) -> dict[tuple[str, str], tuple[int, list[str]]]:
+    return {(f["rule"], f["table"]): (f["count"], f["examples"]) for f in report["findings"]}
+
+
+def test_every_rule_finds_exactly_the_records_built_to_trip_it(company: Path, kpitree: Any) -> None:
+    run = kpitree("data", "check", str(company), "--as-of", AS_OF, "--json")
+    assert run.code == 1, run.err  # errors were found
+    report = run.json()
+    assert report["as_of"] == AS_OF
+    assert report["status"] == "error"
+    found = _findings(report)
+    stale = {k: v for k, v in found.items() if k[0] == "stale_source"}
+    assert {k: v for k, v in found.items() if k[0] != "stale_source"} == {
+        ("stage_backwards", "lead_stage_history"): (2, ["L3", "L4"]),
+        ("stage_backwards", "deal_stage_history"): (1, ["D4"]),
+        ("stage_skipped", "lead_stage_history"): (1, ["L2"]),
+        ("before_creation", "lead_stage_history"): (1, ["L4"]),
+        ("before_creation", "deal_stage_history"): (1, ["D4"]),
+        ("before_creation", "deals"): (1, ["D4"]),
+        ("in_future", "leads"): (1, ["L6"]),
+        ("in_future", "lead_stage_history"): (2, ["L5", "L6"]),
+        ("in_future", "activities"): (1, ["A3"]),
+        ("negative_duration", "deals"): (2, ["D3", "D5"]),
+        ("deal_without_amount", "deals"): (1, ["D2"]),
+        ("deal_without_owner", "deals"): (1, ["D2"]),
+        ("lead_without_owner", "leads"): (1, ["L3"]),
+        ("owner_without_assignment", "deals"): (1, ["R3"]),
+        ("lost_characters", "reps"): (1, ["R2"]),
+        ("lost_characters", "leads"): (1, ["L5"]),
+    }
+    # Newest facts up to the as-of day: leads 04-10, deals 04-20, activities
+    # 04-20 ... all more than the default 7 days before 2026-06-30.
+    fresh = {f["table"]: (f["newest"], f["days"], f["stale"]) for f in report["freshness"]}
+    assert fresh == {
+        "leads": ("2026-04-10", 81, True),
+        "lead_stage_history": ("2026-04-20", 71, True),
+        "deals": ("2026-04-20", 71, True),
+        "deal_stage_history": ("2026-05-01", 60, True),
+        "activities": ("2026-04-20", 71, True),
+    }
+    assert set(stale) == {("stale_source", t) for t in fresh}
+    assert stale[("stale_source", "leads")] == (6, [])
+    levels = {(f["rule"], f["table"]): f["level"] for f in report["findings"]}
+    assert levels[("in_future", "leads")] == "error"
+    assert levels[("deal_without_amount", "deals")] == "warning"
+
+
+def test_findings_name_the_metrics_and_nodes_they_touch(company: Path, kpitree: Any) -> None:
+    report = kpitree("data", "check", str(company), "--as-of", AS_OF, "--json").json()
+    by = {(f["rule"], f["table"]): f for f in report["findings"]}
+    amount = by[("deal_without_amount", "deals")]
+    assert "avg_deal_size" in amount["nodes"] and "won_deals" not in amount["nodes"]
+    assert "revenue" in amount["metrics"] and "new_revenue" in amount["nodes"]
+    mql = by[("stage_backwards", "lead_stage_history")]
+    assert "mqls" in mql["nodes"] and "leads" not in mql["nodes"]
+    assert "leads" in by[("in_future", "leads")]["nodes"]
+
+
+def test_thresholds_and_levels_from_kpitree_yaml(company: Path, kpitree: Any) -> None:
+    yaml = company / "kpitree.yaml"
+    yaml.write_text(
+        yaml.read_text(encoding="utf-8")
+        + "data:\n  quality:\n    examples: 1\n    stale_after_days: 90\n"
+        "    stale_after: {activities: 30}\n"
+        "    levels: {in_future: warning, before_creation: warning, negative_duration: off}\n",
+        encoding="utf-8",
+    )
+    run = kpitree("data", "check", str(company), "--as-of", AS_OF, "--json")
+    report = run.json()
+    found = _findings(report)
+    assert found[("stage_backwards", "lead_stage_history")] == (2, ["L3"])
+    assert not any(rule == "negative_duration" for rule, _ in found)
+    assert [t for rule, t in found if rule == "stale_source"] == ["activities"]
+    assert report["errors"] == 0 and report["status"] == "warning"
+    assert run.code == 0
+    assert (
+        kpitree("data", "check", str(company), "--as-of", AS_OF, "--fail-on", "warning").code == 1
+    )
+
+
+def test_a_clean_company_passes_and_the_text_report_reads(tmp_path: Path, kpitree: Any) -> None:
+    project = tmp_path / "co"
+    assert kpitree("init", str(project)).code == 0
+    csv = _file(tmp_path, "leads.csv", "ID,Created,Owner,MQL,SQL,Opp,Name\nL1,2026/06/29,R1,,,,a\n")
+    yaml = _file(tmp_path, "leads.yaml", LEADS_MAP)
+    assert kpitree("import", csv, "--mapping", yaml, "--project", str(project)).code == 0
+    reps = _file(tmp_path, "reps.csv", "rep,name,team,since\nR1,森,東,2026/04/01\n")
+    assert (
+        kpitree(
+            "import",
+            reps,
+            "--mapping",
+            _file(tmp_path, "r.yaml", REPS_MAP),
+            "--project",
+            str(project),
+        ).code
+        == 0
+    )
+    run = kpitree("data", "check", str(project), "--as-of", AS_OF)
+    assert run.code == 0, run.out + run.err
+    assert run.out.splitlines()[0] == "Data check as of 2026-06-30: 0 errors, 0 warnings"
+    assert "leads               newest 2026-06-29 (1 days; stale after 7)" in run.out
+
+
+def test_the_text_report_names_records_and_nodes(company: Path, kpitree: Any) -> None:
+    run = kpitree("data", "check", str(company), "--as-of", AS_OF)
+    assert run.code == 1
+    assert "error KT843 leads: 1 records with a fact after the as-of day" in run.out
+    assert "  e.g. L5, L6" in run.out
+    assert "warning KT845 deals: 1 deals without an amount" in run.out
+
+
+def test_a_bad_fail_on_is_a_user_error(tmp_path: Path, kpitree: Any) -> None:
+    run = kpitree("data", "check", str(tmp_path), "--fail-on", "sometimes")
+    assert run.code == 1
+    assert run.err == "error: --fail-on expects error or warning, got 'sometimes'\n"
