@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 from kpitree.data.mapping import load_mapping
@@ -282,6 +283,13 @@ def test_salesforce_opportunities_english_and_japanese(tmp_path: Path) -> None:
     batch = read_and_map(japanese, load_mapping("salesforce-opportunities"))
     assert batch.rejects == []
     deals = batch.tables["deals"].to_pydict()
-    assert deals["deal_id"] == ["サンプル 100席", "テスト PoC"]
+    # No ID column: the id is made from the account, the name and the created date.
+    assert deals["deal_id"] == [
+        "h:" + hashlib.sha256("\x1f".join(cells).encode()).hexdigest()[:16]
+        for cells in (
+            ("株式会社サンプル", "サンプル 100席", "2026/01/07"),
+            ("テスト商事", "テスト PoC", "2026/01/09"),
+        )
+    ]
     assert deals["status"] == ["won", "lost"]
     assert deals["account_id"] == ["株式会社サンプル", "テスト商事"]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kpitree.data.mapping import Mapping, load_mapping, preset_names
+from kpitree.data.mapping import ColumnRule, Mapping, load_mapping, preset_names
 
 __all__ = ["Missing", "PresetFit", "closest_header", "fit", "rank_presets"]
 
@@ -103,6 +103,22 @@ def _lookup(headers: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _expanded(mapping: Mapping, index: dict[str, str]) -> list[tuple[str, str, ColumnRule]]:
+    """The mapping's rules; an ``id_from`` rule whose own id column is not in the
+    file becomes one rule per identifying column."""
+    out = []
+    for tbl, col, rule in mapping.rules():
+        own = rule.headers[:-1] if rule.id_from else rule.headers
+        if rule.id_from and not any(h in index or norm(h) in index for h in own):
+            out += [
+                (tbl, col, ColumnRule(headers=part, optional=rule.optional))
+                for part in rule.id_from
+            ]
+        else:
+            out.append((tbl, col, ColumnRule(headers=own, optional=rule.optional)))
+    return out
+
+
 def fit(mapping: Mapping, headers: Sequence[str]) -> PresetFit:
     """How ``mapping`` fits a file with these ``headers`` (matched as an import
     matches them: exactly, else ignoring case, width and spacing)."""
@@ -110,7 +126,7 @@ def fit(mapping: Mapping, headers: Sequence[str]) -> PresetFit:
     read: dict[str, None] = {}
     missing: dict[tuple[str, ...], Missing] = {}
     required: set[tuple[str, ...]] = set()
-    for tbl, col, rule in mapping.rules():
+    for tbl, col, rule in _expanded(mapping, index):
         if not rule.headers:
             continue
         hit = next((x for x in (index.get(h, index.get(norm(h))) for h in rule.headers) if x), None)

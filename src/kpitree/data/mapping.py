@@ -35,12 +35,15 @@ or a list of alternative headers: the first present is used), ``value`` (a
 constant), ``map`` (value map name or inline map), ``else`` (value for non-blank
 text missing from the map), ``unmapped`` (``keep``, ``null`` or ``reject``),
 ``default`` (value for blank cells), ``format`` (``strptime`` format or list),
-``excel_serial`` and ``optional`` (the header may be absent from the file).
+``excel_serial``, ``optional`` (the header may be absent from the file) and
+``id_from`` (columns whose cells make a synthetic id when the file has none of
+``column``; see :mod:`kpitree.data.report`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
@@ -48,7 +51,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from kpitree.data.schema import TABLES, table
 from kpitree.errors import DataError, Diagnostic, Severity, Span
@@ -63,6 +73,7 @@ __all__ = [
     "load_mapping",
     "preset_names",
     "preset_text",
+    "synthetic_header",
 ]
 
 # History tables: the id column plus stage entries, given "wide" (``stages``: one
@@ -88,12 +99,25 @@ class SourceOptions(BaseModel):
     """Dates and timestamps before this day (project time zone) are refused."""
     latest_date: dt.date = dt.date(2100, 12, 31)
     """... and after this day."""
+    footer: tuple[str, ...] = ()
+    """Regular expressions for the first non-blank cell of a report's footer rows:
+    the trailing rows that are blank or match are left out (see ``docs/data.md``)."""
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> SourceOptions:
         if self.earliest_date > self.latest_date:
             raise ValueError("earliest_date is after latest_date")
         return self
+
+    @field_validator("footer")
+    @classmethod
+    def _footer_compiles(cls, footer: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in footer:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r}: {exc}") from None
+        return footer
 
 
 class _ColumnSpec(BaseModel):
@@ -108,6 +132,7 @@ class _ColumnSpec(BaseModel):
     format: str | list[str] | None = None
     excel_serial: bool | None = None
     optional: bool = False
+    id_from: list[str | list[str]] | None = None
 
 
 class _LookupFile(BaseModel):
@@ -148,6 +173,10 @@ class ColumnRule:
     excel_serial: bool | None = None
     optional: bool = False
     span: Span | None = None
+    id_from: tuple[tuple[str, ...], ...] = ()
+    """Columns (each with alternative headers) whose cells make a synthetic id
+    when none of the rule's own headers is in the file; the last of ``headers``
+    is then the name of the column the reader adds for it."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +282,18 @@ def _column_rule(
     spec = ck.validate(_ColumnSpec, raw, path)
     if spec is None:
         return None
+    if spec.id_from is not None:
+        parts = tuple((p,) if isinstance(p, str) else tuple(p) for p in spec.id_from)
+        if spec.value is not None or spec.map is not None or not parts or not all(parts):
+            ck.error("KT365", "data.mapping.id_from", span, target=".".join(map(str, path)))
+            return None
+        columns = (spec.column,) if isinstance(spec.column, str) else tuple(spec.column or ())
+        return ColumnRule(
+            headers=(*columns, synthetic_header(parts)),
+            span=span,
+            id_from=parts,
+            optional=spec.optional,
+        )
     if (spec.column is None) == (spec.value is None):
         ck.error("KT354", "data.mapping.column_or_value", span, target=".".join(map(str, path)))
         return None
@@ -287,6 +328,11 @@ def _column_rule(
         optional=spec.optional,
         span=span,
     )
+
+
+def synthetic_header(parts: tuple[tuple[str, ...], ...]) -> str:
+    """The name of the column a reader adds for an ``id_from`` rule."""
+    return "id_from(" + " + ".join(p[0] for p in parts) + ")"
 
 
 def _value_maps(ck: _Checker, raw: dict[str, Any], base: Path) -> dict[str, dict[str, str | None]]:

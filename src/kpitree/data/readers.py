@@ -64,6 +64,9 @@ class SourceTable:
     is_xlsx: bool
     warnings: tuple[Diagnostic, ...] = ()
     """Located warnings about the file (characters lost on a Shift_JIS export)."""
+    source_columns: int | None = None
+    """How many of ``headers`` are the file's own (None: all); the others are
+    columns added for the mapping (synthetic ids)."""
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
@@ -419,6 +422,7 @@ def read_and_map(
     >>> batch = read_and_map("leads.csv", load_mapping("hubspot-contacts"))  # doctest: +SKIP
     >>> batch.tables["leads"].num_rows  # doctest: +SKIP
     """
+    from kpitree.data.report import add_synthetic_ids, drop_footer
     from kpitree.data.transform import apply_mapping
     from kpitree.data.xlsx import load_xlsx
 
@@ -441,6 +445,8 @@ def read_and_map(
             source = _load_csv(con, p, shown, mapping, encoding, progress)
         if progress:
             progress(source.rows, source.rows)
+        source = drop_footer(con, source, mapping.source.footer, shown)
+        source = add_synthetic_ids(con, source, mapping, shown)
         found = resolve_headers(mapping, source.headers, shown)
         batch = apply_mapping(con, source, mapping, found, shown, mapping.source.timezone or tz)
         batch.warnings = list(source.warnings)

@@ -108,12 +108,13 @@ def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Rej
 
 
 def _rejected_rows(con: duckdb.DuckDBPyConnection, source: SourceTable) -> list[dict[str, str]]:
-    cols = ", ".join(f"c{k}" for k in range(len(source.headers)))
+    own = source.headers[: source.source_columns]  # not the columns added for the mapping
+    cols = ", ".join(f"c{k}" for k in range(len(own)))
     rows = con.sql(f"SELECT __row__, {cols} FROM bad ORDER BY __row__").fetchall()
     out = []
     for row in rows:
         record = {"__row__": str(row[0])}
-        for k, h in enumerate(source.headers):
+        for k, h in enumerate(own):
             record.setdefault(h or f"column {k + 1}", row[k + 1] or "")
         out.append(record)
     return out
