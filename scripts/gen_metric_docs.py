@@ -210,14 +210,27 @@ def definition(spec: MetricSpec) -> str:
     a definition derived from the spec; ratios and derived metrics always show how
     they are computed."""
     text = spec.description
+    credit = _credit(spec)
     if text is None:
-        return derive(spec)
+        return derive(spec) + credit
     parts = [text] if isinstance(text, str) else [p for p in (text.en, text.ja) if p]
     if not parts:
-        return derive(spec)
+        return derive(spec) + credit
     if spec.type in ("ratio", "derived"):
         parts.append(f"Computed as {derive(spec)}")
+    if credit:
+        parts[0] += credit
     return "<br>".join(parts)
+
+
+def _credit(spec: MetricSpec) -> str:
+    """Whom the facts count for in department, team and rep views, when it is
+    not their owner."""
+    if spec.credit in (None, "owner"):
+        return ""
+    if spec.credit == "lead_owner":
+        return " Credited to the owner of the lead each came from (`credit: lead_owner`)."
+    return f" Credited to the rep in `{spec.credit}` (`credit: {spec.credit}`)."
 
 
 def _label(spec: MetricSpec, lang: str) -> str:

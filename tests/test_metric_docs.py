@@ -83,6 +83,8 @@ def test_definitions_say_what_the_spec_says() -> None:
     rows = _rows(_docs())
     for mid, spec in builtin_specs().items():
         definition = rows[mid][-1]
+        if spec.credit not in (None, "owner"):
+            assert f"`credit: {spec.credit}`" in definition, mid
         if spec.description is not None and not isinstance(spec.description, str):
             assert spec.description.en and spec.description.en in definition, mid
             continue

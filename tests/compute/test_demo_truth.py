@@ -336,9 +336,14 @@ def check_moved_reps_split_at_the_move(c: Company, full: bool) -> None:
     leads, deals, acts = c.leads.copy(), c.deals, c.activities
     leads["day"] = local_day(leads.created_at)
     won = deals[deals.status == "won"]
+    # Opportunities are credited to the owner of the lead each came from (the
+    # deal's owner when it has none).
+    credited = deals.copy()
+    lead_owner = credited.lead_id.map(leads.set_index("lead_id").owner_id)
+    credited["owner_id"] = lead_owner.fillna(credited.owner_id)
     facts = {  # metric -> (facts, day column, value column or None for a count)
         "leads": (leads, "day", None),
-        "opportunities": (deals, "created_day", None),
+        "opportunities": (credited, "created_day", None),
         "won_deals": (won, "close_day", None),
         "revenue": (won, "close_day", "amount"),
         "lost_deals": (deals[deals.status == "lost"], "close_day", None),

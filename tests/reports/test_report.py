@@ -208,3 +208,16 @@ def test_japanese_project_renders_japanese_labels_and_teams(japanese: Path) -> N
 def test_status_of_a_node_without_an_actual_is_none(project: Project) -> None:
     status = project.status(PERIOD, as_of=AS_OF, explain=False)
     assert all(r.status is None or isinstance(r.status, str) for r in status.rows)
+
+
+def test_the_running_period_is_marked_on_trend_charts(monthly, project: Project) -> None:  # type: ignore[no-untyped-def]
+    from kpitree.reports.charts import chart_svg
+    from kpitree.reports.layout import layout
+
+    charts = [(c, s) for s in layout(monthly) for c in s.charts if c.id.startswith("trend_")]
+    assert charts
+    for chart, section in charts:
+        assert chart.in_progress == "Last period still running (to 2025-10-15)"
+        assert "Last period still running" in chart_svg(chart, section)
+    final = build_report(project, "2025-09", "monthly", "en", AS_OF)
+    assert all(c.in_progress is None for s in layout(final) for c in s.charts)

@@ -528,3 +528,25 @@ def test_a_custom_range_and_all_time_on_the_pages_and_the_api(
     assert total == _sql(project, f"SELECT count(*) FROM leads WHERE {local} <= ?", project.today())
     bad = pages.get("/api/tree", params={"period": "2026-11-30..2026-06-01"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT580"
+
+
+def test_a_running_period_is_marked_and_compared_with_pace(
+    pages: TestClient, project: Project, last_month: Period
+) -> None:
+    running = project.period(None)
+    view = pages.get("/api/nodes/revenue", params={"period": running.key, "lang": "ja"}).json()
+    series = view["series"]
+    assert series[-1]["period"] == running.key and series[-1]["in_progress"] is True
+    assert not any(s["in_progress"] for s in series[:-1])
+    contributions = view["contributions"]
+    assert contributions["available"] and contributions["basis"] == "pace"
+    assert "ペース比" in contributions["basis_text"]
+    page = pages.get("/nodes/revenue", params={"period": running.key, "lang": "ja"}).text
+    assert 'data-basis="pace"' in page and "途中" in page
+    tree = pages.get("/", params={"period": running.key}).text
+    assert 'data-testid="spark-running"' in tree
+    done = pages.get("/api/tree", params={"period": last_month.key}).json()
+    assert not any(n["trend"]["partial"] for n in done["nodes"].values())
+    old = pages.get("/api/nodes/revenue", params={"period": last_month.key}).json()
+    assert old["contributions"]["basis"] == "target"
+    assert not any(s["in_progress"] for s in old["series"])

@@ -228,8 +228,26 @@ def dimensions_of(ent: Entity) -> tuple[str, ...]:
 
 
 def _owner(engine: Engine, ent: Entity, t: ir.Table) -> tuple[ir.Table, str | None]:
-    """Add ``__owner`` (the rep responsible): the entity's owner, or its
-    account's, as the organisation knows the rep (kpitree.compute.owners)."""
+    """Add ``__owner`` (the rep credited): the entity's owner, or its account's,
+    as the organisation knows the rep (kpitree.compute.owners); with a credit
+    rule, the originating lead's owner or the rep of a column, and the owner
+    when that is empty."""
+    import ibis
+
+    if ent.credit is not None:
+        own = t[ent.owner] if ent.owner else ibis.null("string")
+        if ent.credit == "lead_owner":
+            assert ent.lead_column is not None
+            leads = engine.table("leads")
+            leads = leads.select(__credit_lead=leads.lead_id, __credit=leads.owner_id)
+            t = t.left_join(leads, t[ent.lead_column] == leads.__credit_lead)
+            t = t.drop("__credit_lead")
+        elif ent.credit.startswith("attributes."):
+            t = t.mutate(__credit=t.attributes[ent.credit.removeprefix("attributes.")].str)
+        else:
+            t = t.mutate(__credit=t[ent.credit].cast("string"))
+        credited = _rep_of(engine, ibis.coalesce(t.__credit, own))
+        return t.mutate(__owner=credited).drop("__credit"), "__owner"
     if ent.owner:
         return t.mutate(__owner=_rep_of(engine, t[ent.owner])), "__owner"
     if ent.account_column:
@@ -488,13 +506,13 @@ def _on_day(engine: Engine, t: ir.Table, at: ir.Value, periods: Sequence[Period]
     return t.filter(_in_window(t.__day, periods))
 
 
-def fusable(metric: Metric) -> tuple[str, str] | None:
+def fusable(metric: Metric) -> tuple[str, str, str] | None:
     """Metrics with the same key can share one scan (count / sum / average over
-    the same entity and event, each with its own filter)."""
+    the same entity and event credited alike, each with its own filter)."""
     ent = metric.entity
     if ent is None or metric.type not in ("count", "sum", "average") or metric.spec.snapshot:
         return None
-    return ent.name, metric.spec.time or ent.time
+    return ent.name, metric.spec.time or ent.time, ent.credit or "owner"
 
 
 def fused_query(

@@ -50,6 +50,18 @@ class Entity:
     closes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     lead_column: str | None = None  # link to leads, for dimensions like channel
     account_column: str | None = None  # link to accounts, for industry and the like
+    # Whom a fact is credited to (a metric's ``credit``): None or ``owner`` (the
+    # owner column, else the account's owner), ``lead_owner`` (the originating
+    # lead's owner) or a column (``attributes.<key>`` inside the JSON column).
+    credit: str | None = None
+
+    def credited(self, credit: str | None) -> Entity:
+        """This entity with facts credited by ``credit``."""
+        from dataclasses import replace
+
+        if credit in (None, "owner") or (credit == "lead_owner" and self.name == "leads"):
+            return self
+        return replace(self, credit=credit)
 
     def columns(self) -> tuple[str, ...]:
         if self.name == "renewals":

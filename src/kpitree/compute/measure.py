@@ -168,7 +168,7 @@ def _disjoint(periods: Sequence[Period]) -> list[list[int]]:
 
 def _measure_raw(
     engine: Engine,
-    groups: Mapping[tuple[str, str], list[Metric]],
+    groups: Mapping[tuple[str, str, str], list[Metric]],
     single: Sequence[Metric],
     periods: Sequence[Period],
     levels: Sequence[Level],
@@ -254,7 +254,7 @@ def measure(
 
     ids = catalogue.closure(list(metric_ids))
     finest: Level = tuple(dict.fromkeys(d for level in levels for d in level))
-    groups: dict[tuple[str, str], list[Metric]] = {}
+    groups: dict[tuple[str, str, str], list[Metric]] = {}
     single: list[Metric] = []
     apart, absent = _applicable(catalogue, ids, levels, finest, filters)
     for mid in ids:

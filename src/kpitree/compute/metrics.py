@@ -49,7 +49,9 @@ class Metric:
 
     @property
     def entity(self) -> Entity | None:
-        return ENTITIES.get(self.spec.entity or "")
+        """The entity counted, crediting its facts as the metric's ``credit`` says."""
+        found = ENTITIES.get(self.spec.entity or "")
+        return None if found is None else found.credited(self.spec.credit)
 
     @property
     def uses(self) -> tuple[str, ...]:
@@ -199,6 +201,38 @@ class _Checker:
                             ops=", ".join(FILTER_OPS),
                         )
 
+    def credit(self, mid: str, ent: Entity | None, spec: MetricSpec) -> None:
+        """``credit``: owner, lead_owner (entities linked to a lead) or a column
+        of the entity (``attributes.<key>`` inside its JSON column)."""
+        credit = spec.credit
+        if credit is None or credit == "owner":
+            return
+        span = self.span(mid, "credit")
+        if ent is None:
+            self.error("KT561", "compute.metric.credit_composite", span, metric=mid)
+            return
+        if credit == "lead_owner":
+            if ent.lead_column is None and ent.name != "leads":
+                self.error(
+                    "KT561", "compute.metric.credit_no_lead", span, metric=mid, entity=ent.name
+                )
+            return
+        column, _, key = credit.partition(".")
+        columns = [c for c in ent.columns() if c != "attributes"]
+        ok = (column == "attributes" and key != "" and "attributes" in ent.columns()) or (
+            not key and column in columns
+        )
+        if not ok:
+            self.error(
+                "KT561",
+                "compute.metric.credit_unknown",
+                span,
+                metric=mid,
+                credit=credit,
+                entity=ent.name,
+                hint=did_you_mean(credit, ["owner", "lead_owner", *columns]),
+            )
+
     def check(self, mid: str, spec: MetricSpec) -> Metric:
         builtin = self.specs[mid][1]
         expr: Expr | None = None
@@ -222,6 +256,7 @@ class _Checker:
                         node=mid,
                         **exc.params,
                     )
+            self.credit(mid, None, spec)
             for ref in refs(expr) if expr is not None else ():
                 if ref.name not in self.specs:
                     self.error(
@@ -245,6 +280,7 @@ class _Checker:
                     hint=did_you_mean(spec.entity or "", ENTITIES),
                 )
             else:
+                self.credit(mid, ent, spec)
                 if spec.type in _NEEDS_MEASURE and self.required(mid, spec, "measure"):
                     self.column(mid, ent, spec.measure, "measure")
                 self.filters(mid, ent, spec)

@@ -328,6 +328,13 @@ class MetricSpec(_Strict):
     place_by: Literal["from", "to"] = Field(
         "from", description="duration: which event places a duration in a period."
     )
+    credit: str | None = Field(
+        None,
+        description="Who a fact counts for in department, team and rep views: owner (the "
+        "fact's owner, the default), lead_owner (the owner of the lead it came from: the "
+        "inside-sales rep who created an opportunity), or a column of the entity holding a "
+        "rep id (sourced_by, attributes.sdr); the fact's owner when that is empty.",
+    )
     snapshot: bool = Field(
         False,
         description="Measured at the end of each period over facts open then "

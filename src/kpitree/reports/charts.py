@@ -91,17 +91,42 @@ def chart_figure(
     ax = fig.add_subplot()
     n = len(chart.series_columns)
     xs = list(range(len(categories)))
+    running = chart.in_progress is not None and len(xs) > 0
     for i, col in enumerate(chart.series_columns):
         values = [_num(row[col].value) for row in table.rows]
         name = table.columns[col]
         colour = _COLOURS[i % len(_COLOURS)]
         if chart.kind == "line":
             style = "-" if i == 0 else "--"
-            ax.plot(xs, values, style, marker="o", markersize=3, color=colour, label=name)
+            done = [*values[:-1], math.nan] if running else values
+            ax.plot(xs, done, style, marker="o", markersize=3, color=colour, label=name)
+            if running:
+                # The last period is still running: its point hollow, joined dotted.
+                ax.plot(xs[-2:], values[-2:], ":", color=colour, alpha=0.6)
+                ax.plot(
+                    xs[-1:], values[-1:], "o", markersize=4, markerfacecolor="white",
+                    color=colour,
+                )  # fmt: skip
         else:
             bar_width = 0.8 / max(n, 1)
             offset = (i - (n - 1) / 2) * bar_width
-            ax.bar([x + offset for x in xs], values, bar_width, color=colour, label=name)
+            bars = ax.bar([x + offset for x in xs], values, bar_width, color=colour, label=name)
+            if running:
+                bars[-1].set_alpha(0.45)
+                bars[-1].set_hatch("///")
+    if running:
+        from matplotlib.patches import Patch
+
+        ax.add_artist(
+            ax.legend(
+                handles=[Patch(facecolor="white", edgecolor="#64748b", hatch="///")],
+                labels=[chart.in_progress],
+                fontsize=7,
+                frameon=False,
+                loc="lower left",
+                bbox_to_anchor=(1.01, 0.0),
+            )
+        )
     ax.set_xticks(xs, categories)
     ax.yaxis.set_major_formatter(_axis_formatter(chart.unit, chart.lang))
     ax.tick_params(axis="x", labelsize=7)

@@ -54,6 +54,9 @@ class Chart:
     series_columns: tuple[int, ...]
     unit: str | None
     lang: str = "ja"  # amounts on the axis: 万/億 in Japanese, K/M/B in English
+    in_progress: str | None = None
+    """Legend text when the last category is a period still running (drawn
+    lighter and hatched), else ``None``."""
 
 
 @dataclass
@@ -329,6 +332,11 @@ def _department(report: Report, d: DepartmentSection, c: _Cells, lang: str) -> S
             _c("col.node_actual", lang, node=labels[node]),
             _c("col.node_target", lang, node=labels[node]),
         ]
+    running = (
+        _c("chart.in_progress", lang, as_of=report.as_of.isoformat())
+        if d.trend.keys and d.trend.keys[-1] == report.period.key and not report.period.complete
+        else None
+    )
     trend_rows = []
     for i, period in enumerate(d.trend.periods):
         row = [c.text(period)]
@@ -346,6 +354,7 @@ def _department(report: Report, d: DepartmentSection, c: _Cells, lang: str) -> S
             (1 + 2 * i, 2 + 2 * i),
             units[node],
             lang,
+            in_progress=running,
         )
         for i, node in enumerate(nodes[:MAX_TREND_CHARTS])
     ]

@@ -44,22 +44,38 @@
     };
   }
 
+  // A period still running: its bar lighter and hatched, its axis label says so.
+  var RUNNING = {
+    opacity: 0.45,
+    decal: { symbol: "rect", dashArrayX: [1, 0], dashArrayY: [2, 3], rotation: -Math.PI / 4 },
+  };
+
   function seriesOption(data) {
     var fmt = unitFormatter(data.unit, data.compact, data.lang);
     var rows = data.series;
     function pick(key) { return rows.map(function (r) { return r[key]; }); }
+    var actual = rows.map(function (r) {
+      return r.in_progress ? { value: r.actual, itemStyle: RUNNING } : r.actual;
+    });
+    var series = [
+      { name: data.labels.actual, type: "bar", data: actual },
+      { name: data.labels.target, type: "line", data: pick("target"), lineStyle: { type: "dashed" } },
+      { name: data.labels.last_year, type: "line", data: pick("last_year") },
+    ];
     return {
       animation: false,
+      aria: { enabled: true, decal: { show: false } },
       tooltip: { trigger: "axis", valueFormatter: fmt },
       legend: { top: 0 },
-      grid: { left: 70, right: 16, top: 32, bottom: 40 },
-      xAxis: { type: "category", data: rows.map(function (r) { return r.label; }) },
+      grid: { left: 70, right: 16, top: 32, bottom: 52 },
+      xAxis: {
+        type: "category",
+        data: rows.map(function (r) {
+          return r.in_progress ? r.label + "\n" + data.labels.in_progress : r.label;
+        }),
+      },
       yAxis: { type: "value", axisLabel: { formatter: fmt } },
-      series: [
-        { name: data.labels.actual, type: "bar", data: pick("actual") },
-        { name: data.labels.target, type: "line", data: pick("target"), lineStyle: { type: "dashed" } },
-        { name: data.labels.last_year, type: "line", data: pick("last_year") },
-      ],
+      series: series,
     };
   }
 

@@ -414,24 +414,33 @@ def history_status(source: StatusSource, query: PageQuery, period: Period) -> St
 def trend(
     history: StatusResult, node_id: str, periods: Sequence[Period], lang: str
 ) -> dict[str, Any]:
-    """A node's actuals over ``periods`` with sparkline points (0..100 x 0..24)."""
+    """A node's actuals over ``periods`` with sparkline points (0..100 x 0..24).
+    When the last period is still running, its point is left out of ``points``
+    and joined to the one before in ``partial`` (drawn dotted)."""
     by_period = {r.period: r for r in history.select(node=node_id, level=())}
     values = [by_period[p.key].actual if p.key in by_period else None for p in periods]
     known = [v for v in values if v is not None]
-    points = ""
+    drawn: list[str] = []
     if len(known) >= 2:
         low, high = min(known), max(known)
         span = (high - low) or 1.0
         step = 100 / max(1, len(values) - 1)
-        points = " ".join(
+        drawn = [
             f"{i * step:.1f},{22 - (v - low) / span * 20:.1f}"
             for i, v in enumerate(values)
             if v is not None
-        )
+        ]
+    running = bool(periods) and not periods[-1].is_complete(history.as_of)
+    partial = ""
+    if running and values and values[-1] is not None and len(drawn) >= 2:
+        partial = " ".join(drawn[-2:])
+        drawn = drawn[:-1]
     return {
         "periods": [p.key for p in periods],
         "values": values,
-        "points": points,
+        "points": " ".join(drawn),
+        "partial": partial,
+        "in_progress": running,
     }
 
 

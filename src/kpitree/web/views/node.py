@@ -284,6 +284,7 @@ def node_view(source: StatusSource, query: PageQuery, node_id: str) -> dict[str,
                 "actual": now.actual if now else None,
                 "target": now.target if now else None,
                 "last_year": ly.actual if ly else None,
+                "in_progress": not p.is_complete(result.as_of),
             }
         )
     links = [
