@@ -101,7 +101,7 @@ def test_targets_of_any_period_follow_the_monthly_plan(demo: Project) -> None:
                 assert _same(got, expected), (node_id, period.key, segment)
                 assert _same(targets.target(node_id, period, segment), expected)
                 checked += expected is not None
-    assert checked > 300  # departments, teams and reps with plans, six kinds of period
+    assert checked >= 300  # departments, teams and reps with plans, six kinds of period
 
 
 def test_target_overrides_apply_in_the_matrix(demo: Project) -> None:

@@ -230,3 +230,19 @@ def test_switch_to_english_keeps_the_period(page: Any, live_server: str) -> None
     assert view["period"]["label"] in page.locator('[data-testid="period-label"]').inner_text()
     form = page.locator('[data-testid="period-form"]').inner_text()
     assert "Period" in form and "Show" in page.locator('[data-testid="apply"]').inner_text()
+
+
+def test_the_running_period_is_marked_on_the_node_chart(page: Any, live_server: str) -> None:
+    page.goto(live_server + "/nodes/revenue?lang=ja")
+    page.locator(".kt-chart svg").first.wait_for()
+    option = page.evaluate(
+        "() => echarts.getInstanceByDom(document.querySelector('[data-chart=\"series\"]'))"
+        ".getOption()"
+    )
+    labels = option["xAxis"][0]["data"]
+    assert "途中" in labels[-1] and not any("途中" in label for label in labels[:-1])
+    last = option["series"][0]["data"][-1]
+    assert last["itemStyle"]["opacity"] < 1 and "decal" in last["itemStyle"]
+    assert page.locator('[data-testid="gap-basis"]').get_attribute("data-basis") == "pace"
+    page.goto(live_server + "/?lang=ja")
+    page.locator('[data-testid="spark-running"]').first.wait_for(state="attached")
