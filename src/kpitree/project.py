@@ -107,6 +107,18 @@ class Project:
             for rep in team.reps
         )
 
+    def owner_warnings(self) -> list[Diagnostic]:
+        """Owners of the facts that match no rep of the organisation (KT590,
+        with the closest known names) or only by family name (KT591); none
+        without a warehouse file yet (the check never creates one)."""
+        from kpitree.compute.owners import owner_matching
+
+        target = self.warehouse_target
+        if "://" in target or not Path(target).is_file():
+            return []
+        with self.engine() as engine:
+            return owner_matching(engine).diagnostics()
+
     def rep_names(self, engine: Engine | None = None) -> dict[str, str]:
         """rep id -> the name people know the rep by (from the ``reps`` table;
         see :mod:`kpitree.compute.people`). Reps without a name are left out."""
@@ -306,6 +318,7 @@ class Project:
         from kpitree.compute.metrics import catalogue
 
         metrics = catalogue(result.tree).diagnostics
+        extra += Project(result.tree, find_definition(path).parent).owner_warnings()
         return CheckResult(
             None if any(d.is_error for d in metrics) else result.tree,
             (*result.diagnostics, *metrics, *extra),

@@ -12,6 +12,7 @@ import pytest
 
 from kpitree.cli import main
 from kpitree.compute.owners import KnownRep, Owner, match_owners, normalise_name
+from people import EXPECTED, MAPPING, OWNERS, PROJECT
 
 
 def test_names_compare_without_spaces_width_case_or_honorifics() -> None:
@@ -71,45 +72,6 @@ def test_unmatched_owners_get_the_closest_known_names() -> None:
     assert "伊藤 花子" not in u.closest
 
 
-PROJECT = """\
-kpitree: 1
-name: People
-fiscal_year: 2026
-nodes:
-  opportunities: {kind: kgi, unit: count, metric: opportunities, target: {monthly: 10}}
-organisation:
-  field_sales:
-    teams:
-      east: {share: 0.5, reps: {"佐々木": 0.5, "山田　太郎": 0.5}}
-      west: {share: 0.5, reps: {"ＴＡＮＡＫＡ Ｈａｎａｋｏ": 0.5, "鈴木花子様": 0.5}}
-"""
-
-MAPPING = """\
-mapping: 1
-tables:
-  deals:
-    deal_id: 商談ID
-    created_at: 作成日
-    stage: フェーズ
-    status: {column: フェーズ, map: {受注: won, 失注: lost}, else: open}
-    owner_id: 担当者
-  reps:
-    rep_id: 担当者
-    name: 担当者
-"""
-
-# export owner -> (team, the organisation's rep) it must land in; None: unmatched
-EXPECTED = {
-    "佐々木 健": ("east", "佐々木"),
-    "山田太郎": ("east", "山田　太郎"),
-    "tanaka hanako": ("west", "ＴＡＮＡＫＡ Ｈａｎａｋｏ"),
-    "鈴木 花子 さん": ("west", "鈴木花子様"),
-    "不明 次郎": None,
-}
-OWNERS = ["佐々木 健"] * 5 + ["山田太郎"] * 4 + ["tanaka hanako"] * 3 + ["鈴木 花子 さん"] * 2
-OWNERS += ["不明 次郎"]
-
-
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
     capsys.readouterr()
     try:
@@ -159,4 +121,39 @@ def test_facts_land_in_the_team_and_rep_of_the_organisation(
     assert _status(capsys, folder, "team") == dict(teams)
     assert _status(capsys, folder, "rep") == dict(reps)
     unassigned = _status(capsys, folder, "team")[(("department", None), ("team", None))]
-    assert unassigned == OWNERS.count("不明 次郎") == 1
+    assert unassigned == 3
+
+
+def test_import_and_check_name_the_owners_that_match_nobody(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("import", folder / "deals.csv", "-m", folder / "deals.yaml", "-p", folder)
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    owners = json.loads(out)["imports"][0]["owners"]
+    unmatched = {u["owner"]: u for u in owners["unmatched"]}
+    assert {o: u["facts"] for o, u in unmatched.items()} == {"山田 太朗": 2, "不明 次郎": 1}
+    assert unmatched["山田 太朗"]["closest"][0] == "山田　太郎"
+    assert owners["by_family_name"] == [{"owner": "佐々木 健", "rep": "佐々木", "facts": 5}]
+    assert owners["matched"] == 4 and owners["unmatched_facts"] == 3
+    # the text summary says the same (a second import of the file: nothing new)
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    assert "2 owner(s) (3 facts) match no rep of the organisation" in out
+    assert "owner '山田 太朗' (2 facts)" in out and "closest known names: 山田　太郎" in out
+    assert "owner '佐々木 健' (5 facts) is counted as the organisation's '佐々木'" in out
+    code, out, err = run(capsys, "check", folder, "--json")
+    assert code == 0, err
+    found = [d for d in json.loads(out)["diagnostics"] if d["code"] in ("KT590", "KT591")]
+    assert [d["code"] for d in found] == ["KT590", "KT590", "KT591"]
+    assert "山田 太朗" in found[0]["message"] and "山田　太郎" in found[0]["message"]
+    assert "不明 次郎" in found[1]["message"]
+
+
+def test_check_without_data_says_nothing_about_owners(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "check", folder, "--json")
+    assert code == 0, err
+    assert not [d for d in json.loads(out)["diagnostics"] if d["code"].startswith("KT59")]
+    assert not (folder / ".kpitree").exists()  # the check creates no warehouse

@@ -14,6 +14,7 @@ from kpitree.cli.output import print_json
 from kpitree.i18n import t
 
 if TYPE_CHECKING:
+    from kpitree.compute.owners import OwnerMatching
     from kpitree.data.batch import MappedBatch
     from kpitree.data.importlog import ImportRecord, ImportResult
     from kpitree.data.mapping import Mapping
@@ -49,6 +50,50 @@ def configured_warehouse(project: Path) -> str | None:
     section = data.get("data") if isinstance(data, dict) else None
     value = section.get("warehouse") if isinstance(section, dict) else None
     return None if value is None else str(value)
+
+
+def configured_roster(project: Path) -> tuple[tuple[str, str, str], ...]:
+    """(rep, department, team) of the reps under ``organisation`` in the
+    project's ``kpitree.yaml``, read leniently (only that key, like
+    :func:`configured_warehouse`)."""
+    from kpitree.source import load_yaml
+
+    definition = project / "kpitree.yaml"
+    if not definition.is_file():
+        return ()
+    data = load_yaml(definition).data
+    org = data.get("organisation") if isinstance(data, dict) else None
+    out: list[tuple[str, str, str]] = []
+    for dept, spec in (org or {}).items() if isinstance(org, dict) else ():
+        teams = spec.get("teams") if isinstance(spec, dict) else None
+        for team, team_spec in (teams or {}).items() if isinstance(teams, dict) else ():
+            reps = team_spec.get("reps") if isinstance(team_spec, dict) else None
+            if isinstance(reps, dict):
+                out += [(str(rep), str(dept), str(team)) for rep in reps]
+    return tuple(out)
+
+
+def _owners(project: Path, batches: list[MappedBatch]) -> list[OwnerMatching | None]:
+    """Per file, how its owners match the organisation (``None``: the
+    organisation names nobody, so there is nothing to match)."""
+    from kpitree.compute.owners import batch_owners, owner_matching
+    from kpitree.engines import open_engine
+
+    with open_engine(project_warehouse_path(project)) as engine:
+        engine.roster = configured_roster(project)
+        found = [owner_matching(engine, batch_owners(b.tables)) for b in batches]
+    return [m if m.known else None for m in found]
+
+
+def _owner_lines(matching: OwnerMatching | None) -> list[str]:
+    if matching is None:
+        return []
+    lines = []
+    if matching.unmatched:
+        facts = sum(u.facts for u in matching.unmatched)
+        lines.append(t("people.import.unmatched", owners=len(matching.unmatched), facts=facts))
+    lines += [f"    {d.message()}" for d in matching.diagnostics(limit=20)]
+    return lines
 
 
 def project_warehouse_path(project: Path, configured: str | None = None) -> Path:
@@ -186,11 +231,21 @@ def import_(
             results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
     else:
         results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
+    owners = _owners(project, batches)
     if json:
-        print_json({"imports": [r.to_json() for r in results]})
+        print_json(
+            {
+                "imports": [
+                    {**r.to_json(), "owners": None if m is None else m.to_json()}
+                    for r, m in zip(results, owners, strict=True)
+                ]
+            }
+        )
         return
-    for result in results:
+    for result, matching in zip(results, owners, strict=True):
         typer.echo(_summary(result))
+        for line in _owner_lines(matching):
+            typer.echo(line)
         if result.rejects_csv is not None:
             typer.echo(
                 t(

@@ -30,9 +30,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from kpitree.errors import UserError
+from kpitree.errors import Diagnostic, Severity, UserError
+from kpitree.i18n import Msg
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from kpitree.engines import Engine
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "OwnerMatch",
     "OwnerMatching",
     "Unmatched",
+    "batch_owners",
     "match_owners",
     "normalise_name",
     "owner_matching",
@@ -153,6 +157,70 @@ class OwnerMatching:
     def by_family_name(self) -> tuple[OwnerMatch, ...]:
         return tuple(m for m in self.matches.values() if m.how == "family_name")
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "known_reps": len(self.known),
+            "matched": len(self.matches),
+            "unmatched": [
+                {
+                    "owner": u.owner_id,
+                    "name": u.label,
+                    "facts": u.facts,
+                    "closest": list(u.closest),
+                    "candidates": list(u.candidates),
+                }
+                for u in self.unmatched
+            ],
+            "by_family_name": [
+                {"owner": m.owner_id, "rep": m.rep_id, "facts": m.facts}
+                for m in self.by_family_name
+            ],
+            "unmatched_facts": sum(u.facts for u in self.unmatched),
+            "diagnostics": [d.to_json() for d in self.diagnostics()],
+        }
+
+    def diagnostics(self, limit: int | None = None) -> list[Diagnostic]:
+        """Warnings: each unmatched owner (``KT590``, with the closest known
+        names) and each owner matched by family name alone (``KT591``)."""
+        out: list[Diagnostic] = []
+        shown = self.unmatched if limit is None else self.unmatched[:limit]
+        for u in shown:
+            if u.candidates:
+                hint = Msg("people.hint.candidates", {"names": ", ".join(u.candidates)})
+            elif u.closest:
+                hint = Msg("people.hint.closest", {"names": ", ".join(u.closest)})
+            else:
+                hint = Msg("people.hint.none", {})
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "KT590",
+                    "people.owner_unmatched",
+                    {"owner": u.label, "facts": u.facts, "hint": hint},
+                )
+            )
+        rest = self.unmatched[len(shown) :]
+        if rest:
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "KT590",
+                    "people.owners_unmatched_more",
+                    {"owners": len(rest), "facts": sum(u.facts for u in rest)},
+                )
+            )
+        labels = _labels(self.known)
+        for m in self.by_family_name:
+            out.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    "KT591",
+                    "people.owner_family_name",
+                    {"owner": m.owner_id, "rep": labels.get(m.rep_id, m.rep_id), "facts": m.facts},
+                )
+            )
+        return out
+
     @property
     def digest(self) -> str:
         """Determines the SQL that resolves owners (a query cache key part)."""
@@ -256,21 +324,26 @@ def _closest(name: str, known: Iterable[str], n: int = 3) -> tuple[str, ...]:
 # --- from the warehouse ---------------------------------------------------------------
 
 
-def owner_matching(engine: Engine) -> OwnerMatching:
-    """Match the owners of the engine's facts to the organisation: the reps of
-    ``rep_assignments`` and ``engine.roster``, the ``(rep, department, team)``
-    that ``kpitree.yaml`` declares. Kept on the engine (which reads one state
-    of the data) for its roster."""
+def owner_matching(engine: Engine, facts: Mapping[str, int] | None = None) -> OwnerMatching:
+    """Match owners to the organisation: the reps of ``rep_assignments`` and
+    ``engine.roster``, the ``(rep, department, team)`` that ``kpitree.yaml``
+    declares. The owners are those of the engine's facts, or ``facts`` (owner
+    id -> rows naming it, e.g. one import's). Without ``facts`` the result is
+    kept on the engine (which reads one state of the data) for its roster."""
     roster = tuple(engine.roster)
+    if facts is not None:
+        return _owner_matching(engine, roster, facts)
     cached = getattr(engine, "_owner_matching", None)
     if cached is not None and cached[0] == roster:
         return cached[1]  # type: ignore[no-any-return]
-    result = _owner_matching(engine, roster)
+    result = _owner_matching(engine, roster, None)
     engine._owner_matching = (roster, result)  # type: ignore[attr-defined]
     return result
 
 
-def _owner_matching(engine: Engine, roster: Sequence[tuple[str, str, str]]) -> OwnerMatching:
+def _owner_matching(
+    engine: Engine, roster: Sequence[tuple[str, str, str]], facts: Mapping[str, int] | None
+) -> OwnerMatching:
     reps = _rows(engine, "reps", ("rep_id", "name", "email"))
     people: dict[str, dict[str, Any]] = {
         str(r["rep_id"]): r for r in reps if r["rep_id"] is not None
@@ -296,12 +369,27 @@ def _owner_matching(engine: Engine, roster: Sequence[tuple[str, str, str]]) -> O
         known.append(KnownRep(rep, (rep,), None, *place))
     if not known:
         return OwnerMatching()
-    facts = _owner_counts(engine)
+    counts = _owner_counts(engine) if facts is None else facts
     owners = []
-    for oid, n in sorted(facts.items()):
+    for oid, n in sorted(counts.items()):
         person = people.get(oid, {})
         owners.append(Owner(oid, person.get("name"), person.get("email"), n))
     return match_owners(known, owners)
+
+
+def batch_owners(tables: Mapping[str, pa.Table]) -> dict[str, int]:
+    """owner id -> rows naming it, in the tables one file feeds."""
+    import pyarrow.compute as pc
+
+    counts: dict[str, int] = {}
+    for name in OWNER_TABLES:
+        table = tables.get(name)
+        if table is None or "owner_id" not in table.column_names:
+            continue
+        for item in pc.value_counts(table["owner_id"].drop_null()).to_pylist():
+            owner = str(item["values"])
+            counts[owner] = counts.get(owner, 0) + int(item["counts"])
+    return counts
 
 
 def _rows(engine: Engine, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
