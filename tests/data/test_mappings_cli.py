@@ -178,3 +178,22 @@ def test_import_with_a_preset_that_does_not_fit_names_the_closest_header(
     assert "leads.csv has no column 'Lead ID' (needed for leads.lead_id)" in run.err
     assert "(closest header in the file: 'リードID番号')" in run.err
     assert "Traceback" not in run.err
+
+
+def test_detect_reads_only_the_header_row(kpitree: Any, tmp_path: Path) -> None:
+    """Excel's "Unicode text" (UTF-16, tabs) is read; and only the header row is
+    read, so a large export answers at once (a broken byte further down is for
+    the import to report)."""
+    text = "\n".join("\t".join(r) for r in SALESFORCE_OPPS_JA) + "\n"
+    (tmp_path / "unicode.txt").write_bytes(text.encode("utf-16"))
+    first = kpitree("mappings", "detect", "unicode.txt", "--json").json()["presets"][0]
+    assert (first["name"], first["fits"]) == ("salesforce-opportunities", True)
+
+    body = "\n".join(",".join(r) for r in HUBSPOT_CONTACTS_EN).encode("utf-8") + b"\n102,\xff\n"
+    (tmp_path / "contacts.csv").write_bytes(body)
+    run = kpitree("mappings", "detect", "contacts.csv")
+    assert run.code == 0, run.err
+    assert run.out.splitlines()[0] == "contacts.csv: best fit: hubspot-contacts"
+    imported = kpitree("import", "contacts.csv", "--mapping", "hubspot-contacts")
+    assert imported.code == 1
+    assert imported.err.startswith("contacts.csv:3:2: error: contacts.csv: byte 0xFF at row 3")
