@@ -106,6 +106,7 @@ def create_app(
         routes_auth,
         routes_data,
         routes_pages,
+        routes_quality,
         routes_settings,
     )
 
@@ -177,7 +178,7 @@ def create_app(
             swagger_ui_parameters={"validatorUrl": None},
         )
 
-    routers = (routes_auth, live, routes_data, routes_settings)
+    routers = (routes_auth, live, routes_data, routes_quality, routes_settings)
     for module in (*routers, routes_pages, routes_api, routes_alerts):
         app.include_router(module.router)
     return app

@@ -138,7 +138,11 @@ def data_page(
     project: Project = Depends(get_project),
     user: User = Depends(require_viewer),
 ) -> Response:
-    return render(request, "data.html", _page_context(request, project, user))
+    from kpitree.web.routes_quality import quality_context
+
+    context = _page_context(request, project, user)
+    context.update(quality_context(project, get_lang(request)))
+    return render(request, "data.html", context)
 
 
 @router.get("/data/history", response_class=HTMLResponse, include_in_schema=False)

@@ -1,0 +1,67 @@
+"""The Data page's data-quality section and its JSON twin
+(``GET /api/data/quality``), in process, on the company of
+tests/data/quality_company.py: the twin says exactly what ``kpitree data check
+--json`` says as of today, and the page lists every finding with its count, ids
+and nodes."""
+
+from __future__ import annotations
+
+import re
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kpitree.project import Project
+from kpitree.web.app import create_app
+
+from .quality_company import build_company, cli_runner
+
+
+@pytest.fixture
+def kpitree(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("KPITREE_LANG", "en")
+    return cli_runner(capsys)
+
+
+def test_the_data_page_and_its_json_twin_list_the_findings(tmp_path: Path, kpitree: Any) -> None:
+    project = build_company(tmp_path, kpitree)
+    today = Project.load(project).today().isoformat()
+    cli = kpitree("data", "check", str(project), "--as-of", today, "--json").json()
+    with closing(
+        TestClient(
+            create_app(project), base_url="http://localhost", headers={"accept-language": "en"}
+        )
+    ) as client:
+        twin = client.get("/api/data/quality")
+        assert twin.status_code == 200
+        assert twin.json() == cli
+        page = client.get("/data")
+        fragment = client.get("/data/quality")
+    assert page.status_code == 200 and fragment.status_code == 200
+    # By construction, whatever the day: L2 skips SQL, L3 and L4 go backwards,
+    # D2 has no amount.
+    findings = {(f["rule"], f["table"]): f for f in cli["findings"]}
+    assert findings[("stage_skipped", "lead_stage_history")]["examples"] == ["L2"]
+    assert findings[("stage_backwards", "lead_stage_history")]["examples"] == ["L3", "L4"]
+    assert findings[("deal_without_amount", "deals")]["nodes"] == ["avg_deal_size", "new_revenue"]
+    html = page.text
+    assert 'data-testid="quality"' in html and "Data quality" in html
+    assert fragment.text.strip() in html
+    for f in cli["findings"]:
+        row = re.search(
+            rf'<tr data-rule="{f["rule"]}" data-table="{f["table"]}" '
+            rf'data-level="{f["level"]}">(.*?)</tr>',
+            html,
+            flags=re.DOTALL,
+        )
+        assert row, (f["rule"], f["table"])
+        cells = row.group(1)
+        assert f'<td class="num" data-field="count">{f["count"]:,}</td>' in cells
+        assert f'<td data-field="examples">{", ".join(f["examples"])}</td>' in cells
+        for node in f["nodes"]:
+            assert f'href="/nodes/{node}" data-node="{node}"' in cells
+    stale = re.findall(r'<tr data-table="(\w+)" data-stale="true"', html)
+    assert stale == [fr["table"] for fr in cli["freshness"] if fr["stale"]]
