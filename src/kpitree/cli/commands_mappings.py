@@ -77,7 +77,7 @@ def detect(
     each missing one the closest header in the file.
     """
     from kpitree.data.fit import rank_presets
-    from kpitree.data.readers import read_headers
+    from kpitree.data.headers import read_headers
 
     headers = read_headers(file, sheet=sheet, encoding=encoding)
     ranked = rank_presets(headers)

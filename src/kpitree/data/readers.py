@@ -25,7 +25,6 @@ from kpitree.data.mapping import Mapping
 from kpitree.data.textfile import (
     ByteScan,
     TextInfo,
-    check_encoding_name,
     detect_text,
     header_row,
     read_head,
@@ -45,7 +44,6 @@ __all__ = [
     "SourceTable",
     "check_columns",
     "read_and_map",
-    "read_headers",
     "resolve_headers",
 ]
 
@@ -454,60 +452,3 @@ def read_and_map(
         return batch
     finally:
         con.close()
-
-
-def read_headers(
-    path: str | Path, *, sheet: str | None = None, encoding: str | None = None
-) -> tuple[str, ...]:
-    """The header row of a CSV/XLSX export, read as an import reads it (same
-    encodings, checks and limits)."""
-    from kpitree.data.mapping import SourceOptions
-    from kpitree.data.xlsx import load_xlsx
-
-    p = Path(path)
-    shown = str(path)
-    if not p.exists() or p.is_dir():
-        raise DataError.of("KT002", "file.not_found", Span(shown, 1, 1), path=shown)
-    suffix = p.suffix.lower()
-    if suffix == ".xls":
-        raise DataError.of(
-            "KT376", "data.file.unsupported", Span(shown, 1, 1), path=shown, suffix=suffix
-        )
-    if suffix not in _XLSX:
-        found = _csv_header_only(p, shown, encoding)
-        if found is not None:
-            return found
-    plain = Mapping("detect", None, SourceOptions(), {}, ())
-    con = _connect()
-    try:
-        if suffix in _XLSX:
-            return load_xlsx(con, p, shown, sheet, None).headers
-        return _load_csv(con, p, shown, plain, encoding, None).headers
-    finally:
-        con.close()
-
-
-def _csv_header_only(path: Path, shown: str, encoding: str | None) -> tuple[str, ...] | None:
-    """A CSV's header row read from the file's first record only (so that a large
-    export is not read whole to see its headers): in the encoding named, else
-    UTF-16 (BOM), UTF-8 or Shift_JIS, the first that decodes the header cleanly.
-    None when none does: then the whole file is read, to report where it breaks."""
-    with path.open("rb") as fh:
-        start = fh.read(4)
-    if encoding is not None:
-        candidates = [check_encoding_name(encoding)]
-    elif start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    else:
-        candidates = ["utf-8-sig", "cp932"]
-    for enc in candidates:
-        head = read_head(path, enc, shown)
-        delimiter = sniff_dialect(head)
-        headers = header_row(head, delimiter)
-        if any("\ufffd" in h for h in headers):
-            continue
-        if not headers or headers == [""]:
-            raise DataError.of("KT372", "data.file.empty", Span(shown, 1, 1), path=shown)
-        check_columns(len(headers), shown)
-        return tuple(headers)
-    return None
