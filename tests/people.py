@@ -15,6 +15,8 @@ organisation:
     teams:
       east: {share: 0.5, reps: {"佐々木": 0.5, "山田　太郎": 0.5}}
       west: {share: 0.5, reps: {"ＴＡＮＡＫＡ Ｈａｎａｋｏ": 0.5, "鈴木花子様": 0.5}}
+sla:
+  deal_touch: {entity: deals, from: created_at, to: first_activity, within_hours: 24}
 """
 
 MAPPING = """\

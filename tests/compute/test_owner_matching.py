@@ -122,6 +122,20 @@ def test_facts_land_in_the_team_and_rep_of_the_organisation(
     assert _status(capsys, folder, "rep") == dict(reps)
     unassigned = _status(capsys, folder, "team")[(("department", None), ("team", None))]
     assert unassigned == 3
+    # the SLA clock places the same owners the same way
+    code, out, err = run(
+        capsys, "sla", folder, "-p", "2026-05", "--by", "team", "--as-of", "2026-06-30", "--json"
+    )
+    assert code == 0, err
+    (rule,) = json.loads(out)["rules"]
+    sla_teams = {
+        (("department", r["department"]), ("team", r["team"])): float(r["cases"])
+        for r in rule["rows"]
+    }
+    assert sla_teams == dict(teams)
+    owners = {b["owner"] for b in rule["breaches"]}
+    assert {"佐々木", "山田　太郎", "鈴木花子様", "不明 次郎"} <= owners
+    assert "佐々木 健" not in owners
 
 
 def test_import_and_check_name_the_owners_that_match_nobody(

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from kpitree.business_hours import BusinessCalendar, calendar_hours_between
+from kpitree.compute.owners import owner_matching
 from kpitree.errors import UserError
 from kpitree.source import did_you_mean
 
@@ -304,8 +305,11 @@ def sla_cases(
     del ibis
     table = engine.execute(rows).to_pylist()
     assignments = _assignments(engine)
+    matching = owner_matching(engine)  # owners as the organisation knows them
+    rep_of, placed = matching.rep_of(), matching.placement()
     cases = []
     for row in table:
+        owner = rep_of.get(row["owner"], row["owner"]) if row["owner"] else row["owner"]
         start = _instant(row["__at"], zone)
         if start.astimezone(_UTC) > now:
             continue
@@ -322,13 +326,15 @@ def sla_cases(
             elapsed = rule.elapsed(start, now)
             remaining = rule.elapsed(now, due) if status == "open" else None
         local_start = start.astimezone(zone)
-        org = _org_on(assignments, row["owner"], local_start.date())
-        segment = {"rep": row["owner"], **org, **{d: row[f"__d_{d}"] for d in dims}}
+        org = _org_on(assignments, owner, local_start.date())
+        if owner in placed and org["department"] is None and org["team"] is None:
+            org = {"department": placed[owner][0], "team": placed[owner][1], "manager": None}
+        segment = {"rep": owner, **org, **{d: row[f"__d_{d}"] for d in dims}}
         cases.append(
             SlaCase(
                 sla=rule.id,
                 id=str(row["__id"]),
-                owner=row["owner"],
+                owner=owner,
                 start=local_start,
                 due=due.astimezone(zone),
                 response=None if response is None else response.astimezone(zone),
