@@ -162,6 +162,10 @@ def test_import_and_check_name_the_owners_that_match_nobody(
     assert [d["code"] for d in found] == ["KT590", "KT590", "KT591"]
     assert "山田 太朗" in found[0]["message"] and "山田　太郎" in found[0]["message"]
     assert "不明 次郎" in found[1]["message"]
+    # the data check counts as unassigned only the owners nobody places
+    code, out, err = run(capsys, "data", "check", folder, "--json")
+    (finding,) = [f for f in json.loads(out)["findings"] if f["rule"] == "owner_without_assignment"]
+    assert (finding["count"], set(finding["examples"])) == (2, {"山田 太朗", "不明 次郎"})
 
 
 def test_check_without_data_says_nothing_about_owners(

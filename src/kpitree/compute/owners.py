@@ -97,6 +97,8 @@ class KnownRep:
     email: str | None = None
     department: str | None = None
     team: str | None = None
+    assigned: bool = False
+    """Whether ``rep_assignments`` places the rep."""
 
     @property
     def label(self) -> str:
@@ -152,6 +154,12 @@ class OwnerMatching:
     def placement(self) -> dict[str, tuple[str, str | None]]:
         """rep id -> (department, team) for the reps ``kpitree.yaml`` places."""
         return {k.rep_id: (k.department, k.team) for k in self.known if k.department is not None}
+
+    def placed_owners(self) -> set[str]:
+        """Owners whose facts land in a team: matched to a rep that
+        ``rep_assignments`` or ``kpitree.yaml`` places."""
+        placed = {k.rep_id for k in self.known if k.assigned or k.department is not None}
+        return {o for o, m in self.matches.items() if m.rep_id in placed}
 
     @property
     def by_family_name(self) -> tuple[OwnerMatch, ...]:
@@ -355,7 +363,7 @@ def _owner_matching(
     for rid in assigned:
         person = people.get(rid, {})
         name = (person.get("name") or "").strip()
-        known.append(KnownRep(rid, (name,) if name else (), person.get("email")))
+        known.append(KnownRep(rid, (name,) if name else (), person.get("email"), assigned=True))
     places: dict[str, set[tuple[str, str]]] = {}
     for rep, dept, team in roster:
         places.setdefault(rep, set()).add((dept, team))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kpitree.compute.compile import _day
+from kpitree.compute.owners import owner_matching
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -201,10 +202,14 @@ def _owner_without_assignment(ctx: RuleContext) -> Found:
     assignment places in a team: their facts count under (unassigned). The ids
     are the owners'."""
     assigned = ctx.engine.table("rep_assignments").rep_id
+    # Owners the organisation places under another spelling (kpitree.compute.owners).
+    placed = sorted(owner_matching(ctx.engine).placed_owners())
     out: Found = []
     for table in ("leads", "deals", "activities"):
         t = ctx.engine.table(table)
         t = t.filter(~_blank(t.owner_id) & ~t.owner_id.isin(assigned))
+        if placed:
+            t = t.filter(~t.owner_id.isin(placed))
         out.append((table, _ids(t.owner_id)))
     return out
 
