@@ -161,17 +161,28 @@ def touched(catalogue: Catalogue, tree: Tree, table: str, rule: str) -> tuple[li
     return sorted(found), nodes
 
 
-def _first(engine: Engine, ids: ir.Table, examples: int) -> tuple[int, tuple[str, ...]]:
-    """How many ids, and the first ``examples`` of them, in one query."""
+def _counted(
+    engine: Engine, parts: list[ir.Table], examples: int
+) -> list[tuple[int, tuple[str, ...]]]:
+    """For each table of ids: how many, and the first ``examples`` of them
+    (sorted). One query for all of them."""
     import ibis
 
-    counted = ids.mutate(__n=ibis.row_number().over(order_by=ids.id), __total=ids.count().over())
-    rows = engine.execute(
-        counted.filter(counted.__n <= max(examples, 1)).order_by(counted.id)
-    ).to_pylist()
-    if not rows:
-        return 0, ()
-    return int(rows[0]["__total"]), tuple(str(r["id"]) for r in rows[:examples])
+    if not parts:
+        return []
+    tagged = [ids.select(__k=ibis.literal(i), id=ids.id) for i, ids in enumerate(parts)]
+    union = ibis.union(*tagged) if len(tagged) > 1 else tagged[0]
+    numbered = union.mutate(
+        __n=ibis.row_number().over(group_by=union.__k, order_by=union.id),
+        __total=union.id.count().over(group_by=union.__k),
+    )
+    first = numbered.filter(numbered.__n < max(examples, 1))  # row_number counts from 0
+    rows = engine.execute(first.order_by([first.__k, first.id])).to_pylist()
+    out: list[tuple[int, list[str]]] = [(0, []) for _ in parts]
+    for row in rows:
+        k = int(row["__k"])
+        out[k] = (int(row["__total"]), [*out[k][1], str(row["id"])])
+    return [(n, tuple(ids[:examples])) for n, ids in out]
 
 
 def _freshness(engine: Engine, as_of: dt.date, spec: QualitySpec) -> list[Freshness]:
@@ -216,27 +227,23 @@ def check_quality(
     order: dict[str, tuple[str, ...]] = dict(DEFAULT_ORDER)
     order.update((k, tuple(v)) for k, v in spec.stage_order.items())
     ctx = RuleContext(engine, as_of, order)
-    findings: list[Finding] = []
+    asked: list[tuple[str, str, str, str]] = []  # rule, code, level, table
+    parts: list[ir.Table] = []
     for rule in RULES:
         level = spec.levels.get(rule.name, rule.level)  # type: ignore[call-overload]
         if level == "off":
             continue
         for table, ids in rule.find(ctx):
-            count, examples = _first(engine, ids, spec.examples)
-            if count:
-                metrics, nodes = touched(catalogue, tree, table, rule.name)
-                findings.append(
-                    Finding(
-                        rule.name,
-                        rule.code,
-                        level,
-                        table,
-                        count,
-                        examples,
-                        tuple(metrics),
-                        tuple(nodes),
-                    )
-                )
+            asked.append((rule.name, rule.code, level, table))
+            parts.append(ids)
+    findings: list[Finding] = []
+    counted = _counted(engine, parts, spec.examples)
+    for (name, code, level, table), (count, examples) in zip(asked, counted, strict=True):
+        if count:
+            metrics, nodes = touched(catalogue, tree, table, name)
+            findings.append(
+                Finding(name, code, level, table, count, examples, tuple(metrics), tuple(nodes))
+            )
     freshness = _freshness(engine, as_of, spec)
     stale_level = spec.levels.get(STALE[0], STALE[2])  # type: ignore[call-overload]
     if stale_level != "off":

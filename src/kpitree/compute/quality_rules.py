@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kpitree.compute.compile import _day
@@ -42,6 +42,13 @@ class RuleContext:
     engine: Engine
     as_of: dt.date
     stage_order: dict[str, tuple[str, ...]]
+    _tables: dict[str, ir.Table] = field(default_factory=dict)
+
+    def table(self, name: str) -> ir.Table:
+        """The canonical table ``name`` (looked up once per check)."""
+        if name not in self._tables:
+            self._tables[name] = self.engine.table(name)
+        return self._tables[name]
 
 
 Found = list[tuple[str, "ir.Table"]]  # (table, ids)
@@ -67,7 +74,7 @@ def _ranked(ctx: RuleContext, entity: str) -> tuple[ir.Table, str, int]:
 
     table, key = _HISTORY[entity]
     order = ctx.stage_order.get(entity) or DEFAULT_ORDER[entity]
-    h = ctx.engine.table(table)
+    h = ctx.table(table)
     end = len(order)
     positions = {stage: i for i, stage in enumerate(order)}
     for stage in TERMINAL:
@@ -115,12 +122,12 @@ def _before_creation(ctx: RuleContext) -> Found:
     closed before the day they were created."""
     out: Found = []
     for entity, (table, key) in _HISTORY.items():
-        h = ctx.engine.table(table)
-        base = ctx.engine.table(entity)
+        h = ctx.table(table)
+        base = ctx.table(entity)
         j = h.join(base, h[key] == base[key])
         j = j.filter(_day(j.entered_at) < _day(j.created_at))
         out.append((table, _ids(j[key])))
-    d = ctx.engine.table("deals")
+    d = ctx.table("deals")
     out.append(("deals", _ids(d.filter(d.close_date < _day(d.created_at)).deal_id)))
     return out
 
@@ -143,7 +150,7 @@ def _in_future(ctx: RuleContext) -> Found:
         ("marketing_spend", "spend_id", "spend_date"),
     )
     for table, key, column in checks:
-        t = ctx.engine.table(table)
+        t = ctx.table(table)
         found = t.filter(_day(t[column]) > day)
         if table == "deals":
             closed = t.filter(t.status.isin(["won", "lost"]) & (t.close_date > day))
@@ -156,14 +163,13 @@ def _negative_duration(ctx: RuleContext) -> Found:
     """Durations below zero: a deal created, or closed, before its lead was
     created; a deal won before its lead's first activity; a contract ending
     before it starts."""
-    e = ctx.engine
-    d = e.table("deals")
-    leads = e.table("leads")
+    d = ctx.table("deals")
+    leads = ctx.table("leads")
     lead = leads.select(lid=leads.lead_id, lead_day=_day(leads.created_at))
     j = d.join(lead, d.lead_id == lead.lid)
     j = j.mutate(day=_day(j.created_at))
     bad = (j.day < j.lead_day) | (j.status.isin(["won", "lost"]) & (j.close_date < j.lead_day))
-    a = e.table("activities")
+    a = ctx.table("activities")
     first = (
         a.filter(a.lead_id.notnull())
         .group_by(lid=a.lead_id)
@@ -171,7 +177,7 @@ def _negative_duration(ctx: RuleContext) -> Found:
     )
     w = d.filter(d.status == "won").join(first, d.lead_id == first.lid)
     w = w.filter(w.close_date < w.first)
-    c = e.table("contracts")
+    c = ctx.table("contracts")
     return [
         ("deals", _ids(j.filter(bad).deal_id).union(_ids(w.deal_id))),
         ("contracts", _ids(c.filter(c.end_date < c.start_date).contract_id)),
@@ -179,17 +185,17 @@ def _negative_duration(ctx: RuleContext) -> Found:
 
 
 def _deal_without_amount(ctx: RuleContext) -> Found:
-    d = ctx.engine.table("deals")
+    d = ctx.table("deals")
     return [("deals", _ids(d.filter(d.amount.isnull()).deal_id))]
 
 
 def _deal_without_owner(ctx: RuleContext) -> Found:
-    d = ctx.engine.table("deals")
+    d = ctx.table("deals")
     return [("deals", _ids(d.filter(_blank(d.owner_id)).deal_id))]
 
 
 def _lead_without_owner(ctx: RuleContext) -> Found:
-    t = ctx.engine.table("leads")
+    t = ctx.table("leads")
     return [("leads", _ids(t.filter(_blank(t.owner_id)).lead_id))]
 
 
@@ -201,12 +207,12 @@ def _owner_without_assignment(ctx: RuleContext) -> Found:
     """Owners (rep ids) named on leads, deals or activities that no rep
     assignment places in a team: their facts count under (unassigned). The ids
     are the owners'."""
-    assigned = ctx.engine.table("rep_assignments").rep_id
+    assigned = ctx.table("rep_assignments").rep_id
     # Owners the organisation places under another spelling (kpitree.compute.owners).
     placed = sorted(owner_matching(ctx.engine).placed_owners())
     out: Found = []
     for table in ("leads", "deals", "activities"):
-        t = ctx.engine.table(table)
+        t = ctx.table(table)
         t = t.filter(~_blank(t.owner_id) & ~t.owner_id.isin(assigned))
         if placed:
             t = t.filter(~t.owner_id.isin(placed))
@@ -231,7 +237,7 @@ def _lost_characters(ctx: RuleContext) -> Found:
         ("deals", "deal_id"),
         ("activities", "activity_id"),
     ):
-        t = ctx.engine.table(table)
+        t = ctx.table(table)
         columns = [t[c] for c in named.get(table, [])]
         columns.append(t.attributes.cast("string"))
         hit = columns[0].re_search(LOST).fill_null(False)
