@@ -139,3 +139,25 @@ def test_a_bad_fail_on_is_a_user_error(tmp_path: Path, kpitree: Any) -> None:
     run = kpitree("data", "check", str(tmp_path), "--fail-on", "sometimes")
     assert run.code == 1
     assert run.err == "error: --fail-on expects error or warning, got 'sometimes'\n"
+
+
+@pytest.mark.postgres
+def test_postgresql_finds_the_same(company: Path, postgres_url: str) -> None:
+    """The same rules through Ibis on PostgreSQL give the same findings."""
+    import datetime as dt
+
+    from kpitree.compute.quality import check_quality
+    from kpitree.data.schema import TABLES
+    from kpitree.engines import load_canonical, open_engine
+    from kpitree.project import Project
+
+    project = Project.load(company)
+    day = dt.date.fromisoformat(AS_OF)
+    with project.engine() as engine:
+        tables = {t.name: engine.execute(engine.table(t.name)) for t in TABLES}
+        on_duckdb = check_quality(engine, project.catalogue, project.tree, day).to_json()
+    load_canonical(postgres_url, tables)
+    with open_engine(postgres_url, timezone=project.tree.timezone) as pg:
+        on_postgres = check_quality(pg, project.catalogue, project.tree, day).to_json()
+    assert on_postgres == on_duckdb
+    assert on_duckdb["findings"]

@@ -221,8 +221,11 @@ def _owner_without_assignment(ctx: RuleContext) -> Found:
 
 
 # Characters a Shift_JIS export replaced with "?": runs of two or more, or a
-# "?" touching Japanese text (RE2 syntax, as DuckDB and PostgreSQL read it).
-LOST = r"\?\?|[\p{Han}\p{Hiragana}\p{Katakana}ー]\?|\?[\p{Han}\p{Hiragana}\p{Katakana}]"
+# "?" touching Japanese text: kana (hiragana, katakana, half-width katakana) and
+# kanji (CJK ideographs and extension A), as literal ranges that DuckDB (RE2) and
+# PostgreSQL both read.
+_JA = "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]"
+LOST = r"\?\?|" + _JA + r"\?|\?" + _JA
 
 
 def _lost_characters(ctx: RuleContext) -> Found:
