@@ -45,18 +45,21 @@ tables:
 """
 
 DEALS = """\
-ID,Lead,Created,Close,Won,Amount,Status,Owner
-D1,L1,2026/04/06,2026/05/01,2026/05/01,1000000,won,R1
-D2,L2,2026/04/12,,,,open,
-D3,L4,2026/04/08,,,500,open,R2
-D4,L1,2026/04/06,2026/04/05,2026/04/05,300,won,R1
-D5,L2,2026/04/12,2026/04/15,2026/04/15,700,won,R2
-D6,L1,2026/04/20,2026/06/15,,900,lost,R3
+ID,Lead,Created,Close,Won,Amount,Status,Owner,Account
+D1,L1,2026/04/06,2026/05/01,2026/05/01,1000000,won,R1,ACME
+D2,L2,2026/04/12,,,,open,,
+D3,L4,2026/04/08,,,500,open,R2,
+D4,L1,2026/04/06,2026/04/05,2026/04/05,300,won,R1,
+D5,L2,2026/04/12,2026/04/15,2026/04/15,700,won,R2,
+D6,L1,2026/04/20,2026/06/15,,900,lost,R3,
+D7,L99,2026/04/20,,,100,open,R1,
 """
 # D1: clean. D2: no amount, no owner. D3: created before its lead (L4, 04-10).
 # D4: won the day before it was created (close and won entry before creation;
 # the won entry before the opportunity one goes backwards).
 # D5: won before its lead's first activity (A2, 04-20). D6: owner R3 has no team.
+# D7: names a lead (L99) that is not in the leads. D1 names an account, but no
+# accounts were imported: not a broken link.
 
 DEALS_MAP = """\
 mapping: 1
@@ -69,6 +72,7 @@ tables:
     amount: Amount
     status: Status
     owner_id: Owner
+    account_id: Account
   deal_stage_history:
     deal_id: ID
     stages: {opportunity: Created, won: Won}

@@ -52,6 +52,7 @@ def test_every_rule_finds_exactly_the_records_built_to_trip_it(company: Path, kp
         ("owner_without_assignment", "deals"): (1, ["R3"]),
         ("lost_characters", "reps"): (1, ["R2"]),
         ("lost_characters", "leads"): (1, ["L5"]),
+        ("dangling_reference", "deals"): (1, ["D7"]),
     }
     # Newest facts up to the as-of day: leads 04-10, deals 04-20, activities
     # 04-20 ... all more than the default 7 days before 2026-06-30.

@@ -250,6 +250,36 @@ def _lost_characters(ctx: RuleContext) -> Found:
     return out
 
 
+# (table, its id, the column naming another record, the table that record is in)
+_REFERENCES = (
+    ("deals", "deal_id", "lead_id", "leads", "lead_id"),
+    ("deals", "deal_id", "account_id", "accounts", "account_id"),
+    ("leads", "lead_id", "account_id", "accounts", "account_id"),
+    ("activities", "activity_id", "lead_id", "leads", "lead_id"),
+    ("activities", "activity_id", "deal_id", "deals", "deal_id"),
+    ("contracts", "contract_id", "account_id", "accounts", "account_id"),
+)
+
+
+def _dangling_reference(ctx: RuleContext) -> Found:
+    """Records naming a lead, deal or account that is not in its table (a link
+    the funnel cannot follow). A reference into a table with no rows at all is
+    not counted: that table was not imported, nothing is broken."""
+    import ibis
+
+    found: dict[str, list[ir.Table]] = {}
+    for table, key, column, target, target_key in _REFERENCES:
+        t = ctx.table(table)
+        other = ctx.table(target)[target_key]
+        loaded = (ctx.table(target).count() > 0).as_scalar()
+        bad = t.filter(~_blank(t[column]) & ~t[column].isin(other) & loaded)
+        found.setdefault(table, []).append(_ids(bad[key]))
+    return [
+        (table, parts[0] if len(parts) == 1 else ibis.union(*parts))
+        for table, parts in found.items()
+    ]
+
+
 RULES: tuple[Rule, ...] = (
     Rule("stage_backwards", "KT840", "warning", _backwards),
     Rule("stage_skipped", "KT841", "warning", _skipped),
@@ -261,5 +291,6 @@ RULES: tuple[Rule, ...] = (
     Rule("lead_without_owner", "KT847", "warning", _lead_without_owner),
     Rule("owner_without_assignment", "KT848", "warning", _owner_without_assignment),
     Rule("lost_characters", "KT850", "warning", _lost_characters),
+    Rule("dangling_reference", "KT852", "warning", _dangling_reference),
 )
 # stale_source (KT849) is computed per table by kpitree.compute.quality.

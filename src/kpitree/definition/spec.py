@@ -193,6 +193,7 @@ QualityRule = Literal[
     "owner_without_assignment",
     "stale_source",
     "lost_characters",
+    "dangling_reference",
 ]
 FactTable = Literal[
     "accounts",
