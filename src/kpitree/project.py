@@ -8,22 +8,18 @@
 
 from __future__ import annotations
 
-import json
-import math
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kpitree.definition.draft import DEFINITION_FILE, find_definition
 from kpitree.definition.resolve import CheckResult, check_definition, load_tree
 from kpitree.definition.tree import Tree
 from kpitree.errors import Diagnostic, PlanError, Severity, Span, UserError
-from kpitree.planning.attribution import Attribution, attribute
 from kpitree.planning.plan import Plan, make_plan
-from kpitree.planning.sensitivity import Sensitivity, sensitivity
+from kpitree.value_sets import Explanation
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -39,35 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["TEMPLATES", "Explanation", "Project"]
 
 TEMPLATES = ("the-model",)
-
-
-@dataclass
-class Explanation:
-    """Sensitivity at one set of values and, when two sets are given, the
-    attribution of the KGI change between them."""
-
-    at: str
-    sensitivity: list[Sensitivity]
-    attribution: Attribution | None = None
-    compared: tuple[str, str] | None = None
-    notes: list[Diagnostic] = field(default_factory=list)
-    filled: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """Per value set from data, the inputs without data that took their plan
-    value (expected-to-date for ``actual@``, the target for ``forecast@``)."""
-    pace: bool = False
-    """Whether the comparison is with the pace of a period still running
-    (``expected@P``: the value expected by the as-of day)."""
-
-    def to_json(self, lang: str | None = None) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "sensitivity": [s.to_json() for s in self.sensitivity],
-            "attribution": None if self.attribution is None else self.attribution.to_json(),
-            "compared": list(self.compared) if self.compared else None,
-            "basis": "pace" if self.pace else None,
-            "filled_from_plan": {spec: list(nodes) for spec, nodes in self.filled.items()},
-            "diagnostics": [d.to_json(lang) for d in self.notes],
-        }
 
 
 class Project:
@@ -434,139 +401,9 @@ class Project:
         expected by the as-of day: the targets once the period is over),
         ``forecast@2026-10`` (actuals run on to the end of the period) and
         ``previous@2026-10`` (actuals of the period before)."""
-        return self._value_set(spec, fiscal_year=fiscal_year, as_of=as_of)[0]
+        from kpitree.value_sets import value_set
 
-    def _value_set(
-        self, spec: str, *, fiscal_year: int | None = None, as_of: dt.date | None = None
-    ) -> tuple[dict[str, float], dict[str, float], bool]:
-        """:meth:`values`, the plan values its inputs fall back to when they have
-        no data (for value sets from data), and whether the set is the pace of
-        a period still running."""
-        kind, at, when = spec.partition("@")
-        if at and kind in _DATA_VALUES:
-            period = self.period(when, as_of=as_of)
-            if kind == "previous":
-                period = period.previous()
-            day = as_of or self.today()
-            result = self.status(period, as_of=day, explain=False, compare=False)
-            value_field, fallback_field = _DATA_VALUES[kind]
-            company = result.select(period=period.key, level=())
-            found = {
-                r.node: float(getattr(r, value_field))
-                for r in company
-                if getattr(r, value_field) is not None and r.status != "no_data"
-            }
-            fallback = {
-                r.node: float(getattr(r, fallback_field))
-                for r in company
-                if getattr(r, fallback_field) is not None
-            }
-            return found, fallback, kind == "expected" and not period.is_complete(day)
-        if spec == "plan" or spec in self.tree.scenarios:
-            plan = self.plan(fiscal_year=fiscal_year, scenario=None if spec == "plan" else spec)
-            if not plan.ok:
-                raise PlanError([d for d in plan.diagnostics if d.is_error])
-            return plan.values(), {}, False
-        path = Path(spec)
-        if not path.exists():
-            from kpitree.source import did_you_mean
-
-            raise UserError.of(
-                "KT305",
-                "project.unknown_values",
-                None,
-                spec=spec,
-                scenarios=", ".join(["plan", *self.tree.scenarios]),
-                hint=did_you_mean(spec, ["plan", *self.tree.scenarios]),
-            )
-        return self._values_file(path), {}, False
-
-    def _values_file(self, path: Path) -> dict[str, float]:
-        if path.suffix == ".json":
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except RecursionError:  # nested deeper than the parser can follow
-                raise UserError.of(
-                    "KT001", "values.too_deep", Span(str(path), 1, 1), path=str(path)
-                ) from None
-            except json.JSONDecodeError as exc:
-                raise UserError.of(
-                    "KT001",
-                    "values.bad_json",
-                    Span(str(path), exc.lineno, exc.colno),
-                    problem=exc.msg,
-                ) from None
-            doc_span = None
-        else:
-            from kpitree.source import load_yaml
-
-            doc = load_yaml(path)
-            data = doc.data
-            doc_span = doc
-        if isinstance(data, dict) and isinstance(data.get("nodes"), dict):
-            data = data["nodes"]  # a plan --json output works as a values file
-            data = {k: v.get("value") if isinstance(v, dict) else v for k, v in data.items()}
-        if not isinstance(data, dict):
-            raise UserError.of("KT306", "values.not_mapping", Span(str(path), 1, 1), path=str(path))
-        errors = []
-        values: dict[str, float] = {}
-        for key, raw in data.items():
-            span = doc_span.span((key,)) if doc_span is not None else Span(str(path), 1, 1)
-            if key not in self.tree.nodes:
-                from kpitree.source import did_you_mean
-
-                errors.append(
-                    Diagnostic(
-                        Severity.ERROR,
-                        "KT304",
-                        "project.unknown_node",
-                        {
-                            "node": key,
-                            "origin": str(path),
-                            "hint": did_you_mean(key, list(self.tree.nodes)),
-                        },
-                        span,
-                    )
-                )
-            elif raw is None:
-                continue
-            elif (
-                isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw)
-            ):
-                errors.append(
-                    Diagnostic(
-                        Severity.ERROR,
-                        "KT012",
-                        "def.expected_number",
-                        {"key": key, "value": raw},
-                        span,
-                    )
-                )
-            else:
-                values[key] = float(raw)
-        if errors:
-            raise UserError(errors)
-        return values
-
-    def _inputs(
-        self, spec: str, fiscal_year: int | None, as_of: dt.date | None, into: Explanation
-    ) -> dict[str, float]:
-        """Input values for analysis: given inputs, and inputs derived from given
-        values of formula nodes are not accepted (inputs drive the tree). An
-        input of a value set from data that has no data takes its plan value
-        (recorded in ``into.filled``)."""
-        values, fallback, pace = self._value_set(spec, fiscal_year=fiscal_year, as_of=as_of)
-        into.pace = into.pace or pace
-        filled = [n for n in self.tree.inputs if n not in values and n in fallback]
-        if filled:
-            into.filled[spec] = tuple(filled)
-            values = {**values, **{n: fallback[n] for n in filled}}
-        missing = [n for n in self.tree.inputs if n not in values]
-        if missing:
-            raise UserError.of(
-                "KT307", "explain.missing_inputs", None, spec=spec, nodes=", ".join(missing)
-            )
-        return {n: values[n] for n in self.tree.inputs}
+        return value_set(self, spec, fiscal_year=fiscal_year, as_of=as_of)[0]
 
     def explain(
         self,
@@ -581,17 +418,11 @@ class Project:
         """Sensitivity of the KGI at ``at``; with ``base`` and ``current`` also the
         attribution of the KGI change between them. Value sets are named as in
         :meth:`values` (``plan``, a scenario, a file, ``actual@2026-10`` ...)."""
-        if (base is None) != (current is None):
-            raise UserError.of("KT308", "explain.need_both", None)
-        result = Explanation(at, [])
-        at_values = self._inputs(at, fiscal_year, as_of, result)
-        result.sensitivity = sensitivity(self.tree, at_values, step=step)
-        if base is not None and current is not None:
-            base_values = self._inputs(base, fiscal_year, as_of, result)
-            current_values = self._inputs(current, fiscal_year, as_of, result)
-            result.attribution = attribute(self.tree, base_values, current_values)
-            result.compared = (base, current)
-        return result
+        from kpitree.value_sets import explain
+
+        return explain(
+            self, at=at, base=base, current=current, step=step, fiscal_year=fiscal_year, as_of=as_of
+        )
 
     # -- alerts and SLAs -----------------------------------------------------------
 
@@ -654,13 +485,6 @@ class Project:
 
 # Value sets from data: kind -> (the status field read, the plan field an input
 # without data falls back to).
-_DATA_VALUES = {
-    "actual": ("actual", "expected"),
-    "target": ("target", "target"),
-    "expected": ("expected", "expected"),
-    "forecast": ("forecast", "target"),
-    "previous": ("actual", "target"),
-}
 
 _ORG_PATH = ("department", "team", "rep")
 

@@ -192,3 +192,22 @@ def test_template_months_add_up_to_the_year(tmp_path: object) -> None:
             assert all(math.isclose(v, node_plan.value or 0, rel_tol=1e-9) for v in months)
     assert plan.nodes["leads"].value == pytest.approx(10_000)
     assert plan.nodes["won_deals"].value == pytest.approx(125)
+
+
+def test_a_zero_divisor_is_reported_without_its_consequences(
+    write_tree: Callable[[str], Tree],
+) -> None:
+    """n1 = 1 / n2 must be 0 here, so n2 cannot be solved (KT203); the equation
+    below it then has two unknowns, which is not a second design problem."""
+    tree = write_tree(
+        "kpitree: 1\nname: zero\nnodes:\n"
+        "  kgi: {kind: kgi, formula: n1 + k0, target: 10.0}\n"
+        "  k0: {assume: 10.0}\n"
+        "  n1: {kind: kpi, formula: k1 / n2}\n"
+        "  k1: {assume: 1.0}\n"
+        "  n2: {kind: kpi, formula: k2 - n3}\n"
+        "  k2: {assume: 1.0}\n"
+        "  n3: {}\n"
+    )
+    plan = make_plan(tree, fiscal_year=2026)
+    assert [(d.code, d.params["node"]) for d in plan.diagnostics if d.is_error] == [("KT203", "n1")]

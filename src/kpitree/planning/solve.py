@@ -166,12 +166,15 @@ def solve(tree: Tree, known: Mapping[str, float], sources: Mapping[str, str]) ->
         if not this_pass:
             this_pass, next_pass = next_pass, []
 
+    # A value an unsolvable equation could not give leaves the equations below it
+    # with two unknowns: that is its consequence, not a second problem to report.
+    stuck = {b.unknown for b in blocked.values()}
     for node in equations:
         assert node.formula is not None
         unknowns = tuple(n for n in (node.id, *node.children) if n not in values)
         if node.id in blocked:
             sol.unsolvable.append(blocked[node.id])
-        elif len(unknowns) >= 2:
+        elif len(unknowns) >= 2 and not stuck.intersection(unknowns):
             sol.underdetermined.append(Underdetermined(node.id, unknowns))
         elif not unknowns:
             computed = evaluate(node.formula, values.get)
