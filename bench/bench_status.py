@@ -278,7 +278,10 @@ facts AS (       -- one row per fact: its kind, local day, owning rep and measur
   SELECT 'mql' AS kind, m.entered_at::DATE AS day, l.owner_id AS owner
   FROM first_mql m JOIN leads l ON l.lead_id = m.lead_id
   UNION ALL BY NAME
-  SELECT 'opportunity' AS kind, created_at::DATE AS day, owner_id AS owner FROM deals
+  -- an opportunity counts for the owner of the lead it came from (inside sales)
+  SELECT 'opportunity' AS kind, d.created_at::DATE AS day,
+         coalesce(l.owner_id, d.owner_id) AS owner
+  FROM deals d LEFT JOIN leads l ON l.lead_id = d.lead_id
   UNION ALL BY NAME
   SELECT 'won' AS kind, close_date AS day, owner_id AS owner, amount
   FROM deals WHERE status = 'won' AND close_date IS NOT NULL
@@ -388,7 +391,7 @@ def step_pandas(warehouse: Path, fiscal_year: int) -> tuple[dict[str, Any], Valu
 
     leads = read("SELECT lead_id, created_at, owner_id FROM leads")
     history = read("SELECT lead_id, stage, entered_at FROM lead_stage_history")
-    deals = read("SELECT owner_id, created_at, close_date, amount, status FROM deals")
+    deals = read("SELECT lead_id, owner_id, created_at, close_date, amount, status FROM deals")
     activities = read("SELECT type, occurred_at, owner_id FROM activities")
     contracts = read(
         "SELECT contract_id, account_id, end_date, mrr, arr, status, renewed_from FROM contracts"
@@ -406,6 +409,9 @@ def step_pandas(warehouse: Path, fiscal_year: int) -> tuple[dict[str, Any], Valu
     mql = history[history.stage == "mql"].groupby("lead_id", as_index=False).entered_at.min()
     mql = mql.merge(leads[["lead_id", "owner_id"]], on="lead_id")
     won = deals[(deals.status == "won") & deals.close_date.notna()]
+    # An opportunity counts for the owner of the lead it came from (inside sales).
+    lead_owner = deals.lead_id.map(leads.set_index("lead_id").owner_id)
+    credited = lead_owner.where(lead_owner.notna(), deals.owner_id)
     calls = activities[activities.type == "call"]
     successors = contracts[contracts.renewed_from.notna()].groupby("renewed_from").mrr.sum()
     ended = contracts[contracts.status.isin(["renewed", "churned"])]
@@ -420,7 +426,7 @@ def step_pandas(warehouse: Path, fiscal_year: int) -> tuple[dict[str, Any], Valu
         pd.DataFrame({"kind": "lead", "day": local_day(leads.created_at), "owner": leads.owner_id}),
         pd.DataFrame({"kind": "mql", "day": local_day(mql.entered_at), "owner": mql.owner_id}),
         pd.DataFrame(
-            {"kind": "opportunity", "day": local_day(deals.created_at), "owner": deals.owner_id}
+            {"kind": "opportunity", "day": local_day(deals.created_at), "owner": credited}
         ),
         pd.DataFrame(
             {"kind": "won", "day": won.close_date, "owner": won.owner_id, "amount": won.amount}
