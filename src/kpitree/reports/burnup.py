@@ -21,7 +21,7 @@ def kgi_burnup(
 ) -> list[BurnupPoint]:
     """The burn-up of the KGI over the fiscal year of ``period``, measured to
     ``as_of`` (empty when the KGI does not add up over time)."""
-    from kpitree.compute.periods import fiscal_year_period, period_of
+    from kpitree.compute.periods import fiscal_year_period
     from kpitree.errors import PlanError
     from kpitree.planning.plan import make_plan
 
@@ -29,11 +29,7 @@ def kgi_burnup(
     if not tree.nodes[tree.kgi].is_additive:
         return []
     year = fiscal_year_period(period.fiscal_year, tree.fiscal_year_start)
-    months: list[Period] = []
-    current = period_of(year.start, "month", tree.fiscal_year_start)
-    while current.start <= year.end:
-        months.append(current)
-        current = current.next()
+    months = year.split("month")
     # As the pack's period stood: a report of October shows the year to October.
     as_of = min(as_of, period.end)
     started = [m for m in months if m.start <= as_of]

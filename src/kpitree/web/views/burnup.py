@@ -25,15 +25,11 @@ __all__ = ["burnup", "year_status"]
 
 
 def _fiscal_months(source: StatusSource, period: Period) -> tuple[Period, list[Period]]:
-    from kpitree.compute.periods import fiscal_year_period, period_of
+    from kpitree.compute.periods import fiscal_year_period
 
     tree = source.project.tree
     year = fiscal_year_period(period.fiscal_year, tree.fiscal_year_start)
-    months = []
-    current = period_of(year.start, "month", tree.fiscal_year_start)
-    while current.start <= year.end:
-        months.append(current)
-        current = current.next()
+    months = year.split("month")
     return year, months
 
 
