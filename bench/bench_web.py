@@ -200,9 +200,8 @@ def live_update(
     csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     listening = threading.Barrier(len(twins) + 1, timeout=120)
-    shown: dict[str, float] = {}
+    seen: dict[str, float] = {}
     latest: dict[str, str] = {}
-    imported = threading.Event()
     ended = [0.0]
 
     def page(name: str, api: str) -> None:
@@ -219,8 +218,10 @@ def live_update(
                 if not line.startswith("event: data-changed"):
                     continue
                 text = client.get(api).text
-                if text != before[name] and imported.is_set():
-                    shown[name] = time.perf_counter() - ended[0]
+                if text != before[name]:
+                    # The server may announce the change before the import's
+                    # process has exited: then the page was current at once.
+                    seen[name] = time.perf_counter()
                     latest[name] = text
                     return
 
@@ -235,9 +236,9 @@ def live_update(
         check=True, capture_output=True, text=True, env={**os.environ, "KPITREE_LANG": "en"},
     )  # fmt: skip
     ended[0] = time.perf_counter()
-    imported.set()
     for thread in threads:
-        thread.join(300)
+        thread.join(max(0.0, ended[0] + 300 - time.perf_counter()))
+    shown = {name: max(0.0, at - ended[0]) for name, at in seen.items()}
     missing = sorted(set(twins) - set(shown))
     if missing:
         raise SystemExit(f"these open pages never showed the new {kind}: {', '.join(missing)}")
