@@ -293,3 +293,24 @@ def test_salesforce_opportunities_english_and_japanese(tmp_path: Path) -> None:
     ]
     assert deals["status"] == ["won", "lost"]
     assert deals["account_id"] == ["株式会社サンプル", "テスト商事"]
+
+
+def test_a_bad_cell_that_feeds_two_fields_is_reported_once(tmp_path: Path) -> None:
+    # Close Date is both the deal's close date and the time of its won/lost event.
+    path = _csv(
+        tmp_path / "opps.csv",
+        [
+            [
+                "Opportunity ID",
+                "Opportunity Name",
+                "Created Date",
+                "Close Date",
+                "Amount",
+                "Stage",
+                "Opportunity Owner",
+            ],
+            ["O1", "a", "01/05/2025", "bad-date", "1000", "Closed Won", "rep"],
+        ],
+    )
+    batch = read_and_map(path, load_mapping("salesforce-opportunities"))
+    assert [(r.row, r.column, r.value) for r in batch.rejects] == [(2, "Close Date", "bad-date")]

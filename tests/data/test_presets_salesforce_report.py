@@ -125,9 +125,9 @@ def test_a_report_without_ids_and_with_its_footer_imports(kpitree: Any, tmp_path
     assert run.code == 0, run.err
     (result,) = run.json()["imports"]
     assert (result["rows_read"], result["rejected"]) == (53, 0)
-    # The footer (blank, 総計, blank, two notices) is named, not imported.
+    # The footer (blank, 総計, blank, two notices) is named, at its first row, not imported.
     assert (
-        "report1765000000000.csv:1:1: warning: report1765000000000.csv: the report's footer "
+        "report1765000000000.csv:56:1: warning: report1765000000000.csv: the report's footer "
         "at the end of the file (3 rows: 総計 / Confidential Information - Do Not Distribute / "
         "Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved.) is not imported"
     ) in run.err

@@ -139,6 +139,32 @@ def test_quoted_newlines_keep_excel_row_numbers(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+@pytest.mark.parametrize("end", ["\r\n", "\n"])
+def test_empty_lines_count_as_rows_as_in_excel(tmp_path: Path, encoding: str, end: str) -> None:
+    # DuckDB skips empty lines; Excel shows each as an empty row, and the user
+    # fixes the file by Excel's row numbers.
+    lines = [
+        ",".join(JA_ROWS[0]),
+        "L-001,2026/01/07,展示会,商談化,",
+        "",
+        "L-002,2026-13-45,展示会,商談化,",
+        "",
+        "",
+        'L-003,2026/01/09,展示会,不明,"二行の' + end + 'メモ"',
+        "L-004,2026/01/10,展示会,不明,",
+    ]
+    path = tmp_path / "leads.csv"
+    path.write_bytes((end.join(lines) + end).encode(encoding))
+    batch = read_and_map(path, _mapping(tmp_path))
+    assert [(r.row, r.column) for r in batch.rejects] == [
+        (4, "作成日"),
+        (7, "ステージ"),
+        (8, "ステージ"),
+    ]
+    assert batch.tables["leads"].column("lead_id").to_pylist() == ["L-001"]
+
+
 def test_short_rows_are_padded(tmp_path: Path) -> None:
     path = tmp_path / "short.csv"
     path.write_bytes("リードID,作成日,流入経路,ステージ\r\nL-1,2026/01/07\r\n".encode())

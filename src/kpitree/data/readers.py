@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from kpitree.data.batch import MappedBatch
 from kpitree.data.limits import LIMITS
+from kpitree.data.lines import count_newlines, excel_rows
 from kpitree.data.locate import csv_problem, locate
 from kpitree.data.mapping import Mapping
 from kpitree.data.textfile import (
@@ -232,10 +233,45 @@ def _read_csv(
             raise _NotUtf8(f"offset {scan.utf8_bad}")
         _check_controls(path, shown, scan, delimiter)
         sha256, warnings = scan.sha256, tuple[Diagnostic, ...]()
+        newlines = scan.newlines, scan.size > 0 and _last_byte(csv_path) == b"\n"
     else:
         sha256, warnings = info.sha256, info.warnings
-    _check_cells(con, len(headers), shown)
-    return SourceTable(tuple(headers), rows, "(rowid + 2)", sha256, False, warnings)
+        newlines = count_newlines(csv_path)
+    row_sql = _row_numbers(con, csv_path, delimiter, rows, *newlines)
+    _check_cells(con, len(headers), shown, row_sql)
+    return SourceTable(tuple(headers), rows, row_sql, sha256, False, warnings)
+
+
+def _last_byte(path: Path) -> bytes:
+    with path.open("rb") as fh:
+        fh.seek(-1, 2)
+        return fh.read(1)
+
+
+def _row_numbers(
+    con: duckdb.DuckDBPyConnection,
+    csv_path: Path,
+    delimiter: str,
+    rows: int,
+    newlines: int,
+    ends_with_newline: bool,
+) -> str:
+    """SQL for the sheet row of each row of ``raw`` (a column of it when the
+    file has empty lines, which DuckDB skips and Excel counts)."""
+    found = excel_rows(csv_path, delimiter, rows, newlines, ends_with_newline)
+    if found is None:
+        return "(rowid + 2)"
+    import pyarrow as pa
+
+    lines = pa.table({"__line__": pa.array(found, pa.int64())})
+    con.register("kpitree_lines", lines)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE raw AS SELECT * FROM raw POSITIONAL JOIN kpitree_lines"
+        )
+    finally:
+        con.unregister("kpitree_lines")
+    return "__line__"
 
 
 def check_columns(count: int, shown: str) -> None:
@@ -250,7 +286,9 @@ def check_columns(count: int, shown: str) -> None:
         )
 
 
-def _check_cells(con: duckdb.DuckDBPyConnection, ncols: int, shown: str) -> None:
+def _check_cells(
+    con: duckdb.DuckDBPyConnection, ncols: int, shown: str, row_sql: str = "(rowid + 2)"
+) -> None:
     """KT389 at the first cell longer than the cell size limit."""
     limit = LIMITS.max_cell_chars
     for start in range(0, ncols, 256):
@@ -261,7 +299,7 @@ def _check_cells(con: duckdb.DuckDBPyConnection, ncols: int, shown: str) -> None
             continue
         where = " OR ".join(f"length({c}) > {limit}" for c in cols)
         hit = con.sql(
-            f"SELECT rowid + 2, [{', '.join(f'length({c}) > {limit}' for c in cols)}] "
+            f"SELECT {row_sql}, [{', '.join(f'length({c}) > {limit}' for c in cols)}] "
             f"FROM raw WHERE {where} ORDER BY rowid LIMIT 1"
         ).fetchall()
         if hit:

@@ -95,11 +95,12 @@ def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Rej
         return []
     rows = con.sql(" UNION ALL ".join(parts) + " ORDER BY __row__, f").fetchall()
     out = []
-    seen: set[tuple[int, str | None, str]] = set()
+    seen: set[tuple[int, str]] = set()
     for row, fi, code, value, first in rows:
         f = plan.fields[fi]
-        # One source cell may feed several tables; report it once.
-        key = (int(row), f.header or f"{f.table}.{f.column}", code)
+        # One source cell may feed several tables (a date here, a time there);
+        # report it once, with the first field's reason.
+        key = (int(row), f.header or f"{f.table}.{f.column}")
         if key not in seen:
             seen.add(key)
             why = _reason(code, f, value, first, plan)

@@ -53,16 +53,15 @@ def drop_footer(
         first = int(row[0])
     if first is None or not texts:
         return source
-    dropped = int(tail[0][0]) - first + 1
+    # Row numbers are the sheet's, which count empty lines DuckDB did not load.
+    dropped = sum(1 for row in tail if int(row[0]) >= first)
     con.execute(f"DELETE FROM raw WHERE {source.row_sql} >= {first}")
-    # Located at the file: blank lines are not rows of the table read, so a row
-    # number here could differ from the line Excel shows.
     warning = Diagnostic(
         Severity.WARNING,
         "KT395",
         "data.file.footer_skipped",
         {"path": shown, "rows": len(texts), "texts": " / ".join(t[:80] for t in texts)},
-        Span(shown, 1, 1),
+        Span(shown, first, 1),
     )
     return dataclasses.replace(
         source, rows=source.rows - dropped, warnings=(*source.warnings, warning)

@@ -77,6 +77,8 @@ class ByteScan:
     nul: int | None
     bom: int | None
     utf8_bad: int | None
+    newlines: int = 0
+    """How many LF bytes the file holds."""
 
 
 def scan_bytes(path: Path, *, utf8: bool = False) -> ByteScan:
@@ -86,11 +88,12 @@ def scan_bytes(path: Path, *, utf8: bool = False) -> ByteScan:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
     bom = codecs.BOM_UTF8
     nul = inner = bad = None
-    offset = 0
+    offset = newlines = 0
     tail = b""
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
+            newlines += chunk.count(b"\n")
             if nul is None and (i := chunk.find(b"\0")) >= 0:
                 nul = offset + i
             if inner is None:
@@ -113,7 +116,7 @@ def scan_bytes(path: Path, *, utf8: bool = False) -> ByteScan:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             bad = offset - pending
-    return ByteScan(digest.hexdigest(), offset, nul, inner, bad)
+    return ByteScan(digest.hexdigest(), offset, nul, inner, bad, newlines)
 
 
 def check_encoding_name(name: str) -> str:
