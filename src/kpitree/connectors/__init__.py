@@ -1,0 +1,1 @@
+"""Connectors: live data from CRM/MA systems, one folder per vendor."""
