@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -380,6 +380,54 @@ def test_fiscal_year_and_period() -> None:
     assert pa.compute.max(created).as_py() < truth.as_of
     with pytest.raises(ValueError, match="month"):
         generate("tiny", fiscal_year_start=13)
+
+
+def test_a_company_seen_on_a_day_has_no_fact_after_it() -> None:
+    day = date(2026, 10, 15)
+    tz = ZoneInfo("Asia/Tokyo")
+    full = generate("tiny", seed=7, fiscal_year=2026)
+    seen = generate("tiny", seed=7, fiscal_year=2026, as_of=day)
+    end = pa.scalar(
+        datetime.combine(day + timedelta(days=1), time(), tz), pa.timestamp("us", "UTC")
+    )
+    later = 0
+    for table in TABLES:
+        if table.name in ("contracts", "accounts"):  # contracts run on; accounts below
+            continue
+        data, whole = seen.tables[table.name], full.tables[table.name]
+        if table.name == "deals":  # an open deal's close date is the one expected
+            data = data.filter(pa.compute.not_equal(data.column("status"), "open"))
+            whole = whole.filter(pa.compute.not_equal(whole.column("status"), "open"))
+        for column in table.columns:
+            if column.type == "TIMESTAMPTZ":
+                bound, kind = end, pa.compute.greater_equal
+            elif column.type == "DATE":
+                bound, kind = pa.scalar(day), pa.compute.greater
+            else:
+                continue
+            assert not pa.compute.any(kind(data.column(column.name), bound)).as_py(), (
+                f"{table.name}.{column.name}"
+            )
+            later += (
+                pa.compute.sum(kind(whole.column(column.name), bound).cast(pa.int64())).as_py() or 0
+            )
+    assert later > 1000  # the whole year has them: the cut is what removes them
+    # An account created later is kept only where a kept record names it.
+    named = set()
+    for name, data in seen.tables.items():
+        if name != "accounts" and "account_id" in data.column_names:
+            named |= set(data.column("account_id").to_pylist())
+    accounts = seen.tables["accounts"]
+    for account, created in zip(
+        accounts.column("account_id").to_pylist(),
+        accounts.column("created_at").to_pylist(),
+        strict=True,
+    ):
+        assert created < end.as_py() or account in named, account
+    assert accounts.num_rows < full.tables["accounts"].num_rows
+    assert seen.tables["leads"].num_rows < full.tables["leads"].num_rows
+    # Same day, same company: the as-of cut is deterministic too.
+    assert _ipc_bytes(seen) == _ipc_bytes(generate("tiny", seed=7, fiscal_year=2026, as_of=day))
 
 
 def test_other_time_zone_and_labels() -> None:

@@ -381,6 +381,9 @@ def demo(
 
 def _load_demo_data(project: Any, folder: Path, size: str, fiscal_year: int) -> None:
     """Generate the demo company and load it into the project's warehouse."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
 
     from kpitree.cli.commands_data import project_warehouse_path
@@ -401,12 +404,16 @@ def _load_demo_data(project: Any, folder: Path, size: str, fiscal_year: int) -> 
             if status is not None:
                 status.update(t(f"warehouse.demo.{name}", size=size))
 
+        # The company as it stands today: a dashboard opened on the demo shows
+        # no fact after today, as one on the user's own data would.
+        today = datetime.now(ZoneInfo(tree.timezone)).date()
         loaded = load_demo(
             Warehouse(path),
             size,
             fiscal_year=fiscal_year,
             fiscal_year_start=tree.fiscal_year_start,
             tz=tree.timezone,
+            as_of=today,
             on_step=step,
         )
     finally:

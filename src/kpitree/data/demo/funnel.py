@@ -184,6 +184,16 @@ class Leads:
     def __len__(self) -> int:
         return len(self.channel)
 
+    def take(self, idx: I64) -> Leads:
+        """The leads at positions ``idx`` (in that order)."""
+        return Leads(
+            **{
+                f: (v if f == "campaigns" else v[idx])
+                for f in self.__dataclass_fields__
+                for v in (getattr(self, f),)
+            }
+        )
+
 
 def draw_leads(
     truth: DemoTruth,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from kpitree.data.demo.activities import activities_table
 from kpitree.data.demo.arrow import ids
@@ -107,13 +109,16 @@ def generate(
     fiscal_year: int = 2025,
     fiscal_year_start: int = 4,
     tz: str = "Asia/Tokyo",
+    as_of: date | None = None,
 ) -> DemoCompany:
     """Generate a synthetic Japanese B2B SaaS company's revenue data.
 
     The data covers ``fiscal_year`` and the one before it (fiscal years are
     named by the calendar year they start in and start in month
-    ``fiscal_year_start``), up to the end of ``fiscal_year``. The same
-    arguments always give byte-identical tables.
+    ``fiscal_year_start``), up to the end of ``fiscal_year``, or up to the end
+    of the day ``as_of`` when that is earlier (a company seen on that day: no
+    lead, stage, deal, activity or spend after it; contracts keep their
+    scheduled ends). The same arguments always give byte-identical tables.
 
     >>> demo = generate("tiny", seed=1)
     >>> sorted(demo.tables) == sorted(t.name for t in TABLES)
@@ -140,7 +145,8 @@ def generate(
     )
     # The calendar runs past the data so that events cut off later still get instants.
     cal = BusinessCalendar.build(previous_first, period_end + timedelta(days=3 * 365))
-    as_of = local_us(period_end + timedelta(days=1))
+    last_day = period_end if as_of is None else max(min(as_of, period_end), previous_first)
+    cutoff = local_us(last_day + timedelta(days=1))
     tables: dict[str, pa.Table] = {"reps": org.reps, "rep_assignments": org.rep_assignments}
 
     rng = _rng(seed, "accounts")
@@ -149,9 +155,11 @@ def generate(
 
     channels = channel_calendar(cal, span, truth)
     leads = draw_leads(truth, cal, channels, acc, org, _rng(seed, "leads"))
+    if last_day < period_end:
+        leads = leads.take(np.flatnonzero(leads.created_at < cutoff))
     lead_ids = ids("L", len(leads), 7)
     tables["leads"], tables["lead_stage_history"] = lead_tables(
-        leads, lead_ids, acc, org, truth, as_of, _rng(seed, "lead_tables")
+        leads, lead_ids, acc, org, truth, cutoff, _rng(seed, "lead_tables")
     )
 
     # Account owners: the field sales team for the account, on the day it appeared.
@@ -165,7 +173,7 @@ def generate(
 
     # New business: one deal per lead that became an opportunity.
     rng = _rng(seed, "deals")
-    opp = np.flatnonzero(leads.opportunity & (leads.opportunity_at < as_of))
+    opp = np.flatnonzero(leads.opportunity & (leads.opportunity_at < cutoff))
     seg = leads.segment[opp]
     fs_team = field_sales_team(seg, leads.region[opp])
     amounts = [truth.deal_amount[s] for s in truth.segments]
@@ -187,7 +195,7 @@ def generate(
     # Contracts: customers from before the data, then every new-business win.
     rng = _rng(seed, "contracts")
     legacy = np.flatnonzero(~np.isnat(acc.customer_since))
-    won = (new_business.close_at < as_of) & new_business.won
+    won = (new_business.close_at < cutoff) & new_business.won
     legacy_arr = np.round(lognormal_by(amounts, acc.segment[legacy], rng), -3)
     first_terms = Terms.first_terms(
         np.r_[legacy, new_business.account[won]],
@@ -198,9 +206,9 @@ def generate(
     )
     terms = renew(first_terms, truth, rng)
     upsell = upsell_drafts(
-        terms, acc.region, len(ADD_ONS), len(PRODUCTS), truth, cal, org, as_of, rng
+        terms, acc.region, len(ADD_ONS), len(PRODUCTS), truth, cal, org, cutoff, rng
     )
-    upsell_won = (upsell.close_at < as_of) & upsell.won
+    upsell_won = (upsell.close_at < cutoff) & upsell.won
     add_on_terms = renew(
         Terms.first_terms(
             upsell.account[upsell_won],
@@ -223,14 +231,17 @@ def generate(
         org.rep_ids,
         truth,
         cal,
-        as_of,
+        cutoff,
         _rng(seed, "deal_tables"),
     )
     tables["deals"], tables["deal_stage_history"] = deals.table, deals.history
-    tables["nps_responses"] = nps_table(terms, acc.ids, truth, cal, as_of, _rng(seed, "nps"))
+    tables["nps_responses"] = nps_table(terms, acc.ids, truth, cal, cutoff, _rng(seed, "nps"))
 
     counts = np.bincount(leads.channel, minlength=len(truth.channels))
-    tables["marketing_spend"] = marketing_spend(channels, cal, counts, truth, _rng(seed, "spend"))
+    spend = marketing_spend(channels, cal, counts, truth, _rng(seed, "spend"))
+    if last_day < period_end:
+        spend = spend.filter(pc.less_equal(spend.column("spend_date"), pa.scalar(last_day)))
+    tables["marketing_spend"] = spend
     tables["activities"] = activities_table(
         leads,
         lead_ids,
@@ -241,7 +252,32 @@ def generate(
         truth,
         cal,
         org,
-        as_of,
+        cutoff,
         _rng(seed, "activities"),
     )
+    if last_day < period_end:
+        tables["accounts"] = _accounts_seen(tables, last_day, tz)
     return DemoCompany({t.name: tables[t.name] for t in TABLES}, truth)
+
+
+def _accounts_seen(tables: dict[str, pa.Table], last_day: date, tz: str) -> pa.Table:
+    """The accounts created by the end of ``last_day``, and those a kept record
+    names (a cold call may reach a company before its first lead)."""
+    accounts = tables["accounts"]
+    end = datetime.combine(last_day + timedelta(days=1), time(), ZoneInfo(tz))
+    created = accounts.column("created_at")
+    keep = pc.less(created, pa.scalar(end, created.type))
+    named = [
+        t.column("account_id")
+        for n, t in tables.items()
+        if n != "accounts" and "account_id" in t.column_names
+    ]
+    if named:
+        keep = pc.or_(
+            keep,
+            pc.is_in(
+                accounts.column("account_id"),
+                pa.chunked_array([c for col in named for c in col.chunks]).unique(),
+            ),
+        )
+    return accounts.filter(keep)

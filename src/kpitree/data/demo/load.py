@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from importlib import metadata
 from typing import TYPE_CHECKING, Literal
 
@@ -55,7 +56,9 @@ def _version() -> str:
         return "dev"
 
 
-def _fingerprint(size: DemoSize, seed: int, fiscal_year: int, start: int, tz: str) -> str:
+def _fingerprint(
+    size: DemoSize, seed: int, fiscal_year: int, start: int, tz: str, as_of: date | None = None
+) -> str:
     spec = {
         "generator": "kpitree.data.demo",
         "kpitree": _version(),
@@ -64,6 +67,7 @@ def _fingerprint(size: DemoSize, seed: int, fiscal_year: int, start: int, tz: st
         "fiscal_year": fiscal_year,
         "fiscal_year_start": start,
         "tz": tz,
+        **({} if as_of is None else {"as_of": as_of.isoformat()}),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
@@ -76,20 +80,23 @@ def load_demo(
     fiscal_year: int,
     fiscal_year_start: int = 4,
     tz: str = "Asia/Tokyo",
+    as_of: date | None = None,
     on_step: Callable[[Step], None] | None = None,
 ) -> DemoLoad:
     """Generate the demo company (see :func:`kpitree.data.demo.generate`) and load
     it into ``warehouse`` as one bulk load, unless the same demo is already there.
 
-    ``on_step`` is told what is happening (``generating``, ``replacing``,
-    ``loading``), e.g. to show a status line. Undoing an earlier, different
-    demo is refused like any undo when a later import changed its rows.
+    ``as_of``: the company as seen at the end of that day (nothing after it);
+    ``None``: the whole fiscal year. ``on_step`` is told what is happening
+    (``generating``, ``replacing``, ``loading``), e.g. to show a status line.
+    Undoing an earlier, different demo is refused like any undo when a later
+    import changed its rows.
 
     >>> load_demo(Warehouse(path), "tiny", fiscal_year=2026).status  # doctest: +SKIP
     'loaded'
     """
     chosen = resolve_size(size)
-    fingerprint = _fingerprint(chosen, seed, fiscal_year, fiscal_year_start, tz)
+    fingerprint = _fingerprint(chosen, seed, fiscal_year, fiscal_year_start, tz, as_of)
     earlier = [
         r
         for r in warehouse.imports()
@@ -108,7 +115,12 @@ def load_demo(
     if on_step:
         on_step("generating")
     company = generate(
-        chosen, seed=seed, fiscal_year=fiscal_year, fiscal_year_start=fiscal_year_start, tz=tz
+        chosen,
+        seed=seed,
+        fiscal_year=fiscal_year,
+        fiscal_year_start=fiscal_year_start,
+        tz=tz,
+        as_of=as_of,
     )
     undone = []
     if earlier:
@@ -119,7 +131,8 @@ def load_demo(
             undone.append(record.import_id)
     if on_step:
         on_step("loading")
-    source = f"kpitree demo --size {chosen.name} (seed {seed}, FY{fiscal_year})"
+    seen = "" if as_of is None else f", as of {as_of.isoformat()}"
+    source = f"kpitree demo --size {chosen.name} (seed {seed}, FY{fiscal_year}{seen})"
     result = warehouse.bulk_load(
         company.tables, label=DEMO_LABEL, source=source, fingerprint=fingerprint
     )
