@@ -131,6 +131,25 @@ def test_a_step_without_enough_volume_is_not_named(tree: Tree) -> None:
     assert _bottleneck(tree, rows) is None
 
 
+def test_the_projects_own_minimum_volume_decides(tree: Tree) -> None:
+    # A small company judges rates from 10 entrants: 20 is enough there.
+    rows = company(
+        tree,
+        {"opportunity_rate": 0.1, "win_rate": 0.24},
+        opportunity_rate={"volume": 20, "min_volume": 10},
+    )
+    b = _bottleneck(tree, rows)
+    assert b is not None and b.node == "opportunity_rate"
+    # And a stricter minimum than the default holds back a step the default names.
+    rows = company(
+        tree,
+        {"opportunity_rate": 0.1, "win_rate": 0.24},
+        opportunity_rate={"volume": 60, "min_volume": 100},
+    )
+    b = _bottleneck(tree, rows)
+    assert b is not None and b.node == "win_rate"
+
+
 def test_the_bottleneck_in_one_sentence(tree: Tree) -> None:
     b = _bottleneck(tree, company(tree, {"opportunity_rate": 0.128}))
     assert b is not None

@@ -17,7 +17,8 @@ so are listed (``filled``).
 **The bottleneck** is the funnel step (:func:`kpitree.definition.funnel.funnel_steps`)
 whose rate's shortfall against its pace costs the KGI the most, by the exact
 attribution of the KGI's gap to pace, among steps with enough volume (the
-step's entrants to date, at least :data:`MIN_STEP_VOLUME`). A step at or above
+step's entrants to date, at least the rate's ``min_volume``, or
+:data:`MIN_STEP_VOLUME` where none is set). A step at or above
 its pace costs nothing; when no step costs anything there is no bottleneck.
 """
 
@@ -128,10 +129,13 @@ def _through(contribution: Contribution, node_id: str) -> Fraction | None:
 
 def _enough_volume(rate: NodeStatus, entrants: float | None) -> bool:
     """Whether a step has the volume to be named: not flagged as low volume,
-    and at least :data:`MIN_STEP_VOLUME` entrants to date when they are known."""
+    and at least the rate's own minimum volume (the project's ``min_volume``),
+    or :data:`MIN_STEP_VOLUME` where it has none, entrants to date when they are
+    known."""
     if rate.status == "low_volume":
         return False
-    return entrants is None or entrants >= MIN_STEP_VOLUME
+    minimum = MIN_STEP_VOLUME if rate.min_volume is None else rate.min_volume
+    return entrants is None or entrants >= minimum
 
 
 def find_bottleneck(
