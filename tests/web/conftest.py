@@ -322,7 +322,12 @@ def page(
     new_page.on("load", on_load)
     yield new_page
     try:
-        screenshot(new_page, SCREENSHOTS / f"{name}.png")
+        # The last screenshot is a record of how the test ended, not a check: a
+        # machine too busy to paint it in time must not fail a test that passed.
+        from playwright.sync_api import Error as PlaywrightError
+
+        with contextlib.suppress(PlaywrightError):
+            screenshot(new_page, SCREENSHOTS / f"{name}.png")
     finally:
         context.close()
     problems = page_errors.unexpected()
