@@ -68,6 +68,11 @@ def drop_footer(
     )
 
 
+# How like the id column a header must be for a missing id to be reported as that
+# column (with the header as the closest) rather than as the identifying columns.
+OWN_ID_CUTOFF = 0.7
+
+
 def add_synthetic_ids(
     con: duckdb.DuckDBPyConnection, source: SourceTable, mapping: Mapping, shown: str
 ) -> SourceTable:
@@ -106,6 +111,11 @@ def add_synthetic_ids(
                 found.append((hit, source.headers[hit]))
         if absent and rule.optional:
             continue
+        own = closest_header(rule.headers[:-1], source.headers, cutoff=OWN_ID_CUTOFF)
+        if absent and own is not None:
+            # A header very like the id column itself: the file most likely has
+            # the id under another label, which is the better fix to name.
+            absent = [rule.headers[:-1]]
         for alternatives in absent:
             closest = closest_header(alternatives, source.headers)
             hint = Msg("data.file.closest_header", {"name": closest}) if closest else ""
