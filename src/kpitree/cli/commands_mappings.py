@@ -1,7 +1,9 @@
-"""``kpitree mappings``: list, show and detect the built-in mapping presets."""
+"""``kpitree mappings``: list, show and detect the built-in mapping presets, and
+draft a new mapping from a file."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -122,3 +124,66 @@ def detect(
                     closest=closest,
                 )
             )
+
+
+@mappings_app.command("new")
+def new(
+    file: Annotated[str, typer.Argument(help="A CSV or XLSX export no preset fits.")],
+    out: Annotated[
+        str | None,
+        typer.Option("-o", "--output", help="Write the draft to this file (default: print it)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the output file.")] = False,
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="XLSX sheet to read (default: the first).")
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding", help="Encoding of a CSV (default: UTF-8 or Shift_JIS, detected)."
+        ),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Draft a mapping from a file's headers and first rows, to review and edit.
+
+    Guesses the table (leads, deals or accounts), the id (or the columns to make
+    one from), the dates, the amount, the stage column and its values, the owner
+    and the account; comments say what to check. The draft is checked like any
+    mapping before it is written: `kpitree mappings new export.csv -o export.yaml`,
+    then `kpitree import export.csv --mapping export.yaml`.
+    """
+    from kpitree.data.drafting import check_draft, draft_mapping
+    from kpitree.data.profile import Sample
+
+    target = Path(out) if out else None
+    if target is not None and target.exists() and not force:
+        from kpitree.errors import DataError, Span
+
+        raise DataError.of("KT322", "data.draft.exists", Span(out or "", 1, 1), path=out)
+    with Sample(file, sheet=sheet, encoding=encoding) as sample:
+        name = Path(target.stem if target else Path(file).stem).name
+        draft = draft_mapping(sample, name)
+    check_draft(draft, target)
+    if json:
+        print_json(
+            {
+                "file": file,
+                "output": out,
+                "table": draft.table,
+                "columns": draft.guesses,
+                "synthetic_id": list(draft.synthetic_id),
+                "review": draft.review,
+                "yaml": draft.yaml,
+            }
+        )
+        return
+    if target is None:
+        typer.echo(draft.yaml, nl=False)
+        return
+    typer.echo(t("data.draft.wrote", out=out, table=draft.table, columns=len(draft.guesses)))
+    for column, header in draft.guesses.items():
+        typer.echo(t("data.draft.guess_line", column=column, header=header))
+    for text in draft.review:
+        typer.echo(t("data.draft.review_line", text=text))
+    typer.echo(t("data.draft.next", file=file, out=out))

@@ -1,0 +1,133 @@
+"""What the first rows of an export look like, column by column, read as an
+import reads them (``kpitree mappings new``): how many cells are filled, whether
+the values are unique, how many read as dates (year-first, or month-first US
+dates), as numbers, as e-mail addresses, and the most frequent values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kpitree.data.mapping import Mapping, SourceOptions
+from kpitree.data.values import parse_number, parse_timestamp
+
+__all__ = ["US_FORMATS", "ColumnProfile", "Sample"]
+
+SAMPLE_ROWS = 2000
+"""The draft looks at this many data rows (the first ones)."""
+TOP_VALUES = 40
+"""A column with at most this many distinct values lists them (stage columns)."""
+US_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p")
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """One column of the sample."""
+
+    index: int
+    header: str
+    filled: int
+    distinct: int
+    dates: int
+    """Cells the import reads as a date or time as they are."""
+    us_dates: int
+    """Cells read as a date or time with the month-first US formats."""
+    numbers: int
+    emails: int
+    values: tuple[tuple[str, int], ...]
+    """The distinct values with their counts, most frequent first (empty when
+    there are more than :data:`TOP_VALUES`)."""
+
+    def share(self, count: int) -> float:
+        return count / self.filled if self.filled else 0.0
+
+    @property
+    def is_date(self) -> bool:
+        return self.filled > 0 and max(self.share(self.dates), self.share(self.us_dates)) >= 0.95
+
+    @property
+    def needs_us_format(self) -> bool:
+        return self.us_dates > self.dates
+
+    @property
+    def is_number(self) -> bool:
+        return self.filled > 0 and self.share(self.numbers) >= 0.95 and not self.is_date
+
+
+class Sample:
+    """The first :data:`SAMPLE_ROWS` rows of a CSV/XLSX file, read with the
+    import's readers (same encodings, checks and limits), open for questions.
+    Use as a context manager."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        sheet: str | None = None,
+        encoding: str | None = None,
+        timezone: str = "Asia/Tokyo",
+    ) -> None:
+        from kpitree.data.readers import _XLSX, _connect, _load_csv
+        from kpitree.data.xlsx import load_xlsx
+
+        p = Path(path)
+        self.path = str(path)
+        self.timezone = timezone
+        self._con = _connect()
+        try:
+            if p.suffix.lower() in _XLSX:
+                source = load_xlsx(self._con, p, self.path, sheet, None)
+            else:
+                plain = Mapping("draft", None, SourceOptions(), {}, ())
+                source = _load_csv(self._con, p, self.path, plain, encoding, None)
+            self._con.execute(f"CREATE TEMP TABLE sample AS SELECT * FROM raw LIMIT {SAMPLE_ROWS}")
+        except BaseException:
+            self._con.close()
+            raise
+        self.headers = source.headers
+        self.total_rows = source.rows
+        self.rows = int(self._one("SELECT count(*) FROM sample"))
+        self.columns = tuple(self._column(i, h) for i, h in enumerate(self.headers))
+
+    def __enter__(self) -> Sample:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+    def _one(self, sql: str) -> Any:
+        ((value,),) = self._con.sql(sql).fetchall()
+        return value
+
+    def _column(self, i: int, header: str) -> ColumnProfile:
+        x = f"nullif(trim(c{i}), '')"
+        date = parse_timestamp(x, self.timezone).value
+        us = parse_timestamp(x, self.timezone, US_FORMATS).value
+        num = parse_number(x).value
+        email = f"regexp_full_match({x}, '[^@\\s]+@[^@\\s]+\\.[^@\\s]+')"
+        ((filled, distinct, dates, us_dates, numbers, emails),) = self._con.sql(
+            f"SELECT count({x}), count(DISTINCT {x}), count({date}), count({us}), "
+            f"count({num}), count(*) FILTER (WHERE {email}) FROM sample"
+        ).fetchall()
+        values: tuple[tuple[str, int], ...] = ()
+        if 0 < distinct <= TOP_VALUES:
+            values = tuple(
+                (str(v), int(c))
+                for v, c in self._con.sql(
+                    f"SELECT {x} AS v, count(*) AS c FROM sample WHERE {x} IS NOT NULL "
+                    "GROUP BY v ORDER BY c DESC, v"
+                ).fetchall()
+            )
+        return ColumnProfile(i, header, filled, distinct, dates, us_dates, numbers, emails, values)
+
+    def unique(self, indices: tuple[int, ...]) -> bool:
+        """Whether these columns' cells together tell every sampled row apart
+        (and are never all blank)."""
+        cells = ", ".join(f"coalesce(trim(c{k}), '')" for k in indices)
+        key = f"concat_ws(chr(31), {cells})"
+        dupes = self._one(
+            f"SELECT count(*) - count(DISTINCT {key}) + count(*) FILTER "
+            f"(WHERE replace({key}, chr(31), '') = '') FROM sample"
+        )
+        return int(dupes) == 0
