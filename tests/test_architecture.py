@@ -24,6 +24,8 @@ ALLOWED = {
     "planning": {"errors", "i18n", "source", "definition", "calendar"},
     "data": {"errors", "i18n", "source", "calendar", "escaping"},
     "engines": {"errors", "i18n", "data"},
+    # Connectors read sources into the same mapping layer as files (know nothing of KPIs).
+    "connectors": {"errors", "i18n", "source", "definition", "data", "calendar"},
     "compute": {
         "errors",
         "i18n",
@@ -80,6 +82,7 @@ ALLOWED = {
         "reports",
         "project",
         "escaping",
+        "connectors",
     },
 }
 

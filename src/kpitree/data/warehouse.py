@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.data import migrations
 from kpitree.data.batch import MappedBatch
+from kpitree.data.deletions import SYNC_RECORDS, deletion_conflict, undo_deletions
 from kpitree.data.importlog import ImportRecord, ImportResult, TableCounts, UndoResult
 from kpitree.data.rejects import reject_error, rejected_row_count, write_rejects
 from kpitree.data.schema import TABLES
@@ -60,6 +61,8 @@ __all__ = [
     "writers_waiting",
 ]
 
+UNDOABLE = (*TABLES, SYNC_RECORDS)
+"""Tables an import writes and undo restores."""
 WAREHOUSE_DIR = ".kpitree"
 WAREHOUSE_FILE = "warehouse.duckdb"
 PAUSE_ENV = "KPITREE_IMPORT_PAUSE_FILE"
@@ -369,9 +372,11 @@ class Warehouse:
         """Remove exactly what import ``import_id`` added or changed, in one transaction.
 
         Rows it inserted are deleted and rows it updated get their previous image
-        back. Refused (:class:`DataError`, naming the later import) when a later
-        import that is still applied updated a row this one inserted or updated:
-        undo that one first.
+        back, and rows it deleted (a sync) are put back. Refused
+        (:class:`DataError`, naming the later import) when a later import that is
+        still applied updated or deleted a row this one inserted or updated, or
+        wrote again a row this one deleted: undo that one first. Undoing a sync
+        clears its source's cursors, so that the next sync reads everything.
         """
         with _writer(self.path), self.connect() as con:
             con.execute("BEGIN TRANSACTION")
@@ -383,8 +388,10 @@ class Warehouse:
                         f"warehouse.undo_{record.status}",
                         import_id=import_id,
                     )
-                for t in TABLES:
+                for t in UNDOABLE:
                     later = later_import_touching(con, import_id, t)
+                    if later is None:
+                        later = deletion_conflict(con, import_id, t)
                     if later is not None:
                         raise DataError.of(
                             "KT432",
@@ -394,12 +401,20 @@ class Warehouse:
                             table=t.name,
                         )
                 deleted = restored = 0
-                for t in TABLES:
+                for t in UNDOABLE:
                     d, r = undo_table(con, import_id, t)
+                    r += undo_deletions(con, import_id, t)
                     deleted += d
                     restored += r
-                    if d or r:
+                    if (d or r) and t in TABLES:
                         _bump_versions(con, [t.name])
+                if record.kind == "sync":
+                    # The cursor moved past what is now gone: the source's next
+                    # sync reads everything again.
+                    con.execute(
+                        "UPDATE kpitree_sync_state SET cursor = NULL WHERE source = ?",
+                        [record.source_file],
+                    ).fetchall()
                 con.execute(
                     "UPDATE kpitree_imports SET status = 'undone', undone_at = ? "
                     "WHERE import_id = ?",

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from kpitree.definition.formula import Expr, FormulaSyntaxError, parse
 from kpitree.definition.pydantic_errors import validation_diagnostics
 from kpitree.definition.spec import NodeFileSpec, NodeSpec, ProjectSpec, ScenarioSpec
+from kpitree.definition.spec_sources import sources_diagnostics
 from kpitree.errors import Diagnostic, Severity, Span, UserError
 from kpitree.source import Document, KeyPath, load_yaml
 
@@ -179,11 +180,14 @@ def read_draft(path: str | Path) -> Draft:
     data = main.data if isinstance(main.data, dict) else {}
     if not isinstance(main.data, dict):
         draft.error("KT012", "def.expected_mapping", main.span(()), key=main.path, value=main.data)
-    head_data = {k: v for k, v in data.items() if k not in ("nodes", "scenarios")}
+    head_data = {k: v for k, v in data.items() if k not in ("nodes", "scenarios", "sources")}
     try:
         draft.head = ProjectSpec.model_validate(head_data)
     except ValidationError as exc:
         draft.diagnostics.extend(validation_diagnostics(exc, ProjectSpec, main))
+    if data.get("sources") is not None:
+        # Validated on their own, so that a token pasted in is never repeated.
+        draft.diagnostics.extend(sources_diagnostics(main, data["sources"])[1])
     _read_nodes(draft, main, data.get("nodes"))
     if "nodes" in data and not isinstance(data["nodes"], dict) and data["nodes"] is not None:
         draft.error(

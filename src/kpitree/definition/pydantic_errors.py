@@ -33,12 +33,28 @@ _TYPE_KEYS = {
 
 def _members(annotation: Any) -> list[Any]:
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         out: list[Any] = []
         for arg in typing.get_args(annotation):
             out.extend(_members(arg))
         return out
     return [annotation]
+
+
+def _is_member(member: Any, elem: Any) -> bool:
+    """Whether ``elem`` in an error location names union member ``member``: by
+    its type name, or (a discriminated union) by the value of its tag field."""
+    if _tag(member) == elem:
+        return True
+    if isinstance(member, type) and issubclass(member, BaseModel):
+        return any(
+            typing.get_origin(f.annotation) is typing.Literal
+            and elem in typing.get_args(f.annotation)
+            for f in member.model_fields.values()
+        )
+    return False
 
 
 def _tag(member: Any) -> str:
@@ -64,7 +80,7 @@ def _resolve(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[KeyPath, Any
         elem = loc[i]
         members = [m for m in _members(current) if m is not type(None)]
         if len(members) > 1:
-            current = next((m for m in members if _tag(m) == elem), members[0])
+            current = next((m for m in members if _is_member(m, elem)), members[0])
             i += 1
             continue
         member = members[0] if members else current

@@ -19,6 +19,7 @@ from kpitree.definition.spec_alerts import (
     SlaSpec,
 )
 from kpitree.definition.spec_reports import ReportSpec
+from kpitree.definition.spec_sources import SourceSpec
 from kpitree.definition.spec_web import WebSpec
 
 __all__ = [
@@ -436,6 +437,10 @@ class ProjectSpec(_Strict):
     reports: dict[str, ReportSpec] = Field(default_factory=dict, description="Scheduled reports.")
     web: WebSpec = Field(
         default_factory=WebSpec, description="Settings of kpitree serve (see docs/web.md)."
+    )
+    sources: dict[str, SourceSpec] = Field(
+        default_factory=dict,
+        description="MA/SFA systems kpitree sync reads through their APIs (see docs/sources.md).",
     )
 
 

@@ -1,0 +1,114 @@
+"""A fake HubSpot portal on loopback with a generated company, and a project
+whose ``sources:`` points at it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fakes.hubspot import Company, Portal, serve
+from kpitree.cli import main
+
+TOKEN_ENV = "KPITREE_TEST_HUBSPOT_TOKEN"
+
+
+@dataclass
+class HubSpotSetup:
+    portal: Portal
+    company: Company
+    url: str
+    project: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {TOKEN_ENV: self.portal.token}
+
+    @property
+    def warehouse(self) -> Path:
+        return self.project / ".kpitree" / "warehouse.duckdb"
+
+
+def write_project(folder: Path, url: str, extra: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "kpitree.yaml").write_text(
+        "kpitree: 1\nname: synced\nsources:\n  hubspot:\n    type: hubspot\n"
+        f"    token_env: {TOKEN_ENV}\n    base_url: {url}\n{extra}",
+        encoding="utf-8",
+    )
+    return folder
+
+
+@pytest.fixture
+def hubspot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotSetup]:
+    portal = Portal()
+    company = Company(portal, contacts=300)
+    monkeypatch.setenv("KPITREE_SYNC_BACKOFF", "0.01")
+    with serve(portal) as url:
+        setup = HubSpotSetup(portal, company, url, write_project(tmp_path / "plan", url))
+        monkeypatch.setenv(TOKEN_ENV, portal.token)
+        yield setup
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def kpitree(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Run]:
+    """``kpitree("sync", path)`` runs the command in this process (English)."""
+
+    def run(*args: str | Path) -> Run:
+        monkeypatch.setenv("KPITREE_LANG", "en")
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return Run(int(code or 0), captured.out, captured.err)
+
+    return run
+
+
+def warehouse_funnel(path: Path) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str, str]]]:
+    """Leads and stage entries as stored, in the shape of ``Company.truth()``."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        leads = {
+            r[0]: {
+                "created_at": r[1],
+                "channel": r[2],
+                "owner_id": r[3],
+                "current_stage": r[4],
+                "industry": r[5],
+                "region": r[6],
+            }
+            for r in con.execute(
+                "SELECT lead_id, epoch_ms(created_at), channel, owner_id, current_stage, "
+                "industry, region FROM leads"
+            ).fetchall()
+        }
+        history = {
+            (r[0], r[1], str(r[2]))
+            for r in con.execute(
+                "SELECT lead_id, stage, epoch_ms(entered_at) FROM lead_stage_history"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    return leads, history
