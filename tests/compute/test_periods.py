@@ -491,3 +491,23 @@ def test_a_range_that_runs_backwards_or_has_no_days_is_an_error() -> None:
         with pytest.raises(UserError) as bad:
             parse_period(text)
         assert bad.value.diagnostics[0].code == "KT501", text
+
+
+def test_the_previous_period_is_compared_over_the_same_days() -> None:
+    december = period_of(dt.date(2026, 12, 1), "month")
+    running = december.to_date(dt.date(2026, 12, 7))
+    assert running is not None
+    before = running.previous_to_date()
+    assert (before.start, before.end) == (dt.date(2026, 11, 1), dt.date(2026, 11, 7))
+    # A whole period is compared with the whole one before it.
+    assert december.previous_to_date() == december.previous()
+    # More days than the previous month has: all of it.
+    march = period_of(dt.date(2027, 3, 1), "month").to_date(dt.date(2027, 3, 30))
+    assert march is not None
+    feb = march.previous_to_date()
+    assert (feb.start, feb.end) == (dt.date(2027, 2, 1), dt.date(2027, 2, 28))
+    # Weeks: the same weekdays of the week before.
+    week = period_of(dt.date(2026, 12, 7), "week").to_date(dt.date(2026, 12, 9))
+    assert week is not None
+    last = week.previous_to_date()
+    assert (last.start, last.end) == (dt.date(2026, 11, 30), dt.date(2026, 12, 2))

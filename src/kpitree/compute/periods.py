@@ -181,6 +181,16 @@ class Period:
             )
         return period_of(self.start - _ONE_DAY, self.grain, self.fiscal_year_start)
 
+    def previous_to_date(self) -> Period:
+        """The previous period, cut to as many days as this one has run: a
+        to-date period (2026-12-01..07) is compared with the same stretch of the
+        one before (2026-11-01..07), never with all of it; a whole period with
+        the whole previous one."""
+        before = self.previous()
+        if self.grain == "range" or self.end >= self._full().end:
+            return before
+        return before.to_date(before.start + (self.end - self.start)) or before
+
     def same_period_last_year(self) -> Period:
         """The period a year earlier with the same number: 2026-10 -> 2025-10,
         FY2026-Q3 -> FY2025-Q3, 2026-W53 -> 2025-W52 (clamped to the last week),

@@ -273,9 +273,12 @@ def compute_status(
 
     measured = {n.id: n.metric for n in tree.nodes.values() if n.metric}
     # The periods measured: each asked one to date (nothing yet when it starts
-    # after as_of), its predecessor and the same stretch of last year.
+    # after as_of), the same stretch of its predecessor and of last year.
     current = [p.to_date(as_of) for p in periods]
-    previous: list[Period | None] = [p.previous() if compare else None for p in periods]
+    previous: list[Period | None] = [
+        (c or p).previous_to_date() if compare else None
+        for p, c in zip(periods, current, strict=True)
+    ]
     last_year = [
         (c or p).same_period_last_year() if c is not None and compare else None
         for p, c in zip(periods, current, strict=True)
