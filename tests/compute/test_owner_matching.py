@@ -153,9 +153,9 @@ def test_import_and_check_name_the_owners_that_match_nobody(
     # the text summary says the same (a second import of the file: nothing new)
     code, out, err = run(capsys, *args)
     assert code == 0, err
-    assert "2 owner(s) (3 facts) match no rep of the organisation" in out
-    assert "owner '山田 太朗' (2 facts)" in out and "closest known names: 山田　太郎" in out
-    assert "owner '佐々木 健' (5 facts) is counted as the organisation's '佐々木'" in out
+    assert "2 owner(s) (facts: 3) match no rep of the organisation" in out
+    assert "owner '山田 太朗' (facts: 2)" in out and "closest known names: 山田　太郎" in out
+    assert "owner '佐々木 健' (facts: 5) is counted as the organisation's '佐々木'" in out
     code, out, err = run(capsys, "check", folder, "--json")
     assert code == 0, err
     found = [d for d in json.loads(out)["diagnostics"] if d["code"] in ("KT590", "KT591")]
