@@ -64,6 +64,8 @@ class FakeSalesforce:
     public_key: str | None = None
     api_limit: int = 100_000
     api_usage: int = 0
+    limit_after: int | None = None
+    """After this many more API requests, the day's limit is used up (by others)."""
     expire_every: int | None = None
     """Invalidate every token after this many API requests (a session timeout)."""
     hidden_objects: set[str] = field(default_factory=set)
@@ -71,6 +73,8 @@ class FakeSalesforce:
     client_credentials_enabled: bool = True
     requests: list[str] = field(default_factory=list)
     tokens_issued: int = 0
+    issued: list[str] = field(default_factory=list)
+    """Every access token handed out (a test checks none leaks)."""
     base_url: str = ""
     _tokens: dict[str, int] = field(default_factory=dict)
     _cursors: dict[str, tuple[list[dict[str, Any]], int]] = field(default_factory=dict)
@@ -129,6 +133,7 @@ class FakeSalesforce:
             token = f"00D5g000004fake!{secrets.token_urlsafe(24)}"
             self._tokens[token] = 0
             self.tokens_issued += 1
+            self.issued.append(token)
             return JSONResponse(
                 {
                     "access_token": token,
@@ -174,6 +179,10 @@ class FakeSalesforce:
         if self.expire_every is not None and self._tokens[token] > self.expire_every:
             del self._tokens[token]
             return _api_error(401, "INVALID_SESSION_ID", "Session expired or invalid", self)
+        if self.limit_after is not None:
+            self.limit_after -= 1
+            if self.limit_after < 0:
+                self.api_usage, self.limit_after = self.api_limit, None
         if self.api_usage >= self.api_limit:
             return _api_error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", self)
         self.api_usage += 1

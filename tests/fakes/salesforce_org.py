@@ -89,7 +89,7 @@ class Org:
         *,
         seed: int = 7,
         leads: int = 240,
-        start: dt.datetime = dt.datetime(2025, 1, 1, tzinfo=UTC),
+        start: dt.datetime | None = None,
         days: int = 180,
         field_history: bool = True,
     ) -> None:
@@ -98,6 +98,11 @@ class Org:
         self.field_history = field_history
         self.truth_log = Truth()
         self._counter = 0
+        # The company's history ends about now: a sync compares its cursor with
+        # the real clock (the recycle bin keeps deletions for 15 days).
+        start = start or (dt.datetime.now(UTC) - dt.timedelta(days=days, hours=1)).replace(
+            microsecond=0
+        )
         self.now = start
         self._build_people()
         end = start + dt.timedelta(days=days)
@@ -218,9 +223,16 @@ class Org:
 
     def set_lead_status(self, lead_id: str, status: str) -> None:
         old = self.records["Lead"][lead_id]["Status"]
+        if status == old:
+            return
         self._update("Lead", lead_id, Status=status)
         self._history(lead_id, "Status", old, status)
-        self.truth_log.lead_stages[lead_id].append((STATUS_STAGE[status], self.now))
+        self._entered(self.truth_log.lead_stages[lead_id], STATUS_STAGE[status])
+
+    def _entered(self, entries: list[tuple[str, dt.datetime]], stage: str) -> None:
+        # The funnel counts when a record first entered a stage.
+        if stage not in {s for s, _ in entries}:
+            entries.append((stage, self.now))
 
     def convert_lead(self, lead_id: str) -> dict[str, Any]:
         """Convert a lead: a new account and opportunity, linked from the lead."""
@@ -254,7 +266,7 @@ class Org:
         )
         self._history(lead_id, "Status", old, "Closed - Converted")
         self._history(lead_id, "leadConverted", None, None)
-        self.truth_log.lead_stages[lead_id].append(("opportunity", self.now))
+        self._entered(self.truth_log.lead_stages[lead_id], "opportunity")
         self.truth_log.deals[opp["Id"]] = {"created_at": self.now, "lead_id": lead_id,
                                            "account_id": account["Id"]}  # fmt: skip
         self.truth_log.deal_stages[opp["Id"]] = [(OPEN_STAGES[0], self.now)]
@@ -269,6 +281,8 @@ class Org:
         )  # fmt: skip
 
     def move_opportunity(self, opp_id: str, stage: str) -> None:
+        if self.records["Opportunity"][opp_id]["StageName"] == stage:
+            return
         closed = stage in CLOSED
         values: dict[str, Any] = {"StageName": stage, "IsClosed": closed,
                                   "IsWon": stage == "Closed Won"}  # fmt: skip
@@ -277,7 +291,7 @@ class Org:
             values["ForecastCategoryName"] = "Closed" if stage == "Closed Won" else "Omitted"
         opp = self._update("Opportunity", opp_id, **values)
         self._opp_history(opp)
-        self.truth_log.deal_stages[opp_id].append((CLOSED.get(stage, stage), self.now))
+        self._entered(self.truth_log.deal_stages[opp_id], CLOSED.get(stage, stage))
 
     def change_amount(self, opp_id: str, amount: float) -> None:
         """An amount change: an OpportunityHistory row, but no stage entry."""
@@ -311,8 +325,8 @@ class Org:
         owner) and every stage entry, for records not deleted."""
         leads = {}
         for lead_id, facts in self.truth_log.leads.items():
-            stages = self.truth_log.lead_stages[lead_id]
-            leads[lead_id] = {**facts, "current_stage": stages[-1][0]}
+            status = self.records["Lead"][lead_id]["Status"]
+            leads[lead_id] = {**facts, "current_stage": STATUS_STAGE[status]}
         deals = {}
         for deal_id, facts in self.truth_log.deals.items():
             opp = self.records["Opportunity"][deal_id]

@@ -4,7 +4,7 @@ Enough for what a client sends: ``SELECT fields FROM Object [WHERE a op v [AND .
 [GROUP BY ...] [ORDER BY f [ASC|DESC], ...] [LIMIT n]``, comparison on datetimes
 (``2025-01-01T00:00:00Z``, no quotes), dates, strings, booleans, numbers and
 ``null``, ``IN ('a', 'b')``, and the aggregates ``COUNT(Id)`` with
-``CALENDAR_YEAR(f)`` / ``CALENDAR_MONTH(f)`` (UTC, as Salesforce computes them
+``CALENDAR_YEAR(f)``, ``CALENDAR_MONTH(f)``, ``DAY_IN_MONTH(f)``, ``HOUR_IN_DAY(f)`` (UTC, as Salesforce computes them
 without ``convertTimezone``). Anything else is ``MALFORMED_QUERY``.
 """
 
@@ -33,7 +33,15 @@ _QUERY = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _CONDITION = re.compile(r"^(\w+)\s*(>=|<=|!=|=|>|<)\s*(.+)$|^(\w+)\s+IN\s*\((.+)\)$", re.I)
-_FUNCTION = re.compile(r"^(COUNT|CALENDAR_YEAR|CALENDAR_MONTH)\((\w*)\)$", re.I)
+_FUNCTION = re.compile(
+    r"^(COUNT|CALENDAR_YEAR|CALENDAR_MONTH|DAY_IN_MONTH|HOUR_IN_DAY)\((\w*)\)$", re.I
+)
+_PARTS = {
+    "CALENDAR_YEAR": lambda v: v.year,
+    "CALENDAR_MONTH": lambda v: v.month,
+    "DAY_IN_MONTH": lambda v: v.day,
+    "HOUR_IN_DAY": lambda v: v.hour,
+}
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -122,7 +130,7 @@ def parse(soql: str, fields_of: Callable[[str], set[str] | None]) -> Query:
         plain = [s for s in select if not _FUNCTION.match(s)]
         grouped = {g.lower() for g in group}
         missing = [
-            s for s in select if s.upper().startswith("CALENDAR") and s.lower() not in grouped
+            s for s in select if not s.upper().startswith("COUNT") and s.lower() not in grouped
         ]
         if plain or missing:
             raise SoqlError(
@@ -181,7 +189,7 @@ def _aggregate(query: Query, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
             return None
         if isinstance(value, dt.datetime):
             value = value.astimezone(dt.UTC)
-        return value.year if function[1].upper() == "CALENDAR_YEAR" else value.month
+        return _PARTS[function[1].upper()](value)
 
     keys = [s for s in query.select if not s.upper().startswith("COUNT")]
     groups: dict[tuple[Any, ...], int] = {}

@@ -88,7 +88,10 @@ class SalesforceClient:
 
     # -- requests ----------------------------------------------------------------------
     def authenticate(self) -> None:
+        from kpitree.connectors.secrets import remember_secret
+
         self._token = fetch_token(self._http, self.instance_url, self.credentials)
+        remember_secret(self._token)  # a session is a secret too: never logged
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
         """GET ``path`` (from ``/services/...``) and return the JSON body."""
