@@ -72,6 +72,8 @@ class FakeSalesforce:
     hidden_fields: dict[str, set[str]] = field(default_factory=dict)
     client_credentials_enabled: bool = True
     requests: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    """Path and query of every API request, to replay them (the benchmark's baseline)."""
     tokens_issued: int = 0
     issued: list[str] = field(default_factory=list)
     """Every access token handed out (a test checks none leaks)."""
@@ -171,6 +173,8 @@ class FakeSalesforce:
 
     def _authorise(self, request: Request) -> JSONResponse | None:
         self.requests.append(request.url.path)
+        query = request.url.query
+        self.urls.append(request.url.path + (f"?{query}" if query else ""))
         header = request.headers.get("authorization", "")
         token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
         if token not in self._tokens:

@@ -234,26 +234,41 @@ class Org:
         if stage not in {s for s, _ in entries}:
             entries.append((stage, self.now))
 
-    def convert_lead(self, lead_id: str) -> dict[str, Any]:
-        """Convert a lead: a new account and opportunity, linked from the lead."""
-        lead = self.records["Lead"][lead_id]
+    def create_opportunity(self, *, company: str | None = None, owner: str | None = None,
+                           source: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """A new account and opportunity, as a rep creates them (no lead)."""
         account = self._insert(
             "Account",
-            {"Name": lead["Company"], "Industry": lead["Industry"],
+            {"Name": company or f"株式会社サンプル{self._counter:04d}", "Industry": "Technology",
              "NumberOfEmployees": self.rng.choice((30, 120, 800, 4000)),
-             "OwnerId": lead["OwnerId"]},
+             "OwnerId": owner or self.rng.choice(self.users)},
         )  # fmt: skip
-        amount = float(self.rng.randrange(10, 400) * 10_000)
-        close = (self.now + dt.timedelta(days=60)).date()
         opp = self._insert(
             "Opportunity",
-            {"Name": f"{lead['Company']} 新規", "AccountId": account["Id"],
-             "StageName": OPEN_STAGES[0], "Amount": amount, "CloseDate": close,
-             "IsClosed": False, "IsWon": False, "LeadSource": lead["LeadSource"],
+            {"Name": f"{account['Name']} 新規", "AccountId": account["Id"],
+             "StageName": OPEN_STAGES[0],
+             "Amount": float(self.rng.randrange(10, 400) * 10_000),
+             "CloseDate": (self.now + dt.timedelta(days=60)).date(),
+             "IsClosed": False, "IsWon": False, "LeadSource": source,
              "Type": "New Business", "ForecastCategoryName": "Pipeline",
-             "OwnerId": lead["OwnerId"]},
+             "OwnerId": account["OwnerId"]},
         )  # fmt: skip
         self._opp_history(opp)
+        self.truth_log.deals[opp["Id"]] = {"created_at": self.now, "lead_id": None,
+                                           "account_id": account["Id"]}  # fmt: skip
+        self.truth_log.deal_stages[opp["Id"]] = [(OPEN_STAGES[0], self.now)]
+        return opp
+
+    def convert_lead(self, lead_id: str, *, into: str | None = None) -> dict[str, Any]:
+        """Convert a lead: into a new account and opportunity, or ``into`` an
+        existing opportunity (which itself does not change)."""
+        lead = self.records["Lead"][lead_id]
+        if into is None:
+            opp = self.create_opportunity(
+                company=lead["Company"], owner=lead["OwnerId"], source=lead["LeadSource"]
+            )
+        else:
+            opp = self.records["Opportunity"][into]
         old = lead["Status"]
         self._update(
             "Lead",
@@ -261,15 +276,14 @@ class Org:
             Status="Closed - Converted",
             IsConverted=True,
             ConvertedDate=self.now.date(),
-            ConvertedAccountId=account["Id"],
+            ConvertedAccountId=opp["AccountId"],
             ConvertedOpportunityId=opp["Id"],
         )
         self._history(lead_id, "Status", old, "Closed - Converted")
         self._history(lead_id, "leadConverted", None, None)
         self._entered(self.truth_log.lead_stages[lead_id], "opportunity")
-        self.truth_log.deals[opp["Id"]] = {"created_at": self.now, "lead_id": lead_id,
-                                           "account_id": account["Id"]}  # fmt: skip
-        self.truth_log.deal_stages[opp["Id"]] = [(OPEN_STAGES[0], self.now)]
+        deal = self.truth_log.deals[opp["Id"]]
+        deal["lead_id"] = deal["lead_id"] or lead_id
         return opp
 
     def _opp_history(self, opp: dict[str, Any]) -> None:

@@ -35,6 +35,8 @@ def _change(org: Org) -> None:
     """A day in the org: new leads, status moves, a conversion, stage moves, an
     amount change, a lead and an opportunity deleted."""
     org.tick(3600)
+    org.create_opportunity()  # a rep's own, from no lead
+    org.tick(60)
     for _ in range(5):
         org.create_lead()
         org.tick(60)
@@ -48,6 +50,8 @@ def _change(org: Org) -> None:
     org.move_opportunity(opps[0]["Id"], "Negotiation/Review")
     org.move_opportunity(opps[1]["Id"], "Closed Won")
     org.change_amount(opps[2]["Id"], 1_230_000.0)
+    org.move_opportunity(opps[4]["Id"], "Negotiation/Review")
+    org.move_opportunity(opps[4]["Id"], "Qualification")  # back: not a first entry
     org.tick(5)
     org.delete("Lead", open_leads[1])
     org.delete("Opportunity", opps[3]["Id"])
@@ -67,6 +71,17 @@ def test_full_then_incremental_sync_equal_the_true_funnel(
     assert_true_funnel(project, salesforce)
     leads = {o.object: o for o in second.objects}["leads"]
     assert leads.read < 20 and leads.deleted_in_source == 1  # only what changed
+
+    with salesforce.changing() as org:
+        # A lead converted into that opportunity: the opportunity itself does not
+        # change, yet it now comes from the lead.
+        org.tick(60)
+        direct = next(d for d, f in org.truth_log.deals.items() if f["lead_id"] is None)
+        working = next(r["Id"] for r in org.live("Lead") if r["Status"] == "Working - Contacted")
+        org.convert_lead(working, into=direct)
+    _ok(project, salesforce)
+    assert held(project)["deals"][direct]["lead_id"] == working
+    assert_true_funnel(project, salesforce)
 
     third = _ok(project, salesforce)
     assert third.import_id is None  # nothing changed, nothing written

@@ -24,7 +24,10 @@ plus columns the connector works out from the history objects:
   (OpportunityHistory rows whose ``StageName`` differs from the row before: an
   amount or close-date change is not a stage entry);
 - ``LeadId``: the lead the opportunity was converted from
-  (``Lead.ConvertedOpportunityId``; the first one when several were);
+  (``Lead.ConvertedOpportunityId``; the first one when several were). A lead
+  converted into an existing opportunity does not change the opportunity, so an
+  incremental read also reads again the opportunities of leads converted since
+  the cursor;
 - ``Role``, ``ParentRole``: the user's role and the role above it.
 
 An incremental read uses ``queryAll`` (deleted rows too) with
@@ -169,6 +172,8 @@ def read_object(
                 records.append(record)
         if page_rows is not None:
             page_rows(len(page))
+    if obj.name == "opportunities" and cursor is not None:
+        records += _converted_into(client, fields, cursor, {str(r["Id"]) for r in records})
     derive = {"users": _roles, "leads": _lead_history, "opportunities": _stage_history}.get(
         obj.name
     )
@@ -176,6 +181,29 @@ def read_object(
         derive(client, records, out)
     out.rows = [{k: _text(v) for k, v in r.items()} for r in records]
     return out
+
+
+def _converted_into(
+    client: SalesforceClient, fields: list[str], cursor: str, known: set[str]
+) -> list[dict[str, Any]]:
+    """Opportunities that leads converted since ``cursor`` went into, when the
+    opportunity itself did not change (a conversion into an existing one): read
+    again so that their originating lead is known."""
+    soql = (
+        "SELECT ConvertedOpportunityId FROM Lead WHERE IsConverted = true "
+        f"AND {CURSOR_FIELD} >= {soql_datetime(cursor)}"
+    )
+    ids = sorted(
+        {str(r["ConvertedOpportunityId"]) for page in client.query(soql) for r in page
+         if r["ConvertedOpportunityId"]} - known
+    )  # fmt: skip
+    found: list[dict[str, Any]] = []
+    for id_list in _in_batches(ids):
+        for page in client.query(
+            f"SELECT {', '.join(fields)} FROM Opportunity WHERE Id IN ({id_list})"
+        ):
+            found += page
+    return found
 
 
 def _text(value: Any) -> str | None:
