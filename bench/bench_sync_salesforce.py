@@ -93,10 +93,10 @@ def _day_of_changes(org: Any, rng: random.Random, leads: int) -> None:
 
 def run_salesforce(leads: int = 100_000, seed: int = 11) -> dict[str, Any]:
     """Full and incremental sync of a generated org; numbers for the report."""
+    import httpx
+
     from fakes.salesforce import FakeSalesforce, serve
     from fakes.salesforce_org import Org
-
-    import httpx
 
     started = time.perf_counter()
     org = Org(leads=leads, seed=seed)
@@ -109,7 +109,8 @@ def run_salesforce(leads: int = 100_000, seed: int = 11) -> dict[str, Any]:
         (project / "kpitree.yaml").write_text(
             "timezone: Asia/Tokyo\nsources:\n  sfdc:\n    type: salesforce\n"
             f"    instance_url: {fake.base_url}\n"
-            "    auth: {flow: client_credentials, client_id_env: SF_ID, client_secret_env: SF_SECRET}\n",
+            "    auth: {flow: client_credentials, client_id_env: SF_ID,\n"
+            "           client_secret_env: SF_SECRET}\n",
             encoding="utf-8",
         )
         env = {**os.environ, "SF_ID": fake.client_id, "SF_SECRET": fake.client_secret}

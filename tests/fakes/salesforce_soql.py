@@ -3,9 +3,10 @@
 Enough for what a client sends: ``SELECT fields FROM Object [WHERE a op v [AND ...]]
 [GROUP BY ...] [ORDER BY f [ASC|DESC], ...] [LIMIT n]``, comparison on datetimes
 (``2025-01-01T00:00:00Z``, no quotes), dates, strings, booleans, numbers and
-``null``, ``IN ('a', 'b')``, and the aggregates ``COUNT(Id)`` with
-``CALENDAR_YEAR(f)``, ``CALENDAR_MONTH(f)``, ``DAY_IN_MONTH(f)``, ``HOUR_IN_DAY(f)`` (UTC, as Salesforce computes them
-without ``convertTimezone``). Anything else is ``MALFORMED_QUERY``.
+``null``, ``IN ('a', 'b')``, and the aggregate ``COUNT(Id)``, alone or grouped by
+``CALENDAR_YEAR(f)``, ``CALENDAR_MONTH(f)``, ``DAY_IN_MONTH(f)``, ``HOUR_IN_DAY(f)``
+(in UTC, as Salesforce computes them without ``convertTimezone``). Anything else
+is ``MALFORMED_QUERY``.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from fakes.salesforce import FakeSalesforce
 from funnel import ENV_ID, ENV_SECRET, environ, write_project
 
+from fakes.salesforce import FakeSalesforce
 from kpitree.cli import main
 
 
