@@ -71,6 +71,8 @@ class FakeSalesforce:
     hidden_objects: set[str] = field(default_factory=set)
     hidden_fields: dict[str, set[str]] = field(default_factory=dict)
     client_credentials_enabled: bool = True
+    scope: str = "api"
+    """Scopes the app grants (``api``; ``id`` alone cannot call the REST API)."""
     requests: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
     """Path and query of every API request, to replay them (the benchmark's baseline)."""
@@ -140,7 +142,7 @@ class FakeSalesforce:
                 {
                     "access_token": token,
                     "signature": secrets.token_urlsafe(16),
-                    "scope": "api",
+                    "scope": self.scope,
                     "instance_url": self.base_url,
                     "id": f"{self.base_url}/id/00D5g000004fakeEAA/005000000000001AAA",
                     "token_type": "Bearer",

@@ -57,6 +57,10 @@ def test_sources_test_says_what_to_grant(
     assert any("OpportunityHistory" in f and "grant Read" in f for f in failed)
     assert any("LeadHistory" in f and "field history tracking" in f for f in failed)
 
+    salesforce.scope = "id openid"
+    code, out = _run(monkeypatch, capsys, project, environ(salesforce), "sources", "test")
+    assert code == 1 and "Manage user data via APIs (api)" in out
+
     wrong = {ENV_ID: salesforce.client_id, ENV_SECRET: "wrong-secret-0815"}
     code, out = _run(monkeypatch, capsys, project, wrong, "sources", "test")
     assert code == 1

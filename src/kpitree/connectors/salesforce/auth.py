@@ -29,7 +29,7 @@ from kpitree.connectors.salesforce.errors import salesforce_error
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["JWT_GRANT", "Credentials", "fetch_token"]
+__all__ = ["JWT_GRANT", "Credentials", "Token", "fetch_token"]
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 LOGIN_AUDIENCE = "https://login.salesforce.com"
@@ -74,7 +74,14 @@ class Credentials:
         return {"grant_type": JWT_GRANT, "assertion": assertion}
 
 
-def fetch_token(http: httpx.Client, instance_url: str, credentials: Credentials) -> str:
+@dataclass(frozen=True)
+class Token:
+    access_token: str = field(repr=False)
+    scope: str | None
+    """Scopes granted (``api id ...``), when Salesforce says."""
+
+
+def fetch_token(http: httpx.Client, instance_url: str, credentials: Credentials) -> Token:
     """A fresh access token, or a located error saying what to fix in the app."""
     import httpx
 
@@ -90,7 +97,8 @@ def fetch_token(http: httpx.Client, instance_url: str, credentials: Credentials)
     except ValueError:
         body = None
     if response.status_code == 200 and isinstance(body, dict) and body.get("access_token"):
-        return str(body["access_token"])
+        scope = body.get("scope")
+        return Token(str(body["access_token"]), str(scope) if scope else None)
     error = str(body.get("error", "")) if isinstance(body, dict) else ""
     description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
     raise salesforce_error(

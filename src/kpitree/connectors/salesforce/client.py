@@ -75,6 +75,8 @@ class SalesforceClient:
         self.usage: ApiUsage | None = None
         self.requests = 0
         self._token: str | None = None
+        self.scope: str | None = None
+        """Scopes of the current session, when Salesforce said."""
         self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
 
     def close(self) -> None:
@@ -90,8 +92,9 @@ class SalesforceClient:
     def authenticate(self) -> None:
         from kpitree.connectors.secrets import remember_secret
 
-        self._token = fetch_token(self._http, self.instance_url, self.credentials)
-        remember_secret(self._token)  # a session is a secret too: never logged
+        token = fetch_token(self._http, self.instance_url, self.credentials)
+        remember_secret(token.access_token)  # a session is a secret too: never logged
+        self._token, self.scope = token.access_token, token.scope
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
         """GET ``path`` (from ``/services/...``) and return the JSON body."""

@@ -126,6 +126,12 @@ class SalesforceConnector:
             return [Check(t("salesforce.test.login"), False, _first(exc))]
         flow = self.spec.auth.flow
         checks.append(Check(t("salesforce.test.login"), True, t(f"salesforce.test.flow.{flow}")))
+        scopes = set((self.client.scope or "").split())
+        if scopes and not scopes & {"api", "full"}:
+            checks.append(
+                Check(t("salesforce.test.scope"), False,
+                      t("salesforce.test.no_api_scope", scopes=" ".join(sorted(scopes))))
+            )  # fmt: skip
         for name, wanted in fields.items():
             obj = OBJECTS.get(name)
             if obj is None:
