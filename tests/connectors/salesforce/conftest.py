@@ -8,7 +8,6 @@ import pytest
 
 from fakes.salesforce import FakeSalesforce, serve
 from fakes.salesforce_org import Org
-from kpitree.connectors.salesforce.auth import Credentials
 
 
 @pytest.fixture(scope="session")
@@ -35,12 +34,3 @@ def rsa_key() -> tuple[str, str]:
 def salesforce(rsa_key: tuple[str, str]) -> Iterator[FakeSalesforce]:
     with serve(FakeSalesforce(Org(leads=120), public_key=rsa_key[1])) as fake:
         yield fake
-
-
-def client_credentials(fake: FakeSalesforce) -> Credentials:
-    return Credentials(
-        "client_credentials",
-        fake.client_id,
-        fake.client_secret,
-        secret_names=("SF_CLIENT_ID", "SF_CLIENT_SECRET"),
-    )

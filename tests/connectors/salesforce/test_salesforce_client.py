@@ -4,8 +4,8 @@ token expiry, API limits and the errors that say what to grant."""
 from __future__ import annotations
 
 import pytest
+from salesforce_project import client_credentials
 
-from conftest import client_credentials
 from fakes.salesforce import FakeSalesforce
 from kpitree.connectors.salesforce.auth import Credentials
 from kpitree.connectors.salesforce.client import SalesforceClient

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from funnel import ENV_ID, ENV_SECRET, environ, write_project
+from salesforce_project import ENV_ID, ENV_SECRET, environ, write_project
 
 from fakes.salesforce import FakeSalesforce
 from kpitree.cli import main

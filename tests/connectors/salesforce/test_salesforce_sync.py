@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from funnel import assert_true_funnel, environ, expected, held, write_project
 from kpitree.connectors.sync import SourceSync, sync_project
+from salesforce_project import assert_true_funnel, environ, expected, held, write_project
 
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_org import Org

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fakes.salesforce import FakeSalesforce
+from kpitree.connectors.salesforce.auth import Credentials
 
 ENV_ID, ENV_SECRET = "SF_CLIENT_ID", "SF_CLIENT_SECRET"
 
@@ -26,6 +27,12 @@ sources:
         encoding="utf-8",
     )
     return root
+
+
+def client_credentials(fake: FakeSalesforce) -> Credentials:
+    return Credentials(
+        "client_credentials", fake.client_id, fake.client_secret, secret_names=(ENV_ID, ENV_SECRET)
+    )
 
 
 def environ(fake: FakeSalesforce) -> dict[str, str]:
