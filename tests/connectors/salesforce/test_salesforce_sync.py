@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from kpitree.connectors.sync import SourceSync, sync_project
 from salesforce_project import assert_true_funnel, environ, expected, held, write_project
 
 from fakes.salesforce import FakeSalesforce
 from fakes.salesforce_org import Org
+from kpitree.connectors.sync import SourceSync, sync_project
 
 
 def _sync(project: Path, fake: FakeSalesforce, **kw: object) -> SourceSync:
