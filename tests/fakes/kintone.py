@@ -175,7 +175,8 @@ def _empty(kind: str) -> Any:
     if kind in ("CHECK_BOX", "MULTI_SELECT", "USER_SELECT", "ORGANIZATION_SELECT",
                 "GROUP_SELECT", "FILE", "SUBTABLE", "CATEGORY", "STATUS_ASSIGNEE"):  # fmt: skip
         return []
-    return None if kind in ("NUMBER", "DATE", "DATETIME", "TIME", "DROP_DOWN", "RADIO_BUTTON") else ""
+    nullable = ("NUMBER", "DATE", "DATETIME", "TIME", "DROP_DOWN", "RADIO_BUTTON")
+    return None if kind in nullable else ""
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -251,13 +252,15 @@ def make_app(domain: Domain) -> Starlette:
                 domain.throttled += 1
         try:
             if over:
-                return _error(429, "GAIA_TO04", "同時に処理できるリクエスト数の上限を超えています。")
+                message = "同時に処理できるリクエスト数の上限を超えています。"
+                return _error(429, "GAIA_TO04", message)
             try:
                 return await handler(request)
             except _Refused as refused:
                 return refused.response
             except UnknownField as exc:
-                return _error(400, "GAIA_IQ11", f"指定されたフィールド（{exc.code}）が見つかりません。")
+                message = f"指定されたフィールド（{exc.code}）が見つかりません。"
+                return _error(400, "GAIA_IQ11", message)
             except BadQuery:
                 return _error(400, "GAIA_IQ03", "クエリ記法が間違っています。")
         finally:
@@ -286,7 +289,8 @@ def make_app(domain: Domain) -> Starlette:
     async def cursor(request: Request) -> Response:
         now = time.monotonic()
         with domain.lock:
-            for cid in [c for c, v in domain.cursors.items() if now - v.used_at > CURSOR_IDLE_SECONDS]:
+            idle = [c for c, v in domain.cursors.items() if now - v.used_at > CURSOR_IDLE_SECONDS]
+            for cid in idle:
                 del domain.cursors[cid]
         if request.method == "POST":
             body = await request.json()
@@ -296,8 +300,12 @@ def make_app(domain: Domain) -> Starlette:
             with domain.lock:
                 found, query = select(app, text)
                 if query.limit is not None or query.offset is not None or not 1 <= size <= 500:
-                    return _error(400, "CB_VA01", "入力内容が正しくありません。",
-                                  errors={"query": {"messages": ["limit/offsetは指定できません。"]}})  # fmt: skip
+                    return _error(
+                        400,
+                        "CB_VA01",
+                        "入力内容が正しくありません。",
+                        errors={"query": {"messages": ["limit/offsetは指定できません。"]}},
+                    )
                 if len(domain.cursors) >= CURSOR_LIMIT:
                     return _error(
                         429,

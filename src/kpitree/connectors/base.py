@@ -52,13 +52,17 @@ class Page:
     records the vendor says were deleted or archived. ``cursor``, when set, is
     where the next incremental fetch starts once everything up to this page is
     stored. ``snapshot`` says that this fetch lists every live record, so a
-    record it does not list is gone.
+    record it does not list is gone. ``present`` is for sources without a log of
+    deleted records (kintone): the ids of every live record, listed apart from
+    the changed records; a record held whose id is in no page's ``present`` (of
+    a fetch that gave any) is gone.
     """
 
     rows: list[dict[str, str | None]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     cursor: str | None = None
     snapshot: bool = False
+    present: list[str] | None = None
 
 
 @dataclass(frozen=True)

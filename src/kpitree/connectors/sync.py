@@ -277,6 +277,7 @@ def _read_object(
     schema = pa.schema([(f, pa.string()) for f in fields])
     batches: list[pa.RecordBatch] = []
     deleted: list[str] = []
+    present: list[str] | None = None
     new_cursor = cursor
     snapshot = False
     read = 0
@@ -289,6 +290,8 @@ def _read_object(
             )
             read += len(page.rows)
         deleted += page.deleted
+        if page.present is not None:
+            present = [*(present or []), *page.present]
         snapshot = snapshot or page.snapshot
         if page.cursor is not None:
             new_cursor = page.cursor
@@ -307,6 +310,7 @@ def _read_object(
         record_ids=pa.table({"id": ids}),
         deleted_ids=deleted,
         snapshot=snapshot,
+        present_ids=None if present is None else pa.table({"id": pa.array(present, pa.string())}),
         cursor=new_cursor,
         owned=owned,
     )

@@ -93,6 +93,9 @@ class ObjectWrite:
     owned: tuple[tuple[str, str], ...]
     """(canonical table, key column) pairs whose rows belong to a record of
     this object (the record's id is in that column): they leave with it."""
+    present_ids: pa.Table | None = None
+    """For a source without a deletion log: the ids (column ``id``) of every
+    live record; records held that are not among them are gone."""
     counts: list[SyncCounts] = field(default_factory=list)
     deleted: int = 0
     """Records removed (their rows left the warehouse)."""
@@ -291,6 +294,16 @@ def _write_object(
                 "AND record_id NOT IN (SELECT id FROM sync_gone)",
                 [source, obj.object],
             ).fetchall()
+        if obj.present_ids is not None:
+            con.register("sync_present", obj.present_ids)
+            con.execute(
+                "INSERT INTO sync_gone SELECT record_id FROM kpitree_sync_records "
+                "WHERE source = ? AND object = ? AND record_id NOT IN (SELECT id FROM sync_live) "
+                "AND record_id NOT IN (SELECT id FROM sync_present) "
+                "AND record_id NOT IN (SELECT id FROM sync_gone)",
+                [source, obj.object],
+            ).fetchall()
+            con.unregister("sync_present")
         deleted: dict[str, int] = {}
         for name, column in obj.owned:
             deleted[name] = delete_where_key_in(con, import_id, table(name), column, "sync_gone")
