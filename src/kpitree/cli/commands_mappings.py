@@ -13,12 +13,18 @@ from kpitree.cli.output import print_json
 from kpitree.i18n import t
 
 mappings_app = typer.Typer(
-    help="The built-in mapping presets: list them, print one, or find the one that fits a file.",
+    help=(
+        "The built-in mapping presets: list them, print one, find the one that fits a file,"
+        " or draft a mapping for a file none fits."
+    ),
     no_args_is_help=True,
 )
 app.add_typer(mappings_app, name="mappings")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+# Presets that do not fit, listed by `detect` after those that do (--all: every one).
+CLOSEST_SHOWN = 3
 
 
 def _about(name: str, fallback: str | None) -> str:
@@ -71,12 +77,19 @@ def detect(
             "--encoding", help="Encoding of a CSV (default: UTF-8 or Shift_JIS, detected)."
         ),
     ] = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="List every preset (default: those that fit, and the 3 closest)."
+        ),
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
     """Rank the presets by how well a file's headers fit them.
 
     For each preset: whether it fits, how many required columns it found, and for
-    each missing one the closest header in the file.
+    each missing one the closest header in the file. Without `--all`, only the
+    presets that fit and the 3 closest others are listed.
     """
     from kpitree.data.fit import rank_presets
     from kpitree.data.headers import read_headers
@@ -97,7 +110,10 @@ def detect(
         typer.echo(t("data.presets.detected", file=file, name=best.name))
     else:
         typer.echo(t("data.presets.none_fits", file=file))
-    for f in ranked:
+    shown = ranked if all_ else [f for f in ranked if f.fits]
+    if not all_:
+        shown += [f for f in ranked if not f.fits][:CLOSEST_SHOWN]
+    for f in shown:
         found = f.required - len(f.missing)
         mark = t("data.presets.fits") if f.fits else t("data.presets.does_not_fit")
         typer.echo(
@@ -124,6 +140,10 @@ def detect(
                     closest=closest,
                 )
             )
+    if len(shown) < len(ranked):
+        typer.echo(t("data.presets.more", count=len(ranked) - len(shown)))
+    if best is None:
+        typer.echo(t("data.presets.try_new", file=file))
 
 
 @mappings_app.command("new")

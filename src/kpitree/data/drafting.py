@@ -17,7 +17,7 @@ from kpitree.data.profile import US_FORMATS, ColumnProfile, Sample
 from kpitree.errors import DataError, Span
 from kpitree.i18n import t
 
-__all__ = ["Draft", "check_draft", "draft_mapping"]
+__all__ = ["Draft", "check_draft", "choose_mapping", "draft_mapping"]
 
 
 def _norm(text: str) -> str:
@@ -337,3 +337,32 @@ def check_draft(draft: Draft, target: Path | None) -> None:
         load_mapping(probe)
     if target is not None:
         target.write_text(draft.yaml, encoding="utf-8")
+
+
+def choose_mapping(
+    path: Path, sheet: str | None, timezone: str, draft_path: Path
+) -> tuple[str, dict[str, object]]:
+    """The mapping for a file nobody chose one for (the Data page's "detect"):
+    the best-fitting preset when one fits, else a draft written to
+    ``draft_path``. Returns the mapping as ``--mapping`` takes it and what was
+    chosen: ``{"kind": "preset", "name", "fit"}`` or ``{"kind": "draft", "yaml",
+    "review", "closest"}`` (the best preset that did not fit, with its missing
+    columns)."""
+    from kpitree.data.fit import rank_presets
+    from kpitree.data.headers import read_headers
+
+    headers = read_headers(path, sheet=sheet)
+    ranked = rank_presets(headers)
+    if ranked and ranked[0].fits:
+        best = ranked[0]
+        return best.name, {"kind": "preset", "name": best.name, "fit": best.to_json(headers)}
+    with Sample(path, sheet=sheet, timezone=timezone) as sample:
+        draft = draft_mapping(sample, path.stem)
+    check_draft(draft, draft_path)
+    closest = ranked[0].to_json(headers) if ranked else None
+    return str(draft_path), {
+        "kind": "draft",
+        "yaml": draft.yaml,
+        "review": draft.review,
+        "closest": closest,
+    }

@@ -46,6 +46,11 @@ __all__ = [
 ]
 
 UPLOADS = Path(".kpitree") / "uploads"
+AUTO = "auto"
+"""The mapping a preview is asked for when nobody chose one: the best-fitting
+preset, else a draft (:mod:`kpitree.web.drafts`)."""
+DRAFT = "draft"
+"""The upload's own draft mapping, as drafted or as edited on the page."""
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 UPLOAD_TTL_SECONDS = 24 * 3600
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm")
@@ -118,7 +123,8 @@ def save_upload(project: Project, name: str, source: Any) -> Upload:
 def find_upload(project: Project, upload_id: str) -> Upload:
     """A saved upload by id; KT620 when unknown or expired."""
     folder = _uploads(project) / upload_id
-    files = sorted(folder.iterdir()) if _ID.match(upload_id) and folder.is_dir() else []
+    found = sorted(folder.iterdir()) if _ID.match(upload_id) and folder.is_dir() else []
+    files = [f for f in found if f.is_file()]
     if not files:
         raise WebError(404, "KT620", "web.data.upload_gone")
     return Upload(upload_id, files[0])
@@ -159,9 +165,14 @@ def mapping_choices(project: Project) -> list[dict[str, str]]:
     return list(found.values())
 
 
-def _mapping_argument(project: Project, mapping: str) -> str:
+def _mapping_argument(project: Project, mapping: str, upload: Upload | None = None) -> str:
     """The mapping as ``kpitree import --mapping`` takes it: a preset name or a
-    file (resolved inside the project; never outside it)."""
+    file (resolved inside the project; never outside it), or the upload's own
+    draft (:data:`DRAFT`)."""
+    if mapping == DRAFT and upload is not None:
+        from kpitree.web.drafts import draft_file
+
+        return str(draft_file(upload, must_exist=True))
     choices = {c["id"] for c in mapping_choices(project)}
     if mapping not in choices:
         from kpitree.source import did_you_mean
@@ -195,12 +206,24 @@ def preview(
     the file's warnings, messages in ``lang``. Parsed in a child process within
     a time and memory budget (:mod:`kpitree.web.preview`); a problem with the
     file as a whole raises its DataError (located)."""
+    from kpitree.web.drafts import draft_file
     from kpitree.web.preview import run_preview
 
-    argument = _mapping_argument(project, mapping)
-    found = run_preview(
-        upload.path, argument, sheet or None, project.tree.timezone, lang, upload.name
-    )
+    if mapping == AUTO:
+        found = run_preview(
+            upload.path, AUTO, sheet or None, project.tree.timezone, lang, upload.name,
+            draft_path=draft_file(upload),
+        )  # fmt: skip
+        detected = found.get("detected") or {}
+        mapping = detected.get("name") or DRAFT
+    else:
+        argument = _mapping_argument(project, mapping, upload)
+        found = run_preview(
+            upload.path, argument, sheet or None, project.tree.timezone, lang, upload.name
+        )
+        if mapping == DRAFT:
+            text = draft_file(upload).read_text(encoding="utf-8")
+            found["detected"] = {"kind": "draft", "yaml": text, "review": [], "closest": None}
     return {"upload_id": upload.upload_id, "file": upload.name, "mapping": mapping, **found}
 
 
@@ -242,14 +265,19 @@ def run_import(
 ) -> dict[str, Any]:
     """Import the upload (all or nothing unless ``skip_invalid``); returns the
     import as ``kpitree import --json`` reports it. The upload is removed after."""
-    argument = _mapping_argument(project, mapping)
+    argument = _mapping_argument(project, mapping, upload)
     args = ["import", str(upload.path), "--mapping", argument, "--project", str(project.path)]
     if skip_invalid:
         args.append("--skip-invalid")
     result = _kpitree(project, *args, lang=lang)
+    saved = None
+    if mapping == DRAFT:
+        from kpitree.web.drafts import keep_draft
+
+        saved = keep_draft(project, upload)
     discard_upload(upload)
     imports = result.get("imports") or [{}]
-    return dict(imports[0])
+    return {**imports[0], "saved_mapping": saved}
 
 
 def undo(project: Project, import_id: int, *, lang: str) -> dict[str, Any]:

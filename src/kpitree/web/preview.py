@@ -55,12 +55,29 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
-def _work(conn: Any, path: str, mapping: str, sheet: str | None, tz: str, lang: str | None) -> None:
-    """In the child: read and map, and send back what the page shows."""
+def _work(
+    conn: Any,
+    path: str,
+    mapping: str,
+    sheet: str | None,
+    tz: str,
+    lang: str | None,
+    draft_path: str | None = None,
+) -> None:
+    """In the child: read and map, and send back what the page shows. With
+    ``draft_path``, ``mapping`` is ignored: the best-fitting preset is used, or
+    a drafted mapping written there (``kpitree.data.drafting.choose_mapping``)."""
     try:
         from kpitree.data.mapping import load_mapping
         from kpitree.data.readers import read_and_map
+        from kpitree.i18n import set_lang
 
+        set_lang(lang)
+        chosen: dict[str, Any] | None = None
+        if draft_path is not None:
+            from kpitree.data.drafting import choose_mapping
+
+            mapping, chosen = choose_mapping(Path(path), sheet, tz, Path(draft_path))
         batch = read_and_map(Path(path), load_mapping(mapping), sheet=sheet, tz=tz)
         tables = []
         for name, table in batch.tables.items():
@@ -89,6 +106,7 @@ def _work(conn: Any, path: str, mapping: str, sheet: str | None, tz: str, lang: 
                     "tables": tables,
                     "errors": errors,
                     "warnings": warnings,
+                    "detected": chosen,
                 },
             )
         )
@@ -110,14 +128,23 @@ def _rss_mb(pid: int) -> float:
 
 
 def run_preview(
-    path: Path, mapping: str, sheet: str | None, tz: str, lang: str | None, shown: str
+    path: Path,
+    mapping: str,
+    sheet: str | None,
+    tz: str,
+    lang: str | None,
+    shown: str,
+    draft_path: Path | None = None,
 ) -> dict[str, Any]:
     """The preview of one upload (see :func:`_work`), computed in a child
     process within :func:`budget`; the child's DataError is raised here."""
     seconds, memory = budget()
     ctx = _ctx()
     receive, send = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_work, args=(send, str(path), mapping, sheet, tz, lang), daemon=True)
+    draft = str(draft_path) if draft_path is not None else None
+    child = ctx.Process(
+        target=_work, args=(send, str(path), mapping, sheet, tz, lang, draft), daemon=True
+    )
     child.start()
     send.close()
     deadline = time.monotonic() + seconds

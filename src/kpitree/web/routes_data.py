@@ -68,7 +68,14 @@ def api_imports(
 @router.post("/api/imports/preview", tags=["data"], responses=errors(413))
 def api_preview(
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or Shift_JIS) or XLSX export.")],
-    mapping: Annotated[str, Form(description="A preset name or a project mapping.", min_length=1)],
+    mapping: Annotated[
+        str,
+        Form(
+            description="A preset name, a project mapping, or `auto`: the best-fitting "
+            "preset, else a draft mapping (returned under `detected`).",
+            min_length=1,
+        ),
+    ],
     sheet: Annotated[str | None, Form(description="XLSX sheet (default: the mapping's).")] = None,
     project: Project = Depends(get_project),
     _: User = Depends(require_editor),
@@ -76,9 +83,36 @@ def api_preview(
 ) -> dict[str, Any]:
     """Read and map an upload without writing: mapped rows per table and every
     rejected cell (row, column, message). Import it with ``POST /api/imports``
-    and the returned ``upload_id``."""
+    and the returned ``upload_id`` and ``mapping`` (`draft` for a drafted one).
+    With ``mapping=auto``, ``detected`` says which preset fits
+    (``{"kind": "preset", "name", "fit"}``) or gives the draft
+    (``{"kind": "draft", "yaml", "review", "closest"}``)."""
     upload = imports.save_upload(project, file.filename or "", file.file)
     return imports.preview(project, upload, mapping, sheet, lang=lang)
+
+
+class DraftBody(BaseModel):
+    yaml: str = Field(
+        description="The edited draft mapping (YAML).", json_schema_extra={"minLength": 1}
+    )
+    sheet: str | None = None
+
+
+@router.post("/api/imports/{upload_id}/draft", tags=["data"], responses=errors(400, 404))
+def api_draft(
+    upload_id: str,
+    body: DraftBody,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+    lang: str = Depends(get_lang),
+) -> dict[str, Any]:
+    """Replace an upload's draft mapping with an edited one and preview again
+    (as ``POST /api/imports/preview``); import with ``mapping: draft``."""
+    from kpitree.web.drafts import save_draft
+
+    upload = imports.find_upload(project, upload_id)
+    save_draft(upload, body.yaml)
+    return imports.preview(project, upload, imports.DRAFT, body.sheet, lang=lang)
 
 
 class ImportBody(BaseModel):
@@ -182,6 +216,26 @@ def data_preview(
     try:
         upload = imports.save_upload(project, file.filename or "", file.file)
         found = imports.preview(project, upload, mapping, sheet, lang=get_lang(request))
+    except UserError as exc:
+        return render(request, "data_result.html", {"problems": _problem(request, exc)})
+    return render(request, "data_preview.html", {"preview": found})
+
+
+@router.post("/data/preview/draft", response_class=HTMLResponse, include_in_schema=False)
+def data_preview_draft(
+    request: Request,
+    upload_id: Annotated[str, Form()],
+    draft: Annotated[str, Form()],
+    sheet: Annotated[str | None, Form()] = None,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+) -> Response:
+    from kpitree.web.drafts import save_draft
+
+    try:
+        upload = imports.find_upload(project, upload_id)
+        save_draft(upload, draft)
+        found = imports.preview(project, upload, imports.DRAFT, sheet, lang=get_lang(request))
     except UserError as exc:
         return render(request, "data_result.html", {"problems": _problem(request, exc)})
     return render(request, "data_preview.html", {"preview": found})
