@@ -88,6 +88,21 @@ def test_full_then_incremental_sync_equal_the_true_funnel(
     assert_true_funnel(project, salesforce)
 
 
+def test_a_change_committed_late_is_not_missed(salesforce: FakeSalesforce, tmp_path: Path) -> None:
+    project = write_project(tmp_path / "p", salesforce)
+    _ok(project, salesforce)
+    with salesforce.changing() as org:
+        # Saved in a transaction that committed after the sync's query: its stamp is
+        # older than the sync's cursor.
+        cursor = max(r["SystemModstamp"] for r in org.records["Lead"].values())
+        now, org.now = org.now, cursor - dt.timedelta(minutes=2)
+        late = org.create_lead()
+        org.now = now
+    _ok(project, salesforce)
+    assert late["Id"] in held(project)["leads"]
+    assert_true_funnel(project, salesforce)
+
+
 def test_full_sync_drops_records_gone_from_the_org(
     salesforce: FakeSalesforce, tmp_path: Path
 ) -> None:

@@ -31,11 +31,12 @@ plus columns the connector works out from the history objects:
 - ``Role``, ``ParentRole``: the user's role and the role above it.
 
 An incremental read uses ``queryAll`` (deleted rows too) with
-``SystemModstamp >= cursor``: rows with ``IsDeleted = true`` leave the warehouse,
+``SystemModstamp >= cursor - 5 minutes`` (a transaction that commits late can
+carry an older stamp): rows with ``IsDeleted = true`` leave the warehouse,
 the others are written again with their complete history (re-read for exactly
-those records), so a stage entry is never half-known. The boundary second is read
-again on purpose (SOQL datetimes have whole seconds): writing a record twice
-changes nothing.
+those records), so a stage entry is never half-known. Records are read again on
+purpose (SOQL datetimes have whole seconds, and the look-back): writing a record
+twice changes nothing.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ PARENT_ROLE = "ParentRole"
 CURSOR_FIELD = "SystemModstamp"
 # Ids per IN (...) list: 200 ids of 18 characters keep the URL far below its limit.
 ID_BATCH = 200
+# A record saved in a transaction that commits after a sync's query can carry a
+# SystemModstamp older than that sync's cursor: each read starts this much earlier
+# (records read again are unchanged, and change nothing).
+LOOKBACK = dt.timedelta(minutes=5)
 # Salesforce empties the recycle bin after 15 days: an incremental read older than
 # that could miss deletions, so it reads everything instead.
 RECYCLE_DAYS = 14
@@ -125,6 +130,11 @@ def soql_datetime(stamp: str) -> str:
     return parse_stamp(stamp).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def since(cursor: str) -> str:
+    """Where an incremental read starts: the cursor less :data:`LOOKBACK`."""
+    return (parse_stamp(cursor) - LOOKBACK).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_stamp(stamp: str) -> dt.datetime:
     return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.UTC)
 
@@ -157,7 +167,7 @@ def read_object(
         with_deleted = [*fields, "IsDeleted"] if obj.deletable else fields
         soql = (
             f"SELECT {', '.join(with_deleted)} FROM {obj.sobject} "
-            f"WHERE {CURSOR_FIELD} >= {soql_datetime(cursor)} ORDER BY {CURSOR_FIELD}"
+            f"WHERE {CURSOR_FIELD} >= {since(cursor)} ORDER BY {CURSOR_FIELD}"
         )
         pages = client.query(soql, include_deleted=obj.deletable)
     records: list[dict[str, Any]] = []
@@ -191,7 +201,7 @@ def _converted_into(
     again so that their originating lead is known."""
     soql = (
         "SELECT ConvertedOpportunityId FROM Lead WHERE IsConverted = true "
-        f"AND {CURSOR_FIELD} >= {soql_datetime(cursor)}"
+        f"AND {CURSOR_FIELD} >= {since(cursor)}"
     )
     ids = sorted(
         {str(r["ConvertedOpportunityId"]) for page in client.query(soql) for r in page
