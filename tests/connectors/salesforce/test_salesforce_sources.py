@@ -134,3 +134,61 @@ def test_secrets_never_appear_in_output_or_the_warehouse(
     for secret in (salesforce.client_secret, "wrong-secret-0815", *salesforce.issued):
         assert secret not in out and secret not in listing
         assert secret.encode() not in stored
+
+
+ORGANISATION = """\
+kpitree: 1
+name: Salesforce people
+fiscal_year: 2026
+nodes:
+  opportunities: {kind: kgi, unit: count, metric: opportunities, target: {monthly: 10}}
+organisation:
+  field_sales:
+    teams:
+      inside: {share: 0.34, reps: {"佐藤健": 0.34, "田中 美咲さん": 0.33, "山本　大輔": 0.33}}
+      east: {share: 0.33, reps: {"鈴木 花子": 0.5, "伊藤 翔": 0.5}}
+      west: {share: 0.33, reps: {"高橋 誠": 0.5, "渡辺 愛": 0.5}}
+"""
+# The organisation's spelling of each Salesforce user, and the team of its role.
+TEAMS = {"インサイドセールス": "inside", "フィールドセールス東日本": "east",
+         "フィールドセールス西日本": "west"}  # fmt: skip
+
+
+def test_owners_land_in_the_organisations_teams(
+    salesforce: FakeSalesforce,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from collections import Counter
+
+    project = write_project(tmp_path / "p", salesforce)
+    definition = project / "kpitree.yaml"
+    definition.write_text(ORGANISATION + definition.read_text(encoding="utf-8").split(
+        "\n", 1)[1], encoding="utf-8")  # fmt: skip
+    code, out = _run(monkeypatch, capsys, project, environ(salesforce), "sync")
+    assert code == 0, out
+    org = salesforce.org
+    roles = {r["Id"]: r["Name"] for r in org.records["UserRole"].values()}
+    team_of = {u["Id"]: TEAMS[roles[u["UserRoleId"]]] for u in org.records["User"].values()}
+    tokyo = dt.timezone(dt.timedelta(hours=9))
+    months = Counter(
+        d["created_at"].astimezone(tokyo).strftime("%Y-%m") for d in org.truth()["deals"].values()
+    )
+    month = months.most_common(1)[0][0]
+    want = Counter(
+        team_of[d["owner_id"]]
+        for d in org.truth()["deals"].values()
+        if d["created_at"].astimezone(tokyo).strftime("%Y-%m") == month
+    )
+    code, out = _run(
+        monkeypatch, capsys, project, {}, "status", "-p", month, "--by", "team", "--json"
+    )
+    assert code == 0, out
+    got = {
+        r["segment"]["team"]: r["actual"]
+        for r in json.loads(out)["rows"]
+        if r["node"] == "opportunities" and r["segment"]
+    }
+    # Every owner matched (no team-less row), each in its role's team.
+    assert {team: n for team, n in got.items() if n} == {t: float(n) for t, n in want.items()}
