@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from kpitree.compute.periods import Period
     from kpitree.engines import Engine
 
-__all__ = ["dimensions_of", "fusable", "fused_query", "metric_query"]
+__all__ = ["dimensions_of", "fusable", "fused_query", "metric_facts", "metric_query"]
 
 _ID = "__id"
 _AT = "__at"
@@ -464,6 +464,44 @@ def metric_query(
     return _aggregate(t, metric, periods, dims)
 
 
+def metric_facts(
+    engine: Engine,
+    metric: Metric,
+    period: Period,
+    dims: Sequence[str] = (),
+    filters: Mapping[str, Sequence[str | None]] | None = None,
+    as_of: dt.date | None = None,
+) -> dict[str, ir.Table]:
+    """The facts one period's value of an entity-based metric is aggregated
+    from, by the same expressions as :func:`metric_query` (one row per fact,
+    with ``__day``, ``dim__<d>`` for ``dims`` and filters): ``facts`` (counts,
+    sums, averages, snapshots; durations with ``__dur``, the negative ones
+    left out as the value leaves them out) or, for a conversion, ``entrants``
+    and ``converted``. SLA metrics have no facts here (``{}``)."""
+    ent = metric.entity
+    assert ent is not None, metric.id
+    filters = filters or {}
+    all_dims = list(dict.fromkeys([*dims, *filters]))
+    check_dimensions(ent, all_dims, metric.id)
+    if metric.sla_rule is not None:
+        return {}
+    spec = metric.spec
+    base = _where(ent.base(engine), spec.where)
+    periods = [period]
+    if metric.type == "conversion":
+        found = _conversion_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
+        if "converted" not in found:
+            t = found["entrants"]
+            found["converted"] = t.filter(t.__conv == 1)
+        return found
+    if metric.type == "duration":
+        t = _duration_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
+        return {"facts": t.filter(t.__dur >= 0)}
+    if spec.snapshot:
+        return {"facts": _snapshot_facts(engine, metric, ent, base, periods, all_dims, filters)[0]}
+    return {"facts": _facts(engine, ent, base, spec.time or ent.time, periods, all_dims, filters)}
+
+
 def _facts(
     engine: Engine,
     ent: Entity,
@@ -664,17 +702,12 @@ def _conversion(
 ) -> ir.Table:
     import ibis
 
-    spec = metric.spec
     keys = ["period", *[f"dim__{d}" for d in dims]]
-    cohort = spec.mode != "period"
-    a, b = _two_events(engine, metric, ent, base, as_of, periods if cohort else None)
-    if spec.mode == "period":
+    facts = _conversion_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
+    if "converted" in facts:
         # Events of each kind in the period, each entity at most once per kind.
         parts = []
-        for name, ev, at in (("den", a, _AT), ("num", b, "__bat")):
-            idcol = _ID if name == "den" else "__bid"
-            t = base.inner_join(ev, base[ent.id] == ev[idcol])
-            t = _segmented(engine, ent, _on_day(engine, t, t[at], periods), all_dims, filters)
+        for name, t in (("den", facts["entrants"]), ("num", facts["converted"])):
             agg = _grouped(t, periods, dims, lambda x: {"c": x.count()})
             zero = ibis.literal(0, "int64")
             parts.append(
@@ -684,6 +717,37 @@ def _conversion(
             )
         u = ibis.union(*parts)
         return u.group_by(keys).aggregate(num=u.num.sum(), den=u.den.sum())
+    t = facts["entrants"]
+    return _grouped(t, periods, dims, lambda x: {"num": x.__conv.sum(), "den": x.count()})
+
+
+def _conversion_facts(
+    engine: Engine,
+    metric: Metric,
+    ent: Entity,
+    base: ir.Table,
+    periods: Sequence[Period],
+    all_dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]],
+    as_of: dt.date | None,
+) -> dict[str, ir.Table]:
+    """A conversion's facts: ``entrants`` (a cohort's, with ``__conv`` 1 for
+    those converted in time) or, counted by period, ``entrants`` and
+    ``converted`` (the first and the second events in the period)."""
+    import ibis
+
+    spec = metric.spec
+    cohort = spec.mode != "period"
+    a, b = _two_events(engine, metric, ent, base, as_of, periods if cohort else None)
+    if spec.mode == "period":
+        out = {}
+        for name, ev, at in (("entrants", a, _AT), ("converted", b, "__bat")):
+            idcol = _ID if name == "entrants" else "__bid"
+            t = base.inner_join(ev, base[ent.id] == ev[idcol])
+            out[name] = _segmented(
+                engine, ent, _on_day(engine, t, t[at], periods), all_dims, filters
+            )
+        return out
     t = base.inner_join(a, base[ent.id] == a[_ID])
     t = _on_day(engine, t, t[_AT], periods)
     t = t.left_join(b, t[ent.id] == b.__bid)
@@ -696,8 +760,7 @@ def _conversion(
     # CASE, not a cast: PostgreSQL cannot cast a boolean to an integer.
     converted = ibis.ifelse(t.__bat.notnull() & after & within, 1, 0)
     t = t.mutate(__conv=converted)
-    t = _segmented(engine, ent, t, all_dims, filters)
-    return _grouped(t, periods, dims, lambda x: {"num": x.__conv.sum(), "den": x.count()})
+    return {"entrants": _segmented(engine, ent, t, all_dims, filters)}
 
 
 def _first_activity(engine: Engine, ent: Entity, a: ir.Table) -> ir.Table:
@@ -720,26 +783,11 @@ def _duration(
     filters: Mapping[str, Sequence[str | None]],
     as_of: dt.date | None,
 ) -> ir.Table:
-    spec = metric.spec
-    a, b = _two_events(engine, metric, ent, base, as_of)
-    t = base.inner_join(a, base[ent.id] == a[_ID])
-    t = t.inner_join(b, t[ent.id] == b.__bid)
-    a_at, b_at = t[_AT], t.__bat
-    if spec.duration_unit == "days":
-        dur = _day(b_at).delta(_day(a_at), unit="day").cast("float64")
-    else:
-        if _is_date_type(a_at) or _is_date_type(b_at):
-            dur = _day(b_at).delta(_day(a_at), unit="day").cast("float64") * 24.0
-        else:
-            dur = b_at.delta(a_at, unit="second").cast("float64") / 3600.0
-    place = a_at if spec.place_by == "from" else b_at
-    t = t.mutate(__dur=dur, __day=_window_day(engine, place, periods))
-    t = t.filter(_in_window(t.__day, periods))
-    t = _segmented(engine, ent, t, all_dims, filters)
+    t = _duration_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
     # A negative duration (a deal won before its lead's first contact, a
     # record created after the fact) is left out of the value and counted
     # (``q``), so the status can say how many were.
-    if spec.stat == "median":
+    if metric.spec.stat == "median":
 
         def median(x: ir.Table) -> dict[str, Any]:
             kept = x.__dur >= 0
@@ -762,6 +810,35 @@ def _duration(
     return _grouped(t, periods, dims, mean)
 
 
+def _duration_facts(
+    engine: Engine,
+    metric: Metric,
+    ent: Entity,
+    base: ir.Table,
+    periods: Sequence[Period],
+    all_dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]],
+    as_of: dt.date | None,
+) -> ir.Table:
+    """A duration's facts, each with its duration ``__dur``."""
+    spec = metric.spec
+    a, b = _two_events(engine, metric, ent, base, as_of)
+    t = base.inner_join(a, base[ent.id] == a[_ID])
+    t = t.inner_join(b, t[ent.id] == b.__bid)
+    a_at, b_at = t[_AT], t.__bat
+    if spec.duration_unit == "days":
+        dur = _day(b_at).delta(_day(a_at), unit="day").cast("float64")
+    else:
+        if _is_date_type(a_at) or _is_date_type(b_at):
+            dur = _day(b_at).delta(_day(a_at), unit="day").cast("float64") * 24.0
+        else:
+            dur = b_at.delta(a_at, unit="second").cast("float64") / 3600.0
+    place = a_at if spec.place_by == "from" else b_at
+    t = t.mutate(__dur=dur, __day=_window_day(engine, place, periods))
+    t = t.filter(_in_window(t.__day, periods))
+    return _segmented(engine, ent, t, all_dims, filters)
+
+
 def _snapshot(
     engine: Engine,
     metric: Metric,
@@ -776,8 +853,27 @@ def _snapshot(
     closed by then (deals: still open, or closed after that day)."""
     import ibis
 
+    facts = _snapshot_facts(engine, metric, ent, base, periods, all_dims, filters)
+    parts = [
+        _aggregate(t, metric, [p], dims).mutate(period=ibis.literal(i, "int64"))
+        for i, (p, t) in enumerate(zip(periods, facts, strict=True))
+    ]
+    return ibis.union(*parts)
+
+
+def _snapshot_facts(
+    engine: Engine,
+    metric: Metric,
+    ent: Entity,
+    base: ir.Table,
+    periods: Sequence[Period],
+    all_dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]],
+) -> list[ir.Table]:
+    """Per period, the facts open on its last day."""
+    import ibis
+
     spec = metric.spec
-    ["period", *[f"dim__{d}" for d in dims]]
     opened = _day(base[spec.time or ent.time])
     closed_col = base[spec.closed_by] if spec.closed_by else None
     if closed_col is not None and ent.closes:
@@ -788,9 +884,8 @@ def _snapshot(
         closed = ibis.null("date")
     t0 = base.mutate(__open=opened, __closed=closed)
     parts = []
-    for i, p in enumerate(periods):
+    for p in periods:
         t = t0.filter((t0.__open <= p.end) & (t0.__closed.isnull() | (t0.__closed > p.end)))
         t = t.mutate(__day=ibis.literal(p.end))
-        t = _segmented(engine, ent, t, all_dims, filters)
-        parts.append(_aggregate(t, metric, [p], dims).mutate(period=ibis.literal(i, "int64")))
-    return ibis.union(*parts)
+        parts.append(_segmented(engine, ent, t, all_dims, filters))
+    return parts

@@ -265,6 +265,7 @@ def _resolve(draft: Draft) -> Tree:
         ),
         funnel=tuple(head.funnel or ()),
         target_files=tuple(head.data.targets),
+        record_links={str(k): v for k, v in head.data.record_links.items()},
         alerts=dict(head.alerts),
         notifications=head.notifications,
         sla=dict(head.sla),

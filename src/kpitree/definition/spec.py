@@ -6,9 +6,16 @@ JSON Schema (``kpitree schema``); a test keeps the shipped schema file in sync.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    StringConstraints,
+)
 
 from kpitree.definition.spec_alerts import (
     AlertRuleSpec,
@@ -245,6 +252,15 @@ class DataSpec(_Strict):
         default_factory=list,
         description="CSV files of targets: node, period, target, and optional segment "
         "columns (department, team, rep, ...).",
+    )
+    record_links: dict[
+        Literal["leads", "deals", "activities", "contracts", "accounts"],
+        Annotated[str, StringConstraints(pattern=r"^https?://\S*\{id\}\S*$")],
+    ] = Field(
+        default_factory=dict,
+        description="Per fact table: the URL of a record in the source system, with {id} "
+        "for its id (e.g. https://app.hubspot.com/contacts/123/record/0-3/{id}); the "
+        "dashboard's record lists link to it.",
     )
 
 

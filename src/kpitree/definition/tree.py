@@ -214,6 +214,9 @@ class Tree:
     pacing: Pacing = Pacing()
     funnel: tuple[str, ...] = ()  # stages named by the project (else found from formulas)
     target_files: tuple[str, ...] = ()
+    # Fact table -> URL of a record in its source system, ``{id}`` standing for
+    # the record's id (``data.record_links``).
+    record_links: Mapping[str, str] = field(default_factory=dict)
     alerts: Mapping[str, AlertRuleSpec] = field(default_factory=dict)
     notifications: NotificationsSpec = field(default_factory=NotificationsSpec)
     sla: Mapping[str, SlaSpec] = field(default_factory=dict)

@@ -107,6 +107,7 @@ def create_app(
         routes_data,
         routes_pages,
         routes_quality,
+        routes_records,
         routes_settings,
     )
 
@@ -179,6 +180,6 @@ def create_app(
         )
 
     routers = (routes_auth, live, routes_data, routes_quality, routes_settings)
-    for module in (*routers, routes_pages, routes_api, routes_alerts):
+    for module in (*routers, routes_pages, routes_api, routes_records, routes_alerts):
         app.include_router(module.router)
     return app

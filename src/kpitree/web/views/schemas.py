@@ -15,6 +15,7 @@ __all__ = [
     "FunnelPage",
     "NodePage",
     "PlanPage",
+    "RecordsPage",
     "ScenarioSaved",
     "ScenarioToSave",
     "TreePage",
@@ -171,6 +172,41 @@ class PlanPage(Page):
     from_actuals: dict[str, Any] | None = Field(
         None, description="With from=actuals: closed and open months, changes, landing."
     )
+
+
+class RecordList(_Open):
+    role: str = Field(description="facts | entrants | converted | a metric id (derived).")
+    metric: str
+    entity: str = Field(description="leads, deals, activities, renewals, ...")
+    label: str
+    count: int = Field(description="Rows in the list: the number it explains.")
+    selected: bool
+
+
+class RecordRow(_Open):
+    values: dict[str, Any] = Field(description="Raw values by column key.")
+    display: dict[str, str] = Field(description="Values as the page shows them.")
+    source_url: str | None = Field(
+        None, description="The record in its source system (data.record_links)."
+    )
+
+
+class RecordsPage(_Open):
+    page: str
+    project: str
+    query: dict[str, Any]
+    period: PeriodInfo
+    as_of: str
+    node: dict[str, Any] = Field(description="The node's definition and numbers.")
+    lists: list[RecordList] = Field(description="The lists behind the number (a rate: two).")
+    role: str | None = Field(description="The list shown (null: the node has none).")
+    columns: list[dict[str, str]] = Field(description="{key, label} per column.")
+    rows: list[RecordRow] = Field(description="One page of the list shown.")
+    total: int = Field(description="Rows matching the search.")
+    count: int = Field(description="Rows in the list shown, without the search.")
+    value_total: float | None = Field(description="Sum of the value column (amounts).")
+    page_number: int
+    page_size: int
 
 
 class ScenarioToSave(BaseModel):

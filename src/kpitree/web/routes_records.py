@@ -1,0 +1,96 @@
+"""The records behind a number: ``/records/{node_id}`` (page) and
+``/api/records/{node_id}`` (its JSON twin), with the pages' period and filter
+parameters; ``?format=csv|xlsx`` downloads every row of the chosen list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+
+from kpitree.web.contract import errors
+from kpitree.web.deps import render
+from kpitree.web.downloads import api_format, page_format, table_response
+from kpitree.web.routes_api import PageRequest, PeriodParam, page_query, page_request, page_source
+from kpitree.web.views import schemas
+from kpitree.web.views.records import RecordsQuery, records_download, records_view
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["pages"])
+
+
+def records_query(
+    role: str | None = Query(
+        None, description="Which list: facts, entrants, converted (a rate), or a metric id."
+    ),
+    q: str = Query("", max_length=200, description="Show rows with a text field containing this."),
+    sort: str | None = Query(None, description="Column to sort by (default: the record id)."),
+    desc: bool = Query(False, description="Sort descending."),
+    page: int = Query(1, ge=1, le=1_000_000, description="Page number (50 rows a page)."),
+) -> RecordsQuery:
+    return RecordsQuery(role or None, q, sort or None, desc, page)
+
+
+def _view(page: PageRequest, node_id: str, rq: RecordsQuery) -> dict[str, Any]:
+    source = page_source(page.request, page.project)
+    query = page_query(page.request, page.lang)
+    return source.cached(
+        ("records", node_id, query, rq.key()), lambda: records_view(source, query, node_id, rq)
+    )
+
+
+def _download(page: PageRequest, node_id: str, rq: RecordsQuery, fmt: str) -> Response:
+    source = page_source(page.request, page.project)
+    query = page_query(page.request, page.lang)
+    columns, rows, name = records_download(source, query, node_id, rq)
+    return table_response(columns, rows, fmt, name)
+
+
+@router.get("/records/{node_id}", response_class=HTMLResponse, include_in_schema=False)
+def records_page(
+    node_id: str,
+    format: str | None = Depends(page_format),
+    rq: RecordsQuery = Depends(records_query),
+    page: PageRequest = Depends(page_request),
+) -> Response:
+    if format in ("csv", "xlsx"):
+        return _download(page, node_id, rq, format)
+    view = _view(page, node_id, rq)
+    request = page.request
+    return render(
+        request,
+        "records.html",
+        {
+            "view": view,
+            "active": "tree",
+            "query": page_query(request, page.lang),
+            "rq": rq,
+            "self_url": str(request.url.path)
+            + ("?" + request.url.query if request.url.query else ""),
+        },
+    )
+
+
+@router.get(
+    "/api/records/{node_id}",
+    response_model=schemas.RecordsPage,
+    summary="The records behind a node's number",
+    responses=errors(400, 404),
+)
+def api_records(
+    node_id: str,
+    period: str | None = PeriodParam,
+    format: str = Depends(api_format),
+    rq: RecordsQuery = Depends(records_query),
+    page: PageRequest = Depends(page_request),
+) -> Any:
+    """The facts a node's value is computed from in the period, under the
+    filters (department, team, rep, channel, ...) and the as-of day: a page of
+    50 rows with their identifying fields, owner, team and amounts, the count
+    of every list (a rate: entrants and converted); with ``format=csv|xlsx``
+    every row of the chosen list."""
+    if format in ("csv", "xlsx"):
+        return _download(page, node_id, rq, format)
+    return _view(page, node_id, rq)

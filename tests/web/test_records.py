@@ -1,0 +1,113 @@
+"""The Records page and its JSON twin: the list behind a number has as many
+rows as the number, under the page's period and filters; paged, sorted,
+searched, downloadable (escaped), linked from the pages' numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+PERIOD = "FY2026-Q2"
+
+
+def test_a_count_lists_as_many_records_as_its_number(client: TestClient) -> None:
+    for params in (f"period={PERIOD}", f"period={PERIOD}&department=inside_sales"):
+        tree = client.get(f"/api/tree?{params}").json()
+        for node in ("leads", "mqls", "opportunities", "calls"):
+            got = client.get(f"/api/records/{node}?{params}").json()
+            actual = tree["nodes"][node]["actual"]
+            assert got["lists"][0]["count"] == got["count"] == actual, (node, params)
+            assert len(got["rows"]) == min(actual, got["page_size"])
+
+
+def test_a_rate_shows_its_entrants_and_converted(client: TestClient) -> None:
+    tree = client.get(f"/api/tree?period={PERIOD}").json()
+    got = client.get(f"/api/records/mql_rate?period={PERIOD}&role=converted").json()
+    counts = {item["role"]: item["count"] for item in got["lists"]}
+    assert counts == {
+        "entrants": tree["nodes"]["leads"]["actual"],
+        "converted": tree["nodes"]["mqls"]["actual"],
+    }
+    assert got["role"] == "converted" and got["count"] == counts["converted"]
+
+
+def test_a_sum_lists_the_amounts_that_add_up_to_it(client: TestClient) -> None:
+    tree = client.get(f"/api/tree?period={PERIOD}").json()
+    got = client.get(f"/api/records/new_revenue?period={PERIOD}").json()
+    assert got["value_total"] == tree["nodes"]["new_revenue"]["actual"]
+    assert {"deal_id", "amount", "owner_name", "team", "account_name"} <= {
+        c["key"] for c in got["columns"]
+    }
+
+
+def test_paging_sorting_and_search(client: TestClient) -> None:
+    base = f"/api/records/leads?period={PERIOD}"
+    first = client.get(base).json()
+    second = client.get(base + "&page=2").json()
+    ids = [r["values"]["lead_id"] for r in first["rows"] + second["rows"]]
+    assert len(ids) == len(set(ids)) == 100 and ids == sorted(ids)
+    latest = client.get(base + "&sort=day&desc=true").json()["rows"]
+    days = [r["values"]["day"] for r in latest]
+    assert days == sorted(days, reverse=True)
+    channel = first["rows"][0]["values"]["channel"]
+    found = client.get(base + f"&q={channel}").json()
+    assert 0 < found["total"] < found["count"] == first["count"]
+    assert all(channel in str(r["values"]).lower() for r in found["rows"])
+
+
+def test_bad_list_or_sort_is_refused(client: TestClient) -> None:
+    for query in ("role=nope", "sort=nope"):
+        bad = client.get(f"/api/records/leads?period={PERIOD}&{query}")
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT699"
+    missing = client.get("/api/records/leadz")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "KT690"
+
+
+def test_the_download_holds_every_row_escaped(client: TestClient) -> None:
+    got = client.get(f"/api/records/calls?period={PERIOD}").json()
+    answer = client.get(f"/records/calls?period={PERIOD}&format=csv")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert len(rows) - 1 == got["count"] > 50
+    xlsx = client.get(f"/api/records/calls?period={PERIOD}&format=xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_numbers_on_the_pages_link_to_their_records(client: TestClient) -> None:
+    for url in ("/", "/funnel", "/departments", "/departments/marketing", "/nodes/leads"):
+        page = client.get(url + f"?period={PERIOD}").text
+        assert 'href="/records/leads?period=' in page, url
+    node = client.get(f"/nodes/leads?period={PERIOD}").text
+    assert "/records/leads?period=FY2026-Q2&amp;lang=ja&amp;department=" in node
+    page = client.get(f"/records/win_rate?period={PERIOD}&lang=en")
+    assert page.status_code == 200 and 'data-role="entrants"' in page.text
+    none = client.get(f"/records/revenue?period={PERIOD}").text
+    assert 'data-testid="records-none"' in none and "/records/new_revenue?" in none
+
+
+def test_records_link_to_the_source_system(demo_project: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_project, folder)
+    definition = folder / "kpitree.yaml"
+    doc = yaml.safe_load(definition.read_text("utf-8"))
+    pattern = "https://app.hubspot.com/contacts/123/record/0-1/{id}"
+    doc.setdefault("data", {})["record_links"] = {"leads": pattern}
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    with TestClient(create_app(folder), base_url="http://localhost") as client:
+        got = client.get(f"/api/records/leads?period={PERIOD}").json()
+        row = got["rows"][0]
+        assert row["source_url"] == pattern.replace("{id}", row["values"]["lead_id"])
+        deals = client.get(f"/api/records/opportunities?period={PERIOD}").json()
+        assert deals["rows"][0]["source_url"] is None
