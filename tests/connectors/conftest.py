@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from fakes.hubspot import Company, Portal, serve
+from fakes.hubspot import Portal, serve
+from fakes.hubspot_company import Company
 from kpitree.cli import main
 
 TOKEN_ENV = "KPITREE_TEST_HUBSPOT_TOKEN"
@@ -43,10 +44,18 @@ def write_project(folder: Path, url: str, extra: str = "") -> Path:
     return folder
 
 
+CONTACTS = 120
+"""Contacts of the generated company (two list pages: paging is exercised)."""
+
+
 @pytest.fixture
-def hubspot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubSpotSetup]:
+def hubspot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[HubSpotSetup]:
+    """A fake portal with a generated company (``CONTACTS`` contacts, or the
+    number given by indirect parametrization) and a project syncing it."""
     portal = Portal()
-    company = Company(portal, contacts=300)
+    company = Company(portal, contacts=getattr(request, "param", CONTACTS))
     monkeypatch.setenv("KPITREE_SYNC_BACKOFF", "0.01")
     with serve(portal) as url:
         setup = HubSpotSetup(portal, company, url, write_project(tmp_path / "plan", url))
@@ -112,3 +121,34 @@ def warehouse_funnel(path: Path) -> tuple[dict[str, dict[str, Any]], set[tuple[s
     finally:
         con.close()
     return leads, history
+
+
+def warehouse_deals(path: Path) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str, str]]]:
+    """Deals and their stage entries as stored, in the shape of ``Company.deal_truth()``."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        deals = {
+            r[0]: dict(
+                zip(
+                    ("created_at", "amount", "currency", "status", "stage", "pipeline",
+                     "owner_id", "account_id", "lead_id"),
+                    r[1:],
+                    strict=True,
+                )
+            )
+            for r in con.execute(
+                "SELECT deal_id, epoch_ms(created_at), amount, currency, status, stage, "
+                "pipeline, owner_id, account_id, lead_id FROM deals"
+            ).fetchall()
+        }  # fmt: skip
+        history = {
+            (r[0], r[1], str(r[2]))
+            for r in con.execute(
+                "SELECT deal_id, stage, epoch_ms(entered_at) FROM deal_stage_history"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    return deals, history

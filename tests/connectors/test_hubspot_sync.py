@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from connectors.conftest import HubSpotSetup, Run, warehouse_funnel
-from kpitree.connectors.sync import sync_project
+from connectors.conftest import CONTACTS, HubSpotSetup, Run, warehouse_deals, warehouse_funnel
+from kpitree.connectors.sync import ObjectSync, SourceSync, sync_project
 from kpitree.data.warehouse import Warehouse
 
 
@@ -21,19 +22,33 @@ def _versions(path: Path) -> dict[str, int]:
         con.close()
 
 
+def _obj(result: SourceSync, name: str) -> ObjectSync:
+    return next(o for o in result.objects if o.object == name)
+
+
+def _reps(path: Path) -> dict[str, tuple[str, str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {r[0]: (r[1], r[2]) for r in con.execute("SELECT * FROM reps").fetchall()}
+    finally:
+        con.close()
+
+
 def test_a_full_sync_equals_the_known_funnel(hubspot: HubSpotSetup) -> None:
     [result] = sync_project(hubspot.project)
     assert result.error is None and result.import_id == 1
     assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()
-    [contacts] = result.objects
-    assert contacts.read == 300
+    assert warehouse_deals(hubspot.warehouse) == hubspot.company.deal_truth()
+    assert [o.object for o in result.objects] == ["owners", "companies", "contacts", "deals"]
+    contacts = _obj(result, "contacts")
+    assert contacts.read == CONTACTS
     assert {c.table: c.inserted for c in contacts.tables} == {
-        "leads": 300,
+        "leads": CONTACTS,
         "lead_stage_history": len(hubspot.company.truth()[1]),
     }
     # The listing pages at HubSpot's documented maximum of 100.
     listings = [c for c in hubspot.portal.calls if c == ("GET", "/crm/v3/objects/contacts")]
-    assert len(listings) == 3
+    assert len(listings) == 2
 
 
 def test_incremental_syncs_follow_changes_and_deletions(hubspot: HubSpotSetup) -> None:
@@ -47,9 +62,9 @@ def test_incremental_syncs_follow_changes_and_deletions(hubspot: HubSpotSetup) -
     [result] = sync_project(hubspot.project)
     assert result.error is None and result.import_id == 2
     assert warehouse_funnel(hubspot.warehouse) == company.truth()
-    counts = {c.table: c for c in result.objects[0].tables}
+    counts = {c.table: c for c in _obj(result, "contacts").tables}
     assert counts["leads"].inserted == 5 and counts["leads"].deleted == 4
-    assert result.objects[0].deleted_in_source == 4
+    assert _obj(result, "contacts").deleted_in_source == 4
     leads, _ = warehouse_funnel(hubspot.warehouse)
     assert not set(archived) & set(leads)
     # Incremental: a search (and the archive listing), never the whole listing again.
@@ -67,12 +82,13 @@ def test_a_sync_with_nothing_changed_changes_nothing(hubspot: HubSpotSetup) -> N
     funnel = warehouse_funnel(hubspot.warehouse)
     [again] = sync_project(hubspot.project)
     assert again.error is None and again.import_id is None
-    assert all(c.inserted == c.updated == c.deleted == 0 for c in again.objects[0].tables)
+    assert all(c.inserted == c.updated == c.deleted == 0 for o in again.objects for c in o.tables)
     assert _versions(hubspot.warehouse) == versions
     assert Warehouse(hubspot.warehouse).imports() == imports
     assert warehouse_funnel(hubspot.warehouse) == funnel
 
 
+@pytest.mark.parametrize("hubspot", [300], indirect=True)
 def test_records_sharing_one_modified_time_across_pages_are_all_read(
     hubspot: HubSpotSetup,
 ) -> None:
@@ -94,7 +110,7 @@ def test_full_sync_removes_records_deleted_for_good(hubspot: HubSpotSetup) -> No
     leads, _ = warehouse_funnel(hubspot.warehouse)
     assert set(purged) <= set(leads)
     [full] = sync_project(hubspot.project, full=True)
-    assert full.objects[0].removed == 6
+    assert _obj(full, "contacts").removed == 6
     assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()
 
 
@@ -113,7 +129,7 @@ def test_undo_of_a_sync_restores_the_warehouse_and_the_next_sync_reads_all(
     assert warehouse_funnel(hubspot.warehouse) == first
     # The first sync cannot be undone under the second... which is undone now: it can.
     [again] = sync_project(hubspot.project)
-    assert again.objects[0].read == 300 - 3  # everything again: the cursor was cleared
+    assert _obj(again, "contacts").read == CONTACTS - 3  # everything again: the cursor was cleared
     assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()
 
 
@@ -165,15 +181,41 @@ def test_a_failing_sync_stores_nothing_and_the_next_resumes(
     assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()
     listed = kpitree("sources", hubspot.project, "--json").json()["sources"][0]
     assert listed["state"]["last_error"] is None
-    assert listed["state"]["objects"] == [
-        {"object": "contacts", "cursor": resumed.objects[0].cursor, "records": 300}
-    ]
+    assert {
+        "object": "contacts",
+        "cursor": _obj(resumed, "contacts").cursor,
+        "records": CONTACTS,
+    } in (listed["state"]["objects"])
 
 
 def test_dry_run_counts_but_writes_nothing(hubspot: HubSpotSetup) -> None:
     [dry] = sync_project(hubspot.project, dry_run=True)
     assert dry.error is None and dry.import_id is None
-    assert dry.objects[0].tables[0].inserted == 300
+    assert _obj(dry, "contacts").tables[0].inserted == CONTACTS
     assert not Warehouse(hubspot.warehouse).imports()
     [real] = sync_project(hubspot.project)
     assert real.import_id == 1  # the dry run's id was not used up
+
+
+def test_deals_follow_their_pipeline_stages_and_associations(hubspot: HubSpotSetup) -> None:
+    sync_project(hubspot.project)
+    deals, _ = warehouse_deals(hubspot.warehouse)
+    # Stage labels as the portal writes them, Japanese pipeline included.
+    assert {"新規営業パイプライン", "Sales Pipeline"} == {d["pipeline"] for d in deals.values()}
+    assert {d["stage"] for d in deals.values()} >= {"受注", "Closed Won"}
+    closed = hubspot.company.close_deals(6)
+    hubspot.company.archive(2, "deals")
+    [second] = sync_project(hubspot.project)
+    assert second.error is None
+    assert warehouse_deals(hubspot.warehouse) == hubspot.company.deal_truth()
+    assert _obj(second, "deals").read >= 6
+    deals, _ = warehouse_deals(hubspot.warehouse)
+    assert all(deals[d]["status"] in ("won", "lost") for d in closed if d in deals)
+
+
+def test_owners_become_reps_and_archived_owners_stay(hubspot: HubSpotSetup) -> None:
+    sync_project(hubspot.project)
+    reps = _reps(hubspot.warehouse)
+    assert reps == hubspot.company.reps()
+    assert reps["70000"] == ("佐藤 健", "rep0@example.co.jp")
+    assert "70006" in reps  # archived in HubSpot, still the owner of old deals

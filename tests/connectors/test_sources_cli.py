@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.conftest import TOKEN_ENV, HubSpotSetup, Run, write_project
+from connectors.conftest import CONTACTS, TOKEN_ENV, HubSpotSetup, Run, write_project
 from kpitree.connectors.secrets import redact
 
 
@@ -20,13 +20,14 @@ def test_sync_json_reports_counts_per_source_and_table(
     assert done.code == 0, done.err
     [source] = done.json()["sources"]
     assert source["source"] == "hubspot" and source["import_id"] == 1 and source["errors"] is None
-    [contacts] = source["objects"]
-    assert contacts["read"] == 300 and contacts["cursor"].isdigit()
+    assert [o["object"] for o in source["objects"]] == ["owners", "companies", "contacts", "deals"]
+    contacts = source["objects"][2]
+    assert contacts["read"] == CONTACTS and contacts["cursor"].isdigit()
     leads = next(t for t in contacts["tables"] if t["table"] == "leads")
     assert leads == {
         "table": "leads",
-        "rows": 300,
-        "inserted": 300,
+        "rows": CONTACTS,
+        "inserted": CONTACTS,
         "updated": 0,
         "unchanged": 0,
         "deleted": 0,
@@ -39,14 +40,15 @@ def test_sources_lists_state_and_test_checks_everything(
     hubspot: HubSpotSetup, kpitree: Callable[..., Run]
 ) -> None:
     listed = kpitree("sources", hubspot.project)
-    assert listed.code == 0 and "hubspot (hubspot): contacts" in listed.out
+    assert listed.code == 0
+    assert "hubspot (hubspot): owners, companies, contacts, deals" in listed.out
     assert "never synced" in listed.out
     kpitree("sync", hubspot.project)
     listed = kpitree("sources", hubspot.project)
-    assert "contacts: 300 records, cursor 20" in listed.out
+    assert f"contacts: {CONTACTS} records, cursor 20" in listed.out
     tested = kpitree("sources", "test", hubspot.project)
     assert tested.code == 0, tested.out
-    assert "✓ token" in tested.out and "✓ contacts" in tested.out
+    assert "✓ token" in tested.out and "✓ contacts" in tested.out and "✓ owners" in tested.out
 
 
 def test_sources_test_says_which_scope_to_grant(
@@ -90,9 +92,15 @@ def test_sources_verify_compares_monthly_counts_with_hubspot(
     )
     assert checked.code == 0, checked.out + checked.err
     months = checked.json()["sources"][0]["months"]
-    assert [m["month"] for m in months] == [f"2025-{m:02d}" for m in range(4, 10)]
-    assert all(m["matches"] and m["column"] == "leads.created_at" for m in months)
-    assert sum(m["source"] for m in months) > 50
+    assert {m["month"] for m in months} == {f"2025-{m:02d}" for m in range(4, 10)}
+    assert all(m["matches"] for m in months), [m for m in months if not m["matches"]]
+    columns = {(m["object"], m["field"]): m["column"] for m in months}
+    assert columns[("contacts", "createdate")] == "leads.created_at"
+    assert columns[("deals", "createdate")] == "deals.created_at"
+    assert columns[("contacts", "hs_v2_date_entered_marketingqualifiedlead")] == (
+        "lead_stage_history.entered_at (mql)"
+    )
+    assert sum(m["source"] for m in months if m["field"] == "createdate") > 50
     hubspot.company.create(3)  # created now, not in 2025
     hubspot.company.archive(40)
     stale = kpitree("sources", "verify", hubspot.project, "--period", "2025-04..2025-09")

@@ -25,13 +25,12 @@ Every request is counted in ``calls``.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -39,38 +38,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-LIFECYCLE = [
-    "subscriber",
-    "lead",
-    "marketingqualifiedlead",
-    "salesqualifiedlead",
-    "opportunity",
-    "customer",
-]
-CANONICAL = {
-    "subscriber": "subscriber",
-    "lead": "lead",
-    "marketingqualifiedlead": "mql",
-    "salesqualifiedlead": "sql",
-    "opportunity": "opportunity",
-    "customer": "won",
-}
-SOURCES = {
-    "ORGANIC_SEARCH": "organic_search",
-    "PAID_SEARCH": "paid_search",
-    "EMAIL_MARKETING": "email",
-    "REFERRALS": "referral",
-    "DIRECT_TRAFFIC": "direct",
-    "OFFLINE": "offline",
-}
 SCOPES = {"contacts": "crm.objects.contacts.read", "companies": "crm.objects.companies.read",
-          "deals": "crm.objects.deals.read"}  # fmt: skip
-CONTACT_PROPERTIES = [
-    "hs_object_id", "createdate", "lastmodifieddate", "lifecyclestage", "hs_analytics_source",
-    "hubspot_owner_id", "industry", "country", "associatedcompanyid", "email", "firstname",
-    "lastname", *(f"hs_v2_date_entered_{s}" for s in LIFECYCLE),
-    *(f"hs_v2_date_exited_{s}" for s in LIFECYCLE),
-]  # fmt: skip
+          "deals": "crm.objects.deals.read", "owners": "crm.objects.owners.read"}  # fmt: skip
 
 
 def iso(ms: int) -> str:
@@ -93,6 +62,8 @@ class Record:
     created_ms: int
     archived: bool = False
     archived_ms: int | None = None
+    associations: dict[str, list[str]] = field(default_factory=dict)
+    """Object type -> associated ids, the primary one first."""
 
 
 @dataclass
@@ -101,7 +72,12 @@ class Portal:
 
     token: str = "pat-na1-11111111-2222-3333-4444-555555555555"
     scopes: set[str] = field(default_factory=lambda: set(SCOPES.values()))
-    objects: dict[str, dict[str, Record]] = field(default_factory=lambda: {"contacts": {}})
+    objects: dict[str, dict[str, Record]] = field(
+        default_factory=lambda: {"contacts": {}, "companies": {}, "deals": {}}
+    )
+    owners: list[dict[str, Any]] = field(default_factory=list)
+    pipelines: list[dict[str, Any]] = field(default_factory=list)
+    properties: dict[str, list[str]] = field(default_factory=dict)
     throttle_every: int | None = None
     empty_pages: bool = False
     search_per_second: int = 5
@@ -116,127 +92,6 @@ class Portal:
         with self.lock:
             self._clock = max(int(time.time() * 1000), self._clock + 1)
             return self._clock
-
-
-# -- the generated company --------------------------------------------------------
-
-
-class Company:
-    """A generated company in a portal: contacts moving through the lifecycle.
-
-    ``truth()`` is what kpitree must hold after syncing: the lead rows and the
-    stage entries of every live contact, computed from the records directly."""
-
-    def __init__(self, portal: Portal, *, contacts: int, seed: int = 7) -> None:
-        self.portal = portal
-        self.rng = random.Random(seed)
-        self.owners = [str(70000 + i) for i in range(6)]
-        self._next_id = 1001
-        start = int(datetime(2025, 4, 1, tzinfo=UTC).timestamp() * 1000)
-        for _ in range(contacts):
-            created = start + self.rng.randrange(0, 540 * 86400_000)
-            self._add_contact(created, modified=None)
-
-    def _add_contact(self, created: int, modified: int | None) -> Record:
-        rid = str(self._next_id)
-        self._next_id += 1
-        reach = self.rng.choices(range(1, 6), weights=[40, 25, 15, 12, 8])[0]
-        props: dict[str, str | None] = dict.fromkeys(CONTACT_PROPERTIES)
-        at = created
-        last = created
-        for i, stage in enumerate(LIFECYCLE[1 : reach + 1], start=1):
-            if i > 1:
-                at += self.rng.randrange(1, 40) * 86400_000 + self.rng.randrange(0, 86400_000)
-            props[f"hs_v2_date_entered_{stage}"] = iso(at)
-            last = at
-        props.update(
-            hs_object_id=rid,
-            createdate=iso(created),
-            lifecyclestage=LIFECYCLE[reach],
-            hs_analytics_source=self.rng.choice(list(SOURCES)),
-            hubspot_owner_id=self.rng.choice(self.owners),
-            industry=self.rng.choice(["SaaS", "製造業", None]),
-            country=self.rng.choice(["Japan", "日本", None]),
-            email=f"person{rid}@example.co.jp",
-            firstname="太郎",
-            lastname=f"山田{rid}",
-        )
-        props["lastmodifieddate"] = iso(modified if modified is not None else last + 60_000)
-        record = Record(rid, props, created)
-        self.portal.objects["contacts"][rid] = record
-        return record
-
-    def _touch(self, record: Record, at: int | None = None) -> None:
-        record.properties["lastmodifieddate"] = iso(at if at is not None else self.portal.now_ms())
-
-    def live(self) -> list[Record]:
-        return [r for r in self.portal.objects["contacts"].values() if not r.archived]
-
-    def advance(self, n: int, *, at: int | None = None) -> list[str]:
-        """Move ``n`` live contacts one lifecycle stage on (now)."""
-        with self.portal.lock:
-            movable = [r for r in self.live() if r.properties["lifecyclestage"] != "customer"]
-            chosen = self.rng.sample(movable, min(n, len(movable)))
-            for record in chosen:
-                nxt = LIFECYCLE[LIFECYCLE.index(str(record.properties["lifecyclestage"])) + 1]
-                now = at if at is not None else self.portal.now_ms()
-                record.properties["lifecyclestage"] = nxt
-                record.properties[f"hs_v2_date_entered_{nxt}"] = iso(now)
-                self._touch(record, now)
-            return [r.id for r in chosen]
-
-    def rename_owner(self, n: int) -> list[str]:
-        with self.portal.lock:
-            chosen = self.rng.sample(self.live(), min(n, len(self.live())))
-            for record in chosen:
-                record.properties["hubspot_owner_id"] = self.rng.choice(self.owners)
-                record.properties["country"] = "Singapore"
-                self._touch(record)
-            return [r.id for r in chosen]
-
-    def create(self, n: int) -> list[str]:
-        with self.portal.lock:
-            return [
-                self._add_contact(self.portal.now_ms(), self.portal.now_ms()).id for _ in range(n)
-            ]
-
-    def archive(self, n: int) -> list[str]:
-        with self.portal.lock:
-            chosen = self.rng.sample(self.live(), min(n, len(self.live())))
-            for record in chosen:
-                record.archived = True
-                record.archived_ms = self.portal.now_ms()
-                self._touch(record, record.archived_ms)
-            return [r.id for r in chosen]
-
-    def purge(self, n: int) -> list[str]:
-        """Delete ``n`` contacts for good (gone from listings and archive alike)."""
-        with self.portal.lock:
-            chosen = self.rng.sample(self.live(), min(n, len(self.live())))
-            for record in chosen:
-                del self.portal.objects["contacts"][record.id]
-            return [r.id for r in chosen]
-
-    def truth(self) -> tuple[dict[str, dict[str, Any]], set[tuple[str, str, str]]]:
-        """Leads (id -> canonical values) and stage entries (id, stage, ISO) of
-        every live contact."""
-        leads: dict[str, dict[str, Any]] = {}
-        history: set[tuple[str, str, str]] = set()
-        for r in self.live():
-            p = r.properties
-            leads[r.id] = {
-                "created_at": ms_of(str(p["createdate"])),
-                "channel": SOURCES[str(p["hs_analytics_source"])],
-                "owner_id": p["hubspot_owner_id"],
-                "current_stage": CANONICAL[str(p["lifecyclestage"])],
-                "industry": p["industry"],
-                "region": p["country"],
-            }
-            for stage in LIFECYCLE:
-                entered = p[f"hs_v2_date_entered_{stage}"]
-                if entered is not None:
-                    history.add((r.id, CANONICAL[stage], str(ms_of(entered))))
-        return leads, history
 
 
 # -- the API -----------------------------------------------------------------------
@@ -308,7 +163,7 @@ def make_app(portal: Portal) -> Starlette:
                  "errorType": "RATE_LIMIT", "policyName": "SECONDLY"},
                 status_code=429,
             )  # fmt: skip
-        if obj not in portal.objects:
+        if obj not in portal.objects and obj != "owners":
             return _error(400, f"Unable to infer object type from: {obj}", "VALIDATION_ERROR")
         scope = SCOPES.get(obj)
         if scope and scope not in portal.scopes:
@@ -423,7 +278,7 @@ def make_app(portal: Portal) -> Starlette:
         obj = request.path_params["object"]
         if (refused := gate(request, obj)) is not None:
             return refused
-        names = CONTACT_PROPERTIES if obj == "contacts" else []
+        names = portal.properties.get(obj, [])
         return JSONResponse(
             {
                 "results": [
@@ -432,8 +287,65 @@ def make_app(portal: Portal) -> Starlette:
             }
         )
 
+    async def pipelines(request: Request) -> JSONResponse:
+        if (refused := gate(request, "deals")) is not None:
+            return refused
+        return JSONResponse({"results": portal.pipelines})
+
+    async def owners(request: Request) -> JSONResponse:
+        if (refused := gate(request, "owners")) is not None:
+            return refused
+        q = request.query_params
+        limit = int(q.get("limit", "100"))
+        if limit > 500:
+            return _error(400, "limit must be at most 500", "VALIDATION_ERROR")
+        archived = q.get("archived", "false") == "true"
+        found = [o for o in portal.owners if o["archived"] == archived]
+        start = int(q.get("after") or 0)
+        body: dict[str, Any] = {"results": found[start : start + limit]}
+        if start + limit < len(found):
+            body["paging"] = {"next": {"after": str(start + limit)}}
+        return JSONResponse(body)
+
+    async def associations(request: Request) -> JSONResponse:
+        source, target = request.path_params["from"], request.path_params["to"]
+        if (refused := gate(request, source)) is not None:
+            return refused
+        inputs = (await request.json()).get("inputs") or []
+        if len(inputs) > 1000:
+            return _error(400, "at most 1000 inputs", "VALIDATION_ERROR")
+        results = []
+        with portal.lock:
+            for item in inputs:
+                record = portal.objects[source].get(str(item.get("id")))
+                if record is None or not record.associations.get(target):
+                    continue
+                ids = record.associations[target]
+                results.append(
+                    {
+                        "from": {"id": record.id},
+                        "to": [
+                            {
+                                "toObjectId": int(i),
+                                "associationTypes": [
+                                    {"category": "HUBSPOT_DEFINED", "typeId": 5 if n == 0 else 341,
+                                     "label": "Primary" if n == 0 else None}
+                                ],
+                            }
+                            for n, i in enumerate(ids)
+                        ],
+                    }
+                )  # fmt: skip
+        return JSONResponse(
+            {"status": "COMPLETE", "results": results, "startedAt": iso(portal.now_ms()),
+             "completedAt": iso(portal.now_ms())}
+        )  # fmt: skip
+
     return Starlette(
         routes=[
+            Route("/crm/v3/pipelines/deals", pipelines),
+            Route("/crm/v3/owners", owners),
+            Route("/crm/v4/associations/{from}/{to}/batch/read", associations, methods=["POST"]),
             Route("/crm/v3/objects/{object}", listing),
             Route("/crm/v3/objects/{object}/search", search, methods=["POST"]),
             Route("/crm/v3/properties/{object}", properties),
@@ -467,4 +379,4 @@ def day_ms(year: int, month: int, day: int) -> int:
     return int(datetime(year, month, day, tzinfo=UTC).timestamp() * 1000)
 
 
-__all__ = ["Company", "Portal", "day_ms", "iso", "ms_of", "serve", "timedelta"]
+__all__ = ["Portal", "Record", "day_ms", "iso", "ms_of", "serve"]

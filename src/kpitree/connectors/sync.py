@@ -271,6 +271,7 @@ def _read_object(
 ) -> ObjectWrite:
     import pyarrow as pa
 
+    from kpitree.data.arrays import string_array
     from kpitree.data.records import map_records, mapping_headers
 
     fields = list(dict.fromkeys([info.id_field, *mapping_headers(mapping), *info.requires]))
@@ -284,8 +285,9 @@ def _read_object(
     for page in connector.fetch(info.name, fields, cursor):
         if page.rows:
             batches.append(
-                pa.RecordBatch.from_pydict(
-                    {f: [row.get(f) for row in page.rows] for f in fields}, schema=schema
+                pa.RecordBatch.from_arrays(
+                    [string_array([row.get(f) for row in page.rows]) for f in fields],
+                    schema=schema,
                 )
             )
             read += len(page.rows)

@@ -54,12 +54,18 @@ class VerifyLine:
         }
 
 
-def _column_for(mapping: Any, field: str) -> tuple[str, str] | None:
-    """The first (table, column) of the mapping's main table filled from ``field``."""
+def _column_for(mapping: Any, field: str) -> tuple[str, str, str | None] | None:
+    """Where kpitree holds what the vendor counts by ``field``: (table, column,
+    stage) of the first instant column filled from it, or of the stage entries
+    it gives (``hs_v2_date_entered_marketingqualifiedlead`` -> the ``mql``
+    entries of ``lead_stage_history``)."""
     for tm in mapping.tables:
         for column, rule in tm.columns.items():
             if field in rule.headers and table(tm.table).column(column).type == "TIMESTAMPTZ":
-                return tm.table, column
+                return tm.table, column, None
+        for stage, rule in tm.stages.items():
+            if field in rule.headers:
+                return tm.table, "entered_at", stage
     return None
 
 
@@ -90,21 +96,24 @@ def verify_source(
         )
         ours = None
         if target is not None and wh.path.exists():
-            tbl, column = target
+            tbl, column, stage = target
             key = table(tbl).primary_key[0]
             with wh.connect() as con:
                 row = con.execute(
                     f"SELECT count(*) FROM {tbl} t JOIN kpitree_sync_records r "
                     f'ON r.record_id = t."{key}" AND r.source = ? AND r.object = ? '
-                    f"WHERE strftime(timezone(?, t.\"{column}\"), '%Y-%m') = ?",
-                    [name, vc.object, tz, vc.month],
+                    f"WHERE strftime(timezone(?, t.\"{column}\"), '%Y-%m') = ?"
+                    + ("" if stage is None else " AND t.stage = ?"),
+                    [name, vc.object, tz, vc.month, *([] if stage is None else [stage])],
                 ).fetchall()
             ours = int(row[0][0])
         lines.append(
             VerifyLine(
                 vc.object,
                 vc.field,
-                None if target is None else f"{target[0]}.{target[1]}",
+                None
+                if target is None
+                else f"{target[0]}.{target[1]}" + (f" ({target[2]})" if target[2] else ""),
                 vc.month,
                 vc.count,
                 ours,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from kpitree.data.arrays import string_array
 from kpitree.data.batch import MappedBatch
 from kpitree.data.deletions import (
     SYNC_RECORDS,
@@ -279,7 +280,7 @@ def _write_object(
     import pyarrow as pa
 
     con.register("sync_live", obj.record_ids)
-    gone = pa.table({"id": pa.array(sorted(set(obj.deleted_ids)), pa.string())})
+    gone = pa.table({"id": string_array(sorted(set(obj.deleted_ids)))})
     con.register("sync_gone_in", gone)
     try:
         # A record listed live wins over an older deletion of the same id.
@@ -350,8 +351,8 @@ def _write_registry(
     ids = obj.record_ids.column("id")
     held = pa.table(
         {
-            "source": pa.array([source] * len(ids), pa.string()),
-            "object": pa.array([obj.object] * len(ids), pa.string()),
+            "source": string_array([source] * len(ids)),
+            "object": string_array([obj.object] * len(ids)),
             "record_id": ids,
         }
     )

@@ -1,25 +1,21 @@
 """The HubSpot connector (``type: hubspot``).
 
-Objects, in the order they are synced, each with a default mapping in
-``mappings/`` beside this module:
-
-- ``contacts`` -> ``leads`` and ``lead_stage_history`` (lifecycle-stage entry
-  times from ``hs_v2_date_entered_<stage>``).
+Objects (owners, companies, contacts, deals), their default mappings and the
+fields the connector derives from pipelines and associations are described in
+:mod:`kpitree.connectors.hubspot.objects`; endpoints, limits and paging in
+:mod:`kpitree.connectors.hubspot.api`.
 
 The first sync (and ``--full``) lists every record; later syncs search for the
 records modified since the cursor (the modified-date property, minus a
 five-minute look-back for HubSpot's indexing lag) and list the archived ones,
-which leave the warehouse. See :mod:`kpitree.connectors.hubspot.api` for the
-endpoints, limits and paging.
+which leave the warehouse. Owners are listed whole every time.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +29,7 @@ from kpitree.connectors.base import (
 )
 from kpitree.connectors.http import check_base_url
 from kpitree.connectors.hubspot.api import HubSpotApi, epoch_ms, flatten
+from kpitree.connectors.hubspot.objects import DERIVED, OBJECTS, Pipelines, owner_row
 from kpitree.connectors.secrets import read_secret, read_secret_file, redact
 from kpitree.errors import DataError, KpitreeError, UserError
 from kpitree.i18n import t
@@ -43,31 +40,17 @@ __all__ = ["LOOKBACK_MS", "HubSpotConnector"]
 LOOKBACK_MS = 5 * 60 * 1000
 """How far before its cursor an incremental sync searches again: HubSpot's
 search shows a write "after a few moments"."""
-_MAPPINGS = Path(__file__).parent / "mappings"
-
-
-@dataclass(frozen=True)
-class _Object:
-    info: ObjectInfo
-    modified: str
-    """The modified-date property the cursor follows."""
-    created: str
-    """The create-date property (``sources verify`` counts by it)."""
-
-
-_OBJECTS = (
-    _Object(
-        ObjectInfo(
-            "contacts",
-            "id",
-            _MAPPINGS / "contacts.yaml",
-            "leads, lifecycle stage history",
-            requires=("lastmodifieddate",),
-        ),
-        "lastmodifieddate",
-        "createdate",
-    ),
-)
+_TOP = {"id", "createdAt", "updatedAt", "archived", "archivedAt"}
+_STAGE_COUNTS = {
+    "contacts": (
+        "hs_v2_date_entered_lead",
+        "hs_v2_date_entered_marketingqualifiedlead",
+        "hs_v2_date_entered_salesqualifiedlead",
+        "hs_v2_date_entered_opportunity",
+        "hs_v2_date_entered_customer",
+    )
+}
+"""Stage-entry properties ``sources verify`` counts per month besides creation."""
 
 
 @register("hubspot")
@@ -91,8 +74,9 @@ class HubSpotConnector:
             rate_limit=spec.rate_limit,
             transport=transport,
         )
-        self._objects = {o.info.name: o for o in _OBJECTS}
+        self._objects = {o.info.name: o for o in OBJECTS}
         self._properties: dict[str, set[str]] = {}
+        self._pipelines: Pipelines | None = None
 
     def _read_token(self) -> str:
         if self._token is None:
@@ -110,7 +94,7 @@ class HubSpotConnector:
         return self._token
 
     def objects(self) -> Sequence[ObjectInfo]:
-        return [o.info for o in _OBJECTS]
+        return [o.info for o in OBJECTS]
 
     def close(self) -> None:
         self.api.close()
@@ -120,9 +104,11 @@ class HubSpotConnector:
     def _check_fields(self, obj: str, fields: Sequence[str]) -> None:
         """KT919 for fields the object does not have: a listing would silently
         leave them out, and a mapping would read blanks."""
+        if obj == "owners":
+            return
         if obj not in self._properties:
             self._properties[obj] = self.api.property_names(obj)
-        known = self._properties[obj] | {"id", "createdAt", "updatedAt", "archived", "archivedAt"}
+        known = self._properties[obj] | _TOP | set(DERIVED.get(obj, {}))
         missing = [f for f in fields if f not in known]
         if missing:
             raise DataError(
@@ -140,21 +126,62 @@ class HubSpotConnector:
                 ]
             )
 
+    def pipelines(self) -> Pipelines:
+        if self._pipelines is None:
+            self._pipelines = Pipelines.of(self.api.pipelines("deals"))
+        return self._pipelines
+
+    def _properties_for(self, obj: str, fields: Sequence[str]) -> list[str]:
+        """The properties to ask for: the fields that are properties, and what
+        the derived ones are computed from."""
+        derived = DERIVED.get(obj, {})
+        props = [f for f in fields if f not in derived]
+        for f in fields:
+            props += derived.get(f, ())
+        if obj == "deals" and {"date_entered_won", "date_entered_lost"} & set(fields):
+            props += self.pipelines().entry_properties()
+        return list(dict.fromkeys(props))
+
+    def _rows(
+        self, obj: str, results: list[dict[str, Any]], fields: Sequence[str], props: Sequence[str]
+    ) -> list[dict[str, str | None]]:
+        rows = []
+        for record in results:
+            row = flatten(record, [*fields, *props])
+            if obj == "deals":
+                self.pipelines().derive(row, record.get("properties") or {})
+            rows.append({f: row.get(f) for f in fields})
+        if obj == "deals" and rows:
+            ids = [str(r["id"]) for r in rows]
+            for field_name, target in (("company_id", "companies"), ("contact_id", "contacts")):
+                if field_name in fields:
+                    found = self.api.associated("deals", target, ids)
+                    for row in rows:
+                        row[field_name] = next(iter(found.get(str(row["id"]), [])), None)
+        return rows
+
     def fetch(self, obj: str, fields: Sequence[str], cursor: str | None) -> Iterator[Page]:
         spec = self._objects[obj]
-        self._check_fields(obj, fields)
+        if spec.modified is None:  # owners: listed whole, active and archived
+            for archived in (False, True):
+                for results in self.api.owners(archived=archived):
+                    rows = [owner_row(o, fields, archived) for o in results]
+                    yield Page(rows=rows, snapshot=True)
+            return
+        props = self._properties_for(obj, fields)
+        self._check_fields(obj, props)
         if cursor is None:
             # Changes made while the listing runs are found by the next search.
             started = int(time.time() * 1000)
-            for results in self.api.listing(obj, fields):
-                yield Page(rows=[flatten(r, fields) for r in results], snapshot=True)
+            for results in self.api.listing(obj, props):
+                yield Page(rows=self._rows(obj, results, fields, props), snapshot=True)
             yield Page(cursor=str(started), snapshot=True)
             return
         since = max(int(cursor) - LOOKBACK_MS, 0)
         reached = int(cursor)
-        for results, stamp in self.api.modified_since(obj, spec.modified, since, fields):
+        for results, stamp in self.api.modified_since(obj, spec.modified, since, props):
             reached = max(reached, stamp)
-            yield Page(rows=[flatten(r, fields) for r in results])
+            yield Page(rows=self._rows(obj, results, fields, props))
         deleted: list[str] = []
         for results in self.api.listing(obj, [], archived=True):
             deleted += [str(r["id"]) for r in results if r.get("id") is not None]
@@ -172,8 +199,11 @@ class HubSpotConnector:
         for obj, wanted in fields.items():
             what = t("sources.check.object", object=obj)
             try:
-                self.api.get(f"/crm/v3/objects/{obj}", {"limit": 1})
-                self._check_fields(obj, wanted)
+                if obj == "owners":
+                    self.api.get("/crm/v3/owners", {"limit": 1})
+                else:
+                    self.api.get(f"/crm/v3/objects/{obj}", {"limit": 1})
+                    self._check_fields(obj, self._properties_for(obj, wanted))
             except UserError as exc:
                 detail = "; ".join(redact(d.message()) for d in exc.diagnostics)
                 checks.append(Check(what, False, detail))
@@ -191,15 +221,16 @@ class HubSpotConnector:
         counts = []
         for first in months:
             nxt = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-            start = _ms(first, zone)
-            end = _ms(nxt, zone)
-            for spec in _OBJECTS:
-                n = self.api.count(spec.info.name, spec.created, start, end)
-                counts.append(VendorCount(spec.info.name, spec.created, f"{first:%Y-%m}", n))
+            start, end = _ms(first, zone), _ms(nxt, zone)
+            for spec in OBJECTS:
+                if spec.created is None:
+                    continue
+                obj = spec.info.name
+                for prop in (spec.created, *_STAGE_COUNTS.get(obj, ())):
+                    n = self.api.count(obj, prop, start, end)
+                    counts.append(VendorCount(obj, prop, f"{first:%Y-%m}", n))
         return counts
 
 
 def _ms(day: date, zone: ZoneInfo) -> int:
-    from datetime import datetime
-
     return epoch_ms(datetime(day.year, day.month, day.day, tzinfo=zone).isoformat())

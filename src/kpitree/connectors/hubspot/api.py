@@ -9,6 +9,11 @@
   lags a few moments behind writes; see :func:`HubSpotApi.modified_since`.
 - ``GET /crm/v3/properties/{object}``: which properties exist (a listing
   silently leaves out a property it does not know, so kpitree checks first).
+- ``GET /crm/v3/pipelines/deals``: pipelines and their stages (id, label,
+  ``metadata.isClosed``, ``metadata.probability``).
+- ``GET /crm/v3/owners``: owners (``id`` is what ``hubspot_owner_id`` holds).
+- ``POST /crm/v4/associations/{from}/{to}/batch/read``: associated ids, at most
+  1,000 inputs a request.
 
 Requests carry ``Authorization: Bearer <token>`` (a private-app token or a
 service key). kpitree allows itself ``rate_limit`` requests per 10 seconds
@@ -33,6 +38,9 @@ __all__ = ["LIST_LIMIT", "SEARCH_CAP", "SEARCH_LIMIT", "HubSpotApi", "epoch_ms"]
 
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
+OWNERS_LIMIT = 500
+ASSOCIATIONS_LIMIT = 1_000
+"""At most this many inputs per association batch read (since 10 Feb 2025)."""
 SEARCH_CAP = 10_000
 """Search answers at most this many results per query (paging further is a 400)."""
 _TOP_LEVEL = {"id", "createdAt", "updatedAt", "archived", "archivedAt"}
@@ -173,6 +181,58 @@ class HubSpotApi:
             if not after:
                 return
             after = str(after)
+
+    def pipelines(self, obj: str) -> list[dict[str, Any]]:
+        """The pipelines of ``obj`` (``deals``) with their stages:
+        ``GET /crm/v3/pipelines/{object}``."""
+        results = self.get(f"/crm/v3/pipelines/{obj}").get("results")
+        if not isinstance(results, list):
+            raise self.http.unexpected(None, f"GET /crm/v3/pipelines/{obj}: no results")
+        return [p for p in results if isinstance(p, dict)]
+
+    def owners(self, *, archived: bool) -> Iterator[list[dict[str, Any]]]:
+        """Every (archived) owner: ``GET /crm/v3/owners``, 500 a page."""
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": OWNERS_LIMIT, "archived": str(archived).lower()}
+            if after is not None:
+                params["after"] = after
+            body = self.get("/crm/v3/owners", params)
+            results = body.get("results")
+            if not isinstance(results, list):
+                raise self.http.unexpected(None, "GET /crm/v3/owners: no results")
+            yield results
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return
+            after = str(after)
+
+    def associated(self, from_obj: str, to_obj: str, ids: Sequence[str]) -> dict[str, list[str]]:
+        """For each id of ``from_obj``, the ids of the ``to_obj`` records it is
+        associated with, primary first: ``POST /crm/v4/associations/{from}/{to}/batch/read``,
+        at most 1,000 ids a request."""
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(ids), ASSOCIATIONS_LIMIT):
+            chunk = ids[start : start + ASSOCIATIONS_LIMIT]
+            body = self.http.request(
+                "POST",
+                f"/crm/v4/associations/{from_obj}/{to_obj}/batch/read",
+                json={"inputs": [{"id": i} for i in chunk]},
+            )
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise self.http.unexpected(None, f"associations {from_obj}->{to_obj}: no results")
+            for result in body["results"]:
+                source = str((result.get("from") or {}).get("id"))
+                targets = result.get("to") or []
+
+                def rank(target: dict[str, Any]) -> tuple[int, int]:
+                    labels = [
+                        str(a.get("label") or "") for a in target.get("associationTypes") or []
+                    ]
+                    return (0 if "Primary" in labels else 1, int(target.get("toObjectId") or 0))
+
+                out[source] = [str(t.get("toObjectId")) for t in sorted(targets, key=rank)]
+        return out
 
     def search(self, obj: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.http.request(
