@@ -1,4 +1,4 @@
-"""Every error code the connectors emit is in docs/sources.md (the definition's
+"""Every error code the sync core emits (KT903–KT929) is in docs/sources.md (the definition's
 own codes, KT900–KT902, in docs/definition.md)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ SOURCE = ROOT / "src" / "kpitree"
 def _codes(paths: list[Path]) -> set[str]:
     found: set[str] = set()
     for path in paths:
-        found |= set(re.findall(r'"(KT9[0-2]\d)"', path.read_text(encoding="utf-8")))
+        found |= set(re.findall(r'"(KT9\d\d)"', path.read_text(encoding="utf-8")))
     return found
 
 
@@ -28,7 +28,9 @@ def test_connector_error_codes_are_documented() -> None:
     doc = (ROOT / "docs" / "sources.md").read_text(encoding="utf-8")
     section = doc.split("## Error codes", 1)[1]
     documented = set(re.findall(r"^\| `(KT\d{3})` \|", section, flags=re.MULTILINE))
-    assert emitted == documented
+    # The sync core's own range, exactly (each connector's tests check its own).
+    core = {c for c in documented if "KT903" <= c <= "KT929"}
+    assert core == {c for c in emitted if "KT903" <= c <= "KT929"}
 
 
 def test_definition_codes_of_sources_are_documented() -> None:
