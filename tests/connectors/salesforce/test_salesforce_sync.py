@@ -208,3 +208,34 @@ def test_reserve_of_the_daily_limit_stops_then_resumes(
     salesforce.api_limit = 100_000
     _ok(project, salesforce)
     assert_true_funnel(project, salesforce)
+
+
+def test_jwt_bearer_flow_from_the_definition(
+    salesforce: FakeSalesforce, tmp_path: Path, rsa_key: tuple[str, str]
+) -> None:
+    key_file = tmp_path / "keys" / "salesforce.key"  # outside the project
+    key_file.parent.mkdir()
+    key_file.write_text(rsa_key[0], encoding="utf-8")
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "kpitree.yaml").write_text(
+        f"""\
+sources:
+  sfdc:
+    type: salesforce
+    instance_url: {salesforce.base_url}
+    auth: {{flow: jwt, client_id_env: SF_CLIENT_ID, username: {salesforce.username},
+            private_key_file_env: SF_KEY_FILE}}
+""",
+        encoding="utf-8",
+    )
+    env = {"SF_CLIENT_ID": salesforce.client_id, "SF_KEY_FILE": str(key_file)}
+    (result,) = sync_project(project, environ=env)
+    assert result.error is None, result.to_json()
+    assert_true_funnel(project, salesforce)
+
+    (tmp_path / "keys" / "other.key").write_text("not a key", encoding="utf-8")
+    env["SF_KEY_FILE"] = str(tmp_path / "keys" / "other.key")
+    (failed,) = sync_project(project, environ=env, full=True)
+    assert failed.error is not None and "KT932" in str(failed.to_json())
+    assert "not a key" not in str(failed.to_json())
