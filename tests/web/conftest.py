@@ -61,8 +61,9 @@ CHROMIUM_ARGS = [
 ]
 PASSWORD = "correct-horse-42"
 # Limits of the browser tests' waits: what a condition may take on a busy
-# two-core machine (a passing test never waits this long: it waits for the condition).
-WAIT_MS = 30_000
+# two-core machine (a passing test never waits this long: it waits for the
+# condition). A click that navigates waits for the next page within WAIT_MS.
+WAIT_MS = 60_000
 NAVIGATION_MS = 60_000
 SCREENSHOT_MS = 60_000
 ROLES = ("admin", "editor", "viewer")
