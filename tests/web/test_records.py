@@ -111,3 +111,28 @@ def test_records_link_to_the_source_system(demo_project: Path, tmp_path: Path) -
         assert row["source_url"] == pattern.replace("{id}", row["values"]["lead_id"])
         deals = client.get(f"/api/records/opportunities?period={PERIOD}").json()
         assert deals["rows"][0]["source_url"] is None
+
+
+def test_a_funnel_cohort_lists_its_entrants_and_converted(client: TestClient) -> None:
+    funnel = client.get(f"/api/funnel?period={PERIOD}").json()
+    page = client.get(f"/funnel?period={PERIOD}").text
+    checked = 0
+    for step in funnel["steps"]:
+        node = step["rate"]["id"]
+        if step.get("cohort_entrants") is None:
+            continue
+        got = client.get(f"/api/records/{node}?period={PERIOD}&view=cohort").json()
+        counts = {item["role"]: item["count"] for item in got["lists"]}
+        assert counts == {
+            "entrants": step["cohort_entrants"],
+            "converted": step["cohort_converted"],
+        }, node
+        entrants = client.get(f"/api/records/{node}?period={PERIOD}&view=cohort&q=&page=1").json()
+        assert {r["values"]["converted"] for r in entrants["rows"]} <= {0, 1}
+        assert f"/records/{node}?period={PERIOD}&amp;lang=ja&amp;view=cohort" in page
+        checked += 1
+    assert checked >= 2
+    bad = client.get(f"/api/records/leads?period={PERIOD}&view=cohort")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT699"
+    bad = client.get(f"/api/records/mql_rate?period={PERIOD}&view=nope")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT699"

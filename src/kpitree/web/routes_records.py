@@ -29,8 +29,18 @@ def records_query(
     sort: str | None = Query(None, description="Column to sort by (default: the record id)."),
     desc: bool = Query(False, description="Sort descending."),
     page: int = Query(1, ge=1, le=1_000_000, description="Page number (50 rows a page)."),
+    view: str | None = Query(
+        None,
+        description="cohort: a funnel rate's cohort view (the period's entrants and those "
+        "of them converted within the window), as the Funnel page shows it.",
+        json_schema_extra={"enum": ["cohort"]},
+    ),
 ) -> RecordsQuery:
-    return RecordsQuery(role or None, q, sort or None, desc, page)
+    from kpitree.web.errors import WebError
+
+    if view not in (None, "", "cohort"):
+        raise WebError(400, "KT699", "pages.error.bad_records_view", view=view)
+    return RecordsQuery(role or None, q, sort or None, desc, page, cohort=view == "cohort")
 
 
 def _view(page: PageRequest, node_id: str, rq: RecordsQuery) -> dict[str, Any]:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from kpitree.compute.periods import Period
     from kpitree.definition.tree import Tree
 
-__all__ = ["FunnelStep", "funnel_steps", "funnel_view"]
+__all__ = ["FunnelStep", "cohort_metric", "funnel_steps", "funnel_view"]
 
 # Days a cohort has to convert, by step (as the built-in library counts them).
 _WINDOWS = {("lead", "mql"): 90, ("mql", "sql"): 60, ("sql", "opportunity"): 60}
@@ -79,6 +79,15 @@ def _conversion(catalogue: Catalogue, tree: Tree, step: FunnelStep, mode: str) -
     spec = MetricSpec.model_validate({"type": "conversion", "mode": mode, **raw})
     mid = f"funnel__{step.rate_node}__{mode}"
     return Metric(mid, spec, Label(None, mid), builtin=True)
+
+
+def cohort_metric(catalogue: Catalogue, tree: Tree, rate_node: str) -> Metric | None:
+    """The cohort conversion the Funnel page shows for the step of ``rate_node``
+    (``None``: no step has that rate, or its stages are not counts of events)."""
+    for step in funnel_steps(tree):
+        if step.rate_node == rate_node:
+            return _conversion(catalogue, tree, step, "cohort")
+    return None
 
 
 def _cohort_rates(

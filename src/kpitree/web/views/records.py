@@ -24,6 +24,7 @@ from kpitree.web.views.common import (
 )
 
 if TYPE_CHECKING:
+    from kpitree.compute.metrics import Catalogue
     from kpitree.compute.records import RecordPage, RecordSet
     from kpitree.definition.tree import Tree
 
@@ -44,15 +45,17 @@ class RecordsQuery:
         sort: str | None = None,
         descending: bool = False,
         page: int = 1,
+        cohort: bool = False,
     ) -> None:
         self.role = role
+        self.cohort = cohort
         self.search = search.strip()[:200]
         self.sort = sort
         self.descending = descending
         self.page = max(1, page)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.role, self.search, self.sort, self.descending, self.page)
+        return (self.role, self.search, self.sort, self.descending, self.page, self.cohort)
 
     def params(self, query: PageQuery, **changes: Any) -> dict[str, str]:
         """URL parameters of this list (and the page query) with ``changes``."""
@@ -62,6 +65,7 @@ class RecordsQuery:
             "sort": self.sort,
             "desc": "1" if self.descending else None,
             "page": str(self.page) if self.page > 1 else None,
+            "view": "cohort" if self.cohort else None,
         }
         own.update(changes)
         return {k: v for k, v in query.params(**own).items() if v is not None}
@@ -82,9 +86,15 @@ def _chosen(sets: list[RecordSet], role: str | None) -> RecordSet | None:
     raise _bad("pages.error.bad_records_role", role=role, roles=", ".join(s.role for s in sets))
 
 
-def _frame(source: StatusSource, query: PageQuery, node_id: str) -> dict[str, Any]:
-    """The node, its number and its lists (without rows)."""
-    from kpitree.compute.records import record_sets
+def _frame(
+    source: StatusSource, query: PageQuery, node_id: str, cohort: bool = False
+) -> dict[str, Any]:
+    """The node, its number and its lists (without rows); with ``cohort``, the
+    lists of the Funnel page's cohort rate of the step (its entrants in the
+    period, and those of them converted within the window)."""
+    from kpitree.compute.metrics import Catalogue
+    from kpitree.compute.records import RecordSet, record_sets
+    from kpitree.web.views.funnel import cohort_metric
     from kpitree.web.views.node import _unknown_node
 
     project = source.project
@@ -96,17 +106,29 @@ def _frame(source: StatusSource, query: PageQuery, node_id: str) -> dict[str, An
     result = main_status(source, query, period)
     row = rows_at(result, period.key).get((node_id, ()))
     node = tree.nodes[node_id]
+    catalogue = project.catalogue
+    sets = record_sets(tree, catalogue, node_id)
+    if cohort:
+        metric = cohort_metric(catalogue, tree, node_id)
+        if metric is None:
+            raise _bad("pages.error.bad_records_cohort", node=node_id)
+        ent = metric.entity
+        assert ent is not None
+        catalogue = Catalogue({**catalogue.metrics, metric.id: metric}, ())
+        sets = [RecordSet(r, metric.id, ent.name) for r in ("entrants", "converted")]
     return {
         "tree": tree,
         "period": period,
         "as_of": result.as_of,
-        "sets": record_sets(tree, project.catalogue, node_id),
+        "catalogue": catalogue,
+        "sets": sets,
         "node": {**node_info(tree, node_id, lang), **node_numbers(row, node, tree, lang)},
     }
 
 
 def _page(
     source: StatusSource,
+    catalogue: Catalogue,
     query: PageQuery,
     record_set: RecordSet,
     period: Any,
@@ -123,7 +145,7 @@ def _page(
             from kpitree.compute.records import RecordPage
 
             return RecordPage((), [], 0, 0, None, 0, limit)
-        table = record_table(engine, project.catalogue, record_set, cut, query.filter_map, as_of)
+        table = record_table(engine, catalogue, record_set, cut, query.filter_map, as_of)
         if rq.sort is not None and rq.sort not in table.columns:
             raise _bad(
                 "pages.error.bad_records_sort", sort=rq.sort, columns=", ".join(table.columns)
@@ -182,7 +204,12 @@ def _source_link(
 
 
 def _count(
-    source: StatusSource, query: PageQuery, record_set: RecordSet, period: Any, as_of: dt.date
+    source: StatusSource,
+    catalogue: Catalogue,
+    query: PageQuery,
+    record_set: RecordSet,
+    period: Any,
+    as_of: dt.date,
 ) -> int:
     from kpitree.compute.records import record_table
 
@@ -191,7 +218,7 @@ def _count(
         return 0
     project = source.project
     with project.engine() as engine:
-        table = record_table(engine, project.catalogue, record_set, cut, query.filter_map, as_of)
+        table = record_table(engine, catalogue, record_set, cut, query.filter_map, as_of)
         found = engine.execute(table.count())
     return int(found.column(0)[0].as_py() or 0)
 
@@ -200,14 +227,15 @@ def records_view(
     source: StatusSource, query: PageQuery, node_id: str, rq: RecordsQuery
 ) -> dict[str, Any]:
     """The view model of a Records page (and of ``/api/records/{node_id}``)."""
-    frame = _frame(source, query, node_id)
+    frame = _frame(source, query, node_id, rq.cohort)
     tree: Tree = frame["tree"]
+    catalogue = frame["catalogue"]
     lang = query.lang
     sets: list[RecordSet] = frame["sets"]
     chosen = _chosen(sets, rq.role)
     lists = []
     for s in sets:
-        counted = _count(source, query, s, frame["period"], frame["as_of"])
+        counted = _count(source, catalogue, query, s, frame["period"], frame["as_of"])
         lists.append(
             {
                 "role": s.role,
@@ -215,7 +243,7 @@ def records_view(
                 "entity": s.entity,
                 "label": t(f"pages.records.role.{s.role}", lang=lang)
                 if s.role in ("facts", "entrants", "converted")
-                else source.project.catalogue[s.metric].display(lang),
+                else catalogue[s.metric].display(lang),
                 "count": counted,
                 "selected": chosen is not None and s.role == chosen.role,
             }
@@ -230,6 +258,7 @@ def records_view(
         "node": frame["node"],
         "lists": lists,
         "role": None if chosen is None else chosen.role,
+        "cohort": rq.cohort,
         "search": rq.search,
         "sort": rq.sort,
         "descending": rq.descending,
@@ -248,7 +277,7 @@ def records_view(
     }
     if chosen is None:
         return out
-    found = _page(source, query, chosen, frame["period"], frame["as_of"], rq, PAGE_SIZE)
+    found = _page(source, catalogue, query, chosen, frame["period"], frame["as_of"], rq, PAGE_SIZE)
     zone = ZoneInfo(source.project.tree.timezone)
     out.update(
         columns=[{"key": c, "label": _label(c, lang)} for c in found.columns],
@@ -279,14 +308,16 @@ def records_download(
 ) -> tuple[list[str], list[list[Any]], str]:
     """Every row of the chosen list (searched and sorted as shown): column
     headings, rows and a file name."""
-    frame = _frame(source, query, node_id)
+    frame = _frame(source, query, node_id, rq.cohort)
     chosen = _chosen(frame["sets"], rq.role)
     name = "-".join(
         p for p in ("kpitree", "records", node_id, rq.role or "", frame["period"].key) if p
     )
     if chosen is None:
         return [], [], name
-    found = _page(source, query, chosen, frame["period"], frame["as_of"], rq, None)
+    found = _page(
+        source, frame["catalogue"], query, chosen, frame["period"], frame["as_of"], rq, None
+    )
     zone = ZoneInfo(source.project.tree.timezone)
     rows = [
         [

@@ -1,0 +1,78 @@
+"""The records behind a number in a real Chromium against a real ``kpitree
+serve``: a tap on a number opens its list, whose row count is that number, for
+a sample of nodes, periods and segments; a rate opens its entrants and its
+converted; the list pages, sorts, searches and downloads."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SAMPLES = (
+    ("leads", "FY2026-Q2", ""),
+    ("opportunities", "2026-10", "&department=inside_sales"),
+    ("calls", "2026-09", "&department=inside_sales"),
+    ("mqls", "FY2025", "&channel=event"),
+)
+
+
+def _api(base: str, path: str) -> Any:
+    answer = httpx.get(base + path, timeout=120)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def test_a_tap_on_a_number_opens_as_many_records(page: Any, live_server: str) -> None:
+    for node, period, segment in SAMPLES:
+        page.goto(f"{live_server}/nodes/{node}?period={period}{segment}")
+        actual = _api(live_server, f"/api/nodes/{node}?period={period}{segment}")["node"]["actual"]
+        page.locator('.kt-figures [data-field="actual"] a').click()
+        page.wait_for_url(re.compile(rf"/records/{node}\?"))
+        total = page.locator('[data-testid="records-total"]')
+        assert int(total.get_attribute("data-count")) == actual, (node, period, segment)
+        rows = page.locator('[data-testid="record-row"]').count()
+        assert rows == min(actual, 50)
+
+
+def test_a_breakdown_row_opens_its_segment(page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/nodes/calls?period=FY2026-Q2")
+    view = _api(live_server, "/api/nodes/calls?period=FY2026-Q2")
+    row = next(r for r in view["breakdown"]["rows"] if r["value"] == "inside_sales")
+    page.locator('tr[data-segment="inside_sales"] [data-field="actual"] a').click()
+    page.wait_for_url(re.compile(r"/records/calls\?.*department=inside_sales"))
+    count = page.locator('[data-testid="records-total"]').get_attribute("data-count")
+    assert int(count) == row["actual"]
+    # The list pages, sorts and searches.
+    page.locator('[data-testid="next-page"]').click()
+    page.wait_for_url(re.compile(r"page=2"))
+    page.locator('th a[data-sort="day"]').click()
+    page.wait_for_url(re.compile(r"sort=day"))
+    assert page.locator("th[aria-sort]").get_attribute("aria-sort") == "ascending"
+    page.locator('[data-testid="records-search"]').fill("meeting")
+    page.locator('[data-testid="records-search"]').press("Enter")
+    page.wait_for_url(re.compile(r"q=meeting"))
+    assert page.locator('[data-testid="record-row"]').count() == 0
+    assert page.locator('[data-testid="records-total"]').get_attribute("data-total") == "0"
+
+
+def test_a_rate_opens_its_entrants_and_converted(page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/funnel?period=FY2026-Q2")
+    page.locator('tr[data-step="mql_rate"] [data-field="period_rate"] a').click()
+    page.wait_for_url(re.compile(r"/records/mql_rate\?"))
+    entrants = page.locator('[data-testid="records-list"][data-role="entrants"]')
+    converted = page.locator('[data-testid="records-list"][data-role="converted"]')
+    rate = _api(live_server, "/api/nodes/mql_rate?period=FY2026-Q2")["node"]["actual"]
+    ratio = int(converted.get_attribute("data-count")) / int(entrants.get_attribute("data-count"))
+    assert ratio == pytest.approx(rate)
+    converted.click()
+    page.wait_for_url(re.compile(r"role=converted"))
+    shown = page.locator('[data-testid="records-total"]').get_attribute("data-count")
+    assert shown == converted.get_attribute("data-count")
+    with page.expect_download() as download:
+        page.locator('[data-download="records-csv"]').click()
+    assert download.value.suggested_filename.startswith("kpitree-records-mql_rate-converted")
