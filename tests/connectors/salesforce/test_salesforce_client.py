@@ -130,3 +130,18 @@ def test_missing_permissions_say_what_to_grant(salesforce: FakeSalesforce) -> No
     assert "OpportunityHistory" in str(no_object.value)
     assert no_field.value.code == "KT934"
     assert "Lead.LeadSource" in str(no_field.value)
+
+
+def test_parent_fields_are_named_as_soql_names_them() -> None:
+    from kpitree.connectors.salesforce.client import _plain
+
+    record = {
+        "attributes": {"type": "Opportunity", "url": "/services/data/v62.0/sobjects/x/006"},
+        "Id": "006",
+        "Owner": {"attributes": {"type": "User"}, "Name": "佐藤 健",
+                  "UserRole": {"attributes": {"type": "UserRole"}, "Name": "営業"}},
+        "Account": None,
+    }  # fmt: skip
+    assert _plain(record) == {
+        "Id": "006", "Owner.Name": "佐藤 健", "Owner.UserRole.Name": "営業", "Account": None
+    }  # fmt: skip

@@ -211,5 +211,15 @@ class SalesforceClient:
             path = None if body.get("done", True) else body.get("nextRecordsUrl")
 
 
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "attributes"}
+def _plain(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A record without ``attributes``, its parent relationships flattened the way
+    SOQL names them (``Owner: {Name: ...}`` -> ``Owner.Name``)."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, dict) and "attributes" in value:
+            flat.update(_plain(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
