@@ -71,6 +71,8 @@ class FakeSalesforce:
     hidden_objects: set[str] = field(default_factory=set)
     hidden_fields: dict[str, set[str]] = field(default_factory=dict)
     client_credentials_enabled: bool = True
+    token_failures: int = 0
+    """Answer this many token requests with 503 (the server busy) first."""
     scope: str = "api"
     """Scopes the app grants (``api``; ``id`` alone cannot call the REST API)."""
     requests: list[str] = field(default_factory=list)
@@ -120,6 +122,9 @@ class FakeSalesforce:
         form = await request.form()
         with self._lock:
             self.requests.append("token")
+            if self.token_failures > 0:
+                self.token_failures -= 1
+                return JSONResponse({"error": "server_error"}, status_code=503)
             grant = form.get("grant_type")
             if grant == "client_credentials":
                 if form.get("client_id") != self.client_id or not secrets.compare_digest(

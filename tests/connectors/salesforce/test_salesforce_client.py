@@ -145,3 +145,14 @@ def test_parent_fields_are_named_as_soql_names_them() -> None:
     assert _plain(record) == {
         "Id": "006", "Owner.Name": "佐藤 健", "Owner.UserRole.Name": "営業", "Account": None
     }  # fmt: skip
+
+
+def test_a_busy_token_endpoint_is_tried_again(salesforce: FakeSalesforce) -> None:
+    salesforce.token_failures = 2
+    waits: list[float] = []
+    client = SalesforceClient(
+        salesforce.base_url, client_credentials(salesforce), sleep=waits.append
+    )
+    with client:
+        client.describe("Lead")
+    assert len(waits) == 2 and salesforce.tokens_issued == 1

@@ -92,7 +92,19 @@ class SalesforceClient:
     def authenticate(self) -> None:
         from kpitree.connectors.secrets import remember_secret
 
-        token = fetch_token(self._http, self.instance_url, self.credentials)
+        attempt = 0
+        while True:
+            try:
+                token = fetch_token(self._http, self.instance_url, self.credentials)
+                break
+            except SalesforceError as exc:
+                # A network error or a server error (5xx) may pass; a refusal does not.
+                status = exc.diagnostics[0].params.get("status", 0)
+                transient = exc.code == "KT939" or (isinstance(status, int) and status >= 500)
+                if not transient or attempt >= self.retries:
+                    raise
+                self._wait(attempt)
+                attempt += 1
         remember_secret(token.access_token)  # a session is a secret too: never logged
         self._token, self.scope = token.access_token, token.scope
 
