@@ -102,6 +102,22 @@ def test_writable_engine_migrates_an_existing_file(tmp_path: Path) -> None:
         assert engine.execute(engine.table("deals").count()).column(0).to_pylist() == [0]
 
 
+def test_read_only_engine_looks_each_table_up_once(tmp_path: Path) -> None:
+    # Each lookup asks the database for the columns: a status asks for the same
+    # tables a dozen times, a read-only engine answers again from what it read.
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).bulk_load({"leads": _one_lead(datetime(2026, 1, 5, tzinfo=UTC))}, label="t")
+    with open_engine(path) as engine:
+        assert engine.table("leads") is engine.table("leads")
+    with open_engine("duckdb://") as engine:
+        load_canonical(engine, {"leads": _one_lead(datetime(2026, 1, 5, tzinfo=UTC))})
+        before = engine.table("leads")
+        engine.backend.con.execute("ALTER TABLE leads ADD COLUMN scratch INTEGER").fetchall()
+        # A writable engine looks again: its tables may have changed meanwhile.
+        assert engine.table("leads") is not before
+        assert tuple(engine.table("leads").columns) == table("leads").column_names
+
+
 def test_in_memory_engine_starts_empty() -> None:
     with open_engine("duckdb://") as engine, pytest.raises(UserError) as exc:
         engine.table("leads")

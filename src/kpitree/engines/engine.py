@@ -123,6 +123,9 @@ class Engine:
         self._closed = False
         self._data_state: tuple[str, dict[str, int]] | None = None
         self._data_state_read = False
+        # Canonical tables already looked up (read-only engines: nobody changes
+        # their columns meanwhile); each lookup asks the database for the schema.
+        self._tables: dict[str, ir.Table] = {}
         self.opened_for = OPENED_FOR.get()
         self._cursors: list[Any] = []
         with _OPEN_LOCK:
@@ -186,6 +189,15 @@ class Engine:
     def table(self, name: str) -> ir.Table:
         """The canonical table ``name`` with exactly the columns of
         :mod:`kpitree.data.schema` (bookkeeping columns such as ``_import_id`` left out)."""
+        known = self._tables.get(name)
+        if known is not None:
+            return known
+        table = self._table(name)
+        if self.read_only:
+            self._tables[name] = table
+        return table
+
+    def _table(self, name: str) -> ir.Table:
         import ibis.common.exceptions as ibis_errors
 
         names = ", ".join(t.name for t in schema.TABLES)
