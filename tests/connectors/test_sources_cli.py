@@ -234,3 +234,25 @@ def test_unknown_source_names_get_a_suggestion(
 ) -> None:
     run = kpitree("sync", hubspot.project, "--source", "hubspt")
     assert run.code == 1 and "did you mean 'hubspot'" in run.err
+
+
+def test_synced_owners_are_matched_to_the_organisation(
+    hubspot: HubSpotSetup, kpitree: Callable[..., Run]
+) -> None:
+    write_project(
+        hubspot.project,
+        hubspot.url,
+        "organisation:\n  field_sales:\n    teams:\n"
+        "      east: {share: 1, reps: {佐藤健: 0.5, 鈴木: 0.5}}\n",
+    )
+    text = kpitree("sync", hubspot.project)
+    assert "5 owner(s)" in text.out and "match no rep of the organisation" in text.out
+    hubspot.company.advance(1)
+    done = kpitree("sync", hubspot.project, "--json")
+    assert done.code == 0, done.err
+    owners = done.json()["owners"]
+    # HubSpot owner 70000 is 佐藤 健: matched by name to 佐藤健; 70001 (鈴木 花子)
+    # to 鈴木 by the family name alone; the other five match nobody.
+    assert owners["matched"] == 2 and len(owners["unmatched"]) == 5
+    assert owners["by_family_name"][0]["owner"] == "70001"
+    assert owners["by_family_name"][0]["rep"] == "鈴木"

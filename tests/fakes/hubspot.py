@@ -25,6 +25,7 @@ Every request is counted in ``calls``.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Iterator
@@ -86,6 +87,24 @@ class Portal:
     lock: threading.RLock = field(default_factory=threading.RLock)
     _clock: int = 0
     _searches: list[float] = field(default_factory=list)
+    _ordered: dict[tuple[str, bool], list[Record]] = field(default_factory=dict)
+    requests: list[tuple[str, str, Any]] | None = None
+    """When a list: every authorised request as (method, path with query, JSON body)."""
+
+    def ordered(self, obj: str, archived: bool) -> list[Record]:
+        """The (archived) records of ``obj`` by id, kept between requests until
+        ``changed()`` (a 200,000-record listing would sort them per page)."""
+        key = (obj, archived)
+        if key not in self._ordered:
+            self._ordered[key] = sorted(
+                (r for r in self.objects[obj].values() if r.archived == archived),
+                key=lambda r: int(r.id),
+            )
+        return self._ordered[key]
+
+    def changed(self) -> None:
+        with self.lock:
+            self._ordered.clear()
 
     def now_ms(self) -> int:
         """The portal's clock: real time, strictly increasing."""
@@ -153,6 +172,9 @@ def make_app(portal: Portal) -> Starlette:
     def gate(request: Request, obj: str) -> JSONResponse | None:
         with portal.lock:
             portal.calls.append((request.method, request.url.path))
+            if portal.requests is not None:
+                url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                portal.requests.append((request.method, url, None))
             n = len(portal.calls)
         if request.headers.get("authorization") != f"Bearer {portal.token}":
             return _error(401, "Authentication credentials not found.", "INVALID_AUTHENTICATION")
@@ -191,10 +213,7 @@ def make_app(portal: Portal) -> Starlette:
         archived = q.get("archived", "false") == "true"
         props = [p for p in q.get("properties", "").split(",") if p]
         with portal.lock:
-            records = sorted(
-                (r for r in portal.objects[obj].values() if r.archived == archived),
-                key=lambda r: int(r.id),
-            )
+            records = portal.ordered(obj, archived)
             after = q.get("after")
             if portal.empty_pages and after is not None and not after.startswith("e"):
                 # An empty page that still points on (HubSpot sends these now and then).
@@ -205,7 +224,7 @@ def make_app(portal: Portal) -> Starlette:
             start = 0
             if after is not None:
                 first = int(after.removeprefix("e"))
-                start = next((i for i, r in enumerate(records) if int(r.id) >= first), len(records))
+                start = bisect.bisect_left(records, first, key=lambda r: int(r.id))
             page = records[start : start + limit]
             body: dict[str, Any] = {
                 "results": [
@@ -235,6 +254,8 @@ def make_app(portal: Portal) -> Starlette:
                 )  # fmt: skip
             portal._searches.append(now)
         body = await request.json()
+        if portal.requests is not None:
+            portal.requests[-1] = (*portal.requests[-1][:2], body)
         limit = int(body.get("limit", 10))
         offset = int(body.get("after") or 0)
         if limit > 200:
@@ -311,7 +332,10 @@ def make_app(portal: Portal) -> Starlette:
         source, target = request.path_params["from"], request.path_params["to"]
         if (refused := gate(request, source)) is not None:
             return refused
-        inputs = (await request.json()).get("inputs") or []
+        payload = await request.json()
+        if portal.requests is not None:
+            portal.requests[-1] = (*portal.requests[-1][:2], payload)
+        inputs = payload.get("inputs") or []
         if len(inputs) > 1000:
             return _error(400, "at most 1000 inputs", "VALIDATION_ERROR")
         results = []

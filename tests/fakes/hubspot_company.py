@@ -62,8 +62,11 @@ def _stage_ids() -> list[str]:
 class Company:
     """The company; ``contacts`` contacts, a fifth as many companies."""
 
-    def __init__(self, portal: Portal, *, contacts: int, seed: int = 7) -> None:
+    def __init__(
+        self, portal: Portal, *, contacts: int, seed: int = 7, deals: int | None = None
+    ) -> None:
         self.portal = portal
+        self._deals_left = deals
         self.rng = random.Random(seed)
         self._next = 1001
         portal.pipelines = _pipelines_json()
@@ -139,7 +142,9 @@ class Company:
         props["lastmodifieddate"] = iso(modified if modified is not None else last + 60_000)
         record = Record(rid, props, created)
         self.portal.objects["contacts"][rid] = record
-        if reach >= 4:
+        if reach >= 4 and (self._deals_left is None or self._deals_left > 0):
+            if self._deals_left is not None:
+                self._deals_left -= 1
             self._add_deal(record, ms_of(str(props["hs_v2_date_entered_opportunity"])), company)
         return record
 
@@ -182,6 +187,7 @@ class Company:
     def advance(self, n: int, *, at: int | None = None) -> list[str]:
         """Move ``n`` live contacts one lifecycle stage on (now)."""
         with self.portal.lock:
+            self.portal.changed()
             movable = [r for r in self.live() if r.properties["lifecyclestage"] != "customer"]
             chosen = self.rng.sample(movable, min(n, len(movable)))
             for record in chosen:
@@ -195,6 +201,7 @@ class Company:
     def close_deals(self, n: int) -> list[str]:
         """Close ``n`` open deals (won or lost, now)."""
         with self.portal.lock:
+            self.portal.changed()
             open_ = [d for d in self._live("deals") if not self._closed(d)]
             chosen = self.rng.sample(open_, min(n, len(open_)))
             for deal in chosen:
@@ -213,6 +220,7 @@ class Company:
 
     def rename_owner(self, n: int) -> list[str]:
         with self.portal.lock:
+            self.portal.changed()
             chosen = self.rng.sample(self.live(), min(n, len(self.live())))
             for record in chosen:
                 record.properties["hubspot_owner_id"] = self.rng.choice(self.owner_ids)
@@ -222,12 +230,14 @@ class Company:
 
     def create(self, n: int) -> list[str]:
         with self.portal.lock:
+            self.portal.changed()
             return [
                 self._add_contact(self.portal.now_ms(), self.portal.now_ms()).id for _ in range(n)
             ]
 
     def archive(self, n: int, obj: str = "contacts") -> list[str]:
         with self.portal.lock:
+            self.portal.changed()
             live = self._live(obj)
             chosen = self.rng.sample(live, min(n, len(live)))
             for record in chosen:
@@ -238,6 +248,7 @@ class Company:
     def purge(self, n: int) -> list[str]:
         """Delete ``n`` contacts for good (gone from listings and archive alike)."""
         with self.portal.lock:
+            self.portal.changed()
             chosen = self.rng.sample(self.live(), min(n, len(self.live())))
             for record in chosen:
                 del self.portal.objects["contacts"][record.id]

@@ -17,6 +17,7 @@ from kpitree.errors import UserError
 from kpitree.i18n import t
 
 if TYPE_CHECKING:
+    from kpitree.compute.owners import OwnerMatching
     from kpitree.connectors.sync import SourceSync
 
 PathArg = Annotated[Path, typer.Argument(help="Project folder (default: the current folder).")]
@@ -69,6 +70,20 @@ def _print_result(result: SourceSync) -> None:
             )
 
 
+def _owners(project: Path) -> OwnerMatching | None:
+    """How the owners of the synced facts match the organisation of
+    ``kpitree.yaml`` (the same rule as imports and the computation; ``None``:
+    the organisation names nobody)."""
+    from kpitree.cli.commands_data import configured_roster, project_warehouse_path
+    from kpitree.compute.owners import owner_matching
+    from kpitree.engines import open_engine
+
+    with open_engine(project_warehouse_path(project)) as engine:
+        engine.roster = configured_roster(project)
+        matching = owner_matching(engine)
+    return matching if matching.known else None
+
+
 @app.command("sync")
 def sync(
     path: PathArg = Path(),
@@ -108,11 +123,21 @@ def sync(
             )
     else:
         results = sync_project(project, source=source, full=full, dry_run=dry_run)
+    owners = _owners(project) if any(r.import_id for r in results) else None
     if json:
-        print_json({"sources": [r.to_json() for r in results]})
+        print_json(
+            {
+                "sources": [r.to_json() for r in results],
+                "owners": None if owners is None else owners.to_json(),
+            }
+        )
     else:
+        from kpitree.cli.commands_data import _owner_lines
+
         for result in results:
             _print_result(result)
+        for line in _owner_lines(owners):
+            typer.echo(line)
     if any(r.error is not None for r in results):
         raise typer.Exit(1)
 
