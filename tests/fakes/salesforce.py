@@ -10,6 +10,11 @@
   paged by ``nextRecordsUrl`` (``/services/data/vXX.X/query/<locator>-<offset>``);
   ``Sforce-Query-Options: batchSize=`` between 200 and 2000 is honoured.
 - ``GET /services/data/vXX.X/sobjects/<Object>/describe``.
+- Bulk API 2.0 query jobs: ``POST /services/data/vXX.X/jobs/query`` (``query`` or
+  ``queryAll``; aggregates refused), ``GET .../jobs/query/<id>`` (``InProgress``
+  at the first poll, then ``JobComplete``), ``GET .../jobs/query/<id>/results``
+  (CSV, ``maxRecords``, ``locator``, ``Sforce-Locator: null`` after the last set,
+  409 with another API version).
 - Every API response carries ``Sforce-Limit-Info: api-usage=N/LIMIT``; past the
   limit the answer is 403 ``REQUEST_LIMIT_EXCEEDED``; an expired or unknown token
   gets 401 ``INVALID_SESSION_ID``. Errors are ``[{"message", "errorCode"}]``.
@@ -21,7 +26,9 @@ count requests.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import itertools
 import re
 import secrets
@@ -36,7 +43,7 @@ import jwt
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fakes.salesforce_org import SCHEMA, Org
@@ -84,6 +91,9 @@ class FakeSalesforce:
     base_url: str = ""
     _tokens: dict[str, int] = field(default_factory=dict)
     _cursors: dict[str, tuple[list[dict[str, Any]], int]] = field(default_factory=dict)
+    _jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bulk_jobs: int = 0
+    """Bulk API 2.0 query jobs created."""
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: Iterator[int] = field(default_factory=itertools.count)
 
@@ -115,6 +125,9 @@ class FakeSalesforce:
                 Route("/services/data/{version}/query/{locator}", self._more),
                 Route("/services/data/{version}/queryAll/{locator}", self._more),
                 Route("/services/data/{version}/sobjects/{sobject}/describe", self._describe),
+                Route("/services/data/{version}/jobs/query", self._create_job, methods=["POST"]),
+                Route("/services/data/{version}/jobs/query/{job}", self._job),
+                Route("/services/data/{version}/jobs/query/{job}/results", self._results),
             ]
         )
 
@@ -257,6 +270,74 @@ class FakeSalesforce:
             body["nextRecordsUrl"] = f"{path}-{start + size}"
         return JSONResponse(body, headers=_limit_headers(self))
 
+    # -- Bulk API 2.0 query jobs ------------------------------------------------------
+    async def _create_job(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        with self._lock:
+            refused = self._authorise(request)
+            if refused:
+                return refused
+            operation = body.get("operation")
+            try:
+                query = parse(str(body.get("query", "")), self.fields_of)
+            except SoqlError as exc:
+                return _api_error(400, exc.code, exc.message, self)
+            if operation not in ("query", "queryAll") or query.aggregate or query.group:
+                return _api_error(400, "API_ERROR", "Aggregate queries are not supported", self)
+            records = list(self.org.records[query.sobject].values())
+            if operation == "query":
+                records = [r for r in records if not r.get("IsDeleted")]
+            job_id = f"7505g{next(self._ids):013d}"
+            self.bulk_jobs += 1
+            self._jobs[job_id] = {
+                "info": {"id": job_id, "operation": operation, "object": query.sobject,
+                         "state": "UploadComplete", "contentType": "CSV",
+                         "apiVersion": request.path_params["version"].lstrip("v"),
+                         "lineEnding": "LF", "columnDelimiter": "COMMA"},
+                "version": request.path_params["version"],
+                "select": query.select,
+                "rows": run(query, records),
+                "polls": 0,
+            }  # fmt: skip
+            return JSONResponse(self._jobs[job_id]["info"], headers=_limit_headers(self))
+
+    async def _job(self, request: Request) -> JSONResponse:
+        with self._lock:
+            refused = self._authorise(request)
+            if refused:
+                return refused
+            job = self._jobs.get(request.path_params["job"])
+            if job is None:
+                return _api_error(404, "NOT_FOUND", "The requested resource does not exist", self)
+            job["polls"] += 1  # the first poll finds it running, the next one done
+            job["info"]["state"] = "InProgress" if job["polls"] < 2 else "JobComplete"
+            return JSONResponse(job["info"], headers=_limit_headers(self))
+
+    async def _results(self, request: Request) -> Response:
+        with self._lock:
+            refused = self._authorise(request)
+            if refused:
+                return refused
+            job = self._jobs.get(request.path_params["job"])
+            if job is None:
+                return _api_error(404, "NOT_FOUND", "The requested resource does not exist", self)
+            if request.path_params["version"] != job["version"]:
+                return _api_error(409, "CONFLICT", "API version mismatch", self)
+            if job["info"]["state"] != "JobComplete":
+                return _api_error(400, "API_ERROR", "job is not complete", self)
+            start = int(request.query_params.get("locator") or 0)
+            size = int(request.query_params.get("maxRecords") or 100_000)
+            chunk = job["rows"][start : start + size]
+            out = io.StringIO()
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(job["select"])
+            for row in chunk:
+                writer.writerow([_csv_value(row[name]) for name in job["select"]])
+            more = start + size < len(job["rows"])
+            headers = {**_limit_headers(self), "Sforce-NumberOfRecords": str(len(chunk)),
+                       "Sforce-Locator": str(start + size) if more else "null"}  # fmt: skip
+            return Response(out.getvalue(), media_type="text/csv", headers=headers)
+
     async def _describe(self, request: Request) -> JSONResponse:
         with self._lock:
             refused = self._authorise(request)
@@ -275,6 +356,18 @@ class FakeSalesforce:
                 {"name": sobject, "label": sobject, "queryable": True, "fields": fields},
                 headers=_limit_headers(self),
             )
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _batch_size(header: str) -> int:

@@ -240,3 +240,23 @@ sources:
     (failed,) = sync_project(project, environ=env, full=True)
     assert failed.error is not None and "KT932" in str(failed.to_json())
     assert "not a key" not in str(failed.to_json())
+
+
+def test_large_objects_are_read_whole_through_bulk_api_2(
+    salesforce: FakeSalesforce, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kpitree.connectors.salesforce import bulk, objects
+
+    monkeypatch.setattr(objects, "BULK_FROM", 20)  # all but users
+    monkeypatch.setattr(bulk, "RESULT_SET", 100)  # several result sets per job
+    project = write_project(tmp_path / "p", salesforce)
+    _ok(project, salesforce)
+    assert salesforce.bulk_jobs == 6  # accounts, leads, opportunities, their histories, conversions
+    assert any("/results" in u and "locator=" in u for u in salesforce.urls)
+    assert_true_funnel(project, salesforce)
+    with salesforce.changing() as org:
+        _change(org)
+    jobs = salesforce.bulk_jobs
+    _ok(project, salesforce)  # incremental: REST
+    assert salesforce.bulk_jobs == jobs
+    assert_true_funnel(project, salesforce)

@@ -110,6 +110,18 @@ class SalesforceClient:
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
         """GET ``path`` (from ``/services/...``) and return the JSON body."""
+        return self.send("GET", path, headers=headers).json()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send a request to ``path`` (from ``/services/...``) as the module says
+        (session renewal, retries, limits) and return the successful response."""
         import httpx
 
         if self._token is None:
@@ -119,9 +131,11 @@ class SalesforceClient:
         attempt = 0
         while True:
             try:
-                response = self._http.get(
+                response = self._http.request(
+                    method,
                     self.instance_url + path,
                     headers={"Authorization": f"Bearer {self._token}", **(headers or {})},
+                    json=json,
                 )
             except httpx.HTTPError as exc:
                 if attempt < self.retries:
@@ -144,7 +158,7 @@ class SalesforceClient:
                 continue
             if response.status_code >= 400:
                 raise self._refusal(response, path)
-            return response.json()
+            return response
 
     def _wait(self, attempt: int) -> None:
         delay = self.backoff * (2**attempt)

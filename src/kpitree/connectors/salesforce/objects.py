@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from kpitree.connectors.salesforce.bulk import bulk_query
 from kpitree.connectors.salesforce.client import SalesforceClient
 from kpitree.connectors.salesforce.errors import SalesforceError
 
@@ -76,6 +77,9 @@ ID_BATCH = 200
 # SystemModstamp older than that sync's cursor: each read starts this much earlier
 # (records read again are unchanged, and change nothing).
 LOOKBACK = dt.timedelta(minutes=5)
+# A whole read of an object at least this large goes through a Bulk API 2.0 query
+# job (50,000 records a request instead of 2,000), as do its history rows.
+BULK_FROM = 20_000
 # Salesforce empties the recycle bin after 15 days: an incremental read older than
 # that could miss deletions, so it reads everything instead.
 RECYCLE_DAYS = 14
@@ -120,6 +124,8 @@ class Extract:
     deleted: list[str] = field(default_factory=list)
     cursor: str | None = None
     full: bool = False
+    bulk: bool = False
+    """Whole reads (the object's and its history's) go through Bulk API 2.0."""
     notes: list[str] = field(default_factory=list)
     """Message keys of things the user should know (e.g. field history off)."""
 
@@ -161,8 +167,9 @@ def read_object(
         cursor = None
     out = Extract(full=cursor is None, cursor=cursor)
     if cursor is None:
-        soql = f"SELECT {', '.join(fields)} FROM {obj.sobject} ORDER BY {CURSOR_FIELD}"
-        pages = client.query(soql)
+        soql = f"SELECT {', '.join(fields)} FROM {obj.sobject}"
+        out.bulk = _count(client, obj.sobject) >= BULK_FROM
+        pages = _whole(client, soql, out.bulk, order=CURSOR_FIELD)
     else:
         with_deleted = [*fields, "IsDeleted"] if obj.deletable else fields
         soql = (
@@ -216,6 +223,21 @@ def _converted_into(
     return found
 
 
+def _count(client: SalesforceClient, sobject: str) -> int:
+    """How many live records ``sobject`` has (one aggregate query)."""
+    rows = [r for page in client.query(f"SELECT COUNT(Id) FROM {sobject}") for r in page]
+    return int(rows[0]["expr0"]) if rows else 0
+
+
+def _whole(
+    client: SalesforceClient, soql: str, bulk: bool, order: str | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of ``soql``: a Bulk API 2.0 job (unordered), or REST (``ORDER BY order``)."""
+    if bulk:
+        return bulk_query(client, soql)
+    return client.query(f"{soql} ORDER BY {order}" if order else soql)
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -232,12 +254,17 @@ def _in_batches(ids: list[str]) -> Iterator[str]:
 
 
 def _history_rows(
-    client: SalesforceClient, soql: str, parent: str, ids: list[str], everything: bool
+    client: SalesforceClient,
+    soql: str,
+    parent: str,
+    ids: list[str],
+    everything: bool,
+    bulk: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """History rows of the records ``ids`` (all rows of the object when the read
     covers every record anyway), oldest first per record."""
     if everything:
-        for page in client.query(f"{soql} ORDER BY {parent}, CreatedDate"):
+        for page in _whole(client, soql, bulk, order=f"{parent}, CreatedDate"):
             yield from page
         return
     for id_list in _in_batches(ids):
@@ -268,7 +295,7 @@ def _lead_history(client: SalesforceClient, leads: list[dict[str, Any]], out: Ex
     try:
         rows = [
             r
-            for r in _history_rows(client, soql, "LeadId", ids, out.full)
+            for r in _history_rows(client, soql, "LeadId", ids, out.full, out.bulk)
             if r["Field"] in ("Status", "leadConverted")
         ]
     except SalesforceError as exc:
@@ -285,7 +312,7 @@ def _lead_history(client: SalesforceClient, leads: list[dict[str, Any]], out: Ex
     for lead in leads:
         for name, at in status.get(lead["Id"], {}).items():
             lead[STATUS_ENTERED + name] = at
-        if lead.get("IsConverted"):
+        if lead.get("IsConverted") in (True, "true"):
             lead[CONVERTED_AT] = converted.get(lead["Id"]) or lead.get("ConvertedDate")
 
 
@@ -293,7 +320,9 @@ def _stage_history(client: SalesforceClient, opps: list[dict[str, Any]], out: Ex
     ids = [str(r["Id"]) for r in opps]
     soql = "SELECT OpportunityId, StageName, CreatedDate FROM OpportunityHistory"
     stages = _first_entries(
-        _history_rows(client, soql, "OpportunityId", ids, out.full), "OpportunityId", "StageName"
+        _history_rows(client, soql, "OpportunityId", ids, out.full, out.bulk),
+        "OpportunityId",
+        "StageName",
     )
     soql = "SELECT Id, ConvertedOpportunityId, ConvertedDate FROM Lead"
     if out.full:
@@ -304,7 +333,7 @@ def _stage_history(client: SalesforceClient, opps: list[dict[str, Any]], out: Ex
         ]
     converted: list[dict[str, Any]] = []
     for query in queries:
-        for page in client.query(query):
+        for page in _whole(client, query, out.bulk and out.full):
             converted += page
     # Several leads converted into one opportunity: the first one is its origin.
     origin: dict[str, str] = {}
