@@ -20,11 +20,14 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kpitree.compute.entities import ORG_DIMENSIONS, Entity
+from kpitree.compute.entities import Entity
 from kpitree.compute.metrics import Metric
-from kpitree.compute.owners import owner_matching
-from kpitree.errors import UserError
-from kpitree.source import did_you_mean
+from kpitree.compute.segments import (
+    add_dimensions,
+    check_dimensions,
+    dimensions_of,
+    segment_filters,
+)
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -214,150 +217,6 @@ def _where(t: ir.Table, where: Mapping[str, Any]) -> ir.Table:
     return t if cond is None else t.filter(cond)
 
 
-def dimensions_of(ent: Entity) -> tuple[str, ...]:
-    """Segment dimensions available on an entity."""
-    from kpitree.data.schema import table
-
-    out = ["rep", *ORG_DIMENSIONS, "region"]
-    out += [c for c in ent.columns() if not c.endswith(("_at", "_date", "_id")) and c != "amount"]
-    if ent.lead_column:
-        out += ["channel", "campaign", "segment", "industry", "region"]
-    if ent.account_column:
-        out += [c for c in table("accounts").column_names if c in ("industry", "segment", "region")]
-    return tuple(dict.fromkeys(c for c in out if c not in ("attributes", "name")))
-
-
-def _owner(engine: Engine, ent: Entity, t: ir.Table) -> tuple[ir.Table, str | None]:
-    """Add ``__owner`` (the rep credited): the entity's owner, or its account's,
-    as the organisation knows the rep (kpitree.compute.owners); with a credit
-    rule, the originating lead's owner or the rep of a column, and the owner
-    when that is empty."""
-    import ibis
-
-    if ent.credit is not None:
-        own = t[ent.owner] if ent.owner else ibis.null("string")
-        if ent.credit == "lead_owner":
-            assert ent.lead_column is not None
-            leads = engine.table("leads")
-            leads = leads.select(__credit_lead=leads.lead_id, __credit=leads.owner_id)
-            t = t.left_join(leads, t[ent.lead_column] == leads.__credit_lead)
-            t = t.drop("__credit_lead")
-        elif ent.credit.startswith("attributes."):
-            t = t.mutate(__credit=t.attributes[ent.credit.removeprefix("attributes.")].str)
-        else:
-            t = t.mutate(__credit=t[ent.credit].cast("string"))
-        credited = _rep_of(engine, ibis.coalesce(t.__credit, own))
-        return t.mutate(__owner=credited).drop("__credit"), "__owner"
-    if ent.owner:
-        return t.mutate(__owner=_rep_of(engine, t[ent.owner])), "__owner"
-    if ent.account_column:
-        acc = engine.table("accounts")
-        acc = acc.select(__acc=acc.account_id, __owner=_rep_of(engine, acc.owner_id))
-        return t.left_join(acc, t[ent.account_column] == acc.__acc).drop("__acc"), "__owner"
-    return t, None
-
-
-def _rep_of(engine: Engine, owner: ir.StringValue) -> ir.StringValue:
-    """The rep id of an owner the export names another way ("佐々木　健様" for
-    the organisation's "佐々木 健")."""
-    import ibis
-
-    rep_of = owner_matching(engine).rep_of()
-    if not rep_of:
-        return owner
-    return ibis.cases(*[(owner == o, r) for o, r in rep_of.items()], else_=owner)
-
-
-def _placed(engine: Engine, rep: ir.StringValue, part: int) -> ir.StringValue | None:
-    """The department (``part`` 0) or team (1) that ``kpitree.yaml`` gives a
-    rep without ``rep_assignments`` rows; ``None`` when it places nobody."""
-    import ibis
-
-    placement = owner_matching(engine).placement()
-    cases = [(rep == r, where[part]) for r, where in placement.items() if where[part]]
-    if not cases:
-        return None
-    return ibis.cases(*cases, else_=ibis.null("string"))
-
-
-def _add_dimensions(
-    engine: Engine, ent: Entity, t: ir.Table, dims: Sequence[str], day: str
-) -> ir.Table:
-    """Add one column per dimension, named ``dim__<name>``."""
-    import ibis
-
-    own = set(ent.columns())
-    needs_org = any(d in ORG_DIMENSIONS or (d == "region" and "region" not in own) for d in dims)
-    owner = None
-    if needs_org or "rep" in dims:
-        t, owner = _owner(engine, ent, t)
-    if needs_org and owner is not None:
-        a = _assignments(engine)
-        t = t.left_join(a, [t[owner] == a.__rep, a.__from <= t[day], a.__to >= t[day]])
-    lead_cols: dict[str, str] = {}
-    account_cols: dict[str, str] = {}
-    for d in dims:
-        if d in own or d in ORG_DIMENSIONS or d == "rep" or d == "region":
-            continue
-        if ent.lead_column and d in ("channel", "campaign", "segment", "industry", "region"):
-            lead_cols[d] = d
-        elif ent.account_column and d in ("industry", "segment", "region"):
-            account_cols[d] = d
-    if lead_cols:
-        leads = engine.table("leads")
-        leads = leads.select(__lead=leads.lead_id, **{f"__l_{c}": leads[c] for c in lead_cols})
-        t = t.left_join(leads, t[ent.lead_column] == leads.__lead)
-    if account_cols:
-        acc = engine.table("accounts")
-        acc = acc.select(__acc2=acc.account_id, **{f"__a_{c}": acc[c] for c in account_cols})
-        t = t.left_join(acc, t[ent.account_column] == acc.__acc2)
-    values: dict[str, Any] = {}
-    for d in dims:
-        if d == "rep":
-            values[f"dim__{d}"] = t[owner] if owner else ibis.null("string")
-        elif d in ORG_DIMENSIONS:
-            value = t[f"__{d}"] if needs_org and owner else ibis.null("string")
-            placed = (
-                _placed(engine, t[owner], ("department", "team").index(d))
-                if (owner and d in ("department", "team"))
-                else None
-            )
-            values[f"dim__{d}"] = value if placed is None else value.fill_null(placed)
-        elif d in own:
-            values[f"dim__{d}"] = t[d].cast("string")
-        elif d == "region":
-            values[f"dim__{d}"] = t["__region"] if owner else ibis.null("string")
-        elif d in lead_cols:
-            values[f"dim__{d}"] = t[f"__l_{d}"]
-        elif d in account_cols:
-            values[f"dim__{d}"] = t[f"__a_{d}"]
-        else:  # pragma: no cover - checked by the caller
-            raise KeyError(d)
-    return t.mutate(**values)
-
-
-def _assignments(engine: Engine) -> ir.Table:
-    """Rep assignments as non-overlapping day ranges: a later assignment ends
-    the one before it (the day before it starts), so a fact matches at most one
-    assignment even when the source left the earlier one open-ended."""
-    import ibis
-
-    a = engine.table("rep_assignments")
-    far = ibis.literal(dt.date(9999, 12, 31))
-    nxt = a.valid_from.lead().over(ibis.window(group_by=a.rep_id, order_by=a.valid_from))
-    before_next = (nxt - ibis.interval(days=1)).cast("date")
-    end = ibis.least(a.valid_to.fill_null(far), before_next.fill_null(far))
-    return a.select(
-        __rep=a.rep_id,
-        __from=a.valid_from,
-        __to=end,
-        __department=a.department,
-        __team=a.team,
-        __manager=a.manager_id,
-        __region=a.region,
-    )
-
-
 def _period_index(day: ir.DateValue, periods: Sequence[Period]) -> ir.IntegerValue:
     import ibis
 
@@ -403,33 +262,6 @@ def _place(t: ir.Table, periods: Sequence[Period]) -> ir.Table:
 
 def _in_window(day: ir.DateValue, periods: Sequence[Period]) -> ir.BooleanValue:
     return (day >= min(p.start for p in periods)) & (day <= max(p.end for p in periods))
-
-
-def _segment_filters(t: ir.Table, filters: Mapping[str, Sequence[str | None]]) -> ir.Table:
-    for dim, values in filters.items():
-        col = t[f"dim__{dim}"]
-        named = [v for v in values if v is not None]
-        pred = col.isin(named) if named else None
-        if None in values:
-            pred = col.isnull() if pred is None else (pred | col.isnull())
-        if pred is not None:
-            t = t.filter(pred)
-    return t
-
-
-def check_dimensions(ent: Entity, dims: Sequence[str], metric_id: str) -> None:
-    available = dimensions_of(ent)
-    for d in dims:
-        if d not in available:
-            raise UserError.of(
-                "KT530",
-                "compute.unknown_dimension",
-                None,
-                dimension=d,
-                metric=metric_id,
-                available=", ".join(available),
-                hint=did_you_mean(d, available),
-            )
 
 
 def metric_query(
@@ -534,8 +366,8 @@ def _segmented(
     filters: Mapping[str, Sequence[str | None]],
 ) -> ir.Table:
     """Facts with a ``__day``, given their dimensions and the segment filters."""
-    t = _add_dimensions(engine, ent, t, all_dims, "__day")
-    return _segment_filters(t, filters)
+    t = add_dimensions(engine, ent, t, all_dims, "__day")
+    return segment_filters(t, filters)
 
 
 def _on_day(engine: Engine, t: ir.Table, at: ir.Value, periods: Sequence[Period]) -> ir.Table:

@@ -336,7 +336,7 @@ def _applicable(
     and per level the metrics that are not applicable there, with the
     dimensions they lack (their values are NaN, never an unfiltered number).
     A dimension no metric has is an error (``KT530``, with "did you mean")."""
-    from kpitree.compute.compile import check_dimensions, dimensions_of
+    from kpitree.compute.segments import check_dimensions, dimensions_of
 
     entity_metrics = [catalogue[m] for m in ids if catalogue[m].entity is not None]
     asked = list(dict.fromkeys([*finest, *(filters or {})]))
