@@ -25,6 +25,7 @@ from kpitree.compute.metrics import Metric
 from kpitree.compute.segments import (
     add_dimensions,
     check_dimensions,
+    custom_dimensions,
     dimensions_of,
     segment_filters,
 )
@@ -279,7 +280,7 @@ def metric_query(
     assert ent is not None, metric.id
     filters = filters or {}
     all_dims = list(dict.fromkeys([*dims, *filters]))
-    check_dimensions(ent, all_dims, metric.id)
+    check_dimensions(ent, all_dims, metric.id, custom_dimensions(engine))
     if metric.sla_rule is not None:
         from kpitree.compute.sla import sla_query
 
@@ -401,7 +402,7 @@ def fused_query(
     filters = filters or {}
     all_dims = list(dict.fromkeys([*dims, *filters]))
     for m in metrics:
-        check_dimensions(ent, all_dims, m.id)
+        check_dimensions(ent, all_dims, m.id, custom_dimensions(engine))
     event = metrics[0].spec.time or ent.time
     base = ent.base(engine)
     conditions = [_condition(base, m.spec.where) for m in metrics]

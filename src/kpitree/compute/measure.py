@@ -256,7 +256,7 @@ def measure(
     finest: Level = tuple(dict.fromkeys(d for level in levels for d in level))
     groups: dict[tuple[str, str, str], list[Metric]] = {}
     single: list[Metric] = []
-    apart, absent = _applicable(catalogue, ids, levels, finest, filters)
+    apart, absent = _applicable(engine, catalogue, ids, levels, finest, filters)
     for mid in ids:
         metric = catalogue[mid]
         if metric.entity is None or mid in apart:
@@ -325,6 +325,7 @@ def measure(
 
 
 def _applicable(
+    engine: Engine,
     catalogue: Catalogue,
     ids: Sequence[str],
     levels: Sequence[Level],
@@ -336,24 +337,25 @@ def _applicable(
     and per level the metrics that are not applicable there, with the
     dimensions they lack (their values are NaN, never an unfiltered number).
     A dimension no metric has is an error (``KT530``, with "did you mean")."""
-    from kpitree.compute.segments import check_dimensions, dimensions_of
+    from kpitree.compute.segments import check_dimensions, custom_dimensions, dimensions_of
 
+    custom = custom_dimensions(engine)
     entity_metrics = [catalogue[m] for m in ids if catalogue[m].entity is not None]
     asked = list(dict.fromkeys([*finest, *(filters or {})]))
     for dim in asked:
         if entity_metrics and not any(
-            dim in dimensions_of(m.entity) for m in entity_metrics if m.entity is not None
+            dim in dimensions_of(m.entity, custom) for m in entity_metrics if m.entity is not None
         ):
             first = entity_metrics[0]
             assert first.entity is not None
-            check_dimensions(first.entity, [dim], first.id)
+            check_dimensions(first.entity, [dim], first.id, custom)
     apart: dict[str, list[Level]] = {}
     absent: dict[Level, dict[str, tuple[str, ...]]] = {}
     for metric in entity_metrics:
         if metric.type.startswith("sla_"):
             continue  # SLA metrics check their own dimensions (KT760)
         assert metric.entity is not None
-        available = set(dimensions_of(metric.entity))
+        available = set(dimensions_of(metric.entity, custom))
         lacking = [d for d in asked if d not in available]
         if not lacking:
             continue

@@ -83,8 +83,9 @@ def _tables(expr: ir.Expr) -> list[str]:
     return sorted({op.name for op in expr.op().find(ops.DatabaseTable)})
 
 
-# Only results read from these are kept: kpitree counts their writes.
-_CANONICAL = frozenset(t.name for t in TABLES)
+# Only results read from these are kept: kpitree counts their writes (custom
+# dimensions' values too: every write that rebuilds them counts one).
+_CANONICAL = frozenset([*(t.name for t in TABLES), "kpitree_dimension_values"])
 
 Entry = tuple[str, list[tuple[str, str]], list[str]]
 """A query's SQL, its result's column types and the tables it reads."""

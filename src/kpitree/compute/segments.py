@@ -7,11 +7,14 @@ the team, department and manager of the rep's assignment on the fact's day).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.entities import ORG_DIMENSIONS, Entity
 from kpitree.compute.owners import owner_matching
+from kpitree.data.dimensions import REGISTRY_TABLE, VALUES_TABLE
 from kpitree.errors import UserError
 from kpitree.source import did_you_mean
 
@@ -20,11 +23,68 @@ if TYPE_CHECKING:
 
     from kpitree.engines import Engine
 
-__all__ = ["add_dimensions", "check_dimensions", "dimensions_of", "segment_filters"]
+__all__ = [
+    "CustomDimension",
+    "add_dimensions",
+    "check_dimensions",
+    "custom_dimensions",
+    "dimensions_of",
+    "segment_filters",
+]
 
 
-def dimensions_of(ent: Entity) -> tuple[str, ...]:
-    """Segment dimensions available on an entity."""
+@dataclass(frozen=True, slots=True)
+class CustomDimension:
+    """A dimension a mapping declared (kpitree.data.dimensions), as stored."""
+
+    name: str
+    table: str
+    labels: Mapping[str, str]
+
+    def label(self, lang: str) -> str:
+        return self.labels.get(lang) or next(iter(self.labels.values()), self.name)
+
+
+def custom_dimensions(engine: Engine) -> dict[str, CustomDimension]:
+    """The custom dimensions of the engine's data, by name (none when the
+    database has no ``kpitree_dimensions`` table); read once per engine."""
+    cached = getattr(engine, "_custom_dimensions", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    out: dict[str, CustomDimension] = {}
+    import ibis.common.exceptions as ibis_errors
+
+    try:
+        registry = engine.backend.table(REGISTRY_TABLE)
+    except ibis_errors.TableNotFound:
+        registry = None
+    if registry is not None:
+        query = registry.select("name", "table_name", "labels")
+        rows = engine.execute_sql(engine.compile(query)).to_pylist()
+        for r in sorted(rows, key=lambda r: str(r["name"])):
+            labels = json.loads(r["labels"] or "{}")
+            out[str(r["name"])] = CustomDimension(str(r["name"]), str(r["table_name"]), labels)
+    engine._custom_dimensions = out  # type: ignore[attr-defined]
+    return out
+
+
+def _custom_key(ent: Entity, dim: CustomDimension) -> str | None:
+    """The column of ``ent`` that reaches the record holding ``dim``'s value:
+    its own id, or its lead or account."""
+    if dim.table == ent.table:
+        return ent.id
+    if dim.table == "leads" and ent.lead_column:
+        return ent.lead_column
+    if dim.table == "accounts" and ent.account_column:
+        return ent.account_column
+    return None
+
+
+def dimensions_of(
+    ent: Entity, custom: Mapping[str, CustomDimension] | None = None
+) -> tuple[str, ...]:
+    """Segment dimensions available on an entity (with ``custom``: the custom
+    dimensions of its own table, its lead's or its account's)."""
     from kpitree.data.schema import table
 
     out = ["rep", *ORG_DIMENSIONS, "region"]
@@ -33,6 +93,7 @@ def dimensions_of(ent: Entity) -> tuple[str, ...]:
         out += ["channel", "campaign", "segment", "industry", "region"]
     if ent.account_column:
         out += [c for c in table("accounts").column_names if c in ("industry", "segment", "region")]
+    out += [d.name for d in (custom or {}).values() if _custom_key(ent, d)]
     return tuple(dict.fromkeys(c for c in out if c not in ("attributes", "name")))
 
 
@@ -105,8 +166,14 @@ def add_dimensions(
         t = t.left_join(a, [t[owner] == a.__rep, a.__from <= t[day], a.__to >= t[day]])
     lead_cols: dict[str, str] = {}
     account_cols: dict[str, str] = {}
+    custom = custom_dimensions(engine)
+    custom_cols: dict[str, str] = {}
     for d in dims:
         if d in own or d in ORG_DIMENSIONS or d == "rep" or d == "region":
+            continue
+        if d in custom:
+            custom_cols[d] = f"__c{len(custom_cols)}"
+            t = _join_custom(engine, ent, t, custom[d], custom_cols[d])
             continue
         if ent.lead_column and d in ("channel", "campaign", "segment", "industry", "region"):
             lead_cols[d] = d
@@ -140,9 +207,25 @@ def add_dimensions(
             values[f"dim__{d}"] = t[f"__l_{d}"]
         elif d in account_cols:
             values[f"dim__{d}"] = t[f"__a_{d}"]
+        elif d in custom_cols:
+            values[f"dim__{d}"] = t[custom_cols[d]]
         else:  # pragma: no cover - checked by the caller
             raise KeyError(d)
     return t.mutate(**values)
+
+
+def _join_custom(
+    engine: Engine, ent: Entity, t: ir.Table, dim: CustomDimension, name: str
+) -> ir.Table:
+    """Add column ``name``: the value of a custom dimension, joined from its
+    side table on the record id (no JSON read here)."""
+    key = _custom_key(ent, dim)
+    assert key is not None, (ent.name, dim.name)
+    v = engine.backend.table(VALUES_TABLE)
+    v = v.filter((v.table_name == dim.table) & (v.dimension == dim.name))
+    v = v.select(**{f"{name}_id": v.record_id, name: v.value})
+    t = t.left_join(v, t[key].cast("string") == v[f"{name}_id"])
+    return t.drop(f"{name}_id")
 
 
 def _assignments(engine: Engine) -> ir.Table:
@@ -179,8 +262,13 @@ def segment_filters(t: ir.Table, filters: Mapping[str, Sequence[str | None]]) ->
     return t
 
 
-def check_dimensions(ent: Entity, dims: Sequence[str], metric_id: str) -> None:
-    available = dimensions_of(ent)
+def check_dimensions(
+    ent: Entity,
+    dims: Sequence[str],
+    metric_id: str,
+    custom: Mapping[str, CustomDimension] | None = None,
+) -> None:
+    available = dimensions_of(ent, custom)
     for d in dims:
         if d not in available:
             raise UserError.of(

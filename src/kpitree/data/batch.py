@@ -17,6 +17,8 @@ from kpitree.i18n import Msg
 if TYPE_CHECKING:
     import pyarrow
 
+    from kpitree.data.dimensions import DeclaredDimension
+
 __all__ = ["MappedBatch", "Reject"]
 
 
@@ -66,3 +68,5 @@ class MappedBatch:
     warnings: list[Diagnostic] = field(default_factory=list)
     """Located warnings about the file that do not stop the import (e.g. ``?``
     where a Shift_JIS export lost characters)."""
+    dimensions: tuple[DeclaredDimension, ...] = ()
+    """The mapping's custom dimensions, with the header each was read from."""

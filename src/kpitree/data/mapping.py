@@ -59,6 +59,7 @@ from pydantic import (
     model_validator,
 )
 
+from kpitree.data.dimensions import CustomDimension, parse_dimensions
 from kpitree.data.mapping_check import Checker as _Checker
 from kpitree.data.schema import TABLES, table
 from kpitree.errors import DataError, Diagnostic, Severity, Span
@@ -152,6 +153,7 @@ class _Top(BaseModel):
     defaults: dict[str, Scalar] = {}
     values: dict[str, Any] = {}
     tables: dict[str, Any]
+    dimensions: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ class Mapping:
     defaults: MappingABC[str, str]
     tables: tuple[TableMapping, ...]
     description: str | None = None
+    dimensions: tuple[CustomDimension, ...] = ()
+    """Source columns declared as segment dimensions (:mod:`kpitree.data.dimensions`)."""
 
     def rules(self) -> list[tuple[str, str, ColumnRule]]:
         """Every rule as (table, canonical column or ``stage:<name>``, rule)."""
@@ -437,6 +441,7 @@ def _resolve(doc: Document, name: str | None) -> Mapping:
             tm = _table(ck, tname, section, path, i == 0 and j == 0, maps, defaults)
             if tm is not None:
                 tables.append(tm)
+    dimensions = parse_dimensions(ck, top.dimensions, [t.table for t in tables])
     if ck.diags:
         raise DataError(ck.diags)
     return Mapping(
@@ -446,6 +451,7 @@ def _resolve(doc: Document, name: str | None) -> Mapping:
         defaults=defaults,
         tables=tuple(tables),
         description=top.description,
+        dimensions=dimensions,
     )
 
 

@@ -138,11 +138,20 @@ class _Plan:
 
     def attribute_columns(self, tm: TableMapping) -> list[int]:
         if tm.attributes == "none":
-            return []
-        if tm.attributes == "rest":
+            out = []
+        elif tm.attributes == "rest":
             mapped = {f.src for f in self.fields if f.src is not None}
-            return [k for k in range(len(self.source.headers)) if k not in mapped]
-        return [self.found[h] for h in tm.attributes if h in self.found]
+            out = [k for k in range(len(self.source.headers)) if k not in mapped]
+        else:
+            out = [self.found[h] for h in tm.attributes if h in self.found]
+        # A custom dimension's column is kept in its table's attributes even
+        # when the mapping reads it into a canonical column too.
+        if tm is next(t for t in self.mapping.tables if t.table == tm.table):
+            for d in self.mapping.dimensions:
+                k = next((self.found[h] for h in d.headers if h in self.found), None)
+                if d.table == tm.table and k is not None and k not in out:
+                    out.append(k)
+        return out
 
     def used_columns(self) -> list[int]:
         used = {f.src for f in self.fields if f.src is not None}

@@ -377,6 +377,7 @@ def resolve_headers(mapping: Mapping, headers: tuple[str, ...], path: str) -> di
     for tm in mapping.tables:
         if isinstance(tm.attributes, tuple):
             wanted += [((h,), f"{tm.table}.attributes", None, False) for h in tm.attributes]
+    wanted += [(d.headers, f"dimensions.{d.name}", d.span, False) for d in mapping.dimensions]
     for alternatives, target, span, optional in wanted:
         for h in alternatives:
             idx = exact.get(h, loose.get(_norm(h)))
@@ -459,6 +460,7 @@ def read_and_map(
     >>> batch = read_and_map("leads.csv", load_mapping("hubspot-contacts"))  # doctest: +SKIP
     >>> batch.tables["leads"].num_rows  # doctest: +SKIP
     """
+    from kpitree.data.dimensions import declared_dimensions
     from kpitree.data.report import add_synthetic_ids, drop_footer
     from kpitree.data.transform import apply_mapping
     from kpitree.data.xlsx import load_xlsx
@@ -486,6 +488,7 @@ def read_and_map(
         source = add_synthetic_ids(con, source, mapping, shown)
         found = resolve_headers(mapping, source.headers, shown)
         batch = apply_mapping(con, source, mapping, found, shown, mapping.source.timezone or tz)
+        batch.dimensions = declared_dimensions(mapping, source.headers, found)
         batch.warnings = list(source.warnings)
         return batch
     finally:

@@ -224,10 +224,12 @@ def apply_sync(
 ) -> SyncOutcome:
     """Store one sync of ``source`` (its objects, deletions and cursors) in one
     transaction, as one import; ``dry_run`` computes the counts and rolls back."""
+    from kpitree.data.dimensions import register_dimensions
     from kpitree.data.warehouse import (
         _bump_versions,
         _next_import_id,
         _pause_for_tests,
+        _refresh_dimensions,
         _writer,
     )
 
@@ -238,7 +240,9 @@ def apply_sync(
             import_id = _next_import_id(con)
             changed_tables: set[str] = set()
             registry_changed = False
+            declared: set[str] = set()
             for obj in objects:
+                declared |= register_dimensions(con, obj.batch.dimensions)
                 registry_changed |= _write_object(con, import_id, source, obj)
                 changed_tables |= {
                     c.table for c in obj.counts if c.inserted or c.updated or c.deleted
@@ -252,6 +256,8 @@ def apply_sync(
                 "WHERE source = ?",
                 [started, import_id if logged else None, source],
             ).fetchall()
+            # A mapping's custom dimensions follow synced records as imported ones.
+            _refresh_dimensions(con, [*changed_tables, *declared])
             if logged:
                 _bump_versions(con, sorted(changed_tables))
                 _log(con, import_id, source, mapping_names, objects, started)

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from kpitree.data import migrations
 from kpitree.data.batch import MappedBatch
 from kpitree.data.deletions import SYNC_RECORDS, deletion_conflict, undo_deletions
+from kpitree.data.dimensions import VALUES_TABLE, refresh_dimension_values, register_dimensions
 from kpitree.data.importlog import ImportRecord, ImportResult, TableCounts, UndoResult
 from kpitree.data.rejects import reject_error, rejected_row_count, write_rejects
 from kpitree.data.schema import TABLES
@@ -303,12 +304,15 @@ class Warehouse:
         self, con: duckdb.DuckDBPyConnection, import_id: int, entry: _Entry, started: datetime
     ) -> ImportResult:
         unique = entry.batch is not None and entry.batch.validated
+        declared = register_dimensions(con, entry.batch.dimensions if entry.batch else ())
         counts = tuple(
             upsert_table(con, import_id, t, entry.tables[t.name], validated=unique)
             for t in TABLES
             if t.name in entry.tables
         )
-        _bump_versions(con, [c.table for c in counts if c.inserted or c.updated])
+        changed = [c.table for c in counts if c.inserted or c.updated]
+        _bump_versions(con, changed)
+        _refresh_dimensions(con, [*changed, *declared])
         rejects_csv = rejects_report = None
         rejected = 0
         if entry.batch is not None and entry.batch.rejects:
@@ -401,13 +405,16 @@ class Warehouse:
                             table=t.name,
                         )
                 deleted = restored = 0
+                undone = []
                 for t in UNDOABLE:
                     d, r = undo_table(con, import_id, t)
                     r += undo_deletions(con, import_id, t)
                     deleted += d
                     restored += r
                     if (d or r) and t in TABLES:
-                        _bump_versions(con, [t.name])
+                        undone.append(t.name)
+                _bump_versions(con, undone)
+                _refresh_dimensions(con, undone)
                 if record.kind == "sync":
                     # The cursor moved past what is now gone: the source's next
                     # sync reads everything again.
@@ -522,6 +529,12 @@ def _bump_versions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> Non
             "ON CONFLICT (table_name) DO UPDATE SET version = version + 1",
             [name],
         ).fetchall()
+
+
+def _refresh_dimensions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+    """Rebuild the custom dimensions' values of ``tables`` (kpitree.data.dimensions)."""
+    if refresh_dimension_values(con, sorted(set(tables))):
+        _bump_versions(con, [VALUES_TABLE])
 
 
 def file_stamp(path: Path) -> str:

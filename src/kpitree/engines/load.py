@@ -115,9 +115,50 @@ def copy_warehouse(
 
         sources = [_Source(t.name, t.column_names, batches(t.name)) for t in schema.TABLES]
         if isinstance(url, Engine):
-            return _load(url, sources)
+            counts = _load(url, sources)
+            _copy_dimensions(source, url)
+            return counts
         with open_engine(url, read_only=False) as target:
-            return _load(target, sources)
+            counts = _load(target, sources)
+            _copy_dimensions(source, target)
+            return counts
+
+
+def _copy_dimensions(source: Engine, target: Engine) -> None:
+    """The warehouse's custom dimensions (:mod:`kpitree.data.dimensions`) go
+    along with its tables: their registry and their values, as they are."""
+    from kpitree.data.dimensions import REGISTRY_TABLE, SIDE_TABLES
+
+    con = source.backend.con
+    present = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [REGISTRY_TABLE]
+    ).fetchall()[0][0]
+    if not present:
+        return
+    for name, columns in SIDE_TABLES.items():
+        arrow = con.sql(f"SELECT {', '.join(columns)} FROM {name}").to_arrow_table()
+        if target.name != "postgres":
+            target.backend.create_table(name, arrow, overwrite=True)
+            continue
+        import psycopg
+        from psycopg import sql
+        from pyarrow import csv
+
+        ddl = ", ".join(f"{c} TEXT" for c in columns)
+        try:
+            with target.backend.con.transaction(), target.backend.con.cursor() as cursor:
+                table = sql.Identifier(name)
+                cursor.execute(sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({ddl})").format(table))
+                cursor.execute(sql.SQL("TRUNCATE {}").format(table))
+                buffer = io.BytesIO()
+                csv.write_csv(arrow, buffer, csv.WriteOptions(include_header=False))
+                copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(table)
+                with cursor.copy(copy_sql) as copy:
+                    copy.write(buffer.getbuffer())
+        except psycopg.Error as exc:
+            raise UserError.of(
+                "KT517", "engines.load_failed", table=name, where=target.where, error=str(exc)
+            ) from exc
 
 
 def _batches_of(arrow: pa.Table) -> Callable[[], Iterable[pa.RecordBatch]]:
