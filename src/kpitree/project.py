@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kpitree.compute.periods import Period
     from kpitree.compute.querycache import QueryCache
     from kpitree.compute.status import StatusResult
+    from kpitree.compute.segments import CustomDimension
     from kpitree.engines import Engine
     from kpitree.sla import SlaReport
 
@@ -95,6 +96,13 @@ class Project:
             return rep_names(engine)
         with self.engine() as eng:
             return rep_names(eng)
+
+    def custom_dimensions(self) -> dict[str, CustomDimension]:
+        """The dimensions the imports' mappings declared (``dimensions:``), by name."""
+        from kpitree.compute.segments import custom_dimensions
+
+        with self.engine() as eng:
+            return custom_dimensions(eng)
 
     @property
     def catalogue(self) -> Catalogue:

@@ -283,3 +283,50 @@ def test_the_same_counts_on_duckdb_and_postgres(
     assert {k: float(v) for k, v in expected.items()} == {
         (k[0], None if k[1] is None or k[1] != k[1] else k[1], k[2]): v for k, v in got.items()
     }
+
+
+def test_pages_break_down_and_filter_by_a_custom_dimension(folder: Path) -> None:
+    from contextlib import closing
+
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    df = _source(folder)
+    may = df[df["month"] == "2026/05"]
+    with closing(TestClient(create_app(folder), base_url="http://localhost")) as client:
+        params = {"period": "2026-05", "lang": "en", "by": "agency"}
+        view = client.get("/api/nodes/opportunities", params=params).json()
+        rows = {r["value"]: r["actual"] for r in view["breakdown"]["rows"]}
+        assert rows == {a or None: float(n) for a, n in Counter(may["agency"]).items()}
+        assert {"id": "agency", "label": "Agency"} in view["filter_choices"]["custom"]
+        filtered = {"period": "2026-05", "lang": "en", "agency": "名古屋商事"}
+        tree = client.get("/api/tree", params=filtered).json()
+        assert tree["nodes"]["opportunities"]["actual"] == float(
+            (may["agency"] == "名古屋商事").sum()
+        )
+        page = client.get("/nodes/opportunities", params=params)
+        assert page.status_code == 200
+        assert '<option value="agency" selected>Agency</option>' in page.text
+        assert 'data-testid="filter-agency"' in page.text
+
+
+def test_an_alert_watches_each_value_of_a_custom_dimension(folder: Path) -> None:
+    import datetime as dt
+
+    from kpitree.alerts.evaluate import evaluate_rules
+    from kpitree.project import Project
+
+    text = (folder / "kpitree.yaml").read_text(encoding="utf-8")
+    text += "alerts:\n  per_agency: {node: opportunities, condition: change, threshold: 1, by: agency}\n"
+    (folder / "kpitree.yaml").write_text(text, encoding="utf-8")
+    project = Project.load(folder)
+    now = dt.datetime(2026, 5, 31, 12, tzinfo=dt.UTC)
+    problems: list[Any] = []
+    findings = evaluate_rules(project, project.tree.alerts, now, problems)
+    assert problems == []
+    may = _source(folder)
+    may = may[may["month"] == "2026/05"]
+    assert {f.segment for f in findings if f.rule == "per_agency"} == {
+        (("agency", a or None),) for a in set(may["agency"])
+    }

@@ -59,6 +59,8 @@ LEVELS = (
     "product",
     "pipeline",
 )
+# Any other level an alert names must look like a custom dimension's name.
+_CUSTOM_LEVEL = re.compile(r"^[^\W\d]\w*$")
 SPECIAL_RECIPIENTS = ("owner", "segment_owner")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -405,6 +407,13 @@ class _Checks:
                     "KT705", "alerts.def.segment_without_level", (*path, "segment"), rule=rid
                 )
             return
+        hint = did_you_mean(rule.by, LEVELS)
+        if rule.by not in LEVELS and not hint and _CUSTOM_LEVEL.match(rule.by):
+            # A custom dimension (a mapping's ``dimensions:``): the data knows
+            # it, so it is checked when the alert runs (KT530, "did you mean").
+            if rule.condition == "no_data":
+                self.error("KT704", "alerts.def.no_data_level", (*path, "by"), rule=rid)
+            return
         if rule.by not in LEVELS:
             self.error(
                 "KT704",
@@ -413,7 +422,7 @@ class _Checks:
                 rule=rid,
                 level=rule.by,
                 levels=", ".join(LEVELS),
-                hint=did_you_mean(rule.by, LEVELS),
+                hint=hint,
             )
             return
         if rule.condition == "no_data":

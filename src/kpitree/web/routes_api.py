@@ -60,10 +60,15 @@ def page_source(request: Request, project: Project) -> CachedSource:
     return page_cache(request).source(project)
 
 
-def page_query(request: Request, lang: str) -> PageQuery:
+def page_query(request: Request, lang: str, project: Project | None = None) -> PageQuery:
+    """The page's query; with ``project``, its custom dimensions may filter too."""
     from kpitree.web.views.common import PageQuery
 
-    return PageQuery.from_params(request.query_params, lang)
+    custom: tuple[str, ...] = ()
+    if project is not None:
+        source = page_source(request, project)
+        custom = tuple(source.cached(("custom_dimensions",), project.custom_dimensions))
+    return PageQuery.from_params(request.query_params, lang, custom)
 
 
 def page_view(
@@ -75,7 +80,7 @@ def page_view(
 ) -> dict[str, Any]:
     """The view model of ``page`` for this request's query (cached)."""
     source = page_source(request, project)
-    query = page_query(request, lang)
+    query = page_query(request, lang, project)
     return source.cached(("view", page, query), lambda: build(source, query))
 
 

@@ -78,7 +78,7 @@ def _page(
         return table_download(view, fmt, table, download_name)
     request = page.request
     lang = view.get("query", {}).get("lang", "ja")
-    query = page_query(request, lang)
+    query = page_query(request, lang, page.project)
     return render(
         request,
         template,

@@ -76,9 +76,12 @@ class PageQuery:
     lang: str = "ja"
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any] | Any, lang: str) -> PageQuery:
+    def from_params(
+        cls, params: Mapping[str, Any] | Any, lang: str, custom: Sequence[str] = ()
+    ) -> PageQuery:
         """Read a query from URL parameters (a Starlette ``QueryParams`` or a
-        mapping of lists); unknown parameters are ignored."""
+        mapping of lists); unknown parameters are ignored. ``custom``: the
+        custom dimensions a URL may filter on too."""
         getlist = getattr(params, "getlist", None)
 
         def values(key: str) -> list[str]:
@@ -90,7 +93,7 @@ class PageQuery:
             return [str(v) for v in raw] if isinstance(raw, list | tuple) else [str(raw)]
 
         filters = []
-        for dim in FILTER_DIMENSIONS:
+        for dim in dict.fromkeys([*FILTER_DIMENSIONS, *custom]):
             chosen = [p.strip() for v in values(dim) for p in v.split(",") if p.strip()]
             if chosen:
                 filters.append((dim, tuple(dict.fromkeys(chosen))))
@@ -476,6 +479,11 @@ def choices(source: StatusSource, period: Period, lang: str) -> dict[str, Any]:
             ],
             "team": teams,
             "channel": source.cached(("channels",), partial(_channels, project)),
+            # The dimensions the imports' mappings declared (代理店, 製品, …).
+            "custom": [
+                {"id": d.name, "label": d.label(lang)}
+                for d in source.cached(("custom_dimensions",), project.custom_dimensions).values()
+            ],
         },
     }
 
