@@ -330,3 +330,21 @@ def test_an_alert_watches_each_value_of_a_custom_dimension(folder: Path) -> None
     assert {f.segment for f in findings if f.rule == "per_agency"} == {
         (("agency", a or None),) for a in set(may["agency"])
     }
+
+
+def test_a_target_file_sets_targets_per_custom_dimension_value(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (folder / "kpitree.yaml").read_text(encoding="utf-8")
+    (folder / "kpitree.yaml").write_text(text + "data:\n  targets: [targets.csv]\n", "utf-8")
+    (folder / "targets.csv").write_text(
+        "node,period,agency,target\nopportunities,2026-05,東京代理店,40\n", encoding="utf-8"
+    )
+    code, out, err = run(capsys, "status", folder, "-p", "2026-05", "--by", "agency", "--json")
+    assert code == 0, err
+    rows = {
+        r["segment"].get("agency"): r["target"]
+        for r in json.loads(out)["rows"]
+        if r["node"] == "opportunities" and r["segment"]
+    }
+    assert rows["東京代理店"] == 40
