@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from kpitree.compute.metrics import Catalogue
     from kpitree.compute.periods import Period
     from kpitree.compute.querycache import QueryCache
-    from kpitree.compute.status import StatusResult
     from kpitree.compute.segments import CustomDimension
+    from kpitree.compute.status import StatusResult
     from kpitree.engines import Engine
     from kpitree.sla import SlaReport
 

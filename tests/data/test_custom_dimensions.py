@@ -318,7 +318,8 @@ def test_an_alert_watches_each_value_of_a_custom_dimension(folder: Path) -> None
     from kpitree.project import Project
 
     text = (folder / "kpitree.yaml").read_text(encoding="utf-8")
-    text += "alerts:\n  per_agency: {node: opportunities, condition: change, threshold: 1, by: agency}\n"
+    text += "alerts:\n  per_agency: "
+    text += "{node: opportunities, condition: change, threshold: 1, by: agency}\n"
     (folder / "kpitree.yaml").write_text(text, encoding="utf-8")
     project = Project.load(folder)
     now = dt.datetime(2026, 5, 31, 12, tzinfo=dt.UTC)
