@@ -348,7 +348,13 @@ class FakeSalesforce:
             if visible is None:
                 return _api_error(404, "NOT_FOUND", "The requested resource does not exist", self)
             fields = [
-                {"name": name, "type": kind, "label": name, "nillable": name != "Id"}
+                {
+                    "name": name,
+                    "type": kind,
+                    "label": name,
+                    "nillable": name != "Id",
+                    "relationshipName": name[:-2] if kind == "reference" else None,
+                }
                 for name, kind in SCHEMA[sobject].items()
                 if name in visible
             ]

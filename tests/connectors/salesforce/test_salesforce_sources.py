@@ -195,3 +195,22 @@ def test_owners_land_in_the_organisations_teams(
     }
     # Every owner matched (no team-less row), each in its role's team.
     assert {team: n for team, n in got.items() if n} == {t: float(n) for t, n in want.items()}
+
+
+def test_sources_test_checks_parent_fields_by_their_relationship(
+    salesforce: FakeSalesforce,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    mapping = (
+        Path(__file__).parents[3] / "src/kpitree/connectors/salesforce/mappings/accounts.yaml"
+    ).read_text(encoding="utf-8")
+    project = write_project(tmp_path / "p", salesforce, "    mappings: {accounts: accounts.yaml}\n")
+    (project / "accounts.yaml").write_text(
+        mapping + "    attributes: [Owner.Name, Parent.Name]\n", encoding="utf-8"
+    )
+    code, out = _run(monkeypatch, capsys, project, environ(salesforce), "sources", "test")
+    failed = [line for line in out.splitlines() if "✗" in line]
+    assert code == 1 and len(failed) == 1, out  # Owner is a relationship of Account
+    assert "Account.Parent.Name" in failed[0]

@@ -163,7 +163,13 @@ class SalesforceConnector:
         except SalesforceError as exc:
             return [Check(what, False, _first(exc))]
         have = {f.get("name") for f in describe.get("fields", [])}
-        missing = [f for f in fields if f not in have]
+        # A parent field (Owner.Name) is checked by its relationship's name.
+        have |= {
+            f"{f['relationshipName']}."
+            for f in describe.get("fields", [])
+            if f.get("relationshipName")
+        }
+        missing = [f for f in fields if f not in have and f.split(".", 1)[0] + "." not in have]
         if not missing:
             return [Check(what, True, t("salesforce.test.fields", count=len(fields)))]
         return [
