@@ -219,3 +219,27 @@ def test_owners_become_reps_and_archived_owners_stay(hubspot: HubSpotSetup) -> N
     assert reps == hubspot.company.reps()
     assert reps["70000"] == ("佐藤 健", "rep0@example.co.jp")
     assert "70006" in reps  # archived in HubSpot, still the owner of old deals
+
+
+@pytest.mark.parametrize("hubspot", [500], indirect=True)
+def test_more_records_at_one_instant_than_search_can_page_stop_the_sync(
+    hubspot: HubSpotSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search query pages through at most 10,000 results (a smaller cap here, on
+    both sides): records at one modified instant beyond it cannot be read by
+    search, so the sync stops and stores nothing instead of skipping them."""
+    from kpitree.connectors.hubspot import api
+
+    hubspot.portal.search_cap = 400
+    monkeypatch.setattr(api, "SEARCH_CAP", 400)
+    sync_project(hubspot.project)
+    before = warehouse_funnel(hubspot.warehouse)
+    instant = hubspot.portal.now_ms()
+    assert len(hubspot.company.advance(450, at=instant)) == 450
+    [stopped] = sync_project(hubspot.project)
+    assert stopped.error is not None
+    assert stopped.error.diagnostics[0].code == "KT917"  # type: ignore[attr-defined]
+    assert warehouse_funnel(hubspot.warehouse) == before
+    [full] = sync_project(hubspot.project, full=True)
+    assert full.error is None
+    assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()

@@ -82,6 +82,8 @@ class Portal:
     throttle_every: int | None = None
     empty_pages: bool = False
     search_per_second: int = 5
+    search_cap: int = 10_000
+    """Results one search query can page through (HubSpot: 10,000; then a 400)."""
     calls: list[tuple[str, str]] = field(default_factory=list)
     throttled: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -260,7 +262,7 @@ def make_app(portal: Portal) -> Starlette:
         offset = int(body.get("after") or 0)
         if limit > 200:
             return _error(400, "limit must be at most 200", "VALIDATION_ERROR")
-        if offset + limit > 10_000:
+        if offset + limit > portal.search_cap:
             return _error(400, "Cannot page past 10000 results.", "VALIDATION_ERROR")
         sorts = body.get("sorts") or []
         if len(sorts) > 1:

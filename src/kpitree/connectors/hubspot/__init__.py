@@ -147,10 +147,12 @@ class HubSpotConnector:
     ) -> list[dict[str, str | None]]:
         rows = []
         for record in results:
-            row = flatten(record, [*fields, *props])
-            if obj == "deals":
-                self.pipelines().derive(row, record.get("properties") or {})
-            rows.append({f: row.get(f) for f in fields})
+            if obj != "deals":
+                rows.append(flatten(record, fields))
+                continue
+            row = flatten(record, fields)
+            self.pipelines().derive(row, record.get("properties") or {})
+            rows.append(row)
         if obj == "deals" and rows:
             ids = [str(r["id"]) for r in rows]
             for field_name, target in (("company_id", "companies"), ("contact_id", "contacts")):

@@ -69,7 +69,11 @@ def flatten(record: dict[str, Any], fields: Sequence[str]) -> dict[str, str | No
     """A record as field -> text: ``id``, ``createdAt``, ``updatedAt``,
     ``archived``, ``archivedAt`` from the record, the rest from its properties."""
     props = record.get("properties") or {}
-    return {f: _text(record.get(f)) if f in _TOP_LEVEL else _text(props.get(f)) for f in fields}
+    row: dict[str, str | None] = {}
+    for f in fields:
+        value = record.get(f) if f in _TOP_LEVEL else props.get(f)
+        row[f] = value if value is None or type(value) is str else _text(value)
+    return row
 
 
 class HubSpotApi:
