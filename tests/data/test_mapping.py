@@ -213,10 +213,22 @@ def test_presets_all_load() -> None:
 
     names = preset_names()
     assert names == [
+        "hubspot-companies",
         "hubspot-contacts",
         "hubspot-deals",
+        "kintone-deals",
+        "marketo-activities",
+        "marketo-leads",
+        "mazrica-deals",
+        "salesforce-accounts",
+        "salesforce-api-accounts",
+        "salesforce-api-contacts",
+        "salesforce-api-leads",
+        "salesforce-api-opportunities",
+        "salesforce-contacts",
         "salesforce-leads",
         "salesforce-opportunities",
+        "satori-customers",
     ]
     for name in names:
         assert load_mapping(name).name == name

@@ -199,3 +199,36 @@ def test_an_existing_output_is_not_replaced_without_force(kpitree: Run, tmp_path
     code, _, err = kpitree("mappings", "new", f, "-o", "d.yaml", "--force")
     assert code == 0, err
     assert (tmp_path / "d.yaml").read_text(encoding="utf-8").startswith("# Draft mapping")
+
+
+def test_a_report_footer_is_found_and_left_out_next_month_too(kpitree: Run, tmp_path: Path) -> None:
+    """A report export (Shift_JIS, no ID column) ends with a total row and notices:
+    the draft leaves them out, also when next month's total counts other records."""
+
+    def report(path: Path, start: int, n: int) -> str:
+        rows = [["商談 所有者", "取引先名", "商談名", "フェーズ", "金額", "作成日", "完了予定日"]]
+        for i in range(start, start + n):
+            rows.append(
+                ["佐々木 健", f"株式会社R{i % 4}", f"商談{i}", ["成立", "提案"][i % 2],
+                 "1,000", f"2026/05/{i % 28 + 1:02d}", "2026/06/30"]
+            )  # fmt: skip
+        rows += [[f"Grand Totals ({n} records)", "", "", "", f"{n * 1000:,}"], [],
+                 ["Confidential Information - Do Not Distribute"],
+                 ["Copyright (c) 2000-2026 salesforce.com, inc. All rights reserved."]]  # fmt: skip
+        return _write(path, rows, encoding="cp932")
+
+    first = report(tmp_path / "report1.csv", 0, 12)
+    code, out, err = kpitree("mappings", "new", first, "-o", "report.yaml", "--json")
+    assert code == 0, err
+    draft = json.loads(out)
+    assert draft["synthetic_id"] == ["取引先名", "商談名", "作成日"]
+    assert r'"Grand Totals \\(\\d+ records\\)"' in draft["yaml"]
+    for name, start, n in (("report1.csv", 0, 12), ("report2.csv", 12, 7)):
+        f = name if name == first else report(tmp_path / name, start, n)
+        code, out, err = kpitree("import", f, "--mapping", "report.yaml", "--json")
+        assert code == 0, err
+        assert json.loads(out)["imports"][0]["rows_read"] == n
+        assert "the report's footer at the end of the file (3 rows" in err
+    assert _sql(tmp_path, "SELECT count(*), count(*) FILTER (WHERE status = 'won') FROM deals") == [
+        (19, 10)
+    ]

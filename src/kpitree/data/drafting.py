@@ -249,12 +249,26 @@ def draft_mapping(sample: Sample, name: str) -> Draft:
         f"name: {_q(name)}",
         f"description: {_q(t('data.draft.description', path=sample.path))}",
     ]
+    footer = [_footer_pattern(text) for text in sample.footer if text]
+    if footer:
+        draft.review.append(t("data.draft.review.footer", rows=len(sample.footer)))
+        head += ["source:", f"  # {t('data.draft.note.footer')}", "  footer:"]
+        head += [f"    - {_q(p)}" for p in dict.fromkeys(footer)]
     if table in ("deals", "accounts"):
         head.append(f"defaults: {{currency: JPY}}  # {t('data.draft.note.currency')}")
     if values_block:
         head += ["values:", *values_block]
     draft.yaml = "\n".join([*head, "tables:", *lines]) + "\n"
     return draft
+
+
+def _footer_pattern(text: str) -> str:
+    """A footer row's text as a pattern that also matches next month's export:
+    the text itself, with every number (a record count, a year) as any number."""
+    parts = (
+        re.escape(part).replace("\\ ", " ").replace("\\-", "-") for part in re.split(r"\d+", text)
+    )
+    return r"\d+".join(parts)
 
 
 def _history(

@@ -18,6 +18,8 @@ SAMPLE_ROWS = 2000
 """The draft looks at this many data rows (the first ones)."""
 TOP_VALUES = 40
 """A column with at most this many distinct values lists them (stage columns)."""
+FOOTER_ROWS = 10
+"""A report's footer is looked for in this many trailing rows."""
 US_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p")
 
 
@@ -81,7 +83,11 @@ class Sample:
             else:
                 plain = Mapping("draft", None, SourceOptions(), {}, ())
                 source = _load_csv(self._con, p, self.path, plain, encoding, None)
-            self._con.execute(f"CREATE TEMP TABLE sample AS SELECT * FROM raw LIMIT {SAMPLE_ROWS}")
+            self.footer = self._footer(len(source.headers))
+            self._con.execute(
+                "CREATE TEMP TABLE sample AS SELECT * FROM raw "
+                f"WHERE rowid < {source.rows - len(self.footer)} ORDER BY rowid LIMIT {SAMPLE_ROWS}"
+            )
         except BaseException:
             self._con.close()
             raise
@@ -89,6 +95,26 @@ class Sample:
         self.total_rows = source.rows
         self.rows = int(self._one("SELECT count(*) FROM sample"))
         self.columns = tuple(self._column(i, h) for i, h in enumerate(self.headers))
+
+    def _footer(self, ncols: int) -> tuple[str, ...]:
+        """The texts of a report's footer: the trailing rows (at most
+        :data:`FOOTER_ROWS`) that fill at most two cells of a wider file, as a
+        total row and a report's notices do; blank rows among them too."""
+        if ncols < 4:
+            return ()
+        filled = " + ".join(f"(nullif(trim(c{i}), '') IS NOT NULL)::INT" for i in range(ncols))
+        tail = self._con.sql(
+            f"SELECT {filled}, trim(coalesce(c0, '')) FROM raw ORDER BY rowid DESC "
+            f"LIMIT {FOOTER_ROWS}"
+        ).fetchall()
+        found: list[str] = []
+        for count, first in tail:
+            if count > 2 or (count > 0 and not first):
+                break
+            found.append(first)
+        while found and not found[-1]:
+            found.pop()  # blank rows above the footer are data's business
+        return tuple(reversed(found))
 
     def __enter__(self) -> Sample:
         return self
