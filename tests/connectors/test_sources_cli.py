@@ -105,6 +105,7 @@ def test_sources_verify_compares_monthly_counts_with_hubspot(
     hubspot.company.archive(40)
     stale = kpitree("sources", "verify", hubspot.project, "--period", "2025-04..2025-09")
     assert stale.code == 1 and "✗ contacts" in stale.out and "run kpitree sync" in stale.out
+    assert "kpitree has more: records deleted or archived in the source" in stale.out
     bad = kpitree("sources", "verify", hubspot.project, "--period", "2025-13")
     assert bad.code == 1 and "KT920" not in bad.out and "--period '2025-13'" in bad.err
 

@@ -337,6 +337,7 @@ def verify(
                     source=line.source_count,
                     kpitree="-" if line.kpitree_count is None else line.kpitree_count,
                 )
+                + ("" if line.explanation is None else f" — {t(line.explanation)}")
             )
         if not all(line.matches for line in lines):
             typer.echo(t("sources.cli.verify_explain"))

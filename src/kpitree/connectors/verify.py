@@ -22,6 +22,7 @@ from kpitree.connectors.sync import (
     selected_objects,
 )
 from kpitree.data.schema import table
+from kpitree.i18n import t
 
 __all__ = ["VerifyLine", "verify_source"]
 
@@ -40,7 +41,19 @@ class VerifyLine:
 
     @property
     def matches(self) -> bool:
-        return self.source_count == self.kpitree_count
+        """Equal, or not compared (the mapping does not read the field)."""
+        return self.kpitree_count is None or self.source_count == self.kpitree_count
+
+    @property
+    def explanation(self) -> str | None:
+        """Message key of what explains the difference (``None``: none)."""
+        if self.kpitree_count is None:
+            return "sources.verify.not_mapped"
+        if self.kpitree_count < self.source_count:
+            return "sources.verify.fewer"
+        if self.kpitree_count > self.source_count:
+            return "sources.verify.more"
+        return None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +64,7 @@ class VerifyLine:
             "source": self.source_count,
             "kpitree": self.kpitree_count,
             "matches": self.matches,
+            "explanation": None if self.explanation is None else t(self.explanation),
         }
 
 
