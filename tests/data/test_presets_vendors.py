@@ -573,3 +573,19 @@ def test_the_existing_preset_names_still_load(kpitree: Callable[..., tuple[int, 
         "salesforce-opportunities",
     } <= names
     assert {e.preset for e in EXPORTS.values()} <= names
+
+
+def test_a_preset_reading_the_files_own_ids_ranks_above_one_that_would_make_them(
+    kpitree: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    """A HubSpot export with few columns also has a Salesforce lead report's
+    identifying columns (会社名, 姓, 名, 作成日): the preset that reads its
+    レコードID ranks above it, though the other reads more of its columns."""
+    f = tmp_path / "contacts.csv"
+    f.write_text(
+        "レコードID,名,姓,作成日,会社名\n501,花子,山田,2026-01-07 10:00,株式会社A\n", "utf-8"
+    )
+    code, out, err = kpitree("mappings", "detect", str(f), "--json")
+    assert code == 0, err
+    names = [p["name"] for p in json.loads(out)["presets"] if p["fits"]]
+    assert names.index("hubspot-contacts") < names.index("salesforce-leads")

@@ -15,6 +15,8 @@ __all__ = ["Missing", "PresetFit", "closest_header", "fit", "rank_presets"]
 
 # Below this similarity (0-1) a header is not offered as "the closest".
 CLOSEST_CUTOFF = 0.5
+# Below any share of columns read (at most 0.01), above nothing else.
+SYNTHETIC_PENALTY = 0.02
 
 
 def norm(header: str) -> str:
@@ -66,6 +68,8 @@ class PresetFit:
     missing: tuple[Missing, ...]
     read: tuple[str, ...]
     """The file's headers the mapping reads."""
+    synthetic_id: bool = False
+    """The file lacks the mapping's id column: ids would be made (``id_from``)."""
 
     @property
     def fits(self) -> bool:
@@ -76,7 +80,10 @@ class PresetFit:
         if self.required == 0:
             return 0.0
         found = (self.required - len(self.missing)) / self.required
-        return found + len(self.read) / max(len([h for h in headers if h]), 1) / 100
+        read = len(self.read) / max(len([h for h in headers if h]), 1) / 100
+        # A file with the id column a preset reads fits it better than one whose
+        # ids another preset would have to make.
+        return found + read - (SYNTHETIC_PENALTY if self.synthetic_id else 0.0)
 
     def to_json(self, headers: Sequence[str]) -> dict[str, Any]:
         return {
@@ -105,13 +112,14 @@ def _lookup(headers: Sequence[str]) -> dict[str, str]:
 
 def _expanded(mapping: Mapping, index: dict[str, str]) -> list[tuple[str, str, ColumnRule]]:
     """The mapping's rules; an ``id_from`` rule whose own id column is not in the
-    file becomes one rule per identifying column."""
+    file becomes one rule per identifying column (marked with ``id_from=((),)``
+    to say so)."""
     out = []
     for tbl, col, rule in mapping.rules():
         own = rule.headers[:-1] if rule.id_from else rule.headers
         if rule.id_from and not any(h in index or norm(h) in index for h in own):
             out += [
-                (tbl, col, ColumnRule(headers=part, optional=rule.optional))
+                (tbl, col, ColumnRule(headers=part, optional=rule.optional, id_from=((),)))
                 for part in rule.id_from
             ]
         else:
@@ -126,9 +134,11 @@ def fit(mapping: Mapping, headers: Sequence[str]) -> PresetFit:
     read: dict[str, None] = {}
     missing: dict[tuple[str, ...], Missing] = {}
     required: set[tuple[str, ...]] = set()
+    synthetic = False
     for tbl, col, rule in _expanded(mapping, index):
         if not rule.headers:
             continue
+        synthetic = synthetic or (bool(rule.id_from) and not rule.optional)
         hit = next((x for x in (index.get(h, index.get(norm(h))) for h in rule.headers) if x), None)
         if hit is not None:
             read[hit] = None
@@ -140,7 +150,12 @@ def fit(mapping: Mapping, headers: Sequence[str]) -> PresetFit:
         if not rule.optional:
             required.add(rule.headers)
     return PresetFit(
-        mapping.name, mapping.description, len(required), tuple(missing.values()), tuple(read)
+        mapping.name,
+        mapping.description,
+        len(required),
+        tuple(missing.values()),
+        tuple(read),
+        synthetic,
     )
 
 
