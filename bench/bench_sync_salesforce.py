@@ -43,14 +43,23 @@ RESULTS = Path(__file__).parent / "results"
 sys.path[:0] = [str(ROOT / "tests")]
 
 REPLAY = """\
-import sys, httpx
+import json, sys, httpx
 base, token, urls = sys.argv[1], sys.argv[2], sys.stdin.read().splitlines()
+headers = {"Authorization": "Bearer " + token, "Sforce-Query-Options": "batchSize=2000"}
+jobs = {}
 with httpx.Client(base_url=base, timeout=120) as client:
     for url in urls:
-        response = client.get(url, headers={"Authorization": "Bearer " + token,
-                              "Sforce-Query-Options": "batchSize=2000"})
+        if url.startswith("POST "):
+            _, path, old, body = url.split(" ", 3)
+            response = client.post(path, json=json.loads(body), headers=headers)
+            response.raise_for_status()
+            jobs[old] = response.json()["id"]
+            continue
+        for old, new in jobs.items():
+            url = url.replace(old, new)
+        response = client.get(url, headers=headers)
         response.raise_for_status()
-        response.json()
+        response.read()
 """
 
 

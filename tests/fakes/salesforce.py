@@ -30,6 +30,7 @@ import csv
 import datetime as dt
 import io
 import itertools
+import json
 import re
 import secrets
 import threading
@@ -84,7 +85,8 @@ class FakeSalesforce:
     """Scopes the app grants (``api``; ``id`` alone cannot call the REST API)."""
     requests: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
-    """Path and query of every API request, to replay them (the benchmark's baseline)."""
+    """Path and query of every API request, to replay them (the benchmark's baseline);
+    a Bulk API job's creation as ``POST <path> <job id> <JSON body>``."""
     tokens_issued: int = 0
     issued: list[str] = field(default_factory=list)
     """Every access token handed out (a test checks none leaks)."""
@@ -289,6 +291,8 @@ class FakeSalesforce:
                 records = [r for r in records if not r.get("IsDeleted")]
             job_id = f"7505g{next(self._ids):013d}"
             self.bulk_jobs += 1
+            # Logged with the job's id and body, so that a replay can create it again.
+            self.urls[-1] = f"POST {request.url.path} {job_id} {json.dumps(body)}"
             self._jobs[job_id] = {
                 "info": {"id": job_id, "operation": operation, "object": query.sobject,
                          "state": "UploadComplete", "contentType": "CSV",

@@ -156,3 +156,15 @@ def test_a_busy_token_endpoint_is_tried_again(salesforce: FakeSalesforce) -> Non
     with client:
         client.describe("Lead")
     assert len(waits) == 2 and salesforce.tokens_issued == 1
+
+
+def test_stamps_sort_as_instants_without_parsing_utc_ones() -> None:
+    from kpitree.connectors.salesforce.bulk import _cell
+    from kpitree.connectors.salesforce.objects import since, stamp_key
+
+    assert stamp_key("2025-01-31T09:00:00.000+0000") == "2025-01-31T09:00:00.000+0000"
+    assert stamp_key("2025-01-31T18:00:00.120+0900") == "2025-01-31T09:00:00.120+0000"
+    assert stamp_key("2025-01-31T08:59:59.000-0100") > stamp_key("2025-01-31T09:00:00.000+0000")
+    assert since("2025-01-31T09:03:07.000+0000") == "2025-01-31T08:58:07Z"
+    assert _cell("2025-01-31T09:00:00.000Z") == "2025-01-31T09:00:00.000+0000"
+    assert _cell("") is None and _cell("Zoe") == "Zoe"

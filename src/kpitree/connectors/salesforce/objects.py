@@ -141,6 +141,15 @@ def since(cursor: str) -> str:
     return (parse_stamp(cursor) - LOOKBACK).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def stamp_key(stamp: str) -> str:
+    """A text that sorts as the instant ``stamp`` does. Salesforce writes every
+    datetime in UTC (``2025-01-31T09:00:00.000+0000``), which already sorts so;
+    anything else is rewritten that way (parsing 100,000s of stamps is slow)."""
+    if len(stamp) == 28 and stamp.endswith("+0000"):
+        return stamp
+    return parse_stamp(stamp).strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] + "+0000"
+
+
 def parse_stamp(stamp: str) -> dt.datetime:
     return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(dt.UTC)
 
@@ -165,7 +174,7 @@ def read_object(
     now = now or dt.datetime.now(dt.UTC)
     if cursor is not None and parse_stamp(cursor) < now - dt.timedelta(days=RECYCLE_DAYS):
         cursor = None
-    out = Extract(full=cursor is None, cursor=cursor)
+    out = Extract(full=cursor is None, cursor=stamp_key(cursor) if cursor else None)
     if cursor is None:
         soql = f"SELECT {', '.join(fields)} FROM {obj.sobject}"
         out.bulk = _count(client, obj.sobject) >= BULK_FROM
@@ -181,8 +190,8 @@ def read_object(
     for page in pages:
         for record in page:
             stamp = record.get(CURSOR_FIELD)
-            if stamp and (out.cursor is None or parse_stamp(stamp) > parse_stamp(out.cursor)):
-                out.cursor = stamp
+            if stamp and (out.cursor is None or stamp_key(stamp) > out.cursor):
+                out.cursor = stamp_key(stamp)
             if record.pop("IsDeleted", False):
                 out.deleted.append(str(record["Id"]))
             else:
@@ -277,7 +286,7 @@ def _first_entries(
 ) -> dict[str, dict[str, str]]:
     """Per parent: value -> first time it was entered, counting a row as an entry
     only when its value differs from the row before."""
-    ordered = sorted(rows, key=lambda r: (r[parent], parse_stamp(r["CreatedDate"])))
+    ordered = sorted(rows, key=lambda r: (r[parent], stamp_key(r["CreatedDate"])))
     entries: dict[str, dict[str, str]] = {}
     previous: dict[str, Any] = {}
     for row in ordered:
@@ -306,7 +315,7 @@ def _lead_history(client: SalesforceClient, leads: list[dict[str, Any]], out: Ex
     status = _first_entries([r for r in rows if r["Field"] == "Status"], "LeadId", "NewValue")
     converted = {
         r["LeadId"]: r["CreatedDate"]
-        for r in sorted(rows, key=lambda r: parse_stamp(r["CreatedDate"]), reverse=True)
+        for r in sorted(rows, key=lambda r: stamp_key(r["CreatedDate"]), reverse=True)
         if r["Field"] == "leadConverted"
     }
     for lead in leads:
