@@ -162,3 +162,28 @@ def test_postgresql_finds_the_same(company: Path, postgres_url: str) -> None:
         on_postgres = check_quality(pg, project.catalogue, project.tree, day).to_json()
     assert on_postgres == on_duckdb
     assert on_duckdb["findings"]
+
+
+ACCOUNTS_MAP = """\
+mapping: 1
+tables:
+  accounts:
+    account_id: 取引先名
+    name: 取引先名
+"""
+
+
+def test_a_table_without_dates_is_not_called_stale(tmp_path: Path, kpitree: Any) -> None:
+    # Accounts from an opportunity report carry no date: nothing says how old they are.
+    project = tmp_path / "co"
+    assert kpitree("init", str(project)).code == 0
+    csv = write(tmp_path, "accounts.csv", "取引先名\n株式会社A\n株式会社B\n")
+    yaml = write(tmp_path, "accounts.yaml", ACCOUNTS_MAP)
+    assert kpitree("import", csv, "--mapping", yaml, "--project", str(project)).code == 0
+    report = kpitree("data", "check", str(project), "--as-of", AS_OF, "--json").json()
+    assert [f["rule"] for f in report["findings"]] == []
+    (accounts,) = [f for f in report["freshness"] if f["table"] == "accounts"]
+    assert (accounts["newest"], accounts["days"], accounts["stale"]) == (None, None, False)
+    run = kpitree("data", "check", str(project), "--as-of", AS_OF)
+    assert "None" not in run.out
+    assert "no dated fact up to the as-of day: its freshness cannot be told" in run.out

@@ -88,14 +88,11 @@ def _print(report: QualityReport) -> None:
         typer.echo(t("quality.freshness"))
         width = max(len(f.table) for f in report.freshness)
         for fr in report.freshness:
-            newest = "-" if fr.newest is None else fr.newest.isoformat()
+            if fr.newest is None:
+                typer.echo(f"  {fr.table.ljust(width)}  " + t("quality.fresh.undated"))
+                continue
             key = "quality.fresh.stale" if fr.stale else "quality.fresh.ok"
             typer.echo(
                 f"  {fr.table.ljust(width)}  "
-                + t(
-                    key,
-                    newest=newest,
-                    days="-" if fr.days is None else fr.days,
-                    limit=fr.stale_after,
-                )
+                + t(key, newest=fr.newest.isoformat(), days=fr.days, limit=fr.stale_after)
             )

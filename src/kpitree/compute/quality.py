@@ -209,9 +209,16 @@ def _freshness(engine: Engine, as_of: dt.date, spec: QualitySpec) -> list[Freshn
         limit = spec.stale_after.get(row["table"], spec.stale_after_days)
         newest = row["newest"]
         days = None if newest is None else (as_of - newest).days
+        # A table without a dated fact up to the as-of day (accounts from a report
+        # that has no date column) cannot be called stale: nothing says how old it is.
         out.append(
             Freshness(
-                row["table"], int(row["rows"]), newest, days, limit, days is None or days > limit
+                row["table"],
+                int(row["rows"]),
+                newest,
+                days,
+                limit,
+                days is not None and days > limit,
             )
         )
     return out
