@@ -65,3 +65,48 @@ def test_the_data_page_and_its_json_twin_list_the_findings(tmp_path: Path, kpitr
             assert f'href="/nodes/{node}" data-node="{node}"' in cells
     stale = re.findall(r'<tr data-table="(\w+)" data-stale="true"', html)
     assert stale == [fr["table"] for fr in cli["freshness"] if fr["stale"]]
+
+
+def test_the_tree_and_node_pages_warn_on_the_nodes_a_finding_touches(
+    tmp_path: Path, kpitree: Any
+) -> None:
+    project = build_company(tmp_path, kpitree)
+    today = Project.load(project).today().isoformat()
+    cli = kpitree("data", "check", str(project), "--as-of", today, "--json").json()
+    expected: dict[str, list[tuple[str, str, int]]] = {}
+    for f in cli["findings"]:
+        for node in f["nodes"]:
+            expected.setdefault(node, []).append((f["rule"], f["table"], f["count"]))
+    with closing(
+        TestClient(
+            create_app(project), base_url="http://localhost", headers={"accept-language": "en"}
+        )
+    ) as client:
+        tree = client.get("/api/tree").json()
+        got = {
+            nid: [(f["rule"], f["table"], f["count"]) for f in q["findings"]]
+            for nid, q in tree["quality"].items()
+        }
+        assert got == expected
+        # By construction: D2 has no amount, which touches the average deal size.
+        assert ("deal_without_amount", "deals", 1) in got["avg_deal_size"]
+        html = client.get("/").text
+        for nid, findings in expected.items():
+            records = sum(c for _, _, c in findings)
+            box = re.search(rf'data-node-id="{nid}"(.*?)</a>', html, flags=re.DOTALL)
+            assert box and f'data-field="quality" data-records="{records}"' in box.group(1), nid
+        clean = [n for n in tree["nodes"] if n not in expected]
+        for nid in clean:
+            box = re.search(rf'data-node-id="{nid}"(.*?)</a>', html, flags=re.DOTALL)
+            assert box and 'data-field="quality"' not in box.group(1), nid
+        node = client.get("/nodes/avg_deal_size")
+        assert node.status_code == 200
+        assert 'data-testid="node-quality"' in node.text
+        assert (
+            '<li data-rule="deal_without_amount" data-table="deals" data-level="warning" '
+            'data-count="1">' in node.text
+        )
+        twin = client.get("/api/nodes/avg_deal_size").json()
+        assert twin["quality"]["records"] == sum(c for _, _, c in expected["avg_deal_size"])
+        if clean:
+            assert client.get(f"/api/nodes/{clean[0]}").json()["quality"] is None

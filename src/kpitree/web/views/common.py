@@ -494,3 +494,30 @@ def _channels(project: Project) -> list[str]:
         leads = engine.table("leads")
         found = engine.execute(leads.select("channel").distinct())
     return sorted(str(c) for c in found.column("channel").to_pylist() if c is not None)
+
+
+def quality_by_node(source: StatusSource) -> dict[str, dict[str, Any]]:
+    """The data-quality findings (``kpitree data check`` as of today) that touch
+    each node: node id -> {errors, warnings, records, findings}, where records
+    add up the records of its findings and each finding keeps its rule, code,
+    level, table, count, example ids and detail. Read once per data version."""
+
+    def compute() -> dict[str, dict[str, Any]]:
+        from kpitree.compute.quality import check_quality
+
+        project = source.project
+        with project.engine() as engine:
+            report = check_quality(engine, project.catalogue, project.tree, source.today())
+        out: dict[str, dict[str, Any]] = {}
+        for finding in report.findings:
+            item = {k: v for k, v in finding.to_json().items() if k not in ("metrics", "nodes")}
+            for nid in finding.nodes:
+                entry = out.setdefault(
+                    nid, {"errors": 0, "warnings": 0, "records": 0, "findings": []}
+                )
+                entry["errors" if finding.level == "error" else "warnings"] += 1
+                entry["records"] += finding.count
+                entry["findings"].append(item)
+        return out
+
+    return source.cached(("quality_by_node",), compute)

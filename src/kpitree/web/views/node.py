@@ -25,6 +25,7 @@ from kpitree.web.views.common import (
     node_info,
     node_numbers,
     period_info,
+    quality_by_node,
     resolve_period,
     rows_at,
     table,
@@ -331,6 +332,8 @@ def node_view(source: StatusSource, query: PageQuery, node_id: str) -> dict[str,
             "target" if period.is_complete(result.as_of) else "pace",
         ),
         "notes": _notes(tree, row, node_id, lang),
+        # What ``kpitree data check`` finds in the facts this node reads.
+        "quality": quality_by_node(source).get(node_id),
         "tables": {
             "series": table(
                 series_cols,

@@ -20,6 +20,7 @@ from kpitree.web.views.common import (
     node_info,
     node_numbers,
     period_info,
+    quality_by_node,
     resolve_period,
     rows_at,
     table,
@@ -132,6 +133,8 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
         "kgi": tree.kgi,
         "layout": layout(tree),
         "nodes": nodes,
+        # Per node: what ``kpitree data check`` finds in the facts it reads.
+        "quality": quality_by_node(source),
         "bottleneck": None
         if bottleneck is None
         else {
