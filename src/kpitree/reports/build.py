@@ -18,6 +18,7 @@ from kpitree.reports.burnup import kgi_burnup
 from kpitree.reports.extras import alerts_section, sla_section
 from kpitree.reports.model import NodeLine, PeriodInfo, Report, ReportKind
 from kpitree.reports.narrative import narrative
+from kpitree.reports.quality import QualitySection, quality_section
 
 if TYPE_CHECKING:
     from kpitree.compute.periods import Grain, Period
@@ -173,6 +174,11 @@ def build_report(
         )
         names = project.rep_names(engine=eng)  # reps by name, never by their id
         burnup = kgi_burnup(project, chosen, as_of, lang, eng) if kind_name == "monthly" else []
+        quality = (
+            quality_section(project, eng, as_of, lang)
+            if kind_name == "monthly"
+            else QualitySection()
+        )
     finally:
         if own:
             eng.close()
@@ -205,6 +211,7 @@ def build_report(
         alerts=alerts_section(project, chosen, as_of, lang, names),
         narrative=[],
         burnup=burnup,
+        quality=quality,
     )
     report.narrative = narrative(report, tree)
     return report

@@ -10,6 +10,7 @@ from typing import Literal
 
 from kpitree.i18n import t
 from kpitree.reports.model import DepartmentSection, NodeLine, Report, SegmentLine, SlaRuleLine
+from kpitree.reports.quality import quality_layout
 
 __all__ = ["Cell", "Chart", "Section", "Table", "layout"]
 
@@ -105,6 +106,7 @@ def layout(report: Report) -> list[Section]:
         *(_department(report, d, c, lang) for d in report.departments),
         _sla(report, c, lang),
         _alerts(report, c, lang),
+        *([quality_layout(report.quality, c, lang)] if report.quality.included else []),
         _actions(report, lang),
     ]
 

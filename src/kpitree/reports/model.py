@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from kpitree.compute.landing import BurnupPoint
 from kpitree.i18n.numbers import format_value
+from kpitree.reports.quality import QualitySection
 
 __all__ = [
     "AlertLine",
@@ -208,6 +209,7 @@ class Report:
     narrative: list[str]
     next_action_rows: int = 5
     burnup: list[BurnupPoint] = field(default_factory=list)  # the KGI's year (monthly packs)
+    quality: QualitySection = field(default_factory=QualitySection)  # monthly packs
 
     def fmt(self, value: float | None, unit: str | None) -> str:
         """``value`` as every text format prints it (``—`` for none)."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from kpitree.alerts import AlertEvent, Channel
+    from kpitree.compute.metrics import Catalogue
     from kpitree.compute.periods import Period
     from kpitree.compute.status import StatusResult
     from kpitree.definition.tree import Tree
@@ -23,6 +24,9 @@ __all__ = ["ProjectView"]
 class ProjectView(Protocol):
     tree: Tree
     path: Path
+
+    @property
+    def catalogue(self) -> Catalogue: ...
 
     def today(self) -> dt.date: ...
 
