@@ -49,9 +49,7 @@ def quality_section(project: Project, engine: Engine, as_of: dt.date, lang: str)
     from kpitree.compute.quality import check_quality
 
     report = check_quality(engine, project.catalogue, project.tree, as_of)
-    findings = [
-        f for f in report.findings if as_of >= project.today() or f.rule not in _PRESENT
-    ]
+    findings = [f for f in report.findings if as_of >= project.today() or f.rule not in _PRESENT]
     nodes = project.tree.nodes
     lines = [
         QualityLine(
