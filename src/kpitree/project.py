@@ -87,6 +87,18 @@ class Project:
         with self.engine() as engine:
             return owner_matching(engine).diagnostics()
 
+    def quality_errors(self) -> list[Diagnostic]:
+        """With ``data.quality.check``: the data-quality findings at that level
+        or worse, as errors of ``kpitree check`` (KT863); none without data."""
+        level = self.tree.quality.check
+        target = self.warehouse_target
+        if level == "off" or "://" in target or not Path(target).is_file():
+            return []
+        from kpitree.compute.quality import check_failures
+
+        with self.engine() as engine:
+            return check_failures(engine, self.catalogue, self.tree, self.today(), level)
+
     def rep_names(self, engine: Engine | None = None) -> dict[str, str]:
         """rep id -> the name people know the rep by (from the ``reps`` table;
         see :mod:`kpitree.compute.people`). Reps without a name are left out."""
@@ -293,7 +305,9 @@ class Project:
         from kpitree.compute.metrics import catalogue
 
         metrics = catalogue(result.tree).diagnostics
-        extra += Project(result.tree, find_definition(path).parent).owner_warnings()
+        project = Project(result.tree, find_definition(path).parent)
+        extra += project.owner_warnings()
+        extra += project.quality_errors()
         return CheckResult(
             None if any(d.is_error for d in metrics) else result.tree,
             (*result.diagnostics, *metrics, *extra),

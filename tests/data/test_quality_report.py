@@ -49,3 +49,25 @@ def test_a_monthly_pack_lists_the_findings_with_records_and_nodes(
     weekly = build_report(project, "2026-W26", "weekly", as_of=as_of, lang="en")
     assert not weekly.quality.included
     assert all(s.id != "quality" for s in layout(weekly))
+
+
+def test_kpitree_check_fails_on_findings_when_asked(tmp_path: Path, kpitree: Any) -> None:
+    folder = build_company(tmp_path, kpitree)
+    before = kpitree("check", str(folder), "--json").json()
+    assert not any(d["code"] == "KT863" for d in before["diagnostics"])  # off by default
+    today = Project.load(folder).today().isoformat()
+    cli = kpitree("data", "check", str(folder), "--as-of", today, "--json").json()
+    text = (folder / "kpitree.yaml").read_text(encoding="utf-8")
+    for level, levels in (("error", {"error"}), ("warning", {"error", "warning"})):
+        config = text.replace("\ndata:\n", f"\ndata:\n  quality: {{check: {level}}}\n")
+        if config == text:
+            config = text + f"\ndata:\n  quality: {{check: {level}}}\n"
+        (folder / "kpitree.yaml").write_text(config, encoding="utf-8")
+        done = kpitree("check", str(folder), "--json")
+        found = [d for d in done.json()["diagnostics"] if d["code"] == "KT863"]
+        expected = [f for f in cli["findings"] if f["level"] in levels]
+        assert len(found) == len(expected) > 0, level
+        assert done.code == 1
+        for d, f in zip(found, expected, strict=True):
+            assert f"({f['code']}, {f['table']})" in d["message"]
+            assert f"{f['count']} records" in d["message"]

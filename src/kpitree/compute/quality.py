@@ -26,8 +26,17 @@ if TYPE_CHECKING:
     from kpitree.definition.spec import QualitySpec
     from kpitree.definition.tree import Tree
     from kpitree.engines import Engine
+    from kpitree.errors import Diagnostic
 
-__all__ = ["LEVELS", "STALE", "Finding", "Freshness", "QualityReport", "check_quality"]
+__all__ = [
+    "LEVELS",
+    "STALE",
+    "Finding",
+    "Freshness",
+    "QualityReport",
+    "check_failures",
+    "check_quality",
+]
 
 LEVELS = ("error", "warning")
 STALE = ("stale_source", "KT849", "warning")
@@ -277,3 +286,33 @@ def _stale_findings(
             )
         )
     return out
+
+
+def check_failures(
+    engine: Engine, catalogue: Catalogue, tree: Tree, as_of: dt.date, level: str
+) -> list[Diagnostic]:
+    """The findings at ``level`` (``error``, or ``warning`` and worse) as errors
+    of ``kpitree check`` (KT863), each naming its records and nodes."""
+    from kpitree.errors import Diagnostic, Severity
+    from kpitree.i18n import Msg
+
+    report = check_quality(engine, catalogue, tree, as_of)
+    failing = ("error",) if level == "error" else ("error", "warning")
+    return [
+        Diagnostic(
+            Severity.ERROR,
+            "KT863",
+            "quality.check_failed",
+            {
+                "code": f.code,
+                "rule": Msg(f"quality.rule.{f.rule}", dict(f.detail)),
+                "table": f.table,
+                "count": f.count,
+                "examples": ", ".join(f.examples) or "-",
+                "nodes": ", ".join(f.nodes) or "-",
+            },
+            None,
+        )
+        for f in report.findings
+        if f.level in failing
+    ]

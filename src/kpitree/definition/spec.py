@@ -238,6 +238,11 @@ class QualitySpec(_Strict):
         description="Stages in funnel order (default: lead, mql, sql, opportunity, won; "
         "deals: opportunity, won); lost and disqualified end any history.",
     )
+    check: Literal["error", "warning", "off"] = Field(
+        "off",
+        description="kpitree check fails on the data-quality findings at this level or "
+        "worse (off: it does not run the data check).",
+    )
 
 
 class DataSpec(_Strict):
