@@ -191,11 +191,25 @@ def sync_project(
 ) -> list[SourceSync]:
     """Sync the project's sources (or one) into its warehouse; one result per
     source, with the error that stopped it if any (the others still run)."""
+    from kpitree.connectors.lock import sync_lock
     from kpitree.data.warehouse import Warehouse, warehouse_path
 
     specs = selected_sources(project_dir, source)
     configured, _ = project_settings(project_dir)
     wh = Warehouse(warehouse_path(project_dir, configured))
+    with sync_lock(project_dir):
+        return _sync_all(project_dir, wh, specs, full, dry_run, environ, progress)
+
+
+def _sync_all(
+    project_dir: Path,
+    wh: Warehouse,
+    specs: Mapping[str, Any],
+    full: bool,
+    dry_run: bool,
+    environ: Mapping[str, str] | None,
+    progress: SyncProgress | None,
+) -> list[SourceSync]:
     results = []
     for name, spec in specs.items():
         result = SourceSync(name, str(spec.type), full=full, dry_run=dry_run)

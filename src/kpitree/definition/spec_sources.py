@@ -100,6 +100,11 @@ class HubSpotSourceSpec(_SourceBase):
         "https://api.hubapi.com",
         description="API root (a proxy, a sandbox, a test server); https unless loopback.",
     )
+    webhook_secret_env: str | None = Field(
+        None,
+        description="Environment variable holding the client secret of the HubSpot app whose "
+        "webhooks call POST /hooks/hubspot (each verified request syncs this source).",
+    )
     rate_limit: int = Field(
         100,
         ge=1,

@@ -8,7 +8,8 @@ Routers: the pages (:mod:`~kpitree.web.routes_pages`), their JSON twins
 (:mod:`~kpitree.web.routes_api`), alerts/SLA (:mod:`~kpitree.web.routes_alerts`,
 whose optional ``async def background(app)`` runs for the app's lifetime), live
 events (:mod:`~kpitree.web.live`), login (:mod:`~kpitree.web.routes_auth`),
-data (:mod:`~kpitree.web.routes_data`) and settings
+data (:mod:`~kpitree.web.routes_data`), sources, their syncs and webhooks
+(:mod:`~kpitree.web.routes_sync`, run by :mod:`~kpitree.web.syncs`) and settings
 (:mod:`~kpitree.web.routes_settings`). Every route is CSRF-checked
 (:func:`~kpitree.web.security.check_csrf`).
 """
@@ -109,6 +110,8 @@ def create_app(
         routes_quality,
         routes_records,
         routes_settings,
+        routes_sync,
+        syncs,
     )
 
     project_path = Path(project_path).resolve()
@@ -122,7 +125,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(live.watch(app, live_interval), name="kpitree-live")]
+        tasks = [
+            asyncio.create_task(live.watch(app, live_interval), name="kpitree-live"),
+            asyncio.create_task(syncs.background(app), name="kpitree-syncs"),
+        ]
         if background is not None:
             tasks.append(asyncio.create_task(background(app), name="kpitree-alerts"))
         try:
@@ -150,6 +156,7 @@ def create_app(
     app.state.users = UserStore(project_path)
     app.state.login_limiter = login_limiter or LoginLimiter()
     app.state.live = live.Broadcaster()
+    app.state.syncs = syncs.SyncRunner(project_path)
     app.state.settings = settings
     app.state.secure_cookies = settings.secure_cookies
 
@@ -179,7 +186,7 @@ def create_app(
             swagger_ui_parameters={"validatorUrl": None},
         )
 
-    routers = (routes_auth, live, routes_data, routes_quality, routes_settings)
+    routers = (routes_auth, live, routes_data, routes_sync, routes_quality, routes_settings)
     for module in (*routers, routes_pages, routes_api, routes_records, routes_alerts):
         app.include_router(module.router)
     return app

@@ -169,7 +169,7 @@ def error_payload(
 
 def _wants_json(request: Request) -> bool:
     path = request.url.path
-    if path.startswith("/api/") or path == "/api" or path == "/openapi.json":
+    if path.startswith(("/api/", "/hooks/")) or path == "/api" or path == "/openapi.json":
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept

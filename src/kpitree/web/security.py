@@ -51,6 +51,7 @@ LANG_COOKIE = "kpitree_lang"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+HOOKS_PREFIX = "/hooks/"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -167,8 +168,10 @@ def _query_lang(scope: Scope) -> str | None:
 
 async def check_csrf(request: Request) -> None:
     """FastAPI dependency on every route: a state-changing request must carry
-    the browser's CSRF token (header or form field), else 403 KT606."""
-    if request.method not in UNSAFE_METHODS:
+    the browser's CSRF token (header or form field), else 403 KT606. Webhooks
+    (``/hooks/...``) carry no cookie to forge: their signature is their proof
+    (:mod:`kpitree.web.hooks`)."""
+    if request.method not in UNSAFE_METHODS or request.url.path.startswith(HOOKS_PREFIX):
         return
     expected = getattr(request.state, "csrf_cookie", "")
     given = request.headers.get(CSRF_HEADER.lower(), "")
