@@ -173,9 +173,11 @@ def data_page(
     user: User = Depends(require_viewer),
 ) -> Response:
     from kpitree.web.routes_quality import quality_context
+    from kpitree.web.routes_sync import sources_view
 
     context = _page_context(request, project, user)
     context.update(quality_context(project, get_lang(request)))
+    context["sources"] = sources_view(request, project)
     return render(request, "data.html", context)
 
 

@@ -95,3 +95,16 @@ def test_verify_matches_kintone_total_count_per_month(kintone: KintoneSetup, kpi
     kintone.deals.delete(5)
     again = kpitree("sources", "verify", kintone.project, "--period", "2025-04..2026-03")
     assert again.code == 1
+
+
+def test_kintone_and_lock_codes_are_documented() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[3]
+    source = root / "src" / "kpitree" / "connectors"
+    emitted: set[str] = set()
+    for path in [*(source / "kintone").rglob("*.py"), source / "lock.py"]:
+        emitted |= set(re.findall(r'"(KT95\d)"', path.read_text(encoding="utf-8")))
+    doc = (root / "docs" / "sources.md").read_text(encoding="utf-8").split("## Error codes")[1]
+    documented = set(re.findall(r"^\| `(KT95\d)` \|", doc, flags=re.MULTILINE))
+    assert emitted == documented == {f"KT95{i}" for i in (0, 1, 2, 3, 4, 6, 7)}
