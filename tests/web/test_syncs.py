@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from fakes.hubspot import Company, Portal
+from fakes.hubspot import Portal
 from fakes.hubspot import serve as serve_hubspot
+from fakes.hubspot_company import Company
 from fakes.kintone import Domain
 from fakes.kintone import serve as serve_kintone
 from fakes.kintone_company import MAPPING, DealsApp
@@ -240,7 +241,10 @@ def test_a_signed_webhook_syncs_its_source_without_a_session(
         answer = client.post("/hooks/hubspot", content=EVENTS, headers=_signed(EVENTS))
         assert answer.status_code == 200, answer.text
         log_in(client, "viewer")
-        wait_for(lambda: held(client) == len(company.live()))
+        source = wait_for(lambda: (s := settled(client)) and s["last_success_at"] and s)
+        assert source["last_error"] is None
+        contacts = {o["object"]: o["records"] for o in source["objects"]}["contacts"]
+        assert contacts == len(company.live())
 
 
 def test_unsigned_bad_or_stale_webhooks_are_refused_and_trigger_nothing(
