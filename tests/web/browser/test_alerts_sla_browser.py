@@ -178,6 +178,10 @@ def test_sla_page_numbers_controls_and_json_twin(
     ]
     assert breaches[1][4] == "12.0 時間" and breaches[1][5] == "—"
     assert _table(page, "about-mql_first_touch") == [["なし"]]
+    # The breached count opens the list of the breaches it counts.
+    summary.locator('[data-field="breached"] a').click()
+    page.wait_for_url(re.compile(r"#breaches-mql_first_touch$"))
+    assert page.locator("#breaches-mql_first_touch tbody tr").count() == 4
 
     # The JSON twin: the same numbers, unrounded.
     api = _api(url, "/api/sla", period="2026-10")
