@@ -42,6 +42,9 @@ _ID = "__id"
 _AT = "__at"
 
 
+_US_PER_HOUR = 3_600_000_000.0
+
+
 def _is_date_type(expr: ir.Value) -> bool:
     return bool(expr.type().is_date())
 
@@ -623,9 +626,13 @@ def _duration(
     if metric.spec.stat == "median":
 
         def median(x: ir.Table) -> dict[str, Any]:
+            import ibis
+
             kept = x.__dur >= 0
+            # Not median(where=...): Ibis compiles that to a percentile whose
+            # fraction is a CASE expression, which Spark rejects. Median skips NULLs.
             return {
-                "v": x.__dur.median(where=kept),
+                "v": ibis.ifelse(kept, x.__dur, None).median(),
                 "n": x.count(where=kept),
                 "q": x.count(where=~kept),
             }
@@ -665,7 +672,10 @@ def _duration_facts(
         if _is_date_type(a_at) or _is_date_type(b_at):
             dur = _day(b_at).delta(_day(a_at), unit="day").cast("float64") * 24.0
         else:
-            dur = b_at.delta(a_at, unit="second").cast("float64") / 3600.0
+            # Elapsed microseconds, the instants' precision: a difference in
+            # seconds counts second boundaries crossed on DuckDB but whole
+            # seconds elapsed on Spark.
+            dur = b_at.delta(a_at, unit="microsecond").cast("float64") / _US_PER_HOUR
     place = a_at if spec.place_by == "from" else b_at
     t = t.mutate(__dur=dur, __day=_window_day(engine, place, periods))
     t = t.filter(_in_window(t.__day, periods))

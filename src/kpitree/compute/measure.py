@@ -62,6 +62,10 @@ def _spans(periods: Sequence[Period]) -> tuple[tuple[str, str, str, int], ...]:
 def _rollup(frame: pd.DataFrame, level: Level, parts: Sequence[str] | None = None) -> pd.DataFrame:
     keys = ["period", *_dim_cols(level)]
     parts = [c for c in _PARTS if c in frame.columns] if parts is None else list(parts)
+    # Added up in the order of the finest keys, not in the order the database
+    # returned the rows: sums of fractions then have the same bits on every engine.
+    fine = [c for c in frame.columns if c == "period" or c.startswith("dim__")]
+    frame = frame.sort_values(fine, kind="stable", na_position="first")
     return frame.groupby(keys, dropna=False, sort=False)[parts].sum().reset_index()
 
 

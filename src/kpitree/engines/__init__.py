@@ -1,9 +1,11 @@
 """The SQL seam: where canonical tables are read and metrics computed.
 
 One :class:`Engine` wraps one Ibis backend: the project's DuckDB warehouse by
-default, or PostgreSQL (or any Ibis backend) given a URL. Computations are Ibis
-expressions over :meth:`Engine.table`, so they run unchanged on every engine; the
-engine sets the backend's session time zone so local calendar days agree.
+default, or PostgreSQL, Spark (``pyspark://local[2]``, ``sc://host:15002``) or any
+Ibis backend given a URL, or a connection the caller has (:func:`attach_engine`).
+Computations are Ibis expressions over :meth:`Engine.table`, so they run
+unchanged on every engine; the engine sets the backend's session time zone so
+local calendar days agree.
 
 Errors (all :class:`~kpitree.errors.UserError`)::
 
@@ -21,11 +23,13 @@ Nothing heavy (ibis, duckdb, pyarrow) is imported until an engine is opened.
 
 from __future__ import annotations
 
-from kpitree.engines.engine import Engine, open_engine, supported_schemes
+from kpitree.engines.engine import Engine
 from kpitree.engines.load import canonical_ddl, copy_warehouse, load_canonical
+from kpitree.engines.opening import attach_engine, open_engine, supported_schemes
 
 __all__ = [
     "Engine",
+    "attach_engine",
     "canonical_ddl",
     "copy_warehouse",
     "load_canonical",

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
 import threading
-import time
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,7 +37,7 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
 
-__all__ = ["OPENED_FOR", "Engine", "interrupt_engines", "open_engine", "supported_schemes"]
+__all__ = ["OPENED_FOR", "Engine", "interrupt_engines"]
 
 OPENED_FOR: contextvars.ContextVar[object] = contextvars.ContextVar(
     "kpitree_opened_for", default=None
@@ -71,18 +69,6 @@ _SESSION_ZONE = {
     "mysql": "SET time_zone = '{zone}'",
 }
 _UTC = frozenset({"UTC", "Etc/UTC"})
-_INSTALL = "pip install 'ibis-framework[{extra}]'"
-
-
-def _ibis_backends() -> list[str]:
-    from importlib import metadata
-
-    return sorted({ep.name for ep in metadata.entry_points(group="ibis.backends")})
-
-
-def supported_schemes() -> list[str]:
-    """URL schemes :func:`open_engine` understands (drivers may still need installing)."""
-    return sorted({"duckdb", "postgresql", *_ibis_backends()} - {"postgres"})
 
 
 def _redacted(url: str) -> str:
@@ -111,8 +97,11 @@ class Engine:
         timezone: str,
         where: str,
         read_only: bool,
+        owned: bool = True,
     ) -> None:
         self.backend = backend
+        # False for a connection the caller made (attach_engine): never closed here.
+        self.owned = owned
         self.name: str = backend.name
         self.timezone = timezone
         self.where = where
@@ -156,7 +145,8 @@ class Engine:
             self._closed = True
             with _OPEN_LOCK:
                 _OPEN.discard(self)
-            self.backend.disconnect()
+            if self.owned:
+                self.backend.disconnect()
 
     def interrupt(self) -> None:
         """Stop the queries running on this engine (DuckDB; elsewhere nothing):
@@ -220,11 +210,22 @@ class Engine:
                 where=self.where,
                 columns=", ".join(missing),
             )
-        return found.select(*spec.column_names)
+        chosen = found.select(*spec.column_names)
+        if self.name == "pyspark":
+            from kpitree.engines.spark import as_instants
+
+            instants = [c.name for c in spec.columns if c.type == "TIMESTAMPTZ"]
+            return as_instants(chosen, instants)
+        return chosen
 
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression; the result as an Arrow table (a column or scalar
         expression gives a one-column table)."""
+        if self.name == "pyspark":
+            from kpitree.engines.spark import arrow_result
+
+            table = expr.as_table()
+            return arrow_result(self.backend, self.compile(table), table)
         result: pa.Table = self.backend.to_pyarrow(expr.as_table())
         return result
 
@@ -239,6 +240,10 @@ class Engine:
         if self.name == "duckdb":
             result: pa.Table = self.backend.con.sql(sql).to_arrow_table()
             return result
+        if self.name == "pyspark":
+            from kpitree.engines.spark import arrow_result
+
+            return arrow_result(self.backend, sql)
         return self.backend.sql(sql, dialect=self.backend.dialect).to_pyarrow()
 
     def data_state(self) -> tuple[str, dict[str, int]] | None:
@@ -353,126 +358,3 @@ def _run(backend: Any, statement: str) -> None:
     close = getattr(result, "close", None)
     if close is not None and result is not getattr(backend, "con", None):
         close()
-
-
-def _check_zone(timezone: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    # The name goes into SQL text: only names the zone database knows pass.
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UserError.of("KT515", "engines.zone_unknown", zone=timezone) from None
-
-
-def open_engine(
-    target: str | os.PathLike[str],
-    *,
-    timezone: str = "Asia/Tokyo",
-    read_only: bool = True,
-    lock_timeout: float = 30.0,
-) -> Engine:
-    """Open an engine on ``target``.
-
-    ``target`` is a kpitree warehouse (a DuckDB file path, or ``duckdb:///path``;
-    ``duckdb://`` alone is an empty in-memory database), a PostgreSQL URL
-    (``postgresql://user:pass@host:port/db``, also ``postgres://``) or any URL
-    ``ibis.connect`` understands (``bigquery://``, ``snowflake://``, …).
-
-    A warehouse file is created and migrated when it does not exist yet or when
-    ``read_only`` is false; read-only is the default, and a file another process is
-    writing is waited for up to ``lock_timeout`` seconds. ``KT513``: the driver is
-    not installed (the message gives the ``pip install`` command) or the scheme is
-    unknown; ``KT514``: the database cannot be reached; ``KT515``: unknown time zone.
-    """
-    _check_zone(timezone)
-    text = os.fspath(target)
-    if "://" not in text:
-        return _open_duckdb_file(Path(text), timezone, read_only, lock_timeout)
-    scheme = text.split("://", 1)[0].lower()
-    if scheme == "duckdb":
-        rest = text.split("://", 1)[1]
-        location = rest.split("?", 1)[0]
-        if location in ("", "/", ":memory:", "/:memory:"):
-            return _open_duckdb_memory(timezone)
-        return _open_duckdb_file(Path(location), timezone, read_only, lock_timeout)
-    backend_name = "postgres" if scheme in ("postgres", "postgresql") else scheme
-    if backend_name not in _ibis_backends():
-        raise UserError.of(
-            "KT513",
-            "engines.unknown_scheme",
-            scheme=scheme,
-            supported=", ".join(f"{s}://" for s in supported_schemes()),
-        )
-    return Engine(
-        _connect_url(text, backend_name),
-        timezone=timezone,
-        where=_redacted(text),
-        read_only=read_only,
-    )
-
-
-def _connect_url(url: str, backend_name: str) -> ibis.BaseBackend:
-    import ibis
-
-    try:
-        return ibis.connect(url)
-    except ImportError as exc:
-        raise UserError.of(
-            "KT513",
-            "engines.driver_missing",
-            engine=backend_name,
-            command=_INSTALL.format(extra=backend_name),
-        ) from exc
-    except UserError:
-        raise
-    except Exception as exc:
-        # Drivers raise their own classes (psycopg.OperationalError, google.auth …);
-        # whatever fails while connecting means the database cannot be reached as given.
-        raise UserError.of(
-            "KT514",
-            "engines.unreachable",
-            where=_redacted(url),
-            error=_redact_text(str(exc).strip(), url),
-        ) from exc
-
-
-def _redact_text(text: str, url: str) -> str:
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
-
-
-def _open_duckdb_memory(timezone: str) -> Engine:
-    import ibis
-
-    return Engine(ibis.duckdb.connect(), timezone=timezone, where=":memory:", read_only=False)
-
-
-def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: float) -> Engine:
-    import duckdb
-    import ibis
-
-    from kpitree.data.warehouse import Warehouse, wait_for_writers
-
-    if not read_only or not path.exists():
-        Warehouse(path, lock_timeout=lock_timeout).migrate()
-    deadline = time.monotonic() + lock_timeout
-    delay = 0.02
-    while True:
-        if read_only:  # an import waiting for the file goes first
-            wait_for_writers(path, max(0.0, deadline - time.monotonic()))
-        try:
-            backend = ibis.duckdb.connect(database=str(path), read_only=read_only)
-            break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
-                raise UserError.of(
-                    "KT514", "engines.cannot_open", where=str(path), error=str(exc)
-                ) from exc
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
-        except duckdb.Error as exc:
-            raise UserError.of(
-                "KT514", "engines.cannot_open", where=str(path), error=str(exc)
-            ) from exc
-    return Engine(backend, timezone=timezone, where=str(path), read_only=read_only)

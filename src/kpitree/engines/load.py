@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kpitree.data import schema
-from kpitree.engines.engine import Engine, open_engine
+from kpitree.engines.engine import Engine
+from kpitree.engines.opening import open_engine
 from kpitree.errors import UserError
 
 if TYPE_CHECKING:
@@ -195,6 +196,10 @@ def _load(engine: Engine, sources: list[_Source]) -> dict[str, int]:
         return _load_postgres(engine, sources)
     if engine.name == "duckdb":
         return _load_duckdb(engine, sources)
+    if engine.name == "pyspark":
+        from kpitree.engines.spark import load_tables
+
+        return load_tables(engine, sources, _typed)
     return _load_ibis(engine, sources)
 
 
