@@ -87,16 +87,29 @@ def arrow_result(backend: Any, sql: str, expr: ir.Table | None = None) -> pa.Tab
     """Run ``sql`` on Spark and return the result as Arrow with exact instants;
     with ``expr``, in the types of its schema (instants in UTC, registering the
     in-memory tables it reads first)."""
+    import pyarrow as pa
     from ibis.formats.pyarrow import PyArrowData
 
     if expr is not None:
         backend._run_pre_execute_hooks(expr)
-    # Instants arrive zoned in the session's zone: exact, and a cast to a date
-    # gives the local day (DATE_TRUNC of a date is a timestamp on Spark).
+    # Instants arrive as exact UTC instants. DATE_TRUNC of a date is a
+    # timestamp on Spark: the local midnight that starts the period.
     table = session_of(backend).sql(sql).toArrow()
     if expr is None:
         return table
-    return PyArrowData.convert_table(table, expr.schema())
+    schema = expr.schema()
+    dates = [
+        n
+        for n, f in zip(table.column_names, table.schema, strict=True)
+        if schema[n].is_date() and pa.types.is_timestamp(f.type)
+    ]
+    zone = session_of(backend).conf.get("spark.sql.session.timeZone")
+    for name in dates:  # Spark's local midnight (as a UTC instant): its local date
+        column = table.column(name)
+        local = column.cast(pa.timestamp(column.type.unit, zone))
+        i = table.column_names.index(name)
+        table = table.set_column(i, name, local.cast(pa.date32()))
+    return PyArrowData.convert_table(table, schema)
 
 
 def as_instants(found: ir.Table, names: list[str]) -> ir.Table:
