@@ -11,7 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from kpitree.compute.compile import _day, _fixed_offset, _window_day
+from kpitree.compute.events import fixed_offset as _fixed_offset
+from kpitree.compute.events import local_day as _day
+from kpitree.compute.events import window_day as _window_day
 from kpitree.compute.periods import parse_period
 from kpitree.engines import Engine, open_engine
 

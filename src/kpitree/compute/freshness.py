@@ -16,8 +16,8 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from kpitree.compute.compile import _day
 from kpitree.compute.entities import ENTITIES
+from kpitree.compute.events import local_day as _day
 from kpitree.compute.metrics import Catalogue, Metric
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kpitree.compute.compile import _day
+from kpitree.compute.events import local_day as _day
 from kpitree.compute.quality_rules import RULES, RuleContext
 from kpitree.data.schema import CANONICAL_STAGES
 

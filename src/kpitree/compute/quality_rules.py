@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kpitree.compute.compile import _day
+from kpitree.compute.events import local_day as _day
 from kpitree.compute.owners import owner_matching
 
 if TYPE_CHECKING:
