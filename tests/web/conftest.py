@@ -106,7 +106,9 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def demo_copy(demo_project: Path, tmp_path: Path) -> Path:
     target = tmp_path / "demo"
-    shutil.copytree(demo_project, target)
+    # Without the app state (users, sessions) that a server on the shared
+    # project may have written: a copy starts as a fresh project does.
+    shutil.copytree(demo_project, target, ignore=shutil.ignore_patterns("app.sqlite*"))
     return target
 
 

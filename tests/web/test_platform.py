@@ -225,12 +225,18 @@ def test_every_web_error_code_is_documented() -> None:
     sources.append(root / "src" / "kpitree" / "cli" / "commands_web.py")
     used: set[str] = set()
     for path in sources:
-        used |= set(re.findall(r'"(KT6[0-6]\d)"', path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r'"(KT\d{3})"', path.read_text(encoding="utf-8")))
     doc = (root / "docs" / "web.md").read_text(encoding="utf-8")
     section = doc.split("## Error codes of the web app", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(KT\d{3})` \|", section, flags=re.MULTILINE))
-    assert used == documented
-    assert all("KT600" <= code <= "KT669" for code in documented)
+    own = {code for code in used if "KT600" <= code <= "KT669"}
+    # The web app's own codes are documented here, and the section lists only
+    # codes the web app raises; codes of other areas it raises (an upload's
+    # draft mapping, a sync it starts, a file it reads) are documented here or
+    # with their area.
+    assert own <= documented <= used
+    elsewhere = "".join(p.read_text(encoding="utf-8") for p in (root / "docs").glob("*.md"))
+    assert all(f"`{code}`" in elsewhere for code in used - documented)
 
 
 def test_a_broken_definition_is_shown_with_its_place_and_picked_up_when_fixed(
