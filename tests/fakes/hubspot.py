@@ -39,6 +39,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from fakes.loopback import run_on_loopback
+
 SCOPES = {"contacts": "crm.objects.contacts.read", "companies": "crm.objects.companies.read",
           "deals": "crm.objects.deals.read", "owners": "crm.objects.owners.read"}  # fmt: skip
 
@@ -382,23 +384,8 @@ def make_app(portal: Portal) -> Starlette:
 @contextmanager
 def serve(portal: Portal) -> Iterator[str]:
     """Run the fake on 127.0.0.1 in a thread; yields its base URL."""
-    import uvicorn
-
-    config = uvicorn.Config(make_app(portal), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake HubSpot did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with run_on_loopback(make_app(portal), "HubSpot") as url:
+        yield url
 
 
 def day_ms(year: int, month: int, day: int) -> int:

@@ -49,6 +49,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fakes.kintone_query import BadQuery, UnknownField, comparable, parse_query
+from fakes.loopback import run_on_loopback
 
 __all__ = ["SYSTEM_FIELDS", "App", "Domain", "Token", "kintone_time", "serve"]
 
@@ -363,20 +364,5 @@ def make_app(domain: Domain) -> Starlette:
 @contextmanager
 def serve(domain: Domain) -> Iterator[str]:
     """Run the fake on 127.0.0.1 in a thread; yields its base URL."""
-    import uvicorn
-
-    config = uvicorn.Config(make_app(domain), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake kintone did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with run_on_loopback(make_app(domain), "kintone") as url:
+        yield url
