@@ -3,43 +3,18 @@ and the next sync resumes and reaches the app's truth."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from connectors.kintone.conftest import KintoneSetup, warehouse_deals
+from connectors.processes import start_sync, wait_for
 from kpitree.connectors.sync import sync_project
 from kpitree.data.warehouse import PAUSE_ENV
 
 pytestmark = pytest.mark.slow
-
-
-def _start(setup: KintoneSetup, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **setup.env, "KPITREE_SYNC_BACKOFF": "0.01", **(extra or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "kpitree", "sync", str(setup.project)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.005)
-    raise AssertionError("the condition never came")
 
 
 def _snapshot(setup: KintoneSetup) -> object:
@@ -55,8 +30,8 @@ def test_kill_at_random_points_then_resume(kintone: KintoneSetup) -> None:
             kintone.deals.delete(3)
             kintone.deals.create(4)
         target = len(kintone.domain.calls) + rng.randint(1, 3)
-        proc = _start(kintone)
-        killed = _wait_for(lambda t=target: len(kintone.domain.calls) >= t, proc)
+        proc = start_sync(kintone.project, kintone.env)
+        killed = wait_for(lambda t=target: len(kintone.domain.calls) >= t, proc)
         if killed:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
@@ -73,8 +48,8 @@ def test_kill_just_before_the_commit_then_resume(kintone: KintoneSetup, tmp_path
     kintone.deals.advance(10)
     kintone.deals.delete(6)
     marker = tmp_path / "paused"
-    proc = _start(kintone, {PAUSE_ENV: str(marker)})
-    assert _wait_for(marker.exists, proc), "the sync ended before its commit"
+    proc = start_sync(kintone.project, kintone.env, {PAUSE_ENV: str(marker)})
+    assert wait_for(marker.exists, proc), "the sync ended before its commit"
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert _snapshot(kintone) == before
