@@ -8,7 +8,7 @@ cut off. A cohort old enough to have matured therefore shows the truth's rates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 
 import numpy as np
@@ -186,13 +186,8 @@ class Leads:
 
     def take(self, idx: I64) -> Leads:
         """The leads at positions ``idx`` (in that order)."""
-        return Leads(
-            **{
-                f: (v if f == "campaigns" else v[idx])
-                for f in self.__dataclass_fields__
-                for v in (getattr(self, f),)
-            }
-        )
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Leads(**{k: v if k == "campaigns" else v[idx] for k, v in values.items()})
 
 
 def draw_leads(
