@@ -11,9 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from kpitree.compute.events import fixed_offset as _fixed_offset
-from kpitree.compute.events import local_day as _day
-from kpitree.compute.events import window_day as _window_day
+from kpitree.compute.events import fixed_offset as fixed_offset
+from kpitree.compute.events import local_day
+from kpitree.compute.events import window_day as window_day
 from kpitree.compute.periods import parse_period
 from kpitree.engines import Engine, open_engine
 
@@ -48,7 +48,7 @@ def both_days(engine: Engine, periods: list[str]) -> tuple[str, list[tuple[dt.da
     found = [parse_period(p, 4) for p in periods]
     first, last = min(p.start for p in found), max(p.end for p in found)
     t = ibis.memtable(instants(first, last))
-    days = t.select(fast=_window_day(engine, t.at, found), exact=_day(t.at))
+    days = t.select(fast=window_day(engine, t.at, found), exact=local_day(t.at))
     kept = days.filter((days.fast >= first) & (days.fast <= last))
     rows = engine.execute(kept).to_pylist()
     return engine.compile(kept), [(r["fast"], r["exact"]) for r in rows]
@@ -81,12 +81,12 @@ def test_a_window_with_a_daylight_saving_change_converts_each_instant(engine_in:
 
 def test_fixed_offset_looks_around_the_window() -> None:
     jan, mar = dt.date(2026, 1, 1), dt.date(2026, 3, 31)
-    assert _fixed_offset("Asia/Tokyo", jan, mar) == 9 * 3600 * 1_000_000
-    assert _fixed_offset("Asia/Kolkata", jan, mar) == 19_800 * 1_000_000
-    assert _fixed_offset("America/New_York", jan, dt.date(2026, 1, 31)) == -5 * 3600 * 1_000_000
-    assert _fixed_offset("America/New_York", jan, mar) is None
+    assert fixed_offset("Asia/Tokyo", jan, mar) == 9 * 3600 * 1_000_000
+    assert fixed_offset("Asia/Kolkata", jan, mar) == 19_800 * 1_000_000
+    assert fixed_offset("America/New_York", jan, dt.date(2026, 1, 31)) == -5 * 3600 * 1_000_000
+    assert fixed_offset("America/New_York", jan, mar) is None
     # Clocks move at 2026-03-08 07:00 UTC: within two days after a window
     # ending 03-07, not after one ending 03-05.
-    assert _fixed_offset("America/New_York", jan, dt.date(2026, 3, 7)) is None
-    assert _fixed_offset("America/New_York", jan, dt.date(2026, 3, 5)) is not None
-    assert _fixed_offset("Not/AZone", jan, mar) is None
+    assert fixed_offset("America/New_York", jan, dt.date(2026, 3, 7)) is None
+    assert fixed_offset("America/New_York", jan, dt.date(2026, 3, 5)) is not None
+    assert fixed_offset("Not/AZone", jan, mar) is None

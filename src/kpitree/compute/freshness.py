@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.entities import ENTITIES
-from kpitree.compute.events import local_day as _day
+from kpitree.compute.events import local_day
 from kpitree.compute.metrics import Catalogue, Metric
 
 if TYPE_CHECKING:
@@ -47,10 +47,10 @@ def _fact_days(engine: Engine, entity: str, as_of: dt.date) -> Any:
     ent = ENTITIES[entity]
     base = engine.table(ent.table)
     columns = dict.fromkeys([ent.time, *(column for column, _ in ent.closes.values())])
-    parts = [base.select(__d=_day(base[column])) for column in columns]
+    parts = [base.select(__d=local_day(base[column])) for column in columns]
     if ent.stages is not None:
         hist = engine.table(ent.stages)
-        parts.append(hist.select(__d=_day(hist.entered_at)))
+        parts.append(hist.select(__d=local_day(hist.entered_at)))
     union = parts[0] if len(parts) == 1 else ibis.union(*parts)
     union = union.filter(union.__d <= ibis.literal(as_of))
     return union.aggregate(latest=union.__d.max())
@@ -146,7 +146,7 @@ def unlinked_deals(
     end = min(period.end, as_of)
     d = engine.table("deals")
     leads = engine.table("leads")
-    d = d.mutate(__d=_day(d.created_at))
+    d = d.mutate(__d=local_day(d.created_at))
     d = d.filter((d.__d >= ibis.literal(period.start)) & (d.__d <= ibis.literal(end)))
     loose = d.lead_id.isnull() | ~d.lead_id.isin(leads.lead_id)
     query = d.aggregate(total=d.count(), unlinked=ibis.ifelse(loose, 1, 0).sum())

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kpitree.compute.events import local_day as _day
+from kpitree.compute.events import local_day
 from kpitree.compute.quality_rules import RULES, RuleContext
 from kpitree.data.schema import CANONICAL_STAGES
 
@@ -200,7 +200,7 @@ def _freshness(engine: Engine, as_of: dt.date, spec: QualitySpec) -> list[Freshn
     parts = []
     for table, columns in _FACT_DAYS.items():
         t = engine.table(table)
-        dates = [_day(t[c]) for c in columns]
+        dates = [local_day(t[c]) for c in columns]
         newest = dates[0] if len(dates) == 1 else ibis.greatest(*dates)
         parts.append(
             t.aggregate(

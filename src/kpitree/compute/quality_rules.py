@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kpitree.compute.events import local_day as _day
+from kpitree.compute.events import local_day
 from kpitree.compute.owners import owner_matching
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _backwards(ctx: RuleContext) -> Found:
     out: Found = []
     for entity in ("leads", "deals"):
         h, key, _ = _ranked(ctx, entity)
-        a = h.select(k=h[key], d=_day(h.entered_at), p=h.__pos)
+        a = h.select(k=h[key], d=local_day(h.entered_at), p=h.__pos)
         b = a.view()
         j = a.join(b, (a.k == b.k) & (b.d > a.d) & (b.p < a.p))
         out.append((_HISTORY[entity][0], _ids(j.k)))
@@ -125,10 +125,10 @@ def _before_creation(ctx: RuleContext) -> Found:
         h = ctx.table(table)
         base = ctx.table(entity)
         j = h.join(base, h[key] == base[key])
-        j = j.filter(_day(j.entered_at) < _day(j.created_at))
+        j = j.filter(local_day(j.entered_at) < local_day(j.created_at))
         out.append((table, _ids(j[key])))
     d = ctx.table("deals")
-    out.append(("deals", _ids(d.filter(d.close_date < _day(d.created_at)).deal_id)))
+    out.append(("deals", _ids(d.filter(d.close_date < local_day(d.created_at)).deal_id)))
     return out
 
 
@@ -151,7 +151,7 @@ def _in_future(ctx: RuleContext) -> Found:
     )
     for table, key, column in checks:
         t = ctx.table(table)
-        found = t.filter(_day(t[column]) > day)
+        found = t.filter(local_day(t[column]) > day)
         if table == "deals":
             closed = t.filter(t.status.isin(["won", "lost"]) & (t.close_date > day))
             found = found.union(closed)
@@ -165,15 +165,15 @@ def _negative_duration(ctx: RuleContext) -> Found:
     before it starts."""
     d = ctx.table("deals")
     leads = ctx.table("leads")
-    lead = leads.select(lid=leads.lead_id, lead_day=_day(leads.created_at))
+    lead = leads.select(lid=leads.lead_id, lead_day=local_day(leads.created_at))
     j = d.join(lead, d.lead_id == lead.lid)
-    j = j.mutate(day=_day(j.created_at))
+    j = j.mutate(day=local_day(j.created_at))
     bad = (j.day < j.lead_day) | (j.status.isin(["won", "lost"]) & (j.close_date < j.lead_day))
     a = ctx.table("activities")
     first = (
         a.filter(a.lead_id.notnull())
         .group_by(lid=a.lead_id)
-        .aggregate(first=_day(a.occurred_at).min())
+        .aggregate(first=local_day(a.occurred_at).min())
     )
     w = d.filter(d.status == "won").join(first, d.lead_id == first.lid)
     w = w.filter(w.close_date < w.first)
