@@ -8,6 +8,7 @@ from kpitree.definition.draft import Draft, read_draft
 from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref
 from kpitree.definition.rules import run_rules
 from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LocalizedText, NodeSpec
+from kpitree.definition.spec_abm import check_abm
 from kpitree.definition.spec_alerts import check_alerting
 from kpitree.definition.tree import (
     Benchmark,
@@ -270,6 +271,7 @@ def _resolve(draft: Draft) -> Tree:
         notifications=head.notifications,
         sla=dict(head.sla),
         web=head.web,
+        abm=head.abm,
     )
 
 
@@ -278,6 +280,7 @@ def check_definition(path: str) -> CheckResult:
     draft = read_draft(path)
     draft.diagnostics.extend(run_rules(draft))
     draft.diagnostics.extend(check_alerting(draft))
+    draft.diagnostics.extend(check_abm(draft))
     ignored = set(draft.head.checks.ignore) if draft.head else set()
     diagnostics = [d for d in draft.diagnostics if d.is_error or d.code not in ignored]
     diagnostics.sort(

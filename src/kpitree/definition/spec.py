@@ -17,6 +17,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from kpitree.definition.spec_abm import AbmSpec, BandSpec, CriterionSpec, SignalSpec, TargetListSpec
 from kpitree.definition.spec_alerts import (
     AlertRuleSpec,
     ChannelSpec,
@@ -30,10 +31,13 @@ from kpitree.definition.spec_sources import SourceSpec
 from kpitree.definition.spec_web import WebSpec
 
 __all__ = [
+    "AbmSpec",
     "AlertRuleSpec",
+    "BandSpec",
     "BenchmarkSpec",
     "ChannelSpec",
     "ChecksSpec",
+    "CriterionSpec",
     "DataSourceSpec",
     "DataSpec",
     "DepartmentSpec",
@@ -50,7 +54,9 @@ __all__ = [
     "ReferenceSpec",
     "RetrySpec",
     "ScenarioSpec",
+    "SignalSpec",
     "SlaSpec",
+    "TargetListSpec",
     "TeamSpec",
     "WebSpec",
 ]
@@ -462,6 +468,11 @@ class ProjectSpec(_Strict):
     sources: dict[str, SourceSpec] = Field(
         default_factory=dict,
         description="MA/SFA systems kpitree sync reads through their APIs (see docs/sources.md).",
+    )
+    abm: AbmSpec | None = Field(
+        None,
+        description="Account-based marketing: account scoring, tiers and target accounts "
+        "(see docs/abm.md).",
     )
 
 

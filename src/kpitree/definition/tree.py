@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kpitree.definition.formula import Expr, refs
 from kpitree.definition.spec import DEFAULT_MIN_VOLUME, MetricSpec, QualitySpec
+from kpitree.definition.spec_abm import AbmSpec
 from kpitree.definition.spec_alerts import AlertRuleSpec, NotificationsSpec, SlaSpec
 from kpitree.definition.spec_web import WebSpec
 from kpitree.definition.units import Unit
@@ -221,6 +222,7 @@ class Tree:
     notifications: NotificationsSpec = field(default_factory=NotificationsSpec)
     sla: Mapping[str, SlaSpec] = field(default_factory=dict)
     web: WebSpec = field(default_factory=WebSpec)
+    abm: AbmSpec | None = None  # account scoring, tiers and target accounts
 
     def __getitem__(self, node_id: str) -> Node:
         return self.nodes[node_id]
