@@ -7,12 +7,28 @@ know how to render themselves as JSON for ``kpitree import --json`` and
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ImportRecord", "ImportResult", "TableCounts", "UndoResult"]
+from kpitree.errors import DataError
+
+if TYPE_CHECKING:
+    import duckdb
+
+__all__ = [
+    "RECORD_COLUMNS",
+    "ImportRecord",
+    "ImportResult",
+    "TableCounts",
+    "UndoResult",
+    "insert_log",
+    "next_import_id",
+    "read_record",
+    "record_from_row",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +163,81 @@ class UndoResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"import_id": self.import_id, "deleted": self.deleted, "restored": self.restored}
+
+
+# Instants are fetched as epoch microseconds: DuckDB needs pytz to hand out
+# TIMESTAMPTZ values as Python objects, and kpitree does not depend on it.
+RECORD_COLUMNS = (
+    "import_id, kind, source_file, file_hash, mapping_name, rows_read, inserted, updated, "
+    "unchanged, rejected, status, epoch_us(started_at), epoch_us(finished_at), "
+    "epoch_us(undone_at), rejects_file"
+)
+
+
+def instant(micros: int | None) -> datetime | None:
+    return None if micros is None else datetime.fromtimestamp(micros / 1e6, UTC)
+
+
+def record_from_row(row: tuple[Any, ...]) -> ImportRecord:
+    started = instant(row[11])
+    assert started is not None  # NOT NULL column
+    return ImportRecord(
+        import_id=int(row[0]),
+        kind=row[1],
+        source_file=row[2],
+        file_hash=row[3],
+        mapping_name=row[4],
+        rows_read=int(row[5]),
+        inserted=int(row[6]),
+        updated=int(row[7]),
+        unchanged=int(row[8]),
+        rejected=int(row[9]),
+        status=row[10],
+        started_at=started,
+        finished_at=instant(row[12]),
+        undone_at=instant(row[13]),
+        rejects_file=row[14],
+    )
+
+
+def next_import_id(con: duckdb.DuckDBPyConnection) -> int:
+    # Inside the write transaction, and DuckDB admits one writing process per file,
+    # so max + 1 cannot race.
+    row = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM kpitree_imports").fetchall()
+    return int(row[0][0])
+
+
+def insert_log(
+    con: duckdb.DuckDBPyConnection, result: ImportResult, *, kind: str, status: str
+) -> None:
+    con.execute(
+        "INSERT INTO kpitree_imports (import_id, kind, source_file, file_hash, mapping_name, "
+        "rows_read, inserted, updated, unchanged, rejected, table_counts, rejects_file, "
+        "started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.import_id,
+            kind,
+            result.source_file,
+            result.file_hash,
+            result.mapping_name,
+            result.rows_read,
+            result.inserted,
+            result.updated,
+            result.unchanged,
+            result.rejected,
+            json.dumps([c.to_json() for c in result.tables]),
+            str(result.rejects_csv) if result.rejects_csv else None,
+            result.started_at,
+            result.finished_at,
+            status,
+        ],
+    ).fetchall()
+
+
+def read_record(con: duckdb.DuckDBPyConnection, import_id: int, path: Path) -> ImportRecord:
+    rows = con.execute(
+        f"SELECT {RECORD_COLUMNS} FROM kpitree_imports WHERE import_id = ?", [import_id]
+    ).fetchall()
+    if not rows:
+        raise DataError.of("KT430", "warehouse.no_such_import", import_id=import_id, path=str(path))
+    return record_from_row(rows[0])

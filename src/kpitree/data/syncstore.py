@@ -202,10 +202,10 @@ def _touch_source(con: duckdb.DuckDBPyConnection, source: str, kind: str, *, now
 def record_sync_error(wh: Warehouse, source: str, kind: str, code: str, message: str) -> None:
     """Remember that the source's last sync failed (``message`` is already
     redacted), in its own transaction: the sync's own was rolled back."""
-    from kpitree.data.warehouse import _writer
+    from kpitree.data.writers import writer_lock
 
     now = _now()
-    with _writer(wh.path), wh.connect() as con:
+    with writer_lock(wh.path), wh.connect() as con:
         _touch_source(con, source, kind, now=now)
         con.execute(
             "UPDATE kpitree_sources SET last_error_code = ?, last_error = ? WHERE source = ?",
@@ -225,19 +225,19 @@ def apply_sync(
     """Store one sync of ``source`` (its objects, deletions and cursors) in one
     transaction, as one import; ``dry_run`` computes the counts and rolls back."""
     from kpitree.data.dimensions import register_dimensions
-    from kpitree.data.warehouse import (
-        _bump_versions,
-        _next_import_id,
-        _pause_for_tests,
-        _refresh_dimensions,
-        _writer,
+    from kpitree.data.importlog import next_import_id
+    from kpitree.data.writers import (
+        bump_versions,
+        pause_for_tests,
+        refresh_dimensions,
+        writer_lock,
     )
 
     started = _now()
-    with _writer(wh.path), wh.connect() as con:
+    with writer_lock(wh.path), wh.connect() as con:
         con.execute("BEGIN TRANSACTION")
         try:
-            import_id = _next_import_id(con)
+            import_id = next_import_id(con)
             changed_tables: set[str] = set()
             registry_changed = False
             declared: set[str] = set()
@@ -257,9 +257,9 @@ def apply_sync(
                 [started, import_id if logged else None, source],
             ).fetchall()
             # A mapping's custom dimensions follow synced records as imported ones.
-            _refresh_dimensions(con, [*changed_tables, *declared])
+            refresh_dimensions(con, [*changed_tables, *declared])
             if logged:
-                _bump_versions(con, sorted(changed_tables))
+                bump_versions(con, sorted(changed_tables))
                 _log(con, import_id, source, mapping_names, objects, started)
             else:
                 con.execute(
@@ -270,7 +270,7 @@ def apply_sync(
             if dry_run:
                 con.execute("ROLLBACK")
             else:
-                _pause_for_tests()
+                pause_for_tests()
                 con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

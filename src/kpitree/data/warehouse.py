@@ -21,25 +21,44 @@ Example::
 
 from __future__ import annotations
 
-import glob
-import json
 import os
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kpitree.data import migrations
 from kpitree.data.batch import MappedBatch
 from kpitree.data.deletions import SYNC_RECORDS, deletion_conflict, undo_deletions
-from kpitree.data.dimensions import VALUES_TABLE, refresh_dimension_values, register_dimensions
-from kpitree.data.importlog import ImportRecord, ImportResult, TableCounts, UndoResult
+from kpitree.data.dimensions import register_dimensions
+from kpitree.data.importlog import (
+    RECORD_COLUMNS,
+    ImportRecord,
+    ImportResult,
+    TableCounts,
+    UndoResult,
+    insert_log,
+    next_import_id,
+    read_record,
+    record_from_row,
+)
 from kpitree.data.rejects import reject_error, rejected_row_count, write_rejects
 from kpitree.data.schema import TABLES
 from kpitree.data.upsert import later_import_touching, undo_table, upsert_table
+from kpitree.data.writers import (
+    PAUSE_ENV,
+    bump_versions,
+    file_stamp,
+    migration_lock,
+    pause_for_tests,
+    refresh_dimensions,
+    wait_for_writers,
+    writer_lock,
+    writer_turn,
+    writers_waiting,
+)
 from kpitree.errors import DataError, InternalError
 
 if TYPE_CHECKING:
@@ -66,7 +85,6 @@ UNDOABLE = (*TABLES, SYNC_RECORDS)
 """Tables an import writes and undo restores."""
 WAREHOUSE_DIR = ".kpitree"
 WAREHOUSE_FILE = "warehouse.duckdb"
-PAUSE_ENV = "KPITREE_IMPORT_PAUSE_FILE"
 """Test hook: when set to a path, an import writes that file once all its rows are
 written, then waits (up to a minute) before committing, so a test can kill it there."""
 
@@ -171,7 +189,7 @@ class Warehouse:
             return []
         # Threads of one process share the database instance: two of them creating
         # the tables of a new file at once would conflict at commit.
-        with _migrating(self.path):
+        with migration_lock(self.path):
             applied = migrations.apply_pending(con, path=str(self.path))
         self._migrated = True
         return applied
@@ -287,13 +305,13 @@ class Warehouse:
 
     def _write(self, entries: list[_Entry], started: datetime) -> list[ImportResult]:
         results: list[ImportResult] = []
-        with _writer(self.path), self.connect() as con:
+        with writer_lock(self.path), self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                next_id = _next_import_id(con)
+                next_id = next_import_id(con)
                 for offset, entry in enumerate(entries):
                     results.append(self._write_one(con, next_id + offset, entry, started))
-                _pause_for_tests()
+                pause_for_tests()
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -311,8 +329,8 @@ class Warehouse:
             if t.name in entry.tables
         )
         changed = [c.table for c in counts if c.inserted or c.updated]
-        _bump_versions(con, changed)
-        _refresh_dimensions(con, [*changed, *declared])
+        bump_versions(con, changed)
+        refresh_dimensions(con, [*changed, *declared])
         rejects_csv = rejects_report = None
         rejected = 0
         if entry.batch is not None and entry.batch.rejects:
@@ -333,14 +351,14 @@ class Warehouse:
             rejects_csv=rejects_csv,
             rejects_report=rejects_report,
         )
-        _insert_log(con, result, kind=entry.kind, status="applied")
+        insert_log(con, result, kind=entry.kind, status="applied")
         return result
 
     def _record_failed(self, batches: list[MappedBatch], started: datetime) -> None:
-        with _writer(self.path), self.connect() as con:
+        with writer_lock(self.path), self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                next_id = _next_import_id(con)
+                next_id = next_import_id(con)
                 for offset, batch in enumerate(batches):
                     failed = ImportResult(
                         import_id=next_id + offset,
@@ -353,7 +371,7 @@ class Warehouse:
                         started_at=started,
                         finished_at=_now(),
                     )
-                    _insert_log(con, failed, kind="import", status="failed")
+                    insert_log(con, failed, kind="import", status="failed")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -364,13 +382,13 @@ class Warehouse:
     def imports(self) -> list[ImportRecord]:
         """The import log, oldest first."""
         with self.connect() as con:
-            rows = con.execute(f"SELECT {_RECORD_COLUMNS} FROM kpitree_imports ORDER BY import_id")
-            return [_to_record(r) for r in rows.fetchall()]
+            rows = con.execute(f"SELECT {RECORD_COLUMNS} FROM kpitree_imports ORDER BY import_id")
+            return [record_from_row(r) for r in rows.fetchall()]
 
     def import_record(self, import_id: int) -> ImportRecord:
         """One entry of the import log; a :class:`DataError` if there is none."""
         with self.connect() as con:
-            return _record(con, import_id, self.path)
+            return read_record(con, import_id, self.path)
 
     def undo(self, import_id: int) -> UndoResult:
         """Remove exactly what import ``import_id`` added or changed, in one transaction.
@@ -382,10 +400,10 @@ class Warehouse:
         wrote again a row this one deleted: undo that one first. Undoing a sync
         clears its source's cursors, so that the next sync reads everything.
         """
-        with _writer(self.path), self.connect() as con:
+        with writer_lock(self.path), self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                record = _record(con, import_id, self.path)
+                record = read_record(con, import_id, self.path)
                 if record.status != "applied":
                     raise DataError.of(
                         "KT431",
@@ -413,8 +431,8 @@ class Warehouse:
                     restored += r
                     if (d or r) and t in TABLES:
                         undone.append(t.name)
-                _bump_versions(con, undone)
-                _refresh_dimensions(con, undone)
+                bump_versions(con, undone)
+                refresh_dimensions(con, undone)
                 if record.kind == "sync":
                     # The cursor moved past what is now gone: the source's next
                     # sync reads everything again.
@@ -457,223 +475,3 @@ class _Entry:
         self.rows_read = rows_read
         self.tables = tables
         self.batch = batch
-
-
-# Instants are fetched as epoch microseconds: DuckDB needs pytz to hand out
-# TIMESTAMPTZ values as Python objects, and kpitree does not depend on it.
-_RECORD_COLUMNS = (
-    "import_id, kind, source_file, file_hash, mapping_name, rows_read, inserted, updated, "
-    "unchanged, rejected, status, epoch_us(started_at), epoch_us(finished_at), "
-    "epoch_us(undone_at), rejects_file"
-)
-
-
-def _instant(micros: int | None) -> datetime | None:
-    return None if micros is None else datetime.fromtimestamp(micros / 1e6, UTC)
-
-
-def _to_record(row: tuple[Any, ...]) -> ImportRecord:
-    started = _instant(row[11])
-    assert started is not None  # NOT NULL column
-    return ImportRecord(
-        import_id=int(row[0]),
-        kind=row[1],
-        source_file=row[2],
-        file_hash=row[3],
-        mapping_name=row[4],
-        rows_read=int(row[5]),
-        inserted=int(row[6]),
-        updated=int(row[7]),
-        unchanged=int(row[8]),
-        rejected=int(row[9]),
-        status=row[10],
-        started_at=started,
-        finished_at=_instant(row[12]),
-        undone_at=_instant(row[13]),
-        rejects_file=row[14],
-    )
-
-
-_WRITERS: dict[Path, threading.Lock] = {}
-_WRITERS_GUARD = threading.Lock()
-
-
-def _writer(path: Path) -> threading.Lock:
-    """One writer at a time per warehouse file in this process.
-
-    Other processes are kept out by DuckDB's file lock; threads of one process share
-    the database instance, where two write transactions would conflict at commit.
-    """
-    key = path.resolve()
-    with _WRITERS_GUARD:
-        return _WRITERS.setdefault(key, threading.Lock())
-
-
-_MIGRATIONS: dict[Path, threading.Lock] = {}
-
-
-def _migrating(path: Path) -> threading.Lock:
-    """One thread at a time applies migrations to a warehouse file in this process
-    (the next one finds them applied)."""
-    key = path.resolve()
-    with _WRITERS_GUARD:
-        return _MIGRATIONS.setdefault(key, threading.Lock())
-
-
-def _bump_versions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
-    """One more write of each table, in the writer's transaction (see
-    :func:`table_versions`)."""
-    for name in sorted(set(tables)):
-        con.execute(
-            "INSERT INTO kpitree_table_versions VALUES (?, 1) "
-            "ON CONFLICT (table_name) DO UPDATE SET version = version + 1",
-            [name],
-        ).fetchall()
-
-
-def _refresh_dimensions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
-    """Rebuild the custom dimensions' values of ``tables`` (kpitree.data.dimensions)."""
-    if refresh_dimension_values(con, sorted(set(tables))):
-        _bump_versions(con, [VALUES_TABLE])
-
-
-def file_stamp(path: Path) -> str:
-    """A short text that changes whenever the file at ``path`` (or its
-    write-ahead log) is written: their sizes and modification times."""
-    import hashlib
-
-    parts = []
-    for candidate in (path, path.with_name(path.name + ".wal")):
-        try:
-            st = candidate.stat()
-        except OSError:
-            parts.append("-")
-            continue
-        parts.append(f"{st.st_mtime_ns}:{st.st_size}")
-    return hashlib.sha1("|".join(parts).encode(), usedforsecurity=False).hexdigest()[:16]
-
-
-_TURN = ".writer-"
-_STALE_TURN_SECONDS = 6 * 3600.0
-
-
-@contextmanager
-def writer_turn(path: Path) -> Iterator[None]:
-    """Announce that this process writes (or waits to write) the warehouse at
-    ``path``: a marker file beside it, removed on exit.
-
-    DuckDB admits a writer only when no other process has the file open, and a
-    busy reader (the web server computing one page after another) could keep a
-    waiting ``kpitree import`` out until its lock timeout. Readers call
-    :func:`wait_for_writers` before each connection, so the writer gets the file
-    as soon as the statements already running end."""
-    marker = path.with_name(f"{path.name}{_TURN}{os.getpid()}")
-    with _TURNS_LOCK:  # threads of one process share the marker: the last one out removes it
-        _TURNS[marker] = _TURNS.get(marker, 0) + 1
-        if _TURNS[marker] == 1:
-            try:
-                marker.parent.mkdir(parents=True, exist_ok=True)
-                marker.write_text(f"{os.getpid()}\n", encoding="ascii")
-            except OSError:  # a read-only folder: nothing to announce
-                pass
-    try:
-        yield
-    finally:
-        with _TURNS_LOCK:
-            _TURNS[marker] -= 1
-            if not _TURNS[marker]:
-                del _TURNS[marker]
-                marker.unlink(missing_ok=True)
-
-
-_TURNS: dict[Path, int] = {}
-_TURNS_LOCK = threading.Lock()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def writers_waiting(path: Path) -> bool:
-    """Whether another live process writes or waits to write the warehouse at
-    ``path`` (see :func:`writer_turn`). Markers of dead processes are removed."""
-    own = os.getpid()
-    for marker in path.parent.glob(f"{glob.escape(path.name)}{_TURN}*"):
-        pid = marker.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or int(pid) == own:
-            continue
-        try:
-            age = time.time() - marker.stat().st_mtime
-        except OSError:
-            continue
-        if _alive(int(pid)) and age < _STALE_TURN_SECONDS:
-            return True
-        marker.unlink(missing_ok=True)
-    return False
-
-
-def wait_for_writers(path: Path, timeout: float) -> None:
-    """Wait, up to ``timeout`` seconds, while another process writes or waits
-    to write the warehouse at ``path`` (readers call it before connecting)."""
-    deadline = time.monotonic() + timeout
-    while writers_waiting(path) and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def _next_import_id(con: duckdb.DuckDBPyConnection) -> int:
-    # Inside the write transaction, and DuckDB admits one writing process per file,
-    # so max + 1 cannot race.
-    row = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM kpitree_imports").fetchall()
-    return int(row[0][0])
-
-
-def _insert_log(
-    con: duckdb.DuckDBPyConnection, result: ImportResult, *, kind: str, status: str
-) -> None:
-    con.execute(
-        "INSERT INTO kpitree_imports (import_id, kind, source_file, file_hash, mapping_name, "
-        "rows_read, inserted, updated, unchanged, rejected, table_counts, rejects_file, "
-        "started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            result.import_id,
-            kind,
-            result.source_file,
-            result.file_hash,
-            result.mapping_name,
-            result.rows_read,
-            result.inserted,
-            result.updated,
-            result.unchanged,
-            result.rejected,
-            json.dumps([c.to_json() for c in result.tables]),
-            str(result.rejects_csv) if result.rejects_csv else None,
-            result.started_at,
-            result.finished_at,
-            status,
-        ],
-    ).fetchall()
-
-
-def _record(con: duckdb.DuckDBPyConnection, import_id: int, path: Path) -> ImportRecord:
-    rows = con.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM kpitree_imports WHERE import_id = ?", [import_id]
-    ).fetchall()
-    if not rows:
-        raise DataError.of("KT430", "warehouse.no_such_import", import_id=import_id, path=str(path))
-    return _to_record(rows[0])
-
-
-def _pause_for_tests() -> None:
-    marker = os.environ.get(PAUSE_ENV)
-    if not marker:
-        return
-    Path(marker).write_text(str(os.getpid()), encoding="utf-8")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        time.sleep(0.1)

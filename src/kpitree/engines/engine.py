@@ -260,7 +260,7 @@ class Engine:
     def _read_data_state(self) -> tuple[str, dict[str, int]] | None:
         import duckdb
 
-        from kpitree.data.warehouse import file_stamp
+        from kpitree.data.writers import file_stamp
 
         path = Path(self.where)
         if self.name != "duckdb" or not self.read_only or not path.is_file():

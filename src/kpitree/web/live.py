@@ -64,7 +64,7 @@ def data_version(project: Project) -> str:
     :func:`kpitree.data.warehouse.writer_turn`), the version stays the one seen
     before: the file changes several times during an import (its log, then the
     checkpoint), and pages should be computed once, on the finished data."""
-    from kpitree.data.warehouse import file_stamp, writers_waiting
+    from kpitree.data.writers import file_stamp, writers_waiting
 
     target = project.warehouse_target
     if "://" in target and not target.startswith("duckdb://"):
