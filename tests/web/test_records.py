@@ -113,6 +113,50 @@ def test_records_link_to_the_source_system(demo_project: Path, tmp_path: Path) -
         assert deals["rows"][0]["source_url"] is None
 
 
+def test_synced_records_link_to_hubspot_and_salesforce(demo_project: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_project, folder)
+    definition = folder / "kpitree.yaml"
+    doc = yaml.safe_load(definition.read_text("utf-8"))
+    doc["sources"] = {
+        "crm": {"type": "hubspot", "token_env": "HUBSPOT_TOKEN", "portal_id": 4711},
+        "sfdc": {
+            "type": "salesforce",
+            "instance_url": "https://acme.my.salesforce.com",
+            "objects": ["users", "opportunities"],
+            "auth": {
+                "flow": "client_credentials",
+                "client_id_env": "SF_ID",
+                "client_secret_env": "SF_SECRET",
+            },
+        },
+    }
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    with TestClient(create_app(folder), base_url="http://localhost") as client:
+        leads = client.get(f"/api/records/leads?period={PERIOD}").json()["rows"][0]
+        lead_id = leads["values"]["lead_id"]
+        assert leads["source_url"] == (
+            f"https://app.hubspot.com/contacts/4711/record/0-1/{lead_id}"
+        )
+        # Both sources fill deals: a row does not say which, so no link.
+        deals = client.get(f"/api/records/opportunities?period={PERIOD}").json()["rows"][0]
+        assert deals["source_url"] is None
+        doc["sources"]["crm"]["objects"] = ["owners", "contacts"]
+        definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    with TestClient(create_app(folder), base_url="http://localhost") as client:
+        deals = client.get(f"/api/records/opportunities?period={PERIOD}").json()["rows"][0]
+        deal_id = deals["values"]["deal_id"]
+        assert deals["source_url"] == (
+            f"https://acme.my.salesforce.com/lightning/r/Opportunity/{deal_id}/view"
+        )
+        page = client.get(f"/records/opportunities?period={PERIOD}").text
+        assert f'href="{deals["source_url"]}"' in page
+
+
 def test_a_funnel_cohort_lists_its_entrants_and_converted(client: TestClient) -> None:
     funnel = client.get(f"/api/funnel?period={PERIOD}").json()
     page = client.get(f"/funnel?period={PERIOD}").text

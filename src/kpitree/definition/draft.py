@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -70,6 +71,8 @@ class Draft:
     nodes: dict[str, NodeDraft] = field(default_factory=dict)
     scenarios: dict[str, ScenarioDraft] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # The valid ``sources:`` by name (SourceSpec), validated apart from the head.
+    sources: dict[str, Any] = field(default_factory=dict)
 
     def error(self, code: str, key: str, span: Span | None, /, **params: object) -> None:
         self.diagnostics.append(Diagnostic(Severity.ERROR, code, key, params, span))
@@ -187,7 +190,8 @@ def read_draft(path: str | Path) -> Draft:
         draft.diagnostics.extend(validation_diagnostics(exc, ProjectSpec, main))
     if data.get("sources") is not None:
         # Validated on their own, so that a token pasted in is never repeated.
-        draft.diagnostics.extend(sources_diagnostics(main, data["sources"])[1])
+        draft.sources, found = sources_diagnostics(main, data["sources"])
+        draft.diagnostics.extend(found)
     _read_nodes(draft, main, data.get("nodes"))
     if "nodes" in data and not isinstance(data["nodes"], dict) and data["nodes"] is not None:
         draft.error(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from kpitree.definition.draft import Draft, read_draft
 from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref
+from kpitree.definition.record_links import source_record_links
 from kpitree.definition.rules import run_rules
 from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LocalizedText, NodeSpec
 from kpitree.definition.spec_abm import check_abm
@@ -266,7 +267,10 @@ def _resolve(draft: Draft) -> Tree:
         ),
         funnel=tuple(head.funnel or ()),
         target_files=tuple(head.data.targets),
-        record_links={str(k): v for k, v in head.data.record_links.items()},
+        record_links={
+            **source_record_links(draft.sources),
+            **{str(k): v for k, v in head.data.record_links.items()},
+        },
         alerts=dict(head.alerts),
         notifications=head.notifications,
         sla=dict(head.sla),

@@ -105,6 +105,18 @@ class HubSpotSourceSpec(_SourceBase):
         description="Environment variable holding the client secret of the HubSpot app whose "
         "webhooks call POST /hooks/hubspot (each verified request syncs this source).",
     )
+    portal_id: int | None = Field(
+        None,
+        ge=1,
+        description="The portal's account id (the number in its app URLs): record lists "
+        "link each contact, deal and company to its record in HubSpot.",
+    )
+    app_url: str = Field(
+        "https://app.hubspot.com",
+        pattern=r"^https://\S+$",
+        description="HubSpot's app address for those links (https://app-eu1.hubspot.com "
+        "for a portal in the EU data centre).",
+    )
     rate_limit: int = Field(
         100,
         ge=1,

@@ -83,7 +83,7 @@ def test_tree_shows_every_node_with_the_api_numbers(page: Any, live_server: str)
 
 def test_click_a_node_opens_it(page: Any, live_server: str) -> None:
     page.goto(live_server + "/")
-    page.locator('[data-node-id="won_deals"]').click()
+    page.locator('[data-node-id="won_deals"] [data-testid="node-open"]').click()
     page.wait_for_url(re.compile(r"/nodes/won_deals"))
     assert "受注件数" in page.locator('[data-testid="node-title"]').inner_text()
     view = _api(live_server, "/api/nodes/won_deals", lang="ja")

@@ -39,6 +39,29 @@ def test_a_tap_on_a_number_opens_as_many_records(page: Any, live_server: str) ->
         assert rows == min(actual, 50)
 
 
+TREE_SAMPLES = (
+    ("leads", "2026-10", ""),
+    ("won_deals", "FY2025", ""),
+    ("opportunities", "FY2026-Q2", "&department=inside_sales"),
+)
+
+
+def test_a_tree_card_number_opens_its_records_and_its_name_the_node(
+    page: Any, live_server: str
+) -> None:
+    for node, period, segment in TREE_SAMPLES:
+        page.goto(f"{live_server}/?period={period}{segment}")
+        actual = _api(live_server, f"/api/tree?period={period}{segment}")["nodes"][node]["actual"]
+        card = page.locator(f'[data-testid="node-box"][data-node-id="{node}"]')
+        card.locator(".kt-records-link").click()
+        page.wait_for_url(re.compile(rf"/records/{node}\?"))
+        total = page.locator('[data-testid="records-total"]')
+        assert int(total.get_attribute("data-count")) == actual, (node, period, segment)
+    page.goto(f"{live_server}/")
+    page.locator('[data-node-id="won_deals"] [data-testid="node-open"]').click()
+    page.wait_for_url(re.compile(r"/nodes/won_deals"))
+
+
 def test_a_breakdown_row_opens_its_segment(page: Any, live_server: str) -> None:
     page.goto(f"{live_server}/nodes/calls?period=FY2026-Q2")
     view = _api(live_server, "/api/nodes/calls?period=FY2026-Q2")
