@@ -38,6 +38,8 @@ ALLOWED = {
         "business_hours",
     },
     "business_hours": set(),
+    # Notes on the timeline: app state beside users and alerts, never in the warehouse.
+    "notes": {"errors", "i18n"},
     "alerts": {
         "errors",
         "i18n",
@@ -65,6 +67,7 @@ ALLOWED = {
         "alerts",
         "sla",
         "escaping",
+        "notes",
     },
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {
@@ -83,6 +86,7 @@ ALLOWED = {
         "project",
         "escaping",
         "connectors",
+        "notes",
     },
 }
 

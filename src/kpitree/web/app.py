@@ -106,6 +106,7 @@ def create_app(
         routes_api,
         routes_auth,
         routes_data,
+        routes_notes,
         routes_pages,
         routes_quality,
         routes_records,
@@ -187,6 +188,6 @@ def create_app(
         )
 
     routers = (routes_auth, live, routes_data, routes_sync, routes_quality, routes_settings)
-    for module in (*routers, routes_pages, routes_api, routes_records, routes_alerts):
+    for module in (*routers, routes_notes, routes_pages, routes_api, routes_records, routes_alerts):
         app.include_router(module.router)
     return app

@@ -79,6 +79,11 @@ def _page(
     request = page.request
     lang = view.get("query", {}).get("lang", "ja")
     query = page_query(request, lang, page.project)
+    from kpitree.web.routes_notes import page_notes
+
+    shown = view.get("node")
+    node = shown.get("id") if isinstance(shown, dict) else view.get("kgi")
+    notes = page_notes(request, page.project, view, node)
     return render(
         request,
         template,
@@ -86,6 +91,7 @@ def _page(
             "view": view,
             "active": active,
             "query": query,
+            "notes": notes,
             "self_url": str(request.url.path)
             + ("?" + request.url.query if request.url.query else ""),
         },

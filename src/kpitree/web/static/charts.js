@@ -164,7 +164,11 @@
       var existing = window.echarts.getInstanceByDom(el);
       if (existing) existing.dispose();
       var chart = window.echarts.init(el, null, { renderer: "svg" });
-      chart.setOption(build(JSON.parse(source.textContent)));
+      var data = JSON.parse(source.textContent);
+      var option = build(data);
+      // Notes on the timeline (timeline.js) mark the periods they cover.
+      if (window.kpitreeNotes) window.kpitreeNotes.decorate(option, data);
+      chart.setOption(option);
       charts.push(chart);
     });
   }
