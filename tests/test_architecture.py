@@ -40,6 +40,8 @@ ALLOWED = {
     "business_hours": set(),
     # Notes on the timeline: app state beside users and alerts, never in the warehouse.
     "notes": {"errors", "i18n"},
+    # Account-based marketing: scores and target accounts over the compute layer.
+    "abm": {"errors", "i18n", "source", "definition", "data", "calendar", "engines", "compute"},
     "alerts": {
         "errors",
         "i18n",
@@ -50,6 +52,7 @@ ALLOWED = {
         "engines",
         "compute",
         "escaping",
+        "abm",
     },
     "sla": {"errors", "i18n", "source", "definition", "business_hours", "compute", "engines"},
     # Review reports consume compute, alerts and SLA results (not the web app or the CLI).

@@ -201,6 +201,9 @@ def evaluate_rules(
                 findings.append(Finding(rid, rule.node, row.segment, holds, period.key, facts))
     findings.extend(_sla_findings(project, rules, now, today))
     findings.extend(_no_data_findings(project, rules, now, today))
+    from kpitree.alerts.accounts import account_findings
+
+    findings.extend(account_findings(project, rules, today))
     return findings
 
 

@@ -52,6 +52,10 @@ def _signed_pct(value: Any) -> str:
     return "—" if value is None else f"{float(value):+,.1f}%"
 
 
+def _points(value: Any) -> str:
+    return "—" if value is None else f"{float(value):,.1f}"
+
+
 def summary(event: Mapping[str, Any], lang: str) -> str:
     """The condition in one sentence, with the numbers."""
     facts: Mapping[str, Any] = event["facts"]
@@ -80,6 +84,15 @@ def summary(event: Mapping[str, Any], lang: str) -> str:
         "days": facts.get("days"),
         "idle": facts.get("idle_days"),
         "latest": facts.get("latest") or "—",
+        # Conditions on accounts (tier_change, engagement_surge).
+        "account": facts.get("account_name") or facts.get("account") or "",
+        "tier_before": facts.get("tier_before") or t("abm.no_tier", lang=lang),
+        "tier_after": facts.get("tier_after") or t("abm.no_tier", lang=lang),
+        "score_before": _points(facts.get("score_before")),
+        "score_after": _points(facts.get("score_after")),
+        "engagement_before": _points(facts.get("engagement_before") or 0.0),
+        "engagement_after": _points(facts.get("engagement_after")),
+        "threshold_points": _points(facts.get("threshold_points")),
     }
     condition = facts.get("condition", "")
     key = f"alerts.condition.{condition}"
@@ -111,6 +124,9 @@ def link(event: Mapping[str, Any], base_url: str | None) -> str | None:
     period = quote(str(event.get("period") or ""), safe="")
     if node.startswith("sla:"):
         return f"{base_url.rstrip('/')}/sla?period={period}"
+    if node.startswith("abm:"):
+        account = dict(event["segment"]).get("account") or ""
+        return f"{base_url.rstrip('/')}/accounts/{quote(str(account), safe='')}"
     return f"{base_url.rstrip('/')}/nodes/{quote(node, safe='')}?period={period}"
 
 

@@ -342,9 +342,52 @@ class _Checks:
             self.error("KT258", "abm.def.empty_targets", ("targets",))
 
 
+def _account_alerts(draft: Draft) -> Iterator[Diagnostic]:
+    """Alert rules on accounts (``tier_change``, ``engagement_surge``) need
+    ``abm:``, fire per account (no ``by``), and take a threshold only as
+    engagement points."""
+    from kpitree.definition.spec_alerts import ACCOUNT_CONDITIONS
+
+    assert draft.head is not None
+    doc = draft.main
+    for rid, rule in draft.head.alerts.items():
+        if rule.condition not in ACCOUNT_CONDITIONS:
+            continue
+        path = ("alerts", rid)
+        if draft.head.abm is None:
+            yield Diagnostic(
+                Severity.ERROR,
+                "KT259",
+                "abm.def.alert_without_abm",
+                {"rule": rid, "condition": rule.condition},
+                doc.span((*path, "condition")),
+            )
+        for key in ("by", "segment", "node"):
+            if getattr(rule, key) is not None:
+                yield Diagnostic(
+                    Severity.ERROR,
+                    "KT259",
+                    "abm.def.alert_key",
+                    {"rule": rid, "condition": rule.condition, "key": key},
+                    doc.key_span((*path, key)),
+                )
+        t = rule.threshold
+        if t is not None and (rule.condition == "tier_change" or t <= 0):
+            yield Diagnostic(
+                Severity.ERROR,
+                "KT259",
+                f"abm.def.alert_threshold.{rule.condition}",
+                {"rule": rid, "value": _num(t)},
+                doc.span((*path, "threshold")),
+            )
+
+
 def check_abm(draft: Draft) -> Iterator[Diagnostic]:
-    """Problems of ``abm:``, located."""
-    if draft.head is None or draft.head.abm is None:
+    """Problems of ``abm:`` and of the alert rules on accounts, located."""
+    if draft.head is None:
+        return
+    yield from _account_alerts(draft)
+    if draft.head.abm is None:
         return
     checks = _Checks(draft, draft.head.abm)
     checks.criteria()

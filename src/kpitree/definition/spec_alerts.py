@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from kpitree.definition.spec import ProjectSpec
 
 __all__ = [
+    "ACCOUNT_CONDITIONS",
     "CONDITIONS",
     "LEVELS",
     "SPECIAL_RECIPIENTS",
@@ -43,7 +44,11 @@ CONDITIONS = (
     "change",
     "no_data",
     "sla_breaches",
+    "tier_change",
+    "engagement_surge",
 )
+# Conditions on accounts (``abm:``): one finding per account, no node.
+ACCOUNT_CONDITIONS = ("tier_change", "engagement_surge")
 # Segment levels an alert can run at: the organisation drills down from the
 # department; the others are dimensions of the facts.
 LEVELS = (
@@ -164,15 +169,18 @@ class AlertRuleSpec(_Strict):
         "change",
         "no_data",
         "sla_breaches",
+        "tier_change",
+        "engagement_surge",
     ] = Field(description="What makes the alert fire.")
     threshold: float | None = Field(
         None,
         description="below_target / below_pace / forecast_below_target: percent of the "
         "reference (default 100); change: percent change vs the previous period; "
-        "sla_breaches: fires above this many breaches (default 0).",
+        "sla_breaches: fires above this many breaches (default 0); engagement_surge: "
+        "engagement points gained since the previous period (default abm.surge_points).",
     )
     direction: Literal["down", "up", "both"] = Field(
-        "both", description="change: which direction of change fires."
+        "both", description="change, tier_change: which direction of change fires."
     )
     days: int | None = Field(None, ge=1, description="no_data: days without a new fact.")
     sla: str | None = Field(None, description="sla_breaches: the SLA rule (under sla:).")
@@ -333,7 +341,9 @@ class _Checks:
         for rid, rule in self.head.alerts.items():
             path = ("alerts", rid)
             cond = rule.condition
-            if cond != "sla_breaches":
+            if cond in ACCOUNT_CONDITIONS:
+                pass  # per account, checked with abm: (kpitree.definition.spec_abm)
+            elif cond != "sla_breaches":
                 if rule.node is None:
                     self.error(
                         "KT701", "alerts.def.missing", path, rule=rid, condition=cond, key="node"

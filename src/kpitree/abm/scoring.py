@@ -1,0 +1,244 @@
+"""Account scores for an as-of day, as one Ibis query: every account's points
+per criterion (and per engagement signal), its score and its tier.
+
+The rules are those of docs/abm.md: a firmographic criterion reads one account
+field (the first band holding the value, or the value's points); an engagement
+criterion adds up its signals' events of the window ending on the as-of day,
+each worth its points times its decay, each signal held to its cap and the
+criterion to its maximum points. Nothing after the as-of day counts (events,
+accounts created later), so a past day is recomputed exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kpitree.compute.events import local_day
+from kpitree.definition import jsic
+from kpitree.definition.spec_abm import AbmSpec, CriterionSpec, SignalSpec
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from kpitree.engines import Engine
+
+__all__ = ["AccountScore", "Scores", "score_accounts", "score_query", "tier_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountScore:
+    """One account's score on an as-of day, with its breakdown."""
+
+    account_id: str
+    name: str | None
+    score: float
+    tier: str | None
+    points: Mapping[str, float]  # criterion id -> points
+    missing: frozenset[str]  # firmographic criteria whose field the account lacks
+    signals: Mapping[str, tuple[float, ...]]  # engagement criterion -> points per signal
+    fields: Mapping[str, Any] = field(default_factory=dict)  # industry, region, ... as stored
+
+    def engagement(self, abm: AbmSpec) -> float:
+        """Points of the engagement criteria."""
+        return sum(self.points[c] for c, spec in abm.criteria.items() if spec.signals is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    as_of: dt.date
+    accounts: tuple[AccountScore, ...]
+
+    def by_id(self) -> dict[str, AccountScore]:
+        return {a.account_id: a for a in self.accounts}
+
+
+def tier_of(abm: AbmSpec, score: float) -> str | None:
+    """The highest tier whose threshold ``score`` reaches."""
+    for name, threshold in sorted(abm.tiers.items(), key=lambda kv: -kv[1]):
+        if score >= threshold:
+            return name
+    return None
+
+
+_FIELDS = ("industry", "region", "segment", "employees", "annual_revenue", "owner_id")
+
+
+def _field(acc: ir.Table, name: str, numeric: bool) -> ir.Value:
+    """The account's value of ``name`` (an account column or ``attributes.<key>``)."""
+    import ibis
+
+    if name.startswith("attributes."):
+        value = acc.attributes[name.removeprefix("attributes.")]
+        if numeric:  # a JSON number, or a text that reads as one
+            return ibis.coalesce(value.float, value.str.try_cast("float64"))
+        return ibis.coalesce(value.str, value.int.cast("string"), value.float.cast("string"))
+    value = acc[name]
+    return value.cast("float64") if numeric else value.cast("string")
+
+
+def _firmographic(
+    engine: Engine, acc: ir.Table, spec: CriterionSpec
+) -> tuple[ir.Value, ir.BooleanValue]:
+    """(points, missing) of a firmographic criterion."""
+    import ibis
+
+    assert spec.field is not None
+    if spec.bands is not None:
+        value = _field(acc, spec.field, numeric=True)
+        cases = []
+        for band in spec.bands:
+            cond = value.notnull()
+            if band.min is not None:
+                cond = cond & (value >= band.min)
+            if band.max is not None:
+                cond = cond & (value < band.max)
+            cases.append((cond, ibis.literal(float(band.points))))
+        return ibis.cases(*cases, else_=ibis.literal(0.0)), value.isnull()
+    text = _field(acc, spec.field, numeric=False).strip()
+    missing = text.isnull() | (text == "")
+    values = spec.values or {}
+    if spec.match == "jsic":
+        values = _jsic_points(engine, acc, text, values)
+    if not values:
+        return ibis.literal(0.0), missing
+    cases = [(text == key, ibis.literal(float(p))) for key, p in values.items()]
+    return ibis.cases(*cases, else_=ibis.literal(0.0)), missing
+
+
+def _jsic_points(
+    engine: Engine, acc: ir.Table, text: ir.StringValue, codes: Mapping[str, float]
+) -> dict[str, float]:
+    """The points of every distinct industry value the accounts hold: the most
+    specific code of ``codes`` that the value falls under (see
+    :mod:`kpitree.definition.jsic`)."""
+    found = engine.execute(acc.select(v=text).filter(text.notnull()).distinct())
+    out: dict[str, float] = {}
+    ranked = sorted(codes.items(), key=lambda kv: -jsic.specificity(kv[0]))
+    for value in found.column("v").to_pylist():
+        division, digits = jsic.normalise(str(value))
+        for code, points in ranked:
+            hit = code == division if code.isalpha() else digits.startswith(code)
+            if hit:
+                out[str(value)] = float(points)
+                break
+    return out
+
+
+def _events(engine: Engine, signal: SignalSpec) -> ir.Table:
+    """``(__acc, __day)`` of a signal's events, every event once."""
+    if signal.activity is not None:
+        a = engine.table("activities")
+        a = a.filter((a.type == signal.activity) & a.account_id.notnull())
+        if signal.outcome is not None:
+            a = a.filter(a.outcome == signal.outcome)
+        return a.select(__acc=a.account_id, __day=local_day(a.occurred_at))
+    kind, stage = (
+        ("leads", signal.lead_stage) if signal.lead_stage else ("deals", signal.deal_stage)
+    )
+    key = "lead_id" if kind == "leads" else "deal_id"
+    hist = engine.table(f"{kind[:-1]}_stage_history")
+    hist = hist.filter(hist.stage == stage)
+    first = hist.group_by(__rid=hist[key]).aggregate(__at=hist.entered_at.min())
+    records = engine.table(kind)
+    records = records.filter(records.account_id.notnull()).select(
+        __rid2=records[key], __acc=records.account_id
+    )
+    j = first.inner_join(records, first.__rid == records.__rid2)
+    return j.select(__acc=j.__acc, __day=local_day(j.__at))
+
+
+def _engagement(engine: Engine, spec: CriterionSpec, as_of: dt.date, prefix: str) -> ir.Table:
+    """``(__acc, <prefix>s<i>...)``: each signal's decayed points, capped."""
+    import ibis
+
+    assert spec.signals is not None and spec.window_days is not None
+    window = spec.window_days
+    first_day = as_of - dt.timedelta(days=window - 1)
+    parts = []
+    for i, signal in enumerate(spec.signals):
+        ev = _events(engine, signal)
+        ev = ev.filter((ev.__day <= as_of) & (ev.__day >= first_day))
+        age = ibis.literal(as_of).delta(ev.__day, unit="day").cast("float64")
+        if spec.decay == "linear":
+            weight = 1.0 - age / float(window)
+        elif spec.decay == "half_life":
+            assert spec.half_life_days is not None
+            weight = ibis.literal(0.5) ** (age / float(spec.half_life_days))
+        else:
+            weight = ibis.literal(1.0)
+        parts.append(
+            ev.select(__acc=ev.__acc, __sig=ibis.literal(i, "int64"), __pts=weight * signal.points)
+        )
+    u = ibis.union(*parts)
+    sums = {f"{prefix}s{i}": u.__pts.sum(where=u.__sig == i) for i in range(len(spec.signals))}
+    g = u.group_by("__acc").aggregate(**sums)
+    capped = {}
+    for i, signal in enumerate(spec.signals):
+        col = g[f"{prefix}s{i}"].fill_null(0.0)
+        capped[f"{prefix}s{i}"] = col if signal.cap is None else ibis.least(col, signal.cap)
+    return g.mutate(**capped)
+
+
+def score_query(engine: Engine, abm: AbmSpec, as_of: dt.date) -> ir.Table:
+    """One row per account existing on ``as_of``: ``account_id``, ``name``, the
+    account fields, ``c<i>`` (points of the i-th criterion), ``m<i>`` (its field
+    missing), ``c<i>s<j>`` (engagement: the j-th signal's points) and ``score``."""
+    import ibis
+
+    acc = engine.table("accounts")
+    acc = acc.filter(acc.created_at.isnull() | (local_day(acc.created_at) <= as_of))
+    t = acc
+    cols: dict[str, Any] = {}
+    for i, spec in enumerate(abm.criteria.values()):
+        if spec.signals is None:
+            points, missing = _firmographic(engine, acc, spec)
+            cols[f"c{i}"] = points
+            cols[f"m{i}"] = missing
+    t = acc.mutate(**cols) if cols else acc
+    total: Any = ibis.literal(0.0)
+    for i, spec in enumerate(abm.criteria.values()):
+        if spec.signals is None:
+            total = total + t[f"c{i}"]
+            continue
+        g = _engagement(engine, spec, as_of, f"c{i}")
+        j = t.left_join(g, t.account_id == g.__acc).drop("__acc")
+        signals = [j[f"c{i}s{k}"].fill_null(0.0) for k in range(len(spec.signals))]
+        summed: Any = signals[0]
+        for s in signals[1:]:
+            summed = summed + s
+        t = j.mutate(
+            **{f"c{i}s{k}": s for k, s in enumerate(signals)},
+            **{f"c{i}": ibis.least(summed, spec.max_points), f"m{i}": ibis.literal(False)},
+        )
+        total = total + t[f"c{i}"]
+    return t.mutate(score=total).drop("attributes", "created_at", "country")
+
+
+def score_accounts(engine: Engine, abm: AbmSpec, as_of: dt.date) -> Scores:
+    """Every account's score on ``as_of``, ordered by score (highest first) then id."""
+    rows = engine.execute(score_query(engine, abm, as_of)).to_pylist()
+    ids = list(abm.criteria)
+    out = []
+    for r in rows:
+        score = float(r["score"])
+        out.append(
+            AccountScore(
+                account_id=str(r["account_id"]),
+                name=r["name"],
+                score=score,
+                tier=tier_of(abm, score),
+                points={cid: float(r[f"c{i}"]) for i, cid in enumerate(ids)},
+                missing=frozenset(cid for i, cid in enumerate(ids) if r[f"m{i}"]),
+                signals={
+                    cid: tuple(float(r[f"c{i}s{k}"]) for k in range(len(spec.signals)))
+                    for i, (cid, spec) in enumerate(abm.criteria.items())
+                    if spec.signals is not None
+                },
+                fields={k: r[k] for k in _FIELDS},
+            )
+        )
+    out.sort(key=lambda a: (-a.score, a.account_id))
+    return Scores(as_of, tuple(out))
