@@ -64,6 +64,7 @@ class Project:
 
         engine = open_engine(self.warehouse_target, timezone=self.tree.timezone)
         engine.roster = self.roster()
+        engine.sql_cache = self.query_cache()
         return engine
 
     def roster(self) -> tuple[tuple[str, str, str], ...]:

@@ -68,8 +68,6 @@ def latest_facts(
     takes the latest contract end date (its schedule reaches into the future);
     a ratio or derived metric the latest of the metrics it is computed from.
     Metrics whose source cannot be asked this way (SLA metrics) are left out."""
-    import ibis
-
     sources: dict[str, str] = {}
     for mid in catalogue.closure(list(metric_ids)):
         metric = catalogue[mid]
@@ -79,17 +77,22 @@ def latest_facts(
     names = sorted(set(sources.values()))
     found: dict[str, dt.date | None] = {}
     if names:
-        parts = []
-        for i, name in enumerate(names):
-            if name == "schedule":
-                c = engine.table("contracts")
-                one = c.aggregate(latest=c.end_date.max())
-            else:
-                one = _fact_days(engine, name, as_of)
-            parts.append(one.select(k=ibis.literal(i), latest=one.latest.cast("date")))
-        union = parts[0] if len(parts) == 1 else ibis.union(*parts)
+
+        def build() -> Any:
+            import ibis
+
+            parts = []
+            for i, name in enumerate(names):
+                if name == "schedule":
+                    c = engine.table("contracts")
+                    one = c.aggregate(latest=c.end_date.max())
+                else:
+                    one = _fact_days(engine, name, as_of)
+                parts.append(one.select(k=ibis.literal(i), latest=one.latest.cast("date")))
+            return parts[0] if len(parts) == 1 else ibis.union(*parts)
+
         key = cache.fingerprint(engine, "latest", tuple(names), str(as_of))
-        table = cache.run(engine, key, lambda: union)
+        table = cache.run(engine, key, build)
         for i, latest in zip(table["k"].to_pylist(), table["latest"].to_pylist(), strict=True):
             found[names[int(i)]] = latest
     out: dict[str, dt.date | None] = {mid: found.get(src) for mid, src in sources.items()}
@@ -106,23 +109,24 @@ def schedule_shares(
 ) -> list[float | None]:
     """Per period, the share of the contract terms ending in it that end by
     ``as_of`` (1 once the period is over; ``None`` when none ends in it)."""
-    import ibis
-
     if not periods:
         return []
-    c = engine.table("contracts")
-    aggs: dict[str, Any] = {}
-    for i, p in enumerate(periods):
-        due = c.end_date.between(p.start, p.end)
-        by = c.end_date.between(p.start, min(p.end, as_of))
-        aggs[f"all{i}"] = ibis.ifelse(due, 1, 0).sum()
-        aggs[f"by{i}"] = ibis.ifelse(by, 1, 0).sum()
-    lo, hi = min(p.start for p in periods), max(p.end for p in periods)
-    query = c.filter(c.end_date.between(lo, hi)).aggregate(**aggs)
+
+    def build() -> Any:
+        import ibis
+
+        c = engine.table("contracts")
+        aggs: dict[str, Any] = {}
+        for i, p in enumerate(periods):
+            due = c.end_date.between(p.start, p.end)
+            by = c.end_date.between(p.start, min(p.end, as_of))
+            aggs[f"all{i}"] = ibis.ifelse(due, 1, 0).sum()
+            aggs[f"by{i}"] = ibis.ifelse(by, 1, 0).sum()
+        lo, hi = min(p.start for p in periods), max(p.end for p in periods)
+        return c.filter(c.end_date.between(lo, hi)).aggregate(**aggs)
+
     spans = tuple((str(p.start), str(p.end)) for p in periods)
-    table = cache.run(
-        engine, cache.fingerprint(engine, "schedule", spans, str(as_of)), lambda: query
-    )
+    table = cache.run(engine, cache.fingerprint(engine, "schedule", spans, str(as_of)), build)
     row = table.to_pylist()[0]
     out: list[float | None] = []
     for i, p in enumerate(periods):
@@ -141,15 +145,18 @@ def unlinked_deals(
 ) -> tuple[int, int]:
     """Of the deals created in ``period`` up to ``as_of``: how many have no
     originating lead (none named, or one not in the leads), and how many in all."""
-    import ibis
-
     end = min(period.end, as_of)
-    d = engine.table("deals")
-    leads = engine.table("leads")
-    d = d.mutate(__d=local_day(d.created_at))
-    d = d.filter((d.__d >= ibis.literal(period.start)) & (d.__d <= ibis.literal(end)))
-    loose = d.lead_id.isnull() | ~d.lead_id.isin(leads.lead_id)
-    query = d.aggregate(total=d.count(), unlinked=ibis.ifelse(loose, 1, 0).sum())
+
+    def build() -> Any:
+        import ibis
+
+        d = engine.table("deals")
+        leads = engine.table("leads")
+        d = d.mutate(__d=local_day(d.created_at))
+        d = d.filter((d.__d >= ibis.literal(period.start)) & (d.__d <= ibis.literal(end)))
+        loose = d.lead_id.isnull() | ~d.lead_id.isin(leads.lead_id)
+        return d.aggregate(total=d.count(), unlinked=ibis.ifelse(loose, 1, 0).sum())
+
     key = cache.fingerprint(engine, "unlinked_deals", str(period.start), str(end))
-    row = cache.run(engine, key, lambda: query).to_pylist()[0]
+    row = cache.run(engine, key, build).to_pylist()[0]
     return int(row["unlinked"] or 0), int(row["total"] or 0)

@@ -30,10 +30,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from kpitree.data import schema
 from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import Msg
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
     import pyarrow as pa
 
     from kpitree.engines import Engine
@@ -401,25 +403,35 @@ def batch_owners(tables: Mapping[str, pa.Table]) -> dict[str, int]:
 
 
 def _rows(engine: Engine, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+    from kpitree.compute.querycache import lookup
+
+    def build() -> ir.Table:
+        return engine.table(table).select(*columns).distinct()
+
     try:
-        t = engine.table(table)
-    except UserError:
+        return lookup(engine, f"rows {table} {tuple(columns)}", build).to_pylist()  # type: ignore[no-any-return]
+    except UserError:  # no such table
         return []
-    return engine.execute(t.select(*columns).distinct()).to_pylist()  # type: ignore[no-any-return]
 
 
 def _owner_counts(engine: Engine) -> dict[str, int]:
     """owner id -> number of facts (rows of the owner tables) naming it."""
+    from kpitree.compute.querycache import lookup
+
     counts: dict[str, int] = {}
     for name in OWNER_TABLES:
-        try:
+
+        def build(name: str = name) -> ir.Table:
             t = engine.table(name)
-        except UserError:
+            named = t.filter(t.owner_id.notnull())
+            return named.group_by("owner_id").aggregate(n=named.count())
+
+        if "owner_id" not in schema.table(name).column_names:
             continue
-        if "owner_id" not in t.columns:
+        try:
+            rows = lookup(engine, f"owner counts {name}", build).to_pylist()
+        except UserError:  # no such table
             continue
-        named = t.filter(t.owner_id.notnull())
-        q = named.group_by("owner_id").aggregate(n=named.count())
-        for row in engine.execute(q).to_pylist():
+        for row in rows:
             counts[str(row["owner_id"])] = counts.get(str(row["owner_id"]), 0) + int(row["n"])
     return counts

@@ -20,11 +20,14 @@ __all__ = ["rep_label", "rep_names"]
 def rep_names(engine: Engine) -> dict[str, str]:
     """rep id -> display name, for every rep with a name (none without a
     ``reps`` table). A name shared by several reps is followed by the id."""
+    from kpitree.compute.querycache import lookup
+
     try:
-        reps = engine.table("reps")
+        rows = lookup(
+            engine, "rep names", lambda: engine.table("reps").select("rep_id", "name")
+        ).to_pylist()
     except UserError:  # a database without the reps table
         return {}
-    rows = engine.execute(reps.select("rep_id", "name")).to_pylist()
     names = {
         str(r["rep_id"]): str(r["name"]).strip()
         for r in rows

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from kpitree.engines import Engine
 
-__all__ = ["QueryCache", "query_cache"]
+__all__ = ["QueryCache", "arrow_schema", "lookup", "query_cache"]
 
 _LIMIT = 500  # entries kept (most recently used)
 _RESULT_BYTES = 256 * 1024 * 1024  # results kept in memory, at most
@@ -83,6 +83,35 @@ def _tables(expr: ir.Expr) -> list[str]:
     return sorted({op.name for op in expr.op().find(ops.DatabaseTable)})
 
 
+# Ibis type names (as ``str(dtype)`` writes them) -> Arrow type factories.
+_ARROW_TYPES = {
+    **{f"int{n}": f"int{n}" for n in (8, 16, 32, 64)},
+    **{f"uint{n}": f"uint{n}" for n in (8, 16, 32, 64)},
+    "float32": "float32",
+    "float64": "float64",
+    "string": "string",
+    "boolean": "bool_",
+    "date": "date32",
+}
+
+
+def arrow_schema(columns: Sequence[tuple[str, str]]) -> pa.Schema:
+    """The Arrow schema of a result whose column types Ibis named (the common
+    types without importing Ibis; any other through Ibis)."""
+    import pyarrow as pa
+
+    fields = []
+    for name, text in columns:
+        nullable = not text.startswith("!")
+        factory = _ARROW_TYPES.get(text.lstrip("!"))
+        if factory is None:
+            import ibis
+
+            return ibis.schema(dict(columns)).to_pyarrow()
+        fields.append(pa.field(name, getattr(pa, factory)(), nullable=nullable))
+    return pa.schema(fields)
+
+
 # Only results read from these are kept: kpitree counts their writes (custom
 # dimensions' values too: every write that rebuilds them counts one).
 _CANONICAL = frozenset([*(t.name for t in TABLES), "kpitree_dimension_values"])
@@ -107,13 +136,15 @@ class QueryCache:
         self.hits = 0
         self.misses = 0
 
-    def fingerprint(self, engine: Engine, *parts: Any) -> str:
+    def fingerprint(self, engine: Engine, *parts: Any, owners: bool = True) -> str:
         """The key of a query: ``parts`` must determine its SQL (``repr`` is used,
-        so give values whose ``repr`` shows their whole content)."""
+        so give values whose ``repr`` shows their whole content). ``owners=False``
+        for a query that does not match owners to reps (the matching's own)."""
         from kpitree.compute.owners import owner_matching
 
-        owners = owner_matching(engine).digest  # how owners become reps and teams
-        text = repr((_code_version(), engine.name, engine.timezone, engine.where, owners, parts))
+        # How owners become reps and teams.
+        matched = owner_matching(engine).digest if owners else ""
+        text = repr((_code_version(), engine.name, engine.timezone, engine.where, matched, parts))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def run(self, engine: Engine, key: str, build: Callable[[], ir.Expr]) -> pa.Table:
@@ -131,8 +162,6 @@ class QueryCache:
         """:meth:`run` for several ``(key, build)`` queries, results in order: the
         ones not known are compiled first, then those whose result is not kept
         run (two at a time on DuckDB) while the caller takes the results."""
-        import ibis
-
         prepared = [self._prepare(engine, key, build) for key, build in queries]
         versions = self._versions(engine)
         keys: list[tuple[Any, ...] | None] = []
@@ -157,7 +186,7 @@ class QueryCache:
                 yield kept
                 continue
             table = next(results)
-            wanted = ibis.schema(dict(entry[1])).to_pyarrow()
+            wanted = arrow_schema(entry[1])
             table = table if table.schema.equals(wanted) else table.cast(wanted)
             self._keep(key, table)
             yield table
@@ -279,3 +308,25 @@ def query_cache(path: Path | None = None) -> QueryCache:
         if key not in _CACHES:
             _CACHES[key] = QueryCache(key)
         return _CACHES[key]
+
+
+def lookup(
+    engine: Engine, name: str, build: Callable[[], ir.Expr], *, keep: bool = True
+) -> pa.Table:
+    """The result of a small query kpitree asks on every run (who the owners
+    are, which custom dimensions exist), named ``name`` (its SQL must depend
+    only on the name, the engine and the code): compiled once and kept in the
+    engine's ``sql_cache`` when it has one, so later runs need no Ibis.
+    ``keep=False`` for a query of a table whose writes kpitree does not count:
+    its result is never kept."""
+    cache: QueryCache | None = engine.sql_cache
+    if cache is None:
+        return engine.execute(build())
+    key = cache.fingerprint(engine, "lookup", name, owners=False)
+    if not keep:
+        entry = cache._prepare(engine, key, build)
+        cache.save()
+        return engine.execute_sql(entry[0]) if isinstance(entry, tuple) else engine.execute(entry)
+    table = cache.run(engine, key, build)
+    cache.save()  # nothing to write unless it was compiled now
+    return table

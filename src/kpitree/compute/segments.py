@@ -52,15 +52,13 @@ def custom_dimensions(engine: Engine) -> dict[str, CustomDimension]:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     out: dict[str, CustomDimension] = {}
-    import ibis.common.exceptions as ibis_errors
+    if engine.has_table(REGISTRY_TABLE):
+        from kpitree.compute.querycache import lookup
 
-    try:
-        registry = engine.backend.table(REGISTRY_TABLE)
-    except ibis_errors.TableNotFound:
-        registry = None
-    if registry is not None:
-        query = registry.select("name", "table_name", "labels")
-        rows = engine.execute_sql(engine.compile(query)).to_pylist()
+        def build() -> ir.Table:
+            return engine.backend.table(REGISTRY_TABLE).select("name", "table_name", "labels")
+
+        rows = lookup(engine, "custom_dimensions", build, keep=False).to_pylist()
         for r in sorted(rows, key=lambda r: str(r["name"])):
             labels = json.loads(r["labels"] or "{}")
             out[str(r["name"])] = CustomDimension(str(r["name"]), str(r["table_name"]), labels)

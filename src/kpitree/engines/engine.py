@@ -92,23 +92,35 @@ class Engine:
 
     def __init__(
         self,
-        backend: ibis.BaseBackend,
+        backend: ibis.BaseBackend | None,
         *,
         timezone: str,
         where: str,
         read_only: bool,
         owned: bool = True,
+        connection: Any = None,
     ) -> None:
-        self.backend = backend
+        # A DuckDB file is opened with DuckDB alone (``connection``): the Ibis
+        # backend, whose import costs more than most queries, is made from that
+        # connection the first time an expression needs it (SQL kept in a
+        # query cache runs without it).
+        if backend is None and connection is None:
+            raise TypeError("an engine needs an Ibis backend or a DuckDB connection")
+        self._backend = backend
+        self._connection = connection
+        self._backend_lock = threading.Lock()
         # False for a connection the caller made (attach_engine): never closed here.
         self.owned = owned
-        self.name: str = backend.name
+        self.name: str = backend.name if backend is not None else "duckdb"
         self.timezone = timezone
         self.where = where
         self.read_only = read_only
         # (rep, department, team) the project's organisation declares: owners
         # of facts are matched to them (kpitree.compute.owners).
         self.roster: tuple[tuple[str, str, str], ...] = ()
+        # Where the SQL of lookups (owners, custom dimensions) is kept between
+        # runs: a project's query cache (kpitree.compute.querycache.lookup).
+        self.sql_cache: Any = None
         self._closed = False
         self._data_state: tuple[str, dict[str, int]] | None = None
         self._data_state_read = False
@@ -145,8 +157,36 @@ class Engine:
             self._closed = True
             with _OPEN_LOCK:
                 _OPEN.discard(self)
-            if self.owned:
-                self.backend.disconnect()
+            if not self.owned:
+                return
+            if self._backend is not None:
+                self._backend.disconnect()
+            else:
+                self._connection.close()
+
+    @property
+    def backend(self) -> ibis.BaseBackend:
+        """The Ibis backend (on a DuckDB file, made from the engine's connection
+        on first use, with the session time zone set again)."""
+        backend = self._backend
+        if backend is not None:
+            return backend
+        with self._backend_lock:
+            if self._backend is None:
+                import ibis
+
+                made = ibis.duckdb.from_connection(self._connection)
+                # Ibis sets the session to UTC when it takes a connection.
+                _run(made, _SESSION_ZONE["duckdb"].format(zone=self.timezone))
+                self._backend = made
+            return self._backend
+
+    @property
+    def con(self) -> Any:
+        """The DuckDB connection of a DuckDB engine (without making its Ibis backend)."""
+        if self._connection is not None:
+            return self._connection
+        return self.backend.con
 
     def interrupt(self) -> None:
         """Stop the queries running on this engine (DuckDB; elsewhere nothing):
@@ -155,7 +195,7 @@ class Engine:
             return
         with _OPEN_LOCK:
             cursors = list(self._cursors)
-        for con in (self.backend.con, *cursors):
+        for con in (self.con, *cursors):
             with contextlib.suppress(Exception):  # closed meanwhile: nothing runs on it
                 con.interrupt()
 
@@ -172,6 +212,9 @@ class Engine:
             raise UserError.of(
                 "KT515", "engines.zone_unsupported", engine=self.name, zone=self.timezone
             )
+        if self._backend is None:
+            self._connection.execute(statement.format(zone=self.timezone)).fetchall()
+            return
         _run(self.backend, statement.format(zone=self.timezone))
 
     # -- reading -------------------------------------------------------------------
@@ -218,6 +261,20 @@ class Engine:
             return as_instants(chosen, instants)
         return chosen
 
+    def has_table(self, name: str) -> bool:
+        """Whether the database has a table (or view) ``name``."""
+        if self.name == "duckdb":
+            # fetchall: DuckDB refuses other work while a result is unfinished.
+            rows = self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE table_name = $name "
+                "AND schema_name = current_schema() AND database_name = current_database() "
+                "UNION ALL SELECT view_name FROM duckdb_views() WHERE view_name = $name "
+                "AND schema_name = current_schema() AND database_name = current_database()",
+                {"name": name},
+            ).fetchall()
+            return bool(rows)
+        return name in self.backend.list_tables()
+
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression; the result as an Arrow table (a column or scalar
         expression gives a one-column table)."""
@@ -238,7 +295,7 @@ class Engine:
         """Run SQL text produced by :meth:`compile` on this engine; the result as an
         Arrow table. Not for user text: that goes through :meth:`query`."""
         if self.name == "duckdb":
-            result: pa.Table = self.backend.con.sql(sql).to_arrow_table()
+            result: pa.Table = self.con.sql(sql).to_arrow_table()
             return result
         if self.name == "pyspark":
             from kpitree.engines.spark import arrow_result
@@ -267,7 +324,7 @@ class Engine:
             return None
         stamp = file_stamp(path)
         try:
-            rows = self.backend.con.execute(
+            rows = self.con.execute(
                 "SELECT table_name, version FROM kpitree_table_versions"
             ).fetchall()
         except duckdb.Error:  # a file kpitree has not migrated: no versions
@@ -292,7 +349,7 @@ class Engine:
         def run(sql: str) -> pa.Table:
             cursor = getattr(local, "cursor", None)
             if cursor is None:
-                cursor = self.backend.con.cursor()
+                cursor = self.con.cursor()
                 cursor.execute(_SESSION_ZONE["duckdb"].format(zone=self.timezone))
                 local.cursor = cursor
                 with lock:

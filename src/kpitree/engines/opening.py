@@ -169,7 +169,6 @@ def _open_duckdb_memory(timezone: str) -> Engine:
 
 def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: float) -> Engine:
     import duckdb
-    import ibis
 
     from kpitree.data.warehouse import Warehouse, wait_for_writers
 
@@ -181,7 +180,7 @@ def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: 
         if read_only:  # an import waiting for the file goes first
             wait_for_writers(path, max(0.0, deadline - time.monotonic()))
         try:
-            backend = ibis.duckdb.connect(database=str(path), read_only=read_only)
+            connection = duckdb.connect(str(path.absolute()), read_only=read_only)
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
@@ -194,4 +193,12 @@ def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: 
             raise UserError.of(
                 "KT514", "engines.cannot_open", where=str(path), error=str(exc)
             ) from exc
-    return Engine(backend, timezone=timezone, where=str(path), read_only=read_only)
+    try:
+        # As Ibis does with a connection: no Python variable is read as a table.
+        connection.execute("SET python_enable_replacements = false").fetchall()
+        return Engine(
+            None, connection=connection, timezone=timezone, where=str(path), read_only=read_only
+        )
+    except BaseException:
+        connection.close()
+        raise

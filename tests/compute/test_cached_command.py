@@ -1,0 +1,107 @@
+"""A command whose SQL is cached runs it with DuckDB alone: the same bytes out as
+the run that compiled it, without importing Ibis or sqlglot (each run a fresh
+process, as a user runs ``kpitree status``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kpitree.compute.querycache import arrow_schema
+from kpitree.data.demo import generate
+from kpitree.data.warehouse import Warehouse
+from kpitree.engines import open_engine
+from kpitree.project import Project
+
+STATUS = ["--period", "FY2025", "--by", "department", "--by", "team", "--by", "rep"]
+STATUS += ["--as-of", "2026-04-01", "--json"]
+
+# Run in a fresh interpreter: the status command, then which modules it loaded.
+_PROBE = """
+import json, sys
+from kpitree.cli import main
+try:
+    main()
+except SystemExit as exit:
+    assert not exit.code, exit.code
+heavy = ("ibis", "ibis.backends.duckdb", "ibis.backends.sql.compilers", "sqlglot")
+sys.stderr.write(json.dumps(sorted(m for m in heavy if m in sys.modules)))
+"""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cached")
+    Warehouse(folder / "warehouse.duckdb").bulk_load(generate("tiny", seed=5).tables, label="demo")
+    definition = Project.init(folder / "project")
+    doc = yaml.safe_load(definition.read_text(encoding="utf-8"))
+    doc["data"] = {"warehouse": str(folder / "warehouse.duckdb")}
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    return folder / "project"
+
+
+def _status(project: Path) -> tuple[str, list[str]]:
+    """``kpitree status --json`` in a fresh process: its output and the heavy
+    modules it imported."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "status", str(project), *STATUS],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
+    return done.stdout, loaded
+
+
+def test_cached_status_is_byte_identical_and_needs_no_ibis(project: Path) -> None:
+    cache = project / ".kpitree" / "cache" / "queries.json"
+    cache.unlink(missing_ok=True)
+    cold, cold_loaded = _status(project)
+    assert cache.is_file()
+    assert "ibis.backends.duckdb" in cold_loaded  # compiling needs Ibis
+    warm, warm_loaded = _status(project)
+    assert warm_loaded == []
+    assert warm == cold
+    again, _ = _status(project)
+    assert again == cold
+    assert json.loads(warm)["rows"]  # a real result, not an empty one
+
+
+def test_arrow_types_of_cached_results_are_ibis_own() -> None:
+    import ibis
+
+    columns = [
+        ("a", "int8"),
+        ("b", "!string"),
+        ("c", "date"),
+        ("d", "float64"),
+        ("e", "boolean"),
+        ("f", "!int64"),
+        ("g", "uint32"),
+        ("h", "float32"),
+        ("i", "timestamp('UTC')"),
+        ("j", "decimal(18, 2)"),
+    ]
+    for column in columns:
+        assert arrow_schema([column]).equals(ibis.schema(dict([column])).to_pyarrow()), column
+    assert arrow_schema(columns).equals(ibis.schema(dict(columns)).to_pyarrow())
+
+
+def test_the_ibis_backend_made_later_keeps_the_session_time_zone(project: Path) -> None:
+    """An engine on a file opens with DuckDB alone; Ibis, which sets a connection
+    to UTC when it takes it, must leave the project's zone in place."""
+    warehouse = project.parent / "warehouse.duckdb"
+    with open_engine(warehouse, timezone="Asia/Tokyo") as engine:
+        sql = "SELECT CAST(TIMESTAMPTZ '2026-03-31 15:30:00+00' AS DATE) AS day"
+        before = engine.execute_sql(sql).column("day")[0].as_py()
+        leads = engine.table("leads")  # makes the Ibis backend
+        after = engine.execute_sql(sql).column("day")[0].as_py()
+        assert engine.execute(leads.count().name("n")).column("n")[0].as_py() > 0
+    assert str(before) == str(after) == "2026-04-01"
