@@ -205,6 +205,11 @@ class Engine:
         if self.name == "pyspark":
             self.backend._session.conf.set("spark.sql.session.timeZone", self.timezone)
             return
+        if self.name == "clickhouse":
+            from kpitree.engines.clickhouse import set_zone
+
+            set_zone(self.backend, self.timezone)
+            return
         statement = _SESSION_ZONE.get(self.name)
         if statement is None:
             if self.timezone in _UTC:
@@ -259,6 +264,11 @@ class Engine:
 
             instants = [c.name for c in spec.columns if c.type == "TIMESTAMPTZ"]
             return as_instants(chosen, instants)
+        if self.name == "clickhouse":
+            from kpitree.engines.clickhouse import in_zone
+
+            instants = [c.name for c in spec.columns if c.type == "TIMESTAMPTZ"]
+            return in_zone(chosen, instants, self.timezone)
         return chosen
 
     def has_table(self, name: str) -> bool:
@@ -283,6 +293,11 @@ class Engine:
 
             table = expr.as_table()
             return arrow_result(self.backend, self.compile(table), table)
+        if self.name == "clickhouse":
+            from kpitree.engines import clickhouse
+
+            table = expr.as_table()
+            return clickhouse.arrow_result(self.backend, self.compile(table), table)
         result: pa.Table = self.backend.to_pyarrow(expr.as_table())
         return result
 
@@ -301,6 +316,10 @@ class Engine:
             from kpitree.engines.spark import arrow_result
 
             return arrow_result(self.backend, sql)
+        if self.name == "clickhouse":
+            from kpitree.engines import clickhouse
+
+            return clickhouse.arrow_result(self.backend, sql)
         return self.backend.sql(sql, dialect=self.backend.dialect).to_pyarrow()
 
     def data_state(self) -> tuple[str, dict[str, int]] | None:

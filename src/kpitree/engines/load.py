@@ -200,6 +200,10 @@ def _load(engine: Engine, sources: list[_Source]) -> dict[str, int]:
         from kpitree.engines.spark import load_tables
 
         return load_tables(engine, sources, _typed)
+    if engine.name == "clickhouse":
+        from kpitree.engines import clickhouse
+
+        return clickhouse.load_tables(engine, sources, _typed)
     return _load_ibis(engine, sources)
 
 

@@ -19,7 +19,7 @@ __all__ = ["attach_engine", "open_engine", "supported_schemes"]
 
 _INSTALL = "pip install 'ibis-framework[{extra}]'"
 # Backends kpitree has an extra for (its own tested versions of the drivers).
-_EXTRAS = {"pyspark": "spark"}
+_EXTRAS = {"pyspark": "spark", "clickhouse": "clickhouse"}
 
 
 def _install_command(backend_name: str) -> str:
@@ -35,7 +35,7 @@ def _ibis_backends() -> list[str]:
 
 def supported_schemes() -> list[str]:
     """URL schemes :func:`open_engine` understands (drivers may still need installing)."""
-    return sorted({"duckdb", "postgresql", "sc", *_ibis_backends()} - {"postgres"})
+    return sorted({"duckdb", "postgresql", "sc", "chdb", *_ibis_backends()} - {"postgres"})
 
 
 def _check_zone(timezone: str) -> None:
@@ -78,6 +78,12 @@ def open_engine(
 
         where = spark.spark_where(text)
         backend = _connect(lambda: spark.connect_spark(text), "pyspark", where, text)
+        return Engine(backend, timezone=timezone, where=where, read_only=read_only)
+    if scheme == "chdb":
+        from kpitree.engines import clickhouse
+
+        where = text.split("?", 1)[0]
+        backend = _connect(lambda: clickhouse.connect_chdb(text), "clickhouse", where, text)
         return Engine(backend, timezone=timezone, where=where, read_only=read_only)
     if scheme == "duckdb":
         rest = text.split("://", 1)[1]
