@@ -88,6 +88,8 @@ class Flag:
                 for n in values.get("nodes", ())
             ]
             return t("flag.partial_data", lang=lang, nodes=", ".join(names))
+        if self.code == "approximate_median":
+            return t("flag.approximate_median", lang=lang, method=values.get("method", ""))
         return self.code
 
     def to_json(self, tree: Tree | None = None, lang: str | None = None) -> dict[str, Any]:

@@ -361,7 +361,12 @@ def _evidence(
             schedule = schedule_shares(engine, periods, as_of, cache)
         except UserError:
             schedule = []
-    return Evidence(latest, schedule)
+    approximate = None
+    if engine.approximate_median:
+        from kpitree.engines.dialects import APPROXIMATE_MEDIAN
+
+        approximate = APPROXIMATE_MEDIAN.get(engine.name, engine.name)
+    return Evidence(latest, schedule, approximate)
 
 
 def _unlinked(

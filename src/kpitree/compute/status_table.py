@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.freshness import is_scheduled
-from kpitree.compute.judge import flags_for, references, share_cause, statuses
+from kpitree.compute.judge import Flag, flags_for, references, share_cause, statuses
 from kpitree.compute.measure import Level
 from kpitree.compute.metrics import Catalogue
 from kpitree.compute.periods import elapsed_share
@@ -62,6 +62,15 @@ class Evidence:
 
     latest: Mapping[str, dt.date | None] = field(default_factory=dict)
     schedule: Sequence[float | None] = ()
+    # The engine's approximation of a median (Trino, BigQuery), or None: exact.
+    approximate_median: str | None = None
+
+
+def _is_median(metric: Any) -> bool:
+    """Whether ``metric`` is a median (of durations or of a column)."""
+    if metric is None:
+        return False
+    return bool(metric.type == "median" or getattr(metric.spec, "stat", None) == "median")
 
 
 def _missing(value: Any) -> bool:
@@ -380,6 +389,11 @@ def level_table(
             partial_nodes[node_id],
         )
         metric = catalogue.metrics.get(measured.get(node_id, ""))
+        if evidence.approximate_median and _is_median(metric):
+            flag = Flag("approximate_median", (("method", evidence.approximate_median),))
+            cells = texts["flags"][:, :, k]
+            for i, j in zip(*np.nonzero(np.isfinite(shown)), strict=True):
+                cells[i, j] = (*cells[i, j], flag)
         if metric is not None and now is not None and metric.type == "conversion":
             window = dt.timedelta(days=metric.spec.window_days or 0)
             for j, p_now in enumerate(current):

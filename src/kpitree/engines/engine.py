@@ -129,6 +129,11 @@ class Engine:
         self._tables: dict[str, ir.Table] = {}
         self.opened_for = OPENED_FOR.get()
         self._cursors: list[Any] = []
+        from kpitree.engines.dialects import NO_EXACT_MEDIAN
+
+        # Medians computed with the engine's approximation (Trino, BigQuery):
+        # the status flags the values (``approximate_median``).
+        self.approximate_median = self.name in NO_EXACT_MEDIAN
         with _OPEN_LOCK:
             _OPEN.add(self)
         try:
@@ -285,9 +290,18 @@ class Engine:
             return bool(rows)
         return name in self.backend.list_tables()
 
+    def _rewritten(self, expr: ir.Expr) -> ir.Table:
+        """``expr`` as a table, rewritten for this engine (:mod:`kpitree.engines.dialects`)."""
+        from kpitree.engines.dialects import localize
+
+        return localize(
+            expr.as_table(), self.name, self.timezone, approximate=self.approximate_median
+        )
+
     def execute(self, expr: ir.Expr) -> pa.Table:
         """Run an Ibis expression; the result as an Arrow table (a column or scalar
         expression gives a one-column table)."""
+        expr = self._rewritten(expr)
         if self.name == "pyspark":
             from kpitree.engines.spark import arrow_result
 
@@ -304,7 +318,7 @@ class Engine:
     def compile(self, expr: ir.Expr) -> str:
         """The SQL text of an Ibis expression in this backend's dialect (what
         :meth:`execute` runs), for :meth:`execute_sql` to run again later."""
-        return str(self.backend.compile(expr.as_table()))
+        return str(self.backend.compile(self._rewritten(expr)))
 
     def execute_sql(self, sql: str) -> pa.Table:
         """Run SQL text produced by :meth:`compile` on this engine; the result as an

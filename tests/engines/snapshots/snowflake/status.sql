@@ -1,0 +1,3599 @@
+SELECT DISTINCT
+  "t0"."rep_id",
+  "t0"."name",
+  "t0"."email"
+FROM "reps" AS "t0"
+;
+
+SELECT DISTINCT
+  "t0"."rep_id"
+FROM "rep_assignments" AS "t0"
+;
+
+SELECT
+  "t10"."period",
+  "t10"."dim__department",
+  "t10"."dim__team",
+  SUM("t10"."revenue__s") AS "revenue__s",
+  SUM("t10"."revenue__n") AS "revenue__n",
+  SUM("t10"."revenue__q") AS "revenue__q",
+  SUM("t10"."won_deals__n") AS "won_deals__n",
+  SUM("t10"."avg_deal_size__s") AS "avg_deal_size__s",
+  SUM("t10"."avg_deal_size__n") AS "avg_deal_size__n",
+  SUM("t10"."avg_deal_size__q") AS "avg_deal_size__q"
+FROM (
+  SELECT
+    "t9"."__day",
+    "t9"."dim__department",
+    "t9"."dim__team",
+    "t9"."revenue__s",
+    "t9"."revenue__n",
+    "t9"."revenue__q",
+    "t9"."won_deals__n",
+    "t9"."avg_deal_size__s",
+    "t9"."avg_deal_size__n",
+    "t9"."avg_deal_size__q",
+    CASE
+      WHEN (
+        "t9"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t9"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t9"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t9"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t9"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t9"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t8"."__day",
+      "t8"."dim__department",
+      "t8"."dim__team",
+      SUM("t8"."amount") AS "revenue__s",
+      COUNT("t8"."amount") AS "revenue__n",
+      COUNT_IF("t8"."amount" IS NULL) AS "revenue__q",
+      COUNT(*) AS "won_deals__n",
+      SUM("t8"."amount") AS "avg_deal_size__s",
+      COUNT("t8"."amount") AS "avg_deal_size__n",
+      COUNT_IF("t8"."amount" IS NULL) AS "avg_deal_size__q"
+    FROM (
+      SELECT
+        "t7"."deal_id",
+        "t7"."account_id",
+        "t7"."lead_id",
+        "t7"."owner_id",
+        "t7"."team",
+        "t7"."created_at",
+        "t7"."close_date",
+        "t7"."amount",
+        "t7"."currency",
+        "t7"."status",
+        "t7"."stage",
+        "t7"."product",
+        "t7"."pipeline",
+        "t7"."region",
+        "t7"."segment",
+        "t7"."attributes",
+        "t7"."__day",
+        "t7"."__owner",
+        "t7"."__rep",
+        "t7"."__from",
+        "t7"."__to",
+        "t7"."__department",
+        "t7"."__team",
+        "t7"."__manager",
+        "t7"."__region",
+        "t7"."__department" AS "dim__department",
+        "t7"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t4"."deal_id",
+          "t4"."account_id",
+          "t4"."lead_id",
+          "t4"."owner_id",
+          "t4"."team",
+          "t4"."created_at",
+          "t4"."close_date",
+          "t4"."amount",
+          "t4"."currency",
+          "t4"."status",
+          "t4"."stage",
+          "t4"."product",
+          "t4"."pipeline",
+          "t4"."region",
+          "t4"."segment",
+          "t4"."attributes",
+          "t4"."__day",
+          "t4"."__owner",
+          "t6"."__rep",
+          "t6"."__from",
+          "t6"."__to",
+          "t6"."__department",
+          "t6"."__team",
+          "t6"."__manager",
+          "t6"."__region"
+        FROM (
+          SELECT
+            "t0"."deal_id",
+            "t0"."account_id",
+            "t0"."lead_id",
+            "t0"."owner_id",
+            "t0"."team",
+            "t0"."created_at",
+            "t0"."close_date",
+            "t0"."amount",
+            "t0"."currency",
+            "t0"."status",
+            "t0"."stage",
+            "t0"."product",
+            "t0"."pipeline",
+            "t0"."region",
+            "t0"."segment",
+            "t0"."attributes",
+            "t0"."close_date" AS "__day",
+            "t0"."owner_id" AS "__owner"
+          FROM "deals" AS "t0"
+          WHERE
+            "t0"."status" = 'won'
+            AND "t0"."close_date" >= DATE_FROM_PARTS(2025, 2, 1)
+            AND "t0"."close_date" <= DATE_FROM_PARTS(2026, 2, 28)
+        ) AS "t4"
+        LEFT OUTER JOIN (
+          SELECT
+            "t2"."rep_id" AS "__rep",
+            "t2"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t2"."department" AS "__department",
+            "t2"."team" AS "__team",
+            "t2"."manager_id" AS "__manager",
+            "t2"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t1"
+          ) AS "t2"
+        ) AS "t6"
+          ON "t4"."__owner" = "t6"."__rep"
+          AND "t6"."__from" <= "t4"."__day"
+          AND "t6"."__to" >= "t4"."__day"
+      ) AS "t7"
+    ) AS "t8"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t9"
+) AS "t10"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t22"."period",
+  "t22"."dim__department",
+  "t22"."dim__team",
+  SUM("t22"."retained_arr__s") AS "retained_arr__s",
+  SUM("t22"."retained_arr__n") AS "retained_arr__n",
+  SUM("t22"."retained_arr__q") AS "retained_arr__q",
+  SUM("t22"."expansion_arr__s") AS "expansion_arr__s",
+  SUM("t22"."expansion_arr__n") AS "expansion_arr__n",
+  SUM("t22"."expansion_arr__q") AS "expansion_arr__q",
+  SUM("t22"."due_arr__s") AS "due_arr__s",
+  SUM("t22"."due_arr__n") AS "due_arr__n",
+  SUM("t22"."due_arr__q") AS "due_arr__q",
+  SUM("t22"."retained_mrr__s") AS "retained_mrr__s",
+  SUM("t22"."retained_mrr__n") AS "retained_mrr__n",
+  SUM("t22"."retained_mrr__q") AS "retained_mrr__q",
+  SUM("t22"."due_mrr__s") AS "due_mrr__s",
+  SUM("t22"."due_mrr__n") AS "due_mrr__n",
+  SUM("t22"."due_mrr__q") AS "due_mrr__q",
+  SUM("t22"."renewed_mrr__s") AS "renewed_mrr__s",
+  SUM("t22"."renewed_mrr__n") AS "renewed_mrr__n",
+  SUM("t22"."renewed_mrr__q") AS "renewed_mrr__q"
+FROM (
+  SELECT
+    "t21"."__day",
+    "t21"."dim__department",
+    "t21"."dim__team",
+    "t21"."retained_arr__s",
+    "t21"."retained_arr__n",
+    "t21"."retained_arr__q",
+    "t21"."expansion_arr__s",
+    "t21"."expansion_arr__n",
+    "t21"."expansion_arr__q",
+    "t21"."due_arr__s",
+    "t21"."due_arr__n",
+    "t21"."due_arr__q",
+    "t21"."retained_mrr__s",
+    "t21"."retained_mrr__n",
+    "t21"."retained_mrr__q",
+    "t21"."due_mrr__s",
+    "t21"."due_mrr__n",
+    "t21"."due_mrr__q",
+    "t21"."renewed_mrr__s",
+    "t21"."renewed_mrr__n",
+    "t21"."renewed_mrr__q",
+    CASE
+      WHEN (
+        "t21"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t21"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t21"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t21"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t21"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t21"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t20"."__day",
+      "t20"."dim__department",
+      "t20"."dim__team",
+      SUM("t20"."arr_retained") AS "retained_arr__s",
+      COUNT("t20"."arr_retained") AS "retained_arr__n",
+      COUNT_IF("t20"."arr_retained" IS NULL) AS "retained_arr__q",
+      SUM("t20"."arr_expansion") AS "expansion_arr__s",
+      COUNT("t20"."arr_expansion") AS "expansion_arr__n",
+      COUNT_IF("t20"."arr_expansion" IS NULL) AS "expansion_arr__q",
+      SUM("t20"."arr") AS "due_arr__s",
+      COUNT("t20"."arr") AS "due_arr__n",
+      COUNT_IF("t20"."arr" IS NULL) AS "due_arr__q",
+      SUM("t20"."mrr_retained") AS "retained_mrr__s",
+      COUNT("t20"."mrr_retained") AS "retained_mrr__n",
+      COUNT_IF("t20"."mrr_retained" IS NULL) AS "retained_mrr__q",
+      SUM("t20"."mrr") AS "due_mrr__s",
+      COUNT("t20"."mrr") AS "due_mrr__n",
+      COUNT_IF("t20"."mrr" IS NULL) AS "due_mrr__q",
+      SUM("t20"."mrr_after") AS "renewed_mrr__s",
+      COUNT("t20"."mrr_after") AS "renewed_mrr__n",
+      COUNT_IF("t20"."mrr_after" IS NULL) AS "renewed_mrr__q"
+    FROM (
+      SELECT
+        "t19"."contract_id",
+        "t19"."account_id",
+        "t19"."product",
+        "t19"."start_date",
+        "t19"."end_date",
+        "t19"."currency",
+        "t19"."status",
+        "t19"."mrr",
+        "t19"."arr",
+        "t19"."mrr_after",
+        "t19"."mrr_retained",
+        "t19"."renewed",
+        "t19"."arr_retained",
+        "t19"."arr_expansion",
+        "t19"."__day",
+        "t19"."__owner",
+        "t19"."__rep",
+        "t19"."__from",
+        "t19"."__to",
+        "t19"."__department",
+        "t19"."__team",
+        "t19"."__manager",
+        "t19"."__region",
+        "t19"."__department" AS "dim__department",
+        "t19"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t18"."contract_id",
+          "t18"."account_id",
+          "t18"."product",
+          "t18"."start_date",
+          "t18"."end_date",
+          "t18"."currency",
+          "t18"."status",
+          "t18"."mrr",
+          "t18"."arr",
+          "t18"."mrr_after",
+          "t18"."mrr_retained",
+          "t18"."renewed",
+          "t18"."arr_retained",
+          "t18"."arr_expansion",
+          "t18"."__day",
+          "t18"."__owner",
+          "t12"."__rep",
+          "t12"."__from",
+          "t12"."__to",
+          "t12"."__department",
+          "t12"."__team",
+          "t12"."__manager",
+          "t12"."__region"
+        FROM (
+          SELECT
+            "t16".*
+            EXCLUDE ("__acc")
+          FROM (
+            SELECT
+              "t15"."contract_id",
+              "t15"."account_id",
+              "t15"."product",
+              "t15"."start_date",
+              "t15"."end_date",
+              "t15"."currency",
+              "t15"."status",
+              "t15"."mrr",
+              "t15"."arr",
+              "t15"."mrr_after",
+              "t15"."mrr_retained",
+              "t15"."renewed",
+              "t15"."arr_retained",
+              "t15"."arr_expansion",
+              "t15"."__day",
+              "t5"."__acc",
+              "t5"."__owner"
+            FROM (
+              SELECT
+                "t13"."contract_id",
+                "t13"."account_id",
+                "t13"."product",
+                "t13"."start_date",
+                "t13"."end_date",
+                "t13"."currency",
+                "t13"."status",
+                "t13"."mrr",
+                "t13"."arr",
+                "t13"."mrr_after",
+                LEAST("t13"."mrr_after", COALESCE("t13"."mrr", 0.0)) AS "mrr_retained",
+                IFF("t13"."status" = 'renewed', 1, 0) AS "renewed",
+                LEAST("t13"."mrr_after", COALESCE("t13"."mrr", 0.0)) * 12.0 AS "arr_retained",
+                (
+                  "t13"."mrr_after" - LEAST("t13"."mrr_after", COALESCE("t13"."mrr", 0.0))
+                ) * 12.0 AS "arr_expansion",
+                "t13"."end_date" AS "__day"
+              FROM (
+                SELECT
+                  "t8"."contract_id",
+                  "t8"."account_id",
+                  "t8"."product",
+                  "t8"."start_date",
+                  "t8"."end_date",
+                  "t8"."currency",
+                  "t8"."status",
+                  "t8"."mrr",
+                  "t8"."arr",
+                  IFF("t8"."status" = 'renewed', COALESCE("t10"."mrr_after", 0.0), 0.0) AS "mrr_after"
+                FROM (
+                  SELECT
+                    *
+                  FROM "contracts" AS "t2"
+                  WHERE
+                    "t2"."status" IN ('renewed', 'churned')
+                ) AS "t8"
+                LEFT OUTER JOIN (
+                  SELECT
+                    "t7"."renewed_from" AS "prev",
+                    SUM("t7"."mrr") AS "mrr_after"
+                  FROM (
+                    SELECT
+                      *
+                    FROM "contracts" AS "t2"
+                    WHERE
+                      "t2"."renewed_from" IS NOT NULL
+                  ) AS "t7"
+                  GROUP BY
+                    1
+                ) AS "t10"
+                  ON "t8"."contract_id" = "t10"."prev"
+              ) AS "t13"
+              WHERE
+                "t13"."end_date" >= DATE_FROM_PARTS(2025, 2, 1)
+                AND "t13"."end_date" <= DATE_FROM_PARTS(2026, 2, 28)
+            ) AS "t15"
+            LEFT OUTER JOIN (
+              SELECT
+                "t1"."account_id" AS "__acc",
+                "t1"."owner_id" AS "__owner"
+              FROM "accounts" AS "t1"
+            ) AS "t5"
+              ON "t15"."account_id" = "t5"."__acc"
+          ) AS "t16"
+        ) AS "t18"
+        LEFT OUTER JOIN (
+          SELECT
+            "t3"."rep_id" AS "__rep",
+            "t3"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t3"."department" AS "__department",
+            "t3"."team" AS "__team",
+            "t3"."manager_id" AS "__manager",
+            "t3"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t3"
+        ) AS "t12"
+          ON "t18"."__owner" = "t12"."__rep"
+          AND "t12"."__from" <= "t18"."__day"
+          AND "t12"."__to" >= "t18"."__day"
+      ) AS "t19"
+    ) AS "t20"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t21"
+) AS "t22"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t12"."period",
+  "t12"."dim__department",
+  "t12"."dim__team",
+  SUM("t12"."leads__n") AS "leads__n"
+FROM (
+  SELECT
+    "t11"."__day",
+    "t11"."dim__department",
+    "t11"."dim__team",
+    "t11"."leads__n",
+    CASE
+      WHEN (
+        "t11"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t11"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t11"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t11"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t11"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t11"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t10"."__day",
+      "t10"."dim__department",
+      "t10"."dim__team",
+      COUNT(*) AS "leads__n"
+    FROM (
+      SELECT
+        "t9"."lead_id",
+        "t9"."created_at",
+        "t9"."channel",
+        "t9"."campaign",
+        "t9"."owner_id",
+        "t9"."team",
+        "t9"."region",
+        "t9"."segment",
+        "t9"."industry",
+        "t9"."account_id",
+        "t9"."current_stage",
+        "t9"."attributes",
+        "t9"."__day",
+        "t9"."__owner",
+        "t9"."__rep",
+        "t9"."__from",
+        "t9"."__to",
+        "t9"."__department",
+        "t9"."__team",
+        "t9"."__manager",
+        "t9"."__region",
+        "t9"."__department" AS "dim__department",
+        "t9"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t7"."lead_id",
+          "t7"."created_at",
+          "t7"."channel",
+          "t7"."campaign",
+          "t7"."owner_id",
+          "t7"."team",
+          "t7"."region",
+          "t7"."segment",
+          "t7"."industry",
+          "t7"."account_id",
+          "t7"."current_stage",
+          "t7"."attributes",
+          "t7"."__day",
+          "t7"."__owner",
+          "t8"."__rep",
+          "t8"."__from",
+          "t8"."__to",
+          "t8"."__department",
+          "t8"."__team",
+          "t8"."__manager",
+          "t8"."__region"
+        FROM (
+          SELECT
+            "t4"."lead_id",
+            "t4"."created_at",
+            "t4"."channel",
+            "t4"."campaign",
+            "t4"."owner_id",
+            "t4"."team",
+            "t4"."region",
+            "t4"."segment",
+            "t4"."industry",
+            "t4"."account_id",
+            "t4"."current_stage",
+            "t4"."attributes",
+            "t4"."__day",
+            "t4"."owner_id" AS "__owner"
+          FROM (
+            SELECT
+              "t2"."lead_id",
+              "t2"."created_at",
+              "t2"."channel",
+              "t2"."campaign",
+              "t2"."owner_id",
+              "t2"."team",
+              "t2"."region",
+              "t2"."segment",
+              "t2"."industry",
+              "t2"."account_id",
+              "t2"."current_stage",
+              "t2"."attributes",
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t2"."created_at")) AS "__day"
+            FROM (
+              SELECT
+                *
+              FROM "leads" AS "t0"
+            ) AS "t2"
+          ) AS "t4"
+          WHERE
+            "t4"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+            AND "t4"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        ) AS "t7"
+        LEFT OUTER JOIN (
+          SELECT
+            "t3"."rep_id" AS "__rep",
+            "t3"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t3"."department" AS "__department",
+            "t3"."team" AS "__team",
+            "t3"."manager_id" AS "__manager",
+            "t3"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t1"
+          ) AS "t3"
+        ) AS "t8"
+          ON "t7"."__owner" = "t8"."__rep"
+          AND "t8"."__from" <= "t7"."__day"
+          AND "t8"."__to" >= "t7"."__day"
+      ) AS "t9"
+    ) AS "t10"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t11"
+) AS "t12"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t18"."period",
+  "t18"."dim__department",
+  "t18"."dim__team",
+  SUM("t18"."mqls__n") AS "mqls__n"
+FROM (
+  SELECT
+    "t17"."__day",
+    "t17"."dim__department",
+    "t17"."dim__team",
+    "t17"."mqls__n",
+    CASE
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t16"."__day",
+      "t16"."dim__department",
+      "t16"."dim__team",
+      COUNT(*) AS "mqls__n"
+    FROM (
+      SELECT
+        "t15"."lead_id",
+        "t15"."created_at",
+        "t15"."channel",
+        "t15"."campaign",
+        "t15"."owner_id",
+        "t15"."team",
+        "t15"."region",
+        "t15"."segment",
+        "t15"."industry",
+        "t15"."account_id",
+        "t15"."current_stage",
+        "t15"."attributes",
+        "t15"."__id",
+        "t15"."__at",
+        "t15"."__day",
+        "t15"."__owner",
+        "t15"."__rep",
+        "t15"."__from",
+        "t15"."__to",
+        "t15"."__department",
+        "t15"."__team",
+        "t15"."__manager",
+        "t15"."__region",
+        "t15"."__department" AS "dim__department",
+        "t15"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t14"."lead_id",
+          "t14"."created_at",
+          "t14"."channel",
+          "t14"."campaign",
+          "t14"."owner_id",
+          "t14"."team",
+          "t14"."region",
+          "t14"."segment",
+          "t14"."industry",
+          "t14"."account_id",
+          "t14"."current_stage",
+          "t14"."attributes",
+          "t14"."__id",
+          "t14"."__at",
+          "t14"."__day",
+          "t14"."__owner",
+          "t10"."__rep",
+          "t10"."__from",
+          "t10"."__to",
+          "t10"."__department",
+          "t10"."__team",
+          "t10"."__manager",
+          "t10"."__region"
+        FROM (
+          SELECT
+            "t12"."lead_id",
+            "t12"."created_at",
+            "t12"."channel",
+            "t12"."campaign",
+            "t12"."owner_id",
+            "t12"."team",
+            "t12"."region",
+            "t12"."segment",
+            "t12"."industry",
+            "t12"."account_id",
+            "t12"."current_stage",
+            "t12"."attributes",
+            "t12"."__id",
+            "t12"."__at",
+            "t12"."__day",
+            "t12"."owner_id" AS "__owner"
+          FROM (
+            SELECT
+              "t11"."lead_id",
+              "t11"."created_at",
+              "t11"."channel",
+              "t11"."campaign",
+              "t11"."owner_id",
+              "t11"."team",
+              "t11"."region",
+              "t11"."segment",
+              "t11"."industry",
+              "t11"."account_id",
+              "t11"."current_stage",
+              "t11"."attributes",
+              "t11"."__id",
+              "t11"."__at",
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t11"."__at")) AS "__day"
+            FROM (
+              SELECT
+                "t5"."lead_id",
+                "t5"."created_at",
+                "t5"."channel",
+                "t5"."campaign",
+                "t5"."owner_id",
+                "t5"."team",
+                "t5"."region",
+                "t5"."segment",
+                "t5"."industry",
+                "t5"."account_id",
+                "t5"."current_stage",
+                "t5"."attributes",
+                "t8"."__id",
+                "t8"."__at"
+              FROM (
+                SELECT
+                  *
+                FROM "leads" AS "t1"
+              ) AS "t5"
+              INNER JOIN (
+                SELECT
+                  "t6"."lead_id" AS "__id",
+                  MIN("t6"."entered_at") AS "__at"
+                FROM (
+                  SELECT
+                    *
+                  FROM "lead_stage_history" AS "t2"
+                  WHERE
+                    "t2"."stage" = 'mql'
+                ) AS "t6"
+                GROUP BY
+                  1
+              ) AS "t8"
+                ON "t5"."lead_id" = "t8"."__id"
+            ) AS "t11"
+          ) AS "t12"
+          WHERE
+            "t12"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+            AND "t12"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        ) AS "t14"
+        LEFT OUTER JOIN (
+          SELECT
+            "t3"."rep_id" AS "__rep",
+            "t3"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t3"."department" AS "__department",
+            "t3"."team" AS "__team",
+            "t3"."manager_id" AS "__manager",
+            "t3"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t3"
+        ) AS "t10"
+          ON "t14"."__owner" = "t10"."__rep"
+          AND "t10"."__from" <= "t14"."__day"
+          AND "t10"."__to" >= "t14"."__day"
+      ) AS "t15"
+    ) AS "t16"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t17"
+) AS "t18"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t20"."period",
+  "t20"."dim__department",
+  "t20"."dim__team",
+  SUM("t20"."opportunities__n") AS "opportunities__n"
+FROM (
+  SELECT
+    "t19"."__day",
+    "t19"."dim__department",
+    "t19"."dim__team",
+    "t19"."opportunities__n",
+    CASE
+      WHEN (
+        "t19"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t19"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t19"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t19"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t19"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t19"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t18"."__day",
+      "t18"."dim__department",
+      "t18"."dim__team",
+      COUNT(*) AS "opportunities__n"
+    FROM (
+      SELECT
+        "t17"."deal_id",
+        "t17"."account_id",
+        "t17"."lead_id",
+        "t17"."owner_id",
+        "t17"."team",
+        "t17"."created_at",
+        "t17"."close_date",
+        "t17"."amount",
+        "t17"."currency",
+        "t17"."status",
+        "t17"."stage",
+        "t17"."product",
+        "t17"."pipeline",
+        "t17"."region",
+        "t17"."segment",
+        "t17"."attributes",
+        "t17"."__day",
+        "t17"."__owner",
+        "t17"."__rep",
+        "t17"."__from",
+        "t17"."__to",
+        "t17"."__department",
+        "t17"."__team",
+        "t17"."__manager",
+        "t17"."__region",
+        "t17"."__department" AS "dim__department",
+        "t17"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t16"."deal_id",
+          "t16"."account_id",
+          "t16"."lead_id",
+          "t16"."owner_id",
+          "t16"."team",
+          "t16"."created_at",
+          "t16"."close_date",
+          "t16"."amount",
+          "t16"."currency",
+          "t16"."status",
+          "t16"."stage",
+          "t16"."product",
+          "t16"."pipeline",
+          "t16"."region",
+          "t16"."segment",
+          "t16"."attributes",
+          "t16"."__day",
+          "t16"."__owner",
+          "t10"."__rep",
+          "t10"."__from",
+          "t10"."__to",
+          "t10"."__department",
+          "t10"."__team",
+          "t10"."__manager",
+          "t10"."__region"
+        FROM (
+          SELECT
+            "t14".*
+            EXCLUDE ("__credit")
+          FROM (
+            SELECT
+              "t13"."deal_id",
+              "t13"."account_id",
+              "t13"."lead_id",
+              "t13"."owner_id",
+              "t13"."team",
+              "t13"."created_at",
+              "t13"."close_date",
+              "t13"."amount",
+              "t13"."currency",
+              "t13"."status",
+              "t13"."stage",
+              "t13"."product",
+              "t13"."pipeline",
+              "t13"."region",
+              "t13"."segment",
+              "t13"."attributes",
+              "t13"."__day",
+              "t13"."__credit",
+              COALESCE("t13"."__credit", "t13"."owner_id") AS "__owner"
+            FROM (
+              SELECT
+                "t12".*
+                EXCLUDE ("__credit_lead")
+              FROM (
+                SELECT
+                  "t11"."deal_id",
+                  "t11"."account_id",
+                  "t11"."lead_id",
+                  "t11"."owner_id",
+                  "t11"."team",
+                  "t11"."created_at",
+                  "t11"."close_date",
+                  "t11"."amount",
+                  "t11"."currency",
+                  "t11"."status",
+                  "t11"."stage",
+                  "t11"."product",
+                  "t11"."pipeline",
+                  "t11"."region",
+                  "t11"."segment",
+                  "t11"."attributes",
+                  "t11"."__day",
+                  "t6"."__credit_lead",
+                  "t6"."__credit"
+                FROM (
+                  SELECT
+                    *
+                  FROM (
+                    SELECT
+                      "t5"."deal_id",
+                      "t5"."account_id",
+                      "t5"."lead_id",
+                      "t5"."owner_id",
+                      "t5"."team",
+                      "t5"."created_at",
+                      "t5"."close_date",
+                      "t5"."amount",
+                      "t5"."currency",
+                      "t5"."status",
+                      "t5"."stage",
+                      "t5"."product",
+                      "t5"."pipeline",
+                      "t5"."region",
+                      "t5"."segment",
+                      "t5"."attributes",
+                      TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t5"."created_at")) AS "__day"
+                    FROM (
+                      SELECT
+                        *
+                      FROM "deals" AS "t2"
+                    ) AS "t5"
+                  ) AS "t7"
+                  WHERE
+                    "t7"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+                    AND "t7"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+                ) AS "t11"
+                LEFT OUTER JOIN (
+                  SELECT
+                    "t1"."lead_id" AS "__credit_lead",
+                    "t1"."owner_id" AS "__credit"
+                  FROM "leads" AS "t1"
+                ) AS "t6"
+                  ON "t11"."lead_id" = "t6"."__credit_lead"
+              ) AS "t12"
+            ) AS "t13"
+          ) AS "t14"
+        ) AS "t16"
+        LEFT OUTER JOIN (
+          SELECT
+            "t3"."rep_id" AS "__rep",
+            "t3"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t3"."department" AS "__department",
+            "t3"."team" AS "__team",
+            "t3"."manager_id" AS "__manager",
+            "t3"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t3"
+        ) AS "t10"
+          ON "t16"."__owner" = "t10"."__rep"
+          AND "t10"."__from" <= "t16"."__day"
+          AND "t10"."__to" >= "t16"."__day"
+      ) AS "t17"
+    ) AS "t18"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t19"
+) AS "t20"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t12"."period",
+  "t12"."dim__department",
+  "t12"."dim__team",
+  SUM("t12"."calls__n") AS "calls__n",
+  SUM("t12"."connects__n") AS "connects__n"
+FROM (
+  SELECT
+    "t11"."__day",
+    "t11"."dim__department",
+    "t11"."dim__team",
+    "t11"."calls__n",
+    "t11"."connects__n",
+    CASE
+      WHEN (
+        "t11"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t11"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t11"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t11"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t11"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t11"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t10"."__day",
+      "t10"."dim__department",
+      "t10"."dim__team",
+      COUNT_IF("t10"."type" = 'call') AS "calls__n",
+      COUNT_IF((
+        "t10"."type" = 'call'
+      ) AND (
+        "t10"."outcome" = 'connected'
+      )) AS "connects__n"
+    FROM (
+      SELECT
+        "t9"."activity_id",
+        "t9"."type",
+        "t9"."occurred_at",
+        "t9"."owner_id",
+        "t9"."lead_id",
+        "t9"."deal_id",
+        "t9"."account_id",
+        "t9"."outcome",
+        "t9"."duration_seconds",
+        "t9"."attributes",
+        "t9"."__day",
+        "t9"."__owner",
+        "t9"."__rep",
+        "t9"."__from",
+        "t9"."__to",
+        "t9"."__department",
+        "t9"."__team",
+        "t9"."__manager",
+        "t9"."__region",
+        "t9"."__department" AS "dim__department",
+        "t9"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t8"."activity_id",
+          "t8"."type",
+          "t8"."occurred_at",
+          "t8"."owner_id",
+          "t8"."lead_id",
+          "t8"."deal_id",
+          "t8"."account_id",
+          "t8"."outcome",
+          "t8"."duration_seconds",
+          "t8"."attributes",
+          "t8"."__day",
+          "t8"."__owner",
+          "t6"."__rep",
+          "t6"."__from",
+          "t6"."__to",
+          "t6"."__department",
+          "t6"."__team",
+          "t6"."__manager",
+          "t6"."__region"
+        FROM (
+          SELECT
+            "t4"."activity_id",
+            "t4"."type",
+            "t4"."occurred_at",
+            "t4"."owner_id",
+            "t4"."lead_id",
+            "t4"."deal_id",
+            "t4"."account_id",
+            "t4"."outcome",
+            "t4"."duration_seconds",
+            "t4"."attributes",
+            "t4"."__day",
+            "t4"."owner_id" AS "__owner"
+          FROM (
+            SELECT
+              "t3"."activity_id",
+              "t3"."type",
+              "t3"."occurred_at",
+              "t3"."owner_id",
+              "t3"."lead_id",
+              "t3"."deal_id",
+              "t3"."account_id",
+              "t3"."outcome",
+              "t3"."duration_seconds",
+              "t3"."attributes",
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t3"."occurred_at")) AS "__day"
+            FROM (
+              SELECT
+                *
+              FROM "activities" AS "t0"
+              WHERE
+                (
+                  "t0"."type" = 'call'
+                )
+                OR (
+                  (
+                    "t0"."type" = 'call'
+                  ) AND (
+                    "t0"."outcome" = 'connected'
+                  )
+                )
+            ) AS "t3"
+          ) AS "t4"
+          WHERE
+            "t4"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+            AND "t4"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        ) AS "t8"
+        LEFT OUTER JOIN (
+          SELECT
+            "t2"."rep_id" AS "__rep",
+            "t2"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t2"."department" AS "__department",
+            "t2"."team" AS "__team",
+            "t2"."manager_id" AS "__manager",
+            "t2"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t1"
+          ) AS "t2"
+        ) AS "t6"
+          ON "t8"."__owner" = "t6"."__rep"
+          AND "t6"."__from" <= "t8"."__day"
+          AND "t6"."__to" >= "t8"."__day"
+      ) AS "t9"
+    ) AS "t10"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t11"
+) AS "t12"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t18"."period",
+  "t18"."dim__department",
+  "t18"."dim__team",
+  SUM("t18"."promoters__n") AS "promoters__n",
+  SUM("t18"."detractors__n") AS "detractors__n",
+  SUM("t18"."nps_responses__n") AS "nps_responses__n"
+FROM (
+  SELECT
+    "t17"."__day",
+    "t17"."dim__department",
+    "t17"."dim__team",
+    "t17"."promoters__n",
+    "t17"."detractors__n",
+    "t17"."nps_responses__n",
+    CASE
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t16"."__day",
+      "t16"."dim__department",
+      "t16"."dim__team",
+      COUNT_IF("t16"."score" >= 9) AS "promoters__n",
+      COUNT_IF("t16"."score" <= 6) AS "detractors__n",
+      COUNT(*) AS "nps_responses__n"
+    FROM (
+      SELECT
+        "t15"."response_id",
+        "t15"."responded_at",
+        "t15"."account_id",
+        "t15"."score",
+        "t15"."comment",
+        "t15"."__day",
+        "t15"."__owner",
+        "t15"."__rep",
+        "t15"."__from",
+        "t15"."__to",
+        "t15"."__department",
+        "t15"."__team",
+        "t15"."__manager",
+        "t15"."__region",
+        "t15"."__department" AS "dim__department",
+        "t15"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t14"."response_id",
+          "t14"."responded_at",
+          "t14"."account_id",
+          "t14"."score",
+          "t14"."comment",
+          "t14"."__day",
+          "t14"."__owner",
+          "t10"."__rep",
+          "t10"."__from",
+          "t10"."__to",
+          "t10"."__department",
+          "t10"."__team",
+          "t10"."__manager",
+          "t10"."__region"
+        FROM (
+          SELECT
+            "t12".*
+            EXCLUDE ("__acc")
+          FROM (
+            SELECT
+              "t11"."response_id",
+              "t11"."responded_at",
+              "t11"."account_id",
+              "t11"."score",
+              "t11"."comment",
+              "t11"."__day",
+              "t6"."__acc",
+              "t6"."__owner"
+            FROM (
+              SELECT
+                *
+              FROM (
+                SELECT
+                  "t5"."response_id",
+                  "t5"."responded_at",
+                  "t5"."account_id",
+                  "t5"."score",
+                  "t5"."comment",
+                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t5"."responded_at")) AS "__day"
+                FROM (
+                  SELECT
+                    *
+                  FROM "nps_responses" AS "t2"
+                ) AS "t5"
+              ) AS "t7"
+              WHERE
+                "t7"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+                AND "t7"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+            ) AS "t11"
+            LEFT OUTER JOIN (
+              SELECT
+                "t1"."account_id" AS "__acc",
+                "t1"."owner_id" AS "__owner"
+              FROM "accounts" AS "t1"
+            ) AS "t6"
+              ON "t11"."account_id" = "t6"."__acc"
+          ) AS "t12"
+        ) AS "t14"
+        LEFT OUTER JOIN (
+          SELECT
+            "t3"."rep_id" AS "__rep",
+            "t3"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t3"."department" AS "__department",
+            "t3"."team" AS "__team",
+            "t3"."manager_id" AS "__manager",
+            "t3"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t3"
+        ) AS "t10"
+          ON "t14"."__owner" = "t10"."__rep"
+          AND "t10"."__from" <= "t14"."__day"
+          AND "t10"."__to" >= "t14"."__day"
+      ) AS "t15"
+    ) AS "t16"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t17"
+) AS "t18"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t16"."period",
+  "t16"."dim__department",
+  "t16"."dim__team",
+  MEDIAN(IFF("t16"."__dur" >= 0, "t16"."__dur", NULL)) AS "v",
+  COUNT_IF("t16"."__dur" >= 0) AS "n",
+  COUNT_IF(NOT (
+    "t16"."__dur" >= 0
+  )) AS "q"
+FROM (
+  SELECT
+    "t15"."deal_id",
+    "t15"."account_id",
+    "t15"."lead_id",
+    "t15"."owner_id",
+    "t15"."team",
+    "t15"."created_at",
+    "t15"."close_date",
+    "t15"."amount",
+    "t15"."currency",
+    "t15"."status",
+    "t15"."stage",
+    "t15"."product",
+    "t15"."pipeline",
+    "t15"."region",
+    "t15"."segment",
+    "t15"."attributes",
+    "t15"."__id",
+    "t15"."__at",
+    "t15"."__bid",
+    "t15"."__bat",
+    "t15"."__dur",
+    "t15"."__day",
+    "t15"."__owner",
+    "t15"."__rep",
+    "t15"."__from",
+    "t15"."__to",
+    "t15"."__department",
+    "t15"."__team",
+    "t15"."__manager",
+    "t15"."__region",
+    "t15"."__department" AS "dim__department",
+    "t15"."__team" AS "dim__team",
+    CASE
+      WHEN (
+        "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t15"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t15"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t15"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t15"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t14"."deal_id",
+      "t14"."account_id",
+      "t14"."lead_id",
+      "t14"."owner_id",
+      "t14"."team",
+      "t14"."created_at",
+      "t14"."close_date",
+      "t14"."amount",
+      "t14"."currency",
+      "t14"."status",
+      "t14"."stage",
+      "t14"."product",
+      "t14"."pipeline",
+      "t14"."region",
+      "t14"."segment",
+      "t14"."attributes",
+      "t14"."__id",
+      "t14"."__at",
+      "t14"."__bid",
+      "t14"."__bat",
+      "t14"."__dur",
+      "t14"."__day",
+      "t14"."__owner",
+      "t11"."__rep",
+      "t11"."__from",
+      "t11"."__to",
+      "t11"."__department",
+      "t11"."__team",
+      "t11"."__manager",
+      "t11"."__region"
+    FROM (
+      SELECT
+        "t12"."deal_id",
+        "t12"."account_id",
+        "t12"."lead_id",
+        "t12"."owner_id",
+        "t12"."team",
+        "t12"."created_at",
+        "t12"."close_date",
+        "t12"."amount",
+        "t12"."currency",
+        "t12"."status",
+        "t12"."stage",
+        "t12"."product",
+        "t12"."pipeline",
+        "t12"."region",
+        "t12"."segment",
+        "t12"."attributes",
+        "t12"."__id",
+        "t12"."__at",
+        "t12"."__bid",
+        "t12"."__bat",
+        "t12"."__dur",
+        "t12"."__day",
+        "t12"."owner_id" AS "__owner"
+      FROM (
+        SELECT
+          "t9"."deal_id",
+          "t9"."account_id",
+          "t9"."lead_id",
+          "t9"."owner_id",
+          "t9"."team",
+          "t9"."created_at",
+          "t9"."close_date",
+          "t9"."amount",
+          "t9"."currency",
+          "t9"."status",
+          "t9"."stage",
+          "t9"."product",
+          "t9"."pipeline",
+          "t9"."region",
+          "t9"."segment",
+          "t9"."attributes",
+          "t9"."__id",
+          "t9"."__at",
+          "t9"."__bid",
+          "t9"."__bat",
+          CAST(DATEDIFF(DAY, TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t9"."__at")), "t9"."__bat") AS DOUBLE) AS "__dur",
+          "t9"."__bat" AS "__day"
+        FROM (
+          SELECT
+            "t6"."deal_id",
+            "t6"."account_id",
+            "t6"."lead_id",
+            "t6"."owner_id",
+            "t6"."team",
+            "t6"."created_at",
+            "t6"."close_date",
+            "t6"."amount",
+            "t6"."currency",
+            "t6"."status",
+            "t6"."stage",
+            "t6"."product",
+            "t6"."pipeline",
+            "t6"."region",
+            "t6"."segment",
+            "t6"."attributes",
+            "t7"."__id",
+            "t7"."__at",
+            "t8"."__bid",
+            "t8"."__bat"
+          FROM (
+            SELECT
+              *
+            FROM "deals" AS "t1"
+          ) AS "t6"
+          INNER JOIN (
+            SELECT
+              "t1"."deal_id" AS "__id",
+              "t1"."created_at" AS "__at"
+            FROM "deals" AS "t1"
+            WHERE
+              "t1"."created_at" IS NOT NULL
+          ) AS "t7"
+            ON "t6"."deal_id" = "t7"."__id"
+          INNER JOIN (
+            SELECT
+              "t1"."deal_id" AS "__bid",
+              "t1"."close_date" AS "__bat"
+            FROM "deals" AS "t1"
+            WHERE
+              "t1"."status" = 'won'
+              AND "t1"."close_date" IS NOT NULL
+              AND "t1"."close_date" <= DATE_FROM_PARTS(2026, 3, 20)
+          ) AS "t8"
+            ON "t6"."deal_id" = "t8"."__bid"
+        ) AS "t9"
+      ) AS "t12"
+      WHERE
+        "t12"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+        AND "t12"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+    ) AS "t14"
+    LEFT OUTER JOIN (
+      SELECT
+        "t2"."rep_id" AS "__rep",
+        "t2"."valid_from" AS "__from",
+        LEAST(
+          COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+          COALESCE(
+            DATEADD(
+              DAY,
+              -'1',
+              LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+            ),
+            DATE_FROM_PARTS(9999, 12, 31)
+          )
+        ) AS "__to",
+        "t2"."department" AS "__department",
+        "t2"."team" AS "__team",
+        "t2"."manager_id" AS "__manager",
+        "t2"."region" AS "__region"
+      FROM (
+        SELECT
+          *
+        FROM "rep_assignments" AS "t0"
+      ) AS "t2"
+    ) AS "t11"
+      ON "t14"."__owner" = "t11"."__rep"
+      AND "t11"."__from" <= "t14"."__day"
+      AND "t11"."__to" >= "t14"."__day"
+  ) AS "t15"
+  WHERE
+    CASE
+      WHEN (
+        "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t15"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t15"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t15"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t15"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END IS NOT NULL
+) AS "t16"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t18"."period",
+  "t18"."dim__department",
+  "t18"."dim__team",
+  SUM("t18"."s") AS "s",
+  SUM("t18"."n") AS "n",
+  SUM("t18"."q") AS "q"
+FROM (
+  SELECT
+    "t17"."__day",
+    "t17"."dim__department",
+    "t17"."dim__team",
+    "t17"."s",
+    "t17"."n",
+    "t17"."q",
+    CASE
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t16"."__day",
+      "t16"."dim__department",
+      "t16"."dim__team",
+      SUM(IFF("t16"."__dur" >= 0, "t16"."__dur", NULL)) AS "s",
+      COUNT_IF("t16"."__dur" >= 0) AS "n",
+      COUNT_IF(NOT (
+        "t16"."__dur" >= 0
+      )) AS "q"
+    FROM (
+      SELECT
+        "t15"."deal_id",
+        "t15"."account_id",
+        "t15"."lead_id",
+        "t15"."owner_id",
+        "t15"."team",
+        "t15"."created_at",
+        "t15"."close_date",
+        "t15"."amount",
+        "t15"."currency",
+        "t15"."status",
+        "t15"."stage",
+        "t15"."product",
+        "t15"."pipeline",
+        "t15"."region",
+        "t15"."segment",
+        "t15"."attributes",
+        "t15"."__id",
+        "t15"."__at",
+        "t15"."__bid",
+        "t15"."__bat",
+        "t15"."__dur",
+        "t15"."__day",
+        "t15"."__owner",
+        "t15"."__rep",
+        "t15"."__from",
+        "t15"."__to",
+        "t15"."__department",
+        "t15"."__team",
+        "t15"."__manager",
+        "t15"."__region",
+        "t15"."__department" AS "dim__department",
+        "t15"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t14"."deal_id",
+          "t14"."account_id",
+          "t14"."lead_id",
+          "t14"."owner_id",
+          "t14"."team",
+          "t14"."created_at",
+          "t14"."close_date",
+          "t14"."amount",
+          "t14"."currency",
+          "t14"."status",
+          "t14"."stage",
+          "t14"."product",
+          "t14"."pipeline",
+          "t14"."region",
+          "t14"."segment",
+          "t14"."attributes",
+          "t14"."__id",
+          "t14"."__at",
+          "t14"."__bid",
+          "t14"."__bat",
+          "t14"."__dur",
+          "t14"."__day",
+          "t14"."__owner",
+          "t11"."__rep",
+          "t11"."__from",
+          "t11"."__to",
+          "t11"."__department",
+          "t11"."__team",
+          "t11"."__manager",
+          "t11"."__region"
+        FROM (
+          SELECT
+            "t12"."deal_id",
+            "t12"."account_id",
+            "t12"."lead_id",
+            "t12"."owner_id",
+            "t12"."team",
+            "t12"."created_at",
+            "t12"."close_date",
+            "t12"."amount",
+            "t12"."currency",
+            "t12"."status",
+            "t12"."stage",
+            "t12"."product",
+            "t12"."pipeline",
+            "t12"."region",
+            "t12"."segment",
+            "t12"."attributes",
+            "t12"."__id",
+            "t12"."__at",
+            "t12"."__bid",
+            "t12"."__bat",
+            "t12"."__dur",
+            "t12"."__day",
+            "t12"."owner_id" AS "__owner"
+          FROM (
+            SELECT
+              "t9"."deal_id",
+              "t9"."account_id",
+              "t9"."lead_id",
+              "t9"."owner_id",
+              "t9"."team",
+              "t9"."created_at",
+              "t9"."close_date",
+              "t9"."amount",
+              "t9"."currency",
+              "t9"."status",
+              "t9"."stage",
+              "t9"."product",
+              "t9"."pipeline",
+              "t9"."region",
+              "t9"."segment",
+              "t9"."attributes",
+              "t9"."__id",
+              "t9"."__at",
+              "t9"."__bid",
+              "t9"."__bat",
+              CAST(DATEDIFF(DAY, TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t9"."__at")), "t9"."__bat") AS DOUBLE) AS "__dur",
+              "t9"."__bat" AS "__day"
+            FROM (
+              SELECT
+                "t6"."deal_id",
+                "t6"."account_id",
+                "t6"."lead_id",
+                "t6"."owner_id",
+                "t6"."team",
+                "t6"."created_at",
+                "t6"."close_date",
+                "t6"."amount",
+                "t6"."currency",
+                "t6"."status",
+                "t6"."stage",
+                "t6"."product",
+                "t6"."pipeline",
+                "t6"."region",
+                "t6"."segment",
+                "t6"."attributes",
+                "t7"."__id",
+                "t7"."__at",
+                "t8"."__bid",
+                "t8"."__bat"
+              FROM (
+                SELECT
+                  *
+                FROM "deals" AS "t1"
+              ) AS "t6"
+              INNER JOIN (
+                SELECT
+                  "t1"."deal_id" AS "__id",
+                  "t1"."created_at" AS "__at"
+                FROM "deals" AS "t1"
+                WHERE
+                  "t1"."created_at" IS NOT NULL
+              ) AS "t7"
+                ON "t6"."deal_id" = "t7"."__id"
+              INNER JOIN (
+                SELECT
+                  "t1"."deal_id" AS "__bid",
+                  "t1"."close_date" AS "__bat"
+                FROM "deals" AS "t1"
+                WHERE
+                  "t1"."status" = 'won'
+                  AND "t1"."close_date" IS NOT NULL
+                  AND "t1"."close_date" <= DATE_FROM_PARTS(2026, 3, 20)
+              ) AS "t8"
+                ON "t6"."deal_id" = "t8"."__bid"
+            ) AS "t9"
+          ) AS "t12"
+          WHERE
+            "t12"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+            AND "t12"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        ) AS "t14"
+        LEFT OUTER JOIN (
+          SELECT
+            "t2"."rep_id" AS "__rep",
+            "t2"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t2"."department" AS "__department",
+            "t2"."team" AS "__team",
+            "t2"."manager_id" AS "__manager",
+            "t2"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t2"
+        ) AS "t11"
+          ON "t14"."__owner" = "t11"."__rep"
+          AND "t11"."__from" <= "t14"."__day"
+          AND "t11"."__to" >= "t14"."__day"
+      ) AS "t15"
+    ) AS "t16"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t17"
+) AS "t18"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+WITH "t4" AS (
+  SELECT
+    "t3"."deal_id",
+    "t3"."account_id",
+    "t3"."lead_id",
+    "t3"."owner_id",
+    "t3"."team",
+    "t3"."created_at",
+    "t3"."close_date",
+    "t3"."amount",
+    "t3"."currency",
+    "t3"."status",
+    "t3"."stage",
+    "t3"."product",
+    "t3"."pipeline",
+    "t3"."region",
+    "t3"."segment",
+    "t3"."attributes",
+    TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t3"."created_at")) AS "__open",
+    IFF("t3"."status" IN ('won', 'lost'), "t3"."close_date", NULL) AS "__closed"
+  FROM (
+    SELECT
+      *
+    FROM "deals" AS "t1"
+  ) AS "t3"
+)
+SELECT
+  *
+FROM (
+  SELECT
+    2 AS "period",
+    "t26"."dim__department",
+    "t26"."dim__team",
+    "t26"."s",
+    "t26"."n",
+    "t26"."q"
+  FROM (
+    SELECT
+      "t23"."period",
+      "t23"."dim__department",
+      "t23"."dim__team",
+      SUM("t23"."s") AS "s",
+      SUM("t23"."n") AS "n",
+      SUM("t23"."q") AS "q"
+    FROM (
+      SELECT
+        "t20"."__day",
+        "t20"."dim__department",
+        "t20"."dim__team",
+        "t20"."s",
+        "t20"."n",
+        "t20"."q",
+        CASE
+          WHEN (
+            "t20"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+          )
+          AND (
+            "t20"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+          )
+          THEN 0
+          ELSE CAST(NULL AS BIGINT)
+        END AS "period"
+      FROM (
+        SELECT
+          "t17"."__day",
+          "t17"."dim__department",
+          "t17"."dim__team",
+          SUM("t17"."amount") AS "s",
+          COUNT("t17"."amount") AS "n",
+          COUNT_IF("t17"."amount" IS NULL) AS "q"
+        FROM (
+          SELECT
+            "t14"."deal_id",
+            "t14"."account_id",
+            "t14"."lead_id",
+            "t14"."owner_id",
+            "t14"."team",
+            "t14"."created_at",
+            "t14"."close_date",
+            "t14"."amount",
+            "t14"."currency",
+            "t14"."status",
+            "t14"."stage",
+            "t14"."product",
+            "t14"."pipeline",
+            "t14"."region",
+            "t14"."segment",
+            "t14"."attributes",
+            "t14"."__open",
+            "t14"."__closed",
+            "t14"."__day",
+            "t14"."__owner",
+            "t14"."__rep",
+            "t14"."__from",
+            "t14"."__to",
+            "t14"."__department",
+            "t14"."__team",
+            "t14"."__manager",
+            "t14"."__region",
+            "t14"."__department" AS "dim__department",
+            "t14"."__team" AS "dim__team"
+          FROM (
+            SELECT
+              "t11"."deal_id",
+              "t11"."account_id",
+              "t11"."lead_id",
+              "t11"."owner_id",
+              "t11"."team",
+              "t11"."created_at",
+              "t11"."close_date",
+              "t11"."amount",
+              "t11"."currency",
+              "t11"."status",
+              "t11"."stage",
+              "t11"."product",
+              "t11"."pipeline",
+              "t11"."region",
+              "t11"."segment",
+              "t11"."attributes",
+              "t11"."__open",
+              "t11"."__closed",
+              "t11"."__day",
+              "t11"."__owner",
+              "t7"."__rep",
+              "t7"."__from",
+              "t7"."__to",
+              "t7"."__department",
+              "t7"."__team",
+              "t7"."__manager",
+              "t7"."__region"
+            FROM (
+              SELECT
+                "t5"."deal_id",
+                "t5"."account_id",
+                "t5"."lead_id",
+                "t5"."owner_id",
+                "t5"."team",
+                "t5"."created_at",
+                "t5"."close_date",
+                "t5"."amount",
+                "t5"."currency",
+                "t5"."status",
+                "t5"."stage",
+                "t5"."product",
+                "t5"."pipeline",
+                "t5"."region",
+                "t5"."segment",
+                "t5"."attributes",
+                "t5"."__open",
+                "t5"."__closed",
+                DATE_FROM_PARTS(2026, 2, 28) AS "__day",
+                "t5"."owner_id" AS "__owner"
+              FROM "t4" AS "t5"
+              WHERE
+                "t5"."__open" <= DATE_FROM_PARTS(2026, 2, 28)
+                AND (
+                  (
+                    "t5"."__closed" IS NULL
+                  )
+                  OR (
+                    "t5"."__closed" > DATE_FROM_PARTS(2026, 2, 28)
+                  )
+                )
+            ) AS "t11"
+            LEFT OUTER JOIN (
+              SELECT
+                "t2"."rep_id" AS "__rep",
+                "t2"."valid_from" AS "__from",
+                LEAST(
+                  COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+                  COALESCE(
+                    DATEADD(
+                      DAY,
+                      -'1',
+                      LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+                    ),
+                    DATE_FROM_PARTS(9999, 12, 31)
+                  )
+                ) AS "__to",
+                "t2"."department" AS "__department",
+                "t2"."team" AS "__team",
+                "t2"."manager_id" AS "__manager",
+                "t2"."region" AS "__region"
+              FROM (
+                SELECT
+                  *
+                FROM "rep_assignments" AS "t0"
+              ) AS "t2"
+            ) AS "t7"
+              ON "t11"."__owner" = "t7"."__rep"
+              AND "t7"."__from" <= "t11"."__day"
+              AND "t7"."__to" >= "t11"."__day"
+          ) AS "t14"
+        ) AS "t17"
+        GROUP BY
+          1,
+          2,
+          3
+      ) AS "t20"
+    ) AS "t23"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t26"
+) AS "t29"
+UNION ALL
+SELECT
+  *
+FROM (
+  SELECT
+    *
+  FROM (
+    SELECT
+      0 AS "period",
+      "t27"."dim__department",
+      "t27"."dim__team",
+      "t27"."s",
+      "t27"."n",
+      "t27"."q"
+    FROM (
+      SELECT
+        "t24"."period",
+        "t24"."dim__department",
+        "t24"."dim__team",
+        SUM("t24"."s") AS "s",
+        SUM("t24"."n") AS "n",
+        SUM("t24"."q") AS "q"
+      FROM (
+        SELECT
+          "t21"."__day",
+          "t21"."dim__department",
+          "t21"."dim__team",
+          "t21"."s",
+          "t21"."n",
+          "t21"."q",
+          CASE
+            WHEN (
+              "t21"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+            )
+            AND (
+              "t21"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+            )
+            THEN 0
+            ELSE CAST(NULL AS BIGINT)
+          END AS "period"
+        FROM (
+          SELECT
+            "t18"."__day",
+            "t18"."dim__department",
+            "t18"."dim__team",
+            SUM("t18"."amount") AS "s",
+            COUNT("t18"."amount") AS "n",
+            COUNT_IF("t18"."amount" IS NULL) AS "q"
+          FROM (
+            SELECT
+              "t15"."deal_id",
+              "t15"."account_id",
+              "t15"."lead_id",
+              "t15"."owner_id",
+              "t15"."team",
+              "t15"."created_at",
+              "t15"."close_date",
+              "t15"."amount",
+              "t15"."currency",
+              "t15"."status",
+              "t15"."stage",
+              "t15"."product",
+              "t15"."pipeline",
+              "t15"."region",
+              "t15"."segment",
+              "t15"."attributes",
+              "t15"."__open",
+              "t15"."__closed",
+              "t15"."__day",
+              "t15"."__owner",
+              "t15"."__rep",
+              "t15"."__from",
+              "t15"."__to",
+              "t15"."__department",
+              "t15"."__team",
+              "t15"."__manager",
+              "t15"."__region",
+              "t15"."__department" AS "dim__department",
+              "t15"."__team" AS "dim__team"
+            FROM (
+              SELECT
+                "t12"."deal_id",
+                "t12"."account_id",
+                "t12"."lead_id",
+                "t12"."owner_id",
+                "t12"."team",
+                "t12"."created_at",
+                "t12"."close_date",
+                "t12"."amount",
+                "t12"."currency",
+                "t12"."status",
+                "t12"."stage",
+                "t12"."product",
+                "t12"."pipeline",
+                "t12"."region",
+                "t12"."segment",
+                "t12"."attributes",
+                "t12"."__open",
+                "t12"."__closed",
+                "t12"."__day",
+                "t12"."__owner",
+                "t7"."__rep",
+                "t7"."__from",
+                "t7"."__to",
+                "t7"."__department",
+                "t7"."__team",
+                "t7"."__manager",
+                "t7"."__region"
+              FROM (
+                SELECT
+                  "t5"."deal_id",
+                  "t5"."account_id",
+                  "t5"."lead_id",
+                  "t5"."owner_id",
+                  "t5"."team",
+                  "t5"."created_at",
+                  "t5"."close_date",
+                  "t5"."amount",
+                  "t5"."currency",
+                  "t5"."status",
+                  "t5"."stage",
+                  "t5"."product",
+                  "t5"."pipeline",
+                  "t5"."region",
+                  "t5"."segment",
+                  "t5"."attributes",
+                  "t5"."__open",
+                  "t5"."__closed",
+                  DATE_FROM_PARTS(2025, 2, 28) AS "__day",
+                  "t5"."owner_id" AS "__owner"
+                FROM "t4" AS "t5"
+                WHERE
+                  "t5"."__open" <= DATE_FROM_PARTS(2025, 2, 28)
+                  AND (
+                    (
+                      "t5"."__closed" IS NULL
+                    )
+                    OR (
+                      "t5"."__closed" > DATE_FROM_PARTS(2025, 2, 28)
+                    )
+                  )
+              ) AS "t12"
+              LEFT OUTER JOIN (
+                SELECT
+                  "t2"."rep_id" AS "__rep",
+                  "t2"."valid_from" AS "__from",
+                  LEAST(
+                    COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+                    COALESCE(
+                      DATEADD(
+                        DAY,
+                        -'1',
+                        LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+                      ),
+                      DATE_FROM_PARTS(9999, 12, 31)
+                    )
+                  ) AS "__to",
+                  "t2"."department" AS "__department",
+                  "t2"."team" AS "__team",
+                  "t2"."manager_id" AS "__manager",
+                  "t2"."region" AS "__region"
+                FROM (
+                  SELECT
+                    *
+                  FROM "rep_assignments" AS "t0"
+                ) AS "t2"
+              ) AS "t7"
+                ON "t12"."__owner" = "t7"."__rep"
+                AND "t7"."__from" <= "t12"."__day"
+                AND "t7"."__to" >= "t12"."__day"
+            ) AS "t15"
+          ) AS "t18"
+          GROUP BY
+            1,
+            2,
+            3
+        ) AS "t21"
+      ) AS "t24"
+      GROUP BY
+        1,
+        2,
+        3
+    ) AS "t27"
+  ) AS "t30"
+  UNION ALL
+  SELECT
+    *
+  FROM (
+    SELECT
+      1 AS "period",
+      "t28"."dim__department",
+      "t28"."dim__team",
+      "t28"."s",
+      "t28"."n",
+      "t28"."q"
+    FROM (
+      SELECT
+        "t25"."period",
+        "t25"."dim__department",
+        "t25"."dim__team",
+        SUM("t25"."s") AS "s",
+        SUM("t25"."n") AS "n",
+        SUM("t25"."q") AS "q"
+      FROM (
+        SELECT
+          "t22"."__day",
+          "t22"."dim__department",
+          "t22"."dim__team",
+          "t22"."s",
+          "t22"."n",
+          "t22"."q",
+          CASE
+            WHEN (
+              "t22"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+            )
+            AND (
+              "t22"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+            )
+            THEN 0
+            ELSE CAST(NULL AS BIGINT)
+          END AS "period"
+        FROM (
+          SELECT
+            "t19"."__day",
+            "t19"."dim__department",
+            "t19"."dim__team",
+            SUM("t19"."amount") AS "s",
+            COUNT("t19"."amount") AS "n",
+            COUNT_IF("t19"."amount" IS NULL) AS "q"
+          FROM (
+            SELECT
+              "t16"."deal_id",
+              "t16"."account_id",
+              "t16"."lead_id",
+              "t16"."owner_id",
+              "t16"."team",
+              "t16"."created_at",
+              "t16"."close_date",
+              "t16"."amount",
+              "t16"."currency",
+              "t16"."status",
+              "t16"."stage",
+              "t16"."product",
+              "t16"."pipeline",
+              "t16"."region",
+              "t16"."segment",
+              "t16"."attributes",
+              "t16"."__open",
+              "t16"."__closed",
+              "t16"."__day",
+              "t16"."__owner",
+              "t16"."__rep",
+              "t16"."__from",
+              "t16"."__to",
+              "t16"."__department",
+              "t16"."__team",
+              "t16"."__manager",
+              "t16"."__region",
+              "t16"."__department" AS "dim__department",
+              "t16"."__team" AS "dim__team"
+            FROM (
+              SELECT
+                "t13"."deal_id",
+                "t13"."account_id",
+                "t13"."lead_id",
+                "t13"."owner_id",
+                "t13"."team",
+                "t13"."created_at",
+                "t13"."close_date",
+                "t13"."amount",
+                "t13"."currency",
+                "t13"."status",
+                "t13"."stage",
+                "t13"."product",
+                "t13"."pipeline",
+                "t13"."region",
+                "t13"."segment",
+                "t13"."attributes",
+                "t13"."__open",
+                "t13"."__closed",
+                "t13"."__day",
+                "t13"."__owner",
+                "t7"."__rep",
+                "t7"."__from",
+                "t7"."__to",
+                "t7"."__department",
+                "t7"."__team",
+                "t7"."__manager",
+                "t7"."__region"
+              FROM (
+                SELECT
+                  "t5"."deal_id",
+                  "t5"."account_id",
+                  "t5"."lead_id",
+                  "t5"."owner_id",
+                  "t5"."team",
+                  "t5"."created_at",
+                  "t5"."close_date",
+                  "t5"."amount",
+                  "t5"."currency",
+                  "t5"."status",
+                  "t5"."stage",
+                  "t5"."product",
+                  "t5"."pipeline",
+                  "t5"."region",
+                  "t5"."segment",
+                  "t5"."attributes",
+                  "t5"."__open",
+                  "t5"."__closed",
+                  DATE_FROM_PARTS(2026, 1, 31) AS "__day",
+                  "t5"."owner_id" AS "__owner"
+                FROM "t4" AS "t5"
+                WHERE
+                  "t5"."__open" <= DATE_FROM_PARTS(2026, 1, 31)
+                  AND (
+                    (
+                      "t5"."__closed" IS NULL
+                    )
+                    OR (
+                      "t5"."__closed" > DATE_FROM_PARTS(2026, 1, 31)
+                    )
+                  )
+              ) AS "t13"
+              LEFT OUTER JOIN (
+                SELECT
+                  "t2"."rep_id" AS "__rep",
+                  "t2"."valid_from" AS "__from",
+                  LEAST(
+                    COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+                    COALESCE(
+                      DATEADD(
+                        DAY,
+                        -'1',
+                        LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+                      ),
+                      DATE_FROM_PARTS(9999, 12, 31)
+                    )
+                  ) AS "__to",
+                  "t2"."department" AS "__department",
+                  "t2"."team" AS "__team",
+                  "t2"."manager_id" AS "__manager",
+                  "t2"."region" AS "__region"
+                FROM (
+                  SELECT
+                    *
+                  FROM "rep_assignments" AS "t0"
+                ) AS "t2"
+              ) AS "t7"
+                ON "t13"."__owner" = "t7"."__rep"
+                AND "t7"."__from" <= "t13"."__day"
+                AND "t7"."__to" >= "t13"."__day"
+            ) AS "t16"
+          ) AS "t19"
+          GROUP BY
+            1,
+            2,
+            3
+        ) AS "t22"
+      ) AS "t25"
+      GROUP BY
+        1,
+        2,
+        3
+    ) AS "t28"
+  ) AS "t31"
+) AS "t32"
+;
+
+WITH "t11" AS (
+  SELECT
+    "t9"."lead_id" AS "__id",
+    MIN("t9"."entered_at") AS "__at"
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        *
+      FROM "lead_stage_history" AS "t2"
+      WHERE
+        "t2"."stage" = 'mql'
+    ) AS "t7"
+    WHERE
+      "t7"."lead_id" IN (
+        SELECT
+          "t2"."lead_id"
+        FROM "lead_stage_history" AS "t2"
+        WHERE
+          "t2"."stage" = 'mql'
+          AND "t2"."entered_at" >= TIMESTAMP_TZ_FROM_PARTS(2025, 1, 31, 0, 0, 0, 0, 'UTC')
+          AND "t2"."entered_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 2, 0, 0, 0, 0, 'UTC')
+      )
+  ) AS "t9"
+  GROUP BY
+    1
+)
+SELECT
+  "t33"."period",
+  "t33"."dim__department",
+  "t33"."dim__team",
+  SUM("t33"."num") AS "num",
+  SUM("t33"."den") AS "den"
+FROM (
+  SELECT
+    "t32"."__day",
+    "t32"."dim__department",
+    "t32"."dim__team",
+    "t32"."num",
+    "t32"."den",
+    CASE
+      WHEN (
+        "t32"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t32"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t32"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t32"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t32"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t32"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t31"."__day",
+      "t31"."dim__department",
+      "t31"."dim__team",
+      SUM("t31"."__conv") AS "num",
+      COUNT(*) AS "den"
+    FROM (
+      SELECT
+        "t30"."lead_id",
+        "t30"."created_at",
+        "t30"."channel",
+        "t30"."campaign",
+        "t30"."owner_id",
+        "t30"."team",
+        "t30"."region",
+        "t30"."segment",
+        "t30"."industry",
+        "t30"."account_id",
+        "t30"."current_stage",
+        "t30"."attributes",
+        "t30"."__id",
+        "t30"."__at",
+        "t30"."__day",
+        "t30"."__bid",
+        "t30"."__bat",
+        "t30"."__conv",
+        "t30"."__owner",
+        "t30"."__rep",
+        "t30"."__from",
+        "t30"."__to",
+        "t30"."__department",
+        "t30"."__team",
+        "t30"."__manager",
+        "t30"."__region",
+        "t30"."__department" AS "dim__department",
+        "t30"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t29"."lead_id",
+          "t29"."created_at",
+          "t29"."channel",
+          "t29"."campaign",
+          "t29"."owner_id",
+          "t29"."team",
+          "t29"."region",
+          "t29"."segment",
+          "t29"."industry",
+          "t29"."account_id",
+          "t29"."current_stage",
+          "t29"."attributes",
+          "t29"."__id",
+          "t29"."__at",
+          "t29"."__day",
+          "t29"."__bid",
+          "t29"."__bat",
+          "t29"."__conv",
+          "t29"."__owner",
+          "t12"."__rep",
+          "t12"."__from",
+          "t12"."__to",
+          "t12"."__department",
+          "t12"."__team",
+          "t12"."__manager",
+          "t12"."__region"
+        FROM (
+          SELECT
+            "t27"."lead_id",
+            "t27"."created_at",
+            "t27"."channel",
+            "t27"."campaign",
+            "t27"."owner_id",
+            "t27"."team",
+            "t27"."region",
+            "t27"."segment",
+            "t27"."industry",
+            "t27"."account_id",
+            "t27"."current_stage",
+            "t27"."attributes",
+            "t27"."__id",
+            "t27"."__at",
+            "t27"."__day",
+            "t27"."__bid",
+            "t27"."__bat",
+            "t27"."__conv",
+            "t27"."owner_id" AS "__owner"
+          FROM (
+            SELECT
+              "t26"."lead_id",
+              "t26"."created_at",
+              "t26"."channel",
+              "t26"."campaign",
+              "t26"."owner_id",
+              "t26"."team",
+              "t26"."region",
+              "t26"."segment",
+              "t26"."industry",
+              "t26"."account_id",
+              "t26"."current_stage",
+              "t26"."attributes",
+              "t26"."__id",
+              "t26"."__at",
+              "t26"."__day",
+              "t26"."__bid",
+              "t26"."__bat",
+              IFF(
+                (
+                  "t26"."__bat" IS NOT NULL
+                )
+                AND (
+                  "t26"."__bat" >= "t26"."__at"
+                )
+                AND (
+                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t26"."__bat")) <= DATEADD(DAY, '60', "t26"."__day")
+                ),
+                1,
+                0
+              ) AS "__conv"
+            FROM (
+              SELECT
+                "t22"."lead_id",
+                "t22"."created_at",
+                "t22"."channel",
+                "t22"."campaign",
+                "t22"."owner_id",
+                "t22"."team",
+                "t22"."region",
+                "t22"."segment",
+                "t22"."industry",
+                "t22"."account_id",
+                "t22"."current_stage",
+                "t22"."attributes",
+                "t22"."__id",
+                "t22"."__at",
+                "t22"."__day",
+                "t25"."__bid",
+                "t25"."__bat"
+              FROM (
+                SELECT
+                  *
+                FROM (
+                  SELECT
+                    "t16"."lead_id",
+                    "t16"."created_at",
+                    "t16"."channel",
+                    "t16"."campaign",
+                    "t16"."owner_id",
+                    "t16"."team",
+                    "t16"."region",
+                    "t16"."segment",
+                    "t16"."industry",
+                    "t16"."account_id",
+                    "t16"."current_stage",
+                    "t16"."attributes",
+                    "t16"."__id",
+                    "t16"."__at",
+                    TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t16"."__at")) AS "__day"
+                  FROM (
+                    SELECT
+                      "t5"."lead_id",
+                      "t5"."created_at",
+                      "t5"."channel",
+                      "t5"."campaign",
+                      "t5"."owner_id",
+                      "t5"."team",
+                      "t5"."region",
+                      "t5"."segment",
+                      "t5"."industry",
+                      "t5"."account_id",
+                      "t5"."current_stage",
+                      "t5"."attributes",
+                      "t14"."__id",
+                      "t14"."__at"
+                    FROM (
+                      SELECT
+                        *
+                      FROM "leads" AS "t1"
+                    ) AS "t5"
+                    INNER JOIN "t11" AS "t14"
+                      ON "t5"."lead_id" = "t14"."__id"
+                  ) AS "t16"
+                ) AS "t18"
+                WHERE
+                  "t18"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+                  AND "t18"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+              ) AS "t22"
+              LEFT OUTER JOIN (
+                SELECT
+                  *
+                FROM (
+                  SELECT
+                    "t21"."__id" AS "__bid",
+                    "t21"."__at" AS "__bat"
+                  FROM (
+                    SELECT
+                      "t19"."lead_id" AS "__id",
+                      MIN("t19"."entered_at") AS "__at"
+                    FROM (
+                      SELECT
+                        *
+                      FROM (
+                        SELECT
+                          *
+                        FROM "lead_stage_history" AS "t2"
+                        WHERE
+                          "t2"."stage" = 'sql'
+                      ) AS "t6"
+                      WHERE
+                        "t6"."lead_id" IN (
+                          SELECT
+                            "t15"."__id"
+                          FROM (
+                            SELECT
+                              "t13"."__id",
+                              "t13"."__at",
+                              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t13"."__at")) AS "__day"
+                            FROM "t11" AS "t13"
+                          ) AS "t15"
+                          WHERE
+                            "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+                            AND "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+                        )
+                    ) AS "t19"
+                    GROUP BY
+                      1
+                  ) AS "t21"
+                ) AS "t23"
+                WHERE
+                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t23"."__bat")) <= DATE_FROM_PARTS(2026, 3, 20)
+              ) AS "t25"
+                ON "t22"."lead_id" = "t25"."__bid"
+            ) AS "t26"
+          ) AS "t27"
+        ) AS "t29"
+        LEFT OUTER JOIN (
+          SELECT
+            "t3"."rep_id" AS "__rep",
+            "t3"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t3"."department" AS "__department",
+            "t3"."team" AS "__team",
+            "t3"."manager_id" AS "__manager",
+            "t3"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t3"
+        ) AS "t12"
+          ON "t29"."__owner" = "t12"."__rep"
+          AND "t12"."__from" <= "t29"."__day"
+          AND "t12"."__to" >= "t29"."__day"
+      ) AS "t30"
+    ) AS "t31"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t32"
+) AS "t33"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+WITH "t10" AS (
+  SELECT
+    "t7"."lead_id" AS "__id",
+    MIN("t7"."entered_at") AS "__at"
+  FROM (
+    SELECT
+      *
+    FROM "lead_stage_history" AS "t2"
+    WHERE
+      "t2"."stage" = 'mql'
+  ) AS "t7"
+  GROUP BY
+    1
+)
+SELECT
+  "t27"."period",
+  "t27"."dim__department",
+  "t27"."dim__team",
+  SUM("t27"."s") AS "s",
+  SUM("t27"."n") AS "n",
+  SUM("t27"."q") AS "q"
+FROM (
+  SELECT
+    "t26"."__day",
+    "t26"."dim__department",
+    "t26"."dim__team",
+    "t26"."s",
+    "t26"."n",
+    "t26"."q",
+    CASE
+      WHEN (
+        "t26"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t26"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t26"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t26"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t26"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t26"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t25"."__day",
+      "t25"."dim__department",
+      "t25"."dim__team",
+      SUM(IFF("t25"."__dur" >= 0, "t25"."__dur", NULL)) AS "s",
+      COUNT_IF("t25"."__dur" >= 0) AS "n",
+      COUNT_IF(NOT (
+        "t25"."__dur" >= 0
+      )) AS "q"
+    FROM (
+      SELECT
+        "t24"."lead_id",
+        "t24"."created_at",
+        "t24"."channel",
+        "t24"."campaign",
+        "t24"."owner_id",
+        "t24"."team",
+        "t24"."region",
+        "t24"."segment",
+        "t24"."industry",
+        "t24"."account_id",
+        "t24"."current_stage",
+        "t24"."attributes",
+        "t24"."__id",
+        "t24"."__at",
+        "t24"."__bid",
+        "t24"."__bat",
+        "t24"."__dur",
+        "t24"."__day",
+        "t24"."__owner",
+        "t24"."__rep",
+        "t24"."__from",
+        "t24"."__to",
+        "t24"."__department",
+        "t24"."__team",
+        "t24"."__manager",
+        "t24"."__region",
+        "t24"."__department" AS "dim__department",
+        "t24"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t23"."lead_id",
+          "t23"."created_at",
+          "t23"."channel",
+          "t23"."campaign",
+          "t23"."owner_id",
+          "t23"."team",
+          "t23"."region",
+          "t23"."segment",
+          "t23"."industry",
+          "t23"."account_id",
+          "t23"."current_stage",
+          "t23"."attributes",
+          "t23"."__id",
+          "t23"."__at",
+          "t23"."__bid",
+          "t23"."__bat",
+          "t23"."__dur",
+          "t23"."__day",
+          "t23"."__owner",
+          "t15"."__rep",
+          "t15"."__from",
+          "t15"."__to",
+          "t15"."__department",
+          "t15"."__team",
+          "t15"."__manager",
+          "t15"."__region"
+        FROM (
+          SELECT
+            "t21"."lead_id",
+            "t21"."created_at",
+            "t21"."channel",
+            "t21"."campaign",
+            "t21"."owner_id",
+            "t21"."team",
+            "t21"."region",
+            "t21"."segment",
+            "t21"."industry",
+            "t21"."account_id",
+            "t21"."current_stage",
+            "t21"."attributes",
+            "t21"."__id",
+            "t21"."__at",
+            "t21"."__bid",
+            "t21"."__bat",
+            "t21"."__dur",
+            "t21"."__day",
+            "t21"."owner_id" AS "__owner"
+          FROM (
+            SELECT
+              "t20"."lead_id",
+              "t20"."created_at",
+              "t20"."channel",
+              "t20"."campaign",
+              "t20"."owner_id",
+              "t20"."team",
+              "t20"."region",
+              "t20"."segment",
+              "t20"."industry",
+              "t20"."account_id",
+              "t20"."current_stage",
+              "t20"."attributes",
+              "t20"."__id",
+              "t20"."__at",
+              "t20"."__bid",
+              "t20"."__bat",
+              CAST(DATEDIFF(MICROSECOND, "t20"."__at", "t20"."__bat") AS DOUBLE) / 3600000000.0 AS "__dur",
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t20"."__at")) AS "__day"
+            FROM (
+              SELECT
+                "t6"."lead_id",
+                "t6"."created_at",
+                "t6"."channel",
+                "t6"."campaign",
+                "t6"."owner_id",
+                "t6"."team",
+                "t6"."region",
+                "t6"."segment",
+                "t6"."industry",
+                "t6"."account_id",
+                "t6"."current_stage",
+                "t6"."attributes",
+                "t12"."__id",
+                "t12"."__at",
+                "t19"."__bid",
+                "t19"."__bat"
+              FROM (
+                SELECT
+                  *
+                FROM "leads" AS "t1"
+              ) AS "t6"
+              INNER JOIN "t10" AS "t12"
+                ON "t6"."lead_id" = "t12"."__id"
+              INNER JOIN (
+                SELECT
+                  *
+                FROM (
+                  SELECT
+                    "t16"."__id" AS "__bid",
+                    MIN("t16"."__occ") AS "__bat"
+                  FROM (
+                    SELECT
+                      "t13"."__id",
+                      "t13"."__at",
+                      "t9"."__aid",
+                      "t9"."__occ"
+                    FROM "t10" AS "t13"
+                    INNER JOIN (
+                      SELECT
+                        "t3"."lead_id" AS "__aid",
+                        "t3"."occurred_at" AS "__occ"
+                      FROM "activities" AS "t3"
+                      WHERE
+                        "t3"."lead_id" IS NOT NULL
+                    ) AS "t9"
+                      ON "t13"."__id" = "t9"."__aid" AND "t9"."__occ" >= "t13"."__at"
+                  ) AS "t16"
+                  GROUP BY
+                    1
+                ) AS "t17"
+                WHERE
+                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t17"."__bat")) <= DATE_FROM_PARTS(2026, 3, 20)
+              ) AS "t19"
+                ON "t6"."lead_id" = "t19"."__bid"
+            ) AS "t20"
+          ) AS "t21"
+          WHERE
+            "t21"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+            AND "t21"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        ) AS "t23"
+        LEFT OUTER JOIN (
+          SELECT
+            "t4"."rep_id" AS "__rep",
+            "t4"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t4"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t4"."valid_from") OVER (PARTITION BY "t4"."rep_id" ORDER BY "t4"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t4"."department" AS "__department",
+            "t4"."team" AS "__team",
+            "t4"."manager_id" AS "__manager",
+            "t4"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t4"
+        ) AS "t15"
+          ON "t23"."__owner" = "t15"."__rep"
+          AND "t15"."__from" <= "t23"."__day"
+          AND "t15"."__to" >= "t23"."__day"
+      ) AS "t24"
+    ) AS "t25"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t26"
+) AS "t27"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t11"."__id",
+  "t11"."__at",
+  "t11"."owner",
+  "t11"."__d_channel",
+  "t11"."__d_campaign",
+  "t11"."__d_segment",
+  "t11"."__d_industry",
+  "t11"."__d_region",
+  MIN("t11"."__rat") AS "__resp"
+FROM (
+  SELECT
+    "t10"."__id",
+    "t10"."__at",
+    "t4"."owner_id" AS "owner",
+    "t4"."channel" AS "__d_channel",
+    "t4"."campaign" AS "__d_campaign",
+    "t4"."segment" AS "__d_segment",
+    "t4"."industry" AS "__d_industry",
+    "t4"."region" AS "__d_region",
+    "t7"."__rid",
+    "t7"."__rat"
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        "t6"."lead_id" AS "__id",
+        MIN("t6"."entered_at") AS "__at"
+      FROM (
+        SELECT
+          *
+        FROM "lead_stage_history" AS "t2"
+        WHERE
+          "t2"."stage" = 'mql'
+      ) AS "t6"
+      GROUP BY
+        1
+    ) AS "t8"
+    WHERE
+      TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t8"."__at")) >= DATE_FROM_PARTS(2025, 2, 1)
+      AND TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t8"."__at")) <= DATE_FROM_PARTS(2026, 2, 28)
+  ) AS "t10"
+  INNER JOIN (
+    SELECT
+      *
+    FROM "leads" AS "t0"
+  ) AS "t4"
+    ON "t10"."__id" = "t4"."lead_id"
+  LEFT OUTER JOIN (
+    SELECT
+      "t1"."lead_id" AS "__rid",
+      "t1"."occurred_at" AS "__rat"
+    FROM "activities" AS "t1"
+    WHERE
+      "t1"."lead_id" IS NOT NULL AND "t1"."type" IN ('call')
+  ) AS "t7"
+    ON "t10"."__id" = "t7"."__rid" AND "t7"."__rat" >= "t10"."__at"
+) AS "t11"
+GROUP BY
+  1,
+  2,
+  3,
+  4,
+  5,
+  6,
+  7,
+  8
+;
+
+SELECT
+  *
+FROM "rep_assignments" AS "t0"
+;
+
+SELECT
+  *
+FROM "memtable_0"
+;
+
+SELECT
+  *
+FROM "memtable_0"
+;
+
+SELECT
+  *
+FROM "memtable_0"
+;
+
+SELECT
+  *
+FROM "memtable_0"
+;
+
+SELECT
+  "t10"."period",
+  MEDIAN(IFF("t10"."__dur" >= 0, "t10"."__dur", NULL)) AS "v",
+  COUNT_IF("t10"."__dur" >= 0) AS "n",
+  COUNT_IF(NOT (
+    "t10"."__dur" >= 0
+  )) AS "q"
+FROM (
+  SELECT
+    *
+  FROM (
+    SELECT
+      "t8"."deal_id",
+      "t8"."account_id",
+      "t8"."lead_id",
+      "t8"."owner_id",
+      "t8"."team",
+      "t8"."created_at",
+      "t8"."close_date",
+      "t8"."amount",
+      "t8"."currency",
+      "t8"."status",
+      "t8"."stage",
+      "t8"."product",
+      "t8"."pipeline",
+      "t8"."region",
+      "t8"."segment",
+      "t8"."attributes",
+      "t8"."__id",
+      "t8"."__at",
+      "t8"."__bid",
+      "t8"."__bat",
+      "t8"."__dur",
+      "t8"."__day",
+      CASE
+        WHEN (
+          "t8"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+        )
+        AND (
+          "t8"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+        )
+        THEN 0
+        WHEN (
+          "t8"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+        )
+        AND (
+          "t8"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+        )
+        THEN 1
+        WHEN (
+          "t8"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+        )
+        AND (
+          "t8"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        )
+        THEN 2
+        ELSE CAST(NULL AS BIGINT)
+      END AS "period"
+    FROM (
+      SELECT
+        "t7"."deal_id",
+        "t7"."account_id",
+        "t7"."lead_id",
+        "t7"."owner_id",
+        "t7"."team",
+        "t7"."created_at",
+        "t7"."close_date",
+        "t7"."amount",
+        "t7"."currency",
+        "t7"."status",
+        "t7"."stage",
+        "t7"."product",
+        "t7"."pipeline",
+        "t7"."region",
+        "t7"."segment",
+        "t7"."attributes",
+        "t7"."__id",
+        "t7"."__at",
+        "t7"."__bid",
+        "t7"."__bat",
+        CAST(DATEDIFF(DAY, TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t7"."__at")), "t7"."__bat") AS DOUBLE) AS "__dur",
+        "t7"."__bat" AS "__day"
+      FROM (
+        SELECT
+          "t4"."deal_id",
+          "t4"."account_id",
+          "t4"."lead_id",
+          "t4"."owner_id",
+          "t4"."team",
+          "t4"."created_at",
+          "t4"."close_date",
+          "t4"."amount",
+          "t4"."currency",
+          "t4"."status",
+          "t4"."stage",
+          "t4"."product",
+          "t4"."pipeline",
+          "t4"."region",
+          "t4"."segment",
+          "t4"."attributes",
+          "t5"."__id",
+          "t5"."__at",
+          "t6"."__bid",
+          "t6"."__bat"
+        FROM (
+          SELECT
+            *
+          FROM "deals" AS "t0"
+        ) AS "t4"
+        INNER JOIN (
+          SELECT
+            "t0"."deal_id" AS "__id",
+            "t0"."created_at" AS "__at"
+          FROM "deals" AS "t0"
+          WHERE
+            "t0"."created_at" IS NOT NULL
+        ) AS "t5"
+          ON "t4"."deal_id" = "t5"."__id"
+        INNER JOIN (
+          SELECT
+            "t0"."deal_id" AS "__bid",
+            "t0"."close_date" AS "__bat"
+          FROM "deals" AS "t0"
+          WHERE
+            "t0"."status" = 'won'
+            AND "t0"."close_date" IS NOT NULL
+            AND "t0"."close_date" <= DATE_FROM_PARTS(2026, 3, 20)
+        ) AS "t6"
+          ON "t4"."deal_id" = "t6"."__bid"
+      ) AS "t7"
+    ) AS "t8"
+    WHERE
+      "t8"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      AND "t8"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+  ) AS "t9"
+  WHERE
+    "t9"."period" IS NOT NULL
+) AS "t10"
+GROUP BY
+  1
+;
+
+SELECT
+  *
+FROM "memtable_0"
+;
+
+SELECT
+  *
+FROM "memtable_0"
+;
+
+SELECT
+  *
+FROM "memtable_0"
+;
+
+SELECT
+  *
+FROM "memtable_0"
+;
+
+SELECT
+  *
+FROM (
+  SELECT
+    *
+  FROM (
+    SELECT
+      2 AS "k",
+      "t32"."latest"
+    FROM (
+      SELECT
+        MAX("t28"."__d") AS "latest"
+      FROM (
+        SELECT
+          *
+        FROM (
+          SELECT
+            *
+          FROM (
+            SELECT
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t9"."created_at")) AS "__d"
+            FROM (
+              SELECT
+                *
+              FROM "leads" AS "t2"
+            ) AS "t9"
+          ) AS "t17"
+          UNION ALL
+          SELECT
+            *
+          FROM (
+            SELECT
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t10"."entered_at")) AS "__d"
+            FROM (
+              SELECT
+                *
+              FROM "lead_stage_history" AS "t3"
+            ) AS "t10"
+          ) AS "t18"
+        ) AS "t23"
+        WHERE
+          "t23"."__d" <= DATE_FROM_PARTS(2026, 3, 20)
+      ) AS "t28"
+    ) AS "t32"
+  ) AS "t36"
+  UNION ALL
+  SELECT
+    *
+  FROM (
+    SELECT
+      3 AS "k",
+      "t30"."latest"
+    FROM (
+      SELECT
+        MAX("t26"."__d") AS "latest"
+      FROM (
+        SELECT
+          *
+        FROM (
+          SELECT
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t8"."responded_at")) AS "__d"
+          FROM (
+            SELECT
+              *
+            FROM "nps_responses" AS "t1"
+          ) AS "t8"
+        ) AS "t16"
+        WHERE
+          "t16"."__d" <= DATE_FROM_PARTS(2026, 3, 20)
+      ) AS "t26"
+    ) AS "t30"
+  ) AS "t33"
+) AS "t37"
+UNION ALL
+SELECT
+  *
+FROM (
+  SELECT
+    *
+  FROM (
+    SELECT
+      4 AS "k",
+      "t15"."latest"
+    FROM (
+      SELECT
+        MAX("t7"."end_date") AS "latest"
+      FROM (
+        SELECT
+          *
+        FROM "contracts" AS "t0"
+      ) AS "t7"
+    ) AS "t15"
+  ) AS "t22"
+  UNION ALL
+  SELECT
+    *
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        0 AS "k",
+        "t31"."latest"
+      FROM (
+        SELECT
+          MAX("t27"."__d") AS "latest"
+        FROM (
+          SELECT
+            *
+          FROM (
+            SELECT
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t11"."occurred_at")) AS "__d"
+            FROM (
+              SELECT
+                *
+              FROM "activities" AS "t4"
+            ) AS "t11"
+          ) AS "t19"
+          WHERE
+            "t19"."__d" <= DATE_FROM_PARTS(2026, 3, 20)
+        ) AS "t27"
+      ) AS "t31"
+    ) AS "t34"
+    UNION ALL
+    SELECT
+      *
+    FROM (
+      SELECT
+        1 AS "k",
+        "t35"."latest"
+      FROM (
+        SELECT
+          MAX("t29"."__d") AS "latest"
+        FROM (
+          SELECT
+            *
+          FROM (
+            SELECT
+              *
+            FROM (
+              SELECT
+                TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t12"."entered_at")) AS "__d"
+              FROM (
+                SELECT
+                  *
+                FROM "deal_stage_history" AS "t5"
+              ) AS "t12"
+            ) AS "t20"
+            UNION ALL
+            SELECT
+              *
+            FROM (
+              SELECT
+                *
+              FROM (
+                SELECT
+                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t14"."created_at")) AS "__d"
+                FROM (
+                  SELECT
+                    *
+                  FROM "deals" AS "t6"
+                ) AS "t14"
+              ) AS "t21"
+              UNION ALL
+              SELECT
+                *
+              FROM (
+                SELECT
+                  "t6"."close_date" AS "__d"
+                FROM "deals" AS "t6"
+              ) AS "t13"
+            ) AS "t24"
+          ) AS "t25"
+          WHERE
+            "t25"."__d" <= DATE_FROM_PARTS(2026, 3, 20)
+        ) AS "t29"
+      ) AS "t35"
+    ) AS "t38"
+  ) AS "t39"
+) AS "t40"
+;
+
+SELECT
+  SUM(
+    IFF(
+      "t1"."end_date" BETWEEN DATE_FROM_PARTS(2026, 2, 1) AND DATE_FROM_PARTS(2026, 2, 28),
+      1,
+      0
+    )
+  ) AS "all0",
+  SUM(
+    IFF(
+      "t1"."end_date" BETWEEN DATE_FROM_PARTS(2026, 2, 1) AND DATE_FROM_PARTS(2026, 2, 28),
+      1,
+      0
+    )
+  ) AS "by0"
+FROM (
+  SELECT
+    *
+  FROM "contracts" AS "t0"
+  WHERE
+    "t0"."end_date" BETWEEN DATE_FROM_PARTS(2026, 2, 1) AND DATE_FROM_PARTS(2026, 2, 28)
+) AS "t1"
