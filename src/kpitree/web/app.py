@@ -111,6 +111,7 @@ def create_app(
         routes_quality,
         routes_records,
         routes_settings,
+        routes_share,
         routes_sync,
         syncs,
     )
@@ -188,6 +189,14 @@ def create_app(
         )
 
     routers = (routes_auth, live, routes_data, routes_sync, routes_quality, routes_settings)
-    for module in (*routers, routes_notes, routes_pages, routes_api, routes_records, routes_alerts):
+    for module in (
+        *routers,
+        routes_notes,
+        routes_share,
+        routes_pages,
+        routes_api,
+        routes_records,
+        routes_alerts,
+    ):
         app.include_router(module.router)
     return app

@@ -155,7 +155,7 @@ def _known(store: UserStore, name: str) -> None:
 # -- page -------------------------------------------------------------------------------
 
 
-def _page(
+def settings_page_response(
     request: Request,
     project: Project,
     user: User,
@@ -163,10 +163,16 @@ def _page(
     error: str | None = None,
     done: str | None = None,
     status: int = 200,
+    new_share: str | None = None,
 ) -> Response:
     lang = get_lang(request)
     store = user_store(request)
+    from kpitree.web.routes_share import share_store
+
+    admin = user.can("admin")
     context = {
+        "shares": share_store(request).list() if admin else [],
+        "new_share": new_share,
         "active": "settings",
         "info": project_info(project, lang),
         "users": store.list() if user.can("admin") else [],
@@ -193,7 +199,7 @@ def settings_page(
         from kpitree.i18n import t
 
         message = t(f"web.settings.done_{done}", lang=get_lang(request), name=name)
-    return _page(request, project, user, done=message)
+    return settings_page_response(request, project, user, done=message)
 
 
 def _after(done: str, name: str) -> RedirectResponse:
@@ -205,7 +211,7 @@ def _after(done: str, name: str) -> RedirectResponse:
 def _failed(request: Request, project: Project, user: User, exc: UserError) -> Response:
     lang = get_lang(request)
     text = " ".join(d.message(lang) for d in exc.diagnostics)
-    return _page(request, project, user, error=text, status=400)
+    return settings_page_response(request, project, user, error=text, status=400)
 
 
 @router.post("/settings/users", response_class=HTMLResponse, include_in_schema=False)
