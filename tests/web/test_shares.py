@@ -177,7 +177,8 @@ def test_the_settings_page_makes_lists_and_revokes_links(clients: dict[str, Test
     share = admin.get("/api/shares").json()["shares"][0]
     assert share["label"] == "Lobby"
     page = admin.get("/settings")
-    assert f'data-share="{share["id"]}"' in page.text and 'data-testid="new-share-url"' not in page.text
+    assert f'data-share="{share["id"]}"' in page.text
+    assert 'data-testid="new-share-url"' not in page.text
     revoked = admin.post(
         f"/settings/shares/{share['id']}/revoke", data={"csrf_token": csrf}, follow_redirects=False
     )
@@ -206,8 +207,11 @@ def test_the_shared_stream_ends_on_revoke_and_tokens_stay_out_of_the_log(
     base = start_server(secured)
     with httpx.Client(base_url=base, timeout=30) as admin:
         csrf = admin.get("/api/session").json()["csrf_token"]
-        admin.post("/api/login", json={"name": "admin", "password": PASSWORD},
-                   headers={"X-CSRF-Token": csrf})
+        admin.post(
+            "/api/login",
+            json={"name": "admin", "password": PASSWORD},
+            headers={"X-CSRF-Token": csrf},
+        )
         csrf = admin.get("/api/session").json()["csrf_token"]
         made = admin.post("/api/shares", json={"view": "tree"}, headers={"X-CSRF-Token": csrf})
         share_id, url = made.json()["share"]["id"], made.json()["url"]
