@@ -65,6 +65,10 @@ class Project:
         engine = open_engine(self.warehouse_target, timezone=self.tree.timezone)
         engine.roster = self.roster()
         engine.sql_cache = self.query_cache()
+        if self.tree.abm is not None:
+            from kpitree.abm.facts import install_account_facts
+
+            install_account_facts(engine, self.tree.abm, self.path, self.today())
         return engine
 
     def roster(self) -> tuple[tuple[str, str, str], ...]:

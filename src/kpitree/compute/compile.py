@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from kpitree.compute.account_columns import ACCOUNT_COLUMNS, with_account_columns
 from kpitree.compute.entities import Entity
 from kpitree.compute.events import (
     AT,
@@ -73,7 +74,7 @@ def metric_query(
 
         return sla_query(engine, metric, periods, dims, filters, as_of)
     spec = metric.spec
-    base = filtered(ent.base(engine), spec.where)
+    base = filtered(_base(engine, metric, all_dims, as_of), spec.where)
     if metric.type == "conversion":
         return _conversion(engine, metric, ent, base, periods, dims, all_dims, filters, as_of)
     if metric.type == "duration":
@@ -106,7 +107,7 @@ def metric_facts(
     if metric.sla_rule is not None:
         return {}
     spec = metric.spec
-    base = filtered(ent.base(engine), spec.where)
+    base = filtered(_base(engine, metric, all_dims, as_of), spec.where)
     periods = [period]
     if metric.type == "conversion":
         found = _conversion_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
@@ -120,6 +121,15 @@ def metric_facts(
     if spec.snapshot:
         return {"facts": _snapshot_facts(engine, metric, ent, base, periods, all_dims, filters)[0]}
     return {"facts": _facts(engine, ent, base, spec.time or ent.time, periods, all_dims, filters)}
+
+
+def _base(engine: Engine, metric: Metric, dims: Sequence[str], as_of: dt.date | None) -> ir.Table:
+    """The entity's rows, with the ABM account columns the metric uses."""
+    ent = metric.entity
+    assert ent is not None
+    spec = metric.spec
+    used = [*spec.where, *dims, spec.measure or ""]
+    return with_account_columns(engine, ent, ent.base(engine), used, as_of)
 
 
 def _facts(
@@ -170,6 +180,8 @@ def fusable(metric: Metric) -> tuple[str, str, str] | None:
     ent = metric.entity
     if ent is None or metric.type not in ("count", "sum", "average") or metric.spec.snapshot:
         return None
+    if any(c in ACCOUNT_COLUMNS for c in (*metric.spec.where, metric.spec.measure)):
+        return None  # joined per metric (kpitree.compute.account_columns)
     return ent.name, metric.spec.time or ent.time, ent.credit or "owner"
 
 

@@ -39,6 +39,13 @@ def is_scheduled(metric: Metric | None) -> bool:
     return (metric.spec.time or metric.entity.time) == "end_date"
 
 
+def _uses_abm(metric: Metric) -> bool:
+    from kpitree.compute.account_columns import ACCOUNT_COLUMNS
+
+    spec = metric.spec
+    return any(c in ACCOUNT_COLUMNS for c in (*spec.where, spec.measure))
+
+
 def _fact_days(engine: Engine, entity: str, as_of: dt.date) -> Any:
     """A one-row query: the latest day up to ``as_of`` on which the entity's
     table has a fact (created, staged, closed, occurred, ...)."""
@@ -74,8 +81,12 @@ def latest_facts(
         if metric.entity is None or metric.sla_rule is not None:
             continue
         sources[mid] = "schedule" if is_scheduled(metric) else metric.entity.name
-    names = sorted(set(sources.values()))
-    found: dict[str, dt.date | None] = {}
+        if metric.entity.name == "accounts" and _uses_abm(metric):
+            sources[mid] = "abm"
+    # Accounts as ABM sees them (scores, target accounts) are those of the
+    # as-of day: known up to it, however long ago an account was created.
+    names = sorted(set(sources.values()) - {"abm"})
+    found: dict[str, dt.date | None] = {"abm": as_of}
     if names:
 
         def build() -> Any:

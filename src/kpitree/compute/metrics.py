@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from kpitree.compute.account_columns import ACCOUNT_COLUMNS, account_key
 from kpitree.compute.entities import ENTITIES, Entity
 from kpitree.data.schema import CANONICAL_STAGES
 from kpitree.definition.formula import BinOp, Expr, FormulaSyntaxError, Ref, parse, refs
@@ -139,6 +140,8 @@ class _Checker:
     def column(self, mid: str, ent: Entity, column: str | None, key: str) -> None:
         if column is None or column in ent.columns():
             return
+        if column in ACCOUNT_COLUMNS and account_key(ent) is not None:
+            return  # added from abm: (kpitree.compute.account_columns)
         self.error(
             "KT522",
             "compute.metric.unknown_column",
