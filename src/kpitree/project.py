@@ -24,12 +24,14 @@ from kpitree.value_sets import Explanation
 if TYPE_CHECKING:
     import datetime as dt
 
+    from kpitree.abm.overview import AccountDetail, AccountsOverview
     from kpitree.alerts import AlertEvent, AlertRun, Channel
     from kpitree.compute.metrics import Catalogue
     from kpitree.compute.periods import Period
     from kpitree.compute.querycache import QueryCache
     from kpitree.compute.segments import CustomDimension
     from kpitree.compute.status import StatusResult
+    from kpitree.definition.spec_abm import AbmSpec
     from kpitree.engines import Engine
     from kpitree.sla import SlaReport
 
@@ -221,6 +223,56 @@ class Project:
             cache.save()
             if own:
                 eng.close()
+
+    # -- account-based marketing ------------------------------------------------
+
+    def accounts(
+        self,
+        *,
+        as_of: dt.date | None = None,
+        compared_with: dt.date | None = None,
+        lang: str = "ja",
+    ) -> AccountsOverview:
+        """Every account scored under ``abm:`` on ``as_of`` (default today), with
+        its change since ``compared_with`` (default the end of the previous month)."""
+        from kpitree.abm.overview import accounts_overview
+
+        abm, as_of, before = self._abm_days(as_of, compared_with)
+        with self.engine() as engine:
+            return accounts_overview(engine, abm, self.path, as_of, before, lang)
+
+    def account(
+        self,
+        account_id: str,
+        *,
+        as_of: dt.date | None = None,
+        compared_with: dt.date | None = None,
+        lang: str = "ja",
+    ) -> AccountDetail:
+        """One account's score breakdown, timeline, deals, contacts and KPIs."""
+        from kpitree.abm.overview import account_detail
+
+        abm, as_of, before = self._abm_days(as_of, compared_with)
+        with self.engine() as engine:
+            found = account_detail(engine, abm, self.path, account_id, as_of, before, lang)
+        if found is None:
+            raise UserError.of("KT265", "abm.unknown_account", None, account=account_id)
+        return found
+
+    def _abm_days(
+        self, as_of: dt.date | None, compared_with: dt.date | None
+    ) -> tuple[AbmSpec, dt.date, dt.date]:
+        import datetime as dt
+
+        from kpitree.compute.periods import period_of
+
+        if self.tree.abm is None:
+            raise UserError.of("KT264", "abm.not_defined", None)
+        day = as_of or self.today()
+        before = compared_with or period_of(
+            day, "month", self.tree.fiscal_year_start
+        ).start - dt.timedelta(days=1)
+        return self.tree.abm, day, before
 
     def query_cache(self) -> QueryCache:
         """The compiled SQL of this project's metric queries, kept in
