@@ -371,8 +371,23 @@ class Project:
         )
 
     @staticmethod
-    def init(folder: str | Path, template: str = "the-model", *, force: bool = False) -> Path:
-        """Create a project in ``folder`` from a template; returns its definition."""
+    def init(
+        folder: str | Path,
+        template: str = "the-model",
+        *,
+        force: bool = False,
+        name: str | None = None,
+        lang: str | None = None,
+    ) -> Path:
+        """Create a project in ``folder`` from a template; returns its definition.
+
+        ``name`` names the project (default: the template's name in ``lang``);
+        ``lang`` (``ja`` or ``en``) is the language its notifications are
+        written in."""
+        if name is not None and not name.strip():
+            raise UserError.of("KT660", "project.empty_name", None)
+        if lang is not None and lang not in ("ja", "en"):
+            raise UserError.of("KT661", "project.bad_lang", None, language=lang)
         if template not in TEMPLATES:
             from kpitree.source import did_you_mean
 
@@ -396,6 +411,8 @@ class Project:
             if entry.is_file():
                 with resources.as_file(entry) as src:
                     shutil.copyfile(src, target / entry.name)
+        if name is not None or lang is not None:
+            _name_project(definition, name, lang)
         return definition
 
     def plan(
@@ -574,3 +591,26 @@ def _drill_path(dim: str) -> tuple[str, ...]:
     if dim in _ORG_PATH:
         return _ORG_PATH[: _ORG_PATH.index(dim) + 1]
     return (dim,)
+
+
+def _name_project(definition: Path, name: str | None, lang: str | None) -> None:
+    """Write the project's name and language into a template's definition,
+    keeping its comments (a line edit, not a YAML round trip)."""
+    import json
+    import re
+
+    from kpitree.i18n import t
+
+    text = definition.read_text("utf-8")
+    title = name.strip() if name is not None else t("project.default_name", lang=lang)
+    # A JSON string is a YAML double-quoted scalar: any name stays one value.
+    text = re.sub(
+        r"^name: .*$",
+        lambda _: "name: " + json.dumps(title, ensure_ascii=False),
+        text,
+        count=1,
+        flags=re.M,
+    )
+    if lang is not None and not re.search(r"^notifications:", text, flags=re.M):
+        text = text.rstrip("\n") + f"\n\nnotifications:\n  language: {lang}\n"
+    definition.write_text(text, "utf-8")

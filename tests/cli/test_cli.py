@@ -474,3 +474,32 @@ def test_demo_twice_loads_once_into_the_configured_warehouse(tmp_path: Path, cli
     listed = cli("imports", "--project", folder, "--json").json()["imports"]
     assert [(i["import_id"], i["file"], i["status"]) for i in listed] == [(1, "demo", "applied")]
     assert cli("demo", folder, "--size", "huge").code == 2
+
+
+def test_init_names_the_project_in_its_language(tmp_path: Path, cli: Cli) -> None:
+    from kpitree.project import Project
+
+    folder = tmp_path / "plan"
+    result = cli("init", folder, "--name", 'FY2026 売上計画 "A": #1', "--lang", "ja")
+    assert result.code == 0, result.err
+    assert "を作成しました" in result.out
+    assert cli("check", folder).code == 0
+    tree = Project.load(folder).tree
+    assert tree.name == 'FY2026 売上計画 "A": #1'
+    assert tree.notifications.language == "ja"
+    # The template's comments stay.
+    assert "# April (4月始まり)" in (folder / "kpitree.yaml").read_text("utf-8")
+    english = tmp_path / "en"
+    assert cli("init", english, "--lang", "en").code == 0
+    assert Project.load(english).tree.name == "FY revenue plan (The Model)"
+    japanese = tmp_path / "ja"
+    assert cli("init", japanese, "--lang", "ja").code == 0
+    assert Project.load(japanese).tree.name == "売上計画 (The Model)"
+
+
+def test_init_refuses_an_empty_name_or_an_unknown_language(tmp_path: Path, cli: Cli) -> None:
+    empty = cli("init", tmp_path / "a", "--name", "  ")
+    assert empty.code == 1 and "the project name is empty" in empty.err
+    assert not (tmp_path / "a" / "kpitree.yaml").exists()
+    bad = cli("init", tmp_path / "b", "--lang", "fr")
+    assert bad.code == 1 and "unknown language 'fr'; use ja or en" in bad.err

@@ -55,12 +55,23 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing kpitree.yaml.")
     ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help='Name of the project (e.g. "FY2026 売上計画").'),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of the project: ja or en (its default name and its notifications).",
+        ),
+    ] = None,
 ) -> None:
     """Create a project from a template (the-model: marketing → IS → FS → CS)."""
     from kpitree.project import Project
 
-    definition = Project.init(folder, template, force=force)
-    typer.echo(t("cli.init_done", path=str(definition)))
+    definition = Project.init(folder, template, force=force, name=name, lang=lang)
+    typer.echo(t("cli.init_done", lang=lang, path=str(definition)))
 
 
 @app.command()
