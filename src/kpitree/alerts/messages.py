@@ -19,7 +19,15 @@ from kpitree.escaping import slack_text
 from kpitree.i18n import t
 from kpitree.i18n.numbers import format_value
 
-__all__ = ["email_parts", "headline", "link", "slack_payload", "summary", "webhook_body"]
+__all__ = [
+    "email_parts",
+    "headline",
+    "link",
+    "rule_label",
+    "slack_payload",
+    "summary",
+    "webhook_body",
+]
 
 
 def _label(facts: Mapping[str, Any], key: str, fallback: str, lang: str) -> str:
@@ -30,17 +38,41 @@ def _label(facts: Mapping[str, Any], key: str, fallback: str, lang: str) -> str:
     return str(first or second or fallback)
 
 
+def rule_label(event: Mapping[str, Any], lang: str) -> str:
+    """The rule's label as stored with the event (else its id)."""
+    return _label(event["facts"], "rule_label", event["rule"], lang)
+
+
 def segment_text(
-    segment: list[list[Any]], lang: str, names: Mapping[str, str] | None = None
+    segment: list[list[Any]],
+    lang: str,
+    names: Mapping[str, str] | None = None,
+    departments: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
-    """``担当者: 佐藤`` (a rep by the name stored with the event, else the id)."""
+    """``部門: インサイドセールス / 担当者: 佐藤`` (a rep by the name, a
+    department by the label stored with the event, else the id)."""
     if not segment:
         return t("alerts.company", lang=lang)
     names = names or {}
-    return " / ".join(
-        f"{t('alerts.level.' + k, lang=lang)}: "
-        f"{'—' if v is None else names.get(v, v) if k == 'rep' else v}"
-        for k, v in segment
+    departments = departments or {}
+
+    def shown(key: str, value: Any) -> str:
+        if value is None:
+            return "—"
+        if key == "rep":
+            return str(names.get(value, value))
+        if key == "department" and value in departments:
+            label = departments[value]
+            return str(label.get(lang) or label.get("en") or value)
+        return str(value)
+
+    return " / ".join(f"{t('alerts.level.' + k, lang=lang)}: {shown(k, v)}" for k, v in segment)
+
+
+def _segment(event: Mapping[str, Any], lang: str) -> str:
+    facts = event["facts"]
+    return segment_text(
+        event["segment"], lang, facts.get("rep_names"), facts.get("department_labels")
     )
 
 
@@ -67,7 +99,7 @@ def summary(event: Mapping[str, Any], lang: str) -> str:
 
     params = {
         "node": _label(facts, "node_label", event["node"], lang),
-        "segment": segment_text(event["segment"], lang, facts.get("rep_names")),
+        "segment": _segment(event, lang),
         "actual": v("actual"),
         "reference": v("reference"),
         "forecast": v("forecast"),
@@ -134,7 +166,7 @@ def _numbers(event: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
     facts = event["facts"]
     unit = facts.get("unit")
     currency = facts.get("currency", "JPY")
-    segment = segment_text(event["segment"], lang, facts.get("rep_names"))
+    segment = _segment(event, lang)
     rows = [(t("alerts.field.segment", lang=lang), segment)]
     if event.get("period"):
         rows.append((t("alerts.field.period", lang=lang), str(event["period"])))

@@ -83,6 +83,14 @@ def _facts(
     if rep is not None and names and rep in names:
         # Stored with the event, so its history names the rep as it was named then.
         facts["rep_names"] = {rep: names[rep]}
+    department = dict(finding.segment).get("department")
+    found = tree.organisation.departments.get(department) if department else None
+    if found is not None:
+        # Like a rep's name: the department as it was labelled then.
+        label_of = found.label
+        facts["department_labels"] = {
+            found.id: {"ja": label_of.text("ja", found.id), "en": label_of.text("en", found.id)}
+        }
     facts["condition"] = rule.condition
     label = rule.label
     if label is None:

@@ -52,6 +52,8 @@ def _print_events(events: list[AlertEvent]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from kpitree.alerts.messages import rule_label
+
     lang = current_lang()
     table = Table(show_lines=False)
     for key in ("at", "kind", "severity", "rule", "message", "delivery"):
@@ -61,7 +63,7 @@ def _print_events(events: list[AlertEvent]) -> None:
             e.at.astimezone().strftime("%Y-%m-%d %H:%M"),
             t(f"alerts.kind.{e.kind}"),
             t(f"alerts.severity.{e.severity}"),
-            terminal_text(e.rule),
+            terminal_text(rule_label(e.as_message_input(), lang)),
             terminal_text(e.message(lang)),
             t(f"alerts.cli.delivery.{e.delivery_state}"),
         )
@@ -233,7 +235,13 @@ def sla(
     if json:
         print_json(report.to_json())
         return
-    _print_sla(report, project.rep_names() if report.by == "owner" else {})
+    if report.by == "owner":
+        names = project.rep_names()
+    else:
+        lang = current_lang()
+        departments = project.tree.organisation.departments.values()
+        names = {d.id: d.label.text(lang, d.id) for d in departments}
+    _print_sla(report, names)
 
 
 def _hours(value: float | None) -> str:

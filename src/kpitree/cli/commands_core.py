@@ -367,7 +367,8 @@ def demo(
     definition = target / "kpitree.yaml"
     fresh = not definition.exists()
     if fresh:
-        Project.init(target)
+        definition = Project.init(target)
+        _add_demo_rules(definition)
     typer.echo(t("cli.demo_project", path=str(target)))
     project = Project.load(target)
     planned = project.plan()
@@ -388,6 +389,17 @@ def demo(
         from kpitree.cli.commands_web import serve_project
 
         serve_project(target, port=port, open_browser=open_browser)
+
+
+def _add_demo_rules(definition: Path) -> None:
+    """The demo company's example alert rules and hand-off SLAs, so that the
+    Alerts and SLA pages show its own numbers (appended as text: the template's
+    comments stay)."""
+    from importlib import resources
+
+    rules = (resources.files("kpitree") / "data" / "demo" / "rules.yaml").read_text("utf-8")
+    with definition.open("a", encoding="utf-8") as out:
+        out.write(rules)
 
 
 def _load_demo_data(project: Any, folder: Path, size: str, fiscal_year: int) -> None:

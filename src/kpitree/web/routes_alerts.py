@@ -86,8 +86,30 @@ def alerts_view(
 
 def sla_view(project: Project, period: str | None, by: str | None) -> dict[str, Any]:
     """What the SLA page shows (and ``/api/sla`` returns)."""
+    tree = project.tree
     report = project.sla_report(period, by=by)
-    return {**report.to_json(), "defined": bool(project.tree.sla)}
+    out = {**report.to_json(), "defined": bool(tree.sla)}
+    # Departments by their labels (both languages: the view is cached for all).
+    out["departments"] = {
+        d.id: {"ja": d.label.text("ja", d.id), "en": d.label.text("en", d.id)}
+        for d in tree.organisation.departments.values()
+    }
+    for rule in out["rules"]:
+        spec = tree.sla.get(rule["rule"])
+        entity = getattr(spec, "entity", None) or "leads"
+        rule["case_link"] = tree.record_links.get(entity)
+    return out
+
+
+def sla_period_choices(request: Request, period: str, lang: str) -> list[dict[str, str]]:
+    """The period selector of the other pages, for the SLA page (whose cases
+    are counted per started period: no "all time")."""
+    from kpitree.web.routes_api import page_source
+    from kpitree.web.views.common import choices, resolve_period
+
+    source = page_source(request, get_project(request))
+    found = choices(source, resolve_period(source, period), lang)["period_choices"]
+    return [c for c in found if c["key"] != "all"]
 
 
 def _columns(lang: str, *keys: tuple[str, str]) -> list[dict[str, str]]:
@@ -278,7 +300,8 @@ def sla_page(
     if format is not None:
         tables = sla_tables(view, get_lang(request))
         return table_download({**view, **tables}, format, table, "sla")
-    return render(request, "sla.html", {"view": view, "active": "sla"})
+    periods = sla_period_choices(request, view["period"], get_lang(request))
+    return render(request, "sla.html", {"view": view, "active": "sla", "periods": periods})
 
 
 def _run_once(app: FastAPI) -> float:

@@ -151,8 +151,8 @@ def test_sla_page_numbers_controls_and_json_twin(
     # The default period is this month: no October case is in it.
     assert page.locator('[data-testid="period-label"]').inner_text() != "2026-10"
 
-    # Period through the page's own form.
-    page.locator('form[action="/sla"] input[name="period"]').fill("2026-10")
+    # Period through the page's own form: the selector of the other pages.
+    page.locator('form[action="/sla"] [data-testid="period-select"]').select_option("2026-10")
     page.locator('form[action="/sla"] button[type="submit"]').click()
     page.wait_for_url(re.compile(r"period=2026-10"))
     assert page.locator('[data-testid="period-label"]').inner_text() == "2026-10"
