@@ -265,3 +265,48 @@ def test_a_cohort_reads_second_events_of_its_own_entities_only(
         sql = engine.compile(metric_query(engine, metric, [parse_period("2025-10", 4)]))
     assert " IN (SELECT" in sql
     assert sql.lstrip().startswith("WITH") == shared
+
+
+@pytest.mark.parametrize("mode", ["cohort", "period"])
+def test_a_conversion_between_two_stages_reads_their_history_once(demo: Project, mode: str) -> None:
+    """Both stages' first entries come from one grouping of the stage history
+    (the cohort's window adds only the look-up of entrants near it), and the
+    rate is what the first entries give, counted in Python."""
+    import dataclasses
+    import zoneinfo
+
+    from kpitree.compute.compile import metric_query
+
+    metric = demo.catalogue["mql_to_sql_rate"]
+    metric = dataclasses.replace(metric, spec=metric.spec.model_copy(update={"mode": mode}))
+    period = parse_period("2025-Q3", 4)
+    with demo.engine() as engine:
+        query = metric_query(engine, metric, [period], as_of=AS_OF)
+        sql = engine.compile(query)
+        got = engine.execute(query).to_pylist()
+        hist = engine.execute(engine.table("lead_stage_history")).to_pylist()
+    scans = sql.count('"lead_stage_history"')
+    assert scans == (2 if mode == "cohort" else 1), sql
+
+    zone = zoneinfo.ZoneInfo(demo.tree.timezone)
+    first: dict[tuple[str, str], dt.date] = {}
+    for row in hist:
+        day = row["entered_at"].astimezone(zone).date()
+        key = (row["lead_id"], row["stage"])
+        first[key] = min(first.get(key, day), day)
+    mql = {lead: d for (lead, stage), d in first.items() if stage == "mql"}
+    sql_ = {lead: d for (lead, stage), d in first.items() if stage == "sql" and d <= AS_OF}
+    inside = period.start, period.end
+    entrants = {lead for lead, d in mql.items() if inside[0] <= d <= inside[1]}
+    if mode == "cohort":
+        window = metric.spec.window_days
+        assert window is not None
+        num = sum(
+            1
+            for lead in entrants
+            if lead in sql_ and mql[lead] <= sql_[lead] <= mql[lead] + dt.timedelta(days=window)
+        )
+    else:
+        num = sum(1 for d in sql_.values() if inside[0] <= d <= inside[1])
+    assert sum(r["num"] for r in got) == num > 0
+    assert sum(r["den"] for r in got) == len(entrants)

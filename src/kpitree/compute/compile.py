@@ -33,6 +33,7 @@ from kpitree.compute.events import (
     in_window,
     is_date_type,
     local_day,
+    stage_firsts,
     window_day,
 )
 from kpitree.compute.metrics import Metric
@@ -285,6 +286,17 @@ def _two_events(
     falls in it (a cohort needs no others)."""
     spec = metric.spec
     assert spec.from_ and spec.to
+    stages = [e for e in (spec.from_, spec.to) if event_column(ent, e) is None]
+    if len(stages) == 2 and spec.to != "first_activity":
+        # Both events are stages: their first entries from one pass over the
+        # history (a cohort's second events are kept to its entrants by the join).
+        names = [e.removeprefix("stage:") for e in stages]
+        firsts = stage_firsts(engine, ent, names, within=cohort_of)
+        a = firsts.filter(firsts.__first0.notnull()).select(**{ID: firsts[ID], AT: firsts.__first0})
+        b = firsts.filter(firsts.__first1.notnull()).select(__bid=firsts[ID], __bat=firsts.__first1)
+        if as_of is not None:
+            b = b.filter(local_day(b.__bat) <= as_of)
+        return a, b
     a = event_times(engine, ent, base, spec.from_, within=cohort_of)
     if spec.to == "first_activity":
         b = _first_activity(engine, ent, a)

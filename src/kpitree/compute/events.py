@@ -36,6 +36,7 @@ __all__ = [
     "is_date_type",
     "local_day",
     "period_index",
+    "stage_firsts",
     "window_day",
     "with_period",
 ]
@@ -138,6 +139,36 @@ def event_column(ent: Entity, event: str) -> tuple[str, str | None] | None:
     return None
 
 
+def stage_firsts(
+    engine: Engine, ent: Entity, names: Sequence[str], within: Sequence[Period] | None = None
+) -> ir.Table:
+    """``(__id, __first0, __first1, ...)``: each entity's first entry of each of
+    the stages ``names`` (``None``: never entered), from one pass over the stage
+    history (a ``min`` per stage with a filter), not a pass per stage. With
+    ``within``, only entities with an entry of the first stage around those
+    periods' window (see :func:`event_times`)."""
+    assert ent.stages is not None
+    hist = engine.table(ent.stages)
+    key = ent.id
+    rows = hist.filter(hist.stage.isin(list(names)))
+    if within is not None:
+        near = _near(hist, names[0], within)
+        rows = rows.filter(rows[key].isin(near[key]))
+    firsts = {
+        f"__first{i}": rows.entered_at.min(where=rows.stage == name) for i, name in enumerate(names)
+    }
+    return rows.group_by(**{ID: rows[key]}).aggregate(**firsts)
+
+
+def _near(hist: ir.Table, name: str, within: Sequence[Period]) -> ir.Table:
+    """Entries of stage ``name`` around the periods' window (a day's margin on
+    each side: no time-zone conversion needed)."""
+    margin = dt.timedelta(days=1)
+    lo = dt.datetime.combine(min(p.start for p in within) - margin, dt.time(), dt.UTC)
+    hi = dt.datetime.combine(max(p.end for p in within) + 2 * margin, dt.time(), dt.UTC)
+    return hist.filter((hist.stage == name) & (hist.entered_at >= lo) & (hist.entered_at < hi))
+
+
 def event_times(
     engine: Engine,
     ent: Entity,
@@ -170,10 +201,7 @@ def event_times(
     if only is not None:
         rows = rows.filter(rows[key].isin(only))
     if within is not None:
-        margin = dt.timedelta(days=1)
-        lo = dt.datetime.combine(min(p.start for p in within) - margin, dt.time(), dt.UTC)
-        hi = dt.datetime.combine(max(p.end for p in within) + 2 * margin, dt.time(), dt.UTC)
-        near = hist.filter((hist.stage == name) & (hist.entered_at >= lo) & (hist.entered_at < hi))
+        near = _near(hist, name, within)
         rows = rows.filter(rows[key].isin(near[key]))
     return rows.group_by(**{ID: rows[key]}).aggregate(**{AT: rows.entered_at.min()})
 
