@@ -19,7 +19,7 @@ if os.environ.get("CI") == "true":
 pytest.importorskip("chdb", reason="the clickhouse extra is not installed (uv sync --all-extras)")
 
 from engines.whole_status import EDGE_MONTHS, EDGES, edge_months, make_company, status_differences
-from kpitree.engines import Engine, load_canonical, open_engine
+from kpitree.engines import Engine, copy_warehouse, load_canonical, open_engine
 from kpitree.project import Project
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -36,6 +36,9 @@ def clickhouse(company: tuple[Project, dict[str, Any]]) -> Iterator[Engine]:
     with open_engine("chdb://", timezone="Asia/Tokyo", read_only=False) as engine:
         engine.roster = project.roster()
         assert load_canonical(engine, tables) == {k: v.num_rows for k, v in tables.items()}
+        # The warehouse's side tables (custom dimensions) go along too.
+        warehouse = project.path.parent / "warehouse.duckdb"
+        assert copy_warehouse(warehouse, engine)["leads"] == tables["leads"].num_rows
         yield engine
 
 

@@ -88,12 +88,21 @@ def _memtables(backend: Any, expr: ir.Table) -> tuple[list[str], Any]:
         return [], backend._normalize_external_tables(found)
     created = []
     for name, op in found.items():
-        data = op.data.to_pyarrow(op.schema)
-        backend.create_table(name, schema=op.schema, overwrite=True, engine="Memory")
         created.append(name)
-        if data.num_rows:
-            backend.con.insert_arrow(name, data)
+        write_table(backend, name, op.data.to_pyarrow(op.schema), engine="Memory")
     return created, None
+
+
+def write_table(backend: Any, name: str, data: pa.Table, engine: str = "MergeTree") -> None:
+    """Replace table ``name`` with the rows of ``data`` (created from its
+    schema, then inserted: chDB takes no external data, which Ibis's
+    ``create_table`` of in-memory data sends)."""
+    import ibis
+
+    schema = ibis.Schema.from_pyarrow(data.schema)
+    backend.create_table(name, schema=schema, overwrite=True, engine=engine)
+    if data.num_rows:
+        backend.con.insert_arrow(name, data)
 
 
 def arrow_result(backend: Any, sql: str, expr: ir.Table | None = None) -> pa.Table:

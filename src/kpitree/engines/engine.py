@@ -129,6 +129,9 @@ class Engine:
         self._tables: dict[str, ir.Table] = {}
         self.opened_for = OPENED_FOR.get()
         self._cursors: list[Any] = []
+        # Canonical tables read as expressions over other tables (tables an ELT
+        # tool landed: kpitree.engines.landed.attach_landed).
+        self.views: dict[str, ir.Table] = {}
         from kpitree.engines.dialects import NO_EXACT_MEDIAN
 
         # Medians computed with the engine's approximation (Trino, BigQuery):
@@ -249,11 +252,17 @@ class Engine:
         except KeyError:
             raise UserError.of("KT510", "engines.unknown_table", name=name, tables=names) from None
         try:
-            found = self.backend.table(name)
+            found = self.views[name] if name in self.views else self.backend.table(name)
         except ibis_errors.TableNotFound:
-            raise UserError.of(
-                "KT510", "engines.table_missing", name=name, where=self.where, tables=names
-            ) from None
+            if not self.views:
+                raise UserError.of(
+                    "KT510", "engines.table_missing", name=name, where=self.where, tables=names
+                ) from None
+            import ibis
+
+            # Tables landed by an ELT tool stand in for some canonical tables
+            # (kpitree.engines.landed): the others the database lacks are empty.
+            found = ibis.memtable(schema.arrow_schema(name).empty_table())
         missing = [c for c in spec.column_names if c not in found.columns]
         if missing:
             raise UserError.of(
@@ -278,6 +287,8 @@ class Engine:
 
     def has_table(self, name: str) -> bool:
         """Whether the database has a table (or view) ``name``."""
+        if name in self.views:
+            return True
         if self.name == "duckdb":
             # fetchall: DuckDB refuses other work while a result is unfinished.
             rows = self.con.execute(

@@ -138,6 +138,11 @@ def _copy_dimensions(source: Engine, target: Engine) -> None:
         return
     for name, columns in SIDE_TABLES.items():
         arrow = con.sql(f"SELECT {', '.join(columns)} FROM {name}").to_arrow_table()
+        if target.name == "clickhouse":
+            from kpitree.engines.clickhouse import write_table
+
+            write_table(target.backend, name, arrow)
+            continue
         if target.name != "postgres":
             target.backend.create_table(name, arrow, overwrite=True)
             continue

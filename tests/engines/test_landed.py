@@ -1,0 +1,230 @@
+"""Canonical tables as views over Salesforce data as Fivetran lands it.
+
+The demo company is written in Fivetran's Salesforce layout (one table per
+object, API field names in snake case, ``is_deleted``) into a schema of an
+in-memory DuckDB, with the statuses and stages as a Salesforce org names them;
+kpitree reads it through the ``fivetran_salesforce`` preset and must give the
+numbers the imported warehouse gives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from engines.whole_status import AS_OF, MONTHS, make_company
+from kpitree.engines import Engine, open_engine
+from kpitree.engines.landed import attach_landed
+from kpitree.project import Project
+
+pytestmark = [pytest.mark.slow]
+
+# Lead statuses and opportunity stages as a Salesforce org names them.
+LEAD_STATUSES = {
+    "mql": "Marketing Qualified",
+    "sql": "Sales Accepted",
+    "opportunity": "Closed - Converted",
+    "disqualified": "Closed - Not Converted",
+    "won": "Customer",
+    "lost": "Lost",
+}
+DEAL_STAGES = {
+    "qualification": "Qualification",
+    "proposal": "Proposal/Price Quote",
+    "negotiation": "Negotiation/Review",
+    "closed_won": "Closed Won",
+    "closed_lost": "Closed Lost",
+}
+# Nodes whose metrics read leads, their stages and deals only.
+NODES = ("leads", "mqls", "won_deals", "new_revenue", "avg_deal_size", "opportunities")
+
+
+def _labels(column: pa.ChunkedArray, names: dict[str, str]) -> list[Any]:
+    return [names.get(v, v) for v in column.to_pylist()]
+
+
+def _fivetran(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The canonical demo tables in Fivetran's Salesforce layout."""
+    leads, deals = tables["leads"], tables["deals"]
+    first_deal: dict[str, str] = {}
+    for row in sorted(deals.select(["deal_id", "lead_id", "created_at"]).to_pylist(),
+                      key=lambda r: r["created_at"]):  # fmt: skip
+        if row["lead_id"] is not None:
+            first_deal.setdefault(row["lead_id"], row["deal_id"])
+    n = leads.num_rows
+    lead = pa.table(
+        {
+            "id": leads["lead_id"],
+            "created_date": leads["created_at"],
+            "lead_source": leads["channel"],
+            "owner_id": leads["owner_id"],
+            "industry": leads["industry"],
+            "status": _labels(leads["current_stage"], LEAD_STATUSES),
+            "converted_account_id": leads["account_id"],
+            "converted_opportunity_id": [first_deal.get(i) for i in leads["lead_id"].to_pylist()],
+            "is_deleted": [False] * n,
+        }
+    )
+    gone = pa.table(  # deleted in Salesforce: never counted
+        {
+            "id": ["L-deleted"],
+            "created_date": pa.array(
+                [dt.datetime(2025, 10, 1, 3, tzinfo=dt.UTC)], lead["created_date"].type
+            ),
+            "lead_source": ["web"],
+            "owner_id": ["R0001"],
+            "industry": [None],
+            "status": ["Marketing Qualified"],
+            "converted_account_id": [None],
+            "converted_opportunity_id": [None],
+            "is_deleted": [True],
+        },
+        schema=lead.schema,
+    )  # fmt: skip
+    stages = tables["lead_stage_history"]
+    moves = stages.filter(pc.not_equal(stages["stage"], "lead"))
+    lead_history = pa.table(
+        {
+            "id": [f"H{i}" for i in range(moves.num_rows)],
+            "lead_id": moves["lead_id"],
+            "field": ["Status"] * moves.num_rows,
+            "old_value": pa.nulls(moves.num_rows, pa.string()),
+            "new_value": _labels(moves["stage"], LEAD_STATUSES),
+            "created_date": moves["entered_at"],
+            "is_deleted": [False] * moves.num_rows,
+        }
+    )
+    rating = lead_history.slice(0, 5).set_column(2, "field", pa.array(["Rating"] * 5))
+    status = deals["status"].to_pylist()
+    opportunity = pa.table(
+        {
+            "id": deals["deal_id"],
+            "account_id": deals["account_id"],
+            "owner_id": deals["owner_id"],
+            "created_date": deals["created_at"],
+            "close_date": deals["close_date"],
+            "amount": deals["amount"],
+            "stage_name": _labels(deals["stage"], DEAL_STAGES),
+            "is_closed": [s != "open" for s in status],
+            "is_won": [s == "won" for s in status],
+            "type": deals["pipeline"],
+            "is_deleted": [False] * deals.num_rows,
+        }
+    )
+    history = tables["deal_stage_history"]
+    opportunity_history = pa.table(
+        {
+            "id": [f"OH{i}" for i in range(history.num_rows)],
+            "opportunity_id": history["deal_id"],
+            "stage_name": _labels(history["stage"], DEAL_STAGES),
+            "created_date": history["entered_at"],
+            "is_deleted": [False] * history.num_rows,
+        }
+    )
+    accounts, reps = tables["accounts"], tables["reps"]
+    account = pa.table(
+        {
+            "id": accounts["account_id"],
+            "name": accounts["name"],
+            "industry": accounts["industry"],
+            "number_of_employees": accounts["employees"],
+            "annual_revenue": accounts["annual_revenue"],
+            "owner_id": accounts["owner_id"],
+            "created_date": accounts["created_at"],
+            "is_deleted": [False] * accounts.num_rows,
+        }
+    )
+    user = pa.table({"id": reps["rep_id"], "name": reps["name"], "email": reps["email"]})
+    return {
+        "lead": pa.concat_tables([lead, gone]),
+        "lead_history": pa.concat_tables([lead_history, rating]),
+        "opportunity": opportunity,
+        "opportunity_history": opportunity_history,
+        "account": account,
+        "user": user,
+    }
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dict[str, Any]]:
+    return make_company(tmp_path_factory.mktemp("landed"))
+
+
+@pytest.fixture(scope="module")
+def landed(company: tuple[Project, dict[str, Any]]) -> Iterator[Engine]:
+    project, tables = company
+    with open_engine("duckdb://", timezone="Asia/Tokyo") as engine:
+        con = engine.con
+        con.execute("CREATE SCHEMA salesforce")
+        for name, table in _fivetran(tables).items():
+            con.register("landing", table)
+            con.execute(f'CREATE TABLE salesforce."{name}" AS SELECT * FROM landing')
+            con.unregister("landing")
+        # The company keeps its organisation's history itself, as kpitree does.
+        con.register("landing", tables["rep_assignments"])
+        con.execute("CREATE TABLE rep_assignments AS SELECT * FROM landing")
+        con.unregister("landing")
+        got = attach_landed(
+            engine,
+            "fivetran_salesforce",
+            database="salesforce",
+            lead_statuses={v: k for k, v in LEAD_STATUSES.items()},
+            deal_stages={v: k for k, v in DEAL_STAGES.items()},
+        )
+        assert got == [
+            "accounts", "deal_stage_history", "deals", "lead_stage_history", "leads", "reps",
+        ]  # fmt: skip
+        engine.roster = project.roster()
+        yield engine
+
+
+def test_the_landed_tables_give_the_imported_numbers(
+    company: tuple[Project, dict[str, Any]], landed: Engine
+) -> None:
+    """Leads, MQLs (first entry of the mapped status), opportunities (credited to
+    the converted lead's owner), won deals and revenue, per month and per
+    department, team and rep: the same as from the imported warehouse."""
+    project, _ = company
+    by = ["department", "team", "rep"]
+    with project.engine() as duck:
+        expected = project.status(MONTHS, by=by, as_of=AS_OF, engine=duck).frame
+    got = project.status(MONTHS, by=by, as_of=AS_OF, engine=landed).frame
+    columns = ["level", "period", "segment", "node", "actual", "target", "status", "volume"]
+    columns = [c for c in columns if c in expected.columns]
+    keep = expected["node"].isin(NODES)
+    want = expected[keep][columns].reset_index(drop=True)
+    have = got[got["node"].isin(NODES)][columns].reset_index(drop=True)
+    assert want["actual"].notna().sum() > 300
+    assert len(want) == len(have)
+    differences = [
+        (a["node"], a["period"], a["segment"], c, a[c], b[c])
+        for (_, a), (_, b) in zip(want.iterrows(), have.iterrows(), strict=True)
+        for c in columns
+        if not (a[c] == b[c] or (a[c] != a[c] and b[c] != b[c]))
+    ]
+    assert differences == []
+
+
+def test_deleted_rows_and_other_fields_are_left_out(landed: Engine) -> None:
+    leads = landed.table("leads")
+    assert (
+        landed.execute(leads.filter(leads.lead_id == "L-deleted").count()).column(0)[0].as_py() == 0
+    )
+    stages = landed.table("lead_stage_history")
+    names = set(landed.execute(stages.select("stage").distinct()).column(0).to_pylist())
+    assert names == {"lead", *LEAD_STATUSES}
+    deals = landed.table("deals")
+    counts = landed.execute(deals.group_by("status").agg(n=deals.count())).to_pylist()
+    assert {r["status"] for r in counts} == {"open", "won", "lost"}
+
+
+def test_a_canonical_table_nothing_landed_is_empty(landed: Engine, tmp_path: Path) -> None:
+    activities = landed.table("activities")
+    assert landed.execute(activities.count()).column(0)[0].as_py() == 0
+    assert "fivetran_salesforce salesforce" in landed.where
