@@ -28,9 +28,9 @@ canonical table       from
 ``reps``              ``user`` (id, name, email)
 ===================== =====================================================
 
-Rows with ``is_deleted`` (or Fivetran's ``_fivetran_deleted``) true are left out. Every other canonical table is read
-from the database when it has one of that name (``rep_assignments`` kept by the
-company, say), and is empty otherwise.
+Rows with ``is_deleted`` (or Fivetran's ``_fivetran_deleted``) true are left
+out. Every other canonical table is read from the database when it has one of
+that name (``rep_assignments`` kept by the company, say), and is empty otherwise.
 """
 
 from __future__ import annotations
