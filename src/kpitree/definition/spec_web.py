@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from kpitree.i18n import t
 
-__all__ = ["WebSpec", "check_host_name", "check_proxy"]
+__all__ = ["SsoSpec", "WebSpec", "check_host_name", "check_proxy"]
 
 
 def _invalid(key: str, **params: Any) -> PydanticCustomError:
@@ -50,6 +50,51 @@ def check_proxy(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | N
         return None
 
 
+class SsoSpec(BaseModel):
+    """``web.sso:``: single sign-on through an OpenID Connect provider (Google
+    Workspace, Microsoft Entra ID, Okta, Keycloak...), beside the local users.
+    The client secret is read from the environment variable named here, never
+    from a file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(
+        description="The provider's issuer URL (its /.well-known/openid-configuration is read).",
+        pattern=r"^https?://",
+    )
+    client_id: str = Field(min_length=1, description="The client (application) id.")
+    client_secret_env: str = Field(
+        "KPITREE_OIDC_CLIENT_SECRET",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Environment variable holding the client secret.",
+    )
+    label: str = Field("SSO", max_length=60, description="Text of the login button.")
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "email", "profile"],
+        description="Scopes asked for (openid is always asked).",
+    )
+    name_claim: str = Field("email", description="Claim whose value is the user name.")
+    groups_claim: str = Field("groups", description="Claim listing the user's groups.")
+    roles: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Role -> groups that give it (admin, editor, viewer); '*' is anyone.",
+    )
+    allowed_domains: list[str] = Field(
+        default_factory=list,
+        description="Only names (e-mail addresses) in these domains may log in (default: any).",
+    )
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for role in value:
+            if role not in ("viewer", "editor", "admin"):
+                raise _invalid(
+                    "web.users.bad_role", role=role, roles="viewer, editor, admin", hint=""
+                )
+        return value
+
+
 class WebSpec(BaseModel):
     """``web:``: the settings of ``kpitree serve`` that belong with the project."""
 
@@ -74,6 +119,9 @@ class WebSpec(BaseModel):
     public_api_docs: bool = Field(
         False,
         description="Serve /openapi.json and /docs without a login (default: viewers only).",
+    )
+    sso: SsoSpec | None = Field(
+        None, description="Single sign-on through an OpenID Connect provider (docs/web.md)."
     )
 
     @field_validator("allowed_hosts")

@@ -112,6 +112,7 @@ def create_app(
         routes_records,
         routes_settings,
         routes_share,
+        routes_sso,
         routes_sync,
         syncs,
     )
@@ -191,6 +192,7 @@ def create_app(
     routers = (routes_auth, live, routes_data, routes_sync, routes_quality, routes_settings)
     for module in (
         *routers,
+        routes_sso,
         routes_notes,
         routes_share,
         routes_pages,

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from kpitree.definition.spec_web import WebSpec, check_host_name, check_proxy
+from kpitree.definition.spec_web import SsoSpec, WebSpec, check_host_name, check_proxy
 from kpitree.errors import UserError
 
 __all__ = ["LOOPBACK_NAMES", "Network", "WebSettings", "split_host"]
@@ -72,6 +72,7 @@ class WebSettings:
     session_lifetime: int = 336 * 3600
     public_api_docs: bool = False
     secure_cookies: bool | None = None
+    sso: SsoSpec | None = None
     names: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +117,7 @@ class WebSettings:
             session_lifetime=lifetime * 3600,
             public_api_docs=spec.public_api_docs if public_api_docs is None else public_api_docs,
             secure_cookies=secure_cookies,
+            sso=spec.sso,
         )
 
     def host_allowed(self, name: str) -> bool:
