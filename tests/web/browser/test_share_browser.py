@@ -129,3 +129,50 @@ def test_a_note_added_on_the_node_page_is_drawn_on_its_charts(
     expect(page.locator('[data-chart="series"] svg text', has_text="展示会")).to_have_count(1)
     expect(page.locator('[data-chart="burnup"] svg text', has_text="展示会")).to_have_count(1)
     screenshot(page, SCREENSHOTS / "timeline-note-on-charts.png")
+
+
+def test_single_sign_on_against_a_local_provider_gives_the_role_of_the_group(
+    page: Any,
+    page_errors: PageErrors,
+    demo_copy: Path,
+    start_server: Callable[..., str],
+    with_users: Callable[[Path], dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import warnings
+
+    import httpx
+    from playwright.sync_api import expect
+
+    with_users(demo_copy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import oidc_provider_mock
+
+        provider = oidc_provider_mock.run_server_in_thread(require_nonce=True)
+    with provider as server:
+        issuer = f"http://localhost:{server.server_port}"
+        claims = {"email": "sato@example.co.jp", "groups": ["revops"]}
+        assert httpx.put(f"{issuer}/users/sato", json=claims).status_code == 204
+        with (demo_copy / "kpitree.yaml").open("a", encoding="utf-8") as definition:
+            definition.write(
+                "web:\n  sso:\n"
+                f"    issuer: {issuer}\n    client_id: kpitree-browser\n"
+                "    client_secret_env: KPITREE_BROWSER_OIDC_SECRET\n    label: Example\n"
+                "    roles:\n      editor: [revops]\n      viewer: [sales]\n"
+            )
+        monkeypatch.setenv("KPITREE_BROWSER_OIDC_SECRET", "browser-secret")
+        url = start_server(demo_copy)
+        # The provider's own page asks a CDN for its style sheet: nothing leaves the machine.
+        page.route("https://**/*", lambda route: route.abort())
+        page_errors.allow(f"localhost:{server.server_port}|pico")
+        page.goto(url + "/login?next=/settings")
+        page.click('[data-testid="login-sso"]')
+        page.wait_for_url(issuer + "/**")
+        page.fill('input[name="sub"]', "sato")
+        page.click('button[type="submit"]:not([name])')
+        page.wait_for_url(url + "/settings")
+        expect(page.locator('[data-testid="user-name"]')).to_contain_text("sato@example.co.jp")
+        session = page.evaluate("fetch('/api/session').then(r => r.json())")
+        assert session["user"]["role"] == "editor"
+        screenshot(page, SCREENSHOTS / "sso-signed-in.png")
