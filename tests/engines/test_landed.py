@@ -228,3 +228,162 @@ def test_a_canonical_table_nothing_landed_is_empty(landed: Engine, tmp_path: Pat
     activities = landed.table("activities")
     assert landed.execute(activities.count()).column(0)[0].as_py() == 0
     assert "fivetran_salesforce salesforce" in landed.where
+
+
+# HubSpot's lifecycle stages (internal values) and deal stage ids of a portal.
+LIFECYCLE = {
+    "mql": "marketingqualifiedlead",
+    "sql": "salesqualifiedlead",
+    "opportunity": "opportunity",
+    "won": "customer",
+    "disqualified": "other",
+    "lost": "lost",
+}
+STAGE_IDS = {
+    "qualification": "appointmentscheduled",
+    "proposal": "presentationscheduled",
+    "negotiation": "contractsent",
+    "closed_won": "closedwon",
+    "closed_lost": "closedlost",
+}
+
+
+def _tokyo_midnight(days: list[Any]) -> pa.Array:
+    """HubSpot's close date: an instant, the midnight that starts the day in the
+    portal's zone (Tokyo)."""
+    jst = dt.timezone(dt.timedelta(hours=9))
+    return pa.array(
+        [None if d is None else dt.datetime(d.year, d.month, d.day, tzinfo=jst) for d in days],
+        pa.timestamp("us", "UTC"),
+    )
+
+
+def _hubspot(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The canonical demo tables in Fivetran's HubSpot layout."""
+    leads, deals = tables["leads"], tables["deals"]
+    n = leads.num_rows
+    contact = pa.table(
+        {
+            "id": leads["lead_id"],
+            "property_createdate": leads["created_at"],
+            "property_hs_analytics_source": leads["channel"],
+            "property_hubspot_owner_id": leads["owner_id"],
+            "property_associatedcompanyid": leads["account_id"],
+            "property_lifecyclestage": _labels(leads["current_stage"], LIFECYCLE),
+            "_fivetran_deleted": [False] * n,
+        }
+    )
+    stages = tables["lead_stage_history"]
+    moves = stages.filter(pc.not_equal(stages["stage"], "lead"))
+    history = pa.table(
+        {
+            "contact_id": moves["lead_id"],
+            "name": ["lifecyclestage"] * moves.num_rows,
+            "value": _labels(moves["stage"], LIFECYCLE),
+            "timestamp": moves["entered_at"],
+            "source": ["CRM_UI"] * moves.num_rows,
+        }
+    )
+    other = history.slice(0, 5).set_column(1, "name", pa.array(["hs_lead_status"] * 5))
+    deal = pa.table(
+        {
+            "deal_id": deals["deal_id"],
+            "owner_id": deals["owner_id"],
+            "deal_pipeline_id": deals["pipeline"],
+            "deal_pipeline_stage_id": _labels(deals["stage"], STAGE_IDS),
+            "property_createdate": deals["created_at"],
+            "property_closedate": _tokyo_midnight(deals["close_date"].to_pylist()),
+            "property_amount": deals["amount"],
+            "is_deleted": [False] * deals.num_rows,
+        }
+    )
+    pipeline_stage = pa.table(
+        {
+            "stage_id": list(STAGE_IDS.values()),
+            "label": list(STAGE_IDS),
+            "closed_won": [s == "closed_won" for s in STAGE_IDS],
+            "probability": [1.0 if s == "closed_won" else 0.0 if s == "closed_lost" else 0.5
+                            for s in STAGE_IDS],
+            "_fivetran_deleted": [False] * len(STAGE_IDS),
+        }
+    )  # fmt: skip
+    linked = deals.filter(pc.is_valid(deals["lead_id"]))
+    deal_contact = pa.table({"deal_id": linked["deal_id"], "contact_id": linked["lead_id"]})
+    entered = tables["deal_stage_history"]
+    deal_stage = pa.table(
+        {
+            "deal_id": entered["deal_id"],
+            "value": _labels(entered["stage"], STAGE_IDS),
+            "date_entered": entered["entered_at"],
+        }
+    )
+    reps = tables["reps"]
+    names = [(name or " ").split(" ", 1) for name in reps["name"].to_pylist()]
+    owner = pa.table(
+        {
+            "owner_id": reps["rep_id"],
+            "email": reps["email"],
+            "last_name": [n[0] for n in names],
+            "first_name": [n[1] if len(n) > 1 else None for n in names],
+        }
+    )
+    return {
+        "contact": contact,
+        "contact_property_history": pa.concat_tables([history, other]),
+        "deal": deal,
+        "deal_pipeline_stage": pipeline_stage,
+        "deal_contact": deal_contact,
+        "deal_stage": deal_stage,
+        "owner": owner,
+    }
+
+
+@pytest.fixture(scope="module")
+def hubspot(company: tuple[Project, dict[str, Any]]) -> Iterator[Engine]:
+    project, tables = company
+    with open_engine("duckdb://", timezone="Asia/Tokyo") as engine:
+        con = engine.con
+        con.execute("CREATE SCHEMA hubspot")
+        for name, table in _hubspot(tables).items():
+            con.register("landing", table)
+            con.execute(f'CREATE TABLE hubspot."{name}" AS SELECT * FROM landing')
+            con.unregister("landing")
+        con.register("landing", tables["rep_assignments"])
+        con.execute("CREATE TABLE rep_assignments AS SELECT * FROM landing")
+        con.unregister("landing")
+        attach_landed(
+            engine,
+            "fivetran_hubspot",
+            database="hubspot",
+            lead_statuses={"other": "disqualified", "lost": "lost"},
+            deal_stages={v: k for k, v in STAGE_IDS.items()},
+        )
+        engine.roster = project.roster()
+        yield engine
+
+
+def test_hubspot_as_fivetran_lands_it_gives_the_imported_numbers(
+    company: tuple[Project, dict[str, Any]], hubspot: Engine
+) -> None:
+    """Contacts, lifecycle-stage history (HubSpot's own stage names), deals with
+    their pipeline stages (won: closed_won; lost: closed at probability 0) and
+    the contact each deal is associated with."""
+    project, _ = company
+    by = ["department", "team", "rep"]
+    with project.engine() as duck:
+        expected = project.status(MONTHS, by=by, as_of=AS_OF, engine=duck).frame
+    got = project.status(MONTHS, by=by, as_of=AS_OF, engine=hubspot).frame
+    columns = ["period", "segment", "node", "actual", "target", "status", "volume"]
+    want = expected[expected["node"].isin(NODES)][columns].reset_index(drop=True)
+    have = got[got["node"].isin(NODES)][columns].reset_index(drop=True)
+    assert len(want) == len(have) and want["actual"].notna().sum() > 300
+    differences = [
+        (a["node"], a["period"], a["segment"], c, a[c], b[c])
+        for (_, a), (_, b) in zip(want.iterrows(), have.iterrows(), strict=True)
+        for c in columns
+        if not (a[c] == b[c] or (a[c] != a[c] and b[c] != b[c]))
+    ]
+    assert differences == []
+    leads = hubspot.table("lead_stage_history")
+    names = set(hubspot.execute(leads.select("stage").distinct()).column(0).to_pylist())
+    assert names == {"lead", *LIFECYCLE}

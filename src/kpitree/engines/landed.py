@@ -1,6 +1,6 @@
 """Canonical tables as views over what an ELT tool already landed in the warehouse.
 
-A company whose Salesforce data Fivetran lands in its warehouse points kpitree at
+A company whose CRM data Fivetran lands in its warehouse points kpitree at
 those tables instead of importing: :func:`attach_landed` makes the engine read
 each canonical table as an Ibis expression over the landed tables (nothing is
 written to the database, so a read-only role is enough).
@@ -28,6 +28,11 @@ canonical table       from
 ``reps``              ``user`` (id, name, email)
 ===================== =====================================================
 
+Preset ``fivetran_hubspot`` (Fivetran's HubSpot connector: ``contact`` with
+``property_*`` columns, ``contact_property_history`` of ``lifecyclestage``,
+``deal``, ``deal_stage``, ``deal_pipeline_stage``, ``deal_contact``, ``owner``);
+docs/engine.md gives the mapping.
+
 Rows with ``is_deleted`` (or Fivetran's ``_fivetran_deleted``) true are left
 out. Every other canonical table is read from the database when it has one of
 that name (``rep_assignments`` kept by the company, say), and is empty otherwise.
@@ -47,7 +52,15 @@ if TYPE_CHECKING:
 
 __all__ = ["PRESETS", "attach_landed", "landed_tables"]
 
-PRESETS = ("fivetran_salesforce",)
+PRESETS = ("fivetran_salesforce", "fivetran_hubspot")
+# HubSpot's internal lifecycle stage values and the canonical stages they are.
+HUBSPOT_LIFECYCLE = {
+    "lead": "lead",
+    "marketingqualifiedlead": "mql",
+    "salesqualifiedlead": "sql",
+    "opportunity": "opportunity",
+    "customer": "won",
+}
 
 
 def attach_landed(
@@ -97,6 +110,9 @@ def landed_tables(
                 table = table.filter(~table[flag].fill_null(False))
         return table
 
+    if preset == "fivetran_hubspot":
+        statuses = {**HUBSPOT_LIFECYCLE, **(lead_statuses or {})}
+        return _fivetran_hubspot(landed, statuses, dict(deal_stages or {}))
     return _fivetran_salesforce(landed, dict(lead_statuses or {}), dict(deal_stages or {}))
 
 
@@ -193,5 +209,89 @@ def _fivetran_salesforce(
     user = landed("user")
     out["reps"] = user.select(
         rep_id=user.id, name=user.name, email=user.email, attributes=ibis.literal("{}")
+    )
+    return out
+
+
+def _fivetran_hubspot(
+    landed: Any, lifecycle: dict[str, str], deal_stages: dict[str, str]
+) -> dict[str, ir.Table]:
+    import ibis
+
+    utc = "timestamp('UTC')"
+    none = ibis.null("string")
+    contact = landed("contact")
+    out: dict[str, ir.Table] = {}
+    out["leads"] = contact.select(
+        lead_id=contact.id.cast("string"),
+        created_at=contact.property_createdate.cast(utc),
+        channel=contact.property_hs_analytics_source,
+        campaign=none,
+        owner_id=contact.property_hubspot_owner_id.cast("string"),
+        team=none,
+        region=none,
+        segment=none,
+        industry=none,
+        account_id=contact.property_associatedcompanyid.cast("string"),
+        current_stage=_renamed(contact.property_lifecyclestage, lifecycle),
+        attributes=ibis.literal("{}"),
+    )
+    history = landed("contact_property_history")
+    changes = history.filter(history.name == "lifecyclestage")
+    created = contact.select(
+        lead_id=contact.id.cast("string"),
+        stage=ibis.literal("lead"),
+        entered_at=contact.property_createdate.cast(utc),
+    )
+    moves = changes.filter(changes.value != "lead").select(
+        lead_id=changes.contact_id.cast("string"),
+        stage=_renamed(changes.value, lifecycle),
+        entered_at=changes.timestamp.cast(utc),
+    )
+    out["lead_stage_history"] = created.union(moves, distinct=False)
+    deal = landed("deal")
+    stages = landed("deal_pipeline_stage")
+    links = landed("deal_contact")
+    origin = links.group_by(link_deal=links.deal_id).agg(lead_id=links.contact_id.min())
+    joined = deal.left_join(stages, deal.deal_pipeline_stage_id == stages.stage_id).left_join(
+        origin, deal.deal_id == origin.link_deal
+    )
+    # HubSpot marks a won stage (closed_won); a lost one is closed at probability 0.
+    status = ibis.cases(
+        (joined.closed_won.fill_null(False), "won"),
+        (joined.probability == 0, "lost"),
+        else_="open",
+    )
+    out["deals"] = joined.select(
+        deal_id=joined.deal_id.cast("string"),
+        account_id=none,
+        lead_id=joined.lead_id.cast("string"),
+        owner_id=joined.owner_id.cast("string"),
+        team=none,
+        created_at=joined.property_createdate.cast(utc),
+        close_date=joined.property_closedate.cast(utc).date(),
+        amount=joined.property_amount.cast("float64"),
+        currency=none,
+        status=status,
+        stage=_renamed(joined.deal_pipeline_stage_id.cast("string"), deal_stages),
+        product=none,
+        pipeline=joined.deal_pipeline_id.cast("string"),
+        region=none,
+        segment=none,
+        attributes=ibis.literal("{}"),
+    )
+    entered = landed("deal_stage")
+    out["deal_stage_history"] = entered.select(
+        deal_id=entered.deal_id.cast("string"),
+        stage=_renamed(entered.value, deal_stages),
+        entered_at=entered.date_entered.cast(utc),
+    )
+    owner = landed("owner")
+    full_name = (owner.last_name.fill_null("") + " " + owner.first_name.fill_null("")).strip()
+    out["reps"] = owner.select(
+        rep_id=owner.owner_id.cast("string"),
+        name=full_name.nullif(""),
+        email=owner.email,
+        attributes=ibis.literal("{}"),
     )
     return out
