@@ -60,3 +60,16 @@ def test_alerts_and_sla_tables_name_departments_by_label(demo_copy: Path) -> Non
     text = json.dumps(events, ensure_ascii=False)
     assert "部門: インサイドセールス" in text, text[:2000]
     assert "部門: inside_sales" not in text
+
+
+def test_a_review_pack_names_alert_severity_and_departments_in_its_language(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    _run("alerts", "run", demo_copy, lang="ja")
+    out = tmp_path / "pack.md"
+    _run("report", demo_copy, "--format", "md", "--lang", "ja", "--out", out, lang="ja")
+    text = out.read_text("utf-8")
+    alerts = text[text.index("アラート") :]
+    assert "インサイドセールス" in alerts
+    assert "inside_sales" not in alerts
+    assert "| warning |" not in alerts and "| critical |" not in alerts

@@ -14,6 +14,7 @@ from kpitree.reports.model import AlertLine, AlertsSection, SlaRuleLine, SlaSect
 if TYPE_CHECKING:
     from kpitree.compute.periods import Period
     from kpitree.compute.sla import SlaSummary
+    from kpitree.definition.tree import Tree
     from kpitree.reports.project_view import ProjectView as Project
 
 __all__ = ["alerts_section", "sla_section"]
@@ -112,14 +113,28 @@ def alerts_section(
             AlertLine(
                 at=_local(event.at, project.tree.timezone),
                 kind=t(f"reports.alert.{event.kind}", lang=lang),
-                severity=event.severity,
+                severity=t(f"alerts.severity.{event.severity}", lang=lang),
                 rule=event.rule,
                 node=node.display(lang) if node else event.node,
                 segment=" / ".join(
-                    ((names or {}).get(v, v) if k == "rep" else v) if v else "—"
-                    for k, v in event.segment
+                    _segment_value(project.tree, k, v, names, lang) for k, v in event.segment
                 ),
                 message=event.message(lang),
             )
         )
     return AlertsSection(configured=True, events=lines)
+
+
+def _segment_value(
+    tree: Tree, key: str, value: str | None, names: Mapping[str, str] | None, lang: str
+) -> str:
+    """A rep by name, a department by label, anything else as it is."""
+    from kpitree.reports.sections import department_label
+
+    if not value:
+        return "—"
+    if key == "rep":
+        return (names or {}).get(value, value)
+    if key == "department":
+        return department_label(tree, value, lang)
+    return value
