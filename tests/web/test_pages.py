@@ -287,6 +287,23 @@ def test_plan_recalculates_like_the_cli(pages: TestClient, project: Project) -> 
     assert unknown.status_code == 400 and "win_rate" in unknown.json()["error"]["message"]
 
 
+def test_plan_takes_amounts_and_rates_as_displayed(pages: TestClient) -> None:
+    view = pages.get(
+        "/api/plan", params={"s.revenue": "¥3億", "s.win_rate": "25%", "lang": "ja"}
+    ).json()
+    assert view["sets"] == {"revenue": 300_000_000, "win_rate": 0.25}
+    full = pages.get("/api/plan", params={"s.revenue": "¥300,000,000"}).json()
+    assert full["sets"] == {"revenue": 300_000_000}
+    page = pages.get("/plan", params={"lang": "ja"}).text
+    win_rate = pages.get("/api/plan").json()["inputs"]
+    shown = {i["id"]: i["text"] for i in win_rate}
+    assert shown["win_rate"].endswith("%") and shown["revenue"].startswith("¥")
+    assert f'value="{shown["revenue"]}"' in page and 'inputmode="decimal"' in page
+    # What the page shows and sends back unchanged is no change.
+    same = pages.get("/api/plan", params={f"s.{k}": v for k, v in shown.items()}).json()
+    assert same["sets"] == {}
+
+
 @pytest.fixture
 def writable(demo_copy: Path) -> Iterator[tuple[TestClient, Path]]:
     from fastapi.testclient import TestClient

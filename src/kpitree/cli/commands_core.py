@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,10 +36,10 @@ def _parse_sets(items: list[str]) -> dict[str, float]:
         try:
             if not sep or not name.strip():
                 raise ValueError
-            number = float(raw.replace(",", "").replace("_", ""))
-            if not math.isfinite(number):  # inf, nan, 1e400: no plan can use them
-                raise ValueError
-            values[name.strip()] = number
+            from kpitree.i18n.parse import parse_number
+
+            # Plain (0.25, 300000000) or as the pages write it (25%, ¥3億).
+            values[name.strip()] = parse_number(raw)
         except ValueError:
             problems.append(Diagnostic(Severity.ERROR, "KT309", "cli.bad_set", {"value": item}))
     if problems:
@@ -111,7 +110,11 @@ def plan(
     path: PathArg = Path(),
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", "-s", help="Override a node for this run: node=value (repeatable)."),
+        typer.Option(
+            "--set",
+            "-s",
+            help="Override a node for this run: node=value (repeatable; 0.25, 25%, ¥3億).",
+        ),
     ] = None,
     scenario: Annotated[
         list[str] | None,

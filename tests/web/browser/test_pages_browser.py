@@ -246,3 +246,16 @@ def test_the_running_period_is_marked_on_the_node_chart(page: Any, live_server: 
     assert page.locator('[data-testid="gap-basis"]').get_attribute("data-basis") == "pace"
     page.goto(live_server + "/?lang=ja")
     page.locator('[data-testid="spark-running"]').first.wait_for(state="attached")
+
+
+def test_plan_inputs_read_as_displayed(page: Any, live_server: str) -> None:
+    page.goto(live_server + "/plan?lang=ja")
+    win_rate = page.locator('[data-testid="input-win_rate"]')
+    assert str(win_rate.input_value()).endswith("%")
+    assert str(page.locator('[data-testid="input-revenue"]').input_value()).startswith("¥")
+    win_rate.fill("25%")
+    win_rate.dispatch_event("change")
+    page.locator('tr.kt-changed[data-plan-node="win_rate"]').wait_for()
+    assert "s.win_rate=25%25" in page.url
+    view = _api(live_server, "/api/plan", **{"s.win_rate": "25%"})
+    assert view["sets"] == {"win_rate": 0.25}

@@ -8,13 +8,13 @@ Changed values travel in the URL as ``set=node=value`` (as ``kpitree plan
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import t
+from kpitree.i18n.parse import input_text, parse_number
 from kpitree.planning.replan import Replan
 from kpitree.web.views.common import PageQuery, StatusSource, fmt, node_info, table
 from kpitree.web.views.plan_actuals import capacity_view, replan_view
@@ -27,7 +27,7 @@ __all__ = ["editable_nodes", "parse_sets", "plan_view", "replanned"]
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, float]:
-    """``["win_rate=0.3", "revenue=3億"...]`` -> values; each bad item is
+    """``["win_rate=25%", "revenue=¥3億"...]`` -> values; each bad item is
     reported (KT692) with the text given."""
     values: dict[str, float] = {}
     problems = []
@@ -38,14 +38,8 @@ def parse_sets(items: Sequence[str]) -> dict[str, float]:
         try:
             if not sep or not name.strip():
                 raise ValueError
-            text = raw.strip().replace(",", "").replace("_", "").replace("¥", "")
-            scale = 1.0
-            if text.endswith("%"):
-                text, scale = text[:-1], 0.01
-            number = float(text) * scale
-            if not math.isfinite(number):  # inf, nan, 1e400: no plan can use them
-                raise ValueError
-            values[name.strip()] = number
+            # As the page writes it (¥3億, 25%, ¥2,940,000,000) or plain.
+            values[name.strip()] = parse_number(raw)
         except ValueError:
             problems.append(
                 Diagnostic(Severity.ERROR, "KT692", "pages.error.bad_set", {"value": item})
@@ -53,15 +47,6 @@ def parse_sets(items: Sequence[str]) -> dict[str, float]:
     if problems:
         raise UserError(problems)
     return values
-
-
-def _plain(value: float | None) -> str:
-    """A number as an input field shows it: ``278000000``, ``0.152``."""
-    if value is None:
-        return ""
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.10g}"
 
 
 def editable_nodes(project: Project) -> list[str]:
@@ -160,7 +145,9 @@ def plan_view(
                 "base": planned,
                 "value": given if given is not None else planned,
                 "changed": given is not None,
-                "text": _plain(given if given is not None else planned),
+                "text": input_text(
+                    given if given is not None else planned, node.unit_name, tree.currency
+                ),
                 "display": {"base": fmt(planned, node, tree, lang)},
             }
         )
