@@ -2566,8 +2566,11 @@ FROM (
 
 WITH "t11" AS (
   SELECT
-    "t9"."lead_id" AS "__id",
-    MIN("t9"."entered_at") AS "__at"
+    "t8"."lead_id" AS "__id",
+    MIN("t8"."entered_at") FILTER(WHERE
+      "t8"."stage" = 'mql') AS "__first0",
+    MIN("t8"."entered_at") FILTER(WHERE
+      "t8"."stage" = 'sql') AS "__first1"
   FROM (
     SELECT
       *
@@ -2576,10 +2579,10 @@ WITH "t11" AS (
         *
       FROM "lead_stage_history" AS "t2"
       WHERE
-        "t2"."stage" = 'mql'
-    ) AS "t7"
+        "t2"."stage" IN ('mql', 'sql')
+    ) AS "t6"
     WHERE
-      "t7"."lead_id" IN (
+      "t6"."lead_id" IN (
         SELECT
           "t2"."lead_id"
         FROM "lead_stage_history" AS "t2"
@@ -2588,162 +2591,162 @@ WITH "t11" AS (
           AND "t2"."entered_at" >= CAST(FROM_ISO8601_TIMESTAMP('2025-01-31T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
           AND "t2"."entered_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-02T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
       )
-  ) AS "t9"
+  ) AS "t8"
   GROUP BY
     1
 )
 SELECT
-  "t33"."period",
-  "t33"."dim__department",
-  "t33"."dim__team",
-  SUM("t33"."num") AS "num",
-  SUM("t33"."den") AS "den"
+  "t29"."period",
+  "t29"."dim__department",
+  "t29"."dim__team",
+  SUM("t29"."num") AS "num",
+  SUM("t29"."den") AS "den"
 FROM (
   SELECT
-    "t32"."__day",
-    "t32"."dim__department",
-    "t32"."dim__team",
-    "t32"."num",
-    "t32"."den",
+    "t28"."__day",
+    "t28"."dim__department",
+    "t28"."dim__team",
+    "t28"."num",
+    "t28"."den",
     CASE
       WHEN (
-        "t32"."__day" >= FROM_ISO8601_DATE('2025-02-01')
+        "t28"."__day" >= FROM_ISO8601_DATE('2025-02-01')
       )
       AND (
-        "t32"."__day" <= FROM_ISO8601_DATE('2025-02-28')
+        "t28"."__day" <= FROM_ISO8601_DATE('2025-02-28')
       )
       THEN 0
       WHEN (
-        "t32"."__day" >= FROM_ISO8601_DATE('2026-01-01')
+        "t28"."__day" >= FROM_ISO8601_DATE('2026-01-01')
       )
       AND (
-        "t32"."__day" <= FROM_ISO8601_DATE('2026-01-31')
+        "t28"."__day" <= FROM_ISO8601_DATE('2026-01-31')
       )
       THEN 1
       WHEN (
-        "t32"."__day" >= FROM_ISO8601_DATE('2026-02-01')
+        "t28"."__day" >= FROM_ISO8601_DATE('2026-02-01')
       )
       AND (
-        "t32"."__day" <= FROM_ISO8601_DATE('2026-02-28')
+        "t28"."__day" <= FROM_ISO8601_DATE('2026-02-28')
       )
       THEN 2
       ELSE CAST(NULL AS BIGINT)
     END AS "period"
   FROM (
     SELECT
-      "t31"."__day",
-      "t31"."dim__department",
-      "t31"."dim__team",
-      SUM("t31"."__conv") AS "num",
+      "t27"."__day",
+      "t27"."dim__department",
+      "t27"."dim__team",
+      SUM("t27"."__conv") AS "num",
       COUNT(*) AS "den"
     FROM (
       SELECT
-        "t30"."lead_id",
-        "t30"."created_at",
-        "t30"."channel",
-        "t30"."campaign",
-        "t30"."owner_id",
-        "t30"."team",
-        "t30"."region",
-        "t30"."segment",
-        "t30"."industry",
-        "t30"."account_id",
-        "t30"."current_stage",
-        "t30"."attributes",
-        "t30"."__id",
-        "t30"."__at",
-        "t30"."__day",
-        "t30"."__bid",
-        "t30"."__bat",
-        "t30"."__conv",
-        "t30"."__owner",
-        "t30"."__rep",
-        "t30"."__from",
-        "t30"."__to",
-        "t30"."__department",
-        "t30"."__team",
-        "t30"."__manager",
-        "t30"."__region",
-        "t30"."__department" AS "dim__department",
-        "t30"."__team" AS "dim__team"
+        "t26"."lead_id",
+        "t26"."created_at",
+        "t26"."channel",
+        "t26"."campaign",
+        "t26"."owner_id",
+        "t26"."team",
+        "t26"."region",
+        "t26"."segment",
+        "t26"."industry",
+        "t26"."account_id",
+        "t26"."current_stage",
+        "t26"."attributes",
+        "t26"."__id",
+        "t26"."__at",
+        "t26"."__day",
+        "t26"."__bid",
+        "t26"."__bat",
+        "t26"."__conv",
+        "t26"."__owner",
+        "t26"."__rep",
+        "t26"."__from",
+        "t26"."__to",
+        "t26"."__department",
+        "t26"."__team",
+        "t26"."__manager",
+        "t26"."__region",
+        "t26"."__department" AS "dim__department",
+        "t26"."__team" AS "dim__team"
       FROM (
         SELECT
-          "t29"."lead_id",
-          "t29"."created_at",
-          "t29"."channel",
-          "t29"."campaign",
-          "t29"."owner_id",
-          "t29"."team",
-          "t29"."region",
-          "t29"."segment",
-          "t29"."industry",
-          "t29"."account_id",
-          "t29"."current_stage",
-          "t29"."attributes",
-          "t29"."__id",
-          "t29"."__at",
-          "t29"."__day",
-          "t29"."__bid",
-          "t29"."__bat",
-          "t29"."__conv",
-          "t29"."__owner",
-          "t12"."__rep",
-          "t12"."__from",
-          "t12"."__to",
-          "t12"."__department",
-          "t12"."__team",
-          "t12"."__manager",
-          "t12"."__region"
+          "t25"."lead_id",
+          "t25"."created_at",
+          "t25"."channel",
+          "t25"."campaign",
+          "t25"."owner_id",
+          "t25"."team",
+          "t25"."region",
+          "t25"."segment",
+          "t25"."industry",
+          "t25"."account_id",
+          "t25"."current_stage",
+          "t25"."attributes",
+          "t25"."__id",
+          "t25"."__at",
+          "t25"."__day",
+          "t25"."__bid",
+          "t25"."__bat",
+          "t25"."__conv",
+          "t25"."__owner",
+          "t10"."__rep",
+          "t10"."__from",
+          "t10"."__to",
+          "t10"."__department",
+          "t10"."__team",
+          "t10"."__manager",
+          "t10"."__region"
         FROM (
           SELECT
-            "t27"."lead_id",
-            "t27"."created_at",
-            "t27"."channel",
-            "t27"."campaign",
-            "t27"."owner_id",
-            "t27"."team",
-            "t27"."region",
-            "t27"."segment",
-            "t27"."industry",
-            "t27"."account_id",
-            "t27"."current_stage",
-            "t27"."attributes",
-            "t27"."__id",
-            "t27"."__at",
-            "t27"."__day",
-            "t27"."__bid",
-            "t27"."__bat",
-            "t27"."__conv",
-            "t27"."owner_id" AS "__owner"
+            "t23"."lead_id",
+            "t23"."created_at",
+            "t23"."channel",
+            "t23"."campaign",
+            "t23"."owner_id",
+            "t23"."team",
+            "t23"."region",
+            "t23"."segment",
+            "t23"."industry",
+            "t23"."account_id",
+            "t23"."current_stage",
+            "t23"."attributes",
+            "t23"."__id",
+            "t23"."__at",
+            "t23"."__day",
+            "t23"."__bid",
+            "t23"."__bat",
+            "t23"."__conv",
+            "t23"."owner_id" AS "__owner"
           FROM (
             SELECT
-              "t26"."lead_id",
-              "t26"."created_at",
-              "t26"."channel",
-              "t26"."campaign",
-              "t26"."owner_id",
-              "t26"."team",
-              "t26"."region",
-              "t26"."segment",
-              "t26"."industry",
-              "t26"."account_id",
-              "t26"."current_stage",
-              "t26"."attributes",
-              "t26"."__id",
-              "t26"."__at",
-              "t26"."__day",
-              "t26"."__bid",
-              "t26"."__bat",
+              "t22"."lead_id",
+              "t22"."created_at",
+              "t22"."channel",
+              "t22"."campaign",
+              "t22"."owner_id",
+              "t22"."team",
+              "t22"."region",
+              "t22"."segment",
+              "t22"."industry",
+              "t22"."account_id",
+              "t22"."current_stage",
+              "t22"."attributes",
+              "t22"."__id",
+              "t22"."__at",
+              "t22"."__day",
+              "t22"."__bid",
+              "t22"."__bat",
               IF(
                 (
-                  "t26"."__bat" IS NOT NULL
+                  "t22"."__bat" IS NOT NULL
                 )
                 AND (
-                  "t26"."__bat" >= "t26"."__at"
+                  "t22"."__bat" >= "t22"."__at"
                 )
                 AND (
-                  DATE(AT_TIMEZONE("t26"."__bat", 'Asia/Tokyo')) <= (
-                    "t26"."__day" + INTERVAL '60' DAY
+                  DATE(AT_TIMEZONE("t22"."__bat", 'Asia/Tokyo')) <= (
+                    "t22"."__day" + INTERVAL '60' DAY
                   )
                 ),
                 1,
@@ -2751,43 +2754,43 @@ FROM (
               ) AS "__conv"
             FROM (
               SELECT
-                "t22"."lead_id",
-                "t22"."created_at",
-                "t22"."channel",
-                "t22"."campaign",
-                "t22"."owner_id",
-                "t22"."team",
-                "t22"."region",
-                "t22"."segment",
-                "t22"."industry",
-                "t22"."account_id",
-                "t22"."current_stage",
-                "t22"."attributes",
-                "t22"."__id",
-                "t22"."__at",
-                "t22"."__day",
-                "t25"."__bid",
-                "t25"."__bat"
+                "t21"."lead_id",
+                "t21"."created_at",
+                "t21"."channel",
+                "t21"."campaign",
+                "t21"."owner_id",
+                "t21"."team",
+                "t21"."region",
+                "t21"."segment",
+                "t21"."industry",
+                "t21"."account_id",
+                "t21"."current_stage",
+                "t21"."attributes",
+                "t21"."__id",
+                "t21"."__at",
+                "t21"."__day",
+                "t18"."__bid",
+                "t18"."__bat"
               FROM (
                 SELECT
                   *
                 FROM (
                   SELECT
-                    "t16"."lead_id",
-                    "t16"."created_at",
-                    "t16"."channel",
-                    "t16"."campaign",
-                    "t16"."owner_id",
-                    "t16"."team",
-                    "t16"."region",
-                    "t16"."segment",
-                    "t16"."industry",
-                    "t16"."account_id",
-                    "t16"."current_stage",
-                    "t16"."attributes",
-                    "t16"."__id",
-                    "t16"."__at",
-                    DATE(AT_TIMEZONE("t16"."__at", 'Asia/Tokyo')) AS "__day"
+                    "t17"."lead_id",
+                    "t17"."created_at",
+                    "t17"."channel",
+                    "t17"."campaign",
+                    "t17"."owner_id",
+                    "t17"."team",
+                    "t17"."region",
+                    "t17"."segment",
+                    "t17"."industry",
+                    "t17"."account_id",
+                    "t17"."current_stage",
+                    "t17"."attributes",
+                    "t17"."__id",
+                    "t17"."__at",
+                    DATE(AT_TIMEZONE("t17"."__at", 'Asia/Tokyo')) AS "__day"
                   FROM (
                     SELECT
                       "t5"."lead_id",
@@ -2802,69 +2805,46 @@ FROM (
                       "t5"."account_id",
                       "t5"."current_stage",
                       "t5"."attributes",
-                      "t14"."__id",
-                      "t14"."__at"
+                      "t15"."__id",
+                      "t15"."__at"
                     FROM (
                       SELECT
                         *
                       FROM "leads" AS "t1"
                     ) AS "t5"
-                    INNER JOIN "t11" AS "t14"
-                      ON "t5"."lead_id" = "t14"."__id"
-                  ) AS "t16"
-                ) AS "t18"
+                    INNER JOIN (
+                      SELECT
+                        "t12"."__id",
+                        "t12"."__first0" AS "__at"
+                      FROM "t11" AS "t12"
+                      WHERE
+                        "t12"."__first0" IS NOT NULL
+                    ) AS "t15"
+                      ON "t5"."lead_id" = "t15"."__id"
+                  ) AS "t17"
+                ) AS "t19"
                 WHERE
-                  "t18"."__day" >= FROM_ISO8601_DATE('2025-02-01')
-                  AND "t18"."__day" <= FROM_ISO8601_DATE('2026-02-28')
-              ) AS "t22"
+                  "t19"."__day" >= FROM_ISO8601_DATE('2025-02-01')
+                  AND "t19"."__day" <= FROM_ISO8601_DATE('2026-02-28')
+              ) AS "t21"
               LEFT OUTER JOIN (
                 SELECT
                   *
                 FROM (
                   SELECT
-                    "t21"."__id" AS "__bid",
-                    "t21"."__at" AS "__bat"
-                  FROM (
-                    SELECT
-                      "t19"."lead_id" AS "__id",
-                      MIN("t19"."entered_at") AS "__at"
-                    FROM (
-                      SELECT
-                        *
-                      FROM (
-                        SELECT
-                          *
-                        FROM "lead_stage_history" AS "t2"
-                        WHERE
-                          "t2"."stage" = 'sql'
-                      ) AS "t6"
-                      WHERE
-                        "t6"."lead_id" IN (
-                          SELECT
-                            "t15"."__id"
-                          FROM (
-                            SELECT
-                              "t13"."__id",
-                              "t13"."__at",
-                              DATE(AT_TIMEZONE("t13"."__at", 'Asia/Tokyo')) AS "__day"
-                            FROM "t11" AS "t13"
-                          ) AS "t15"
-                          WHERE
-                            "t15"."__day" >= FROM_ISO8601_DATE('2025-02-01')
-                            AND "t15"."__day" <= FROM_ISO8601_DATE('2026-02-28')
-                        )
-                    ) AS "t19"
-                    GROUP BY
-                      1
-                  ) AS "t21"
-                ) AS "t23"
+                    "t12"."__id" AS "__bid",
+                    "t12"."__first1" AS "__bat"
+                  FROM "t11" AS "t12"
+                  WHERE
+                    "t12"."__first1" IS NOT NULL
+                ) AS "t13"
                 WHERE
-                  DATE(AT_TIMEZONE("t23"."__bat", 'Asia/Tokyo')) <= FROM_ISO8601_DATE('2026-03-20')
-              ) AS "t25"
-                ON "t22"."lead_id" = "t25"."__bid"
-            ) AS "t26"
-          ) AS "t27"
-        ) AS "t29"
+                  DATE(AT_TIMEZONE("t13"."__bat", 'Asia/Tokyo')) <= FROM_ISO8601_DATE('2026-03-20')
+              ) AS "t18"
+                ON "t21"."lead_id" = "t18"."__bid"
+            ) AS "t22"
+          ) AS "t23"
+        ) AS "t25"
         LEFT OUTER JOIN (
           SELECT
             "t3"."rep_id" AS "__rep",
@@ -2885,18 +2865,18 @@ FROM (
               *
             FROM "rep_assignments" AS "t0"
           ) AS "t3"
-        ) AS "t12"
-          ON "t29"."__owner" = "t12"."__rep"
-          AND "t12"."__from" <= "t29"."__day"
-          AND "t12"."__to" >= "t29"."__day"
-      ) AS "t30"
-    ) AS "t31"
+        ) AS "t10"
+          ON "t25"."__owner" = "t10"."__rep"
+          AND "t10"."__from" <= "t25"."__day"
+          AND "t10"."__to" >= "t25"."__day"
+      ) AS "t26"
+    ) AS "t27"
     GROUP BY
       1,
       2,
       3
-  ) AS "t32"
-) AS "t33"
+  ) AS "t28"
+) AS "t29"
 GROUP BY
   1,
   2,
