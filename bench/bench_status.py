@@ -68,7 +68,14 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 # Companies by their number of leads (activities about 5 per lead): the sizes of
 # the end-to-end goal, beside the demo sizes.
-LEAD_SIZES = {"20k": 20_000, "250k": 250_000, "1m": 1_000_000, "3m": 3_000_000}
+LEAD_SIZES = {
+    "20k": 20_000,
+    "250k": 250_000,
+    "500k": 500_000,
+    "1m": 1_000_000,
+    "2m": 2_000_000,
+    "3m": 3_000_000,
+}
 SIZES = ("tiny", "small", "medium", "bench", *LEAD_SIZES)
 STEPS = ("duckdb_sql", "kpitree_cold", "kpitree_status", "kpitree_compare", "pandas")
 KPITREE_STEPS = ("kpitree_cold", "kpitree_status", "kpitree_compare")

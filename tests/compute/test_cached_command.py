@@ -104,4 +104,7 @@ def test_the_ibis_backend_made_later_keeps_the_session_time_zone(project: Path) 
         leads = engine.table("leads")  # makes the Ibis backend
         after = engine.execute_sql(sql).column("day")[0].as_py()
         assert engine.execute(leads.count().name("n")).column("n")[0].as_py() > 0
+        zone = "SELECT current_setting('TimeZone') AS zone"
+        assert engine.backend.con.execute(zone).fetchall() == [("Asia/Tokyo",)]  # type: ignore[attr-defined]
+        assert engine.execute_sql(zone).column("zone")[0].as_py() == "Asia/Tokyo"
     assert str(before) == str(after) == "2026-04-01"

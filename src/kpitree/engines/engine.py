@@ -169,13 +169,15 @@ class Engine:
                 return
             if self._backend is not None:
                 self._backend.disconnect()
-            else:
+            if self._connection is not None:
                 self._connection.close()
 
     @property
     def backend(self) -> ibis.BaseBackend:
-        """The Ibis backend (on a DuckDB file, made from the engine's connection
-        on first use, with the session time zone set again)."""
+        """The Ibis backend (on a DuckDB file, made on first use on a cursor of
+        the engine's connection, in the engine's time zone: Ibis sets the
+        session it takes to UTC, which must not touch a connection other
+        threads may be running queries on)."""
         backend = self._backend
         if backend is not None:
             return backend
@@ -183,8 +185,7 @@ class Engine:
             if self._backend is None:
                 import ibis
 
-                made = ibis.duckdb.from_connection(self._connection)
-                # Ibis sets the session to UTC when it takes a connection.
+                made = ibis.duckdb.from_connection(self._connection.cursor())
                 _run(made, _SESSION_ZONE["duckdb"].format(zone=self.timezone))
                 self._backend = made
             return self._backend
@@ -203,6 +204,8 @@ class Engine:
             return
         with _OPEN_LOCK:
             cursors = list(self._cursors)
+        if self._connection is not None and self._backend is not None:
+            cursors.append(self._backend.con)
         for con in (self.con, *cursors):
             with contextlib.suppress(Exception):  # closed meanwhile: nothing runs on it
                 con.interrupt()
