@@ -55,6 +55,18 @@ ALLOWED = {
         "abm",
     },
     "sla": {"errors", "i18n", "source", "definition", "business_hours", "compute", "engines"},
+    # The review loop (actions and their measured outcomes) consumes compute results.
+    "review": {
+        "errors",
+        "i18n",
+        "source",
+        "definition",
+        "planning",
+        "calendar",
+        "data",
+        "engines",
+        "compute",
+    },
     # Review reports consume compute, alerts and SLA results (not the web app or the CLI).
     "reports": {
         "errors",
@@ -71,6 +83,7 @@ ALLOWED = {
         "sla",
         "escaping",
         "notes",
+        "review",
     },
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {
@@ -90,6 +103,7 @@ ALLOWED = {
         "escaping",
         "connectors",
         "notes",
+        "review",
     },
 }
 

@@ -152,7 +152,10 @@ def test_markdown_has_the_tables_and_the_status_numbers(project: Project, monthl
     for heading in ("## Summary", "## KPI tree", "## Biggest gaps", "## Funnel", "## Next actions"):
         assert heading in md
     assert "| Node | Actual | Target | Achieved |" in md
-    assert "| Owner | Action | Due |" in md
+    assert (
+        "| No. | Node | Segment | Owner | Action | Expected effect | Due | Progress / outcome |"
+        in md
+    )
     status = project.status(PERIOD, as_of=AS_OF, explain=False)
     tree = project.tree
     for r in status.rows:

@@ -51,6 +51,7 @@ def _global(
 
 # Command modules register their commands on `app` when imported.
 from kpitree.cli import commands_accounts as commands_accounts  # noqa: E402
+from kpitree.cli import commands_actions as commands_actions  # noqa: E402
 from kpitree.cli import commands_alerts as commands_alerts  # noqa: E402
 from kpitree.cli import commands_core  # noqa: E402,F401
 from kpitree.cli import commands_data as commands_data  # noqa: E402

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from kpitree.errors import UserError
 from kpitree.i18n import t
 from kpitree.reports import sections
+from kpitree.reports.actions import action_lines
 from kpitree.reports.burnup import kgi_burnup
 from kpitree.reports.extras import alerts_section, sla_section
 from kpitree.reports.model import NodeLine, PeriodInfo, Report, ReportKind
@@ -179,6 +180,7 @@ def build_report(
             if kind_name == "monthly"
             else QualitySection()
         )
+        actions = action_lines(project, chosen, as_of, lang, eng)
     finally:
         if own:
             eng.close()
@@ -212,6 +214,7 @@ def build_report(
         narrative=[],
         burnup=burnup,
         quality=quality,
+        actions=actions,
     )
     report.narrative = narrative(report, tree)
     return report

@@ -11,6 +11,7 @@ from typing import Literal
 from kpitree.i18n import t
 from kpitree.reports.model import DepartmentSection, NodeLine, Report, SegmentLine, SlaRuleLine
 from kpitree.reports.quality import quality_layout
+from kpitree.review.sheet import ACTION_COLUMNS
 
 __all__ = ["Cell", "Chart", "Section", "Table", "layout"]
 
@@ -475,11 +476,29 @@ def _alerts(report: Report, c: _Cells, lang: str) -> Section:
 
 
 def _actions(report: Report, lang: str) -> Section:
-    columns = [_c(f"col.{k}", lang) for k in ("owner", "action", "due")]
+    columns = [t(f"review.col.{k}", lang=lang) for k in ACTION_COLUMNS]
     blank = Cell(None, "")
-    rows = [[blank, blank, blank] for _ in range(report.next_action_rows)]
+    rows = [
+        [
+            Cell(a.id, str(a.id)),
+            Cell(a.label, a.label),
+            Cell(a.segment, a.segment),
+            Cell(a.owner, a.owner),
+            Cell(a.description, a.description),
+            Cell(a.expected, a.expected),
+            Cell(a.due.isoformat(), a.due.isoformat()),
+            Cell(a.outcome, a.outcome, status=_STATE_STATUS.get(a.state)),
+        ]
+        for a in report.actions
+    ]
+    rows += [[blank] * len(columns) for _ in range(report.next_action_rows)]
     title = _c("section.actions", lang)
-    return Section("actions", title, [], [Table("actions", title, columns, rows)])
+    paragraphs = [t("review.pack.how", lang=lang)]
+    return Section("actions", title, paragraphs, [Table("actions", title, columns, rows)])
+
+
+# Outcomes coloured like statuses (and always written as words too).
+_STATE_STATUS = {"met": "on_track", "not_met": "off_track", "inconclusive": "at_risk"}
 
 
 def _month(key: str, lang: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from kpitree.compute.landing import BurnupPoint
 from kpitree.i18n.numbers import format_value
+from kpitree.reports.actions import ActionLine
 from kpitree.reports.quality import QualitySection
 
 __all__ = [
@@ -207,7 +208,8 @@ class Report:
     sla: SlaSection
     alerts: AlertsSection
     narrative: list[str]
-    next_action_rows: int = 5
+    next_action_rows: int = 5  # blank rows to fill in, after the actions listed
+    actions: list[ActionLine] = field(default_factory=list)  # open and due in the period
     burnup: list[BurnupPoint] = field(default_factory=list)  # the KGI's year (monthly packs)
     quality: QualitySection = field(default_factory=QualitySection)  # monthly packs
 

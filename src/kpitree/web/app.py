@@ -102,6 +102,7 @@ def create_app(
     """
     from kpitree import __version__
     from kpitree.web import (
+        routes_actions,
         routes_alerts,
         routes_api,
         routes_auth,
@@ -199,6 +200,7 @@ def create_app(
         routes_api,
         routes_records,
         routes_alerts,
+        routes_actions,
     ):
         app.include_router(module.router)
     return app

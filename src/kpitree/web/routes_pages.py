@@ -120,6 +120,10 @@ def node_page(
     from kpitree.web.views import node_view
 
     view = page.view(f"node:{node_id}", lambda s, q: node_view(s, q, node_id))
+    if format is None:  # the node's open actions, as they stand now (never cached)
+        from kpitree.web.routes_actions import node_actions
+
+        view = {**view, "actions": node_actions(page.project, node_id, page.lang)}
     return _page(page, "node.html", view, "tree", format, table, f"node-{node_id}")
 
 

@@ -1,0 +1,155 @@
+"""Actions (施策) on the web: the JSON API (``GET /api/actions``, editors
+``POST /api/actions`` and ``POST /api/actions/{id}/done``) and the Node page's
+form (``POST /nodes/{id}/actions``). Writes need the editor role and the CSRF
+token like every other form; the numbers are those of ``kpitree actions``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Form, Query
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from kpitree.web.deps import get_lang, get_project, require_editor, require_viewer
+from kpitree.web.users import User
+
+if TYPE_CHECKING:
+    from kpitree.project import Project
+
+__all__ = ["node_actions", "router"]
+
+router = APIRouter()
+
+
+class ActionToAdd(BaseModel):
+    """An action decided in a review."""
+
+    node: str = Field(description="The node the action should move (its id).")
+    owner: str = Field(description="Who carries it out.")
+    description: str = Field(description="What will be done.")
+    expected_effect: str = Field(
+        description="+3pt (a rate, in points), +10% (relative) or +20 (the node's unit); "
+        "may end with 'by 2027-01'."
+    )
+    due: dt.date | None = Field(None, description="Due day (or give 'by …' in the effect).")
+    start: dt.date | None = Field(None, description="First day (default: today).")
+    segment: str | None = Field(None, description="Only this segment, e.g. team=east.")
+
+
+class ActionToClose(BaseModel):
+    note: str | None = Field(None, description="What came of it.")
+
+
+def _author(user: User) -> str:
+    return user.name or "web"
+
+
+def node_actions(project: Project, node: str, lang: str) -> list[dict[str, Any]]:
+    """The node's open actions with their outcome in words (for the Node page)."""
+    from kpitree.review.outcome import outcome_text
+    from kpitree.review.service import open_store, outcomes
+
+    if not (project.path / ".kpitree" / "app.sqlite").exists():
+        return []
+    with open_store(project) as store:
+        actions = store.list(status="open", node=node)
+    found = outcomes(project, actions)
+    unit = project.tree.nodes[node].unit_name if node in project.tree.nodes else None
+    return [
+        {
+            **a.to_json(),
+            "segment_text": a.segment_text,
+            "outcome": found[a.id].to_json(),
+            "outcome_text": outcome_text(found[a.id], unit, project.tree.currency, lang),
+        }
+        for a in actions
+    ]
+
+
+@router.get("/api/actions", tags=["actions"], summary="Actions")
+def api_actions(
+    node: str | None = Query(None, description="Only actions on this node."),
+    all: bool = Query(False, description="Done actions too."),
+    project: Project = Depends(get_project),
+    _: User = Depends(require_viewer),
+) -> list[dict[str, Any]]:
+    """Actions with their progress or measured outcome (met, not met,
+    inconclusive), as ``kpitree actions list --json`` prints them."""
+    from kpitree.review.service import open_store, outcomes
+
+    if not (project.path / ".kpitree" / "app.sqlite").exists():
+        return []
+    with open_store(project) as store:
+        actions = store.list(status=None if all else "open", node=node)
+    found = outcomes(project, actions)
+    return [{**a.to_json(), "outcome": found[a.id].to_json()} for a in actions]
+
+
+@router.post("/api/actions", tags=["actions"], summary="Add an action", status_code=201)
+def api_add_action(
+    body: ActionToAdd,
+    project: Project = Depends(get_project),
+    user: User = Depends(require_editor),
+) -> JSONResponse:
+    """Add an action (editors); its outcome is measured once it is due."""
+    from kpitree.review.actions import NewAction, parse_segment
+    from kpitree.review.service import add_action
+
+    new = NewAction(
+        node=body.node.strip(),
+        owner=body.owner,
+        description=body.description,
+        effect=body.expected_effect,
+        due=body.due,
+        start=body.start,
+        segment=parse_segment(body.segment),
+    )
+    action = add_action(project, new, _author(user))
+    return JSONResponse(action.to_json(), status_code=201)
+
+
+@router.post("/api/actions/{action_id}/done", tags=["actions"], summary="Close an action")
+def api_close_action(
+    action_id: int,
+    body: ActionToClose,
+    project: Project = Depends(get_project),
+    user: User = Depends(require_editor),
+) -> dict[str, Any]:
+    """Mark an action done (editors); its outcome as measured now is kept in its history."""
+    from kpitree.review.service import close_action
+
+    action, outcome = close_action(project, action_id, _author(user), body.note)
+    return {**action.to_json(), "outcome": outcome.to_json(), "history": action.history}
+
+
+@router.post("/nodes/{node_id}/actions", include_in_schema=False)
+def node_add_action(
+    node_id: str,
+    owner: str = Form(...),
+    description: str = Form(...),
+    expected_effect: str = Form(...),
+    due: str = Form(""),
+    segment: str = Form(""),
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    user: User = Depends(require_editor),
+) -> Response:
+    """The Node page's form: add an action on the node, then show the page again."""
+    from urllib.parse import quote
+
+    from kpitree.review.actions import NewAction, parse_segment
+    from kpitree.review.effect import parse_due
+    from kpitree.review.service import add_action
+
+    new = NewAction(
+        node=node_id,
+        owner=owner,
+        description=description,
+        effect=expected_effect,
+        due=parse_due(due) if due.strip() else None,
+        segment=parse_segment(segment),
+    )
+    add_action(project, new, _author(user))
+    return RedirectResponse(f"/nodes/{quote(node_id)}?lang={lang}#actions", status_code=303)

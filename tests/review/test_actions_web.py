@@ -1,0 +1,104 @@
+"""Actions on the web: the JSON API (viewers read, editors write, CSRF
+checked) and the Node page's list and form, on the planted company."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from kpitree.web.app import create_app
+from kpitree.web.users import UserStore
+
+pytestmark = pytest.mark.filterwarnings("ignore:fetch_arrow_table:DeprecationWarning")
+
+PASSWORD = "correct-horse-42"
+EN = {"Accept-Language": "en"}
+BODY = {
+    "node": "mql_rate",
+    "owner": "IS 田中",
+    "description": "call script",
+    "expected_effect": "+5pt",
+    "start": "2025-10-01",
+    "due": "2025-11-30",
+}
+
+
+@pytest.fixture
+def client(planted: Path) -> Iterator[TestClient]:
+    with closing(TestClient(create_app(planted), base_url="http://localhost", headers=EN)) as c:
+        yield c
+
+
+def _token(client: TestClient) -> str:
+    found: str = client.get("/api/session").json()["csrf_token"]
+    return found
+
+
+def test_add_list_and_close_through_the_api(client: TestClient) -> None:
+    assert client.get("/api/actions").json() == []
+    refused = client.post("/api/actions", json=BODY)
+    assert refused.status_code == 403  # no CSRF token
+    added = client.post("/api/actions", json=BODY, headers={"X-CSRF-Token": _token(client)})
+    assert added.status_code == 201, added.text
+    assert added.json()["expected_effect"] == "+5pt"
+    (listed,) = client.get("/api/actions").json()
+    assert listed["outcome"]["state"] == "met"  # measured up to today: the window is over
+    wrong = client.post(
+        "/api/actions",
+        json={**BODY, "expected_effect": "+5"},
+        headers={"X-CSRF-Token": _token(client)},
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["error"]["diagnostics"][0]["code"] == "KT211"
+    closed = client.post(
+        "/api/actions/1/done", json={"note": "kept"}, headers={"X-CSRF-Token": _token(client)}
+    )
+    assert closed.status_code == 200
+    assert [h["change"] for h in closed.json()["history"]] == ["created", "done"]
+    assert client.get("/api/actions").json() == []
+    assert len(client.get("/api/actions?all=true").json()) == 1
+
+
+def test_viewers_read_and_editors_write(planted: Path) -> None:
+    store = UserStore(planted)
+    store.add("admin", "admin", PASSWORD)
+    store.add("viewer", "viewer", PASSWORD)
+    store.add("editor", "editor", PASSWORD)
+    for name, status in (("viewer", 403), ("editor", 201)):
+        with closing(TestClient(create_app(planted), base_url="http://localhost", headers=EN)) as c:
+            c.post(
+                "/login",
+                data={"name": name, "password": PASSWORD, "next": "/", "csrf_token": _token(c)},
+                follow_redirects=False,
+            )
+            answer = c.post("/api/actions", json=BODY, headers={"X-CSRF-Token": _token(c)})
+            assert answer.status_code == status, answer.text
+            assert c.get("/api/actions").status_code == 200
+            page = c.get("/nodes/mql_rate").text
+            assert ('data-testid="action-form"' in page) is (name == "editor")
+
+
+def test_the_node_page_lists_and_adds_actions(client: TestClient) -> None:
+    page = client.get("/nodes/mql_rate")
+    assert 'data-testid="actions"' in page.text and "No open action on this node" in page.text
+    answer = client.post(
+        "/nodes/mql_rate/actions",
+        data={
+            "description": "nurture <b>mails</b>",
+            "owner": "marketing",
+            "expected_effect": "+3pt",
+            "due": "2027-03-31",
+            "segment": "",
+            "csrf_token": _token(client),
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    page = client.get("/nodes/mql_rate").text
+    assert 'data-state="not_started"' in page or 'data-state="in_progress"' in page
+    assert "nurture &lt;b&gt;mails&lt;/b&gt;" in page  # escaped
+    assert client.get("/nodes/leads").text.count('data-action="') == 0
