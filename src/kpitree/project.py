@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -177,11 +177,15 @@ class Project:
         explain: bool = True,
         compare: bool = True,
         engine: Engine | None = None,
+        targets: str = "then",
     ) -> StatusResult:
         """Actual, target, achievement, expected-to-date, forecast and status of
         every node for ``period`` (one or several), for the whole company and
         each segment level in ``by`` (``team`` means department → team).
-        ``compare=False`` skips the previous period and last year."""
+        ``compare=False`` skips the previous period and last year.
+        ``targets="then"``: each month's targets are those of the definition's
+        revision in force then (see :mod:`kpitree.review.revisions`);
+        ``"current"``: today's definition for every month."""
         from kpitree.compute.status import compute_status
         from kpitree.compute.targets import Targets, read_target_file
 
@@ -198,10 +202,14 @@ class Project:
         levels: list[tuple[str, ...]] = [()]
         for dim in [by] if isinstance(by, str) else list(by or []):
             levels.append(_drill_path(dim))
-        targets = Targets(self.tree, self._plan_or_none)
+        from kpitree.review.revisions import check_targets_choice
+
+        chosen = Targets(self.tree, self._plan_or_none)
+        if check_targets_choice(targets) == "then":
+            chosen.plan_for_month = self._plans_then()
         for file in self.tree.target_files:
             dims = sorted({d for level in levels for d in level} | {"department", "team", "rep"})
-            targets.overrides.update(read_target_file(self.path / file, self.tree, dims))
+            chosen.overrides.update(read_target_file(self.path / file, self.tree, dims))
         own = engine is None
         eng = engine or self.engine()
         cache = self.query_cache()
@@ -210,7 +218,7 @@ class Project:
                 self.tree,
                 self.catalogue,
                 eng,
-                targets,
+                chosen,
                 periods,
                 levels,
                 as_of=as_of,
@@ -273,6 +281,16 @@ class Project:
             day, "month", self.tree.fiscal_year_start
         ).start - dt.timedelta(days=1)
         return self.tree.abm, day, before
+
+    def _plans_then(self) -> Callable[[Period], Plan | None] | None:
+        """Month -> the plan valid then, for a project with revisions."""
+        from kpitree.review.revisions import plans_by_month
+        from kpitree.review.service import default_author
+
+        definition = self.path / DEFINITION_FILE
+        if not definition.is_file():
+            return None
+        return plans_by_month(self.path, definition, self.tree, lambda: default_author(self.path))
 
     def query_cache(self) -> QueryCache:
         """The compiled SQL of this project's metric queries, kept in

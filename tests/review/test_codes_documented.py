@@ -13,6 +13,7 @@ def test_review_error_codes_are_documented() -> None:
     sources = [
         *(ROOT / "src" / "kpitree" / "review").glob("*.py"),
         ROOT / "src" / "kpitree" / "cli" / "commands_actions.py",
+        ROOT / "src" / "kpitree" / "cli" / "commands_revisions.py",
         ROOT / "src" / "kpitree" / "web" / "routes_actions.py",
     ]
     emitted = set()

@@ -61,6 +61,14 @@ def status(
     by: ByOpt = None,
     as_of: AsOfOpt = None,
     where: WhereOpt = None,
+    targets: Annotated[
+        str,
+        typer.Option(
+            "--targets",
+            help="then: each month's targets as the definition's revision in force then "
+            "(kpitree revisions); current: today's definition.",
+        ),
+    ] = "then",
     json: JsonOpt = False,
 ) -> None:
     """The tree with actual, target, achievement, expected-to-date, forecast and status."""
@@ -68,7 +76,13 @@ def status(
     from kpitree.project import Project
 
     project = Project.load(path)
-    result = project.status(period, by=by, as_of=parse_day(as_of), filters=_filters(where) or None)
+    result = project.status(
+        period,
+        by=by,
+        as_of=parse_day(as_of),
+        filters=_filters(where) or None,
+        targets=targets,
+    )
     if json:
         print_json(render_status.status_json(project, result))
     else:

@@ -93,6 +93,13 @@ def report(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Day to measure up to, YYYY-MM-DD.")
     ] = None,
+    targets: Annotated[
+        str,
+        typer.Option(
+            "--targets",
+            help="then: the targets valid at the time (kpitree revisions); current: today's.",
+        ),
+    ] = "then",
     json: JsonOpt = False,
 ) -> None:
     """Write a weekly or monthly review report (PDF, Excel, HTML or Markdown)."""
@@ -106,6 +113,7 @@ def report(
         kind.value if kind else None,
         lang.value if lang else None,
         _day(as_of),
+        targets=targets,
     )
     content = render(built, fmt.value)
     target = out or Path(default_file_name(built, fmt.value))

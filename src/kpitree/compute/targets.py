@@ -54,8 +54,12 @@ class Targets:
     tree: Tree
     plan_for: Callable[[int], Plan | None]
     overrides: dict[tuple[str, str, SegmentKey], float] = field(default_factory=dict)
+    plan_for_month: Callable[[Period], Plan | None] | None = None
+    """When set, each month takes its plan from here (the plan valid then,
+    see :mod:`kpitree.review.revisions`) instead of ``plan_for``."""
     _plans: dict[int, Plan | None] = field(default_factory=dict)
     _node_plans: dict[tuple[str, int, SegmentKey], NodePlan | None] = field(default_factory=dict)
+    _month_plans: dict[tuple[str, str, SegmentKey], NodePlan | None] = field(default_factory=dict)
 
     def _plan(self, fiscal_year: int) -> Plan | None:
         if fiscal_year not in self._plans:
@@ -68,10 +72,22 @@ class Targets:
             self._node_plans[key] = self._find_node_plan(node_id, fiscal_year, segment)
         return self._node_plans[key]
 
+    def _month_node_plan(self, node_id: str, month: Period, segment: SegmentKey) -> NodePlan | None:
+        key = (node_id, month.key, segment)
+        if key not in self._month_plans:
+            assert self.plan_for_month is not None
+            found = self.plan_for_month(month)
+            self._month_plans[key] = self._segment_plan(found, node_id, segment)
+        return self._month_plans[key]
+
     def _find_node_plan(
         self, node_id: str, fiscal_year: int, segment: SegmentKey
     ) -> NodePlan | None:
-        plan = self._plan(fiscal_year)
+        return self._segment_plan(self._plan(fiscal_year), node_id, segment)
+
+    def _segment_plan(
+        self, plan: Plan | None, node_id: str, segment: SegmentKey
+    ) -> NodePlan | None:
         if plan is None or node_id not in plan.nodes:
             return None
         node_plan = plan.nodes[node_id]
@@ -128,9 +144,12 @@ class Targets:
             plans: dict[int, NodePlan | None] = {}
             row = values[s]
             for i, (fiscal_year, key) in enumerate(keys):
-                if fiscal_year not in plans:
-                    plans[fiscal_year] = self._node_plan(node_id, fiscal_year, segment)
-                node_plan = plans[fiscal_year]
+                if self.plan_for_month is not None:
+                    node_plan = self._month_node_plan(node_id, months[i], segment)
+                else:
+                    if fiscal_year not in plans:
+                        plans[fiscal_year] = self._node_plan(node_id, fiscal_year, segment)
+                    node_plan = plans[fiscal_year]
                 value = node_plan.per_period.get(key) if node_plan else None
                 if value is not None:
                     row[i] = value

@@ -145,9 +145,12 @@ def build_report(
     as_of: dt.date | None = None,
     *,
     engine: Engine | None = None,
+    targets: str = "then",
 ) -> Report:
     """The review pack of ``project`` for ``period`` (default: the week or month
     containing ``as_of``), in ``lang`` (default: the current language).
+    ``targets``: ``then`` (each month's targets as the definition's revision in
+    force then) or ``current`` (today's definition).
 
     >>> report = build_report(Project.load("my-plan"), "2026-10")  # doctest: +SKIP
     >>> report.kgi.achievement                                      # doctest: +SKIP
@@ -160,7 +163,7 @@ def build_report(
     own = engine is None
     eng = engine or project.engine()
     try:
-        main = project.status(chosen, by=["team", "rep"], as_of=as_of, engine=eng)
+        main = project.status(chosen, by=["team", "rep"], as_of=as_of, engine=eng, targets=targets)
         context_period = None
         context: StatusResult | None = None
         if kind_name == "weekly":
@@ -168,10 +171,20 @@ def build_report(
 
             context_period = period_of(min(as_of, chosen.end), "month", tree.fiscal_year_start)
             context = project.status(
-                context_period, as_of=as_of, engine=eng, explain=False, compare=False
+                context_period,
+                as_of=as_of,
+                engine=eng,
+                explain=False,
+                compare=False,
+                targets=targets,
             )
         trend = project.status(
-            trend_periods(chosen, kind_name), as_of=as_of, engine=eng, explain=False, compare=False
+            trend_periods(chosen, kind_name),
+            as_of=as_of,
+            engine=eng,
+            explain=False,
+            compare=False,
+            targets=targets,
         )
         names = project.rep_names(engine=eng)  # reps by name, never by their id
         burnup = kgi_burnup(project, chosen, as_of, lang, eng) if kind_name == "monthly" else []

@@ -46,6 +46,7 @@ class ProjectView(Protocol):
         explain: bool = True,
         compare: bool = True,
         engine: Engine | None = None,
+        targets: str = "then",
     ) -> StatusResult: ...
 
     def sla_report(

@@ -1,0 +1,110 @@
+"""Revisions of the definition: a target changed in October leaves the Q2
+review as it was and changes Q3; ``--targets current`` compares with today's."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpitree.project import Project
+from kpitree.reports import build_report
+
+pytestmark = pytest.mark.filterwarnings("ignore:fetch_arrow_table:DeprecationWarning")
+
+AS_OF = dt.date(2026, 3, 31)
+
+
+def _set_calls_target(folder: Path, old: str, new: str) -> None:
+    file = folder / "kpitree.yaml"
+    text = file.read_text(encoding="utf-8")
+    assert old in text
+    file.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def _target(project: Project, period: str, targets: str = "then") -> float | None:
+    result = project.status(period, as_of=AS_OF, explain=False, compare=False, targets=targets)
+    return result.row("calls", result.periods[0].key).target
+
+
+def _history(planted: Path, cli: Any) -> None:
+    first = cli("revise", planted, "-m", "FY2025 plan", "--at", "2025-04-01", "--author", "佐藤")
+    assert first.code == 0, first.err
+    _set_calls_target(planted, "target: {monthly: 600}", "target: {monthly: 900}")
+    second = cli("revise", planted, "-m", "more calls", "--at", "2025-10-10T09:00")
+    assert second.code == 0, second.err
+
+
+def test_a_target_changed_in_october_changes_q3_not_q2(planted: Path, cli: Any) -> None:
+    _history(planted, cli)
+    project = Project.load(planted)
+    assert project.period("2025-Q2").start == dt.date(2025, 7, 1)
+    assert _target(project, "2025-Q2") == pytest.approx(3 * 600)
+    assert _target(project, "2025-Q3") == pytest.approx(3 * 900)
+    assert _target(project, "2025-Q2", "current") == pytest.approx(3 * 900)
+    # The monthly review packs: September as it was asked, October with the new target.
+    sept = build_report(project, "2025-09", lang="en", as_of=AS_OF)
+    octo = build_report(project, "2025-10", lang="en", as_of=AS_OF)
+    assert next(line.target for line in sept.tree if line.node == "calls") == pytest.approx(600)
+    assert next(line.target for line in octo.tree if line.node == "calls") == pytest.approx(900)
+    today = build_report(project, "2025-09", lang="en", as_of=AS_OF, targets="current")
+    assert next(line.target for line in today.tree if line.node == "calls") == pytest.approx(900)
+    status = cli("status", planted, "--period", "2025-Q2", "--as-of", "2026-03-31", "--json")
+    current = cli(
+        "status", planted, "--period", "2025-Q2", "--as-of", "2026-03-31", "--targets", "current",
+        "--json",
+    )  # fmt: skip
+    assert status.code == 0 and current.code == 0, status.err + current.err
+    assert "1,800" in status.out or "1800" in status.out
+    assert "2700" in current.out or "2,700" in current.out
+
+
+def test_without_a_history_targets_are_todays(planted: Path) -> None:
+    _set_calls_target(planted, "target: {monthly: 600}", "target: {monthly: 900}")
+    project = Project.load(planted)
+    assert _target(project, "2025-Q2") == pytest.approx(2700)
+    assert not (planted / ".kpitree" / "app.sqlite").exists()  # nothing made by a status
+
+
+def test_revisions_list_and_diff(planted: Path, cli: Any) -> None:
+    _history(planted, cli)
+    listed = cli("revisions", planted, "--json").json()
+    assert [(r["id"], r["author"], r["reason"], r["changes"]) for r in listed] == [
+        (1, "佐藤", "FY2025 plan", 0),
+        (2, listed[1]["author"], "more calls", 1),
+    ]
+    assert listed[1]["at"].startswith("2025-10-10T09:00:00+09:00")
+    diff = cli("revisions", planted, "--diff", "2", "--json").json()
+    assert diff["changes"] == [
+        {"key": "nodes.calls.target.monthly", "kind": "changed", "old": 600, "new": 900}
+    ]
+    text = cli("revisions", planted, "--diff", "2", "--text").out
+    assert "-    target: {monthly: 600}" in text and "+    target: {monthly: 900}" in text
+    words = cli("revisions", planted, "--diff", "2", lang="ja").out
+    assert "nodes.calls.target.monthly: 600 → 900" in words
+    assert cli("revise", planted).out.startswith("The definition has not changed")
+
+
+def test_an_unrecorded_edit_is_caught_up(planted: Path, cli: Any) -> None:
+    _history(planted, cli)
+    _set_calls_target(planted, "target: {monthly: 400}", "target: {monthly: 450}")
+    _target(Project.load(planted), "2025-Q3")
+    listed = cli("revisions", planted, "--json").json()
+    assert len(listed) == 3 and listed[2]["automatic"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--at", "2025-03-01"], "before the latest revision 1"),
+        (["--at", "2999-01-01"], "in the future"),
+        (["--at", "soon"], "Cannot read 'soon'"),
+    ],
+)
+def test_revision_mistakes(planted: Path, cli: Any, args: list[str], message: str) -> None:
+    assert cli("revise", planted, "--at", "2025-04-01").code == 0
+    _set_calls_target(planted, "target: {monthly: 600}", "target: {monthly: 900}")
+    result = cli("revise", planted, *args)
+    assert result.code == 1 and message in result.err
