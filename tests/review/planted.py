@@ -49,6 +49,7 @@ nodes:
     owner: marketing
     indicator: leading
     metric: leads
+    drivers: [calls, emails]
   mql_rate:
     label: {ja: MQL化率, en: Lead to MQL rate}
     unit: ratio

@@ -102,3 +102,12 @@ def test_the_node_page_lists_and_adds_actions(client: TestClient) -> None:
     assert 'data-state="not_started"' in page or 'data-state="in_progress"' in page
     assert "nurture &lt;b&gt;mails&lt;/b&gt;" in page  # escaped
     assert client.get("/nodes/leads").text.count('data-action="') == 0
+
+
+def test_the_validity_page_and_its_json_twin(client: TestClient) -> None:
+    data = client.get("/api/review/validity").json()
+    verdicts = {(r["node"], r["link"]): r["verdict"] for r in data["rows"]}
+    assert verdicts[("emails", None)] in ("replace", "not_enough_history")
+    page = client.get("/review/validity", headers={"Accept-Language": "ja"}).text
+    assert 'data-testid="validity"' in page and "KPI妥当性の見直し" in page
+    assert page.count("<tr data-node=") == len(data["rows"])

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from kpitree.errors import UserError
 from kpitree.i18n import t
 from kpitree.reports import sections
-from kpitree.reports.actions import action_lines
+from kpitree.reports.actions import action_lines, quarterly_validity
 from kpitree.reports.burnup import kgi_burnup
 from kpitree.reports.extras import alerts_section, sla_section
 from kpitree.reports.model import NodeLine, PeriodInfo, Report, ReportKind
@@ -194,6 +194,7 @@ def build_report(
             else QualitySection()
         )
         actions = action_lines(project, chosen, as_of, lang, eng)
+        validity = quarterly_validity(project, chosen, kind_name, as_of, lang, eng)
     finally:
         if own:
             eng.close()
@@ -228,6 +229,7 @@ def build_report(
         burnup=burnup,
         quality=quality,
         actions=actions,
+        validity=validity,
     )
     report.narrative = narrative(report, tree)
     return report

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kpitree.i18n import t
+from kpitree.reports.actions import actions_layout, validity_layout
 from kpitree.reports.model import DepartmentSection, NodeLine, Report, SegmentLine, SlaRuleLine
 from kpitree.reports.quality import quality_layout
-from kpitree.review.sheet import ACTION_COLUMNS
 
 __all__ = ["Cell", "Chart", "Section", "Table", "layout"]
 
@@ -108,7 +108,8 @@ def layout(report: Report) -> list[Section]:
         _sla(report, c, lang),
         _alerts(report, c, lang),
         *([quality_layout(report.quality, c, lang)] if report.quality.included else []),
-        _actions(report, lang),
+        *([validity_layout(report, lang)] if report.validity is not None else []),
+        actions_layout(report, lang),
     ]
 
 
@@ -473,32 +474,6 @@ def _alerts(report: Report, c: _Cells, lang: str) -> Section:
     return Section(
         "alerts", title, [], [Table("alerts", title, columns, rows, _c("no_alerts", lang))]
     )
-
-
-def _actions(report: Report, lang: str) -> Section:
-    columns = [t(f"review.col.{k}", lang=lang) for k in ACTION_COLUMNS]
-    blank = Cell(None, "")
-    rows = [
-        [
-            Cell(a.id, str(a.id)),
-            Cell(a.label, a.label),
-            Cell(a.segment, a.segment),
-            Cell(a.owner, a.owner),
-            Cell(a.description, a.description),
-            Cell(a.expected, a.expected),
-            Cell(a.due.isoformat(), a.due.isoformat()),
-            Cell(a.outcome, a.outcome, status=_STATE_STATUS.get(a.state)),
-        ]
-        for a in report.actions
-    ]
-    rows += [[blank] * len(columns) for _ in range(report.next_action_rows)]
-    title = _c("section.actions", lang)
-    paragraphs = [t("review.pack.how", lang=lang)]
-    return Section("actions", title, paragraphs, [Table("actions", title, columns, rows)])
-
-
-# Outcomes coloured like statuses (and always written as words too).
-_STATE_STATUS = {"met": "on_track", "not_met": "off_track", "inconclusive": "at_risk"}
 
 
 def _month(key: str, lang: str) -> str:

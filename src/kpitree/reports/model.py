@@ -210,6 +210,7 @@ class Report:
     narrative: list[str]
     next_action_rows: int = 5  # blank rows to fill in, after the actions listed
     actions: list[ActionLine] = field(default_factory=list)  # open and due in the period
+    validity: dict[str, Any] | None = None  # KPI validity review (packs ending a quarter)
     burnup: list[BurnupPoint] = field(default_factory=list)  # the KGI's year (monthly packs)
     quality: QualitySection = field(default_factory=QualitySection)  # monthly packs
 

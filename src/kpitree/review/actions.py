@@ -307,6 +307,8 @@ class ActionStore:
         return True
 
     def _row(self, action_id: int) -> sqlite3.Row:
+        if not 0 < action_id < 2**63:  # beyond what SQLite can hold: no such action
+            raise UserError.of("KT217", "review.unknown_action", None, id=action_id)
         row: sqlite3.Row | None = self.db.execute(
             "SELECT * FROM review_actions WHERE id = ?", (action_id,)
         ).fetchone()

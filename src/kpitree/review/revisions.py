@@ -135,6 +135,8 @@ class RevisionStore:
         ]
 
     def get(self, revision_id: int) -> Revision:
+        if not 0 < revision_id < 2**63:
+            raise UserError.of("KT230", "revisions.unknown", None, id=revision_id)
         row = self.db.execute(
             "SELECT * FROM definition_revisions WHERE id = ?", (revision_id,)
         ).fetchone()

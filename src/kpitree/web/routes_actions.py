@@ -1,18 +1,20 @@
 """Actions (施策) on the web: the JSON API (``GET /api/actions``, editors
 ``POST /api/actions`` and ``POST /api/actions/{id}/done``) and the Node page's
-form (``POST /nodes/{id}/actions``). Writes need the editor role and the CSRF
-token like every other form; the numbers are those of ``kpitree actions``."""
+form (``POST /nodes/{id}/actions``); the KPI validity review page
+(``/review/validity``) and its JSON twin (``/api/review/validity``). Writes
+need the editor role and the CSRF token like every other form; the numbers
+are those of ``kpitree actions`` and ``kpitree validity``."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Form, Query
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from kpitree.web.deps import get_lang, get_project, require_editor, require_viewer
+from kpitree.web.deps import get_lang, get_project, render, require_editor, require_viewer
 from kpitree.web.users import User
 
 if TYPE_CHECKING:
@@ -153,3 +155,30 @@ def node_add_action(
     )
     add_action(project, new, _author(user))
     return RedirectResponse(f"/nodes/{quote(node_id)}?lang={lang}#actions", status_code=303)
+
+
+@router.get("/api/review/validity", tags=["actions"], summary="KPI validity review")
+def api_validity(
+    months: int = Query(24, ge=2, le=120, description="How many complete months of history."),
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: User = Depends(require_viewer),
+) -> dict[str, Any]:
+    """Every KPI and influence link with its verdict (keep, re_target, replace,
+    drop, not_enough_history) and the evidence, as ``kpitree validity --json``."""
+    from kpitree.review.validity_view import validity_view
+
+    return validity_view(project, lang, None, months)
+
+
+@router.get("/review/validity", response_class=HTMLResponse, include_in_schema=False)
+def validity_page(
+    request: Request,
+    months: int = Query(24, ge=2, le=120),
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: User = Depends(require_viewer),
+) -> Response:
+    from kpitree.review.validity_view import validity_view
+
+    return render(request, "validity.html", {"view": validity_view(project, lang, None, months)})
