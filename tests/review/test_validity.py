@@ -71,6 +71,9 @@ def test_lead_finds_a_planted_lag_and_ignores_a_level_trend() -> None:
     up = [i + rng.uniform(-1, 1) for i in range(30)]
     also_up = [2 * i + rng.uniform(-1, 1) for i in range(30)]
     assert not lead(up, also_up).significant  # type: ignore[union-attr]
+    # Histories shorter than the lags tried: only the lags they hold.
+    assert lead([1.0, 2.0, 4.0], [1.0, 3.0, 2.0]) is None  # two changes: r needs three
+    assert lead([1.0, 2.0, 4.0, 3.0], [1.0, 3.0, 2.0, 5.0]) is not None
 
 
 def test_cli_prints_verdicts_with_their_evidence(planted: Path, cli: Any) -> None:

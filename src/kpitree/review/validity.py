@@ -131,7 +131,7 @@ def lead(driver: list[float | None], target: list[float | None]) -> Lead | None:
     the target's later changes."""
     dx, dy = _changes(driver), _changes(target)
     best: Lead | None = None
-    for lag in range(MAX_LAG + 1):
+    for lag in range(min(MAX_LAG, len(dx) - 1) + 1):
         pairs = [
             (x, y)
             for x, y in zip(dx[: len(dx) - lag], dy[lag:], strict=True)

@@ -159,7 +159,9 @@ def node_add_action(
 
 @router.get("/api/review/validity", tags=["actions"], summary="KPI validity review")
 def api_validity(
-    months: int = Query(24, ge=2, le=120, description="How many complete months of history."),
+    months: int = Query(
+        24, ge=2, le=36, description="How many complete months of history (at most 36)."
+    ),
     project: Project = Depends(get_project),
     lang: str = Depends(get_lang),
     _: User = Depends(require_viewer),
@@ -174,7 +176,7 @@ def api_validity(
 @router.get("/review/validity", response_class=HTMLResponse, include_in_schema=False)
 def validity_page(
     request: Request,
-    months: int = Query(24, ge=2, le=120),
+    months: int = Query(24, ge=2, le=36),
     project: Project = Depends(get_project),
     lang: str = Depends(get_lang),
     _: User = Depends(require_viewer),
