@@ -111,3 +111,12 @@ def test_the_validity_page_and_its_json_twin(client: TestClient) -> None:
     page = client.get("/review/validity", headers={"Accept-Language": "ja"}).text
     assert 'data-testid="validity"' in page and "KPI妥当性の見直し" in page
     assert page.count("<tr data-node=") == len(data["rows"])
+
+
+def test_the_book_page_and_its_json_twin(client: TestClient) -> None:
+    entries = client.get("/api/book").json()
+    assert entries[0]["id"] == "mqls" and entries[0]["formula_words"]
+    page = client.get("/book", headers={"Accept-Language": "ja"}).text
+    assert page.count('data-testid="book-entry"') == len(entries)
+    assert "MQL数 = リード獲得数 × MQL化率" in page
+    assert 'href="/book#mql_rate"' in client.get("/nodes/mql_rate").text

@@ -53,6 +53,7 @@ def _global(
 from kpitree.cli import commands_accounts as commands_accounts  # noqa: E402
 from kpitree.cli import commands_actions as commands_actions  # noqa: E402
 from kpitree.cli import commands_alerts as commands_alerts  # noqa: E402
+from kpitree.cli import commands_book as commands_book  # noqa: E402
 from kpitree.cli import commands_core  # noqa: E402,F401
 from kpitree.cli import commands_data as commands_data  # noqa: E402
 from kpitree.cli import commands_engine as commands_engine  # noqa: E402

@@ -157,10 +157,23 @@ def node_add_action(
     return RedirectResponse(f"/nodes/{quote(node_id)}?lang={lang}#actions", status_code=303)
 
 
+def _validity(request: Request, project: Project, lang: str, months: int) -> dict[str, Any]:
+    """The validity view, cached like the pages (per data version, day and query)."""
+    from kpitree.review.validity_view import validity_view
+    from kpitree.web.routes_api import page_source
+
+    source = page_source(request, project)
+    return source.cached(
+        ("validity", months, lang),
+        lambda: validity_view(project, lang, source.today(), months),
+    )
+
+
 @router.get("/api/review/validity", tags=["actions"], summary="KPI validity review")
 def api_validity(
+    request: Request,
     months: int = Query(
-        24, ge=2, le=36, description="How many complete months of history (at most 36)."
+        24, ge=2, le=24, description="How many complete months of history (at most 24)."
     ),
     project: Project = Depends(get_project),
     lang: str = Depends(get_lang),
@@ -168,19 +181,41 @@ def api_validity(
 ) -> dict[str, Any]:
     """Every KPI and influence link with its verdict (keep, re_target, replace,
     drop, not_enough_history) and the evidence, as ``kpitree validity --json``."""
-    from kpitree.review.validity_view import validity_view
-
-    return validity_view(project, lang, None, months)
+    return _validity(request, project, lang, months)
 
 
 @router.get("/review/validity", response_class=HTMLResponse, include_in_schema=False)
 def validity_page(
     request: Request,
-    months: int = Query(24, ge=2, le=36),
+    months: int = Query(24, ge=2, le=24),
     project: Project = Depends(get_project),
     lang: str = Depends(get_lang),
     _: User = Depends(require_viewer),
 ) -> Response:
-    from kpitree.review.validity_view import validity_view
+    return render(request, "validity.html", {"view": _validity(request, project, lang, months)})
 
-    return render(request, "validity.html", {"view": validity_view(project, lang, None, months)})
+
+@router.get("/api/book", tags=["actions"], summary="KPI definitions book")
+def api_book(
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: User = Depends(require_viewer),
+) -> list[dict[str, Any]]:
+    """Every node's definition as ``kpitree book --json`` prints it."""
+    from kpitree.review.book import book_entries
+
+    return book_entries(project.tree, project.catalogue, lang)
+
+
+@router.get("/book", response_class=HTMLResponse, include_in_schema=False)
+def book_page(
+    request: Request,
+    project: Project = Depends(get_project),
+    lang: str = Depends(get_lang),
+    _: User = Depends(require_viewer),
+) -> Response:
+    from kpitree.review.book import BOOK_FIELDS, book_entries
+
+    entries = book_entries(project.tree, project.catalogue, lang)
+    shown = [f for f in BOOK_FIELDS if f not in ("id", "name")]
+    return render(request, "book.html", {"entries": entries, "fields": shown})

@@ -31,6 +31,7 @@ PAGES = (
     "/records/leads",
     "/records/new_revenue?period=FY2026-Q2",
     "/records/mql_rate?view=cohort&period=FY2026-Q2",
+    "/review/validity",
     "/login",
 )
 
