@@ -66,6 +66,7 @@ ALLOWED = {
         "data",
         "engines",
         "compute",
+        "escaping",
     },
     # Review reports consume compute, alerts and SLA results (not the web app or the CLI).
     "reports": {
