@@ -41,3 +41,24 @@ def test_bench_status_runs_on_the_tiny_company(tmp_path: Path) -> None:
     steps = ("duckdb_sql", "kpitree_cold", "kpitree_status", "kpitree_compare", "pandas")
     for step in (*steps, "duckdb_cli", "kpitree_cli"):
         assert f"\n{step} " in out.stdout
+
+
+@pytest.mark.slow
+def test_bench_scaling_compares_the_command_with_the_hand_query(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH.with_name("bench_scaling.py")),
+            "--size",
+            "tiny",
+            "--cache-dir",
+            str(tmp_path),
+            "--no-write",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "tiny: same numbers" in out.stdout
+    assert "load average before / after" in out.stdout
