@@ -268,3 +268,45 @@ def test_preview_problems_follow_the_request_language(
     )
     message = response.json()["errors"][0]["message"]
     assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", message), message
+
+
+def test_the_preview_page_shows_local_times_amounts_and_attributes_as_columns(
+    data_client: TestClient,
+) -> None:
+    content = deals_csv([("P-1", "11/05/2026", "1200000")]).encode()
+    found = preview(data_client, "deals.csv", content).json()
+    deals = next(t for t in found["tables"] if t["table"] == "deals")
+    raw = dict(zip(deals["columns"], deals["preview"][0], strict=True))
+    # The JSON keeps the instant (midnight in Tokyo is 15:00 UTC the day before).
+    assert raw["created_at"].startswith("2026-11-04T15:00:00")
+    shown = dict(zip(deals["display"]["columns"], deals["display"]["rows"][0], strict=True))
+    assert shown["created_at"] == "2026-11-05 00:00"
+    assert shown["amount"] == "¥1,200,000"
+    assert "attributes" not in shown
+    page = data_client.post(
+        "/data/preview",
+        files={"file": ("deals.csv", content, "application/octet-stream")},
+        data={"mapping": MAPPING},
+    ).text
+    assert "2026-11-05 00:00" in page and "¥1,200,000" in page
+    assert "2026-11-04T15:00:00" not in page
+
+
+def test_preview_attributes_become_columns() -> None:
+    from kpitree.web.preview_display import display_table
+
+    shown = display_table(
+        ["lead_id", "created_at", "attributes"],
+        [
+            ["L1", "2026-11-04T15:00:00+00:00", '{"業種": "製造", "score": 30}'],
+            ["L2", None, '{"score": 12, "memo": "展示会"}'],
+        ],
+        "Asia/Tokyo",
+        "JPY",
+        "ja",
+    )
+    assert shown["columns"] == ["lead_id", "created_at", "業種", "score", "memo"]
+    assert shown["rows"] == [
+        ["L1", "2026-11-05 00:00", "製造", "30", ""],
+        ["L2", "", "", "12", "展示会"],
+    ]

@@ -224,6 +224,13 @@ def preview(
         if mapping == DRAFT:
             text = draft_file(upload).read_text(encoding="utf-8")
             found["detected"] = {"kind": "draft", "yaml": text, "review": [], "closest": None}
+    from kpitree.web.preview_display import display_table
+
+    tree = project.tree
+    for table in found.get("tables", []):
+        table["display"] = display_table(
+            table["columns"], table["preview"], tree.timezone, tree.currency, lang or "ja"
+        )
     return {"upload_id": upload.upload_id, "file": upload.name, "mapping": mapping, **found}
 
 
