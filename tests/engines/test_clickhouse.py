@@ -79,3 +79,18 @@ def test_naive_timestamps_are_read_in_the_project_zone(clickhouse: Engine) -> No
     assert clickhouse.execute(expr).column(0).to_pylist() == [4]
     before = leads.filter((leads.channel == "edge") & (leads.created_at < at)).count()
     assert clickhouse.execute(before).column(0).to_pylist() == [0]
+
+
+def test_kpitree_query_on_clickhouse_cannot_read_outside(clickhouse: Engine, tmp_path: Any) -> None:
+    """ClickHouse allows table functions that read files or URLs in a plain
+    SELECT; ``query`` runs with ``readonly = 1``, so the database refuses them."""
+    from kpitree.errors import UserError
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("s3cret\n", encoding="utf-8")
+    with pytest.raises(UserError) as exc:
+        clickhouse.query(f"SELECT * FROM file('{secret}', 'LineAsString')")
+    assert exc.value.diagnostics[0].code == "KT511"
+    assert "s3cret" not in str(exc.value)
+    got = clickhouse.query("SELECT lead_id FROM leads ORDER BY lead_id", limit=2)
+    assert got.num_rows == 2

@@ -105,9 +105,12 @@ def write_table(backend: Any, name: str, data: pa.Table, engine: str = "MergeTre
         backend.con.insert_arrow(name, data)
 
 
-def arrow_result(backend: Any, sql: str, expr: ir.Table | None = None) -> pa.Table:
+def arrow_result(
+    backend: Any, sql: str, expr: ir.Table | None = None, settings: dict[str, Any] | None = None
+) -> pa.Table:
     """Run ``sql`` on ClickHouse and return the result as Arrow, instants in UTC;
-    with ``expr``, in the types of its schema (reading its in-memory tables)."""
+    with ``expr``, in the types of its schema (reading its in-memory tables);
+    ``settings`` for this query only."""
     import pyarrow as pa
     from ibis.formats.pyarrow import PyArrowData
 
@@ -117,9 +120,9 @@ def arrow_result(backend: Any, sql: str, expr: ir.Table | None = None) -> pa.Tab
         created, external = _memtables(backend, expr)
     try:
         if external is not None:
-            table = backend.con.query_arrow(sql, external_data=external)
+            table = backend.con.query_arrow(sql, external_data=external, settings=settings)
         else:
-            table = backend.con.query_arrow(sql)
+            table = backend.con.query_arrow(sql, settings=settings)
     finally:
         for name in created:
             backend.con.command(f"DROP TABLE IF EXISTS `{name}`")

@@ -434,6 +434,8 @@ class Engine:
             return running.duckdb_query(self, checked, limit)
         if self.name == "postgres":
             return running.postgres_query(self, checked, limit)
+        if self.name == "clickhouse":
+            return running.clickhouse_query(self, checked, limit)
         return running.ibis_query(self, checked, limit)
 
     def _unparsed(self, sql: str, reason: str) -> UserError:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kpitree.engines.engine import Engine
 
 __all__ = [
+    "clickhouse_query",
     "duckdb_parse_error",
     "duckdb_query",
     "ibis_query",
@@ -205,3 +206,22 @@ def ibis_query(engine: Engine, checked: ReadOnlyQuery, limit: int | None) -> pa.
         # the user's query goes back to the user.
         raise _failed(engine, exc) from exc
     return result
+
+
+def clickhouse_query(engine: Engine, checked: ReadOnlyQuery, limit: int | None) -> pa.Table:
+    """On ClickHouse (a server or chDB) with the ``readonly = 1`` setting: the
+    database itself refuses writes, setting changes and table functions that
+    read outside it (``file``, ``url``, ``s3``, …), which ClickHouse allows in a
+    plain ``SELECT``."""
+    from kpitree.engines.clickhouse import arrow_result
+
+    text = checked.text.strip().rstrip(";")
+    sql = text if limit is None else f"SELECT * FROM ({text}) LIMIT {int(limit)}"
+    try:
+        return arrow_result(engine.backend, sql, settings={"readonly": 1})
+    except KpitreeError:
+        raise
+    except Exception as exc:  # clickhouse-connect's DatabaseError and its kin
+        if "READONLY" in str(exc):
+            raise _refused_by_database(exc) from exc
+        raise _failed(engine, exc) from exc
