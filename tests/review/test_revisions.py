@@ -108,3 +108,11 @@ def test_revision_mistakes(planted: Path, cli: Any, args: list[str], message: st
     _set_calls_target(planted, "target: {monthly: 600}", "target: {monthly: 900}")
     result = cli("revise", planted, *args)
     assert result.code == 1 and message in result.err
+
+
+def test_an_unreadable_app_database_means_todays_targets(planted: Path, cli: Any) -> None:
+    _history(planted, cli)
+    (planted / ".kpitree" / "app.sqlite").write_bytes(b"not a database at all" * 100)
+    for extra in planted.glob(".kpitree/app.sqlite-*"):
+        extra.unlink()
+    assert _target(Project.load(planted), "2025-Q2") == pytest.approx(2700)

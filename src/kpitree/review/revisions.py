@@ -224,16 +224,21 @@ def catch_up(project_root: Path, definition: Path, author: Callable[[], str]) ->
     the history, oldest first (empty without one; nothing is created then)."""
     if not (project_root / APP_DB).exists():
         return []
-    with RevisionStore(project_root) as store:
-        latest = store.latest()
-        if latest is None:
-            return []
-        text = definition.read_text(encoding="utf-8")
-        if latest.digest != digest(text):
-            mtime = dt.datetime.fromtimestamp(definition.stat().st_mtime, dt.UTC)
-            at = min(max(mtime, latest.at), dt.datetime.now(dt.UTC))
-            store.add(text, author(), None, at, automatic=True)
-        return store.all()
+    try:
+        with RevisionStore(project_root) as store:
+            latest = store.latest()
+            if latest is None:
+                return []
+            text = definition.read_text(encoding="utf-8")
+            if latest.digest != digest(text):
+                mtime = dt.datetime.fromtimestamp(definition.stat().st_mtime, dt.UTC)
+                at = min(max(mtime, latest.at), dt.datetime.now(dt.UTC))
+                store.add(text, author(), None, at, automatic=True)
+            return store.all()
+    except sqlite3.Error:
+        # An app database that cannot be read or written here (a read-only
+        # copy of the project): no history is known, today's targets apply.
+        return []
 
 
 def in_force(history: list[Revision], day: dt.date, zone: str) -> Revision:
