@@ -106,3 +106,29 @@ def test_counts_are_tested_as_counts(planted: Path) -> None:
     outcome = _measure(project, action, dt.date(2025, 12, 31))
     assert outcome.test == "poisson"
     assert outcome.state in ("not_met", "inconclusive")
+
+
+def test_a_segment_is_measured_on_its_own_facts(planted: Path) -> None:
+    from kpitree.review.actions import ActionStore, NewAction
+
+    project = Project.load(planted)
+    units = {n.id: n.unit_name for n in project.tree.nodes.values()}
+    with ActionStore(project.path, units) as store:
+        web = store.add(
+            NewAction(
+                "mql_rate", "web team", "LP", "+5pt", dt.date(2025, 11, 30), LIFT_DAY,
+                (("channel", "web"),),
+            ).checked(units, LIFT_DAY),
+            "tester",
+        )  # fmt: skip
+        event = store.add(
+            NewAction(
+                "mql_rate", "events", "booth", "+5pt", dt.date(2025, 11, 30), LIFT_DAY,
+                (("channel", "event"),),
+            ).checked(units, LIFT_DAY),
+            "tester",
+        )  # fmt: skip
+    day = dt.date(2025, 12, 31)
+    assert _measure(project, web, day).state == "met"  # every planted lead is a web lead
+    nothing = _measure(project, event, day)
+    assert nothing.state == "inconclusive" and nothing.reason in ("no_data", "low_volume")
