@@ -245,3 +245,27 @@ def _cards(html: str) -> list[str]:
     import re
 
     return re.findall(r'data-node-id="([^"]+)"', html)
+
+
+def test_an_error_on_a_shared_screen_does_not_log_its_token(
+    clients: dict[str, TestClient],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from kpitree.web import routes_share
+
+    _, url = _share(clients["admin"])
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the view failed")
+
+    # A failure injected where the screen is computed: the server's log must say
+    # where it happened without the link's secret.
+    monkeypatch.setattr(routes_share, "_view", broken)
+    anonymous = TestClient(
+        clients["admin"].app, base_url="http://localhost", raise_server_exceptions=False
+    )
+    with closing(anonymous), caplog.at_level("ERROR"):
+        assert anonymous.get(url).status_code == 500
+    assert "unexpected error on /s/" in caplog.text
+    assert url.removeprefix("/s/") not in caplog.text

@@ -289,7 +289,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return _respond(request, 422, found)
 
     async def crash(request: Request, exc: Exception) -> Response:
-        log.error("unexpected error on %s", request.url.path, exc_info=exc)
+        # A shared link's address is its secret: never in the log.
+        path = request.url.path
+        where = "/s/…" if path.startswith("/s/") else path
+        log.error("unexpected error on %s", where, exc_info=exc)
         diag = Diagnostic(
             Severity.ERROR, "KT600", "web.error.internal", {"error": type(exc).__name__}
         )
