@@ -17,7 +17,7 @@ from kpitree.reports import sections
 from kpitree.reports.actions import action_lines, quarterly_validity
 from kpitree.reports.burnup import kgi_burnup
 from kpitree.reports.extras import alerts_section, sla_section
-from kpitree.reports.model import NodeLine, PeriodInfo, Report, ReportKind
+from kpitree.reports.model import NodeLine, PeriodInfo, Report, ReportKind, TimelineNoteLine
 from kpitree.reports.narrative import narrative
 from kpitree.reports.quality import QualitySection, quality_section
 
@@ -137,6 +137,24 @@ def status_text(status: str | None, lang: str, reason: str | None = None) -> str
     return t(f"status.{status}", lang=lang)
 
 
+def timeline_notes(project: Project, period: Period, lang: str) -> list[TimelineNoteLine]:
+    """The notes on the timeline that overlap ``period`` (from the app store)."""
+    from kpitree.notes import NoteStore
+
+    tree = project.tree
+    found = NoteStore(project.path).list(start=period.start, end=period.end)
+    return [
+        TimelineNoteLine(
+            start=n.start.isoformat(),
+            end=n.end.isoformat(),
+            node=tree.nodes[n.node].display(lang) if n.node and n.node in tree.nodes else n.node,
+            segment=None if n.segment is None else "=".join(n.segment),
+            text=n.text,
+        )
+        for n in found
+    ]
+
+
 def build_report(
     project: Project,
     period: str | None = None,
@@ -230,6 +248,7 @@ def build_report(
         quality=quality,
         actions=actions,
         validity=validity,
+        notes=timeline_notes(project, chosen, lang),
     )
     report.narrative = narrative(report, tree)
     return report

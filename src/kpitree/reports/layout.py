@@ -107,6 +107,7 @@ def layout(report: Report) -> list[Section]:
         *(_department(report, d, c, lang) for d in report.departments),
         _sla(report, c, lang),
         _alerts(report, c, lang),
+        *([_notes(report, c, lang)] if report.notes else []),
         *([quality_layout(report.quality, c, lang)] if report.quality.included else []),
         *([validity_layout(report, lang)] if report.validity is not None else []),
         actions_layout(report, lang),
@@ -474,6 +475,24 @@ def _alerts(report: Report, c: _Cells, lang: str) -> Section:
     return Section(
         "alerts", title, [], [Table("alerts", title, columns, rows, _c("no_alerts", lang))]
     )
+
+
+def _notes(report: Report, c: _Cells, lang: str) -> Section:
+    """What happened in the period (the notes on the timeline), beside the numbers."""
+    title = _c("section.notes", lang)
+    columns = [_c(f"col.{k}", lang) for k in ("from", "until", "node", "note_segment", "note")]
+    every = _c("notes_every_node", lang)
+    rows = [
+        [
+            c.text(n.start),
+            c.text(n.end if n.end != n.start else ""),
+            c.text(n.node or every),
+            c.text(n.segment or ""),
+            c.text(n.text),
+        ]
+        for n in report.notes
+    ]
+    return Section("notes", title, [], [Table("notes", title, columns, rows)])
 
 
 def _month(key: str, lang: str) -> str:

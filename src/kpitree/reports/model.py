@@ -186,6 +186,17 @@ class AlertsSection:
     events: list[AlertLine] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TimelineNoteLine:
+    """A note on the timeline in the report's period (what happened then)."""
+
+    start: str
+    end: str
+    node: str | None  # the node's label; None: about every node
+    segment: str | None
+    text: str
+
+
 @dataclass
 class Report:
     """A weekly or monthly review pack (レビュー資料)."""
@@ -213,6 +224,7 @@ class Report:
     validity: dict[str, Any] | None = None  # KPI validity review (packs ending a quarter)
     burnup: list[BurnupPoint] = field(default_factory=list)  # the KGI's year (monthly packs)
     quality: QualitySection = field(default_factory=QualitySection)  # monthly packs
+    notes: list[TimelineNoteLine] = field(default_factory=list)  # notes in the period
 
     def fmt(self, value: float | None, unit: str | None) -> str:
         """``value`` as every text format prints it (``—`` for none)."""
