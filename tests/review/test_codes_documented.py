@@ -16,6 +16,7 @@ def test_review_error_codes_are_documented() -> None:
         ROOT / "src" / "kpitree" / "cli" / "commands_revisions.py",
         ROOT / "src" / "kpitree" / "cli" / "commands_book.py",
         ROOT / "src" / "kpitree" / "cli" / "commands_validity.py",
+        ROOT / "src" / "kpitree" / "cli" / "commands_scorecard.py",
         ROOT / "src" / "kpitree" / "web" / "routes_actions.py",
     ]
     emitted = set()

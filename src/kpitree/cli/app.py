@@ -61,6 +61,7 @@ from kpitree.cli import commands_mappings as commands_mappings  # noqa: E402
 from kpitree.cli import commands_quality as commands_quality  # noqa: E402
 from kpitree.cli import commands_reports as commands_reports  # noqa: E402
 from kpitree.cli import commands_revisions as commands_revisions  # noqa: E402
+from kpitree.cli import commands_scorecard as commands_scorecard  # noqa: E402
 from kpitree.cli import commands_sync as commands_sync  # noqa: E402
 from kpitree.cli import commands_validity as commands_validity  # noqa: E402
 from kpitree.cli import commands_web as commands_web  # noqa: E402
