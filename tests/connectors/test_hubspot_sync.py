@@ -3,6 +3,7 @@ equal to the portal's true funnel through changes, deletions and undo."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -243,3 +244,188 @@ def test_more_records_at_one_instant_than_search_can_page_stop_the_sync(
     [full] = sync_project(hubspot.project, full=True)
     assert full.error is None
     assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()
+
+
+def _stage_funnel(history: set[tuple[str, str, str]]) -> dict[str, int]:
+    """Deals that entered each stage."""
+    entered: dict[str, set[str]] = {}
+    for deal, stage, _ in history:
+        entered.setdefault(stage, set()).add(deal)
+    return {stage: len(deals) for stage, deals in entered.items()}
+
+
+def test_the_deal_stage_funnel_has_every_pipeline_stage_by_its_own_label(
+    hubspot: HubSpotSetup,
+) -> None:
+    """Every open stage a deal went through (HubSpot's hs_v2_date_entered_<stage
+    id>), named as its pipeline names it; a label two pipelines share ("Contract
+    Sent") is one stage of the funnel, read from each deal's own pipeline."""
+    company = hubspot.company
+    sync_project(hubspot.project)
+    _, truth = company.deal_truth()
+    _, held = warehouse_deals(hubspot.warehouse)
+    assert held == truth
+    funnel = _stage_funnel(held)
+    assert funnel == _stage_funnel(truth)
+    assert {
+        "Appointment Scheduled",
+        "Qualified To Buy",
+        "Contract Sent",
+        "初回商談",
+        "提案",
+    } <= set(funnel)
+    assert funnel["opportunity"] == len(company.deal_truth()[0])
+    # Deals move on a stage, others close: the next (incremental) sync follows.
+    moved = company.advance_deals(8)
+    company.close_deals(4)
+    [second] = sync_project(hubspot.project)
+    assert second.error is None and len(moved) >= 3
+    _, held = warehouse_deals(hubspot.warehouse)
+    assert held == company.deal_truth()[1]
+    assert _stage_funnel(held) == _stage_funnel(company.deal_truth()[1])
+    # The intermediate stages cost no request of their own: the stage-entry
+    # properties come with the deals.
+    deal_calls = {c for c in hubspot.portal.calls if "deals" in c[1]}
+    assert deal_calls <= {
+        ("GET", "/crm/v3/objects/deals"),
+        ("POST", "/crm/v3/objects/deals/search"),
+        ("GET", "/crm/v3/properties/deals"),
+        ("GET", "/crm/v3/pipelines/deals"),
+        ("POST", "/crm/v4/associations/deals/companies/batch/read"),
+        ("POST", "/crm/v4/associations/deals/contacts/batch/read"),
+    }
+
+
+def test_an_own_deals_mapping_names_the_stages_it_wants(hubspot: HubSpotSetup) -> None:
+    """With the user's own mapping the stages are the ones it names (by the
+    derived field of the label); a label no pipeline has is a located error."""
+    from kpitree.connectors.hubspot.objects import _MAPPINGS
+
+    text = (_MAPPINGS / "deals.yaml").read_text(encoding="utf-8")
+    own = text.replace(
+        "      opportunity: createdate\n",
+        '      opportunity: createdate\n      proposal: "Stage entered: 提案"\n',
+    )
+    (hubspot.project / "deals.yaml").write_text(own, encoding="utf-8")
+    with (hubspot.project / "kpitree.yaml").open("a", encoding="utf-8") as f:
+        f.write("    mappings: {deals: deals.yaml}\n")
+    [result] = sync_project(hubspot.project)
+    assert result.error is None
+    _, held = warehouse_deals(hubspot.warehouse)
+    truth = company_truth = hubspot.company.deal_truth()[1]
+    assert held == {
+        (d, "proposal" if s == "提案" else s, at)
+        for d, s, at in company_truth
+        if s in ("opportunity", "won", "lost", "提案")
+    }
+    assert truth
+    (hubspot.project / "deals.yaml").write_text(
+        own.replace("Stage entered: 提案", "Stage entered: 提 案"), encoding="utf-8"
+    )
+    [failed] = sync_project(hubspot.project, full=True)
+    assert failed.error is not None
+    [diag] = failed.error.diagnostics  # type: ignore[attr-defined]
+    assert diag.code == "KT919" and "Stage entered: 提案" in diag.message("en")
+
+
+def test_a_mapping_column_reads_the_first_spelling_the_portal_has(hubspot: HubSpotSetup) -> None:
+    """A rule's alternative spellings (``column: [a, b]``) work as for a file's
+    headers: the first property the portal has is read (not only the first
+    spelling); an optional rule whose property is missing reads blanks; and a
+    dimension's column is fetched too."""
+    from kpitree.connectors.hubspot.objects import _MAPPINGS
+
+    text = (_MAPPINGS / "contacts.yaml").read_text(encoding="utf-8")
+    own = text.replace(
+        "    region: country\n",
+        "    region: {column: [hs_country_region, country]}\n"
+        "    team: {column: hs_team_that_is_not_there, optional: true}\n",
+    ).replace(
+        "tables:\n",
+        "dimensions:\n  industry_dim: {table: leads, column: [ind, industry]}\ntables:\n",
+        1,
+    )
+    assert own != text
+    (hubspot.project / "contacts.yaml").write_text(own, encoding="utf-8")
+    with (hubspot.project / "kpitree.yaml").open("a", encoding="utf-8") as f:
+        f.write("    objects: [contacts]\n    mappings: {contacts: contacts.yaml}\n")
+    [result] = sync_project(hubspot.project)
+    assert result.error is None, result.error
+    assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()
+    asked = [r for r in hubspot.portal.calls if r == ("GET", "/crm/v3/properties/contacts")]
+    assert asked  # the portal's properties decide which spelling exists
+    con = duckdb.connect(str(hubspot.warehouse), read_only=True)
+    try:
+        dims = con.execute("SELECT name, keys FROM kpitree_dimensions").fetchall()
+        values = dict(
+            con.execute(
+                "SELECT record_id, value FROM kpitree_dimension_values WHERE value IS NOT NULL"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert dims == [("industry_dim", '["industry"]')]
+    industries = {
+        r.id: r.properties["industry"] for r in hubspot.company.live() if r.properties["industry"]
+    }
+    assert values == industries and values
+    # Changes still follow (the incremental search asks for the same spellings).
+    hubspot.company.rename_owner(5)
+    [second] = sync_project(hubspot.project)
+    assert second.error is None
+    assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()
+
+
+def test_an_expired_token_is_read_again_from_its_file(
+    hubspot: HubSpotSetup, tmp_path: Path
+) -> None:
+    """A 401 in the middle of a sync makes the connector read its token again
+    once (a token helper rewrote the ``token_file`` when the token expired) and
+    retry; the sync completes and equals the portal."""
+    secret = tmp_path / "secrets" / "hubspot-token"
+    secret.parent.mkdir()
+    secret.write_text(hubspot.portal.token + "\n", encoding="utf-8")
+    definition = hubspot.project / "kpitree.yaml"
+    text = definition.read_text(encoding="utf-8")
+    definition.write_text(
+        text.replace("token_env: KPITREE_TEST_HUBSPOT_TOKEN", f"token_file: {secret}"),
+        encoding="utf-8",
+    )
+    fresh = "pat-na1-99999999-8888-7777-6666-555555555555"
+    hubspot.portal.rotate = (6, fresh, lambda new: secret.write_text(new, encoding="utf-8"))
+    [result] = sync_project(hubspot.project)
+    assert result.error is None, result.error
+    assert hubspot.portal.token == fresh and hubspot.portal.rotate is None
+    assert warehouse_funnel(hubspot.warehouse) == hubspot.company.truth()
+    # A token that stays refused still stops the sync (KT915), naming the file.
+    hubspot.portal.token = "pat-na1-00000000-0000-0000-0000-000000000000"
+    [refused] = sync_project(hubspot.project)
+    [diag] = refused.error.diagnostics  # type: ignore[union-attr]
+    assert diag.code == "KT915" and str(secret) in diag.message("en")
+    assert fresh not in diag.message("en") and fresh not in json.dumps(refused.to_json())
+
+
+def test_sync_records_reads_only_that_object_and_those_records(
+    hubspot: HubSpotSetup, kpitree: Callable[..., Run]
+) -> None:
+    """``kpitree sync --records contacts=ID,...`` (what the server runs for a
+    webhook): only contacts, from their cursor, plus those records by id, which
+    a search does not show yet."""
+    assert kpitree("sync", hubspot.project, "--json").code == 0
+    hubspot.portal.search_lag_ms = 10 * 60 * 1000
+    moved = hubspot.company.advance(3)
+    before = len(hubspot.portal.calls)
+    run = kpitree("sync", hubspot.project, "--records", "contacts=" + ",".join(moved), "--json")
+    assert run.code == 0, run.err
+    [source] = run.json()["sources"]
+    assert [o["object"] for o in source["objects"]] == ["contacts"]
+    leads, _ = warehouse_funnel(hubspot.warehouse)
+    truth, _ = hubspot.company.truth()
+    assert all(leads[i] == truth[i] for i in moved)
+    calls = hubspot.portal.calls[before:]
+    assert ("POST", "/crm/v3/objects/contacts/batch/read") in calls
+    assert not [c for c in calls if "deals" in c[1] or "owners" in c[1]]
+    unknown = kpitree("sync", hubspot.project, "--records", "tickets=1", "--json")
+    assert unknown.code == 1 and "KT914" in unknown.out
+    bad = kpitree("sync", hubspot.project, "--records", "contacts")
+    assert bad.code == 2 and "OBJECT=ID" in bad.err

@@ -15,6 +15,10 @@ It implements what the connector uses, as HubSpot documents it
   results is a 400; ``total``; no ``link`` and no associations; archived
   records are never found; at most 5 searches per second (else 429 without
   ``Retry-After``, as HubSpot's search answers).
+- ``POST /crm/v3/objects/{object}/batch/read``: ``inputs`` (at most 100, 50
+  with ``propertiesWithHistory``, else 400), ``properties``; ids it cannot find
+  (deleted, archived) come back under ``errors`` (``OBJECT_NOT_FOUND``) with
+  HTTP 207.
 - ``GET /crm/v3/properties/{object}``.
 - ``Authorization: Bearer``: a wrong token is a 401, a missing scope a 403
   with ``category: MISSING_SCOPES`` and the required scopes.
@@ -43,6 +47,10 @@ from fakes.loopback import run_on_loopback
 
 SCOPES = {"contacts": "crm.objects.contacts.read", "companies": "crm.objects.companies.read",
           "deals": "crm.objects.deals.read", "owners": "crm.objects.owners.read"}  # fmt: skip
+
+
+_MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate",
+             "deals": "hs_lastmodifieddate"}  # fmt: skip
 
 
 def iso(ms: int) -> str:
@@ -84,6 +92,9 @@ class Portal:
     throttle_every: int | None = None
     empty_pages: bool = False
     search_per_second: int = 5
+    search_lag_ms: int = 0
+    """Search leaves out records modified this recently (HubSpot: a write shows
+    in search "after a few moments"); listings and batch reads show it at once."""
     search_cap: int = 10_000
     """Results one search query can page through (HubSpot: 10,000; then a 400)."""
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -92,6 +103,10 @@ class Portal:
     _clock: int = 0
     _searches: list[float] = field(default_factory=list)
     _ordered: dict[tuple[str, bool], list[Record]] = field(default_factory=dict)
+    rotate: tuple[int, str, Any] | None = None
+    """(n, new token, callback): from the n-th request on, only the new token
+    is valid (the old one expired) and ``callback(new token)`` runs once, as a
+    token helper would rewrite the token file."""
     requests: list[tuple[str, str, Any]] | None = None
     """When a list: every authorised request as (method, path with query, JSON body)."""
 
@@ -180,6 +195,10 @@ def make_app(portal: Portal) -> Starlette:
                 url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 portal.requests.append((request.method, url, None))
             n = len(portal.calls)
+            if portal.rotate is not None and n >= portal.rotate[0]:
+                _, portal.token, renewed = portal.rotate
+                portal.rotate = None
+                renewed(portal.token)
         if request.headers.get("authorization") != f"Bearer {portal.token}":
             return _error(401, "Authentication credentials not found.", "INVALID_AUTHENTICATION")
         if portal.throttle_every and n % portal.throttle_every == 0:
@@ -273,10 +292,15 @@ def make_app(portal: Portal) -> Starlette:
         props = list(dict.fromkeys([*props, "hs_object_id", "createdate", "lastmodifieddate"]))
         groups = body.get("filterGroups") or []
         with portal.lock:
+            indexed = portal.now_ms() - portal.search_lag_ms
             found = [
                 r
                 for r in portal.objects[obj].values()
                 if not r.archived
+                and (
+                    not portal.search_lag_ms
+                    or ms_of(str(r.properties.get(_MODIFIED[obj]) or "0")) <= indexed
+                )
                 and (
                     not groups
                     or any(all(_matches(r, f) for f in g.get("filters", [])) for g in groups)
@@ -369,6 +393,40 @@ def make_app(portal: Portal) -> Starlette:
              "completedAt": iso(portal.now_ms())}
         )  # fmt: skip
 
+    async def batch_read(request: Request) -> JSONResponse:
+        obj = request.path_params["object"]
+        if (refused := gate(request, obj)) is not None:
+            return refused
+        payload = await request.json()
+        if portal.requests is not None:
+            portal.requests[-1] = (*portal.requests[-1][:2], payload)
+        inputs = payload.get("inputs") or []
+        limit = 50 if payload.get("propertiesWithHistory") else 100
+        if len(inputs) > limit:
+            return _error(400, f"at most {limit} inputs", "VALIDATION_ERROR")
+        props = list(payload.get("properties") or ["createdate", "lastmodifieddate"])
+        archived = bool(payload.get("archived"))
+        results, missing = [], []
+        with portal.lock:
+            for item in inputs:
+                record = portal.objects[obj].get(str(item.get("id")))
+                if record is None or record.archived != archived:
+                    missing.append(str(item.get("id")))
+                else:
+                    results.append(_shape(record, props, "", obj))
+        body: dict[str, Any] = {
+            "status": "COMPLETE", "results": results,
+            "startedAt": iso(portal.now_ms()), "completedAt": iso(portal.now_ms()),
+        }  # fmt: skip
+        if missing:
+            body["numErrors"] = 1
+            body["errors"] = [
+                {"status": "error", "category": "OBJECT_NOT_FOUND",
+                 "message": "Could not get some objects, they may be deleted or not exist.",
+                 "context": {"ids": missing}}
+            ]  # fmt: skip
+        return JSONResponse(body, status_code=207 if missing else 200)
+
     return Starlette(
         routes=[
             Route("/crm/v3/pipelines/deals", pipelines),
@@ -376,6 +434,7 @@ def make_app(portal: Portal) -> Starlette:
             Route("/crm/v4/associations/{from}/{to}/batch/read", associations, methods=["POST"]),
             Route("/crm/v3/objects/{object}", listing),
             Route("/crm/v3/objects/{object}/search", search, methods=["POST"]),
+            Route("/crm/v3/objects/{object}/batch/read", batch_read, methods=["POST"]),
             Route("/crm/v3/properties/{object}", properties),
         ]
     )

@@ -36,6 +36,7 @@ PIPELINES = [
     {"id": "12345678", "label": "新規営業パイプライン", "stages": [
         ("1001", "初回商談", False, "0.2"),
         ("1002", "提案", False, "0.6"),
+        ("1005", "Contract Sent", False, "0.8"),
         ("1003", "受注", True, "1.0"),
         ("1004", "失注", True, "0.0")]},
 ]  # fmt: skip
@@ -154,9 +155,16 @@ class Company:
         stages = pipeline["stages"]
         props: dict[str, str | None] = dict.fromkeys(self.portal.properties["deals"])
         at = created
-        props[f"hs_v2_date_entered_{stages[0][0]}"] = iso(at)
+        opened = [s for s in stages if not s[2]]
+        # The open stages it went through, in the pipeline's order (each entered
+        # after the one before; HubSpot records when it entered each).
+        current = opened[0][0]
+        props[f"hs_v2_date_entered_{current}"] = iso(at)
+        for stage in opened[1 : self.rng.randrange(1, len(opened) + 1)]:
+            at += self.rng.randrange(1, 20) * _DAY + self.rng.randrange(0, _DAY)
+            current = stage[0]
+            props[f"hs_v2_date_entered_{current}"] = iso(at)
         outcome = self.rng.choice(["open", "won", "lost"])
-        current = stages[0][0]
         if outcome != "open":
             at += self.rng.randrange(5, 60) * _DAY
             current = next(s[0] for s in stages if s[2] and (s[3] == "1.0") == (outcome == "won"))
@@ -213,6 +221,28 @@ class Company:
                 deal.properties[f"hs_v2_date_entered_{stage}"] = iso(now)
                 self._touch(deal, now, "hs_lastmodifieddate")
             return [d.id for d in chosen]
+
+    def advance_deals(self, n: int) -> list[str]:
+        """Move ``n`` open deals to their pipeline's next open stage (now)."""
+        with self.portal.lock:
+            self.portal.changed()
+            movable = [d for d in self._live("deals") if self._next_open(d) is not None]
+            chosen = self.rng.sample(movable, min(n, len(movable)))
+            for deal in chosen:
+                stage = self._next_open(deal)
+                now = self.portal.now_ms()
+                deal.properties["dealstage"] = stage
+                deal.properties[f"hs_v2_date_entered_{stage}"] = iso(now)
+                self._touch(deal, now, "hs_lastmodifieddate")
+            return [d.id for d in chosen]
+
+    def _next_open(self, deal: Record) -> str | None:
+        pipeline = next(p for p in PIPELINES if p["id"] == deal.properties["pipeline"])
+        ids = [s[0] for s in pipeline["stages"] if not s[2]]
+        current = deal.properties["dealstage"]
+        if current not in ids or ids.index(current) + 1 == len(ids):
+            return None
+        return ids[ids.index(current) + 1]
 
     def _closed(self, deal: Record) -> bool:
         pipeline = next(p for p in PIPELINES if p["id"] == deal.properties["pipeline"])
@@ -298,6 +328,10 @@ class Company:
                 "lead_id": d.associations["contacts"][0],
             }
             history.add((d.id, "opportunity", str(ms_of(str(p["createdate"])))))
+            for sid, label, closed, _ in pipeline["stages"]:
+                entered = p[f"hs_v2_date_entered_{sid}"]
+                if not closed and entered is not None:
+                    history.add((d.id, label, str(ms_of(entered))))
             if status != "open":
                 history.add((d.id, status, str(ms_of(str(p[f"hs_v2_date_entered_{stage[0]}"])))))
         return deals, history

@@ -25,6 +25,8 @@ Cybozu documents its REST API (cybozu.dev, "kintone REST APIの共通仕様",
   limit/offset out of range 400 ``CB_VA01`` (with ``errors``), and the domain's
   concurrent-request limit 429 ``GAIA_TO04`` (``max_concurrent``; ``throttle``
   refuses the next n requests the same way).
+- Guest spaces: an app in one (``App.guest_space``) answers only under
+  ``/k/guest/<space id>/v1/...``; under ``/k/v1/`` it is 400 ``GAIA_IL23``.
 
 Every request is counted in ``calls``; record times have kintone's minute
 precision.
@@ -85,6 +87,8 @@ class App:
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
     revision: int = 1
+    guest_space: int | None = None
+    """The guest space the app is in: it answers only under ``/k/guest/<id>/v1/``."""
 
     def types(self) -> dict[str, str]:
         return {"$id": "__ID__", "$revision": "__REVISION__", **self.fields}
@@ -202,7 +206,13 @@ def make_app(domain: Domain) -> Starlette:
                 _error(400, "CB_VA01", "入力内容が正しくありません。", errors={"app": {}})
             ) from None
         app = domain.apps.get(number)
-        if app is None:
+        space = request.path_params.get("space")
+        if app is not None and app.guest_space is not None and space is None:
+            raise _Refused(
+                _error(400, "GAIA_IL23", "ゲストスペース内のアプリを操作する場合は、"
+                       "リクエストの送信先を「/k/guest/（ゲストスペースのID）/v1/...」にします。")
+            )  # fmt: skip
+        if app is None or (space is not None and app.guest_space != space):
             raise _Refused(
                 _error(404, "GAIA_AP01", f"指定したアプリ（id: {number}）が見つかりません。")
             )
@@ -354,9 +364,16 @@ def make_app(domain: Domain) -> Starlette:
 
     return Starlette(
         routes=[
-            route("/k/v1/records.json", records, ["GET"]),
-            route("/k/v1/records/cursor.json", cursor, ["POST", "GET", "DELETE"]),
-            route("/k/v1/app/form/fields.json", form_fields, ["GET"]),
+            route(f"{prefix}/records.json", records, ["GET"])
+            for prefix in ("/k/v1", "/k/guest/{space:int}/v1")
+        ]
+        + [
+            route(f"{prefix}/records/cursor.json", cursor, ["POST", "GET", "DELETE"])
+            for prefix in ("/k/v1", "/k/guest/{space:int}/v1")
+        ]
+        + [
+            route(f"{prefix}/app/form/fields.json", form_fields, ["GET"])
+            for prefix in ("/k/v1", "/k/guest/{space:int}/v1")
         ]
     )
 

@@ -4,6 +4,7 @@ for conditions, never fixed times."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -317,3 +318,160 @@ def test_signature_v3_as_hubspot_documents_it() -> None:
     stale = sign("s3cret", "POST", "https://a.example/h", b"[]", late)
     assert verify(["s3cret"], "POST", "https://a.example/h", b"[]", stale, late, now) is None
     assert verify(["s3cret"], "GET", "https://a.example/h", b"[]", good, stamp, now) is None
+
+
+def test_a_schedule_runs_again_and_its_second_run_is_incremental(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``schedule: {every: 1m}``: the server syncs at start, then again a minute
+    after, and that second run searches for what changed since the first one's
+    cursor (the fake's request log shows no full listing), bringing the change."""
+    from connectors.conftest import warehouse_funnel
+
+    portal = Portal(requests=[])
+    company = Company(portal, contacts=40)
+    monkeypatch.setenv(HUBSPOT_ENV, portal.token)
+    monkeypatch.setenv("KPITREE_SYNC_BACKOFF", "0.01")
+    with serve_hubspot(portal) as url:
+        source = (
+            f"  hubspot:\n    type: hubspot\n    token_env: {HUBSPOT_ENV}\n"
+            f"    base_url: {url}\n    schedule: {{every: 1m}}\n"
+        )
+        project = _project(tmp_path / "p", source)
+        with running(project) as client:
+            runner = client.app.state.syncs  # type: ignore[attr-defined]
+            first = wait_for(
+                lambda: runner.runs == 1 and (s := settled(client)) and s["last_success_at"] and s
+            )
+            assert first["last_error"] is None
+            assert portal.requests is not None
+            mark = len(portal.requests)
+            listed = [u for m, u, _ in portal.requests if u.startswith("/crm/v3/objects/contacts?")]
+            assert any("archived=false" in u for u in listed)  # the first run lists all
+            moved = company.advance(4)
+            second = wait_for(
+                lambda: (
+                    runner.runs == 2
+                    and (s := settled(client))
+                    and s["last_success_at"] != first["last_success_at"]
+                    and s
+                ),
+                timeout=240.0,
+            )
+            assert second["last_error"] is None
+            attempt = datetime.fromisoformat(first["last_attempt_at"])
+            assert datetime.fromisoformat(second["last_attempt_at"]) >= attempt + timedelta(
+                minutes=1
+            )
+        later = portal.requests[mark:]
+        contacts = [(m, u) for m, u, _ in later if u.startswith("/crm/v3/objects/contacts")]
+        assert ("POST", "/crm/v3/objects/contacts/search") in contacts
+        assert all("archived=false" not in u for _, u in contacts)  # no full listing again
+        [search] = [
+            b for m, u, b in later if u == "/crm/v3/objects/contacts/search" and b is not None
+        ][:1]
+        [flt] = search["filterGroups"][0]["filters"]
+        cursor = next(o["cursor"] for o in first["objects"] if o["object"] == "contacts")
+        assert flt["operator"] == "GTE" and int(flt["value"]) < int(cursor)  # the look-back
+        leads, _ = warehouse_funnel(project / ".kpitree" / "warehouse.duckdb")
+        truth, _ = company.truth()
+        assert moved and all(leads[i] == truth[i] for i in moved)
+
+
+def test_a_webhook_syncs_the_records_its_events_name_even_before_search_shows_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The events' objects are synced (not the others), and the records they
+    name are read directly: HubSpot's search shows a write only moments later
+    (here: ten minutes later), the batch read at once. Polling stays the truth:
+    the search from the cursor runs too."""
+    from connectors.conftest import warehouse_funnel
+
+    portal = Portal(requests=[])
+    company = Company(portal, contacts=40)
+    monkeypatch.setenv(HUBSPOT_ENV, portal.token)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    monkeypatch.setenv("KPITREE_SYNC_BACKOFF", "0.01")
+    from kpitree.web.routes_sync import HOOK_LIMITER
+
+    HOOK_LIMITER._failures.clear()
+    with serve_hubspot(portal) as url:
+        source = (
+            f"  hubspot:\n    type: hubspot\n    token_env: {HUBSPOT_ENV}\n"
+            f"    webhook_secret_env: {SECRET_ENV}\n    base_url: {url}\n"
+        )
+        project = _project(tmp_path / "p", source)
+        warehouse = project / ".kpitree" / "warehouse.duckdb"
+        with running(project) as client:
+            runner = client.app.state.syncs  # type: ignore[attr-defined]
+            assert client.post("/api/sources/hubspot/sync").status_code == 202
+            wait_for(lambda: runner.runs == 1 and (s := settled(client)) and s["last_success_at"])
+            assert runner.commands[-1] == [str(project), "--source", "hubspot", "--json"]
+            portal.search_lag_ms = 10 * 60 * 1000
+            moved = company.advance(3)
+            truth, _ = company.truth()
+            assert all(warehouse_funnel(warehouse)[0][i] != truth[i] for i in moved)
+            assert portal.requests is not None
+            mark = len(portal.requests)
+            events = [
+                {"eventId": 1, "subscriptionType": "contact.propertyChange",
+                 "objectId": int(moved[0]), "propertyName": "lifecyclestage"},
+                {"eventId": 2, "subscriptionType": "object.propertyChange",
+                 "objectTypeId": "0-1", "objectId": int(moved[1])},
+                {"eventId": 3, "subscriptionType": "contact.merge",
+                 "primaryObjectId": int(moved[2]), "mergedObjectIds": []},
+                {"eventId": 4, "subscriptionType": "ticket.creation", "objectId": 77},
+            ]  # fmt: skip
+            body = json.dumps(events).encode()
+            answer = client.post("/hooks/hubspot", content=body, headers=_signed(body))
+            assert answer.status_code == 200 and answer.json()["objects"] == ["contacts"]
+            wait_for(lambda: runner.runs == 2 and settled(client))
+            assert runner.commands[-1][-2:] == ["--records", "contacts=" + ",".join(sorted(moved))]
+            leads, _ = warehouse_funnel(warehouse)
+            assert all(leads[i] == truth[i] for i in moved)
+            later = [(m, u) for m, u, _ in portal.requests[mark:]]
+            assert ("POST", "/crm/v3/objects/contacts/search") in later
+            assert ("POST", "/crm/v3/objects/contacts/batch/read") in later
+            assert not [u for _, u in later if "deals" in u or "companies" in u or "owners" in u]
+            # Events of objects the source does not sync trigger nothing.
+            body = json.dumps([events[3]]).encode()
+            answer = client.post("/hooks/hubspot", content=body, headers=_signed(body))
+            assert answer.status_code == 200 and answer.json()["objects"] == []
+            assert runner.requested == [] and runner.runs == 2
+
+
+def test_webhook_events_name_their_records() -> None:
+    from kpitree.web.hooks import changed_records
+
+    body = json.dumps(
+        [
+            {"subscriptionType": "deal.creation", "objectId": 11},
+            {"subscriptionType": "object.deletion", "objectTypeId": "0-2", "objectId": 12},
+            {"subscriptionType": "company.merge", "primaryObjectId": 13,
+             "mergedObjectIds": [14, 15]},
+            {"subscriptionType": "object.creation", "objectTypeId": "0-5", "objectId": 16},
+            {"subscriptionType": "contact.privacyDeletion", "objectId": 17},
+            {"subscriptionType": "contact.creation", "objectId": "not an id"},
+        ]
+    ).encode()  # fmt: skip
+    assert changed_records(body) == {
+        "deals": {"11"},
+        "companies": {"12", "13", "14", "15"},
+        "contacts": {"17"},
+    }
+    # Not a list of events: the whole source is synced.
+    assert changed_records(b'{"objectId": 1}') is None
+    assert changed_records(b"not json") is None
+    assert changed_records(b"[1, 2]") is None
+
+
+def test_a_webhook_request_merges_with_one_waiting() -> None:
+    from kpitree.web.syncs import SyncRunner
+
+    runner = SyncRunner(Path())
+    assert runner.request("hubspot", {"contacts": {"1"}})
+    assert not runner.request("hubspot", {"contacts": {"2"}, "deals": {"3"}})
+    assert runner.records["hubspot"] == {"contacts": {"1", "2"}, "deals": {"3"}}
+    assert not runner.request("hubspot")  # the whole source wins
+    assert not runner.request("hubspot", {"deals": {"4"}})
+    assert runner.records["hubspot"] is None and runner.requested == ["hubspot"]

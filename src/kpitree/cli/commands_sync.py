@@ -96,6 +96,14 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Read and count, but write nothing.")
     ] = False,
+    records: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--records",
+            help="Sync only this object, what changed in it and these records of it "
+            "(OBJECT=ID,ID,...; repeatable): what a webhook reported.",
+        ),
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
     """Pull what changed in each source (sources: in kpitree.yaml) since its last sync.
@@ -109,6 +117,8 @@ def sync(
 
     from kpitree.connectors.sync import sync_project
 
+    changed = None if records is None else _changed(records)
+
     stderr = Console(stderr=True)
     status = stderr.status(t("sources.cli.reading", source="", object="", read=0))
     live = not json and stderr.is_terminal
@@ -119,10 +129,15 @@ def sync(
     if live:
         with status:
             results = sync_project(
-                project, source=source, full=full, dry_run=dry_run, progress=progress
+                project,
+                source=source,
+                full=full,
+                dry_run=dry_run,
+                progress=progress,
+                changed=changed,
             )
     else:
-        results = sync_project(project, source=source, full=full, dry_run=dry_run)
+        results = sync_project(project, source=source, full=full, dry_run=dry_run, changed=changed)
     owners = _owners(project) if any(r.import_id for r in results) else None
     if json:
         print_json(
@@ -140,6 +155,17 @@ def sync(
             typer.echo(line)
     if any(r.error is not None for r in results):
         raise typer.Exit(1)
+
+
+def _changed(records: list[str]) -> dict[str, list[str]]:
+    """``--records OBJECT=ID,ID`` options as object -> ids."""
+    out: dict[str, list[str]] = {}
+    for item in records:
+        obj, sep, ids = item.partition("=")
+        if not sep or not obj.strip():
+            raise typer.BadParameter(t("sources.cli.bad_records", value=item))
+        out.setdefault(obj.strip(), []).extend(i.strip() for i in ids.split(",") if i.strip())
+    return out
 
 
 class _SourcesGroup(TyperGroup):
@@ -239,12 +265,14 @@ def test(
     object and field the mappings read; says what to grant or rename."""
     project = path
     from kpitree.connectors.sync import (
+        fetch_fields,
         object_mapping,
         open_source,
         selected_objects,
         selected_sources,
     )
     from kpitree.data.records import mapping_headers
+    from kpitree.errors import KpitreeError
 
     failed = False
     out = []
@@ -254,9 +282,12 @@ def test(
             fields = {}
             for info in selected_objects(connector, spec, source):
                 mapping = object_mapping(project, spec, info)
-                fields[info.name] = list(
-                    dict.fromkeys([info.id_field, *mapping_headers(mapping), *info.requires])
-                )
+                try:
+                    fields[info.name] = fetch_fields(connector, info, mapping, checking=True)
+                except KpitreeError:  # unreachable, no credentials: the test says so
+                    fields[info.name] = list(
+                        dict.fromkeys([info.id_field, *mapping_headers(mapping), *info.requires])
+                    )
             checks = connector.test(fields)
         finally:
             connector.close()

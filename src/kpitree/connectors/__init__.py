@@ -27,6 +27,12 @@ How the pieces fit::
    the new cursor on the last page), ``test(fields)``, ``verify(months)``,
    ``close()``. Its constructor takes ``(spec, context)`` and must not touch
    the network.
+   Optional methods the engine uses when present: ``present_fields(obj,
+   fields)`` (which fields exist, for mappings with alternative spellings or
+   optional columns: :mod:`kpitree.connectors.fields`), ``history_stages(obj)``
+   (stages only the source knows, added to the default mapping, e.g. a HubSpot
+   portal's pipeline stages by label) and ``fetch_records(obj, fields, ids)``
+   (records read by id, for what a webhook reported).
 2. Register it: ``@register("<type>")`` on the class, and name its module in
    :data:`~kpitree.connectors.base.CONNECTOR_MODULES` (imported lazily).
 3. HTTP through :class:`~kpitree.connectors.http.Http` (timeouts, client-side

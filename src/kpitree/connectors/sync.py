@@ -14,12 +14,19 @@ cursors.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpitree.connectors.base import Connector, ConnectorContext, ObjectInfo, open_connector
+from kpitree.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ObjectInfo,
+    Page,
+    open_connector,
+)
+from kpitree.connectors.fields import fetch_fields, with_source_stages
 from kpitree.connectors.secrets import redact
 from kpitree.data.schema import table
 from kpitree.data.syncstore import ObjectWrite, SyncCounts, apply_sync, record_sync_error
@@ -36,11 +43,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ObjectSync",
     "SourceSync",
+    "fetch_fields",
     "object_mapping",
     "open_source",
     "project_settings",
     "selected_sources",
     "sync_project",
+    "with_source_stages",
 ]
 
 SyncProgress = Callable[[str, str, int], None]
@@ -188,9 +197,15 @@ def sync_project(
     dry_run: bool = False,
     environ: Mapping[str, str] | None = None,
     progress: SyncProgress | None = None,
+    changed: Mapping[str, Sequence[str]] | None = None,
 ) -> list[SourceSync]:
     """Sync the project's sources (or one) into its warehouse; one result per
-    source, with the error that stopped it if any (the others still run)."""
+    source, with the error that stopped it if any (the others still run).
+
+    ``changed`` (object -> record ids, what a webhook reported) syncs only those
+    objects: what changed since their cursors, plus the named records read
+    directly where the connector can (its optional ``fetch_records``), since a
+    search may show a write only moments later."""
     from kpitree.connectors.lock import sync_lock
     from kpitree.data.warehouse import Warehouse, warehouse_path
 
@@ -198,7 +213,7 @@ def sync_project(
     configured, _ = project_settings(project_dir)
     wh = Warehouse(warehouse_path(project_dir, configured))
     with sync_lock(project_dir):
-        return _sync_all(project_dir, wh, specs, full, dry_run, environ, progress)
+        return _sync_all(project_dir, wh, specs, full, dry_run, environ, progress, changed)
 
 
 def _sync_all(
@@ -209,12 +224,13 @@ def _sync_all(
     dry_run: bool,
     environ: Mapping[str, str] | None,
     progress: SyncProgress | None,
+    changed: Mapping[str, Sequence[str]] | None = None,
 ) -> list[SourceSync]:
     results = []
     for name, spec in specs.items():
         result = SourceSync(name, str(spec.type), full=full, dry_run=dry_run)
         try:
-            _sync_source(project_dir, wh, name, spec, result, environ, progress)
+            _sync_source(project_dir, wh, name, spec, result, environ, progress, changed)
         except KpitreeError as exc:
             result.error = exc
             if not dry_run:
@@ -235,6 +251,7 @@ def _sync_source(
     result: SourceSync,
     environ: Mapping[str, str] | None,
     progress: SyncProgress | None,
+    changed: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     from kpitree.data.syncstore import sync_cursors
 
@@ -243,14 +260,21 @@ def _sync_source(
     connector = open_source(project_dir, name, spec, environ)
     try:
         objects = selected_objects(connector, spec, name)
+        if changed is not None:
+            # A name the source does not offer is KT914, as under objects:.
+            selected_objects(connector, spec.model_copy(update={"objects": list(changed)}), name)
+            objects = [o for o in objects if o.name in changed]
         cursors = {} if result.full else sync_cursors(wh, name)
         writes = []
         mapping_names = []
         for info in objects:
             mapping = object_mapping(project_dir, spec, info)
+            if spec.mappings.get(info.name) is None:
+                mapping = with_source_stages(connector, info, mapping)
             mapping_names.append(f"{info.name}={mapping.name}")
+            ids = () if changed is None else changed.get(info.name, ())
             write = _read_object(
-                connector, name, info, mapping, cursors.get(info.name), tz, progress
+                connector, name, info, mapping, cursors.get(info.name), tz, progress, ids
             )
             writes.append(write)
             result.objects.append(
@@ -282,13 +306,16 @@ def _read_object(
     cursor: str | None,
     tz: str,
     progress: SyncProgress | None,
+    ids: Sequence[str] = (),
 ) -> ObjectWrite:
+    import itertools
+
     import pyarrow as pa
 
     from kpitree.data.arrays import string_array
-    from kpitree.data.records import map_records, mapping_headers
+    from kpitree.data.records import map_records
 
-    fields = list(dict.fromkeys([info.id_field, *mapping_headers(mapping), *info.requires]))
+    fields = fetch_fields(connector, info, mapping)
     schema = pa.schema([(f, pa.string()) for f in fields])
     batches: list[pa.RecordBatch] = []
     deleted: list[str] = []
@@ -296,7 +323,12 @@ def _read_object(
     new_cursor = cursor
     snapshot = False
     read = 0
-    for page in connector.fetch(info.name, fields, cursor):
+    pages: Iterable[Page] = connector.fetch(info.name, fields, cursor)
+    direct = getattr(connector, "fetch_records", None)
+    if ids and direct is not None:
+        # Read last, so that a record read both ways keeps its newest version.
+        pages = itertools.chain(pages, direct(info.name, fields, ids))
+    for page in pages:
         if page.rows:
             batches.append(
                 pa.RecordBatch.from_arrays(

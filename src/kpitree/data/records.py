@@ -19,7 +19,7 @@ from kpitree.data.mapping import Mapping
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["map_records", "mapping_headers"]
+__all__ = ["field_groups", "map_records", "mapping_headers"]
 
 
 def mapping_headers(mapping: Mapping) -> list[str]:
@@ -39,6 +39,30 @@ def mapping_headers(mapping: Mapping) -> list[str]:
     return list(seen)
 
 
+def field_groups(mapping: Mapping) -> list[tuple[tuple[str, ...], bool]]:
+    """What the mapping reads, as (spellings, optional) groups in the order of
+    the mapping: a rule's alternative headers (the first the source has is
+    used, as for a file's headers), each part of an ``id_from``, each
+    attribute header and each dimension's headers."""
+    groups: dict[tuple[str, ...], bool] = {}
+
+    def add(spellings: tuple[str, ...], optional: bool) -> None:
+        if spellings:
+            groups[spellings] = groups.get(spellings, True) and optional
+
+    for _table, _column, rule in mapping.rules():
+        add(tuple(rule.headers), rule.optional)
+        for part in rule.id_from:
+            add(tuple(part), True)
+    for tm in mapping.tables:
+        if isinstance(tm.attributes, tuple):
+            for header in tm.attributes:
+                add((header,), False)
+    for dimension in mapping.dimensions:
+        add(tuple(dimension.headers), False)
+    return list(groups.items())
+
+
 def map_records(records: pa.Table, mapping: Mapping, label: str, tz: str) -> MappedBatch:
     """Map ``records`` (string columns named by the source's field names) onto
     canonical tables with ``mapping``. ``label`` names the records in messages
@@ -46,6 +70,7 @@ def map_records(records: pa.Table, mapping: Mapping, label: str, tz: str) -> Map
     (the mapping's ``source.timezone`` wins)."""
     import pyarrow as pa
 
+    from kpitree.data.dimensions import declared_dimensions
     from kpitree.data.readers import SourceTable, _connect, resolve_headers
     from kpitree.data.transform import apply_mapping
 
@@ -60,6 +85,10 @@ def map_records(records: pa.Table, mapping: Mapping, label: str, tz: str) -> Map
         con.unregister("records_in")
         source = SourceTable(headers, records.num_rows, "(rowid + 1)", "", False)
         found = resolve_headers(mapping, headers, label)
-        return apply_mapping(con, source, mapping, found, label, mapping.source.timezone or tz)
+        batch = apply_mapping(con, source, mapping, found, label, mapping.source.timezone or tz)
+        # A custom property declared as a dimension follows synced records as
+        # a file's column follows imported ones.
+        batch.dimensions = declared_dimensions(mapping, headers, found)
+        return batch
     finally:
         con.close()

@@ -155,6 +155,12 @@ class KintoneAppSpec(_Strict):
     app: int = Field(ge=1, description="App id.")
     token_env: str = Field(description="Environment variable holding the app's API token.")
     mapping: str | None = Field(None, description="Mapping file (relative to the project).")
+    guest_space: int | None = Field(
+        None,
+        ge=1,
+        description="The guest space the app is in (the id in its URL /k/guest/<id>/...): "
+        "its API is under /k/guest/<id>/v1/.",
+    )
 
 
 class KintoneSourceSpec(_SourceBase):

@@ -8,6 +8,13 @@ timestamp``, where the URI is the full URL HubSpot called (scheme, host, path
 and query) with the characters HubSpot lists URL-decoded. A request more than
 five minutes old (or as far in the future) is refused, and signatures are
 compared in constant time.
+
+A verified body is a JSON array of events. Each names its object by its
+``subscriptionType`` (``contact.propertyChange``, ``deal.creation``, ... or, in
+the generic form, ``object.propertyChange`` with ``objectTypeId`` ``0-1``
+contacts, ``0-2`` companies, ``0-3`` deals) and the record by ``objectId``
+(a merge: ``primaryObjectId`` and ``mergedObjectIds``); :func:`changed_records`
+turns them into the records to sync.
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Iterable
 
-__all__ = ["MAX_AGE_MS", "MAX_BODY_BYTES", "sign", "signed_uri", "verify"]
+__all__ = ["MAX_AGE_MS", "MAX_BODY_BYTES", "changed_records", "sign", "signed_uri", "verify"]
 
 MAX_AGE_MS = 5 * 60 * 1000
 MAX_BODY_BYTES = 256 * 1024
@@ -66,3 +74,39 @@ def verify(
         if hmac.compare_digest(expected.encode(), signature.encode()) and found is None:
             found = index
     return found
+
+
+_LEGACY = {"contact": "contacts", "company": "companies", "deal": "deals"}
+_TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals"}
+
+
+def changed_records(body: bytes) -> dict[str, set[str]] | None:
+    """Object (``contacts``, ``companies``, ``deals``) -> ids of the records the
+    events say changed (created, changed, deleted, merged, restored,
+    associations changed); events of other objects are left out. ``None`` when
+    the body is not a list of events (the whole source is synced then)."""
+    try:
+        events = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(events, list):
+        return None
+    out: dict[str, set[str]] = {}
+    for event in events:
+        if not isinstance(event, dict):
+            return None
+        kind = str(event.get("subscriptionType") or "")
+        prefix = kind.split(".", 1)[0]
+        obj = (
+            _TYPE_IDS.get(str(event.get("objectTypeId")))
+            if prefix == "object"
+            else _LEGACY.get(prefix)
+        )
+        if obj is None:
+            continue
+        ids = [event.get("objectId"), event.get("primaryObjectId")]
+        merged = event.get("mergedObjectIds")
+        ids += merged if isinstance(merged, list) else []
+        found = out.setdefault(obj, set())
+        found |= {str(i) for i in ids if isinstance(i, int | str) and str(i).isdigit()}
+    return out

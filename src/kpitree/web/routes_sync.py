@@ -7,8 +7,12 @@
   Data page's button posts ``/data/sync/{name}``.
 * ``POST /hooks/hubspot``: the one route without a session. A request is
   verified against the ``webhook_secret_env`` of each HubSpot source (HubSpot's
-  signature v3, :mod:`kpitree.web.hooks`) and, when one matches, syncs that
-  source. Everything else gets the same 401 and triggers nothing: unsigned,
+  signature v3, :mod:`kpitree.web.hooks`) and, when one matches, syncs what its
+  events say changed: the objects they name, from their cursors, and the
+  records they name read directly (events of objects the source does not sync
+  change nothing; a body that is not a list of events syncs the whole
+  source). Polling stays the truth: the search from the cursor runs as well.
+  Everything else gets the same 401 and triggers nothing: unsigned,
   stale, a wrong signature, no source with a webhook secret. Bodies over
   256 KB are refused unread (413), and an address that keeps failing is held
   off (429) like logins are.
@@ -179,7 +183,7 @@ async def _body(request: Request, limit: int) -> bytes:
 
 @router.post("/hooks/hubspot", include_in_schema=False)
 async def hubspot_hook(request: Request) -> Response:
-    from kpitree.web.hooks import MAX_BODY_BYTES, verify
+    from kpitree.web.hooks import MAX_BODY_BYTES, changed_records, verify
 
     address = request.client.host if request.client else "-"
     HOOK_LIMITER.check("hook", address)
@@ -196,5 +200,25 @@ async def hubspot_hook(request: Request) -> Response:
     if found is None:
         HOOK_LIMITER.failed("hook", address)
         raise WebError(401, "KT960", "sync.web.hook_refused")
-    request.app.state.syncs.request(sources[found][0])
-    return JSONResponse({"ok": True})
+    name = sources[found][0]
+    records = changed_records(body)
+    if records is not None:
+        records = _synced_objects(request.app.state.project_path, name, records)
+        if not records:
+            return JSONResponse({"ok": True, "objects": []})
+    request.app.state.syncs.request(name, records)
+    return JSONResponse({"ok": True, "objects": None if records is None else sorted(records)})
+
+
+def _synced_objects(
+    project_path: Any, name: str, records: dict[str, set[str]]
+) -> dict[str, set[str]]:
+    """``records`` of the objects the source syncs (``objects:``, else all)."""
+    from kpitree.definition.spec_sources import read_sources
+
+    try:
+        spec = read_sources(project_path)[name]
+    except Exception:
+        return records
+    wanted = spec.objects
+    return {o: ids for o, ids in records.items() if wanted is None or o in wanted}

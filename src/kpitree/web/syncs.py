@@ -13,8 +13,11 @@ attempt as the warehouse remembers it (whichever process made it), so a
 restarted server does not sync again at once, and a source never synced is
 due when the server starts. A request (the Data page's button, ``POST
 /api/sources/{name}/sync``, a verified webhook) makes a source due now;
-requests for a source already waiting are one. Open pages update after a sync
-that changed data, as after an import (:mod:`kpitree.web.live`).
+requests for a source already waiting are one. A webhook's request names the
+records it reported (object -> ids): the sync then reads only those objects
+(what changed since their cursors, and those records directly); a request for
+the whole source waiting beside it wins. Open pages update after a sync that
+changed data, as after an import (:mod:`kpitree.web.live`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ __all__ = ["BUSY_RETRY_SECONDS", "SyncRunner", "background", "read_states"]
 log = logging.getLogger("kpitree.web")
 BUSY_RETRY_SECONDS = 30.0
 """How long a source waits when another process holds the project's sync lock."""
+MAX_RECORD_IDS = 1_000
+"""At most this many record ids of one object are passed to a sync; beyond, the
+object is synced from its cursor only (the search finds them too)."""
 _IDLE_SECONDS = 30.0
 """At most this long between looks at ``kpitree.yaml`` (a schedule added or changed)."""
 
@@ -121,13 +127,27 @@ class SyncRunner:
     """Source -> monotonic time of its last sync by this runner."""
     runs: int = 0
     """Syncs started by this runner (tests wait on it)."""
+    records: dict[str, dict[str, set[str]] | None] = field(default_factory=dict)
+    """Source -> what its waiting request asks: object -> record ids (a
+    webhook's), or ``None``: the whole source."""
+    commands: list[list[str]] = field(default_factory=list)
+    """The arguments of each sync started (after ``kpitree sync``)."""
     app: FastAPI | None = None
 
-    def request(self, name: str) -> bool:
-        """Make ``name`` due now; ``False`` when it is already waiting."""
+    def request(self, name: str, records: dict[str, set[str]] | None = None) -> bool:
+        """Make ``name`` due now (only ``records``, object -> ids, when given);
+        ``False`` when it is already waiting (what it asks is merged in)."""
         if name in self.requested:
+            pending = self.records.get(name)
+            if pending is not None:
+                if records is None:
+                    self.records[name] = None
+                else:
+                    for obj, ids in records.items():
+                        pending.setdefault(obj, set()).update(ids)
             return False
         self.requested.append(name)
+        self.records[name] = None if records is None else {o: set(i) for o, i in records.items()}
         self.wake.set()
         return True
 
@@ -193,7 +213,7 @@ class SyncRunner:
             wait = min(wait, max(self._not_before.get(name, 0.0) - clock, 0.05))
         return None, wait
 
-    async def _sync(self, name: str) -> bool:
+    async def _sync(self, name: str, records: dict[str, set[str]] | None = None) -> bool:
         """Sync one source in a ``kpitree sync`` process (as uploads are imported:
         the server's own connections to the warehouse stay read-only); ``False``
         when another sync held the project's lock. Cancelled (the server
@@ -204,15 +224,17 @@ class SyncRunner:
 
         if lock_busy(self.project_path):
             return False
+        args = [str(self.project_path), "--source", name, "--json"]
+        for obj, ids in sorted((records or {}).items()):
+            listed = sorted(ids) if len(ids) <= MAX_RECORD_IDS else []
+            args += ["--records", f"{obj}={','.join(listed)}"]
+        self.commands.append(args)
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "kpitree",
             "sync",
-            str(self.project_path),
-            "--source",
-            name,
-            "--json",
+            *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
@@ -247,10 +269,12 @@ class SyncRunner:
             # Taken off the queue as it starts: a request made while it runs
             # asks for another sync (the change may have come too late for this one).
             requested = name in self.requested
+            records = None
             if requested:
                 self.requested.remove(name)
+                records = self.records.pop(name, None)
             try:
-                done = await self._sync(name)
+                done = await self._sync(name, records)
             except Exception:  # never let the runner die
                 log.exception("sync of %s", name)
                 done = True
@@ -261,8 +285,8 @@ class SyncRunner:
                 self._not_before.pop(name, None)
             else:
                 self._not_before[name] = time.monotonic() + BUSY_RETRY_SECONDS
-                if requested and name not in self.requested:
-                    self.requested.append(name)
+                if requested:
+                    self.request(name, records)
             if app is not None:
                 live.notify(app)
 

@@ -91,3 +91,29 @@ def test_an_empty_app_syncs_to_nothing(kintone: KintoneSetup) -> None:
         kintone.domain.delete_record(APP_ID, rid)
     [result] = sync_project(kintone.project)
     assert result.error is None and result.objects[0].read == 0
+
+
+def test_an_app_in_a_guest_space_is_read_under_its_guest_path(kintone: KintoneSetup) -> None:
+    """An app in a guest space answers only under /k/guest/<space>/v1/: without
+    ``guest_space`` the sync says what to add (KT970), with it the app syncs
+    (and follows changes) like any other."""
+    kintone.domain.apps[APP_ID].guest_space = 5
+    [refused] = sync_project(kintone.project)
+    [diag] = refused.error.diagnostics  # type: ignore[union-attr]
+    assert diag.code == "KT970" and "guest_space" in diag.message("en")
+    definition = kintone.project / "kpitree.yaml"
+    text = definition.read_text(encoding="utf-8")
+    definition.write_text(text.replace(f"{{app: {APP_ID},", f"{{app: {APP_ID}, guest_space: 5,"))
+    [result] = sync_project(kintone.project)
+    assert result.error is None, result.error
+    assert warehouse_deals(kintone.warehouse) == kintone.deals.truth()
+    kintone.deals.advance(7)
+    [again] = sync_project(kintone.project)
+    assert again.error is None
+    assert warehouse_deals(kintone.warehouse) == kintone.deals.truth()
+    paths = {p for _, p in kintone.domain.calls}
+    assert "/k/guest/5/v1/records.json" in paths and "/k/guest/5/v1/app/form/fields.json" in paths
+    # Another space's id is not where the app is.
+    definition.write_text(text.replace(f"{{app: {APP_ID},", f"{{app: {APP_ID}, guest_space: 6,"))
+    [elsewhere] = sync_project(kintone.project)
+    assert elsewhere.error.diagnostics[0].code == "KT952"  # type: ignore[union-attr]

@@ -29,7 +29,13 @@ from kpitree.connectors.base import (
 )
 from kpitree.connectors.http import check_base_url
 from kpitree.connectors.hubspot.api import HubSpotApi, epoch_ms, flatten
-from kpitree.connectors.hubspot.objects import DERIVED, OBJECTS, Pipelines, owner_row
+from kpitree.connectors.hubspot.objects import (
+    DERIVED,
+    OBJECTS,
+    STAGE_ENTERED,
+    Pipelines,
+    owner_row,
+)
 from kpitree.connectors.secrets import read_secret, read_secret_file, redact
 from kpitree.errors import DataError, KpitreeError, UserError
 from kpitree.i18n import t
@@ -41,6 +47,10 @@ LOOKBACK_MS = 5 * 60 * 1000
 """How far before its cursor an incremental sync searches again: HubSpot's
 search shows a write "after a few moments"."""
 _TOP = {"id", "createdAt", "updatedAt", "archived", "archivedAt"}
+_OWNER_FIELDS = {"id", "email", "type", "firstName", "lastName", "userId",
+                 "userIdIncludingInactive", "createdAt", "updatedAt", "archived", "teams",
+                 "name"}  # fmt: skip
+"""An owner's fields (``GET /crm/v3/owners``) and the derived ``name``."""
 _STAGE_COUNTS = {
     "contacts": (
         "hs_v2_date_entered_lead",
@@ -73,6 +83,7 @@ class HubSpotConnector:
             token_hint=hint,
             rate_limit=spec.rate_limit,
             transport=transport,
+            refresh=self._forget_token,
         )
         self._objects = {o.info.name: o for o in OBJECTS}
         self._properties: dict[str, set[str]] = {}
@@ -93,6 +104,11 @@ class HubSpotConnector:
                 )
         return self._token
 
+    def _forget_token(self) -> None:
+        """On a 401: read the token again once (a ``token_file`` that a token
+        helper rewrote when the token expired), then retry the request."""
+        self._token = None
+
     def objects(self) -> Sequence[ObjectInfo]:
         return [o.info for o in OBJECTS]
 
@@ -109,6 +125,8 @@ class HubSpotConnector:
         if obj not in self._properties:
             self._properties[obj] = self.api.property_names(obj)
         known = self._properties[obj] | _TOP | set(DERIVED.get(obj, {}))
+        if obj == "deals" and any(f.startswith(STAGE_ENTERED) for f in fields):
+            known |= set(self.pipelines().stage_fields())
         missing = [f for f in fields if f not in known]
         if missing:
             raise DataError(
@@ -126,6 +144,18 @@ class HubSpotConnector:
                 ]
             )
 
+    def present_fields(self, obj: str, fields: Sequence[str]) -> set[str]:
+        """Which of ``fields`` ``obj`` has (properties, record fields, derived
+        fields), for mappings that give alternatives."""
+        if obj == "owners":
+            return set(fields) & _OWNER_FIELDS
+        if obj not in self._properties:
+            self._properties[obj] = self.api.property_names(obj)
+        known = self._properties[obj] | _TOP | set(DERIVED.get(obj, {}))
+        if obj == "deals" and any(f.startswith(STAGE_ENTERED) for f in fields):
+            known |= set(self.pipelines().stage_fields())
+        return set(fields) & known
+
     def pipelines(self) -> Pipelines:
         if self._pipelines is None:
             self._pipelines = Pipelines.of(self.api.pipelines("deals"))
@@ -135,12 +165,26 @@ class HubSpotConnector:
         """The properties to ask for: the fields that are properties, and what
         the derived ones are computed from."""
         derived = DERIVED.get(obj, {})
-        props = [f for f in fields if f not in derived]
+        stages = [f for f in fields if obj == "deals" and f.startswith(STAGE_ENTERED)]
+        props = [f for f in fields if f not in derived and f not in stages]
         for f in fields:
             props += derived.get(f, ())
-        if obj == "deals" and {"date_entered_won", "date_entered_lost"} & set(fields):
+        if stages:
+            offered = set(self.pipelines().stage_fields())
+            # A label no pipeline has stays in the list: the field check names it.
+            props += [f for f in stages if f not in offered]
+            props += ["pipeline", "dealstage", *self.pipelines().entry_properties(open_stages=True)]
+        elif obj == "deals" and {"date_entered_won", "date_entered_lost"} & set(fields):
             props += self.pipelines().entry_properties()
         return list(dict.fromkeys(props))
+
+    def history_stages(self, obj: str) -> dict[str, str]:
+        """Stages the default mapping of ``obj`` does not name but the source
+        knows: for deals, each open stage label of the portal's pipelines ->
+        its derived ``Stage entered: <label>`` field."""
+        if obj != "deals":
+            return {}
+        return {label: f"{STAGE_ENTERED}{label}" for label in self.pipelines().open_labels()}
 
     def _rows(
         self, obj: str, results: list[dict[str, Any]], fields: Sequence[str], props: Sequence[str]
@@ -188,6 +232,18 @@ class HubSpotConnector:
         for results in self.api.listing(obj, [], archived=True):
             deleted += [str(r["id"]) for r in results if r.get("id") is not None]
         yield Page(deleted=deleted, cursor=str(reached))
+
+    def fetch_records(self, obj: str, fields: Sequence[str], ids: Sequence[str]) -> Iterator[Page]:
+        """The records ``ids`` of ``obj`` as they are now (a batch read: unlike
+        search, it shows a write at once); ids HubSpot no longer has are left to
+        the archived listing of the same sync."""
+        spec = self._objects[obj]
+        if spec.modified is None or not ids:
+            return
+        props = self._properties_for(obj, fields)
+        self._check_fields(obj, props)
+        for results in self.api.read_by_id(obj, list(dict.fromkeys(ids)), props):
+            yield Page(rows=self._rows(obj, results, fields, props))
 
     # -- test and verify ---------------------------------------------------------
 

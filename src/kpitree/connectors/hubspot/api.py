@@ -7,6 +7,8 @@
   sorted by the modified-date property ascending, up to 200 a page (the
   documented maximum). Search answers at most 10,000 results per query and
   lags a few moments behind writes; see :func:`HubSpotApi.modified_since`.
+- ``POST /crm/v3/objects/{object}/batch/read``: records by id (what a webhook
+  said changed), 100 a request.
 - ``GET /crm/v3/properties/{object}``: which properties exist (a listing
   silently leaves out a property it does not know, so kpitree checks first).
 - ``GET /crm/v3/pipelines/deals``: pipelines and their stages (id, label,
@@ -23,7 +25,7 @@ second per account).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +41,8 @@ __all__ = ["LIST_LIMIT", "SEARCH_CAP", "SEARCH_LIMIT", "HubSpotApi", "epoch_ms"]
 LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 OWNERS_LIMIT = 500
+BATCH_READ_LIMIT = 100
+"""At most this many inputs per batch read (50 when property history is asked)."""
 ASSOCIATIONS_LIMIT = 1_000
 """At most this many inputs per association batch read (since 10 Feb 2025)."""
 SEARCH_CAP = 10_000
@@ -88,6 +92,7 @@ class HubSpotApi:
         token_hint: str,
         rate_limit: int,
         transport: httpx.BaseTransport | None = None,
+        refresh: Callable[[], None] | None = None,
     ) -> None:
         self._token = token
         self._hint = token_hint
@@ -99,6 +104,7 @@ class HubSpotApi:
             translate=self._error,
             limits=(RateLimit(rate_limit, 10.0),),
             transport=transport,
+            refresh=refresh,
         )
         self._search_limit = (RateLimit(4, 1.0),)
 
@@ -237,6 +243,24 @@ class HubSpotApi:
 
                 out[source] = [str(t.get("toObjectId")) for t in sorted(targets, key=rank)]
         return out
+
+    def read_by_id(
+        self, obj: str, ids: Sequence[str], properties: Sequence[str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The live records of ``obj`` among ``ids``, 100 a request:
+        ``POST /crm/v3/objects/{object}/batch/read``. An id HubSpot cannot find
+        (deleted or archived: its answer's ``errors``) is left out."""
+        props = [p for p in properties if p not in _TOP_LEVEL]
+        for start in range(0, len(ids), BATCH_READ_LIMIT):
+            chunk = ids[start : start + BATCH_READ_LIMIT]
+            body = self.http.request(
+                "POST",
+                f"/crm/v3/objects/{obj}/batch/read",
+                json={"inputs": [{"id": i} for i in chunk], "properties": props},
+            )
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise self.http.unexpected(None, f"batch read of {obj}: no results")
+            yield [r for r in body["results"] if isinstance(r, dict)]
 
     def search(self, obj: str, body: dict[str, Any]) -> dict[str, Any]:
         answer = self.http.request(

@@ -22,6 +22,12 @@ the portal's pipelines and associations; the connector adds them to each row as
 - deals ``date_entered_won`` / ``date_entered_lost``: the
   ``hs_v2_date_entered_<stage id>`` of the pipeline's closed-won / closed-lost
   stage (the stage the deal is in first);
+- deals ``Stage entered: <label>``, one per open stage label of the portal's
+  pipelines: the ``hs_v2_date_entered_<stage id>`` of the stage of that label
+  in the deal's own pipeline (HubSpot's latest entry into the stage; empty for
+  a stage the deal never entered). The default mapping turns every one into a
+  ``deal_stage_history`` row named by the label, so the funnel shows each
+  intermediate stage as the pipeline names it;
 - deals ``company_id`` / ``contact_id``: the associated company / contact (the
   primary one first, else the lowest id);
 - owners ``name``: family name then given name (``lastName firstName``).
@@ -36,7 +42,7 @@ from typing import Any
 
 from kpitree.connectors.base import ObjectInfo
 
-__all__ = ["DERIVED", "OBJECTS", "HubSpotObject", "Pipelines", "owner_row"]
+__all__ = ["DERIVED", "OBJECTS", "STAGE_ENTERED", "HubSpotObject", "Pipelines", "owner_row"]
 
 _MAPPINGS = Path(__file__).parent / "mappings"
 
@@ -90,10 +96,19 @@ DERIVED: dict[str, dict[str, tuple[str, ...]]] = {
     "owners": {"name": ()},
 }
 """Per object: derived field -> the properties it is computed from."""
+STAGE_ENTERED = "Stage entered: "
+"""Prefix of the deals' derived fields ``Stage entered: <open stage label>``."""
 
 
 def _flag(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "1")
+
+
+def _order(value: Any) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        return 0.0
 
 
 def _probability(value: Any) -> float | None:
@@ -112,6 +127,8 @@ class Pipelines:
     """(pipeline id, stage id) -> (label, status won/lost/open)."""
     closed: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     """pipeline id -> {"won": [stage ids], "lost": [stage ids]}."""
+    open_stages: dict[str, dict[str, str]] = field(default_factory=dict)
+    """pipeline id -> {open stage label: stage id}, in the pipeline's order."""
 
     @classmethod
     def of(cls, results: Sequence[dict[str, Any]]) -> Pipelines:
@@ -120,21 +137,43 @@ class Pipelines:
             pid = str(pipeline.get("id"))
             found.labels[pid] = str(pipeline.get("label") or pid)
             closed: dict[str, list[str]] = {"won": [], "lost": []}
-            for stage in pipeline.get("stages") or []:
+            opened: dict[str, str] = {}
+            stages = [s for s in pipeline.get("stages") or [] if isinstance(s, dict)]
+            stages.sort(key=lambda s: _order(s.get("displayOrder")))
+            for stage in stages:
                 sid = str(stage.get("id"))
                 meta = stage.get("metadata") or {}
                 status = "open"
+                label = str(stage.get("label") or sid)
                 if _flag(meta.get("isClosed")):
                     p = _probability(meta.get("probability"))
                     status = "won" if p is not None and p >= 1.0 else "lost"
                     closed[status].append(sid)
-                found.stages[(pid, sid)] = (str(stage.get("label") or sid), status)
+                else:
+                    opened.setdefault(label, sid)
+                found.stages[(pid, sid)] = (label, status)
             found.closed[pid] = closed
+            found.open_stages[pid] = opened
         return found
 
-    def entry_properties(self) -> list[str]:
-        """The ``hs_v2_date_entered_<stage id>`` of every closed stage."""
+    def open_labels(self) -> list[str]:
+        """Every open stage label of every pipeline, pipelines in order, once."""
+        seen: dict[str, None] = {}
+        for opened in self.open_stages.values():
+            for label in opened:
+                seen.setdefault(label, None)
+        return list(seen)
+
+    def stage_fields(self) -> list[str]:
+        """The derived ``Stage entered: <label>`` field of every open stage label."""
+        return [f"{STAGE_ENTERED}{label}" for label in self.open_labels()]
+
+    def entry_properties(self, *, open_stages: bool = False) -> list[str]:
+        """The ``hs_v2_date_entered_<stage id>`` of every closed stage (and of
+        every open one with ``open_stages``)."""
         ids = {s for c in self.closed.values() for group in c.values() for s in group}
+        if open_stages:
+            ids |= {s for opened in self.open_stages.values() for s in opened.values()}
         return [f"hs_v2_date_entered_{s}" for s in sorted(ids)]
 
     def derive(self, row: dict[str, str | None], props: dict[str, Any]) -> None:
@@ -151,6 +190,11 @@ class Pipelines:
                 ids = [sid, *[i for i in ids if i != sid]]  # the stage it is in first
             times = [props.get(f"hs_v2_date_entered_{i}") for i in ids]
             row[f"date_entered_{outcome}"] = next((str(x) for x in times if x), None)
+        opened = self.open_stages.get(pid, {})
+        for label in self.open_labels():
+            stage_id = opened.get(label)
+            entered = props.get(f"hs_v2_date_entered_{stage_id}") if stage_id else None
+            row[f"{STAGE_ENTERED}{label}"] = str(entered) if entered else None
 
 
 def owner_row(

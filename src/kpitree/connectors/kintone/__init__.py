@@ -111,6 +111,7 @@ class KintoneConnector:
                 object_name=obj,
                 token_env=app.token_env,
                 transport=transport,
+                guest_space=app.guest_space,
             )
             info = ObjectInfo(obj, id_field, mapping_ref, f"app {app.app}")
             self._apps[obj] = _AppState(info, api, optional)
@@ -175,6 +176,10 @@ class KintoneConnector:
                     )
                 )
         return problems
+
+    def present_fields(self, obj: str, fields: Sequence[str]) -> set[str]:
+        """Which of ``fields`` (field codes) the app has."""
+        return set(fields) & set(self._types(self._apps[obj]))
 
     def _time_field(self, state: _AppState, kind: str) -> str:
         for code, found in self._types(state).items():

@@ -5,6 +5,9 @@
   $id asc limit 500`` (500 is the documented maximum; ``offset`` is never used,
   so the 10,000 offset limit never applies). ``totalCount=true`` only where a
   count is wanted (it slows large queries).
+- An app in a guest space answers under ``/k/guest/<space id>/v1/`` instead
+  of ``/k/v1/`` (``guest_space:`` on the app; kintone refuses the other path
+  with ``GAIA_IL23``, which kpitree explains: KT970).
 - ``GET /k/v1/app/form/fields.json`` for the app's fields (code -> type): the
   record view permission is enough.
 - ``X-Cybozu-API-Token``: one token per app (several comma-separated are
@@ -89,8 +92,12 @@ class KintoneApp:
         object_name: str,
         token_env: str,
         transport: httpx.BaseTransport | None = None,
+        guest_space: int | None = None,
     ) -> None:
         self.app = app
+        self.prefix = "/k/v1" if guest_space is None else f"/k/guest/{guest_space}/v1"
+        """Where the app's API is: ``/k/v1``, or ``/k/guest/<space id>/v1`` for
+        an app in a guest space."""
         self.source = source
         self.object_name = object_name
         self.token_env = token_env
@@ -129,6 +136,8 @@ class KintoneApp:
             )
         if code == "GAIA_NO01" or status == 403:
             return DataError.of("KT951", "sources.kintone.no_view", env=self.token_env, **where)
+        if code == "GAIA_IL23":
+            return DataError.of("KT970", "sources.kintone.guest_space", **where)
         if code == "GAIA_AP01" or status == 404:
             return DataError.of("KT952", "sources.kintone.no_app", **where)
         return DataError.of(
@@ -143,7 +152,9 @@ class KintoneApp:
 
     def field_types(self) -> dict[str, str]:
         """Field code -> type, the system fields ``$id`` and ``$revision`` included."""
-        body = self.http.request("GET", "/k/v1/app/form/fields.json", params={"app": self.app})
+        body = self.http.request(
+            "GET", f"{self.prefix}/app/form/fields.json", params={"app": self.app}
+        )
         props = body.get("properties") if isinstance(body, dict) else None
         if not isinstance(props, dict):
             raise self.http.unexpected(None, "form fields without properties")
@@ -158,7 +169,7 @@ class KintoneApp:
             params[f"fields[{i}]"] = code
         if total:
             params["totalCount"] = "true"
-        body = self.http.request("GET", "/k/v1/records.json", params=params)
+        body = self.http.request("GET", f"{self.prefix}/records.json", params=params)
         if not isinstance(body, dict) or not isinstance(body.get("records"), list):
             raise self.http.unexpected(None, "records.json without records")
         count = body.get("totalCount")

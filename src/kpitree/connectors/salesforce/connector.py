@@ -118,6 +118,22 @@ class SalesforceConnector:
         yield Page(rows=rows, deleted=extract.deleted, cursor=extract.cursor,
                    snapshot=extract.full)  # fmt: skip
 
+    def present_fields(self, obj: str, fields: Sequence[str]) -> set[str]:
+        """Which of ``fields`` the object has (its describe; a parent field such as
+        ``Owner.Name`` by its relationship; the fields the connector works out)."""
+        asked = set(source_fields(fields))
+        derived = set(fields) - asked
+        if not asked:
+            return derived
+        describe = self.client.describe(OBJECTS[obj].sobject)
+        have = {str(f.get("name")) for f in describe.get("fields", [])}
+        parents = {
+            f"{f['relationshipName']}."
+            for f in describe.get("fields", [])
+            if f.get("relationshipName")
+        }
+        return derived | {f for f in asked if f in have or f.split(".", 1)[0] + "." in parents}
+
     def test(self, fields: Mapping[str, Sequence[str]]) -> list[Check]:
         checks = []
         try:
