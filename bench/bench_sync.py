@@ -15,6 +15,9 @@ serves it on loopback from this process, then measures, each sync in a fresh
 - ``full``: the first sync (every record of every object);
 - ``incremental``: a sync after changes (contacts moving stage, deals closing,
   new contacts, archived contacts);
+- ``unchanged``: the same sync again with nothing changed: its fixed cost (it
+  must change nothing; the CPU seconds of the child are shown beside the wall
+  time, which a loaded machine stretches);
 - ``serve_*``: the baseline: the same requests (recorded by the fake: method,
   URL, JSON body) replayed by a bare httpx client in a child process that only
   decodes the answers, i.e. what the fake itself needs to serve those pages.
@@ -69,12 +72,15 @@ STARTUP = (
 
 
 def _child(args: list[str], env: dict[str, str], stdin: str | None = None) -> dict[str, Any]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(args, env=env, input=stdin, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{args[:4]} failed: {done.stdout[-1000:]} {done.stderr[-2000:]}")
-    return {"seconds": seconds, "stdout": done.stdout}
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": seconds, "cpu_seconds": cpu, "stdout": done.stdout}
 
 
 def _peak_children_mb() -> int:
@@ -111,7 +117,7 @@ def run_hubspot(contacts: int = 200_000, deals: int = 30_000, seed: int = 7) -> 
         results["startup_seconds"] = round(
             min(_child([sys.executable, "-c", STARTUP], env)["seconds"] for _ in range(2)), 3
         )
-        for phase in ("full", "incremental"):
+        for phase in ("full", "incremental", "unchanged"):
             if phase == "incremental":
                 company.advance(max(contacts // 100, 10))
                 company.close_deals(max(deals // 100, 5))
@@ -126,6 +132,8 @@ def run_hubspot(contacts: int = 200_000, deals: int = 30_000, seed: int = 7) -> 
             report = json.loads(run["stdout"])["sources"][0]
             if report["errors"]:
                 raise RuntimeError(report["errors"])
+            if phase == "unchanged" and report["import_id"] is not None:
+                raise RuntimeError("a sync with nothing changed changed something")
             read = sum(o["read"] + o["deleted_in_source"] for o in report["objects"])
             lines = "\n".join(json.dumps(r, ensure_ascii=False) for r in requests)
             served = _child([sys.executable, "-c", REPLAY, url, portal.token], env, lines)
@@ -133,6 +141,8 @@ def run_hubspot(contacts: int = 200_000, deals: int = 30_000, seed: int = 7) -> 
             own_ms = own * 1000 / max(len(requests), 1)
             results[phase] = {
                 "seconds": round(run["seconds"], 3),
+                "cpu_seconds": round(run["cpu_seconds"], 3),
+                "load_average": round(os.getloadavg()[0], 1),
                 "records_read": read,
                 "records_per_second": round(read / run["seconds"]),
                 "requests": len(requests),
@@ -147,10 +157,15 @@ def run_hubspot(contacts: int = 200_000, deals: int = 30_000, seed: int = 7) -> 
 
 
 def _print(name: str, results: dict[str, Any]) -> None:
-    for phase in ("full", "incremental"):
+    for phase in ("full", "incremental", "unchanged"):
+        if phase not in results:
+            continue
         r = results[phase]
+        cpu = ""
+        if "cpu_seconds" in r:
+            cpu = f" (cpu {r['cpu_seconds']:.2f} s, load {r['load_average']})"
         line = (
-            f"{name:10} {phase:12} {r['records_read']:>9,} records  {r['seconds']:8.2f} s  "
+            f"{name:10} {phase:12} {r['records_read']:>9,} records  {r['seconds']:8.2f} s{cpu}  "
             f"{r['records_per_second']:>8,}/s  {r['requests']:>5} requests  "
             f"fake serves them in {r['serve_seconds']:.2f} s (x{r['ratio_to_serve']})"
         )

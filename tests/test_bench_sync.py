@@ -23,4 +23,5 @@ def test_bench_sync_runs_on_a_tiny_portal() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "hubspot    full" in out.stdout and "hubspot    incremental" in out.stdout
+    assert "hubspot    unchanged" in out.stdout  # and it changed nothing (else an error)
     assert "peak RSS of the full sync" in out.stdout

@@ -429,3 +429,46 @@ def test_sync_records_reads_only_that_object_and_those_records(
     assert unknown.code == 1 and "KT914" in unknown.out
     bad = kpitree("sync", hubspot.project, "--records", "contacts")
     assert bad.code == 2 and "OBJECT=ID" in bad.err
+
+
+def test_an_incremental_sync_with_nothing_changed_stays_light(hubspot: HubSpotSetup) -> None:
+    """Its fixed cost: a fresh ``kpitree sync`` process with nothing to bring
+    maps only the objects that read records (not the empty ones), never imports
+    pandas (Arrow built from Python lists would, about half a second), and
+    changes nothing."""
+    import subprocess
+    import sys
+
+    sync_project(hubspot.project)
+    probe = (
+        "import json, sys\n"
+        "from kpitree.data import records\n"
+        "calls = []\n"
+        "real = records.map_records\n"
+        "def spy(table, *args, **kwargs):\n"
+        "    calls.append(args[1])\n"
+        "    return real(table, *args, **kwargs)\n"
+        "records.map_records = spy\n"
+        "from kpitree.connectors.sync import sync_project\n"
+        "[result] = sync_project(__import__('pathlib').Path(sys.argv[1]))\n"
+        "print(json.dumps({'pandas': 'pandas' in sys.modules, 'mapped': calls,\n"
+        "    'import_id': result.import_id, 'error': str(result.error or ''),\n"
+        "    'read': {o.object: o.read for o in result.objects},\n"
+        "    'tables': {o.object: [c.table for c in o.tables] for o in result.objects}}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(hubspot.project)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["error"] == "" and found["import_id"] is None
+    assert found["pandas"] is False
+    mapped = {label.split("/")[1] for label in found["mapped"]}
+    assert mapped == {o for o, n in found["read"].items() if n}
+    assert found["read"]["companies"] == 0 and "companies" not in mapped
+    # An object that read nothing still reports its tables, as before.
+    assert found["tables"]["companies"] == ["accounts"]

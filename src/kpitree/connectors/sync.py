@@ -37,6 +37,7 @@ from kpitree.source import did_you_mean, load_yaml
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from kpitree.data.batch import MappedBatch
     from kpitree.data.mapping import Mapping as DataMapping
     from kpitree.data.warehouse import Warehouse
 
@@ -347,21 +348,57 @@ def _read_object(
             progress(source, info.name, read)
     records = _last_per_id(pa.Table.from_batches(batches, schema=schema), info.id_field)
     label = f"{source}/{info.name}"
-    batch = map_records(records, mapping, label, tz)
+    if records.num_rows:
+        batch = map_records(records, mapping, label, tz)
+    else:  # nothing read (the usual incremental sync): no mapping to run
+        batch = _mapped_nothing(records, mapping, label)
     if batch.rejects:
         raise _rejected(label, records, info.id_field, batch.rejects)
     owned = _owned(mapping, info.id_field)
-    ids = records.column(info.id_field).combine_chunks()
+    # Arrow built from buffers, never from Python lists: pa.array(list) and
+    # combining no chunks import pandas (a fixed cost of every sync).
+    column = records.column(info.id_field)
+    ids = pa.concat_arrays(column.chunks) if column.num_chunks else string_array([])
     return ObjectWrite(
         object=info.name,
         batch=batch,
         record_ids=pa.table({"id": ids}),
         deleted_ids=deleted,
         snapshot=snapshot,
-        present_ids=None if present is None else pa.table({"id": pa.array(present, pa.string())}),
+        present_ids=None if present is None else pa.table({"id": string_array(present)}),
         cursor=new_cursor,
         owned=owned,
     )
+
+
+def _mapped_nothing(records: pa.Table, mapping: DataMapping, label: str) -> MappedBatch:
+    """What mapping no records gives, without running the mapping: each of its
+    tables empty, its dimensions declared (a KT371 for a field it lacks)."""
+    from kpitree.data.batch import MappedBatch
+    from kpitree.data.dimensions import declared_dimensions
+    from kpitree.data.readers import resolve_headers
+    from kpitree.data.schema import arrow_schema
+
+    headers = tuple(records.column_names)
+    found = resolve_headers(mapping, headers, label)
+    return MappedBatch(
+        source_file=label,
+        file_hash="",
+        mapping_name=mapping.name,
+        rows_read=0,
+        tables={tm.table: _empty(arrow_schema(tm.table)) for tm in mapping.tables},
+        rejects=[],
+        rejected_rows=[],
+        validated=True,
+        dimensions=declared_dimensions(mapping, headers, found),
+    )
+
+
+def _empty(schema: pa.Schema) -> pa.Table:
+    """A table of ``schema`` without rows (``schema.empty_table()`` imports pandas)."""
+    import pyarrow as pa
+
+    return pa.table([pa.nulls(0, f.type) for f in schema], schema=schema)
 
 
 def _last_per_id(records: pa.Table, id_field: str) -> pa.Table:
@@ -381,7 +418,13 @@ def _last_per_id(records: pa.Table, id_field: str) -> pa.Table:
     last = {record_id: i for i, record_id in enumerate(ids)}
     if len(last) == len(ids):
         return records
-    return records.take(sorted(last.values()))
+    import numpy as np
+    import pyarrow as pa
+
+    from kpitree.data.arrays import int_array
+
+    rows = np.fromiter(sorted(last.values()), np.int64, len(last))
+    return records.take(int_array(rows, pa.int64()))
 
 
 def _owned(mapping: DataMapping, id_field: str) -> tuple[tuple[str, str], ...]:

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 __all__ = ["apply_mapping", "int_array", "string_array"]
 _SAMPLE_ROWS = 1000  # cells per column on which the fast date format is chosen
 _MAX_FAST = 2  # fast formats tried per column before the general parser
+_FAST_FROM = 1000  # rows from which choosing fast formats pays for its two queries
 
 
 ROW_GROUP = 122_880  # rows per DuckDB row group
@@ -224,6 +225,8 @@ def _detect_fast_formats(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
     """Choose, per date/timestamp source column, the :data:`FAST_FORMATS` that
     parse its first non-blank cells exactly as the general parser does (one
     query for the samples of every column, one to check the candidates)."""
+    if plan.source.rows < _FAST_FROM:
+        return  # the general parser is as quick, without the two queries
     wanted: dict[tuple[int, bool], list[_Field]] = {}
     for f in plan.fields:
         if (
