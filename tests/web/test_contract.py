@@ -38,6 +38,9 @@ BASE_URL = "http://127.0.0.1"
 CSRF = "contract-run-csrf-token-0123456789abcdef"
 CONFIG: dict[str, Any] = {
     "seed": 20261206,
+    # The default (10 s) is a wall-clock limit a busy two-core machine can pass
+    # on a cold page; a hang still fails, after this.
+    "request-timeout": 120,
     "generation": {
         "mode": "all",
         "max-examples": 4,
