@@ -102,6 +102,7 @@ def create_app(
     """
     from kpitree import __version__
     from kpitree.web import (
+        routes_accounts,
         routes_actions,
         routes_alerts,
         routes_api,
@@ -201,6 +202,7 @@ def create_app(
         routes_records,
         routes_alerts,
         routes_actions,
+        routes_accounts,
     ):
         app.include_router(module.router)
     return app
