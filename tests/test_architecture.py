@@ -85,6 +85,7 @@ ALLOWED = {
         "escaping",
         "notes",
         "review",
+        "abm",
     },
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {

@@ -83,3 +83,9 @@ def test_a_project_without_abm_answers_400_with_the_fix(tmp_path: Path) -> None:
         got = c.get("/api/accounts", params={"lang": "en"})
     assert got.status_code == 400
     assert got.json()["error"]["code"] == "KT264"
+
+
+def test_an_unknown_target_filter_is_400(client: TestClient) -> None:
+    got = client.get("/api/accounts", params={"target": "null"})
+    assert got.status_code == 400 and got.json()["error"]["code"] == "KT266"
+    assert client.get("/api/accounts", params={"target": ""}).status_code == 200

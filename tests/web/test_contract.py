@@ -218,6 +218,7 @@ def test_downloads_and_the_event_stream_are_documented(client: TestClient) -> No
         "/api/alerts",
         "/api/sla",
         "/api/records/{node_id}",
+        "/api/accounts",
     }
     for path, operation in downloads:
         content = operation["responses"]["200"]["content"]

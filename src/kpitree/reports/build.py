@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from kpitree.errors import UserError
 from kpitree.i18n import t
 from kpitree.reports import sections
+from kpitree.reports.accounts import AccountsSection, accounts_section
 from kpitree.reports.actions import action_lines, quarterly_validity
 from kpitree.reports.burnup import kgi_burnup
 from kpitree.reports.extras import alerts_section, sla_section
@@ -213,6 +214,11 @@ def build_report(
         )
         actions = action_lines(project, chosen, as_of, lang, eng)
         validity = quarterly_validity(project, chosen, kind_name, as_of, lang, eng)
+        accounts = (
+            accounts_section(project, eng, chosen.start, min(as_of, chosen.end), lang)
+            if kind_name == "monthly"
+            else AccountsSection()
+        )
     finally:
         if own:
             eng.close()
@@ -249,6 +255,7 @@ def build_report(
         actions=actions,
         validity=validity,
         notes=timeline_notes(project, chosen, lang),
+        accounts=accounts,
     )
     report.narrative = narrative(report, tree)
     return report

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kpitree.i18n import t
+from kpitree.reports.accounts import accounts_layout
 from kpitree.reports.actions import actions_layout, validity_layout
 from kpitree.reports.model import DepartmentSection, NodeLine, Report, SegmentLine, SlaRuleLine
 from kpitree.reports.quality import quality_layout
@@ -108,6 +109,7 @@ def layout(report: Report) -> list[Section]:
         _sla(report, c, lang),
         _alerts(report, c, lang),
         *([_notes(report, c, lang)] if report.notes else []),
+        *([accounts_layout(report.accounts, c, lang)] if report.accounts.included else []),
         *([quality_layout(report.quality, c, lang)] if report.quality.included else []),
         *([validity_layout(report, lang)] if report.validity is not None else []),
         actions_layout(report, lang),

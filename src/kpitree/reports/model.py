@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from kpitree.compute.landing import BurnupPoint
 from kpitree.i18n.numbers import format_value
+from kpitree.reports.accounts import AccountsSection
 from kpitree.reports.actions import ActionLine
 from kpitree.reports.quality import QualitySection
 
@@ -225,6 +226,7 @@ class Report:
     burnup: list[BurnupPoint] = field(default_factory=list)  # the KGI's year (monthly packs)
     quality: QualitySection = field(default_factory=QualitySection)  # monthly packs
     notes: list[TimelineNoteLine] = field(default_factory=list)  # notes in the period
+    accounts: AccountsSection = field(default_factory=AccountsSection)  # monthly, with abm:
 
     def fmt(self, value: float | None, unit: str | None) -> str:
         """``value`` as every text format prints it (``—`` for none)."""

@@ -30,11 +30,16 @@ class AccountFilters:
         self,
         tier: str | None = Query(None, max_length=50, description="Only this tier (none: none)."),
         target: str | None = Query(
-            None, description="yes: only target accounts; no: only the others.",
-            json_schema_extra={"enum": ["yes", "no"]},
+            None,
+            description="yes: only target accounts; no: only the others; empty: all.",
+            json_schema_extra={"enum": ["yes", "no", ""]},
         ),
         q: str = Query("", max_length=200, description="Id or name containing this."),
-    ) -> None:  # fmt: skip
+    ) -> None:
+        from kpitree.web.errors import WebError
+
+        if target not in (None, "", "yes", "no"):
+            raise WebError(400, "KT266", "abm.web.bad_target", value=target)
         self.tier = tier or None
         self.target = {"yes": True, "no": False}.get(target or "")
         self.q = q
