@@ -232,3 +232,48 @@ def test_status_words_are_none_without_an_actual(demo_project: Path) -> None:
         if not isinstance(r.source, str | None) or not isinstance(r.status, str | None)
     ]
     assert odd == []
+
+
+def test_pages_open_on_the_last_period_with_data(demo_project: Path) -> None:
+    import datetime as dt
+
+    from kpitree.compute.coverage import last_fact_day
+    from kpitree.web.views.common import resolve_period
+
+    project = Project.load(demo_project)
+    today = project.today()
+    with project.engine() as engine:
+        last = last_fact_day(engine, today)
+    assert last is not None and last <= today
+    # Three months on, with no new data: the pages open on the month of the last fact.
+    later = DirectSource(project, as_of=last + dt.timedelta(days=92))
+    shown = resolve_period(later, None)
+    assert shown == project.period(None, as_of=last)
+    assert tree_view(later, PageQuery())["period"]["key"] == shown.key
+    # A period asked for is the one shown; while data runs into today's month, today's.
+    asked = project.period(None, as_of=later.today())
+    assert resolve_period(later, asked.key) == asked
+    assert resolve_period(DirectSource(project, as_of=last), None) == project.period(
+        None, as_of=last
+    )
+
+
+def test_a_project_without_data_says_what_to_do_next(tmp_path: Path, demo_project: Path) -> None:
+    from contextlib import closing
+
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    Project.init(tmp_path / "new", name="FY2026 売上計画", lang="ja")
+    with closing(TestClient(create_app(tmp_path / "new"), base_url="http://localhost")) as client:
+        for url in ("/", "/funnel", "/departments", "/nodes/leads"):
+            page = client.get(url, params={"lang": "ja"})
+            assert page.status_code == 200, url
+            assert 'data-testid="empty-state"' in page.text, url
+            assert 'href="/data"' in page.text and "kpitree import" in page.text, url
+        assert client.get("/api/tree").json()["no_data"] is True
+        assert "FY2026 売上計画" in client.get("/", params={"lang": "ja"}).text
+    with closing(TestClient(create_app(demo_project), base_url="http://localhost")) as client:
+        assert 'data-testid="empty-state"' not in client.get("/").text
+        assert client.get("/api/tree").json()["no_data"] is False

@@ -35,3 +35,27 @@ def first_fact_day(engine: Engine, until: dt.date) -> dt.date | None:
         if isinstance(value, dt.date):
             days.append(value)
     return min(days) if days else None
+
+
+def last_fact_day(engine: Engine, until: dt.date) -> dt.date | None:
+    """The latest day (not after ``until``) on which something happened: a
+    lead or deal created, an activity, a spend, an NPS answer; None when there
+    is none. Contracts and accounts are left out: a contract starts, and an
+    account may be dated, ahead of the data that was imported with it."""
+    from kpitree.compute.entities import ENTITIES
+
+    days: list[dt.date] = []
+    for ent in ENTITIES.values():
+        if ent.name in ("contracts", "renewals", "accounts"):
+            continue
+        try:
+            table = ent.base(engine)
+        except UserError:  # a database without this canonical table
+            continue
+        column = table[ent.time]
+        day = column if column.type().is_date() else column.date()
+        expr = table.filter(day <= until).aggregate(v=day.max())
+        value = engine.execute(expr).to_pylist()[0]["v"]
+        if isinstance(value, dt.date):
+            days.append(value)
+    return max(days) if days else None

@@ -386,7 +386,32 @@ def history_periods(period: Period, length: int | None = None) -> list[Period]:
 
 
 def resolve_period(source: StatusSource, text: str | None) -> Period:
-    return source.project.period(text, as_of=source.today())
+    """The period asked for; by default the review period of today, or, when
+    the data ends before it starts, the last one with data (a project whose
+    last import is weeks old opens on numbers, not on an empty month)."""
+    project = source.project
+    today = source.today()
+    current = project.period(text, as_of=today)
+    if text is not None:
+        return current
+    last = last_data_day(source)
+    if last is not None and last < current.start:
+        return project.period(None, as_of=last)
+    return current
+
+
+def last_data_day(source: StatusSource) -> dt.date | None:
+    """The last day up to today on which something happened in the data
+    (None: the warehouse holds no fact yet)."""
+    today = source.today()
+    return source.cached(("last_fact_day", today), lambda: _last_fact_day(source.project, today))
+
+
+def _last_fact_day(project: Project, today: dt.date) -> dt.date | None:
+    from kpitree.compute.coverage import last_fact_day
+
+    with project.engine() as engine:
+        return last_fact_day(engine, today)
 
 
 def rows_at(
@@ -471,6 +496,7 @@ def choices(source: StatusSource, period: Period, lang: str) -> dict[str, Any]:
     # Every day with data; a range shown (all time included) is listed first.
     period_choices.append({"key": "all", "label": t("pages.ui.all_time", lang=lang)})
     return {
+        "no_data": last_data_day(source) is None,
         "period_choices": period_choices,
         "filter_choices": {
             "department": [
