@@ -73,3 +73,4 @@ def test_a_review_pack_names_alert_severity_and_departments_in_its_language(
     assert "インサイドセールス" in alerts
     assert "inside_sales" not in alerts
     assert "| warning |" not in alerts and "| critical |" not in alerts
+    assert "| 重大 | MQL初回架電" in alerts and "sla:mql_first_call" not in alerts

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kpitree.i18n import t
 from kpitree.reports.model import AlertLine, AlertsSection, SlaRuleLine, SlaSection
@@ -115,7 +115,7 @@ def alerts_section(
                 kind=t(f"reports.alert.{event.kind}", lang=lang),
                 severity=t(f"alerts.severity.{event.severity}", lang=lang),
                 rule=event.rule,
-                node=node.display(lang) if node else event.node,
+                node=node.display(lang) if node else _sla_or_node(event.facts, event.node, lang),
                 segment=" / ".join(
                     _segment_value(project.tree, k, v, names, lang) for k, v in event.segment
                 ),
@@ -138,3 +138,12 @@ def _segment_value(
     if key == "department":
         return department_label(tree, value, lang)
     return value
+
+
+def _sla_or_node(facts: Mapping[str, Any], node: str, lang: str) -> str:
+    """An SLA's events are about ``sla:<id>``: shown by the SLA's label."""
+    label = facts.get("sla_label") if node.startswith("sla:") else None
+    if isinstance(label, Mapping):
+        other = "en" if lang == "ja" else "ja"
+        return str(label.get(lang) or label.get(other) or node.removeprefix("sla:"))
+    return node.removeprefix("sla:")

@@ -120,6 +120,8 @@ def _columns(lang: str, *keys: tuple[str, str]) -> list[dict[str, str]]:
 
 def alert_tables(view: dict[str, Any], lang: str) -> dict[str, Any]:
     """The alerts page's tables as downloads: ``open`` and ``history``."""
+    from kpitree.i18n import t
+
     columns = _columns(
         lang,
         ("at", "alerts.cli.col.at"),
@@ -136,8 +138,8 @@ def alert_tables(view: dict[str, Any], lang: str) -> dict[str, Any]:
         deliveries = ", ".join(f"{d['channel']}: {d['status']}" for d in event["deliveries"])
         return [
             event["at_local"],
-            event["severity"],
-            event["kind"],
+            t(f"alerts.severity.{event['severity']}", lang=lang),
+            t(f"alerts.kind.{event['kind']}", lang=lang),
             event["rule"],
             event["node"],
             event["title"],
