@@ -89,3 +89,19 @@ def test_an_unknown_target_filter_is_400(client: TestClient) -> None:
     got = client.get("/api/accounts", params={"target": "null"})
     assert got.status_code == 400 and got.json()["error"]["code"] == "KT266"
     assert client.get("/api/accounts", params={"target": ""}).status_code == 200
+
+
+def test_a_changed_target_list_is_seen_at_once(tmp_path: Path) -> None:
+    from kpitree.web.app import create_app
+
+    folder = build(tmp_path)
+    with TestClient(create_app(folder), base_url="http://localhost") as c:
+        first = c.get("/api/accounts", params={"target": "yes"}).json()["accounts"]
+        assert [r["account_id"] for r in first] == ["BETA"]
+        (folder / "targets.csv").write_text("会社名\nガンマ\n", encoding="utf-8")
+        import os
+
+        stat = (folder / "targets.csv").stat()
+        os.utime(folder / "targets.csv", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        again = c.get("/api/accounts", params={"target": "yes"}).json()["accounts"]
+        assert [r["account_id"] for r in again] == ["GAMMA"]

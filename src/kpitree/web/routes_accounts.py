@@ -45,8 +45,27 @@ class AccountFilters:
         self.q = q
 
 
-def _overview(project: Project, lang: str, f: AccountFilters) -> Any:
-    full = project.accounts(lang=lang)
+def _stamp(project: Project) -> tuple[str, int] | None:
+    """The target list file as it is now (its changes are no data import)."""
+    abm = project.tree.abm
+    if abm is None or abm.targets is None or abm.targets.file is None:
+        return None
+    path = project.path / abm.targets.file
+    try:
+        return str(path), path.stat().st_mtime_ns
+    except OSError:
+        return str(path), -1
+
+
+def _overview(request: Request, project: Project, lang: str, f: AccountFilters) -> Any:
+    from kpitree.web.routes_api import page_source
+
+    # Kept per data version and day, like the other pages: scoring reads every account.
+    source = page_source(request, project)
+    full = source.cached(
+        ("accounts", lang, _stamp(project)),
+        lambda: project.accounts(as_of=source.today(), lang=lang),
+    )
     return full, full.filtered(tier=f.tier, target=f.target, query=f.q)
 
 
@@ -70,7 +89,7 @@ def accounts_page(
     _: User = Depends(require_viewer),
 ) -> Response:
     lang = get_lang(request)
-    full, shown = _overview(project, lang, f)
+    full, shown = _overview(request, project, lang, f)
     if format in ("csv", "xlsx"):
         return _download(shown, format)
     context = {"view": shown, "full": full, "filters": f, "active": "accounts",
@@ -80,6 +99,7 @@ def accounts_page(
 
 @router.get("/api/accounts", summary="Account scores and tiers", responses=errors(400))
 def api_accounts(
+    request: Request,
     format: str = Depends(api_format),
     f: AccountFilters = Depends(),
     project: Project = Depends(get_project),
@@ -90,7 +110,7 @@ def api_accounts(
     score, points per criterion (missing firmographics listed), change since
     the end of last month, engagement and whether it is a target account (and
     why), highest score first; with ``format=csv|xlsx`` the same rows as a file."""
-    _, shown = _overview(project, lang, f)
+    _, shown = _overview(request, project, lang, f)
     if format in ("csv", "xlsx"):
         return _download(shown, format)
     return shown.to_json()
