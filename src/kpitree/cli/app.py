@@ -57,6 +57,7 @@ from kpitree.cli import commands_book as commands_book  # noqa: E402
 from kpitree.cli import commands_core  # noqa: E402,F401
 from kpitree.cli import commands_data as commands_data  # noqa: E402
 from kpitree.cli import commands_engine as commands_engine  # noqa: E402
+from kpitree.cli import commands_links as commands_links  # noqa: E402
 from kpitree.cli import commands_mappings as commands_mappings  # noqa: E402
 from kpitree.cli import commands_quality as commands_quality  # noqa: E402
 from kpitree.cli import commands_reports as commands_reports  # noqa: E402

@@ -203,7 +203,40 @@ def event_times(
     if within is not None:
         near = _near(hist, name, within)
         rows = rows.filter(rows[key].isin(near[key]))
-    return rows.group_by(**{ID: rows[key]}).aggregate(**{AT: rows.entered_at.min()})
+    rows = rows.select(**{ID: rows[key], AT: rows.entered_at})
+    if ent.name == "leads":
+        rows = _with_linked_entries(engine, rows, hist, name, only, within)
+    return rows.group_by(ID).aggregate(**{AT: rows[AT].min()})
+
+
+def _with_linked_entries(
+    engine: Engine,
+    rows: ir.Table,
+    hist: ir.Table,
+    stage: str,
+    only: ir.Column | None,
+    within: Sequence[Period] | None,
+) -> ir.Table:
+    """``rows`` (``__id, __at`` entries of a lead stage) with the entries linked
+    deals give leads whose own history has none of that stage
+    (:mod:`kpitree.compute.links`)."""
+    from kpitree.compute.links import linked_stage_entries
+
+    linked = linked_stage_entries(engine, stage)
+    if linked is None:
+        return rows
+    own = hist.filter(hist.stage == stage).lead_id
+    linked = linked.filter(~linked.__lid.isin(own))
+    if only is not None:
+        linked = linked.filter(linked.__lid.isin(only))
+    if within is not None:
+        margin = dt.timedelta(days=1)
+        lo = dt.datetime.combine(min(p.start for p in within) - margin, dt.time(), dt.UTC)
+        hi = dt.datetime.combine(max(p.end for p in within) + 2 * margin, dt.time(), dt.UTC)
+        near = linked.filter((linked.__lat >= lo) & (linked.__lat < hi)).__lid
+        linked = linked.filter(linked.__lid.isin(near))
+    extra = linked.select(**{ID: linked.__lid, AT: linked.__lat}).cast(rows.schema())
+    return rows.union(extra)
 
 
 def condition_of(t: ir.Table, where: Mapping[str, Any]) -> ir.BooleanValue | None:

@@ -113,8 +113,9 @@ def arrow_schema(columns: Sequence[tuple[str, str]]) -> pa.Schema:
 
 
 # Only results read from these are kept: kpitree counts their writes (custom
-# dimensions' values too: every write that rebuilds them counts one).
-_CANONICAL = frozenset([*(t.name for t in TABLES), "kpitree_dimension_values"])
+# dimensions' values and the cross-source links too: every write that rebuilds
+# them counts one).
+_CANONICAL = frozenset([*(t.name for t in TABLES), "kpitree_dimension_values", "kpitree_links"])
 
 Entry = tuple[str, list[tuple[str, str]], list[str]]
 """A query's SQL, its result's column types and the tables it reads."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.entities import ORG_DIMENSIONS, Entity
+from kpitree.compute.links import linked_reference
 from kpitree.compute.owners import owner_matching
 from kpitree.data.dimensions import REGISTRY_TABLE, VALUES_TABLE
 from kpitree.errors import UserError
@@ -108,7 +109,8 @@ def _owner(engine: Engine, ent: Entity, t: ir.Table) -> tuple[ir.Table, str | No
             assert ent.lead_column is not None
             leads = engine.table("leads")
             leads = leads.select(__credit_lead=leads.lead_id, __credit=leads.owner_id)
-            t = t.left_join(leads, t[ent.lead_column] == leads.__credit_lead)
+            t, lead = linked_reference(engine, ent.table, ent.id, t, ent.lead_column)
+            t = t.left_join(leads, t[lead] == leads.__credit_lead)
             t = t.drop("__credit_lead")
         elif ent.credit.startswith("attributes."):
             t = t.mutate(__credit=t.attributes[ent.credit.removeprefix("attributes.")].str)
@@ -121,7 +123,8 @@ def _owner(engine: Engine, ent: Entity, t: ir.Table) -> tuple[ir.Table, str | No
     if ent.account_column:
         acc = engine.table("accounts")
         acc = acc.select(__acc=acc.account_id, __owner=_rep_of(engine, acc.owner_id))
-        return t.left_join(acc, t[ent.account_column] == acc.__acc).drop("__acc"), "__owner"
+        t, account = linked_reference(engine, ent.table, ent.id, t, ent.account_column)
+        return t.left_join(acc, t[account] == acc.__acc).drop("__acc"), "__owner"
     return t, None
 
 
@@ -177,14 +180,16 @@ def add_dimensions(
             lead_cols[d] = d
         elif ent.account_column and d in ("industry", "segment", "region"):
             account_cols[d] = d
-    if lead_cols:
+    if lead_cols and ent.lead_column:
         leads = engine.table("leads")
         leads = leads.select(__lead=leads.lead_id, **{f"__l_{c}": leads[c] for c in lead_cols})
-        t = t.left_join(leads, t[ent.lead_column] == leads.__lead)
-    if account_cols:
+        t, lead = linked_reference(engine, ent.table, ent.id, t, ent.lead_column)
+        t = t.left_join(leads, t[lead] == leads.__lead)
+    if account_cols and ent.account_column:
         acc = engine.table("accounts")
         acc = acc.select(__acc2=acc.account_id, **{f"__a_{c}": acc[c] for c in account_cols})
-        t = t.left_join(acc, t[ent.account_column] == acc.__acc2)
+        t, account = linked_reference(engine, ent.table, ent.id, t, ent.account_column)
+        t = t.left_join(acc, t[account] == acc.__acc2)
     values: dict[str, Any] = {}
     for d in dims:
         if d == "rep":
@@ -219,6 +224,8 @@ def _join_custom(
     side table on the record id (no JSON read here)."""
     key = _custom_key(ent, dim)
     assert key is not None, (ent.name, dim.name)
+    if key != ent.id:
+        t, key = linked_reference(engine, ent.table, ent.id, t, key)
     v = engine.backend.table(VALUES_TABLE)
     v = v.filter((v.table_name == dim.table) & (v.dimension == dim.name))
     v = v.select(**{f"{name}_id": v.record_id, name: v.value})

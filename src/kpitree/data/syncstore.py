@@ -230,6 +230,7 @@ def apply_sync(
         bump_versions,
         pause_for_tests,
         refresh_dimensions,
+        refresh_links,
         writer_lock,
     )
 
@@ -261,6 +262,7 @@ def apply_sync(
             if logged:
                 bump_versions(con, sorted(changed_tables))
                 _log(con, import_id, source, mapping_names, objects, started)
+                refresh_links(con, sorted(changed_tables))
             else:
                 con.execute(
                     "UPDATE kpitree_sync_state SET import_id = NULL "

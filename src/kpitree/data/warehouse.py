@@ -54,6 +54,7 @@ from kpitree.data.writers import (
     migration_lock,
     pause_for_tests,
     refresh_dimensions,
+    refresh_links,
     wait_for_writers,
     writer_lock,
     writer_turn,
@@ -229,6 +230,21 @@ class Warehouse:
                 for t in TABLES
             }
 
+    def rebuild_links(self) -> None:
+        """Rebuild the cross-source links (:mod:`kpitree.data.links`) from the
+        stored leads, deals and accounts, in one transaction. Every write does
+        it already; this is for a warehouse written before links existed."""
+        from kpitree.data.links import LINKED_TABLES
+
+        with writer_lock(self.path), self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                refresh_links(con, LINKED_TABLES)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     # -- imports -----------------------------------------------------------------
 
     def apply(self, batch: MappedBatch, *, skip_invalid: bool) -> ImportResult:
@@ -311,6 +327,10 @@ class Warehouse:
                 next_id = next_import_id(con)
                 for offset, entry in enumerate(entries):
                     results.append(self._write_one(con, next_id + offset, entry, started))
+                # After the log rows: a link names the source of each record.
+                refresh_links(
+                    con, [c.table for r in results for c in r.tables if c.inserted or c.updated]
+                )
                 pause_for_tests()
                 con.execute("COMMIT")
             except BaseException:
@@ -433,6 +453,7 @@ class Warehouse:
                         undone.append(t.name)
                 bump_versions(con, undone)
                 refresh_dimensions(con, undone)
+                refresh_links(con, undone)
                 if record.kind == "sync":
                     # The cursor moved past what is now gone: the source's next
                     # sync reads everything again.

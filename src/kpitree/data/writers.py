@@ -31,6 +31,7 @@ __all__ = [
     "migration_lock",
     "pause_for_tests",
     "refresh_dimensions",
+    "refresh_links",
     "wait_for_writers",
     "writer_lock",
     "writer_turn",
@@ -81,6 +82,21 @@ def refresh_dimensions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) ->
     """Rebuild the custom dimensions' values of ``tables`` (kpitree.data.dimensions)."""
     if refresh_dimension_values(con, sorted(set(tables))):
         bump_versions(con, [VALUES_TABLE])
+
+
+def refresh_links(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+    """Rebuild the cross-source links (kpitree.data.links) when leads, deals or
+    accounts changed; call it after the import's log row (a link names the
+    source of each record)."""
+    from kpitree.data.links import LINKED_TABLES, LINKS_TABLE, linked_digest, rebuild_links
+
+    if set(tables) & set(LINKED_TABLES):
+        before = linked_digest(con)
+        rebuild_links(con)
+        # Metrics read only the links made: a write that changes none of them
+        # (a deal nobody links to) keeps the results computed from them.
+        if linked_digest(con) != before:
+            bump_versions(con, [LINKS_TABLE])
 
 
 def file_stamp(path: Path) -> str:

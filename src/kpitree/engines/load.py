@@ -126,17 +126,31 @@ def copy_warehouse(
 
 
 def _copy_dimensions(source: Engine, target: Engine) -> None:
-    """The warehouse's custom dimensions (:mod:`kpitree.data.dimensions`) go
-    along with its tables: their registry and their values, as they are."""
-    from kpitree.data.dimensions import REGISTRY_TABLE, SIDE_TABLES
+    """The warehouse's custom dimensions (:mod:`kpitree.data.dimensions`) and
+    cross-source links (:mod:`kpitree.data.links`) go along with its tables,
+    as they are."""
+    from kpitree.data import dimensions, links
 
+    _copy_side_tables(source, target, dimensions.REGISTRY_TABLE, dimensions.SIDE_TABLES)
+    _copy_side_tables(source, target, links.LINKS_TABLE, links.SIDE_TABLES, {"rank", "candidates"})
+
+
+def _copy_side_tables(
+    source: Engine,
+    target: Engine,
+    marker: str,
+    side_tables: Mapping[str, tuple[str, ...]],
+    integers: frozenset[str] | set[str] = frozenset(),
+) -> None:
+    """Copy ``side_tables`` (text columns, but ``integers``) when the warehouse
+    has ``marker``."""
     con = source.backend.con
     present = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [REGISTRY_TABLE]
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [marker]
     ).fetchall()[0][0]
     if not present:
         return
-    for name, columns in SIDE_TABLES.items():
+    for name, columns in side_tables.items():
         arrow = con.sql(f"SELECT {', '.join(columns)} FROM {name}").to_arrow_table()
         if target.name == "clickhouse":
             from kpitree.engines.clickhouse import write_table
@@ -150,7 +164,7 @@ def _copy_dimensions(source: Engine, target: Engine) -> None:
         from psycopg import sql
         from pyarrow import csv
 
-        ddl = ", ".join(f"{c} TEXT" for c in columns)
+        ddl = ", ".join(f"{c} {'INTEGER' if c in integers else 'TEXT'}" for c in columns)
         try:
             with target.backend.con.transaction(), target.backend.con.cursor() as cursor:
                 table = sql.Identifier(name)

@@ -1,0 +1,99 @@
+"""``kpitree data links``: how the sources are linked into one funnel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from kpitree.cli.commands_quality import data_app
+from kpitree.cli.output import print_json
+from kpitree.errors import UserError
+from kpitree.i18n import t
+
+if TYPE_CHECKING:
+    from kpitree.compute.links_report import LinksReport
+
+
+@data_app.command("links")
+def links(
+    path: Annotated[Path, typer.Argument(help="Project folder or its kpitree.yaml.")] = Path(),
+    limit: Annotated[
+        int,
+        typer.Option("--limit", help="Unmatched and ambiguous records listed per relation."),
+    ] = 20,
+    json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """How leads, deals and accounts from different sources are linked into one
+    funnel: per relation (a deal's lead, a deal's account, a lead's account) and
+    source, the share of records linked and by which method (id, e-mail,
+    法人番号, e-mail domain, company name), then the records left unmatched and
+    those refused as ambiguous (several candidates), with what to do."""
+    from kpitree.compute.links import has_links
+    from kpitree.compute.links_report import links_report
+    from kpitree.data.warehouse import Warehouse
+    from kpitree.project import Project
+
+    if limit < 0:
+        raise UserError.of("KT330", "links.bad_limit", None, value=limit)
+    project = Project.load(path)
+    engine = project.engine()
+    try:
+        target = project.warehouse_target
+        if not has_links(engine) and "://" not in target:
+            # A warehouse written before links existed: build them once.
+            engine.close()
+            Warehouse(target).rebuild_links()
+            engine = project.engine()
+        report = links_report(engine, limit)
+    finally:
+        engine.close()
+    if json:
+        print_json(report.to_json())
+    else:
+        _print(report)
+
+
+def _print(report: LinksReport) -> None:
+    if not report.relations:
+        typer.echo(t("links.none"))
+        return
+    for rel in report.relations:
+        typer.echo(t(f"links.relation.{rel.relation}"))
+        for p in rel.pairs:
+            rate = "-" if p.rate is None else f"{p.rate:.1%}"
+            typer.echo(
+                "  "
+                + t(
+                    "links.pair",
+                    source=p.from_source,
+                    linked=p.linked,
+                    records=p.records,
+                    rate=rate,
+                    ambiguous=p.ambiguous,
+                    unmatched=p.unmatched,
+                )
+            )
+            for (to_source, method), n in sorted(p.by_method.items()):
+                typer.echo(
+                    "    "
+                    + t("links.by", source=to_source, method=t(f"links.method.{method}"), count=n)
+                )
+        if rel.unmatched:
+            ids = ", ".join(str(u["id"]) for u in rel.unmatched)
+            typer.echo("  " + t("links.unmatched", ids=ids, limit=report.limit))
+        for a in rel.ambiguous:
+            typer.echo(
+                "  "
+                + t(
+                    "links.ambiguous",
+                    id=a["id"],
+                    method=t(f"links.method.{a['method']}"),
+                    key=a["key"],
+                    candidates=a["candidates"],
+                    examples=", ".join(a["examples"]),
+                )
+            )
+        if any(p.unmatched or p.ambiguous for p in rel.pairs):
+            typer.echo("  " + t(f"links.hint.{rel.relation}"))

@@ -1,0 +1,110 @@
+"""The funnel across sources: metrics follow the links of
+:mod:`kpitree.data.links`.
+
+- A deal's lead and account are those it is linked to (``deal_lead``,
+  ``deal_account``), else its own ``lead_id`` / ``account_id`` as stored; a
+  lead's account likewise (``lead_account``). Dimensions taken from the lead
+  (channel, campaign) or the account (industry), and credit to the lead's owner,
+  follow.
+- A lead's ``opportunity`` and ``won`` stages, when the lead's own history has
+  no entry of that stage, are the first creation of a deal linked to it and the
+  first ``won`` entry of such a deal. So a HubSpot MQL that became a Salesforce
+  opportunity is converted in the MQL cohort, and a cohort rate stays a share
+  of the cohort (never above 100%). A stage the lead's own source recorded is
+  kept as it is.
+
+Links are read from the ``kpitree_links`` table of the engine's database (a
+kpitree warehouse has it; :func:`kpitree.engines.copy_warehouse` copies it).
+A database without it computes as before: stored ids only.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+from kpitree.data.links import LINKS_TABLE
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from kpitree.engines import Engine
+
+__all__ = ["LINKED_STAGES", "has_links", "linked_reference", "linked_stage_entries"]
+
+LINKED_STAGES = ("opportunity", "won")
+"""Lead stages a linked deal gives a lead that has no entry of its own."""
+
+_HAS: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+# (entity table, reference column) -> relation
+_RELATION_OF: dict[tuple[str, str], str] = {
+    ("deals", "lead_id"): "deal_lead",
+    ("deals", "account_id"): "deal_account",
+    ("leads", "account_id"): "lead_account",
+}
+
+
+def has_links(engine: Engine) -> bool:
+    """Whether the engine's database has the links table (asked once per engine)."""
+    known = _HAS.get(engine)
+    if known is None:
+        import ibis.common.exceptions as ibis_errors
+
+        try:
+            engine.backend.table(LINKS_TABLE)
+            known = True
+        except (ibis_errors.TableNotFound, ibis_errors.IbisError):
+            known = False
+        except Exception:  # a driver's own "no such table"
+            known = False
+        _HAS[engine] = known
+    return known
+
+
+def _linked(engine: Engine, relation: str) -> ir.Table:
+    """``(__from, __to)`` of the links of ``relation`` that were made."""
+    links = engine.backend.table(LINKS_TABLE)
+    made = links.filter((links.relation == relation) & (links.status == "linked"))
+    return made.select(__from=made.from_id, __to=made.to_id)
+
+
+def linked_reference(
+    engine: Engine, table: str, id_column: str, t: ir.Table, column: str
+) -> tuple[ir.Table, str]:
+    """``t`` (rows of canonical ``table``, with its ``id_column``) and the name
+    of a column holding the linked record of ``column`` (``lead_id``,
+    ``account_id``): the link's target, else the stored reference. Without
+    links (or for a reference no relation covers) the column itself."""
+    relation = _RELATION_OF.get((table, column))
+    if relation is None or not has_links(engine):
+        return t, column
+    name = f"__lk_{column}"
+    if name in t.columns:
+        return t, name
+    import ibis
+
+    link = _linked(engine, relation)
+    source, target = f"__lkf_{column}", f"__lkt_{column}"
+    link = link.select(**{source: link.__from, target: link.__to})
+    joined = t.left_join(link, t[id_column].cast("string") == link[source])
+    joined = joined.mutate(**{name: ibis.coalesce(joined[target], joined[column])})
+    return joined.drop(source, target), name
+
+
+def linked_stage_entries(engine: Engine, stage: str) -> ir.Table | None:
+    """``(__lid, __lat)``: the entries of lead stage ``stage`` that linked deals
+    give (every linked deal's, not yet the first), or ``None`` when the stage
+    is not one a deal gives or the database has no links."""
+    if stage not in LINKED_STAGES or not has_links(engine):
+        return None
+    link = _linked(engine, "deal_lead")
+    if stage == "opportunity":
+        deals = engine.table("deals")
+        at = deals.select(__d=deals.deal_id, __at=deals.created_at)
+    else:
+        hist = engine.table("deal_stage_history")
+        won = hist.filter(hist.stage == stage)
+        at = won.select(__d=won.deal_id, __at=won.entered_at)
+    j = at.join(link, at.__d.cast("string") == link.__from)
+    return j.select(__lid=j.__to, __lat=j.__at)

@@ -1,0 +1,378 @@
+"""Cross-source links: one company's leads, deals and accounts from several
+systems (a HubSpot contacts export and a Salesforce opportunity report, two
+syncs, ...) tied into one funnel.
+
+Three relations are linked, each from every record of its first table:
+
+- ``deal_lead``: a deal's originating lead (a HubSpot contact, a Salesforce lead);
+- ``deal_account``: a deal's account;
+- ``lead_account``: a lead's account.
+
+Each record is linked by the first method, in this confidence order, that finds
+a candidate for it (``rank`` 1 to 5):
+
+1. ``id``: the record's own reference (``deals.lead_id``, ``deals.account_id``,
+   ``leads.account_id``) names a record that exists;
+2. ``email``: the same e-mail address (a deal's contact e-mail, a lead's e-mail);
+3. ``corporate_number``: the same 法人番号;
+4. ``domain``: the same company e-mail domain (or web site);
+5. ``name``: the same normalised company name.
+
+Keys are normalised first (:mod:`kpitree.data.linkkeys`). When the first method
+that finds candidates finds more than one record, the link is refused as
+``ambiguous`` (with the number of candidates and a few of their ids), and no
+weaker method is tried: a guess among two people would make the funnel wrong
+silently. A record no method links is ``unmatched``.
+
+The links are derived data: the tables below are rebuilt from the canonical
+tables by every write that changes leads, deals or accounts (an import, a sync,
+an undo), in the writer's transaction, so they always describe exactly the rows
+stored. They are never edited by hand and never undone on their own.
+
+- ``kpitree_link_keys``: every match key of every lead, deal and account
+  (``table_name, record_id, source, kind, value``);
+- ``kpitree_links``: one row per record and relation (``relation, from_table,
+  from_id, from_source, to_table, to_id, to_source, method, key, rank,
+  candidates, examples, status``), ``status`` being ``linked``, ``ambiguous``
+  or ``unmatched``.
+
+A record's *source* is where it came from: the sync's source name, else the
+mapping (preset) of the import that first stored it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kpitree.data.linkkeys import normalised_column
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+__all__ = [
+    "KEYS_TABLE",
+    "LINKED_TABLES",
+    "LINKS_TABLE",
+    "METHODS",
+    "RELATIONS",
+    "SIDE_TABLES",
+    "LinkKeys",
+    "Relation",
+    "linked_digest",
+    "rebuild_links",
+]
+
+KEYS_TABLE = "kpitree_link_keys"
+LINKS_TABLE = "kpitree_links"
+SIDE_TABLES: dict[str, tuple[str, ...]] = {
+    KEYS_TABLE: ("table_name", "record_id", "source", "kind", "value"),
+    LINKS_TABLE: (
+        "relation",
+        "from_table",
+        "from_id",
+        "from_source",
+        "to_table",
+        "to_id",
+        "to_source",
+        "method",
+        "key",
+        "rank",
+        "candidates",
+        "examples",
+        "status",
+    ),
+}
+_INTEGER_COLUMNS = frozenset({"rank", "candidates"})
+LINKED_TABLES = ("leads", "deals", "accounts")
+"""Canonical tables whose writes rebuild the links."""
+
+METHODS: tuple[str, ...] = ("id", "email", "corporate_number", "domain", "name")
+"""Link methods in confidence order (``rank`` = position + 1)."""
+_KEY_KINDS = METHODS[1:]
+
+
+@dataclass(frozen=True)
+class Relation:
+    name: str
+    from_table: str
+    from_key: str
+    reference: str  # the from-table's column naming the target
+    to_table: str
+    to_key: str
+    methods: tuple[str, ...]
+
+
+RELATIONS: tuple[Relation, ...] = (
+    Relation("deal_lead", "deals", "deal_id", "lead_id", "leads", "lead_id", METHODS),
+    Relation(
+        "deal_account",
+        "deals",
+        "deal_id",
+        "account_id",
+        "accounts",
+        "account_id",
+        ("id", "corporate_number", "domain", "name"),
+    ),
+    Relation(
+        "lead_account",
+        "leads",
+        "lead_id",
+        "account_id",
+        "accounts",
+        "account_id",
+        ("id", "corporate_number", "domain", "name"),
+    ),
+)
+
+
+def _headers(*names: str) -> tuple[str, ...]:
+    return names
+
+
+@dataclass(frozen=True)
+class LinkKeys:
+    """Which source columns (``attributes`` keys: the file's headers, a sync's
+    field names) hold each match key, per table. The first one present in a
+    record is used. ``data.links`` in ``kpitree.yaml`` adds headers in front."""
+
+    email: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "leads": _headers(
+                "Email", "E-mail", "E-Mail", "Email Address", "Eメール", "Eメールアドレス",
+                "メール", "メールアドレス", "email",
+            ),
+            "deals": _headers(
+                "Contact Email", "Contact: Email", "取引先責任者: メール",
+                "取引先責任者 メール", "Email", "メール", "メールアドレス", "email",
+            ),
+        }
+    )  # fmt: skip
+    name: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "leads": _headers("Company Name", "Company", "会社名", "企業名", "company"),
+            "deals": _headers("Account Name", "取引先名", "Company Name", "会社名", "company"),
+            "accounts": _headers("Company Name", "会社名", "取引先名", "Account Name"),
+        }
+    )
+    corporate_number: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            t: _headers("法人番号", "Corporate Number", "corporate_number") for t in LINKED_TABLES
+        }
+    )
+    website: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "accounts": _headers(
+                "Company Domain Name", "会社ドメイン名", "Website", "Webサイト", "Web サイト",
+                "Website URL", "ウェブサイト", "domain", "website",
+            ),
+        }
+    )  # fmt: skip
+
+    def with_extra(self, extra: Mapping[str, Mapping[str, Sequence[str]]]) -> LinkKeys:
+        """These keys with ``extra`` headers (kind -> table -> headers) first."""
+        merged: dict[str, dict[str, tuple[str, ...]]] = {}
+        for kind in ("email", "name", "corporate_number", "website"):
+            mine: Mapping[str, tuple[str, ...]] = getattr(self, kind)
+            more = extra.get(kind, {})
+            merged[kind] = {
+                t: tuple(dict.fromkeys([*more.get(t, ()), *mine.get(t, ())]))
+                for t in LINKED_TABLES
+                if more.get(t) or mine.get(t)
+            }
+        return LinkKeys(**merged)
+
+
+def _path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _attr(alias: str, headers: Sequence[str]) -> str:
+    """SQL: the first non-blank ``attributes`` value under ``headers`` (the
+    headers are written as SQL string literals: JSON paths, quotes doubled)."""
+    if not headers:
+        return "CAST(NULL AS VARCHAR)"
+    cells = [
+        f"NULLIF(trim(json_extract_string({alias}.attributes, {_literal(_path(h))})), '')"
+        for h in headers
+    ]
+    return f"coalesce({', '.join(cells)})" if len(cells) > 1 else cells[0]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_SOURCES = (
+    "(SELECT import_id, CASE WHEN kind = 'sync' THEN source_file "
+    "ELSE coalesce(NULLIF(mapping_name, ''), source_file) END AS source FROM kpitree_imports)"
+)
+
+
+def _ensure(con: duckdb.DuckDBPyConnection) -> None:
+    for name, columns in SIDE_TABLES.items():
+        types = {c: "INTEGER" if c in _INTEGER_COLUMNS else "VARCHAR" for c in columns}
+        cols = ", ".join(f"{c} {kind}" for c, kind in types.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+
+
+def rebuild_links(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = None) -> None:
+    """Rebuild the match keys and the links from the stored leads, deals and
+    accounts, in the caller's transaction."""
+    keys = keys or LinkKeys()
+    _ensure(con)
+    con.execute(f"DELETE FROM {KEYS_TABLE}")
+    con.execute(f"DELETE FROM {LINKS_TABLE}")
+    _write_keys(con, keys)
+    for relation in RELATIONS:
+        _link(con, relation)
+
+
+def _raw_keys(con: duckdb.DuckDBPyConnection, table: str, keys: LinkKeys) -> pa.Table:
+    """Rows ``record_id, source, email, corporate_number, website, name`` of
+    ``table``, as the source wrote them. Deals and leads take their account's
+    name, 法人番号 and web site when they carry none of their own."""
+    key = {"leads": "lead_id", "deals": "deal_id", "accounts": "account_id"}[table]
+    email = _attr("r", keys.email.get(table, ()))
+    corp = _attr("r", keys.corporate_number.get(table, ()))
+    site = _attr("r", keys.website.get(table, ()))
+    name = _attr("r", keys.name.get(table, ()))
+    if table == "accounts":
+        name = f"coalesce(NULLIF(trim(r.name), ''), {name})"
+        join = ""
+    else:
+        corp = f"coalesce({corp}, {_attr('a', keys.corporate_number.get('accounts', ()))})"
+        site = f"coalesce({site}, {_attr('a', keys.website.get('accounts', ()))})"
+        name = f"coalesce({name}, NULLIF(trim(a.name), ''))"
+        join = "LEFT JOIN accounts a ON a.account_id = r.account_id"
+    sql = (
+        f"SELECT CAST(r.{key} AS VARCHAR) AS record_id, s.source, {email} AS email, "
+        f"{corp} AS corporate_number, {site} AS website, {name} AS name "
+        f"FROM {table} r {join} LEFT JOIN {_SOURCES} s ON s.import_id = r._import_id"
+    )
+    result: pa.Table = con.sql(sql).to_arrow_table()
+    return result
+
+
+def _write_keys(con: duckdb.DuckDBPyConnection, keys: LinkKeys) -> None:
+    import pyarrow as pa
+
+    parts = []
+    for table in LINKED_TABLES:
+        raw = _raw_keys(con, table, keys)
+        if raw.num_rows == 0:
+            continue
+        ids, sources = raw.column("record_id"), raw.column("source")
+        columns = {
+            "email": normalised_column("email", raw.column("email").combine_chunks()),
+            "corporate_number": normalised_column(
+                "corporate_number", raw.column("corporate_number").combine_chunks()
+            ),
+            "domain": _domain(raw),
+            "name": normalised_column("name", raw.column("name").combine_chunks()),
+        }
+        for kind, values in columns.items():
+            part = pa.table(
+                {
+                    "table_name": pa.array([table] * raw.num_rows, pa.string()),
+                    "record_id": ids,
+                    "source": sources,
+                    "kind": pa.array([kind] * raw.num_rows, pa.string()),
+                    "value": values,
+                }
+            )
+            parts.append(part.filter(part.column("value").is_valid()))
+    if not parts:
+        return
+    rows = pa.concat_tables(parts)
+    con.register("kpitree_link_input", rows)
+    try:
+        con.execute(
+            f"INSERT INTO {KEYS_TABLE} SELECT DISTINCT table_name, record_id, source, kind, value "
+            "FROM kpitree_link_input"
+        )
+    finally:
+        con.unregister("kpitree_link_input")
+
+
+def _domain(raw: pa.Table) -> pa.Array:
+    """A record's company domain: its e-mail's, else its (account's) web site's."""
+    import pyarrow.compute as pc
+
+    from_mail = normalised_column("domain", raw.column("email").combine_chunks())
+    from_site = normalised_column("website", raw.column("website").combine_chunks())
+    return pc.coalesce(from_mail, from_site)
+
+
+def _link(con: duckdb.DuckDBPyConnection, rel: Relation) -> None:
+    """Insert the links of ``rel``: per from-record the best-ranked method with
+    candidates; linked when it has one candidate, else ambiguous; unmatched
+    records too."""
+    ranks = {m: i + 1 for i, m in enumerate(METHODS)}
+    key_methods = [m for m in rel.methods if m != "id"]
+    parts = []
+    if "id" in rel.methods:
+        parts.append(
+            f"SELECT CAST(f.{rel.from_key} AS VARCHAR) AS from_id, 'id' AS method, "
+            f"{ranks['id']} AS rank, CAST(f.{rel.reference} AS VARCHAR) AS key, 1 AS candidates, "
+            f"CAST(f.{rel.reference} AS VARCHAR) AS to_id, CAST(f.{rel.reference} AS VARCHAR) "
+            f"AS examples FROM {rel.from_table} f WHERE f.{rel.reference} IN "
+            f"(SELECT {rel.to_key} FROM {rel.to_table})"
+        )
+    if key_methods:
+        rank_of = " ".join(f"WHEN '{m}' THEN {ranks[m]}" for m in key_methods)
+        kinds = ", ".join(f"'{m}'" for m in key_methods)
+        parts.append(
+            f"""SELECT f.record_id AS from_id, f.kind AS method, CASE f.kind {rank_of} END AS rank,
+                f.value AS key, g.n AS candidates, CASE WHEN g.n = 1 THEN g.first END AS to_id,
+                g.examples
+            FROM {KEYS_TABLE} f JOIN (
+                SELECT kind, value, count(DISTINCT record_id) AS n, min(record_id) AS first,
+                    array_to_string(list_sort(list(DISTINCT record_id))[1:5], ', ') AS examples
+                FROM {KEYS_TABLE} WHERE table_name = '{rel.to_table}' AND kind IN ({kinds})
+                GROUP BY kind, value
+            ) g ON g.kind = f.kind AND g.value = f.value
+            WHERE f.table_name = '{rel.from_table}' AND f.kind IN ({kinds})"""
+        )
+    candidates = " UNION ALL ".join(parts)
+    con.execute(
+        f"""
+        INSERT INTO {LINKS_TABLE}
+        WITH cand AS ({candidates}),
+        best AS (
+            SELECT * FROM cand
+            QUALIFY row_number() OVER (PARTITION BY from_id ORDER BY rank, candidates, key) = 1
+        ),
+        src AS (
+            SELECT CAST(r.{rel.from_key} AS VARCHAR) AS id, s.source
+            FROM {rel.from_table} r LEFT JOIN {_SOURCES} s ON s.import_id = r._import_id
+        ),
+        dst AS (
+            SELECT CAST(r.{rel.to_key} AS VARCHAR) AS id, s.source
+            FROM {rel.to_table} r LEFT JOIN {_SOURCES} s ON s.import_id = r._import_id
+        )
+        SELECT '{rel.name}', '{rel.from_table}', src.id, src.source, '{rel.to_table}',
+            b.to_id, dst.source, b.method, b.key, b.rank, b.candidates,
+            CASE WHEN b.candidates > 1 THEN b.examples END,
+            CASE WHEN b.method IS NULL THEN 'unmatched'
+                 WHEN b.candidates = 1 THEN 'linked' ELSE 'ambiguous' END
+        FROM src LEFT JOIN best b ON b.from_id = src.id
+        LEFT JOIN dst ON dst.id = b.to_id
+        """
+    ).fetchall()
+
+
+def linked_digest(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
+    """A fingerprint of the links made (``None`` before links exist)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [LINKS_TABLE]
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    row = con.execute(
+        f"SELECT count(*), coalesce(bit_xor(hash(relation, from_id, to_id)), 0) "
+        f"FROM {LINKS_TABLE} WHERE status = 'linked'"
+    ).fetchall()[0]
+    return int(row[0]), int(row[1])
