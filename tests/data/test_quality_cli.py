@@ -53,6 +53,8 @@ def test_every_rule_finds_exactly_the_records_built_to_trip_it(company: Path, kp
         ("lost_characters", "reps"): (1, ["R2"]),
         ("lost_characters", "leads"): (1, ["L5"]),
         ("dangling_reference", "deals"): (1, ["D7"]),
+        # D7's lead (L99) is not stored and nothing else links it to a lead.
+        ("unlinked_deal", "deals"): (1, ["D7"]),
     }
     # Newest facts up to the as-of day: leads 04-10, deals 04-20, activities
     # 04-20 ... all more than the default 7 days before 2026-06-30.
@@ -149,15 +151,16 @@ def test_postgresql_finds_the_same(company: Path, postgres_url: str) -> None:
 
     from kpitree.compute.quality import check_quality
     from kpitree.data.schema import TABLES
-    from kpitree.engines import load_canonical, open_engine
+    from kpitree.engines import copy_warehouse, open_engine
     from kpitree.project import Project
 
     project = Project.load(company)
     day = dt.date.fromisoformat(AS_OF)
     with project.engine() as engine:
-        tables = {t.name: engine.execute(engine.table(t.name)) for t in TABLES}
         on_duckdb = check_quality(engine, project.catalogue, project.tree, day).to_json()
-    load_canonical(postgres_url, tables)
+    # The tables and what is derived from them (the cross-source links).
+    counts = copy_warehouse(project.warehouse_target, postgres_url)
+    assert set(counts) == {t.name for t in TABLES}
     with open_engine(postgres_url, timezone=project.tree.timezone) as pg:
         on_postgres = check_quality(pg, project.catalogue, project.tree, day).to_json()
     assert on_postgres == on_duckdb

@@ -7,8 +7,9 @@
   (channel, campaign) or the account (industry), and credit to the lead's owner,
   follow.
 - A lead's ``opportunity`` and ``won`` stages, when the lead's own history has
-  no entry of that stage, are the first creation of a deal linked to it and the
-  first ``won`` entry of such a deal. So a HubSpot MQL that became a Salesforce
+  no entry of that stage, are the first creation of a deal linked to it (or to
+  the same person in another source, ``lead_lead``) and the first ``won`` entry
+  of such a deal. So a HubSpot MQL that became a Salesforce
   opportunity is converted in the MQL cohort, and a cohort rate stays a share
   of the cohort (never above 100%). A stage the lead's own source recorded is
   kept as it is.
@@ -107,4 +108,8 @@ def linked_stage_entries(engine: Engine, stage: str) -> ir.Table | None:
         won = hist.filter(hist.stage == stage)
         at = won.select(__d=won.deal_id, __at=won.entered_at)
     j = at.join(link, at.__d.cast("string") == link.__from)
-    return j.select(__lid=j.__to, __lat=j.__at)
+    entries = j.select(__lid=j.__to, __lat=j.__at)
+    # The same person in another source (lead_lead) has the same entries.
+    same = _linked(engine, "lead_lead")
+    other = entries.join(same, entries.__lid == same.__to)
+    return entries.union(other.select(__lid=other.__from, __lat=other.__lat))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.events import local_day
+from kpitree.compute.links import LINKED_STAGES
 from kpitree.compute.quality_rules import RULES, RuleContext
 from kpitree.data.schema import CANONICAL_STAGES
 
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 LEVELS = ("error", "warning")
+# Rules about cross-source links: they touch the lead conversions deals give.
+_LINK_RULES = frozenset({"ambiguous_link", "unlinked_deal", "duplicate_across_sources"})
 STALE = ("stale_source", "KT849", "warning")
 
 # The day columns that date each table's facts, for freshness.
@@ -144,6 +147,11 @@ def _reads(metric: Metric, table: str, rule: str) -> bool:
     if ent is None or metric.sla_rule is not None:
         return False
     spec = metric.spec
+    if rule in _LINK_RULES and ent.name == "leads":
+        # A lead's opportunity and won stages may come from its linked deals.
+        events = (spec.time, spec.from_, spec.to)
+        if any(e and e.removeprefix("stage:") in LINKED_STAGES for e in events):
+            return True
     if table == ent.stages:
         return any(_stage_event(e) for e in (spec.time, spec.from_, spec.to))
     if table != ent.table:

@@ -280,6 +280,78 @@ def _dangling_reference(ctx: RuleContext) -> Found:
     ]
 
 
+def _link_table(ctx: RuleContext, name: str) -> ir.Table | None:
+    """A table of the cross-source links (kpitree.data.links), when the
+    database has them."""
+    from kpitree.compute.links import has_links
+
+    if not has_links(ctx.engine):
+        return None
+    return ctx.engine.backend.table(name)
+
+
+# The keys that make two records of two sources the same person or company.
+_SAME: dict[str, tuple[str, ...]] = {
+    "leads": ("email",),
+    "accounts": ("corporate_number", "name"),
+}
+
+
+def _duplicate_across_sources(ctx: RuleContext) -> Found:
+    """Leads (the same e-mail) and accounts (the same 法人番号 or normalised
+    name) stored from two or more sources: the same person or company counted
+    once per source."""
+    from kpitree.data.links import KEYS_TABLE
+
+    keys = _link_table(ctx, KEYS_TABLE)
+    if keys is None:
+        return []
+    out: Found = []
+    for table, kinds in _SAME.items():
+        k = keys.filter((keys.table_name == table) & keys.kind.isin(kinds))
+        shared = k.group_by(["kind", "value"]).aggregate(__sources=k.source.nunique())
+        shared = shared.filter(shared.__sources > 1)
+        j = k.join(shared, ["kind", "value"])
+        out.append((table, _ids(j.record_id)))
+    return out
+
+
+def _ambiguous_link(ctx: RuleContext) -> Found:
+    """Deals and leads whose lead or account matched several records by the
+    same key: not linked, their conversions and dimensions not followed."""
+    from kpitree.data.links import LINKS_TABLE
+
+    links = _link_table(ctx, LINKS_TABLE)
+    if links is None:
+        return []
+    out: Found = []
+    for table in ("deals", "leads"):
+        found = links.filter((links.from_table == table) & (links.status == "ambiguous"))
+        out.append((table, _ids(found.from_id)))
+    return out
+
+
+def _unlinked_deal(ctx: RuleContext) -> Found:
+    """Deals with no link to a lead (when leads are stored) or to an account
+    (when accounts are stored): their lead's conversion and their lead and
+    account dimensions are unknown. Ambiguous ones are counted by their own rule."""
+    from kpitree.data.links import LINKS_TABLE
+
+    links = _link_table(ctx, LINKS_TABLE)
+    if links is None:
+        return []
+    import ibis
+
+    parts = []
+    for relation, target in (("deal_lead", "leads"), ("deal_account", "accounts")):
+        loaded = (ctx.table(target).count() > 0).as_scalar()
+        found = links.filter(
+            (links.relation == relation) & (links.status == "unmatched") & loaded
+        )
+        parts.append(_ids(found.from_id))
+    return [("deals", ibis.union(*parts, distinct=True))]
+
+
 RULES: tuple[Rule, ...] = (
     Rule("stage_backwards", "KT840", "warning", _backwards),
     Rule("stage_skipped", "KT841", "warning", _skipped),
@@ -292,5 +364,8 @@ RULES: tuple[Rule, ...] = (
     Rule("owner_without_assignment", "KT848", "warning", _owner_without_assignment),
     Rule("lost_characters", "KT850", "warning", _lost_characters),
     Rule("dangling_reference", "KT852", "warning", _dangling_reference),
+    Rule("duplicate_across_sources", "KT340", "warning", _duplicate_across_sources),
+    Rule("ambiguous_link", "KT341", "warning", _ambiguous_link),
+    Rule("unlinked_deal", "KT342", "warning", _unlinked_deal),
 )
 # stale_source (KT849) is computed per table by kpitree.compute.quality.

@@ -2,11 +2,13 @@
 systems (a HubSpot contacts export and a Salesforce opportunity report, two
 syncs, ...) tied into one funnel.
 
-Three relations are linked, each from every record of its first table:
+Four relations are linked, each from every record of its first table:
 
 - ``deal_lead``: a deal's originating lead (a HubSpot contact, a Salesforce lead);
 - ``deal_account``: a deal's account;
-- ``lead_account``: a lead's account.
+- ``lead_account``: a lead's account;
+- ``lead_lead``: the same person as a lead of another source (by e-mail only,
+  candidates only among the other sources' leads).
 
 Each record is linked by the first method, in this confidence order, that finds
 a candidate for it (``rank`` 1 to 5):
@@ -103,6 +105,7 @@ class Relation:
     to_table: str
     to_key: str
     methods: tuple[str, ...]
+    other_source: bool = False  # candidates only among records of another source
 
 
 RELATIONS: tuple[Relation, ...] = (
@@ -125,6 +128,9 @@ RELATIONS: tuple[Relation, ...] = (
         "account_id",
         ("id", "corporate_number", "domain", "name"),
     ),
+    # The same person in another system (a HubSpot contact and the Salesforce
+    # lead made of it): the lead's conversions follow the other one's deals.
+    Relation("lead_lead", "leads", "lead_id", "", "leads", "lead_id", ("email",), True),
 )
 
 
@@ -336,6 +342,20 @@ def _link(con: duckdb.DuckDBPyConnection, rel: Relation) -> None:
             ) g ON g.kind = f.kind AND g.value = f.value
             WHERE f.table_name = '{rel.from_table}' AND f.kind IN ({kinds})"""
         )
+    if key_methods and rel.other_source:
+        parts[-1] = f"""SELECT f.record_id AS from_id, f.kind AS method,
+                CASE f.kind {rank_of} END AS rank, f.value AS key, sum(g.n) AS candidates,
+                CASE WHEN sum(g.n) = 1 THEN min(g.first) END AS to_id,
+                array_to_string(list_sort(flatten(list(g.ids)))[1:5], ', ') AS examples
+            FROM {KEYS_TABLE} f JOIN (
+                SELECT kind, value, source, count(DISTINCT record_id) AS n,
+                    min(record_id) AS first, list(DISTINCT record_id) AS ids
+                FROM {KEYS_TABLE} WHERE table_name = '{rel.to_table}' AND kind IN ({kinds})
+                GROUP BY kind, value, source
+            ) g ON g.kind = f.kind AND g.value = f.value AND g.source IS DISTINCT FROM f.source
+            WHERE f.table_name = '{rel.from_table}' AND f.kind IN ({kinds})
+                AND f.source IS NOT NULL AND g.source IS NOT NULL
+            GROUP BY f.record_id, f.kind, f.value"""
     candidates = " UNION ALL ".join(parts)
     con.execute(
         f"""

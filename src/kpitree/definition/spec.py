@@ -208,6 +208,9 @@ QualityRule = Literal[
     "stale_source",
     "lost_characters",
     "dangling_reference",
+    "duplicate_across_sources",
+    "ambiguous_link",
+    "unlinked_deal",
 ]
 FactTable = Literal[
     "accounts",
