@@ -345,9 +345,7 @@ def _unlinked_deal(ctx: RuleContext) -> Found:
     parts = []
     for relation, target in (("deal_lead", "leads"), ("deal_account", "accounts")):
         loaded = (ctx.table(target).count() > 0).as_scalar()
-        found = links.filter(
-            (links.relation == relation) & (links.status == "unmatched") & loaded
-        )
+        found = links.filter((links.relation == relation) & (links.status == "unmatched") & loaded)
         parts.append(_ids(found.from_id))
     return [("deals", ibis.union(*parts, distinct=True))]
 
