@@ -36,6 +36,7 @@ from kpitree.compute.events import (
     stage_firsts,
     window_day,
 )
+from kpitree.compute.links import follows_links
 from kpitree.compute.metrics import Metric
 from kpitree.compute.segments import (
     add_dimensions,
@@ -287,7 +288,11 @@ def _two_events(
     spec = metric.spec
     assert spec.from_ and spec.to
     stages = [e for e in (spec.from_, spec.to) if event_column(ent, e) is None]
-    if len(stages) == 2 and spec.to != "first_activity":
+    if (
+        len(stages) == 2
+        and spec.to != "first_activity"
+        and not follows_links(engine, ent.name, stages)
+    ):
         # Both events are stages: their first entries from one pass over the
         # history (a cohort's second events are kept to its entrants by the join).
         names = [e.removeprefix("stage:") for e in stages]
