@@ -8,16 +8,14 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpitree.definition.draft import DEFINITION_FILE, find_definition
-from kpitree.definition.resolve import CheckResult, check_definition, load_tree
+from kpitree.definition.resolve import CheckResult, load_tree
 from kpitree.definition.tree import Tree
-from kpitree.errors import Diagnostic, PlanError, Severity, Span, UserError
+from kpitree.errors import Diagnostic, PlanError, Severity, UserError
 from kpitree.planning.plan import Plan, make_plan
 from kpitree.value_sets import Explanation
 
@@ -31,13 +29,12 @@ if TYPE_CHECKING:
     from kpitree.compute.querycache import QueryCache
     from kpitree.compute.segments import CustomDimension
     from kpitree.compute.status import StatusResult
-    from kpitree.definition.spec_abm import AbmSpec
     from kpitree.engines import Engine
     from kpitree.sla import SlaReport
 
 __all__ = ["TEMPLATES", "Explanation", "Project"]
 
-TEMPLATES = ("the-model",)
+from kpitree.project_setup import TEMPLATES
 
 
 class Project:
@@ -243,9 +240,9 @@ class Project:
     ) -> AccountsOverview:
         """Every account scored under ``abm:`` on ``as_of`` (default today), with
         its change since ``compared_with`` (default the end of the previous month)."""
-        from kpitree.abm.overview import accounts_overview
+        from kpitree.abm.overview import accounts_overview, scoring_days
 
-        abm, as_of, before = self._abm_days(as_of, compared_with)
+        abm, as_of, before = scoring_days(self, as_of, compared_with)
         with self.engine() as engine:
             return accounts_overview(engine, abm, self.path, as_of, before, lang)
 
@@ -258,29 +255,14 @@ class Project:
         lang: str = "ja",
     ) -> AccountDetail:
         """One account's score breakdown, timeline, deals, contacts and KPIs."""
-        from kpitree.abm.overview import account_detail
+        from kpitree.abm.overview import account_detail, scoring_days
 
-        abm, as_of, before = self._abm_days(as_of, compared_with)
+        abm, as_of, before = scoring_days(self, as_of, compared_with)
         with self.engine() as engine:
             found = account_detail(engine, abm, self.path, account_id, as_of, before, lang)
         if found is None:
             raise UserError.of("KT265", "abm.unknown_account", None, account=account_id)
         return found
-
-    def _abm_days(
-        self, as_of: dt.date | None, compared_with: dt.date | None
-    ) -> tuple[AbmSpec, dt.date, dt.date]:
-        import datetime as dt
-
-        from kpitree.compute.periods import period_of
-
-        if self.tree.abm is None:
-            raise UserError.of("KT264", "abm.not_defined", None)
-        day = as_of or self.today()
-        before = compared_with or period_of(
-            day, "month", self.tree.fiscal_year_start
-        ).start - dt.timedelta(days=1)
-        return self.tree.abm, day, before
 
     def _plans_then(self) -> Callable[[Period], Plan | None] | None:
         """Month -> the plan valid then, for a project with revisions."""
@@ -361,32 +343,9 @@ class Project:
     def check(path: str | Path = ".") -> CheckResult:
         """Every design problem of the definition at ``path``, including what
         planning finds (as warnings: the design may be unfinished)."""
-        result = check_definition(str(find_definition(path)))
-        if result.tree is None:
-            return result
-        plan = make_plan(result.tree)
-        extra = [
-            Diagnostic(Severity.WARNING, d.code, d.key, d.params, d.span) for d in plan.diagnostics
-        ]
-        for node in result.tree.nodes.values():
-            planned = plan.nodes[node.id].value is not None
-            no_value = node.target is None and node.assume is None
-            if node.kind == "kpi" and node.is_input and not planned and no_value:
-                extra.append(
-                    Diagnostic(
-                        Severity.WARNING, "KT101", "def.no_target", {"node": node.id}, node.span
-                    )
-                )
-        from kpitree.compute.metrics import catalogue
+        from kpitree.project_setup import check_project
 
-        metrics = catalogue(result.tree).diagnostics
-        project = Project(result.tree, find_definition(path).parent)
-        extra += project.owner_warnings()
-        extra += project.quality_errors()
-        return CheckResult(
-            None if any(d.is_error for d in metrics) else result.tree,
-            (*result.diagnostics, *metrics, *extra),
-        )
+        return check_project(path)
 
     @staticmethod
     def init(
@@ -402,36 +361,9 @@ class Project:
         ``name`` names the project (default: the template's name in ``lang``);
         ``lang`` (``ja`` or ``en``) is the language its notifications are
         written in."""
-        if name is not None and not name.strip():
-            raise UserError.of("KT660", "project.empty_name", None)
-        if lang is not None and lang not in ("ja", "en"):
-            raise UserError.of("KT661", "project.bad_lang", None, language=lang)
-        if template not in TEMPLATES:
-            from kpitree.source import did_you_mean
+        from kpitree.project_setup import init_project
 
-            raise UserError.of(
-                "KT301",
-                "project.unknown_template",
-                None,
-                template=template,
-                templates=", ".join(TEMPLATES),
-                hint=did_you_mean(template, TEMPLATES),
-            )
-        target = Path(folder)
-        definition = target / DEFINITION_FILE
-        if definition.exists() and not force:
-            raise UserError.of(
-                "KT302", "project.exists", Span(str(definition), 1, 1), path=str(definition)
-            )
-        target.mkdir(parents=True, exist_ok=True)
-        source = resources.files("kpitree") / "templates" / template
-        for entry in source.iterdir():
-            if entry.is_file():
-                with resources.as_file(entry) as src:
-                    shutil.copyfile(src, target / entry.name)
-        if name is not None or lang is not None:
-            _name_project(definition, name, lang)
-        return definition
+        return init_project(folder, template, force=force, name=name, lang=lang)
 
     def plan(
         self,
@@ -577,28 +509,10 @@ class Project:
         cases about to breach for cases started in ``period`` (default: this
         month), per owner (``by="team"``/``"department"`` for teams), as they
         stand at ``as_of`` (a day means its end; default now)."""
-        import datetime as dt
-        from zoneinfo import ZoneInfo
+        from kpitree.sla.report import project_sla_report
 
-        from kpitree.compute.sla import status_now
-        from kpitree.sla import sla_report
+        return project_sla_report(self, period, by=by, as_of=as_of, rules=rules)
 
-        if isinstance(as_of, dt.datetime):
-            now = as_of.astimezone(dt.UTC)
-        else:
-            now = status_now(as_of, self.tree.timezone)
-        day = now.astimezone(ZoneInfo(self.tree.timezone)).date()
-        chosen = period if period is not None and not isinstance(period, str) else None
-        if chosen is None:
-            chosen = self.period(period if isinstance(period, str) else "this-month", as_of=day)
-        with self.engine() as engine:
-            return sla_report(
-                self.tree, engine, chosen, now, by=by, rules=list(rules) if rules else None
-            )
-
-
-# Value sets from data: kind -> (the status field read, the plan field an input
-# without data falls back to).
 
 _ORG_PATH = ("department", "team", "rep")
 
@@ -609,26 +523,3 @@ def _drill_path(dim: str) -> tuple[str, ...]:
     if dim in _ORG_PATH:
         return _ORG_PATH[: _ORG_PATH.index(dim) + 1]
     return (dim,)
-
-
-def _name_project(definition: Path, name: str | None, lang: str | None) -> None:
-    """Write the project's name and language into a template's definition,
-    keeping its comments (a line edit, not a YAML round trip)."""
-    import json
-    import re
-
-    from kpitree.i18n import t
-
-    text = definition.read_text("utf-8")
-    title = name.strip() if name is not None else t("project.default_name", lang=lang)
-    # A JSON string is a YAML double-quoted scalar: any name stays one value.
-    text = re.sub(
-        r"^name: .*$",
-        lambda _: "name: " + json.dumps(title, ensure_ascii=False),
-        text,
-        count=1,
-        flags=re.M,
-    )
-    if lang is not None and not re.search(r"^notifications:", text, flags=re.M):
-        text = text.rstrip("\n") + f"\n\nnotifications:\n  language: {lang}\n"
-    definition.write_text(text, "utf-8")

@@ -9,17 +9,26 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kpitree.abm.changes import compare_scores
 from kpitree.abm.scoring import AccountScore, score_accounts
 from kpitree.abm.targets import ListEntry, target_membership
 from kpitree.definition.spec_abm import AbmSpec
+from kpitree.errors import UserError
 
 if TYPE_CHECKING:
+    from kpitree.definition.tree import Tree
     from kpitree.engines import Engine
 
-__all__ = ["AccountDetail", "AccountRow", "AccountsOverview", "account_detail", "accounts_overview"]
+__all__ = [
+    "AccountDetail",
+    "AccountRow",
+    "AccountsOverview",
+    "account_detail",
+    "accounts_overview",
+    "scoring_days",
+]
 
 
 def _label(label: Any, fallback: str, lang: str) -> str:
@@ -246,3 +255,28 @@ def account_detail(
         contacts,
         account_kpis(engine, account_id, as_of),
     )
+
+
+class _Scored(Protocol):
+    """What :func:`scoring_days` reads of a project."""
+
+    @property
+    def tree(self) -> Tree: ...
+
+    def today(self) -> dt.date: ...
+
+
+def scoring_days(
+    project: _Scored, as_of: dt.date | None, compared_with: dt.date | None
+) -> tuple[AbmSpec, dt.date, dt.date]:
+    """The project's ``abm:`` model, the day scored (default today) and the day
+    compared with (default the end of the previous month)."""
+    from kpitree.compute.periods import period_of
+
+    if project.tree.abm is None:
+        raise UserError.of("KT264", "abm.not_defined", None)
+    day = as_of or project.today()
+    before = compared_with or period_of(
+        day, "month", project.tree.fiscal_year_start
+    ).start - dt.timedelta(days=1)
+    return project.tree.abm, day, before

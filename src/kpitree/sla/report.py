@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kpitree.compute.sla import SlaCase, SlaSummary, sla_cases, sla_rule, summarize
 from kpitree.errors import UserError
 from kpitree.source import did_you_mean
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from kpitree.compute.periods import Period
     from kpitree.definition.tree import Tree
     from kpitree.engines import Engine
@@ -151,3 +153,42 @@ def sla_report(
             )
         )
     return SlaReport(period.key, period.start, period.end, now, by, out, tree.timezone)
+
+
+class _Reporting(Protocol):
+    """What :func:`project_sla_report` reads of a project."""
+
+    @property
+    def tree(self) -> Tree: ...
+
+    def period(self, text: str | None = None, *, as_of: dt.date | None = None) -> Period: ...
+
+    def engine(self) -> Engine: ...
+
+
+def project_sla_report(
+    project: _Reporting,
+    period: str | Period | None = None,
+    *,
+    by: str | None = None,
+    as_of: dt.date | dt.datetime | None = None,
+    rules: Sequence[str] | None = None,
+) -> SlaReport:
+    """:meth:`kpitree.Project.sla_report`: the period named or given (default:
+    this month) as it stands at ``as_of`` (a day means its end; default now)."""
+    from zoneinfo import ZoneInfo
+
+    from kpitree.compute.sla import status_now
+
+    if isinstance(as_of, dt.datetime):
+        now = as_of.astimezone(dt.UTC)
+    else:
+        now = status_now(as_of, project.tree.timezone)
+    day = now.astimezone(ZoneInfo(project.tree.timezone)).date()
+    chosen = period if period is not None and not isinstance(period, str) else None
+    if chosen is None:
+        chosen = project.period(period if isinstance(period, str) else "this-month", as_of=day)
+    with project.engine() as engine:
+        return sla_report(
+            project.tree, engine, chosen, now, by=by, rules=list(rules) if rules else None
+        )
