@@ -95,3 +95,44 @@ def test_spark_urls_and_errors(tmp_path: Path) -> None:
         open_engine("sc://127.0.0.1:1?token=s3cret")
     assert exc.value.diagnostics[0].code == "KT514"
     assert "s3cret" not in str(exc.value)
+
+
+def test_salesforce_as_fivetran_lands_it_on_spark(
+    company: tuple[Project, dict[str, Any]], spark_session: Any, spark: Engine
+) -> None:
+    """The ``fivetran_salesforce`` preset reads Fivetran's Salesforce tables in a
+    Spark database and gives the imported numbers (the canonical
+    ``rep_assignments`` the spark fixture loaded is read as it is)."""
+    from engines.test_landed import DEAL_STAGES, LEAD_STATUSES, NODES, _fivetran
+    from engines.whole_status import AS_OF, MONTHS
+    from kpitree.engines.landed import attach_landed
+
+    project, tables = company
+    spark_session.sql("CREATE DATABASE IF NOT EXISTS salesforce")
+    for name, table in _fivetran(tables).items():
+        frame = spark_session.createDataFrame(table)
+        frame.write.mode("overwrite").saveAsTable(f"salesforce.`{name}`")
+    engine = attach_engine(spark_session, timezone="Asia/Tokyo")
+    engine.roster = project.roster()
+    attach_landed(
+        engine,
+        "fivetran_salesforce",
+        database="salesforce",
+        lead_statuses={v: k for k, v in LEAD_STATUSES.items()},
+        deal_stages={v: k for k, v in DEAL_STAGES.items()},
+    )
+    by = ["department", "team", "rep"]
+    with project.engine() as duck:
+        expected = project.status(MONTHS, by=by, as_of=AS_OF, engine=duck).frame
+    got = project.status(MONTHS, by=by, as_of=AS_OF, engine=engine).frame
+    columns = ["period", "segment", "node", "actual", "target", "status", "volume"]
+    want = expected[expected["node"].isin(NODES)][columns].reset_index(drop=True)
+    have = got[got["node"].isin(NODES)][columns].reset_index(drop=True)
+    assert len(want) == len(have) and want["actual"].notna().sum() > 300
+    differences = [
+        (a["node"], a["period"], a["segment"], c, a[c], b[c])
+        for (_, a), (_, b) in zip(want.iterrows(), have.iterrows(), strict=True)
+        for c in columns
+        if not (a[c] == b[c] or (a[c] != a[c] and b[c] != b[c]))
+    ]
+    assert differences == []
