@@ -787,11 +787,12 @@ FROM (
               ) AS `t5`
               INNER JOIN (
                 SELECT
-                  `t6`.`lead_id` AS `__id`,
-                  MIN(`t6`.`entered_at`) AS `__at`
+                  `t6`.`__id`,
+                  MIN(`t6`.`__at`) AS `__at`
                 FROM (
                   SELECT
-                    *
+                    `t2`.`lead_id` AS `__id`,
+                    `t2`.`entered_at` AS `__at`
                   FROM `lead_stage_history` AS `t2`
                   WHERE
                     `t2`.`stage` = 'mql'
@@ -2825,11 +2826,12 @@ GROUP BY
 
 WITH `t10` AS (
   SELECT
-    `t7`.`lead_id` AS `__id`,
-    MIN(`t7`.`entered_at`) AS `__at`
+    `t7`.`__id`,
+    MIN(`t7`.`__at`) AS `__at`
   FROM (
     SELECT
-      *
+      `t2`.`lead_id` AS `__id`,
+      `t2`.`entered_at` AS `__at`
     FROM `lead_stage_history` AS `t2`
     WHERE
       `t2`.`stage` = 'mql'
