@@ -56,11 +56,8 @@ def init_project(
     name: str | None = None,
     lang: str | None = None,
 ) -> Path:
-    """Create a project in ``folder`` from a template; returns its definition.
-
-    ``name`` names the project (default: the template's name in ``lang``);
-    ``lang`` (``ja`` or ``en``) is the language its notifications are
-    written in."""
+    """:meth:`kpitree.Project.init`: copy ``template`` into ``folder``, named
+    and in the language asked for; returns the definition file."""
     if name is not None and not name.strip():
         raise UserError.of("KT660", "project.empty_name", None)
     if lang is not None and lang not in ("ja", "en"):
