@@ -295,7 +295,7 @@ def test_tree_shows_labels_formulas_owners_and_plan(the_model: Path, cli: Cli) -
     assert "target ¥300,000,000" in out
     assert re.search(r"Won deals \(won_deals, KPI\)  = opportunities \* win_rate", out)
     assert re.search(r"won_deals \* avg_deal_size.*plan ¥200,000,000", out)
-    assert re.search(r"Won deals .*owner: field_sales.*plan 125\b", out)
+    assert re.search(r"Won deals .*owner: Field sales.*plan 125\b", out)
     assert re.search(r"Leads \(leads, KPI\).*plan 10,000", out)
     # The tree goes down from the KGI: leads are drawn below won deals.
     assert out.index("Revenue (revenue") < out.index("Won deals") < out.index("Leads (leads")
@@ -305,7 +305,8 @@ def test_tree_in_japanese(the_model: Path, cli: Cli) -> None:
     result = cli("--lang", "ja", "tree", the_model, "-y", YEAR)
     assert result.code == 0, result.err
     assert "売上 (revenue, KGI)" in result.out
-    assert re.search(r"受注件数 \(won_deals, KPI\).*担当: field_sales.*計画 125\b", result.out)
+    owner = "担当: フィールドセールス"
+    assert re.search(rf"受注件数 \(won_deals, KPI\).*{owner}.*計画 125\b", result.out)
     assert "Won deals" not in result.out
 
 
@@ -503,3 +504,12 @@ def test_init_refuses_an_empty_name_or_an_unknown_language(tmp_path: Path, cli: 
     assert not (tmp_path / "a" / "kpitree.yaml").exists()
     bad = cli("init", tmp_path / "b", "--lang", "fr")
     assert bad.code == 1 and "unknown language 'fr'; use ja or en" in bad.err
+
+
+def test_plan_and_tree_name_owners_by_their_department_labels(the_model: Path, cli: Cli) -> None:
+    planned = cli("--lang", "ja", "plan", the_model)
+    tree = cli("--lang", "ja", "tree", the_model)
+    for result in (planned, tree):
+        assert result.code == 0, result.err
+        assert "インサイドセールス" in result.out
+        assert "inside_sales" not in result.out and "field_sales" not in result.out

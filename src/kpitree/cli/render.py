@@ -33,6 +33,15 @@ def _node_title(node: Node) -> str:
     )
 
 
+def owner_label(tree: Tree, owner: str | None) -> str:
+    """A node's owner as people read it: the department's label (its key when it
+    is not a department of the organisation)."""
+    if not owner:
+        return ""
+    found = tree.organisation.departments.get(owner)
+    return terminal_text(found.label.text(current_lang(), owner)) if found else owner
+
+
 def tree_view(tree: Tree, plan: Plan | None = None) -> None:
     """The tree from the KGI down, with formula, owner, target and plan value."""
     shown: set[str] = set()
@@ -42,7 +51,8 @@ def tree_view(tree: Tree, plan: Plan | None = None) -> None:
         if node.formula_text:
             parts.append(f"= {node.formula_text}")
         if node.owner:
-            parts.append(f"[cyan]{t('tree.owner', owner=node.owner)}[/cyan]")
+            owner = owner_label(tree, node.owner)
+            parts.append(f"[cyan]{t('tree.owner', owner=owner)}[/cyan]")
         if node.target is not None and node.target.horizon is not None:
             parts.append(t("tree.target", value=_fmt(tree, node, node.target.horizon)))
         elif node.target is not None and node.target.monthly is not None:
@@ -103,7 +113,7 @@ def plan_table(base: Plan, variants: list[tuple[str, Plan]], *, months: bool) ->
         np = base.nodes[node_id]
         row = [
             f"{terminal_text(node.display(current_lang()))} [dim]{node.id}[/dim]",
-            node.owner or "",
+            owner_label(tree, node.owner),
             t(f"source.{np.source}") if np.source else "—",
             _fmt(tree, node, np.value),
         ]

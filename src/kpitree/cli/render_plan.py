@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from kpitree.cli.render import owner_label
 from kpitree.escaping import terminal_text
 from kpitree.i18n import current_lang, t
 from kpitree.i18n.numbers import format_value
@@ -59,7 +60,7 @@ def replan_table(re: Replan, *, months: bool) -> None:
         landing = re.landing.get(node_id)
         row = [
             f"{terminal_text(node.display(current_lang()))} [dim]{node.id}[/dim]",
-            node.owner or "",
+            owner_label(tree, node.owner),
             _fmt(re, node_id, change.before if change else None),
             _fmt(re, node_id, change.after if change else None),
             _change(change.change if change else None),
