@@ -38,11 +38,14 @@ ALLOWED = {
         "business_hours",
     },
     "business_hours": set(),
+    # The app database (users, alert history, actions, notes): beside the project.
+    "appdb": set(),
     # Notes on the timeline: app state beside users and alerts, never in the warehouse.
-    "notes": {"errors", "i18n"},
+    "notes": {"appdb", "errors", "i18n"},
     # Account-based marketing: scores and target accounts over the compute layer.
     "abm": {"errors", "i18n", "source", "definition", "data", "calendar", "engines", "compute"},
     "alerts": {
+        "appdb",
         "errors",
         "i18n",
         "source",
@@ -57,6 +60,7 @@ ALLOWED = {
     "sla": {"errors", "i18n", "source", "definition", "business_hours", "compute", "engines"},
     # The review loop (actions and their measured outcomes) consumes compute results.
     "review": {
+        "appdb",
         "errors",
         "i18n",
         "source",
@@ -70,6 +74,7 @@ ALLOWED = {
     },
     # Review reports consume compute, alerts and SLA results (not the web app or the CLI).
     "reports": {
+        "appdb",
         "errors",
         "i18n",
         "source",
@@ -89,6 +94,7 @@ ALLOWED = {
     },
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {
+        "appdb",
         "errors",
         "i18n",
         "source",

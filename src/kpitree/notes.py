@@ -29,13 +29,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kpitree.appdb import APP_DB
 from kpitree.errors import UserError
 
 History = list[dict[str, Any]]
 
 __all__ = ["MAX_TEXT", "Note", "NoteDraft", "NoteStore", "parse_day", "parse_segment"]
 
-APP_DB = Path(".kpitree") / "app.sqlite"
 MAX_TEXT = 500
 """Longest note text (characters): a note is a label on a chart, not a report."""
 

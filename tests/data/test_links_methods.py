@@ -189,6 +189,28 @@ def test_the_same_person_in_two_sources_shares_its_conversions(project: Project)
     assert (row.volume, row.converted, row.actual) == (1, 1, 1.0)
 
 
+def test_within_one_source_its_own_references_are_the_links(tmp_path: Path) -> None:
+    """A deal a system stores without a lead id has no originating lead there:
+    its company's name, shared by that company's leads in the same source, is
+    no reason to call it ambiguous (or to link it to one of them)."""
+    (tmp_path / "kpitree.yaml").write_text(DEFINITION, encoding="utf-8")
+    one = {
+        "leads": [_lead("L1", 会社名="株式会社ワン"), _lead("L2", 会社名="ワン(株)")],
+        "deals": [
+            _deal("D1", lead_id="L1", 取引先名="株式会社ワン"),
+            _deal("D2", 取引先名="株式会社ワン"),  # a renewal: no originating lead
+        ],
+    }
+    _load(Warehouse(tmp_path / "warehouse.duckdb"), one, "crm")
+    project = Project.load(tmp_path)
+    links = _links(project, "deal_lead")
+    assert links["D1"][:3] == ("L1", "id", "linked")
+    assert links["D2"][:3] == (None, None, "unmatched")
+    with project.engine() as engine:
+        report = check_quality(engine, project.catalogue, project.tree, dt.date(2026, 6, 30))
+    assert not {"ambiguous_link", "unlinked_deal"} & {f.rule for f in report.findings}
+
+
 def test_undo_takes_its_links_with_it(project: Project) -> None:
     wh = Warehouse(project.warehouse_target)
     sf_leads = next(r.import_id for r in wh.imports() if r.mapping_name == "sf-leads")

@@ -25,11 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kpitree.appdb import APP_DB, AppStore
 from kpitree.errors import UserError
 
 __all__ = ["APP_DB", "AlertStore", "iso", "parse_iso", "run_lock"]
 
-APP_DB = Path(".kpitree") / "app.sqlite"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_state (
@@ -86,36 +86,11 @@ def parse_iso(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-class AlertStore:
+class AlertStore(AppStore):
     """The alert tables of one project's app database."""
 
     def __init__(self, project_root: Path) -> None:
-        self.path = project_root / APP_DB
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> AlertStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        super().__init__(project_root, _SCHEMA)
 
     # -- state ----------------------------------------------------------------------
 

@@ -332,9 +332,11 @@ def _ambiguous_link(ctx: RuleContext) -> Found:
 
 
 def _unlinked_deal(ctx: RuleContext) -> Found:
-    """Deals with no link to a lead (when leads are stored) or to an account
-    (when accounts are stored): their lead's conversion and their lead and
-    account dimensions are unknown. Ambiguous ones are counted by their own rule."""
+    """Deals with no link to a lead (when another source than the deal's holds
+    leads) or to an account (when accounts are stored): their lead's conversion
+    and their lead and account dimensions are unknown. Within one source a deal
+    stored without a lead (a renewal, an expansion) has none to find. Ambiguous
+    ones are counted by their own rule."""
     from kpitree.data.links import LINKS_TABLE
 
     links = _link_table(ctx, LINKS_TABLE)
@@ -342,11 +344,19 @@ def _unlinked_deal(ctx: RuleContext) -> Found:
         return []
     import ibis
 
-    parts = []
-    for relation, target in (("deal_lead", "leads"), ("deal_account", "accounts")):
-        loaded = (ctx.table(target).count() > 0).as_scalar()
-        found = links.filter((links.relation == relation) & (links.status == "unmatched") & loaded)
-        parts.append(_ids(found.from_id))
+    unmatched = links.filter(links.status == "unmatched")
+    no_lead = unmatched.filter(unmatched.relation == "deal_lead")
+    # One lead_account row per stored lead: the sources leads came from.
+    lead_sources = (
+        links.filter(links.relation == "lead_account").select(lead_source=links.from_source)
+    ).distinct()
+    expected = no_lead.join(
+        lead_sources, ~no_lead.from_source.identical_to(lead_sources.lead_source)
+    )
+    no_account = unmatched.filter(
+        (unmatched.relation == "deal_account") & (ctx.table("accounts").count() > 0).as_scalar()
+    )
+    parts = [_ids(expected.from_id), _ids(no_account.from_id)]
     return [("deals", ibis.union(*parts, distinct=True))]
 
 

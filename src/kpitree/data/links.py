@@ -20,7 +20,11 @@ a candidate for it (``rank`` 1 to 5):
 4. ``domain``: the same company e-mail domain (or web site);
 5. ``name``: the same normalised company name.
 
-Keys are normalised first (:mod:`kpitree.data.linkkeys`). When the first method
+Methods 2 to 5 look for candidates only among the records of *other* sources:
+within one source, its own references are the links (a deal a system stores
+without a lead id has no originating lead there, and a company's name shared by
+many of its leads says nothing about which one). Keys are normalised first
+(:mod:`kpitree.data.linkkeys`). When the first method
 that finds candidates finds more than one record, the link is refused as
 ``ambiguous`` (with the number of candidates and a few of their ids), and no
 weaker method is tried: a guess among two people would make the funnel wrong
@@ -105,7 +109,6 @@ class Relation:
     to_table: str
     to_key: str
     methods: tuple[str, ...]
-    other_source: bool = False  # candidates only among records of another source
 
 
 RELATIONS: tuple[Relation, ...] = (
@@ -130,7 +133,7 @@ RELATIONS: tuple[Relation, ...] = (
     ),
     # The same person in another system (a HubSpot contact and the Salesforce
     # lead made of it): the lead's conversions follow the other one's deals.
-    Relation("lead_lead", "leads", "lead_id", "", "leads", "lead_id", ("email",), True),
+    Relation("lead_lead", "leads", "lead_id", "", "leads", "lead_id", ("email",)),
 )
 
 
@@ -331,19 +334,7 @@ def _link(con: duckdb.DuckDBPyConnection, rel: Relation) -> None:
         rank_of = " ".join(f"WHEN '{m}' THEN {ranks[m]}" for m in key_methods)
         kinds = ", ".join(f"'{m}'" for m in key_methods)
         parts.append(
-            f"""SELECT f.record_id AS from_id, f.kind AS method, CASE f.kind {rank_of} END AS rank,
-                f.value AS key, g.n AS candidates, CASE WHEN g.n = 1 THEN g.first END AS to_id,
-                g.examples
-            FROM {KEYS_TABLE} f JOIN (
-                SELECT kind, value, count(DISTINCT record_id) AS n, min(record_id) AS first,
-                    array_to_string(list_sort(list(DISTINCT record_id))[1:5], ', ') AS examples
-                FROM {KEYS_TABLE} WHERE table_name = '{rel.to_table}' AND kind IN ({kinds})
-                GROUP BY kind, value
-            ) g ON g.kind = f.kind AND g.value = f.value
-            WHERE f.table_name = '{rel.from_table}' AND f.kind IN ({kinds})"""
-        )
-    if key_methods and rel.other_source:
-        parts[-1] = f"""SELECT f.record_id AS from_id, f.kind AS method,
+            f"""SELECT f.record_id AS from_id, f.kind AS method,
                 CASE f.kind {rank_of} END AS rank, f.value AS key, sum(g.n) AS candidates,
                 CASE WHEN sum(g.n) = 1 THEN min(g.first) END AS to_id,
                 array_to_string(list_sort(flatten(list(g.ids)))[1:5], ', ') AS examples
@@ -356,6 +347,7 @@ def _link(con: duckdb.DuckDBPyConnection, rel: Relation) -> None:
             WHERE f.table_name = '{rel.from_table}' AND f.kind IN ({kinds})
                 AND f.source IS NOT NULL AND g.source IS NOT NULL
             GROUP BY f.record_id, f.kind, f.value"""
+        )
     candidates = " UNION ALL ".join(parts)
     con.execute(
         f"""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kpitree.appdb import APP_DB
 from kpitree.definition.spec_reports import ReportSpec
 from kpitree.errors import Diagnostic, Span, UserError
 from kpitree.i18n import t
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["APP_DB", "Delivery", "configured_reports", "send_due_reports", "sent_reports"]
 
-APP_DB = Path(".kpitree") / "app.sqlite"
 # A claim older than this is from a run that died mid-way: it may be retried.
 STALE_CLAIM = dt.timedelta(minutes=30)
 

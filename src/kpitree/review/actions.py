@@ -12,21 +12,20 @@ Tables (instants are UTC ISO-8601 text, days ISO dates):
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kpitree.appdb import APP_DB, AppStore
 from kpitree.errors import Span, UserError
 from kpitree.review.effect import Effect, parse_effect
 
 __all__ = ["APP_DB", "Action", "ActionStore", "NewAction", "parse_segment"]
 
-APP_DB = Path(".kpitree") / "app.sqlite"
 STATUSES = ("open", "done")
 
 _SCHEMA = """
@@ -176,37 +175,12 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-class ActionStore:
+class ActionStore(AppStore):
     """The action tables of one project's app database."""
 
     def __init__(self, project_root: Path, units: Mapping[str, str | None]) -> None:
         self.units = units  # node -> unit, to read each action's effect
-        self.path = project_root / APP_DB
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> ActionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        super().__init__(project_root, _SCHEMA)
 
     def _action(self, row: sqlite3.Row) -> Action:
         unit = self.units.get(row["node"])

@@ -16,18 +16,17 @@ what the team was asked to do at the time (:func:`plans_by_month`).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from kpitree.appdb import APP_DB, AppStore
 from kpitree.errors import UserError
-from kpitree.review.actions import APP_DB
 
 if TYPE_CHECKING:
     from kpitree.compute.periods import Period
@@ -83,37 +82,12 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-class RevisionStore:
+class RevisionStore(AppStore):
     """The revision table of one project's app database."""
 
     def __init__(self, project_root: Path) -> None:
         self.root = project_root
-        path = project_root / APP_DB
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
-
-    def __enter__(self) -> RevisionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        super().__init__(project_root, _SCHEMA)
 
     @staticmethod
     def _revision(row: sqlite3.Row) -> Revision:
@@ -165,7 +139,7 @@ class RevisionStore:
         now = dt.datetime.now(dt.UTC)
         if at > now + dt.timedelta(minutes=1):
             raise UserError.of("KT232", "revisions.in_future", None, at=at.isoformat())
-        with self._transaction():
+        with self.transaction():
             latest = self.latest()
             if latest is not None and latest.digest == digest(text):
                 return None

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kpitree.appdb import APP_DB
 from kpitree.errors import UserError
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "normalize_name",
 ]
 
-APP_DB = Path(".kpitree") / "app.sqlite"
 ROLES = ("viewer", "editor", "admin")
 """Roles from least to most allowed: viewers read, editors also import and plan,
 admins also manage users."""
