@@ -204,6 +204,9 @@ def evaluate_rules(
     from kpitree.alerts.accounts import account_findings
 
     findings.extend(account_findings(project, rules, today))
+    from kpitree.alerts.quality import quality_findings
+
+    findings.extend(quality_findings(project, rules, today))
     return findings
 
 

@@ -127,6 +127,15 @@ def summary(event: Mapping[str, Any], lang: str) -> str:
         "threshold_points": _points(facts.get("threshold_points")),
     }
     condition = facts.get("condition", "")
+    if condition == "data_quality":
+        from kpitree.alerts.quality import quality_summary
+
+        text = quality_summary(event, lang)
+        return (
+            t("alerts.resolved_text", lang=lang, detail=text)
+            if event["kind"] == "resolved"
+            else text
+        )
     key = f"alerts.condition.{condition}"
     if condition == "no_data" and facts.get("latest") is None:
         key = "alerts.condition.no_data_never"
@@ -156,6 +165,8 @@ def link(event: Mapping[str, Any], base_url: str | None) -> str | None:
     period = quote(str(event.get("period") or ""), safe="")
     if node.startswith("sla:"):
         return f"{base_url.rstrip('/')}/sla?period={period}"
+    if node.startswith("quality:"):
+        return f"{base_url.rstrip('/')}/data/quality"
     if node.startswith("abm:"):
         account = dict(event["segment"]).get("account") or ""
         return f"{base_url.rstrip('/')}/accounts/{quote(str(account), safe='')}"

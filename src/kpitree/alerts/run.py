@@ -170,6 +170,21 @@ def _cleared_sla_segments(
     return out
 
 
+def _cleared_quality(
+    project: Project,
+    findings: list[Finding],
+    states: Mapping[tuple[str, str, str], Any],
+    now: dt.datetime,
+    store: AlertStore,
+) -> list[Finding]:
+    from zoneinfo import ZoneInfo
+
+    from kpitree.alerts.quality import cleared_quality
+
+    today = now.astimezone(ZoneInfo(project.tree.timezone)).date()
+    return cleared_quality(project, findings, states, today, store.event)
+
+
 def run_alerts(
     project: Project,
     *,
@@ -205,6 +220,7 @@ def run_alerts(
         result.guarded = sum(1 for f in findings if f.facts.get("guarded"))
         states = {} if result.replay else store.states()
         findings.extend(_cleared_sla_segments(project, findings, states, now))
+        findings.extend(_cleared_quality(project, findings, states, now, store))
         changes = _transitions(project, findings, states, now)
         names = project.rep_names() if any(dict(f.segment).get("rep") for f, _ in changes) else {}
         if dry_run or result.replay:

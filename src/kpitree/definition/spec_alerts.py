@@ -46,6 +46,7 @@ CONDITIONS = (
     "sla_breaches",
     "tier_change",
     "engagement_surge",
+    "data_quality",
 )
 # Conditions on accounts (``abm:``): one finding per account, no node.
 ACCOUNT_CONDITIONS = ("tier_change", "engagement_surge")
@@ -171,6 +172,7 @@ class AlertRuleSpec(_Strict):
         "sla_breaches",
         "tier_change",
         "engagement_surge",
+        "data_quality",
     ] = Field(description="What makes the alert fire.")
     threshold: float | None = Field(
         None,
@@ -184,6 +186,16 @@ class AlertRuleSpec(_Strict):
     )
     days: int | None = Field(None, ge=1, description="no_data: days without a new fact.")
     sla: str | None = Field(None, description="sla_breaches: the SLA rule (under sla:).")
+    level: str | None = Field(
+        None,
+        description="data_quality: the lowest level of finding that fires: error (default) "
+        "or warning (warnings and errors).",
+    )
+    rules: list[str] | None = Field(
+        None,
+        description="data_quality: only findings of these quality rules (e.g. "
+        "deal_without_amount); omitted: every rule.",
+    )
     by: str | None = Field(
         None,
         description="Segment level: rep (any rep), team (any team), department, or a "
@@ -343,6 +355,8 @@ class _Checks:
             cond = rule.condition
             if cond in ACCOUNT_CONDITIONS:
                 pass  # per account, checked with abm: (kpitree.definition.spec_abm)
+            elif cond == "data_quality":
+                pass  # per quality finding (kpitree.definition.spec_quality_alerts)
             elif cond != "sla_breaches":
                 if rule.node is None:
                     self.error(
@@ -376,7 +390,8 @@ class _Checks:
                     "KT701", "alerts.def.missing", path, rule=rid, condition=cond, key="threshold"
                 )
             self.threshold(rid, rule, path)
-            self.level(rid, rule, path)
+            if cond != "data_quality":
+                self.level(rid, rule, path)
             for i, name in enumerate(rule.notify):
                 if name not in n.channels and name not in SPECIAL_RECIPIENTS:
                     known = [*n.channels, *SPECIAL_RECIPIENTS]
@@ -556,3 +571,6 @@ def check_alerting(draft: Draft) -> Iterator[Diagnostic]:
     checks.rules()
     checks.slas()
     yield from checks.found
+    from kpitree.definition.spec_quality_alerts import check_quality_alerts
+
+    yield from check_quality_alerts(draft)
