@@ -215,6 +215,23 @@ def test_level_and_rules_choose_the_findings(
     assert all(e.kind == "fired" and e.facts["table"] == "deals" for e in run.events)
 
 
+def test_the_alerts_page_lists_a_quality_alert_and_links_the_data_check(
+    tmp_path: Path, http_receiver: HttpReceiver
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    project = project_at(tmp_path, http_receiver.url)
+    project.alerts_run(now=NOW)
+    with TestClient(create_app(tmp_path), base_url="http://localhost") as client:
+        page = client.get("/alerts", params={"since": "2026-06-01", "lang": "ja"})
+    assert page.status_code == 200
+    assert "データエラー" in page.text and "KT842" in page.text and "D3, D4" in page.text
+    assert 'href="/data/quality"' in page.text
+    assert 'href="/nodes/quality' not in page.text
+
+
 def _errors(tmp_path: Path, alerts: str) -> list[tuple[str, int, str]]:
     text = DEFINITION.format(url="http://127.0.0.1:9", alerts=alerts, lang="en")
     (tmp_path / "kpitree.yaml").write_text(text, encoding="utf-8")
