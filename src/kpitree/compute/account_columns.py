@@ -21,9 +21,10 @@ from kpitree.errors import UserError
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from kpitree.compute.metrics import Metric
     from kpitree.engines import Engine
 
-__all__ = ["ACCOUNT_COLUMNS", "account_key", "with_account_columns"]
+__all__ = ["ACCOUNT_COLUMNS", "account_key", "uses_abm", "with_account_columns"]
 
 ACCOUNT_COLUMNS = ("target_account", "abm_score", "abm_engagement", "abm_tier")
 
@@ -51,3 +52,10 @@ def with_account_columns(
     if "target_account" in wanted:
         j = j.mutate(target_account=j.target_account.fill_null(False))
     return j
+
+
+def uses_abm(metric: Metric) -> bool:
+    """Whether ``metric`` filters on or measures a column of ``abm:`` (it can
+    be measured only in a project that defines the scoring)."""
+    spec = metric.spec
+    return any(c in ACCOUNT_COLUMNS for c in (*spec.where, spec.measure))

@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from kpitree.compute.account_columns import uses_abm
 from kpitree.compute.entities import ENTITIES
 from kpitree.compute.events import local_day
 from kpitree.compute.metrics import Catalogue, Metric
@@ -37,13 +38,6 @@ def is_scheduled(metric: Metric | None) -> bool:
     if metric.type in ("conversion", "duration") or metric.spec.snapshot:
         return False
     return (metric.spec.time or metric.entity.time) == "end_date"
-
-
-def _uses_abm(metric: Metric) -> bool:
-    from kpitree.compute.account_columns import ACCOUNT_COLUMNS
-
-    spec = metric.spec
-    return any(c in ACCOUNT_COLUMNS for c in (*spec.where, spec.measure))
 
 
 def _fact_days(engine: Engine, entity: str, as_of: dt.date) -> Any:
@@ -81,7 +75,7 @@ def latest_facts(
         if metric.entity is None or metric.sla_rule is not None:
             continue
         sources[mid] = "schedule" if is_scheduled(metric) else metric.entity.name
-        if metric.entity.name == "accounts" and _uses_abm(metric):
+        if metric.entity.name == "accounts" and uses_abm(metric):
             sources[mid] = "abm"
     # Accounts as ABM sees them (scores, target accounts) are those of the
     # as-of day: known up to it, however long ago an account was created.
