@@ -93,11 +93,11 @@ def test_the_tree_and_node_pages_warn_on_the_nodes_a_finding_touches(
         html = client.get("/").text
         for nid, findings in expected.items():
             records = sum(c for _, _, c in findings)
-            box = re.search(rf'data-node-id="{nid}"(.*?)</a>', html, flags=re.DOTALL)
+            box = re.search(rf'data-node-id="{nid}"(.*?)kt-node-trend', html, flags=re.DOTALL)
             assert box and f'data-field="quality" data-records="{records}"' in box.group(1), nid
         clean = [n for n in tree["nodes"] if n not in expected]
         for nid in clean:
-            box = re.search(rf'data-node-id="{nid}"(.*?)</a>', html, flags=re.DOTALL)
+            box = re.search(rf'data-node-id="{nid}"(.*?)kt-node-trend', html, flags=re.DOTALL)
             assert box and 'data-field="quality"' not in box.group(1), nid
         node = client.get("/nodes/avg_deal_size")
         assert node.status_code == 200

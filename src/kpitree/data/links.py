@@ -23,7 +23,8 @@ a candidate for it (``rank`` 1 to 5):
 Methods 2 to 5 look for candidates only among the records of *other* sources:
 within one source, its own references are the links (a deal a system stores
 without a lead id has no originating lead there, and a company's name shared by
-many of its leads says nothing about which one). Keys are normalised first
+many of its leads says nothing about which one); while everything stored
+comes from one source, no keys are computed at all. Keys are normalised first
 (:mod:`kpitree.data.linkkeys`). When the first method
 that finds candidates finds more than one record, the link is refused as
 ``ambiguous`` (with the number of candidates and a few of their ids), and no
@@ -234,9 +235,20 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = None) 
     _ensure(con)
     con.execute(f"DELETE FROM {KEYS_TABLE}")
     con.execute(f"DELETE FROM {LINKS_TABLE}")
-    _write_keys(con, keys)
+    if _source_count(con) > 1:  # keys match only across sources (see above)
+        _write_keys(con, keys)
     for relation in RELATIONS:
         _link(con, relation)
+
+
+def _source_count(con: duckdb.DuckDBPyConnection) -> int:
+    """How many sources the stored leads, deals and accounts came from."""
+    union = " UNION ".join(
+        f"SELECT s.source FROM {t} r JOIN {_SOURCES} s ON s.import_id = r._import_id"
+        for t in LINKED_TABLES
+    )
+    rows = con.execute(f"SELECT count(DISTINCT source) FROM ({union})").fetchall()
+    return int(rows[0][0])
 
 
 def _raw_keys(con: duckdb.DuckDBPyConnection, table: str, keys: LinkKeys) -> pa.Table:
