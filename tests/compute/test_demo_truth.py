@@ -245,11 +245,7 @@ def _metrics(c: Company) -> list[Metric]:
 
 def _additive(c: Company) -> list[str]:
     """Counts and sums over time (snapshots are stocks, not flows)."""
-    return [
-        m.id
-        for m in _metrics(c)
-        if m.type in ("count", "sum") and not m.spec.snapshot
-    ]
+    return [m.id for m in _metrics(c) if m.type in ("count", "sum") and not m.spec.snapshot]
 
 
 # -- invariants --------------------------------------------------------------------------
