@@ -41,15 +41,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from fakes.loopback import run_on_loopback
 from fakes.salesforce_org import SCHEMA, Org
 from fakes.salesforce_soql import SoqlError, parse, run
-from receivers import free_port
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
@@ -402,20 +401,6 @@ def _oauth_error(error: str, description: str) -> JSONResponse:
 @contextmanager
 def serve(fake: FakeSalesforce) -> Iterator[FakeSalesforce]:
     """Run ``fake`` on a free loopback port for the duration of the block."""
-    port = free_port()
-    fake.base_url = f"http://127.0.0.1:{port}"
-    config = uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake Salesforce did not start")
-        time.sleep(0.01)
-    try:
+    with run_on_loopback(fake.app(), "Salesforce") as url:
+        fake.base_url = url  # read per request: the token answer names it
         yield fake
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
