@@ -18,22 +18,7 @@ def first_fact_day(engine: Engine, until: dt.date) -> dt.date | None:
     """The earliest local day (not after ``until``) on which any entity has a
     fact at its own event (leads created, deals created, activities, ...);
     None when there is no fact at all."""
-    from kpitree.compute.entities import ENTITIES
-
-    days: list[dt.date] = []
-    for ent in ENTITIES.values():
-        if ent.name == "renewals":  # the contracts again, at their end
-            continue
-        try:
-            table = ent.base(engine)
-        except UserError:  # a database without this canonical table
-            continue
-        column = table[ent.time]
-        day = column if column.type().is_date() else column.date()
-        expr = table.filter(day <= until).aggregate(v=day.min())
-        value = engine.execute(expr).to_pylist()[0]["v"]
-        if isinstance(value, dt.date):
-            days.append(value)
+    days = _fact_days(engine, until, skip=("renewals",), latest=False)  # renewals: contracts again
     return min(days) if days else None
 
 
@@ -42,11 +27,20 @@ def last_fact_day(engine: Engine, until: dt.date) -> dt.date | None:
     lead or deal created, an activity, a spend, an NPS answer; None when there
     is none. Contracts and accounts are left out: a contract starts, and an
     account may be dated, ahead of the data that was imported with it."""
+    days = _fact_days(engine, until, skip=("contracts", "renewals", "accounts"), latest=True)
+    return max(days) if days else None
+
+
+def _fact_days(
+    engine: Engine, until: dt.date, *, skip: tuple[str, ...], latest: bool
+) -> list[dt.date]:
+    """Per entity not in ``skip`` that has facts up to ``until``, its latest
+    (or earliest) day of them."""
     from kpitree.compute.entities import ENTITIES
 
     days: list[dt.date] = []
     for ent in ENTITIES.values():
-        if ent.name in ("contracts", "renewals", "accounts"):
+        if ent.name in skip:
             continue
         try:
             table = ent.base(engine)
@@ -54,8 +48,9 @@ def last_fact_day(engine: Engine, until: dt.date) -> dt.date | None:
             continue
         column = table[ent.time]
         day = column if column.type().is_date() else column.date()
-        expr = table.filter(day <= until).aggregate(v=day.max())
+        kept = table.filter(day <= until)
+        expr = kept.aggregate(v=day.max() if latest else day.min())
         value = engine.execute(expr).to_pylist()[0]["v"]
         if isinstance(value, dt.date):
             days.append(value)
-    return max(days) if days else None
+    return days
