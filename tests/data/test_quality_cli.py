@@ -190,3 +190,29 @@ def test_a_table_without_dates_is_not_called_stale(tmp_path: Path, kpitree: Any)
     run = kpitree("data", "check", str(project), "--as-of", AS_OF)
     assert "None" not in run.out
     assert "no dated fact up to the as-of day: its freshness cannot be told" in run.out
+
+
+def test_a_record_with_two_broken_references_is_one_record(
+    company: Path, kpitree: Any, tmp_path: Path
+) -> None:
+    """D8 names a lead and an account that are both missing: one record to fix,
+    not two. D1's account (ACME) is missing once accounts exist."""
+    accounts = write(tmp_path, "accounts.csv", "ID,Name\nOTHER,Other KK\n")
+    mapping = write(
+        tmp_path,
+        "accounts.yaml",
+        "mapping: 1\ntables:\n  accounts:\n    account_id: ID\n    name: Name\n",
+    )
+    assert kpitree("import", accounts, "--mapping", mapping, "--project", str(company)).code == 0
+    more = write(
+        tmp_path,
+        "more-deals.csv",
+        "ID,Lead,Created,Close,Won,Amount,Status,Owner,Account\n"
+        "D8,L98,2026/04/21,,,100,open,R1,GONE\n",
+    )
+    maps = write(tmp_path, "more-deals.yaml", (company.parent / "deals.yaml").read_text())
+    assert kpitree("import", more, "--mapping", maps, "--project", str(company)).code == 0
+    report = kpitree("data", "check", str(company), "--as-of", AS_OF, "--json").json()
+    found = _findings(report)
+    count, examples = found[("dangling_reference", "deals")]
+    assert (count, sorted(examples)) == (3, ["D1", "D7", "D8"])

@@ -264,7 +264,8 @@ _REFERENCES = (
 def _dangling_reference(ctx: RuleContext) -> Found:
     """Records naming a lead, deal or account that is not in its table (a link
     the funnel cannot follow). A reference into a table with no rows at all is
-    not counted: that table was not imported, nothing is broken."""
+    not counted: that table was not imported, nothing is broken. A record with
+    several broken references is one record to fix, counted once."""
     import ibis
 
     found: dict[str, list[ir.Table]] = {}
@@ -275,7 +276,7 @@ def _dangling_reference(ctx: RuleContext) -> Found:
         bad = t.filter(~_blank(t[column]) & ~t[column].isin(other) & loaded)
         found.setdefault(table, []).append(_ids(bad[key]))
     return [
-        (table, parts[0] if len(parts) == 1 else ibis.union(*parts))
+        (table, parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=True))
         for table, parts in found.items()
     ]
 
