@@ -20,8 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from receivers import free_port
+
+# Property tests judge results, never speed: on a busy two-core machine one
+# example may take longer than Hypothesis's default 200 ms deadline.
+settings.register_profile("kpitree", deadline=None)
+settings.load_profile("kpitree")
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PG_BIN_GLOB = f"{PG_ROOT}/*/bin"

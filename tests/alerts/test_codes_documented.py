@@ -13,6 +13,7 @@ SOURCES = [
     *(ROOT / "src" / "kpitree" / "sla").glob("*.py"),
     ROOT / "src" / "kpitree" / "compute" / "sla.py",
     ROOT / "src" / "kpitree" / "definition" / "spec_alerts.py",
+    ROOT / "src" / "kpitree" / "definition" / "alerting_checks.py",
     ROOT / "src" / "kpitree" / "definition" / "spec_quality_alerts.py",
     ROOT / "src" / "kpitree" / "cli" / "commands_alerts.py",
     ROOT / "src" / "kpitree" / "web" / "routes_alerts.py",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kpitree.definition.alerting_checks import check_alerting
 from kpitree.definition.draft import Draft, read_draft
 from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref
 from kpitree.definition.record_links import source_record_links
 from kpitree.definition.rules import run_rules
 from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LocalizedText, NodeSpec
 from kpitree.definition.spec_abm import check_abm
-from kpitree.definition.spec_alerts import check_alerting
 from kpitree.definition.tree import (
     Benchmark,
     Capacity,
