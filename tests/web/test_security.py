@@ -461,3 +461,80 @@ def test_public_file(tmp_path: Path) -> None:
     assert public_file(str(project / ".kpitree" / "uploads" / "x1" / "d.csv"), project) == "d.csv"
     assert public_file("/srv/exports/d.csv", project) == "d.csv"
     assert public_file("data/d.csv", project) == "data/d.csv"
+
+
+# -- every route behind the same rules -----------------------------------------------------
+
+# Routes a browser reaches without the viewer rule, and what guards each instead.
+PUBLIC_ROUTES = {
+    ("GET", "/login"): "the login form",
+    ("POST", "/login"): "the login itself (rate limited)",
+    ("GET", "/logout"): "ends a session",
+    ("POST", "/logout"): "ends a session",
+    ("POST", "/api/login"): "the login itself (rate limited)",
+    ("POST", "/api/logout"): "ends a session",
+    ("GET", "/api/session"): "who is signed in and the CSRF token",
+    ("GET", "/login/sso"): "single sign-on: to the provider",
+    ("GET", "/login/sso/callback"): "single sign-on: state, nonce and PKCE",
+    ("POST", "/hooks/hubspot"): "the webhook's signature",
+    ("GET", "/s/{token}"): "the shared link's signed token",
+    ("GET", "/s/{token}/events"): "the shared link's signed token",
+}
+RULES = {"require_viewer", "require_editor", "require_admin", "docs_reader"}
+
+
+def _served_routes(app: Any) -> Iterator[tuple[str, str, set[str]]]:
+    from kpitree.web.contract import api_routes
+
+    def calls(dependant: Any) -> set[str]:
+        found: set[str] = set()
+        for sub in dependant.dependencies:
+            found.add(getattr(sub.call, "__name__", ""))
+            found |= calls(sub)
+        return found
+
+    for route in api_routes(app):
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            yield method, route.path, calls(route.dependant)
+
+
+def test_every_route_has_a_role_rule_or_is_listed_as_public(secured: Path) -> None:
+    app = create_app(secured)
+    served = list(_served_routes(app))
+    assert len(served) > 80
+    for method, path, calls in served:
+        assert "check_csrf" in calls, (method, path)
+        if (method, path) in PUBLIC_ROUTES:
+            assert not calls & RULES, f"{method} {path} is listed as public but has a rule"
+        else:
+            assert calls & RULES, f"{method} {path}: no role rule; add one or list it as public"
+    # A public route that no longer exists is taken off the list.
+    assert set(PUBLIC_ROUTES) <= {(m, p) for m, p, _ in served}
+
+
+def test_without_a_session_nothing_is_loaded_or_shown(secured: Path) -> None:
+    """Every route but the public ones asks for a login first, even when the
+    definition is broken (its errors quote the project's files), and the public
+    ones show nothing of the definition either."""
+    import re
+
+    definition = secured / "kpitree.yaml"
+    definition.write_text(definition.read_text("utf-8") + "\n  : broken: [\n", "utf-8")
+    with closing(make_client(secured)) as client:
+        csrf = token(client)
+        for method, path, _ in _served_routes(client.app):
+            address = re.sub(r"\{[^}]+\}", "x", path)
+            answer = client.request(
+                method, address, json={}, headers={"X-CSRF-Token": csrf}, follow_redirects=False
+            )
+            assert "KT001" not in answer.text, (method, path)
+            if (method, path) in PUBLIC_ROUTES:
+                continue
+            if answer.status_code == 303:
+                assert answer.headers["location"].startswith("/login?next="), (method, path)
+            else:
+                assert answer.status_code == 401, (method, path, answer.status_code)
+                assert answer.json()["error"]["code"] == "KT604"
+        # A signed-in viewer does see what is wrong with the definition.
+        api_login(client, "viewer")
+        assert "KT001" in client.get("/api/tree").text

@@ -114,7 +114,7 @@ def dependency_errors() -> dict[Callable[..., Any], tuple[int, ...]]:
     from kpitree.web import deps, downloads
 
     return {
-        deps.get_project: (400,),
+        deps.get_project: (400, 401),
         deps.require_viewer: (401,),
         deps.require_editor: (401, 403),
         deps.require_admin: (401, 403),

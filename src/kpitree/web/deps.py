@@ -1,7 +1,10 @@
 """FastAPI dependencies every route uses.
 
 * :func:`get_project` - the project, loaded once and reloaded when its
-  definition changes on disk.
+  definition changes on disk; only for a signed-in user (401 before anything
+  is loaded otherwise, so a broken definition's errors reach nobody who may
+  not see the pages). :func:`load_project` loads it for a route that checked
+  its caller another way (a shared link).
 * :func:`get_lang` - ``"ja"`` or ``"en"``: ``?lang=`` > cookie > Accept-Language
   (Japanese when the browser prefers it or says nothing).
 * :func:`require_viewer`, :func:`require_editor`, :func:`require_admin` - the
@@ -41,6 +44,7 @@ __all__ = [
     "csrf_token",
     "get_lang",
     "get_project",
+    "load_project",
     "render",
     "require_admin",
     "require_editor",
@@ -64,8 +68,17 @@ def _signature(path: Path, extra: tuple[str, ...]) -> tuple[tuple[str, int, int]
 
 
 def get_project(request: Request) -> Project:
+    """The app's project for a signed-in user (the viewer rule first: 401
+    without a session, whatever state the definition is in); see
+    :func:`load_project`."""
+    require_viewer(request)
+    return load_project(request)
+
+
+def load_project(request: Request) -> Project:
     """The app's project; loaded again when ``kpitree.yaml`` (or a target file
-    it names) changes. A broken definition raises its DefinitionError (400)."""
+    it names) changes. A broken definition raises its DefinitionError (400).
+    The caller must have been checked already (:func:`get_project` does it)."""
     from kpitree.project import Project
 
     state = request.app.state

@@ -26,7 +26,14 @@ from starlette.responses import Response
 from kpitree.errors import UserError
 from kpitree.web.auth import user_store
 from kpitree.web.contract import errors
-from kpitree.web.deps import get_lang, get_project, render, require_admin, require_viewer
+from kpitree.web.deps import (
+    get_lang,
+    get_project,
+    load_project,
+    render,
+    require_admin,
+    require_viewer,
+)
 from kpitree.web.errors import WebError
 from kpitree.web.shares import MAX_DAYS, Share, ShareStore
 from kpitree.web.users import User
@@ -139,10 +146,11 @@ def _shared(request: Request, token: str) -> Share:
 
 
 @router.get("/s/{token}", response_class=HTMLResponse, include_in_schema=False)
-def shared_screen(
-    request: Request, token: str, project: Project = Depends(get_project)
-) -> Response:
+def shared_screen(request: Request, token: str) -> Response:
+    # The link first: without a working one nothing is loaded, not even the
+    # definition (whose errors would otherwise reach a browser with no account).
     share = _shared(request, token)
+    project = load_project(request)
     view = _view(request, project, share.view, share.department, share.params, share.lang)
     base = f"/s/{token}"
     # In the link's language whatever the browser or the address asks.
