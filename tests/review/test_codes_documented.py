@@ -18,6 +18,7 @@ def test_review_error_codes_are_documented() -> None:
         ROOT / "src" / "kpitree" / "cli" / "commands_validity.py",
         ROOT / "src" / "kpitree" / "cli" / "commands_scorecard.py",
         ROOT / "src" / "kpitree" / "web" / "routes_actions.py",
+        ROOT / "src" / "kpitree" / "web" / "routes_scorecards.py",
     ]
     emitted = set()
     for path in sources:

@@ -219,6 +219,7 @@ def test_downloads_and_the_event_stream_are_documented(client: TestClient) -> No
         "/api/sla",
         "/api/records/{node_id}",
         "/api/accounts",
+        "/api/review/scorecards",
     }
     for path, operation in downloads:
         content = operation["responses"]["200"]["content"]

@@ -4,7 +4,7 @@ KPIs their department owns (see :mod:`kpitree.review.scorecard`)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,7 +32,7 @@ def scorecard(
 ) -> None:
     """Scorecards for evaluation: each department, team or rep with the
     KPIs its department owns (actual, target, achievement, volume) and a
-    score (the average achievement, each capped at 150%)."""
+    score under the project's ``scorecards:`` rules (weights, cap, bands)."""
     from kpitree.project import Project
     from kpitree.review.scorecard import scorecards
 
@@ -51,58 +51,40 @@ def scorecard(
         return
     for card in found["cards"]:
         who = " / ".join(str(v) for v in card["segment"].values())
-        score = "—" if card["score"] is None else f"{card['score'] * 100:.0f}%"
+        score = _score_text(card["score"], found["score_unit"])
         typer.echo(
             terminal_text(t("scorecard.card", who=who, score=score, kpis=card["scored_kpis"]))
         )
         for k in card["kpis"]:
             ach = "—" if k["achievement"] is None else f"{k['achievement'] * 100:.0f}%"
-            typer.echo(terminal_text(f"  {k['label']}: {ach}"))
+            scored = _score_text(k["score"], found["score_unit"])
+            typer.echo(terminal_text(t("scorecard.kpi", kpi=k["label"], achievement=ach,
+                                       score=scored, weight=f"{k['weight']:g}")))  # fmt: skip
 
 
-def _xlsx(found: dict[str, object], lang: str) -> bytes:
+def _score_text(score: float | None, unit: str) -> str:
+    if score is None:
+        return "—"
+    return f"{score * 100:.0f}%" if unit == "achievement" else f"{score:.4g}"
+
+
+def _xlsx(found: dict[str, Any], lang: str) -> bytes:
     """One row per segment and KPI, numbers as numbers, texts as text cells."""
     import io
 
     from openpyxl import Workbook
 
     from kpitree.escaping import write_xlsx_cell
+    from kpitree.review.scorecard import TABLE_COLUMNS, table_rows
 
     book = Workbook()
     sheet = book.active
     sheet.title = t("scorecard.sheet", lang=lang)
-    keys = (
-        "department",
-        "team",
-        "rep",
-        "kpi",
-        "actual",
-        "target",
-        "achievement",
-        "volume",
-        "score",
-    )
-    for j, key in enumerate(keys, start=1):
+    for j, key in enumerate(TABLE_COLUMNS, start=1):
         write_xlsx_cell(sheet.cell(row=1, column=j), t(f"scorecard.col.{key}", lang=lang))
-    row = 2
-    cards = found["cards"]
-    assert isinstance(cards, list)
-    for card in cards:
-        for k in card["kpis"]:
-            values = [
-                card["segment"].get("department"),
-                card["segment"].get("team"),
-                card["segment"].get("rep"),
-                k["label"],
-                k["actual"],
-                k["target"],
-                k["achievement"],
-                k["volume"],
-                card["score"],
-            ]
-            for j, value in enumerate(values, start=1):
-                write_xlsx_cell(sheet.cell(row=row, column=j), value)
-            row += 1
+    for i, values in enumerate(table_rows(found), start=2):
+        for j, value in enumerate(values, start=1):
+            write_xlsx_cell(sheet.cell(row=i, column=j), value)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

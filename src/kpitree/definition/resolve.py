@@ -11,6 +11,7 @@ from kpitree.definition.record_links import source_record_links
 from kpitree.definition.rules import run_rules
 from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LocalizedText, NodeSpec
 from kpitree.definition.spec_abm import check_abm
+from kpitree.definition.spec_scorecards import ScorecardsSpec, check_scorecards
 from kpitree.definition.tree import (
     Benchmark,
     Capacity,
@@ -276,6 +277,7 @@ def _resolve(draft: Draft) -> Tree:
         sla=dict(head.sla),
         web=head.web,
         abm=head.abm,
+        scorecards=head.scorecards or ScorecardsSpec(),
     )
 
 
@@ -285,6 +287,7 @@ def check_definition(path: str) -> CheckResult:
     draft.diagnostics.extend(run_rules(draft))
     draft.diagnostics.extend(check_alerting(draft))
     draft.diagnostics.extend(check_abm(draft))
+    draft.diagnostics.extend(check_scorecards(draft))
     ignored = set(draft.head.checks.ignore) if draft.head else set()
     diagnostics = [d for d in draft.diagnostics if d.is_error or d.code not in ignored]
     diagnostics.sort(

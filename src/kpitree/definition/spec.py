@@ -27,6 +27,7 @@ from kpitree.definition.spec_alerts import (
     SlaSpec,
 )
 from kpitree.definition.spec_reports import ReportSpec
+from kpitree.definition.spec_scorecards import ScoreAccessSpec, ScoreBandSpec, ScorecardsSpec
 from kpitree.definition.spec_sources import SourceSpec
 from kpitree.definition.spec_web import WebSpec
 
@@ -54,6 +55,9 @@ __all__ = [
     "ReferenceSpec",
     "RetrySpec",
     "ScenarioSpec",
+    "ScoreAccessSpec",
+    "ScoreBandSpec",
+    "ScorecardsSpec",
     "SignalSpec",
     "SlaSpec",
     "TargetListSpec",
@@ -476,6 +480,11 @@ class ProjectSpec(_Strict):
         None,
         description="Account-based marketing: account scoring, tiers and target accounts "
         "(see docs/abm.md).",
+    )
+    scorecards: ScorecardsSpec | None = Field(
+        None,
+        description="Scorecards for evaluation: weights, scoring rules and who reads "
+        "whose card (see docs/review.md).",
     )
 
 

@@ -11,6 +11,7 @@ from kpitree.definition.formula import Expr, refs
 from kpitree.definition.spec import DEFAULT_MIN_VOLUME, MetricSpec, QualitySpec
 from kpitree.definition.spec_abm import AbmSpec
 from kpitree.definition.spec_alerts import AlertRuleSpec, NotificationsSpec, SlaSpec
+from kpitree.definition.spec_scorecards import ScorecardsSpec
 from kpitree.definition.spec_web import WebSpec
 from kpitree.definition.units import Unit
 from kpitree.errors import Span
@@ -223,6 +224,7 @@ class Tree:
     sla: Mapping[str, SlaSpec] = field(default_factory=dict)
     web: WebSpec = field(default_factory=WebSpec)
     abm: AbmSpec | None = None  # account scoring, tiers and target accounts
+    scorecards: ScorecardsSpec = field(default_factory=ScorecardsSpec)
 
     def __getitem__(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -112,6 +112,7 @@ def create_app(
         routes_pages,
         routes_quality,
         routes_records,
+        routes_scorecards,
         routes_settings,
         routes_share,
         routes_sso,
@@ -203,6 +204,7 @@ def create_app(
         routes_alerts,
         routes_actions,
         routes_accounts,
+        routes_scorecards,
     ):
         app.include_router(module.router)
     return app
