@@ -61,3 +61,30 @@ def test_a_trusted_proxy_names_the_client_and_the_scheme(
         assert client.get("/api/session", headers={"host": "kpi.example"}).status_code == 200
         assert client.get("/api/session", headers={"host": "evil.example"}).status_code == 421
         assert client.get("/static/kpitree.js", headers={"host": "evil.example"}).status_code == 421
+
+
+def test_an_open_event_stream_ends_with_its_session(
+    demo_copy: Path, start_server: Callable[..., str]
+) -> None:
+    import time
+
+    add_users(demo_copy)
+    url = start_server(demo_copy)
+    with httpx.Client(base_url=url, timeout=30) as viewer:
+        csrf = viewer.get("/api/session").json()["csrf_token"]
+        signed = viewer.post(
+            "/api/login",
+            json={"name": "viewer", "password": PASSWORD},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert signed.status_code == 200, signed.text
+        csrf = viewer.get("/api/session").json()["csrf_token"]
+        with viewer.stream("GET", "/api/events") as stream:
+            lines = stream.iter_lines()
+            assert next(line for line in lines if line.startswith("event:")) == "event: hello"
+            # The same session logs out (another tab, or a copied cookie's owner).
+            assert viewer.post("/api/logout", headers={"X-CSRF-Token": csrf}).status_code == 200
+            started = time.monotonic()
+            for _ in lines:  # the stream ends by itself after the logout
+                assert time.monotonic() - started < 30
+        assert viewer.get("/api/events").status_code == 401

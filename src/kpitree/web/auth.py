@@ -21,7 +21,14 @@ if TYPE_CHECKING:
     from fastapi import Request
     from starlette.responses import Response
 
-__all__ = ["current_user", "end_session", "settings_of", "start_session", "user_store"]
+__all__ = [
+    "current_user",
+    "end_session",
+    "settings_of",
+    "signed_in",
+    "start_session",
+    "user_store",
+]
 
 
 def user_store(request: Request) -> UserStore:
@@ -43,6 +50,12 @@ def current_user(request: Request) -> User | None:
     user = _resolve(request)
     request.state.user = user
     return user
+
+
+def signed_in(request: Request) -> bool:
+    """Whether the request's session still works now (not the answer cached on
+    the request: a long stream asks again)."""
+    return _resolve(request) is not None
 
 
 def _resolve(request: Request) -> User | None:

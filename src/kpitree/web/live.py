@@ -40,6 +40,9 @@ __all__ = ["Broadcaster", "data_version", "notify", "router", "watch"]
 log = logging.getLogger("kpitree.web")
 router = APIRouter()
 PING_SECONDS = 15.0
+# How often an open stream checks that its session still works (seconds): a
+# logout, a removed user or a changed role ends the streams already open too.
+RECHECK_SECONDS = 2.0
 # One event of the stream (OpenAPI before 3.2: the media type's schema describes each event).
 EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -151,8 +154,11 @@ async def events(
     project: Project = Depends(get_project),
 ) -> Any:
     """Server-sent events: ``data-changed`` with ``{"version": ...}`` whenever
-    the warehouse changes, and ``hello`` with the current version on connect."""
+    the warehouse changes, and ``hello`` with the current version on connect.
+    The stream ends when its session does (logout, user removed, role changed)."""
     from sse_starlette import EventSourceResponse
+
+    from kpitree.web.auth import signed_in
 
     broadcaster: Broadcaster = request.app.state.live
 
@@ -161,8 +167,14 @@ async def events(
         try:
             yield {"event": "hello", "data": json.dumps({"version": broadcaster.version})}
             while True:
-                version = await queue.get()
-                yield {"event": "data-changed", "data": json.dumps({"version": version})}
+                try:
+                    version = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
+                except TimeoutError:
+                    version = None
+                if not await asyncio.to_thread(signed_in, request):
+                    return
+                if version is not None:
+                    yield {"event": "data-changed", "data": json.dumps({"version": version})}
         finally:
             broadcaster.unsubscribe(queue)
 
