@@ -162,6 +162,29 @@ def test_a_draft_is_refused_when_it_reads_other_files_is_broken_or_lacks_the_tok
     assert client.post(url, json={"yaml": draft}).status_code == 403
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 50_000,  # nested past any recursion limit
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefg", "bcdefgh")
+        ),
+    ],
+    ids=["deep", "aliases"],
+)
+def test_a_draft_that_nests_too_deep_or_expands_too_far_is_refused_with_its_place(
+    client: TestClient, text: str
+) -> None:
+    found = _preview(client, "案件.csv", inhouse_deals(3)).json()
+    answer = client.post(f"/api/imports/{found['upload_id']}/draft", json={"yaml": text})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] in ("KT001", "KT042"), error
+    assert error["diagnostics"][0]["line"] >= 1, error
+    assert error["diagnostics"][0]["file"].endswith("mapping.yaml"), error
+
+
 def test_importing_a_draft_that_was_never_made_is_a_404(client: TestClient) -> None:
     found = _preview(client, "コンタクト.csv", hubspot_ja(2)).json()
     answer = client.post("/api/imports", json={"upload_id": found["upload_id"], "mapping": "draft"})

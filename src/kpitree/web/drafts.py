@@ -34,13 +34,16 @@ def save_draft(upload: Upload, text: str) -> Path:
     mapping that reads nothing but the upload: lookups from other files
     (``values: {x: {file: …}}``) are refused (KT324), as is text over
     :data:`MAX_DRAFT_BYTES`."""
-    import yaml
+    from kpitree.errors import UserError
+    from kpitree.source import parse_yaml
 
     if len(text.encode("utf-8")) > MAX_DRAFT_BYTES:
         raise WebError(400, "KT324", "web.data.bad_draft")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        # The loader of every mapping: alias bombs and deep nesting are refused
+        # with their place (a plain YAML load recursed until the server failed).
+        data = parse_yaml(text, "mapping.yaml").data
+    except UserError:
         data = None  # the mapping loader reports where the YAML is broken
     values = data.get("values") if isinstance(data, dict) else None
     if isinstance(values, dict) and any(
