@@ -168,7 +168,8 @@ def test_a_draft_is_refused_when_it_reads_other_files_is_broken_or_lacks_the_tok
         "[" * 50_000,  # nested past any recursion limit
         "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
         + "".join(
-            f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefg", "bcdefgh")
+            f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n"
+            for p, c in zip("abcdefg", "bcdefgh", strict=True)
         ),
     ],
     ids=["deep", "aliases"],
