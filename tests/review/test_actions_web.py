@@ -120,3 +120,29 @@ def test_the_book_page_and_its_json_twin(client: TestClient) -> None:
     assert page.count('data-testid="book-entry"') == len(entries)
     assert "MQL数 = リード獲得数 × MQL化率" in page
     assert 'href="/book#mql_rate"' in client.get("/nodes/mql_rate").text
+
+
+def test_an_action_or_a_closing_note_past_the_length_limit_is_refused(client: TestClient) -> None:
+    from kpitree.review.actions import MAX_TEXT
+
+    csrf = {"X-CSRF-Token": _token(client)}
+    long = "<script>alert(1)</script>" + "長" * MAX_TEXT
+    for field in ("owner", "description"):
+        refused = client.post("/api/actions", json={**BODY, field: long}, headers=csrf)
+        assert refused.status_code == 400, refused.text
+        (found,) = refused.json()["error"]["diagnostics"]
+        assert found["code"] == "KT770" and field in found["message"], found
+    assert client.get("/api/actions?all=true").json() == []
+    # The Node page's form answers the same way.
+    form = client.post(
+        "/nodes/mql_rate/actions",
+        data={**BODY, "description": long, "csrf_token": csrf["X-CSRF-Token"]},
+        follow_redirects=False,
+    )
+    assert form.status_code == 400 and "KT770" in form.text
+    assert client.get("/api/actions?all=true").json() == []
+    assert client.post("/api/actions", json=BODY, headers=csrf).status_code == 201
+    note = client.post("/api/actions/1/done", json={"note": long}, headers=csrf)
+    assert note.status_code == 400 and "KT770" in note.text
+    (still_open,) = client.get("/api/actions").json()
+    assert still_open["status"] == "open"

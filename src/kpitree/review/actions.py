@@ -56,6 +56,18 @@ CREATE INDEX IF NOT EXISTS review_action_history_action ON review_action_history
 """
 
 _EDITABLE = ("node", "segment", "owner", "description", "effect", "start", "due")
+MAX_TEXT = 1000
+"""The longest owner, description, expected effect, segment or closing note
+(characters): an action is a line in a review, not a document."""
+
+
+def check_text(field: str, value: str | None, span: Span | None = None) -> None:
+    """KT770 when ``value`` is longer than :data:`MAX_TEXT`."""
+    if value is not None and len(value) > MAX_TEXT:
+        raise UserError.of(
+            "KT770", "review.text_too_long", span, field=field, length=len(value),
+            maximum=MAX_TEXT,
+        )  # fmt: skip
 
 
 def parse_segment(text: str | None, span: Span | None = None) -> tuple[tuple[str, str], ...]:
@@ -97,6 +109,13 @@ class NewAction:
         description, bad effect, due before start)."""
         from kpitree.source import did_you_mean
 
+        for name, text in (
+            ("owner", self.owner),
+            ("description", self.description),
+            ("effect", self.effect),
+            ("segment", segment_text(self.segment)),
+        ):
+            check_text(name, text, span)
         if self.node not in units:
             raise UserError.of(
                 "KT214",
@@ -321,6 +340,7 @@ class ActionStore(AppStore):
     ) -> Action:
         """Close an action (KT218 when it is closed already), keeping the
         outcome measured at that moment in its history."""
+        check_text("note", note)
         with self.transaction():
             row = self._row(action_id)
             if row["status"] == "done":
