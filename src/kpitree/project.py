@@ -264,7 +264,9 @@ class Project:
             raise UserError.of("KT265", "abm.unknown_account", None, account=account_id)
         return found
 
-    def _plans_then(self) -> Callable[[Period], Plan | None] | None:
+    def _plans_then(
+        self, known_on: dt.date | None = None
+    ) -> Callable[[Period], Plan | None] | None:
         """Month -> the plan valid then, for a project with revisions."""
         from kpitree.review.revisions import plans_by_month
         from kpitree.review.service import default_author
@@ -272,7 +274,35 @@ class Project:
         definition = self.path / DEFINITION_FILE
         if not definition.is_file():
             return None
-        return plans_by_month(self.path, definition, self.tree, lambda: default_author(self.path))
+        author = lambda: default_author(self.path)  # noqa: E731
+        return plans_by_month(self.path, definition, self.tree, author, known_on)
+
+    def monthly_plan(
+        self, node_id: str, months: Sequence[Period], *, as_of: dt.date, targets: str = "then"
+    ) -> dict[str, float]:
+        """Each month's planned value of ``node_id``, as a burn-up draws it:
+        with ``targets="then"`` the plan of the revision in force at the
+        month's end, or on ``as_of`` for months ending after it; with
+        ``"current"`` (or without a history) today's plan. Months that cannot
+        be planned are left out."""
+        from kpitree.review.revisions import check_targets_choice
+
+        then = self._plans_then(as_of) if check_targets_choice(targets) == "then" else None
+        today: dict[int, Plan | None] = {}
+        found: dict[str, float] = {}
+        for month in months:
+            plan = then(month) if then is not None else None
+            if plan is None:
+                if month.fiscal_year not in today:
+                    try:
+                        today[month.fiscal_year] = self.plan(fiscal_year=month.fiscal_year)
+                    except PlanError:
+                        today[month.fiscal_year] = None
+                plan = today[month.fiscal_year]
+            node = plan.nodes.get(node_id) if plan is not None else None
+            if node is not None and (value := node.per_period.get(month.key)) is not None:
+                found[month.key] = value
+        return found
 
     def query_cache(self) -> QueryCache:
         """The compiled SQL of this project's metric queries, kept in

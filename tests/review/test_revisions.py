@@ -116,3 +116,97 @@ def test_an_unreadable_app_database_means_todays_targets(planted: Path, cli: Any
     for extra in planted.glob(".kpitree/app.sqlite-*"):
         extra.unlink()
     assert _target(Project.load(planted), "2025-Q2") == pytest.approx(2700)
+
+
+def _kgi_history(planted: Path, cli: Any) -> None:
+    """The KGI asked for 150 MQLs a month from April, 200 from 10 October
+    (and calls 600 → 900 with it)."""
+    _set_calls_target(planted, "target: 1800\n", "target: {monthly: 150}\n")
+    assert cli("revise", planted, "-m", "plan", "--at", "2025-04-01").code == 0
+    _set_calls_target(planted, "target: {monthly: 150}\n", "target: {monthly: 200}\n")
+    _set_calls_target(planted, "target: {monthly: 600}", "target: {monthly: 900}")
+    assert cli("revise", planted, "-m", "more", "--at", "2025-10-10T09:00").code == 0
+
+
+def _cumulative(monthly: list[float]) -> list[float]:
+    out, total = [], 0.0
+    for value in monthly:
+        total += value
+        out.append(total)
+    return out
+
+
+def test_last_quarters_burnup_and_alert_use_the_targets_valid_then(planted: Path, cli: Any) -> None:
+    from kpitree.alerts.evaluate import evaluate_rules
+    from kpitree.definition.spec_alerts import AlertRuleSpec
+
+    _kgi_history(planted, cli)
+    project = Project.load(planted)
+    # September's pack: the year as September's plan had it, 150 a month.
+    sept = build_report(project, "2025-09", lang="en", as_of=dt.date(2025, 10, 5))
+    assert [p.target for p in sept.burnup] == pytest.approx(_cumulative([150.0] * 12))
+    # October's pack: April-September as asked then, October on the new plan.
+    octo = build_report(project, "2025-10", lang="en", as_of=AS_OF)
+    assert [p.target for p in octo.burnup] == pytest.approx(_cumulative([150.0] * 6 + [200.0] * 6))
+    today = build_report(project, "2025-09", lang="en", as_of=AS_OF, targets="current")
+    assert [p.target for p in today.burnup] == pytest.approx(_cumulative([200.0] * 12))
+    # Last quarter's alert (evaluated at its end): 3 × 600 calls asked, not 3 × 900.
+    rule = AlertRuleSpec.model_validate(
+        {"node": "calls", "condition": "below_target", "period": "quarter", "threshold": 1000}
+    )
+    end_of_q2 = dt.datetime(2025, 9, 30, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    (finding,) = evaluate_rules(project, {"calls_q": rule}, end_of_q2)
+    assert finding.period == "FY2025-Q2" and finding.holds is True
+    assert finding.facts["reference"] == pytest.approx(1800)
+    in_q3 = dt.datetime(2025, 12, 31, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    (later,) = evaluate_rules(project, {"calls_q": rule}, in_q3)
+    assert later.facts["reference"] == pytest.approx(2700)
+
+
+def test_the_tree_pages_burnup_draws_past_months_as_asked_then(planted: Path, cli: Any) -> None:
+    from kpitree.web.views.burnup import burnup
+    from kpitree.web.views.common import DirectSource, PageQuery
+
+    _kgi_history(planted, cli)
+    project = Project.load(planted)
+    source = DirectSource(project, as_of=dt.date(2025, 11, 15))
+    period = project.period("2025-11")
+    drawn = burnup(source, PageQuery.from_params({}, "en"), period, "mqls")
+    assert drawn is not None
+    assert [p["target"] for p in drawn["points"]] == pytest.approx(
+        _cumulative([150.0] * 6 + [200.0] * 6)
+    )
+
+
+def test_the_plan_page_shows_the_history_and_a_diff(planted: Path, cli: Any) -> None:
+    from contextlib import closing
+
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    _history(planted, cli)
+    with closing(
+        TestClient(
+            create_app(planted), base_url="http://localhost", headers={"Accept-Language": "en"}
+        )
+    ) as client:
+        found = client.get("/api/plan/revisions").json()
+        newest, first = found["revisions"]
+        assert (newest["id"], newest["until"], newest["reason"]) == (2, None, "more calls")
+        assert first["until"] == newest["at"] and first["until"].startswith("2025-10-10T09:00")
+        assert [c["text"] for c in newest["plan_changes"]] == [
+            "nodes.calls.target.monthly: 600 → 900"
+        ]
+        assert found["diff"] is None
+        diff = client.get("/api/plan/revisions", params={"diff": 2, "against": 1}).json()["diff"]
+        assert [(c["key"], c["old"], c["new"]) for c in diff["changes"]] == [
+            ("nodes.calls.target.monthly", 600, 900)
+        ]
+        assert client.get("/api/plan/revisions", params={"diff": 9}).status_code == 400
+        page = client.get("/plan", params={"diff": 2})
+        assert page.status_code == 200, page.text[:500]
+        assert 'data-revision="2"' in page.text and 'data-revision="1"' in page.text
+        assert "nodes.calls.target.monthly: 600 → 900" in page.text
+        assert 'data-testid="revision-diff"' in page.text
+        assert "2025-04-01T00:00:00+09:00 – 2025-10-10T09:00:00+09:00" in page.text

@@ -206,7 +206,9 @@ def build_report(
             targets=targets,
         )
         names = project.rep_names(engine=eng)  # reps by name, never by their id
-        burnup = kgi_burnup(project, chosen, as_of, lang, eng) if kind_name == "monthly" else []
+        burnup = (
+            kgi_burnup(project, chosen, as_of, lang, eng, targets) if kind_name == "monthly" else []
+        )
         quality = (
             quality_section(project, eng, as_of, lang)
             if kind_name == "monthly"

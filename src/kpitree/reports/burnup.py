@@ -17,13 +17,19 @@ __all__ = ["kgi_burnup"]
 
 
 def kgi_burnup(
-    project: ProjectView, period: Period, as_of: dt.date, lang: str, engine: Engine
+    project: ProjectView,
+    period: Period,
+    as_of: dt.date,
+    lang: str,
+    engine: Engine,
+    targets: str = "then",
 ) -> list[BurnupPoint]:
     """The burn-up of the KGI over the fiscal year of ``period``, measured to
-    ``as_of`` (empty when the KGI does not add up over time)."""
+    ``as_of`` (empty when the KGI does not add up over time). With ``targets
+    ="then"`` the target line is the plan as the pack's day knew it: each past
+    month the revision in force at its end, the rest of the year the one in
+    force on that day (:meth:`kpitree.project.Project.monthly_plan`)."""
     from kpitree.compute.periods import fiscal_year_period
-    from kpitree.errors import PlanError
-    from kpitree.planning.plan import make_plan
 
     tree = project.tree
     if not tree.nodes[tree.kgi].is_additive:
@@ -36,13 +42,14 @@ def kgi_burnup(
     if not started:
         return []
     result = project.status(
-        [*started, year], as_of=as_of, engine=engine, explain=False, compare=False
+        [*started, year],
+        as_of=as_of,
+        engine=engine,
+        explain=False,
+        compare=False,
+        targets=targets,
     )
-    try:
-        planned = make_plan(tree, fiscal_year=year.fiscal_year).nodes[tree.kgi].per_period
-    except PlanError:
-        planned = {}
-    targets = {m.key: v for m in months if (v := planned.get(m.key)) is not None}
+    planned = project.monthly_plan(tree.kgi, months, as_of=as_of, targets=targets)
     actuals = {m.key: result.row(tree.kgi, m.key).actual for m in started}
     landing = result.row(tree.kgi, year.key).forecast
-    return burnup_points(months, actuals, targets, landing, as_of, lang)
+    return burnup_points(months, actuals, planned, landing, as_of, lang)

@@ -49,6 +49,10 @@ class ProjectView(Protocol):
         targets: str = "then",
     ) -> StatusResult: ...
 
+    def monthly_plan(
+        self, node_id: str, months: Sequence[Period], *, as_of: dt.date, targets: str = "then"
+    ) -> dict[str, float]: ...
+
     def sla_report(
         self,
         period: str | Period | None = None,

@@ -231,10 +231,13 @@ def plans_by_month(
     definition: Path,
     tree: Tree,
     author: Callable[[], str],
+    known_on: dt.date | None = None,
 ) -> Callable[[Period], Plan | None] | None:
     """For a project with a history: month -> the plan of the revision in
-    force at the month's end. None without a history, or when every month
-    would take today's definition anyway."""
+    force at the month's end, or with ``known_on`` at that day for the months
+    ending after it (the plan as it was known then: a burn-up of September
+    draws the rest of the year as September's plan had it). None without a
+    history, or when every month would take today's definition anyway."""
     from kpitree.planning.plan import make_plan
 
     history = catch_up(project_root, definition, author)
@@ -249,7 +252,8 @@ def plans_by_month(
         return trees[revision.id]
 
     def plan_for(month: Period) -> Plan | None:
-        revision = in_force(history, month.end, tree.timezone)
+        day = month.end if known_on is None else min(month.end, known_on)
+        revision = in_force(history, day, tree.timezone)
         key = (revision.id, month.fiscal_year)
         if key not in plans:
             old = tree_of(revision)

@@ -112,6 +112,7 @@ def create_app(
         routes_pages,
         routes_quality,
         routes_records,
+        routes_revisions,
         routes_scorecards,
         routes_settings,
         routes_share,
@@ -205,6 +206,7 @@ def create_app(
         routes_actions,
         routes_accounts,
         routes_scorecards,
+        routes_revisions,
     ):
         app.include_router(module.router)
     return app

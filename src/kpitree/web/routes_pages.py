@@ -164,14 +164,31 @@ def department_page(
     return _page(page, "departments.html", view, "departments", format, table, f"department-{dept}")
 
 
+def _revision_id(value: str | None) -> int | None:
+    """A revision number from the Plan page's diff form (blank: none)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        from kpitree.errors import UserError
+
+        raise UserError.of("KT230", "revisions.unknown", None, id=value) from None
+
+
 @router.get("/plan", response_class=HTMLResponse)
 def plan_page(
     format: str | None = Depends(page_format),
     table: str | None = None,
     page: PageRequest = Depends(page_request),
 ) -> Response:
-    saved = page.request.query_params.get("saved")
+    from kpitree.web.routes_revisions import plan_history
+
+    params = page.request.query_params
+    saved = params.get("saved")
     view = {**plan_page_view(page.request, page.project, page.lang), "saved": saved}
+    diff, against = (_revision_id(params.get(k)) for k in ("diff", "against"))
+    view["history"] = plan_history(page.project, page.lang, diff, against)
     return _page(page, "plan.html", view, "plan", format, table, "plan")
 
 

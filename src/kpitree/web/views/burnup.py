@@ -66,7 +66,7 @@ def burnup(
         monthly = source.status(started, filters=query.filter_map, explain=False, compare=False)
     yearly = year_status(source, query, period)
     year_row = yearly.row(node_id, year.key)
-    targets = _monthly_targets(source, node_id, [m.key for m in months])
+    targets = _monthly_targets(source, node_id, months)
     actuals = {m.key: monthly.row(node_id, m.key).actual for m in started}
     points = burnup_points(months, actuals, targets, year_row.forecast, today, lang)
     return {
@@ -89,15 +89,13 @@ def burnup(
     }
 
 
-def _monthly_targets(source: StatusSource, node_id: str, months: list[str]) -> dict[str, float]:
-    """The plan's value of each month (none when the tree cannot be planned)."""
-    from kpitree.errors import PlanError
-
+def _monthly_targets(source: StatusSource, node_id: str, months: list[Period]) -> dict[str, float]:
+    """The plan's value of each month, as valid then: a past month's from the
+    revision of the definition in force at its end, the months to come from
+    today's (none when the tree cannot be planned)."""
     project = source.project
-    fiscal_year = project.period(months[0]).fiscal_year
-    try:
-        plan = source.cached(("plan", fiscal_year), lambda: project.plan(fiscal_year=fiscal_year))
-    except PlanError:
-        return {}
-    per = plan.nodes[node_id].per_period if node_id in plan.nodes else {}
-    return {m: v for m in months if (v := per.get(m)) is not None}
+    today = source.today()
+    return source.cached(
+        ("burnup_plan", node_id, months[0].key),
+        lambda: project.monthly_plan(node_id, months, as_of=today),
+    )
