@@ -66,8 +66,10 @@ class Project:
         engine.sql_cache = self.query_cache()
         if self.tree.abm is not None:
             from kpitree.abm.facts import install_account_facts
+            from kpitree.data.warehouse import WAREHOUSE_DIR
 
-            install_account_facts(engine, self.tree.abm, self.path, self.today())
+            folder = self.path / WAREHOUSE_DIR / "cache"
+            install_account_facts(engine, self.tree.abm, self.path, self.today(), folder)
         return engine
 
     def roster(self) -> tuple[tuple[str, str, str], ...]:

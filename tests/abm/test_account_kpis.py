@@ -140,31 +140,49 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 def _expected(company: Company, abm: Any) -> dict[str, float | None]:
-    scores = expected_scores(company, abm, AS_OF, ZONE)
-    targets = {a for a, s in scores.items() if s["tier"] == "A"} | (
-        {"A0"} if "A0" in scores else set()
-    )
-    eng = {a: s["points"]["engagement"] for a, s in scores.items()}
+    # Membership on each fact's day: tier A that day, or on the list (A0) once created.
+    on_day: dict[dt.date, set[str]] = {}
+
+    def targets(day: dt.date) -> set[str]:
+        if day not in on_day:
+            scores = expected_scores(company, abm, min(day, AS_OF), ZONE)
+            listed = {"A0"} if "A0" in scores else set()
+            on_day[day] = {a for a, s in scores.items() if s["tier"] == "A"} | listed
+        return on_day[day]
+
+    def target(account: str | None, day: dt.date) -> bool:
+        return account in targets(day)
+
+    end_scores = expected_scores(company, abm, JUNE[1], ZONE)
+    eng = {a: s["points"]["engagement"] for a, s in end_scores.items()}
     acts = [x for x in company["activities"] if _in(_local(x["occurred_at"]))]
-    engaged = {x["account_id"] for x in acts if x["account_id"] in targets}
-    contacts = {x["lead_id"] for x in acts if x["account_id"] in targets and x["lead_id"]}
+    engaged = {x["account_id"] for x in acts if target(x["account_id"], _local(x["occurred_at"]))}
+    contacts = {
+        x["lead_id"]
+        for x in acts
+        if target(x["account_id"], _local(x["occurred_at"])) and x["lead_id"]
+    }
     deals = company["deals"]
-    created = [d for d in deals if _in(_local(d["created_at"])) and d["account_id"] in targets]
+    created = [
+        d for d in deals
+        if _in(_local(d["created_at"])) and target(d["account_id"], _local(d["created_at"]))
+    ]  # fmt: skip
     amounts = [d["amount"] for d in created if d["amount"] is not None]
     open_end = [
         d["amount"] for d in deals
-        if d["account_id"] in targets and _local(d["created_at"]) <= JUNE[1]
+        if target(d["account_id"], JUNE[1]) and _local(d["created_at"]) <= JUNE[1]
         and (d["status"] == "open" or d["close_date"] > JUNE[1]) and d["amount"] is not None
     ]  # fmt: skip
 
-    def closed(status: str, target: bool) -> int:
+    def closed(status: str, wanted: bool) -> int:
         return sum(1 for d in deals if d["status"] == status and _in(d["close_date"])
-                   and (d["account_id"] in targets) == target)  # fmt: skip
+                   and target(d["account_id"], d["close_date"]) == wanted)  # fmt: skip
 
     won_amount = [d["amount"] for d in deals if d["status"] == "won" and _in(d["close_date"])
-                  and d["account_id"] in targets and d["amount"] is not None]  # fmt: skip
+                  and target(d["account_id"], d["close_date"])
+                  and d["amount"] is not None]  # fmt: skip
 
-    def opp_rate(target: bool) -> float | None:
+    def opp_rate(wanted: bool) -> float | None:
         account = {lead["lead_id"]: lead["account_id"] for lead in company["leads"]}
         first: dict[tuple[str, str], dt.date] = {}
         for h in company["lead_stage_history"]:
@@ -172,7 +190,7 @@ def _expected(company: Company, abm: Any) -> dict[str, float | None]:
             day = _local(h["entered_at"])
             first[key] = min(first.get(key, day), day)
         cohort = [lid for (lid, st), day in first.items()
-                  if st == "mql" and _in(day) and (account[lid] in targets) == target]  # fmt: skip
+                  if st == "mql" and _in(day) and target(account[lid], day) == wanted]  # fmt: skip
         conv = [
             lid for lid in cohort
             if (lid, "opportunity") in first
@@ -182,14 +200,13 @@ def _expected(company: Company, abm: Any) -> dict[str, float | None]:
         return _ratio(len(conv), len(cohort))
 
     due = [c for c in company["contracts"] if c["status"] in ("renewed", "churned")
-           and _in(c["end_date"]) and c["account_id"] in targets]  # fmt: skip
+           and _in(c["end_date"]) and target(c["account_id"], c["end_date"])]  # fmt: skip
     after = {}
     for c in company["contracts"]:
         if c.get("renewed_from"):
             after[c["renewed_from"]] = after.get(c["renewed_from"], 0.0) + c["mrr"]
     renewed_mrr = sum(after.get(c["contract_id"], 0.0) for c in due if c["status"] == "renewed")
-    created_at = {x["account_id"]: x["created_at"] for x in company["accounts"]}
-    existing = [a for a in targets if _local(created_at[a]) <= JUNE[1]]
+    existing = sorted(targets(JUNE[1]))
     return {
         "target_accounts": len(existing),
         "engaged_target_accounts": len(engaged),

@@ -1,7 +1,7 @@
 """What the metrics of the tree read about accounts (the columns of
-:mod:`kpitree.compute.account_columns`): one row per account scored on the
-as-of day, with whether it is a target account, its score, engagement points
-and tier."""
+:mod:`kpitree.compute.account_columns`): one row per account and day, with
+whether the account is a target account that day, its score, engagement
+points and tier, from the project's kept daily scores."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.abm.scoring import score_accounts
-from kpitree.abm.targets import target_membership
+from kpitree.abm.daily import STORE_DIR, DailyScores
 from kpitree.definition.spec_abm import AbmSpec
 
 if TYPE_CHECKING:
@@ -18,37 +17,34 @@ if TYPE_CHECKING:
 
     from kpitree.engines import Engine
 
-__all__ = ["account_facts", "install_account_facts"]
+__all__ = ["account_days", "install_account_facts"]
 
 
-def account_facts(engine: Engine, abm: AbmSpec, root: Path, as_of: dt.date) -> pa.Table:
-    """``__abm_account``, ``target_account``, ``abm_score``, ``abm_engagement``,
-    ``abm_tier`` of every account existing on ``as_of``."""
-    import pyarrow as pa
-
-    scores = score_accounts(engine, abm, as_of)
-    members = target_membership(engine, abm, root, [as_of], {as_of: scores})[as_of]
-    rows = scores.accounts
-    return pa.table(
-        {
-            "__abm_account": pa.array([a.account_id for a in rows], pa.string()),
-            "target_account": pa.array([a.account_id in members for a in rows], pa.bool_()),
-            "abm_score": pa.array([a.score for a in rows], pa.float64()),
-            "abm_engagement": pa.array([a.engagement(abm) for a in rows], pa.float64()),
-            "abm_tier": pa.array([a.tier for a in rows], pa.string()),
-        }
+def account_days(store: DailyScores, first: dt.date, last: dt.date) -> pa.Table:
+    """``__abm_account``, ``__abm_day``, ``target_account``, ``abm_score``,
+    ``abm_engagement``, ``abm_tier`` of every account on every day from
+    ``first`` to ``last`` (accounts existing that day)."""
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    rows = store.rows(days)
+    return rows.select(
+        ["account_id", "day", "target_account", "score", "engagement", "tier"]
+    ).rename_columns(
+        ["__abm_account", "__abm_day", "target_account", "abm_score", "abm_engagement", "abm_tier"]
     )
 
 
-def install_account_facts(engine: Engine, abm: AbmSpec, root: Path, today: dt.date) -> None:
-    """Give ``engine`` its ``account_facts(as_of)`` (``None``: ``today``),
-    computed once per day asked."""
-    known: dict[dt.date, pa.Table] = {}
+def install_account_facts(
+    engine: Engine, abm: AbmSpec, root: Path, today: dt.date, folder: Path | None
+) -> DailyScores:
+    """Give ``engine`` its kept daily scores (``engine.abm_scores``), its
+    ``account_days(first, last)`` and the day facts after the as-of day are
+    read on when no as-of day is given (``engine.abm_today``)."""
+    store = DailyScores(engine, abm, root, folder and folder / STORE_DIR)
 
-    def facts(as_of: dt.date | None) -> pa.Table:
-        day = as_of or today
-        if day not in known:
-            known[day] = account_facts(engine, abm, root, day)
-        return known[day]
+    def days(first: dt.date, last: dt.date) -> pa.Table:
+        return account_days(store, first, last)
 
-    engine.account_facts = facts  # type: ignore[attr-defined]
+    engine.abm_scores = store  # type: ignore[attr-defined]
+    engine.account_days = days  # type: ignore[attr-defined]
+    engine.abm_today = today  # type: ignore[attr-defined]
+    return store

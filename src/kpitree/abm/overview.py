@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kpitree.abm.changes import compare_scores
-from kpitree.abm.scoring import AccountScore, score_accounts
+from kpitree.abm.daily import daily_store
+from kpitree.abm.scoring import AccountScore
 from kpitree.abm.targets import ListEntry, target_membership
 from kpitree.definition.spec_abm import AbmSpec
 from kpitree.errors import UserError
@@ -151,9 +152,11 @@ def accounts_overview(
     lang: str = "ja",
 ) -> AccountsOverview:
     """Every account scored on ``as_of``, compared with ``compared_with``."""
-    now = score_accounts(engine, abm, as_of)
-    before = score_accounts(engine, abm, compared_with)
-    members = target_membership(engine, abm, root, [as_of], {as_of: now})[as_of]
+    store = daily_store(engine, abm, root)
+    store.rows([as_of, compared_with])  # both days by one query
+    now = store.scores(as_of)
+    before = store.scores(compared_with)
+    members = target_membership(engine, abm, root, [as_of], store)[as_of]
     changes = {c.account_id: c for c in compare_scores(abm, before, now)}
     rows = []
     for a in now.accounts:

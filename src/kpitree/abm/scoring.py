@@ -12,7 +12,7 @@ accounts created later), so a past day is recomputed exactly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,15 @@ if TYPE_CHECKING:
 
     from kpitree.engines import Engine
 
-__all__ = ["AccountScore", "Scores", "score_accounts", "score_query", "tier_of"]
+__all__ = [
+    "ACCOUNT_FIELDS",
+    "AccountScore",
+    "Scores",
+    "score_accounts",
+    "score_query",
+    "scores_query",
+    "tier_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +71,7 @@ def tier_of(abm: AbmSpec, score: float) -> str | None:
     return None
 
 
-_FIELDS = ("industry", "region", "segment", "employees", "annual_revenue", "owner_id")
+ACCOUNT_FIELDS = ("industry", "region", "segment", "employees", "annual_revenue", "owner_id")
 
 
 def _field(acc: ir.Table, name: str, numeric: bool) -> ir.Value:
@@ -150,18 +158,35 @@ def _events(engine: Engine, signal: SignalSpec) -> ir.Table:
     return j.select(__acc=j.__acc, __day=local_day(j.__at))
 
 
-def _engagement(engine: Engine, spec: CriterionSpec, as_of: dt.date, prefix: str) -> ir.Table:
-    """``(__acc, <prefix>s<i>...)``: each signal's decayed points, capped."""
+def _days(days: Sequence[dt.date], window: int | None = None) -> ir.Table:
+    """The days asked, as a table: ``__d`` (and with ``window``, ``__f``: the
+    first day of the window ending on ``__d``)."""
+    import ibis
+    import pyarrow as pa
+
+    chosen = sorted(set(days))
+    cols = {"__d": pa.array(chosen, pa.date32())}
+    if window is not None:
+        first = [d - dt.timedelta(days=window - 1) for d in chosen]
+        cols["__f"] = pa.array(first, pa.date32())
+    return ibis.memtable(pa.table(cols))
+
+
+def _engagement(
+    engine: Engine, spec: CriterionSpec, days: Sequence[dt.date], prefix: str
+) -> ir.Table:
+    """``(__acc, __gd, <prefix>s<i>...)``: on each day ``__gd``, each signal's
+    decayed points over the window ending that day, capped."""
     import ibis
 
     assert spec.signals is not None and spec.window_days is not None
     window = spec.window_days
-    first_day = as_of - dt.timedelta(days=window - 1)
     parts = []
     for i, signal in enumerate(spec.signals):
         ev = _events(engine, signal)
-        ev = ev.filter((ev.__day <= as_of) & (ev.__day >= first_day))
-        age = ibis.literal(as_of).delta(ev.__day, unit="day").cast("float64")
+        d = _days(days, window)
+        j = d.inner_join(ev, (ev.__day <= d.__d) & (ev.__day >= d.__f))
+        age = j.__d.delta(j.__day, unit="day").cast("float64")
         if spec.decay == "linear":
             weight = 1.0 - age / float(window)
         elif spec.decay == "half_life":
@@ -170,11 +195,16 @@ def _engagement(engine: Engine, spec: CriterionSpec, as_of: dt.date, prefix: str
         else:
             weight = ibis.literal(1.0)
         parts.append(
-            ev.select(__acc=ev.__acc, __sig=ibis.literal(i, "int64"), __pts=weight * signal.points)
+            j.select(
+                __acc=j.__acc,
+                __gd=j.__d,
+                __sig=ibis.literal(i, "int64"),
+                __pts=weight * signal.points,
+            )
         )
     u = ibis.union(*parts)
     sums = {f"{prefix}s{i}": u.__pts.sum(where=u.__sig == i) for i in range(len(spec.signals))}
-    g = u.group_by("__acc").aggregate(**sums)
+    g = u.group_by("__acc", "__gd").aggregate(**sums)
     capped = {}
     for i, signal in enumerate(spec.signals):
         col = g[f"{prefix}s{i}"].fill_null(0.0)
@@ -185,12 +215,18 @@ def _engagement(engine: Engine, spec: CriterionSpec, as_of: dt.date, prefix: str
 def score_query(engine: Engine, abm: AbmSpec, as_of: dt.date) -> ir.Table:
     """One row per account existing on ``as_of``: ``account_id``, ``name``, the
     account fields, ``c<i>`` (points of the i-th criterion), ``m<i>`` (its field
-    missing), ``c<i>s<j>`` (engagement: the j-th signal's points) and ``score``."""
+    missing), ``c<i>s<j>`` (engagement: the j-th signal's points), ``score``
+    and ``day`` (``as_of``)."""
+    return scores_query(engine, abm, [as_of])
+
+
+def scores_query(engine: Engine, abm: AbmSpec, days: Sequence[dt.date]) -> ir.Table:
+    """:func:`score_query` of several days at once: one row per day (``day``)
+    and account existing on it. Every day is computed by the same expressions,
+    whichever other days are asked with it."""
     import ibis
 
     acc = engine.table("accounts")
-    acc = acc.filter(acc.created_at.isnull() | (local_day(acc.created_at) <= as_of))
-    t = acc
     cols: dict[str, Any] = {}
     for i, spec in enumerate(abm.criteria.values()):
         if spec.signals is None:
@@ -198,13 +234,17 @@ def score_query(engine: Engine, abm: AbmSpec, as_of: dt.date) -> ir.Table:
             cols[f"c{i}"] = points
             cols[f"m{i}"] = missing
     t = acc.mutate(**cols) if cols else acc
+    d = _days(days)
+    t = t.cross_join(d)
+    t = t.filter(t.created_at.isnull() | (local_day(t.created_at) <= t.__d))
+    t = t.rename(day="__d")
     total: Any = ibis.literal(0.0)
     for i, spec in enumerate(abm.criteria.values()):
         if spec.signals is None:
             total = total + t[f"c{i}"]
             continue
-        g = _engagement(engine, spec, as_of, f"c{i}")
-        j = t.left_join(g, t.account_id == g.__acc).drop("__acc")
+        g = _engagement(engine, spec, days, f"c{i}")
+        j = t.left_join(g, (t.account_id == g.__acc) & (t.day == g.__gd)).drop("__acc", "__gd")
         signals = [j[f"c{i}s{k}"].fill_null(0.0) for k in range(len(spec.signals))]
         summed: Any = signals[0]
         for s in signals[1:]:
@@ -237,7 +277,7 @@ def score_accounts(engine: Engine, abm: AbmSpec, as_of: dt.date) -> Scores:
                     for i, (cid, spec) in enumerate(abm.criteria.items())
                     if spec.signals is not None
                 },
-                fields={k: r[k] for k in _FIELDS},
+                fields={k: r[k] for k in ACCOUNT_FIELDS},
             )
         )
     out.sort(key=lambda a: (-a.score, a.account_id))

@@ -14,22 +14,24 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kpitree.abm import keys
-from kpitree.abm.scoring import Scores, score_accounts
 from kpitree.definition.spec_abm import AbmSpec
 from kpitree.errors import Span, UserError
 
 if TYPE_CHECKING:
+    from kpitree.abm.daily import DailyScores
     from kpitree.engines import Engine
 
 __all__ = [
     "ListEntry",
     "Membership",
+    "account_keys",
+    "list_matches",
     "membership_rows",
     "read_target_list",
     "target_membership",
@@ -46,10 +48,6 @@ _COLUMNS = {
     "企業名": "name",
     "from": "from",
     "to": "to",
-}
-_ACCOUNT_KEYS = {
-    "corporate_number": ("corporate_number", "法人番号"),
-    "domain": ("domain", "website"),
 }
 
 
@@ -145,8 +143,8 @@ def read_target_list(path: Path) -> tuple[ListEntry, ...]:
     return tuple(out)
 
 
-def _account_keys(engine: Engine) -> dict[str, dict[str, set[str]]]:
-    """Key kind -> key -> account ids."""
+def account_keys(engine: Engine) -> dict[str, dict[str, set[str]]]:
+    """Key kind -> key -> account ids (keys as the cross-source links make them)."""
     import json
 
     acc = engine.table("accounts")
@@ -158,18 +156,13 @@ def _account_keys(engine: Engine) -> dict[str, dict[str, set[str]]]:
         except ValueError:
             attrs = {}
         attrs = attrs if isinstance(attrs, dict) else {}
-        found: dict[str, str | None] = {"name": keys.company_name(r["name"])}
-        for kind, names in _ACCOUNT_KEYS.items():
-            raw = next((attrs[n] for n in names if attrs.get(n) not in (None, "")), None)
-            norm = keys.corporate_number if kind == "corporate_number" else keys.domain
-            found[kind] = norm(raw)
-        for kind, key in found.items():
+        for kind, key in keys.account_keys_of(r["name"], attrs).items():
             if key:
                 index[kind].setdefault(key, set()).add(str(r["account_id"]))
     return index
 
 
-def _matches(entry: ListEntry, index: Mapping[str, Mapping[str, set[str]]]) -> set[str]:
+def list_matches(entry: ListEntry, index: Mapping[str, Mapping[str, set[str]]]) -> set[str]:
     for kind in ("corporate_number", "domain", "name"):
         key = getattr(entry, kind)
         if key and key in index[kind]:
@@ -182,43 +175,29 @@ def target_membership(
     abm: AbmSpec,
     root: Path,
     days: Iterable[dt.date],
-    scores: Mapping[dt.date, Scores] | None = None,
+    store: DailyScores | None = None,
 ) -> dict[dt.date, Membership]:
-    """Target accounts on each of ``days`` (``scores``: already computed scores
-    of some of those days)."""
+    """Target accounts on each of ``days`` (``store``: the project's kept
+    daily scores; without it they are computed here)."""
+    from kpitree.abm.daily import DailyScores
+
     spec = abm.targets
     days = sorted(set(days))
     if spec is None:
         return {d: Membership(d, {}, ()) for d in days}
-    entries: Sequence[ListEntry] = ()
-    matched: dict[int, set[str]] = {}
-    if spec.file is not None:
-        entries = read_target_list(root / spec.file)
-        index = _account_keys(engine)
-        matched = {e.row: _matches(e, index) for e in entries}
+    store = store or DailyScores(engine, abm, root, None)
+    entries, matched = store.list_rows()
+    rows = store.rows(days)
+    reasons: dict[dt.date, dict[str, frozenset[str]]] = {d: {} for d in days}
+    for r in rows.select(["day", "account_id", "by_tier", "by_list", "target_account"]).to_pylist():
+        if r["target_account"]:
+            why = {"tier"} if r["by_tier"] else set()
+            why |= {"list"} if r["by_list"] else set()
+            reasons[r["day"]][str(r["account_id"])] = frozenset(why)
     out = {}
     for day in days:
-        reasons: dict[str, set[str]] = {}
-        day_scores = (scores or {}).get(day) or score_accounts(engine, abm, day)
-        existing = {a.account_id for a in day_scores.accounts}  # created by then
-        for a in day_scores.accounts:
-            if a.tier in spec.tiers:
-                reasons.setdefault(a.account_id, set()).add("tier")
-        listed: set[str] = set()
-        unmatched = []
-        for e in entries:
-            if not e.on_list(day):
-                continue
-            if not matched[e.row]:
-                unmatched.append(e)
-            listed |= matched[e.row]
-        for account in listed & existing:
-            reasons.setdefault(account, set()).add("list")
-        if spec.tiers and spec.file is not None and spec.mode == "intersection":
-            reasons = {a: r for a, r in reasons.items() if r == {"tier", "list"}}
-        out[day] = Membership(
-            day, {a: frozenset(r) for a, r in sorted(reasons.items())}, tuple(unmatched)
-        )
+        unmatched = tuple(e for e in entries if e.on_list(day) and not matched[e.row])
+        out[day] = Membership(day, dict(sorted(reasons[day].items())), unmatched)
     return out
 
 

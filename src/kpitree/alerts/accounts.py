@@ -25,8 +25,8 @@ ACCOUNTS_NODE = "abm:accounts"
 def account_findings(
     project: Project, rules: Mapping[str, AlertRuleSpec], today: dt.date
 ) -> list[Finding]:
-    from kpitree.abm import score_accounts
     from kpitree.abm.changes import compare_scores
+    from kpitree.abm.daily import daily_store
     from kpitree.compute.periods import period_of
     from kpitree.definition.spec_alerts import ACCOUNT_CONDITIONS
 
@@ -40,7 +40,7 @@ def account_findings(
 
         def scores(day: dt.date) -> Any:
             if day not in cache:
-                cache[day] = score_accounts(engine, abm, day)
+                cache[day] = daily_store(engine, abm, project.path).scores(day)
             return cache[day]
 
         for rid, rule in wanted.items():

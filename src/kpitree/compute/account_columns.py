@@ -1,19 +1,24 @@
 """Columns that ABM adds to facts linked to an account: whether the account is
 a target account (``target_account``), its score, engagement points and tier
-(``abm_score``, ``abm_engagement``, ``abm_tier``), as of the as-of day.
+(``abm_score``, ``abm_engagement``, ``abm_tier``), each as it was on the
+fact's day.
 
 A metric uses them like the entity's own columns (``where: {target_account:
-true}``, ``measure: abm_engagement``). They come from the project (the façade
-gives the engine an ``account_facts(as_of)`` function, from
-:mod:`kpitree.abm`); this layer only joins them, as an in-memory table, so
-the compiled query is never kept across data changes.
+true}``, ``measure: abm_engagement``). A fact's day is the day it is placed
+on (``__day``: the event of the metric, a cohort's first event, a snapshot's
+last day of the period); a fact after the as-of day reads the as-of day, the
+last one scored. The values come from the project (the façade gives the
+engine an ``account_days(first, last)`` function, from :mod:`kpitree.abm`);
+this layer only joins them, as an in-memory table, so the compiled query is
+never kept across data changes. Where the facts' filter on these columns is
+applied after the join, on the facts placed on their day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.entities import Entity
 from kpitree.errors import UserError
@@ -22,11 +27,23 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from kpitree.compute.metrics import Metric
+    from kpitree.compute.periods import Period
     from kpitree.engines import Engine
 
-__all__ = ["ACCOUNT_COLUMNS", "account_key", "uses_abm", "with_account_columns"]
+__all__ = [
+    "ACCOUNT_COLUMNS",
+    "AccountJoin",
+    "account_join",
+    "account_key",
+    "split_where",
+    "uses_abm",
+]
 
 ACCOUNT_COLUMNS = ("target_account", "abm_score", "abm_engagement", "abm_tier")
+
+AccountJoin = Callable[["ir.Table"], "ir.Table"]
+"""Facts with a ``__day`` -> the same facts with the ABM columns (and their
+``where``) of that day."""
 
 
 def account_key(ent: Entity) -> str | None:
@@ -34,24 +51,58 @@ def account_key(ent: Entity) -> str | None:
     return ent.id if ent.name == "accounts" else ent.account_column
 
 
-def with_account_columns(
-    engine: Engine, ent: Entity, t: ir.Table, used: Iterable[str], as_of: dt.date | None
-) -> ir.Table:
-    """``t`` with the ABM columns among ``used`` (unchanged when none is)."""
+def split_where(where: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``where`` as (conditions on the entity's columns, on the ABM columns)."""
+    own = {k: v for k, v in where.items() if k not in ACCOUNT_COLUMNS}
+    abm = {k: v for k, v in where.items() if k in ACCOUNT_COLUMNS}
+    return own, abm
+
+
+def account_join(
+    engine: Engine,
+    ent: Entity,
+    used: Iterable[str],
+    where: Mapping[str, Any],
+    periods: Sequence[Period],
+    as_of: dt.date | None,
+) -> AccountJoin | None:
+    """How facts of ``ent`` gain the ABM columns among ``used`` (and are kept
+    by ``where``, the metric's conditions on them); ``None`` when none is used."""
     import ibis
 
+    from kpitree.compute.events import filtered
+
     wanted = [c for c in ACCOUNT_COLUMNS if c in set(used)]
-    key = account_key(ent)
-    if not wanted or key is None:
-        return t
-    facts_of = getattr(engine, "account_facts", None)
-    if facts_of is None:
+    if not wanted:
+        return None
+    days_of = getattr(engine, "account_days", None)
+    if days_of is None:
         raise UserError.of("KT263", "abm.compute.no_abm", None, columns=", ".join(wanted))
-    m = ibis.memtable(facts_of(as_of)).select("__abm_account", *wanted)
-    j = t.left_join(m, t[key] == m.__abm_account).drop("__abm_account")
-    if "target_account" in wanted:
-        j = j.mutate(target_account=j.target_account.fill_null(False))
-    return j
+    key = account_key(ent)
+    last_scored: dt.date = as_of or engine.abm_today  # type: ignore[attr-defined]
+    first = min(p.start for p in periods)
+    last = max(first, min(max(p.end for p in periods), last_scored))
+    if first > last_scored:
+        first = last = last_scored
+
+    def join(t: ir.Table) -> ir.Table:
+        if key is None:  # no account: not a target account, no score
+            nulls = {
+                "target_account": ibis.literal(False),
+                "abm_score": ibis.null("float64"),
+                "abm_engagement": ibis.null("float64"),
+                "abm_tier": ibis.null("string"),
+            }
+            return filtered(t.mutate(**{c: nulls[c] for c in wanted}), where)
+        m = ibis.memtable(days_of(first, last)).select("__abm_account", "__abm_day", *wanted)
+        day = ibis.least(t.__day, ibis.literal(last_scored))
+        j = t.left_join(m, [t[key] == m.__abm_account, day == m.__abm_day])
+        j = j.drop("__abm_account", "__abm_day")
+        if "target_account" in wanted:
+            j = j.mutate(target_account=j.target_account.fill_null(False))
+        return filtered(j, where)
+
+    return join
 
 
 def uses_abm(metric: Metric) -> bool:

@@ -19,7 +19,12 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kpitree.compute.account_columns import ACCOUNT_COLUMNS, with_account_columns
+from kpitree.compute.account_columns import (
+    ACCOUNT_COLUMNS,
+    AccountJoin,
+    account_join,
+    split_where,
+)
 from kpitree.compute.entities import Entity
 from kpitree.compute.events import (
     AT,
@@ -76,14 +81,14 @@ def metric_query(
 
         return sla_query(engine, metric, periods, dims, filters, as_of)
     spec = metric.spec
-    base = filtered(_base(engine, metric, all_dims, as_of), spec.where)
+    base, acct = _base(engine, metric, all_dims, periods, as_of)
     if metric.type == "conversion":
-        return _conversion(engine, metric, ent, base, periods, dims, all_dims, filters, as_of)
+        return _conversion(engine, metric, ent, base, periods, dims, all_dims, filters, as_of, acct)
     if metric.type == "duration":
-        return _duration(engine, metric, ent, base, periods, dims, all_dims, filters, as_of)
+        return _duration(engine, metric, ent, base, periods, dims, all_dims, filters, as_of, acct)
     if spec.snapshot:
-        return _snapshot(engine, metric, ent, base, periods, dims, all_dims, filters)
-    t = _facts(engine, ent, base, spec.time or ent.time, periods, all_dims, filters)
+        return _snapshot(engine, metric, ent, base, periods, dims, all_dims, filters, acct)
+    t = _facts(engine, ent, base, spec.time or ent.time, periods, all_dims, filters, acct)
     return _aggregate(t, metric, periods, dims)
 
 
@@ -109,29 +114,43 @@ def metric_facts(
     if metric.sla_rule is not None:
         return {}
     spec = metric.spec
-    base = filtered(_base(engine, metric, all_dims, as_of), spec.where)
     periods = [period]
+    base, acct = _base(engine, metric, all_dims, periods, as_of)
     if metric.type == "conversion":
-        found = _conversion_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
+        found = _conversion_facts(
+            engine, metric, ent, base, periods, all_dims, filters, as_of, acct
+        )
         if "converted" not in found:
             t = found["entrants"]
             found["converted"] = t.filter(t.__conv == 1)
         return found
     if metric.type == "duration":
-        t = _duration_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
+        t = _duration_facts(engine, metric, ent, base, periods, all_dims, filters, as_of, acct)
         return {"facts": t.filter(t.__dur >= 0)}
     if spec.snapshot:
-        return {"facts": _snapshot_facts(engine, metric, ent, base, periods, all_dims, filters)[0]}
-    return {"facts": _facts(engine, ent, base, spec.time or ent.time, periods, all_dims, filters)}
+        snaps = _snapshot_facts(engine, metric, ent, base, periods, all_dims, filters, acct)
+        return {"facts": snaps[0]}
+    event = spec.time or ent.time
+    return {"facts": _facts(engine, ent, base, event, periods, all_dims, filters, acct)}
 
 
-def _base(engine: Engine, metric: Metric, dims: Sequence[str], as_of: dt.date | None) -> ir.Table:
-    """The entity's rows, with the ABM account columns the metric uses."""
+def _base(
+    engine: Engine,
+    metric: Metric,
+    dims: Sequence[str],
+    periods: Sequence[Period],
+    as_of: dt.date | None,
+) -> tuple[ir.Table, AccountJoin | None]:
+    """The entity's rows kept by the metric's conditions on its own columns,
+    and how its facts gain the ABM account columns the metric uses (and are
+    kept by its conditions on them) once placed on their day."""
     ent = metric.entity
     assert ent is not None
     spec = metric.spec
+    own, on_accounts = split_where(spec.where)
     used = [*spec.where, *dims, spec.measure or ""]
-    return with_account_columns(engine, ent, ent.base(engine), used, as_of)
+    acct = account_join(engine, ent, used, on_accounts, periods, as_of)
+    return filtered(ent.base(engine), own), acct
 
 
 def _facts(
@@ -142,6 +161,7 @@ def _facts(
     periods: Sequence[Period],
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
+    acct: AccountJoin | None = None,
 ) -> ir.Table:
     """Rows of ``base`` placed by ``event``: with ``__day``, dimensions and period."""
     if event in ent.closes:
@@ -155,7 +175,7 @@ def _facts(
         ev = event_times(engine, ent, base, event)
         t = base.inner_join(ev, base[ent.id] == ev[ID])
         at = t[AT]
-    return _segmented(engine, ent, _on_day(engine, t, at, periods), all_dims, filters)
+    return _segmented(engine, ent, _on_day(engine, t, at, periods), all_dims, filters, acct)
 
 
 def _segmented(
@@ -164,8 +184,12 @@ def _segmented(
     t: ir.Table,
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
+    acct: AccountJoin | None = None,
 ) -> ir.Table:
-    """Facts with a ``__day``, given their dimensions and the segment filters."""
+    """Facts with a ``__day``, given the ABM columns of that day (``acct``),
+    their dimensions and the segment filters."""
+    if acct is not None:
+        t = acct(t)
     t = add_dimensions(engine, ent, t, all_dims, "__day")
     return segment_filters(t, filters)
 
@@ -348,11 +372,12 @@ def _conversion(
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
     as_of: dt.date | None,
+    acct: AccountJoin | None = None,
 ) -> ir.Table:
     import ibis
 
     keys = ["period", *[f"dim__{d}" for d in dims]]
-    facts = _conversion_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
+    facts = _conversion_facts(engine, metric, ent, base, periods, all_dims, filters, as_of, acct)
     if "converted" in facts:
         # Events of each kind in the period, each entity at most once per kind.
         parts = []
@@ -379,6 +404,7 @@ def _conversion_facts(
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
     as_of: dt.date | None,
+    acct: AccountJoin | None = None,
 ) -> dict[str, ir.Table]:
     """A conversion's facts: ``entrants`` (a cohort's, with ``__conv`` 1 for
     those converted in time) or, counted by period, ``entrants`` and
@@ -394,7 +420,7 @@ def _conversion_facts(
             idcol = ID if name == "entrants" else "__bid"
             t = base.inner_join(ev, base[ent.id] == ev[idcol])
             out[name] = _segmented(
-                engine, ent, _on_day(engine, t, t[at], periods), all_dims, filters
+                engine, ent, _on_day(engine, t, t[at], periods), all_dims, filters, acct
             )
         return out
     t = base.inner_join(a, base[ent.id] == a[ID])
@@ -409,7 +435,7 @@ def _conversion_facts(
     # CASE, not a cast: PostgreSQL cannot cast a boolean to an integer.
     converted = ibis.ifelse(t.__bat.notnull() & after & within, 1, 0)
     t = t.mutate(__conv=converted)
-    return {"entrants": _segmented(engine, ent, t, all_dims, filters)}
+    return {"entrants": _segmented(engine, ent, t, all_dims, filters, acct)}
 
 
 def _first_activity(engine: Engine, ent: Entity, a: ir.Table) -> ir.Table:
@@ -431,8 +457,9 @@ def _duration(
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
     as_of: dt.date | None,
+    acct: AccountJoin | None = None,
 ) -> ir.Table:
-    t = _duration_facts(engine, metric, ent, base, periods, all_dims, filters, as_of)
+    t = _duration_facts(engine, metric, ent, base, periods, all_dims, filters, as_of, acct)
     # A negative duration (a deal won before its lead's first contact, a
     # record created after the fact) is left out of the value and counted
     # (``q``), so the status can say how many were.
@@ -472,6 +499,7 @@ def _duration_facts(
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
     as_of: dt.date | None,
+    acct: AccountJoin | None = None,
 ) -> ir.Table:
     """A duration's facts, each with its duration ``__dur``."""
     spec = metric.spec
@@ -492,7 +520,7 @@ def _duration_facts(
     place = a_at if spec.place_by == "from" else b_at
     t = t.mutate(__dur=dur, __day=window_day(engine, place, periods))
     t = t.filter(in_window(t.__day, periods))
-    return _segmented(engine, ent, t, all_dims, filters)
+    return _segmented(engine, ent, t, all_dims, filters, acct)
 
 
 def _snapshot(
@@ -504,12 +532,13 @@ def _snapshot(
     dims: Sequence[str],
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
+    acct: AccountJoin | None = None,
 ) -> ir.Table:
     """Facts open on the last day of each period: opened on or before it and not
     closed by then (deals: still open, or closed after that day)."""
     import ibis
 
-    facts = _snapshot_facts(engine, metric, ent, base, periods, all_dims, filters)
+    facts = _snapshot_facts(engine, metric, ent, base, periods, all_dims, filters, acct)
     parts = [
         _aggregate(t, metric, [p], dims).mutate(period=ibis.literal(i, "int64"))
         for i, (p, t) in enumerate(zip(periods, facts, strict=True))
@@ -525,6 +554,7 @@ def _snapshot_facts(
     periods: Sequence[Period],
     all_dims: Sequence[str],
     filters: Mapping[str, Sequence[str | None]],
+    acct: AccountJoin | None = None,
 ) -> list[ir.Table]:
     """Per period, the facts open on its last day."""
     import ibis
@@ -543,5 +573,5 @@ def _snapshot_facts(
     for p in periods:
         t = t0.filter((t0.__open <= p.end) & (t0.__closed.isnull() | (t0.__closed > p.end)))
         t = t.mutate(__day=ibis.literal(p.end))
-        parts.append(_segmented(engine, ent, t, all_dims, filters))
+        parts.append(_segmented(engine, ent, t, all_dims, filters, acct))
     return parts

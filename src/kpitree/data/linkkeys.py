@@ -40,6 +40,7 @@ __all__ = [
     "email",
     "email_domain",
     "normalised_column",
+    "normalised_value",
     "web_domain",
 ]
 
@@ -180,11 +181,63 @@ def _without_free_mail(domains: pa.Array) -> pa.Array:
     return _blank_to_null(pc.if_else(free, pa.scalar(None, pa.string()), domains))
 
 
-def _one(kind: str, value: str | None) -> str | None:
-    import pyarrow as pa
+# The same rules for one value, in plain Python (no Arrow array per value): the
+# patterns are those above, whose classes (``\s`` and ``\d`` as ASCII) mean
+# the same to Python's ``re`` with ASCII matching as to Arrow's RE2.
+_PY_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
+_PY_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.ASCII)
+_PY_USER = re.compile(r"^[^@/]*@", re.ASCII)
+_PY_TAIL = re.compile(r"[/?#:].*$", re.ASCII)
+_PY_HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$", re.ASCII)
+_PY_ENGLISH = re.compile(_ENGLISH, re.ASCII)
+_PY_PUNCT = re.compile(_PUNCT, re.ASCII)
+_PY_NON_DIGIT = re.compile(r"\D", re.ASCII)
 
-    out = normalised_column(kind, pa.array([value], pa.string()))[0].as_py()
-    return None if out is None else str(out)
+
+def _py_text(value: object) -> str:
+    import unicodedata
+
+    return unicodedata.normalize("NFKC", str(value)).strip().lower()
+
+
+def _py_host(text: str) -> str | None:
+    host = _PY_SCHEME.sub("", text, count=1)
+    host = _PY_USER.sub("", host, count=1)
+    host = _PY_TAIL.sub("", host, count=1)
+    host = host.removeprefix("www.").removesuffix(".")
+    return host if _PY_HOST.match(host) and host not in FREE_MAIL_DOMAINS else None
+
+
+def normalised_value(kind: str, value: object) -> str | None:
+    """One value as a match key of ``kind`` (the kinds of
+    :func:`normalised_column`, with the same result), in plain Python."""
+    if value is None:
+        return None
+    text = _py_text(value)
+    if kind == "email":
+        return text if _PY_EMAIL.match(text) else None
+    if kind == "domain":
+        mail = normalised_value("email", value)
+        if mail is None:
+            return None
+        domain = mail.rsplit("@", 1)[1]
+        return domain if domain and domain not in FREE_MAIL_DOMAINS else None
+    if kind == "website":
+        return _py_host(text)
+    if kind == "corporate_number":
+        digits = _PY_NON_DIGIT.sub("", text)
+        return digits if corporate_number_valid(digits) else None
+    if kind == "name":
+        name = text
+        for form in LEGAL_FORMS:
+            name = name.replace(form, " ")
+        name = _PY_PUNCT.sub("", _PY_ENGLISH.sub("", name, count=1))
+        return name or None
+    raise ValueError(kind)
+
+
+def _one(kind: str, value: str | None) -> str | None:
+    return normalised_value(kind, value)
 
 
 def email(value: str | None) -> str | None:

@@ -1,0 +1,244 @@
+"""Account scores kept per day: every account's score, engagement points, tier
+and target membership on each day asked, computed by one query for all of
+them and kept in the project's ``.kpitree/abm/`` folder, so the dashboard and
+the metrics of target accounts read a day once computed.
+
+A kept day is only used while everything it was computed from is the same:
+the ``abm:`` definition, the target list file, the warehouse's data (its
+stamp and table versions), the time zone and this code. Anything else
+(another import, a changed weight) makes a new store; the old one is removed.
+A warehouse that is a database server has no data stamp: its days are
+computed on demand and kept in memory only, for the life of the store.
+Either way a kept day equals its recomputation (:func:`daily_scores`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kpitree.abm.scoring import AccountScore, Scores, scores_query, tier_of
+from kpitree.definition.spec_abm import AbmSpec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from kpitree.abm.targets import ListEntry
+    from kpitree.engines import Engine
+
+__all__ = ["DailyScores", "daily_scores", "daily_store", "scores_of_day"]
+
+_LOCK = threading.Lock()
+STORE_DIR = "abm"
+
+
+def _engagement_columns(abm: AbmSpec) -> list[str]:
+    return [f"c{i}" for i, spec in enumerate(abm.criteria.values()) if spec.signals is not None]
+
+
+def daily_scores(
+    engine: Engine,
+    abm: AbmSpec,
+    days: Iterable[dt.date],
+    entries: Sequence[ListEntry] = (),
+    matched: dict[int, set[str]] | None = None,
+) -> pa.Table:
+    """The score rows of :func:`kpitree.abm.scoring.scores_query` for ``days``
+    with ``engagement``, ``tier``, ``by_tier`` (in a target tier),
+    ``by_list`` (matched by a list row that is on the list that day) and
+    ``target_account`` (by the targets' ``mode``). ``entries`` and
+    ``matched`` are the target list's rows and the accounts each matches."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chosen = sorted(set(days))
+    t = engine.execute(scores_query(engine, abm, chosen))
+    t = t.sort_by([("day", "ascending"), ("account_id", "ascending")])
+    eng_cols = _engagement_columns(abm)
+    engagement: pa.Array = pa.array([0.0] * t.num_rows, pa.float64())
+    for col in eng_cols:
+        engagement = pc.add(engagement, t.column(col))
+    scores = t.column("score").to_pylist()
+    tiers = [tier_of(abm, float(s)) for s in scores]
+    spec = abm.targets
+    wanted_tiers = set(spec.tiers) if spec is not None else set()
+    by_tier = [tier in wanted_tiers for tier in tiers]
+    listed: set[tuple[str, dt.date]] = set()
+    for e in entries:
+        for account in (matched or {}).get(e.row, ()):
+            for day in chosen:
+                if e.on_list(day):
+                    listed.add((account, day))
+    ids = t.column("account_id").to_pylist()
+    day_col = t.column("day").to_pylist()
+    by_list = [(str(a), d) in listed for a, d in zip(ids, day_col, strict=True)]
+    both = spec is not None and bool(spec.tiers) and spec.file is not None
+    if both and spec is not None and spec.mode == "intersection":
+        target = [a and b for a, b in zip(by_tier, by_list, strict=True)]
+    else:
+        target = [a or b for a, b in zip(by_tier, by_list, strict=True)]
+    return (
+        t.append_column("engagement", engagement)
+        .append_column("tier", pa.array(tiers, pa.string()))
+        .append_column("by_tier", pa.array(by_tier, pa.bool_()))
+        .append_column("by_list", pa.array(by_list, pa.bool_()))
+        .append_column("target_account", pa.array(target, pa.bool_()))
+    )
+
+
+def scores_of_day(abm: AbmSpec, rows: pa.Table, day: dt.date) -> Scores:
+    """The :class:`Scores` of ``day`` from its rows of :func:`daily_scores`."""
+    import pyarrow.compute as pc
+
+    from kpitree.abm.scoring import ACCOUNT_FIELDS
+
+    found = rows.filter(pc.equal(rows.column("day"), day)).to_pylist()
+    ids = list(abm.criteria)
+    out = [
+        AccountScore(
+            account_id=str(r["account_id"]),
+            name=r["name"],
+            score=float(r["score"]),
+            tier=r["tier"],
+            points={cid: float(r[f"c{i}"]) for i, cid in enumerate(ids)},
+            missing=frozenset(cid for i, cid in enumerate(ids) if r[f"m{i}"]),
+            signals={
+                cid: tuple(float(r[f"c{i}s{k}"]) for k in range(len(spec.signals)))
+                for i, (cid, spec) in enumerate(abm.criteria.items())
+                if spec.signals is not None
+            },
+            fields={k: r[k] for k in ACCOUNT_FIELDS},
+        )
+        for r in found
+    ]
+    out.sort(key=lambda a: (-a.score, a.account_id))
+    return Scores(day, tuple(out))
+
+
+def _code_digest() -> str:
+    from importlib import metadata
+
+    digest = hashlib.sha256()
+    for file in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    for package in ("ibis-framework", "duckdb"):
+        digest.update(f"{package}={metadata.version(package)}".encode())
+    return digest.hexdigest()
+
+
+class DailyScores:
+    """Scores per day of one project's accounts, computed once per day and
+    kept (see the module's docstring). ``folder`` ``None``: kept in memory."""
+
+    def __init__(self, engine: Engine, abm: AbmSpec, root: Path, folder: Path | None) -> None:
+        self.engine = engine
+        self.abm = abm
+        self.root = root
+        self._entries: Sequence[ListEntry] | None = None
+        self._matched: dict[int, set[str]] = {}
+        self._rows: pa.Table | None = None
+        self._lock = threading.Lock()
+        state = engine.data_state()
+        self.path: Path | None = None
+        if folder is not None and state is not None:
+            self.path = folder / f"daily-{self._key(state)}.parquet"
+
+    def _key(self, state: object) -> str:
+        spec = self.abm.targets
+        listed = b""
+        if spec is not None and spec.file is not None:
+            try:
+                listed = (self.root / spec.file).read_bytes()
+            except OSError:
+                listed = b"?"  # unreadable: reading it says why (KT260)
+        text = repr(
+            (
+                _code_digest(),
+                self.abm.model_dump_json(),
+                hashlib.sha256(listed).hexdigest(),
+                self.engine.name,
+                self.engine.timezone,
+                state,
+            )
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def list_rows(self) -> tuple[Sequence[ListEntry], dict[int, set[str]]]:
+        """The target list's rows and the accounts each matches."""
+        from kpitree.abm.targets import account_keys, list_matches, read_target_list
+
+        if self._entries is None:
+            spec = self.abm.targets
+            entries: Sequence[ListEntry] = ()
+            if spec is not None and spec.file is not None:
+                entries = read_target_list(self.root / spec.file)
+                index = account_keys(self.engine)
+                self._matched = {e.row: list_matches(e, index) for e in entries}
+            self._entries = entries
+        return self._entries, self._matched
+
+    def rows(self, days: Iterable[dt.date]) -> pa.Table:
+        """The rows of :func:`daily_scores` of ``days`` (computed when not kept)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        wanted = sorted(set(days))
+        with self._lock:
+            kept = self._load()
+            known = set(kept.column("day").to_pylist()) if kept is not None else set()
+            missing = [d for d in wanted if d not in known]
+            if missing:
+                entries, matched = self.list_rows()
+                fresh = daily_scores(self.engine, self.abm, missing, entries, matched)
+                kept = fresh if kept is None else pa.concat_tables([kept, fresh.cast(kept.schema)])
+                self._save(kept)
+            assert kept is not None
+            if not wanted:
+                return kept.slice(0, 0)
+            days_arr = pa.array(wanted, pa.date32())
+            return kept.filter(pc.is_in(kept.column("day"), value_set=days_arr))
+
+    def scores(self, day: dt.date) -> Scores:
+        """Every account's score on ``day`` (as :func:`score_accounts` gives it)."""
+        return scores_of_day(self.abm, self.rows([day]), day)
+
+    def _load(self) -> pa.Table | None:
+        if self._rows is not None or self.path is None or not self.path.is_file():
+            return self._rows
+        import pyarrow.parquet as pq
+
+        try:
+            self._rows = pq.read_table(self.path)
+        except (OSError, ValueError):  # half-written by a process that died: recompute
+            self._rows = None
+        return self._rows
+
+    def _save(self, rows: pa.Table) -> None:
+        self._rows = rows
+        if self.path is None:
+            return
+        import pyarrow.parquet as pq
+
+        with _LOCK:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            for old in self.path.parent.glob("daily-*.parquet"):
+                if old != self.path:
+                    old.unlink(missing_ok=True)
+            temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            pq.write_table(rows, temp)
+            temp.replace(self.path)
+
+
+def daily_store(engine: Engine, abm: AbmSpec, root: Path) -> DailyScores:
+    """The project's kept daily scores the engine was given, else a store in
+    memory."""
+    store = getattr(engine, "abm_scores", None)
+    if isinstance(store, DailyScores) and store.abm == abm:
+        return store
+    return DailyScores(engine, abm, root, None)
