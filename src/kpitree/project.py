@@ -248,6 +248,17 @@ class Project:
         with self.engine() as engine:
             return accounts_overview(engine, abm, self.path, as_of, before, lang)
 
+    def import_company_master(self, file: Path, encoding: str | None = None) -> int:
+        """Replace the warehouse's company master by ``file`` (see
+        :mod:`kpitree.data.company_master`); the number of companies stored."""
+        from kpitree.data.company_master import read_company_master, store_company_master
+
+        target = self.warehouse_target
+        if "://" in target and not target.startswith("duckdb://"):
+            raise UserError.of("KT285", "abm.master.server", None, where=self.tree.warehouse)
+        master = read_company_master(file, encoding)
+        return store_company_master(Path(target.removeprefix("duckdb://")), master)
+
     def account(
         self,
         account_id: str,

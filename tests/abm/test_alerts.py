@@ -150,3 +150,16 @@ def test_account_rules_are_checked(tmp_path: Path, change: Any, message: str | N
         assert found[0].message("en").endswith("define the scoring under abm:")
     else:
         assert [d.message("en") for d in found] == [message]
+
+
+def test_the_alerts_page_links_to_the_account(project: Project) -> None:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    project.alerts_run(now=jst("2026-06-03", 18))
+    with TestClient(create_app(project.path), base_url="http://localhost") as client:
+        page = client.get("/alerts", params={"lang": "en"})
+    assert page.status_code == 200
+    assert page.text.count('href="/accounts/ACME"') == 2  # the tier move and the surge
+    assert "/nodes/abm" not in page.text

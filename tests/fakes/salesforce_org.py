@@ -43,7 +43,8 @@ SCHEMA: dict[str, dict[str, str]] = {
     "User": {"Id": "id", "Name": "string", "Email": "email", "UserRoleId": "reference",
              "IsActive": "boolean", "CreatedDate": "datetime", "SystemModstamp": "datetime"},
     "Account": {"Id": "id", "Name": "string", "Industry": "picklist",
-                "NumberOfEmployees": "int", "OwnerId": "reference", "CreatedDate": "datetime",
+                "NumberOfEmployees": "int", "AnnualRevenue": "currency",
+                "OwnerId": "reference", "CreatedDate": "datetime",
                 "SystemModstamp": "datetime", "IsDeleted": "boolean"},
     "Lead": {"Id": "id", "Company": "string", "Email": "email", "Status": "picklist",
              "LeadSource": "picklist",
@@ -242,6 +243,7 @@ class Org:
             "Account",
             {"Name": company or f"株式会社サンプル{self._counter:04d}", "Industry": "Technology",
              "NumberOfEmployees": self.rng.choice((30, 120, 800, 4000)),
+             "AnnualRevenue": (None, 300000000.0, 12000000000.0)[self._counter % 3],
              "OwnerId": owner or self.rng.choice(self.users)},
         )  # fmt: skip
         opp = self._insert(

@@ -226,7 +226,9 @@ def scores_query(engine: Engine, abm: AbmSpec, days: Sequence[dt.date]) -> ir.Ta
     whichever other days are asked with it."""
     import ibis
 
-    acc = engine.table("accounts")
+    from kpitree.abm.master import enriched_accounts
+
+    acc = enriched_accounts(engine)
     cols: dict[str, Any] = {}
     for i, spec in enumerate(abm.criteria.values()):
         if spec.signals is None:

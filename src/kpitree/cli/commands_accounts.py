@@ -98,3 +98,44 @@ def _print(overview: object, limit: int) -> None:
     if overview.unmatched:
         rows_text = ", ".join(f"{e.row}: {terminal_text(e.label)}" for e in overview.unmatched)
         console.print(escape(t("abm.cli.unmatched", rows=rows_text)))
+
+
+@app.command("import-master")
+def import_master(
+    file: Annotated[Path, typer.Argument(help="Company master CSV (法人番号, 従業員数, ...).")],
+    project_path: Annotated[
+        Path, typer.Option("--project", "-p", help="Project folder or its kpitree.yaml.")
+    ] = Path(),
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="Encoding (default: UTF-8 or Shift_JIS detected)."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Import a company master keyed by 法人番号 (employees, industry, annual
+    revenue): accounts lacking them take the master's, matched by 法人番号,
+    domain or company name. Replaces the previous master; a file with any
+    problem writes nothing."""
+    from kpitree.project import Project
+
+    project = Project.load(project_path)
+    count = project.import_company_master(file, encoding)
+    with project.engine() as engine:
+        from kpitree.abm.master import master_matches
+
+        matched = master_matches(engine)
+    methods = {m: sum(1 for x in matched.values() if x.method == m)
+               for m in ("corporate_number", "domain", "name")}  # fmt: skip
+    if json:
+        print_json({"companies": count, "accounts_matched": len(matched), "by": methods})
+        return
+    typer.echo(
+        t(
+            "abm.master.imported",
+            companies=count,
+            accounts=len(matched),
+            by_number=methods["corporate_number"],
+            by_domain=methods["domain"],
+            by_name=methods["name"],
+        )
+    )
