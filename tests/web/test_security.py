@@ -538,3 +538,26 @@ def test_without_a_session_nothing_is_loaded_or_shown(secured: Path) -> None:
         # A signed-in viewer does see what is wrong with the definition.
         api_login(client, "viewer")
         assert "KT001" in client.get("/api/tree").text
+
+
+def test_a_json_or_form_body_over_the_limit_is_refused_and_nothing_is_stored(
+    secured: Path,
+) -> None:
+    from kpitree.web.security import MAX_BODY_BYTES
+
+    with closing(make_client(secured)) as client:
+        assert api_login(client, "editor").status_code == 200
+        csrf = {"X-CSRF-Token": token(client)}
+        huge = "長" * (MAX_BODY_BYTES // 3 + 10)  # three bytes each in UTF-8
+        note = {"start": "2026-10-01", "text": "ok", "node": None}
+        for send in (
+            lambda: client.post("/api/notes", json={**note, "label": huge}, headers=csrf),
+            lambda: client.post("/nodes/revenue/notes", data={"start": "2026-10-01",
+                                "text": huge, "csrf_token": csrf["X-CSRF-Token"]}),
+        ):  # fmt: skip
+            refused = send()
+            assert refused.status_code == 413, refused.text[:200]
+            assert "KT771" in refused.text
+        assert client.get("/api/notes").json()["notes"] == []
+        # A body under the limit still goes through, and uploads have their own limit.
+        assert client.post("/api/notes", json=note, headers=csrf).status_code == 201

@@ -11,6 +11,10 @@
   hidden ``csrf_token`` field; every POST/PUT/PATCH/DELETE must send it back in
   the ``X-CSRF-Token`` header or that field, or is refused (403, KT606). Another
   site can make a browser send the cookie but cannot read it to send it back.
+* Request bodies: a state-changing request that is not a file upload
+  (``multipart/form-data``, bounded by the upload limit) may carry at most
+  :data:`MAX_BODY_BYTES`; a larger one is refused unread past the limit (413,
+  KT771), so no JSON or form body can make the server hold or store megabytes.
 * Login rate limiting: failures are counted per user name and per client
   address over a sliding window; past the limit logins are refused (429, KT607)
   with the minutes to wait.
@@ -52,6 +56,8 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 HOOKS_PREFIX = "/hooks/"
+MAX_BODY_BYTES = 1024 * 1024
+"""The largest JSON or form body (uploads have their own limit)."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -148,6 +154,8 @@ class WebMiddleware:
             await send(message)
 
         refused = guard.refusal(scope, self.settings)
+        if refused is None and _bounded(scope):
+            receive, refused = await _read_bounded(receive)
         if refused is not None:
             from starlette.requests import Request
 
@@ -157,6 +165,45 @@ class WebMiddleware:
             await response(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)
+
+
+def _bounded(scope: Scope) -> bool:
+    """Whether the request's body falls under :data:`MAX_BODY_BYTES`."""
+    if scope.get("method") not in UNSAFE_METHODS or scope.get("path", "").startswith(HOOKS_PREFIX):
+        return False  # webhooks keep their own, smaller limit (KT959)
+    content_type = next((v for k, v in scope.get("headers", []) if k == b"content-type"), b"")
+    return not content_type.lower().startswith(b"multipart/form-data")
+
+
+async def _read_bounded(receive: Receive) -> tuple[Receive, guard.Refusal | None]:
+    """The body read up to the limit, and a ``receive`` that replays it; or a
+    refusal (KT771) as soon as it passes the limit."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            chunks = []
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return receive, (
+                413, "KT771", "web.error.body_too_large", {"limit_kb": MAX_BODY_BYTES // 1024}
+            )  # fmt: skip
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return await receive()
+
+    return replay, None
 
 
 def _query_lang(scope: Scope) -> str | None:
