@@ -138,3 +138,69 @@ def test_an_import_with_a_wrong_row_writes_nothing(planted: Path, cli: Any, tmp_
     assert any("[Next actions]:" in line and "did you mean 'leads'" in line for line in lines)
     assert any("points (pt)" in line for line in lines)
     assert cli("actions", "list", "-p", planted, "--json").json() == []
+
+
+def _type_into_html(page: str, rows: list[list[str]]) -> str:
+    """What a browser saves after typing into the pack's editable blank rows."""
+    import html
+    import re
+
+    texts = iter([text for row in rows for text in row])
+
+    def typed(match: re.Match[str]) -> str:
+        text = next(texts, "")
+        return f'<td class="" contenteditable="true">{html.escape(text)}</td>'
+
+    return re.sub(r'<td class="" contenteditable="true"></td>', typed, page)
+
+
+def test_the_html_pack_round_trips_saved_from_the_browser(
+    planted: Path, cli: Any, tmp_path: Path
+) -> None:
+    report = build_report(Project.load(planted), "2025-11", lang="ja", as_of=dt.date(2025, 11, 30))
+    page = render(report, "html").decode("utf-8")
+    assert page.count('contenteditable="true"') == 6 * report.next_action_rows
+    assert "<script" not in page
+    filled = _type_into_html(
+        page, [["MQL化率", "", "IS 田中", "架電 & <スクリプト>", "+3pt", "2027-01"]]
+    )
+    file = tmp_path / "pack.html"
+    file.write_text(filled, encoding="utf-8")
+    result = cli("actions", "import", file, "-p", planted, "--json")
+    assert result.code == 0, result.err
+    assert result.json() == {"created": [1], "updated": []}
+    (action,) = cli("actions", "list", "-p", planted, "--json").json()
+    assert (action["node"], action["owner"], action["description"], action["due"]) == (
+        "mql_rate", "IS 田中", "架電 & <スクリプト>", "2027-01-31",
+    )  # fmt: skip
+    from kpitree.reports.html import render_html
+
+    assert "contenteditable" not in render_html(report, for_print=True)  # the PDF's page
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp932"])
+def test_a_csv_of_the_table_imports_and_a_wrong_cell_is_located(
+    planted: Path, cli: Any, tmp_path: Path, encoding: str
+) -> None:
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["メモ"])
+    writer.writerow(
+        ["No.", "ノード", "セグメント", "担当", "施策", "期待効果", "期限", "進捗・結果"]
+    )
+    writer.writerow(["", "calls", "", "IS 鈴木", "架電数増", "+20%", "2027-02", ""])
+    writer.writerow(["", "leeds", "", "web", "LP", "+10%", "2027-01", ""])
+    file = tmp_path / "table.csv"
+    file.write_bytes(buffer.getvalue().encode(encoding))
+    result = cli("actions", "import", file, "-p", planted)
+    assert result.code == 1
+    assert f"{file}:4:2: error:" in result.err and "did you mean 'leads'" in result.err
+    assert cli("actions", "list", "-p", planted, "--json").json() == []
+    file.write_bytes(buffer.getvalue().replace("leeds", "leads").encode(encoding))
+    result = cli("actions", "import", file, "-p", planted, "--json")
+    assert result.json() == {"created": [1, 2], "updated": []}
+    no_table = tmp_path / "other.html"
+    no_table.write_text("<table><tr><th>a</th></tr></table>", encoding="utf-8")
+    assert "No next-actions table" in cli("actions", "import", no_table, "-p", planted).err

@@ -187,14 +187,19 @@ def done(
 @actions_app.command("import")
 def import_actions(
     file: Annotated[
-        Path, typer.Argument(help="A review pack (.xlsx) with its next-actions table filled in.")
+        Path,
+        typer.Argument(
+            help="A review pack with its next-actions table filled in: the .xlsx pack, "
+            "the .html pack saved from the browser, or a .csv of the table."
+        ),
     ],
     project_path: ProjectOpt = Path(),
     author: AuthorOpt = None,
     json: JsonOpt = False,
 ) -> None:
-    """Read the next-actions table of a review pack (XLSX): rows without a
-    number become new actions, numbered rows update theirs. All rows or none."""
+    """Read the next-actions table of a review pack (XLSX, HTML or CSV): rows
+    without a number become new actions, numbered rows update theirs. All rows
+    or none."""
     from kpitree.project import Project
     from kpitree.review.sheet import import_sheet
 

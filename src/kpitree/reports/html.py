@@ -64,5 +64,8 @@ def render_html(report: Report, *, for_print: bool = False) -> str:
         charts=charts_of(sections),
         cell_class=_cell_class,
         with_toc=not for_print,
+        # The next-actions table can be typed into in a browser; saved as a
+        # complete web page it reads back with ``kpitree actions import``.
+        editable=not for_print,
         footer=t("reports.footer", lang=report.lang, as_of=report.as_of.isoformat()),
     )

@@ -1,8 +1,10 @@
-"""Reading back a review pack's next-actions table (XLSX), filled in during
-the meeting: rows without a number become new actions, numbered rows update
-their action (node, segment, owner, description, expected effect, due day).
-Every row is checked first; one wrong cell and nothing is written (each
-problem is reported with its sheet, row and column)."""
+"""Reading back a review pack's next-actions table, filled in during the
+meeting (the XLSX pack, the HTML pack saved from the browser, or a CSV of the
+table, see :mod:`kpitree.review.sheet_files`): rows without a number become
+new actions, numbered rows update their action (node, segment, owner,
+description, expected effect, due day). Every row is checked first; one wrong
+cell and nothing is written (each problem is reported with its sheet, row and
+column)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from kpitree.errors import Diagnostic, Severity, Span, UserError
 from kpitree.i18n import LANGUAGES, t
 from kpitree.review.actions import NewAction, parse_segment
 from kpitree.review.effect import parse_due
+from kpitree.review.sheet_files import read_rows
 
 if TYPE_CHECKING:
     from kpitree.definition.tree import Tree
@@ -46,46 +49,11 @@ def _nodes_by_name(tree: Tree) -> dict[str, str]:
     return names
 
 
-def _find_table(file: Path) -> tuple[str, int, list[tuple[int, list[Any]]]]:
-    """(sheet, header row, [(row number, cells)]) of the next-actions table."""
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(file, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise UserError.of(
-            "KT219", "review.unreadable", Span(str(file), 1, 1), reason="not found"
-        ) from None
-    except Exception as exc:  # not an XLSX file at all
-        raise UserError.of(
-            "KT219", "review.unreadable", Span(str(file), 1, 1), reason=type(exc).__name__
-        ) from None
-    headers = _headers()
-    try:
-        for sheet in book.worksheets:
-            header: int | None = None
-            rows: list[tuple[int, list[Any]]] = []
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-                cells = list(row)[: len(ACTION_COLUMNS)]
-                if header is None:
-                    if [_text(c) for c in cells] in headers:
-                        header = number
-                    continue
-                rows.append((number, cells + [None] * (len(ACTION_COLUMNS) - len(cells))))
-            if header is not None:
-                return sheet.title, header, rows
-    finally:
-        book.close()
-    raise UserError.of(
-        "KT220", "review.no_table", Span(str(file), 1, 1), columns=" | ".join(headers[0])
-    )
-
-
 def import_sheet(project: ActionProject, file: Path, author: str) -> dict[str, list[int]]:
     """Create and update actions from the filled table; all rows or none."""
     from kpitree.review.service import open_store
 
-    sheet, _, rows = _find_table(file)
+    where, _, rows = read_rows(file, _headers(), len(ACTION_COLUMNS))
     names = _nodes_by_name(project.tree)
     col = {k: i for i, k in enumerate(ACTION_COLUMNS)}
     problems: list[Diagnostic] = []
@@ -99,7 +67,7 @@ def import_sheet(project: ActionProject, file: Path, author: str) -> dict[str, l
                 continue
 
             def at(key: str, row: int = number) -> Span:
-                return Span(f"{file}[{sheet}]", row, col[key] + 1)
+                return Span(where, row, col[key] + 1)
 
             try:
                 node_name = _text(values["node"])
