@@ -74,6 +74,16 @@ def tier_of(abm: AbmSpec, score: float) -> str | None:
 ACCOUNT_FIELDS = ("industry", "region", "segment", "employees", "annual_revenue", "owner_id")
 
 
+def _real(value: float) -> ir.FloatingValue:
+    """A double-precision constant on every engine: PostgreSQL reads a bare
+    ``30.0`` as ``numeric``, and a CASE of such constants gives decimals, which
+    Ibis (and every other engine) takes for floats (a cast of a float literal
+    to float64 is dropped, of a text it is not)."""
+    import ibis
+
+    return ibis.literal(repr(float(value))).cast("float64")
+
+
 def _field(acc: ir.Table, name: str, numeric: bool) -> ir.Value:
     """The account's value of ``name`` (an account column or ``attributes.<key>``)."""
     import ibis
@@ -103,17 +113,17 @@ def _firmographic(
                 cond = cond & (value >= band.min)
             if band.max is not None:
                 cond = cond & (value < band.max)
-            cases.append((cond, ibis.literal(float(band.points))))
-        return ibis.cases(*cases, else_=ibis.literal(0.0)), value.isnull()
+            cases.append((cond, _real(band.points)))
+        return ibis.cases(*cases, else_=_real(0.0)), value.isnull()
     text = _field(acc, spec.field, numeric=False).strip()
     missing = text.isnull() | (text == "")
     values = spec.values or {}
     if spec.match == "jsic":
         values = _jsic_points(engine, acc, text, values)
     if not values:
-        return ibis.literal(0.0), missing
-    cases = [(text == key, ibis.literal(float(p))) for key, p in values.items()]
-    return ibis.cases(*cases, else_=ibis.literal(0.0)), missing
+        return _real(0.0), missing
+    cases = [(text == key, _real(p)) for key, p in values.items()]
+    return ibis.cases(*cases, else_=_real(0.0)), missing
 
 
 def _jsic_points(
@@ -193,7 +203,7 @@ def _engagement(
             assert spec.half_life_days is not None
             weight = ibis.literal(0.5) ** (age / float(spec.half_life_days))
         else:
-            weight = ibis.literal(1.0)
+            weight = _real(1.0)
         parts.append(
             j.select(
                 __acc=j.__acc,
@@ -208,7 +218,8 @@ def _engagement(
     capped = {}
     for i, signal in enumerate(spec.signals):
         col = g[f"{prefix}s{i}"].fill_null(0.0)
-        capped[f"{prefix}s{i}"] = col if signal.cap is None else ibis.least(col, signal.cap)
+        held = col if signal.cap is None else ibis.least(col, signal.cap)
+        capped[f"{prefix}s{i}"] = held.cast("float64")
     return g.mutate(**capped)
 
 
@@ -253,10 +264,13 @@ def scores_query(engine: Engine, abm: AbmSpec, days: Sequence[dt.date]) -> ir.Ta
             summed = summed + s
         t = j.mutate(
             **{f"c{i}s{k}": s for k, s in enumerate(signals)},
-            **{f"c{i}": ibis.least(summed, spec.max_points), f"m{i}": ibis.literal(False)},
+            **{
+                f"c{i}": ibis.least(summed, spec.max_points).cast("float64"),
+                f"m{i}": ibis.literal(False),
+            },
         )
         total = total + t[f"c{i}"]
-    return t.mutate(score=total).drop("attributes", "created_at", "country")
+    return t.mutate(score=total.cast("float64")).drop("attributes", "created_at", "country")
 
 
 def score_accounts(engine: Engine, abm: AbmSpec, as_of: dt.date) -> Scores:

@@ -39,7 +39,15 @@ __all__ = [
     "uses_abm",
 ]
 
-ACCOUNT_COLUMNS = ("target_account", "abm_score", "abm_engagement", "abm_tier")
+ACCOUNT_COLUMNS = (
+    "target_account",
+    "abm_score",
+    "abm_engagement",
+    "abm_tier",
+    "abm_account_department",
+)
+# Where a lead (contact) keeps its department (部署), among its ``attributes``.
+DEPARTMENT_KEYS = ("部署", "部署名", "所属部署", "Department", "department")
 
 AccountJoin = Callable[["ir.Table"], "ir.Table"]
 """Facts with a ``__day`` -> the same facts with the ABM columns (and their
@@ -71,6 +79,7 @@ def account_join(
     import ibis
 
     from kpitree.compute.events import filtered
+    from kpitree.compute.links import linked_reference
 
     wanted = [c for c in ACCOUNT_COLUMNS if c in set(used)]
     if not wanted:
@@ -85,6 +94,8 @@ def account_join(
     if first > last_scored:
         first = last = last_scored
 
+    daily = [c for c in wanted if c != "abm_account_department"]
+
     def join(t: ir.Table) -> ir.Table:
         if key is None:  # no account: not a target account, no score
             nulls = {
@@ -92,17 +103,42 @@ def account_join(
                 "abm_score": ibis.null("float64"),
                 "abm_engagement": ibis.null("float64"),
                 "abm_tier": ibis.null("string"),
+                "abm_account_department": ibis.null("string"),
             }
             return filtered(t.mutate(**{c: nulls[c] for c in wanted}), where)
-        m = ibis.memtable(days_of(first, last)).select("__abm_account", "__abm_day", *wanted)
-        day = ibis.least(t.__day, ibis.literal(last_scored))
-        j = t.left_join(m, [t[key] == m.__abm_account, day == m.__abm_day])
-        j = j.drop("__abm_account", "__abm_day")
+        # The account the cross-source links give the fact, else the one it names.
+        t, account = linked_reference(engine, ent.table, ent.id, t, key)
+        j = t
+        if daily:
+            m = ibis.memtable(days_of(first, last)).select("__abm_account", "__abm_day", *daily)
+            day = ibis.least(t.__day, ibis.literal(last_scored))
+            j = t.left_join(m, [t[account] == m.__abm_account, day == m.__abm_day])
+            j = j.drop("__abm_account", "__abm_day")
         if "target_account" in wanted:
             j = j.mutate(target_account=j.target_account.fill_null(False))
+        if "abm_account_department" in wanted:
+            j = _with_department(engine, ent, j, account)
         return filtered(j, where)
 
     return join
+
+
+def _with_department(engine: Engine, ent: Entity, t: ir.Table, account: str) -> ir.Table:
+    """``t`` with ``abm_account_department``: the fact's account and its
+    lead's department (trimmed), one text per department of an account; null
+    when either is unknown."""
+    import ibis
+
+    if ent.lead_column is None:
+        return t.mutate(abm_account_department=ibis.null("string"))
+    leads = engine.table("leads")
+    texts = [leads.attributes[k].str.strip() for k in DEPARTMENT_KEYS]
+    dept = ibis.coalesce(*[ibis.ifelse(x == "", ibis.null("string"), x) for x in texts])
+    leads = leads.select(__dl=leads.lead_id, __dept=dept)
+    j = t.left_join(leads, t[ent.lead_column] == leads.__dl).drop("__dl")
+    both = j[account].notnull() & j.__dept.notnull()
+    text = j[account].cast("string").concat("\x1f", j.__dept)
+    return j.mutate(abm_account_department=ibis.ifelse(both, text, None)).drop("__dept")
 
 
 def uses_abm(metric: Metric) -> bool:

@@ -266,6 +266,8 @@ def measure(
         if metric.entity is None or mid in apart:
             continue
         key = fusable(metric)
+        if "target_account" in (*finest, *(filters or {})):
+            key = None  # its account columns are joined per metric
         if key is None:
             single.append(metric)
         else:

@@ -93,6 +93,8 @@ def dimensions_of(
     if ent.account_column:
         out += [c for c in table("accounts").column_names if c in ("industry", "segment", "region")]
     out += [d.name for d in (custom or {}).values() if _custom_key(ent, d)]
+    if ent.account_column or ent.name == "accounts":
+        out.append("target_account")  # with abm: (kpitree.compute.account_columns)
     return tuple(dict.fromkeys(c for c in out if c not in ("attributes", "name")))
 
 
@@ -170,7 +172,7 @@ def add_dimensions(
     custom = custom_dimensions(engine)
     custom_cols: dict[str, str] = {}
     for d in dims:
-        if d in own or d in ORG_DIMENSIONS or d == "rep" or d == "region":
+        if d in own or d in ORG_DIMENSIONS or d in ("rep", "region", "target_account"):
             continue
         if d in custom:
             custom_cols[d] = f"__c{len(custom_cols)}"
@@ -202,6 +204,8 @@ def add_dimensions(
                 else None
             )
             values[f"dim__{d}"] = value if placed is None else value.fill_null(placed)
+        elif d == "target_account":  # joined before (kpitree.compute.account_columns)
+            values[f"dim__{d}"] = ibis.ifelse(t.target_account, "true", "false")
         elif d in own:
             values[f"dim__{d}"] = t[d].cast("string")
         elif d == "region":
