@@ -96,3 +96,49 @@ def test_quarter_end_packs_carry_the_validity_review(planted: Path) -> None:
     md = render(march, "md").decode()
     assert "## KPI validity review" in md and "leads the KGI by 2 months" in md
     assert build_report(project, "2026-02", lang="en", as_of=AS_OF).validity is None
+
+
+def _states(checks: list[dict[str, Any]]) -> dict[str, str]:
+    return {c["code"]: c["state"] for c in checks}
+
+
+def test_the_review_re_runs_the_smart_and_count_checks(planted: Path, cli: Any) -> None:
+    from contextlib import closing
+
+    from fastapi.testclient import TestClient
+
+    from kpitree.reports import build_report, render
+    from kpitree.web.app import create_app
+
+    # The planted tree has no KSF (fewer than 3: KT106) and passes every other check.
+    data = cli("validity", planted, "--as-of", AS_OF.isoformat(), "--json").json()
+    expected = dict.fromkeys(
+        ("KT102", "KT103", "KT104", "KT112", "KT105", "KT106", "KT107", "KT108", "KT109"), "ok"
+    )
+    assert _states(data["checks"]) == {**expected, "KT106": "findings"}
+    # Take the owner off e-mails and silence the KSF count: the live definition is read.
+    file = planted / "kpitree.yaml"
+    text = file.read_text(encoding="utf-8")
+    text = text.replace("    owner: inside_sales\n    indicator: leading\n    metric: emails\n",
+                        "    indicator: leading\n    metric: emails\n")  # fmt: skip
+    file.write_text(text + "checks:\n  ignore: [KT106]\n", encoding="utf-8")
+    data = cli("validity", planted, "--as-of", AS_OF.isoformat(), "--json").json()
+    states = _states(data["checks"])
+    assert states == {**expected, "KT104": "findings", "KT106": "silenced"}
+    (owner,) = next(c for c in data["checks"] if c["code"] == "KT104")["findings"]
+    assert "emails" in owner["message"] and owner["line"] > 1
+    words = cli("validity", planted, "--as-of", AS_OF.isoformat()).out
+    assert "KT104" in words and "1 finding(s)" in words
+    with closing(
+        TestClient(
+            create_app(planted), base_url="http://localhost", headers={"Accept-Language": "en"}
+        )
+    ) as client:
+        page = client.get("/review/validity", params={"months": 12}).text
+        assert 'data-code="KT104" data-state="findings"' in page
+        assert 'data-code="KT106" data-state="silenced"' in page
+    march = build_report(Project.load(planted), "2026-03", lang="en", as_of=AS_OF)
+    md = render(march, "md").decode()
+    assert "Design checks" in md and "silenced by checks.ignore" in md
+    assert "silenced by checks.ignore" in render(march, "html").decode()
+    assert render(march, "xlsx")[:2] == b"PK"

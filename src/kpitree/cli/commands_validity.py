@@ -4,7 +4,7 @@ the tree (see :mod:`kpitree.review.validity`)?"""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -44,6 +44,7 @@ def validity(
     typer.echo(view["intro"])
     if not view["rows"]:
         typer.echo(t("validity.cli.none"))
+        _print_checks(view.get("checks"))
         return
     table = Table(show_lines=False)
     for key in ("kpi", "verdict", "why", "evidence"):
@@ -56,3 +57,15 @@ def validity(
             terminal_text(row["evidence"]),
         )
     Console(highlight=False, width=200).print(table)
+    _print_checks(view.get("checks"))
+
+
+def _print_checks(checks: list[dict[str, Any]] | None) -> None:
+    """The SMART and count checks of ``kpitree check``, re-run now."""
+    if not checks:
+        return
+    typer.echo(t("validity.checks_title"))
+    for c in checks:
+        typer.echo(f"  {c['code']} {c['check']}: {c['state_text']}")
+        for f in c["findings"]:
+            typer.echo(terminal_text(f"    - {f['message']}"))

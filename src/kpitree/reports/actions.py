@@ -164,7 +164,24 @@ def validity_layout(report: Report, lang: str) -> Section:
     ]
     title = t("validity.section", lang=lang)
     table = Table("validity", title, columns, rows, t("validity.cli.none", lang=lang))
-    return Section("validity", title, [report.validity["intro"]], [table])
+    tables = [table]
+    checks = report.validity.get("checks")
+    if checks:
+        check_columns = [t(f"validity.col.{k}", lang=lang) for k in ("check", "result", "findings")]
+        check_rows = [
+            [
+                Cell(f"{c['check']} ({c['code']})", f"{c['check']} ({c['code']})"),
+                Cell(c["state_text"], c["state_text"], status=_CHECK_STATUS.get(c["state"])),
+                Cell(found := " / ".join(f["message"] for f in c["findings"]), found),
+            ]
+            for c in checks
+        ]
+        check_title = t("validity.checks_title", lang=lang)
+        tables.append(Table("design_checks", check_title, check_columns, check_rows))
+    return Section("validity", title, [report.validity["intro"]], tables)
+
+
+_CHECK_STATUS = {"ok": "on_track", "findings": "at_risk"}
 
 
 # Outcomes coloured like statuses (and always written as words too).

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from kpitree.definition.draft import DEFINITION_FILE
 from kpitree.i18n import t
 from kpitree.review.service import ActionProject
 from kpitree.review.validity import evidence_text, history_months, reasons_text, validity_review
+from kpitree.review.validity_checks import design_checks
 
 __all__ = ["validity_view"]
 
@@ -47,4 +49,5 @@ def validity_view(
             "validity.intro", lang=lang, start=periods[0].key, end=periods[-1].key, months=months
         ),
         "rows": rows,
+        "checks": design_checks(project.path / DEFINITION_FILE, lang),
     }
