@@ -1,7 +1,8 @@
 """The same tree on Apache Spark (PySpark ``local[2]``) as on the embedded DuckDB.
 
-One Spark session serves the whole module (starting a JVM costs seconds); the
-engines attach to it and never stop it. Needs the ``spark`` extra and Java 17
+One Spark session serves every Spark test of the run (``spark_session`` in
+conftest.py: starting a JVM costs seconds); the engines attach to it and never
+stop it. Needs the ``spark`` extra and Java 17
 (``bash scripts/test`` installs both).
 """
 
@@ -29,27 +30,6 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dict[str, Any]]:
     return make_company(tmp_path_factory.mktemp("spark"))
-
-
-@pytest.fixture(scope="module")
-def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    lake = tmp_path_factory.mktemp("lake")
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("kpitree-tests")
-        .config("spark.sql.warehouse.dir", str(lake))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.driver.memory", "1g")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")

@@ -113,9 +113,20 @@ def warehouse_path(project_dir: str | os.PathLike[str], configured: str | None =
     if text.startswith("duckdb://"):  # the engines' URL of a DuckDB file
         text = text.removeprefix("duckdb://")
     if "://" in text:
-        raise DataError.of("KT404", "warehouse.not_a_file", value=text)
+        raise DataError.of("KT404", "warehouse.not_a_file", value=_without_password(text))
     path = Path(text).expanduser()
     return path if path.is_absolute() else Path(project_dir) / path
+
+
+def _without_password(url: str) -> str:
+    """``url`` for a message: its password, if any, as ``***``."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return url
+    return url.replace(f":{password}@", ":***@") if password else url
 
 
 def _now() -> datetime:

@@ -1,7 +1,7 @@
 """What each engine computes exactly, approximately or not at all, and the
 rewrites that make one Ibis expression give the same numbers everywhere.
 
-Two rewrites, applied to an expression before it is compiled for an engine:
+Three rewrites, applied to an expression before it is compiled for an engine:
 
 - **Local days in the SQL text.** DuckDB, PostgreSQL, Spark and ClickHouse take
   the day of an instant in the session (or column) zone the engine sets. Trino,
@@ -12,6 +12,10 @@ Two rewrites, applied to an expression before it is compiled for an engine:
 - **Medians where the engine has no exact one** (Trino, BigQuery): the engine's
   approximate percentile, named in :data:`APPROXIMATE_MEDIAN`; the status flags
   the values that used it (``approximate``).
+- **Floating-point literals on engines that read ``12.0`` as an exact decimal**
+  (PostgreSQL, whose ``NUMERIC`` a ``CASE`` or ``LEAST`` of literals then
+  returns where Ibis expects a float): written as ``CAST('12.0' AS DOUBLE
+  PRECISION)``, the same value (the text is the float's shortest exact repr).
 
 :func:`capability_matrix` is the table docs/engine.md shows, computed from these
 rules and from Ibis's compilers (a test keeps the page equal to it).
@@ -52,6 +56,8 @@ ENGINES = {
 # the query. Constants, so a DuckDB engine never imports Ibis to know it.
 NO_EXACT_MEDIAN = frozenset({"trino", "bigquery"})
 ZONE_IN_QUERY = frozenset({"trino", "snowflake", "bigquery"})
+# Engines that type a literal such as 12.0 as an exact decimal, not a float.
+DECIMAL_LITERALS = frozenset({"postgres"})
 # The approximation each engine without an exact median computes instead (as
 # Ibis compiles ``approx_median``).
 APPROXIMATE_MEDIAN = {
@@ -141,14 +147,24 @@ def localize(
     (``approximate``: whatever the engine has)."""
     if approximate is None:
         approximate = engine in NO_EXACT_MEDIAN
-    if engine not in ZONE_IN_QUERY and not approximate:
+    floats = engine in DECIMAL_LITERALS
+    if engine not in ZONE_IN_QUERY and not approximate and not floats:
         return expr
+    import ibis.expr.datatypes as dt
     import ibis.expr.operations as ops
 
     zone_day = _zone_day(engine)
 
     def rule(node: Any, kwargs: dict[str, Any] | None) -> Any:
         node = node.__recreate__(kwargs) if kwargs else node
+        if (
+            floats
+            and isinstance(node, ops.Literal)
+            and node.dtype.is_floating()
+            and node.value is not None
+        ):
+            text = ops.Literal(repr(float(node.value)), dt.string)
+            return ops.Cast(text, node.dtype)
         if approximate and isinstance(node, ops.Median):
             return ops.ApproxMedian(node.arg, where=node.where)
         to_day = isinstance(node, ops.Date) or (isinstance(node, ops.Cast) and node.to.is_date())

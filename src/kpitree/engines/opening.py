@@ -78,7 +78,10 @@ def open_engine(
 
         where = spark.spark_where(text)
         backend = _connect(lambda: spark.connect_spark(text), "pyspark", where, text)
-        return Engine(backend, timezone=timezone, where=where, read_only=read_only)
+        # One Spark session per process, found again by every engine on the URL
+        # (a dashboard opens one per request): closing an engine leaves it running,
+        # since stopping it would drop the session catalog's tables with it.
+        return Engine(backend, timezone=timezone, where=where, read_only=read_only, owned=False)
     if scheme == "chdb":
         from kpitree.engines import clickhouse
 

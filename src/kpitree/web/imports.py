@@ -320,7 +320,7 @@ def history(project: Project) -> list[dict[str, Any]]:
     version = data_version(project)
     with _HISTORY_LOCK:
         cached = _HISTORY_CACHE.get(target)
-    if cached is not None and cached[0] == version and version != "server":
+    if cached is not None and cached[0] == version and not version.startswith("server:"):
         return [dict(row) for row in cached[1]]
     rows = _read_history(project)
     with _HISTORY_LOCK:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
     from kpitree.project import Project
 
-__all__ = ["Broadcaster", "data_version", "notify", "router", "watch"]
+__all__ = ["SERVER_DATA_TTL", "Broadcaster", "data_version", "notify", "router", "watch"]
 
 log = logging.getLogger("kpitree.web")
 router = APIRouter()
@@ -57,11 +58,19 @@ EVENT_SCHEMA: dict[str, Any] = {
 _STABLE: dict[str, str] = {}
 
 
-def data_version(project: Project) -> str:
+# How long pages computed on a database server (PostgreSQL, Spark, ClickHouse, …)
+# stand: such a database gives no cheap sign of new data, so its data version
+# moves on every this many seconds (docs/web.md, live updates).
+SERVER_DATA_TTL = 300.0
+
+
+def data_version(project: Project, *, clock: Callable[[], float] = time.time) -> str:
     """A short string that changes whenever the project's warehouse data may
     have changed (cheap: two ``stat`` calls; key caches on it). For a warehouse
-    that is a database server rather than a file it is constant, so pages there
-    do not update live.
+    that is a database server rather than a file it is ``server:<n>``, ``n``
+    counting periods of :data:`SERVER_DATA_TTL` seconds on ``clock``: pages
+    there are computed again (and announced as changed) at most that long after
+    the data changes.
 
     While another process writes the file (or waits to: see
     :func:`kpitree.data.warehouse.writer_turn`), the version stays the one seen
@@ -71,7 +80,7 @@ def data_version(project: Project) -> str:
 
     target = project.warehouse_target
     if "://" in target and not target.startswith("duckdb://"):
-        return "server"
+        return f"server:{int(clock() // SERVER_DATA_TTL)}"
     path = Path(target.removeprefix("duckdb://"))
     if writers_waiting(path) and target in _STABLE:
         return _STABLE[target]

@@ -1,0 +1,200 @@
+"""Everything above the engine on every tested engine: the dashboard's pages (their
+JSON twins), the demo company's alert rules and its SLA reports give the same
+numbers on PostgreSQL, ClickHouse (chDB) and Spark as on the embedded DuckDB.
+
+The demo project is made once (``kpitree demo``); for each engine a copy of it
+names the engine as its warehouse (``data.warehouse: <url>``) and its tables are
+copied there, then the same requests go to an app on each copy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpitree.engines import copy_warehouse
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+# Pages whose JSON twins are compared (plus every node and department page).
+PAGES = [
+    "/api/tree?lang=en",
+    "/api/tree?lang=en&by=team",
+    "/api/funnel?lang=en",
+    "/api/departments?lang=en",
+    "/api/plan?lang=en",
+    "/api/alerts?lang=en",
+    "/api/sla?lang=en",
+    "/api/sla?lang=en&by=team",
+    "/api/data/quality?lang=en",
+    "/api/accounts?lang=en",
+]
+# The wall-clock moment a page was computed at (its "now", the start of its
+# window), not what it shows.
+VOLATILE = {"now", "since"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pages") / "demo"
+    subprocess.run(
+        [sys.executable, "-m", "kpitree", "demo", str(folder), "--size", "tiny", "--no-serve"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env={**os.environ, "KPITREE_LANG": "en"},
+    )
+    return folder
+
+
+def _on_engine(demo: Path, folder: Path, url: str) -> Path:
+    """A copy of the demo project whose warehouse is ``url``, with the demo's data."""
+    shutil.copytree(demo, folder, ignore=shutil.ignore_patterns("app.sqlite*", "cache"))
+    definition = folder / "kpitree.yaml"
+    text = definition.read_text("utf-8")
+    definition.write_text(f"{text}\ndata:\n  warehouse: {url}\n", "utf-8")
+    copy_warehouse(demo / ".kpitree" / "warehouse.duckdb", url)
+    return folder
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+# Spark plans every query for a second or more: there the pages that read the most
+# different queries (the tree by team, the funnel, the alerts and SLA pages, the
+# accounts), not every node page again.
+SPARK_PAGES = [
+    "/api/tree?lang=en&by=team",
+    "/api/funnel?lang=en",
+    "/api/alerts?lang=en",
+    "/api/sla?lang=en&by=team",
+    "/api/accounts?lang=en",
+]
+
+
+def _pages(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    got: dict[str, Any] = {}
+    # Without the app's lifespan: no background warming or alert runs, only the
+    # requests below (each computed as a request on a cold server is).
+    client = TestClient(create_app(folder), base_url="http://localhost")
+    if True:
+
+        def get(path: str) -> Any:
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.text[:2000])
+            got[path] = _clean(response.json())
+            return got[path]
+
+        for path in pages or PAGES:
+            get(path)
+        if pages is not None:
+            return got
+        tree = got["/api/tree?lang=en"]
+        for node in tree["nodes"]:
+            get(f"/api/nodes/{node}?lang=en")
+        for dept in got["/api/departments?lang=en"]["departments"]:
+            get(f"/api/departments/{dept['id']}?lang=en")
+    return got
+
+
+def _everything(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
+    """The pages' JSON twins, a dry run of the alert rules and the SLA reports."""
+    from kpitree.project import Project
+
+    project = Project.load(folder)
+    now = dt.datetime.combine(project.today(), dt.time(9, 0))
+    run = project.alerts_run(now=now, dry_run=True)
+    return {
+        "pages": _pages(folder, pages),
+        "alerts": _clean(run.to_json("en")),
+        "sla": {
+            by: project.sla_report(by=by, as_of=now).to_json(with_cases=True)
+            for by in (("team",) if pages else ("owner", "team", "department"))
+        },
+    }
+
+
+def _differences(expected: Any, got: Any, where: str = "") -> list[str]:
+    if isinstance(expected, dict) and isinstance(got, dict):
+        out = [f"{where}.{k}: missing" for k in expected.keys() - got.keys()]
+        out += [f"{where}.{k}: extra" for k in got.keys() - expected.keys()]
+        for key in expected.keys() & got.keys():
+            out += _differences(expected[key], got[key], f"{where}.{key}")
+        return out
+    if isinstance(expected, list) and isinstance(got, list):
+        if len(expected) != len(got):
+            return [f"{where}: {len(expected)} items, got {len(got)}"]
+        out = []
+        for i, (a, b) in enumerate(zip(expected, got, strict=True)):
+            out += _differences(a, b, f"{where}[{i}]")
+        return out
+    if isinstance(expected, float) and isinstance(got, float):
+        # Sums of fractional values (an account's decayed engagement points, an
+        # average of hours): each engine adds them in its own order, so the last
+        # bit may differ (docs/engine.md); nothing else may.
+        same = math.isclose(expected, got, rel_tol=1e-12, abs_tol=1e-12)
+        return [] if same else [f"{where}: {expected!r} != {got!r}"]
+    return [] if expected == got else [f"{where}: {expected!r} != {got!r}"]
+
+
+@pytest.fixture(scope="module")
+def on_duckdb(demo: Path) -> dict[str, Any]:
+    return _everything(demo)
+
+
+def _check(on_duckdb: dict[str, Any], folder: Path, pages: list[str] | None = None) -> None:
+    got = _everything(folder, pages)
+    assert len(on_duckdb["pages"]) >= 20 and len(got["pages"]) == len(pages or got["pages"])
+    if pages is not None:
+        on_duckdb = {
+            "pages": {page: on_duckdb["pages"][page] for page in pages},
+            "alerts": on_duckdb["alerts"],
+            "sla": {"team": on_duckdb["sla"]["team"]},
+        }
+    assert on_duckdb["alerts"]["evaluated"] > 0 and on_duckdb["sla"]["team"]["rules"]
+    differences = _differences(on_duckdb, got)
+    assert differences == [], "\n".join(differences[:40])
+
+
+@pytest.mark.postgres
+def test_pages_alerts_and_sla_on_postgres_equal_duckdb(
+    demo: Path, on_duckdb: dict[str, Any], postgres_url: str, tmp_path: Path
+) -> None:
+    _check(on_duckdb, _on_engine(demo, tmp_path / "pg", postgres_url))
+
+
+@pytest.fixture
+def chdb_url(tmp_path: Path) -> Iterator[str]:
+    pytest.importorskip("chdb", reason="the clickhouse extra is not installed")
+    yield f"chdb://{tmp_path / 'chdb'}"
+
+
+def test_pages_alerts_and_sla_on_clickhouse_equal_duckdb(
+    demo: Path, on_duckdb: dict[str, Any], chdb_url: str, tmp_path: Path
+) -> None:
+    _check(on_duckdb, _on_engine(demo, tmp_path / "ch", chdb_url))
+
+
+def test_pages_alerts_and_sla_on_spark_equal_duckdb(
+    demo: Path, on_duckdb: dict[str, Any], spark_session: Any, tmp_path: Path
+) -> None:
+    # pyspark://local[2] finds the session the tests share (Spark keeps one per process).
+    _check(on_duckdb, _on_engine(demo, tmp_path / "spark", "pyspark://local[2]"), SPARK_PAGES)
