@@ -387,3 +387,148 @@ def test_hubspot_as_fivetran_lands_it_gives_the_imported_numbers(
     leads = hubspot.table("lead_stage_history")
     names = set(hubspot.execute(leads.select("stage").distinct()).column(0).to_pylist())
     assert names == {"lead", *LIFECYCLE}
+
+
+# -- Airbyte's and dlt's Salesforce layouts --------------------------------------------
+
+
+def _airbyte(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The demo in Airbyte's Salesforce layout as its Destinations V2 land it in
+    DuckDB or PostgreSQL: one table per object, table and field API names
+    lowercased (``leadhistory``, ``createddate``), and Airbyte's own columns."""
+    out = {}
+    for name, table in _fivetran(tables).items():
+        renamed = table.rename_columns([c.replace("_", "") for c in table.column_names])
+        n = renamed.num_rows
+        renamed = renamed.append_column("_airbyte_raw_id", pa.array([f"r{i}" for i in range(n)]))
+        at = dt.datetime(2026, 3, 21, tzinfo=dt.UTC)
+        renamed = renamed.append_column("_airbyte_extracted_at", pa.array([at] * n))
+        renamed = renamed.append_column("_airbyte_meta", pa.array(['{"changes": []}'] * n))
+        out[name.replace("_", "")] = renamed
+    return out
+
+
+def _dlt(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The demo in dlt's Salesforce layout: its resources (no field history) as
+    snake-case tables and columns, with dlt's ``_dlt_load_id`` and ``_dlt_id``."""
+    out = {}
+    for name, table in _fivetran(tables).items():
+        if name.endswith("_history"):
+            continue
+        n = table.num_rows
+        table = table.append_column("_dlt_load_id", pa.array(["1742515200.1"] * n))
+        out[name] = table.append_column("_dlt_id", pa.array([f"d{i}" for i in range(n)]))
+    return out
+
+
+def _landed_engine(
+    project: Project, tables: dict[str, Any], layout: dict[str, pa.Table], preset: str
+) -> Engine:
+    engine = open_engine("duckdb://", timezone="Asia/Tokyo")
+    con = engine.con
+    con.execute("CREATE SCHEMA crm")
+    for name, table in layout.items():
+        con.register("landing", table)
+        con.execute(f'CREATE TABLE crm."{name}" AS SELECT * FROM landing')
+        con.unregister("landing")
+    con.register("landing", tables["rep_assignments"])
+    con.execute("CREATE TABLE rep_assignments AS SELECT * FROM landing")
+    con.unregister("landing")
+    attach_landed(
+        engine,
+        preset,
+        database="crm",
+        lead_statuses={v: k for k, v in LEAD_STATUSES.items()},
+        deal_stages={v: k for k, v in DEAL_STAGES.items()},
+    )
+    engine.roster = project.roster()
+    return engine
+
+
+def _node_differences(project: Project, engine: Engine, nodes: tuple[str, ...]) -> list[Any]:
+    by = ["department", "team", "rep"]
+    with project.engine() as duck:
+        expected = project.status(MONTHS, by=by, as_of=AS_OF, engine=duck).frame
+    got = project.status(MONTHS, by=by, as_of=AS_OF, engine=engine).frame
+    columns = ["period", "segment", "node", "actual", "target", "status", "volume"]
+    want = expected[expected["node"].isin(nodes)][columns].reset_index(drop=True)
+    have = got[got["node"].isin(nodes)][columns].reset_index(drop=True)
+    assert want["actual"].notna().sum() > 200 and len(want) == len(have)
+    return [
+        (a["node"], a["period"], a["segment"], c, a[c], b[c])
+        for (_, a), (_, b) in zip(want.iterrows(), have.iterrows(), strict=True)
+        for c in columns
+        if not (a[c] == b[c] or (a[c] != a[c] and b[c] != b[c]))
+    ]
+
+
+def test_salesforce_as_airbyte_lands_it_gives_the_imported_numbers(
+    company: tuple[Project, dict[str, Any]],
+) -> None:
+    """Airbyte keeps Salesforce's API names (lowercased by the destination):
+    the same leads, MQLs, opportunities, won deals and revenue as imported."""
+    project, tables = company
+    with _landed_engine(project, tables, _airbyte(tables), "airbyte_salesforce") as engine:
+        assert _node_differences(project, engine, NODES) == []
+        leads = engine.table("leads")
+        gone = leads.filter(leads.lead_id == "L-deleted").count()  # IsDeleted
+        assert engine.execute(gone).column(0)[0].as_py() == 0
+
+
+def test_salesforce_as_dlt_lands_it_gives_the_imported_numbers(
+    company: tuple[Project, dict[str, Any]],
+) -> None:
+    """dlt's Salesforce source loads no field history: leads, opportunities, won
+    deals and revenue equal the imported numbers; stage entries other than the
+    lead's creation are not invented."""
+    project, tables = company
+    with _landed_engine(project, tables, _dlt(tables), "dlt_salesforce") as engine:
+        nodes = tuple(n for n in NODES if n != "mqls")
+        assert _node_differences(project, engine, nodes) == []
+        stages = engine.table("lead_stage_history")
+        names = engine.execute(stages.select("stage").distinct()).column(0).to_pylist()
+        assert names == ["lead"]
+        history = engine.table("deal_stage_history")
+        assert engine.execute(history.count()).column(0)[0].as_py() == 0
+
+
+def test_a_preset_names_the_landed_table_it_lacks(
+    company: tuple[Project, dict[str, Any]],
+) -> None:
+    from kpitree.errors import UserError
+
+    project, tables = company
+    layout = {k: v for k, v in _airbyte(tables).items() if k != "opportunity"}
+    with pytest.raises(UserError) as exc:
+        _landed_engine(project, tables, layout, "airbyte_salesforce")
+    assert exc.value.diagnostics[0].code == "KT550"
+    assert "Opportunity" in str(exc.value) and "leadhistory" in str(exc.value)
+
+
+def test_data_quality_checks_run_on_landed_tables(
+    company: tuple[Project, dict[str, Any]], landed: Engine
+) -> None:
+    """``kpitree data check``'s rules read the canonical tables through the
+    engine, so they check what Fivetran landed as they check an import."""
+    from kpitree.compute.quality import check_quality
+
+    project, _ = company
+    with project.engine() as duck:
+        imported = check_quality(duck, project.catalogue, project.tree, AS_OF)
+    got = check_quality(landed, project.catalogue, project.tree, AS_OF)
+
+    def found(report: Any, tables: set[str]) -> dict[tuple[str, str], Any]:
+        return {
+            (f.rule, f.table): (f.code, f.level, f.count, f.examples)
+            for f in report.findings
+            if f.table in tables
+        }
+
+    same = {"leads", "deals", "deal_stage_history"}
+    assert found(got, same) == found(imported, same)
+    assert ("in_future", "deals") in found(got, same)  # deals closing after the as-of day
+    # The preset records each lead's creation as its ``lead`` entry, which the
+    # generated history lacks for the edge lead E4 (created after the as-of day).
+    (before,) = found(imported, {"lead_stage_history"}).values()
+    (after,) = found(got, {"lead_stage_history"}).values()
+    assert after[2] == before[2] + 1 and "E4" in after[3]

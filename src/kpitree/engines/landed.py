@@ -33,6 +33,12 @@ Preset ``fivetran_hubspot`` (Fivetran's HubSpot connector: ``contact`` with
 ``deal``, ``deal_stage``, ``deal_pipeline_stage``, ``deal_contact``, ``owner``);
 docs/engine.md gives the mapping.
 
+Presets ``airbyte_salesforce`` and ``dlt_salesforce`` read the same objects and
+fields as ``fivetran_salesforce`` under those tools' names: Airbyte's API names
+(``LeadHistory``, ``CreatedDate``), matched without case since its destinations
+may lowercase them; dlt's snake case, without the history objects its source does
+not load (then the only stage entry of a lead is its creation).
+
 Rows with ``is_deleted`` (or Fivetran's ``_fivetran_deleted``) true are left
 out. Every other canonical table is read from the database when it has one of
 that name (``rep_assignments`` kept by the company, say), and is empty otherwise.
@@ -52,7 +58,24 @@ if TYPE_CHECKING:
 
 __all__ = ["PRESETS", "attach_landed", "landed_tables"]
 
-PRESETS = ("fivetran_salesforce", "fivetran_hubspot")
+PRESETS = ("fivetran_salesforce", "fivetran_hubspot", "airbyte_salesforce", "dlt_salesforce")
+# The Salesforce objects and fields the Salesforce presets read, by API name.
+# Fivetran and dlt land them in snake case (``LeadHistory`` -> ``lead_history``,
+# ``CreatedDate`` -> ``created_date``); Airbyte keeps the API names, which its
+# destinations may lowercase (``createddate``) or uppercase: matched without case.
+SALESFORCE_FIELDS = {
+    "Account": ("Id", "Name", "Industry", "NumberOfEmployees", "AnnualRevenue", "OwnerId",
+                "CreatedDate", "IsDeleted"),
+    "Lead": ("Id", "CreatedDate", "LeadSource", "OwnerId", "Industry", "Status",
+             "ConvertedAccountId", "ConvertedOpportunityId", "IsDeleted"),
+    "LeadHistory": ("LeadId", "Field", "NewValue", "CreatedDate", "IsDeleted"),
+    "Opportunity": ("Id", "AccountId", "OwnerId", "CreatedDate", "CloseDate", "Amount",
+                    "StageName", "IsClosed", "IsWon", "Type", "IsDeleted"),
+    "OpportunityHistory": ("OpportunityId", "StageName", "CreatedDate", "IsDeleted"),
+    "User": ("Id", "Name", "Email"),
+}  # fmt: skip
+# Bookkeeping flags of rows deleted in the source, per tool.
+_DELETED = ("is_deleted", "_fivetran_deleted")
 # HubSpot's internal lifecycle stage values and the canonical stages they are.
 HUBSPOT_LIFECYCLE = {
     "lead": "lead",
@@ -103,17 +126,70 @@ def landed_tables(
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: one of {', '.join(PRESETS)}")
 
-    def landed(name: str) -> ir.Table:
-        table = engine.backend.table(name, database=database)
-        for flag in ("is_deleted", "_fivetran_deleted"):  # deleted in the source
+    def without_deleted(table: ir.Table) -> ir.Table:
+        for flag in _DELETED:  # deleted in the source
             if flag in table.columns:
                 table = table.filter(~table[flag].fill_null(False))
         return table
 
+    def landed(name: str) -> ir.Table:
+        return without_deleted(engine.backend.table(name, database=database))
+
     if preset == "fivetran_hubspot":
         statuses = {**HUBSPOT_LIFECYCLE, **(lead_statuses or {})}
         return _fivetran_hubspot(landed, statuses, dict(deal_stages or {}))
+    if preset != "fivetran_salesforce":
+        present = {t.lower(): t for t in _table_names(engine, database)}
+
+        def landed_or_none(name: str) -> ir.Table | None:
+            obj = next(o for o in SALESFORCE_FIELDS if _snake(o) == name)
+            spelled = obj if preset == "airbyte_salesforce" else name
+            found = present.get(spelled.lower())
+            if found is None:
+                if name.endswith("_history"):  # optional: not every tool lands history
+                    return None
+                from kpitree.errors import UserError
+
+                where = f"{engine.where} ({database or 'default schema'})"
+                raise UserError.of(
+                    "KT550", "engines.landed_missing", preset=preset, name=spelled,
+                    where=where, tables=", ".join(sorted(present.values())) or "-",
+                )  # fmt: skip
+            table = engine.backend.table(found, database=database)
+            wanted = {f.lower(): _snake(f) for f in SALESFORCE_FIELDS[obj]}
+            renames = {
+                wanted[c.lower()]: c
+                for c in table.columns
+                if c.lower() in wanted and c != wanted[c.lower()]
+            }
+            return without_deleted(table.rename(renames) if renames else table)
+
+        return _fivetran_salesforce(
+            landed_or_none, dict(lead_statuses or {}), dict(deal_stages or {})
+        )
     return _fivetran_salesforce(landed, dict(lead_statuses or {}), dict(deal_stages or {}))
+
+
+def _table_names(engine: Engine, database: str | None) -> list[str]:
+    """The tables and views of schema ``database`` (the current one when none)."""
+    if engine.name == "duckdb":  # Ibis's list_tables needs an older DuckDB API
+        rows = engine.con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = coalesce($schema, current_schema()) "
+            "AND table_catalog = current_database()",
+            {"schema": database},
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+    names: list[str] = engine.backend.list_tables(database=database)
+    return names
+
+
+def _snake(name: str) -> str:
+    """A Salesforce API name in snake case, as Fivetran and dlt name it
+    (``NumberOfEmployees`` -> ``number_of_employees``)."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _renamed(column: Any, names: dict[str, str]) -> Any:
@@ -161,17 +237,20 @@ def _fivetran_salesforce(
         current_stage=_renamed(lead.status, lead_statuses),
         attributes=ibis.literal("{}"),
     )
-    history = landed("lead_history")
-    changes = history.filter(history.field == "Status")
     created = lead.select(
         lead_id=lead.id, stage=ibis.literal("lead"), entered_at=lead.created_date.cast(utc)
     )
-    moves = changes.select(
-        lead_id=changes.lead_id,
-        stage=_renamed(changes.new_value, lead_statuses),
-        entered_at=changes.created_date.cast(utc),
-    )
-    out["lead_stage_history"] = created.union(moves, distinct=False)
+    history = landed("lead_history")
+    if history is None:  # not landed (dlt's Salesforce source loads no history)
+        out["lead_stage_history"] = created
+    else:
+        changes = history.filter(history.field == "Status")
+        moves = changes.select(
+            lead_id=changes.lead_id,
+            stage=_renamed(changes.new_value, lead_statuses),
+            entered_at=changes.created_date.cast(utc),
+        )
+        out["lead_stage_history"] = created.union(moves, distinct=False)
     converted = lead.filter(lead.converted_opportunity_id.notnull())
     origin = converted.group_by(opportunity_id=converted.converted_opportunity_id).agg(
         lead_id=converted.id.min()
@@ -201,11 +280,18 @@ def _fivetran_salesforce(
         attributes=ibis.literal("{}"),
     )
     moves_d = landed("opportunity_history")
-    out["deal_stage_history"] = moves_d.select(
-        deal_id=moves_d.opportunity_id,
-        stage=_renamed(moves_d.stage_name, deal_stages),
-        entered_at=moves_d.created_date.cast(utc),
-    )
+    if moves_d is None:  # not landed: no stage entries, and none invented
+        out["deal_stage_history"] = opportunity.filter(ibis.literal(False)).select(
+            deal_id=opportunity.id,
+            stage=opportunity.stage_name,
+            entered_at=opportunity.created_date.cast(utc),
+        )
+    else:
+        out["deal_stage_history"] = moves_d.select(
+            deal_id=moves_d.opportunity_id,
+            stage=_renamed(moves_d.stage_name, deal_stages),
+            entered_at=moves_d.created_date.cast(utc),
+        )
     user = landed("user")
     out["reps"] = user.select(
         rep_id=user.id, name=user.name, email=user.email, attributes=ibis.literal("{}")
