@@ -88,6 +88,12 @@ _LOAD = {
 }
 
 
+# Where ``kpitree import`` / ``sync`` write, with their all-or-nothing rule and
+# undo (kpitree.data.warehouse refuses any other ``data.warehouse``: KT404).
+IMPORTS = {"duckdb": "atomic with undo: the embedded warehouse's import log"}
+_IMPORT_ELSEWHERE = "unsupported: import into the embedded warehouse, then copy_warehouse"
+
+
 @functools.cache
 def exact_median(engine: str) -> bool:
     """Whether Ibis compiles an exact median for ``engine`` (asked of its compiler)."""
@@ -188,24 +194,25 @@ def uses_median(expr: ir.Expr) -> bool:
     return bool(expr.op().find(ops.Median))
 
 
-def capability_matrix() -> list[tuple[str, str, str, str, str]]:
-    """Per engine: ``(engine, checked, median, local day, load)``, each cell a
-    level (exact / approximate / unsupported) with how."""
+def capability_matrix() -> list[tuple[str, str, str, str, str, str]]:
+    """Per engine: ``(engine, checked, median, local day, load, imports)``, each
+    cell a level (exact / approximate / unsupported) with how."""
     rows = []
     for engine, checked in ENGINES.items():
         exact = exact_median(engine)
         median = "exact" if exact else f"approximate: `{APPROXIMATE_MEDIAN[engine]}`"
         day = f"exact: {_LOCAL_DAY[engine]}"
         level, how = _LOAD.get(engine, ("unsupported", "load with the engine's own tools"))
-        rows.append((engine, checked, median, day, f"{level}: {how}"))
+        imports = IMPORTS.get(engine, _IMPORT_ELSEWHERE if engine in _LOAD else "unsupported")
+        rows.append((engine, checked, median, day, f"{level}: {how}", imports))
     return rows
 
 
 def matrix_markdown() -> str:
     """:func:`capability_matrix` as the Markdown table docs/engine.md shows."""
     lines = [
-        "| engine | checked here | median | local days | loading tables |",
-        "|---|---|---|---|---|",
+        "| engine | checked here | median | local days | loading tables | imports and undo |",
+        "|---|---|---|---|---|---|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in capability_matrix()]
     return "\n".join(lines) + "\n"
