@@ -191,7 +191,7 @@ class DailyScores:
         wanted = sorted(set(days))
         with self._lock:
             kept = self._load()
-            known = set(kept.column("day").to_pylist()) if kept is not None else set()
+            known = set(pc.unique(kept.column("day")).to_pylist()) if kept is not None else set()
             missing = [d for d in wanted if d not in known]
             if missing:
                 entries, matched = self.list_rows()
