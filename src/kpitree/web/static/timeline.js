@@ -23,7 +23,10 @@
       var first = keys.indexOf(n.from);
       var last = keys.indexOf(n.to);
       if (first < 0 || last < 0) return;
-      var label = { show: true, formatter: n.text, fontSize: 11 };
+      // A function, not a string: ECharts reads "{b}" or "{c}" in a string
+      // formatter as a template, and a note's text is shown as written.
+      var text = String(n.text);
+      var label = { show: true, formatter: function () { return text; }, fontSize: 11 };
       if (first === last) {
         lines.push({ xAxis: first, name: n.text, label: label });
       } else {
