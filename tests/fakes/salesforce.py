@@ -79,6 +79,8 @@ class FakeSalesforce:
     hidden_fields: dict[str, set[str]] = field(default_factory=dict)
     client_credentials_enabled: bool = True
     token_failures: int = 0
+    echo_refused: bool = False
+    """A refused token request's description repeats the form it was sent."""
     """Answer this many token requests with 503 (the server busy) first."""
     scope: str = "api"
     """Scopes the app grants (``api``; ``id`` alone cannot call the REST API)."""
@@ -144,7 +146,8 @@ class FakeSalesforce:
                 if form.get("client_id") != self.client_id or not secrets.compare_digest(
                     str(form.get("client_secret", "")), self.client_secret
                 ):
-                    return _oauth_error("invalid_client", "invalid client credentials")
+                    echoed = f" {dict(form)}" if self.echo_refused else ""
+                    return _oauth_error("invalid_client", "invalid client credentials" + echoed)
                 if not self.client_credentials_enabled:
                     return _oauth_error("invalid_grant", "no client credentials user enabled")
             elif grant == JWT_GRANT:

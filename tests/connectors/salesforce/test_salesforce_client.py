@@ -75,6 +75,25 @@ def test_bad_secret_is_refused_without_showing_it(salesforce: FakeSalesforce) ->
     assert "not-the-secret-4711" not in text and "not-the-secret-4711" not in repr(wrong)
 
 
+def test_a_refusal_that_echoes_the_request_does_not_show_the_secret(
+    salesforce: FakeSalesforce,
+) -> None:
+    salesforce.echo_refused = True
+    wrong = Credentials(
+        "client_credentials", salesforce.client_id, "echoed-secret-9931" * 40,
+        secret_names=("SF_CLIENT_ID", "SF_CLIENT_SECRET"),
+    )  # fmt: skip
+    with (
+        SalesforceClient(salesforce.base_url, wrong) as client,
+        pytest.raises(SalesforceError) as caught,
+    ):
+        client.describe("Lead")
+    text = str(caught.value)
+    assert caught.value.code == "KT931" and "invalid client credentials" in text
+    assert "echoed-secret-9931" not in text
+    assert "***" in text
+
+
 def test_expired_session_gets_a_new_token(salesforce: FakeSalesforce) -> None:
     salesforce.expire_every = 1  # every token works for one request only
     with SalesforceClient(salesforce.base_url, client_credentials(salesforce)) as client:

@@ -101,6 +101,7 @@ def fetch_token(http: httpx.Client, instance_url: str, credentials: Credentials)
         return Token(str(body["access_token"]), str(scope) if scope else None)
     error = str(body.get("error", "")) if isinstance(body, dict) else ""
     description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
+    error, description = _scrubbed(error, credentials), _scrubbed(description, credentials)
     raise salesforce_error(
         "KT931",
         f"salesforce.auth.refused.{credentials.flow}",
@@ -111,3 +112,20 @@ def fetch_token(http: httpx.Client, instance_url: str, credentials: Credentials)
         username=credentials.username or "-",
         audience=credentials.audience,
     )
+
+
+# The longest vendor text a message quotes: an error page is not a description.
+_QUOTED = 300
+
+
+def _scrubbed(text: str, credentials: Credentials) -> str:
+    """Vendor text as a message may quote it: without any secret kpitree sent
+    or has read (an endpoint that echoes its request must not put the client
+    secret or the signed assertion on the screen), and not longer than a line."""
+    from kpitree.connectors.secrets import redact
+
+    for value in (credentials.client_secret, credentials.private_key):
+        if value and value in text:
+            text = text.replace(value, "***")
+    text = redact(text)
+    return text if len(text) <= _QUOTED else text[: _QUOTED - 1] + "…"
