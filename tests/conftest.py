@@ -63,6 +63,20 @@ def _as_server_user() -> dict[str, Any]:
     return {"user": "postgres", "group": "postgres"}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What kpitree keeps for the user (the public holidays it computed) goes to a
+    folder of the session, not to the home folder."""
+    folder = tmp_path_factory.mktemp("user-cache")
+    before = os.environ.get("KPITREE_CACHE_DIR")
+    os.environ["KPITREE_CACHE_DIR"] = str(folder)
+    yield
+    if before is None:
+        os.environ.pop("KPITREE_CACHE_DIR", None)
+    else:
+        os.environ["KPITREE_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """``postgresql://postgres@127.0.0.1:PORT/kpitree`` on a fresh, throwaway cluster."""

@@ -24,7 +24,6 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -69,11 +68,10 @@ def parse_hours(text: str) -> tuple[Interval, ...]:
     return tuple(out)
 
 
-@cache
 def _public_holidays(country: str, year: int) -> frozenset[dt.date]:
-    import holidays
+    from kpitree.calendar import _holidays
 
-    return frozenset(holidays.country_holidays(country, years=year).keys())
+    return _holidays(country, year)
 
 
 def calendar_hours_between(start: dt.datetime, end: dt.datetime) -> float:

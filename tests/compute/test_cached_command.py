@@ -1,6 +1,8 @@
 """A command whose SQL is cached runs it with DuckDB alone: the same bytes out as
-the run that compiled it, without importing Ibis or sqlglot (each run a fresh
-process, as a user runs ``kpitree status``)."""
+the run that compiled it, without importing Ibis or sqlglot, nor pandas (the
+roll-ups and the status table are NumPy), nor ``holidays`` (the calendar it
+computed is kept), nor rich (JSON needs no terminal) — each run a fresh process,
+as a user runs ``kpitree status``."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ try:
 except SystemExit as exit:
     assert not exit.code, exit.code
 heavy = ("ibis", "ibis.backends.duckdb", "ibis.backends.sql.compilers", "sqlglot")
+heavy += ("pandas", "holidays", "rich")
 sys.stderr.write(json.dumps(sorted(m for m in heavy if m in sys.modules)))
 """
 

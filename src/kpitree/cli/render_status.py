@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.table import Table
 
 from kpitree.compute.explain import describe_bottleneck
 from kpitree.escaping import terminal_text
@@ -15,13 +13,29 @@ from kpitree.i18n.numbers import format_value
 
 if TYPE_CHECKING:
     import pyarrow
+    from rich.console import Console
 
     from kpitree.compute.metrics import Catalogue
     from kpitree.compute.status import NodeStatus, StatusResult
     from kpitree.definition.tree import Node
     from kpitree.project import Project
 
-console = Console(highlight=False)
+
+def __getattr__(name: str) -> Any:
+    # The console is made on first use: ``--json`` output never imports rich.
+    if name == "console":
+        from rich.console import Console
+
+        made = Console(highlight=False)
+        globals()["console"] = made
+        return made
+    raise AttributeError(name)
+
+
+def _console() -> Console:
+    console: Console = getattr(sys.modules[__name__], "console")  # noqa: B009
+    return console
+
 
 # Status is never colour alone: an icon and a word go with it.
 _STYLE = {
@@ -108,6 +122,9 @@ def _depths(project: Project) -> dict[str, int]:
 
 
 def status_view(project: Project, result: StatusResult) -> None:
+    from rich.table import Table
+
+    console = _console()
     tree = project.tree
     lang = current_lang()
     depth = _depths(project)
@@ -185,6 +202,7 @@ def status_view(project: Project, result: StatusResult) -> None:
 
 
 def _explanations(project: Project, result: StatusResult) -> None:
+    console = _console()
     tree = project.tree
     lang = current_lang()
     b = result.bottleneck
@@ -260,6 +278,9 @@ def status_json(project: Project, result: StatusResult) -> dict[str, Any]:
 
 
 def arrow_table(table: pyarrow.Table) -> None:
+    from rich.table import Table
+
+    console = _console()
     out = Table()
     for name in table.column_names:
         out.add_column(name)
@@ -271,6 +292,9 @@ def arrow_table(table: pyarrow.Table) -> None:
 
 
 def metric_list(catalogue: Catalogue) -> None:
+    from rich.table import Table
+
+    console = _console()
     lang = current_lang()
     out = Table()
     for key in ("metrics.col.id", "metrics.col.label", "metrics.col.type", "metrics.col.source"):

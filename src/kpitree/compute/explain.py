@@ -213,9 +213,12 @@ def explain_status(result: StatusResult, tree: Tree, period: Period) -> None:
     attribution of the KGI's gap to pace (``attribution_vs_target``) and of its
     forecast to the target, the change from the previous period, the
     bottleneck, and the KGI's gap to pace by segment."""
-    frame = result.frame
-    depth = frame["segment"].map(len).to_numpy()
-    here = (frame["period"] == period.key).to_numpy()
+    import numpy as np
+
+    table = result.table
+    rows = len(table)
+    depth = np.fromiter(map(len, table["segment"]), "int64", rows)
+    here = table["period"] == period.key
     company = {
         r.node: r for r in (result._make(int(i)) for i in (here & (depth == 0)).nonzero()[0])
     }
@@ -244,19 +247,14 @@ def explain_status(result: StatusResult, tree: Tree, period: Period) -> None:
     for level in result.levels:
         if not level:
             continue
+        got, expected = table["actual"], table["expected"]
         pick = (
             here
             & (depth == len(level))
-            & (frame["node"] == kgi).to_numpy()
-            & frame["actual"].notna().to_numpy()
-            & frame["expected"].notna().to_numpy()
+            & (table["node"] == kgi)
+            & ~np.isnan(got)
+            & ~np.isnan(expected)
         )
-        chosen = frame[pick]
-        gaps = [
-            (seg, float(a - e))
-            for seg, a, e in zip(
-                chosen["segment"], chosen["actual"], chosen["expected"], strict=True
-            )
-        ]
+        gaps = [(table["segment"][i], float(got[i] - expected[i])) for i in pick.nonzero()[0]]
         gaps.sort(key=lambda g: g[1])
         result.segment_gaps[level] = gaps

@@ -23,6 +23,7 @@ from contextlib import closing
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from kpitree.compute.columns import Columns, concat, from_arrow, group_labels, rollup
 from kpitree.compute.compile import fusable, fused_query, metric_query
 from kpitree.compute.metrics import Catalogue, Metric
 from kpitree.compute.querycache import QueryCache, query_cache
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from kpitree.compute.periods import Period
     from kpitree.engines import Engine
 
-__all__ = ["Level", "measure"]
+__all__ = ["Level", "measure", "measure_columns"]
 
 Level = tuple[str, ...]
 _PARTS = ("n", "s", "num", "den", "q")
@@ -44,10 +45,9 @@ def _dim_cols(level: Level) -> list[str]:
     return [f"dim__{d}" for d in level]
 
 
-def _frame(table: pa.Table) -> pd.DataFrame:
-    frame: pd.DataFrame = table.to_pandas()
-    # Facts on days of the window that belong to no asked period.
-    return frame[frame["period"].notna()].reset_index(drop=True)
+def _frame(table: pa.Table) -> Columns:
+    # Facts on days of the window that belong to no asked period are left out.
+    return from_arrow(table)
 
 
 def _shape(metric: Metric) -> tuple[str, str, str]:
@@ -59,85 +59,85 @@ def _spans(periods: Sequence[Period]) -> tuple[tuple[str, str, str, int], ...]:
     return tuple((str(p.start), str(p.end), p.grain, p.fiscal_year_start) for p in periods)
 
 
-def _rollup(frame: pd.DataFrame, level: Level, parts: Sequence[str] | None = None) -> pd.DataFrame:
+def _rollup(frame: Columns, level: Level, parts: Sequence[str] | None = None) -> Columns:
     keys = ["period", *_dim_cols(level)]
-    parts = [c for c in _PARTS if c in frame.columns] if parts is None else list(parts)
+    parts = [c for c in _PARTS if c in frame] if parts is None else list(parts)
     # Added up in the order of the finest keys, not in the order the database
     # returned the rows: sums of fractions then have the same bits on every engine.
-    fine = [c for c in frame.columns if c == "period" or c.startswith("dim__")]
-    frame = frame.sort_values(fine, kind="stable", na_position="first")
-    return frame.groupby(keys, dropna=False, sort=False)[parts].sum().reset_index()
+    return rollup(frame, keys, parts)
 
 
-def _value(metric: Metric, f: pd.DataFrame) -> tuple[Any, Any, Any, Any]:
+def _value(metric: Metric, f: Columns) -> tuple[Any, Any, Any, Any]:
     """(value, num, den, n) columns from a metric's parts."""
     import numpy as np
 
     t = metric.type
     n = f.get("n")
     if t == "count":
-        return f["n"].astype("float64"), None, None, f["n"]
+        return _floats(f["n"]), None, None, f["n"]
     if t == "sum":
-        return f["s"].fillna(0.0).astype("float64"), None, None, n
+        s = _floats(f["s"])
+        return np.where(np.isnan(s), 0.0, s), None, None, n
     if "v" in f:
-        return f["v"].astype("float64"), None, None, n
+        return _floats(f["v"]), None, None, n
     if t in ("average", "duration"):
+        count = _floats(f["n"])
         with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.where(f["n"] > 0, f["s"] / f["n"].where(f["n"] > 0), np.nan)
+            v = np.where(count > 0, _floats(f["s"]) / np.where(count > 0, count, np.nan), np.nan)
         return v, None, None, n
     if t == "conversion":
-        den = f["den"].astype("float64")
+        den = _floats(f["den"])
         with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.where(den > 0, f["num"] / den.where(den > 0), np.nan)
-        return v, f["num"].astype("float64"), den, den
+            v = np.where(den > 0, _floats(f["num"]) / np.where(den > 0, den, np.nan), np.nan)
+        return v, _floats(f["num"]), den, den
     raise AssertionError(t)  # pragma: no cover
 
 
 def _floats(column: Any) -> Any:
     import numpy as np
-    import pandas as pd
 
-    if isinstance(column, pd.Series):
-        return column.to_numpy(dtype="float64", na_value=np.nan)
     return np.asarray(column, dtype="float64")
 
 
 def _wide(
-    per_metric: Mapping[str, pd.DataFrame],
+    per_metric: Mapping[str, Columns],
     catalogue: Catalogue,
     level: Level,
     periods: int,
-) -> pd.DataFrame:
+) -> Columns:
     """One row per period and segment (every segment seen in any period), the
     metrics' columns side by side. Rows are placed by position (period x
     segment number), not joined: a segment number comes from grouping the
     segment columns of all parts at once, missing values included."""
     import numpy as np
-    import pandas as pd
 
     dims = _dim_cols(level)
     parts = list(per_metric.items())
-    if level:
-        keys = pd.concat([f[dims] for _, f in parts], ignore_index=True) if parts else None
-        if keys is None or keys.empty:  # no fact at all: no segment, but every column
-            codes = np.zeros(0, dtype="int64")
-            segments = pd.DataFrame({c: pd.Series([], dtype=object) for c in dims})
-        else:
-            codes = keys.groupby(dims, dropna=False, sort=False).ngroup().to_numpy()
-            first = np.unique(codes, return_index=True)[1]  # group k first seen at first[k]
-            segments = keys.iloc[first].reset_index(drop=True)
+    rows = sum(len(f) for _, f in parts)
+    segments: dict[str, Any] = {c: np.empty(0, dtype=object) for c in dims}
+    if level and rows:
+        keys = Columns(
+            {c: np.concatenate([np.asarray(f[c], dtype=object) for _, f in parts]) for c in dims},
+            rows,
+        )
+        codes, firsts = group_labels(keys, dims, np.arange(rows, dtype="int64"))
+        first = np.asarray(firsts, dtype="int64")  # group k first seen at first[k]
+        segments = {c: keys[c][first] for c in dims}
+        n_seg = len(firsts)
+    elif level:  # no fact at all: no segment, but every column
+        codes = np.zeros(0, dtype="int64")
+        n_seg = 0
     else:
-        codes = np.zeros(sum(len(f) for _, f in parts), dtype="int64")
-        segments = pd.DataFrame(index=[0])
-    n_seg = len(segments)
+        codes = np.zeros(rows, dtype="int64")
+        n_seg = 1
     size = periods * n_seg
     out: dict[str, Any] = {"period": np.repeat(np.arange(periods, dtype="int64"), n_seg)}
     for c in dims:
-        out[c] = np.tile(segments[c].to_numpy(dtype=object), periods)
+        out[c] = np.tile(segments[c], periods)
     offset = 0
     for mid, f in parts:
         metric = catalogue[mid]
-        pos = f["period"].to_numpy(dtype="int64") * n_seg + codes[offset : offset + len(f)]
+        pos = np.asarray(f["period"], dtype="int64") * n_seg + codes[offset : offset + len(f)]
         offset += len(f)
         value, num, den, n = _value(metric, f)
         columns = {mid: value, f"{mid}#num": num, f"{mid}#den": den, f"{mid}#n": n}
@@ -151,7 +151,7 @@ def _wide(
             array = np.full(size, 0.0 if name == f"{mid}#q" else empty)
             array[pos] = _floats(column)
             out[name] = array
-    return pd.DataFrame(out)
+    return Columns(out, size)
 
 
 def _disjoint(periods: Sequence[Period]) -> list[list[int]]:
@@ -180,9 +180,9 @@ def _measure_raw(
     filters: Mapping[str, Sequence[str | None]] | None,
     as_of: dt.date | None,
     cache: QueryCache,
-) -> dict[Level, dict[str, pd.DataFrame]]:
+) -> dict[Level, dict[str, Columns]]:
     """Parts of every entity metric per level, for non-overlapping periods."""
-    raw: dict[Level, dict[str, pd.DataFrame]] = {level: {} for level in levels}
+    raw: dict[Level, dict[str, Columns]] = {level: {} for level in levels}
     keys = ["period", *_dim_cols(finest)]
     spans = _spans(periods)
     where = tuple(sorted((k, tuple(map(str, v))) for k, v in (filters or {}).items()))
@@ -212,14 +212,14 @@ def _measure_raw(
             fine = _frame(next(results))
             for level in levels:
                 # One roll-up of the whole fused result per level, then cut per metric.
-                parts_of_all = [c for c in fine.columns if c not in keys]
+                parts_of_all = [c for c in fine if c not in keys]
                 rolled = fine if level == finest else _rollup(fine, level, parts_of_all)
                 level_keys = ["period", *_dim_cols(level)]
                 for metric in members:
                     parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s", "q": f"{metric.id}__q"}
-                    cols = [c for c in parts.values() if c in rolled.columns]
-                    raw[level][metric.id] = rolled[[*level_keys, *cols]].rename(
-                        columns={v: k for k, v in parts.items()}
+                    cols = [c for c in parts.values() if c in rolled]
+                    raw[level][metric.id] = rolled.select(
+                        [*level_keys, *cols], {v: k for k, v in parts.items()}
                     )
         singles = {metric.id: _frame(next(results)) for metric in single}
     for metric in single:
@@ -227,7 +227,7 @@ def _measure_raw(
         for level in levels:
             if level == finest:
                 raw[level][metric.id] = fine
-            elif "v" in fine.columns:  # order statistics do not add up: query each level
+            elif "v" in fine:  # order statistics do not add up: query each level
                 build = partial(metric_query, engine, metric, periods, level, filters, as_of)
                 raw[level][metric.id] = _frame(
                     cache.run(engine, key("single", [metric], level), build)
@@ -251,8 +251,22 @@ def measure(
     period and every segment of each level. With ``as_of``, second events of
     conversions and durations after that day are not known yet. ``cache`` keeps
     the compiled SQL (default: the process-wide in-memory cache)."""
+    got = measure_columns(engine, catalogue, metric_ids, periods, levels, filters, as_of, cache)
+    return {level: table.to_pandas() for level, table in got.items()}
+
+
+def measure_columns(
+    engine: Engine,
+    catalogue: Catalogue,
+    metric_ids: Sequence[str],
+    periods: Sequence[Period],
+    levels: Sequence[Level] = ((),),
+    filters: Mapping[str, Sequence[str | None]] | None = None,
+    as_of: dt.date | None = None,
+    cache: QueryCache | None = None,
+) -> dict[Level, Columns]:
+    """:func:`measure` as NumPy columns (:class:`~kpitree.compute.columns.Columns`)."""
     import numpy as np
-    import pandas as pd
 
     from kpitree.compute.vector import evaluate_columns
 
@@ -272,7 +286,7 @@ def measure(
             single.append(metric)
         else:
             groups.setdefault(key, []).append(metric)
-    collected: dict[Level, dict[str, list[pd.DataFrame]]] = {level: {} for level in levels}
+    collected: dict[Level, dict[str, list[Columns]]] = {level: {} for level in levels}
     # Overlapping periods (a quarter and one of its months, this year to date and
     # the whole of last year) are measured in separate passes: a fact is placed
     # in one period per query.
@@ -285,14 +299,13 @@ def measure(
         _measure_apart(engine, catalogue, apart, part, filters, as_of, cache or query_cache(), got)
         for level, frames in got.items():
             for mid, frame in frames.items():
-                frame = frame.copy()
-                frame["period"] = remap[frame["period"].astype("int64").to_numpy()]
-                collected[level].setdefault(mid, []).append(frame)
-    raw: dict[Level, dict[str, pd.DataFrame]] = {
-        level: {mid: pd.concat(parts, ignore_index=True) for mid, parts in frames.items()}
+                period = remap[np.asarray(frame["period"]).astype("int64")]
+                collected[level].setdefault(mid, []).append(frame.with_columns({"period": period}))
+    raw: dict[Level, dict[str, Columns]] = {
+        level: {mid: concat(parts) for mid, parts in frames.items()}
         for level, frames in collected.items()
     }
-    out: dict[Level, pd.DataFrame] = {}
+    out: dict[Level, Columns] = {}
     for level in levels:
         wide = _wide(raw[level], catalogue, level, len(periods))
         missing = {
@@ -311,7 +324,7 @@ def measure(
             }
         )
         if missing:
-            wide = pd.concat([wide, pd.DataFrame(missing, index=wide.index)], axis=1)
+            wide = wide.with_columns(missing)
         extra: dict[str, Any] = {}
         for mid in ids:
             metric = catalogue[mid]
@@ -324,7 +337,7 @@ def measure(
                 extra[f"{mid}#num"] = known[metric.spec.numerator]
                 extra[f"{mid}#den"] = extra[f"{mid}#n"] = known[metric.spec.denominator]
         if extra:
-            wide = pd.concat([wide, pd.DataFrame(extra, index=wide.index)], axis=1)
+            wide = wide.with_columns(extra)
         out[level] = wide
         out[level].attrs["not_applicable"] = absent.get(level, {})
     return out
@@ -382,7 +395,7 @@ def _measure_apart(
     filters: Mapping[str, Sequence[str | None]] | None,
     as_of: dt.date | None,
     cache: QueryCache,
-    raw: dict[Level, dict[str, pd.DataFrame]],
+    raw: dict[Level, dict[str, Columns]],
 ) -> None:
     """Measure each metric of ``apart`` at the levels it can be split by, one
     query per level (:func:`measure` adds the other levels' columns as NaN)."""

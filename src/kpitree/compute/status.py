@@ -27,11 +27,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kpitree.compute.columns import Columns, concat
 from kpitree.compute.explain import Bottleneck, explain_status
 from kpitree.compute.freshness import is_scheduled, latest_facts, schedule_shares, unlinked_deals
 from kpitree.compute.judge import STATUSES as JUDGED
 from kpitree.compute.judge import Flag
-from kpitree.compute.measure import Level, measure
+from kpitree.compute.measure import Level, measure_columns
 from kpitree.compute.metrics import Catalogue
 from kpitree.compute.periods import Period
 from kpitree.compute.querycache import QueryCache, query_cache
@@ -123,15 +124,16 @@ TEXTS = ("source", "status", "reason", "data_until", "basis", "flags")
 class StatusResult:
     """Status of every node per period and segment.
 
-    ``frame`` is the result as a table (one row per level, period, segment and
-    node, in that order; numbers are floats with NaN for "none"); ``rows`` gives
-    the same rows as :class:`NodeStatus` objects, built on first use.
+    ``table`` is the result as NumPy columns (one row per level, period,
+    segment and node, in that order; numbers are floats with NaN for "none");
+    ``frame`` the same as a pandas DataFrame and ``rows`` as
+    :class:`NodeStatus` objects, each built on first use.
     """
 
     periods: list[Period]
     levels: list[Level]
     as_of: dt.date
-    frame: pd.DataFrame
+    table: Columns
     bottleneck: Bottleneck | None = None
     attribution_vs_target: Attribution | None = None
     """The KGI's gap to pace (expected-to-date) split over the inputs; the gap
@@ -147,14 +149,22 @@ class StatusResult:
     """Per level, the measured nodes whose metric cannot be split or filtered
     by a dimension asked for, with those dimensions (their values are none)."""
     _rows: list[NodeStatus] | None = field(default=None, repr=False)
+    _frame: pd.DataFrame | None = field(default=None, repr=False)
     _index: dict[tuple[str, str, SegmentKey], int] | None = field(default=None, repr=False)
     _arrays: dict[str, Any] | None = field(default=None, repr=False)
     _levels: tuple[dict[Level, int], np.ndarray] | None = field(default=None, repr=False)
 
     @property
+    def frame(self) -> pd.DataFrame:
+        """The rows as a pandas DataFrame (object columns stay objects)."""
+        if self._frame is None:
+            self._frame = self.table.to_pandas()
+        return self._frame
+
+    @property
     def rows(self) -> list[NodeStatus]:
         if self._rows is None:
-            self._rows = [self._make(i) for i in range(len(self.frame))]
+            self._rows = [self._make(i) for i in range(len(self.table))]
         return self._rows
 
     def _make(self, i: int) -> NodeStatus:
@@ -176,7 +186,7 @@ class StatusResult:
 
     def _columns(self) -> dict[str, Any]:
         if self._arrays is None:
-            self._arrays = {c: self.frame[c].to_numpy() for c in self.frame.columns}
+            self._arrays = {c: self.table[c] for c in self.table.columns}
         return self._arrays
 
     def row(self, node: str, period: str | None = None, segment: SegmentKey = ()) -> NodeStatus:
@@ -207,7 +217,7 @@ class StatusResult:
         import numpy as np
 
         cols = self._columns()
-        keep = np.ones(len(self.frame), dtype=bool)
+        keep = np.ones(len(self.table), dtype=bool)
         if node is not None:
             keep &= cols["node"] == node
         if period is not None:
@@ -230,7 +240,7 @@ class StatusResult:
                     for seg in self._columns()["segment"]
                 ),
                 dtype="int64",
-                count=len(self.frame),
+                count=len(self.table),
             )
             self._levels = (codes, per_row)
         return self._levels
@@ -269,8 +279,6 @@ def compute_status(
 ) -> StatusResult:
     """Status of every node for each of ``periods`` (whole periods: they are
     measured up to ``as_of``) and every segment of each level."""
-    import pandas as pd
-
     measured = {n.id: n.metric for n in tree.nodes.values() if n.metric}
     # The periods measured: each asked one to date (nothing yet when it starts
     # after as_of), the same stretch of its predecessor and of last year.
@@ -288,7 +296,7 @@ def compute_status(
     index = {p: i for i, p in enumerate(all_periods)}
     if progress:
         progress("measure")
-    frames = measure(
+    frames = measure_columns(
         engine,
         catalogue,
         list(dict.fromkeys(measured.values())),
@@ -317,8 +325,7 @@ def compute_status(
                 evidence,
             )
         )
-    frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
-    result = StatusResult(list(periods), list(levels), as_of, frame)
+    result = StatusResult(list(periods), list(levels), as_of, concat(pieces))
     for level in levels:
         absent: dict[str, tuple[str, ...]] = frames[level].attrs.get("not_applicable", {})
         if absent:
@@ -379,20 +386,22 @@ def _unlinked(
 ) -> None:
     """On company rows of a share above 100% computed from counts of different
     entities: how many deals of the period have no originating lead."""
+    import numpy as np
+
     from kpitree.errors import UserError
 
-    frame = result.frame
-    if frame.empty:
+    table = result.table
+    if not len(table):
         return
-    flags = frame["flags"].to_numpy().copy()
-    company = frame["segment"].map(len).to_numpy() == 0
+    flags = table["flags"].copy()
+    company = np.fromiter(map(len, table["segment"]), "int64", len(table)) == 0
     by_key = {p.key: p for p in periods}
     counted: dict[str, tuple[int, int] | None] = {}
     for i in (company.nonzero()[0]).tolist():
         found = flags[i]
         if not any(_unlinked_share(f) for f in found):
             continue
-        key = str(frame["period"].iat[i])
+        key = str(table["period"][i])
         if key not in counted:
             try:
                 counted[key] = unlinked_deals(engine, by_key[key], as_of, cache or query_cache())
@@ -403,8 +412,9 @@ def _unlinked(
             continue
         params = (("unlinked", got[0]), ("total", got[1]), ("entity", "deals"))
         flags[i] = (*found, Flag("unlinked_facts", params))
-    frame["flags"] = flags
+    result.table = table.with_columns({"flags": flags})
     result._arrays = None
+    result._frame = None
 
 
 def _unlinked_share(flag: Flag) -> bool:

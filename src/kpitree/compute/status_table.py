@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kpitree.compute.columns import Columns
 from kpitree.compute.freshness import is_scheduled
 from kpitree.compute.judge import Flag, flags_for, references, share_cause, statuses
 from kpitree.compute.measure import Level
@@ -32,7 +33,6 @@ from kpitree.definition.tree import Tree
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
 __all__ = ["Evidence", "level_table"]
 
@@ -77,7 +77,7 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _actuals(tree: Tree, frame: pd.DataFrame, measured: Mapping[str, str]) -> dict[str, Any]:
+def _actuals(tree: Tree, frame: Columns, measured: Mapping[str, str]) -> dict[str, Any]:
     """Every node's actual column (measured, computed or implied), its source,
     the nodes each unmeasured one came from, and for rates the node whose
     value is their volume (the denominator)."""
@@ -88,7 +88,7 @@ def _actuals(tree: Tree, frame: pd.DataFrame, measured: Mapping[str, str]) -> di
     came_from: dict[str, tuple[str, ...]] = {}
     volume_of: dict[str, str] = {}
     for node_id, metric_id in measured.items():
-        cols[node_id] = frame[metric_id].to_numpy(dtype="float64")
+        cols[node_id] = np.asarray(frame[metric_id], dtype="float64")
         sources[node_id] = "measured"
     for step in solve_steps(tree, set(measured)):
         node = tree.nodes[step.equation]
@@ -178,7 +178,7 @@ def level_table(
     tree: Tree,
     catalogue: Catalogue,
     targets: Targets,
-    frame: pd.DataFrame,
+    frame: Columns,
     level: Level,
     measured: Mapping[str, str],
     order: Sequence[str],
@@ -186,13 +186,12 @@ def level_table(
     as_of: dt.date,
     filters: Mapping[str, Sequence[str | None]] | None = None,
     evidence: Evidence = Evidence(),
-) -> pd.DataFrame:
+) -> Columns:
     """The status rows of one level: arrays of shape (periods, segments,
     nodes) flattened in that order. With ``filters``, each row's target is
     that of the filtered segment, or none
     (:func:`~kpitree.compute.targets.filtered_key`)."""
     import numpy as np
-    import pandas as pd
 
     periods, current, previous, last_year, index = spans
     pacing = tree.pacing
@@ -208,13 +207,13 @@ def level_table(
         if node.formula is not None and all(c in values for c in node.children):
             recon[node_id] = values[node_id] - evaluate_columns(node.formula, values)
     dim_cols = [f"dim__{d}" for d in level]
-    seg_values = frame[dim_cols].to_numpy(dtype=object) if dim_cols else None
-    period_idx = frame["period"].to_numpy()
+    seg_values = list(zip(*(frame[c].tolist() for c in dim_cols), strict=True))
+    period_idx = frame["period"].tolist()
     by_key: dict[tuple[int, tuple[Any, ...]], int] = {}
     for i in range(len(frame)):
-        seg = tuple(seg_values[i]) if seg_values is not None else ()
+        seg = seg_values[i] if dim_cols else ()
         by_key[(int(period_idx[i]), seg)] = i
-    segments = sorted({k[1] for k in by_key}, key=lambda s: tuple(str(x) for x in s))
+    segments = sorted({k[1] for k in by_key}, key=lambda s: tuple(map(_order_text, s)))
     if not level and not segments:
         # Nothing measured at all (the periods start after as_of): the company
         # still has its rows, with targets and no actual.
@@ -249,9 +248,9 @@ def level_table(
             below = expr.right.name if isinstance(expr.right, Ref) else None
         den = catalogue.metrics.get(below or "")
         if den is not None and den.type in ("sum", "count") and f"{den.id}#n" in frame:
-            volumes[m] = frame[f"{den.id}#n"].to_numpy(dtype="float64")
+            volumes[m] = np.asarray(frame[f"{den.id}#n"], dtype="float64")
         elif f"{m}#n" in frame:
-            volumes[m] = frame[f"{m}#n"].to_numpy(dtype="float64")
+            volumes[m] = np.asarray(frame[f"{m}#n"], dtype="float64")
     # Per node, in the tree's order (children first): the columns of its rows.
     got: dict[str, dict[str, Any]] = {}
     no_data: dict[str, np.ndarray] = {}
@@ -402,22 +401,21 @@ def level_table(
         if metric is not None and now is not None:
             # What the value rests on or leaves out, said with it.
             if metric.type == "conversion" and f"{metric.id}#num" in frame:
-                converted = frame[f"{metric.id}#num"].to_numpy(dtype="float64")
+                converted = np.asarray(frame[f"{metric.id}#num"], dtype="float64")
                 out["converted"][:, :, k] = _take(converted, now)
             if f"{metric.id}#q" in frame:
-                left_out = _take(frame[f"{metric.id}#q"].to_numpy(dtype="float64"), now)
+                left_out = _take(np.asarray(frame[f"{metric.id}#q"], dtype="float64"), now)
                 name = "negative_durations" if metric.type == "duration" else "missing_values"
                 out[name][:, :, k] = left_out
     total = n_p * n_s * n_n
-    return pd.DataFrame(
+    return Columns(
         {
-            # Object columns stay objects: pandas would turn text columns into
-            # strings whose missing value is NaN, and "no status" is None.
+            # Object columns stay objects: "no status" is None.
             "node": _texts(np.tile(np.asarray(order, dtype=object), n_p * n_s)),
             "period": _texts(
                 np.repeat(np.asarray([p.key for p in periods], dtype=object), n_s * n_n)
             ),
-            "segment": np.tile(np.repeat(_objects(keys), n_n), n_p) if n_s else [],
+            "segment": np.tile(np.repeat(_objects(keys), n_n), n_p),
             "source": _texts(texts["source"].reshape(total)),
             "status": _texts(texts["status"].reshape(total)),
             "incomplete": incomplete.reshape(total),
@@ -426,7 +424,8 @@ def level_table(
                 name: _texts(texts[name].reshape(total))
                 for name in ("reason", "data_until", "basis", "flags")
             },
-        }
+        },
+        total,
     )
 
 
@@ -466,10 +465,15 @@ def _through_children(
     return expected, forecast
 
 
-def _texts(values: np.ndarray) -> pd.Series:
-    import pandas as pd
+def _texts(values: np.ndarray) -> np.ndarray:
+    import numpy as np
 
-    return pd.Series(values, dtype=object)
+    return np.asarray(values, dtype=object)
+
+
+def _order_text(value: Any) -> str:
+    """How a segment's value sorts: missing ones as ``nan``, as they always have."""
+    return "nan" if _missing(value) else str(value)
 
 
 def _objects(items: Sequence[Any]) -> np.ndarray:
