@@ -6,9 +6,8 @@ A :class:`Columns` is an ordered mapping of column name to a 1-d NumPy array
 :meth:`Columns.to_pandas` gives a DataFrame where one is asked for.
 
 :func:`rollup` adds the parts of a finer level up to a coarser one. Float
-parts are added with the compensated (Kahan) summation pandas' group sums use,
-in the same order (the rows sorted by their finest keys, missing keys first),
-so every sum has the same bits as before and on every engine.
+parts are added with :func:`math.fsum`: correctly rounded, so a sum has the
+same bits whatever order the database returned the rows in, on every engine.
 """
 
 from __future__ import annotations
@@ -150,11 +149,14 @@ def concat(tables: Sequence[Columns]) -> Columns:
     )
 
 
-def _sort_key(value: Any) -> tuple[int, Any]:
-    # Missing keys first, then in order (text by code point).
-    if value is None or (isinstance(value, float) and value != value):
-        return (0, 0)
-    return (1, value)
+def _keys(column: np.ndarray) -> list[Any]:
+    """A key column's values, a missing number as ``None`` (NaN equals nothing)."""
+    values = column.tolist()
+    if column.dtype.kind == "f":
+        return [None if v != v else v for v in values]
+    if column.dtype == object:
+        return [None if isinstance(v, float) and v != v else v for v in values]
+    return list(values)
 
 
 def group_labels(
@@ -164,78 +166,57 @@ def group_labels(
     and the first row (position in ``order``) of each group."""
     import numpy as np
 
+    cols = [_keys(table[k][order]) for k in keys]
+    rows = zip(*cols, strict=True) if cols else iter([()] * len(order))
     seen: dict[tuple[Any, ...], int] = {}
-    firsts: list[int] = []
-    cols = [table[k][order].tolist() for k in keys]
-    labels = np.empty(len(order), dtype="int64")
-    for i, row in enumerate(zip(*cols, strict=True) if cols else ((),) * len(order)):
-        key = tuple(None if (isinstance(v, float) and v != v) else v for v in row)
-        label = seen.get(key)
-        if label is None:
-            label = seen[key] = len(firsts)
-            firsts.append(i)
-        labels[i] = label
+    labels = np.fromiter((seen.setdefault(r, len(seen)) for r in rows), "int64", len(order))
+    firsts = np.unique(labels, return_index=True)[1].tolist()
     return labels, firsts
 
 
-def _kahan(values: np.ndarray, labels: np.ndarray, groups: int) -> np.ndarray:
-    """Per group, the compensated sum of ``values`` (rows x columns) in row
-    order, missing values left out (pandas' group sum, step for step)."""
+def _sums(values: np.ndarray, labels: np.ndarray, groups: int) -> np.ndarray:
+    """Per group, the correctly rounded sum of ``values`` (rows x columns),
+    missing values left out: the same bits whatever order the rows came in."""
+    import math
+
     import numpy as np
 
     total = np.zeros((groups, values.shape[1]))
-    compensation = np.zeros((groups, values.shape[1]))
     if not len(labels):
         return total
-    # The rank of each row within its group: step r adds every group's r-th row.
     by_group = np.argsort(labels, kind="stable")
-    starts = np.searchsorted(labels[by_group], np.arange(groups))
-    rank = np.empty(len(labels), dtype="int64")
-    rank[by_group] = np.arange(len(labels)) - starts[labels[by_group]]
-    by_rank = np.argsort(rank, kind="stable")
-    bounds = np.searchsorted(rank[by_rank], np.arange(int(rank.max()) + 2))
-    for r in range(len(bounds) - 1):
-        rows = by_rank[bounds[r] : bounds[r + 1]]
-        lab = labels[rows]
-        val = values[rows]
-        present = ~np.isnan(val)
-        s = total[lab]
-        c = compensation[lab]
-        with np.errstate(invalid="ignore"):  # an infinite value: no compensation
-            y = val - c
-            t = s + y
-            new_c = t - s - y
-        new_c = np.where(np.isnan(new_c), 0.0, new_c)
-        total[lab] = np.where(present, t, s)
-        compensation[lab] = np.where(present, new_c, c)
+    bounds = np.searchsorted(labels[by_group], np.arange(groups + 1))
+    for g in range(groups):
+        rows = values[by_group[bounds[g] : bounds[g + 1]]]
+        for j in range(values.shape[1]):
+            column = rows[:, j]
+            column = column[~np.isnan(column)]
+            if np.isfinite(column).all():
+                total[g, j] = math.fsum(column.tolist())
+            else:  # an infinity: its sign (or NaN for both signs), as floats add
+                total[g, j] = float(np.sum(column))
     return total
 
 
 def rollup(table: Columns, keys: Sequence[str], parts: Sequence[str]) -> Columns:
-    """``parts`` added up per distinct ``keys`` (a coarser level); groups in
-    order of first appearance once the rows are sorted by the table's finest
-    keys (its ``period`` and ``dim__`` columns)."""
+    """``parts`` added up per distinct ``keys`` (a coarser level), groups in
+    order of first appearance."""
     import numpy as np
 
-    fine = [c for c in table.columns if c == "period" or c.startswith("dim__")]
-    n = len(table)
-    values = [table[c].tolist() for c in fine]
-    rows = [tuple(_sort_key(v) for v in r) for r in zip(*values, strict=True)]
-    order = np.asarray(sorted(range(n), key=rows.__getitem__), dtype="int64")
+    order = np.arange(len(table), dtype="int64")
     labels, firsts = group_labels(table, keys, order)
     groups = len(firsts)
-    first_rows = order[np.asarray(firsts, dtype="int64")]
+    first_rows = np.asarray(firsts, dtype="int64")
     out: dict[str, Any] = {k: table[k][first_rows] for k in keys}
     floats = [p for p in parts if table[p].dtype.kind == "f"]
     if floats:
-        stacked = np.stack([table[p][order] for p in floats], axis=1)
-        sums = _kahan(stacked, labels, groups)
+        sums = _sums(np.stack([table[p] for p in floats], axis=1), labels, groups)
     for p in parts:
         col = table[p]
         if col.dtype.kind == "f":
             out[p] = sums[:, floats.index(p)]
         else:
             acc = np.zeros(groups, dtype=col.dtype)
-            np.add.at(acc, labels, col[order])
+            np.add.at(acc, labels, col)
             out[p] = acc
     return Columns(out, groups)

@@ -62,8 +62,8 @@ def _spans(periods: Sequence[Period]) -> tuple[tuple[str, str, str, int], ...]:
 def _rollup(frame: Columns, level: Level, parts: Sequence[str] | None = None) -> Columns:
     keys = ["period", *_dim_cols(level)]
     parts = [c for c in _PARTS if c in frame] if parts is None else list(parts)
-    # Added up in the order of the finest keys, not in the order the database
-    # returned the rows: sums of fractions then have the same bits on every engine.
+    # Sums of fractions are correctly rounded: the same bits on every engine,
+    # whatever order the database returned the rows in.
     return rollup(frame, keys, parts)
 
 
