@@ -24,6 +24,7 @@ import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from zoneinfo import ZoneInfo
 
 __all__ = [
@@ -68,10 +69,11 @@ def parse_hours(text: str) -> tuple[Interval, ...]:
     return tuple(out)
 
 
+@cache
 def _public_holidays(country: str, year: int) -> frozenset[dt.date]:
-    from kpitree.calendar import _holidays
+    import holidays
 
-    return _holidays(country, year)
+    return frozenset(holidays.country_holidays(country, years=year).keys())
 
 
 def calendar_hours_between(start: dt.datetime, end: dt.datetime) -> float:
