@@ -38,7 +38,12 @@ def provider() -> Iterator[str]:
 
 
 def set_user(issuer: str, sub: str, **claims: Any) -> None:
-    """What the provider will say about ``sub`` (its claims, groups included)."""
+    """What the provider will say about ``sub`` (its claims, groups included); an
+    e-mail is a verified one unless ``email_verified`` says otherwise (``None``:
+    the provider says nothing about it)."""
+    if "email" in claims:
+        claims.setdefault("email_verified", True)
+    claims = {k: v for k, v in claims.items() if v is not None}
     answer = httpx.put(f"{issuer}/users/{sub}", json=claims, timeout=10)
     assert answer.status_code == 204, answer.text
 
@@ -134,6 +139,19 @@ def test_a_changed_group_changes_the_role_at_the_next_login(
             "KT712",
         ),
         ("local", {"email": "editor", "groups": ["kpi-admins"]}, [], "KT713"),
+        # An e-mail the provider does not say it verified names no one.
+        (
+            "mallory",
+            {"email": "alice@example.co.jp", "groups": ["kpi-admins"], "email_verified": False},
+            [],
+            "KT712",
+        ),
+        (
+            "trudy",
+            {"email": "alice@example.co.jp", "groups": ["kpi-admins"], "email_verified": None},
+            [],
+            "KT712",
+        ),
     ],
 )
 def test_users_the_mapping_does_not_allow_are_refused(

@@ -202,7 +202,9 @@ def sign_in(store: UserStore, spec: SsoSpec, claims: dict[str, Any]) -> User:
     domains = {d.lower().lstrip("@") for d in spec.allowed_domains}
     if domains and name.rpartition("@")[2].lower() not in domains:
         raise WebError(403, "KT712", "sso.error.no_role", name=name)
-    if spec.name_claim == "email" and claims.get("email_verified") is False:
+    # An e-mail names someone only when the provider says it verified it: an
+    # address a user could type into their own profile names anyone.
+    if spec.name_claim == "email" and claims.get("email_verified") is not True:
         raise WebError(403, "KT712", "sso.error.no_role", name=name)
     role = role_for(spec, claims)
     if role is None:

@@ -156,7 +156,7 @@ def test_single_sign_on_against_a_local_provider_gives_the_role_of_the_group(
         provider = oidc_provider_mock.run_server_in_thread(require_nonce=True)
     with provider as server:
         issuer = f"http://localhost:{server.server_port}"
-        claims = {"email": "sato@example.co.jp", "groups": ["revops"]}
+        claims = {"email": "sato@example.co.jp", "email_verified": True, "groups": ["revops"]}
         assert httpx.put(f"{issuer}/users/sato", json=claims).status_code == 204
         with (demo_copy / "kpitree.yaml").open("a", encoding="utf-8") as definition:
             definition.write(
