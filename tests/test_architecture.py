@@ -20,6 +20,8 @@ ALLOWED = {
     "calendar": set(),
     # Escaping of text that leaves the product (CSV, XLSX, Markdown, Slack).
     "escaping": set(),
+    # How a chart looks, for the web pages and the reports alike.
+    "chartstyle": set(),
     "definition": {"errors", "i18n", "source"},
     "planning": {"errors", "i18n", "source", "definition", "calendar"},
     "data": {"errors", "i18n", "source", "calendar", "escaping"},
@@ -91,6 +93,7 @@ ALLOWED = {
         "notes",
         "review",
         "abm",
+        "chartstyle",
     },
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {
@@ -112,6 +115,7 @@ ALLOWED = {
         "connectors",
         "notes",
         "review",
+        "chartstyle",
     },
 }
 

@@ -1,7 +1,9 @@
 """Charts as inline SVG, drawn by matplotlib (Agg, no pyplot state) with the
-Japanese font Noto Sans CJK JP. Text stays text (``svg.fonttype: none``): the
-SVG is a third of the size, and the PDF embeds the font once for the page and
-the charts alike (glyphs as paths made the PDF twice as slow to print)."""
+Japanese font Noto Sans CJK JP, in the look :mod:`kpitree.chartstyle` defines
+for the dashboard too (the funnel is that module's own drawing). Text stays
+text (``svg.fonttype: none``): the SVG is a third of the size, and the PDF
+embeds the font once for the page and the charts alike (glyphs as paths made
+the PDF twice as slow to print)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from kpitree import chartstyle
 from kpitree.errors import UserError
 
 if TYPE_CHECKING:
@@ -18,11 +21,16 @@ if TYPE_CHECKING:
 
     from kpitree.reports.layout import Chart, Section
 
-__all__ = ["CJK_FONT", "chart_figure", "chart_style", "chart_svg", "require_cjk_font"]
+__all__ = [
+    "CJK_FONT",
+    "chart_figure",
+    "chart_style",
+    "chart_svg",
+    "funnel_chart_svg",
+    "require_cjk_font",
+]
 
 CJK_FONT = "Noto Sans CJK JP"
-# Colour-blind-safe pair (actual, reference) and two more series.
-_COLOURS = ("#2b6cb0", "#a0aec0", "#dd6b20", "#38a169")
 
 
 @cache
@@ -56,7 +64,11 @@ def _axis_formatter(unit: str | None, lang: str = "en") -> Any:
             # Japanese amounts in 万 and 億, without the currency sign.
             for limit, suffix in ((1e8, "億"), (1e4, "万")):
                 if size >= limit:
-                    return f"{value / limit:,.3g}{suffix}"
+                    scaled = value / limit
+                    # 4,000万 (not "4e+03万"), 1.25億
+                    return (
+                        f"{scaled:,.0f}{suffix}" if abs(scaled) >= 100 else f"{scaled:,.3g}{suffix}"
+                    )
         for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
             if size >= limit:
                 return f"{value / limit:,.1f}{suffix}"
@@ -71,8 +83,17 @@ def _num(value: Any) -> float:
     return math.nan
 
 
+def _dashes(role: str) -> tuple[float, ...] | None:
+    dash = chartstyle.DASHES.get(role)
+    return tuple(float(x) for x in dash.split()) if dash else None
+
+
 def chart_figure(
-    chart: Chart, section: Section, *, width: float = 6.4, height: float = 2.4
+    chart: Chart,
+    section: Section,
+    *,
+    width: float = chartstyle.REPORT_FIGURE[0],
+    height: float = chartstyle.REPORT_FIGURE[1],
 ) -> Figure:
     """The chart drawn on a matplotlib figure (Agg). The legend sits outside
     the plotting area, to its right, so it never hides a bar or a line."""
@@ -83,7 +104,8 @@ def chart_figure(
 
     require_cjk_font()
     table = section.table(chart.table)
-    categories = [str(row[chart.category_column].text) for row in table.rows]
+    # "10月 (進行中)" on two lines: a long tick label would run into the next.
+    categories = [str(row[chart.category_column].text).replace(" (", "\n(") for row in table.rows]
     fig = matplotlib.figure.Figure(figsize=(width, height))
     # Fixed margins (a constrained layout draws every chart twice); the right
     # one leaves room for the legend.
@@ -92,35 +114,51 @@ def chart_figure(
     n = len(chart.series_columns)
     xs = list(range(len(categories)))
     running = chart.in_progress is not None and len(xs) > 0
+    partial = chartstyle.PARTIAL
+    roles = list(chart.roles) or [""] * n
+    colours = chartstyle.series_colours(chart.roles or None, n)
+    at = (len(xs) - 1 if chart.running_row is None else chart.running_row) if running else None
     for i, col in enumerate(chart.series_columns):
         values = [_num(row[col].value) for row in table.rows]
         name = table.columns[col]
-        colour = _COLOURS[i % len(_COLOURS)]
+        colour = colours[i]
         if chart.kind == "line":
-            style = "-" if i == 0 else "--"
-            done = [*values[:-1], math.nan] if running else values
-            ax.plot(xs, done, style, marker="o", markersize=3, color=colour, label=name)
-            if running:
-                # The last period is still running: its point hollow, joined dotted.
-                ax.plot(xs[-2:], values[-2:], ":", color=colour, alpha=0.6)
-                ax.plot(
-                    xs[-1:], values[-1:], "o", markersize=4, markerfacecolor="white",
+            # Only the actual is measured: a running period cuts it short;
+            # targets and forecasts are drawn whole.
+            cut = at if i == 0 else None
+            done = [math.nan if cut is not None and j >= cut else v for j, v in enumerate(values)]
+            (line,) = ax.plot(xs, done, marker="o", markersize=3, color=colour, label=name)
+            dashes = _dashes(roles[i]) if i else None
+            if dashes:
+                line.set_dashes(dashes)
+            if cut is not None:
+                # The period still running: its point hollow, joined dashed and lighter.
+                (tail,) = ax.plot(
+                    xs[max(cut - 1, 0) : cut + 1],
+                    values[max(cut - 1, 0) : cut + 1],
                     color=colour,
+                    alpha=partial.opacity,
+                )
+                tail.set_dashes(tuple(float(x) for x in partial.dash.split()))
+                ax.plot(
+                    xs[cut : cut + 1], values[cut : cut + 1], "o", markersize=4,
+                    markerfacecolor="white", color=colour,
                 )  # fmt: skip
         else:
             bar_width = 0.8 / max(n, 1)
             offset = (i - (n - 1) / 2) * bar_width
             bars = ax.bar([x + offset for x in xs], values, bar_width, color=colour, label=name)
-            if running:
-                bars[-1].set_alpha(0.45)
-                bars[-1].set_hatch("///")
-    if running:
+            if at is not None and i == 0:  # the actual; targets are not measured
+                bars[at].set_alpha(partial.opacity)
+                bars[at].set_hatch(partial.hatch)
+    if chart.in_progress is not None and running:
         from matplotlib.patches import Patch
 
         ax.add_artist(
             ax.legend(
-                handles=[Patch(facecolor="white", edgecolor="#64748b", hatch="///")],
-                labels=[chart.in_progress],
+                handles=[Patch(facecolor="white", edgecolor=chartstyle.MUTED, hatch=partial.hatch)],
+                # On two lines: the legend beside the plot has little room.
+                labels=[chart.in_progress.replace("（", "\n（").replace(" (", "\n(")],
                 fontsize=7,
                 frameon=False,
                 loc="lower left",
@@ -132,7 +170,7 @@ def chart_figure(
     ax.tick_params(axis="x", labelsize=7)
     ax.set_title(chart.title, fontsize=9, loc="left")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(axis="y", color="#e2e8f0", linewidth=0.6)
+    ax.grid(axis="y", color=chartstyle.GRID, linewidth=0.6)
     ax.set_axisbelow(True)
     return fig
 
@@ -141,7 +179,7 @@ def chart_style(chart: Chart) -> dict[str, Any]:
     """The matplotlib settings every chart is drawn with (``rc_context``)."""
     return {
         "font.family": [CJK_FONT, "DejaVu Sans"],
-        "font.size": 8,
+        "font.size": chartstyle.REPORT_FONT_PT,
         "svg.fonttype": "none",
         # Labels are text: "$...$" in a label is not TeX (a bad one would fail
         # the whole report); matplotlib escapes the text it writes into the SVG.
@@ -155,9 +193,43 @@ def chart_style(chart: Chart) -> dict[str, Any]:
     }
 
 
-def chart_svg(chart: Chart, section: Section, *, width: float = 6.4, height: float = 2.4) -> str:
+def funnel_chart_svg(chart: Chart, section: Section) -> str:
+    """The funnel section's chart: the stages' counts as the Funnel page draws
+    them (:func:`kpitree.chartstyle.funnel_svg`), each conversion between two
+    stages written with the two counts it divides."""
+    table = section.table(chart.table)
+    count, rate = chart.series_columns[0], chart.link_column
+    rows: list[chartstyle.FunnelBar | chartstyle.FunnelLink | None] = []
+    for i, row in enumerate(table.rows):
+        if i and rate is not None:
+            before = table.rows[i - 1]
+            detail = f"{row[count].text} / {before[count].text}"
+            rows.append(chartstyle.FunnelLink(before[rate].text, detail))
+        label = str(row[chart.category_column].text)
+        value = _num(row[count].value)
+        rows.append(
+            chartstyle.FunnelBar(label, None if math.isnan(value) else value, row[count].text)
+        )
+    return chartstyle.funnel_svg(
+        rows,
+        title=chart.title,
+        partial=chart.in_progress,
+        view=chart.id,
+    )
+
+
+def chart_svg(
+    chart: Chart,
+    section: Section,
+    *,
+    width: float = chartstyle.REPORT_FIGURE[0],
+    height: float = chartstyle.REPORT_FIGURE[1],
+) -> str:
     """The chart as an ``<svg>`` element (no XML header), ready to inline."""
     import matplotlib
+
+    if chart.kind == "funnel":
+        return funnel_chart_svg(chart, section)
 
     with matplotlib.rc_context(chart_style(chart)):  # type: ignore[arg-type]
         fig = chart_figure(chart, section, width=width, height=height)

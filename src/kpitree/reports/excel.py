@@ -1,6 +1,7 @@
 """The report as an Excel workbook: one sheet per section, numbers stored as
 numbers with number formats (¥#,##0, 0.0%), frozen header rows and native
-Excel charts (openpyxl.chart) over the sheet's own cells. Every text (labels,
+Excel charts (openpyxl.chart) over the sheet's own cells, coloured as
+:mod:`kpitree.chartstyle` says (as the HTML report and the dashboard). Every text (labels,
 team and rep names) is a text cell, never a formula (:mod:`kpitree.escaping`)."""
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ import io
 import re
 from typing import TYPE_CHECKING, Any
 
+from kpitree import chartstyle
 from kpitree.escaping import write_xlsx_cell
 from kpitree.reports.html import subtitle, title
-from kpitree.reports.layout import Cell, Section, layout
+from kpitree.reports.layout import Cell, Chart, Section, layout
 
 if TYPE_CHECKING:
     from kpitree.reports.model import Report
@@ -55,7 +57,6 @@ def sheet_name(title: str, used: set[str]) -> str:
 
 
 def _write_section(ws: Any, section: Section, report: Report, start: int = 1) -> None:
-    from openpyxl.chart import BarChart, LineChart, Reference
     from openpyxl.styles import Alignment, Font, PatternFill
 
     bold = Font(bold=True)
@@ -111,22 +112,66 @@ def _write_section(ws: Any, section: Section, report: Report, start: int = 1) ->
         header, last = positions[chart.table]
         if last <= header:
             continue
-        native: Any = LineChart() if chart.kind == "line" else BarChart()
-        native.title = chart.title
-        native.height, native.width = 7.5, 16
-        for col in chart.series_columns:
-            data = Reference(ws, min_col=col + 1, min_row=header, max_row=last)
-            native.add_data(data, titles_from_data=True)
-        categories = Reference(
-            ws, min_col=chart.category_column + 1, min_row=header + 1, max_row=last
-        )
-        native.set_categories(categories)
-        if chart.unit == "ratio":
-            native.y_axis.numFmt = "0%"
-        elif chart.unit == "currency":
-            native.y_axis.numFmt = '#,##0,,"M"'
+        native = _native_chart(ws, chart, header, last)
         ws.add_chart(native, f"A{anchor_row}")
         anchor_row += 16
+
+
+def _native_chart(ws: Any, chart: Chart, header: int, last: int) -> Any:
+    """A native Excel chart over the table's cells: series coloured by role;
+    the period still running hatched (bars) or dashed (the actual's line)
+    as on the other charts."""
+    from openpyxl.chart import BarChart, LineChart, Reference
+    from openpyxl.chart.marker import DataPoint
+    from openpyxl.drawing.fill import ColorChoice, PatternFillProperties
+
+    native: Any = LineChart() if chart.kind == "line" else BarChart()
+    if chart.kind == "funnel":  # stages from the top down, as horizontal bars
+        native.type = "bar"
+        native.y_axis.scaling.orientation = "minMax"
+        native.x_axis.scaling.orientation = "maxMin"
+    native.title = chart.title
+    native.width, native.height = chartstyle.XLSX_CHART
+    for col in chart.series_columns:
+        data = Reference(ws, min_col=col + 1, min_row=header, max_row=last)
+        native.add_data(data, titles_from_data=True)
+    categories = Reference(ws, min_col=chart.category_column + 1, min_row=header + 1, max_row=last)
+    native.set_categories(categories)
+    colours = chartstyle.series_colours(chart.roles or None, len(chart.series_columns))
+    roles = list(chart.roles) or [""] * len(colours)
+    running = None
+    if chart.in_progress is not None:
+        running = last - header - 1 if chart.running_row is None else chart.running_row
+    for i, series in enumerate(native.series):
+        colour = colours[i].lstrip("#").upper()
+        props = series.graphicalProperties
+        if chart.kind == "line":
+            props.line.solidFill = colour
+            if i and chartstyle.DASHES.get(roles[i]):
+                props.line.prstDash = "dash"
+        else:
+            props.solidFill = colour
+            props.line.solidFill = colour
+        if running is None or (i and chart.kind == "line"):
+            continue
+        # A funnel's stages all count the running period: every bar is partial.
+        for idx in range(running + 1) if chart.kind == "funnel" else [running]:
+            point = DataPoint(idx=idx)
+            if chart.kind == "line":
+                point.graphicalProperties.line.solidFill = colour
+                point.graphicalProperties.line.prstDash = "sysDash"
+            else:
+                point.graphicalProperties.pattFill = PatternFillProperties(
+                    prst="wdUpDiag",
+                    fgClr=ColorChoice(srgbClr=colour),
+                    bgClr=ColorChoice(srgbClr="FFFFFF"),
+                )
+            series.dPt.append(point)
+    if chart.unit == "ratio":
+        native.y_axis.numFmt = "0%"
+    elif chart.unit == "currency":
+        native.y_axis.numFmt = '#,##0,,"M"'
+    return native
 
 
 def render_xlsx(report: Report) -> bytes:

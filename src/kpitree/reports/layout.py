@@ -51,15 +51,23 @@ class Chart:
 
     id: str
     title: str
-    kind: Literal["bar", "line"]
+    kind: Literal["bar", "line", "funnel"]
     table: str
     category_column: int
     series_columns: tuple[int, ...]
     unit: str | None
     lang: str = "ja"  # amounts on the axis: 万/億 in Japanese, K/M/B in English
     in_progress: str | None = None
-    """Legend text when the last category is a period still running (drawn
-    lighter and hatched), else ``None``."""
+    """Legend text when a period on the chart is still running (drawn lighter
+    and hatched, or dashed), else ``None``."""
+    running_row: int | None = None
+    """The row of that period (``None``: the last row; a burn-up goes on with
+    the forecast after it)."""
+    roles: tuple[str, ...] = ()
+    """What each series is (``actual``, ``target``, …: its colour and dash in
+    :mod:`kpitree.chartstyle`); the usual order when empty."""
+    link_column: int | None = None
+    """A funnel: the column of the conversion written between two stages."""
 
 
 @dataclass
@@ -157,7 +165,18 @@ def _summary(report: Report, c: _Cells, lang: str) -> Section:
     columns[0] = _c("col.period", lang)
     table = Table("kgi", f"{_c('kgi', lang)}: {report.kgi.label}", columns, rows)
     chart = Chart(
-        "kgi_chart", report.kgi.label, "bar", "kgi", 0, (1, 4, 2, 6), report.kgi.unit, lang
+        "kgi_chart",
+        report.kgi.label,
+        "bar",
+        "kgi",
+        0,
+        (1, 4, 2, 6),
+        report.kgi.unit,
+        lang,
+        in_progress=None
+        if report.period.complete
+        else _c("chart.in_progress", lang, as_of=report.as_of.isoformat()),
+        roles=("actual", "expected", "target", "forecast"),
     )
     return Section("summary", _c("section.summary", lang), list(report.narrative), [table], [chart])
 
@@ -181,7 +200,22 @@ def _burnup(report: Report, c: _Cells, lang: str) -> list[Section]:
         for p in report.burnup
     ]
     table = Table("burnup", title, columns, rows)
-    chart = Chart("burnup_chart", title, "line", "burnup", 0, (1, 2, 3), unit, lang)
+    running = next((i for i, p in enumerate(report.burnup) if p.in_progress), None)
+    chart = Chart(
+        "burnup_chart",
+        title,
+        "line",
+        "burnup",
+        0,
+        (1, 2, 3),
+        unit,
+        lang,
+        in_progress=_c("chart.in_progress", lang, as_of=report.as_of.isoformat())
+        if running is not None
+        else None,
+        running_row=running,
+        roles=("actual", "target", "forecast"),
+    )
     return [Section("burnup", title, [], [table], [chart])]
 
 
@@ -317,12 +351,17 @@ def _funnel(report: Report, c: _Cells, lang: str) -> Section:
             Chart(
                 "funnel_chart",
                 _c("section.funnel", lang),
-                "bar",
+                "funnel",
                 "funnel",
                 0,
-                (1, 2),
+                (1,),
                 "count",
                 lang,
+                in_progress=None
+                if report.period.complete
+                else _c("chart.in_progress", lang, as_of=report.as_of.isoformat()),
+                roles=("actual",),
+                link_column=6,
             )
         )
     return Section("funnel", _c("section.funnel", lang), [], [table], charts)
@@ -345,8 +384,10 @@ def _department(report: Report, d: DepartmentSection, c: _Cells, lang: str) -> S
         else None
     )
     trend_rows = []
+    last = len(d.trend.periods) - 1
     for i, period in enumerate(d.trend.periods):
-        row = [c.text(period)]
+        mark = f" ({_c('in_progress', lang)})" if running and i == last else ""
+        row = [c.text(period + mark)]
         for node in nodes:
             actual, target = d.trend.series[node]
             row += [c.num(actual[i], units[node]), c.num(target[i], units[node])]
@@ -362,6 +403,7 @@ def _department(report: Report, d: DepartmentSection, c: _Cells, lang: str) -> S
             units[node],
             lang,
             in_progress=running,
+            roles=("actual", "target"),
         )
         for i, node in enumerate(nodes[:MAX_TREND_CHARTS])
     ]

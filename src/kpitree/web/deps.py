@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from kpitree import chartstyle
 from kpitree.web import formatting
 from kpitree.web.auth import current_user
 from kpitree.web.errors import WebError
@@ -192,7 +193,34 @@ def environment() -> jinja2.Environment:
         date=date,
         t=translate,
     )
+    env.globals.update(funnel_svg=_funnel_svg)
     return env
+
+
+def _funnel_svg(
+    rows: list[dict[str, Any]], title: str, partial: str | None = None, view: str = "period"
+) -> Any:
+    """The funnel of a view model's rows (``bar``, ``link``, ``gap``) drawn by
+    :func:`kpitree.chartstyle.funnel_svg` (safe markup: it escapes every text)."""
+    from markupsafe import Markup
+
+    drawn: list[chartstyle.FunnelBar | chartstyle.FunnelLink | None] = []
+    for row in rows:
+        if row["type"] == "bar":
+            drawn.append(
+                chartstyle.FunnelBar(
+                    row["label"], row["value"], row["display"], row["key"], row.get("href")
+                )
+            )
+        elif row["type"] == "link":
+            drawn.append(
+                chartstyle.FunnelLink(
+                    row["display"], row.get("detail", ""), row["key"], bool(row.get("warn"))
+                )
+            )
+        else:
+            drawn.append(None)
+    return Markup(chartstyle.funnel_svg(drawn, title=title, partial=partial, view=view))
 
 
 def render(
@@ -218,6 +246,8 @@ def render(
         "lang_urls": {code: _with_lang(request, code) for code in ("ja", "en")},
         "project_name": _project_name(request),
         "path": request.url.path,
+        # How charts look (kpitree.chartstyle), for the sparklines and charts.js.
+        "chart_style": chartstyle.web_style(),
     }
     html = environment().get_template(template_name).render({**common, **(context or {})})
     return HTMLResponse(html)

@@ -4,9 +4,11 @@
  * JSON in <script type="application/json" id="ID">. Kinds:
  *   series  actual, target and last year over periods (Node page)
  *   bars    contributions to a gap, one bar per input (Node page)
- *   funnel  stage counts against targets (Funnel page)
  *   burnup  cumulative actual, target and forecast over a fiscal year
  * Amounts read in 万/億 (K/M/B in English) when the data says "compact".
+ * Colours, dashes and the look of a period still running come from the page's
+ * <script id="kt-chart-style"> (kpitree.chartstyle, which the reports use too):
+ * nothing here names a colour.
  * Charts are drawn on load and again after htmx swaps in new content (live
  * updates), and resized with the window.
  */
@@ -44,26 +46,62 @@
     };
   }
 
+  var STYLE = null;
+  function style() {
+    if (!STYLE) {
+      var el = document.getElementById("kt-chart-style");
+      STYLE = el ? JSON.parse(el.textContent) : null;
+    }
+    return STYLE;
+  }
+
+  function dash(role) {
+    var d = style().dashes[role];
+    return d ? d.split(" ").map(Number) : "solid";
+  }
+
   // A period still running: its bar lighter and hatched, its axis label says so.
-  var RUNNING = {
-    opacity: 0.45,
-    decal: { symbol: "rect", dashArrayX: [1, 0], dashArrayY: [2, 3], rotation: -Math.PI / 4 },
-  };
+  function running() {
+    var p = style().partial;
+    return {
+      opacity: p.opacity,
+      decal: { symbol: "rect", dashArrayX: [1, 0], dashArrayY: [2, p.hatch_gap], rotation: -Math.PI / 4 },
+    };
+  }
+
+  function base(option) {
+    var s = style();
+    option.color = [s.series.actual, s.series.target, s.series.forecast, s.series.last_year];
+    option.textStyle = { fontSize: s.font_size };
+    option.animation = false;
+    return option;
+  }
+
+  // Axis labels counted back from the last period, which is always labelled
+  // (a running period's label carries the word that says so).
+  function lastAndEvery(count) {
+    var step = Math.max(1, Math.ceil(count / 4));
+    return function (index) { return (count - 1 - index) % step === 0; };
+  }
 
   function seriesOption(data) {
     var fmt = unitFormatter(data.unit, data.compact, data.lang);
     var rows = data.series;
     function pick(key) { return rows.map(function (r) { return r[key]; }); }
     var actual = rows.map(function (r) {
-      return r.in_progress ? { value: r.actual, itemStyle: RUNNING } : r.actual;
+      return r.in_progress ? { value: r.actual, itemStyle: running() } : r.actual;
     });
+    var s = style().series;
     var series = [
-      { name: data.labels.actual, type: "bar", data: actual },
-      { name: data.labels.target, type: "line", data: pick("target"), lineStyle: { type: "dashed" } },
-      { name: data.labels.last_year, type: "line", data: pick("last_year") },
+      { name: data.labels.actual, type: "bar", data: actual, itemStyle: { color: s.actual } },
+      { name: data.labels.target, type: "line", data: pick("target"),
+        itemStyle: { color: s.target }, lineStyle: { color: s.target, type: dash("target") } },
     ];
-    return {
-      animation: false,
+    if (data.labels.last_year) {
+      series.push({ name: data.labels.last_year, type: "line", data: pick("last_year"),
+        itemStyle: { color: s.last_year }, lineStyle: { color: s.last_year, type: dash("last_year") } });
+    }
+    return base({
       aria: { enabled: true, decal: { show: false } },
       tooltip: { trigger: "axis", valueFormatter: fmt },
       legend: { top: 0 },
@@ -73,16 +111,17 @@
         data: rows.map(function (r) {
           return r.in_progress ? r.label + "\n" + data.labels.in_progress : r.label;
         }),
+        axisLabel: { interval: lastAndEvery(rows.length), showMaxLabel: true, alignMaxLabel: "right" },
       },
-      yAxis: { type: "value", axisLabel: { formatter: fmt } },
+      yAxis: { type: "value", axisLabel: { formatter: fmt }, splitLine: { lineStyle: { color: style().grid } } },
       series: series,
-    };
+    });
   }
 
   function barsOption(data) {
     var items = data.items.slice().reverse();
-    return {
-      animation: false,
+    var s = style();
+    return base({
       tooltip: { trigger: "axis" },
       grid: { left: 120, right: 24, top: 8, bottom: 24 },
       xAxis: { type: "value" },
@@ -92,38 +131,20 @@
         data: items.map(function (i) {
           return {
             value: i.contribution,
-            itemStyle: { color: i.contribution < 0 ? "#b3261e" : "#1e7b3c" },
+            itemStyle: { color: i.contribution < 0 ? s.negative : s.positive },
           };
         }),
         label: { show: true, position: "right", formatter: function (p) { return items[p.dataIndex].display; } },
       }],
-    };
-  }
-
-  function funnelOption(data) {
-    var stages = data.stages;
-    return {
-      animation: false,
-      tooltip: { trigger: "axis" },
-      legend: { top: 0 },
-      grid: { left: 110, right: 24, top: 32, bottom: 24 },
-      xAxis: { type: "value" },
-      yAxis: { type: "category", inverse: true, data: stages.map(function (s) { return s.label; }) },
-      series: [
-        { name: data.labels.actual, type: "bar", data: stages.map(function (s) { return s.actual; }),
-          label: { show: true, position: "right", formatter: function (p) { return stages[p.dataIndex].display.actual; } } },
-        { name: data.labels.target, type: "bar", data: stages.map(function (s) { return s.target; }),
-          itemStyle: { color: "#c9d3e3" } },
-      ],
-    };
+    });
   }
 
   function burnupOption(data) {
     var fmt = unitFormatter(data.unit, data.compact, data.lang);
     var points = data.points;
     function pick(key) { return points.map(function (p) { return p[key]; }); }
-    return {
-      animation: false,
+    var s = style().series;
+    return base({
       tooltip: { trigger: "axis", valueFormatter: fmt },
       legend: { top: 0 },
       grid: { left: 70, right: 16, top: 32, bottom: 40 },
@@ -138,20 +159,21 @@
         { name: data.labels.actual, type: "bar",
           data: points.map(function (p) {
             return p.in_progress
-              ? { value: p.actual, itemStyle: { opacity: 0.45, decal: { symbol: "rect", dashArrayX: [1, 0], dashArrayY: [2, 4], rotation: -0.7 } } }
+              ? { value: p.actual, itemStyle: running() }
               : p.actual;
-          }) },
-        { name: data.labels.target, type: "line", data: pick("target"), lineStyle: { type: "dashed" } },
+          }), itemStyle: { color: s.actual } },
+        { name: data.labels.target, type: "line", data: pick("target"),
+          itemStyle: { color: s.target }, lineStyle: { color: s.target, type: dash("target") } },
         { name: data.labels.forecast, type: "line", data: pick("forecast"), connectNulls: false,
-          lineStyle: { type: "dotted" } },
+          itemStyle: { color: s.forecast }, lineStyle: { color: s.forecast, type: dash("forecast") } },
       ],
-    };
+    });
   }
 
-  var KINDS = { series: seriesOption, bars: barsOption, funnel: funnelOption, burnup: burnupOption };
+  var KINDS = { series: seriesOption, bars: barsOption, burnup: burnupOption };
 
   function draw(root) {
-    if (!window.echarts) return;
+    if (!window.echarts || !style()) return;
     charts = charts.filter(function (c) {
       if (document.body.contains(c.getDom())) return true;
       c.dispose();

@@ -33,13 +33,14 @@
         areas.push([{ xAxis: first, name: n.text, label: label }, { xAxis: last }]);
       }
     });
+    var look = JSON.parse(document.getElementById("kt-chart-style").textContent).note;
     var host = option.series[0];
     host.markLine = {
       symbol: "none", silent: false, data: lines,
-      lineStyle: { color: "#7a4d00", type: "solid", width: 1 },
+      lineStyle: { color: look.line, type: "solid", width: 1 },
       label: { position: "insideEndTop" },
     };
-    host.markArea = { silent: false, data: areas, itemStyle: { color: "rgba(255, 196, 0, 0.15)" } };
+    host.markArea = { silent: false, data: areas, itemStyle: { color: look.band } };
     return option;
   }
 

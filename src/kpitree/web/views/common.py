@@ -440,21 +440,28 @@ def history_status(source: StatusSource, query: PageQuery, period: Period) -> St
 
 
 def trend(
-    history: StatusResult, node_id: str, periods: Sequence[Period], lang: str
+    history: StatusResult, node_id: str, periods: Sequence[Period], lang: str, tree: Tree
 ) -> dict[str, Any]:
-    """A node's actuals over ``periods`` with sparkline points (0..100 x 0..24).
-    When the last period is still running, its point is left out of ``points``
-    and joined to the one before in ``partial`` (drawn dotted)."""
+    """A node's actuals and targets over ``periods`` with sparkline points (in
+    the viewBox of :data:`kpitree.chartstyle.SPARKLINE`) and its scale (lowest,
+    highest and last value, as printed). When the last period is still
+    running, its point is left out of ``points`` and joined to the one before
+    in ``partial`` (drawn dashed, see :data:`kpitree.chartstyle.PARTIAL`)."""
+    from kpitree.chartstyle import SPARKLINE
+
+    node = tree.nodes[node_id]
     by_period = {r.period: r for r in history.select(node=node_id, level=())}
     values = [by_period[p.key].actual if p.key in by_period else None for p in periods]
+    targets = [by_period[p.key].target if p.key in by_period else None for p in periods]
     known = [v for v in values if v is not None]
     drawn: list[str] = []
     if len(known) >= 2:
         low, high = min(known), max(known)
         span = (high - low) or 1.0
-        step = 100 / max(1, len(values) - 1)
+        step = SPARKLINE.width / max(1, len(values) - 1)
+        bottom, room = SPARKLINE.height - SPARKLINE.pad, SPARKLINE.height - 2 * SPARKLINE.pad
         drawn = [
-            f"{i * step:.1f},{22 - (v - low) / span * 20:.1f}"
+            f"{i * step:.1f},{bottom - (v - low) / span * room:.1f}"
             for i, v in enumerate(values)
             if v is not None
         ]
@@ -463,12 +470,29 @@ def trend(
     if running and values and values[-1] is not None and len(drawn) >= 2:
         partial = " ".join(drawn[-2:])
         drawn = drawn[:-1]
+    last = next((v for v in reversed(values) if v is not None), None)
+    scale = (
+        {
+            "min": fmt_card(min(known), node, tree, lang),
+            "max": fmt_card(max(known), node, tree, lang),
+            "last": fmt_card(last, node, tree, lang),
+        }
+        if known
+        else None
+    )
     return {
         "periods": [p.key for p in periods],
+        "labels": [p.label(lang) for p in periods],
         "values": values,
+        "targets": targets,
         "points": " ".join(drawn),
         "partial": partial,
         "in_progress": running,
+        "scale": scale,
+        "scale_text": None
+        if scale is None
+        else t("pages.spark.scale", lang=lang, **scale)
+        + (f" · {t('pages.ui.last_running', lang=lang)}" if running else ""),
     }
 
 

@@ -132,7 +132,7 @@ def _kpis(
                 "kgi_effect_display": fmt(effect, kgi, tree, lang),
                 "gap_share": None if share is None else float(share),
                 "gap_share_display": fmt(None if share is None else float(share), kgi, tree, lang),
-                "trend": trend(history, node_id, recent, lang),
+                "trend": trend(history, node_id, recent, lang, tree),
             }
         )
     return out
@@ -278,5 +278,6 @@ def department_view(source: StatusSource, query: PageQuery, dept: str) -> dict[s
         "departments": [{"id": d, "label": _label(tree, d, lang)} for d in department_ids(tree)],
         "kgi": {"id": tree.kgi, "label": tree.nodes[tree.kgi].display(lang)},
         "kpis": kpis,
+        "compact_amounts": tree.amounts == "compact",
         "tables": {"kpis": table(cols, rows)},
     }

@@ -202,6 +202,89 @@ def _rate_row(
     }
 
 
+def _records_href(node_id: str, query: PageQuery, **changes: str | None) -> str:
+    from urllib.parse import quote, urlencode
+
+    return f"/records/{quote(node_id)}?{urlencode(query.params(by=None, drill=None, **changes))}"
+
+
+def _period_rows(
+    stages: list[dict[str, Any]], rates: list[dict[str, Any]], query: PageQuery, lang: str
+) -> list[dict[str, Any]]:
+    """The funnel of the period: every stage's count, and between two stages
+    the tree's rate (the second count over the first)."""
+    rows: list[dict[str, Any]] = []
+    for i, stage in enumerate(stages):
+        if i:
+            rate, before = rates[i - 1], stages[i - 1]
+            counts = [
+                format_value(x, "count", lang=lang) for x in (stage["actual"], before["actual"])
+            ]
+            rows.append(
+                {
+                    "type": "link",
+                    "key": rate["rate"]["id"],
+                    "display": rate["display"]["period_rate"],
+                    "detail": " / ".join(counts),
+                    "warn": rate["bottleneck"],
+                }
+            )
+        rows.append(
+            {
+                "type": "bar",
+                "key": stage["id"],
+                "label": stage["label"],
+                "value": stage["actual"],
+                "display": stage["display"]["actual"],
+                "href": _records_href(stage["id"], query),
+            }
+        )
+    return rows
+
+
+def _cohort_rows(
+    stages: list[dict[str, Any]], rates: list[dict[str, Any]], query: PageQuery, lang: str
+) -> list[dict[str, Any]]:
+    """The cohort funnel: for every step, the period's entrants and how many of
+    them converted within the step's window (steps do not chain: each has its
+    own cohort, so a gap separates them)."""
+    rows: list[dict[str, Any]] = []
+    for i, rate in enumerate(rates):
+        entrants, converted = rate["cohort_entrants"], rate["cohort_converted"]
+        if entrants is None or converted is None:
+            continue
+        rid = rate["rate"]["id"]
+        if rows:
+            rows.append({"type": "gap"})
+        count = [format_value(x, "count", lang=lang) for x in (converted, entrants)]
+        rows += [
+            {
+                "type": "bar",
+                "key": stages[i]["id"],
+                "label": stages[i]["label"],
+                "value": entrants,
+                "display": count[1],
+                "href": _records_href(rid, query, view="cohort", role="entrants"),
+            },
+            {
+                "type": "link",
+                "key": rid,
+                "display": rate["display"]["cohort_rate"],
+                "detail": " / ".join(count),
+                "warn": rate["bottleneck"],
+            },
+            {
+                "type": "bar",
+                "key": stages[i + 1]["id"],
+                "label": stages[i + 1]["label"],
+                "value": converted,
+                "display": count[0],
+                "href": _records_href(rid, query, view="cohort", role="converted"),
+            },
+        ]
+    return rows
+
+
 def funnel_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
     """The view model of the Funnel page (and of ``/api/funnel``)."""
     tree = source.project.tree
@@ -224,6 +307,7 @@ def funnel_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
         )
     bottleneck = result.bottleneck.node if result.bottleneck else None
     rates = [_rate_row(tree, s, company, cohort, bottleneck, lang) for s in steps]
+    running = not period.is_complete(result.as_of)
     stage_cols = [
         (k, t(f"pages.col.{k}", lang=lang))
         for k in ("node", "label", "actual", "target", "achievement", "status")
@@ -250,6 +334,14 @@ def funnel_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
         "as_of": result.as_of.isoformat(),
         "stages": stages,
         "steps": rates,
+        "chart": {
+            "in_progress": running,
+            "partial": t("pages.chart.partial", lang=lang, as_of=result.as_of.isoformat())
+            if running
+            else None,
+            "period": _period_rows(stages, rates, query, lang),
+            "cohort": _cohort_rows(stages, rates, query, lang),
+        },
         "bottleneck": None
         if result.bottleneck is None
         else {

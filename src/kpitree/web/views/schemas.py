@@ -99,7 +99,10 @@ class NodeInfo(_Open):
 
 
 class TreeNode(NodeInfo, Numbers):
-    trend: dict[str, Any] = Field(description="{periods, values, points}: the last 12 periods.")
+    trend: dict[str, Any] = Field(
+        description="{periods, labels, values, targets, points, partial, in_progress, scale, "
+        "scale_text}: the last 12 periods; scale: the lowest, highest and last value as printed."
+    )
     not_applicable: dict[str, Any] | None = Field(
         None,
         description="{dimensions, text} when the node's metric cannot be filtered by "
@@ -139,6 +142,11 @@ class FunnelPage(Page):
     as_of: str
     stages: list[dict[str, Any]]
     steps: list[dict[str, Any]] = Field(description="Period and cohort rates per step.")
+    chart: dict[str, Any] = Field(
+        description="The funnel as drawn: {in_progress, partial, period, cohort}; period and "
+        "cohort are rows from the top: bar {key, label, value, display, href}, link {key, "
+        "display, detail, warn} (the conversion between the bars around it), gap."
+    )
     bottleneck: dict[str, Any] | None
 
 

@@ -77,7 +77,7 @@ def tree_view(source: StatusSource, query: PageQuery) -> dict[str, Any]:
         nodes[node_id] = {
             **node_info(tree, node_id, lang),
             **node_numbers(row, node, tree, lang),
-            "trend": trend(history, node_id, recent, lang),
+            "trend": trend(history, node_id, recent, lang, tree),
             "landing": _landing(yearly, year_key, node_id, node, tree, lang),
             "not_applicable": None
             if dims is None
