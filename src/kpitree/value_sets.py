@@ -65,11 +65,17 @@ _DATA_VALUES = {
 
 
 def value_set(
-    project: Project, spec: str, *, fiscal_year: int | None = None, as_of: dt.date | None = None
+    project: Project,
+    spec: str,
+    *,
+    fiscal_year: int | None = None,
+    as_of: dt.date | None = None,
+    measured: dict[str, float] | None = None,
 ) -> tuple[dict[str, float], dict[str, float], bool]:
     """:meth:`values`, the plan values its inputs fall back to when they have
     no data (for value sets from data), and whether the set is the pace of
-    a period still running."""
+    a period still running. ``measured``, when given, receives the values of
+    the formula nodes the data measures (for a set from data)."""
     kind, at, when = spec.partition("@")
     if at and kind in _DATA_VALUES:
         period = project.period(when, as_of=as_of)
@@ -89,6 +95,19 @@ def value_set(
             for r in company
             if getattr(r, fallback_field) is not None
         }
+        if measured is not None:
+            # For analysis: a rate whose cohort is still open may still rise,
+            # so it takes its plan value like an input without data.
+            for r in company:
+                if r.incomplete and r.node in project.tree.inputs:
+                    found.pop(r.node, None)
+            measured.update(
+                (r.node, found[r.node])
+                for r in company
+                if r.source == "measured"
+                and r.node in found
+                and project.tree.nodes[r.node].formula is not None
+            )
         return found, fallback, kind == "expected" and not period.is_complete(day)
     if spec == "plan" or spec in project.tree.scenarios:
         plan = project.plan(fiscal_year=fiscal_year, scenario=None if spec == "plan" else spec)
@@ -177,13 +196,21 @@ def values_file(tree: Tree, path: Path) -> dict[str, float]:
 
 
 def _inputs(
-    project: Project, spec: str, fiscal_year: int | None, as_of: dt.date | None, into: Explanation
+    project: Project,
+    spec: str,
+    fiscal_year: int | None,
+    as_of: dt.date | None,
+    into: Explanation,
+    measured: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Input values for analysis: given inputs, and inputs derived from given
     values of formula nodes are not accepted (inputs drive the tree). An
     input of a value set from data that has no data takes its plan value
-    (recorded in ``into.filled``)."""
-    values, fallback, pace = value_set(project, spec, fiscal_year=fiscal_year, as_of=as_of)
+    (recorded in ``into.filled``); ``measured`` receives the measured formula
+    nodes of a set from data."""
+    values, fallback, pace = value_set(
+        project, spec, fiscal_year=fiscal_year, as_of=as_of, measured=measured
+    )
     into.pace = into.pace or pace
     filled = [n for n in project.tree.inputs if n not in values and n in fallback]
     if filled:
@@ -216,8 +243,34 @@ def explain(
     at_values = _inputs(project, at, fiscal_year, as_of, result)
     result.sensitivity = sensitivity(project.tree, at_values, step=step)
     if base is not None and current is not None:
-        base_values = _inputs(project, base, fiscal_year, as_of, result)
-        current_values = _inputs(project, current, fiscal_year, as_of, result)
-        result.attribution = attribute(project.tree, base_values, current_values)
+        base_nodes: dict[str, float] = {}
+        current_nodes: dict[str, float] = {}
+        base_values = _inputs(project, base, fiscal_year, as_of, result, base_nodes)
+        current_values = _inputs(project, current, fiscal_year, as_of, result, current_nodes)
+        if current_nodes and not base_nodes:
+            # Against a plan, a target or an expectation: a measured node's
+            # reference is the value the tree computes from the reference's
+            # inputs, so the measured change is still explained in full.
+            base_nodes = _computed(project, base_values, current_nodes)
+        if base_nodes and not current_nodes:
+            current_nodes = _computed(project, current_values, base_nodes)
+        result.attribution = attribute(
+            project.tree,
+            base_values,
+            current_values,
+            base_nodes=base_nodes,
+            current_nodes=current_nodes,
+        )
         result.compared = (base, current)
     return result
+
+
+def _computed(
+    project: Project, inputs: dict[str, float], nodes: dict[str, float]
+) -> dict[str, float]:
+    """The values the tree computes from ``inputs`` for the formula nodes of
+    ``nodes`` (those it defines)."""
+    from kpitree.planning.evaluate import evaluate_tree
+
+    values = evaluate_tree(project.tree, inputs)
+    return {n: float(values[n]) for n in nodes if isinstance(values.get(n), int | float)}

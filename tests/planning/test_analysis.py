@@ -106,3 +106,55 @@ def test_sensitivity_is_ranked_by_effect(tmp_path: object) -> None:
     assert by_node["win_rate"].elasticity == pytest.approx(2 / 3)
     assert by_node["renewal_rate"].elasticity == pytest.approx(0.3)
     assert by_node["win_rate"].effect == pytest.approx(20_000_000)
+
+
+COHORT_CHAIN = (
+    "kpitree: 1\nname: x\nnodes:\n"
+    "  won: {kind: kgi, unit: count, formula: opps * win_rate}\n"
+    "  opps: {unit: count, formula: mqls * rate}\n"
+    "  mqls: {unit: count}\n  rate: {unit: ratio}\n  win_rate: {unit: ratio}\n"
+)
+
+
+def test_a_measured_node_explains_what_its_formula_does_not_by_hand(
+    write_tree: Callable[[str], Tree],
+) -> None:
+    """Opportunities measured (25 → 16) beside MQLs × a cohort rate that
+    computes 25 → 10: the rate and MQLs explain the formula's change, the
+    reconciliation (0 → 6) the rest, and the node's change is the measured one."""
+    tree = write_tree(COHORT_CHAIN)
+    base = {"mqls": 100, "rate": 0.25, "win_rate": 0.5}
+    current = {"mqls": 80, "rate": 0.125, "win_rate": 0.5}
+    result = attribute(
+        tree, base, current, root="opps", base_nodes={"opps": 25}, current_nodes={"opps": 16}
+    )
+    # f = mqls·rate + gap. v(∅)=25, v(m)=20, v(r)=12.5, v(g)=31, v(mr)=10, v(mg)=26,
+    # v(rg)=18.5, v(mrg)=16; weights ⅓ (none or both others switched), ⅙ (one).
+    # mqls: −5/3 + (−2.5 − 5)/6 − 2.5/3 = −3.75; rate: −12.5/3 + (−10 − 12.5)/6 − 10/3
+    # = −11.25; gap: +6 (it adds).
+    assert result.change == -9
+    assert (result.base, result.current) == (25, 16)
+    assert result.by_input == {"mqls": Fraction(-15, 4), "rate": Fraction(-45, 4)}
+    assert result.reconciliation == {"opps": 6}
+    assert result.tree.reconciliation == 6
+    assert result.exact
+    # Up the tree: the KGI's change (won = opps × win_rate: 12.5 → 8) is the
+    # measured one, split in the same proportions (× ½).
+    up = attribute(tree, base, current, base_nodes={"opps": 25}, current_nodes={"opps": 16})
+    assert up.change == Fraction(-9, 2)
+    assert up.by_input == {"mqls": Fraction(-15, 8), "rate": Fraction(-45, 8), "win_rate": 0}
+    assert up.reconciliation == {"opps": 3}
+    assert up.exact
+
+
+def test_a_measured_node_that_reconciles_changes_nothing(
+    write_tree: Callable[[str], Tree],
+) -> None:
+    tree = write_tree(COHORT_CHAIN)
+    base = {"mqls": 100, "rate": 0.25, "win_rate": 0.5}
+    current = {"mqls": 80, "rate": 0.125, "win_rate": 0.5}
+    plain = attribute(tree, base, current)
+    measured = attribute(tree, base, current, base_nodes={"opps": 25}, current_nodes={"opps": 10})
+    assert measured.by_input == plain.by_input
+    assert measured.reconciliation == {"opps": 0}
+    assert measured.tree.to_json()["children"][0]["reconciliation"] == 0

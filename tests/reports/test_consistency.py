@@ -43,10 +43,15 @@ def test_each_input_explains_the_kgi_gap_once_and_the_parts_add_up(
     assert len(drivers) >= 3, "September 2025's gap has drivers"
     nodes = [d.node for d in drivers]
     assert len(nodes) == len(set(nodes)), nodes
-    assert set(nodes) <= set(project.tree.inputs)
+    # Inputs, and measured formula nodes whose count differs from what their
+    # formula computes (商談数 beside MQLs × the cohort 商談化率): their
+    # reconciliation is a line of its own.
+    tree = project.tree
+    measured_formulas = {n for n, node in tree.nodes.items() if node.formula and node.metric}
+    assert set(nodes) <= set(tree.inputs) | measured_formulas
+    assert "opportunities" in nodes
     kgi = report.kgi
-    # Exactly the KGI computed from the inputs' actuals minus from their
-    # expected values: the KGI's own gap up to the rounding of its target.
+    # Exactly the KGI's own gap up to the rounding of its target.
     assert sum(d.amount for d in drivers) == pytest.approx(kgi.actual - kgi.expected, rel=1e-6)
     table = next(s for s in layout(report) if s.id == "gaps").table("drivers")
     labels = [row[0].text for row in table.rows[:-1]]

@@ -215,6 +215,10 @@ def explanation(tree: Tree, result: Explanation) -> None:
                 f"{_fmt(tree, node, child.current)}  [bold]{share}[/bold]"
             )
             add(branch.add(line), child)
+        if c.reconciliation:
+            # A measured node: the part of its change its parts do not compute.
+            share = _fmt(tree, kgi, c.reconciliation)
+            branch.add(f"[dim]{t('explain.reconciliation')}[/dim]  [bold]{share}[/bold]")
 
     add(rich_tree, att.tree)
     console.print(rich_tree)

@@ -227,6 +227,12 @@ def _explanations(project: Project, result: StatusResult) -> None:
                 f"  {tree.nodes[node_id].display(lang)}: "
                 f"{format_value(float(share), kgi.unit_name, tree.currency)}"
             )
+        for node_id, share in attribution.reconciliation.items():
+            if share:
+                console.print(
+                    f"  {tree.nodes[node_id].display(lang)} ({t('explain.reconciliation')}): "
+                    f"{format_value(float(share), kgi.unit_name, tree.currency)}"
+                )
     if result.filled_from_plan:
         names = ", ".join(tree.nodes[n].display(lang) for n in result.filled_from_plan)
         console.print(t("status.gap.filled", nodes=names))

@@ -25,7 +25,7 @@ its pace costs nothing; when no step costs anything there is no bottleneck.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,7 @@ __all__ = [
     "explain_status",
     "find_bottleneck",
     "gap_values",
+    "measured_nodes",
 ]
 
 # Entrants a funnel step needs to date before its rate can be called the
@@ -77,6 +78,11 @@ class GapValues:
     base: dict[str, float]
     current: dict[str, float]
     filled: tuple[str, ...]
+    # Measured formula nodes (opportunities beside MQLs × a cohort rate): their
+    # own values, so that the attribution explains the measured change and
+    # shows what the formula does not compute as their reconciliation.
+    base_nodes: dict[str, float] = field(default_factory=dict)
+    current_nodes: dict[str, float] = field(default_factory=dict)
 
 
 def _no_data(row: NodeStatus | None, field: str) -> bool:
@@ -105,12 +111,33 @@ def gap_values(
         if reference is None:
             return None
         base[n] = float(reference)
-        if _no_data(row, current_field):
+        if _no_data(row, current_field) or (row is not None and row.incomplete):
+            # No data, or a cohort whose window is still open (its rate may
+            # still rise): the plan value, so that it explains nothing yet.
             current[n] = base[n]
             filled.append(n)
         else:
             current[n] = float(getattr(row, current_field))
-    return GapValues(base, current, tuple(filled))
+    base_nodes, current_nodes = measured_nodes(tree, company, base_field, current_field)
+    return GapValues(base, current, tuple(filled), base_nodes, current_nodes)
+
+
+def measured_nodes(
+    tree: Tree, company: Mapping[str, NodeStatus], base_field: str, current_field: str
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The ``base_field`` and ``current_field`` values of the formula nodes that
+    are measured and have data, for :func:`~kpitree.planning.attribution.attribute`."""
+    base: dict[str, float] = {}
+    current: dict[str, float] = {}
+    for n, node in tree.nodes.items():
+        row = company.get(n)
+        if node.formula is None or row is None or row.source != "measured":
+            continue
+        b, c = getattr(row, base_field), getattr(row, current_field)
+        if b is None or c is None or _no_data(row, current_field):
+            continue
+        base[n], current[n] = float(b), float(c)
+    return base, current
 
 
 def _through(contribution: Contribution, node_id: str) -> Fraction | None:
@@ -226,21 +253,36 @@ def explain_status(result: StatusResult, tree: Tree, period: Period) -> None:
     result.gap_basis = basis
     pace = gap_values(tree, company)
     if pace is not None:
-        result.attribution_vs_target = attribute(tree, pace.base, pace.current)
+        result.attribution_vs_target = attribute(
+            tree,
+            pace.base,
+            pace.current,
+            base_nodes=pace.base_nodes,
+            current_nodes=pace.current_nodes,
+        )
         result.filled_from_plan = pace.filled
     forecast = gap_values(tree, company, view="forecast")
     if forecast is not None:
-        result.attribution_forecast_vs_target = attribute(tree, forecast.base, forecast.current)
+        result.attribution_forecast_vs_target = attribute(
+            tree,
+            forecast.base,
+            forecast.current,
+            base_nodes=forecast.base_nodes,
+            current_nodes=forecast.current_nodes,
+        )
     inputs = tree.inputs
     actual = {n: company[n].actual for n in inputs if n in company}
     previous = {n: company[n].previous for n in inputs if n in company}
     if all(actual.get(n) is not None for n in inputs) and all(
         previous.get(n) is not None for n in inputs
     ):
+        before, now = measured_nodes(tree, company, "previous", "actual")
         result.attribution_vs_previous = attribute(
             tree,
             {n: float(previous[n] or 0.0) for n in inputs},
             {n: float(actual[n] or 0.0) for n in inputs},
+            base_nodes=before,
+            current_nodes=now,
         )
     result.bottleneck = find_bottleneck(tree, company, result.attribution_vs_target, basis)
     kgi = tree.kgi

@@ -303,9 +303,16 @@ def level_table(
             if scheduled:  # nothing due yet: the plan stands
                 forecast = np.where(~complete2 & (share2 == 0), target, forecast)
             if node.formula is not None and all(c in got for c in node.children):
+                own = forecast
                 expected, forecast = _through_children(
                     node, got, no_data, expected, forecast, target, complete2, basis
                 )
+                if node_id in measured:
+                    # A child rate whose cohort is still open (MQL→opportunity
+                    # within 90 days) is not final: a measured count keeps its
+                    # own run rate rather than one computed from that rate.
+                    open_rows = _open_cohorts(node, catalogue, measured, current, as_of)
+                    forecast = np.where(open_rows[:, None] & ~complete2, own, forecast)
             pace = _ratios(actual, expected, lower)
             pace = np.where(~complete2 & (expected == 0), np.nan, pace)
         else:
@@ -463,6 +470,27 @@ def _through_children(
     expected = np.where(use, exp_f, expected)
     forecast = np.where(~complete & np.isfinite(fc_f) & np.isfinite(target), fc_f, forecast)
     return expected, forecast
+
+
+def _open_cohorts(
+    node: Any,
+    catalogue: Catalogue,
+    measured: Mapping[str, str],
+    current: Sequence[Any],
+    as_of: dt.date,
+) -> np.ndarray:
+    """Per period, whether a child of ``node`` is measured by a cohort
+    conversion whose window is still open on ``as_of``."""
+    import numpy as np
+
+    out = np.zeros(len(current), dtype=bool)
+    for c in node.children:
+        metric = catalogue.metrics.get(measured.get(c, ""))
+        if metric is None or metric.type != "conversion" or metric.spec.mode == "period":
+            continue
+        window = dt.timedelta(days=metric.spec.window_days or 0)
+        out |= np.asarray([p is not None and p.end + window > as_of for p in current], bool)
+    return out
 
 
 def _texts(values: np.ndarray) -> np.ndarray:

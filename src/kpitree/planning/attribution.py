@@ -12,6 +12,17 @@ their Shapley shares of the child's change. So the contributions of the inputs
 add up exactly to the change of the KGI, for sums, products, ratios, min and
 max alike.
 
+**Measured formula nodes.** A node that is both measured and computed from its
+children (opportunities counted from deals, and MQLs × a cohort MQL→opportunity
+rate) need not equal its formula in a month: a cohort rate counts the MQLs of
+the month that converted within its window, the count counts the opportunities
+created in the month, whatever cohort they came from. Given such a node's
+measured values (``base_nodes`` / ``current_nodes``), the node takes them, and
+the difference to what its formula computes (its *reconciliation*) is one more
+player of the node's Shapley split: the children explain what the formula
+explains, the reconciliation the rest, and inputs plus reconciliations add up
+exactly to the change of the root as measured.
+
 Why not LMDI (log-mean Divisia)? It is exact only for products and quotients,
 and needs strictly positive values: it breaks on zero won deals in a month or a
 rate that goes to zero, which revenue teams see all the time. Shapley needs
@@ -34,7 +45,7 @@ from typing import Any
 
 from kpitree.definition.tree import Tree
 from kpitree.errors import PlanError
-from kpitree.planning.evaluate import UNDEFINED, evaluate, evaluate_tree
+from kpitree.planning.evaluate import UNDEFINED, evaluate
 
 __all__ = ["MAX_CHILDREN", "Attribution", "Contribution", "attribute", "shapley"]
 
@@ -50,6 +61,9 @@ class Contribution:
     current: float | None
     contribution: Fraction | None
     children: list[Contribution] = field(default_factory=list)
+    # The share of the node's measured value its formula does not compute
+    # (measured - computed); None where the node is not measured.
+    reconciliation: Fraction | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +71,7 @@ class Contribution:
             "base": self.base,
             "current": self.current,
             "contribution": _float(self.contribution),
+            "reconciliation": _float(self.reconciliation),
             "children": [c.to_json() for c in self.children],
         }
 
@@ -70,13 +85,18 @@ class Attribution:
     tree: Contribution
     by_input: dict[str, Fraction | None]
     method: str = "shapley"
+    # Measured formula node -> the share of the change its reconciliation
+    # (measured - computed) explains, added over every path.
+    reconciliation: dict[str, Fraction | None] = field(default_factory=dict)
 
     @property
     def exact(self) -> bool:
-        """Whether the input contributions add up to the change exactly."""
-        if self.change is None or any(v is None for v in self.by_input.values()):
+        """Whether the input contributions and reconciliations add up to the
+        change exactly."""
+        shares = [*self.by_input.values(), *self.reconciliation.values()]
+        if self.change is None or any(v is None for v in shares):
             return False
-        return sum((v for v in self.by_input.values() if v is not None), Fraction(0)) == self.change
+        return sum((v for v in shares if v is not None), Fraction(0)) == self.change
 
     def ranked(self) -> list[tuple[str, Fraction | None]]:
         return sorted(
@@ -93,6 +113,9 @@ class Attribution:
             "change": _float(self.change),
             "exact": self.exact,
             "by_input": {k: None if v is None else float(v) for k, v in self.ranked()},
+            "reconciliation": {
+                k: None if v is None else float(v) for k, v in self.reconciliation.items()
+            },
             "tree": self.tree.to_json(),
         }
 
@@ -148,13 +171,23 @@ def attribute(
     current_inputs: Mapping[str, float],
     *,
     root: str | None = None,
+    base_nodes: Mapping[str, float] | None = None,
+    current_nodes: Mapping[str, float] | None = None,
 ) -> Attribution:
     """Split the change of ``root`` (default: the KGI) between two sets of input
-    values into contributions of every node, recursively."""
+    values into contributions of every node, recursively. ``base_nodes`` and
+    ``current_nodes``: measured values of formula nodes; a node in both takes
+    them, and its reconciliation (measured - computed) gets a share of its own."""
     root = root or tree.kgi
-    base = evaluate_tree(tree, {k: Fraction(v) for k, v in base_inputs.items()}, Fraction)
-    current = evaluate_tree(tree, {k: Fraction(v) for k, v in current_inputs.items()}, Fraction)
+    measured = {
+        n
+        for n in (base_nodes or {})
+        if n in (current_nodes or {}) and n in tree.nodes and tree.nodes[n].formula is not None
+    }
+    base, base_gap = _evaluate(tree, base_inputs, base_nodes or {}, measured)
+    current, current_gap = _evaluate(tree, current_inputs, current_nodes or {}, measured)
     by_input: dict[str, Fraction | None] = {}
+    reconciliation: dict[str, Fraction | None] = {}
 
     def slope(formula: Any, child: str, children: list[str]) -> Fraction | None:
         """d formula / d child at the midpoint of base and current values."""
@@ -182,9 +215,23 @@ def attribute(
             return out
         formula = node.formula
         children = list(node.children)
-        phi = shapley(
-            lambda vals: evaluate(formula, vals.__getitem__, Fraction), children, base, current
-        )
+        players = children
+        base_of, current_of = base, current
+        if node_id in measured:
+            # The reconciliation plays beside the children: formula + gap.
+            players = [*children, _GAP]
+            base_of = {**base, _GAP: base_gap[node_id]}
+            current_of = {**current, _GAP: current_gap[node_id]}
+
+        def value(vals: Mapping[str, Any]) -> Any:
+            out = evaluate(formula, vals.__getitem__, Fraction)
+            if _GAP in vals and out is not UNDEFINED and vals[_GAP] is not UNDEFINED:
+                out = out + vals[_GAP]
+            elif _GAP in vals:
+                out = UNDEFINED
+            return out
+
+        phi = shapley(value, players, base_of, current_of)
         delta = (
             None
             if base[node_id] is UNDEFINED or current[node_id] is UNDEFINED
@@ -194,6 +241,13 @@ def attribute(
             rate = share / delta
         elif share is None or delta is None:
             rate = None
+        if node_id in measured:
+            gap_share = None if rate is None or phi[_GAP] is UNDEFINED else rate * phi[_GAP]
+            out.reconciliation = gap_share
+            earlier = reconciliation.get(node_id, Fraction(0))
+            reconciliation[node_id] = (
+                None if gap_share is None or earlier is None else earlier + gap_share
+            )
         for child in children:
             child_share = None if rate is None or phi[child] is UNDEFINED else rate * phi[child]
             child_delta = (
@@ -215,5 +269,45 @@ def attribute(
     )
     contribution_tree = split(root, change, Fraction(1))
     return Attribution(
-        root, _float(base[root]), _float(current[root]), change, contribution_tree, by_input
+        root,
+        _float(base[root]),
+        _float(current[root]),
+        change,
+        contribution_tree,
+        by_input,
+        reconciliation=reconciliation,
     )
+
+
+# The Shapley player that stands for a measured node's reconciliation (no node
+# id can contain a NUL).
+_GAP = "\0reconciliation"
+# A reconciliation gap this small relative to the value is floating-point noise.
+_NOISE = Fraction(1, 10**9)
+
+
+def _evaluate(
+    tree: Tree, inputs: Mapping[str, float], nodes: Mapping[str, float], measured: set[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every node's value (measured nodes take their measured value) and each
+    measured node's reconciliation: measured - computed from its children."""
+    values: dict[str, Any] = {}
+    gaps: dict[str, Any] = {}
+    for node_id in tree.order:
+        node = tree.nodes[node_id]
+        if node.formula is None:
+            values[node_id] = Fraction(inputs[node_id]) if node_id in inputs else UNDEFINED
+            continue
+        computed = evaluate(node.formula, values.__getitem__, Fraction)
+        if node_id in measured:
+            value = Fraction(nodes[node_id])
+            gap = UNDEFINED if computed is UNDEFINED else value - computed
+            if gap is not UNDEFINED and abs(gap) <= _NOISE * max(Fraction(1), abs(value)):
+                # Reconciled up to floating point (won deals x average deal
+                # size = revenue): the formula's value, and nothing to show.
+                value, gap = computed, Fraction(0)
+            gaps[node_id] = gap
+            values[node_id] = value
+        else:
+            values[node_id] = computed
+    return values, gaps

@@ -98,8 +98,9 @@ def narrative(report: Report, tree: Tree) -> list[str]:
             )
         )
     kgi_gap = next((g for g in report.gaps if g.line.node == tree.kgi), None)
-    if kgi_gap is not None and report.drivers:
-        top = report.drivers[0]
+    inputs = [d for d in report.drivers if d.node in tree.inputs]
+    if kgi_gap is not None and inputs:
+        top = inputs[0]
         if top.amount < 0:
             out.append(
                 t(

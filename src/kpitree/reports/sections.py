@@ -109,31 +109,52 @@ def _attribution(tree: Tree, company: Mapping[str, NodeStatus]) -> Attribution |
     blames every count for the part of the month still to come, so the review
     compares with expected-to-date (the same thing once the period is over)."""
     values = gap_values(tree, company)
-    return None if values is None else attribute(tree, values.base, values.current)
+    if values is None:
+        return None
+    return attribute(
+        tree,
+        values.base,
+        values.current,
+        base_nodes=values.base_nodes,
+        current_nodes=values.current_nodes,
+    )
 
 
 def drivers(tree: Tree, result: StatusResult, lang: str) -> list[Driver]:
     """Every input with a share of the KGI's gap to expected-to-date, each once,
-    largest effect first. The shares add up exactly to the gap of the KGI as the
-    tree computes it; an input under several nodes behind their pace is still
-    one driver (listing it under each node would count its effect again)."""
+    and every measured formula node's reconciliation, largest effect first. The
+    shares add up exactly to the gap of the KGI; an input under several nodes
+    behind their pace is still one driver (listing it under each node would
+    count its effect again)."""
     key = result.periods[-1].key
     company = {r.node: r for r in result.rows if r.period == key and r.segment == ()}
     attribution = _attribution(tree, company)
     if attribution is None:
         return []
     shares = {k: v for k, v in attribution.by_input.items() if v is not None and v != 0}
+    # A measured formula node's reconciliation (measured − computed from its
+    # parts) is a share of its own, so that the lines add up to the gap.
+    gaps = {k: v for k, v in attribution.reconciliation.items() if v is not None and v != 0}
     found = []
-    for input_id, share in sorted(shares.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
-        r = company.get(input_id)
+    ranked = sorted([*shares.items(), *gaps.items()], key=lambda kv: (-abs(kv[1]), kv[0]))
+    for node_id, share in ranked:
+        r = company.get(node_id)
+        if node_id in gaps:
+            label = t(
+                "pages.node.reconciliation_item", lang=lang, node=tree.nodes[node_id].display(lang)
+            )
+            actual, reference = (r.reconciliation if r else None), None
+        else:
+            label = tree.nodes[node_id].display(lang)
+            actual, reference = (r.actual if r else None), (r.expected if r else None)
         found.append(
             Driver(
-                node=input_id,
-                label=tree.nodes[input_id].display(lang),
+                node=node_id,
+                label=label,
                 amount=float(share),
-                actual=r.actual if r else None,
-                reference=r.expected if r else None,
-                unit=tree.nodes[input_id].unit_name,
+                actual=actual,
+                reference=reference,
+                unit=tree.nodes[node_id].unit_name,
             )
         )
     return found

@@ -108,6 +108,7 @@ def create_app(
         routes_api,
         routes_auth,
         routes_data,
+        routes_links,
         routes_notes,
         routes_pages,
         routes_quality,
@@ -193,7 +194,15 @@ def create_app(
             swagger_ui_parameters={"validatorUrl": None},
         )
 
-    routers = (routes_auth, live, routes_data, routes_sync, routes_quality, routes_settings)
+    routers = (
+        routes_auth,
+        live,
+        routes_data,
+        routes_sync,
+        routes_quality,
+        routes_links,
+        routes_settings,
+    )
     for module in (
         *routers,
         routes_sso,

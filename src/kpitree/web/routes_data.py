@@ -172,11 +172,13 @@ def data_page(
     project: Project = Depends(get_project),
     user: User = Depends(require_viewer),
 ) -> Response:
+    from kpitree.web.routes_links import links_context
     from kpitree.web.routes_quality import quality_context
     from kpitree.web.routes_sync import sources_view
 
     context = _page_context(request, project, user)
     context.update(quality_context(project, get_lang(request)))
+    context.update(links_context(project, get_lang(request)))
     context["sources"] = sources_view(request, project)
     return render(request, "data.html", context)
 

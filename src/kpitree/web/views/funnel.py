@@ -177,11 +177,22 @@ def _rate_row(
         and row.actual is not None
         and row.actual < bench.low
     )
+    period_rate, period_display = numbers["actual"], numbers["display"]["actual"]
+    if row is not None and row.source == "measured":
+        # A rate measured otherwise (a cohort 商談化率): the period view is
+        # still the next stage's count over this one's in the period.
+        before, after = company.get(step.from_node), company.get(step.to_node)
+        counts = (
+            None if before is None else before.actual,
+            None if after is None else after.actual,
+        )
+        period_rate = counts[1] / counts[0] if counts[0] and counts[1] is not None else None
+        period_display = format_value(period_rate, "ratio", lang=lang)
     return {
         "from": step.from_node,
         "to": step.to_node,
         "rate": node_info(tree, step.rate_node, lang),
-        "period_rate": numbers["actual"],
+        "period_rate": period_rate,
         "cohort_rate": cohort_value,
         "cohort_entrants": found.get("entrants"),
         "cohort_converted": found.get("converted"),
@@ -194,7 +205,7 @@ def _rate_row(
         "below_range": below_range,
         "bottleneck": bottleneck == step.rate_node,
         "display": {
-            "period_rate": numbers["display"]["actual"],
+            "period_rate": period_display,
             "cohort_rate": format_value(cohort_value, "ratio", lang=lang),
             "target": numbers["display"]["target"],
             "achievement": numbers["display"]["achievement"],

@@ -182,7 +182,14 @@ def _contributions(
             "items": [],
         }
     try:
-        result = attribute(tree, values.base, values.current, root=node_id)
+        result = attribute(
+            tree,
+            values.base,
+            values.current,
+            root=node_id,
+            base_nodes=values.base_nodes,
+            current_nodes=values.current_nodes,
+        )
     except (ZeroDivisionError, ArithmeticError, ValueError):
         return {
             "available": False,
@@ -207,15 +214,38 @@ def _contributions(
                 },
             }
         )
+    if result.tree.reconciliation:
+        # The node's measured value minus what its formula computes (a cohort
+        # rate beside a count of the period): the part its parts do not explain.
+        value = float(result.tree.reconciliation)
+        items.append(
+            {
+                "node": node_id,
+                "reconciliation": True,
+                "label": _reconciliation_label(tree, node_id, lang),
+                "target": None,
+                "actual": None,
+                "contribution": value,
+                "display": {
+                    "target": "",
+                    "actual": "",
+                    "contribution": fmt(value, node, tree, lang),
+                },
+            }
+        )
+    shares = [(n, v, tree.nodes[n].display(lang)) for n, v in result.by_input.items()]
+    shares += [
+        (n, v, _reconciliation_label(tree, n, lang)) for n, v in result.reconciliation.items()
+    ]
     by_input = [
         {
             "node": n,
-            "label": tree.nodes[n].display(lang),
+            "label": label,
             "contribution": None if v is None else float(v),
             "display": fmt(None if v is None else float(v), node, tree, lang),
         }
-        for n, v in sorted(
-            result.by_input.items(), key=lambda kv: abs(kv[1]) if kv[1] is not None else Fraction(0)
+        for n, v, label in sorted(
+            shares, key=lambda kv: abs(kv[1]) if kv[1] is not None else Fraction(0)
         )
     ]
     by_input.reverse()
@@ -231,6 +261,10 @@ def _contributions(
         "items": items,
         "by_input": by_input,
     }
+
+
+def _reconciliation_label(tree: Tree, node_id: str, lang: str) -> str:
+    return t("pages.node.reconciliation_item", lang=lang, node=tree.nodes[node_id].display(lang))
 
 
 def _notes(tree: Tree, row: NodeStatus | None, node_id: str, lang: str) -> list[str]:

@@ -1,0 +1,71 @@
+"""The links section of the Data page (``/data/links``) and its JSON twin
+(``GET /api/data/links``): what ``kpitree data links`` shows, how the sources
+are linked into one funnel (match rate per relation, source and method) and
+the records left unmatched or refused as ambiguous, with what to add to the
+export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.responses import Response
+
+from kpitree.project import Project
+from kpitree.web.deps import get_lang, get_project, render, require_viewer
+from kpitree.web.users import User
+
+router = APIRouter()
+
+DEFAULT_LIMIT = 20
+
+
+def links_report(project: Project, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    """``kpitree data links --json``. A warehouse written before links existed
+    reports none here (reading never writes: ``kpitree data links`` builds them)."""
+    from kpitree.compute.links_report import links_report as report
+
+    with project.engine() as engine:
+        return report(engine, limit).to_json()
+
+
+def links_context(project: Project, lang: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+    """The report, each ambiguous record with its sentence for the page."""
+    from kpitree.i18n import t
+
+    report = links_report(project, limit)
+    for rel in report["relations"]:
+        for a in rel["ambiguous"]:
+            a["sentence"] = t(
+                "links.ambiguous",
+                lang=lang,
+                id=a["id"],
+                method=t(f"links.method.{a['method']}", lang=lang),
+                key=a["key"],
+                candidates=a["candidates"],
+                examples=", ".join(a["examples"]),
+            )
+    return {"links": report}
+
+
+@router.get("/api/data/links", tags=["data"])
+def api_links(
+    limit: int = Query(DEFAULT_LIMIT, ge=0, le=1000, description="Records listed per relation."),
+    project: Project = Depends(get_project),
+    _: User = Depends(require_viewer),
+) -> dict[str, Any]:
+    """How leads, deals and accounts from different sources are linked, as
+    ``kpitree data links --json`` prints it: per relation and source the
+    records, linked, ambiguous and unmatched, by target source and method, and
+    the first unmatched and ambiguous records."""
+    return links_report(project, limit)
+
+
+@router.get("/data/links", response_class=HTMLResponse, include_in_schema=False)
+def data_links(
+    request: Request,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_viewer),
+) -> Response:
+    return render(request, "data_links.html", links_context(project, get_lang(request)))
