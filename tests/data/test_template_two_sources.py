@@ -234,3 +234,21 @@ def test_the_data_page_shows_the_links_and_its_json_twin(
     assert "add the lead&#39;s id or the contact&#39;s e-mail" in text or (
         "add the lead's id or the contact's e-mail" in text
     )
+
+
+def test_an_open_cohort_neither_drags_the_forecast_nor_explains_the_gap(company: Path) -> None:
+    """On 15 February, February's MQL (3 February) has not converted yet (its
+    opportunity comes on the 20th): the cohort rate is 0% and may still rise.
+    The opportunities counted so far are not forecast below themselves, and
+    the rate takes its plan value in the gap's attribution (listed)."""
+    mid = AS_OF.replace(month=2, day=15)
+    result = Project.load(company).status("2026-02", as_of=mid)
+    rate = result.row("opportunity_rate", "2026-02")
+    assert rate.incomplete and rate.actual == 0.0
+    so_far = sum(1 for o in OPPORTUNITIES if _day(o.created).month == 2 and _day(o.created) <= mid)
+    opportunities = result.row("opportunities", "2026-02")
+    assert opportunities.actual == so_far == 5
+    assert opportunities.forecast is not None and opportunities.forecast >= so_far
+    assert "opportunity_rate" in result.filled_from_plan
+    attribution = result.attribution_vs_target
+    assert attribution is not None and attribution.by_input["opportunity_rate"] == 0
