@@ -62,6 +62,8 @@ _DATA_VALUES = {
     "forecast": ("forecast", "target"),
     "previous": ("actual", "target"),
 }
+# Value sets that read what the data observed (not a plan value it carries).
+_OBSERVED = ("actual", "forecast", "previous")
 
 
 def value_set(
@@ -99,7 +101,7 @@ def value_set(
             # For analysis: a rate whose cohort is still open may still rise,
             # so it takes its plan value like an input without data.
             for r in company:
-                if r.incomplete and r.node in project.tree.inputs:
+                if r.incomplete and r.node in project.tree.inputs and kind in _OBSERVED:
                     found.pop(r.node, None)
             measured.update(
                 (r.node, found[r.node])

@@ -252,3 +252,17 @@ def test_an_open_cohort_neither_drags_the_forecast_nor_explains_the_gap(company:
     assert "opportunity_rate" in result.filled_from_plan
     attribution = result.attribution_vs_target
     assert attribution is not None and attribution.by_input["opportunity_rate"] == 0
+    # `kpitree explain` the same: the measured change of the KGI, the open
+    # rate at its plan value (listed for the data's side only), the
+    # opportunities' reconciliation as its own share.
+    explained = Project.load(company).explain(
+        at="actual@2026-02", base="expected@2026-02", current="actual@2026-02", as_of=mid
+    )
+    assert "opportunity_rate" in explained.filled["actual@2026-02"]
+    assert "opportunity_rate" not in explained.filled.get("expected@2026-02", ())
+    att = explained.attribution
+    assert att is not None and att.exact and att.by_input["opportunity_rate"] == 0
+    assert att.reconciliation["opportunities"] != 0
+    assert att.change == pytest.approx(
+        result.row(att.root, "2026-02").actual - result.row(att.root, "2026-02").expected
+    )

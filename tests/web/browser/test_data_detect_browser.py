@@ -77,6 +77,10 @@ def test_a_japanese_hubspot_export_is_detected_previewed_and_imported(
         _count(demo_copy, "SELECT count(*) FROM lead_stage_history WHERE lead_id LIKE '77%'")
         == 3  # the MQL dates (the preset reads no lead date from this export)
     )
+    # The links section is refreshed with the new source's leads.
+    linked = page.locator('[data-testid="links"] tr[data-source="hubspot-contacts"]').first
+    linked.wait_for(timeout=IMPORT_MS)
+    assert linked.locator('[data-field="records"]').inner_text() == "6"
 
 
 def test_a_draft_mapping_is_edited_in_the_page_and_kept_for_the_next_export(
