@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 import kpitree
 from kpitree.definition import spec
-from kpitree.definition.rules import RULES
+from kpitree.definition.design import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITION_DOC = ROOT / "docs" / "definition.md"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kpitree.cli.output import format_diagnostic
-from kpitree.definition.rules import RULES
+from kpitree.definition.design import RULES
 from kpitree.errors import Severity, UserError
 
 from .conftest import CLEAN, ISSUE_EXAMPLE, Check, only, where

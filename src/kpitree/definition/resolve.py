@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kpitree.definition.alerting_checks import check_alerting
+from kpitree.definition.design import run_rules
 from kpitree.definition.draft import Draft, read_draft
 from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref
 from kpitree.definition.record_links import source_record_links
-from kpitree.definition.rules import run_rules
 from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LocalizedText, NodeSpec
 from kpitree.definition.spec_abm import check_abm
 from kpitree.definition.spec_scorecards import ScorecardsSpec, check_scorecards

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kpitree.definition import rules
+from kpitree.definition import guidance as rules
 from kpitree.i18n import t
 
 __all__ = ["DESIGN_CHECKS", "design_checks"]
