@@ -32,6 +32,7 @@ PAGES = (
     "/records/new_revenue?period=FY2026-Q2",
     "/records/mql_rate?view=cohort&period=FY2026-Q2",
     "/review/validity",
+    "/review/scorecards",
     "/login",
 )
 
