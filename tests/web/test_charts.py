@@ -243,3 +243,25 @@ def test_the_pages_take_their_chart_look_from_chartstyle(pages: TestClient) -> N
     tree = pages.get("/", params={"lang": "en"}).text
     assert f'stroke="{chartstyle.SERIES["actual"]}"' in tree
     assert f'stroke-dasharray="{chartstyle.PARTIAL.dash}"' in tree
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nodes/leads?by=channel",
+        "/nodes/win_rate?by=channel",
+        "/records/leads",
+        "/funnel?channel=paid_search",
+        "/records/leads?channel=paid_search",
+        "/?channel=paid_search",
+    ],
+)
+def test_channels_are_shown_by_their_labels_in_japanese(pages: TestClient, path: str) -> None:
+    html = pages.get(path + ("&" if "?" in path else "?") + "lang=ja").text
+    # What a reader sees: the text, not attributes, links or scripts.
+    text = re.sub(r"<script.*?</script>|<datalist.*?</datalist>|<[^>]+>", " ", html, flags=re.S)
+    keys = pages.get("/api/tree").json()["filter_choices"]["channel"]
+    assert "paid_search" in keys
+    leaked = sorted({k for k in keys if re.search(rf"(?<![\w/=]){k}(?![\w])", text)})
+    assert not leaked, leaked
+    assert "有料検索" in text

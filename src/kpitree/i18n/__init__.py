@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["LANGUAGES", "Msg", "current_lang", "detect_lang", "set_lang", "t"]
+__all__ = ["LANGUAGES", "Msg", "current_lang", "detect_lang", "set_lang", "t", "value_label"]
 
 LANGUAGES = ("ja", "en")
 _lang: str | None = None
@@ -85,3 +85,12 @@ def t(key: str, /, lang: str | None = None, **params: Any) -> str:
         return template.format(**rendered)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+def value_label(dimension: str, value: str, lang: str | None = None) -> str:
+    """A value of a dimension as people name it (``paid_search`` → 有料検索 /
+    Paid search) where the catalogs name it (``value.channel.paid_search``),
+    else the value as it is in the data."""
+    key = f"value.{dimension}.{value}"
+    lang = lang or current_lang()
+    return catalog(lang).get(key) or catalog("en").get(key) or value

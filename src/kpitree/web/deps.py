@@ -180,6 +180,12 @@ def environment() -> jinja2.Environment:
         return formatting.date(value, ctx.get("lang", "ja"), time=time)
 
     @jinja2.pass_context
+    def value_label(ctx: Any, value: str, dimension: str) -> str:
+        from kpitree.i18n import value_label as label
+
+        return label(dimension, str(value), ctx.get("lang", "ja"))
+
+    @jinja2.pass_context
     def translate(ctx: Any, key: str, **params: Any) -> str:
         from kpitree.i18n import t
 
@@ -192,6 +198,7 @@ def environment() -> jinja2.Environment:
         month=month,
         date=date,
         t=translate,
+        value_label=value_label,
     )
     env.globals.update(funnel_svg=_funnel_svg)
     return env

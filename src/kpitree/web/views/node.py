@@ -10,7 +10,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from kpitree.errors import UserError
-from kpitree.i18n import t
+from kpitree.i18n import t, value_label
 from kpitree.web.errors import WebError
 from kpitree.web.views.burnup import burnup
 from kpitree.web.views.common import (
@@ -56,6 +56,8 @@ def segment_label(
         return t("pages.segment.none", lang=lang)
     if dim == "rep" and names:
         return names.get(value, value)
+    if dim == "channel":
+        return value_label("channel", value, lang)
     org = tree.organisation.departments
     if dim == "department" and value in org:
         return org[value].label.text(lang, value)

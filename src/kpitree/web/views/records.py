@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from kpitree.i18n import t
+from kpitree.i18n import t, value_label
 from kpitree.web.errors import WebError
 from kpitree.web.views.common import (
     PageQuery,
@@ -174,6 +174,8 @@ def _display(value: Any, column: str, tree: Tree, lang: str, zone: ZoneInfo) -> 
     if column == "department":
         found = tree.organisation.departments.get(str(value))
         return found.label.text(lang, found.id) if found else str(value)
+    if column == "channel":
+        return value_label("channel", str(value), lang)
     if isinstance(value, dt.datetime):
         local = value.astimezone(zone) if value.tzinfo else value
         return local.strftime("%Y-%m-%d %H:%M")
