@@ -1435,6 +1435,325 @@ GROUP BY
   3
 ;
 
+WITH "t11" AS (
+  SELECT
+    "t8"."lead_id" AS "__id",
+    MIN(IFF("t8"."stage" = 'mql', "t8"."entered_at", NULL)) AS "__first0",
+    MIN(IFF("t8"."stage" = 'opportunity', "t8"."entered_at", NULL)) AS "__first1"
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        *
+      FROM "lead_stage_history" AS "t2"
+      WHERE
+        "t2"."stage" IN ('mql', 'opportunity')
+    ) AS "t6"
+    WHERE
+      "t6"."lead_id" IN (
+        SELECT
+          "t2"."lead_id"
+        FROM "lead_stage_history" AS "t2"
+        WHERE
+          "t2"."stage" = 'mql'
+          AND "t2"."entered_at" >= TIMESTAMP_TZ_FROM_PARTS(2025, 1, 31, 0, 0, 0, 0, 'UTC')
+          AND "t2"."entered_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 2, 0, 0, 0, 0, 'UTC')
+      )
+  ) AS "t8"
+  GROUP BY
+    1
+)
+SELECT
+  "t29"."period",
+  "t29"."dim__department",
+  "t29"."dim__team",
+  SUM("t29"."num") AS "num",
+  SUM("t29"."den") AS "den"
+FROM (
+  SELECT
+    "t28"."__day",
+    "t28"."dim__department",
+    "t28"."dim__team",
+    "t28"."num",
+    "t28"."den",
+    CASE
+      WHEN (
+        "t28"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t28"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t28"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t28"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t28"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t28"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t27"."__day",
+      "t27"."dim__department",
+      "t27"."dim__team",
+      SUM("t27"."__conv") AS "num",
+      COUNT(*) AS "den"
+    FROM (
+      SELECT
+        "t26"."lead_id",
+        "t26"."created_at",
+        "t26"."channel",
+        "t26"."campaign",
+        "t26"."owner_id",
+        "t26"."team",
+        "t26"."region",
+        "t26"."segment",
+        "t26"."industry",
+        "t26"."account_id",
+        "t26"."current_stage",
+        "t26"."attributes",
+        "t26"."__id",
+        "t26"."__at",
+        "t26"."__day",
+        "t26"."__bid",
+        "t26"."__bat",
+        "t26"."__conv",
+        "t26"."__owner",
+        "t26"."__rep",
+        "t26"."__from",
+        "t26"."__to",
+        "t26"."__department",
+        "t26"."__team",
+        "t26"."__manager",
+        "t26"."__region",
+        "t26"."__department" AS "dim__department",
+        "t26"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t25"."lead_id",
+          "t25"."created_at",
+          "t25"."channel",
+          "t25"."campaign",
+          "t25"."owner_id",
+          "t25"."team",
+          "t25"."region",
+          "t25"."segment",
+          "t25"."industry",
+          "t25"."account_id",
+          "t25"."current_stage",
+          "t25"."attributes",
+          "t25"."__id",
+          "t25"."__at",
+          "t25"."__day",
+          "t25"."__bid",
+          "t25"."__bat",
+          "t25"."__conv",
+          "t25"."__owner",
+          "t10"."__rep",
+          "t10"."__from",
+          "t10"."__to",
+          "t10"."__department",
+          "t10"."__team",
+          "t10"."__manager",
+          "t10"."__region"
+        FROM (
+          SELECT
+            "t23"."lead_id",
+            "t23"."created_at",
+            "t23"."channel",
+            "t23"."campaign",
+            "t23"."owner_id",
+            "t23"."team",
+            "t23"."region",
+            "t23"."segment",
+            "t23"."industry",
+            "t23"."account_id",
+            "t23"."current_stage",
+            "t23"."attributes",
+            "t23"."__id",
+            "t23"."__at",
+            "t23"."__day",
+            "t23"."__bid",
+            "t23"."__bat",
+            "t23"."__conv",
+            "t23"."owner_id" AS "__owner"
+          FROM (
+            SELECT
+              "t22"."lead_id",
+              "t22"."created_at",
+              "t22"."channel",
+              "t22"."campaign",
+              "t22"."owner_id",
+              "t22"."team",
+              "t22"."region",
+              "t22"."segment",
+              "t22"."industry",
+              "t22"."account_id",
+              "t22"."current_stage",
+              "t22"."attributes",
+              "t22"."__id",
+              "t22"."__at",
+              "t22"."__day",
+              "t22"."__bid",
+              "t22"."__bat",
+              IFF(
+                (
+                  "t22"."__bat" IS NOT NULL
+                )
+                AND (
+                  "t22"."__bat" >= "t22"."__at"
+                )
+                AND (
+                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t22"."__bat")) <= DATEADD(DAY, '90', "t22"."__day")
+                ),
+                1,
+                0
+              ) AS "__conv"
+            FROM (
+              SELECT
+                "t21"."lead_id",
+                "t21"."created_at",
+                "t21"."channel",
+                "t21"."campaign",
+                "t21"."owner_id",
+                "t21"."team",
+                "t21"."region",
+                "t21"."segment",
+                "t21"."industry",
+                "t21"."account_id",
+                "t21"."current_stage",
+                "t21"."attributes",
+                "t21"."__id",
+                "t21"."__at",
+                "t21"."__day",
+                "t18"."__bid",
+                "t18"."__bat"
+              FROM (
+                SELECT
+                  *
+                FROM (
+                  SELECT
+                    "t17"."lead_id",
+                    "t17"."created_at",
+                    "t17"."channel",
+                    "t17"."campaign",
+                    "t17"."owner_id",
+                    "t17"."team",
+                    "t17"."region",
+                    "t17"."segment",
+                    "t17"."industry",
+                    "t17"."account_id",
+                    "t17"."current_stage",
+                    "t17"."attributes",
+                    "t17"."__id",
+                    "t17"."__at",
+                    TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t17"."__at")) AS "__day"
+                  FROM (
+                    SELECT
+                      "t5"."lead_id",
+                      "t5"."created_at",
+                      "t5"."channel",
+                      "t5"."campaign",
+                      "t5"."owner_id",
+                      "t5"."team",
+                      "t5"."region",
+                      "t5"."segment",
+                      "t5"."industry",
+                      "t5"."account_id",
+                      "t5"."current_stage",
+                      "t5"."attributes",
+                      "t15"."__id",
+                      "t15"."__at"
+                    FROM (
+                      SELECT
+                        *
+                      FROM "leads" AS "t1"
+                    ) AS "t5"
+                    INNER JOIN (
+                      SELECT
+                        "t12"."__id",
+                        "t12"."__first0" AS "__at"
+                      FROM "t11" AS "t12"
+                      WHERE
+                        "t12"."__first0" IS NOT NULL
+                    ) AS "t15"
+                      ON "t5"."lead_id" = "t15"."__id"
+                  ) AS "t17"
+                ) AS "t19"
+                WHERE
+                  "t19"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+                  AND "t19"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+              ) AS "t21"
+              LEFT OUTER JOIN (
+                SELECT
+                  *
+                FROM (
+                  SELECT
+                    "t12"."__id" AS "__bid",
+                    "t12"."__first1" AS "__bat"
+                  FROM "t11" AS "t12"
+                  WHERE
+                    "t12"."__first1" IS NOT NULL
+                ) AS "t13"
+                WHERE
+                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t13"."__bat")) <= DATE_FROM_PARTS(2026, 3, 20)
+              ) AS "t18"
+                ON "t21"."lead_id" = "t18"."__bid"
+            ) AS "t22"
+          ) AS "t23"
+        ) AS "t25"
+        LEFT OUTER JOIN (
+          SELECT
+            "t3"."rep_id" AS "__rep",
+            "t3"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t3"."department" AS "__department",
+            "t3"."team" AS "__team",
+            "t3"."manager_id" AS "__manager",
+            "t3"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t3"
+        ) AS "t10"
+          ON "t25"."__owner" = "t10"."__rep"
+          AND "t10"."__from" <= "t25"."__day"
+          AND "t10"."__to" >= "t25"."__day"
+      ) AS "t26"
+    ) AS "t27"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t28"
+) AS "t29"
+GROUP BY
+  1,
+  2,
+  3
+;
+
 SELECT
   "t16"."period",
   "t16"."dim__department",
