@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.landing import burnup_points
 from kpitree.i18n import t
-from kpitree.web.views.common import PageQuery, StatusSource, fmt_card
+from kpitree.web.views.common import PageQuery, StatusSource
+from kpitree.web.views.shown import fmt_card
 
 if TYPE_CHECKING:
     from kpitree.compute.periods import Period

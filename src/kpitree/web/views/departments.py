@@ -15,12 +15,9 @@ from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
     choices,
-    fmt,
     history_periods,
     history_status,
     main_status,
-    node_info,
-    node_numbers,
     period_info,
     resolve_period,
     rows_at,
@@ -28,6 +25,7 @@ from kpitree.web.views.common import (
     trend,
 )
 from kpitree.web.views.node import segment_label
+from kpitree.web.views.shown import fmt, node_info, node_numbers
 
 if TYPE_CHECKING:
     from kpitree.compute.periods import Period

@@ -18,15 +18,13 @@ from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
     choices,
-    fmt,
     main_status,
-    node_info,
-    node_numbers,
     period_info,
     resolve_period,
     rows_at,
     table,
 )
+from kpitree.web.views.shown import fmt, node_info, node_numbers
 
 if TYPE_CHECKING:
     from kpitree.compute.metrics import Catalogue, Metric

@@ -18,18 +18,16 @@ from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
     choices,
-    fmt,
     history_periods,
     history_status,
     main_status,
-    node_info,
-    node_numbers,
     period_info,
     quality_by_node,
     resolve_period,
     rows_at,
     table,
 )
+from kpitree.web.views.shown import fmt, node_info, node_numbers
 
 if TYPE_CHECKING:
     from kpitree.compute.status import NodeStatus, StatusResult

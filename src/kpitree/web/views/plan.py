@@ -16,8 +16,9 @@ from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import t
 from kpitree.i18n.parse import input_text, parse_number
 from kpitree.planning.replan import Replan
-from kpitree.web.views.common import PageQuery, StatusSource, fmt, node_info, table
+from kpitree.web.views.common import PageQuery, StatusSource, table
 from kpitree.web.views.plan_actuals import capacity_view, replan_view
+from kpitree.web.views.shown import fmt, node_info
 
 if TYPE_CHECKING:
     from kpitree.planning.plan import Plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kpitree.i18n import t
-from kpitree.web.views.common import fmt
+from kpitree.web.views.shown import fmt
 
 if TYPE_CHECKING:
     from kpitree.planning.plan import Plan

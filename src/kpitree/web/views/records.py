@@ -16,12 +16,11 @@ from kpitree.web.views.common import (
     StatusSource,
     choices,
     main_status,
-    node_info,
-    node_numbers,
     period_info,
     resolve_period,
     rows_at,
 )
+from kpitree.web.views.shown import node_info, node_numbers
 
 if TYPE_CHECKING:
     from kpitree.compute.metrics import Catalogue
