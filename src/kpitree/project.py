@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.definition.draft import DEFINITION_FILE, find_definition
+from kpitree.definition.draft import find_definition
 from kpitree.definition.resolve import CheckResult, load_tree
 from kpitree.definition.tree import Tree
 from kpitree.errors import Diagnostic, PlanError, Severity, UserError
@@ -201,11 +201,12 @@ class Project:
         levels: list[tuple[str, ...]] = [()]
         for dim in [by] if isinstance(by, str) else list(by or []):
             levels.append(_drill_path(dim))
+        from kpitree.project_plans import plans_then
         from kpitree.review.revisions import check_targets_choice
 
         chosen = Targets(self.tree, self._plan_or_none)
         if check_targets_choice(targets) == "then":
-            chosen.plan_for_month = self._plans_then()
+            chosen.plan_for_month = plans_then(self)
         for file in self.tree.target_files:
             dims = sorted({d for level in levels for d in level} | {"department", "team", "rep"})
             chosen.overrides.update(read_target_file(self.path / file, self.tree, dims))
@@ -277,19 +278,6 @@ class Project:
             raise UserError.of("KT265", "abm.unknown_account", None, account=account_id)
         return found
 
-    def _plans_then(
-        self, known_on: dt.date | None = None
-    ) -> Callable[[Period], Plan | None] | None:
-        """Month -> the plan valid then, for a project with revisions."""
-        from kpitree.review.revisions import plans_by_month
-        from kpitree.review.service import default_author
-
-        definition = self.path / DEFINITION_FILE
-        if not definition.is_file():
-            return None
-        author = lambda: default_author(self.path)  # noqa: E731
-        return plans_by_month(self.path, definition, self.tree, author, known_on)
-
     def monthly_plan(
         self, node_id: str, months: Sequence[Period], *, as_of: dt.date, targets: str = "then"
     ) -> dict[str, float]:
@@ -298,24 +286,9 @@ class Project:
         month's end, or on ``as_of`` for months ending after it; with
         ``"current"`` (or without a history) today's plan. Months that cannot
         be planned are left out."""
-        from kpitree.review.revisions import check_targets_choice
+        from kpitree.project_plans import monthly_plan
 
-        then = self._plans_then(as_of) if check_targets_choice(targets) == "then" else None
-        today: dict[int, Plan | None] = {}
-        found: dict[str, float] = {}
-        for month in months:
-            plan = then(month) if then is not None else None
-            if plan is None:
-                if month.fiscal_year not in today:
-                    try:
-                        today[month.fiscal_year] = self.plan(fiscal_year=month.fiscal_year)
-                    except PlanError:
-                        today[month.fiscal_year] = None
-                plan = today[month.fiscal_year]
-            node = plan.nodes.get(node_id) if plan is not None else None
-            if node is not None and (value := node.per_period.get(month.key)) is not None:
-                found[month.key] = value
-        return found
+        return monthly_plan(self, node_id, months, as_of=as_of, targets=targets)
 
     def query_cache(self) -> QueryCache:
         """The compiled SQL of this project's metric queries, kept in
@@ -338,36 +311,9 @@ class Project:
         organisation's teams, reps and shares as the data shows them; the
         plan's fiscal year becomes ``fiscal_year`` (default: the one after
         ``history``). Comments in the file are not kept."""
-        import yaml
+        from kpitree.project_plans import plan_from_history
 
-        from kpitree.compute.calibrate import calibrate
-
-        past = self.period(history, as_of=as_of)
-        result = self.status(past, by=["team", "rep"], as_of=as_of, explain=False)
-        calibration = calibrate(self.tree, result, growth=growth)
-        file = self.path / DEFINITION_FILE
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-        raw["fiscal_year"] = fiscal_year or past.fiscal_year + 1
-        for node_id, values in calibration.nodes.items():
-            entry = raw["nodes"][node_id]
-            entry.pop("target", None)
-            entry.pop("assume", None)
-            entry.update(values)
-        org = raw.setdefault("organisation", {}) or {}
-        for dept, value in calibration.organisation.items():
-            existing = org.get(dept) or {}
-            kept = {k: existing[k] for k in ("label", "capacity") if k in existing}
-            org[dept] = {**kept, **value}
-        raw["organisation"] = org
-        header = (
-            f"# Planned from {past.key} as measured on {(as_of or self.today()).isoformat()}: "
-            f"targets x{growth:g}, assumptions = actuals.\n"
-        )
-        file.write_text(
-            header + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=100),
-            encoding="utf-8",
-        )
-        return file
+        return plan_from_history(self, history, growth=growth, as_of=as_of, fiscal_year=fiscal_year)
 
     def _plan_or_none(self, fiscal_year: int) -> Plan | None:
         try:
@@ -439,16 +385,9 @@ class Project:
         plan = make_plan(self.tree, fiscal_year=fiscal_year, overrides=overrides, scenario=scenario)
         if not from_actuals:
             return plan
-        return self._replan(plan, as_of or self.today())
+        from kpitree.project_plans import replan
 
-    def _replan(self, plan: Plan, as_of: dt.date) -> Plan:
-        from kpitree.compute.landing import closed_months, replan_from_status
-        from kpitree.compute.periods import fiscal_year_period
-
-        year = fiscal_year_period(plan.fiscal_year, self.tree.fiscal_year_start)
-        months = [self.period(m) for m in closed_months(plan, as_of)]
-        result = self.status([*months, year], as_of=as_of, explain=False, compare=False)
-        return replan_from_status(plan, result, year, as_of)
+        return replan(self, plan, as_of or self.today())
 
     def save_scenario(
         self, name: str, values: Mapping[str, float], *, label: str | None = None
