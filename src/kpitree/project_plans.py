@@ -44,11 +44,7 @@ def monthly_plan(
     as_of: dt.date,
     targets: str = "then",
 ) -> dict[str, float]:
-    """Each month's planned value of ``node_id``, as a burn-up draws it:
-    with ``targets="then"`` the plan of the revision in force at the
-    month's end, or on ``as_of`` for months ending after it; with
-    ``"current"`` (or without a history) today's plan. Months that cannot
-    be planned are left out."""
+    """What :meth:`kpitree.project.Project.monthly_plan` documents."""
     from kpitree.review.revisions import check_targets_choice
 
     then = plans_then(project, as_of) if check_targets_choice(targets) == "then" else None
@@ -77,11 +73,7 @@ def plan_from_history(
     as_of: dt.date | None = None,
     fiscal_year: int | None = None,
 ) -> Path:
-    """Rewrite kpitree.yaml with targets that grow ``history``'s actuals by
-    ``growth``, assumptions set to the actual rates and averages, and the
-    organisation's teams, reps and shares as the data shows them; the
-    plan's fiscal year becomes ``fiscal_year`` (default: the one after
-    ``history``). Comments in the file are not kept."""
+    """What :meth:`kpitree.project.Project.plan_from_history` documents."""
     import yaml
 
     from kpitree.compute.calibrate import calibrate

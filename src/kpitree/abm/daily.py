@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.abm.scoring import AccountScore, Scores, scores_query, tier_of
+from kpitree.abm.scoring import Scores, scores_query, tier_of
 from kpitree.definition.spec_abm import AbmSpec
 
 if TYPE_CHECKING:
@@ -95,27 +95,10 @@ def scores_of_day(abm: AbmSpec, rows: pa.Table, day: dt.date) -> Scores:
     """The :class:`Scores` of ``day`` from its rows of :func:`daily_scores`."""
     import pyarrow.compute as pc
 
-    from kpitree.abm.scoring import ACCOUNT_FIELDS
+    from kpitree.abm.scoring import account_score
 
     found = rows.filter(pc.equal(rows.column("day"), day)).to_pylist()
-    ids = list(abm.criteria)
-    out = [
-        AccountScore(
-            account_id=str(r["account_id"]),
-            name=r["name"],
-            score=float(r["score"]),
-            tier=r["tier"],
-            points={cid: float(r[f"c{i}"]) for i, cid in enumerate(ids)},
-            missing=frozenset(cid for i, cid in enumerate(ids) if r[f"m{i}"]),
-            signals={
-                cid: tuple(float(r[f"c{i}s{k}"]) for k in range(len(spec.signals)))
-                for i, (cid, spec) in enumerate(abm.criteria.items())
-                if spec.signals is not None
-            },
-            fields={k: r[k] for k in ACCOUNT_FIELDS},
-        )
-        for r in found
-    ]
+    out = [account_score(abm, r) for r in found]
     out.sort(key=lambda a: (-a.score, a.account_id))
     return Scores(day, tuple(out))
 

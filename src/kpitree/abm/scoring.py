@@ -273,28 +273,30 @@ def scores_query(engine: Engine, abm: AbmSpec, days: Sequence[dt.date]) -> ir.Ta
     return t.mutate(score=total.cast("float64")).drop("attributes", "created_at", "country")
 
 
+def account_score(abm: AbmSpec, r: dict[str, Any]) -> AccountScore:
+    """One account's :class:`AccountScore` from its row of a score query
+    (points per criterion ``c<i>``, missing flags ``m<i>``, signals ``c<i>s<k>``)."""
+    ids = list(abm.criteria)
+    score = float(r["score"])
+    return AccountScore(
+        account_id=str(r["account_id"]),
+        name=r["name"],
+        score=score,
+        tier=tier_of(abm, score),
+        points={cid: float(r[f"c{i}"]) for i, cid in enumerate(ids)},
+        missing=frozenset(cid for i, cid in enumerate(ids) if r[f"m{i}"]),
+        signals={
+            cid: tuple(float(r[f"c{i}s{k}"]) for k in range(len(spec.signals)))
+            for i, (cid, spec) in enumerate(abm.criteria.items())
+            if spec.signals is not None
+        },
+        fields={k: r[k] for k in ACCOUNT_FIELDS},
+    )
+
+
 def score_accounts(engine: Engine, abm: AbmSpec, as_of: dt.date) -> Scores:
     """Every account's score on ``as_of``, ordered by score (highest first) then id."""
     rows = engine.execute(score_query(engine, abm, as_of)).to_pylist()
-    ids = list(abm.criteria)
-    out = []
-    for r in rows:
-        score = float(r["score"])
-        out.append(
-            AccountScore(
-                account_id=str(r["account_id"]),
-                name=r["name"],
-                score=score,
-                tier=tier_of(abm, score),
-                points={cid: float(r[f"c{i}"]) for i, cid in enumerate(ids)},
-                missing=frozenset(cid for i, cid in enumerate(ids) if r[f"m{i}"]),
-                signals={
-                    cid: tuple(float(r[f"c{i}s{k}"]) for k in range(len(spec.signals)))
-                    for i, (cid, spec) in enumerate(abm.criteria.items())
-                    if spec.signals is not None
-                },
-                fields={k: r[k] for k in ACCOUNT_FIELDS},
-            )
-        )
+    out = [account_score(abm, r) for r in rows]
     out.sort(key=lambda a: (-a.score, a.account_id))
     return Scores(as_of, tuple(out))
