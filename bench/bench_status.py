@@ -204,6 +204,13 @@ def make_project(folder: Path, warehouse: Path) -> Path:
 
     definition = Project.init(folder, "the-model", force=True)
     text = definition.read_text(encoding="utf-8")
+    # The template's 商談化率 is the MQL→opportunity cohort (90 days); the hand
+    # baselines compute period counts only, so the benchmark's tree keeps the
+    # rate as the period ratio opportunities / MQLs (implied by its formula,
+    # as the template had it before), and every measured node is compared.
+    cohort = "    metric: mql_to_opportunity_rate\n"
+    assert cohort in text, "the template's opportunity_rate changed: update the benchmark"
+    text = text.replace(cohort, "", 1)
     text += f"\ndata:\n  warehouse: {json.dumps(str(warehouse))}\n"
     definition.write_text(text, encoding="utf-8")
     return folder

@@ -183,7 +183,18 @@ def environment() -> jinja2.Environment:
     def value_label(ctx: Any, value: str, dimension: str) -> str:
         from kpitree.i18n import value_label as label
 
-        return label(dimension, str(value), ctx.get("lang", "ja"))
+        lang = ctx.get("lang", "ja")
+        if dimension == "department":
+            # The organisation's own label, else the standard department's name.
+            from kpitree.definition.tree import Tree
+            from kpitree.reports.sections import department_label
+
+            tree = ctx.get("tree") or getattr(ctx.get("project"), "tree", None)
+            if isinstance(tree, Tree):
+                return department_label(tree, str(value), lang)
+            named = translate(ctx, f"reports.department.{value}")
+            return named if named != f"reports.department.{value}" else str(value)
+        return label(dimension, str(value), lang)
 
     @jinja2.pass_context
     def translate(ctx: Any, key: str, **params: Any) -> str:
