@@ -350,6 +350,9 @@ def test_save_scenario_writes_kpitree_yaml(writable: tuple[TestClient, Path]) ->
     saved = client.post("/api/plan/scenarios", json=body, headers={"X-CSRF-Token": token})
     assert saved.status_code == 201, saved.text
     assert "big_deals" in saved.json()["scenarios"]
+    # Kept as a revision of the definition, as `kpitree revise` would.
+    kept = client.get("/api/plan/revisions").json()["revisions"]
+    assert [r["reason"] for r in kept] == ["scenario: big_deals"]
     project = Project.load(folder)
     assert project.tree.scenarios["big_deals"].values == {"avg_deal_size": 2500000.0}
     assert project.tree.scenarios["big_deals"].label.ja == "大型案件"

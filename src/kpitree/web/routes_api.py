@@ -337,12 +337,18 @@ def api_plan(
 def api_save_scenario(
     body: schemas.ScenarioToSave,
     project: Project = Depends(get_project),
-    _: Any = Depends(require_editor),
+    user: Any = Depends(require_editor),
 ) -> Any:
     """Write the changed values as scenario ``name`` into kpitree.yaml
     (replacing a scenario of that name); ``kpitree plan --scenario <name>``
-    plans it."""
+    plans it. The saved definition is kept as a revision by this user."""
     save(project, body.name, body.label, body.set)
+    from kpitree.definition.draft import DEFINITION_FILE
+    from kpitree.review.revisions import record_revision
+    from kpitree.review.service import default_author
+
+    author = default_author(project.path) if user.anonymous else user.name
+    record_revision(project.path, project.path / DEFINITION_FILE, author, f"scenario: {body.name}")
     return JSONResponse(
         {"saved": body.name, "scenarios": project_scenarios(project)}, status_code=201
     )
