@@ -16,7 +16,10 @@ import pytest
 from web.conftest import NAVIGATION_MS, SCREENSHOTS, screenshot
 
 pytestmark = pytest.mark.browser
-IMPORT_MS = NAVIGATION_MS  # an import runs kpitree in a child process
+# An import runs kpitree in a child process; beside Spark tests on a two-core
+# machine a preview has taken over a minute. A wait on a condition costs nothing
+# when it is met sooner.
+IMPORT_MS = 3 * NAVIGATION_MS
 
 
 def _write(path: Path, rows: list[list[str]], encoding: str) -> Path:
