@@ -265,3 +265,21 @@ def test_channels_are_shown_by_their_labels_in_japanese(pages: TestClient, path:
     leaked = sorted({k for k in keys if re.search(rf"(?<![\w/=]){k}(?![\w])", text)})
     assert not leaked, leaked
     assert "有料検索" in text
+
+
+def test_a_department_filter_is_named_by_the_organisations_label(demo_copy: Path) -> None:
+    """The chip names the department as the definition labels it, not by a
+    built-in name of the standard department."""
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    definition = demo_copy / "kpitree.yaml"
+    raw = yaml.safe_load(definition.read_text(encoding="utf-8"))
+    raw["organisation"]["field_sales"]["label"] = {"ja": "法人営業部", "en": "Corporate sales"}
+    definition.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with closing(TestClient(create_app(demo_copy), base_url="http://localhost")) as client:
+        html = client.get("/?department=field_sales&lang=ja").text
+    chips = re.findall(r'data-testid="active-filter">([^<]*)<', html)
+    assert chips == ["部門 = 法人営業部"], chips

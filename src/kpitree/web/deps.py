@@ -184,16 +184,14 @@ def environment() -> jinja2.Environment:
         from kpitree.i18n import value_label as label
 
         lang = ctx.get("lang", "ja")
-        if dimension == "department":
-            # The organisation's own label, else the standard department's name.
-            from kpitree.definition.tree import Tree
+        request = ctx.get("request")
+        project = getattr(request.app.state, "project", None) if request is not None else None
+        if dimension == "department" and project is not None:
+            # The organisation's own label, else the standard department's name
+            # (the page loaded the project before rendering, as the header's name).
             from kpitree.reports.sections import department_label
 
-            tree = ctx.get("tree") or getattr(ctx.get("project"), "tree", None)
-            if isinstance(tree, Tree):
-                return department_label(tree, str(value), lang)
-            named = translate(ctx, f"reports.department.{value}")
-            return named if named != f"reports.department.{value}" else str(value)
+            return department_label(project.tree, str(value), lang)
         return label(dimension, str(value), lang)
 
     @jinja2.pass_context
