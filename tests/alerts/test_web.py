@@ -78,8 +78,23 @@ def test_sla_page_is_computed_once_per_data_version(client: Any, tmp_path: Path)
     assert cache.misses_by_kind["sla"] == misses  # the page and its twin read the same entry
     later = time.time() + 5  # new data
     os.utime(Project.load(tmp_path).warehouse_target, (later, later))
-    assert client.get("/api/sla", params={"period": "2026-10"}).json()["rules"] == first["rules"]
+    again = client.get("/api/sla", params={"period": "2026-10"}).json()["rules"]
+    assert _settled(again) == _settled(first["rules"])
     assert cache.misses_by_kind["sla"] == misses + 1
+
+
+def _settled(value: Any) -> Any:
+    """The report without the hours an open case has run or has left: the
+    recomputation measures them from its own moment."""
+    if isinstance(value, dict):
+        return {
+            k: _settled(v)
+            for k, v in value.items()
+            if k not in {"elapsed_hours", "remaining_hours"} or value.get("response")
+        }
+    if isinstance(value, list):
+        return [_settled(v) for v in value]
+    return value
 
 
 def test_the_server_runs_the_alerts_in_the_background(
