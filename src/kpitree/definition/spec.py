@@ -369,7 +369,8 @@ class MetricSpec(_Strict):
         description="Who a fact counts for in department, team and rep views: owner (the "
         "fact's owner, the default), lead_owner (the owner of the lead it came from: the "
         "inside-sales rep who created an opportunity), or a column of the entity holding a "
-        "rep id (sourced_by, attributes.sdr); the fact's owner when that is empty.",
+        "rep id (a canonical column, or attributes.<key> for a source column kept in "
+        "attributes: attributes.sourced_by); the fact's owner when that is empty.",
     )
     snapshot: bool = Field(
         False,
