@@ -128,6 +128,11 @@ def test_a_rep_reads_only_their_own_card(secured: tuple[Path, dict[str, Any]], l
         )
     team = client.get("/api/review/scorecards", params={"period": PERIOD, "by": "team"})
     assert team.json()["cards"] == []  # a team's card is the manager's, not the rep's
+    dept = client.get("/api/review/scorecards", params={"period": PERIOD, "by": "department"})
+    assert dept.json()["cards"] == []
+    for path in ("/api/review/scorecards", "/review/scorecards"):
+        refused = client.get(path, params={"period": PERIOD, "department": who["dept"]})
+        assert refused.status_code == 403  # the department holds other reps' cards
     refused = client.get(
         "/api/review/scorecards",
         params={"period": PERIOD, "by": "team", "team": who["team"]},
