@@ -204,3 +204,25 @@ def test_a_csv_of_the_table_imports_and_a_wrong_cell_is_located(
     no_table = tmp_path / "other.html"
     no_table.write_text("<table><tr><th>a</th></tr></table>", encoding="utf-8")
     assert "No next-actions table" in cli("actions", "import", no_table, "-p", planted).err
+
+
+def test_the_next_pack_shows_last_months_outcome_and_open_progress(planted: Path, cli: Any) -> None:
+    """December's pack: the action whose window ended in November with its
+    measured outcome and the volume behind it; the running one with the share
+    of its window passed."""
+    cli("actions", "add", "mql_rate", "--owner", "web", "--effect", "+5pt", "--due", "2025-11-30",
+        "-m", "nurture", "--start", "2025-10-01", "-p", planted)  # fmt: skip
+    cli("actions", "add", "leads", "--owner", "web", "--effect", "+5%", "--due", "2026-01-31",
+        "-m", "LP", "--start", "2025-12-01", "-p", planted)  # fmt: skip
+    project = Project.load(planted)
+    report = build_report(project, "2025-12", lang="en", as_of=dt.date(2025, 12, 31))
+    ended, running = report.actions
+    assert (ended.state, running.state) == ("met", "in_progress")
+    listed = cli("actions", "list", "-p", planted, "--as-of", "2025-12-31", "--json").json()
+    before, after = (listed[0]["outcome"][w]["volume"] for w in ("before", "after"))
+    assert f"volume {before:,.0f} before, {after:,.0f} after" in ended.outcome
+    assert running.outcome.startswith("In progress (50% of the window): realised ")
+    md = render(report, "md").decode()
+    assert ended.outcome.replace("|", "\\|") in md or ended.outcome in md
+    ja = build_report(project, "2025-12", lang="ja", as_of=dt.date(2025, 12, 31))
+    assert "母数 前" in ja.actions[0].outcome and "期間の50%経過" in ja.actions[1].outcome

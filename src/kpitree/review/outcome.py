@@ -234,11 +234,17 @@ def change_text(value: float | None, unit: str | None, currency: str, lang: str)
 
 
 def outcome_text(outcome: Outcome, unit: str | None, currency: str, lang: str) -> str:
-    """The state in words, with the realised effect against the expected one
-    and the interval: ``達成（+10.2pt、期待 +5.0pt、95%区間 +6.3〜+14.1pt）``."""
+    """The state in words (a running action with the share of its window
+    passed), with the realised effect against the expected one, the interval
+    and the volume behind each window: ``達成: 実績 +10.2pt（期待 +5.0pt、
+    95%区間 +6.3pt〜+14.1pt、母数 前 1,520・後 1,488）``."""
     from kpitree.i18n import t
 
     state = t(f"review.state.{outcome.state}", lang=lang)
+    if outcome.state == "in_progress":
+        state = t(
+            "review.state_progress", lang=lang, state=state, percent=f"{outcome.progress * 100:.0f}"
+        )
     reason = t(f"review.reason.{outcome.reason}", lang=lang) if outcome.reason else None
     if outcome.realised is None:
         return (
@@ -264,5 +270,18 @@ def outcome_text(outcome: Outcome, unit: str | None, currency: str, lang: str) -
         realised=change_text(outcome.realised, unit, currency, lang),
         expected=change_text(outcome.expected, unit, currency, lang),
         interval=interval,
+        volume=t(
+            "review.volume",
+            lang=lang,
+            before=_volume(outcome.before, lang),
+            after=_volume(outcome.after, lang),
+        ),
     )
     return text if reason is None else t("review.with_reason", lang=lang, text=text, reason=reason)
+
+
+def _volume(window: Window | None, lang: str) -> str:
+    """The facts behind a window (a rate's entrants), or a dash."""
+    from kpitree.i18n.numbers import format_value
+
+    return "—" if window is None else format_value(window.volume, "count", lang=lang)
