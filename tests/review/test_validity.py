@@ -20,8 +20,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:fetch_arrow_table:DeprecationWar
 AS_OF = dt.date(2026, 4, 1)  # 24 complete months: April 2024 to March 2026
 
 
-def _by_key(planted: Path, **kw: Any) -> dict[tuple[str, str | None], Any]:
-    found = validity_review(Project.load(planted), AS_OF, **kw)
+def _by_key(planted: Path, as_of: dt.date = AS_OF, **kw: Any) -> dict[tuple[str, str | None], Any]:
+    found = validity_review(Project.load(planted), as_of, **kw)
     return {(v.node, v.link): v for v in found}
 
 
@@ -142,3 +142,45 @@ def test_the_review_re_runs_the_smart_and_count_checks(planted: Path, cli: Any) 
     assert "Design checks" in md and "silenced by checks.ignore" in md
     assert "silenced by checks.ignore" in render(march, "html").decode()
     assert render(march, "xlsx")[:2] == b"PK"
+
+
+def test_flat_red_ownerless_stale_and_unreconciled_kpis_say_so(planted: Path) -> None:
+    """Each check of the review on a KPI made to fail it: a ratio of leads to
+    leads never moves (drop); a target no month reaches (always red); e-mails
+    without an owner; leads computed from calls, which does not match
+    what is measured (one lead a call); and a review run long after the data ends (stale)."""
+    file = planted / "kpitree.yaml"
+    text = file.read_text(encoding="utf-8")
+    text = text.replace("target: {monthly: 600}", "target: {monthly: 5000}")
+    text = text.replace(
+        "    owner: inside_sales\n    indicator: leading\n    metric: emails\n",
+        "    indicator: leading\n    metric: emails\n",
+    )
+    text = text.replace(
+        "    metric: leads\n    drivers: [calls, emails]\n",
+        "    metric: leads\n    formula: calls\n    drivers: [emails]\n"
+        "  steady: {unit: ratio, owner: marketing, indicator: leading, metric: same}\n",
+    )
+    text = text.replace(
+        "metrics:\n", "metrics:\n  same: {type: ratio, numerator: leads, denominator: leads}\n"
+    )
+    file.write_text(text, encoding="utf-8")
+    found = _by_key(planted)
+    steady = found[("steady", None)]
+    assert steady.verdict == "drop" and steady.reasons[0] == "flat"
+    assert steady.variation == pytest.approx(0.0)
+    calls = found[("calls", None)]
+    assert calls.verdict == "re_target" and calls.reasons[0] == "always_red"
+    assert calls.off_track_share == 1.0
+    emails = found[("emails", None)]
+    assert "no_owner" in emails.reasons and emails.owner is None
+    assert "no_owner" not in found[("calls", None)].reasons
+    leads = found[("leads", None)]
+    assert "reconciliation" in leads.reasons and leads.reconciliation > 0.1
+    assert found[("calls", None)].reconciliation is None  # measured only: nothing to reconcile
+    assert not any(v.stale for k, v in found.items() if k[0] in ("calls", "emails", "leads"))
+    late = _by_key(planted, as_of=dt.date(2026, 9, 1))[("calls", None)]
+    assert late.stale and "stale" in late.reasons and late.data_until < dt.date(2026, 4, 1)
+    # Red in every month it has data: the months after the data ends do not dilute that.
+    assert late.verdict == "re_target" and late.reasons[0] == "always_red"
+    assert late.months == 19 and late.off_track_share == 1.0

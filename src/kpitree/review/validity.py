@@ -13,8 +13,9 @@ default 24), from one ``Project.status`` call:
   z, two-sided), multiplied by the number of lags tried (Bonferroni). Changes,
   not levels, so that two series that merely grow together are not called
   related. Significant when p < 0.05 with at least ``MIN_PAIRS`` pairs;
-- **always green / always red**: at least 90% of the months with a status on
-  track (targets too easy) or off track (too hard), over ``MIN_MONTHS`` or more;
+- **always green / always red**: at least 90% of the months on
+  track (targets too easy) or off track (too hard), over ``MIN_MONTHS`` or more
+  months paced against a target (months without data or too few facts left out);
 - **owner** and **freshness** (its data's latest fact against
   ``data.quality.stale_after_days``), and for a node both measured and
   computed, the largest reconciliation gap (measured − computed) in the months.
@@ -226,7 +227,9 @@ def _judge(
         centre = mean(known)
         variation = pstdev(known) / abs(centre) if centre else (0.0 if pstdev(known) == 0 else None)
     found = lead(actual, target) if months >= 2 else None
-    judged = [s for s in statuses if s is not None]
+    # Green and red shares over the months paced against a target: a month
+    # without data or with too few facts says nothing about the target.
+    judged = [s for s in statuses if s in ("on_track", "at_risk", "off_track")]
     on = sum(s == "on_track" for s in judged) / len(judged) if judged else None
     off = sum(s == "off_track" for s in judged) / len(judged) if judged else None
     until = [d for d in series(node_id, "data_until") if isinstance(d, dt.date)]
