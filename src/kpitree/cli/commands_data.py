@@ -113,6 +113,14 @@ def _warehouse(project: Path) -> Warehouse:
     return Warehouse(project_warehouse_path(project))
 
 
+def _refresh_scores(project: Path) -> None:
+    """After a successful write: the account scores the dashboard reads first
+    (see :mod:`kpitree.abm.refresh`)."""
+    from kpitree.abm.refresh import refresh_daily_scores
+
+    refresh_daily_scores(project)
+
+
 @contextmanager
 def _progress(label: str, enabled: bool) -> Iterator[Progress | None]:
     """A ``progress(rows_done, rows_total)`` callback drawing a bar on stderr once
@@ -231,6 +239,7 @@ def import_(
             results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
     else:
         results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
+    _refresh_scores(project)
     owners = _owners(project, batches)
     if json:
         print_json(
@@ -320,6 +329,7 @@ def undo(
     """
     folder = project or (ctx.obj if isinstance(ctx.obj, Path) else Path())
     result = _warehouse(folder).undo(import_id)
+    _refresh_scores(folder)
     if json:
         print_json(result.to_json())
         return

@@ -138,6 +138,10 @@ def sync(
             )
     else:
         results = sync_project(project, source=source, full=full, dry_run=dry_run, changed=changed)
+    if not dry_run and any(r.error is None for r in results):  # a sync writes its cursors
+        from kpitree.cli.commands_data import _refresh_scores
+
+        _refresh_scores(project)
     owners = _owners(project) if any(r.import_id for r in results) else None
     if json:
         print_json(

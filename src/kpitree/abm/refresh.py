@@ -1,0 +1,77 @@
+"""Scores computed when the data changes: after a successful ``kpitree
+import``, ``kpitree sync`` or ``kpitree imports undo`` the project's kept
+daily scores (:mod:`kpitree.abm.daily`) are computed again for the days the
+dashboard reads first, so the first page after new data is not the slow one.
+
+The days are today, the day the Accounts page compares with by default (the
+end of the previous month) and every day of the current and previous review
+periods up to today (what the metrics of target accounts read on the
+dashboard). Any other day is computed when first asked, as before.
+
+A write that fails changes no canonical table: nothing is computed and the
+kept scores are left as they were. Computing is a convenience: a definition
+that does not load, or a warehouse that cannot be read now, leaves the scores
+to be computed by the first page (which says what is wrong); the write itself
+has succeeded either way, and the command reports it so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kpitree.project import Project
+
+__all__ = ["dashboard_days", "refresh_daily_scores"]
+
+log = logging.getLogger("kpitree.abm")
+
+
+def dashboard_days(project: Project, today: dt.date | None = None) -> list[dt.date]:
+    """The days the dashboard and the Accounts page read first (see the
+    module's docstring), oldest first."""
+    from kpitree.abm.overview import scoring_days
+    from kpitree.compute.periods import period_of
+
+    day = today or project.today()
+    _, as_of, before = scoring_days(project, day, None)
+    current = project.period(as_of=day)  # the review period of the KGI
+    try:
+        start = period_of(
+            current.start - dt.timedelta(days=1), current.grain, current.fiscal_year_start
+        ).start
+    except ValueError:  # a grain without periods of its own (a range): this one
+        start = current.start
+    start = min(start, day)
+    days = {as_of, before}
+    days.update(start + dt.timedelta(days=i) for i in range((day - start).days + 1))
+    return sorted(days)
+
+
+def refresh_daily_scores(folder: Path, today: dt.date | None = None) -> list[dt.date]:
+    """Compute and keep the daily scores of :func:`dashboard_days` of the
+    project in ``folder`` on its current data; the days computed (none when
+    the project has no ``abm:`` or cannot be read now)."""
+    from kpitree.errors import KpitreeError
+    from kpitree.project import Project
+
+    try:
+        project = Project.load(folder)
+        if project.tree.abm is None:
+            return []
+        days = dashboard_days(project, today)
+        with project.engine() as engine:
+            store = getattr(engine, "abm_scores", None)
+            if store is None:
+                return []
+            store.rows(days)
+        return days
+    except KpitreeError as err:  # the first page computes them and says why
+        log.info("account scores not computed after the write: %s", err)
+        return []
+    except Exception:  # never turn a committed write into a failed command
+        log.info("account scores not computed after the write", exc_info=True)
+        return []

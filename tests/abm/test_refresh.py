@@ -1,0 +1,110 @@
+"""Scores computed when the data changes: after ``kpitree import`` and
+``kpitree imports undo`` the kept daily scores hold the dashboard's days
+without any page having been opened, equal to a fresh computation; a failed
+import leaves them as they were."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from kpitree import Project
+from kpitree.abm.daily import daily_scores
+from kpitree.abm.refresh import dashboard_days
+from kpitree.cli import main
+
+from .views import build
+
+MAPPING = """\
+mapping: 1
+name: meetings
+tables:
+  activities:
+    activity_id: {column: id}
+    occurred_at: {column: at, format: "%Y-%m-%d %H:%M"}
+    type: {column: kind}
+    account_id: {column: account}
+"""
+
+
+def _cli(*args: str) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--lang", "en", *args])
+    assert done.value.code in (0, None), args
+
+
+def _kept(folder: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in (folder / ".kpitree" / "cache" / "abm").glob("*")}
+
+
+def _cols(rows: object) -> list[dict[str, object]]:
+    import pyarrow as pa
+
+    assert isinstance(rows, pa.Table)
+    keep = ["day", "account_id", "score", "engagement", "tier", "target_account"]
+    order = [("day", "ascending"), ("account_id", "ascending")]
+    return rows.select(keep).sort_by(order).to_pylist()
+
+
+def _check_fresh(folder: Path, kept: bool = True) -> list[dict[str, object]]:
+    """The kept rows of the dashboard's days, read without computing, equal a
+    fresh computation on the same data (``kept`` ``False``: only computed)."""
+    project = Project.load(folder)
+    abm = project.tree.abm
+    assert abm is not None
+    days = dashboard_days(project)
+    assert project.today() in days and len(days) >= 28
+    with project.engine() as engine:
+        store = engine.abm_scores
+        fresh = daily_scores(engine, abm, days, *store.list_rows())
+        if not kept:
+            return _cols(fresh)
+        assert store.path is not None and store.path.is_file()
+        rows = store._load()  # the file as the command left it
+        assert rows is not None
+        assert set(days) <= set(rows.column("day").to_pylist())
+    assert _cols(store.rows(days)) == _cols(fresh)
+    return _cols(fresh)
+
+
+def test_import_and_undo_compute_the_days_the_dashboard_reads(tmp_path: Path) -> None:
+    folder = build(tmp_path)
+    (folder / "meetings.yaml").write_text(MAPPING, encoding="utf-8")
+    before = _check_fresh(folder, kept=False)  # no page opened, nothing kept yet
+    assert not _kept(folder)
+    today = Project.load(folder).today()
+    csv = folder / "meetings.csv"
+    csv.write_text(f"id,at,kind,account\nN1,{today} 09:00,meeting,GAMMA\n", encoding="utf-8")
+    _cli("import", str(csv), "-m", str(folder / "meetings.yaml"), "-p", str(folder))
+    after = _check_fresh(folder)
+    gamma = [r for r in after if r["account_id"] == "GAMMA" and r["day"] == today]
+    assert gamma[0]["engagement"] == 10.0  # the new meeting counts today
+    assert after != before
+
+    # A failed import (a date that does not parse) leaves the kept scores as they were.
+    kept = _kept(folder)
+    bad = folder / "bad.csv"
+    bad.write_text("id,at,kind,account\nN2,yesterday,meeting,ACME\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as done:
+        main(["--lang", "en", "import", str(bad), "-m", str(folder / "meetings.yaml"),
+              "-p", str(folder)])  # fmt: skip
+    assert done.value.code not in (0, None)
+    assert _kept(folder) == kept
+
+    from kpitree.data.warehouse import Warehouse, default_warehouse_path
+
+    log = Warehouse(default_warehouse_path(folder)).imports()
+    last = max(r.import_id for r in log if r.status == "applied")
+    _cli("imports", "undo", str(last), "-p", str(folder))
+    assert _check_fresh(folder) == before
+
+
+def test_days_of_the_dashboard(tmp_path: Path) -> None:
+    project = Project.load(build(tmp_path))
+    days = dashboard_days(project, dt.date(2026, 6, 30))
+    # The previous and current month up to the day (the end of May is the
+    # Accounts page's default comparison).
+    assert days[0] == dt.date(2026, 5, 1) and days[-1] == dt.date(2026, 6, 30)
+    assert len(days) == 61
