@@ -7,9 +7,13 @@ A kept day is only used while everything it was computed from is the same:
 the ``abm:`` definition, the target list file, the warehouse's data (its
 stamp and table versions), the time zone and this code. Anything else
 (another import, a changed weight) makes a new store; the old one is removed.
-A warehouse that is a database server has no data stamp: its days are
-computed on demand and kept in memory only, for the life of the store.
-Either way a kept day equals its recomputation (:func:`daily_scores`).
+A warehouse that is a database server (PostgreSQL, Spark, …) has no data
+stamp: its days are kept in the same folder under the server's data version
+(:func:`kpitree.engines.freshness.server_data_version`, as the pages are), so
+they stand at most ``SERVER_DATA_TTL`` seconds, then are computed again. Any
+other database without a stamp (a DuckDB file kpitree did not write) keeps
+its days in memory only, for the life of the store. Either way a kept day
+equals its recomputation (:func:`daily_scores`) on the data of its time.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import datetime as dt
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpitree.abm.scoring import Scores, scores_query, tier_of
 from kpitree.definition.spec_abm import AbmSpec
+from kpitree.engines.freshness import server_data_version
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -119,7 +125,15 @@ class DailyScores:
     """Scores per day of one project's accounts, computed once per day and
     kept (see the module's docstring). ``folder`` ``None``: kept in memory."""
 
-    def __init__(self, engine: Engine, abm: AbmSpec, root: Path, folder: Path | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        abm: AbmSpec,
+        root: Path,
+        folder: Path | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
         self.abm = abm
         self.root = root
@@ -127,7 +141,9 @@ class DailyScores:
         self._matched: dict[int, set[str]] = {}
         self._rows: pa.Table | None = None
         self._lock = threading.Lock()
-        state = engine.data_state()
+        state: object = engine.data_state()
+        if state is None and engine.name != "duckdb":  # a server: its data version
+            state = (server_data_version(clock), engine.where)
         self.path: Path | None = None
         if folder is not None and state is not None:
             self.path = folder / f"daily-{self._key(state)}.parquet"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from kpitree.engines.freshness import SERVER_DATA_TTL, server_data_version
 from kpitree.web.deps import get_project, require_viewer
 
 if TYPE_CHECKING:
@@ -58,12 +59,6 @@ EVENT_SCHEMA: dict[str, Any] = {
 _STABLE: dict[str, str] = {}
 
 
-# How long pages computed on a database server (PostgreSQL, Spark, ClickHouse, …)
-# stand: such a database gives no cheap sign of new data, so its data version
-# moves on every this many seconds (docs/web.md, live updates).
-SERVER_DATA_TTL = 300.0
-
-
 def data_version(project: Project, *, clock: Callable[[], float] = time.time) -> str:
     """A short string that changes whenever the project's warehouse data may
     have changed (cheap: two ``stat`` calls; key caches on it). For a warehouse
@@ -80,7 +75,7 @@ def data_version(project: Project, *, clock: Callable[[], float] = time.time) ->
 
     target = project.warehouse_target
     if "://" in target and not target.startswith("duckdb://"):
-        return f"server:{int(clock() // SERVER_DATA_TTL)}"
+        return server_data_version(clock)
     path = Path(target.removeprefix("duckdb://"))
     if writers_waiting(path) and target in _STABLE:
         return _STABLE[target]
