@@ -181,3 +181,56 @@ def test_alerts_and_sla_tables_download_as_csv_and_xlsx(client: Any) -> None:
     assert len(lines) == 1 + len(rule["breaches"])
     unknown = client.get("/api/sla", params={"format": "csv", "table": "nope"})
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "KT694"
+
+
+def test_every_sla_count_opens_the_cases_it_counts(client: Any) -> None:
+    """At the moment of the hand-worked table (NOW), each count of the SLA
+    page opens exactly its cases."""
+    import html
+    import re
+
+    at = "2026-10-14T12:00"  # NOW, in the project's zone
+    base = {"period": "2026-10", "rule": "mql_first_touch", "at": at}
+
+    def ids(**params: str) -> list[str]:
+        got = client.get("/api/sla/cases", params={**base, **params})
+        assert got.status_code == 200, got.text
+        view = got.json()
+        assert view["total"] == len(view["rows"])
+        assert view["count"] == view["total"] or "q" in params  # a search keeps the count
+        return sorted(r["values"]["id"] for r in view["rows"])
+
+    assert ids() == ["L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8"]
+    assert ids(status="breached") == ["L3", "L4", "L7"]
+    assert ids(status="open", owner="r2") == ["L5", "L6"]
+    assert ids(status="about_to_breach") == ["L6"]
+    assert ids(status="met", owner="r1") == ["L1", "L2"]
+    assert ids(status="met", department="inside_sales", team="西日本") == ["L8"]
+    assert ids(owner="") == []  # the unassigned: none
+    assert ids(status="breached", q="r1") == ["L3", "L7"]
+    first = client.get("/api/sla/cases", params={**base, "status": "open"}).json()["rows"][0]
+    assert first["values"]["status"] == "open" and first["values"]["response"] is None
+    assert first["display"]["start"] == "2026-10-13 14:00"  # L6, in JST, the earliest start
+
+    # The page's links carry its moment: each count opens as many cases.
+    page = client.get("/sla", params={"period": "2026-10", "lang": "en"}).text
+    links = re.findall(r'href="(/sla/cases\?[^"]+)"[^>]*data-count="(\d+)"', page)
+    assert len(links) == 4 + 2 * 5  # the summary's four, five per owner
+    for href, number in links:
+        got = client.get(html.unescape(href).replace("/sla/cases", "/api/sla/cases")).json()
+        assert got["count"] == int(number), href
+    listed = client.get("/sla/cases", params={**base, "status": "breached", "lang": "ja"})
+    assert listed.status_code == 200 and listed.text.count('data-testid="record-row"') == 3
+    assert "違反" in listed.text and "2026-10-07 09:00" in listed.text
+
+    csv = client.get("/sla/cases", params={**base, "format": "csv", "lang": "en"})
+    lines = csv.content.decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("Case,Owner,") and len(lines) == 1 + 8
+    xlsx = client.get("/api/sla/cases", params={**base, "format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+    for bad in ({"status": "nope"}, {"sort": "nope"}, {"at": "yesterday"}):
+        refused = client.get("/api/sla/cases", params={**base, **bad})
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "KT730", bad
+    unknown = client.get("/api/sla/cases", params={**base, "rule": "nope"})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "KT731"

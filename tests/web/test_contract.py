@@ -217,6 +217,7 @@ def test_downloads_and_the_event_stream_are_documented(client: TestClient) -> No
         "/api/imports",
         "/api/alerts",
         "/api/sla",
+        "/api/sla/cases",
         "/api/records/{node_id}",
         "/api/accounts",
         "/api/review/scorecards",

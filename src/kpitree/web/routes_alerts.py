@@ -302,8 +302,15 @@ def sla_page(
     if format is not None:
         tables = sla_tables(view, get_lang(request))
         return table_download({**view, **tables}, format, table, "sla")
-    periods = sla_period_choices(request, view["period"], get_lang(request))
-    return render(request, "sla.html", {"view": view, "active": "sla", "periods": periods})
+    from kpitree.web.views.sla_cases import case_url
+
+    lang = get_lang(request)
+    periods = sla_period_choices(request, view["period"], lang)
+    return render(
+        request,
+        "sla.html",
+        {"view": view, "active": "sla", "periods": periods, "case_url": case_url(view, lang)},
+    )
 
 
 def _run_once(app: FastAPI) -> float:

@@ -166,8 +166,8 @@ def test_sla_page_numbers_controls_and_json_twin(
 
     owners = _table(page, "rows-mql_first_touch")
     assert owners == [
-        ["r1", "4", "2", "2", "0", "50.0%", "6.8 時間", "11.5 時間"],  # 6.75 h, 11.475 h
-        ["r2", "4", "2", "2", "0", "50.0%", "3.0 時間", "4.8 時間"],  # 3 h, 4.8 h
+        ["r1", "4", "2", "2", "0", "0", "50.0%", "6.8 時間", "11.5 時間"],  # 6.75 h, 11.475 h
+        ["r2", "4", "2", "2", "0", "0", "50.0%", "3.0 時間", "4.8 時間"],  # 3 h, 4.8 h
     ]
     breaches = _table(page, "breaches-mql_first_touch")
     assert [(r[0], r[1], r[2], r[3]) for r in breaches] == [
@@ -178,10 +178,20 @@ def test_sla_page_numbers_controls_and_json_twin(
     ]
     assert breaches[1][4] == "12.0 時間" and breaches[1][5] == "—"
     assert _table(page, "about-mql_first_touch") == [["なし"]]
-    # The breached count opens the list of the breaches it counts.
+    # The breached count opens the list of the breaches it counts, and an
+    # owner's count the cases of that owner.
     summary.locator('[data-field="breached"] a').click()
-    page.wait_for_url(re.compile(r"#breaches-mql_first_touch$"))
-    assert page.locator("#breaches-mql_first_touch tbody tr").count() == 4
+    page.wait_for_url(re.compile(r"/sla/cases\?.*status=breached"))
+    assert page.locator('[data-testid="records-total"]').get_attribute("data-count") == "4"
+    assert page.locator('[data-testid="record-row"]').count() == 4
+    page.go_back()
+    r2 = page.locator('[data-testid="rows-mql_first_touch"] tbody tr').nth(1)
+    r2.locator('[data-field="met"] a').click()
+    page.wait_for_url(re.compile(r"/sla/cases\?.*owner=r2"))
+    assert page.locator('[data-testid="record-row"]').count() == 2
+    assert {c.strip() for c in page.locator('td[data-col="owner"]').all_inner_texts()} == {"r2"}
+    assert screenshot(page, SCREENSHOTS / "sla-cases.png").stat().st_size > 10_000
+    page.go_back()
 
     # The JSON twin: the same numbers, unrounded.
     api = _api(url, "/api/sla", period="2026-10")
@@ -194,7 +204,7 @@ def test_sla_page_numbers_controls_and_json_twin(
     assert [[r["owner"], str(r["cases"]), str(r["met"]), str(r["breached"])] for r in
             rule["rows"]] == [row[:4] for row in owners]  # fmt: skip
     for row, shown in zip(rule["rows"], owners, strict=True):
-        assert shown[6:] == [_hours(row["p50_hours"]), _hours(row["p95_hours"])]
+        assert shown[7:] == [_hours(row["p50_hours"]), _hours(row["p95_hours"])]
     assert screenshot(page, SCREENSHOTS / "sla-page.png").stat().st_size > 10_000
 
     # Rows per team, then per department, through the select.
@@ -213,7 +223,7 @@ def test_sla_page_numbers_controls_and_json_twin(
     page.locator('form[action="/sla"] button[type="submit"]').click()
     page.wait_for_url(re.compile(r"by=department"))
     assert _table(page, "rows-mql_first_touch") == [
-        ["inside_sales", "8", "4", "4", "0", "50.0%", "5.0 時間", "11.1 時間"]
+        ["inside_sales", "8", "4", "4", "0", "0", "50.0%", "5.0 時間", "11.1 時間"]
     ]
     assert page.locator("thead th").first.inner_text() == "部門"
 
@@ -390,9 +400,10 @@ def test_a_viewer_sees_both_pages_which_change_nothing(
     # Both pages only read: there is no acknowledge or run-now action, so no
     # role or CSRF check to test; this fails when one is added without tests.
     spec = page.evaluate("() => fetch('/openapi.json').then(r => r.json())")  # viewers only
-    for path in ("/api/alerts", "/api/sla"):
+    for path in ("/api/alerts", "/api/sla", "/api/sla/cases"):
         assert set(spec["paths"][path]) == {"get"}
-    assert not [p for p in spec["paths"] if re.search(r"/api/(alerts|sla)/", p)]
+    below = [p for p in spec["paths"] if re.search(r"/api/(alerts|sla)/", p)]
+    assert below == ["/api/sla/cases"]  # the cases behind a count: read only too
     viewer_api = page.evaluate("() => fetch('/api/sla?period=2026-10').then(r => r.json())")
     assert viewer_api["rules"][0]["compliance"] == pytest.approx(0.5)
 

@@ -27,6 +27,7 @@ PAGES = (
     "/data",
     "/alerts",
     "/sla",
+    "/sla/cases?period=last-month",
     "/settings",
     "/records/leads",
     "/records/new_revenue?period=FY2026-Q2",
