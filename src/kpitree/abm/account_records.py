@@ -1,5 +1,7 @@
 """One account's records up to an as-of day, through Ibis: its timeline
-(activities, stage entries of its leads and deals), deals, contacts (leads)
+(activities, stage entries of its leads and deals), deals, contacts (leads;
+a lead or deal is the account's when the cross-source links give it to the
+account, else when it names the account)
 and its KPIs (open pipeline, won revenue of the last 365 days, renewal rate
 and NRR of the terms that ended in them)."""
 
@@ -9,13 +11,23 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.events import local_day
+from kpitree.compute.links import linked_reference
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from kpitree.engines import Engine
 
 __all__ = ["TIMELINE_LIMIT", "account_kpis", "account_records"]
 
 TIMELINE_LIMIT = 200
+
+
+def _of_account(engine: Engine, table: str, key: str, account_id: str) -> ir.Table:
+    """The leads or deals of the account: those the cross-source links give
+    it, else those naming it (as the metrics of the tree count them)."""
+    records, account = linked_reference(engine, table, key, engine.table(table), "account_id")
+    return records.filter(records[account] == account_id)
 
 
 def account_records(
@@ -40,8 +52,8 @@ def account_records(
         )
     ]
     for kind, key in (("lead", "lead_id"), ("deal", "deal_id")):
-        records = engine.table(f"{kind}s")
-        mine = records.filter(records.account_id == account_id).select(__rid=records[key])
+        records = _of_account(engine, f"{kind}s", key, account_id)
+        mine = records.select(__rid=records[key])
         hist = engine.table(f"{kind}_stage_history")
         j = hist.inner_join(mine, hist[key] == mine.__rid)
         j = j.filter(local_day(j.entered_at) <= as_of)
@@ -56,15 +68,15 @@ def account_records(
         )
     u = ibis.union(*parts)
     timeline = engine.execute(u.order_by(ibis.desc("at")).limit(TIMELINE_LIMIT)).to_pylist()
-    d = engine.table("deals")
-    d = d.filter((d.account_id == account_id) & (local_day(d.created_at) <= as_of))
+    d = _of_account(engine, "deals", "deal_id", account_id)
+    d = d.filter(local_day(d.created_at) <= as_of)
     deals = engine.execute(
         d.select(
             "deal_id", "status", "stage", "amount", "created_at", "close_date", "owner_id"
         ).order_by(ibis.desc("created_at"))
     ).to_pylist()
-    le = engine.table("leads")
-    le = le.filter((le.account_id == account_id) & (local_day(le.created_at) <= as_of))
+    le = _of_account(engine, "leads", "lead_id", account_id)
+    le = le.filter(local_day(le.created_at) <= as_of)
     contacts = engine.execute(
         le.select("lead_id", "current_stage", "created_at", "owner_id", "channel").order_by(
             ibis.desc("created_at")
@@ -79,8 +91,7 @@ def account_kpis(engine: Engine, account_id: str, as_of: dt.date) -> dict[str, f
     import ibis
 
     since = as_of - dt.timedelta(days=364)
-    d = engine.table("deals")
-    d = d.filter(d.account_id == account_id)
+    d = _of_account(engine, "deals", "deal_id", account_id)
     closed = d.status.isin(["won", "lost"])
     is_open = (local_day(d.created_at) <= as_of) & (~closed | (d.close_date > as_of))
     won = (d.status == "won") & (d.close_date >= since) & (d.close_date <= as_of)

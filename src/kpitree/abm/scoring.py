@@ -3,7 +3,9 @@ per criterion (and per engagement signal), its score and its tier.
 
 The rules are those of docs/abm.md: a firmographic criterion reads one account
 field (the first band holding the value, or the value's points); an engagement
-criterion adds up its signals' events of the window ending on the as-of day,
+criterion adds up its signals' events of the window ending on the as-of day
+(a lead's or deal's stage entries count for the account the cross-source
+links give the record, else the one it names),
 each worth its points times its decay, each signal held to its cap and the
 criterion to its maximum points. Nothing after the as-of day counts (events,
 accounts created later), so a past day is recomputed exactly.
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.events import local_day
+from kpitree.compute.links import linked_reference
 from kpitree.definition import jsic
 from kpitree.definition.spec_abm import AbmSpec, CriterionSpec, SignalSpec
 
@@ -160,9 +163,10 @@ def _events(engine: Engine, signal: SignalSpec) -> ir.Table:
     hist = engine.table(f"{kind[:-1]}_stage_history")
     hist = hist.filter(hist.stage == stage)
     first = hist.group_by(__rid=hist[key]).aggregate(__at=hist.entered_at.min())
-    records = engine.table(kind)
-    records = records.filter(records.account_id.notnull()).select(
-        __rid2=records[key], __acc=records.account_id
+    # The account the cross-source links give the record, else the one it names.
+    records, account = linked_reference(engine, kind, key, engine.table(kind), "account_id")
+    records = records.filter(records[account].notnull()).select(
+        __rid2=records[key], __acc=records[account].cast("string")
     )
     j = first.inner_join(records, first.__rid == records.__rid2)
     return j.select(__acc=j.__acc, __day=local_day(j.__at))
