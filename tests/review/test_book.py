@@ -58,3 +58,72 @@ def test_labels_stay_text(planted: Path, cli: Any, tmp_path: Path, fmt: str) -> 
 def test_an_unknown_format_is_refused(planted: Path, cli: Any) -> None:
     result = cli("book", planted, "-f", "docx")
     assert result.code == 1 and "Unknown format 'docx'" in result.err
+
+
+SLA = """\
+sla:
+  mql_first_touch:
+    label: {ja: MQL初回架電, en: First call to an MQL}
+    from: mql
+    to: first_activity
+    within_hours: 24
+alerts:
+  late_calls: {condition: sla_breaches, sla: mql_first_touch}
+  few_calls: {node: calls, condition: below_target}
+"""
+
+
+def test_each_node_names_the_alerts_and_slas_that_watch_it(planted: Path, cli: Any) -> None:
+    file = planted / "kpitree.yaml"
+    text = file.read_text(encoding="utf-8").replace(
+        "metrics:\n",
+        "metrics:\n  first_touch: {type: sla_compliance, sla: mql_first_touch}\n",
+    )
+    text = text.replace(
+        "nodes:\n",
+        "nodes:\n  touch_rate:\n    label: {ja: 初回架電SLA遵守率, en: First-touch compliance}\n"
+        "    unit: ratio\n    owner: inside_sales\n    metric: first_touch\n",
+    )
+    file.write_text(text + SLA, encoding="utf-8")
+    entries = {e["id"]: e for e in cli("book", planted, "--json").json()}
+    # The SLA's clock starts when a lead becomes an MQL: it watches the MQLs,
+    # and the node measuring its compliance; its breaches' alert watches both.
+    watched = "First call to an MQL (mql_first_touch): within 24 business hours"
+    assert entries["mqls"]["slas"] == watched
+    assert entries["touch_rate"]["slas"] == watched
+    assert entries["mqls"]["alerts"] == "late_calls"
+    assert entries["calls"]["alerts"] == "few_calls" and entries["calls"]["slas"] == ""
+    assert entries["leads"]["slas"] == "" and entries["leads"]["alerts"] == ""
+    ja = {e["id"]: e for e in cli("book", planted, "--json", lang="ja").json()}
+    assert ja["mqls"]["slas"] == "MQL初回架電 (mql_first_touch): 24営業時間以内"
+
+
+def test_the_page_downloads_the_book_and_every_node_links_to_it(planted: Path) -> None:
+    from contextlib import closing
+
+    from fastapi.testclient import TestClient
+    from openpyxl import load_workbook
+
+    from kpitree.project import Project
+    from kpitree.web.app import create_app
+
+    with closing(TestClient(create_app(planted), base_url="http://localhost")) as client:
+        ja = {"Accept-Language": "ja"}
+        page = client.get("/book", headers=ja).text
+        assert 'data-testid="book-downloads"' in page and 'href="/book?format=pdf"' in page
+        pdf = client.get("/book", params={"format": "pdf"}, headers=ja)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert "kpitree-book-ja.pdf" in pdf.headers["content-disposition"]
+        html = client.get("/book", params={"format": "html"}, headers=ja)
+        assert "MQL数 = リード獲得数 × MQL化率" in html.text and "<script" not in html.text
+        en = client.get("/book", params={"format": "xlsx"}, headers={"Accept-Language": "en"})
+        sheet = load_workbook(io.BytesIO(en.content)).active
+        names = {sheet.cell(row=r, column=2).value for r in range(1, sheet.max_row + 1)}
+        assert {"MQLs", "Leads", "Calls"} <= names
+        md = client.get("/book", params={"format": "md"}, headers=ja)
+        assert "## MQL数 (mqls)" in md.text
+        refused = client.get("/book", params={"format": "docx"})
+        assert refused.status_code == 400 and "KT240" in refused.text
+        for node in Project.load(planted).tree.nodes:
+            assert f'href="/book#{node}"' in client.get(f"/nodes/{node}").text, node

@@ -26,7 +26,8 @@ def book(
 ) -> None:
     """Write the KPI definitions book: every node's name, meaning, formula in
     symbols and words, unit, owner, data source and metric definition,
-    targets, reference range, leading/lagging and the alerts that watch it."""
+    targets, reference range, leading/lagging and the alerts and SLAs that
+    watch it."""
     from kpitree.project import Project
     from kpitree.review.book import book_entries
     from kpitree.review.book_render import FORMATS, render_book

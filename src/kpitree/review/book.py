@@ -1,7 +1,7 @@
 """The KPI definitions book (KPI定義書): every node's name, meaning, formula
 in symbols and in words, unit, owner, data source and metric definition,
-targets, reference range, leading/lagging and the alerts that watch it —
-generated from the definition as it is now, so it never drifts from what is
+targets, reference range, leading/lagging and the alerts and SLAs that
+watch it — generated from the definition as it is now, so it never drifts from what is
 computed."""
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ BOOK_FIELDS = (
     "target",
     "benchmark",
     "alerts",
+    "slas",
 )
 """The columns of the book, in order (headings ``book.col.<field>``)."""
 
@@ -94,14 +95,55 @@ def _target(tree: Tree, node_id: str) -> str:
     return ", ".join(parts)
 
 
+def _event(name: str | None) -> str:
+    return (name or "").removeprefix("stage:")
+
+
+def sla_watch(tree: Tree, catalogue: Catalogue) -> dict[str, list[str]]:
+    """The SLAs (ids) that watch each node: one its ``sla_*`` metric measures,
+    or one whose clock starts at the event its count counts (the SLA "first
+    call within 24 hours of an MQL" watches the MQLs)."""
+    out: dict[str, list[str]] = {}
+    for node_id, node in tree.nodes.items():
+        metric = catalogue.metrics.get(node.metric) if node.metric else None
+        if metric is None:
+            continue
+        spec = metric.spec
+        for sla_id, sla in tree.sla.items():
+            counts_start = (
+                spec.type == "count"
+                and spec.entity == sla.entity
+                and _event(spec.time) == _event(sla.from_)
+            )
+            if spec.sla == sla_id or counts_start:
+                out.setdefault(node_id, []).append(sla_id)
+    return out
+
+
+def _sla_text(tree: Tree, sla_id: str, lang: str) -> str:
+    """``MQL first call (mql_first_touch): within 24 business hours``."""
+    sla = tree.sla[sla_id]
+    label = sla.label
+    if label is not None and not isinstance(label, str):
+        label = getattr(label, lang, None) or label.ja or label.en
+    name = f"{label} ({sla_id})" if label else sla_id
+    clock = t(f"sla.cli.clock.{sla.clock}", lang=lang)
+    return t("book.sla", lang=lang, name=name, within=f"{sla.within_hours:g}", clock=clock)
+
+
 def book_entries(tree: Tree, catalogue: Catalogue, lang: str) -> list[dict[str, Any]]:
     """One entry per node, as a person reads the tree (the KGI first)."""
     from kpitree.i18n.numbers import format_value
 
+    slas = sla_watch(tree, catalogue)
     watching: dict[str, list[str]] = {}
     for rule_id, rule in tree.alerts.items():
         if rule.node:
             watching.setdefault(rule.node, []).append(rule_id)
+        elif rule.sla:  # an alert on an SLA's breaches watches what the SLA watches
+            for node_id, found in slas.items():
+                if rule.sla in found:
+                    watching.setdefault(node_id, []).append(rule_id)
     entries = []
     for node_id in tree.display_order():
         node = tree.nodes[node_id]
@@ -148,6 +190,7 @@ def book_entries(tree: Tree, catalogue: Catalogue, lang: str) -> list[dict[str, 
                 "target": _target(tree, node_id),
                 "benchmark": benchmark,
                 "alerts": ", ".join(watching.get(node_id, [])),
+                "slas": "; ".join(_sla_text(tree, i, lang) for i in slas.get(node_id, [])),
             }
         )
     return entries

@@ -31,11 +31,17 @@ from starlette.responses import Response
 
 from kpitree.escaping import SpreadsheetCsvWriter, write_xlsx_cell
 
-__all__ = ["FORMATS", "api_format", "page_format", "table_response"]
+__all__ = ["FORMATS", "api_format", "attachment", "page_format", "table_response"]
 
 FORMATS = Literal["csv", "xlsx"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _BOM = "\ufeff"
+
+
+def attachment(filename: str, suffix: str) -> str:
+    """The ``content-disposition`` of a download named ``filename`` (``suffix``
+    added when missing), Japanese names kept in ``filename*``."""
+    return _disposition(filename, suffix)
 
 
 def _disposition(filename: str, suffix: str) -> str:

@@ -207,9 +207,39 @@ def api_book(
     return book_entries(project.tree, project.catalogue, lang)
 
 
+_BOOK_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+
+
+def _book_file(project: Project, entries: list[dict[str, Any]], fmt: str, lang: str) -> Response:
+    """The book as ``kpitree book -f <fmt>`` writes it, as a download."""
+    from kpitree.errors import UserError
+    from kpitree.i18n import t
+    from kpitree.review.book_render import FORMATS, render_book
+    from kpitree.web.downloads import attachment
+
+    if fmt not in FORMATS:
+        raise UserError.of("KT240", "book.bad_format", None, value=fmt, formats=", ".join(FORMATS))
+    if fmt == "pdf":
+        from kpitree.reports.charts import require_cjk_font
+
+        require_cjk_font()
+    title = t("book.title", lang=lang, project=project.tree.name)
+    return Response(
+        render_book(title, entries, fmt, lang),
+        media_type=_BOOK_TYPES[fmt],
+        headers={"content-disposition": attachment(f"kpitree-book-{lang}", f".{fmt}")},
+    )
+
+
 @router.get("/book", response_class=HTMLResponse, include_in_schema=False)
 def book_page(
     request: Request,
+    format: str | None = Query(None, description="html, md, xlsx or pdf: download the book."),
     project: Project = Depends(get_project),
     lang: str = Depends(get_lang),
     _: User = Depends(require_viewer),
@@ -217,5 +247,7 @@ def book_page(
     from kpitree.review.book import BOOK_FIELDS, book_entries
 
     entries = book_entries(project.tree, project.catalogue, lang)
+    if format is not None:
+        return _book_file(project, entries, format, lang)
     shown = [f for f in BOOK_FIELDS if f not in ("id", "name")]
     return render(request, "book.html", {"entries": entries, "fields": shown})
