@@ -18,7 +18,18 @@ blank cells), then measures, each in a fresh child process so that peak memory
 - ``kpitree_reimport``: the same file again into that warehouse (every row
   compared, nothing changed).
 
-Prints a table and the ratio to the baseline (goal: at most 3x), and writes JSON to
+Then, end to end as users run it, two commands in fresh processes, interleaved
+(``--repeat`` rounds), each timed from outside with its own CPU time and peak
+memory (``os.wait4``):
+
+- ``duckdb_cli``: a Python process that imports DuckDB and runs the same
+  ``CREATE TABLE … AS SELECT * FROM read_csv(file)``;
+- ``kpitree_cli``: ``kpitree import <file> --mapping <yaml> --project <new folder>
+  --json`` (interpreter start, imports, reading, mapping and writing included);
+- ``kpitree_cli_again``: the same command again on that project (nothing changed).
+
+Prints a table and the ratios (goal: ``kpitree_cli`` within 1.5x ``duckdb_cli``;
+medians of the rounds, CPU beside wall), and writes JSON to
 ``bench/results/import-<timestamp>.json``.
 """
 
@@ -30,6 +41,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,6 +144,69 @@ def child_kpitree(csv: Path, work: Path, mapping: Path) -> dict[str, Any]:
     }
 
 
+BASELINE_CLI = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[2])
+con.execute("CREATE TABLE leads AS SELECT * FROM read_csv(?)", [sys.argv[1]])
+con.close()
+"""
+
+
+def run_timed(command: list[str], cwd: Path) -> dict[str, Any]:
+    """``command`` in a fresh process: wall seconds, and the CPU seconds (user +
+    system) and peak RSS of that process alone (``os.wait4``)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    assert proc.stderr is not None
+    if code != 0:
+        sys.stderr.write(proc.stderr.read().decode("utf-8", "replace"))
+        raise SystemExit(f"{command[0]} failed with exit status {code}")
+    proc.stderr.close()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+    }
+
+
+def end_to_end(csv: Path, mapping: Path, tmp: Path, rounds: int) -> dict[str, dict[str, Any]]:
+    """Median wall and CPU seconds of the commands as users run them, interleaved."""
+    kpitree = str(Path(sys.executable).parent / "kpitree")
+    runs: dict[str, list[dict[str, Any]]] = {
+        "duckdb_cli": [], "kpitree_cli": [], "kpitree_cli_again": []
+    }  # fmt: skip
+    for i in range(rounds):
+        base = tmp / f"cli-baseline-{i}.duckdb"
+        runs["duckdb_cli"].append(
+            run_timed([sys.executable, "-c", BASELINE_CLI, str(csv), str(base)], tmp)
+        )
+        base.unlink()
+        project = tmp / f"cli-project-{i}"
+        project.mkdir()
+        command = [kpitree, "import", str(csv), "--mapping", str(mapping), "--project",
+                   str(project), "--json"]  # fmt: skip
+        runs["kpitree_cli"].append(run_timed(command, tmp))
+        runs["kpitree_cli_again"].append(run_timed(command, tmp))
+        shutil.rmtree(project)
+    out = {}
+    for name, measured in runs.items():
+        out[name] = {
+            "seconds": statistics.median(m["seconds"] for m in measured),
+            "cpu_seconds": statistics.median(m["cpu_seconds"] for m in measured),
+            "peak_rss_mb": max(m["peak_rss_mb"] for m in measured),
+            "all_seconds": [round(m["seconds"], 3) for m in measured],
+            "all_cpu_seconds": [round(m["cpu_seconds"], 3) for m in measured],
+        }
+    return out
+
+
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def run_child(kind: str, csv: Path, work: Path, mapping: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(csv), str(work), str(mapping)],
@@ -147,6 +222,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs per step; best time kept")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved end-to-end rounds (medians kept)"
+    )
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not write bench/results/ (smoke test)"
+    )
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -166,6 +247,7 @@ def main() -> None:
         write_csv(csv, args.rows)
         size_mb = csv.stat().st_size / 2**20
         print(f"{args.rows:,} rows, {size_mb:,.0f} MB: {csv}")
+        load_before = _load_average()
 
         def best(kind: str, fresh: bool) -> dict[str, Any]:
             runs = []
@@ -182,6 +264,8 @@ def main() -> None:
         baseline = best("duckdb", fresh=True)
         first = best("kpitree", fresh=True)
         again = best("kpitree", fresh=False)  # into the warehouse of the first run
+        cli = end_to_end(csv, mapping, tmp, args.rounds)
+        load_after = _load_average()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -200,6 +284,24 @@ def main() -> None:
     verdict = "within" if ratio <= 3 else "OVER"
     print(f"\nkpitree import / duckdb read_csv = {ratio:.2f}x ({verdict} the 3x goal)")
 
+    base = cli["duckdb_cli"]
+    print(f"\nend to end, fresh processes, median of {args.rounds} interleaved rounds")
+    print(f"{'step':<19}{'wall s':>8}{'ratio':>7}{'CPU s':>8}{'ratio':>7}{'peak MB':>9}")
+    for name, m in cli.items():
+        wall_ratio = m["seconds"] / base["seconds"]
+        cpu_ratio = m["cpu_seconds"] / base["cpu_seconds"]
+        print(
+            f"{name:<19}{m['seconds']:>8.2f}{wall_ratio:>6.2f}x{m['cpu_seconds']:>8.2f}"
+            f"{cpu_ratio:>6.2f}x{m['peak_rss_mb']:>9,}"
+        )
+        m["ratio"], m["cpu_ratio"] = round(wall_ratio, 3), round(cpu_ratio, 3)
+    cli_ratio = cli["kpitree_cli"]["seconds"] / base["seconds"]
+    cpu_ratio = cli["kpitree_cli"]["cpu_seconds"] / base["cpu_seconds"]
+    print(
+        f"end to end: kpitree_cli / duckdb_cli = {cli_ratio:.2f}x wall, {cpu_ratio:.2f}x CPU "
+        f"(goal 1.5x); load average before {load_before}, after {load_after}"
+    )
+
     import duckdb
     import pyarrow
 
@@ -210,6 +312,9 @@ def main() -> None:
         "csv_mb": round(size_mb, 1),
         "ratio": round(ratio, 3),
         "goal_ratio": 3.0,
+        "end_to_end": cli,
+        "end_to_end_goal_ratio": 1.5,
+        "load_average": {"before": load_before, "after": load_after},
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -219,6 +324,8 @@ def main() -> None:
         },
         "results": steps,
     }
+    if args.no_write:
+        return
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"import-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

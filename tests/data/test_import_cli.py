@@ -83,9 +83,18 @@ def test_import_then_the_same_file_again(project: Path, kpitree: Any) -> None:
     ]
     again = kpitree("import", f, "--mapping", "leads.yaml", "--json")
     assert again.code == 0, again.err
+    # The newest import, same file, same mapping: nothing is read or written.
+    assert again.json()["imports"] == []
+    (same,) = again.json()["unchanged"]
+    assert (same["import_id"], same["file"], len(same["sha256"])) == (1, "leads.csv", 64)
+    # After another write, the file is read and every row compared.
+    other = _write(project, "more.csv", GOOD.replace("L1", "L9"))
+    assert kpitree("import", other, "--mapping", "leads.yaml").code == 0
+    again = kpitree("import", f, "--mapping", "leads.yaml", "--json")
+    assert again.code == 0, again.err
     (summary,) = again.json()["imports"]
     assert {k: summary[k] for k in ("import_id", "file", "mapping", "rows_read")} == {
-        "import_id": 2,
+        "import_id": 3,
         "file": "leads.csv",
         "mapping": "leads.yaml",
         "rows_read": 2,

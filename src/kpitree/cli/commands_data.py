@@ -76,13 +76,27 @@ def configured_roster(project: Path) -> tuple[tuple[str, str, str], ...]:
 def _owners(project: Path, batches: list[MappedBatch]) -> list[OwnerMatching | None]:
     """Per file, how its owners match the organisation (``None``: the
     organisation names nobody, so there is nothing to match)."""
+    roster = configured_roster(project)
+    path = project_warehouse_path(project)
+    if not roster and not _has_assignments(path):
+        return [None] * len(batches)  # the organisation names nobody
     from kpitree.compute.owners import batch_owners, owner_matching
     from kpitree.engines import open_engine
 
-    with open_engine(project_warehouse_path(project)) as engine:
-        engine.roster = configured_roster(project)
+    with open_engine(path) as engine:
+        engine.roster = roster
         found = [owner_matching(engine, batch_owners(b.tables)) for b in batches]
     return [m if m.known else None for m in found]
+
+
+def _has_assignments(path: Path) -> bool:
+    """Whether the warehouse just written places any rep in a team (asked
+    without opening an engine, which would load Ibis for nothing)."""
+    from kpitree.data.warehouse import Warehouse
+
+    with Warehouse(path).connect() as con:
+        rows = con.execute("SELECT count(*) FROM (SELECT 1 FROM rep_assignments LIMIT 1)")
+        return bool(rows.fetchall()[0][0])
 
 
 def _owner_lines(matching: OwnerMatching | None) -> list[str]:
@@ -169,6 +183,46 @@ def _read(
     return batch
 
 
+def _unchanged(
+    project: Path,
+    files: list[str],
+    mapping: Mapping,
+    sheet: str | None,
+    encoding: str | None,
+    json: bool,
+) -> bool:
+    """Say so and return ``True`` when every file was the last thing imported,
+    with the same mapping, and nothing was written since: importing it again
+    would change nothing, so nothing is read or written."""
+    from kpitree.data.readers import file_sha256, reading_fingerprint
+
+    paths = [Path(f) for f in files]
+    if not all(p.is_file() for p in paths):
+        return False  # the reader says what is wrong
+    warehouse = _warehouse(project)
+    if not warehouse.path.exists():
+        return False
+    fingerprint = reading_fingerprint(mapping, sheet=sheet, encoding=encoding)
+    hashes = [(f, file_sha256(p)) for f, p in zip(files, paths, strict=True)]
+    records = warehouse.already_imported(hashes, fingerprint)
+    if records is None:
+        return False
+    by_hash = {r.file_hash: r for r in records}
+    if json:
+        print_json(
+            {
+                "imports": [],
+                "unchanged": [
+                    {"file": f, "sha256": h, "import_id": by_hash[h].import_id} for f, h in hashes
+                ],
+            }
+        )
+        return True
+    for f, h in hashes:
+        typer.echo(t("warehouse.cli.unchanged_file", id=by_hash[h].import_id, file=f))
+    return True
+
+
 def _summary(result: ImportResult) -> str:
     lines = [
         t(
@@ -229,6 +283,8 @@ def import_(
     from kpitree.data.mapping import load_mapping
 
     loaded = load_mapping(mapping)
+    if _unchanged(project, files, loaded, sheet, encoding, json):
+        return
     stderr = Console(stderr=True)
     # Bars and spinners are for people watching a terminal, never for pipes or JSON.
     show_progress = not json and stderr.is_terminal

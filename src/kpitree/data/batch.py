@@ -70,3 +70,7 @@ class MappedBatch:
     where a Shift_JIS export lost characters)."""
     dimensions: tuple[DeclaredDimension, ...] = ()
     """The mapping's custom dimensions, with the header each was read from."""
+    mapping_hash: str | None = None
+    """What the file was read with (:func:`kpitree.data.mapping.mapping_fingerprint`),
+    kept in the import log so that the same file read the same way again is
+    recognised."""

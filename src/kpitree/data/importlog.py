@@ -76,6 +76,7 @@ class ImportResult:
     finished_at: datetime
     rejects_csv: Path | None = None
     rejects_report: Path | None = None
+    mapping_hash: str | None = None
 
     @property
     def inserted(self) -> int:
@@ -213,7 +214,8 @@ def insert_log(
     con.execute(
         "INSERT INTO kpitree_imports (import_id, kind, source_file, file_hash, mapping_name, "
         "rows_read, inserted, updated, unchanged, rejected, table_counts, rejects_file, "
-        "started_at, finished_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, status, mapping_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.import_id,
             kind,
@@ -230,6 +232,7 @@ def insert_log(
             result.started_at,
             result.finished_at,
             status,
+            result.mapping_hash,
         ],
     ).fetchall()
 

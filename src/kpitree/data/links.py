@@ -29,7 +29,9 @@ comes from one source, no keys are computed at all. Keys are normalised first
 that finds candidates finds more than one record, the link is refused as
 ``ambiguous`` (with the number of candidates and a few of their ids), and no
 weaker method is tried: a guess among two people would make the funnel wrong
-silently. A record no method links is ``unmatched``.
+silently. A record no method links is ``unmatched``; while everything stored
+comes from one source, the lead relations that can only say ``unmatched`` (the
+same person elsewhere, an account when none is stored) are not written.
 
 The links are derived data: the tables below are rebuilt from the canonical
 tables by every write that changes leads, deals or accounts (an import, a sync,
@@ -235,10 +237,29 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = None) 
     _ensure(con)
     con.execute(f"DELETE FROM {KEYS_TABLE}")
     con.execute(f"DELETE FROM {LINKS_TABLE}")
-    if _source_count(con) > 1:  # keys match only across sources (see above)
+    sources = _source_count(con)
+    if sources > 1:  # keys match only across sources (see above)
         _write_keys(con, keys)
     for relation in RELATIONS:
+        if sources <= 1 and _nothing_to_find(con, relation):
+            continue
         _link(con, relation)
+
+
+def _nothing_to_find(con: duckdb.DuckDBPyConnection, rel: Relation) -> bool:
+    """Whether, while everything stored comes from one source, ``rel`` can only
+    say ``unmatched`` of every lead: a lead's same person is looked for in other
+    sources only, and its account only among stored accounts. Such rows (one per
+    lead, most of an import's cost on a large lead file) are not written; the
+    links report then has no row for the relation, and nothing reads them (the
+    data check's deal rules read deal relations, which are always written)."""
+    if rel.from_table != "leads":
+        return False
+    if rel.name == "lead_lead":
+        return True
+    return not con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {rel.to_table} LIMIT 1)"
+    ).fetchall()[0][0]
 
 
 def _source_count(con: duckdb.DuckDBPyConnection) -> int:

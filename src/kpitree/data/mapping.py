@@ -72,6 +72,7 @@ __all__ = [
     "SourceOptions",
     "TableMapping",
     "load_mapping",
+    "mapping_fingerprint",
     "preset_names",
     "preset_text",
     "synthetic_header",
@@ -495,3 +496,16 @@ def load_mapping(path_or_preset: str | Path) -> Mapping:
             Span(name, 1, 1),
         )
     )
+
+
+def mapping_fingerprint(mapping: Mapping, **options: str | None) -> str:
+    """A text that changes whenever reading a file with ``mapping`` and the
+    reader's ``options`` (sheet, encoding, zone) could give other rows: every
+    rule and value map as loaded, the source options, and the kpitree version
+    (a newer reader may parse differently)."""
+    import hashlib
+
+    from kpitree import __version__
+
+    text = repr((mapping, sorted(options.items()), __version__))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

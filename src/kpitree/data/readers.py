@@ -437,6 +437,34 @@ def _duplicate(path: str, header: str, target: str, idx: list[int]) -> Diagnosti
     )
 
 
+def reading_fingerprint(
+    mapping: Mapping,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    tz: str = "Asia/Tokyo",
+) -> str:
+    """What :func:`read_and_map` with these arguments reads a file with (kept in
+    the import log: the same file read the same way gives the same rows)."""
+    from kpitree.data.mapping import mapping_fingerprint
+
+    return mapping_fingerprint(
+        mapping, sheet=sheet or mapping.source.sheet, encoding=encoding,
+        tz=mapping.source.timezone or tz,
+    )  # fmt: skip
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, as an import records it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_and_map(
     path: str | Path,
     mapping: Mapping,
@@ -490,6 +518,7 @@ def read_and_map(
         batch = apply_mapping(con, source, mapping, found, shown, mapping.source.timezone or tz)
         batch.dimensions = declared_dimensions(mapping, source.headers, found)
         batch.warnings = list(source.warnings)
+        batch.mapping_hash = reading_fingerprint(mapping, sheet=sheet, encoding=encoding, tz=tz)
         return batch
     finally:
         con.close()

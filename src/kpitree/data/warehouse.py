@@ -381,6 +381,7 @@ class Warehouse:
             finished_at=_now(),
             rejects_csv=rejects_csv,
             rejects_report=rejects_report,
+            mapping_hash=entry.batch.mapping_hash if entry.batch is not None else None,
         )
         insert_log(con, result, kind=entry.kind, status="applied")
         return result
@@ -415,6 +416,53 @@ class Warehouse:
         with self.connect() as con:
             rows = con.execute(f"SELECT {RECORD_COLUMNS} FROM kpitree_imports ORDER BY import_id")
             return [record_from_row(r) for r in rows.fetchall()]
+
+    def already_imported(
+        self, files: Sequence[tuple[str, str]], mapping_hash: str
+    ) -> list[ImportRecord] | None:
+        """The import records of ``files`` (``(path, sha256)`` each) when importing
+        them again with the mapping of ``mapping_hash`` would change nothing: they
+        are the newest applied writes of the warehouse, in any order, read with
+        that mapping, none with rejected rows (an import, sync or undo since, or a
+        file changed, gives ``None``). Reads the file only (read-only), and not at
+        all when it does not exist or predates the mapping fingerprints."""
+        if not self.path.exists() or not files:
+            return None
+        import duckdb
+
+        from kpitree.data.importlog import RECORD_COLUMNS, record_from_row
+
+        wait_for_writers(self.path, self.lock_timeout)
+        try:
+            con = duckdb.connect(str(self.path), read_only=True)
+        except duckdb.Error:
+            return None  # locked by a writer, or not a warehouse: import as usual
+        try:
+            versions = con.execute(
+                f"SELECT list(version) FROM {migrations.VERSION_TABLE}"
+            ).fetchall()[0][0]
+            if 5 not in (versions or []):
+                return None
+            rows = con.execute(
+                f"SELECT {RECORD_COLUMNS}, mapping_hash, "
+                "max(CASE WHEN status = 'undone' THEN undone_at END) OVER () > started_at "
+                "FROM kpitree_imports WHERE status IN ('applied', 'undone') "
+                "ORDER BY import_id DESC"
+            ).fetchall()
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
+        applied = [r for r in rows if r[10] == "applied"][: len(files)]
+        if len(applied) < len(files):
+            return None
+        wanted = sorted(h for _, h in files)
+        if sorted(r[3] or "" for r in applied) != wanted:
+            return None
+        # An undo after the oldest of them changed what they wrote.
+        if any(r[-2] != mapping_hash or r[9] or r[-1] for r in applied):
+            return None
+        return [record_from_row(r[:-2]) for r in reversed(applied)]
 
     def import_record(self, import_id: int) -> ImportRecord:
         """One entry of the import log; a :class:`DataError` if there is none."""
