@@ -256,7 +256,9 @@ class Project:
 
         target = self.warehouse_target
         if "://" in target and not target.startswith("duckdb://"):
-            raise UserError.of("KT285", "abm.master.server", None, where=self.tree.warehouse)
+            from kpitree.data.warehouse import _without_password
+
+            raise UserError.of("KT285", "abm.master.server", None, where=_without_password(target))
         master = read_company_master(file, encoding)
         return store_company_master(Path(target.removeprefix("duckdb://")), master)
 

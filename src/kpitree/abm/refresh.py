@@ -18,19 +18,30 @@ has succeeded either way, and the command reports it so.
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from kpitree.project import Project
+    from kpitree.compute.periods import Period
+    from kpitree.definition.tree import Tree
+    from kpitree.engines import Engine
 
 __all__ = ["dashboard_days", "refresh_daily_scores"]
 
-log = logging.getLogger("kpitree.abm")
+
+class _Project(Protocol):
+    """What is read of a project (:class:`kpitree.project.Project`)."""
+
+    @property
+    def tree(self) -> Tree: ...
+
+    def today(self) -> dt.date: ...
+
+    def period(self, text: str | None = None, *, as_of: dt.date | None = None) -> Period: ...
+
+    def engine(self) -> Engine: ...
 
 
-def dashboard_days(project: Project, today: dt.date | None = None) -> list[dt.date]:
+def dashboard_days(project: _Project, today: dt.date | None = None) -> list[dt.date]:
     """The days the dashboard and the Accounts page read first (see the
     module's docstring), oldest first."""
     from kpitree.abm.overview import scoring_days
@@ -51,27 +62,15 @@ def dashboard_days(project: Project, today: dt.date | None = None) -> list[dt.da
     return sorted(days)
 
 
-def refresh_daily_scores(folder: Path, today: dt.date | None = None) -> list[dt.date]:
-    """Compute and keep the daily scores of :func:`dashboard_days` of the
-    project in ``folder`` on its current data; the days computed (none when
-    the project has no ``abm:`` or cannot be read now)."""
-    from kpitree.errors import KpitreeError
-    from kpitree.project import Project
-
-    try:
-        project = Project.load(folder)
-        if project.tree.abm is None:
+def refresh_daily_scores(project: _Project, today: dt.date | None = None) -> list[dt.date]:
+    """Compute and keep the daily scores of :func:`dashboard_days` on the
+    project's current data; the days computed (none without ``abm:``)."""
+    if project.tree.abm is None:
+        return []
+    days = dashboard_days(project, today)
+    with project.engine() as engine:
+        store = getattr(engine, "abm_scores", None)
+        if store is None:
             return []
-        days = dashboard_days(project, today)
-        with project.engine() as engine:
-            store = getattr(engine, "abm_scores", None)
-            if store is None:
-                return []
-            store.rows(days)
-        return days
-    except KpitreeError as err:  # the first page computes them and says why
-        log.info("account scores not computed after the write: %s", err)
-        return []
-    except Exception:  # never turn a committed write into a failed command
-        log.info("account scores not computed after the write", exc_info=True)
-        return []
+        store.rows(days)
+    return days

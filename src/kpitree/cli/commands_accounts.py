@@ -120,9 +120,9 @@ def import_master(
 
     project = Project.load(project_path)
     count = project.import_company_master(file, encoding)
-    from kpitree.abm.refresh import refresh_daily_scores
+    from kpitree.cli.commands_data import _refresh_scores
 
-    refresh_daily_scores(project.path)
+    _refresh_scores(project.path)
     with project.engine() as engine:
         from kpitree.abm.master import master_matches
 

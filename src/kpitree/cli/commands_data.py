@@ -129,10 +129,22 @@ def _warehouse(project: Path) -> Warehouse:
 
 def _refresh_scores(project: Path) -> None:
     """After a successful write: the account scores the dashboard reads first
-    (see :mod:`kpitree.abm.refresh`)."""
-    from kpitree.abm.refresh import refresh_daily_scores
+    (see :mod:`kpitree.abm.refresh`). A convenience: when the project cannot
+    be read now, the first page computes them (and says why); the write has
+    succeeded either way and the command reports it so."""
+    import logging
 
-    refresh_daily_scores(project)
+    from kpitree.abm.refresh import refresh_daily_scores
+    from kpitree.errors import KpitreeError
+    from kpitree.project import Project
+
+    log = logging.getLogger("kpitree.abm")
+    try:
+        refresh_daily_scores(Project.load(project))
+    except KpitreeError as err:
+        log.info("account scores not computed after the write: %s", err)
+    except Exception:  # never turn a committed write into a failed command
+        log.info("account scores not computed after the write", exc_info=True)
 
 
 @contextmanager

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MASTER_COLUMNS",
+    "MASTER_PG_TYPES",
     "MASTER_TABLE",
     "CompanyMaster",
     "read_company_master",
@@ -44,6 +45,16 @@ MASTER_COLUMNS = {
     "employees": "BIGINT",
     "industry": "VARCHAR",
     "annual_revenue": "DOUBLE",
+    "line": "INTEGER",
+}
+# The same columns on PostgreSQL (kpitree.engines.copy_warehouse copies the master).
+MASTER_PG_TYPES = {
+    "corporate_number": "TEXT",
+    "name": "TEXT",
+    "domain": "TEXT",
+    "employees": "BIGINT",
+    "industry": "TEXT",
+    "annual_revenue": "DOUBLE PRECISION",
     "line": "INTEGER",
 }
 _HEADERS = {

@@ -126,13 +126,21 @@ def copy_warehouse(
 
 
 def _copy_dimensions(source: Engine, target: Engine) -> None:
-    """The warehouse's custom dimensions (:mod:`kpitree.data.dimensions`) and
-    cross-source links (:mod:`kpitree.data.links`) go along with its tables,
-    as they are."""
-    from kpitree.data import dimensions, links
+    """The warehouse's custom dimensions (:mod:`kpitree.data.dimensions`),
+    cross-source links (:mod:`kpitree.data.links`) and company master
+    (:mod:`kpitree.data.company_master`) go along with its tables, as they are."""
+    from kpitree.data import company_master, dimensions, links
 
     _copy_side_tables(source, target, dimensions.REGISTRY_TABLE, dimensions.SIDE_TABLES)
     _copy_side_tables(source, target, links.LINKS_TABLE, links.SIDE_TABLES, {"rank", "candidates"})
+    master = company_master.MASTER_TABLE
+    _copy_side_tables(
+        source,
+        target,
+        master,
+        {master: tuple(company_master.MASTER_COLUMNS)},
+        pg_types=company_master.MASTER_PG_TYPES,
+    )
 
 
 def _copy_side_tables(
@@ -141,9 +149,10 @@ def _copy_side_tables(
     marker: str,
     side_tables: Mapping[str, tuple[str, ...]],
     integers: frozenset[str] | set[str] = frozenset(),
+    pg_types: Mapping[str, str] | None = None,
 ) -> None:
-    """Copy ``side_tables`` (text columns, but ``integers``) when the warehouse
-    has ``marker``."""
+    """Copy ``side_tables`` (text columns, but ``integers``; on PostgreSQL the
+    column types ``pg_types`` when given) when the warehouse has ``marker``."""
     con = source.backend.con
     present = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [marker]
@@ -164,7 +173,8 @@ def _copy_side_tables(
         from psycopg import sql
         from pyarrow import csv
 
-        ddl = ", ".join(f"{c} {'INTEGER' if c in integers else 'TEXT'}" for c in columns)
+        types = pg_types or {c: "INTEGER" if c in integers else "TEXT" for c in columns}
+        ddl = ", ".join(f"{c} {types[c]}" for c in columns)
         try:
             with target.backend.con.transaction(), target.backend.con.cursor() as cursor:
                 table = sql.Identifier(name)
