@@ -210,3 +210,46 @@ def test_the_plan_page_shows_the_history_and_a_diff(planted: Path, cli: Any) -> 
         assert "nodes.calls.target.monthly: 600 → 900" in page.text
         assert 'data-testid="revision-diff"' in page.text
         assert "2025-04-01T00:00:00+09:00 – 2025-10-10T09:00:00+09:00" in page.text
+
+
+def test_the_history_is_the_same_under_git(planted: Path, cli: Any) -> None:
+    """A project folder in a git repository: the author defaults to git's
+    user.name, a commit or a checkout of an older file changes nothing of the
+    history but what the file says, and the targets valid then are the same."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        pytest.skip("git is not installed")
+
+    def run(*args: str) -> None:
+        subprocess.run([git, "-C", str(planted), *args], check=True, capture_output=True)
+
+    run("init", "-q")
+    run("config", "user.name", "山田 太郎")
+    run("config", "user.email", "yamada@example.com")
+    run("add", "kpitree.yaml")
+    run("commit", "-q", "-m", "plan")
+    assert cli("revise", planted, "-m", "FY2025 plan", "--at", "2025-04-01").code == 0
+    _set_calls_target(planted, "target: {monthly: 600}", "target: {monthly: 900}")
+    run("commit", "-q", "-am", "more calls")
+    assert cli("revise", planted, "-m", "more calls", "--at", "2025-10-10T09:00").code == 0
+    listed = cli("revisions", planted, "--json").json()
+    assert [(r["author"], r["reason"]) for r in listed] == [
+        ("山田 太郎", "FY2025 plan"),
+        ("山田 太郎", "more calls"),
+    ]
+    project = Project.load(planted)
+    assert _target(project, "2025-Q2") == pytest.approx(1800)
+    assert _target(project, "2025-Q3") == pytest.approx(2700)
+    # Going back to the committed plan with git is one more change of the file.
+    run("checkout", "HEAD~1", "--", "kpitree.yaml")
+    assert cli("revise", planted, "-m", "back to 600").code == 0
+    listed = cli("revisions", planted, "--json").json()
+    assert [r["reason"] for r in listed] == ["FY2025 plan", "more calls", "back to 600"]
+    diff = cli("revisions", planted, "--diff", "3", "--json").json()
+    assert diff["changes"] == [
+        {"key": "nodes.calls.target.monthly", "kind": "changed", "old": 900, "new": 600}
+    ]
+    assert _target(Project.load(planted), "2025-Q2") == pytest.approx(1800)

@@ -64,9 +64,20 @@ def test_cli_writes_an_xlsx_an_hr_sheet_can_take(company: Path, cli: Any, tmp_pa
     )  # fmt: skip
     assert result.code == 0, result.err
     rows = list(load_workbook(io.BytesIO(out.read_bytes())).active.iter_rows(values_only=True))
-    assert rows[0][:4] == ("Department", "Team", "Rep", "KPI")
-    assert len(rows) - 1 == sum(len(c["kpis"]) for c in result.json()["cards"])
-    assert all(isinstance(r[4], float | int) or r[4] is None for r in rows[1:])
+    assert rows[0][:5] == ("Department", "Team", "Rep", "Rep name", "KPI")
+    cards = result.json()["cards"]
+    assert len(rows) - 1 == sum(len(c["kpis"]) for c in cards)
+    assert all(isinstance(r[5], float | int) or r[5] is None for r in rows[1:])
+    # Reps by the name people know them by (the reps table), ids kept beside.
+    project = Project.load(company)
+    names = project.rep_names()
+    assert names and all(r[3] == names.get(r[2], r[2]) for r in rows[1:])
+    assert any(r[3] != r[2] for r in rows[1:])
+    org = project.tree.organisation.departments
+    for c in cards:  # the organisation's labels and the rep's name, as the page heads a card
+        department = org[c["segment"]["department"]].label.text("en")
+        assert c["title"].startswith(department + " / ")
+        assert c["title"].endswith(" / " + names.get(c["segment"]["rep"], c["segment"]["rep"]))
     assert cli("scorecard", company, "--by", "region").code == 1
 
 

@@ -50,7 +50,7 @@ def scorecard(
         print_json(found)
         return
     for card in found["cards"]:
-        who = " / ".join(str(v) for v in card["segment"].values())
+        who = card["title"]
         score = _score_text(card["score"], found["score_unit"])
         typer.echo(
             terminal_text(t("scorecard.card", who=who, score=score, kpis=card["scored_kpis"]))

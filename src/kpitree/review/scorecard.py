@@ -21,6 +21,7 @@ from kpitree.review.service import ActionProject
 
 if TYPE_CHECKING:
     from kpitree.definition.spec_scorecards import ScorecardsSpec
+    from kpitree.definition.tree import Tree
 
 __all__ = ["LEVELS", "TABLE_COLUMNS", "kpi_score", "scorecards", "table_rows"]
 
@@ -33,6 +34,7 @@ TABLE_COLUMNS = (
     "department",
     "team",
     "rep",
+    "rep_name",
     "kpi",
     "actual",
     "target",
@@ -99,9 +101,13 @@ def scorecards(
                 "score": kpi_score(row.achievement, rules),
             }
         )
+    names = _rep_names(project) if by == "rep" else {}
     out = []
     for card in cards.values():
         card["score"], card["scored_kpis"] = card_score(card["kpis"])
+        card["title"] = _title(tree, card["segment"], names, lang)
+        rep = card["segment"].get("rep")
+        card["rep_name"] = None if rep is None else names.get(rep, rep)
         out.append(card)
     return {
         "period": chosen.key,
@@ -110,6 +116,26 @@ def scorecards(
         "score_unit": "achievement" if rules.bands is None else "points",
         "cards": out,
     }
+
+
+def _rep_names(project: ActionProject) -> dict[str, str]:
+    """rep id -> the name people know the rep by (``Project.rep_names``)."""
+    found = getattr(project, "rep_names", None)
+    return dict(found()) if callable(found) else {}
+
+
+def _title(tree: Tree, segment: dict[str, Any], names: dict[str, str], lang: str) -> str:
+    """``インサイドセールス / 東日本 / 森 沙織``: the organisation's labels and the rep's name."""
+    department = tree.organisation.departments.get(segment.get("department") or "")
+    parts = [department.label.text(lang, department.id) if department else segment["department"]]
+    if "team" in segment:
+        team = next(
+            (t for t in (department.teams if department else ()) if t.id == segment["team"]), None
+        )
+        parts.append(team.label.text(lang, team.id) if team else segment["team"])
+    if "rep" in segment:
+        parts.append(names.get(segment["rep"], segment["rep"]))
+    return " / ".join(str(p) for p in parts if p is not None)
 
 
 def table_rows(found: dict[str, Any]) -> list[list[Any]]:
@@ -123,6 +149,7 @@ def table_rows(found: dict[str, Any]) -> list[list[Any]]:
                     segment.get("department"),
                     segment.get("team"),
                     segment.get("rep"),
+                    card.get("rep_name"),
                     k["label"],
                     k["actual"],
                     k["target"],
