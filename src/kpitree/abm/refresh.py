@@ -18,6 +18,7 @@ has succeeded either way, and the command reports it so.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from kpitree.definition.tree import Tree
     from kpitree.engines import Engine
 
-__all__ = ["dashboard_days", "refresh_daily_scores"]
+__all__ = ["dashboard_days", "may_declare_abm", "refresh_daily_scores"]
 
 
 class _Project(Protocol):
@@ -74,3 +75,19 @@ def refresh_daily_scores(project: _Project, today: dt.date | None = None) -> lis
             return []
         store.rows(days)
     return days
+
+
+def may_declare_abm(folder: Path) -> bool:
+    """Whether the definition in ``folder`` may declare ``abm:`` (``False`` only
+    when there is no definition or its YAML has no top-level ``abm`` key), asked
+    before loading the project, which costs more than a write of a small file."""
+    definition = folder / "kpitree.yaml" if folder.is_dir() else folder
+    if not definition.is_file():
+        return False
+    try:
+        from kpitree.source import load_yaml
+
+        data = load_yaml(definition).data
+    except Exception:  # loading the project says what is wrong
+        return True
+    return not isinstance(data, dict) or "abm" in data

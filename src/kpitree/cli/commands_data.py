@@ -134,7 +134,10 @@ def _refresh_scores(project: Path) -> None:
     succeeded either way and the command reports it so."""
     import logging
 
-    from kpitree.abm.refresh import refresh_daily_scores
+    from kpitree.abm.refresh import may_declare_abm, refresh_daily_scores
+
+    if not may_declare_abm(project):
+        return  # nothing to compute: spare loading the project
     from kpitree.errors import KpitreeError
     from kpitree.project import Project
 
