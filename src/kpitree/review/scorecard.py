@@ -1,9 +1,16 @@
 """Scorecards for evaluation (評価): per department, team or rep, each KPI
-its department owns, with actual, target, achievement and the volume behind
-it, for one period. The numbers are ``Project.status`` numbers at that
-segment level, so a team's or rep's facts are credited as each metric's
-credit rule says (an opportunity to the inside-sales rep of its lead, …),
-and counts of the teams of a department add up to the department.
+its department owns, and each KPI it is credited with, with actual, target,
+achievement and the volume behind it, for one period. The numbers are
+``Project.status`` numbers at that segment level, so a team's or rep's facts
+are credited as each metric's credit rule says (an opportunity to the
+inside-sales rep of its lead, …), and counts of the teams of a department add
+up to the department.
+
+*Credited with*: a KPI whose metric has an explicit ``credit:`` rule counts
+facts for whoever the rule names, in any department; a card outside the
+owning department shows such a KPI when facts were credited to it, with its
+actual and volume and no target (the plan gives targets to the owner), so it
+is shown and not scored.
 
 The score follows the project's ``scorecards:`` rules: each KPI scores its
 achievement capped at ``cap`` (150% by default) or, with ``bands``, the points
@@ -23,7 +30,7 @@ if TYPE_CHECKING:
     from kpitree.definition.spec_scorecards import ScorecardsSpec
     from kpitree.definition.tree import Tree
 
-__all__ = ["LEVELS", "TABLE_COLUMNS", "kpi_score", "scorecards", "table_rows"]
+__all__ = ["LEVELS", "TABLE_COLUMNS", "credited_kpis", "kpi_score", "scorecards", "table_rows"]
 
 LEVELS = {
     "department": ("department",),
@@ -80,11 +87,14 @@ def scorecards(
     day = as_of or project.today()
     result = project.status(period, by=by, as_of=day, explain=False, compare=False)
     chosen = result.periods[-1]
+    credited = credited_kpis(project)
     cards: dict[tuple[tuple[str, str | None], ...], dict[str, Any]] = {}
     for row in result.select(period=chosen.key, level=LEVELS[by]):
         node = tree.nodes[row.node]
         segment = dict(row.segment)
-        if node.kind != "kpi" or node.owner is None or node.owner != segment.get("department"):
+        if node.kind != "kpi" or node.owner is None or segment.get("department") is None:
+            continue  # "(unassigned)" facts are nobody's card
+        if node.owner != segment.get("department") and not (row.node in credited and row.actual):
             continue
         card = cards.setdefault(row.segment, {"segment": dict(segment.items()), "kpis": []})
         card["kpis"].append(
@@ -116,6 +126,20 @@ def scorecards(
         "score_unit": "achievement" if rules.bands is None else "points",
         "cards": out,
     }
+
+
+def credited_kpis(project: ActionProject) -> frozenset[str]:
+    """KPIs whose metric names whom its facts count for (``credit:`` other
+    than the default owner)."""
+    catalogue = getattr(project, "catalogue", None)
+    if catalogue is None:
+        return frozenset()
+    out = set()
+    for node in project.tree.nodes.values():
+        metric = catalogue.metrics.get(node.metric) if node.metric else None
+        if node.kind == "kpi" and metric is not None and metric.spec.credit not in (None, "owner"):
+            out.add(node.id)
+    return frozenset(out)
 
 
 def _rep_names(project: ActionProject) -> dict[str, str]:
