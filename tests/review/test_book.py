@@ -127,3 +127,39 @@ def test_the_page_downloads_the_book_and_every_node_links_to_it(planted: Path) -
         assert refused.status_code == 400 and "KT240" in refused.text
         for node in Project.load(planted).tree.nodes:
             assert f'href="/book#{node}"' in client.get(f"/nodes/{node}").text, node
+
+
+def test_every_field_of_an_entry_comes_from_the_definition(planted: Path, cli: Any) -> None:
+    """Meaning, reference range, leading/lagging, which way is better, and a
+    metric's filters, cohort window and credit rule, in both languages."""
+    file = planted / "kpitree.yaml"
+    text = file.read_text(encoding="utf-8")
+    text = text.replace(
+        "    label: {ja: MQL化率, en: Lead to MQL rate}\n",
+        "    label: {ja: MQL化率, en: Lead to MQL rate}\n"
+        "    description: {ja: リードのうちMQLになった割合, en: Share of leads that became MQLs}\n"
+        "    benchmark: {min: 0.15, max: 0.3, source: 業界調査2025}\n",
+    )
+    text = text.replace(
+        "    where: {type: email}\n",
+        "    where: {type: email}\n    credit: lead_owner\n"
+        "  mql_to_won_90d: {type: conversion, entity: leads, from: mql, to: won,"
+        " window_days: 90}\n",
+    )
+    text = text.replace(
+        "    owner: marketing\n    assume: 0.25\n",
+        "    owner: marketing\n    assume: 0.25\n"
+        "  won_90d: {unit: ratio, owner: marketing, metric: mql_to_won_90d}\n",
+    )
+    file.write_text(text, encoding="utf-8")
+    en = {e["id"]: e for e in cli("book", planted, "--json").json()}
+    rate = en["mql_rate"]
+    assert rate["description"] == "Share of leads that became MQLs"
+    assert rate["benchmark"] == "15.0%–30.0% (業界調査2025)"
+    assert (rate["direction"], en["calls"]["indicator"]) == ("higher", "leading")
+    assert "where type=email" in en["emails"]["metric"]
+    assert "credited to lead_owner" in en["emails"]["metric"]
+    assert "window 90 days" in en["won_90d"]["metric"] and "mql → won" in en["won_90d"]["metric"]
+    ja = {e["id"]: e for e in cli("book", planted, "--json", lang="ja").json()}
+    assert ja["mql_rate"]["description"] == "リードのうちMQLになった割合"
+    assert ja["calls"]["indicator"] != en["calls"]["indicator"]
