@@ -18,6 +18,7 @@ from kpitree.reports.accounts import AccountsSection, accounts_section
 from kpitree.reports.actions import action_lines, quarterly_validity
 from kpitree.reports.burnup import kgi_burnup
 from kpitree.reports.extras import alerts_section, sla_section
+from kpitree.reports.links import records_links
 from kpitree.reports.model import NodeLine, PeriodInfo, Report, ReportKind, TimelineNoteLine
 from kpitree.reports.narrative import narrative
 from kpitree.reports.quality import QualitySection, quality_section
@@ -259,5 +260,6 @@ def build_report(
         notes=timeline_notes(project, chosen, lang),
         accounts=accounts,
     )
+    report.records = records_links(tree, project.catalogue, by_node, key, as_of, lang)
     report.narrative = narrative(report, tree)
     return report

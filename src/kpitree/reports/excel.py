@@ -97,6 +97,9 @@ def _write_section(ws: Any, section: Section, report: Report, start: int = 1) ->
                     target.alignment = Alignment(indent=cell.indent)
                 if cell.status in colours:
                     target.font = Font(color=colours[cell.status])
+                if cell.link:  # the records behind the number, on the dashboard
+                    target.hyperlink = cell.link
+                    target.font = Font(color="1A56DB", underline="single")
                 if not cell.is_number and cell.text:
                     widths[j] = max(widths.get(j, 8), min(40, len(cell.text) * 2 + 2))
         positions[table.id] = (header, row)

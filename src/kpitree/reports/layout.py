@@ -30,6 +30,7 @@ class Cell:
     unit: str | None = None
     status: str | None = None
     indent: int = 0
+    link: str | None = None  # the records behind the number, on the dashboard
 
     @property
     def is_number(self) -> bool:
@@ -89,8 +90,11 @@ class _Cells:
     def text(self, value: str | None, indent: int = 0) -> Cell:
         return Cell(value or "", value or "", indent=indent)
 
-    def num(self, value: float | None, unit: str | None) -> Cell:
-        return Cell(value, self.report.fmt(value, unit), unit)
+    def num(self, value: float | None, unit: str | None, node: str | None = None) -> Cell:
+        """A number; ``node``: the node it is the actual of in the report's
+        period, linked to its records when the report has links."""
+        link = self.report.records.get(node) if node and value is not None else None
+        return Cell(value, self.report.fmt(value, unit), unit, link=link)
 
     def pct(self, value: float | None) -> Cell:
         return Cell(value, self.report.pct(value), "pct")
@@ -148,10 +152,12 @@ def _node_columns(lang: str) -> list[str]:
     ]
 
 
-def _node_row(c: _Cells, line: NodeLine, label: str | None = None) -> list[Cell]:
+def _node_row(
+    c: _Cells, line: NodeLine, label: str | None = None, linked: bool = True
+) -> list[Cell]:
     return [
         c.text(label or line.label, indent=line.depth),
-        c.num(line.actual, line.unit),
+        c.num(line.actual, line.unit, line.node if linked else None),
         c.num(line.target, line.unit),
         c.pct(line.achievement),
         c.num(line.expected, line.unit),
@@ -166,7 +172,12 @@ def _summary(report: Report, c: _Cells, lang: str) -> Section:
     rows = [_node_row(c, report.kgi, report.period.label)]
     if report.kgi_context is not None and report.context is not None:
         rows.append(
-            _node_row(c, report.kgi_context, _c("month_to_date", lang, period=report.context.label))
+            _node_row(
+                c,
+                report.kgi_context,
+                _c("month_to_date", lang, period=report.context.label),
+                linked=False,  # the month to date: another period
+            )
         )
     columns = _node_columns(lang)
     columns[0] = _c("col.period", lang)
@@ -242,7 +253,7 @@ def _gaps(report: Report, c: _Cells, lang: str) -> Section:
         gap_rows.append(
             [
                 c.text(line.label),
-                c.num(line.actual, line.unit),
+                c.num(line.actual, line.unit, line.node),
                 c.num(line.expected, line.unit),
                 c.num(g.gap, line.unit),
                 c.pct(line.pace),
@@ -321,12 +332,12 @@ def _funnel(report: Report, c: _Cells, lang: str) -> Section:
         rows.append(
             [
                 c.text(s.label),
-                c.num(s.actual, s.unit),
+                c.num(s.actual, s.unit, s.node),
                 c.num(s.target, s.unit),
                 c.pct(s.achievement),
                 c.status(s.status, s.status_text),
                 c.text(r.label if r else ""),
-                c.num(r.actual if r else None, "ratio"),
+                c.num(r.actual if r else None, "ratio", r.node if r else None),
                 c.num(r.target if r else None, "ratio"),
                 c.text(
                     _range_text(report, step.benchmark_low, step.benchmark_high, "ratio")

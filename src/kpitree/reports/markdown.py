@@ -21,6 +21,8 @@ _INDENT = "\u3000"  # an ideographic space keeps the tree's depth visible in tab
 
 def _cell(cell: Cell) -> str:
     text = markdown_cell(cell.text)
+    if cell.link:  # the records behind the number (an address kpitree built, quoted)
+        text = f"[{text}]({cell.link.replace('(', '%28').replace(')', '%29')})"
     return _INDENT * cell.indent + text if cell.indent else text
 
 

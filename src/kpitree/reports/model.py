@@ -227,6 +227,9 @@ class Report:
     quality: QualitySection = field(default_factory=QualitySection)  # monthly packs
     notes: list[TimelineNoteLine] = field(default_factory=list)  # notes in the period
     accounts: AccountsSection = field(default_factory=AccountsSection)  # monthly, with abm:
+    # Node -> its records on the dashboard in the report's period (with
+    # notifications.base_url; see kpitree.reports.links).
+    records: dict[str, str] = field(default_factory=dict)
 
     def fmt(self, value: float | None, unit: str | None) -> str:
         """``value`` as every text format prints it (``—`` for none)."""

@@ -4,7 +4,8 @@ parameters; ``?format=csv|xlsx`` downloads every row of the chosen list."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
@@ -12,9 +13,19 @@ from fastapi.responses import HTMLResponse, Response
 from kpitree.web.contract import errors
 from kpitree.web.deps import render
 from kpitree.web.downloads import api_format, page_format, table_response
-from kpitree.web.routes_api import PageRequest, PeriodParam, page_query, page_request, page_source
+from kpitree.web.routes_api import (
+    PageRequest,
+    PeriodParam,
+    page_cache,
+    page_query,
+    page_request,
+    page_source,
+)
 from kpitree.web.views import schemas
 from kpitree.web.views.records import RecordsQuery, records_download, records_view
+
+if TYPE_CHECKING:
+    from kpitree.web.cache import CachedSource
 
 __all__ = ["router"]
 
@@ -35,16 +46,30 @@ def records_query(
         "of them converted within the window), as the Funnel page shows it.",
         json_schema_extra={"enum": ["cohort"]},
     ),
+    as_of: dt.date | None = Query(
+        None,
+        description="The day the number was measured up to (a report's day; default: "
+        "today), so the list is the one behind a number printed earlier.",
+    ),
 ) -> RecordsQuery:
     from kpitree.web.errors import WebError
 
     if view not in (None, "", "cohort"):
         raise WebError(400, "KT699", "pages.error.bad_records_view", view=view)
-    return RecordsQuery(role or None, q, sort or None, desc, page, cohort=view == "cohort")
+    return RecordsQuery(
+        role or None, q, sort or None, desc, page, cohort=view == "cohort", as_of=as_of
+    )
+
+
+def _source(page: PageRequest, rq: RecordsQuery) -> CachedSource:
+    """The page's status source, measured up to the list's ``as_of`` day."""
+    if rq.as_of is None:
+        return page_source(page.request, page.project)
+    return page_cache(page.request).source(page.project, rq.as_of)
 
 
 def _view(page: PageRequest, node_id: str, rq: RecordsQuery) -> dict[str, Any]:
-    source = page_source(page.request, page.project)
+    source = _source(page, rq)
     query = page_query(page.request, page.lang)
     return source.cached(
         ("records", node_id, query, rq.key()), lambda: records_view(source, query, node_id, rq)
@@ -52,7 +77,7 @@ def _view(page: PageRequest, node_id: str, rq: RecordsQuery) -> dict[str, Any]:
 
 
 def _download(page: PageRequest, node_id: str, rq: RecordsQuery, fmt: str) -> Response:
-    source = page_source(page.request, page.project)
+    source = _source(page, rq)
     query = page_query(page.request, page.lang)
     columns, rows, name = records_download(source, query, node_id, rq)
     return table_response(columns, rows, fmt, name)

@@ -45,16 +45,26 @@ class RecordsQuery:
         descending: bool = False,
         page: int = 1,
         cohort: bool = False,
+        as_of: dt.date | None = None,
     ) -> None:
         self.role = role
         self.cohort = cohort
+        self.as_of = as_of
         self.search = search.strip()[:200]
         self.sort = sort
         self.descending = descending
         self.page = max(1, page)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.role, self.search, self.sort, self.descending, self.page, self.cohort)
+        return (
+            self.role,
+            self.search,
+            self.sort,
+            self.descending,
+            self.page,
+            self.cohort,
+            self.as_of,
+        )
 
     def params(self, query: PageQuery, **changes: Any) -> dict[str, str]:
         """URL parameters of this list (and the page query) with ``changes``."""
@@ -65,6 +75,7 @@ class RecordsQuery:
             "desc": "1" if self.descending else None,
             "page": str(self.page) if self.page > 1 else None,
             "view": "cohort" if self.cohort else None,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
         }
         own.update(changes)
         return {k: v for k, v in query.params(**own).items() if v is not None}
