@@ -202,25 +202,29 @@ def preview(
     lang: str | None = None,
 ) -> dict[str, Any]:
     """Read and map the upload without writing anything: mapped rows per table
-    (the first rows of each), every rejected cell with its row and column and
+    (the first page of each; later pages through :mod:`kpitree.web.preview_pages`),
+    every rejected cell with its row and column and
     the file's warnings, messages in ``lang``. Parsed in a child process within
     a time and memory budget (:mod:`kpitree.web.preview`); a problem with the
     file as a whole raises its DataError (located)."""
     from kpitree.web.drafts import draft_file
     from kpitree.web.preview import run_preview
+    from kpitree.web.preview_pages import span, store_of
 
+    store = store_of(upload)
     if mapping == AUTO:
         found = run_preview(
             upload.path, AUTO, sheet or None, project.tree.timezone, lang, upload.name,
-            draft_path=draft_file(upload),
+            draft_path=draft_file(upload), store=store,
         )  # fmt: skip
         detected = found.get("detected") or {}
         mapping = detected.get("name") or DRAFT
     else:
         argument = _mapping_argument(project, mapping, upload)
         found = run_preview(
-            upload.path, argument, sheet or None, project.tree.timezone, lang, upload.name
-        )
+            upload.path, argument, sheet or None, project.tree.timezone, lang, upload.name,
+            store=store,
+        )  # fmt: skip
         if mapping == DRAFT:
             text = draft_file(upload).read_text(encoding="utf-8")
             found["detected"] = {"kind": "draft", "yaml": text, "review": [], "closest": None}
@@ -231,6 +235,7 @@ def preview(
         table["display"] = display_table(
             table["columns"], table["preview"], tree.timezone, tree.currency, lang or "ja"
         )
+        table.update(span(1, table["rows"]))
     return {"upload_id": upload.upload_id, "file": upload.name, "mapping": mapping, **found}
 
 

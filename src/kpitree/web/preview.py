@@ -23,7 +23,10 @@ from kpitree.errors import DataError, Diagnostic, Severity, UserError
 
 __all__ = ["budget", "run_preview"]
 
-PREVIEW_ROWS = 20
+PREVIEW_ROWS = 25
+"""Rows of each table (and rejected cells) on one page of the preview."""
+GROUP_ROWS = 1000
+"""Rows per Parquet row group of a kept preview: a page reads one or two groups."""
 _POLL_SECONDS = 0.05
 _context: Any = None
 
@@ -63,10 +66,14 @@ def _work(
     tz: str,
     lang: str | None,
     draft_path: str | None = None,
+    store: str | None = None,
 ) -> None:
-    """In the child: read and map, and send back what the page shows. With
-    ``draft_path``, ``mapping`` is ignored: the best-fitting preset is used, or
-    a drafted mapping written there (``kpitree.data.drafting.choose_mapping``)."""
+    """In the child: read and map, and send back what the page shows (the first
+    page of each table). With ``draft_path``, ``mapping`` is ignored: the
+    best-fitting preset is used, or a drafted mapping written there
+    (``kpitree.data.drafting.choose_mapping``). With ``store``, every mapped
+    row and rejected cell is kept there for the later pages
+    (:mod:`kpitree.web.preview_pages`)."""
     try:
         from kpitree.data.mapping import load_mapping
         from kpitree.data.readers import read_and_map
@@ -80,6 +87,8 @@ def _work(
             mapping, chosen = choose_mapping(Path(path), sheet, tz, Path(draft_path))
         batch = read_and_map(Path(path), load_mapping(mapping), sheet=sheet, tz=tz)
         tables = []
+        if store is not None:
+            _keep(Path(store), batch)
         for name, table in batch.tables.items():
             head = table.slice(0, PREVIEW_ROWS).to_pylist()
             tables.append(
@@ -90,10 +99,7 @@ def _work(
                     "preview": [[_cell(row[c]) for c in table.column_names] for row in head],
                 }
             )
-        errors = [
-            {"row": r.row, "column": r.column, "value": r.value, "message": r.text(lang)}
-            for r in batch.rejects
-        ]
+        errors = _errors(batch, lang)
         warnings = [{"code": w.code, "message": w.message(lang)} for w in batch.warnings]
         rejected_rows = len({r.row for r in batch.rejects})
         conn.send(
@@ -118,6 +124,34 @@ def _work(
         conn.close()
 
 
+def _errors(batch: Any, lang: str | None) -> list[dict[str, Any]]:
+    return [
+        {"row": r.row, "column": r.column, "value": _cell(r.value), "message": r.text(lang)}
+        for r in batch.rejects
+    ]
+
+
+def _keep(store: Path, batch: Any) -> None:
+    """Write every mapped table (Parquet) and rejected cell (JSON) to ``store``,
+    replacing an earlier preview of the same upload."""
+    import json
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    shutil.rmtree(store, ignore_errors=True)
+    store.mkdir(parents=True)
+    for name, table in batch.tables.items():
+        pq.write_table(table, store / f"{name}.parquet", row_group_size=GROUP_ROWS)
+    # Later pages may be asked for in either language.
+    errors = [
+        {**ja, "messages": {"ja": ja["message"], "en": en["message"]}}
+        for ja, en in zip(_errors(batch, "ja"), _errors(batch, "en"), strict=True)
+    ]
+    text = json.dumps(errors, ensure_ascii=False, default=str)
+    (store / "errors.json").write_text(text, encoding="utf-8")
+
+
 def _rss_mb(pid: int) -> float:
     """Resident memory of process ``pid`` in MiB (0 where /proc is missing)."""
     try:
@@ -135,6 +169,7 @@ def run_preview(
     lang: str | None,
     shown: str,
     draft_path: Path | None = None,
+    store: Path | None = None,
 ) -> dict[str, Any]:
     """The preview of one upload (see :func:`_work`), computed in a child
     process within :func:`budget`; the child's DataError is raised here."""
@@ -142,21 +177,25 @@ def run_preview(
     ctx = _ctx()
     receive, send = ctx.Pipe(duplex=False)
     draft = str(draft_path) if draft_path is not None else None
+    kept = str(store) if store is not None else None
     child = ctx.Process(
-        target=_work, args=(send, str(path), mapping, sheet, tz, lang, draft), daemon=True
+        target=_work, args=(send, str(path), mapping, sheet, tz, lang, draft, kept), daemon=True
     )
     child.start()
     send.close()
     deadline = time.monotonic() + seconds
     try:
         while True:
-            if receive.poll(_POLL_SECONDS):
+            # Whether the child lives is asked before the pipe: a child that
+            # answered and ended in between has its answer waiting there.
+            alive = child.is_alive()
+            if receive.poll(_POLL_SECONDS if alive else 0):
                 try:
                     kind, payload = receive.recv()
                 except EOFError:  # died without a word: killed by the system
                     raise _over("KT392", "web.data.preview_memory", shown, memory=memory) from None
                 break
-            if not child.is_alive():
+            if not alive:
                 raise _over("KT392", "web.data.preview_memory", shown, memory=memory)
             if _rss_mb(child.pid) > memory:
                 raise _over("KT392", "web.data.preview_memory", shown, memory=memory)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -89,6 +89,44 @@ def api_preview(
     (``{"kind": "draft", "yaml", "review", "closest"}``)."""
     upload = imports.save_upload(project, file.filename or "", file.file)
     return imports.preview(project, upload, mapping, sheet, lang=lang)
+
+
+PAGE = Query(1, ge=1, le=1_000_000, description="Page number (25 rows a page).")
+
+
+@router.get("/api/imports/{upload_id}/preview/{table}", tags=["data"], responses=errors(404))
+def api_preview_page(
+    upload_id: str,
+    table: str,
+    page: int = PAGE,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+    lang: str = Depends(get_lang),
+) -> dict[str, Any]:
+    """One page of a previewed table's mapped rows (``preview``, as
+    ``POST /api/imports/preview`` gives the first page), with the table's row
+    count (``rows``), ``page`` / ``pages`` and the rows shown (``first``..``last``).
+    404 when the upload is gone (KT620) or has no such table (KT740)."""
+    from kpitree.web.preview_pages import table_page
+
+    upload = imports.find_upload(project, upload_id)
+    return {"upload_id": upload_id, **table_page(project, upload, table, page, lang)}
+
+
+@router.get("/api/imports/{upload_id}/errors", tags=["data"], responses=errors(404))
+def api_preview_errors(
+    upload_id: str,
+    page: int = PAGE,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+    lang: str = Depends(get_lang),
+) -> dict[str, Any]:
+    """One page of a previewed upload's rejected cells (row, column, value,
+    message), with their count (``total``) and ``page`` / ``pages``."""
+    from kpitree.web.preview_pages import errors_page
+
+    upload = imports.find_upload(project, upload_id)
+    return {"upload_id": upload_id, **errors_page(upload, page, lang)}
 
 
 class DraftBody(BaseModel):
@@ -222,7 +260,51 @@ def data_preview(
         found = imports.preview(project, upload, mapping, sheet, lang=get_lang(request))
     except UserError as exc:
         return render(request, "data_result.html", {"problems": _problem(request, exc)})
-    return render(request, "data_preview.html", {"preview": found})
+    return _preview_page(request, found)
+
+
+def _preview_page(request: Request, found: dict[str, Any]) -> Response:
+    from kpitree.web.preview_pages import first_errors
+
+    shown = {"upload_id": found["upload_id"], **first_errors(found.get("errors", []))}
+    return render(request, "data_preview.html", {"preview": found, "errors_view": shown})
+
+
+@router.get(
+    "/data/preview/{upload_id}/tables/{table}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+def data_preview_table(
+    request: Request,
+    upload_id: str,
+    table: str,
+    page: int = PAGE,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+) -> Response:
+    from kpitree.web.preview_pages import table_page
+
+    upload = imports.find_upload(project, upload_id)
+    shown = table_page(project, upload, table, page, get_lang(request))
+    return render(request, "_preview_table.html", {"table": shown, "upload_id": upload_id})
+
+
+@router.get(
+    "/data/preview/{upload_id}/errors", response_class=HTMLResponse, include_in_schema=False
+)
+def data_preview_errors(
+    request: Request,
+    upload_id: str,
+    page: int = PAGE,
+    project: Project = Depends(get_project),
+    _: User = Depends(require_editor),
+) -> Response:
+    from kpitree.web.preview_pages import errors_page
+
+    upload = imports.find_upload(project, upload_id)
+    shown = {"upload_id": upload_id, **errors_page(upload, page, get_lang(request))}
+    return render(request, "_preview_errors.html", {"errors_view": shown})
 
 
 @router.post("/data/preview/draft", response_class=HTMLResponse, include_in_schema=False)
@@ -242,7 +324,7 @@ def data_preview_draft(
         found = imports.preview(project, upload, imports.DRAFT, sheet, lang=get_lang(request))
     except UserError as exc:
         return render(request, "data_result.html", {"problems": _problem(request, exc)})
-    return render(request, "data_preview.html", {"preview": found})
+    return _preview_page(request, found)
 
 
 @router.post("/data/import", response_class=HTMLResponse, include_in_schema=False)

@@ -91,6 +91,17 @@
     toast(box ? box.getAttribute("data-offline") : "offline");
   });
 
+  // A part of the Data page's preview paged in place: htmx keeps the focus on
+  // the link pressed (same id); on the first or last page that link is gone,
+  // so the focus goes to the part's pager rather than to the top of the page.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var part = event.detail.elt;
+    if (!part || !part.classList || !part.classList.contains("kt-preview-part")) return;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var link = part.querySelector("[data-pager] a, [data-pager] input");
+    if (link) link.focus();
+  });
+
   var api = {
     version: null,
     csrfToken: csrfToken,
