@@ -8,8 +8,8 @@ from typing import Any
 import pyarrow as pa
 
 from kpitree.data.batch import MappedBatch, Reject
+from kpitree.data.importing import ImportWriter
 from kpitree.data.schema import TABLES, arrow_schema, table
-from kpitree.data.warehouse import Warehouse
 
 
 def arrow_table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
@@ -50,18 +50,19 @@ def batch(
     )
 
 
-def snapshot(wh: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(wh: ImportWriter) -> dict[str, list[tuple[Any, ...]]]:
     """Every canonical table's full content (bookkeeping column included) as text,
     in a stable order."""
     out: dict[str, list[tuple[Any, ...]]] = {}
-    with wh.connect() as con:
+    with wh.connect() as con:  # plain SQL: the PostgreSQL warehouse runs it too
         for t in TABLES:
-            out[t.name] = con.execute(
-                f"SELECT CAST(COLUMNS(*) AS VARCHAR) FROM {t.name} ORDER BY ALL"
-            ).fetchall()
+            names = [*t.column_names, "_import_id"]
+            cols = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in names)
+            order = ", ".join(str(i + 1) for i in range(len(names)))
+            out[t.name] = con.execute(f"SELECT {cols} FROM {t.name} ORDER BY {order}").fetchall()
     return out
 
 
-def rows(wh: Warehouse, sql: str) -> list[tuple[Any, ...]]:
+def rows(wh: ImportWriter, sql: str) -> list[tuple[Any, ...]]:
     with wh.connect() as con:
         return con.execute(sql).fetchall()

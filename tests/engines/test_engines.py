@@ -432,11 +432,16 @@ def _comparable(rows: pa.Table) -> list[dict[str, object]]:
 def test_every_error_code_is_documented() -> None:
     root = Path(__file__).resolve().parents[2]
     emitted = set()
-    for path in (root / "src" / "kpitree" / "engines").glob("*.py"):
+    src = root / "src" / "kpitree"
+    engine_files = [*(src / "engines").glob("*.py"), *(src / "data").glob("pg*.py")]
+    for path in engine_files:
         emitted |= set(re.findall(r'"(KT\d{3})"', path.read_text(encoding="utf-8")))
     doc = (root / "docs" / "engine.md").read_text(encoding="utf-8")
     section = doc.split("## Engines: DuckDB, PostgreSQL and others", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(KT\d{3})` \|", section, flags=re.MULTILINE))
-    assert emitted == documented
-    # KT510-KT519: opening and querying an engine; KT550-KT559: landed tables.
-    assert emitted <= {f"KT51{i}" for i in range(10)} | {f"KT55{i}" for i in range(10)}
+    # The PostgreSQL warehouse also raises the warehouse's own codes (KT4xx).
+    assert {c for c in emitted if not c.startswith("KT4")} == documented
+    # KT510-KT519: opening and querying an engine; KT550-KT559: landed tables;
+    # KT570-KT579: imports into an engine.
+    ours = {f"KT5{d}{i}" for d in (1, 5, 7) for i in range(10)}
+    assert {c for c in emitted if not c.startswith("KT4")} <= ours

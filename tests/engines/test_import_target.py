@@ -1,6 +1,7 @@
-"""Imports and syncs write only into the embedded warehouse: on a project whose
-``data.warehouse`` is a database server, ``kpitree import`` says why and what to
-do instead (KT404), writes nothing and shows no password."""
+"""Imports and syncs write into the embedded warehouse or PostgreSQL: on a project
+whose ``data.warehouse`` is an engine without a transaction across tables
+(ClickHouse, Spark), ``kpitree import`` says why and what to do instead (KT570),
+writes nothing and shows no password."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from pathlib import Path
 from kpitree.project import Project
 
 
-def test_import_into_a_database_server_is_refused_with_the_way_to_load_it(
+def test_import_into_clickhouse_is_refused_with_the_way_to_load_it(
     tmp_path: Path,
 ) -> None:
     definition = Project.init(tmp_path / "p")
-    url = "postgresql://kpitree:s3cret@127.0.0.1:1/crm"
+    url = "clickhouse://kpitree:s3cret@127.0.0.1:1/crm"
     text = definition.read_text("utf-8")
     definition.write_text(f"{text}\ndata:\n  warehouse: {url}\n", "utf-8")
     export = tmp_path / "leads.csv"
@@ -30,6 +31,7 @@ def test_import_into_a_database_server_is_refused_with_the_way_to_load_it(
     assert result.returncode != 0
     err = result.stderr
     assert "Traceback" not in err and "s3cret" not in err
-    assert "KT404" in err or "data.warehouse" in err, err
+    assert "data.warehouse" in err, err
+    assert "transaction across tables" in err and "ClickHouse" in err, err
     assert "copy_warehouse" in err and "undo" in err, err
     assert not (definition.parent / ".kpitree" / "warehouse.duckdb").exists()

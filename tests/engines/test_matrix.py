@@ -42,6 +42,7 @@ def test_the_matrix_says_what_the_compilers_do() -> None:
     assert rows["trino"][2] == f"approximate: `{APPROXIMATE_MEDIAN['trino']}`"
     assert rows["duckdb"][2] == "exact"
     assert rows["bigquery"][4].startswith("unsupported")
-    # Imports (with their undo) write only into the embedded warehouse: KT404 elsewhere.
+    # Imports (with their undo) write into the embedded warehouse or PostgreSQL: KT570 elsewhere.
     assert rows["duckdb"][5].startswith("atomic with undo")
-    assert rows["postgres"][5].startswith("unsupported") and "copy_warehouse" in rows["postgres"][5]
+    assert rows["postgres"][5].startswith("atomic with undo")
+    assert rows["pyspark"][5].startswith("unsupported") and "copy_warehouse" in rows["pyspark"][5]

@@ -16,10 +16,10 @@ from kpitree.i18n import t
 if TYPE_CHECKING:
     from kpitree.compute.owners import OwnerMatching
     from kpitree.data.batch import MappedBatch
+    from kpitree.data.importing import ImportWriter
     from kpitree.data.importlog import ImportRecord, ImportResult
     from kpitree.data.mapping import Mapping
     from kpitree.data.readers import Progress
-    from kpitree.data.warehouse import Warehouse
 
 ProjectOpt = Annotated[
     Path,
@@ -77,25 +77,24 @@ def _owners(project: Path, batches: list[MappedBatch]) -> list[OwnerMatching | N
     """Per file, how its owners match the organisation (``None``: the
     organisation names nobody, so there is nothing to match)."""
     roster = configured_roster(project)
-    path = project_warehouse_path(project)
-    if not roster and not _has_assignments(path):
+    if not roster and not _has_assignments(_warehouse(project)):
         return [None] * len(batches)  # the organisation names nobody
     from kpitree.compute.owners import batch_owners, owner_matching
     from kpitree.engines import open_engine
 
-    with open_engine(path) as engine:
+    with open_engine(project_data_target(project)) as engine:
         engine.roster = roster
         found = [owner_matching(engine, batch_owners(b.tables)) for b in batches]
     return [m if m.known else None for m in found]
 
 
-def _has_assignments(path: Path) -> bool:
+def _has_assignments(warehouse: ImportWriter) -> bool:
     """Whether the warehouse just written places any rep in a team (asked
     without opening an engine, which would load Ibis for nothing)."""
-    from kpitree.data.warehouse import Warehouse
-
-    with Warehouse(path).connect() as con:
-        rows = con.execute("SELECT count(*) FROM (SELECT 1 FROM rep_assignments LIMIT 1)")
+    with warehouse.connect() as con:
+        rows = con.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM rep_assignments LIMIT 1) AS assigned"
+        )
         return bool(rows.fetchall()[0][0])
 
 
@@ -121,10 +120,23 @@ def project_warehouse_path(project: Path, configured: str | None = None) -> Path
     return warehouse_path(project, configured)
 
 
-def _warehouse(project: Path) -> Warehouse:
-    from kpitree.data.warehouse import Warehouse
+def project_data_target(project: Path) -> str:
+    """What engines open for the project's data: the DuckDB file, or the
+    PostgreSQL database ``data.warehouse`` names (imports write there too)."""
+    from kpitree.data.pgwarehouse import is_postgres_url
 
-    return Warehouse(project_warehouse_path(project))
+    configured = configured_warehouse(project)
+    if is_postgres_url(configured):
+        assert configured is not None
+        return configured.strip()
+    return str(project_warehouse_path(project, configured))
+
+
+def _warehouse(project: Path) -> ImportWriter:
+    """Where imports, syncs and undo write (:func:`kpitree.data.pgwarehouse.warehouse_for`)."""
+    from kpitree.data.pgwarehouse import warehouse_for
+
+    return warehouse_for(project, configured_warehouse(project))
 
 
 def _refresh_scores(project: Path) -> None:
@@ -370,10 +382,8 @@ def imports(ctx: typer.Context, project: ProjectOpt = Path(), json: JsonOpt = Fa
         ctx.obj = project
         return
     # Listing must not create a warehouse in a folder that has none.
-    from kpitree.data.warehouse import Warehouse
-
-    path = project_warehouse_path(project)
-    records = Warehouse(path).imports() if path.exists() else []
+    warehouse = _warehouse(project)
+    records = warehouse.imports() if warehouse.exists() else []
     if json:
         print_json({"imports": [r.to_json() for r in records]})
         return

@@ -74,11 +74,11 @@ def _owners(project: Path) -> OwnerMatching | None:
     """How the owners of the synced facts match the organisation of
     ``kpitree.yaml`` (the same rule as imports and the computation; ``None``:
     the organisation names nobody)."""
-    from kpitree.cli.commands_data import configured_roster, project_warehouse_path
+    from kpitree.cli.commands_data import configured_roster, project_data_target
     from kpitree.compute.owners import owner_matching
     from kpitree.engines import open_engine
 
-    with open_engine(project_warehouse_path(project)) as engine:
+    with open_engine(project_data_target(project)) as engine:
         engine.roster = configured_roster(project)
         matching = owner_matching(engine)
     return matching if matching.known else None
@@ -198,12 +198,12 @@ def sources(path: PathArg = Path(), json: JsonOpt = False) -> None:
     (also `kpitree sources [PATH]`)."""
     project = path
     from kpitree.connectors.sync import open_source, project_settings, selected_sources
+    from kpitree.data.pgwarehouse import warehouse_for
     from kpitree.data.syncstore import source_states
-    from kpitree.data.warehouse import Warehouse, warehouse_path
 
     specs = selected_sources(project, None)
     configured, _ = project_settings(project)
-    states = source_states(Warehouse(warehouse_path(project, configured)))
+    states = source_states(warehouse_for(project, configured))
     out = []
     for name, spec in specs.items():
         connector = open_source(project, name, spec)

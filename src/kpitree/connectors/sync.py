@@ -38,8 +38,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from kpitree.data.batch import MappedBatch
+    from kpitree.data.importing import ImportWriter as Warehouse
     from kpitree.data.mapping import Mapping as DataMapping
-    from kpitree.data.warehouse import Warehouse
 
 __all__ = [
     "ObjectSync",
@@ -208,11 +208,11 @@ def sync_project(
     directly where the connector can (its optional ``fetch_records``), since a
     search may show a write only moments later."""
     from kpitree.connectors.lock import sync_lock
-    from kpitree.data.warehouse import Warehouse, warehouse_path
+    from kpitree.data.pgwarehouse import warehouse_for
 
     specs = selected_sources(project_dir, source)
     configured, _ = project_settings(project_dir)
-    wh = Warehouse(warehouse_path(project_dir, configured))
+    wh = warehouse_for(project_dir, configured)
     with sync_lock(project_dir):
         return _sync_all(project_dir, wh, specs, full, dry_run, environ, progress, changed)
 

@@ -237,7 +237,7 @@ def insert_log(
     ).fetchall()
 
 
-def read_record(con: duckdb.DuckDBPyConnection, import_id: int, path: Path) -> ImportRecord:
+def read_record(con: duckdb.DuckDBPyConnection, import_id: int, path: Path | str) -> ImportRecord:
     rows = con.execute(
         f"SELECT {RECORD_COLUMNS} FROM kpitree_imports WHERE import_id = ?", [import_id]
     ).fetchall()

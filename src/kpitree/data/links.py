@@ -258,7 +258,7 @@ def _nothing_to_find(con: duckdb.DuckDBPyConnection, rel: Relation) -> bool:
     if rel.name == "lead_lead":
         return True
     return not con.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {rel.to_table} LIMIT 1)"
+        f"SELECT count(*) FROM (SELECT 1 FROM {rel.to_table} LIMIT 1) AS stored"
     ).fetchall()[0][0]
 
 
@@ -268,7 +268,7 @@ def _source_count(con: duckdb.DuckDBPyConnection) -> int:
         f"SELECT s.source FROM {t} r JOIN {_SOURCES} s ON s.import_id = r._import_id"
         for t in LINKED_TABLES
     )
-    rows = con.execute(f"SELECT count(DISTINCT source) FROM ({union})").fetchall()
+    rows = con.execute(f"SELECT count(DISTINCT source) FROM ({union}) AS sources").fetchall()
     return int(rows[0][0])
 
 

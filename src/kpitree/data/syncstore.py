@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from kpitree.data.warehouse import Warehouse
+    from kpitree.data.importing import ImportWriter as Warehouse
 
 __all__ = [
     "ObjectWrite",
@@ -154,7 +154,7 @@ def _instant(micros: int | None) -> datetime | None:
 
 def sync_cursors(wh: Warehouse, source: str) -> dict[str, str | None]:
     """Object -> cursor after the source's last successful sync."""
-    if not wh.path.exists():
+    if not wh.exists():
         return {}
     with wh.connect() as con:
         rows = con.execute(
@@ -165,7 +165,7 @@ def sync_cursors(wh: Warehouse, source: str) -> dict[str, str | None]:
 
 def source_states(wh: Warehouse) -> dict[str, SourceState]:
     """Every source the warehouse has synced or tried to, by name."""
-    if not wh.path.exists():
+    if not wh.exists():
         return {}
     with wh.connect() as con:
         heads = con.execute(
@@ -174,7 +174,7 @@ def source_states(wh: Warehouse) -> dict[str, SourceState]:
         ).fetchall()
         cursors = con.execute("SELECT source, object, cursor FROM kpitree_sync_state").fetchall()
         counts = con.execute(
-            "SELECT source, object, count(*) FROM kpitree_sync_records GROUP BY ALL"
+            "SELECT source, object, count(*) FROM kpitree_sync_records GROUP BY source, object"
         ).fetchall()
     out: dict[str, SourceState] = {}
     for r in heads:
@@ -202,10 +202,9 @@ def _touch_source(con: duckdb.DuckDBPyConnection, source: str, kind: str, *, now
 def record_sync_error(wh: Warehouse, source: str, kind: str, code: str, message: str) -> None:
     """Remember that the source's last sync failed (``message`` is already
     redacted), in its own transaction: the sync's own was rolled back."""
-    from kpitree.data.writers import writer_lock
 
     now = _now()
-    with writer_lock(wh.path), wh.connect() as con:
+    with wh.writing() as con:
         _touch_source(con, source, kind, now=now)
         con.execute(
             "UPDATE kpitree_sources SET last_error_code = ?, last_error = ? WHERE source = ?",
@@ -231,11 +230,10 @@ def apply_sync(
         pause_for_tests,
         refresh_dimensions,
         refresh_links,
-        writer_lock,
     )
 
     started = _now()
-    with writer_lock(wh.path), wh.connect() as con:
+    with wh.writing() as con:
         con.execute("BEGIN TRANSACTION")
         try:
             import_id = next_import_id(con)

@@ -131,7 +131,8 @@ def _create_stage(
     dupes = 0
     if not validated:
         dupes = con.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {_INPUT} GROUP BY {keys} HAVING count(*) > 1)"
+            f"SELECT count(*) FROM (SELECT 1 FROM {_INPUT} GROUP BY {keys} "
+            "HAVING count(*) > 1) AS repeated"
         ).fetchall()[0][0]
     if not dupes:
         con.execute(f"CREATE TEMP VIEW {_STAGE} AS SELECT {typed} FROM {_INPUT}")
@@ -193,7 +194,7 @@ def upsert_table(
             _check_required(con, table, cols)
         # Into an empty table (first import, demo load) every row is new: skip the
         # joins against it.
-        probe = f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1)"
+        probe = f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1) AS probe"
         empty = not con.execute(probe).fetchall()[0][0]
         updated = 0 if empty else _update_changed(con, import_id, table, cols)
         inserted = _insert_new(con, import_id, table, cols, empty=empty)

@@ -73,7 +73,7 @@ def bump_versions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None
     for name in sorted(set(tables)):
         con.execute(
             "INSERT INTO kpitree_table_versions VALUES (?, 1) "
-            "ON CONFLICT (table_name) DO UPDATE SET version = version + 1",
+            "ON CONFLICT (table_name) DO UPDATE SET version = kpitree_table_versions.version + 1",
             [name],
         ).fetchall()
 

@@ -89,9 +89,16 @@ _LOAD = {
 
 
 # Where ``kpitree import`` / ``sync`` write, with their all-or-nothing rule and
-# undo (kpitree.data.warehouse refuses any other ``data.warehouse``: KT404).
-IMPORTS = {"duckdb": "atomic with undo: the embedded warehouse's import log"}
-_IMPORT_ELSEWHERE = "unsupported: import into the embedded warehouse, then copy_warehouse"
+# undo (kpitree.data.pgwarehouse.warehouse_for refuses any other
+# ``data.warehouse``: KT570).
+IMPORTS = {
+    "duckdb": "atomic with undo: the embedded warehouse's import log",
+    "postgres": "atomic with undo: the same import log and change logs in PostgreSQL tables",
+}
+_IMPORT_ELSEWHERE = (
+    "unsupported (no transaction across tables): import into the embedded warehouse, "
+    "then copy_warehouse"
+)
 
 
 @functools.cache

@@ -256,6 +256,15 @@ def _load_postgres(engine: Engine, sources: list[_Source]) -> dict[str, int]:
     from pyarrow import csv
 
     con = engine.backend.con
+    with con.cursor() as probe:  # a kpitree warehouse (imports write it) is not replaced
+        probe.execute(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE column_name = %s AND table_schema = current_schema()",
+            [_WAREHOUSE_COLUMN],
+        )
+        row = probe.fetchone()
+    if row and row[0]:
+        raise UserError.of("KT516", "engines.load_warehouse", where=engine.where)
     counts: dict[str, int] = {}
     current = ""
     options = csv.WriteOptions(include_header=False)
