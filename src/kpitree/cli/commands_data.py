@@ -227,7 +227,7 @@ def _unchanged(
     if not all(p.is_file() for p in paths):
         return False  # the reader says what is wrong
     warehouse = _warehouse(project)
-    if not warehouse.path.exists():
+    if not warehouse.exists():
         return False
     fingerprint = reading_fingerprint(mapping, sheet=sheet, encoding=encoding)
     hashes = [(f, file_sha256(p)) for f, p in zip(files, paths, strict=True)]
