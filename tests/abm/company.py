@@ -123,10 +123,12 @@ def expected_scores(
 
 def _signal_days(company: Company, account: str, signal: Any, zone: str) -> list[dt.date]:
     if signal.activity is not None:
+        # An activity's account is its own, else its lead's (one source: no links).
+        of_lead = {r["lead_id"]: r.get("account_id") for r in company.get("leads", [])}
         return [
             _day(a["occurred_at"], zone)
             for a in company.get("activities", [])
-            if a.get("account_id") == account
+            if (a.get("account_id") or of_lead.get(a.get("lead_id"))) == account
             and a["type"] == signal.activity
             and (signal.outcome is None or a.get("outcome") == signal.outcome)
         ]

@@ -1,7 +1,9 @@
 """Stage signals follow the cross-source links: a HubSpot contact and deal
 that name no account, tied to a Salesforce account only by its 法人番号,
 count for that account's engagement, its Account page and its KPIs, as the
-ABM columns of the metrics already count them."""
+ABM columns of the metrics already count them; an activity naming only its
+lead counts for the lead's account. Marketo activities imported by the
+preset give web visits, form fills and e-mail clicks."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ abm:
       signals:
         - {lead_stage: mql, points: 5}
         - {deal_stage: proposal, points: 7}
+        - {activity: web_visit, points: 1}
   tiers: {A: 12, B: 5}
 """
 
@@ -78,6 +81,9 @@ def project(tmp_path: Path) -> Project:
                    "stage": "proposal", "amount": 500.0, "attributes": number}],
         "deal_stage_history": [{"deal_id": "HS-D1", "stage": "proposal",
                                 "entered_at": _at("2026-06-22")}],
+        # A marketing tool's activity names only its lead.
+        "activities": [{"activity_id": "W1", "type": "web_visit", "lead_id": "HS-1",
+                        "occurred_at": _at("2026-06-25")}],
     }, "hubspot-contacts")  # fmt: skip
     return Project.load(tmp_path)
 
@@ -96,17 +102,51 @@ def test_the_links_give_the_stage_signals_their_account(project: Project) -> Non
         }
         scores = score_accounts(engine, abm, AS_OF).by_id()
     acme = scores["SF-ACME"]
-    assert acme.signals["engagement"] == (5.0, 7.0)  # no decay: within 30 days
-    assert acme.score == 12.0 and acme.tier == "A"
+    assert acme.signals["engagement"] == (5.0, 7.0, 1.0)  # no decay: within 30 days
+    assert acme.score == 13.0 and acme.tier == "A"
     assert scores["SF-OTHER"].score == 0.0
     # The Account page lists the linked contact, deal and their stage entries.
     detail = project.account("SF-ACME", as_of=AS_OF, lang="en").to_json()
     assert [c["lead_id"] for c in detail["contacts"]] == ["HS-1"]
     assert [d["deal_id"] for d in detail["deals"]] == ["HS-D1"]
     stages = {(e["kind"], e["what"]) for e in detail["timeline"]}
-    assert stages == {("lead_stage", "mql"), ("deal_stage", "proposal")}
+    assert stages == {("lead_stage", "mql"), ("deal_stage", "proposal"), ("activity", "web_visit")}
     assert detail["kpis"]["open_pipeline"] == 500.0
     # Kept daily scores (what the Accounts page reads) say the same.
     overview = project.accounts(as_of=AS_OF)
     row = next(r for r in overview.rows if r.score.account_id == "SF-ACME")
-    assert row.score.points["engagement"] == 12.0
+    assert row.score.points["engagement"] == 13.0
+
+
+MARKETO = """\
+marketoGUID,leadId,activityDate,activityTypeId,campaignId,primaryAttributeValueId,primaryAttributeValue,attributes
+g1,HS-1,2026-06-25T01:00:00Z,1,1,1,page,{}
+g2,HS-1,2026-06-26T01:00:00Z,11,1,1,mail,{}
+g3,HS-1,2026-06-26T02:00:00Z,6,1,1,mail,{}
+g4,HS-1,2026-06-27T01:00:00Z,2,1,1,form,{}
+"""
+
+
+def test_marketo_activities_score_visits_forms_and_clicks(project: Project) -> None:
+    from kpitree.cli import main
+
+    text = (project.path / "kpitree.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "        - {activity: web_visit, points: 1}\n",
+        "        - {activity: web_visit, points: 1}\n"
+        "        - {activity: email, outcome: clicked, points: 2}\n"
+        "        - {activity: form_fill, points: 4}\n",
+    )
+    (project.path / "kpitree.yaml").write_text(text, encoding="utf-8")
+    export = project.path / "activities.csv"
+    export.write_text(MARKETO, encoding="utf-8")
+    with pytest.raises(SystemExit) as done:
+        main(["import", str(export), "-m", "marketo-activities", "-p", str(project.path)])
+    assert done.value.code in (0, None)
+    reloaded = Project.load(project.path)
+    abm = reloaded.tree.abm
+    assert abm is not None
+    with reloaded.engine() as engine:
+        acme = score_accounts(engine, abm, AS_OF).by_id()["SF-ACME"]
+    # One visit (W1) and one from Marketo, one click (the send does not count), one form.
+    assert acme.signals["engagement"] == (5.0, 7.0, 2.0, 2.0, 4.0)

@@ -221,17 +221,20 @@ def companies(draw: Any) -> Company:
         }
         for account in ids
     ]
+    n_leads = draw(st.integers(0, 6))
     acts = [
         {
             "activity_id": f"X{k}",
             "type": draw(_KIND),
             "occurred_at": at(ago(draw(st.integers(-3, 40))), hour=draw(st.integers(0, 23))),
             "account_id": draw(st.one_of(st.none(), st.sampled_from(ids))),
+            # A marketing tool's activity names only its lead (its account: the lead's).
+            "lead_id": draw(st.one_of(st.none(), st.sampled_from([f"L{j}" for j in range(6)]))),
         }
         for k in range(draw(st.integers(0, 30)))
     ]
     leads, hist = [], []
-    for k in range(draw(st.integers(0, 6))):
+    for k in range(n_leads):
         account = draw(st.sampled_from(ids))
         leads.append({"lead_id": f"L{k}", "created_at": at(ago(90)), "account_id": account})
         for _ in range(draw(st.integers(0, 2))):

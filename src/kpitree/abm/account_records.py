@@ -1,5 +1,6 @@
 """One account's records up to an as-of day, through Ibis: its timeline
-(activities, stage entries of its leads and deals), deals, contacts (leads;
+(activities, its own or its leads', stage entries of its leads and deals),
+deals, contacts (leads;
 a lead or deal is the account's when the cross-source links give it to the
 account, else when it names the account)
 and its KPIs (open pipeline, won revenue of the last 365 days, renewal rate
@@ -41,7 +42,12 @@ def account_records(
     instant, text = dtypes.Timestamp(timezone="UTC", scale=6), dtypes.String()
 
     acts = engine.table("activities")
-    acts = acts.filter((acts.account_id == account_id) & (local_day(acts.occurred_at) <= as_of))
+    # Its own, and those naming no account whose lead is the account's.
+    leads = _of_account(engine, "leads", "lead_id", account_id)
+    of_lead = acts.account_id.isnull() & acts.lead_id.isin(leads.lead_id)
+    acts = acts.filter(
+        ((acts.account_id == account_id) | of_lead) & (local_day(acts.occurred_at) <= as_of)
+    )
     parts = [
         acts.select(
             at=acts.occurred_at.cast(instant),

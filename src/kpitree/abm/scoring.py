@@ -5,7 +5,8 @@ The rules are those of docs/abm.md: a firmographic criterion reads one account
 field (the first band holding the value, or the value's points); an engagement
 criterion adds up its signals' events of the window ending on the as-of day
 (a lead's or deal's stage entries count for the account the cross-source
-links give the record, else the one it names),
+links give the record, else the one it names; an activity for its own
+account, else for its lead's),
 each worth its points times its decay, each signal held to its cap and the
 criterion to its maximum points. Nothing after the as-of day counts (events,
 accounts created later), so a past day is recomputed exactly.
@@ -148,14 +149,31 @@ def _jsic_points(
     return out
 
 
+def _lead_accounts(engine: Engine) -> ir.Table:
+    """``(__alid, __lacc)``: each lead's account (the link's, else its own)."""
+    leads, account = linked_reference(
+        engine, "leads", "lead_id", engine.table("leads"), "account_id"
+    )
+    leads = leads.filter(leads[account].notnull())
+    return leads.select(__alid=leads.lead_id, __lacc=leads[account].cast("string"))
+
+
 def _events(engine: Engine, signal: SignalSpec) -> ir.Table:
     """``(__acc, __day)`` of a signal's events, every event once."""
+    import ibis
+
     if signal.activity is not None:
         a = engine.table("activities")
-        a = a.filter((a.type == signal.activity) & a.account_id.notnull())
+        a = a.filter(a.type == signal.activity)
         if signal.outcome is not None:
             a = a.filter(a.outcome == signal.outcome)
-        return a.select(__acc=a.account_id, __day=local_day(a.occurred_at))
+        # Its own account, else its lead's (a marketing tool's activities name
+        # only the lead): the account the links give the lead, else the one it names.
+        la = _lead_accounts(engine)
+        j = a.left_join(la, a.lead_id == la.__alid)
+        acc = ibis.coalesce(j.account_id.cast("string"), j.__lacc)
+        j = j.filter(acc.notnull())
+        return j.select(__acc=acc, __day=local_day(j.occurred_at))
     kind, stage = (
         ("leads", signal.lead_stage) if signal.lead_stage else ("deals", signal.deal_stage)
     )

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 _ALLOWED = {
     ("deals", "status"): ("open", "won", "lost"),
     ("contracts", "status"): ("active", "renewed", "churned", "ended"),
-    ("activities", "type"): ("call", "email", "meeting", "other"),
+    # Sales touches, and the marketing ones that engagement scores read (docs/abm.md).
+    ("activities", "type"): ("call", "email", "meeting", "web_visit", "form_fill", "other"),
 }
 
 

@@ -153,7 +153,12 @@ TABLES: tuple[Table, ...] = (
         "Sales activities: calls, e-mails, meetings.",
         (
             Column("activity_id", "VARCHAR", "Activity id in the source.", nullable=False),
-            Column("type", "VARCHAR", "call, email, meeting or other.", nullable=False),
+            Column(
+                "type",
+                "VARCHAR",
+                "call, email, meeting, web_visit, form_fill or other.",
+                nullable=False,
+            ),
             Column("occurred_at", "TIMESTAMPTZ", "When it happened.", nullable=False),
             Column("owner_id", "VARCHAR", "Rep who did it (rep_id)."),
             Column("lead_id", "VARCHAR", "Related lead."),
