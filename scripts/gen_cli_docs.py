@@ -1,5 +1,7 @@
 """Write docs/cli.md, the command line reference, from the ``--help`` of every
-``kpitree`` command (run in a fresh process, 100 columns wide, English).
+``kpitree`` command (run in a fresh process, 100 columns wide, English), and
+src/kpitree/cli/command_index.json, the list ``kpitree --help`` prints without
+importing the commands (kpitree.cli.lazy).
 
     .venv/bin/python scripts/gen_cli_docs.py           # rewrite docs/cli.md
     .venv/bin/python scripts/gen_cli_docs.py --check   # exit 1 when it is out of date
@@ -119,11 +121,26 @@ def main(argv: list[str]) -> int:
         entries = [{"path": p, "help": _help_in_this_process(p)} for p in command_paths()]
         sys.stdout.write(json.dumps(entries, ensure_ascii=False))
         return 0
+    from kpitree.cli.lazy import INDEX, index_text
+
+    # The command index first: `kpitree --help` lists the commands from it.
+    index = index_text()
+    if "--check" not in argv:
+        INDEX.write_text(index, encoding="utf-8")
+        print(f"wrote {INDEX.relative_to(ROOT / 'src')}")
     text = render()
     if "--check" in argv:
         current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else ""
-        if current != text:
-            print(f"{DOCS.relative_to(ROOT)} is out of date; run: {REGENERATE}", file=sys.stderr)
+        stale = [
+            str(path.relative_to(ROOT))
+            for path, now, expected in (
+                (DOCS, current, text),
+                (INDEX, INDEX.read_text(encoding="utf-8"), index),
+            )
+            if now != expected
+        ]
+        if stale:
+            print(f"{', '.join(stale)} out of date; run: {REGENERATE}", file=sys.stderr)
             return 1
         return 0
     DOCS.parent.mkdir(parents=True, exist_ok=True)
