@@ -158,6 +158,9 @@ def test_last_quarters_burnup_and_alert_use_the_targets_valid_then(planted: Path
     (finding,) = evaluate_rules(project, {"calls_q": rule}, end_of_q2)
     assert finding.period == "FY2025-Q2" and finding.holds is True
     assert finding.facts["reference"] == pytest.approx(1800)
+    (asked_today,) = evaluate_rules(project, {"calls_q": rule}, end_of_q2, targets="current")
+    assert asked_today.period == "FY2025-Q2"
+    assert asked_today.facts["reference"] == pytest.approx(2700)
     in_q3 = dt.datetime(2025, 12, 31, 20, 0, tzinfo=dt.timezone(dt.timedelta(hours=9)))
     (later,) = evaluate_rules(project, {"calls_q": rule}, in_q3)
     assert later.facts["reference"] == pytest.approx(2700)

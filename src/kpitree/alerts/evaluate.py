@@ -133,12 +133,15 @@ def _status_rows(
     today: dt.date,
     compare: bool,
     failed: dict[str | None, UserError],
+    targets: str = "then",
 ) -> list[NodeStatus]:
     """Status rows of every level; a level that cannot be measured (a metric
     without that dimension) is left out and noted in ``failed``, so that one
     rule's mistake does not stop every other rule."""
     try:
-        return project.status(period, by=levels, as_of=today, explain=False, compare=compare).rows
+        return project.status(
+            period, by=levels, as_of=today, explain=False, compare=compare, targets=targets
+        ).rows
     except UserError as exc:
         if not levels:
             failed[None] = exc
@@ -146,7 +149,9 @@ def _status_rows(
     rows: list[NodeStatus] = []
     for level in [None, *levels]:
         try:
-            result = project.status(period, by=level, as_of=today, explain=False, compare=compare)
+            result = project.status(
+                period, by=level, as_of=today, explain=False, compare=compare, targets=targets
+            )
         except UserError as exc:
             failed[level] = exc
             continue
@@ -159,9 +164,13 @@ def evaluate_rules(
     rules: Mapping[str, AlertRuleSpec],
     now: dt.datetime,
     problems: list[tuple[str, UserError]] | None = None,
+    *,
+    targets: str = "then",
 ) -> list[Finding]:
     """Every rule evaluated at ``now`` (its day in the project's time zone);
-    rules that cannot be evaluated are added to ``problems``."""
+    rules that cannot be evaluated are added to ``problems``. ``targets``:
+    ``then`` (the targets of the definition's revision in force in each month,
+    as ``Project.status``) or ``current`` (today's definition)."""
     from zoneinfo import ZoneInfo
 
     from kpitree.compute.periods import period_of
@@ -182,7 +191,7 @@ def evaluate_rules(
         levels = sorted({b for r in ids if (b := node_rules[r].by) is not None})
         compare = any(node_rules[r].condition == "change" for r in ids)
         failed: dict[str | None, UserError] = {}
-        rows = _status_rows(project, period, levels, today, compare, failed)
+        rows = _status_rows(project, period, levels, today, compare, failed, targets)
         complete = period.is_complete(today)
         for rid in ids:
             rule = node_rules[rid]

@@ -36,4 +36,5 @@ class ProjectView(Protocol):
         as_of: dt.date | None = None,
         explain: bool = True,
         compare: bool = True,
+        targets: str = "then",
     ) -> StatusResult: ...
