@@ -179,6 +179,41 @@ def api_delete_note(
 
 # -- the Node page's form ---------------------------------------------------------------
 
+SEGMENT_DIMENSIONS = {
+    "department": "pages.col.department",
+    "channel": "pages.ui.channel",
+    "team": "pages.ui.team",
+    "region": "pages.ui.region",
+}
+"""The dimensions a note's segment is written with on the page, by their label keys."""
+
+
+def segment_keys(project: Project, text: str) -> str:
+    """A segment typed as people name it (``部門=インサイドセールス``,
+    ``Channel=Paid search``) in the data's keys (``department=inside_sales``);
+    what is written with keys already, or is no ``dimension=value``, is kept."""
+    from kpitree.i18n import LANGUAGES, catalog, t
+
+    dim, sep, value = text.strip().partition("=")
+    dim, value = dim.strip(), value.strip()
+    if not sep or not dim or not value:
+        return text.strip()
+    for key, label in SEGMENT_DIMENSIONS.items():
+        if dim.casefold() in {key, *(t(label, lang=lang).casefold() for lang in LANGUAGES)}:
+            dim = key
+            break
+    names: dict[str, str] = {}
+    if dim == "department":
+        for department in project.tree.organisation.departments.values():
+            for lang in LANGUAGES:
+                names[department.label.text(lang, department.id).casefold()] = department.id
+    elif dim == "channel":
+        for lang in LANGUAGES:
+            for key, name in catalog(lang).items():
+                if key.startswith("value.channel."):
+                    names[name.casefold()] = key.removeprefix("value.channel.")
+    return f"{dim}={names.get(value.casefold(), value)}"
+
 
 @router.post("/nodes/{node_id}/notes", include_in_schema=False)
 def node_add_note(
@@ -197,7 +232,7 @@ def node_add_note(
         end=end or None,
         text=text,
         node=node_id if scope == "node" else None,
-        segment=segment or None,
+        segment=segment_keys(project, segment) or None,
     )
     note_store(request).add(_draft(project, body), _author(user))
     return _back(request, node_id)
