@@ -24,13 +24,20 @@ from kpitree.i18n.parse import input_text, parse_number
         ("0.72", 0.72),
         ("-¥5", -5),
         (" 4,000 ", 4000),
+        ("3,000万円", 30_000_000),
+        ("3億円", 300_000_000),
+        ("5百万円", 5_000_000),
+        ("3千万", 30_000_000),
+        ("1200000円", 1_200_000),
     ],
 )
 def test_reads_numbers_as_displayed(text: str, value: float) -> None:
     assert parse_number(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "abc", "¥", "%", "1,2,3", "1.5.3", "nan", "inf", "1e400"])
+@pytest.mark.parametrize(
+    "text", ["", "abc", "¥", "%", "円", "万円", "1,2,3", "1.5.3", "nan", "inf", "1e400"]
+)
 def test_refuses_what_is_not_a_number(text: str) -> None:
     with pytest.raises(ValueError):
         parse_number(text)

@@ -1,9 +1,11 @@
 """Reading numbers the way the dashboard writes them: ``¥3億``, ``¥2,940,000,000``,
-``25%``, ``1.2万``, ``¥277M``, full-width digits (``３億``) included.
+``25%``, ``1.2万``, ``¥277M``, full-width digits (``３億``) included, and the
+way people write amounts in Japanese: ``3,000万円``, ``5百万円``, ``3千万``.
 
 The digits themselves are read by Babel (grouping separators, decimal point);
-a currency symbol in front and one scale word or letter behind are read here:
-万 (10⁴), 億 (10⁸), 兆 (10¹²), K, M, B (10³, 10⁶, 10⁹), ``%`` (÷ 100)."""
+a currency symbol in front (or 円 behind) and one scale word or letter behind
+are read here: 万 (10⁴), 百万 (10⁶), 千万 (10⁷), 億 (10⁸), 兆 (10¹²), K, M, B
+(10³, 10⁶, 10⁹), ``%`` (÷ 100)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from decimal import Decimal
 __all__ = ["input_text", "parse_number"]
 
 _SCALES = {
+    "百万": Decimal("1e6"),
+    "千万": Decimal("1e7"),
     "万": Decimal("1e4"),
     "億": Decimal("1e8"),
     "兆": Decimal("1e12"),
@@ -43,9 +47,13 @@ def parse_number(text: str) -> float:
         if raw.startswith(symbol):
             raw = raw[len(symbol) :]
             break
+    if raw.endswith("円") and len(raw) > 1:
+        raw = raw[:-1]
     scale = Decimal(1)
-    if raw[-1:] in _SCALES:
-        scale, raw = _SCALES[raw[-1]], raw[:-1]
+    for word, factor in _SCALES.items():  # the two-character words first
+        if raw.endswith(word):
+            scale, raw = factor, raw[: -len(word)]
+            break
     if not raw or raw[0] in "+-":
         raise ValueError(text)
     try:

@@ -267,3 +267,11 @@ def test_plan_inputs_read_as_displayed(page: Any, live_server: str) -> None:
     assert "s.win_rate=25%25" in page.url
     view = _api(live_server, "/api/plan", **{"s.win_rate": "25%"})
     assert view["sets"] == {"win_rate": 0.25}
+    # An amount as people write it in Japanese.
+    revenue = page.locator('[data-testid="input-revenue"]')
+    revenue.fill("3,000万円")
+    revenue.dispatch_event("change")
+    page.locator('tr.kt-changed[data-plan-node="revenue"]').wait_for()
+    assert "s.revenue=3%2C000%E4%B8%87%E5%86%86" in page.url
+    view = _api(live_server, "/api/plan", **{"s.revenue": "3,000万円", "s.win_rate": "25%"})
+    assert view["sets"] == {"revenue": 30_000_000, "win_rate": 0.25}
