@@ -50,10 +50,10 @@ class _Commands(MutableMapping[str, _click.Command]):
         known = command_index()
 
         entry = known.get(name)
-        if entry is None:
-            return
-        if entry[1] == "group":
-            load_all_commands()  # a group's subcommands may live in several modules
+        if entry is None or entry[1] == "group":
+            # A group's subcommands may live in several modules; a command not in
+            # the index yet (added without regenerating it) is found all the same.
+            load_all_commands()
         else:
             importlib.import_module(f"kpitree.cli.{entry[0]}")
         self._build_registered()
