@@ -50,7 +50,7 @@ class Project:
     @property
     def warehouse_target(self) -> str:
         """Where the data is: the DuckDB file (absolute path) or a database URL."""
-        from kpitree.data.warehouse import warehouse_path
+        from kpitree.data.paths import warehouse_path
 
         configured = self.tree.warehouse
         if configured and "://" in configured and not configured.startswith("duckdb://"):
@@ -66,7 +66,7 @@ class Project:
         engine.sql_cache = self.query_cache()
         if self.tree.abm is not None:
             from kpitree.abm.facts import install_account_facts
-            from kpitree.data.warehouse import WAREHOUSE_DIR
+            from kpitree.data.paths import WAREHOUSE_DIR
 
             folder = self.path / WAREHOUSE_DIR / "cache"
             install_account_facts(engine, self.tree.abm, self.path, self.today(), folder)
@@ -256,7 +256,7 @@ class Project:
 
         target = self.warehouse_target
         if "://" in target and not target.startswith("duckdb://"):
-            from kpitree.data.warehouse import _without_password
+            from kpitree.data.paths import without_password as _without_password
 
             raise UserError.of("KT285", "abm.master.server", None, where=_without_password(target))
         master = read_company_master(file, encoding)
@@ -296,7 +296,7 @@ class Project:
         """The compiled SQL of this project's metric queries, kept in
         ``.kpitree/cache/queries.json`` (see :mod:`kpitree.compute.querycache`)."""
         from kpitree.compute.querycache import query_cache
-        from kpitree.data.warehouse import WAREHOUSE_DIR
+        from kpitree.data.paths import WAREHOUSE_DIR
 
         return query_cache(self.path / WAREHOUSE_DIR / "cache" / "queries.json")
 

@@ -27,12 +27,16 @@ def plans_then(
 ) -> Callable[[Period], Plan | None] | None:
     """Month -> the plan valid then, for a project with revisions."""
     from kpitree.review.revisions import plans_by_month
-    from kpitree.review.service import default_author
 
     definition = project.path / DEFINITION_FILE
     if not definition.is_file():
         return None
-    author = lambda: default_author(project.path)  # noqa: E731
+
+    def author() -> str:  # asked only when a revision is recorded
+        from kpitree.review.service import default_author
+
+        return default_author(project.path)
+
     return plans_by_month(project.path, definition, project.tree, author, known_on)
 
 

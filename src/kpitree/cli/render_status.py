@@ -6,7 +6,6 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from kpitree.compute.explain import describe_bottleneck
 from kpitree.escaping import terminal_text
 from kpitree.i18n import current_lang, t
 from kpitree.i18n.numbers import format_value
@@ -45,6 +44,13 @@ _STYLE = {
     "no_data": ("bright_black", "○"),
     "low_volume": ("bright_black", "…"),
 }
+
+
+def _sentence(tree: Any, bottleneck: Any, lang: str) -> str:
+    """The bottleneck in a sentence (explaining is imported only when there is one)."""
+    from kpitree.compute.explain import describe_bottleneck
+
+    return describe_bottleneck(tree, bottleneck, lang)
 
 
 def status_text(status: str | None, reason: str | None = None) -> str:
@@ -207,7 +213,7 @@ def _explanations(project: Project, result: StatusResult) -> None:
     lang = current_lang()
     b = result.bottleneck
     if b is not None:
-        console.print(t("status.bottleneck", sentence=describe_bottleneck(tree, b, lang)))
+        console.print(t("status.bottleneck", sentence=_sentence(tree, b, lang)))
     kgi = tree.nodes[tree.kgi]
     pace = result.gap_basis == "pace"
     for attribution, key in (
@@ -267,7 +273,7 @@ def status_json(project: Project, result: StatusResult) -> dict[str, Any]:
         if result.bottleneck is None
         else {
             **vars(result.bottleneck),
-            "sentence": describe_bottleneck(project.tree, result.bottleneck, current_lang()),
+            "sentence": _sentence(project.tree, result.bottleneck, current_lang()),
         },
         "attribution": {
             "basis": result.gap_basis,

@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING
 from kpitree.data import migrations
 from kpitree.data.importing import UNDOABLE, ImportWriter
 from kpitree.data.importlog import ImportRecord, ImportResult, TableCounts, UndoResult
+from kpitree.data.paths import WAREHOUSE_DIR as WAREHOUSE_DIR
+from kpitree.data.paths import WAREHOUSE_FILE as WAREHOUSE_FILE
+from kpitree.data.paths import default_warehouse_path, warehouse_path
 from kpitree.data.writers import (
     PAUSE_ENV,
     file_stamp,
@@ -61,50 +64,6 @@ __all__ = [
     "writer_turn",
     "writers_waiting",
 ]
-
-WAREHOUSE_DIR = ".kpitree"
-WAREHOUSE_FILE = "warehouse.duckdb"
-"""Test hook: when set to a path, an import writes that file once all its rows are
-written, then waits (up to a minute) before committing, so a test can kill it there."""
-
-
-def default_warehouse_path(project_dir: str | os.PathLike[str]) -> Path:
-    """Where a project keeps its warehouse: ``<project>/.kpitree/warehouse.duckdb``."""
-    return Path(project_dir) / WAREHOUSE_DIR / WAREHOUSE_FILE
-
-
-def warehouse_path(project_dir: str | os.PathLike[str], configured: str | None = None) -> Path:
-    """The warehouse file of a project: ``configured`` (``data.warehouse`` in
-    ``kpitree.yaml``: a DuckDB file, relative to the project folder unless
-    absolute; ``~`` is the home folder; ``duckdb:///abs/path`` is read as
-    ``/abs/path``) or :func:`default_warehouse_path`.
-
-    Every command that reads or writes the warehouse resolves it here. A database
-    URL is refused with a message: imports write to a DuckDB file.
-
-    >>> warehouse_path("plan", "data/crm.duckdb")
-    PosixPath('plan/data/crm.duckdb')
-    """
-    text = (configured or "").strip()
-    if not text:
-        return default_warehouse_path(project_dir)
-    if text.startswith("duckdb://"):  # the engines' URL of a DuckDB file
-        text = text.removeprefix("duckdb://")
-    if "://" in text:
-        raise DataError.of("KT404", "warehouse.not_a_file", value=_without_password(text))
-    path = Path(text).expanduser()
-    return path if path.is_absolute() else Path(project_dir) / path
-
-
-def _without_password(url: str) -> str:
-    """``url`` for a message: its password, if any, as ``***``."""
-    from urllib.parse import urlsplit
-
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return url
-    return url.replace(f":{password}@", ":***@") if password else url
 
 
 class Warehouse(ImportWriter):

@@ -23,9 +23,23 @@ Nothing heavy (ibis, duckdb, pyarrow) is imported until an engine is opened.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from kpitree.engines.engine import Engine
-from kpitree.engines.load import canonical_ddl, copy_warehouse, load_canonical
 from kpitree.engines.opening import attach_engine, open_engine, supported_schemes
+
+if TYPE_CHECKING:
+    from kpitree.engines.load import canonical_ddl, copy_warehouse, load_canonical
+
+
+def __getattr__(name: str) -> Any:
+    # Loading and copying are imported when used: reading a warehouse needs neither.
+    if name in ("canonical_ddl", "copy_warehouse", "load_canonical"):
+        from kpitree.engines import load
+
+        return getattr(load, name)
+    raise AttributeError(f"module 'kpitree.engines' has no attribute {name!r}")
+
 
 __all__ = [
     "Engine",

@@ -179,9 +179,11 @@ def _open_duckdb_memory(timezone: str) -> Engine:
 def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: float) -> Engine:
     import duckdb
 
-    from kpitree.data.warehouse import Warehouse, wait_for_writers
+    from kpitree.data.writers import wait_for_writers
 
     if not read_only or not path.exists():
+        from kpitree.data.warehouse import Warehouse
+
         Warehouse(path, lock_timeout=lock_timeout).migrate()
     deadline = time.monotonic() + lock_timeout
     delay = 0.02
