@@ -155,7 +155,13 @@ def _expected(company: Company, abm: Any) -> dict[str, float | None]:
 
     end_scores = expected_scores(company, abm, JUNE[1], ZONE)
     eng = {a: s["points"]["engagement"] for a, s in end_scores.items()}
-    acts = [x for x in company["activities"] if _in(_local(x["occurred_at"]))]
+    # An activity's account: its own, else its lead's.
+    of_lead = {r["lead_id"]: r["account_id"] for r in company["leads"]}
+    acts = [
+        {**x, "account_id": x["account_id"] or of_lead.get(x["lead_id"])}
+        for x in company["activities"]
+        if _in(_local(x["occurred_at"]))
+    ]
     engaged = {x["account_id"] for x in acts if target(x["account_id"], _local(x["occurred_at"]))}
     contacts = {
         x["lead_id"]

@@ -27,6 +27,9 @@ name: abm links
 timezone: Asia/Tokyo
 nodes:
   revenue: {kind: kgi, unit: currency, metric: revenue}
+  target_visits: {unit: count, metric: target_visits}
+metrics:
+  target_visits: {type: count, entity: activities, where: {type: web_visit, target_account: true}}
 abm:
   criteria:
     engagement:
@@ -37,6 +40,7 @@ abm:
         - {deal_stage: proposal, points: 7}
         - {activity: web_visit, points: 1}
   tiers: {A: 12, B: 5}
+  targets: {tiers: [A]}
 """
 
 
@@ -112,6 +116,9 @@ def test_the_links_give_the_stage_signals_their_account(project: Project) -> Non
     stages = {(e["kind"], e["what"]) for e in detail["timeline"]}
     assert stages == {("lead_stage", "mql"), ("deal_stage", "proposal"), ("activity", "web_visit")}
     assert detail["kpis"]["open_pipeline"] == 500.0
+    # A metric of activities on target accounts counts W1 through its lead.
+    status = project.status("2026-06", as_of=AS_OF, explain=False, compare=False)
+    assert {r.node: r.actual for r in status.rows if not r.segment}["target_visits"] == 1
     # Kept daily scores (what the Accounts page reads) say the same.
     overview = project.accounts(as_of=AS_OF)
     row = next(r for r in overview.rows if r.score.account_id == "SF-ACME")

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.events import local_day
-from kpitree.compute.links import linked_reference
+from kpitree.compute.links import activity_account, linked_reference
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -41,13 +41,9 @@ def account_records(
     # Nullable types all round: the union needs the same schema on each side.
     instant, text = dtypes.Timestamp(timezone="UTC", scale=6), dtypes.String()
 
-    acts = engine.table("activities")
     # Its own, and those naming no account whose lead is the account's.
-    leads = _of_account(engine, "leads", "lead_id", account_id)
-    of_lead = acts.account_id.isnull() & acts.lead_id.isin(leads.lead_id)
-    acts = acts.filter(
-        ((acts.account_id == account_id) | of_lead) & (local_day(acts.occurred_at) <= as_of)
-    )
+    acts, acc = activity_account(engine, engine.table("activities"))
+    acts = acts.filter((acts[acc] == account_id) & (local_day(acts.occurred_at) <= as_of))
     parts = [
         acts.select(
             at=acts.occurred_at.cast(instant),

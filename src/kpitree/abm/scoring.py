@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.events import local_day
-from kpitree.compute.links import linked_reference
+from kpitree.compute.links import activity_account, linked_reference
 from kpitree.definition import jsic
 from kpitree.definition.spec_abm import AbmSpec, CriterionSpec, SignalSpec
 
@@ -149,19 +149,8 @@ def _jsic_points(
     return out
 
 
-def _lead_accounts(engine: Engine) -> ir.Table:
-    """``(__alid, __lacc)``: each lead's account (the link's, else its own)."""
-    leads, account = linked_reference(
-        engine, "leads", "lead_id", engine.table("leads"), "account_id"
-    )
-    leads = leads.filter(leads[account].notnull())
-    return leads.select(__alid=leads.lead_id, __lacc=leads[account].cast("string"))
-
-
 def _events(engine: Engine, signal: SignalSpec) -> ir.Table:
     """``(__acc, __day)`` of a signal's events, every event once."""
-    import ibis
-
     if signal.activity is not None:
         a = engine.table("activities")
         a = a.filter(a.type == signal.activity)
@@ -169,11 +158,9 @@ def _events(engine: Engine, signal: SignalSpec) -> ir.Table:
             a = a.filter(a.outcome == signal.outcome)
         # Its own account, else its lead's (a marketing tool's activities name
         # only the lead): the account the links give the lead, else the one it names.
-        la = _lead_accounts(engine)
-        j = a.left_join(la, a.lead_id == la.__alid)
-        acc = ibis.coalesce(j.account_id.cast("string"), j.__lacc)
-        j = j.filter(acc.notnull())
-        return j.select(__acc=acc, __day=local_day(j.occurred_at))
+        a, acc = activity_account(engine, a)
+        a = a.filter(a[acc].notnull())
+        return a.select(__acc=a[acc], __day=local_day(a.occurred_at))
     kind, stage = (
         ("leads", signal.lead_stage) if signal.lead_stage else ("deals", signal.deal_stage)
     )

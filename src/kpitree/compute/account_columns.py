@@ -79,7 +79,7 @@ def account_join(
     import ibis
 
     from kpitree.compute.events import filtered
-    from kpitree.compute.links import linked_reference
+    from kpitree.compute.links import activity_account, linked_reference
 
     wanted = [c for c in ACCOUNT_COLUMNS if c in set(used)]
     if not wanted:
@@ -106,8 +106,13 @@ def account_join(
                 "abm_account_department": ibis.null("string"),
             }
             return filtered(t.mutate(**{c: nulls[c] for c in wanted}), where)
-        # The account the cross-source links give the fact, else the one it names.
-        t, account = linked_reference(engine, ent.table, ent.id, t, key)
+        # The account the cross-source links give the fact, else the one it
+        # names; an activity naming none is its lead's account's.
+        if ent.table == "activities" and ent.lead_column == "lead_id":
+            t, account = activity_account(engine, t)
+            t = t.mutate(account_id=t[account])  # so a measure of accounts counts it too
+        else:
+            t, account = linked_reference(engine, ent.table, ent.id, t, key)
         j = t
         if daily:
             m = ibis.memtable(days_of(first, last)).select("__abm_account", "__abm_day", *daily)

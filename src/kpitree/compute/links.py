@@ -13,6 +13,8 @@
   opportunity is converted in the MQL cohort, and a cohort rate stays a share
   of the cohort (never above 100%). A stage the lead's own source recorded is
   kept as it is.
+- An activity's account is its own, else its lead's (the lead's linked
+  account, else the lead's own): a marketing tool names only the lead.
 
 Links are read from the ``kpitree_links`` table of the engine's database (a
 kpitree warehouse has it; :func:`kpitree.engines.copy_warehouse` copies it).
@@ -34,8 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LINKED_STAGES",
+    "activity_account",
     "follows_links",
     "has_links",
+    "lead_accounts",
     "linked_reference",
     "linked_stage_entries",
 ]
@@ -98,6 +102,30 @@ def linked_reference(
     joined = t.left_join(link, t[id_column].cast("string") == link[source])
     joined = joined.mutate(**{name: ibis.coalesce(joined[target], joined[column])})
     return joined.drop(source, target), name
+
+
+def lead_accounts(engine: Engine) -> ir.Table:
+    """``(__alid, __lacc)``: every lead with an account and that account (the
+    one the links give the lead, else its own ``account_id``), as text."""
+    leads = engine.table("leads")
+    leads, account = linked_reference(engine, "leads", "lead_id", leads, "account_id")
+    leads = leads.filter(leads[account].notnull())
+    return leads.select(__alid=leads.lead_id, __lacc=leads[account].cast("string"))
+
+
+def activity_account(engine: Engine, t: ir.Table) -> tuple[ir.Table, str]:
+    """``t`` (activities) and the name of a column holding each activity's
+    account: its own ``account_id``, else its lead's (:func:`lead_accounts`;
+    a marketing tool's activities name only the lead)."""
+    import ibis
+
+    name = "__act_account"
+    if name in t.columns:
+        return t, name
+    la = lead_accounts(engine)
+    j = t.left_join(la, t.lead_id == la.__alid)
+    j = j.mutate(**{name: ibis.coalesce(j.account_id.cast("string"), j.__lacc)})
+    return j.drop("__alid", "__lacc"), name
 
 
 def linked_stage_entries(engine: Engine, stage: str) -> ir.Table | None:
