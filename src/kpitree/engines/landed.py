@@ -33,6 +33,9 @@ Preset ``fivetran_hubspot`` (Fivetran's HubSpot connector: ``contact`` with
 ``deal``, ``deal_stage``, ``deal_pipeline_stage``, ``deal_contact``, ``owner``);
 docs/engine.md gives the mapping.
 
+Presets ``airbyte_hubspot`` and ``dlt_hubspot`` read HubSpot as those tools land
+it (:mod:`kpitree.engines.landed_hubspot`).
+
 Presets ``airbyte_salesforce`` and ``dlt_salesforce`` read the same objects and
 fields as ``fivetran_salesforce`` under those tools' names: Airbyte's API names
 (``LeadHistory``, ``CreatedDate``), matched without case since its destinations
@@ -58,7 +61,14 @@ if TYPE_CHECKING:
 
 __all__ = ["PRESETS", "attach_landed", "landed_tables"]
 
-PRESETS = ("fivetran_salesforce", "fivetran_hubspot", "airbyte_salesforce", "dlt_salesforce")
+PRESETS = (
+    "fivetran_salesforce",
+    "fivetran_hubspot",
+    "airbyte_salesforce",
+    "dlt_salesforce",
+    "airbyte_hubspot",
+    "dlt_hubspot",
+)
 # The Salesforce objects and fields the Salesforce presets read, by API name.
 # Fivetran and dlt land them in snake case (``LeadHistory`` -> ``lead_history``,
 # ``CreatedDate`` -> ``created_date``); Airbyte keeps the API names, which its
@@ -138,6 +148,17 @@ def landed_tables(
     if preset == "fivetran_hubspot":
         statuses = {**HUBSPOT_LIFECYCLE, **(lead_statuses or {})}
         return _fivetran_hubspot(landed, statuses, dict(deal_stages or {}))
+    if preset in ("airbyte_hubspot", "dlt_hubspot"):
+        from kpitree.engines.landed_hubspot import elt_hubspot
+
+        return elt_hubspot(
+            engine,
+            preset,
+            _table_names(engine, database),
+            database=database,
+            lifecycle={**HUBSPOT_LIFECYCLE, **(lead_statuses or {})},
+            deal_stages=dict(deal_stages or {}),
+        )
     if preset != "fivetran_salesforce":
         present = {t.lower(): t for t in _table_names(engine, database)}
 
