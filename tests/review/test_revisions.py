@@ -256,3 +256,36 @@ def test_the_history_is_the_same_under_git(planted: Path, cli: Any) -> None:
         {"key": "nodes.calls.target.monthly", "kind": "changed", "old": 900, "new": 600}
     ]
     assert _target(Project.load(planted), "2025-Q2") == pytest.approx(1800)
+
+
+def test_the_pages_compare_a_past_period_with_todays_targets_on_request(
+    planted: Path, cli: Any
+) -> None:
+    from contextlib import closing
+
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    _history(planted, cli)
+    with closing(
+        TestClient(
+            create_app(planted), base_url="http://localhost", headers={"Accept-Language": "en"}
+        )
+    ) as client:
+        asked = client.get("/api/tree", params={"period": "2025-Q2"}).json()
+        assert asked["nodes"]["calls"]["target"] == pytest.approx(1800)  # as asked then
+        today = client.get("/api/tree", params={"period": "2025-Q2", "targets": "current"})
+        assert today.json()["nodes"]["calls"]["target"] == pytest.approx(2700)
+        node = client.get("/api/nodes/calls", params={"period": "2025-Q2", "targets": "current"})
+        assert node.status_code == 200
+        # The same cache serves both, each with its own targets.
+        again = client.get("/api/tree", params={"period": "2025-Q2"}).json()
+        assert again["nodes"]["calls"]["target"] == pytest.approx(1800)
+        page = client.get("/", params={"period": "2025-Q2"}).text
+        assert 'data-targets="then"' in page and "targets=current" in page
+        page = client.get("/nodes/calls", params={"period": "2025-Q2", "targets": "current"}).text
+        assert 'data-targets="current"' in page
+        assert '<input type="hidden" name="targets" value="current">' in page  # kept on change
+        wrong = client.get("/api/tree", params={"period": "2025-Q2", "targets": "today"})
+        assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "KT233"

@@ -104,9 +104,12 @@ class PageCache:
         with self._lock:
             self._entries.clear()
 
-    def source(self, project: Project, as_of: dt.date | None = None) -> CachedSource:
-        """A status source for ``project`` whose results are kept here."""
-        return CachedSource(project, self, as_of)
+    def source(
+        self, project: Project, as_of: dt.date | None = None, targets: str = "then"
+    ) -> CachedSource:
+        """A status source for ``project`` whose results are kept here;
+        ``targets``: ``then`` (each month's targets as asked then) or ``current``."""
+        return CachedSource(project, self, as_of, targets)
 
 
 def _kind(key: Hashable) -> str:
@@ -121,16 +124,27 @@ class CachedSource:
     """A :class:`~kpitree.web.views.common.StatusSource` backed by a
     :class:`PageCache` (one per request: it fixes today and the data version)."""
 
-    def __init__(self, project: Project, cache: PageCache, as_of: dt.date | None = None) -> None:
+    def __init__(
+        self,
+        project: Project,
+        cache: PageCache,
+        as_of: dt.date | None = None,
+        targets: str = "then",
+    ) -> None:
         self.project = project
         self.cache = cache
         self._today = as_of or project.today()
         self.version = _version(project)
+        self.targets = targets  # then: the targets valid at the time; current: today's
 
     def today(self) -> dt.date:
         return self._today
 
     def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        if self.targets != "then":  # pages against today's targets are other pages
+            return self.cache.get(
+                (self.version, self._today, ("targets", self.targets), key), compute
+            )
         return self.cache.get((self.version, self._today, key), compute)
 
     def status(
@@ -160,6 +174,7 @@ class CachedSource:
                 explain=explain,
                 compare=compare,
                 as_of=self._today,
+                targets=self.targets,
             )
 
         return self.cached(key, compute)

@@ -57,7 +57,14 @@ def page_cache(request: Request) -> PageCache:
 
 
 def page_source(request: Request, project: Project) -> CachedSource:
-    return page_cache(request).source(project)
+    """The request's status source: ``?targets=current`` compares every period
+    with today's targets instead of those valid then (``KT233`` otherwise)."""
+    targets = request.query_params.get("targets") or "then"
+    if targets != "then":
+        from kpitree.review.revisions import check_targets_choice
+
+        check_targets_choice(targets)
+    return page_cache(request).source(project, targets=targets)
 
 
 def page_query(request: Request, lang: str, project: Project | None = None) -> PageQuery:
