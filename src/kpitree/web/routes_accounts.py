@@ -92,8 +92,10 @@ def accounts_page(
     full, shown = _overview(request, project, lang, f)
     if format in ("csv", "xlsx"):
         return _download(shown, format)
+    from kpitree.web.routes_api import no_data
+
     context = {"view": shown, "full": full, "filters": f, "active": "accounts",
-               "query": request.url.query}  # fmt: skip
+               "query": request.url.query, "no_data": no_data(request, project)}  # fmt: skip
     return render(request, "accounts.html", context)
 
 

@@ -192,7 +192,10 @@ def validity_page(
     lang: str = Depends(get_lang),
     _: User = Depends(require_viewer),
 ) -> Response:
-    return render(request, "validity.html", {"view": _validity(request, project, lang, months)})
+    from kpitree.web.routes_api import no_data
+
+    view = _validity(request, project, lang, months)
+    return render(request, "validity.html", {"view": view, "no_data": no_data(request, project)})
 
 
 @router.get("/api/book", tags=["actions"], summary="KPI definitions book")

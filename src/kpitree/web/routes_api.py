@@ -107,6 +107,14 @@ class PageRequest:
         return page_view(self.request, self.project, self.lang, page, build)
 
 
+def no_data(request: Request, project: Project) -> bool:
+    """Whether the warehouse holds no fact yet: the page then says how to bring
+    data in (the Data page, ``kpitree import``, ``kpitree sync``, ``kpitree demo``)."""
+    from kpitree.web.views.common import last_data_day
+
+    return last_data_day(page_source(request, project)) is None
+
+
 def page_request(
     request: Request,
     project: Project = Depends(get_project),

@@ -116,9 +116,12 @@ def scorecards_page(
     found = _cards(request, project, user, lang, period, by, asked)
     if format is not None:
         return _download(found, format, lang)
+    from kpitree.web.routes_api import no_data
+
     query = {k: v for k, v in {"period": period, "by": by, **asked}.items() if v}
     return render(
         request,
         "scorecards.html",
-        {"view": found, "query": query, "levels": _SEGMENT, "active": "scorecards"},
-    )
+        {"view": found, "query": query, "levels": _SEGMENT, "active": "scorecards",
+         "no_data": no_data(request, project)},
+    )  # fmt: skip
