@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from kpitree.compute.metrics import Catalogue
     from kpitree.compute.status import NodeStatus, StatusResult
-    from kpitree.definition.tree import Node
+    from kpitree.definition.tree import Node, Tree
     from kpitree.project import Project
 
 
@@ -87,8 +87,14 @@ def _pct(value: float | None) -> str:
 
 
 def _segment_title(
-    segment: tuple[tuple[str, str | None], ...], names: Mapping[str, str] | None = None
+    segment: tuple[tuple[str, str | None], ...],
+    names: Mapping[str, str] | None = None,
+    tree: Tree | None = None,
 ) -> str:
+    """``部門: インサイドセールス / チャネル: 有料検索``: dimensions and values by
+    the names people use (a department by the organisation's own label)."""
+    from kpitree.i18n import value_label
+
     if not segment:
         return t("status.company")
     parts = []
@@ -98,7 +104,14 @@ def _segment_title(
             value = t("status.unassigned")
         else:
             # Reps by name (the id when the organisation has none); imported text.
-            value = terminal_text(names.get(v, v) if d == "rep" and names else v)
+            if d == "rep":
+                value = terminal_text(names.get(v, v) if names else v)
+            elif d == "department" and tree is not None:
+                from kpitree.reports.sections import department_label
+
+                value = terminal_text(department_label(tree, v, current_lang()))
+            else:
+                value = terminal_text(value_label(d, v))
         parts.append(f"{name}: {value}")
     return " / ".join(parts)
 
@@ -142,7 +155,7 @@ def status_view(project: Project, result: StatusResult) -> None:
             table = Table(
                 title=(
                     f"{terminal_text(tree.name)} — {period.label(lang)} — "
-                    f"{_segment_title(segment, names)}"
+                    f"{_segment_title(segment, names, tree)}"
                 ),
                 caption=t("status.as_of", date=result.as_of.isoformat()),
             )
