@@ -289,3 +289,4 @@ def test_the_pages_compare_a_past_period_with_todays_targets_on_request(
         assert '<input type="hidden" name="targets" value="current">' in page  # kept on change
         wrong = client.get("/api/tree", params={"period": "2025-Q2", "targets": "today"})
         assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "KT233"
+        assert "?targets=" in wrong.json()["error"]["message"]
