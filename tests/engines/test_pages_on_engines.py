@@ -1,6 +1,8 @@
 """Everything above the engine on every tested engine: the dashboard's pages (their
 JSON twins), the demo company's alert rules and its SLA reports give the same
-numbers on PostgreSQL, ClickHouse (chDB) and Spark as on the embedded DuckDB.
+numbers on PostgreSQL, ClickHouse (chDB) and Spark as on the embedded DuckDB; on
+PostgreSQL and ClickHouse also the weekly and monthly review reports and the plan
+made from last year's history (the kpitree.yaml it writes).
 
 The demo project is made once (``kpitree demo``); for each engine a copy of it
 names the engine as its warehouse (``data.warehouse: <url>``) and its tables are
@@ -42,7 +44,9 @@ PAGES = [
 # window), not what it shows; and the hours an open SLA case has run or has
 # left, which grow with that moment (the SLA reports below compare them at one
 # fixed moment on every engine).
-VOLATILE = {"now", "since", "elapsed_hours", "remaining_hours"}
+# The review reports' SLA section is measured at the wall clock too (its
+# ``measured_at`` and an open breach's ``Elapsed`` text).
+VOLATILE = {"now", "since", "elapsed_hours", "remaining_hours", "measured_at", "Elapsed"}
 
 
 @pytest.fixture(scope="module")
@@ -118,13 +122,14 @@ def _pages(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
 
 
 def _everything(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
-    """The pages' JSON twins, a dry run of the alert rules and the SLA reports."""
+    """The pages' JSON twins, a dry run of the alert rules and the SLA reports;
+    with every page, the review reports and the plan from history too."""
     from kpitree.project import Project
 
     project = Project.load(folder)
     now = dt.datetime.combine(project.today(), dt.time(9, 0))
     run = project.alerts_run(now=now, dry_run=True)
-    return {
+    out = {
         "pages": _pages(folder, pages),
         "alerts": _clean(run.to_json("en")),
         "sla": {
@@ -132,6 +137,36 @@ def _everything(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
             for by in (("team",) if pages else ("owner", "team", "department"))
         },
     }
+    if pages is None:
+        from kpitree.reports.build import build_report
+
+        out["reports"] = {
+            kind: _clean(
+                build_report(project, kind=kind, lang="en", as_of=project.today()).to_json()
+            )
+            for kind in ("weekly", "monthly")
+        }
+        out["plan"] = _planned(folder, project)
+    return out
+
+
+def _planned(folder: Path, project: Any) -> dict[str, Any]:
+    """The definition ``plan_from_history`` writes from last year's actuals, made
+    in a copy of the project that reads the same data."""
+    import yaml
+
+    from kpitree.project import Project
+
+    copy = folder.parent / f"{folder.name}-plan"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns(".kpitree", "app.sqlite*"))
+    definition = copy / "kpitree.yaml"
+    doc = yaml.safe_load(definition.read_text("utf-8"))
+    doc["data"] = {"warehouse": project.warehouse_target}
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    Project.load(copy).plan_from_history("last-year", as_of=project.today())
+    planned: dict[str, Any] = yaml.safe_load(definition.read_text("utf-8"))
+    planned.pop("data", None)
+    return planned
 
 
 def _differences(expected: Any, got: Any, where: str = "") -> list[str]:
@@ -172,6 +207,8 @@ def _check(on_duckdb: dict[str, Any], folder: Path, pages: list[str] | None = No
             "sla": {"team": on_duckdb["sla"]["team"]},
         }
     assert on_duckdb["alerts"]["evaluated"] > 0 and on_duckdb["sla"]["team"]["rules"]
+    if pages is None:
+        assert on_duckdb["reports"]["monthly"]["tree"] and on_duckdb["plan"]["nodes"]
     differences = _differences(on_duckdb, got)
     assert differences == [], "\n".join(differences[:40])
 
