@@ -132,3 +132,26 @@ def test_a_note_segment_is_written_and_shown_by_its_labels(
         ]
         shown = client.get("/nodes/leads?lang=ja").text
         assert "部門 = インサイドセールス" in shown
+
+
+def test_shared_links_name_their_department_by_its_label(demo_copy: Path) -> None:
+    from contextlib import closing
+
+    from kpitree.web.app import create_app
+
+    with closing(TestClient(create_app(demo_copy), base_url="http://localhost")) as client:
+        token = client.get("/api/session").json()["csrf_token"]
+        form = client.get("/settings?lang=ja").text
+        assert '<option value="inside_sales">インサイドセールス</option>' in form
+        for view in ("department", "tree"):
+            made = client.post(
+                "/settings/shares?lang=ja",
+                data={"csrf_token": token, "view": view, "department": "inside_sales"},
+            )
+            assert made.status_code == 200, made.text[:300]
+        reader = _Visible()
+        reader.feed(client.get("/settings?lang=ja").text)
+        listed = " ".join(reader.seen)
+        assert "部門別: インサイドセールス" in listed or ": インサイドセールス" in listed
+        assert "部門 = インサイドセールス" in listed
+        assert "inside_sales" not in listed

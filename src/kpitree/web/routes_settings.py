@@ -173,6 +173,10 @@ def settings_page_response(
     context = {
         "shares": share_store(request).list() if admin else [],
         "new_share": new_share,
+        "departments": [
+            {"id": d.id, "label": d.label.text(lang, d.id)}
+            for d in project.tree.organisation.departments.values()
+        ],
         "active": "settings",
         "info": project_info(project, lang),
         "users": store.list() if user.can("admin") else [],

@@ -48,7 +48,7 @@ def test_a_shared_link_works_signed_out_and_stops_when_revoked_or_expired(
         page.goto(url + "/settings?lang=en")
         page.fill('[data-testid="share-label"]', label)
         page.select_option('[data-testid="share-view"]', "department")
-        page.fill('[data-testid="share-department"]', "inside_sales")
+        page.select_option('[data-testid="share-department"]', "inside_sales")
         page.click('[data-testid="add-share-submit"]')
         address: str = page.locator('[data-testid="new-share-url"]').input_value()
         assert address.startswith(url + "/s/")
