@@ -128,6 +128,15 @@ def plan_table(base: Plan, variants: list[tuple[str, Plan]], *, months: bool) ->
     console.print(table)
 
 
+def _cascade_segment(tree: Tree, key: str) -> str:
+    """``field_sales/東日本`` as ``フィールドセールス / 東日本``: the department by
+    its label, the team and rep as they are named in the organisation."""
+    from kpitree.reports.sections import department_label
+
+    department, *rest = key.split("/")
+    return terminal_text(" / ".join([department_label(tree, department, current_lang()), *rest]))
+
+
 def cascade_table(plan: Plan, by: str) -> None:
     depth = {"department": 0, "team": 1, "rep": 2}.get(by)
     if depth is None:
@@ -144,12 +153,14 @@ def cascade_table(plan: Plan, by: str) -> None:
         np = plan.nodes[node_id]
         if depth == 0 and node.owner and np.value is not None:
             table.add_row(
-                node.owner, terminal_text(node.display(current_lang())), _fmt(tree, node, np.value)
+                _cascade_segment(tree, node.owner),
+                terminal_text(node.display(current_lang())),
+                _fmt(tree, node, np.value),
             )
         for key, seg in np.segments.items():
             if key.count("/") == depth:
                 table.add_row(
-                    terminal_text(key),
+                    _cascade_segment(tree, key),
                     terminal_text(node.display(current_lang())),
                     _fmt(tree, node, seg.value),
                 )
