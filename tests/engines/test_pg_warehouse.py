@@ -273,3 +273,30 @@ def test_copy_warehouse_does_not_replace_a_postgres_warehouse(wh: PgWarehouse) -
         load_canonical(wh.url, {"leads": arrow_table("leads", [lead("L9")])})
     assert err.value.diagnostics[0].code == "KT516"
     assert rows(wh, "SELECT lead_id, _import_id FROM leads") == [("L1", 1)]
+
+
+def test_pages_follow_an_import_into_postgres_at_once(postgres_url: str, tmp_path: Path) -> None:
+    """The dashboard's data version of a PostgreSQL warehouse names its table
+    versions: an import there changes it within a second, not after the
+    time-to-live a database written by others gets."""
+    import time
+
+    from kpitree.project import Project
+    from kpitree.web.live import data_version
+
+    url = new_database(postgres_url)
+    definition = Project.init(tmp_path / "p")
+    text = definition.read_text("utf-8")
+    definition.write_text(f"{text}\ndata:\n  warehouse: {url}\n", "utf-8")
+    project = Project.load(definition.parent)
+    wh = warehouse_for(project.path, url)
+    wh.apply(batch({"leads": [lead("L1")]}), skip_invalid=False)
+    clock = time.time()  # one time-to-live period for both readings
+    before = data_version(project, clock=lambda: clock)
+    assert "leads=1" in before
+    wh.apply(batch({"leads": [lead("L2")]}), skip_invalid=False)
+    deadline = time.monotonic() + 10
+    while data_version(project, clock=lambda: clock) == before:
+        assert time.monotonic() < deadline, "the import did not change the data version"
+        time.sleep(0.05)
+    assert "leads=2" in data_version(project, clock=lambda: clock)

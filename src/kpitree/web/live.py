@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from kpitree.engines.freshness import SERVER_DATA_TTL, server_data_version
+from kpitree.engines.freshness import SERVER_DATA_TTL, server_data_version, written_versions
 from kpitree.web.deps import get_project, require_viewer
 
 if TYPE_CHECKING:
@@ -65,7 +65,8 @@ def data_version(project: Project, *, clock: Callable[[], float] = time.time) ->
     that is a database server rather than a file it is ``server:<n>``, ``n``
     counting periods of :data:`SERVER_DATA_TTL` seconds on ``clock``: pages
     there are computed again (and announced as changed) at most that long after
-    the data changes.
+    the data changes. A PostgreSQL warehouse that kpitree imports write adds
+    its table versions, so an import, sync or undo there shows at once.
 
     While another process writes the file (or waits to: see
     :func:`kpitree.data.warehouse.writer_turn`), the version stays the one seen
@@ -75,7 +76,13 @@ def data_version(project: Project, *, clock: Callable[[], float] = time.time) ->
 
     target = project.warehouse_target
     if "://" in target and not target.startswith("duckdb://"):
-        return server_data_version(clock)
+        from kpitree.data.pgwarehouse import is_postgres_url
+
+        version = server_data_version(clock)
+        if is_postgres_url(target):  # kpitree imports write it: their versions count
+            written = written_versions(target)
+            return f"{version}:{written}" if written else version
+        return version
     path = Path(target.removeprefix("duckdb://"))
     if writers_waiting(path) and target in _STABLE:
         return _STABLE[target]
