@@ -1,6 +1,6 @@
 """Account scores kept per day: every account's score, engagement points, tier
 and target membership on each day asked, computed by one query for all of
-them and kept in the project's ``.kpitree/abm/`` folder, so the dashboard and
+them and kept in the project's ``.kpitree/cache/abm/`` folder, so the dashboard and
 the metrics of target accounts read a day once computed.
 
 A kept day is only used while everything it was computed from is the same:
