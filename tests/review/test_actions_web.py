@@ -146,3 +146,37 @@ def test_an_action_or_a_closing_note_past_the_length_limit_is_refused(client: Te
     assert note.status_code == 400 and "KT770" in note.text
     (still_open,) = client.get("/api/actions").json()
     assert still_open["status"] == "open"
+
+
+def test_a_filled_pack_is_imported_through_the_api(client: TestClient, planted: Path) -> None:
+    import datetime as dt
+
+    from kpitree.project import Project
+    from kpitree.reports import build_report, render
+
+    from .test_actions_cli import _fill
+
+    report = build_report(Project.load(planted), "2025-11", lang="ja", as_of=dt.date(2025, 11, 30))
+    pack = render(report, "xlsx")
+    csrf = {"X-CSRF-Token": _token(client)}
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    wrong = _fill(pack, [["", "leeds", "", "web", "LP", "+10%", "2027-01"]])
+    refused = client.post(
+        "/api/actions/import", files={"file": ("会議.xlsx", wrong, xlsx)}, headers=csrf
+    )
+    assert refused.status_code == 400, refused.text
+    (found,) = refused.json()["error"]["diagnostics"]
+    assert "did you mean 'leads'" in found["message"]
+    assert found["file"].startswith("会議.xlsx") and found["line"] > 1  # not a temp path
+    assert "kpitree-actions-" not in refused.text
+    assert client.get("/api/actions?all=true").json() == []
+    filled = _fill(pack, [["", "MQL化率", "", "IS 田中", "架電スクリプト", "+3pt", "2027-01"]])
+    done = client.post(
+        "/api/actions/import", files={"file": ("会議.xlsx", filled, xlsx)}, headers=csrf
+    )
+    assert done.status_code == 200, done.text
+    assert done.json() == {"created": [1], "updated": []}
+    (action,) = client.get("/api/actions").json()
+    assert (action["node"], action["due"]) == ("mql_rate", "2027-01-31")
+    no_token = client.post("/api/actions/import", files={"file": ("会議.xlsx", filled, xlsx)})
+    assert no_token.status_code == 403

@@ -8,12 +8,13 @@ are those of ``kpitree actions`` and ``kpitree validity``."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from kpitree.web.contract import errors
 from kpitree.web.deps import get_lang, get_project, render, require_editor, require_viewer
 from kpitree.web.users import User
 
@@ -110,6 +111,39 @@ def api_add_action(
     )
     action = add_action(project, new, _author(user))
     return JSONResponse(action.to_json(), status_code=201)
+
+
+@router.post(
+    "/api/actions/import",
+    tags=["actions"],
+    summary="Import a filled next-actions table",
+    responses=errors(400, 403, 413),
+)
+def api_import_actions(
+    file: Annotated[
+        UploadFile,
+        File(description="The review pack (XLSX, or HTML saved from the browser) or a CSV."),
+    ],
+    project: Project = Depends(get_project),
+    user: User = Depends(require_editor),
+) -> dict[str, list[int]]:
+    """As ``kpitree actions import`` (editors): the pack's next-actions table,
+    filled in the meeting; rows without a number become new actions, numbered
+    rows update theirs. All rows or none: a wrong cell is 400 with every
+    mistake located (the file's name, sheet, row and column)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from kpitree.review.sheet import import_sheet
+
+    name = Path(file.filename or "").name or "pack.xlsx"
+    with tempfile.TemporaryDirectory(prefix="kpitree-actions-") as folder:
+        path = Path(folder) / name
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        # A mistake is 400, located by the upload's name (kpitree.web.errors.public_file).
+        return import_sheet(project, path, _author(user))
 
 
 @router.post("/api/actions/{action_id}/done", tags=["actions"], summary="Close an action")
