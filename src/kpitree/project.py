@@ -253,12 +253,17 @@ class Project:
         """Replace the warehouse's company master by ``file`` (see
         :mod:`kpitree.data.company_master`); the number of companies stored."""
         from kpitree.data.company_master import read_company_master, store_company_master
+        from kpitree.data.pgwarehouse import is_postgres_url, warehouse_for
 
         target = self.warehouse_target
         if "://" in target and not target.startswith("duckdb://"):
-            from kpitree.data.paths import without_password as _without_password
+            if not is_postgres_url(target):  # Spark, ClickHouse: no transaction
+                from kpitree.data.paths import without_password
 
-            raise UserError.of("KT285", "abm.master.server", None, where=_without_password(target))
+                where = without_password(target)
+                raise UserError.of("KT285", "abm.master.server", None, where=where)
+            master = read_company_master(file, encoding)
+            return store_company_master(warehouse_for(self.path, target), master)
         master = read_company_master(file, encoding)
         return store_company_master(Path(target.removeprefix("duckdb://")), master)
 

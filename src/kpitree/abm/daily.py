@@ -10,7 +10,9 @@ stamp and table versions), the time zone and this code. Anything else
 A warehouse that is a database server (PostgreSQL, Spark, …) has no data
 stamp: its days are kept in the same folder under the server's data version
 (:func:`kpitree.engines.freshness.server_data_version`, as the pages are), so
-they stand at most ``SERVER_DATA_TTL`` seconds, then are computed again. Any
+they stand at most ``SERVER_DATA_TTL`` seconds, then are computed again; a
+PostgreSQL warehouse that kpitree imports write adds its table versions, so
+those writes make a new store at once. Any
 other database without a stamp (a DuckDB file kpitree did not write) keeps
 its days in memory only, for the life of the store. Either way a kept day
 equals its recomputation (:func:`daily_scores`) on the data of its time.
@@ -121,6 +123,15 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
+def _written(engine: Engine) -> tuple[tuple[str, int], ...]:
+    """The table versions of a PostgreSQL warehouse kpitree imports write (so
+    an import, sync or undo there makes a new store at once); none elsewhere."""
+    if engine.name != "postgres" or not engine.has_table("kpitree_table_versions"):
+        return ()
+    sql = "SELECT table_name, version FROM kpitree_table_versions ORDER BY table_name"
+    return tuple((str(r["table_name"]), int(r["version"])) for r in engine.query(sql).to_pylist())
+
+
 class DailyScores:
     """Scores per day of one project's accounts, computed once per day and
     kept (see the module's docstring). ``folder`` ``None``: kept in memory."""
@@ -143,7 +154,7 @@ class DailyScores:
         self._lock = threading.Lock()
         state: object = engine.data_state()
         if state is None and engine.name != "duckdb":  # a server: its data version
-            state = (server_data_version(clock), engine.where)
+            state = (server_data_version(clock), engine.where, _written(engine))
         self.path: Path | None = None
         if folder is not None and state is not None:
             self.path = folder / f"daily-{self._key(state)}.parquet"

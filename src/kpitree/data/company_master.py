@@ -28,6 +28,8 @@ from kpitree.errors import DataError, Diagnostic, Severity, Span
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from kpitree.data.importing import ImportWriter
+
 __all__ = [
     "MASTER_COLUMNS",
     "MASTER_PG_TYPES",
@@ -182,15 +184,17 @@ def read_company_master(path: Path, encoding: str | None = None) -> CompanyMaste
     return CompanyMaster(shown, tuple(rows), tuple(roles))
 
 
-def store_company_master(warehouse: Path, master: CompanyMaster) -> int:
+def store_company_master(warehouse: Path | ImportWriter, master: CompanyMaster) -> int:
     """Replace the warehouse's company master by ``master``, in one
-    transaction; the number of companies stored."""
+    transaction as the only writer (a DuckDB file, or the PostgreSQL warehouse
+    imports write); the number of companies stored."""
     from kpitree.data.warehouse import Warehouse
-    from kpitree.data.writers import bump_versions, writer_lock
+    from kpitree.data.writers import bump_versions
 
     table = master.to_arrow()
     cols = ", ".join(f"{c} {t}" for c, t in MASTER_COLUMNS.items())
-    with writer_lock(warehouse), Warehouse(warehouse).connect() as con:
+    writer = Warehouse(warehouse) if isinstance(warehouse, Path) else warehouse
+    with writer.writing() as con:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(f"CREATE TABLE IF NOT EXISTS {MASTER_TABLE} ({cols})")
