@@ -200,7 +200,16 @@ def environment() -> jinja2.Environment:
 
         return t(key, lang=ctx.get("lang", "ja"), **params)
 
+    def segment(value: Any) -> str:
+        """``value`` as one path segment of an address: every reserved
+        character quoted (``/``, ``?``, ``#``, ``%``, spaces; Japanese as UTF-8),
+        where Jinja's ``urlencode`` keeps ``/``."""
+        from urllib.parse import quote
+
+        return quote(str(value), safe="")
+
     env.filters.update(
+        segment=segment,
         num=formatting.num,
         yen=formatting.yen,
         pct=formatting.pct,

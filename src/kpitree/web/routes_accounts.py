@@ -130,7 +130,7 @@ def _detail(project: Project, account_id: str, lang: str) -> Any:
         raise
 
 
-@router.get("/accounts/{account_id}", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/accounts/{account_id:path}", response_class=HTMLResponse, include_in_schema=False)
 def account_page(
     request: Request,
     account_id: str,
@@ -141,7 +141,7 @@ def account_page(
     return render(request, "account.html", {"view": detail.to_json(), "active": "accounts"})
 
 
-@router.get("/api/accounts/{account_id}", summary="One account", responses=errors(400, 404))
+@router.get("/api/accounts/{account_id:path}", summary="One account", responses=errors(400, 404))
 def api_account(
     account_id: str,
     project: Project = Depends(get_project),

@@ -188,7 +188,9 @@ def node_add_action(
         segment=parse_segment(segment),
     )
     add_action(project, new, _author(user))
-    return RedirectResponse(f"/nodes/{quote(node_id)}?lang={lang}#actions", status_code=303)
+    return RedirectResponse(
+        f"/nodes/{quote(node_id, safe='')}?lang={lang}#actions", status_code=303
+    )
 
 
 def _validity(request: Request, project: Project, lang: str, months: int) -> dict[str, Any]:

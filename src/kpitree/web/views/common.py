@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import unquote
 
 from kpitree.i18n import t
 from kpitree.web.views.shown import fmt_card
@@ -29,6 +30,7 @@ __all__ = [
     "DirectSource",
     "PageQuery",
     "StatusSource",
+    "drill_text",
     "table",
 ]
 
@@ -49,6 +51,13 @@ FILTER_DIMENSIONS = (
     "industry",
 )
 HISTORY_LENGTH = 12  # periods in a trend
+
+
+def drill_text(path: Sequence[object]) -> str:
+    """A drill-down path as the ``drill`` parameter writes it: the segments
+    joined by ``/``, a ``/`` or ``%`` inside one written ``%2F`` / ``%25`` (a
+    team may be named ``East/West``); read back by :meth:`PageQuery.from_params`."""
+    return "/".join(str(p).replace("%", "%25").replace("/", "%2F") for p in path)
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,7 @@ class PageQuery:
         period = (values("period") or [""])[0].strip() or None
         by = (values("by") or [""])[0].strip() or None
         drill_text = (values("drill") or [""])[0].strip()
-        drill = tuple(p for p in drill_text.split("/") if p) if drill_text else ()
+        drill = tuple(unquote(p) for p in drill_text.split("/") if p) if drill_text else ()
         return cls(period, tuple(filters), by, drill, lang)
 
     @property
@@ -105,7 +114,7 @@ class PageQuery:
         if self.by:
             out["by"] = self.by
         if self.drill:
-            out["drill"] = "/".join(self.drill)
+            out["drill"] = drill_text(self.drill)
         out["lang"] = self.lang
         for key, value in changes.items():
             if value is None:

@@ -15,6 +15,7 @@ from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
     choices,
+    drill_text,
     history_periods,
     history_status,
     main_status,
@@ -230,7 +231,7 @@ def department_view(source: StatusSource, query: PageQuery, dept: str) -> dict[s
                 {
                     "team": team,
                     "label": segment_label(tree, "team", team, lang, dept),
-                    "drill": f"{dept}/{team}" if team is not None else None,
+                    "drill": drill_text((dept, team)) if team is not None else None,
                     **node_numbers(row, node, tree, lang),
                 }
             )

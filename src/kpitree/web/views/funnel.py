@@ -214,7 +214,8 @@ def _rate_row(
 def _records_href(node_id: str, query: PageQuery, **changes: str | None) -> str:
     from urllib.parse import quote, urlencode
 
-    return f"/records/{quote(node_id)}?{urlencode(query.params(by=None, drill=None, **changes))}"
+    params = urlencode(query.params(by=None, drill=None, **changes))
+    return f"/records/{quote(node_id, safe='')}?{params}"
 
 
 def _period_rows(

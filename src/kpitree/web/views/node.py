@@ -18,6 +18,7 @@ from kpitree.web.views.common import (
     PageQuery,
     StatusSource,
     choices,
+    drill_text,
     history_periods,
     history_status,
     main_status,
@@ -123,7 +124,7 @@ def _breakdown(
         dept = values[0] if level[0] == "department" else None
         leaf = values[-1]
         drill = (
-            "/".join(str(v) for v in values)
+            drill_text(values)
             if level[0] in ORG_LEVELS and len(level) < len(ORG_LEVELS) and None not in values
             else None
         )
@@ -143,7 +144,7 @@ def _breakdown(
         crumbs.append(
             {
                 "label": segment_label(tree, ORG_LEVELS[i], value, lang, dept),
-                "drill": "/".join(prefix[: i + 1]),
+                "drill": drill_text(prefix[: i + 1]),
             }
         )
     return {
