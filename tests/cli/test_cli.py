@@ -140,6 +140,21 @@ def test_bad_set_is_a_clean_error(cli: Cli, option: str, message: str) -> None:
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("written", ["25%", "25 ％", "0.25"])
+def test_a_rate_is_set_as_it_is_shown(cli: Cli, written: str) -> None:
+    payload = plan_json(cli, ISSUE_EXAMPLE, "--set", f"win_rate={written}")
+    assert payload["overrides"] == {"win_rate": pytest.approx(0.25)}
+
+
+def test_a_bare_number_for_a_rate_is_refused_naming_both_readings(cli: Cli) -> None:
+    """``win_rate=25`` would plan from a 2,500% win rate; it says how to write 25%."""
+    result = cli("plan", ISSUE_EXAMPLE, "--set", "win_rate=25")
+    assert result.code == 1
+    assert "2,500%" in result.err
+    assert "'25%'" in result.err and "0.25" in result.err
+    assert "Traceback" not in result.err
+
+
 def test_unknown_scenario_is_a_clean_error(cli: Cli) -> None:
     result = cli("plan", ISSUE_EXAMPLE, "--scenario", "stretch", "--json")
     assert result.code == 1

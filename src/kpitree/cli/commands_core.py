@@ -28,8 +28,9 @@ YearOpt = Annotated[
 ]
 
 
-def _parse_sets(items: list[str]) -> dict[str, float]:
+def _parse_sets(items: list[str], project: Project) -> dict[str, float]:
     values: dict[str, float] = {}
+    raw_text: dict[str, str] = {}
     problems = []
     for item in items:
         name, sep, raw = item.partition("=")
@@ -40,8 +41,14 @@ def _parse_sets(items: list[str]) -> dict[str, float]:
 
             # Plain (0.25, 300000000) or as the pages write it (25%, ¥3億).
             values[name.strip()] = parse_number(raw)
+            raw_text[name.strip()] = raw
         except ValueError:
             problems.append(Diagnostic(Severity.ERROR, "KT309", "cli.bad_set", {"value": item}))
+    if raw_text:
+        from kpitree.planning.rate_inputs import bare_percent_mistakes
+
+        plan = project.plan
+        problems += bare_percent_mistakes(project.tree, raw_text, values, lambda: plan().values())
     if problems:
         raise UserError(problems)
     return values
@@ -157,9 +164,18 @@ def plan(
 
     project = Project.load(path)
     if from_actuals:
-        _replan(project, as_of, fiscal_year, scenario, _parse_sets(set_ or []), months, by, json)
+        _replan(
+            project,
+            as_of,
+            fiscal_year,
+            scenario,
+            _parse_sets(set_ or [], project),
+            months,
+            by,
+            json,
+        )
         return
-    overrides = _parse_sets(set_ or [])
+    overrides = _parse_sets(set_ or [], project)
     if save_as is not None:
         if not overrides:
             raise UserError.of("KT310", "cli.save_needs_set", None, name=save_as)

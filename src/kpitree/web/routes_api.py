@@ -266,7 +266,7 @@ def plan_sets(request: Request, project: Project) -> dict[str, float]:
     params = request.query_params
     items = list(params.getlist("set"))
     items += [f"{k[2:]}={v}" for k, v in params.multi_items() if k.startswith("s.") and v.strip()]
-    sets = parse_sets(items)
+    sets = parse_sets(items, project)
     fiscal_year = _fiscal_year(request)
     project.plan(fiscal_year=fiscal_year, overrides=sets)  # names unknown nodes (KT304)
     base = project.plan(fiscal_year=fiscal_year).values()

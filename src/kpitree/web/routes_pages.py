@@ -207,7 +207,7 @@ async def plan_save(
 
     form = await request.form()
     items = [f"{k[2:]}={v}" for k, v in form.multi_items() if k.startswith("s.") and str(v).strip()]
-    sets = parse_sets(items)
+    sets = parse_sets(items, project)
     base = project.plan().values()
     changed = {
         k: v

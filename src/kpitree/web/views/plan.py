@@ -27,10 +27,12 @@ if TYPE_CHECKING:
 __all__ = ["editable_nodes", "parse_sets", "plan_view", "replanned"]
 
 
-def parse_sets(items: Sequence[str]) -> dict[str, float]:
+def parse_sets(items: Sequence[str], project: Project | None = None) -> dict[str, float]:
     """``["win_rate=25%", "revenue=¥3億"...]`` -> values; each bad item is
-    reported (KT692) with the text given."""
+    reported (KT692) with the text given. With the ``project``, a rate typed
+    as a bare number above one (``72`` for 72%) is refused too (KT780)."""
     values: dict[str, float] = {}
+    raw_text: dict[str, str] = {}
     problems = []
     for item in items:
         if not item.strip():
@@ -41,10 +43,16 @@ def parse_sets(items: Sequence[str]) -> dict[str, float]:
                 raise ValueError
             # As the page writes it (¥3億, 25%, ¥2,940,000,000) or plain.
             values[name.strip()] = parse_number(raw)
+            raw_text[name.strip()] = raw
         except ValueError:
             problems.append(
                 Diagnostic(Severity.ERROR, "KT692", "pages.error.bad_set", {"value": item})
             )
+    if project is not None and raw_text:
+        from kpitree.planning.rate_inputs import bare_percent_mistakes
+
+        plan = project.plan
+        problems += bare_percent_mistakes(project.tree, raw_text, values, lambda: plan().values())
     if problems:
         raise UserError(problems)
     return values
