@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,24 @@ def test_no_kgi(check: Check, tmp_path: Path) -> None:
     diag = only(result, "KT023")
     assert diag.message("en") == "no KGI: mark the one goal node with 'kind: kgi'"
     assert where(diag, tmp_path) == "kpitree.yaml:4:1"
+
+
+def test_a_tree_without_nodes_has_no_kgi(tmp_path: Path) -> None:
+    """``nodes: {}`` is a located error from check and from every command, not a crash."""
+    import subprocess
+    import sys
+
+    (tmp_path / "kpitree.yaml").write_text("kpitree: 1\nname: x\nnodes: {}\n", encoding="utf-8")
+    for command in ("check", "status"):
+        result = subprocess.run(
+            [sys.executable, "-m", "kpitree", command, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "KPITREE_LANG": "en"},
+        )
+        assert result.returncode == 1, result.stderr
+        assert "no KGI" in result.stderr, result.stderr
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_kgi_with_another_error_is_still_the_kgi(check: Check) -> None:

@@ -103,7 +103,10 @@ class SingleKgiRule(Rule):
 
     def check(self, draft: Draft) -> Iterator[Diagnostic]:
         kgis = [nd for nd in draft.valid_nodes.values() if nd.spec and nd.spec.kind == "kgi"]
-        if not kgis and draft.valid_nodes and not any(map(_declares_kgi, draft.nodes.values())):
+        # No node at all (``nodes: {}``) has no KGI either; nodes that are all
+        # invalid already say why, so "no KGI" on top would be noise.
+        some = draft.valid_nodes or not draft.nodes
+        if not kgis and some and not any(map(_declares_kgi, draft.nodes.values())):
             yield self.emit("def.no_kgi", draft.main.key_span(("nodes",)))
         for extra in kgis[1:]:
             yield self.emit(
