@@ -99,3 +99,36 @@ def test_a_rate_opens_its_entrants_and_converted(page: Any, live_server: str) ->
     with page.expect_download() as download:
         page.locator('[data-download="records-csv"]').click()
     assert download.value.suggested_filename.startswith("kpitree-records-mql_rate-converted")
+
+
+def test_a_number_in_a_generated_report_opens_as_many_records(
+    page: Any, demo_copy: Any, start_server: Any, tmp_path: Any
+) -> None:
+    """An HTML review pack made with ``notifications.base_url`` (the server's
+    address): a click on a count opens the list with that many rows, measured
+    up to the report's day."""
+    import yaml
+
+    from kpitree.project import Project
+    from kpitree.reports import build_report
+    from kpitree.reports.html import render_html
+
+    url = start_server(demo_copy)
+    definition = demo_copy / "kpitree.yaml"
+    doc = yaml.safe_load(definition.read_text("utf-8"))
+    doc.setdefault("notifications", {})["base_url"] = url
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    report = build_report(Project.load(demo_copy), lang="ja")
+    assert "leads" in report.records
+    file = tmp_path / "report.html"
+    file.write_text(render_html(report), "utf-8")
+    page.goto(file.as_uri())
+    link = page.locator('#tree a.records[href*="/records/leads?"]').first
+    printed = int(link.inner_text().replace(",", ""))
+    line = next(line for line in report.tree if line.node == "leads")
+    assert printed == line.actual
+    link.click()
+    page.wait_for_url(re.compile(r"/records/leads\?.*as_of="))
+    total = page.locator('[data-testid="records-total"]')
+    assert int(total.get_attribute("data-count")) == printed
+    assert page.locator('[data-testid="record-row"]').count() == min(printed, 50)
