@@ -41,3 +41,25 @@ def test_every_count_on_the_sla_page_opens_as_many_cases(client: TestClient, by:
         rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
         assert len(rows) - 1 == int(number)
     assert checked > 0
+
+
+def test_a_case_links_to_its_lead_in_hubspot(demo_copy: object) -> None:
+    from pathlib import Path
+
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    folder = Path(str(demo_copy))
+    definition = folder / "kpitree.yaml"
+    doc = yaml.safe_load(definition.read_text("utf-8"))
+    doc["sources"] = {"crm": {"type": "hubspot", "token_env": "HUBSPOT_TOKEN", "portal_id": 4711}}
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    with TestClient(create_app(folder), base_url="http://localhost") as client:
+        got = client.get("/api/sla/cases?period=last-month").json()
+        row = got["rows"][0]
+        lead = row["values"]["id"]
+        assert row["source_url"] == f"https://app.hubspot.com/contacts/4711/record/0-1/{lead}"
+        page = client.get("/sla/cases?period=last-month").text
+        assert f'href="{row["source_url"]}"' in page
