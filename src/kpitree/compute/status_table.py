@@ -25,7 +25,7 @@ from kpitree.compute.freshness import is_scheduled
 from kpitree.compute.judge import Flag, flags_for, references, share_cause, statuses
 from kpitree.compute.measure import Level
 from kpitree.compute.metrics import Catalogue
-from kpitree.compute.periods import elapsed_share
+from kpitree.compute.pacing import elapsed_shares, open_cohorts, ratios, through_children
 from kpitree.compute.targets import SegmentKey, Targets, filtered_key
 from kpitree.compute.vector import evaluate_columns, invert_columns, solve_steps
 from kpitree.definition.formula import BinOp, Ref
@@ -120,17 +120,6 @@ def _actuals(tree: Tree, frame: Columns, measured: Mapping[str, str]) -> dict[st
     return {"values": cols, "sources": sources, "came_from": came_from, "volume_of": volume_of}
 
 
-def _ratios(actual: np.ndarray, reference: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """actual / reference (reference / actual when lower is better), NaN where undefined."""
-    import numpy as np
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        higher = np.where(reference != 0, actual / reference, np.nan)
-        inverted = np.where(actual != 0, reference / actual, np.nan)
-    out: np.ndarray = np.where(lower, inverted, higher)
-    return out
-
-
 def _positions(
     by_key: Mapping[tuple[int, tuple[Any, ...]], int],
     period: Any,
@@ -155,23 +144,6 @@ def _take(column: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
     taken = column[np.where(rows >= 0, rows, 0)] if len(column) else np.zeros(rows.shape)
     out: np.ndarray = np.where(rows >= 0, taken, np.nan)
     return np.where(np.isfinite(out), out, np.nan)
-
-
-def _shares(tree: Tree, periods: Sequence[Any], as_of: dt.date) -> tuple[Any, Any]:
-    """Per period: the share passed by ``as_of`` and whether it is over."""
-    import numpy as np
-
-    share = np.empty(len(periods))
-    complete = np.empty(len(periods), dtype=bool)
-    for j, p_full in enumerate(periods):
-        share[j] = elapsed_share(
-            p_full, as_of, country=tree.plan.holidays, closed_days=tree.plan.closed_days
-        )
-        if tree.pacing.basis == "calendar_days":
-            days_done = max(0, min((as_of - p_full.start).days + 1, p_full.days()))
-            share[j] = days_done / p_full.days()
-        complete[j] = p_full.is_complete(as_of)
-    return share, complete
 
 
 def level_table(
@@ -230,7 +202,7 @@ def level_table(
     now = np.stack([_positions(by_key, p, index, segments) for p in current]) if n_p else None
     prev = np.stack([_positions(by_key, p, index, segments) for p in previous]) if n_p else None
     ly = np.stack([_positions(by_key, p, index, segments) for p in last_year]) if n_p else None
-    share, complete = _shares(tree, periods, as_of)
+    share, complete = elapsed_shares(tree, periods, as_of)
     scheduled_share = np.asarray(
         [np.nan if s is None else s for s in evidence.schedule] or [np.nan] * n_p, "float64"
     )
@@ -304,20 +276,20 @@ def level_table(
                 forecast = np.where(~complete2 & (share2 == 0), target, forecast)
             if node.formula is not None and all(c in got for c in node.children):
                 own = forecast
-                expected, forecast = _through_children(
+                expected, forecast = through_children(
                     node, got, no_data, expected, forecast, target, complete2, basis
                 )
                 if node_id in measured:
                     # A child rate whose cohort is still open (MQL→opportunity
                     # within 90 days) is not final: a measured count keeps its
                     # own run rate rather than one computed from that rate.
-                    open_rows = _open_cohorts(node, catalogue, measured, current, as_of)
+                    open_rows = open_cohorts(node, catalogue, measured, current, as_of)
                     forecast = np.where(open_rows[:, None] & ~complete2, own, forecast)
-            pace = _ratios(actual, expected, lower)
+            pace = ratios(actual, expected, lower)
             pace = np.where(~complete2 & (expected == 0), np.nan, pace)
         else:
             expected, forecast = target, actual
-            pace = _ratios(actual, expected, lower)
+            pace = ratios(actual, expected, lower)
         volume = np.full(shape, np.nan)
         if metric is not None and now is not None and metric.id in volumes:
             volume = _take(volumes[metric.id], now)
@@ -365,7 +337,7 @@ def level_table(
         shown = np.where(blank, np.nan, actual)
         out["actual"][:, :, k] = shown
         out["target"][:, :, k] = target
-        out["achievement"][:, :, k] = _ratios(shown, target, lower)
+        out["achievement"][:, :, k] = ratios(shown, target, lower)
         out["expected"][:, :, k] = g["expected"]
         out["pace"][:, :, k] = np.where(blank, np.nan, g["pace"])
         out["forecast"][:, :, k] = np.where(blank, np.nan, g["forecast"])
@@ -434,63 +406,6 @@ def level_table(
         },
         total,
     )
-
-
-def _through_children(
-    node: Any,
-    got: Mapping[str, Mapping[str, Any]],
-    no_data: Mapping[str, np.ndarray],
-    expected: np.ndarray,
-    forecast: np.ndarray,
-    target: np.ndarray,
-    complete: np.ndarray,
-    basis: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A formula node's expected-to-date and forecast from its children's,
-    through the formula, while the period is in progress and the node has a
-    target. A child without data takes its actual (zero for counts and sums)
-    in both; a child without a forecast yet (a rate with no facts) its target."""
-    import numpy as np
-
-    assert node.formula is not None
-    shape = expected.shape
-    exp_in: dict[str, Any] = {}
-    fc_in: dict[str, Any] = {}
-    for c in node.children:
-        child = got[c]
-        empty = no_data.get(c, np.zeros(shape[0], dtype=bool))[:, None] & np.ones(shape, bool)
-        exp_in[c] = np.where(empty, child["actual"], child["expected"])
-        fc = np.where(np.isfinite(child["forecast"]), child["forecast"], child["target"])
-        fc_in[c] = np.where(empty, child["actual"], fc)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exp_f = np.broadcast_to(evaluate_columns(node.formula, exp_in), shape)
-        fc_f = np.broadcast_to(evaluate_columns(node.formula, fc_in), shape)
-    use = ~complete & np.isfinite(exp_f) & np.isfinite(target)
-    basis[use] = "children"
-    expected = np.where(use, exp_f, expected)
-    forecast = np.where(~complete & np.isfinite(fc_f) & np.isfinite(target), fc_f, forecast)
-    return expected, forecast
-
-
-def _open_cohorts(
-    node: Any,
-    catalogue: Catalogue,
-    measured: Mapping[str, str],
-    current: Sequence[Any],
-    as_of: dt.date,
-) -> np.ndarray:
-    """Per period, whether a child of ``node`` is measured by a cohort
-    conversion whose window is still open on ``as_of``."""
-    import numpy as np
-
-    out = np.zeros(len(current), dtype=bool)
-    for c in node.children:
-        metric = catalogue.metrics.get(measured.get(c, ""))
-        if metric is None or metric.type != "conversion" or metric.spec.mode == "period":
-            continue
-        window = dt.timedelta(days=metric.spec.window_days or 0)
-        out |= np.asarray([p is not None and p.end + window > as_of for p in current], bool)
-    return out
 
 
 def _texts(values: np.ndarray) -> np.ndarray:
