@@ -123,8 +123,13 @@ def test_the_page_downloads_the_book_and_every_node_links_to_it(planted: Path) -
         assert {"MQLs", "Leads", "Calls"} <= names
         md = client.get("/book", params={"format": "md"}, headers=ja)
         assert "## MQL数 (mqls)" in md.text
-        refused = client.get("/book", params={"format": "docx"})
+        refused = client.get("/book", params={"format": "docx"}, headers={"Accept-Language": "en"})
         assert refused.status_code == 400 and "KT240" in refused.text
+        # Phrased for the page's query string, not for the CLI's --format.
+        assert "?format=" in refused.text and "--format" not in refused.text
+        refused_ja = client.get("/book", params={"format": "docx"}, headers=ja)
+        assert refused_ja.status_code == 400 and "?format=" in refused_ja.text
+        assert "ブック形式" in refused_ja.text
         for node in Project.load(planted).tree.nodes:
             assert f'href="/book#{node}"' in client.get(f"/nodes/{node}").text, node
 

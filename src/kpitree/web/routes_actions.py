@@ -262,7 +262,9 @@ def _book_file(project: Project, entries: list[dict[str, Any]], fmt: str, lang: 
     from kpitree.web.downloads import attachment
 
     if fmt not in FORMATS:
-        raise UserError.of("KT240", "book.bad_format", None, value=fmt, formats=", ".join(FORMATS))
+        raise UserError.of(
+            "KT240", "book.bad_format_web", None, value=fmt, formats=", ".join(FORMATS)
+        )
     if fmt == "pdf":
         from kpitree.reports.charts import require_cjk_font
 
