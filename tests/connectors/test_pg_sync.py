@@ -12,7 +12,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from connectors.conftest import CONTACTS, HubSpotSetup, Run, write_project
+from connectors.conftest import (
+    CONTACTS,
+    HubSpotSetup,
+    Run,
+    verify_follows_hubspot,
+    write_project,
+)
 from kpitree.connectors.sync import sync_project
 
 pytestmark = pytest.mark.postgres
@@ -124,3 +130,10 @@ def test_a_failing_sync_stores_nothing_in_postgres(pg_hubspot: tuple[HubSpotSetu
     [resumed] = sync_project(hubspot.project)
     assert resumed.error is None
     assert pg_funnel(url) == hubspot.company.truth()
+
+
+def test_sources_verify_counts_a_postgres_warehouse_as_the_embedded_one(
+    pg_hubspot: tuple[HubSpotSetup, str], kpitree: Callable[..., Run]
+) -> None:
+    hubspot, _ = pg_hubspot
+    verify_follows_hubspot(hubspot, kpitree)

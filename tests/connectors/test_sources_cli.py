@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from connectors.conftest import CONTACTS, TOKEN_ENV, HubSpotSetup, Run, write_project
+from connectors.conftest import (
+    CONTACTS,
+    TOKEN_ENV,
+    HubSpotSetup,
+    Run,
+    verify_follows_hubspot,
+    write_project,
+)
 from kpitree.connectors.secrets import redact
 
 
@@ -86,28 +93,7 @@ def test_an_unknown_property_is_named_with_the_closest_one(
 def test_sources_verify_compares_monthly_counts_with_hubspot(
     hubspot: HubSpotSetup, kpitree: Callable[..., Run]
 ) -> None:
-    kpitree("sync", hubspot.project)
-    checked = kpitree(
-        "sources", "verify", hubspot.project, "--period", "2025-04..2025-09", "--json"
-    )
-    assert checked.code == 0, checked.out + checked.err
-    months = checked.json()["sources"][0]["months"]
-    assert {m["month"] for m in months} == {f"2025-{m:02d}" for m in range(4, 10)}
-    assert all(m["matches"] for m in months), [m for m in months if not m["matches"]]
-    columns = {(m["object"], m["field"]): m["column"] for m in months}
-    assert columns[("contacts", "createdate")] == "leads.created_at"
-    assert columns[("deals", "createdate")] == "deals.created_at"
-    assert columns[("contacts", "hs_v2_date_entered_marketingqualifiedlead")] == (
-        "lead_stage_history.entered_at (mql)"
-    )
-    assert sum(m["source"] for m in months if m["field"] == "createdate") > 50
-    hubspot.company.create(3)  # created now, not in 2025
-    hubspot.company.archive(40)
-    stale = kpitree("sources", "verify", hubspot.project, "--period", "2025-04..2025-09")
-    assert stale.code == 1 and "✗ contacts" in stale.out and "run kpitree sync" in stale.out
-    assert "kpitree has more: records deleted or archived in the source" in stale.out
-    bad = kpitree("sources", "verify", hubspot.project, "--period", "2025-13")
-    assert bad.code == 1 and "KT920" not in bad.out and "--period '2025-13'" in bad.err
+    verify_follows_hubspot(hubspot, kpitree)
 
 
 def test_sources_mapping_prints_the_default_mapping(

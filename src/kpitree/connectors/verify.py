@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kpitree.connectors.sync import (
     object_mapping,
@@ -83,6 +84,15 @@ def _column_for(mapping: Any, field: str) -> tuple[str, str, str | None] | None:
     return None
 
 
+def _month_bounds(month: str, tz: str) -> tuple[datetime, datetime]:
+    """The first instant of ``month`` (``YYYY-MM``) in ``tz`` and of the next month."""
+    year, number = (int(part) for part in month.split("-"))
+    zone = ZoneInfo(tz)
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
 def verify_source(
     project_dir: Path,
     name: str,
@@ -91,7 +101,7 @@ def verify_source(
     environ: Mapping[str, str] | None = None,
 ) -> list[VerifyLine]:
     """Compare the vendor's monthly counts with the warehouse's for one source."""
-    from kpitree.data.warehouse import Warehouse, warehouse_path
+    from kpitree.data.pgwarehouse import warehouse_for
 
     configured, tz = project_settings(project_dir)
     tz = spec.timezone or tz
@@ -101,7 +111,8 @@ def verify_source(
         counts = connector.verify(months)
     finally:
         connector.close()
-    wh = Warehouse(warehouse_path(project_dir, configured))
+    wh = warehouse_for(project_dir, configured)
+    present = wh.exists()
     lines = []
     for vc in counts:
         info = infos.get(vc.object)
@@ -109,16 +120,18 @@ def verify_source(
             None if info is None else _column_for(object_mapping(project_dir, spec, info), vc.field)
         )
         ours = None
-        if target is not None and wh.path.exists():
+        if target is not None and present:
             tbl, column, stage = target
             key = table(tbl).primary_key[0]
+            start, end = _month_bounds(vc.month, tz)
+            # A half-open range of instants, the same SQL on every warehouse engine.
             with wh.connect() as con:
                 row = con.execute(
                     f"SELECT count(*) FROM {tbl} t JOIN kpitree_sync_records r "
                     f'ON r.record_id = t."{key}" AND r.source = ? AND r.object = ? '
-                    f"WHERE strftime(timezone(?, t.\"{column}\"), '%Y-%m') = ?"
+                    f'WHERE t."{column}" >= ? AND t."{column}" < ?'
                     + ("" if stage is None else " AND t.stage = ?"),
-                    [name, vc.object, tz, vc.month, *([] if stage is None else [stage])],
+                    [name, vc.object, start, end, *([] if stage is None else [stage])],
                 ).fetchall()
             ours = int(row[0][0])
         lines.append(
