@@ -17,6 +17,7 @@ from web.conftest import run_kpitree
 PAGES = (
     "/",
     "/nodes/revenue",
+    "/records/revenue",
     "/funnel",
     "/departments",
     "/departments/field_sales",
