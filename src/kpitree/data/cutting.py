@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kpitree.data.arrays import int_array, string_array
+from kpitree.data.fields import Entries, RowSet, cast_type
 from kpitree.data.mapping import HISTORY_TABLES, TableMapping
-from kpitree.data.query import _cast, _Entries, _Plan, _RowSet
+from kpitree.data.query import Plan
 from kpitree.data.schema import arrow_schema, table
 from kpitree.data.values import sql_str
 
@@ -21,11 +22,11 @@ if TYPE_CHECKING:
 
 def _table_rows(
     con: duckdb.DuckDBPyConnection,
-    plan: _Plan,
+    plan: Plan,
     parsed: pyarrow.Table,
     name: str,
     first: TableMapping,
-    parts: list[tuple[list[_RowSet | _Entries], list[str]]],
+    parts: list[tuple[list[RowSet | Entries], list[str]]],
 ) -> pyarrow.Table:
     import pyarrow as pa
 
@@ -39,7 +40,7 @@ def _table_rows(
     if name not in HISTORY_TABLES and first.main and len(sets) == 1:
         # One row per accepted source row, in file order: a column selection.
         only = sets[0]
-        assert isinstance(only, _RowSet)
+        assert isinstance(only, RowSet)
         data = pa.table({c: parsed.column(only.cols[c]) for c in all_cols})
     elif name in HISTORY_TABLES and _unique_wide(plan, sets):
         data = _wide_history(parsed, HISTORY_TABLES[name], sets)  # type: ignore[arg-type]
@@ -49,12 +50,12 @@ def _table_rows(
 
 
 def _table_sql(
-    name: str, first: TableMapping, sets: list[_RowSet | _Entries], all_cols: list[str]
+    name: str, first: TableMapping, sets: list[RowSet | Entries], all_cols: list[str]
 ) -> str:
     """SQL over the registered ``parsed`` Arrow table for one canonical table."""
     selects = []
     for s in sets:
-        if isinstance(s, _Entries):
+        if isinstance(s, Entries):
             stage = s.stage_col if s.stage_col is not None else sql_str(s.stage_name or "")
             present = [f"{s.id} IS NOT NULL", f"{s.at} IS NOT NULL"]
             if s.stage_col is not None:
@@ -84,7 +85,7 @@ def _table_sql(
     )
 
 
-def _unique_wide(plan: _Plan, sets: list[_RowSet | _Entries]) -> bool:
+def _unique_wide(plan: Plan, sets: list[RowSet | Entries]) -> bool:
     """Whether a stage history's entries are unique without a check: one column per
     stage, each stage once, all keyed by the main table's id (unique per accepted
     row: repeats are rejected)."""
@@ -93,19 +94,19 @@ def _unique_wide(plan: _Plan, sets: list[_RowSet | _Entries]) -> bool:
         return False
     main = plan.mapping.tables[0]
     id_out = plan.out.get(
-        f"CAST({plan.vcol[pk[0].i]} AS {_cast(table(main.table).column(pk[0].column).type)})"
+        f"CAST({plan.vcol[pk[0].i]} AS {cast_type(table(main.table).column(pk[0].column).type)})"
     )
-    names = [s.stage_name for s in sets if isinstance(s, _Entries)]
+    names = [s.stage_name for s in sets if isinstance(s, Entries)]
     return (
         id_out is not None
         and all(
-            isinstance(s, _Entries) and s.stage_name is not None and s.id == id_out for s in sets
+            isinstance(s, Entries) and s.stage_name is not None and s.id == id_out for s in sets
         )
         and len(set(names)) == len(names)
     )
 
 
-def _wide_history(parsed: pyarrow.Table, id_col: str, sets: list[_Entries]) -> pyarrow.Table:
+def _wide_history(parsed: pyarrow.Table, id_col: str, sets: list[Entries]) -> pyarrow.Table:
     """Stage entries from one column per stage, without a sort: row by row (file
     order), the stages of a row by name, blank dates skipped."""
     import numpy as np

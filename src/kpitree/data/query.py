@@ -1,5 +1,5 @@
 """The layered parse query that maps a loaded source table (see
-:mod:`kpitree.data.transform` for the layers): a :class:`_Plan` per file and
+:mod:`kpitree.data.transform` for the layers): a :class:`Plan` per file and
 mapping, which writes the SQL of each layer, the error codes per field and the
 output columns of every canonical table."""
 
@@ -7,10 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kpitree.data.arrays import string_array
+from kpitree.data.fields import (
+    ALLOWED_VALUES,
+    MONEY_COLUMNS,
+    ZS_CODES,
+    Entries,
+    Field,
+    RowSet,
+    cast_type,
+    is_plain,
+    local_midnight,
+    pick_header,
+)
 from kpitree.data.mapping import HISTORY_TABLES, ColumnRule, Mapping, TableMapping
 from kpitree.data.schema import table
 from kpitree.data.values import (
@@ -31,74 +42,20 @@ if TYPE_CHECKING:
     from kpitree.data.readers import SourceTable
 
 
-_ALLOWED = {
-    ("deals", "status"): ("open", "won", "lost"),
-    ("contracts", "status"): ("active", "renewed", "churned", "ended"),
-    # Sales touches, and the marketing ones that engagement scores read (docs/abm.md).
-    ("activities", "type"): ("call", "email", "meeting", "web_visit", "form_fill", "other"),
-}
+class Plan:
+    """The parse query of one source table under one mapping: its fields, the SQL
+    of each layer and the output columns of every canonical table."""
 
-
-_MONEY = ("amount", "mrr", "arr")
-# What DuckDB's trim() removes: the Unicode space separators (Zs), e.g. U+3000.
-_ZS = (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)
-_ZS_CODES = ", ".join(str(c) for c in _ZS)
-_ZS_TEXT = "".join(chr(c) for c in _ZS)
-
-
-@dataclass
-class _Field:
-    i: int
-    table: str
-    column: str
-    rule: ColumnRule
-    sql_type: str
-    src: int | None
-    header: str | None
-    required: bool = False
-    fast: tuple[str, ...] = ()
-    """Formats that read this column's text cheaply (detected on a sample)."""
-
-
-@dataclass
-class _RowSet:
-    """Rows of a non-history table from one mapping section: canonical column ->
-    output column of the query."""
-
-    cols: dict[str, str]
-    required: list[str] = field(default_factory=list)
-    """Output columns that must be present (rows of other tables without a key)."""
-
-
-@dataclass
-class _Entries:
-    """Stage entries of a history table: the id, the stage (a constant name for a
-    "wide" stage column, else an output column) and when it was entered."""
-
-    id: str
-    at: str
-    stage_name: str | None = None
-    stage_col: str | None = None
-
-
-def _pick(rule: ColumnRule, found: dict[str, int]) -> tuple[int | None, str | None]:
-    for h in rule.headers:
-        if h in found:
-            return found[h], h
-    return None, None
-
-
-class _Plan:
     def __init__(self, source: SourceTable, mapping: Mapping, found: dict[str, int], tz: str):
         self.source = source
         self.mapping = mapping
         self.found = found
         self.tz = tz
-        self.fields: list[_Field] = []
+        self.fields: list[Field] = []
         self.maps: dict[int, ColumnRule] = {}
         # (table mapping index, canonical column) -> field, and stage fields.
-        self.by_col: dict[tuple[int, str], _Field] = {}
-        self.by_stage: dict[tuple[int, str], _Field] = {}
+        self.by_col: dict[tuple[int, str], Field] = {}
+        self.by_stage: dict[tuple[int, str], Field] = {}
         self.checked: set[int] = set()  # fields with an error column
         self.as_is: set[int] = set()  # source columns kept untrimmed (raw_text_columns)
         self.untrimmed: set[int] = set()  # source columns trimmed in Arrow
@@ -112,9 +69,9 @@ class _Plan:
         for ti, tm in enumerate(mapping.tables):
             self._add_table(ti, tm)
 
-    def _field(self, table_name: str, column: str, rule: ColumnRule, sql_type: str) -> _Field:
-        src, header = _pick(rule, self.found)
-        f = _Field(len(self.fields), table_name, column, rule, sql_type, src, header)
+    def _field(self, table_name: str, column: str, rule: ColumnRule, sql_type: str) -> Field:
+        src, header = pick_header(rule, self.found)
+        f = Field(len(self.fields), table_name, column, rule, sql_type, src, header)
         self.fields.append(f)
         return f
 
@@ -132,7 +89,7 @@ class _Plan:
         for stage, rule in tm.stages.items():
             self.by_stage[(ti, stage)] = self._field(tm.table, "entered_at", rule, "TIMESTAMPTZ")
 
-    def _serial(self, f: _Field) -> bool:
+    def _serial(self, f: Field) -> bool:
         if f.rule.excel_serial is not None:
             return f.rule.excel_serial
         return self.mapping.source.excel_serial_dates or self.source.is_xlsx
@@ -181,7 +138,7 @@ class _Plan:
             return set()  # a null value like 1900/01/01 must not be parsed
         plain = set(self.used_columns())
         for f in self.fields:
-            if f.src is not None and not (f.fast and _plain(f.rule)):
+            if f.src is not None and not (f.fast and is_plain(f.rule)):
                 plain.discard(f.src)
         for tm in self.mapping.tables:
             if "attributes" in table(tm.table).column_names:
@@ -199,9 +156,9 @@ class _Plan:
         key = {f.i for f in self.main_key()} if self.dup_check else set()
         for f in self.fields:
             if f.src is not None and not (
-                _plain(f.rule)
+                is_plain(f.rule)
                 and f.sql_type == "VARCHAR"
-                and (f.table, f.column) not in _ALLOWED
+                and (f.table, f.column) not in ALLOWED_VALUES
                 and f.column != "currency"
                 and f.i not in key
             ):
@@ -224,11 +181,11 @@ class _Plan:
             out.append(name)
         return out
 
-    def blank(self, f: _Field, vc: str) -> str:
+    def blank(self, f: Field, vc: str) -> str:
         """SQL: the field's value is blank (NULL, or only spaces while untrimmed)."""
         if f.src not in self.untrimmed:
             return f"{vc} IS NULL"
-        return f"({vc} IS NULL OR {vc} = '' OR (ord({vc}) IN ({_ZS_CODES}) AND trim({vc}) = ''))"
+        return f"({vc} IS NULL OR {vc} = '' OR (ord({vc}) IN ({ZS_CODES}) AND trim({vc}) = ''))"
 
     # -- SQL per layer -----------------------------------------------------------
     def raw_layer(self, *, only_bad: bool = False) -> str:
@@ -288,7 +245,7 @@ class _Plan:
             cols.append(f"{x} AS t{f.i}")
         return f"SELECT {', '.join(cols)} FROM s {' '.join(joins)}"
 
-    def _parser(self, f: _Field) -> ParsedExpr:
+    def _parser(self, f: Field) -> ParsedExpr:
         x = self.tcol[f.i]
         serial = self._serial(f)
         raw = f"w{f.src}" if f.src in self.as_is else None
@@ -312,14 +269,14 @@ class _Plan:
         for f in self.fields:
             p = self._parser(f)
             value = p.value
-            if (f.table, f.column) in _ALLOWED:
+            if (f.table, f.column) in ALLOWED_VALUES:
                 value = f"lower({value})"
             if value in seen:
                 self.vcol[f.i] = seen[value]
             else:
                 seen[value] = self.vcol[f.i] = f"v{f.i}"
                 cols.append(f"{value} AS v{f.i}")
-            if f.column in _MONEY and p.currency and f.src is not None:
+            if f.column in MONEY_COLUMNS and p.currency and f.src is not None:
                 if p.currency in seen:
                     self.curcol[f.i] = seen[p.currency]
                 else:
@@ -355,7 +312,7 @@ class _Plan:
             cases += self._range_cases(f, vc)
             if f.required:
                 cases.append(f"WHEN {self.blank(f, vc)} THEN 'required'")
-            allowed = _ALLOWED.get((f.table, f.column))
+            allowed = ALLOWED_VALUES.get((f.table, f.column))
             if allowed:
                 options = ", ".join(sql_str(a) for a in allowed)
                 cases.append(f"WHEN {vc} NOT IN ({options}) THEN 'not_allowed'")
@@ -364,7 +321,7 @@ class _Plan:
                 self.checked.add(f.i)
         return cols
 
-    def _range_cases(self, f: _Field, vc: str) -> list[str]:
+    def _range_cases(self, f: Field, vc: str) -> list[str]:
         """Values that parsed but are outside what is accepted: numbers beyond
         :data:`MAX_EXACT` (and infinity, NaN), dates outside the mapping's range."""
         if f.sql_type == "DOUBLE":
@@ -376,7 +333,7 @@ class _Plan:
             low, high = f"DATE '{lo.isoformat()}'", f"DATE '{hi.isoformat()}'"
             outside = f"({vc} < {low} OR {vc} > {high})"
         else:
-            low, high = (_local_midnight(d, self.tz) for d in (lo, hi + dt.timedelta(days=1)))
+            low, high = (local_midnight(d, self.tz) for d in (lo, hi + dt.timedelta(days=1)))
             outside = f"({vc} < TIMESTAMPTZ '{low}' OR {vc} >= TIMESTAMPTZ '{high}')"
         return [f"WHEN {vc} IS NOT NULL AND {outside} THEN 'date_out_of_range'"]
 
@@ -410,7 +367,7 @@ class _Plan:
         """The error code columns of the rows kept by ``raw_layer(only_bad=True)``."""
         return f"SELECT {', '.join(['__row__', *self.error_columns()])} FROM p"
 
-    def main_key(self) -> list[_Field]:
+    def main_key(self) -> list[Field]:
         """The fields of the main table's primary key ([] for a history table)."""
         main = self.mapping.tables[0]
         if main.table in HISTORY_TABLES:
@@ -433,25 +390,25 @@ class _Plan:
         return f"CAST(json_object({', '.join(parts)}) AS VARCHAR)"
 
     def _typed(self, tm: TableMapping, col: str, expr: str) -> str:
-        return self.output(f"CAST({expr} AS {_cast(table(tm.table).column(col).type)})")
+        return self.output(f"CAST({expr} AS {cast_type(table(tm.table).column(col).type)})")
 
-    def sections(self, ti: int, tm: TableMapping) -> tuple[list[_RowSet | _Entries], list[str]]:
+    def sections(self, ti: int, tm: TableMapping) -> tuple[list[RowSet | Entries], list[str]]:
         """The row sets of one mapping section, and the canonical columns they fill."""
         tbl = table(tm.table)
         if tm.table in HISTORY_TABLES:
             id_col = HISTORY_TABLES[tm.table]
             idv = self._typed(tm, id_col, self.vcol[self.by_col[(ti, id_col)].i])
-            entries: list[_RowSet | _Entries] = []
+            entries: list[RowSet | Entries] = []
             for (tj, stage), f in self.by_stage.items():
                 if tj == ti:
                     at = self._typed(tm, "entered_at", self.vcol[f.i])
-                    entries.append(_Entries(idv, at, stage_name=stage))
+                    entries.append(Entries(idv, at, stage_name=stage))
             if (ti, "stage") in self.by_col:
                 sv, ev = (
                     self._typed(tm, c, self.vcol[self.by_col[(ti, c)].i])
                     for c in ("stage", "entered_at")
                 )
-                entries.append(_Entries(idv, ev, stage_col=sv))
+                entries.append(Entries(idv, ev, stage_col=sv))
             return entries, [id_col, "stage", "entered_at"]
         exprs: dict[str, str] = {}
         for c in tbl.column_names:
@@ -459,7 +416,7 @@ class _Plan:
             if found_field is not None:
                 exprs[c] = self.vcol[found_field.i]
         if "currency" in tbl.column_names and "currency" not in tm.columns:
-            money = [self.by_col[(ti, m)] for m in _MONEY if (ti, m) in self.by_col]
+            money = [self.by_col[(ti, m)] for m in MONEY_COLUMNS if (ti, m) in self.by_col]
             found = [self.curcol[f.i] for f in money if f.i in self.curcol]
             if found:
                 exprs["currency"] = f"coalesce({', '.join(found)}, {exprs.get('currency', 'NULL')})"
@@ -467,7 +424,7 @@ class _Plan:
         if attrs is not None and "attributes" in tbl.column_names:
             exprs["attributes"] = attrs
         cols = [c for c in tbl.column_names if c in exprs]
-        rows = _RowSet({c: self._typed(tm, c, exprs[c]) for c in cols})
+        rows = RowSet({c: self._typed(tm, c, exprs[c]) for c in cols})
         if not tm.main:
             rows.required = [
                 rows.cols[c.name] for c in tbl.columns if not c.nullable and c.name in rows.cols
@@ -475,24 +432,7 @@ class _Plan:
         return [rows], cols
 
 
-def _local_midnight(day: dt.date, tz: str) -> str:
-    """The UTC instant (ISO text) when ``day`` starts in zone ``tz``."""
-    from zoneinfo import ZoneInfo
-
-    start = dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz))
-    return start.astimezone(dt.UTC).isoformat(sep=" ")
-
-
-def _plain(rule: ColumnRule) -> bool:
-    """Whether the field's text is the cell's text (no constant, map or default)."""
-    return rule.value is None and rule.value_map is None and rule.default is None
-
-
-def _cast(sql_type: str) -> str:
-    return "VARCHAR" if sql_type == "JSON" else sql_type
-
-
-def _value_table(con: duckdb.DuckDBPyConnection, name: str, rule: ColumnRule) -> None:
+def value_table(con: duckdb.DuckDBPyConnection, name: str, rule: ColumnRule) -> None:
     import pyarrow as pa
 
     vmap = rule.value_map or {}
@@ -502,7 +442,7 @@ def _value_table(con: duckdb.DuckDBPyConnection, name: str, rule: ColumnRule) ->
     con.unregister(f"{name}_src")
 
 
-def _keys_need_check(plan: _Plan) -> bool:
+def keys_need_check(plan: Plan) -> bool:
     """Whether the main table's ids must be checked for repeats row by row from
     the start: when the ids are not the cells' text, equal ids may come from
     different texts. Otherwise :func:`_ids_repeat` looks after the fact."""

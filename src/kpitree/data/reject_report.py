@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kpitree.data.batch import Reject
-from kpitree.data.query import _ALLOWED, _Field, _Plan
+from kpitree.data.fields import ALLOWED_VALUES, Field
+from kpitree.data.query import Plan
 from kpitree.data.values import MAX_EXACT
 from kpitree.i18n import Msg
 
@@ -28,10 +29,10 @@ _RANGES = {
 
 def _reason(
     code: str,
-    f: _Field | None,
+    f: Field | None,
     value: str | None,
     first_row: int | None = None,
-    plan: _Plan | None = None,
+    plan: Plan | None = None,
 ) -> Msg:
     target = f.header or f"{f.table}.{f.column}" if f else ""
     params: dict[str, Any] = {"value": value or "", "target": target}
@@ -42,14 +43,14 @@ def _reason(
     if code == "unmapped" and f is not None:
         params["map"] = f.rule.map_name or ""
     if code == "not_allowed" and f is not None:
-        params["allowed"] = ", ".join(_ALLOWED.get((f.table, f.column), ()))
+        params["allowed"] = ", ".join(ALLOWED_VALUES.get((f.table, f.column), ()))
     if first_row is not None:
         params["first_row"] = first_row
     return Msg(f"data.reject.{code}", params)
 
 
 def _bad_table(
-    con: duckdb.DuckDBPyConnection, plan: _Plan, bad: pyarrow.Table, layers: tuple[str, str]
+    con: duckdb.DuckDBPyConnection, plan: Plan, bad: pyarrow.Table, layers: tuple[str, str]
 ) -> None:
     """Temp table ``bad``: the rejected rows' output columns, error codes and raw
     text. The error codes are computed again, for these rows only."""
@@ -71,7 +72,7 @@ def _bad_table(
         con.unregister("kpitree_bad_rows")
 
 
-def _rejects(con: duckdb.DuckDBPyConnection, plan: _Plan, path: str) -> list[Reject]:
+def _rejects(con: duckdb.DuckDBPyConnection, plan: Plan, path: str) -> list[Reject]:
     parts = []
     for f in plan.fields:
         raw = f"nullif(trim(c{f.src}), '')" if f.src is not None else "NULL"

@@ -41,17 +41,9 @@ from typing import TYPE_CHECKING
 from kpitree.data.arrays import int_array, string_array
 from kpitree.data.batch import MappedBatch, Reject
 from kpitree.data.cutting import _table_rows
+from kpitree.data.fields import ZS_TEXT, Entries, Field, RowSet, cast_type
 from kpitree.data.mapping import Mapping, TableMapping
-from kpitree.data.query import (
-    _ZS_TEXT,
-    _cast,
-    _Entries,
-    _Field,
-    _keys_need_check,
-    _Plan,
-    _RowSet,
-    _value_table,
-)
+from kpitree.data.query import Plan, keys_need_check, value_table
 from kpitree.data.reject_report import _bad_table, _rejected_rows, _rejects
 from kpitree.data.schema import table
 from kpitree.data.values import FAST_FORMATS, fast_instant, parse_timestamp
@@ -98,7 +90,7 @@ def apply_mapping(
 
 def _batch(
     con: duckdb.DuckDBPyConnection,
-    plan: _Plan,
+    plan: Plan,
     parsed: pyarrow.Table,
     layout: _Layout,
     layers: tuple[str, str],
@@ -138,7 +130,7 @@ def _batch(
     )
 
 
-_Layout = dict[str, tuple[TableMapping, list[tuple[list[_RowSet | _Entries], list[str]]]]]
+_Layout = dict[str, tuple[TableMapping, list[tuple[list[RowSet | Entries], list[str]]]]]
 
 
 def _parse(
@@ -149,17 +141,17 @@ def _parse(
     tz: str,
     *,
     dup_check: bool | None,
-) -> tuple[_Plan, pyarrow.Table, _Layout, tuple[str, str]]:
+) -> tuple[Plan, pyarrow.Table, _Layout, tuple[str, str]]:
     """Run the query: every output column, error code and ``__bad`` per source row,
     as Arrow, with plain text trimmed. ``dup_check=None``: only if needed upfront."""
 
-    plan = _Plan(source, mapping, found, tz)
-    plan.dup_check = _keys_need_check(plan) if dup_check is None else dup_check
+    plan = Plan(source, mapping, found, tz)
+    plan.dup_check = keys_need_check(plan) if dup_check is None else dup_check
     _detect_fast_formats(con, plan)
     raw_sql, text_sql = plan.raw_layer(), plan.text_layer()
     parse_sql = plan.parse_layer()
     for i, rule in plan.maps.items():
-        _value_table(con, f"vm{i}", rule)
+        value_table(con, f"vm{i}", rule)
     grouped: dict[str, list[tuple[int, TableMapping]]] = {}
     for ti, tm in enumerate(mapping.tables):
         grouped.setdefault(tm.table, []).append((ti, tm))
@@ -186,7 +178,7 @@ def _trim(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    trimmed = pc.utf8_trim(column, _ZS_TEXT)
+    trimmed = pc.utf8_trim(column, ZS_TEXT)
     lengths = pc.binary_length(trimmed)
     shortest = pc.min(lengths).as_py()
     if shortest is None or shortest > 0:
@@ -195,7 +187,7 @@ def _trim(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
     return pc.if_else(filled, trimmed, pa.nulls(len(trimmed), trimmed.type))
 
 
-def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: pyarrow.Table) -> bool:
+def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: Plan, parsed: pyarrow.Table) -> bool:
     """Whether an id of the main table appears twice in the mapped rows (a count
     of distinct hashes; equal hashes are confirmed on the ids themselves). Runs
     on a cursor of its own, which it closes."""
@@ -204,7 +196,7 @@ def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: pyarrow.Tab
         return False
     main = plan.mapping.tables[0]
     cols = [
-        plan.out[f"CAST({plan.vcol[f.i]} AS {_cast(table(main.table).column(f.column).type)})"]
+        plan.out[f"CAST({plan.vcol[f.i]} AS {cast_type(table(main.table).column(f.column).type)})"]
         for f in pk
     ]
     keys = ", ".join(cols)
@@ -221,13 +213,13 @@ def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: _Plan, parsed: pyarrow.Tab
         con.close()
 
 
-def _detect_fast_formats(con: duckdb.DuckDBPyConnection, plan: _Plan) -> None:
+def _detect_fast_formats(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """Choose, per date/timestamp source column, the :data:`FAST_FORMATS` that
     parse its first non-blank cells exactly as the general parser does (one
     query for the samples of every column, one to check the candidates)."""
     if plan.source.rows < _FAST_FROM:
         return  # the general parser is as quick, without the two queries
-    wanted: dict[tuple[int, bool], list[_Field]] = {}
+    wanted: dict[tuple[int, bool], list[Field]] = {}
     for f in plan.fields:
         if (
             f.sql_type in ("TIMESTAMPTZ", "DATE")
