@@ -376,7 +376,7 @@ def _mapped_nothing(records: pa.Table, mapping: DataMapping, label: str) -> Mapp
     tables empty, its dimensions declared (a KT371 for a field it lacks)."""
     from kpitree.data.batch import MappedBatch
     from kpitree.data.dimensions import declared_dimensions
-    from kpitree.data.readers import resolve_headers
+    from kpitree.data.header_match import resolve_headers
     from kpitree.data.schema import arrow_schema
 
     headers = tuple(records.column_names)

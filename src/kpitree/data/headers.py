@@ -7,7 +7,7 @@ import codecs
 from pathlib import Path
 
 from kpitree.data.mapping import Mapping, SourceOptions
-from kpitree.data.readers import _XLSX, _connect, _load_csv, check_columns
+from kpitree.data.readers import XLSX_SUFFIXES, check_columns, connect, load_csv
 from kpitree.data.textfile import check_encoding_name, header_row, read_head, sniff_dialect
 from kpitree.errors import DataError, Span
 
@@ -30,16 +30,16 @@ def read_headers(
         raise DataError.of(
             "KT376", "data.file.unsupported", Span(shown, 1, 1), path=shown, suffix=suffix
         )
-    if suffix not in _XLSX:
+    if suffix not in XLSX_SUFFIXES:
         found = _csv_header_only(p, shown, encoding)
         if found is not None:
             return found
     plain = Mapping("detect", None, SourceOptions(), {}, ())
-    con = _connect()
+    con = connect()
     try:
-        if suffix in _XLSX:
+        if suffix in XLSX_SUFFIXES:
             return load_xlsx(con, p, shown, sheet, None).headers
-        return _load_csv(con, p, shown, plain, encoding, None).headers
+        return load_csv(con, p, shown, plain, encoding, None).headers
     finally:
         con.close()
 

@@ -70,19 +70,19 @@ class Sample:
         encoding: str | None = None,
         timezone: str = "Asia/Tokyo",
     ) -> None:
-        from kpitree.data.readers import _XLSX, _connect, _load_csv
+        from kpitree.data.readers import XLSX_SUFFIXES, connect, load_csv
         from kpitree.data.xlsx import load_xlsx
 
         p = Path(path)
         self.path = str(path)
         self.timezone = timezone
-        self._con = _connect()
+        self._con = connect()
         try:
-            if p.suffix.lower() in _XLSX:
+            if p.suffix.lower() in XLSX_SUFFIXES:
                 source = load_xlsx(self._con, p, self.path, sheet, None)
             else:
                 plain = Mapping("draft", None, SourceOptions(), {}, ())
-                source = _load_csv(self._con, p, self.path, plain, encoding, None)
+                source = load_csv(self._con, p, self.path, plain, encoding, None)
             self.footer = self._footer(len(source.headers))
             self._con.execute(
                 "CREATE TEMP TABLE sample AS SELECT * FROM raw "

@@ -12,13 +12,13 @@ from __future__ import annotations
 import codecs
 import re
 import threading
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpitree.data.batch import MappedBatch
+from kpitree.data.header_match import resolve_headers
 from kpitree.data.limits import LIMITS
 from kpitree.data.lines import count_newlines, excel_rows
 from kpitree.data.locate import csv_problem, locate
@@ -34,8 +34,7 @@ from kpitree.data.textfile import (
     to_utf8_file,
 )
 from kpitree.data.values import sql_str
-from kpitree.errors import DataError, Diagnostic, Severity, Span, UserError
-from kpitree.i18n import Msg
+from kpitree.errors import DataError, Diagnostic, Span, UserError
 
 if TYPE_CHECKING:
     import duckdb
@@ -49,7 +48,7 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int | None], None]
-_XLSX = {".xlsx", ".xlsm"}
+XLSX_SUFFIXES = {".xlsx", ".xlsm"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ class SourceTable:
     columns added for the mapping (synthetic ids)."""
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
+def connect() -> duckdb.DuckDBPyConnection:
     import duckdb
 
     con = duckdb.connect()
@@ -118,7 +117,7 @@ def _starts_utf8(path: Path) -> bool:
     return True
 
 
-def _load_csv(
+def load_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     shown: str,
@@ -352,91 +351,6 @@ def _structural(
     return DataError.of("KT383", f"data.file.{problem.kind}", span, **params)
 
 
-def _norm(header: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", header).casefold().split())
-
-
-def resolve_headers(mapping: Mapping, headers: tuple[str, ...], path: str) -> dict[str, int]:
-    """Source header named in the mapping -> column index in the file.
-
-    Headers match exactly, else ignoring case, width (全角/半角) and spacing. Every
-    missing header is reported at once, located in the mapping file.
-    """
-    exact: dict[str, list[int]] = {}
-    loose: dict[str, list[int]] = {}
-    for i, h in enumerate(headers):
-        exact.setdefault(h, []).append(i)
-        loose.setdefault(_norm(h), []).append(i)
-    found: dict[str, int] = {}
-    diags = []
-    wanted: list[tuple[tuple[str, ...], str, Span | None, bool]] = [
-        (rule.headers, f"{tbl}.{col}", rule.span, rule.optional)
-        for tbl, col, rule in mapping.rules()
-        if rule.headers
-    ]
-    for tm in mapping.tables:
-        if isinstance(tm.attributes, tuple):
-            wanted += [((h,), f"{tm.table}.attributes", None, False) for h in tm.attributes]
-    wanted += [(d.headers, f"dimensions.{d.name}", d.span, False) for d in mapping.dimensions]
-    for alternatives, target, span, optional in wanted:
-        for h in alternatives:
-            idx = exact.get(h, loose.get(_norm(h)))
-            if idx is not None:
-                if len(idx) > 1:
-                    diags.append(_duplicate(path, h, target, idx))
-                found[h] = idx[0]
-                break
-        else:
-            if not optional:
-                diags.append(
-                    Diagnostic(
-                        Severity.ERROR,
-                        "KT371",
-                        "data.file.missing_header",
-                        {
-                            "path": path,
-                            "header": alternatives[0],
-                            "target": target,
-                            "hint": _closest_hint(alternatives, headers),
-                        },
-                        span or Span(path, 1, 1),
-                    )
-                )
-    if diags:
-        raise DataError(diags)
-    return found
-
-
-def _closest_hint(alternatives: tuple[str, ...], headers: tuple[str, ...]) -> Msg | str:
-    """The hint naming the file's closest header to a missing one, if one is close."""
-    from kpitree.data.fit import closest_header
-
-    found = closest_header(alternatives, headers)
-    return Msg("data.file.closest_header", {"name": found}) if found else ""
-
-
-def _column_name(index: int) -> str:
-    """Excel's letters for a 0-based column index: 0 -> A, 26 -> AA."""
-    name = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        name = chr(ord("A") + rest) + name
-    return name
-
-
-def _duplicate(path: str, header: str, target: str, idx: list[int]) -> Diagnostic:
-    """KT385: a header the mapping reads appears in several columns."""
-    columns = ", ".join(f"{i + 1} ({_column_name(i)})" for i in idx)
-    return Diagnostic(
-        Severity.ERROR,
-        "KT385",
-        "data.file.duplicate_header",
-        {"path": path, "header": header, "target": target, "columns": columns},
-        Span(path, 1, idx[1] + 1),
-    )
-
-
 def reading_fingerprint(
     mapping: Mapping,
     *,
@@ -502,14 +416,14 @@ def read_and_map(
         raise DataError.of(
             "KT376", "data.file.unsupported", Span(shown, 1, 1), path=shown, suffix=suffix
         )
-    con = _connect()
+    con = connect()
     try:
         if progress:
             progress(0, None)
-        if suffix in _XLSX:
+        if suffix in XLSX_SUFFIXES:
             source = load_xlsx(con, p, shown, sheet or mapping.source.sheet, progress)
         else:
-            source = _load_csv(con, p, shown, mapping, encoding, progress)
+            source = load_csv(con, p, shown, mapping, encoding, progress)
         if progress:
             progress(source.rows, source.rows)
         source = drop_footer(con, source, mapping.source.footer, shown)

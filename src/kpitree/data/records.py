@@ -71,14 +71,15 @@ def map_records(records: pa.Table, mapping: Mapping, label: str, tz: str) -> Map
     import pyarrow as pa
 
     from kpitree.data.dimensions import declared_dimensions
-    from kpitree.data.readers import SourceTable, _connect, resolve_headers
+    from kpitree.data.header_match import resolve_headers
+    from kpitree.data.readers import SourceTable, connect
     from kpitree.data.transform import apply_mapping
 
     headers = tuple(records.column_names)
     text = pa.table(
         {f"c{i}": records.column(i).cast(pa.string()) for i in range(records.num_columns)}
     )
-    con = _connect()
+    con = connect()
     try:
         con.register("records_in", text)
         con.execute("CREATE TABLE raw AS SELECT * FROM records_in")
