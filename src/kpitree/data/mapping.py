@@ -38,29 +38,31 @@ text missing from the map), ``unmapped`` (``keep``, ``null`` or ``reject``),
 ``excel_serial``, ``optional`` (the header may be absent from the file) and
 ``id_from`` (columns whose cells make a synthetic id when the file has none of
 ``column``; see :mod:`kpitree.data.report`).
+
+This module reads and checks the file; what it resolves to (:class:`Mapping`
+and its rules) is defined in :mod:`kpitree.data.mapping_model`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import zoneinfo
 from collections.abc import Mapping as MappingABC
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field
 
-from kpitree.data.dimensions import CustomDimension, parse_dimensions
+from kpitree.data.dimensions import parse_dimensions
 from kpitree.data.mapping_check import Checker as _Checker
+from kpitree.data.mapping_model import (
+    HISTORY_TABLES,
+    ColumnRule,
+    Mapping,
+    SourceOptions,
+    TableMapping,
+    mapping_fingerprint,
+)
 from kpitree.data.schema import TABLES, table
 from kpitree.errors import DataError, Diagnostic, Severity, Span
 from kpitree.source import Document, KeyPath, did_you_mean, load_yaml, parse_yaml
@@ -78,47 +80,8 @@ __all__ = [
     "synthetic_header",
 ]
 
-# History tables: the id column plus stage entries, given "wide" (``stages``: one
-# source column per stage) and/or "long" (a ``stage`` and an ``entered_at`` column).
-HISTORY_TABLES = {"lead_stage_history": "lead_id", "deal_stage_history": "deal_id"}
 _RESERVED = ("stages", "attributes")
 Scalar = str | int | float | bool
-
-
-class SourceOptions(BaseModel):
-    """How to read the source file (all optional)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    sheet: str | None = None
-    delimiter: Literal[",", "\t", ";", "|"] | None = None
-    encoding: str | None = None
-    timezone: str | None = None
-    excel_serial_dates: bool = False
-    null_values: tuple[str, ...] = ()
-    earliest_date: dt.date = dt.date(1900, 1, 1)
-    """Dates and timestamps before this day (project time zone) are refused."""
-    latest_date: dt.date = dt.date(2100, 12, 31)
-    """... and after this day."""
-    footer: tuple[str, ...] = ()
-    """Regular expressions for the first non-blank cell of a report's footer rows:
-    the trailing rows that are blank or match are left out (see ``docs/data.md``)."""
-
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> SourceOptions:
-        if self.earliest_date > self.latest_date:
-            raise ValueError("earliest_date is after latest_date")
-        return self
-
-    @field_validator("footer")
-    @classmethod
-    def _footer_compiles(cls, footer: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in footer:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"{pattern!r}: {exc}") from None
-        return footer
 
 
 class _ColumnSpec(BaseModel):
@@ -155,64 +118,6 @@ class _Top(BaseModel):
     values: dict[str, Any] = {}
     tables: dict[str, Any]
     dimensions: dict[str, Any] = {}
-
-
-@dataclass(frozen=True)
-class ColumnRule:
-    """Where one canonical column's text comes from, resolved from the mapping file."""
-
-    headers: tuple[str, ...] = ()
-    """Alternative source headers (the first present in the file is used)."""
-    value: str | None = None
-    """Constant text (instead of a header)."""
-    map_name: str | None = None
-    value_map: MappingABC[str, str | None] | None = None
-    """Lower-cased source text -> canonical text."""
-    else_value: str | None = None
-    unmapped: str = "keep"
-    default: str | None = None
-    formats: tuple[str, ...] = ()
-    excel_serial: bool | None = None
-    optional: bool = False
-    span: Span | None = None
-    id_from: tuple[tuple[str, ...], ...] = ()
-    """Columns (each with alternative headers) whose cells make a synthetic id
-    when none of the rule's own headers is in the file; the last of ``headers``
-    is then the name of the column the reader adds for it."""
-
-
-@dataclass(frozen=True)
-class TableMapping:
-    """The rules for one canonical table."""
-
-    table: str
-    columns: MappingABC[str, ColumnRule]
-    stages: MappingABC[str, ColumnRule] = field(default_factory=dict)
-    attributes: str | tuple[str, ...] = "none"
-    """``rest`` (unmapped source columns), ``none`` or a tuple of headers."""
-    main: bool = False
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """A validated mapping, ready to apply to a file."""
-
-    name: str
-    path: str | None
-    source: SourceOptions
-    defaults: MappingABC[str, str]
-    tables: tuple[TableMapping, ...]
-    description: str | None = None
-    dimensions: tuple[CustomDimension, ...] = ()
-    """Source columns declared as segment dimensions (:mod:`kpitree.data.dimensions`)."""
-
-    def rules(self) -> list[tuple[str, str, ColumnRule]]:
-        """Every rule as (table, canonical column or ``stage:<name>``, rule)."""
-        out = []
-        for tm in self.tables:
-            out += [(tm.table, c, r) for c, r in tm.columns.items()]
-            out += [(tm.table, f"stage:{s}", r) for s, r in tm.stages.items()]
-        return out
 
 
 def _text(v: Scalar | None) -> str | None:
@@ -496,16 +401,3 @@ def load_mapping(path_or_preset: str | Path) -> Mapping:
             Span(name, 1, 1),
         )
     )
-
-
-def mapping_fingerprint(mapping: Mapping, **options: str | None) -> str:
-    """A text that changes whenever reading a file with ``mapping`` and the
-    reader's ``options`` (sheet, encoding, zone) could give other rows: every
-    rule and value map as loaded, the source options, and the kpitree version
-    (a newer reader may parse differently)."""
-    import hashlib
-
-    from kpitree import __version__
-
-    text = repr((mapping, sorted(options.items()), __version__))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
