@@ -200,3 +200,71 @@ def test_target_metrics_read_the_membership_of_the_facts_day(tmp_path: Path) -> 
     assert got["target_pipeline_created"] == pytest.approx(sum(d["amount"] for d in want))
     assert got["target_opportunities"] == len(want)
     assert got["target_accounts"] == len(members[AS_OF]) == 2  # ALPHA, BETA on the 30th
+
+
+def _generated(seed: int) -> dict[str, list[dict[str, Any]]]:
+    """A company with activities on every day of May and June (so every age
+    of the 20-day window, its first and last day and the day after it, is
+    hit on some day of June), some accounts created within June and one
+    without employees."""
+    import random
+
+    rnd = random.Random(seed)
+    names = {"ALPHA": "アルファ株式会社", "BETA": "ベータ"}
+    accounts = []
+    for k in range(10):
+        account = ["ALPHA", "BETA"][k] if k < 2 else f"ACC{k}"
+        created = (
+            dt.date(2026, 1, 5) if k < 7 else dt.date(2026, 6, 1) + dt.timedelta(days=7 * k - 45)
+        )
+        accounts.append({"account_id": account, "name": names.get(account, account),
+                         "employees": None if k == 3 else rnd.choice([50, 300, 2000]),
+                         "created_at": at(created)})  # fmt: skip
+    acts = []
+    start = dt.date(2026, 5, 1)
+    for i in range(61):
+        for _ in range(rnd.randint(0, 3)):
+            day = start + dt.timedelta(days=i)
+            acts.append(
+                {
+                    "activity_id": f"G{len(acts)}",
+                    "account_id": rnd.choice(accounts)["account_id"],
+                    "type": rnd.choice(["meeting", "web_visit", "web_visit"]),
+                    "occurred_at": at(day, hour=rnd.randint(0, 23)),
+                }
+            )
+    return {"accounts": accounts, "activities": acts}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_day_at_once_equals_the_scoring_of_each_day(tmp_path: Path, seed: int) -> None:
+    from kpitree.abm.scoring import tier_of
+
+    from .company import expected_scores
+
+    company = _generated(seed)
+    project = _project(tmp_path, company)
+    abm = project.tree.abm
+    assert abm is not None and abm.targets is not None
+    june = [dt.date(2026, 6, 1) + dt.timedelta(days=i) for i in range(30)]
+    with project.engine() as engine:
+        entries, matched = engine.abm_scores.list_rows()
+        rows = daily_scores(engine, abm, june, entries, matched)
+        per_day = {day: score_accounts(engine, abm, day) for day in june}
+    listed = {(a, d) for e in entries for a in matched[e.row] for d in june if e.on_list(d)}
+    assert ("BETA", dt.date(2026, 6, 15)) not in listed and ("BETA", AS_OF) in listed
+    assert set(rows.column("tier").to_pylist()) == {"A", "B", None}
+    assert set(rows.column("target_account").to_pylist()) == {True, False}
+    for day in june:
+        _same(scores_of_day(abm, rows, day), per_day[day])
+        want = expected_scores(company, abm, day, ZONE)  # plain Python, no SQL
+        got = [r for r in rows.to_pylist() if r["day"] == day]
+        assert {r["account_id"] for r in got} == set(want)
+        for r in got:
+            w = want[r["account_id"]]
+            assert r["score"] == pytest.approx(w["score"], abs=1e-9)
+            assert r["engagement"] == pytest.approx(w["points"]["engagement"], abs=1e-9)
+            assert r["tier"] == tier_of(abm, r["score"]) == w["tier"]
+            assert r["by_tier"] == (r["tier"] in abm.targets.tiers)
+            assert r["by_list"] == ((r["account_id"], day) in listed)
+            assert r["target_account"] == (r["by_tier"] or r["by_list"])

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.abm.scoring import Scores, scores_query, tier_of
+from kpitree.abm.scoring import Scores, scores_query
 from kpitree.definition.spec_abm import AbmSpec
 from kpitree.engines.freshness import server_data_version
 
@@ -67,36 +67,63 @@ def daily_scores(
     chosen = sorted(set(days))
     t = engine.execute(scores_query(engine, abm, chosen))
     t = t.sort_by([("day", "ascending"), ("account_id", "ascending")])
-    eng_cols = _engagement_columns(abm)
-    engagement: pa.Array = pa.array([0.0] * t.num_rows, pa.float64())
-    for col in eng_cols:
+    engagement: pa.Array = pa.repeat(pa.scalar(0.0, pa.float64()), t.num_rows)
+    for col in _engagement_columns(abm):
         engagement = pc.add(engagement, t.column(col))
-    scores = t.column("score").to_pylist()
-    tiers = [tier_of(abm, float(s)) for s in scores]
+    tiers = _tiers(abm, t.column("score"))
     spec = abm.targets
-    wanted_tiers = set(spec.tiers) if spec is not None else set()
-    by_tier = [tier in wanted_tiers for tier in tiers]
-    listed: set[tuple[str, dt.date]] = set()
-    for e in entries:
-        for account in (matched or {}).get(e.row, ()):
-            for day in chosen:
-                if e.on_list(day):
-                    listed.add((account, day))
-    ids = t.column("account_id").to_pylist()
-    day_col = t.column("day").to_pylist()
-    by_list = [(str(a), d) in listed for a, d in zip(ids, day_col, strict=True)]
+    wanted_tiers = pa.array(sorted(spec.tiers) if spec is not None else [], pa.string())
+    by_tier = pc.fill_null(pc.is_in(tiers, value_set=wanted_tiers), False)
+    by_list = _listed(t, chosen, entries, matched or {})
     both = spec is not None and bool(spec.tiers) and spec.file is not None
     if both and spec is not None and spec.mode == "intersection":
-        target = [a and b for a, b in zip(by_tier, by_list, strict=True)]
+        target = pc.and_(by_tier, by_list)
     else:
-        target = [a or b for a, b in zip(by_tier, by_list, strict=True)]
+        target = pc.or_(by_tier, by_list)
     return (
         t.append_column("engagement", engagement)
-        .append_column("tier", pa.array(tiers, pa.string()))
-        .append_column("by_tier", pa.array(by_tier, pa.bool_()))
-        .append_column("by_list", pa.array(by_list, pa.bool_()))
-        .append_column("target_account", pa.array(target, pa.bool_()))
+        .append_column("tier", tiers)
+        .append_column("by_tier", by_tier)
+        .append_column("by_list", by_list)
+        .append_column("target_account", target)
     )
+
+
+def _tiers(abm: AbmSpec, scores: pa.ChunkedArray) -> pa.ChunkedArray:
+    """:func:`kpitree.abm.scoring.tier_of` of every score, column-wise: the
+    highest threshold reached wins (of equal thresholds, the first defined)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = pa.chunked_array([pa.nulls(len(scores), pa.string())])
+    ranked = sorted(abm.tiers.items(), key=lambda kv: -kv[1])
+    for name, threshold in reversed(ranked):  # the last assigned wins
+        reached = pc.fill_null(pc.greater_equal(scores, float(threshold)), False)
+        out = pc.if_else(reached, pa.scalar(name, pa.string()), out)
+    return out
+
+
+def _listed(
+    t: pa.Table,
+    days: Sequence[dt.date],
+    entries: Sequence[ListEntry],
+    matched: dict[int, set[str]],
+) -> pa.ChunkedArray:
+    """Whether each row's account is matched by a list row on the list on the row's day."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = pa.chunked_array([pa.array([False] * t.num_rows, pa.bool_())])
+    if not entries or t.num_rows == 0:
+        return out
+    ids = pc.cast(t.column("account_id"), pa.string())
+    for day in days:
+        accounts = {a for e in entries if e.on_list(day) for a in matched.get(e.row, ())}
+        if accounts:
+            on_day = pc.equal(t.column("day"), pa.scalar(day, pa.date32()))
+            held = pc.is_in(ids, value_set=pa.array(sorted(accounts), pa.string()))
+            out = pc.or_(out, pc.fill_null(pc.and_(on_day, held), False))
+    return out
 
 
 def scores_of_day(abm: AbmSpec, rows: pa.Table, day: dt.date) -> Scores:
