@@ -117,3 +117,35 @@ def test_a_copied_master_enriches_accounts_on_postgres(tmp_path: Path, postgres_
             for a in score_accounts(pg, abm, AS_OF).accounts
         }
     assert got == want
+
+
+@pytest.mark.engine
+@pytest.mark.postgres
+def test_a_copy_without_master_empties_the_older_master(tmp_path: Path, postgres_url: str) -> None:
+    from kpitree.data.warehouse import default_warehouse_path
+    from kpitree.engines import copy_warehouse, open_engine
+
+    url = _fresh_database(postgres_url, "abm_master_gone")
+    with_master, without = tmp_path / "with", tmp_path / "without"
+    with_master.mkdir()
+    without.mkdir()
+    project = _project(with_master)
+    (with_master / "master.csv").write_text(MASTER, encoding="utf-8")
+    assert project.import_company_master(with_master / "master.csv") == 5
+    plain = _project(without)
+    want = _points(plain)
+    assert want != _points(project)  # the master changes the scores (the test can fail)
+    abm = project.tree.abm
+    assert abm is not None
+
+    def scored() -> dict[str, tuple[dict[str, float], set[str], str | None]]:
+        with open_engine(url, timezone=project.tree.timezone) as pg:
+            return {
+                a.account_id: (dict(a.points), set(a.missing), a.tier)
+                for a in score_accounts(pg, abm, AS_OF).accounts
+            }
+
+    copy_warehouse(default_warehouse_path(with_master), url)
+    assert scored() == _points(project)
+    copy_warehouse(default_warehouse_path(without), url)
+    assert scored() == want

@@ -15,7 +15,7 @@ import io
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kpitree.data import schema
 from kpitree.engines.engine import Engine
@@ -115,80 +115,109 @@ def copy_warehouse(
             return read
 
         sources = [_Source(t.name, t.column_names, batches(t.name)) for t in schema.TABLES]
+        side = _side_tables(source)
         if isinstance(url, Engine):
-            counts = _load(url, sources)
-            _copy_dimensions(source, url)
-            return counts
+            return _copy_into(url, sources, side)
         with open_engine(url, read_only=False) as target:
-            counts = _load(target, sources)
-            _copy_dimensions(source, target)
-            return counts
+            return _copy_into(target, sources, side)
 
 
-def _copy_dimensions(source: Engine, target: Engine) -> None:
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """A table kpitree keeps beside the canonical ones: its rows in the
+    warehouse, or ``None`` when the warehouse has none (the copy empties it)."""
+
+    name: str
+    types: Mapping[str, str]
+    """Column -> PostgreSQL type."""
+    rows: pa.Table | None
+
+
+def _side_tables(source: Engine) -> list[_Side]:
     """The warehouse's custom dimensions (:mod:`kpitree.data.dimensions`),
     cross-source links (:mod:`kpitree.data.links`) and company master
-    (:mod:`kpitree.data.company_master`) go along with its tables, as they are."""
+    (:mod:`kpitree.data.company_master`): they go along with its tables, as they
+    are; those it does not have are emptied in the target, so the target equals
+    the warehouse."""
     from kpitree.data import company_master, dimensions, links
 
-    _copy_side_tables(source, target, dimensions.REGISTRY_TABLE, dimensions.SIDE_TABLES)
-    _copy_side_tables(source, target, links.LINKS_TABLE, links.SIDE_TABLES, {"rank", "candidates"})
-    master = company_master.MASTER_TABLE
-    _copy_side_tables(
-        source,
-        target,
-        master,
-        {master: tuple(company_master.MASTER_COLUMNS)},
-        pg_types=company_master.MASTER_PG_TYPES,
-    )
-
-
-def _copy_side_tables(
-    source: Engine,
-    target: Engine,
-    marker: str,
-    side_tables: Mapping[str, tuple[str, ...]],
-    integers: frozenset[str] | set[str] = frozenset(),
-    pg_types: Mapping[str, str] | None = None,
-) -> None:
-    """Copy ``side_tables`` (text columns, but ``integers``; on PostgreSQL the
-    column types ``pg_types`` when given) when the warehouse has ``marker``."""
     con = source.backend.con
-    present = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [marker]
-    ).fetchall()[0][0]
-    if not present:
-        return
-    for name, columns in side_tables.items():
-        arrow = con.sql(f"SELECT {', '.join(columns)} FROM {name}").to_arrow_table()
+    groups: list[tuple[str, Mapping[str, tuple[str, ...]], Mapping[str, str] | None]] = [
+        (dimensions.REGISTRY_TABLE, dimensions.SIDE_TABLES, None),
+        (links.LINKS_TABLE, links.SIDE_TABLES, None),
+        (
+            company_master.MASTER_TABLE,
+            {company_master.MASTER_TABLE: tuple(company_master.MASTER_COLUMNS)},
+            company_master.MASTER_PG_TYPES,
+        ),
+    ]
+    integers = {"rank", "candidates"}
+    out = []
+    for marker, side_tables, pg_types in groups:
+        present = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [marker]
+        ).fetchall()[0][0]
+        for name, columns in side_tables.items():
+            types = pg_types or {c: "INTEGER" if c in integers else "TEXT" for c in columns}
+            rows = (
+                con.sql(f"SELECT {', '.join(columns)} FROM {name}").to_arrow_table()
+                if present
+                else None
+            )
+            out.append(_Side(name, {c: types[c] for c in columns}, rows))
+    return out
+
+
+def _copy_into(target: Engine, sources: list[_Source], side: list[_Side]) -> dict[str, int]:
+    """Load ``sources`` and ``side`` into ``target``: on PostgreSQL all in one
+    transaction, elsewhere one table after the other."""
+    if target.name == "postgres":
+        return _load(target, sources, then=lambda cursor: _write_side_pg(cursor, side))
+    counts = _load(target, sources)
+    for s in side:
+        if s.rows is None and not target.has_table(s.name):
+            continue
+        rows = s.rows if s.rows is not None else _empty(s)
         if target.name == "clickhouse":
             from kpitree.engines.clickhouse import write_table
 
-            write_table(target.backend, name, arrow)
-            continue
-        if target.name != "postgres":
-            target.backend.create_table(name, arrow, overwrite=True)
-            continue
-        import psycopg
-        from psycopg import sql
-        from pyarrow import csv
+            write_table(target.backend, s.name, rows)
+        else:
+            target.backend.create_table(s.name, rows, overwrite=True)
+    return counts
 
-        types = pg_types or {c: "INTEGER" if c in integers else "TEXT" for c in columns}
-        ddl = ", ".join(f"{c} {types[c]}" for c in columns)
-        try:
-            with target.backend.con.transaction(), target.backend.con.cursor() as cursor:
-                table = sql.Identifier(name)
-                cursor.execute(sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({ddl})").format(table))
+
+_ARROW_OF_PG = {"INTEGER": "int32", "BIGINT": "int64", "DOUBLE PRECISION": "float64"}
+
+
+def _empty(side: _Side) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table(
+        {c: pa.array([], type=_ARROW_OF_PG.get(t, "string")) for c, t in side.types.items()}
+    )
+
+
+def _write_side_pg(cursor: Any, side: list[_Side]) -> None:
+    """Replace (or empty) the side tables, inside the copy's transaction."""
+    from psycopg import sql
+    from pyarrow import csv
+
+    for s in side:
+        table = sql.Identifier(s.name)
+        if s.rows is None:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [s.name])
+            row = cursor.fetchone()
+            if row and row[0]:
                 cursor.execute(sql.SQL("TRUNCATE {}").format(table))
-                buffer = io.BytesIO()
-                csv.write_csv(arrow, buffer, csv.WriteOptions(include_header=False))
-                copy_sql = sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(table)
-                with cursor.copy(copy_sql) as copy:
-                    copy.write(buffer.getbuffer())
-        except psycopg.Error as exc:
-            raise UserError.of(
-                "KT517", "engines.load_failed", table=name, where=target.where, error=str(exc)
-            ) from exc
+            continue
+        ddl = ", ".join(f"{c} {t}" for c, t in s.types.items())
+        cursor.execute(sql.SQL(f"CREATE TABLE IF NOT EXISTS {{}} ({ddl})").format(table))
+        cursor.execute(sql.SQL("TRUNCATE {}").format(table))
+        buffer = io.BytesIO()
+        csv.write_csv(s.rows, buffer, csv.WriteOptions(include_header=False))
+        with cursor.copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(table)) as copy:
+            copy.write(buffer.getbuffer())
 
 
 def _batches_of(arrow: pa.Table) -> Callable[[], Iterable[pa.RecordBatch]]:
@@ -215,14 +244,16 @@ def _check_columns(name: str, columns: Iterable[str]) -> None:
         )
 
 
-def _load(engine: Engine, sources: list[_Source]) -> dict[str, int]:
+def _load(
+    engine: Engine, sources: list[_Source], then: Callable[[Any], None] | None = None
+) -> dict[str, int]:
     if engine.read_only:
         raise UserError.of("KT516", "engines.load_read_only", where=engine.where)
     # Canonical order, whatever order the caller gave.
     order = {t.name: i for i, t in enumerate(schema.TABLES)}
     sources = sorted(sources, key=lambda s: order[s.name])
     if engine.name == "postgres":
-        return _load_postgres(engine, sources)
+        return _load_postgres(engine, sources, then)
     if engine.name == "duckdb":
         return _load_duckdb(engine, sources)
     if engine.name == "pyspark":
@@ -250,7 +281,10 @@ def _typed(source: _Source, batch: pa.RecordBatch) -> pa.RecordBatch:
         ) from exc
 
 
-def _load_postgres(engine: Engine, sources: list[_Source]) -> dict[str, int]:
+def _load_postgres(
+    engine: Engine, sources: list[_Source], then: Callable[[Any], None] | None = None
+) -> dict[str, int]:
+    """COPY every table in one transaction; ``then(cursor)`` writes more in it."""
     import psycopg
     from psycopg import sql
     from pyarrow import csv
@@ -293,6 +327,9 @@ def _load_postgres(engine: Engine, sources: list[_Source]) -> dict[str, int]:
                         copy.write(buffer.getbuffer())
                         rows += batch.num_rows
                 counts[source.name] = rows
+            if then is not None:
+                current = "kpitree_*"
+                then(cursor)
     except psycopg.OperationalError as exc:
         raise UserError.of(
             "KT514", "engines.unreachable", where=engine.where, error=str(exc).strip()
