@@ -104,6 +104,7 @@ def create_app(
     from kpitree.web import (
         routes_accounts,
         routes_actions,
+        routes_actions_page,
         routes_alerts,
         routes_api,
         routes_auth,
@@ -215,6 +216,7 @@ def create_app(
         routes_sla_cases,
         routes_alerts,
         routes_actions,
+        routes_actions_page,
         routes_accounts,
         routes_scorecards,
         routes_revisions,
