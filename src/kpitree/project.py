@@ -185,52 +185,19 @@ class Project:
         ``targets="then"``: each month's targets are those of the definition's
         revision in force then (see :mod:`kpitree.review.revisions`);
         ``"current"``: today's definition for every month."""
-        from kpitree.compute.status import compute_status
-        from kpitree.compute.targets import Targets, read_target_file
+        from kpitree.project_status import project_status
 
-        as_of = as_of or self.today()
-        asked = (
-            [period]
-            if period is None or isinstance(period, str) or not isinstance(period, Sequence)
-            else list(period)
+        return project_status(
+            self,
+            period,
+            by=by,
+            as_of=as_of,
+            filters=filters,
+            explain=explain,
+            compare=compare,
+            engine=engine,
+            targets=targets,
         )
-        periods = [
-            p if not isinstance(p, str) and p is not None else self.period(p, as_of=as_of)
-            for p in asked
-        ]
-        levels: list[tuple[str, ...]] = [()]
-        for dim in [by] if isinstance(by, str) else list(by or []):
-            levels.append(_drill_path(dim))
-        from kpitree.project_plans import plans_then
-        from kpitree.review.revisions import check_targets_choice
-
-        chosen = Targets(self.tree, self._plan_or_none)
-        if check_targets_choice(targets) == "then":
-            chosen.plan_for_month = plans_then(self)
-        for file in self.tree.target_files:
-            dims = sorted({d for level in levels for d in level} | {"department", "team", "rep"})
-            chosen.overrides.update(read_target_file(self.path / file, self.tree, dims))
-        own = engine is None
-        eng = engine or self.engine()
-        cache = self.query_cache()
-        try:
-            return compute_status(
-                self.tree,
-                self.catalogue,
-                eng,
-                chosen,
-                periods,
-                levels,
-                as_of=as_of,
-                filters=filters,
-                with_explanations=explain,
-                compare=compare,
-                cache=cache,
-            )
-        finally:
-            cache.save()
-            if own:
-                eng.close()
 
     # -- account-based marketing ------------------------------------------------
 
@@ -322,7 +289,8 @@ class Project:
 
         return plan_from_history(self, history, growth=growth, as_of=as_of, fiscal_year=fiscal_year)
 
-    def _plan_or_none(self, fiscal_year: int) -> Plan | None:
+    def plan_or_none(self, fiscal_year: int) -> Plan | None:
+        """The plan of ``fiscal_year``, or ``None`` when the tree cannot plan it."""
         try:
             return make_plan(self.tree, fiscal_year=fiscal_year)
         except PlanError:
@@ -501,14 +469,3 @@ class Project:
         from kpitree.sla.report import project_sla_report
 
         return project_sla_report(self, period, by=by, as_of=as_of, rules=rules)
-
-
-_ORG_PATH = ("department", "team", "rep")
-
-
-def _drill_path(dim: str) -> tuple[str, ...]:
-    """Organisation dimensions drill from the department down (company →
-    department → team → rep); any other dimension stands alone."""
-    if dim in _ORG_PATH:
-        return _ORG_PATH[: _ORG_PATH.index(dim) + 1]
-    return (dim,)

@@ -89,7 +89,7 @@ def test_targets_of_any_period_follow_the_monthly_plan(demo: Project) -> None:
     status = demo.status(periods[:2], by="rep", as_of=AS_OF, explain=False, compare=False)
     segments = list(dict.fromkeys(r.segment for r in status.rows))
     assert len(segments) > 10  # company, departments, teams and reps
-    targets = Targets(demo.tree, demo._plan_or_none)
+    targets = Targets(demo.tree, demo.plan_or_none)
     checked = 0
     for node_id in demo.tree.nodes:
         matrix = targets.target_matrix(node_id, periods, segments)
@@ -107,7 +107,7 @@ def test_targets_of_any_period_follow_the_monthly_plan(demo: Project) -> None:
 def test_target_overrides_apply_in_the_matrix(demo: Project) -> None:
     month = parse_period("2025-10", 4)
     segment = (("department", "inside_sales"),)
-    targets = Targets(demo.tree, demo._plan_or_none)
+    targets = Targets(demo.tree, demo.plan_or_none)
     targets.overrides[("calls", "2025-10", segment)] = 1234.0
     matrix = targets.target_matrix("calls", [month], [(), segment])
     assert matrix[0, 1] == 1234.0
@@ -174,7 +174,7 @@ def test_a_status_from_cached_sql_is_the_same(demo: Project, tmp_path: Path) -> 
                 demo.tree,
                 demo.catalogue,
                 engine,
-                Targets(demo.tree, demo._plan_or_none),
+                Targets(demo.tree, demo.plan_or_none),
                 [parse_period("2025-10", 4), parse_period("2025-Q3", 4)],
                 [(), ("department", "team", "rep")],
                 as_of=AS_OF,

@@ -61,7 +61,7 @@ def status(demo: Project, cache: QueryCache) -> StatusResult:
             demo.tree,
             demo.catalogue,
             engine,
-            Targets(demo.tree, demo._plan_or_none),
+            Targets(demo.tree, demo.plan_or_none),
             [parse_period(p, 4) for p in PERIODS],
             [(), ("department", "team", "rep")],
             as_of=AS_OF,
