@@ -361,3 +361,65 @@ def test_hubspot_as_airbyte_and_dlt_land_it_on_spark(
     frame.write.mode("overwrite").saveAsTable("rep_assignments")
     engine = _attach(attach_engine(spark_session, timezone="Asia/Tokyo"), project, preset, database)
     assert differences(project, engine, MONTHS[-3:], ["team"]) == []
+
+
+def airbyte_entered_columns(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """Airbyte's layout without ``deals_property_history``: each deal carries
+    HubSpot's per-stage ``hs_v2_date_entered_<stage id>`` (and ``..._exited_...``)
+    properties, flattened by Airbyte to ``properties_...`` columns (ISO text), and
+    ``..._current_stage``, which is not a stage."""
+    layout = airbyte_layout(tables)
+    del layout["deals_property_history"]
+    deals = layout["deals"]
+    entered: dict[tuple[str, str], dt.datetime] = {}
+    for row in tables["deal_stage_history"].to_pylist():
+        key = (row["deal_id"], STAGE_IDS.get(row["stage"], row["stage"]))
+        assert key not in entered  # one entry per deal and stage: a column holds one
+        entered[key] = row["entered_at"]
+
+    def iso(value: dt.datetime | None) -> str | None:
+        return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+    ids = deals["id"].to_pylist()
+    for stage in sorted({s for _, s in entered}):
+        at = [entered.get((d, stage)) for d in ids]
+        deals = deals.append_column(f"properties_hs_v2_date_entered_{stage}", pa.array(
+            [iso(v) for v in at]))  # fmt: skip
+        deals = deals.append_column(f"properties_hs_v2_date_exited_{stage}", pa.array(
+            [iso(v + dt.timedelta(days=1)) if v else None for v in at]))  # fmt: skip
+    current = [iso(dt.datetime(2026, 1, 5, tzinfo=dt.UTC))] * len(ids)
+    deals = deals.append_column("properties_hs_v2_date_entered_current_stage", pa.array(current))
+    layout["deals"] = deals
+    return layout
+
+
+def test_airbyte_deal_stages_from_the_deals_date_entered_columns(
+    company: tuple[Project, dict[str, Any]],
+) -> None:
+    """Without ``deals_property_history``, the deals' date-entered properties give
+    the stage entries: the same numbers as imported. With neither, the deals have
+    no stage entries and the data check says the history is missing (KT572)."""
+    from kpitree.compute.quality import check_quality
+
+    project, tables = company
+    layout = airbyte_entered_columns(tables)
+    with _duckdb(project, tables, layout, "airbyte_hubspot") as engine:
+        history = engine.execute(engine.table("deal_stage_history")).to_pylist()
+        want = tables["deal_stage_history"].to_pylist()
+        assert sorted((r["deal_id"], r["stage"], r["entered_at"]) for r in history) == sorted(
+            (r["deal_id"], r["stage"], r["entered_at"]) for r in want
+        )
+        assert differences(project, engine, MONTHS, ["department", "team", "rep"]) == []
+        report = check_quality(engine, project.catalogue, project.tree, AS_OF)
+        assert "history_missing" not in {f.rule for f in report.findings}
+    layout["deals"] = layout["deals"].select(
+        [c for c in layout["deals"].column_names if "_hs_v2_date_" not in c]
+    )
+    with _duckdb(project, tables, layout, "airbyte_hubspot") as engine:
+        stages = engine.table("deal_stage_history")
+        assert engine.execute(stages.count()).column(0)[0].as_py() == 0
+        report = check_quality(engine, project.catalogue, project.tree, AS_OF)
+        [missing] = [f for f in report.findings if f.rule == "history_missing"]
+        assert (missing.code, missing.table, missing.count) == (
+            "KT572", "deal_stage_history", tables["deals"].num_rows)  # fmt: skip
+        assert missing.nodes and "deals_property_history" in missing.detail["missing"]

@@ -43,6 +43,8 @@ LEVELS = ("error", "warning")
 # Rules about cross-source links: they touch the lead conversions deals give.
 _LINK_RULES = frozenset({"ambiguous_link", "unlinked_deal", "duplicate_across_sources"})
 STALE = ("stale_source", "KT849", "warning")
+# A stage history an ELT tool's landed tables cannot give (engine.landed_gaps).
+MISSING_HISTORY = ("history_missing", "KT572", "warning")
 
 # The day columns that date each table's facts, for freshness.
 _FACT_DAYS: dict[str, tuple[str, ...]] = {
@@ -268,11 +270,33 @@ def check_quality(
             findings.append(
                 Finding(name, code, level, table, count, examples, tuple(metrics), tuple(nodes))
             )
+    findings.extend(_missing_history(engine, spec, catalogue, tree))
     freshness = _freshness(engine, as_of, spec)
     stale_level = spec.levels.get(STALE[0], STALE[2])  # type: ignore[call-overload]
     if stale_level != "off":
         findings.extend(_stale_findings(freshness, stale_level, catalogue, tree))
     return QualityReport(as_of, tuple(findings), tuple(freshness))
+
+
+def _missing_history(
+    engine: Engine, spec: QualitySpec, catalogue: Catalogue, tree: Tree
+) -> list[Finding]:
+    """A stage history the landed tables cannot give: every record of its table
+    lacks its stage entries (the count), and what would have given them."""
+    rule, code, default = MISSING_HISTORY
+    level = spec.levels.get(rule, default)  # type: ignore[call-overload]
+    if level == "off":
+        return []
+    out = []
+    for table, missing in sorted(engine.landed_gaps.items()):
+        records = table.removesuffix("_stage_history") + "s"
+        count = int(engine.execute(engine.table(records).count()).column(0)[0].as_py())
+        metrics, nodes = touched(catalogue, tree, table, rule)
+        detail = {"records": records, "missing": missing}
+        out.append(
+            Finding(rule, code, level, table, count, (), tuple(metrics), tuple(nodes), detail)
+        )
+    return out
 
 
 def _stale_findings(

@@ -210,6 +210,7 @@ QualityRule = Literal[
     "lead_without_owner",
     "owner_without_assignment",
     "stale_source",
+    "history_missing",
     "lost_characters",
     "dangling_reference",
     "duplicate_across_sources",

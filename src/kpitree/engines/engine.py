@@ -132,6 +132,9 @@ class Engine:
         # Canonical tables read as expressions over other tables (tables an ELT
         # tool landed: kpitree.engines.landed.attach_landed).
         self.views: dict[str, ir.Table] = {}
+        # Canonical tables those landed tables cannot fill (-> what is missing):
+        # the data check says so (``history_missing``).
+        self.landed_gaps: dict[str, str] = {}
         from kpitree.engines.dialects import NO_EXACT_MEDIAN
 
         # Medians computed with the engine's approximation (Trino, BigQuery):

@@ -110,6 +110,7 @@ def attach_landed(
     lead status (``{"Marketing Qualified": "mql"}``; statuses not named keep
     their own name as a custom stage), ``deal_stages`` that of each opportunity
     stage."""
+    engine.landed_gaps.clear()
     views = landed_tables(
         engine, preset, database=database, lead_statuses=lead_statuses, deal_stages=deal_stages
     )

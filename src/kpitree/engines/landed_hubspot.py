@@ -84,7 +84,7 @@ def elt_hubspot(
         return table
 
     build = _airbyte if preset == "airbyte_hubspot" else _dlt
-    return build(landed, lifecycle, deal_stages)
+    return build(landed, lifecycle, deal_stages, engine.landed_gaps)
 
 
 def _column(table: ir.Table, name: str) -> Any:
@@ -230,7 +230,10 @@ def _reps(owners: ir.Table, first: str, last: str) -> ir.Table:
 
 
 def _airbyte(
-    landed: Callable[..., Any], lifecycle: dict[str, str], deal_stages: dict[str, str]
+    landed: Callable[..., Any],
+    lifecycle: dict[str, str],
+    deal_stages: dict[str, str],
+    gaps: dict[str, str],
 ) -> dict[str, ir.Table]:
     import ibis
 
@@ -265,8 +268,8 @@ def _airbyte(
 
     out["deals"] = _deals(deals, origin, status, deal_stages, fields)
     moves = landed("deals_property_history", optional=True)
-    if moves is None:  # not synced: no stage entries, none invented
-        out["deal_stage_history"] = _no_deal_stages(out["deals"])
+    if moves is None:  # not synced: the stage entry dates on the deals, if any
+        out["deal_stage_history"] = _entered_columns(deals, deal_stages, gaps)
     else:
         changes = moves.filter(_need(moves, "property") == "dealstage")
         out["deal_stage_history"] = changes.select(
@@ -279,7 +282,10 @@ def _airbyte(
 
 
 def _dlt(
-    landed: Callable[..., Any], lifecycle: dict[str, str], deal_stages: dict[str, str]
+    landed: Callable[..., Any],
+    lifecycle: dict[str, str],
+    deal_stages: dict[str, str],
+    gaps: dict[str, str],
 ) -> dict[str, ir.Table]:
     import ibis
 
@@ -316,6 +322,7 @@ def _dlt(
     out["deals"] = _deals(deals, origin, status, deal_stages, fields)
     timing = landed("stages_timing_deals", optional=True)
     if timing is None:
+        gaps["deal_stage_history"] = "stages_timing_deals"
         out["deal_stage_history"] = _no_deal_stages(out["deals"])
     else:
         out["deal_stage_history"] = timing.select(
@@ -325,6 +332,43 @@ def _dlt(
         )
     out["reps"] = _reps(landed("owners"), "first_name", "last_name")
     return out
+
+
+_ENTERED = "properties_hs_v2_date_entered_"
+# HubSpot's own property beside the per-stage ones: the current stage's entry.
+_NOT_A_STAGE = "current_stage"
+
+
+def _entered_columns(deals: ir.Table, deal_stages: dict[str, str], gaps: dict[str, str]) -> Any:
+    """Stage entries from a deal's ``properties_hs_v2_date_entered_<stage id>``
+    columns (HubSpot's "date entered" property of each pipeline stage); none
+    when the deals have no such column (then ``gaps`` names what is missing)."""
+    import ibis
+
+    key = _need(deals, "id")
+    parts = []
+    for column in deals.columns:
+        stage = column[len(_ENTERED) :] if column.lower().startswith(_ENTERED) else ""
+        if not stage or stage.lower() == _NOT_A_STAGE:
+            continue
+        at = deals[column]
+        entered = deals.filter(at.notnull())
+        parts.append(
+            entered.select(
+                deal_id=_text(entered[key.get_name()]),
+                stage=ibis.literal(deal_stages.get(stage, stage)),
+                entered_at=_instant(entered[column]),
+            )
+        )
+    if not parts:
+        gaps["deal_stage_history"] = f"deals_property_history, {_ENTERED}<stage>"
+        empty = deals.filter(ibis.literal(False))
+        return empty.select(
+            deal_id=_text(empty[key.get_name()]),
+            stage=ibis.null("string"),
+            entered_at=ibis.null(_UTC),
+        )
+    return ibis.union(*parts, distinct=False)
 
 
 def _no_deal_stages(deals: ir.Table) -> ir.Table:
