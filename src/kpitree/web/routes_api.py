@@ -238,7 +238,7 @@ def api_departments(
 
 
 @router.get(
-    "/api/departments/{dept}",
+    "/api/departments/{dept:path}",
     response_model=schemas.DepartmentPage,
     summary="One department",
     responses=errors(404),

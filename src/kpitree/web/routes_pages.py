@@ -151,7 +151,7 @@ def departments_page(
     return _page(page, "departments.html", view, "departments", format, table, "departments")
 
 
-@router.get("/departments/{dept}", response_class=HTMLResponse)
+@router.get("/departments/{dept:path}", response_class=HTMLResponse)
 def department_page(
     dept: str,
     format: str | None = Depends(page_format),

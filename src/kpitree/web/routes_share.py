@@ -123,7 +123,7 @@ def tv_tree(
     )
 
 
-@router.get("/tv/departments/{dept}", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/tv/departments/{dept:path}", response_class=HTMLResponse, include_in_schema=False)
 def tv_department(
     request: Request,
     dept: str,
