@@ -437,13 +437,16 @@ class Project:
 
         return resolve_channel(self.tree, name)
 
-    def alerts_run(self, *, now: dt.datetime | None = None, dry_run: bool = False) -> AlertRun:
+    def alerts_run(
+        self, *, now: dt.datetime | None = None, dry_run: bool = False, targets: str = "then"
+    ) -> AlertRun:
         """Evaluate every alert rule at ``now`` (default the present; a naive
         datetime is in the project's time zone) and deliver what is due;
-        ``dry_run`` changes and sends nothing."""
+        ``dry_run`` changes and sends nothing. ``targets``: ``then`` (the
+        revision in force in each month) or ``current`` (today's definition)."""
         from kpitree.alerts.run import run_alerts
 
-        return run_alerts(self, now=now, dry_run=dry_run)
+        return run_alerts(self, now=now, dry_run=dry_run, targets=targets)
 
     def alert_events(
         self, start: dt.datetime | None = None, end: dt.datetime | None = None

@@ -290,3 +290,35 @@ def test_the_pages_compare_a_past_period_with_todays_targets_on_request(
         wrong = client.get("/api/tree", params={"period": "2025-Q2", "targets": "today"})
         assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "KT233"
         assert "?targets=" in wrong.json()["error"]["message"]
+
+
+def test_alerts_run_takes_the_targets_choice(planted: Path, cli: Any) -> None:
+    """``kpitree alerts run --now <a past moment> --targets current`` compares
+    last quarter with today's targets, as ``?targets=current`` on the pages."""
+    import json
+
+    _kgi_history(planted, cli)
+    file = planted / "kpitree.yaml"
+    text = file.read_text(encoding="utf-8")
+    assert "\nalerts:" not in text
+    file.write_text(
+        text + "\nalerts:\n  calls_q:\n    node: calls\n    condition: below_target\n"
+        "    period: quarter\n    threshold: 1000\n",
+        encoding="utf-8",
+    )
+    end_of_q2 = "2025-09-30T20:00+09:00"
+    run = ("alerts", "run", planted, "--now", end_of_q2, "--dry-run", "--json")
+    answers = {
+        targets: cli(*run, *(["--targets", targets] if targets else []))
+        for targets in ("", "then", "current")
+    }
+    facts = {}
+    for targets, answer in answers.items():
+        assert answer.code == 0, answer.err
+        (event,) = json.loads(answer.out)["events"]
+        facts[targets] = event["facts"]
+    assert facts[""] == facts["then"]
+    assert facts["then"]["reference"] == pytest.approx(1800)
+    assert facts["current"]["reference"] == pytest.approx(2700)
+    wrong = cli("alerts", "run", planted, "--now", end_of_q2, "--dry-run", "--targets", "now")
+    assert wrong.code != 0 and "--targets" in wrong.err and "'now'" in wrong.err

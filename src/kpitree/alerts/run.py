@@ -193,8 +193,13 @@ def run_alerts(
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     lock_timeout: float = 30.0,
+    targets: str = "then",
 ) -> AlertRun:
-    """Evaluate and deliver at ``now`` (default: the present; must be aware)."""
+    """Evaluate and deliver at ``now`` (default: the present; must be aware),
+    against the targets valid ``then`` or today's (``current``)."""
+    from kpitree.review.revisions import check_targets_choice
+
+    check_targets_choice(targets)
     if now is not None and now.tzinfo is None:
         from zoneinfo import ZoneInfo
 
@@ -209,7 +214,7 @@ def run_alerts(
         latest = store.latest_moment()
         result.replay = latest is not None and now < parse_iso(latest)
         problems: list[tuple[str, UserError]] = []
-        findings = evaluate_rules(project, rules, now, problems) if rules else []
+        findings = evaluate_rules(project, rules, now, problems, targets=targets) if rules else []
         result.problems = [
             {"rule": rid, "code": d.code, "message": d.message()}
             for rid, exc in problems

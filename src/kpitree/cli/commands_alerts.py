@@ -112,6 +112,14 @@ def alerts_run(
             "2026-10-05T09:00+09:00; without an offset, in the project's zone.",
         ),
     ] = None,
+    targets: Annotated[
+        str,
+        typer.Option(
+            "--targets",
+            help="then: each month's targets as the definition's revision in force then "
+            "(kpitree revisions); current: today's definition (e.g. with a past --now).",
+        ),
+    ] = "then",
     json: JsonOpt = False,
 ) -> None:
     """Evaluate every alert rule and deliver what is due (safe to run from cron)."""
@@ -119,7 +127,9 @@ def alerts_run(
 
     at = _instant(now, "--now")
     project = Project.load(path)
-    result = project.alerts_run(now=_aware(at, project.tree.timezone), dry_run=dry_run)
+    result = project.alerts_run(
+        now=_aware(at, project.tree.timezone), dry_run=dry_run, targets=targets
+    )
     if json:
         print_json(result.to_json())
     else:
