@@ -11,6 +11,7 @@ import io
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -84,7 +85,49 @@ def test_markdown_and_excel_link_the_same_numbers(linked: Path) -> None:
     book = load_workbook(io.BytesIO(render_xlsx(report)))
     cells = [c for ws in book for row in ws.iter_rows() for c in row]
     targets = {c.hyperlink.target for c in cells if c.hyperlink}
-    assert targets == urls
+    assert targets == urls | set(_department_links(report))
+
+
+def _department_links(report: Any) -> dict[str, tuple[dict[str, str], str, float]]:
+    """A team's or rep's link in a department section -> (its filters, node,
+    the number printed)."""
+    found = {}
+    for d in report.departments:
+        for line in [*d.best, *d.worst]:
+            url = report.records.get(line.node)
+            if url and line.actual is not None and line.filters:
+                link = f"{url}&{urlencode(dict(line.filters), quote_via=quote)}"
+                found[link] = (dict(line.filters), line.node, line.actual)
+    return found
+
+
+def test_a_team_or_rep_number_opens_its_own_records(linked: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    project = Project.load(linked)
+    report = build_report(project, PERIOD, lang="en", as_of=AS_OF)
+    links = _department_links(report)
+    assert len(links) >= 2
+    page = {html.unescape(href) for href, _ in LINK.findall(render_html(report))}
+    text = render_markdown(report)
+    checked = 0
+    with TestClient(create_app(linked), base_url=BASE) as client:
+        for url, (filters, node, actual) in links.items():
+            assert url in page and f"]({url})" in text, url
+            got = client.get(url.replace("/records/", "/api/records/", 1)).json()
+            assert got["query"]["filters"] == {k: [v] for k, v in filters.items()}
+            counts = {item["role"]: item["count"] for item in got["lists"]}
+            metric = project.tree.nodes[node].metric
+            kind = project.catalogue[metric].type if metric else None
+            if set(counts) == {"facts"} and kind == "count":
+                assert counts["facts"] == actual, (filters, node)
+                checked += 1
+            elif set(counts) == {"facts"} and kind == "sum":
+                assert (got["value_total"] or 0.0) == pytest.approx(actual), (filters, node)
+                checked += 1
+    assert checked >= 1
 
 
 def test_without_a_base_url_a_report_has_no_links(company: Path) -> None:

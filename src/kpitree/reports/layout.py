@@ -5,8 +5,10 @@ disagree on a number."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote, urlencode
 
 from kpitree.i18n import t
 from kpitree.reports.accounts import accounts_layout
@@ -90,10 +92,19 @@ class _Cells:
     def text(self, value: str | None, indent: int = 0) -> Cell:
         return Cell(value or "", value or "", indent=indent)
 
-    def num(self, value: float | None, unit: str | None, node: str | None = None) -> Cell:
+    def num(
+        self,
+        value: float | None,
+        unit: str | None,
+        node: str | None = None,
+        segment: Mapping[str, str] | None = None,
+    ) -> Cell:
         """A number; ``node``: the node it is the actual of in the report's
-        period, linked to its records when the report has links."""
+        period (in ``segment``: a department's number is its own, not the
+        company's), linked to its records when the report has links."""
         link = self.report.records.get(node) if node and value is not None else None
+        if link and segment:
+            link += ("&" if "?" in link else "?") + urlencode(dict(segment), quote_via=quote)
         return Cell(value, self.report.fmt(value, unit), unit, link=link)
 
     def pct(self, value: float | None) -> Cell:
@@ -153,11 +164,15 @@ def _node_columns(lang: str) -> list[str]:
 
 
 def _node_row(
-    c: _Cells, line: NodeLine, label: str | None = None, linked: bool = True
+    c: _Cells,
+    line: NodeLine,
+    label: str | None = None,
+    linked: bool = True,
+    segment: Mapping[str, str] | None = None,
 ) -> list[Cell]:
     return [
         c.text(label or line.label, indent=line.depth),
-        c.num(line.actual, line.unit, line.node if linked else None),
+        c.num(line.actual, line.unit, line.node if linked else None, segment),
         c.num(line.target, line.unit),
         c.pct(line.achievement),
         c.num(line.expected, line.unit),

@@ -92,6 +92,8 @@ class SegmentLine:
     gap: float | None
     status: str | None
     status_text: str
+    # The segment as filters ((department, id), (team, name), ...): its records.
+    filters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def _segment_line(
         gap=_shortfall(tree, r),
         status=status,
         status_text=status_text(status, lang, clean_status(r.reason)),
+        filters=tuple((dim, str(value)) for dim, value in r.segment),
     )
 
 
