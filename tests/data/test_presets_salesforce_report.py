@@ -149,8 +149,10 @@ def test_a_report_without_ids_and_with_its_footer_imports(kpitree: Any, tmp_path
     won = sum(1 for r in rows if r[3] == "成立")
     assert sum(1 for d in deals if d[2] == "won") == won == 14
 
-    # The same export again changes nothing: the ids are stable.
-    again = kpitree("import", f, "--mapping", "salesforce-opportunities", "--json")
+    # A later export of the same report (rows in another order) changes nothing:
+    # the ids are stable. (The very same file again is not even read.)
+    later = _write(tmp_path / "report1765000100000.csv", HEADERS, rows[::-1])
+    again = kpitree("import", later, "--mapping", "salesforce-opportunities", "--json")
     assert again.code == 0, again.err
     assert _table(again.json(), "deals") == {
         "table": "deals",
