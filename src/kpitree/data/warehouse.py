@@ -36,6 +36,7 @@ from kpitree.data.paths import WAREHOUSE_FILE as WAREHOUSE_FILE
 from kpitree.data.paths import default_warehouse_path, warehouse_path
 from kpitree.data.writers import (
     PAUSE_ENV,
+    busy,
     file_stamp,
     migration_lock,
     wait_for_writers,
@@ -106,8 +107,8 @@ class Warehouse(ImportWriter):
         while True:
             try:
                 return duckdb.connect(str(self.path))
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
+            except duckdb.Error as exc:
+                if not busy(exc):
                     raise DataError.of(
                         "KT401", "warehouse.cannot_open", path=str(self.path), error=str(exc)
                     ) from exc

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PAUSE_ENV",
     "bump_versions",
+    "busy",
     "file_stamp",
     "migration_lock",
     "pause_for_tests",
@@ -43,6 +44,15 @@ PAUSE_ENV = "KPITREE_IMPORT_PAUSE_FILE"
 
 _WRITERS: dict[Path, threading.Lock] = {}
 _WRITERS_GUARD = threading.Lock()
+
+
+def busy(exc: Exception) -> bool:
+    """Whether DuckDB refused to open a file only for now: another process holds
+    its lock, or a thread of this process has it open the other way (read-only
+    beside read-write, as while the first request creates the warehouse that the
+    dashboard's warm-up reads). Waiting a moment then opens it."""
+    text = str(exc).lower()
+    return "lock" in text or "different configuration" in text
 
 
 def writer_lock(path: Path) -> threading.Lock:

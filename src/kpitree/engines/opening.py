@@ -179,7 +179,7 @@ def _open_duckdb_memory(timezone: str) -> Engine:
 def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: float) -> Engine:
     import duckdb
 
-    from kpitree.data.writers import wait_for_writers
+    from kpitree.data.writers import busy, wait_for_writers
 
     if not read_only or not path.exists():
         from kpitree.data.warehouse import Warehouse
@@ -193,17 +193,13 @@ def _open_duckdb_file(path: Path, timezone: str, read_only: bool, lock_timeout: 
         try:
             connection = duckdb.connect(str(path.absolute()), read_only=read_only)
             break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+        except duckdb.Error as exc:
+            if not busy(exc) or time.monotonic() >= deadline:
                 raise UserError.of(
                     "KT514", "engines.cannot_open", where=str(path), error=str(exc)
                 ) from exc
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
-        except duckdb.Error as exc:
-            raise UserError.of(
-                "KT514", "engines.cannot_open", where=str(path), error=str(exc)
-            ) from exc
     try:
         # As Ibis does with a connection: no Python variable is read as a table.
         connection.execute("SET python_enable_replacements = false").fetchall()
