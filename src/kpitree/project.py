@@ -445,7 +445,9 @@ class Project:
         ``dry_run`` changes and sends nothing. ``targets``: ``then`` (the
         revision in force in each month) or ``current`` (today's definition)."""
         from kpitree.alerts.run import run_alerts
+        from kpitree.review.revisions import check_targets_choice
 
+        check_targets_choice(targets)
         return run_alerts(self, now=now, dry_run=dry_run, targets=targets)
 
     def alert_events(

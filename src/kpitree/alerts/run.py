@@ -196,10 +196,8 @@ def run_alerts(
     targets: str = "then",
 ) -> AlertRun:
     """Evaluate and deliver at ``now`` (default: the present; must be aware),
-    against the targets valid ``then`` or today's (``current``)."""
-    from kpitree.review.revisions import check_targets_choice
-
-    check_targets_choice(targets)
+    against the targets valid ``then`` or today's (``current``; the caller,
+    :meth:`kpitree.project.Project.alerts_run`, checks the choice)."""
     if now is not None and now.tzinfo is None:
         from zoneinfo import ZoneInfo
 
