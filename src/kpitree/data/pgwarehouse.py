@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from kpitree.data import migrations
 from kpitree.data.importing import ImportWriter
+from kpitree.data.paths import without_password
 from kpitree.data.pgsql import PgConnection, install_functions
 from kpitree.errors import DataError
 
@@ -64,18 +65,10 @@ def warehouse_for(
         raise DataError.of(
             "KT570",
             "warehouse.no_transaction" if name else "warehouse.not_written",
-            value=_redacted(text),
+            value=without_password(text),
             engine=name or scheme,
         )
     return Warehouse(warehouse_path(project_dir, configured))
-
-
-def _redacted(url: str) -> str:
-    try:
-        password = urlsplit(url).password
-    except ValueError:
-        return url
-    return url.replace(f":{password}@", ":***@") if password else url
 
 
 class PgWarehouse(ImportWriter):
@@ -95,7 +88,7 @@ class PgWarehouse(ImportWriter):
     @property
     def location(self) -> str:  # type: ignore[override]
         """The URL, without its password."""
-        return _redacted(self.url)
+        return without_password(self.url)
 
     @property
     def rejects_dir(self) -> Path:
