@@ -111,7 +111,7 @@ def test_a_filled_pack_is_uploaded_on_the_page(client: TestClient, planted: Path
     assert 'data-testid="import-problems"' in refused.text and "did you mean" in refused.text
     # Located in the upload (name, sheet, row, column), never in a temporary folder.
     assert re.search(r"会議\.xlsx\S*:\d+:\d+: KT214", refused.text), refused.text
-    assert "kpitree-actions-" not in refused.text
+    assert "kpitree-upload-" not in refused.text and "/tmp/" not in refused.text
     assert client.get("/api/actions?all=true").json() == []
     filled = _fill(pack, [["", "MQL化率", "", "IS 田中", "架電スクリプト", "+3pt", "2027-01"]])
     done = client.post(
@@ -148,3 +148,56 @@ def test_viewers_read_and_editors_upload(planted: Path) -> None:
                 data={"csrf_token": _token(c)},
             )
             assert answer.status_code == status, answer.text
+
+
+def _bomb() -> bytes:
+    """A workbook whose sheet inflates 1,000 times past its compressed size."""
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    plain = io.BytesIO()
+    book.save(plain)
+    sheet = b"<worksheet><sheetData>" + b"<row></row>" * 1_000_000 + b"</sheetData></worksheet>"
+    out = io.BytesIO()
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for part in src.infolist():
+            dst.writestr(part.filename, sheet if "sheet1" in part.filename else src.read(part))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("path", ["/actions/import", "/api/actions/import"])
+def test_a_pack_upload_follows_the_upload_rules(
+    client: TestClient, planted: Path, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csrf = {"csrf_token": _token(client)}
+
+    def post(name: str, data: bytes) -> tuple[int, str]:
+        answer = client.post(path, files={"file": (name, data, XLSX)}, data=csrf)
+        return answer.status_code, answer.text
+
+    status, text = post("bomb.xlsx", _bomb())
+    assert status == 400 and "KT390" in text and "sheet1.xml" in text
+    status, text = post("pack.exe", b"MZ")
+    assert status == 400 and "KT615" in text
+    import kpitree.review.sheet_files as sheet_files
+
+    monkeypatch.setattr(sheet_files, "MAX_ROWS", 5)
+    status, text = post("long.xlsx", _pack(planted))
+    assert status == 400 and "KT221" in text
+    monkeypatch.undo()
+    import kpitree.web.imports as web_imports
+
+    monkeypatch.setattr(web_imports, "MAX_UPLOAD_BYTES", 1000)
+    status, text = post("big.xlsx", _pack(planted))
+    assert status == 413 and "KT614" in text
+    monkeypatch.undo()
+    assert client.get("/api/actions?all=true").json() == []
+    # A name with folders in it is only a name: the pack is read and imported.
+    filled = _fill(
+        _pack(planted), [["", "MQL化率", "", "IS 田中", "架電スクリプト", "+3pt", "2027-01"]]
+    )
+    status, text = post("../../etc/会議.xlsx", filled)
+    assert status == 200, text
+    assert [a["owner"] for a in client.get("/api/actions?all=true").json()] == ["IS 田中"]

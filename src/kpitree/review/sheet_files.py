@@ -16,9 +16,15 @@ from typing import Any
 
 from kpitree.errors import Span, UserError
 
-__all__ = ["Rows", "read_rows"]
+__all__ = ["MAX_ROWS", "SUFFIXES", "Rows", "read_rows"]
 
 Rows = tuple[str, int, list[tuple[int, list[Any]]]]
+
+SUFFIXES = (".xlsx", ".html", ".htm", ".csv")
+"""The files a filled review pack comes back as."""
+MAX_ROWS = 10_000
+"""The most rows a sheet of a pack is read to: a meeting's next actions are a
+few dozen, so a longer sheet is not a pack (KT221), and memory stays small."""
 
 
 def _unreadable(file: Path, reason: str) -> UserError:
@@ -31,6 +37,10 @@ def _no_table(file: Path, headers: Sequence[Sequence[str]]) -> UserError:
     )
 
 
+def _too_long(where: str) -> UserError:
+    return UserError.of("KT221", "review.too_many_rows", Span(where, 1, 1), limit=MAX_ROWS)
+
+
 def _clean(text: str) -> str:
     return " ".join(text.split())
 
@@ -39,6 +49,8 @@ def _table_rows(
     where: str, grid: list[list[Any]], headers: Sequence[Sequence[str]], width: int
 ) -> Rows | None:
     """The rows under the first row that is the table's heading, else None."""
+    if len(grid) > MAX_ROWS:
+        raise _too_long(where)
     for index, row in enumerate(grid):
         if [_clean(str(c or "")) for c in row[:width]] in [list(h) for h in headers]:
             rows = [
@@ -131,6 +143,9 @@ def _html_tables(text: str) -> list[list[list[str]]]:
 def _xlsx_rows(file: Path, headers: Sequence[Sequence[str]], width: int) -> Rows:
     from openpyxl import load_workbook
 
+    from kpitree.data.xlsx import check_zip
+
+    check_zip(file, str(file))  # KT374 not a workbook, KT390 a decompression bomb
     try:
         book = load_workbook(file, read_only=True, data_only=True)
     except FileNotFoundError:
@@ -139,7 +154,11 @@ def _xlsx_rows(file: Path, headers: Sequence[Sequence[str]], width: int) -> Rows
         raise _unreadable(file, type(exc).__name__) from None
     try:
         for sheet in book.worksheets:
-            grid = [list(row) for row in sheet.iter_rows(values_only=True)]
+            grid: list[list[Any]] = []
+            for row in sheet.iter_rows(values_only=True):
+                if len(grid) == MAX_ROWS:
+                    raise _too_long(f"{file}[{sheet.title}]")
+                grid.append(list(row))
             found = _table_rows(f"{file}[{sheet.title}]", grid, headers, width)
             if found is not None:
                 return found

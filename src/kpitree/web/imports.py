@@ -24,6 +24,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +42,7 @@ __all__ = [
     "history",
     "mapping_choices",
     "preview",
+    "received",
     "run_import",
     "save_upload",
     "undo",
@@ -93,31 +96,60 @@ def _sweep(folder: Path) -> None:
             continue
 
 
-def save_upload(project: Project, name: str, source: Any) -> Upload:
-    """Copy an uploaded file object (``.read(n)``) into the uploads folder;
-    KT615 for a type that cannot be imported, KT614 when too large."""
-    clean = _safe_name(name)
-    if not clean.lower().endswith(SUFFIXES):
+def _check_type(clean: str, suffixes: tuple[str, ...]) -> None:
+    if not clean.lower().endswith(suffixes):
         raise WebError(
-            400, "KT615", "web.data.bad_file_type", file=clean, types=", ".join(SUFFIXES)
+            400, "KT615", "web.data.bad_file_type", file=clean, types=", ".join(suffixes)
         )
-    folder = _uploads(project)
-    _sweep(folder)
-    upload_id = secrets.token_urlsafe(18)
-    target = folder / upload_id / clean
-    target.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _copy_within_limit(source: Any, target: Path) -> None:
+    """Copy ``source`` (``.read(n)``) to ``target``; KT614 (and nothing left
+    behind but the empty folder) past :data:`MAX_UPLOAD_BYTES`."""
     written = 0
     with target.open("wb") as out:
         while chunk := source.read(1024 * 1024):
             written += len(chunk)
             if written > MAX_UPLOAD_BYTES:
                 out.close()
-                shutil.rmtree(target.parent, ignore_errors=True)
+                target.unlink(missing_ok=True)
                 raise WebError(
                     413, "KT614", "web.error.too_large", limit=MAX_UPLOAD_BYTES // 1024 // 1024
                 )
             out.write(chunk)
+
+
+def save_upload(project: Project, name: str, source: Any) -> Upload:
+    """Copy an uploaded file object (``.read(n)``) into the uploads folder;
+    KT615 for a type that cannot be imported, KT614 when too large."""
+    clean = _safe_name(name)
+    _check_type(clean, SUFFIXES)
+    folder = _uploads(project)
+    _sweep(folder)
+    upload_id = secrets.token_urlsafe(18)
+    target = folder / upload_id / clean
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _copy_within_limit(source, target)
+    except WebError:
+        shutil.rmtree(target.parent, ignore_errors=True)
+        raise
     return Upload(upload_id, target)
+
+
+@contextmanager
+def received(name: str, source: Any, suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """An uploaded file read once (a review pack), in a temporary folder under
+    its own clean name for as long as the ``with`` lasts, under the same rules
+    as an import's upload: KT615 for another type, KT614 past the size limit."""
+    import tempfile
+
+    clean = _safe_name(name)
+    _check_type(clean, suffixes)
+    with tempfile.TemporaryDirectory(prefix="kpitree-upload-") as folder:
+        target = Path(folder) / clean
+        _copy_within_limit(source, target)
+        yield target
 
 
 def find_upload(project: Project, upload_id: str) -> Upload:

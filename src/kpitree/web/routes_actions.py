@@ -131,17 +131,11 @@ def api_import_actions(
     filled in the meeting; rows without a number become new actions, numbered
     rows update theirs. All rows or none: a wrong cell is 400 with every
     mistake located (the file's name, sheet, row and column)."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
     from kpitree.review.sheet import import_sheet
+    from kpitree.review.sheet_files import SUFFIXES
+    from kpitree.web.imports import received
 
-    name = Path(file.filename or "").name or "pack.xlsx"
-    with tempfile.TemporaryDirectory(prefix="kpitree-actions-") as folder:
-        path = Path(folder) / name
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
+    with received(file.filename or "pack.xlsx", file.file, SUFFIXES) as path:
         # A mistake is 400, located by the upload's name (kpitree.web.errors.public_file).
         return import_sheet(project, path, _author(user))
 

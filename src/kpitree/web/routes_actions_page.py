@@ -153,16 +153,12 @@ def actions_import(
 ) -> Response:
     """The page's upload form: the filled pack's rows become actions (all or
     none); a mistake is shown located in the uploaded file."""
-    import shutil
-    import tempfile
-
     from kpitree.review.sheet import import_sheet
+    from kpitree.review.sheet_files import SUFFIXES
+    from kpitree.web.imports import received
 
-    name = Path(file.filename or "").name or "pack.xlsx"
-    with tempfile.TemporaryDirectory(prefix="kpitree-actions-") as folder:
-        path = Path(folder) / name
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
+    with received(file.filename or "pack.xlsx", file.file, SUFFIXES) as path:
+        name = path.name
         try:
             result = import_sheet(project, path, user.name or "web")
         except UserError as exc:
