@@ -1,14 +1,17 @@
-"""Benchmark ``kpitree import`` of a large lead CSV against DuckDB's own ``read_csv``.
+"""Benchmark ``kpitree import`` of a large lead or activity CSV against DuckDB's own ``read_csv``.
 
 Usage::
 
-    .venv/bin/python bench/bench_import.py                  # 1,000,000 rows
+    .venv/bin/python bench/bench_import.py                       # 1,000,000 leads
     .venv/bin/python bench/bench_import.py --rows 200000 --repeat 3
+    .venv/bin/python bench/bench_import.py --export activities   # 4,000,000 activities
 
 Writes a lead export the way an MA tool would (UTF-8 CSV, Japanese channel and
 company names, ``2026/01/07 9:05`` timestamps, a stage date column per stage, some
-blank cells), then measures, each in a fresh child process so that peak memory
-(``ru_maxrss``) is its own:
+blank cells), or with ``--export activities`` an SFA activity export (one row per
+call, e-mail or meeting: Japanese activity types mapped to canonical ones,
+timestamps with seconds, durations, blank cells), then measures, each in a fresh
+child process so that peak memory (``ru_maxrss``) is its own:
 
 - ``duckdb_read_csv``: ``CREATE TABLE leads AS SELECT * FROM read_csv(file)`` into
   a new DuckDB file: the baseline;
@@ -71,6 +74,55 @@ tables:
       mql: MQL Date
       sql: SQL Date
 """
+
+
+ACTIVITY_MAPPING = """\
+mapping: 1
+name: bench-activities
+values:
+  activity_type:
+    電話: call
+    メール: email
+    商談: meeting
+    ウェブ訪問: web_visit
+tables:
+  activities:
+    activity_id: Activity ID
+    occurred_at: Date
+    type: {column: Type, map: activity_type, else: other}
+    owner_id: Owner
+    lead_id: Lead ID
+    account_id: Account ID
+    outcome: Outcome
+    duration_seconds: Duration (sec)
+"""
+
+EXPORTS = {"leads": (1_000_000, MAPPING), "activities": (4_000_000, ACTIVITY_MAPPING)}
+
+
+def write_activities_csv(path: Path, rows: int) -> None:
+    """An activity export of ``rows`` rows, written by DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        f"""
+        COPY (
+          SELECT
+            'A' || lpad(i::VARCHAR, 10, '0') AS "Activity ID",
+            strftime(TIMESTAMP '2025-04-01 08:00:00' + to_seconds(i * 7 % 31536000),
+              '%Y/%m/%d %H:%M:%S') AS "Date",
+            ['電話', 'メール', '商談', 'ウェブ訪問', 'セミナー'][1 + i % 5] AS "Type",
+            'U' || (i % 120)::VARCHAR AS "Owner",
+            'C' || lpad((i % 1000000)::VARCHAR, 9, '0') AS "Lead ID",
+            CASE WHEN i % 3 = 0 THEN 'ACC' || (i % 8000)::VARCHAR END AS "Account ID",
+            ['connected', 'no_answer', 'held', NULL][1 + i % 4] AS "Outcome",
+            CASE WHEN i % 5 IN (0, 2) THEN (30 + i % 3600)::VARCHAR END AS "Duration (sec)"
+          FROM range({rows}) t(i)
+        ) TO '{path}' (HEADER, DELIMITER ',')
+        """
+    )
+    con.close()
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -220,7 +272,12 @@ def run_child(kind: str, csv: Path, work: Path, mapping: Path) -> dict[str, Any]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--export", choices=sorted(EXPORTS), default="leads", help="which export to import"
+    )
+    parser.add_argument(
+        "--rows", type=int, help="rows (default 1,000,000 leads, 4,000,000 activities)"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per step; best time kept")
     parser.add_argument(
         "--rounds", type=int, default=5, help="interleaved end-to-end rounds (medians kept)"
@@ -241,12 +298,14 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="kpitree-bench-"))
     try:
-        csv = tmp / "leads.csv"
-        mapping = tmp / "leads.yaml"
-        mapping.write_text(MAPPING, encoding="utf-8")
-        write_csv(csv, args.rows)
+        default_rows, mapping_text = EXPORTS[args.export]
+        args.rows = args.rows or default_rows
+        csv = tmp / f"{args.export}.csv"
+        mapping = tmp / f"{args.export}.yaml"
+        mapping.write_text(mapping_text, encoding="utf-8")
+        (write_activities_csv if args.export == "activities" else write_csv)(csv, args.rows)
         size_mb = csv.stat().st_size / 2**20
-        print(f"{args.rows:,} rows, {size_mb:,.0f} MB: {csv}")
+        print(f"{args.rows:,} {args.export}, {size_mb:,.0f} MB: {csv}")
         load_before = _load_average()
 
         def best(kind: str, fresh: bool) -> dict[str, Any]:
@@ -306,7 +365,7 @@ def main() -> None:
     import pyarrow
 
     report = {
-        "benchmark": "import_leads_csv",
+        "benchmark": f"import_{args.export}_csv",
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "rows": args.rows,
         "csv_mb": round(size_mb, 1),
@@ -327,7 +386,7 @@ def main() -> None:
     if args.no_write:
         return
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"import-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    path = RESULTS / f"import-{args.export}-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"written {path}")
 
