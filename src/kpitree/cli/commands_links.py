@@ -14,6 +14,7 @@ from kpitree.i18n import t
 
 if TYPE_CHECKING:
     from kpitree.compute.links_report import LinksReport
+    from kpitree.project import Project
 
 
 @data_app.command("links")
@@ -30,32 +31,48 @@ def links(
     source, the share of records linked and by which method (id, e-mail,
     法人番号, e-mail domain, company name), then the records left unmatched and
     those refused as ambiguous (several candidates), with what to do."""
-    from kpitree.compute.links import has_links
     from kpitree.compute.links_report import links_report
-    from kpitree.data.warehouse import Warehouse
     from kpitree.project import Project
 
     if limit < 0:
         raise UserError.of("KT330", "links.bad_limit", None, value=limit)
     project = Project.load(path)
-    engine = project.engine()
-    try:
-        target = project.warehouse_target
-        if not has_links(engine) and "://" not in target:
-            # A warehouse written before links existed: build them once.
-            engine.close()
-            Warehouse(target).rebuild_links()
-            engine = project.engine()
+    links_up_to_date(project)
+    with project.engine() as engine:
         report = links_report(engine, limit)
-    finally:
-        engine.close()
     if json:
         print_json(report.to_json())
     else:
         _print(report)
 
 
+def links_up_to_date(project: Project) -> None:
+    """Build the links of the project's DuckDB warehouse when it has none (a
+    warehouse written before links existed) or they were built with other keys
+    than ``data.links`` now names (every write builds them too)."""
+    from kpitree.data.links import settings_changed
+    from kpitree.data.linksettings import configured_link_keys
+    from kpitree.data.warehouse import Warehouse
+
+    target = project.warehouse_target
+    if "://" in target or not Path(target).is_file():
+        return
+    wh = Warehouse(target)
+    wh.link_keys = configured_link_keys(project.path)
+    with wh.connect() as con:
+        stale = settings_changed(con, wh.link_keys)
+        if not stale:
+            found = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'kpitree_links'"
+            ).fetchall()
+            stale = not found[0][0]
+    if stale:
+        wh.rebuild_links()
+
+
 def _print(report: LinksReport) -> None:
+    from kpitree.compute.links_report import method_label
+
     if not report.relations:
         typer.echo(t("links.none"))
         return
@@ -78,7 +95,7 @@ def _print(report: LinksReport) -> None:
             for (to_source, method), n in sorted(p.by_method.items()):
                 typer.echo(
                     "    "
-                    + t("links.by", source=to_source, method=t(f"links.method.{method}"), count=n)
+                    + t("links.by", source=to_source, method=method_label(method), count=n)
                 )
         if rel.unmatched:
             ids = ", ".join(str(u["id"]) for u in rel.unmatched)
@@ -89,7 +106,7 @@ def _print(report: LinksReport) -> None:
                 + t(
                     "links.ambiguous",
                     id=a["id"],
-                    method=t(f"links.method.{a['method']}"),
+                    method=method_label(a["method"]),
                     key=a["key"],
                     candidates=a["candidates"],
                     examples=", ".join(a["examples"]),

@@ -45,12 +45,14 @@ def check(
     durations, deals without amount or owner, owners without a team, stale
     tables, text that lost characters in a Shift_JIS export. Exit status 1 when
     a finding is at error level (or at the --fail-on level)."""
+    from kpitree.cli.commands_links import links_up_to_date
     from kpitree.compute.quality import check_quality
     from kpitree.project import Project
 
     if fail_on not in _FAIL_ON:
         raise UserError.of("KT851", "quality.bad_fail_on", None, value=fail_on)
     project = Project.load(path)
+    links_up_to_date(project)
     day = parse_day(as_of) or project.today()
     catalogue = project.catalogue
     with project.engine() as engine:

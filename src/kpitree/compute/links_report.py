@@ -12,12 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kpitree.data.links import LINKS_TABLE, RELATIONS
+from kpitree.data.links import LINKS_TABLE, METHODS, RELATIONS
 
 if TYPE_CHECKING:
     from kpitree.engines import Engine
 
-__all__ = ["LinkPair", "LinkRelation", "LinksReport", "links_report"]
+__all__ = ["LinkPair", "LinkRelation", "LinksReport", "links_report", "method_label"]
+
+
+def method_label(method: str, lang: str | None = None) -> str:
+    """How a link method is named to people: a built-in one from the catalogs,
+    a key of the company's own (``data.links``) by its name."""
+    from kpitree.i18n import t
+
+    if method in METHODS:
+        return t(f"links.method.{method}", lang=lang)
+    return t("links.method.custom", lang=lang, key=method)
 
 NO_SOURCE = "-"
 

@@ -40,6 +40,8 @@ from kpitree.errors import DataError, InternalError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from kpitree.data.links import LinkKeys
+
 __all__ = ["UNDOABLE", "ImportWriter"]
 
 UNDOABLE = (*TABLES, SYNC_RECORDS)
@@ -59,6 +61,10 @@ class ImportWriter:
     """
 
     location: str
+    # Which source columns hold the match keys of the cross-source links
+    # (``data.links`` of kpitree.yaml, see :func:`kpitree.data.links.configured_link_keys`);
+    # None: the built-in headers only.
+    link_keys: LinkKeys | None = None
 
     def connect(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -91,13 +97,14 @@ class ImportWriter:
     def rebuild_links(self) -> None:
         """Rebuild the cross-source links (:mod:`kpitree.data.links`) from the
         stored leads, deals and accounts, in one transaction. Every write does
-        it already; this is for a warehouse written before links existed."""
+        it already; this is for a warehouse written before links existed, or
+        after ``data.links`` of kpitree.yaml changed."""
         from kpitree.data.links import LINKED_TABLES
 
         with self.writing() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                refresh_links(con, LINKED_TABLES)
+                refresh_links(con, LINKED_TABLES, self.link_keys, force=True)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -187,7 +194,9 @@ class ImportWriter:
                     results.append(self._write_one(con, next_id + offset, entry, started))
                 # After the log rows: a link names the source of each record.
                 refresh_links(
-                    con, [c.table for r in results for c in r.tables if c.inserted or c.updated]
+                    con,
+                    [c.table for r in results for c in r.tables if c.inserted or c.updated],
+                    self.link_keys,
                 )
                 pause_for_tests()
                 con.execute("COMMIT")
@@ -312,7 +321,7 @@ class ImportWriter:
                         undone.append(t.name)
                 bump_versions(con, undone)
                 refresh_dimensions(con, undone)
-                refresh_links(con, undone)
+                refresh_links(con, undone, self.link_keys)
                 if record.kind == "sync":
                     # The cursor moved past what is now gone: the source's next
                     # sync reads everything again.

@@ -11,6 +11,8 @@ company written by two systems gives the same text.
   legal forms removed wherever they stand (株式会社, (株), 有限会社, 合同会社, ...,
   Co., Ltd., Inc., K.K., ...), then every space and the punctuation
   ``. , ・ ･ ' " - _ / &`` removed. A name that is only a legal form gives no key.
+- code (a company's own key, ``data.links`` of kpitree.yaml: a customer code,
+  a contract number): NFKC, trimmed, lower case; nothing else is changed.
 
 Everything here works on whole Arrow columns (one call per column, no Python
 loop over rows), so rebuilding the keys of a million leads stays cheap.
@@ -134,7 +136,7 @@ def _blank_to_null(values: pa.Array) -> pa.Array:
 def normalised_column(kind: str, values: pa.Array) -> pa.Array:
     """``values`` (text, nulls allowed) as match keys of ``kind`` (``email``,
     ``domain`` from an e-mail, ``website`` -> domain, ``corporate_number``,
-    ``name``); null where a value gives no key."""
+    ``name``, ``code``); null where a value gives no key."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -142,6 +144,8 @@ def normalised_column(kind: str, values: pa.Array) -> pa.Array:
     if len(values) == 0:
         return values
     text = _nfkc_lower(values)
+    if kind == "code":
+        return _blank_to_null(text)
     if kind == "email":
         ok = pc.match_substring_regex(text, r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
         return pc.if_else(ok, text, pa.scalar(None, pa.string()))
@@ -214,6 +218,8 @@ def normalised_value(kind: str, value: object) -> str | None:
     if value is None:
         return None
     text = _py_text(value)
+    if kind == "code":
+        return text or None
     if kind == "email":
         return text if _PY_EMAIL.match(text) else None
     if kind == "domain":

@@ -20,6 +20,12 @@ a candidate for it (``rank`` 1 to 5):
 4. ``domain``: the same company e-mail domain (or web site);
 5. ``name``: the same normalised company name.
 
+A company's own keys (``data.links`` of kpitree.yaml: a customer code column
+both systems carry) come right after ``email``, before ``corporate_number``,
+in the order they are declared; the ranks of the methods after them move down
+by as many. They link deals to leads and accounts and leads to accounts, never
+one person to another (``lead_lead`` stays by e-mail).
+
 Methods 2 to 5 look for candidates only among the records of *other* sources:
 within one source, its own references are the links (a deal a system stores
 without a lead id has no originating lead there, and a company's name shared by
@@ -62,20 +68,26 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
+    "BUILT_IN_KEYS",
     "KEYS_TABLE",
     "LINKED_TABLES",
     "LINKS_TABLE",
     "METHODS",
     "RELATIONS",
+    "RESERVED_KEYS",
+    "SETTINGS_TABLE",
     "SIDE_TABLES",
     "LinkKeys",
     "Relation",
     "linked_digest",
     "rebuild_links",
+    "settings_changed",
 ]
 
 KEYS_TABLE = "kpitree_link_keys"
 LINKS_TABLE = "kpitree_links"
+SETTINGS_TABLE = "kpitree_link_settings"
+"""One row: the fingerprint of the :class:`LinkKeys` the links were built with."""
 SIDE_TABLES: dict[str, tuple[str, ...]] = {
     KEYS_TABLE: ("table_name", "record_id", "source", "kind", "value"),
     LINKS_TABLE: (
@@ -99,8 +111,12 @@ LINKED_TABLES = ("leads", "deals", "accounts")
 """Canonical tables whose writes rebuild the links."""
 
 METHODS: tuple[str, ...] = ("id", "email", "corporate_number", "domain", "name")
-"""Link methods in confidence order (``rank`` = position + 1)."""
-_KEY_KINDS = METHODS[1:]
+"""Built-in link methods in confidence order (``rank`` = position + 1 without
+keys of the company's own, see :meth:`LinkKeys.methods`)."""
+BUILT_IN_KEYS: tuple[str, ...] = ("email", "name", "corporate_number", "website")
+"""Key kinds whose headers ``data.links`` may add to."""
+RESERVED_KEYS: tuple[str, ...] = ("id", "domain")
+"""Names a key of the company's own cannot take (methods of their own)."""
 
 
 @dataclass(frozen=True)
@@ -182,11 +198,15 @@ class LinkKeys:
             ),
         }
     )  # fmt: skip
+    # The company's own keys: name -> table -> headers, in declaration order.
+    custom: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
     def with_extra(self, extra: Mapping[str, Mapping[str, Sequence[str]]]) -> LinkKeys:
-        """These keys with ``extra`` headers (kind -> table -> headers) first."""
+        """These keys with ``extra`` headers (kind -> table -> headers) first;
+        a kind that is not built in (:data:`BUILT_IN_KEYS`) is a key of the
+        company's own, compared as a code (:mod:`kpitree.data.linkkeys`)."""
         merged: dict[str, dict[str, tuple[str, ...]]] = {}
-        for kind in ("email", "name", "corporate_number", "website"):
+        for kind in BUILT_IN_KEYS:
             mine: Mapping[str, tuple[str, ...]] = getattr(self, kind)
             more = extra.get(kind, {})
             merged[kind] = {
@@ -194,7 +214,36 @@ class LinkKeys:
                 for t in LINKED_TABLES
                 if more.get(t) or mine.get(t)
             }
-        return LinkKeys(**merged)
+        custom = {k: dict(v) for k, v in self.custom.items()}
+        for kind, tables in extra.items():
+            if kind in BUILT_IN_KEYS or kind in RESERVED_KEYS:
+                continue
+            mine = custom.get(kind, {})
+            custom[kind] = {
+                t: tuple(dict.fromkeys([*tables.get(t, ()), *mine.get(t, ())]))
+                for t in LINKED_TABLES
+                if tables.get(t) or mine.get(t)
+            }
+        return LinkKeys(**merged, custom=custom)
+
+    def methods(self) -> tuple[str, ...]:
+        """Every link method in confidence order: ``id``, ``email``, the
+        company's own keys, then ``corporate_number``, ``domain``, ``name``."""
+        return (*METHODS[:2], *self.custom, *METHODS[2:])
+
+    def methods_of(self, rel: Relation) -> tuple[str, ...]:
+        """The methods linking ``rel``: its own, and the company's keys unless
+        it links one person to another."""
+        own = rel.name != "lead_lead"
+        return tuple(m for m in self.methods() if m in rel.methods or (own and m in self.custom))
+
+    def fingerprint(self) -> str:
+        """A short text that changes whenever these keys do."""
+        import hashlib
+        import json
+
+        text = json.dumps({k: getattr(self, k) for k in (*BUILT_IN_KEYS, "custom")}, sort_keys=True)
+        return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 def _path(key: str) -> str:
@@ -228,6 +277,7 @@ def _ensure(con: duckdb.DuckDBPyConnection) -> None:
         types = {c: "INTEGER" if c in _INTEGER_COLUMNS else "VARCHAR" for c in columns}
         cols = ", ".join(f"{c} {kind}" for c, kind in types.items())
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {SETTINGS_TABLE} (fingerprint VARCHAR)")
 
 
 def rebuild_links(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = None) -> None:
@@ -243,7 +293,22 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = None) 
     for relation in RELATIONS:
         if sources <= 1 and _nothing_to_find(con, relation):
             continue
-        _link(con, relation)
+        _link(con, relation, keys)
+    con.execute(f"DELETE FROM {SETTINGS_TABLE}")
+    con.execute(f"INSERT INTO {SETTINGS_TABLE} VALUES (?)", [keys.fingerprint()])
+
+
+def settings_changed(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = None) -> bool:
+    """Whether the links stored were built with other keys than ``keys`` (a
+    ``data.links`` edited since the last write): they should be rebuilt."""
+    keys = keys or LinkKeys()
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [SETTINGS_TABLE]
+    ).fetchall()[0][0]
+    if not exists:
+        return bool(keys.custom) or keys != LinkKeys()
+    rows = con.execute(f"SELECT fingerprint FROM {SETTINGS_TABLE}").fetchall()
+    return not rows or rows[0][0] != keys.fingerprint()
 
 
 def _nothing_to_find(con: duckdb.DuckDBPyConnection, rel: Relation) -> bool:
@@ -273,26 +338,33 @@ def _source_count(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _raw_keys(con: duckdb.DuckDBPyConnection, table: str, keys: LinkKeys) -> pa.Table:
-    """Rows ``record_id, source, email, corporate_number, website, name`` of
-    ``table``, as the source wrote them. Deals and leads take their account's
-    name, 法人番号 and web site when they carry none of their own."""
+    """Rows ``record_id, source, email, corporate_number, website, name`` and
+    one column per key of the company's own (``custom_0``, ...) of ``table``,
+    as the source wrote them. Deals and leads take their account's name,
+    法人番号, web site and own keys when they carry none of their own."""
     key = {"leads": "lead_id", "deals": "deal_id", "accounts": "account_id"}[table]
     email = _attr("r", keys.email.get(table, ()))
     corp = _attr("r", keys.corporate_number.get(table, ()))
     site = _attr("r", keys.website.get(table, ()))
     name = _attr("r", keys.name.get(table, ()))
+    own = [_attr("r", headers.get(table, ())) for headers in keys.custom.values()]
     if table == "accounts":
         name = f"coalesce(NULLIF(trim(r.name), ''), {name})"
         join = ""
     else:
+        own = [
+            f"coalesce({mine}, {_attr('a', headers.get('accounts', ()))})"
+            for mine, headers in zip(own, keys.custom.values(), strict=True)
+        ]
         corp = f"coalesce({corp}, {_attr('a', keys.corporate_number.get('accounts', ()))})"
         site = f"coalesce({site}, {_attr('a', keys.website.get('accounts', ()))})"
         name = f"coalesce({name}, NULLIF(trim(a.name), ''))"
         join = "LEFT JOIN accounts a ON a.account_id = r.account_id"
     sql = (
         f"SELECT CAST(r.{key} AS VARCHAR) AS record_id, s.source, {email} AS email, "
-        f"{corp} AS corporate_number, {site} AS website, {name} AS name "
-        f"FROM {table} r {join} LEFT JOIN {_SOURCES} s ON s.import_id = r._import_id"
+        f"{corp} AS corporate_number, {site} AS website, {name} AS name"
+        + "".join(f", {cell} AS custom_{i}" for i, cell in enumerate(own))
+        + f" FROM {table} r {join} LEFT JOIN {_SOURCES} s ON s.import_id = r._import_id"
     )
     result: pa.Table = con.sql(sql).to_arrow_table()
     return result
@@ -315,6 +387,8 @@ def _write_keys(con: duckdb.DuckDBPyConnection, keys: LinkKeys) -> None:
             "domain": _domain(raw),
             "name": normalised_column("name", raw.column("name").combine_chunks()),
         }
+        for i, kind in enumerate(keys.custom):
+            columns[kind] = normalised_column("code", raw.column(f"custom_{i}").combine_chunks())
         for kind, values in columns.items():
             part = pa.table(
                 {
@@ -348,14 +422,15 @@ def _domain(raw: pa.Table) -> pa.Array:
     return pc.coalesce(from_mail, from_site)
 
 
-def _link(con: duckdb.DuckDBPyConnection, rel: Relation) -> None:
+def _link(con: duckdb.DuckDBPyConnection, rel: Relation, keys: LinkKeys) -> None:
     """Insert the links of ``rel``: per from-record the best-ranked method with
     candidates; linked when it has one candidate, else ambiguous; unmatched
     records too."""
-    ranks = {m: i + 1 for i, m in enumerate(METHODS)}
-    key_methods = [m for m in rel.methods if m != "id"]
+    ranks = {m: i + 1 for i, m in enumerate(keys.methods())}
+    methods = keys.methods_of(rel)
+    key_methods = [m for m in methods if m != "id"]
     parts = []
-    if "id" in rel.methods:
+    if "id" in methods:
         parts.append(
             f"SELECT CAST(f.{rel.from_key} AS VARCHAR) AS from_id, 'id' AS method, "
             f"{ranks['id']} AS rank, CAST(f.{rel.reference} AS VARCHAR) AS key, 1 AS candidates, "
@@ -364,8 +439,8 @@ def _link(con: duckdb.DuckDBPyConnection, rel: Relation) -> None:
             f"(SELECT {rel.to_key} FROM {rel.to_table})"
         )
     if key_methods:
-        rank_of = " ".join(f"WHEN '{m}' THEN {ranks[m]}" for m in key_methods)
-        kinds = ", ".join(f"'{m}'" for m in key_methods)
+        rank_of = " ".join(f"WHEN {_literal(m)} THEN {ranks[m]}" for m in key_methods)
+        kinds = ", ".join(_literal(m) for m in key_methods)
         parts.append(
             f"""SELECT f.record_id AS from_id, f.kind AS method,
                 CASE f.kind {rank_of} END AS rank, f.value AS key, sum(g.n) AS candidates,

@@ -52,8 +52,17 @@ def warehouse_for(
     project_dir: str | os.PathLike[str], configured: str | None = None
 ) -> ImportWriter:
     """The warehouse imports and syncs write to: the project's DuckDB file, or the
-    PostgreSQL database ``data.warehouse`` names. Any other database URL is
-    ``KT570``, saying why it cannot take imports and what to do instead."""
+    PostgreSQL database ``data.warehouse`` names, linking sources by the keys
+    of ``data.links``. Any other database URL is ``KT570``, saying why it
+    cannot take imports and what to do instead."""
+    from kpitree.data.linksettings import configured_link_keys
+
+    writer = _writer_for(project_dir, configured)
+    writer.link_keys = configured_link_keys(project_dir)
+    return writer
+
+
+def _writer_for(project_dir: str | os.PathLike[str], configured: str | None) -> ImportWriter:
     from kpitree.data.warehouse import Warehouse, warehouse_path
 
     text = (configured or "").strip()

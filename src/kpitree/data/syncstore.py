@@ -260,7 +260,7 @@ def apply_sync(
             if logged:
                 bump_versions(con, sorted(changed_tables))
                 _log(con, import_id, source, mapping_names, objects, started)
-                refresh_links(con, sorted(changed_tables))
+                refresh_links(con, sorted(changed_tables), wh.link_keys)
             else:
                 con.execute(
                     "UPDATE kpitree_sync_state SET import_id = NULL "

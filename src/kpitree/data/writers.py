@@ -24,6 +24,8 @@ from kpitree.data.dimensions import VALUES_TABLE, refresh_dimension_values
 if TYPE_CHECKING:
     import duckdb
 
+    from kpitree.data.links import LinkKeys
+
 __all__ = [
     "PAUSE_ENV",
     "bump_versions",
@@ -94,15 +96,22 @@ def refresh_dimensions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) ->
         bump_versions(con, [VALUES_TABLE])
 
 
-def refresh_links(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
+def refresh_links(
+    con: duckdb.DuckDBPyConnection,
+    tables: Sequence[str],
+    keys: LinkKeys | None = None,
+    *,
+    force: bool = False,
+) -> None:
     """Rebuild the cross-source links (kpitree.data.links) when leads, deals or
-    accounts changed; call it after the import's log row (a link names the
-    source of each record)."""
+    accounts changed (or ``force``); call it after the import's log row (a link
+    names the source of each record). ``keys``: the match-key columns
+    (``data.links`` of kpitree.yaml), default the built-in ones."""
     from kpitree.data.links import LINKED_TABLES, LINKS_TABLE, linked_digest, rebuild_links
 
-    if set(tables) & set(LINKED_TABLES):
+    if force or set(tables) & set(LINKED_TABLES):
         before = linked_digest(con)
-        rebuild_links(con)
+        rebuild_links(con, keys)
         # Metrics read only the links made: a write that changes none of them
         # (a deal nobody links to) keeps the results computed from them.
         if linked_digest(con) != before:

@@ -11,6 +11,7 @@ from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref
 from kpitree.definition.record_links import source_record_links
 from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LocalizedText, NodeSpec
 from kpitree.definition.spec_abm import check_abm
+from kpitree.definition.spec_links import check_link_keys
 from kpitree.definition.spec_scorecards import ScorecardsSpec, check_scorecards
 from kpitree.definition.tree import (
     Benchmark,
@@ -286,6 +287,7 @@ def check_definition(path: str) -> CheckResult:
     draft = read_draft(path)
     draft.diagnostics.extend(run_rules(draft))
     draft.diagnostics.extend(check_alerting(draft))
+    draft.diagnostics.extend(check_link_keys(draft))
     draft.diagnostics.extend(check_abm(draft))
     draft.diagnostics.extend(check_scorecards(draft))
     ignored = set(draft.head.checks.ignore) if draft.head else set()

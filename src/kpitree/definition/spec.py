@@ -272,6 +272,19 @@ class DataSpec(_Strict):
         description="CSV files of targets: node, period, target, and optional segment "
         "columns (department, team, rep, ...).",
     )
+    links: dict[
+        str,
+        dict[
+            Literal["leads", "deals", "accounts"],
+            list[Annotated[str, StringConstraints(min_length=1)]],
+        ],
+    ] = Field(
+        default_factory=dict,
+        description="Columns holding the match keys that link sources: per key (email, "
+        "name, corporate_number, website, or a key of your own such as customer_code) and "
+        "table (leads, deals, accounts), the source column headers, tried before the "
+        "built-in ones.",
+    )
     record_links: dict[
         Literal["leads", "deals", "activities", "contracts", "accounts"],
         Annotated[str, StringConstraints(pattern=r"^https?://\S*\{id\}\S*$")],

@@ -32,16 +32,20 @@ def links_report(project: Project, limit: int = DEFAULT_LIMIT) -> dict[str, Any]
 
 def links_context(project: Project, lang: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     """The report, each ambiguous record with its sentence for the page."""
+    from kpitree.compute.links_report import method_label
     from kpitree.i18n import t
 
     report = links_report(project, limit)
     for rel in report["relations"]:
+        for pair in rel["pairs"]:
+            for m in pair["by_method"]:
+                m["label"] = method_label(m["method"], lang=lang)
         for a in rel["ambiguous"]:
             a["sentence"] = t(
                 "links.ambiguous",
                 lang=lang,
                 id=a["id"],
-                method=t(f"links.method.{a['method']}", lang=lang),
+                method=method_label(a["method"], lang=lang),
                 key=a["key"],
                 candidates=a["candidates"],
                 examples=", ".join(a["examples"]),
