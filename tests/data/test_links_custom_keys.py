@@ -138,8 +138,8 @@ def _converted(expected: dict[str, tuple[Any, ...]]) -> int:
 def test_an_import_links_by_the_companys_own_key(tmp_path: Path) -> None:
     folder = _company(tmp_path, DEFINITION + LINKS)
     assert _deal_leads(folder) == WITH
-    rate = Project.load(folder).status("2026-01", as_of=AS_OF, compare=False).row(
-        "opportunity_rate"
+    rate = (
+        Project.load(folder).status("2026-01", as_of=AS_OF, compare=False).row("opportunity_rate")
     )
     assert (rate.volume, rate.converted) == (len(CONTACTS), _converted(WITH)) == (7, 4)
 
@@ -168,9 +168,9 @@ def test_editing_data_links_rebuilds_the_links_on_the_next_look(
     assert _main("data", "links", str(folder)) == 0
     text = capsys.readouterr().out
     assert "to hubspot-contacts by customer_code: 2" in text
-    assert 'ambiguous: ' in text and 'customer_code "c-005" matches 2 records' in text
-    rate = Project.load(folder).status("2026-01", as_of=AS_OF, compare=False).row(
-        "opportunity_rate"
+    assert "ambiguous: " in text and 'customer_code "c-005" matches 2 records' in text
+    rate = (
+        Project.load(folder).status("2026-01", as_of=AS_OF, compare=False).row("opportunity_rate")
     )
     assert rate.converted == _converted(WITH) == 4
 

@@ -94,8 +94,7 @@ def _print(report: LinksReport) -> None:
             )
             for (to_source, method), n in sorted(p.by_method.items()):
                 typer.echo(
-                    "    "
-                    + t("links.by", source=to_source, method=method_label(method), count=n)
+                    "    " + t("links.by", source=to_source, method=method_label(method), count=n)
                 )
         if rel.unmatched:
             ids = ", ".join(str(u["id"]) for u in rel.unmatched)

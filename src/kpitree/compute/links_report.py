@@ -29,6 +29,7 @@ def method_label(method: str, lang: str | None = None) -> str:
         return t(f"links.method.{method}", lang=lang)
     return t("links.method.custom", lang=lang, key=method)
 
+
 NO_SOURCE = "-"
 
 
