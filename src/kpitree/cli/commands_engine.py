@@ -76,17 +76,22 @@ def status(
     from kpitree.project import Project
 
     project = Project.load(path)
-    result = project.status(
-        period,
-        by=by,
-        as_of=parse_day(as_of),
-        filters=_filters(where) or None,
-        targets=targets,
-    )
+    # One engine for the status and the reps' names: opening the warehouse
+    # again would cost as much as a small project's whole status.
+    with project.engine() as engine:
+        result = project.status(
+            period,
+            by=by,
+            as_of=parse_day(as_of),
+            filters=_filters(where) or None,
+            targets=targets,
+            engine=engine,
+        )
+        names = render_status.rep_names_of(project, result, engine)
     if json:
-        print_json(render_status.status_json(project, result))
+        print_json(render_status.status_json(project, result, names))
     else:
-        render_status.status_view(project, result)
+        render_status.status_view(project, result, names)
 
 
 @app.command()

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kpitree.compute.metrics import Catalogue
     from kpitree.compute.status import NodeStatus, StatusResult
     from kpitree.definition.tree import Node, Tree
+    from kpitree.engines import Engine
     from kpitree.project import Project
 
 
@@ -116,11 +117,14 @@ def _segment_title(
     return " / ".join(parts)
 
 
-def _rep_names(project: Project, result: StatusResult) -> dict[str, str]:
-    """Names of the reps among the result's segments (none asked: no query)."""
+def rep_names_of(
+    project: Project, result: StatusResult, engine: Engine | None = None
+) -> dict[str, str]:
+    """Names of the reps among the result's segments (none asked: no query),
+    read with ``engine`` when given (else one is opened)."""
     if not any("rep" in level for level in result.levels):
         return {}
-    return project.rep_names()
+    return project.rep_names(engine)
 
 
 _DIMS = ("department", "team", "rep", "region", "channel", "segment", "product", "industry")
@@ -140,14 +144,16 @@ def _depths(project: Project) -> dict[str, int]:
     return depth
 
 
-def status_view(project: Project, result: StatusResult) -> None:
+def status_view(
+    project: Project, result: StatusResult, names: dict[str, str] | None = None
+) -> None:
     from rich.table import Table
 
     console = _console()
     tree = project.tree
     lang = current_lang()
     depth = _depths(project)
-    names = _rep_names(project, result)
+    names = rep_names_of(project, result) if names is None else names
     for period in result.periods:
         rows = [r for r in result.rows if r.period == period.key]
         segments = list(dict.fromkeys(r.segment for r in rows))
@@ -268,7 +274,9 @@ def _row_json(project: Project, r: NodeStatus) -> dict[str, Any]:
     }
 
 
-def status_json(project: Project, result: StatusResult) -> dict[str, Any]:
+def status_json(
+    project: Project, result: StatusResult, names: dict[str, str] | None = None
+) -> dict[str, Any]:
     def attribution(a: Any) -> Any:
         return None if a is None else a.to_json()
 
@@ -280,7 +288,7 @@ def status_json(project: Project, result: StatusResult) -> dict[str, Any]:
             for p in result.periods
         ],
         "levels": [list(level) for level in result.levels],
-        "rep_names": _rep_names(project, result),
+        "rep_names": rep_names_of(project, result) if names is None else names,
         "rows": [_row_json(project, r) for r in result.rows],
         "bottleneck": None
         if result.bottleneck is None

@@ -23,7 +23,9 @@ wrote it, and every kept result of that file is dropped. Other databases
 A query that reads in-memory tables (Ibis memtables, whose data lives in the
 process) is never cached. With a ``path`` the cache is also kept on disk
 (``.kpitree/cache/queries.json`` in a project), written atomically and bounded
-in size, so a later process starts warm.
+in size, so a later process starts warm; so are the results of a kpitree
+warehouse file, in the ``results`` folder beside it, for the file in the very
+state they were computed in (see :mod:`kpitree.compute.resultstore`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
 
+    from kpitree.compute.resultstore import ResultStore
     from kpitree.engines import Engine
 
 __all__ = ["QueryCache", "arrow_schema", "lookup", "query_cache"]
@@ -133,6 +136,7 @@ class QueryCache:
         self.result_hits = 0
         self._lock = threading.Lock()
         self._loaded = path is None
+        self._store: ResultStore | None = None
         self._dirty = False
         self.hits = 0
         self.misses = 0
@@ -166,20 +170,29 @@ class QueryCache:
         prepared = [self._prepare(engine, key, build) for key, build in queries]
         versions = self._versions(engine)
         keys: list[tuple[Any, ...] | None] = []
+        stored: list[str | None] = []
         found: list[pa.Table | None] = []
         for entry in prepared:
             key = None
             if isinstance(entry, tuple) and versions is not None and set(entry[2]) <= _CANONICAL:
                 key = (engine.where, entry[0], tuple((t, versions.get(t, 0)) for t in entry[2]))
             keys.append(key)
-            found.append(self._result(key))
+            kept = self._result(key)
+            name = self._stored_name(engine, key)
+            if kept is None and name is not None:
+                kept = self._disk().get(name)
+                if kept is not None:
+                    self._keep(key, kept)
+                    self.result_hits += 1
+            stored.append(name if kept is None else None)
+            found.append(kept)
         texts = [
             entry[0]
             for entry, kept in zip(prepared, found, strict=True)
             if isinstance(entry, tuple) and kept is None
         ]
         results = engine.execute_sql_many(texts)
-        for entry, key, kept in zip(prepared, keys, found, strict=True):
+        for entry, key, name, kept in zip(prepared, keys, stored, found, strict=True):
             if not isinstance(entry, tuple):
                 yield engine.execute(entry)
                 continue
@@ -190,7 +203,28 @@ class QueryCache:
             wanted = arrow_schema(entry[1])
             table = table if table.schema.equals(wanted) else table.cast(wanted)
             self._keep(key, table)
+            if name is not None:
+                self._disk().put(name, table)
             yield table
+
+    def _disk(self) -> ResultStore:
+        from kpitree.compute.resultstore import ResultStore
+
+        if self._store is None:
+            assert self.path is not None
+            self._store = ResultStore(self.path.parent / "results")
+        return self._store
+
+    def _stored_name(self, engine: Engine, key: tuple[Any, ...] | None) -> str | None:
+        """The file name of a result kept on disk (with a path, for a kpitree
+        warehouse file), or ``None``."""
+        state = engine.data_state()
+        if key is None or self.path is None or state is None:
+            return None
+        from kpitree.compute.resultstore import ResultStore
+
+        where, sql, versions = key
+        return ResultStore.name(_code_version(), where, engine.timezone, state[0], sql, versions)
 
     def _versions(self, engine: Engine) -> dict[str, int] | None:
         """The table versions results are kept under, or ``None`` (not kept).
