@@ -26,7 +26,6 @@ from kpitree.compute.events import (
     stage_firsts,
     window_day,
 )
-from kpitree.compute.links import follows_links
 from kpitree.compute.metrics import Metric
 from kpitree.compute.placing import place_on_day, segment_facts
 
@@ -55,13 +54,10 @@ def _two_events(
     spec = metric.spec
     assert spec.from_ and spec.to
     stages = [e for e in (spec.from_, spec.to) if event_column(ent, e) is None]
-    if (
-        len(stages) == 2
-        and spec.to != "first_activity"
-        and not follows_links(engine, ent.name, stages)
-    ):
+    if len(stages) == 2 and spec.to != "first_activity":
         # Both events are stages: their first entries from one pass over the
-        # history (a cohort's second events are kept to its entrants by the join).
+        # history, with the entries linked deals give a lead (a cohort's
+        # second events are kept to its entrants by the join).
         names = [e.removeprefix("stage:") for e in stages]
         firsts = stage_firsts(engine, ent, names, within=cohort_of)
         a = firsts.filter(firsts.__first0.notnull()).select(**{ID: firsts[ID], AT: firsts.__first0})

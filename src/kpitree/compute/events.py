@@ -146,26 +146,86 @@ def stage_firsts(
     the stages ``names`` (``None``: never entered), from one pass over the stage
     history (a ``min`` per stage with a filter), not a pass per stage. With
     ``within``, only entities with an entry of the first stage around those
-    periods' window (see :func:`event_times`)."""
+    periods' window (see :func:`event_times`).
+
+    A lead's stage that linked deals give (:mod:`kpitree.compute.links`) is
+    read in the same pass: the linked entries join the history marked as such,
+    and a stage's first entry is the lead's own first one, else the first
+    linked one, as :func:`event_times` reads it."""
+    import ibis
+
     assert ent.stages is not None
     hist = engine.table(ent.stages)
     key = ent.id
     rows = hist.filter(hist.stage.isin(list(names)))
+    rows = rows.select(key, "stage", "entered_at", __own=ibis.literal(1, "int8"))
+    linked = _linked_entries(engine, ent, names, rows)
     if within is not None:
-        near = _near(hist, names[0], within)
+        near = _near(hist, names[0], within).select(key)
+        if linked is not None:
+            # A lead whose first entry is a linked one is near by that entry.
+            lo, hi = _window_bounds(within)
+            given = linked.filter(
+                (linked.stage == names[0]) & (linked.entered_at >= lo) & (linked.entered_at < hi)
+            )
+            near = near.union(given.select(key))
+        if linked is not None:
+            rows = rows.union(linked)
         rows = rows.filter(rows[key].isin(near[key]))
-    firsts = {
-        f"__first{i}": rows.entered_at.min(where=rows.stage == name) for i, name in enumerate(names)
-    }
+    elif linked is not None:
+        rows = rows.union(linked)
+    firsts = {}
+    for i, name in enumerate(names):
+        own = rows.entered_at.min(where=(rows.stage == name) & (rows.__own == 1))
+        if linked is None:
+            firsts[f"__first{i}"] = own
+        else:
+            given = rows.entered_at.min(where=(rows.stage == name) & (rows.__own == 0))
+            firsts[f"__first{i}"] = ibis.coalesce(own, given)
     return rows.group_by(**{ID: rows[key]}).aggregate(**firsts)
+
+
+def _linked_entries(
+    engine: Engine, ent: Entity, names: Sequence[str], rows: ir.Table
+) -> ir.Table | None:
+    """The entries linked deals give of the lead stages among ``names``, in the
+    shape of ``rows`` (key, stage, entered_at, ``__own`` 0), or ``None``."""
+    if ent.name != "leads":
+        return None
+    import ibis
+
+    from kpitree.compute.links import linked_stage_entries
+
+    parts = []
+    for name in names:
+        given = linked_stage_entries(engine, name)
+        if given is not None:
+            parts.append(
+                given.select(
+                    **{ent.id: given.__lid},
+                    stage=ibis.literal(name),
+                    entered_at=given.__lat,
+                    __own=ibis.literal(0, "int8"),
+                ).cast(rows.schema())
+            )
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else ibis.union(*parts)
+
+
+def _window_bounds(within: Sequence[Period]) -> tuple[dt.datetime, dt.datetime]:
+    """The instants around the periods' window, a day's margin on each side
+    (no time-zone conversion needed)."""
+    margin = dt.timedelta(days=1)
+    lo = dt.datetime.combine(min(p.start for p in within) - margin, dt.time(), dt.UTC)
+    hi = dt.datetime.combine(max(p.end for p in within) + 2 * margin, dt.time(), dt.UTC)
+    return lo, hi
 
 
 def _near(hist: ir.Table, name: str, within: Sequence[Period]) -> ir.Table:
     """Entries of stage ``name`` around the periods' window (a day's margin on
     each side: no time-zone conversion needed)."""
-    margin = dt.timedelta(days=1)
-    lo = dt.datetime.combine(min(p.start for p in within) - margin, dt.time(), dt.UTC)
-    hi = dt.datetime.combine(max(p.end for p in within) + 2 * margin, dt.time(), dt.UTC)
+    lo, hi = _window_bounds(within)
     return hist.filter((hist.stage == name) & (hist.entered_at >= lo) & (hist.entered_at < hi))
 
 
@@ -230,9 +290,7 @@ def _with_linked_entries(
     if only is not None:
         linked = linked.filter(linked.__lid.isin(only))
     if within is not None:
-        margin = dt.timedelta(days=1)
-        lo = dt.datetime.combine(min(p.start for p in within) - margin, dt.time(), dt.UTC)
-        hi = dt.datetime.combine(max(p.end for p in within) + 2 * margin, dt.time(), dt.UTC)
+        lo, hi = _window_bounds(within)
         near = linked.filter((linked.__lat >= lo) & (linked.__lat < hi)).__lid
         linked = linked.filter(linked.__lid.isin(near))
     extra = linked.select(**{ID: linked.__lid, AT: linked.__lat}).cast(rows.schema())

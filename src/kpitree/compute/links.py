@@ -24,7 +24,6 @@ A database without it computes as before: stored ids only.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from kpitree.data.links import LINKS_TABLE
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = [
     "LINKED_STAGES",
     "activity_account",
-    "follows_links",
     "has_links",
     "lead_accounts",
     "linked_reference",
@@ -148,11 +146,3 @@ def linked_stage_entries(engine: Engine, stage: str) -> ir.Table | None:
     same = _linked(engine, "lead_lead")
     other = entries.join(same, entries.__lid == same.__to)
     return entries.union(other.select(__lid=other.__from, __lat=other.__lat))
-
-
-def follows_links(engine: Engine, entity: str, stages: Sequence[str]) -> bool:
-    """Whether a lead stage among ``stages`` may come from linked deals: then
-    each stage's first entries are read with the linked ones
-    (:func:`kpitree.compute.events.event_times`), not from the history alone."""
-    named = {s.removeprefix("stage:") for s in stages}
-    return entity == "leads" and bool(named & set(LINKED_STAGES)) and has_links(engine)
