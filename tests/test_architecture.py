@@ -22,6 +22,8 @@ ALLOWED = {
     "escaping": set(),
     # How a chart looks, for the web pages and the reports alike.
     "chartstyle": set(),
+    # Filter values written as one URL parameter (pages and report links alike).
+    "filter_text": set(),
     "definition": {"errors", "i18n", "source"},
     "planning": {"errors", "i18n", "source", "definition", "calendar"},
     "data": {"errors", "i18n", "source", "calendar", "escaping"},
@@ -94,6 +96,7 @@ ALLOWED = {
         "review",
         "abm",
         "chartstyle",
+        "filter_text",
     },
     # The web app is an adapter over the façade: anything below it, never the CLI.
     "web": {
@@ -116,6 +119,7 @@ ALLOWED = {
         "notes",
         "review",
         "chartstyle",
+        "filter_text",
     },
 }
 

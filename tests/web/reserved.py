@@ -1,5 +1,6 @@
 """A copy of the demo company whose ids hold the characters links must quote:
-a team and a rep id with ``/``, ``?``, ``#``, ``%``, a space and Japanese, and
+a team and a rep id with ``/``, ``?``, ``#``, ``%``, a space and Japanese (the
+team also a comma and a double quote, which a filter parameter quotes), and
 every lead and account id likewise (``L/0000001 ?#% ー``)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 import yaml
 
 RESERVED = " ?#% /ー"
-TEAM = ("インバウンドIS", "In/bound ?#% 東")  # inside sales
+TEAM = ("インバウンドIS", 'In/bound ?#%, "東"')  # inside sales
 FIELD_TEAM = ("東日本営業部", "東/日本 ?#%営業")  # field sales
 REP = ("R0009", "R/09 ?#% 担当")  # in インバウンドIS
 

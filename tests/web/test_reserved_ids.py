@@ -15,6 +15,8 @@ from urllib.parse import quote, urlencode, urlsplit
 import pytest
 import yaml
 
+from kpitree.filter_text import filter_params
+
 from .conftest import _start
 from .reserved import FIELD_TEAM, REP, TEAM, reserved_project
 
@@ -43,7 +45,7 @@ def client(demo_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def _seeds() -> list[str]:
     q = {"period": PERIOD}
-    team = urlencode({**q, "department": "inside_sales", "team": TEAM[1]})
+    team = urlencode({**q, **filter_params({"department": "inside_sales", "team": TEAM[1]})})
     return [
         f"/?{urlencode(q)}",
         f"/funnel?{urlencode(q)}",
@@ -54,7 +56,7 @@ def _seeds() -> list[str]:
         f"/nodes/calls?{urlencode({**q, 'drill': 'inside_sales'})}",
         f"/nodes/calls?{team}&by=rep",
         f"/records/leads?{team}",
-        f"/records/calls?{urlencode({**q, 'rep': REP[1]})}",
+        f"/records/calls?{urlencode({**q, **filter_params({'rep': REP[1]})})}",
         "/sla?period=last-month",
         "/accounts",
     ]
@@ -82,6 +84,7 @@ def test_every_link_on_the_pages_resolves(client: object) -> None:
         assert answer.status_code == 200, seed
         found |= _links(answer.text)
     names = [quote(v, safe="") for v in (TEAM[1], FIELD_TEAM[1], REP[1])]
+    names += [quote(filter_params({"team": TEAM[1]})["team"], safe="")]
     names += [n.replace("%20", "+") for n in names]
     # Every link that carries the team's or the rep's name, and one of every
     # other shape (a records list, an account: every lead and account id holds
@@ -100,9 +103,29 @@ def test_every_link_on_the_pages_resolves(client: object) -> None:
 
 
 def _count(client: object, node: str, segment: dict[str, str]) -> int:
-    params = urlencode({"period": PERIOD, **segment})
+    params = urlencode({"period": PERIOD, **filter_params(segment)})
     got = client.get(f"/api/records/{node}?{params}").json()  # type: ignore[attr-defined]
+    assert got["query"]["filters"] == {k: [v] for k, v in segment.items()}
     return int(got["lists"][0]["count"])
+
+
+def test_the_pages_records_links_carry_a_team_with_a_comma_intact(client: object) -> None:
+    """The department page's team row and the node page's breakdown row of
+    the team ``In/bound ?#%, "東"`` open the team's own records."""
+    for url in (
+        f"/departments/inside_sales?period={PERIOD}",
+        f"/nodes/calls?period={PERIOD}&by=team",
+    ):
+        page = client.get(url).text  # type: ignore[attr-defined]
+        links = [
+            link for link in _links(page) if link.startswith("/records/calls?") and "team=" in link
+        ]
+        opened = [
+            client.get(link.replace("/records/", "/api/records/", 1)).json()  # type: ignore[attr-defined]
+            for link in links
+        ]
+        teams = [o["query"]["filters"].get("team") for o in opened]
+        assert [TEAM[1]] in teams, (url, teams)
 
 
 @pytest.mark.parametrize("node", NODES)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote, urlencode
 
+from kpitree.filter_text import filter_params
 from kpitree.i18n import t
 from kpitree.reports.accounts import accounts_layout
 from kpitree.reports.actions import actions_layout, validity_layout
@@ -104,7 +105,8 @@ class _Cells:
         company's), linked to its records when the report has links."""
         link = self.report.records.get(node) if node and value is not None else None
         if link and segment:
-            link += ("&" if "?" in link else "?") + urlencode(dict(segment), quote_via=quote)
+            params = filter_params(segment)
+            link += ("&" if "?" in link else "?") + urlencode(params, quote_via=quote)
         return Cell(value, self.report.fmt(value, unit), unit, link=link)
 
     def pct(self, value: float | None) -> Cell:

@@ -208,8 +208,17 @@ def environment() -> jinja2.Environment:
 
         return quote(str(value), safe="")
 
+    def filter_value(value: Any) -> str:
+        """A list of filter values (or one value) as one URL parameter value:
+        a value holding a comma is quoted (:mod:`kpitree.filter_text`)."""
+        from kpitree.filter_text import filter_text
+
+        values = value if isinstance(value, list | tuple) else [value]
+        return filter_text(values)
+
     env.filters.update(
         segment=segment,
+        filter_value=filter_value,
         num=formatting.num,
         yen=formatting.yen,
         pct=formatting.pct,

@@ -15,6 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import unquote
 
+from kpitree.filter_text import filter_params, filter_text, filter_values
 from kpitree.i18n import t
 from kpitree.web.views.shown import fmt_card
 
@@ -91,7 +92,7 @@ class PageQuery:
 
         filters = []
         for dim in dict.fromkeys([*FILTER_DIMENSIONS, *custom]):
-            chosen = [p.strip() for v in values(dim) for p in v.split(",") if p.strip()]
+            chosen = [p for v in values(dim) for p in filter_values(v)]
             if chosen:
                 filters.append((dim, tuple(dict.fromkeys(chosen))))
         period = (values("period") or [""])[0].strip() or None
@@ -110,7 +111,7 @@ class PageQuery:
         if self.period:
             out["period"] = self.period
         for dim, vals in self.filters:
-            out[dim] = vals[0] if len(vals) == 1 else ",".join(vals)
+            out[dim] = filter_text(vals)
         if self.by:
             out["by"] = self.by
         if self.drill:
@@ -122,6 +123,11 @@ class PageQuery:
             else:
                 out[key] = str(value)
         return out
+
+    def segment_params(self, segment: Mapping[str, object], **changes: Any) -> dict[str, str]:
+        """URL parameters of this query narrowed to ``segment`` (one value per
+        dimension, quoted as :mod:`kpitree.filter_text` says) with ``changes``."""
+        return self.params(**filter_params(segment), **changes)
 
     def to_json(self) -> dict[str, Any]:
         return {
