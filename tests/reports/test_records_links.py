@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
+from kpitree.filter_text import filter_params
 from kpitree.project import Project
 from kpitree.reports import build_report
 from kpitree.reports.excel import render_xlsx
@@ -89,16 +90,28 @@ def test_markdown_and_excel_link_the_same_numbers(linked: Path) -> None:
 
 
 def _department_links(report: Any) -> dict[str, tuple[dict[str, str], str, float]]:
-    """A team's or rep's link in a department section -> (its filters, node,
-    the number printed)."""
+    """A team's or rep's link in a department section or in the gaps
+    section's "teams and reps furthest behind" -> (its filters, node, the
+    number printed)."""
     found = {}
-    for d in report.departments:
-        for line in [*d.best, *d.worst]:
-            url = report.records.get(line.node)
-            if url and line.actual is not None and line.filters:
-                link = f"{url}&{urlencode(dict(line.filters), quote_via=quote)}"
-                found[link] = (dict(line.filters), line.node, line.actual)
+    lines = [line for d in report.departments for line in [*d.best, *d.worst]]
+    lines += [s for g in report.gaps for s in g.segments]
+    for line in lines:
+        url = report.records.get(line.node)
+        if url and line.actual is not None and line.filters:
+            link = f"{url}&{urlencode(filter_params(dict(line.filters)), quote_via=quote)}"
+            found[link] = (dict(line.filters), line.node, line.actual)
     return found
+
+
+def test_the_gaps_sections_team_rows_open_their_records(linked: Path) -> None:
+    report = build_report(Project.load(linked), PERIOD, lang="en", as_of=AS_OF)
+    rows = [s for g in report.gaps for s in g.segments if s.actual is not None and s.filters]
+    assert rows, "the demo company has teams or reps behind their pace"
+    page = {html.unescape(href) for href, _ in LINK.findall(render_html(report))}
+    for s in rows:
+        url = report.records[s.node]
+        assert f"{url}&{urlencode(filter_params(dict(s.filters)), quote_via=quote)}" in page
 
 
 def test_a_team_or_rep_number_opens_its_own_records(linked: Path) -> None:

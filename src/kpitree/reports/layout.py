@@ -282,7 +282,8 @@ def _gaps(report: Report, c: _Cells, lang: str) -> Section:
                 [
                     c.text(line.label),
                     c.text(s.segment),
-                    c.num(s.actual, s.unit),
+                    # A team's or rep's own number opens its own records.
+                    c.num(s.actual, s.unit, s.node if s.filters else None, dict(s.filters)),
                     c.num(s.expected, s.unit),
                     c.num(s.gap, s.unit),
                     c.status(s.status, s.status_text),

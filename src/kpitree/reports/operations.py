@@ -70,7 +70,7 @@ def department_layout(report: Report, d: DepartmentSection, c: _Cells, lang: str
                 c.text(s.segment),
                 c.text(s.label),
                 # A team's or rep's own number opens its own records.
-                c.num(s.actual, s.unit, s.node, dict(s.filters)),
+                c.num(s.actual, s.unit, s.node if s.filters else None, dict(s.filters)),
                 c.num(s.expected, s.unit),
                 c.pct(s.pace),
                 c.status(s.status, s.status_text),

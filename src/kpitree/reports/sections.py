@@ -99,7 +99,10 @@ def _segment_line(
         gap=_shortfall(tree, r),
         status=status,
         status_text=status_text(status, lang, clean_status(r.reason)),
-        filters=tuple((dim, str(value)) for dim, value in r.segment),
+        # No filter can ask for "unassigned", so such a segment has no link.
+        filters=()
+        if any(value is None for _, value in r.segment)
+        else tuple((dim, str(value)) for dim, value in r.segment),
     )
 
 
