@@ -325,6 +325,18 @@ def test_the_cell_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert _refused(tmp_path, data)[:3] == ("KT389", 3, 4)
 
 
+def test_the_cell_limit_counts_characters_not_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ten characters of three bytes each: DuckDB's statistics (bytes) exceed the
+    # limit, so the cells are measured in characters.
+    _small_limits(monkeypatch, max_cell_chars=10)
+    cell = "あ" * 10
+    assert _read(tmp_path, (HEADER + f"D1,2026/01/07,100,{cell}\n").encode()).rows_read == 1  # type: ignore[attr-defined]
+    data = (HEADER + ROW + f"D2,2026/01/07,100,{cell}い\n").encode()
+    assert _refused(tmp_path, data)[:3] == ("KT389", 3, 4)
+
+
 def test_the_row_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _small_limits(monkeypatch, max_row_bytes=100)
     data = (HEADER + ROW + "D2,2026/01/07,100," + "x" * 200 + "\n").encode()
