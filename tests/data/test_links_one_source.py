@@ -78,7 +78,7 @@ def test_pages_and_commands_reading_links_work_with_one_source(
     assert _main("data", "links", str(_folder(project)), "--json") == 0
     cli = json.loads(capsys.readouterr().out)
     assert [r["relation"] for r in cli["relations"]] == ["deal_lead", "deal_account"]
-    assert cli["relations"][0]["unmatched"] == [{"id": "D2", "source": "crm"}]
+    assert cli["relations"][0]["unmatched"] == [{"id": "D2", "source": "crm", "label": None}]
     assert _main("data", "links", str(_folder(project))) == 0
     assert "D2" in capsys.readouterr().out
     with closing(

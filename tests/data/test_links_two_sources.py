@@ -266,7 +266,12 @@ def test_kpitree_data_links_reports_rates_unmatched_and_ambiguous(
     }
     omega = next(o for o in OPPORTUNITIES if o.account == "オメガ")
     zeta = next(o for o in OPPORTUNITIES if o.account == "ゼータ")
-    assert rel["unmatched"] == [{"id": _report_id(omega), "source": "salesforce-opportunities"}]
+    # Listed with what names it in the export (the company, as its match key).
+    assert rel["unmatched"] == [
+        {"id": _report_id(omega), "source": "salesforce-opportunities", "label": "オメガ"}
+    ]
+    # HubSpot alone holds leads: no "same person in another source" to look for.
+    assert "lead_lead" not in {r["relation"] for r in report["relations"]}
     (amb,) = rel["ambiguous"]
     assert (amb["id"], amb["method"], amb["key"], amb["candidates"]) == (
         _report_id(zeta), "name", "ゼータ", 2,
@@ -277,6 +282,8 @@ def test_kpitree_data_links_reports_rates_unmatched_and_ambiguous(
     text = capsys.readouterr().out
     assert "from salesforce-opportunities: 9 of 11 linked (81.8%), 1 ambiguous, 1 unmatched" in text
     assert "to hubspot-contacts by e-mail: 1" in text
+    assert _main("data", "links", str(company)) == 0
+    assert f"unmatched (first 20): {_report_id(omega)} (オメガ)" in capsys.readouterr().out
     assert "hint: add the lead's id or the contact's e-mail" in text
 
 

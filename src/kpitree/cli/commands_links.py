@@ -71,7 +71,7 @@ def links_up_to_date(project: Project) -> None:
 
 
 def _print(report: LinksReport) -> None:
-    from kpitree.compute.links_report import method_label
+    from kpitree.compute.links_report import method_label, records_shown
 
     if not report.relations:
         typer.echo(t("links.none"))
@@ -97,7 +97,7 @@ def _print(report: LinksReport) -> None:
                     "    " + t("links.by", source=to_source, method=method_label(method), count=n)
                 )
         if rel.unmatched:
-            ids = ", ".join(str(u["id"]) for u in rel.unmatched)
+            ids = records_shown(rel.unmatched)
             typer.echo("  " + t("links.unmatched", ids=ids, limit=report.limit))
         for a in rel.ambiguous:
             typer.echo(

@@ -9,15 +9,31 @@ table through Ibis (:mod:`kpitree.data.links`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kpitree.data.links import LINKS_TABLE, METHODS, RELATIONS
+from kpitree.data.links import KEYS_TABLE, LINKS_TABLE, METHODS, RELATIONS
 
 if TYPE_CHECKING:
     from kpitree.engines import Engine
 
-__all__ = ["LinkPair", "LinkRelation", "LinksReport", "links_report", "method_label"]
+__all__ = [
+    "LinkPair",
+    "LinkRelation",
+    "LinksReport",
+    "links_report",
+    "method_label",
+    "records_shown",
+]
+
+
+def records_shown(records: Sequence[Mapping[str, Any]]) -> str:
+    """Listed records as people find them: each id, with its label (a lead's
+    e-mail, a deal's company name) when it has one: ``h:730d0f6c (オメガ)``."""
+    return ", ".join(
+        f"{r['id']} ({r['label']})" if r.get("label") else str(r["id"]) for r in records
+    )
 
 
 def method_label(method: str, lang: str | None = None) -> str:
@@ -70,7 +86,7 @@ class LinkRelation:
     from_table: str
     to_table: str
     pairs: tuple[LinkPair, ...]
-    unmatched: tuple[dict[str, Any], ...]  # the first ones: id, source
+    unmatched: tuple[dict[str, Any], ...]  # the first ones: id, source, label
     ambiguous: tuple[dict[str, Any], ...]  # id, source, method, key, candidates, examples
 
     @property
@@ -129,6 +145,7 @@ def links_report(engine: Engine, limit: int = 20) -> LinksReport:
         first.select("relation", "status", "from_id", "from_source", "method", "key",
                      "candidates", "examples")
     ).to_pylist()  # fmt: skip
+    labels = _labels(engine, examples)
     out = []
     for rel in RELATIONS:
         mine = [r for r in rows if r["relation"] == rel.name]
@@ -156,7 +173,11 @@ def links_report(engine: Engine, limit: int = 20) -> LinksReport:
                     for s, p in sorted(pairs.items())
                 ),
                 tuple(
-                    {"id": e["from_id"], "source": e["from_source"]}
+                    {
+                        "id": e["from_id"],
+                        "source": e["from_source"],
+                        "label": labels.get((rel.from_table, e["from_id"])),
+                    }
                     for e in examples
                     if e["relation"] == rel.name and e["status"] == "unmatched"
                 ),
@@ -175,3 +196,31 @@ def links_report(engine: Engine, limit: int = 20) -> LinksReport:
             )
         )
     return LinksReport(tuple(out), limit)
+
+
+def _labels(engine: Engine, examples: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """(table, id) -> what names each unmatched record listed: its e-mail, else
+    its company name, as the match keys hold them (normalised; written while
+    the data comes from two or more sources). A report row without an ID column
+    (``h:…``) can so be found in the export."""
+    tables = {r.name: r.from_table for r in RELATIONS}
+    wanted = {(tables[e["relation"]], e["from_id"]) for e in examples if e["status"] == "unmatched"}
+    if not wanted:
+        return {}
+    try:
+        keys = engine.backend.table(KEYS_TABLE)
+    except Exception:  # a database that was given the links only
+        return {}
+    ids = sorted({i for _, i in wanted})
+    found = engine.execute(
+        keys.filter(keys.record_id.isin(ids) & keys.kind.isin(["email", "name"])).select(
+            "table_name", "record_id", "kind", "value"
+        )
+    ).to_pylist()
+    labels: dict[tuple[str, str], str] = {}
+    for kind in ("name", "email"):  # the e-mail wins
+        for r in found:
+            key = (r["table_name"], r["record_id"])
+            if r["kind"] == kind and key in wanted:
+                labels[key] = r["value"]
+    return labels

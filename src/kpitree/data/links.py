@@ -35,9 +35,10 @@ comes from one source, no keys are computed at all. Keys are normalised first
 that finds candidates finds more than one record, the link is refused as
 ``ambiguous`` (with the number of candidates and a few of their ids), and no
 weaker method is tried: a guess among two people would make the funnel wrong
-silently. A record no method links is ``unmatched``; while everything stored
-comes from one source, the lead relations that can only say ``unmatched`` (the
-same person elsewhere, an account when none is stored) are not written.
+silently. A record no method links is ``unmatched``; the lead relations that
+can only say ``unmatched`` are not written: the same person elsewhere while the
+leads come from one source, an account while everything stored comes from one
+source and no account is stored.
 
 The links are derived data: the tables below are rebuilt from the canonical
 tables by every write that changes leads, deals or accounts (an import, a sync,
@@ -291,7 +292,7 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = None) 
     if sources > 1:  # keys match only across sources (see above)
         _write_keys(con, keys)
     for relation in RELATIONS:
-        if sources <= 1 and _nothing_to_find(con, relation):
+        if _nothing_to_find(con, relation, sources):
             continue
         _link(con, relation, keys)
     con.execute(f"DELETE FROM {SETTINGS_TABLE}")
@@ -311,20 +312,33 @@ def settings_changed(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = Non
     return not rows or rows[0][0] != keys.fingerprint()
 
 
-def _nothing_to_find(con: duckdb.DuckDBPyConnection, rel: Relation) -> bool:
-    """Whether, while everything stored comes from one source, ``rel`` can only
-    say ``unmatched`` of every lead: a lead's same person is looked for in other
-    sources only, and its account only among stored accounts. Such rows (one per
-    lead, most of an import's cost on a large lead file) are not written; the
-    links report then has no row for the relation, and nothing reads them (the
-    data check's deal rules read deal relations, which are always written)."""
+def _nothing_to_find(con: duckdb.DuckDBPyConnection, rel: Relation, sources: int) -> bool:
+    """Whether ``rel`` can only say ``unmatched`` of every lead: a lead's same
+    person is looked for among the leads of other sources only (so while the
+    leads come from one source, HubSpot contacts beside Salesforce deals, there
+    is none to find), and, while everything stored comes from one source, its
+    account only among stored accounts. Such rows (one per lead, most of an
+    import's cost on a large lead file) are not written; the links report then
+    has no row for the relation, and nothing reads them (the data check's deal
+    rules read deal relations, which are always written)."""
     if rel.from_table != "leads":
         return False
     if rel.name == "lead_lead":
-        return True
+        return sources <= 1 or _lead_source_count(con) <= 1
+    if sources > 1:
+        return False
     return not con.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {rel.to_table} LIMIT 1) AS stored"
     ).fetchall()[0][0]
+
+
+def _lead_source_count(con: duckdb.DuckDBPyConnection) -> int:
+    """How many sources the stored leads came from."""
+    rows = con.execute(
+        f"SELECT count(DISTINCT s.source) FROM leads r JOIN {_SOURCES} s "
+        "ON s.import_id = r._import_id"
+    ).fetchall()
+    return int(rows[0][0])
 
 
 def _source_count(con: duckdb.DuckDBPyConnection) -> int:

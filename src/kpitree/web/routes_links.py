@@ -32,11 +32,12 @@ def links_report(project: Project, limit: int = DEFAULT_LIMIT) -> dict[str, Any]
 
 def links_context(project: Project, lang: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
     """The report, each ambiguous record with its sentence for the page."""
-    from kpitree.compute.links_report import method_label
+    from kpitree.compute.links_report import method_label, records_shown
     from kpitree.i18n import t
 
     report = links_report(project, limit)
     for rel in report["relations"]:
+        rel["unmatched_shown"] = records_shown(rel["unmatched"])
         for pair in rel["pairs"]:
             for m in pair["by_method"]:
                 m["label"] = method_label(m["method"], lang=lang)
