@@ -706,6 +706,8 @@ def run_child(args: list[str]) -> dict[str, Any]:
 
 
 def child_main(step: str, warehouse: Path, project: Path, fiscal_year: int, out: Path) -> None:
+    # Every kpitree step computes: no query result kept on disk by an earlier step.
+    shutil.rmtree(project / ".kpitree" / "cache" / "results", ignore_errors=True)
     if step == "kpitree_cold":
         # A project that never ran these queries (first run, or after an upgrade).
         shutil.rmtree(project / ".kpitree" / "cache", ignore_errors=True)

@@ -224,7 +224,12 @@ class QueryCache:
         from kpitree.compute.resultstore import ResultStore
 
         where, sql, versions = key
-        return ResultStore.name(_code_version(), where, engine.timezone, state[0], sql, versions)
+        try:  # a file put in its place (a backup restored with its times) is another file
+            st = Path(where).stat()
+        except OSError:
+            return None
+        stamp = f"{state[0]}:{st.st_dev}:{st.st_ino}"
+        return ResultStore.name(_code_version(), where, engine.timezone, stamp, sql, versions)
 
     def _versions(self, engine: Engine) -> dict[str, int] | None:
         """The table versions results are kept under, or ``None`` (not kept).

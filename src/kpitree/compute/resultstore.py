@@ -9,8 +9,9 @@ from Arrow files instead of computed again. A result is only ever read back for
 - the same warehouse file, in the same state: the write versions of every table
   the query reads (``kpitree_table_versions``, bumped by every import, bulk load
   and undo) *and* the file's stamp (size and modification time of the file and
-  its write-ahead log), so any write at all, by kpitree or by another tool,
-  leaves the results of the file before it unread,
+  its write-ahead log, and which file it is: device and inode), so any write at
+  all, by kpitree or by another tool, or another file put in its place, leaves
+  the results of the file before it unread,
 - the same session time zone, and the same code and library versions that make
   and run the SQL (the query cache's code version, with kpitree's own version).
 
