@@ -28,9 +28,11 @@ def links(
 ) -> None:
     """How leads, deals and accounts from different sources are linked into one
     funnel: per relation (a deal's lead, a deal's account, a lead's account) and
-    source, the share of records linked and by which method (id, e-mail,
-    法人番号, e-mail domain, company name), then the records left unmatched and
-    those refused as ambiguous (several candidates), with what to do."""
+    source, the share of records linked and by which method (id, e-mail, a key
+    of your own named under data.links in kpitree.yaml, 法人番号, e-mail domain,
+    company name), then the records left unmatched (with the e-mail or company
+    name that names each) and those refused as ambiguous (several candidates),
+    with what to do. Links are rebuilt first when data.links changed."""
     from kpitree.compute.links_report import links_report
     from kpitree.project import Project
 
