@@ -8,7 +8,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kpitree.web.contract import errors
 from kpitree.web.deps import render
@@ -76,6 +76,26 @@ def _view(page: PageRequest, node_id: str, rq: RecordsQuery) -> dict[str, Any]:
     )
 
 
+def _sla_cases(
+    page: PageRequest, node_id: str, rq: RecordsQuery, api: bool, fmt: str | None
+) -> Response | None:
+    """A node counting SLA cases (``type: sla_*``): its records are the cases
+    of ``/sla/cases`` under the same period, filters and as-of day."""
+    from kpitree.web.views.common import resolve_period
+    from kpitree.web.views.sla_cases import sla_node_url
+
+    node = page.project.tree.nodes.get(node_id)
+    if node is None or not node.metric:
+        return None
+    source = _source(page, rq)
+    query = page_query(page.request, page.lang, page.project)
+    period = resolve_period(source, query.period)
+    url = sla_node_url(
+        page.project, node_id, period.key, query.filter_map, rq.as_of, page.lang, api, fmt
+    )
+    return None if url is None else RedirectResponse(url, status_code=307)
+
+
 def _download(page: PageRequest, node_id: str, rq: RecordsQuery, fmt: str) -> Response:
     source = _source(page, rq)
     query = page_query(page.request, page.lang)
@@ -90,6 +110,9 @@ def records_page(
     rq: RecordsQuery = Depends(records_query),
     page: PageRequest = Depends(page_request),
 ) -> Response:
+    sla = _sla_cases(page, node_id, rq, False, format)
+    if sla is not None:
+        return sla
     if format in ("csv", "xlsx"):
         return _download(page, node_id, rq, format)
     view = _view(page, node_id, rq)
@@ -125,7 +148,11 @@ def api_records(
     filters (department, team, rep, channel, ...) and the as-of day: a page of
     50 rows with their identifying fields, owner, team and amounts, the count
     of every list (a rate: entrants and converted); with ``format=csv|xlsx``
-    every row of the chosen list."""
+    every row of the chosen list. A node counting SLA cases answers with a
+    redirect (307) to its cases in ``/api/sla/cases``."""
+    sla = _sla_cases(page, node_id, rq, True, None if format == "json" else format)
+    if sla is not None:
+        return sla
     if format in ("csv", "xlsx"):
         return _download(page, node_id, rq, format)
     return _view(page, node_id, rq)

@@ -13,7 +13,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from kpitree.web.contract import errors
 from kpitree.web.deps import render
 from kpitree.web.downloads import api_format, page_format, table_response
-from kpitree.web.routes_api import PageRequest, PeriodParam, page_request, page_source
+from kpitree.web.routes_api import (
+    PageRequest,
+    PeriodParam,
+    page_query,
+    page_request,
+    page_source,
+)
 from kpitree.web.views.sla_cases import (
     STATUSES,
     SlaCasesQuery,
@@ -27,18 +33,25 @@ __all__ = ["router"]
 router = APIRouter(tags=["alerts"])
 
 _GROUP = "Only the cases of this {} (an empty value: the unassigned ones)."
+_FILTER = (
+    "Only the cases of this {} (several values separated by commas, a value holding a "
+    'comma in double quotes; an empty value: the unassigned ones)."'
+)
 
 
 def cases_query(
+    pr: PageRequest = Depends(page_request),
     rule: str | None = Query(None, description="The SLA rule (default: the first)."),
     status: str = Query(
         "cases",
-        description="Which count: every case, met, breached, open or about to breach.",
+        description="Which count: every case, met, breached, open, about to breach, closed "
+        "(met or breached: a compliance rate's cases) or responded (the cases response "
+        "hours are over).",
         json_schema_extra={"enum": list(STATUSES)},
     ),
     owner: str | None = Query(None, description=_GROUP.format("owner (rep id)")),
-    department: str | None = Query(None, description=_GROUP.format("department")),
-    team: str | None = Query(None, description=_GROUP.format("team")),
+    department: str | None = Query(None, description=_FILTER.format("department")),
+    team: str | None = Query(None, description=_FILTER.format("team")),
     at: str | None = Query(
         None,
         description="The moment the cases stand at (ISO date-time; the SLA page's `now`, "
@@ -49,8 +62,21 @@ def cases_query(
     desc: bool = Query(False, description="Sort descending."),
     page: int = Query(1, ge=1, le=1_000_000, description="Page number (50 cases a page)."),
 ) -> SlaCasesQuery:
-    group = {"owner": owner, "department": department, "team": team}
-    return SlaCasesQuery(rule, status, group, at, q, sort or None, desc, page)
+    # An empty department or team is the unassigned cases; any other value is
+    # a filter as on the other pages (with ``rep``, ``channel``, ...).
+    group = {k: "" for k, v in (("department", department), ("team", team)) if v == ""}
+    filters = page_query(pr.request, pr.lang, pr.project).filter_map
+    return SlaCasesQuery(
+        rule,
+        status,
+        {"owner": owner, **group},
+        at,
+        q,
+        sort or None,
+        desc,
+        page,
+        filters={k: [v for v in vals if v is not None] for k, vals in filters.items()},
+    )
 
 
 def _view(page: PageRequest, period: str | None, rq: SlaCasesQuery) -> dict[str, Any]:
@@ -86,8 +112,10 @@ def sla_cases_page(
             "page": str(rq.page) if rq.page > 1 else None,
         }
         own.update(changes)
-        out = sla_cases_params(view["period"], view["rule"], rq.status, rq.at, page.lang)
-        out.update({k: ("" if v is None else v) for k, v in rq.group.items()})
+        group = {k: (v or None) for k, v in rq.group.items()}
+        out = sla_cases_params(
+            view["period"], view["rule"], rq.status, rq.at, page.lang, group, rq.filters
+        )
         out.update({k: str(v) for k, v in own.items() if v is not None})
         return out
 

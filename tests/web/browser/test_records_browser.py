@@ -132,3 +132,31 @@ def test_a_number_in_a_generated_report_opens_as_many_records(
     total = page.locator('[data-testid="records-total"]')
     assert int(total.get_attribute("data-count")) == printed
     assert page.locator('[data-testid="record-row"]').count() == min(printed, 50)
+
+
+def test_an_sla_node_opens_its_cases(
+    page: Any, demo_project: Any, tmp_path: Any, start_server: Any
+) -> None:
+    """A node measuring an SLA (breaches, compliance) opens the SLA cases
+    behind its number, on the tree and on its Node page, under the filters."""
+    from web.test_sla_nodes import with_sla_nodes
+
+    base = start_server(with_sla_nodes(demo_project, tmp_path / "demo"))
+    query = "period=last-quarter&department=inside_sales"
+    view = _api(base, f"/api/tree?{query}")
+    breaches = view["nodes"]["call_breaches"]["actual"]
+    page.goto(f"{base}/?{query}")
+    card = page.locator('[data-testid="node-box"][data-node-id="call_breaches"]')
+    card.locator(".kt-records-link").click()
+    page.wait_for_url(re.compile(r"/sla/cases\?.*status=breached.*department=inside_sales"))
+    total = page.locator('[data-testid="records-total"]')
+    assert int(total.get_attribute("data-count")) == breaches > 0
+    rate = _api(base, f"/api/nodes/call_compliance?{query}")["node"]["actual"]
+    page.goto(f"{base}/nodes/call_compliance?{query}")
+    page.locator('.kt-figures [data-field="actual"] a').click()
+    page.wait_for_url(re.compile(r"/sla/cases\?.*status=closed"))
+    closed = page.locator('[data-testid="records-list"][data-role="closed"]')
+    met = page.locator('[data-testid="records-list"][data-role="met"]')
+    ratio = int(met.get_attribute("data-count")) / int(closed.get_attribute("data-count"))
+    assert ratio == pytest.approx(rate)
+    assert int(total.get_attribute("data-count")) == int(closed.get_attribute("data-count"))

@@ -11,6 +11,7 @@ the number it was opened from.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -31,10 +32,22 @@ __all__ = [
     "sla_cases_download",
     "sla_cases_params",
     "sla_cases_view",
+    "sla_node_url",
 ]
 
 PAGE_SIZE = 50
-STATUSES = ("cases", "met", "breached", "open", "about_to_breach")
+# ``closed``: met or breached (the cases a compliance rate is over);
+# ``responded``: the cases with a response (those response hours are over).
+STATUSES = ("cases", "met", "breached", "open", "about_to_breach", "closed", "responded")
+# The count behind an SLA metric's number (a compliance rate: its entrants;
+# its converted are the ``met`` ones).
+METRIC_STATUS = {
+    "sla_compliance": "closed",
+    "sla_breaches": "breached",
+    "sla_open": "open",
+    "sla_response_p50": "responded",
+    "sla_response_p95": "responded",
+}
 GROUPS = ("owner", "department", "team")
 COLUMNS = (
     "id",
@@ -82,6 +95,7 @@ class SlaCasesQuery:
         sort: str | None = None,
         descending: bool = False,
         page: int = 1,
+        filters: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if status not in STATUSES:
             raise _bad("sla.web.bad_status", value=status, allowed=", ".join(STATUSES))
@@ -90,6 +104,9 @@ class SlaCasesQuery:
         self.rule = rule
         self.status = status
         self.group = {k: v for k, v in (group or {}).items() if k in GROUPS and v is not None}
+        # The pages' filters (``team``, ``channel``, ...): a case is kept when
+        # its segment holds one of the values, as an SLA metric counts it.
+        self.filters = {k: tuple(v) for k, v in (filters or {}).items() if v}
         self.at = at
         self.search = search.strip()[:200]
         self.sort = sort
@@ -101,6 +118,7 @@ class SlaCasesQuery:
             self.rule,
             self.status,
             tuple(sorted(self.group.items())),
+            tuple(sorted(self.filters.items())),
             self.at,
             self.search,
             self.sort,
@@ -128,13 +146,22 @@ def sla_cases_params(
     at: str | None,
     lang: str,
     group: dict[str, str | None] | None = None,
+    filters: Mapping[str, Sequence[str]] | None = None,
     **extra: Any,
 ) -> dict[str, str]:
     """The URL parameters of a case list (``group``: ``None`` is unassigned,
-    written as an empty value)."""
+    written as an empty value; ``filters``: the pages' filters, quoted as
+    :mod:`kpitree.filter_text` says)."""
+    from kpitree.filter_text import filter_text
+
     out: dict[str, str] = {"period": period, "rule": rule, "status": status}
-    for key, value in (group or {}).items():
-        out[key] = "" if value is None else str(value)
+    for key, values in (filters or {}).items():
+        out[key] = filter_text(values)
+    for key, one in (group or {}).items():
+        if one is None:
+            out[key] = ""
+        else:
+            out[key] = str(one) if key == "owner" else filter_text([one])
     if at:
         out["at"] = at
     out["lang"] = lang
@@ -159,12 +186,26 @@ def case_url(view: dict[str, Any], lang: str) -> Any:
     return url
 
 
-def _belongs(case: SlaCase, status: str, group: dict[str, str]) -> bool:
+def _belongs(
+    case: SlaCase,
+    status: str,
+    group: dict[str, str],
+    filters: Mapping[str, Sequence[str]] | None = None,
+) -> bool:
     if status == "about_to_breach":
         if not case.about_to_breach:
             return False
+    elif status == "closed":
+        if case.status not in ("met", "breached"):
+            return False
+    elif status == "responded":
+        if case.response is None:
+            return False
     elif status != "cases" and case.status != status:
         return False
+    for key, values in (filters or {}).items():
+        if case.segment.get(key) not in values:
+            return False
     for key, wanted in group.items():
         have = case.owner if key == "owner" else case.segment.get(key)
         if (have or "") != wanted:
@@ -213,13 +254,17 @@ def _cases(project: Project, period: str | None, rq: SlaCasesQuery) -> dict[str,
         raise WebError(404, "KT731", "sla.web.unknown_rule", rule=rule_id, rules=rules)
     report = project.sla_report(period, as_of=rq.moment(project), rules=[rule_id])
     rule = report.rule(rule_id)
-    chosen = [_row(c) for c in rule.cases if _belongs(c, rq.status, rq.group)]
+    chosen = [_row(c) for c in rule.cases if _belongs(c, rq.status, rq.group, rq.filters)]
+    counts = {
+        s: sum(1 for c in rule.cases if _belongs(c, s, rq.group, rq.filters)) for s in STATUSES
+    }
     needle = rq.search.lower()
     found = [r for r in chosen if _matches(r, needle)] if needle else chosen
     return {
         "report": report,
         "rule": rule,
         "count": len(chosen),
+        "counts": counts,
         "rows": _sorted(found, rq.sort, rq.descending),
     }
 
@@ -243,8 +288,25 @@ def _display(value: Any, column: str, project: Project, lang: str, zone: ZoneInf
     return str(value)
 
 
-def _group_label(project: Project, group: dict[str, str], lang: str) -> str:
+def _group_label(
+    project: Project,
+    group: dict[str, str],
+    lang: str,
+    filters: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    from kpitree.i18n import value_label
+
     parts = []
+    for key, values in (filters or {}).items():
+        names = []
+        for value in values:
+            dept = project.tree.organisation.departments.get(value)
+            if key == "department" and dept:
+                names.append(dept.label.text(lang, dept.id))
+            else:
+                names.append(value_label(key, value, lang))
+        name = t(f"dimension.{key}", lang=lang)
+        parts.append(f"{key if name == f'dimension.{key}' else name}: {' / '.join(names)}")
     for key, value in group.items():
         shown = value or t("status.unassigned", lang=lang)
         if key == "department" and value:
@@ -282,7 +344,17 @@ def sla_cases_view(
         "status": rq.status,
         "status_label": t(f"sla.web.count.{rq.status}", lang=lang),
         "group": {k: (v or None) for k, v in rq.group.items()},
-        "group_label": _group_label(project, rq.group, lang),
+        "group_label": _group_label(project, rq.group, lang, rq.filters),
+        "filters": {k: list(v) for k, v in rq.filters.items()},
+        "counts": [
+            {
+                "status": s,
+                "label": t(f"sla.web.count.{s}", lang=lang),
+                "count": found["counts"][s],
+                "selected": s == rq.status,
+            }
+            for s in STATUSES
+        ],
         "search": rq.search,
         "sort": rq.sort,
         "descending": rq.descending,
@@ -325,3 +397,36 @@ def sla_cases_download(
     ]
     name = "-".join(("kpitree", "sla", found["rule"].rule, rq.status, found["report"].period))
     return [t(_LABELS[c], lang=lang) for c in COLUMNS], rows, name
+
+
+def sla_node_url(
+    project: Project,
+    node_id: str,
+    period: str,
+    filters: Mapping[str, Sequence[str | None]],
+    as_of: dt.date | None,
+    lang: str,
+    api: bool = False,
+    fmt: str | None = None,
+) -> str | None:
+    """For a node whose metric is an SLA metric (``type: sla_*``): the address
+    of the cases its number counts (a compliance rate: its closed cases, of
+    which the met are its converted; response hours: the answered cases) in
+    ``period`` under ``filters``, at the moment the number was measured up to
+    (``as_of``: the end of that day, or now); ``None`` for any other node."""
+    from urllib.parse import urlencode
+
+    from kpitree.compute.sla import status_now
+
+    node = project.tree.nodes.get(node_id)
+    metric = project.catalogue.metrics.get(node.metric) if node and node.metric else None
+    rule = getattr(metric, "sla_rule", None)
+    if metric is None or rule is None or metric.type not in METRIC_STATUS:
+        return None
+    at = None
+    if as_of is not None:
+        at = status_now(as_of, project.tree.timezone).isoformat(timespec="seconds")
+    kept = {k: [v for v in vals if v is not None] for k, vals in filters.items()}
+    params = sla_cases_params(period, rule.id, METRIC_STATUS[metric.type], at, lang, filters=kept)
+    path = "/api/sla/cases?" if api else "/sla/cases?"
+    return path + urlencode(params, quote_via=quote)
