@@ -428,12 +428,13 @@ def _load_demo_data(project: Any, folder: Path, size: str, fiscal_year: int) -> 
 
     from rich.console import Console
 
-    from kpitree.cli.commands_data import project_warehouse_path
     from kpitree.data.demo.load import load_demo
-    from kpitree.data.warehouse import Warehouse
+    from kpitree.data.pgwarehouse import warehouse_for
 
     tree = project.tree
-    path = project_warehouse_path(folder, tree.warehouse)
+    # The project's warehouse as imports write it: its DuckDB file or the PostgreSQL
+    # database data.warehouse names (another engine is KT570, saying what to do).
+    warehouse = warehouse_for(folder, tree.warehouse)
     stderr = Console(stderr=True)
     status = (
         stderr.status(t("warehouse.demo.generating", size=size)) if stderr.is_terminal else None
@@ -450,7 +451,7 @@ def _load_demo_data(project: Any, folder: Path, size: str, fiscal_year: int) -> 
         # no fact after today, as one on the user's own data would.
         today = datetime.now(ZoneInfo(tree.timezone)).date()
         loaded = load_demo(
-            Warehouse(path),
+            warehouse,
             size,
             fiscal_year=fiscal_year,
             fiscal_year_start=tree.fiscal_year_start,
@@ -468,7 +469,7 @@ def _load_demo_data(project: Any, folder: Path, size: str, fiscal_year: int) -> 
             fiscal_year=loaded.fiscal_year,
             id=loaded.import_id,
             undone=", ".join(str(i) for i in loaded.undone),
-            path=str(path),
+            path=warehouse.location,
         )
     )
     counts = {name: f"{n:,}" for name, n in loaded.rows.items()}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from kpitree.data.demo.generator import DemoSize, generate, resolve_size
 
 if TYPE_CHECKING:
-    from kpitree.data.warehouse import Warehouse
+    from kpitree.data.importing import ImportWriter
 
 __all__ = ["DEMO_LABEL", "DemoLoad", "load_demo"]
 
@@ -73,7 +73,7 @@ def _fingerprint(
 
 
 def load_demo(
-    warehouse: Warehouse,
+    warehouse: ImportWriter,
     size: str | DemoSize = "small",
     *,
     seed: int = 42,
