@@ -224,9 +224,9 @@ def _text(text: str, project: Project) -> str:
     for name, value in (
         ("{WAREHOUSE}", project.warehouse),
         ("{WAREHOUSE}", str(project.folder / ".kpitree" / "warehouse.duckdb")),
-        ("{P}", str(project.folder)),
         ("{F}", str(project.files)),
         ("{O}", str(project.outputs)),
+        ("{P}", str(project.folder)),
     ):
         text = text.replace(value, name)
     return text
@@ -261,8 +261,7 @@ def portal() -> Iterator[str]:
         yield url
 
 
-def _make(root: Path, name: str, warehouse: str, demo: Path | None, portal: str) -> Project:
-    folder = root / name
+def _files(root: Path, name: str) -> tuple[Path, Path]:
     files, outputs = root / f"{name}-files", root / f"{name}-out"
     files.mkdir()
     outputs.mkdir()
@@ -271,51 +270,65 @@ def _make(root: Path, name: str, warehouse: str, demo: Path | None, portal: str)
     (files / "more.csv").write_text(LEADS.replace("X", "Y"), "utf-8")
     (files / "master.csv").write_text(MASTER, "utf-8")
     (files / "actions.csv").write_text(ACTIONS, "utf-8")
-    if demo is None:
-        assert _run(["demo", str(folder), "--size", "tiny", "--no-serve"]).code == 0
-        source = (
+    return files, outputs
+
+
+def _make(root: Path, name: str, warehouse: str, demo: Path) -> Project:
+    """A copy of the demo project whose warehouse is ``warehouse`` (none yet)."""
+    folder = root / name
+    shutil.copytree(demo, folder, ignore=shutil.ignore_patterns(".kpitree", "app.sqlite*"))
+    with (folder / "kpitree.yaml").open("a", encoding="utf-8") as out:
+        out.write(f"\ndata:\n  warehouse: {warehouse}\n")
+    return Project(folder, warehouse, *_files(root, name))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory, portal: str) -> Path:
+    """The demo project (its DuckDB warehouse holding the demo company), with a
+    HubSpot source on the loopback portal."""
+    folder = tmp_path_factory.mktemp("commands") / "demo"
+    assert _run(["demo", str(folder), "--size", "tiny", "--no-serve"]).code == 0
+    with (folder / "kpitree.yaml").open("a", encoding="utf-8") as out:
+        out.write(
             f"\nsources:\n  hubspot:\n    type: hubspot\n    token_env: {TOKEN_ENV}\n"
             f"    base_url: {portal}\n"
         )
-        with (folder / "kpitree.yaml").open("a", encoding="utf-8") as out:
-            out.write(source)
-    else:
-        shutil.copytree(demo, folder, ignore=shutil.ignore_patterns(".kpitree", "app.sqlite*"))
-        with (folder / "kpitree.yaml").open("a", encoding="utf-8") as out:
-            out.write(f"\ndata:\n  warehouse: {warehouse}\n")
-    return Project(folder, warehouse, files, outputs)
+    return folder
+
+
+def _on_duckdb(demo: Path, name: str) -> Project:
+    """A copy of the demo project on its own DuckDB warehouse: each engine's project
+    has its DuckDB twin, which goes through the same steps."""
+    root = demo.parent
+    folder = root / name
+    shutil.copytree(demo, folder, ignore=shutil.ignore_patterns("app.sqlite*", "cache"))
+    warehouse = str(folder / ".kpitree" / "warehouse.duckdb")
+    return Project(folder, warehouse, *_files(root, name))
 
 
 @pytest.fixture(scope="module")
-def on_duckdb(tmp_path_factory: pytest.TempPathFactory, portal: str) -> Project:
-    root = tmp_path_factory.mktemp("commands")
-    return _make(root, "duck", str(root / "duck" / ".kpitree" / "warehouse.duckdb"), None, portal)
-
-
-@pytest.fixture(scope="module")
-def on_postgres(on_duckdb: Project, postgres_url: str, portal: str) -> Project:
+def on_postgres(demo: Path, postgres_url: str) -> tuple[Project, Project]:
     import psycopg
 
     server, _ = postgres_url.rsplit("/", 1)
     name = f"cmd_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(f"{server}/postgres", autocommit=True) as con:
         con.execute(f"CREATE DATABASE {name}")
-    project = _make(on_duckdb.folder.parent, "pg", f"{server}/{name}", on_duckdb.folder, portal)
+    project = _make(demo.parent, "pg", f"{server}/{name}", demo)
     # The demo company, loaded as `kpitree demo` loads it: one import in the log.
     assert _run(["demo", str(project.folder), "--size", "tiny", "--no-serve"]).code == 0
-    return project
+    return _on_duckdb(demo, "duck-pg"), project
 
 
 @pytest.fixture(scope="module")
-def on_clickhouse(on_duckdb: Project, portal: str) -> Project:
+def on_clickhouse(demo: Path) -> tuple[Project, Project]:
     pytest.importorskip("chdb", reason="the clickhouse extra is not installed")
     from kpitree.engines import copy_warehouse
 
-    root = on_duckdb.folder.parent
-    url = f"chdb://{root / 'chdb'}"
-    project = _make(root, "ch", url, on_duckdb.folder, portal)
-    copy_warehouse(on_duckdb.folder / ".kpitree" / "warehouse.duckdb", url)
-    return project
+    url = f"chdb://{demo.parent / 'chdb'}"
+    project = _make(demo.parent, "ch", url, demo)
+    copy_warehouse(demo / ".kpitree" / "warehouse.duckdb", url)
+    return _on_duckdb(demo, "duck-ch"), project
 
 
 def _compare(case: Case, expected: Project, project: Project, engine: str) -> None:
@@ -337,25 +350,21 @@ def _compare(case: Case, expected: Project, project: Project, engine: str) -> No
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("case", [c for c in CASES if c.steps], ids=lambda c: c.command)
-def test_every_command_on_postgres(case: Case, on_duckdb: Project, on_postgres: Project) -> None:
-    _compare(case, on_duckdb, on_postgres, "postgres")
+def test_every_command_on_postgres(case: Case, on_postgres: tuple[Project, Project]) -> None:
+    _compare(case, *on_postgres, "postgres")
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.steps], ids=lambda c: c.command)
-def test_every_command_on_clickhouse(
-    case: Case, on_duckdb: Project, on_clickhouse: Project
-) -> None:
-    _compare(case, on_duckdb, on_clickhouse, "clickhouse")
+def test_every_command_on_clickhouse(case: Case, on_clickhouse: tuple[Project, Project]) -> None:
+    _compare(case, *on_clickhouse, "clickhouse")
 
 
 @pytest.mark.parametrize(
     "case", [c for c in CASES if c.steps and on_engine(c.command, "pyspark") != RUNS],
     ids=lambda c: c.command,
 )  # fmt: skip
-def test_commands_refused_on_spark_say_so(
-    case: Case, on_duckdb: Project, portal: str, tmp_path: Path
-) -> None:
-    project = _make(tmp_path, "spark", "pyspark://local[2]", on_duckdb.folder, portal)
+def test_commands_refused_on_spark_say_so(case: Case, demo: Path, tmp_path: Path) -> None:
+    project = _make(tmp_path, "spark", "pyspark://local[2]", demo)
     got = _steps(Case(case.command, case.steps[:1]), project)
     assert got.code == on_engine(case.command, "pyspark"), got
     assert "pyspark://local[2]" in got.err
