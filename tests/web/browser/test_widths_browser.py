@@ -5,7 +5,9 @@ branches fold. Screenshots of every page at both widths are saved."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 
 from web.conftest import SCREENSHOTS, screenshot
@@ -34,6 +36,11 @@ PAGES = (
     "/records/mql_rate?view=cohort&period=FY2026-Q2",
     "/review/validity",
     "/review/scorecards",
+    "/actions",
+    "/book",
+    "/accounts",
+    "/tv",
+    "/tv/departments/field_sales",
     "/login",
 )
 
@@ -58,8 +65,12 @@ def _overflow(page: Any) -> int:
 def test_no_page_scrolls_sideways(page: Any, live_server: str, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 900})
     wide = []
+    # One account's page too (its id holds characters an address quotes).
+    accounts = httpx.get(f"{live_server}/api/accounts", timeout=120).json()
+    first = accounts["accounts"][0]["account_id"]
+    pages = (*PAGES, f"/accounts/{quote(first, safe='')}")
     for lang in ("ja", "en"):
-        for path in PAGES:
+        for path in pages:
             url = f"{live_server}{path}{'&' if '?' in path else '?'}lang={lang}"
             page.goto(url)
             page.locator("main").first.wait_for()
