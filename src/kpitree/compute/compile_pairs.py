@@ -45,12 +45,18 @@ def _two_events(
     base: ir.Table,
     as_of: dt.date | None,
     cohort_of: Sequence[Period] | None = None,
-) -> tuple[ir.Table, ir.Table]:
+) -> tuple[ir.Table, ir.Table | None]:
     """The ``from`` events ``(__id, __at)`` and the ``to`` events ``(__bid, __bat)``
     of a conversion or duration; second events after ``as_of`` are not known yet.
     With ``cohort_of``, first events are looked for around those periods'
     window only, and second events only of the entities whose first event
-    falls in it (a cohort needs no others)."""
+    falls in it (a cohort needs no others).
+
+    When both events are stages and the second counts only beside the first
+    (a cohort, a duration), the second events are ``None`` and the first carry
+    their second event as ``__bat`` (``NULL``: not reached by ``as_of``): both
+    from one grouping of the stage history, which nothing joins twice (DuckDB
+    materialises a relation used twice in full)."""
     spec = metric.spec
     assert spec.from_ and spec.to
     stages = [e for e in (spec.from_, spec.to) if event_column(ent, e) is None]
@@ -60,6 +66,15 @@ def _two_events(
         # second events are kept to its entrants by the join).
         names = [e.removeprefix("stage:") for e in stages]
         firsts = stage_firsts(engine, ent, names, within=cohort_of)
+        if _pairs_entrants(metric, cohort_of):
+            t = firsts.filter(firsts.__first0.notnull())
+            second = t.__first1
+            if as_of is not None:
+                import ibis
+
+                unknown = ibis.null(second.type().copy(nullable=True))
+                second = ibis.ifelse(local_day(second) <= as_of, second, unknown)
+            return t.select(**{ID: t[ID], AT: t.__first0, "__bat": second}), None
         a = firsts.filter(firsts.__first0.notnull()).select(**{ID: firsts[ID], AT: firsts.__first0})
         b = firsts.filter(firsts.__first1.notnull()).select(__bid=firsts[ID], __bat=firsts.__first1)
         if as_of is not None:
@@ -77,6 +92,12 @@ def _two_events(
     if as_of is not None:
         b = b.filter(local_day(b.__bat) <= as_of)
     return a, b
+
+
+def _pairs_entrants(metric: Metric, cohort_of: Sequence[Period] | None) -> bool:
+    """Whether second events count only joined to first ones (a duration, a
+    cohort), not on their own (a conversion counted by period)."""
+    return metric.type == "duration" or cohort_of is not None
 
 
 def _started_in(
@@ -154,6 +175,7 @@ def conversion_facts(
     cohort = spec.mode != "period"
     a, b = _two_events(engine, metric, ent, base, as_of, periods if cohort else None)
     if spec.mode == "period":
+        assert b is not None  # counted on their own
         out = {}
         for name, ev, at in (("entrants", a, AT), ("converted", b, "__bat")):
             idcol = ID if name == "entrants" else "__bid"
@@ -164,7 +186,8 @@ def conversion_facts(
         return out
     t = base.inner_join(a, base[ent.id] == a[ID])
     t = place_on_day(engine, t, t[AT], periods)
-    t = t.left_join(b, t[ent.id] == b.__bid)
+    if b is not None:
+        t = t.left_join(b, t[ent.id] == b.__bid)
     a_day, b_day = t.__day, local_day(t.__bat)
     # Day-precise when either event is a date; otherwise the instant.
     dated = is_date_type(t[AT]) or is_date_type(t.__bat)
@@ -244,7 +267,7 @@ def duration_facts(
     spec = metric.spec
     a, b = _two_events(engine, metric, ent, base, as_of)
     t = base.inner_join(a, base[ent.id] == a[ID])
-    t = t.inner_join(b, t[ent.id] == b.__bid)
+    t = t.filter(t.__bat.notnull()) if b is None else t.inner_join(b, t[ent.id] == b.__bid)
     a_at, b_at = t[AT], t.__bat
     if spec.duration_unit == "days":
         dur = local_day(b_at).delta(local_day(a_at), unit="day").cast("float64")

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AT",
     "ID",
+    "NEAR_DAYS",
     "US_PER_HOUR",
     "condition_of",
     "event_column",
@@ -139,6 +140,14 @@ def event_column(ent: Entity, event: str) -> tuple[str, str | None] | None:
     return None
 
 
+NEAR_DAYS = 186
+"""The longest window whose entrants :func:`stage_firsts` looks up first."""
+
+
+def _span_days(periods: Sequence[Period]) -> int:
+    return (max(p.end for p in periods) - min(p.start for p in periods)).days + 1
+
+
 def stage_firsts(
     engine: Engine, ent: Entity, names: Sequence[str], within: Sequence[Period] | None = None
 ) -> ir.Table:
@@ -146,7 +155,11 @@ def stage_firsts(
     the stages ``names`` (``None``: never entered), from one pass over the stage
     history (a ``min`` per stage with a filter), not a pass per stage. With
     ``within``, only entities with an entry of the first stage around those
-    periods' window (see :func:`event_times`).
+    periods' window (see :func:`event_times`), when it spans at most
+    :data:`NEAR_DAYS`: that look-up is a second pass over the history, which
+    pays for a month or a quarter but not for a year (measured at 1M leads
+    with 3 years of history: 0.14 s against 0.26 s for a month, 0.49 s against
+    0.40 s for a year and the year before).
 
     A lead's stage that linked deals give (:mod:`kpitree.compute.links`) is
     read in the same pass: the linked entries join the history marked as such,
@@ -155,6 +168,8 @@ def stage_firsts(
     import ibis
 
     assert ent.stages is not None
+    if within is not None and _span_days(within) > NEAR_DAYS:
+        within = None
     hist = engine.table(ent.stages)
     key = ent.id
     rows = hist.filter(hist.stage.isin(list(names)))

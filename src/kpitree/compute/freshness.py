@@ -48,13 +48,41 @@ def _fact_days(engine: Engine, entity: str, as_of: dt.date) -> Any:
     ent = ENTITIES[entity]
     base = engine.table(ent.table)
     columns = dict.fromkeys([ent.time, *(column for column, _ in ent.closes.values())])
-    parts = [base.select(__d=local_day(base[column])) for column in columns]
+    parts = [_latest_days(base, base[column], as_of) for column in columns]
     if ent.stages is not None:
         hist = engine.table(ent.stages)
-        parts.append(hist.select(__d=local_day(hist.entered_at)))
-    union = parts[0] if len(parts) == 1 else ibis.union(*parts)
-    union = union.filter(union.__d <= ibis.literal(as_of))
+        parts.extend(_latest_days(hist, hist.entered_at, as_of))
+    flat = [p for part in parts for p in (part if isinstance(part, list) else [part])]
+    union = flat[0] if len(flat) == 1 else ibis.union(*flat)
     return union.aggregate(latest=union.__d.max())
+
+
+# Any instant this long before the as-of day's midnight in UTC falls on an
+# earlier local day in every time zone (offsets are within 26 hours of UTC).
+_MARGIN = dt.timedelta(days=2)
+
+
+def _latest_days(t: Any, column: Any, as_of: dt.date) -> Any:
+    """``(__d)`` rows whose maximum is the latest local day of ``column`` up to
+    ``as_of``, converting few instants to their local day (the conversion,
+    per fact, was most of the cost): those around the as-of day, and those
+    within a day of the latest instant before them (a day back, for zones
+    whose clock goes back over midnight)."""
+    import ibis
+
+    if column.type().is_date():
+        kept = t.filter(column <= ibis.literal(as_of))
+        return kept.select(__d=kept[column.get_name()])
+    name = column.get_name()
+    lo = ibis.literal(dt.datetime.combine(as_of - _MARGIN, dt.time(), dt.UTC))
+    hi = ibis.literal(dt.datetime.combine(as_of + _MARGIN, dt.time(), dt.UTC))
+    near = t.filter((t[name] >= lo) & (t[name] < hi))
+    near = near.select(__d=local_day(near[name]))
+    near = near.filter(near.__d <= ibis.literal(as_of))
+    before = t.filter(t[name] < lo)
+    last = before[name].max().as_scalar()
+    far = before.filter(before[name] >= last - ibis.interval(days=1))
+    return [near, far.select(__d=local_day(far[name]))]
 
 
 def latest_facts(

@@ -1422,282 +1422,258 @@ GROUP BY
   3
 ;
 
-WITH `t11` AS (
-  SELECT
-    `t8`.`lead_id` AS `__id`,
-    MIN(IF(`t8`.`stage` = 'mql', `t8`.`entered_at`, NULL)) AS `__first0`,
-    MIN(IF(`t8`.`stage` = 'opportunity', `t8`.`entered_at`, NULL)) AS `__first1`
-  FROM (
-    SELECT
-      *
-    FROM (
-      SELECT
-        *
-      FROM `lead_stage_history` AS `t2`
-      WHERE
-        `t2`.`stage` IN ('mql', 'opportunity')
-    ) AS `t6`
-    WHERE
-      `t6`.`lead_id` IN (
-        SELECT
-          `t2`.`lead_id`
-        FROM `lead_stage_history` AS `t2`
-        WHERE
-          `t2`.`stage` = 'mql'
-          AND `t2`.`entered_at` >= TIMESTAMP('2025-01-31T00:00:00+00:00')
-          AND `t2`.`entered_at` < TIMESTAMP('2026-03-02T00:00:00+00:00')
-      )
-  ) AS `t8`
-  GROUP BY
-    1
-)
 SELECT
-  `t29`.`period`,
-  `t29`.`dim__department`,
-  `t29`.`dim__team`,
-  SUM(`t29`.`num`) AS `num`,
-  SUM(`t29`.`den`) AS `den`
+  `t22`.`period`,
+  `t22`.`dim__department`,
+  `t22`.`dim__team`,
+  SUM(`t22`.`num`) AS `num`,
+  SUM(`t22`.`den`) AS `den`
 FROM (
   SELECT
-    `t28`.`__day`,
-    `t28`.`dim__department`,
-    `t28`.`dim__team`,
-    `t28`.`num`,
-    `t28`.`den`,
+    `t21`.`__day`,
+    `t21`.`dim__department`,
+    `t21`.`dim__team`,
+    `t21`.`num`,
+    `t21`.`den`,
     CASE
       WHEN (
-        `t28`.`__day` >= DATE(2025, 2, 1)
+        `t21`.`__day` >= DATE(2025, 2, 1)
       )
       AND (
-        `t28`.`__day` <= DATE(2025, 2, 28)
+        `t21`.`__day` <= DATE(2025, 2, 28)
       )
       THEN 0
       WHEN (
-        `t28`.`__day` >= DATE(2026, 1, 1)
+        `t21`.`__day` >= DATE(2026, 1, 1)
       )
       AND (
-        `t28`.`__day` <= DATE(2026, 1, 31)
+        `t21`.`__day` <= DATE(2026, 1, 31)
       )
       THEN 1
       WHEN (
-        `t28`.`__day` >= DATE(2026, 2, 1)
+        `t21`.`__day` >= DATE(2026, 2, 1)
       )
       AND (
-        `t28`.`__day` <= DATE(2026, 2, 28)
+        `t21`.`__day` <= DATE(2026, 2, 28)
       )
       THEN 2
       ELSE CAST(NULL AS INT64)
     END AS `period`
   FROM (
     SELECT
-      `t27`.`__day`,
-      `t27`.`dim__department`,
-      `t27`.`dim__team`,
-      SUM(`t27`.`__conv`) AS `num`,
+      `t20`.`__day`,
+      `t20`.`dim__department`,
+      `t20`.`dim__team`,
+      SUM(`t20`.`__conv`) AS `num`,
       COUNT(*) AS `den`
     FROM (
       SELECT
-        `t26`.`lead_id`,
-        `t26`.`created_at`,
-        `t26`.`channel`,
-        `t26`.`campaign`,
-        `t26`.`owner_id`,
-        `t26`.`team`,
-        `t26`.`region`,
-        `t26`.`segment`,
-        `t26`.`industry`,
-        `t26`.`account_id`,
-        `t26`.`current_stage`,
-        `t26`.`attributes`,
-        `t26`.`__id`,
-        `t26`.`__at`,
-        `t26`.`__day`,
-        `t26`.`__bid`,
-        `t26`.`__bat`,
-        `t26`.`__conv`,
-        `t26`.`__owner`,
-        `t26`.`__rep`,
-        `t26`.`__from`,
-        `t26`.`__to`,
-        `t26`.`__department`,
-        `t26`.`__team`,
-        `t26`.`__manager`,
-        `t26`.`__region`,
-        `t26`.`__department` AS `dim__department`,
-        `t26`.`__team` AS `dim__team`
+        `t19`.`lead_id`,
+        `t19`.`created_at`,
+        `t19`.`channel`,
+        `t19`.`campaign`,
+        `t19`.`owner_id`,
+        `t19`.`team`,
+        `t19`.`region`,
+        `t19`.`segment`,
+        `t19`.`industry`,
+        `t19`.`account_id`,
+        `t19`.`current_stage`,
+        `t19`.`attributes`,
+        `t19`.`__id`,
+        `t19`.`__at`,
+        `t19`.`__bat`,
+        `t19`.`__day`,
+        `t19`.`__conv`,
+        `t19`.`__owner`,
+        `t19`.`__rep`,
+        `t19`.`__from`,
+        `t19`.`__to`,
+        `t19`.`__department`,
+        `t19`.`__team`,
+        `t19`.`__manager`,
+        `t19`.`__region`,
+        `t19`.`__department` AS `dim__department`,
+        `t19`.`__team` AS `dim__team`
       FROM (
         SELECT
-          `t25`.`lead_id`,
-          `t25`.`created_at`,
-          `t25`.`channel`,
-          `t25`.`campaign`,
-          `t25`.`owner_id`,
-          `t25`.`team`,
-          `t25`.`region`,
-          `t25`.`segment`,
-          `t25`.`industry`,
-          `t25`.`account_id`,
-          `t25`.`current_stage`,
-          `t25`.`attributes`,
-          `t25`.`__id`,
-          `t25`.`__at`,
-          `t25`.`__day`,
-          `t25`.`__bid`,
-          `t25`.`__bat`,
-          `t25`.`__conv`,
-          `t25`.`__owner`,
-          `t10`.`__rep`,
-          `t10`.`__from`,
-          `t10`.`__to`,
-          `t10`.`__department`,
-          `t10`.`__team`,
-          `t10`.`__manager`,
-          `t10`.`__region`
+          `t18`.`lead_id`,
+          `t18`.`created_at`,
+          `t18`.`channel`,
+          `t18`.`campaign`,
+          `t18`.`owner_id`,
+          `t18`.`team`,
+          `t18`.`region`,
+          `t18`.`segment`,
+          `t18`.`industry`,
+          `t18`.`account_id`,
+          `t18`.`current_stage`,
+          `t18`.`attributes`,
+          `t18`.`__id`,
+          `t18`.`__at`,
+          `t18`.`__bat`,
+          `t18`.`__day`,
+          `t18`.`__conv`,
+          `t18`.`__owner`,
+          `t9`.`__rep`,
+          `t9`.`__from`,
+          `t9`.`__to`,
+          `t9`.`__department`,
+          `t9`.`__team`,
+          `t9`.`__manager`,
+          `t9`.`__region`
         FROM (
           SELECT
-            `t23`.`lead_id`,
-            `t23`.`created_at`,
-            `t23`.`channel`,
-            `t23`.`campaign`,
-            `t23`.`owner_id`,
-            `t23`.`team`,
-            `t23`.`region`,
-            `t23`.`segment`,
-            `t23`.`industry`,
-            `t23`.`account_id`,
-            `t23`.`current_stage`,
-            `t23`.`attributes`,
-            `t23`.`__id`,
-            `t23`.`__at`,
-            `t23`.`__day`,
-            `t23`.`__bid`,
-            `t23`.`__bat`,
-            `t23`.`__conv`,
-            `t23`.`owner_id` AS `__owner`
+            `t16`.`lead_id`,
+            `t16`.`created_at`,
+            `t16`.`channel`,
+            `t16`.`campaign`,
+            `t16`.`owner_id`,
+            `t16`.`team`,
+            `t16`.`region`,
+            `t16`.`segment`,
+            `t16`.`industry`,
+            `t16`.`account_id`,
+            `t16`.`current_stage`,
+            `t16`.`attributes`,
+            `t16`.`__id`,
+            `t16`.`__at`,
+            `t16`.`__bat`,
+            `t16`.`__day`,
+            `t16`.`__conv`,
+            `t16`.`owner_id` AS `__owner`
           FROM (
             SELECT
-              `t22`.`lead_id`,
-              `t22`.`created_at`,
-              `t22`.`channel`,
-              `t22`.`campaign`,
-              `t22`.`owner_id`,
-              `t22`.`team`,
-              `t22`.`region`,
-              `t22`.`segment`,
-              `t22`.`industry`,
-              `t22`.`account_id`,
-              `t22`.`current_stage`,
-              `t22`.`attributes`,
-              `t22`.`__id`,
-              `t22`.`__at`,
-              `t22`.`__day`,
-              `t22`.`__bid`,
-              `t22`.`__bat`,
+              `t15`.`lead_id`,
+              `t15`.`created_at`,
+              `t15`.`channel`,
+              `t15`.`campaign`,
+              `t15`.`owner_id`,
+              `t15`.`team`,
+              `t15`.`region`,
+              `t15`.`segment`,
+              `t15`.`industry`,
+              `t15`.`account_id`,
+              `t15`.`current_stage`,
+              `t15`.`attributes`,
+              `t15`.`__id`,
+              `t15`.`__at`,
+              `t15`.`__bat`,
+              `t15`.`__day`,
               IF(
                 (
-                  `t22`.`__bat` IS NOT NULL
+                  `t15`.`__bat` IS NOT NULL
                 )
                 AND (
-                  `t22`.`__bat` >= `t22`.`__at`
+                  `t15`.`__bat` >= `t15`.`__at`
                 )
                 AND (
-                  DATE(`t22`.`__bat`, 'Asia/Tokyo') <= DATE_ADD(`t22`.`__day`, INTERVAL '90' DAY)
+                  DATE(`t15`.`__bat`, 'Asia/Tokyo') <= DATE_ADD(`t15`.`__day`, INTERVAL '90' DAY)
                 ),
                 1,
                 0
               ) AS `__conv`
             FROM (
               SELECT
-                `t21`.`lead_id`,
-                `t21`.`created_at`,
-                `t21`.`channel`,
-                `t21`.`campaign`,
-                `t21`.`owner_id`,
-                `t21`.`team`,
-                `t21`.`region`,
-                `t21`.`segment`,
-                `t21`.`industry`,
-                `t21`.`account_id`,
-                `t21`.`current_stage`,
-                `t21`.`attributes`,
-                `t21`.`__id`,
-                `t21`.`__at`,
-                `t21`.`__day`,
-                `t17`.`__bid`,
-                `t17`.`__bat`
+                *
               FROM (
                 SELECT
-                  *
+                  `t13`.`lead_id`,
+                  `t13`.`created_at`,
+                  `t13`.`channel`,
+                  `t13`.`campaign`,
+                  `t13`.`owner_id`,
+                  `t13`.`team`,
+                  `t13`.`region`,
+                  `t13`.`segment`,
+                  `t13`.`industry`,
+                  `t13`.`account_id`,
+                  `t13`.`current_stage`,
+                  `t13`.`attributes`,
+                  `t13`.`__id`,
+                  `t13`.`__at`,
+                  `t13`.`__bat`,
+                  DATE(`t13`.`__at`, 'Asia/Tokyo') AS `__day`
                 FROM (
                   SELECT
-                    `t18`.`lead_id`,
-                    `t18`.`created_at`,
-                    `t18`.`channel`,
-                    `t18`.`campaign`,
-                    `t18`.`owner_id`,
-                    `t18`.`team`,
-                    `t18`.`region`,
-                    `t18`.`segment`,
-                    `t18`.`industry`,
-                    `t18`.`account_id`,
-                    `t18`.`current_stage`,
-                    `t18`.`attributes`,
-                    `t18`.`__id`,
-                    `t18`.`__at`,
-                    DATE(`t18`.`__at`, 'Asia/Tokyo') AS `__day`
+                    `t5`.`lead_id`,
+                    `t5`.`created_at`,
+                    `t5`.`channel`,
+                    `t5`.`campaign`,
+                    `t5`.`owner_id`,
+                    `t5`.`team`,
+                    `t5`.`region`,
+                    `t5`.`segment`,
+                    `t5`.`industry`,
+                    `t5`.`account_id`,
+                    `t5`.`current_stage`,
+                    `t5`.`attributes`,
+                    `t12`.`__id`,
+                    `t12`.`__at`,
+                    `t12`.`__bat`
                   FROM (
                     SELECT
-                      `t5`.`lead_id`,
-                      `t5`.`created_at`,
-                      `t5`.`channel`,
-                      `t5`.`campaign`,
-                      `t5`.`owner_id`,
-                      `t5`.`team`,
-                      `t5`.`region`,
-                      `t5`.`segment`,
-                      `t5`.`industry`,
-                      `t5`.`account_id`,
-                      `t5`.`current_stage`,
-                      `t5`.`attributes`,
-                      `t15`.`__id`,
-                      `t15`.`__at`
+                      *
+                    FROM `leads` AS `t1`
+                  ) AS `t5`
+                  INNER JOIN (
+                    SELECT
+                      `t10`.`__id`,
+                      `t10`.`__first0` AS `__at`,
+                      IF(
+                        DATE(`t10`.`__first1`, 'Asia/Tokyo') <= DATE(2026, 3, 20),
+                        `t10`.`__first1`,
+                        CAST(NULL AS TIMESTAMP)
+                      ) AS `__bat`
                     FROM (
                       SELECT
                         *
-                      FROM `leads` AS `t1`
-                    ) AS `t5`
-                    INNER JOIN (
-                      SELECT
-                        `t12`.`__id`,
-                        `t12`.`__first0` AS `__at`
-                      FROM `t11` AS `t12`
+                      FROM (
+                        SELECT
+                          `t6`.`lead_id` AS `__id`,
+                          MIN(
+                            IF((
+                              `t6`.`stage` = 'mql'
+                            ) AND (
+                              `t6`.`__own` = 1
+                            ), `t6`.`entered_at`, NULL)
+                          ) AS `__first0`,
+                          MIN(
+                            IF(
+                              (
+                                `t6`.`stage` = 'opportunity'
+                              ) AND (
+                                `t6`.`__own` = 1
+                              ),
+                              `t6`.`entered_at`,
+                              NULL
+                            )
+                          ) AS `__first1`
+                        FROM (
+                          SELECT
+                            `t2`.`lead_id`,
+                            `t2`.`stage`,
+                            `t2`.`entered_at`,
+                            1 AS `__own`
+                          FROM `lead_stage_history` AS `t2`
+                          WHERE
+                            `t2`.`stage` IN ('mql', 'opportunity')
+                        ) AS `t6`
+                        GROUP BY
+                          1
+                      ) AS `t7`
                       WHERE
-                        `t12`.`__first0` IS NOT NULL
-                    ) AS `t15`
-                      ON `t5`.`lead_id` = `t15`.`__id`
-                  ) AS `t18`
-                ) AS `t19`
-                WHERE
-                  `t19`.`__day` >= DATE(2025, 2, 1) AND `t19`.`__day` <= DATE(2026, 2, 28)
-              ) AS `t21`
-              LEFT OUTER JOIN (
-                SELECT
-                  *
-                FROM (
-                  SELECT
-                    `t12`.`__id` AS `__bid`,
-                    `t12`.`__first1` AS `__bat`
-                  FROM `t11` AS `t12`
-                  WHERE
-                    `t12`.`__first1` IS NOT NULL
+                        `t7`.`__first0` IS NOT NULL
+                    ) AS `t10`
+                  ) AS `t12`
+                    ON `t5`.`lead_id` = `t12`.`__id`
                 ) AS `t13`
-                WHERE
-                  DATE(`t13`.`__bat`, 'Asia/Tokyo') <= DATE(2026, 3, 20)
-              ) AS `t17`
-                ON `t21`.`lead_id` = `t17`.`__bid`
-            ) AS `t22`
-          ) AS `t23`
-        ) AS `t25`
+              ) AS `t14`
+              WHERE
+                `t14`.`__day` >= DATE(2025, 2, 1) AND `t14`.`__day` <= DATE(2026, 2, 28)
+            ) AS `t15`
+          ) AS `t16`
+        ) AS `t18`
         LEFT OUTER JOIN (
           SELECT
             `t3`.`rep_id` AS `__rep`,
@@ -1721,18 +1697,18 @@ FROM (
               *
             FROM `rep_assignments` AS `t0`
           ) AS `t3`
-        ) AS `t10`
-          ON `t25`.`__owner` = `t10`.`__rep`
-          AND `t10`.`__from` <= `t25`.`__day`
-          AND `t10`.`__to` >= `t25`.`__day`
-      ) AS `t26`
-    ) AS `t27`
+        ) AS `t9`
+          ON `t18`.`__owner` = `t9`.`__rep`
+          AND `t9`.`__from` <= `t18`.`__day`
+          AND `t9`.`__to` >= `t18`.`__day`
+      ) AS `t19`
+    ) AS `t20`
     GROUP BY
       1,
       2,
       3
-  ) AS `t28`
-) AS `t29`
+  ) AS `t21`
+) AS `t22`
 GROUP BY
   1,
   2,
@@ -2824,282 +2800,254 @@ FROM (
 ) AS `t32`
 ;
 
-WITH `t11` AS (
-  SELECT
-    `t8`.`lead_id` AS `__id`,
-    MIN(IF(`t8`.`stage` = 'mql', `t8`.`entered_at`, NULL)) AS `__first0`,
-    MIN(IF(`t8`.`stage` = 'sql', `t8`.`entered_at`, NULL)) AS `__first1`
-  FROM (
-    SELECT
-      *
-    FROM (
-      SELECT
-        *
-      FROM `lead_stage_history` AS `t2`
-      WHERE
-        `t2`.`stage` IN ('mql', 'sql')
-    ) AS `t6`
-    WHERE
-      `t6`.`lead_id` IN (
-        SELECT
-          `t2`.`lead_id`
-        FROM `lead_stage_history` AS `t2`
-        WHERE
-          `t2`.`stage` = 'mql'
-          AND `t2`.`entered_at` >= TIMESTAMP('2025-01-31T00:00:00+00:00')
-          AND `t2`.`entered_at` < TIMESTAMP('2026-03-02T00:00:00+00:00')
-      )
-  ) AS `t8`
-  GROUP BY
-    1
-)
 SELECT
-  `t29`.`period`,
-  `t29`.`dim__department`,
-  `t29`.`dim__team`,
-  SUM(`t29`.`num`) AS `num`,
-  SUM(`t29`.`den`) AS `den`
+  `t22`.`period`,
+  `t22`.`dim__department`,
+  `t22`.`dim__team`,
+  SUM(`t22`.`num`) AS `num`,
+  SUM(`t22`.`den`) AS `den`
 FROM (
   SELECT
-    `t28`.`__day`,
-    `t28`.`dim__department`,
-    `t28`.`dim__team`,
-    `t28`.`num`,
-    `t28`.`den`,
+    `t21`.`__day`,
+    `t21`.`dim__department`,
+    `t21`.`dim__team`,
+    `t21`.`num`,
+    `t21`.`den`,
     CASE
       WHEN (
-        `t28`.`__day` >= DATE(2025, 2, 1)
+        `t21`.`__day` >= DATE(2025, 2, 1)
       )
       AND (
-        `t28`.`__day` <= DATE(2025, 2, 28)
+        `t21`.`__day` <= DATE(2025, 2, 28)
       )
       THEN 0
       WHEN (
-        `t28`.`__day` >= DATE(2026, 1, 1)
+        `t21`.`__day` >= DATE(2026, 1, 1)
       )
       AND (
-        `t28`.`__day` <= DATE(2026, 1, 31)
+        `t21`.`__day` <= DATE(2026, 1, 31)
       )
       THEN 1
       WHEN (
-        `t28`.`__day` >= DATE(2026, 2, 1)
+        `t21`.`__day` >= DATE(2026, 2, 1)
       )
       AND (
-        `t28`.`__day` <= DATE(2026, 2, 28)
+        `t21`.`__day` <= DATE(2026, 2, 28)
       )
       THEN 2
       ELSE CAST(NULL AS INT64)
     END AS `period`
   FROM (
     SELECT
-      `t27`.`__day`,
-      `t27`.`dim__department`,
-      `t27`.`dim__team`,
-      SUM(`t27`.`__conv`) AS `num`,
+      `t20`.`__day`,
+      `t20`.`dim__department`,
+      `t20`.`dim__team`,
+      SUM(`t20`.`__conv`) AS `num`,
       COUNT(*) AS `den`
     FROM (
       SELECT
-        `t26`.`lead_id`,
-        `t26`.`created_at`,
-        `t26`.`channel`,
-        `t26`.`campaign`,
-        `t26`.`owner_id`,
-        `t26`.`team`,
-        `t26`.`region`,
-        `t26`.`segment`,
-        `t26`.`industry`,
-        `t26`.`account_id`,
-        `t26`.`current_stage`,
-        `t26`.`attributes`,
-        `t26`.`__id`,
-        `t26`.`__at`,
-        `t26`.`__day`,
-        `t26`.`__bid`,
-        `t26`.`__bat`,
-        `t26`.`__conv`,
-        `t26`.`__owner`,
-        `t26`.`__rep`,
-        `t26`.`__from`,
-        `t26`.`__to`,
-        `t26`.`__department`,
-        `t26`.`__team`,
-        `t26`.`__manager`,
-        `t26`.`__region`,
-        `t26`.`__department` AS `dim__department`,
-        `t26`.`__team` AS `dim__team`
+        `t19`.`lead_id`,
+        `t19`.`created_at`,
+        `t19`.`channel`,
+        `t19`.`campaign`,
+        `t19`.`owner_id`,
+        `t19`.`team`,
+        `t19`.`region`,
+        `t19`.`segment`,
+        `t19`.`industry`,
+        `t19`.`account_id`,
+        `t19`.`current_stage`,
+        `t19`.`attributes`,
+        `t19`.`__id`,
+        `t19`.`__at`,
+        `t19`.`__bat`,
+        `t19`.`__day`,
+        `t19`.`__conv`,
+        `t19`.`__owner`,
+        `t19`.`__rep`,
+        `t19`.`__from`,
+        `t19`.`__to`,
+        `t19`.`__department`,
+        `t19`.`__team`,
+        `t19`.`__manager`,
+        `t19`.`__region`,
+        `t19`.`__department` AS `dim__department`,
+        `t19`.`__team` AS `dim__team`
       FROM (
         SELECT
-          `t25`.`lead_id`,
-          `t25`.`created_at`,
-          `t25`.`channel`,
-          `t25`.`campaign`,
-          `t25`.`owner_id`,
-          `t25`.`team`,
-          `t25`.`region`,
-          `t25`.`segment`,
-          `t25`.`industry`,
-          `t25`.`account_id`,
-          `t25`.`current_stage`,
-          `t25`.`attributes`,
-          `t25`.`__id`,
-          `t25`.`__at`,
-          `t25`.`__day`,
-          `t25`.`__bid`,
-          `t25`.`__bat`,
-          `t25`.`__conv`,
-          `t25`.`__owner`,
-          `t10`.`__rep`,
-          `t10`.`__from`,
-          `t10`.`__to`,
-          `t10`.`__department`,
-          `t10`.`__team`,
-          `t10`.`__manager`,
-          `t10`.`__region`
+          `t18`.`lead_id`,
+          `t18`.`created_at`,
+          `t18`.`channel`,
+          `t18`.`campaign`,
+          `t18`.`owner_id`,
+          `t18`.`team`,
+          `t18`.`region`,
+          `t18`.`segment`,
+          `t18`.`industry`,
+          `t18`.`account_id`,
+          `t18`.`current_stage`,
+          `t18`.`attributes`,
+          `t18`.`__id`,
+          `t18`.`__at`,
+          `t18`.`__bat`,
+          `t18`.`__day`,
+          `t18`.`__conv`,
+          `t18`.`__owner`,
+          `t9`.`__rep`,
+          `t9`.`__from`,
+          `t9`.`__to`,
+          `t9`.`__department`,
+          `t9`.`__team`,
+          `t9`.`__manager`,
+          `t9`.`__region`
         FROM (
           SELECT
-            `t23`.`lead_id`,
-            `t23`.`created_at`,
-            `t23`.`channel`,
-            `t23`.`campaign`,
-            `t23`.`owner_id`,
-            `t23`.`team`,
-            `t23`.`region`,
-            `t23`.`segment`,
-            `t23`.`industry`,
-            `t23`.`account_id`,
-            `t23`.`current_stage`,
-            `t23`.`attributes`,
-            `t23`.`__id`,
-            `t23`.`__at`,
-            `t23`.`__day`,
-            `t23`.`__bid`,
-            `t23`.`__bat`,
-            `t23`.`__conv`,
-            `t23`.`owner_id` AS `__owner`
+            `t16`.`lead_id`,
+            `t16`.`created_at`,
+            `t16`.`channel`,
+            `t16`.`campaign`,
+            `t16`.`owner_id`,
+            `t16`.`team`,
+            `t16`.`region`,
+            `t16`.`segment`,
+            `t16`.`industry`,
+            `t16`.`account_id`,
+            `t16`.`current_stage`,
+            `t16`.`attributes`,
+            `t16`.`__id`,
+            `t16`.`__at`,
+            `t16`.`__bat`,
+            `t16`.`__day`,
+            `t16`.`__conv`,
+            `t16`.`owner_id` AS `__owner`
           FROM (
             SELECT
-              `t22`.`lead_id`,
-              `t22`.`created_at`,
-              `t22`.`channel`,
-              `t22`.`campaign`,
-              `t22`.`owner_id`,
-              `t22`.`team`,
-              `t22`.`region`,
-              `t22`.`segment`,
-              `t22`.`industry`,
-              `t22`.`account_id`,
-              `t22`.`current_stage`,
-              `t22`.`attributes`,
-              `t22`.`__id`,
-              `t22`.`__at`,
-              `t22`.`__day`,
-              `t22`.`__bid`,
-              `t22`.`__bat`,
+              `t15`.`lead_id`,
+              `t15`.`created_at`,
+              `t15`.`channel`,
+              `t15`.`campaign`,
+              `t15`.`owner_id`,
+              `t15`.`team`,
+              `t15`.`region`,
+              `t15`.`segment`,
+              `t15`.`industry`,
+              `t15`.`account_id`,
+              `t15`.`current_stage`,
+              `t15`.`attributes`,
+              `t15`.`__id`,
+              `t15`.`__at`,
+              `t15`.`__bat`,
+              `t15`.`__day`,
               IF(
                 (
-                  `t22`.`__bat` IS NOT NULL
+                  `t15`.`__bat` IS NOT NULL
                 )
                 AND (
-                  `t22`.`__bat` >= `t22`.`__at`
+                  `t15`.`__bat` >= `t15`.`__at`
                 )
                 AND (
-                  DATE(`t22`.`__bat`, 'Asia/Tokyo') <= DATE_ADD(`t22`.`__day`, INTERVAL '60' DAY)
+                  DATE(`t15`.`__bat`, 'Asia/Tokyo') <= DATE_ADD(`t15`.`__day`, INTERVAL '60' DAY)
                 ),
                 1,
                 0
               ) AS `__conv`
             FROM (
               SELECT
-                `t21`.`lead_id`,
-                `t21`.`created_at`,
-                `t21`.`channel`,
-                `t21`.`campaign`,
-                `t21`.`owner_id`,
-                `t21`.`team`,
-                `t21`.`region`,
-                `t21`.`segment`,
-                `t21`.`industry`,
-                `t21`.`account_id`,
-                `t21`.`current_stage`,
-                `t21`.`attributes`,
-                `t21`.`__id`,
-                `t21`.`__at`,
-                `t21`.`__day`,
-                `t17`.`__bid`,
-                `t17`.`__bat`
+                *
               FROM (
                 SELECT
-                  *
+                  `t13`.`lead_id`,
+                  `t13`.`created_at`,
+                  `t13`.`channel`,
+                  `t13`.`campaign`,
+                  `t13`.`owner_id`,
+                  `t13`.`team`,
+                  `t13`.`region`,
+                  `t13`.`segment`,
+                  `t13`.`industry`,
+                  `t13`.`account_id`,
+                  `t13`.`current_stage`,
+                  `t13`.`attributes`,
+                  `t13`.`__id`,
+                  `t13`.`__at`,
+                  `t13`.`__bat`,
+                  DATE(`t13`.`__at`, 'Asia/Tokyo') AS `__day`
                 FROM (
                   SELECT
-                    `t18`.`lead_id`,
-                    `t18`.`created_at`,
-                    `t18`.`channel`,
-                    `t18`.`campaign`,
-                    `t18`.`owner_id`,
-                    `t18`.`team`,
-                    `t18`.`region`,
-                    `t18`.`segment`,
-                    `t18`.`industry`,
-                    `t18`.`account_id`,
-                    `t18`.`current_stage`,
-                    `t18`.`attributes`,
-                    `t18`.`__id`,
-                    `t18`.`__at`,
-                    DATE(`t18`.`__at`, 'Asia/Tokyo') AS `__day`
+                    `t5`.`lead_id`,
+                    `t5`.`created_at`,
+                    `t5`.`channel`,
+                    `t5`.`campaign`,
+                    `t5`.`owner_id`,
+                    `t5`.`team`,
+                    `t5`.`region`,
+                    `t5`.`segment`,
+                    `t5`.`industry`,
+                    `t5`.`account_id`,
+                    `t5`.`current_stage`,
+                    `t5`.`attributes`,
+                    `t12`.`__id`,
+                    `t12`.`__at`,
+                    `t12`.`__bat`
                   FROM (
                     SELECT
-                      `t5`.`lead_id`,
-                      `t5`.`created_at`,
-                      `t5`.`channel`,
-                      `t5`.`campaign`,
-                      `t5`.`owner_id`,
-                      `t5`.`team`,
-                      `t5`.`region`,
-                      `t5`.`segment`,
-                      `t5`.`industry`,
-                      `t5`.`account_id`,
-                      `t5`.`current_stage`,
-                      `t5`.`attributes`,
-                      `t15`.`__id`,
-                      `t15`.`__at`
+                      *
+                    FROM `leads` AS `t1`
+                  ) AS `t5`
+                  INNER JOIN (
+                    SELECT
+                      `t10`.`__id`,
+                      `t10`.`__first0` AS `__at`,
+                      IF(
+                        DATE(`t10`.`__first1`, 'Asia/Tokyo') <= DATE(2026, 3, 20),
+                        `t10`.`__first1`,
+                        CAST(NULL AS TIMESTAMP)
+                      ) AS `__bat`
                     FROM (
                       SELECT
                         *
-                      FROM `leads` AS `t1`
-                    ) AS `t5`
-                    INNER JOIN (
-                      SELECT
-                        `t12`.`__id`,
-                        `t12`.`__first0` AS `__at`
-                      FROM `t11` AS `t12`
+                      FROM (
+                        SELECT
+                          `t6`.`lead_id` AS `__id`,
+                          MIN(
+                            IF((
+                              `t6`.`stage` = 'mql'
+                            ) AND (
+                              `t6`.`__own` = 1
+                            ), `t6`.`entered_at`, NULL)
+                          ) AS `__first0`,
+                          MIN(
+                            IF((
+                              `t6`.`stage` = 'sql'
+                            ) AND (
+                              `t6`.`__own` = 1
+                            ), `t6`.`entered_at`, NULL)
+                          ) AS `__first1`
+                        FROM (
+                          SELECT
+                            `t2`.`lead_id`,
+                            `t2`.`stage`,
+                            `t2`.`entered_at`,
+                            1 AS `__own`
+                          FROM `lead_stage_history` AS `t2`
+                          WHERE
+                            `t2`.`stage` IN ('mql', 'sql')
+                        ) AS `t6`
+                        GROUP BY
+                          1
+                      ) AS `t7`
                       WHERE
-                        `t12`.`__first0` IS NOT NULL
-                    ) AS `t15`
-                      ON `t5`.`lead_id` = `t15`.`__id`
-                  ) AS `t18`
-                ) AS `t19`
-                WHERE
-                  `t19`.`__day` >= DATE(2025, 2, 1) AND `t19`.`__day` <= DATE(2026, 2, 28)
-              ) AS `t21`
-              LEFT OUTER JOIN (
-                SELECT
-                  *
-                FROM (
-                  SELECT
-                    `t12`.`__id` AS `__bid`,
-                    `t12`.`__first1` AS `__bat`
-                  FROM `t11` AS `t12`
-                  WHERE
-                    `t12`.`__first1` IS NOT NULL
+                        `t7`.`__first0` IS NOT NULL
+                    ) AS `t10`
+                  ) AS `t12`
+                    ON `t5`.`lead_id` = `t12`.`__id`
                 ) AS `t13`
-                WHERE
-                  DATE(`t13`.`__bat`, 'Asia/Tokyo') <= DATE(2026, 3, 20)
-              ) AS `t17`
-                ON `t21`.`lead_id` = `t17`.`__bid`
-            ) AS `t22`
-          ) AS `t23`
-        ) AS `t25`
+              ) AS `t14`
+              WHERE
+                `t14`.`__day` >= DATE(2025, 2, 1) AND `t14`.`__day` <= DATE(2026, 2, 28)
+            ) AS `t15`
+          ) AS `t16`
+        ) AS `t18`
         LEFT OUTER JOIN (
           SELECT
             `t3`.`rep_id` AS `__rep`,
@@ -3123,18 +3071,18 @@ FROM (
               *
             FROM `rep_assignments` AS `t0`
           ) AS `t3`
-        ) AS `t10`
-          ON `t25`.`__owner` = `t10`.`__rep`
-          AND `t10`.`__from` <= `t25`.`__day`
-          AND `t10`.`__to` >= `t25`.`__day`
-      ) AS `t26`
-    ) AS `t27`
+        ) AS `t9`
+          ON `t18`.`__owner` = `t9`.`__rep`
+          AND `t9`.`__from` <= `t18`.`__day`
+          AND `t9`.`__to` >= `t18`.`__day`
+      ) AS `t19`
+    ) AS `t20`
     GROUP BY
       1,
       2,
       3
-  ) AS `t28`
-) AS `t29`
+  ) AS `t21`
+) AS `t22`
 GROUP BY
   1,
   2,
@@ -3673,10 +3621,10 @@ FROM (
   FROM (
     SELECT
       2 AS `k`,
-      `t32`.`latest`
+      `t64`.`latest`
     FROM (
       SELECT
-        MAX(`t28`.`__d`) AS `latest`
+        MAX(`t59`.`__d`) AS `latest`
       FROM (
         SELECT
           *
@@ -3685,59 +3633,170 @@ FROM (
             *
           FROM (
             SELECT
-              DATE(`t9`.`created_at`, 'Asia/Tokyo') AS `__d`
+              *
             FROM (
               SELECT
-                *
-              FROM `leads` AS `t2`
-            ) AS `t9`
-          ) AS `t17`
+                DATE(`t11`.`created_at`, 'Asia/Tokyo') AS `__d`
+              FROM (
+                SELECT
+                  *
+                FROM `leads` AS `t2`
+                WHERE
+                  `t2`.`created_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
+                  AND `t2`.`created_at` < TIMESTAMP('2026-03-22T00:00:00+00:00')
+              ) AS `t11`
+            ) AS `t25`
+            WHERE
+              `t25`.`__d` <= DATE(2026, 3, 20)
+          ) AS `t36`
           UNION ALL
           SELECT
             *
           FROM (
             SELECT
-              DATE(`t10`.`entered_at`, 'Asia/Tokyo') AS `__d`
+              DATE(`t42`.`created_at`, 'Asia/Tokyo') AS `__d`
+            FROM (
+              SELECT
+                *
+              FROM `leads` AS `t2`
+              WHERE
+                `t2`.`created_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                AND `t2`.`created_at` >= TIMESTAMP_SUB(
+                  (
+                    SELECT
+                      MAX(`t10`.`created_at`) AS `Max_created_at`
+                    FROM (
+                      SELECT
+                        *
+                      FROM `leads` AS `t2`
+                      WHERE
+                        `t2`.`created_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                    ) AS `t10`
+                  ),
+                  INTERVAL '1' DAY
+                )
+            ) AS `t42`
+          ) AS `t49`
+        ) AS `t55`
+        UNION ALL
+        SELECT
+          *
+        FROM (
+          SELECT
+            *
+          FROM (
+            SELECT
+              *
+            FROM (
+              SELECT
+                DATE(`t13`.`entered_at`, 'Asia/Tokyo') AS `__d`
+              FROM (
+                SELECT
+                  *
+                FROM `lead_stage_history` AS `t3`
+                WHERE
+                  `t3`.`entered_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
+                  AND `t3`.`entered_at` < TIMESTAMP('2026-03-22T00:00:00+00:00')
+              ) AS `t13`
+            ) AS `t27`
+            WHERE
+              `t27`.`__d` <= DATE(2026, 3, 20)
+          ) AS `t37`
+          UNION ALL
+          SELECT
+            *
+          FROM (
+            SELECT
+              DATE(`t43`.`entered_at`, 'Asia/Tokyo') AS `__d`
             FROM (
               SELECT
                 *
               FROM `lead_stage_history` AS `t3`
-            ) AS `t10`
-          ) AS `t18`
-        ) AS `t22`
-        WHERE
-          `t22`.`__d` <= DATE(2026, 3, 20)
-      ) AS `t28`
-    ) AS `t32`
-  ) AS `t36`
+              WHERE
+                `t3`.`entered_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                AND `t3`.`entered_at` >= TIMESTAMP_SUB(
+                  (
+                    SELECT
+                      MAX(`t12`.`entered_at`) AS `Max_entered_at`
+                    FROM (
+                      SELECT
+                        *
+                      FROM `lead_stage_history` AS `t3`
+                      WHERE
+                        `t3`.`entered_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                    ) AS `t12`
+                  ),
+                  INTERVAL '1' DAY
+                )
+            ) AS `t43`
+          ) AS `t50`
+        ) AS `t56`
+      ) AS `t59`
+    ) AS `t64`
+  ) AS `t68`
   UNION ALL
   SELECT
     *
   FROM (
     SELECT
       3 AS `k`,
-      `t30`.`latest`
+      `t62`.`latest`
     FROM (
       SELECT
-        MAX(`t26`.`__d`) AS `latest`
+        MAX(`t54`.`__d`) AS `latest`
       FROM (
         SELECT
           *
         FROM (
           SELECT
-            DATE(`t8`.`responded_at`, 'Asia/Tokyo') AS `__d`
+            *
+          FROM (
+            SELECT
+              DATE(`t9`.`responded_at`, 'Asia/Tokyo') AS `__d`
+            FROM (
+              SELECT
+                *
+              FROM `nps_responses` AS `t1`
+              WHERE
+                `t1`.`responded_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
+                AND `t1`.`responded_at` < TIMESTAMP('2026-03-22T00:00:00+00:00')
+            ) AS `t9`
+          ) AS `t23`
+          WHERE
+            `t23`.`__d` <= DATE(2026, 3, 20)
+        ) AS `t35`
+        UNION ALL
+        SELECT
+          *
+        FROM (
+          SELECT
+            DATE(`t41`.`responded_at`, 'Asia/Tokyo') AS `__d`
           FROM (
             SELECT
               *
             FROM `nps_responses` AS `t1`
-          ) AS `t8`
-        ) AS `t16`
-        WHERE
-          `t16`.`__d` <= DATE(2026, 3, 20)
-      ) AS `t26`
-    ) AS `t30`
-  ) AS `t33`
-) AS `t37`
+            WHERE
+              `t1`.`responded_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+              AND `t1`.`responded_at` >= TIMESTAMP_SUB(
+                (
+                  SELECT
+                    MAX(`t8`.`responded_at`) AS `Max_responded_at`
+                  FROM (
+                    SELECT
+                      *
+                    FROM `nps_responses` AS `t1`
+                    WHERE
+                      `t1`.`responded_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                  ) AS `t8`
+                ),
+                INTERVAL '1' DAY
+              )
+          ) AS `t41`
+        ) AS `t48`
+      ) AS `t54`
+    ) AS `t62`
+  ) AS `t65`
+) AS `t69`
 UNION ALL
 SELECT
   *
@@ -3747,7 +3806,7 @@ FROM (
   FROM (
     SELECT
       4 AS `k`,
-      `t15`.`latest`
+      `t21`.`latest`
     FROM (
       SELECT
         MAX(`t7`.`end_date`) AS `latest`
@@ -3756,8 +3815,8 @@ FROM (
           *
         FROM `contracts` AS `t0`
       ) AS `t7`
-    ) AS `t15`
-  ) AS `t24`
+    ) AS `t21`
+  ) AS `t34`
   UNION ALL
   SELECT
     *
@@ -3767,37 +3826,10 @@ FROM (
     FROM (
       SELECT
         0 AS `k`,
-        `t31`.`latest`
+        `t63`.`latest`
       FROM (
         SELECT
-          MAX(`t27`.`__d`) AS `latest`
-        FROM (
-          SELECT
-            *
-          FROM (
-            SELECT
-              DATE(`t11`.`occurred_at`, 'Asia/Tokyo') AS `__d`
-            FROM (
-              SELECT
-                *
-              FROM `activities` AS `t4`
-            ) AS `t11`
-          ) AS `t19`
-          WHERE
-            `t19`.`__d` <= DATE(2026, 3, 20)
-        ) AS `t27`
-      ) AS `t31`
-    ) AS `t34`
-    UNION ALL
-    SELECT
-      *
-    FROM (
-      SELECT
-        1 AS `k`,
-        `t35`.`latest`
-      FROM (
-        SELECT
-          MAX(`t29`.`__d`) AS `latest`
+          MAX(`t57`.`__d`) AS `latest`
         FROM (
           SELECT
             *
@@ -3806,13 +3838,73 @@ FROM (
               *
             FROM (
               SELECT
-                DATE(`t12`.`entered_at`, 'Asia/Tokyo') AS `__d`
+                DATE(`t15`.`occurred_at`, 'Asia/Tokyo') AS `__d`
               FROM (
                 SELECT
                   *
-                FROM `deal_stage_history` AS `t5`
-              ) AS `t12`
-            ) AS `t20`
+                FROM `activities` AS `t4`
+                WHERE
+                  `t4`.`occurred_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
+                  AND `t4`.`occurred_at` < TIMESTAMP('2026-03-22T00:00:00+00:00')
+              ) AS `t15`
+            ) AS `t29`
+            WHERE
+              `t29`.`__d` <= DATE(2026, 3, 20)
+          ) AS `t38`
+          UNION ALL
+          SELECT
+            *
+          FROM (
+            SELECT
+              DATE(`t44`.`occurred_at`, 'Asia/Tokyo') AS `__d`
+            FROM (
+              SELECT
+                *
+              FROM `activities` AS `t4`
+              WHERE
+                `t4`.`occurred_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                AND `t4`.`occurred_at` >= TIMESTAMP_SUB(
+                  (
+                    SELECT
+                      MAX(`t14`.`occurred_at`) AS `Max_occurred_at`
+                    FROM (
+                      SELECT
+                        *
+                      FROM `activities` AS `t4`
+                      WHERE
+                        `t4`.`occurred_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                    ) AS `t14`
+                  ),
+                  INTERVAL '1' DAY
+                )
+            ) AS `t44`
+          ) AS `t51`
+        ) AS `t57`
+      ) AS `t63`
+    ) AS `t66`
+    UNION ALL
+    SELECT
+      *
+    FROM (
+      SELECT
+        1 AS `k`,
+        `t67`.`latest`
+      FROM (
+        SELECT
+          MAX(`t61`.`__d`) AS `latest`
+        FROM (
+          SELECT
+            *
+          FROM (
+            SELECT
+              *
+            FROM (
+              SELECT
+                `t5`.`close_date` AS `__d`
+              FROM `deals` AS `t5`
+              WHERE
+                `t5`.`close_date` <= DATE(2026, 3, 20)
+            ) AS `t16`
             UNION ALL
             SELECT
               *
@@ -3821,30 +3913,110 @@ FROM (
                 *
               FROM (
                 SELECT
-                  DATE(`t14`.`created_at`, 'Asia/Tokyo') AS `__d`
+                  DATE(`t20`.`entered_at`, 'Asia/Tokyo') AS `__d`
                 FROM (
                   SELECT
                     *
-                  FROM `deals` AS `t6`
-                ) AS `t14`
-              ) AS `t21`
+                  FROM `deal_stage_history` AS `t6`
+                  WHERE
+                    `t6`.`entered_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
+                    AND `t6`.`entered_at` < TIMESTAMP('2026-03-22T00:00:00+00:00')
+                ) AS `t20`
+              ) AS `t33`
+              WHERE
+                `t33`.`__d` <= DATE(2026, 3, 20)
+            ) AS `t40`
+          ) AS `t47`
+          UNION ALL
+          SELECT
+            *
+          FROM (
+            SELECT
+              *
+            FROM (
+              SELECT
+                DATE(`t46`.`entered_at`, 'Asia/Tokyo') AS `__d`
+              FROM (
+                SELECT
+                  *
+                FROM `deal_stage_history` AS `t6`
+                WHERE
+                  `t6`.`entered_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                  AND `t6`.`entered_at` >= TIMESTAMP_SUB(
+                    (
+                      SELECT
+                        MAX(`t19`.`entered_at`) AS `Max_entered_at`
+                      FROM (
+                        SELECT
+                          *
+                        FROM `deal_stage_history` AS `t6`
+                        WHERE
+                          `t6`.`entered_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                      ) AS `t19`
+                    ),
+                    INTERVAL '1' DAY
+                  )
+              ) AS `t46`
+            ) AS `t53`
+            UNION ALL
+            SELECT
+              *
+            FROM (
+              SELECT
+                *
+              FROM (
+                SELECT
+                  *
+                FROM (
+                  SELECT
+                    DATE(`t18`.`created_at`, 'Asia/Tokyo') AS `__d`
+                  FROM (
+                    SELECT
+                      *
+                    FROM `deals` AS `t5`
+                    WHERE
+                      `t5`.`created_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
+                      AND `t5`.`created_at` < TIMESTAMP('2026-03-22T00:00:00+00:00')
+                  ) AS `t18`
+                ) AS `t31`
+                WHERE
+                  `t31`.`__d` <= DATE(2026, 3, 20)
+              ) AS `t39`
               UNION ALL
               SELECT
                 *
               FROM (
                 SELECT
-                  `t6`.`close_date` AS `__d`
-                FROM `deals` AS `t6`
-              ) AS `t13`
-            ) AS `t23`
-          ) AS `t25`
-          WHERE
-            `t25`.`__d` <= DATE(2026, 3, 20)
-        ) AS `t29`
-      ) AS `t35`
-    ) AS `t38`
-  ) AS `t39`
-) AS `t40`
+                  DATE(`t45`.`created_at`, 'Asia/Tokyo') AS `__d`
+                FROM (
+                  SELECT
+                    *
+                  FROM `deals` AS `t5`
+                  WHERE
+                    `t5`.`created_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                    AND `t5`.`created_at` >= TIMESTAMP_SUB(
+                      (
+                        SELECT
+                          MAX(`t17`.`created_at`) AS `Max_created_at`
+                        FROM (
+                          SELECT
+                            *
+                          FROM `deals` AS `t5`
+                          WHERE
+                            `t5`.`created_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
+                        ) AS `t17`
+                      ),
+                      INTERVAL '1' DAY
+                    )
+                ) AS `t45`
+              ) AS `t52`
+            ) AS `t58`
+          ) AS `t60`
+        ) AS `t61`
+      ) AS `t67`
+    ) AS `t70`
+  ) AS `t71`
+) AS `t72`
 ;
 
 SELECT
