@@ -5,12 +5,15 @@ fresh Python process, at several sizes.
 
 Usage::
 
-    .venv/bin/python bench/bench_scaling.py --size 500k --size 2m
+    .venv/bin/python bench/bench_scaling.py              # 500k, 2m, 8m, 20m
     .venv/bin/python bench/bench_scaling.py --size 20k --repeat 3
+    .venv/bin/python bench/bench_scaling.py --generator demo --size 1m
 
-Each size's company is generated and cached as in ``bench_status.py`` (same
-``--cache-dir``); the two processes are those of its end-to-end steps
-(``duckdb_cli`` and ``kpitree_cli``), interleaved, best of ``--repeat``, each
+Each size's company is generated inside DuckDB by ``sql_company.py`` (never
+held in Python memory; ``--generator demo`` takes ``bench_status.py``'s demo
+companies instead) and cached under ``--cache-dir``; the two processes are
+those of ``bench_status.py``'s end-to-end steps (``duckdb_cli`` and
+``kpitree_cli``), interleaved, best of ``--repeat``, each
 with its wall time, CPU time and peak memory (``os.wait4``), and their values
 are compared (the run exits with status 1 when they differ). The load average
 is printed before and after each size: on a shared machine compare CPU times.
@@ -31,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_status as bs
+import sql_company
 
 _MEASURED = (
     "import json, sys\n"
@@ -44,10 +48,19 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+# The curve's companies, generated in DuckDB (sql_company.py) by number of leads.
+SQL_SIZES = {"20k": 20_000, "500k": 500_000, "2m": 2_000_000, "8m": 8_000_000, "20m": 20_000_000}
+
+
 def run_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
     """Both processes at one size, compared."""
     load_before = _load()
-    folder = bs.ensure_warehouse(size, args.seed, args.fiscal_year, args.cache_dir, args.fresh)
+    if args.generator == "sql":
+        folder = sql_company.ensure(
+            SQL_SIZES[size], args.seed, args.fiscal_year, args.cache_dir, args.fresh
+        )
+    else:
+        folder = bs.ensure_warehouse(size, args.seed, args.fiscal_year, args.cache_dir, args.fresh)
     rows = json.loads((folder / "ready.json").read_text(encoding="utf-8"))["rows"]
     warehouse = folder / "warehouse.duckdb"
     tmp = Path(tempfile.mkdtemp(prefix="kpitree-bench-scaling-"))
@@ -87,7 +100,15 @@ def run_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", choices=bs.SIZES, action="append", help="repeatable")
+    parser.add_argument(
+        "--size", choices=sorted({*bs.SIZES, *SQL_SIZES}), action="append", help="repeatable"
+    )
+    parser.add_argument(
+        "--generator",
+        choices=("sql", "demo"),
+        default="sql",
+        help="sql: sql_company.py (any size in DuckDB, the default); demo: bench_status.py's",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--fiscal-year", type=int, default=2025)
     parser.add_argument("--repeat", type=int, default=1, help="runs per process; best kept")
@@ -97,7 +118,11 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="rebuild the cached warehouses")
     parser.add_argument("--no-write", action="store_true", help="do not write bench/results/")
     args = parser.parse_args()
-    sizes = args.size or ["500k", "2m"]
+    sizes = args.size or ["500k", "2m", "8m", "20m"]
+    known = SQL_SIZES if args.generator == "sql" else bs.SIZES
+    unknown = [size for size in sizes if size not in known]
+    if unknown:
+        parser.error(f"--generator {args.generator} has no size {', '.join(unknown)}")
     done = []
     for size in sizes:
         print(f"\n== {size} (load average {_load()})")
