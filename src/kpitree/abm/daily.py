@@ -12,7 +12,9 @@ stamp: its days are kept in the same folder under the server's data version
 (:func:`kpitree.engines.freshness.server_data_version`, as the pages are), so
 they stand at most ``SERVER_DATA_TTL`` seconds, then are computed again; a
 PostgreSQL warehouse that kpitree imports write adds its table versions, so
-those writes make a new store at once. Any
+those writes make a new store at once; on ClickHouse and Spark the engine's own
+sign of new data (:func:`kpitree.engines.freshness.engine_signal`) keys them
+instead, with no time-to-live. Any
 other database without a stamp (a DuckDB file kpitree did not write) keeps
 its days in memory only, for the life of the store. Either way a kept day
 equals its recomputation (:func:`daily_scores`) on the data of its time.
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from kpitree.abm.scoring import Scores, scores_query
 from kpitree.definition.spec_abm import AbmSpec
-from kpitree.engines.freshness import server_data_version
+from kpitree.engines.freshness import engine_signal, server_data_version
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -181,7 +183,11 @@ class DailyScores:
         self._lock = threading.Lock()
         state: object = engine.data_state()
         if state is None and engine.name != "duckdb":  # a server: its data version
-            state = (server_data_version(clock), engine.where, _written(engine))
+            signal = engine_signal(engine)  # ClickHouse's parts, a Spark table's files
+            if signal:
+                state = ("engine", engine.where, signal)
+            else:
+                state = (server_data_version(clock), engine.where, _written(engine))
         self.path: Path | None = None
         if folder is not None and state is not None:
             self.path = folder / f"daily-{self._key(state)}.parquet"

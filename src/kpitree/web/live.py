@@ -29,7 +29,12 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from kpitree.engines.freshness import SERVER_DATA_TTL, server_data_version, written_versions
+from kpitree.engines.freshness import (
+    SERVER_DATA_TTL,
+    engine_versions,
+    server_data_version,
+    written_versions,
+)
 from kpitree.web.deps import get_project, require_viewer
 
 if TYPE_CHECKING:
@@ -66,7 +71,10 @@ def data_version(project: Project, *, clock: Callable[[], float] = time.time) ->
     counting periods of :data:`SERVER_DATA_TTL` seconds on ``clock``: pages
     there are computed again (and announced as changed) at most that long after
     the data changes. A PostgreSQL warehouse that kpitree imports write adds
-    its table versions, so an import, sync or undo there shows at once.
+    its table versions, so an import, sync or undo there shows at once; on
+    ClickHouse and Spark it is ``engine:<digest>`` of what the engine says of its
+    tables (:func:`kpitree.engines.freshness.engine_versions`), time-based only
+    when the engine cannot say.
 
     While another process writes the file (or waits to: see
     :func:`kpitree.data.warehouse.writer_turn`), the version stays the one seen
@@ -82,7 +90,9 @@ def data_version(project: Project, *, clock: Callable[[], float] = time.time) ->
         if is_postgres_url(target):  # kpitree imports write it: their versions count
             written = written_versions(target)
             return f"{version}:{written}" if written else version
-        return version
+        # ClickHouse's parts, a Spark table's files: new data shows at once.
+        signal = engine_versions(target, project.tree.timezone)
+        return f"engine:{signal}" if signal else version
     path = Path(target.removeprefix("duckdb://"))
     if writers_waiting(path) and target in _STABLE:
         return _STABLE[target]
