@@ -9,7 +9,9 @@ import io
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlencode
 
+import pytest
 import yaml
 
 if TYPE_CHECKING:
@@ -180,3 +182,50 @@ def test_a_funnel_cohort_lists_its_entrants_and_converted(client: TestClient) ->
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT699"
     bad = client.get(f"/api/records/mql_rate?period={PERIOD}&view=nope")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "KT699"
+
+
+def _hrefs(page: str, prefix: str) -> list[str]:
+    import html
+    import re
+
+    return [html.unescape(h) for h in re.findall(r'href="(/records/[^"]+)"', page) if prefix in h]
+
+
+def test_the_node_pages_contributions_open_their_records(client: TestClient) -> None:
+    view = client.get(f"/api/nodes/opportunities?period={PERIOD}").json()
+    items = [i for i in view["contributions"]["items"] if i.get("records")]
+    assert items, view["contributions"]
+    page = client.get(f"/nodes/opportunities?period={PERIOD}").text
+    table = page[page.index('data-testid="contributions"') :]
+    table = table[: table.index("</table>")]
+    for item in items:
+        links = _hrefs(table, f"/records/{item['node']}?")
+        assert links, item["node"]
+        got = client.get(links[0].replace("/records/", "/api/records/", 1)).json()
+        counts = {x["role"]: x["count"] for x in got["lists"]}
+        if set(counts) == {"facts"}:
+            assert counts["facts"] == item["actual"], item["node"]
+        elif set(counts) == {"entrants", "converted"} and counts["entrants"]:
+            assert counts["converted"] / counts["entrants"] == pytest.approx(item["actual"])
+
+
+def test_a_scorecards_numbers_open_their_reps_records(client: TestClient) -> None:
+    from kpitree.filter_text import filter_params
+
+    cards = client.get("/api/review/scorecards?period=last-month").json()
+    page = client.get("/review/scorecards?period=last-month").text
+    links = set(_hrefs(page, "as_of="))
+    checked = 0
+    for card in cards["cards"]:
+        for kpi in card["kpis"]:
+            if kpi["actual"] is None or kpi["unit"] != "count":
+                continue
+            params = {"period": cards["period"], "as_of": cards["as_of"], "lang": "ja"}
+            params.update(filter_params(card["segment"]))
+            url = f"/records/{quote(kpi['node'], safe='')}?{urlencode(params, quote_via=quote)}"
+            assert url in links, url
+            got = client.get(url.replace("/records/", "/api/records/", 1)).json()
+            if [x["role"] for x in got["lists"]] == ["facts"]:
+                assert got["lists"][0]["count"] == kpi["actual"], (card["segment"], kpi["node"])
+                checked += 1
+    assert checked >= 5

@@ -123,5 +123,30 @@ def scorecards_page(
         request,
         "scorecards.html",
         {"view": found, "query": query, "levels": _SEGMENT, "active": "scorecards",
-         "no_data": no_data(request, project)},
+         "no_data": no_data(request, project),
+         "records_href": lambda card, kpi: records_href(project, found, card, kpi, lang)},
     )  # fmt: skip
+
+
+def records_href(
+    project: Project, view: dict[str, Any], card: dict[str, Any], kpi: dict[str, Any], lang: str
+) -> str | None:
+    """The records behind a card's number: the KPI's list in the card's
+    period, measured up to the cards' day, under the card's department, team
+    and rep (``None``: the number is not shown or the node lists nothing)."""
+    from urllib.parse import quote, urlencode
+
+    from kpitree.compute.records import record_sets
+    from kpitree.filter_text import filter_params
+
+    node = kpi["node"]
+    if kpi.get("actual") is None or node not in project.tree.nodes:
+        return None
+    segment = {k: v for k, v in card["segment"].items() if v is not None}
+    if len(segment) != len(card["segment"]):
+        return None  # an unassigned part: no filter asks for it
+    if not record_sets(project.tree, project.catalogue, node):
+        return None
+    params = {"period": view["period"], "as_of": view["as_of"], "lang": lang}
+    params.update(filter_params(segment))
+    return f"/records/{quote(node, safe='')}?{urlencode(params, quote_via=quote)}"

@@ -207,6 +207,9 @@ def _contributions(
                 "label": tree.nodes[child.node].display(lang),
                 "target": child.base,
                 "actual": child.current,
+                # The input's measured actual (not a plan value filling a gap)
+                # opens its records, as the same number does everywhere.
+                "records": _measured(company.get(child.node), child.current),
                 "contribution": value,
                 "display": {
                     "target": fmt(child.base, tree.nodes[child.node], tree, lang),
@@ -262,6 +265,12 @@ def _contributions(
         "items": items,
         "by_input": by_input,
     }
+
+
+def _measured(row: NodeStatus | None, current: Any) -> bool:
+    if row is None or row.actual is None or current is None:
+        return False
+    return abs(float(row.actual) - float(current)) <= 1e-9 * max(1.0, abs(float(row.actual)))
 
 
 def _reconciliation_label(tree: Tree, node_id: str, lang: str) -> str:
