@@ -71,21 +71,38 @@ def apply_mapping(
     path: str,
     tz: str,
 ) -> MappedBatch:
-    """Map table ``raw`` (see :mod:`kpitree.data.readers`) to a :class:`MappedBatch`."""
+    """Map table ``raw`` (see :mod:`kpitree.data.readers`) to a :class:`MappedBatch`.
+
+    When no row is rejected, ``con`` is closed before the tables are cut, to
+    give back the memory of ``raw`` (closing it again is harmless)."""
     plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=None)
     if plan.dup_check:
         return _batch(con, plan, parsed, layout, layers, path)
     # Exports rarely repeat an id, so the per-row check (a window over the whole
-    # file) runs only when a cheap count after the fact finds a repeat. The count
-    # runs on its own cursor while the tables are cut, and they are thrown away
-    # in the rare case it does.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        repeats = pool.submit(_ids_repeat, con.cursor(), plan, parsed)
-        batch = _batch(con, plan, parsed, layout, layers, path)
-        if not repeats.result():
-            return batch
-    plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=True)
-    return _batch(con, plan, parsed, layout, layers, path)
+    # file) runs only when a cheap count after the fact finds a repeat; then the
+    # file is parsed again with it.
+    if _ids_repeat(con.cursor(), plan, parsed):
+        plan, parsed, layout, layers = _parse(con, source, mapping, found, tz, dup_check=True)
+        return _batch(con, plan, parsed, layout, layers, path)
+    if _any_bad(parsed):
+        return _batch(con, plan, parsed, layout, layers, path)
+    # Nothing to report from the raw text: the connection holding it (a copy of
+    # the whole file) is closed, which gives its memory back, before the tables
+    # are cut on a fresh one.
+    from kpitree.data.readers import connect
+
+    con.close()
+    cutter = connect()
+    try:
+        return _batch(cutter, plan, parsed, layout, layers, path)
+    finally:
+        cutter.close()
+
+
+def _any_bad(parsed: pyarrow.Table) -> bool:
+    import pyarrow.compute as pc
+
+    return bool(pc.any(parsed.column("__bad")).as_py())
 
 
 def _batch(
@@ -100,7 +117,7 @@ def _batch(
     import pyarrow.compute as pc
 
     bad_mask = parsed.column("__bad")
-    any_bad = bool(pc.any(bad_mask).as_py())
+    any_bad = _any_bad(parsed)
     rejects: list[Reject] = []
     rejected_rows: list[dict[str, str]] = []
     if any_bad:
