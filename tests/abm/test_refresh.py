@@ -108,3 +108,21 @@ def test_days_of_the_dashboard(tmp_path: Path) -> None:
     # Accounts page's default comparison).
     assert days[0] == dt.date(2026, 5, 1) and days[-1] == dt.date(2026, 6, 30)
     assert len(days) == 61
+
+
+def test_a_write_to_a_project_without_abm_loads_no_scoring(tmp_path: Path) -> None:
+    # Asking whether there are scores to refresh must not cost the scoring models.
+    import subprocess
+    import sys
+
+    (tmp_path / "kpitree.yaml").write_text("name: 売上計画\nnodes: {}\n", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from kpitree.cli.commands_data import _refresh_scores\n"
+        f"_refresh_scores(Path({str(tmp_path)!r}))\n"
+        "print(sorted(m for m in ('kpitree.abm.scoring', 'kpitree.definition.spec_abm')"
+        " if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
