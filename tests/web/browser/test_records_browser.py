@@ -160,3 +160,29 @@ def test_an_sla_node_opens_its_cases(
     ratio = int(met.get_attribute("data-count")) / int(closed.get_attribute("data-count"))
     assert ratio == pytest.approx(rate)
     assert int(total.get_attribute("data-count")) == int(closed.get_attribute("data-count"))
+
+
+def test_a_team_named_with_a_comma_stays_one_team(
+    page: Any, demo_project: Any, tmp_path: Any, start_server: Any
+) -> None:
+    """The team ``In/bound ?#%, "東"``: its row on the department page opens
+    its own records, and the page's filter form sends it back intact."""
+    from web.reserved import TEAM, reserved_project
+
+    base = start_server(reserved_project(demo_project, tmp_path / "demo"))
+    page.goto(f"{base}/departments/inside_sales?period=last-quarter")
+    team = TEAM[1].replace("\\", "\\\\").replace('"', '\\"')
+    row = page.locator(f'tr[data-team="{team}"]').first
+    shown = row.locator('[data-field="actual"] a')
+    shown.click()
+    page.wait_for_url(re.compile(r"/records/"))
+    total = page.locator('[data-testid="records-total"]')
+    count = int(total.get_attribute("data-count"))
+    assert count > 0
+    team_box = page.locator('[data-testid="filter-team"]')
+    assert team_box.input_value() == '"In/bound ?#%, ""東"""'
+    page.locator('[data-testid="apply"]').click()
+    page.wait_for_load_state()
+    assert int(page.locator('[data-testid="records-total"]').get_attribute("data-count")) == count
+    chip = page.locator('[data-testid="active-filter"]').all_inner_texts()
+    assert any(TEAM[1] in c for c in chip), chip
