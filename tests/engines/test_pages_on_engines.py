@@ -81,11 +81,17 @@ def _clean(value: Any) -> Any:
 
 
 # Spark plans every query for a second or more (the Tree page's twelve-month trends
-# take minutes on a busy two-core machine): there the funnel, the alerts and SLA
-# pages and the accounts, beside the alert rules and SLA report below. Every page
-# was compared once on Spark too (equal), in about ten minutes.
+# take minutes on a busy two-core machine, and each node and department page as
+# much): there the funnel, the plan, the departments, the data quality, the alerts
+# and SLA pages and the accounts, beside the alert rules and SLA report below.
+# Measured at load ~12 on two cores: funnel 60 s (the first page, with the session's
+# warm-up), data quality 26 s, departments 18 s, plan 0.7 s. Every page was compared
+# once on Spark too (equal), in about ten minutes.
 SPARK_PAGES = [
     "/api/funnel?lang=en",
+    "/api/plan?lang=en",
+    "/api/departments?lang=en",
+    "/api/data/quality?lang=en",
     "/api/alerts?lang=en",
     "/api/sla?lang=en&by=team",
     "/api/accounts?lang=en",
