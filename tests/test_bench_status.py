@@ -44,13 +44,21 @@ def test_bench_status_runs_on_the_tiny_company(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_bench_scaling_compares_the_command_with_the_hand_query(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("size", "generator"),
+    [("tiny", "demo"), ("20k", "sql")],  # the demo company; one generated in DuckDB SQL
+)
+def test_bench_scaling_compares_the_command_with_the_hand_query(
+    tmp_path: Path, size: str, generator: str
+) -> None:
     out = subprocess.run(
         [
             sys.executable,
             str(BENCH.with_name("bench_scaling.py")),
             "--size",
-            "tiny",
+            size,
+            "--generator",
+            generator,
             "--cache-dir",
             str(tmp_path),
             "--no-write",
@@ -60,5 +68,5 @@ def test_bench_scaling_compares_the_command_with_the_hand_query(tmp_path: Path) 
         timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "tiny: same numbers" in out.stdout
+    assert f"{size}: same numbers" in out.stdout
     assert "load average before / after" in out.stdout
