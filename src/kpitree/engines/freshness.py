@@ -133,14 +133,31 @@ def _ask_engine(url: str, scheme: str, timezone: str) -> str:
 
     try:
         with open_engine(url, timezone=timezone) as engine:
-            return engine_signal(engine)
+            return _signal(engine)
     except Exception:  # the pages say what is wrong; the version stays time-based
         return ""
 
 
-def engine_signal(engine: Any) -> str:
+def engine_signal(engine: Any, clock: Callable[[], float] = time.monotonic) -> str:
     """What the open ``engine`` says of its tables' data, as a short digest (see
-    the module's docstring); empty when it gives no such sign."""
+    the module's docstring); empty when it gives no such sign. Asked at most
+    every :data:`ENGINE_VERSIONS_EVERY` seconds per engine location (kept
+    account scores ask on every page that shows them)."""
+    if engine.name not in ("pyspark", "clickhouse"):
+        return ""
+    key = f"{engine.name}:{engine.where}"
+    now = clock()
+    with _SEEN_LOCK:
+        seen = _ENGINE_SEEN.get(key)
+    if seen is not None and now - seen[0] < ENGINE_VERSIONS_EVERY:
+        return seen[1]
+    text = _signal(engine)
+    with _SEEN_LOCK:
+        _ENGINE_SEEN[key] = (now, text)
+    return text
+
+
+def _signal(engine: Any) -> str:
     import hashlib
 
     state: object
