@@ -61,6 +61,7 @@ def alerts_view(
     from zoneinfo import ZoneInfo
 
     from kpitree.alerts.run import open_alerts
+    from kpitree.web.views.sla_cases import alert_cases_url
 
     start = _when(since, project, "since")
     end = _when(until, project, "until")
@@ -72,7 +73,11 @@ def alerts_view(
 
     def shown(event: AlertEvent) -> dict[str, Any]:
         local = event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        return {**event.to_json(lang), "at_local": local}
+        out = {**event.to_json(lang), "at_local": local}
+        # A fired SLA breach alert opens the breaches it counted.
+        counted = event.kind != "resolved" and "breaches" in event.facts
+        out["cases_url"] = alert_cases_url(out, lang) if counted else None
+        return out
 
     return {
         "open": [shown(e) for e in open_alerts(project)],

@@ -28,6 +28,7 @@ __all__ = [
     "GROUPS",
     "STATUSES",
     "SlaCasesQuery",
+    "alert_cases_url",
     "case_url",
     "sla_cases_download",
     "sla_cases_params",
@@ -184,6 +185,40 @@ def case_url(view: dict[str, Any], lang: str) -> Any:
         return "/sla/cases?" + urlencode(params, quote_via=quote)
 
     return url
+
+
+def alert_cases_url(event: Mapping[str, Any], lang: str) -> str | None:
+    """The breaches an SLA breach alert counted (``event``: an alert event's
+    JSON): its SLA rule's breached cases of its period, as they stood when it
+    was raised, of its segment. ``None`` for other alerts, and for a segment
+    the case list cannot express (no value of a dimension other than owner,
+    department or team)."""
+    from urllib.parse import urlencode
+
+    node = str(event.get("node") or "")
+    if not node.startswith("sla:") or not event.get("period"):
+        return None
+    group: dict[str, str | None] = {}
+    filters: dict[str, list[str]] = {}
+    for dim, value in dict(event.get("segment") or {}).items():
+        if dim in ("rep", "owner"):
+            group["owner"] = value
+        elif dim in GROUPS:
+            group[dim] = value
+        elif value is None:
+            return None
+        else:
+            filters[dim] = [value]
+    params = sla_cases_params(
+        str(event["period"]),
+        node.removeprefix("sla:"),
+        "breached",
+        str(event["at"]),
+        lang,
+        group,
+        filters,
+    )
+    return "/sla/cases?" + urlencode(params, quote_via=quote)
 
 
 def _belongs(
