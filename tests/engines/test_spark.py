@@ -82,7 +82,8 @@ def test_salesforce_as_fivetran_lands_it_on_spark(
 ) -> None:
     """The ``fivetran_salesforce`` preset reads Fivetran's Salesforce tables in a
     Spark database and gives the imported numbers (the canonical
-    ``rep_assignments`` the spark fixture loaded is read as it is)."""
+    ``rep_assignments`` the spark fixture loaded is read as it is), and the data
+    check's rules find there what they find in the import."""
     from engines.test_landed import DEAL_STAGES, LEAD_STATUSES, NODES, _fivetran
     from engines.whole_status import AS_OF, MONTHS
     from kpitree.engines.landed import attach_landed
@@ -116,6 +117,20 @@ def test_salesforce_as_fivetran_lands_it_on_spark(
         if not (a[c] == b[c] or (a[c] != a[c] and b[c] != b[c]))
     ]
     assert differences == []
+    from kpitree.compute.quality import check_quality
+
+    with project.engine() as duck:
+        imported = check_quality(duck, project.catalogue, project.tree, AS_OF)
+    landed = check_quality(engine, project.catalogue, project.tree, AS_OF)
+
+    def found(report: Any) -> dict[tuple[str, str], Any]:
+        return {
+            (f.rule, f.table): (f.code, f.level, f.count, f.examples)
+            for f in report.findings
+            if f.table in {"leads", "deals", "deal_stage_history"}
+        }
+
+    assert found(landed) == found(imported) and ("in_future", "deals") in found(landed)
 
 
 @pytest.mark.parametrize("preset", ["airbyte_salesforce", "dlt_salesforce", "fivetran_hubspot"])
