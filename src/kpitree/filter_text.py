@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["filter_params", "filter_text", "filter_values"]
+__all__ = ["filter_params", "filter_text", "filter_values", "read_value"]
 
 _QUOTE = '"'
 
@@ -47,40 +47,47 @@ def filter_text(values: Iterable[object]) -> str:
     return ",".join(out)
 
 
+def read_value(text: str, start: int = 0) -> tuple[str, int]:
+    """The one value written at ``text[start:]`` (quoted or not) and the
+    index of the ``,`` that ends it (``len(text)`` at the end).
+
+    >>> read_value('team="East, West",x=1', 5)
+    ('East, West', 17)
+    """
+    i, n = start, len(text)
+    while i < n and text[i].isspace():
+        i += 1
+    if i < n and text[i] == _QUOTE:
+        i += 1
+        part: list[str] = []
+        while i < n:
+            if text[i] == _QUOTE:
+                if i + 1 < n and text[i + 1] == _QUOTE:
+                    part.append(_QUOTE)
+                    i += 2
+                    continue
+                i += 1
+                break
+            part.append(text[i])
+            i += 1
+        # Anything between the closing quote and the next comma is kept.
+        end = text.find(",", i)
+        end = n if end < 0 else end
+        return "".join(part) + text[i:end].rstrip(), end
+    end = text.find(",", i)
+    end = n if end < 0 else end
+    return text[i:end].strip(), end
+
+
 def filter_values(text: str) -> list[str]:
     """The values one parameter value holds, in order, without empty ones
     (the inverse of :func:`filter_text`). An unclosed quote runs to the end."""
     found: list[str] = []
     i, n = 0, len(text)
     while i <= n:
-        while i < n and text[i].isspace():
-            i += 1
-        if i < n and text[i] == _QUOTE:
-            i += 1
-            part: list[str] = []
-            while i < n:
-                if text[i] == _QUOTE:
-                    if i + 1 < n and text[i + 1] == _QUOTE:
-                        part.append(_QUOTE)
-                        i += 2
-                        continue
-                    i += 1
-                    break
-                part.append(text[i])
-                i += 1
-            value = "".join(part)
-            # Anything between the closing quote and the next comma is kept.
-            end = text.find(",", i)
-            end = n if end < 0 else end
-            value += text[i:end].rstrip()
-            if value:
-                found.append(value)
-        else:
-            end = text.find(",", i)
-            end = n if end < 0 else end
-            value = text[i:end].strip()
-            if value:
-                found.append(value)
+        value, end = read_value(text, i)
+        if value:
+            found.append(value)
         i = end + 1
     return found
 

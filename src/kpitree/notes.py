@@ -82,10 +82,23 @@ def parse_day(text: str, field: str) -> dt.date:
 
 def parse_segment(text: str | None) -> tuple[str, str] | None:
     """``department=inside_sales`` -> ``("department", "inside_sales")``; empty
-    -> ``None``; anything else is KT684."""
+    -> ``None``; anything else is KT684. The value may be written in double
+    quotes as in the pages' filters (``team="East, West"``); unquoted, the
+    rest of the text is the value.
+
+    >>> parse_segment('team="say ""hi"", East"')
+    ('team', 'say "hi", East')
+    """
+    from kpitree.filter_text import read_value
+
     if text is None or not text.strip():
         return None
     dim, sep, value = text.strip().partition("=")
+    if value.strip().startswith('"'):
+        written = value
+        value, end = read_value(written)
+        if end < len(written):  # a second value after the quoted one
+            raise UserError.of("KT684", "notes.error.bad_segment", None, value=text)
     if not sep or not dim.strip() or not value.strip():
         raise UserError.of("KT684", "notes.error.bad_segment", None, value=text)
     return dim.strip(), value.strip()

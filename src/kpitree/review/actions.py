@@ -72,21 +72,47 @@ def check_text(field: str, value: str | None, span: Span | None = None) -> None:
 
 def parse_segment(text: str | None, span: Span | None = None) -> tuple[tuple[str, str], ...]:
     """``team=東日本営業部`` (or ``team:…``, several joined by ``,``) as a
-    segment key; empty for the whole company; KT213 when not ``dim=value``."""
+    segment key; empty for the whole company; KT213 when not ``dim=value``.
+    A value holding a comma or a double quote is written in double quotes,
+    as in the pages' filters (:mod:`kpitree.filter_text`):
+    ``team="East, West",region=関東``.
+
+    >>> parse_segment('team="East, West", region=関東')
+    (('team', 'East, West'), ('region', '関東'))
+    """
+    from kpitree.filter_text import read_value
+
     out: list[tuple[str, str]] = []
-    for part in (text or "").split(","):
-        part = part.strip()
-        if not part:
+    source = text or ""
+    i, n = 0, len(source)
+    while i < n:
+        comma = source.find(",", i)
+        comma = n if comma < 0 else comma
+        # The dimension ends at the first ``=`` or ``:`` before the comma.
+        marks = [m for m in (source.find("=", i, comma), source.find(":", i, comma)) if m >= 0]
+        if not marks:
+            if source[i:comma].strip():
+                raise UserError.of("KT213", "review.bad_segment", span, value=source)
+            i = comma + 1
             continue
-        dim, sep, value = part.replace(":", "=", 1).partition("=")
-        if not sep or not dim.strip() or not value.strip():
-            raise UserError.of("KT213", "review.bad_segment", span, value=text or "")
-        out.append((dim.strip(), value.strip()))
+        dim = source[i : min(marks)].strip()
+        value, end = read_value(source, min(marks) + 1)
+        if not dim or not value:
+            raise UserError.of("KT213", "review.bad_segment", span, value=source)
+        out.append((dim, value))
+        i = end + 1
     return tuple(out)
 
 
 def segment_text(segment: Sequence[tuple[str, str]]) -> str:
-    return ",".join(f"{d}={v}" for d, v in segment)
+    """A segment key as :func:`parse_segment` reads it back.
+
+    >>> segment_text((("team", "East, West"), ("region", "関東")))
+    'team="East, West",region=関東'
+    """
+    from kpitree.filter_text import filter_text
+
+    return ",".join(f"{d}={filter_text([v])}" for d, v in segment)
 
 
 @dataclass(frozen=True)
