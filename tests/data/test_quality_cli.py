@@ -127,7 +127,7 @@ def test_a_clean_company_passes_and_the_text_report_reads(tmp_path: Path, kpitre
     run = kpitree("data", "check", str(project), "--as-of", AS_OF)
     assert run.code == 0, run.out + run.err
     assert run.out.splitlines()[0] == "Data check as of 2026-06-30: 0 errors, 0 warnings"
-    assert "leads               newest 2026-06-29 (1 days; stale after 7)" in run.out
+    assert "leads               leads.yaml  newest 2026-06-29 (1 days; stale after 7)" in run.out
 
 
 def test_the_text_report_names_records_and_nodes(company: Path, kpitree: Any) -> None:
@@ -163,6 +163,16 @@ def test_postgresql_finds_the_same(company: Path, postgres_url: str) -> None:
     assert set(counts) == {t.name for t in TABLES}
     with open_engine(postgres_url, timezone=project.tree.timezone) as pg:
         on_postgres = check_quality(pg, project.catalogue, project.tree, day).to_json()
+    # A copy keeps no import log: its tables are measured as a whole, without the
+    # source (one per table here) and its last delivery (after the as-of day).
+    assert {fr["source"] for fr in on_postgres["freshness"]} == {None}
+    for report in (on_duckdb, on_postgres):
+        for fr in report["freshness"]:
+            assert fr.pop("source") in (None, "leads.yaml", "deals.yaml", "activities.yaml")
+            assert fr.pop("delivered") is None
+        for f in report["findings"]:
+            for key in ("source", "delivered", "since"):
+                f.get("detail", {}).pop(key, None)
     assert on_postgres == on_duckdb
     assert on_duckdb["findings"]
 

@@ -23,8 +23,10 @@ QUALITY_PREFIX = "quality:"
 _WORSE = {"error": ("error",), "warning": ("error", "warning")}
 
 
-def _node(rule: str, table: str) -> str:
-    return f"{QUALITY_PREFIX}{rule}:{table}"
+def _node(rule: str, table: str, detail: Mapping[str, Any]) -> str:
+    # A table fed by several sources can have a stale finding per source.
+    source = detail.get("source")
+    return f"{QUALITY_PREFIX}{rule}:{table}" + ("" if source is None else f"@{source}")
 
 
 def quality_findings(
@@ -60,7 +62,8 @@ def quality_findings(
                 },
                 "detail": dict(f.detail),
             }
-            out.append(Finding(rid, _node(f.rule, f.table), (), True, today.isoformat(), facts))
+            node = _node(f.rule, f.table, f.detail)
+            out.append(Finding(rid, node, (), True, today.isoformat(), facts))
     return out
 
 
@@ -85,6 +88,7 @@ def cleared_quality(
         if (rid, node) in seen or not node.startswith(QUALITY_PREFIX):
             continue
         name, _, table = node.removeprefix(QUALITY_PREFIX).partition(":")
+        table = table.partition("@")[0]
         facts: dict[str, Any] = {"quality_rule": name, "table": table}
         if state["last_event_id"] is not None:
             facts.update(json.loads(event(state["last_event_id"])["facts"]))
@@ -97,11 +101,12 @@ def cleared_quality(
 def quality_summary(event: Mapping[str, Any], lang: str) -> str:
     """The finding in one sentence: what, where, how many, a few ids and the
     nodes whose numbers rest on those records (by their stored labels)."""
+    from kpitree.compute.quality_freshness import rule_key
     from kpitree.i18n import t
 
     facts: Mapping[str, Any] = event["facts"]
     detail = facts.get("detail") or {}
-    about = t(f"quality.rule.{facts.get('quality_rule')}", lang=lang, **detail)
+    about = t(rule_key(str(facts.get("quality_rule")), detail), lang=lang, **detail)
     params = {"about": about, "table": facts.get("table", ""), "code": facts.get("code", "")}
     if facts.get("cleared"):
         return t("alerts.condition.data_quality_cleared", lang=lang, **params)

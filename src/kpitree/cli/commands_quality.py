@@ -66,6 +66,8 @@ def check(
 
 
 def _print(report: QualityReport) -> None:
+    from kpitree.compute.quality_freshness import rule_key
+
     typer.echo(
         t(
             "quality.summary",
@@ -75,7 +77,7 @@ def _print(report: QualityReport) -> None:
         )
     )
     for f in report.findings:
-        about = t(f"quality.rule.{f.rule}", **f.detail)
+        about = t(rule_key(f.rule, f.detail), **f.detail)
         typer.echo(
             f"{t('quality.level.' + f.level)} {f.code} {f.table}: "
             + t("quality.records", count=f.count, about=about)
@@ -89,12 +91,20 @@ def _print(report: QualityReport) -> None:
     if report.freshness:
         typer.echo(t("quality.freshness"))
         width = max(len(f.table) for f in report.freshness)
+        named = max((len(f.source or "") for f in report.freshness), default=0)
         for fr in report.freshness:
-            if fr.newest is None:
-                typer.echo(f"  {fr.table.ljust(width)}  " + t("quality.fresh.undated"))
+            head = f"  {fr.table.ljust(width)}  "
+            if named:  # a warehouse that records where its rows came from
+                head += f"{(fr.source or '-').ljust(named)}  "
+            if fr.days is None:
+                typer.echo(head + t("quality.fresh.undated"))
                 continue
             key = "quality.fresh.stale" if fr.stale else "quality.fresh.ok"
+            newest = "-" if fr.newest is None else fr.newest.isoformat()
+            if fr.delivered is not None:
+                key += "_delivered"
+            delivered = None if fr.delivered is None else fr.delivered.isoformat()
             typer.echo(
-                f"  {fr.table.ljust(width)}  "
-                + t(key, newest=fr.newest.isoformat(), days=fr.days, limit=fr.stale_after)
+                head
+                + t(key, newest=newest, delivered=delivered, days=fr.days, limit=fr.stale_after)
             )

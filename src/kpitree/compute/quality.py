@@ -4,19 +4,26 @@ Each rule of :mod:`kpitree.compute.quality_rules` is asked of every table it
 looks at; a table where it finds records gives a :class:`Finding`: the rule,
 its code and level, how many records, a few of their ids, and the metrics and
 nodes that read the table (so a user knows which numbers to distrust). The
-freshness of every table with data is measured the same way, in one query.
+freshness of every table with data, per source that fed it, is measured by
+:mod:`kpitree.compute.quality_freshness`.
 Thresholds and levels come from ``data.quality`` in ``kpitree.yaml``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kpitree.compute.events import local_day
 from kpitree.compute.links import LINKED_STAGES
+from kpitree.compute.quality_freshness import (
+    STALE,
+    Freshness,
+    check_thresholds,
+    measure_freshness,
+    rule_key,
+    stale_findings,
+)
 from kpitree.compute.quality_rules import RULES, RuleContext
 from kpitree.data.schema import CANONICAL_STAGES
 
@@ -37,27 +44,14 @@ __all__ = [
     "QualityReport",
     "check_failures",
     "check_quality",
+    "rule_key",
 ]
 
 LEVELS = ("error", "warning")
 # Rules about cross-source links: they touch the lead conversions deals give.
 _LINK_RULES = frozenset({"ambiguous_link", "unlinked_deal", "duplicate_across_sources"})
-STALE = ("stale_source", "KT849", "warning")
 # A stage history an ELT tool's landed tables cannot give (engine.landed_gaps).
 MISSING_HISTORY = ("history_missing", "KT572", "warning")
-
-# The day columns that date each table's facts, for freshness.
-_FACT_DAYS: dict[str, tuple[str, ...]] = {
-    "accounts": ("created_at",),
-    "leads": ("created_at",),
-    "lead_stage_history": ("entered_at",),
-    "deals": ("created_at",),
-    "deal_stage_history": ("entered_at",),
-    "activities": ("occurred_at",),
-    "contracts": ("start_date",),
-    "marketing_spend": ("spend_date",),
-    "nps_responses": ("responded_at",),
-}
 
 
 @dataclass(frozen=True)
@@ -83,26 +77,6 @@ class Finding:
             "metrics": list(self.metrics),
             "nodes": list(self.nodes),
             **({"detail": self.detail} if self.detail else {}),
-        }
-
-
-@dataclass(frozen=True)
-class Freshness:
-    table: str
-    rows: int
-    newest: dt.date | None  # newest fact day up to the as-of day
-    days: int | None  # days from ``newest`` to the as-of day
-    stale_after: int
-    stale: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "table": self.table,
-            "rows": self.rows,
-            "newest": None if self.newest is None else self.newest.isoformat(),
-            "days": self.days,
-            "stale_after": self.stale_after,
-            "stale": self.stale,
         }
 
 
@@ -204,45 +178,6 @@ def _counted(
     return [(n, tuple(ids[:examples])) for n, ids in out]
 
 
-def _freshness(engine: Engine, as_of: dt.date, spec: QualitySpec) -> list[Freshness]:
-    import ibis
-
-    parts = []
-    for table, columns in _FACT_DAYS.items():
-        t = engine.table(table)
-        dates = [local_day(t[c]) for c in columns]
-        newest = dates[0] if len(dates) == 1 else ibis.greatest(*dates)
-        parts.append(
-            t.aggregate(
-                table=ibis.literal(table),
-                rows=t.count(),
-                newest=newest.max(where=newest <= ibis.literal(as_of)).cast("date"),
-            )
-        )
-    rows = engine.execute(ibis.union(*parts)).to_pylist()
-    order = list(_FACT_DAYS)
-    out = []
-    for row in sorted(rows, key=lambda r: order.index(r["table"])):
-        if not row["rows"]:
-            continue
-        limit = spec.stale_after.get(row["table"], spec.stale_after_days)
-        newest = row["newest"]
-        days = None if newest is None else (as_of - newest).days
-        # A table without a dated fact up to the as-of day (accounts from a report
-        # that has no date column) cannot be called stale: nothing says how old it is.
-        out.append(
-            Freshness(
-                row["table"],
-                int(row["rows"]),
-                newest,
-                days,
-                limit,
-                days is not None and days > limit,
-            )
-        )
-    return out
-
-
 def check_quality(
     engine: Engine, catalogue: Catalogue, tree: Tree, as_of: dt.date
 ) -> QualityReport:
@@ -271,10 +206,11 @@ def check_quality(
                 Finding(name, code, level, table, count, examples, tuple(metrics), tuple(nodes))
             )
     findings.extend(_missing_history(engine, spec, catalogue, tree))
-    freshness = _freshness(engine, as_of, spec)
+    check_thresholds(engine, spec, (mapping for _, mapping, _ in tree.data_sources))
+    freshness = measure_freshness(engine, as_of, spec)
     stale_level = spec.levels.get(STALE[0], STALE[2])  # type: ignore[call-overload]
     if stale_level != "off":
-        findings.extend(_stale_findings(freshness, stale_level, catalogue, tree))
+        findings.extend(stale_findings(freshness, stale_level, catalogue, tree))
     return QualityReport(as_of, tuple(findings), tuple(freshness))
 
 
@@ -299,27 +235,6 @@ def _missing_history(
     return out
 
 
-def _stale_findings(
-    freshness: Iterable[Freshness], level: str, catalogue: Catalogue, tree: Tree
-) -> list[Finding]:
-    out = []
-    for f in freshness:
-        if not f.stale:
-            continue
-        metrics, nodes = touched(catalogue, tree, f.table, STALE[0])
-        detail = {
-            "newest": None if f.newest is None else f.newest.isoformat(),
-            "days": f.days,
-            "stale_after": f.stale_after,
-        }
-        out.append(
-            Finding(
-                STALE[0], STALE[1], level, f.table, f.rows, (), tuple(metrics), tuple(nodes), detail
-            )
-        )
-    return out
-
-
 def check_failures(
     engine: Engine, catalogue: Catalogue, tree: Tree, as_of: dt.date, level: str
 ) -> list[Diagnostic]:
@@ -337,7 +252,7 @@ def check_failures(
             "quality.check_failed",
             {
                 "code": f.code,
-                "rule": Msg(f"quality.rule.{f.rule}", dict(f.detail)),
+                "rule": Msg(rule_key(f.rule, f.detail), dict(f.detail)),
                 "table": f.table,
                 "count": f.count,
                 "examples": ", ".join(f.examples) or "-",

@@ -217,17 +217,6 @@ QualityRule = Literal[
     "ambiguous_link",
     "unlinked_deal",
 ]
-FactTable = Literal[
-    "accounts",
-    "leads",
-    "lead_stage_history",
-    "deals",
-    "deal_stage_history",
-    "activities",
-    "contracts",
-    "marketing_spend",
-    "nps_responses",
-]
 
 
 class QualitySpec(_Strict):
@@ -237,11 +226,13 @@ class QualitySpec(_Strict):
     stale_after_days: int = Field(
         7,
         ge=0,
-        description="A table whose newest fact is more than this many days before the "
-        "as-of day is stale.",
+        description="A source whose newest fact in a table, and last delivery, are more "
+        "than this many days before the as-of day is stale.",
     )
-    stale_after: dict[FactTable, NonNegativeInt] = Field(
-        default_factory=dict, description="Per table: days after which it is stale."
+    stale_after: dict[Annotated[str, StringConstraints(min_length=1)], NonNegativeInt] = Field(
+        default_factory=dict,
+        description="Per table or per source (a sync source's name, an import's mapping "
+        "or preset): days after which it is stale; a source's own wins over its table's.",
     )
     levels: dict[QualityRule, Literal["error", "warning", "off"]] = Field(
         default_factory=dict,

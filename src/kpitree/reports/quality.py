@@ -46,7 +46,7 @@ _PRESENT = ("in_future", "stale_source")
 def quality_section(project: Project, engine: Engine, as_of: dt.date, lang: str) -> QualitySection:
     """The findings of the data-quality check as of ``as_of`` (for a past day,
     without the rules about the present)."""
-    from kpitree.compute.quality import check_quality
+    from kpitree.compute.quality import check_quality, rule_key
 
     report = check_quality(engine, project.catalogue, project.tree, as_of)
     findings = [f for f in report.findings if as_of >= project.today() or f.rule not in _PRESENT]
@@ -57,7 +57,7 @@ def quality_section(project: Project, engine: Engine, as_of: dt.date, lang: str)
             code=f.code,
             table=f.table,
             count=f.count,
-            finding=t(f"quality.rule.{f.rule}", lang=lang, **f.detail),
+            finding=t(rule_key(f.rule, f.detail), lang=lang, **f.detail),
             examples=", ".join(f.examples),
             nodes=", ".join(nodes[n].display(lang) for n in f.nodes if n in nodes),
         )
