@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.events import local_day
+from kpitree.data.sourcedays import DAYS_TABLE, DELIVERIES_TABLE, FACT_DAYS
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -53,18 +54,6 @@ __all__ = [
 
 STALE = ("stale_source", "KT849", "warning")
 
-# The day columns that date each table's facts, for freshness.
-FACT_DAYS: dict[str, tuple[str, ...]] = {
-    "accounts": ("created_at",),
-    "leads": ("created_at",),
-    "lead_stage_history": ("entered_at",),
-    "deals": ("created_at",),
-    "deal_stage_history": ("entered_at",),
-    "activities": ("occurred_at",),
-    "contracts": ("start_date",),
-    "marketing_spend": ("spend_date",),
-    "nps_responses": ("responded_at",),
-}
 _IMPORTS = "kpitree_imports"
 _SOURCES = "kpitree_sources"
 _IMPORT_COLUMN = "_import_id"
@@ -170,6 +159,47 @@ def _per_source(engine: Engine, as_of: dt.date, sourced: bool) -> list[dict[str,
     return list(engine.execute(union).to_pylist())
 
 
+def _copied(engine: Engine) -> bool:
+    """Whether the database is a copy of a warehouse that brought where its
+    facts came from (:mod:`kpitree.data.sourcedays`)."""
+    return not _imports_kept(engine) and engine.has_table(DAYS_TABLE)
+
+
+def _per_source_copied(engine: Engine, as_of: dt.date) -> list[dict[str, Any]]:
+    import ibis
+
+    d = engine.backend.table(DAYS_TABLE)
+    cutoff = ibis.literal(as_of.isoformat())
+    agg = d.group_by(["table_name", "source"]).aggregate(
+        rows=d.rows.sum(), newest=d.day.max(where=d.day <= cutoff)
+    )
+    out = []
+    for row in engine.execute(agg).to_pylist():
+        newest = row["newest"]
+        out.append(
+            {
+                "table": row["table_name"],
+                "source": row["source"],
+                "rows": row["rows"],
+                "newest": None if newest is None else dt.date.fromisoformat(newest),
+            }
+        )
+    return out
+
+
+def _deliveries_copied(engine: Engine, as_of: dt.date) -> dict[str, dt.date]:
+    import ibis
+
+    d = engine.backend.table(DELIVERIES_TABLE)
+    d = d.filter(d.day <= ibis.literal(as_of.isoformat()))
+    last = d.group_by("source").aggregate(day=d.day.max())
+    return {
+        str(r["source"]): dt.date.fromisoformat(r["day"])
+        for r in engine.execute(last).to_pylist()
+        if r["source"] is not None
+    }
+
+
 def _deliveries(engine: Engine, as_of: dt.date) -> dict[str, dt.date]:
     """Source -> the last day up to ``as_of`` it delivered: an applied import of
     it, or its last successful sync (which logs no import when nothing changed)."""
@@ -200,9 +230,13 @@ def _deliveries(engine: Engine, as_of: dt.date) -> dict[str, dt.date]:
 
 def known_sources(engine: Engine) -> set[str]:
     """Every source the warehouse has an import or a sync of."""
-    if not _imports_kept(engine):
+    if _imports_kept(engine):
+        found = _deliveries(engine, dt.date.max)
+    elif _copied(engine):
+        found = _deliveries_copied(engine, dt.date.max)
+    else:
         return set()
-    return {source_label(s) or s for s in _deliveries(engine, dt.date.max)}
+    return {source_label(s) or s for s in found}
 
 
 def check_thresholds(engine: Engine, spec: QualitySpec, mappings: Iterable[str] = ()) -> None:
@@ -249,14 +283,23 @@ def source_label(source: str | None) -> str | None:
 def measure_freshness(engine: Engine, as_of: dt.date, spec: QualitySpec) -> list[Freshness]:
     """The freshness of every (table, source) with rows, in table then source order."""
     sourced = _imports_kept(engine)
+    copied = not sourced and _copied(engine)
+    found = _per_source_copied(engine, as_of) if copied else _per_source(engine, as_of, sourced)
     merged: dict[tuple[str, str | None], tuple[int, dt.date | None]] = {}
-    for row in _per_source(engine, as_of, sourced):
+    for row in found:
         key = (row["table"], source_label(row["source"]))
         rows, newest = merged.get(key, (0, None))
         seen = [d for d in (newest, row["newest"]) if d is not None]
         merged[key] = (rows + int(row["rows"] or 0), max(seen, default=None))
     delivered: dict[str, dt.date] = {}
-    for name, day in (_deliveries(engine, as_of) if sourced else {}).items():
+    deliveries = (
+        _deliveries(engine, as_of)
+        if sourced
+        else _deliveries_copied(engine, as_of)
+        if copied
+        else {}
+    )
+    for name, day in deliveries.items():
         label = source_label(name) or name
         delivered[label] = max(day, delivered.get(label, day))
     order = list(FACT_DAYS)

@@ -86,18 +86,22 @@ def load_canonical(
 
 
 def copy_warehouse(
-    duckdb_path: str | os.PathLike[str], url: str | os.PathLike[str] | Engine
+    duckdb_path: str | os.PathLike[str],
+    url: str | os.PathLike[str] | Engine,
+    *,
+    timezone: str = "Asia/Tokyo",
 ) -> dict[str, int]:
     """Copy every canonical table of the warehouse at ``duckdb_path`` into the
     database at ``url`` (see :func:`load_canonical`); return the rows per table.
 
-    The warehouse is read through a read-only connection, one table at a time.
+    The warehouse is read through a read-only connection, one table at a time;
+    ``timezone`` places its facts on days for the freshness per source.
     """
     from pathlib import Path
 
     if not Path(duckdb_path).exists():
         raise UserError.of("KT514", "engines.no_warehouse", where=str(duckdb_path))
-    with open_engine(duckdb_path, read_only=True) as source:
+    with open_engine(duckdb_path, read_only=True, timezone=timezone) as source:
 
         def batches(name: str) -> Callable[[], Iterable[pa.RecordBatch]]:
             def read() -> Iterable[pa.RecordBatch]:
@@ -165,6 +169,12 @@ def _side_tables(source: Engine) -> list[_Side]:
                 else None
             )
             out.append(_Side(name, {c: types[c] for c in columns}, rows))
+    # Where the facts came from, day by day: the copy keeps no import log, and the
+    # freshness of each source reads these instead (kpitree.data.sourcedays).
+    from kpitree.data.sourcedays import SIDE_TYPES, source_days
+
+    for name, rows in source_days(con).items():
+        out.append(_Side(name, SIDE_TYPES[name], rows))
     return out
 
 
