@@ -6,6 +6,7 @@ same code as ``kpitree actions import``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,6 +20,7 @@ from kpitree.web.users import User
 
 if TYPE_CHECKING:
     from kpitree.project import Project
+    from kpitree.review.actions import Action
 
 __all__ = ["actions_view", "router"]
 
@@ -54,7 +56,8 @@ def actions_view(
         and (not node or a.node == node)
         and (not owner or a.owner == owner)
     ]
-    found = outcomes(project, kept)
+    today = project.today()
+    found = outcomes(project, kept, today)
     tree = project.tree
 
     def name(node_id: str) -> str:
@@ -72,6 +75,7 @@ def actions_view(
                 "outcome": outcome.to_json(),
                 "state_text": t(f"review.state.{outcome.state}", lang=lang),
                 "outcome_text": outcome_text(outcome, unit, tree.currency, lang),
+                "volumes": _volumes(a, outcome.to_json(), today, lang),
             }
         )
     return {
@@ -82,6 +86,42 @@ def actions_view(
         "nodes": [{"id": n, "name": name(n)} for n in nodes],
         "owners": owners,
     }
+
+
+def _volumes(
+    action: Action, outcome: dict[str, Any], as_of: dt.date, lang: str
+) -> list[dict[str, Any]]:
+    """The volume of each window (before, after) with the address of its
+    records: the action's node and segment over the window's days, measured
+    up to the day the outcome was (so the list's rows are the volume)."""
+    from urllib.parse import quote, urlencode
+
+    from kpitree.filter_text import filter_params
+    from kpitree.i18n.numbers import format_value
+
+    out = []
+    for name in ("before", "after"):
+        window = outcome.get(name)
+        if not window or window.get("volume") is None:
+            continue
+        params = {
+            "period": f"{window['start']}..{window['end']}",
+            **filter_params(dict(action.segment)),
+            "as_of": as_of.isoformat(),
+            "lang": lang,
+        }
+        query = urlencode(params, quote_via=quote)
+        out.append(
+            {
+                "window": name,
+                "start": window["start"],
+                "end": window["end"],
+                "volume": window["volume"],
+                "text": format_value(window["volume"], "count", lang=lang),
+                "url": f"/records/{quote(action.node, safe='')}?{query}",
+            }
+        )
+    return out
 
 
 def _download_rows(view: dict[str, Any]) -> list[list[Any]]:
