@@ -243,3 +243,33 @@ def test_the_pages_and_the_review_pack_name_the_source(
     with loaded.engine() as engine:
         section = quality_section(loaded, engine, today, "ja")
     assert any("ソース hubspot.yaml" in line.finding for line in section.lines)
+
+
+ALERTS = """\
+notifications:
+  channels:
+    app: {type: in_app}
+alerts:
+  stale:
+    label: {ja: 更新の止まったソース, en: Stopped sources}
+    condition: data_quality
+    level: warning
+    rules: [stale_source]
+    notify: [app]
+"""
+
+
+def test_the_data_quality_alert_fires_per_source(
+    company: tuple[Path, dt.date], kpitree: Any
+) -> None:
+    project, today = company
+    yaml = project / "kpitree.yaml"
+    yaml.write_text(yaml.read_text(encoding="utf-8") + ALERTS, encoding="utf-8")
+    loaded = Project.load(project)
+    now = dt.datetime.combine(today, dt.time(9, 0), tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    run = loaded.alerts_run(now=now)
+    [fired] = run.events
+    assert (fired.kind, fired.node) == ("fired", "quality:stale_source:leads@hubspot.yaml")
+    assert fired.facts["count"] == 3 and fired.facts["detail"]["source"] == "hubspot.yaml"
+    assert f"rows from hubspot.yaml: nothing new for {STOPPED} days" in fired.message("en")
+    assert "ソース hubspot.yaml" in fired.message("ja")
