@@ -231,8 +231,8 @@ def test_the_pages_and_the_review_pack_name_the_source(
         '<tr data-rule="stale_source" data-table="leads" data-level="warning" '
         'data-source="hubspot.yaml">'
     ) in fragment
-    assert '<tr data-table="leads" data-source="hubspot.yaml" data-stale="true"' in fragment
-    assert '<tr data-table="leads" data-source="salesforce.yaml" data-stale="false"' in fragment
+    assert '<tr data-table="leads" data-stale="true" data-source="hubspot.yaml"' in fragment
+    assert '<tr data-table="leads" data-stale="false" data-source="salesforce.yaml"' in fragment
     for nid in stale["nodes"]:
         assert any(f["rule"] == "stale_source" for f in tree["quality"][nid]["findings"]), nid
     assert f"KT849 leads: rows from hubspot.yaml: nothing new for {STOPPED} days" in node
