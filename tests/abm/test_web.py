@@ -105,3 +105,30 @@ def test_a_changed_target_list_is_seen_at_once(tmp_path: Path) -> None:
         os.utime(folder / "targets.csv", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
         again = c.get("/api/accounts", params={"target": "yes"}).json()["accounts"]
         assert [r["account_id"] for r in again] == ["GAMMA"]
+
+
+def test_each_count_of_the_accounts_page_opens_the_accounts_it_counts(
+    client: TestClient,
+) -> None:
+    import html
+    import re
+
+    everything = client.get("/api/accounts").json()["accounts"]
+    for lang in ("ja", "en"):
+        page = client.get("/accounts", params={"lang": lang}).text
+        links = re.findall(
+            r'href="(/accounts\?[^"]+)" data-records="accounts" data-count="(\d+)"', page
+        )
+        assert len(links) >= 3, links  # a count per tier, "no tier", the target accounts
+        for href, number in links:
+            address = html.unescape(href)
+            listed = client.get(address.replace("/accounts", "/api/accounts", 1)).json()
+            assert len(listed["accounts"]) == int(number), address
+            # Counted by hand from the unfiltered list.
+            key, _, value = address.split("?", 1)[1].partition("=")
+            if key == "tier":
+                expected = [a for a in everything if (a["tier"] or "none") == value]
+            else:
+                expected = [a for a in everything if a["target"]]
+            assert len(expected) == int(number), address
+        assert 'href="/accounts?target=yes"' in page and 'href="/accounts?tier=none"' in page
