@@ -84,3 +84,22 @@ def test_each_fired_sla_alert_opens_the_breaches_it_counted(tmp_path: Path) -> N
                 assert event["cases_url"] == html.unescape(href)
                 seen.add(key)
             assert seen == set(expected)
+
+
+def test_an_sla_alerts_message_links_to_the_breaches_it_counted(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from kpitree.alerts.messages import link
+    from kpitree.web.app import create_app
+
+    project = Project.load(build(tmp_path, DEFINITION + RULES))
+    project.alerts_run(now=NOW)
+    events = [e.to_json() for e in project.alert_events()]
+    assert len(events) == 4  # r1, 東日本, 西日本, the whole company
+    with TestClient(create_app(tmp_path), base_url="http://localhost") as client:
+        for event in events:
+            url = link(event, "https://kpi.example.co.jp/")
+            assert url is not None and url.startswith("https://kpi.example.co.jp/sla/cases?")
+            address = url.removeprefix("https://kpi.example.co.jp")
+            listed = client.get(address.replace("/sla/cases", "/api/sla/cases")).json()
+            assert listed["count"] == event["facts"]["breaches"] > 0, address

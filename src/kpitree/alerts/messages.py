@@ -13,13 +13,14 @@ import html as html_lib
 import json
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from kpitree.escaping import slack_text
 from kpitree.i18n import t
 from kpitree.i18n.numbers import format_value
 
 __all__ = [
+    "breaches_query",
     "email_parts",
     "headline",
     "link",
@@ -157,13 +158,49 @@ def headline(event: Mapping[str, Any], lang: str) -> str:
     )
 
 
+def breaches_query(event: Mapping[str, Any]) -> dict[str, str] | None:
+    """For a fired (or renotified) SLA breach alert, the parameters of the
+    dashboard's case list (``/sla/cases``) of the breaches it counted: its SLA
+    rule's breached cases of its period, as they stood when it was raised, of
+    its rep (``owner``), team or department (an empty value: unassigned) and
+    other dimensions. ``None`` for other events, and for a segment the list
+    cannot express (no value of a dimension other than those three)."""
+    from kpitree.filter_text import filter_text
+
+    node = str(event.get("node") or "")
+    facts = event.get("facts") or {}
+    if (
+        not node.startswith("sla:")
+        or event.get("kind") == "resolved"
+        or "breaches" not in facts
+        or not event.get("period")
+    ):
+        return None
+    out = {"period": str(event["period"]), "rule": node.removeprefix("sla:"), "status": "breached"}
+    for dim, value in dict(event.get("segment") or {}).items():
+        if dim in ("rep", "owner"):
+            out["owner"] = "" if value is None else str(value)
+        elif value is not None:
+            out[dim] = filter_text([value])
+        elif dim in ("department", "team"):
+            out[dim] = ""
+        else:
+            return None
+    out["at"] = str(event["at"])
+    return out
+
+
 def link(event: Mapping[str, Any], base_url: str | None) -> str | None:
-    """The node's dashboard page for the event's period."""
+    """The node's dashboard page for the event's period (an SLA breach
+    alert: the breaches it counted)."""
     if not base_url:
         return None
     node = str(event["node"])
     period = quote(str(event.get("period") or ""), safe="")
     if node.startswith("sla:"):
+        cases = breaches_query(event)
+        if cases is not None:
+            return f"{base_url.rstrip('/')}/sla/cases?{urlencode(cases, quote_via=quote)}"
         return f"{base_url.rstrip('/')}/sla?period={period}"
     if node.startswith("quality:"):
         return f"{base_url.rstrip('/')}/data/quality"

@@ -75,8 +75,7 @@ def alerts_view(
         local = event.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
         out = {**event.to_json(lang), "at_local": local}
         # A fired SLA breach alert opens the breaches it counted.
-        counted = event.kind != "resolved" and "breaches" in event.facts
-        out["cases_url"] = alert_cases_url(out, lang) if counted else None
+        out["cases_url"] = alert_cases_url(out, lang)
         return out
 
     return {

@@ -188,37 +188,17 @@ def case_url(view: dict[str, Any], lang: str) -> Any:
 
 
 def alert_cases_url(event: Mapping[str, Any], lang: str) -> str | None:
-    """The breaches an SLA breach alert counted (``event``: an alert event's
-    JSON): its SLA rule's breached cases of its period, as they stood when it
-    was raised, of its segment. ``None`` for other alerts, and for a segment
-    the case list cannot express (no value of a dimension other than owner,
-    department or team)."""
+    """The breaches a fired SLA breach alert counted (``event``: an alert
+    event's JSON), as :func:`kpitree.alerts.messages.breaches_query` says;
+    ``None`` for other alerts."""
     from urllib.parse import urlencode
 
-    node = str(event.get("node") or "")
-    if not node.startswith("sla:") or not event.get("period"):
+    from kpitree.alerts.messages import breaches_query
+
+    params = breaches_query(event)
+    if params is None:
         return None
-    group: dict[str, str | None] = {}
-    filters: dict[str, list[str]] = {}
-    for dim, value in dict(event.get("segment") or {}).items():
-        if dim in ("rep", "owner"):
-            group["owner"] = value
-        elif dim in GROUPS:
-            group[dim] = value
-        elif value is None:
-            return None
-        else:
-            filters[dim] = [value]
-    params = sla_cases_params(
-        str(event["period"]),
-        node.removeprefix("sla:"),
-        "breached",
-        str(event["at"]),
-        lang,
-        group,
-        filters,
-    )
-    return "/sla/cases?" + urlencode(params, quote_via=quote)
+    return "/sla/cases?" + urlencode({**params, "lang": lang}, quote_via=quote)
 
 
 def _belongs(
