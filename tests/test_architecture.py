@@ -45,7 +45,7 @@ ALLOWED = {
     # The app database (users, alert history, actions, notes): beside the project.
     "appdb": set(),
     # Notes on the timeline: app state beside users and alerts, never in the warehouse.
-    "notes": {"appdb", "errors", "i18n"},
+    "notes": {"appdb", "errors", "i18n", "filter_text"},
     # Account-based marketing: scores and target accounts over the compute layer.
     "abm": {"errors", "i18n", "source", "definition", "data", "calendar", "engines", "compute"},
     "alerts": {
@@ -59,6 +59,7 @@ ALLOWED = {
         "engines",
         "compute",
         "escaping",
+        "filter_text",
         "abm",
     },
     "sla": {"errors", "i18n", "source", "definition", "business_hours", "compute", "engines"},
@@ -75,6 +76,7 @@ ALLOWED = {
         "engines",
         "compute",
         "escaping",
+        "filter_text",
     },
     # Review reports consume compute, alerts and SLA results (not the web app or the CLI).
     "reports": {
