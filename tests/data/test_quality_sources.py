@@ -273,3 +273,32 @@ def test_the_data_quality_alert_fires_per_source(
     assert fired.facts["count"] == 3 and fired.facts["detail"]["source"] == "hubspot.yaml"
     assert f"rows from hubspot.yaml: nothing new for {STOPPED} days" in fired.message("en")
     assert "ソース hubspot.yaml" in fired.message("ja")
+
+
+@pytest.mark.postgres
+def test_a_postgresql_warehouse_tells_the_sources_apart(
+    tmp_path: Path, kpitree: Any, postgres_url: str
+) -> None:
+    """The same company imported into a PostgreSQL warehouse (its own import log)."""
+    import psycopg
+
+    project = tmp_path / "co"
+    assert kpitree("init", str(project)).code == 0
+    yaml = project / "kpitree.yaml"
+    yaml.write_text(
+        yaml.read_text(encoding="utf-8") + f"data:\n  warehouse: {postgres_url}\n", encoding="utf-8"
+    )
+    today = Project.load(project).today()
+    for name, prefix, ago in (("hubspot", "H", [30, STOPPED]), ("salesforce", "S", [2, 1])):
+        csv = write(tmp_path, f"{name}.csv", _leads(today, prefix, ago))
+        mapping = write(tmp_path, f"{name}.yaml", LEADS_MAP)
+        done = kpitree("import", csv, "--mapping", mapping, "--project", str(project))
+        assert done.code == 0, done.err
+    with psycopg.connect(postgres_url) as con:
+        con.execute(
+            f"UPDATE kpitree_imports SET started_at = started_at - INTERVAL '{STOPPED} days' "
+            "WHERE mapping_name LIKE '%hubspot.yaml'"
+        )
+    report = kpitree("data", "check", str(project), "--json").json()
+    leads = {fr["source"]: (fr["rows"], fr["days"], fr["stale"]) for fr in report["freshness"]}
+    assert leads == {"hubspot.yaml": (2, STOPPED, True), "salesforce.yaml": (2, 0, False)}
