@@ -62,6 +62,21 @@ class Project:
         from kpitree.engines import open_engine
 
         engine = open_engine(self.warehouse_target, timezone=self.tree.timezone)
+        landed = self.tree.landed
+        if landed is not None:  # data.landed: read what the ELT tool landed
+            from kpitree.engines.landed import attach_landed
+
+            try:
+                attach_landed(
+                    engine,
+                    landed.preset,
+                    database=landed.database,
+                    lead_statuses=landed.lead_statuses,
+                    deal_stages=landed.deal_stages,
+                )
+            except BaseException:
+                engine.close()
+                raise
         engine.roster = self.roster()
         engine.sql_cache = self.query_cache()
         if self.tree.abm is not None:

@@ -57,9 +57,31 @@ def warehouse_for(
     cannot take imports and what to do instead."""
     from kpitree.data.linksettings import configured_link_keys
 
+    landed = _configured_landed(project_dir)
+    if landed is not None:
+        raise DataError.of("KT573", "warehouse.landed", preset=landed)
     writer = _writer_for(project_dir, configured)
     writer.link_keys = configured_link_keys(project_dir)
     return writer
+
+
+def _configured_landed(project_dir: str | os.PathLike[str]) -> str | None:
+    """The preset of ``data.landed`` in the project's ``kpitree.yaml``, or
+    ``None``; only that key is read, leniently (a tree still being fixed is
+    the check's to report)."""
+    from kpitree.errors import KpitreeError
+    from kpitree.source import load_yaml
+
+    definition = Path(project_dir) / "kpitree.yaml"
+    if not definition.is_file():
+        return None
+    try:
+        data = load_yaml(definition).data
+    except (KpitreeError, OSError, ValueError):
+        return None
+    section = data.get("data") if isinstance(data, dict) else None
+    landed = section.get("landed") if isinstance(section, dict) else None
+    return str(landed.get("preset") or "?") if isinstance(landed, dict) else None
 
 
 def _writer_for(project_dir: str | os.PathLike[str], configured: str | None) -> ImportWriter:

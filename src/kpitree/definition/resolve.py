@@ -251,6 +251,7 @@ def _resolve(draft: Draft) -> Tree:
         root=draft.root,
         data_sources=tuple((s.file, s.mapping, s.sheet) for s in head.data.sources),
         warehouse=head.data.warehouse,
+        landed=head.data.landed,
         quality=head.data.quality,
         metrics={
             mid: MetricDef(

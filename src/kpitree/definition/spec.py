@@ -250,9 +250,40 @@ class QualitySpec(_Strict):
     )
 
 
+class LandedSpec(_Strict):
+    """Canonical tables read from what an ELT tool landed (docs/engine.md)."""
+
+    preset: Literal[
+        "fivetran_salesforce",
+        "fivetran_hubspot",
+        "airbyte_salesforce",
+        "dlt_salesforce",
+        "airbyte_hubspot",
+        "dlt_hubspot",
+    ] = Field(description="The ELT tool's layout of the landed tables.")
+    database: str | None = Field(
+        None, description="Schema (or dataset) the tool lands into, e.g. salesforce."
+    )
+    lead_statuses: dict[str, str] = Field(
+        default_factory=dict,
+        description="Lead status (or lifecycle stage) -> canonical stage, e.g. "
+        "{Marketing Qualified: mql}.",
+    )
+    deal_stages: dict[str, str] = Field(
+        default_factory=dict,
+        description="Opportunity stage (or deal stage id) -> canonical stage, e.g. "
+        "{Closed Won: closed_won}.",
+    )
+
+
 class DataSpec(_Strict):
     warehouse: str | None = Field(
         None, description="DuckDB file (default .kpitree/warehouse.duckdb)."
+    )
+    landed: LandedSpec | None = Field(
+        None,
+        description="Read the canonical tables from the tables an ELT tool (Fivetran, "
+        "Airbyte, dlt) landed in the warehouse instead of importing: nothing is written.",
     )
     quality: QualitySpec = Field(
         default_factory=QualitySpec, description="Thresholds of kpitree data check."

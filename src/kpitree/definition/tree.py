@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpitree.definition.formula import Expr, refs
-from kpitree.definition.spec import DEFAULT_MIN_VOLUME, MetricSpec, QualitySpec
+from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LandedSpec, MetricSpec, QualitySpec
 from kpitree.definition.spec_abm import AbmSpec
 from kpitree.definition.spec_alerts import AlertRuleSpec, NotificationsSpec, SlaSpec
 from kpitree.definition.spec_scorecards import ScorecardsSpec
@@ -211,6 +211,7 @@ class Tree:
     root: Path | None = None
     data_sources: tuple[tuple[str, str, str | None], ...] = ()  # (file, mapping, sheet)
     warehouse: str | None = None
+    landed: LandedSpec | None = None  # data.landed: tables an ELT tool landed
     quality: QualitySpec = field(default_factory=QualitySpec)
     metrics: Mapping[str, MetricDef] = field(default_factory=dict)
     pacing: Pacing = Pacing()
