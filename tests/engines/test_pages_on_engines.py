@@ -2,7 +2,8 @@
 JSON twins), the demo company's alert rules and its SLA reports give the same
 numbers on PostgreSQL, ClickHouse (chDB) and Spark as on the embedded DuckDB; on
 PostgreSQL and ClickHouse also the weekly and monthly review reports and the plan
-made from last year's history (the kpitree.yaml it writes).
+made from last year's history (the kpitree.yaml it writes), on Spark the plan and the
+monthly report.
 
 The demo project is made once (``kpitree demo``); for each engine a copy of it
 names the engine as its warehouse (``data.warehouse: <url>``) and its tables are
@@ -243,3 +244,25 @@ def test_pages_alerts_and_sla_on_spark_equal_duckdb(
 ) -> None:
     # pyspark://local[2] finds the session the tests share (Spark keeps one per process).
     _check(on_duckdb, _on_engine(demo, tmp_path / "spark", "pyspark://local[2]"), SPARK_PAGES)
+
+
+def test_the_plan_from_history_and_the_monthly_report_on_spark_equal_duckdb(
+    demo: Path, on_duckdb: dict[str, Any], spark_session: Any, tmp_path: Path
+) -> None:
+    """The definition plan_from_history writes, and the monthly review report, made
+    from the same data on Spark, are DuckDB's."""
+    from kpitree.project import Project
+    from kpitree.reports.build import build_report
+
+    folder = _on_engine(demo, tmp_path / "spark", "pyspark://local[2]")
+    project = Project.load(folder)
+    got = {
+        "plan": _planned(folder, project),
+        "monthly": _clean(
+            build_report(project, kind="monthly", lang="en", as_of=project.today()).to_json()
+        ),
+    }
+    expected = {"plan": on_duckdb["plan"], "monthly": on_duckdb["reports"]["monthly"]}
+    assert expected["plan"]["nodes"] and expected["monthly"]["tree"]
+    differences = _differences(expected, got)
+    assert differences == [], "\n".join(differences[:40])
