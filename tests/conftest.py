@@ -1,11 +1,13 @@
 """Fixtures shared by every test folder.
 
 ``postgres_url``: a throwaway PostgreSQL server for the whole session (tests that use
-it are marked ``postgres``). It runs Debian's server binaries from
-``/usr/lib/postgresql/<version>/bin`` (package ``postgresql``, installed by
-``bash scripts/test``) on a fresh cluster in a temporary folder, listening on
-127.0.0.1 on a free port with trust authentication. initdb refuses to run as root,
-so under root the server runs as the ``postgres`` OS user the package creates.
+it are marked ``postgres``); ``postgres_database``: a new, empty database on it for
+one test, so that what a test writes (a kpitree warehouse, say) meets no other test.
+The server runs Debian's binaries from ``/usr/lib/postgresql/<version>/bin``
+(package ``postgresql``, installed by ``bash scripts/test``) on a fresh cluster in a
+temporary folder, listening on 127.0.0.1 on a free port with trust authentication.
+initdb refuses to run as root, so under root the server runs as the ``postgres`` OS
+user the package creates.
 """
 
 from __future__ import annotations
@@ -137,3 +139,18 @@ def postgres_url() -> Iterator[str]:
         if started:
             run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """The URL of a new, empty database on the session's server, dropped after the test."""
+    import secrets
+
+    import psycopg
+
+    name = f"kt_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -100,7 +100,10 @@ def test_import_master_on_a_postgres_warehouse(tmp_path: Path, postgres_url: str
 
 @pytest.mark.engine
 @pytest.mark.postgres
-def test_a_copied_master_enriches_accounts_on_postgres(tmp_path: Path, postgres_url: str) -> None:
+def test_a_copied_master_enriches_accounts_on_postgres(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    postgres_url = postgres_database
     from kpitree.data.warehouse import default_warehouse_path
     from kpitree.engines import copy_warehouse, open_engine
 

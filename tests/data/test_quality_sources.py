@@ -277,9 +277,10 @@ def test_the_data_quality_alert_fires_per_source(
 
 @pytest.mark.postgres
 def test_a_postgresql_warehouse_tells_the_sources_apart(
-    tmp_path: Path, kpitree: Any, postgres_url: str
+    tmp_path: Path, kpitree: Any, postgres_database: str
 ) -> None:
     """The same company imported into a PostgreSQL warehouse (its own import log)."""
+    postgres_url = postgres_database
     import psycopg
 
     project = tmp_path / "co"
