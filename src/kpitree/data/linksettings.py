@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from kpitree.data.links import LINKED_TABLES, RESERVED_KEYS, LinkKeys
 
@@ -61,15 +60,6 @@ def _headers(value: object) -> list[object]:
 def configured_link_keys(project_dir: str | os.PathLike[str]) -> LinkKeys:
     """The link keys of the project's ``kpitree.yaml`` (the built-in ones when
     it has no ``data.links`` or cannot be read)."""
-    from kpitree.errors import KpitreeError
-    from kpitree.source import load_yaml
+    from kpitree.data.paths import configured_data
 
-    definition = Path(project_dir) / "kpitree.yaml"
-    if not definition.is_file():
-        return LinkKeys()
-    try:
-        data = load_yaml(definition).data
-    except (KpitreeError, OSError, ValueError):
-        return LinkKeys()
-    section = data.get("data") if isinstance(data, dict) else None
-    return link_keys_of(section.get("links") if isinstance(section, dict) else None)
+    return link_keys_of(configured_data(project_dir).get("links"))

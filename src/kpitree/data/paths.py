@@ -11,6 +11,7 @@ from kpitree.errors import DataError
 __all__ = [
     "WAREHOUSE_DIR",
     "WAREHOUSE_FILE",
+    "configured_data",
     "default_warehouse_path",
     "warehouse_path",
     "without_password",
@@ -57,3 +58,21 @@ def without_password(url: str) -> str:
     except ValueError:
         return url
     return url.replace(f":{password}@", ":***@") if password else url
+
+
+def configured_data(project_dir: str | os.PathLike[str]) -> dict[str, object]:
+    """The ``data:`` section of the project's ``kpitree.yaml``, read leniently:
+    empty when there is none or the file cannot be read (a tree still being
+    fixed is for ``kpitree check`` to report, not for a write to stop on)."""
+    from kpitree.errors import KpitreeError
+    from kpitree.source import load_yaml
+
+    definition = Path(project_dir) / "kpitree.yaml"
+    if not definition.is_file():
+        return {}
+    try:
+        data = load_yaml(definition).data
+    except (KpitreeError, OSError, ValueError):
+        return {}
+    section = data.get("data") if isinstance(data, dict) else None
+    return section if isinstance(section, dict) else {}

@@ -55,33 +55,16 @@ def warehouse_for(
     PostgreSQL database ``data.warehouse`` names, linking sources by the keys
     of ``data.links``. Any other database URL is ``KT570``, saying why it
     cannot take imports and what to do instead."""
-    from kpitree.data.linksettings import configured_link_keys
+    from kpitree.data.linksettings import link_keys_of
+    from kpitree.data.paths import configured_data
 
-    landed = _configured_landed(project_dir)
-    if landed is not None:
-        raise DataError.of("KT573", "warehouse.landed", preset=landed)
+    section = configured_data(project_dir)  # kpitree.yaml read once, leniently
+    landed = section.get("landed")
+    if isinstance(landed, dict):
+        raise DataError.of("KT573", "warehouse.landed", preset=str(landed.get("preset") or "?"))
     writer = _writer_for(project_dir, configured)
-    writer.link_keys = configured_link_keys(project_dir)
+    writer.link_keys = link_keys_of(section.get("links"))
     return writer
-
-
-def _configured_landed(project_dir: str | os.PathLike[str]) -> str | None:
-    """The preset of ``data.landed`` in the project's ``kpitree.yaml``, or
-    ``None``; only that key is read, leniently (a tree still being fixed is
-    the check's to report)."""
-    from kpitree.errors import KpitreeError
-    from kpitree.source import load_yaml
-
-    definition = Path(project_dir) / "kpitree.yaml"
-    if not definition.is_file():
-        return None
-    try:
-        data = load_yaml(definition).data
-    except (KpitreeError, OSError, ValueError):
-        return None
-    section = data.get("data") if isinstance(data, dict) else None
-    landed = section.get("landed") if isinstance(section, dict) else None
-    return str(landed.get("preset") or "?") if isinstance(landed, dict) else None
 
 
 def _writer_for(project_dir: str | os.PathLike[str], configured: str | None) -> ImportWriter:

@@ -22,7 +22,7 @@ _NOT_TAKEN = ("node", "by", "segment", "sla", "threshold", "days", "min_volume")
 
 
 def check_quality_alerts(draft: Draft) -> Iterator[Diagnostic]:
-    from kpitree.definition.spec import QualityRule
+    from kpitree.definition.spec_data import QualityRule
 
     if draft.head is None:
         return
