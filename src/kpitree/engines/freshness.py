@@ -60,14 +60,21 @@ def written_versions(url: str) -> str:
     """The versions of the tables kpitree imports wrote in the PostgreSQL
     database ``url`` (a short text; empty when it holds no import log or cannot
     be reached now), asked at most every :data:`VERSIONS_EVERY` seconds."""
-    now = time.monotonic()
+    return _at_most_every(_SEEN, url, VERSIONS_EVERY, time.monotonic(), lambda: _ask(url))
+
+
+def _at_most_every(
+    seen: dict[str, tuple[float, str]], key: str, every: float, now: float, ask: Callable[[], str]
+) -> str:
+    """``ask()``'s answer for ``key``, asked again only when the one kept in
+    ``seen`` is ``every`` seconds old (at ``now``)."""
     with _SEEN_LOCK:
-        seen = _SEEN.get(url)
-    if seen is not None and now - seen[0] < VERSIONS_EVERY:
-        return seen[1]
-    text = _ask(url)
+        kept = seen.get(key)
+    if kept is not None and now - kept[0] < every:
+        return kept[1]
+    text = ask()
     with _SEEN_LOCK:
-        _SEEN[url] = (now, text)
+        seen[key] = (now, text)
     return text
 
 
@@ -117,15 +124,13 @@ def engine_versions(
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in ("clickhouse", "chdb", "pyspark"):
         return ""
-    now = clock()
-    with _SEEN_LOCK:
-        seen = _ENGINE_SEEN.get(url)
-    if seen is not None and now - seen[0] < ENGINE_VERSIONS_EVERY:
-        return seen[1]
-    text = _ask_engine(url, scheme, timezone)
-    with _SEEN_LOCK:
-        _ENGINE_SEEN[url] = (now, text)
-    return text
+    return _at_most_every(
+        _ENGINE_SEEN,
+        url,
+        ENGINE_VERSIONS_EVERY,
+        clock(),
+        lambda: _ask_engine(url, scheme, timezone),
+    )
 
 
 def _ask_engine(url: str, scheme: str, timezone: str) -> str:
@@ -146,15 +151,9 @@ def engine_signal(engine: Any, clock: Callable[[], float] = time.monotonic) -> s
     if engine.name not in ("pyspark", "clickhouse"):
         return ""
     key = f"{engine.name}:{engine.where}"
-    now = clock()
-    with _SEEN_LOCK:
-        seen = _ENGINE_SEEN.get(key)
-    if seen is not None and now - seen[0] < ENGINE_VERSIONS_EVERY:
-        return seen[1]
-    text = _signal(engine)
-    with _SEEN_LOCK:
-        _ENGINE_SEEN[key] = (now, text)
-    return text
+    return _at_most_every(
+        _ENGINE_SEEN, key, ENGINE_VERSIONS_EVERY, clock(), lambda: _signal(engine)
+    )
 
 
 def _signal(engine: Any) -> str:
