@@ -31,13 +31,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.abm.scoring import Scores, scores_query
 from kpitree.definition.spec_abm import AbmSpec
 from kpitree.engines.freshness import engine_signal, server_data_version
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from kpitree.abm.scoring import Scores
     from kpitree.abm.targets import ListEntry
     from kpitree.engines import Engine
 
@@ -65,6 +65,10 @@ def daily_scores(
     ``matched`` are the target list's rows and the accounts each matches."""
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    # Scoring is imported when a day is scored: a command whose metrics read no
+    # account column never needs it.
+    from kpitree.abm.scoring import scores_query
 
     chosen = sorted(set(days))
     t = engine.execute(scores_query(engine, abm, chosen))
@@ -132,7 +136,7 @@ def scores_of_day(abm: AbmSpec, rows: pa.Table, day: dt.date) -> Scores:
     """The :class:`Scores` of ``day`` from its rows of :func:`daily_scores`."""
     import pyarrow.compute as pc
 
-    from kpitree.abm.scoring import account_score
+    from kpitree.abm.scoring import Scores, account_score
 
     found = rows.filter(pc.equal(rows.column("day"), day)).to_pylist()
     out = [account_score(abm, r) for r in found]
