@@ -57,6 +57,9 @@ EXTRA_NODES = {
     "first_touch_p95": {"unit": "hours", "owner": "inside_sales", "metric": "first_touch_p95"},
     "breaches": {"unit": "count", "owner": "inside_sales", "metric": "first_touch_breaches"},
     "connect_rate": {"unit": "ratio", "owner": "inside_sales", "metric": "connect_rate"},
+    # Placed on another stage than the MQLs: one reading of the stage history for both.
+    "sqls": {"unit": "count", "owner": "inside_sales", "metric": "sqls"},
+    "sql_to_opp": {"unit": "ratio", "owner": "inside_sales", "metric": "sql_to_opportunity_rate"},
 }  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.columns import Columns, concat, from_arrow, group_labels, rollup
 from kpitree.compute.compile import fusable, fused_query, metric_query
+from kpitree.compute.compile_stages import STAGE_GROUP, stage_fusable, stage_query
 from kpitree.compute.metrics import Catalogue, Metric
 from kpitree.compute.querycache import QueryCache, query_cache
 
@@ -194,12 +195,20 @@ def _measure_raw(
     # Every finest-level query at once: the database computes the next ones
     # while the results already in are rolled up.
     members_list = list(groups.values())
-    queries: list[tuple[str, Any]] = [
-        (
+
+    def fused(group: tuple[str, str, str], members: list[Metric]) -> tuple[str, Any]:
+        if group[1] == STAGE_GROUP:  # placed on first stage entries: one reading of them
+            return (
+                key("stages", members, finest),
+                lambda: stage_query(engine, members, periods, finest, filters, as_of),
+            )
+        return (
             key("fused", members, finest),
-            lambda m=members: fused_query(engine, m, periods, finest, filters),
+            lambda: fused_query(engine, members, periods, finest, filters),
         )
-        for members in members_list
+
+    queries: list[tuple[str, Any]] = [
+        fused(group, members) for group, members in groups.items()
     ] + [
         (
             key("single", [metric], finest),
@@ -216,7 +225,7 @@ def _measure_raw(
                 rolled = fine if level == finest else _rollup(fine, level, parts_of_all)
                 level_keys = ["period", *_dim_cols(level)]
                 for metric in members:
-                    parts = {"n": f"{metric.id}__n", "s": f"{metric.id}__s", "q": f"{metric.id}__q"}
+                    parts = {p: f"{metric.id}__{p}" for p in _PARTS}
                     cols = [c for c in parts.values() if c in rolled]
                     raw[level][metric.id] = rolled.select(
                         [*level_keys, *cols], {v: k for k, v in parts.items()}
@@ -279,7 +288,7 @@ def measure_columns(
         metric = catalogue[mid]
         if metric.entity is None or mid in apart:
             continue
-        key = fusable(metric)
+        key = stage_fusable(metric) or fusable(metric)
         if "target_account" in (*finest, *(filters or {})):
             key = None  # its account columns are joined per metric
         if key is None:

@@ -637,133 +637,224 @@ GROUP BY
 ;
 
 SELECT
-  `t18`.`period`,
-  `t18`.`dim__department`,
-  `t18`.`dim__team`,
-  SUM(`t18`.`mqls__n`) AS `mqls__n`
+  `t21`.`period`,
+  `t21`.`dim__department`,
+  `t21`.`dim__team`,
+  SUM(`t21`.`mqls__n`) AS `mqls__n`,
+  SUM(`t21`.`mql_to_opportunity_rate__num`) AS `mql_to_opportunity_rate__num`,
+  SUM(`t21`.`mql_to_opportunity_rate__den`) AS `mql_to_opportunity_rate__den`,
+  SUM(`t21`.`mql_to_sql_rate__num`) AS `mql_to_sql_rate__num`,
+  SUM(`t21`.`mql_to_sql_rate__den`) AS `mql_to_sql_rate__den`,
+  SUM(`t21`.`sqls__n`) AS `sqls__n`,
+  SUM(`t21`.`sql_to_opportunity_rate__num`) AS `sql_to_opportunity_rate__num`,
+  SUM(`t21`.`sql_to_opportunity_rate__den`) AS `sql_to_opportunity_rate__den`
 FROM (
   SELECT
-    `t17`.`__day`,
-    `t17`.`dim__department`,
-    `t17`.`dim__team`,
-    `t17`.`mqls__n`,
+    `t20`.`__day`,
+    `t20`.`dim__department`,
+    `t20`.`dim__team`,
+    `t20`.`mqls__n`,
+    `t20`.`mql_to_opportunity_rate__num`,
+    `t20`.`mql_to_opportunity_rate__den`,
+    `t20`.`mql_to_sql_rate__num`,
+    `t20`.`mql_to_sql_rate__den`,
+    `t20`.`sqls__n`,
+    `t20`.`sql_to_opportunity_rate__num`,
+    `t20`.`sql_to_opportunity_rate__den`,
     CASE
       WHEN (
-        `t17`.`__day` >= DATE(2025, 2, 1)
+        `t20`.`__day` >= DATE(2025, 2, 1)
       )
       AND (
-        `t17`.`__day` <= DATE(2025, 2, 28)
+        `t20`.`__day` <= DATE(2025, 2, 28)
       )
       THEN 0
       WHEN (
-        `t17`.`__day` >= DATE(2026, 1, 1)
+        `t20`.`__day` >= DATE(2026, 1, 1)
       )
       AND (
-        `t17`.`__day` <= DATE(2026, 1, 31)
+        `t20`.`__day` <= DATE(2026, 1, 31)
       )
       THEN 1
       WHEN (
-        `t17`.`__day` >= DATE(2026, 2, 1)
+        `t20`.`__day` >= DATE(2026, 2, 1)
       )
       AND (
-        `t17`.`__day` <= DATE(2026, 2, 28)
+        `t20`.`__day` <= DATE(2026, 2, 28)
       )
       THEN 2
       ELSE CAST(NULL AS INT64)
     END AS `period`
   FROM (
     SELECT
-      `t16`.`__day`,
-      `t16`.`dim__department`,
-      `t16`.`dim__team`,
-      COUNT(*) AS `mqls__n`
+      `t19`.`__day`,
+      `t19`.`dim__department`,
+      `t19`.`dim__team`,
+      COUNTIF(`t19`.`__k` = 0) AS `mqls__n`,
+      COUNTIF(
+        (
+          `t19`.`__k` = 0
+        )
+        AND (
+          (
+            `t19`.`__first2` IS NOT NULL
+          )
+          AND (
+            `t19`.`__first2` >= `t19`.`__pat`
+          )
+          AND (
+            DATE(`t19`.`__first2`, 'Asia/Tokyo') <= DATE(2026, 3, 20)
+          )
+          AND (
+            DATE(`t19`.`__first2`, 'Asia/Tokyo') <= DATE_ADD(`t19`.`__day`, INTERVAL '90' DAY)
+          )
+        )
+      ) AS `mql_to_opportunity_rate__num`,
+      COUNTIF(`t19`.`__k` = 0) AS `mql_to_opportunity_rate__den`,
+      COUNTIF(
+        (
+          `t19`.`__k` = 0
+        )
+        AND (
+          (
+            `t19`.`__first1` IS NOT NULL
+          )
+          AND (
+            `t19`.`__first1` >= `t19`.`__pat`
+          )
+          AND (
+            DATE(`t19`.`__first1`, 'Asia/Tokyo') <= DATE(2026, 3, 20)
+          )
+          AND (
+            DATE(`t19`.`__first1`, 'Asia/Tokyo') <= DATE_ADD(`t19`.`__day`, INTERVAL '60' DAY)
+          )
+        )
+      ) AS `mql_to_sql_rate__num`,
+      COUNTIF(`t19`.`__k` = 0) AS `mql_to_sql_rate__den`,
+      COUNTIF(`t19`.`__k` = 1) AS `sqls__n`,
+      COUNTIF(
+        (
+          `t19`.`__k` = 1
+        )
+        AND (
+          (
+            `t19`.`__first2` IS NOT NULL
+          )
+          AND (
+            `t19`.`__first2` >= `t19`.`__pat`
+          )
+          AND (
+            DATE(`t19`.`__first2`, 'Asia/Tokyo') <= DATE(2026, 3, 20)
+          )
+          AND (
+            DATE(`t19`.`__first2`, 'Asia/Tokyo') <= DATE_ADD(`t19`.`__day`, INTERVAL '60' DAY)
+          )
+        )
+      ) AS `sql_to_opportunity_rate__num`,
+      COUNTIF(`t19`.`__k` = 1) AS `sql_to_opportunity_rate__den`
     FROM (
       SELECT
-        `t15`.`lead_id`,
-        `t15`.`created_at`,
-        `t15`.`channel`,
-        `t15`.`campaign`,
-        `t15`.`owner_id`,
-        `t15`.`team`,
-        `t15`.`region`,
-        `t15`.`segment`,
-        `t15`.`industry`,
-        `t15`.`account_id`,
-        `t15`.`current_stage`,
-        `t15`.`attributes`,
-        `t15`.`__id`,
-        `t15`.`__at`,
-        `t15`.`__day`,
-        `t15`.`__owner`,
-        `t15`.`__rep`,
-        `t15`.`__from`,
-        `t15`.`__to`,
-        `t15`.`__department`,
-        `t15`.`__team`,
-        `t15`.`__manager`,
-        `t15`.`__region`,
-        `t15`.`__department` AS `dim__department`,
-        `t15`.`__team` AS `dim__team`
+        `t18`.`lead_id`,
+        `t18`.`created_at`,
+        `t18`.`channel`,
+        `t18`.`campaign`,
+        `t18`.`owner_id`,
+        `t18`.`team`,
+        `t18`.`region`,
+        `t18`.`segment`,
+        `t18`.`industry`,
+        `t18`.`account_id`,
+        `t18`.`current_stage`,
+        `t18`.`attributes`,
+        `t18`.`__id`,
+        `t18`.`__first0`,
+        `t18`.`__first1`,
+        `t18`.`__first2`,
+        `t18`.`__k`,
+        `t18`.`__pat`,
+        `t18`.`__day`,
+        `t18`.`__owner`,
+        `t18`.`__rep`,
+        `t18`.`__from`,
+        `t18`.`__to`,
+        `t18`.`__department`,
+        `t18`.`__team`,
+        `t18`.`__manager`,
+        `t18`.`__region`,
+        `t18`.`__department` AS `dim__department`,
+        `t18`.`__team` AS `dim__team`
       FROM (
         SELECT
-          `t14`.`lead_id`,
-          `t14`.`created_at`,
-          `t14`.`channel`,
-          `t14`.`campaign`,
-          `t14`.`owner_id`,
-          `t14`.`team`,
-          `t14`.`region`,
-          `t14`.`segment`,
-          `t14`.`industry`,
-          `t14`.`account_id`,
-          `t14`.`current_stage`,
-          `t14`.`attributes`,
-          `t14`.`__id`,
-          `t14`.`__at`,
-          `t14`.`__day`,
-          `t14`.`__owner`,
-          `t10`.`__rep`,
-          `t10`.`__from`,
-          `t10`.`__to`,
-          `t10`.`__department`,
-          `t10`.`__team`,
-          `t10`.`__manager`,
-          `t10`.`__region`
+          `t17`.`lead_id`,
+          `t17`.`created_at`,
+          `t17`.`channel`,
+          `t17`.`campaign`,
+          `t17`.`owner_id`,
+          `t17`.`team`,
+          `t17`.`region`,
+          `t17`.`segment`,
+          `t17`.`industry`,
+          `t17`.`account_id`,
+          `t17`.`current_stage`,
+          `t17`.`attributes`,
+          `t17`.`__id`,
+          `t17`.`__first0`,
+          `t17`.`__first1`,
+          `t17`.`__first2`,
+          `t17`.`__k`,
+          `t17`.`__pat`,
+          `t17`.`__day`,
+          `t17`.`__owner`,
+          `t9`.`__rep`,
+          `t9`.`__from`,
+          `t9`.`__to`,
+          `t9`.`__department`,
+          `t9`.`__team`,
+          `t9`.`__manager`,
+          `t9`.`__region`
         FROM (
           SELECT
-            `t12`.`lead_id`,
-            `t12`.`created_at`,
-            `t12`.`channel`,
-            `t12`.`campaign`,
-            `t12`.`owner_id`,
-            `t12`.`team`,
-            `t12`.`region`,
-            `t12`.`segment`,
-            `t12`.`industry`,
-            `t12`.`account_id`,
-            `t12`.`current_stage`,
-            `t12`.`attributes`,
-            `t12`.`__id`,
-            `t12`.`__at`,
-            `t12`.`__day`,
-            `t12`.`owner_id` AS `__owner`
+            `t15`.`lead_id`,
+            `t15`.`created_at`,
+            `t15`.`channel`,
+            `t15`.`campaign`,
+            `t15`.`owner_id`,
+            `t15`.`team`,
+            `t15`.`region`,
+            `t15`.`segment`,
+            `t15`.`industry`,
+            `t15`.`account_id`,
+            `t15`.`current_stage`,
+            `t15`.`attributes`,
+            `t15`.`__id`,
+            `t15`.`__first0`,
+            `t15`.`__first1`,
+            `t15`.`__first2`,
+            `t15`.`__k`,
+            `t15`.`__pat`,
+            `t15`.`__day`,
+            `t15`.`owner_id` AS `__owner`
           FROM (
             SELECT
-              `t11`.`lead_id`,
-              `t11`.`created_at`,
-              `t11`.`channel`,
-              `t11`.`campaign`,
-              `t11`.`owner_id`,
-              `t11`.`team`,
-              `t11`.`region`,
-              `t11`.`segment`,
-              `t11`.`industry`,
-              `t11`.`account_id`,
-              `t11`.`current_stage`,
-              `t11`.`attributes`,
-              `t11`.`__id`,
-              `t11`.`__at`,
-              DATE(`t11`.`__at`, 'Asia/Tokyo') AS `__day`
+              `t14`.`lead_id`,
+              `t14`.`created_at`,
+              `t14`.`channel`,
+              `t14`.`campaign`,
+              `t14`.`owner_id`,
+              `t14`.`team`,
+              `t14`.`region`,
+              `t14`.`segment`,
+              `t14`.`industry`,
+              `t14`.`account_id`,
+              `t14`.`current_stage`,
+              `t14`.`attributes`,
+              `t14`.`__id`,
+              `t14`.`__first0`,
+              `t14`.`__first1`,
+              `t14`.`__first2`,
+              `t14`.`__k`,
+              `t14`.`__pat`,
+              DATE(`t14`.`__pat`, 'Asia/Tokyo') AS `__day`
             FROM (
               SELECT
                 `t5`.`lead_id`,
@@ -778,8 +869,12 @@ FROM (
                 `t5`.`account_id`,
                 `t5`.`current_stage`,
                 `t5`.`attributes`,
-                `t8`.`__id`,
-                `t8`.`__at`
+                `t13`.`__id`,
+                `t13`.`__first0`,
+                `t13`.`__first1`,
+                `t13`.`__first2`,
+                `t13`.`__k`,
+                `t13`.`__pat`
               FROM (
                 SELECT
                   *
@@ -787,25 +882,91 @@ FROM (
               ) AS `t5`
               INNER JOIN (
                 SELECT
-                  `t6`.`__id`,
-                  MIN(`t6`.`__at`) AS `__at`
+                  *
                 FROM (
                   SELECT
-                    `t2`.`lead_id` AS `__id`,
-                    `t2`.`entered_at` AS `__at`
-                  FROM `lead_stage_history` AS `t2`
-                  WHERE
-                    `t2`.`stage` = 'mql'
-                ) AS `t6`
-                GROUP BY
-                  1
-              ) AS `t8`
-                ON `t5`.`lead_id` = `t8`.`__id`
-            ) AS `t11`
-          ) AS `t12`
+                    `t10`.`__id`,
+                    `t10`.`__first0`,
+                    `t10`.`__first1`,
+                    `t10`.`__first2`,
+                    `t10`.`__k`,
+                    CASE
+                      WHEN `t10`.`__k` = 0
+                      THEN `t10`.`__first0`
+                      WHEN `t10`.`__k` = 1
+                      THEN `t10`.`__first1`
+                      ELSE NULL
+                    END AS `__pat`
+                  FROM (
+                    SELECT
+                      `t7`.`__id`,
+                      `t7`.`__first0`,
+                      `t7`.`__first1`,
+                      `t7`.`__first2`,
+                      IF(pos = pos_2, `__k`, NULL) AS `__k`
+                    FROM (
+                      SELECT
+                        `t6`.`lead_id` AS `__id`,
+                        MIN(
+                          IF((
+                            `t6`.`stage` = 'mql'
+                          ) AND (
+                            `t6`.`__own` = 1
+                          ), `t6`.`entered_at`, NULL)
+                        ) AS `__first0`,
+                        MIN(
+                          IF((
+                            `t6`.`stage` = 'sql'
+                          ) AND (
+                            `t6`.`__own` = 1
+                          ), `t6`.`entered_at`, NULL)
+                        ) AS `__first1`,
+                        MIN(
+                          IF(
+                            (
+                              `t6`.`stage` = 'opportunity'
+                            ) AND (
+                              `t6`.`__own` = 1
+                            ),
+                            `t6`.`entered_at`,
+                            NULL
+                          )
+                        ) AS `__first2`
+                      FROM (
+                        SELECT
+                          `t2`.`lead_id`,
+                          `t2`.`stage`,
+                          `t2`.`entered_at`,
+                          1 AS `__own`
+                        FROM `lead_stage_history` AS `t2`
+                        WHERE
+                          `t2`.`stage` IN ('mql', 'sql', 'opportunity')
+                      ) AS `t6`
+                      GROUP BY
+                        1
+                    ) AS `t7`
+                    CROSS JOIN UNNEST(GENERATE_ARRAY(0, GREATEST(ARRAY_LENGTH([0, 1])) - 1)) AS pos
+                    CROSS JOIN UNNEST([0, 1]) AS `__k` WITH OFFSET AS pos_2
+                    WHERE
+                      pos = pos_2
+                      OR (
+                        pos > (
+                          ARRAY_LENGTH([0, 1]) - 1
+                        ) AND pos_2 = (
+                          ARRAY_LENGTH([0, 1]) - 1
+                        )
+                      )
+                  ) AS `t10`
+                ) AS `t11`
+                WHERE
+                  `t11`.`__pat` IS NOT NULL
+              ) AS `t13`
+                ON `t5`.`lead_id` = `t13`.`__id`
+            ) AS `t14`
+          ) AS `t15`
           WHERE
-            `t12`.`__day` >= DATE(2025, 2, 1) AND `t12`.`__day` <= DATE(2026, 2, 28)
-        ) AS `t14`
+            `t15`.`__day` >= DATE(2025, 2, 1) AND `t15`.`__day` <= DATE(2026, 2, 28)
+        ) AS `t17`
         LEFT OUTER JOIN (
           SELECT
             `t3`.`rep_id` AS `__rep`,
@@ -829,18 +990,18 @@ FROM (
               *
             FROM `rep_assignments` AS `t0`
           ) AS `t3`
-        ) AS `t10`
-          ON `t14`.`__owner` = `t10`.`__rep`
-          AND `t10`.`__from` <= `t14`.`__day`
-          AND `t10`.`__to` >= `t14`.`__day`
-      ) AS `t15`
-    ) AS `t16`
+        ) AS `t9`
+          ON `t17`.`__owner` = `t9`.`__rep`
+          AND `t9`.`__from` <= `t17`.`__day`
+          AND `t9`.`__to` >= `t17`.`__day`
+      ) AS `t18`
+    ) AS `t19`
     GROUP BY
       1,
       2,
       3
-  ) AS `t17`
-) AS `t18`
+  ) AS `t20`
+) AS `t21`
 GROUP BY
   1,
   2,
@@ -1416,299 +1577,6 @@ FROM (
       3
   ) AS `t17`
 ) AS `t18`
-GROUP BY
-  1,
-  2,
-  3
-;
-
-SELECT
-  `t22`.`period`,
-  `t22`.`dim__department`,
-  `t22`.`dim__team`,
-  SUM(`t22`.`num`) AS `num`,
-  SUM(`t22`.`den`) AS `den`
-FROM (
-  SELECT
-    `t21`.`__day`,
-    `t21`.`dim__department`,
-    `t21`.`dim__team`,
-    `t21`.`num`,
-    `t21`.`den`,
-    CASE
-      WHEN (
-        `t21`.`__day` >= DATE(2025, 2, 1)
-      )
-      AND (
-        `t21`.`__day` <= DATE(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        `t21`.`__day` >= DATE(2026, 1, 1)
-      )
-      AND (
-        `t21`.`__day` <= DATE(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        `t21`.`__day` >= DATE(2026, 2, 1)
-      )
-      AND (
-        `t21`.`__day` <= DATE(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS INT64)
-    END AS `period`
-  FROM (
-    SELECT
-      `t20`.`__day`,
-      `t20`.`dim__department`,
-      `t20`.`dim__team`,
-      SUM(`t20`.`__conv`) AS `num`,
-      COUNT(*) AS `den`
-    FROM (
-      SELECT
-        `t19`.`lead_id`,
-        `t19`.`created_at`,
-        `t19`.`channel`,
-        `t19`.`campaign`,
-        `t19`.`owner_id`,
-        `t19`.`team`,
-        `t19`.`region`,
-        `t19`.`segment`,
-        `t19`.`industry`,
-        `t19`.`account_id`,
-        `t19`.`current_stage`,
-        `t19`.`attributes`,
-        `t19`.`__id`,
-        `t19`.`__at`,
-        `t19`.`__bat`,
-        `t19`.`__day`,
-        `t19`.`__conv`,
-        `t19`.`__owner`,
-        `t19`.`__rep`,
-        `t19`.`__from`,
-        `t19`.`__to`,
-        `t19`.`__department`,
-        `t19`.`__team`,
-        `t19`.`__manager`,
-        `t19`.`__region`,
-        `t19`.`__department` AS `dim__department`,
-        `t19`.`__team` AS `dim__team`
-      FROM (
-        SELECT
-          `t18`.`lead_id`,
-          `t18`.`created_at`,
-          `t18`.`channel`,
-          `t18`.`campaign`,
-          `t18`.`owner_id`,
-          `t18`.`team`,
-          `t18`.`region`,
-          `t18`.`segment`,
-          `t18`.`industry`,
-          `t18`.`account_id`,
-          `t18`.`current_stage`,
-          `t18`.`attributes`,
-          `t18`.`__id`,
-          `t18`.`__at`,
-          `t18`.`__bat`,
-          `t18`.`__day`,
-          `t18`.`__conv`,
-          `t18`.`__owner`,
-          `t9`.`__rep`,
-          `t9`.`__from`,
-          `t9`.`__to`,
-          `t9`.`__department`,
-          `t9`.`__team`,
-          `t9`.`__manager`,
-          `t9`.`__region`
-        FROM (
-          SELECT
-            `t16`.`lead_id`,
-            `t16`.`created_at`,
-            `t16`.`channel`,
-            `t16`.`campaign`,
-            `t16`.`owner_id`,
-            `t16`.`team`,
-            `t16`.`region`,
-            `t16`.`segment`,
-            `t16`.`industry`,
-            `t16`.`account_id`,
-            `t16`.`current_stage`,
-            `t16`.`attributes`,
-            `t16`.`__id`,
-            `t16`.`__at`,
-            `t16`.`__bat`,
-            `t16`.`__day`,
-            `t16`.`__conv`,
-            `t16`.`owner_id` AS `__owner`
-          FROM (
-            SELECT
-              `t15`.`lead_id`,
-              `t15`.`created_at`,
-              `t15`.`channel`,
-              `t15`.`campaign`,
-              `t15`.`owner_id`,
-              `t15`.`team`,
-              `t15`.`region`,
-              `t15`.`segment`,
-              `t15`.`industry`,
-              `t15`.`account_id`,
-              `t15`.`current_stage`,
-              `t15`.`attributes`,
-              `t15`.`__id`,
-              `t15`.`__at`,
-              `t15`.`__bat`,
-              `t15`.`__day`,
-              IF(
-                (
-                  `t15`.`__bat` IS NOT NULL
-                )
-                AND (
-                  `t15`.`__bat` >= `t15`.`__at`
-                )
-                AND (
-                  DATE(`t15`.`__bat`, 'Asia/Tokyo') <= DATE_ADD(`t15`.`__day`, INTERVAL '90' DAY)
-                ),
-                1,
-                0
-              ) AS `__conv`
-            FROM (
-              SELECT
-                *
-              FROM (
-                SELECT
-                  `t13`.`lead_id`,
-                  `t13`.`created_at`,
-                  `t13`.`channel`,
-                  `t13`.`campaign`,
-                  `t13`.`owner_id`,
-                  `t13`.`team`,
-                  `t13`.`region`,
-                  `t13`.`segment`,
-                  `t13`.`industry`,
-                  `t13`.`account_id`,
-                  `t13`.`current_stage`,
-                  `t13`.`attributes`,
-                  `t13`.`__id`,
-                  `t13`.`__at`,
-                  `t13`.`__bat`,
-                  DATE(`t13`.`__at`, 'Asia/Tokyo') AS `__day`
-                FROM (
-                  SELECT
-                    `t5`.`lead_id`,
-                    `t5`.`created_at`,
-                    `t5`.`channel`,
-                    `t5`.`campaign`,
-                    `t5`.`owner_id`,
-                    `t5`.`team`,
-                    `t5`.`region`,
-                    `t5`.`segment`,
-                    `t5`.`industry`,
-                    `t5`.`account_id`,
-                    `t5`.`current_stage`,
-                    `t5`.`attributes`,
-                    `t12`.`__id`,
-                    `t12`.`__at`,
-                    `t12`.`__bat`
-                  FROM (
-                    SELECT
-                      *
-                    FROM `leads` AS `t1`
-                  ) AS `t5`
-                  INNER JOIN (
-                    SELECT
-                      `t10`.`__id`,
-                      `t10`.`__first0` AS `__at`,
-                      IF(
-                        DATE(`t10`.`__first1`, 'Asia/Tokyo') <= DATE(2026, 3, 20),
-                        `t10`.`__first1`,
-                        CAST(NULL AS TIMESTAMP)
-                      ) AS `__bat`
-                    FROM (
-                      SELECT
-                        *
-                      FROM (
-                        SELECT
-                          `t6`.`lead_id` AS `__id`,
-                          MIN(
-                            IF((
-                              `t6`.`stage` = 'mql'
-                            ) AND (
-                              `t6`.`__own` = 1
-                            ), `t6`.`entered_at`, NULL)
-                          ) AS `__first0`,
-                          MIN(
-                            IF(
-                              (
-                                `t6`.`stage` = 'opportunity'
-                              ) AND (
-                                `t6`.`__own` = 1
-                              ),
-                              `t6`.`entered_at`,
-                              NULL
-                            )
-                          ) AS `__first1`
-                        FROM (
-                          SELECT
-                            `t2`.`lead_id`,
-                            `t2`.`stage`,
-                            `t2`.`entered_at`,
-                            1 AS `__own`
-                          FROM `lead_stage_history` AS `t2`
-                          WHERE
-                            `t2`.`stage` IN ('mql', 'opportunity')
-                        ) AS `t6`
-                        GROUP BY
-                          1
-                      ) AS `t7`
-                      WHERE
-                        `t7`.`__first0` IS NOT NULL
-                    ) AS `t10`
-                  ) AS `t12`
-                    ON `t5`.`lead_id` = `t12`.`__id`
-                ) AS `t13`
-              ) AS `t14`
-              WHERE
-                `t14`.`__day` >= DATE(2025, 2, 1) AND `t14`.`__day` <= DATE(2026, 2, 28)
-            ) AS `t15`
-          ) AS `t16`
-        ) AS `t18`
-        LEFT OUTER JOIN (
-          SELECT
-            `t3`.`rep_id` AS `__rep`,
-            `t3`.`valid_from` AS `__from`,
-            LEAST(
-              COALESCE(`t3`.`valid_to`, DATE(9999, 12, 31)),
-              COALESCE(
-                DATE_SUB(
-                  LEAD(`t3`.`valid_from`) OVER (PARTITION BY `t3`.`rep_id` ORDER BY `t3`.`valid_from` ASC),
-                  INTERVAL '1' DAY
-                ),
-                DATE(9999, 12, 31)
-              )
-            ) AS `__to`,
-            `t3`.`department` AS `__department`,
-            `t3`.`team` AS `__team`,
-            `t3`.`manager_id` AS `__manager`,
-            `t3`.`region` AS `__region`
-          FROM (
-            SELECT
-              *
-            FROM `rep_assignments` AS `t0`
-          ) AS `t3`
-        ) AS `t9`
-          ON `t18`.`__owner` = `t9`.`__rep`
-          AND `t9`.`__from` <= `t18`.`__day`
-          AND `t9`.`__to` >= `t18`.`__day`
-      ) AS `t19`
-    ) AS `t20`
-    GROUP BY
-      1,
-      2,
-      3
-  ) AS `t21`
-) AS `t22`
 GROUP BY
   1,
   2,
@@ -2798,295 +2666,6 @@ FROM (
     ) AS `t28`
   ) AS `t31`
 ) AS `t32`
-;
-
-SELECT
-  `t22`.`period`,
-  `t22`.`dim__department`,
-  `t22`.`dim__team`,
-  SUM(`t22`.`num`) AS `num`,
-  SUM(`t22`.`den`) AS `den`
-FROM (
-  SELECT
-    `t21`.`__day`,
-    `t21`.`dim__department`,
-    `t21`.`dim__team`,
-    `t21`.`num`,
-    `t21`.`den`,
-    CASE
-      WHEN (
-        `t21`.`__day` >= DATE(2025, 2, 1)
-      )
-      AND (
-        `t21`.`__day` <= DATE(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        `t21`.`__day` >= DATE(2026, 1, 1)
-      )
-      AND (
-        `t21`.`__day` <= DATE(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        `t21`.`__day` >= DATE(2026, 2, 1)
-      )
-      AND (
-        `t21`.`__day` <= DATE(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS INT64)
-    END AS `period`
-  FROM (
-    SELECT
-      `t20`.`__day`,
-      `t20`.`dim__department`,
-      `t20`.`dim__team`,
-      SUM(`t20`.`__conv`) AS `num`,
-      COUNT(*) AS `den`
-    FROM (
-      SELECT
-        `t19`.`lead_id`,
-        `t19`.`created_at`,
-        `t19`.`channel`,
-        `t19`.`campaign`,
-        `t19`.`owner_id`,
-        `t19`.`team`,
-        `t19`.`region`,
-        `t19`.`segment`,
-        `t19`.`industry`,
-        `t19`.`account_id`,
-        `t19`.`current_stage`,
-        `t19`.`attributes`,
-        `t19`.`__id`,
-        `t19`.`__at`,
-        `t19`.`__bat`,
-        `t19`.`__day`,
-        `t19`.`__conv`,
-        `t19`.`__owner`,
-        `t19`.`__rep`,
-        `t19`.`__from`,
-        `t19`.`__to`,
-        `t19`.`__department`,
-        `t19`.`__team`,
-        `t19`.`__manager`,
-        `t19`.`__region`,
-        `t19`.`__department` AS `dim__department`,
-        `t19`.`__team` AS `dim__team`
-      FROM (
-        SELECT
-          `t18`.`lead_id`,
-          `t18`.`created_at`,
-          `t18`.`channel`,
-          `t18`.`campaign`,
-          `t18`.`owner_id`,
-          `t18`.`team`,
-          `t18`.`region`,
-          `t18`.`segment`,
-          `t18`.`industry`,
-          `t18`.`account_id`,
-          `t18`.`current_stage`,
-          `t18`.`attributes`,
-          `t18`.`__id`,
-          `t18`.`__at`,
-          `t18`.`__bat`,
-          `t18`.`__day`,
-          `t18`.`__conv`,
-          `t18`.`__owner`,
-          `t9`.`__rep`,
-          `t9`.`__from`,
-          `t9`.`__to`,
-          `t9`.`__department`,
-          `t9`.`__team`,
-          `t9`.`__manager`,
-          `t9`.`__region`
-        FROM (
-          SELECT
-            `t16`.`lead_id`,
-            `t16`.`created_at`,
-            `t16`.`channel`,
-            `t16`.`campaign`,
-            `t16`.`owner_id`,
-            `t16`.`team`,
-            `t16`.`region`,
-            `t16`.`segment`,
-            `t16`.`industry`,
-            `t16`.`account_id`,
-            `t16`.`current_stage`,
-            `t16`.`attributes`,
-            `t16`.`__id`,
-            `t16`.`__at`,
-            `t16`.`__bat`,
-            `t16`.`__day`,
-            `t16`.`__conv`,
-            `t16`.`owner_id` AS `__owner`
-          FROM (
-            SELECT
-              `t15`.`lead_id`,
-              `t15`.`created_at`,
-              `t15`.`channel`,
-              `t15`.`campaign`,
-              `t15`.`owner_id`,
-              `t15`.`team`,
-              `t15`.`region`,
-              `t15`.`segment`,
-              `t15`.`industry`,
-              `t15`.`account_id`,
-              `t15`.`current_stage`,
-              `t15`.`attributes`,
-              `t15`.`__id`,
-              `t15`.`__at`,
-              `t15`.`__bat`,
-              `t15`.`__day`,
-              IF(
-                (
-                  `t15`.`__bat` IS NOT NULL
-                )
-                AND (
-                  `t15`.`__bat` >= `t15`.`__at`
-                )
-                AND (
-                  DATE(`t15`.`__bat`, 'Asia/Tokyo') <= DATE_ADD(`t15`.`__day`, INTERVAL '60' DAY)
-                ),
-                1,
-                0
-              ) AS `__conv`
-            FROM (
-              SELECT
-                *
-              FROM (
-                SELECT
-                  `t13`.`lead_id`,
-                  `t13`.`created_at`,
-                  `t13`.`channel`,
-                  `t13`.`campaign`,
-                  `t13`.`owner_id`,
-                  `t13`.`team`,
-                  `t13`.`region`,
-                  `t13`.`segment`,
-                  `t13`.`industry`,
-                  `t13`.`account_id`,
-                  `t13`.`current_stage`,
-                  `t13`.`attributes`,
-                  `t13`.`__id`,
-                  `t13`.`__at`,
-                  `t13`.`__bat`,
-                  DATE(`t13`.`__at`, 'Asia/Tokyo') AS `__day`
-                FROM (
-                  SELECT
-                    `t5`.`lead_id`,
-                    `t5`.`created_at`,
-                    `t5`.`channel`,
-                    `t5`.`campaign`,
-                    `t5`.`owner_id`,
-                    `t5`.`team`,
-                    `t5`.`region`,
-                    `t5`.`segment`,
-                    `t5`.`industry`,
-                    `t5`.`account_id`,
-                    `t5`.`current_stage`,
-                    `t5`.`attributes`,
-                    `t12`.`__id`,
-                    `t12`.`__at`,
-                    `t12`.`__bat`
-                  FROM (
-                    SELECT
-                      *
-                    FROM `leads` AS `t1`
-                  ) AS `t5`
-                  INNER JOIN (
-                    SELECT
-                      `t10`.`__id`,
-                      `t10`.`__first0` AS `__at`,
-                      IF(
-                        DATE(`t10`.`__first1`, 'Asia/Tokyo') <= DATE(2026, 3, 20),
-                        `t10`.`__first1`,
-                        CAST(NULL AS TIMESTAMP)
-                      ) AS `__bat`
-                    FROM (
-                      SELECT
-                        *
-                      FROM (
-                        SELECT
-                          `t6`.`lead_id` AS `__id`,
-                          MIN(
-                            IF((
-                              `t6`.`stage` = 'mql'
-                            ) AND (
-                              `t6`.`__own` = 1
-                            ), `t6`.`entered_at`, NULL)
-                          ) AS `__first0`,
-                          MIN(
-                            IF((
-                              `t6`.`stage` = 'sql'
-                            ) AND (
-                              `t6`.`__own` = 1
-                            ), `t6`.`entered_at`, NULL)
-                          ) AS `__first1`
-                        FROM (
-                          SELECT
-                            `t2`.`lead_id`,
-                            `t2`.`stage`,
-                            `t2`.`entered_at`,
-                            1 AS `__own`
-                          FROM `lead_stage_history` AS `t2`
-                          WHERE
-                            `t2`.`stage` IN ('mql', 'sql')
-                        ) AS `t6`
-                        GROUP BY
-                          1
-                      ) AS `t7`
-                      WHERE
-                        `t7`.`__first0` IS NOT NULL
-                    ) AS `t10`
-                  ) AS `t12`
-                    ON `t5`.`lead_id` = `t12`.`__id`
-                ) AS `t13`
-              ) AS `t14`
-              WHERE
-                `t14`.`__day` >= DATE(2025, 2, 1) AND `t14`.`__day` <= DATE(2026, 2, 28)
-            ) AS `t15`
-          ) AS `t16`
-        ) AS `t18`
-        LEFT OUTER JOIN (
-          SELECT
-            `t3`.`rep_id` AS `__rep`,
-            `t3`.`valid_from` AS `__from`,
-            LEAST(
-              COALESCE(`t3`.`valid_to`, DATE(9999, 12, 31)),
-              COALESCE(
-                DATE_SUB(
-                  LEAD(`t3`.`valid_from`) OVER (PARTITION BY `t3`.`rep_id` ORDER BY `t3`.`valid_from` ASC),
-                  INTERVAL '1' DAY
-                ),
-                DATE(9999, 12, 31)
-              )
-            ) AS `__to`,
-            `t3`.`department` AS `__department`,
-            `t3`.`team` AS `__team`,
-            `t3`.`manager_id` AS `__manager`,
-            `t3`.`region` AS `__region`
-          FROM (
-            SELECT
-              *
-            FROM `rep_assignments` AS `t0`
-          ) AS `t3`
-        ) AS `t9`
-          ON `t18`.`__owner` = `t9`.`__rep`
-          AND `t9`.`__from` <= `t18`.`__day`
-          AND `t9`.`__to` >= `t18`.`__day`
-      ) AS `t19`
-    ) AS `t20`
-    GROUP BY
-      1,
-      2,
-      3
-  ) AS `t21`
-) AS `t22`
-GROUP BY
-  1,
-  2,
-  3
 ;
 
 WITH `t10` AS (
