@@ -84,7 +84,7 @@ def _owners(project: Path, batches: list[MappedBatch]) -> list[OwnerMatching | N
 
     with open_engine(project_data_target(project)) as engine:
         engine.roster = roster
-        found = [owner_matching(engine, batch_owners(b.tables)) for b in batches]
+        found = [owner_matching(engine, batch_owners(b.tables, b.owner_counts)) for b in batches]
     return [m if m.known else None for m in found]
 
 
@@ -210,6 +210,40 @@ def _read(
     return batch
 
 
+def _in_place(warehouse: ImportWriter, files: list[str]) -> bool:
+    """Whether the files are read inside the warehouse's connection (an embedded
+    DuckDB warehouse, CSV files: :mod:`kpitree.data.inplace`)."""
+    from kpitree.data.inplace import reads_in_place
+    from kpitree.data.warehouse import Warehouse
+
+    return isinstance(warehouse, Warehouse) and all(reads_in_place(f) for f in files)
+
+
+def _import_in_place(
+    warehouse: ImportWriter,
+    files: list[str],
+    mapping: Mapping,
+    sheet: str | None,
+    encoding: str | None,
+    skip_invalid: bool,
+    show_progress: bool,
+) -> tuple[list[MappedBatch], list[ImportResult]]:
+    from kpitree.cli.output import print_diagnostics
+    from kpitree.data.warehouse import Warehouse
+
+    assert isinstance(warehouse, Warehouse)
+    batches, results = warehouse.import_files(
+        files,
+        mapping,
+        sheet=sheet,
+        encoding=encoding,
+        skip_invalid=skip_invalid,
+        reading=lambda f: _progress(t("warehouse.cli.reading", file=f), show_progress),
+        read=lambda batch: print_diagnostics(batch.warnings),
+    )
+    return batches, results
+
+
 def _unchanged(
     project: Path,
     files: list[str],
@@ -315,13 +349,18 @@ def import_(
     stderr = Console(stderr=True)
     # Bars and spinners are for people watching a terminal, never for pipes or JSON.
     show_progress = not json and stderr.is_terminal
-    batches = [_read(f, loaded, sheet, encoding, show_progress) for f in files]
     warehouse = _warehouse(project)
-    if show_progress:
-        with stderr.status(t("warehouse.cli.writing")):
-            results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
+    if _in_place(warehouse, files):
+        batches, results = _import_in_place(
+            warehouse, files, loaded, sheet, encoding, skip_invalid, show_progress
+        )
     else:
-        results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
+        batches = [_read(f, loaded, sheet, encoding, show_progress) for f in files]
+        if show_progress:
+            with stderr.status(t("warehouse.cli.writing")):
+                results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
+        else:
+            results = warehouse.apply_many(batches, skip_invalid=skip_invalid)
     _refresh_scores(project)
     owners = _owners(project, batches)
     if json:

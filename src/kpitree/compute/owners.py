@@ -36,7 +36,6 @@ from kpitree.i18n import Msg
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
-    import pyarrow as pa
 
     from kpitree.engines import Engine
 
@@ -387,11 +386,19 @@ def _owner_matching(
     return match_owners(known, owners)
 
 
-def batch_owners(tables: Mapping[str, pa.Table]) -> dict[str, int]:
-    """owner id -> rows naming it, in the tables one file feeds."""
+def batch_owners(
+    tables: Mapping[str, Any], counted: Mapping[str, Mapping[str, int]] | None = None
+) -> dict[str, int]:
+    """owner id -> rows naming it, in the tables one file feeds (Arrow tables),
+    or from ``counted`` (table -> owner id -> rows) where the reader counted them."""
+    counts: dict[str, int] = {}
+    if counted is not None:
+        for name in OWNER_TABLES:
+            for owner, n in counted.get(name, {}).items():
+                counts[owner] = counts.get(owner, 0) + n
+        return counts
     import pyarrow.compute as pc
 
-    counts: dict[str, int] = {}
     for name in OWNER_TABLES:
         table = tables.get(name)
         if table is None or "owner_id" not in table.column_names:

@@ -19,7 +19,22 @@ if TYPE_CHECKING:
 
     from kpitree.data.dimensions import DeclaredDimension
 
-__all__ = ["MappedBatch", "Reject"]
+__all__ = ["MappedBatch", "Reject", "SqlRows"]
+
+
+@dataclass(frozen=True)
+class SqlRows:
+    """Rows of a canonical table that stay inside the warehouse's own DuckDB
+    connection (a file read and parsed there, see :mod:`kpitree.data.inplace`):
+    a ``SELECT`` the warehouse inserts from, instead of an Arrow table."""
+
+    sql: str
+    """A query over the connection's attached read database, typed as the schema
+    says (up to a cast)."""
+    column_names: tuple[str, ...]
+    rows: int | None
+    """How many rows the query gives; ``None``: not counted (the writer counts
+    them only if it needs to)."""
 
 
 @dataclass(frozen=True)
@@ -74,3 +89,10 @@ class MappedBatch:
     """What the file was read with (:func:`kpitree.data.mapping.mapping_fingerprint`),
     kept in the import log so that the same file read the same way again is
     recognised."""
+    kept: dict[str, SqlRows] | None = None
+    """Canonical table name -> rows, when the file was read inside the
+    warehouse's connection (:mod:`kpitree.data.inplace`; ``tables`` is then
+    empty): readable only while that connection is open."""
+    owner_counts: dict[str, dict[str, int]] | None = None
+    """Canonical table -> owner id -> rows naming it, counted where the tables
+    are :class:`SqlRows` (``None``: count them from ``tables``)."""

@@ -50,9 +50,14 @@ def _table_rows(
 
 
 def _table_sql(
-    name: str, first: TableMapping, sets: list[RowSet | Entries], all_cols: list[str]
+    name: str,
+    first: TableMapping,
+    sets: list[RowSet | Entries],
+    all_cols: list[str],
+    parsed: str = "parsed",
 ) -> str:
-    """SQL over the registered ``parsed`` Arrow table for one canonical table."""
+    """SQL over the registered ``parsed`` Arrow table (or the table named
+    ``parsed``) for one canonical table."""
     selects = []
     for s in sets:
         if isinstance(s, Entries):
@@ -62,14 +67,14 @@ def _table_sql(
                 present.append(f"{s.stage_col} IS NOT NULL")
             selects.append(
                 f"SELECT __row__, {s.id} AS {all_cols[0]}, {stage} AS stage, "
-                f"{s.at} AS entered_at FROM parsed WHERE {' AND '.join(present)}"
+                f"{s.at} AS entered_at FROM {parsed} WHERE {' AND '.join(present)}"
             )
         else:
             pad = ", ".join(
                 f"{s.cols[c]} AS {c}" if c in s.cols else f"NULL AS {c}" for c in all_cols
             )
             where = " AND ".join(f"{r} IS NOT NULL" for r in s.required) or "true"
-            selects.append(f"SELECT __row__, {pad} FROM parsed WHERE {where}")
+            selects.append(f"SELECT __row__, {pad} FROM {parsed} WHERE {where}")
     union = " UNION ALL BY NAME ".join(selects)
     cols = ", ".join(all_cols)
     pk = ", ".join(table(name).primary_key)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kpitree.data.batch import MappedBatch
+from kpitree.data.batch import MappedBatch, SqlRows
 from kpitree.data.deletions import SYNC_RECORDS, deletion_conflict, undo_deletions
 from kpitree.data.dimensions import register_dimensions
 from kpitree.data.importlog import (
@@ -129,31 +129,24 @@ class ImportWriter:
         so each can be undone on its own."""
         started = _now()
         batches = list(batches)
-        for batch in batches:
-            unknown = sorted(set(batch.tables) - {t.name for t in TABLES})
-            if unknown:
-                raise InternalError(f"{batch.source_file}: unknown canonical tables {unknown}")
-        if not skip_invalid and any(b.rejects for b in batches):
+        if not self._writable(batches, skip_invalid=skip_invalid):
             self._record_failed(batches, started)
             raise reject_error(batches)
-        entries = [
-            _Entry(
-                kind="import",
-                source_file=b.source_file,
-                file_hash=b.file_hash,
-                mapping_name=b.mapping_name,
-                rows_read=b.rows_read,
-                tables=b.tables,
-                batch=b,
-            )
-            for b in batches
-        ]
         try:
-            return self._write(entries, started)
+            return self._write(_entries(batches), started)
         except DataError:
             # Rolled back; the attempt is still worth a line in the log.
             self._record_failed(batches, started)
             raise
+
+    @staticmethod
+    def _writable(batches: Sequence[MappedBatch], *, skip_invalid: bool) -> bool:
+        """Whether the batches may be written (no rejects, or ``skip_invalid``)."""
+        for batch in batches:
+            unknown = sorted({*batch.tables, *(batch.kept or ())} - {t.name for t in TABLES})
+            if unknown:
+                raise InternalError(f"{batch.source_file}: unknown canonical tables {unknown}")
+        return skip_invalid or not any(b.rejects for b in batches)
 
     def bulk_load(
         self,
@@ -185,24 +178,28 @@ class ImportWriter:
         return self._write([entry], _now())[0]
 
     def _write(self, entries: list[_Entry], started: datetime) -> list[ImportResult]:
-        results: list[ImportResult] = []
         with self.writing() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                next_id = next_import_id(con)
-                for offset, entry in enumerate(entries):
-                    results.append(self._write_one(con, next_id + offset, entry, started))
-                # After the log rows: a link names the source of each record.
-                refresh_links(
-                    con,
-                    [c.table for r in results for c in r.tables if c.inserted or c.updated],
-                    self.link_keys,
-                )
-                pause_for_tests()
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            return self._write_on(con, entries, started)
+
+    def _write_on(self, con: Any, entries: list[_Entry], started: datetime) -> list[ImportResult]:
+        """The entries as imports, in one transaction of ``con`` (a writing connection)."""
+        results: list[ImportResult] = []
+        con.execute("BEGIN TRANSACTION")
+        try:
+            next_id = next_import_id(con)
+            for offset, entry in enumerate(entries):
+                results.append(self._write_one(con, next_id + offset, entry, started))
+            # After the log rows: a link names the source of each record.
+            refresh_links(
+                con,
+                [c.table for r in results for c in r.tables if c.inserted or c.updated],
+                self.link_keys,
+            )
+            pause_for_tests()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         return results
 
     def _write_one(
@@ -341,6 +338,21 @@ class ImportWriter:
         return UndoResult(import_id, deleted, restored)
 
 
+def _entries(batches: Sequence[MappedBatch]) -> list[_Entry]:
+    return [
+        _Entry(
+            kind="import",
+            source_file=b.source_file,
+            file_hash=b.file_hash,
+            mapping_name=b.mapping_name,
+            rows_read=b.rows_read,
+            tables=b.tables if b.kept is None else b.kept,
+            batch=b,
+        )
+        for b in batches
+    ]
+
+
 class _Entry:
     """One unit of an import transaction: a mapped file or a bulk load."""
 
@@ -354,7 +366,7 @@ class _Entry:
         file_hash: str,
         mapping_name: str,
         rows_read: int,
-        tables: Mapping[str, pa.Table],
+        tables: Mapping[str, pa.Table | SqlRows],
         batch: MappedBatch | None,
     ) -> None:
         self.kind = kind

@@ -9,7 +9,6 @@ import datetime as dt
 import re
 from typing import TYPE_CHECKING
 
-from kpitree.data.arrays import string_array
 from kpitree.data.fields import (
     ALLOWED_VALUES,
     MONEY_COLUMNS,
@@ -433,13 +432,15 @@ class Plan:
 
 
 def value_table(con: duckdb.DuckDBPyConnection, name: str, rule: ColumnRule) -> None:
-    import pyarrow as pa
-
+    # Literal rows, not an Arrow table: a value map is small, and the import
+    # path then does not load pyarrow for it.
     vmap = rule.value_map or {}
-    data = pa.table({"k": string_array(list(vmap)), "v": string_array(list(vmap.values()))})
-    con.register(f"{name}_src", data)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_src")
-    con.unregister(f"{name}_src")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (k VARCHAR, v VARCHAR)")
+    if vmap:
+        rows = ", ".join(
+            f"({sql_str(k)}, {'NULL' if v is None else sql_str(v)})" for k, v in vmap.items()
+        )
+        con.execute(f"INSERT INTO {name} VALUES {rows}")
 
 
 def keys_need_check(plan: Plan) -> bool:

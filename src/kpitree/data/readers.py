@@ -421,10 +421,23 @@ def read_and_map(
     >>> batch.tables["leads"].num_rows  # doctest: +SKIP
     """
     from kpitree.data.dimensions import declared_dimensions
-    from kpitree.data.report import add_synthetic_ids, drop_footer
     from kpitree.data.transform import apply_mapping
-    from kpitree.data.xlsx import load_xlsx
 
+    p, shown = checked_path(path)
+    con = connect()
+    try:
+        source, found = load_source(con, p, shown, mapping, sheet, encoding, progress)
+        batch = apply_mapping(con, source, mapping, found, shown, mapping.source.timezone or tz)
+        batch.dimensions = declared_dimensions(mapping, source.headers, found)
+        batch.warnings = list(source.warnings)
+        batch.mapping_hash = reading_fingerprint(mapping, sheet=sheet, encoding=encoding, tz=tz)
+        return batch
+    finally:
+        con.close()
+
+
+def checked_path(path: str | Path) -> tuple[Path, str]:
+    """The file to read and its name in messages; KT002/KT376 when it cannot be."""
     p = Path(path)
     shown = str(path)
     if not p.exists() or p.is_dir():  # a named pipe is a file to read
@@ -434,23 +447,31 @@ def read_and_map(
         raise DataError.of(
             "KT376", "data.file.unsupported", Span(shown, 1, 1), path=shown, suffix=suffix
         )
-    con = connect()
-    try:
-        if progress:
-            progress(0, None)
-        if suffix in XLSX_SUFFIXES:
-            source = load_xlsx(con, p, shown, sheet or mapping.source.sheet, progress)
-        else:
-            source = load_csv(con, p, shown, mapping, encoding, progress)
-        if progress:
-            progress(source.rows, source.rows)
-        source = drop_footer(con, source, mapping.source.footer, shown)
-        source = add_synthetic_ids(con, source, mapping, shown)
-        found = resolve_headers(mapping, source.headers, shown)
-        batch = apply_mapping(con, source, mapping, found, shown, mapping.source.timezone or tz)
-        batch.dimensions = declared_dimensions(mapping, source.headers, found)
-        batch.warnings = list(source.warnings)
-        batch.mapping_hash = reading_fingerprint(mapping, sheet=sheet, encoding=encoding, tz=tz)
-        return batch
-    finally:
-        con.close()
+    return p, shown
+
+
+def load_source(
+    con: duckdb.DuckDBPyConnection,
+    p: Path,
+    shown: str,
+    mapping: Mapping,
+    sheet: str | None,
+    encoding: str | None,
+    progress: Progress | None,
+) -> tuple[SourceTable, dict[str, int]]:
+    """The file as table ``raw`` of ``con`` (footer dropped, synthetic ids added)
+    and where the mapping's headers are in it."""
+    from kpitree.data.report import add_synthetic_ids, drop_footer
+    from kpitree.data.xlsx import load_xlsx
+
+    if progress:
+        progress(0, None)
+    if p.suffix.lower() in XLSX_SUFFIXES:
+        source = load_xlsx(con, p, shown, sheet or mapping.source.sheet, progress)
+    else:
+        source = load_csv(con, p, shown, mapping, encoding, progress)
+    if progress:
+        progress(source.rows, source.rows)
+    source = drop_footer(con, source, mapping.source.footer, shown)
+    source = add_synthetic_ids(con, source, mapping, shown)
+    return source, resolve_headers(mapping, source.headers, shown)

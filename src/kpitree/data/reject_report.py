@@ -50,13 +50,18 @@ def _reason(
 
 
 def _bad_table(
-    con: duckdb.DuckDBPyConnection, plan: Plan, bad: pyarrow.Table, layers: tuple[str, str]
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    bad: pyarrow.Table | None,
+    layers: tuple[str, str],
 ) -> None:
     """Temp table ``bad``: the rejected rows' output columns, error codes and raw
-    text. The error codes are computed again, for these rows only."""
+    text. The error codes are computed again, for these rows only. ``bad``: the
+    rejected rows of the parse query (None: they are table ``kpitree_bad_rows``)."""
     text_sql, parse_sql = layers
     cols = ", ".join(f"c{k}" for k in range(len(plan.source.headers)))
-    con.register("kpitree_bad_rows", bad)
+    if bad is not None:
+        con.register("kpitree_bad_rows", bad)
     try:
         errors = (
             f"WITH s AS ({plan.raw_layer(only_bad=True)}), m AS ({text_sql}), "
@@ -69,7 +74,8 @@ def _bad_table(
             "ON r.__raw_row__ = b.__row__"
         )
     finally:
-        con.unregister("kpitree_bad_rows")
+        if bad is not None:
+            con.unregister("kpitree_bad_rows")
 
 
 def _rejects(con: duckdb.DuckDBPyConnection, plan: Plan, path: str) -> list[Reject]:

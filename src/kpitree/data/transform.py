@@ -162,6 +162,31 @@ def _parse(
     """Run the query: every output column, error code and ``__bad`` per source row,
     as Arrow, with plain text trimmed. ``dup_check=None``: only if needed upfront."""
 
+    plan, layout, layers, query = plan_query(con, source, mapping, found, tz, dup_check=dup_check)
+    # Chunks of one DuckDB row group each, as the warehouse writes them.
+    parsed = con.sql(query).to_arrow_table(ROW_GROUP)
+    names = plan.trimmed_outputs()
+    if names:
+        # Arrow's kernels leave the interpreter free: one thread per column.
+        with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+            columns = list(pool.map(_trim, (parsed.column(n) for n in names)))
+        for name, column in zip(names, columns, strict=True):
+            parsed = parsed.set_column(parsed.schema.get_field_index(name), name, column)
+    return plan, parsed, layout, layers
+
+
+def plan_query(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceTable,
+    mapping: Mapping,
+    found: dict[str, int],
+    tz: str,
+    *,
+    dup_check: bool | None,
+) -> tuple[Plan, _Layout, tuple[str, str], str]:
+    """The plan, the canonical tables' layout, the text and parse layers (for the
+    reject report) and the whole parse query over table ``raw``, with the value
+    maps loaded as temporary tables of ``con``."""
     plan = Plan(source, mapping, found, tz)
     plan.dup_check = keys_need_check(plan) if dup_check is None else dup_check
     _detect_fast_formats(con, plan)
@@ -177,16 +202,7 @@ def _parse(
         for name, sections in grouped.items()
     }
     layers = f"WITH s AS ({raw_sql}), m AS ({text_sql}), p AS ({parse_sql})"
-    # Chunks of one DuckDB row group each, as the warehouse writes them.
-    parsed = con.sql(f"{layers} {plan.final_layer()}").to_arrow_table(ROW_GROUP)
-    names = plan.trimmed_outputs()
-    if names:
-        # Arrow's kernels leave the interpreter free: one thread per column.
-        with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
-            columns = list(pool.map(_trim, (parsed.column(n) for n in names)))
-        for name, column in zip(names, columns, strict=True):
-            parsed = parsed.set_column(parsed.schema.get_field_index(name), name, column)
-    return plan, parsed, layout, (text_sql, parse_sql)
+    return plan, layout, (text_sql, parse_sql), f"{layers} {plan.final_layer()}"
 
 
 def _trim(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
@@ -204,18 +220,22 @@ def _trim(column: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray:
     return pc.if_else(filled, trimmed, pa.nulls(len(trimmed), trimmed.type))
 
 
+def main_key_outputs(plan: Plan) -> list[str]:
+    """The output columns of the main table's id (none: it has no key)."""
+    main = plan.mapping.tables[0]
+    return [
+        plan.out[f"CAST({plan.vcol[f.i]} AS {cast_type(table(main.table).column(f.column).type)})"]
+        for f in plan.main_key()
+    ]
+
+
 def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: Plan, parsed: pyarrow.Table) -> bool:
     """Whether an id of the main table appears twice in the mapped rows (a count
     of distinct hashes; equal hashes are confirmed on the ids themselves). Runs
     on a cursor of its own, which it closes."""
-    pk = plan.main_key()
-    if not pk:
+    cols = main_key_outputs(plan)
+    if not cols:
         return False
-    main = plan.mapping.tables[0]
-    cols = [
-        plan.out[f"CAST({plan.vcol[f.i]} AS {cast_type(table(main.table).column(f.column).type)})"]
-        for f in pk
-    ]
     keys = ", ".join(cols)
     notnull = " AND ".join(f"{c} IS NOT NULL" for c in cols)
     con.register("kpitree_ids", parsed.select(cols))

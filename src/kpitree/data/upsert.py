@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kpitree.data.batch import SqlRows
 from kpitree.data.importlog import TableCounts
 from kpitree.data.schema import Table
 from kpitree.errors import DataError, InternalError
@@ -58,7 +59,7 @@ def _key_match(table: Table, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{_q(k)} = {right}.{_q(k)}" for k in table.primary_key)
 
 
-def _check_columns(table: Table, data: pa.Table) -> list[str]:
+def _check_columns(table: Table, data: pa.Table | SqlRows) -> list[str]:
     """The columns of ``data`` in schema order; unknown columns are a reader bug."""
     known = set(table.column_names)
     unknown = [c for c in data.column_names if c not in known]
@@ -73,7 +74,7 @@ def _check_columns(table: Table, data: pa.Table) -> list[str]:
 def _stage(
     con: duckdb.DuckDBPyConnection,
     table: Table,
-    data: pa.Table,
+    data: pa.Table | SqlRows,
     cols: list[str],
     *,
     validated: bool = False,
@@ -86,8 +87,15 @@ def _stage(
     data, which the statements below scan in place (copying 10M rows costs more
     than the whole upsert). ``validated`` (the reader already made the keys
     unique) skips looking for repeats. Returns the number of distinct keys and
-    what the stage is (``TABLE`` or ``VIEW``).
+    what the stage is (``TABLE`` or ``VIEW``); ``-1`` keys when rows kept in the
+    connection (:class:`SqlRows`) were not counted.
     """
+    if isinstance(data, SqlRows):
+        if not validated:
+            raise InternalError(f"rows of {table.name!r} read in place were not validated")
+        typed = ", ".join(f"CAST({_q(c)} AS {table.column(c).type}) AS {_q(c)}" for c in cols)
+        con.execute(f"CREATE TEMP VIEW {_STAGE} AS SELECT {typed} FROM ({data.sql}) AS {_INPUT}")
+        return -1 if data.rows is None else data.rows, "VIEW"
     data = _row_group_chunks(data)
     con.register(_INPUT, data)
     try:
@@ -155,9 +163,10 @@ def _positions(n: int) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(np.arange(n, dtype=np.int64))])
 
 
-def _unstage(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+def _unstage(con: duckdb.DuckDBPyConnection, kind: str, *, registered: bool) -> None:
     con.execute(f"DROP {kind} IF EXISTS {_STAGE}")
-    con.unregister(_INPUT)
+    if registered:
+        con.unregister(_INPUT)
 
 
 def _check_required(con: duckdb.DuckDBPyConnection, table: Table, cols: list[str]) -> None:
@@ -178,7 +187,7 @@ def upsert_table(
     con: duckdb.DuckDBPyConnection,
     import_id: int,
     table: Table,
-    data: pa.Table,
+    data: pa.Table | SqlRows,
     *,
     validated: bool = False,
 ) -> TableCounts:
@@ -198,8 +207,14 @@ def upsert_table(
         empty = not con.execute(probe).fetchall()[0][0]
         updated = 0 if empty else _update_changed(con, import_id, table, cols)
         inserted = _insert_new(con, import_id, table, cols, empty=empty)
+        if offered < 0:  # rows kept in the connection, not counted upfront
+            offered = (
+                inserted
+                if empty
+                else int(con.execute(f"SELECT count(*) FROM {_STAGE}").fetchall()[0][0])
+            )
     finally:
-        _unstage(con, kind)
+        _unstage(con, kind, registered=not isinstance(data, SqlRows))
     return TableCounts(table.name, offered, inserted, updated, offered - inserted - updated)
 
 

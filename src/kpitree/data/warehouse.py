@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kpitree.data import migrations
-from kpitree.data.importing import UNDOABLE, ImportWriter
+from kpitree.data.importing import UNDOABLE, ImportWriter, _entries, _now
 from kpitree.data.importlog import ImportRecord, ImportResult, TableCounts, UndoResult
 from kpitree.data.paths import WAREHOUSE_DIR as WAREHOUSE_DIR
 from kpitree.data.paths import WAREHOUSE_FILE as WAREHOUSE_FILE
@@ -49,6 +49,10 @@ from kpitree.errors import DataError
 if TYPE_CHECKING:
     import duckdb
     from ibis.backends.duckdb import Backend
+
+    from kpitree.data.batch import MappedBatch
+    from kpitree.data.mapping import Mapping
+    from kpitree.data.readers import Progress
 
 __all__ = [
     "PAUSE_ENV",
@@ -229,3 +233,57 @@ class Warehouse(ImportWriter):
         if any(r[-2] != mapping_hash or r[9] or r[-1] for r in applied):
             return None
         return [record_from_row(r[:-2]) for r in reversed(applied)]
+
+    def import_files(
+        self,
+        files: Sequence[str],
+        mapping: Mapping,
+        *,
+        sheet: str | None = None,
+        encoding: str | None = None,
+        tz: str = "Asia/Tokyo",
+        skip_invalid: bool = False,
+        reading: Callable[[str], AbstractContextManager[Progress | None]] | None = None,
+        read: Callable[[MappedBatch], None] | None = None,
+    ) -> tuple[list[MappedBatch], list[ImportResult]]:
+        """Read CSV exports and import them, all in one transaction, inside the
+        warehouse's own connection (:mod:`kpitree.data.inplace`): the same result
+        as :func:`~kpitree.data.readers.read_and_map` of each file then
+        :meth:`apply_many`, without handing the rows over through Arrow.
+        ``reading(file)`` gives the progress callback while a file is read,
+        ``read(batch)`` is told each file once read (its warnings, say).
+        Returns the batches (their tables no longer readable: they were kept in
+        the connection) and the imports."""
+        from kpitree.data.inplace import InPlaceReader
+        from kpitree.data.rejects import reject_error
+
+        started = _now()
+        batches: list[MappedBatch] = []
+        results: list[ImportResult] = []
+        failed: DataError | None = None
+        with self.writing() as con:
+            reader = InPlaceReader(con)
+            try:
+                for f in files:
+                    with reading(f) if reading is not None else nullcontext() as progress:
+                        batch = reader.read(
+                            f, mapping, sheet=sheet, progress=progress, tz=tz, encoding=encoding
+                        )
+                    batches.append(batch)
+                    if read is not None:
+                        read(batch)
+                writable = self._writable(batches, skip_invalid=skip_invalid)
+                if writable:
+                    try:
+                        results = self._write_on(con, _entries(batches), started)
+                    except DataError as exc:
+                        failed = exc  # rolled back; logged once the connection is free
+            finally:
+                reader.close()
+        if not writable:
+            self._record_failed(batches, started)
+            raise reject_error(batches)
+        if failed is not None:
+            self._record_failed(batches, started)
+            raise failed
+        return batches, results
