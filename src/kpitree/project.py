@@ -12,11 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.definition.draft import find_definition
-from kpitree.definition.resolve import CheckResult, load_tree
+from kpitree.definition.location import find_definition
 from kpitree.definition.tree import Tree
 from kpitree.errors import Diagnostic, PlanError, Severity, UserError
-from kpitree.planning.plan import Plan, make_plan
 from kpitree.value_sets import Explanation
 
 if TYPE_CHECKING:
@@ -29,7 +27,9 @@ if TYPE_CHECKING:
     from kpitree.compute.querycache import QueryCache
     from kpitree.compute.segments import CustomDimension
     from kpitree.compute.status import StatusResult
+    from kpitree.definition.resolve import CheckResult
     from kpitree.engines import Engine
+    from kpitree.planning.plan import Plan
     from kpitree.sla import SlaReport
 
 __all__ = ["TEMPLATES", "Explanation", "Project"]
@@ -306,6 +306,8 @@ class Project:
 
     def plan_or_none(self, fiscal_year: int) -> Plan | None:
         """The plan of ``fiscal_year``, or ``None`` when the tree cannot plan it."""
+        from kpitree.planning.plan import make_plan
+
         try:
             return make_plan(self.tree, fiscal_year=fiscal_year)
         except PlanError:
@@ -315,8 +317,14 @@ class Project:
     def load(cls, path: str | Path = ".") -> Project:
         """Load and check the project at ``path`` (a folder or its kpitree.yaml);
         raises :class:`~kpitree.errors.DefinitionError` listing every error."""
+        from kpitree.data.paths import WAREHOUSE_DIR
+        from kpitree.definition.kept import kept_tree
+
         file = find_definition(path)
-        return cls(load_tree(str(file)), file.parent)
+        # The checked tree is kept beside the compiled SQL (a project that has
+        # run a command), so a later command reads it back instead of checking
+        # the unchanged definition again.
+        return cls(kept_tree(file, file.parent / WAREHOUSE_DIR / "cache"), file.parent)
 
     @staticmethod
     def check(path: str | Path = ".") -> CheckResult:
@@ -372,6 +380,8 @@ class Project:
                 scenario=scenario,
                 hint=did_you_mean(scenario, list(self.tree.scenarios)),
             )
+        from kpitree.planning.plan import make_plan
+
         plan = make_plan(self.tree, fiscal_year=fiscal_year, overrides=overrides, scenario=scenario)
         if not from_actuals:
             return plan

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.definition.draft import DEFINITION_FILE
+from kpitree.definition.location import DEFINITION_FILE
 from kpitree.errors import PlanError
 
 if TYPE_CHECKING:

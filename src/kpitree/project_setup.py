@@ -7,11 +7,13 @@ from __future__ import annotations
 import shutil
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kpitree.definition.draft import DEFINITION_FILE, find_definition
-from kpitree.definition.resolve import CheckResult, check_definition
+from kpitree.definition.location import DEFINITION_FILE, find_definition
 from kpitree.errors import Diagnostic, Severity, Span, UserError
-from kpitree.planning.plan import make_plan
+
+if TYPE_CHECKING:
+    from kpitree.definition.resolve import CheckResult
 
 __all__ = ["TEMPLATES", "check_project", "init_project"]
 
@@ -21,6 +23,9 @@ TEMPLATES = ("the-model",)
 def check_project(path: str | Path = ".") -> CheckResult:
     """Every design problem of the definition at ``path``, including what
     planning finds (as warnings: the design may be unfinished)."""
+    from kpitree.definition.resolve import CheckResult, check_definition
+    from kpitree.planning.plan import make_plan
+
     result = check_definition(str(find_definition(path)))
     if result.tree is None:
         return result

@@ -1,8 +1,10 @@
 """A command whose SQL is cached runs it with DuckDB alone: the same bytes out as
 the run that compiled it, without importing Ibis or sqlglot, nor pandas (the
 roll-ups and the status table are NumPy), nor ``holidays`` (the calendar it
-computed is kept), nor rich (JSON needs no terminal) — each run a fresh process,
-as a user runs ``kpitree status``."""
+computed is kept), nor rich (JSON needs no terminal), nor Arrow's compute module
+(DuckDB casts), nor the account scoring, nor the definition's YAML reading,
+validation and rules (the checked tree is kept) — each run a fresh process, as a
+user runs ``kpitree status``."""
 
 from __future__ import annotations
 
@@ -36,6 +38,9 @@ heavy = ("ibis", "ibis.backends.duckdb", "ibis.backends.sql.compilers", "sqlglot
 heavy += ("pandas", "holidays", "rich")
 # DuckDB casts the results to Ibis's types; no account is scored.
 heavy += ("pyarrow.compute", "kpitree.abm.scoring")
+# The checked definition is kept: no YAML read, no model validated, no rule run.
+heavy += ("kpitree.definition.draft", "kpitree.definition.resolve")
+heavy += ("kpitree.definition.design", "kpitree.definition.guidance")
 sys.stderr.write(json.dumps(sorted(m for m in heavy if m in sys.modules)))
 """
 
@@ -72,6 +77,10 @@ def test_cached_status_is_byte_identical_and_needs_no_ibis(project: Path) -> Non
     cold, cold_loaded = _status(project)
     assert cache.is_file()
     assert "ibis.backends.duckdb" in cold_loaded  # compiling needs Ibis
+    # The command after the first keeps the checked definition (the project's
+    # .kpitree folder exists now).
+    second, _ = _status(project)
+    assert second == cold
     # Compiled SQL kept, results not: the queries run on DuckDB alone.
     shutil.rmtree(project / ".kpitree" / "cache" / "results")
     warm, warm_loaded = _status(project)

@@ -10,10 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from kpitree.definition.formula import Expr, FormulaSyntaxError, parse
+from kpitree.definition.location import DEFINITION_FILE, find_definition
 from kpitree.definition.pydantic_errors import validation_diagnostics
 from kpitree.definition.spec import NodeFileSpec, NodeSpec, ProjectSpec, ScenarioSpec
 from kpitree.definition.spec_sources import sources_diagnostics
-from kpitree.errors import Diagnostic, Severity, Span, UserError
+from kpitree.errors import Diagnostic, Severity, Span
 from kpitree.source import Document, KeyPath, load_yaml
 
 __all__ = [
@@ -24,8 +25,6 @@ __all__ = [
     "find_definition",
     "read_draft",
 ]
-
-DEFINITION_FILE = "kpitree.yaml"
 
 
 @dataclass
@@ -80,23 +79,6 @@ class Draft:
     @property
     def valid_nodes(self) -> dict[str, NodeDraft]:
         return {k: n for k, n in self.nodes.items() if n.spec is not None}
-
-
-def find_definition(path: str | Path) -> Path:
-    """``kpitree.yaml`` in ``path`` when it is a folder, else ``path`` itself."""
-    p = Path(path)
-    if p.is_dir():
-        candidate = p / DEFINITION_FILE
-        if not candidate.exists():
-            raise UserError.of(
-                "KT002",
-                "def.no_definition",
-                Span(str(p), 1, 1),
-                folder=str(p),
-                file=DEFINITION_FILE,
-            )
-        return candidate
-    return p
 
 
 def _formula_start(doc: Document, span: Span) -> Span | None:

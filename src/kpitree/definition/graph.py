@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from kpitree.definition.draft import Draft
 from kpitree.definition.formula import refs
+
+if TYPE_CHECKING:
+    from kpitree.definition.draft import Draft
 
 __all__ = ["MAX_TREE_DEPTH", "cycles", "formula_graph", "too_deep"]
 
