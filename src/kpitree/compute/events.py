@@ -162,9 +162,11 @@ def stage_firsts(
     0.40 s for a year and the year before).
 
     A lead's stage that linked deals give (:mod:`kpitree.compute.links`) is
-    read in the same pass: the linked entries join the history marked as such,
-    and a stage's first entry is the lead's own first one, else the first
-    linked one, as :func:`event_times` reads it."""
+    its own first entry, else the first linked one, as :func:`event_times`
+    reads it: the linked entries (a few, one per linked deal) are grouped on
+    their own and joined to the history's grouping (a full outer join: a lead
+    may have only linked entries), which keeps the grouping of the whole
+    history to one plain ``min`` per stage."""
     import ibis
 
     assert ent.stages is not None
@@ -173,8 +175,8 @@ def stage_firsts(
     hist = engine.table(ent.stages)
     key = ent.id
     rows = hist.filter(hist.stage.isin(list(names)))
-    rows = rows.select(key, "stage", "entered_at", __own=ibis.literal(1, "int8"))
-    linked = _linked_entries(engine, ent, names, rows)
+    found = _linked_entries(engine, ent, names, rows.select(key, "stage", "entered_at"))
+    linked, stages = found if found is not None else (None, [])
     if within is not None:
         near = _near(hist, names[0], within).select(key)
         if linked is not None:
@@ -184,48 +186,56 @@ def stage_firsts(
                 (linked.stage == names[0]) & (linked.entered_at >= lo) & (linked.entered_at < hi)
             )
             near = near.union(given.select(key))
-        if linked is not None:
-            rows = rows.union(linked)
+            linked = linked.filter(linked[key].isin(near[key]))
         rows = rows.filter(rows[key].isin(near[key]))
-    elif linked is not None:
-        rows = rows.union(linked)
-    firsts = {}
-    for i, name in enumerate(names):
-        own = rows.entered_at.min(where=(rows.stage == name) & (rows.__own == 1))
-        if linked is None:
-            firsts[f"__first{i}"] = own
-        else:
-            given = rows.entered_at.min(where=(rows.stage == name) & (rows.__own == 0))
-            firsts[f"__first{i}"] = ibis.coalesce(own, given)
-    return rows.group_by(**{ID: rows[key]}).aggregate(**firsts)
+    own = rows.group_by(**{ID: rows[key]}).aggregate(
+        **{
+            f"__first{i}": rows.entered_at.min(where=rows.stage == name)
+            for i, name in enumerate(names)
+        }
+    )
+    if linked is None:
+        return own
+    given = linked.group_by(__lid=linked[key]).aggregate(
+        **{
+            f"__given{names.index(name)}": linked.entered_at.min(where=linked.stage == name)
+            for name in stages
+        }
+    )
+    j = own.outer_join(given, own[ID] == given.__lid)
+    firsts = {
+        f"__first{i}": ibis.coalesce(j[f"__first{i}"], j[f"__given{i}"])
+        if name in stages
+        else j[f"__first{i}"]
+        for i, name in enumerate(names)
+    }
+    return j.select(**{ID: ibis.coalesce(j[ID], j.__lid)}, **firsts)
 
 
 def _linked_entries(
     engine: Engine, ent: Entity, names: Sequence[str], rows: ir.Table
-) -> ir.Table | None:
+) -> tuple[ir.Table, list[str]] | None:
     """The entries linked deals give of the lead stages among ``names``, in the
-    shape of ``rows`` (key, stage, entered_at, ``__own`` 0), or ``None``."""
+    shape of ``rows`` (key, stage, entered_at), and those stages; or ``None``."""
     if ent.name != "leads":
         return None
     import ibis
 
     from kpitree.compute.links import linked_stage_entries
 
-    parts = []
+    parts, stages = [], []
     for name in names:
         given = linked_stage_entries(engine, name)
         if given is not None:
+            stages.append(name)
             parts.append(
                 given.select(
-                    **{ent.id: given.__lid},
-                    stage=ibis.literal(name),
-                    entered_at=given.__lat,
-                    __own=ibis.literal(0, "int8"),
+                    **{ent.id: given.__lid}, stage=ibis.literal(name), entered_at=given.__lat
                 ).cast(rows.schema())
             )
     if not parts:
         return None
-    return parts[0] if len(parts) == 1 else ibis.union(*parts)
+    return (parts[0] if len(parts) == 1 else ibis.union(*parts)), stages
 
 
 def _window_bounds(within: Sequence[Period]) -> tuple[dt.datetime, dt.datetime]:

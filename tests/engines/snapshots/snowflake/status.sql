@@ -810,13 +810,13 @@ FROM (
           "t17"."__pat",
           "t17"."__day",
           "t17"."__owner",
-          "t9"."__rep",
-          "t9"."__from",
-          "t9"."__to",
-          "t9"."__department",
-          "t9"."__team",
-          "t9"."__manager",
-          "t9"."__region"
+          "t10"."__rep",
+          "t10"."__from",
+          "t10"."__to",
+          "t10"."__department",
+          "t10"."__team",
+          "t10"."__manager",
+          "t10"."__region"
         FROM (
           SELECT
             "t15"."lead_id",
@@ -890,16 +890,16 @@ FROM (
                   *
                 FROM (
                   SELECT
-                    "t10"."__id",
-                    "t10"."__first0",
-                    "t10"."__first1",
-                    "t10"."__first2",
-                    "t10"."__k",
+                    "t9"."__id",
+                    "t9"."__first0",
+                    "t9"."__first1",
+                    "t9"."__first2",
+                    "t9"."__k",
                     CASE
-                      WHEN "t10"."__k" = 0
-                      THEN "t10"."__first0"
-                      WHEN "t10"."__k" = 1
-                      THEN "t10"."__first1"
+                      WHEN "t9"."__k" = 0
+                      THEN "t9"."__first0"
+                      WHEN "t9"."__k" = 1
+                      THEN "t9"."__first1"
                       ELSE NULL
                     END AS "__pat"
                   FROM (
@@ -912,37 +912,12 @@ FROM (
                     FROM (
                       SELECT
                         "t6"."lead_id" AS "__id",
-                        MIN(
-                          IFF((
-                            "t6"."stage" = 'mql'
-                          ) AND (
-                            "t6"."__own" = 1
-                          ), "t6"."entered_at", NULL)
-                        ) AS "__first0",
-                        MIN(
-                          IFF((
-                            "t6"."stage" = 'sql'
-                          ) AND (
-                            "t6"."__own" = 1
-                          ), "t6"."entered_at", NULL)
-                        ) AS "__first1",
-                        MIN(
-                          IFF(
-                            (
-                              "t6"."stage" = 'opportunity'
-                            ) AND (
-                              "t6"."__own" = 1
-                            ),
-                            "t6"."entered_at",
-                            NULL
-                          )
-                        ) AS "__first2"
+                        MIN(IFF("t6"."stage" = 'mql', "t6"."entered_at", NULL)) AS "__first0",
+                        MIN(IFF("t6"."stage" = 'sql', "t6"."entered_at", NULL)) AS "__first1",
+                        MIN(IFF("t6"."stage" = 'opportunity', "t6"."entered_at", NULL)) AS "__first2"
                       FROM (
                         SELECT
-                          "t2"."lead_id",
-                          "t2"."stage",
-                          "t2"."entered_at",
-                          1 AS "__own"
+                          *
                         FROM "lead_stage_history" AS "t2"
                         WHERE
                           "t2"."stage" IN ('mql', 'sql', 'opportunity')
@@ -987,7 +962,7 @@ FROM (
                           ) - 1
                         )
                       )
-                  ) AS "t10"
+                  ) AS "t9"
                 ) AS "t11"
                 WHERE
                   "t11"."__pat" IS NOT NULL
@@ -1023,10 +998,10 @@ FROM (
               *
             FROM "rep_assignments" AS "t0"
           ) AS "t3"
-        ) AS "t9"
-          ON "t17"."__owner" = "t9"."__rep"
-          AND "t9"."__from" <= "t17"."__day"
-          AND "t9"."__to" >= "t17"."__day"
+        ) AS "t10"
+          ON "t17"."__owner" = "t10"."__rep"
+          AND "t10"."__from" <= "t17"."__day"
+          AND "t10"."__to" >= "t17"."__day"
       ) AS "t18"
     ) AS "t19"
     GROUP BY
