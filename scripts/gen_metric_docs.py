@@ -1,4 +1,5 @@
-"""Write docs/metrics.md, the reference of the built-in metrics, from
+"""Write docs/metrics.md, the reference of the built-in metrics, and
+``library.json`` (the metrics as JSON data, which commands read), from
 ``src/kpitree/compute/library.yaml`` (its ``# --- Section ---`` comments become the
 sections; a metric's ``description`` is its definition, or one is derived from its spec).
 
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from kpitree.compute.entities import ENTITIES, Entity
-from kpitree.compute.metrics import builtin_specs
+from kpitree.compute.metrics import builtin_specs, library_data, library_digest
 from kpitree.definition.spec import MetricSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "metrics.md"
+LIBRARY = ROOT / "src" / "kpitree" / "compute" / "library.yaml"
+LIBRARY_JSON = LIBRARY.with_suffix(".json")
 REGENERATE = ".venv/bin/python scripts/gen_metric_docs.py"
 
 _SECTION = re.compile(r"^# -+ (?P<name>.+?) -+\s*$")
@@ -290,17 +293,32 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+def library_json() -> str:
+    """``library.json``: the library's metrics as JSON data, with the digest of
+    the YAML they were read from (commands read it instead of parsing YAML)."""
+    import json
+
+    text = LIBRARY.read_text(encoding="utf-8")
+    body = {"library_yaml_sha256": library_digest(text), "metrics": library_data(text)}
+    return json.dumps(body, ensure_ascii=False, indent=1) + "\n"
+
+
 def main(argv: list[str]) -> int:
-    text = render()
+    outputs = {DOCS: render(), LIBRARY_JSON: library_json()}
     if "--check" in argv:
-        current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else ""
-        if current != text:
-            print(f"{DOCS.relative_to(ROOT)} is out of date; run: {REGENERATE}", file=sys.stderr)
-            return 1
-        return 0
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text, encoding="utf-8")
-    print(f"wrote {DOCS.relative_to(ROOT)}")
+        stale = False
+        for path, text in outputs.items():
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != text:
+                print(
+                    f"{path.relative_to(ROOT)} is out of date; run: {REGENERATE}", file=sys.stderr
+                )
+                stale = True
+        return 1 if stale else 0
+    for path, text in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 

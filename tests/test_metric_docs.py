@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import json
 import re
 from pathlib import Path
 from types import ModuleType
@@ -106,3 +107,17 @@ def test_definitions_say_what_the_spec_says() -> None:
 
 def test_engine_doc_links_to_the_reference() -> None:
     assert "(metrics.md)" in (ROOT / "docs" / "engine.md").read_text(encoding="utf-8")
+
+
+def test_library_json_is_the_yaml_library() -> None:
+    """Commands read the built-in metrics from library.json (no YAML parser):
+    it must hold what library.yaml says."""
+    from kpitree.compute.metrics import library_data, library_digest
+    from kpitree.definition.spec import MetricSpec
+
+    current = gen.LIBRARY_JSON.read_text(encoding="utf-8")
+    assert current == gen.library_json(), f"library.json is out of date: {gen.REGENERATE}"
+    text = gen.LIBRARY.read_text(encoding="utf-8")
+    from_yaml = {k: MetricSpec.model_validate(v) for k, v in library_data(text).items()}
+    assert builtin_specs() == from_yaml
+    assert json.loads(current)["library_yaml_sha256"] == library_digest(text)

@@ -99,15 +99,42 @@ class Catalogue:
         return list(out)
 
 
-@cache
-def builtin_specs() -> dict[str, MetricSpec]:
-    """The built-in library (``compute/library.yaml``)."""
+def library_data(text: str) -> dict[str, Any]:
+    """The metrics of ``library.yaml``'s ``text``, as its YAML reads."""
     import yaml
 
-    text = resources.files("kpitree.compute").joinpath("library.yaml").read_text("utf-8")
     # libyaml's loader when the wheel has it: the pure-Python one costs a tenth
     # of a second on every command that computes.
-    raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    raw: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return raw
+
+
+def library_digest(text: str) -> str:
+    """The digest of ``library.yaml``'s text that ``library.json`` was written from."""
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@cache
+def builtin_specs() -> dict[str, MetricSpec]:
+    """The built-in library (``compute/library.yaml``), read from its JSON twin
+    ``library.json`` (written by ``scripts/gen_metric_docs.py``) while that was
+    written from this very YAML: importing and running a YAML parser costs
+    every command more than the rest of reading the library."""
+    import json
+
+    folder = resources.files("kpitree.compute")
+    text = folder.joinpath("library.yaml").read_text("utf-8")
+    raw: dict[str, Any] | None = None
+    try:
+        twin = json.loads(folder.joinpath("library.json").read_text("utf-8"))
+        if twin.get("library_yaml_sha256") == library_digest(text):
+            raw = twin["metrics"]
+    except (OSError, ValueError, AttributeError, KeyError):
+        pass
+    if raw is None:
+        raw = library_data(text)
     return {k: MetricSpec.model_validate(v) for k, v in raw.items()}
 
 
