@@ -110,3 +110,49 @@ def test_the_tree_and_node_pages_warn_on_the_nodes_a_finding_touches(
         assert twin["quality"]["records"] == sum(c for _, _, c in expected["avg_deal_size"])
         if clean:
             assert client.get(f"/api/nodes/{clean[0]}").json()["quality"] is None
+
+
+def test_the_report_is_kept_per_data_version_and_an_import_renews_it(
+    tmp_path: Path, kpitree: Any
+) -> None:
+    """The report is computed once for the requests of one data version (the
+    Data page, its section and the twin, side by side), and an import makes
+    the next request compute it again, on the new data."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .quality_company import DEALS_MAP, write
+
+    project = build_company(tmp_path, kpitree)
+    today = Project.load(project).today().isoformat()
+    app = create_app(project)
+    with closing(
+        TestClient(app, base_url="http://localhost", headers={"accept-language": "en"})
+    ) as client:
+        paths = ["/api/data/quality", "/data", "/data/quality"] * 3
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(client.get, paths))
+        assert [a.status_code for a in answers] == [200] * len(paths)
+        assert app.state.page_cache.misses_by_kind["quality"] == 1
+        before = client.get("/api/data/quality").json()
+        assert before == kpitree("data", "check", str(project), "--as-of", today, "--json").json()
+        # One more open deal with no amount: the finding counts it at once.
+        csv = write(tmp_path, "more.csv", "ID,Lead,Created,Close,Won,Amount,Status,Owner,Account\n"
+                    "D8,L1,2026/04/21,,,,open,R1,\n")  # fmt: skip
+        done = kpitree("import", csv, "--mapping", write(tmp_path, "more.yaml", DEALS_MAP),
+                       "--project", str(project))  # fmt: skip
+        assert done.code == 0, done.out + done.err
+        after = client.get("/api/data/quality").json()
+        page = client.get("/data").text
+    assert app.state.page_cache.misses_by_kind["quality"] == 2
+    assert after == kpitree("data", "check", str(project), "--as-of", today, "--json").json()
+
+    def missing_amount(report: dict[str, Any]) -> dict[str, Any]:
+        found = {(f["rule"], f["table"]): f for f in report["findings"]}
+        return found[("deal_without_amount", "deals")]  # type: ignore[no-any-return]
+
+    assert missing_amount(after)["count"] == missing_amount(before)["count"] + 1
+    assert "D8" in missing_amount(after)["examples"]
+    row = re.search(
+        r'<tr data-rule="deal_without_amount" data-table="deals".*?</tr>', page, flags=re.DOTALL
+    )
+    assert row and f'data-field="count">{missing_amount(after)["count"]:,}</td>' in row.group(0)

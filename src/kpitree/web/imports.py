@@ -343,6 +343,7 @@ _HISTORY_SQL = (
 
 _HISTORY_CACHE: dict[str, tuple[str, list[dict[str, Any]]]] = {}
 _HISTORY_LOCK = threading.Lock()
+_HISTORY_READ_LOCK = threading.Lock()
 
 
 def history(project: Project) -> list[dict[str, Any]]:
@@ -359,9 +360,15 @@ def history(project: Project) -> list[dict[str, Any]]:
         cached = _HISTORY_CACHE.get(target)
     if cached is not None and cached[0] == version and not version.startswith("server:"):
         return [dict(row) for row in cached[1]]
-    rows = _read_history(project)
-    with _HISTORY_LOCK:
-        _HISTORY_CACHE[target] = (version, rows)
+    # After an import every open Data page asks at once: one reads, the others wait for it.
+    with _HISTORY_READ_LOCK:
+        with _HISTORY_LOCK:
+            cached = _HISTORY_CACHE.get(target)
+        if cached is not None and cached[0] == version and not version.startswith("server:"):
+            return [dict(row) for row in cached[1]]
+        rows = _read_history(project)
+        with _HISTORY_LOCK:
+            _HISTORY_CACHE[target] = (version, rows)
     return [dict(row) for row in rows]
 
 

@@ -215,8 +215,8 @@ def data_page(
     from kpitree.web.routes_sync import sources_view
 
     context = _page_context(request, project, user)
-    context.update(quality_context(project, get_lang(request)))
-    context.update(links_context(project, get_lang(request)))
+    context.update(quality_context(project, get_lang(request), request))
+    context.update(links_context(project, get_lang(request), request=request))
     context["sources"] = sources_view(request, project)
     return render(request, "data.html", context)
 

@@ -2,10 +2,14 @@
 (``GET /api/data/links``): what ``kpitree data links`` shows, how the sources
 are linked into one funnel (match rate per relation, source and method) and
 the records left unmatched or refused as ambiguous, with what to add to the
-export."""
+export.
+
+The report is kept in the page cache per data version (:mod:`kpitree.web.cache`),
+computed once however many pages ask for it after an import."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,21 +25,35 @@ router = APIRouter()
 DEFAULT_LIMIT = 20
 
 
-def links_report(project: Project, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+def links_report(
+    project: Project, limit: int = DEFAULT_LIMIT, request: Request | None = None
+) -> dict[str, Any]:
     """``kpitree data links --json``. A warehouse written before links existed
-    reports none here (reading never writes: ``kpitree data links`` builds them)."""
+    reports none here (reading never writes: ``kpitree data links`` builds them).
+    With ``request``, kept in the app's page cache for this data version (a
+    copy: the caller may change it)."""
     from kpitree.compute.links_report import links_report as report
 
-    with project.engine() as engine:
-        return report(engine, limit).to_json()
+    def compute() -> dict[str, Any]:
+        with project.engine() as engine:
+            return report(engine, limit).to_json()
+
+    if request is None:
+        return compute()
+    from kpitree.web.routes_api import page_cache
+
+    kept = page_cache(request).source(project).cached(("links", limit), compute)
+    return copy.deepcopy(kept)
 
 
-def links_context(project: Project, lang: str, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
+def links_context(
+    project: Project, lang: str, limit: int = DEFAULT_LIMIT, request: Request | None = None
+) -> dict[str, Any]:
     """The report, each ambiguous record with its sentence for the page."""
     from kpitree.compute.links_report import method_label, records_shown
     from kpitree.i18n import t
 
-    report = links_report(project, limit)
+    report = links_report(project, limit, request)
     for rel in report["relations"]:
         rel["unmatched_shown"] = records_shown(rel["unmatched"])
         for pair in rel["pairs"]:
@@ -56,6 +74,7 @@ def links_context(project: Project, lang: str, limit: int = DEFAULT_LIMIT) -> di
 
 @router.get("/api/data/links", tags=["data"])
 def api_links(
+    request: Request,
     limit: int = Query(DEFAULT_LIMIT, ge=0, le=1000, description="Records listed per relation."),
     project: Project = Depends(get_project),
     _: User = Depends(require_viewer),
@@ -64,7 +83,7 @@ def api_links(
     ``kpitree data links --json`` prints it: per relation and source the
     records, linked, ambiguous and unmatched, by target source and method, and
     the first unmatched and ambiguous records."""
-    return links_report(project, limit)
+    return links_report(project, limit, request)
 
 
 @router.get("/data/links", response_class=HTMLResponse, include_in_schema=False)
@@ -73,4 +92,5 @@ def data_links(
     project: Project = Depends(get_project),
     _: User = Depends(require_viewer),
 ) -> Response:
-    return render(request, "data_links.html", links_context(project, get_lang(request)))
+    context = links_context(project, get_lang(request), request=request)
+    return render(request, "data_links.html", context)

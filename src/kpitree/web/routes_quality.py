@@ -1,9 +1,14 @@
 """The data-quality section of the Data page (``/data/quality``) and its JSON
 twin (``GET /api/data/quality``): what ``kpitree data check`` finds, as of
-today in the project's time zone."""
+today in the project's time zone.
+
+The report is kept in the page cache per data version and day
+(:mod:`kpitree.web.cache`): it reads every table, and after an import every
+open Data page asks for it at once; it is computed once for all of them."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,18 +22,27 @@ from kpitree.web.users import User
 router = APIRouter()
 
 
-def quality_report(project: Project) -> dict[str, Any]:
-    """``kpitree data check --json`` for today."""
+def quality_report(project: Project, request: Request | None = None) -> dict[str, Any]:
+    """``kpitree data check --json`` for today; with ``request``, kept in the
+    app's page cache for this data version (a copy: the caller may change it)."""
     from kpitree.compute.quality import check_quality
 
-    catalogue = project.catalogue
-    with project.engine() as engine:
-        return check_quality(engine, catalogue, project.tree, project.today()).to_json()
+    def compute() -> dict[str, Any]:
+        with project.engine() as engine:
+            found = check_quality(engine, project.catalogue, project.tree, project.today())
+            return found.to_json()
+
+    if request is None:
+        return compute()
+    from kpitree.web.routes_api import page_cache
+
+    kept = page_cache(request).source(project).cached(("quality",), compute)
+    return copy.deepcopy(kept)
 
 
-def quality_context(project: Project, lang: str) -> dict[str, Any]:
+def quality_context(project: Project, lang: str, request: Request | None = None) -> dict[str, Any]:
     """The report, with each finding's nodes as (id, label) for the page."""
-    report = quality_report(project)
+    report = quality_report(project, request)
     for finding in report["findings"]:
         finding["node_links"] = [
             (nid, project.tree.nodes[nid].label.text(lang, nid)) for nid in finding["nodes"]
@@ -38,12 +52,12 @@ def quality_context(project: Project, lang: str) -> dict[str, Any]:
 
 @router.get("/api/data/quality", tags=["data"])
 def api_quality(
-    project: Project = Depends(get_project), _: User = Depends(require_viewer)
+    request: Request, project: Project = Depends(get_project), _: User = Depends(require_viewer)
 ) -> dict[str, Any]:
     """The data-quality check as of today, as ``kpitree data check --json`` prints
     it: findings (rule, code, level, table, count, example ids, metrics, nodes)
     and the freshness of every table."""
-    return quality_report(project)
+    return quality_report(project, request)
 
 
 @router.get("/data/quality", response_class=HTMLResponse, include_in_schema=False)
@@ -52,4 +66,5 @@ def data_quality(
     project: Project = Depends(get_project),
     _: User = Depends(require_viewer),
 ) -> Response:
-    return render(request, "data_quality.html", quality_context(project, get_lang(request)))
+    context = quality_context(project, get_lang(request), request)
+    return render(request, "data_quality.html", context)
