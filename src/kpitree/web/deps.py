@@ -47,6 +47,7 @@ __all__ = [
     "get_project",
     "load_project",
     "render",
+    "render_html",
     "require_admin",
     "require_editor",
     "require_viewer",
@@ -264,6 +265,17 @@ def render(
     variables (see the module docstring)."""
     from fastapi.responses import HTMLResponse
 
+    return HTMLResponse(render_html(request, template_name, context))
+
+
+def render_html(
+    request: Request,
+    template_name: str,
+    context: dict[str, Any] | None = None,
+    csrf: str | None = None,
+) -> str:
+    """The HTML of :func:`render`; ``csrf``: the token to write instead of the
+    browser's (:mod:`kpitree.web.rendered` writes the browser's in later)."""
     from kpitree.i18n import t
 
     lang = get_lang(request)
@@ -275,7 +287,7 @@ def render(
         "request": request,
         "lang": lang,
         "user": user,
-        "csrf_token": csrf_token(request),
+        "csrf_token": csrf_token(request) if csrf is None else csrf,
         "t": lambda key, **params: t(key, lang=lang, **params),
         "lang_urls": {code: _with_lang(request, code) for code in ("ja", "en")},
         "project_name": _project_name(request),
@@ -283,8 +295,7 @@ def render(
         # How charts look (kpitree.chartstyle), for the sparklines and charts.js.
         "chart_style": chartstyle.web_style(),
     }
-    html = environment().get_template(template_name).render({**common, **(context or {})})
-    return HTMLResponse(html)
+    return environment().get_template(template_name).render({**common, **(context or {})})
 
 
 def _with_lang(request: Request, lang: str) -> str:

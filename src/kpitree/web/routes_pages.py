@@ -8,13 +8,13 @@ The router's lifespan starts the page-cache :class:`~kpitree.web.cache.Warmer`
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kpitree.web.deps import get_lang, get_project, render, require_editor
+from kpitree.web.deps import csrf_token, get_lang, get_project, render_html, require_editor
 from kpitree.web.downloads import page_format
 from kpitree.web.routes_api import (
     PageRequest,
@@ -73,29 +73,38 @@ def _page(
     fmt: str | None,
     table: str | None,
     download_name: str,
+    kept: dict[str, Any] | None = None,
+    extra: Hashable = (),
 ) -> Response:
+    """The page (or one of its tables as a download). ``kept``: the view model
+    as the page cache holds it, when ``view`` adds what changes without new
+    data (``extra`` says what it adds); the HTML is rendered once per kept view
+    model, request key, notes and ``extra`` (:mod:`kpitree.web.rendered`)."""
     if fmt in ("csv", "xlsx"):
         return table_download(view, fmt, table, download_name)
+    from kpitree.web.rendered import CSRF_PLACEHOLDER, rendered_pages, request_key
+    from kpitree.web.routes_notes import page_notes
+
     request = page.request
     lang = view.get("query", {}).get("lang", "ja")
     query = page_query(request, lang, page.project)
-    from kpitree.web.routes_notes import page_notes
-
     shown = view.get("node")
     node = shown.get("id") if isinstance(shown, dict) else view.get("kgi")
     notes = page_notes(request, page.project, view, node)
-    return render(
-        request,
-        template,
-        {
-            "view": view,
-            "active": active,
-            "query": query,
-            "notes": notes,
-            "self_url": str(request.url.path)
-            + ("?" + request.url.query if request.url.query else ""),
-        },
+    context = {
+        "view": view,
+        "active": active,
+        "query": query,
+        "notes": notes,
+        "self_url": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
+    }
+    key = (template, active, lang, request_key(request, get_lang(request)), repr(notes), extra)
+    html = rendered_pages(request).html(
+        view if kept is None else kept,
+        key,
+        lambda: render_html(request, template, context, csrf=CSRF_PLACEHOLDER),
     )
+    return HTMLResponse(html.replace(CSRF_PLACEHOLDER, csrf_token(request)))
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -119,12 +128,15 @@ def node_page(
 ) -> Response:
     from kpitree.web.views import node_view
 
-    view = page.view(f"node:{node_id}", lambda s, q: node_view(s, q, node_id))
-    if format is None:  # the node's open actions, as they stand now (never cached)
-        from kpitree.web.routes_actions import node_actions
+    kept = page.view(f"node:{node_id}", lambda s, q: node_view(s, q, node_id))
+    if format is not None:
+        return _page(page, "node.html", kept, "tree", format, table, f"node-{node_id}")
+    # The node's open actions, as they stand now (never kept with the view model).
+    from kpitree.web.routes_actions import node_actions
 
-        view = {**view, "actions": node_actions(page.project, node_id, page.lang)}
-    return _page(page, "node.html", view, "tree", format, table, f"node-{node_id}")
+    actions = node_actions(page.project, node_id, page.lang)
+    view = {**kept, "actions": actions}
+    return _page(page, "node.html", view, "tree", None, None, "", kept, repr(actions))
 
 
 @router.get("/funnel", response_class=HTMLResponse)
@@ -186,10 +198,12 @@ def plan_page(
 
     params = page.request.query_params
     saved = params.get("saved")
-    view = {**plan_page_view(page.request, page.project, page.lang), "saved": saved}
+    kept = plan_page_view(page.request, page.project, page.lang)
+    view = {**kept, "saved": saved}
     diff, against = (_revision_id(params.get(k)) for k in ("diff", "against"))
     view["history"] = plan_history(page.project, page.lang, diff, against)
-    return _page(page, "plan.html", view, "plan", format, table, "plan")
+    extra = (saved, repr(view["history"]))
+    return _page(page, "plan.html", view, "plan", format, table, "plan", kept, extra)
 
 
 @router.post("/plan/scenarios")

@@ -25,19 +25,16 @@ router = APIRouter()
 def quality_report(project: Project, request: Request | None = None) -> dict[str, Any]:
     """``kpitree data check --json`` for today; with ``request``, kept in the
     app's page cache for this data version (a copy: the caller may change it)."""
-    from kpitree.compute.quality import check_quality
+    if request is None:
+        from kpitree.compute.quality import check_quality
 
-    def compute() -> dict[str, Any]:
         with project.engine() as engine:
             found = check_quality(engine, project.catalogue, project.tree, project.today())
             return found.to_json()
-
-    if request is None:
-        return compute()
     from kpitree.web.routes_api import page_cache
+    from kpitree.web.views.common import quality_report as kept
 
-    kept = page_cache(request).source(project).cached(("quality",), compute)
-    return copy.deepcopy(kept)
+    return copy.deepcopy(kept(page_cache(request).source(project)))
 
 
 def quality_context(project: Project, lang: str, request: Request | None = None) -> dict[str, Any]:

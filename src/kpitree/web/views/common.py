@@ -399,6 +399,22 @@ def _channels(project: Project) -> list[str]:
     return sorted(str(c) for c in found.column("channel").to_pylist() if c is not None)
 
 
+def quality_report(source: StatusSource) -> dict[str, Any]:
+    """``kpitree data check --json`` as of the source's today, read once per
+    data version (the Data page and every page's node warnings share it).
+    Shared: callers must not change it."""
+
+    def compute() -> dict[str, Any]:
+        from kpitree.compute.quality import check_quality
+
+        project = source.project
+        with project.engine() as engine:
+            report = check_quality(engine, project.catalogue, project.tree, source.today())
+        return report.to_json()
+
+    return source.cached(("quality",), compute)
+
+
 def quality_by_node(source: StatusSource) -> dict[str, dict[str, Any]]:
     """The data-quality findings (``kpitree data check`` as of today) that touch
     each node: node id -> {errors, warnings, records, findings}, where records
@@ -406,21 +422,16 @@ def quality_by_node(source: StatusSource) -> dict[str, dict[str, Any]]:
     level, table, count, example ids and detail. Read once per data version."""
 
     def compute() -> dict[str, dict[str, Any]]:
-        from kpitree.compute.quality import check_quality
-
-        project = source.project
-        with project.engine() as engine:
-            report = check_quality(engine, project.catalogue, project.tree, source.today())
         out: dict[str, dict[str, Any]] = {}
-        for finding in report.findings:
-            item = {k: v for k, v in finding.to_json().items() if k not in ("metrics", "nodes")}
-            for nid in finding.nodes:
+        for finding in quality_report(source)["findings"]:
+            item = {k: v for k, v in finding.items() if k not in ("metrics", "nodes")}
+            for nid in finding["nodes"]:
                 entry = out.setdefault(
                     nid, {"errors": 0, "warnings": 0, "records": 0, "findings": []}
                 )
-                entry["errors" if finding.level == "error" else "warnings"] += 1
-                entry["records"] += finding.count
-                entry["findings"].append(item)
+                entry["errors" if finding["level"] == "error" else "warnings"] += 1
+                entry["records"] += finding["count"]
+                entry["findings"].append(dict(item))
         return out
 
     return source.cached(("quality_by_node",), compute)

@@ -1,0 +1,94 @@
+"""Dashboard pages rendered once and served many times.
+
+A page's HTML depends on its view model (kept in the page cache per data
+version, definition and query: :mod:`kpitree.web.cache`) and on what the
+request adds: the address, the language, who asks (the header shows the
+user's name and role, and editors see forms that viewers do not), the notes
+and open actions as they stand now, and the browser's CSRF token. Rendering
+the templates is most of a warmed page's time, so the HTML is kept per view
+model *object* and a key of everything else; the CSRF token is written in
+afterwards, so browsers of the same user share one rendering.
+
+An entry holds its view model and is used only while the page cache hands out
+that same object: an import, a changed definition or another day makes a new
+view model, and its pages are rendered again. Nothing a user may not see is
+ever served to them: the user's name, role and anonymity are part of the key.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+__all__ = ["CSRF_PLACEHOLDER", "RenderedPages", "rendered_pages"]
+
+MAX_PAGES = 256  # a large organisation's page is ~100-300 kB of HTML
+# Rendered in place of the CSRF token, then replaced by the request's own.
+CSRF_PLACEHOLDER = "kt-csrf-" + secrets.token_hex(16)
+_MAKE_LOCK = threading.Lock()
+
+
+class RenderedPages:
+    """A bounded, thread-safe memo of rendered pages (see the module docstring)."""
+
+    def __init__(self, max_entries: int = MAX_PAGES) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[object, str]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def html(self, view: object, key: Hashable, render: Callable[[], str]) -> str:
+        """The page for ``view`` and ``key``, rendered by ``render`` when missing
+        (with :data:`CSRF_PLACEHOLDER` as the token)."""
+        full = (id(view), key)
+        with self._lock:
+            found = self._entries.get(full)
+            if found is not None and found[0] is view:
+                self._entries.move_to_end(full)
+                self.hits += 1
+                return found[1]
+        html = render()
+        with self._lock:
+            self.misses += 1
+            self._entries[full] = (view, html)
+            self._entries.move_to_end(full)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return html
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def rendered_pages(request: Request) -> RenderedPages:
+    """The app's rendered pages (made on first use)."""
+    state = request.app.state
+    found: RenderedPages | None = getattr(state, "rendered_pages", None)
+    if found is None:
+        with _MAKE_LOCK:
+            found = getattr(state, "rendered_pages", None)
+            if found is None:
+                found = state.rendered_pages = RenderedPages()
+    return found
+
+
+def request_key(request: Request, lang: str) -> tuple[Any, ...]:
+    """What the request adds to a page besides its view model: the address
+    (path, query and the base URL), the language and the user's identity and
+    role (the project's name follows the definition, as the view model does)."""
+    from kpitree.web.auth import current_user
+
+    user = current_user(request)
+    who = None if user is None else (user.name, user.role, user.anonymous)
+    return (str(request.base_url), request.url.path, request.url.query, lang, who)
