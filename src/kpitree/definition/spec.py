@@ -74,7 +74,7 @@ VolumeUnit = Literal["ratio", "score", "currency", "days", "hours", "number"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class LocalizedText(_Strict):
@@ -302,7 +302,11 @@ class MetricSpec(_Strict):
     )
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        defer_build=True,
     )
 
 

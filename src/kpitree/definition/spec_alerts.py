@@ -58,7 +58,7 @@ SPECIAL_RECIPIENTS = ("owner", "segment_owner")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class _Text(_Strict):
@@ -113,7 +113,11 @@ class ChannelSpec(_Strict):
     timeout_seconds: float = Field(10.0, gt=0, description="Network timeout per attempt.")
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        defer_build=True,
     )
 
 
@@ -247,5 +251,9 @@ class SlaSpec(_Strict):
     )
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+        extra="forbid",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        defer_build=True,
     )

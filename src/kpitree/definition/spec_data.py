@@ -11,7 +11,7 @@ __all__ = ["DataSourceSpec", "DataSpec", "LandedSpec", "QualityRule", "QualitySp
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class DataSourceSpec(_Strict):

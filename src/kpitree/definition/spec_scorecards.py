@@ -23,7 +23,7 @@ __all__ = ["ScoreAccessSpec", "ScoreBandSpec", "ScorecardsSpec", "check_scorecar
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class ScoreBandSpec(_Strict):

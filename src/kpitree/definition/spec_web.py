@@ -56,7 +56,7 @@ class SsoSpec(BaseModel):
     The client secret is read from the environment variable named here, never
     from a file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     issuer: str = Field(
         description="The provider's issuer URL (its /.well-known/openid-configuration is read).",
@@ -98,7 +98,7 @@ class SsoSpec(BaseModel):
 class WebSpec(BaseModel):
     """``web:``: the settings of ``kpitree serve`` that belong with the project."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     allowed_hosts: list[str] = Field(
         default_factory=list,
