@@ -204,11 +204,17 @@ def _ids_repeat(con: duckdb.DuckDBPyConnection, plan: Plan, parsed: str) -> bool
         return False
     keys = ", ".join(cols)
     notnull = " AND ".join(f"{c} IS NOT NULL" for c in cols)
-    for distinct in (f"hash({keys})", f"({keys})"):
-        sql = f"SELECT count(*) > count(DISTINCT {distinct}) FROM {parsed} WHERE {notnull}"
-        if not con.execute(sql).fetchall()[0][0]:
-            return False
-    return True
+    # Equal hashes side by side once sorted: a sort of the hashes holds less
+    # memory than a distinct count's hash table (about 110 MB against 190 MB for
+    # 4M ids), and the peak of an import is here, while the text is still held.
+    hashes = (
+        f"SELECT count(*) FILTER (WHERE h = before) > 0 FROM (SELECT h, lag(h) OVER "
+        f"(ORDER BY h) AS before FROM (SELECT hash({keys}) AS h FROM {parsed} WHERE {notnull}))"
+    )
+    if not con.execute(hashes).fetchall()[0][0]:
+        return False
+    sql = f"SELECT count(*) > count(DISTINCT ({keys})) FROM {parsed} WHERE {notnull}"
+    return bool(con.execute(sql).fetchall()[0][0])
 
 
 def _cut(
