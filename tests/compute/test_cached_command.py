@@ -41,6 +41,8 @@ heavy += ("pyarrow.compute", "kpitree.abm.scoring")
 # The checked definition is kept: no YAML read, no model validated, no rule run.
 heavy += ("kpitree.definition.draft", "kpitree.definition.resolve")
 heavy += ("kpitree.definition.design", "kpitree.definition.guidance")
+# Only the models a kept tree holds are built: not those of the YAML's other keys.
+heavy += ("kpitree.definition.spec", "kpitree.definition.spec_sources")
 # The built-in metrics are read from library.json.
 heavy += ("yaml",)
 sys.stderr.write(json.dumps(sorted(m for m in heavy if m in sys.modules)))

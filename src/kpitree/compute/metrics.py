@@ -18,7 +18,7 @@ from kpitree.compute.account_columns import ACCOUNT_COLUMNS, account_key
 from kpitree.compute.entities import ENTITIES, Entity
 from kpitree.data.schema import CANONICAL_STAGES
 from kpitree.definition.formula import BinOp, Expr, FormulaSyntaxError, Ref, parse, refs
-from kpitree.definition.spec import MetricSpec
+from kpitree.definition.spec_metrics import MetricSpec
 from kpitree.definition.tree import Label, Tree
 from kpitree.errors import Diagnostic, Severity, Span
 from kpitree.source import did_you_mean

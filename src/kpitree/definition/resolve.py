@@ -9,9 +9,10 @@ from kpitree.definition.design import run_rules
 from kpitree.definition.draft import Draft, read_draft
 from kpitree.definition.formula import BinOp, Call, Expr, Neg, Num, Ref
 from kpitree.definition.record_links import source_record_links
-from kpitree.definition.spec import DEFAULT_MIN_VOLUME, LocalizedText, NodeSpec
+from kpitree.definition.spec import LocalizedText, NodeSpec
 from kpitree.definition.spec_abm import check_abm
 from kpitree.definition.spec_links import check_link_keys
+from kpitree.definition.spec_metrics import DEFAULT_MIN_VOLUME
 from kpitree.definition.spec_scorecards import ScorecardsSpec, check_scorecards
 from kpitree.definition.tree import (
     Benchmark,

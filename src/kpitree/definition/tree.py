@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpitree.definition.formula import Expr, refs
-from kpitree.definition.spec import DEFAULT_MIN_VOLUME, MetricSpec
 from kpitree.definition.spec_abm import AbmSpec
 from kpitree.definition.spec_alerts import AlertRuleSpec, NotificationsSpec, SlaSpec
 from kpitree.definition.spec_data import LandedSpec, QualitySpec
+from kpitree.definition.spec_metrics import DEFAULT_MIN_VOLUME, MetricSpec
 from kpitree.definition.spec_scorecards import ScorecardsSpec
 from kpitree.definition.spec_web import WebSpec
 from kpitree.definition.units import Unit
