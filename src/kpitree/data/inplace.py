@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from kpitree.data.query import Plan
-    from kpitree.data.readers import Progress
+    from kpitree.data.readers import Progress, SourceTable
     from kpitree.data.transform import _Layout
 
 __all__ = ["InPlaceReader", "reads_in_place"]
@@ -114,7 +114,7 @@ def _ident(name: str) -> str:
 
 def _map(
     con: duckdb.DuckDBPyConnection,
-    source: object,
+    source: SourceTable,
     mapping: Mapping,
     found: dict[str, int],
     path: str,
@@ -122,10 +122,8 @@ def _map(
     read_db: str,
 ) -> MappedBatch:
     """Parse table ``raw`` into ``<read_db>.parsed``; report and remove rejected rows."""
-    from kpitree.data.readers import SourceTable
     from kpitree.data.reject_report import _bad_table, _rejected_rows, _rejects
 
-    assert isinstance(source, SourceTable)
     parsed = f"{read_db}.main.parsed"
     plan, layout, layers = _parse(con, source, mapping, found, tz, parsed, dup_check=None)
     if not plan.dup_check and _ids_repeat(con, plan, parsed):
@@ -160,7 +158,7 @@ def _map(
 
 def _parse(
     con: duckdb.DuckDBPyConnection,
-    source: object,
+    source: SourceTable,
     mapping: Mapping,
     found: dict[str, int],
     tz: str,
@@ -170,10 +168,8 @@ def _parse(
 ) -> tuple[Plan, _Layout, tuple[str, str]]:
     """The parse query's result as table ``parsed``, plain text trimmed in SQL
     (where the Arrow reader trims it in Arrow)."""
-    from kpitree.data.readers import SourceTable
     from kpitree.data.transform import plan_query
 
-    assert isinstance(source, SourceTable)
     plan, layout, layers, query = plan_query(con, source, mapping, found, tz, dup_check=dup_check)
     trims = plan.trimmed_outputs()
     select = "*"
