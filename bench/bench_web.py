@@ -485,10 +485,13 @@ def main() -> None:
         help="run kpitree import of small files, one after the other, for the whole load",
     )
     parser.add_argument(
+        "--no-live", action="store_true", help="skip the live step (imports with open pages)"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         help="record the server with py-spy during the load into this file (speedscope "
-        "JSON; py-spy must be installed in the environment)",
+        "JSON, or collapsed stacks for a .txt; py-spy must be installed in the environment)",
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -523,9 +526,10 @@ def main() -> None:
         importer = Importer(project, workdir) if args.imports_during else None
         spy = None
         if args.profile is not None:
+            form = "raw" if args.profile.suffix == ".txt" else "speedscope"
             spy = subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                 str(server.process.pid), "--format", "speedscope", "--threads", "--idle",
+                 str(server.process.pid), "--format", form,
                  "--output", str(args.profile), "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
@@ -544,7 +548,11 @@ def main() -> None:
                 spy.wait(timeout=120)
         load_after = os.getloadavg()
         during = importer.summary() if importer is not None else None
-        live = [live_update(server.url, project, workdir, kind) for kind in LIVE_IMPORTS]
+        live = (
+            []
+            if args.no_live
+            else [live_update(server.url, project, workdir, kind) for kind in LIVE_IMPORTS]
+        )
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -287,7 +287,12 @@ class Warmer:
         import contextvars
 
         from kpitree.web import views
-        from kpitree.web.views.common import PageQuery, history_status, main_status
+        from kpitree.web.views.common import (
+            PageQuery,
+            history_status,
+            main_status,
+            quality_report,
+        )
         from kpitree.web.views.funnel import cohort_rates
 
         this_period = project.period(None, as_of=source.today())
@@ -303,7 +308,12 @@ class Warmer:
         if not current():
             return False
         first = PageQuery(period=None, lang=self.langs[0])
-        shared = (main_status, history_status, cohort_rates)
+
+        def quality(source: CachedSource, *_: Any) -> Any:
+            # Every page warns on the nodes a data-quality finding touches.
+            return quality_report(source)
+
+        shared = (main_status, history_status, cohort_rates, quality)
         with ThreadPoolExecutor(len(shared), thread_name_prefix="kpitree-warmer") as pool:
             running = [
                 pool.submit(contextvars.copy_context().run, f, source, first, this_period)

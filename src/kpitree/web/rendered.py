@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fastapi import Request
+    from fastapi.responses import HTMLResponse
 
-__all__ = ["CSRF_PLACEHOLDER", "RenderedPages", "rendered_pages"]
+__all__ = ["CSRF_PLACEHOLDER", "RenderedPages", "kept_page", "rendered_pages", "request_key"]
 
 MAX_PAGES = 256  # a large organisation's page is ~100-300 kB of HTML
 # Rendered in place of the CSRF token, then replaced by the request's own.
@@ -92,3 +93,26 @@ def request_key(request: Request, lang: str) -> tuple[Any, ...]:
     user = current_user(request)
     who = None if user is None else (user.name, user.role, user.anonymous)
     return (str(request.base_url), request.url.path, request.url.query, lang, who)
+
+
+def kept_page(
+    request: Request,
+    kept: object,
+    extra: Hashable,
+    template: str,
+    context: dict[str, Any],
+) -> HTMLResponse:
+    """``template`` rendered with ``context`` (as :func:`kpitree.web.deps.render`
+    does), kept for the view model ``kept`` (the page cache's object), the
+    request's :func:`request_key` and ``extra`` (whatever else the context
+    holds that may change while ``kept`` does not), with this browser's CSRF
+    token written in."""
+    from fastapi.responses import HTMLResponse
+
+    from kpitree.web.deps import csrf_token, get_lang, render_html
+
+    key = (template, request_key(request, get_lang(request)), extra)
+    html = rendered_pages(request).html(
+        kept, key, lambda: render_html(request, template, context, csrf=CSRF_PLACEHOLDER)
+    )
+    return HTMLResponse(html.replace(CSRF_PLACEHOLDER, csrf_token(request)))

@@ -306,15 +306,14 @@ def sla_page(
     if format is not None:
         tables = sla_tables(view, get_lang(request))
         return table_download({**view, **tables}, format, table, "sla")
+    from kpitree.web.rendered import kept_page
     from kpitree.web.views.sla_cases import case_url
 
     lang = get_lang(request)
     periods = sla_period_choices(request, view["period"], lang)
-    return render(
-        request,
-        "sla.html",
-        {"view": view, "active": "sla", "periods": periods, "case_url": case_url(view, lang)},
-    )
+    context = {"view": view, "active": "sla", "periods": periods, "case_url": case_url(view, lang)}
+    # Rendered once per kept view (data version and minute), address and user.
+    return kept_page(request, view, repr(periods), "sla.html", context)
 
 
 def _run_once(app: FastAPI) -> float:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from kpitree.web.deps import csrf_token, get_lang, get_project, render_html, require_editor
+from kpitree.web.deps import get_lang, get_project, require_editor
 from kpitree.web.downloads import page_format
 from kpitree.web.routes_api import (
     PageRequest,
@@ -82,7 +82,7 @@ def _page(
     model, request key, notes and ``extra`` (:mod:`kpitree.web.rendered`)."""
     if fmt in ("csv", "xlsx"):
         return table_download(view, fmt, table, download_name)
-    from kpitree.web.rendered import CSRF_PLACEHOLDER, rendered_pages, request_key
+    from kpitree.web.rendered import kept_page
     from kpitree.web.routes_notes import page_notes
 
     request = page.request
@@ -98,13 +98,8 @@ def _page(
         "notes": notes,
         "self_url": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
     }
-    key = (template, active, lang, request_key(request, get_lang(request)), repr(notes), extra)
-    html = rendered_pages(request).html(
-        view if kept is None else kept,
-        key,
-        lambda: render_html(request, template, context, csrf=CSRF_PLACEHOLDER),
-    )
-    return HTMLResponse(html.replace(CSRF_PLACEHOLDER, csrf_token(request)))
+    key = (active, lang, repr(notes), extra)
+    return kept_page(request, view if kept is None else kept, key, template, context)
 
 
 @router.get("/", response_class=HTMLResponse)
