@@ -25,9 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fastapi import Request
-    from fastapi.responses import HTMLResponse
+    from fastapi.responses import HTMLResponse, Response
 
-__all__ = ["CSRF_PLACEHOLDER", "RenderedPages", "kept_page", "rendered_pages", "request_key"]
+__all__ = [
+    "CSRF_PLACEHOLDER",
+    "RenderedPages",
+    "kept_json",
+    "kept_page",
+    "rendered_pages",
+    "request_key",
+]
 
 MAX_PAGES = 256  # a large organisation's page is ~100-300 kB of HTML
 # Rendered in place of the CSRF token, then replaced by the request's own.
@@ -116,3 +123,15 @@ def kept_page(
         kept, key, lambda: render_html(request, template, context, csrf=CSRF_PLACEHOLDER)
     )
     return HTMLResponse(html.replace(CSRF_PLACEHOLDER, csrf_token(request)))
+
+
+def kept_json(request: Request, kept: object, content: Any) -> Response:
+    """``content`` (made of the view model ``kept``) as a JSON answer, written
+    once per kept view model and address (a JSON twin holds no user's data)."""
+    from fastapi.responses import JSONResponse, Response
+
+    key = ("application/json", request.url.path, request.url.query)
+    body = rendered_pages(request).html(
+        kept, key, lambda: bytes(JSONResponse(content).body).decode()
+    )
+    return Response(body, media_type="application/json")

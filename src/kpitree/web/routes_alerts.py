@@ -290,7 +290,9 @@ def api_sla(
     if format != "json":
         tables = sla_tables(view, get_lang(request))
         return table_download({**view, **tables}, format, table, "sla")
-    return JSONResponse(view)
+    from kpitree.web.rendered import kept_json
+
+    return kept_json(request, view, view)
 
 
 @router.get("/sla", include_in_schema=False)

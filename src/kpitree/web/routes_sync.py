@@ -48,10 +48,9 @@ def _local(value: datetime | None, zone: ZoneInfo) -> str | None:
 
 def sources_view(request: Request, project: Project) -> list[dict[str, Any]]:
     """What the Data page's sources section shows (and ``/api/sources`` returns)."""
-    from kpitree.definition.spec_sources import read_sources
-    from kpitree.web.syncs import read_states
+    from kpitree.web.syncs import read_sources_kept, read_states
 
-    specs = read_sources(project.path)
+    specs = read_sources_kept(project.path)
     if not specs:
         return []
     runner = request.app.state.syncs
@@ -84,9 +83,9 @@ def sources_view(request: Request, project: Project) -> list[dict[str, Any]]:
 
 
 def _known(project: Project, name: str) -> None:
-    from kpitree.definition.spec_sources import read_sources
+    from kpitree.web.syncs import read_sources_kept
 
-    names = list(read_sources(project.path))
+    names = list(read_sources_kept(project.path))
     if name not in names:
         raise WebError(404, "KT958", "sync.web.unknown_source", name=name, names=", ".join(names))
 

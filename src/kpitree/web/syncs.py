@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from kpitree.data.syncstore import SourceState
     from kpitree.project import Project
 
-__all__ = ["BUSY_RETRY_SECONDS", "SyncRunner", "background", "read_states"]
+__all__ = ["BUSY_RETRY_SECONDS", "SyncRunner", "background", "read_sources_kept", "read_states"]
 
 log = logging.getLogger("kpitree.web")
 BUSY_RETRY_SECONDS = 30.0
@@ -153,10 +154,10 @@ class SyncRunner:
 
     def schedules(self) -> dict[str, int]:
         """Source -> seconds between scheduled syncs (sources with a schedule)."""
-        from kpitree.definition.spec_sources import parse_every, read_sources
+        from kpitree.definition.spec_sources import parse_every
 
         try:
-            specs = read_sources(self.project_path)
+            specs = read_sources_kept(self.project_path)
         except Exception:  # a broken definition shows on the pages; no schedule meanwhile
             return {}
         out = {}
@@ -297,3 +298,30 @@ class SyncRunner:
 async def background(app: FastAPI) -> None:
     """The app's sync runner (``app.state.syncs``) until the server stops."""
     await app.state.syncs.run(app)
+
+
+_SOURCES: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+_SOURCES_LOCK = threading.Lock()
+
+
+def read_sources_kept(project_path: Path) -> dict[str, Any]:
+    """:func:`kpitree.definition.spec_sources.read_sources`, kept while
+    kpitree.yaml keeps its size and modification time (reading it parses the
+    whole definition; the Data page asks twice a request). A broken
+    definition raises every time."""
+    from kpitree.definition.spec_sources import read_sources
+
+    try:
+        st = (Path(project_path) / "kpitree.yaml").stat()
+    except OSError:
+        return read_sources(project_path)
+    signature = (st.st_mtime_ns, st.st_size)
+    key = Path(project_path).resolve()
+    with _SOURCES_LOCK:
+        found = _SOURCES.get(key)
+    if found is not None and found[0] == signature:
+        return found[1]
+    specs = read_sources(project_path)
+    with _SOURCES_LOCK:
+        _SOURCES[key] = (signature, specs)
+    return specs
