@@ -1,10 +1,11 @@
 """The metrics placed on first stage entries (the MQL and SQL counts, the cohort
-rates between two stages) share one first-entries relation: a status reads the
-stage history once, and each metric's numbers equal its own query's (one
-reading of the history per metric) on tricky histories — a stage entered
-twice, entries before and after the periods, opportunities known only from a
-linked deal, entries on either side of midnight in Tokyo — and a count made
-here in plain Python from the rows."""
+rates and the mean durations between two stages) share one first-entries
+relation: a status reads the stage history once, and each metric's numbers
+equal its own query's (one reading of the history per metric) on tricky
+histories — a stage entered twice, entries before and after the periods,
+opportunities known only from a linked deal, an opportunity before the SQL (a
+negative duration), entries on either side of midnight in Tokyo — and a count
+made here in plain Python from the rows."""
 
 from __future__ import annotations
 
@@ -36,7 +37,16 @@ STAGED = [
     "mql_to_sql_rate",
     "sql_to_opportunity_rate",
     "mql_to_won_rate",
+    "mql_to_sql_days",
+    "sql_to_opportunity_hours",
 ]
+# Durations between two stages (means), placed by their first or their second stage.
+DURATIONS = """
+metrics:
+  mql_to_sql_days: {type: duration, entity: leads, from: mql, to: sql, duration_unit: days}
+  sql_to_opportunity_hours: {type: duration, entity: leads, from: sql, to: opportunity,
+                             duration_unit: hours, place_by: to}
+"""
 
 # Besides what the two sources give (MQL entries from HubSpot, opportunities and
 # wins only from the deals linked to the contacts):
@@ -72,6 +82,8 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import pyarrow as pa
 
     folder: Path = two.company.__wrapped__(tmp_path_factory)  # type: ignore[attr-defined]
+    definition = folder / "kpitree.yaml"
+    definition.write_text(definition.read_text(encoding="utf-8") + DURATIONS, encoding="utf-8")
     schema = arrow_schema("lead_stage_history")
     rows = [
         dict.fromkeys(schema.names)
@@ -120,12 +132,12 @@ def test_the_shared_relation_gives_each_metrics_own_numbers(
         shared = engine.execute(stage_query(engine, metrics, spans, dims, as_of=AS_OF))
         for m in metrics:
             own = engine.execute(metric_query(engine, m, spans, dims, as_of=AS_OF))
-            parts = ["n"] if m.type == "count" else ["num", "den"]
+            parts = {"count": ["n"], "conversion": ["num", "den"]}.get(m.type, ["s", "n", "q"])
             expected = _by_segment(own, parts, keys)
             got = _by_segment(shared, [f"{m.id}__{p}" for p in parts], keys)
             assert got == expected, m.id
-            if periods == "months" and m.type == "conversion":
-                assert expected, m.id  # the cohort has entrants to compare
+            if periods == "months" and m.type != "count":
+                assert expected, m.id  # the cohort has entrants, the duration pairs
 
 
 def _first_local_days(company: Path) -> dict[tuple[str, str], dt.date]:

@@ -34,6 +34,8 @@ EXTRA = """
 metrics:
   median_cycle: {type: duration, entity: deals, from: created_at, to: won, stat: median,
                  place_by: to}
+  mql_to_sql_days: {type: duration, entity: leads, from: mql, to: sql, duration_unit: days,
+                    place_by: to}
   first_touch_compliance: {type: sla_compliance, sla: mql_first_touch}
   first_touch_p50: {type: sla_response_p50, sla: mql_first_touch}
   first_touch_p95: {type: sla_response_p95, sla: mql_first_touch}
@@ -60,6 +62,7 @@ EXTRA_NODES = {
     # Placed on another stage than the MQLs: one reading of the stage history for both.
     "sqls": {"unit": "count", "owner": "inside_sales", "metric": "sqls"},
     "sql_to_opp": {"unit": "ratio", "owner": "inside_sales", "metric": "sql_to_opportunity_rate"},
+    "mql_to_sql_time": {"unit": "days", "owner": "inside_sales", "metric": "mql_to_sql_days"},
 }  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """Metrics placed on first stage entries, from one reading of the stage history.
 
-The MQL and SQL counts (``time: stage:mql``) and the cohort rates between two
-stages (商談化率, ``mql_to_opportunity_rate``) all start from each lead's first
+The MQL and SQL counts (``time: stage:mql``), the cohort rates between two
+stages (商談化率, ``mql_to_opportunity_rate``) and the mean durations between two
+stages all start from each lead's first
 entry of a few stages. Queried one metric at a time, every one of them groups
 the whole stage history again (at a million leads about 0.3 s each). Here they
 share one *first-entries relation* (:func:`kpitree.compute.events.stage_firsts`:
@@ -12,9 +13,10 @@ conditional aggregate over it, with the same expressions as its own query
 (:mod:`kpitree.compute.compile_pairs`, :mod:`kpitree.compute.placing`).
 
 A fact is placed on the day of its metric's *placing stage* (a count's stage,
-a cohort's first stage). When the metrics place facts on several stages (MQLs
-and SQLs), each entity's row is repeated once per placing stage (an ``unnest``
-of their numbers), still from the one reading of the history.
+a cohort's first stage, a duration's ``place_by`` stage). When the metrics place
+facts on several stages (MQLs and SQLs), each entity's row is repeated once per
+placing stage (an ``unnest`` of their numbers), still from the one reading of
+the history.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from kpitree.compute.account_columns import ACCOUNT_COLUMNS
 from kpitree.compute.events import (
     ID,
+    US_PER_HOUR,
     condition_of,
     event_column,
     grouped_by_period,
@@ -67,6 +70,8 @@ def stage_fusable(metric: Metric) -> tuple[str, str, str] | None:
         ok = _is_stage(ent, spec.time or ent.time)
     elif metric.type == "conversion":
         ok = spec.mode != "period" and _is_stage(ent, spec.from_) and _is_stage(ent, spec.to)
+    elif metric.type == "duration":  # a mean adds up; a median does not
+        ok = spec.stat != "median" and _is_stage(ent, spec.from_) and _is_stage(ent, spec.to)
     else:
         ok = False
     return (ent.name, STAGE_GROUP, ent.credit or "owner") if ok else None
@@ -74,20 +79,34 @@ def stage_fusable(metric: Metric) -> tuple[str, str, str] | None:
 
 def _placing(metric: Metric) -> str:
     """The stage whose first entry places the metric's facts."""
-    ent = metric.entity
-    assert ent is not None
-    event = metric.spec.from_ if metric.type == "conversion" else metric.spec.time
+    spec = metric.spec
+    if metric.type == "duration":
+        event = spec.to if spec.place_by == "to" else spec.from_
+    else:
+        event = spec.from_ if metric.type == "conversion" else spec.time
     assert event is not None
     return event.removeprefix("stage:")
+
+
+def _other(metric: Metric) -> str | None:
+    """The second stage a cohort or a duration reads besides its placing one."""
+    spec = metric.spec
+    if metric.type == "conversion":
+        assert spec.to is not None
+        return spec.to.removeprefix("stage:")
+    if metric.type == "duration":
+        assert spec.from_ is not None and spec.to is not None
+        pair = {spec.from_.removeprefix("stage:"), spec.to.removeprefix("stage:")}
+        rest = pair - {_placing(metric)}
+        return rest.pop() if rest else _placing(metric)
+    return None
 
 
 def stages_of(metrics: Sequence[Metric]) -> tuple[list[str], list[str]]:
     """The placing stages of ``metrics`` and every stage they read (the placing
     ones first), in the order the metrics name them."""
     placing = list(dict.fromkeys(_placing(m) for m in metrics))
-    seconds = [
-        m.spec.to.removeprefix("stage:") for m in metrics if m.type == "conversion" and m.spec.to
-    ]
+    seconds = [o for o in (_other(m) for m in metrics) if o is not None]
     return placing, list(dict.fromkeys([*placing, *seconds]))
 
 
@@ -149,6 +168,13 @@ def stage_query(
             elif m.type == "conversion":
                 out[f"{m.id}__num"] = x.count(where=sel & _converted(x, m, first, as_of))
                 out[f"{m.id}__den"] = x.count(where=sel)
+            elif m.type == "duration":
+                known, dur = _duration(x, m, first, as_of)
+                sel = sel & known
+                # A negative duration is left out of the value and counted (q).
+                out[f"{m.id}__s"] = dur.sum(where=sel & (dur >= 0))
+                out[f"{m.id}__n"] = x.count(where=sel & (dur >= 0))
+                out[f"{m.id}__q"] = x.count(where=sel & (dur < 0))
             else:
                 assert m.spec.measure is not None
                 col = x[m.spec.measure]
@@ -178,3 +204,25 @@ def _converted(
     if as_of is not None:
         reached = reached & (b_day <= as_of)
     return reached & (b_day <= x.__day + ibis.interval(days=spec.window_days))
+
+
+def _duration(
+    x: ir.Table, metric: Metric, first: Mapping[str, str], as_of: dt.date | None
+) -> tuple[ir.BooleanValue, ir.FloatingValue]:
+    """Whether an entity has both stages' first entries (the second by
+    ``as_of``), and the time between them, as
+    :func:`kpitree.compute.compile_pairs.duration_facts` computes it."""
+    spec = metric.spec
+    assert spec.from_ is not None and spec.to is not None
+    a_at = x[first[spec.from_.removeprefix("stage:")]]
+    b_at = x[first[spec.to.removeprefix("stage:")]]
+    known = a_at.notnull() & b_at.notnull()
+    if as_of is not None:
+        known = known & (local_day(b_at) <= as_of)
+    if spec.duration_unit == "days":
+        dur = local_day(b_at).delta(local_day(a_at), unit="day").cast("float64")
+    elif is_date_type(a_at) or is_date_type(b_at):
+        dur = local_day(b_at).delta(local_day(a_at), unit="day").cast("float64") * 24.0
+    else:
+        dur = b_at.delta(a_at, unit="microsecond").cast("float64") / US_PER_HOUR
+    return known, dur

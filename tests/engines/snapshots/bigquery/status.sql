@@ -647,7 +647,10 @@ SELECT
   SUM(`t21`.`mql_to_sql_rate__den`) AS `mql_to_sql_rate__den`,
   SUM(`t21`.`sqls__n`) AS `sqls__n`,
   SUM(`t21`.`sql_to_opportunity_rate__num`) AS `sql_to_opportunity_rate__num`,
-  SUM(`t21`.`sql_to_opportunity_rate__den`) AS `sql_to_opportunity_rate__den`
+  SUM(`t21`.`sql_to_opportunity_rate__den`) AS `sql_to_opportunity_rate__den`,
+  SUM(`t21`.`mql_to_sql_days__s`) AS `mql_to_sql_days__s`,
+  SUM(`t21`.`mql_to_sql_days__n`) AS `mql_to_sql_days__n`,
+  SUM(`t21`.`mql_to_sql_days__q`) AS `mql_to_sql_days__q`
 FROM (
   SELECT
     `t20`.`__day`,
@@ -661,6 +664,9 @@ FROM (
     `t20`.`sqls__n`,
     `t20`.`sql_to_opportunity_rate__num`,
     `t20`.`sql_to_opportunity_rate__den`,
+    `t20`.`mql_to_sql_days__s`,
+    `t20`.`mql_to_sql_days__n`,
+    `t20`.`mql_to_sql_days__q`,
     CASE
       WHEN (
         `t20`.`__day` >= DATE(2025, 2, 1)
@@ -751,7 +757,68 @@ FROM (
           )
         )
       ) AS `sql_to_opportunity_rate__num`,
-      COUNTIF(`t19`.`__k` = 1) AS `sql_to_opportunity_rate__den`
+      COUNTIF(`t19`.`__k` = 1) AS `sql_to_opportunity_rate__den`,
+      SUM(
+        IF(
+          (
+            `t19`.`__k` = 1
+          )
+          AND (
+            (
+              `t19`.`__first0` IS NOT NULL
+            )
+            AND (
+              `t19`.`__first1` IS NOT NULL
+            )
+            AND (
+              DATE(`t19`.`__first1`, 'Asia/Tokyo') <= DATE(2026, 3, 20)
+            )
+          )
+          AND (
+            CAST(DATE_DIFF(DATE(`t19`.`__first1`, 'Asia/Tokyo'), DATE(`t19`.`__first0`, 'Asia/Tokyo'), DAY) AS FLOAT64) >= 0
+          ),
+          CAST(DATE_DIFF(DATE(`t19`.`__first1`, 'Asia/Tokyo'), DATE(`t19`.`__first0`, 'Asia/Tokyo'), DAY) AS FLOAT64),
+          NULL
+        )
+      ) AS `mql_to_sql_days__s`,
+      COUNTIF(
+        (
+          `t19`.`__k` = 1
+        )
+        AND (
+          (
+            `t19`.`__first0` IS NOT NULL
+          )
+          AND (
+            `t19`.`__first1` IS NOT NULL
+          )
+          AND (
+            DATE(`t19`.`__first1`, 'Asia/Tokyo') <= DATE(2026, 3, 20)
+          )
+        )
+        AND (
+          CAST(DATE_DIFF(DATE(`t19`.`__first1`, 'Asia/Tokyo'), DATE(`t19`.`__first0`, 'Asia/Tokyo'), DAY) AS FLOAT64) >= 0
+        )
+      ) AS `mql_to_sql_days__n`,
+      COUNTIF(
+        (
+          `t19`.`__k` = 1
+        )
+        AND (
+          (
+            `t19`.`__first0` IS NOT NULL
+          )
+          AND (
+            `t19`.`__first1` IS NOT NULL
+          )
+          AND (
+            DATE(`t19`.`__first1`, 'Asia/Tokyo') <= DATE(2026, 3, 20)
+          )
+        )
+        AND (
+          CAST(DATE_DIFF(DATE(`t19`.`__first1`, 'Asia/Tokyo'), DATE(`t19`.`__first0`, 'Asia/Tokyo'), DAY) AS FLOAT64) < 0
+        )
+      ) AS `mql_to_sql_days__q`
     FROM (
       SELECT
         `t18`.`lead_id`,

@@ -652,7 +652,10 @@ SELECT
   SUM("t21"."mql_to_sql_rate__den") AS "mql_to_sql_rate__den",
   SUM("t21"."sqls__n") AS "sqls__n",
   SUM("t21"."sql_to_opportunity_rate__num") AS "sql_to_opportunity_rate__num",
-  SUM("t21"."sql_to_opportunity_rate__den") AS "sql_to_opportunity_rate__den"
+  SUM("t21"."sql_to_opportunity_rate__den") AS "sql_to_opportunity_rate__den",
+  SUM("t21"."mql_to_sql_days__s") AS "mql_to_sql_days__s",
+  SUM("t21"."mql_to_sql_days__n") AS "mql_to_sql_days__n",
+  SUM("t21"."mql_to_sql_days__q") AS "mql_to_sql_days__q"
 FROM (
   SELECT
     "t20"."__day",
@@ -666,6 +669,9 @@ FROM (
     "t20"."sqls__n",
     "t20"."sql_to_opportunity_rate__num",
     "t20"."sql_to_opportunity_rate__den",
+    "t20"."mql_to_sql_days__s",
+    "t20"."mql_to_sql_days__n",
+    "t20"."mql_to_sql_days__q",
     CASE
       WHEN (
         "t20"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
@@ -756,7 +762,84 @@ FROM (
           )
         )
       ) AS "sql_to_opportunity_rate__num",
-      COUNT_IF("t19"."__k" = 1) AS "sql_to_opportunity_rate__den"
+      COUNT_IF("t19"."__k" = 1) AS "sql_to_opportunity_rate__den",
+      SUM(
+        IFF(
+          (
+            "t19"."__k" = 1
+          )
+          AND (
+            (
+              "t19"."__first0" IS NOT NULL
+            )
+            AND (
+              "t19"."__first1" IS NOT NULL
+            )
+            AND (
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
+            )
+          )
+          AND (
+            CAST(DATEDIFF(
+              DAY,
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
+            ) AS DOUBLE) >= 0
+          ),
+          CAST(DATEDIFF(
+            DAY,
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
+          ) AS DOUBLE),
+          NULL
+        )
+      ) AS "mql_to_sql_days__s",
+      COUNT_IF(
+        (
+          "t19"."__k" = 1
+        )
+        AND (
+          (
+            "t19"."__first0" IS NOT NULL
+          )
+          AND (
+            "t19"."__first1" IS NOT NULL
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
+          )
+        )
+        AND (
+          CAST(DATEDIFF(
+            DAY,
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
+          ) AS DOUBLE) >= 0
+        )
+      ) AS "mql_to_sql_days__n",
+      COUNT_IF(
+        (
+          "t19"."__k" = 1
+        )
+        AND (
+          (
+            "t19"."__first0" IS NOT NULL
+          )
+          AND (
+            "t19"."__first1" IS NOT NULL
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
+          )
+        )
+        AND (
+          CAST(DATEDIFF(
+            DAY,
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
+          ) AS DOUBLE) < 0
+        )
+      ) AS "mql_to_sql_days__q"
     FROM (
       SELECT
         "t18"."lead_id",

@@ -666,7 +666,10 @@ SELECT
   SUM("t21"."mql_to_sql_rate__den") AS "mql_to_sql_rate__den",
   SUM("t21"."sqls__n") AS "sqls__n",
   SUM("t21"."sql_to_opportunity_rate__num") AS "sql_to_opportunity_rate__num",
-  SUM("t21"."sql_to_opportunity_rate__den") AS "sql_to_opportunity_rate__den"
+  SUM("t21"."sql_to_opportunity_rate__den") AS "sql_to_opportunity_rate__den",
+  SUM("t21"."mql_to_sql_days__s") AS "mql_to_sql_days__s",
+  SUM("t21"."mql_to_sql_days__n") AS "mql_to_sql_days__n",
+  SUM("t21"."mql_to_sql_days__q") AS "mql_to_sql_days__q"
 FROM (
   SELECT
     "t20"."__day",
@@ -680,6 +683,9 @@ FROM (
     "t20"."sqls__n",
     "t20"."sql_to_opportunity_rate__num",
     "t20"."sql_to_opportunity_rate__den",
+    "t20"."mql_to_sql_days__s",
+    "t20"."mql_to_sql_days__n",
+    "t20"."mql_to_sql_days__q",
     CASE
       WHEN (
         "t20"."__day" >= FROM_ISO8601_DATE('2025-02-01')
@@ -778,7 +784,79 @@ FROM (
           )
         )) AS "sql_to_opportunity_rate__num",
       COUNT(*) FILTER(WHERE
-        "t19"."__k" = 1) AS "sql_to_opportunity_rate__den"
+        "t19"."__k" = 1) AS "sql_to_opportunity_rate__den",
+      SUM(
+        CAST(DATE_DIFF(
+          'DAY',
+          DATE_TRUNC('DAY', DATE(AT_TIMEZONE("t19"."__first0", 'Asia/Tokyo'))),
+          DATE_TRUNC('DAY', DATE(AT_TIMEZONE("t19"."__first1", 'Asia/Tokyo')))
+        ) AS DOUBLE)
+      ) FILTER(WHERE
+        (
+          "t19"."__k" = 1
+        )
+        AND (
+          (
+            "t19"."__first0" IS NOT NULL
+          )
+          AND (
+            "t19"."__first1" IS NOT NULL
+          )
+          AND (
+            DATE(AT_TIMEZONE("t19"."__first1", 'Asia/Tokyo')) <= FROM_ISO8601_DATE('2026-03-20')
+          )
+        )
+        AND (
+          CAST(DATE_DIFF(
+            'DAY',
+            DATE_TRUNC('DAY', DATE(AT_TIMEZONE("t19"."__first0", 'Asia/Tokyo'))),
+            DATE_TRUNC('DAY', DATE(AT_TIMEZONE("t19"."__first1", 'Asia/Tokyo')))
+          ) AS DOUBLE) >= 0
+        )) AS "mql_to_sql_days__s",
+      COUNT(*) FILTER(WHERE
+        (
+          "t19"."__k" = 1
+        )
+        AND (
+          (
+            "t19"."__first0" IS NOT NULL
+          )
+          AND (
+            "t19"."__first1" IS NOT NULL
+          )
+          AND (
+            DATE(AT_TIMEZONE("t19"."__first1", 'Asia/Tokyo')) <= FROM_ISO8601_DATE('2026-03-20')
+          )
+        )
+        AND (
+          CAST(DATE_DIFF(
+            'DAY',
+            DATE_TRUNC('DAY', DATE(AT_TIMEZONE("t19"."__first0", 'Asia/Tokyo'))),
+            DATE_TRUNC('DAY', DATE(AT_TIMEZONE("t19"."__first1", 'Asia/Tokyo')))
+          ) AS DOUBLE) >= 0
+        )) AS "mql_to_sql_days__n",
+      COUNT(*) FILTER(WHERE
+        (
+          "t19"."__k" = 1
+        )
+        AND (
+          (
+            "t19"."__first0" IS NOT NULL
+          )
+          AND (
+            "t19"."__first1" IS NOT NULL
+          )
+          AND (
+            DATE(AT_TIMEZONE("t19"."__first1", 'Asia/Tokyo')) <= FROM_ISO8601_DATE('2026-03-20')
+          )
+        )
+        AND (
+          CAST(DATE_DIFF(
+            'DAY',
+            DATE_TRUNC('DAY', DATE(AT_TIMEZONE("t19"."__first0", 'Asia/Tokyo'))),
+            DATE_TRUNC('DAY', DATE(AT_TIMEZONE("t19"."__first1", 'Asia/Tokyo')))
+          ) AS DOUBLE) < 0
+        )) AS "mql_to_sql_days__q"
     FROM (
       SELECT
         "t18"."lead_id",
