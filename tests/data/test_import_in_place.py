@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import pytest
 
 from kpitree.data.importlog import ImportResult
 from kpitree.data.mapping import Mapping, load_mapping
-from kpitree.data.readers import read_and_map
+from kpitree.data.readers import Progress, read_and_map
 from kpitree.data.warehouse import Warehouse
 from kpitree.errors import DataError, Span
 from kpitree.i18n import set_lang
@@ -268,3 +270,48 @@ def test_the_import_command_loads_neither_pyarrow_nor_numpy(tmp_path: Path) -> N
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
+
+
+_DASHBOARD_READ = """\
+import sys
+from kpitree.engines import open_engine
+with open_engine(sys.argv[1], read_only=True, lock_timeout=3.0) as engine:
+    print(engine.con.execute("SELECT count(*) FROM leads").fetchall()[0][0])
+"""
+
+
+def test_readers_read_the_warehouse_while_the_import_reads_its_file(tmp_path: Path) -> None:
+    """The file is read and parsed in the import's own database: a reader in
+    another process (as the dashboard opens the warehouse) reads the rows of
+    the last import meanwhile, and is kept out only while the import writes."""
+    mapping = _mapping(tmp_path)
+    first = _write(tmp_path / "first.csv", _rows(300, 11, bad=False), "utf-8")
+    newer = _write(tmp_path / "newer.csv", _rows(500, 12, bad=False), "utf-8")
+    place = Warehouse(tmp_path / "place" / "warehouse.duckdb")
+    place.import_files([str(first)], mapping)
+    seen: list[str] = []
+
+    def read_by_dashboard() -> None:
+        done = subprocess.run(
+            [sys.executable, "-c", _DASHBOARD_READ, str(place.path)],
+            capture_output=True,
+            text=True,
+        )
+        seen.append(done.stdout.strip() or done.stderr.strip().splitlines()[-1])
+
+    @contextmanager
+    def reading(_: str) -> Iterator[Progress]:
+        def progress(done: int, total: int | None) -> None:
+            if total is not None and done == total:  # the text is loaded, then parsed
+                read_by_dashboard()
+
+        yield progress
+
+    _, results = place.import_files(
+        [str(newer)], mapping, reading=reading, read=lambda _: read_by_dashboard()
+    )
+    # While the file was parsed, and once parsed (before the write): the first import's rows.
+    assert seen == ["300", "300"]
+    assert results[0].import_id == 2
+    read_by_dashboard()
+    assert seen[-1] == "500"

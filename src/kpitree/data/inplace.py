@@ -1,7 +1,9 @@
-"""Reading CSV exports inside the warehouse's own DuckDB connection.
+"""Reading CSV exports inside the DuckDB connection that writes them.
 
 Where the warehouse is DuckDB, a CSV export is read, parsed and checked by the
-connection that then writes it. The file's text goes into an in-memory database
+connection that then writes it (the import's own in-memory DuckDB, to which
+:meth:`~kpitree.data.warehouse.Warehouse.import_files` attaches the warehouse
+file only to write). The file's text goes into an in-memory database
 attached to that connection (``kpitree_raw<k>``); the parse query of
 :mod:`kpitree.data.transform` writes its result into another
 (``kpitree_read<k>``), where repeated ids and rejected rows are found in SQL; the
@@ -46,7 +48,7 @@ def reads_in_place(path: str | Path) -> bool:
 
 
 class InPlaceReader:
-    """Reads files into databases attached to ``con`` (a warehouse connection).
+    """Reads files into databases attached to ``con`` (the connection that writes them).
 
     The batches' :class:`SqlRows` are valid until :meth:`close`, which detaches
     what was attached and gives the connection back as it was.

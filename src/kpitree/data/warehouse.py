@@ -71,6 +71,10 @@ __all__ = [
 ]
 
 
+# The name of the warehouse file in the import's in-memory connection.
+_ATTACHED = "kpitree_warehouse"
+
+
 class Warehouse(ImportWriter):
     """The project's embedded DuckDB warehouse.
 
@@ -160,6 +164,44 @@ class Warehouse(ImportWriter):
         with writer_lock(self.path), self.connect() as con:
             yield con
 
+    @contextmanager
+    def _writing_into(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """The file attached to ``con`` (the import's own in-memory DuckDB) as
+        its current database, migrated, as the only writer of the file in this
+        process; detached on exit. Readers give way only for this, not while
+        the import reads its files (:meth:`import_files`)."""
+        import duckdb
+
+        from kpitree.data.values import sql_str
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with writer_lock(self.path), writer_turn(self.path):
+            deadline = time.monotonic() + self.lock_timeout
+            delay = 0.05
+            while True:
+                try:
+                    con.execute(f"ATTACH {sql_str(str(self.path))} AS {_ATTACHED}")
+                    break
+                except duckdb.Error as exc:
+                    if not busy(exc):
+                        raise DataError.of(
+                            "KT401", "warehouse.cannot_open", path=str(self.path), error=str(exc)
+                        ) from exc
+                    if time.monotonic() >= deadline:
+                        raise DataError.of(
+                            "KT403", "warehouse.locked", path=str(self.path), error=str(exc)
+                        ) from exc
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+            home = con.execute("SELECT current_database()").fetchall()[0][0]
+            try:
+                con.execute(f"USE {_ATTACHED}")
+                self._prepare(con)
+                yield
+            finally:
+                con.execute(f'USE "{home}"')
+                con.execute(f"DETACH DATABASE {_ATTACHED}")
+
     def migrate(self) -> list[int]:
         """Create the file if needed and apply pending migrations; return their versions."""
         self._migrated = False
@@ -246,14 +288,18 @@ class Warehouse(ImportWriter):
         reading: Callable[[str], AbstractContextManager[Progress | None]] | None = None,
         read: Callable[[MappedBatch], None] | None = None,
     ) -> tuple[list[MappedBatch], list[ImportResult]]:
-        """Read CSV exports and import them, all in one transaction, inside the
-        warehouse's own connection (:mod:`kpitree.data.inplace`): the same result
+        """Read CSV exports and import them, all in one transaction, inside one
+        DuckDB connection (:mod:`kpitree.data.inplace`): the files are read in
+        the import's own in-memory database, and the warehouse file is attached
+        to it only to write (readers give way only then). The same result
         as :func:`~kpitree.data.readers.read_and_map` of each file then
         :meth:`apply_many`, without handing the rows over through Arrow.
         ``reading(file)`` gives the progress callback while a file is read,
         ``read(batch)`` is told each file once read (its warnings, say).
         Returns the batches (their tables no longer readable: they were kept in
         the connection) and the imports."""
+        import duckdb
+
         from kpitree.data.inplace import InPlaceReader
         from kpitree.data.rejects import reject_error
 
@@ -261,7 +307,11 @@ class Warehouse(ImportWriter):
         batches: list[MappedBatch] = []
         results: list[ImportResult] = []
         failed: DataError | None = None
-        with self.writing() as con:
+        # Read, parsed and checked in the import's own in-memory DuckDB, without
+        # the file: the warehouse is attached to it only to write.
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET TimeZone = 'UTC'")  # as a warehouse connection (_prepare)
             reader = InPlaceReader(con)
             try:
                 for f in files:
@@ -274,12 +324,15 @@ class Warehouse(ImportWriter):
                         read(batch)
                 writable = self._writable(batches, skip_invalid=skip_invalid)
                 if writable:
-                    try:
-                        results = self._write_on(con, _entries(batches), started)
-                    except DataError as exc:
-                        failed = exc  # rolled back; logged once the connection is free
+                    with self._writing_into(con):
+                        try:
+                            results = self._write_on(con, _entries(batches), started)
+                        except DataError as exc:
+                            failed = exc  # rolled back; logged once the file is free
             finally:
                 reader.close()
+        finally:
+            con.close()
         if not writable:
             self._record_failed(batches, started)
             raise reject_error(batches)
