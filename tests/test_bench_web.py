@@ -4,6 +4,7 @@ here: the measured ones are in docs/web.md)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +40,20 @@ def test_bench_web_runs_on_the_tiny_company(tmp_path: Path) -> None:
     assert "requests from 3 clients" in out.stdout
     assert "live: kpitree import of 7 deals" in out.stdout
     assert "live: kpitree import of 7 leads" in out.stdout
+
+
+@pytest.mark.slow
+def test_bench_web_measures_the_load_while_imports_run(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--size", "tiny", "--clients", "3", "--duration", "4",
+         "--imports-during", "--no-live", "--cache-dir", str(tmp_path), "--no-write"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "p99 ms" in out.stdout and "load average (1, 5, 15 min)" in out.stdout
+    found = re.search(r"imports during the load: (\d+) \(deals: (\d+) imports", out.stdout)
+    assert found and int(found.group(1)) >= 1 and int(found.group(2)) >= 1, out.stdout
+    assert "imports failed" not in out.stdout
+    assert "live: kpitree import" not in out.stdout
