@@ -200,3 +200,55 @@ def test_a_status_reads_the_stage_history_once(company: Path, periods: str) -> N
         assert len(reading) == 1, reading
         assert reading[0].count('"lead_stage_history"') == 1, reading[0]
         assert _stage_history_scans(engine, reading[0]) == 1
+
+
+DEAL_METRICS = """
+metrics:
+  proposals: {type: count, entity: deals, time: "stage:proposal"}
+  proposal_to_won: {type: conversion, entity: deals, from: "stage:proposal",
+                    to: "stage:closed_won", window_days: 120}
+  proposal_to_won_days: {type: duration, entity: deals, from: "stage:proposal",
+                         to: "stage:closed_won", duration_unit: days, place_by: to}
+  web_mqls: {type: count, entity: leads, time: "stage:mql", where: {channel: [web, event]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    import yaml
+
+    from kpitree.data.demo import generate
+
+    folder = tmp_path_factory.mktemp("stage-fusion-demo")
+    Warehouse(folder / "warehouse.duckdb").bulk_load(generate("tiny", seed=5).tables, label="demo")
+    definition = Project.init(folder / "project")
+    doc = yaml.safe_load(definition.read_text(encoding="utf-8"))
+    doc["data"] = {"warehouse": str(folder / "warehouse.duckdb")}
+    doc.update(yaml.safe_load(DEAL_METRICS))
+    definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
+    return Project.load(folder / "project")
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        ["proposals", "proposal_to_won", "proposal_to_won_days"],  # the deals' stage history
+        ["web_mqls", "mqls", "mql_to_opportunity_rate"],  # each with its own filter
+    ],
+)
+def test_deal_stages_and_filtered_counts_share_a_relation_too(
+    demo: Project, group: list[str]
+) -> None:
+    metrics = [demo.catalogue[m] for m in group]
+    assert len({stage_fusable(m) for m in metrics}) == 1
+    spans = [parse_period(f"2025-{m:02d}", 4) for m in range(4, 13)]
+    as_of = dt.date(2026, 2, 1)
+    keys = ["period", "dim__team"]
+    with demo.engine() as engine:
+        shared = engine.execute(stage_query(engine, metrics, spans, ["team"], as_of=as_of))
+        for m in metrics:
+            own = engine.execute(metric_query(engine, m, spans, ["team"], as_of=as_of))
+            parts = {"count": ["n"], "conversion": ["num", "den"]}.get(m.type, ["s", "n", "q"])
+            expected = _by_segment(own, parts, keys)
+            assert expected, m.id
+            assert _by_segment(shared, [f"{m.id}__{p}" for p in parts], keys) == expected, m.id
