@@ -132,10 +132,9 @@ def stage_query(
     for m in metrics:
         check_dimensions(ent, all_dims, m.id, custom_dimensions(engine))
     placing, names = stages_of(metrics)
-    # One placing stage: only entities entering it around a short window are
-    # looked at (as a cohort of one month is).
-    within = periods if len(placing) == 1 else None
-    firsts = stage_firsts(engine, ent, names, within=within)
+    # Only entities entering a placing stage around a short window are looked
+    # at (as a cohort of one month is).
+    firsts = stage_firsts(engine, ent, names, within=periods, placing=len(placing))
     first = {name: f"__first{i}" for i, name in enumerate(names)}
     if len(placing) == 1:
         rows = firsts.mutate(__k=ibis.literal(0, "int8"), __pat=firsts[first[placing[0]]])

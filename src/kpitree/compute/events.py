@@ -149,17 +149,22 @@ def _span_days(periods: Sequence[Period]) -> int:
 
 
 def stage_firsts(
-    engine: Engine, ent: Entity, names: Sequence[str], within: Sequence[Period] | None = None
+    engine: Engine,
+    ent: Entity,
+    names: Sequence[str],
+    within: Sequence[Period] | None = None,
+    placing: int = 1,
 ) -> ir.Table:
     """``(__id, __first0, __first1, ...)``: each entity's first entry of each of
     the stages ``names`` (``None``: never entered), from one pass over the stage
     history (a ``min`` per stage with a filter), not a pass per stage. With
-    ``within``, only entities with an entry of the first stage around those
-    periods' window (see :func:`event_times`), when it spans at most
-    :data:`NEAR_DAYS`: that look-up is a second pass over the history, which
-    pays for a month or a quarter but not for a year (measured at 1M leads
-    with 3 years of history: 0.14 s against 0.26 s for a month, 0.49 s against
-    0.40 s for a year and the year before).
+    ``within``, only entities with an entry of the first stage (of one of the
+    first ``placing`` stages) around those periods' window (see
+    :func:`event_times`), when it spans at most :data:`NEAR_DAYS`: that
+    look-up is a second pass over the history, which pays for a month or a
+    quarter but not for a year (measured at 1M leads with 3 years of history:
+    0.14 s against 0.26 s for a month, 0.49 s against 0.40 s for a year and the
+    year before).
 
     A lead's stage that linked deals give (:mod:`kpitree.compute.links`) is
     its own first entry, else the first linked one, as :func:`event_times`
@@ -178,12 +183,13 @@ def stage_firsts(
     found = _linked_entries(engine, ent, names, rows.select(key, "stage", "entered_at"))
     linked, stages = found if found is not None else (None, [])
     if within is not None:
-        near = _near(hist, names[0], within).select(key)
+        placed = list(names[:placing])
+        near = _near(hist, placed, within).select(key)
         if linked is not None:
             # A lead whose first entry is a linked one is near by that entry.
             lo, hi = _window_bounds(within)
             given = linked.filter(
-                (linked.stage == names[0]) & (linked.entered_at >= lo) & (linked.entered_at < hi)
+                linked.stage.isin(placed) & (linked.entered_at >= lo) & (linked.entered_at < hi)
             )
             near = near.union(given.select(key))
             linked = linked.filter(linked[key].isin(near[key]))
@@ -247,11 +253,12 @@ def _window_bounds(within: Sequence[Period]) -> tuple[dt.datetime, dt.datetime]:
     return lo, hi
 
 
-def _near(hist: ir.Table, name: str, within: Sequence[Period]) -> ir.Table:
-    """Entries of stage ``name`` around the periods' window (a day's margin on
-    each side: no time-zone conversion needed)."""
+def _near(hist: ir.Table, name: str | list[str], within: Sequence[Period]) -> ir.Table:
+    """Entries of stage ``name`` (of any of the stages) around the periods'
+    window (a day's margin on each side: no time-zone conversion needed)."""
     lo, hi = _window_bounds(within)
-    return hist.filter((hist.stage == name) & (hist.entered_at >= lo) & (hist.entered_at < hi))
+    stage = hist.stage.isin(name) if isinstance(name, list) else hist.stage == name
+    return hist.filter(stage & (hist.entered_at >= lo) & (hist.entered_at < hi))
 
 
 def event_times(
