@@ -17,14 +17,16 @@ ALLOWED = {
     "errors": {"i18n"},  # messages are rendered from the catalogs
     "i18n": set(),
     "source": {"errors", "i18n"},
-    "calendar": set(),
+    "calendar": {"sealed"},
+    # Files kept for the user's later commands, sealed with the user's own key.
+    "sealed": set(),
     # Escaping of text that leaves the product (CSV, XLSX, Markdown, Slack).
     "escaping": set(),
     # How a chart looks, for the web pages and the reports alike.
     "chartstyle": set(),
     # Filter values written as one URL parameter (pages and report links alike).
     "filter_text": set(),
-    "definition": {"errors", "i18n", "source"},
+    "definition": {"errors", "i18n", "source", "sealed"},
     "planning": {"errors", "i18n", "source", "definition", "calendar"},
     "data": {"errors", "i18n", "source", "calendar", "escaping"},
     "engines": {"errors", "i18n", "data"},
@@ -40,6 +42,7 @@ ALLOWED = {
         "calendar",
         "engines",
         "business_hours",
+        "sealed",
     },
     "business_hours": set(),
     # The app database (users, alert history, actions, notes): beside the project.
@@ -47,7 +50,17 @@ ALLOWED = {
     # Notes on the timeline: app state beside users and alerts, never in the warehouse.
     "notes": {"appdb", "errors", "i18n", "filter_text"},
     # Account-based marketing: scores and target accounts over the compute layer.
-    "abm": {"errors", "i18n", "source", "definition", "data", "calendar", "engines", "compute"},
+    "abm": {
+        "errors",
+        "i18n",
+        "source",
+        "definition",
+        "data",
+        "calendar",
+        "engines",
+        "compute",
+        "sealed",
+    },
     "alerts": {
         "appdb",
         "errors",

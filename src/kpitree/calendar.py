@@ -23,6 +23,8 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+from kpitree.sealed import cache_folder
+
 __all__ = [
     "business_days",
     "cache_folder",
@@ -54,15 +56,6 @@ def fiscal_months(fiscal_year: int, start_month: int = 4) -> list[str]:
         offset = start_month - 1 + i
         keys.append(month_key(fiscal_year + offset // 12, offset % 12 + 1))
     return keys
-
-
-def cache_folder() -> Path:
-    """Where kpitree keeps what it computed for the user (not for a project)."""
-    chosen = os.environ.get("KPITREE_CACHE_DIR")
-    if chosen:
-        return Path(chosen)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "kpitree"
 
 
 def _holidays_file(country: str, year: int) -> Path | None:

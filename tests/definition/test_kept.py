@@ -15,6 +15,7 @@ from kpitree.definition.kept import KEPT_FILE, _encode, kept_tree
 from kpitree.definition.resolve import load_tree
 from kpitree.errors import DefinitionError
 from kpitree.project import Project
+from kpitree.sealed import seal, unseal
 
 ROOT = Path(__file__).parents[2]
 
@@ -50,14 +51,26 @@ def _kept_read(file: Path) -> bool:
     kept = _cache(file) / KEPT_FILE
     if not kept.is_file():
         return False
-    stored = json.loads(kept.read_text(encoding="utf-8"))
+    stored = json.loads(_opened(kept))
     name = stored["tree"]["f"]["name"]
     stored["tree"]["f"]["name"] = "marked"
-    kept.write_text(json.dumps(stored, ensure_ascii=False), encoding="utf-8")
+    _sealed(kept, json.dumps(stored, ensure_ascii=False))
     read = kept_tree(file, _cache(file)).name == "marked"
     stored["tree"]["f"]["name"] = name
-    kept.write_text(json.dumps(stored, ensure_ascii=False), encoding="utf-8")
+    _sealed(kept, json.dumps(stored, ensure_ascii=False))
     return read
+
+
+def _opened(kept: Path) -> str:
+    """The kept file's JSON (it is sealed with the user's key: kpitree.sealed)."""
+    body = unseal(kept.read_bytes())
+    assert body is not None
+    return bytes(body).decode("utf-8")
+
+
+def _sealed(kept: Path, text: str) -> None:
+    """Write ``text`` as kpitree would, sealed: what the checks below the seal see."""
+    kept.write_bytes(seal(text.encode("utf-8")))
 
 
 def _definitions(tmp_path: Path) -> list[Path]:
@@ -147,11 +160,15 @@ def test_a_damaged_kept_file_is_loaded_afresh(tmp_path: Path) -> None:
     file = _project(tmp_path / "p")
     fresh = Project.load(file.parent).tree
     kept = _cache(file) / KEPT_FILE
-    for damage in ("{", '{"file": 1}', json.dumps({**json.loads(kept.read_text()), "tree": 5})):
-        kept.write_text(damage, encoding="utf-8")
+    good = _opened(kept)
+    for damage in ("{", '{"file": 1}', json.dumps({**json.loads(good), "tree": 5})):
+        _sealed(kept, damage)
         assert Project.load(file.parent).tree == fresh
     # A class outside the definition's is never built from the file.
-    stored = json.loads(kept.read_text(encoding="utf-8"))
+    stored = json.loads(good)
     stored["tree"]["f"]["plan"]["c"] = "subprocess:Popen"
-    kept.write_text(json.dumps(stored), encoding="utf-8")
+    _sealed(kept, json.dumps(stored))
+    assert Project.load(file.parent).tree == fresh
+    # Nor is a file without the user's seal read at all.
+    kept.write_text(good.replace(fresh.name, "planted"), encoding="utf-8")
     assert Project.load(file.parent).tree == fresh

@@ -258,10 +258,15 @@ class DailyScores:
     def _load(self) -> pa.Table | None:
         if self._rows is not None or self.path is None or not self.path.is_file():
             return self._rows
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from kpitree.sealed import unseal
+
         try:
-            self._rows = pq.read_table(self.path)
+            body = unseal(self.path.read_bytes())
+            # Not sealed by this user (kpitree.sealed): computed again.
+            self._rows = None if body is None else pq.read_table(pa.BufferReader(body))
         except (OSError, ValueError):  # half-written by a process that died: recompute
             self._rows = None
         return self._rows
@@ -270,15 +275,21 @@ class DailyScores:
         self._rows = rows
         if self.path is None:
             return
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from kpitree.sealed import seal
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(rows, sink)
+        sealed = seal(sink.getvalue().to_pybytes())
         with _LOCK:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             for old in self.path.parent.glob("daily-*.parquet"):
                 if old != self.path:
                     old.unlink(missing_ok=True)
             temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            pq.write_table(rows, temp)
+            temp.write_bytes(sealed)
             temp.replace(self.path)
 
 

@@ -25,7 +25,9 @@ process) is never cached. With a ``path`` the cache is also kept on disk
 (``.kpitree/cache/queries.json`` in a project), written atomically and bounded
 in size, so a later process starts warm; so are the results of a kpitree
 warehouse file, in the ``results`` folder beside it, for the file in the very
-state they were computed in (see :mod:`kpitree.compute.resultstore`).
+state they were computed in (see :mod:`kpitree.compute.resultstore`). Both are
+sealed with the user's own key (:mod:`kpitree.sealed`): SQL in a file that
+someone else put in the project is never run.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kpitree.data.schema import TABLES
+from kpitree.sealed import seal, unseal
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -356,7 +359,10 @@ class QueryCache:
             return
         self._loaded = True
         try:
-            stored = json.loads(self.path.read_text(encoding="utf-8"))
+            body = unseal(self.path.read_bytes())
+            if body is None:  # not sealed by this user: never run its SQL
+                return
+            stored = json.loads(bytes(body).decode("utf-8"))
         except (OSError, ValueError):
             return  # no file yet, or a damaged one: start empty
         if isinstance(stored, dict) and stored.get("code") == _code_version():
@@ -382,8 +388,8 @@ class QueryCache:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd, tmp = tempfile.mkstemp(prefix=".queries-", dir=self.path.parent)
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.write(body)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(seal(body.encode("utf-8")))
                 Path(tmp).replace(self.path)
             except OSError:
                 pass

@@ -18,7 +18,9 @@ from Arrow files instead of computed again. A result is only ever read back for
 Nothing else is kept: the roll-ups, targets and status are computed on every
 run from these results. Results live in ``.kpitree/cache/results/`` beside the
 compiled SQL, written atomically and bounded in number and size (the least
-recently used go first); a missing, damaged or unreadable file is a miss.
+recently used go first); a missing, damaged or unreadable file is a miss, and
+so is one not sealed with the user's own key (:mod:`kpitree.sealed`): a result
+someone else put in the project is never shown.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from kpitree.sealed import seal, unseal
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -66,8 +70,10 @@ class ResultStore:
 
         path = self.folder / name
         try:
-            with pa.OSFile(str(path), "rb") as source:
-                table: pa.Table = pyarrow.ipc.open_file(source).read_all()
+            body = unseal(path.read_bytes())
+            if body is None:  # not sealed by this user: compute it again
+                return None
+            table: pa.Table = pyarrow.ipc.open_file(pa.py_buffer(body)).read_all()
         except (OSError, pa.ArrowException):
             return None
         with contextlib.suppress(OSError):
@@ -85,13 +91,12 @@ class ResultStore:
         tmp = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".result-", dir=self.folder)
-            os.close(fd)
-            with (
-                pa.OSFile(tmp, "wb") as sink,
-                pyarrow.ipc.new_file(sink, table.schema) as writer,
-            ):
+            sink = pa.BufferOutputStream()
+            with pyarrow.ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table)
+            fd, tmp = tempfile.mkstemp(prefix=".result-", dir=self.folder)
+            with os.fdopen(fd, "wb") as out:
+                out.write(seal(sink.getvalue().to_pybytes()))
             Path(tmp).replace(self.folder / name)
             tmp = None
             self.writes += 1

@@ -13,6 +13,8 @@ of the definition file and of every file its ``include:`` patterns matched (the
 patterns matching the same files), the path it was loaded by, the kpitree and
 pydantic versions and the code of ``kpitree.definition`` (its files' sizes and
 times). A definition with errors is never kept: loading it again reports them.
+The file is sealed with the user's own key (:mod:`kpitree.sealed`): a tree
+someone else wrote into the project is never used in place of its definition.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import os
 import tempfile
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
+
+from kpitree.sealed import seal, unseal
 
 if TYPE_CHECKING:
     from kpitree.definition.tree import Tree
@@ -88,7 +92,10 @@ def _includes(file: Path, patterns: list[str]) -> list[list[Any]]:
 
 def _read(kept: Path, file: Path) -> Tree | None:
     try:
-        stored = json.loads(kept.read_text(encoding="utf-8"))
+        body = unseal(kept.read_bytes())
+        if body is None:  # not sealed by this user: load the definition
+            return None
+        stored = json.loads(bytes(body).decode("utf-8"))
     except (OSError, ValueError):
         return None
     try:
@@ -133,8 +140,8 @@ def _write(kept: Path, file: Path, tree: Tree) -> None:
     try:
         kept.parent.mkdir(exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=".definition-", dir=kept.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(body)
+        with os.fdopen(fd, "wb") as out:
+            out.write(seal(body.encode("utf-8")))
         Path(temp).replace(kept)
     except OSError:
         pass
