@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from kpitree.data import migrations
 from kpitree.data.importing import UNDOABLE, ImportWriter, _entries, _now
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from kpitree.data.batch import MappedBatch
     from kpitree.data.mapping import Mapping
     from kpitree.data.readers import Progress
+
+_T = TypeVar("_T")
 
 __all__ = [
     "PAUSE_ENV",
@@ -110,11 +112,18 @@ class Warehouse(ImportWriter):
         import duckdb
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self._patiently(lambda: duckdb.connect(str(self.path)))
+
+    def _patiently(self, open_file: Callable[[], _T]) -> _T:
+        """``open_file()``, tried again while another process holds the file, up
+        to ``lock_timeout`` (KT403 then; KT401 for any other failure)."""
+        import duckdb
+
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.05
         while True:
             try:
-                return duckdb.connect(str(self.path))
+                return open_file()
             except duckdb.Error as exc:
                 if not busy(exc):
                     raise DataError.of(
@@ -170,29 +179,11 @@ class Warehouse(ImportWriter):
         its current database, migrated, as the only writer of the file in this
         process; detached on exit. Readers give way only for this, not while
         the import reads its files (:meth:`import_files`)."""
-        import duckdb
-
         from kpitree.data.values import sql_str
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with writer_lock(self.path), writer_turn(self.path):
-            deadline = time.monotonic() + self.lock_timeout
-            delay = 0.05
-            while True:
-                try:
-                    con.execute(f"ATTACH {sql_str(str(self.path))} AS {_ATTACHED}")
-                    break
-                except duckdb.Error as exc:
-                    if not busy(exc):
-                        raise DataError.of(
-                            "KT401", "warehouse.cannot_open", path=str(self.path), error=str(exc)
-                        ) from exc
-                    if time.monotonic() >= deadline:
-                        raise DataError.of(
-                            "KT403", "warehouse.locked", path=str(self.path), error=str(exc)
-                        ) from exc
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.2)
+            self._patiently(lambda: con.execute(f"ATTACH {sql_str(str(self.path))} AS {_ATTACHED}"))
             home = con.execute("SELECT current_database()").fetchall()[0][0]
             try:
                 con.execute(f"USE {_ATTACHED}")
