@@ -3,10 +3,14 @@ import``, ``kpitree sync`` or ``kpitree imports undo`` the project's kept
 daily scores (:mod:`kpitree.abm.daily`) are computed again for the days the
 dashboard reads first, so the first page after new data is not the slow one.
 
-The days are today, the day the Accounts page compares with by default (the
-end of the previous month) and every day of the current and previous review
-periods up to today (what the metrics of target accounts read on the
-dashboard). Any other day is computed when first asked, as before.
+The days are today and the day the Accounts page compares with by default
+(the end of the previous month); when a node's metric reads the columns of
+``abm:`` (target accounts, scores: :mod:`kpitree.compute.account_columns`),
+also every day of the current and previous review periods up to today, which
+the dashboard's numbers of that node read. Any other day is computed when
+first asked, as before. (Every day of the periods costs an account's score
+per day: at 500k accounts about 30 times the two days; a project whose tree
+reads no score never asks them.)
 
 A write that fails changes no canonical table: nothing is computed and the
 kept scores are left as they were. Computing is a convenience: a definition
@@ -22,11 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from kpitree.compute.metrics import Catalogue
     from kpitree.compute.periods import Period
     from kpitree.definition.tree import Tree
     from kpitree.engines import Engine
 
-__all__ = ["dashboard_days", "may_declare_abm", "refresh_daily_scores"]
+__all__ = ["dashboard_days", "may_declare_abm", "reads_scores", "refresh_daily_scores"]
 
 
 class _Project(Protocol):
@@ -41,6 +46,19 @@ class _Project(Protocol):
 
     def engine(self) -> Engine: ...
 
+    @property
+    def catalogue(self) -> Catalogue: ...
+
+
+def reads_scores(project: _Project) -> bool:
+    """Whether a metric of the tree's nodes (or one they are computed from)
+    reads the columns of ``abm:`` on each fact's day."""
+    from kpitree.compute.account_columns import uses_abm
+
+    ids = sorted({n.metric for n in project.tree.nodes.values() if n.metric})
+    catalogue = project.catalogue
+    return any(uses_abm(catalogue[m]) for m in catalogue.closure(ids))
+
 
 def dashboard_days(project: _Project, today: dt.date | None = None) -> list[dt.date]:
     """The days the dashboard and the Accounts page read first (see the
@@ -50,6 +68,8 @@ def dashboard_days(project: _Project, today: dt.date | None = None) -> list[dt.d
 
     day = today or project.today()
     _, as_of, before = scoring_days(project, day, None)
+    if not reads_scores(project):
+        return sorted({as_of, before})
     current = project.period(as_of=day)  # the review period of the KGI
     try:
         start = period_of(
