@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from kpitree.compute.columns import from_arrow, rollup, to_numpy
+from kpitree.compute.columns import Columns, from_arrow, group_labels, rollup, to_numpy
 
 
 def _pandas_rollup(table: pa.Table, keys: list[str], parts: list[str]) -> pd.DataFrame:
@@ -119,3 +119,41 @@ assert "pandas" not in sys.modules, "pandas was imported"
     assert to_numpy(whole).tolist() == [6, 8] and to_numpy(whole).dtype == np.int32
     floats = pa.chunked_array([pa.array([0.5, 1.5], pa.float32())])
     assert to_numpy(floats).dtype == np.float32
+
+
+def _labels_by_tuples(table: Columns, keys: list[str], order: np.ndarray) -> list[int]:
+    """Group numbers as a dict of row tuples gives them (NaN and None one value)."""
+    seen: dict[tuple[object, ...], int] = {}
+    out = []
+    for i in order:
+        row = tuple(
+            None if v is None or (isinstance(v, float) and v != v) else v
+            for v in (table[k][i] for k in keys)
+        )
+        out.append(seen.setdefault(row, len(seen)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_group_labels_number_groups_by_first_appearance(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(0, 200))
+    pick = lambda values: np.asarray(  # noqa: E731
+        [values[i] for i in rng.integers(0, len(values), rows)], dtype=object
+    )
+    table = Columns(
+        {
+            "period": rng.integers(0, 4, rows),
+            "f": np.where(rng.random(rows) < 0.2, np.nan, rng.integers(0, 3, rows) * 0.5),
+            "team": pick([None, "東日本営業部", "CS", "b", float("nan")]),
+            # values of several types, equal as Python compares them (1 == 1.0 == True)
+            "mixed": pick([None, 1, 1.0, True, "1", "x", 2]),
+        },
+        rows,
+    )
+    order = rng.permutation(rows).astype("int64")
+    for keys in ([], ["period"], ["period", "team"], ["team", "f"], ["mixed", "period"]):
+        labels, firsts = group_labels(table, keys, order)
+        want = _labels_by_tuples(table, keys, order)
+        assert labels.tolist() == want, keys
+        assert firsts == [want.index(g) for g in range(len(set(want)))], keys

@@ -263,14 +263,14 @@ def _explanations(project: Project, result: StatusResult) -> None:
         console.print(t("status.gap.filled", nodes=names))
 
 
-def _row_json(project: Project, r: NodeStatus) -> dict[str, Any]:
+def _row_json(project: Project, r: NodeStatus, lang: str) -> dict[str, Any]:
     node = project.tree.nodes[r.node]
     return {
-        "label": node.display(current_lang()),
+        "label": node.display(lang),
         "unit": node.unit_name,
         "kind": node.kind,
         **r.to_json(),
-        "flags": [f.to_json(project.tree, current_lang()) for f in r.flags],
+        "flags": [f.to_json(project.tree, lang) for f in r.flags],
     }
 
 
@@ -280,6 +280,7 @@ def status_json(
     def attribution(a: Any) -> Any:
         return None if a is None else a.to_json()
 
+    lang = current_lang()  # read once: it looks at the environment
     return {
         "project": project.tree.name,
         "as_of": result.as_of.isoformat(),
@@ -289,7 +290,7 @@ def status_json(
         ],
         "levels": [list(level) for level in result.levels],
         "rep_names": rep_names_of(project, result) if names is None else names,
-        "rows": [_row_json(project, r) for r in result.rows],
+        "rows": [_row_json(project, r, lang) for r in result.rows],
         "bottleneck": None
         if result.bottleneck is None
         else {

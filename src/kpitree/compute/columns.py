@@ -163,15 +163,55 @@ def group_labels(
     table: Columns, keys: Sequence[str], order: np.ndarray
 ) -> tuple[np.ndarray, list[int]]:
     """A group number per row (in ``order``), numbered by first appearance,
-    and the first row (position in ``order``) of each group."""
+    and the first row (position in ``order``) of each group.
+
+    Each key column is numbered by sorting (a missing value, ``None`` or NaN,
+    is one value of its own), the numbers of all columns are combined into one
+    per row and numbered again; rows are never Python tuples."""
     import numpy as np
 
-    cols = [_keys(table[k][order]) for k in keys]
-    rows = zip(*cols, strict=True) if cols else iter([()] * len(order))
-    seen: dict[tuple[Any, ...], int] = {}
-    labels = np.fromiter((seen.setdefault(r, len(seen)) for r in rows), "int64", len(order))
-    firsts = np.unique(labels, return_index=True)[1].tolist()
-    return labels, firsts
+    rows = len(order)
+    combined = np.zeros(rows, dtype="int64")
+    for k in keys:
+        codes, count = _codes(table[k][order])
+        # Renumbered after each column, so the combined number stays below ``rows``.
+        combined = np.unique(combined * count + codes, return_inverse=True)[1].reshape(-1)
+    if not rows:
+        return np.zeros(0, dtype="int64"), []
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")
+    rank = np.empty(len(first), dtype="int64")
+    rank[by_first] = np.arange(len(first), dtype="int64")
+    return rank[inverse.reshape(-1)], first[by_first].tolist()
+
+
+def _codes(column: np.ndarray) -> tuple[np.ndarray, int]:
+    """A number per value of ``column`` (equal values, as Python compares
+    them, get the same number; all missing values one more) and how many."""
+    import numpy as np
+
+    if column.dtype != object:  # np.unique takes NaN as one value, as wanted
+        unique, codes = np.unique(column, return_inverse=True)
+        return codes.reshape(-1).astype("int64"), len(unique) + 1
+    none = np.array(None, dtype=object)
+    missing = np.equal(column, none) | np.not_equal(column, column)  # None, NaN
+    present = column[~missing]
+    try:
+        unique, inner = np.unique(present, return_inverse=True)
+    except TypeError:  # values that do not sort together (text and numbers)
+        return _codes_by_hash(column)
+    codes = np.full(len(column), len(unique), dtype="int64")
+    codes[~missing] = inner.reshape(-1)
+    return codes, len(unique) + 1
+
+
+def _codes_by_hash(column: np.ndarray) -> tuple[np.ndarray, int]:
+    import numpy as np
+
+    seen: dict[Any, int] = {}
+    values = _keys(column)
+    codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), "int64", len(values))
+    return codes, len(seen) + 1
 
 
 def _sums(values: np.ndarray, labels: np.ndarray, groups: int) -> np.ndarray:

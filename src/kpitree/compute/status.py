@@ -118,6 +118,8 @@ class NodeStatus:
 # The number columns of ``StatusResult.frame`` are NUMBERS (besides node, period and segment).
 # Object columns of the frame besides node, period and segment.
 TEXTS = ("source", "status", "reason", "data_until", "basis", "flags")
+# The columns a row takes as they are.
+_ROW_TEXTS = ("node", "period", "segment", *TEXTS)
 
 
 @dataclass
@@ -164,8 +166,34 @@ class StatusResult:
     @property
     def rows(self) -> list[NodeStatus]:
         if self._rows is None:
-            self._rows = [self._make(i) for i in range(len(self.table))]
+            self._rows = self._make_all()
         return self._rows
+
+    def _make_all(self) -> list[NodeStatus]:
+        """Every row, as :meth:`_make` gives each, numbers converted a column at a time."""
+        import numpy as np
+
+        cols = self._columns()
+        numbers = []
+        for name in NUMBERS:
+            column = cols[name]
+            if column.dtype.kind != "f":
+                numbers.append([_num(v) for v in column.tolist()])
+                continue
+            values = column.tolist()  # Python floats
+            for i in (~np.isfinite(column)).nonzero()[0].tolist():
+                values[i] = None
+            numbers.append(values)
+        texts = [cols[c].tolist() for c in _ROW_TEXTS]
+        incomplete = [bool(v) for v in cols["incomplete"].tolist()]
+        return [
+            NodeStatus(
+                **dict(zip(_ROW_TEXTS, row[: len(_ROW_TEXTS)], strict=True)),
+                incomplete=incomplete[i],
+                **dict(zip(NUMBERS, row[len(_ROW_TEXTS) :], strict=True)),
+            )
+            for i, row in enumerate(zip(*texts, *numbers, strict=True))
+        ]
 
     def _make(self, i: int) -> NodeStatus:
         cols = self._columns()
