@@ -134,6 +134,24 @@ def test_status_rows_are_the_table(demo: Project) -> None:
     assert table["actual"].isna().sum() == frame["actual"].isna().sum()
 
 
+def test_rows_and_their_json_made_a_column_at_a_time_are_each_rows_own(demo: Project) -> None:
+    """All rows made at once (and their JSON, without making them) equal each
+    row made alone, flags, missing values and segments included."""
+    result = demo.status(["2025-10", "2025-Q3"], by=["department", "team", "rep"], as_of=AS_OF)
+    one_by_one = [result._make(i) for i in range(len(result.table))]
+    assert result.rows == one_by_one
+    assert any(r.flags for r in one_by_one) and any(r.actual is None for r in one_by_one)
+    assert any(r.data_until is not None for r in one_by_one)
+    rows_json = result.json_rows()
+    assert rows_json == [r.to_json() for r in one_by_one]
+    assert [list(j) for j in rows_json] == [list(r.to_json()) for r in one_by_one]  # key order
+    tree = demo.tree
+    flagged = result.json_rows(lambda f: f.to_json(tree, "ja"))
+    assert [j["flags"] for j in flagged] == [
+        [f.to_json(tree, "ja") for f in r.flags] for r in one_by_one
+    ]
+
+
 def test_status_select_is_a_filter_of_the_rows(demo: Project) -> None:
     result = demo.status(["2025-10", "2025-11"], by="rep", as_of=AS_OF)
     fresh = demo.status(["2025-10", "2025-11"], by="rep", as_of=AS_OF)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,7 +27,10 @@ def parse_day(text: str | None) -> dt.date | None:
 
 def print_json(payload: Any) -> None:
     """Machine-readable output: UTF-8 JSON on stdout, Japanese kept readable."""
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
+    from kpitree.cli import json_text
+
+    # The characters of json.dumps(payload, ensure_ascii=False, indent=2, default=str).
+    sys.stdout.write(json_text.dumps(payload) + "\n")
 
 
 def _source_line(

@@ -263,15 +263,18 @@ def _explanations(project: Project, result: StatusResult) -> None:
         console.print(t("status.gap.filled", nodes=names))
 
 
-def _row_json(project: Project, r: NodeStatus, lang: str) -> dict[str, Any]:
-    node = project.tree.nodes[r.node]
-    return {
-        "label": node.display(lang),
-        "unit": node.unit_name,
-        "kind": node.kind,
-        **r.to_json(),
-        "flags": [f.to_json(project.tree, lang) for f in r.flags],
-    }
+def _rows_json(project: Project, result: StatusResult, lang: str) -> list[dict[str, Any]]:
+    """Each row's node (label, unit, kind), then the row as ``NodeStatus.to_json``
+    gives it, flags with their message in ``lang``."""
+    if not len(result.table):
+        return []
+    tree = project.tree
+    heads: dict[str, dict[str, Any]] = {}
+    for node_id in dict.fromkeys(result.table["node"].tolist()):
+        node = tree.nodes[node_id]
+        heads[node_id] = {"label": node.display(lang), "unit": node.unit_name, "kind": node.kind}
+    rows = result.json_rows(lambda f: f.to_json(tree, lang))
+    return [{**heads[row["node"]], **row} for row in rows]
 
 
 def status_json(
@@ -290,7 +293,7 @@ def status_json(
         ],
         "levels": [list(level) for level in result.levels],
         "rep_names": rep_names_of(project, result) if names is None else names,
-        "rows": [_row_json(project, r, lang) for r in result.rows],
+        "rows": _rows_json(project, result, lang),
         "bottleneck": None
         if result.bottleneck is None
         else {

@@ -120,6 +120,33 @@ class NodeStatus:
 TEXTS = ("source", "status", "reason", "data_until", "basis", "flags")
 # The columns a row takes as they are.
 _ROW_TEXTS = ("node", "period", "segment", *TEXTS)
+# The keys of NodeStatus.to_json, in order, and the columns they come from.
+_JSON_FIELDS = (
+    ("node", "node"),
+    ("period", "period"),
+    ("segment", "segment"),
+    ("actual", "actual"),
+    ("source", "source"),
+    ("target", "target"),
+    ("achievement", "achievement"),
+    ("expected_to_date", "expected"),
+    ("pace", "pace"),
+    ("forecast", "forecast"),
+    ("status", "status"),
+    ("previous", "previous"),
+    ("last_year", "last_year"),
+    ("reconciliation", "reconciliation"),
+    ("volume", "volume"),
+    ("incomplete", "incomplete"),
+    ("min_volume", "min_volume"),
+    ("status_reason", "reason"),
+    ("data_until", "data_until"),
+    ("pace_basis", "basis"),
+    ("flags", "flags"),
+    ("converted", "converted"),
+    ("missing_values", "missing_values"),
+    ("negative_durations", "negative_durations"),
+)
 
 
 @dataclass
@@ -169,8 +196,8 @@ class StatusResult:
             self._rows = self._make_all()
         return self._rows
 
-    def _make_all(self) -> list[NodeStatus]:
-        """Every row, as :meth:`_make` gives each, numbers converted a column at a time."""
+    def _numbers(self) -> list[list[float | None]]:
+        """The NUMBERS columns as lists, as :func:`_num` gives each value."""
         import numpy as np
 
         cols = self._columns()
@@ -184,6 +211,35 @@ class StatusResult:
             for i in (~np.isfinite(column)).nonzero()[0].tolist():
                 values[i] = None
             numbers.append(values)
+        return numbers
+
+    def json_rows(self, flag_json: Callable[[Flag], Any] | None = None) -> list[dict[str, Any]]:
+        """Every row as :meth:`NodeStatus.to_json` gives it (a flag as
+        ``flag_json`` gives it, else its own ``to_json``), built a column at a
+        time without making the rows."""
+        cols = self._columns()
+        by_name: dict[str, list[Any]] = dict(zip(NUMBERS, self._numbers(), strict=True))
+        to_json = flag_json or (lambda f: f.to_json())
+        by_name.update(
+            node=cols["node"].tolist(),
+            period=cols["period"].tolist(),
+            segment=[dict(seg) for seg in cols["segment"].tolist()],
+            source=cols["source"].tolist(),
+            status=cols["status"].tolist(),
+            incomplete=[bool(v) for v in cols["incomplete"].tolist()],
+            reason=cols["reason"].tolist(),
+            data_until=[None if d is None else d.isoformat() for d in cols["data_until"].tolist()],
+            basis=cols["basis"].tolist(),
+            flags=[[to_json(f) for f in fl] if fl else [] for fl in cols["flags"].tolist()],
+        )
+        keys = [key for key, _ in _JSON_FIELDS]
+        columns = [by_name[name] for _, name in _JSON_FIELDS]
+        return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+
+    def _make_all(self) -> list[NodeStatus]:
+        """Every row, as :meth:`_make` gives each, numbers converted a column at a time."""
+        cols = self._columns()
+        numbers = self._numbers()
         texts = [cols[c].tolist() for c in _ROW_TEXTS]
         incomplete = [bool(v) for v in cols["incomplete"].tolist()]
         return [
