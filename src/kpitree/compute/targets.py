@@ -139,16 +139,19 @@ class Targets:
                     month.start, month.end, lo, hi, settings.holidays, closed
                 )
         keys = [(m.fiscal_year, m.key) for m in months]
+        years = list(dict.fromkeys(m.fiscal_year for m in months))
         values = np.full((len(segments), len(months)), np.nan)
         for s, segment in enumerate(segments):
             plans: dict[int, NodePlan | None] = {}
+            if self.plan_for_month is None:
+                plans = {y: self._node_plan(node_id, y, segment) for y in years}
+                if not any(plans.values()):
+                    continue  # no plan for this segment (most reps): no target
             row = values[s]
             for i, (fiscal_year, key) in enumerate(keys):
                 if self.plan_for_month is not None:
                     node_plan = self._month_node_plan(node_id, months[i], segment)
                 else:
-                    if fiscal_year not in plans:
-                        plans[fiscal_year] = self._node_plan(node_id, fiscal_year, segment)
                     node_plan = plans[fiscal_year]
                 value = node_plan.per_period.get(key) if node_plan else None
                 if value is not None:
