@@ -20,6 +20,7 @@ from kpitree.compute.targets import SegmentKey, Targets
 from kpitree.data.demo import generate
 from kpitree.data.warehouse import Warehouse
 from kpitree.project import Project
+from kpitree.sealed import seal, unseal
 
 AS_OF = dt.date(2025, 11, 18)  # mid-month, mid-quarter: pacing and partial periods
 
@@ -211,9 +212,11 @@ def test_a_status_from_cached_sql_is_the_same(demo: Project, tmp_path: Path) -> 
     for other in (warm, again):
         assert other.frame.equals(cold.frame)  # type: ignore[attr-defined]
 
-    stored = json.loads(store.read_text(encoding="utf-8"))
+    body = unseal(store.read_bytes())  # sealed with the user's key (kpitree.sealed)
+    assert body is not None
+    stored = json.loads(bytes(body))
     stored["code"] = "another version"
-    store.write_text(json.dumps(stored), encoding="utf-8")
+    store.write_bytes(seal(json.dumps(stored).encode()))
     stale = QueryCache(store)
     run(stale)
     assert stale.hits == 0  # SQL written by other code is not trusted
