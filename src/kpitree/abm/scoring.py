@@ -149,18 +149,34 @@ def _jsic_points(
     return out
 
 
-def _events(engine: Engine, signal: SignalSpec) -> ir.Table:
-    """``(__acc, __day)`` of a signal's events, every event once."""
-    if signal.activity is not None:
-        a = engine.table("activities")
-        a = a.filter(a.type == signal.activity)
-        if signal.outcome is not None:
-            a = a.filter(a.outcome == signal.outcome)
-        # Its own account, else its lead's (a marketing tool's activities name
-        # only the lead): the account the links give the lead, else the one it names.
-        a, acc = activity_account(engine, a)
-        a = a.filter(a[acc].notnull())
-        return a.select(__acc=a[acc], __day=local_day(a.occurred_at))
+def _activity_events(engine: Engine, signals: Sequence[SignalSpec]) -> ir.Table:
+    """``(__acc, __day, __type, __outcome, __stage)`` of the activities any of
+    ``signals`` counts, every activity once (``__stage`` null): its own account,
+    else its lead's (a marketing tool's activities name only the lead): the
+    account the links give the lead, else the one it names. Attributed once
+    for all the signals, however many read activities."""
+    import ibis
+
+    a = engine.table("activities")
+    a = a.filter(a.type.isin(sorted({s.activity for s in signals if s.activity is not None})))
+    a, acc = activity_account(engine, a)
+    a = a.filter(a[acc].notnull())
+    return a.select(
+        __acc=a[acc],
+        __day=local_day(a.occurred_at),
+        __type=a.type.cast("string"),
+        __outcome=a.outcome.cast("string"),
+        __stage=ibis.null("int64"),
+    )
+
+
+def _stage_events(engine: Engine, signal: SignalSpec, index: int) -> ir.Table:
+    """``(__acc, __day, __type, __outcome, __stage)`` of a lead or deal stage
+    signal's events (its first entry of the stage per record; ``__stage`` is
+    ``index``): the account the cross-source links give the record, else the
+    one it names."""
+    import ibis
+
     kind, stage = (
         ("leads", signal.lead_stage) if signal.lead_stage else ("deals", signal.deal_stage)
     )
@@ -168,13 +184,29 @@ def _events(engine: Engine, signal: SignalSpec) -> ir.Table:
     hist = engine.table(f"{kind[:-1]}_stage_history")
     hist = hist.filter(hist.stage == stage)
     first = hist.group_by(__rid=hist[key]).aggregate(__at=hist.entered_at.min())
-    # The account the cross-source links give the record, else the one it names.
     records, account = linked_reference(engine, kind, key, engine.table(kind), "account_id")
     records = records.filter(records[account].notnull()).select(
         __rid2=records[key], __acc=records[account].cast("string")
     )
     j = first.inner_join(records, first.__rid == records.__rid2)
-    return j.select(__acc=j.__acc, __day=local_day(j.__at))
+    return j.select(
+        __acc=j.__acc,
+        __day=local_day(j.__at),
+        __type=ibis.null("string"),
+        __outcome=ibis.null("string"),
+        __stage=ibis.literal(index, "int64"),
+    )
+
+
+def _counts(events: ir.Table, signal: SignalSpec, index: int) -> ir.BooleanValue:
+    """Whether an event row of :func:`_activity_events` or :func:`_stage_events`
+    is one of ``signal``'s."""
+    if signal.activity is None:
+        return events.__stage == index
+    hit = events.__type == signal.activity
+    if signal.outcome is not None:
+        hit = hit & (events.__outcome == signal.outcome)
+    return hit.fill_null(False)
 
 
 def _days(days: Sequence[dt.date], window: int | None = None) -> ir.Table:
@@ -200,30 +232,30 @@ def _engagement(
 
     assert spec.signals is not None and spec.window_days is not None
     window = spec.window_days
+    # Every event once, whichever signals count it, joined once to the days
+    # whose window holds it; each signal then sums the points of its own rows
+    # (the same terms as a join per signal).
     parts = []
-    for i, signal in enumerate(spec.signals):
-        ev = _events(engine, signal)
-        d = _days(days, window)
-        j = d.inner_join(ev, (ev.__day <= d.__d) & (ev.__day >= d.__f))
-        age = j.__d.delta(j.__day, unit="day").cast("float64")
-        if spec.decay == "linear":
-            weight = 1.0 - age / float(window)
-        elif spec.decay == "half_life":
-            assert spec.half_life_days is not None
-            weight = ibis.literal(0.5) ** (age / float(spec.half_life_days))
-        else:
-            weight = _real(1.0)
-        parts.append(
-            j.select(
-                __acc=j.__acc,
-                __gd=j.__d,
-                __sig=ibis.literal(i, "int64"),
-                __pts=weight * signal.points,
-            )
-        )
-    u = ibis.union(*parts)
-    sums = {f"{prefix}s{i}": u.__pts.sum(where=u.__sig == i) for i in range(len(spec.signals))}
-    g = u.group_by("__acc", "__gd").aggregate(**sums)
+    if any(s.activity is not None for s in spec.signals):
+        parts.append(_activity_events(engine, spec.signals))
+    parts += [_stage_events(engine, s, i) for i, s in enumerate(spec.signals) if s.activity is None]
+    ev = parts[0] if len(parts) == 1 else ibis.union(*parts)
+    d = _days(days, window)
+    j = d.inner_join(ev, (ev.__day <= d.__d) & (ev.__day >= d.__f))
+    age = j.__d.delta(j.__day, unit="day").cast("float64")
+    if spec.decay == "linear":
+        weight = 1.0 - age / float(window)
+    elif spec.decay == "half_life":
+        assert spec.half_life_days is not None
+        weight = ibis.literal(0.5) ** (age / float(spec.half_life_days))
+    else:
+        weight = _real(1.0)
+    j = j.mutate(__w=weight)
+    sums = {
+        f"{prefix}s{i}": (j.__w * signal.points).sum(where=_counts(j, signal, i))
+        for i, signal in enumerate(spec.signals)
+    }
+    g = j.group_by(__acc=j.__acc, __gd=j.__d).aggregate(**sums)
     capped = {}
     for i, signal in enumerate(spec.signals):
         col = g[f"{prefix}s{i}"].fill_null(0.0)
