@@ -161,3 +161,63 @@ def test_a_write_to_a_project_without_abm_loads_no_scoring(tmp_path: Path) -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def _kept_days(folder: Path) -> set[dt.date]:
+    project = Project.load(folder)
+    with project.engine() as engine:
+        rows = engine.abm_scores._load()  # the file as the last command left it
+    assert rows is not None
+    return set(rows.column("day").to_pylist())
+
+
+def test_a_write_to_tables_the_scores_do_not_read_keeps_the_days(tmp_path: Path) -> None:
+    # The scores read activities, leads and their stages: won deals change none of them.
+    folder = build(tmp_path)
+    project = Project.load(folder)
+    extra = dt.date(2026, 4, 15)  # a day no write computes
+    with project.engine() as engine:
+        engine.abm_scores.rows([extra, *dashboard_days(project)])
+    assert extra in _kept_days(folder)
+    day = project.today().strftime("%m/%d/%Y")
+    won = folder / "won.csv"
+    won.write_text(
+        "Opportunity ID,Opportunity Name,Created Date,Close Date,Amount,Stage,Opportunity Owner\n"
+        f"W1,won,{day},{day},1000000,Closed Won,rep\n",
+        encoding="utf-8",
+    )
+    _cli("import", str(won), "-m", "salesforce-opportunities", "-p", str(folder))
+    assert extra in _kept_days(folder)  # taken over, not computed again
+    assert len(list((folder / ".kpitree" / "cache" / "abm").glob("daily-*.parquet"))) == 1
+    _check_fresh(folder)
+
+    # New activities are read by the scores: the days are computed again.
+    (folder / "meetings.yaml").write_text(MAPPING, encoding="utf-8")
+    csv = folder / "meetings.csv"
+    csv.write_text(f"id,at,kind,account\nN1,{project.today()} 09:00,meeting,GAMMA\n")
+    _cli("import", str(csv), "-m", str(folder / "meetings.yaml"), "-p", str(folder))
+    assert extra not in _kept_days(folder)
+    _check_fresh(folder)
+
+
+def test_a_file_written_by_another_tool_is_scored_again(tmp_path: Path) -> None:
+    import duckdb
+
+    folder = build(tmp_path)
+    project = Project.load(folder)
+    extra = dt.date(2026, 4, 15)
+    with project.engine() as engine:
+        engine.abm_scores.rows([extra, *dashboard_days(project)])
+    # Another tool changes an account without kpitree's table versions moving.
+    con = duckdb.connect(str(folder / ".kpitree" / "warehouse.duckdb"))
+    con.execute("UPDATE accounts SET employees = 5000 WHERE account_id = 'GAMMA'")
+    con.close()
+    project = Project.load(folder)
+    with project.engine() as engine:
+        store = engine.abm_scores
+        assert store._load() is None  # a new store: nothing of the old one
+        rows = store.rows([project.today()])
+        kept = store._load()
+    gamma = [r for r in _cols(rows) if r["account_id"] == "GAMMA"]
+    assert gamma[0]["score"] >= 30  # its new size counts
+    assert kept is not None and set(kept.column("day").to_pylist()) == {project.today()}

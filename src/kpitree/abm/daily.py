@@ -18,6 +18,14 @@ instead, with no time-to-live. Any
 other database without a stamp (a DuckDB file kpitree did not write) keeps
 its days in memory only, for the life of the store. Either way a kept day
 equals its recomputation (:func:`daily_scores`) on the data of its time.
+
+A kpitree write to tables the scores do not read (won deals on a project whose
+signals read activities and lead stages) keeps the days already computed: a
+new store of a warehouse file takes the rows of the one before when every
+table the score query reads has the same write version, the definition, list,
+time zone and code are the same, and kpitree wrote something in between (some
+table's version moved; a file changed with no version moved was written by
+another tool, and is computed again).
 """
 
 from __future__ import annotations
@@ -193,8 +201,14 @@ class DailyScores:
             else:
                 state = (server_data_version(clock), engine.where, _written(engine))
         self.path: Path | None = None
+        # The write versions of a warehouse file, for taking the rows of the
+        # store before it (see the module's docstring).
+        self._versions: dict[str, int] | None = None
+        self._inputs_key: list[str | None] = []  # computed once when asked
         if folder is not None and state is not None:
             self.path = folder / f"daily-{self._key(state)}.parquet"
+            if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
+                self._versions = dict(state[1])
 
     def _key(self, state: object) -> str:
         spec = self.abm.targets
@@ -215,6 +229,79 @@ class DailyScores:
             )
         )
         return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+    def _inputs(self) -> str | None:
+        """What the rows depend on but the other tables' versions: the key of
+        :meth:`_key` with the versions of the tables the score query reads
+        and of the links and company master only (``None``: one of them has no version,
+        or the query holds other values read beforehand: never taken over)."""
+        import ibis.expr.operations as ops
+
+        from kpitree.abm.scoring import scores_query
+
+        assert self._versions is not None
+        if self._inputs_key:
+            return self._inputs_key[0]
+        from kpitree.data.company_master import MASTER_TABLE
+        from kpitree.data.links import LINKS_TABLE
+
+        query = scores_query(self.engine, self.abm, [dt.date(2000, 1, 1)])
+        read = sorted({t.name for t in query.op().find(ops.DatabaseTable)})
+        # Read only when they exist (the links), or in Python (the company
+        # master: its matches come in as a table of values): always keyed.
+        given = [set(t.schema.names) for t in query.op().find(ops.InMemoryTable)]
+        days = [names <= {"__d", "__f"} or "__m_acc" in names for names in given]
+        key = None
+        if all(days) and all(name in self._versions for name in read):
+            versions = [(name, self._versions[name]) for name in read]
+            versions += [(t, self._versions.get(t, 0)) for t in (LINKS_TABLE, MASTER_TABLE)]
+            key = self._key(("inputs", self.engine.where, versions))
+        self._inputs_key.append(key)
+        return key
+
+    def _taken_over(self) -> pa.Table | None:
+        """The rows of the store before this one, when they hold for this one
+        (see the module's docstring), else ``None``."""
+        from kpitree.sealed import unseal
+
+        if self.path is None or self._versions is None:
+            return None
+        written = self._key(("written", sorted(self._versions.items())))
+        found = []
+        for side in self.path.parent.glob("daily-*.inputs"):
+            if side.stem == self.path.stem:
+                continue
+            try:
+                body = unseal(side.read_bytes())
+            except OSError:
+                continue
+            if body is not None:
+                found.append((side, bytes(body).decode("ascii", "replace").split()))
+        if not found:
+            return None
+        inputs = self._inputs()
+        for side, words in found:
+            if len(words) == 2 and words[0] == inputs and words[1] != written:
+                rows = _read_rows(side.with_suffix(".parquet"))
+                if rows is not None:
+                    return rows
+        return None
+
+    def _save_inputs(self) -> None:
+        """Beside the rows: the key of :meth:`_inputs` and the versions they
+        were computed on (sealed), for the store after this one."""
+        from kpitree.sealed import seal
+
+        if self.path is None or self._versions is None:
+            return
+        inputs = self._inputs()
+        if inputs is None:
+            return
+        written = self._key(("written", sorted(self._versions.items())))
+        side = self.path.with_suffix(".inputs")
+        temp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
+        temp.write_bytes(seal(f"{inputs} {written}".encode("ascii")))
+        temp.replace(side)
 
     def list_rows(self) -> tuple[Sequence[ListEntry], dict[int, set[str]]]:
         """The target list's rows and the accounts each matches."""
@@ -238,6 +325,10 @@ class DailyScores:
         wanted = sorted(set(days))
         with self._lock:
             kept = self._load()
+            if kept is None and self.path is not None and not self.path.is_file():
+                kept = self._taken_over()
+                if kept is not None:
+                    self._save(kept)
             known = set(pc.unique(kept.column("day")).to_pylist()) if kept is not None else set()
             missing = [d for d in wanted if d not in known]
             if missing:
@@ -258,17 +349,7 @@ class DailyScores:
     def _load(self) -> pa.Table | None:
         if self._rows is not None or self.path is None or not self.path.is_file():
             return self._rows
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from kpitree.sealed import unseal
-
-        try:
-            body = unseal(self.path.read_bytes())
-            # Not sealed by this user (kpitree.sealed): computed again.
-            self._rows = None if body is None else pq.read_table(pa.BufferReader(body))
-        except (OSError, ValueError):  # half-written by a process that died: recompute
-            self._rows = None
+        self._rows = _read_rows(self.path)
         return self._rows
 
     def _save(self, rows: pa.Table) -> None:
@@ -285,12 +366,28 @@ class DailyScores:
         sealed = seal(sink.getvalue().to_pybytes())
         with _LOCK:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            for old in self.path.parent.glob("daily-*.parquet"):
-                if old != self.path:
+            for old in self.path.parent.glob("daily-*"):
+                if old.stem != self.path.stem:
                     old.unlink(missing_ok=True)
             temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             temp.write_bytes(sealed)
             temp.replace(self.path)
+            self._save_inputs()
+
+
+def _read_rows(path: Path) -> pa.Table | None:
+    """The rows kept in ``path``, or ``None`` (missing, half-written by a
+    process that died, or not sealed by this user: :mod:`kpitree.sealed`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kpitree.sealed import unseal
+
+    try:
+        body = unseal(path.read_bytes())
+        return None if body is None else pq.read_table(pa.BufferReader(body))
+    except (OSError, ValueError):
+        return None
 
 
 def daily_store(engine: Engine, abm: AbmSpec, root: Path) -> DailyScores:
