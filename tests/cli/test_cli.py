@@ -466,6 +466,16 @@ def test_demo_runs_end_to_end(tmp_path: Path, kpitree_process: Cli) -> None:
     assert status.code == 0, status.err
     revenue = next(r for r in status.json()["rows"] if r["node"] == "revenue")
     assert revenue["actual"] is not None and revenue["target"] > 0
+    assert revenue["last_year"] is not None
+    # --no-compare: the same period's figures, without last year's.
+    alone = kpitree_process("status", folder, "--no-compare", "--json")
+    assert alone.code == 0, alone.err
+    rows = {(r["node"], json.dumps(r["segment"])): r for r in alone.json()["rows"]}
+    assert len(rows) == len(status.json()["rows"])
+    for row in status.json()["rows"]:
+        other = rows[(row["node"], json.dumps(row["segment"]))]
+        assert (other["actual"], other["target"]) == (row["actual"], row["target"])
+        assert other["previous"] is None and other["last_year"] is None
     warehouse = folder / ".kpitree" / "warehouse.duckdb"
     assert "Demo data (small, FY" in result.out and f"{warehouse} as import 1" in result.out
     # The company as it stands today: the leads created so far of the 25,000.

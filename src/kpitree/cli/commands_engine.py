@@ -69,6 +69,14 @@ def status(
             "(kpitree revisions); current: today's definition.",
         ),
     ] = "then",
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare/--no-compare",
+            help="Also the previous period and the same period last year "
+            "(--no-compare: this period only, faster).",
+        ),
+    ] = True,
     json: JsonOpt = False,
 ) -> None:
     """The tree with actual, target, achievement, expected-to-date, forecast and status."""
@@ -85,6 +93,7 @@ def status(
             as_of=parse_day(as_of),
             filters=_filters(where) or None,
             targets=targets,
+            compare=compare,
             engine=engine,
         )
         names = render_status.rep_names_of(project, result, engine)
