@@ -42,6 +42,7 @@ from kpitree.compute.metrics import Metric
 from kpitree.compute.placing import aggregate_parts, place_facts, segment_facts
 from kpitree.compute.segments import (
     check_dimensions,
+    checked_group,
     custom_dimensions,
     dimensions_of,
 )
@@ -172,12 +173,7 @@ def fused_query(
     ``<metric>__s`` (conditional aggregates, one per metric's filter)."""
     keys_seen = {fusable(m) for m in metrics}
     assert len(keys_seen) == 1 and None not in keys_seen
-    ent = metrics[0].entity
-    assert ent is not None
-    filters = filters or {}
-    all_dims = list(dict.fromkeys([*dims, *filters]))
-    for m in metrics:
-        check_dimensions(ent, all_dims, m.id, custom_dimensions(engine))
+    ent, filters, all_dims = checked_group(engine, metrics, dims, filters)
     event = metrics[0].spec.time or ent.time
     base = ent.base(engine)
     conditions = [condition_of(base, m.spec.where) for m in metrics]

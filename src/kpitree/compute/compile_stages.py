@@ -38,7 +38,7 @@ from kpitree.compute.events import (
 )
 from kpitree.compute.metrics import Metric
 from kpitree.compute.placing import place_on_day, segment_facts
-from kpitree.compute.segments import check_dimensions, custom_dimensions
+from kpitree.compute.segments import checked_group
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -125,12 +125,7 @@ def stage_query(
 
     keys_seen = {stage_fusable(m) for m in metrics}
     assert len(keys_seen) == 1 and None not in keys_seen
-    ent = metrics[0].entity
-    assert ent is not None
-    filters = filters or {}
-    all_dims = list(dict.fromkeys([*dims, *filters]))
-    for m in metrics:
-        check_dimensions(ent, all_dims, m.id, custom_dimensions(engine))
+    ent, filters, all_dims = checked_group(engine, metrics, dims, filters)
     placing, names = stages_of(metrics)
     # Only entities entering a placing stage around a short window are looked
     # at (as a cohort of one month is).

@@ -22,12 +22,14 @@ from kpitree.source import did_you_mean
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from kpitree.compute.metrics import Metric
     from kpitree.engines import Engine
 
 __all__ = [
     "CustomDimension",
     "add_dimensions",
     "check_dimensions",
+    "checked_group",
     "custom_dimensions",
     "dimensions_of",
     "segment_filters",
@@ -289,3 +291,22 @@ def check_dimensions(
                 available=", ".join(available),
                 hint=did_you_mean(d, available),
             )
+
+
+def checked_group(
+    engine: Engine,
+    metrics: Sequence[Metric],
+    dims: Sequence[str],
+    filters: Mapping[str, Sequence[str | None]] | None,
+) -> tuple[Entity, Mapping[str, Sequence[str | None]], list[str]]:
+    """For one query of several ``metrics`` of one entity: that entity, the
+    filters (none: empty) and every dimension the query groups or filters by,
+    each checked for every metric (KT530)."""
+    ent = metrics[0].entity
+    assert ent is not None
+    filters = filters or {}
+    all_dims = list(dict.fromkeys([*dims, *filters]))
+    custom = custom_dimensions(engine)
+    for m in metrics:
+        check_dimensions(ent, all_dims, m.id, custom)
+    return ent, filters, all_dims
