@@ -15,7 +15,7 @@ import yaml
 
 from kpitree.compute.periods import Period, business_days_between, parse_period, period_of
 from kpitree.compute.querycache import QueryCache, query_cache
-from kpitree.compute.status import NUMBERS
+from kpitree.compute.status_table import NUMBERS
 from kpitree.compute.targets import SegmentKey, Targets
 from kpitree.data.demo import generate
 from kpitree.data.warehouse import Warehouse
