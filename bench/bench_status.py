@@ -273,12 +273,17 @@ def step_kpitree(
     }, values
 
 
-def sql_text(fiscal_year: int, whole_year: bool = False) -> str:
+def sql_text(fiscal_year: int, whole_year: bool = False, previous: bool = False) -> str:
     """The hand-written query: one row per month (``whole_year``: for the fiscal
-    year, labelled ``FY<year>``) and segment of every level."""
+    year, labelled ``FY<year>``) and segment of every level. ``previous`` (with
+    ``whole_year``): the fiscal year before too, labelled ``FY<year - 1>``: what
+    ``kpitree status --period FY<year>`` prints as ``previous`` and ``last_year``."""
     first, last = window(fiscal_year)
     as_of = last + dt.timedelta(days=1)
     period = f"'FY{fiscal_year}'" if whole_year else "strftime(f.day, '%Y-%m')"
+    if whole_year and previous:
+        period = f"CASE WHEN f.day >= DATE '{first}' THEN {period} ELSE 'FY{fiscal_year - 1}' END"
+        first = window(fiscal_year - 1)[0]
     return f"""
 WITH
 firsts AS (      -- a lead's first entry into MQL and into opportunity, in one pass
@@ -394,7 +399,7 @@ _GROUPING = {7: "company", 3: "department", 1: "team", 0: "rep"}
 
 
 def step_duckdb(
-    warehouse: Path, fiscal_year: int, whole_year: bool = False
+    warehouse: Path, fiscal_year: int, whole_year: bool = False, previous: bool = False
 ) -> tuple[dict[str, Any], Values]:
     t0 = time.perf_counter()
     import duckdb
@@ -403,7 +408,7 @@ def step_duckdb(
     started = time.perf_counter()
     con = duckdb.connect(str(warehouse), read_only=True)
     con.execute(f"SET TimeZone = '{TIMEZONE}'")
-    cursor = con.execute(sql_text(fiscal_year, whole_year))
+    cursor = con.execute(sql_text(fiscal_year, whole_year, previous))
     names = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     con.close()
@@ -606,13 +611,13 @@ def step_pandas(warehouse: Path, fiscal_year: int) -> tuple[dict[str, Any], Valu
 # -- end to end: fresh processes as users run them ---------------------------------
 
 
-def cli_command(project: Path, fiscal_year: int) -> list[str]:
+def cli_command(project: Path, fiscal_year: int, *options: str) -> list[str]:
     """``kpitree status`` of the fiscal year by department, team and rep, as JSON."""
     as_of = window(fiscal_year)[1] + dt.timedelta(days=1)
     kpitree = Path(sys.executable).parent / "kpitree"
     by = ["--by", "department", "--by", "team", "--by", "rep"]
     period = ["--period", f"FY{fiscal_year}", "--as-of", as_of.isoformat()]
-    return [str(kpitree), "status", str(project), *period, *by, "--json"]
+    return [str(kpitree), "status", str(project), *period, *by, "--json", *options]
 
 
 def run_timed(command: list[str], stdout: Path) -> dict[str, Any]:
@@ -636,47 +641,72 @@ def run_timed(command: list[str], stdout: Path) -> dict[str, Any]:
     }
 
 
-def cli_values(path: Path) -> Values:
-    """The actual of every row of ``kpitree status --json``."""
+def cli_values(path: Path, fiscal_year: int) -> Values:
+    """The actual of every row of ``kpitree status --json`` (its period
+    ``FY<year>``), and its ``previous`` and ``last_year`` (both the fiscal year
+    before: labelled ``FY<year - 1>``; they must agree)."""
     payload = json.loads(path.read_text(encoding="utf-8"))
     values: Values = {}
+    before = f"FY{fiscal_year - 1}"
     for row in payload["rows"]:
+        segment: dict[str, str | None] = row["segment"]
+        where = (tuple(segment), tuple(segment.values()))
         if row["actual"] is not None:
-            segment: dict[str, str | None] = row["segment"]
-            key = (row["node"], row["period"], tuple(segment), tuple(segment.values()))
-            values[key] = float(row["actual"])
+            values[(row["node"], row["period"], *where)] = float(row["actual"])
+        if row["previous"] != row["last_year"]:
+            raise SystemExit(f"{row['node']} {where}: previous and last_year differ for a year")
+        if row["previous"] is not None:
+            values[(row["node"], before, *where)] = float(row["previous"])
     return values
+
+
+def shown_segments(values: Values) -> set[tuple[tuple[str, ...], tuple[str | None, ...]]]:
+    """The segments a result has a value for, at any level."""
+    return {(level, seg) for (_, _, level, seg) in values}
+
+
+def only_segments(values: Values, shown: set[Any]) -> Values:
+    """``values`` of the segments in ``shown``: the command prints the previous
+    year only for the segments of the year it shows (a rep who left before it is
+    not a row), while the hand query gives every segment of both years."""
+    return {k: v for k, v in values.items() if (k[2], k[3]) in shown}
 
 
 def run_end_to_end(
     warehouse: Path, project: Path, fiscal_year: int, repeat: int, tmp: Path
 ) -> dict[str, dict[str, Any]]:
-    """``duckdb_cli`` (a Python process that imports DuckDB and runs the hand-written
-    query for the whole fiscal year), ``kpitree_cli`` (the ``kpitree status``
-    command, its compiled SQL cached but the query results kept by earlier
-    commands removed first: it computes) and ``kpitree_cli_kept`` (the same
-    command again: a later command on unchanged data, which reads the results
-    back), interleaved, best of ``repeat`` by wall time."""
+    """Interleaved, best of ``repeat`` by wall time:
+
+    - ``duckdb_cli``: a Python process that imports DuckDB and runs the
+      hand-written query for the fiscal year and the one before: the numbers the
+      command prints (each row's actual, and its ``previous`` and ``last_year``,
+      which for a fiscal year are both the year before);
+    - ``kpitree_cli``: the ``kpitree status`` command, its compiled SQL cached
+      but the query results kept by earlier commands removed first: it computes;
+    - ``kpitree_cli_kept``: the same command again: a later command on unchanged
+      data, which reads the results back;
+    - ``duckdb_cli_year`` and ``kpitree_cli_year``: the same for the fiscal year
+      alone (``kpitree status --no-compare``, results removed first)."""
+
+    def hand(flag: str) -> Any:
+        return lambda out: [sys.executable, __file__, flag, str(warehouse), str(fiscal_year), out]
+
     commands = {
-        "duckdb_cli": lambda out: [
-            sys.executable,
-            __file__,
-            "--hand-sql",
-            str(warehouse),
-            str(fiscal_year),
-            str(out),
-        ],
+        "duckdb_cli": hand("--hand-sql"),
         "kpitree_cli": lambda out: cli_command(project, fiscal_year),
         "kpitree_cli_kept": lambda out: cli_command(project, fiscal_year),
+        "duckdb_cli_year": hand("--hand-sql-year"),
+        "kpitree_cli_year": lambda out: cli_command(project, fiscal_year, "--no-compare"),
     }
     kept_results = project / ".kpitree" / "cache" / "results"
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in commands}
-    # Once untimed: the command's own lookups (rep names) are cached too, as
-    # for a user's second command.
+    # Once untimed each: the command's own lookups (rep names) are cached too,
+    # as for a user's second command.
     run_timed(commands["kpitree_cli"](tmp / "warm.pkl"), tmp / "warm.out")
+    run_timed(commands["kpitree_cli_year"](tmp / "warm.pkl"), tmp / "warm.out")
     for i in range(repeat):
         for name, command in commands.items():
-            if name == "kpitree_cli":
+            if name in ("kpitree_cli", "kpitree_cli_year"):
                 shutil.rmtree(kept_results, ignore_errors=True)
             out = tmp / f"{name}-{i}.out"
             result = run_timed(command(tmp / f"{name}-{i}.pkl"), out)
@@ -800,10 +830,12 @@ def main() -> None:
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--prepare", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--hand-sql", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--hand-sql-year", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.hand_sql:
-        warehouse, fy, out = args.hand_sql
-        _, values = step_duckdb(Path(warehouse), int(fy), whole_year=True)
+    if args.hand_sql or args.hand_sql_year:
+        warehouse, fy, out = args.hand_sql or args.hand_sql_year
+        both = bool(args.hand_sql)
+        _, values = step_duckdb(Path(warehouse), int(fy), whole_year=True, previous=both)
         with Path(out).open("wb") as f:
             pickle.dump(values, f)
         return
@@ -864,17 +896,22 @@ def main() -> None:
                 continue
             diffs = compare(kp, load_values(Path(steps[step].pop("out"))), node_metric)
             equality[step] = {"equal": not diffs, "differences": len(diffs), "first": diffs[:20]}
-        cli = cli_values(Path(steps["kpitree_cli"].pop("out")))
-        steps["duckdb_cli"].pop("out")
-        hand = load_values(Path(steps["duckdb_cli"].pop("values")))
-        steps["kpitree_cli"].pop("values")
-        cli = {k: v for k, v in cli.items() if k[0] in node_metric}
-        diffs = compare(cli, hand, node_metric)
-        equality["kpitree_cli"] = {
-            "equal": not diffs,
-            "differences": len(diffs),
-            "first": diffs[:20],
-        }
+        for cli_step, hand_step in (
+            ("kpitree_cli", "duckdb_cli"),
+            ("kpitree_cli_year", "duckdb_cli_year"),
+        ):
+            cli = cli_values(Path(steps[cli_step].pop("out")), args.fiscal_year)
+            steps[hand_step].pop("out")
+            hand = load_values(Path(steps[hand_step].pop("values")))
+            steps[cli_step].pop("values")
+            cli = {k: v for k, v in cli.items() if k[0] in node_metric}
+            hand = only_segments(hand, shown_segments(cli))
+            diffs = compare(cli, hand, node_metric)
+            equality[cli_step] = {
+                "equal": not diffs,
+                "differences": len(diffs),
+                "first": diffs[:20],
+            }
         kept = Path(steps["kpitree_cli_kept"].pop("out"))
         steps["kpitree_cli_kept"].pop("values")
         same_bytes = kept.read_bytes() == Path(tmp / "kpitree_cli-0.out").read_bytes()
@@ -905,12 +942,15 @@ def main() -> None:
             )
         elif name == "pandas":
             detail = f"read {m['read_seconds']:.2f} s, {m['facts']:,} facts"
+        elif name.endswith("_year"):
+            detail = f"fresh process, CPU {m['cpu_seconds']:.2f} s; ratio to duckdb_cli_year"
         elif name in ("duckdb_cli", "kpitree_cli", "kpitree_cli_kept"):
             detail = f"fresh process, CPU {m['cpu_seconds']:.2f} s; ratio to duckdb_cli"
         else:
             detail = f"{m['result_rows']:,} result rows"
-        cli_step = name.endswith(("_cli", "_cli_kept"))
-        ratio = m["seconds"] / (steps["duckdb_cli"]["seconds"] if cli_step else base)
+        cli_step = "_cli" in name
+        hand_step = "duckdb_cli_year" if name.endswith("_year") else "duckdb_cli"
+        ratio = m["seconds"] / (steps[hand_step]["seconds"] if cli_step else base)
         print(f"{name:<16}{m['seconds']:>9.2f}{ratio:>7.2f}x{m['peak_rss_mb']:>9,}  {detail}")
     kp_s = steps["kpitree_status"]["seconds"]
     vs_sql = kp_s / base
@@ -936,6 +976,12 @@ def main() -> None:
         f"end to end, fresh processes: kpitree_cli / duckdb_cli = {e2e:.2f}x "
         f"({'met' if e2e <= 1.2 else 'NOT met'}: <= 1.2x); CPU time {e2e_cpu:.2f}x"
     )
+    year = steps["kpitree_cli_year"]["seconds"] / steps["duckdb_cli_year"]["seconds"]
+    year_cpu = steps["kpitree_cli_year"]["cpu_seconds"] / steps["duckdb_cli_year"]["cpu_seconds"]
+    print(
+        f"the fiscal year alone (--no-compare): kpitree_cli_year / duckdb_cli_year = {year:.2f}x "
+        f"({'met' if year <= 1.2 else 'NOT met'}: <= 1.2x); CPU time {year_cpu:.2f}x"
+    )
     kept_cpu = steps["kpitree_cli_kept"]["cpu_seconds"] / steps["duckdb_cli"]["cpu_seconds"]
     print(
         "a later command on unchanged data (results read back): kpitree_cli_kept / "
@@ -949,7 +995,11 @@ def main() -> None:
         print("kpitree_status gave no value to compare: is the warehouse empty?")
     for step, e in equality.items():
         if e["equal"]:
-            other = {"kpitree_cli": "duckdb_cli", "kpitree_cli_kept": "kpitree_cli (same bytes)"}
+            other = {
+                "kpitree_cli": "duckdb_cli (both years)",
+                "kpitree_cli_year": "duckdb_cli_year",
+                "kpitree_cli_kept": "kpitree_cli (same bytes)",
+            }
             other = other.get(step, "kpitree_status")
             print(f"{step}: same numbers as {other}")
         else:
@@ -976,6 +1026,8 @@ def main() -> None:
             "ratio_to_sql": round(vs_sql, 3),
             "end_to_end_ratio": round(e2e, 3),
             "end_to_end_cpu_ratio": round(e2e_cpu, 3),
+            "end_to_end_year_ratio": round(year, 3),
+            "end_to_end_year_cpu_ratio": round(year_cpu, 3),
             "pandas_over_kpitree": None if math.isnan(vs_pandas) else round(vs_pandas, 3),
             "goals": {
                 "ratio_to_sql": 1.5,
