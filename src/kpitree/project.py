@@ -50,42 +50,15 @@ class Project:
     @property
     def warehouse_target(self) -> str:
         """Where the data is: the DuckDB file (absolute path) or a database URL."""
-        from kpitree.data.paths import warehouse_path
+        from kpitree.project_data import warehouse_target
 
-        configured = self.tree.warehouse
-        if configured and "://" in configured and not configured.startswith("duckdb://"):
-            return configured  # a database the engines read (PostgreSQL, ...)
-        return str(warehouse_path(self.path, configured).resolve())
+        return warehouse_target(self.tree, self.path)
 
     def engine(self) -> Engine:
         """An engine on the project's data (close it when done)."""
-        from kpitree.engines import open_engine
+        from kpitree.project_data import open_project_engine
 
-        engine = open_engine(self.warehouse_target, timezone=self.tree.timezone)
-        landed = self.tree.landed
-        if landed is not None:  # data.landed: read what the ELT tool landed
-            from kpitree.engines.landed import attach_landed
-
-            try:
-                attach_landed(
-                    engine,
-                    landed.preset,
-                    database=landed.database,
-                    lead_statuses=landed.lead_statuses,
-                    deal_stages=landed.deal_stages,
-                )
-            except BaseException:
-                engine.close()
-                raise
-        engine.roster = self.roster()
-        engine.sql_cache = self.query_cache()
-        if self.tree.abm is not None:
-            from kpitree.abm.facts import install_account_facts
-            from kpitree.data.paths import WAREHOUSE_DIR
-
-            folder = self.path / WAREHOUSE_DIR / "cache"
-            install_account_facts(engine, self.tree.abm, self.path, self.today(), folder)
-        return engine
+        return open_project_engine(self)
 
     def roster(self) -> tuple[tuple[str, str, str], ...]:
         """(rep, department, team) of every rep the organisation declares."""
@@ -234,20 +207,9 @@ class Project:
     def import_company_master(self, file: Path, encoding: str | None = None) -> int:
         """Replace the warehouse's company master by ``file`` (see
         :mod:`kpitree.data.company_master`); the number of companies stored."""
-        from kpitree.data.company_master import read_company_master, store_company_master
-        from kpitree.data.pgwarehouse import is_postgres_url, warehouse_for
+        from kpitree.project_data import import_company_master
 
-        target = self.warehouse_target
-        if "://" in target and not target.startswith("duckdb://"):
-            if not is_postgres_url(target):  # Spark, ClickHouse: no transaction
-                from kpitree.data.paths import without_password
-
-                where = without_password(target)
-                raise UserError.of("KT285", "abm.master.server", None, where=where)
-            master = read_company_master(file, encoding)
-            return store_company_master(warehouse_for(self.path, target), master)
-        master = read_company_master(file, encoding)
-        return store_company_master(Path(target.removeprefix("duckdb://")), master)
+        return import_company_master(self, file, encoding)
 
     def account(
         self,
