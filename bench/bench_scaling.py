@@ -74,24 +74,24 @@ def run_size(size: str, args: argparse.Namespace) -> dict[str, Any]:
         )
         node_metric: dict[str, str] = json.loads(found.stdout)
         steps = bs.run_end_to_end(warehouse, project, args.fiscal_year, args.repeat, tmp)
-        cli = bs.cli_values(Path(steps["kpitree_cli"].pop("out")))
-        steps["duckdb_cli"].pop("out")
-        hand = bs.load_values(Path(steps["duckdb_cli"].pop("values")))
-        steps["kpitree_cli"].pop("values")
-        cli = {k: v for k, v in cli.items() if k[0] in node_metric}
-        diffs = bs.compare(cli, hand, node_metric)
-        compared = len(bs._normal(cli))
+        equality = bs.compare_end_to_end(steps, node_metric, args.fiscal_year)
+        steps["kpitree_cli_kept"].pop("out")
+        steps["kpitree_cli_kept"].pop("values")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     kp, hd = steps["kpitree_cli"], steps["duckdb_cli"]
+    kp_year, hd_year = steps["kpitree_cli_year"], steps["duckdb_cli_year"]
+    compared = equality["kpitree_cli"]["values"]
     return {
         "size": size,
         "rows": rows,
         "values_compared": compared,
-        "equal": not diffs and compared > 0,
-        "first_differences": diffs[:20],
+        "equal": compared > 0 and all(e["equal"] for e in equality.values()),
+        "first_differences": [d for e in equality.values() for d in e["first"]][:20],
         "ratio": round(kp["seconds"] / hd["seconds"], 3),
         "cpu_ratio": round(kp["cpu_seconds"] / hd["cpu_seconds"], 3),
+        "year_ratio": round(kp_year["seconds"] / hd_year["seconds"], 3),
+        "year_cpu_ratio": round(kp_year["cpu_seconds"] / hd_year["cpu_seconds"], 3),
         "load_average_before": load_before,
         "load_average_after": _load(),
         "results": steps,
@@ -128,9 +128,13 @@ def main() -> None:
         print(f"\n== {size} (load average {_load()})")
         done.append(run_size(size, args))
     print(
+        "\nratio: kpitree status (with FY2024, the comparison it prints) / the hand query of"
+        " both years;\nyear: kpitree status --no-compare / the hand query of FY2025 alone"
+    )
+    print(
         f"\n{'size':<7}{'leads':>11}{'activities':>12}"
         f"{'kpitree s':>11}{'CPU':>7}{'MB':>6}{'hand SQL s':>12}{'CPU':>7}{'MB':>6}"
-        f"{'ratio':>8}{'CPU ratio':>10}  load average before / after"
+        f"{'ratio':>8}{'CPU ratio':>10}{'year':>7}{'CPU':>7}  load average before / after"
     )
     for r in done:
         kp, hd = r["results"]["kpitree_cli"], r["results"]["duckdb_cli"]
@@ -138,7 +142,8 @@ def main() -> None:
             f"{r['size']:<7}{r['rows']['leads']:>11,}{r['rows']['activities']:>12,}"
             f"{kp['seconds']:>11.2f}{kp['cpu_seconds']:>7.2f}{kp['peak_rss_mb']:>6}"
             f"{hd['seconds']:>12.2f}{hd['cpu_seconds']:>7.2f}{hd['peak_rss_mb']:>6}"
-            f"{r['ratio']:>7.2f}x{r['cpu_ratio']:>9.2f}x  "
+            f"{r['ratio']:>7.2f}x{r['cpu_ratio']:>9.2f}x"
+            f"{r['year_ratio']:>6.2f}x{r['year_cpu_ratio']:>6.2f}x  "
             f"{r['load_average_before']} / {r['load_average_after']}"
         )
     ok = all(r["equal"] for r in done)

@@ -672,6 +672,33 @@ def only_segments(values: Values, shown: set[Any]) -> Values:
     return {k: v for k, v in values.items() if (k[2], k[3]) in shown}
 
 
+def compare_end_to_end(
+    steps: dict[str, dict[str, Any]], node_metric: dict[str, str], fiscal_year: int
+) -> dict[str, dict[str, Any]]:
+    """Each command's values (``kpitree_cli``, ``kpitree_cli_year``) against its
+    hand query's (``duckdb_cli``, ``duckdb_cli_year``); takes their files out of
+    ``steps``."""
+    equality: dict[str, dict[str, Any]] = {}
+    for cli_step, hand_step in (
+        ("kpitree_cli", "duckdb_cli"),
+        ("kpitree_cli_year", "duckdb_cli_year"),
+    ):
+        cli = cli_values(Path(steps[cli_step].pop("out")), fiscal_year)
+        steps[hand_step].pop("out")
+        hand = load_values(Path(steps[hand_step].pop("values")))
+        steps[cli_step].pop("values")
+        cli = {k: v for k, v in cli.items() if k[0] in node_metric}
+        hand = only_segments(hand, shown_segments(cli))
+        diffs = compare(cli, hand, node_metric)
+        equality[cli_step] = {
+            "equal": not diffs,
+            "differences": len(diffs),
+            "first": diffs[:20],
+            "values": len(_normal(cli)),
+        }
+    return equality
+
+
 def run_end_to_end(
     warehouse: Path, project: Path, fiscal_year: int, repeat: int, tmp: Path
 ) -> dict[str, dict[str, Any]]:
@@ -896,22 +923,7 @@ def main() -> None:
                 continue
             diffs = compare(kp, load_values(Path(steps[step].pop("out"))), node_metric)
             equality[step] = {"equal": not diffs, "differences": len(diffs), "first": diffs[:20]}
-        for cli_step, hand_step in (
-            ("kpitree_cli", "duckdb_cli"),
-            ("kpitree_cli_year", "duckdb_cli_year"),
-        ):
-            cli = cli_values(Path(steps[cli_step].pop("out")), args.fiscal_year)
-            steps[hand_step].pop("out")
-            hand = load_values(Path(steps[hand_step].pop("values")))
-            steps[cli_step].pop("values")
-            cli = {k: v for k, v in cli.items() if k[0] in node_metric}
-            hand = only_segments(hand, shown_segments(cli))
-            diffs = compare(cli, hand, node_metric)
-            equality[cli_step] = {
-                "equal": not diffs,
-                "differences": len(diffs),
-                "first": diffs[:20],
-            }
+        equality |= compare_end_to_end(steps, node_metric, args.fiscal_year)
         kept = Path(steps["kpitree_cli_kept"].pop("out"))
         steps["kpitree_cli_kept"].pop("values")
         same_bytes = kept.read_bytes() == Path(tmp / "kpitree_cli-0.out").read_bytes()
