@@ -83,6 +83,43 @@ def test_a_stray_ff_byte_is_refused(tmp_path: Path) -> None:
     assert "0xFF" in message
 
 
+# Bytes after the first 64 KiB: DuckDB reads the file as UTF-8 and must refuse
+# them as the Python decoder does (the same message, located), whatever the row.
+_LATE = (HEADER + "D0,2026/01/07,100,日本\n" * 4000).encode()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xff", b"\x80", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe3\x81,"],
+    ids=["ff", "continuation", "overlong", "surrogate", "beyond-unicode", "cut"],
+)
+def test_a_bad_utf8_sequence_far_into_the_file_is_refused(tmp_path: Path, bad: bytes) -> None:
+    assert len(_LATE) > 65536
+    data = _LATE + b"D9,2026/01/07,100,o" + bad + b"k\n" + ROW.encode()
+    code, row, col, message = _refused(tmp_path, data)
+    assert (code, row, col) == ("KT380", 4002, 4)
+    assert "UTF-8" in message
+
+
+def test_a_bad_byte_in_a_quoted_cell_far_into_the_file_is_refused(tmp_path: Path) -> None:
+    data = _LATE + b'D9,2026/01/07,100,"o\xffk, two"\n'
+    assert _refused(tmp_path, data)[:3] == ("KT380", 4002, 4)
+
+
+def test_a_bad_byte_in_the_header_is_refused(tmp_path: Path) -> None:
+    # The header is read by kpitree, not by DuckDB's reader, which skips it.
+    data = b"ID,Created,Amount,St\xffage\n" + _LATE[len(HEADER) :]
+    assert _refused(tmp_path, data)[:3] == ("KT380", 1, 4)
+
+
+def test_a_bad_byte_far_into_a_long_header_is_refused(tmp_path: Path) -> None:
+    extra = [f"Column number {i:03d} " + "x" * 160 for i in range(400)]
+    header = ("ID,Created,Amount,Stage," + ",".join(extra)).encode() + b"\xff\n"
+    assert len(header) > 65536
+    row = ("D1,2026/01/07,100,open," + ",".join("x" for _ in extra) + "\n").encode()
+    assert _refused(tmp_path, header + row)[:3] == ("KT380", 1, 404)
+
+
 def test_a_bad_shift_jis_pair_is_refused(tmp_path: Path) -> None:
     data = (HEADER + "D1,2026/01/07,100,日本\n").encode("cp932") + b"D2,2026/01/07,\x81\x20,x\n"
     code, row, col, message = _refused(tmp_path, data)
@@ -403,3 +440,16 @@ def test_an_xlsx_whose_directory_lies_about_sizes_stops_at_them(tmp_path: Path) 
 def test_xlsx_cells_follow_the_csv_rules(tmp_path: Path) -> None:
     data = _xlsx([["ID", "Created", "Amount", "Stage"], ["D1", "2026/01/07", 1, "\ufeffx"]])
     assert _refused(tmp_path, data, name="f.xlsx")[:3] == ("KT386", 2, 4)
+
+
+def test_a_bom_across_the_scans_chunk_boundary_is_refused() -> None:
+    """The byte scan reads 4 MiB at a time: a BOM cut by that boundary is found."""
+    import tempfile
+
+    from kpitree.data.textfile import scan_bytes
+
+    for cut in (1, 2):
+        with tempfile.NamedTemporaryFile(suffix=".csv") as fh:
+            fh.write(b"a" * ((1 << 22) - cut) + codecs.BOM_UTF8 + b"b\n")
+            fh.flush()
+            assert scan_bytes(Path(fh.name)).bom == (1 << 22) - cut

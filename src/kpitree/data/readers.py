@@ -226,8 +226,11 @@ def _read_csv(
     # Hashed after the read, not beside it: a Python thread next to DuckDB's slows
     # DuckDB down more than the hash costs.
     if info is None:
-        # DuckDB stores bytes that are not UTF-8 as they are: checked here.
-        scan = scan_bytes(path, utf8=True)
+        # DuckDB refuses bytes that are not UTF-8 in the rows it reads, but not in
+        # the header it skips: decoded here with replacement, the header holds
+        # U+FFFD where a byte was bad (or, rarely, as written), and only then is
+        # every byte decoded again in Python.
+        scan = scan_bytes(path, utf8=any("\ufffd" in h for h in headers))
         if scan.utf8_bad is not None:
             raise _NotUtf8(f"offset {scan.utf8_bad}")
         _check_controls(path, shown, scan, delimiter)

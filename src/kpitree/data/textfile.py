@@ -96,7 +96,9 @@ def scan_bytes(path: Path, *, utf8: bool = False) -> ByteScan:
             newlines += chunk.count(b"\n")
             if nul is None and (i := chunk.find(b"\0")) >= 0:
                 nul = offset + i
-            if inner is None:
+            # A one-byte search runs at memory speed, a three-byte one far slower
+            # (0.15 s for 270 MB of Japanese text): the BOM's first byte first.
+            if inner is None and (b"\xef" in chunk or b"\xef" in tail):
                 window = tail + chunk
                 start = offset - len(tail)
                 i = window.find(bom, 1 if start == 0 else 0)
