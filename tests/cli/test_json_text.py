@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kpitree.cli.json_text import dumps
+from kpitree.cli.json_text import Records, dumps
 
 _SCALARS: list[Any] = [
     None,
@@ -85,3 +85,37 @@ def test_a_status_like_payload_is_json_dumps_character_for_character() -> None:
     payload = {"project": "p", "rows": [row, flagged, {**row, "segment": {}}], "gaps": {}}
     assert dumps(payload) == _stdlib(payload)
     assert dumps([]) == "[]" and dumps("東") == '"東"' and dumps(1.0) == "1.0"
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_records_are_written_as_the_list_of_their_dicts(seed: int) -> None:
+    """Rows given a column at a time (values nested or not, objects shared by
+    rows, keys with ``%`` and quotes) give json.dumps of the dicts they stand for,
+    wherever they sit in the payload."""
+    rng = random.Random(seed)
+    for _ in range(30):
+        keys = [rng.choice(["a", "ключ", 'd"%s\n', "", "営業%"]) + str(i) for i in range(5)]
+        keys = keys[: rng.randint(0, 5)]
+        rows = rng.randint(0, 6)
+        shared = _random(rng)
+        columns = [
+            [shared if rng.random() < 0.3 else _random(rng) for _ in range(rows)] for _ in keys
+        ]
+        records = Records(keys, columns)
+        as_dicts = list(records)
+        assert len(as_dicts) == len(records) == (rows if keys else 0)
+        for payload, plain in [
+            (records, as_dicts),
+            ({"rows": records, "n": 1}, {"rows": as_dicts, "n": 1}),
+            ([[records]], [[as_dicts]]),
+        ]:
+            assert dumps(payload) == _stdlib(plain), plain
+
+
+def test_records_refuse_what_they_cannot_stand_for() -> None:
+    with pytest.raises(ValueError, match="one column per text key"):
+        Records(["a", "b"], [[1]])
+    with pytest.raises(ValueError, match="one column per text key"):
+        Records([1], [[1]])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="differ in length"):
+        Records(["a", "b"], [[1], [1, 2]])

@@ -52,6 +52,9 @@ def test_status_json(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 0, err
     payload: dict[str, Any] = json.loads(out)
+    # The rows, written a column at a time, are laid out as json.dumps lays them.
+    assert out == json.dumps(payload, ensure_ascii=False, indent=2) + "\n"
+    assert any(r["segment"] for r in payload["rows"])
     rows = {(r["node"], tuple(sorted(r["segment"].items()))): r for r in payload["rows"]}
     assert rows[("revenue", ())]["actual"] == 3_000_000
     assert rows[("revenue", ())]["status"] == "on_track"

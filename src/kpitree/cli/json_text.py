@@ -8,17 +8,22 @@ every value. Here containers are walked in Python, but each run of plain values
 line) is written by the C encoder at once, its item separator carrying the
 newline and the indentation. Encoded text never holds a raw newline (it is
 escaped as ``\\n``), so the layout is only what the separators put there.
+
+A long list of dicts with the same keys (the rows of a status) can be given
+as :class:`Records`, its values a column at a time: each column is encoded
+by one call of the C encoder (split on a separator that encoded text never
+holds), and each row is a ``%`` of one template, without a dict per row.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from itertools import compress
 from typing import Any
 
-__all__ = ["dumps"]
+__all__ = ["Records", "dumps"]
 
 _INDENT = "  "
 
@@ -55,8 +60,9 @@ _CONTAINER_TYPES = frozenset(_CONTAINERS)
 
 
 def _nested(value: Any) -> bool:
-    """Whether ``value`` takes more than one line: a non-empty list, tuple or dict."""
-    return isinstance(value, _CONTAINERS) and len(value) > 0
+    """Whether ``value`` takes more than one line: a non-empty list, tuple or dict
+    (:class:`Records` are written by their own writer, even when empty)."""
+    return (isinstance(value, _CONTAINERS) and len(value) > 0) or isinstance(value, Records)
 
 
 def _multiline(values: list[Any]) -> list[int]:
@@ -75,6 +81,9 @@ _KNOWN = _PLAIN | _CONTAINER_TYPES
 
 def _write(value: Any, level: int, out: list[str]) -> None:
     """A non-empty list, tuple or dict at ``level``, its items one per line."""
+    if isinstance(value, Records):
+        out.append(value.text(level))
+        return
     keyed = isinstance(value, dict)
     if keyed and not _text_keys(value):
         # Keys that json turns into text (numbers, None, booleans): its own encoder.
@@ -115,3 +124,88 @@ def _write(value: Any, level: int, out: list[str]) -> None:
 def _text_keys(value: dict[Any, Any]) -> bool:
     kinds = set(map(type, value))
     return kinds <= {str} or all(isinstance(k, str) for k in value)
+
+
+class Records:
+    """A list of dicts that all have ``keys`` (text), in that order, given as
+    ``columns`` (a sequence of values per key, all as long): what
+    :func:`dumps` writes as that list, a column at a time."""
+
+    def __init__(self, keys: Sequence[str], columns: Sequence[Sequence[Any]]) -> None:
+        if len(keys) != len(columns) or not all(type(k) is str for k in keys):
+            raise ValueError("Records needs one column per text key")
+        lengths = {len(c) for c in columns}
+        if len(lengths) > 1:
+            raise ValueError("the columns of Records differ in length")
+        self.keys = list(keys)
+        self.columns = [list(c) for c in columns]
+        self._length = lengths.pop() if lengths else 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """The dicts themselves (for readers other than :func:`dumps`)."""
+        for row in zip(*self.columns, strict=True):
+            yield dict(zip(self.keys, row, strict=True))
+
+    def text(self, level: int) -> str:
+        """The list's text where a value at ``level`` of :func:`dumps` starts."""
+        if not self._length:
+            return "[]"
+        row_pad = "\n" + _INDENT * (level + 1)
+        pad = "\n" + _INDENT * (level + 2)
+        key = _flat(0)
+        # One list of every piece (a field's lead-in, then its value's text),
+        # filled a column at a time by slices and joined once.
+        leads = [key(k) + ": " for k in self.keys]
+        leads = ["{" + pad + leads[0], *("," + pad + lead for lead in leads[1:])]
+        leads[0] = row_pad + leads[0]
+        width = 2 * len(leads) + 1
+        pieces: list[str] = [""] * (width * self._length)
+        for j, (lead, column) in enumerate(zip(leads, self.columns, strict=True)):
+            pieces[2 * j :: width] = [lead] * self._length
+            pieces[2 * j + 1 :: width] = _column_text(column, level + 2)
+        pieces[width - 1 :: width] = [row_pad + "},"] * self._length
+        pieces[-1] = row_pad + "}\n" + _INDENT * level + "]"
+        return "[" + "".join(pieces)
+
+
+# What the C encoder never writes inside a value's text: control characters
+# in text are escaped (``\u0000``), numbers and literals are plain ASCII.
+_CUT = "\x00"
+
+
+@cache
+def _cut_encoder() -> Callable[[Any], str]:
+    from json import encoder as stdlib
+
+    make = getattr(stdlib, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has it
+        return json.JSONEncoder(ensure_ascii=False, separators=(_CUT, ": "), default=str).encode
+    encode = make(None, str, stdlib.encode_basestring, None, ": ", _CUT, False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+def _column_text(values: list[Any], level: int) -> list[str]:
+    """The text of each of ``values`` where a value at ``level`` starts: the
+    one-line values by one call of the C encoder, the others each written
+    (once per object: rows often share a segment)."""
+    nested = _multiline(values)
+    if nested:
+        flat_values = list(values)
+        for i in nested:
+            flat_values[i] = None
+    else:
+        flat_values = values
+    texts = _cut_encoder()(flat_values)[1:-1].split(_CUT)
+    made: dict[int, str] = {}
+    for i in nested:
+        value = values[i]
+        text = made.get(id(value))
+        if text is None:
+            out: list[str] = []
+            _write(value, level, out)
+            text = made[id(value)] = "".join(out)
+        texts[i] = text
+    return texts

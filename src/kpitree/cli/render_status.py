@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import pyarrow
     from rich.console import Console
 
+    from kpitree.cli.json_text import Records
     from kpitree.compute.metrics import Catalogue
     from kpitree.compute.status import NodeStatus, StatusResult
     from kpitree.definition.tree import Node, Tree
@@ -263,18 +264,23 @@ def _explanations(project: Project, result: StatusResult) -> None:
         console.print(t("status.gap.filled", nodes=names))
 
 
-def _rows_json(project: Project, result: StatusResult, lang: str) -> list[dict[str, Any]]:
+def _rows_json(project: Project, result: StatusResult, lang: str) -> Records:
     """Each row's node (label, unit, kind), then the row as ``NodeStatus.to_json``
-    gives it, flags with their message in ``lang``."""
+    gives it, flags with their message in ``lang``: columns that ``--json``
+    writes a column at a time."""
+    from kpitree.cli.json_text import Records
+
     if not len(result.table):
-        return []
+        return Records([], [])
     tree = project.tree
-    heads: dict[str, dict[str, Any]] = {}
-    for node_id in dict.fromkeys(result.table["node"].tolist()):
-        node = tree.nodes[node_id]
-        heads[node_id] = {"label": node.display(lang), "unit": node.unit_name, "kind": node.kind}
-    rows = result.json_rows(lambda f: f.to_json(tree, lang))
-    return [{**heads[row["node"]], **row} for row in rows]
+    keys, columns = result.json_columns(lambda f: f.to_json(tree, lang))
+    nodes = columns[keys.index("node")]
+    heads = {n: tree.nodes[n] for n in dict.fromkeys(nodes)}
+    label = {n: node.display(lang) for n, node in heads.items()}
+    unit = {n: node.unit_name for n, node in heads.items()}
+    kind = {n: node.kind for n, node in heads.items()}
+    head_columns = [list(map(part.__getitem__, nodes)) for part in (label, unit, kind)]
+    return Records(["label", "unit", "kind", *keys], [*head_columns, *columns])
 
 
 def status_json(

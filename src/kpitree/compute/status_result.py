@@ -193,13 +193,27 @@ class StatusResult:
         """Every row as :meth:`NodeStatus.to_json` gives it (a flag as
         ``flag_json`` gives it, else its own ``to_json``), built a column at a
         time without making the rows."""
+        keys, columns = self.json_columns(flag_json)
+        at = keys.index("segment")
+        columns[at] = [dict(seg) for seg in columns[at]]  # each row its own
+        return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+
+    def json_columns(
+        self, flag_json: Callable[[Flag], Any] | None = None
+    ) -> tuple[list[str], list[list[Any]]]:
+        """The keys of :meth:`json_rows` and a column of values per key, without
+        a dict per row; rows of the same segment share its dict."""
         cols = self._columns()
         by_name: dict[str, list[Any]] = dict(zip(NUMBERS, self._numbers(), strict=True))
         to_json = flag_json or (lambda f: f.to_json())
+        segments: dict[SegmentKey, dict[str, str | None]] = {}
         by_name.update(
             node=cols["node"].tolist(),
             period=cols["period"].tolist(),
-            segment=[dict(seg) for seg in cols["segment"].tolist()],
+            segment=[
+                segments.get(seg) or segments.setdefault(seg, dict(seg))
+                for seg in cols["segment"].tolist()
+            ],
             source=cols["source"].tolist(),
             status=cols["status"].tolist(),
             incomplete=[bool(v) for v in cols["incomplete"].tolist()],
@@ -208,9 +222,7 @@ class StatusResult:
             basis=cols["basis"].tolist(),
             flags=[[to_json(f) for f in fl] if fl else [] for fl in cols["flags"].tolist()],
         )
-        keys = [key for key, _ in _JSON_FIELDS]
-        columns = [by_name[name] for _, name in _JSON_FIELDS]
-        return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
+        return [key for key, _ in _JSON_FIELDS], [by_name[name] for _, name in _JSON_FIELDS]
 
     def _make_all(self) -> list[NodeStatus]:
         """Every row, as :meth:`_make` gives each, numbers converted a column at a time."""
