@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from kpitree.definition.spec_abm import AbmSpec
 from kpitree.engines.freshness import engine_signal, server_data_version
@@ -200,15 +200,31 @@ class DailyScores:
                 state = ("engine", engine.where, signal)
             else:
                 state = (server_data_version(clock), engine.where, _written(engine))
-        self.path: Path | None = None
+        self._folder = folder
+        self._state = state
+        self._path: list[Path | None] = []  # named once when first asked (see path)
         # The write versions of a warehouse file, for taking the rows of the
         # store before it (see the module's docstring).
         self._versions: dict[str, int] | None = None
         self._inputs_key: list[str | None] = []  # computed once when asked
-        if folder is not None and state is not None:
-            self.path = folder / f"daily-{self._key(state)}.parquet"
-            if isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict):
-                self._versions = dict(state[1])
+        versioned = isinstance(state, tuple) and len(state) == 2 and isinstance(state[1], dict)
+        if folder is not None and versioned:
+            self._versions = dict(cast("tuple[str, dict[str, int]]", state)[1])
+
+    @property
+    def path(self) -> Path | None:
+        """The kept file of these inputs (``None``: kept in memory only). Named
+        when first asked: a command whose metrics read no account never hashes
+        the code, the definition and the list file its name is made of."""
+        if not self._path:
+            folder, state = self._folder, self._state
+            named = (
+                None
+                if folder is None or state is None
+                else folder / f"daily-{self._key(state)}.parquet"
+            )
+            self._path.append(named)
+        return self._path[0]
 
     def _key(self, state: object) -> str:
         spec = self.abm.targets
