@@ -53,7 +53,16 @@ heavy += ("kpitree.definition.spec", "kpitree.definition.spec_sources")
 # The built-in metrics are read from library.json.
 heavy += ("yaml",)
 loaded = sorted(m for m in heavy if m in sys.modules)
-sys.stderr.write(json.dumps(loaded + ["account scores named"] * bool(named)))
+loaded += ["account scores named"] * bool(named)
+# No section model of the kept tree builds its validator (the built-in metrics
+# are validated, so MetricSpec's is built).
+from pydantic import BaseModel
+for name, module in list(sys.modules.items()):
+    for model in vars(module).values() if name.startswith("kpitree.definition.") else ():
+        built = isinstance(model, type) and model.__dict__.get("__pydantic_complete__")
+        if built and issubclass(model, BaseModel) and model.__name__ != "MetricSpec":
+            loaded.append(f"validator of {name}.{model.__name__}")
+sys.stderr.write(json.dumps(loaded))
 """
 
 

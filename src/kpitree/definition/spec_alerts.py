@@ -132,7 +132,9 @@ class NotificationsSpec(_Strict):
     quiet_hours: QuietHoursSpec | None = Field(
         None, description="Default quiet hours of every rule."
     )
-    retry: RetrySpec = RetrySpec()
+    # Constructed, not validated: validating a default at import would build the
+    # model's validator on every command, which a kept tree never needs.
+    retry: RetrySpec = RetrySpec.model_construct()
     channels: dict[str, ChannelSpec] = Field(
         default_factory=dict, description="Channel name -> channel."
     )
