@@ -315,3 +315,26 @@ def test_readers_read_the_warehouse_while_the_import_reads_its_file(tmp_path: Pa
     assert results[0].import_id == 2
     read_by_dashboard()
     assert seen[-1] == "500"
+
+
+def test_text_with_a_space_at_one_end_only_is_trimmed_the_same(tmp_path: Path) -> None:
+    """Every space character, at the start only, at the end only, alone, and
+    before a combining mark (not trimmed there): the same rows both ways."""
+    from kpitree.data.fields import ZS
+
+    mapping = _mapping(tmp_path)
+    rows = _rows(4 * len(ZS) + 2, 12, bad=False)
+    for i, code in enumerate(ZS):
+        space = chr(code)
+        rows[4 * i][3] = f"{space}佐藤"
+        rows[4 * i + 1][3] = f"鈴木{space}"
+        rows[4 * i + 2][5] = f"株式会社{i}{space}"
+        rows[4 * i + 3][7] = space
+    rows[-2][3] = "髙橋\u3000\u0301"
+    rows[-1][7] = "\u3000"
+    path = _write(tmp_path / "spaces.csv", rows, "utf-8")
+    arrow, place, _, _ = _both(tmp_path, [path], mapping)
+    snapshot = _snapshot(place)
+    assert snapshot == _snapshot(arrow)
+    owners = {r[0]: r for r in snapshot["leads"]}
+    assert owners["L00000"][4] == "佐藤" and owners["L00001"][4] == "鈴木"

@@ -184,10 +184,13 @@ def _parse(
 def _trimmed(x: str) -> str:
     """``x`` trimmed of spaces (:data:`ZS_TEXT`), blank as NULL. DuckDB's ``trim``
     with a set of characters costs about a microsecond a cell (more than parsing
-    it), so it runs only on cells that start or end with a space."""
+    it), so it runs only on cells that start or end with a space. The last
+    character is taken with ``array_extract`` (``right`` costs about twice as
+    much: 0.2 s of CPU on 24M cells)."""
     spaces = f"IN ({ZS_CODES})"
     return (
-        f"CASE WHEN {x} = '' THEN NULL WHEN ord({x}) {spaces} OR ord(right({x}, 1)) {spaces} "
+        f"CASE WHEN {x} = '' THEN NULL WHEN ord({x}) {spaces} OR ord(array_extract({x}, -1)) "
+        f"{spaces} "
         f"THEN nullif(trim({x}, {sql_str(ZS_TEXT)}), '') ELSE {x} END"
     )
 
