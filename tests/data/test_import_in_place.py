@@ -338,3 +338,42 @@ def test_text_with_a_space_at_one_end_only_is_trimmed_the_same(tmp_path: Path) -
     assert snapshot == _snapshot(arrow)
     owners = {r[0]: r for r in snapshot["leads"]}
     assert owners["L00000"][4] == "佐藤" and owners["L00001"][4] == "鈴木"
+
+
+def test_a_repeated_id_alone_is_found_after_the_text_is_given_back(tmp_path: Path) -> None:
+    """No other bad cell: the text is detached before the repeat check, and the
+    file is read again to name the repeated rows, as the Arrow path names them."""
+    mapping = _mapping(tmp_path)
+    rows = _rows(300, 13, bad=False)
+    rows[250][0] = rows[7][0]
+    rows[299][0] = rows[7][0]
+    path = _write(tmp_path / "repeats.csv", rows, "utf-8")
+    arrow, place, _, by_place = _both(tmp_path, [path], mapping)
+    assert by_place[0].rejected == 2  # the later rows with that id
+    assert _snapshot(place) == _snapshot(arrow)
+
+
+def test_a_file_changed_before_it_is_read_again_is_refused(tmp_path: Path) -> None:
+    """Another program writes the file while it is imported: read again (to name
+    a repeated id), it is no longer the file that was parsed."""
+    mapping = _mapping(tmp_path)
+    rows = _rows(100, 14, bad=False)
+    rows[60][0] = rows[2][0]
+    path = _write(tmp_path / "growing.csv", rows, "utf-8")
+    extra = _write(tmp_path / "extra.csv", _rows(101, 14, bad=False)[100:], "utf-8")
+
+    def progress(done: int, total: int | None) -> None:
+        if done and done == total:  # the first read is done: the file grows
+            with path.open("ab") as fh:
+                fh.write(extra.read_bytes().split(b"\r\n", 1)[1])
+
+    @contextmanager
+    def reading(_: str) -> Iterator[Progress]:
+        yield progress
+
+    place = Warehouse(tmp_path / "place" / "warehouse.duckdb")
+    with pytest.raises(DataError) as err:
+        place.import_files([str(path)], mapping, skip_invalid=True, reading=reading)
+    diag = err.value.diagnostics[0]
+    assert diag.code == "KT574" and "growing.csv" in diag.message()
+    assert place.row_counts() == dict.fromkeys(place.row_counts(), 0)

@@ -18,6 +18,7 @@ which stays the reader for other warehouses and for XLSX workbooks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from kpitree.data.cutting import _table_sql, _unique_wide
 from kpitree.data.fields import ZS_CODES, ZS_TEXT, Entries, RowSet
 from kpitree.data.mapping import HISTORY_TABLES, Mapping
 from kpitree.data.values import sql_str
+from kpitree.errors import DataError, Span
 
 if TYPE_CHECKING:
     import duckdb
@@ -96,9 +98,25 @@ class InPlaceReader:
         con.execute(f"USE {raw_db}")
         # As the reader's own connection (:func:`kpitree.data.readers.connect`).
         con.execute("SET disabled_optimizers = 'common_subexpressions'")
+
+        def text(again: bool) -> None:
+            """Give the text's memory back (``again``: read the file again)."""
+            if not again:
+                con.execute(f"USE {read_db}")
+                con.execute(f"DETACH DATABASE IF EXISTS {raw_db}")
+                return
+            con.execute(f"ATTACH ':memory:' AS {raw_db}")
+            con.execute(f"USE {raw_db}")
+            reread, _ = load_source(con, p, shown, mapping, sheet, encoding, None)
+            if (reread.sha256, reread.rows) != (source.sha256, source.rows):
+                raise DataError.of(
+                    "KT574", "data.file.changed_while_read", Span(shown, 1, 1), path=shown
+                )
+
         try:
             source, found = load_source(con, p, shown, mapping, sheet, encoding, progress)
-            batch = _map(con, source, mapping, found, shown, mapping.source.timezone or tz, read_db)
+            zone = mapping.source.timezone or tz
+            batch = _map(con, source, mapping, found, shown, zone, read_db, text)
         finally:
             con.execute(f"USE {_ident(self.home)}")
             con.execute("RESET disabled_optimizers")
@@ -122,18 +140,27 @@ def _map(
     path: str,
     tz: str,
     read_db: str,
+    text: Callable[[bool], None],
 ) -> MappedBatch:
-    """Parse table ``raw`` into ``<read_db>.parsed``; report and remove rejected rows."""
+    """Parse table ``raw`` into ``<read_db>.parsed``; report and remove rejected rows.
+    ``text(False)`` detaches ``raw``, ``text(True)`` reads the file into it again."""
     from kpitree.data.reject_report import _bad_table, _rejected_rows, _rejects
 
     parsed = f"{read_db}.main.parsed"
     plan, layout, layers = _parse(con, source, mapping, found, tz, parsed, dup_check=None)
-    if not plan.dup_check and _ids_repeat(con, plan, parsed):
-        plan, layout, layers = _parse(con, source, mapping, found, tz, parsed, dup_check=True)
-    counts = con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE __bad) FROM {parsed}"
-    ).fetchall()[0]
-    accepted, bad = int(counts[0]) - int(counts[1]), int(counts[1])
+    accepted, bad = _counts(con, parsed)
+    if not plan.dup_check:
+        if not bad:
+            # Nothing to report from the text so far: its memory goes back before
+            # the repeat check sorts the ids (the peak of a large import was the
+            # text, the parsed rows and that sort at once). A file that repeats an
+            # id (a rejected row: rare) is read again to name them.
+            text(False)
+        if _ids_repeat(con, plan, parsed):
+            if not bad:
+                text(True)
+            plan, layout, layers = _parse(con, source, mapping, found, tz, parsed, dup_check=True)
+            accepted, bad = _counts(con, parsed)
     rejects, rejected_rows = [], []
     if bad:
         con.execute(f"CREATE OR REPLACE TABLE kpitree_bad_rows AS FROM {parsed} WHERE __bad")
@@ -156,6 +183,14 @@ def _map(
         validated=True,
         owner_counts=_owner_counts(con, tables),
     )
+
+
+def _counts(con: duckdb.DuckDBPyConnection, parsed: str) -> tuple[int, int]:
+    """Rows accepted and rejected in ``parsed``."""
+    counts = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE __bad) FROM {parsed}"
+    ).fetchall()[0]
+    return int(counts[0]) - int(counts[1]), int(counts[1])
 
 
 def _parse(
