@@ -7,6 +7,15 @@ a new import or an edited kpitree.yaml is never served from an old entry.
 Concurrent requests for the same missing entry compute it once (the others
 wait for it).
 
+A page's view model of new data (:data:`PREVIOUS_KINDS`) is the exception:
+while it is computed, once, in the background, a page asks
+:meth:`CachedSource.current_or_previous` and gets the view model of the
+previous data version at once, with the time of that data, to show marked as
+updating (:mod:`kpitree.web.updating`); when the new one is stored,
+``PageCache.on_ready`` tells open pages to fetch themselves again. Only the
+data version differs between the two: another definition, another day or other
+arguments are other pages, and a page never computed yet waits for it.
+
 :class:`Warmer` computes the common pages in a background thread after
 startup and again after every data change: this month, this fiscal year and
 last month, for the company and every organisation level, in both languages.
@@ -16,6 +25,7 @@ lookup and a template.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import threading
@@ -23,6 +33,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,11 +43,27 @@ if TYPE_CHECKING:
     from kpitree.compute.status import StatusResult
     from kpitree.project import Project
 
-__all__ = ["CachedSource", "PageCache", "Warmer", "definition_signature"]
+__all__ = ["PREVIOUS_KINDS", "CachedSource", "PageCache", "Warmer", "definition_signature"]
 
 log = logging.getLogger("kpitree.web")
 T = TypeVar("T")
 MAX_ENTRIES = 64  # a status of 1.5M leads at every org level is ~12 MB
+# What a page may show from the previous data version while the new one computes:
+# the pages' view models (and the custom dimensions their addresses are read with).
+PREVIOUS_KINDS = frozenset({"view", "custom_dimensions"})
+# Background computations of new data's pages at a time (the machine's cores:
+# the warm-up runs beside them, and pages share their statuses through the cache).
+UPDATERS = 2
+
+
+@dataclass(frozen=True)
+class _Latest:
+    """The newest value stored of a page, whatever its data version."""
+
+    key: Hashable
+    value: Any
+    data_time: float  # when the data it was computed from was written (epoch seconds)
+    started: int  # order in which its computation started
 
 
 def definition_signature(project: Project) -> tuple[Any, ...]:
@@ -70,9 +97,26 @@ class PageCache:
         # Misses by what was computed ("status", "view", "sla", ...): the warmer
         # computes beside requests, so a page's own misses are counted apart.
         self.misses_by_kind: Counter[str] = Counter()
+        # Per page (its key without the data version): the newest value stored.
+        self._latest: OrderedDict[Hashable, _Latest] = OrderedDict()
+        self._started = 0
+        self._updating: set[Hashable] = set()
+        self._updaters: ThreadPoolExecutor | None = None
+        self.previous_served = 0
+        # Called (from any thread) when a page's value of new data is stored.
+        self.on_ready: Callable[[], None] | None = None
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The value under ``key``, computed (once, however many ask) if missing."""
+    def get(
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        page: Hashable | None = None,
+        data_time: Callable[[], float] | None = None,
+    ) -> T:
+        """The value under ``key``, computed (once, however many ask) if missing.
+        ``page``: the key without its data version, for a value a page may show
+        while the next version's computes (``data_time`` says when the data it
+        is computed from was written)."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -84,8 +128,11 @@ class PageCache:
                 if key in self._entries:
                     self.hits += 1
                     return self._entries[key]  # type: ignore[no-any-return]
+                self._started += 1
+                started = self._started
             self.misses += 1
             self.misses_by_kind[_kind(key)] += 1
+            written = data_time() if data_time is not None else time.time()
             try:
                 value = compute()
             finally:
@@ -95,7 +142,78 @@ class PageCache:
                 self._entries[key] = value
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
+                newer = False
+                if page is not None:
+                    found = self._latest.get(page)
+                    if found is None or found.started <= started:
+                        newer = found is not None and found.key != key
+                        self._latest[page] = _Latest(key, value, written, started)
+                        self._latest.move_to_end(page)
+                        while len(self._latest) > self.max_entries:
+                            self._latest.popitem(last=False)
+            if newer and self.on_ready is not None:
+                try:
+                    self.on_ready()
+                except Exception:  # a closed event loop must not fail the page
+                    log.debug("announcing a page of new data", exc_info=True)
             return value
+
+    def current_or_previous(
+        self,
+        key: Hashable,
+        page: Hashable,
+        compute: Callable[[], T],
+        data_time: Callable[[], float],
+    ) -> tuple[T, float | None]:
+        """The value under ``key`` and ``None``, as :meth:`get`; or, when it is
+        missing but ``page`` has a value of another data version, that value and
+        the time of its data, at once, while ``key`` is computed in the
+        background (once, however many ask)."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return self._entries[key], None
+            found = self._latest.get(page)
+            if found is not None and found.key != key:
+                self.previous_served += 1
+                if key not in self._updating:
+                    self._updating.add(key)
+                    if self._updaters is None:
+                        self._updaters = ThreadPoolExecutor(
+                            UPDATERS, thread_name_prefix="kpitree-update"
+                        )
+                    run = contextvars.copy_context().run
+                    self._updaters.submit(run, self._update, key, page, compute, data_time)
+                return found.value, found.data_time
+        return self.get(key, compute, page, data_time), None
+
+    def _update(
+        self,
+        key: Hashable,
+        page: Hashable,
+        compute: Callable[[], Any],
+        data_time: Callable[[], float],
+    ) -> None:
+        try:
+            self.get(key, compute, page, data_time)
+        except Exception:  # the next request for the page starts it again
+            log.warning("computing a page of new data failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._updating.discard(key)
+
+    def updating(self) -> int:
+        """How many pages of new data are being computed in the background."""
+        with self._lock:
+            return len(self._updating)
+
+    def close(self) -> None:
+        """Stop the background computations (those running finish)."""
+        with self._lock:
+            updaters, self._updaters = self._updaters, None
+        if updaters is not None:
+            updaters.shutdown(wait=False, cancel_futures=True)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -103,6 +221,7 @@ class PageCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._latest.clear()
 
     def source(
         self, project: Project, as_of: dt.date | None = None, targets: str = "then"
@@ -140,12 +259,41 @@ class CachedSource:
     def today(self) -> dt.date:
         return self._today
 
-    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def _keys(self, key: Hashable) -> tuple[Hashable, Hashable]:
+        """The cache key of ``key`` and its page's key (without the data version)."""
+        path, _, definition = self.version
         if self.targets != "then":  # pages against today's targets are other pages
-            return self.cache.get(
-                (self.version, self._today, ("targets", self.targets), key), compute
-            )
-        return self.cache.get((self.version, self._today, key), compute)
+            inner: tuple[Any, ...] = (self._today, ("targets", self.targets), key)
+        else:
+            inner = (self._today, key)
+        return (self.version, *inner), ((path, definition), *inner)
+
+    def _data_time(self) -> float:
+        from kpitree.web.updating import data_time
+
+        return data_time(self.project)
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        full, page = self._keys(key)
+        if _kind(full) in PREVIOUS_KINDS:
+            return self.cache.get(full, compute, page, self._data_time)
+        return self.cache.get(full, compute)
+
+    def of_definition(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """As :meth:`cached`, for a value that reads no data (the Plan page
+        without actuals): kept per definition and day, whatever the data version."""
+        path, _, definition = self.version
+        return self.cache.get(((path, definition), self._today, key), compute)
+
+    def current_or_previous(
+        self, key: Hashable, compute: Callable[[], T]
+    ) -> tuple[T, float | None]:
+        """As :meth:`cached`, or the previous data version's value and the time
+        of its data while this version's is computed (:data:`PREVIOUS_KINDS`)."""
+        full, page = self._keys(key)
+        if _kind(full) not in PREVIOUS_KINDS:
+            return self.cache.get(full, compute), None
+        return self.cache.current_or_previous(full, page, compute, self._data_time)
 
     def status(
         self,
@@ -340,6 +488,7 @@ class Warmer:
                     history_status(source, query, this_period)
                     # The Plan page as /plan?lang=... asks for it (no changed values).
                     plan = partial(views.plan_view, project, query, {}, None)
-                    if not run(("plan", ((), (), "", False), lang), plan):
+                    if not current():
                         return False
+                    source.of_definition(("plan", ((), (), "", False), lang), plan)
         return True

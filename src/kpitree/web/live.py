@@ -9,6 +9,11 @@ A watcher task polls the warehouse's data version (:func:`data_version`) every
 Pages subscribe through ``window.kpitree.onDataChanged(fn)`` (``kpitree.js``),
 which also triggers the htmx event ``kpitree:data-changed`` on ``<body>``.
 
+While new data's pages are computed, a page may show the previous data's,
+marked as updating (:mod:`kpitree.web.updating`). Each time one of new data's
+pages is ready, every stream gets ``event: pages-ready`` (``data: {"version":
+"..."}``) and such a page fetches itself again (htmx event ``kpitree:pages-ready``).
+
 The version is read from the file system (size and modification time of the
 DuckDB file and its write-ahead log), never by opening the database: the server
 must not hold the warehouse open, so that ``kpitree import`` in a terminal can
@@ -55,7 +60,7 @@ EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["event", "data"],
     "properties": {
-        "event": {"enum": ["hello", "data-changed"]},
+        "event": {"enum": ["hello", "data-changed", "pages-ready"]},
         "data": {"type": "string", "contentMediaType": "application/json"},
     },
 }
@@ -105,24 +110,31 @@ class Broadcaster:
 
     def __init__(self) -> None:
         self.version = ""
-        self._queues: set[asyncio.Queue[str]] = set()
+        self._queues: set[asyncio.Queue[tuple[str, str]]] = set()
 
-    def subscribe(self) -> asyncio.Queue[str]:
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=16)
+    def subscribe(self) -> asyncio.Queue[tuple[str, str]]:
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=16)
         self._queues.add(queue)
         return queue
 
-    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
+    def unsubscribe(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
         self._queues.discard(queue)
 
     def publish(self, version: str) -> None:
         if version == self.version:
             return
         self.version = version
+        self._send(("data-changed", version))
+
+    def pages_ready(self) -> None:
+        """One of the current data's pages is computed (call on the event loop)."""
+        self._send(("pages-ready", self.version))
+
+    def _send(self, event: tuple[str, str]) -> None:
         for queue in list(self._queues):
-            if queue.full():  # a stalled client only needs the newest version
+            if queue.full():  # a stalled client only needs the newest news
                 queue.get_nowait()
-            queue.put_nowait(version)
+            queue.put_nowait(event)
 
     @property
     def listeners(self) -> int:
@@ -175,7 +187,8 @@ async def events(
     project: Project = Depends(get_project),
 ) -> Any:
     """Server-sent events: ``data-changed`` with ``{"version": ...}`` whenever
-    the warehouse changes, and ``hello`` with the current version on connect.
+    the warehouse changes, ``pages-ready`` each time one of its pages is
+    computed, and ``hello`` with the current version on connect.
     The stream ends when its session does (logout, user removed, role changed)."""
     from sse_starlette import EventSourceResponse
 
@@ -189,13 +202,15 @@ async def events(
             yield {"event": "hello", "data": json.dumps({"version": broadcaster.version})}
             while True:
                 try:
-                    version = await asyncio.wait_for(queue.get(), RECHECK_SECONDS)
+                    event: tuple[str, str] | None = await asyncio.wait_for(
+                        queue.get(), RECHECK_SECONDS
+                    )
                 except TimeoutError:
-                    version = None
+                    event = None
                 if not await asyncio.to_thread(signed_in, request):
                     return
-                if version is not None:
-                    yield {"event": "data-changed", "data": json.dumps({"version": version})}
+                if event is not None:
+                    yield {"event": event[0], "data": json.dumps({"version": event[1]})}
         finally:
             broadcaster.unsubscribe(queue)
 

@@ -74,7 +74,9 @@ def page_query(request: Request, lang: str, project: Project | None = None) -> P
     custom: tuple[str, ...] = ()
     if project is not None:
         source = page_source(request, project)
-        custom = tuple(source.cached(("custom_dimensions",), project.custom_dimensions))
+        # Only names the address may filter by: the previous data's do while new data computes.
+        found, _ = source.current_or_previous(("custom_dimensions",), project.custom_dimensions)
+        custom = tuple(found)
     return PageQuery.from_params(request.query_params, lang, custom)
 
 
@@ -85,10 +87,20 @@ def page_view(
     page: str,
     build: Callable[[CachedSource, PageQuery], dict[str, Any]],
 ) -> dict[str, Any]:
-    """The view model of ``page`` for this request's query (cached)."""
+    """The view model of ``page`` for this request's query (cached). While new
+    data's is computed, a page gets the previous data version's, marked as
+    updating (:mod:`kpitree.web.updating`)."""
+    from kpitree.web.updating import accepts_previous, mark
+
     source = page_source(request, project)
     query = page_query(request, lang, project)
-    return source.cached(("view", page, query), lambda: build(source, query))
+    key = ("view", page, query)
+    if not accepts_previous(request):
+        return source.cached(key, lambda: build(source, query))
+    view, previous = source.current_or_previous(key, lambda: build(source, query))
+    if previous is not None:
+        mark(request, previous, project.tree.timezone)
+    return view
 
 
 @dataclass(frozen=True)
@@ -297,6 +309,8 @@ def plan_page_view(request: Request, project: Project, lang: str) -> dict[str, A
         actuals = source if from_actuals else None
         return plan_view(project, page_query(request, lang), sets, _fiscal_year(request), actuals)
 
+    if not from_actuals:  # the plan alone reads no data: new data leaves it as it is
+        return source.of_definition(("plan", asked, lang), build)
     return source.cached(("plan", asked, lang), build)
 
 

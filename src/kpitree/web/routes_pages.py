@@ -7,6 +7,7 @@ The router's lifespan starts the page-cache :class:`~kpitree.web.cache.Warmer`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Hashable
 from typing import TYPE_CHECKING, Any
@@ -55,11 +56,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # does no work; a server's first page is a second away anyway.
     warmer = Warmer(load, app.state.page_cache, start_delay=1.0)
     app.state.page_warmer = warmer
+    # A page of new data stored: open pages showing the previous data fetch themselves again.
+    loop = asyncio.get_running_loop()
+    live = app.state.live
+    app.state.page_cache.on_ready = lambda: loop.call_soon_threadsafe(live.pages_ready)
     warmer.start()
     try:
         yield
     finally:
+        app.state.page_cache.on_ready = None
         warmer.stop()
+        app.state.page_cache.close()
 
 
 router = APIRouter(lifespan=_lifespan, include_in_schema=False)
@@ -84,6 +91,7 @@ def _page(
         return table_download(view, fmt, table, download_name)
     from kpitree.web.rendered import kept_page
     from kpitree.web.routes_notes import page_notes
+    from kpitree.web.updating import banner
 
     request = page.request
     lang = view.get("query", {}).get("lang", "ja")
@@ -91,14 +99,18 @@ def _page(
     shown = view.get("node")
     node = shown.get("id") if isinstance(shown, dict) else view.get("kgi")
     notes = page_notes(request, page.project, view, node)
+    # The previous data version's figures while new data's compute: said on the page.
+    updating = banner(request, lang)
     context = {
         "view": view,
         "active": active,
         "query": query,
         "notes": notes,
+        "updating": updating,
         "self_url": str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
     }
-    key = (active, lang, repr(notes), extra)
+    shown = None if updating is None else (updating["at"], updating["iso"])
+    key = (active, lang, repr(notes), extra, shown)
     return kept_page(request, view if kept is None else kept, key, template, context)
 
 

@@ -37,6 +37,7 @@ from fastapi import Request
 from kpitree.web import guard
 from kpitree.web.errors import WebError
 from kpitree.web.settings import WebSettings
+from kpitree.web.updating import HEADER, header_value
 
 __all__ = [
     "CSRF_COOKIE",
@@ -139,6 +140,9 @@ class WebMiddleware:
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in names]
+                updating = header_value(state)
+                if updating is not None:  # the previous data version's figures
+                    headers.append((HEADER.encode("latin-1"), updating))
                 if fresh:
                     headers.append(
                         (b"set-cookie", cookie_header(CSRF_COOKIE, state["csrf"], secure=secure))

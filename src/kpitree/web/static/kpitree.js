@@ -2,6 +2,8 @@
  *
  * window.kpitree.onDataChanged(fn)  fn({version}) runs on every server-sent
  *                                   `data-changed` event (new data in the warehouse).
+ * A page marked as updating (`data-updating`: it shows the previous data) gets
+ * the htmx event `kpitree:pages-ready` on every server-sent `pages-ready`.
  * window.kpitree.csrfToken()        the CSRF token from <meta name="csrf-token">.
  * window.kpitree.version            the last data version seen.
  *
@@ -145,6 +147,13 @@
     });
     source.addEventListener("data-changed", function (event) {
       dataChanged(JSON.parse(event.data));
+    });
+    // A page showing the previous data (marked as updating) fetches itself
+    // again when one of the new data's pages is ready.
+    source.addEventListener("pages-ready", function (event) {
+      if (!document.querySelector("[data-updating]")) return;
+      var detail = JSON.parse(event.data);
+      if (window.htmx) window.htmx.trigger(document.body, "kpitree:pages-ready", detail);
     });
     // EventSource reconnects by itself after a server restart.
   }
