@@ -86,7 +86,9 @@ def test_broadcaster_keeps_the_newest_version_for_slow_clients() -> None:
         hub.publish(f"v{n}")
     hub.publish("v39")  # unchanged: not sent again
     seen = [queue.get_nowait() for _ in range(queue.qsize())]
-    assert seen[-1] == "v39" and len(seen) <= 16
+    assert seen[-1] == ("data-changed", "v39") and len(seen) <= 16
+    hub.pages_ready()  # a page of the newest data is computed
+    assert queue.get_nowait() == ("pages-ready", "v39")
     hub.unsubscribe(queue)
     assert hub.listeners == 0
 

@@ -1,7 +1,8 @@
 """Pages rendered once and served many times (kpitree.web.rendered), in
 process on a copy of the tiny demo company: a user is never shown another's
 page, every browser gets its own CSRF token, a kept page is exactly the page
-rendered afresh, and an import renders the pages again with the new numbers."""
+rendered afresh, and an import renders the pages again with the new numbers
+(showing the previous ones, marked as updating, until they are computed)."""
 
 from __future__ import annotations
 
@@ -118,6 +119,14 @@ def test_an_import_renders_the_pages_again_with_the_new_numbers(demo_copy: Path)
         rows = [f"RP-{i},{day},web,Open - Not Contacted" for i in range(3)]
         csv.write_text("Lead ID,Create Date,Lead Source,Lead Status\n" + "\n".join(rows) + "\n")
         run_kpitree("import", csv, "--mapping", "salesforce-leads", "--project", demo_copy)
-        after = client.get("/").text
+        # At once: the previous figures, marked as updating, while the new compute.
+        meanwhile = client.get("/")
+        # A JSON twin waits for the new figures; then the page shows them, unmarked.
         twin = client.get("/api/tree").json()["nodes"]["leads"]["actual"]
-    assert float(leads.findall(after)[0]) == twin == counted + 3
+        after = client.get("/")
+    assert 'data-testid="data-updating"' in meanwhile.text
+    assert "x-kpitree-data-updating" in meanwhile.headers
+    assert float(leads.findall(meanwhile.text)[0]) == counted
+    assert 'data-testid="data-updating"' not in after.text
+    assert "x-kpitree-data-updating" not in after.headers
+    assert float(leads.findall(after.text)[0]) == twin == counted + 3
