@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import sqlite3
+import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -43,6 +44,7 @@ ROLES = ("viewer", "editor", "admin")
 """Roles from least to most allowed: viewers read, editors also import and plan,
 admins also manage users."""
 MIN_PASSWORD = 8
+RECOUNT_SECONDS = 1.0  # how long "no users" is kept without asking the file again
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS web_users (
@@ -155,6 +157,8 @@ class UserStore:
 
     def __init__(self, project_dir: Path) -> None:
         self.path = Path(project_dir) / APP_DB
+        # The last count and the file's stamp then (every request asks it).
+        self._counted: tuple[tuple[Any, ...], int, float] | None = None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -168,11 +172,42 @@ class UserStore:
                 yield con
 
     def count(self) -> int:
-        """How many users exist (0 without creating the file when it is absent)."""
-        if not self.path.exists():
+        """How many users exist (0 without creating the file when it is absent).
+
+        Every request asks (no users: the anonymous admin), so the answer is
+        kept while the file and its write-ahead log keep their size and time
+        (a user added by ``kpitree users`` in another process writes them);
+        "no users" is asked again at least every :data:`RECOUNT_SECONDS`, so a
+        first user added shows within that time even if the stamp missed it."""
+        stamp = self._stamp()
+        if stamp is None:
             return 0
+        now = time.monotonic()
+        found = self._counted
+        if (
+            found is not None
+            and found[0] == stamp
+            and (found[1] or now - found[2] < RECOUNT_SECONDS)
+        ):
+            return found[1]
         with self._connect() as con:
-            return int(con.execute("SELECT count(*) FROM web_users").fetchone()[0])
+            counted = int(con.execute("SELECT count(*) FROM web_users").fetchone()[0])
+        self._counted = (stamp, counted, now)
+        return counted
+
+    def _stamp(self) -> tuple[Any, ...] | None:
+        """Size, modification and change times of the file and its log (None: no file)."""
+        parts: list[Any] = []
+        for candidate in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                st = candidate.stat()
+            except OSError:
+                if candidate == self.path:
+                    return None
+                parts.append(None)
+                continue
+            parts.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        return tuple(parts)
 
     def list(self) -> list[UserRecord]:
         if not self.path.exists():
@@ -183,6 +218,7 @@ class UserStore:
 
     def add(self, name: str, role: str, password: str) -> UserRecord:
         """Create a user; raises KT610 when the name is taken."""
+        self._counted = None  # counted again after this change
         name, role, password = check_name(name), check_role(role), check_password(password)
         digest = _hasher().hash(password)
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -202,6 +238,7 @@ class UserStore:
 
     def remove(self, name: str) -> None:
         """Delete a user (their sessions end with it); raises KT611 when unknown."""
+        self._counted = None  # counted again after this change
         name = normalize_name(name)
         with self._connect() as con:
             if con.execute("DELETE FROM web_users WHERE name = ?", (name,)).rowcount == 0:
