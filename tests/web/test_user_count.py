@@ -37,4 +37,3 @@ def test_the_user_count_is_kept_until_the_file_changes(
     run_kpitree("users", "remove", "editor", "--project", demo_copy)
     assert store.count() == 1
     assert len(opened) == 2
-
