@@ -17,9 +17,11 @@ ALLOWED = {
     "errors": {"i18n"},  # messages are rendered from the catalogs
     "i18n": set(),
     "source": {"errors", "i18n"},
-    "calendar": {"sealed"},
+    "calendar": {"sealed", "installed"},
     # Files kept for the user's later commands, sealed with the user's own key.
     "sealed": set(),
+    # Versions of installed libraries, which name what those kept files depend on.
+    "installed": set(),
     # Escaping of text that leaves the product (CSV, XLSX, Markdown, Slack).
     "escaping": set(),
     # How a chart looks, for the web pages and the reports alike.
@@ -43,6 +45,7 @@ ALLOWED = {
         "engines",
         "business_hours",
         "sealed",
+        "installed",
     },
     "business_hours": set(),
     # The app database (users, alert history, actions, notes): beside the project.
@@ -60,6 +63,7 @@ ALLOWED = {
         "engines",
         "compute",
         "sealed",
+        "installed",
     },
     "alerts": {
         "appdb",

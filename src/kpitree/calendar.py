@@ -61,8 +61,10 @@ def fiscal_months(fiscal_year: int, start_month: int = 4) -> list[str]:
 def _holidays_file(country: str, year: int) -> Path | None:
     from importlib import metadata
 
+    from kpitree.installed import installed_version
+
     try:
-        version = metadata.version("holidays")
+        version = installed_version("holidays")
     except metadata.PackageNotFoundError:  # pragma: no cover - a dependency
         return None
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", country) or not re.fullmatch(

@@ -153,14 +153,14 @@ def scores_of_day(abm: AbmSpec, rows: pa.Table, day: dt.date) -> Scores:
 
 
 def _code_digest() -> str:
-    from importlib import metadata
+    from kpitree.installed import installed_version
 
     digest = hashlib.sha256()
     for file in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(file.name.encode())
         digest.update(file.read_bytes())
     for package in ("ibis-framework", "duckdb"):
-        digest.update(f"{package}={metadata.version(package)}".encode())
+        digest.update(f"{package}={installed_version(package)}".encode())
     return digest.hexdigest()
 
 

@@ -63,7 +63,7 @@ _RESULT_BYTES = 256 * 1024 * 1024  # results kept in memory, at most
 def _code_version() -> str:
     """A digest of the code that turns metrics into SQL, and of the libraries'
     versions: a cached text is only used by the code that wrote it."""
-    from importlib import metadata
+    from kpitree.installed import installed_version
 
     digest = hashlib.sha256()
     root = Path(__file__).parent
@@ -72,7 +72,7 @@ def _code_version() -> str:
             digest.update(file.name.encode())
             digest.update(file.read_bytes())
     for package in ("ibis-framework", "sqlglot", "duckdb"):
-        digest.update(f"{package}={metadata.version(package)}".encode())
+        digest.update(f"{package}={installed_version(package)}".encode())
     return digest.hexdigest()
 
 
