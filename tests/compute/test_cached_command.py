@@ -54,11 +54,11 @@ heavy += ("kpitree.definition.spec", "kpitree.definition.spec_sources")
 heavy += ("yaml",)
 loaded = sorted(m for m in heavy if m in sys.modules)
 loaded += ["account scores named"] * bool(named)
-# No section model of the kept tree builds its validator (the built-in metrics
-# are validated, so MetricSpec's is built).
+# No model of kpitree builds its validator: not the kept tree's sections, not
+# the mappings' dimensions (the built-in metrics are validated: MetricSpec's is).
 from pydantic import BaseModel
 for name, module in list(sys.modules.items()):
-    for model in vars(module).values() if name.startswith("kpitree.definition.") else ():
+    for model in vars(module).values() if name.startswith("kpitree.") else ():
         built = isinstance(model, type) and model.__dict__.get("__pydantic_complete__")
         if built and issubclass(model, BaseModel) and model.__name__ != "MetricSpec":
             loaded.append(f"validator of {name}.{model.__name__}")

@@ -66,7 +66,7 @@ BUILT_IN_NAMES = frozenset(
 
 
 class _DimensionSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     table: str | None = None
     column: str | list[str]
