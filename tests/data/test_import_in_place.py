@@ -377,3 +377,27 @@ def test_a_file_changed_before_it_is_read_again_is_refused(tmp_path: Path) -> No
     diag = err.value.diagnostics[0]
     assert diag.code == "KT574" and "growing.csv" in diag.message()
     assert place.row_counts() == dict.fromkeys(place.row_counts(), 0)
+
+
+def test_dates_read_by_the_fast_formats_equal_the_general_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From 1,000 rows the formats most cells are written in are parsed first with
+    strptime: every instant equals what the general parser gives alone, around
+    the zone's history (Japan's summer time until 1951) and the range's ends."""
+    from kpitree.data import transform
+
+    mapping = _mapping(tmp_path)
+    rows = _rows(1500, 15, bad=False)
+    odd = ["1950/07/01 12:00", "1951/09/08 23:59", "1970/01/02 08:59", "1970/01/02 09:00"]
+    odd += ["2099/12/31 23:59", "2100/01/01 09:00", " 2026/02/03 4:05 ", "2026/2/3 4:05"]
+    for i, text in enumerate(odd):
+        rows[1100 + i][1] = text
+        rows[1200 + i][9] = text
+    path = _write(tmp_path / "dates.csv", rows, "utf-8")
+    fast = Warehouse(tmp_path / "fast" / "warehouse.duckdb")
+    fast.import_files([str(path)], mapping)
+    monkeypatch.setattr(transform, "_FAST_FROM", 10**9)  # the general parser only
+    general = Warehouse(tmp_path / "general" / "warehouse.duckdb")
+    general.import_files([str(path)], mapping)
+    assert _snapshot(fast) == _snapshot(general)

@@ -26,6 +26,7 @@ from kpitree.data.schema import table
 from kpitree.data.values import (
     MAX_EXACT,
     ParsedExpr,
+    fast_strptime,
     parse_date,
     parse_integer,
     parse_number,
@@ -63,6 +64,8 @@ class Plan:
         self.tcol: dict[int, str] = {}
         self.vcol: dict[int, str] = {}
         self.curcol: dict[int, str] = {}
+        # (text, format) -> column of the parse layer's input holding its strptime
+        self.strp: dict[tuple[str, str], str] = {}
         # Output columns of the query: SQL expression -> name.
         self.out: dict[str, str] = {}
         for ti, tm in enumerate(mapping.tables):
@@ -248,14 +251,20 @@ class Plan:
         x = self.tcol[f.i]
         serial = self._serial(f)
         raw = f"w{f.src}" if f.src in self.as_is else None
+        first = None
+        if f.fast and f.sql_type in ("TIMESTAMPTZ", "DATE"):
+            # The first fast format's strptime, once per row (see parse_layer).
+            first = self.strp.setdefault((raw or x, f.fast[0]), f"z{len(self.strp)}")
         if f.sql_type == "TIMESTAMPTZ":
             return parse_timestamp(
-                x, self.tz, f.rule.formats, excel_serial=serial, fast=f.fast, fast_x=raw
-            )
+                x, self.tz, f.rule.formats, excel_serial=serial, fast=f.fast, fast_x=raw,
+                first_parsed=first,
+            )  # fmt: skip
         if f.sql_type == "DATE":
             return parse_date(
-                x, self.tz, f.rule.formats, excel_serial=serial, fast=f.fast, fast_x=raw
-            )
+                x, self.tz, f.rule.formats, excel_serial=serial, fast=f.fast, fast_x=raw,
+                first_parsed=first,
+            )  # fmt: skip
         if f.sql_type == "DOUBLE":
             return parse_number(x)
         if f.sql_type in ("BIGINT", "INTEGER"):
@@ -281,7 +290,11 @@ class Plan:
                 else:
                     seen[p.currency] = self.curcol[f.i] = f"cur{f.i}"
                     cols.append(f"{p.currency} AS cur{f.i}")
-        return f"SELECT {', '.join(cols)} FROM m"
+        # The fast formats' strptime in a projection of its own: the parsers read
+        # it up to three times, and common subexpressions are not eliminated.
+        strp = "".join(f", {fast_strptime(x, fmt)} AS {z}" for (x, fmt), z in self.strp.items())
+        source = f"(SELECT *{strp} FROM m) AS m" if strp else "m"
+        return f"SELECT {', '.join(cols)} FROM {source}"
 
     def output(self, expr: str) -> str:
         """The name of the output column computing ``expr`` (added once)."""

@@ -173,10 +173,12 @@ FAST_FORMATS = (
 )
 
 
-def fast_instant(x: str, tz: str, fmt: str) -> str:
+def fast_instant(x: str, tz: str, fmt: str, parsed: str | None = None) -> str:
     """SQL for the UTC instant of ``x`` read strictly with one ``strptime`` format
-    (NULL when the text is not written that way)."""
-    parsed = f"try_strptime({x}, {sql_str(fmt)})"
+    (NULL when the text is not written that way). ``parsed``: a column holding
+    ``fast_strptime(x, fmt)`` already (the expression below reads it up to three
+    times, and each time would parse again)."""
+    parsed = parsed or fast_strptime(x, fmt)
     if "%z" in fmt:  # already an instant; strptime takes any offset, up to +99:99
         return f"CASE WHEN regexp_matches({x}, '{_VALID_OFFSET_RE}') THEN {parsed} END"
     zone = "UTC" if fmt.endswith("Z") else tz
@@ -191,6 +193,11 @@ def fast_instant(x: str, tz: str, fmt: str) -> str:
         f"THEN make_timestamptz(epoch_us({parsed}) - {offset * 1_000_000}) "
         f"ELSE timezone({sql_str(zone)}, {parsed}) END"
     )
+
+
+def fast_strptime(x: str, fmt: str) -> str:
+    """SQL for the local time of ``x`` read with ``strptime`` format ``fmt``, or NULL."""
+    return f"try_strptime({x}, {sql_str(fmt)})"
 
 
 _FIXED_UNTIL = datetime(2100, 1, 1)
@@ -233,11 +240,16 @@ def _instant(
     excel_serial: bool,
     fast: Sequence[str] = (),
     fast_x: str | None = None,
+    first_parsed: str | None = None,
 ) -> str:
-    """SQL for the UTC instant (TIMESTAMPTZ) the text stands for, or NULL."""
+    """SQL for the UTC instant (TIMESTAMPTZ) the text stands for, or NULL.
+    ``first_parsed``: the column holding the first fast format's local time."""
     # Fast formats never parse a bare number, so they can go before Excel serials.
     # strptime skips surrounding spaces, so they may read the untrimmed text.
-    parts = [fast_instant(fast_x or x, tz, f) for f in fast]
+    parts = [
+        fast_instant(fast_x or x, tz, f, first_parsed if i == 0 else None)
+        for i, f in enumerate(fast)
+    ]
     # Tabs and line breaks count as spaces, as they do for strptime.
     x = f"trim(translate({x}, {sql_str(_BREAKS)}, {sql_str(' ' * len(_BREAKS))}))"
     if excel_serial:
@@ -267,11 +279,14 @@ def parse_timestamp(
     excel_serial: bool = False,
     fast: Sequence[str] = (),
     fast_x: str | None = None,
+    first_parsed: str | None = None,
 ) -> ParsedExpr:
     """A TIMESTAMPTZ (UTC instant). Text without a zone is local time in ``tz``.
     ``fast``: formats from :data:`FAST_FORMATS` to try first (see the module doc),
     on ``fast_x`` (the same text, possibly untrimmed) if given."""
-    return ParsedExpr(_instant(x, tz, formats, excel_serial, fast, fast_x), "not_a_timestamp")
+    return ParsedExpr(
+        _instant(x, tz, formats, excel_serial, fast, fast_x, first_parsed), "not_a_timestamp"
+    )
 
 
 def parse_date(
@@ -282,9 +297,10 @@ def parse_date(
     excel_serial: bool = False,
     fast: Sequence[str] = (),
     fast_x: str | None = None,
+    first_parsed: str | None = None,
 ) -> ParsedExpr:
     """A calendar DATE: the date of the instant in ``tz`` (so ``2026-01-07`` and
     ``2026-01-07T00:00:00+09:00`` are both 2026-01-07 in Asia/Tokyo)."""
-    instant = _instant(x, tz, formats, excel_serial, fast, fast_x)
+    instant = _instant(x, tz, formats, excel_serial, fast, fast_x, first_parsed)
     value = f"CAST(timezone({sql_str(tz)}, {instant}) AS DATE)"
     return ParsedExpr(value, "not_a_date")
