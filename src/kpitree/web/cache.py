@@ -49,8 +49,9 @@ log = logging.getLogger("kpitree.web")
 T = TypeVar("T")
 MAX_ENTRIES = 64  # a status of 1.5M leads at every org level is ~12 MB
 # What a page may show from the previous data version while the new one computes:
-# the pages' view models (and the custom dimensions their addresses are read with).
-PREVIOUS_KINDS = frozenset({"view", "custom_dimensions"})
+# the pages' view models (and the custom dimensions their addresses are read with),
+# the Data page's quality and links reports.
+PREVIOUS_KINDS = frozenset({"view", "custom_dimensions", "quality", "links"})
 # Background computations of new data's pages at a time (the machine's cores:
 # the warm-up runs beside them, and pages share their statuses through the cache).
 UPDATERS = 2

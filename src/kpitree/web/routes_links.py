@@ -32,28 +32,42 @@ def links_report(
     reports none here (reading never writes: ``kpitree data links`` builds them).
     With ``request``, kept in the app's page cache for this data version (a
     copy: the caller may change it)."""
+    if request is None:
+        return _compute(project, limit)
+    return copy.deepcopy(_kept(project, limit, request)[0])
+
+
+def _compute(project: Project, limit: int) -> dict[str, Any]:
     from kpitree.compute.links_report import links_report as report
 
-    def compute() -> dict[str, Any]:
-        with project.engine() as engine:
-            return report(engine, limit).to_json()
+    with project.engine() as engine:
+        return report(engine, limit).to_json()
 
-    if request is None:
-        return compute()
-    from kpitree.web.routes_api import page_cache
 
-    kept = page_cache(request).source(project).cached(("links", limit), compute)
-    return copy.deepcopy(kept)
+def _kept(
+    project: Project, limit: int, request: Request
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The kept report and, when it is the previous data's (new data's is
+    computed meanwhile), the banner that says so (:mod:`kpitree.web.updating`)."""
+    from kpitree.web.updating import kept_or_previous
+
+    return kept_or_previous(request, project, ("links", limit), lambda: _compute(project, limit))
 
 
 def links_context(
     project: Project, lang: str, limit: int = DEFAULT_LIMIT, request: Request | None = None
 ) -> dict[str, Any]:
-    """The report, each ambiguous record with its sentence for the page."""
+    """The report, each ambiguous record with its sentence for the page, and
+    ``links_updating``: the banner when it is the previous data's."""
     from kpitree.compute.links_report import method_label, records_shown
     from kpitree.i18n import t
 
-    report = links_report(project, limit, request)
+    updating = None
+    if request is None:
+        report = links_report(project, limit)
+    else:
+        kept, updating = _kept(project, limit, request)
+        report = copy.deepcopy(kept)
     for rel in report["relations"]:
         rel["unmatched_shown"] = records_shown(rel["unmatched"])
         for pair in rel["pairs"]:
@@ -69,7 +83,7 @@ def links_context(
                 candidates=a["candidates"],
                 examples=", ".join(a["examples"]),
             )
-    return {"links": report}
+    return {"links": report, "links_updating": updating}
 
 
 @router.get("/api/data/links", tags=["data"])

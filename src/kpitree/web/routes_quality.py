@@ -31,20 +31,34 @@ def quality_report(project: Project, request: Request | None = None) -> dict[str
         with project.engine() as engine:
             found = check_quality(engine, project.catalogue, project.tree, project.today())
             return found.to_json()
-    from kpitree.web.routes_api import page_cache
-    from kpitree.web.views.common import quality_report as kept
+    return copy.deepcopy(_kept(project, request)[0])
 
-    return copy.deepcopy(kept(page_cache(request).source(project)))
+
+def _kept(project: Project, request: Request) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The kept report and, when it is the previous data's (new data's is
+    computed meanwhile), the banner that says so (:mod:`kpitree.web.updating`)."""
+    from kpitree.web.routes_api import page_cache
+    from kpitree.web.updating import kept_or_previous
+    from kpitree.web.views.common import check_quality_now
+
+    source = page_cache(request).source(project)
+    return kept_or_previous(request, project, ("quality",), lambda: check_quality_now(source))
 
 
 def quality_context(project: Project, lang: str, request: Request | None = None) -> dict[str, Any]:
-    """The report, with each finding's nodes as (id, label) for the page."""
-    report = quality_report(project, request)
+    """The report, with each finding's nodes as (id, label) for the page, and
+    ``quality_updating``: the banner when it is the previous data's."""
+    updating = None
+    if request is None:
+        report = quality_report(project)
+    else:
+        kept, updating = _kept(project, request)
+        report = copy.deepcopy(kept)
     for finding in report["findings"]:
         finding["node_links"] = [
             (nid, project.tree.nodes[nid].label.text(lang, nid)) for nid in finding["nodes"]
         ]
-    return {"quality": report}
+    return {"quality": report, "quality_updating": updating}
 
 
 @router.get("/api/data/quality", tags=["data"])

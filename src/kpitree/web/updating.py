@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -26,8 +27,18 @@ if TYPE_CHECKING:
 
     from kpitree.project import Project
 
-__all__ = ["HEADER", "accepts_previous", "banner", "data_time", "header_value", "mark", "marked"]
+__all__ = [
+    "HEADER",
+    "accepts_previous",
+    "banner",
+    "data_time",
+    "header_value",
+    "kept_or_previous",
+    "mark",
+    "marked",
+]
 
+T = TypeVar("T")
 HEADER = "x-kpitree-data-updating"
 _STATE = "data_updating"
 
@@ -57,6 +68,26 @@ def accepts_previous(request: Request) -> bool:
     if request.url.path.startswith("/api/"):
         return "max-stale" in request.headers.get("cache-control", "").lower()
     return True
+
+
+def kept_or_previous(
+    request: Request, project: Project, key: Hashable, compute: Callable[[], T]
+) -> tuple[T, dict[str, Any] | None]:
+    """The page cache's value of ``key`` for this data version, and ``None``; or,
+    when the request accepts it (:func:`accepts_previous`) and new data's value
+    is still computed, the previous version's and its :func:`banner` (the
+    request is marked too). ``compute`` must compute, not read the cache."""
+    from kpitree.web.deps import get_lang
+    from kpitree.web.routes_api import page_cache
+
+    source = page_cache(request).source(project)
+    if not accepts_previous(request):
+        return source.cached(key, compute), None
+    value, previous = source.current_or_previous(key, compute)
+    if previous is None:
+        return value, None
+    mark(request, previous, project.tree.timezone)
+    return value, banner(request, get_lang(request))
 
 
 def mark(request: Request, when: float, timezone: str) -> None:

@@ -134,6 +134,11 @@
     announce();
   }
 
+  function pagesReady(detail) {
+    if (!document.querySelector("[data-updating]")) return;
+    if (window.htmx) window.htmx.trigger(document.body, "kpitree:pages-ready", detail);
+  }
+
   function connect() {
     // Only pages for a logged-in user (or a server without users) listen.
     var stream = document.body && document.body.getAttribute("data-live");
@@ -151,10 +156,10 @@
     // A page showing the previous data (marked as updating) fetches itself
     // again when one of the new data's pages is ready.
     source.addEventListener("pages-ready", function (event) {
-      if (!document.querySelector("[data-updating]")) return;
-      var detail = JSON.parse(event.data);
-      if (window.htmx) window.htmx.trigger(document.body, "kpitree:pages-ready", detail);
+      pagesReady(JSON.parse(event.data));
     });
+    // Should that news arrive before the page did, ask again every few seconds.
+    window.setInterval(function () { pagesReady({ version: api.version }); }, 3000);
     // EventSource reconnects by itself after a server restart.
   }
 

@@ -403,16 +403,18 @@ def quality_report(source: StatusSource) -> dict[str, Any]:
     """``kpitree data check --json`` as of the source's today, read once per
     data version (the Data page and every page's node warnings share it).
     Shared: callers must not change it."""
+    return source.cached(("quality",), partial(check_quality_now, source))
 
-    def compute() -> dict[str, Any]:
-        from kpitree.compute.quality import check_quality
 
-        project = source.project
-        with project.engine() as engine:
-            report = check_quality(engine, project.catalogue, project.tree, source.today())
-        return report.to_json()
+def check_quality_now(source: StatusSource) -> dict[str, Any]:
+    """``kpitree data check --json`` as of the source's today, computed now
+    (:func:`quality_report` keeps it)."""
+    from kpitree.compute.quality import check_quality
 
-    return source.cached(("quality",), compute)
+    project = source.project
+    with project.engine() as engine:
+        report = check_quality(engine, project.catalogue, project.tree, source.today())
+    return report.to_json()
 
 
 def quality_by_node(source: StatusSource) -> dict[str, dict[str, Any]]:
