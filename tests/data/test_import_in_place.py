@@ -401,3 +401,31 @@ def test_dates_read_by_the_fast_formats_equal_the_general_parser(
     general = Warehouse(tmp_path / "general" / "warehouse.duckdb")
     general.import_files([str(path)], mapping)
     assert _snapshot(fast) == _snapshot(general)
+
+
+def test_calendar_dates_read_by_the_fast_formats_equal_the_general_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kpitree.data import transform
+
+    (tmp_path / "deals.yaml").write_text(
+        "mapping: 1\ntables:\n  deals:\n    deal_id: ID\n    created_at: Created\n"
+        "    close_date: Closed\n    status: {value: open}\n",
+        encoding="utf-8",
+    )
+    mapping = load_mapping(tmp_path / "deals.yaml")
+    lines = ["ID,Created,Closed"]
+    odd = ["1950/07/01", "1951/09/08", "1970/01/01", "1970/01/02", "2099/12/31", "2100/01/01"]
+    odd += [" 2026/02/03 ", "2026/2/3", "2026年2月3日", "2026-02-03", ""]
+    for i in range(1300):
+        closed = odd[i % len(odd)] if i % 97 == 0 else f"2026/{1 + i % 12:02d}/{1 + i % 28:02d}"
+        lines.append(f"D{i:05d},2026/01/{1 + i % 28:02d} 10:{i % 60:02d},{closed}")
+    path = tmp_path / "deals.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast = Warehouse(tmp_path / "fast" / "warehouse.duckdb")
+    fast.import_files([str(path)], mapping)
+    monkeypatch.setattr(transform, "_FAST_FROM", 10**9)
+    general = Warehouse(tmp_path / "general" / "warehouse.duckdb")
+    general.import_files([str(path)], mapping)
+    assert _snapshot(fast) == _snapshot(general)
+    assert fast.row_counts()["deals"] == 1300
