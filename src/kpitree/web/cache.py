@@ -102,6 +102,9 @@ class PageCache:
         self._latest: OrderedDict[Hashable, _Latest] = OrderedDict()
         self._started = 0
         self._updating: set[Hashable] = set()
+        # New data's values whose background computation failed (not only a busy file):
+        # computed in the foreground until they are stored, so the error shows.
+        self._failed: OrderedDict[Hashable, None] = OrderedDict()
         self._updaters: ThreadPoolExecutor | None = None
         self.previous_served = 0
         # Called (from any thread) when a page's value of new data is stored.
@@ -141,6 +144,7 @@ class PageCache:
                     self._inflight.pop(key, None)
             with self._lock:
                 self._entries[key] = value
+                self._failed.pop(key, None)
                 while len(self._entries) > self.max_entries:
                     self._entries.popitem(last=False)
                 newer = False
@@ -176,7 +180,7 @@ class PageCache:
                 self.hits += 1
                 return self._entries[key], None
             found = self._latest.get(page)
-            if found is not None and found.key != key:
+            if found is not None and found.key != key and key not in self._failed:
                 self.previous_served += 1
                 if key not in self._updating:
                     self._updating.add(key)
@@ -196,10 +200,17 @@ class PageCache:
         compute: Callable[[], Any],
         data_time: Callable[[], float],
     ) -> None:
+        from kpitree.web.updating import only_busy
+
         try:
             self.get(key, compute, page, data_time)
-        except Exception:  # the next request for the page starts it again
+        except Exception as exc:  # busy: the next request starts it again; else it shows
             log.warning("computing a page of new data failed", exc_info=True)
+            if not only_busy(exc):
+                with self._lock:
+                    self._failed[key] = None
+                    while len(self._failed) > self.max_entries:
+                        self._failed.popitem(last=False)
         finally:
             with self._lock:
                 self._updating.discard(key)
@@ -223,6 +234,7 @@ class PageCache:
         with self._lock:
             self._entries.clear()
             self._latest.clear()
+            self._failed.clear()
 
     def source(
         self, project: Project, as_of: dt.date | None = None, targets: str = "then"

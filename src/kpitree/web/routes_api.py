@@ -74,9 +74,15 @@ def page_query(request: Request, lang: str, project: Project | None = None) -> P
     custom: tuple[str, ...] = ()
     if project is not None:
         source = page_source(request, project)
-        # Only names the address may filter by: the previous data's do while new data computes.
-        found, _ = source.current_or_previous(("custom_dimensions",), project.custom_dimensions)
-        custom = tuple(found)
+        # Only names the address may filter by: the previous data's do while new data
+        # computes, for a page that shows the previous data (a download waits).
+        from kpitree.web.updating import accepts_previous
+
+        key, read = ("custom_dimensions",), project.custom_dimensions
+        if accepts_previous(request):
+            custom = tuple(source.current_or_previous(key, read)[0])
+        else:
+            custom = tuple(source.cached(key, read))
     return PageQuery.from_params(request.query_params, lang, custom)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "kept_or_previous",
     "mark",
     "marked",
+    "only_busy",
 ]
 
 T = TypeVar("T")
@@ -88,6 +89,22 @@ def kept_or_previous(
         return value, None
     mark(request, previous, project.tree.timezone)
     return value, banner(request, get_lang(request))
+
+
+def only_busy(exc: BaseException) -> bool:
+    """Whether computing new data's page failed only because the warehouse is
+    being written (its lock held: tried again on the next request, the previous
+    data shown meanwhile); any other failure is shown, not the previous data."""
+    import duckdb
+
+    from kpitree.data.writers import busy
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, duckdb.Error) and busy(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def mark(request: Request, when: float, timezone: str) -> None:
