@@ -64,6 +64,7 @@ def test_a_page_during_new_data_shows_the_previous_figures_marked_then_the_new(
         assert viewer.get("/api/tree").json()["nodes"]["won_deals"]["actual"] == old
         assert editor.get("/").status_code == 200
         assert BANNER not in viewer.get("/data").text  # its reports computed
+        assert BANNER not in viewer.get("/sla").text
         shown_time = written_at(demo_copy)
         waited: dict[str, Any] = {}
         with won_deal_held(demo_copy):
@@ -84,8 +85,9 @@ def test_a_page_during_new_data_shows_the_previous_figures_marked_then_the_new(
                 assert f"Updating data: the figures shown are the data as of {shown_time}" in html
                 assert actual(html) == old
             assert twin.json()["nodes"]["won_deals"]["actual"] == old
-            # The Data page's quality and links reports: the previous data's, marked.
-            for part in ("/data/quality", "/data/links"):
+            # The Data page's quality and links reports and the SLA page: the
+            # previous data's, marked.
+            for part in ("/data/quality", "/data/links", "/sla"):
                 report = viewer.get(part)
                 assert report.status_code == 200 and HEADER in report.headers, part
                 assert report.text.count(BANNER) == 1, part
@@ -101,7 +103,7 @@ def test_a_page_during_new_data_shows_the_previous_figures_marked_then_the_new(
         assert actual(page.text) == old + 1 == status_actual(demo_copy, "won_deals")
         assert HEADER not in waited["answer"].headers
         assert waited["answer"].json()["nodes"]["won_deals"]["actual"] == old + 1
-        for part in ("/data/quality", "/data/links"):
+        for part in ("/data/quality", "/data/links", "/sla"):
             while BANNER in (report := viewer.get(part)).text:
                 assert time.monotonic() < deadline, f"{part} never showed the new data"
                 time.sleep(0.05)

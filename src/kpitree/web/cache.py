@@ -299,14 +299,25 @@ class CachedSource:
         return self.cache.get(((path, definition), self._today, key), compute)
 
     def current_or_previous(
-        self, key: Hashable, compute: Callable[[], T]
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        page: Hashable | None = None,
+        data_time: Callable[[], float] | None = None,
     ) -> tuple[T, float | None]:
         """As :meth:`cached`, or the previous data version's value and the time
-        of its data while this version's is computed (:data:`PREVIOUS_KINDS`)."""
-        full, page = self._keys(key)
-        if _kind(full) not in PREVIOUS_KINDS:
+        of its data while this version's is computed (:data:`PREVIOUS_KINDS`).
+        ``page``: what stays the same between ``key`` and the previous value it
+        may stand in for, when more than the data version changes (the SLA
+        page's minute); ``data_time``: the time its value is of (default: when
+        the data was written)."""
+        full, same = self._keys(key)
+        if page is not None:
+            same = self._keys(page)[1]
+        elif _kind(full) not in PREVIOUS_KINDS:
             return self.cache.get(full, compute), None
-        return self.cache.current_or_previous(full, page, compute, self._data_time)
+        when = self._data_time if data_time is None else data_time
+        return self.cache.current_or_previous(full, same, compute, when)
 
     def status(
         self,

@@ -228,14 +228,27 @@ def sla_tables(view: dict[str, Any], lang: str) -> dict[str, Any]:
 def _sla_page(request: Request, period: str | None, by: str | None) -> dict[str, Any]:
     """:func:`sla_view` kept in the page cache for the data version and the
     minute: open cases and cases about to breach follow the clock, a minute
-    at a time, and every viewer in that minute gets the same computation."""
+    at a time, and every viewer in that minute gets the same computation.
+    While a new minute's (or new data's) is computed, the page shows the
+    previous one, marked as updating with the time it is of
+    (:mod:`kpitree.web.updating`)."""
+    import time
+
     from kpitree.web.routes_api import page_source
+    from kpitree.web.updating import accepts_previous, mark
 
     project = get_project(request)
     minute = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
-    return page_source(request, project).cached(
-        ("sla", period, by, minute), lambda: sla_view(project, period, by)
+    source = page_source(request, project)
+    key = ("sla", period, by, minute)
+    if not accepts_previous(request):
+        return source.cached(key, lambda: sla_view(project, period, by))
+    view, previous = source.current_or_previous(
+        key, lambda: sla_view(project, period, by), ("sla", period, by), time.time
     )
+    if previous is not None:
+        mark(request, previous, project.tree.timezone)
+    return view
 
 
 @router.get("/api/alerts", tags=["alerts"], response_model=None, responses=errors(404))
@@ -309,13 +322,29 @@ def sla_page(
         tables = sla_tables(view, get_lang(request))
         return table_download({**view, **tables}, format, table, "sla")
     from kpitree.web.rendered import kept_page
+    from kpitree.web.routes_api import page_source
+    from kpitree.web.updating import banner
     from kpitree.web.views.sla_cases import case_url
 
     lang = get_lang(request)
-    periods = sla_period_choices(request, view["period"], lang)
-    context = {"view": view, "active": "sla", "periods": periods, "case_url": case_url(view, lang)}
+    # The selector reads the data's first and last days: the previous data's
+    # while new data's compute, as the view.
+    asked = ("sla_periods", view["period"], lang)
+    periods, _ = page_source(request, get_project(request)).current_or_previous(
+        asked, lambda: sla_period_choices(request, view["period"], lang), asked
+    )
+    updating = banner(request, lang)
+    context = {
+        "view": view,
+        "active": "sla",
+        "periods": periods,
+        "case_url": case_url(view, lang),
+        "updating": updating,
+        "self_url": request.url.path + ("?" + request.url.query if request.url.query else ""),
+    }
+    shown = None if updating is None else (updating["at"], updating["iso"])
     # Rendered once per kept view (data version and minute), address and user.
-    return kept_page(request, view, repr(periods), "sla.html", context)
+    return kept_page(request, view, (repr(periods), shown), "sla.html", context)
 
 
 def _run_once(app: FastAPI) -> float:
