@@ -383,6 +383,11 @@ def period_index(day: ir.DateValue, periods: Sequence[Period]) -> ir.IntegerValu
     )
 
 
+# Up to how many periods counts are grouped by period directly (a CASE of as
+# many branches per fact): beyond, per day first.
+_DIRECT_PERIODS = 4
+
+
 def grouped_by_period(
     t: ir.Table,
     periods: Sequence[Period],
@@ -395,12 +400,17 @@ def grouped_by_period(
     Additive parts are first summed per day and then per period: the day of an
     instant is a time-zone conversion, and a CASE over the periods would repeat
     it in every branch for every fact; after the first grouping it runs once
-    per distinct day."""
+    per distinct day. Counts over a few periods (a fiscal year and the one
+    before) are grouped by period at once: the CASE is short, the groups per
+    day and segment cost more than it, and a count is the same whatever the
+    grouping (a sum of fractions would round differently)."""
     keys = [f"dim__{d}" for d in dims]
-    if not additive:
+    first = aggs(t) if additive else {}
+    if not additive or (
+        len(periods) <= _DIRECT_PERIODS and all(v.type().is_integer() for v in first.values())
+    ):
         rows = with_period(t, periods)
         return rows.group_by(["period", *keys]).aggregate(**aggs(rows))
-    first = aggs(t)
     daily = t.group_by(["__day", *keys]).aggregate(**first)
     # Days in the window but in no period keep a NULL period (dropped by the
     # caller): a filter here would be pushed below the grouping, back onto

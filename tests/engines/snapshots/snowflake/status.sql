@@ -470,171 +470,178 @@ GROUP BY
 ;
 
 SELECT
-  "t12"."period",
-  "t12"."dim__department",
-  "t12"."dim__team",
-  SUM("t12"."leads__n") AS "leads__n"
+  "t10"."period",
+  "t10"."dim__department",
+  "t10"."dim__team",
+  COUNT(*) AS "leads__n"
 FROM (
   SELECT
-    "t11"."__day",
-    "t11"."dim__department",
-    "t11"."dim__team",
-    "t11"."leads__n",
+    "t9"."lead_id",
+    "t9"."created_at",
+    "t9"."channel",
+    "t9"."campaign",
+    "t9"."owner_id",
+    "t9"."team",
+    "t9"."region",
+    "t9"."segment",
+    "t9"."industry",
+    "t9"."account_id",
+    "t9"."current_stage",
+    "t9"."attributes",
+    "t9"."__day",
+    "t9"."__owner",
+    "t9"."__rep",
+    "t9"."__from",
+    "t9"."__to",
+    "t9"."__department",
+    "t9"."__team",
+    "t9"."__manager",
+    "t9"."__region",
+    "t9"."__department" AS "dim__department",
+    "t9"."__team" AS "dim__team",
     CASE
       WHEN (
-        "t11"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+        "t9"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
       )
       AND (
-        "t11"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+        "t9"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
       )
       THEN 0
       WHEN (
-        "t11"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+        "t9"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
       )
       AND (
-        "t11"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+        "t9"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
       )
       THEN 1
       WHEN (
-        "t11"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+        "t9"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
       )
       AND (
-        "t11"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        "t9"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
       )
       THEN 2
       ELSE CAST(NULL AS BIGINT)
     END AS "period"
   FROM (
     SELECT
-      "t10"."__day",
-      "t10"."dim__department",
-      "t10"."dim__team",
-      COUNT(*) AS "leads__n"
+      "t7"."lead_id",
+      "t7"."created_at",
+      "t7"."channel",
+      "t7"."campaign",
+      "t7"."owner_id",
+      "t7"."team",
+      "t7"."region",
+      "t7"."segment",
+      "t7"."industry",
+      "t7"."account_id",
+      "t7"."current_stage",
+      "t7"."attributes",
+      "t7"."__day",
+      "t7"."__owner",
+      "t8"."__rep",
+      "t8"."__from",
+      "t8"."__to",
+      "t8"."__department",
+      "t8"."__team",
+      "t8"."__manager",
+      "t8"."__region"
     FROM (
       SELECT
-        "t9"."lead_id",
-        "t9"."created_at",
-        "t9"."channel",
-        "t9"."campaign",
-        "t9"."owner_id",
-        "t9"."team",
-        "t9"."region",
-        "t9"."segment",
-        "t9"."industry",
-        "t9"."account_id",
-        "t9"."current_stage",
-        "t9"."attributes",
-        "t9"."__day",
-        "t9"."__owner",
-        "t9"."__rep",
-        "t9"."__from",
-        "t9"."__to",
-        "t9"."__department",
-        "t9"."__team",
-        "t9"."__manager",
-        "t9"."__region",
-        "t9"."__department" AS "dim__department",
-        "t9"."__team" AS "dim__team"
+        "t4"."lead_id",
+        "t4"."created_at",
+        "t4"."channel",
+        "t4"."campaign",
+        "t4"."owner_id",
+        "t4"."team",
+        "t4"."region",
+        "t4"."segment",
+        "t4"."industry",
+        "t4"."account_id",
+        "t4"."current_stage",
+        "t4"."attributes",
+        "t4"."__day",
+        "t4"."owner_id" AS "__owner"
       FROM (
         SELECT
-          "t7"."lead_id",
-          "t7"."created_at",
-          "t7"."channel",
-          "t7"."campaign",
-          "t7"."owner_id",
-          "t7"."team",
-          "t7"."region",
-          "t7"."segment",
-          "t7"."industry",
-          "t7"."account_id",
-          "t7"."current_stage",
-          "t7"."attributes",
-          "t7"."__day",
-          "t7"."__owner",
-          "t8"."__rep",
-          "t8"."__from",
-          "t8"."__to",
-          "t8"."__department",
-          "t8"."__team",
-          "t8"."__manager",
-          "t8"."__region"
+          "t2"."lead_id",
+          "t2"."created_at",
+          "t2"."channel",
+          "t2"."campaign",
+          "t2"."owner_id",
+          "t2"."team",
+          "t2"."region",
+          "t2"."segment",
+          "t2"."industry",
+          "t2"."account_id",
+          "t2"."current_stage",
+          "t2"."attributes",
+          TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t2"."created_at")) AS "__day"
         FROM (
           SELECT
-            "t4"."lead_id",
-            "t4"."created_at",
-            "t4"."channel",
-            "t4"."campaign",
-            "t4"."owner_id",
-            "t4"."team",
-            "t4"."region",
-            "t4"."segment",
-            "t4"."industry",
-            "t4"."account_id",
-            "t4"."current_stage",
-            "t4"."attributes",
-            "t4"."__day",
-            "t4"."owner_id" AS "__owner"
-          FROM (
-            SELECT
-              "t2"."lead_id",
-              "t2"."created_at",
-              "t2"."channel",
-              "t2"."campaign",
-              "t2"."owner_id",
-              "t2"."team",
-              "t2"."region",
-              "t2"."segment",
-              "t2"."industry",
-              "t2"."account_id",
-              "t2"."current_stage",
-              "t2"."attributes",
-              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t2"."created_at")) AS "__day"
-            FROM (
-              SELECT
-                *
-              FROM "leads" AS "t0"
-            ) AS "t2"
-          ) AS "t4"
-          WHERE
-            "t4"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-            AND "t4"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-        ) AS "t7"
-        LEFT OUTER JOIN (
-          SELECT
-            "t3"."rep_id" AS "__rep",
-            "t3"."valid_from" AS "__from",
-            LEAST(
-              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
-              COALESCE(
-                DATEADD(
-                  DAY,
-                  -'1',
-                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
-                ),
-                DATE_FROM_PARTS(9999, 12, 31)
-              )
-            ) AS "__to",
-            "t3"."department" AS "__department",
-            "t3"."team" AS "__team",
-            "t3"."manager_id" AS "__manager",
-            "t3"."region" AS "__region"
-          FROM (
-            SELECT
-              *
-            FROM "rep_assignments" AS "t1"
-          ) AS "t3"
-        ) AS "t8"
-          ON "t7"."__owner" = "t8"."__rep"
-          AND "t8"."__from" <= "t7"."__day"
-          AND "t8"."__to" >= "t7"."__day"
-      ) AS "t9"
-    ) AS "t10"
-    GROUP BY
-      1,
-      2,
-      3
-  ) AS "t11"
-) AS "t12"
+            *
+          FROM "leads" AS "t0"
+        ) AS "t2"
+      ) AS "t4"
+      WHERE
+        "t4"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+        AND "t4"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+    ) AS "t7"
+    LEFT OUTER JOIN (
+      SELECT
+        "t3"."rep_id" AS "__rep",
+        "t3"."valid_from" AS "__from",
+        LEAST(
+          COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+          COALESCE(
+            DATEADD(
+              DAY,
+              -'1',
+              LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+            ),
+            DATE_FROM_PARTS(9999, 12, 31)
+          )
+        ) AS "__to",
+        "t3"."department" AS "__department",
+        "t3"."team" AS "__team",
+        "t3"."manager_id" AS "__manager",
+        "t3"."region" AS "__region"
+      FROM (
+        SELECT
+          *
+        FROM "rep_assignments" AS "t1"
+      ) AS "t3"
+    ) AS "t8"
+      ON "t7"."__owner" = "t8"."__rep"
+      AND "t8"."__from" <= "t7"."__day"
+      AND "t8"."__to" >= "t7"."__day"
+  ) AS "t9"
+  WHERE
+    CASE
+      WHEN (
+        "t9"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t9"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t9"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t9"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t9"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t9"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END IS NOT NULL
+) AS "t10"
 GROUP BY
   1,
   2,
@@ -1100,434 +1107,39 @@ GROUP BY
 ;
 
 SELECT
-  "t20"."period",
-  "t20"."dim__department",
-  "t20"."dim__team",
-  SUM("t20"."opportunities__n") AS "opportunities__n"
-FROM (
-  SELECT
-    "t19"."__day",
-    "t19"."dim__department",
-    "t19"."dim__team",
-    "t19"."opportunities__n",
-    CASE
-      WHEN (
-        "t19"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-      )
-      AND (
-        "t19"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        "t19"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
-      )
-      AND (
-        "t19"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        "t19"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
-      )
-      AND (
-        "t19"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END AS "period"
-  FROM (
-    SELECT
-      "t18"."__day",
-      "t18"."dim__department",
-      "t18"."dim__team",
-      COUNT(*) AS "opportunities__n"
-    FROM (
-      SELECT
-        "t17"."deal_id",
-        "t17"."account_id",
-        "t17"."lead_id",
-        "t17"."owner_id",
-        "t17"."team",
-        "t17"."created_at",
-        "t17"."close_date",
-        "t17"."amount",
-        "t17"."currency",
-        "t17"."status",
-        "t17"."stage",
-        "t17"."product",
-        "t17"."pipeline",
-        "t17"."region",
-        "t17"."segment",
-        "t17"."attributes",
-        "t17"."__day",
-        "t17"."__owner",
-        "t17"."__rep",
-        "t17"."__from",
-        "t17"."__to",
-        "t17"."__department",
-        "t17"."__team",
-        "t17"."__manager",
-        "t17"."__region",
-        "t17"."__department" AS "dim__department",
-        "t17"."__team" AS "dim__team"
-      FROM (
-        SELECT
-          "t16"."deal_id",
-          "t16"."account_id",
-          "t16"."lead_id",
-          "t16"."owner_id",
-          "t16"."team",
-          "t16"."created_at",
-          "t16"."close_date",
-          "t16"."amount",
-          "t16"."currency",
-          "t16"."status",
-          "t16"."stage",
-          "t16"."product",
-          "t16"."pipeline",
-          "t16"."region",
-          "t16"."segment",
-          "t16"."attributes",
-          "t16"."__day",
-          "t16"."__owner",
-          "t10"."__rep",
-          "t10"."__from",
-          "t10"."__to",
-          "t10"."__department",
-          "t10"."__team",
-          "t10"."__manager",
-          "t10"."__region"
-        FROM (
-          SELECT
-            "t14".*
-            EXCLUDE ("__credit")
-          FROM (
-            SELECT
-              "t13"."deal_id",
-              "t13"."account_id",
-              "t13"."lead_id",
-              "t13"."owner_id",
-              "t13"."team",
-              "t13"."created_at",
-              "t13"."close_date",
-              "t13"."amount",
-              "t13"."currency",
-              "t13"."status",
-              "t13"."stage",
-              "t13"."product",
-              "t13"."pipeline",
-              "t13"."region",
-              "t13"."segment",
-              "t13"."attributes",
-              "t13"."__day",
-              "t13"."__credit",
-              COALESCE("t13"."__credit", "t13"."owner_id") AS "__owner"
-            FROM (
-              SELECT
-                "t12".*
-                EXCLUDE ("__credit_lead")
-              FROM (
-                SELECT
-                  "t11"."deal_id",
-                  "t11"."account_id",
-                  "t11"."lead_id",
-                  "t11"."owner_id",
-                  "t11"."team",
-                  "t11"."created_at",
-                  "t11"."close_date",
-                  "t11"."amount",
-                  "t11"."currency",
-                  "t11"."status",
-                  "t11"."stage",
-                  "t11"."product",
-                  "t11"."pipeline",
-                  "t11"."region",
-                  "t11"."segment",
-                  "t11"."attributes",
-                  "t11"."__day",
-                  "t6"."__credit_lead",
-                  "t6"."__credit"
-                FROM (
-                  SELECT
-                    *
-                  FROM (
-                    SELECT
-                      "t5"."deal_id",
-                      "t5"."account_id",
-                      "t5"."lead_id",
-                      "t5"."owner_id",
-                      "t5"."team",
-                      "t5"."created_at",
-                      "t5"."close_date",
-                      "t5"."amount",
-                      "t5"."currency",
-                      "t5"."status",
-                      "t5"."stage",
-                      "t5"."product",
-                      "t5"."pipeline",
-                      "t5"."region",
-                      "t5"."segment",
-                      "t5"."attributes",
-                      TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t5"."created_at")) AS "__day"
-                    FROM (
-                      SELECT
-                        *
-                      FROM "deals" AS "t2"
-                    ) AS "t5"
-                  ) AS "t7"
-                  WHERE
-                    "t7"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-                    AND "t7"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-                ) AS "t11"
-                LEFT OUTER JOIN (
-                  SELECT
-                    "t1"."lead_id" AS "__credit_lead",
-                    "t1"."owner_id" AS "__credit"
-                  FROM "leads" AS "t1"
-                ) AS "t6"
-                  ON "t11"."lead_id" = "t6"."__credit_lead"
-              ) AS "t12"
-            ) AS "t13"
-          ) AS "t14"
-        ) AS "t16"
-        LEFT OUTER JOIN (
-          SELECT
-            "t3"."rep_id" AS "__rep",
-            "t3"."valid_from" AS "__from",
-            LEAST(
-              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
-              COALESCE(
-                DATEADD(
-                  DAY,
-                  -'1',
-                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
-                ),
-                DATE_FROM_PARTS(9999, 12, 31)
-              )
-            ) AS "__to",
-            "t3"."department" AS "__department",
-            "t3"."team" AS "__team",
-            "t3"."manager_id" AS "__manager",
-            "t3"."region" AS "__region"
-          FROM (
-            SELECT
-              *
-            FROM "rep_assignments" AS "t0"
-          ) AS "t3"
-        ) AS "t10"
-          ON "t16"."__owner" = "t10"."__rep"
-          AND "t10"."__from" <= "t16"."__day"
-          AND "t10"."__to" >= "t16"."__day"
-      ) AS "t17"
-    ) AS "t18"
-    GROUP BY
-      1,
-      2,
-      3
-  ) AS "t19"
-) AS "t20"
-GROUP BY
-  1,
-  2,
-  3
-;
-
-SELECT
-  "t12"."period",
-  "t12"."dim__department",
-  "t12"."dim__team",
-  SUM("t12"."calls__n") AS "calls__n",
-  SUM("t12"."connects__n") AS "connects__n"
-FROM (
-  SELECT
-    "t11"."__day",
-    "t11"."dim__department",
-    "t11"."dim__team",
-    "t11"."calls__n",
-    "t11"."connects__n",
-    CASE
-      WHEN (
-        "t11"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-      )
-      AND (
-        "t11"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        "t11"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
-      )
-      AND (
-        "t11"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        "t11"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
-      )
-      AND (
-        "t11"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END AS "period"
-  FROM (
-    SELECT
-      "t10"."__day",
-      "t10"."dim__department",
-      "t10"."dim__team",
-      COUNT_IF("t10"."type" = 'call') AS "calls__n",
-      COUNT_IF((
-        "t10"."type" = 'call'
-      ) AND (
-        "t10"."outcome" = 'connected'
-      )) AS "connects__n"
-    FROM (
-      SELECT
-        "t9"."activity_id",
-        "t9"."type",
-        "t9"."occurred_at",
-        "t9"."owner_id",
-        "t9"."lead_id",
-        "t9"."deal_id",
-        "t9"."account_id",
-        "t9"."outcome",
-        "t9"."duration_seconds",
-        "t9"."attributes",
-        "t9"."__day",
-        "t9"."__owner",
-        "t9"."__rep",
-        "t9"."__from",
-        "t9"."__to",
-        "t9"."__department",
-        "t9"."__team",
-        "t9"."__manager",
-        "t9"."__region",
-        "t9"."__department" AS "dim__department",
-        "t9"."__team" AS "dim__team"
-      FROM (
-        SELECT
-          "t8"."activity_id",
-          "t8"."type",
-          "t8"."occurred_at",
-          "t8"."owner_id",
-          "t8"."lead_id",
-          "t8"."deal_id",
-          "t8"."account_id",
-          "t8"."outcome",
-          "t8"."duration_seconds",
-          "t8"."attributes",
-          "t8"."__day",
-          "t8"."__owner",
-          "t6"."__rep",
-          "t6"."__from",
-          "t6"."__to",
-          "t6"."__department",
-          "t6"."__team",
-          "t6"."__manager",
-          "t6"."__region"
-        FROM (
-          SELECT
-            "t4"."activity_id",
-            "t4"."type",
-            "t4"."occurred_at",
-            "t4"."owner_id",
-            "t4"."lead_id",
-            "t4"."deal_id",
-            "t4"."account_id",
-            "t4"."outcome",
-            "t4"."duration_seconds",
-            "t4"."attributes",
-            "t4"."__day",
-            "t4"."owner_id" AS "__owner"
-          FROM (
-            SELECT
-              "t3"."activity_id",
-              "t3"."type",
-              "t3"."occurred_at",
-              "t3"."owner_id",
-              "t3"."lead_id",
-              "t3"."deal_id",
-              "t3"."account_id",
-              "t3"."outcome",
-              "t3"."duration_seconds",
-              "t3"."attributes",
-              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t3"."occurred_at")) AS "__day"
-            FROM (
-              SELECT
-                *
-              FROM "activities" AS "t0"
-              WHERE
-                (
-                  "t0"."type" = 'call'
-                )
-                OR (
-                  (
-                    "t0"."type" = 'call'
-                  ) AND (
-                    "t0"."outcome" = 'connected'
-                  )
-                )
-            ) AS "t3"
-          ) AS "t4"
-          WHERE
-            "t4"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-            AND "t4"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-        ) AS "t8"
-        LEFT OUTER JOIN (
-          SELECT
-            "t2"."rep_id" AS "__rep",
-            "t2"."valid_from" AS "__from",
-            LEAST(
-              COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
-              COALESCE(
-                DATEADD(
-                  DAY,
-                  -'1',
-                  LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
-                ),
-                DATE_FROM_PARTS(9999, 12, 31)
-              )
-            ) AS "__to",
-            "t2"."department" AS "__department",
-            "t2"."team" AS "__team",
-            "t2"."manager_id" AS "__manager",
-            "t2"."region" AS "__region"
-          FROM (
-            SELECT
-              *
-            FROM "rep_assignments" AS "t1"
-          ) AS "t2"
-        ) AS "t6"
-          ON "t8"."__owner" = "t6"."__rep"
-          AND "t6"."__from" <= "t8"."__day"
-          AND "t6"."__to" >= "t8"."__day"
-      ) AS "t9"
-    ) AS "t10"
-    GROUP BY
-      1,
-      2,
-      3
-  ) AS "t11"
-) AS "t12"
-GROUP BY
-  1,
-  2,
-  3
-;
-
-SELECT
   "t18"."period",
   "t18"."dim__department",
   "t18"."dim__team",
-  SUM("t18"."promoters__n") AS "promoters__n",
-  SUM("t18"."detractors__n") AS "detractors__n",
-  SUM("t18"."nps_responses__n") AS "nps_responses__n"
+  COUNT(*) AS "opportunities__n"
 FROM (
   SELECT
+    "t17"."deal_id",
+    "t17"."account_id",
+    "t17"."lead_id",
+    "t17"."owner_id",
+    "t17"."team",
+    "t17"."created_at",
+    "t17"."close_date",
+    "t17"."amount",
+    "t17"."currency",
+    "t17"."status",
+    "t17"."stage",
+    "t17"."product",
+    "t17"."pipeline",
+    "t17"."region",
+    "t17"."segment",
+    "t17"."attributes",
     "t17"."__day",
-    "t17"."dim__department",
-    "t17"."dim__team",
-    "t17"."promoters__n",
-    "t17"."detractors__n",
-    "t17"."nps_responses__n",
+    "t17"."__owner",
+    "t17"."__rep",
+    "t17"."__from",
+    "t17"."__to",
+    "t17"."__department",
+    "t17"."__team",
+    "t17"."__manager",
+    "t17"."__region",
+    "t17"."__department" AS "dim__department",
+    "t17"."__team" AS "dim__team",
     CASE
       WHEN (
         "t17"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
@@ -1554,75 +1166,107 @@ FROM (
     END AS "period"
   FROM (
     SELECT
+      "t16"."deal_id",
+      "t16"."account_id",
+      "t16"."lead_id",
+      "t16"."owner_id",
+      "t16"."team",
+      "t16"."created_at",
+      "t16"."close_date",
+      "t16"."amount",
+      "t16"."currency",
+      "t16"."status",
+      "t16"."stage",
+      "t16"."product",
+      "t16"."pipeline",
+      "t16"."region",
+      "t16"."segment",
+      "t16"."attributes",
       "t16"."__day",
-      "t16"."dim__department",
-      "t16"."dim__team",
-      COUNT_IF("t16"."score" >= 9) AS "promoters__n",
-      COUNT_IF("t16"."score" <= 6) AS "detractors__n",
-      COUNT(*) AS "nps_responses__n"
+      "t16"."__owner",
+      "t10"."__rep",
+      "t10"."__from",
+      "t10"."__to",
+      "t10"."__department",
+      "t10"."__team",
+      "t10"."__manager",
+      "t10"."__region"
     FROM (
       SELECT
-        "t15"."response_id",
-        "t15"."responded_at",
-        "t15"."account_id",
-        "t15"."score",
-        "t15"."comment",
-        "t15"."__day",
-        "t15"."__owner",
-        "t15"."__rep",
-        "t15"."__from",
-        "t15"."__to",
-        "t15"."__department",
-        "t15"."__team",
-        "t15"."__manager",
-        "t15"."__region",
-        "t15"."__department" AS "dim__department",
-        "t15"."__team" AS "dim__team"
+        "t14".*
+        EXCLUDE ("__credit")
       FROM (
         SELECT
-          "t14"."response_id",
-          "t14"."responded_at",
-          "t14"."account_id",
-          "t14"."score",
-          "t14"."comment",
-          "t14"."__day",
-          "t14"."__owner",
-          "t10"."__rep",
-          "t10"."__from",
-          "t10"."__to",
-          "t10"."__department",
-          "t10"."__team",
-          "t10"."__manager",
-          "t10"."__region"
+          "t13"."deal_id",
+          "t13"."account_id",
+          "t13"."lead_id",
+          "t13"."owner_id",
+          "t13"."team",
+          "t13"."created_at",
+          "t13"."close_date",
+          "t13"."amount",
+          "t13"."currency",
+          "t13"."status",
+          "t13"."stage",
+          "t13"."product",
+          "t13"."pipeline",
+          "t13"."region",
+          "t13"."segment",
+          "t13"."attributes",
+          "t13"."__day",
+          "t13"."__credit",
+          COALESCE("t13"."__credit", "t13"."owner_id") AS "__owner"
         FROM (
           SELECT
             "t12".*
-            EXCLUDE ("__acc")
+            EXCLUDE ("__credit_lead")
           FROM (
             SELECT
-              "t11"."response_id",
-              "t11"."responded_at",
+              "t11"."deal_id",
               "t11"."account_id",
-              "t11"."score",
-              "t11"."comment",
+              "t11"."lead_id",
+              "t11"."owner_id",
+              "t11"."team",
+              "t11"."created_at",
+              "t11"."close_date",
+              "t11"."amount",
+              "t11"."currency",
+              "t11"."status",
+              "t11"."stage",
+              "t11"."product",
+              "t11"."pipeline",
+              "t11"."region",
+              "t11"."segment",
+              "t11"."attributes",
               "t11"."__day",
-              "t6"."__acc",
-              "t6"."__owner"
+              "t6"."__credit_lead",
+              "t6"."__credit"
             FROM (
               SELECT
                 *
               FROM (
                 SELECT
-                  "t5"."response_id",
-                  "t5"."responded_at",
+                  "t5"."deal_id",
                   "t5"."account_id",
-                  "t5"."score",
-                  "t5"."comment",
-                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t5"."responded_at")) AS "__day"
+                  "t5"."lead_id",
+                  "t5"."owner_id",
+                  "t5"."team",
+                  "t5"."created_at",
+                  "t5"."close_date",
+                  "t5"."amount",
+                  "t5"."currency",
+                  "t5"."status",
+                  "t5"."stage",
+                  "t5"."product",
+                  "t5"."pipeline",
+                  "t5"."region",
+                  "t5"."segment",
+                  "t5"."attributes",
+                  TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t5"."created_at")) AS "__day"
                 FROM (
                   SELECT
                     *
-                  FROM "nps_responses" AS "t2"
+                  FROM "deals" AS "t2"
                 ) AS "t5"
               ) AS "t7"
               WHERE
@@ -1631,49 +1275,389 @@ FROM (
             ) AS "t11"
             LEFT OUTER JOIN (
               SELECT
-                "t1"."account_id" AS "__acc",
-                "t1"."owner_id" AS "__owner"
-              FROM "accounts" AS "t1"
+                "t1"."lead_id" AS "__credit_lead",
+                "t1"."owner_id" AS "__credit"
+              FROM "leads" AS "t1"
             ) AS "t6"
-              ON "t11"."account_id" = "t6"."__acc"
+              ON "t11"."lead_id" = "t6"."__credit_lead"
           ) AS "t12"
-        ) AS "t14"
-        LEFT OUTER JOIN (
+        ) AS "t13"
+      ) AS "t14"
+    ) AS "t16"
+    LEFT OUTER JOIN (
+      SELECT
+        "t3"."rep_id" AS "__rep",
+        "t3"."valid_from" AS "__from",
+        LEAST(
+          COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+          COALESCE(
+            DATEADD(
+              DAY,
+              -'1',
+              LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+            ),
+            DATE_FROM_PARTS(9999, 12, 31)
+          )
+        ) AS "__to",
+        "t3"."department" AS "__department",
+        "t3"."team" AS "__team",
+        "t3"."manager_id" AS "__manager",
+        "t3"."region" AS "__region"
+      FROM (
+        SELECT
+          *
+        FROM "rep_assignments" AS "t0"
+      ) AS "t3"
+    ) AS "t10"
+      ON "t16"."__owner" = "t10"."__rep"
+      AND "t10"."__from" <= "t16"."__day"
+      AND "t10"."__to" >= "t16"."__day"
+  ) AS "t17"
+  WHERE
+    CASE
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t17"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t17"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END IS NOT NULL
+) AS "t18"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t11"."period",
+  "t11"."dim__department",
+  "t11"."dim__team",
+  COUNT_IF("t11"."type" = 'call') AS "calls__n",
+  COUNT_IF((
+    "t11"."type" = 'call'
+  ) AND (
+    "t11"."outcome" = 'connected'
+  )) AS "connects__n"
+FROM (
+  SELECT
+    *
+  FROM (
+    SELECT
+      "t9"."activity_id",
+      "t9"."type",
+      "t9"."occurred_at",
+      "t9"."owner_id",
+      "t9"."lead_id",
+      "t9"."deal_id",
+      "t9"."account_id",
+      "t9"."outcome",
+      "t9"."duration_seconds",
+      "t9"."attributes",
+      "t9"."__day",
+      "t9"."__owner",
+      "t9"."__rep",
+      "t9"."__from",
+      "t9"."__to",
+      "t9"."__department",
+      "t9"."__team",
+      "t9"."__manager",
+      "t9"."__region",
+      "t9"."__department" AS "dim__department",
+      "t9"."__team" AS "dim__team",
+      CASE
+        WHEN (
+          "t9"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+        )
+        AND (
+          "t9"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+        )
+        THEN 0
+        WHEN (
+          "t9"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+        )
+        AND (
+          "t9"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+        )
+        THEN 1
+        WHEN (
+          "t9"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+        )
+        AND (
+          "t9"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        )
+        THEN 2
+        ELSE CAST(NULL AS BIGINT)
+      END AS "period"
+    FROM (
+      SELECT
+        "t8"."activity_id",
+        "t8"."type",
+        "t8"."occurred_at",
+        "t8"."owner_id",
+        "t8"."lead_id",
+        "t8"."deal_id",
+        "t8"."account_id",
+        "t8"."outcome",
+        "t8"."duration_seconds",
+        "t8"."attributes",
+        "t8"."__day",
+        "t8"."__owner",
+        "t6"."__rep",
+        "t6"."__from",
+        "t6"."__to",
+        "t6"."__department",
+        "t6"."__team",
+        "t6"."__manager",
+        "t6"."__region"
+      FROM (
+        SELECT
+          "t4"."activity_id",
+          "t4"."type",
+          "t4"."occurred_at",
+          "t4"."owner_id",
+          "t4"."lead_id",
+          "t4"."deal_id",
+          "t4"."account_id",
+          "t4"."outcome",
+          "t4"."duration_seconds",
+          "t4"."attributes",
+          "t4"."__day",
+          "t4"."owner_id" AS "__owner"
+        FROM (
           SELECT
-            "t3"."rep_id" AS "__rep",
-            "t3"."valid_from" AS "__from",
-            LEAST(
-              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
-              COALESCE(
-                DATEADD(
-                  DAY,
-                  -'1',
-                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
-                ),
-                DATE_FROM_PARTS(9999, 12, 31)
-              )
-            ) AS "__to",
-            "t3"."department" AS "__department",
-            "t3"."team" AS "__team",
-            "t3"."manager_id" AS "__manager",
-            "t3"."region" AS "__region"
+            "t3"."activity_id",
+            "t3"."type",
+            "t3"."occurred_at",
+            "t3"."owner_id",
+            "t3"."lead_id",
+            "t3"."deal_id",
+            "t3"."account_id",
+            "t3"."outcome",
+            "t3"."duration_seconds",
+            "t3"."attributes",
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t3"."occurred_at")) AS "__day"
           FROM (
             SELECT
               *
-            FROM "rep_assignments" AS "t0"
+            FROM "activities" AS "t0"
+            WHERE
+              (
+                "t0"."type" = 'call'
+              )
+              OR (
+                (
+                  "t0"."type" = 'call'
+                ) AND (
+                  "t0"."outcome" = 'connected'
+                )
+              )
           ) AS "t3"
-        ) AS "t10"
-          ON "t14"."__owner" = "t10"."__rep"
-          AND "t10"."__from" <= "t14"."__day"
-          AND "t10"."__to" >= "t14"."__day"
-      ) AS "t15"
-    ) AS "t16"
-    GROUP BY
-      1,
-      2,
-      3
-  ) AS "t17"
-) AS "t18"
+        ) AS "t4"
+        WHERE
+          "t4"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+          AND "t4"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      ) AS "t8"
+      LEFT OUTER JOIN (
+        SELECT
+          "t2"."rep_id" AS "__rep",
+          "t2"."valid_from" AS "__from",
+          LEAST(
+            COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+            COALESCE(
+              DATEADD(
+                DAY,
+                -'1',
+                LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+              ),
+              DATE_FROM_PARTS(9999, 12, 31)
+            )
+          ) AS "__to",
+          "t2"."department" AS "__department",
+          "t2"."team" AS "__team",
+          "t2"."manager_id" AS "__manager",
+          "t2"."region" AS "__region"
+        FROM (
+          SELECT
+            *
+          FROM "rep_assignments" AS "t1"
+        ) AS "t2"
+      ) AS "t6"
+        ON "t8"."__owner" = "t6"."__rep"
+        AND "t6"."__from" <= "t8"."__day"
+        AND "t6"."__to" >= "t8"."__day"
+    ) AS "t9"
+  ) AS "t10"
+  WHERE
+    "t10"."period" IS NOT NULL
+) AS "t11"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
+  "t17"."period",
+  "t17"."dim__department",
+  "t17"."dim__team",
+  COUNT_IF("t17"."score" >= 9) AS "promoters__n",
+  COUNT_IF("t17"."score" <= 6) AS "detractors__n",
+  COUNT(*) AS "nps_responses__n"
+FROM (
+  SELECT
+    *
+  FROM (
+    SELECT
+      "t15"."response_id",
+      "t15"."responded_at",
+      "t15"."account_id",
+      "t15"."score",
+      "t15"."comment",
+      "t15"."__day",
+      "t15"."__owner",
+      "t15"."__rep",
+      "t15"."__from",
+      "t15"."__to",
+      "t15"."__department",
+      "t15"."__team",
+      "t15"."__manager",
+      "t15"."__region",
+      "t15"."__department" AS "dim__department",
+      "t15"."__team" AS "dim__team",
+      CASE
+        WHEN (
+          "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+        )
+        AND (
+          "t15"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+        )
+        THEN 0
+        WHEN (
+          "t15"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+        )
+        AND (
+          "t15"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+        )
+        THEN 1
+        WHEN (
+          "t15"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+        )
+        AND (
+          "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        )
+        THEN 2
+        ELSE CAST(NULL AS BIGINT)
+      END AS "period"
+    FROM (
+      SELECT
+        "t14"."response_id",
+        "t14"."responded_at",
+        "t14"."account_id",
+        "t14"."score",
+        "t14"."comment",
+        "t14"."__day",
+        "t14"."__owner",
+        "t10"."__rep",
+        "t10"."__from",
+        "t10"."__to",
+        "t10"."__department",
+        "t10"."__team",
+        "t10"."__manager",
+        "t10"."__region"
+      FROM (
+        SELECT
+          "t12".*
+          EXCLUDE ("__acc")
+        FROM (
+          SELECT
+            "t11"."response_id",
+            "t11"."responded_at",
+            "t11"."account_id",
+            "t11"."score",
+            "t11"."comment",
+            "t11"."__day",
+            "t6"."__acc",
+            "t6"."__owner"
+          FROM (
+            SELECT
+              *
+            FROM (
+              SELECT
+                "t5"."response_id",
+                "t5"."responded_at",
+                "t5"."account_id",
+                "t5"."score",
+                "t5"."comment",
+                TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t5"."responded_at")) AS "__day"
+              FROM (
+                SELECT
+                  *
+                FROM "nps_responses" AS "t2"
+              ) AS "t5"
+            ) AS "t7"
+            WHERE
+              "t7"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+              AND "t7"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+          ) AS "t11"
+          LEFT OUTER JOIN (
+            SELECT
+              "t1"."account_id" AS "__acc",
+              "t1"."owner_id" AS "__owner"
+            FROM "accounts" AS "t1"
+          ) AS "t6"
+            ON "t11"."account_id" = "t6"."__acc"
+        ) AS "t12"
+      ) AS "t14"
+      LEFT OUTER JOIN (
+        SELECT
+          "t3"."rep_id" AS "__rep",
+          "t3"."valid_from" AS "__from",
+          LEAST(
+            COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+            COALESCE(
+              DATEADD(
+                DAY,
+                -'1',
+                LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+              ),
+              DATE_FROM_PARTS(9999, 12, 31)
+            )
+          ) AS "__to",
+          "t3"."department" AS "__department",
+          "t3"."team" AS "__team",
+          "t3"."manager_id" AS "__manager",
+          "t3"."region" AS "__region"
+        FROM (
+          SELECT
+            *
+          FROM "rep_assignments" AS "t0"
+        ) AS "t3"
+      ) AS "t10"
+        ON "t14"."__owner" = "t10"."__rep"
+        AND "t10"."__from" <= "t14"."__day"
+        AND "t10"."__to" >= "t14"."__day"
+    ) AS "t15"
+  ) AS "t16"
+  WHERE
+    "t16"."period" IS NOT NULL
+) AS "t17"
 GROUP BY
   1,
   2,
