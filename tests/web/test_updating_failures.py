@@ -166,3 +166,40 @@ def test_an_answer_of_new_data_reads_its_address_with_new_data_dimensions(
     asked = page_query(_request(app, path, query), "en", Project.load(tmp_path))
     assert asked.filter_map == {"agency": ["東京代理店"]}
     _settled(cache)
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "accepted"),
+    [
+        ("max-stale", True),
+        ("Max-Stale", True),
+        ("max-stale=3600", True),  # the new data is two minutes old
+        ("max-stale=60", False),
+        ("max-stale=0", False),
+        ('max-stale="3600"', True),
+        ("max-stale=soon", False),
+        ("no-cache, max-stale", False),
+        ("max-age=0", False),
+        ("", False),
+    ],
+)
+def test_a_json_twin_takes_the_previous_figures_only_as_stale_as_it_says(
+    demo_copy: Path, cache_control: str, accepted: bool
+) -> None:
+    import os
+
+    from kpitree.web.updating import accepts_previous
+
+    warehouse = demo_copy / ".kpitree" / "warehouse.duckdb"
+    written = time.time() - 120  # the new data: written two minutes ago
+    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        if path.exists():
+            os.utime(path, (written, written))
+    app = FastAPI()
+    app.state.project_path = demo_copy
+    request = _request(app, "/api/tree", "")
+    request.scope["headers"] = [(b"cache-control", cache_control.encode())]
+    assert accepts_previous(request) is accepted
+    # A page always may, a download never does.
+    assert accepts_previous(_request(app, "/", "")) is True
+    assert accepts_previous(_request(app, "/api/tree", "format=csv")) is False

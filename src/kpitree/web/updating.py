@@ -63,12 +63,27 @@ def data_time(project: Project) -> float:
 
 def accepts_previous(request: Request) -> bool:
     """Whether this request may be answered with the previous data version's
-    figures: a page, not a download; a JSON twin only with ``max-stale``."""
+    figures: a page, not a download; a JSON twin only with ``max-stale`` (with
+    a number of seconds: only while the new data is at most that old), never
+    with ``no-cache``."""
     if request.query_params.get("format") in ("csv", "xlsx"):
         return False
-    if request.url.path.startswith("/api/"):
-        return "max-stale" in request.headers.get("cache-control", "").lower()
-    return True
+    if not request.url.path.startswith("/api/"):
+        return True
+    asked = {}
+    for part in request.headers.get("cache-control", "").lower().split(","):
+        name, _, value = part.partition("=")
+        asked[name.strip()] = value.strip().strip('"')
+    if "no-cache" in asked or "max-stale" not in asked:
+        return False
+    limit = asked["max-stale"]
+    if not limit:
+        return True
+    if not limit.isdigit():
+        return False
+    from kpitree.web.deps import load_project
+
+    return time.time() - data_time(load_project(request)) <= int(limit)
 
 
 def kept_or_previous(
