@@ -1,10 +1,11 @@
 """Every request asks how many users exist (none: the anonymous admin). The
-count is kept while app.sqlite is unchanged, so a request opens no database
-for it, and a user added or removed in another process counts at once."""
+count is kept, so a request opens no database for it, and a user added or
+removed in another process counts within a second."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -28,12 +29,21 @@ def test_the_user_count_is_kept_until_the_file_changes(
     for _ in range(5):
         assert store.count() == 1
     assert opened == []  # kept: no database opened
-    # Another process adds a user, then removes one: both count at once.
+    # Another process adds a user, then removes one: each counts within a second.
     run_kpitree(
         "users", "add", "editor", "--role", "editor", "--project", demo_copy,
         "--password-stdin", input=PASSWORD + "\n",
     )  # fmt: skip
-    assert store.count() == 2
+    assert counted_soon(store, 2)
     run_kpitree("users", "remove", "editor", "--project", demo_copy)
-    assert store.count() == 1
-    assert len(opened) == 2
+    assert counted_soon(store, 1)
+    assert len(opened) <= 10  # a few recounts, not one per call
+
+
+def counted_soon(store: UserStore, expected: int) -> bool:
+    deadline = time.monotonic() + 10
+    while store.count() != expected:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

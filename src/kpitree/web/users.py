@@ -44,7 +44,7 @@ ROLES = ("viewer", "editor", "admin")
 """Roles from least to most allowed: viewers read, editors also import and plan,
 admins also manage users."""
 MIN_PASSWORD = 8
-RECOUNT_SECONDS = 1.0  # how long "no users" is kept without asking the file again
+RECOUNT_SECONDS = 1.0  # how long the user count is kept without asking the file again
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS web_users (
@@ -175,19 +175,19 @@ class UserStore:
         """How many users exist (0 without creating the file when it is absent).
 
         Every request asks (no users: the anonymous admin), so the answer is
-        kept while the file and its write-ahead log keep their size and time
-        (a user added by ``kpitree users`` in another process writes them);
-        "no users" is asked again at least every :data:`RECOUNT_SECONDS`, so a
-        first user added shows within that time even if the stamp missed it."""
+        kept for :data:`RECOUNT_SECONDS`, and after that while the file and its
+        write-ahead log keep their size and times and users exist (SQLite
+        removes and makes the log again as connections come and go, so the
+        stamp alone would count again on most requests). A user added or
+        removed by ``kpitree users`` in another process counts within a second;
+        one added or removed through this store, on the next call."""
         stamp = self._stamp()
         if stamp is None:
             return 0
         now = time.monotonic()
         found = self._counted
-        if (
-            found is not None
-            and found[0] == stamp
-            and (found[1] or now - found[2] < RECOUNT_SECONDS)
+        if found is not None and (
+            now - found[2] < RECOUNT_SECONDS or (found[0] == stamp and found[1] > 0)
         ):
             return found[1]
         with self._connect() as con:
