@@ -179,17 +179,20 @@ class UserStore:
         write-ahead log keep their size and times and users exist (SQLite
         removes and makes the log again as connections come and go, so the
         stamp alone would count again on most requests). A user added or
-        removed by ``kpitree users`` in another process counts within a second;
-        one added or removed through this store, on the next call."""
+        removed by ``kpitree users`` in another process counts within a second,
+        a first user at once (a changed file ends "no users"); one added or
+        removed through this store, on the next call."""
         stamp = self._stamp()
         if stamp is None:
             return 0
         now = time.monotonic()
         found = self._counted
-        if found is not None and (
-            now - found[2] < RECOUNT_SECONDS or (found[0] == stamp and found[1] > 0)
-        ):
-            return found[1]
+        if found is not None:
+            same, fresh = found[0] == stamp, now - found[2] < RECOUNT_SECONDS
+            # "No users" (everyone the anonymous admin) only while the file is
+            # unchanged too: a first user added elsewhere counts at once.
+            if (same and fresh) or (found[1] > 0 and (same or fresh)):
+                return found[1]
         with self._connect() as con:
             counted = int(con.execute("SELECT count(*) FROM web_users").fetchone()[0])
         self._counted = (stamp, counted, now)
