@@ -193,16 +193,9 @@ def _codes(column: np.ndarray) -> tuple[np.ndarray, int]:
     if column.dtype != object:  # np.unique takes NaN as one value, as wanted
         unique, codes = np.unique(column, return_inverse=True)
         return codes.reshape(-1).astype("int64"), len(unique) + 1
-    none = np.array(None, dtype=object)
-    missing = np.equal(column, none) | np.not_equal(column, column)  # None, NaN
-    present = column[~missing]
-    try:
-        unique, inner = np.unique(present, return_inverse=True)
-    except TypeError:  # values that do not sort together (text and numbers)
-        return _codes_by_hash(column)
-    codes = np.full(len(column), len(unique), dtype="int64")
-    codes[~missing] = inner.reshape(-1)
-    return codes, len(unique) + 1
+    # Text (segment names) is numbered by hashing, not sorted: sorting compares
+    # Python objects, several times slower, and the order is not used.
+    return _codes_by_hash(column)
 
 
 def _codes_by_hash(column: np.ndarray) -> tuple[np.ndarray, int]:
