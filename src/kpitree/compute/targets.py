@@ -142,6 +142,8 @@ class Targets:
         years = list(dict.fromkeys(m.fiscal_year for m in months))
         values = np.full((len(segments), len(months)), np.nan)
         for s, segment in enumerate(segments):
+            if segment and dict(segment).get("department", _NOBODY) != node.owner:
+                continue  # only the owning department's segments have a plan (_segment_plan)
             plans: dict[int, NodePlan | None] = {}
             if self.plan_for_month is None:
                 plans = {y: self._node_plan(node_id, y, segment) for y in years}
@@ -258,6 +260,8 @@ def read_target_file(
 
 
 _ORG = ("department", "team", "rep")
+# A segment without a department: no node's owner.
+_NOBODY = object()
 
 
 def filtered_key(
