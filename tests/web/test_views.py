@@ -176,13 +176,13 @@ def test_warmer_leaves_a_round_when_the_data_changes(demo_copy: Path) -> None:
     computed: list[str] = []
     real_get = cache.get
 
-    def spy(key: object, compute: object) -> object:
+    def spy(key: object, compute: object, *page: object) -> object:
         label = str(key[-1])[:60]  # type: ignore[index]
         if "'tree'" in label and not any("'tree'" in c for c in computed):
             later = time.time() + 5  # new data while the first page is computed
             os.utime(project.warehouse_target, (later, later))
         computed.append(label)
-        return real_get(key, compute)  # type: ignore[arg-type]
+        return real_get(key, compute, *page)  # type: ignore[arg-type]
 
     cache.get = spy  # type: ignore[method-assign]
     assert warmer.warm(project) is False
