@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from web.conftest import WAIT_MS
+from web.conftest import SCREENSHOTS, WAIT_MS, screenshot
 from web.updating_data import status_actual, won_deal_held
 
 pytestmark = pytest.mark.browser
@@ -36,6 +36,8 @@ def test_an_open_page_shows_the_previous_figures_marked_then_the_new(
         banner = page.locator(BANNER).inner_text()
         assert banner.startswith("データ更新中: 表示は ") and "時点のデータです" in banner
         assert page.locator(FIGURE).inner_text().strip() == before
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        screenshot(page, SCREENSHOTS / "tree-updating-banner.png")
     expected = int(before.replace(",", "")) + 1
     page.locator(BANNER).wait_for(state="detached", timeout=WAIT_MS)
     page.wait_for_function(
