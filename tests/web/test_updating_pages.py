@@ -79,7 +79,9 @@ def test_a_page_during_new_data_shows_the_previous_figures_marked_then_the_new(
             asked.start()
             for answer in (page, other, twin):
                 assert answer.status_code == 200, answer.text
-                assert answer.headers[HEADER].startswith(dt.date.today().isoformat()[:4])
+                # The time of the previous data, the same instant as the banner's.
+                shown = dt.datetime.fromisoformat(answer.headers[HEADER])
+                assert f"{shown.astimezone(ZoneInfo('Asia/Tokyo')):%H:%M}" == shown_time
             for html in (page.text, other.text):
                 assert BANNER in html
                 assert f"Updating data: the figures shown are the data as of {shown_time}" in html
