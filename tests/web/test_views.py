@@ -12,11 +12,12 @@ import pytest
 from kpitree.definition.scenarios import save_scenario
 from kpitree.errors import UserError
 from kpitree.project import Project
-from kpitree.web.cache import PageCache, Warmer
+from kpitree.web.cache import PageCache
 from kpitree.web.views import DirectSource, PageQuery, tree_view
 from kpitree.web.views.funnel import funnel_steps
 from kpitree.web.views.plan import parse_sets
 from kpitree.web.views.tree import layout
+from kpitree.web.warmer import Warmer
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 Departments and Plan. Each renders the same view model as its JSON twin in
 :mod:`kpitree.web.routes_api`; ``?format=csv|xlsx`` downloads a table.
 
-The router's lifespan starts the page-cache :class:`~kpitree.web.cache.Warmer`
+The router's lifespan starts the page-cache :class:`~kpitree.web.warmer.Warmer`
 (the common pages computed after startup and after every data change)."""
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ __all__ = ["router"]
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from kpitree.web.cache import PageCache, Warmer
+    from kpitree.web.cache import PageCache
+    from kpitree.web.warmer import Warmer
 
     if getattr(app.state, "page_cache", None) is None:
         app.state.page_cache = PageCache()
