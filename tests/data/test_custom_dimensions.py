@@ -349,3 +349,30 @@ def test_a_target_file_sets_targets_per_custom_dimension_value(
         if r["node"] == "opportunities" and r["segment"]
     }
     assert rows["東京代理店"] == 40
+
+
+def test_records_follow_a_custom_dimension_filter(folder: Path) -> None:
+    """A count's records, its download and its page under a custom-dimension
+    filter list as many rows as the filtered count (and as the file holds)."""
+    from contextlib import closing
+
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    df = _source(folder)
+    chosen = df[(df["month"] == "2026/05") & (df["agency"] == "名古屋商事")]
+    expected = len(chosen)
+    assert 0 < expected < int((df["month"] == "2026/05").sum())
+    params = {"period": "2026-05", "lang": "en", "agency": "名古屋商事"}
+    with closing(TestClient(create_app(folder), base_url="http://localhost")) as client:
+        tree = client.get("/api/tree", params=params).json()
+        assert tree["nodes"]["opportunities"]["actual"] == expected
+        got = client.get("/api/records/opportunities", params=params).json()
+        assert got["count"] == expected
+        assert {row["values"]["deal_id"] for row in got["rows"]} == set(chosen["商談ID"])
+        csv = client.get("/api/records/opportunities", params={**params, "format": "csv"})
+        assert csv.status_code == 200
+        assert len(csv.text.strip().splitlines()) == expected + 1  # and the header
+        page = client.get("/records/opportunities", params=params)
+        assert page.status_code == 200

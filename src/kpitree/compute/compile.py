@@ -110,7 +110,7 @@ def metric_facts(
     assert ent is not None, metric.id
     filters = filters or {}
     all_dims = list(dict.fromkeys([*dims, *filters]))
-    check_dimensions(ent, all_dims, metric.id)
+    check_dimensions(ent, all_dims, metric.id, custom_dimensions(engine))
     if metric.sla_rule is not None:
         return {}
     spec = metric.spec

@@ -70,7 +70,7 @@ def _source(page: PageRequest, rq: RecordsQuery) -> CachedSource:
 
 def _view(page: PageRequest, node_id: str, rq: RecordsQuery) -> dict[str, Any]:
     source = _source(page, rq)
-    query = page_query(page.request, page.lang)
+    query = page_query(page.request, page.lang, page.project)
     return source.cached(
         ("records", node_id, query, rq.key()), lambda: records_view(source, query, node_id, rq)
     )
@@ -98,7 +98,7 @@ def _sla_cases(
 
 def _download(page: PageRequest, node_id: str, rq: RecordsQuery, fmt: str) -> Response:
     source = _source(page, rq)
-    query = page_query(page.request, page.lang)
+    query = page_query(page.request, page.lang, page.project)
     columns, rows, name = records_download(source, query, node_id, rq)
     return table_response(columns, rows, fmt, name)
 
@@ -123,7 +123,7 @@ def records_page(
         {
             "view": view,
             "active": "tree",
-            "query": page_query(request, page.lang),
+            "query": page_query(request, page.lang, page.project),
             "rq": rq,
             "self_url": str(request.url.path)
             + ("?" + request.url.query if request.url.query else ""),
