@@ -16,6 +16,7 @@ def test_abm_codes_are_documented() -> None:
         ROOT / "src" / "kpitree" / "compute" / "account_columns.py",
         ROOT / "src" / "kpitree" / "data" / "company_master.py",
         ROOT / "src" / "kpitree" / "project.py",
+        ROOT / "src" / "kpitree" / "project_data.py",
         ROOT / "src" / "kpitree" / "web" / "routes_accounts.py",
     ]
     for path in sources:

@@ -45,6 +45,15 @@ def _upload(page: Any, tmp_path: Path) -> None:
     page.locator('[data-testid="preview-deals"]').wait_for(timeout=IMPORT_MS)
 
 
+def _settled(page: Any) -> None:
+    """Wait until htmx has swapped and settled the last answer: a link it swapped in
+    follows its ``hx-get`` only once processed (before, Enter would follow the
+    link's address as a plain navigation)."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+
+
 def _overflow(page: Any) -> int:
     return int(
         page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -80,12 +89,14 @@ def test_the_preview_is_paged_from_the_keyboard(
         ".textContent.includes('101–120')"
     )
     assert rows.count() == GOOD - 100
+    _settled(page)
     page.locator('[data-testid="prev-deals"]').focus()
     page.keyboard.press("Enter")
     page.wait_for_function(
         "() => document.querySelector('[data-testid=preview-range-deals]')"
         ".textContent.includes('76–100')"
     )
+    _settled(page)
     page.locator('[data-testid="next-deals"]').focus()
     page.keyboard.press("Enter")
     page.wait_for_function(
