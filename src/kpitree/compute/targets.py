@@ -94,12 +94,9 @@ class Targets:
         seg = dict(segment)
         if not seg:
             return node_plan
-        if set(seg) - {"department", "team", "rep"}:
+        if not _plannable(segment, self.tree.nodes[node_id].owner):
             return None
-        owner = self.tree.nodes[node_id].owner
-        dept = seg.get("department")
-        if dept is None or dept != owner:
-            return None
+        dept = seg["department"]
         if "team" not in seg:
             return node_plan if set(seg) == {"department"} else None
         key = f"{dept}/{seg['team']}"
@@ -142,8 +139,8 @@ class Targets:
         years = list(dict.fromkeys(m.fiscal_year for m in months))
         values = np.full((len(segments), len(months)), np.nan)
         for s, segment in enumerate(segments):
-            if segment and dict(segment).get("department", _NOBODY) != node.owner:
-                continue  # only the owning department's segments have a plan (_segment_plan)
+            if not _plannable(segment, node.owner):
+                continue  # no plan can give this segment a target
             plans: dict[int, NodePlan | None] = {}
             if self.plan_for_month is None:
                 plans = {y: self._node_plan(node_id, y, segment) for y in years}
@@ -260,8 +257,17 @@ def read_target_file(
 
 
 _ORG = ("department", "team", "rep")
-# A segment without a department: no node's owner.
-_NOBODY = object()
+
+
+def _plannable(segment: SegmentKey, owner: str | None) -> bool:
+    """Whether a plan can hold a target for ``segment``: the company, or the
+    node's owning department, its teams and reps (organisation dimensions only)."""
+    seg = dict(segment)
+    if not seg:
+        return True
+    if set(seg) - set(_ORG):
+        return False
+    return seg.get("department") is not None and seg["department"] == owner
 
 
 def filtered_key(
