@@ -41,9 +41,7 @@ from kpitree.compute.events import (
 from kpitree.compute.metrics import Metric
 from kpitree.compute.placing import aggregate_parts, place_facts, segment_facts
 from kpitree.compute.segments import (
-    check_dimensions,
     checked_group,
-    custom_dimensions,
     dimensions_of,
 )
 
@@ -67,11 +65,7 @@ def metric_query(
     """The Ibis query of one entity-based metric over ``periods``, grouped by
     period index and ``dims`` (columns ``dim__<name>``), with its parts.
     Second events (conversions, durations) after ``as_of`` are not counted."""
-    ent = metric.entity
-    assert ent is not None, metric.id
-    filters = filters or {}
-    all_dims = list(dict.fromkeys([*dims, *filters]))
-    check_dimensions(ent, all_dims, metric.id, custom_dimensions(engine))
+    ent, filters, all_dims = checked_group(engine, [metric], dims, filters)
     if metric.sla_rule is not None:
         from kpitree.compute.sla import sla_query
 
@@ -106,11 +100,7 @@ def metric_facts(
     sums, averages, snapshots; durations with ``__dur``, the negative ones
     left out as the value leaves them out) or, for a conversion, ``entrants``
     and ``converted``. SLA metrics have no facts here (``{}``)."""
-    ent = metric.entity
-    assert ent is not None, metric.id
-    filters = filters or {}
-    all_dims = list(dict.fromkeys([*dims, *filters]))
-    check_dimensions(ent, all_dims, metric.id, custom_dimensions(engine))
+    ent, filters, all_dims = checked_group(engine, [metric], dims, filters)
     if metric.sla_rule is not None:
         return {}
     spec = metric.spec

@@ -26,11 +26,9 @@ def quality_report(project: Project, request: Request | None = None) -> dict[str
     """``kpitree data check --json`` for today; with ``request``, kept in the
     app's page cache for this data version (a copy: the caller may change it)."""
     if request is None:
-        from kpitree.compute.quality import check_quality
+        from kpitree.web.views.common import DirectSource, check_quality_now
 
-        with project.engine() as engine:
-            found = check_quality(engine, project.catalogue, project.tree, project.today())
-            return found.to_json()
+        return check_quality_now(DirectSource(project))
     return copy.deepcopy(_kept(project, request)[0])
 
 
