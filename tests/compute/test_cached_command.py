@@ -149,3 +149,54 @@ def test_the_ibis_backend_made_later_keeps_the_session_time_zone(project: Path) 
         assert engine.backend.con.execute(zone).fetchall() == [("Asia/Tokyo",)]  # type: ignore[attr-defined]
         assert engine.execute_sql(zone).column("zone")[0].as_py() == "Asia/Tokyo"
     assert str(before) == str(after) == "2026-04-01"
+
+
+# The `kpitree` program itself (kpitree.cli.console), with a marker for the
+# interpreter's teardown: atexit handlers run in it.
+_PROGRAM = """
+import atexit, sys
+atexit.register(lambda: sys.stderr.write("[teardown]"))
+from kpitree.cli import console
+console()
+"""
+
+
+def _program(*args: str, stdout: Path) -> subprocess.CompletedProcess[str]:
+    with stdout.open("wb") as out:
+        return subprocess.run(
+            [sys.executable, "-c", _PROGRAM, *args],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+
+
+def test_the_program_ends_a_status_without_teardown_same_bytes_same_codes(
+    project: Path, tmp_path: Path
+) -> None:
+    in_process, _ = _status(project)  # main(), which ends the usual way
+    out = tmp_path / "status.json"
+    # Computing (it writes kept results) and reading them back: every byte out.
+    shutil.rmtree(project / ".kpitree" / "cache" / "results", ignore_errors=True)
+    for _ in range(2):
+        done = _program("status", str(project), *STATUS, stdout=out)
+        assert done.returncode == 0, done.stderr
+        assert "[teardown]" not in done.stderr  # ended right after the flush
+        assert out.read_text(encoding="utf-8") == in_process
+    assert any((project / ".kpitree" / "cache" / "results").iterdir())
+    # The text view too.
+    done = _program("--lang", "en", "status", str(project), *STATUS[:-1], stdout=out)
+    assert done.returncode == 0, done.stderr
+    assert "[teardown]" not in done.stderr
+    assert "Revenue" in out.read_text(encoding="utf-8")
+    # A failed command keeps its exit status and ends the usual way.
+    done = _program("status", str(project / "missing"), *STATUS, stdout=out)
+    assert done.returncode == 1
+    assert done.stderr.endswith("[teardown]")
+    assert "error: " in done.stderr
+    # So does any command that is not only reading.
+    done = _program("--version", stdout=out)
+    assert done.returncode == 0
+    assert done.stderr == "[teardown]"

@@ -7,15 +7,43 @@ unless ``--debug`` is given.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import NoReturn
 
+from kpitree.cli import state
 from kpitree.cli.app import app
 
-__all__ = ["app", "main"]
+__all__ = ["app", "console", "main"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
+    """Run the command line in this process: raises :class:`SystemExit` with the
+    exit status (for callers in the same process, such as tests)."""
     from kpitree.cli.output import run_app
 
     sys.exit(run_app(app, argv))
+
+
+def console() -> NoReturn:
+    """The ``kpitree`` program (and ``python -m kpitree``): :func:`main` in a
+    process of its own.
+
+    After a command that only read (it sets ``state.finished_reading``: every file
+    it wrote is written and closed, every connection closed), the process ends
+    as soon as its output is flushed, without the interpreter's teardown (freeing
+    every module and object one by one, which costs a large part of a short
+    command's time). Any other command, or an output that cannot be flushed (a
+    closed pipe), ends as :func:`main` does."""
+    from kpitree.cli.output import run_app
+
+    code = run_app(app, None)
+    if state.finished_reading:
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+        except (OSError, ValueError):
+            sys.exit(code)  # Python reports the broken pipe at exit, as always
+        os._exit(code)
+    sys.exit(code)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from kpitree.cli import state
 from kpitree.cli.app import app
 from kpitree.cli.output import parse_day, print_json
 from kpitree.errors import UserError
@@ -101,6 +102,9 @@ def status(
         print_json(render_status.status_json(project, result, names))
     else:
         render_status.status_view(project, result, names)
+    # Only read: the kept results and compiled SQL it wrote are closed files,
+    # the warehouse is closed.
+    state.finished_reading = True
 
 
 @app.command()

@@ -74,6 +74,7 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
 
 def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:
     """Run the Typer app and turn kpitree errors into located messages."""
+    state.finished_reading = False
     try:
         # A fixed program name keeps usage lines (and the generated docs) the same
         # whether run as `kpitree` or `python -m kpitree`.
