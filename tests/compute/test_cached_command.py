@@ -9,6 +9,7 @@ from library.json) — each run a fresh process, as a user runs ``kpitree status
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -152,10 +153,18 @@ def test_the_ibis_backend_made_later_keeps_the_session_time_zone(project: Path) 
 
 
 # The `kpitree` program itself (kpitree.cli.console), with a marker for the
-# interpreter's teardown: atexit handlers run in it.
+# interpreter's teardown (atexit handlers run in it) and one for the end
+# without it, with the OpenBLAS threads NumPy was given.
 _PROGRAM = """
-import atexit, sys
+import atexit, os, sys
 atexit.register(lambda: sys.stderr.write("[teardown]"))
+_exit = os._exit
+def quick(code):
+    blas = os.environ.get("OPENBLAS_NUM_THREADS")
+    sys.stderr.write(f"[quick {code} blas={blas} numpy={'numpy' in sys.modules}]")
+    sys.stderr.flush()
+    _exit(code)
+os._exit = quick
 from kpitree.cli import console
 console()
 """
@@ -183,13 +192,14 @@ def test_the_program_ends_a_status_without_teardown_same_bytes_same_codes(
     for _ in range(2):
         done = _program("status", str(project), *STATUS, stdout=out)
         assert done.returncode == 0, done.stderr
-        assert "[teardown]" not in done.stderr  # ended right after the flush
+        # Ended right after the flush, NumPy with one OpenBLAS thread.
+        assert done.stderr.endswith("[quick 0 blas=1 numpy=True]"), done.stderr
         assert out.read_text(encoding="utf-8") == in_process
     assert any((project / ".kpitree" / "cache" / "results").iterdir())
     # The text view too.
     done = _program("--lang", "en", "status", str(project), *STATUS[:-1], stdout=out)
     assert done.returncode == 0, done.stderr
-    assert "[teardown]" not in done.stderr
+    assert done.stderr.endswith("[quick 0 blas=1 numpy=True]"), done.stderr
     assert "Revenue" in out.read_text(encoding="utf-8")
     # A failed command keeps its exit status and ends the usual way.
     done = _program("status", str(project / "missing"), *STATUS, stdout=out)
@@ -200,3 +210,19 @@ def test_the_program_ends_a_status_without_teardown_same_bytes_same_codes(
     done = _program("--version", stdout=out)
     assert done.returncode == 0
     assert done.stderr == "[teardown]"
+
+
+def test_the_program_leaves_the_users_openblas_threads(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "status.json"
+    with out.open("wb") as sink:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROGRAM, "status", str(project), *STATUS],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=600,
+            env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
+        )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.endswith("[quick 0 blas=2 numpy=True]"), done.stderr

@@ -34,7 +34,13 @@ def console() -> NoReturn:
     as soon as its output is flushed, without the interpreter's teardown (freeing
     every module and object one by one, which costs a large part of a short
     command's time). Any other command, or an output that cannot be flushed (a
-    closed pipe), ends as :func:`main` does."""
+    closed pipe), ends as :func:`main` does.
+
+    NumPy's OpenBLAS starts a thread per core when NumPy is imported; kpitree
+    does no linear algebra, so the program asks for one (unless the user set
+    ``OPENBLAS_NUM_THREADS``): starting them costs a short command about a tenth
+    of its CPU time."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from kpitree.cli.output import run_app
 
     code = run_app(app, None)
