@@ -160,8 +160,10 @@ import atexit, os, sys
 atexit.register(lambda: sys.stderr.write("[teardown]"))
 _exit = os._exit
 def quick(code):
+    import gc
     blas = os.environ.get("OPENBLAS_NUM_THREADS")
-    sys.stderr.write(f"[quick {code} blas={blas} numpy={'numpy' in sys.modules}]")
+    numpy = "numpy" in sys.modules
+    sys.stderr.write(f"[quick {code} blas={blas} numpy={numpy} gc={gc.get_threshold()[0]}]")
     sys.stderr.flush()
     _exit(code)
 os._exit = quick
@@ -193,13 +195,13 @@ def test_the_program_ends_a_status_without_teardown_same_bytes_same_codes(
         done = _program("status", str(project), *STATUS, stdout=out)
         assert done.returncode == 0, done.stderr
         # Ended right after the flush, NumPy with one OpenBLAS thread.
-        assert done.stderr.endswith("[quick 0 blas=1 numpy=True]"), done.stderr
+        assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000]"), done.stderr
         assert out.read_text(encoding="utf-8") == in_process
     assert any((project / ".kpitree" / "cache" / "results").iterdir())
     # The text view too.
     done = _program("--lang", "en", "status", str(project), *STATUS[:-1], stdout=out)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.endswith("[quick 0 blas=1 numpy=True]"), done.stderr
+    assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000]"), done.stderr
     assert "Revenue" in out.read_text(encoding="utf-8")
     # A failed command keeps its exit status and ends the usual way.
     done = _program("status", str(project / "missing"), *STATUS, stdout=out)
@@ -225,4 +227,18 @@ def test_the_program_leaves_the_users_openblas_threads(project: Path, tmp_path: 
             env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
         )
     assert done.returncode == 0, done.stderr
-    assert done.stderr.endswith("[quick 0 blas=2 numpy=True]"), done.stderr
+    assert done.stderr.endswith("[quick 0 blas=2 numpy=True gc=200000]"), done.stderr
+
+
+def test_a_long_running_command_collects_garbage_as_python_does() -> None:
+    import gc
+
+    from kpitree.cli import state
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(200_000, 30, 30)  # as the program sets them
+        state.long_running()  # as `kpitree serve` does
+        assert gc.get_threshold() == state.PYTHON_GC_THRESHOLDS == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)

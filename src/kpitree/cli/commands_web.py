@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kpitree.cli import state
 from kpitree.cli.app import app
 from kpitree.cli.output import print_json
 from kpitree.i18n import t
@@ -31,6 +32,8 @@ def serve_project(
 ) -> None:
     """Start the dashboard on ``path`` and print its URL (used by serve and demo)."""
     from kpitree.web.server import run
+
+    state.long_running()
 
     def ready(url: str) -> None:
         typer.echo(t("web.serve.url", project=str(path), url=url))
