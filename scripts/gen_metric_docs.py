@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from kpitree.compute.entities import ENTITIES, Entity
-from kpitree.compute.metrics import builtin_specs, library_data, library_digest
+from kpitree.compute.metrics import builtin_specs, library_data, library_digest, specs_code
 from kpitree.definition.spec import MetricSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -298,8 +298,19 @@ def library_json() -> str:
     the YAML they were read from (commands read it instead of parsing YAML)."""
     import json
 
+    from kpitree.definition.kept import plain
+
     text = LIBRARY.read_text(encoding="utf-8")
-    body = {"library_yaml_sha256": library_digest(text), "metrics": library_data(text)}
+    metrics = library_data(text)
+    validated = {k: MetricSpec.model_validate(v) for k, v in metrics.items()}
+    body = {
+        "library_yaml_sha256": library_digest(text),
+        "metrics": metrics,
+        # The metrics as validated, built again without validating them while
+        # the models' code and pydantic are the same (specs_code).
+        "specs_code": specs_code(),
+        "specs": plain(validated),
+    }
     return json.dumps(body, ensure_ascii=False, indent=1) + "\n"
 
 

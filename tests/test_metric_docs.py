@@ -12,6 +12,7 @@ from types import ModuleType
 import pytest
 
 from kpitree.compute.metrics import builtin_specs
+from kpitree.definition.spec import MetricSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "metrics.md"
@@ -112,12 +113,39 @@ def test_engine_doc_links_to_the_reference() -> None:
 def test_library_json_is_the_yaml_library() -> None:
     """Commands read the built-in metrics from library.json (no YAML parser):
     it must hold what library.yaml says."""
-    from kpitree.compute.metrics import library_data, library_digest
-    from kpitree.definition.spec import MetricSpec
+    from kpitree.compute.metrics import library_data, library_digest, specs_code
 
     current = gen.LIBRARY_JSON.read_text(encoding="utf-8")
     assert current == gen.library_json(), f"library.json is out of date: {gen.REGENERATE}"
     text = gen.LIBRARY.read_text(encoding="utf-8")
     from_yaml = {k: MetricSpec.model_validate(v) for k, v in library_data(text).items()}
     assert builtin_specs() == from_yaml
-    assert json.loads(current)["library_yaml_sha256"] == library_digest(text)
+    # Built from the validated metrics kept in the twin, with the same fields set.
+    assert all(type(s) is MetricSpec for s in builtin_specs().values())
+    fields_set = {k: s.model_fields_set for k, s in builtin_specs().items()}
+    assert fields_set == {k: s.model_fields_set for k, s in from_yaml.items()}
+    twin = json.loads(current)
+    assert twin["library_yaml_sha256"] == library_digest(text)
+    assert twin["specs_code"] == specs_code()
+
+
+def test_library_json_from_other_models_is_validated_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Metrics kept by other models' code are not used: validated from the data."""
+    from kpitree.compute import metrics
+    from kpitree.definition import kept
+
+    def refuse(data: object) -> object:
+        raise AssertionError("the kept metrics were read")
+
+    monkeypatch.setattr(metrics, "specs_code", lambda: "other models")
+    monkeypatch.setattr(kept, "from_plain", refuse)
+    metrics.builtin_specs.cache_clear()
+    try:
+        assert metrics.builtin_specs() == {
+            k: MetricSpec.model_validate(v)
+            for k, v in metrics.library_data(gen.LIBRARY.read_text(encoding="utf-8")).items()
+        }
+    finally:
+        metrics.builtin_specs.cache_clear()

@@ -56,12 +56,13 @@ heavy += ("yaml",)
 loaded = sorted(m for m in heavy if m in sys.modules)
 loaded += ["account scores named"] * bool(named)
 # No model of kpitree builds its validator: not the kept tree's sections, not
-# the mappings' dimensions (the built-in metrics are validated: MetricSpec's is).
+# the mappings' dimensions, not the built-in metrics' (library.json keeps them
+# validated).
 from pydantic import BaseModel
 for name, module in list(sys.modules.items()):
     for model in vars(module).values() if name.startswith("kpitree.") else ():
         built = isinstance(model, type) and model.__dict__.get("__pydantic_complete__")
-        if built and issubclass(model, BaseModel) and model.__name__ != "MetricSpec":
+        if built and issubclass(model, BaseModel):
             loaded.append(f"validator of {name}.{model.__name__}")
 sys.stderr.write(json.dumps(loaded))
 """

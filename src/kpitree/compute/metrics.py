@@ -116,12 +116,30 @@ def library_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def specs_code() -> str:
+    """The digest of what makes the validated metrics that ``library.json``
+    keeps: the metric models' code and pydantic's version."""
+    import hashlib
+    from pathlib import Path
+
+    import pydantic
+
+    from kpitree.definition import spec_metrics
+
+    digest = hashlib.sha256(Path(spec_metrics.__file__).read_bytes())
+    digest.update(pydantic.VERSION.encode("utf-8"))
+    return digest.hexdigest()
+
+
 @cache
 def builtin_specs() -> dict[str, MetricSpec]:
     """The built-in library (``compute/library.yaml``), read from its JSON twin
     ``library.json`` (written by ``scripts/gen_metric_docs.py``) while that was
     written from this very YAML: importing and running a YAML parser costs
-    every command more than the rest of reading the library."""
+    every command more than the rest of reading the library. The twin also
+    keeps the metrics as validated (:func:`kpitree.definition.kept.plain`),
+    used while the models and pydantic are those that validated them:
+    building the models' validator and validating costs more than reading."""
     import json
 
     folder = resources.files("kpitree.compute")
@@ -131,7 +149,15 @@ def builtin_specs() -> dict[str, MetricSpec]:
         twin = json.loads(folder.joinpath("library.json").read_text("utf-8"))
         if twin.get("library_yaml_sha256") == library_digest(text):
             raw = twin["metrics"]
-    except (OSError, ValueError, AttributeError, KeyError):
+            if twin.get("specs_code") == specs_code():
+                from kpitree.definition.kept import from_plain
+
+                specs = from_plain(twin["specs"])
+                if isinstance(specs, dict) and all(
+                    isinstance(k, str) and type(v) is MetricSpec for k, v in specs.items()
+                ):
+                    return specs
+    except (OSError, ValueError, AttributeError, KeyError, TypeError, ImportError):
         pass
     if raw is None:
         raw = library_data(text)

@@ -34,7 +34,7 @@ from kpitree.sealed import seal, unseal
 if TYPE_CHECKING:
     from kpitree.definition.tree import Tree
 
-__all__ = ["KEPT_FILE", "kept_tree"]
+__all__ = ["KEPT_FILE", "from_plain", "kept_tree", "plain"]
 
 KEPT_FILE = "definition.json"
 _FORMAT = 1
@@ -148,6 +148,19 @@ def _write(kept: Path, file: Path, tree: Tree) -> None:
 
 
 # -- plain data ------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """``value`` (classes and models of :mod:`kpitree.definition`, tuples,
+    mappings, paths) as plain JSON data, as a kept tree is written;
+    :func:`from_plain` builds it again without validating the models."""
+    return _encode(value)
+
+
+def from_plain(data: Any) -> Any:
+    """The value :func:`plain` gave ``data`` for (``ValueError``, ``TypeError``,
+    ``AttributeError`` or ``ImportError`` for data it did not write)."""
+    return _decode(data)
 
 
 def _class_name(cls: type) -> str:
