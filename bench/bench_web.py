@@ -72,6 +72,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+
 RESULTS = Path(__file__).parent / "results"
 SIZES = ("tiny", "small", "medium", "bench", "large")
 GOAL_MS = 300.0
@@ -274,6 +276,8 @@ class Importer:
         self.rows = rows
         self.seconds: dict[str, list[float]] = {kind: [] for kind in LIVE_IMPORTS}
         self.failures: list[str] = []
+        self.cpu_seconds = 0.0  # of the finished imports
+        self._running = 0  # the pid of the import running now
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-importer", daemon=True)
 
@@ -299,19 +303,42 @@ class Importer:
                 csv = self.workdir / f"during-{kind}.csv"
                 csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
                 started = time.perf_counter()
-                done = subprocess.run(
-                    [sys.executable, "-m", "kpitree", "import", str(csv), "--mapping", mapping,
-                     "--project", str(self.project)],
-                    capture_output=True, text=True, env={**os.environ, "KPITREE_LANG": "en"},
-                )  # fmt: skip
-                if done.returncode != 0:
-                    self.failures.append(f"{kind}: {done.stdout[-300:]}{done.stderr[-300:]}")
-                    continue
+                with tempfile.TemporaryFile() as output:
+                    process = subprocess.Popen(
+                        [sys.executable, "-m", "kpitree", "import", str(csv), "--mapping",
+                         mapping, "--project", str(self.project)],
+                        stdout=output, stderr=subprocess.STDOUT,
+                        env={**os.environ, "KPITREE_LANG": "en"},
+                    )  # fmt: skip
+                    self._running = process.pid
+                    # wait4: the import's own CPU time (user + system), exactly.
+                    _, status, usage = os.wait4(process.pid, 0)
+                    self._running = 0
+                    process.returncode = os.waitstatus_to_exitcode(status)
+                    self.cpu_seconds += usage.ru_utime + usage.ru_stime
+                    if process.returncode != 0:
+                        output.seek(0)
+                        self.failures.append(f"{kind}: {output.read()[-600:].decode()}")
+                        continue
                 self.seconds[kind].append(time.perf_counter() - started)
+
+    def cpu_now(self) -> float:
+        """CPU seconds of the finished imports and of the running one so far."""
+        from web_floor import process_cpu
+
+        running = self._running
+        try:
+            return self.cpu_seconds + (process_cpu(running) if running else 0.0)
+        except (OSError, ValueError):  # it ended meanwhile (and was counted)
+            return self.cpu_seconds
 
     def summary(self) -> dict[str, Any]:
         every = [v for values in self.seconds.values() for v in values]
-        out: dict[str, Any] = {"imports": len(every), "failures": self.failures[:5]}
+        out: dict[str, Any] = {
+            "imports": len(every),
+            "failures": self.failures[:5],
+            "cpu_seconds": round(self.cpu_seconds, 1),
+        }
         for kind, values in self.seconds.items():
             if values:
                 out[kind] = {
@@ -325,9 +352,12 @@ class Importer:
 class Server:
     """``kpitree serve`` in its own process."""
 
-    def __init__(self, project: Path) -> None:
+    def __init__(self, project: Path, command: list[str] | None = None) -> None:
+        command = command or [
+            sys.executable, "-m", "kpitree", "serve", str(project), "--port", "0", "--no-open"
+        ]  # fmt: skip
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kpitree", "serve", str(project), "--port", "0", "--no-open"],
+            command,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -471,6 +501,193 @@ def load(
     return latencies, failures, time.perf_counter() - started, previous
 
 
+def record_bodies(
+    url: str, targets: list[tuple[str, str]], max_stale: bool
+) -> dict[str, tuple[int, str, bytes]]:
+    """What kpitree answers for every URL (and ``/api/session``), asked as the
+    load's clients ask: status, content type and body, for the floor server."""
+    import httpx
+
+    bodies: dict[str, tuple[int, str, bytes]] = {}
+    with httpx.Client(base_url=url, timeout=600) as client:
+        for path in ["/api/session", *(path for _, path in targets)]:
+            headers = {"accept-language": "ja"}
+            if max_stale and path.startswith("/api/"):
+                headers["cache-control"] = "max-stale"
+            response = client.get(path, headers=headers)
+            media = response.headers.get("content-type", "application/octet-stream")
+            bodies[path] = (response.status_code, media, response.content)
+    return bodies
+
+
+def measured_load(
+    server: Server,
+    project: Path,
+    workdir: Path,
+    targets: list[tuple[str, str]],
+    args: argparse.Namespace,
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """The load on ``server`` (with imports during it when asked, and py-spy
+    on the server when ``profile``): latencies, failures, wall seconds,
+    previous-data answers, the imports, load averages and CPU per process."""
+    from web_floor import CpuMeter
+
+    importer = Importer(project, workdir) if args.imports_during else None
+    spy = None
+    if profile is not None:
+        form = "raw" if profile.suffix == ".txt" else "speedscope"
+        spy = subprocess.Popen(
+            [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
+             str(server.process.pid), "--format", form,
+             "--output", str(profile), "--nonblocking"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    meter = CpuMeter(server.process.pid)
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    meter.start()
+    if importer is not None:
+        importer.start()
+    try:
+        latencies, failures, wall, previous = load(
+            server.url,
+            targets,
+            args.clients,
+            args.requests,
+            args.seed,
+            args.duration,
+            args.max_stale,
+        )
+        cpu = meter.stop(importer.cpu_now() if importer is not None else 0.0)
+    finally:
+        if importer is not None:
+            importer.stop()
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=120)
+    return {
+        "latencies": latencies,
+        "failures": failures,
+        "wall": wall,
+        "previous": previous,
+        "during": importer.summary() if importer is not None else None,
+        "load_before": load_before,
+        "load_after": [round(v, 2) for v in os.getloadavg()],
+        "cpu": cpu,
+    }
+
+
+def floor_load(
+    bodies: dict[str, tuple[int, str, bytes]],
+    project: Path,
+    workdir: Path,
+    targets: list[tuple[str, str]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """The same load (clients, URLs, imports) on the floor server: kpitree's
+    recorded answers served from a dict on the same stack (``web_floor.py``)."""
+    from web_floor import save_bodies
+
+    recorded = workdir / "floor-bodies.json"
+    save_bodies(recorded, bodies)
+    script = Path(__file__).parent / "web_floor.py"
+    floor = Server(project, [sys.executable, str(script), str(recorded)])
+    try:
+        print(f"floor server at {floor.url} (pid {floor.process.pid})")
+        warm(floor.url, targets)
+        run = measured_load(floor, project, workdir, targets, args)
+    finally:
+        floor.stop()
+    return {
+        "overall": summarize(targets, run["latencies"], run["wall"], run["previous"]),
+        "pages": page_rows(targets, run["latencies"], None),
+        "wall_seconds": round(run["wall"], 2),
+        "imports_during": run["during"],
+        "load_average": {"before": run["load_before"], "after": run["load_after"]},
+        "cpu": run["cpu"],
+        "failures": run["failures"],
+    }
+
+
+def page_rows(
+    targets: list[tuple[str, str]],
+    latencies: dict[str, list[float]],
+    first: dict[str, float] | None,
+) -> list[dict[str, Any]]:
+    rows = []
+    for name, path in targets:
+        values = latencies[name]
+        rows.append(
+            {
+                "name": name,
+                "path": path,
+                "requests": len(values),
+                "first_ms": round(first[name], 1) if first else None,
+                "p50_ms": round(statistics.median(values), 1),
+                "p95_ms": round(percentile(values, 0.95), 1),
+                "p99_ms": round(percentile(values, 0.99), 1),
+                "max_ms": round(max(values), 1),
+                "goal_met": percentile(values, 0.95) < GOAL_MS,
+            }
+        )
+    return rows
+
+
+def summarize(
+    targets: list[tuple[str, str]],
+    latencies: dict[str, list[float]],
+    wall: float,
+    previous: dict[str, int],
+) -> dict[str, Any]:
+    """Over all URLs, and over the HTML pages and the JSON twins apart."""
+    every = [v for values in latencies.values() for v in values]
+    overall: dict[str, Any] = {
+        "requests": len(every),
+        "per_second": round(len(every) / wall, 1),
+        "p50_ms": round(statistics.median(every), 1),
+        "p95_ms": round(percentile(every, 0.95), 1),
+        "p99_ms": round(percentile(every, 0.99), 1),
+        "max_ms": round(max(every), 1),
+        "previous_data_answers": sum(previous.values()),
+    }
+    # The HTML pages apart from their JSON twins (which wait for new data's
+    # figures unless --max-stale).
+    for part, is_twin in (("html_pages", False), ("json_twins", True)):
+        chosen = [v for (name, path) in targets if path.startswith("/api/") == is_twin
+                  for v in latencies[name]]  # fmt: skip
+        if chosen:
+            overall[part] = {
+                "requests": len(chosen),
+                "p50_ms": round(statistics.median(chosen), 1),
+                "p95_ms": round(percentile(chosen, 0.95), 1),
+                "p99_ms": round(percentile(chosen, 0.99), 1),
+                "max_ms": round(max(chosen), 1),
+            }
+    return overall
+
+
+def print_parts(overall: dict[str, Any]) -> None:
+    for part, label in (("html_pages", "HTML pages"), ("json_twins", "JSON twins")):
+        if part in overall:
+            o = overall[part]
+            print(
+                f"{label}: {o['requests']} requests, p50 {o['p50_ms']:.1f} ms, "
+                f"p95 {o['p95_ms']:.1f} ms, p99 {o['p99_ms']:.1f} ms, max {o['max_ms']:.1f} ms"
+            )
+
+
+def print_imports(during: dict[str, Any]) -> None:
+    kinds = "; ".join(
+        f"{kind}: {during[kind]['imports']} imports, p50 {during[kind]['p50_seconds']:.2f} s, "
+        f"max {during[kind]['max_seconds']:.2f} s"
+        for kind in LIVE_IMPORTS
+        if kind in during
+    )
+    print(f"imports during the load: {during['imports']} ({kinds})")
+    if during["failures"]:
+        print(f"{len(during['failures'])} imports failed, e.g. {during['failures'][0]}")
+
+
 def git_state() -> dict[str, Any]:
     def git(*args: str) -> str:
         out = subprocess.run(["git", *args], capture_output=True, text=True, cwd=RESULTS.parent)
@@ -510,6 +727,12 @@ def main() -> None:
         help="the JSON twins ask Cache-Control: max-stale (the HTML pages always take "
         "the previous data, marked, while new data's pages compute)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="after kpitree's load, the same load (clients, URLs, imports) on a minimal server "
+        "of the same stack answering kpitree's recorded bodies from a dict (bench/web_floor.py)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--cache-dir",
@@ -532,6 +755,7 @@ def main() -> None:
     shutil.copytree(cached, project)
     targets = urls()
     server = Server(project)
+    floor: dict[str, Any] | None = None
     try:
         print(f"kpitree serve at {server.url} (pid {server.process.pid})")
         first = warm(server.url, targets)
@@ -540,62 +764,27 @@ def main() -> None:
         warmed = wait_warm(server.url)
         print(f"the background warm-up ended {time.perf_counter() - server.started:.1f} s after "
               f"the server started (it took {warmed} s)")  # fmt: skip
-        importer = Importer(project, workdir) if args.imports_during else None
-        spy = None
-        if args.profile is not None:
-            form = "raw" if args.profile.suffix == ".txt" else "speedscope"
-            spy = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                 str(server.process.pid), "--format", form,
-                 "--output", str(args.profile), "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-        load_before = os.getloadavg()
-        if importer is not None:
-            importer.start()
-        try:
-            latencies, failures, wall, previous = load(
-                server.url,
-                targets,
-                args.clients,
-                args.requests,
-                args.seed,
-                args.duration,
-                args.max_stale,
-            )
-        finally:
-            if importer is not None:
-                importer.stop()
-            if spy is not None:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(timeout=120)
-        load_after = os.getloadavg()
-        during = importer.summary() if importer is not None else None
+        bodies = record_bodies(server.url, targets, args.max_stale) if args.floor else None
+        run = measured_load(server, project, workdir, targets, args, args.profile)
         live = (
             []
             if args.no_live
             else [live_update(server.url, project, workdir, kind) for kind in LIVE_IMPORTS]
         )
+        if bodies is not None:
+            server.stop()
+            floor = floor_load(bodies, project, workdir, targets, args)
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    rows = []
-    for name, path in targets:
-        values = latencies[name]
-        rows.append(
-            {
-                "name": name,
-                "path": path,
-                "requests": len(values),
-                "first_ms": round(first[name], 1),
-                "p50_ms": round(statistics.median(values), 1),
-                "p95_ms": round(percentile(values, 0.95), 1),
-                "p99_ms": round(percentile(values, 0.99), 1),
-                "max_ms": round(max(values), 1),
-                "goal_met": percentile(values, 0.95) < GOAL_MS,
-            }
-        )
+    from web_floor import describe
+
+    latencies, failures, wall = run["latencies"], run["failures"], run["wall"]
+    previous = run["previous"]
+    during = run["during"]
+    load_before, load_after = run["load_before"], run["load_after"]
+    rows = page_rows(targets, latencies, first)
     width = max(len(r["name"]) for r in rows)
     print(f"\n{'page':<{width}}  requests   first ms   p50 ms   p95 ms   p99 ms   max ms  goal")
     for r in rows:
@@ -604,64 +793,23 @@ def main() -> None:
             f"{r['p50_ms']:>7.1f}  {r['p95_ms']:>7.1f}  {r['p99_ms']:>7.1f}  "
             f"{r['max_ms']:>7.1f}  {'ok' if r['goal_met'] else 'MISSED'}"
         )
-    total = sum(r["requests"] for r in rows)
-    every = [v for values in latencies.values() for v in values]
-    overall = {
-        "requests": total,
-        "per_second": round(total / wall, 1),
-        "p50_ms": round(statistics.median(every), 1),
-        "p95_ms": round(percentile(every, 0.95), 1),
-        "p99_ms": round(percentile(every, 0.99), 1),
-        "max_ms": round(max(every), 1),
-        "previous_data_answers": sum(previous.values()),
-    }
-    # The HTML pages apart from their JSON twins (which wait for new data's
-    # figures unless --max-stale).
-    for part, is_twin in (("html_pages", False), ("json_twins", True)):
-        chosen = [v for (name, path) in targets if path.startswith("/api/") == is_twin
-                  for v in latencies[name]]  # fmt: skip
-        if chosen:
-            overall[part] = {
-                "requests": len(chosen),
-                "p50_ms": round(statistics.median(chosen), 1),
-                "p95_ms": round(percentile(chosen, 0.95), 1),
-                "p99_ms": round(percentile(chosen, 0.99), 1),
-                "max_ms": round(max(chosen), 1),
-            }
+    overall = summarize(targets, latencies, wall, previous)
     print(
-        f"\n{total} requests from {args.clients} clients in {wall:.1f} s "
-        f"({total / wall:.0f}/s); all: p50 {overall['p50_ms']:.1f} ms, "
+        f"\n{overall['requests']} requests from {args.clients} clients in {wall:.1f} s "
+        f"({overall['per_second']:.0f}/s); all: p50 {overall['p50_ms']:.1f} ms, "
         f"p95 {overall['p95_ms']:.1f} ms, p99 {overall['p99_ms']:.1f} ms, "
         f"max {overall['max_ms']:.1f} ms; goal p95 < {GOAL_MS:.0f} ms: "
         f"{'met for every page' if all(r['goal_met'] for r in rows) else 'MISSED'}"
     )
-    for part, label in (("html_pages", "HTML pages"), ("json_twins", "JSON twins")):
-        if part in overall:
-            o = overall[part]
-            print(
-                f"{label}: {o['requests']} requests, p50 {o['p50_ms']:.1f} ms, "
-                f"p95 {o['p95_ms']:.1f} ms, p99 {o['p99_ms']:.1f} ms, max {o['max_ms']:.1f} ms"
-            )
+    print_parts(overall)
     print(
         f"{overall['previous_data_answers']} answers showed the previous data version, "
         "marked as updating, while new data's pages computed"
     )
-    print(
-        "load average (1, 5, 15 min) before the load "
-        + ", ".join(f"{v:.2f}" for v in load_before)
-        + "; after it "
-        + ", ".join(f"{v:.2f}" for v in load_after)
-    )
+    print(f"load average (1, 5, 15 min) before the load {load_before}; after it {load_after}")
+    print(describe(run["cpu"]))
     if during is not None:
-        kinds = "; ".join(
-            f"{kind}: {during[kind]['imports']} imports, p50 {during[kind]['p50_seconds']:.2f} s, "
-            f"max {during[kind]['max_seconds']:.2f} s"
-            for kind in LIVE_IMPORTS
-            if kind in during
-        )
-        print(f"imports during the load: {during['imports']} ({kinds})")
-        if during["failures"]:
-            print(f"{len(during['failures'])} imports failed, e.g. {during['failures'][0]}")
+        print_imports(during)
     for step in live:
         slowest = max(step["pages"], key=step["pages"].get)
         print(
@@ -670,6 +818,22 @@ def main() -> None:
             f"{min(step['pages'].values()):.2f}-{step['update_seconds']:.2f} s after it ended "
             f"(slowest: {slowest}; goal: {LIVE_GOAL_SECONDS:.0f} s)"
         )
+    if floor is not None:
+        f = floor["overall"]
+        print(
+            f"\nFLOOR (the same bodies from a dict, same stack, no kpitree code; same clients, "
+            f"same imports): {f['requests']} requests in {floor['wall_seconds']:.1f} s "
+            f"({f['per_second']:.0f}/s); p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, "
+            f"p99 {f['p99_ms']:.1f} ms, max {f['max_ms']:.1f} ms (kpitree: p95 "
+            f"{overall['p95_ms']:.1f} ms at {overall['per_second']:.0f}/s)"
+        )
+        print_parts(f)
+        print(f"load average before the floor's load {floor['load_average']['before']}; "
+              f"after it {floor['load_average']['after']}")  # fmt: skip
+        print(describe(floor["cpu"]))
+        if floor["imports_during"] is not None:
+            print_imports(floor["imports_during"])
+        failures += floor["failures"]
     if failures:
         print(f"{len(failures)} answers were not 200, e.g. {failures[0]}")
     result = {
@@ -682,6 +846,8 @@ def main() -> None:
         "overall": overall,
         "imports_during": during,
         "load_average": {"before": list(load_before), "after": list(load_after)},
+        "cpu": run["cpu"],
+        "floor": floor,
         "ready_seconds": round(ready, 2),
         "wall_seconds": round(wall, 2),
         "goal_p95_ms": GOAL_MS,
