@@ -31,6 +31,14 @@ PAGES = (
     "/plan?set=win_rate=0.3",
     "/sla",
     "/api/sla",
+    # The JSON twins: written by their response model once per view model.
+    "/api/tree",
+    "/api/tree?period=this-year",
+    "/api/nodes/won_deals?drill=field_sales",
+    "/api/funnel",
+    "/api/departments",
+    "/api/departments/field_sales",
+    "/api/plan?set=win_rate=0.3",
 )
 
 
@@ -130,3 +138,29 @@ def test_an_import_renders_the_pages_again_with_the_new_numbers(demo_copy: Path)
     assert 'data-testid="data-updating"' not in after.text
     assert "x-kpitree-data-updating" not in after.headers
     assert float(leads.findall(after.text)[0]) == twin == counted + 3
+
+
+def test_a_kept_twin_is_what_its_response_model_writes(demo_copy: Path) -> None:
+    from pydantic import TypeAdapter
+
+    from kpitree.web.views import schemas
+
+    app = create_app(demo_copy)
+    twins = {
+        "/api/tree": schemas.TreePage,
+        "/api/nodes/won_deals": schemas.NodePage,
+        "/api/funnel": schemas.FunnelPage,
+        "/api/departments": schemas.DepartmentsPage,
+        "/api/departments/field_sales": schemas.DepartmentPage,
+        "/api/plan": schemas.PlanPage,
+    }
+    with closing(TestClient(app, base_url="http://localhost", headers=EN)) as client:
+        for path, model in twins.items():
+            client.get(path)
+            hits = app.state.rendered_pages.hits
+            kept = client.get(path)
+            assert app.state.rendered_pages.hits == hits + 1, path
+            assert kept.headers["content-type"] == "application/json", path
+            # Every field in the model's order and spelling, nothing else.
+            adapter = TypeAdapter(model)
+            assert adapter.dump_json(adapter.validate_json(kept.content)) == kept.content, path

@@ -21,7 +21,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -31,6 +31,7 @@ __all__ = [
     "CSRF_PLACEHOLDER",
     "RenderedPages",
     "kept_json",
+    "kept_model_json",
     "kept_page",
     "rendered_pages",
     "request_key",
@@ -40,6 +41,7 @@ MAX_PAGES = 256  # a large organisation's page is ~100-300 kB of HTML
 # Rendered in place of the CSRF token, then replaced by the request's own.
 CSRF_PLACEHOLDER = "kt-csrf-" + secrets.token_hex(16)
 _MAKE_LOCK = threading.Lock()
+T = TypeVar("T")
 
 
 class RenderedPages:
@@ -47,21 +49,22 @@ class RenderedPages:
 
     def __init__(self, max_entries: int = MAX_PAGES) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[object, str]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[object, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def html(self, view: object, key: Hashable, render: Callable[[], str]) -> str:
+    def html(self, view: object, key: Hashable, render: Callable[[], T]) -> T:
         """The page for ``view`` and ``key``, rendered by ``render`` when missing
-        (with :data:`CSRF_PLACEHOLDER` as the token)."""
+        (with :data:`CSRF_PLACEHOLDER` as the token; or a twin's JSON bytes)."""
         full = (id(view), key)
         with self._lock:
             found = self._entries.get(full)
             if found is not None and found[0] is view:
                 self._entries.move_to_end(full)
                 self.hits += 1
-                return found[1]
+                kept: T = found[1]
+                return kept
         html = render()
         with self._lock:
             self.misses += 1
@@ -123,6 +126,29 @@ def kept_page(
         kept, key, lambda: render_html(request, template, context, csrf=CSRF_PLACEHOLDER)
     )
     return HTMLResponse(html.replace(CSRF_PLACEHOLDER, csrf_token(request)))
+
+
+def kept_model_json(request: Request, kept: object, content: Any) -> Response:
+    """``content`` (made of the view model ``kept``) as the route's response
+    model writes it: validated and written as FastAPI does for a returned
+    value, but once per kept view model and address instead of on every
+    request (a JSON twin holds no user's data)."""
+    from fastapi.responses import Response
+
+    field = getattr(request.scope.get("route"), "response_field", None)
+    if field is None:
+        return kept_json(request, kept, content)
+
+    def write() -> bytes:
+        from fastapi.exceptions import ResponseValidationError
+
+        value, errors = field.validate(content, {}, loc=("response",))
+        if errors:
+            raise ResponseValidationError(errors=errors, body=content)
+        return bytes(field.serialize_json(value, by_alias=True))
+
+    key = ("model-json", request.url.path, request.url.query)
+    return Response(rendered_pages(request).html(kept, key, write), media_type="application/json")
 
 
 def kept_json(request: Request, kept: object, content: Any) -> Response:

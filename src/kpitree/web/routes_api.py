@@ -165,10 +165,12 @@ def table_download(view: dict[str, Any], fmt: str, name: str | None, page: str) 
     return table_response(columns, found["rows"], fmt, filename)
 
 
-def _answer(view: dict[str, Any], fmt: str, table: str | None, page: str) -> Any:
+def _answer(request: Request, view: dict[str, Any], fmt: str, table: str | None, page: str) -> Any:
     if fmt in ("csv", "xlsx"):
         return table_download(view, fmt, table, page)
-    return view
+    from kpitree.web.rendered import kept_model_json
+
+    return kept_model_json(request, view, view)
 
 
 @router.get(
@@ -185,7 +187,7 @@ def api_tree(
     from kpitree.web.views import tree_view
 
     view = page.view("tree", tree_view)
-    return _answer(view, format, table, "tree")
+    return _answer(page.request, view, format, table, "tree")
 
 
 @router.get(
@@ -213,7 +215,7 @@ def api_node(
     from kpitree.web.views import node_view
 
     view = page.view(f"node:{node_id}", lambda s, q: node_view(s, q, node_id))
-    return _answer(view, format, table, f"node-{node_id}")
+    return _answer(page.request, view, format, table, f"node-{node_id}")
 
 
 @router.get(
@@ -233,7 +235,7 @@ def api_funnel(
     from kpitree.web.views import funnel_view
 
     view = page.view("funnel", funnel_view)
-    return _answer(view, format, table, "funnel")
+    return _answer(page.request, view, format, table, "funnel")
 
 
 @router.get(
@@ -252,7 +254,7 @@ def api_departments(
     from kpitree.web.views import departments_view
 
     view = page.view("departments", departments_view)
-    return _answer(view, format, table, "departments")
+    return _answer(page.request, view, format, table, "departments")
 
 
 @router.get(
@@ -272,7 +274,7 @@ def api_department(
     from kpitree.web.views import department_view
 
     view = page.view(f"department:{dept}", lambda s, q: department_view(s, q, dept))
-    return _answer(view, format, table, f"department-{dept}")
+    return _answer(page.request, view, format, table, f"department-{dept}")
 
 
 def plan_sets(request: Request, project: Project) -> dict[str, float]:
@@ -360,7 +362,7 @@ def api_plan(
     """The reverse calculation with the changed values applied: every node for
     the year and each month, next to the saved plan."""
     view = plan_page_view(page.request, page.project, page.lang)
-    return _answer(view, format, table, "plan")
+    return _answer(page.request, view, format, table, "plan")
 
 
 @router.post(
