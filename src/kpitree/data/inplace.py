@@ -22,10 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.data.batch import MappedBatch, SqlRows
+from kpitree.data.batch import MappedBatch, Reject, SqlRows
 from kpitree.data.cutting import _table_sql, _unique_wide
 from kpitree.data.fields import ZS_CODES, ZS_TEXT, Entries, RowSet
 from kpitree.data.mapping import HISTORY_TABLES, Mapping
+from kpitree.data.typed import read_typed
 from kpitree.data.values import sql_str
 from kpitree.errors import DataError, Span
 
@@ -113,10 +114,16 @@ class InPlaceReader:
                     "KT574", "data.file.changed_while_read", Span(shown, 1, 1), path=shown
                 )
 
+        zone = mapping.source.timezone or tz
         try:
-            source, found = load_source(con, p, shown, mapping, sheet, encoding, progress)
-            zone = mapping.source.timezone or tz
-            batch = _map(con, source, mapping, found, shown, zone, read_db, text)
+            # A file read typed in one pass when nothing in it needs the text path
+            # (see kpitree.data.typed); else read as text, every bad cell reported.
+            typed = read_typed(con, p, shown, mapping, zone, read_db, progress, encoding)
+            if typed is not None:
+                source, found, batch = typed
+            else:
+                source, found = load_source(con, p, shown, mapping, sheet, encoding, progress)
+                batch = _map(con, source, mapping, found, shown, zone, read_db, text)
         finally:
             con.execute(f"USE {_ident(self.home)}")
             con.execute("RESET disabled_optimizers")
@@ -170,16 +177,31 @@ def _map(
         rejected_rows = _rejected_rows(con, plan.source)
         con.execute("DROP TABLE IF EXISTS bad")
         con.execute(f"DELETE FROM {parsed} WHERE __bad")
+    return kept_batch(con, plan, layout, parsed, accepted, read_db, path, rejects, rejected_rows)
+
+
+def kept_batch(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    layout: _Layout,
+    parsed: str,
+    accepted: int,
+    read_db: str,
+    path: str,
+    rejects: list[Reject] | None = None,
+    rejected_rows: list[dict[str, str]] | None = None,
+) -> MappedBatch:
+    """The batch of the accepted rows of ``parsed`` (its tables kept in ``con``)."""
     tables = _cut(con, plan, layout, parsed, accepted, read_db)
     return MappedBatch(
         source_file=path,
-        file_hash=source.sha256,
-        mapping_name=mapping.name,
-        rows_read=source.rows,
+        file_hash=plan.source.sha256,
+        mapping_name=plan.mapping.name,
+        rows_read=plan.source.rows,
         tables={},
         kept=tables,
-        rejects=rejects,
-        rejected_rows=rejected_rows,
+        rejects=rejects or [],
+        rejected_rows=rejected_rows or [],
         validated=True,
         owner_counts=_owner_counts(con, tables),
     )
@@ -202,12 +224,16 @@ def _parse(
     parsed: str,
     *,
     dup_check: bool | None,
+    formats: Callable[[Plan], None] | None = None,
 ) -> tuple[Plan, _Layout, tuple[str, str]]:
     """The parse query's result as table ``parsed``, plain text trimmed in SQL
-    (where the Arrow reader trims it in Arrow)."""
+    (where the Arrow reader trims it in Arrow). ``formats``: as for
+    :func:`~kpitree.data.transform.plan_query`."""
     from kpitree.data.transform import plan_query
 
-    plan, layout, layers, query = plan_query(con, source, mapping, found, tz, dup_check=dup_check)
+    plan, layout, layers, query = plan_query(
+        con, source, mapping, found, tz, dup_check=dup_check, formats=formats
+    )
     trims = plan.trimmed_outputs()
     select = "*"
     if trims:

@@ -68,6 +68,10 @@ class Plan:
         self.strp: dict[tuple[str, str], str] = {}
         # Output columns of the query: SQL expression -> name.
         self.out: dict[str, str] = {}
+        # Source columns read typed (a timestamp read with this format), not as text.
+        self.typed: dict[int, str] = {}
+        # SQL over the source row that makes it bad (None: nothing more than the fields).
+        self.guard: str | None = None
         for ti, tm in enumerate(mapping.tables):
             self._add_table(ti, tm)
 
@@ -204,6 +208,9 @@ class Plan:
             else:
                 inner.append(f"trim(c{k}) AS q{k}")
                 outer.append(f"{self._blank(f'q{k}')} AS r{k}")
+        if self.guard is not None:
+            inner.append(f"{self.guard} AS __guard")
+            outer.append("__guard")
         where = ""
         if only_bad:
             where = f" WHERE {self.source.row_sql} IN (SELECT __row__ FROM kpitree_bad_rows)"
@@ -240,8 +247,12 @@ class Plan:
                 self.tcol[f.i] = seen[x]
                 continue
             if f.src in self.as_is:
-                # Computed where needed, for the cells the fast parser leaves.
-                seen[x] = self.tcol[f.i] = self.clean(f.src, f"w{f.src}")
+                # Computed where needed, for the cells the fast parser leaves (a
+                # typed column has none: its every cell was read with the format).
+                text = self.clean(f.src, f"w{f.src}")
+                if f.src in self.typed:
+                    text = f"CAST(w{f.src} AS VARCHAR)"
+                seen[x] = self.tcol[f.i] = text
                 continue
             seen[x] = self.tcol[f.i] = f"t{f.i}"
             cols.append(f"{x} AS t{f.i}")
@@ -292,9 +303,15 @@ class Plan:
                     cols.append(f"{p.currency} AS cur{f.i}")
         # The fast formats' strptime in a projection of its own: the parsers read
         # it up to three times, and common subexpressions are not eliminated.
-        strp = "".join(f", {fast_strptime(x, fmt)} AS {z}" for (x, fmt), z in self.strp.items())
+        strp = "".join(f", {self._strptime(x, fmt)} AS {z}" for (x, fmt), z in self.strp.items())
         source = f"(SELECT *{strp} FROM m) AS m" if strp else "m"
         return f"SELECT {', '.join(cols)} FROM {source}"
+
+    def _strptime(self, x: str, fmt: str) -> str:
+        """``fast_strptime(x, fmt)``, or ``x`` itself where the reader already
+        parsed that column with that format."""
+        typed = {f"w{k}": f for k, f in self.typed.items()}
+        return x if typed.get(x) == fmt else fast_strptime(x, fmt)
 
     def output(self, expr: str) -> str:
         """The name of the output column computing ``expr`` (added once)."""
@@ -368,6 +385,8 @@ class Plan:
             )
         bad = [f"e{f.i} IS NOT NULL" for f in self.fields if f.i in self.checked]
         bad.append("dup IS NOT NULL")
+        if self.guard is not None:
+            bad.append("__guard")
         cols = ["__row__", *(f"{expr} AS {name}" for expr, name in self.out.items())]
         # Named so that it cannot clash with an output column.
         cols += ["dup", f"({' OR '.join(bad)}) AS __bad"]

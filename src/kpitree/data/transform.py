@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -183,13 +184,18 @@ def plan_query(
     tz: str,
     *,
     dup_check: bool | None,
+    formats: Callable[[Plan], None] | None = None,
 ) -> tuple[Plan, _Layout, tuple[str, str], str]:
     """The plan, the canonical tables' layout, the text and parse layers (for the
     reject report) and the whole parse query over table ``raw``, with the value
-    maps loaded as temporary tables of ``con``."""
+    maps loaded as temporary tables of ``con``. ``formats(plan)`` sets the fast
+    formats of the fields (instead of choosing them on ``raw``'s first rows)."""
     plan = Plan(source, mapping, found, tz)
     plan.dup_check = keys_need_check(plan) if dup_check is None else dup_check
-    _detect_fast_formats(con, plan)
+    if formats is None:
+        _detect_fast_formats(con, plan)
+    else:
+        formats(plan)
     raw_sql, text_sql = plan.raw_layer(), plan.text_layer()
     parse_sql = plan.parse_layer()
     for i, rule in plan.maps.items():
