@@ -10,7 +10,6 @@ pages watch, and :func:`file_stamp` changes whenever the file is written.
 
 from __future__ import annotations
 
-import glob
 import os
 import threading
 import time
@@ -185,7 +184,13 @@ def writers_waiting(path: Path) -> bool:
     """Whether another live process writes or waits to write the warehouse at
     ``path`` (see :func:`writer_turn`). Markers of dead processes are removed."""
     own = os.getpid()
-    for marker in path.parent.glob(f"{glob.escape(path.name)}{_TURN}*"):
+    prefix = f"{path.name}{_TURN}"
+    try:  # a listing, not a glob: every request asks (kpitree.web.live.data_version)
+        names = [entry.name for entry in os.scandir(path.parent) if entry.name.startswith(prefix)]
+    except OSError:
+        return False
+    for name in names:
+        marker = path.parent / name
         pid = marker.name.rsplit("-", 1)[-1]
         if not pid.isdigit() or int(pid) == own:
             continue

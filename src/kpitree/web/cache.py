@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import logging
 import threading
 import time
@@ -80,7 +81,13 @@ def page_version(project: Project) -> tuple[Any, ...]:
     version and its definition."""
     from kpitree.web.live import data_version
 
-    return (str(Path(project.path).resolve()), data_version(project), definition_signature(project))
+    return (_resolved(str(project.path)), data_version(project), definition_signature(project))
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(path: str) -> str:
+    """The project folder's absolute path (asked on every request)."""
+    return str(Path(path).resolve())
 
 
 class PageCache:

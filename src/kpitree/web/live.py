@@ -87,7 +87,7 @@ def data_version(project: Project, *, clock: Callable[[], float] = time.time) ->
     checkpoint), and pages should be computed once, on the finished data."""
     from kpitree.data.writers import file_stamp, writers_waiting
 
-    target = project.warehouse_target
+    target = _warehouse_target(project)
     if "://" in target and not target.startswith("duckdb://"):
         from kpitree.data.pgwarehouse import is_postgres_url
 
@@ -103,6 +103,21 @@ def data_version(project: Project, *, clock: Callable[[], float] = time.time) ->
         return _STABLE[target]
     version = _STABLE[target] = file_stamp(path)
     return version
+
+
+_TARGETS: dict[tuple[str, str | None], str] = {}
+
+
+def _warehouse_target(project: Project) -> str:
+    """``project.warehouse_target``, kept per folder and configured warehouse
+    (every request asks the data version; the target resolves a path)."""
+    key = (str(project.path), project.tree.warehouse)
+    found = _TARGETS.get(key)
+    if found is None:
+        if len(_TARGETS) > 64:
+            _TARGETS.clear()
+        found = _TARGETS[key] = project.warehouse_target
+    return found
 
 
 class Broadcaster:

@@ -16,8 +16,10 @@ the same file.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import sqlite3
+import threading
 import time
 import unicodedata
 from collections.abc import Iterator
@@ -159,6 +161,10 @@ class UserStore:
         self.path = Path(project_dir) / APP_DB
         # The last count and the file's stamp then (every request asks it).
         self._counted: tuple[tuple[Any, ...], int, float] | None = None
+        # A connection kept open on the file (its inode, the connection) only
+        # to ask whether another connection has committed since.
+        self._watch: tuple[int, sqlite3.Connection] | None = None
+        self._watch_lock = threading.Lock()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -175,10 +181,10 @@ class UserStore:
         """How many users exist (0 without creating the file when it is absent).
 
         Every request asks (no users: the anonymous admin), so the answer is
-        kept for :data:`RECOUNT_SECONDS`, and after that while the file and its
-        write-ahead log keep their size and times and users exist (SQLite
-        removes and makes the log again as connections come and go, so the
-        stamp alone would count again on most requests). A user added or
+        kept for :data:`RECOUNT_SECONDS`, and after that while users exist and
+        the file is unchanged: the same file, and no connection of any process
+        has committed to it since (SQLite's ``data_version``, asked of a
+        connection this store keeps open). A user added or
         removed by ``kpitree users`` in another process counts within a second,
         a first user at once (a changed file ends "no users"); one added or
         removed through this store, on the next call."""
@@ -199,18 +205,39 @@ class UserStore:
         return counted
 
     def _stamp(self) -> tuple[Any, ...] | None:
-        """Size, modification and change times of the file and its log (None: no file)."""
-        parts: list[Any] = []
-        for candidate in (self.path, self.path.with_name(self.path.name + "-wal")):
+        """The file's inode, size, modification and change times, and how
+        often other connections have committed to it (None: no file)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            self._unwatch()
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, self._data_version(st))
+
+    def _data_version(self, st: os.stat_result) -> object:
+        """``PRAGMA data_version`` of the kept connection: it changes whenever
+        another connection, of this process or another, commits to the file
+        (when it cannot be asked: a value equal to no other, so a count is
+        kept only while fresh)."""
+        with self._watch_lock:
             try:
-                st = candidate.stat()
-            except OSError:
-                if candidate == self.path:
-                    return None
-                parts.append(None)
-                continue
-            parts.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-        return tuple(parts)
+                if self._watch is None or self._watch[0] != st.st_ino:
+                    self._unwatch_locked()
+                    con = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+                    self._watch = (st.st_ino, con)
+                return int(self._watch[1].execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error:
+                self._unwatch_locked()
+                return object()
+
+    def _unwatch(self) -> None:
+        with self._watch_lock:
+            self._unwatch_locked()
+
+    def _unwatch_locked(self) -> None:
+        if self._watch is not None:
+            self._watch[1].close()
+            self._watch = None
 
     def list(self) -> list[UserRecord]:
         if not self.path.exists():
