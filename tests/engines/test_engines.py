@@ -118,6 +118,36 @@ def test_read_only_engine_looks_each_table_up_once(tmp_path: Path) -> None:
         assert tuple(engine.table("leads").columns) == table("leads").column_names
 
 
+def test_has_table_finds_tables_and_views_of_the_current_schema_only(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    Warehouse(path).bulk_load({"leads": _one_lead(datetime(2026, 1, 5, tzinfo=UTC))}, label="t")
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE scratch (a INTEGER)")
+    con.execute("CREATE VIEW few AS SELECT * FROM scratch")
+    con.execute("CREATE SCHEMA other")
+    con.execute("CREATE TABLE other.elsewhere (a INTEGER)")
+    con.execute('CREATE TABLE "odd ""name" (a INTEGER)')
+    con.close()
+    with open_engine(path) as engine:
+        assert engine.has_table("leads")
+        assert engine.has_table("few")
+        assert engine.has_table("kpitree_table_versions")
+        assert engine.has_table('odd "name')  # not bound: looked up in the catalogue
+        assert not engine.has_table("missing")
+        assert not engine.has_table("elsewhere")  # another schema
+        assert not engine.has_table("pg_class")  # the system catalogue's
+        assert not engine.has_table("information_schema")
+    # A view that no longer binds still exists.
+    with open_engine("duckdb://") as engine:
+        engine.con.execute("CREATE TABLE t (a INTEGER)").fetchall()
+        engine.con.execute("CREATE VIEW broken AS SELECT * FROM t").fetchall()
+        engine.con.execute("DROP TABLE t").fetchall()
+        assert engine.has_table("broken")
+        assert not engine.has_table("t")
+
+
 def test_in_memory_engine_starts_empty() -> None:
     with open_engine("duckdb://") as engine, pytest.raises(UserError) as exc:
         engine.table("leads")
