@@ -42,6 +42,9 @@ try:
     main()
 except SystemExit as exit:
     assert not exit.code, exit.code
+# In a caller's process the warehouse is closed (the program leaves it to its end).
+from kpitree.engines.engine import _OPEN
+assert not _OPEN, list(_OPEN)
 heavy = ("ibis", "ibis.backends.duckdb", "ibis.backends.sql.compilers", "sqlglot")
 heavy += ("pandas", "holidays", "rich")
 # DuckDB casts the results to Ibis's types; no account is scored.
@@ -162,9 +165,11 @@ atexit.register(lambda: sys.stderr.write("[teardown]"))
 _exit = os._exit
 def quick(code):
     import gc
+    from kpitree.engines.engine import _OPEN
     blas = os.environ.get("OPENBLAS_NUM_THREADS")
     numpy = "numpy" in sys.modules
-    sys.stderr.write(f"[quick {code} blas={blas} numpy={numpy} gc={gc.get_threshold()[0]}]")
+    gc_first = gc.get_threshold()[0]
+    sys.stderr.write(f"[quick {code} blas={blas} numpy={numpy} gc={gc_first} open={len(_OPEN)}]")
     sys.stderr.flush()
     _exit(code)
 os._exit = quick
@@ -196,13 +201,13 @@ def test_the_program_ends_a_status_without_teardown_same_bytes_same_codes(
         done = _program("status", str(project), *STATUS, stdout=out)
         assert done.returncode == 0, done.stderr
         # Ended right after the flush, NumPy with one OpenBLAS thread.
-        assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000]"), done.stderr
+        assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000 open=1]"), done.stderr
         assert out.read_text(encoding="utf-8") == in_process
     assert any((project / ".kpitree" / "cache" / "results").iterdir())
     # The text view too.
     done = _program("--lang", "en", "status", str(project), *STATUS[:-1], stdout=out)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000]"), done.stderr
+    assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000 open=1]"), done.stderr
     assert "Revenue" in out.read_text(encoding="utf-8")
     # A failed command keeps its exit status and ends the usual way.
     done = _program("status", str(project / "missing"), *STATUS, stdout=out)
@@ -228,7 +233,7 @@ def test_the_program_leaves_the_users_openblas_threads(project: Path, tmp_path: 
             env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
         )
     assert done.returncode == 0, done.stderr
-    assert done.stderr.endswith("[quick 0 blas=2 numpy=True gc=200000]"), done.stderr
+    assert done.stderr.endswith("[quick 0 blas=2 numpy=True gc=200000 open=1]"), done.stderr
 
 
 def test_a_long_running_command_collects_garbage_as_python_does() -> None:
