@@ -42,7 +42,7 @@ try:
     main()
 except SystemExit as exit:
     assert not exit.code, exit.code
-# In a caller's process the warehouse is closed (the program leaves it to its end).
+# The warehouse is closed when the command returns.
 from kpitree.engines.engine import _OPEN
 assert not _OPEN, list(_OPEN)
 heavy = ("ibis", "ibis.backends.duckdb", "ibis.backends.sql.compilers", "sqlglot")
@@ -201,13 +201,13 @@ def test_the_program_ends_a_status_without_teardown_same_bytes_same_codes(
         done = _program("status", str(project), *STATUS, stdout=out)
         assert done.returncode == 0, done.stderr
         # Ended right after the flush, NumPy with one OpenBLAS thread.
-        assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000 open=1]"), done.stderr
+        assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000 open=0]"), done.stderr
         assert out.read_text(encoding="utf-8") == in_process
     assert any((project / ".kpitree" / "cache" / "results").iterdir())
     # The text view too.
     done = _program("--lang", "en", "status", str(project), *STATUS[:-1], stdout=out)
     assert done.returncode == 0, done.stderr
-    assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000 open=1]"), done.stderr
+    assert done.stderr.endswith("[quick 0 blas=1 numpy=True gc=200000 open=0]"), done.stderr
     assert "Revenue" in out.read_text(encoding="utf-8")
     # A failed command keeps its exit status and ends the usual way.
     done = _program("status", str(project / "missing"), *STATUS, stdout=out)
@@ -233,7 +233,7 @@ def test_the_program_leaves_the_users_openblas_threads(project: Path, tmp_path: 
             env={**os.environ, "OPENBLAS_NUM_THREADS": "2"},
         )
     assert done.returncode == 0, done.stderr
-    assert done.stderr.endswith("[quick 0 blas=2 numpy=True gc=200000 open=1]"), done.stderr
+    assert done.stderr.endswith("[quick 0 blas=2 numpy=True gc=200000 open=0]"), done.stderr
 
 
 def test_a_long_running_command_collects_garbage_as_python_does() -> None:

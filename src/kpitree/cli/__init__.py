@@ -31,8 +31,7 @@ def console() -> NoReturn:
     process of its own.
 
     After a command that only read (it sets ``state.finished_reading``: every file
-    it wrote is written and closed, every connection closed but a read-only DuckDB
-    file's, which the end of the process lets go of), the process ends
+    it wrote is written and closed, every connection closed), the process ends
     as soon as its output is flushed, without the interpreter's teardown (freeing
     every module and object one by one, which costs a large part of a short
     command's time). Any other command, or an output that cannot be flushed (a
@@ -49,7 +48,6 @@ def console() -> NoReturn:
     long-running command (the dashboard) sets them back (``state.long_running``)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gc.set_threshold(200_000, 30, 30)
-    state.program = True
     from kpitree.cli.output import run_app
 
     code = run_app(app, None)

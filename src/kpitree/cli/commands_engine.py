@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -12,12 +12,6 @@ from kpitree.cli.app import app
 from kpitree.cli.output import parse_day, print_json
 from kpitree.errors import UserError
 from kpitree.i18n import t
-
-if TYPE_CHECKING:
-    from kpitree.engines import Engine
-
-# Engines of read-only DuckDB files left to the end of the program (_done_reading).
-_LEFT_OPEN: list[Engine] = []
 
 PathArg = Annotated[Path, typer.Argument(help="Project folder or its kpitree.yaml.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -93,8 +87,7 @@ def status(
     project = Project.load(path)
     # One engine for the status and the reps' names: opening the warehouse
     # again would cost as much as a small project's whole status.
-    engine = project.engine()
-    try:
+    with project.engine() as engine:
         result = project.status(
             period,
             by=by,
@@ -105,27 +98,13 @@ def status(
             engine=engine,
         )
         names = render_status.rep_names_of(project, result, engine)
-    except BaseException:
-        engine.close()
-        raise
-    _done_reading(engine)
     if json:
         print_json(render_status.status_json(project, result, names))
     else:
         render_status.status_view(project, result, names)
-    # Only read: the kept results and compiled SQL it wrote are closed files.
+    # Only read: the kept results and compiled SQL it wrote are closed files,
+    # the warehouse is closed.
     state.finished_reading = True
-
-
-def _done_reading(engine: Engine) -> None:
-    """Close ``engine`` after a command that only read, except a read-only
-    DuckDB file's in the `kpitree` program, which ends with the command: closing
-    it (freeing DuckDB's buffers, stopping its threads) costs 10–30 ms that the
-    end of the process does at once (nothing to write: read-only)."""
-    if state.program and engine.name == "duckdb" and engine.read_only:
-        _LEFT_OPEN.append(engine)  # nothing closes it before the process ends
-        return
-    engine.close()
 
 
 @app.command()

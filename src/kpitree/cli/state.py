@@ -3,14 +3,10 @@
 import gc
 
 debug = False
-# Set by a command that only read, once its files are closed and its
-# connections closed or left to the end of the process (read-only DuckDB files,
-# in the program only): the `kpitree` program may then end without the
-# interpreter's teardown (kpitree.cli.console).
+# Set by a command that only read, once its connections and files are closed:
+# the `kpitree` program may then end without the interpreter's teardown
+# (kpitree.cli.console).
 finished_reading = False
-# Whether this is the `kpitree` program (kpitree.cli.console), a process that
-# ends with its command, rather than a caller of kpitree.cli.main.
-program = False
 # The cyclic garbage collector's thresholds as Python sets them: the `kpitree`
 # program raises them for a command's run (kpitree.cli.console).
 PYTHON_GC_THRESHOLDS = gc.get_threshold()
