@@ -47,7 +47,15 @@ if TYPE_CHECKING:
 
     from kpitree.project import Project
 
-__all__ = ["SERVER_DATA_TTL", "Broadcaster", "data_version", "notify", "router", "watch"]
+__all__ = [
+    "SERVER_DATA_TTL",
+    "Broadcaster",
+    "data_version",
+    "notify",
+    "router",
+    "watch",
+    "writer_waiting",
+]
 
 log = logging.getLogger("kpitree.web")
 router = APIRouter()
@@ -103,6 +111,17 @@ def data_version(project: Project, *, clock: Callable[[], float] = time.time) ->
         return _STABLE[target]
     version = _STABLE[target] = file_stamp(path)
     return version
+
+
+def writer_waiting(project: Project) -> bool:
+    """Whether another process writes or waits to write the project's DuckDB
+    warehouse file (:func:`kpitree.data.writers.writer_turn`)."""
+    from kpitree.data.writers import writers_waiting
+
+    target = _warehouse_target(project)
+    if "://" in target and not target.startswith("duckdb://"):
+        return False
+    return writers_waiting(Path(target.removeprefix("duckdb://")))
 
 
 _TARGETS: dict[tuple[str, str | None], str] = {}

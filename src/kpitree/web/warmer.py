@@ -69,6 +69,8 @@ class Warmer:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        from kpitree.web.live import writer_waiting
+
         self._stop.wait(self.start_delay)
         while not self._stop.is_set():
             again = False
@@ -87,7 +89,8 @@ class Warmer:
                             self.last_seconds = time.perf_counter() - started
                             self.warmed = version
                             self.rounds += 1
-                        again = not done
+                        # At once on new data; while an import waits, every interval.
+                        again = not done and not writer_waiting(project)
             except Exception:  # a broken definition or a busy file: try again later
                 log.warning("warming the page cache failed", exc_info=True)
             if not again:
@@ -97,15 +100,23 @@ class Warmer:
         """Compute this month's, this fiscal year's and last month's pages
         (company and organisation levels) in every language, this month's
         first. Stops early (returns false) when the data or the definition
-        changes meanwhile, or the warmer is stopped: the queries running are
+        changes meanwhile, another process waits to write the warehouse, or
+        the warmer is stopped: the queries running are
         interrupted, and the next round starts again from this month, on the
         new data, instead of finishing pages nobody will be shown."""
         from kpitree.engines.engine import OPENED_FOR, interrupt_engines
+        from kpitree.web.live import writer_waiting
 
         source = self.cache.source(project)
 
         def current() -> bool:
-            return not self._stop.is_set() and page_version(project) == source.version
+            # Another process waiting to write the warehouse (an import) goes
+            # first: the round stops rather than hold the file while it waits.
+            return (
+                not self._stop.is_set()
+                and page_version(project) == source.version
+                and not writer_waiting(project)
+            )
 
         self._round += 1
         purpose = ("kpitree-warm-up", id(self), self._round)
