@@ -524,6 +524,12 @@ _CASES = [
     ("a short row", _short, False),
     ("empty strings and NULL", _line(2300, 'L02300,2026/01/05 9:00,"",,C001,"","",,"",,""'), True),
     ("a quoted line break", _cell(2300, 10, "一行目\n二行目"), True),
+    (
+        "a date padded past the cell size limit",
+        _cell(2300, 9, "2026/03/04 11:30" + " " * 2**20),
+        False,
+    ),
+    ("text past the cell size limit", _cell(2300, 10, "長" * (2**20 + 1)), False),
     ("a stray byte late in an unread column", _cell(2400, 10, "\udcff"), False),
     ("a stray byte late in a date", _cell(2400, 9, "2026/03/04 11:30\udcff"), False),
     ("a stray byte late in text", _cell(2400, 3, "佐\udcff藤"), False),

@@ -80,11 +80,11 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _csv_options(delimiter: str, ncols: int) -> str:
+def _csv_options(delimiter: str, ncols: int, max_line: int = LIMITS.max_row_bytes) -> str:
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     return (
         f"delim={sql_str(delimiter)}, quote='\"', escape='\"', header=true, "
-        f"auto_detect=false, max_line_size={LIMITS.max_row_bytes}, columns={columns}"
+        f"auto_detect=false, max_line_size={max_line}, columns={columns}"
     )
 
 

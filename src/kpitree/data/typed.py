@@ -59,6 +59,7 @@ _log = logging.getLogger(__name__)
 FAST_FROM_BYTES = 4 << 20
 """Files from this size (bytes) try the typed fast path first."""
 _SAMPLE = 2000  # rows read as text to choose the date formats (as the text path does)
+_SAMPLE_BYTES = 64 << 20  # at most this much of the file is copied for the sample
 _QUOTE_OR_LF = re.compile(rb'["\n]')
 
 
@@ -113,6 +114,8 @@ def _first_records(path: Path, count: int) -> bytes:
                     if count == 0:
                         return bytes(out + chunk[: m.end()])
             out += chunk
+            if len(out) > _SAMPLE_BYTES:
+                break  # the sample ends in part of a record: it only chooses formats
     return bytes(out)
 
 
@@ -176,13 +179,18 @@ def _read(
     for k in typed:
         columns[f"c{k}"] = "TIMESTAMP"
     spec = "{" + ", ".join(f"{sql_str(c)}: {sql_str(t)}" for c, t in columns.items()) + "}"
-    read = options.split(", columns=")[0] + f", columns={spec}"
+    # No line longer than a cell may be: a typed cell's length is not kept, and
+    # the reader takes spaces around a date (a longer line goes to the text path).
+    line = min(LIMITS.max_cell_chars, LIMITS.max_row_bytes)
+    read = _csv_options(delimiter, len(headers), line).split(", columns=")[0]
+    read += f", columns={spec}"
     if formats:
         read += f", timestampformat={sql_str(formats.pop())}"
     con.execute(f"CREATE VIEW raw AS SELECT * FROM read_csv({name}, {read})")
     # Every text column is read (a byte that is not UTF-8 is found in any of
-    # them) and no cell may be longer than the limit; its length in bytes is
-    # at least its length in characters, so the text path decides the rest.
+    # them: a column left out of the projection is not checked) and no cell may
+    # be longer than the limit; its length in bytes is at least its length in
+    # characters, so the text path decides the rest.
     lengths = [f"strlen(c{k})" for k in range(len(headers)) if k not in typed]
     guard = f"coalesce(greatest({', '.join(lengths)}), 0) > {LIMITS.max_cell_chars}"
     if not lengths:
