@@ -18,7 +18,7 @@ child process so that peak memory (``ru_maxrss``) is its own:
 - ``kpitree_import``: the whole ``kpitree import`` path into the embedded
   warehouse (load the mapping, read and map the file inside the warehouse's
   connection, write it in one transaction), with the read+map and apply phases
-  timed separately;
+  timed separately, and which path read the file (typed, or as text and why);
 - ``kpitree_reimport``: the same file again into that warehouse (every row
   compared, nothing changed).
 
@@ -185,6 +185,15 @@ def child_kpitree(csv: Path, work: Path, mapping: Path) -> dict[str, Any]:
     # inside the warehouse's connection; "read+map" ends when the file is read.
     warehouse = Warehouse(default_warehouse_path(work))
     marks: list[float] = []
+    # Which path read the file: the typed fast path says so at DEBUG level.
+    import logging
+
+    paths: list[str] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: paths.append(record.getMessage().split(": ", 1)[-1])  # type: ignore[method-assign]
+    typed_log = logging.getLogger("kpitree.data.typed")
+    typed_log.addHandler(handler)
+    typed_log.setLevel(logging.DEBUG)
     started = time.perf_counter()
     _, results = warehouse.import_files(
         [str(csv)], load_mapping(str(mapping)), read=lambda _: marks.append(time.perf_counter())
@@ -201,6 +210,7 @@ def child_kpitree(csv: Path, work: Path, mapping: Path) -> dict[str, Any]:
         "inserted": result.inserted,
         "updated": result.updated,
         "unchanged": result.unchanged,
+        "read": paths[0] if paths else "read as text (not tried)",
     }
 
 
@@ -413,7 +423,7 @@ def main() -> None:
         if "apply_seconds" in m:
             detail = (
                 f"read+map {m['read_map_seconds']:.2f} s, apply {m['apply_seconds']:.2f} s; "
-                f"+{m['inserted']:,} ~{m['updated']:,} ={m['unchanged']:,}"
+                f"+{m['inserted']:,} ~{m['updated']:,} ={m['unchanged']:,}; {m['read']}"
             )
         ratio = m["seconds"] / baseline["seconds"]
         print(f"{name:<18}{m['seconds']:>9.2f}{ratio:>6.1f}x{m['peak_rss_mb']:>9,}  {detail}")
