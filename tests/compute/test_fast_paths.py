@@ -203,8 +203,11 @@ def test_a_status_from_cached_sql_is_the_same(demo: Project, tmp_path: Path) -> 
     cold_cache = QueryCache(store)
     cold = run(cold_cache)
     assert cold_cache.misses > 0 and cold_cache.hits == 0
+    compiled = cold_cache.misses
     warm = run(cold_cache)
-    assert cold_cache.hits == cold_cache.misses
+    # Nothing compiled again; a query run early in a batch (the evidence beside
+    # the metric queries) is looked up twice.
+    assert cold_cache.misses == compiled and cold_cache.hits >= compiled
     cold_cache.save()
     from_file = QueryCache(store)
     again = run(from_file)

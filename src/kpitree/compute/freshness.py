@@ -13,7 +13,7 @@ on the 30th, nothing was due yet.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.account_columns import uses_abm
@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from kpitree.compute.querycache import QueryCache
     from kpitree.engines import Engine
 
-__all__ = ["is_scheduled", "latest_facts", "schedule_shares", "unlinked_deals"]
+__all__ = [
+    "is_scheduled",
+    "latest_facts",
+    "latest_query",
+    "schedule_query",
+    "schedule_shares",
+    "unlinked_deals",
+]
 
 _SCHEDULE_ENTITIES = ("renewals", "contracts")
 
@@ -85,6 +92,51 @@ def _latest_days(t: Any, column: Any, as_of: dt.date) -> Any:
     return [near, far.select(__d=local_day(far[name]))]
 
 
+def _sources(catalogue: Catalogue, metric_ids: Sequence[str]) -> dict[str, str]:
+    """metric -> what its latest fact is read from (an entity, ``schedule`` or
+    ``abm``), for the metrics whose source can be asked."""
+    sources: dict[str, str] = {}
+    for mid in catalogue.closure(list(metric_ids)):
+        metric = catalogue[mid]
+        if metric.entity is None or metric.sla_rule is not None:
+            continue
+        sources[mid] = "schedule" if is_scheduled(metric) else metric.entity.name
+        if metric.entity.name == "accounts" and uses_abm(metric):
+            sources[mid] = "abm"
+    return sources
+
+
+def latest_query(
+    engine: Engine,
+    catalogue: Catalogue,
+    metric_ids: Sequence[str],
+    as_of: dt.date,
+    cache: QueryCache,
+) -> tuple[list[str], tuple[str, Callable[[], Any]] | None]:
+    """The sources :func:`latest_facts` asks about, and its query as a ``(key,
+    build)`` pair (``None``: nothing to ask)."""
+    # Accounts as ABM sees them (scores, target accounts) are those of the
+    # as-of day: known up to it, however long ago an account was created.
+    names = sorted(set(_sources(catalogue, metric_ids).values()) - {"abm"})
+    if not names:
+        return names, None
+
+    def build() -> Any:
+        import ibis
+
+        parts = []
+        for i, name in enumerate(names):
+            if name == "schedule":
+                c = engine.table("contracts")
+                one = c.aggregate(latest=c.end_date.max())
+            else:
+                one = _fact_days(engine, name, as_of)
+            parts.append(one.select(k=ibis.literal(i), latest=one.latest.cast("date")))
+        return parts[0] if len(parts) == 1 else ibis.union(*parts)
+
+    return names, (cache.fingerprint(engine, "latest", tuple(names), str(as_of)), build)
+
+
 def latest_facts(
     engine: Engine,
     catalogue: Catalogue,
@@ -97,35 +149,11 @@ def latest_facts(
     takes the latest contract end date (its schedule reaches into the future);
     a ratio or derived metric the latest of the metrics it is computed from.
     Metrics whose source cannot be asked this way (SLA metrics) are left out."""
-    sources: dict[str, str] = {}
-    for mid in catalogue.closure(list(metric_ids)):
-        metric = catalogue[mid]
-        if metric.entity is None or metric.sla_rule is not None:
-            continue
-        sources[mid] = "schedule" if is_scheduled(metric) else metric.entity.name
-        if metric.entity.name == "accounts" and uses_abm(metric):
-            sources[mid] = "abm"
-    # Accounts as ABM sees them (scores, target accounts) are those of the
-    # as-of day: known up to it, however long ago an account was created.
-    names = sorted(set(sources.values()) - {"abm"})
+    sources = _sources(catalogue, metric_ids)
+    names, query = latest_query(engine, catalogue, metric_ids, as_of, cache)
     found: dict[str, dt.date | None] = {"abm": as_of}
-    if names:
-
-        def build() -> Any:
-            import ibis
-
-            parts = []
-            for i, name in enumerate(names):
-                if name == "schedule":
-                    c = engine.table("contracts")
-                    one = c.aggregate(latest=c.end_date.max())
-                else:
-                    one = _fact_days(engine, name, as_of)
-                parts.append(one.select(k=ibis.literal(i), latest=one.latest.cast("date")))
-            return parts[0] if len(parts) == 1 else ibis.union(*parts)
-
-        key = cache.fingerprint(engine, "latest", tuple(names), str(as_of))
-        table = cache.run(engine, key, build)
+    if query is not None:
+        table = cache.run(engine, *query)
         for i, latest in zip(table["k"].to_pylist(), table["latest"].to_pylist(), strict=True):
             found[names[int(i)]] = latest
     out: dict[str, dt.date | None] = {mid: found.get(src) for mid, src in sources.items()}
@@ -137,13 +165,10 @@ def latest_facts(
     return {mid: out[mid] for mid in metric_ids if mid in out}
 
 
-def schedule_shares(
+def schedule_query(
     engine: Engine, periods: Sequence[Period], as_of: dt.date, cache: QueryCache
-) -> list[float | None]:
-    """Per period, the share of the contract terms ending in it that end by
-    ``as_of`` (1 once the period is over; ``None`` when none ends in it)."""
-    if not periods:
-        return []
+) -> tuple[str, Callable[[], Any]]:
+    """:func:`schedule_shares`' query as a ``(key, build)`` pair."""
 
     def build() -> Any:
         import ibis
@@ -159,7 +184,17 @@ def schedule_shares(
         return c.filter(c.end_date.between(lo, hi)).aggregate(**aggs)
 
     spans = tuple((str(p.start), str(p.end)) for p in periods)
-    table = cache.run(engine, cache.fingerprint(engine, "schedule", spans, str(as_of)), build)
+    return cache.fingerprint(engine, "schedule", spans, str(as_of)), build
+
+
+def schedule_shares(
+    engine: Engine, periods: Sequence[Period], as_of: dt.date, cache: QueryCache
+) -> list[float | None]:
+    """Per period, the share of the contract terms ending in it that end by
+    ``as_of`` (1 once the period is over; ``None`` when none ends in it)."""
+    if not periods:
+        return []
+    table = cache.run(engine, *schedule_query(engine, periods, as_of, cache))
     row = table.to_pylist()[0]
     out: list[float | None] = []
     for i, p in enumerate(periods):

@@ -181,8 +181,11 @@ def _measure_raw(
     filters: Mapping[str, Sequence[str | None]] | None,
     as_of: dt.date | None,
     cache: QueryCache,
+    alongside: Sequence[tuple[str, Any]] = (),
 ) -> dict[Level, dict[str, Columns]]:
-    """Parts of every entity metric per level, for non-overlapping periods."""
+    """Parts of every entity metric per level, for non-overlapping periods;
+    ``alongside`` queries (``(key, build)`` pairs) run in the same batch, their
+    results kept by ``cache`` only."""
     raw: dict[Level, dict[str, Columns]] = {level: {} for level in levels}
     keys = ["period", *_dim_cols(finest)]
     spans = _spans(periods)
@@ -193,8 +196,11 @@ def _measure_raw(
         return cache.fingerprint(engine, kind, shape, spans, level, where, str(as_of))
 
     # Every finest-level query at once: the database computes the next ones
-    # while the results already in are rolled up.
+    # while the results already in are rolled up. The queries placed on first
+    # stage entries (they group the whole stage history) start first, so that
+    # the longest query does not start last on one cursor while the other idles.
     members_list = list(groups.values())
+    order = sorted(range(len(members_list)), key=lambda i: list(groups)[i][1] != STAGE_GROUP)
 
     def fused(group: tuple[str, str, str], members: list[Metric]) -> tuple[str, Any]:
         if group[1] == STAGE_GROUP:  # placed on first stage entries: one reading of them
@@ -207,30 +213,42 @@ def _measure_raw(
             lambda: fused_query(engine, members, periods, finest, filters),
         )
 
-    queries: list[tuple[str, Any]] = [
-        fused(group, members) for group, members in groups.items()
-    ] + [
+    pairs = list(groups.items())
+    queries: list[tuple[str, Any]] = [fused(*pairs[i]) for i in order] + [
         (
             key("single", [metric], finest),
             lambda m=metric: metric_query(engine, m, periods, finest, filters, as_of),
         )
         for metric in single
     ]
+    # Queries of other parts of the status, run in the same batch: their results
+    # are kept by the cache, where they are found when asked for.
+    queries += list(alongside)
+    cut: dict[int, dict[Level, dict[str, Columns]]] = {}
     with closing(cache.run_many(engine, queries)) as results:
-        for members in members_list:
+        for i in order:
             fine = _frame(next(results))
+            cut[i] = {}
             for level in levels:
                 # One roll-up of the whole fused result per level, then cut per metric.
                 parts_of_all = [c for c in fine if c not in keys]
                 rolled = fine if level == finest else _rollup(fine, level, parts_of_all)
                 level_keys = ["period", *_dim_cols(level)]
-                for metric in members:
+                cut[i][level] = {}
+                for metric in members_list[i]:
                     parts = {p: f"{metric.id}__{p}" for p in _PARTS}
                     cols = [c for c in parts.values() if c in rolled]
-                    raw[level][metric.id] = rolled.select(
+                    cut[i][level][metric.id] = rolled.select(
                         [*level_keys, *cols], {v: k for k, v in parts.items()}
                     )
         singles = {metric.id: _frame(next(results)) for metric in single}
+        for _ in alongside:
+            next(results)
+    # In the groups' own order: the order of the metrics decides how segments
+    # are numbered, hence the order of the rows.
+    for i in range(len(members_list)):
+        for level in levels:
+            raw[level].update(cut[i][level])
     for metric in single:
         fine = singles[metric.id]
         for level in levels:
@@ -273,8 +291,12 @@ def measure_columns(
     filters: Mapping[str, Sequence[str | None]] | None = None,
     as_of: dt.date | None = None,
     cache: QueryCache | None = None,
+    alongside: Sequence[tuple[str, Any]] = (),
 ) -> dict[Level, Columns]:
-    """:func:`measure` as NumPy columns (:class:`~kpitree.compute.columns.Columns`)."""
+    """:func:`measure` as NumPy columns (:class:`~kpitree.compute.columns.Columns`).
+    ``alongside``: other ``(key, build)`` queries to run in the same batch as the
+    first metric queries (see :meth:`QueryCache.run_many`); only their results
+    kept by ``cache`` remain, for whoever asks for them next."""
     import numpy as np
 
     from kpitree.compute.vector import evaluate_columns
@@ -299,11 +321,20 @@ def measure_columns(
     # Overlapping periods (a quarter and one of its months, this year to date and
     # the whole of last year) are measured in separate passes: a fact is placed
     # in one period per query.
-    for members_idx in _disjoint(periods):
+    for n, members_idx in enumerate(_disjoint(periods)):
         part = [periods[i] for i in members_idx]
         remap = np.asarray(members_idx, dtype="int64")
         got = _measure_raw(
-            engine, groups, single, part, levels, finest, filters, as_of, cache or query_cache()
+            engine,
+            groups,
+            single,
+            part,
+            levels,
+            finest,
+            filters,
+            as_of,
+            cache or query_cache(),
+            alongside if n == 0 else (),
         )
         _measure_apart(engine, catalogue, apart, part, filters, as_of, cache or query_cache(), got)
         for level, frames in got.items():

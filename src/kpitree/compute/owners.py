@@ -353,13 +353,11 @@ def owner_matching(engine: Engine, facts: Mapping[str, int] | None = None) -> Ow
 def _owner_matching(
     engine: Engine, roster: Sequence[tuple[str, str, str]], facts: Mapping[str, int] | None
 ) -> OwnerMatching:
-    reps = _rows(engine, "reps", ("rep_id", "name", "email"))
+    reps, assignments, counted = _organisation(engine, facts is None)
     people: dict[str, dict[str, Any]] = {
         str(r["rep_id"]): r for r in reps if r["rep_id"] is not None
     }
-    assigned = sorted(
-        {str(r["rep_id"]) for r in _rows(engine, "rep_assignments", ("rep_id",)) if r["rep_id"]}
-    )
+    assigned = sorted({str(r["rep_id"]) for r in assignments if r["rep_id"]})
     known: list[KnownRep] = []
     for rid in assigned:
         person = people.get(rid, {})
@@ -378,7 +376,7 @@ def _owner_matching(
         known.append(KnownRep(rep, (rep,), None, *place))
     if not known:
         return OwnerMatching()
-    counts = _owner_counts(engine) if facts is None else facts
+    counts = facts if facts is not None else counted if counted is not None else {}
     owners = []
     for oid, n in sorted(counts.items()):
         person = people.get(oid, {})
@@ -409,14 +407,63 @@ def batch_owners(
     return counts
 
 
-def _rows(engine: Engine, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
-    from kpitree.compute.querycache import lookup
+_REPS = ("reps", ("rep_id", "name", "email"))
+_ASSIGNED = ("rep_assignments", ("rep_id",))
 
+
+def _organisation(
+    engine: Engine, count: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int] | None]:
+    """The reps' rows, the assigned reps' ids and (``count``) the owner counts of
+    the facts, asked in one batch: three queries, the counts of every owner
+    table in one. A database without one of the tables asks them one by one."""
+    from kpitree.compute.querycache import lookup_many
+
+    owned = [n for n in OWNER_TABLES if "owner_id" in schema.table(n).column_names]
+
+    def counts() -> ir.Table:
+        import ibis
+
+        parts = [engine.table(name) for name in owned]
+        union = ibis.union(*[t.select(owner_id=t.owner_id) for t in parts])
+        named = union.filter(union.owner_id.notnull())
+        return named.group_by("owner_id").aggregate(n=named.count())
+
+    named = [(_rows_name(*_REPS), _rows_build(engine, *_REPS))]
+    named.append((_rows_name(*_ASSIGNED), _rows_build(engine, *_ASSIGNED)))
+    if count:
+        named.append((f"owner counts {tuple(owned)}", counts))
+    try:
+        tables = lookup_many(engine, named)
+    except UserError:  # a table missing: what there is, one by one
+        rows = _rows(engine, *_REPS), _rows(engine, *_ASSIGNED)
+        return *rows, _owner_counts(engine) if count else None
+    found: dict[str, int] | None = None
+    if count:
+        found = {}
+        for row in tables[2].to_pylist():
+            owner = str(row["owner_id"])
+            found[owner] = found.get(owner, 0) + int(row["n"])
+    return tables[0].to_pylist(), tables[1].to_pylist(), found
+
+
+def _rows_name(table: str, columns: Sequence[str]) -> str:
+    return f"rows {table} {tuple(columns)}"
+
+
+def _rows_build(engine: Engine, table: str, columns: Sequence[str]) -> Any:
     def build() -> ir.Table:
         return engine.table(table).select(*columns).distinct()
 
+    return build
+
+
+def _rows(engine: Engine, table: str, columns: Sequence[str]) -> list[dict[str, Any]]:
+    from kpitree.compute.querycache import lookup
+
+    build = _rows_build(engine, table, columns)
     try:
-        return lookup(engine, f"rows {table} {tuple(columns)}", build).to_pylist()  # type: ignore[no-any-return]
+        return lookup(engine, _rows_name(table, columns), build).to_pylist()  # type: ignore[no-any-return]
     except UserError:  # no such table
         return []
 

@@ -6,15 +6,32 @@ a name never stands for two people."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from kpitree.errors import UserError
 
 if TYPE_CHECKING:
     from kpitree.engines import Engine
 
-__all__ = ["rep_label", "rep_names"]
+__all__ = ["rep_label", "rep_names", "rep_names_query"]
+
+
+_NAMES = "rep names"
+
+
+def _names_query(engine: Engine) -> Any:
+    return engine.table("reps").select("rep_id", "name")
+
+
+def rep_names_query(engine: Engine) -> tuple[str, Callable[[], Any]] | None:
+    """:func:`rep_names`' query as a ``(key, build)`` pair for a batch of queries
+    (``None``: the engine keeps no compiled SQL)."""
+    cache = engine.sql_cache
+    if cache is None:
+        return None
+    return cache.fingerprint(engine, "lookup", _NAMES, owners=False), partial(_names_query, engine)
 
 
 def rep_names(engine: Engine) -> dict[str, str]:
@@ -23,9 +40,7 @@ def rep_names(engine: Engine) -> dict[str, str]:
     from kpitree.compute.querycache import lookup
 
     try:
-        rows = lookup(
-            engine, "rep names", lambda: engine.table("reps").select("rep_id", "name")
-        ).to_pylist()
+        rows = lookup(engine, _NAMES, partial(_names_query, engine)).to_pylist()
     except UserError:  # a database without the reps table
         return {}
     names = {

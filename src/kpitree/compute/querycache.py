@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from kpitree.compute.resultstore import ResultStore
     from kpitree.engines import Engine
 
-__all__ = ["QueryCache", "arrow_schema", "lookup", "query_cache"]
+__all__ = ["QueryCache", "arrow_schema", "lookup", "lookup_many", "query_cache"]
 
 _LIMIT = 500  # entries kept (most recently used)
 _RESULT_BYTES = 256 * 1024 * 1024  # results kept in memory, at most
@@ -207,6 +207,17 @@ class QueryCache:
         matched = owner_matching(engine).digest if owners else ""
         text = repr((_code_version(), engine.name, engine.timezone, engine.where, matched, parts))
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def knows(self, key: str) -> bool:
+        """Whether the SQL of ``key`` is known (compiled before: it builds)."""
+        with self._lock:
+            self._load()
+            return key in self._entries
+
+    def keeps_results(self, engine: Engine) -> bool:
+        """Whether results of ``engine``'s queries are kept (a kpitree warehouse
+        file): a query run early is then found kept when asked for."""
+        return engine.data_state() is not None
 
     def run(self, engine: Engine, key: str, build: Callable[[], ir.Expr]) -> pa.Table:
         """The result of the query with fingerprint ``key``, compiled from
@@ -428,3 +439,23 @@ def lookup(
     table = cache.run(engine, key, build)
     cache.save()  # nothing to write unless it was compiled now
     return table
+
+
+def lookup_many(
+    engine: Engine, named: Sequence[tuple[str, Callable[[], ir.Expr]]]
+) -> list[pa.Table]:
+    """:func:`lookup` of several ``(name, build)`` queries in one batch (two at
+    a time on DuckDB, the warehouse's versions read once), results in order."""
+    cache: QueryCache | None = engine.sql_cache
+    if cache is None:
+        return [engine.execute(build()) for _, build in named]
+    queries = [
+        (cache.fingerprint(engine, "lookup", name, owners=False), build) for name, build in named
+    ]
+    results = cache.run_many(engine, queries)
+    try:
+        tables = list(results)
+    finally:
+        results.close()
+    cache.save()  # nothing to write unless one was compiled now
+    return tables

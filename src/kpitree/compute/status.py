@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING
 
 from kpitree.compute.columns import concat
 from kpitree.compute.explain import Bottleneck, explain_status
-from kpitree.compute.freshness import is_scheduled, latest_facts, schedule_shares, unlinked_deals
+from kpitree.compute.freshness import (
+    is_scheduled,
+    latest_facts,
+    latest_query,
+    schedule_query,
+    schedule_shares,
+    unlinked_deals,
+)
 from kpitree.compute.judge import STATUSES as JUDGED
 from kpitree.compute.judge import Flag
 from kpitree.compute.measure import Level, measure_columns
@@ -90,6 +97,7 @@ def compute_status(
         filters,
         as_of=as_of,
         cache=cache,
+        alongside=_evidence_queries(catalogue, engine, periods, levels, measured, as_of, cache),
     )
     order = tree.display_order()
     evidence = _evidence(tree, catalogue, engine, periods, measured, as_of, cache)
@@ -125,6 +133,40 @@ def compute_status(
     if with_explanations and () in frames:
         explain_status(result, tree, periods[-1])
     return result
+
+
+def _evidence_queries(
+    catalogue: Catalogue,
+    engine: Engine,
+    periods: Sequence[Period],
+    levels: Sequence[Level],
+    measured: Mapping[str, str],
+    as_of: dt.date,
+    cache: QueryCache | None,
+) -> list[tuple[str, Callable[[], object]]]:
+    """The queries :func:`_evidence` will ask (and the reps' names, which a
+    status by rep is shown with), to run in the batch of the metric queries,
+    whose results the cache keeps for them: those of a warehouse whose results
+    are kept, and whose SQL is known (it compiled before, so building it cannot
+    fail on a database without the tables)."""
+    from kpitree.compute.people import rep_names_query
+
+    cache = cache or query_cache()
+    if not cache.keeps_results(engine):
+        return []
+    metric_ids = list(dict.fromkeys(measured.values()))
+    _, latest = latest_query(engine, catalogue, metric_ids, as_of, cache)
+    queries = [latest] if latest is not None else []
+    if periods and any(
+        is_scheduled(catalogue.metrics.get(m)) for m in catalogue.closure(metric_ids)
+    ):
+        queries.append(schedule_query(engine, periods, as_of, cache))
+    # The names are looked up in the engine's own cache: kept there only.
+    if any("rep" in level for level in levels) and engine.sql_cache is cache:
+        names = rep_names_query(engine)
+        if names is not None:
+            queries.append(names)
+    return [(key, build) for key, build in queries if cache.knows(key)]
 
 
 def _evidence(

@@ -11,6 +11,518 @@ FROM "rep_assignments" AS "t0"
 ;
 
 SELECT
+  "t11"."owner_id",
+  COUNT(*) AS "n"
+FROM (
+  SELECT
+    *
+  FROM (
+    SELECT
+      *
+    FROM (
+      SELECT
+        *
+      FROM (
+        SELECT
+          "t0"."owner_id"
+        FROM "leads" AS "t0"
+      ) AS "t4"
+      UNION ALL
+      SELECT
+        *
+      FROM (
+        SELECT
+          "t1"."owner_id"
+        FROM "deals" AS "t1"
+      ) AS "t5"
+    ) AS "t8"
+    UNION ALL
+    SELECT
+      *
+    FROM (
+      SELECT
+        *
+      FROM (
+        SELECT
+          "t2"."owner_id"
+        FROM "accounts" AS "t2"
+      ) AS "t6"
+      UNION ALL
+      SELECT
+        *
+      FROM (
+        SELECT
+          "t3"."owner_id"
+        FROM "activities" AS "t3"
+      ) AS "t7"
+    ) AS "t9"
+  ) AS "t10"
+  WHERE
+    "t10"."owner_id" IS NOT NULL
+) AS "t11"
+GROUP BY
+  1
+;
+
+SELECT
+  "t21"."period",
+  "t21"."dim__department",
+  "t21"."dim__team",
+  SUM("t21"."mqls__n") AS "mqls__n",
+  SUM("t21"."mql_to_opportunity_rate__num") AS "mql_to_opportunity_rate__num",
+  SUM("t21"."mql_to_opportunity_rate__den") AS "mql_to_opportunity_rate__den",
+  SUM("t21"."mql_to_sql_rate__num") AS "mql_to_sql_rate__num",
+  SUM("t21"."mql_to_sql_rate__den") AS "mql_to_sql_rate__den",
+  SUM("t21"."sqls__n") AS "sqls__n",
+  SUM("t21"."sql_to_opportunity_rate__num") AS "sql_to_opportunity_rate__num",
+  SUM("t21"."sql_to_opportunity_rate__den") AS "sql_to_opportunity_rate__den",
+  SUM("t21"."mql_to_sql_days__s") AS "mql_to_sql_days__s",
+  SUM("t21"."mql_to_sql_days__n") AS "mql_to_sql_days__n",
+  SUM("t21"."mql_to_sql_days__q") AS "mql_to_sql_days__q"
+FROM (
+  SELECT
+    "t20"."__day",
+    "t20"."dim__department",
+    "t20"."dim__team",
+    "t20"."mqls__n",
+    "t20"."mql_to_opportunity_rate__num",
+    "t20"."mql_to_opportunity_rate__den",
+    "t20"."mql_to_sql_rate__num",
+    "t20"."mql_to_sql_rate__den",
+    "t20"."sqls__n",
+    "t20"."sql_to_opportunity_rate__num",
+    "t20"."sql_to_opportunity_rate__den",
+    "t20"."mql_to_sql_days__s",
+    "t20"."mql_to_sql_days__n",
+    "t20"."mql_to_sql_days__q",
+    CASE
+      WHEN (
+        "t20"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+      )
+      AND (
+        "t20"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+      )
+      THEN 0
+      WHEN (
+        "t20"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+      )
+      AND (
+        "t20"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+      )
+      THEN 1
+      WHEN (
+        "t20"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+      )
+      AND (
+        "t20"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      )
+      THEN 2
+      ELSE CAST(NULL AS BIGINT)
+    END AS "period"
+  FROM (
+    SELECT
+      "t19"."__day",
+      "t19"."dim__department",
+      "t19"."dim__team",
+      COUNT_IF("t19"."__k" = 0) AS "mqls__n",
+      COUNT_IF(
+        (
+          "t19"."__k" = 0
+        )
+        AND (
+          (
+            "t19"."__first2" IS NOT NULL
+          )
+          AND (
+            "t19"."__first2" >= "t19"."__pat"
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first2")) <= DATE_FROM_PARTS(2026, 3, 20)
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first2")) <= DATEADD(DAY, '90', "t19"."__day")
+          )
+        )
+      ) AS "mql_to_opportunity_rate__num",
+      COUNT_IF("t19"."__k" = 0) AS "mql_to_opportunity_rate__den",
+      COUNT_IF(
+        (
+          "t19"."__k" = 0
+        )
+        AND (
+          (
+            "t19"."__first1" IS NOT NULL
+          )
+          AND (
+            "t19"."__first1" >= "t19"."__pat"
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATEADD(DAY, '60', "t19"."__day")
+          )
+        )
+      ) AS "mql_to_sql_rate__num",
+      COUNT_IF("t19"."__k" = 0) AS "mql_to_sql_rate__den",
+      COUNT_IF("t19"."__k" = 1) AS "sqls__n",
+      COUNT_IF(
+        (
+          "t19"."__k" = 1
+        )
+        AND (
+          (
+            "t19"."__first2" IS NOT NULL
+          )
+          AND (
+            "t19"."__first2" >= "t19"."__pat"
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first2")) <= DATE_FROM_PARTS(2026, 3, 20)
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first2")) <= DATEADD(DAY, '60', "t19"."__day")
+          )
+        )
+      ) AS "sql_to_opportunity_rate__num",
+      COUNT_IF("t19"."__k" = 1) AS "sql_to_opportunity_rate__den",
+      SUM(
+        IFF(
+          (
+            "t19"."__k" = 1
+          )
+          AND (
+            (
+              "t19"."__first0" IS NOT NULL
+            )
+            AND (
+              "t19"."__first1" IS NOT NULL
+            )
+            AND (
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
+            )
+          )
+          AND (
+            CAST(DATEDIFF(
+              DAY,
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
+            ) AS DOUBLE) >= 0
+          ),
+          CAST(DATEDIFF(
+            DAY,
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
+          ) AS DOUBLE),
+          NULL
+        )
+      ) AS "mql_to_sql_days__s",
+      COUNT_IF(
+        (
+          "t19"."__k" = 1
+        )
+        AND (
+          (
+            "t19"."__first0" IS NOT NULL
+          )
+          AND (
+            "t19"."__first1" IS NOT NULL
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
+          )
+        )
+        AND (
+          CAST(DATEDIFF(
+            DAY,
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
+          ) AS DOUBLE) >= 0
+        )
+      ) AS "mql_to_sql_days__n",
+      COUNT_IF(
+        (
+          "t19"."__k" = 1
+        )
+        AND (
+          (
+            "t19"."__first0" IS NOT NULL
+          )
+          AND (
+            "t19"."__first1" IS NOT NULL
+          )
+          AND (
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
+          )
+        )
+        AND (
+          CAST(DATEDIFF(
+            DAY,
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
+            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
+          ) AS DOUBLE) < 0
+        )
+      ) AS "mql_to_sql_days__q"
+    FROM (
+      SELECT
+        "t18"."lead_id",
+        "t18"."created_at",
+        "t18"."channel",
+        "t18"."campaign",
+        "t18"."owner_id",
+        "t18"."team",
+        "t18"."region",
+        "t18"."segment",
+        "t18"."industry",
+        "t18"."account_id",
+        "t18"."current_stage",
+        "t18"."attributes",
+        "t18"."__id",
+        "t18"."__first0",
+        "t18"."__first1",
+        "t18"."__first2",
+        "t18"."__k",
+        "t18"."__pat",
+        "t18"."__day",
+        "t18"."__owner",
+        "t18"."__rep",
+        "t18"."__from",
+        "t18"."__to",
+        "t18"."__department",
+        "t18"."__team",
+        "t18"."__manager",
+        "t18"."__region",
+        "t18"."__department" AS "dim__department",
+        "t18"."__team" AS "dim__team"
+      FROM (
+        SELECT
+          "t17"."lead_id",
+          "t17"."created_at",
+          "t17"."channel",
+          "t17"."campaign",
+          "t17"."owner_id",
+          "t17"."team",
+          "t17"."region",
+          "t17"."segment",
+          "t17"."industry",
+          "t17"."account_id",
+          "t17"."current_stage",
+          "t17"."attributes",
+          "t17"."__id",
+          "t17"."__first0",
+          "t17"."__first1",
+          "t17"."__first2",
+          "t17"."__k",
+          "t17"."__pat",
+          "t17"."__day",
+          "t17"."__owner",
+          "t10"."__rep",
+          "t10"."__from",
+          "t10"."__to",
+          "t10"."__department",
+          "t10"."__team",
+          "t10"."__manager",
+          "t10"."__region"
+        FROM (
+          SELECT
+            "t15"."lead_id",
+            "t15"."created_at",
+            "t15"."channel",
+            "t15"."campaign",
+            "t15"."owner_id",
+            "t15"."team",
+            "t15"."region",
+            "t15"."segment",
+            "t15"."industry",
+            "t15"."account_id",
+            "t15"."current_stage",
+            "t15"."attributes",
+            "t15"."__id",
+            "t15"."__first0",
+            "t15"."__first1",
+            "t15"."__first2",
+            "t15"."__k",
+            "t15"."__pat",
+            "t15"."__day",
+            "t15"."owner_id" AS "__owner"
+          FROM (
+            SELECT
+              "t14"."lead_id",
+              "t14"."created_at",
+              "t14"."channel",
+              "t14"."campaign",
+              "t14"."owner_id",
+              "t14"."team",
+              "t14"."region",
+              "t14"."segment",
+              "t14"."industry",
+              "t14"."account_id",
+              "t14"."current_stage",
+              "t14"."attributes",
+              "t14"."__id",
+              "t14"."__first0",
+              "t14"."__first1",
+              "t14"."__first2",
+              "t14"."__k",
+              "t14"."__pat",
+              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t14"."__pat")) AS "__day"
+            FROM (
+              SELECT
+                "t5"."lead_id",
+                "t5"."created_at",
+                "t5"."channel",
+                "t5"."campaign",
+                "t5"."owner_id",
+                "t5"."team",
+                "t5"."region",
+                "t5"."segment",
+                "t5"."industry",
+                "t5"."account_id",
+                "t5"."current_stage",
+                "t5"."attributes",
+                "t13"."__id",
+                "t13"."__first0",
+                "t13"."__first1",
+                "t13"."__first2",
+                "t13"."__k",
+                "t13"."__pat"
+              FROM (
+                SELECT
+                  *
+                FROM "leads" AS "t1"
+              ) AS "t5"
+              INNER JOIN (
+                SELECT
+                  *
+                FROM (
+                  SELECT
+                    "t9"."__id",
+                    "t9"."__first0",
+                    "t9"."__first1",
+                    "t9"."__first2",
+                    "t9"."__k",
+                    CASE
+                      WHEN "t9"."__k" = 0
+                      THEN "t9"."__first0"
+                      WHEN "t9"."__k" = 1
+                      THEN "t9"."__first1"
+                      ELSE NULL
+                    END AS "__pat"
+                  FROM (
+                    SELECT
+                      "t7"."__id",
+                      "t7"."__first0",
+                      "t7"."__first1",
+                      "t7"."__first2",
+                      CAST(NULLIF(IFF(_u.pos = _u_2.pos_2, _u_2."__k", NULL), '') AS TINYINT) AS "__k"
+                    FROM (
+                      SELECT
+                        "t6"."lead_id" AS "__id",
+                        MIN(IFF("t6"."stage" = 'mql', "t6"."entered_at", NULL)) AS "__first0",
+                        MIN(IFF("t6"."stage" = 'sql', "t6"."entered_at", NULL)) AS "__first1",
+                        MIN(IFF("t6"."stage" = 'opportunity', "t6"."entered_at", NULL)) AS "__first2"
+                      FROM (
+                        SELECT
+                          *
+                        FROM "lead_stage_history" AS "t2"
+                        WHERE
+                          "t2"."stage" IN ('mql', 'sql', 'opportunity')
+                      ) AS "t6"
+                      GROUP BY
+                        1
+                    ) AS "t7"
+                    CROSS JOIN TABLE(FLATTEN(INPUT => ARRAY_GENERATE_RANGE(
+                      0,
+                      (
+                        GREATEST(
+                          ARRAY_SIZE(
+                            SPLIT(
+                              ARRAY_TO_STRING(NULLIF([0, 1], []), 'separator'),
+                              'separator'
+                            )
+                          )
+                        ) - 1
+                      ) + 1
+                    ))) AS _u(seq, key, path, index, pos, this)
+                    CROSS JOIN TABLE(FLATTEN(INPUT => SPLIT(
+                      ARRAY_TO_STRING(NULLIF([0, 1], []), 'separator'),
+                      'separator'
+                    ))) AS _u_2(seq, key, path, pos_2, "__k", this)
+                    WHERE
+                      _u.pos = _u_2.pos_2
+                      OR (
+                        _u.pos > (
+                          ARRAY_SIZE(
+                            SPLIT(
+                              ARRAY_TO_STRING(NULLIF([0, 1], []), 'separator'),
+                              'separator'
+                            )
+                          ) - 1
+                        )
+                        AND _u_2.pos_2 = (
+                          ARRAY_SIZE(
+                            SPLIT(
+                              ARRAY_TO_STRING(NULLIF([0, 1], []), 'separator'),
+                              'separator'
+                            )
+                          ) - 1
+                        )
+                      )
+                  ) AS "t9"
+                ) AS "t11"
+                WHERE
+                  "t11"."__pat" IS NOT NULL
+              ) AS "t13"
+                ON "t5"."lead_id" = "t13"."__id"
+            ) AS "t14"
+          ) AS "t15"
+          WHERE
+            "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+            AND "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        ) AS "t17"
+        LEFT OUTER JOIN (
+          SELECT
+            "t3"."rep_id" AS "__rep",
+            "t3"."valid_from" AS "__from",
+            LEAST(
+              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+              COALESCE(
+                DATEADD(
+                  DAY,
+                  -'1',
+                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
+                ),
+                DATE_FROM_PARTS(9999, 12, 31)
+              )
+            ) AS "__to",
+            "t3"."department" AS "__department",
+            "t3"."team" AS "__team",
+            "t3"."manager_id" AS "__manager",
+            "t3"."region" AS "__region"
+          FROM (
+            SELECT
+              *
+            FROM "rep_assignments" AS "t0"
+          ) AS "t3"
+        ) AS "t10"
+          ON "t17"."__owner" = "t10"."__rep"
+          AND "t10"."__from" <= "t17"."__day"
+          AND "t10"."__to" >= "t17"."__day"
+      ) AS "t18"
+    ) AS "t19"
+    GROUP BY
+      1,
+      2,
+      3
+  ) AS "t20"
+) AS "t21"
+GROUP BY
+  1,
+  2,
+  3
+;
+
+SELECT
   "t10"."period",
   "t10"."dim__department",
   "t10"."dim__team",
@@ -642,464 +1154,6 @@ FROM (
       ELSE CAST(NULL AS BIGINT)
     END IS NOT NULL
 ) AS "t10"
-GROUP BY
-  1,
-  2,
-  3
-;
-
-SELECT
-  "t21"."period",
-  "t21"."dim__department",
-  "t21"."dim__team",
-  SUM("t21"."mqls__n") AS "mqls__n",
-  SUM("t21"."mql_to_opportunity_rate__num") AS "mql_to_opportunity_rate__num",
-  SUM("t21"."mql_to_opportunity_rate__den") AS "mql_to_opportunity_rate__den",
-  SUM("t21"."mql_to_sql_rate__num") AS "mql_to_sql_rate__num",
-  SUM("t21"."mql_to_sql_rate__den") AS "mql_to_sql_rate__den",
-  SUM("t21"."sqls__n") AS "sqls__n",
-  SUM("t21"."sql_to_opportunity_rate__num") AS "sql_to_opportunity_rate__num",
-  SUM("t21"."sql_to_opportunity_rate__den") AS "sql_to_opportunity_rate__den",
-  SUM("t21"."mql_to_sql_days__s") AS "mql_to_sql_days__s",
-  SUM("t21"."mql_to_sql_days__n") AS "mql_to_sql_days__n",
-  SUM("t21"."mql_to_sql_days__q") AS "mql_to_sql_days__q"
-FROM (
-  SELECT
-    "t20"."__day",
-    "t20"."dim__department",
-    "t20"."dim__team",
-    "t20"."mqls__n",
-    "t20"."mql_to_opportunity_rate__num",
-    "t20"."mql_to_opportunity_rate__den",
-    "t20"."mql_to_sql_rate__num",
-    "t20"."mql_to_sql_rate__den",
-    "t20"."sqls__n",
-    "t20"."sql_to_opportunity_rate__num",
-    "t20"."sql_to_opportunity_rate__den",
-    "t20"."mql_to_sql_days__s",
-    "t20"."mql_to_sql_days__n",
-    "t20"."mql_to_sql_days__q",
-    CASE
-      WHEN (
-        "t20"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-      )
-      AND (
-        "t20"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        "t20"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
-      )
-      AND (
-        "t20"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        "t20"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
-      )
-      AND (
-        "t20"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END AS "period"
-  FROM (
-    SELECT
-      "t19"."__day",
-      "t19"."dim__department",
-      "t19"."dim__team",
-      COUNT_IF("t19"."__k" = 0) AS "mqls__n",
-      COUNT_IF(
-        (
-          "t19"."__k" = 0
-        )
-        AND (
-          (
-            "t19"."__first2" IS NOT NULL
-          )
-          AND (
-            "t19"."__first2" >= "t19"."__pat"
-          )
-          AND (
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first2")) <= DATE_FROM_PARTS(2026, 3, 20)
-          )
-          AND (
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first2")) <= DATEADD(DAY, '90', "t19"."__day")
-          )
-        )
-      ) AS "mql_to_opportunity_rate__num",
-      COUNT_IF("t19"."__k" = 0) AS "mql_to_opportunity_rate__den",
-      COUNT_IF(
-        (
-          "t19"."__k" = 0
-        )
-        AND (
-          (
-            "t19"."__first1" IS NOT NULL
-          )
-          AND (
-            "t19"."__first1" >= "t19"."__pat"
-          )
-          AND (
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
-          )
-          AND (
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATEADD(DAY, '60', "t19"."__day")
-          )
-        )
-      ) AS "mql_to_sql_rate__num",
-      COUNT_IF("t19"."__k" = 0) AS "mql_to_sql_rate__den",
-      COUNT_IF("t19"."__k" = 1) AS "sqls__n",
-      COUNT_IF(
-        (
-          "t19"."__k" = 1
-        )
-        AND (
-          (
-            "t19"."__first2" IS NOT NULL
-          )
-          AND (
-            "t19"."__first2" >= "t19"."__pat"
-          )
-          AND (
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first2")) <= DATE_FROM_PARTS(2026, 3, 20)
-          )
-          AND (
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first2")) <= DATEADD(DAY, '60', "t19"."__day")
-          )
-        )
-      ) AS "sql_to_opportunity_rate__num",
-      COUNT_IF("t19"."__k" = 1) AS "sql_to_opportunity_rate__den",
-      SUM(
-        IFF(
-          (
-            "t19"."__k" = 1
-          )
-          AND (
-            (
-              "t19"."__first0" IS NOT NULL
-            )
-            AND (
-              "t19"."__first1" IS NOT NULL
-            )
-            AND (
-              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
-            )
-          )
-          AND (
-            CAST(DATEDIFF(
-              DAY,
-              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
-              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
-            ) AS DOUBLE) >= 0
-          ),
-          CAST(DATEDIFF(
-            DAY,
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
-          ) AS DOUBLE),
-          NULL
-        )
-      ) AS "mql_to_sql_days__s",
-      COUNT_IF(
-        (
-          "t19"."__k" = 1
-        )
-        AND (
-          (
-            "t19"."__first0" IS NOT NULL
-          )
-          AND (
-            "t19"."__first1" IS NOT NULL
-          )
-          AND (
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
-          )
-        )
-        AND (
-          CAST(DATEDIFF(
-            DAY,
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
-          ) AS DOUBLE) >= 0
-        )
-      ) AS "mql_to_sql_days__n",
-      COUNT_IF(
-        (
-          "t19"."__k" = 1
-        )
-        AND (
-          (
-            "t19"."__first0" IS NOT NULL
-          )
-          AND (
-            "t19"."__first1" IS NOT NULL
-          )
-          AND (
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1")) <= DATE_FROM_PARTS(2026, 3, 20)
-          )
-        )
-        AND (
-          CAST(DATEDIFF(
-            DAY,
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first0")),
-            TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t19"."__first1"))
-          ) AS DOUBLE) < 0
-        )
-      ) AS "mql_to_sql_days__q"
-    FROM (
-      SELECT
-        "t18"."lead_id",
-        "t18"."created_at",
-        "t18"."channel",
-        "t18"."campaign",
-        "t18"."owner_id",
-        "t18"."team",
-        "t18"."region",
-        "t18"."segment",
-        "t18"."industry",
-        "t18"."account_id",
-        "t18"."current_stage",
-        "t18"."attributes",
-        "t18"."__id",
-        "t18"."__first0",
-        "t18"."__first1",
-        "t18"."__first2",
-        "t18"."__k",
-        "t18"."__pat",
-        "t18"."__day",
-        "t18"."__owner",
-        "t18"."__rep",
-        "t18"."__from",
-        "t18"."__to",
-        "t18"."__department",
-        "t18"."__team",
-        "t18"."__manager",
-        "t18"."__region",
-        "t18"."__department" AS "dim__department",
-        "t18"."__team" AS "dim__team"
-      FROM (
-        SELECT
-          "t17"."lead_id",
-          "t17"."created_at",
-          "t17"."channel",
-          "t17"."campaign",
-          "t17"."owner_id",
-          "t17"."team",
-          "t17"."region",
-          "t17"."segment",
-          "t17"."industry",
-          "t17"."account_id",
-          "t17"."current_stage",
-          "t17"."attributes",
-          "t17"."__id",
-          "t17"."__first0",
-          "t17"."__first1",
-          "t17"."__first2",
-          "t17"."__k",
-          "t17"."__pat",
-          "t17"."__day",
-          "t17"."__owner",
-          "t10"."__rep",
-          "t10"."__from",
-          "t10"."__to",
-          "t10"."__department",
-          "t10"."__team",
-          "t10"."__manager",
-          "t10"."__region"
-        FROM (
-          SELECT
-            "t15"."lead_id",
-            "t15"."created_at",
-            "t15"."channel",
-            "t15"."campaign",
-            "t15"."owner_id",
-            "t15"."team",
-            "t15"."region",
-            "t15"."segment",
-            "t15"."industry",
-            "t15"."account_id",
-            "t15"."current_stage",
-            "t15"."attributes",
-            "t15"."__id",
-            "t15"."__first0",
-            "t15"."__first1",
-            "t15"."__first2",
-            "t15"."__k",
-            "t15"."__pat",
-            "t15"."__day",
-            "t15"."owner_id" AS "__owner"
-          FROM (
-            SELECT
-              "t14"."lead_id",
-              "t14"."created_at",
-              "t14"."channel",
-              "t14"."campaign",
-              "t14"."owner_id",
-              "t14"."team",
-              "t14"."region",
-              "t14"."segment",
-              "t14"."industry",
-              "t14"."account_id",
-              "t14"."current_stage",
-              "t14"."attributes",
-              "t14"."__id",
-              "t14"."__first0",
-              "t14"."__first1",
-              "t14"."__first2",
-              "t14"."__k",
-              "t14"."__pat",
-              TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t14"."__pat")) AS "__day"
-            FROM (
-              SELECT
-                "t5"."lead_id",
-                "t5"."created_at",
-                "t5"."channel",
-                "t5"."campaign",
-                "t5"."owner_id",
-                "t5"."team",
-                "t5"."region",
-                "t5"."segment",
-                "t5"."industry",
-                "t5"."account_id",
-                "t5"."current_stage",
-                "t5"."attributes",
-                "t13"."__id",
-                "t13"."__first0",
-                "t13"."__first1",
-                "t13"."__first2",
-                "t13"."__k",
-                "t13"."__pat"
-              FROM (
-                SELECT
-                  *
-                FROM "leads" AS "t1"
-              ) AS "t5"
-              INNER JOIN (
-                SELECT
-                  *
-                FROM (
-                  SELECT
-                    "t9"."__id",
-                    "t9"."__first0",
-                    "t9"."__first1",
-                    "t9"."__first2",
-                    "t9"."__k",
-                    CASE
-                      WHEN "t9"."__k" = 0
-                      THEN "t9"."__first0"
-                      WHEN "t9"."__k" = 1
-                      THEN "t9"."__first1"
-                      ELSE NULL
-                    END AS "__pat"
-                  FROM (
-                    SELECT
-                      "t7"."__id",
-                      "t7"."__first0",
-                      "t7"."__first1",
-                      "t7"."__first2",
-                      CAST(NULLIF(IFF(_u.pos = _u_2.pos_2, _u_2."__k", NULL), '') AS TINYINT) AS "__k"
-                    FROM (
-                      SELECT
-                        "t6"."lead_id" AS "__id",
-                        MIN(IFF("t6"."stage" = 'mql', "t6"."entered_at", NULL)) AS "__first0",
-                        MIN(IFF("t6"."stage" = 'sql', "t6"."entered_at", NULL)) AS "__first1",
-                        MIN(IFF("t6"."stage" = 'opportunity', "t6"."entered_at", NULL)) AS "__first2"
-                      FROM (
-                        SELECT
-                          *
-                        FROM "lead_stage_history" AS "t2"
-                        WHERE
-                          "t2"."stage" IN ('mql', 'sql', 'opportunity')
-                      ) AS "t6"
-                      GROUP BY
-                        1
-                    ) AS "t7"
-                    CROSS JOIN TABLE(FLATTEN(INPUT => ARRAY_GENERATE_RANGE(
-                      0,
-                      (
-                        GREATEST(
-                          ARRAY_SIZE(
-                            SPLIT(
-                              ARRAY_TO_STRING(NULLIF([0, 1], []), 'separator'),
-                              'separator'
-                            )
-                          )
-                        ) - 1
-                      ) + 1
-                    ))) AS _u(seq, key, path, index, pos, this)
-                    CROSS JOIN TABLE(FLATTEN(INPUT => SPLIT(
-                      ARRAY_TO_STRING(NULLIF([0, 1], []), 'separator'),
-                      'separator'
-                    ))) AS _u_2(seq, key, path, pos_2, "__k", this)
-                    WHERE
-                      _u.pos = _u_2.pos_2
-                      OR (
-                        _u.pos > (
-                          ARRAY_SIZE(
-                            SPLIT(
-                              ARRAY_TO_STRING(NULLIF([0, 1], []), 'separator'),
-                              'separator'
-                            )
-                          ) - 1
-                        )
-                        AND _u_2.pos_2 = (
-                          ARRAY_SIZE(
-                            SPLIT(
-                              ARRAY_TO_STRING(NULLIF([0, 1], []), 'separator'),
-                              'separator'
-                            )
-                          ) - 1
-                        )
-                      )
-                  ) AS "t9"
-                ) AS "t11"
-                WHERE
-                  "t11"."__pat" IS NOT NULL
-              ) AS "t13"
-                ON "t5"."lead_id" = "t13"."__id"
-            ) AS "t14"
-          ) AS "t15"
-          WHERE
-            "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-            AND "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-        ) AS "t17"
-        LEFT OUTER JOIN (
-          SELECT
-            "t3"."rep_id" AS "__rep",
-            "t3"."valid_from" AS "__from",
-            LEAST(
-              COALESCE("t3"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
-              COALESCE(
-                DATEADD(
-                  DAY,
-                  -'1',
-                  LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC)
-                ),
-                DATE_FROM_PARTS(9999, 12, 31)
-              )
-            ) AS "__to",
-            "t3"."department" AS "__department",
-            "t3"."team" AS "__team",
-            "t3"."manager_id" AS "__manager",
-            "t3"."region" AS "__region"
-          FROM (
-            SELECT
-              *
-            FROM "rep_assignments" AS "t0"
-          ) AS "t3"
-        ) AS "t10"
-          ON "t17"."__owner" = "t10"."__rep"
-          AND "t10"."__from" <= "t17"."__day"
-          AND "t10"."__to" >= "t17"."__day"
-      ) AS "t18"
-    ) AS "t19"
-    GROUP BY
-      1,
-      2,
-      3
-  ) AS "t20"
-) AS "t21"
 GROUP BY
   1,
   2,
