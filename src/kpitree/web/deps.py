@@ -48,6 +48,7 @@ __all__ = [
     "load_project",
     "render",
     "render_html",
+    "request_lang",
     "require_admin",
     "require_editor",
     "require_viewer",
@@ -98,6 +99,12 @@ def load_project(request: Request) -> Project:
         state.project = project
         state.project_signature = _signature(path, tuple(project.tree.target_files))
         return project
+
+
+async def request_lang(request: Request) -> str:
+    """:func:`get_lang` as a dependency answered on the event loop (a sync
+    dependency costs every request a hop to the thread pool and back)."""
+    return get_lang(request)
 
 
 def get_lang(request: Request) -> str:

@@ -154,18 +154,19 @@ def _checked(value: str | None, allowed: tuple[str, ...]) -> str | None:
     raise WebError(400, "KT623", "web.download.bad_format", format=value)
 
 
-def api_format(
+async def api_format(
     format: str | None = Query(
         None,
         description="json (the default), or csv / xlsx to download a table.",
         json_schema_extra={"enum": ["json", "csv", "xlsx"]},
     ),
 ) -> str:
-    """Dependency of the JSON twins that offer downloads: ``json``, ``csv`` or ``xlsx``."""
+    """Dependency of the JSON twins that offer downloads: ``json``, ``csv`` or ``xlsx``
+    (``async``: answered on the event loop, without a hop to the thread pool)."""
     return _checked(format, ("json", "csv", "xlsx")) or "json"
 
 
-def page_format(
+async def page_format(
     format: str | None = Query(
         None,
         description="csv or xlsx to download a table of the page instead of the page.",

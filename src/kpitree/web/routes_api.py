@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from kpitree.web.contract import errors
-from kpitree.web.deps import get_lang, get_project, require_editor, require_viewer
+from kpitree.web.deps import get_project, request_lang, require_editor, require_viewer
 from kpitree.web.downloads import api_format
 from kpitree.web.views import schemas
 
@@ -133,13 +133,14 @@ def no_data(request: Request, project: Project) -> bool:
     return last_data_day(page_source(request, project)) is None
 
 
-def page_request(
+async def page_request(
     request: Request,
     project: Project = Depends(get_project),
-    lang: str = Depends(get_lang),
+    lang: str = Depends(request_lang),
     _: Any = Depends(require_viewer),
 ) -> PageRequest:
-    """The :class:`PageRequest` dependency of the pages and their twins."""
+    """The :class:`PageRequest` dependency of the pages and their twins
+    (``async``: it only gathers what the others found, on the event loop)."""
     return PageRequest(request, project, lang)
 
 
