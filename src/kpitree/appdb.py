@@ -20,6 +20,9 @@ __all__ = ["APP_DB", "AppStore"]
 APP_DB = Path(".kpitree") / "app.sqlite"
 
 
+_APPLIED: set[tuple[str, int, int, str]] = set()
+
+
 class AppStore:
     """One open connection to a project's app database with ``schema`` applied
     (a script of ``CREATE ... IF NOT EXISTS`` statements)."""
@@ -31,7 +34,14 @@ class AppStore:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(schema)
+        # Once per file (its inode and change time: a file made again is
+        # another) and schema in a process: a server opens a store on many
+        # requests, and the script is only CREATE ... IF NOT EXISTS.
+        st = self.path.stat()
+        key = (str(self.path), st.st_ino, st.st_ctime_ns, schema)
+        if key not in _APPLIED:
+            self.db.executescript(schema)
+            _APPLIED.add(key)
 
     def close(self) -> None:
         self.db.close()
