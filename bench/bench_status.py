@@ -135,7 +135,11 @@ def code_hash() -> str:
 
     root = Path(kpitree.__file__).parent / "data"
     demo = sorted((root / "demo").glob("*.py"))
-    files = [*demo, root / "schema.py", *sorted((root / "migrations").rglob("*"))]
+    files = [
+        *demo,
+        root / "schema.py",
+        *sorted(f for f in (root / "migrations").rglob("*") if "__pycache__" not in f.parts),
+    ]
     digest = hashlib.sha256()
     for f in files:
         if f.is_file():

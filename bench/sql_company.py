@@ -287,7 +287,11 @@ def code_hash() -> str:
     import kpitree
 
     root = Path(kpitree.__file__).parent / "data"
-    files = [Path(__file__), root / "schema.py", *sorted((root / "migrations").rglob("*"))]
+    files = [
+        Path(__file__),
+        root / "schema.py",
+        *sorted(f for f in (root / "migrations").rglob("*") if "__pycache__" not in f.parts),
+    ]
     digest = hashlib.sha256()
     for f in files:
         if f.is_file():
