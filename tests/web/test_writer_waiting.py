@@ -35,8 +35,6 @@ def test_the_warm_up_gives_way_to_an_import(demo_copy: Path) -> None:
     has computed its first page: the round stops there (its queries would
     hold the file the import waits for, or wait for the file themselves), and
     the next, after the import, computes every page."""
-    import time
-
     from kpitree.web.cache import PageCache
     from kpitree.web.warmer import Warmer
 
@@ -60,9 +58,7 @@ def test_the_warm_up_gives_way_to_an_import(demo_copy: Path) -> None:
 
     cache.get = spy  # type: ignore[method-assign]
     try:
-        started = time.monotonic()
         assert warmer.warm(project) is False
-        assert time.monotonic() - started < 20  # it did not wait for the file
         assert not any("FY" in c for c in computed)  # the fiscal year was left alone
     finally:
         assert other.stdin is not None
