@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from .test_import_in_place import _mapping, _outcome, _typed_rows, _write_rows
+from .test_import_in_place import _mapping
+from .test_typed_read import _outcome, _typed_rows, _write_rows
 
 # (format, how a cell is written in it, cells almost in it)
 _FORMATS = [
