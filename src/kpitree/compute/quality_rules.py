@@ -12,6 +12,7 @@ later on the same day.
 from __future__ import annotations
 
 import datetime as dt
+import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -100,20 +101,24 @@ def _backwards(ctx: RuleContext) -> Found:
 def _skipped(ctx: RuleContext) -> Found:
     """Histories missing a stage between their first and their furthest one.
     Only stages some record of the table entered count: a funnel without an SQL
-    stage skips nothing by going from MQL to opportunity."""
+    stage skips nothing by going from MQL to opportunity. One pass: per record,
+    its lowest and highest position and which positions it entered; a position
+    is in use when any record entered it."""
     import ibis
 
     out: Found = []
     for entity in ("leads", "deals"):
         h, key, end = _ranked(ctx, entity)
         h = h.filter(h.__pos < end)  # the terminal stages close, they do not skip
-        used = h.select(p=h.__pos).distinct()
-        # Position among the stages in use, so unused stages leave no gap.
-        used = used.mutate(q=ibis.row_number().over(order_by=used.p))
-        h = h.join(used, h.__pos == used.p)
-        per = h.group_by(k=h[key]).aggregate(lo=h.q.min(), hi=h.q.max(), n=h.q.nunique())
-        gaps = per.filter(per.n < per.hi - per.lo + 1)
-        out.append((_HISTORY[entity][0], _ids(gaps.k)))
+        entered = {f"__e{i}": (h.__pos == i).any() for i in range(end)}
+        per = h.group_by(k=h[key]).aggregate(lo=h.__pos.min(), hi=h.__pos.max(), **entered)
+        everyone = ibis.window()
+        per = per.mutate(**{f"__u{i}": per[f"__e{i}"].any().over(everyone) for i in range(end)})
+        gap = ibis.literal(False)
+        for i in range(end):
+            used, mine = per[f"__u{i}"], per[f"__e{i}"]
+            gap = gap | (used & (per.lo < i) & (per.hi > i) & ~mine)
+        out.append((_HISTORY[entity][0], _ids(per.filter(gap).k)))
     return out
 
 
@@ -170,12 +175,14 @@ def _negative_duration(ctx: RuleContext) -> Found:
     j = j.mutate(day=local_day(j.created_at))
     bad = (j.day < j.lead_day) | (j.status.isin(["won", "lost"]) & (j.close_date < j.lead_day))
     a = ctx.table("activities")
-    first = (
-        a.filter(a.lead_id.notnull())
-        .group_by(lid=a.lead_id)
-        .aggregate(first=local_day(a.occurred_at).min())
-    )
-    w = d.filter(d.status == "won").join(first, d.lead_id == first.lid)
+    won = d.filter(d.status == "won")
+    # Only the activities of won deals' leads; the first instant's day is the
+    # first day (a day never goes back as the instant goes on).
+    leads_won = won.select(__won=won.lead_id)
+    a = a.filter(a.lead_id.notnull()).semi_join(leads_won, a.lead_id == leads_won.__won)
+    first = a.group_by(lid=a.lead_id).aggregate(first=a.occurred_at.min())
+    first = first.mutate(first=local_day(first.first))
+    w = won.join(first, won.lead_id == first.lid)
     w = w.filter(w.close_date < w.first)
     c = ctx.table("contracts")
     return [
@@ -200,7 +207,14 @@ def _lead_without_owner(ctx: RuleContext) -> Found:
 
 
 def _blank(column: ir.StringValue) -> ir.BooleanValue:
-    return column.isnull() | (column.strip() == "")
+    """Missing, empty or only whitespace (what ``strip`` removes). Only a value
+    starting with whitespace is stripped: the common id skips the trim."""
+    spaced = column.substr(0, 1).isin(_SPACE) & (column.strip() == "")
+    return column.isnull() | (column == "") | spaced
+
+
+# Everything Ibis's strip removes, on every backend (string.whitespace).
+_SPACE = tuple(string.whitespace)
 
 
 def _owner_without_assignment(ctx: RuleContext) -> Found:
@@ -265,15 +279,23 @@ def _dangling_reference(ctx: RuleContext) -> Found:
     """Records naming a lead, deal or account that is not in its table (a link
     the funnel cannot follow). A reference into a table with no rows at all is
     not counted: that table was not imported, nothing is broken. A record with
-    several broken references is one record to fix, counted once."""
+    several broken references is one record to fix, counted once.
+
+    An anti-join per reference (as ``NOT IN``: a target with an unknown id
+    matches nothing for sure, so nothing is counted against it); only the
+    references it leaves are tested for blanks."""
     import ibis
 
     found: dict[str, list[ir.Table]] = {}
     for table, key, column, target, target_key in _REFERENCES:
-        t = ctx.table(table)
-        other = ctx.table(target)[target_key]
-        loaded = (ctx.table(target).count() > 0).as_scalar()
-        bad = t.filter(~_blank(t[column]) & ~t[column].isin(other) & loaded)
+        # Only the two columns: each reference reads its own narrow scan.
+        t = ctx.table(table).select(key, column)
+        other = ctx.table(target)
+        known = other[target_key]
+        loaded = ((other.count() > 0) & (known.count() == other.count())).as_scalar()
+        ids = other.select(__ref=known)
+        bad = t.filter(t[column].notnull()).anti_join(ids, t[column] == ids.__ref)
+        bad = bad.filter(~_blank(bad[column]) & loaded)
         found.setdefault(table, []).append(_ids(bad[key]))
     return [
         (table, parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=True))
