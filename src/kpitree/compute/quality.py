@@ -154,28 +154,44 @@ def touched(catalogue: Catalogue, tree: Tree, table: str, rule: str) -> tuple[li
     return sorted(found), nodes
 
 
+# Engines that inline a table expression read twice in one query; DuckDB and
+# PostgreSQL keep it whole (every column of the table, in memory) instead.
+_INLINED = frozenset({"pyspark", "clickhouse"})
+
+
 def _counted(
     engine: Engine, parts: list[ir.Table], examples: int
 ) -> list[tuple[int, tuple[str, ...]]]:
     """For each table of ids: how many, and the first ``examples`` of them
-    (sorted). One query per table: a single query for all of them would share
-    the tables several rules read (a common table expression the database
-    keeps whole in memory) instead of reading only the columns each needs."""
+    (sorted). One query for all of them where the database inlines the tables
+    several rules read; elsewhere one query per table of ids, so each reads
+    only the columns it needs."""
+    if engine.name in _INLINED:
+        return _counted_together(engine, parts, examples)
+    return [found for ids in parts for found in _counted_together(engine, [ids], examples)]
+
+
+def _counted_together(
+    engine: Engine, parts: list[ir.Table], examples: int
+) -> list[tuple[int, tuple[str, ...]]]:
+    """:func:`_counted` of ``parts`` in one query."""
     import ibis
 
-    texts = []
-    for ids in parts:
-        numbered = ids.mutate(
-            __n=ibis.row_number().over(order_by=ids.id), __total=ids.id.count().over()
-        )
-        first = numbered.filter(numbered.__n < max(examples, 1))  # row_number counts from 0
-        texts.append(engine.compile(first.order_by(first.id)))
-    out: list[tuple[int, tuple[str, ...]]] = []
-    for rows in engine.execute_sql_many(texts):
-        found = rows.to_pylist()
-        total = int(found[0]["__total"]) if found else 0
-        out.append((total, tuple(str(row["id"]) for row in found[:examples])))
-    return out
+    if not parts:
+        return []
+    tagged = [ids.select(__k=ibis.literal(i), id=ids.id) for i, ids in enumerate(parts)]
+    union = ibis.union(*tagged) if len(tagged) > 1 else tagged[0]
+    numbered = union.mutate(
+        __n=ibis.row_number().over(group_by=union.__k, order_by=union.id),
+        __total=union.id.count().over(group_by=union.__k),
+    )
+    first = numbered.filter(numbered.__n < max(examples, 1))  # row_number counts from 0
+    rows = engine.execute(first.order_by([first.__k, first.id])).to_pylist()
+    out: list[tuple[int, list[str]]] = [(0, []) for _ in parts]
+    for row in rows:
+        k = int(row["__k"])
+        out[k] = (int(row["__total"]), [*out[k][1], str(row["id"])])
+    return [(n, tuple(ids[:examples])) for n, ids in out]
 
 
 def check_quality(
