@@ -1,6 +1,7 @@
 """Each data-quality rule finds exactly the records a plain computation in
 Python finds, on generated companies full of problems: stages entered
-backwards on a later day and on the same day (not backwards), skipped stages
+backwards on a later day and on the same day (not backwards), stages entered
+on a day before their record was created, skipped stages
 and stages nobody uses, references to missing records among blanks and
 whitespace (and into a table that was never imported), deals dated before
 their lead or won before its first activity, contracts ending before they
@@ -201,6 +202,17 @@ def expected(tables: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], s
             if known and not _blank(row[column]) and row[column] not in known:
                 found[("dangling_reference", table)].add(row[key])
     lead_day = {row["lead_id"]: _day(row["created_at"]) for row in tables["leads"]}
+    deal_day = {row["deal_id"]: _day(row["created_at"]) for row in tables["deals"]}
+    for table, key, created in (
+        ("lead_stage_history", "lead_id", lead_day),
+        ("deal_stage_history", "deal_id", deal_day),
+    ):
+        for row in tables[table]:
+            if row[key] in created and _day(row["entered_at"]) < created[row[key]]:
+                found[("before_creation", table)].add(row[key])
+    for row in tables["deals"]:
+        if row["close_date"] < deal_day[row["deal_id"]]:
+            found[("before_creation", "deals")].add(row["deal_id"])
     first: dict[str, dt.date] = {}
     for row in tables["activities"]:
         if row["lead_id"] is not None:
@@ -230,6 +242,7 @@ def expected(tables: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], s
 
 CHECKED = (
     "stage_backwards",
+    "before_creation",
     "stage_skipped",
     "dangling_reference",
     "negative_duration",
@@ -273,6 +286,7 @@ def test_each_rule_finds_the_records_computed_by_hand(company: Any) -> None:
     assert {rule for rule, _ in want} == set(CHECKED)
     assert ("stage_backwards", "lead_stage_history") in want
     assert ("dangling_reference", "activities") in want
+    assert ("before_creation", "deal_stage_history") in want
 
 
 def test_the_report_counts_and_names_the_first_ids(company: Any) -> None:

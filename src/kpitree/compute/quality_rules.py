@@ -128,9 +128,14 @@ def _before_creation(ctx: RuleContext) -> Found:
     out: Found = []
     for entity, (table, key) in _HISTORY.items():
         h = ctx.table(table)
+        # A record's first entry is on its earliest day (a day never goes back
+        # as the instant goes on): one day per record, not per entry.
+        h = h.group_by(__key=h[key]).aggregate(first=h.entered_at.min())
         base = ctx.table(entity)
-        j = h.join(base, h[key] == base[key])
-        j = j.filter(local_day(j.entered_at) < local_day(j.created_at))
+        base = base.select(__key=base[key], created_at=base.created_at)
+        j = h.join(base, h.__key == base.__key)
+        j = j.filter(local_day(j.first) < local_day(j.created_at))
+        j = j.select(**{key: j.__key})
         out.append((table, _ids(j[key])))
     d = ctx.table("deals")
     out.append(("deals", _ids(d.filter(d.close_date < local_day(d.created_at)).deal_id)))
