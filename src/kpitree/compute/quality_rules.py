@@ -172,7 +172,8 @@ def _in_future(ctx: RuleContext) -> Found:
 def _negative_duration(ctx: RuleContext) -> Found:
     """Durations below zero: a deal created, or closed, before its lead was
     created; a deal won before its lead's first activity; a contract ending
-    before it starts."""
+    before it starts. A deal with both reasons is one deal to fix, counted
+    once."""
     d = ctx.table("deals")
     leads = ctx.table("leads")
     lead = leads.select(lid=leads.lead_id, lead_day=local_day(leads.created_at))
@@ -191,7 +192,7 @@ def _negative_duration(ctx: RuleContext) -> Found:
     w = w.filter(w.close_date < w.first)
     c = ctx.table("contracts")
     return [
-        ("deals", _ids(j.filter(bad).deal_id).union(_ids(w.deal_id))),
+        ("deals", _ids(j.filter(bad).deal_id).union(_ids(w.deal_id), distinct=True)),
         ("contracts", _ids(c.filter(c.end_date < c.start_date).contract_id)),
     ]
 
