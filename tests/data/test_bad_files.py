@@ -315,10 +315,10 @@ tables:
 def _small_limits(monkeypatch: pytest.MonkeyPatch, **kw: int) -> None:
     import dataclasses
 
-    from kpitree.data import limits, readers, textfile, xlsx
+    from kpitree.data import limits, readers, textfile, typed, xlsx
 
     small = dataclasses.replace(limits.LIMITS, **kw)
-    for module in (readers, textfile, xlsx):
+    for module in (readers, textfile, typed, xlsx):
         monkeypatch.setattr(module, "LIMITS", small)
 
 

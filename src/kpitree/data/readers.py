@@ -80,7 +80,10 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _csv_options(delimiter: str, ncols: int, max_line: int = LIMITS.max_row_bytes) -> str:
+def _csv_options(delimiter: str, ncols: int, max_line: int | None = None) -> str:
+    """read_csv's options for a file read as text; a line may be ``max_line``
+    bytes long (the row size limit unless given)."""
+    max_line = LIMITS.max_row_bytes if max_line is None else max_line
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols)) + "}"
     return (
         f"delim={sql_str(delimiter)}, quote='\"', escape='\"', header=true, "
