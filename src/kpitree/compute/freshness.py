@@ -115,9 +115,15 @@ def latest_query(
 ) -> tuple[list[str], tuple[str, Callable[[], Any]] | None]:
     """The sources :func:`latest_facts` asks about, and its query as a ``(key,
     build)`` pair (``None``: nothing to ask)."""
+    return _latest_query(engine, _sources(catalogue, metric_ids), as_of, cache)
+
+
+def _latest_query(
+    engine: Engine, sources: dict[str, str], as_of: dt.date, cache: QueryCache
+) -> tuple[list[str], tuple[str, Callable[[], Any]] | None]:
     # Accounts as ABM sees them (scores, target accounts) are those of the
     # as-of day: known up to it, however long ago an account was created.
-    names = sorted(set(_sources(catalogue, metric_ids).values()) - {"abm"})
+    names = sorted(set(sources.values()) - {"abm"})
     if not names:
         return names, None
 
@@ -150,7 +156,7 @@ def latest_facts(
     a ratio or derived metric the latest of the metrics it is computed from.
     Metrics whose source cannot be asked this way (SLA metrics) are left out."""
     sources = _sources(catalogue, metric_ids)
-    names, query = latest_query(engine, catalogue, metric_ids, as_of, cache)
+    names, query = _latest_query(engine, sources, as_of, cache)
     found: dict[str, dt.date | None] = {"abm": as_of}
     if query is not None:
         table = cache.run(engine, *query)

@@ -199,8 +199,8 @@ def _measure_raw(
     # while the results already in are rolled up. The queries placed on first
     # stage entries (they group the whole stage history) start first, so that
     # the longest query does not start last on one cursor while the other idles.
-    members_list = list(groups.values())
-    order = sorted(range(len(members_list)), key=lambda i: list(groups)[i][1] != STAGE_GROUP)
+    pairs = list(groups.items())
+    order = sorted(range(len(pairs)), key=lambda i: pairs[i][0][1] != STAGE_GROUP)
 
     def fused(group: tuple[str, str, str], members: list[Metric]) -> tuple[str, Any]:
         if group[1] == STAGE_GROUP:  # placed on first stage entries: one reading of them
@@ -213,7 +213,6 @@ def _measure_raw(
             lambda: fused_query(engine, members, periods, finest, filters),
         )
 
-    pairs = list(groups.items())
     queries: list[tuple[str, Any]] = [fused(*pairs[i]) for i in order] + [
         (
             key("single", [metric], finest),
@@ -235,7 +234,7 @@ def _measure_raw(
                 rolled = fine if level == finest else _rollup(fine, level, parts_of_all)
                 level_keys = ["period", *_dim_cols(level)]
                 cut[i][level] = {}
-                for metric in members_list[i]:
+                for metric in pairs[i][1]:
                     parts = {p: f"{metric.id}__{p}" for p in _PARTS}
                     cols = [c for c in parts.values() if c in rolled]
                     cut[i][level][metric.id] = rolled.select(
@@ -246,7 +245,7 @@ def _measure_raw(
             next(results)
     # In the groups' own order: the order of the metrics decides how segments
     # are numbered, hence the order of the rows.
-    for i in range(len(members_list)):
+    for i in range(len(pairs)):
         for level in levels:
             raw[level].update(cut[i][level])
     for metric in single:
