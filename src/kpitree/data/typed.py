@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from kpitree.data.limits import LIMITS
 from kpitree.data.mapping import HISTORY_TABLES, Mapping
+from kpitree.data.parsed import count_rows, ids_repeat, kept_batch, parse_into
 from kpitree.data.values import fast_strptime, sql_str
 from kpitree.errors import UserError
 
@@ -149,7 +150,6 @@ def _read(
     progress: Progress | None,
 ) -> tuple[SourceTable, dict[str, int], MappedBatch]:
     from kpitree.data.header_match import resolve_headers
-    from kpitree.data.inplace import _counts, _ids_repeat, _parse, kept_batch
     from kpitree.data.readers import SourceTable, _csv_options, _watch
     from kpitree.data.textfile import header_row, read_head, scan_bytes, sniff_dialect
 
@@ -209,13 +209,13 @@ def _read(
         progress(0, None)
     watcher = _watch(con, estimate, progress) if progress else None
     try:
-        plan, layout, _ = _parse(
+        plan, layout, _ = parse_into(
             con, source, mapping, found, tz, parsed, dup_check=None, formats=preset
         )
     finally:
         if watcher is not None:
             watcher.set()
-    accepted, bad = _counts(con, parsed)
+    accepted, bad = count_rows(con, parsed)
     if bad or accepted > LIMITS.max_rows:
         raise _TextPath(f"{bad} rows to reject" if bad else "too many rows")
     # Hashed after the read, as on the text path; the header's bytes are checked
@@ -223,7 +223,7 @@ def _read(
     scan = scan_bytes(path, utf8=any("\ufffd" in h for h in headers))
     if scan.utf8_bad is not None or scan.nul is not None or scan.bom is not None:
         raise _TextPath("a byte to refuse")
-    if _ids_repeat(con, plan, parsed):
+    if ids_repeat(con, plan, parsed):
         raise _TextPath("an id repeats")
     con.execute("DROP VIEW raw")
     source = SourceTable(tuple(headers), accepted, "0", scan.sha256, False)
