@@ -21,7 +21,7 @@ out = io.StringIO()
 with contextlib.redirect_stdout(out):
     code = run_app(app, sys.argv[1:])
 if {full}:
-    from kpitree.cli.app import load_all_commands
+    from kpitree.cli.application import load_all_commands
     load_all_commands()
     again = io.StringIO()
     with contextlib.redirect_stdout(again):

@@ -3,6 +3,9 @@
 Errors reach the user in one place (:func:`main`): a :class:`~kpitree.errors.UserError`
 prints ``file:line:col: error: message`` lines and exits 1, without a traceback
 unless ``--debug`` is given.
+
+The Typer application (:data:`app`) is built on first use: a plain ``kpitree
+status`` line runs without it (:mod:`kpitree.cli.direct`).
 """
 
 from __future__ import annotations
@@ -10,20 +13,44 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from typing import NoReturn
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from kpitree.cli import state
-from kpitree.cli.app import app
+
+if TYPE_CHECKING:
+    import typer
+
+    app: typer.Typer
 
 __all__ = ["app", "console", "main"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from kpitree.cli.application import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """The exit status of the command line ``argv`` (default: the program's)."""
+    from kpitree.cli.direct import run_direct
+
+    code = run_direct(sys.argv[1:] if argv is None else list(argv))
+    if code is None:  # anything but a plain status line: the Typer application
+        from kpitree.cli.application import app
+        from kpitree.cli.output import run_app
+
+        code = run_app(app, argv)
+    return code
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the command line in this process: raises :class:`SystemExit` with the
     exit status (for callers in the same process, such as tests)."""
-    from kpitree.cli.output import run_app
-
-    sys.exit(run_app(app, argv))
+    sys.exit(_run(argv))
 
 
 def console() -> NoReturn:
@@ -48,9 +75,7 @@ def console() -> NoReturn:
     long-running command (the dashboard) sets them back (``state.long_running``)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gc.set_threshold(200_000, 30, 30)
-    from kpitree.cli.output import run_app
-
-    code = run_app(app, None)
+    code = _run(None)
     if state.finished_reading:
         try:
             for stream in (sys.stdout, sys.stderr):

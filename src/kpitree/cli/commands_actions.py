@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kpitree.cli.app import app
+from kpitree.cli.application import app
 from kpitree.cli.output import parse_day, print_json
 from kpitree.escaping import terminal_text
 from kpitree.i18n import current_lang, t

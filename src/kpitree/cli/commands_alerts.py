@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kpitree.cli.app import app
+from kpitree.cli.application import app
 from kpitree.cli.output import print_json
 from kpitree.errors import UserError
 from kpitree.escaping import terminal_text

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kpitree.cli.app import app
+from kpitree.cli.application import app
 from kpitree.cli.output import parse_day, print_diagnostics, print_json
 from kpitree.errors import Diagnostic, Severity, UserError
 from kpitree.i18n import t

@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from kpitree.cli import state
-from kpitree.cli.app import app
-from kpitree.cli.output import parse_day, print_json
-from kpitree.errors import UserError
+from kpitree.cli.application import app
+from kpitree.cli.output import print_json
 from kpitree.i18n import t
 
 PathArg = Annotated[Path, typer.Argument(help="Project folder or its kpitree.yaml.")]
@@ -45,16 +43,6 @@ WhereOpt = Annotated[
 ]
 
 
-def _filters(items: list[str] | None) -> dict[str, list[str | None]]:
-    out: dict[str, list[str | None]] = {}
-    for item in items or []:
-        dim, sep, value = item.partition("=")
-        if not sep or not dim.strip():
-            raise UserError.of("KT532", "cli.bad_where", None, value=item)
-        out.setdefault(dim.strip(), []).append(value.strip() or None)
-    return out
-
-
 @app.command()
 def status(
     path: PathArg = Path(),
@@ -81,30 +69,11 @@ def status(
     json: JsonOpt = False,
 ) -> None:
     """The tree with actual, target, achievement, expected-to-date, forecast and status."""
-    from kpitree.cli import render_status
-    from kpitree.project import Project
+    # A plain status line runs show_status without building this command
+    # (kpitree.cli.direct); any other line comes here.
+    from kpitree.cli.direct import show_status
 
-    project = Project.load(path)
-    # One engine for the status and the reps' names: opening the warehouse
-    # again would cost as much as a small project's whole status.
-    with project.engine() as engine:
-        result = project.status(
-            period,
-            by=by,
-            as_of=parse_day(as_of),
-            filters=_filters(where) or None,
-            targets=targets,
-            compare=compare,
-            engine=engine,
-        )
-        names = render_status.rep_names_of(project, result, engine)
-    if json:
-        print_json(render_status.status_json(project, result, names))
-    else:
-        render_status.status_view(project, result, names)
-    # Only read: the kept results and compiled SQL it wrote are closed files,
-    # the warehouse is closed.
-    state.finished_reading = True
+    show_status(path, period, by, as_of, where, targets, compare, json)
 
 
 @app.command()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kpitree.cli.app import app
+from kpitree.cli.application import app
 from kpitree.cli.output import parse_day, print_json
 from kpitree.errors import UserError
 from kpitree.i18n import t

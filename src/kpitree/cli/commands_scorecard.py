@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kpitree.cli.app import app
+from kpitree.cli.application import app
 from kpitree.cli.output import parse_day, print_json
 from kpitree.errors import UserError
 from kpitree.escaping import terminal_text

@@ -11,7 +11,7 @@ import typer
 from typer import _click  # the click Typer vendors
 from typer.core import TyperGroup
 
-from kpitree.cli.app import app
+from kpitree.cli.application import app
 from kpitree.cli.output import print_diagnostics, print_json
 from kpitree.errors import UserError
 from kpitree.i18n import t

@@ -45,7 +45,7 @@ class _Commands(MutableMapping[str, _click.Command]):
         self.groups_built: set[int] = set()
 
     def _load(self, name: str) -> None:
-        from kpitree.cli.app import load_all_commands
+        from kpitree.cli.application import load_all_commands
 
         known = command_index()
 
@@ -62,7 +62,7 @@ class _Commands(MutableMapping[str, _click.Command]):
         """Build the commands registered on the app that are not built yet."""
         import typer.main
 
-        from kpitree.cli.app import app
+        from kpitree.cli.application import app
 
         settings: dict[str, Any] = {
             "pretty_exceptions_short": app.pretty_exceptions_short,
@@ -166,7 +166,7 @@ def index_text() -> str:
 
     import typer.main
 
-    from kpitree.cli.app import app, load_all_commands
+    from kpitree.cli.application import app, load_all_commands
 
     load_all_commands()
     # Which module registered each top-level command: the one defining its callback.

@@ -6,13 +6,17 @@ import datetime as dt
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from kpitree.cli import state
 from kpitree.errors import Diagnostic, KpitreeError, UserError
 from kpitree.i18n import t
+
+if TYPE_CHECKING:
+    import typer
+
+# Typer is imported where it is used: `kpitree status` prints its results
+# without building the command line (kpitree.cli.direct).
 
 
 def parse_day(text: str | None) -> dt.date | None:
@@ -67,6 +71,8 @@ def format_diagnostic(
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
+    import typer
+
     files: dict[str, list[str] | None] = {}
     for diag in diagnostics:
         typer.echo(format_diagnostic(diag, files=files), err=True)
@@ -74,6 +80,8 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
 
 def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:
     """Run the Typer app and turn kpitree errors into located messages."""
+    import typer
+
     state.finished_reading = False
     try:
         # A fixed program name keeps usage lines (and the generated docs) the same
@@ -83,16 +91,6 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:
             prog_name="kpitree",
             standalone_mode=False,
         )
-    except UserError as exc:
-        if state.debug:
-            raise
-        print_diagnostics(exc.diagnostics)
-        return 1
-    except KpitreeError as exc:
-        if state.debug:
-            raise
-        typer.echo(f"{t('severity.error')}: {exc}", err=True)
-        return 1
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except typer.Abort:
@@ -110,10 +108,25 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None) -> int:
     except Exception as exc:
         if state.debug:
             raise
-        typer.echo(t("cli.internal_error", error=f"{type(exc).__name__}: {exc}"), err=True)
-        return 2
+        return report_failure(exc)
     # Outside standalone mode click does not raise `typer.Exit(n)` from a command:
     # it returns n (commands themselves return None).
     if isinstance(returned, int) and not isinstance(returned, bool):
         return returned
     return 0
+
+
+def report_failure(exc: Exception) -> int:
+    """Print what a command that raised ``exc`` tells the user; its exit status:
+    1 for kpitree's errors (located messages for a :class:`UserError`), 2 for
+    anything else (an internal error)."""
+    import typer
+
+    if isinstance(exc, UserError):
+        print_diagnostics(exc.diagnostics)
+        return 1
+    if isinstance(exc, KpitreeError):
+        typer.echo(f"{t('severity.error')}: {exc}", err=True)
+        return 1
+    typer.echo(t("cli.internal_error", error=f"{type(exc).__name__}: {exc}"), err=True)
+    return 2
