@@ -36,6 +36,7 @@ import contextlib
 import logging
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -207,24 +208,28 @@ def _read(
     estimate = max(path.stat().st_size // max(len(head.encode()), 1), 1)
     if progress:
         progress(0, None)
-    watcher = _watch(con, estimate, progress) if progress else None
-    try:
-        plan, layout, _ = parse_into(
-            con, source, mapping, found, tz, parsed, dup_check=None, formats=preset
-        )
-    finally:
-        if watcher is not None:
-            watcher.set()
-    accepted, bad = count_rows(con, parsed)
-    if bad or accepted > LIMITS.max_rows:
-        raise _TextPath(f"{bad} rows to reject" if bad else "too many rows")
-    # Hashed after the read, as on the text path; the header's bytes are checked
-    # here when DuckDB (which skips it) may have replaced one.
-    scan = scan_bytes(path, utf8=any("\ufffd" in h for h in headers))
+    # The file's bytes are hashed and checked (NUL bytes, inner byte-order marks;
+    # the header's bytes when DuckDB, which skips it, may have replaced one) in a
+    # thread beside DuckDB's read and checks: hashlib and DuckDB both release the
+    # GIL, so the two passes over the file overlap instead of following each other.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpitree-scan") as pool:
+        scanning = pool.submit(scan_bytes, path, utf8=any("\ufffd" in h for h in headers))
+        watcher = _watch(con, estimate, progress) if progress else None
+        try:
+            plan, layout, _ = parse_into(
+                con, source, mapping, found, tz, parsed, dup_check=None, formats=preset
+            )
+        finally:
+            if watcher is not None:
+                watcher.set()
+        accepted, bad = count_rows(con, parsed)
+        if bad or accepted > LIMITS.max_rows:
+            raise _TextPath(f"{bad} rows to reject" if bad else "too many rows")
+        if ids_repeat(con, plan, parsed):
+            raise _TextPath("an id repeats")
+        scan = scanning.result()
     if scan.utf8_bad is not None or scan.nul is not None or scan.bom is not None:
         raise _TextPath("a byte to refuse")
-    if ids_repeat(con, plan, parsed):
-        raise _TextPath("an id repeats")
     con.execute("DROP VIEW raw")
     source = SourceTable(tuple(headers), accepted, "0", scan.sha256, False)
     plan.source = source
