@@ -90,6 +90,11 @@ class BusinessCalendar:
     hours: Mapping[int, tuple[Interval, ...]] = field(default_factory=dict)
     country: str | None = "JP"
     closed_days: frozenset[dt.date] = frozenset()
+    # Each day's open stretches, once worked out (an SLA report asks for the same
+    # days tens of thousands of times); not part of what the calendar is.
+    _days: dict[dt.date, tuple[tuple[dt.datetime, dt.datetime], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def default(
@@ -128,6 +133,16 @@ class BusinessCalendar:
 
     def open_intervals(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
         """The open stretches of ``day`` as UTC instants."""
+        return list(self._intervals(day))
+
+    def _intervals(self, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
+        """:meth:`open_intervals`, worked out once per day."""
+        found = self._days.get(day)
+        if found is None:
+            found = self._days[day] = tuple(self._compute_intervals(day))
+        return found
+
+    def _compute_intervals(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
         if not self.is_open_day(day):
             return []
         zone = self.zone
@@ -153,7 +168,7 @@ class BusinessCalendar:
         remaining = dt.timedelta(hours=hours)
         day = self._local_day(start)
         for _ in range(_HORIZON_DAYS):
-            for a, b in self.open_intervals(day):
+            for a, b in self._intervals(day):
                 if b <= start:
                     continue
                 begin = max(a, start)
@@ -174,7 +189,7 @@ class BusinessCalendar:
         day = self._local_day(start)
         last = self._local_day(end)
         while day <= last:
-            for a, b in self.open_intervals(day):
+            for a, b in self._intervals(day):
                 lo, hi = max(a, start), min(b, end)
                 if hi > lo:
                     total += hi - lo

@@ -153,3 +153,34 @@ def test_calendar_clock(tmp_path: Path) -> None:
     # L2: Fri 17:30 -> Tue 10:00 is 88.5 wall-clock hours.
     assert got["L2"] == ("breached", 88.5)
     assert got["L1"] == ("met", 5.0)
+
+
+def test_cases_read_once_stand_at_any_moment(tmp_path: Path) -> None:
+    """The dashboard reads an SLA's cases once per data version and works out
+    their status again each minute: cases read at one moment give, at a later
+    one, what a report read then gives (responses made in between count), and
+    doing so reads no data (the warehouse may be gone by then)."""
+    from kpitree.sla.report import read_facts, report_at, report_moment
+
+    project = Project.load(build(tmp_path))
+    period, _ = report_moment(project, "2026-10", NOW)
+    with project.engine() as engine:
+        facts = read_facts(project.tree, engine, period)
+    later = dt.datetime(2026, 10, 14, 16, 0, tzinfo=JST)
+    expected = {
+        (moment, by): project.sla_report("2026-10", by=by, as_of=moment).to_json(with_cases=True)
+        for moment in (NOW, later)
+        for by in ("owner", "team")
+    }
+    warehouse = Path(project.warehouse_target.removeprefix("duckdb://"))
+    warehouse.rename(warehouse.with_name("moved.duckdb"))
+    for moment in (NOW, later):
+        for by in ("owner", "team"):
+            now = report_moment(project, "2026-10", moment)[1]
+            got = report_at(project.tree, facts, period, now, by=by)
+            assert got.to_json(with_cases=True) == expected[moment, by]
+    rule = report_at(project.tree, facts, period, NOW).rule("mql_first_touch")
+    assert {c.id: (c.status, c.elapsed_hours) for c in rule.cases} == EXPECTED
+    rule = report_at(project.tree, facts, period, later).rule("mql_first_touch")
+    got = {c.id: c.status for c in rule.cases}
+    assert got["L5"] == "met" and got["L6"] == "breached"

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from kpitree.business_hours import BusinessCalendar, calendar_hours_between
-from kpitree.compute.owners import owner_matching
 from kpitree.errors import UserError
 from kpitree.source import did_you_mean
 
@@ -206,65 +205,6 @@ def summarize(cases: Sequence[SlaCase]) -> SlaSummary:
     )
 
 
-# --- reading the cases -----------------------------------------------------------------
-
-
-def _instant(value: Any, zone: ZoneInfo) -> dt.datetime:
-    """A fact's moment as an aware datetime (a date is its local midnight)."""
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=_UTC)
-    return dt.datetime.combine(value, dt.time(0), tzinfo=zone)
-
-
-def _event(engine: Engine, spec: SlaSpec, event: str) -> ir.Table:
-    """``(__id, __at)``: the first time each case had ``event``."""
-    entity = spec.entity
-    key = "lead_id" if entity == "leads" else "deal_id"
-    base = engine.table(entity)
-    name = event.removeprefix("stage:")
-    if event in base.columns:
-        return base.select(__id=base[key], __at=base[event]).filter(lambda t: t.__at.notnull())
-    if entity == "leads" and name == "lead":
-        return base.select(__id=base[key], __at=base.created_at)
-    hist = engine.table("lead_stage_history" if entity == "leads" else "deal_stage_history")
-    rows = hist.filter(hist.stage == name)
-    return rows.group_by(__id=rows[key]).aggregate(__at=rows.entered_at.min())
-
-
-def _assignments(engine: Engine) -> dict[str, list[tuple[dt.date, dt.date, dict[str, Any]]]]:
-    """Rep -> day ranges with department, team and manager; a later assignment
-    ends the one before it (as the engine's own placing does)."""
-    rows = engine.execute(engine.table("rep_assignments")).to_pylist()
-    by_rep: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_rep.setdefault(row["rep_id"], []).append(row)
-    out: dict[str, list[tuple[dt.date, dt.date, dict[str, Any]]]] = {}
-    far = dt.date(9999, 12, 31)
-    for rep, items in by_rep.items():
-        items.sort(key=lambda r: r["valid_from"])
-        ranges = []
-        for i, row in enumerate(items):
-            end = row["valid_to"] or far
-            if i + 1 < len(items):
-                end = min(end, items[i + 1]["valid_from"] - dt.timedelta(days=1))
-            org = {"department": row["department"], "team": row["team"]}
-            org["manager"] = row.get("manager_id")
-            ranges.append((row["valid_from"], end, org))
-        out[rep] = ranges
-    return out
-
-
-def _org_on(
-    assignments: Mapping[str, list[tuple[dt.date, dt.date, dict[str, Any]]]],
-    rep: str | None,
-    day: dt.date,
-) -> dict[str, Any]:
-    for start, end, org in assignments.get(rep or "", ()):
-        if start <= day <= end:
-            return org
-    return dict.fromkeys(ORG)
-
-
 def sla_cases(
     engine: Engine,
     rule: SlaRule,
@@ -274,79 +214,10 @@ def sla_cases(
 ) -> list[SlaCase]:
     """Every case whose start's local day is in ``[first_day, last_day]`` and
     not after ``now``, with its status at ``now`` (later responses are not
-    known yet)."""
-    import ibis
+    known yet; :mod:`kpitree.compute.sla_cases` reads them)."""
+    from kpitree.compute.sla_cases import cases_at, sla_facts
 
-    spec = rule.spec
-    zone = ZoneInfo(rule.timezone)
-    now = now.astimezone(_UTC)
-    key = "lead_id" if spec.entity == "leads" else "deal_id"
-    dims = _LEAD_DIMS if spec.entity == "leads" else _DEAL_DIMS
-    starts = _event(engine, spec, spec.from_)
-    day = starts.__at.date() if not starts.__at.type().is_date() else starts.__at
-    starts = starts.filter((day >= first_day) & (day <= last_day))
-    base = engine.table(spec.entity)
-    facts = starts.inner_join(base, starts.__id == base[key]).select(
-        "__id", "__at", owner=base.owner_id, **{f"__d_{d}": base[d] for d in dims}
-    )
-    if spec.to == "first_activity":
-        acts = engine.table("activities")
-        acts = acts.filter(acts[key].notnull())
-        if spec.activity_types:
-            acts = acts.filter(acts.type.isin(list(spec.activity_types)))
-        ends = acts.select(__rid=acts[key], __rat=acts.occurred_at)
-    else:
-        ev = _event(engine, spec, spec.to)
-        ends = ev.select(__rid=ev.__id, __rat=ev.__at)
-    joined = facts.left_join(ends, [facts.__id == ends.__rid, ends.__rat >= facts.__at])
-    rows = joined.group_by(["__id", "__at", "owner", *[f"__d_{d}" for d in dims]]).aggregate(
-        __resp=joined.__rat.min()
-    )
-    del ibis
-    table = engine.execute(rows).to_pylist()
-    assignments = _assignments(engine)
-    matching = owner_matching(engine)  # owners as the organisation knows them
-    rep_of, placed = matching.rep_of(), matching.placement()
-    cases = []
-    for row in table:
-        owner = rep_of.get(row["owner"], row["owner"]) if row["owner"] else row["owner"]
-        start = _instant(row["__at"], zone)
-        if start.astimezone(_UTC) > now:
-            continue
-        response = None if row["__resp"] is None else _instant(row["__resp"], zone)
-        if response is not None and response.astimezone(_UTC) > now:
-            response = None  # not known yet at `now`
-        due = rule.due(start)
-        if response is not None:
-            status = "met" if response <= due else "breached"
-            elapsed = rule.elapsed(start, response)
-            remaining = None
-        else:
-            status = "breached" if now > due else "open"
-            elapsed = rule.elapsed(start, now)
-            remaining = rule.elapsed(now, due) if status == "open" else None
-        local_start = start.astimezone(zone)
-        org = _org_on(assignments, owner, local_start.date())
-        if owner in placed and org["department"] is None and org["team"] is None:
-            org = {"department": placed[owner][0], "team": placed[owner][1], "manager": None}
-        segment = {"rep": owner, **org, **{d: row[f"__d_{d}"] for d in dims}}
-        cases.append(
-            SlaCase(
-                sla=rule.id,
-                id=str(row["__id"]),
-                owner=owner,
-                start=local_start,
-                due=due.astimezone(zone),
-                response=None if response is None else response.astimezone(zone),
-                status=status,
-                elapsed_hours=elapsed,
-                remaining_hours=remaining,
-                about_to_breach=remaining is not None and remaining <= rule.warn_hours,
-                segment=segment,
-            )
-        )
-    cases.sort(key=lambda c: (c.start, c.id))
-    return cases
+    return cases_at(sla_facts(engine, rule, first_day, last_day), now)
 
 
 # --- SLA metrics as tree nodes ---------------------------------------------------------

@@ -7,7 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kpitree.compute.sla import SlaCase, SlaSummary, sla_cases, sla_rule, summarize
+from kpitree.compute.sla import SlaCase, SlaSummary, sla_rule, summarize
+from kpitree.compute.sla_cases import SlaFacts, cases_at, sla_facts
 from kpitree.errors import UserError
 from kpitree.source import did_you_mean
 
@@ -18,7 +19,17 @@ if TYPE_CHECKING:
     from kpitree.definition.tree import Tree
     from kpitree.engines import Engine
 
-__all__ = ["BY", "SlaGroup", "SlaReport", "SlaRuleReport", "sla_report"]
+__all__ = [
+    "BY",
+    "SlaGroup",
+    "SlaReport",
+    "SlaRuleReport",
+    "check_by",
+    "read_facts",
+    "report_at",
+    "report_moment",
+    "sla_report",
+]
 
 BY = ("owner", "team", "department")
 
@@ -114,6 +125,13 @@ def sla_report(
 ) -> SlaReport:
     """Every SLA rule (or those named) over cases that started in ``period``,
     as they stand at ``now``; rows per ``by`` (owner, team or department)."""
+    by = check_by(by)
+    return report_at(tree, read_facts(tree, engine, period, rules), period, now, by=by)
+
+
+def check_by(by: str | None) -> str:
+    """What the rows are per: owner (default; ``rep`` too), team or department
+    (KT761 otherwise)."""
     by = by or "owner"
     if by == "rep":
         by = "owner"
@@ -121,10 +139,36 @@ def sla_report(
         raise UserError.of(
             "KT761", "sla.bad_by", None, value=by, allowed=", ".join(BY), hint=did_you_mean(by, BY)
         )
+    return by
+
+
+def read_facts(
+    tree: Tree, engine: Engine, period: Period, rules: Sequence[str] | None = None
+) -> dict[str, SlaFacts]:
+    """The cases of every SLA rule (or those named) that started in
+    ``period``, read from the data once: :func:`report_at` gives the report at
+    any moment from them."""
+    return {
+        rule_id: sla_facts(engine, sla_rule(tree, rule_id), period.start, period.end)
+        for rule_id in (rules or list(tree.sla))
+    }
+
+
+def report_at(
+    tree: Tree,
+    facts: dict[str, SlaFacts],
+    period: Period,
+    now: dt.datetime,
+    *,
+    by: str | None = None,
+) -> SlaReport:
+    """:func:`sla_report` from the cases read by :func:`read_facts`, as they
+    stand at ``now``."""
+    by = check_by(by)
     out = []
-    for rule_id in rules or list(tree.sla):
-        rule = sla_rule(tree, rule_id)
-        cases = sla_cases(engine, rule, period.start, period.end, now)
+    for rule_id, read in facts.items():
+        rule = read.rule
+        cases = cases_at(read, now)
         groups: dict[tuple[Any, ...], list[SlaCase]] = {}
         keys: dict[tuple[Any, ...], dict[str, str | None]] = {}
         for case in cases:
@@ -176,6 +220,19 @@ def project_sla_report(
 ) -> SlaReport:
     """:meth:`kpitree.Project.sla_report`: the period named or given (default:
     this month) as it stands at ``as_of`` (a day means its end; default now)."""
+    chosen, now = report_moment(project, period, as_of)
+    with project.engine() as engine:
+        return sla_report(
+            project.tree, engine, chosen, now, by=by, rules=list(rules) if rules else None
+        )
+
+
+def report_moment(
+    project: _Reporting,
+    period: str | Period | None = None,
+    as_of: dt.date | dt.datetime | None = None,
+) -> tuple[Period, dt.datetime]:
+    """The period and the moment (UTC) :func:`project_sla_report` reports."""
     from zoneinfo import ZoneInfo
 
     from kpitree.compute.sla import status_now
@@ -188,7 +245,4 @@ def project_sla_report(
     chosen = period if period is not None and not isinstance(period, str) else None
     if chosen is None:
         chosen = project.period(period if isinstance(period, str) else "this-month", as_of=day)
-    with project.engine() as engine:
-        return sla_report(
-            project.tree, engine, chosen, now, by=by, rules=list(rules) if rules else None
-        )
+    return chosen, now

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from kpitree.alerts import AlertEvent
     from kpitree.project import Project
+    from kpitree.web.cache import CachedSource
 
 __all__ = ["background", "router"]
 
@@ -88,10 +89,27 @@ def alerts_view(
     }
 
 
-def sla_view(project: Project, period: str | None, by: str | None) -> dict[str, Any]:
-    """What the SLA page shows (and ``/api/sla`` returns)."""
+def sla_view(
+    project: Project, period: str | None, by: str | None, source: CachedSource | None = None
+) -> dict[str, Any]:
+    """What the SLA page shows (and ``/api/sla`` returns). With ``source``, the
+    cases are read from the data once per data version and period (kept
+    there) and only their status at this moment is worked out again."""
     tree = project.tree
-    report = project.sla_report(period, by=by)
+    if source is None:
+        report = project.sla_report(period, by=by)
+    else:
+        from kpitree.sla.report import check_by, read_facts, report_at, report_moment
+
+        by = check_by(by)
+        chosen, now = report_moment(project, period)
+
+        def read() -> Any:
+            with project.engine() as engine:
+                return read_facts(tree, engine, chosen)
+
+        facts = source.cached(("sla_facts", chosen.key, chosen.start, chosen.end), read)
+        report = report_at(tree, facts, chosen, now, by=by)
     out = {**report.to_json(), "defined": bool(tree.sla)}
     # Departments by their labels (both languages: the view is cached for all).
     out["departments"] = {
@@ -242,9 +260,9 @@ def _sla_page(request: Request, period: str | None, by: str | None) -> dict[str,
     source = page_source(request, project)
     key = ("sla", period, by, minute)
     if not accepts_previous(request):
-        return source.cached(key, lambda: sla_view(project, period, by))
+        return source.cached(key, lambda: sla_view(project, period, by, source))
     view, previous = source.current_or_previous(
-        key, lambda: sla_view(project, period, by), ("sla", period, by), time.time
+        key, lambda: sla_view(project, period, by, source), ("sla", period, by), time.time
     )
     if previous is not None:
         mark(request, previous, project.tree.timezone)
