@@ -203,3 +203,42 @@ def test_a_json_twin_takes_the_previous_figures_only_as_stale_as_it_says(
     # A page always may, a download never does.
     assert accepts_previous(_request(app, "/", "")) is True
     assert accepts_previous(_request(app, "/api/tree", "format=csv")) is False
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "accepted"),
+    [
+        ("max-stale=300", True),  # the previous minute's answer: 30 s out of date
+        ("max-stale=20", False),
+        ("max-stale", True),
+    ],
+)
+def test_the_sla_twin_after_a_quiet_weekend_takes_the_previous_minute(
+    demo_copy: Path, cache_control: str, accepted: bool
+) -> None:
+    """The SLA page follows the clock a minute at a time: its previous answer is as
+    out of date as the minute is old, not as old as the data, which nobody wrote
+    over the weekend (three days old here)."""
+    import os
+
+    from kpitree.web.updating import accepts_previous
+
+    warehouse = demo_copy / ".kpitree" / "warehouse.duckdb"
+    written = time.time() - 3 * 86400
+    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        if path.exists():
+            os.utime(path, (written, written))
+    app = FastAPI()
+    app.state.project_path = demo_copy
+    request = _request(app, "/api/sla", "")
+    request.scope["headers"] = [(b"cache-control", cache_control.encode())]
+    minute = time.time() - 30  # the new minute began 30 s ago
+    assert accepts_previous(request, since=minute) is accepted
+    # Nothing follows the clock: the data's time counts (three days old).
+    assert accepts_previous(request) is (cache_control == "max-stale")
+    # New data written after the minute began counts from its writing.
+    fresh = time.time() - 10
+    for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
+        if path.exists():
+            os.utime(path, (fresh, fresh))
+    assert accepts_previous(request, since=minute) is True

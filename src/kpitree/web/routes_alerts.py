@@ -256,10 +256,11 @@ def _sla_page(request: Request, period: str | None, by: str | None) -> dict[str,
     from kpitree.web.updating import accepts_previous, mark
 
     project = get_project(request)
-    minute = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    now = dt.datetime.now(dt.UTC)
+    minute = now.strftime("%Y-%m-%dT%H:%M")
     source = page_source(request, project)
     key = ("sla", period, by, minute)
-    if not accepts_previous(request):
+    if not accepts_previous(request, since=now.replace(second=0, microsecond=0).timestamp()):
         return source.cached(key, lambda: sla_view(project, period, by, source))
     view, previous = source.current_or_previous(
         key, lambda: sla_view(project, period, by, source), ("sla", period, by), time.time

@@ -61,11 +61,17 @@ def data_time(project: Project) -> float:
     return max(times) if times else time.time()
 
 
-def accepts_previous(request: Request) -> bool:
+def accepts_previous(request: Request, since: float | None = None) -> bool:
     """Whether this request may be answered with the previous data version's
     figures: a page, not a download; a JSON twin only with ``max-stale`` (with
-    a number of seconds: only while the new data is at most that old), never
-    with ``no-cache``."""
+    a number of seconds: only while what made the previous answer out of date
+    is at most that old), never with ``no-cache``.
+
+    What made it out of date is the new data (the time it was written); for an
+    answer that also follows the clock, ``since`` is when its current period
+    began (the SLA page's minute), and the later of the two counts: after a
+    quiet weekend the data is days old, but the previous minute's answer is
+    less than a minute out of date."""
     if request.query_params.get("format") in ("csv", "xlsx"):
         return False
     if not request.url.path.startswith("/api/"):
@@ -83,7 +89,10 @@ def accepts_previous(request: Request) -> bool:
         return False
     from kpitree.web.deps import load_project
 
-    return time.time() - data_time(load_project(request)) <= int(limit)
+    newest = data_time(load_project(request))
+    if since is not None:
+        newest = max(newest, since)
+    return time.time() - newest <= int(limit)
 
 
 def kept_or_previous(
