@@ -287,7 +287,7 @@ def data_preview_table(
 
     upload = imports.find_upload(project, upload_id)
     shown = table_page(project, upload, table, page, get_lang(request))
-    return render(request, "_preview_table.html", {"table": shown, "upload_id": upload_id})
+    return _part(request, "_preview_table.html", {"table": shown, "upload_id": upload_id})
 
 
 @router.get(
@@ -304,7 +304,15 @@ def data_preview_errors(
 
     upload = imports.find_upload(project, upload_id)
     shown = {"upload_id": upload_id, **errors_page(upload, page, get_lang(request))}
-    return render(request, "_preview_errors.html", {"errors_view": shown})
+    return _part(request, "_preview_errors.html", {"errors_view": shown})
+
+
+def _part(request: Request, template: str, context: dict[str, Any]) -> Response:
+    """A part of a preview: the fragment htmx swaps in place, or, for a pager link
+    followed as a link (no JavaScript, a new tab), a whole page holding it."""
+    if request.headers.get("hx-request") == "true":
+        return render(request, template, context)
+    return render(request, "data_preview_part.html", {**context, "part": template})
 
 
 @router.post("/data/preview/draft", response_class=HTMLResponse, include_in_schema=False)

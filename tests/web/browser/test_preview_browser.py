@@ -139,3 +139,50 @@ def test_the_skip_checkbox_sits_beside_its_text_and_nothing_overflows(
         tall = page.locator('[data-testid="preview"]').bounding_box()["height"]
         print(f"preview at {width} px ({lang}): {tall:.0f} px tall")
         assert tall < 6000
+
+
+def test_the_pager_links_lead_to_pages_with_and_without_javascript(
+    page: Any, browser: Any, demo_copy: Path, start_server: Callable[..., str], tmp_path: Path
+) -> None:
+    """A pager link is a link: opened in a new tab, or followed in a browser
+    without JavaScript, it leads to a whole page of the preview's next rows (not
+    to the bare part htmx swaps in), whose own links and page box page on."""
+    url = start_server(demo_copy)
+    page.goto(url + "/data?lang=en")
+    _upload(page, tmp_path)
+    href = page.locator('[data-testid="next-deals"]').get_attribute("href")
+    assert href is not None and href.startswith("/data/preview/") and href.endswith("?page=2")
+    errors_href = page.locator('[data-testid="next-errors"]').get_attribute("href")
+    assert errors_href is not None
+
+    tab = page.context.new_page()  # "open in a new tab"
+    tab.goto(url + href)
+    assert tab.inner_text('[data-testid="preview-range-deals"]') == "Rows 26–50 of 120"
+    assert tab.locator(".kt-header nav").count() == 1  # the whole page, with its layout
+    assert tab.locator('[data-testid="back-to-data"]').get_attribute("href") == "/data"
+    tab.close()
+
+    context = browser.new_context(java_script_enabled=False, locale="en-US")
+    try:
+        plain = context.new_page()
+        plain.set_default_timeout(NAVIGATION_MS)
+        plain.goto(url + href)
+        range_ = '[data-testid="preview-range-deals"]'
+        assert plain.inner_text(range_) == "Rows 26–50 of 120"
+        plain.click('[data-testid="next-deals"]')
+        plain.wait_for_url("**/tables/deals?page=3")
+        assert plain.inner_text(range_) == "Rows 51–75 of 120"
+        cells = plain.locator('[data-testid="preview-deals"] tbody tr td:first-child')
+        assert cells.first.inner_text() == "G-050"
+        plain.fill('[data-testid="page-box-deals"]', "5")
+        plain.locator('[data-testid="pager-deals"] button[type="submit"]').click()
+        plain.wait_for_url("**/tables/deals?page=5")
+        assert plain.inner_text(range_) == "Rows 101–120 of 120"
+        plain.click('[data-testid="prev-deals"]')
+        plain.wait_for_url("**/tables/deals?page=4")
+        assert plain.inner_text(range_) == "Rows 76–100 of 120"
+        plain.goto(url + errors_href)
+        assert plain.inner_text('[data-testid="preview-range-errors"]').startswith("Rows 26–50")
+        assert plain.locator('[data-testid="preview-errors"] tbody tr').count() == 25
+    finally:
+        context.close()
