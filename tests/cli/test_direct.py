@@ -133,6 +133,21 @@ def test_an_unreadable_project_is_left_to_typer(tmp_path: Path) -> None:
         folder.chmod(0o755)
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any folder")
+def test_an_unreadable_current_folder_is_left_to_typer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Typer checks the path argument's default (the current folder) as it
+    # checks a given one.
+    folder = tmp_path / "closed"
+    folder.mkdir(mode=0o300)
+    try:
+        monkeypatch.chdir(folder)
+        assert parse_status_line(["status", "--json"]) is None
+    finally:
+        folder.chmod(0o755)
+
+
 # The program in a fresh process: its output, exit status and whether Typer was
 # imported; STATUS_VIA_TYPER runs the same line through the Typer application.
 _PROGRAM = """
@@ -223,3 +238,11 @@ def test_a_changed_definition_is_read_by_the_next_status(project: Path) -> None:
     definition.write_text(text, encoding="utf-8")
     code, out, _, _ = _program(*line)
     assert code == 0 and '"project": "Changed plan ' not in out
+
+
+def test_a_path_that_cannot_be_looked_up_is_left_to_typer(tmp_path: Path) -> None:
+    # A name longer than the file system allows: looking it up fails, and not
+    # as a missing file; Typer reads the line and kpitree answers as it does.
+    line = ["status", str(tmp_path / ("a" * 300)), "--json"]
+    assert parse_status_line(line) is None
+    assert _program(*line) == _program(*line, via_typer=True)

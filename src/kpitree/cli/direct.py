@@ -121,11 +121,21 @@ def parse_status_line(argv: list[str]) -> tuple[str | None, bool, dict[str, Any]
             values[name] = [*(values[name] or []), value]
         else:
             values[name] = value
-    if path is not None:
-        # As Typer checks a path argument: one that exists must be readable.
-        if Path(path).exists() and not os.access(path, os.R_OK):
+    # As Typer checks the path argument, given or not (the current folder): one
+    # that exists must be readable. A path that cannot be looked up for another
+    # reason than its absence (a name too long for the file system, a folder on
+    # the way that cannot be searched) is left to Typer too.
+    target = STATUS_DEFAULTS["path"] if path is None else Path(path)
+    try:
+        target.stat()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    else:
+        if not os.access(target, os.R_OK):
             return None
-        values["path"] = Path(path)
+    values["path"] = target
     return lang, debug, values
 
 
