@@ -25,6 +25,7 @@ from kpitree.compute.account_columns import (
     account_join,
     split_where,
 )
+from kpitree.compute.compile_columns import narrowed
 from kpitree.compute.compile_pairs import (
     conversion_facts,
     conversion_query,
@@ -165,7 +166,7 @@ def fused_query(
     assert len(keys_seen) == 1 and None not in keys_seen
     ent, filters, all_dims = checked_group(engine, metrics, dims, filters)
     event = metrics[0].spec.time or ent.time
-    base = ent.base(engine)
+    base = narrowed(ent, ent.base(engine), metrics, [*all_dims, *filters])
     conditions = [condition_of(base, m.spec.where) for m in metrics]
     found = [c for c in conditions if c is not None]
     if len(found) == len(conditions):

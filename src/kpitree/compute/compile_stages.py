@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.account_columns import ACCOUNT_COLUMNS
+from kpitree.compute.compile_columns import narrowed
 from kpitree.compute.events import (
     ID,
     US_PER_HOUR,
@@ -140,7 +141,7 @@ def stage_query(
             __pat=ibis.cases(*[(rows.__k == k, rows[first[p]]) for k, p in enumerate(placing)])
         )
     rows = rows.filter(rows.__pat.notnull())
-    base = ent.base(engine)
+    base = narrowed(ent, ent.base(engine), metrics, [*all_dims, *filters])
     conditions = [condition_of(base, m.spec.where) for m in metrics]
     found = [c for c in conditions if c is not None]
     if len(found) == len(conditions):

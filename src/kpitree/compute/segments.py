@@ -167,7 +167,10 @@ def add_dimensions(
     if needs_org or "rep" in dims:
         t, owner = _owner(engine, ent, t)
     if needs_org and owner is not None:
-        a = _assignments(engine)
+        # Only the organisation columns asked for: each layer of the query
+        # lists every column it passes on.
+        org = [d for d in dims if d in ORG_DIMENSIONS or (d == "region" and d not in own)]
+        a = _assignments(engine, org)
         t = t.left_join(a, [t[owner] == a.__rep, a.__from <= t[day], a.__to >= t[day]])
     lead_cols: dict[str, str] = {}
     account_cols: dict[str, str] = {}
@@ -239,10 +242,12 @@ def _join_custom(
     return t.drop(f"{name}_id")
 
 
-def _assignments(engine: Engine) -> ir.Table:
+def _assignments(engine: Engine, org: Sequence[str] | None = None) -> ir.Table:
     """Rep assignments as non-overlapping day ranges: a later assignment ends
     the one before it (the day before it starts), so a fact matches at most one
-    assignment even when the source left the earlier one open-ended."""
+    assignment even when the source left the earlier one open-ended. With
+    ``org``, only those organisation columns (``department``, ``team``,
+    ``manager``, ``region``) besides the rep and the range."""
     import ibis
 
     a = engine.table("rep_assignments")
@@ -250,14 +255,18 @@ def _assignments(engine: Engine) -> ir.Table:
     nxt = a.valid_from.lead().over(ibis.window(group_by=a.rep_id, order_by=a.valid_from))
     before_next = (nxt - ibis.interval(days=1)).cast("date")
     end = ibis.least(a.valid_to.fill_null(far), before_next.fill_null(far))
+    columns = {
+        "department": a.department,
+        "team": a.team,
+        "manager": a.manager_id,
+        "region": a.region,
+    }
+    chosen = columns if org is None else {d: columns[d] for d in org}
     return a.select(
         __rep=a.rep_id,
         __from=a.valid_from,
         __to=end,
-        __department=a.department,
-        __team=a.team,
-        __manager=a.manager_id,
-        __region=a.region,
+        **{f"__{d}": column for d, column in chosen.items()},
     )
 
 

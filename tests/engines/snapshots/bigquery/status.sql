@@ -251,16 +251,9 @@ FROM (
       SELECT
         `t18`.`lead_id`,
         `t18`.`created_at`,
-        `t18`.`channel`,
-        `t18`.`campaign`,
         `t18`.`owner_id`,
         `t18`.`team`,
-        `t18`.`region`,
-        `t18`.`segment`,
-        `t18`.`industry`,
         `t18`.`account_id`,
-        `t18`.`current_stage`,
-        `t18`.`attributes`,
         `t18`.`__id`,
         `t18`.`__first0`,
         `t18`.`__first1`,
@@ -274,24 +267,15 @@ FROM (
         `t18`.`__to`,
         `t18`.`__department`,
         `t18`.`__team`,
-        `t18`.`__manager`,
-        `t18`.`__region`,
         `t18`.`__department` AS `dim__department`,
         `t18`.`__team` AS `dim__team`
       FROM (
         SELECT
           `t17`.`lead_id`,
           `t17`.`created_at`,
-          `t17`.`channel`,
-          `t17`.`campaign`,
           `t17`.`owner_id`,
           `t17`.`team`,
-          `t17`.`region`,
-          `t17`.`segment`,
-          `t17`.`industry`,
           `t17`.`account_id`,
-          `t17`.`current_stage`,
-          `t17`.`attributes`,
           `t17`.`__id`,
           `t17`.`__first0`,
           `t17`.`__first1`,
@@ -304,23 +288,14 @@ FROM (
           `t10`.`__from`,
           `t10`.`__to`,
           `t10`.`__department`,
-          `t10`.`__team`,
-          `t10`.`__manager`,
-          `t10`.`__region`
+          `t10`.`__team`
         FROM (
           SELECT
             `t15`.`lead_id`,
             `t15`.`created_at`,
-            `t15`.`channel`,
-            `t15`.`campaign`,
             `t15`.`owner_id`,
             `t15`.`team`,
-            `t15`.`region`,
-            `t15`.`segment`,
-            `t15`.`industry`,
             `t15`.`account_id`,
-            `t15`.`current_stage`,
-            `t15`.`attributes`,
             `t15`.`__id`,
             `t15`.`__first0`,
             `t15`.`__first1`,
@@ -333,16 +308,9 @@ FROM (
             SELECT
               `t14`.`lead_id`,
               `t14`.`created_at`,
-              `t14`.`channel`,
-              `t14`.`campaign`,
               `t14`.`owner_id`,
               `t14`.`team`,
-              `t14`.`region`,
-              `t14`.`segment`,
-              `t14`.`industry`,
               `t14`.`account_id`,
-              `t14`.`current_stage`,
-              `t14`.`attributes`,
               `t14`.`__id`,
               `t14`.`__first0`,
               `t14`.`__first1`,
@@ -354,16 +322,9 @@ FROM (
               SELECT
                 `t5`.`lead_id`,
                 `t5`.`created_at`,
-                `t5`.`channel`,
-                `t5`.`campaign`,
                 `t5`.`owner_id`,
                 `t5`.`team`,
-                `t5`.`region`,
-                `t5`.`segment`,
-                `t5`.`industry`,
                 `t5`.`account_id`,
-                `t5`.`current_stage`,
-                `t5`.`attributes`,
                 `t13`.`__id`,
                 `t13`.`__first0`,
                 `t13`.`__first1`,
@@ -372,7 +333,11 @@ FROM (
                 `t13`.`__pat`
               FROM (
                 SELECT
-                  *
+                  `t1`.`lead_id`,
+                  `t1`.`created_at`,
+                  `t1`.`owner_id`,
+                  `t1`.`team`,
+                  `t1`.`account_id`
                 FROM `leads` AS `t1`
               ) AS `t5`
               INNER JOIN (
@@ -452,9 +417,7 @@ FROM (
               )
             ) AS `__to`,
             `t3`.`department` AS `__department`,
-            `t3`.`team` AS `__team`,
-            `t3`.`manager_id` AS `__manager`,
-            `t3`.`region` AS `__region`
+            `t3`.`team` AS `__team`
           FROM (
             SELECT
               *
@@ -547,14 +510,7 @@ FROM (
         `t7`.`created_at`,
         `t7`.`close_date`,
         `t7`.`amount`,
-        `t7`.`currency`,
         `t7`.`status`,
-        `t7`.`stage`,
-        `t7`.`product`,
-        `t7`.`pipeline`,
-        `t7`.`region`,
-        `t7`.`segment`,
-        `t7`.`attributes`,
         `t7`.`__day`,
         `t7`.`__owner`,
         `t7`.`__rep`,
@@ -562,8 +518,6 @@ FROM (
         `t7`.`__to`,
         `t7`.`__department`,
         `t7`.`__team`,
-        `t7`.`__manager`,
-        `t7`.`__region`,
         `t7`.`__department` AS `dim__department`,
         `t7`.`__team` AS `dim__team`
       FROM (
@@ -576,23 +530,14 @@ FROM (
           `t4`.`created_at`,
           `t4`.`close_date`,
           `t4`.`amount`,
-          `t4`.`currency`,
           `t4`.`status`,
-          `t4`.`stage`,
-          `t4`.`product`,
-          `t4`.`pipeline`,
-          `t4`.`region`,
-          `t4`.`segment`,
-          `t4`.`attributes`,
           `t4`.`__day`,
           `t4`.`__owner`,
           `t6`.`__rep`,
           `t6`.`__from`,
           `t6`.`__to`,
           `t6`.`__department`,
-          `t6`.`__team`,
-          `t6`.`__manager`,
-          `t6`.`__region`
+          `t6`.`__team`
         FROM (
           SELECT
             `t0`.`deal_id`,
@@ -603,14 +548,7 @@ FROM (
             `t0`.`created_at`,
             `t0`.`close_date`,
             `t0`.`amount`,
-            `t0`.`currency`,
             `t0`.`status`,
-            `t0`.`stage`,
-            `t0`.`product`,
-            `t0`.`pipeline`,
-            `t0`.`region`,
-            `t0`.`segment`,
-            `t0`.`attributes`,
             `t0`.`close_date` AS `__day`,
             `t0`.`owner_id` AS `__owner`
           FROM `deals` AS `t0`
@@ -634,9 +572,7 @@ FROM (
               )
             ) AS `__to`,
             `t2`.`department` AS `__department`,
-            `t2`.`team` AS `__team`,
-            `t2`.`manager_id` AS `__manager`,
-            `t2`.`region` AS `__region`
+            `t2`.`team` AS `__team`
           FROM (
             SELECT
               *
@@ -756,16 +692,11 @@ FROM (
       SELECT
         `t19`.`contract_id`,
         `t19`.`account_id`,
-        `t19`.`product`,
-        `t19`.`start_date`,
         `t19`.`end_date`,
-        `t19`.`currency`,
-        `t19`.`status`,
         `t19`.`mrr`,
         `t19`.`arr`,
         `t19`.`mrr_after`,
         `t19`.`mrr_retained`,
-        `t19`.`renewed`,
         `t19`.`arr_retained`,
         `t19`.`arr_expansion`,
         `t19`.`__day`,
@@ -775,24 +706,17 @@ FROM (
         `t19`.`__to`,
         `t19`.`__department`,
         `t19`.`__team`,
-        `t19`.`__manager`,
-        `t19`.`__region`,
         `t19`.`__department` AS `dim__department`,
         `t19`.`__team` AS `dim__team`
       FROM (
         SELECT
           `t18`.`contract_id`,
           `t18`.`account_id`,
-          `t18`.`product`,
-          `t18`.`start_date`,
           `t18`.`end_date`,
-          `t18`.`currency`,
-          `t18`.`status`,
           `t18`.`mrr`,
           `t18`.`arr`,
           `t18`.`mrr_after`,
           `t18`.`mrr_retained`,
-          `t18`.`renewed`,
           `t18`.`arr_retained`,
           `t18`.`arr_expansion`,
           `t18`.`__day`,
@@ -801,9 +725,7 @@ FROM (
           `t12`.`__from`,
           `t12`.`__to`,
           `t12`.`__department`,
-          `t12`.`__team`,
-          `t12`.`__manager`,
-          `t12`.`__region`
+          `t12`.`__team`
         FROM (
           SELECT
             `t16`.*
@@ -812,16 +734,11 @@ FROM (
             SELECT
               `t15`.`contract_id`,
               `t15`.`account_id`,
-              `t15`.`product`,
-              `t15`.`start_date`,
               `t15`.`end_date`,
-              `t15`.`currency`,
-              `t15`.`status`,
               `t15`.`mrr`,
               `t15`.`arr`,
               `t15`.`mrr_after`,
               `t15`.`mrr_retained`,
-              `t15`.`renewed`,
               `t15`.`arr_retained`,
               `t15`.`arr_expansion`,
               `t15`.`__day`,
@@ -831,16 +748,11 @@ FROM (
               SELECT
                 `t13`.`contract_id`,
                 `t13`.`account_id`,
-                `t13`.`product`,
-                `t13`.`start_date`,
                 `t13`.`end_date`,
-                `t13`.`currency`,
-                `t13`.`status`,
                 `t13`.`mrr`,
                 `t13`.`arr`,
                 `t13`.`mrr_after`,
                 LEAST(`t13`.`mrr_after`, COALESCE(`t13`.`mrr`, 0.0)) AS `mrr_retained`,
-                IF(`t13`.`status` = 'renewed', 1, 0) AS `renewed`,
                 LEAST(`t13`.`mrr_after`, COALESCE(`t13`.`mrr`, 0.0)) * 12.0 AS `arr_retained`,
                 (
                   `t13`.`mrr_after` - LEAST(`t13`.`mrr_after`, COALESCE(`t13`.`mrr`, 0.0))
@@ -908,9 +820,7 @@ FROM (
               )
             ) AS `__to`,
             `t3`.`department` AS `__department`,
-            `t3`.`team` AS `__team`,
-            `t3`.`manager_id` AS `__manager`,
-            `t3`.`region` AS `__region`
+            `t3`.`team` AS `__team`
           FROM (
             SELECT
               *
@@ -935,176 +845,127 @@ GROUP BY
 ;
 
 SELECT
-  `t10`.`period`,
-  `t10`.`dim__department`,
-  `t10`.`dim__team`,
+  `t11`.`period`,
+  `t11`.`dim__department`,
+  `t11`.`dim__team`,
   COUNT(*) AS `leads__n`
 FROM (
   SELECT
-    `t9`.`lead_id`,
-    `t9`.`created_at`,
-    `t9`.`channel`,
-    `t9`.`campaign`,
-    `t9`.`owner_id`,
-    `t9`.`team`,
-    `t9`.`region`,
-    `t9`.`segment`,
-    `t9`.`industry`,
-    `t9`.`account_id`,
-    `t9`.`current_stage`,
-    `t9`.`attributes`,
-    `t9`.`__day`,
-    `t9`.`__owner`,
-    `t9`.`__rep`,
-    `t9`.`__from`,
-    `t9`.`__to`,
-    `t9`.`__department`,
-    `t9`.`__team`,
-    `t9`.`__manager`,
-    `t9`.`__region`,
-    `t9`.`__department` AS `dim__department`,
-    `t9`.`__team` AS `dim__team`,
-    CASE
-      WHEN (
-        `t9`.`__day` >= DATE(2025, 2, 1)
-      )
-      AND (
-        `t9`.`__day` <= DATE(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        `t9`.`__day` >= DATE(2026, 1, 1)
-      )
-      AND (
-        `t9`.`__day` <= DATE(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        `t9`.`__day` >= DATE(2026, 2, 1)
-      )
-      AND (
-        `t9`.`__day` <= DATE(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS INT64)
-    END AS `period`
+    *
   FROM (
     SELECT
-      `t6`.`lead_id`,
-      `t6`.`created_at`,
-      `t6`.`channel`,
-      `t6`.`campaign`,
-      `t6`.`owner_id`,
-      `t6`.`team`,
-      `t6`.`region`,
-      `t6`.`segment`,
-      `t6`.`industry`,
-      `t6`.`account_id`,
-      `t6`.`current_stage`,
-      `t6`.`attributes`,
-      `t6`.`__day`,
-      `t6`.`__owner`,
-      `t8`.`__rep`,
-      `t8`.`__from`,
-      `t8`.`__to`,
-      `t8`.`__department`,
-      `t8`.`__team`,
-      `t8`.`__manager`,
-      `t8`.`__region`
+      `t9`.`lead_id`,
+      `t9`.`created_at`,
+      `t9`.`owner_id`,
+      `t9`.`team`,
+      `t9`.`account_id`,
+      `t9`.`__day`,
+      `t9`.`__owner`,
+      `t9`.`__rep`,
+      `t9`.`__from`,
+      `t9`.`__to`,
+      `t9`.`__department`,
+      `t9`.`__team`,
+      `t9`.`__department` AS `dim__department`,
+      `t9`.`__team` AS `dim__team`,
+      CASE
+        WHEN (
+          `t9`.`__day` >= DATE(2025, 2, 1)
+        )
+        AND (
+          `t9`.`__day` <= DATE(2025, 2, 28)
+        )
+        THEN 0
+        WHEN (
+          `t9`.`__day` >= DATE(2026, 1, 1)
+        )
+        AND (
+          `t9`.`__day` <= DATE(2026, 1, 31)
+        )
+        THEN 1
+        WHEN (
+          `t9`.`__day` >= DATE(2026, 2, 1)
+        )
+        AND (
+          `t9`.`__day` <= DATE(2026, 2, 28)
+        )
+        THEN 2
+        ELSE CAST(NULL AS INT64)
+      END AS `period`
     FROM (
       SELECT
-        `t4`.`lead_id`,
-        `t4`.`created_at`,
-        `t4`.`channel`,
-        `t4`.`campaign`,
-        `t4`.`owner_id`,
-        `t4`.`team`,
-        `t4`.`region`,
-        `t4`.`segment`,
-        `t4`.`industry`,
-        `t4`.`account_id`,
-        `t4`.`current_stage`,
-        `t4`.`attributes`,
-        `t4`.`__day`,
-        `t4`.`owner_id` AS `__owner`
+        `t6`.`lead_id`,
+        `t6`.`created_at`,
+        `t6`.`owner_id`,
+        `t6`.`team`,
+        `t6`.`account_id`,
+        `t6`.`__day`,
+        `t6`.`__owner`,
+        `t8`.`__rep`,
+        `t8`.`__from`,
+        `t8`.`__to`,
+        `t8`.`__department`,
+        `t8`.`__team`
       FROM (
         SELECT
-          `t2`.`lead_id`,
-          `t2`.`created_at`,
-          `t2`.`channel`,
-          `t2`.`campaign`,
-          `t2`.`owner_id`,
-          `t2`.`team`,
-          `t2`.`region`,
-          `t2`.`segment`,
-          `t2`.`industry`,
-          `t2`.`account_id`,
-          `t2`.`current_stage`,
-          `t2`.`attributes`,
-          DATE(`t2`.`created_at`, 'Asia/Tokyo') AS `__day`
+          `t4`.`lead_id`,
+          `t4`.`created_at`,
+          `t4`.`owner_id`,
+          `t4`.`team`,
+          `t4`.`account_id`,
+          `t4`.`__day`,
+          `t4`.`owner_id` AS `__owner`
+        FROM (
+          SELECT
+            `t2`.`lead_id`,
+            `t2`.`created_at`,
+            `t2`.`owner_id`,
+            `t2`.`team`,
+            `t2`.`account_id`,
+            DATE(`t2`.`created_at`, 'Asia/Tokyo') AS `__day`
+          FROM (
+            SELECT
+              `t0`.`lead_id`,
+              `t0`.`created_at`,
+              `t0`.`owner_id`,
+              `t0`.`team`,
+              `t0`.`account_id`
+            FROM `leads` AS `t0`
+          ) AS `t2`
+        ) AS `t4`
+        WHERE
+          `t4`.`__day` >= DATE(2025, 2, 1) AND `t4`.`__day` <= DATE(2026, 2, 28)
+      ) AS `t6`
+      LEFT OUTER JOIN (
+        SELECT
+          `t3`.`rep_id` AS `__rep`,
+          `t3`.`valid_from` AS `__from`,
+          LEAST(
+            COALESCE(`t3`.`valid_to`, DATE(9999, 12, 31)),
+            COALESCE(
+              DATE_SUB(
+                LEAD(`t3`.`valid_from`) OVER (PARTITION BY `t3`.`rep_id` ORDER BY `t3`.`valid_from` ASC),
+                INTERVAL '1' DAY
+              ),
+              DATE(9999, 12, 31)
+            )
+          ) AS `__to`,
+          `t3`.`department` AS `__department`,
+          `t3`.`team` AS `__team`
         FROM (
           SELECT
             *
-          FROM `leads` AS `t0`
-        ) AS `t2`
-      ) AS `t4`
-      WHERE
-        `t4`.`__day` >= DATE(2025, 2, 1) AND `t4`.`__day` <= DATE(2026, 2, 28)
-    ) AS `t6`
-    LEFT OUTER JOIN (
-      SELECT
-        `t3`.`rep_id` AS `__rep`,
-        `t3`.`valid_from` AS `__from`,
-        LEAST(
-          COALESCE(`t3`.`valid_to`, DATE(9999, 12, 31)),
-          COALESCE(
-            DATE_SUB(
-              LEAD(`t3`.`valid_from`) OVER (PARTITION BY `t3`.`rep_id` ORDER BY `t3`.`valid_from` ASC),
-              INTERVAL '1' DAY
-            ),
-            DATE(9999, 12, 31)
-          )
-        ) AS `__to`,
-        `t3`.`department` AS `__department`,
-        `t3`.`team` AS `__team`,
-        `t3`.`manager_id` AS `__manager`,
-        `t3`.`region` AS `__region`
-      FROM (
-        SELECT
-          *
-        FROM `rep_assignments` AS `t1`
-      ) AS `t3`
-    ) AS `t8`
-      ON `t6`.`__owner` = `t8`.`__rep`
-      AND `t8`.`__from` <= `t6`.`__day`
-      AND `t8`.`__to` >= `t6`.`__day`
-  ) AS `t9`
+          FROM `rep_assignments` AS `t1`
+        ) AS `t3`
+      ) AS `t8`
+        ON `t6`.`__owner` = `t8`.`__rep`
+        AND `t8`.`__from` <= `t6`.`__day`
+        AND `t8`.`__to` >= `t6`.`__day`
+    ) AS `t9`
+  ) AS `t10`
   WHERE
-    CASE
-      WHEN (
-        `t9`.`__day` >= DATE(2025, 2, 1)
-      )
-      AND (
-        `t9`.`__day` <= DATE(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        `t9`.`__day` >= DATE(2026, 1, 1)
-      )
-      AND (
-        `t9`.`__day` <= DATE(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        `t9`.`__day` >= DATE(2026, 2, 1)
-      )
-      AND (
-        `t9`.`__day` <= DATE(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS INT64)
-    END IS NOT NULL
-) AS `t10`
+    `t10`.`period` IS NOT NULL
+) AS `t11`
 GROUP BY
   1,
   2,
@@ -1112,236 +973,178 @@ GROUP BY
 ;
 
 SELECT
-  `t18`.`period`,
-  `t18`.`dim__department`,
-  `t18`.`dim__team`,
+  `t19`.`period`,
+  `t19`.`dim__department`,
+  `t19`.`dim__team`,
   COUNT(*) AS `opportunities__n`
 FROM (
   SELECT
-    `t17`.`deal_id`,
-    `t17`.`account_id`,
-    `t17`.`lead_id`,
-    `t17`.`owner_id`,
-    `t17`.`team`,
-    `t17`.`created_at`,
-    `t17`.`close_date`,
-    `t17`.`amount`,
-    `t17`.`currency`,
-    `t17`.`status`,
-    `t17`.`stage`,
-    `t17`.`product`,
-    `t17`.`pipeline`,
-    `t17`.`region`,
-    `t17`.`segment`,
-    `t17`.`attributes`,
-    `t17`.`__day`,
-    `t17`.`__owner`,
-    `t17`.`__rep`,
-    `t17`.`__from`,
-    `t17`.`__to`,
-    `t17`.`__department`,
-    `t17`.`__team`,
-    `t17`.`__manager`,
-    `t17`.`__region`,
-    `t17`.`__department` AS `dim__department`,
-    `t17`.`__team` AS `dim__team`,
-    CASE
-      WHEN (
-        `t17`.`__day` >= DATE(2025, 2, 1)
-      )
-      AND (
-        `t17`.`__day` <= DATE(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        `t17`.`__day` >= DATE(2026, 1, 1)
-      )
-      AND (
-        `t17`.`__day` <= DATE(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        `t17`.`__day` >= DATE(2026, 2, 1)
-      )
-      AND (
-        `t17`.`__day` <= DATE(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS INT64)
-    END AS `period`
+    *
   FROM (
     SELECT
-      `t16`.`deal_id`,
-      `t16`.`account_id`,
-      `t16`.`lead_id`,
-      `t16`.`owner_id`,
-      `t16`.`team`,
-      `t16`.`created_at`,
-      `t16`.`close_date`,
-      `t16`.`amount`,
-      `t16`.`currency`,
-      `t16`.`status`,
-      `t16`.`stage`,
-      `t16`.`product`,
-      `t16`.`pipeline`,
-      `t16`.`region`,
-      `t16`.`segment`,
-      `t16`.`attributes`,
-      `t16`.`__day`,
-      `t16`.`__owner`,
-      `t11`.`__rep`,
-      `t11`.`__from`,
-      `t11`.`__to`,
-      `t11`.`__department`,
-      `t11`.`__team`,
-      `t11`.`__manager`,
-      `t11`.`__region`
+      `t17`.`deal_id`,
+      `t17`.`account_id`,
+      `t17`.`lead_id`,
+      `t17`.`owner_id`,
+      `t17`.`team`,
+      `t17`.`created_at`,
+      `t17`.`close_date`,
+      `t17`.`status`,
+      `t17`.`__day`,
+      `t17`.`__owner`,
+      `t17`.`__rep`,
+      `t17`.`__from`,
+      `t17`.`__to`,
+      `t17`.`__department`,
+      `t17`.`__team`,
+      `t17`.`__department` AS `dim__department`,
+      `t17`.`__team` AS `dim__team`,
+      CASE
+        WHEN (
+          `t17`.`__day` >= DATE(2025, 2, 1)
+        )
+        AND (
+          `t17`.`__day` <= DATE(2025, 2, 28)
+        )
+        THEN 0
+        WHEN (
+          `t17`.`__day` >= DATE(2026, 1, 1)
+        )
+        AND (
+          `t17`.`__day` <= DATE(2026, 1, 31)
+        )
+        THEN 1
+        WHEN (
+          `t17`.`__day` >= DATE(2026, 2, 1)
+        )
+        AND (
+          `t17`.`__day` <= DATE(2026, 2, 28)
+        )
+        THEN 2
+        ELSE CAST(NULL AS INT64)
+      END AS `period`
     FROM (
       SELECT
-        `t14`.*
-        EXCEPT (`__credit`)
+        `t16`.`deal_id`,
+        `t16`.`account_id`,
+        `t16`.`lead_id`,
+        `t16`.`owner_id`,
+        `t16`.`team`,
+        `t16`.`created_at`,
+        `t16`.`close_date`,
+        `t16`.`status`,
+        `t16`.`__day`,
+        `t16`.`__owner`,
+        `t11`.`__rep`,
+        `t11`.`__from`,
+        `t11`.`__to`,
+        `t11`.`__department`,
+        `t11`.`__team`
       FROM (
         SELECT
-          `t13`.`deal_id`,
-          `t13`.`account_id`,
-          `t13`.`lead_id`,
-          `t13`.`owner_id`,
-          `t13`.`team`,
-          `t13`.`created_at`,
-          `t13`.`close_date`,
-          `t13`.`amount`,
-          `t13`.`currency`,
-          `t13`.`status`,
-          `t13`.`stage`,
-          `t13`.`product`,
-          `t13`.`pipeline`,
-          `t13`.`region`,
-          `t13`.`segment`,
-          `t13`.`attributes`,
-          `t13`.`__day`,
-          `t13`.`__credit`,
-          COALESCE(`t13`.`__credit`, `t13`.`owner_id`) AS `__owner`
+          `t14`.*
+          EXCEPT (`__credit`)
         FROM (
           SELECT
-            `t12`.*
-            EXCEPT (`__credit_lead`)
+            `t13`.`deal_id`,
+            `t13`.`account_id`,
+            `t13`.`lead_id`,
+            `t13`.`owner_id`,
+            `t13`.`team`,
+            `t13`.`created_at`,
+            `t13`.`close_date`,
+            `t13`.`status`,
+            `t13`.`__day`,
+            `t13`.`__credit`,
+            COALESCE(`t13`.`__credit`, `t13`.`owner_id`) AS `__owner`
           FROM (
             SELECT
-              `t10`.`deal_id`,
-              `t10`.`account_id`,
-              `t10`.`lead_id`,
-              `t10`.`owner_id`,
-              `t10`.`team`,
-              `t10`.`created_at`,
-              `t10`.`close_date`,
-              `t10`.`amount`,
-              `t10`.`currency`,
-              `t10`.`status`,
-              `t10`.`stage`,
-              `t10`.`product`,
-              `t10`.`pipeline`,
-              `t10`.`region`,
-              `t10`.`segment`,
-              `t10`.`attributes`,
-              `t10`.`__day`,
-              `t6`.`__credit_lead`,
-              `t6`.`__credit`
+              `t12`.*
+              EXCEPT (`__credit_lead`)
             FROM (
               SELECT
-                *
+                `t10`.`deal_id`,
+                `t10`.`account_id`,
+                `t10`.`lead_id`,
+                `t10`.`owner_id`,
+                `t10`.`team`,
+                `t10`.`created_at`,
+                `t10`.`close_date`,
+                `t10`.`status`,
+                `t10`.`__day`,
+                `t6`.`__credit_lead`,
+                `t6`.`__credit`
               FROM (
                 SELECT
-                  `t5`.`deal_id`,
-                  `t5`.`account_id`,
-                  `t5`.`lead_id`,
-                  `t5`.`owner_id`,
-                  `t5`.`team`,
-                  `t5`.`created_at`,
-                  `t5`.`close_date`,
-                  `t5`.`amount`,
-                  `t5`.`currency`,
-                  `t5`.`status`,
-                  `t5`.`stage`,
-                  `t5`.`product`,
-                  `t5`.`pipeline`,
-                  `t5`.`region`,
-                  `t5`.`segment`,
-                  `t5`.`attributes`,
-                  DATE(`t5`.`created_at`, 'Asia/Tokyo') AS `__day`
+                  *
                 FROM (
                   SELECT
-                    *
-                  FROM `deals` AS `t2`
-                ) AS `t5`
-              ) AS `t7`
-              WHERE
-                `t7`.`__day` >= DATE(2025, 2, 1) AND `t7`.`__day` <= DATE(2026, 2, 28)
-            ) AS `t10`
-            LEFT OUTER JOIN (
-              SELECT
-                `t1`.`lead_id` AS `__credit_lead`,
-                `t1`.`owner_id` AS `__credit`
-              FROM `leads` AS `t1`
-            ) AS `t6`
-              ON `t10`.`lead_id` = `t6`.`__credit_lead`
-          ) AS `t12`
-        ) AS `t13`
-      ) AS `t14`
-    ) AS `t16`
-    LEFT OUTER JOIN (
-      SELECT
-        `t3`.`rep_id` AS `__rep`,
-        `t3`.`valid_from` AS `__from`,
-        LEAST(
-          COALESCE(`t3`.`valid_to`, DATE(9999, 12, 31)),
-          COALESCE(
-            DATE_SUB(
-              LEAD(`t3`.`valid_from`) OVER (PARTITION BY `t3`.`rep_id` ORDER BY `t3`.`valid_from` ASC),
-              INTERVAL '1' DAY
-            ),
-            DATE(9999, 12, 31)
-          )
-        ) AS `__to`,
-        `t3`.`department` AS `__department`,
-        `t3`.`team` AS `__team`,
-        `t3`.`manager_id` AS `__manager`,
-        `t3`.`region` AS `__region`
-      FROM (
+                    `t5`.`deal_id`,
+                    `t5`.`account_id`,
+                    `t5`.`lead_id`,
+                    `t5`.`owner_id`,
+                    `t5`.`team`,
+                    `t5`.`created_at`,
+                    `t5`.`close_date`,
+                    `t5`.`status`,
+                    DATE(`t5`.`created_at`, 'Asia/Tokyo') AS `__day`
+                  FROM (
+                    SELECT
+                      `t2`.`deal_id`,
+                      `t2`.`account_id`,
+                      `t2`.`lead_id`,
+                      `t2`.`owner_id`,
+                      `t2`.`team`,
+                      `t2`.`created_at`,
+                      `t2`.`close_date`,
+                      `t2`.`status`
+                    FROM `deals` AS `t2`
+                  ) AS `t5`
+                ) AS `t7`
+                WHERE
+                  `t7`.`__day` >= DATE(2025, 2, 1) AND `t7`.`__day` <= DATE(2026, 2, 28)
+              ) AS `t10`
+              LEFT OUTER JOIN (
+                SELECT
+                  `t1`.`lead_id` AS `__credit_lead`,
+                  `t1`.`owner_id` AS `__credit`
+                FROM `leads` AS `t1`
+              ) AS `t6`
+                ON `t10`.`lead_id` = `t6`.`__credit_lead`
+            ) AS `t12`
+          ) AS `t13`
+        ) AS `t14`
+      ) AS `t16`
+      LEFT OUTER JOIN (
         SELECT
-          *
-        FROM `rep_assignments` AS `t0`
-      ) AS `t3`
-    ) AS `t11`
-      ON `t16`.`__owner` = `t11`.`__rep`
-      AND `t11`.`__from` <= `t16`.`__day`
-      AND `t11`.`__to` >= `t16`.`__day`
-  ) AS `t17`
+          `t3`.`rep_id` AS `__rep`,
+          `t3`.`valid_from` AS `__from`,
+          LEAST(
+            COALESCE(`t3`.`valid_to`, DATE(9999, 12, 31)),
+            COALESCE(
+              DATE_SUB(
+                LEAD(`t3`.`valid_from`) OVER (PARTITION BY `t3`.`rep_id` ORDER BY `t3`.`valid_from` ASC),
+                INTERVAL '1' DAY
+              ),
+              DATE(9999, 12, 31)
+            )
+          ) AS `__to`,
+          `t3`.`department` AS `__department`,
+          `t3`.`team` AS `__team`
+        FROM (
+          SELECT
+            *
+          FROM `rep_assignments` AS `t0`
+        ) AS `t3`
+      ) AS `t11`
+        ON `t16`.`__owner` = `t11`.`__rep`
+        AND `t11`.`__from` <= `t16`.`__day`
+        AND `t11`.`__to` >= `t16`.`__day`
+    ) AS `t17`
+  ) AS `t18`
   WHERE
-    CASE
-      WHEN (
-        `t17`.`__day` >= DATE(2025, 2, 1)
-      )
-      AND (
-        `t17`.`__day` <= DATE(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        `t17`.`__day` >= DATE(2026, 1, 1)
-      )
-      AND (
-        `t17`.`__day` <= DATE(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        `t17`.`__day` >= DATE(2026, 2, 1)
-      )
-      AND (
-        `t17`.`__day` <= DATE(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS INT64)
-    END IS NOT NULL
-) AS `t18`
+    `t18`.`period` IS NOT NULL
+) AS `t19`
 GROUP BY
   1,
   2,
@@ -1368,11 +1171,8 @@ FROM (
       `t9`.`occurred_at`,
       `t9`.`owner_id`,
       `t9`.`lead_id`,
-      `t9`.`deal_id`,
       `t9`.`account_id`,
       `t9`.`outcome`,
-      `t9`.`duration_seconds`,
-      `t9`.`attributes`,
       `t9`.`__day`,
       `t9`.`__owner`,
       `t9`.`__rep`,
@@ -1380,8 +1180,6 @@ FROM (
       `t9`.`__to`,
       `t9`.`__department`,
       `t9`.`__team`,
-      `t9`.`__manager`,
-      `t9`.`__region`,
       `t9`.`__department` AS `dim__department`,
       `t9`.`__team` AS `dim__team`,
       CASE
@@ -1415,20 +1213,15 @@ FROM (
         `t8`.`occurred_at`,
         `t8`.`owner_id`,
         `t8`.`lead_id`,
-        `t8`.`deal_id`,
         `t8`.`account_id`,
         `t8`.`outcome`,
-        `t8`.`duration_seconds`,
-        `t8`.`attributes`,
         `t8`.`__day`,
         `t8`.`__owner`,
         `t6`.`__rep`,
         `t6`.`__from`,
         `t6`.`__to`,
         `t6`.`__department`,
-        `t6`.`__team`,
-        `t6`.`__manager`,
-        `t6`.`__region`
+        `t6`.`__team`
       FROM (
         SELECT
           `t4`.`activity_id`,
@@ -1436,11 +1229,8 @@ FROM (
           `t4`.`occurred_at`,
           `t4`.`owner_id`,
           `t4`.`lead_id`,
-          `t4`.`deal_id`,
           `t4`.`account_id`,
           `t4`.`outcome`,
-          `t4`.`duration_seconds`,
-          `t4`.`attributes`,
           `t4`.`__day`,
           `t4`.`owner_id` AS `__owner`
         FROM (
@@ -1450,15 +1240,18 @@ FROM (
             `t3`.`occurred_at`,
             `t3`.`owner_id`,
             `t3`.`lead_id`,
-            `t3`.`deal_id`,
             `t3`.`account_id`,
             `t3`.`outcome`,
-            `t3`.`duration_seconds`,
-            `t3`.`attributes`,
             DATE(`t3`.`occurred_at`, 'Asia/Tokyo') AS `__day`
           FROM (
             SELECT
-              *
+              `t0`.`activity_id`,
+              `t0`.`type`,
+              `t0`.`occurred_at`,
+              `t0`.`owner_id`,
+              `t0`.`lead_id`,
+              `t0`.`account_id`,
+              `t0`.`outcome`
             FROM `activities` AS `t0`
             WHERE
               (
@@ -1491,9 +1284,7 @@ FROM (
             )
           ) AS `__to`,
           `t2`.`department` AS `__department`,
-          `t2`.`team` AS `__team`,
-          `t2`.`manager_id` AS `__manager`,
-          `t2`.`region` AS `__region`
+          `t2`.`team` AS `__team`
         FROM (
           SELECT
             *
@@ -1530,7 +1321,6 @@ FROM (
       `t15`.`responded_at`,
       `t15`.`account_id`,
       `t15`.`score`,
-      `t15`.`comment`,
       `t15`.`__day`,
       `t15`.`__owner`,
       `t15`.`__rep`,
@@ -1538,8 +1328,6 @@ FROM (
       `t15`.`__to`,
       `t15`.`__department`,
       `t15`.`__team`,
-      `t15`.`__manager`,
-      `t15`.`__region`,
       `t15`.`__department` AS `dim__department`,
       `t15`.`__team` AS `dim__team`,
       CASE
@@ -1572,16 +1360,13 @@ FROM (
         `t14`.`responded_at`,
         `t14`.`account_id`,
         `t14`.`score`,
-        `t14`.`comment`,
         `t14`.`__day`,
         `t14`.`__owner`,
         `t11`.`__rep`,
         `t11`.`__from`,
         `t11`.`__to`,
         `t11`.`__department`,
-        `t11`.`__team`,
-        `t11`.`__manager`,
-        `t11`.`__region`
+        `t11`.`__team`
       FROM (
         SELECT
           `t12`.*
@@ -1592,7 +1377,6 @@ FROM (
             `t10`.`responded_at`,
             `t10`.`account_id`,
             `t10`.`score`,
-            `t10`.`comment`,
             `t10`.`__day`,
             `t6`.`__acc`,
             `t6`.`__owner`
@@ -1605,11 +1389,13 @@ FROM (
                 `t5`.`responded_at`,
                 `t5`.`account_id`,
                 `t5`.`score`,
-                `t5`.`comment`,
                 DATE(`t5`.`responded_at`, 'Asia/Tokyo') AS `__day`
               FROM (
                 SELECT
-                  *
+                  `t2`.`response_id`,
+                  `t2`.`responded_at`,
+                  `t2`.`account_id`,
+                  `t2`.`score`
                 FROM `nps_responses` AS `t2`
               ) AS `t5`
             ) AS `t7`
@@ -1640,9 +1426,7 @@ FROM (
             )
           ) AS `__to`,
           `t3`.`department` AS `__department`,
-          `t3`.`team` AS `__team`,
-          `t3`.`manager_id` AS `__manager`,
-          `t3`.`region` AS `__region`
+          `t3`.`team` AS `__team`
         FROM (
           SELECT
             *
@@ -1702,8 +1486,6 @@ FROM (
     `t15`.`__to`,
     `t15`.`__department`,
     `t15`.`__team`,
-    `t15`.`__manager`,
-    `t15`.`__region`,
     `t15`.`__department` AS `dim__department`,
     `t15`.`__team` AS `dim__team`,
     CASE
@@ -1759,9 +1541,7 @@ FROM (
       `t11`.`__from`,
       `t11`.`__to`,
       `t11`.`__department`,
-      `t11`.`__team`,
-      `t11`.`__manager`,
-      `t11`.`__region`
+      `t11`.`__team`
     FROM (
       SELECT
         `t12`.`deal_id`,
@@ -1878,9 +1658,7 @@ FROM (
           )
         ) AS `__to`,
         `t2`.`department` AS `__department`,
-        `t2`.`team` AS `__team`,
-        `t2`.`manager_id` AS `__manager`,
-        `t2`.`region` AS `__region`
+        `t2`.`team` AS `__team`
       FROM (
         SELECT
           *
@@ -2002,8 +1780,6 @@ FROM (
         `t15`.`__to`,
         `t15`.`__department`,
         `t15`.`__team`,
-        `t15`.`__manager`,
-        `t15`.`__region`,
         `t15`.`__department` AS `dim__department`,
         `t15`.`__team` AS `dim__team`
       FROM (
@@ -2035,9 +1811,7 @@ FROM (
           `t11`.`__from`,
           `t11`.`__to`,
           `t11`.`__department`,
-          `t11`.`__team`,
-          `t11`.`__manager`,
-          `t11`.`__region`
+          `t11`.`__team`
         FROM (
           SELECT
             `t12`.`deal_id`,
@@ -2154,9 +1928,7 @@ FROM (
               )
             ) AS `__to`,
             `t2`.`department` AS `__department`,
-            `t2`.`team` AS `__team`,
-            `t2`.`manager_id` AS `__manager`,
-            `t2`.`region` AS `__region`
+            `t2`.`team` AS `__team`
           FROM (
             SELECT
               *
@@ -2277,8 +2049,6 @@ FROM (
             `t14`.`__to`,
             `t14`.`__department`,
             `t14`.`__team`,
-            `t14`.`__manager`,
-            `t14`.`__region`,
             `t14`.`__department` AS `dim__department`,
             `t14`.`__team` AS `dim__team`
           FROM (
@@ -2307,9 +2077,7 @@ FROM (
               `t7`.`__from`,
               `t7`.`__to`,
               `t7`.`__department`,
-              `t7`.`__team`,
-              `t7`.`__manager`,
-              `t7`.`__region`
+              `t7`.`__team`
             FROM (
               SELECT
                 `t5`.`deal_id`,
@@ -2358,9 +2126,7 @@ FROM (
                   )
                 ) AS `__to`,
                 `t2`.`department` AS `__department`,
-                `t2`.`team` AS `__team`,
-                `t2`.`manager_id` AS `__manager`,
-                `t2`.`region` AS `__region`
+                `t2`.`team` AS `__team`
               FROM (
                 SELECT
                   *
@@ -2459,8 +2225,6 @@ FROM (
               `t15`.`__to`,
               `t15`.`__department`,
               `t15`.`__team`,
-              `t15`.`__manager`,
-              `t15`.`__region`,
               `t15`.`__department` AS `dim__department`,
               `t15`.`__team` AS `dim__team`
             FROM (
@@ -2489,9 +2253,7 @@ FROM (
                 `t7`.`__from`,
                 `t7`.`__to`,
                 `t7`.`__department`,
-                `t7`.`__team`,
-                `t7`.`__manager`,
-                `t7`.`__region`
+                `t7`.`__team`
               FROM (
                 SELECT
                   `t5`.`deal_id`,
@@ -2540,9 +2302,7 @@ FROM (
                     )
                   ) AS `__to`,
                   `t2`.`department` AS `__department`,
-                  `t2`.`team` AS `__team`,
-                  `t2`.`manager_id` AS `__manager`,
-                  `t2`.`region` AS `__region`
+                  `t2`.`team` AS `__team`
                 FROM (
                   SELECT
                     *
@@ -2638,8 +2398,6 @@ FROM (
               `t16`.`__to`,
               `t16`.`__department`,
               `t16`.`__team`,
-              `t16`.`__manager`,
-              `t16`.`__region`,
               `t16`.`__department` AS `dim__department`,
               `t16`.`__team` AS `dim__team`
             FROM (
@@ -2668,9 +2426,7 @@ FROM (
                 `t7`.`__from`,
                 `t7`.`__to`,
                 `t7`.`__department`,
-                `t7`.`__team`,
-                `t7`.`__manager`,
-                `t7`.`__region`
+                `t7`.`__team`
               FROM (
                 SELECT
                   `t5`.`deal_id`,
@@ -2719,9 +2475,7 @@ FROM (
                     )
                   ) AS `__to`,
                   `t2`.`department` AS `__department`,
-                  `t2`.`team` AS `__team`,
-                  `t2`.`manager_id` AS `__manager`,
-                  `t2`.`region` AS `__region`
+                  `t2`.`team` AS `__team`
                 FROM (
                   SELECT
                     *
@@ -2838,8 +2592,6 @@ FROM (
         `t24`.`__to`,
         `t24`.`__department`,
         `t24`.`__team`,
-        `t24`.`__manager`,
-        `t24`.`__region`,
         `t24`.`__department` AS `dim__department`,
         `t24`.`__team` AS `dim__team`
       FROM (
@@ -2867,9 +2619,7 @@ FROM (
           `t15`.`__from`,
           `t15`.`__to`,
           `t15`.`__department`,
-          `t15`.`__team`,
-          `t15`.`__manager`,
-          `t15`.`__region`
+          `t15`.`__team`
         FROM (
           SELECT
             `t21`.`lead_id`,
@@ -2990,9 +2740,7 @@ FROM (
               )
             ) AS `__to`,
             `t4`.`department` AS `__department`,
-            `t4`.`team` AS `__team`,
-            `t4`.`manager_id` AS `__manager`,
-            `t4`.`region` AS `__region`
+            `t4`.`team` AS `__team`
           FROM (
             SELECT
               *

@@ -270,16 +270,9 @@ FROM (
       SELECT
         "t18"."lead_id",
         "t18"."created_at",
-        "t18"."channel",
-        "t18"."campaign",
         "t18"."owner_id",
         "t18"."team",
-        "t18"."region",
-        "t18"."segment",
-        "t18"."industry",
         "t18"."account_id",
-        "t18"."current_stage",
-        "t18"."attributes",
         "t18"."__id",
         "t18"."__first0",
         "t18"."__first1",
@@ -293,24 +286,15 @@ FROM (
         "t18"."__to",
         "t18"."__department",
         "t18"."__team",
-        "t18"."__manager",
-        "t18"."__region",
         "t18"."__department" AS "dim__department",
         "t18"."__team" AS "dim__team"
       FROM (
         SELECT
           "t17"."lead_id",
           "t17"."created_at",
-          "t17"."channel",
-          "t17"."campaign",
           "t17"."owner_id",
           "t17"."team",
-          "t17"."region",
-          "t17"."segment",
-          "t17"."industry",
           "t17"."account_id",
-          "t17"."current_stage",
-          "t17"."attributes",
           "t17"."__id",
           "t17"."__first0",
           "t17"."__first1",
@@ -323,23 +307,14 @@ FROM (
           "t10"."__from",
           "t10"."__to",
           "t10"."__department",
-          "t10"."__team",
-          "t10"."__manager",
-          "t10"."__region"
+          "t10"."__team"
         FROM (
           SELECT
             "t15"."lead_id",
             "t15"."created_at",
-            "t15"."channel",
-            "t15"."campaign",
             "t15"."owner_id",
             "t15"."team",
-            "t15"."region",
-            "t15"."segment",
-            "t15"."industry",
             "t15"."account_id",
-            "t15"."current_stage",
-            "t15"."attributes",
             "t15"."__id",
             "t15"."__first0",
             "t15"."__first1",
@@ -352,16 +327,9 @@ FROM (
             SELECT
               "t14"."lead_id",
               "t14"."created_at",
-              "t14"."channel",
-              "t14"."campaign",
               "t14"."owner_id",
               "t14"."team",
-              "t14"."region",
-              "t14"."segment",
-              "t14"."industry",
               "t14"."account_id",
-              "t14"."current_stage",
-              "t14"."attributes",
               "t14"."__id",
               "t14"."__first0",
               "t14"."__first1",
@@ -373,16 +341,9 @@ FROM (
               SELECT
                 "t5"."lead_id",
                 "t5"."created_at",
-                "t5"."channel",
-                "t5"."campaign",
                 "t5"."owner_id",
                 "t5"."team",
-                "t5"."region",
-                "t5"."segment",
-                "t5"."industry",
                 "t5"."account_id",
-                "t5"."current_stage",
-                "t5"."attributes",
                 "t13"."__id",
                 "t13"."__first0",
                 "t13"."__first1",
@@ -391,7 +352,11 @@ FROM (
                 "t13"."__pat"
               FROM (
                 SELECT
-                  *
+                  "t1"."lead_id",
+                  "t1"."created_at",
+                  "t1"."owner_id",
+                  "t1"."team",
+                  "t1"."account_id"
                 FROM "leads" AS "t1"
               ) AS "t5"
               INNER JOIN (
@@ -468,9 +433,7 @@ FROM (
               )
             ) AS "__to",
             "t3"."department" AS "__department",
-            "t3"."team" AS "__team",
-            "t3"."manager_id" AS "__manager",
-            "t3"."region" AS "__region"
+            "t3"."team" AS "__team"
           FROM (
             SELECT
               *
@@ -565,14 +528,7 @@ FROM (
         "t7"."created_at",
         "t7"."close_date",
         "t7"."amount",
-        "t7"."currency",
         "t7"."status",
-        "t7"."stage",
-        "t7"."product",
-        "t7"."pipeline",
-        "t7"."region",
-        "t7"."segment",
-        "t7"."attributes",
         "t7"."__day",
         "t7"."__owner",
         "t7"."__rep",
@@ -580,8 +536,6 @@ FROM (
         "t7"."__to",
         "t7"."__department",
         "t7"."__team",
-        "t7"."__manager",
-        "t7"."__region",
         "t7"."__department" AS "dim__department",
         "t7"."__team" AS "dim__team"
       FROM (
@@ -594,23 +548,14 @@ FROM (
           "t4"."created_at",
           "t4"."close_date",
           "t4"."amount",
-          "t4"."currency",
           "t4"."status",
-          "t4"."stage",
-          "t4"."product",
-          "t4"."pipeline",
-          "t4"."region",
-          "t4"."segment",
-          "t4"."attributes",
           "t4"."__day",
           "t4"."__owner",
           "t6"."__rep",
           "t6"."__from",
           "t6"."__to",
           "t6"."__department",
-          "t6"."__team",
-          "t6"."__manager",
-          "t6"."__region"
+          "t6"."__team"
         FROM (
           SELECT
             "t0"."deal_id",
@@ -621,14 +566,7 @@ FROM (
             "t0"."created_at",
             "t0"."close_date",
             "t0"."amount",
-            "t0"."currency",
             "t0"."status",
-            "t0"."stage",
-            "t0"."product",
-            "t0"."pipeline",
-            "t0"."region",
-            "t0"."segment",
-            "t0"."attributes",
             "t0"."close_date" AS "__day",
             "t0"."owner_id" AS "__owner"
           FROM "deals" AS "t0"
@@ -649,9 +587,7 @@ FROM (
               )
             ) AS "__to",
             "t2"."department" AS "__department",
-            "t2"."team" AS "__team",
-            "t2"."manager_id" AS "__manager",
-            "t2"."region" AS "__region"
+            "t2"."team" AS "__team"
           FROM (
             SELECT
               *
@@ -777,16 +713,11 @@ FROM (
       SELECT
         "t19"."contract_id",
         "t19"."account_id",
-        "t19"."product",
-        "t19"."start_date",
         "t19"."end_date",
-        "t19"."currency",
-        "t19"."status",
         "t19"."mrr",
         "t19"."arr",
         "t19"."mrr_after",
         "t19"."mrr_retained",
-        "t19"."renewed",
         "t19"."arr_retained",
         "t19"."arr_expansion",
         "t19"."__day",
@@ -796,24 +727,17 @@ FROM (
         "t19"."__to",
         "t19"."__department",
         "t19"."__team",
-        "t19"."__manager",
-        "t19"."__region",
         "t19"."__department" AS "dim__department",
         "t19"."__team" AS "dim__team"
       FROM (
         SELECT
           "t18"."contract_id",
           "t18"."account_id",
-          "t18"."product",
-          "t18"."start_date",
           "t18"."end_date",
-          "t18"."currency",
-          "t18"."status",
           "t18"."mrr",
           "t18"."arr",
           "t18"."mrr_after",
           "t18"."mrr_retained",
-          "t18"."renewed",
           "t18"."arr_retained",
           "t18"."arr_expansion",
           "t18"."__day",
@@ -822,23 +746,16 @@ FROM (
           "t12"."__from",
           "t12"."__to",
           "t12"."__department",
-          "t12"."__team",
-          "t12"."__manager",
-          "t12"."__region"
+          "t12"."__team"
         FROM (
           SELECT
             "t16"."contract_id",
             "t16"."account_id",
-            "t16"."product",
-            "t16"."start_date",
             "t16"."end_date",
-            "t16"."currency",
-            "t16"."status",
             "t16"."mrr",
             "t16"."arr",
             "t16"."mrr_after",
             "t16"."mrr_retained",
-            "t16"."renewed",
             "t16"."arr_retained",
             "t16"."arr_expansion",
             "t16"."__day",
@@ -847,16 +764,11 @@ FROM (
             SELECT
               "t15"."contract_id",
               "t15"."account_id",
-              "t15"."product",
-              "t15"."start_date",
               "t15"."end_date",
-              "t15"."currency",
-              "t15"."status",
               "t15"."mrr",
               "t15"."arr",
               "t15"."mrr_after",
               "t15"."mrr_retained",
-              "t15"."renewed",
               "t15"."arr_retained",
               "t15"."arr_expansion",
               "t15"."__day",
@@ -866,16 +778,11 @@ FROM (
               SELECT
                 "t13"."contract_id",
                 "t13"."account_id",
-                "t13"."product",
-                "t13"."start_date",
                 "t13"."end_date",
-                "t13"."currency",
-                "t13"."status",
                 "t13"."mrr",
                 "t13"."arr",
                 "t13"."mrr_after",
                 LEAST("t13"."mrr_after", COALESCE("t13"."mrr", CAST(0.0 AS DOUBLE))) AS "mrr_retained",
-                IF("t13"."status" = 'renewed', 1, 0) AS "renewed",
                 LEAST("t13"."mrr_after", COALESCE("t13"."mrr", CAST(0.0 AS DOUBLE))) * CAST(12.0 AS DOUBLE) AS "arr_retained",
                 (
                   "t13"."mrr_after" - LEAST("t13"."mrr_after", COALESCE("t13"."mrr", CAST(0.0 AS DOUBLE)))
@@ -945,9 +852,7 @@ FROM (
               )
             ) AS "__to",
             "t3"."department" AS "__department",
-            "t3"."team" AS "__team",
-            "t3"."manager_id" AS "__manager",
-            "t3"."region" AS "__region"
+            "t3"."team" AS "__team"
           FROM (
             SELECT
               *
@@ -972,174 +877,125 @@ GROUP BY
 ;
 
 SELECT
-  "t10"."period",
-  "t10"."dim__department",
-  "t10"."dim__team",
+  "t11"."period",
+  "t11"."dim__department",
+  "t11"."dim__team",
   COUNT(*) AS "leads__n"
 FROM (
   SELECT
-    "t9"."lead_id",
-    "t9"."created_at",
-    "t9"."channel",
-    "t9"."campaign",
-    "t9"."owner_id",
-    "t9"."team",
-    "t9"."region",
-    "t9"."segment",
-    "t9"."industry",
-    "t9"."account_id",
-    "t9"."current_stage",
-    "t9"."attributes",
-    "t9"."__day",
-    "t9"."__owner",
-    "t9"."__rep",
-    "t9"."__from",
-    "t9"."__to",
-    "t9"."__department",
-    "t9"."__team",
-    "t9"."__manager",
-    "t9"."__region",
-    "t9"."__department" AS "dim__department",
-    "t9"."__team" AS "dim__team",
-    CASE
-      WHEN (
-        "t9"."__day" >= FROM_ISO8601_DATE('2025-02-01')
-      )
-      AND (
-        "t9"."__day" <= FROM_ISO8601_DATE('2025-02-28')
-      )
-      THEN 0
-      WHEN (
-        "t9"."__day" >= FROM_ISO8601_DATE('2026-01-01')
-      )
-      AND (
-        "t9"."__day" <= FROM_ISO8601_DATE('2026-01-31')
-      )
-      THEN 1
-      WHEN (
-        "t9"."__day" >= FROM_ISO8601_DATE('2026-02-01')
-      )
-      AND (
-        "t9"."__day" <= FROM_ISO8601_DATE('2026-02-28')
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END AS "period"
+    *
   FROM (
     SELECT
-      "t7"."lead_id",
-      "t7"."created_at",
-      "t7"."channel",
-      "t7"."campaign",
-      "t7"."owner_id",
-      "t7"."team",
-      "t7"."region",
-      "t7"."segment",
-      "t7"."industry",
-      "t7"."account_id",
-      "t7"."current_stage",
-      "t7"."attributes",
-      "t7"."__day",
-      "t7"."__owner",
-      "t8"."__rep",
-      "t8"."__from",
-      "t8"."__to",
-      "t8"."__department",
-      "t8"."__team",
-      "t8"."__manager",
-      "t8"."__region"
+      "t9"."lead_id",
+      "t9"."created_at",
+      "t9"."owner_id",
+      "t9"."team",
+      "t9"."account_id",
+      "t9"."__day",
+      "t9"."__owner",
+      "t9"."__rep",
+      "t9"."__from",
+      "t9"."__to",
+      "t9"."__department",
+      "t9"."__team",
+      "t9"."__department" AS "dim__department",
+      "t9"."__team" AS "dim__team",
+      CASE
+        WHEN (
+          "t9"."__day" >= FROM_ISO8601_DATE('2025-02-01')
+        )
+        AND (
+          "t9"."__day" <= FROM_ISO8601_DATE('2025-02-28')
+        )
+        THEN 0
+        WHEN (
+          "t9"."__day" >= FROM_ISO8601_DATE('2026-01-01')
+        )
+        AND (
+          "t9"."__day" <= FROM_ISO8601_DATE('2026-01-31')
+        )
+        THEN 1
+        WHEN (
+          "t9"."__day" >= FROM_ISO8601_DATE('2026-02-01')
+        )
+        AND (
+          "t9"."__day" <= FROM_ISO8601_DATE('2026-02-28')
+        )
+        THEN 2
+        ELSE CAST(NULL AS BIGINT)
+      END AS "period"
     FROM (
       SELECT
-        "t4"."lead_id",
-        "t4"."created_at",
-        "t4"."channel",
-        "t4"."campaign",
-        "t4"."owner_id",
-        "t4"."team",
-        "t4"."region",
-        "t4"."segment",
-        "t4"."industry",
-        "t4"."account_id",
-        "t4"."current_stage",
-        "t4"."attributes",
-        "t4"."__day",
-        "t4"."owner_id" AS "__owner"
+        "t7"."lead_id",
+        "t7"."created_at",
+        "t7"."owner_id",
+        "t7"."team",
+        "t7"."account_id",
+        "t7"."__day",
+        "t7"."__owner",
+        "t8"."__rep",
+        "t8"."__from",
+        "t8"."__to",
+        "t8"."__department",
+        "t8"."__team"
       FROM (
         SELECT
-          "t2"."lead_id",
-          "t2"."created_at",
-          "t2"."channel",
-          "t2"."campaign",
-          "t2"."owner_id",
-          "t2"."team",
-          "t2"."region",
-          "t2"."segment",
-          "t2"."industry",
-          "t2"."account_id",
-          "t2"."current_stage",
-          "t2"."attributes",
-          DATE(AT_TIMEZONE("t2"."created_at", 'Asia/Tokyo')) AS "__day"
+          "t4"."lead_id",
+          "t4"."created_at",
+          "t4"."owner_id",
+          "t4"."team",
+          "t4"."account_id",
+          "t4"."__day",
+          "t4"."owner_id" AS "__owner"
+        FROM (
+          SELECT
+            "t2"."lead_id",
+            "t2"."created_at",
+            "t2"."owner_id",
+            "t2"."team",
+            "t2"."account_id",
+            DATE(AT_TIMEZONE("t2"."created_at", 'Asia/Tokyo')) AS "__day"
+          FROM (
+            SELECT
+              "t0"."lead_id",
+              "t0"."created_at",
+              "t0"."owner_id",
+              "t0"."team",
+              "t0"."account_id"
+            FROM "leads" AS "t0"
+          ) AS "t2"
+        ) AS "t4"
+        WHERE
+          "t4"."__day" >= FROM_ISO8601_DATE('2025-02-01')
+          AND "t4"."__day" <= FROM_ISO8601_DATE('2026-02-28')
+      ) AS "t7"
+      LEFT OUTER JOIN (
+        SELECT
+          "t3"."rep_id" AS "__rep",
+          "t3"."valid_from" AS "__from",
+          LEAST(
+            COALESCE("t3"."valid_to", FROM_ISO8601_DATE('9999-12-31')),
+            COALESCE(
+              LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC) - INTERVAL '1' DAY,
+              FROM_ISO8601_DATE('9999-12-31')
+            )
+          ) AS "__to",
+          "t3"."department" AS "__department",
+          "t3"."team" AS "__team"
         FROM (
           SELECT
             *
-          FROM "leads" AS "t0"
-        ) AS "t2"
-      ) AS "t4"
-      WHERE
-        "t4"."__day" >= FROM_ISO8601_DATE('2025-02-01')
-        AND "t4"."__day" <= FROM_ISO8601_DATE('2026-02-28')
-    ) AS "t7"
-    LEFT OUTER JOIN (
-      SELECT
-        "t3"."rep_id" AS "__rep",
-        "t3"."valid_from" AS "__from",
-        LEAST(
-          COALESCE("t3"."valid_to", FROM_ISO8601_DATE('9999-12-31')),
-          COALESCE(
-            LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC) - INTERVAL '1' DAY,
-            FROM_ISO8601_DATE('9999-12-31')
-          )
-        ) AS "__to",
-        "t3"."department" AS "__department",
-        "t3"."team" AS "__team",
-        "t3"."manager_id" AS "__manager",
-        "t3"."region" AS "__region"
-      FROM (
-        SELECT
-          *
-        FROM "rep_assignments" AS "t1"
-      ) AS "t3"
-    ) AS "t8"
-      ON "t7"."__owner" = "t8"."__rep"
-      AND "t8"."__from" <= "t7"."__day"
-      AND "t8"."__to" >= "t7"."__day"
-  ) AS "t9"
+          FROM "rep_assignments" AS "t1"
+        ) AS "t3"
+      ) AS "t8"
+        ON "t7"."__owner" = "t8"."__rep"
+        AND "t8"."__from" <= "t7"."__day"
+        AND "t8"."__to" >= "t7"."__day"
+    ) AS "t9"
+  ) AS "t10"
   WHERE
-    CASE
-      WHEN (
-        "t9"."__day" >= FROM_ISO8601_DATE('2025-02-01')
-      )
-      AND (
-        "t9"."__day" <= FROM_ISO8601_DATE('2025-02-28')
-      )
-      THEN 0
-      WHEN (
-        "t9"."__day" >= FROM_ISO8601_DATE('2026-01-01')
-      )
-      AND (
-        "t9"."__day" <= FROM_ISO8601_DATE('2026-01-31')
-      )
-      THEN 1
-      WHEN (
-        "t9"."__day" >= FROM_ISO8601_DATE('2026-02-01')
-      )
-      AND (
-        "t9"."__day" <= FROM_ISO8601_DATE('2026-02-28')
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END IS NOT NULL
-) AS "t10"
+    "t10"."period" IS NOT NULL
+) AS "t11"
 GROUP BY
   1,
   2,
@@ -1147,266 +1003,192 @@ GROUP BY
 ;
 
 SELECT
-  "t18"."period",
-  "t18"."dim__department",
-  "t18"."dim__team",
+  "t19"."period",
+  "t19"."dim__department",
+  "t19"."dim__team",
   COUNT(*) AS "opportunities__n"
 FROM (
   SELECT
-    "t17"."deal_id",
-    "t17"."account_id",
-    "t17"."lead_id",
-    "t17"."owner_id",
-    "t17"."team",
-    "t17"."created_at",
-    "t17"."close_date",
-    "t17"."amount",
-    "t17"."currency",
-    "t17"."status",
-    "t17"."stage",
-    "t17"."product",
-    "t17"."pipeline",
-    "t17"."region",
-    "t17"."segment",
-    "t17"."attributes",
-    "t17"."__day",
-    "t17"."__owner",
-    "t17"."__rep",
-    "t17"."__from",
-    "t17"."__to",
-    "t17"."__department",
-    "t17"."__team",
-    "t17"."__manager",
-    "t17"."__region",
-    "t17"."__department" AS "dim__department",
-    "t17"."__team" AS "dim__team",
-    CASE
-      WHEN (
-        "t17"."__day" >= FROM_ISO8601_DATE('2025-02-01')
-      )
-      AND (
-        "t17"."__day" <= FROM_ISO8601_DATE('2025-02-28')
-      )
-      THEN 0
-      WHEN (
-        "t17"."__day" >= FROM_ISO8601_DATE('2026-01-01')
-      )
-      AND (
-        "t17"."__day" <= FROM_ISO8601_DATE('2026-01-31')
-      )
-      THEN 1
-      WHEN (
-        "t17"."__day" >= FROM_ISO8601_DATE('2026-02-01')
-      )
-      AND (
-        "t17"."__day" <= FROM_ISO8601_DATE('2026-02-28')
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END AS "period"
+    *
   FROM (
     SELECT
-      "t16"."deal_id",
-      "t16"."account_id",
-      "t16"."lead_id",
-      "t16"."owner_id",
-      "t16"."team",
-      "t16"."created_at",
-      "t16"."close_date",
-      "t16"."amount",
-      "t16"."currency",
-      "t16"."status",
-      "t16"."stage",
-      "t16"."product",
-      "t16"."pipeline",
-      "t16"."region",
-      "t16"."segment",
-      "t16"."attributes",
-      "t16"."__day",
-      "t16"."__owner",
-      "t10"."__rep",
-      "t10"."__from",
-      "t10"."__to",
-      "t10"."__department",
-      "t10"."__team",
-      "t10"."__manager",
-      "t10"."__region"
+      "t17"."deal_id",
+      "t17"."account_id",
+      "t17"."lead_id",
+      "t17"."owner_id",
+      "t17"."team",
+      "t17"."created_at",
+      "t17"."close_date",
+      "t17"."status",
+      "t17"."__day",
+      "t17"."__owner",
+      "t17"."__rep",
+      "t17"."__from",
+      "t17"."__to",
+      "t17"."__department",
+      "t17"."__team",
+      "t17"."__department" AS "dim__department",
+      "t17"."__team" AS "dim__team",
+      CASE
+        WHEN (
+          "t17"."__day" >= FROM_ISO8601_DATE('2025-02-01')
+        )
+        AND (
+          "t17"."__day" <= FROM_ISO8601_DATE('2025-02-28')
+        )
+        THEN 0
+        WHEN (
+          "t17"."__day" >= FROM_ISO8601_DATE('2026-01-01')
+        )
+        AND (
+          "t17"."__day" <= FROM_ISO8601_DATE('2026-01-31')
+        )
+        THEN 1
+        WHEN (
+          "t17"."__day" >= FROM_ISO8601_DATE('2026-02-01')
+        )
+        AND (
+          "t17"."__day" <= FROM_ISO8601_DATE('2026-02-28')
+        )
+        THEN 2
+        ELSE CAST(NULL AS BIGINT)
+      END AS "period"
     FROM (
       SELECT
-        "t14"."deal_id",
-        "t14"."account_id",
-        "t14"."lead_id",
-        "t14"."owner_id",
-        "t14"."team",
-        "t14"."created_at",
-        "t14"."close_date",
-        "t14"."amount",
-        "t14"."currency",
-        "t14"."status",
-        "t14"."stage",
-        "t14"."product",
-        "t14"."pipeline",
-        "t14"."region",
-        "t14"."segment",
-        "t14"."attributes",
-        "t14"."__day",
-        "t14"."__owner"
+        "t16"."deal_id",
+        "t16"."account_id",
+        "t16"."lead_id",
+        "t16"."owner_id",
+        "t16"."team",
+        "t16"."created_at",
+        "t16"."close_date",
+        "t16"."status",
+        "t16"."__day",
+        "t16"."__owner",
+        "t10"."__rep",
+        "t10"."__from",
+        "t10"."__to",
+        "t10"."__department",
+        "t10"."__team"
       FROM (
         SELECT
-          "t13"."deal_id",
-          "t13"."account_id",
-          "t13"."lead_id",
-          "t13"."owner_id",
-          "t13"."team",
-          "t13"."created_at",
-          "t13"."close_date",
-          "t13"."amount",
-          "t13"."currency",
-          "t13"."status",
-          "t13"."stage",
-          "t13"."product",
-          "t13"."pipeline",
-          "t13"."region",
-          "t13"."segment",
-          "t13"."attributes",
-          "t13"."__day",
-          "t13"."__credit",
-          COALESCE("t13"."__credit", "t13"."owner_id") AS "__owner"
+          "t14"."deal_id",
+          "t14"."account_id",
+          "t14"."lead_id",
+          "t14"."owner_id",
+          "t14"."team",
+          "t14"."created_at",
+          "t14"."close_date",
+          "t14"."status",
+          "t14"."__day",
+          "t14"."__owner"
         FROM (
           SELECT
-            "t12"."deal_id",
-            "t12"."account_id",
-            "t12"."lead_id",
-            "t12"."owner_id",
-            "t12"."team",
-            "t12"."created_at",
-            "t12"."close_date",
-            "t12"."amount",
-            "t12"."currency",
-            "t12"."status",
-            "t12"."stage",
-            "t12"."product",
-            "t12"."pipeline",
-            "t12"."region",
-            "t12"."segment",
-            "t12"."attributes",
-            "t12"."__day",
-            "t12"."__credit"
+            "t13"."deal_id",
+            "t13"."account_id",
+            "t13"."lead_id",
+            "t13"."owner_id",
+            "t13"."team",
+            "t13"."created_at",
+            "t13"."close_date",
+            "t13"."status",
+            "t13"."__day",
+            "t13"."__credit",
+            COALESCE("t13"."__credit", "t13"."owner_id") AS "__owner"
           FROM (
             SELECT
-              "t11"."deal_id",
-              "t11"."account_id",
-              "t11"."lead_id",
-              "t11"."owner_id",
-              "t11"."team",
-              "t11"."created_at",
-              "t11"."close_date",
-              "t11"."amount",
-              "t11"."currency",
-              "t11"."status",
-              "t11"."stage",
-              "t11"."product",
-              "t11"."pipeline",
-              "t11"."region",
-              "t11"."segment",
-              "t11"."attributes",
-              "t11"."__day",
-              "t6"."__credit_lead",
-              "t6"."__credit"
+              "t12"."deal_id",
+              "t12"."account_id",
+              "t12"."lead_id",
+              "t12"."owner_id",
+              "t12"."team",
+              "t12"."created_at",
+              "t12"."close_date",
+              "t12"."status",
+              "t12"."__day",
+              "t12"."__credit"
             FROM (
               SELECT
-                *
+                "t11"."deal_id",
+                "t11"."account_id",
+                "t11"."lead_id",
+                "t11"."owner_id",
+                "t11"."team",
+                "t11"."created_at",
+                "t11"."close_date",
+                "t11"."status",
+                "t11"."__day",
+                "t6"."__credit_lead",
+                "t6"."__credit"
               FROM (
                 SELECT
-                  "t5"."deal_id",
-                  "t5"."account_id",
-                  "t5"."lead_id",
-                  "t5"."owner_id",
-                  "t5"."team",
-                  "t5"."created_at",
-                  "t5"."close_date",
-                  "t5"."amount",
-                  "t5"."currency",
-                  "t5"."status",
-                  "t5"."stage",
-                  "t5"."product",
-                  "t5"."pipeline",
-                  "t5"."region",
-                  "t5"."segment",
-                  "t5"."attributes",
-                  DATE(AT_TIMEZONE("t5"."created_at", 'Asia/Tokyo')) AS "__day"
+                  *
                 FROM (
                   SELECT
-                    *
-                  FROM "deals" AS "t2"
-                ) AS "t5"
-              ) AS "t7"
-              WHERE
-                "t7"."__day" >= FROM_ISO8601_DATE('2025-02-01')
-                AND "t7"."__day" <= FROM_ISO8601_DATE('2026-02-28')
-            ) AS "t11"
-            LEFT OUTER JOIN (
-              SELECT
-                "t1"."lead_id" AS "__credit_lead",
-                "t1"."owner_id" AS "__credit"
-              FROM "leads" AS "t1"
-            ) AS "t6"
-              ON "t11"."lead_id" = "t6"."__credit_lead"
-          ) AS "t12"
-        ) AS "t13"
-      ) AS "t14"
-    ) AS "t16"
-    LEFT OUTER JOIN (
-      SELECT
-        "t3"."rep_id" AS "__rep",
-        "t3"."valid_from" AS "__from",
-        LEAST(
-          COALESCE("t3"."valid_to", FROM_ISO8601_DATE('9999-12-31')),
-          COALESCE(
-            LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC) - INTERVAL '1' DAY,
-            FROM_ISO8601_DATE('9999-12-31')
-          )
-        ) AS "__to",
-        "t3"."department" AS "__department",
-        "t3"."team" AS "__team",
-        "t3"."manager_id" AS "__manager",
-        "t3"."region" AS "__region"
-      FROM (
+                    "t5"."deal_id",
+                    "t5"."account_id",
+                    "t5"."lead_id",
+                    "t5"."owner_id",
+                    "t5"."team",
+                    "t5"."created_at",
+                    "t5"."close_date",
+                    "t5"."status",
+                    DATE(AT_TIMEZONE("t5"."created_at", 'Asia/Tokyo')) AS "__day"
+                  FROM (
+                    SELECT
+                      "t2"."deal_id",
+                      "t2"."account_id",
+                      "t2"."lead_id",
+                      "t2"."owner_id",
+                      "t2"."team",
+                      "t2"."created_at",
+                      "t2"."close_date",
+                      "t2"."status"
+                    FROM "deals" AS "t2"
+                  ) AS "t5"
+                ) AS "t7"
+                WHERE
+                  "t7"."__day" >= FROM_ISO8601_DATE('2025-02-01')
+                  AND "t7"."__day" <= FROM_ISO8601_DATE('2026-02-28')
+              ) AS "t11"
+              LEFT OUTER JOIN (
+                SELECT
+                  "t1"."lead_id" AS "__credit_lead",
+                  "t1"."owner_id" AS "__credit"
+                FROM "leads" AS "t1"
+              ) AS "t6"
+                ON "t11"."lead_id" = "t6"."__credit_lead"
+            ) AS "t12"
+          ) AS "t13"
+        ) AS "t14"
+      ) AS "t16"
+      LEFT OUTER JOIN (
         SELECT
-          *
-        FROM "rep_assignments" AS "t0"
-      ) AS "t3"
-    ) AS "t10"
-      ON "t16"."__owner" = "t10"."__rep"
-      AND "t10"."__from" <= "t16"."__day"
-      AND "t10"."__to" >= "t16"."__day"
-  ) AS "t17"
+          "t3"."rep_id" AS "__rep",
+          "t3"."valid_from" AS "__from",
+          LEAST(
+            COALESCE("t3"."valid_to", FROM_ISO8601_DATE('9999-12-31')),
+            COALESCE(
+              LEAD("t3"."valid_from") OVER (PARTITION BY "t3"."rep_id" ORDER BY "t3"."valid_from" ASC) - INTERVAL '1' DAY,
+              FROM_ISO8601_DATE('9999-12-31')
+            )
+          ) AS "__to",
+          "t3"."department" AS "__department",
+          "t3"."team" AS "__team"
+        FROM (
+          SELECT
+            *
+          FROM "rep_assignments" AS "t0"
+        ) AS "t3"
+      ) AS "t10"
+        ON "t16"."__owner" = "t10"."__rep"
+        AND "t10"."__from" <= "t16"."__day"
+        AND "t10"."__to" >= "t16"."__day"
+    ) AS "t17"
+  ) AS "t18"
   WHERE
-    CASE
-      WHEN (
-        "t17"."__day" >= FROM_ISO8601_DATE('2025-02-01')
-      )
-      AND (
-        "t17"."__day" <= FROM_ISO8601_DATE('2025-02-28')
-      )
-      THEN 0
-      WHEN (
-        "t17"."__day" >= FROM_ISO8601_DATE('2026-01-01')
-      )
-      AND (
-        "t17"."__day" <= FROM_ISO8601_DATE('2026-01-31')
-      )
-      THEN 1
-      WHEN (
-        "t17"."__day" >= FROM_ISO8601_DATE('2026-02-01')
-      )
-      AND (
-        "t17"."__day" <= FROM_ISO8601_DATE('2026-02-28')
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END IS NOT NULL
-) AS "t18"
+    "t18"."period" IS NOT NULL
+) AS "t19"
 GROUP BY
   1,
   2,
@@ -1435,11 +1217,8 @@ FROM (
       "t9"."occurred_at",
       "t9"."owner_id",
       "t9"."lead_id",
-      "t9"."deal_id",
       "t9"."account_id",
       "t9"."outcome",
-      "t9"."duration_seconds",
-      "t9"."attributes",
       "t9"."__day",
       "t9"."__owner",
       "t9"."__rep",
@@ -1447,8 +1226,6 @@ FROM (
       "t9"."__to",
       "t9"."__department",
       "t9"."__team",
-      "t9"."__manager",
-      "t9"."__region",
       "t9"."__department" AS "dim__department",
       "t9"."__team" AS "dim__team",
       CASE
@@ -1482,20 +1259,15 @@ FROM (
         "t8"."occurred_at",
         "t8"."owner_id",
         "t8"."lead_id",
-        "t8"."deal_id",
         "t8"."account_id",
         "t8"."outcome",
-        "t8"."duration_seconds",
-        "t8"."attributes",
         "t8"."__day",
         "t8"."__owner",
         "t6"."__rep",
         "t6"."__from",
         "t6"."__to",
         "t6"."__department",
-        "t6"."__team",
-        "t6"."__manager",
-        "t6"."__region"
+        "t6"."__team"
       FROM (
         SELECT
           "t4"."activity_id",
@@ -1503,11 +1275,8 @@ FROM (
           "t4"."occurred_at",
           "t4"."owner_id",
           "t4"."lead_id",
-          "t4"."deal_id",
           "t4"."account_id",
           "t4"."outcome",
-          "t4"."duration_seconds",
-          "t4"."attributes",
           "t4"."__day",
           "t4"."owner_id" AS "__owner"
         FROM (
@@ -1517,15 +1286,18 @@ FROM (
             "t3"."occurred_at",
             "t3"."owner_id",
             "t3"."lead_id",
-            "t3"."deal_id",
             "t3"."account_id",
             "t3"."outcome",
-            "t3"."duration_seconds",
-            "t3"."attributes",
             DATE(AT_TIMEZONE("t3"."occurred_at", 'Asia/Tokyo')) AS "__day"
           FROM (
             SELECT
-              *
+              "t0"."activity_id",
+              "t0"."type",
+              "t0"."occurred_at",
+              "t0"."owner_id",
+              "t0"."lead_id",
+              "t0"."account_id",
+              "t0"."outcome"
             FROM "activities" AS "t0"
             WHERE
               (
@@ -1556,9 +1328,7 @@ FROM (
             )
           ) AS "__to",
           "t2"."department" AS "__department",
-          "t2"."team" AS "__team",
-          "t2"."manager_id" AS "__manager",
-          "t2"."region" AS "__region"
+          "t2"."team" AS "__team"
         FROM (
           SELECT
             *
@@ -1597,7 +1367,6 @@ FROM (
       "t15"."responded_at",
       "t15"."account_id",
       "t15"."score",
-      "t15"."comment",
       "t15"."__day",
       "t15"."__owner",
       "t15"."__rep",
@@ -1605,8 +1374,6 @@ FROM (
       "t15"."__to",
       "t15"."__department",
       "t15"."__team",
-      "t15"."__manager",
-      "t15"."__region",
       "t15"."__department" AS "dim__department",
       "t15"."__team" AS "dim__team",
       CASE
@@ -1639,23 +1406,19 @@ FROM (
         "t14"."responded_at",
         "t14"."account_id",
         "t14"."score",
-        "t14"."comment",
         "t14"."__day",
         "t14"."__owner",
         "t10"."__rep",
         "t10"."__from",
         "t10"."__to",
         "t10"."__department",
-        "t10"."__team",
-        "t10"."__manager",
-        "t10"."__region"
+        "t10"."__team"
       FROM (
         SELECT
           "t12"."response_id",
           "t12"."responded_at",
           "t12"."account_id",
           "t12"."score",
-          "t12"."comment",
           "t12"."__day",
           "t12"."__owner"
         FROM (
@@ -1664,7 +1427,6 @@ FROM (
             "t11"."responded_at",
             "t11"."account_id",
             "t11"."score",
-            "t11"."comment",
             "t11"."__day",
             "t6"."__acc",
             "t6"."__owner"
@@ -1677,11 +1439,13 @@ FROM (
                 "t5"."responded_at",
                 "t5"."account_id",
                 "t5"."score",
-                "t5"."comment",
                 DATE(AT_TIMEZONE("t5"."responded_at", 'Asia/Tokyo')) AS "__day"
               FROM (
                 SELECT
-                  *
+                  "t2"."response_id",
+                  "t2"."responded_at",
+                  "t2"."account_id",
+                  "t2"."score"
                 FROM "nps_responses" AS "t2"
               ) AS "t5"
             ) AS "t7"
@@ -1710,9 +1474,7 @@ FROM (
             )
           ) AS "__to",
           "t3"."department" AS "__department",
-          "t3"."team" AS "__team",
-          "t3"."manager_id" AS "__manager",
-          "t3"."region" AS "__region"
+          "t3"."team" AS "__team"
         FROM (
           SELECT
             *
@@ -1774,8 +1536,6 @@ FROM (
     "t15"."__to",
     "t15"."__department",
     "t15"."__team",
-    "t15"."__manager",
-    "t15"."__region",
     "t15"."__department" AS "dim__department",
     "t15"."__team" AS "dim__team",
     CASE
@@ -1831,9 +1591,7 @@ FROM (
       "t11"."__from",
       "t11"."__to",
       "t11"."__department",
-      "t11"."__team",
-      "t11"."__manager",
-      "t11"."__region"
+      "t11"."__team"
     FROM (
       SELECT
         "t12"."deal_id",
@@ -1952,9 +1710,7 @@ FROM (
           )
         ) AS "__to",
         "t2"."department" AS "__department",
-        "t2"."team" AS "__team",
-        "t2"."manager_id" AS "__manager",
-        "t2"."region" AS "__region"
+        "t2"."team" AS "__team"
       FROM (
         SELECT
           *
@@ -2079,8 +1835,6 @@ FROM (
         "t15"."__to",
         "t15"."__department",
         "t15"."__team",
-        "t15"."__manager",
-        "t15"."__region",
         "t15"."__department" AS "dim__department",
         "t15"."__team" AS "dim__team"
       FROM (
@@ -2112,9 +1866,7 @@ FROM (
           "t11"."__from",
           "t11"."__to",
           "t11"."__department",
-          "t11"."__team",
-          "t11"."__manager",
-          "t11"."__region"
+          "t11"."__team"
         FROM (
           SELECT
             "t12"."deal_id",
@@ -2233,9 +1985,7 @@ FROM (
               )
             ) AS "__to",
             "t2"."department" AS "__department",
-            "t2"."team" AS "__team",
-            "t2"."manager_id" AS "__manager",
-            "t2"."region" AS "__region"
+            "t2"."team" AS "__team"
           FROM (
             SELECT
               *
@@ -2357,8 +2107,6 @@ FROM (
             "t14"."__to",
             "t14"."__department",
             "t14"."__team",
-            "t14"."__manager",
-            "t14"."__region",
             "t14"."__department" AS "dim__department",
             "t14"."__team" AS "dim__team"
           FROM (
@@ -2387,9 +2135,7 @@ FROM (
               "t7"."__from",
               "t7"."__to",
               "t7"."__department",
-              "t7"."__team",
-              "t7"."__manager",
-              "t7"."__region"
+              "t7"."__team"
             FROM (
               SELECT
                 "t5"."deal_id",
@@ -2436,9 +2182,7 @@ FROM (
                   )
                 ) AS "__to",
                 "t2"."department" AS "__department",
-                "t2"."team" AS "__team",
-                "t2"."manager_id" AS "__manager",
-                "t2"."region" AS "__region"
+                "t2"."team" AS "__team"
               FROM (
                 SELECT
                   *
@@ -2538,8 +2282,6 @@ FROM (
               "t15"."__to",
               "t15"."__department",
               "t15"."__team",
-              "t15"."__manager",
-              "t15"."__region",
               "t15"."__department" AS "dim__department",
               "t15"."__team" AS "dim__team"
             FROM (
@@ -2568,9 +2310,7 @@ FROM (
                 "t7"."__from",
                 "t7"."__to",
                 "t7"."__department",
-                "t7"."__team",
-                "t7"."__manager",
-                "t7"."__region"
+                "t7"."__team"
               FROM (
                 SELECT
                   "t5"."deal_id",
@@ -2617,9 +2357,7 @@ FROM (
                     )
                   ) AS "__to",
                   "t2"."department" AS "__department",
-                  "t2"."team" AS "__team",
-                  "t2"."manager_id" AS "__manager",
-                  "t2"."region" AS "__region"
+                  "t2"."team" AS "__team"
                 FROM (
                   SELECT
                     *
@@ -2716,8 +2454,6 @@ FROM (
               "t16"."__to",
               "t16"."__department",
               "t16"."__team",
-              "t16"."__manager",
-              "t16"."__region",
               "t16"."__department" AS "dim__department",
               "t16"."__team" AS "dim__team"
             FROM (
@@ -2746,9 +2482,7 @@ FROM (
                 "t7"."__from",
                 "t7"."__to",
                 "t7"."__department",
-                "t7"."__team",
-                "t7"."__manager",
-                "t7"."__region"
+                "t7"."__team"
               FROM (
                 SELECT
                   "t5"."deal_id",
@@ -2795,9 +2529,7 @@ FROM (
                     )
                   ) AS "__to",
                   "t2"."department" AS "__department",
-                  "t2"."team" AS "__team",
-                  "t2"."manager_id" AS "__manager",
-                  "t2"."region" AS "__region"
+                  "t2"."team" AS "__team"
                 FROM (
                   SELECT
                     *
@@ -2917,8 +2649,6 @@ FROM (
         "t24"."__to",
         "t24"."__department",
         "t24"."__team",
-        "t24"."__manager",
-        "t24"."__region",
         "t24"."__department" AS "dim__department",
         "t24"."__team" AS "dim__team"
       FROM (
@@ -2946,9 +2676,7 @@ FROM (
           "t15"."__from",
           "t15"."__to",
           "t15"."__department",
-          "t15"."__team",
-          "t15"."__manager",
-          "t15"."__region"
+          "t15"."__team"
         FROM (
           SELECT
             "t21"."lead_id",
@@ -3068,9 +2796,7 @@ FROM (
               )
             ) AS "__to",
             "t4"."department" AS "__department",
-            "t4"."team" AS "__team",
-            "t4"."manager_id" AS "__manager",
-            "t4"."region" AS "__region"
+            "t4"."team" AS "__team"
           FROM (
             SELECT
               *
