@@ -32,14 +32,28 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dict[str
     return make_company(tmp_path_factory.mktemp("spark"))
 
 
+# The database this module's company lives in, its current one while the module runs.
+DATABASE = "whole_status"
+
+
 @pytest.fixture(scope="module")
 def spark(spark_session: Any, company: tuple[Project, dict[str, Any]]) -> Iterator[Engine]:
+    """The company loaded in a database of its own: other modules' tests on the
+    same session copy other companies into the default one, with tables that
+    replacing the canonical tables leaves (custom dimensions, links, company
+    master), and a landed layout reads every table of the current database."""
     project, tables = company
-    engine = attach_engine(spark_session, timezone="Asia/Tokyo", read_only=False)
-    engine.roster = project.roster()
-    assert load_canonical(engine, tables) == {k: v.num_rows for k, v in tables.items()}
-    yield engine
-    engine.close()
+    before = spark_session.catalog.currentDatabase()
+    spark_session.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    spark_session.catalog.setCurrentDatabase(DATABASE)
+    try:
+        engine = attach_engine(spark_session, timezone="Asia/Tokyo", read_only=False)
+        engine.roster = project.roster()
+        assert load_canonical(engine, tables) == {k: v.num_rows for k, v in tables.items()}
+        yield engine
+        engine.close()
+    finally:
+        spark_session.catalog.setCurrentDatabase(before)
 
 
 def test_whole_status_on_spark_equals_duckdb(
