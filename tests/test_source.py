@@ -151,6 +151,19 @@ def test_missing_file(tmp_path: Path) -> None:
     assert caught.value.diagnostics[0].message("en") == f"file not found: {path}"
 
 
+def test_a_project_path_too_long_to_look_up_says_why(tmp_path: Path) -> None:
+    # Longer than a file name may be: looking it up fails (not as a missing
+    # file); the project is not loaded, with a located message, not a crash.
+    from kpitree.project import Project
+
+    path = tmp_path / ("a" * 300)
+    with pytest.raises(UserError) as caught:
+        Project.load(path)
+    diag = caught.value.diagnostics[0]
+    assert (diag.code, diag.span) == ("KT002", Span(str(path), 1, 1))
+    assert diag.message("en") == f"cannot read {path}: File name too long"
+
+
 def test_did_you_mean() -> None:
     hint = did_you_mean("targt", ["target", "assume"])
     assert not isinstance(hint, str)

@@ -15,7 +15,14 @@ DEFINITION_FILE = "kpitree.yaml"
 def find_definition(path: str | Path) -> Path:
     """``kpitree.yaml`` in ``path`` when it is a folder, else ``path`` itself."""
     p = Path(path)
-    if p.is_dir():
+    try:
+        folder = p.is_dir()
+    except OSError:
+        # A path the system cannot look up (a name too long for the file
+        # system, a folder on the way that cannot be searched): reading it as
+        # the file says why (KT002).
+        folder = False
+    if folder:
         candidate = p / DEFINITION_FILE
         if not candidate.exists():
             raise UserError.of(
