@@ -23,7 +23,7 @@ PAGE = ("project", "tree", "en")
 
 def _settled(cache: PageCache) -> None:
     """Wait until no page of new data is computed in the background."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while cache.updating():
         assert time.monotonic() < deadline, "the background computation never ended"
         time.sleep(0.01)
@@ -237,7 +237,7 @@ def test_the_sla_twin_after_a_quiet_weekend_takes_the_previous_minute(
     # Nothing follows the clock: the data's time counts (three days old).
     assert accepts_previous(request) is (cache_control == "max-stale")
     # New data written after the minute began counts from its writing.
-    fresh = time.time() - 10
+    fresh = time.time() - 1  # a margin of 19 s under max-stale=20 for a busy machine
     for path in (warehouse, warehouse.with_name(warehouse.name + ".wal")):
         if path.exists():
             os.utime(path, (fresh, fresh))
