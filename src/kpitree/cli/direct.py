@@ -6,8 +6,9 @@ convert the values given. A plain status line is read here instead, and runs
 the very function the Typer command runs (:func:`show_status`). Plain means:
 the global options ``--lang`` (a known language) and ``--debug``, then
 ``status``, at most one project path and the command's options, each given once,
-as ``--option value``, ``--option=value`` or ``-o value``, no value starting
-with ``-``. Any other line (``--help``, a mistyped or repeated option, a
+as ``--option value``, ``--option=value`` or ``-o value``, no value given as a
+word of its own starting with ``-`` (``--period=-1`` is plain: Typer reads it the
+same way). Any other line (``--help``, a mistyped or repeated option, a
 missing value, an unreadable path, shell completion…) goes to Typer, which
 reads it as always and gives its own help and messages.
 
