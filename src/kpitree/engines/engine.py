@@ -22,7 +22,6 @@ import contextlib
 import contextvars
 import re
 import threading
-import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from kpitree.data import schema
+from kpitree.engines.duckdb_results import duckdb_arrow
 from kpitree.engines.readonly import NotParsed, check_read_only
 from kpitree.errors import UserError
 
@@ -73,25 +73,6 @@ _SESSION_ZONE = {
     "mysql": "SET time_zone = '{zone}'",
 }
 _UTC = frozenset({"UTC", "Etc/UTC"})
-
-
-# DuckDB warns that a statement's result read as Arrow is copied once more
-# than a relation's; kpitree's statements give small results (one row per
-# period and segment), and a relation parses and binds its text twice (once
-# to describe it, once to run it): about a third of a small company's query time.
-warnings.filterwarnings(
-    "ignore",
-    message="Arrow output on a DB-API result makes an extra copy",
-    category=UserWarning,
-    module=__name__,
-)
-
-
-def _duckdb_arrow(con: Any, sql: str) -> pa.Table:
-    """The result of ``sql`` on a DuckDB connection or cursor as an Arrow
-    table, the statement parsed, bound and planned once."""
-    result: pa.Table = con.execute(sql).to_arrow_table()
-    return result
 
 
 def _redacted(url: str) -> str:
@@ -383,7 +364,7 @@ class Engine:
         """Run SQL text produced by :meth:`compile` on this engine; the result as an
         Arrow table. Not for user text: that goes through :meth:`query`."""
         if self.name == "duckdb":
-            return _duckdb_arrow(self.con, sql)
+            return duckdb_arrow(self.con, sql)
         if self.name == "pyspark":
             from kpitree.engines.spark import arrow_result
 
@@ -447,7 +428,7 @@ class Engine:
                     opened.append(cursor)
                 with _OPEN_LOCK:
                     self._cursors.append(cursor)
-            return _duckdb_arrow(cursor, sql)
+            return duckdb_arrow(cursor, sql)
 
         try:
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kpitree-sql") as pool:
