@@ -13,6 +13,7 @@ def test_compute_error_codes_are_documented() -> None:
         *(ROOT / "src" / "kpitree" / "compute").glob("*.py"),
         ROOT / "src" / "kpitree" / "cli" / "commands_engine.py",
         ROOT / "src" / "kpitree" / "cli" / "commands_core.py",
+        ROOT / "src" / "kpitree" / "cli" / "direct.py",
         ROOT / "src" / "kpitree" / "cli" / "output.py",
     ]
     emitted = set()
