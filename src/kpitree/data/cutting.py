@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow
 
+__all__ = ["is_unique_wide", "table_sql"]
+
 
 def _table_rows(
     con: duckdb.DuckDBPyConnection,
@@ -42,14 +44,14 @@ def _table_rows(
         only = sets[0]
         assert isinstance(only, RowSet)
         data = pa.table({c: parsed.column(only.cols[c]) for c in all_cols})
-    elif name in HISTORY_TABLES and _unique_wide(plan, sets):
+    elif name in HISTORY_TABLES and is_unique_wide(plan, sets):
         data = _wide_history(parsed, HISTORY_TABLES[name], sets)  # type: ignore[arg-type]
     else:
-        data = con.sql(_table_sql(name, first, sets, all_cols)).to_arrow_table()
+        data = con.sql(table_sql(name, first, sets, all_cols)).to_arrow_table()
     return pa.Table.from_batches(data.cast(schema).to_batches(), schema)
 
 
-def _table_sql(
+def table_sql(
     name: str,
     first: TableMapping,
     sets: list[RowSet | Entries],
@@ -90,7 +92,7 @@ def _table_sql(
     )
 
 
-def _unique_wide(plan: Plan, sets: list[RowSet | Entries]) -> bool:
+def is_unique_wide(plan: Plan, sets: list[RowSet | Entries]) -> bool:
     """Whether a stage history's entries are unique without a check: one column per
     stage, each stage once, all keyed by the main table's id (unique per accepted
     row: repeats are rejected)."""

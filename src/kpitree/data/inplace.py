@@ -146,7 +146,7 @@ def _map(
 ) -> MappedBatch:
     """Parse table ``raw`` into ``<read_db>.parsed``; report and remove rejected rows.
     ``text(False)`` detaches ``raw``, ``text(True)`` reads the file into it again."""
-    from kpitree.data.reject_report import _bad_table, _rejected_rows, _rejects
+    from kpitree.data.reject_report import bad_table, rejected_rows_of, rejects_of
 
     parsed = f"{read_db}.main.parsed"
     plan, layout, layers = parse_into(con, source, mapping, found, tz, parsed, dup_check=None)
@@ -169,9 +169,9 @@ def _map(
     if bad:
         con.execute(f"CREATE OR REPLACE TABLE kpitree_bad_rows AS FROM {parsed} WHERE __bad")
         con.execute("DROP TABLE IF EXISTS bad")
-        _bad_table(con, plan, None, layers)
-        rejects = _rejects(con, plan, path)
-        rejected_rows = _rejected_rows(con, plan.source)
+        bad_table(con, plan, None, layers)
+        rejects = rejects_of(con, plan, path)
+        rejected_rows = rejected_rows_of(con, plan.source)
         con.execute("DROP TABLE IF EXISTS bad")
         con.execute(f"DELETE FROM {parsed} WHERE __bad")
     return kept_batch(con, plan, layout, parsed, accepted, read_db, path, rejects, rejected_rows)

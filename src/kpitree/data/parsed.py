@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kpitree.data.batch import MappedBatch, Reject, SqlRows
-from kpitree.data.cutting import _table_sql, _unique_wide
+from kpitree.data.cutting import is_unique_wide, table_sql
 from kpitree.data.fields import ZS_CODES, ZS_TEXT, Entries, RowSet
 from kpitree.data.mapping import HISTORY_TABLES, Mapping
 from kpitree.data.values import sql_str
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from kpitree.data.query import Plan
     from kpitree.data.readers import SourceTable
-    from kpitree.data.transform import _Layout
+    from kpitree.data.transform import Layout
 
 __all__ = ["count_rows", "ids_repeat", "kept_batch", "parse_into"]
 
@@ -42,7 +42,7 @@ def parse_into(
     *,
     dup_check: bool | None,
     formats: Callable[[Plan], None] | None = None,
-) -> tuple[Plan, _Layout, tuple[str, str]]:
+) -> tuple[Plan, Layout, tuple[str, str]]:
     """The parse query's result as table ``parsed``, plain text trimmed in SQL
     (where the Arrow reader trims it in Arrow). ``formats``: as for
     :func:`~kpitree.data.transform.plan_query`."""
@@ -117,7 +117,7 @@ def ids_repeat(con: duckdb.DuckDBPyConnection, plan: Plan, parsed: str) -> bool:
 def kept_batch(
     con: duckdb.DuckDBPyConnection,
     plan: Plan,
-    layout: _Layout,
+    layout: Layout,
     parsed: str,
     accepted: int,
     read_db: str,
@@ -144,7 +144,7 @@ def kept_batch(
 def _cut(
     con: duckdb.DuckDBPyConnection,
     plan: Plan,
-    layout: _Layout,
+    layout: Layout,
     parsed: str,
     accepted: int,
     read_db: str,
@@ -167,7 +167,7 @@ def _cut(
             assert isinstance(only, RowSet)
             select = ", ".join(f"{only.cols[c]} AS {c}" for c in all_cols)
             out[name] = SqlRows(f"SELECT {select} FROM {parsed}", names, accepted)
-        elif name in HISTORY_TABLES and _unique_wide(plan, sets):
+        elif name in HISTORY_TABLES and is_unique_wide(plan, sets):
             id_col = HISTORY_TABLES[name]
             union = " UNION ALL ".join(
                 f"SELECT {s.id} AS {id_col}, {sql_str(s.stage_name or '')} AS stage, "
@@ -178,7 +178,7 @@ def _cut(
             out[name] = SqlRows(union, names, None)
         else:
             cut = f"{read_db}.main.t_{name}"
-            con.execute(f"CREATE TABLE {cut} AS {_table_sql(name, first, sets, all_cols, parsed)}")
+            con.execute(f"CREATE TABLE {cut} AS {table_sql(name, first, sets, all_cols, parsed)}")
             rows = int(con.execute(f"SELECT count(*) FROM {cut}").fetchall()[0][0])
             out[name] = SqlRows(f"SELECT {', '.join(all_cols)} FROM {cut}", names, rows)
     return out

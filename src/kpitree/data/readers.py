@@ -43,8 +43,11 @@ __all__ = [
     "Progress",
     "SourceTable",
     "check_columns",
+    "csv_options",
     "read_and_map",
     "resolve_headers",
+    "starts_utf8",
+    "watch_progress",
 ]
 
 Progress = Callable[[int, int | None], None]
@@ -80,7 +83,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _csv_options(delimiter: str, ncols: int, max_line: int | None = None) -> str:
+def csv_options(delimiter: str, ncols: int, max_line: int | None = None) -> str:
     """read_csv's options for a file read as text; a line may be ``max_line``
     bytes long (the row size limit unless given)."""
     max_line = LIMITS.max_row_bytes if max_line is None else max_line
@@ -91,7 +94,9 @@ def _csv_options(delimiter: str, ncols: int, max_line: int | None = None) -> str
     )
 
 
-def _watch(con: duckdb.DuckDBPyConnection, estimate: int, progress: Progress) -> threading.Event:
+def watch_progress(
+    con: duckdb.DuckDBPyConnection, estimate: int, progress: Progress
+) -> threading.Event:
     """Report DuckDB's own progress on the running statement until the event is set."""
     done = threading.Event()
 
@@ -108,7 +113,7 @@ def _watch(con: duckdb.DuckDBPyConnection, estimate: int, progress: Progress) ->
     return done
 
 
-def _starts_utf8(path: Path) -> bool:
+def starts_utf8(path: Path) -> bool:
     """Whether the file's first bytes are UTF-8 (with or without a BOM); only a
     guess for the whole file: DuckDB checks the rest while it reads."""
     with path.open("rb") as fh:
@@ -133,7 +138,7 @@ def load_csv(
     # file detected (and refused where it does not decode, or transcoded when it
     # is Shift_JIS throughout).
     encoding = encoding or mapping.source.encoding
-    if encoding is None and _starts_utf8(path):
+    if encoding is None and starts_utf8(path):
         try:
             return _read_csv(con, path, path, shown, mapping, progress, None)
         except _NotUtf8:
@@ -193,9 +198,9 @@ def _read_csv(
     lines = max(head.count("\n"), 1)
     size = path.stat().st_size
     estimate = max(int(size / max(len(head.encode()) / lines, 1)) - 1, 1)
-    watcher = _watch(con, estimate, progress) if progress else None
+    watcher = watch_progress(con, estimate, progress) if progress else None
     try:
-        options = _csv_options(delimiter, len(headers))
+        options = csv_options(delimiter, len(headers))
         try:
             con.execute(
                 f"CREATE TABLE raw AS SELECT * FROM read_csv({sql_str(str(csv_path))}, {options})"

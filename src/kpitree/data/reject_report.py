@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from kpitree.data.readers import SourceTable
 
+__all__ = ["bad_table", "rejected_rows_of", "rejects_of"]
 
 _RANGES = {
     "INTEGER": ("-2,147,483,648", "2,147,483,647"),
@@ -49,7 +50,7 @@ def _reason(
     return Msg(f"data.reject.{code}", params)
 
 
-def _bad_table(
+def bad_table(
     con: duckdb.DuckDBPyConnection,
     plan: Plan,
     bad: pyarrow.Table | None,
@@ -78,7 +79,7 @@ def _bad_table(
             con.unregister("kpitree_bad_rows")
 
 
-def _rejects(con: duckdb.DuckDBPyConnection, plan: Plan, path: str) -> list[Reject]:
+def rejects_of(con: duckdb.DuckDBPyConnection, plan: Plan, path: str) -> list[Reject]:
     parts = []
     for f in plan.fields:
         raw = f"nullif(trim(c{f.src}), '')" if f.src is not None else "NULL"
@@ -115,7 +116,7 @@ def _rejects(con: duckdb.DuckDBPyConnection, plan: Plan, path: str) -> list[Reje
     return out
 
 
-def _rejected_rows(con: duckdb.DuckDBPyConnection, source: SourceTable) -> list[dict[str, str]]:
+def rejected_rows_of(con: duckdb.DuckDBPyConnection, source: SourceTable) -> list[dict[str, str]]:
     own = source.headers[: source.source_columns]  # not the columns added for the mapping
     cols = ", ".join(f"c{k}" for k in range(len(own)))
     rows = con.sql(f"SELECT __row__, {cols} FROM bad ORDER BY __row__").fetchall()

@@ -45,7 +45,7 @@ from kpitree.data.cutting import _table_rows
 from kpitree.data.fields import ZS_TEXT, Entries, Field, RowSet, cast_type
 from kpitree.data.mapping import Mapping, TableMapping
 from kpitree.data.query import Plan, keys_need_check, value_table
-from kpitree.data.reject_report import _bad_table, _rejected_rows, _rejects
+from kpitree.data.reject_report import bad_table, rejected_rows_of, rejects_of
 from kpitree.data.schema import table
 from kpitree.data.values import FAST_FORMATS, fast_instant, parse_timestamp
 
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
     from kpitree.data.readers import SourceTable
 
-__all__ = ["apply_mapping", "int_array", "string_array"]
+__all__ = ["Layout", "apply_mapping", "int_array", "main_key_outputs", "plan_query", "string_array"]
 _SAMPLE_ROWS = 1000  # cells per column on which the fast date format is chosen
 _MAX_FAST = 2  # fast formats tried per column before the general parser
 _FAST_FROM = 1000  # rows from which choosing fast formats pays for its two queries
@@ -110,7 +110,7 @@ def _batch(
     con: duckdb.DuckDBPyConnection,
     plan: Plan,
     parsed: pyarrow.Table,
-    layout: _Layout,
+    layout: Layout,
     layers: tuple[str, str],
     path: str,
 ) -> MappedBatch:
@@ -123,9 +123,9 @@ def _batch(
     rejected_rows: list[dict[str, str]] = []
     if any_bad:
         con.execute("DROP TABLE IF EXISTS bad")
-        _bad_table(con, plan, parsed.filter(bad_mask), layers)
-        rejects = _rejects(con, plan, path)
-        rejected_rows = _rejected_rows(con, plan.source)
+        bad_table(con, plan, parsed.filter(bad_mask), layers)
+        rejects = rejects_of(con, plan, path)
+        rejected_rows = rejected_rows_of(con, plan.source)
         parsed = parsed.filter(pc.invert(bad_mask))
     parsed = parsed.drop_columns(["__bad"])
     con.register("parsed", parsed)
@@ -148,7 +148,9 @@ def _batch(
     )
 
 
-_Layout = dict[str, tuple[TableMapping, list[tuple[list[RowSet | Entries], list[str]]]]]
+# Per canonical table: its first mapping, and the row sets and columns cut from
+# the parsed rows for it.
+Layout = dict[str, tuple[TableMapping, list[tuple[list[RowSet | Entries], list[str]]]]]
 
 
 def _parse(
@@ -159,7 +161,7 @@ def _parse(
     tz: str,
     *,
     dup_check: bool | None,
-) -> tuple[Plan, pyarrow.Table, _Layout, tuple[str, str]]:
+) -> tuple[Plan, pyarrow.Table, Layout, tuple[str, str]]:
     """Run the query: every output column, error code and ``__bad`` per source row,
     as Arrow, with plain text trimmed. ``dup_check=None``: only if needed upfront."""
 
@@ -185,7 +187,7 @@ def plan_query(
     *,
     dup_check: bool | None,
     formats: Callable[[Plan], None] | None = None,
-) -> tuple[Plan, _Layout, tuple[str, str], str]:
+) -> tuple[Plan, Layout, tuple[str, str], str]:
     """The plan, the canonical tables' layout, the text and parse layers (for the
     reject report) and the whole parse query over table ``raw``, with the value
     maps loaded as temporary tables of ``con``. ``formats(plan)`` sets the fast
@@ -203,7 +205,7 @@ def plan_query(
     grouped: dict[str, list[tuple[int, TableMapping]]] = {}
     for ti, tm in enumerate(mapping.tables):
         grouped.setdefault(tm.table, []).append((ti, tm))
-    layout: _Layout = {
+    layout: Layout = {
         name: (sections[0][1], [plan.sections(ti, tm) for ti, tm in sections])
         for name, sections in grouped.items()
     }

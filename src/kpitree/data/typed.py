@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from kpitree.data.batch import MappedBatch
     from kpitree.data.query import Plan
     from kpitree.data.readers import Progress, SourceTable
-    from kpitree.data.transform import _Layout
+    from kpitree.data.transform import Layout
 
 __all__ = ["FAST_FROM_BYTES", "read_typed"]
 
@@ -126,7 +126,7 @@ class _TextPath(Exception):
 
 
 def _eligible(path: Path, mapping: Mapping, encoding: str | None) -> bool:
-    from kpitree.data.readers import XLSX_SUFFIXES, _starts_utf8
+    from kpitree.data.readers import XLSX_SUFFIXES, starts_utf8
 
     source = mapping.source
     if path.suffix.lower() in XLSX_SUFFIXES or encoding or source.encoding:
@@ -138,7 +138,7 @@ def _eligible(path: Path, mapping: Mapping, encoding: str | None) -> bool:
             return False
     except OSError:
         return False
-    return _starts_utf8(path)
+    return starts_utf8(path)
 
 
 def _read(
@@ -151,7 +151,7 @@ def _read(
     progress: Progress | None,
 ) -> tuple[SourceTable, dict[str, int], MappedBatch]:
     from kpitree.data.header_match import resolve_headers
-    from kpitree.data.readers import SourceTable, _csv_options, _watch
+    from kpitree.data.readers import SourceTable, csv_options, watch_progress
     from kpitree.data.textfile import header_row, read_head, scan_bytes, sniff_dialect
 
     head = read_head(path, "utf-8", shown)
@@ -160,7 +160,7 @@ def _read(
     if not headers or headers == [""] or len(headers) > LIMITS.max_columns:
         raise _TextPath("no header, or too many columns")
     name = sql_str(str(path))
-    options = _csv_options(delimiter, len(headers))
+    options = csv_options(delimiter, len(headers))
     # The first rows as text, to choose the date formats as the text path does:
     # from a copy of the file's first lines only (DuckDB would read, and check,
     # a whole buffer of the file, megabytes).
@@ -183,7 +183,7 @@ def _read(
     # No line longer than a cell may be: a typed cell's length is not kept, and
     # the reader takes spaces around a date (a longer line goes to the text path).
     line = min(LIMITS.max_cell_chars, LIMITS.max_row_bytes)
-    read = _csv_options(delimiter, len(headers), line).split(", columns=")[0]
+    read = csv_options(delimiter, len(headers), line).split(", columns=")[0]
     read += f", columns={spec}"
     if formats:
         read += f", timestampformat={sql_str(formats.pop())}"
@@ -214,7 +214,7 @@ def _read(
     # GIL, so the two passes over the file overlap instead of following each other.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpitree-scan") as pool:
         scanning = pool.submit(scan_bytes, path, utf8=any("\ufffd" in h for h in headers))
-        watcher = _watch(con, estimate, progress) if progress else None
+        watcher = watch_progress(con, estimate, progress) if progress else None
         try:
             plan, layout, _ = parse_into(
                 con, source, mapping, found, tz, parsed, dup_check=None, formats=preset
@@ -292,10 +292,10 @@ def _formats(
     return [f.fast for f in plan.fields], typed
 
 
-def _cuts_by_row(plan: Plan, layout: _Layout) -> bool:
+def _cuts_by_row(plan: Plan, layout: Layout) -> bool:
     """Whether a canonical table is cut keeping the last row per key (in file
     order, which the fast path does not number)."""
-    from kpitree.data.cutting import _unique_wide
+    from kpitree.data.cutting import is_unique_wide
 
     for name, (first, parts) in layout.items():
         sets = [s for row_sets, _ in parts for s in row_sets]
@@ -303,7 +303,7 @@ def _cuts_by_row(plan: Plan, layout: _Layout) -> bool:
             continue
         if name not in HISTORY_TABLES and first.main and len(sets) == 1:
             continue
-        if name in HISTORY_TABLES and _unique_wide(plan, sets):
+        if name in HISTORY_TABLES and is_unique_wide(plan, sets):
             continue
         if name in HISTORY_TABLES:
             continue  # SELECT DISTINCT, in key order: no row order needed
