@@ -194,6 +194,7 @@ class ImportWriter:
                 con,
                 [c.table for r in results for c in r.tables if c.inserted or c.updated],
                 self.link_keys,
+                since=next_id,
             )
             pause_for_tests()
             con.execute("COMMIT")

@@ -85,11 +85,18 @@ __all__ = [
     "RESERVED_KEYS",
     "SETTINGS_TABLE",
     "SIDE_TABLES",
+    "SOURCES_SQL",
     "LinkKeys",
     "Relation",
+    "ensure_tables",
+    "lead_source_count",
+    "link_relation",
     "linked_digest",
+    "nothing_to_find",
     "rebuild_links",
     "settings_changed",
+    "source_count",
+    "write_keys",
 ]
 
 KEYS_TABLE = "kpitree_link_keys"
@@ -174,13 +181,13 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-_SOURCES = (
+SOURCES_SQL = (
     "(SELECT import_id, CASE WHEN kind = 'sync' THEN source_file "
     "ELSE coalesce(NULLIF(mapping_name, ''), source_file) END AS source FROM kpitree_imports)"
 )
 
 
-def _ensure(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     for name, columns in SIDE_TABLES.items():
         types = {c: "INTEGER" if c in _INTEGER_COLUMNS else "VARCHAR" for c in columns}
         cols = ", ".join(f"{c} {kind}" for c, kind in types.items())
@@ -192,16 +199,16 @@ def rebuild_links(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = None) 
     """Rebuild the match keys and the links from the stored leads, deals and
     accounts, in the caller's transaction."""
     keys = keys or LinkKeys()
-    _ensure(con)
+    ensure_tables(con)
     con.execute(f"DELETE FROM {KEYS_TABLE}")
     con.execute(f"DELETE FROM {LINKS_TABLE}")
-    sources = _source_count(con)
+    sources = source_count(con)
     if sources > 1:  # keys match only across sources (see above)
-        _write_keys(con, keys)
+        write_keys(con, keys)
     for relation in RELATIONS:
-        if _nothing_to_find(con, relation, sources):
+        if nothing_to_find(con, relation, sources):
             continue
-        _link(con, relation, keys)
+        link_relation(con, relation, keys)
     con.execute(f"DELETE FROM {SETTINGS_TABLE}")
     con.execute(f"INSERT INTO {SETTINGS_TABLE} VALUES (?)", [keys.fingerprint()])
 
@@ -219,7 +226,9 @@ def settings_changed(con: duckdb.DuckDBPyConnection, keys: LinkKeys | None = Non
     return not rows or rows[0][0] != keys.fingerprint()
 
 
-def _nothing_to_find(con: duckdb.DuckDBPyConnection, rel: Relation, sources: int) -> bool:
+def nothing_to_find(
+    con: duckdb.DuckDBPyConnection, rel: Relation, sources: int, before: int | None = None
+) -> bool:
     """Whether ``rel`` can only say ``unmatched`` of every lead: a lead's same
     person is looked for among the leads of other sources only (so while the
     leads come from one source, HubSpot contacts beside Salesforce deals, there
@@ -227,42 +236,55 @@ def _nothing_to_find(con: duckdb.DuckDBPyConnection, rel: Relation, sources: int
     account only among stored accounts. Such rows (one per lead, most of an
     import's cost on a large lead file) are not written; the links report then
     has no row for the relation, and nothing reads them (the data check's deal
-    rules read deal relations, which are always written)."""
+    rules read deal relations, which are always written). ``before``: as it was
+    before import ``before`` (its records and later ones left out)."""
     if rel.from_table != "leads":
         return False
     if rel.name == "lead_lead":
-        return sources <= 1 or _lead_source_count(con) <= 1
+        return sources <= 1 or lead_source_count(con, before) <= 1
     if sources > 1:
         return False
     return not con.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {rel.to_table} LIMIT 1) AS stored"
+        f"SELECT count(*) FROM (SELECT 1 FROM {rel.to_table} r{_before(before)} LIMIT 1) AS stored"
     ).fetchall()[0][0]
 
 
-def _lead_source_count(con: duckdb.DuckDBPyConnection) -> int:
-    """How many sources the stored leads came from."""
+def _before(import_id: int | None, alias: str = "r") -> str:
+    """SQL: a WHERE clause keeping the records of imports before ``import_id``."""
+    return "" if import_id is None else f" WHERE {alias}._import_id < {int(import_id)}"
+
+
+def lead_source_count(con: duckdb.DuckDBPyConnection, before: int | None = None) -> int:
+    """How many sources the stored leads came from (``before``: of the
+    imports before that one)."""
     rows = con.execute(
-        f"SELECT count(DISTINCT s.source) FROM leads r JOIN {_SOURCES} s "
-        "ON s.import_id = r._import_id"
+        f"SELECT count(DISTINCT s.source) FROM leads r JOIN {SOURCES_SQL} s "
+        f"ON s.import_id = r._import_id{_before(before)}"
     ).fetchall()
     return int(rows[0][0])
 
 
-def _source_count(con: duckdb.DuckDBPyConnection) -> int:
-    """How many sources the stored leads, deals and accounts came from."""
+def source_count(con: duckdb.DuckDBPyConnection, before: int | None = None) -> int:
+    """How many sources the stored leads, deals and accounts came from
+    (``before``: of the imports before that one)."""
     union = " UNION ".join(
-        f"SELECT s.source FROM {t} r JOIN {_SOURCES} s ON s.import_id = r._import_id"
+        f"SELECT s.source FROM {t} r JOIN {SOURCES_SQL} s ON s.import_id = r._import_id"
+        + _before(before)
         for t in LINKED_TABLES
     )
     rows = con.execute(f"SELECT count(DISTINCT source) FROM ({union}) AS sources").fetchall()
     return int(rows[0][0])
 
 
-def _raw_keys(con: duckdb.DuckDBPyConnection, table: str, keys: LinkKeys) -> pa.Table:
+def _raw_keys(
+    con: duckdb.DuckDBPyConnection, table: str, keys: LinkKeys, scope: str | None = None
+) -> pa.Table:
     """Rows ``record_id, source, email, corporate_number, website, name`` and
     one column per key of the company's own (``custom_0``, ...) of ``table``,
     as the source wrote them. Deals and leads take their account's name,
-    法人番号, web site and own keys when they carry none of their own."""
+    法人番号, web site and own keys when they carry none of their own.
+    ``scope``: only the records a relation of that name lists
+    (``table_name, record_id``)."""
     key = {"leads": "lead_id", "deals": "deal_id", "accounts": "account_id"}[table]
     email = _attr("r", keys.email.get(table, ()))
     corp = _attr("r", keys.corporate_number.get(table, ()))
@@ -285,18 +307,25 @@ def _raw_keys(con: duckdb.DuckDBPyConnection, table: str, keys: LinkKeys) -> pa.
         f"SELECT CAST(r.{key} AS VARCHAR) AS record_id, s.source, {email} AS email, "
         f"{corp} AS corporate_number, {site} AS website, {name} AS name"
         + "".join(f", {cell} AS custom_{i}" for i, cell in enumerate(own))
-        + f" FROM {table} r {join} LEFT JOIN {_SOURCES} s ON s.import_id = r._import_id"
+        + f" FROM {table} r {join} LEFT JOIN {SOURCES_SQL} s ON s.import_id = r._import_id"
     )
+    if scope is not None:
+        sql += (
+            f" WHERE CAST(r.{key} AS VARCHAR) IN "
+            f"(SELECT record_id FROM {scope} WHERE table_name = '{table}')"
+        )
     result: pa.Table = con.sql(sql).to_arrow_table()
     return result
 
 
-def _write_keys(con: duckdb.DuckDBPyConnection, keys: LinkKeys) -> None:
+def write_keys(con: duckdb.DuckDBPyConnection, keys: LinkKeys, scope: str | None = None) -> None:
+    """Insert the match keys of every lead, deal and account (``scope``: of
+    the records a relation of that name lists, ``table_name, record_id``)."""
     import pyarrow as pa
 
     parts = []
     for table in LINKED_TABLES:
-        raw = _raw_keys(con, table, keys)
+        raw = _raw_keys(con, table, keys, scope)
         if raw.num_rows == 0:
             continue
         ids, sources = raw.column("record_id"), raw.column("source")
@@ -343,10 +372,14 @@ def _domain(raw: pa.Table) -> pa.Array:
     return pc.coalesce(from_mail, from_site)
 
 
-def _link(con: duckdb.DuckDBPyConnection, rel: Relation, keys: LinkKeys) -> None:
+def link_relation(
+    con: duckdb.DuckDBPyConnection, rel: Relation, keys: LinkKeys, scope: str | None = None
+) -> None:
     """Insert the links of ``rel``: per from-record the best-ranked method with
     candidates; linked when it has one candidate, else ambiguous; unmatched
-    records too."""
+    records too. ``scope``: only of the from-records a relation of that name
+    lists (``from_id``); each record's row is the same as with every record."""
+    mine = "" if scope is None else f" AND {{id}} IN (SELECT from_id FROM {scope})"
     ranks = {m: i + 1 for i, m in enumerate(keys.methods())}
     methods = keys.methods_of(rel)
     key_methods = [m for m in methods if m != "id"]
@@ -358,10 +391,19 @@ def _link(con: duckdb.DuckDBPyConnection, rel: Relation, keys: LinkKeys) -> None
             f"CAST(f.{rel.reference} AS VARCHAR) AS to_id, CAST(f.{rel.reference} AS VARCHAR) "
             f"AS examples FROM {rel.from_table} f WHERE f.{rel.reference} IN "
             f"(SELECT {rel.to_key} FROM {rel.to_table})"
+            + mine.format(id=f"CAST(f.{rel.from_key} AS VARCHAR)")
         )
     if key_methods:
         rank_of = " ".join(f"WHEN {_literal(m)} THEN {ranks[m]}" for m in key_methods)
         kinds = ", ".join(_literal(m) for m in key_methods)
+        # With a scope, only the key values its records carry are grouped.
+        values = (
+            ""
+            if scope is None
+            else f" AND EXISTS (SELECT 1 FROM {KEYS_TABLE} m WHERE m.table_name = "
+            f"'{rel.from_table}' AND m.kind = t.kind AND m.value = t.value AND m.record_id IN "
+            f"(SELECT from_id FROM {scope}))"
+        )
         parts.append(
             f"""SELECT f.record_id AS from_id, f.kind AS method,
                 CASE f.kind {rank_of} END AS rank, f.value AS key, sum(g.n) AS candidates,
@@ -370,14 +412,19 @@ def _link(con: duckdb.DuckDBPyConnection, rel: Relation, keys: LinkKeys) -> None
             FROM {KEYS_TABLE} f JOIN (
                 SELECT kind, value, source, count(DISTINCT record_id) AS n,
                     min(record_id) AS first, list(DISTINCT record_id) AS ids
-                FROM {KEYS_TABLE} WHERE table_name = '{rel.to_table}' AND kind IN ({kinds})
+                FROM {KEYS_TABLE} t
+                WHERE table_name = '{rel.to_table}' AND kind IN ({kinds}){values}
                 GROUP BY kind, value, source
             ) g ON g.kind = f.kind AND g.value = f.value AND g.source IS DISTINCT FROM f.source
             WHERE f.table_name = '{rel.from_table}' AND f.kind IN ({kinds})
-                AND f.source IS NOT NULL AND g.source IS NOT NULL
+                AND f.source IS NOT NULL AND g.source IS NOT NULL{mine.format(id="f.record_id")}
             GROUP BY f.record_id, f.kind, f.value"""
         )
     candidates = " UNION ALL ".join(parts)
+    # With a scope, only the targets its records' links name.
+    theirs = (
+        "" if scope is None else f" AND CAST(r.{rel.to_key} AS VARCHAR) IN (SELECT to_id FROM best)"
+    )
     con.execute(
         f"""
         INSERT INTO {LINKS_TABLE}
@@ -388,11 +435,13 @@ def _link(con: duckdb.DuckDBPyConnection, rel: Relation, keys: LinkKeys) -> None
         ),
         src AS (
             SELECT CAST(r.{rel.from_key} AS VARCHAR) AS id, s.source
-            FROM {rel.from_table} r LEFT JOIN {_SOURCES} s ON s.import_id = r._import_id
+            FROM {rel.from_table} r LEFT JOIN {SOURCES_SQL} s ON s.import_id = r._import_id
+            WHERE TRUE{mine.format(id=f"CAST(r.{rel.from_key} AS VARCHAR)")}
         ),
         dst AS (
             SELECT CAST(r.{rel.to_key} AS VARCHAR) AS id, s.source
-            FROM {rel.to_table} r LEFT JOIN {_SOURCES} s ON s.import_id = r._import_id
+            FROM {rel.to_table} r LEFT JOIN {SOURCES_SQL} s ON s.import_id = r._import_id
+            WHERE TRUE{theirs}
         )
         SELECT '{rel.name}', '{rel.from_table}', src.id, src.source, '{rel.to_table}',
             b.to_id, dst.source, b.method, b.key, b.rank, b.candidates,

@@ -101,16 +101,24 @@ def refresh_links(
     keys: LinkKeys | None = None,
     *,
     force: bool = False,
+    since: int | None = None,
 ) -> None:
     """Rebuild the cross-source links (kpitree.data.links) when leads, deals or
     accounts changed (or ``force``); call it after the import's log row (a link
     names the source of each record). ``keys``: the match-key columns
-    (``data.links`` of kpitree.yaml), default the built-in ones."""
+    (``data.links`` of kpitree.yaml), default the built-in ones. ``since``:
+    the first import of this write, which only inserted or updated rows: the
+    links are brought up to date from what those imports wrote
+    (:mod:`kpitree.data.links_update`, the same tables)."""
     from kpitree.data.links import LINKED_TABLES, LINKS_TABLE, linked_digest, rebuild_links
+    from kpitree.data.links_update import update_links
 
     if force or set(tables) & set(LINKED_TABLES):
         before = linked_digest(con)
-        rebuild_links(con, keys)
+        if since is None or force:
+            rebuild_links(con, keys)
+        else:
+            update_links(con, keys, since)
         # Metrics read only the links made: a write that changes none of them
         # (a deal nobody links to) keeps the results computed from them.
         if linked_digest(con) != before:
