@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kpitree.definition.location import find_definition
 from kpitree.definition.tree import Tree
 from kpitree.errors import Diagnostic, PlanError, Severity, UserError
-from kpitree.value_sets import Explanation
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -31,10 +30,21 @@ if TYPE_CHECKING:
     from kpitree.engines import Engine
     from kpitree.planning.plan import Plan
     from kpitree.sla import SlaReport
+    from kpitree.value_sets import Explanation
 
 __all__ = ["TEMPLATES", "Explanation", "Project"]
 
 from kpitree.project_setup import TEMPLATES
+
+
+def __getattr__(name: str) -> Any:
+    # What explains a change (sensitivity, attribution) is imported when asked
+    # for: a status never is.
+    if name == "Explanation":
+        from kpitree.value_sets import Explanation
+
+        return Explanation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Project:

@@ -56,6 +56,12 @@ heavy += ("kpitree.definition.design", "kpitree.definition.guidance")
 heavy += ("kpitree.definition.spec", "kpitree.definition.spec_sources")
 # The built-in metrics are read from library.json.
 heavy += ("yaml",)
+# What only building SQL, writing or other commands need: the cross-source
+# links (joined by the queries' SQL), the custom dimensions' parsing and
+# refreshing (their side tables are only named), the check of a user's own
+# query, what explains a change.
+heavy += ("kpitree.compute.links", "kpitree.data.links", "kpitree.data.dimensions")
+heavy += ("kpitree.engines.readonly", "kpitree.value_sets", "kpitree.planning.sensitivity")
 loaded = sorted(m for m in heavy if m in sys.modules)
 loaded += ["account scores named"] * bool(named)
 # No model of kpitree builds its validator: not the kept tree's sections, not

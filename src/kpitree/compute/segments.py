@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.entities import ORG_DIMENSIONS, Entity
-from kpitree.compute.links import linked_reference
 from kpitree.compute.owners import owner_matching
-from kpitree.data.dimensions import REGISTRY_TABLE, VALUES_TABLE
+from kpitree.data.schema import DIMENSION_REGISTRY_TABLE as REGISTRY_TABLE
+from kpitree.data.schema import DIMENSION_VALUES_TABLE as VALUES_TABLE
 from kpitree.errors import UserError
 from kpitree.source import did_you_mean
 
@@ -107,6 +107,8 @@ def _owner(engine: Engine, ent: Entity, t: ir.Table) -> tuple[ir.Table, str | No
     when that is empty."""
     import ibis
 
+    from kpitree.compute.links import linked_reference
+
     if ent.credit is not None:
         own = t[ent.owner] if ent.owner else ibis.null("string")
         if ent.credit == "lead_owner":
@@ -160,6 +162,8 @@ def add_dimensions(
 ) -> ir.Table:
     """Add one column per dimension, named ``dim__<name>``."""
     import ibis
+
+    from kpitree.compute.links import linked_reference
 
     own = set(ent.columns())
     needs_org = any(d in ORG_DIMENSIONS or (d == "region" and "region" not in own) for d in dims)
@@ -231,6 +235,8 @@ def _join_custom(
 ) -> ir.Table:
     """Add column ``name``: the value of a custom dimension, joined from its
     side table on the record id (no JSON read here)."""
+    from kpitree.compute.links import linked_reference
+
     key = _custom_key(ent, dim)
     assert key is not None, (ent.name, dim.name)
     if key != ent.id:

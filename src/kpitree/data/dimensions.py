@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from kpitree.data.schema import TABLES, table
+from kpitree.data.schema import DIMENSION_REGISTRY_TABLE, DIMENSION_VALUES_TABLE, TABLES, table
 from kpitree.source import KeyPath, did_you_mean
 
 if TYPE_CHECKING:
@@ -50,8 +50,8 @@ __all__ = [
     "register_dimensions",
 ]
 
-VALUES_TABLE = "kpitree_dimension_values"
-REGISTRY_TABLE = "kpitree_dimensions"
+VALUES_TABLE = DIMENSION_VALUES_TABLE
+REGISTRY_TABLE = DIMENSION_REGISTRY_TABLE
 # Their columns (all text), for copying them to another engine.
 SIDE_TABLES = {
     REGISTRY_TABLE: ("name", "table_name", "keys", "labels"),

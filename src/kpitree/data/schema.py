@@ -24,7 +24,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow
 
-__all__ = ["CANONICAL_STAGES", "TABLES", "Column", "Table", "arrow_schema", "table"]
+__all__ = [
+    "CANONICAL_STAGES",
+    "DIMENSION_REGISTRY_TABLE",
+    "DIMENSION_VALUES_TABLE",
+    "TABLES",
+    "Column",
+    "Table",
+    "arrow_schema",
+    "table",
+]
+
+# The side tables of custom dimensions (kpitree.data.dimensions): named here,
+# with the canonical tables, for the queries that read them and the writers
+# that count their writes, which need no more of that module.
+DIMENSION_VALUES_TABLE = "kpitree_dimension_values"
+DIMENSION_REGISTRY_TABLE = "kpitree_dimensions"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kpitree.data.dimensions import VALUES_TABLE, refresh_dimension_values
+from kpitree.data.schema import DIMENSION_VALUES_TABLE
 
 if TYPE_CHECKING:
     import duckdb
@@ -91,8 +91,10 @@ def bump_versions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None
 
 def refresh_dimensions(con: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
     """Rebuild the custom dimensions' values of ``tables`` (kpitree.data.dimensions)."""
+    from kpitree.data.dimensions import refresh_dimension_values
+
     if refresh_dimension_values(con, sorted(set(tables))):
-        bump_versions(con, [VALUES_TABLE])
+        bump_versions(con, [DIMENSION_VALUES_TABLE])
 
 
 def refresh_links(

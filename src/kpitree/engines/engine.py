@@ -31,7 +31,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from kpitree.data import schema
 from kpitree.engines.duckdb_results import duckdb_arrow
-from kpitree.engines.readonly import NotParsed, check_read_only
 from kpitree.errors import UserError
 
 if TYPE_CHECKING:
@@ -448,6 +447,7 @@ class Engine:
         ``limit`` keeps the first rows (in the query's own order).
         """
         from kpitree.engines import running
+        from kpitree.engines.readonly import NotParsed, check_read_only
 
         dialect = self.backend.dialect
         try:
