@@ -261,3 +261,45 @@ def test_import_path_does_not_load_pandas(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_scan_of_a_files_bytes_is_reused_only_for_the_same_unchanged_file(
+    tmp_path: Path,
+) -> None:
+    """A scan stands for the file while it is the same file, unchanged: not after
+    a byte is added, nor after its bytes change with its size and modification
+    time kept, nor for another file renamed over it; and not for a UTF-8 check
+    it did not make."""
+    import os
+
+    from kpitree.data.textfile import scan_bytes
+
+    path = tmp_path / "leads.csv"
+    path.write_bytes(b"id,name\r\nL1,\xe4\xbd\x90\xe8\x97\xa4\r\n")
+    scan = scan_bytes(path, utf8=True)
+    assert scan.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert scan.of_file(path, utf8=True) and scan.of_file(path, utf8=False)
+    assert not scan_bytes(path).of_file(path, utf8=True)
+
+    st = path.stat()
+    probe = tmp_path / "probe"
+    probe.touch()
+    while probe.stat().st_ctime_ns == st.st_ctime_ns:  # the file system's clock moves on
+        probe.touch()
+    path.write_bytes(path.read_bytes().replace(b"L1", b"L2"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    assert not scan.of_file(path, utf8=False)
+
+    scan = scan_bytes(path)
+    with path.open("ab") as fh:
+        fh.write(b"L3,x\r\n")
+    assert not scan.of_file(path, utf8=False)
+
+    scan = scan_bytes(path)
+    other = tmp_path / "other.csv"
+    other.write_bytes(path.read_bytes())
+    other.replace(path)
+    assert not scan.of_file(path, utf8=False)
+    path.unlink()
+    assert not scan.of_file(path, utf8=False)

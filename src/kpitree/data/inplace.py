@@ -113,11 +113,13 @@ class InPlaceReader:
         try:
             # A file read typed in one pass when nothing in it needs the text path
             # (see kpitree.data.typed); else read as text, every bad cell reported.
-            typed = read_typed(con, p, shown, mapping, zone, read_db, progress, encoding)
+            typed, scanned = read_typed(con, p, shown, mapping, zone, read_db, progress, encoding)
             if typed is not None:
                 source, found, batch = typed
             else:
-                source, found = load_source(con, p, shown, mapping, sheet, encoding, progress)
+                source, found = load_source(
+                    con, p, shown, mapping, sheet, encoding, progress, scanned
+                )
                 batch = _map(con, source, mapping, found, shown, zone, read_db, text)
         finally:
             con.execute(f"USE {_ident(self.home)}")

@@ -132,7 +132,10 @@ def load_csv(
     mapping: Mapping,
     encoding: str | None,
     progress: Progress | None,
+    scanned: ByteScan | None = None,
 ) -> SourceTable:
+    """The CSV file as table ``raw``. ``scanned``: a scan of its bytes already
+    made (by the typed fast path that gave up), used if the file is unchanged."""
     # Most exports are UTF-8: then DuckDB reads the file as it is, and one pass
     # hashes it and checks that it is UTF-8. Only if a byte is not UTF-8 is the
     # file detected (and refused where it does not decode, or transcoded when it
@@ -140,7 +143,7 @@ def load_csv(
     encoding = encoding or mapping.source.encoding
     if encoding is None and starts_utf8(path):
         try:
-            return _read_csv(con, path, path, shown, mapping, progress, None)
+            return _read_csv(con, path, path, shown, mapping, progress, None, scanned)
         except _NotUtf8:
             con.execute("DROP TABLE IF EXISTS raw")
     info = detect_text(path, encoding, shown=shown, delimiter=mapping.source.delimiter)
@@ -184,9 +187,11 @@ def _read_csv(
     mapping: Mapping,
     progress: Progress | None,
     info: TextInfo | None,
+    scanned: ByteScan | None = None,
 ) -> SourceTable:
     """Load ``csv_path`` (UTF-8) as table ``raw``; ``path`` is the file as named,
-    ``info`` what detecting its encoding found (None: not detected, UTF-8)."""
+    ``info`` what detecting its encoding found (None: not detected, UTF-8),
+    ``scanned`` a scan of ``path`` already made (used if the file is unchanged)."""
     import duckdb
 
     head = read_head(csv_path, "utf-8", shown)
@@ -238,7 +243,11 @@ def _read_csv(
         # the header it skips: decoded here with replacement, the header holds
         # U+FFFD where a byte was bad (or, rarely, as written), and only then is
         # every byte decoded again in Python.
-        scan = scan_bytes(path, utf8=any("\ufffd" in h for h in headers))
+        utf8 = any("\ufffd" in h for h in headers)
+        if scanned is not None and scanned.of_file(path, utf8=utf8):
+            scan = scanned  # hashed beside the typed read that gave up: not again
+        else:
+            scan = scan_bytes(path, utf8=utf8)
         if scan.utf8_bad is not None:
             raise _NotUtf8(f"offset {scan.utf8_bad}")
         _check_controls(path, shown, scan, delimiter)
@@ -469,9 +478,10 @@ def load_source(
     sheet: str | None,
     encoding: str | None,
     progress: Progress | None,
+    scanned: ByteScan | None = None,
 ) -> tuple[SourceTable, dict[str, int]]:
     """The file as table ``raw`` of ``con`` (footer dropped, synthetic ids added)
-    and where the mapping's headers are in it."""
+    and where the mapping's headers are in it. ``scanned``: as for :func:`load_csv`."""
     from kpitree.data.report import add_synthetic_ids, drop_footer
     from kpitree.data.xlsx import load_xlsx
 
@@ -480,7 +490,7 @@ def load_source(
     if p.suffix.lower() in XLSX_SUFFIXES:
         source = load_xlsx(con, p, shown, sheet or mapping.source.sheet, progress)
     else:
-        source = load_csv(con, p, shown, mapping, encoding, progress)
+        source = load_csv(con, p, shown, mapping, encoding, progress, scanned)
     if progress:
         progress(source.rows, source.rows)
     source = drop_footer(con, source, mapping.source.footer, shown)

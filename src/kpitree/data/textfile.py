@@ -19,6 +19,7 @@ import codecs
 import csv
 import hashlib
 import io
+import os
 import re
 import tempfile
 from dataclasses import dataclass
@@ -79,6 +80,25 @@ class ByteScan:
     utf8_bad: int | None
     newlines: int = 0
     """How many LF bytes the file holds."""
+    utf8_checked: bool = False
+    """Whether every byte was checked to be UTF-8 (``utf8_bad`` is then known)."""
+    stamp: tuple[int, ...] | None = None
+    """The file's identity, size and times while it was read (``None``: they
+    changed during the scan)."""
+
+    def of_file(self, path: Path, *, utf8: bool) -> bool:
+        """Whether this scan is what scanning ``path`` (``utf8``: checking it is
+        UTF-8) again would give: the file is still the one scanned, unchanged."""
+        if self.stamp is None or (utf8 and not self.utf8_checked):
+            return False
+        try:
+            return _stamp(path.stat()) == self.stamp
+        except OSError:
+            return False
+
+
+def _stamp(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def scan_bytes(path: Path, *, utf8: bool = False) -> ByteScan:
@@ -91,6 +111,7 @@ def scan_bytes(path: Path, *, utf8: bool = False) -> ByteScan:
     offset = newlines = 0
     tail = b""
     with path.open("rb") as fh:
+        before = _stamp(os.fstat(fh.fileno()))
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
             newlines += chunk.count(b"\n")
@@ -112,13 +133,17 @@ def scan_bytes(path: Path, *, utf8: bool = False) -> ByteScan:
                     bad = offset - pending + exc.start
             offset += len(chunk)
             tail = chunk[-2:]
+        after = _stamp(os.fstat(fh.fileno()))
     if utf8 and bad is None:
         pending = len(decoder.getstate()[0])
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             bad = offset - pending
-    return ByteScan(digest.hexdigest(), offset, nul, inner, bad, newlines)
+    # A named pipe or a file written meanwhile is not known by its stamp.
+    same = before == after and after[2] == offset and path.is_file()
+    stamp = after if same else None
+    return ByteScan(digest.hexdigest(), offset, nul, inner, bad, newlines, utf8, stamp)
 
 
 def check_encoding_name(name: str) -> str:

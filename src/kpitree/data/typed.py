@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from kpitree.data.batch import MappedBatch
     from kpitree.data.query import Plan
     from kpitree.data.readers import Progress, SourceTable
+    from kpitree.data.textfile import ByteScan
     from kpitree.data.transform import Layout
 
 __all__ = ["FAST_FROM_BYTES", "read_typed"]
@@ -74,16 +75,18 @@ def read_typed(
     read_db: str,
     progress: Progress | None,
     encoding: str | None,
-) -> tuple[SourceTable, dict[str, int], MappedBatch] | None:
+) -> tuple[tuple[SourceTable, dict[str, int], MappedBatch] | None, ByteScan | None]:
     """The file read and mapped on the fast path into ``<read_db>.parsed`` (the
     current database holds the view ``raw``), or ``None`` where the text path
-    must read it (everything the fast path made is then dropped)."""
+    must read it (everything the fast path made is then dropped); and the scan
+    of the file's bytes if one was made (the text path need not hash it again)."""
     import duckdb
 
     if not _eligible(path, mapping, encoding):
-        return None
+        return None, None
+    scans: list[ByteScan] = []
     try:
-        found = _read(con, path, shown, mapping, tz, read_db, progress)
+        found = _read(con, path, shown, mapping, tz, read_db, progress, scans)
         _log.debug("%s: read typed", shown)
     except (_TextPath, UserError, duckdb.Error) as exc:
         _log.debug("%s: read as text (%s)", shown, str(exc).split("\n")[0])
@@ -98,7 +101,7 @@ def read_typed(
             with contextlib.suppress(duckdb.CatalogException):
                 con.execute(f"DROP {kind} IF EXISTS {name}")
         con.execute(f"DROP TABLE IF EXISTS {read_db}.main.parsed")
-    return found
+    return found, scans[0] if scans else None
 
 
 def _first_records(path: Path, count: int) -> bytes:
@@ -149,7 +152,10 @@ def _read(
     tz: str,
     read_db: str,
     progress: Progress | None,
+    scans: list[ByteScan],
 ) -> tuple[SourceTable, dict[str, int], MappedBatch]:
+    """The fast path's read; the scan of the file's bytes goes into ``scans``
+    once made, whether the read goes on or gives up."""
     from kpitree.data.header_match import resolve_headers
     from kpitree.data.readers import SourceTable, csv_options, watch_progress
     from kpitree.data.textfile import header_row, read_head, scan_bytes, sniff_dialect
@@ -213,7 +219,8 @@ def _read(
     # thread beside DuckDB's read and checks: hashlib and DuckDB both release the
     # GIL, so the two passes over the file overlap instead of following each other.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpitree-scan") as pool:
-        scanning = pool.submit(scan_bytes, path, utf8=any("\ufffd" in h for h in headers))
+        utf8 = any("\ufffd" in h for h in headers)
+        scanning = pool.submit(lambda: scans.append(scan_bytes(path, utf8=utf8)))
         watcher = watch_progress(con, estimate, progress) if progress else None
         try:
             plan, layout, _ = parse_into(
@@ -227,7 +234,8 @@ def _read(
             raise _TextPath(f"{bad} rows to reject" if bad else "too many rows")
         if ids_repeat(con, plan, parsed):
             raise _TextPath("an id repeats")
-        scan = scanning.result()
+        scanning.result()
+        scan = scans[0]
     if scan.utf8_bad is not None or scan.nul is not None or scan.bom is not None:
         raise _TextPath("a byte to refuse")
     con.execute("DROP VIEW raw")
