@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from kpitree.compute.links import LINKED_STAGES
@@ -165,10 +166,17 @@ def _counted(
     """For each table of ids: how many, and the first ``examples`` of them
     (sorted). One query for all of them where the database inlines the tables
     several rules read; elsewhere one query per table of ids, so each reads
-    only the columns it needs."""
+    only the columns it needs, and a result holding for the data is used again
+    (:mod:`kpitree.compute.quality_kept`)."""
+    from kpitree.compute.quality_kept import kept_count
+
     if engine.name in _INLINED:
         return _counted_together(engine, parts, examples)
-    return [found for ids in parts for found in _counted_together(engine, [ids], examples)]
+    return [kept_count(engine, ids, partial(_counted_one, engine, ids, examples)) for ids in parts]
+
+
+def _counted_one(engine: Engine, ids: ir.Table, examples: int) -> tuple[int, tuple[str, ...]]:
+    return _counted_together(engine, [ids], examples)[0]
 
 
 def _counted_together(
