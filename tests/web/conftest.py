@@ -9,7 +9,8 @@ Projects
 
 Servers
     ``client``: an in-process ``TestClient`` over ``create_app(demo_project)``
-    (lifespan running), for API tests.
+    (lifespan running, without the page warm-up: :func:`without_warm_up`), for
+    API tests; ``warming_client``: the same with the warm-up.
     ``live_server`` (session): base URL (``http://127.0.0.1:PORT``, no trailing
     slash) of a real ``kpitree serve`` process on ``demo_project``.
     ``start_server(path)``: starts another real server on ``path``; stopped after
@@ -22,7 +23,9 @@ Browser (mark tests ``browser``)
     ``browser_locale`` fixture says otherwise). The test fails on any console
     error or page error; ``page_errors.allow(regex)`` accepts an expected one. A
     screenshot of the page is saved into ``test-artifacts/screenshots/<test>.png``
-    at the end (``<test>-<n>.png`` after every page load before that).
+    at the end; with ``KPITREE_TEST_SCREENSHOTS=every-load`` also one after
+    every page load before that (``<test>-<n>.png``; a full-page screenshot
+    costs Chromium about half a second of CPU, as much as half a page load).
     Waits are for conditions (a locator, a URL, a function), never for a fixed
     time, with generous limits (:data:`WAIT_MS`) so a busy two-core machine
     passes; ``screenshot(page, path)`` takes one with animations stopped.
@@ -130,8 +133,36 @@ def with_users() -> Callable[[Path], dict[str, str]]:
     return add_users
 
 
+@contextlib.contextmanager
+def without_warm_up() -> Iterator[None]:
+    """An app started meanwhile runs its lifespan without the background
+    warm-up (:mod:`kpitree.web.warmer`): a round computes every common page of
+    the demo in both languages (about 10 s of CPU), under the GIL of the test's
+    own process, for a test that asks for a page or two. The warm-up is tested
+    where it is the subject (``warming_client``, tests/web/test_views.py)."""
+    from kpitree.web.warmer import Warmer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Warmer, "start", lambda self: None)
+        yield
+
+
 @pytest.fixture
 def client(demo_project: Path) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient
+
+    from kpitree.web.app import create_app
+
+    with (
+        without_warm_up(),
+        TestClient(create_app(demo_project), base_url="http://localhost") as test_client,
+    ):
+        yield test_client
+
+
+@pytest.fixture
+def warming_client(demo_project: Path) -> Iterator[TestClient]:
+    """``client`` with the page warm-up running, as a server runs it."""
     from fastapi.testclient import TestClient
 
     from kpitree.web.app import create_app
@@ -323,7 +354,8 @@ def page(
 
     new_page.on("console", on_console)
     new_page.on("pageerror", lambda exc: page_errors.seen.append(f"pageerror: {exc}"))
-    new_page.on("load", on_load)
+    if os.environ.get("KPITREE_TEST_SCREENSHOTS") == "every-load":
+        new_page.on("load", on_load)
     yield new_page
     try:
         # The last screenshot is a record of how the test ended, not a check: a

@@ -513,8 +513,10 @@ def test_every_pages_error_code_is_documented() -> None:
     assert used - own <= elsewhere, sorted(used - own - elsewhere)
 
 
-def test_cache_state_and_warm_pages(client: TestClient) -> None:
+def test_cache_state_and_warm_pages(warming_client: TestClient) -> None:
     import time
+
+    client = warming_client
 
     deadline = time.monotonic() + 180
     state = client.get("/api/pages/cache").json()
