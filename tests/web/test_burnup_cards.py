@@ -12,6 +12,8 @@ import pytest
 
 from kpitree.project import Project
 
+from .conftest import without_warm_up
+
 
 def test_tree_burnup_equals_the_months_summed(client: Any, demo_project: Path) -> None:
     view = client.get("/api/tree", params={"lang": "ja"}).json()
@@ -53,7 +55,7 @@ def test_cards_compact_unless_full(client: Any, demo_project: Path, tmp_path: Pa
 
     from kpitree.web.app import create_app
 
-    with TestClient(create_app(full), base_url="http://localhost") as other:
+    with without_warm_up(), TestClient(create_app(full), base_url="http://localhost") as other:
         node = other.get("/api/tree", params={"lang": "ja"}).json()["nodes"]["revenue"]
     assert node["card"]["target"] == node["display"]["target"]
 

@@ -14,6 +14,8 @@ from urllib.parse import quote, urlencode
 import pytest
 import yaml
 
+from .conftest import without_warm_up
+
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
@@ -107,7 +109,7 @@ def test_records_link_to_the_source_system(demo_project: Path, tmp_path: Path) -
     pattern = "https://app.hubspot.com/contacts/123/record/0-1/{id}"
     doc.setdefault("data", {})["record_links"] = {"leads": pattern}
     definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
-    with TestClient(create_app(folder), base_url="http://localhost") as client:
+    with without_warm_up(), TestClient(create_app(folder), base_url="http://localhost") as client:
         got = client.get(f"/api/records/leads?period={PERIOD}").json()
         row = got["rows"][0]
         assert row["source_url"] == pattern.replace("{id}", row["values"]["lead_id"])
@@ -138,7 +140,7 @@ def test_synced_records_link_to_hubspot_and_salesforce(demo_project: Path, tmp_p
         },
     }
     definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
-    with TestClient(create_app(folder), base_url="http://localhost") as client:
+    with without_warm_up(), TestClient(create_app(folder), base_url="http://localhost") as client:
         leads = client.get(f"/api/records/leads?period={PERIOD}").json()["rows"][0]
         lead_id = leads["values"]["lead_id"]
         assert leads["source_url"] == (
@@ -149,7 +151,7 @@ def test_synced_records_link_to_hubspot_and_salesforce(demo_project: Path, tmp_p
         assert deals["source_url"] is None
         doc["sources"]["crm"]["objects"] = ["owners", "contacts"]
         definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
-    with TestClient(create_app(folder), base_url="http://localhost") as client:
+    with without_warm_up(), TestClient(create_app(folder), base_url="http://localhost") as client:
         deals = client.get(f"/api/records/opportunities?period={PERIOD}").json()["rows"][0]
         deal_id = deals["values"]["deal_id"]
         assert deals["source_url"] == (

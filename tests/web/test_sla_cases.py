@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .conftest import without_warm_up
+
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
 
@@ -56,7 +58,7 @@ def test_a_case_links_to_its_lead_in_hubspot(demo_copy: object) -> None:
     doc = yaml.safe_load(definition.read_text("utf-8"))
     doc["sources"] = {"crm": {"type": "hubspot", "token_env": "HUBSPOT_TOKEN", "portal_id": 4711}}
     definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
-    with TestClient(create_app(folder), base_url="http://localhost") as client:
+    with without_warm_up(), TestClient(create_app(folder), base_url="http://localhost") as client:
         got = client.get("/api/sla/cases?period=last-month").json()
         row = got["rows"][0]
         lead = row["values"]["id"]
