@@ -19,6 +19,8 @@ import yaml
 
 from kpitree.filter_text import filter_params
 
+from .conftest import without_warm_up
+
 NODES = {
     "call_compliance": "sla_compliance",
     "call_breaches": "sla_breaches",
@@ -59,7 +61,10 @@ def client(demo_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     from kpitree.web.app import create_app
 
     folder = with_sla_nodes(demo_project, tmp_path_factory.mktemp("sla_nodes") / "demo")
-    with TestClient(create_app(folder), base_url="http://localhost") as test_client:
+    with (
+        without_warm_up(),
+        TestClient(create_app(folder), base_url="http://localhost") as test_client,
+    ):
         test_client.app_folder = folder  # type: ignore[attr-defined]
         yield test_client
 
