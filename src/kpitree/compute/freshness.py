@@ -77,10 +77,13 @@ def _latest_days(t: Any, column: Any, as_of: dt.date) -> Any:
     whose clock goes back over midnight)."""
     import ibis
 
-    if column.type().is_date():
-        kept = t.filter(column <= ibis.literal(as_of))
-        return kept.select(__d=kept[column.get_name()])
     name = column.get_name()
+    # The one column read: each subquery of the statement (the maximum before
+    # the margin among them) would otherwise list every column of the table.
+    t = t.select(name)
+    if column.type().is_date():
+        kept = t.filter(t[name] <= ibis.literal(as_of))
+        return kept.select(__d=kept[name])
     lo = ibis.literal(dt.datetime.combine(as_of - _MARGIN, dt.time(), dt.UTC))
     hi = ibis.literal(dt.datetime.combine(as_of + _MARGIN, dt.time(), dt.UTC))
     near = t.filter((t[name] >= lo) & (t[name] < hi))
@@ -133,7 +136,7 @@ def _latest_query(
         parts = []
         for i, name in enumerate(names):
             if name == "schedule":
-                c = engine.table("contracts")
+                c = engine.table("contracts").select("end_date")
                 one = c.aggregate(latest=c.end_date.max())
             else:
                 one = _fact_days(engine, name, as_of)

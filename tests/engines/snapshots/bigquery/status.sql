@@ -3046,7 +3046,7 @@ FROM (
                 DATE(`t11`.`created_at`, 'Asia/Tokyo') AS `__d`
               FROM (
                 SELECT
-                  *
+                  `t2`.`created_at`
                 FROM `leads` AS `t2`
                 WHERE
                   `t2`.`created_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3064,7 +3064,7 @@ FROM (
               DATE(`t42`.`created_at`, 'Asia/Tokyo') AS `__d`
             FROM (
               SELECT
-                *
+                `t2`.`created_at`
               FROM `leads` AS `t2`
               WHERE
                 `t2`.`created_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3074,7 +3074,7 @@ FROM (
                       MAX(`t10`.`created_at`) AS `Max_created_at`
                     FROM (
                       SELECT
-                        *
+                        `t2`.`created_at`
                       FROM `leads` AS `t2`
                       WHERE
                         `t2`.`created_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3099,7 +3099,7 @@ FROM (
                 DATE(`t13`.`entered_at`, 'Asia/Tokyo') AS `__d`
               FROM (
                 SELECT
-                  *
+                  `t3`.`entered_at`
                 FROM `lead_stage_history` AS `t3`
                 WHERE
                   `t3`.`entered_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3117,7 +3117,7 @@ FROM (
               DATE(`t43`.`entered_at`, 'Asia/Tokyo') AS `__d`
             FROM (
               SELECT
-                *
+                `t3`.`entered_at`
               FROM `lead_stage_history` AS `t3`
               WHERE
                 `t3`.`entered_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3127,7 +3127,7 @@ FROM (
                       MAX(`t12`.`entered_at`) AS `Max_entered_at`
                     FROM (
                       SELECT
-                        *
+                        `t3`.`entered_at`
                       FROM `lead_stage_history` AS `t3`
                       WHERE
                         `t3`.`entered_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3162,7 +3162,7 @@ FROM (
               DATE(`t9`.`responded_at`, 'Asia/Tokyo') AS `__d`
             FROM (
               SELECT
-                *
+                `t1`.`responded_at`
               FROM `nps_responses` AS `t1`
               WHERE
                 `t1`.`responded_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3180,7 +3180,7 @@ FROM (
             DATE(`t41`.`responded_at`, 'Asia/Tokyo') AS `__d`
           FROM (
             SELECT
-              *
+              `t1`.`responded_at`
             FROM `nps_responses` AS `t1`
             WHERE
               `t1`.`responded_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3190,7 +3190,7 @@ FROM (
                     MAX(`t8`.`responded_at`) AS `Max_responded_at`
                   FROM (
                     SELECT
-                      *
+                      `t1`.`responded_at`
                     FROM `nps_responses` AS `t1`
                     WHERE
                       `t1`.`responded_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3219,7 +3219,7 @@ FROM (
         MAX(`t7`.`end_date`) AS `latest`
       FROM (
         SELECT
-          *
+          `t0`.`end_date`
         FROM `contracts` AS `t0`
       ) AS `t7`
     ) AS `t21`
@@ -3248,7 +3248,7 @@ FROM (
                 DATE(`t15`.`occurred_at`, 'Asia/Tokyo') AS `__d`
               FROM (
                 SELECT
-                  *
+                  `t4`.`occurred_at`
                 FROM `activities` AS `t4`
                 WHERE
                   `t4`.`occurred_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3266,7 +3266,7 @@ FROM (
               DATE(`t44`.`occurred_at`, 'Asia/Tokyo') AS `__d`
             FROM (
               SELECT
-                *
+                `t4`.`occurred_at`
               FROM `activities` AS `t4`
               WHERE
                 `t4`.`occurred_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3276,7 +3276,7 @@ FROM (
                       MAX(`t14`.`occurred_at`) AS `Max_occurred_at`
                     FROM (
                       SELECT
-                        *
+                        `t4`.`occurred_at`
                       FROM `activities` AS `t4`
                       WHERE
                         `t4`.`occurred_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3323,7 +3323,7 @@ FROM (
                   DATE(`t20`.`entered_at`, 'Asia/Tokyo') AS `__d`
                 FROM (
                   SELECT
-                    *
+                    `t6`.`entered_at`
                   FROM `deal_stage_history` AS `t6`
                   WHERE
                     `t6`.`entered_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3345,7 +3345,7 @@ FROM (
                 DATE(`t46`.`entered_at`, 'Asia/Tokyo') AS `__d`
               FROM (
                 SELECT
-                  *
+                  `t6`.`entered_at`
                 FROM `deal_stage_history` AS `t6`
                 WHERE
                   `t6`.`entered_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3355,7 +3355,7 @@ FROM (
                         MAX(`t19`.`entered_at`) AS `Max_entered_at`
                       FROM (
                         SELECT
-                          *
+                          `t6`.`entered_at`
                         FROM `deal_stage_history` AS `t6`
                         WHERE
                           `t6`.`entered_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3379,7 +3379,7 @@ FROM (
                     DATE(`t18`.`created_at`, 'Asia/Tokyo') AS `__d`
                   FROM (
                     SELECT
-                      *
+                      `t5`.`created_at`
                     FROM `deals` AS `t5`
                     WHERE
                       `t5`.`created_at` >= TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3397,7 +3397,7 @@ FROM (
                   DATE(`t45`.`created_at`, 'Asia/Tokyo') AS `__d`
                 FROM (
                   SELECT
-                    *
+                    `t5`.`created_at`
                   FROM `deals` AS `t5`
                   WHERE
                     `t5`.`created_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')
@@ -3407,7 +3407,7 @@ FROM (
                           MAX(`t17`.`created_at`) AS `Max_created_at`
                         FROM (
                           SELECT
-                            *
+                            `t5`.`created_at`
                           FROM `deals` AS `t5`
                           WHERE
                             `t5`.`created_at` < TIMESTAMP('2026-03-18T00:00:00+00:00')

@@ -3111,7 +3111,7 @@ FROM (
                 TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t11"."created_at")) AS "__d"
               FROM (
                 SELECT
-                  *
+                  "t2"."created_at"
                 FROM "leads" AS "t2"
                 WHERE
                   "t2"."created_at" >= TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3129,7 +3129,7 @@ FROM (
               TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t37"."created_at")) AS "__d"
             FROM (
               SELECT
-                *
+                "t2"."created_at"
               FROM "leads" AS "t2"
               WHERE
                 "t2"."created_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3141,7 +3141,7 @@ FROM (
                       MAX("t10"."created_at") AS "Max(created_at)"
                     FROM (
                       SELECT
-                        *
+                        "t2"."created_at"
                       FROM "leads" AS "t2"
                       WHERE
                         "t2"."created_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3165,7 +3165,7 @@ FROM (
                 TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t13"."entered_at")) AS "__d"
               FROM (
                 SELECT
-                  *
+                  "t3"."entered_at"
                 FROM "lead_stage_history" AS "t3"
                 WHERE
                   "t3"."entered_at" >= TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3183,7 +3183,7 @@ FROM (
               TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t39"."entered_at")) AS "__d"
             FROM (
               SELECT
-                *
+                "t3"."entered_at"
               FROM "lead_stage_history" AS "t3"
               WHERE
                 "t3"."entered_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3195,7 +3195,7 @@ FROM (
                       MAX("t12"."entered_at") AS "Max(entered_at)"
                     FROM (
                       SELECT
-                        *
+                        "t3"."entered_at"
                       FROM "lead_stage_history" AS "t3"
                       WHERE
                         "t3"."entered_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3229,7 +3229,7 @@ FROM (
               TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t9"."responded_at")) AS "__d"
             FROM (
               SELECT
-                *
+                "t1"."responded_at"
               FROM "nps_responses" AS "t1"
               WHERE
                 "t1"."responded_at" >= TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3247,7 +3247,7 @@ FROM (
             TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t35"."responded_at")) AS "__d"
           FROM (
             SELECT
-              *
+              "t1"."responded_at"
             FROM "nps_responses" AS "t1"
             WHERE
               "t1"."responded_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3259,7 +3259,7 @@ FROM (
                     MAX("t8"."responded_at") AS "Max(responded_at)"
                   FROM (
                     SELECT
-                      *
+                      "t1"."responded_at"
                     FROM "nps_responses" AS "t1"
                     WHERE
                       "t1"."responded_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3287,7 +3287,7 @@ FROM (
         MAX("t7"."end_date") AS "latest"
       FROM (
         SELECT
-          *
+          "t0"."end_date"
         FROM "contracts" AS "t0"
       ) AS "t7"
     ) AS "t21"
@@ -3316,7 +3316,7 @@ FROM (
                 TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t15"."occurred_at")) AS "__d"
               FROM (
                 SELECT
-                  *
+                  "t4"."occurred_at"
                 FROM "activities" AS "t4"
                 WHERE
                   "t4"."occurred_at" >= TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3334,7 +3334,7 @@ FROM (
               TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t41"."occurred_at")) AS "__d"
             FROM (
               SELECT
-                *
+                "t4"."occurred_at"
               FROM "activities" AS "t4"
               WHERE
                 "t4"."occurred_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3346,7 +3346,7 @@ FROM (
                       MAX("t14"."occurred_at") AS "Max(occurred_at)"
                     FROM (
                       SELECT
-                        *
+                        "t4"."occurred_at"
                       FROM "activities" AS "t4"
                       WHERE
                         "t4"."occurred_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3392,7 +3392,7 @@ FROM (
                   TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t20"."entered_at")) AS "__d"
                 FROM (
                   SELECT
-                    *
+                    "t6"."entered_at"
                   FROM "deal_stage_history" AS "t6"
                   WHERE
                     "t6"."entered_at" >= TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3414,7 +3414,7 @@ FROM (
                 TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t45"."entered_at")) AS "__d"
               FROM (
                 SELECT
-                  *
+                  "t6"."entered_at"
                 FROM "deal_stage_history" AS "t6"
                 WHERE
                   "t6"."entered_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3426,7 +3426,7 @@ FROM (
                         MAX("t19"."entered_at") AS "Max(entered_at)"
                       FROM (
                         SELECT
-                          *
+                          "t6"."entered_at"
                         FROM "deal_stage_history" AS "t6"
                         WHERE
                           "t6"."entered_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3449,7 +3449,7 @@ FROM (
                     TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t18"."created_at")) AS "__d"
                   FROM (
                     SELECT
-                      *
+                      "t5"."created_at"
                     FROM "deals" AS "t5"
                     WHERE
                       "t5"."created_at" >= TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3467,7 +3467,7 @@ FROM (
                   TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t43"."created_at")) AS "__d"
                 FROM (
                   SELECT
-                    *
+                    "t5"."created_at"
                   FROM "deals" AS "t5"
                   WHERE
                     "t5"."created_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')
@@ -3479,7 +3479,7 @@ FROM (
                           MAX("t17"."created_at") AS "Max(created_at)"
                         FROM (
                           SELECT
-                            *
+                            "t5"."created_at"
                           FROM "deals" AS "t5"
                           WHERE
                             "t5"."created_at" < TIMESTAMP_TZ_FROM_PARTS(2026, 3, 18, 0, 0, 0, 0, 'UTC')

@@ -3109,7 +3109,7 @@ FROM (
                 DATE(AT_TIMEZONE("t11"."created_at", 'Asia/Tokyo')) AS "__d"
               FROM (
                 SELECT
-                  *
+                  "t2"."created_at"
                 FROM "leads" AS "t2"
                 WHERE
                   "t2"."created_at" >= CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3127,7 +3127,7 @@ FROM (
               DATE(AT_TIMEZONE("t37"."created_at", 'Asia/Tokyo')) AS "__d"
             FROM (
               SELECT
-                *
+                "t2"."created_at"
               FROM "leads" AS "t2"
               WHERE
                 "t2"."created_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3137,7 +3137,7 @@ FROM (
                       MAX("t10"."created_at") AS "Max(created_at)"
                     FROM (
                       SELECT
-                        *
+                        "t2"."created_at"
                       FROM "leads" AS "t2"
                       WHERE
                         "t2"."created_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3161,7 +3161,7 @@ FROM (
                 DATE(AT_TIMEZONE("t13"."entered_at", 'Asia/Tokyo')) AS "__d"
               FROM (
                 SELECT
-                  *
+                  "t3"."entered_at"
                 FROM "lead_stage_history" AS "t3"
                 WHERE
                   "t3"."entered_at" >= CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3179,7 +3179,7 @@ FROM (
               DATE(AT_TIMEZONE("t39"."entered_at", 'Asia/Tokyo')) AS "__d"
             FROM (
               SELECT
-                *
+                "t3"."entered_at"
               FROM "lead_stage_history" AS "t3"
               WHERE
                 "t3"."entered_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3189,7 +3189,7 @@ FROM (
                       MAX("t12"."entered_at") AS "Max(entered_at)"
                     FROM (
                       SELECT
-                        *
+                        "t3"."entered_at"
                       FROM "lead_stage_history" AS "t3"
                       WHERE
                         "t3"."entered_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3223,7 +3223,7 @@ FROM (
               DATE(AT_TIMEZONE("t9"."responded_at", 'Asia/Tokyo')) AS "__d"
             FROM (
               SELECT
-                *
+                "t1"."responded_at"
               FROM "nps_responses" AS "t1"
               WHERE
                 "t1"."responded_at" >= CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3241,7 +3241,7 @@ FROM (
             DATE(AT_TIMEZONE("t35"."responded_at", 'Asia/Tokyo')) AS "__d"
           FROM (
             SELECT
-              *
+              "t1"."responded_at"
             FROM "nps_responses" AS "t1"
             WHERE
               "t1"."responded_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3251,7 +3251,7 @@ FROM (
                     MAX("t8"."responded_at") AS "Max(responded_at)"
                   FROM (
                     SELECT
-                      *
+                      "t1"."responded_at"
                     FROM "nps_responses" AS "t1"
                     WHERE
                       "t1"."responded_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3279,7 +3279,7 @@ FROM (
         MAX("t7"."end_date") AS "latest"
       FROM (
         SELECT
-          *
+          "t0"."end_date"
         FROM "contracts" AS "t0"
       ) AS "t7"
     ) AS "t21"
@@ -3308,7 +3308,7 @@ FROM (
                 DATE(AT_TIMEZONE("t15"."occurred_at", 'Asia/Tokyo')) AS "__d"
               FROM (
                 SELECT
-                  *
+                  "t4"."occurred_at"
                 FROM "activities" AS "t4"
                 WHERE
                   "t4"."occurred_at" >= CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3326,7 +3326,7 @@ FROM (
               DATE(AT_TIMEZONE("t41"."occurred_at", 'Asia/Tokyo')) AS "__d"
             FROM (
               SELECT
-                *
+                "t4"."occurred_at"
               FROM "activities" AS "t4"
               WHERE
                 "t4"."occurred_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3336,7 +3336,7 @@ FROM (
                       MAX("t14"."occurred_at") AS "Max(occurred_at)"
                     FROM (
                       SELECT
-                        *
+                        "t4"."occurred_at"
                       FROM "activities" AS "t4"
                       WHERE
                         "t4"."occurred_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3382,7 +3382,7 @@ FROM (
                   DATE(AT_TIMEZONE("t20"."entered_at", 'Asia/Tokyo')) AS "__d"
                 FROM (
                   SELECT
-                    *
+                    "t6"."entered_at"
                   FROM "deal_stage_history" AS "t6"
                   WHERE
                     "t6"."entered_at" >= CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3404,7 +3404,7 @@ FROM (
                 DATE(AT_TIMEZONE("t45"."entered_at", 'Asia/Tokyo')) AS "__d"
               FROM (
                 SELECT
-                  *
+                  "t6"."entered_at"
                 FROM "deal_stage_history" AS "t6"
                 WHERE
                   "t6"."entered_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3414,7 +3414,7 @@ FROM (
                         MAX("t19"."entered_at") AS "Max(entered_at)"
                       FROM (
                         SELECT
-                          *
+                          "t6"."entered_at"
                         FROM "deal_stage_history" AS "t6"
                         WHERE
                           "t6"."entered_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3437,7 +3437,7 @@ FROM (
                     DATE(AT_TIMEZONE("t18"."created_at", 'Asia/Tokyo')) AS "__d"
                   FROM (
                     SELECT
-                      *
+                      "t5"."created_at"
                     FROM "deals" AS "t5"
                     WHERE
                       "t5"."created_at" >= CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3455,7 +3455,7 @@ FROM (
                   DATE(AT_TIMEZONE("t43"."created_at", 'Asia/Tokyo')) AS "__d"
                 FROM (
                   SELECT
-                    *
+                    "t5"."created_at"
                   FROM "deals" AS "t5"
                   WHERE
                     "t5"."created_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
@@ -3465,7 +3465,7 @@ FROM (
                           MAX("t17"."created_at") AS "Max(created_at)"
                         FROM (
                           SELECT
-                            *
+                            "t5"."created_at"
                           FROM "deals" AS "t5"
                           WHERE
                             "t5"."created_at" < CAST(FROM_ISO8601_TIMESTAMP('2026-03-18T00:00:00+00:00') AS TIMESTAMP WITH TIME ZONE)
