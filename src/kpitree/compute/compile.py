@@ -72,7 +72,7 @@ def metric_query(
 
         return sla_query(engine, metric, periods, dims, filters, as_of)
     spec = metric.spec
-    base, acct = _base(engine, metric, all_dims, periods, as_of)
+    base, acct = _base(engine, metric, all_dims, periods, as_of, narrow=True)
     if metric.type == "conversion":
         return conversion_query(
             engine, metric, ent, base, periods, dims, all_dims, filters, as_of, acct
@@ -129,17 +129,24 @@ def _base(
     dims: Sequence[str],
     periods: Sequence[Period],
     as_of: dt.date | None,
+    *,
+    narrow: bool = False,
 ) -> tuple[ir.Table, AccountJoin | None]:
     """The entity's rows kept by the metric's conditions on its own columns,
     and how its facts gain the ABM account columns the metric uses (and are
-    kept by its conditions on them) once placed on their day."""
+    kept by its conditions on them) once placed on their day. ``narrow``: only
+    the columns the metric and the dimensions read (a query's, not the facts
+    shown to a user)."""
     ent = metric.entity
     assert ent is not None
     spec = metric.spec
     own, on_accounts = split_where(spec.where)
     used = [*spec.where, *dims, spec.measure or ""]
     acct = account_join(engine, ent, used, on_accounts, periods, as_of)
-    return filtered(ent.base(engine), own), acct
+    base = ent.base(engine)
+    if narrow:
+        base = narrowed(ent, base, [metric], dims)
+    return filtered(base, own), acct
 
 
 def fusable(metric: Metric) -> tuple[str, str, str] | None:

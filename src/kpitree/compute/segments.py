@@ -142,7 +142,17 @@ def _rep_of(engine: Engine, owner: ir.StringValue) -> ir.StringValue:
     rep_of = owner_matching(engine).rep_of()
     if not rep_of:
         return owner
-    return ibis.cases(*[(owner == o, r) for o, r in rep_of.items()], else_=owner)
+    return ibis.cases(*_by_value(owner, rep_of), else_=owner)
+
+
+def _by_value(key: ir.StringValue, mapping: Mapping[str, str]) -> list[tuple[Any, str]]:
+    """``(condition, value)`` branches giving ``mapping[key]``: one branch per
+    value, whose keys are listed once (``key IN (...)``), so that the expression
+    grows with the teams or reps mapped to, not with the names mapped from."""
+    keys: dict[str, list[str]] = {}
+    for k, value in mapping.items():
+        keys.setdefault(value, []).append(k)
+    return [(key == ks[0] if len(ks) == 1 else key.isin(ks), v) for v, ks in keys.items()]
 
 
 def _placed(engine: Engine, rep: ir.StringValue, part: int) -> ir.StringValue | None:
@@ -151,10 +161,10 @@ def _placed(engine: Engine, rep: ir.StringValue, part: int) -> ir.StringValue | 
     import ibis
 
     placement = owner_matching(engine).placement()
-    cases = [(rep == r, where[part]) for r, where in placement.items() if where[part]]
-    if not cases:
+    placed = {r: v for r, where in placement.items() if (v := where[part])}
+    if not placed:
         return None
-    return ibis.cases(*cases, else_=ibis.null("string"))
+    return ibis.cases(*_by_value(rep, placed), else_=ibis.null("string"))
 
 
 def add_dimensions(
@@ -256,23 +266,25 @@ def _assignments(engine: Engine, org: Sequence[str] | None = None) -> ir.Table:
     ``manager``, ``region``) besides the rep and the range."""
     import ibis
 
+    columns = {
+        "department": "department",
+        "team": "team",
+        "manager": "manager_id",
+        "region": "region",
+    }
+    chosen = columns if org is None else {d: columns[d] for d in org}
     a = engine.table("rep_assignments")
+    # Only the columns used: the statement lists them in each of its layers.
+    a = a.select("rep_id", "valid_from", "valid_to", *chosen.values())
     far = ibis.literal(dt.date(9999, 12, 31))
     nxt = a.valid_from.lead().over(ibis.window(group_by=a.rep_id, order_by=a.valid_from))
     before_next = (nxt - ibis.interval(days=1)).cast("date")
     end = ibis.least(a.valid_to.fill_null(far), before_next.fill_null(far))
-    columns = {
-        "department": a.department,
-        "team": a.team,
-        "manager": a.manager_id,
-        "region": a.region,
-    }
-    chosen = columns if org is None else {d: columns[d] for d in org}
     return a.select(
         __rep=a.rep_id,
         __from=a.valid_from,
         __to=end,
-        **{f"__{d}": column for d, column in chosen.items()},
+        **{f"__{d}": a[column] for d, column in chosen.items()},
     )
 
 

@@ -464,7 +464,11 @@ FROM (
             "t3"."team" AS "__team"
           FROM (
             SELECT
-              *
+              "t0"."rep_id",
+              "t0"."valid_from",
+              "t0"."valid_to",
+              "t0"."department",
+              "t0"."team"
             FROM "rep_assignments" AS "t0"
           ) AS "t3"
         ) AS "t10"
@@ -620,7 +624,11 @@ FROM (
             "t2"."team" AS "__team"
           FROM (
             SELECT
-              *
+              "t1"."rep_id",
+              "t1"."valid_from",
+              "t1"."valid_to",
+              "t1"."department",
+              "t1"."team"
             FROM "rep_assignments" AS "t1"
           ) AS "t2"
         ) AS "t6"
@@ -870,7 +878,11 @@ FROM (
             "t3"."team" AS "__team"
           FROM (
             SELECT
-              *
+              "t0"."rep_id",
+              "t0"."valid_from",
+              "t0"."valid_to",
+              "t0"."department",
+              "t0"."team"
             FROM "rep_assignments" AS "t0"
           ) AS "t3"
         ) AS "t12"
@@ -1003,7 +1015,11 @@ FROM (
           "t3"."team" AS "__team"
         FROM (
           SELECT
-            *
+            "t1"."rep_id",
+            "t1"."valid_from",
+            "t1"."valid_to",
+            "t1"."department",
+            "t1"."team"
           FROM "rep_assignments" AS "t1"
         ) AS "t3"
       ) AS "t8"
@@ -1184,7 +1200,11 @@ FROM (
           "t3"."team" AS "__team"
         FROM (
           SELECT
-            *
+            "t0"."rep_id",
+            "t0"."valid_from",
+            "t0"."valid_to",
+            "t0"."department",
+            "t0"."team"
           FROM "rep_assignments" AS "t0"
         ) AS "t3"
       ) AS "t10"
@@ -1340,7 +1360,11 @@ FROM (
           "t2"."team" AS "__team"
         FROM (
           SELECT
-            *
+            "t1"."rep_id",
+            "t1"."valid_from",
+            "t1"."valid_to",
+            "t1"."department",
+            "t1"."team"
           FROM "rep_assignments" AS "t1"
         ) AS "t2"
       ) AS "t6"
@@ -1484,7 +1508,11 @@ FROM (
           "t3"."team" AS "__team"
         FROM (
           SELECT
-            *
+            "t0"."rep_id",
+            "t0"."valid_from",
+            "t0"."valid_to",
+            "t0"."department",
+            "t0"."team"
           FROM "rep_assignments" AS "t0"
         ) AS "t3"
       ) AS "t10"
@@ -1503,255 +1531,207 @@ GROUP BY
 ;
 
 SELECT
-  "t16"."period",
-  "t16"."dim__department",
-  "t16"."dim__team",
-  MEDIAN(IFF("t16"."__dur" >= 0, "t16"."__dur", NULL)) AS "v",
-  COUNT_IF("t16"."__dur" >= 0) AS "n",
+  "t17"."period",
+  "t17"."dim__department",
+  "t17"."dim__team",
+  MEDIAN(IFF("t17"."__dur" >= 0, "t17"."__dur", NULL)) AS "v",
+  COUNT_IF("t17"."__dur" >= 0) AS "n",
   COUNT_IF(NOT (
-    "t16"."__dur" >= 0
+    "t17"."__dur" >= 0
   )) AS "q"
 FROM (
   SELECT
-    "t15"."deal_id",
-    "t15"."account_id",
-    "t15"."lead_id",
-    "t15"."owner_id",
-    "t15"."team",
-    "t15"."created_at",
-    "t15"."close_date",
-    "t15"."amount",
-    "t15"."currency",
-    "t15"."status",
-    "t15"."stage",
-    "t15"."product",
-    "t15"."pipeline",
-    "t15"."region",
-    "t15"."segment",
-    "t15"."attributes",
-    "t15"."__id",
-    "t15"."__at",
-    "t15"."__bid",
-    "t15"."__bat",
-    "t15"."__dur",
-    "t15"."__day",
-    "t15"."__owner",
-    "t15"."__rep",
-    "t15"."__from",
-    "t15"."__to",
-    "t15"."__department",
-    "t15"."__team",
-    "t15"."__department" AS "dim__department",
-    "t15"."__team" AS "dim__team",
-    CASE
-      WHEN (
-        "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-      )
-      AND (
-        "t15"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        "t15"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
-      )
-      AND (
-        "t15"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        "t15"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
-      )
-      AND (
-        "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END AS "period"
+    *
   FROM (
     SELECT
-      "t14"."deal_id",
-      "t14"."account_id",
-      "t14"."lead_id",
-      "t14"."owner_id",
-      "t14"."team",
-      "t14"."created_at",
-      "t14"."close_date",
-      "t14"."amount",
-      "t14"."currency",
-      "t14"."status",
-      "t14"."stage",
-      "t14"."product",
-      "t14"."pipeline",
-      "t14"."region",
-      "t14"."segment",
-      "t14"."attributes",
-      "t14"."__id",
-      "t14"."__at",
-      "t14"."__bid",
-      "t14"."__bat",
-      "t14"."__dur",
-      "t14"."__day",
-      "t14"."__owner",
-      "t11"."__rep",
-      "t11"."__from",
-      "t11"."__to",
-      "t11"."__department",
-      "t11"."__team"
+      "t15"."deal_id",
+      "t15"."account_id",
+      "t15"."lead_id",
+      "t15"."owner_id",
+      "t15"."team",
+      "t15"."created_at",
+      "t15"."close_date",
+      "t15"."status",
+      "t15"."__id",
+      "t15"."__at",
+      "t15"."__bid",
+      "t15"."__bat",
+      "t15"."__dur",
+      "t15"."__day",
+      "t15"."__owner",
+      "t15"."__rep",
+      "t15"."__from",
+      "t15"."__to",
+      "t15"."__department",
+      "t15"."__team",
+      "t15"."__department" AS "dim__department",
+      "t15"."__team" AS "dim__team",
+      CASE
+        WHEN (
+          "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+        )
+        AND (
+          "t15"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
+        )
+        THEN 0
+        WHEN (
+          "t15"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
+        )
+        AND (
+          "t15"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
+        )
+        THEN 1
+        WHEN (
+          "t15"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
+        )
+        AND (
+          "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+        )
+        THEN 2
+        ELSE CAST(NULL AS BIGINT)
+      END AS "period"
     FROM (
       SELECT
-        "t12"."deal_id",
-        "t12"."account_id",
-        "t12"."lead_id",
-        "t12"."owner_id",
-        "t12"."team",
-        "t12"."created_at",
-        "t12"."close_date",
-        "t12"."amount",
-        "t12"."currency",
-        "t12"."status",
-        "t12"."stage",
-        "t12"."product",
-        "t12"."pipeline",
-        "t12"."region",
-        "t12"."segment",
-        "t12"."attributes",
-        "t12"."__id",
-        "t12"."__at",
-        "t12"."__bid",
-        "t12"."__bat",
-        "t12"."__dur",
-        "t12"."__day",
-        "t12"."owner_id" AS "__owner"
+        "t14"."deal_id",
+        "t14"."account_id",
+        "t14"."lead_id",
+        "t14"."owner_id",
+        "t14"."team",
+        "t14"."created_at",
+        "t14"."close_date",
+        "t14"."status",
+        "t14"."__id",
+        "t14"."__at",
+        "t14"."__bid",
+        "t14"."__bat",
+        "t14"."__dur",
+        "t14"."__day",
+        "t14"."__owner",
+        "t11"."__rep",
+        "t11"."__from",
+        "t11"."__to",
+        "t11"."__department",
+        "t11"."__team"
       FROM (
         SELECT
-          "t9"."deal_id",
-          "t9"."account_id",
-          "t9"."lead_id",
-          "t9"."owner_id",
-          "t9"."team",
-          "t9"."created_at",
-          "t9"."close_date",
-          "t9"."amount",
-          "t9"."currency",
-          "t9"."status",
-          "t9"."stage",
-          "t9"."product",
-          "t9"."pipeline",
-          "t9"."region",
-          "t9"."segment",
-          "t9"."attributes",
-          "t9"."__id",
-          "t9"."__at",
-          "t9"."__bid",
-          "t9"."__bat",
-          CAST(DATEDIFF(DAY, TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t9"."__at")), "t9"."__bat") AS DOUBLE) AS "__dur",
-          "t9"."__bat" AS "__day"
+          "t12"."deal_id",
+          "t12"."account_id",
+          "t12"."lead_id",
+          "t12"."owner_id",
+          "t12"."team",
+          "t12"."created_at",
+          "t12"."close_date",
+          "t12"."status",
+          "t12"."__id",
+          "t12"."__at",
+          "t12"."__bid",
+          "t12"."__bat",
+          "t12"."__dur",
+          "t12"."__day",
+          "t12"."owner_id" AS "__owner"
         FROM (
           SELECT
-            "t6"."deal_id",
-            "t6"."account_id",
-            "t6"."lead_id",
-            "t6"."owner_id",
-            "t6"."team",
-            "t6"."created_at",
-            "t6"."close_date",
-            "t6"."amount",
-            "t6"."currency",
-            "t6"."status",
-            "t6"."stage",
-            "t6"."product",
-            "t6"."pipeline",
-            "t6"."region",
-            "t6"."segment",
-            "t6"."attributes",
-            "t7"."__id",
-            "t7"."__at",
-            "t8"."__bid",
-            "t8"."__bat"
+            "t9"."deal_id",
+            "t9"."account_id",
+            "t9"."lead_id",
+            "t9"."owner_id",
+            "t9"."team",
+            "t9"."created_at",
+            "t9"."close_date",
+            "t9"."status",
+            "t9"."__id",
+            "t9"."__at",
+            "t9"."__bid",
+            "t9"."__bat",
+            CAST(DATEDIFF(DAY, TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t9"."__at")), "t9"."__bat") AS DOUBLE) AS "__dur",
+            "t9"."__bat" AS "__day"
           FROM (
             SELECT
-              *
-            FROM "deals" AS "t1"
-          ) AS "t6"
-          INNER JOIN (
-            SELECT
-              "t1"."deal_id" AS "__id",
-              "t1"."created_at" AS "__at"
-            FROM "deals" AS "t1"
-            WHERE
-              "t1"."created_at" IS NOT NULL
-          ) AS "t7"
-            ON "t6"."deal_id" = "t7"."__id"
-          INNER JOIN (
-            SELECT
-              "t1"."deal_id" AS "__bid",
-              "t1"."close_date" AS "__bat"
-            FROM "deals" AS "t1"
-            WHERE
-              "t1"."status" = 'won'
-              AND "t1"."close_date" IS NOT NULL
-              AND "t1"."close_date" <= DATE_FROM_PARTS(2026, 3, 20)
-          ) AS "t8"
-            ON "t6"."deal_id" = "t8"."__bid"
-        ) AS "t9"
-      ) AS "t12"
-      WHERE
-        "t12"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-        AND "t12"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-    ) AS "t14"
-    LEFT OUTER JOIN (
-      SELECT
-        "t2"."rep_id" AS "__rep",
-        "t2"."valid_from" AS "__from",
-        LEAST(
-          COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
-          COALESCE(
-            DATEADD(
-              DAY,
-              -'1',
-              LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
-            ),
-            DATE_FROM_PARTS(9999, 12, 31)
-          )
-        ) AS "__to",
-        "t2"."department" AS "__department",
-        "t2"."team" AS "__team"
-      FROM (
+              "t5"."deal_id",
+              "t5"."account_id",
+              "t5"."lead_id",
+              "t5"."owner_id",
+              "t5"."team",
+              "t5"."created_at",
+              "t5"."close_date",
+              "t5"."status",
+              "t7"."__id",
+              "t7"."__at",
+              "t8"."__bid",
+              "t8"."__bat"
+            FROM (
+              SELECT
+                "t1"."deal_id",
+                "t1"."account_id",
+                "t1"."lead_id",
+                "t1"."owner_id",
+                "t1"."team",
+                "t1"."created_at",
+                "t1"."close_date",
+                "t1"."status"
+              FROM "deals" AS "t1"
+            ) AS "t5"
+            INNER JOIN (
+              SELECT
+                "t1"."deal_id" AS "__id",
+                "t1"."created_at" AS "__at"
+              FROM "deals" AS "t1"
+              WHERE
+                "t1"."created_at" IS NOT NULL
+            ) AS "t7"
+              ON "t5"."deal_id" = "t7"."__id"
+            INNER JOIN (
+              SELECT
+                "t1"."deal_id" AS "__bid",
+                "t1"."close_date" AS "__bat"
+              FROM "deals" AS "t1"
+              WHERE
+                "t1"."status" = 'won'
+                AND "t1"."close_date" IS NOT NULL
+                AND "t1"."close_date" <= DATE_FROM_PARTS(2026, 3, 20)
+            ) AS "t8"
+              ON "t5"."deal_id" = "t8"."__bid"
+          ) AS "t9"
+        ) AS "t12"
+        WHERE
+          "t12"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
+          AND "t12"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
+      ) AS "t14"
+      LEFT OUTER JOIN (
         SELECT
-          *
-        FROM "rep_assignments" AS "t0"
-      ) AS "t2"
-    ) AS "t11"
-      ON "t14"."__owner" = "t11"."__rep"
-      AND "t11"."__from" <= "t14"."__day"
-      AND "t11"."__to" >= "t14"."__day"
-  ) AS "t15"
+          "t2"."rep_id" AS "__rep",
+          "t2"."valid_from" AS "__from",
+          LEAST(
+            COALESCE("t2"."valid_to", DATE_FROM_PARTS(9999, 12, 31)),
+            COALESCE(
+              DATEADD(
+                DAY,
+                -'1',
+                LEAD("t2"."valid_from") OVER (PARTITION BY "t2"."rep_id" ORDER BY "t2"."valid_from" ASC)
+              ),
+              DATE_FROM_PARTS(9999, 12, 31)
+            )
+          ) AS "__to",
+          "t2"."department" AS "__department",
+          "t2"."team" AS "__team"
+        FROM (
+          SELECT
+            "t0"."rep_id",
+            "t0"."valid_from",
+            "t0"."valid_to",
+            "t0"."department",
+            "t0"."team"
+          FROM "rep_assignments" AS "t0"
+        ) AS "t2"
+      ) AS "t11"
+        ON "t14"."__owner" = "t11"."__rep"
+        AND "t11"."__from" <= "t14"."__day"
+        AND "t11"."__to" >= "t14"."__day"
+    ) AS "t15"
+  ) AS "t16"
   WHERE
-    CASE
-      WHEN (
-        "t15"."__day" >= DATE_FROM_PARTS(2025, 2, 1)
-      )
-      AND (
-        "t15"."__day" <= DATE_FROM_PARTS(2025, 2, 28)
-      )
-      THEN 0
-      WHEN (
-        "t15"."__day" >= DATE_FROM_PARTS(2026, 1, 1)
-      )
-      AND (
-        "t15"."__day" <= DATE_FROM_PARTS(2026, 1, 31)
-      )
-      THEN 1
-      WHEN (
-        "t15"."__day" >= DATE_FROM_PARTS(2026, 2, 1)
-      )
-      AND (
-        "t15"."__day" <= DATE_FROM_PARTS(2026, 2, 28)
-      )
-      THEN 2
-      ELSE CAST(NULL AS BIGINT)
-    END IS NOT NULL
-) AS "t16"
+    "t16"."period" IS NOT NULL
+) AS "t17"
 GROUP BY
   1,
   2,
@@ -1816,15 +1796,7 @@ FROM (
         "t15"."team",
         "t15"."created_at",
         "t15"."close_date",
-        "t15"."amount",
-        "t15"."currency",
         "t15"."status",
-        "t15"."stage",
-        "t15"."product",
-        "t15"."pipeline",
-        "t15"."region",
-        "t15"."segment",
-        "t15"."attributes",
         "t15"."__id",
         "t15"."__at",
         "t15"."__bid",
@@ -1848,15 +1820,7 @@ FROM (
           "t14"."team",
           "t14"."created_at",
           "t14"."close_date",
-          "t14"."amount",
-          "t14"."currency",
           "t14"."status",
-          "t14"."stage",
-          "t14"."product",
-          "t14"."pipeline",
-          "t14"."region",
-          "t14"."segment",
-          "t14"."attributes",
           "t14"."__id",
           "t14"."__at",
           "t14"."__bid",
@@ -1878,15 +1842,7 @@ FROM (
             "t12"."team",
             "t12"."created_at",
             "t12"."close_date",
-            "t12"."amount",
-            "t12"."currency",
             "t12"."status",
-            "t12"."stage",
-            "t12"."product",
-            "t12"."pipeline",
-            "t12"."region",
-            "t12"."segment",
-            "t12"."attributes",
             "t12"."__id",
             "t12"."__at",
             "t12"."__bid",
@@ -1903,15 +1859,7 @@ FROM (
               "t9"."team",
               "t9"."created_at",
               "t9"."close_date",
-              "t9"."amount",
-              "t9"."currency",
               "t9"."status",
-              "t9"."stage",
-              "t9"."product",
-              "t9"."pipeline",
-              "t9"."region",
-              "t9"."segment",
-              "t9"."attributes",
               "t9"."__id",
               "t9"."__at",
               "t9"."__bid",
@@ -1920,31 +1868,30 @@ FROM (
               "t9"."__bat" AS "__day"
             FROM (
               SELECT
-                "t6"."deal_id",
-                "t6"."account_id",
-                "t6"."lead_id",
-                "t6"."owner_id",
-                "t6"."team",
-                "t6"."created_at",
-                "t6"."close_date",
-                "t6"."amount",
-                "t6"."currency",
-                "t6"."status",
-                "t6"."stage",
-                "t6"."product",
-                "t6"."pipeline",
-                "t6"."region",
-                "t6"."segment",
-                "t6"."attributes",
+                "t5"."deal_id",
+                "t5"."account_id",
+                "t5"."lead_id",
+                "t5"."owner_id",
+                "t5"."team",
+                "t5"."created_at",
+                "t5"."close_date",
+                "t5"."status",
                 "t7"."__id",
                 "t7"."__at",
                 "t8"."__bid",
                 "t8"."__bat"
               FROM (
                 SELECT
-                  *
+                  "t1"."deal_id",
+                  "t1"."account_id",
+                  "t1"."lead_id",
+                  "t1"."owner_id",
+                  "t1"."team",
+                  "t1"."created_at",
+                  "t1"."close_date",
+                  "t1"."status"
                 FROM "deals" AS "t1"
-              ) AS "t6"
+              ) AS "t5"
               INNER JOIN (
                 SELECT
                   "t1"."deal_id" AS "__id",
@@ -1953,7 +1900,7 @@ FROM (
                 WHERE
                   "t1"."created_at" IS NOT NULL
               ) AS "t7"
-                ON "t6"."deal_id" = "t7"."__id"
+                ON "t5"."deal_id" = "t7"."__id"
               INNER JOIN (
                 SELECT
                   "t1"."deal_id" AS "__bid",
@@ -1964,7 +1911,7 @@ FROM (
                   AND "t1"."close_date" IS NOT NULL
                   AND "t1"."close_date" <= DATE_FROM_PARTS(2026, 3, 20)
               ) AS "t8"
-                ON "t6"."deal_id" = "t8"."__bid"
+                ON "t5"."deal_id" = "t8"."__bid"
             ) AS "t9"
           ) AS "t12"
           WHERE
@@ -1990,7 +1937,11 @@ FROM (
             "t2"."team" AS "__team"
           FROM (
             SELECT
-              *
+              "t0"."rep_id",
+              "t0"."valid_from",
+              "t0"."valid_to",
+              "t0"."department",
+              "t0"."team"
             FROM "rep_assignments" AS "t0"
           ) AS "t2"
         ) AS "t11"
@@ -2021,19 +1972,20 @@ WITH "t4" AS (
     "t3"."created_at",
     "t3"."close_date",
     "t3"."amount",
-    "t3"."currency",
     "t3"."status",
-    "t3"."stage",
-    "t3"."product",
-    "t3"."pipeline",
-    "t3"."region",
-    "t3"."segment",
-    "t3"."attributes",
     TO_DATE(CONVERT_TIMEZONE('Asia/Tokyo', "t3"."created_at")) AS "__open",
     IFF("t3"."status" IN ('won', 'lost'), "t3"."close_date", NULL) AS "__closed"
   FROM (
     SELECT
-      *
+      "t1"."deal_id",
+      "t1"."account_id",
+      "t1"."lead_id",
+      "t1"."owner_id",
+      "t1"."team",
+      "t1"."created_at",
+      "t1"."close_date",
+      "t1"."amount",
+      "t1"."status"
     FROM "deals" AS "t1"
   ) AS "t3"
 )
@@ -2091,14 +2043,7 @@ FROM (
             "t14"."created_at",
             "t14"."close_date",
             "t14"."amount",
-            "t14"."currency",
             "t14"."status",
-            "t14"."stage",
-            "t14"."product",
-            "t14"."pipeline",
-            "t14"."region",
-            "t14"."segment",
-            "t14"."attributes",
             "t14"."__open",
             "t14"."__closed",
             "t14"."__day",
@@ -2120,14 +2065,7 @@ FROM (
               "t11"."created_at",
               "t11"."close_date",
               "t11"."amount",
-              "t11"."currency",
               "t11"."status",
-              "t11"."stage",
-              "t11"."product",
-              "t11"."pipeline",
-              "t11"."region",
-              "t11"."segment",
-              "t11"."attributes",
               "t11"."__open",
               "t11"."__closed",
               "t11"."__day",
@@ -2147,14 +2085,7 @@ FROM (
                 "t5"."created_at",
                 "t5"."close_date",
                 "t5"."amount",
-                "t5"."currency",
                 "t5"."status",
-                "t5"."stage",
-                "t5"."product",
-                "t5"."pipeline",
-                "t5"."region",
-                "t5"."segment",
-                "t5"."attributes",
                 "t5"."__open",
                 "t5"."__closed",
                 DATE_FROM_PARTS(2026, 2, 28) AS "__day",
@@ -2190,7 +2121,11 @@ FROM (
                 "t2"."team" AS "__team"
               FROM (
                 SELECT
-                  *
+                  "t0"."rep_id",
+                  "t0"."valid_from",
+                  "t0"."valid_to",
+                  "t0"."department",
+                  "t0"."team"
                 FROM "rep_assignments" AS "t0"
               ) AS "t2"
             ) AS "t7"
@@ -2269,14 +2204,7 @@ FROM (
               "t15"."created_at",
               "t15"."close_date",
               "t15"."amount",
-              "t15"."currency",
               "t15"."status",
-              "t15"."stage",
-              "t15"."product",
-              "t15"."pipeline",
-              "t15"."region",
-              "t15"."segment",
-              "t15"."attributes",
               "t15"."__open",
               "t15"."__closed",
               "t15"."__day",
@@ -2298,14 +2226,7 @@ FROM (
                 "t12"."created_at",
                 "t12"."close_date",
                 "t12"."amount",
-                "t12"."currency",
                 "t12"."status",
-                "t12"."stage",
-                "t12"."product",
-                "t12"."pipeline",
-                "t12"."region",
-                "t12"."segment",
-                "t12"."attributes",
                 "t12"."__open",
                 "t12"."__closed",
                 "t12"."__day",
@@ -2325,14 +2246,7 @@ FROM (
                   "t5"."created_at",
                   "t5"."close_date",
                   "t5"."amount",
-                  "t5"."currency",
                   "t5"."status",
-                  "t5"."stage",
-                  "t5"."product",
-                  "t5"."pipeline",
-                  "t5"."region",
-                  "t5"."segment",
-                  "t5"."attributes",
                   "t5"."__open",
                   "t5"."__closed",
                   DATE_FROM_PARTS(2025, 2, 28) AS "__day",
@@ -2368,7 +2282,11 @@ FROM (
                   "t2"."team" AS "__team"
                 FROM (
                   SELECT
-                    *
+                    "t0"."rep_id",
+                    "t0"."valid_from",
+                    "t0"."valid_to",
+                    "t0"."department",
+                    "t0"."team"
                   FROM "rep_assignments" AS "t0"
                 ) AS "t2"
               ) AS "t7"
@@ -2444,14 +2362,7 @@ FROM (
               "t16"."created_at",
               "t16"."close_date",
               "t16"."amount",
-              "t16"."currency",
               "t16"."status",
-              "t16"."stage",
-              "t16"."product",
-              "t16"."pipeline",
-              "t16"."region",
-              "t16"."segment",
-              "t16"."attributes",
               "t16"."__open",
               "t16"."__closed",
               "t16"."__day",
@@ -2473,14 +2384,7 @@ FROM (
                 "t13"."created_at",
                 "t13"."close_date",
                 "t13"."amount",
-                "t13"."currency",
                 "t13"."status",
-                "t13"."stage",
-                "t13"."product",
-                "t13"."pipeline",
-                "t13"."region",
-                "t13"."segment",
-                "t13"."attributes",
                 "t13"."__open",
                 "t13"."__closed",
                 "t13"."__day",
@@ -2500,14 +2404,7 @@ FROM (
                   "t5"."created_at",
                   "t5"."close_date",
                   "t5"."amount",
-                  "t5"."currency",
                   "t5"."status",
-                  "t5"."stage",
-                  "t5"."product",
-                  "t5"."pipeline",
-                  "t5"."region",
-                  "t5"."segment",
-                  "t5"."attributes",
                   "t5"."__open",
                   "t5"."__closed",
                   DATE_FROM_PARTS(2026, 1, 31) AS "__day",
@@ -2543,7 +2440,11 @@ FROM (
                   "t2"."team" AS "__team"
                 FROM (
                   SELECT
-                    *
+                    "t0"."rep_id",
+                    "t0"."valid_from",
+                    "t0"."valid_to",
+                    "t0"."department",
+                    "t0"."team"
                   FROM "rep_assignments" AS "t0"
                 ) AS "t2"
               ) AS "t7"
@@ -2635,16 +2536,9 @@ FROM (
       SELECT
         "t24"."lead_id",
         "t24"."created_at",
-        "t24"."channel",
-        "t24"."campaign",
         "t24"."owner_id",
         "t24"."team",
-        "t24"."region",
-        "t24"."segment",
-        "t24"."industry",
         "t24"."account_id",
-        "t24"."current_stage",
-        "t24"."attributes",
         "t24"."__id",
         "t24"."__at",
         "t24"."__bid",
@@ -2663,16 +2557,9 @@ FROM (
         SELECT
           "t23"."lead_id",
           "t23"."created_at",
-          "t23"."channel",
-          "t23"."campaign",
           "t23"."owner_id",
           "t23"."team",
-          "t23"."region",
-          "t23"."segment",
-          "t23"."industry",
           "t23"."account_id",
-          "t23"."current_stage",
-          "t23"."attributes",
           "t23"."__id",
           "t23"."__at",
           "t23"."__bid",
@@ -2689,16 +2576,9 @@ FROM (
           SELECT
             "t21"."lead_id",
             "t21"."created_at",
-            "t21"."channel",
-            "t21"."campaign",
             "t21"."owner_id",
             "t21"."team",
-            "t21"."region",
-            "t21"."segment",
-            "t21"."industry",
             "t21"."account_id",
-            "t21"."current_stage",
-            "t21"."attributes",
             "t21"."__id",
             "t21"."__at",
             "t21"."__bid",
@@ -2710,16 +2590,9 @@ FROM (
             SELECT
               "t20"."lead_id",
               "t20"."created_at",
-              "t20"."channel",
-              "t20"."campaign",
               "t20"."owner_id",
               "t20"."team",
-              "t20"."region",
-              "t20"."segment",
-              "t20"."industry",
               "t20"."account_id",
-              "t20"."current_stage",
-              "t20"."attributes",
               "t20"."__id",
               "t20"."__at",
               "t20"."__bid",
@@ -2730,23 +2603,20 @@ FROM (
               SELECT
                 "t6"."lead_id",
                 "t6"."created_at",
-                "t6"."channel",
-                "t6"."campaign",
                 "t6"."owner_id",
                 "t6"."team",
-                "t6"."region",
-                "t6"."segment",
-                "t6"."industry",
                 "t6"."account_id",
-                "t6"."current_stage",
-                "t6"."attributes",
                 "t12"."__id",
                 "t12"."__at",
                 "t19"."__bid",
                 "t19"."__bat"
               FROM (
                 SELECT
-                  *
+                  "t1"."lead_id",
+                  "t1"."created_at",
+                  "t1"."owner_id",
+                  "t1"."team",
+                  "t1"."account_id"
                 FROM "leads" AS "t1"
               ) AS "t6"
               INNER JOIN "t10" AS "t12"
@@ -2807,7 +2677,11 @@ FROM (
             "t4"."team" AS "__team"
           FROM (
             SELECT
-              *
+              "t0"."rep_id",
+              "t0"."valid_from",
+              "t0"."valid_to",
+              "t0"."department",
+              "t0"."team"
             FROM "rep_assignments" AS "t0"
           ) AS "t4"
         ) AS "t15"
@@ -2939,18 +2813,9 @@ FROM (
       "t8"."account_id",
       "t8"."lead_id",
       "t8"."owner_id",
-      "t8"."team",
       "t8"."created_at",
       "t8"."close_date",
-      "t8"."amount",
-      "t8"."currency",
       "t8"."status",
-      "t8"."stage",
-      "t8"."product",
-      "t8"."pipeline",
-      "t8"."region",
-      "t8"."segment",
-      "t8"."attributes",
       "t8"."__id",
       "t8"."__at",
       "t8"."__bid",
@@ -2987,18 +2852,9 @@ FROM (
         "t7"."account_id",
         "t7"."lead_id",
         "t7"."owner_id",
-        "t7"."team",
         "t7"."created_at",
         "t7"."close_date",
-        "t7"."amount",
-        "t7"."currency",
         "t7"."status",
-        "t7"."stage",
-        "t7"."product",
-        "t7"."pipeline",
-        "t7"."region",
-        "t7"."segment",
-        "t7"."attributes",
         "t7"."__id",
         "t7"."__at",
         "t7"."__bid",
@@ -3007,31 +2863,28 @@ FROM (
         "t7"."__bat" AS "__day"
       FROM (
         SELECT
-          "t4"."deal_id",
-          "t4"."account_id",
-          "t4"."lead_id",
-          "t4"."owner_id",
-          "t4"."team",
-          "t4"."created_at",
-          "t4"."close_date",
-          "t4"."amount",
-          "t4"."currency",
-          "t4"."status",
-          "t4"."stage",
-          "t4"."product",
-          "t4"."pipeline",
-          "t4"."region",
-          "t4"."segment",
-          "t4"."attributes",
+          "t3"."deal_id",
+          "t3"."account_id",
+          "t3"."lead_id",
+          "t3"."owner_id",
+          "t3"."created_at",
+          "t3"."close_date",
+          "t3"."status",
           "t5"."__id",
           "t5"."__at",
           "t6"."__bid",
           "t6"."__bat"
         FROM (
           SELECT
-            *
+            "t0"."deal_id",
+            "t0"."account_id",
+            "t0"."lead_id",
+            "t0"."owner_id",
+            "t0"."created_at",
+            "t0"."close_date",
+            "t0"."status"
           FROM "deals" AS "t0"
-        ) AS "t4"
+        ) AS "t3"
         INNER JOIN (
           SELECT
             "t0"."deal_id" AS "__id",
@@ -3040,7 +2893,7 @@ FROM (
           WHERE
             "t0"."created_at" IS NOT NULL
         ) AS "t5"
-          ON "t4"."deal_id" = "t5"."__id"
+          ON "t3"."deal_id" = "t5"."__id"
         INNER JOIN (
           SELECT
             "t0"."deal_id" AS "__bid",
@@ -3051,7 +2904,7 @@ FROM (
             AND "t0"."close_date" IS NOT NULL
             AND "t0"."close_date" <= DATE_FROM_PARTS(2026, 3, 20)
         ) AS "t6"
-          ON "t4"."deal_id" = "t6"."__bid"
+          ON "t3"."deal_id" = "t6"."__bid"
       ) AS "t7"
     ) AS "t8"
     WHERE
