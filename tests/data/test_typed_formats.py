@@ -65,5 +65,5 @@ def test_each_typed_format_reads_as_the_text_path(
     got, how = _outcome(tmp_path, path, mapping, fast=True, **args)
     assert got == wanted
     if odd is None:
-        assert how == [f"{path}: read typed"]
+        assert how == [f"{path}: read typed", 1]  # its bytes scanned once
         assert wanted[0] == "imported" and len(wanted[4]["leads"]) == 2600
