@@ -5,7 +5,6 @@ bytes with the same exit status, and leaves every other line to Typer."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kpitree.cli import direct, main
+from kpitree.cli import direct
 from kpitree.cli.direct import STATUS_DEFAULTS, STATUS_OPTIONS, parse_status_line
 from kpitree.project import Project
 
@@ -247,63 +246,3 @@ def test_a_path_that_cannot_be_looked_up_is_left_to_typer(tmp_path: Path) -> Non
     line = ["status", str(tmp_path / ("a" * 300)), "--json"]
     assert parse_status_line(line) is None
     assert _program(*line) == _program(*line, via_typer=True)
-
-
-def _closed_pipe_run(*args: str | Path, via_typer: bool = False) -> tuple[int, str]:
-    """The ``kpitree`` program writing to a pipe nobody reads any more (``kpitree
-    status | head`` once head has what it wanted): its exit status and stderr."""
-    env = {**os.environ, "KPITREE_LANG": "en"}
-    env.pop("STATUS_VIA_TYPER", None)
-    if via_typer:
-        env["STATUS_VIA_TYPER"] = "1"
-    program = _PROGRAM if via_typer else "from kpitree import cli; cli.console()"
-    read, write = os.pipe()
-    os.close(read)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", program, *map(str, args)],
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            check=False,
-            timeout=600,
-        )
-    finally:
-        os.close(write)
-    return done.returncode, done.stderr.rpartition("[typer=")[0] if via_typer else done.stderr
-
-
-@pytest.mark.skipif(not hasattr(signal, "SIGPIPE"), reason="no SIGPIPE on this system")
-def test_a_closed_pipe_ends_a_status_as_it_ends_other_tools(project: Path) -> None:
-    # Both views, either way the line is read: ended by SIGPIPE, as cat or grep
-    # are, without a message (the JSON view ended with status 0, its output cut
-    # short, and the table with status 1).
-    for view in (["--json"], []):
-        line = ["status", str(project), *STATUS, *view]
-        assert _closed_pipe_run(*line) == (-signal.SIGPIPE, "")
-        assert _closed_pipe_run(*line, via_typer=True) == (-signal.SIGPIPE, "")
-    # In a caller's own process (kpitree.cli.main) the signal is left as it is.
-    before = signal.getsignal(signal.SIGPIPE)
-    with pytest.raises(SystemExit):
-        main(["status", str(project), *STATUS, "--json"])
-    assert signal.getsignal(signal.SIGPIPE) == before
-
-
-def test_a_status_runs_with_warnings_as_errors(tmp_path: Path) -> None:
-    # A project whose queries were never compiled: Ibis reads the tables' schemas
-    # with a DuckDB call DuckDB 2.0 deprecates (not kpitree's to change).
-    folder = tmp_path / "plan"
-    Project.init(folder)
-    env = {**os.environ, "KPITREE_LANG": "en", "PYTHONWARNINGS": "error"}
-    for view in (["--json"], []):
-        done = subprocess.run(
-            [sys.executable, "-m", "kpitree", "status", str(folder), *STATUS, *view],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-            timeout=600,
-        )
-        assert (done.returncode, done.stderr) == (0, "")
-        assert "revenue" in done.stdout or "Revenue" in done.stdout

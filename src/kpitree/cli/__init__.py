@@ -10,8 +10,6 @@ status`` line runs without it (:mod:`kpitree.cli.direct`).
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import gc
 import os
 import sys
@@ -77,32 +75,13 @@ def console() -> NoReturn:
     long-running command (the dashboard) sets them back (``state.long_running``)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gc.set_threshold(200_000, 30, 30)
-    state.program = True
     code = _run(None)
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    except OSError as exc:
-        if exc.errno != errno.EPIPE:
-            sys.exit(code)  # Python reports the error at exit, as always
-        code = closed_pipe()
-    except ValueError:  # a stream the command closed
-        sys.exit(code)
     if state.finished_reading:
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+        except (OSError, ValueError):
+            sys.exit(code)  # Python reports the broken pipe at exit, as always
         os._exit(code)
     sys.exit(code)
-
-
-def closed_pipe() -> int:
-    """The exit status of a command whose reader went away (``kpitree status |
-    head``): what is left to print goes nowhere, without a message, and the
-    command ends with status 1 whatever it was printing (as Python's own
-    documentation advises, and as every command Typer runs does)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            with contextlib.suppress(OSError, ValueError):
-                os.dup2(devnull, stream.fileno())
-    os.close(devnull)
-    return 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -169,9 +170,11 @@ def run_direct(argv: list[str]) -> int | None:
         return 1
     except Exception as exc:
         if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
-            from kpitree.cli import closed_pipe
+            from typer._click.utils import PacifyFlushWrapper
 
-            return closed_pipe()
+            sys.stdout = PacifyFlushWrapper(sys.stdout)
+            sys.stderr = PacifyFlushWrapper(sys.stderr)
+            sys.exit(1)
         if state.debug:
             raise
         from kpitree.cli.output import report_failure
@@ -209,8 +212,6 @@ def show_status(
             engine=engine,
         )
         names = render_status.rep_names_of(project, result, engine)
-    if state.program:
-        _end_on_closed_pipe()
     if json:
         print_json(render_status.status_json(project, result, names))
     else:
@@ -218,20 +219,6 @@ def show_status(
     # Only read: the kept results and compiled SQL it wrote are closed files,
     # the warehouse is closed.
     state.finished_reading = True
-
-
-def _end_on_closed_pipe() -> None:
-    """From here on a status only prints (its warehouse closed, its kept results
-    and compiled SQL written): a reader that goes away (``kpitree status --json
-    | head -c 10``) ends the process as it ends ``cat`` or ``grep``, by the
-    SIGPIPE signal, silently, whichever view is printed. Python ignores SIGPIPE,
-    so a write to a closed pipe fails with an error instead, or, a long one,
-    can be cut short without any (the rest lost, the command ending with status
-    0)."""
-    import signal
-
-    if hasattr(signal, "SIGPIPE"):  # not on Windows
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def _filters(items: list[str] | None) -> dict[str, list[str | None]]:

@@ -7,10 +7,6 @@ debug = False
 # the `kpitree` program may then end without the interpreter's teardown
 # (kpitree.cli.console).
 finished_reading = False
-# Set by the `kpitree` program (kpitree.cli.console), not by callers of
-# kpitree.cli.main in their own process (tests): a command may then let a
-# closed pipe end the process as it ends other Unix tools.
-program = False
 # The cyclic garbage collector's thresholds as Python sets them: the `kpitree`
 # program raises them for a command's run (kpitree.cli.console).
 PYTHON_GC_THRESHOLDS = gc.get_threshold()

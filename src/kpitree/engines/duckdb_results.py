@@ -20,16 +20,6 @@ warnings.filterwarnings(
     category=UserWarning,
     module=__name__,
 )
-# Ibis's DuckDB backend reads the schema of a table (compiling a query) with
-# DuckDB's fetch_arrow_table(), which DuckDB 2.0 deprecates: nothing a user
-# can change, and an error under PYTHONWARNINGS=error. Only that warning,
-# only from Ibis's DuckDB backend, is silenced.
-warnings.filterwarnings(
-    "ignore",
-    message=r"fetch_(arrow_table|record_batch)\(\) is deprecated",
-    category=DeprecationWarning,
-    module=r"ibis\.backends\.duckdb",
-)
 
 
 def duckdb_arrow(con: Any, sql: str) -> pa.Table:
