@@ -89,6 +89,7 @@ __all__ = [
     "LinkKeys",
     "Relation",
     "ensure_tables",
+    "id_column",
     "lead_source_count",
     "link_relation",
     "linked_digest",
@@ -249,9 +250,9 @@ def nothing_to_find(
     ).fetchall()[0][0]
 
 
-def _before(import_id: int | None, alias: str = "r") -> str:
-    """SQL: a WHERE clause keeping the records of imports before ``import_id``."""
-    return "" if import_id is None else f" WHERE {alias}._import_id < {int(import_id)}"
+def _before(import_id: int | None) -> str:
+    """SQL: a WHERE clause keeping the records (``r``) of imports before ``import_id``."""
+    return "" if import_id is None else f" WHERE r._import_id < {int(import_id)}"
 
 
 def lead_source_count(con: duckdb.DuckDBPyConnection, before: int | None = None) -> int:
@@ -276,6 +277,14 @@ def source_count(con: duckdb.DuckDBPyConnection, before: int | None = None) -> i
     return int(rows[0][0])
 
 
+def id_column(table: str) -> str:
+    """The id column of a linked table (``lead_id``, ``deal_id``, ``account_id``)."""
+    from kpitree.data.schema import TABLES
+
+    (key,) = next(t.primary_key for t in TABLES if t.name == table)
+    return key
+
+
 def _raw_keys(
     con: duckdb.DuckDBPyConnection, table: str, keys: LinkKeys, scope: str | None = None
 ) -> pa.Table:
@@ -285,7 +294,7 @@ def _raw_keys(
     法人番号, web site and own keys when they carry none of their own.
     ``scope``: only the records a relation of that name lists
     (``table_name, record_id``)."""
-    key = {"leads": "lead_id", "deals": "deal_id", "accounts": "account_id"}[table]
+    key = id_column(table)
     email = _attr("r", keys.email.get(table, ()))
     corp = _attr("r", keys.corporate_number.get(table, ()))
     site = _attr("r", keys.website.get(table, ()))

@@ -32,6 +32,7 @@ from kpitree.data.links import (
     RELATIONS,
     SETTINGS_TABLE,
     LinkKeys,
+    id_column,
     link_relation,
     nothing_to_find,
     rebuild_links,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["update_links"]
 
-_KEY_COLUMN = {"leads": "lead_id", "deals": "deal_id", "accounts": "account_id"}
 _CHANGED = "kpitree_link_changed"
 _SCOPE = "kpitree_link_scope"
 _TOUCHED = "kpitree_link_touched"
@@ -120,7 +120,7 @@ def _changed(con: duckdb.DuckDBPyConnection, first_import: int) -> pa.Table:
     by_name = {t.name: t for t in TABLES}
     parts = []
     for name in LINKED_TABLES:
-        key = _KEY_COLUMN[name]
+        key = id_column(name)
         parts.append(
             f"SELECT '{name}' AS table_name, CAST({key} AS VARCHAR) AS record_id "
             f"FROM {name} WHERE _import_id >= {int(first_import)}"
@@ -142,7 +142,7 @@ def _keyed_records(con: duckdb.DuckDBPyConnection) -> pa.Table:
         f"IN (SELECT record_id FROM {_CHANGED} WHERE table_name = 'accounts')"
     )
     parts = [f"SELECT table_name, record_id FROM {_CHANGED}"]
-    parts += [account.format(t=t, key=_KEY_COLUMN[t]) for t in ("leads", "deals")]
+    parts += [account.format(t=t, key=id_column(t)) for t in ("leads", "deals")]
     found: pa.Table = con.sql(" UNION ".join(parts)).to_arrow_table()
     return found
 
