@@ -60,6 +60,29 @@ def test_sla_page_and_api(client: Any) -> None:
     assert bad.status_code == 400 and "KT761" in bad.text
 
 
+def test_sla_page_at_a_moment(client: Any) -> None:
+    """``?at=`` shows the cases as they stood then (the hand-worked table's
+    moment), the same at every asking; a moment that cannot be read is a 400."""
+    at = {"period": "2026-10", "at": "2026-10-14T12:00"}  # NOW, in the project's zone
+    rule = client.get("/api/sla", params=at).json()["rules"][0]
+    assert (rule["cases"], rule["breached"], rule["about_to_breach"]) == (8, 3, 1)
+    assert rule["met"] + rule["breached"] + rule["open"] == 8 and rule["open"] >= 2
+    assert client.get("/api/sla", params=at).json()["now"] == "2026-10-14T03:00:00+00:00"
+    # The same moment written in UTC: the same cases.
+    utc = client.get("/api/sla", params={**at, "at": "2026-10-14T03:00:00+00:00"}).json()
+    assert utc["rules"][0] == rule
+    # Now every October case is decided.
+    assert client.get("/api/sla", params={"period": "2026-10"}).json()["rules"][0]["open"] == 0
+    html = client.get("/sla", params={**at, "lang": "en"}).text
+    assert (
+        'data-testid="breaches-mql_first_touch"' in html
+        and "at=2026-10-14T03%3A00%3A00%2B00%3A00" in html
+    )
+    for path in ("/api/sla", "/sla"):
+        bad = client.get(path, params={**at, "at": "yesterday"})
+        assert bad.status_code == 400 and "KT730" in bad.text, path
+
+
 def test_sla_page_is_computed_once_per_data_version(client: Any, tmp_path: Path) -> None:
     import os
     import time

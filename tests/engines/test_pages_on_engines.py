@@ -43,11 +43,20 @@ PAGES = [
 ]
 # The wall-clock moment a page was computed at (its "now", the start of its
 # window), not what it shows; and the hours an open SLA case has run or has
-# left, which grow with that moment (the SLA reports below compare them at one
-# fixed moment on every engine).
-# The review reports' SLA section is measured at the wall clock too (its
-# ``measured_at`` and an open breach's ``Elapsed`` text).
+# left, which grow with that moment.
+# Everything that follows the clock is asked for at one moment fixed for the
+# module (``moment``): the SLA pages with ``?at=``, the SLA reports and the alert
+# rules at it, the review reports as of the day before (a day's end, not the
+# clock). Asked "now", an open case could pass its deadline, or the demo's
+# later-today calls come due, between the DuckDB pages and another engine's
+# (minutes apart on Spark).
 VOLATILE = {"now", "since", "elapsed_hours", "remaining_hours", "measured_at", "Elapsed"}
+
+
+@pytest.fixture(scope="module")
+def moment() -> dt.datetime:
+    """The moment everything that follows the clock is asked at."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +108,7 @@ SPARK_PAGES = [
 ]
 
 
-def _pages(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
+def _pages(folder: Path, at: dt.datetime, pages: list[str] | None = None) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from kpitree.web.app import create_app
@@ -111,7 +120,8 @@ def _pages(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
     if True:
 
         def get(path: str) -> Any:
-            response = client.get(path)
+            fixed = {"at": at.isoformat()} if path.startswith("/api/sla") else None
+            response = client.get(path, params=fixed)
             assert response.status_code == 200, (path, response.text[:2000])
             got[path] = _clean(response.json())
             return got[path]
@@ -128,19 +138,22 @@ def _pages(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
     return got
 
 
-def _everything(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
+def _everything(folder: Path, at: dt.datetime, pages: list[str] | None = None) -> dict[str, Any]:
     """The pages' JSON twins, a dry run of the alert rules and the SLA reports;
-    with every page, the review reports and the plan from history too."""
+    with every page, the review reports and the plan from history too; all at
+    the moment ``at``."""
+    from zoneinfo import ZoneInfo
+
     from kpitree.project import Project
 
     project = Project.load(folder)
-    now = dt.datetime.combine(project.today(), dt.time(9, 0))
-    run = project.alerts_run(now=now, dry_run=True)
+    today = at.astimezone(ZoneInfo(project.tree.timezone)).date()
+    run = project.alerts_run(now=at, dry_run=True)
     out = {
-        "pages": _pages(folder, pages),
+        "pages": _pages(folder, at, pages),
         "alerts": _clean(run.to_json("en")),
         "sla": {
-            by: project.sla_report(by=by, as_of=now).to_json(with_cases=True)
+            by: project.sla_report(by=by, as_of=at).to_json(with_cases=True)
             for by in (("team",) if pages else ("owner", "team", "department"))
         },
     }
@@ -149,15 +162,17 @@ def _everything(folder: Path, pages: list[str] | None = None) -> dict[str, Any]:
 
         out["reports"] = {
             kind: _clean(
-                build_report(project, kind=kind, lang="en", as_of=project.today()).to_json()
+                build_report(
+                    project, kind=kind, lang="en", as_of=today - dt.timedelta(days=1)
+                ).to_json()
             )
             for kind in ("weekly", "monthly")
         }
-        out["plan"] = _planned(folder, project)
+        out["plan"] = _planned(folder, project, today)
     return out
 
 
-def _planned(folder: Path, project: Any) -> dict[str, Any]:
+def _planned(folder: Path, project: Any, today: dt.date) -> dict[str, Any]:
     """The definition ``plan_from_history`` writes from last year's actuals, made
     in a copy of the project that reads the same data."""
     import yaml
@@ -170,7 +185,7 @@ def _planned(folder: Path, project: Any) -> dict[str, Any]:
     doc = yaml.safe_load(definition.read_text("utf-8"))
     doc["data"] = {"warehouse": project.warehouse_target}
     definition.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), "utf-8")
-    Project.load(copy).plan_from_history("last-year", as_of=project.today())
+    Project.load(copy).plan_from_history("last-year", as_of=today)
     planned: dict[str, Any] = yaml.safe_load(definition.read_text("utf-8"))
     planned.pop("data", None)
     return planned
@@ -200,12 +215,14 @@ def _differences(expected: Any, got: Any, where: str = "") -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def on_duckdb(demo: Path) -> dict[str, Any]:
-    return _everything(demo)
+def on_duckdb(demo: Path, moment: dt.datetime) -> dict[str, Any]:
+    return _everything(demo, moment)
 
 
-def _check(on_duckdb: dict[str, Any], folder: Path, pages: list[str] | None = None) -> None:
-    got = _everything(folder, pages)
+def _check(
+    on_duckdb: dict[str, Any], folder: Path, at: dt.datetime, pages: list[str] | None = None
+) -> None:
+    got = _everything(folder, at, pages)
     assert len(on_duckdb["pages"]) >= 20 and len(got["pages"]) == len(pages or got["pages"])
     if pages is not None:
         on_duckdb = {
@@ -222,9 +239,9 @@ def _check(on_duckdb: dict[str, Any], folder: Path, pages: list[str] | None = No
 
 @pytest.mark.postgres
 def test_pages_alerts_and_sla_on_postgres_equal_duckdb(
-    demo: Path, on_duckdb: dict[str, Any], postgres_url: str, tmp_path: Path
+    demo: Path, on_duckdb: dict[str, Any], moment: dt.datetime, postgres_url: str, tmp_path: Path
 ) -> None:
-    _check(on_duckdb, _on_engine(demo, tmp_path / "pg", postgres_url))
+    _check(on_duckdb, _on_engine(demo, tmp_path / "pg", postgres_url), moment)
 
 
 @pytest.fixture
@@ -234,32 +251,37 @@ def chdb_url(tmp_path: Path) -> Iterator[str]:
 
 
 def test_pages_alerts_and_sla_on_clickhouse_equal_duckdb(
-    demo: Path, on_duckdb: dict[str, Any], chdb_url: str, tmp_path: Path
+    demo: Path, on_duckdb: dict[str, Any], moment: dt.datetime, chdb_url: str, tmp_path: Path
 ) -> None:
-    _check(on_duckdb, _on_engine(demo, tmp_path / "ch", chdb_url))
+    _check(on_duckdb, _on_engine(demo, tmp_path / "ch", chdb_url), moment)
 
 
 def test_pages_alerts_and_sla_on_spark_equal_duckdb(
-    demo: Path, on_duckdb: dict[str, Any], spark_session: Any, tmp_path: Path
+    demo: Path, on_duckdb: dict[str, Any], moment: dt.datetime, spark_session: Any, tmp_path: Path
 ) -> None:
     # pyspark://local[2] finds the session the tests share (Spark keeps one per process).
-    _check(on_duckdb, _on_engine(demo, tmp_path / "spark", "pyspark://local[2]"), SPARK_PAGES)
+    folder = _on_engine(demo, tmp_path / "spark", "pyspark://local[2]")
+    _check(on_duckdb, folder, moment, SPARK_PAGES)
 
 
 def test_the_plan_from_history_and_the_monthly_report_on_spark_equal_duckdb(
-    demo: Path, on_duckdb: dict[str, Any], spark_session: Any, tmp_path: Path
+    demo: Path, on_duckdb: dict[str, Any], moment: dt.datetime, spark_session: Any, tmp_path: Path
 ) -> None:
     """The definition plan_from_history writes, and the monthly review report, made
     from the same data on Spark, are DuckDB's."""
+    from zoneinfo import ZoneInfo
+
     from kpitree.project import Project
     from kpitree.reports.build import build_report
 
     folder = _on_engine(demo, tmp_path / "spark", "pyspark://local[2]")
     project = Project.load(folder)
+    today = moment.astimezone(ZoneInfo(project.tree.timezone)).date()
+    yesterday = today - dt.timedelta(days=1)
     got = {
-        "plan": _planned(folder, project),
+        "plan": _planned(folder, project, today),
         "monthly": _clean(
-            build_report(project, kind="monthly", lang="en", as_of=project.today()).to_json()
+            build_report(project, kind="monthly", lang="en", as_of=yesterday).to_json()
         ),
     }
     expected = {"plan": on_duckdb["plan"], "monthly": on_duckdb["reports"]["monthly"]}

@@ -4,7 +4,8 @@ background task that runs the alerts while the server runs.
 * ``/alerts`` and ``/api/alerts``: alerts firing now and the history
   (``?since=``/``?until=`` ISO dates; default the last 30 days).
 * ``/sla`` and ``/api/sla``: compliance, response times, breaches and cases
-  about to breach per SLA rule and owner (``?period=``, ``?by=team``).
+  about to breach per SLA rule and owner (``?period=``, ``?by=team``), now or
+  at a given moment (``?at=``).
 * :func:`background`: ``Project.alerts_run`` every
   ``notifications.schedule_minutes`` (in a worker thread), for projects with
   alert rules.
@@ -90,19 +91,24 @@ def alerts_view(
 
 
 def sla_view(
-    project: Project, period: str | None, by: str | None, source: CachedSource | None = None
+    project: Project,
+    period: str | None,
+    by: str | None,
+    source: CachedSource | None = None,
+    at: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """What the SLA page shows (and ``/api/sla`` returns). With ``source``, the
-    cases are read from the data once per data version and period (kept
-    there) and only their status at this moment is worked out again."""
+    """What the SLA page shows (and ``/api/sla`` returns), with the cases as
+    they stand now or at the moment ``at``. With ``source``, the cases are read
+    from the data once per data version and period (kept there) and only their
+    status at this moment is worked out again."""
     tree = project.tree
     if source is None:
-        report = project.sla_report(period, by=by)
+        report = project.sla_report(period, by=by, as_of=at)
     else:
         from kpitree.sla.report import check_by, read_facts, report_at, report_moment
 
         by = check_by(by)
-        chosen, now = report_moment(project, period)
+        chosen, now = report_moment(project, period, as_of=at)
 
         def read() -> Any:
             with project.engine() as engine:
@@ -243,19 +249,31 @@ def sla_tables(view: dict[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
-def _sla_page(request: Request, period: str | None, by: str | None) -> dict[str, Any]:
+def _sla_page(
+    request: Request, period: str | None, by: str | None, at: str | None = None
+) -> dict[str, Any]:
     """:func:`sla_view` kept in the page cache for the data version and the
     minute: open cases and cases about to breach follow the clock, a minute
     at a time, and every viewer in that minute gets the same computation.
     While a new minute's (or new data's) is computed, the page shows the
     previous one, marked as updating with the time it is of
-    (:mod:`kpitree.web.updating`)."""
+    (:mod:`kpitree.web.updating`). At a given moment (``at``) the view is
+    the same whenever it is asked for: kept for the data version and that
+    moment."""
     import time
 
     from kpitree.web.routes_api import page_source
     from kpitree.web.updating import accepts_previous, mark
+    from kpitree.web.views.sla_cases import sla_moment
 
     project = get_project(request)
+    moment = sla_moment(at, project.tree.timezone)
+    if moment is not None:
+        fixed = moment.astimezone(dt.UTC)
+        return page_source(request, project).cached(
+            ("sla", period, by, "at", fixed.isoformat()),
+            lambda: sla_view(project, period, by, page_source(request, project), at=fixed),
+        )
     now = dt.datetime.now(dt.UTC)
     minute = now.strftime("%Y-%m-%dT%H:%M")
     source = page_source(request, project)
@@ -313,12 +331,17 @@ def api_sla(
     by: str | None = Query(None, description="owner (default), team or department"),
     format: str = Depends(api_format),
     table: str | None = Query(None, description="rows (default), breaches or about_to_breach."),
+    at: str | None = Query(
+        None,
+        description="The moment the cases stand at (ISO date-time, without a zone the "
+        "project's; the page's `now`). Default: now.",
+    ),
     _user: Any = Depends(require_viewer),
 ) -> Response:
-    """SLA compliance, P50/P95 response hours, breaches and cases about to breach;
-    ``?format=csv|xlsx`` downloads one of its tables (``rows``, ``breaches``,
-    ``about_to_breach``)."""
-    view = _sla_page(request, period, by)
+    """SLA compliance, P50/P95 response hours, breaches and cases about to breach,
+    now or at the moment ``?at=``; ``?format=csv|xlsx`` downloads one of its tables
+    (``rows``, ``breaches``, ``about_to_breach``)."""
+    view = _sla_page(request, period, by, at)
     if format != "json":
         tables = sla_tables(view, get_lang(request))
         return table_download({**view, **tables}, format, table, "sla")
@@ -334,9 +357,10 @@ def sla_page(
     by: str | None = None,
     format: str | None = Depends(page_format),
     table: str | None = None,
+    at: str | None = None,
     _user: Any = Depends(require_viewer),
 ) -> Response:
-    view = _sla_page(request, period, by)
+    view = _sla_page(request, period, by, at)
     if format is not None:
         tables = sla_tables(view, get_lang(request))
         return table_download({**view, **tables}, format, table, "sla")

@@ -129,15 +129,21 @@ class SlaCasesQuery:
 
     def moment(self, project: Project) -> dt.datetime | None:
         """``at`` as a moment (a time without zone is the project's)."""
-        if not self.at:
-            return None
-        try:
-            value = dt.datetime.fromisoformat(self.at.strip())
-        except ValueError:
-            raise _bad("sla.web.bad_at", value=self.at) from None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=ZoneInfo(project.tree.timezone))
-        return value
+        return sla_moment(self.at, project.tree.timezone)
+
+
+def sla_moment(at: str | None, zone: str) -> dt.datetime | None:
+    """``at`` (an ISO date-time; without a zone, the project's ``zone``) as a
+    moment; ``None`` without one; a 400 (KT730) naming the value otherwise."""
+    if not at:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(at.strip())
+    except ValueError:
+        raise _bad("sla.web.bad_at", value=at) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(zone))
+    return value
 
 
 def sla_cases_params(
