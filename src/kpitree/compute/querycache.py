@@ -65,14 +65,26 @@ def _code_version() -> str:
     versions: a cached text is only used by the code that wrote it."""
     from kpitree.installed import installed_version
 
-    digest = hashlib.sha256()
     root = Path(__file__).parent
-    for folder in (root, root.parent / "engines"):
-        for file in sorted(folder.glob("*.py")):
-            digest.update(file.name.encode())
-            digest.update(file.read_bytes())
+    digest = hashlib.sha256(_code_digest(root, root.parent / "engines").encode())
     for package in ("ibis-framework", "sqlglot", "duckdb"):
         digest.update(f"{package}={installed_version(package)}".encode())
+    return digest.hexdigest()
+
+
+def _code_digest(*folders: Path) -> str:
+    """A digest of the Python files in ``folders``, named by their size and
+    modification time rather than read: hashing the half a megabyte of the
+    compute and engine code cost every command about a hundredth of a small
+    status. An edit, a checkout or an install writes a file and changes its
+    time, so the changes of an editable install count as an upgrade does."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        with os.scandir(folder) as entries:
+            files = sorted((e.name, e) for e in entries if e.name.endswith(".py"))
+        for name, entry in files:
+            st = entry.stat()
+            digest.update(f"{folder.name}/{name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
