@@ -40,6 +40,9 @@ ORG_DIMENSIONS = ("department", "team", "manager")
 
 @dataclass(frozen=True, slots=True)
 class Entity:
+    """What a metric counts (leads, deals, activities, …): its table, id, time and owner
+    columns."""
+
     name: str
     table: str  # canonical table the rows come from
     id: str  # id column

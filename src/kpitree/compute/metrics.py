@@ -72,6 +72,8 @@ class Metric:
 
 @dataclass(frozen=True)
 class Catalogue:
+    """The resolved metrics, built-in and the project's, with what checking them found."""
+
     metrics: Mapping[str, Metric]
     diagnostics: tuple[Diagnostic, ...]
 

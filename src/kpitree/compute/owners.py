@@ -123,6 +123,8 @@ class Owner:
 
 @dataclass(frozen=True, slots=True)
 class OwnerMatch:
+    """How the owner id of facts was matched to a rep, and on how many facts."""
+
     owner_id: str
     rep_id: str
     how: How
@@ -144,6 +146,8 @@ class Unmatched:
 
 @dataclass(frozen=True, slots=True)
 class OwnerMatching:
+    """How the facts' owners match the organisation's reps."""
+
     matches: Mapping[str, OwnerMatch] = field(default_factory=dict)
     unmatched: tuple[Unmatched, ...] = ()
     known: tuple[KnownRep, ...] = ()

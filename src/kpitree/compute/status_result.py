@@ -37,6 +37,8 @@ def _num(value: Any) -> float | None:
 
 @dataclass(frozen=True)
 class NodeStatus:
+    """A node's figures and status for one period and segment."""
+
     node: str
     period: str
     segment: SegmentKey

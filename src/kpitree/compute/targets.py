@@ -51,6 +51,8 @@ def _month_weight(
 
 @dataclass
 class Targets:
+    """Each node's target per period and segment, from the plan (kept once looked up)."""
+
     tree: Tree
     plan_for: Callable[[int], Plan | None]
     overrides: dict[tuple[str, str, SegmentKey], float] = field(default_factory=dict)

@@ -94,6 +94,8 @@ def invert_columns(expr: Expr, want: Any, unknown: str, columns: Mapping[str, An
 
 @dataclass(frozen=True)
 class Step:
+    """One step of computing unmeasured nodes: ``target`` from the formula of ``equation``."""
+
     equation: str  # the formula node
     target: str  # the node computed
     forward: bool

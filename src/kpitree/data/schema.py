@@ -44,6 +44,8 @@ DIMENSION_REGISTRY_TABLE = "kpitree_dimensions"
 
 @dataclass(frozen=True, slots=True)
 class Column:
+    """A column of a canonical table."""
+
     name: str
     type: str  # DuckDB type name
     description: str
@@ -52,6 +54,8 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Table:
+    """A canonical table: its columns and primary key."""
+
     name: str
     description: str
     columns: tuple[Column, ...]

@@ -52,24 +52,32 @@ _Pos = tuple[int, int]  # (start, end) character offsets into the formula text
 
 @dataclass(frozen=True, slots=True)
 class Num:
+    """A number written in a formula."""
+
     value: float
     pos: _Pos = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Ref:
+    """A node (or metric) named in a formula."""
+
     name: str
     pos: _Pos = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Neg:
+    """A negated operand: ``-x``."""
+
     operand: Expr
     pos: _Pos = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class BinOp:
+    """Two operands and an arithmetic operator between them."""
+
     op: str  # one of + - * /
     left: Expr
     right: Expr
@@ -78,6 +86,8 @@ class BinOp:
 
 @dataclass(frozen=True, slots=True)
 class Call:
+    """A function applied to arguments: ``min(a, b)``."""
+
     func: str
     args: tuple[Expr, ...]
     pos: _Pos = field(default=(0, 0), compare=False)
@@ -115,6 +125,8 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class _Token:
+    """A piece of formula text as the parser reads it."""
+
     kind: str  # num, name, op, end
     text: str
     start: int

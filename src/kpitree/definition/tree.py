@@ -36,6 +36,8 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Label:
+    """A name in Japanese and/or English."""
+
     ja: str | None
     en: str | None
 
@@ -57,6 +59,8 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Benchmark:
+    """The range a node's value usually falls in, and where that range comes from."""
+
     low: float | None
     high: float | None
     source: str | None
@@ -67,6 +71,8 @@ class Benchmark:
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """A node of the tree: a KGI, KSF or KPI, an input or computed by its formula."""
+
     id: str
     label: Label
     kind: str  # kgi | ksf | kpi
@@ -117,6 +123,8 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Team:
+    """A team of a department: its share of the department's targets and its reps' shares."""
+
     id: str
     label: Label
     share: float
@@ -134,6 +142,8 @@ class Capacity:
 
 @dataclass(frozen=True, slots=True)
 class Department:
+    """A department of the organisation and its teams."""
+
     id: str
     label: Label
     teams: tuple[Team, ...]
@@ -147,11 +157,15 @@ class Department:
 
 @dataclass(frozen=True, slots=True)
 class Organisation:
+    """The departments that targets are split over."""
+
     departments: Mapping[str, Department] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
+    """A named set of node values, each replacing the node's target or assumption in a plan."""
+
     id: str
     label: Label
     values: Mapping[str, float]
@@ -159,6 +173,8 @@ class Scenario:
 
 @dataclass(frozen=True, slots=True)
 class PlanSettings:
+    """How a plan spreads yearly values over months, and the calendar it counts days by."""
+
     allocation: str = "even"  # even | business_days | weights
     weights: Mapping[int, float] | None = None  # month number (1-12) -> weight
     holidays: str = "JP"
@@ -177,6 +193,8 @@ class MetricDef:
 
 @dataclass(frozen=True)
 class Pacing:
+    """When a node is on track or at risk, and the volume below which a rate is not judged."""
+
     on_track: float = 1.0
     at_risk: float = 0.9
     basis: str = "business_days"  # business_days | calendar_days

@@ -78,6 +78,9 @@ class Contribution:
 
 @dataclass
 class Attribution:
+    """How much each input (and each reconciliation) explains of the change of ``root``
+    from ``base`` to ``current``."""
+
     root: str
     base: float | None
     current: float | None

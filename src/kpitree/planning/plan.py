@@ -34,6 +34,8 @@ __all__ = [
 
 @dataclass
 class NodePlan:
+    """A node's planned value for the year and per period, and per segment."""
+
     id: str
     value: float | None
     per_period: dict[str, float | None]
@@ -51,6 +53,8 @@ class NodePlan:
 
 @dataclass
 class Plan:
+    """A tree's plan for a fiscal year: every node's planned values."""
+
     tree: Tree
     fiscal_year: int
     periods: list[str]

@@ -26,12 +26,16 @@ __all__ = ["Conflict", "Solution", "Underdetermined", "Unsolvable", "solve"]
 
 @dataclass(frozen=True)
 class Underdetermined:
+    """A node whose formula leaves more than one unknown."""
+
     node: str
     unknowns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Conflict:
+    """A node whose known value differs from what its formula gives."""
+
     node: str
     expected: float  # the node's known value
     computed: float  # what its formula gives from known children
@@ -40,6 +44,8 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Unsolvable:
+    """An unknown that a formula cannot be solved for."""
+
     node: str  # equation
     unknown: str
     reason: str  # zero_divisor | not_invertible | repeated | overflow
@@ -47,6 +53,8 @@ class Unsolvable:
 
 @dataclass
 class Solution:
+    """The values solved for, where each came from, and what could not be solved."""
+
     values: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     underdetermined: list[Underdetermined] = field(default_factory=list)

@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS definition_revisions (
 
 @dataclass(frozen=True)
 class Revision:
+    """A change of the definition: when it took effect, who made it and why, and the text."""
+
     id: int
     at: dt.datetime  # when it took effect (UTC)
     recorded_at: str
