@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from kpitree.data.batch import MappedBatch, Reject, SqlRows
 from kpitree.data.cutting import is_unique_wide, table_sql
-from kpitree.data.fields import ZS_CODES, ZS_TEXT, Entries, RowSet
+from kpitree.data.fields import ZS_TEXT, Entries, RowSet, starts_with_space
 from kpitree.data.mapping import HISTORY_TABLES, Mapping
 from kpitree.data.values import sql_str
 
@@ -65,18 +65,14 @@ def _trimmed(x: str) -> str:
     it), so it runs only on cells that start or end with a space.
 
     Finding those cells is itself most of the cost, so the common cells are
-    let through by tests that read a byte or two: every space character is
-    U+0020 or from U+00A0 on, and strings compare by their UTF-8 bytes, which
-    order as the code points do, so a cell that starts with a character from
-    ``!`` to U+009F needs no ``ord``; a cell whose bytes are as many as its
-    characters is ASCII, and can only end with U+0020 (a suffix ``LIKE``). Only
-    the other cells take their first or last character (``array_extract``;
-    ``right`` costs about twice as much)."""
-    spaces = f"IN ({ZS_CODES})"
-    starts = f"(({x} < '!' OR {x} >= '\u00a0') AND ord({x}) {spaces})"
-    ends = (
-        f"({x} LIKE '% ' OR (strlen({x}) <> length({x}) AND ord(array_extract({x}, -1)) {spaces}))"
-    )
+    let through by tests that read a byte or two: a cell's first character is
+    tested by string comparisons (:func:`~kpitree.data.fields.starts_with_space`);
+    a cell whose bytes are as many as its characters is ASCII, and can only end
+    with U+0020 (a suffix ``LIKE``). Only the other cells take their last
+    character (``array_extract``; ``right`` costs about twice as much)."""
+    starts = starts_with_space(x)
+    last = starts_with_space(f"array_extract({x}, -1)", ascii_space=False)
+    ends = f"({x} LIKE '% ' OR (strlen({x}) <> length({x}) AND {last}))"
     return (
         f"CASE WHEN {x} = '' THEN NULL WHEN {starts} OR {ends} "
         f"THEN nullif(trim({x}, {sql_str(ZS_TEXT)}), '') ELSE {x} END"

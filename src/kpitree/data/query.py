@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from kpitree.data.fields import (
     ALLOWED_VALUES,
     MONEY_COLUMNS,
-    ZS_CODES,
     Entries,
     Field,
     RowSet,
@@ -20,6 +19,7 @@ from kpitree.data.fields import (
     is_plain,
     local_midnight,
     pick_header,
+    starts_with_space,
 )
 from kpitree.data.mapping import HISTORY_TABLES, ColumnRule, Mapping, TableMapping
 from kpitree.data.schema import table
@@ -191,7 +191,7 @@ class Plan:
         """SQL: the field's value is blank (NULL, or only spaces while untrimmed)."""
         if f.src not in self.untrimmed:
             return f"{vc} IS NULL"
-        return f"({vc} IS NULL OR {vc} = '' OR (ord({vc}) IN ({ZS_CODES}) AND trim({vc}) = ''))"
+        return f"({vc} IS NULL OR {vc} = '' OR ({starts_with_space(vc)} AND trim({vc}) = ''))"
 
     # -- SQL per layer -----------------------------------------------------------
     def raw_layer(self, *, only_bad: bool = False) -> str:
