@@ -25,6 +25,19 @@ import pytest
 from hypothesis import settings
 
 from receivers import free_port
+from scheduling import (
+    pytest_collection_modifyitems,
+    pytest_configure_node,
+    pytest_runtest_teardown,
+    pytest_xdist_make_scheduler,
+)
+
+__all__ = [
+    "pytest_collection_modifyitems",
+    "pytest_configure_node",
+    "pytest_runtest_teardown",
+    "pytest_xdist_make_scheduler",
+]
 
 # Property tests judge results, never speed: on a busy two-core machine one
 # example may take longer than Hypothesis's default 200 ms deadline.
