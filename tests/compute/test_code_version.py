@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from kpitree.compute import querycache
 from kpitree.compute.querycache import _code_digest
 
 
@@ -44,3 +47,27 @@ def test_an_edit_of_the_code_gives_another_version(tmp_path: Path) -> None:
     # The same file in the other folder is other code.
     (engines / "engine.py").rename(compute / "engine.py")
     assert _code_digest(compute, engines) not in (first, edited, added)
+
+
+def test_another_kpitree_version_is_another_code_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade whose files keep their sizes and times (a reproducible build
+    gives every file one time) still gives another version."""
+    import kpitree.installed
+
+    real = kpitree.installed.installed_version
+
+    def versions(kpitree_version: str) -> str:
+        monkeypatch.setattr(
+            kpitree.installed,
+            "installed_version",
+            lambda name: kpitree_version if name == "kpitree" else real(name),
+        )
+        querycache._code_version.cache_clear()
+        return querycache._code_version()
+
+    try:
+        assert versions("1.4.0") != versions("1.4.1")
+        assert versions("1.4.0") == versions("1.4.0")
+    finally:
+        monkeypatch.undo()
+        querycache._code_version.cache_clear()

@@ -61,14 +61,23 @@ _RESULT_BYTES = 256 * 1024 * 1024  # results kept in memory, at most
 
 @cache
 def _code_version() -> str:
-    """A digest of the code that turns metrics into SQL, and of the libraries'
-    versions: a cached text is only used by the code that wrote it."""
+    """A digest of the code that turns metrics into SQL, and of kpitree's and
+    the libraries' versions: a cached text is only used by the code that wrote
+    it. kpitree's own version counts because an install may keep the files'
+    times (a reproducible build sets them all alike): then a changed file of the
+    same size would not tell an upgrade."""
+    from importlib.metadata import PackageNotFoundError
+
     from kpitree.installed import installed_version
 
     root = Path(__file__).parent
     digest = hashlib.sha256(_code_digest(root, root.parent / "engines").encode())
-    for package in ("ibis-framework", "sqlglot", "duckdb"):
-        digest.update(f"{package}={installed_version(package)}".encode())
+    for package in ("kpitree", "ibis-framework", "sqlglot", "duckdb"):
+        try:
+            version = installed_version(package)
+        except PackageNotFoundError:  # kpitree run from a source tree
+            version = "not installed"
+        digest.update(f"{package}={version}".encode())
     return digest.hexdigest()
 
 
