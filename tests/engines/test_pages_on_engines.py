@@ -142,12 +142,9 @@ def _everything(folder: Path, at: dt.datetime, pages: list[str] | None = None) -
     """The pages' JSON twins, a dry run of the alert rules and the SLA reports;
     with every page, the review reports and the plan from history too; all at
     the moment ``at``."""
-    from zoneinfo import ZoneInfo
-
     from kpitree.project import Project
 
     project = Project.load(folder)
-    today = at.astimezone(ZoneInfo(project.tree.timezone)).date()
     run = project.alerts_run(now=at, dry_run=True)
     out = {
         "pages": _pages(folder, at, pages),
@@ -158,18 +155,25 @@ def _everything(folder: Path, at: dt.datetime, pages: list[str] | None = None) -
         },
     }
     if pages is None:
-        from kpitree.reports.build import build_report
-
-        out["reports"] = {
-            kind: _clean(
-                build_report(
-                    project, kind=kind, lang="en", as_of=today - dt.timedelta(days=1)
-                ).to_json()
-            )
-            for kind in ("weekly", "monthly")
-        }
-        out["plan"] = _planned(folder, project, today)
+        out["reports"] = {kind: _report(project, kind, at) for kind in ("weekly", "monthly")}
+        out["plan"] = _planned(folder, project, _day(project, at))
     return out
+
+
+def _day(project: Any, at: dt.datetime) -> dt.date:
+    """The project's day at the moment ``at``."""
+    from zoneinfo import ZoneInfo
+
+    return at.astimezone(ZoneInfo(project.tree.timezone)).date()
+
+
+def _report(project: Any, kind: str, at: dt.datetime) -> dict[str, Any]:
+    """The review report of ``kind`` as of the day before ``at`` (a day's end,
+    not the clock), cleaned."""
+    from kpitree.reports.build import build_report
+
+    day = _day(project, at) - dt.timedelta(days=1)
+    return _clean(build_report(project, kind=kind, lang="en", as_of=day).to_json())
 
 
 def _planned(folder: Path, project: Any, today: dt.date) -> dict[str, Any]:
@@ -269,20 +273,13 @@ def test_the_plan_from_history_and_the_monthly_report_on_spark_equal_duckdb(
 ) -> None:
     """The definition plan_from_history writes, and the monthly review report, made
     from the same data on Spark, are DuckDB's."""
-    from zoneinfo import ZoneInfo
-
     from kpitree.project import Project
-    from kpitree.reports.build import build_report
 
     folder = _on_engine(demo, tmp_path / "spark", "pyspark://local[2]")
     project = Project.load(folder)
-    today = moment.astimezone(ZoneInfo(project.tree.timezone)).date()
-    yesterday = today - dt.timedelta(days=1)
     got = {
-        "plan": _planned(folder, project, today),
-        "monthly": _clean(
-            build_report(project, kind="monthly", lang="en", as_of=yesterday).to_json()
-        ),
+        "plan": _planned(folder, project, _day(project, moment)),
+        "monthly": _report(project, "monthly", moment),
     }
     expected = {"plan": on_duckdb["plan"], "monthly": on_duckdb["reports"]["monthly"]}
     assert expected["plan"]["nodes"] and expected["monthly"]["tree"]

@@ -279,9 +279,9 @@ def source_count(con: duckdb.DuckDBPyConnection, before: int | None = None) -> i
 
 def id_column(table: str) -> str:
     """The id column of a linked table (``lead_id``, ``deal_id``, ``account_id``)."""
-    from kpitree.data.schema import TABLES
+    from kpitree.data.schema import table as canonical
 
-    (key,) = next(t.primary_key for t in TABLES if t.name == table)
+    (key,) = canonical(table).primary_key
     return key
 
 

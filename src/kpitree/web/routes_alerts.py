@@ -267,16 +267,16 @@ def _sla_page(
     from kpitree.web.views.sla_cases import sla_moment
 
     project = get_project(request)
+    source = page_source(request, project)
     moment = sla_moment(at, project.tree.timezone)
     if moment is not None:
         fixed = moment.astimezone(dt.UTC)
-        return page_source(request, project).cached(
+        return source.cached(
             ("sla", period, by, "at", fixed.isoformat()),
-            lambda: sla_view(project, period, by, page_source(request, project), at=fixed),
+            lambda: sla_view(project, period, by, source, at=fixed),
         )
     now = dt.datetime.now(dt.UTC)
     minute = now.strftime("%Y-%m-%dT%H:%M")
-    source = page_source(request, project)
     key = ("sla", period, by, minute)
     if not accepts_previous(request, since=now.replace(second=0, microsecond=0).timestamp()):
         return source.cached(key, lambda: sla_view(project, period, by, source))
